@@ -1,0 +1,53 @@
+#include "autodiff/check_grad.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "autodiff/grad.hpp"
+
+namespace ebm {
+
+GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const Feed> feeds, CheckGradOptions o) {
+  Graph& g = *loss.graph;
+  std::vector<Tensor> grads = grad(loss, wrt);
+  std::vector<Tensor> targets{loss};
+  targets.insert(targets.end(), grads.begin(), grads.end());
+  Executor ex(g, {.seed = o.seed, .parallel = false});
+  ex.run(targets, feeds);
+  std::vector<std::vector<float>> analytic;
+  for (Tensor d : grads) analytic.emplace_back(ex.value(d).begin(), ex.value(d).end());
+  const Tensor loss_only[] = {loss};
+  auto eval = [&] {
+    ex.set_step(0);
+    ex.run(loss_only, feeds);
+    return static_cast<double>(ex.scalar(loss));
+  };
+  GradCheck r;
+  double worst_excess = -1.0;
+  for (size_t p = 0; p < wrt.size(); ++p) {
+    std::span<float> w = g.value(wrt[p]);
+    const size_t n = w.size(), stride = std::max<size_t>(1, n / static_cast<size_t>(o.max_entries));
+    for (size_t i = 0; i < n; i += stride) {
+      const float w0 = w[i];
+      w[i] = static_cast<float>(w0 + o.eps);
+      const double up = eval();
+      w[i] = static_cast<float>(w0 - o.eps);
+      const double down = eval();
+      w[i] = w0;
+      const double num = (up - down) / (2.0 * o.eps), ad = analytic[p][i];
+      const double err = std::abs(num - ad), allowed = o.atol + o.rtol * std::max(std::abs(num), std::abs(ad));
+      r.max_abs_err = std::max(r.max_abs_err, err);
+      if (err - allowed > worst_excess) {
+        worst_excess = err - allowed;
+        r.worst = fmt::format("{}[{}]: autodiff {:.6g}, numeric {:.6g}", g.label(wrt[p].id), i, ad, num);
+      }
+      if (err > allowed) r.ok = false;
+    }
+  }
+  return r;
+}
+
+}  // namespace ebm

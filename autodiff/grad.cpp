@@ -1,0 +1,85 @@
+#include "autodiff/grad.hpp"
+
+#include <fmt/format.h>
+
+#include "graph/functions.hpp"
+
+namespace ebm {
+namespace {
+
+class Builder final : public VjpBuilder {
+ public:
+  Builder(Graph& g, std::vector<NodeId>& grads, const std::vector<bool>& on_path)
+      : g_(g), grads_(grads), on_path_(on_path) {}
+
+  void at(NodeId id) { id_ = id; }
+
+  Val x(int i) const override { return {node().inputs.at(static_cast<size_t>(i))}; }
+  Val y() const override { return {id_}; }
+  Val gy() const override { return {grads_[static_cast<size_t>(id_)]}; }
+  Shape shape(Val v) const override { return g_.node(v.id).shape; }
+  bool wants(int i) const override { return on_path_[static_cast<size_t>(x(i).id)]; }
+  Val emit(const Op& op, std::initializer_list<Val> args) override {
+    std::vector<Tensor> in;
+    for (Val v : args) in.push_back({&g_, v.id});
+    return {g_.apply(op, in).id};
+  }
+  void give(int i, Val gv) override {
+    const NodeId target = x(i).id;
+    if (!on_path_[static_cast<size_t>(target)]) return;
+    NodeId& acc = grads_[static_cast<size_t>(target)];
+    acc = acc < 0 ? gv.id : g_.apply(Add{}, {Tensor{&g_, acc}, Tensor{&g_, gv.id}}).id;
+  }
+
+ private:
+  const Node& node() const { return g_.node(id_); }
+  Graph& g_;
+  std::vector<NodeId>& grads_;
+  const std::vector<bool>& on_path_;
+  NodeId id_ = -1;
+};
+
+}  // namespace
+
+std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
+  if (!loss.valid()) throw Error("grad: the loss is not a valid tensor");
+  Graph& g = *loss.graph;
+  if (loss.shape() != Shape{1, 1})
+    throw Error("grad: the loss '{}' has shape {}; expected a scalar [1, 1] (reduce it with sum or mean)",
+                g.label(loss.id), loss.shape());
+  const auto n = static_cast<size_t>(loss.id) + 1;
+  // on_path: depends on some w and (checked below) is an ancestor of the loss
+  std::vector<bool> on_path(n, false), ancestor(n, false);
+  for (const Tensor& w : wrt) {
+    if (w.graph != &g) throw Error("grad: '{}' belongs to another graph", w.valid() ? w.name() : "?");
+    if (static_cast<size_t>(w.id) < n) on_path[static_cast<size_t>(w.id)] = true;
+  }
+  for (size_t i = 0; i < n; ++i)
+    for (NodeId in : g.node(static_cast<NodeId>(i)).inputs)
+      if (on_path[static_cast<size_t>(in)] && traits(g.node(static_cast<NodeId>(i)).op).differentiable)
+        on_path[i] = true;
+  ancestor[n - 1] = true;
+  for (size_t i = n; i-- > 0;)
+    if (ancestor[i])
+      for (NodeId in : g.node(static_cast<NodeId>(i)).inputs) ancestor[static_cast<size_t>(in)] = true;
+  for (size_t i = 0; i < n; ++i) on_path[i] = on_path[i] && ancestor[i];
+
+  std::vector<NodeId> grads(n, -1);
+  grads[n - 1] = g.constant({1, 1}, 1.0f, "d" + g.label(loss.id)).id;
+  Builder b(g, grads, on_path);
+  for (size_t i = n; i-- > 0;) {
+    const Node& node = g.node(static_cast<NodeId>(i));
+    if (!on_path[i] || grads[i] < 0 || traits(node.op).kind == OpKind::source) continue;
+    b.at(static_cast<NodeId>(i));
+    run_vjp(node.op, b);
+  }
+  std::vector<Tensor> out;
+  for (const Tensor& w : wrt) {
+    const auto i = static_cast<size_t>(w.id);
+    if (i < n && grads[i] >= 0) out.push_back({&g, grads[i]});
+    else out.push_back(g.constant(w.shape(), 0.0f, "d" + g.label(w.id)));
+  }
+  return out;
+}
+
+}  // namespace ebm

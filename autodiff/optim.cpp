@@ -1,0 +1,68 @@
+#include "autodiff/optim.hpp"
+
+#include "graph/functions.hpp"
+
+namespace ebm {
+namespace {
+
+Graph& check_pairs(std::span<const Tensor> params, std::span<const Tensor> grads, const char* who) {
+  if (params.empty()) throw Error("{}: no parameters given", who);
+  if (params.size() != grads.size())
+    throw Error("{}: {} parameters but {} gradients; expected one gradient per parameter", who, params.size(),
+                grads.size());
+  Graph& g = *params.front().graph;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!std::holds_alternative<Param>(g.node(params[i].id).op))
+      throw Error("{}: '{}' is not a parameter", who, g.label(params[i].id));
+    if (grads[i].shape() != params[i].shape())
+      throw Error("{}: gradient '{}' has shape {}; expected {} like '{}'", who, g.label(grads[i].id),
+                  grads[i].shape(), params[i].shape(), g.label(params[i].id));
+  }
+  return g;
+}
+
+}  // namespace
+
+void Optimizer::set_lr(float lr) {
+  for (Tensor h : hyper) h.graph->value(h)[0] = lr;
+}
+
+float Optimizer::lr() const { return hyper.front().graph->value(hyper.front())[0]; }
+
+Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o) {
+  Graph& g = check_pairs(params, grads, "sgd");
+  Optimizer opt;
+  Tensor hyper = g.param("sgd.hyper", {1, 4}, 0.0f, false);
+  auto h = g.value(hyper);
+  h[0] = o.lr, h[1] = o.momentum, h[2] = o.weight_decay;
+  opt.hyper.push_back(hyper);
+  std::vector<Tensor> updates;
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor vel = g.param(g.label(params[i].id) + ".velocity", params[i].shape(), 0.0f, false);
+    opt.state.push_back(vel);
+    updates.push_back(g.apply(SgdUpdate{}, {params[i], vel, grads[i], hyper}));
+  }
+  opt.step = group(updates);
+  return opt;
+}
+
+Optimizer adam(std::span<const Tensor> params, std::span<const Tensor> grads, AdamOptions o) {
+  Graph& g = check_pairs(params, grads, "adam");
+  Optimizer opt;
+  std::vector<Tensor> updates;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string base = g.label(params[i].id);
+    Tensor hyper = g.param(base + ".adam", {1, 6}, 0.0f, false);  // its own step count t
+    auto h = g.value(hyper);
+    h[0] = o.lr, h[1] = o.beta1, h[2] = o.beta2, h[3] = o.eps, h[4] = o.weight_decay, h[5] = 0.0f;
+    Tensor m = g.param(base + ".m", params[i].shape(), 0.0f, false);
+    Tensor v = g.param(base + ".v", params[i].shape(), 0.0f, false);
+    opt.hyper.push_back(hyper);
+    opt.state.insert(opt.state.end(), {m, v});
+    updates.push_back(g.apply(AdamUpdate{}, {params[i], m, v, grads[i], hyper}));
+  }
+  opt.step = group(updates);
+  return opt;
+}
+
+}  // namespace ebm

@@ -1,0 +1,40 @@
+#pragma once
+// Optimizers as update ops that run inside the compiled training graph.
+// Their hyper-parameters live in small graph parameters, so a schedule can
+// change the learning rate between runs without recompiling.
+
+#include <span>
+#include <vector>
+
+#include "graph/graph.hpp"
+
+namespace ebm {
+
+struct SgdOptions {
+  float lr = 0.1f;
+  float momentum = 0.0f;
+  float weight_decay = 0.0f;  // L2: adds weight_decay * w to the gradient
+};
+
+struct AdamOptions {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+};
+
+struct Optimizer {
+  Tensor step;                // run this target to take one step
+  std::vector<Tensor> hyper;  // hyper-parameter rows; element 0 is the learning rate
+  std::vector<Tensor> state;  // velocities / moments (persistent, not trainable)
+
+  void set_lr(float lr);
+  float lr() const;
+};
+
+// vel = momentum vel - lr (g + wd w);  w += vel
+Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o = {});
+Optimizer adam(std::span<const Tensor> params, std::span<const Tensor> grads, AdamOptions o = {});
+
+}  // namespace ebm

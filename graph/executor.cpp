@@ -1,0 +1,257 @@
+#include "graph/executor.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include <cblas.h>
+#include <tbb/flow_graph.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "graph/plan.hpp"
+
+namespace ebm {
+namespace {
+
+using tbb::flow::continue_msg;
+using FlowNode = tbb::flow::continue_node<continue_msg>;
+
+constexpr int64_t kSplitElements = int64_t{1} << 15;  // split larger element-wise ops
+constexpr int64_t kFuseTileElements = 4096;           // rows per tile of a fused chain
+
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+
+struct Compiled {
+  Plan plan;
+  std::unique_ptr<float[], FreeDeleter> arena;
+  std::vector<float*> ptr;  // per plan node
+  std::vector<Shape> shape;
+  std::vector<int32_t> profile_id;  // per task
+  std::unique_ptr<tbb::flow::graph> fg;
+  std::unique_ptr<tbb::flow::broadcast_node<continue_msg>> start;
+  std::vector<std::unique_ptr<FlowNode>> flow;
+};
+
+}  // namespace
+
+struct Executor::Impl {
+  Graph& g;
+  ExecutorOptions opt;
+  tbb::task_arena arena;
+  std::vector<std::unique_ptr<Compiled>> plans;
+  Compiled* last = nullptr;
+  uint64_t step = 0;
+  Profile profile;
+  std::atomic<int32_t> bad_node{std::numeric_limits<int32_t>::max()};
+
+  Impl(Graph& graph, ExecutorOptions o)
+      : g(graph), opt(o), arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic),
+        profile(o.profile ? o.profile_events : 0) {}
+
+  Compiled& find(std::span<const Tensor> targets);
+  void compile(Compiled& c);
+  void bind(Compiled& c, std::span<const Feed> feeds);
+  void exec_task(Compiled& c, int32_t t);
+  void exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split);
+  void check(Compiled& c, int32_t j);
+};
+
+Compiled& Executor::Impl::find(std::span<const Tensor> targets) {
+  for (auto& c : plans) {
+    const auto& t = c->plan.targets;
+    if (t.size() == targets.size() &&
+        std::equal(t.begin(), t.end(), targets.begin(), [](NodeId a, const Tensor& b) { return a == b.id; }))
+      return *c;
+  }
+  auto c = std::make_unique<Compiled>();
+  c->plan = compile_plan(g, targets, {.fuse = opt.fuse, .reuse = opt.reuse_buffers});
+  compile(*c);
+  plans.push_back(std::move(c));
+  return *plans.back();
+}
+
+void Executor::Impl::compile(Compiled& c) {
+  const Plan& p = c.plan;
+  const size_t bytes = static_cast<size_t>(std::max<int64_t>(p.arena_floats, 16)) * sizeof(float);
+  c.arena.reset(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+  std::fill_n(c.arena.get(), bytes / sizeof(float), 0.0f);
+  c.ptr.assign(p.nodes.size(), nullptr);
+  c.shape.resize(p.nodes.size());
+  for (size_t j = 0; j < p.nodes.size(); ++j) {
+    const PlanNode& pn = p.nodes[j];
+    const Node& n = g.node(pn.id);
+    c.shape[j] = n.shape;
+    if (pn.offset >= 0) c.ptr[j] = c.arena.get() + pn.offset;
+    else if (n.storage >= 0) c.ptr[j] = g.value(g.tensor(pn.id)).data();
+  }
+  for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
+  if (!opt.parallel) return;
+  arena.execute([&] {
+    c.fg = std::make_unique<tbb::flow::graph>();
+    c.start = std::make_unique<tbb::flow::broadcast_node<continue_msg>>(*c.fg);
+    for (int32_t t = 0; t < static_cast<int32_t>(p.tasks.size()); ++t)
+      c.flow.push_back(std::make_unique<FlowNode>(*c.fg, [this, &c, t](const continue_msg&) { exec_task(c, t); }));
+    for (int32_t t = 0; t < static_cast<int32_t>(p.tasks.size()); ++t) {
+      const PlanTask& task = p.tasks[static_cast<size_t>(t)];
+      if (task.n_pred == 0) tbb::flow::make_edge(*c.start, *c.flow[static_cast<size_t>(t)]);
+      for (int32_t s : task.succ) tbb::flow::make_edge(*c.flow[static_cast<size_t>(t)], *c.flow[static_cast<size_t>(s)]);
+    }
+  });
+}
+
+void Executor::Impl::bind(Compiled& c, std::span<const Feed> feeds) {
+  for (const Feed& f : feeds) {
+    if (f.input.graph != &g || f.input.id < 0 || f.input.id >= g.size())
+      throw Error("run: a fed tensor does not belong to this graph");
+    const Node& n = g.node(f.input.id);
+    if (!std::holds_alternative<Input>(n.op))
+      throw Error("run: '{}' is fed but is a {}, not an input", g.label(f.input.id), name(n.op));
+    if (static_cast<int64_t>(f.data.size()) != n.shape.size())
+      throw Error("run: input '{}' was fed {} floats; expected {} for shape {}", g.label(f.input.id), f.data.size(),
+                  n.shape.size(), n.shape);
+  }
+  for (int32_t j : c.plan.inputs) {
+    const NodeId id = c.plan.nodes[static_cast<size_t>(j)].id;
+    auto f = std::find_if(feeds.begin(), feeds.end(), [&](const Feed& x) { return x.input.id == id; });
+    if (f == feeds.end())
+      throw Error("run: input '{}' of shape {} was not fed; the targets depend on it", g.label(id), g.node(id).shape);
+    c.ptr[static_cast<size_t>(j)] = const_cast<float*>(f->data.data());  // kernels never write inputs
+  }
+}
+
+void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split) {
+  const PlanNode& pn = c.plan.nodes[static_cast<size_t>(j)];
+  const Node& n = g.node(pn.id);
+  Kernel k;
+  k.n_in = pn.n_in;
+  for (int a = 0; a < pn.n_in; ++a) {
+    const auto i = static_cast<size_t>(pn.in[static_cast<size_t>(a)]);
+    k.in[static_cast<size_t>(a)] = c.ptr[i];
+    k.in_shape[static_cast<size_t>(a)] = c.shape[i];
+  }
+  k.out = c.ptr[static_cast<size_t>(j)];
+  k.out_shape = n.shape;
+  k.rng = make_rng_key(opt.seed, static_cast<uint64_t>(pn.id), step);
+  k.parallel = opt.parallel;
+  const bool elementwise = traits(n.op).kind == OpKind::elementwise;
+  if (elementwise && may_split && opt.parallel && n.shape.size() >= kSplitElements) {
+    const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / n.shape.cols);
+    tbb::parallel_for(tbb::blocked_range<int64_t>(r0, r1, grain), [&](const tbb::blocked_range<int64_t>& r) {
+      Kernel part = k;
+      part.row_begin = r.begin();
+      part.row_end = r.end();
+      run_forward(n.op, part);
+    });
+    return;
+  }
+  k.row_begin = r0;
+  k.row_end = r1;
+  run_forward(n.op, k);
+}
+
+void Executor::Impl::check(Compiled& c, int32_t j) {
+  const float* p = c.ptr[static_cast<size_t>(j)];
+  const int64_t size = c.shape[static_cast<size_t>(j)].size();
+  if (!p || c.plan.nodes[static_cast<size_t>(j)].offset < 0) return;
+  for (int64_t i = 0; i < size; ++i)
+    if (!std::isfinite(p[i])) {
+      int32_t cur = bad_node.load();
+      while (j < cur && !bad_node.compare_exchange_weak(cur, j)) {
+      }
+      return;
+    }
+}
+
+void Executor::Impl::exec_task(Compiled& c, int32_t t) {
+  const int64_t t0 = opt.profile ? Profile::now_ns() : 0;
+  const PlanTask& task = c.plan.tasks[static_cast<size_t>(t)];
+  if (task.nodes.size() == 1) {
+    const int32_t j = task.nodes[0];
+    exec_node(c, j, 0, c.shape[static_cast<size_t>(j)].rows, true);
+  } else {  // a fused element-wise chain, tile by tile: all members share one shape
+    const Shape s = c.shape[static_cast<size_t>(task.nodes[0])];
+    const int64_t tile = std::max<int64_t>(1, kFuseTileElements / s.cols);
+    for (int64_t r0 = 0; r0 < s.rows; r0 += tile)
+      for (int32_t j : task.nodes) exec_node(c, j, r0, std::min(r0 + tile, s.rows), false);
+  }
+  if (opt.check_numerics)
+    for (int32_t j : task.nodes) check(c, j);
+  if (opt.profile) {
+    const int thread = opt.parallel ? tbb::this_task_arena::current_thread_index() : 0;
+    profile.record(c.profile_id[static_cast<size_t>(t)], thread, t0, Profile::now_ns());
+  }
+}
+
+Executor::Executor(Graph& g, ExecutorOptions opt) : impl_(std::make_unique<Impl>(g, opt)) {
+  openblas_set_num_threads(1);  // the arena owns the threads
+}
+
+Executor::~Executor() = default;
+
+void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds) {
+  Impl& m = *impl_;
+  Compiled& c = m.find(targets);
+  m.bind(c, feeds);
+  m.last = &c;
+  const int64_t t0 = m.opt.profile ? Profile::now_ns() : 0;
+  if (m.opt.parallel) {
+    m.arena.execute([&] {
+      c.start->try_put(continue_msg{});
+      c.fg->wait_for_all();
+    });
+  } else {
+    for (int32_t t : c.plan.order) m.exec_task(c, t);
+  }
+  if (m.opt.profile) m.profile.add_run(Profile::now_ns() - t0);
+  ++m.step;
+  if (m.opt.check_numerics && m.bad_node.load() != std::numeric_limits<int32_t>::max()) {
+    const NodeId id = c.plan.nodes[static_cast<size_t>(m.bad_node.load())].id;
+    m.bad_node = std::numeric_limits<int32_t>::max();
+    const Node& n = m.g.node(id);
+    throw Error("numerics: node '{}' ({} {}) produced NaN or Inf at step {}", m.g.label(id), name(n.op), n.shape,
+                m.step - 1);
+  }
+}
+
+std::span<const float> Executor::value(Tensor t) const {
+  const Impl& m = *impl_;
+  if (t.graph != &m.g || t.id < 0 || t.id >= m.g.size()) throw Error("value: the tensor does not belong to this graph");
+  const Node& n = m.g.node(t.id);
+  if (n.storage >= 0) return m.g.value(t);
+  const auto is_target = [&](const Compiled& c) {
+    return std::find(c.plan.targets.begin(), c.plan.targets.end(), t.id) != c.plan.targets.end();
+  };
+  if (!m.last || !is_target(*m.last))
+    throw Error("value: '{}' was not a target of the last run; only targets keep their values", m.g.label(t.id));
+  const int32_t j = m.last->plan.find(t.id);
+  return {m.last->ptr[static_cast<size_t>(j)], static_cast<size_t>(n.shape.size())};
+}
+
+float Executor::scalar(Tensor t) const {
+  auto v = value(t);
+  if (v.size() != 1) throw Error("scalar: '{}' has shape {}, expected [1, 1]", t.graph->label(t.id), t.shape());
+  return v[0];
+}
+
+PlanStats Executor::stats(std::span<const Tensor> targets) {
+  const Plan& p = impl_->find(targets).plan;
+  PlanStats s;
+  for (const PlanTask& t : p.tasks) s.nodes += static_cast<int>(t.nodes.size());
+  s.tasks = static_cast<int>(p.tasks.size());
+  s.arena_bytes = p.arena_floats * 4;
+  s.unshared_bytes = p.unshared_floats * 4;
+  return s;
+}
+
+uint64_t Executor::step() const { return impl_->step; }
+void Executor::set_step(uint64_t step) { impl_->step = step; }
+const ExecutorOptions& Executor::options() const { return impl_->opt; }
+Profile& Executor::profile() { return impl_->profile; }
+
+}  // namespace ebm

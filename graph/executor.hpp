@@ -1,0 +1,81 @@
+#pragma once
+// Executor: compiles a set of targets once into a Plan (graph/plan.hpp) and a
+// oneTBB flow graph with one node per task, then runs it many times. After
+// the first run of a target set nothing is allocated. Threads are owned by a
+// task arena of `threads` workers; BLAS is single-threaded inside an op and
+// large GEMMs are cut into tiles that run on the same arena.
+//
+//   ebm::Executor run(g, {.threads = 2, .seed = 42});
+//   run({step}, {{v0, batch}});          // feeds: input tensor -> floats
+//   float loss = run.scalar(cd);          // after a run that targeted cd
+//
+// With {.parallel = false} the same plan runs serially on the calling
+// thread, with bitwise identical results (random draws are keyed by
+// (seed, node, step, element), never by schedule).
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+
+#include "graph/graph.hpp"
+#include "graph/profile.hpp"
+
+namespace ebm {
+
+struct ExecutorOptions {
+  int threads = 0;             // 0: every core of the machine
+  uint64_t seed = 0;           // keys every random draw
+  bool parallel = true;        // false: serial executor, same results
+  bool fuse = true;            // fuse chains of element-wise ops
+  bool reuse_buffers = true;   // share buffers by liveness
+  bool profile = false;        // record per-task timings
+  bool check_numerics = false; // throw naming the first node that made NaN / Inf
+  size_t profile_events = size_t{1} << 18;
+};
+
+// One input's data for a run: row-major floats of exactly the input's shape.
+struct Feed {
+  Tensor input;
+  std::span<const float> data;
+};
+
+struct PlanStats {
+  int nodes = 0;          // ops in the plan (sources excluded)
+  int tasks = 0;          // flow-graph nodes after fusion
+  int64_t arena_bytes = 0;
+  int64_t unshared_bytes = 0;
+};
+
+class Executor {
+ public:
+  explicit Executor(Graph& g, ExecutorOptions opt = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Computes `targets` (compiling them on first use) and advances the step.
+  void run(std::span<const Tensor> targets, std::span<const Feed> feeds = {});
+  void run(std::initializer_list<Tensor> targets, std::initializer_list<Feed> feeds = {}) {
+    run(std::span<const Tensor>(targets.begin(), targets.size()),
+        std::span<const Feed>(feeds.begin(), feeds.size()));
+  }
+
+  // A target's value from the last run (or a parameter / constant's value).
+  // Valid until the next run.
+  std::span<const float> value(Tensor t) const;
+  float scalar(Tensor t) const;
+
+  PlanStats stats(std::span<const Tensor> targets);
+  // The step counter keys the random draws; restore it to resume a run.
+  uint64_t step() const;
+  void set_step(uint64_t step);
+  const ExecutorOptions& options() const;
+  Profile& profile();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ebm

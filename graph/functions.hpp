@@ -1,0 +1,69 @@
+#pragma once
+// The builder functions users compose models from. Each appends one node
+// (computing nothing) and returns its handle; shapes are checked here.
+
+#include "graph/graph.hpp"
+
+namespace ebm {
+
+struct MatMulOptions {
+  bool ta = false;  // use A^T
+  bool tb = false;  // use B^T
+};
+
+inline Tensor apply(const Op& op, std::initializer_list<Tensor> in) {
+  return in.begin()->graph->apply(op, in);
+}
+
+inline Tensor matmul(Tensor a, Tensor b, MatMulOptions o = {}) { return apply(MatMul{o.ta, o.tb}, {a, b}); }
+// sigmoid(x op(W) + b): the mean of one Gibbs half-step, one fused kernel.
+inline Tensor affine_sigmoid(Tensor x, Tensor w, Tensor b, bool transpose_w = false) {
+  return apply(AffineSigmoid{transpose_w}, {x, w, b});
+}
+inline Tensor transpose(Tensor x) { return apply(Transpose{}, {x}); }
+
+inline Tensor scale(Tensor x, float a, float b = 0.0f) { return apply(Scale{a, b}, {x}); }
+inline Tensor sigmoid(Tensor x) { return apply(Sigmoid{}, {x}); }
+inline Tensor tanh(Tensor x) { return apply(Tanh{}, {x}); }
+inline Tensor relu(Tensor x) { return apply(Relu{}, {x}); }
+inline Tensor softplus(Tensor x) { return apply(Softplus{}, {x}); }
+inline Tensor exp(Tensor x) { return apply(Exp{}, {x}); }
+inline Tensor log(Tensor x) { return apply(Log{}, {x}); }
+inline Tensor square(Tensor x) { return apply(Square{}, {x}); }
+inline Tensor stop_gradient(Tensor x) { return apply(StopGradient{}, {x}); }
+inline Tensor broadcast_to(Tensor x, Shape to) { return apply(BroadcastTo{to}, {x}); }
+
+// axis -1: everything -> [1,1];  0: over rows -> [1,n];  1: over columns -> [m,1]
+inline Tensor sum(Tensor x, int axis = -1) { return apply(Sum{axis}, {x}); }
+inline Tensor mean(Tensor x, int axis = -1) { return apply(Mean{axis}, {x}); }
+inline Tensor softmax(Tensor x) { return apply(Softmax{}, {x}); }
+inline Tensor log_softmax(Tensor x) { return apply(LogSoftmax{}, {x}); }
+
+// Scalar losses: summed over units, averaged over rows.
+inline Tensor bce_logits(Tensor logits, Tensor target) { return apply(BceLogits{}, {logits, target}); }
+inline Tensor softmax_xent(Tensor logits, Tensor target) { return apply(SoftmaxXent{}, {logits, target}); }
+inline Tensor squared_error(Tensor y, Tensor target) { return apply(SquaredError{}, {y, target}); }
+
+// Sampling: no gradient flows through these.
+inline Tensor bernoulli(Tensor p) { return apply(Bernoulli{}, {p}); }
+inline Tensor sigmoid_bernoulli(Tensor logits) { return apply(SigmoidBernoulli{}, {logits}); }
+inline Tensor gaussian(Tensor mean, float stddev = 1.0f) { return apply(Gaussian{stddev}, {mean}); }
+
+// target = value, in place, when the node runs (persistent chains).
+inline Tensor assign(Tensor target, Tensor value) { return apply(Assign{}, {target, value}); }
+Tensor group(std::span<const Tensor> targets);
+
+inline Tensor operator+(Tensor a, Tensor b) { return apply(Add{}, {a, b}); }
+inline Tensor operator-(Tensor a, Tensor b) { return apply(Sub{}, {a, b}); }
+inline Tensor operator*(Tensor a, Tensor b) { return apply(Mul{}, {a, b}); }
+inline Tensor operator/(Tensor a, Tensor b) { return apply(Div{}, {a, b}); }
+inline Tensor operator-(Tensor a) { return scale(a, -1.0f); }
+inline Tensor operator*(Tensor a, float s) { return scale(a, s); }
+inline Tensor operator*(float s, Tensor a) { return scale(a, s); }
+inline Tensor operator/(Tensor a, float s) { return scale(a, 1.0f / s); }
+inline Tensor operator+(Tensor a, float s) { return scale(a, 1.0f, s); }
+inline Tensor operator+(float s, Tensor a) { return scale(a, 1.0f, s); }
+inline Tensor operator-(Tensor a, float s) { return scale(a, 1.0f, -s); }
+inline Tensor operator-(float s, Tensor a) { return scale(a, -1.0f, s); }
+
+}  // namespace ebm

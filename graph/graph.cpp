@@ -1,0 +1,122 @@
+#include "graph/graph.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace ebm {
+
+Shape Tensor::shape() const { return graph->node(id).shape; }
+const std::string& Tensor::name() const { return graph->node(id).name; }
+
+Tensor Graph::add_source(const Op& op, std::string name, Shape shape, std::vector<float> value,
+                         bool trainable) {
+  if (shape.rows <= 0 || shape.cols <= 0)
+    throw Error("{} '{}': shape {} must have positive rows and columns", ebm::name(op), name, shape);
+  Node n{op, {}, shape, std::move(name), -1, trainable};
+  if (!value.empty()) {
+    n.storage = static_cast<int32_t>(storage_.size());
+    storage_.push_back(std::move(value));
+  }
+  nodes_.push_back(std::move(n));
+  return {this, size() - 1};
+}
+
+Tensor Graph::input(std::string name, Shape shape) {
+  return add_source(Input{}, std::move(name), shape, {}, false);
+}
+
+Tensor Graph::param(std::string name, Shape shape, float fill, bool trainable) {
+  std::vector<float> v(static_cast<size_t>(std::max<int64_t>(shape.size(), 0)), fill);
+  return add_source(Param{}, std::move(name), shape, std::move(v), trainable);
+}
+
+Tensor Graph::constant(Shape shape, std::span<const float> values, std::string name) {
+  if (static_cast<int64_t>(values.size()) != shape.size())
+    throw Error("constant '{}': {} values given for shape {}, expected {}", name, values.size(),
+                shape, shape.size());
+  return add_source(Constant{}, std::move(name), shape, {values.begin(), values.end()}, false);
+}
+
+Tensor Graph::constant(Shape shape, float fill, std::string name) {
+  std::vector<float> v(static_cast<size_t>(std::max<int64_t>(shape.size(), 0)), fill);
+  return constant(shape, v, std::move(name));
+}
+
+void Graph::check_member(Tensor t, std::string_view what) const {
+  if (t.graph != this || t.id < 0 || t.id >= size())
+    throw Error("{}: the tensor does not belong to this graph", what);
+}
+
+Tensor Graph::apply(const Op& op, std::span<const Tensor> inputs, std::string name) {
+  const OpTraits& tr = traits(op);
+  if (tr.kind == OpKind::source) throw Error("{}: build sources with input(), param() or constant()", tr.name);
+  std::vector<Shape> shapes;
+  std::vector<NodeId> ids;
+  for (const Tensor& t : inputs) {
+    check_member(t, tr.name);
+    shapes.push_back(t.shape());
+    ids.push_back(t.id);
+  }
+  Shape out;
+  try {
+    out = infer_shape(op, shapes);
+  } catch (const ShapeError& e) {
+    std::string args;
+    for (const Tensor& t : inputs) args += fmt::format("{}'{}' {}", args.empty() ? "" : ", ", label(t.id), t.shape());
+    throw Error("{}{}: cannot take {}; expected {}", tr.name,
+                name.empty() ? "" : fmt::format(" '{}'", name), args.empty() ? "no inputs" : args, e.expected);
+  }
+  nodes_.push_back(Node{op, std::move(ids), out, std::move(name), -1, false});
+  return {this, size() - 1};
+}
+
+void Graph::rename(Tensor t, std::string name) {
+  check_member(t, "rename");
+  nodes_[static_cast<size_t>(t.id)].name = std::move(name);
+}
+
+std::string Graph::label(NodeId id) const {
+  const Node& n = node(id);
+  return n.name.empty() ? fmt::format("{}#{}", ebm::name(n.op), id) : n.name;
+}
+
+std::span<float> Graph::value(Tensor t) {
+  check_member(t, "value");
+  const Node& n = node(t.id);
+  if (n.storage < 0) throw Error("value: '{}' is a {}, not a parameter or constant", label(t.id), ebm::name(n.op));
+  return storage_[static_cast<size_t>(n.storage)];
+}
+
+std::span<const float> Graph::value(Tensor t) const {
+  return const_cast<Graph*>(this)->value(t);
+}
+
+std::vector<Tensor> Graph::params() {
+  std::vector<Tensor> out;
+  for (NodeId i = 0; i < size(); ++i)
+    if (nodes_[static_cast<size_t>(i)].trainable) out.push_back({this, i});
+  return out;
+}
+
+std::string Graph::dump_dot(std::span<const Tensor> targets) const {
+  std::vector<bool> keep(nodes_.size(), targets.empty());
+  for (const Tensor& t : targets) keep[static_cast<size_t>(t.id)] = true;
+  for (NodeId i = size() - 1; i >= 0; --i)
+    if (keep[static_cast<size_t>(i)])
+      for (NodeId in : node(i).inputs) keep[static_cast<size_t>(in)] = true;
+  std::string s = "digraph ebm {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+  for (NodeId i = 0; i < size(); ++i) {
+    if (!keep[static_cast<size_t>(i)]) continue;
+    const Node& n = node(i);
+    const OpKind k = traits(n.op).kind;
+    const char* style = k == OpKind::source ? "shape=ellipse, style=filled, fillcolor=\"#dde8f5\""
+                        : k == OpKind::update ? "shape=box, style=filled, fillcolor=\"#f5e0dd\""
+                                              : "shape=box";
+    s += fmt::format("  n{} [label=\"{}\\n{} {}\", {}];\n", i, label(i), ebm::name(n.op), n.shape, style);
+    for (NodeId in : n.inputs) s += fmt::format("  n{} -> n{};\n", in, i);
+  }
+  return s + "}\n";
+}
+
+}  // namespace ebm

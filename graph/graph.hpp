@@ -1,0 +1,85 @@
+#pragma once
+// Graph: an append-only list of nodes. Node ids grow as nodes are added, so
+// they are already in topological order. Building a node computes nothing;
+// it only infers and checks the output shape. Values are computed by an
+// Executor (graph/executor.hpp).
+
+#include <cstdint>
+#include <deque>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ops/error.hpp"
+#include "ops/op.hpp"
+
+namespace ebm {
+
+using NodeId = int32_t;
+class Graph;
+
+// A cheap handle to a node's value: {graph, node id}.
+struct Tensor {
+  Graph* graph = nullptr;
+  NodeId id = -1;
+
+  Shape shape() const;
+  const std::string& name() const;
+  bool valid() const { return graph != nullptr && id >= 0; }
+  friend bool operator==(const Tensor&, const Tensor&) = default;
+};
+
+struct Node {
+  Op op;
+  std::vector<NodeId> inputs;
+  Shape shape;
+  std::string name;         // empty: shown as "<op>#<id>"
+  int32_t storage = -1;     // index of the stored value (params and constants)
+  bool trainable = false;   // a parameter that params() lists
+};
+
+class Graph {
+ public:
+  Graph() = default;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // A value fed to each run (a batch).
+  Tensor input(std::string name, Shape shape);
+  // A persistent value owned by the graph, initialised to `fill`.
+  // Trainable parameters are listed by params(); optimizer and chain state is not.
+  Tensor param(std::string name, Shape shape, float fill = 0.0f, bool trainable = true);
+  Tensor constant(Shape shape, std::span<const float> values, std::string name = {});
+  Tensor constant(Shape shape, float fill, std::string name = {});
+
+  // Appends an op node; checks arity, graph membership and shapes.
+  Tensor apply(const Op& op, std::span<const Tensor> inputs, std::string name = {});
+  Tensor apply(const Op& op, std::initializer_list<Tensor> inputs, std::string name = {}) {
+    return apply(op, std::span<const Tensor>(inputs.begin(), inputs.size()), std::move(name));
+  }
+
+  const Node& node(NodeId id) const { return nodes_.at(static_cast<size_t>(id)); }
+  NodeId size() const { return static_cast<NodeId>(nodes_.size()); }
+  Tensor tensor(NodeId id) { return {this, id}; }
+  void rename(Tensor t, std::string name);
+  // "name" if the node has one, else "<op>#<id>".
+  std::string label(NodeId id) const;
+
+  // The stored value of a parameter or constant; throws for other nodes.
+  std::span<float> value(Tensor t);
+  std::span<const float> value(Tensor t) const;
+  std::vector<Tensor> params();
+
+  // Graphviz drawing of the whole graph, or of `targets` and their ancestors.
+  std::string dump_dot(std::span<const Tensor> targets = {}) const;
+
+ private:
+  Tensor add_source(const Op& op, std::string name, Shape shape, std::vector<float> value, bool trainable);
+  void check_member(Tensor t, std::string_view what) const;
+
+  std::vector<Node> nodes_;
+  std::deque<std::vector<float>> storage_;  // deque: references stay valid
+};
+
+}  // namespace ebm

@@ -1,0 +1,210 @@
+#include "graph/plan.hpp"
+
+#include <algorithm>
+#include <bit>
+
+namespace ebm {
+namespace {
+
+using Bits = std::vector<uint64_t>;
+
+struct Builder {
+  const Graph& g;
+  Plan& p;
+  std::vector<std::vector<int32_t>> consumers;  // per plan node
+  std::vector<bool> is_target;
+
+  const Node& node(int32_t i) const { return g.node(p.nodes[static_cast<size_t>(i)].id); }
+  OpKind kind(int32_t i) const { return traits(node(i).op).kind; }
+
+  void collect(std::span<const Tensor> targets) {
+    std::vector<bool> keep(static_cast<size_t>(g.size()), false);
+    for (const Tensor& t : targets) {
+      if (t.graph != &g || t.id < 0 || t.id >= g.size()) throw Error("run: a target does not belong to this graph");
+      keep[static_cast<size_t>(t.id)] = true;
+      p.targets.push_back(t.id);
+    }
+    for (NodeId i = g.size() - 1; i >= 0; --i)
+      if (keep[static_cast<size_t>(i)])
+        for (NodeId in : g.node(i).inputs) keep[static_cast<size_t>(in)] = true;
+    p.index_of.assign(static_cast<size_t>(g.size()), -1);
+    for (NodeId i = 0; i < g.size(); ++i) {
+      if (!keep[static_cast<size_t>(i)]) continue;
+      p.index_of[static_cast<size_t>(i)] = static_cast<int32_t>(p.nodes.size());
+      PlanNode pn{.id = i};
+      const Node& n = g.node(i);
+      if (!std::holds_alternative<Group>(n.op)) {
+        pn.n_in = static_cast<int>(n.inputs.size());
+        for (int a = 0; a < pn.n_in; ++a) pn.in[static_cast<size_t>(a)] = p.find(n.inputs[static_cast<size_t>(a)]);
+      }
+      if (std::holds_alternative<Input>(n.op)) p.inputs.push_back(static_cast<int32_t>(p.nodes.size()));
+      p.nodes.push_back(pn);
+    }
+    consumers.resize(p.nodes.size());
+    is_target.assign(p.nodes.size(), false);
+    for (NodeId t : p.targets) is_target[static_cast<size_t>(p.find(t))] = true;
+    for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j)
+      for (NodeId in : node(j).inputs) consumers[static_cast<size_t>(p.find(in))].push_back(j);
+  }
+
+  // The element-wise producer whose task node j may join, or -1.
+  int32_t fusable_input(int32_t j) const {
+    if (kind(j) != OpKind::elementwise) return -1;
+    const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
+    for (int a = 0; a < pj.n_in; ++a) {
+      const int32_t i = pj.in[static_cast<size_t>(a)];
+      const PlanNode& pi = p.nodes[static_cast<size_t>(i)];
+      if (kind(i) == OpKind::elementwise && consumers[static_cast<size_t>(i)].size() == 1 &&
+          !is_target[static_cast<size_t>(i)] && node(i).shape == node(j).shape &&
+          p.tasks[static_cast<size_t>(pi.task)].nodes.back() == i)
+        return i;
+    }
+    return -1;
+  }
+
+  void make_tasks(bool fuse) {
+    for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j) {
+      if (kind(j) == OpKind::source) continue;
+      const int32_t i = fuse ? fusable_input(j) : -1;
+      int32_t t = i >= 0 ? p.nodes[static_cast<size_t>(i)].task : static_cast<int32_t>(p.tasks.size());
+      if (i < 0) p.tasks.emplace_back();
+      PlanTask& task = p.tasks[static_cast<size_t>(t)];
+      task.nodes.push_back(j);
+      p.nodes[static_cast<size_t>(j)].task = t;
+      const Node& n = node(j);
+      std::vector<Shape> in;
+      for (NodeId x : n.inputs) in.push_back(g.node(x).shape);
+      task.flops += flops(n.op, in, n.shape);
+    }
+    for (PlanTask& t : p.tasks) {
+      if (t.nodes.size() == 1) { t.label = std::string(name(node(t.nodes[0]).op)); continue; }
+      t.label = "fused(";
+      for (size_t k = 0; k < t.nodes.size(); ++k) {
+        if (k) t.label += '+';
+        t.label += name(node(t.nodes[k]).op);
+      }
+      t.label += ')';
+    }
+  }
+
+  void edge(int32_t from, int32_t to) {
+    if (from >= 0 && from != to) p.tasks[static_cast<size_t>(from)].succ.push_back(to);
+  }
+
+  void make_edges() {
+    for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j) {
+      const int32_t tj = p.nodes[static_cast<size_t>(j)].task;
+      for (NodeId in : node(j).inputs) edge(p.nodes[static_cast<size_t>(p.find(in))].task, tj);
+      for (int m : mutated_inputs(node(j).op)) {
+        const int32_t v = p.nodes[static_cast<size_t>(j)].in[static_cast<size_t>(m)];
+        if (kind(v) != OpKind::source || std::holds_alternative<Input>(node(v).op))
+          throw Error("{} '{}': writes '{}', which is not a parameter", name(node(j).op), g.label(p.nodes[static_cast<size_t>(j)].id),
+                      g.label(p.nodes[static_cast<size_t>(v)].id));
+        for (int32_t r : consumers[static_cast<size_t>(v)]) {  // hazard: readers before the writer
+          if (r == j || std::holds_alternative<Group>(node(r).op)) continue;
+          if (kind(r) == OpKind::update && r > j) continue;  // later writers wait for us instead
+          edge(p.nodes[static_cast<size_t>(r)].task, tj);
+        }
+      }
+    }
+    for (PlanTask& t : p.tasks) {
+      std::sort(t.succ.begin(), t.succ.end());
+      t.succ.erase(std::unique(t.succ.begin(), t.succ.end()), t.succ.end());
+      for (int32_t s : t.succ) ++p.tasks[static_cast<size_t>(s)].n_pred;
+    }
+  }
+
+  void topo_order() {
+    std::vector<int32_t> pending(p.tasks.size());
+    for (size_t t = 0; t < p.tasks.size(); ++t) {
+      pending[t] = p.tasks[t].n_pred;
+      if (pending[t] == 0) p.order.push_back(static_cast<int32_t>(t));
+    }
+    for (size_t k = 0; k < p.order.size(); ++k)
+      for (int32_t s : p.tasks[static_cast<size_t>(p.order[k])].succ)
+        if (--pending[static_cast<size_t>(s)] == 0) p.order.push_back(s);
+    if (p.order.size() != p.tasks.size()) throw Error("compile: the task graph has a cycle (an update op reads its own result?)");
+  }
+
+  void assign_buffers(bool reuse);
+};
+
+struct Slot {
+  int64_t size = 0;
+  int64_t offset = 0;
+  bool pinned = false;
+  Bits occupants;  // tasks that wrote or read what the slot has held
+};
+
+bool subset(const Bits& a, const Bits& b) {
+  for (size_t w = 0; w < a.size(); ++w)
+    if (a[w] & ~b[w]) return false;
+  return true;
+}
+
+void set_bit(Bits& b, int32_t i) { b[static_cast<size_t>(i) / 64] |= uint64_t{1} << (i % 64); }
+
+void Builder::assign_buffers(bool reuse) {
+  const size_t n_tasks = p.tasks.size(), words = (n_tasks + 63) / 64;
+  reuse = reuse && n_tasks <= 40000;  // ancestor sets are n^2 bits
+  std::vector<Bits> anc(reuse ? n_tasks : 0, Bits(words, 0));
+  if (reuse)
+    for (int32_t t : p.order)
+      for (int32_t s : p.tasks[static_cast<size_t>(t)].succ) {
+        Bits& a = anc[static_cast<size_t>(s)];
+        for (size_t w = 0; w < words; ++w) a[w] |= anc[static_cast<size_t>(t)][w];
+        set_bit(a, t);
+      }
+  std::vector<Slot> slots;
+  for (int32_t t : p.order) {
+    for (int32_t j : p.tasks[static_cast<size_t>(t)].nodes) {
+      const int64_t need = node(j).shape.size();
+      if (need <= 0) continue;
+      p.unshared_floats += need;
+      Bits occ(reuse ? words : 0, 0);
+      if (reuse) {
+        set_bit(occ, t);
+        for (int32_t c : consumers[static_cast<size_t>(j)]) set_bit(occ, p.nodes[static_cast<size_t>(c)].task);
+      }
+      int32_t best = -1;
+      for (int32_t s = 0; reuse && s < static_cast<int32_t>(slots.size()); ++s) {
+        const Slot& sl = slots[static_cast<size_t>(s)];
+        if (sl.pinned || !subset(sl.occupants, anc[static_cast<size_t>(t)])) continue;
+        const Slot* b = best < 0 ? nullptr : &slots[static_cast<size_t>(best)];
+        const bool fits = sl.size >= need, b_fits = b && b->size >= need;
+        if (!b || (fits && (!b_fits || sl.size < b->size)) || (!fits && !b_fits && sl.size > b->size)) best = s;
+      }
+      if (best < 0) {
+        best = static_cast<int32_t>(slots.size());
+        slots.push_back(Slot{0, 0, false, Bits(reuse ? words : 0, 0)});
+      }
+      Slot& sl = slots[static_cast<size_t>(best)];
+      sl.size = std::max(sl.size, need);
+      sl.pinned = !reuse || is_target[static_cast<size_t>(j)];
+      for (size_t w = 0; w < occ.size(); ++w) sl.occupants[w] |= occ[w];
+      p.nodes[static_cast<size_t>(j)].offset = best;  // slot index for now
+    }
+  }
+  for (Slot& s : slots) {
+    s.offset = p.arena_floats;
+    p.arena_floats += (s.size + 15) / 16 * 16;  // 64-byte aligned
+  }
+  for (PlanNode& n : p.nodes)
+    if (n.task >= 0 && n.offset >= 0) n.offset = slots[static_cast<size_t>(n.offset)].offset;
+}
+
+}  // namespace
+
+Plan compile_plan(const Graph& g, std::span<const Tensor> targets, PlanOptions opt) {
+  if (targets.empty()) throw Error("run: no targets given");
+  Plan p;
+  Builder b{g, p, {}, {}};
+  b.collect(targets);
+  b.make_tasks(opt.fuse);
+  b.make_edges();
+  b.topo_order();
+  b.assign_buffers(opt.reuse);
+  return p;
+}
+
+}  // namespace ebm

@@ -1,0 +1,62 @@
+#pragma once
+// A plan: what the Executor compiles a set of targets into, once.
+//   - only the targets' ancestors;
+//   - tasks: one per op, or one per fused chain of element-wise ops (a chain
+//     whose inner values have a single consumer runs tile by tile, so the
+//     intermediate rows stay in cache);
+//   - task edges from data dependencies, plus hazard edges that order every
+//     reader of a parameter before the update op that writes it;
+//   - one arena of buffers, shared by values whose lifetimes cannot overlap
+//     in ANY schedule: a buffer is reused only by a task that depends on
+//     every task that produced or read its previous contents.
+// Plain data, no threads: graph/executor.cpp runs it.
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "graph/graph.hpp"
+
+namespace ebm {
+
+struct PlanNode {
+  NodeId id = -1;
+  int32_t task = -1;                   // -1 for sources
+  std::array<int32_t, kMaxArity> in{};  // plan-node index of each kernel input
+  int n_in = 0;
+  int64_t offset = -1;                 // into the arena, in floats; -1: not in the arena
+};
+
+struct PlanTask {
+  std::vector<int32_t> nodes;  // plan-node indices, run in this order
+  std::vector<int32_t> succ;   // tasks that wait for this one
+  int32_t n_pred = 0;
+  std::string label;           // op name, or "fused(a+b+...)"
+  double flops = 0.0;
+};
+
+struct PlanOptions {
+  bool fuse = true;
+  bool reuse = true;  // share buffers by liveness
+};
+
+struct Plan {
+  std::vector<NodeId> targets;
+  std::vector<PlanNode> nodes;    // in id (topological) order, sources included
+  std::vector<int32_t> index_of;  // NodeId -> plan-node index, or -1
+  std::vector<PlanTask> tasks;
+  std::vector<int32_t> order;     // tasks in a topological order
+  std::vector<int32_t> inputs;    // plan-node indices of Input nodes
+  int64_t arena_floats = 0;
+  int64_t unshared_floats = 0;    // what the arena would be without reuse
+
+  int32_t find(NodeId id) const {
+    return id >= 0 && id < static_cast<NodeId>(index_of.size()) ? index_of[static_cast<size_t>(id)] : -1;
+  }
+};
+
+Plan compile_plan(const Graph& g, std::span<const Tensor> targets, PlanOptions opt = {});
+
+}  // namespace ebm

@@ -1,0 +1,218 @@
+// Element-wise kernels and their VJP rules. Every kernel is one scalar rule
+// applied by a shared applier over output rows [row_begin, row_end); the
+// rule is written once as a generic lambda that serves both float and
+// xsimd::batch<float>.
+
+#include <cmath>
+#include <numbers>
+
+#include <xsimd/xsimd.hpp>
+
+#include "ops/op.hpp"
+#include "ops/vjp_util.hpp"
+
+namespace ebm {
+namespace {
+
+using B = xsimd::batch<float>;
+using U = xsimd::batch<uint32_t>;
+constexpr int64_t W = static_cast<int64_t>(B::size);
+
+template <typename F>
+void apply_unary(const Kernel& k, F f) {
+  const int64_t c = k.out_shape.cols;
+  const float* x = k.in[0] + k.row_begin * c;
+  float* y = k.out + k.row_begin * c;
+  const int64_t n = (k.row_end - k.row_begin) * c;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) f(B::load_unaligned(x + i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] = f(x[i]);
+}
+
+// One output row of a binary op. A side whose row has one column is
+// broadcast along the row (a column vector or a scalar).
+template <bool AVec, bool BVec, typename F>
+void binary_row(const float* a, const float* b, float* y, int64_t n, F f) {
+  auto la = [&](int64_t i) { if constexpr (AVec) return B::load_unaligned(a + i); else return B(a[0]); };
+  auto lb = [&](int64_t i) { if constexpr (BVec) return B::load_unaligned(b + i); else return B(b[0]); };
+  int64_t i = 0;
+  for (; i + W <= n; i += W) f(la(i), lb(i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] = f(a[AVec ? i : 0], b[BVec ? i : 0]);
+}
+
+template <typename F>
+void apply_binary(const Kernel& k, F f) {
+  const Shape sa = k.in_shape[0], sb = k.in_shape[1];
+  const int64_t n = k.out_shape.cols;
+  const bool av = sa.cols == n, bv = sb.cols == n;
+  for (int64_t r = k.row_begin; r < k.row_end; ++r) {
+    const float* a = k.in[0] + (sa.rows == 1 ? 0 : r) * sa.cols;
+    const float* b = k.in[1] + (sb.rows == 1 ? 0 : r) * sb.cols;
+    float* y = k.out + r * n;
+    if (av && bv) binary_row<true, true>(a, b, y, n, f);
+    else if (av) binary_row<true, false>(a, b, y, n, f);
+    else if (bv) binary_row<false, true>(a, b, y, n, f);
+    else binary_row<false, false>(a, b, y, n, f);
+  }
+}
+
+// Uniform [0,1) draws for flat element indices first .. first + W - 1.
+B uniform_batch(RngKey key, uint32_t first) {
+  alignas(64) static constexpr uint32_t iota[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                    8, 9, 10, 11, 12, 13, 14, 15};
+  static_assert(U::size <= 16);
+  U idx = U(first) + U::load_aligned(iota);
+  U bits = random_bits<U>(key, idx) >> 8;
+  return xsimd::to_float(xsimd::bitwise_cast<xsimd::batch<int32_t>>(bits)) * B(0x1p-24f);
+}
+
+// Writes [u < p(x)] over rows [row_begin, row_end); the counter of an
+// element is its flat index in the whole output, so tiling never changes bits.
+template <typename P>
+void apply_bernoulli(const Kernel& k, P prob) {
+  const int64_t c = k.out_shape.cols;
+  const int64_t first = k.row_begin * c, last = k.row_end * c;
+  const float* x = k.in[0];
+  float* y = k.out;
+  int64_t i = first;
+  for (; i + W <= last; i += W) {
+    B u = uniform_batch(k.rng, static_cast<uint32_t>(i));
+    xsimd::select(u < prob(B::load_unaligned(x + i)), B(1.0f), B(0.0f)).store_unaligned(y + i);
+  }
+  for (; i < last; ++i) y[i] = uniform01(k.rng, static_cast<uint32_t>(i)) < prob(x[i]) ? 1.0f : 0.0f;
+}
+
+auto sigmoid_rule = [](auto x) {
+  using std::exp;
+  using T = decltype(x);
+  return T(1.0f) / (T(1.0f) + exp(-x));
+};
+
+}  // namespace
+
+// ---- unary ---------------------------------------------------------------
+void Scale::forward(const Kernel& k) const {
+  apply_unary(k, [a = a, b = b](auto x) { return decltype(x)(a) * x + decltype(x)(b); });
+}
+void Scale::vjp(VjpBuilder& b) const { b.give(0, vjp::scale(b, b.gy(), a)); }
+
+void Sigmoid::forward(const Kernel& k) const { apply_unary(k, sigmoid_rule); }
+void Sigmoid::vjp(VjpBuilder& b) const { b.give(0, b.emit(SigmoidGrad{}, {b.y(), b.gy()})); }
+
+void Tanh::forward(const Kernel& k) const {
+  apply_unary(k, [](auto x) { using std::tanh; return tanh(x); });
+}
+void Tanh::vjp(VjpBuilder& b) const { b.give(0, b.emit(TanhGrad{}, {b.y(), b.gy()})); }
+
+void Relu::forward(const Kernel& k) const {
+  apply_unary(k, [](auto x) { using std::max; return max(x, decltype(x)(0.0f)); });
+}
+void Relu::vjp(VjpBuilder& b) const { b.give(0, b.emit(ReluGrad{}, {b.x(0), b.gy()})); }
+
+void Softplus::forward(const Kernel& k) const {
+  apply_unary(k, [](auto x) {
+    using std::abs, std::exp, std::log1p, std::max;
+    using T = decltype(x);
+    return max(x, T(0.0f)) + log1p(exp(-abs(x)));
+  });
+}
+void Softplus::vjp(VjpBuilder& b) const {
+  b.give(0, vjp::mul(b, b.gy(), b.emit(Sigmoid{}, {b.x(0)})));
+}
+
+void Exp::forward(const Kernel& k) const {
+  apply_unary(k, [](auto x) { using std::exp; return exp(x); });
+}
+void Exp::vjp(VjpBuilder& b) const { b.give(0, vjp::mul(b, b.gy(), b.y())); }
+
+void Log::forward(const Kernel& k) const {
+  apply_unary(k, [](auto x) { using std::log; return log(x); });
+}
+void Log::vjp(VjpBuilder& b) const { b.give(0, vjp::div(b, b.gy(), b.x(0))); }
+
+void Square::forward(const Kernel& k) const { apply_unary(k, [](auto x) { return x * x; }); }
+void Square::vjp(VjpBuilder& b) const {
+  b.give(0, vjp::mul(b, b.gy(), vjp::scale(b, b.x(0), 2.0f)));
+}
+
+void StopGradient::forward(const Kernel& k) const { apply_unary(k, [](auto x) { return x; }); }
+
+Shape BroadcastTo::shape(std::span<const Shape> in) const {
+  const Shape s = in[0];
+  if ((s.rows != 1 && s.rows != to.rows) || (s.cols != 1 && s.cols != to.cols))
+    throw ShapeError{fmt::format("a shape that stretches to {} (each axis equal or 1)", to)};
+  return to;
+}
+
+void BroadcastTo::forward(const Kernel& k) const {
+  const Shape s = k.in_shape[0];
+  const int64_t n = k.out_shape.cols;
+  for (int64_t r = k.row_begin; r < k.row_end; ++r) {
+    const float* x = k.in[0] + (s.rows == 1 ? 0 : r) * s.cols;
+    float* y = k.out + r * n;
+    for (int64_t c = 0; c < n; ++c) y[c] = x[s.cols == 1 ? 0 : c];
+  }
+}
+void BroadcastTo::vjp(VjpBuilder& b) const { vjp::give_reduced(b, 0, b.gy()); }
+
+// ---- gradient helpers ----------------------------------------------------------
+void SigmoidGrad::forward(const Kernel& k) const {
+  apply_binary(k, [](auto y, auto g) { return g * y * (decltype(y)(1.0f) - y); });
+}
+void TanhGrad::forward(const Kernel& k) const {
+  apply_binary(k, [](auto y, auto g) { return g * (decltype(y)(1.0f) - y * y); });
+}
+void ReluGrad::forward(const Kernel& k) const {
+  apply_binary(k, [](auto x, auto g) {
+    using T = decltype(x);
+    if constexpr (std::is_same_v<T, float>) return x > 0.0f ? g : 0.0f;
+    else return xsimd::select(x > T(0.0f), g, T(0.0f));
+  });
+}
+
+// ---- binary --------------------------------------------------------------------
+void Add::forward(const Kernel& k) const { apply_binary(k, [](auto a, auto b) { return a + b; }); }
+void Add::vjp(VjpBuilder& b) const {
+  vjp::give_reduced(b, 0, b.gy());
+  vjp::give_reduced(b, 1, b.gy());
+}
+
+void Sub::forward(const Kernel& k) const { apply_binary(k, [](auto a, auto b) { return a - b; }); }
+void Sub::vjp(VjpBuilder& b) const {
+  vjp::give_reduced(b, 0, b.gy());
+  if (b.wants(1)) vjp::give_reduced(b, 1, vjp::scale(b, b.gy(), -1.0f));
+}
+
+void Mul::forward(const Kernel& k) const { apply_binary(k, [](auto a, auto b) { return a * b; }); }
+void Mul::vjp(VjpBuilder& b) const {
+  if (b.wants(0)) vjp::give_reduced(b, 0, vjp::mul(b, b.gy(), b.x(1)));
+  if (b.wants(1)) vjp::give_reduced(b, 1, vjp::mul(b, b.gy(), b.x(0)));
+}
+
+void Div::forward(const Kernel& k) const { apply_binary(k, [](auto a, auto b) { return a / b; }); }
+void Div::vjp(VjpBuilder& b) const {  // y = a / b:  ga = g / b,  gb = -g y / b
+  if (b.wants(0)) vjp::give_reduced(b, 0, vjp::div(b, b.gy(), b.x(1)));
+  if (b.wants(1)) {
+    Val gyb = vjp::div(b, vjp::mul(b, b.gy(), b.y()), b.x(1));
+    vjp::give_reduced(b, 1, vjp::scale(b, gyb, -1.0f));
+  }
+}
+
+// ---- sampling --------------------------------------------------------------------
+void Bernoulli::forward(const Kernel& k) const {
+  apply_bernoulli(k, [](auto p) { return p; });
+}
+void SigmoidBernoulli::forward(const Kernel& k) const { apply_bernoulli(k, sigmoid_rule); }
+
+void Gaussian::forward(const Kernel& k) const {
+  // Box-Muller on draws 2i and 2i+1: z = sqrt(-2 log(1 - u1)) cos(2 pi u2).
+  const int64_t c = k.out_shape.cols;
+  const float two_pi = 2.0f * std::numbers::pi_v<float>;
+  for (int64_t i = k.row_begin * c; i < k.row_end * c; ++i) {
+    const auto j = static_cast<uint32_t>(2 * i);
+    float u1 = 1.0f - uniform01(k.rng, j), u2 = uniform01(k.rng, j + 1);
+    k.out[i] = k.in[0][i] + stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(two_pi * u2);
+  }
+}
+
+}  // namespace ebm

@@ -1,0 +1,128 @@
+// GEMM-based ops. BLAS runs single-threaded inside an op; the output is cut
+// into a fixed grid of tiles (independent of the thread count, so results
+// are bitwise reproducible) and the tiles run on the executor's threads.
+
+#include <algorithm>
+#include <cmath>
+
+#include <cblas.h>
+#include <tbb/parallel_for.h>
+
+#include "ops/op.hpp"
+#include "ops/vjp_util.hpp"
+
+namespace ebm {
+namespace {
+
+constexpr int64_t kTileRows = 256;
+constexpr int64_t kTileCols = 256;
+
+struct Gemm {
+  const float* a;
+  const float* b;
+  float* c;
+  int64_t m, n, k;
+  bool ta, tb;
+};
+
+Gemm make_gemm(const Kernel& kn, bool ta, bool tb) {
+  const Shape sa = kn.in_shape[0];
+  return {kn.in[0], kn.in[1], kn.out, kn.out_shape.rows, kn.out_shape.cols,
+          ta ? sa.rows : sa.cols, ta, tb};
+}
+
+// C[i0:i1, j0:j1] = op(A)[i0:i1, :] op(B)[:, j0:j1]
+void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const int64_t lda = g.ta ? g.m : g.k, ldb = g.tb ? g.k : g.n;
+  const float* a = g.ta ? g.a + i0 : g.a + i0 * g.k;
+  const float* b = g.tb ? g.b + j0 * g.k : g.b + j0;
+  cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(i1 - i0), static_cast<int>(j1 - j0), static_cast<int>(g.k), 1.0f,
+              a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, g.c + i0 * g.n + j0,
+              static_cast<int>(g.n));
+}
+
+// Runs gemm_tile and then `epilogue(i0, i1, j0, j1)` on every tile.
+template <typename Epilogue>
+void tiled_gemm(const Gemm& g, bool parallel, Epilogue epilogue) {
+  const int64_t tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
+  auto tile = [&](int64_t t) {
+    const int64_t i0 = (t / tc) * kTileRows, j0 = (t % tc) * kTileCols;
+    const int64_t i1 = std::min(i0 + kTileRows, g.m), j1 = std::min(j0 + kTileCols, g.n);
+    gemm_tile(g, i0, i1, j0, j1);
+    epilogue(i0, i1, j0, j1);
+  };
+  if (parallel && tr * tc > 1)
+    tbb::parallel_for(int64_t{0}, tr * tc, tile);
+  else
+    for (int64_t t = 0; t < tr * tc; ++t) tile(t);
+}
+
+}  // namespace
+
+Shape MatMul::shape(std::span<const Shape> in) const {
+  const Shape a = in[0], b = in[1];
+  const int64_t m = ta ? a.cols : a.rows, ka = ta ? a.rows : a.cols;
+  const int64_t kb = tb ? b.cols : b.rows, n = tb ? b.rows : b.cols;
+  if (ka != kb)
+    throw ShapeError{fmt::format("inner dimensions to agree (op(A) has {} columns, op(B) {} rows)",
+                                 ka, kb)};
+  return {m, n};
+}
+
+void MatMul::forward(const Kernel& k) const {
+  tiled_gemm(make_gemm(k, ta, tb), k.parallel, [](auto...) {});
+}
+
+// C = op_a(A) op_b(B):
+//   dA = gC op_b(B)^T           (or op_b(B) gC^T when A is stored transposed)
+//   dB = op_a(A)^T gC           (or gC^T op_a(A) when B is stored transposed)
+void MatMul::vjp(VjpBuilder& b) const {
+  const Val a = b.x(0), w = b.x(1), g = b.gy();
+  if (b.wants(0))
+    b.give(0, ta ? vjp::matmul(b, w, g, tb, true) : vjp::matmul(b, g, w, false, !tb));
+  if (b.wants(1))
+    b.give(1, tb ? vjp::matmul(b, g, a, true, ta) : vjp::matmul(b, a, g, !ta, false));
+}
+
+Shape AffineSigmoid::shape(std::span<const Shape> in) const {
+  Shape s = MatMul{false, tb}.shape(in.first(2));
+  if (in[2] != Shape{1, s.cols})
+    throw ShapeError{fmt::format("a bias of shape [1, {}]", s.cols)};
+  return s;
+}
+
+void AffineSigmoid::forward(const Kernel& k) const {
+  const float* bias = k.in[2];
+  float* y = k.out;
+  const int64_t n = k.out_shape.cols;
+  tiled_gemm(make_gemm(k, false, tb), k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = j0; j < j1; ++j) y[i * n + j] = 1.0f / (1.0f + std::exp(-(y[i * n + j] + bias[j])));
+  });
+}
+
+// y = sigmoid(z), z = x op(W) + b:  gz = gy y (1 - y);  dx = gz op(W)^T;
+// dW = x^T gz (or gz^T x when W is stored transposed);  db = column sums of gz.
+void AffineSigmoid::vjp(VjpBuilder& b) const {
+  const Val x = b.x(0), w = b.x(1);
+  const Val gz = b.emit(SigmoidGrad{}, {b.y(), b.gy()});
+  if (b.wants(0)) b.give(0, vjp::matmul(b, gz, w, false, !tb));
+  if (b.wants(1)) b.give(1, tb ? vjp::matmul(b, gz, x, true, false) : vjp::matmul(b, x, gz, true, false));
+  if (b.wants(2)) b.give(2, vjp::sum(b, gz, 0));
+}
+
+Shape Transpose::shape(std::span<const Shape> in) const { return {in[0].cols, in[0].rows}; }
+
+void Transpose::forward(const Kernel& k) const {
+  const int64_t m = k.in_shape[0].rows, n = k.in_shape[0].cols;
+  constexpr int64_t t = 32;
+  for (int64_t i0 = 0; i0 < m; i0 += t)
+    for (int64_t j0 = 0; j0 < n; j0 += t)
+      for (int64_t i = i0; i < std::min(i0 + t, m); ++i)
+        for (int64_t j = j0; j < std::min(j0 + t, n); ++j) k.out[j * m + i] = k.in[0][i * n + j];
+}
+
+void Transpose::vjp(VjpBuilder& b) const { b.give(0, b.emit(Transpose{}, {b.gy()})); }
+
+}  // namespace ebm

@@ -1,0 +1,97 @@
+#include "ops/op.hpp"
+
+#include <fmt/format.h>
+
+namespace ebm {
+namespace {
+
+// Broadcasting rule for binary element-wise ops: each side is [m,n], a
+// row [1,n], a column [m,1] or a scalar [1,1]; sizes of 1 stretch.
+Shape broadcast_shape(Shape a, Shape b) {
+  auto dim = [](int64_t x, int64_t y) -> int64_t {
+    if (x == y || y == 1) return x;
+    if (x == 1) return y;
+    return -1;
+  };
+  Shape s{dim(a.rows, b.rows), dim(a.cols, b.cols)};
+  if (s.rows < 0 || s.cols < 0)
+    throw ShapeError{"equal shapes, or one side a [1,n] row, [m,1] column or [1,1] scalar"};
+  return s;
+}
+
+template <typename T>
+Shape default_shape(std::span<const Shape> in) {
+  if constexpr (T::traits.kind == OpKind::source) {
+    throw ShapeError{"a source node carries its own shape"};
+  } else if constexpr (T::traits.arity == 1) {
+    return in[0];
+  } else {
+    static_assert(T::traits.arity == 2, "give this op a shape() rule");
+    return broadcast_shape(in[0], in[1]);
+  }
+}
+
+}  // namespace
+
+const OpTraits& traits(const Op& op) {
+  return std::visit([](const auto& o) -> const OpTraits& { return o.traits; },
+                    static_cast<const OpVariant&>(op));
+}
+
+Shape infer_shape(const Op& op, std::span<const Shape> in) {
+  return std::visit(
+      [&](const auto& o) -> Shape {
+        using T = std::decay_t<decltype(o)>;
+        if (T::traits.arity >= 0 && static_cast<int>(in.size()) != T::traits.arity)
+          throw ShapeError{fmt::format("{} inputs", T::traits.arity)};
+        if constexpr (requires { o.shape(in); })
+          return o.shape(in);
+        else
+          return default_shape<T>(in);
+      },
+      static_cast<const OpVariant&>(op));
+}
+
+void run_forward(const Op& op, const Kernel& k) {
+  std::visit(
+      [&](const auto& o) {
+        if constexpr (requires { o.forward(k); }) o.forward(k);
+      },
+      static_cast<const OpVariant&>(op));
+}
+
+bool run_vjp(const Op& op, VjpBuilder& b) {
+  return std::visit(
+      [&](const auto& o) {
+        if constexpr (requires { o.vjp(b); }) {
+          o.vjp(b);
+          return true;
+        } else {
+          return false;
+        }
+      },
+      static_cast<const OpVariant&>(op));
+}
+
+double flops(const Op& op, std::span<const Shape> in, Shape out) {
+  if (std::holds_alternative<MatMul>(op)) {
+    const auto& m = std::get<MatMul>(op);
+    int64_t k = m.ta ? in[0].rows : in[0].cols;
+    return 2.0 * static_cast<double>(out.size()) * static_cast<double>(k);
+  }
+  if (std::holds_alternative<AffineSigmoid>(op))
+    return 2.0 * static_cast<double>(out.size()) * static_cast<double>(in[0].cols);
+  return 0.0;
+}
+
+std::span<const int> mutated_inputs(const Op& op) {
+  static constexpr int sgd[] = {0, 1};
+  static constexpr int adam[] = {0, 1, 2, 4};
+  static constexpr int assign[] = {0};
+  if (std::holds_alternative<SgdUpdate>(op)) return sgd;
+  if (std::holds_alternative<AdamUpdate>(op)) return adam;
+  if (std::holds_alternative<Assign>(op)) return assign;
+  return {};
+}
+
+}  // namespace ebm

@@ -1,0 +1,321 @@
+#pragma once
+// The closed set of ops. Each op is one struct holding its attributes, with
+//   traits  — name, arity, kind (source / element-wise / general / update);
+//   shape() — the output shape from the input shapes (throws ShapeError);
+//             element-wise ops without one keep their input's shape (unary)
+//             or broadcast rows / columns / scalars (binary);
+//   forward() — the kernel, writing into a preallocated output buffer;
+//   vjp()   — the vector-Jacobian rule, emitting ordinary ops through a
+//             VjpBuilder, so the backward pass is a graph like any other.
+// Adding an op: write its struct here, its kernel and VJP in the .cpp of its
+// family, add it to `Op` below, and add one line to tests/test_ops.cpp.
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "ops/rng.hpp"
+#include "ops/shape.hpp"
+
+namespace ebm {
+
+enum class OpKind : uint8_t {
+  source,       // input, parameter or constant: no kernel
+  elementwise,  // row-local: output row r needs only input row r (or a broadcast row)
+  general,      // anything else (GEMM, reductions, row softmax)
+  update,       // writes into its first inputs in place (optimizer steps)
+};
+
+struct OpTraits {
+  std::string_view name;
+  int arity;  // -1: any number of inputs
+  OpKind kind;
+  bool differentiable = true;
+  bool random = false;
+};
+
+// Thrown by a shape rule; the graph adds the op, node and shape names.
+struct ShapeError {
+  std::string expected;
+};
+
+inline constexpr int kMaxArity = 5;
+
+// What a kernel sees. Buffers are contiguous row-major float32.
+// Element-wise kernels compute output rows [row_begin, row_end) only;
+// other kernels compute everything and may split work over the arena's
+// threads when `parallel` is set (with a decomposition that does not depend
+// on the thread count, so results are bitwise reproducible).
+struct Kernel {
+  std::array<float*, kMaxArity> in{};
+  std::array<Shape, kMaxArity> in_shape{};
+  int n_in = 0;
+  float* out = nullptr;
+  Shape out_shape;
+  int64_t row_begin = 0;
+  int64_t row_end = 0;
+  RngKey rng;
+  bool parallel = false;
+};
+
+struct Op;
+
+// A value in the graph being differentiated, as seen by a VJP rule.
+struct Val {
+  int32_t id = -1;
+};
+
+// The interface through which a VJP rule reads the forward node and emits
+// backward nodes. Implemented by autodiff/; ops/ never sees the graph.
+class VjpBuilder {
+ public:
+  virtual ~VjpBuilder() = default;
+  virtual Val x(int i) const = 0;     // forward input i
+  virtual Val y() const = 0;          // forward output
+  virtual Val gy() const = 0;         // gradient of the loss w.r.t. y
+  virtual Shape shape(Val v) const = 0;
+  virtual bool wants(int i) const = 0;  // is input i on a path to a parameter
+  virtual Val emit(const Op& op, std::initializer_list<Val> args) = 0;
+  virtual void give(int i, Val g) = 0;  // add g to the gradient of input i
+};
+
+
+// ---- sources ---------------------------------------------------------------
+struct Input {
+  static constexpr OpTraits traits{"input", 0, OpKind::source, false};
+};
+struct Param {
+  static constexpr OpTraits traits{"param", 0, OpKind::source, false};
+};
+struct Constant {
+  static constexpr OpTraits traits{"constant", 0, OpKind::source, false};
+};
+
+// ---- element-wise, unary -----------------------------------------------------
+struct Scale {  // y = a x + b
+  static constexpr OpTraits traits{"scale", 1, OpKind::elementwise};
+  float a = 1.0f;
+  float b = 0.0f;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Sigmoid {  // y = 1 / (1 + exp(-x)),  dy/dx = y (1 - y)
+  static constexpr OpTraits traits{"sigmoid", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Tanh {  // dy/dx = 1 - y^2
+  static constexpr OpTraits traits{"tanh", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Relu {  // y = max(x, 0)
+  static constexpr OpTraits traits{"relu", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Softplus {  // y = log(1 + e^x) = max(x, 0) + log1p(exp(-|x|)),  dy/dx = sigmoid(x)
+  static constexpr OpTraits traits{"softplus", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Exp {
+  static constexpr OpTraits traits{"exp", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Log {
+  static constexpr OpTraits traits{"log", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Square {
+  static constexpr OpTraits traits{"square", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct StopGradient {  // y = x; no gradient flows back
+  static constexpr OpTraits traits{"stop_gradient", 1, OpKind::elementwise, false};
+  void forward(const Kernel& k) const;
+};
+struct BroadcastTo {  // [1,n], [m,1] or [1,1] repeated to `to`
+  static constexpr OpTraits traits{"broadcast_to", 1, OpKind::elementwise};
+  Shape shape(std::span<const Shape> in) const;
+  Shape to;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+
+// ---- element-wise gradient helpers (used by VJP rules) ----------------------
+struct SigmoidGrad {  // (y, gy) -> gy y (1 - y)
+  static constexpr OpTraits traits{"sigmoid_grad", 2, OpKind::elementwise, false};
+  void forward(const Kernel& k) const;
+};
+struct TanhGrad {  // (y, gy) -> gy (1 - y^2)
+  static constexpr OpTraits traits{"tanh_grad", 2, OpKind::elementwise, false};
+  void forward(const Kernel& k) const;
+};
+struct ReluGrad {  // (x, gy) -> gy [x > 0]
+  static constexpr OpTraits traits{"relu_grad", 2, OpKind::elementwise, false};
+  void forward(const Kernel& k) const;
+};
+
+// ---- element-wise, binary with row / column / scalar broadcasting ----------
+struct Add {
+  static constexpr OpTraits traits{"add", 2, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Sub {
+  static constexpr OpTraits traits{"sub", 2, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Mul {
+  static constexpr OpTraits traits{"mul", 2, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Div {
+  static constexpr OpTraits traits{"div", 2, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+
+// ---- sampling (no gradient) ---------------------------------------------------
+struct Bernoulli {  // h = [u < p], u ~ U[0,1) from the counter-based generator
+  static constexpr OpTraits traits{"bernoulli", 1, OpKind::elementwise, false, true};
+  void forward(const Kernel& k) const;
+};
+struct SigmoidBernoulli {  // fused: h = [u < sigmoid(x)]
+  static constexpr OpTraits traits{"sigmoid_bernoulli", 1, OpKind::elementwise, false, true};
+  void forward(const Kernel& k) const;
+};
+struct Gaussian {  // y = mean + stddev * N(0,1)  (Box-Muller on two counter draws)
+  static constexpr OpTraits traits{"gaussian", 1, OpKind::elementwise, false, true};
+  float stddev = 1.0f;
+  void forward(const Kernel& k) const;
+};
+
+// ---- linear algebra ------------------------------------------------------------
+struct MatMul {  // C = op(A) op(B), op = transpose when the flag is set
+  static constexpr OpTraits traits{"matmul", 2, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  bool ta = false;
+  bool tb = false;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct AffineSigmoid {  // y = sigmoid(x op(W) + b), b a [1,n] row: one Gibbs half-step
+  static constexpr OpTraits traits{"affine_sigmoid", 3, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  bool tb = false;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Transpose {
+  static constexpr OpTraits traits{"transpose", 1, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+
+// ---- reductions and row-wise ops -----------------------------------------------
+struct Sum {  // axis -1: all -> [1,1];  0: over rows -> [1,n];  1: over columns -> [m,1]
+  static constexpr OpTraits traits{"sum", 1, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  int axis = -1;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Mean {
+  static constexpr OpTraits traits{"mean", 1, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  int axis = -1;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Softmax {  // per row: y = exp(x - max) / sum exp(x - max)
+  static constexpr OpTraits traits{"softmax", 1, OpKind::general};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct LogSoftmax {  // per row: y = x - max - log sum exp(x - max)
+  static constexpr OpTraits traits{"log_softmax", 1, OpKind::general};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+
+// ---- losses: scalar [1,1], summed over units, averaged over the rows ----------
+struct BceLogits {  // (x, t): sum(softplus(x) - t x) / rows
+  static constexpr OpTraits traits{"bce_logits", 2, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct SoftmaxXent {  // (x, t): -sum(t log_softmax(x)) / rows
+  static constexpr OpTraits traits{"softmax_xent", 2, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct SquaredError {  // (y, t): sum((y - t)^2) / rows
+  static constexpr OpTraits traits{"squared_error", 2, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+
+// ---- updates: run inside the compiled graph, write their inputs in place -------
+struct SgdUpdate {  // (w, vel, g, hyper=[lr, momentum, weight_decay, -]):
+                    // vel = momentum vel - lr (g + wd w);  w += vel
+  static constexpr OpTraits traits{"sgd_update", 4, OpKind::update, false};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+struct AdamUpdate {  // (w, m, v, g, hyper=[lr, beta1, beta2, eps, wd, t]): Kingma & Ba
+  static constexpr OpTraits traits{"adam_update", 5, OpKind::update, false};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+struct Assign {  // (target, value): target = value  (persistent chains)
+  static constexpr OpTraits traits{"assign", 2, OpKind::update, false};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+struct Group {  // joins several targets into one; computes nothing
+  static constexpr OpTraits traits{"group", -1, OpKind::update, false};
+  Shape shape(std::span<const Shape> in) const;
+};
+
+// ---- the closed list -----------------------------------------------------------
+using OpVariant =
+    std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Square,
+                 StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, ReluGrad, Add, Sub, Mul, Div,
+                 Bernoulli, SigmoidBernoulli, Gaussian, MatMul, AffineSigmoid, Transpose, Sum,
+                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, SgdUpdate,
+                 AdamUpdate, Assign, Group>;
+
+struct Op : OpVariant {
+  using OpVariant::OpVariant;
+};
+
+const OpTraits& traits(const Op& op);
+inline std::string_view name(const Op& op) { return traits(op).name; }
+
+// Output shape for these input shapes; throws ShapeError.
+Shape infer_shape(const Op& op, std::span<const Shape> in);
+// Runs the kernel (no-op for sources and groups).
+void run_forward(const Op& op, const Kernel& k);
+// Emits the VJP; false when the op has no gradient.
+bool run_vjp(const Op& op, VjpBuilder& b);
+// Floating-point operations of one forward call (GEMMs only; 0 otherwise).
+double flops(const Op& op, std::span<const Shape> in, Shape out);
+// Input indices an update op writes in place.
+std::span<const int> mutated_inputs(const Op& op);
+
+}  // namespace ebm

@@ -1,0 +1,74 @@
+// Update ops: optimizer steps and assignments that run inside a compiled
+// graph and write their first inputs in place. They produce no value
+// (shape [0, 0]); the executor orders them after every other reader of
+// the buffers they write.
+
+#include <algorithm>
+#include <cmath>
+
+#include "ops/op.hpp"
+
+namespace ebm {
+namespace {
+
+void require_same(Shape a, Shape b, const char* what) {
+  if (a != b) throw ShapeError{fmt::format("{} of shape {}", what, a)};
+}
+
+}  // namespace
+
+Shape SgdUpdate::shape(std::span<const Shape> in) const {
+  require_same(in[0], in[1], "a velocity");
+  require_same(in[0], in[2], "a gradient");
+  if (in[3] != Shape{1, 4}) throw ShapeError{"hyper-parameters of shape [1, 4]"};
+  return {0, 0};
+}
+
+void SgdUpdate::forward(const Kernel& k) const {
+  float *w = k.in[0], *vel = k.in[1];
+  const float* g = k.in[2];
+  const float lr = k.in[3][0], mom = k.in[3][1], wd = k.in[3][2];
+  const int64_t n = k.in_shape[0].size();
+  for (int64_t i = 0; i < n; ++i) {
+    vel[i] = mom * vel[i] - lr * (g[i] + wd * w[i]);
+    w[i] += vel[i];
+  }
+}
+
+Shape AdamUpdate::shape(std::span<const Shape> in) const {
+  require_same(in[0], in[1], "a first moment");
+  require_same(in[0], in[2], "a second moment");
+  require_same(in[0], in[3], "a gradient");
+  if (in[4] != Shape{1, 6}) throw ShapeError{"hyper-parameters of shape [1, 6]"};
+  return {0, 0};
+}
+
+// g' = g + wd w;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2;
+// w -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), t counted in hyper[5].
+void AdamUpdate::forward(const Kernel& k) const {
+  float *w = k.in[0], *m = k.in[1], *v = k.in[2], *hyper = k.in[4];
+  const float* g = k.in[3];
+  const float lr = hyper[0], b1 = hyper[1], b2 = hyper[2], eps = hyper[3], wd = hyper[4];
+  const float t = hyper[5] += 1.0f;
+  const float c1 = 1.0f / (1.0f - std::pow(b1, t)), c2 = 1.0f / (1.0f - std::pow(b2, t));
+  const int64_t n = k.in_shape[0].size();
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + wd * w[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+  }
+}
+
+Shape Assign::shape(std::span<const Shape> in) const {
+  require_same(in[0], in[1], "a value");
+  return {0, 0};
+}
+
+void Assign::forward(const Kernel& k) const {
+  std::copy_n(k.in[1], k.in_shape[0].size(), k.in[0]);
+}
+
+Shape Group::shape(std::span<const Shape>) const { return {0, 0}; }
+
+}  // namespace ebm

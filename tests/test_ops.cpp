@@ -1,0 +1,235 @@
+// Every op: forward against a plain double-precision loop (serial and
+// parallel executors, with extreme inputs where the op allows them), and
+// its VJP against finite differences of a random projection of the output.
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include <doctest/doctest.h>
+
+#include "autodiff/check_grad.hpp"
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+
+using namespace ebm;
+
+namespace {
+
+struct Mat {  // a double-precision reference matrix
+  int64_t rows = 0, cols = 0;
+  std::vector<double> v;
+  double at(int64_t i, int64_t j) const {  // with broadcasting of size-1 axes
+    return v[static_cast<size_t>((rows == 1 ? 0 : i) * cols + (cols == 1 ? 0 : j))];
+  }
+};
+using Ref = std::function<Mat(const std::vector<Mat>&)>;
+using Build = std::function<Tensor(const std::vector<Tensor>&)>;
+
+Mat map(const Mat& a, const std::function<double(double)>& f) {
+  Mat y = a;
+  for (double& x : y.v) x = f(x);
+  return y;
+}
+Mat zip(const Mat& a, const Mat& b, const std::function<double(double, double)>& f) {
+  Mat y{std::max(a.rows, b.rows), std::max(a.cols, b.cols), {}};
+  for (int64_t i = 0; i < y.rows; ++i)
+    for (int64_t j = 0; j < y.cols; ++j) y.v.push_back(f(a.at(i, j), b.at(i, j)));
+  return y;
+}
+Mat gemm(const Mat& a, const Mat& b, bool ta, bool tb) {
+  const int64_t m = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols, n = tb ? b.rows : b.cols;
+  Mat y{m, n, std::vector<double>(static_cast<size_t>(m * n), 0.0)};
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t l = 0; l < k; ++l)
+        y.v[static_cast<size_t>(i * n + j)] += (ta ? a.at(l, i) : a.at(i, l)) * (tb ? b.at(j, l) : b.at(l, j));
+  return y;
+}
+Mat reduce(const Mat& a, int axis, double scale) {
+  Mat y{axis == 1 ? a.rows : 1, axis == 0 ? a.cols : 1, {}};
+  y.v.assign(static_cast<size_t>(y.rows * y.cols), 0.0);
+  for (int64_t i = 0; i < a.rows; ++i)
+    for (int64_t j = 0; j < a.cols; ++j)
+      y.v[static_cast<size_t>((axis == 1 ? i : 0) * y.cols + (axis == 0 ? j : 0))] += a.at(i, j) * scale;
+  return y;
+}
+double sigm(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double softplus_ref(double x) { return x > 30 ? x : std::log1p(std::exp(x)); }
+Mat log_softmax_ref(const Mat& a) {
+  Mat y = a;
+  for (int64_t i = 0; i < a.rows; ++i) {
+    double mx = -1e300, s = 0;
+    for (int64_t j = 0; j < a.cols; ++j) mx = std::max(mx, a.at(i, j));
+    for (int64_t j = 0; j < a.cols; ++j) s += std::exp(a.at(i, j) - mx);
+    for (int64_t j = 0; j < a.cols; ++j) y.v[static_cast<size_t>(i * a.cols + j)] = a.at(i, j) - mx - std::log(s);
+  }
+  return y;
+}
+Mat scalar(double x) { return {1, 1, {x}}; }
+double total(const Mat& a) {
+  double s = 0;
+  for (double x : a.v) s += x;
+  return s;
+}
+
+struct Case {
+  const char* name;
+  std::vector<Shape> shapes;
+  Build build;
+  Ref ref;
+  float lo = -2.0f, hi = 2.0f;  // input range
+  bool grad = true;
+  std::vector<float> extreme = {};  // values mixed into the forward test
+};
+
+std::vector<Case> cases() {
+  const Shape m{7, 13}, row{1, 13}, col{7, 1}, one{1, 1};
+  auto u = [](Build b) { return b; };
+  return {
+      {"scale", {m}, u([](auto& x) { return scale(x[0], -1.5f, 0.25f); }),
+       [](auto& x) { return map(x[0], [](double a) { return -1.5 * a + 0.25; }); }},
+      {"sigmoid", {m}, u([](auto& x) { return sigmoid(x[0]); }), [](auto& x) { return map(x[0], sigm); }, -4, 4, true,
+       {1e4f, -1e4f, 88.0f, -88.0f, 0.0f}},
+      {"tanh", {m}, u([](auto& x) { return ebm::tanh(x[0]); }),
+       [](auto& x) { return map(x[0], [](double a) { return std::tanh(a); }); }, -3, 3, true, {1e4f, -1e4f}},
+      {"relu", {m}, u([](auto& x) { return relu(x[0]); }),
+       [](auto& x) { return map(x[0], [](double a) { return std::max(a, 0.0); }); }, 0.1f, 2, true, {-1e4f, 1e4f}},
+      {"relu (negative side)", {m}, u([](auto& x) { return relu(x[0]); }),
+       [](auto& x) { return map(x[0], [](double a) { return std::max(a, 0.0); }); }, -2, -0.1f},
+      {"softplus", {m}, u([](auto& x) { return softplus(x[0]); }), [](auto& x) { return map(x[0], softplus_ref); },
+       -5, 5, true, {1e4f, -1e4f, 100.0f, -100.0f}},
+      {"exp", {m}, u([](auto& x) { return ebm::exp(x[0]); }),
+       [](auto& x) { return map(x[0], [](double a) { return std::exp(a); }); }, -3, 3, true, {-1e4f, 80.0f}},
+      {"log", {m}, u([](auto& x) { return ebm::log(x[0]); }),
+       [](auto& x) { return map(x[0], [](double a) { return std::log(a); }); }, 0.2f, 3, true, {1e4f, 1e-30f}},
+      {"square", {m}, u([](auto& x) { return square(x[0]); }),
+       [](auto& x) { return map(x[0], [](double a) { return a * a; }); }},
+      {"broadcast_to row", {row}, u([](auto& x) { return broadcast_to(x[0], {7, 13}); }),
+       [](auto& x) { return zip(x[0], Mat{7, 13, std::vector<double>(91, 0.0)}, std::plus<>()); }},
+      {"broadcast_to col", {col}, u([](auto& x) { return broadcast_to(x[0], {7, 13}); }),
+       [](auto& x) { return zip(x[0], Mat{7, 13, std::vector<double>(91, 0.0)}, std::plus<>()); }},
+      {"add", {m, m}, u([](auto& x) { return x[0] + x[1]; }), [](auto& x) { return zip(x[0], x[1], std::plus<>()); }},
+      {"add row", {m, row}, u([](auto& x) { return x[0] + x[1]; }), [](auto& x) { return zip(x[0], x[1], std::plus<>()); }},
+      {"add col", {m, col}, u([](auto& x) { return x[0] + x[1]; }), [](auto& x) { return zip(x[0], x[1], std::plus<>()); }},
+      {"sub row-first", {row, m}, u([](auto& x) { return x[0] - x[1]; }), [](auto& x) { return zip(x[0], x[1], std::minus<>()); }},
+      {"sub scalar", {m, one}, u([](auto& x) { return x[0] - x[1]; }), [](auto& x) { return zip(x[0], x[1], std::minus<>()); }},
+      {"mul", {m, m}, u([](auto& x) { return x[0] * x[1]; }), [](auto& x) { return zip(x[0], x[1], std::multiplies<>()); }},
+      {"mul col", {col, m}, u([](auto& x) { return x[0] * x[1]; }), [](auto& x) { return zip(x[0], x[1], std::multiplies<>()); }},
+      {"div", {m, m}, u([](auto& x) { return x[0] / x[1]; }), [](auto& x) { return zip(x[0], x[1], std::divides<>()); }, 0.5f, 2},
+      {"div row", {m, row}, u([](auto& x) { return x[0] / x[1]; }), [](auto& x) { return zip(x[0], x[1], std::divides<>()); }, 0.5f, 2},
+      {"matmul", {{7, 5}, {5, 13}}, u([](auto& x) { return matmul(x[0], x[1]); }),
+       [](auto& x) { return gemm(x[0], x[1], false, false); }},
+      {"matmul ta", {{5, 7}, {5, 13}}, u([](auto& x) { return matmul(x[0], x[1], {.ta = true}); }),
+       [](auto& x) { return gemm(x[0], x[1], true, false); }},
+      {"matmul tb", {{7, 5}, {13, 5}}, u([](auto& x) { return matmul(x[0], x[1], {.tb = true}); }),
+       [](auto& x) { return gemm(x[0], x[1], false, true); }},
+      {"matmul ta tb", {{5, 7}, {13, 5}}, u([](auto& x) { return matmul(x[0], x[1], {.ta = true, .tb = true}); }),
+       [](auto& x) { return gemm(x[0], x[1], true, true); }},
+      {"matmul tiled", {{300, 3}, {3, 270}}, u([](auto& x) { return matmul(x[0], x[1]); }),
+       [](auto& x) { return gemm(x[0], x[1], false, false); }, -2, 2, false},
+      {"affine_sigmoid", {{7, 5}, {5, 13}, row}, u([](auto& x) { return affine_sigmoid(x[0], x[1], x[2]); }),
+       [](auto& x) { return map(zip(gemm(x[0], x[1], false, false), x[2], std::plus<>()), sigm); }},
+      {"affine_sigmoid tb", {{7, 5}, {13, 5}, row}, u([](auto& x) { return affine_sigmoid(x[0], x[1], x[2], true); }),
+       [](auto& x) { return map(zip(gemm(x[0], x[1], false, true), x[2], std::plus<>()), sigm); }},
+      {"transpose", {m}, u([](auto& x) { return transpose(x[0]); }),
+       [](auto& x) { return gemm(x[0], Mat{7, 7, [] { std::vector<double> e(49, 0.0); for (int i = 0; i < 7; ++i) e[i * 8] = 1; return e; }()}, true, false); }},
+      {"sum all", {m}, u([](auto& x) { return sum(x[0]); }), [](auto& x) { return reduce(x[0], -1, 1.0); }},
+      {"sum axis 0", {m}, u([](auto& x) { return sum(x[0], 0); }), [](auto& x) { return reduce(x[0], 0, 1.0); }},
+      {"sum axis 1", {m}, u([](auto& x) { return sum(x[0], 1); }), [](auto& x) { return reduce(x[0], 1, 1.0); }},
+      {"mean all", {m}, u([](auto& x) { return mean(x[0]); }), [](auto& x) { return reduce(x[0], -1, 1.0 / 91); }},
+      {"mean axis 0", {m}, u([](auto& x) { return mean(x[0], 0); }), [](auto& x) { return reduce(x[0], 0, 1.0 / 7); }},
+      {"mean axis 1", {m}, u([](auto& x) { return mean(x[0], 1); }), [](auto& x) { return reduce(x[0], 1, 1.0 / 13); }},
+      {"softmax", {m}, u([](auto& x) { return softmax(x[0]); }),
+       [](auto& x) { return map(log_softmax_ref(x[0]), [](double a) { return std::exp(a); }); }, -3, 3, true, {1e4f, -1e4f}},
+      {"log_softmax", {m}, u([](auto& x) { return log_softmax(x[0]); }), [](auto& x) { return log_softmax_ref(x[0]); },
+       -3, 3, true, {1e4f, -1e4f}},
+      {"bce_logits", {m, m}, u([](auto& x) { return bce_logits(x[0], sigmoid(x[1])); }),
+       [](auto& x) {
+         Mat t = map(x[1], sigm);
+         return scalar(total(zip(x[0], t, [](double a, double b) { return softplus_ref(a) - a * b; })) / 7);
+       }, -3, 3, true, {1e4f, -1e4f}},
+      {"softmax_xent", {m, m}, u([](auto& x) { return softmax_xent(x[0], softmax(x[1])); }),
+       [](auto& x) {
+         Mat t = map(log_softmax_ref(x[1]), [](double a) { return std::exp(a); });
+         return scalar(-total(zip(log_softmax_ref(x[0]), t, std::multiplies<>())) / 7);
+       }, -3, 3, true, {1e4f, -1e4f}},
+      {"squared_error", {m, m}, u([](auto& x) { return squared_error(x[0], x[1]); }),
+       [](auto& x) { return scalar(total(zip(x[0], x[1], [](double a, double b) { return (a - b) * (a - b); })) / 7); }},
+      {"stop_gradient (forward)", {m}, u([](auto& x) { return stop_gradient(x[0]); }), [](auto& x) { return x[0]; },
+       -2, 2, false},
+  };
+}
+
+std::vector<float> random_values(Shape s, float lo, float hi, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(static_cast<size_t>(s.size()));
+  for (float& x : v) x = d(gen);
+  return v;
+}
+
+// Builds the case over parameters holding `values`; returns the output.
+Tensor build_case(Graph& g, const Case& c, const std::vector<std::vector<float>>& values, std::vector<Tensor>& params) {
+  for (size_t i = 0; i < c.shapes.size(); ++i) {
+    params.push_back(g.param(fmt::format("x{}", i), c.shapes[i]));
+    std::copy(values[i].begin(), values[i].end(), g.value(params.back()).begin());
+  }
+  return c.build(params);
+}
+
+void check_forward(const Case& c, bool with_extremes, bool parallel) {
+  std::vector<std::vector<float>> values;
+  std::vector<Mat> ref_in;
+  for (size_t i = 0; i < c.shapes.size(); ++i) {
+    values.push_back(random_values(c.shapes[i], c.lo, c.hi, static_cast<uint32_t>(11 + i)));
+    if (with_extremes && i == 0)
+      for (size_t k = 0; k < c.extreme.size() && k < values[i].size(); ++k) values[i][k * 3 % values[i].size()] = c.extreme[k];
+    ref_in.push_back({c.shapes[i].rows, c.shapes[i].cols, {values[i].begin(), values[i].end()}});
+  }
+  Graph g;
+  std::vector<Tensor> params;
+  Tensor y = build_case(g, c, values, params);
+  Executor ex(g, {.threads = 2, .parallel = parallel});
+  ex.run({y});
+  Mat want = c.ref(ref_in);
+  auto got = ex.value(y);
+  REQUIRE(got.size() == want.v.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO(std::string(c.name), " element ", i, " got ", got[i], " want ", want.v[i]);
+    CHECK(std::isfinite(got[i]) == std::isfinite(want.v[i]));
+    if (std::isfinite(want.v[i])) CHECK(std::abs(got[i] - want.v[i]) <= 2e-5 + 2e-5 * std::abs(want.v[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("ops: forward matches a plain double-precision loop (serial and parallel)") {
+  for (const Case& c : cases()) {
+    SUBCASE(c.name) {
+      check_forward(c, false, false);
+      check_forward(c, false, true);
+      if (!c.extreme.empty()) check_forward(c, true, true);
+    }
+  }
+}
+
+TEST_CASE("ops: vjp matches finite differences") {
+  for (const Case& c : cases()) {
+    if (!c.grad) continue;
+    SUBCASE(c.name) {
+      std::vector<std::vector<float>> values;
+      for (size_t i = 0; i < c.shapes.size(); ++i)
+        values.push_back(random_values(c.shapes[i], c.lo, c.hi, static_cast<uint32_t>(23 + i)));
+      Graph g;
+      std::vector<Tensor> params;
+      Tensor y = build_case(g, c, values, params);
+      // a random projection makes every output element matter differently
+      Tensor r = g.constant(y.shape(), random_values(y.shape(), -1, 1, 99));
+      Tensor loss = sum(y * r);
+      GradCheck chk = check_grad(loss, params, {}, {.eps = 1e-2, .rtol = 1e-2, .atol = 2e-3});
+      INFO(std::string(c.name), ": worst ", chk.worst);
+      CHECK(chk.ok);
+    }
+  }
+}
