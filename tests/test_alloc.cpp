@@ -1,0 +1,85 @@
+// Counts every heap allocation (malloc, calloc, realloc, operator new) made
+// by this process while a compiled training step runs: after its first run,
+// a step must allocate nothing. The C allocation functions are interposed
+// here; operator new reaches them through libstdc++.
+
+#include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "autodiff/grad.hpp"
+#include "autodiff/optim.hpp"
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+}
+
+namespace {
+std::atomic<long> g_allocations{0};
+}
+
+extern "C" void* malloc(size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(n);
+}
+extern "C" void* calloc(size_t n, size_t s) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(n, s);
+}
+extern "C" void* realloc(void* p, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, n);
+}
+
+using namespace ebm;
+
+namespace {
+
+long allocations_during(const std::function<void()>& f) {
+  const long before = g_allocations.load();
+  f();
+  return g_allocations.load() - before;
+}
+
+}  // namespace
+
+TEST_CASE("alloc: the counter sees allocations") {
+  const long n = allocations_during([] {
+    std::vector<float>* v = new std::vector<float>(1000);
+    delete v;
+  });
+  CHECK(n >= 1);
+}
+
+TEST_CASE("alloc: a training step allocates nothing after its first run") {
+  for (bool parallel : {false, true}) {
+    CAPTURE(parallel);
+    Graph g;
+    Tensor x = g.input("x", {32, 20});
+    Tensor t = g.input("t", {32, 5});
+    Tensor w1 = g.param("w1", {20, 16}, 0.05f), b1 = g.param("b1", {1, 16});
+    Tensor w2 = g.param("w2", {16, 5}, -0.05f), b2 = g.param("b2", {1, 5});
+    Tensor h = affine_sigmoid(x, w1, b1);
+    Tensor loss = softmax_xent(matmul(h, w2) + b2, t);
+    Tensor hs = bernoulli(h);  // a sampling node too
+    auto params = g.params();
+    Optimizer opt = adam(params, grad(loss, params), {});
+    std::vector<float> xs(32 * 20, 0.5f), ts(32 * 5, 0.2f);
+    const Tensor targets[] = {loss, hs, opt.step};
+    const Feed feeds[] = {{x, xs}, {t, ts}};
+    Executor ex(g, {.threads = 2, .parallel = parallel, .profile = true});
+    ex.run(targets, feeds);  // compiles
+    const long n = allocations_during([&] {
+      for (int i = 0; i < 50; ++i) ex.run(targets, feeds);
+    });
+    CHECK(n == 0);
+    CHECK(ex.profile().runs() == 51);
+  }
+}

@@ -1,0 +1,275 @@
+// The graph and the scheduler: shape checks, error paths, serial/parallel
+// equality on chains, diamonds, fan-outs and random DAGs, update ordering,
+// buffer reuse, the profiler and the DOT dump.
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <doctest/doctest.h>
+
+#include "autodiff/grad.hpp"
+#include "autodiff/optim.hpp"
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+
+using namespace ebm;
+
+namespace {
+
+std::vector<float> iota_values(Shape s, float scale) {
+  std::vector<float> v(static_cast<size_t>(s.size()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = scale * std::sin(static_cast<float>(i) * 0.37f + 0.1f);
+  return v;
+}
+
+void fill(Graph& g, Tensor p, float scale) {
+  auto v = iota_values(p.shape(), scale);
+  std::copy(v.begin(), v.end(), g.value(p).begin());
+}
+
+// A random DAG over [8,16] values: unary, binary, matmul, reductions with
+// broadcasting back, and sampling. Returns the targets.
+std::vector<Tensor> random_dag(Graph& g, int n_ops, uint32_t seed) {
+  std::mt19937 gen(seed);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(gen); };
+  std::vector<Tensor> pool{g.param("x0", {8, 16}), g.param("x1", {8, 16})};
+  fill(g, pool[0], 1.0f);
+  fill(g, pool[1], 0.5f);
+  Tensor w = g.param("w", {16, 16});
+  fill(g, w, 0.3f);
+  for (int i = 0; i < n_ops; ++i) {
+    // prefer recent values so the DAG is deep as well as wide
+    const size_t recent = std::min<size_t>(pool.size(), 12);
+    Tensor a = pool[pool.size() - 1 - pick(recent)], b = pool[pick(pool.size())];
+    Tensor y;
+    switch (pick(8)) {
+      case 0: y = ebm::tanh(a + b); break;
+      case 1: y = sigmoid(a * b); break;
+      case 2: y = ebm::tanh(matmul(a, w)); break;
+      case 3: y = a - sum(b, 1) * 0.1f; break;
+      case 4: y = bernoulli(sigmoid(a)); break;
+      case 5: y = softplus(a) - b; break;
+      case 6: y = ebm::tanh(a + mean(b, 0)); break;
+      default: y = softmax(a) * 3.0f; break;
+    }
+    pool.push_back(y);
+  }
+  std::vector<Tensor> targets;
+  for (int k = 0; k < 6; ++k) targets.push_back(pool[pool.size() - 1 - pick(pool.size() / 2)]);
+  targets.push_back(sum(pool.back()));
+  return targets;
+}
+
+std::vector<std::vector<float>> run_values(Graph& g, std::span<const Tensor> targets, ExecutorOptions o, int steps) {
+  Executor ex(g, o);
+  std::vector<std::vector<float>> out;
+  for (int s = 0; s < steps; ++s) {
+    ex.run(targets);
+    for (Tensor t : targets) out.emplace_back(ex.value(t).begin(), ex.value(t).end());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("graph: a shape mismatch names the op, both nodes and both shapes") {
+  Graph g;
+  Tensor x = g.input("x", {3, 4});
+  Tensor b = g.param("bias", {1, 5});
+  CHECK_THROWS_WITH_AS(x + b, doctest::Contains("add: cannot take 'x' [3, 4], 'bias' [1, 5]"), Error);
+  Tensor w = g.param("w", {5, 2});
+  CHECK_THROWS_WITH_AS(matmul(x, w), doctest::Contains("'x' [3, 4], 'w' [5, 2]; expected inner dimensions"), Error);
+  CHECK_THROWS_WITH_AS(sum(x, 2), doctest::Contains("axis"), Error);
+  CHECK_THROWS_AS(g.param("bad", {0, 3}), Error);
+}
+
+TEST_CASE("executor: feeding errors name the input and the shapes") {
+  Graph g;
+  Tensor x = g.input("x", {2, 3});
+  Tensor y = sigmoid(x);
+  Executor ex(g, {.threads = 2});
+  CHECK_THROWS_WITH_AS(ex.run({y}), doctest::Contains("input 'x' of shape [2, 3] was not fed"), Error);
+  std::vector<float> five(5, 0.0f), six(6, 0.5f);
+  CHECK_THROWS_WITH_AS(ex.run({y}, {{x, five}}), doctest::Contains("'x' was fed 5 floats; expected 6 for shape [2, 3]"),
+                       Error);
+  CHECK_THROWS_WITH_AS(ex.run({y}, {{y, six}}), doctest::Contains("not an input"), Error);
+  ex.run({y}, {{x, six}});
+  CHECK(ex.value(y)[0] == doctest::Approx(1.0 / (1.0 + std::exp(-0.5))));
+  CHECK_THROWS_WITH_AS(ex.value(x + 1.0f), doctest::Contains("was not a target"), Error);
+}
+
+TEST_CASE("executor: the numerics check names the first node that produced NaN") {
+  Graph g;
+  Tensor x = g.param("x", {2, 2}, -1.0f);
+  Tensor bad = ebm::log(x);
+  g.rename(bad, "log_of_negative");
+  Tensor y = sum(ebm::exp(bad) + 1.0f);
+  for (bool parallel : {false, true}) {
+    Executor ex(g, {.threads = 2, .parallel = parallel, .check_numerics = true});
+    CHECK_THROWS_WITH_AS(ex.run({y}), doctest::Contains("'log_of_negative' (log [2, 2]) produced NaN"), Error);
+  }
+  Executor quiet(g, {.threads = 2});
+  CHECK_NOTHROW(quiet.run({y}));
+}
+
+TEST_CASE("scheduler: chain, diamond and fan-out give the same values serially and in parallel") {
+  Graph g;
+  Tensor x = g.param("x", {64, 32});
+  fill(g, x, 1.0f);
+  Tensor chain = x;
+  for (int i = 0; i < 200; ++i) chain = ebm::tanh(chain * 1.01f + 0.01f);
+  Tensor left = sigmoid(x), right = ebm::tanh(x);
+  Tensor diamond = left * right + left;
+  std::vector<Tensor> fan;
+  for (int i = 0; i < 50; ++i) fan.push_back(sum(x * static_cast<float>(i), 1));
+  Tensor gathered = fan[0];
+  for (int i = 1; i < 50; ++i) gathered = gathered + fan[static_cast<size_t>(i)];
+  const std::vector<Tensor> targets{chain, diamond, gathered};
+  auto ref = run_values(g, targets, {.parallel = false}, 3);
+  for (int threads : {1, 2, 4})
+    for (bool fuse : {false, true}) {
+      CAPTURE(threads);
+      CAPTURE(fuse);
+      CHECK(run_values(g, targets, {.threads = threads, .fuse = fuse}, 3) == ref);
+    }
+}
+
+TEST_CASE("scheduler: random DAGs of hundreds of nodes are bitwise equal on 1, 2 and 4 threads") {
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    Graph g;
+    auto targets = random_dag(g, 300, seed);
+    CHECK(g.size() > 400);
+    auto ref = run_values(g, targets, {.seed = 5, .parallel = false}, 4);
+    for (int threads : {1, 2, 4}) {
+      CAPTURE(seed);
+      CAPTURE(threads);
+      CHECK(run_values(g, targets, {.threads = threads, .seed = 5}, 4) == ref);
+      CHECK(run_values(g, targets, {.threads = threads, .seed = 5, .fuse = false, .reuse_buffers = false}, 4) == ref);
+    }
+    CHECK(run_values(g, targets, {.seed = 6, .parallel = false}, 4) != ref);  // the seed matters
+  }
+}
+
+TEST_CASE("executor: buffers are shared by liveness") {
+  Graph g;
+  Tensor x = g.param("x", {100, 100});
+  Tensor y = x;
+  for (int i = 0; i < 50; ++i) y = matmul(y, x);  // no fusion possible
+  Executor ex(g, {.threads = 2});
+  const Tensor targets[] = {y};
+  PlanStats s = ex.stats(targets);
+  CHECK(s.tasks == 50);
+  CHECK(s.unshared_bytes == 50 * 100 * 100 * 4);
+  CHECK(s.arena_bytes <= 3 * 100 * 100 * 4);
+}
+
+TEST_CASE("executor: an update runs after every reader of the parameter it writes") {
+  Graph g;
+  Tensor x = g.input("x", {4, 3});
+  Tensor w = g.param("w", {3, 2});
+  fill(g, w, 0.7f);
+  Tensor loss = mean(square(matmul(x, w)));
+  auto grads = grad(loss, {w});
+  const Tensor params[] = {w};
+  Optimizer opt = sgd(params, grads, {.lr = 0.5f});
+  auto xs = iota_values({4, 3}, 1.0f);
+  for (bool parallel : {false, true}) {
+    Graph& gg = g;
+    fill(gg, w, 0.7f);
+    std::fill(gg.value(opt.state[0]).begin(), gg.value(opt.state[0]).end(), 0.0f);
+    Executor ex(g, {.threads = 2, .parallel = parallel});
+    for (int step = 0; step < 20; ++step) {
+      ex.run({loss}, {{x, xs}});
+      const float before = ex.scalar(loss);
+      ex.run({loss, opt.step}, {{x, xs}});
+      CHECK(ex.scalar(loss) == before);  // computed from the weights before this step
+    }
+  }
+}
+
+TEST_CASE("executor: assign writes a persistent state after its readers") {
+  Graph g;
+  Tensor s = g.param("state", {1, 4}, 1.0f, false);
+  Tensor next = s * 2.0f;
+  Tensor upd = assign(s, next);
+  Executor ex(g, {.threads = 2});
+  for (int i = 1; i <= 5; ++i) {
+    ex.run({next, upd});
+    CHECK(ex.value(next)[0] == static_cast<float>(1 << i));
+  }
+  CHECK(g.value(s)[3] == 32.0f);
+  Tensor in = g.input("in", {1, 4});
+  CHECK_THROWS_WITH_AS(ex.run({assign(in, next)}, {}), doctest::Contains("not a parameter"), Error);
+}
+
+TEST_CASE("rng: samples depend on seed, node, step and element only") {
+  Graph g;
+  Tensor p = g.param("p", {256, 256}, 0.3f);
+  Tensor h = bernoulli(p), z = gaussian(p, 2.0f);
+  const std::vector<Tensor> targets{h, z};
+  auto ref = run_values(g, targets, {.seed = 9, .parallel = false}, 2);
+  CHECK(run_values(g, targets, {.threads = 4, .seed = 9}, 2) == ref);
+  CHECK(ref[0] != ref[2]);  // a new step draws new bits
+  double mean_h = 0, mean_z = 0, var_z = 0;
+  for (float v : ref[0]) mean_h += v;
+  for (float v : ref[1]) mean_z += v;
+  mean_h /= 65536.0, mean_z /= 65536.0;
+  for (float v : ref[1]) var_z += (v - mean_z) * (v - mean_z);
+  var_z /= 65536.0;
+  CHECK(mean_h == doctest::Approx(0.3).epsilon(0.02));  // sd of the mean is 0.0018
+  CHECK(mean_z == doctest::Approx(0.3).epsilon(0.05));
+  CHECK(var_z == doctest::Approx(4.0).epsilon(0.03));
+}
+
+TEST_CASE("rng: uniform draws pass a chi-square test and neighbours are uncorrelated") {
+  const RngKey key = make_rng_key(3, 17, 5);
+  constexpr int bins = 64, n = 1 << 20;
+  std::vector<int> count(bins, 0);
+  double corr = 0;
+  float prev = uniform01(key, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    const float u = uniform01(key, i);
+    ++count[static_cast<size_t>(u * bins)];
+    if (i) corr += (u - 0.5) * (prev - 0.5);
+    prev = u;
+  }
+  double chi2 = 0;
+  for (int c : count) chi2 += (c - n / double(bins)) * (c - n / double(bins)) / (n / double(bins));
+  CHECK(chi2 < 110.0);  // 63 degrees of freedom: p < 0.0002 above this
+  CHECK(std::abs(corr / n) < 0.001);  // sd of the estimate is 0.00008
+}
+
+TEST_CASE("profile: trace file and summary table") {
+  Graph g;
+  Tensor x = g.param("x", {64, 64});
+  fill(g, x, 0.5f);
+  Tensor y = sum(sigmoid(matmul(x, x)) + 1.0f);
+  Executor ex(g, {.threads = 2, .profile = true});
+  for (int i = 0; i < 3; ++i) ex.run({y});
+  const std::string summary = ex.profile().summary();
+  CHECK(summary.find("matmul") != std::string::npos);
+  CHECK(summary.find("fused(sigmoid+scale)") != std::string::npos);
+  CHECK(summary.find("3 runs") != std::string::npos);
+  const auto path = std::filesystem::temp_directory_path() / "ebm_test_trace.json";
+  ex.profile().write_chrome_trace(path.string());
+  std::ifstream f(path);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(text.find("\"traceEvents\"") != std::string::npos);
+  CHECK(text.find("\"name\":\"matmul\"") != std::string::npos);
+  CHECK(ex.profile().events() == 9);
+}
+
+TEST_CASE("graph: dump_dot draws nodes and edges") {
+  Graph g;
+  Tensor x = g.input("visible", {2, 3});
+  Tensor w = g.param("weights", {3, 4});
+  Tensor h = sigmoid(matmul(x, w));
+  const Tensor targets[] = {h};
+  const std::string dot = g.dump_dot(targets);
+  CHECK(dot.find("digraph") == 0);
+  CHECK(dot.find("visible") != std::string::npos);
+  CHECK(dot.find("n0 -> n2") != std::string::npos);
+  CHECK(dot.find("sigmoid") != std::string::npos);
+}
