@@ -27,6 +27,10 @@ void Optimizer::set_lr(float lr) {
   for (Tensor h : hyper) h.graph->value(h)[0] = lr;
 }
 
+void Optimizer::set_momentum(float m) {
+  for (Tensor h : hyper) h.graph->value(h)[1] = m;
+}
+
 float Optimizer::lr() const { return hyper.front().graph->value(hyper.front())[0]; }
 
 Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o) {

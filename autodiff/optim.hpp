@@ -31,6 +31,7 @@ struct Optimizer {
 
   void set_lr(float lr);
   float lr() const;
+  void set_momentum(float m);  // sgd: momentum; adam: beta1
 };
 
 // vel = momentum vel - lr (g + wd w);  w += vel

@@ -29,6 +29,8 @@ inline Tensor relu(Tensor x) { return apply(Relu{}, {x}); }
 inline Tensor softplus(Tensor x) { return apply(Softplus{}, {x}); }
 inline Tensor exp(Tensor x) { return apply(Exp{}, {x}); }
 inline Tensor log(Tensor x) { return apply(Log{}, {x}); }
+inline Tensor abs(Tensor x) { return apply(Abs{}, {x}); }
+inline Tensor sign(Tensor x) { return apply(Sign{}, {x}); }
 inline Tensor square(Tensor x) { return apply(Square{}, {x}); }
 inline Tensor stop_gradient(Tensor x) { return apply(StopGradient{}, {x}); }
 inline Tensor broadcast_to(Tensor x, Shape to) { return apply(BroadcastTo{to}, {x}); }
@@ -47,6 +49,8 @@ inline Tensor squared_error(Tensor y, Tensor target) { return apply(SquaredError
 // Sampling: no gradient flows through these.
 inline Tensor bernoulli(Tensor p) { return apply(Bernoulli{}, {p}); }
 inline Tensor sigmoid_bernoulli(Tensor logits) { return apply(SigmoidBernoulli{}, {logits}); }
+// per row: a one-hot draw from the row's probabilities
+inline Tensor categorical(Tensor p) { return apply(Categorical{}, {p}); }
 inline Tensor gaussian(Tensor mean, float stddev = 1.0f) { return apply(Gaussian{stddev}, {mean}); }
 
 // target = value, in place, when the node runs (persistent chains).

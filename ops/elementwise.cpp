@@ -3,6 +3,7 @@
 // rule is written once as a generic lambda that serves both float and
 // xsimd::batch<float>.
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -130,6 +131,19 @@ void Log::forward(const Kernel& k) const {
 }
 void Log::vjp(VjpBuilder& b) const { b.give(0, vjp::div(b, b.gy(), b.x(0))); }
 
+void Abs::forward(const Kernel& k) const {
+  apply_unary(k, [](auto x) { using std::abs; return abs(x); });
+}
+void Abs::vjp(VjpBuilder& b) const { b.give(0, vjp::mul(b, b.gy(), b.emit(Sign{}, {b.x(0)}))); }
+
+void Sign::forward(const Kernel& k) const {
+  apply_unary(k, [](auto x) {
+    using T = decltype(x);
+    if constexpr (std::is_same_v<T, float>) return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f);
+    else return xsimd::select(x > T(0.0f), T(1.0f), xsimd::select(x < T(0.0f), T(-1.0f), T(0.0f)));
+  });
+}
+
 void Square::forward(const Kernel& k) const { apply_unary(k, [](auto x) { return x * x; }); }
 void Square::vjp(VjpBuilder& b) const {
   b.give(0, vjp::mul(b, b.gy(), vjp::scale(b, b.x(0), 2.0f)));
@@ -203,6 +217,27 @@ void Bernoulli::forward(const Kernel& k) const {
   apply_bernoulli(k, [](auto p) { return p; });
 }
 void SigmoidBernoulli::forward(const Kernel& k) const { apply_bernoulli(k, sigmoid_rule); }
+
+void Categorical::forward(const Kernel& k) const {
+  // One uniform draw per row (counter = row): the first j with cumsum(p)_j > u.
+  const int64_t c = k.out_shape.cols;
+  for (int64_t r = k.row_begin; r < k.row_end; ++r) {
+    const float* p = k.in[0] + r * c;
+    float* y = k.out + r * c;
+    const float u = uniform01(k.rng, static_cast<uint32_t>(r));
+    float acc = 0.0f;
+    int64_t pick = c - 1;  // rounding: a u above the float total picks the last
+    for (int64_t j = 0; j < c; ++j) {
+      acc += p[j];
+      if (u < acc) {
+        pick = j;
+        break;
+      }
+    }
+    std::fill(y, y + c, 0.0f);
+    y[pick] = 1.0f;
+  }
+}
 
 void Gaussian::forward(const Kernel& k) const {
   // Box-Muller on draws 2i and 2i+1: z = sqrt(-2 log(1 - u1)) cos(2 pi u2).

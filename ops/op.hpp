@@ -133,6 +133,15 @@ struct Log {
   void forward(const Kernel& k) const;
   void vjp(VjpBuilder& b) const;
 };
+struct Abs {  // d|x|/dx = sign(x) (0 at 0)
+  static constexpr OpTraits traits{"abs", 1, OpKind::elementwise};
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Sign {  // -1, 0 or 1; no gradient
+  static constexpr OpTraits traits{"sign", 1, OpKind::elementwise, false};
+  void forward(const Kernel& k) const;
+};
 struct Square {
   static constexpr OpTraits traits{"square", 1, OpKind::elementwise};
   void forward(const Kernel& k) const;
@@ -193,6 +202,10 @@ struct Bernoulli {  // h = [u < p], u ~ U[0,1) from the counter-based generator
 };
 struct SigmoidBernoulli {  // fused: h = [u < sigmoid(x)]
   static constexpr OpTraits traits{"sigmoid_bernoulli", 1, OpKind::elementwise, false, true};
+  void forward(const Kernel& k) const;
+};
+struct Categorical {  // per row: a one-hot draw from the row's probabilities p (summing to 1)
+  static constexpr OpTraits traits{"categorical", 1, OpKind::elementwise, false, true};
   void forward(const Kernel& k) const;
 };
 struct Gaussian {  // y = mean + stddev * N(0,1)  (Box-Muller on two counter draws)
@@ -294,9 +307,9 @@ struct Group {  // joins several targets into one; computes nothing
 
 // ---- the closed list -----------------------------------------------------------
 using OpVariant =
-    std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Square,
+    std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, ReluGrad, Add, Sub, Mul, Div,
-                 Bernoulli, SigmoidBernoulli, Gaussian, MatMul, AffineSigmoid, Transpose, Sum,
+                 Bernoulli, SigmoidBernoulli, Categorical, Gaussian, MatMul, AffineSigmoid, Transpose, Sum,
                  Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 

@@ -1,0 +1,46 @@
+#pragma once
+// Annealed importance sampling of an RBM's log Z (Salakhutdinov & Murray
+// 2008), for binary visible and binary hidden units.
+//
+// The base model A has visible biases a (the data's base rates), no weights
+// and H hidden units with zero biases: log Z_A = sum_i softplus(a_i) + H log 2.
+// The intermediate distributions, for 0 = beta_0 < ... < beta_K = 1, are
+//   log f_k(v) = (1 - beta_k) a.v + beta_k c.v + sum_j softplus(beta_k (b_j + (v W)_j))
+// (at beta = 0 the hidden sum is H log 2, so f_0 sums to Z_A),
+// each with its Gibbs transition h ~ sigmoid(beta (v W + b)),
+// v ~ sigmoid((1 - beta) a + beta (h W' + c)). A run starts at v ~ p_A and
+// accumulates log w += log f_k(v) - log f_{k-1}(v) before each transition;
+// Z_B / Z_A is estimated by the mean of w over the runs.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "models/rbm.hpp"
+
+namespace ebm {
+
+struct AisConfig {
+  int runs = 100;
+  // betas: 500 steps in [0, 0.5), 4000 in [0.5, 0.9), 10000 in [0.9, 1] (the paper's schedule)
+  std::vector<std::pair<double, int>> schedule = {{0.5, 500}, {0.9, 4000}, {1.0, 10000}};
+  uint64_t seed = 1;
+  int threads = 0;
+  bool progress = false;  // a line on stderr every 10% of the temperatures
+};
+
+struct AisResult {
+  double log_z = 0;        // the estimate of log Z_B
+  double log_z_low = 0;    // log(Z_hat - 3 sd), sd the standard error of the mean of w
+  double log_z_high = 0;   // log(Z_hat + 3 sd)
+  double log_z_base = 0;   // log Z_A
+  int temperatures = 0;
+};
+
+// a: the base model's visible biases (e.g. log-odds of the training data's mean).
+AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisConfig& cfg = {});
+
+// log-odds of each pixel's mean with the mean clipped to [eps, 1 - eps]
+std::vector<float> base_rate_bias(std::span<const float> data_mean, float eps = 1e-3f);
+
+}  // namespace ebm

@@ -1,0 +1,61 @@
+#include "models/cd.hpp"
+
+#include "autodiff/grad.hpp"
+#include "graph/functions.hpp"
+
+namespace ebm {
+
+void CdTrainer::set_lr(float lr) {
+  weights.set_lr(lr);
+  biases.set_lr(lr);
+}
+
+void CdTrainer::set_momentum(float m) {
+  weights.set_momentum(m);
+  biases.set_momentum(m);
+}
+
+CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
+  if (cfg.k < 1 || cfg.batch < 1)
+    throw Error("cd trainer for '{}': k = {} and batch = {}; expected both at least 1", rbm.name, cfg.k, cfg.batch);
+  Graph& g = *rbm.graph;
+  CdTrainer t{rbm, cfg, {}, {}, {}, {}, {}, {}, {}, {}};
+  t.v0 = g.input(rbm.name + ".v0", {cfg.batch, rbm.config.visible});
+  const Tensor x0 = rbm.hidden_input(t.v0);  // shared by h0 and F(v0)
+  const Tensor h0 = unit_sample(rbm.config.hidden_unit, x0);
+  const Tensor xv1 = rbm.visible_input(h0);  // shared by the reconstruction and the chain
+  t.recon_error = squared_error(unit_mean(rbm.config.visible_unit, xv1), t.v0);
+  Tensor vm;
+  std::vector<Tensor> updates;
+  if (cfg.method == CdMethod::cd) {
+    const bool last_mean = cfg.mean_field_last && cfg.k == 1;
+    vm = last_mean ? unit_mean(rbm.config.visible_unit, xv1) : unit_sample(rbm.config.visible_unit, xv1);
+    if (cfg.k > 1) vm = gibbs_chain(rbm, vm, cfg.k - 1, cfg.mean_field_last);
+  } else {
+    t.chain = g.param(rbm.name + ".chain", t.v0.shape(), 0.0f, false);
+    const Tensor next = gibbs_chain(rbm, t.chain, cfg.k);
+    updates.push_back(assign(t.chain, next));
+    vm = next;
+  }
+  t.negative = vm;
+  vm = stop_gradient(vm);
+  t.objective = mean(rbm.free_energy(t.v0, x0)) - mean(rbm.free_energy(vm));
+  Tensor loss = t.objective;
+  if (cfg.l1 > 0.0f) loss = loss + sum(ebm::abs(rbm.w)) * cfg.l1;
+  if (cfg.sparsity_cost > 0.0f) {
+    const Tensor q = mean(unit_mean(rbm.config.hidden_unit, x0), 0);
+    const float s = cfg.sparsity_target;
+    const Tensor ce = -(ebm::log(q) * s + ebm::log(1.0f - q) * (1.0f - s));
+    loss = loss + sum(ce) * cfg.sparsity_cost;
+  }
+  const auto grads = grad(loss, {rbm.w, rbm.b, rbm.c});
+  t.weights = sgd(std::vector{rbm.w}, std::vector{grads[0]},
+                  {.lr = cfg.lr, .momentum = cfg.momentum, .weight_decay = cfg.weight_decay});
+  t.biases = sgd(std::vector{rbm.b, rbm.c}, std::vector{grads[1], grads[2]}, {.lr = cfg.lr, .momentum = cfg.momentum});
+  updates.push_back(t.weights.step);
+  updates.push_back(t.biases.step);
+  t.step = group(updates);
+  return t;
+}
+
+}  // namespace ebm

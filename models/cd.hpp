@@ -1,0 +1,52 @@
+#pragma once
+// Contrastive divergence as autodiff. The objective
+//
+//   L = mean_batch F(v0) - mean_batch F(stop_gradient(v_model))
+//
+// has exactly the CD gradient dL/dW = -(v0' E[h|v0] - vm' E[h|vm]) / B, where
+// v_model ends a k-step Gibbs chain started at the data (CD-k) or continues
+// persistent chains kept across updates (PCD, Tieleman 2008). Regularisers
+// are further loss terms: L1 on W, and a sparsity penalty pulling each hidden
+// unit's mean activation q_j towards a target t:
+//   cost * sum_j -(t log q_j + (1 - t) log(1 - q_j)).
+// Weight decay (L2) is the optimizer's, on W only.
+
+#include "autodiff/optim.hpp"
+#include "models/rbm.hpp"
+
+namespace ebm {
+
+enum class CdMethod { cd, pcd };
+
+struct CdConfig {
+  CdMethod method = CdMethod::cd;
+  int k = 1;
+  int64_t batch = 100;
+  float lr = 0.1f;
+  float momentum = 0.5f;
+  float weight_decay = 2e-4f;  // L2 on W
+  float l1 = 0.0f;             // L1 on W
+  float sparsity_target = 0.0f;
+  float sparsity_cost = 0.0f;  // 0: no sparsity penalty
+  bool mean_field_last = false;  // use E[v|h] at the chain's end
+};
+
+struct CdTrainer {
+  Rbm rbm;
+  CdConfig config;
+  Tensor v0;           // the data batch [batch, visible]
+  Tensor objective;    // L above (without regularisers)
+  Tensor recon_error;  // |v0 - E[v|h0]|^2 summed over units, averaged over the batch
+  Tensor step;         // one parameter update (and, for PCD, the chains' advance)
+  Tensor negative;     // the model sample v_model (negative phase) of this step
+  Tensor chain;        // PCD fantasy particles [batch, visible]; invalid for CD
+  Optimizer weights;   // W, with weight decay
+  Optimizer biases;    // b and c
+
+  void set_lr(float lr);
+  void set_momentum(float m);
+};
+
+CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig config);
+
+}  // namespace ebm

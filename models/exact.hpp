@@ -1,0 +1,26 @@
+#pragma once
+// Exact partition functions of small RBMs, by enumerating the smaller layer
+// in double precision (Gray-code order, so each configuration costs O(n) for
+// the one unit that flips). Feasible to about 25-30 enumerated units.
+//
+// Enumerating binary hidden h (any visible unit type but rectified):
+//   binary visible:    log Z = lse_h [ b.h + sum_i softplus(c_i + (W h)_i) ]
+//   gaussian visible:  log Z = lse_h [ b.h + |c + W h|^2/2 - |c|^2/2 ] + (V/2) log 2 pi
+// Enumerating binary visible v (binary, gaussian or softmax hidden units):
+//   log Z = lse_v [ c.v - sum_j f(b_j + (v W)_j) ]   (f from models/units.hpp)
+// Z is always the normaliser of exp(-F(v)) with F exactly as Rbm::free_energy
+// computes it, so log p(v) = -F(v) - log Z.
+
+#include <span>
+#include <vector>
+
+#include "models/rbm.hpp"
+
+namespace ebm {
+
+double exact_log_z(const Rbm& rbm);
+
+// F(v) for each row of v ([rows, visible], row-major), in double.
+std::vector<double> free_energy_exact(const Rbm& rbm, std::span<const float> v);
+
+}  // namespace ebm

@@ -1,0 +1,77 @@
+#include "models/rbm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+
+namespace ebm {
+
+Rbm Rbm::make(Graph& g, std::string name, RbmConfig cfg) {
+  if (cfg.visible <= 0 || cfg.hidden <= 0)
+    throw Error("rbm '{}': {} visible and {} hidden units; expected positive sizes", name, cfg.visible, cfg.hidden);
+  if (cfg.hidden_unit == Unit::softmax && cfg.hidden < 2)
+    throw Error("rbm '{}': a softmax hidden layer needs at least 2 units", name);
+  Rbm r{&g, name, cfg, {}, {}, {}};
+  r.w = g.param(name + ".W", {cfg.visible, cfg.hidden});
+  r.b = g.param(name + ".b", {1, cfg.hidden});
+  r.c = g.param(name + ".c", {1, cfg.visible});
+  fill_normal(g.value(r.w), cfg.init_std, cfg.seed, std::hash<std::string>{}(name));
+  return r;
+}
+
+void Rbm::init_visible_bias(std::span<const float> data_mean) {
+  if (static_cast<int64_t>(data_mean.size()) != config.visible)
+    throw Error("rbm '{}': init_visible_bias got {} means; expected {}", name, data_mean.size(), config.visible);
+  auto cv = graph->value(c);
+  for (size_t i = 0; i < cv.size(); ++i) {
+    const float p = std::clamp(data_mean[i], 1e-3f, 1.0f - 1e-3f);
+    cv[i] = std::log(p / (1.0f - p));
+  }
+}
+
+Tensor Rbm::hidden_input(Tensor v) const { return matmul(v, w) + b; }
+Tensor Rbm::visible_input(Tensor h) const { return matmul(h, w, {.tb = true}) + c; }
+
+Tensor Rbm::p_h(Tensor v) const {
+  if (config.hidden_unit == Unit::binary) return affine_sigmoid(v, w, b);  // one fused kernel
+  return unit_mean(config.hidden_unit, hidden_input(v));
+}
+
+Tensor Rbm::p_v(Tensor h) const {
+  if (config.visible_unit == Unit::binary) return affine_sigmoid(h, w, c, true);
+  return unit_mean(config.visible_unit, visible_input(h));
+}
+
+Tensor Rbm::sample_h(Tensor v) const { return unit_sample(config.hidden_unit, hidden_input(v)); }
+Tensor Rbm::sample_v(Tensor h) const { return unit_sample(config.visible_unit, visible_input(h)); }
+
+Tensor Rbm::free_energy(Tensor v) const { return free_energy(v, hidden_input(v)); }
+
+Tensor Rbm::free_energy(Tensor v, Tensor x) const {
+  return visible_energy(config.visible_unit, v, c) + hidden_free_energy(config.hidden_unit, x);
+}
+
+Tensor Rbm::energy(Tensor v, Tensor h) const {
+  Tensor e = visible_energy(config.visible_unit, v, c) - sum(h * hidden_input(v), 1);
+  if (config.hidden_unit == Unit::gaussian || config.hidden_unit == Unit::rectified) e = e + sum(square(h), 1) * 0.5f;
+  return e;
+}
+
+Tensor gibbs_chain_from_hidden(const Rbm& rbm, Tensor h0, int k, bool mean_last) {
+  if (k < 1) throw Error("gibbs chain of '{}': k = {}; expected at least one step", rbm.name, k);
+  Tensor h = h0, v;
+  for (int i = 0; i < k; ++i) {
+    if (i > 0) h = rbm.sample_h(v);
+    v = (mean_last && i == k - 1) ? rbm.p_v(h) : rbm.sample_v(h);
+  }
+  return v;
+}
+
+Tensor gibbs_chain(const Rbm& rbm, Tensor v0, int k, bool mean_last) {
+  return gibbs_chain_from_hidden(rbm, rbm.sample_h(v0), k, mean_last);
+}
+
+}  // namespace ebm

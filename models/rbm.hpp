@@ -1,0 +1,62 @@
+#pragma once
+// A Restricted Boltzmann Machine declared as graph ops.
+//
+//   E(v, h) = E_vis(v) + E_self(h) - b.h - v' W h
+//   F(v)    = -log sum_h exp(-E(v, h)) = E_vis(v) + sum_j f(b_j + (v W)_j)
+//
+// with E_vis and f from the unit types (models/units.hpp); E_self(h) is
+// |h|^2/2 for gaussian and rectified hidden units, 0 otherwise.
+// W is [visible, hidden], b is [1, hidden], c is [1, visible].
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "graph/graph.hpp"
+#include "models/units.hpp"
+
+namespace ebm {
+
+struct RbmConfig {
+  int64_t visible = 784;
+  int64_t hidden = 500;
+  Unit visible_unit = Unit::binary;
+  Unit hidden_unit = Unit::binary;
+  float init_std = 0.01f;  // W ~ N(0, init_std^2), as in Hinton's practical guide
+  uint64_t seed = 1;
+};
+
+struct Rbm {
+  Graph* graph = nullptr;
+  std::string name;
+  RbmConfig config;
+  Tensor w, b, c;
+
+  // Creates the parameters "<name>.W", "<name>.b", "<name>.c".
+  static Rbm make(Graph& g, std::string name, RbmConfig config);
+
+  // c_i = log(p_i / (1 - p_i)) from the training data's mean p_i (clipped
+  // to [1e-3, 1 - 1e-3]); binary visible units only, the guide's start.
+  void init_visible_bias(std::span<const float> data_mean);
+
+  Tensor hidden_input(Tensor v) const;   // v W + b
+  Tensor visible_input(Tensor h) const;  // h W' + c
+  Tensor p_h(Tensor v) const;            // E[h | v]
+  Tensor p_v(Tensor h) const;            // E[v | h]
+  Tensor sample_h(Tensor v) const;
+  Tensor sample_v(Tensor h) const;
+  Tensor free_energy(Tensor v) const;         // [B, 1]
+  // The same, reusing x = hidden_input(v) already in the graph (one GEMM less).
+  Tensor free_energy(Tensor v, Tensor x) const;
+  Tensor energy(Tensor v, Tensor h) const;    // [B, 1]
+  std::vector<Tensor> params() const { return {w, b, c}; }
+};
+
+// k steps of alternating Gibbs sampling from the hidden sample h0:
+// v ~ p(v|h), h ~ p(h|v). Returns v_k, or E[v | h_{k-1}] for the last step
+// when mean_last is set.
+Tensor gibbs_chain_from_hidden(const Rbm& rbm, Tensor h0, int k, bool mean_last = false);
+// The same chain started from visible v0 (h0 ~ p(h|v0) first).
+Tensor gibbs_chain(const Rbm& rbm, Tensor v0, int k, bool mean_last = false);
+
+}  // namespace ebm

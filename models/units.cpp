@@ -1,0 +1,68 @@
+#include "models/units.hpp"
+
+#include "graph/functions.hpp"
+
+namespace ebm {
+
+std::string_view to_string(Unit u) {
+  switch (u) {
+    case Unit::binary: return "binary";
+    case Unit::gaussian: return "gaussian";
+    case Unit::softmax: return "softmax";
+    case Unit::rectified: return "rectified";
+  }
+  return "?";
+}
+
+Unit parse_unit(std::string_view s) {
+  for (Unit u : {Unit::binary, Unit::gaussian, Unit::softmax, Unit::rectified})
+    if (s == to_string(u)) return u;
+  throw Error("unknown unit type '{}'; expected binary, gaussian, softmax or rectified", s);
+}
+
+Tensor unit_mean(Unit u, Tensor x) {
+  switch (u) {
+    case Unit::binary: return sigmoid(x);
+    case Unit::gaussian: return x;
+    case Unit::softmax: return softmax(x);
+    case Unit::rectified: return relu(x);
+  }
+  throw Error("unit_mean: bad unit type");
+}
+
+Tensor unit_sample(Unit u, Tensor x) {
+  switch (u) {
+    case Unit::binary: return sigmoid_bernoulli(x);
+    case Unit::gaussian: return gaussian(x, 1.0f);
+    case Unit::softmax: return categorical(softmax(x));
+    case Unit::rectified: {
+      // sqrt(sigmoid(x)) = exp(-softplus(-x) / 2)
+      Tensor sd = ebm::exp(softplus(-x) * -0.5f);
+      return relu(x + gaussian(x * 0.0f, 1.0f) * sd);
+    }
+  }
+  throw Error("unit_sample: bad unit type");
+}
+
+Tensor hidden_free_energy(Unit u, Tensor x) {
+  switch (u) {
+    case Unit::binary: return -sum(softplus(x), 1);
+    case Unit::gaussian: return sum(square(x), 1) * -0.5f;
+    case Unit::softmax:  // -log sum_k exp(x_k): every entry of x - log_softmax(x) equals it
+      return -mean(x - log_softmax(x), 1);
+    case Unit::rectified: return sum(square(relu(x)), 1) * -0.5f;
+  }
+  throw Error("hidden_free_energy: bad unit type");
+}
+
+Tensor visible_energy(Unit u, Tensor v, Tensor c) {
+  switch (u) {
+    case Unit::binary:
+    case Unit::softmax: return -sum(v * c, 1);
+    case Unit::gaussian:
+    case Unit::rectified: return sum(square(v - c), 1) * 0.5f;
+  }
+  throw Error("visible_energy: bad unit type");
+}
+
+}  // namespace ebm
