@@ -194,15 +194,18 @@ TEST_CASE("io/idx: MNIST train has 60000 28x28 images and t10k 10000, labelled 0
 TEST_CASE("io/batch: scaled and threshold conversions equal plain loops") {
   const ImageSet s = ramp_set(40, 7, 37);  // 259 pixels: covers 0..255 and a SIMD tail
   const std::vector<int64_t> idx = {39, 0, 17, 17};
+  const float t = 51.0f / 255.0f;  // pixel 51 sits exactly on the threshold and maps to 0
   std::vector<float> out(idx.size() * 259), thr(out.size());
   fill_batch(s, idx, out);
-  fill_batch(s, idx, thr, {Pixels::threshold, 0.5f});
+  fill_batch(s, idx, thr, {Pixels::threshold, t});
   for (std::size_t r = 0; r < idx.size(); ++r)
     for (std::size_t p = 0; p < 259; ++p) {
       const float x = static_cast<float>(s.pixels[static_cast<std::size_t>(idx[r]) * 259 + p]) / 255.0f;
       CHECK(out[r * 259 + p] == x);
-      CHECK(thr[r * 259 + p] == (x > 0.5f ? 1.0f : 0.0f));
+      CHECK(thr[r * 259 + p] == (x > t ? 1.0f : 0.0f));
     }
+  CHECK(thr[259 + 51] == 0.0f);  // row 1 is image 0, whose pixel p has value p
+  CHECK(thr[259 + 52] == 1.0f);
   CHECK(std::count(thr.begin(), thr.end(), 1.0f) > 100);
   CHECK(std::count(thr.begin(), thr.end(), 0.0f) > 100);
 }
@@ -249,6 +252,10 @@ TEST_CASE("io/batch: wrong sizes, indices and labels are ebm::Errors naming expe
   out.resize(8);
   CHECK_THROWS_WITH_AS(fill_batch(s, std::vector<int64_t>{0, 4}, out),
                        doctest::Contains("row 1 asks for image 4; expected an index in [0, 4)"), Error);
+  ImageSet broken = s;
+  broken.pixels.pop_back();
+  CHECK_THROWS_WITH_AS(fill_batch(broken, std::vector<int64_t>{0, 1}, out),
+                       doctest::Contains("the set has 15 pixels for 4 images of 2 x 2"), Error);
   CHECK_THROWS_WITH_AS(fill_one_hot(s, std::vector<int64_t>{0}, 10, out),
                        doctest::Contains("fill_one_hot: out has 8 floats; expected 10"), Error);
   CHECK_THROWS_WITH_AS(fill_one_hot(s, std::vector<int64_t>{3, 1}, 3, std::span(out).first(6)),

@@ -1,0 +1,87 @@
+#include "models/checkpoint.hpp"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/npy.hpp"
+
+namespace ebm {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+fs::path with_suffix(const fs::path& dir, const char* suffix) {
+  fs::path p = dir;
+  p += suffix;
+  return p;
+}
+
+fs::path readable_dir(const fs::path& dir) {
+  if (fs::exists(dir / "manifest.json")) return dir;
+  const fs::path old = with_suffix(dir, ".old");
+  if (fs::exists(old / "manifest.json")) return old;
+  throw Error("checkpoint '{}': no manifest.json there (nor in '{}')", dir.string(), old.string());
+}
+
+}  // namespace
+
+bool checkpoint_exists(const fs::path& dir) {
+  return fs::exists(dir / "manifest.json") || fs::exists(with_suffix(dir, ".old") / "manifest.json");
+}
+
+void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
+                     const std::string& meta_json) {
+  const fs::path tmp = with_suffix(dir, ".tmp"), old = with_suffix(dir, ".old");
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  nlohmann::json m;
+  m["format_version"] = kFormatVersion;
+  m["kind"] = kind;
+  m["meta"] = nlohmann::json::parse(meta_json);
+  for (const NamedTensor& t : tensors) {
+    const Shape s = t.tensor.shape();
+    io::write_npy(tmp / (t.name + ".npy"), s.rows, s.cols, t.tensor.graph->value(t.tensor));
+    m["tensors"][t.name] = {s.rows, s.cols};
+  }
+  {
+    std::ofstream f(tmp / "manifest.json");
+    f << m.dump(2) << '\n';
+    if (!f) throw Error("checkpoint '{}': failed writing manifest.json", tmp.string());
+  }
+  fs::remove_all(old);
+  if (fs::exists(dir)) fs::rename(dir, old);
+  fs::rename(tmp, dir);
+  fs::remove_all(old);
+}
+
+std::string load_checkpoint(const fs::path& where, std::string_view kind, std::span<const NamedTensor> tensors) {
+  const fs::path dir = readable_dir(where);
+  nlohmann::json m;
+  try {
+    std::ifstream f(dir / "manifest.json");
+    m = nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint '{}': manifest.json is not valid JSON ({})", dir.string(), e.what());
+  }
+  if (m.value("format_version", -1) != kFormatVersion)
+    throw Error("checkpoint '{}': format_version {}; expected {}", dir.string(), m.value("format_version", -1),
+                kFormatVersion);
+  if (m.value("kind", std::string()) != kind)
+    throw Error("checkpoint '{}': holds a '{}'; expected a '{}'", dir.string(), m.value("kind", std::string()), kind);
+  for (const NamedTensor& t : tensors) {
+    const Shape want = t.tensor.shape();
+    if (!m["tensors"].contains(t.name))
+      throw Error("checkpoint '{}': has no tensor '{}' (expected shape {})", dir.string(), t.name, want);
+    io::NpyArray a = io::read_npy(dir / (t.name + ".npy"));
+    if (a.rows != want.rows || a.cols != want.cols)
+      throw Error("checkpoint '{}': tensor '{}' has shape [{}, {}]; the model expects {}", dir.string(), t.name, a.rows,
+                  a.cols, want);
+    std::copy(a.data.begin(), a.data.end(), t.tensor.graph->value(t.tensor).begin());
+  }
+  return m["meta"].dump();
+}
+
+}  // namespace ebm

@@ -1,0 +1,35 @@
+#pragma once
+// Checkpoints: a directory holding one NumPy .npy file per tensor and a
+// manifest.json:
+//   { "format_version": 1, "kind": "...", "tensors": { name: [rows, cols] },
+//     "meta": { ...the model's config, epoch, RNG state... } }
+// so numpy can read every tensor. The directory is written as "<dir>.tmp"
+// and renamed into place (the previous copy briefly kept as "<dir>.old"),
+// so a crash never leaves a half-written checkpoint; load falls back to
+// "<dir>.old" when a crash hit between the two renames.
+
+#include <filesystem>
+#include <span>
+#include <string>
+
+#include "graph/graph.hpp"
+
+namespace ebm {
+
+struct NamedTensor {
+  std::string name;  // file stem: <name>.npy
+  Tensor tensor;     // a parameter (its stored value is saved / restored)
+};
+
+// meta_json: a JSON object as text.
+void save_checkpoint(const std::filesystem::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
+                     const std::string& meta_json);
+
+// Restores every tensor; checks the format version, the kind, the names and
+// the shapes, naming what differs. Returns the meta object as JSON text.
+std::string load_checkpoint(const std::filesystem::path& dir, std::string_view kind,
+                            std::span<const NamedTensor> tensors);
+
+bool checkpoint_exists(const std::filesystem::path& dir);
+
+}  // namespace ebm

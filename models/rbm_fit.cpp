@@ -1,0 +1,153 @@
+#include "models/rbm_fit.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/functions.hpp"
+#include "models/checkpoint.hpp"
+
+namespace ebm {
+
+RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_(trainer), ex_(ex), cfg_(std::move(config)) {
+  v_eval_ = t_.rbm.graph->input(t_.rbm.name + ".v_eval", t_.v0.shape());
+  f_eval_ = t_.rbm.free_energy(v_eval_);
+  batch_.resize(static_cast<size_t>(t_.v0.shape().size()));
+  if (cfg_.resume) load();
+}
+
+io::BatchOptions RbmFitter::conversion(uint64_t epoch) const {
+  return {.mode = cfg_.pixels, .seed = cfg_.data_seed, .epoch = epoch};
+}
+
+std::vector<double> RbmFitter::free_energies(const io::ImageSet& set, io::BatchOptions conv) {
+  const int64_t b = t_.v0.shape().rows;
+  std::vector<double> out;
+  std::vector<int64_t> idx;
+  for (int64_t first = 0; first < set.count; first += b) {
+    idx.clear();
+    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, set.count - 1));  // pad the last batch
+    io::fill_batch(set, idx, batch_, conv);
+    ex_.run({f_eval_}, {{v_eval_, batch_}});
+    auto f = ex_.value(f_eval_);
+    for (int64_t i = 0; i < b && first + i < set.count; ++i) out.push_back(f[static_cast<size_t>(i)]);
+  }
+  return out;
+}
+
+double RbmFitter::mean_free_energy(const io::ImageSet& set, int64_t first, int64_t count, uint64_t epoch) {
+  const auto f = free_energies(io::slice(set, first, std::min(count, set.count - first)), conversion(epoch));
+  double s = 0;
+  for (double x : f) s += x;
+  return s / static_cast<double>(f.size());
+}
+
+double RbmFitter::pseudo_likelihood(const io::ImageSet& set, int64_t count, uint64_t epoch) {
+  const io::ImageSet sub = io::slice(set, 0, std::min(count, set.count));
+  const int64_t b = t_.v0.shape().rows, nv = t_.rbm.config.visible;
+  const RngKey key = make_rng_key(cfg_.data_seed, 0x9e11, epoch);
+  double acc = 0;
+  std::vector<int64_t> idx;
+  for (int64_t first = 0; first < sub.count; first += b) {
+    idx.clear();
+    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, sub.count - 1));
+    io::fill_batch(sub, idx, batch_, conversion(epoch));
+    ex_.run({f_eval_}, {{v_eval_, batch_}});
+    std::vector<float> f(ex_.value(f_eval_).begin(), ex_.value(f_eval_).end());
+    for (int64_t i = 0; i < b; ++i) {  // flip one random bit per image
+      const auto bit = static_cast<int64_t>(random_bits<uint32_t>(key, static_cast<uint32_t>(first + i)) % nv);
+      float& x = batch_[static_cast<size_t>(i * nv + bit)];
+      x = 1.0f - x;
+    }
+    ex_.run({f_eval_}, {{v_eval_, batch_}});
+    auto ff = ex_.value(f_eval_);
+    for (int64_t i = 0; i < b && first + i < sub.count; ++i) {
+      const double d = double(ff[static_cast<size_t>(i)]) - f[static_cast<size_t>(i)];  // log sigmoid(d)
+      acc += static_cast<double>(nv) * -(std::max(-d, 0.0) + std::log1p(std::exp(-std::abs(d))));
+    }
+  }
+  return acc / static_cast<double>(sub.count);
+}
+
+std::vector<NamedTensor> RbmFitter::state() const {
+  std::vector<NamedTensor> s{{"W", t_.rbm.w}, {"b", t_.rbm.b}, {"c", t_.rbm.c},
+                             {"W.velocity", t_.weights.state[0]}, {"b.velocity", t_.biases.state[0]},
+                             {"c.velocity", t_.biases.state[1]}};
+  if (t_.chain.valid()) s.push_back({"chain", t_.chain});
+  return s;
+}
+
+void RbmFitter::save(int epoch) const {
+  const RbmConfig& r = t_.rbm.config;
+  const CdConfig& c = t_.config;
+  nlohmann::json meta = {
+      {"epoch", epoch},
+      {"step", ex_.step()},
+      {"seed", ex_.options().seed},
+      {"data_seed", cfg_.data_seed},
+      {"visible", r.visible},
+      {"hidden", r.hidden},
+      {"visible_unit", to_string(r.visible_unit)},
+      {"hidden_unit", to_string(r.hidden_unit)},
+      {"method", c.method == CdMethod::cd ? "cd" : "pcd"},
+      {"k", c.k},
+      {"batch", c.batch},
+      {"lr", c.lr},
+      {"momentum", c.momentum},
+      {"weight_decay", c.weight_decay},
+  };
+  save_checkpoint(cfg_.checkpoint, "rbm", state(), meta.dump());
+}
+
+void RbmFitter::load() {
+  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "rbm", state()));
+  const auto expect = [&](const char* key, auto want) {
+    if (meta.at(key) != nlohmann::json(want))
+      throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}", cfg_.checkpoint.string(), key,
+                  meta.at(key).dump(), nlohmann::json(want).dump());
+  };
+  expect("seed", ex_.options().seed);
+  expect("data_seed", cfg_.data_seed);
+  expect("method", t_.config.method == CdMethod::cd ? "cd" : "pcd");
+  expect("k", t_.config.k);
+  expect("batch", t_.config.batch);
+  epochs_done_ = meta.at("epoch").get<int>();
+  ex_.set_step(meta.at("step").get<uint64_t>());
+}
+
+std::vector<EpochStats> RbmFitter::fit(const io::ImageSet& train, const io::ImageSet& valid,
+                                       const std::function<void(const EpochStats&)>& on_epoch) {
+  if (train.dim() != t_.rbm.config.visible)
+    throw Error("fit '{}': images have {} pixels; the RBM has {} visible units", t_.rbm.name, train.dim(),
+                t_.rbm.config.visible);
+  io::Batcher batches(train.count, t_.config.batch, cfg_.data_seed);
+  std::vector<EpochStats> out;
+  const Tensor targets[] = {t_.step, t_.recon_error};
+  for (int e = epochs_done_; e < cfg_.epochs; ++e) {
+    const auto t0 = std::chrono::steady_clock::now();
+    t_.set_lr(t_.config.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
+    t_.set_momentum(e < cfg_.momentum_switch_epoch ? t_.config.momentum : cfg_.final_momentum);
+    batches.start_epoch(static_cast<uint64_t>(e));
+    EpochStats s{.epoch = e + 1};
+    for (int64_t b = 0; b < batches.batches(); ++b) {
+      io::fill_batch(train, batches.batch(b), batch_, conversion(static_cast<uint64_t>(e)));
+      const Feed feeds[] = {{t_.v0, batch_}};
+      ex_.run(targets, feeds);
+      s.recon_error += ex_.scalar(t_.recon_error) / static_cast<double>(batches.batches());
+    }
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    s.fe_train = mean_free_energy(train, 0, cfg_.monitor_images, static_cast<uint64_t>(e));
+    s.fe_valid = mean_free_energy(valid, 0, cfg_.monitor_images, static_cast<uint64_t>(e));
+    s.fe_gap = s.fe_valid - s.fe_train;
+    if (t_.rbm.config.visible_unit == Unit::binary)
+      s.pseudo_ll = pseudo_likelihood(train, cfg_.monitor_images, static_cast<uint64_t>(e));
+    epochs_done_ = e + 1;
+    if (!cfg_.checkpoint.empty()) save(epochs_done_);
+    out.push_back(s);
+    if (on_epoch) on_epoch(s);
+  }
+  return out;
+}
+
+}  // namespace ebm

@@ -1,0 +1,48 @@
+#pragma once
+// Small helpers the sample programs share: key=value result lines, CSV
+// metrics, and where the data lives.
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace ebm::samples {
+
+// The data folder: --data if given, else data/mnist beside the build.
+inline std::filesystem::path find_data(const std::string& given) {
+  if (!given.empty()) return given;
+  for (const char* p : {"data/mnist", "../data/mnist", "../../data/mnist"})
+    if (std::filesystem::exists(p)) return p;
+  return "data/mnist";
+}
+
+// Appends rows to a CSV file written header-first.
+class Csv {
+ public:
+  Csv(const std::filesystem::path& path, const std::string& header, bool append) {
+    const bool fresh = !append || !std::filesystem::exists(path);
+    f_.open(path, fresh ? std::ios::trunc : std::ios::app);
+    if (fresh) f_ << header << '\n';
+  }
+  template <typename... Args>
+  void row(fmt::format_string<Args...> fs, Args&&... args) {
+    f_ << fmt::format(fs, std::forward<Args>(args)...) << '\n';
+    f_.flush();
+  }
+
+ private:
+  std::ofstream f_;
+};
+
+// A result line for scripts: key=value on stdout.
+template <typename T>
+void result(const char* key, const T& value) {
+  fmt::print("{}={}\n", key, value);
+  std::fflush(stdout);
+}
+
+}  // namespace ebm::samples

@@ -1,0 +1,233 @@
+// rbm_mnist: a binary RBM trained on MNIST by contrastive divergence (CD-k)
+// or persistent CD, judged at the end by annealed importance sampling.
+//
+//   v0 [batch x 784] --(W, b)--> x0 --sample--> h0 --(W', c)--> v1 --> ... --> vk
+//    |                            |                                           |
+//    +-------- F(v0, x0) <--------+                  F(stop_gradient(vk)) <---+
+//                         \                          /
+//                    L = mean F(v0) - mean F(vk)   (its gradient is the CD update)
+//                         |
+//                   grad --> sgd (momentum, weight decay) --> W, b, c
+//
+// Writes to --output: filters.png, samples.png, reconstructions.png,
+// metrics.csv and checkpoint/; prints key=value result lines at the end.
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "graph/functions.hpp"
+#include "io/png.hpp"
+#include "models/ais.hpp"
+#include "models/rbm_fit.hpp"
+#include "samples/common.hpp"
+
+namespace {
+
+using namespace ebm;
+
+struct Options {
+  std::string data, output = "out/rbm_mnist", method = "cd1", profile, pixels = "sampled";
+  int64_t hidden = 500, batch = 100, validation = 10000;
+  int epochs = 10, threads = 0, ais_runs = 100, sample_steps = 1000;
+  float lr = 0.1f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 2e-4f, lr_decay = 1.0f;
+  float l1 = 0.0f, sparsity_target = 0.0f, sparsity_cost = 0.0f, ais_scale = 1.0f;
+  uint64_t seed = 1, data_seed = 1;
+  bool resume = false, no_ais = false;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
+  app.add_option("--output", o.output, "folder for pictures, metrics and the checkpoint")->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden units")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--method", o.method, "cd1, cdK (e.g. cd25) or pcd / pcdK")->capture_default_str();
+  app.add_option("--epochs", o.epochs, "training epochs")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--lr-decay", o.lr_decay, "learning rate multiplier per epoch")->capture_default_str();
+  app.add_option("--momentum", o.momentum, "momentum for the first 5 epochs")->capture_default_str();
+  app.add_option("--final-momentum", o.final_momentum, "momentum after epoch 5")->capture_default_str();
+  app.add_option("--weight-decay", o.weight_decay, "L2 penalty on W")->capture_default_str();
+  app.add_option("--l1", o.l1, "L1 penalty on W")->capture_default_str();
+  app.add_option("--sparsity-target", o.sparsity_target, "target mean hidden activation")->capture_default_str();
+  app.add_option("--sparsity-cost", o.sparsity_cost, "weight of the sparsity penalty (0: off)")->capture_default_str();
+  app.add_option("--pixels", o.pixels, "sampled, threshold or scaled")->capture_default_str();
+  app.add_option("--validation", o.validation, "last N training images held out")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of every random draw of the model")->capture_default_str();
+  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
+  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str();
+  app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str();
+  app.add_option("--sample-steps", o.sample_steps, "Gibbs steps for samples.png")->capture_default_str();
+  app.add_flag("--no-ais", o.no_ais, "skip the AIS evaluation");
+  app.add_flag("--resume", o.resume, "continue from <output>/checkpoint");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE");
+}
+
+CdConfig cd_config(const Options& o) {
+  CdConfig c{.batch = o.batch, .lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay, .l1 = o.l1,
+             .sparsity_target = o.sparsity_target, .sparsity_cost = o.sparsity_cost};
+  const bool pcd = o.method.rfind("pcd", 0) == 0, cd = !pcd && o.method.rfind("cd", 0) == 0;
+  const std::string k = o.method.substr(pcd ? 3 : 2);
+  if ((!pcd && !cd) || (!k.empty() && k.find_first_not_of("0123456789") != std::string::npos) || k == "0")
+    throw Error("--method '{}': expected cd1, cdK (K a positive number, e.g. cd25), pcd or pcdK", o.method);
+  c.method = pcd ? CdMethod::pcd : CdMethod::cd;
+  c.k = k.empty() ? 1 : std::stoi(k);
+  return c;
+}
+
+io::Pixels parse_pixels(const std::string& s) {
+  if (s == "sampled") return io::Pixels::sampled;
+  if (s == "threshold") return io::Pixels::threshold;
+  if (s == "scaled") return io::Pixels::scaled;
+  throw Error("--pixels '{}': expected sampled, threshold or scaled", s);
+}
+
+std::vector<float> pixel_means(const io::ImageSet& set) {
+  std::vector<float> m(static_cast<size_t>(set.dim()), 0.0f);
+  for (int64_t i = 0; i < set.count; ++i)
+    for (int64_t p = 0; p < set.dim(); ++p) m[static_cast<size_t>(p)] += set.pixels[static_cast<size_t>(i * set.dim() + p)];
+  for (float& x : m) x /= 255.0f * static_cast<float>(set.count);
+  return m;
+}
+
+// Ten chains from ten test digits, a snapshot of E[v|h] every sample_steps / 10 steps.
+void write_samples(const Rbm& rbm, Executor& ex, const io::ImageSet& test, int steps, const std::string& path) {
+  Graph& g = *rbm.graph;
+  Tensor state = g.param("sample_chains", {10, rbm.config.visible}, 0.0f, false);
+  std::vector<int64_t> idx;  // the first test image of each digit
+  for (int digit = 0; digit < 10; ++digit)
+    idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
+  io::fill_batch(test, idx, g.value(state), {.mode = io::Pixels::threshold});
+  const Tensor h = rbm.sample_h(state), shown = rbm.p_v(h);
+  const Tensor advance = assign(state, rbm.sample_v(h));
+  std::vector<float> tiles;
+  const int every = std::max(1, steps / 10);
+  for (int s = 1; s <= 10 * every; ++s) {
+    ex.run({shown, advance});
+    if (s % every == 0) tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
+  }
+  // rows: snapshots in time; columns: the ten chains
+  io::write_png_grid(path, tiles, 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+}
+
+void write_reconstructions(const Rbm& rbm, Executor& ex, const io::ImageSet& test, const std::string& path) {
+  Graph& g = *rbm.graph;
+  Tensor v = g.input("recon_in", {20, rbm.config.visible});
+  Tensor r = rbm.p_v(rbm.p_h(v));
+  std::vector<int64_t> idx(20);
+  for (int64_t i = 0; i < 20; ++i) idx[static_cast<size_t>(i)] = i;
+  std::vector<float> in(static_cast<size_t>(20 * rbm.config.visible));
+  io::fill_batch(test, idx, in, {.mode = io::Pixels::scaled});
+  ex.run({r}, {{v, in}});
+  std::vector<float> tiles;  // pairs: image, reconstruction
+  for (int64_t i = 0; i < 20; ++i) {
+    const auto n = static_cast<size_t>(rbm.config.visible), at = static_cast<size_t>(i) * n;
+    tiles.insert(tiles.end(), in.begin() + static_cast<long>(at), in.begin() + static_cast<long>(at + n));
+    tiles.insert(tiles.end(), ex.value(r).begin() + static_cast<long>(at), ex.value(r).begin() + static_cast<long>(at + n));
+  }
+  io::write_png_grid(path, tiles, 40, 28, 28, {.columns = 8, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+}
+
+void write_filters(const Rbm& rbm, const std::string& path) {
+  const auto w = rbm.graph->value(rbm.w);
+  const int64_t nv = rbm.config.visible, nh = rbm.config.hidden, n = std::min<int64_t>(nh, 100);
+  std::vector<float> tiles(static_cast<size_t>(n * nv));
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < nv; ++i) tiles[static_cast<size_t>(j * nv + i)] = w[static_cast<size_t>(i * nh + j)];
+  io::write_png_grid(path, tiles, n, 28, 28, {.columns = 10, .upscale = 2});
+}
+
+void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const io::ImageSet& test, const Options& o) {
+  const std::vector<float> base = base_rate_bias(pixel_means(train));
+  AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads, .progress = true};
+  for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
+  const AisResult z = ais_log_z(rbm, base, ac);
+  const auto f = fit.free_energies(test, {.mode = io::Pixels::sampled, .seed = o.data_seed + 1000});
+  double mean_f = 0;
+  for (double x : f) mean_f += x / static_cast<double>(f.size());
+  fmt::print("AIS: log Z = {:.2f} (+{:.2f} / -{:.2f}, 3 sd) over {} runs and {} temperatures\n", z.log_z,
+             z.log_z_high - z.log_z, z.log_z - z.log_z_low, o.ais_runs, z.temperatures);
+  fmt::print("average test log-likelihood: {:.2f} nats (range {:.2f} .. {:.2f})\n", -mean_f - z.log_z,
+             -mean_f - z.log_z_high, -mean_f - z.log_z_low);
+  samples::result("log_z", fmt::format("{:.3f}", z.log_z));
+  samples::result("test_loglik_nats", fmt::format("{:.2f}", -mean_f - z.log_z));
+  samples::result("test_loglik_err_nats", fmt::format("{:.2f}", (z.log_z_high - z.log_z_low) / 2));
+}
+
+struct Data {
+  io::ImageSet train, valid, test;
+};
+
+Data load_data(const Options& o) {
+  const auto dir = samples::find_data(o.data);
+  const io::ImageSet all = io::load_mnist(dir, "train");
+  if (o.validation < 0 || o.validation >= all.count)
+    throw Error("--validation {}: expected 0 .. {}", o.validation, all.count - 1);
+  Data d{io::slice(all, 0, all.count - o.validation), {}, io::load_mnist(dir, "t10k")};
+  d.valid = o.validation > 0 ? io::slice(all, all.count - o.validation, o.validation) : d.test;
+  return d;
+}
+
+void train(RbmFitter& fit, const Data& d, const Options& o) {
+  samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,recon_error,fe_train,fe_valid,fe_gap,pseudo_ll", o.resume);
+  fit.fit(d.train, d.valid, [&](const EpochStats& s) {
+    fmt::print("epoch {:3}/{}  {:6.1f} s  recon {:7.3f}  F train {:8.2f}  F valid {:8.2f}  gap {:6.2f}  PL {:8.2f}\n",
+               s.epoch, o.epochs, s.seconds, s.recon_error, s.fe_train, s.fe_valid, s.fe_gap, s.pseudo_ll);
+    std::fflush(stdout);
+    csv.row("{},{:.3f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f}", s.epoch, s.seconds, s.recon_error, s.fe_train, s.fe_valid,
+            s.fe_gap, s.pseudo_ll);
+  });
+}
+
+int run(const Options& o) {
+  const Data d = load_data(o);
+  std::filesystem::create_directories(o.output);
+  Graph g;
+  Rbm rbm = Rbm::make(g, "rbm", {.visible = d.train.dim(), .hidden = o.hidden, .seed = o.seed});
+  rbm.init_visible_bias(pixel_means(d.train));
+  CdTrainer trainer = make_cd_trainer(rbm, cd_config(o));
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  RbmFitter fit(trainer, ex,
+                {.epochs = o.epochs, .pixels = parse_pixels(o.pixels), .data_seed = o.data_seed, .lr_decay = o.lr_decay,
+                 .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume});
+  if (trainer.chain.valid() && !o.resume) {  // PCD chains start at training images
+    const auto order = io::shuffled_indices(d.train.count, o.data_seed, 999);
+    io::fill_batch(d.train, std::span(order).first(static_cast<size_t>(o.batch)), g.value(trainer.chain),
+                   {.mode = io::Pixels::sampled, .seed = o.data_seed});
+  }
+  fmt::print("rbm_mnist: {}-{} RBM, {}, batch {}, {} epochs, {} training / {} validation images\n", d.train.dim(),
+             o.hidden, o.method, o.batch, o.epochs, d.train.count, d.valid.count);
+  train(fit, d, o);
+  if (!o.profile.empty()) {
+    ex.profile().write_chrome_trace(o.profile);
+    fmt::print("{}", ex.profile().summary());
+  }
+  write_filters(rbm, o.output + "/filters.png");
+  write_reconstructions(rbm, ex, d.test, o.output + "/reconstructions.png");
+  write_samples(rbm, ex, d.test, o.sample_steps, o.output + "/samples.png");
+  if (!o.no_ais) evaluate(fit, rbm, d.train, d.test, o);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a binary RBM on MNIST with CD-k or PCD and estimate its test log-likelihood by AIS"};
+  Options o;
+  add_options(app, o);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run(o);
+  } catch (const ebm::Error& e) {
+    fmt::print(stderr, "rbm_mnist: {}\n", e.what());
+    return 2;
+  }
+}

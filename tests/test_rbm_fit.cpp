@@ -1,0 +1,113 @@
+// The RBM training loop: checkpoints round-trip, a resumed run continues
+// exactly as an uninterrupted one, and bad checkpoints are named errors.
+
+#include <filesystem>
+#include <fstream>
+
+#include <doctest/doctest.h>
+
+#include "models/rbm_fit.hpp"
+
+using namespace ebm;
+namespace fs = std::filesystem;
+
+namespace {
+
+io::ImageSet synthetic_images(int64_t count, uint32_t seed) {
+  io::ImageSet s{count, 6, 6, {}, {}};
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t p = 0; p < 36; ++p)
+      s.pixels.push_back(static_cast<uint8_t>((random_bits<uint32_t>(make_rng_key(seed, i, 0), static_cast<uint32_t>(p)) % 4 == 0 || (i % 3) == p % 3) ? 230 : 10));
+  s.labels.assign(static_cast<size_t>(count), 0);
+  return s;
+}
+
+fs::path fresh_dir(const char* name) {
+  const fs::path d = fs::temp_directory_path() / fmt::format("ebm_test_{}_{}", name, ::getpid());
+  fs::remove_all(d);
+  return d;
+}
+
+struct Run {
+  Graph g;
+  Rbm rbm;
+  CdTrainer trainer;
+  Executor ex;
+  RbmFitter fit;
+
+  Run(CdMethod method, const fs::path& ckpt, bool resume, int epochs)
+      : rbm(Rbm::make(g, "rbm", {.visible = 36, .hidden = 8, .init_std = 0.1f})),
+        trainer(make_cd_trainer(rbm, {.method = method, .batch = 10, .lr = 0.05f})),
+        ex(g, {.threads = 2, .seed = 4}),
+        fit(trainer, ex, {.epochs = epochs, .momentum_switch_epoch = 2, .monitor_images = 40, .checkpoint = ckpt, .resume = resume}) {}
+
+  std::vector<float> params() {
+    std::vector<float> v;
+    for (Tensor t : {rbm.w, rbm.b, rbm.c}) v.insert(v.end(), g.value(t).begin(), g.value(t).end());
+    return v;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rbm/fit: a resumed run ends bitwise equal to an uninterrupted one (CD and PCD)") {
+  const io::ImageSet train = synthetic_images(200, 1), valid = synthetic_images(50, 2);
+  for (CdMethod m : {CdMethod::cd, CdMethod::pcd}) {
+    const fs::path a = fresh_dir("straight"), b = fresh_dir("resumed");
+    Run straight(m, a, false, 4);
+    auto stats = straight.fit.fit(train, valid);
+    CHECK(stats.size() == 4);
+    CHECK(stats.back().recon_error < stats.front().recon_error);
+    {
+      Run first(m, b, false, 2);
+      first.fit.fit(train, valid);
+    }
+    Run second(m, b, true, 4);
+    CHECK(second.fit.epochs_done() == 2);
+    auto rest = second.fit.fit(train, valid);
+    CHECK(rest.size() == 2);
+    CHECK(rest.back().epoch == 4);
+    CHECK(second.params() == straight.params());
+    CHECK(second.ex.step() == straight.ex.step());
+    fs::remove_all(a);
+    fs::remove_all(b);
+  }
+}
+
+TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named errors") {
+  const io::ImageSet train = synthetic_images(100, 3), valid = synthetic_images(20, 4);
+  const fs::path d = fresh_dir("ckpt");
+  {
+    Run r(CdMethod::pcd, d, false, 1);
+    r.fit.fit(train, valid);
+  }
+  for (const char* f : {"manifest.json", "W.npy", "b.npy", "c.npy", "W.velocity.npy", "chain.npy"})
+    CHECK(fs::exists(d / f));
+  CHECK(!fs::exists(fs::path(d.string() + ".tmp")));
+  // a checkpoint of another shape
+  {
+    Graph g;
+    Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 9});
+    CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
+    Executor ex(g, {.seed = 4});
+    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}),
+                         doctest::Contains("tensor 'W' has shape [36, 8]; the model expects [36, 9]"), Error);
+  }
+  // another seed
+  {
+    Graph g;
+    Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 8});
+    CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
+    Executor ex(g, {.seed = 5});
+    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}), doctest::Contains("seed = 4"), Error);
+  }
+  // a damaged manifest, and a missing checkpoint
+  std::ofstream(d / "manifest.json") << "{ not json";
+  Graph g;
+  Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 8});
+  CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
+  Executor ex(g, {.seed = 4});
+  CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}), doctest::Contains("not valid JSON"), Error);
+  fs::remove_all(d);
+  CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}), doctest::Contains("no manifest.json"), Error);
+}
