@@ -272,7 +272,7 @@ TEST_CASE("io/batch: one-hot rows put a single 1 at the label") {
   }
 }
 
-TEST_CASE("io/batch: the epoch permutation is a deterministic permutation of [0, n)") {
+TEST_CASE("io/batch: the epoch permutation is a deterministic permutation of 0..n-1") {
   const auto p = shuffled_indices(1000, 5, 2);
   std::vector<int64_t> sorted = p, iota(1000);
   std::sort(sorted.begin(), sorted.end());

@@ -1,0 +1,43 @@
+#pragma once
+// IDX files (the MNIST format) with a uint8 payload, and labelled image sets.
+//
+// IDX layout: magic = [0, 0, type, ndims], then ndims big-endian uint32 sizes,
+// then prod(sizes) elements in row-major order. Only type 0x08 (uint8) is
+// read. Every malformed file is an ebm::Error naming the file and what was
+// expected.
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+#include <vector>
+
+namespace ebm::io {
+
+struct IdxArray {
+  std::vector<uint32_t> dims;
+  std::vector<uint8_t> data;  // prod(dims) elements
+};
+
+IdxArray read_idx(const std::filesystem::path& file);
+
+// `count` images of height x width uint8 pixels, row-major one after another,
+// and one label per image (labels may be empty for an unlabelled set).
+struct ImageSet {
+  int64_t count = 0, height = 0, width = 0;
+  std::vector<uint8_t> pixels;  // count * dim()
+  std::vector<uint8_t> labels;  // count, or empty
+
+  int64_t dim() const { return height * width; }
+};
+
+// A 3-D IDX image file [count, height, width] and a 1-D IDX label file [count].
+ImageSet load_idx_images(const std::filesystem::path& images, const std::filesystem::path& labels);
+
+// "<dir>/<split>-images-idx3-ubyte" and "<dir>/<split>-labels-idx1-ubyte";
+// split is "train" (60000 images) or "t10k" (10000 images).
+ImageSet load_mnist(const std::filesystem::path& dir, std::string_view split);
+
+// Images [first, first + count) of `set` (a train/validation split).
+ImageSet slice(const ImageSet& set, int64_t first, int64_t count);
+
+}  // namespace ebm::io
