@@ -1,0 +1,35 @@
+#include "models/energy_model.hpp"
+
+#include "autodiff/grad.hpp"
+#include "graph/functions.hpp"
+
+namespace ebm {
+
+Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k) {
+  if (k < 1) throw Error("gibbs_chain: k = {}; expected at least one step", k);
+  Tensor v = v0;
+  for (int i = 0; i < k; ++i) v = m.sample_v(m.sample_h(v));
+  return v;
+}
+
+ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data, int k, bool persistent,
+                                             SgdOptions sgd_options) {
+  Graph& g = *v_data.graph;
+  ContrastiveDivergence cd;
+  std::vector<Tensor> updates;
+  if (persistent) {
+    cd.chain = g.param(g.label(v_data.id) + ".chain", v_data.shape(), 0.0f, false);
+    cd.negative = gibbs_chain(m, cd.chain, k);
+    updates.push_back(assign(cd.chain, cd.negative));
+  } else {
+    cd.negative = gibbs_chain(m, v_data, k);
+  }
+  cd.objective = mean(m.free_energy(v_data)) - mean(m.free_energy(stop_gradient(cd.negative)));
+  const std::vector<Tensor> params = m.params();
+  cd.opt = sgd(params, grad(cd.objective, params), sgd_options);
+  updates.push_back(cd.opt.step);
+  cd.step = group(updates);
+  return cd;
+}
+
+}  // namespace ebm

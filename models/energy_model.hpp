@@ -1,0 +1,40 @@
+#pragma once
+// What contrastive divergence needs from any energy-based model with a
+// visible and a hidden layer: its free energy F(v) = -log sum_h exp(-E(v, h))
+// and its two conditional samplers, all written as graph ops. A user's new
+// model implements this interface and gets Gibbs chains and CD / PCD
+// training from the library (see samples/custom_energy.cpp).
+
+#include <vector>
+
+#include "autodiff/optim.hpp"
+#include "graph/graph.hpp"
+
+namespace ebm {
+
+class EnergyModel {
+ public:
+  virtual ~EnergyModel() = default;
+  virtual Tensor free_energy(Tensor v) const = 0;  // [B, 1]
+  virtual Tensor sample_h(Tensor v) const = 0;
+  virtual Tensor sample_v(Tensor h) const = 0;
+  virtual std::vector<Tensor> params() const = 0;
+};
+
+// k steps v -> h -> v from v0.
+Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k);
+
+struct ContrastiveDivergence {
+  Tensor objective;  // mean F(v_data) - mean F(stop_gradient(v_model))
+  Tensor negative;   // v_model
+  Tensor chain;      // PCD state, or invalid
+  Tensor step;       // parameter update (and chain advance)
+  Optimizer opt;
+};
+
+// CD-k from the data batch v_data, or PCD-k (persistent = true) with chains
+// of v_data's shape kept in a parameter; SGD on all of m.params().
+ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data, int k, bool persistent,
+                                             SgdOptions sgd_options);
+
+}  // namespace ebm
