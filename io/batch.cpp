@@ -133,4 +133,13 @@ std::span<const int64_t> Batcher::batch(int64_t b) const {
   return std::span<const int64_t>(order_).subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(size));
 }
 
+std::vector<float> pixel_means(const ImageSet& set) {
+  std::vector<double> acc(static_cast<size_t>(set.dim()), 0.0);
+  for (int64_t i = 0; i < set.count; ++i)
+    for (int64_t p = 0; p < set.dim(); ++p) acc[static_cast<size_t>(p)] += set.pixels[static_cast<size_t>(i * set.dim() + p)];
+  std::vector<float> m;
+  for (double a : acc) m.push_back(static_cast<float>(a / (255.0 * static_cast<double>(std::max<int64_t>(set.count, 1)))));
+  return m;
+}
+
 }  // namespace ebm::io

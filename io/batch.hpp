@@ -33,6 +33,9 @@ void fill_batch(const ImageSet& set, std::span<const int64_t> indices, std::span
 // Writes indices.size() rows of `classes` floats: 1 at the image's label, 0 elsewhere.
 void fill_one_hot(const ImageSet& set, std::span<const int64_t> indices, int classes, std::span<float> out);
 
+// The mean of each pixel over the set, scaled to [0, 1].
+std::vector<float> pixel_means(const ImageSet& set);
+
 // A uniformly random permutation of [0, n), a pure function of (n, seed, epoch)
 // (Fisher-Yates over the counter-based RNG).
 std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, uint64_t epoch);

@@ -17,57 +17,52 @@ RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_
   if (cfg_.resume) load();
 }
 
-io::BatchOptions RbmFitter::conversion(uint64_t epoch) const {
-  return {.mode = cfg_.pixels, .seed = cfg_.data_seed, .epoch = epoch};
-}
-
-std::vector<double> RbmFitter::free_energies(const io::ImageSet& set, io::BatchOptions conv) {
+std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch) {
   const int64_t b = t_.v0.shape().rows;
   std::vector<double> out;
   std::vector<int64_t> idx;
-  for (int64_t first = 0; first < set.count; first += b) {
+  for (int64_t first = 0; first < src.count; first += b) {
     idx.clear();
-    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, set.count - 1));  // pad the last batch
-    io::fill_batch(set, idx, batch_, conv);
+    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, src.count - 1));  // pad the last batch
+    src.fill(idx, batch_, epoch);
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     auto f = ex_.value(f_eval_);
-    for (int64_t i = 0; i < b && first + i < set.count; ++i) out.push_back(f[static_cast<size_t>(i)]);
+    for (int64_t i = 0; i < b && first + i < src.count; ++i) out.push_back(f[static_cast<size_t>(i)]);
   }
   return out;
 }
 
-double RbmFitter::mean_free_energy(const io::ImageSet& set, int64_t first, int64_t count, uint64_t epoch) {
-  const auto f = free_energies(io::slice(set, first, std::min(count, set.count - first)), conversion(epoch));
+double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch) {
+  const auto f = free_energies(src, epoch);
   double s = 0;
   for (double x : f) s += x;
   return s / static_cast<double>(f.size());
 }
 
-double RbmFitter::pseudo_likelihood(const io::ImageSet& set, int64_t count, uint64_t epoch) {
-  const io::ImageSet sub = io::slice(set, 0, std::min(count, set.count));
+double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
   const int64_t b = t_.v0.shape().rows, nv = t_.rbm.config.visible;
   const RngKey key = make_rng_key(cfg_.data_seed, 0x9e11, epoch);
   double acc = 0;
   std::vector<int64_t> idx;
-  for (int64_t first = 0; first < sub.count; first += b) {
+  for (int64_t first = 0; first < src.count; first += b) {
     idx.clear();
-    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, sub.count - 1));
-    io::fill_batch(sub, idx, batch_, conversion(epoch));
+    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, src.count - 1));
+    src.fill(idx, batch_, epoch);
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     std::vector<float> f(ex_.value(f_eval_).begin(), ex_.value(f_eval_).end());
-    for (int64_t i = 0; i < b; ++i) {  // flip one random bit per image
+    for (int64_t i = 0; i < b; ++i) {  // flip one random bit per row
       const auto bit = static_cast<int64_t>(random_bits<uint32_t>(key, static_cast<uint32_t>(first + i)) % nv);
       float& x = batch_[static_cast<size_t>(i * nv + bit)];
       x = 1.0f - x;
     }
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     auto ff = ex_.value(f_eval_);
-    for (int64_t i = 0; i < b && first + i < sub.count; ++i) {
+    for (int64_t i = 0; i < b && first + i < src.count; ++i) {
       const double d = double(ff[static_cast<size_t>(i)]) - f[static_cast<size_t>(i)];  // log sigmoid(d)
       acc += static_cast<double>(nv) * -(std::max(-d, 0.0) + std::log1p(std::exp(-std::abs(d))));
     }
   }
-  return acc / static_cast<double>(sub.count);
+  return acc / static_cast<double>(src.count);
 }
 
 std::vector<NamedTensor> RbmFitter::state() const {
@@ -116,11 +111,11 @@ void RbmFitter::load() {
   ex_.set_step(meta.at("step").get<uint64_t>());
 }
 
-std::vector<EpochStats> RbmFitter::fit(const io::ImageSet& train, const io::ImageSet& valid,
+std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource& valid,
                                        const std::function<void(const EpochStats&)>& on_epoch) {
-  if (train.dim() != t_.rbm.config.visible)
-    throw Error("fit '{}': images have {} pixels; the RBM has {} visible units", t_.rbm.name, train.dim(),
-                t_.rbm.config.visible);
+  if (train.dim != t_.rbm.config.visible || valid.dim != train.dim)
+    throw Error("fit '{}': data rows have {} (training) and {} (validation) values; the RBM has {} visible units",
+                t_.rbm.name, train.dim, valid.dim, t_.rbm.config.visible);
   io::Batcher batches(train.count, t_.config.batch, cfg_.data_seed);
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};
@@ -131,17 +126,17 @@ std::vector<EpochStats> RbmFitter::fit(const io::ImageSet& train, const io::Imag
     batches.start_epoch(static_cast<uint64_t>(e));
     EpochStats s{.epoch = e + 1};
     for (int64_t b = 0; b < batches.batches(); ++b) {
-      io::fill_batch(train, batches.batch(b), batch_, conversion(static_cast<uint64_t>(e)));
+      train.fill(batches.batch(b), batch_, static_cast<uint64_t>(e));
       const Feed feeds[] = {{t_.v0, batch_}};
       ex_.run(targets, feeds);
       s.recon_error += ex_.scalar(t_.recon_error) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    s.fe_train = mean_free_energy(train, 0, cfg_.monitor_images, static_cast<uint64_t>(e));
-    s.fe_valid = mean_free_energy(valid, 0, cfg_.monitor_images, static_cast<uint64_t>(e));
+    s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), static_cast<uint64_t>(e));
+    s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), static_cast<uint64_t>(e));
     s.fe_gap = s.fe_valid - s.fe_train;
     if (t_.rbm.config.visible_unit == Unit::binary)
-      s.pseudo_ll = pseudo_likelihood(train, cfg_.monitor_images, static_cast<uint64_t>(e));
+      s.pseudo_ll = pseudo_likelihood(head(train, cfg_.monitor_images), static_cast<uint64_t>(e));
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save(epochs_done_);
     out.push_back(s);

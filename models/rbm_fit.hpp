@@ -17,17 +17,15 @@
 #include <vector>
 
 #include "graph/executor.hpp"
-#include "io/batch.hpp"
-#include "io/idx.hpp"
 #include "models/cd.hpp"
 #include "models/checkpoint.hpp"
+#include "models/data_source.hpp"
 
 namespace ebm {
 
 struct RbmFitConfig {
   int epochs = 10;
-  io::Pixels pixels = io::Pixels::sampled;  // how training images become visible vectors
-  uint64_t data_seed = 1;                   // shuffles and sampled binarisation
+  uint64_t data_seed = 1;                   // shuffles (and saved to check a resume)
   float lr_decay = 1.0f;                    // lr of epoch e = lr * lr_decay^e
   float final_momentum = 0.9f;
   int momentum_switch_epoch = 5;            // initial momentum before, final after
@@ -50,14 +48,14 @@ class RbmFitter {
 
   // Trains up to config.epochs (counting epochs done before a resume);
   // on_epoch sees each epoch's statistics as it ends.
-  std::vector<EpochStats> fit(const io::ImageSet& train, const io::ImageSet& valid,
+  std::vector<EpochStats> fit(const DataSource& train, const DataSource& valid,
                               const std::function<void(const EpochStats&)>& on_epoch = {});
 
-  // Mean free energy of images [first, first + count) of `set`, converted as for training.
-  double mean_free_energy(const io::ImageSet& set, int64_t first, int64_t count, uint64_t epoch);
-  // F(v) of every image of `set` (Pixels as configured, epoch 0 for sampled binarisation).
-  std::vector<double> free_energies(const io::ImageSet& set, io::BatchOptions conversion);
-  double pseudo_likelihood(const io::ImageSet& set, int64_t count, uint64_t epoch);
+  // F(v) of every row of `src` as seen in `epoch`, and their mean.
+  std::vector<double> free_energies(const DataSource& src, uint64_t epoch);
+  double mean_free_energy(const DataSource& src, uint64_t epoch);
+  // V log sigmoid(F(v~) - F(v)) averaged over the rows of `src`.
+  double pseudo_likelihood(const DataSource& src, uint64_t epoch);
 
   int epochs_done() const { return epochs_done_; }
   void save(int epoch) const;
@@ -65,7 +63,6 @@ class RbmFitter {
 
  private:
   std::vector<NamedTensor> state() const;
-  io::BatchOptions conversion(uint64_t epoch) const;
 
   CdTrainer& t_;
   Executor& ex_;

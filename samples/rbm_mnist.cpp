@@ -86,14 +86,6 @@ io::Pixels parse_pixels(const std::string& s) {
   throw Error("--pixels '{}': expected sampled, threshold or scaled", s);
 }
 
-std::vector<float> pixel_means(const io::ImageSet& set) {
-  std::vector<float> m(static_cast<size_t>(set.dim()), 0.0f);
-  for (int64_t i = 0; i < set.count; ++i)
-    for (int64_t p = 0; p < set.dim(); ++p) m[static_cast<size_t>(p)] += set.pixels[static_cast<size_t>(i * set.dim() + p)];
-  for (float& x : m) x /= 255.0f * static_cast<float>(set.count);
-  return m;
-}
-
 // Ten chains from ten test digits, a snapshot of E[v|h] every sample_steps / 10 steps.
 void write_samples(const Rbm& rbm, Executor& ex, const io::ImageSet& test, int steps, const std::string& path) {
   Graph& g = *rbm.graph;
@@ -142,11 +134,11 @@ void write_filters(const Rbm& rbm, const std::string& path) {
 }
 
 void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const io::ImageSet& test, const Options& o) {
-  const std::vector<float> base = base_rate_bias(pixel_means(train));
+  const std::vector<float> base = base_rate_bias(io::pixel_means(train));
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads, .progress = true};
   for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
   const AisResult z = ais_log_z(rbm, base, ac);
-  const auto f = fit.free_energies(test, {.mode = io::Pixels::sampled, .seed = o.data_seed + 1000});
+  const auto f = fit.free_energies(image_source(test, io::Pixels::sampled, o.data_seed + 1000), 0);
   double mean_f = 0;
   for (double x : f) mean_f += x / static_cast<double>(f.size());
   fmt::print("AIS: log Z = {:.2f} (+{:.2f} / -{:.2f}, 3 sd) over {} runs and {} temperatures\n", z.log_z,
@@ -174,7 +166,9 @@ Data load_data(const Options& o) {
 
 void train(RbmFitter& fit, const Data& d, const Options& o) {
   samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,recon_error,fe_train,fe_valid,fe_gap,pseudo_ll", o.resume);
-  fit.fit(d.train, d.valid, [&](const EpochStats& s) {
+  const io::Pixels px = parse_pixels(o.pixels);
+  const DataSource train = image_source(d.train, px, o.data_seed), valid = image_source(d.valid, px, o.data_seed);
+  fit.fit(train, valid, [&](const EpochStats& s) {
     fmt::print("epoch {:3}/{}  {:6.1f} s  recon {:7.3f}  F train {:8.2f}  F valid {:8.2f}  gap {:6.2f}  PL {:8.2f}\n",
                s.epoch, o.epochs, s.seconds, s.recon_error, s.fe_train, s.fe_valid, s.fe_gap, s.pseudo_ll);
     std::fflush(stdout);
@@ -188,11 +182,11 @@ int run(const Options& o) {
   std::filesystem::create_directories(o.output);
   Graph g;
   Rbm rbm = Rbm::make(g, "rbm", {.visible = d.train.dim(), .hidden = o.hidden, .seed = o.seed});
-  rbm.init_visible_bias(pixel_means(d.train));
+  rbm.init_visible_bias(io::pixel_means(d.train));
   CdTrainer trainer = make_cd_trainer(rbm, cd_config(o));
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
   RbmFitter fit(trainer, ex,
-                {.epochs = o.epochs, .pixels = parse_pixels(o.pixels), .data_seed = o.data_seed, .lr_decay = o.lr_decay,
+                {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,
                  .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume});
   if (trainer.chain.valid() && !o.resume) {  // PCD chains start at training images
     const auto order = io::shuffled_indices(d.train.count, o.data_seed, 999);

@@ -1,0 +1,59 @@
+#include "models/classifier.hpp"
+
+#include "autodiff/grad.hpp"
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "models/dbn.hpp"
+
+namespace ebm {
+
+Classifier Classifier::make(Graph& g, std::string name, const ClassifierConfig& cfg) {
+  if (cfg.layers.size() < 1 || cfg.classes < 2)
+    throw Error("classifier '{}': {} layer sizes and {} classes; expected an input size and at least 2 classes", name,
+                cfg.layers.size(), cfg.classes);
+  Classifier c{&g, name, cfg, {}, {}, {}, {}, {}, {}, {}};
+  std::vector<int64_t> sizes = cfg.layers;
+  sizes.push_back(cfg.classes);
+  for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+    c.w.push_back(g.param(fmt::format("{}.W{}", name, l), {sizes[l], sizes[l + 1]}));
+    c.b.push_back(g.param(fmt::format("{}.b{}", name, l), {1, sizes[l + 1]}));
+    fill_normal(g.value(c.w.back()), cfg.init_std, cfg.seed, l);
+  }
+  c.x = g.input(name + ".x", {cfg.batch, cfg.layers.front()});
+  c.t = g.input(name + ".t", {cfg.batch, cfg.classes});
+  c.logits = c.predict(c.x);
+  c.loss = softmax_xent(c.logits, c.t);
+  const auto params = c.params();
+  c.opt = sgd(params, grad(c.loss, params), cfg.sgd);
+  return c;
+}
+
+void Classifier::init_from(const Dbn& dbn) {
+  if (dbn.depth() + 1 != static_cast<int>(config.layers.size()))
+    throw Error("classifier '{}': the DBN has {} layers of weights; expected {}", name, dbn.depth(),
+                config.layers.size() - 1);
+  Graph& g = *graph;
+  for (size_t l = 0; l < dbn.rbms.size(); ++l) {
+    const Rbm& r = dbn.rbms[l];
+    if (r.w.shape() != w[l].shape())
+      throw Error("classifier '{}': layer {} is {}, the DBN's is {}", name, l, w[l].shape(), r.w.shape());
+    std::copy(g.value(r.w).begin(), g.value(r.w).end(), g.value(w[l]).begin());
+    std::copy(g.value(r.b).begin(), g.value(r.b).end(), g.value(b[l]).begin());
+  }
+}
+
+Tensor Classifier::features(Tensor input) const {
+  Tensor h = input;
+  for (size_t l = 0; l + 1 < w.size(); ++l) h = affine_sigmoid(h, w[l], b[l]);
+  return h;
+}
+
+Tensor Classifier::predict(Tensor input) const { return matmul(features(input), w.back()) + b.back(); }
+
+std::vector<Tensor> Classifier::params() const {
+  std::vector<Tensor> p;
+  for (size_t l = 0; l < w.size(); ++l) p.insert(p.end(), {w[l], b[l]});
+  return p;
+}
+
+}  // namespace ebm

@@ -1,0 +1,55 @@
+#pragma once
+// A Deep Belief Network: a stack of RBMs. rbms[l] models the representation
+// of layer l (the data for l = 0) with layer l + 1 as its hidden units. The
+// lower layers form a directed sigmoid belief net (generative weights W_l,
+// visible biases c_l); the top RBM is an undirected associative memory.
+//
+//   recognition  Q(h_{l+1} | h_l) = sigmoid(h_l W_l + b_l)
+//   generation   p(h_l | h_{l+1}) = sigmoid(h_{l+1} W_l' + c_l)
+//
+// Greedy layer-wise training (Hinton, Osindero & Teh 2006) trains rbms[0] on
+// the data, then rbms[l] on Q(h_l | data) with the layers below frozen; each
+// new layer can only raise the variational bound on log p(v) when it starts
+// from the transpose of the layer below (init_from_below).
+
+#include <string>
+#include <vector>
+
+#include "models/data_source.hpp"
+#include "models/rbm.hpp"
+
+namespace ebm {
+
+class Executor;
+
+struct DbnConfig {
+  std::vector<int64_t> layers{784, 500, 500, 2000};
+  float init_std = 0.01f;
+  uint64_t seed = 1;
+};
+
+struct Dbn {
+  Graph* graph = nullptr;
+  std::string name;
+  std::vector<Rbm> rbms;
+
+  static Dbn make(Graph& g, std::string name, const DbnConfig& config);
+
+  int depth() const { return static_cast<int>(rbms.size()); }
+  // E[h_l | v] through the recognition weights of layers 0 .. l-1.
+  Tensor up(Tensor v, int l) const;
+  // From a state of layer l down to the data layer through the generative
+  // weights, with probabilities (the mean-field top-down pass).
+  Tensor down(Tensor h, int l) const;
+  // rbms[l] := rbms[l-1]' (W, b and c swapped), when the shapes allow.
+  void init_from_below(int l);
+};
+
+// The rows of layer l's representation: images of `images` converted by
+// `images.fill`, passed up through the frozen layers 0 .. l-1 on `ex`.
+// Probabilities by default; with sample_up, a Bernoulli draw keyed by
+// (seed, epoch, row) so the source stays a pure function of (rows, epoch).
+DataSource layer_source(const Dbn& dbn, int l, Executor& ex, const DataSource& images, int64_t batch,
+                        bool sample_up = false, uint64_t seed = 0);
+
+}  // namespace ebm

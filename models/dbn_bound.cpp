@@ -1,0 +1,102 @@
+#include "models/dbn_bound.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+#include "models/exact.hpp"
+
+namespace ebm {
+namespace {
+
+double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
+
+// log prod_i Bernoulli(x_i; sigmoid(a_i)) = -sum_i (softplus(a_i) - x_i a_i)
+double log_bernoulli(std::span<const double> a, const float* x) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s -= softplus(a[i]) - x[i] * a[i];
+  return s;
+}
+
+// a = x W + bias (x a row of n, W [n, m]) or, transposed, a = W x + bias (x a row of m)
+std::vector<double> affine(std::span<const float> w, std::span<const float> bias, const float* x, int64_t n, int64_t m,
+                           bool transposed) {
+  std::vector<double> a(bias.begin(), bias.end());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < m; ++j) {
+      const double wij = w[static_cast<size_t>(i * m + j)];
+      if (transposed) a[static_cast<size_t>(i)] += wij * x[j];
+      else a[static_cast<size_t>(j)] += wij * x[i];
+    }
+  return a;
+}
+
+}  // namespace
+
+std::vector<DbnExact> dbn_exact(const Dbn& dbn, std::span<const float> v) {
+  if (dbn.depth() != 2) throw Error("dbn_exact '{}': needs exactly two RBMs, has {}", dbn.name, dbn.depth());
+  const Rbm &r0 = dbn.rbms[0], &r1 = dbn.rbms[1];
+  const Graph& g = *dbn.graph;
+  const int64_t nv = r0.config.visible, nh = r0.config.hidden;
+  if (nh > 20) throw Error("dbn_exact '{}': {} first-layer hidden units; expected at most 20", dbn.name, nh);
+  std::vector<float> states;  // every h1 configuration
+  for (int64_t s = 0; s < (int64_t{1} << nh); ++s)
+    for (int64_t j = 0; j < nh; ++j) states.push_back(static_cast<float>(s >> j & 1));
+  const double log_z1 = exact_log_z(r1);
+  const std::vector<double> f1 = free_energy_exact(r1, states);
+  std::vector<DbnExact> out;
+  for (size_t row = 0; row < v.size() / static_cast<size_t>(nv); ++row) {
+    const float* x = v.data() + row * static_cast<size_t>(nv);
+    const auto q = affine(g.value(r0.w), g.value(r0.b), x, nv, nh, false);
+    double mx = -std::numeric_limits<double>::infinity(), sum = 0, bound = 0;
+    std::vector<double> joint(states.size() / static_cast<size_t>(nh));
+    for (size_t s = 0; s < joint.size(); ++s) {
+      const float* h = states.data() + s * static_cast<size_t>(nh);
+      const auto a = affine(g.value(r0.w), g.value(r0.c), h, nv, nh, true);
+      joint[s] = log_bernoulli(a, x) - f1[s] - log_z1;  // log p(v | h) + log p_1(h)
+      const double log_q = log_bernoulli(q, h);
+      bound += std::exp(log_q) * (joint[s] - log_q);
+      mx = std::max(mx, joint[s]);
+    }
+    for (double j : joint) sum += std::exp(j - mx);
+    out.push_back({mx + std::log(sum), bound});
+  }
+  return out;
+}
+
+std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const DataSource& data, int64_t batch,
+                                   int samples) {
+  if (k < 0 || k >= dbn.depth()) throw Error("dbn bound '{}': no RBM {} (depth {})", dbn.name, k, dbn.depth());
+  Graph& g = *dbn.graph;
+  const Tensor x = g.input(fmt::format("{}.bound{}.in", dbn.name, k), {batch, data.dim});
+  Tensor h = x, total;
+  for (int l = 0; l < k; ++l) {  // one sample down the recognition path, scoring each layer
+    const Rbm& r = dbn.rbms[static_cast<size_t>(l)];
+    const Tensor q = r.hidden_input(h);
+    const Tensor next = sigmoid_bernoulli(q);
+    const Tensor a = r.visible_input(next);
+    const Tensor log_p = -sum(softplus(a) - h * a, 1);            // log p(h_l | h_{l+1})
+    const Tensor entropy = sum(softplus(q) - sigmoid(q) * q, 1);  // H(Q(h_{l+1} | h_l))
+    total = total.valid() ? total + log_p + entropy : log_p + entropy;
+    h = next;
+  }
+  const Tensor top = -dbn.rbms[static_cast<size_t>(k)].free_energy(h);
+  total = total.valid() ? total + top : top;
+  std::vector<double> out(static_cast<size_t>(data.count), 0.0);
+  std::vector<float> buf(static_cast<size_t>(batch * data.dim));
+  std::vector<int64_t> idx;
+  for (int s = 0; s < samples; ++s)
+    for (int64_t first = 0; first < data.count; first += batch) {
+      idx.clear();
+      for (int64_t i = first; i < first + batch; ++i) idx.push_back(std::min(i, data.count - 1));
+      data.fill(idx, buf, 0);
+      ex.run({total}, {{x, buf}});
+      const auto t = ex.value(total);
+      for (int64_t i = 0; i < batch && first + i < data.count; ++i)
+        out[static_cast<size_t>(first + i)] += t[static_cast<size_t>(i)] / samples;
+    }
+  return out;
+}
+
+}  // namespace ebm

@@ -1,0 +1,122 @@
+#include "models/finetune.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "graph/functions.hpp"
+#include "io/batch.hpp"
+
+namespace ebm {
+
+Finetuner::Finetuner(Classifier& c, Executor& ex, FinetuneConfig cfg) : c_(c), ex_(ex), cfg_(std::move(cfg)) {
+  Graph& g = *c_.graph;
+  eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.config.layers.front()});
+  eval_logits_ = c_.predict(eval_x_);
+  for (Tensor p : c_.params()) best_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
+  keep_best(true);
+  if (cfg_.resume) load();
+}
+
+void Finetuner::keep_best(bool to_best) {
+  Graph& g = *c_.graph;
+  const auto params = c_.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto from = g.value(to_best ? params[i] : best_[i]), to = g.value(to_best ? best_[i] : params[i]);
+    std::copy(from.begin(), from.end(), to.begin());
+  }
+}
+
+double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong) {
+  const int64_t b = cfg_.eval_batch, k = c_.config.classes;
+  std::vector<float> x(static_cast<size_t>(b * set.dim()));
+  std::vector<int64_t> idx;
+  int64_t errors = 0;
+  for (int64_t first = 0; first < set.count; first += b) {
+    idx.clear();
+    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, set.count - 1));
+    io::fill_batch(set, idx, x, {.mode = io::Pixels::scaled});
+    ex_.run({eval_logits_}, {{eval_x_, x}});
+    const auto y = ex_.value(eval_logits_);
+    for (int64_t i = 0; i < b && first + i < set.count; ++i) {
+      const auto row = y.subspan(static_cast<size_t>(i * k), static_cast<size_t>(k));
+      const auto guess = std::max_element(row.begin(), row.end()) - row.begin();
+      if (guess != set.labels[static_cast<size_t>(first + i)]) {
+        ++errors;
+        if (wrong) wrong->push_back(first + i);
+      }
+    }
+  }
+  return 100.0 * static_cast<double>(errors) / static_cast<double>(set.count);
+}
+
+std::vector<NamedTensor> Finetuner::state() const {
+  std::vector<NamedTensor> s;
+  const auto params = c_.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string n = fmt::format("p{}", i);
+    s.push_back({n, params[i]});
+    s.push_back({n + ".velocity", c_.opt.state[i]});
+    s.push_back({n + ".best", best_[i]});
+  }
+  return s;
+}
+
+void Finetuner::save() const {
+  const nlohmann::json meta = {{"epoch", epochs_done_},   {"step", ex_.step()},      {"seed", ex_.options().seed},
+                               {"data_seed", cfg_.data_seed}, {"best_error", best_error_}, {"best_epoch", best_epoch_},
+                               {"layers", c_.config.layers}, {"lr", c_.config.sgd.lr}};
+  save_checkpoint(cfg_.checkpoint, "classifier", state(), meta.dump());
+}
+
+void Finetuner::load() {
+  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "classifier", state()));
+  if (meta.at("seed") != ex_.options().seed || meta.at("data_seed") != cfg_.data_seed)
+    throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
+                cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
+                cfg_.data_seed);
+  epochs_done_ = meta.at("epoch").get<int>();
+  best_error_ = meta.at("best_error").get<double>();
+  best_epoch_ = meta.at("best_epoch").get<int>();
+  ex_.set_step(meta.at("step").get<uint64_t>());
+}
+
+std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::ImageSet& valid,
+                                          const std::function<void(const FinetuneEpoch&)>& on_epoch) {
+  const int64_t b = c_.config.batch;
+  io::Batcher batches(train.count, b, cfg_.data_seed);
+  std::vector<float> x(static_cast<size_t>(b * train.dim())), t(static_cast<size_t>(b * c_.config.classes));
+  std::vector<FinetuneEpoch> out;
+  const Tensor targets[] = {c_.opt.step, c_.loss};
+  for (int e = epochs_done_; e < cfg_.epochs; ++e) {
+    const auto t0 = std::chrono::steady_clock::now();
+    c_.opt.set_lr(c_.config.sgd.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
+    batches.start_epoch(static_cast<uint64_t>(e));
+    FinetuneEpoch s{.epoch = e + 1};
+    for (int64_t k = 0; k < batches.batches(); ++k) {
+      io::fill_batch(train, batches.batch(k), x, {.mode = io::Pixels::scaled});
+      io::fill_one_hot(train, batches.batch(k), static_cast<int>(c_.config.classes), t);
+      const Feed feeds[] = {{c_.x, x}, {c_.t, t}};
+      ex_.run(targets, feeds);
+      s.train_loss += ex_.scalar(c_.loss) / static_cast<double>(batches.batches());
+    }
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    s.valid_error = error(valid);
+    s.best = s.valid_error < best_error_;
+    if (s.best) {
+      best_error_ = s.valid_error;
+      best_epoch_ = e + 1;
+      keep_best(true);
+    }
+    epochs_done_ = e + 1;
+    if (!cfg_.checkpoint.empty()) save();
+    out.push_back(s);
+    if (on_epoch) on_epoch(s);
+  }
+  keep_best(false);
+  return out;
+}
+
+}  // namespace ebm

@@ -1,0 +1,63 @@
+#pragma once
+// Backprop fine-tuning of a Classifier on labelled images: shuffled
+// mini-batches, a learning-rate schedule, the validation error after every
+// epoch, the best epoch's weights kept (the validation set chooses, never the
+// test set), and a checkpoint per epoch from which a run resumes exactly.
+
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "graph/executor.hpp"
+#include "io/idx.hpp"
+#include "models/checkpoint.hpp"
+#include "models/classifier.hpp"
+
+namespace ebm {
+
+struct FinetuneConfig {
+  int epochs = 50;
+  uint64_t data_seed = 1;
+  float lr_decay = 1.0f;             // lr of epoch e = lr * lr_decay^e
+  int64_t eval_batch = 1000;
+  std::filesystem::path checkpoint;  // empty: none
+  bool resume = false;
+};
+
+struct FinetuneEpoch {
+  int epoch = 0;
+  double seconds = 0;
+  double train_loss = 0;    // mean cross-entropy over the epoch's batches
+  double valid_error = 0;   // % of the validation images misclassified
+  bool best = false;        // the lowest validation error so far
+};
+
+class Finetuner {
+ public:
+  Finetuner(Classifier& c, Executor& ex, FinetuneConfig config);
+
+  // Trains to config.epochs; keeps the best validation epoch's weights in
+  // the classifier when it returns.
+  std::vector<FinetuneEpoch> fit(const io::ImageSet& train, const io::ImageSet& valid,
+                                 const std::function<void(const FinetuneEpoch&)>& on_epoch = {});
+  // % of `set` misclassified (images scaled to [0, 1]); the indices of the
+  // misclassified images go to `wrong` when given.
+  double error(const io::ImageSet& set, std::vector<int64_t>* wrong = nullptr);
+  int epochs_done() const { return epochs_done_; }
+
+ private:
+  std::vector<NamedTensor> state() const;
+  void save() const;
+  void load();
+  void keep_best(bool to_best);
+
+  Classifier& c_;
+  Executor& ex_;
+  FinetuneConfig cfg_;
+  Tensor eval_x_, eval_logits_;
+  std::vector<Tensor> best_;  // a copy of the parameters at the best epoch
+  double best_error_ = 101.0;
+  int best_epoch_ = 0, epochs_done_ = 0;
+};
+
+}  // namespace ebm

@@ -1,0 +1,148 @@
+// dbn_mnist: the main job. A Deep Belief Network on MNIST: greedy layer-wise
+// pretraining of a stack of RBMs, the variational bound as layers are added,
+// samples from the model, and discriminative fine-tuning by backprop
+// (Hinton & Salakhutdinov 2006), beside the same net trained from a random
+// start with the same budget.
+//
+//   pixels --RBM0--> h1 --RBM1--> h2 --RBM2--> h3          (greedy, CD-k, bottom up)
+//      \                                      |
+//       `--W0,b0--> sigmoid --W1,b1--> sigmoid --W2,b2--> sigmoid --W,b--> softmax
+//                         (unrolled, fine-tuned by backprop through autodiff)
+//
+// Writes to --output: pretrain/ and finetune/ checkpoints, filters.png,
+// features.png, samples.png, misclassified.png, metrics.csv; prints a
+// summary table and key=value result lines.
+
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "graph/functions.hpp"
+#include "io/png.hpp"
+#include "models/ais.hpp"
+#include "models/dbn_bound.hpp"
+#include "models/finetune.hpp"
+#include "models/rbm_fit.hpp"
+#include "samples/common.hpp"
+#include "samples/dbn_mnist_parts.hpp"
+#include "samples/progress.hpp"
+
+namespace {
+
+using namespace ebm;
+using namespace ebm::samples;
+
+void pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+  Rbm& r = dbn.rbms[static_cast<size_t>(l)];
+  if (l == 0) r.init_visible_bias(io::pixel_means(d.train));
+  CdTrainer t = make_cd_trainer(r, layer_cd(o, l));
+  const int epochs = o.pretrain_epochs[static_cast<size_t>(l)];
+  RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .monitor_images = 1000,
+                        .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l), .resume = o.resume});
+  const DataSource images = image_source(d.train, io::Pixels::sampled, o.data_seed);
+  const DataSource valid_images = image_source(d.valid, io::Pixels::sampled, o.data_seed);
+  const DataSource train = layer_source(dbn, l, ex, images, o.batch, false, o.data_seed);
+  const DataSource valid = layer_source(dbn, l, ex, valid_images, o.batch, false, o.data_seed);
+  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden), epochs);
+  if (fit.epochs_done() > 0) bar.update(fit.epochs_done(), "resumed from the checkpoint");
+  double recon = 0;
+  fit.fit(train, valid, [&](const EpochStats& s) {
+    recon = s.recon_error;
+    bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
+  });
+  sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
+          fmt::format("recon error {:.3f}", recon));
+}
+
+// The bound on the test log-likelihood with RBM k on top (AIS for its log Z).
+void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+  Progress bar(fmt::format("bound with {} layer(s)", k + 1), 1);
+  const io::ImageSet test = io::slice(d.test, 0, std::min<int64_t>(o.bound_images, d.test.count));
+  const DataSource images = image_source(test, io::Pixels::sampled, o.data_seed + 1000);
+  const DataSource train_top = layer_source(dbn, k, ex, image_source(d.train, io::Pixels::sampled, o.data_seed), o.batch);
+  const std::vector<float> base = base_rate_bias(source_means(train_top, 5000, o.batch));
+  AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
+  for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
+  const AisResult z = ais_log_z(dbn.rbms[static_cast<size_t>(k)], base, ac);
+  double b = 0;
+  for (double x : dbn_bound_rows(dbn, k, ex, images, o.batch, o.bound_samples)) b += x / static_cast<double>(test.count);
+  b -= z.log_z;
+  bar.update(1, fmt::format("{:.2f} nats (log Z {:.2f} +{:.2f}/-{:.2f})", b, z.log_z, z.log_z_high - z.log_z,
+                            z.log_z - z.log_z_low));
+  sum.add(fmt::format("bound, {} layer(s)", k + 1), bar.seconds(), fmt::format("{:.2f} nats", b));
+  result(fmt::format("bound_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b));
+}
+
+double finetune(Classifier& c, Executor& ex, const Data& d, const Options& o, const std::string& what, Summary& sum) {
+  Finetuner ft(c, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
+                       .checkpoint = o.output + "/" + what, .resume = o.resume});
+  Progress bar(what, o.finetune_epochs);
+  if (ft.epochs_done() > 0) bar.update(ft.epochs_done(), "resumed from the checkpoint");
+  Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct", o.resume);
+  ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
+    bar.update(e.epoch, fmt::format("loss {:.4f}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
+    csv.row("{},{:.3f},{:.5f},{:.3f}", e.epoch, e.seconds, e.train_loss, e.valid_error);
+  });
+  std::vector<int64_t> wrong;
+  const double err = ft.error(d.test, &wrong);
+  sum.add(what, bar.seconds(), fmt::format("test error {:.2f}% ({} of {})", err, wrong.size(), d.test.count));
+  if (what == "finetune") write_misclassified(d.test, wrong, o.output + "/misclassified.png");
+  return err;
+}
+
+int run(const Options& o) {
+  const Data d = load_data(o);
+  std::filesystem::create_directories(o.output);
+  Graph g;
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = o.layers(), .seed = o.seed});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  Summary sum;
+  fmt::print("dbn_mnist: {} DBN, preset {}, {} training / {} validation / {} test images\n", o.layer_string(), o.preset,
+             d.train.count, d.valid.count, d.test.count);
+  for (int l = 0; l < dbn.depth(); ++l) {
+    pretrain_layer(dbn, l, ex, d, o, sum);
+    if (o.bound) report_bound(dbn, l, ex, d, o, sum);
+  }
+  write_filters(dbn, o.output + "/filters.png", o.output + "/features.png");
+  write_samples(dbn, ex, d.test, o.output + "/samples.png");
+  if (o.finetune == "backprop") {
+    Classifier net = Classifier::make(g, "net", o.classifier_config());
+    net.init_from(dbn);
+    result("test_error_pct", fmt::format("{:.2f}", finetune(net, ex, d, o, "finetune", sum)));
+    if (o.baseline) {
+      Classifier base = Classifier::make(g, "baseline", o.classifier_config());
+      result("baseline_test_error_pct", fmt::format("{:.2f}", finetune(base, ex, d, o, "baseline", sum)));
+    }
+  }
+  if (!o.profile.empty()) {
+    ex.profile().write_chrome_trace(o.profile);
+    print_comment_block(ex.profile().summary());
+  }
+  sum.print();
+  result("total_seconds", fmt::format("{:.1f}", sum.total()));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Deep Belief Network on MNIST: greedy pretraining, the variational bound, samples, and fine-tuning"};
+  Options o;
+  add_options(app, o);
+  try {
+    app.parse(argc, argv);
+    o.apply_preset(app);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const ebm::Error& e) {
+    fmt::print(stderr, "dbn_mnist: {}\n", e.what());
+    return 2;
+  }
+  try {
+    return run(o);
+  } catch (const ebm::Error& e) {
+    fmt::print(stderr, "dbn_mnist: {}\n", e.what());
+    return 2;
+  }
+}

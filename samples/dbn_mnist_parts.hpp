@@ -1,0 +1,234 @@
+#pragma once
+// dbn_mnist's options, presets, data split, pictures and summary table.
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+#include "io/batch.hpp"
+#include "io/png.hpp"
+#include "models/cd.hpp"
+#include "models/classifier.hpp"
+#include "models/dbn.hpp"
+#include "samples/common.hpp"
+
+namespace ebm::samples {
+
+struct Options {
+  std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile, method = "cd1";
+  std::vector<int64_t> hidden{500, 500, 2000};
+  std::vector<int> pretrain_epochs{3};
+  int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
+  int64_t batch = 100, validation = 10000, bound_images = 10000;
+  float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f, final_momentum = 0.9f;
+  float weight_decay = 2e-4f, ais_scale = 1.0f;
+  uint64_t seed = 1, data_seed = 1;
+  bool resume = false, baseline = false, bound = false;
+
+  std::vector<int64_t> layers() const {
+    std::vector<int64_t> l{784};
+    l.insert(l.end(), hidden.begin(), hidden.end());
+    return l;
+  }
+  std::string layer_string() const {
+    std::string s;
+    for (int64_t n : layers()) s += (s.empty() ? "" : "-") + std::to_string(n);
+    return s;
+  }
+  ClassifierConfig classifier_config() const {
+    return {.layers = layers(), .batch = batch, .sgd = {.lr = finetune_lr, .momentum = 0.9f}, .seed = seed + 100};
+  }
+
+  // A preset fills every option the command line did not set.
+  void apply_preset(const CLI::App& app) {
+    auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+    if (preset == "quick") {
+      if (unset("--pretrain-epochs")) pretrain_epochs = {3};
+      if (unset("--finetune-epochs")) finetune_epochs = 10;
+    } else if (preset == "paper") {
+      if (unset("--pretrain-epochs")) pretrain_epochs = {30, 30, 30};
+      if (unset("--finetune-epochs")) finetune_epochs = 60;
+      if (unset("--baseline")) baseline = true;
+      if (unset("--bound")) bound = true;
+    } else {
+      throw Error("--preset '{}': expected quick or paper", preset);
+    }
+    if (pretrain_epochs.size() == 1) pretrain_epochs.assign(hidden.size(), pretrain_epochs[0]);
+    if (pretrain_epochs.size() != hidden.size())
+      throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", pretrain_epochs.size(),
+                  hidden.size());
+    if (finetune != "backprop" && finetune != "none")
+      throw Error("--finetune '{}': expected backprop or none (up-down fine-tuning is not built yet)", finetune);
+  }
+};
+
+inline void add_options(CLI::App& app, Options& o) {
+  app.add_option("--preset", o.preset, "quick (minutes) or paper (the full reproduction)")->capture_default_str();
+  app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
+  app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden layer sizes, bottom up")->capture_default_str()->delimiter(',');
+  app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',');
+  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
+  app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str();
+  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str();
+  app.add_option("--finetune", o.finetune, "backprop or none")->capture_default_str();
+  app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs");
+  app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str();
+  app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str();
+  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--validation", o.validation, "last N training images held out to choose the epoch")->capture_default_str();
+  app.add_flag("--baseline", o.baseline, "also train the same net from a random start, same budget");
+  app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");
+  app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str();
+  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str();
+  app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
+  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
+  app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the whole run to FILE");
+}
+
+inline CdConfig layer_cd(const Options& o, int) {
+  CdConfig c{.batch = o.batch, .lr = o.pretrain_lr, .momentum = o.momentum, .weight_decay = o.weight_decay};
+  const bool pcd = o.method.rfind("pcd", 0) == 0;
+  const std::string k = o.method.substr(pcd ? 3 : 2);
+  if ((!pcd && o.method.rfind("cd", 0) != 0) || k.find_first_not_of("0123456789") != std::string::npos || k == "0")
+    throw Error("--method '{}': expected cd1, cdK (e.g. cd10), pcd or pcdK", o.method);
+  c.method = pcd ? CdMethod::pcd : CdMethod::cd;
+  c.k = k.empty() ? 1 : std::stoi(k);
+  return c;
+}
+
+struct Data {
+  io::ImageSet train, valid, test;
+};
+
+inline Data load_data(const Options& o) {
+  const auto dir = find_data(o.data);
+  const io::ImageSet all = io::load_mnist(dir, "train");
+  if (o.validation <= 0 || o.validation >= all.count)
+    throw Error("--validation {}: expected 1 .. {}", o.validation, all.count - 1);
+  return {io::slice(all, 0, all.count - o.validation), io::slice(all, all.count - o.validation, o.validation),
+          io::load_mnist(dir, "t10k")};
+}
+
+// Per-unit means of the first n rows of a source.
+inline std::vector<float> source_means(const DataSource& s, int64_t n, int64_t batch) {
+  std::vector<double> acc(static_cast<size_t>(s.dim), 0.0);
+  std::vector<float> buf(static_cast<size_t>(batch * s.dim));
+  std::vector<int64_t> idx;
+  const int64_t rows = std::min(n, s.count) / batch * batch;
+  for (int64_t first = 0; first < rows; first += batch) {
+    idx.clear();
+    for (int64_t i = first; i < first + batch; ++i) idx.push_back(i);
+    s.fill(idx, buf, 0);
+    for (size_t i = 0; i < buf.size(); ++i) acc[i % acc.size()] += buf[i];
+  }
+  std::vector<float> m;
+  for (double a : acc) m.push_back(static_cast<float>(a / static_cast<double>(std::max<int64_t>(rows, 1))));
+  return m;
+}
+
+// Columns j of `w` [rows, cols] as tiles; with `below` [784, rows], each
+// column is first drawn through it (a second-layer feature as the weighted
+// sum of first-layer filters).
+inline std::vector<float> weight_tiles(std::span<const float> w, int64_t rows, int64_t cols, int64_t n,
+                                       std::span<const float> below = {}) {
+  std::vector<float> t;
+  for (int64_t j = 0; j < n; ++j) {
+    std::vector<float> col(static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) col[static_cast<size_t>(i)] = w[static_cast<size_t>(i * cols + j)];
+    if (below.empty()) {
+      t.insert(t.end(), col.begin(), col.end());
+      continue;
+    }
+    for (int64_t p = 0; p < 784; ++p) {
+      double s = 0;
+      for (int64_t i = 0; i < rows; ++i) s += double(below[static_cast<size_t>(p * rows + i)]) * col[static_cast<size_t>(i)];
+      t.push_back(static_cast<float>(s));
+    }
+  }
+  return t;
+}
+
+inline void write_filters(const Dbn& dbn, const std::string& filters, const std::string& features) {
+  const Graph& g = *dbn.graph;
+  const Rbm& r0 = dbn.rbms[0];
+  const int64_t h0 = r0.config.hidden;
+  io::write_png_grid(filters, weight_tiles(g.value(r0.w), 784, h0, std::min<int64_t>(h0, 100)), std::min<int64_t>(h0, 100),
+                     28, 28, {.columns = 10, .upscale = 2});
+  if (dbn.depth() < 2) return;
+  const Rbm& r1 = dbn.rbms[1];
+  const int64_t n = std::min<int64_t>(r1.config.hidden, 100);
+  io::write_png_grid(features, weight_tiles(g.value(r1.w), h0, r1.config.hidden, n, g.value(r0.w)), n, 28, 28,
+                     {.columns = 10, .upscale = 2});
+}
+
+// Ten chains in the top RBM, started from ten test digits' top-level codes;
+// every 100 Gibbs steps each chain's state is drawn down to pixels.
+inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test, const std::string& path) {
+  Graph& g = *dbn.graph;
+  const int top = dbn.depth() - 1;
+  const Rbm& r = dbn.rbms[static_cast<size_t>(top)];
+  const Tensor x = g.input("samples.x", {10, 784});
+  const Tensor state = g.param("samples.state", {10, r.config.visible}, 0.0f, false);
+  std::vector<int64_t> idx;
+  for (int digit = 0; digit < 10; ++digit)
+    idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
+  std::vector<float> xs(10 * 784);
+  io::fill_batch(test, idx, xs, {.mode = io::Pixels::scaled});
+  const Tensor start = assign(state, dbn.up(x, top));
+  ex.run({start}, {{x, xs}});
+  const Tensor h = r.sample_h(state), shown = dbn.down(r.p_v(h), top);
+  const Tensor advance = assign(state, r.sample_v(h));
+  std::vector<float> tiles;
+  for (int s = 1; s <= 1000; ++s) {
+    ex.run({shown, advance});
+    if (s % 100 == 0) tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
+  }
+  io::write_png_grid(path, tiles, 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+}
+
+inline void write_misclassified(const io::ImageSet& test, const std::vector<int64_t>& wrong, const std::string& path) {
+  if (wrong.empty()) return;
+  const auto n = std::min<size_t>(wrong.size(), 100);
+  std::vector<float> tiles(n * 784);
+  io::fill_batch(test, std::span(wrong).first(n), tiles, {.mode = io::Pixels::scaled});
+  io::write_png_grid(path, tiles, static_cast<int64_t>(n), 28, 28, {.columns = 10, .upscale = 2,
+                                                                     .contrast = io::GridOptions::Contrast::fixed01});
+}
+
+// The per-phase summary table printed at the end.
+class Summary {
+ public:
+  void add(std::string phase, double seconds, std::string outcome) {
+    rows_.push_back({std::move(phase), seconds, std::move(outcome)});
+  }
+  double total() const {
+    double s = 0;
+    for (const auto& r : rows_) s += r.seconds;
+    return s;
+  }
+  void print() const {
+    fmt::print("\n{:<32} {:>9}  {}\n", "phase", "seconds", "result");
+    for (const auto& r : rows_) fmt::print("{:<32} {:>9.1f}  {}\n", r.phase, r.seconds, r.outcome);
+    fmt::print("{:<32} {:>9.1f}\n\n", "total", total());
+  }
+
+ private:
+  struct Row {
+    std::string phase;
+    double seconds;
+    std::string outcome;
+  };
+  std::vector<Row> rows_;
+};
+
+inline void print_comment_block(const std::string& text) { fmt::print("{}", text); }
+
+}  // namespace ebm::samples

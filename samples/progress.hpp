@@ -1,0 +1,43 @@
+#pragma once
+// A live progress line for long phases: "<label> 12/50 [=====     ] 24% 31 s, ETA 1:38".
+// Redrawn in place on a terminal; one line per update elsewhere (logs).
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+namespace ebm::samples {
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total)
+      : label_(std::move(label)), total_(total), t0_(std::chrono::steady_clock::now()), tty_(isatty(1) != 0) {}
+
+  // `note` is appended (e.g. the epoch's error); done counts finished units.
+  void update(int64_t done, const std::string& note = {}) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const double eta = done > 0 ? s * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
+    const int bar = total_ > 0 ? static_cast<int>(20 * done / total_) : 20;
+    const std::string line =
+        fmt::format("{} {}/{} [{:<20}] {:3}% {:.0f} s, ETA {}:{:02}  {}", label_, done, total_, std::string(static_cast<size_t>(bar), '='),
+                    total_ > 0 ? 100 * done / total_ : 100, s, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60, note);
+    if (tty_)
+      fmt::print("\r{}\033[K", line);
+    else
+      fmt::print("{}\n", line);
+    if (tty_ && done >= total_) fmt::print("\n");
+    std::fflush(stdout);
+  }
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+
+ private:
+  std::string label_;
+  int64_t total_;
+  std::chrono::steady_clock::time_point t0_;
+  bool tty_;
+};
+
+}  // namespace ebm::samples
