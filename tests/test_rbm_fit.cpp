@@ -51,7 +51,8 @@ struct Run {
 }  // namespace
 
 TEST_CASE("rbm/fit: a resumed run ends bitwise equal to an uninterrupted one (CD and PCD)") {
-  const io::ImageSet train = synthetic_images(200, 1), valid = synthetic_images(50, 2);
+  const io::ImageSet train_set = synthetic_images(200, 1), valid_set = synthetic_images(50, 2);
+  const DataSource train = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
   for (CdMethod m : {CdMethod::cd, CdMethod::pcd}) {
     const fs::path a = fresh_dir("straight"), b = fresh_dir("resumed");
     Run straight(m, a, false, 4);
@@ -75,7 +76,8 @@ TEST_CASE("rbm/fit: a resumed run ends bitwise equal to an uninterrupted one (CD
 }
 
 TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named errors") {
-  const io::ImageSet train = synthetic_images(100, 3), valid = synthetic_images(20, 4);
+  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
+  const DataSource train = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
   const fs::path d = fresh_dir("ckpt");
   {
     Run r(CdMethod::pcd, d, false, 1);
