@@ -23,6 +23,7 @@
 #include "models/ais.hpp"
 #include "models/dbn_bound.hpp"
 #include "models/finetune.hpp"
+#include "models/joint_fit.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
 #include "samples/dbn_mnist_parts.hpp"
@@ -91,11 +92,40 @@ double finetune(Classifier& c, Executor& ex, const Data& d, const Options& o, co
   return err;
 }
 
+// The joint model: a labelled top RBM over the DBN, then up-down fine-tuning.
+void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+  Graph& g = *lower.graph;
+  const int64_t pen = o.hidden[o.hidden.size() - 2], top_size = o.hidden.back();
+  LabelledRbm top = LabelledRbm::make(g, "top", pen, 10, top_size, 0.01f, o.seed + 50);
+  JointTrainer jt(lower, top, ex, {.top_epochs = o.pretrain_epochs.back(), .updown_epochs = o.finetune_epochs,
+                                   .top_k = o.top_k, .batch = o.batch, .updown_lr = o.updown_lr,
+                                   .data_seed = o.data_seed, .checkpoint = o.output + "/joint", .resume = o.resume});
+  Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
+  jt.train_top(d.train, d.valid, [&](const JointEpoch& e) { top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error)); });
+  const double greedy = jt.error(d.test, false);
+  sum.add(fmt::format("pretrain top {}+10-{}", pen, top_size), top_bar.seconds(), fmt::format("test error {:.2f}% (greedy)", greedy));
+  result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));
+  write_label_samples(lower, top, ex, o.output + "/samples_per_digit.png");
+  Progress bar("up-down", o.finetune_epochs);
+  Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct", o.resume);
+  jt.up_down(d.train, d.valid, [&](const JointEpoch& e) {
+    bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
+    csv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.valid_error);
+  });
+  std::vector<int64_t> wrong;
+  const double err = jt.error(d.test, true, &wrong);
+  sum.add("up-down", bar.seconds(), fmt::format("test error {:.2f}% ({} of {})", err, wrong.size(), d.test.count));
+  result("updown_test_error_pct", fmt::format("{:.2f}", err));
+  write_misclassified(d.test, wrong, o.output + "/misclassified.png");
+}
+
 int run(const Options& o) {
   const Data d = load_data(o);
   std::filesystem::create_directories(o.output);
   Graph g;
-  Dbn dbn = Dbn::make(g, "dbn", {.layers = o.layers(), .seed = o.seed});
+  std::vector<int64_t> layers = o.layers();
+  if (o.finetune == "updown") layers.pop_back();  // the top RBM is the labelled one
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed});
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
   Summary sum;
   fmt::print("dbn_mnist: {} DBN, preset {}, {} training / {} validation / {} test images\n", o.layer_string(), o.preset,
@@ -106,6 +136,7 @@ int run(const Options& o) {
   }
   write_filters(dbn, o.output + "/filters.png", o.output + "/features.png");
   write_samples(dbn, ex, d.test, o.output + "/samples.png");
+  if (o.finetune == "updown") run_joint(dbn, ex, d, o, sum);
   if (o.finetune == "backprop") {
     Classifier net = Classifier::make(g, "net", o.classifier_config());
     net.init_from(dbn);

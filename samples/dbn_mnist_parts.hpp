@@ -13,7 +13,9 @@
 #include "io/png.hpp"
 #include "models/cd.hpp"
 #include "models/classifier.hpp"
+#include "graph/init.hpp"
 #include "models/dbn.hpp"
+#include "models/joint.hpp"
 #include "samples/common.hpp"
 
 namespace ebm::samples {
@@ -25,7 +27,8 @@ struct Options {
   int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
   int64_t batch = 100, validation = 10000, bound_images = 10000;
   float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f, final_momentum = 0.9f;
-  float weight_decay = 2e-4f, ais_scale = 1.0f;
+  float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f;
+  int top_k = 1;
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, bound = false;
 
@@ -61,8 +64,10 @@ struct Options {
     if (pretrain_epochs.size() != hidden.size())
       throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", pretrain_epochs.size(),
                   hidden.size());
-    if (finetune != "backprop" && finetune != "none")
-      throw Error("--finetune '{}': expected backprop or none (up-down fine-tuning is not built yet)", finetune);
+    if (finetune != "backprop" && finetune != "updown" && finetune != "none")
+      throw Error("--finetune '{}': expected backprop, updown or none", finetune);
+    if (finetune == "updown" && hidden.size() < 2)
+      throw Error("--finetune updown: needs at least two hidden layers (the top one joins the labels)");
   }
 };
 
@@ -75,7 +80,9 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str();
-  app.add_option("--finetune", o.finetune, "backprop or none")->capture_default_str();
+  app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
+  app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str();
+  app.add_option("--top-k", o.top_k, "CD steps in the labelled top RBM")->capture_default_str();
   app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs");
   app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str();
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str();
@@ -192,6 +199,24 @@ inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test
     if (s % 100 == 0) tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
   }
   io::write_png_grid(path, tiles, 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+}
+
+// With the label clamped to each digit in turn: ten chains per digit in the
+// top RBM, started from random states, drawn down to pixels after 1000 steps.
+inline void write_label_samples(const Dbn& lower, const LabelledRbm& top, Executor& ex, const std::string& path) {
+  Graph& g = *lower.graph;
+  const Tensor state = g.param("label_samples.state", {100, top.visible}, 0.0f, false);
+  std::vector<float> labels(100 * 10, 0.0f);
+  for (int r = 0; r < 100; ++r) labels[static_cast<size_t>(r * 10 + r / 10)] = 1.0f;
+  const Tensor y = g.constant({100, 10}, labels);
+  fill_uniform(g.value(state), 0.0f, 1.0f, 5, 5);
+  const Tensor h = sigmoid_bernoulli(top.hidden_input(state, y));
+  const Tensor mean_p = sigmoid(matmul(h, top.w, {.tb = true}) + top.c);
+  const Tensor advance = assign(state, bernoulli(mean_p));
+  for (int s = 0; s < 1000; ++s) ex.run({advance});
+  const Tensor shown = lower.down(mean_p, lower.depth());
+  ex.run({shown});
+  io::write_png_grid(path, ex.value(shown), 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
 
 inline void write_misclassified(const io::ImageSet& test, const std::vector<int64_t>& wrong, const std::string& path) {
