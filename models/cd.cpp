@@ -1,5 +1,7 @@
 #include "models/cd.hpp"
 
+#include <string>
+
 #include "autodiff/grad.hpp"
 #include "graph/functions.hpp"
 
@@ -13,6 +15,15 @@ void CdTrainer::set_lr(float lr) {
 void CdTrainer::set_momentum(float m) {
   weights.set_momentum(m);
   biases.set_momentum(m);
+}
+
+void parse_cd_method(std::string_view text, CdConfig& c) {
+  const bool pcd = text.starts_with("pcd"), cd = !pcd && text.starts_with("cd");
+  const std::string_view k = text.substr(pcd ? 3 : std::min<size_t>(2, text.size()));
+  if ((!pcd && !cd) || k.find_first_not_of("0123456789") != std::string_view::npos || k == "0" || k.size() > 4)
+    throw Error("method '{}': expected cd1, cdK (K a positive number, e.g. cd25), pcd or pcdK", text);
+  c.method = pcd ? CdMethod::pcd : CdMethod::cd;
+  c.k = k.empty() ? 1 : std::stoi(std::string(k));
 }
 
 CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {

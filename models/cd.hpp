@@ -49,4 +49,8 @@ struct CdTrainer {
 
 CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig config);
 
+// Sets config.method and config.k from "cd1", "cdK" (e.g. "cd25"), "pcd" or
+// "pcdK"; anything else is an ebm::Error naming the accepted forms.
+void parse_cd_method(std::string_view text, CdConfig& config);
+
 }  // namespace ebm

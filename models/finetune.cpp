@@ -8,6 +8,7 @@
 
 #include "graph/functions.hpp"
 #include "io/batch.hpp"
+#include "models/evaluate.hpp"
 
 namespace ebm {
 
@@ -30,26 +31,7 @@ void Finetuner::keep_best(bool to_best) {
 }
 
 double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong) {
-  const int64_t b = cfg_.eval_batch, k = c_.config.classes;
-  std::vector<float> x(static_cast<size_t>(b * set.dim()));
-  std::vector<int64_t> idx;
-  int64_t errors = 0;
-  for (int64_t first = 0; first < set.count; first += b) {
-    idx.clear();
-    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, set.count - 1));
-    io::fill_batch(set, idx, x, {.mode = io::Pixels::scaled});
-    ex_.run({eval_logits_}, {{eval_x_, x}});
-    const auto y = ex_.value(eval_logits_);
-    for (int64_t i = 0; i < b && first + i < set.count; ++i) {
-      const auto row = y.subspan(static_cast<size_t>(i * k), static_cast<size_t>(k));
-      const auto guess = std::max_element(row.begin(), row.end()) - row.begin();
-      if (guess != set.labels[static_cast<size_t>(first + i)]) {
-        ++errors;
-        if (wrong) wrong->push_back(first + i);
-      }
-    }
-  }
-  return 100.0 * static_cast<double>(errors) / static_cast<double>(set.count);
+  return classification_error(ex_, eval_x_, eval_logits_, set, wrong);
 }
 
 std::vector<NamedTensor> Finetuner::state() const {

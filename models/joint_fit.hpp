@@ -43,6 +43,9 @@ class JointTrainer {
   double error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong = nullptr);
 
  private:
+  template <typename Step>
+  void epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train, const io::ImageSet& valid,
+              Step step, const std::function<void(const JointEpoch&)>& on_epoch);
   void save(const char* phase, int epoch) const;
   int load(const char* phase);
 

@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include "ops/error.hpp"
 
 namespace ebm::samples {
 
@@ -43,6 +46,23 @@ template <typename T>
 void result(const char* key, const T& value) {
   fmt::print("{}={}\n", key, value);
   std::fflush(stdout);
+}
+
+// Parses the command line, then runs `body`; a bad flag prints CLI11's
+// message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2.
+template <typename Body>
+int run_main(CLI::App& app, int argc, char** argv, const char* program, Body body) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return body();
+  } catch (const ebm::Error& e) {
+    fmt::print(stderr, "{}: {}\n", program, e.what());
+    return 2;
+  }
 }
 
 }  // namespace ebm::samples

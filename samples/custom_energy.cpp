@@ -95,15 +95,5 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "seed")->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
-    return run(o);
-  } catch (const ebm::Error& e) {
-    fmt::print(stderr, "custom_energy: {}\n", e.what());
-    return 2;
-  }
+  return ebm::samples::run_main(app, argc, argv, "custom_energy", [&] { return run(o); });
 }

@@ -161,19 +161,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Deep Belief Network on MNIST: greedy pretraining, the variational bound, samples, and fine-tuning"};
   Options o;
   add_options(app, o);
-  try {
-    app.parse(argc, argv);
+  return run_main(app, argc, argv, "dbn_mnist", [&] {
     o.apply_preset(app);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const ebm::Error& e) {
-    fmt::print(stderr, "dbn_mnist: {}\n", e.what());
-    return 2;
-  }
-  try {
     return run(o);
-  } catch (const ebm::Error& e) {
-    fmt::print(stderr, "dbn_mnist: {}\n", e.what());
-    return 2;
-  }
+  });
 }

@@ -102,12 +102,7 @@ inline void add_options(CLI::App& app, Options& o) {
 
 inline CdConfig layer_cd(const Options& o, int) {
   CdConfig c{.batch = o.batch, .lr = o.pretrain_lr, .momentum = o.momentum, .weight_decay = o.weight_decay};
-  const bool pcd = o.method.rfind("pcd", 0) == 0;
-  const std::string k = o.method.substr(pcd ? 3 : 2);
-  if ((!pcd && o.method.rfind("cd", 0) != 0) || k.find_first_not_of("0123456789") != std::string::npos || k == "0")
-    throw Error("--method '{}': expected cd1, cdK (e.g. cd10), pcd or pcdK", o.method);
-  c.method = pcd ? CdMethod::pcd : CdMethod::cd;
-  c.k = k.empty() ? 1 : std::stoi(k);
+  parse_cd_method(o.method, c);
   return c;
 }
 

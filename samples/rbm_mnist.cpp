@@ -70,12 +70,7 @@ void add_options(CLI::App& app, Options& o) {
 CdConfig cd_config(const Options& o) {
   CdConfig c{.batch = o.batch, .lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay, .l1 = o.l1,
              .sparsity_target = o.sparsity_target, .sparsity_cost = o.sparsity_cost};
-  const bool pcd = o.method.rfind("pcd", 0) == 0, cd = !pcd && o.method.rfind("cd", 0) == 0;
-  const std::string k = o.method.substr(pcd ? 3 : 2);
-  if ((!pcd && !cd) || (!k.empty() && k.find_first_not_of("0123456789") != std::string::npos) || k == "0")
-    throw Error("--method '{}': expected cd1, cdK (K a positive number, e.g. cd25), pcd or pcdK", o.method);
-  c.method = pcd ? CdMethod::pcd : CdMethod::cd;
-  c.k = k.empty() ? 1 : std::stoi(k);
+  parse_cd_method(o.method, c);
   return c;
 }
 
@@ -213,15 +208,5 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a binary RBM on MNIST with CD-k or PCD and estimate its test log-likelihood by AIS"};
   Options o;
   add_options(app, o);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  try {
-    return run(o);
-  } catch (const ebm::Error& e) {
-    fmt::print(stderr, "rbm_mnist: {}\n", e.what());
-    return 2;
-  }
+  return ebm::samples::run_main(app, argc, argv, "rbm_mnist", [&] { return run(o); });
 }
