@@ -1,5 +1,7 @@
 #include "models/classifier.hpp"
 
+#include <cmath>
+
 #include "autodiff/grad.hpp"
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
@@ -17,7 +19,10 @@ Classifier Classifier::make(Graph& g, std::string name, const ClassifierConfig& 
   for (size_t l = 0; l + 1 < sizes.size(); ++l) {
     c.w.push_back(g.param(fmt::format("{}.W{}", name, l), {sizes[l], sizes[l + 1]}));
     c.b.push_back(g.param(fmt::format("{}.b{}", name, l), {1, sizes[l + 1]}));
-    fill_normal(g.value(c.w.back()), cfg.init_std, cfg.seed, l);
+    const float sd = cfg.glorot_scale > 0.0f
+                         ? cfg.glorot_scale * std::sqrt(2.0f / static_cast<float>(sizes[l] + sizes[l + 1]))
+                         : cfg.init_std;
+    fill_normal(g.value(c.w.back()), sd, cfg.seed, l);
   }
   c.x = g.input(name + ".x", {cfg.batch, cfg.layers.front()});
   c.t = g.input(name + ".t", {cfg.batch, cfg.classes});

@@ -25,7 +25,9 @@ struct ClassifierConfig {
   int64_t classes = 10;
   int64_t batch = 100;
   SgdOptions sgd{.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.0f};
-  float init_std = 0.01f;
+  float init_std = 0.01f;     // weights ~ N(0, init_std^2) ...
+  float glorot_scale = 0.0f;  // ... or, when > 0, N(0, (glorot_scale^2) 2 / (fan_in + fan_out)):
+                              // 4 suits sigmoid units trained from scratch (Glorot & Bengio 2010)
   uint64_t seed = 1;
 };
 

@@ -85,8 +85,8 @@ std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::I
       s.train_loss += ex_.scalar(c_.loss) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    s.valid_error = error(valid);
-    s.best = s.valid_error < best_error_;
+    s.valid_error = cfg_.validate ? error(valid) : 0.0;
+    s.best = cfg_.validate && s.valid_error < best_error_;
     if (s.best) {
       best_error_ = s.valid_error;
       best_epoch_ = e + 1;
@@ -97,7 +97,7 @@ std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::I
     out.push_back(s);
     if (on_epoch) on_epoch(s);
   }
-  keep_best(false);
+  if (cfg_.keep_best && best_epoch_ > 0) keep_best(false);
   return out;
 }
 

@@ -22,6 +22,8 @@ struct FinetuneConfig {
   int64_t eval_batch = 1000;
   std::filesystem::path checkpoint;  // empty: none
   bool resume = false;
+  bool keep_best = true;             // false: end with the last epoch's weights
+  bool validate = true;              // false: no validation error per epoch
 };
 
 struct FinetuneEpoch {
@@ -44,6 +46,7 @@ class Finetuner {
   // misclassified images go to `wrong` when given.
   double error(const io::ImageSet& set, std::vector<int64_t>* wrong = nullptr);
   int epochs_done() const { return epochs_done_; }
+  int best_epoch() const { return best_epoch_; }
 
  private:
   std::vector<NamedTensor> state() const;

@@ -30,7 +30,8 @@ struct Options {
   float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f;
   int top_k = 1;
   uint64_t seed = 1, data_seed = 1;
-  bool resume = false, baseline = false, bound = false;
+  bool resume = false, baseline = false, bound = false, refit = false;
+  float finetune_weight_decay = 0.0f, baseline_init_scale = 4.0f;
 
   std::vector<int64_t> layers() const {
     std::vector<int64_t> l{784};
@@ -43,7 +44,8 @@ struct Options {
     return s;
   }
   ClassifierConfig classifier_config() const {
-    return {.layers = layers(), .batch = batch, .sgd = {.lr = finetune_lr, .momentum = 0.9f}, .seed = seed + 100};
+    return {.layers = layers(), .batch = batch,
+            .sgd = {.lr = finetune_lr, .momentum = 0.9f, .weight_decay = finetune_weight_decay}, .seed = seed + 100};
   }
 
   // A preset fills every option the command line did not set.
@@ -57,6 +59,8 @@ struct Options {
       if (unset("--finetune-epochs")) finetune_epochs = 60;
       if (unset("--baseline")) baseline = true;
       if (unset("--bound")) bound = true;
+      if (unset("--refit")) refit = true;
+      if (unset("--ais-runs")) ais_runs = 500;
     } else {
       throw Error("--preset '{}': expected quick or paper", preset);
     }
@@ -89,6 +93,8 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--validation", o.validation, "last N training images held out to choose the epoch")->capture_default_str();
   app.add_flag("--baseline", o.baseline, "also train the same net from a random start, same budget");
+  app.add_flag("--refit", o.refit, "after choosing the epoch on validation, retrain on all 60,000 images for that many epochs");
+  app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty")->capture_default_str();
   app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");
   app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str();
   app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str();
@@ -107,7 +113,7 @@ inline CdConfig layer_cd(const Options& o, int) {
 }
 
 struct Data {
-  io::ImageSet train, valid, test;
+  io::ImageSet train, valid, test, all;  // all: train and valid together (the refit)
 };
 
 inline Data load_data(const Options& o) {
@@ -116,7 +122,7 @@ inline Data load_data(const Options& o) {
   if (o.validation <= 0 || o.validation >= all.count)
     throw Error("--validation {}: expected 1 .. {}", o.validation, all.count - 1);
   return {io::slice(all, 0, all.count - o.validation), io::slice(all, all.count - o.validation, o.validation),
-          io::load_mnist(dir, "t10k")};
+          io::load_mnist(dir, "t10k"), all};
 }
 
 // Per-unit means of the first n rows of a source.
