@@ -60,6 +60,9 @@ class Executor {
     run(std::span<const Tensor>(targets.begin(), targets.size()),
         std::span<const Feed>(feeds.begin(), feeds.size()));
   }
+  void run(std::initializer_list<Tensor> targets, std::span<const Feed> feeds) {
+    run(std::span<const Tensor>(targets.begin(), targets.size()), feeds);
+  }
 
   // A target's value from the last run (or a parameter / constant's value).
   // Valid until the next run.

@@ -129,59 +129,72 @@ struct Builder {
   void assign_buffers(bool reuse);
 };
 
+// A buffer slot. It holds its latest value's producer and consumer tasks;
+// whoever took the slot before had to wait for all earlier holders, so a new
+// task may take it when it depends on these few tasks (transitivity).
 struct Slot {
   int64_t size = 0;
   int64_t offset = 0;
   bool pinned = false;
-  Bits occupants;  // tasks that wrote or read what the slot has held
+  std::vector<int32_t> occupants;
+  int32_t last_pos = -1;  // the latest topological position among the occupants
 };
 
-bool subset(const Bits& a, const Bits& b) {
-  for (size_t w = 0; w < a.size(); ++w)
-    if (a[w] & ~b[w]) return false;
-  return true;
-}
-
+bool has_bit(const Bits& b, int32_t i) { return (b[static_cast<size_t>(i) / 64] >> (i % 64)) & 1; }
 void set_bit(Bits& b, int32_t i) { b[static_cast<size_t>(i) / 64] |= uint64_t{1} << (i % 64); }
 
+// Ancestor sets of every task, as bitsets over task ids (n^2 bits).
+std::vector<Bits> ancestors(const Plan& p) {
+  const size_t words = (p.tasks.size() + 63) / 64;
+  std::vector<Bits> anc(p.tasks.size(), Bits(words, 0));
+  for (int32_t t : p.order)
+    for (int32_t s : p.tasks[static_cast<size_t>(t)].succ) {
+      Bits& a = anc[static_cast<size_t>(s)];
+      for (size_t w = 0; w < words; ++w) a[w] |= anc[static_cast<size_t>(t)][w];
+      set_bit(a, t);
+    }
+  return anc;
+}
+
 void Builder::assign_buffers(bool reuse) {
-  const size_t n_tasks = p.tasks.size(), words = (n_tasks + 63) / 64;
-  reuse = reuse && n_tasks <= 40000;  // ancestor sets are n^2 bits
-  std::vector<Bits> anc(reuse ? n_tasks : 0, Bits(words, 0));
-  if (reuse)
-    for (int32_t t : p.order)
-      for (int32_t s : p.tasks[static_cast<size_t>(t)].succ) {
-        Bits& a = anc[static_cast<size_t>(s)];
-        for (size_t w = 0; w < words; ++w) a[w] |= anc[static_cast<size_t>(t)][w];
-        set_bit(a, t);
-      }
+  reuse = reuse && p.tasks.size() <= 40000;  // ancestor sets are n^2 bits
+  const std::vector<Bits> anc = reuse ? ancestors(p) : std::vector<Bits>{};
+  std::vector<int32_t> pos(p.tasks.size());
+  for (size_t k = 0; k < p.order.size(); ++k) pos[static_cast<size_t>(p.order[k])] = static_cast<int32_t>(k);
+  auto free_for = [&](const Slot& sl, int32_t t) {
+    if (sl.pinned || sl.last_pos >= pos[static_cast<size_t>(t)]) return false;
+    for (int32_t o : sl.occupants)
+      if (!has_bit(anc[static_cast<size_t>(t)], o)) return false;
+    return true;
+  };
   std::vector<Slot> slots;
   for (int32_t t : p.order) {
     for (int32_t j : p.tasks[static_cast<size_t>(t)].nodes) {
       const int64_t need = node(j).shape.size();
       if (need <= 0) continue;
       p.unshared_floats += need;
-      Bits occ(reuse ? words : 0, 0);
-      if (reuse) {
-        set_bit(occ, t);
-        for (int32_t c : consumers[static_cast<size_t>(j)]) set_bit(occ, p.nodes[static_cast<size_t>(c)].task);
-      }
       int32_t best = -1;
       for (int32_t s = 0; reuse && s < static_cast<int32_t>(slots.size()); ++s) {
         const Slot& sl = slots[static_cast<size_t>(s)];
-        if (sl.pinned || !subset(sl.occupants, anc[static_cast<size_t>(t)])) continue;
+        if (!free_for(sl, t)) continue;
         const Slot* b = best < 0 ? nullptr : &slots[static_cast<size_t>(best)];
         const bool fits = sl.size >= need, b_fits = b && b->size >= need;
         if (!b || (fits && (!b_fits || sl.size < b->size)) || (!fits && !b_fits && sl.size > b->size)) best = s;
       }
       if (best < 0) {
         best = static_cast<int32_t>(slots.size());
-        slots.push_back(Slot{0, 0, false, Bits(reuse ? words : 0, 0)});
+        slots.emplace_back();
       }
       Slot& sl = slots[static_cast<size_t>(best)];
       sl.size = std::max(sl.size, need);
       sl.pinned = !reuse || is_target[static_cast<size_t>(j)];
-      for (size_t w = 0; w < occ.size(); ++w) sl.occupants[w] |= occ[w];
+      sl.occupants = {t};
+      sl.last_pos = pos[static_cast<size_t>(t)];
+      for (int32_t c : consumers[static_cast<size_t>(j)]) {
+        const int32_t ct = p.nodes[static_cast<size_t>(c)].task;
+        sl.occupants.push_back(ct);
+        sl.last_pos = std::max(sl.last_pos, pos[static_cast<size_t>(ct)]);
+      }
       p.nodes[static_cast<size_t>(j)].offset = best;  // slot index for now
     }
   }

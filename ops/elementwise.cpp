@@ -7,17 +7,17 @@
 #include <cmath>
 #include <numbers>
 
-#include <xsimd/xsimd.hpp>
-
 #include "ops/op.hpp"
+#include "ops/simd.hpp"
 #include "ops/vjp_util.hpp"
 
 namespace ebm {
 namespace {
 
-using B = xsimd::batch<float>;
+using simd::B;
+using simd::sigmoid_rule;
+using simd::W;
 using U = xsimd::batch<uint32_t>;
-constexpr int64_t W = static_cast<int64_t>(B::size);
 
 template <typename F>
 void apply_unary(const Kernel& k, F f) {
@@ -82,12 +82,6 @@ void apply_bernoulli(const Kernel& k, P prob) {
   }
   for (; i < last; ++i) y[i] = uniform01(k.rng, static_cast<uint32_t>(i)) < prob(x[i]) ? 1.0f : 0.0f;
 }
-
-auto sigmoid_rule = [](auto x) {
-  using std::exp;
-  using T = decltype(x);
-  return T(1.0f) / (T(1.0f) + exp(-x));
-};
 
 }  // namespace
 

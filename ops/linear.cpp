@@ -9,6 +9,7 @@
 #include <tbb/parallel_for.h>
 
 #include "ops/op.hpp"
+#include "ops/simd.hpp"
 #include "ops/vjp_util.hpp"
 
 namespace ebm {
@@ -97,8 +98,7 @@ void AffineSigmoid::forward(const Kernel& k) const {
   float* y = k.out;
   const int64_t n = k.out_shape.cols;
   tiled_gemm(make_gemm(k, false, tb), k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = j0; j < j1; ++j) y[i * n + j] = 1.0f / (1.0f + std::exp(-(y[i * n + j] + bias[j])));
+    for (int64_t i = i0; i < i1; ++i) simd::add_bias_sigmoid(y + i * n + j0, bias + j0, j1 - j0);
   });
 }
 

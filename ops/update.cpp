@@ -6,10 +6,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include <tbb/parallel_for.h>
+
 #include "ops/op.hpp"
 
 namespace ebm {
 namespace {
+
+// Runs body(i0, i1) over [0, n): split into fixed chunks on the arena's
+// threads when the kernel may, so large parameter updates do not run alone.
+template <typename Body>
+void chunked(const Kernel& k, int64_t n, Body body) {
+  constexpr int64_t chunk = 1 << 15;
+  if (!k.parallel || n <= chunk) return body(int64_t{0}, n);
+  tbb::parallel_for(int64_t{0}, (n + chunk - 1) / chunk,
+                    [&](int64_t c) { body(c * chunk, std::min(n, (c + 1) * chunk)); });
+}
 
 void require_same(Shape a, Shape b, const char* what) {
   if (a != b) throw ShapeError{fmt::format("{} of shape {}", what, a)};
@@ -28,11 +40,12 @@ void SgdUpdate::forward(const Kernel& k) const {
   float *w = k.in[0], *vel = k.in[1];
   const float* g = k.in[2];
   const float lr = k.in[3][0], mom = k.in[3][1], wd = k.in[3][2];
-  const int64_t n = k.in_shape[0].size();
-  for (int64_t i = 0; i < n; ++i) {
-    vel[i] = mom * vel[i] - lr * (g[i] + wd * w[i]);
-    w[i] += vel[i];
-  }
+  chunked(k, k.in_shape[0].size(), [=](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      vel[i] = mom * vel[i] - lr * (g[i] + wd * w[i]);
+      w[i] += vel[i];
+    }
+  });
 }
 
 Shape AdamUpdate::shape(std::span<const Shape> in) const {
@@ -51,13 +64,14 @@ void AdamUpdate::forward(const Kernel& k) const {
   const float lr = hyper[0], b1 = hyper[1], b2 = hyper[2], eps = hyper[3], wd = hyper[4];
   const float t = hyper[5] += 1.0f;
   const float c1 = 1.0f / (1.0f - std::pow(b1, t)), c2 = 1.0f / (1.0f - std::pow(b2, t));
-  const int64_t n = k.in_shape[0].size();
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = g[i] + wd * w[i];
-    m[i] = b1 * m[i] + (1.0f - b1) * gi;
-    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-    w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
-  }
+  chunked(k, k.in_shape[0].size(), [=](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float gi = g[i] + wd * w[i];
+      m[i] = b1 * m[i] + (1.0f - b1) * gi;
+      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+      w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+    }
+  });
 }
 
 Shape Assign::shape(std::span<const Shape> in) const {

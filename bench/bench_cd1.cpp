@@ -1,0 +1,85 @@
+// bench_cd1: one CD-1 epoch over the 60,000 MNIST training images for a
+// 784-500 binary RBM, batch 100, 2 threads, exactly as models/cd.hpp trains
+// it (sampled binarisation of each batch, the CD-1 step by autodiff of the
+// free-energy objective, momentum and weight decay) — against its GEMM floor
+// measured in the same run.
+//
+// A CD-1 step has five GEMMs of 2 x 100 x 784 x 500 flops each: v0 W, h0 W',
+// v1 W and the two weight gradients v0' dF and v1' dF; 600 steps make
+// 2.35e11 flops. The floor is that at the best rate GEMM reaches on these
+// shapes here (bench/gemm_floor.hpp).
+//
+// Output (key=value; medians over the repeats):
+//   epoch_s             wall time of one epoch (batch conversion included)
+//   gemm_floor_s        2.35e11 flops / best GEMM rate
+//   *_gflops            GEMM rates: executor op and direct OpenBLAS, 2 threads
+//   peak_rss_mib        the process's peak resident memory (data included)
+//   overhead_vs_floor   epoch_s / gemm_floor_s (target <= 1.15), headline last
+
+#include <sys/resource.h>
+
+#include <filesystem>
+
+#include "bench/gemm_floor.hpp"
+#include "io/batch.hpp"
+#include "io/idx.hpp"
+#include "models/cd.hpp"
+
+namespace {
+
+ebm::io::ImageSet training_images() {
+  for (const char* dir : {"data/mnist", "../data/mnist", "../../data/mnist"})
+    if (std::filesystem::exists(std::filesystem::path(dir) / "train-images-idx3-ubyte"))
+      return ebm::io::load_mnist(dir, "train");
+  bench::print_comment("MNIST not found (run scripts/fetch_mnist.sh); timing on random bytes of the same size");
+  ebm::io::ImageSet s{60000, 28, 28, std::vector<uint8_t>(60000 * 784), std::vector<uint8_t>(60000, 0)};
+  for (size_t i = 0; i < s.pixels.size(); ++i) s.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+  return s;
+}
+
+}  // namespace
+
+int main() {
+  constexpr int kThreads = 2, kEpochs = 3;
+  const ebm::io::ImageSet train = training_images();
+  ebm::Graph g;
+  ebm::Rbm rbm = ebm::Rbm::make(g, "rbm", {.visible = 784, .hidden = 500});
+  rbm.init_visible_bias(ebm::io::pixel_means(train));
+  ebm::CdTrainer t = ebm::make_cd_trainer(rbm, {.batch = 100, .lr = 0.1f, .momentum = 0.9f});
+  ebm::Executor ex(g, {.threads = kThreads, .seed = 1});
+  ebm::io::Batcher batches(train.count, 100, 1);
+  std::vector<float> x(100 * 784);
+  const ebm::Tensor targets[] = {t.step};
+  auto epoch = [&](int e) {
+    batches.start_epoch(static_cast<uint64_t>(e));
+    for (int64_t b = 0; b < batches.batches(); ++b) {
+      ebm::io::fill_batch(train, batches.batch(b), x, {.mode = ebm::io::Pixels::sampled, .seed = 1, .epoch = uint64_t(e)});
+      const ebm::Feed feeds[] = {{t.v0, x}};
+      ex.run(targets, feeds);
+    }
+  };
+  epoch(0);  // compiles the plan and warms the caches
+  std::vector<double> secs;
+  for (int e = 1; e <= kEpochs; ++e) {
+    const auto t0 = bench::Clock::now();
+    epoch(e);
+    secs.push_back(bench::seconds_since(t0));
+  }
+  const std::vector<bench::GemmShape> shapes{{100, 500, 784, false, false}, {100, 784, 500, false, true},
+                                             {100, 500, 784, false, false}, {784, 500, 100, true, false},
+                                             {784, 500, 100, true, false}};
+  const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
+  const double flops = 600.0 * 5 * 2 * 100 * 784 * 500, floor_s = flops / (rates.best() * 1e9);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  bench::print_value("epoch_s", bench::median(secs));
+  bench::print_value("epoch_iqr_pct", bench::iqr_percent(secs), 1);
+  bench::print_value("epoch_flops", flops, 0);
+  bench::print_value("executor_gemm_gflops", rates.executor_gflops, 1);
+  bench::print_value("direct_gemm_gflops", rates.direct_gflops, 1);
+  bench::print_value("gemm_floor_s", floor_s);
+  bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);
+  bench::print_value("target_overhead_vs_floor", 1.15, 2);
+  bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);
+  return 0;
+}

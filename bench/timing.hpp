@@ -1,0 +1,75 @@
+#pragma once
+// Shared helpers for the benchmarks under bench/: steady-clock timing,
+// medians over repeats, and the output format. Every figure is printed as
+// one `key=value` line; free text (profiles, notes) goes on lines starting
+// with "# " so a script can keep only the key=value lines. The headline
+// figure of each benchmark is its last key=value line.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// The median of the samples (the mean of the middle two for an even count).
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 == 1 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+}
+
+// The interquartile range as a percentage of the median: how noisy the
+// samples were (a busy machine shows tens of percent).
+inline double iqr_percent(std::vector<double> v) {
+  if (v.size() < 4) return 0.0;
+  std::sort(v.begin(), v.end());
+  const double q1 = v[v.size() / 4], q3 = v[(3 * v.size()) / 4];
+  return 100.0 * (q3 - q1) / median(v);
+}
+
+// Calls f() `calls` times back to back; returns the mean seconds per call.
+template <typename F>
+double time_per_call(F&& f, int calls) {
+  const Clock::time_point t0 = Clock::now();
+  for (int i = 0; i < calls; ++i) f();
+  return seconds_since(t0) / calls;
+}
+
+// Calls f() repeatedly for at least `seconds` (and at least once): lets the
+// thread pool's workers, the CPU clocks and the page tables settle before
+// anything is timed (the first ~0.1 s of a run here is often much slower).
+template <typename F>
+void warm_up(F&& f, double seconds) {
+  const Clock::time_point t0 = Clock::now();
+  do f();
+  while (seconds_since(t0) < seconds);
+}
+
+inline void print_value(std::string_view key, double value, int precision = 3) {
+  fmt::print("{}={:.{}f}\n", key, value, precision);
+}
+
+inline void print_count(std::string_view key, int64_t value) { fmt::print("{}={}\n", key, value); }
+
+// Prints multi-line text with every line prefixed by "# ".
+inline void print_comment(std::string_view text) {
+  while (!text.empty()) {
+    const size_t eol = text.find('\n');
+    fmt::print("# {}\n", text.substr(0, eol));
+    if (eol == std::string_view::npos) break;
+    text.remove_prefix(eol + 1);
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,31 @@
+#pragma once
+// Scalar rules shared by kernels of several op families, each written once
+// as a generic lambda serving both float and xsimd::batch<float>. Internal to
+// ops/ (only kernel .cpp files include it: xsimd is a heavy header).
+
+#include <cmath>
+#include <cstdint>
+
+#include <xsimd/xsimd.hpp>
+
+namespace ebm::simd {
+
+using B = xsimd::batch<float>;
+constexpr int64_t W = static_cast<int64_t>(B::size);
+
+// y = 1 / (1 + exp(-x)): exp overflows to inf for x < -88 and gives 0, never NaN
+inline constexpr auto sigmoid_rule = [](auto x) {
+  using std::exp;
+  using T = decltype(x);
+  return T(1.0f) / (T(1.0f) + exp(-x));
+};
+
+// y[i] = sigmoid(y[i] + bias[i]) for i < n
+inline void add_bias_sigmoid(float* y, const float* bias, int64_t n) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W)
+    sigmoid_rule(B::load_unaligned(y + i) + B::load_unaligned(bias + i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] = sigmoid_rule(y[i] + bias[i]);
+}
+
+}  // namespace ebm::simd
