@@ -16,6 +16,10 @@ inline Tensor apply(const Op& op, std::initializer_list<Tensor> in) {
 }
 
 inline Tensor matmul(Tensor a, Tensor b, MatMulOptions o = {}) { return apply(MatMul{o.ta, o.tb}, {a, b}); }
+// x op(W) + b with the bias added in the GEMM's epilogue.
+inline Tensor affine(Tensor x, Tensor w, Tensor b, bool transpose_w = false) {
+  return apply(Affine{transpose_w}, {x, w, b});
+}
 // sigmoid(x op(W) + b): the mean of one Gibbs half-step, one fused kernel.
 inline Tensor affine_sigmoid(Tensor x, Tensor w, Tensor b, bool transpose_w = false) {
   return apply(AffineSigmoid{transpose_w}, {x, w, b});

@@ -6,6 +6,7 @@
 
 #include "ops/error.hpp"
 #include "ops/rng.hpp"
+#include "ops/simd.hpp"
 
 namespace ebm::io {
 namespace {
@@ -45,7 +46,12 @@ void threshold_row(const uint8_t* p, float* x, int64_t n, float threshold) {
 }
 
 void sampled_row(const uint8_t* p, float* x, int64_t n, RngKey key) {
-  for (int64_t i = 0; i < n; ++i)
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const B u = simd::uniform_batch(key, static_cast<uint32_t>(i));
+    xsimd::select(u < B::load_unaligned(p + i) / B(255.0f), B(1.0f), B(0.0f)).store_unaligned(x + i);
+  }
+  for (; i < n; ++i)
     x[i] = uniform01(key, static_cast<uint32_t>(i)) < static_cast<float>(p[i]) / 255.0f ? 1.0f : 0.0f;
 }
 

@@ -53,7 +53,7 @@ Tensor Classifier::features(Tensor input) const {
   return h;
 }
 
-Tensor Classifier::predict(Tensor input) const { return matmul(features(input), w.back()) + b.back(); }
+Tensor Classifier::predict(Tensor input) const { return affine(features(input), w.back(), b.back()); }
 
 std::vector<Tensor> Classifier::params() const {
   std::vector<Tensor> p;

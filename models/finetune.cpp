@@ -18,7 +18,7 @@ Finetuner::Finetuner(Classifier& c, Executor& ex, FinetuneConfig cfg) : c_(c), e
   eval_logits_ = c_.predict(eval_x_);
   for (Tensor p : c_.params()) best_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
   keep_best(true);
-  if (cfg_.resume) load();
+  if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
 void Finetuner::keep_best(bool to_best) {

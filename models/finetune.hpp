@@ -21,7 +21,7 @@ struct FinetuneConfig {
   float lr_decay = 1.0f;             // lr of epoch e = lr * lr_decay^e
   int64_t eval_batch = 1000;
   std::filesystem::path checkpoint;  // empty: none
-  bool resume = false;
+  bool resume = false;               // continue from `checkpoint` if one was saved
   bool keep_best = true;             // false: end with the last epoch's weights
   bool validate = true;              // false: no validation error per epoch
 };

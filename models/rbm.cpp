@@ -32,8 +32,8 @@ void Rbm::init_visible_bias(std::span<const float> data_mean) {
   }
 }
 
-Tensor Rbm::hidden_input(Tensor v) const { return matmul(v, w) + b; }
-Tensor Rbm::visible_input(Tensor h) const { return matmul(h, w, {.tb = true}) + c; }
+Tensor Rbm::hidden_input(Tensor v) const { return affine(v, w, b); }
+Tensor Rbm::visible_input(Tensor h) const { return affine(h, w, c, true); }
 
 Tensor Rbm::p_h(Tensor v) const {
   if (config.hidden_unit == Unit::binary) return affine_sigmoid(v, w, b);  // one fused kernel

@@ -14,7 +14,7 @@ RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_
   v_eval_ = t_.rbm.graph->input(t_.rbm.name + ".v_eval", t_.v0.shape());
   f_eval_ = t_.rbm.free_energy(v_eval_);
   batch_.resize(static_cast<size_t>(t_.v0.shape().size()));
-  if (cfg_.resume) load();
+  if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
 std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch) {

@@ -31,7 +31,7 @@ struct RbmFitConfig {
   int momentum_switch_epoch = 5;            // initial momentum before, final after
   int64_t monitor_images = 1000;            // subset size for fe_gap and pseudo_ll
   std::filesystem::path checkpoint;         // empty: no checkpoints
-  bool resume = false;                      // continue from `checkpoint`
+  bool resume = false;                      // continue from `checkpoint` if one was saved
 };
 
 struct EpochStats {

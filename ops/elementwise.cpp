@@ -57,15 +57,7 @@ void apply_binary(const Kernel& k, F f) {
   }
 }
 
-// Uniform [0,1) draws for flat element indices first .. first + W - 1.
-B uniform_batch(RngKey key, uint32_t first) {
-  alignas(64) static constexpr uint32_t iota[16] = {0, 1, 2,  3,  4,  5,  6,  7,
-                                                    8, 9, 10, 11, 12, 13, 14, 15};
-  static_assert(U::size <= 16);
-  U idx = U(first) + U::load_aligned(iota);
-  U bits = random_bits<U>(key, idx) >> 8;
-  return xsimd::to_float(xsimd::bitwise_cast<xsimd::batch<int32_t>>(bits)) * B(0x1p-24f);
-}
+using simd::uniform_batch;
 
 // Writes [u < p(x)] over rows [row_begin, row_end); the counter of an
 // element is its flat index in the whole output, so tiling never changes bits.
@@ -111,9 +103,7 @@ void Softplus::forward(const Kernel& k) const {
     return max(x, T(0.0f)) + log1p(exp(-abs(x)));
   });
 }
-void Softplus::vjp(VjpBuilder& b) const {
-  b.give(0, vjp::mul(b, b.gy(), b.emit(Sigmoid{}, {b.x(0)})));
-}
+void Softplus::vjp(VjpBuilder& b) const { b.give(0, b.emit(SoftplusGrad{}, {b.x(0), b.gy()})); }
 
 void Exp::forward(const Kernel& k) const {
   apply_unary(k, [](auto x) { using std::exp; return exp(x); });
@@ -169,6 +159,9 @@ void SigmoidGrad::forward(const Kernel& k) const {
 }
 void TanhGrad::forward(const Kernel& k) const {
   apply_binary(k, [](auto y, auto g) { return g * (decltype(y)(1.0f) - y * y); });
+}
+void SoftplusGrad::forward(const Kernel& k) const {
+  apply_binary(k, [](auto x, auto g) { return g * sigmoid_rule(x); });
 }
 void ReluGrad::forward(const Kernel& k) const {
   apply_binary(k, [](auto x, auto g) {

@@ -86,6 +86,25 @@ void MatMul::vjp(VjpBuilder& b) const {
     b.give(1, tb ? vjp::matmul(b, g, a, true, ta) : vjp::matmul(b, a, g, !ta, false));
 }
 
+Shape Affine::shape(std::span<const Shape> in) const { return AffineSigmoid{tb}.shape(in); }
+
+void Affine::forward(const Kernel& k) const {
+  const float* bias = k.in[2];
+  float* y = k.out;
+  const int64_t n = k.out_shape.cols;
+  tiled_gemm(make_gemm(k, false, tb), k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    for (int64_t i = i0; i < i1; ++i) simd::add_bias(y + i * n + j0, bias + j0, j1 - j0);
+  });
+}
+
+// y = x op(W) + b:  dx = gy op(W)^T;  dW = x^T gy (or gy^T x);  db = column sums of gy
+void Affine::vjp(VjpBuilder& b) const {
+  const Val x = b.x(0), w = b.x(1), g = b.gy();
+  if (b.wants(0)) b.give(0, vjp::matmul(b, g, w, false, !tb));
+  if (b.wants(1)) b.give(1, tb ? vjp::matmul(b, g, x, true, false) : vjp::matmul(b, x, g, true, false));
+  if (b.wants(2)) b.give(2, vjp::sum(b, g, 0));
+}
+
 Shape AffineSigmoid::shape(std::span<const Shape> in) const {
   Shape s = MatMul{false, tb}.shape(in.first(2));
   if (in[2] != Shape{1, s.cols})

@@ -79,7 +79,7 @@ double flops(const Op& op, std::span<const Shape> in, Shape out) {
     int64_t k = m.ta ? in[0].rows : in[0].cols;
     return 2.0 * static_cast<double>(out.size()) * static_cast<double>(k);
   }
-  if (std::holds_alternative<AffineSigmoid>(op))
+  if (std::holds_alternative<AffineSigmoid>(op) || std::holds_alternative<Affine>(op))
     return 2.0 * static_cast<double>(out.size()) * static_cast<double>(in[0].cols);
   return 0.0;
 }

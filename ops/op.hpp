@@ -168,6 +168,10 @@ struct TanhGrad {  // (y, gy) -> gy (1 - y^2)
   static constexpr OpTraits traits{"tanh_grad", 2, OpKind::elementwise, false};
   void forward(const Kernel& k) const;
 };
+struct SoftplusGrad {  // (x, gy) -> gy sigmoid(x)
+  static constexpr OpTraits traits{"softplus_grad", 2, OpKind::elementwise, false};
+  void forward(const Kernel& k) const;
+};
 struct ReluGrad {  // (x, gy) -> gy [x > 0]
   static constexpr OpTraits traits{"relu_grad", 2, OpKind::elementwise, false};
   void forward(const Kernel& k) const;
@@ -220,6 +224,13 @@ struct MatMul {  // C = op(A) op(B), op = transpose when the flag is set
   Shape shape(std::span<const Shape> in) const;
   bool ta = false;
   bool tb = false;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Affine {  // y = x op(W) + b, b a [1,n] row: the bias added in the GEMM's epilogue
+  static constexpr OpTraits traits{"affine", 3, OpKind::general};
+  bool tb = false;
+  Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;
   void vjp(VjpBuilder& b) const;
 };
@@ -308,8 +319,8 @@ struct Group {  // joins several targets into one; computes nothing
 // ---- the closed list -----------------------------------------------------------
 using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
-                 StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, ReluGrad, Add, Sub, Mul, Div,
-                 Bernoulli, SigmoidBernoulli, Categorical, Gaussian, MatMul, AffineSigmoid, Transpose, Sum,
+                 StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
+                 Bernoulli, SigmoidBernoulli, Categorical, Gaussian, MatMul, Affine, AffineSigmoid, Transpose, Sum,
                  Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 

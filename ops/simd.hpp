@@ -8,6 +8,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "ops/rng.hpp"
+
 namespace ebm::simd {
 
 using B = xsimd::batch<float>;
@@ -26,6 +28,23 @@ inline void add_bias_sigmoid(float* y, const float* bias, int64_t n) {
   for (; i + W <= n; i += W)
     sigmoid_rule(B::load_unaligned(y + i) + B::load_unaligned(bias + i)).store_unaligned(y + i);
   for (; i < n; ++i) y[i] = sigmoid_rule(y[i] + bias[i]);
+}
+
+// y[i] += bias[i] for i < n
+inline void add_bias(float* y, const float* bias, int64_t n) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) (B::load_unaligned(y + i) + B::load_unaligned(bias + i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] += bias[i];
+}
+
+// Uniform [0,1) draws for the counters first .. first + W - 1, bit-identical
+// to uniform01() element by element.
+inline B uniform_batch(RngKey key, uint32_t first) {
+  using U = xsimd::batch<uint32_t>;
+  alignas(64) static constexpr uint32_t iota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  static_assert(U::size <= 16);
+  const U bits = random_bits<U>(key, U(first) + U::load_aligned(iota)) >> 8;
+  return xsimd::to_float(xsimd::bitwise_cast<xsimd::batch<int32_t>>(bits)) * B(0x1p-24f);
 }
 
 }  // namespace ebm::simd
