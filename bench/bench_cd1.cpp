@@ -40,7 +40,7 @@ ebm::io::ImageSet training_images() {
 }  // namespace
 
 int main() {
-  constexpr int kThreads = 2, kEpochs = 3;
+  constexpr int kThreads = 2, kEpochs = 5;
   const ebm::io::ImageSet train = training_images();
   ebm::Graph g;
   ebm::Rbm rbm = ebm::Rbm::make(g, "rbm", {.visible = 784, .hidden = 500});

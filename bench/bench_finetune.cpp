@@ -17,7 +17,7 @@
 #include "models/classifier.hpp"
 
 int main() {
-  constexpr int kThreads = 2, kEpochs = 3, kSteps = 600;
+  constexpr int kThreads = 2, kEpochs = 5, kSteps = 600;
   ebm::Graph g;
   ebm::Classifier c = ebm::Classifier::make(g, "net", {.layers = {784, 500, 500, 2000}, .batch = 100});
   std::vector<float> x(100 * 784), t(100 * 10, 0.0f);

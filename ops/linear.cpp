@@ -43,13 +43,24 @@ void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
               static_cast<int>(g.n));
 }
 
-// Runs gemm_tile and then `epilogue(i0, i1, j0, j1)` on every tile.
+// Splits [0, n) into `parts` near-equal pieces with inner boundaries on
+// multiples of 16 floats; returns the start of piece t (t == parts gives n).
+int64_t split_at(int64_t t, int64_t parts, int64_t n) {
+  if (t >= parts) return n;
+  return (t * n / parts) / 16 * 16;
+}
+
+// Runs gemm_tile and then `epilogue(i0, i1, j0, j1)` on every tile. The grid
+// (at most 256 x 256 per tile, balanced) depends on the shape only, never on
+// the thread count, so results are reproducible.
 template <typename Epilogue>
 void tiled_gemm(const Gemm& g, bool parallel, Epilogue epilogue) {
   const int64_t tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
   auto tile = [&](int64_t t) {
-    const int64_t i0 = (t / tc) * kTileRows, j0 = (t % tc) * kTileCols;
-    const int64_t i1 = std::min(i0 + kTileRows, g.m), j1 = std::min(j0 + kTileCols, g.n);
+    const int64_t r = t / tc, c = t % tc;
+    const int64_t i0 = split_at(r, tr, g.m), i1 = split_at(r + 1, tr, g.m);
+    const int64_t j0 = split_at(c, tc, g.n), j1 = split_at(c + 1, tc, g.n);
+    if (i0 == i1 || j0 == j1) return;
     gemm_tile(g, i0, i1, j0, j1);
     epilogue(i0, i1, j0, j1);
   };

@@ -42,8 +42,8 @@ void pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   const int epochs = o.pretrain_epochs[static_cast<size_t>(l)];
   RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .monitor_images = 1000,
                         .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l), .resume = o.resume});
-  const DataSource images = image_source(d.train, io::Pixels::sampled, o.data_seed);
-  const DataSource valid_images = image_source(d.valid, io::Pixels::sampled, o.data_seed);
+  const DataSource images = image_source(d.train, o.pixel_mode(), o.data_seed);
+  const DataSource valid_images = image_source(d.valid, o.pixel_mode(), o.data_seed);
   const DataSource train = layer_source(dbn, l, ex, images, o.batch, false, o.data_seed);
   const DataSource valid = layer_source(dbn, l, ex, valid_images, o.batch, false, o.data_seed);
   Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden), epochs);

@@ -22,6 +22,8 @@ namespace ebm::samples {
 
 struct Options {
   std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile, method = "cd1";
+  std::string pixels = "sampled";
+  bool mean_field = false;
   std::vector<int64_t> hidden{500, 500, 2000};
   std::vector<int> pretrain_epochs{3};
   int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
@@ -42,6 +44,11 @@ struct Options {
     std::string s;
     for (int64_t n : layers()) s += (s.empty() ? "" : "-") + std::to_string(n);
     return s;
+  }
+  io::Pixels pixel_mode() const {
+    if (pixels == "sampled") return io::Pixels::sampled;
+    if (pixels == "scaled") return io::Pixels::scaled;
+    throw Error("--pixels '{}': expected sampled (binarized per epoch) or scaled (intensities as probabilities)", pixels);
   }
   ClassifierConfig classifier_config() const {
     return {.layers = layers(), .batch = batch,
@@ -83,6 +90,8 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',');
   app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str();
+  app.add_option("--pixels", o.pixels, "pretraining data: sampled (binarized each epoch) or scaled")->capture_default_str();
+  app.add_flag("--mean-field", o.mean_field, "CD's negative phase uses E[v|h] for the last visible step");
   app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str();
   app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
   app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str();
@@ -107,7 +116,8 @@ inline void add_options(CLI::App& app, Options& o) {
 }
 
 inline CdConfig layer_cd(const Options& o, int) {
-  CdConfig c{.batch = o.batch, .lr = o.pretrain_lr, .momentum = o.momentum, .weight_decay = o.weight_decay};
+  CdConfig c{.batch = o.batch, .lr = o.pretrain_lr, .momentum = o.momentum, .weight_decay = o.weight_decay,
+             .mean_field_last = o.mean_field};
   parse_cd_method(o.method, c);
   return c;
 }
