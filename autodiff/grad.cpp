@@ -28,11 +28,24 @@ class Builder final : public VjpBuilder {
     const NodeId target = x(i).id;
     if (!on_path_[static_cast<size_t>(target)]) return;
     NodeId& acc = grads_[static_cast<size_t>(target)];
-    acc = acc < 0 ? gv.id : g_.apply(Add{}, {Tensor{&g_, acc}, Tensor{&g_, gv.id}}).id;
+    acc = acc < 0 ? gv.id : sum_of(acc, gv.id);
   }
 
  private:
   const Node& node() const { return g_.node(id_); }
+
+  // a + b; two products of the same kind (a weight used twice, as in CD's two
+  // phases) become one matmul_sum, leaving the separate products unused.
+  NodeId sum_of(NodeId a, NodeId b) {
+    const auto* m1 = std::get_if<MatMul>(&static_cast<const OpVariant&>(g_.node(a).op));
+    const auto* m2 = std::get_if<MatMul>(&static_cast<const OpVariant&>(g_.node(b).op));
+    if (m1 && m2 && m1->ta == m2->ta && m1->tb == m2->tb) {
+      const auto& x = g_.node(a).inputs;
+      const auto& y = g_.node(b).inputs;
+      return g_.apply(MatMulSum{m1->ta, m1->tb}, {Tensor{&g_, x[0]}, Tensor{&g_, x[1]}, Tensor{&g_, y[0]}, Tensor{&g_, y[1]}}).id;
+    }
+    return g_.apply(Add{}, {Tensor{&g_, a}, Tensor{&g_, b}}).id;
+  }
   Graph& g_;
   std::vector<NodeId>& grads_;
   const std::vector<bool>& on_path_;

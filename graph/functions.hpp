@@ -16,6 +16,10 @@ inline Tensor apply(const Op& op, std::initializer_list<Tensor> in) {
 }
 
 inline Tensor matmul(Tensor a, Tensor b, MatMulOptions o = {}) { return apply(MatMul{o.ta, o.tb}, {a, b}); }
+// op(A1) op(B1) + op(A2) op(B2), one pass over the result
+inline Tensor matmul_sum(Tensor a1, Tensor b1, Tensor a2, Tensor b2, MatMulOptions o = {}) {
+  return apply(MatMulSum{o.ta, o.tb}, {a1, b1, a2, b2});
+}
 // x op(W) + b with the bias added in the GEMM's epilogue.
 inline Tensor affine(Tensor x, Tensor w, Tensor b, bool transpose_w = false) {
   return apply(Affine{transpose_w}, {x, w, b});

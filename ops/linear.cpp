@@ -32,14 +32,14 @@ Gemm make_gemm(const Kernel& kn, bool ta, bool tb) {
           ta ? sa.rows : sa.cols, ta, tb};
 }
 
-// C[i0:i1, j0:j1] = op(A)[i0:i1, :] op(B)[:, j0:j1]
-void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+// C[i0:i1, j0:j1] = op(A)[i0:i1, :] op(B)[:, j0:j1]  (+ the old C when beta = 1)
+void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float beta = 0.0f) {
   const int64_t lda = g.ta ? g.m : g.k, ldb = g.tb ? g.k : g.n;
   const float* a = g.ta ? g.a + i0 : g.a + i0 * g.k;
   const float* b = g.tb ? g.b + j0 * g.k : g.b + j0;
   cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
               static_cast<int>(i1 - i0), static_cast<int>(j1 - j0), static_cast<int>(g.k), 1.0f,
-              a, static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, g.c + i0 * g.n + j0,
+              a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, g.c + i0 * g.n + j0,
               static_cast<int>(g.n));
 }
 
@@ -95,6 +95,36 @@ void MatMul::vjp(VjpBuilder& b) const {
     b.give(0, ta ? vjp::matmul(b, w, g, tb, true) : vjp::matmul(b, g, w, false, !tb));
   if (b.wants(1))
     b.give(1, tb ? vjp::matmul(b, g, a, true, ta) : vjp::matmul(b, a, g, !ta, false));
+}
+
+Shape MatMulSum::shape(std::span<const Shape> in) const {
+  const Shape first = MatMul{ta, tb}.shape(in.first(2)), second = MatMul{ta, tb}.shape(in.subspan(2, 2));
+  if (first != second)
+    throw ShapeError{fmt::format("two products of the same shape (they are {} and {})", first, second)};
+  return first;
+}
+
+void MatMulSum::forward(const Kernel& k) const {
+  const Gemm first = make_gemm(k, ta, tb);
+  Gemm second = first;
+  second.a = k.in[2];
+  second.b = k.in[3];
+  second.k = ta ? k.in_shape[2].rows : k.in_shape[2].cols;
+  tiled_gemm(first, k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    gemm_tile(second, i0, i1, j0, j1, 1.0f);  // accumulate onto the first product's tile while it is in cache
+  });
+}
+
+// Each product's operands get MatMul's rule.
+void MatMulSum::vjp(VjpBuilder& b) const {
+  const Val g = b.gy();
+  for (int p = 0; p < 2; ++p) {
+    const Val a = b.x(2 * p), w = b.x(2 * p + 1);
+    if (b.wants(2 * p))
+      b.give(2 * p, ta ? vjp::matmul(b, w, g, tb, true) : vjp::matmul(b, g, w, false, !tb));
+    if (b.wants(2 * p + 1))
+      b.give(2 * p + 1, tb ? vjp::matmul(b, g, a, true, ta) : vjp::matmul(b, a, g, !ta, false));
+  }
 }
 
 Shape Affine::shape(std::span<const Shape> in) const { return AffineSigmoid{tb}.shape(in); }

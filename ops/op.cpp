@@ -79,6 +79,11 @@ double flops(const Op& op, std::span<const Shape> in, Shape out) {
     int64_t k = m.ta ? in[0].rows : in[0].cols;
     return 2.0 * static_cast<double>(out.size()) * static_cast<double>(k);
   }
+  if (std::holds_alternative<MatMulSum>(op)) {
+    const auto& m = std::get<MatMulSum>(op);
+    const int64_t k1 = m.ta ? in[0].rows : in[0].cols, k2 = m.ta ? in[2].rows : in[2].cols;
+    return 2.0 * static_cast<double>(out.size()) * static_cast<double>(k1 + k2);
+  }
   if (std::holds_alternative<AffineSigmoid>(op) || std::holds_alternative<Affine>(op))
     return 2.0 * static_cast<double>(out.size()) * static_cast<double>(in[0].cols);
   return 0.0;

@@ -227,6 +227,14 @@ struct MatMul {  // C = op(A) op(B), op = transpose when the flag is set
   void forward(const Kernel& k) const;
   void vjp(VjpBuilder& b) const;
 };
+struct MatMulSum {  // C = op(A1) op(B1) + op(A2) op(B2) in one pass over C (e.g. both CD phases' statistics)
+  static constexpr OpTraits traits{"matmul_sum", 4, OpKind::general};
+  bool ta = false;
+  bool tb = false;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
 struct Affine {  // y = x op(W) + b, b a [1,n] row: the bias added in the GEMM's epilogue
   static constexpr OpTraits traits{"affine", 3, OpKind::general};
   bool tb = false;
@@ -320,7 +328,7 @@ struct Group {  // joins several targets into one; computes nothing
 using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
-                 Bernoulli, SigmoidBernoulli, Categorical, Gaussian, MatMul, Affine, AffineSigmoid, Transpose, Sum,
+                 Bernoulli, SigmoidBernoulli, Categorical, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
                  Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 

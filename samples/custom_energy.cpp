@@ -33,6 +33,7 @@ struct Options {
   float lr = 0.0003f;
   uint64_t seed = 1;
   bool check_numerics = false;
+  std::string profile;
 };
 
 void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex, const ContrastiveDivergence& cd,
@@ -61,7 +62,7 @@ int run(const Options& o) {
   const Tensor v = g.input("v", {o.batch, train.dim()});
   const ContrastiveDivergence cd = contrastive_divergence(model, v, 1, true, {.lr = o.lr, .momentum = 0.9f});
   const Tensor free_energy = mean(model.free_energy(v));
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .check_numerics = o.check_numerics});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics});
   io::Batcher batches(train.count, o.batch, o.seed);
   std::vector<float> x(static_cast<size_t>(o.batch * train.dim()));
   io::fill_batch(train, batches.batch(0), g.value(cd.chain));  // chains start at data
@@ -75,6 +76,10 @@ int run(const Options& o) {
     }
     fmt::print("epoch {}/{}: mean free energy of the training batches {:.2f}\n", e + 1, o.epochs, fe);
     std::fflush(stdout);
+  }
+  if (!o.profile.empty()) {
+    ex.profile().write_chrome_trace(o.profile);
+    fmt::print("{}", ex.profile().summary());
   }
   write_pictures(g, model, ex, cd, o);
   samples::result("epochs", o.epochs);
@@ -95,5 +100,6 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "seed")->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE");
   return ebm::samples::run_main(app, argc, argv, "custom_energy", [&] { return run(o); });
 }
