@@ -22,8 +22,8 @@ namespace ebm::samples {
 
 struct Options {
   std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile, method = "cd1";
-  std::string pixels = "sampled";
-  bool mean_field = false;
+  std::string pixels = "scaled";
+  bool mean_field = true;
   std::vector<int64_t> hidden{500, 500, 2000};
   std::vector<int> pretrain_epochs{3};
   int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
@@ -62,7 +62,7 @@ struct Options {
       if (unset("--pretrain-epochs")) pretrain_epochs = {3};
       if (unset("--finetune-epochs")) finetune_epochs = 10;
     } else if (preset == "paper") {
-      if (unset("--pretrain-epochs")) pretrain_epochs = {30, 30, 30};
+      if (unset("--pretrain-epochs")) pretrain_epochs = {50};
       if (unset("--finetune-epochs")) finetune_epochs = 60;
       if (unset("--baseline")) baseline = true;
       if (unset("--bound")) bound = true;
@@ -90,8 +90,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',');
   app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str();
-  app.add_option("--pixels", o.pixels, "pretraining data: sampled (binarized each epoch) or scaled")->capture_default_str();
-  app.add_flag("--mean-field", o.mean_field, "CD's negative phase uses E[v|h] for the last visible step");
+  app.add_option("--pixels", o.pixels, "pretraining data: scaled (intensities as probabilities) or sampled (binarized each epoch)")
+      ->capture_default_str();
+  app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
+      ->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str();
   app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
   app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str();
