@@ -176,9 +176,14 @@ void Executor::Impl::exec_task(Compiled& c, int32_t t) {
     exec_node(c, j, 0, c.shape[static_cast<size_t>(j)].rows, true);
   } else {  // a fused element-wise chain, tile by tile: all members share one shape
     const Shape s = c.shape[static_cast<size_t>(task.nodes[0])];
-    const int64_t tile = std::max<int64_t>(1, kFuseTileElements / s.cols);
-    for (int64_t r0 = 0; r0 < s.rows; r0 += tile)
-      for (int32_t j : task.nodes) exec_node(c, j, r0, std::min(r0 + tile, s.rows), false);
+    const int64_t tile = std::max<int64_t>(1, kFuseTileElements / s.cols), tiles = (s.rows + tile - 1) / tile;
+    auto run_tile = [&](int64_t t) {
+      for (int32_t j : task.nodes) exec_node(c, j, t * tile, std::min((t + 1) * tile, s.rows), false);
+    };
+    if (opt.parallel && s.size() >= kSplitElements)  // rows are independent: tiles may run on any thread
+      tbb::parallel_for(int64_t{0}, tiles, run_tile);
+    else
+      for (int64_t t = 0; t < tiles; ++t) run_tile(t);
   }
   if (opt.check_numerics)
     for (int32_t j : task.nodes) check(c, j);
