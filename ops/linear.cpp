@@ -70,6 +70,33 @@ void tiled_gemm(const Gemm& g, bool parallel, Epilogue epilogue) {
     for (int64_t t = 0; t < tr * tc; ++t) tile(t);
 }
 
+// Gives inputs ia, iw of C = op_a(A) op_b(B) their gradients from g = dC:
+//   dA = g op_b(B)^T   (or op_b(B) g^T when A is stored transposed)
+//   dB = op_a(A)^T g   (or g^T op_a(A) when B is stored transposed)
+void matmul_vjp(VjpBuilder& b, int ia, int iw, Val g, bool ta, bool tb) {
+  const Val a = b.x(ia), w = b.x(iw);
+  if (b.wants(ia)) b.give(ia, ta ? vjp::matmul(b, w, g, tb, true) : vjp::matmul(b, g, w, false, !tb));
+  if (b.wants(iw)) b.give(iw, tb ? vjp::matmul(b, g, a, true, ta) : vjp::matmul(b, a, g, !ta, false));
+}
+
+// y = epilogue(x op(W) + b), the epilogue applied to each tile's rows while
+// they are in cache: row(y_row, bias, n).
+template <typename Row>
+void affine_forward(const Kernel& k, bool tb, Row row) {
+  const float* bias = k.in[2];
+  float* y = k.out;
+  const int64_t n = k.out_shape.cols;
+  tiled_gemm(make_gemm(k, false, tb), k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    for (int64_t i = i0; i < i1; ++i) row(y + i * n + j0, bias + j0, j1 - j0);
+  });
+}
+
+// z = x op(W) + b with dz = g: the matmul rule, and db = column sums of g.
+void affine_vjp(VjpBuilder& b, Val g, bool tb) {
+  matmul_vjp(b, 0, 1, g, false, tb);
+  if (b.wants(2)) b.give(2, vjp::sum(b, g, 0));
+}
+
 }  // namespace
 
 Shape MatMul::shape(std::span<const Shape> in) const {
@@ -86,16 +113,7 @@ void MatMul::forward(const Kernel& k) const {
   tiled_gemm(make_gemm(k, ta, tb), k.parallel, [](auto...) {});
 }
 
-// C = op_a(A) op_b(B):
-//   dA = gC op_b(B)^T           (or op_b(B) gC^T when A is stored transposed)
-//   dB = op_a(A)^T gC           (or gC^T op_a(A) when B is stored transposed)
-void MatMul::vjp(VjpBuilder& b) const {
-  const Val a = b.x(0), w = b.x(1), g = b.gy();
-  if (b.wants(0))
-    b.give(0, ta ? vjp::matmul(b, w, g, tb, true) : vjp::matmul(b, g, w, false, !tb));
-  if (b.wants(1))
-    b.give(1, tb ? vjp::matmul(b, g, a, true, ta) : vjp::matmul(b, a, g, !ta, false));
-}
+void MatMul::vjp(VjpBuilder& b) const { matmul_vjp(b, 0, 1, b.gy(), ta, tb); }
 
 Shape MatMulSum::shape(std::span<const Shape> in) const {
   const Shape first = MatMul{ta, tb}.shape(in.first(2)), second = MatMul{ta, tb}.shape(in.subspan(2, 2));
@@ -117,34 +135,15 @@ void MatMulSum::forward(const Kernel& k) const {
 
 // Each product's operands get MatMul's rule.
 void MatMulSum::vjp(VjpBuilder& b) const {
-  const Val g = b.gy();
-  for (int p = 0; p < 2; ++p) {
-    const Val a = b.x(2 * p), w = b.x(2 * p + 1);
-    if (b.wants(2 * p))
-      b.give(2 * p, ta ? vjp::matmul(b, w, g, tb, true) : vjp::matmul(b, g, w, false, !tb));
-    if (b.wants(2 * p + 1))
-      b.give(2 * p + 1, tb ? vjp::matmul(b, g, a, true, ta) : vjp::matmul(b, a, g, !ta, false));
-  }
+  matmul_vjp(b, 0, 1, b.gy(), ta, tb);
+  matmul_vjp(b, 2, 3, b.gy(), ta, tb);
 }
 
 Shape Affine::shape(std::span<const Shape> in) const { return AffineSigmoid{tb}.shape(in); }
 
-void Affine::forward(const Kernel& k) const {
-  const float* bias = k.in[2];
-  float* y = k.out;
-  const int64_t n = k.out_shape.cols;
-  tiled_gemm(make_gemm(k, false, tb), k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    for (int64_t i = i0; i < i1; ++i) simd::add_bias(y + i * n + j0, bias + j0, j1 - j0);
-  });
-}
+void Affine::forward(const Kernel& k) const { affine_forward(k, tb, simd::add_bias); }
 
-// y = x op(W) + b:  dx = gy op(W)^T;  dW = x^T gy (or gy^T x);  db = column sums of gy
-void Affine::vjp(VjpBuilder& b) const {
-  const Val x = b.x(0), w = b.x(1), g = b.gy();
-  if (b.wants(0)) b.give(0, vjp::matmul(b, g, w, false, !tb));
-  if (b.wants(1)) b.give(1, tb ? vjp::matmul(b, g, x, true, false) : vjp::matmul(b, x, g, true, false));
-  if (b.wants(2)) b.give(2, vjp::sum(b, g, 0));
-}
+void Affine::vjp(VjpBuilder& b) const { affine_vjp(b, b.gy(), tb); }
 
 Shape AffineSigmoid::shape(std::span<const Shape> in) const {
   Shape s = MatMul{false, tb}.shape(in.first(2));
@@ -153,24 +152,10 @@ Shape AffineSigmoid::shape(std::span<const Shape> in) const {
   return s;
 }
 
-void AffineSigmoid::forward(const Kernel& k) const {
-  const float* bias = k.in[2];
-  float* y = k.out;
-  const int64_t n = k.out_shape.cols;
-  tiled_gemm(make_gemm(k, false, tb), k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    for (int64_t i = i0; i < i1; ++i) simd::add_bias_sigmoid(y + i * n + j0, bias + j0, j1 - j0);
-  });
-}
+void AffineSigmoid::forward(const Kernel& k) const { affine_forward(k, tb, simd::add_bias_sigmoid); }
 
-// y = sigmoid(z), z = x op(W) + b:  gz = gy y (1 - y);  dx = gz op(W)^T;
-// dW = x^T gz (or gz^T x when W is stored transposed);  db = column sums of gz.
-void AffineSigmoid::vjp(VjpBuilder& b) const {
-  const Val x = b.x(0), w = b.x(1);
-  const Val gz = b.emit(SigmoidGrad{}, {b.y(), b.gy()});
-  if (b.wants(0)) b.give(0, vjp::matmul(b, gz, w, false, !tb));
-  if (b.wants(1)) b.give(1, tb ? vjp::matmul(b, gz, x, true, false) : vjp::matmul(b, x, gz, true, false));
-  if (b.wants(2)) b.give(2, vjp::sum(b, gz, 0));
-}
+// y = sigmoid(z), z = x op(W) + b: dz = gy y (1 - y), then the affine rule.
+void AffineSigmoid::vjp(VjpBuilder& b) const { affine_vjp(b, b.emit(SigmoidGrad{}, {b.y(), b.gy()}), tb); }
 
 Shape Transpose::shape(std::span<const Shape> in) const { return {in[0].cols, in[0].rows}; }
 
