@@ -35,10 +35,17 @@ void check_index(std::string_view who, const ImageSet& set, int64_t index, std::
     throw Error("{}: row {} asks for image {}; expected an index in [0, {})", who, row, index, set.count);
 }
 
+// x = p as floats: a plain loop the compiler turns into widening SIMD
+// conversions (xsimd's uint8 loads convert element by element here).
+void widen(const uint8_t* p, float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(p[i]);
+}
+
 void scaled_row(const uint8_t* p, float* x, int64_t n) {
+  widen(p, x, n);
   int64_t i = 0;
-  for (; i + W <= n; i += W) (B::load_unaligned(p + i) / B(255.0f)).store_unaligned(x + i);
-  for (; i < n; ++i) x[i] = static_cast<float>(p[i]) / 255.0f;
+  for (; i + W <= n; i += W) (B::load_unaligned(x + i) / B(255.0f)).store_unaligned(x + i);
+  for (; i < n; ++i) x[i] /= 255.0f;
 }
 
 void threshold_row(const uint8_t* p, float* x, int64_t n, float threshold) {
@@ -46,10 +53,11 @@ void threshold_row(const uint8_t* p, float* x, int64_t n, float threshold) {
 }
 
 void sampled_row(const uint8_t* p, float* x, int64_t n, RngKey key) {
+  widen(p, x, n);
   int64_t i = 0;
   for (; i + W <= n; i += W) {
     const B u = simd::uniform_batch(key, static_cast<uint32_t>(i));
-    xsimd::select(u < B::load_unaligned(p + i) / B(255.0f), B(1.0f), B(0.0f)).store_unaligned(x + i);
+    xsimd::select(u < B::load_unaligned(x + i) / B(255.0f), B(1.0f), B(0.0f)).store_unaligned(x + i);
   }
   for (; i < n; ++i)
     x[i] = uniform01(key, static_cast<uint32_t>(i)) < static_cast<float>(p[i]) / 255.0f ? 1.0f : 0.0f;
