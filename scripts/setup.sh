@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libxtensor-dev libxsimd-dev libtbb-dev doctest-dev libfmt-dev
-  libopenblas-dev libcli11-dev libstb-dev nlohmann-json3-dev libbenchmark-dev
+  libopenblas-dev libcli11-dev libstb-dev nlohmann-json3-dev
   ca-certificates
 )
 
