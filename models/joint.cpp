@@ -43,19 +43,34 @@ Tensor LabelledRbm::label_scores(Tensor p) const {
   return scores;
 }
 
+namespace {
+
+// k steps of Gibbs sampling in the top RBM from (p0, y0): h ~ p(h | p, y),
+// p ~ p(p | h), y ~ softmax(h U' + d). Returns the last (p, y) and h.
+struct TopChain {
+  Tensor p, y, h;
+};
+TopChain top_gibbs(const LabelledRbm& top, Tensor p0, Tensor y0, int k) {
+  TopChain c{p0, y0, {}};
+  for (int i = 0; i < k; ++i) {
+    c.h = sigmoid_bernoulli(top.hidden_input(c.p, c.y));
+    c.p = sigmoid_bernoulli(matmul(c.h, top.w, {.tb = true}) + top.c);
+    c.y = categorical(softmax(matmul(c.h, top.u, {.tb = true}) + top.d));
+  }
+  return c;
+}
+
+}  // namespace
+
 LabelledCd make_labelled_cd(const LabelledRbm& top, int64_t batch, int k, SgdOptions sgd_options) {
   Graph& g = *top.graph;
   LabelledCd cd;
   cd.p0 = g.input(top.name + ".p0", {batch, top.visible});
   cd.y0 = g.input(top.name + ".y0", {batch, top.labels});
-  Tensor h = sigmoid_bernoulli(top.hidden_input(cd.p0, cd.y0)), p, y;
-  for (int i = 0; i < k; ++i) {
-    if (i > 0) h = sigmoid_bernoulli(top.hidden_input(p, y));
-    p = sigmoid_bernoulli(matmul(h, top.w, {.tb = true}) + top.c);
-    y = categorical(softmax(matmul(h, top.u, {.tb = true}) + top.d));
-  }
-  cd.recon_error = squared_error(sigmoid(matmul(h, top.w, {.tb = true}) + top.c), cd.p0);
-  cd.objective = mean(top.free_energy(cd.p0, cd.y0)) - mean(top.free_energy(stop_gradient(p), stop_gradient(y)));
+  const TopChain neg = top_gibbs(top, cd.p0, cd.y0, k);
+  cd.recon_error = squared_error(sigmoid(matmul(neg.h, top.w, {.tb = true}) + top.c), cd.p0);
+  cd.objective =
+      mean(top.free_energy(cd.p0, cd.y0)) - mean(top.free_energy(stop_gradient(neg.p), stop_gradient(neg.y)));
   const auto params = top.params();
   cd.opt = sgd(params, grad(cd.objective, params), sgd_options);
   cd.step = cd.opt.step;
@@ -77,56 +92,55 @@ Tensor UpDown::classify(Tensor pixels) const {
   return top.label_scores(h);
 }
 
+namespace {
+
+// Untied copies of a pretrained RBM: recognition R = W, r = b and generative
+// G = W', g = c.
+void untie(Graph& g, const Rbm& rbm, UpDown& ud) {
+  const std::string n = rbm.name;
+  const int64_t nv = rbm.config.visible, nh = rbm.config.hidden;
+  ud.r.push_back(g.param(n + ".R", rbm.w.shape()));
+  ud.g.push_back(g.param(n + ".G", {nh, nv}));
+  ud.rb.push_back(g.param(n + ".r", rbm.b.shape()));
+  ud.gb.push_back(g.param(n + ".g", rbm.c.shape()));
+  const auto w = g.value(rbm.w);
+  auto gt = g.value(ud.g.back());
+  std::copy(w.begin(), w.end(), g.value(ud.r.back()).begin());
+  for (int64_t i = 0; i < nv; ++i)
+    for (int64_t j = 0; j < nh; ++j) gt[static_cast<size_t>(j * nv + i)] = w[static_cast<size_t>(i * nh + j)];
+  std::copy(g.value(rbm.b).begin(), g.value(rbm.b).end(), g.value(ud.rb.back()).begin());
+  std::copy(g.value(rbm.c).begin(), g.value(rbm.c).end(), g.value(ud.gb.back()).begin());
+}
+
+// total + loss (or loss, when total is not yet set)
+Tensor add_loss(Tensor total, Tensor loss) { return total.valid() ? total + loss : loss; }
+
+}  // namespace
+
 UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options) {
   Graph& g = *lower.graph;
   UpDown ud{{}, {}, {}, {}, top, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
-  for (const Rbm& rbm : lower.rbms) {  // untie: copies of W for both directions
-    const std::string n = rbm.name;
-    ud.r.push_back(g.param(n + ".R", rbm.w.shape()));
-    ud.g.push_back(g.param(n + ".G", {rbm.w.shape().cols, rbm.w.shape().rows}));
-    ud.rb.push_back(g.param(n + ".r", rbm.b.shape()));
-    ud.gb.push_back(g.param(n + ".g", rbm.c.shape()));
-    const auto w = g.value(rbm.w);
-    auto gt = g.value(ud.g.back());
-    const int64_t nv = rbm.config.visible, nh = rbm.config.hidden;
-    std::copy(w.begin(), w.end(), g.value(ud.r.back()).begin());
-    for (int64_t i = 0; i < nv; ++i)
-      for (int64_t j = 0; j < nh; ++j) gt[static_cast<size_t>(j * nv + i)] = w[static_cast<size_t>(i * nh + j)];
-    std::copy(g.value(rbm.b).begin(), g.value(rbm.b).end(), g.value(ud.rb.back()).begin());
-    std::copy(g.value(rbm.c).begin(), g.value(rbm.c).end(), g.value(ud.gb.back()).begin());
-  }
+  for (const Rbm& rbm : lower.rbms) untie(g, rbm, ud);
   const size_t n = ud.r.size();
   ud.v = g.input("updown.v", {batch, lower.rbms.front().config.visible});
   ud.y = g.input("updown.y", {batch, top.labels});
-  // wake: up with R, sampling
-  ud.wake_states.push_back(ud.v);
+  ud.wake_states.push_back(ud.v);  // wake: up with R, sampling; G learns to predict each layer from the one above
   for (size_t l = 0; l < n; ++l) ud.wake_states.push_back(sigmoid_bernoulli(matmul(ud.wake_states[l], ud.r[l]) + ud.rb[l]));
-  for (size_t l = 0; l < n; ++l) {
-    const Tensor loss = predict_loss(ud.wake_states[l + 1], ud.g[l], ud.gb[l], ud.wake_states[l]);
-    ud.wake_loss = ud.wake_loss.valid() ? ud.wake_loss + loss : loss;
-  }
-  // top: CD-k from the wake state and the clamped label
-  const Tensor pen = ud.wake_states[n];
-  Tensor h = sigmoid_bernoulli(top.hidden_input(pen, ud.y)), p, y;
-  for (int i = 0; i < top_k; ++i) {
-    if (i > 0) h = sigmoid_bernoulli(top.hidden_input(p, y));
-    p = sigmoid_bernoulli(matmul(h, top.w, {.tb = true}) + top.c);
-    y = categorical(softmax(matmul(h, top.u, {.tb = true}) + top.d));
-  }
-  ud.negative_labels = y;
-  ud.top_objective = mean(top.free_energy(stop_gradient(pen), ud.y)) - mean(top.free_energy(stop_gradient(p), stop_gradient(y)));
-  // sleep: down with G from the top RBM's sample; the bottom layer as probabilities
-  std::vector<Tensor> down(n + 1);
-  down[n] = p;
+  for (size_t l = 0; l < n; ++l)
+    ud.wake_loss = add_loss(ud.wake_loss, predict_loss(ud.wake_states[l + 1], ud.g[l], ud.gb[l], ud.wake_states[l]));
+  const Tensor pen = ud.wake_states[n];  // top: CD-k from the wake state and the clamped label
+  const TopChain neg = top_gibbs(top, pen, ud.y, top_k);
+  ud.negative_labels = neg.y;
+  ud.top_objective = mean(top.free_energy(stop_gradient(pen), ud.y)) -
+                     mean(top.free_energy(stop_gradient(neg.p), stop_gradient(neg.y)));
+  ud.sleep_states.assign(n + 1, {});  // sleep: down with G from the top's sample (probabilities at the bottom)
+  ud.sleep_states[n] = neg.p;
   for (size_t l = n; l-- > 0;) {
-    const Tensor a = matmul(down[l + 1], ud.g[l]) + ud.gb[l];
-    down[l] = l == 0 ? sigmoid(a) : sigmoid_bernoulli(a);
+    const Tensor a = matmul(ud.sleep_states[l + 1], ud.g[l]) + ud.gb[l];
+    ud.sleep_states[l] = l == 0 ? sigmoid(a) : sigmoid_bernoulli(a);
   }
-  ud.sleep_states = down;
-  for (size_t l = 0; l < n; ++l) {
-    const Tensor loss = predict_loss(down[l], ud.r[l], ud.rb[l], down[l + 1]);
-    ud.sleep_loss = ud.sleep_loss.valid() ? ud.sleep_loss + loss : loss;
-  }
+  for (size_t l = 0; l < n; ++l)  // R learns to predict each layer from the one below
+    ud.sleep_loss = add_loss(ud.sleep_loss, predict_loss(ud.sleep_states[l], ud.r[l], ud.rb[l], ud.sleep_states[l + 1]));
   std::vector<Tensor> params;
   for (size_t l = 0; l < n; ++l) params.insert(params.end(), {ud.r[l], ud.rb[l], ud.g[l], ud.gb[l]});
   for (Tensor t : top.params()) params.push_back(t);
