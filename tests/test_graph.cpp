@@ -273,3 +273,44 @@ TEST_CASE("graph: dump_dot draws nodes and edges") {
   CHECK(dot.find("n0 -> n2") != std::string::npos);
   CHECK(dot.find("sigmoid") != std::string::npos);
 }
+
+// The sampling ops' forward against a plain loop over the documented
+// generator: key = make_rng_key(seed, node, step), counter = element index
+// (Box-Muller on counters 2i, 2i+1 for gaussian; the row index for categorical).
+TEST_CASE("ops/sampling: bernoulli, sigmoid_bernoulli, categorical and gaussian equal a plain loop over the generator") {
+  const uint64_t seed = 21, step = 0;
+  Graph g;
+  Tensor x = g.param("x", {7, 13});
+  fill(g, x, 2.0f);
+  Tensor p = sigmoid(x);
+  Tensor hb = bernoulli(p), hs = sigmoid_bernoulli(x), hc = categorical(softmax(x)), hg = gaussian(x, 0.5f);
+  Executor ex(g, {.threads = 2, .seed = seed});
+  ex.run({p, hb, hs, hc, hg});
+  const auto xs = g.value(x);
+  const auto ps = ex.value(p);
+  auto key = [&](Tensor t) { return make_rng_key(seed, static_cast<uint64_t>(t.id), step); };
+  for (uint32_t i = 0; i < 91; ++i) {
+    const double sig = 1.0 / (1.0 + std::exp(-double(xs[i])));
+    CHECK(ex.value(hb)[i] == (uniform01(key(hb), i) < ps[i] ? 1.0f : 0.0f));
+    const float u = uniform01(key(hs), i);
+    if (std::abs(u - sig) > 1e-6) CHECK(ex.value(hs)[i] == (u < sig ? 1.0f : 0.0f));
+    const double u1 = 1.0 - uniform01(key(hg), 2 * i), u2 = uniform01(key(hg), 2 * i + 1);
+    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.14159265358979 * u2);
+    CHECK(ex.value(hg)[i] == doctest::Approx(xs[i] + 0.5 * z).epsilon(1e-5));
+  }
+  for (uint32_t r = 0; r < 7; ++r) {  // categorical: the first j whose cumulative probability exceeds u
+    double m = -1e300, s = 0, acc = 0;
+    for (int j = 0; j < 13; ++j) m = std::max(m, double(xs[r * 13 + j]));
+    for (int j = 0; j < 13; ++j) s += std::exp(xs[r * 13 + j] - m);
+    const double u = uniform01(key(hc), r);
+    int pick = 12;
+    for (int j = 0; j < 13; ++j) {
+      acc += std::exp(xs[r * 13 + j] - m) / s;
+      if (u < acc) {
+        pick = j;
+        break;
+      }
+    }
+    for (int j = 0; j < 13; ++j) CHECK(ex.value(hc)[r * 13 + j] == (j == pick ? 1.0f : 0.0f));
+  }
+}
