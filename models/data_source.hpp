@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "io/batch.hpp"
 #include "io/idx.hpp"
@@ -26,6 +27,14 @@ inline DataSource image_source(const io::ImageSet& set, io::Pixels mode, uint64_
   return {set.count, set.dim(), [&set, mode, seed](std::span<const int64_t> idx, std::span<float> out, uint64_t epoch) {
             io::fill_batch(set, idx, out, {.mode = mode, .seed = seed, .epoch = epoch});
           }};
+}
+
+// Rows first .. first + batch - 1 of a set of `count` rows, the last row
+// repeated past the end so every batch has the same shape (callers ignore
+// the padding).
+inline void padded_rows(int64_t first, int64_t batch, int64_t count, std::vector<int64_t>& idx) {
+  idx.clear();
+  for (int64_t i = first; i < first + batch; ++i) idx.push_back(std::min(i, count - 1));
 }
 
 // The first n rows of a source.

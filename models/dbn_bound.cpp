@@ -88,8 +88,7 @@ std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const Da
   std::vector<int64_t> idx;
   for (int s = 0; s < samples; ++s)
     for (int64_t first = 0; first < data.count; first += batch) {
-      idx.clear();
-      for (int64_t i = first; i < first + batch; ++i) idx.push_back(std::min(i, data.count - 1));
+      padded_rows(first, batch, data.count, idx);
       data.fill(idx, buf, 0);
       ex.run({total}, {{x, buf}});
       const auto t = ex.value(total);

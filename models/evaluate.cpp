@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "io/batch.hpp"
+#include "models/data_source.hpp"
 
 namespace ebm {
 
@@ -16,8 +17,7 @@ double classification_error(Executor& ex, Tensor input, Tensor scores, const io:
   std::vector<int64_t> idx;
   int64_t errors = 0;
   for (int64_t first = 0; first < set.count; first += b) {
-    idx.clear();
-    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, set.count - 1));
+    padded_rows(first, b, set.count, idx);
     io::fill_batch(set, idx, x, {.mode = io::Pixels::scaled});
     ex.run({scores}, {{input, x}});
     const auto y = ex.value(scores);

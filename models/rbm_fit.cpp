@@ -22,8 +22,7 @@ std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epo
   std::vector<double> out;
   std::vector<int64_t> idx;
   for (int64_t first = 0; first < src.count; first += b) {
-    idx.clear();
-    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, src.count - 1));  // pad the last batch
+    padded_rows(first, b, src.count, idx);
     src.fill(idx, batch_, epoch);
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     auto f = ex_.value(f_eval_);
@@ -45,8 +44,7 @@ double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
   double acc = 0;
   std::vector<int64_t> idx;
   for (int64_t first = 0; first < src.count; first += b) {
-    idx.clear();
-    for (int64_t i = first; i < first + b; ++i) idx.push_back(std::min(i, src.count - 1));
+    padded_rows(first, b, src.count, idx);
     src.fill(idx, batch_, epoch);
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     std::vector<float> f(ex_.value(f_eval_).begin(), ex_.value(f_eval_).end());

@@ -170,7 +170,7 @@ int run(const Options& o) {
   }
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
-    print_comment_block(ex.profile().summary());
+    fmt::print("{}", ex.profile().summary());
   }
   sum.print();
   result("total_seconds", fmt::format("{:.1f}", sum.total()));

@@ -267,6 +267,4 @@ class Summary {
   std::vector<Row> rows_;
 };
 
-inline void print_comment_block(const std::string& text) { fmt::print("{}", text); }
-
 }  // namespace ebm::samples
