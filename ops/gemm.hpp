@@ -1,0 +1,67 @@
+#pragma once
+// ebm::gemm: our single-precision GEMM (xsimd micro-kernels, packed panels),
+// with the kernel chosen once per process from the CPU: AVX-512, AVX2+FMA or
+// a portable fallback. Single-threaded: callers cut large products into
+// tiles and run the tiles on their own threads.
+
+#include <cstdint>
+#include <string_view>
+
+namespace ebm::gemm {
+
+enum class Isa { generic, avx2, avx512 };
+
+// The ISA sgemm() uses: the best one this CPU runs, or the one named by the
+// environment variable EBM_GEMM_ISA=generic|avx2|avx512 (read once; an
+// unknown or unsupported name is an ebm::Error).
+Isa active_isa();
+std::string_view isa_name(Isa isa);
+// The ISA named "generic", "avx2" or "avx512"; an ebm::Error for any other
+// name or one this CPU or build cannot run.
+Isa isa_from_name(std::string_view name);
+// Whether this build and this CPU can run the kernels of `isa`.
+bool isa_supported(Isa isa);
+
+// C = alpha op(A) op(B) + beta C, row-major, op(X) = X^T when the flag is
+// set; op(A) is m x k, op(B) k x n, C m x n. Same contract as
+// cblas_sgemm(CblasRowMajor, ...). With beta == 0, C is only written (it may
+// hold NaN). No alignment needed; no allocation after a thread's first call.
+void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+// The same with the kernels of `isa` (an ebm::Error when unsupported).
+void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+namespace detail {
+
+// One product, as the ISA kernels receive it (m, n, k > 0).
+struct Problem {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha;
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb;
+  float beta;
+  float* c;
+  int64_t ldc;
+};
+
+// The pack buffers (64-byte aligned), at least kPackA and kPackB floats.
+struct Workspace {
+  float* a;
+  float* b;
+};
+
+// Block limits shared by all ISAs: a packed A block is at most kMc x kKc
+// (rows rounded up to the register block), a packed B block kKc x kNc.
+constexpr int64_t kKc = 384, kMc = 288, kNc = 768;
+constexpr int64_t kPackA = (kMc + 16) * kKc, kPackB = (kNc + 32) * kKc;
+
+void sgemm_generic(const Problem& p, Workspace w);
+void sgemm_avx2(const Problem& p, Workspace w);
+void sgemm_avx512(const Problem& p, Workspace w);
+
+}  // namespace detail
+}  // namespace ebm::gemm

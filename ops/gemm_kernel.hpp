@@ -1,0 +1,200 @@
+#pragma once
+// The blocked GEMM of ops/gemm.hpp, written once over an xsimd architecture
+// and instantiated by ops/gemm_<isa>.cpp, each compiled for its own ISA.
+// Everything here has internal linkage (an unnamed namespace), so no two
+// ISA translation units share a symbol the linker could mix up.
+//
+// Blocking (the Goto / BLIS scheme, vectors running along the rows of C):
+//   for each column block of C (nc <= kNc columns)
+//     for each depth slab (kc <= kKc)
+//       pack op(B)[slab, block] into panels of NR columns  -> stays in L2
+//       for each row block (mc <= kMc rows)
+//         pack op(A)[block, slab] into panels of MR rows   -> one panel in L1
+//         for each A panel, for each B panel:
+//           micro-kernel: an MR x NR tile of C in registers, kc FMAs steps
+// The packs absorb the transposes, zero-pad B panels to full vectors, and
+// keep short A panels short (the kernel is instantiated for 1..MR rows).
+
+#include <array>
+#include <cstdint>
+#include <utility>
+
+#include <xsimd/xsimd.hpp>
+
+#include "ops/gemm.hpp"
+
+namespace ebm::gemm::detail {
+namespace {
+
+// (std:: templates would be shared between the ISA TUs: this one is not.)
+constexpr int64_t min(int64_t x, int64_t y) { return x < y ? x : y; }
+
+// mr: rows of the register tile. The tile holds mr x 2 vectors of C plus
+// the two B vectors of the current k: 12 x 2 + 2 of the 32 AVX-512
+// registers, 6 x 2 + 2 + 1 of the 16 AVX2 / SSE ones.
+template <class Arch>
+constexpr int mr_of() {
+  return xsimd::batch<float, Arch>::size == 16 ? 12 : 6;
+}
+
+// Splits n into the fewest blocks of at most `max` (a multiple of `align`)
+// and returns the common block size, a multiple of `align`.
+inline int64_t block_size(int64_t n, int64_t max, int64_t align) {
+  const int64_t blocks = (n + max - 1) / max;
+  const int64_t size = (n + blocks - 1) / blocks;
+  return (size + align - 1) / align * align;
+}
+
+// C[0:R, 0:cols] = alpha acc + beta C (C not read when beta == 0). A tile
+// narrower than NV vectors goes through a buffer with the same vector
+// arithmetic, so a column's bits do not depend on where the panels fall.
+template <class Arch, int R, int NV>
+void store_tile(const xsimd::batch<float, Arch> (&acc)[R][NV], float* c, int64_t ldc, int64_t cols, float alpha,
+                float beta) {
+  using V = xsimd::batch<float, Arch>;
+  constexpr int64_t L = V::size;
+  const V va(alpha), vb(beta);
+  auto out = [&](const V& x, const float* p) { return beta == 0.0f ? va * x : xsimd::fma(va, x, vb * V::load_unaligned(p)); };
+  if (cols == NV * L) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) out(acc[r][v], c + r * ldc + v * L).store_unaligned(c + r * ldc + v * L);
+    return;
+  }
+  alignas(64) float tmp[NV * L] = {};
+  for (int r = 0; r < R; ++r) {
+    float* p = c + r * ldc;
+    for (int64_t j = 0; j < cols && beta != 0.0f; ++j) tmp[j] = p[j];
+    for (int v = 0; v < NV; ++v) out(acc[r][v], tmp + v * L).store_aligned(tmp + v * L);
+    for (int64_t j = 0; j < cols; ++j) p[j] = tmp[j];
+  }
+}
+
+// The micro-kernel: C[0:R, 0:cols] = alpha A B + beta C for a packed A panel
+// (kc x R, k-major) and a packed B panel (kc x NV vectors, aligned).
+// Per k: NV vector loads of B, R broadcasts of A, R x NV FMAs.
+template <class Arch, int R, int NV>
+void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t cols, float alpha,
+                  float beta) {
+  using V = xsimd::batch<float, Arch>;
+  constexpr int64_t L = V::size;
+  V acc[R][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + (p * NV + v) * L);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const V ar(a[p * R + r]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
+    }
+  }
+  store_tile<Arch, R, NV>(acc, c, ldc, cols, alpha, beta);
+}
+
+using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int64_t, float, float);
+
+// kernels[R - 1][NV - 1]: the micro-kernel for R rows and NV vectors.
+template <class Arch, size_t... R>
+constexpr auto kernel_table(std::index_sequence<R...>) {
+  return std::array<std::array<KernelFn, 2>, sizeof...(R)>{
+      {{&micro_kernel<Arch, int(R) + 1, 1>, &micro_kernel<Arch, int(R) + 1, 2>}...}};
+}
+
+// Packs op(A)[i0:i0+mc, p0:p0+kc] into panels of MR rows: panel q holds
+// rows q MR .. q MR + R - 1 as dst[k R + r] (R = MR except in the last).
+template <class Arch>
+void pack_a(const Problem& pr, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  constexpr int64_t MR = mr_of<Arch>();
+  for (int64_t q = 0; q < mc; q += MR) {
+    const int64_t rows = min(MR, mc - q);
+    if (pr.ta) {  // op(A)(i, k) = a[k lda + i]: each k is a contiguous run of rows
+      const float* src = pr.a + (p0 * pr.lda) + i0 + q;
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t r = 0; r < rows; ++r) dst[k * rows + r] = src[k * pr.lda + r];
+    } else {  // op(A)(i, k) = a[i lda + k]: interleave the rows
+      const float* src = pr.a + (i0 + q) * pr.lda + p0;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t k = 0; k < kc; ++k) dst[k * rows + r] = src[r * pr.lda + k];
+    }
+    dst += rows * kc;
+  }
+}
+
+// Packs op(B)[p0:p0+kc, j0:j0+nc] into panels of NR = 2 vectors (the last
+// panel one vector when that covers it): dst[k w + j], zero-padded to w.
+template <class Arch>
+void pack_b(const Problem& pr, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+  using V = xsimd::batch<float, Arch>;
+  constexpr int64_t L = V::size;
+  for (int64_t q = 0; q < nc; q += 2 * L) {
+    const int64_t cols = min(2 * L, nc - q), w = cols <= L ? L : 2 * L;
+    if (!pr.tb) {  // op(B)(k, j) = b[k ldb + j]: rows are contiguous
+      const float* src = pr.b + p0 * pr.ldb + j0 + q;
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = src + k * pr.ldb;
+        float* d = dst + k * w;
+        if (cols == w) {
+          for (int64_t v = 0; v < w; v += L) V::load_unaligned(s + v).store_aligned(d + v);
+        } else {
+          for (int64_t j = 0; j < cols; ++j) d[j] = s[j];
+          for (int64_t j = cols; j < w; ++j) d[j] = 0.0f;
+        }
+      }
+    } else {  // op(B)(k, j) = b[j ldb + k]: interleave the columns
+      const float* src = pr.b + (j0 + q) * pr.ldb + p0;
+      for (int64_t j = 0; j < cols; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * w + j] = src[j * pr.ldb + k];
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t j = cols; j < w; ++j) dst[k * w + j] = 0.0f;
+    }
+    dst += w * kc;
+  }
+}
+
+// The macro-kernel over one packed mc x kc block of A and kc x nc block of B.
+template <class Arch>
+void block_product(const float* pa, const float* pb, int64_t mc, int64_t nc, int64_t kc, float alpha, float beta,
+                   float* c, int64_t ldc) {
+  constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
+  static constexpr auto kernels = kernel_table<Arch>(std::make_index_sequence<MR>{});
+  for (int64_t i = 0; i < mc; i += MR) {
+    const int64_t rows = min(MR, mc - i);
+    const float* b = pb;
+    for (int64_t j = 0; j < nc; j += 2 * L) {
+      const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
+      kernels[rows - 1][nv - 1](kc, pa + i * kc, b, c + i * ldc + j, ldc, cols, alpha, beta);
+      b += nv * L * kc;
+    }
+  }
+}
+
+template <class Arch>
+void blocked_sgemm(const Problem& p, Workspace w) {
+  constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
+  const int64_t nc_max = block_size(p.n, kNc, 2 * L), kc_max = block_size(p.k, kKc, 1),
+                mc_max = block_size(p.m, kMc, MR);
+  for (int64_t j0 = 0; j0 < p.n; j0 += nc_max) {
+    const int64_t nc = min(nc_max, p.n - j0);
+    for (int64_t p0 = 0; p0 < p.k; p0 += kc_max) {
+      const int64_t kc = min(kc_max, p.k - p0);
+      const float beta = p0 == 0 ? p.beta : 1.0f;  // later slabs accumulate
+      pack_b<Arch>(p, p0, kc, j0, nc, w.b);
+      for (int64_t i0 = 0; i0 < p.m; i0 += mc_max) {
+        const int64_t mc = min(mc_max, p.m - i0);
+        pack_a<Arch>(p, i0, mc, p0, kc, w.a);
+        block_product<Arch>(w.a, w.b, mc, nc, kc, p.alpha, beta, p.c + i0 * p.ldc + j0, p.ldc);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ebm::gemm::detail

@@ -1,0 +1,168 @@
+// ebm::gemm::sgemm on every ISA this CPU runs: against a double-precision
+// loop on random shapes (edges, primes, K = 1, block boundaries crossed, all
+// transposes, alpha/beta, padded leading dimensions, NaN in C with beta = 0),
+// and a tiled run on two threads bitwise equal to one call.
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "ops/error.hpp"
+#include "ops/gemm.hpp"
+
+using namespace ebm;
+
+namespace {
+
+std::vector<gemm::Isa> supported_isas() {
+  std::vector<gemm::Isa> out;
+  for (gemm::Isa isa : {gemm::Isa::generic, gemm::Isa::avx2, gemm::Isa::avx512})
+    if (gemm::isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+// One product with its stored operands: op(A) m x k, op(B) k x n, C m x n,
+// each leading dimension `pad` beyond its minimum.
+struct Case {
+  int64_t m, n, k;
+  bool ta, tb;
+  float alpha, beta;
+  int64_t pad;
+  std::vector<float> a, b, c0;
+  int64_t lda() const { return (ta ? m : k) + pad; }
+  int64_t ldb() const { return (tb ? k : n) + pad; }
+  int64_t ldc() const { return n + pad; }
+  float op_a(int64_t i, int64_t p) const { return ta ? a[p * lda() + i] : a[i * lda() + p]; }
+  float op_b(int64_t p, int64_t j) const { return tb ? b[j * ldb() + p] : b[p * ldb() + j]; }
+};
+
+Case make_case(int64_t m, int64_t n, int64_t k, bool ta, bool tb, float alpha, float beta, int64_t pad, uint32_t seed) {
+  Case t{m, n, k, ta, tb, alpha, beta, pad, {}, {}, {}};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  auto fill = [&](std::vector<float>& v, int64_t rows, int64_t ld) {
+    v.resize(static_cast<size_t>(rows * ld));
+    for (float& x : v) x = u(rng);
+  };
+  fill(t.a, ta ? k : m, t.lda());
+  fill(t.b, tb ? n : k, t.ldb());
+  fill(t.c0, m, t.ldc());
+  if (beta == 0.0f)  // C must not be read: NaN garbage would show
+    for (float& x : t.c0) x = std::numeric_limits<float>::quiet_NaN();
+  return t;
+}
+
+// Runs sgemm on `isa` and checks every element against the double loop:
+// |c - ref| <= 1e-5 (|alpha| sum_p |a||b| + |beta c0|); padding untouched.
+void check(const Case& t, gemm::Isa isa) {
+  std::vector<float> c = t.c0;
+  gemm::sgemm(isa, t.ta, t.tb, t.m, t.n, t.k, t.alpha, t.a.data(), t.lda(), t.b.data(), t.ldb(), t.beta, c.data(),
+              t.ldc());
+  int64_t bad = 0;
+  for (int64_t i = 0; i < t.m; ++i)
+    for (int64_t j = 0; j < t.ldc(); ++j) {
+      const size_t at = static_cast<size_t>(i * t.ldc() + j);
+      if (j >= t.n) {  // the padding of C keeps its bits
+        bad += !(std::isnan(t.c0[at]) ? std::isnan(c[at]) : c[at] == t.c0[at]);
+        continue;
+      }
+      double ref = 0.0, scale = 0.0;
+      for (int64_t p = 0; p < t.k; ++p) {
+        ref += double(t.op_a(i, p)) * t.op_b(p, j);
+        scale += std::abs(double(t.op_a(i, p)) * t.op_b(p, j));
+      }
+      ref *= t.alpha;
+      scale *= std::abs(t.alpha);
+      if (t.beta != 0.0f) {
+        ref += double(t.beta) * t.c0[at];
+        scale += std::abs(double(t.beta) * t.c0[at]);
+      }
+      bad += !(std::abs(c[at] - ref) <= 1e-5 * scale + 1e-30);
+    }
+  INFO("isa=", gemm::isa_name(isa), " m=", t.m, " n=", t.n, " k=", t.k, " ta=", t.ta, " tb=", t.tb,
+       " alpha=", t.alpha, " beta=", t.beta, " pad=", t.pad);
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("gemm/isa: names round-trip; unknown names are errors") {
+  for (gemm::Isa isa : supported_isas()) CHECK(gemm::isa_from_name(gemm::isa_name(isa)) == isa);
+  CHECK(gemm::isa_supported(gemm::active_isa()));
+  CHECK_THROWS_AS(gemm::isa_from_name("sse9"), Error);
+  CHECK_THROWS_WITH(gemm::isa_from_name("AVX2"), doctest::Contains("generic, avx2, avx512"));
+}
+
+TEST_CASE("gemm/sgemm: matches a double loop on edge and random shapes, every ISA") {
+  struct Dims {
+    int64_t m, n, k;
+  };
+  std::vector<Dims> dims{{1, 1, 1},   {1, 37, 5},   {29, 1, 13},  {7, 11, 1},   {13, 17, 19},
+                         {12, 32, 8}, {24, 64, 3},  {31, 47, 53}, {100, 10, 97}, {2, 3, 401}};
+  std::mt19937 rng(5);
+  for (int i = 0; i < 6; ++i)
+    dims.push_back({int64_t(rng() % 70 + 1), int64_t(rng() % 90 + 1), int64_t(rng() % 60 + 1)});
+  const float alphas[] = {1.0f, -0.75f}, betas[] = {0.0f, 1.0f, 0.5f};
+  uint32_t seed = 1;
+  for (gemm::Isa isa : supported_isas())
+    for (const Dims& d : dims)
+      for (int t = 0; t < 4; ++t) {
+        const float alpha = alphas[seed % 2], beta = betas[seed % 3];
+        check(make_case(d.m, d.n, d.k, t & 1, t & 2, alpha, beta, int64_t(seed % 3) * 5, seed), isa);
+        ++seed;
+      }
+}
+
+TEST_CASE("gemm/sgemm: products larger than one block in every dimension") {
+  // m > kMc, n > kNc and k > kKc: several row blocks, column blocks and
+  // depth slabs, the later slabs accumulating onto C.
+  const Case cases[] = {make_case(gemm::detail::kMc + 13, gemm::detail::kNc + 21, gemm::detail::kKc + 7, false, true,
+                                  1.0f, 0.0f, 3, 11),
+                        make_case(gemm::detail::kMc + 13, gemm::detail::kNc + 21, gemm::detail::kKc + 7, true, false,
+                                  0.5f, -1.0f, 0, 12)};
+  int i = 0;
+  for (gemm::Isa isa : supported_isas()) check(cases[i++ % 2], isa);
+}
+
+TEST_CASE("gemm/sgemm: k = 0 and alpha = 0 scale C by beta") {
+  std::vector<float> c(6, std::numeric_limits<float>::quiet_NaN());
+  const float a[1] = {1.0f}, b[1] = {1.0f};
+  gemm::sgemm(false, false, 2, 3, 0, 1.0f, a, 1, b, 3, 0.0f, c.data(), 3);
+  for (float x : c) CHECK(x == 0.0f);
+  c.assign(6, 2.0f);
+  gemm::sgemm(false, false, 2, 3, 1, 0.0f, a, 1, b, 3, 0.5f, c.data(), 3);
+  for (float x : c) CHECK(x == 1.0f);
+}
+
+TEST_CASE("gemm/sgemm: a tiled run on two threads is bitwise equal to one call") {
+  // The tiles run concurrently, each with its thread's pack buffers; a
+  // C element's arithmetic does not depend on the tile it falls in.
+  const Case t = make_case(100, 500, 784, false, false, 1.0f, 0.0f, 0, 21);
+  const Case u = make_case(100, 784, 500, false, true, 1.0f, 0.0f, 0, 22);
+  for (gemm::Isa isa : supported_isas())
+    for (const Case* c : {&t, &u}) {
+      std::vector<float> whole(static_cast<size_t>(c->m * c->n)), tiled(whole.size());
+      gemm::sgemm(isa, c->ta, c->tb, c->m, c->n, c->k, 1.0f, c->a.data(), c->lda(), c->b.data(), c->ldb(), 0.0f,
+                  whole.data(), c->n);
+      const int64_t tile_rows = 48, tile_cols = 112, tr = (c->m + tile_rows - 1) / tile_rows,
+                    tc = (c->n + tile_cols - 1) / tile_cols;
+      tbb::task_arena arena(2);
+      arena.execute([&] {
+        tbb::parallel_for(int64_t{0}, tr * tc, [&](int64_t tile) {
+          const int64_t i0 = tile / tc * tile_rows, j0 = tile % tc * tile_cols;
+          const int64_t mi = std::min(tile_rows, c->m - i0), nj = std::min(tile_cols, c->n - j0);
+          const float* a = c->ta ? c->a.data() + i0 : c->a.data() + i0 * c->lda();
+          const float* b = c->tb ? c->b.data() + j0 * c->ldb() : c->b.data() + j0;
+          gemm::sgemm(isa, c->ta, c->tb, mi, nj, c->k, 1.0f, a, c->lda(), b, c->ldb(), 0.0f,
+                      tiled.data() + i0 * c->n + j0, c->n);
+        });
+      });
+      INFO("isa=", gemm::isa_name(isa), " tb=", c->tb);
+      CHECK(tiled == whole);
+    }
+}
