@@ -71,12 +71,13 @@ void store_tile(const xsimd::batch<float, Arch> (&acc)[R][NV], float* c, int64_t
   }
 }
 
-// The micro-kernel: C[0:R, 0:cols] = alpha A B + beta C for a packed A panel
-// (kc x R, k-major) and a packed B panel (kc x NV vectors, aligned).
+// The micro-kernel: C[0:R, 0:cols] = alpha A B + beta C for an A panel
+// (kc x R, k-major, row k at a + k as) and a packed B panel (kc x NV
+// vectors, aligned).
 // Per k: NV vector loads of B, R broadcasts of A, R x NV FMAs.
 template <class Arch, int R, int NV>
-void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t cols, float alpha,
-                  float beta) {
+void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float* c, int64_t ldc, int64_t cols,
+                  float alpha, float beta) {
   using V = xsimd::batch<float, Arch>;
   constexpr int64_t L = V::size;
   V acc[R][NV];
@@ -91,7 +92,7 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
     for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + (p * NV + v) * L);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const V ar(a[p * R + r]);
+      const V ar(a[p * as + r]);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
     }
@@ -99,13 +100,40 @@ void micro_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t 
   store_tile<Arch, R, NV>(acc, c, ldc, cols, alpha, beta);
 }
 
-using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int64_t, float, float);
+using KernelFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float);
 
 // kernels[R - 1][NV - 1]: the micro-kernel for R rows and NV vectors.
 template <class Arch, size_t... R>
 constexpr auto kernel_table(std::index_sequence<R...>) {
   return std::array<std::array<KernelFn, 2>, sizeof...(R)>{
       {{&micro_kernel<Arch, int(R) + 1, 1>, &micro_kernel<Arch, int(R) + 1, 2>}...}};
+}
+
+// An ISA TU may specialise this, before it instantiates the GEMM, with an
+// in-register transpose of a 16 (k) x rows (<= 16) block:
+// dst[k w + r] = src[r ld + k] for k < 16, r < rows.
+template <class Arch>
+struct Transpose16 {
+  static constexpr bool available = false;
+  static void block(const float*, int64_t, int64_t, float*, int64_t) {}
+};
+
+// dst[k w + r] = src[r ld + k] for r < rows, k < kc: the transposing copy
+// of both packs, in k blocks of 16 so the rows read and the lines written
+// stay in L1.
+template <class Arch>
+void transpose_copy(const float* src, int64_t ld, int64_t rows, int64_t kc, float* dst, int64_t w) {
+  constexpr int64_t kb = 16;
+  int64_t k0 = 0;
+  if constexpr (Transpose16<Arch>::available)
+    for (; k0 + kb <= kc; k0 += kb)
+      for (int64_t r = 0; r < rows; r += 16)
+        Transpose16<Arch>::block(src + r * ld + k0, ld, min(16, rows - r), dst + k0 * w + r, w);
+  for (; k0 < kc; k0 += kb) {
+    const int64_t kn = min(kb, kc - k0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < kn; ++k) dst[(k0 + k) * w + r] = src[r * ld + k0 + k];
+  }
 }
 
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into panels of MR rows: panel q holds
@@ -120,9 +148,7 @@ void pack_a(const Problem& pr, int64_t i0, int64_t mc, int64_t p0, int64_t kc, f
       for (int64_t k = 0; k < kc; ++k)
         for (int64_t r = 0; r < rows; ++r) dst[k * rows + r] = src[k * pr.lda + r];
     } else {  // op(A)(i, k) = a[i lda + k]: interleave the rows
-      const float* src = pr.a + (i0 + q) * pr.lda + p0;
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t k = 0; k < kc; ++k) dst[k * rows + r] = src[r * pr.lda + k];
+      transpose_copy<Arch>(pr.a + (i0 + q) * pr.lda + p0, pr.lda, rows, kc, dst, rows);
     }
     dst += rows * kc;
   }
@@ -149,9 +175,7 @@ void pack_b(const Problem& pr, int64_t p0, int64_t kc, int64_t j0, int64_t nc, f
         }
       }
     } else {  // op(B)(k, j) = b[j ldb + k]: interleave the columns
-      const float* src = pr.b + (j0 + q) * pr.ldb + p0;
-      for (int64_t j = 0; j < cols; ++j)
-        for (int64_t k = 0; k < kc; ++k) dst[k * w + j] = src[j * pr.ldb + k];
+      transpose_copy<Arch>(pr.b + (j0 + q) * pr.ldb + p0, pr.ldb, cols, kc, dst, w);
       for (int64_t k = 0; k < kc; ++k)
         for (int64_t j = cols; j < w; ++j) dst[k * w + j] = 0.0f;
     }
@@ -159,9 +183,12 @@ void pack_b(const Problem& pr, int64_t p0, int64_t kc, int64_t j0, int64_t nc, f
   }
 }
 
-// The macro-kernel over one packed mc x kc block of A and kc x nc block of B.
+// The macro-kernel over one mc x kc block of A and a packed kc x nc block
+// of B. A is packed (pa_stride = 0: panels of MR rows, k-major) or read in
+// place when stored transposed (pa_stride = lda: row k of the block at
+// pa + k lda).
 template <class Arch>
-void block_product(const float* pa, const float* pb, int64_t mc, int64_t nc, int64_t kc, float alpha, float beta,
+void block_product(const float* pa, int64_t pa_stride, const float* pb, int64_t mc, int64_t nc, int64_t kc, float alpha, float beta,
                    float* c, int64_t ldc) {
   constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
   static constexpr auto kernels = kernel_table<Arch>(std::make_index_sequence<MR>{});
@@ -170,7 +197,10 @@ void block_product(const float* pa, const float* pb, int64_t mc, int64_t nc, int
     const float* b = pb;
     for (int64_t j = 0; j < nc; j += 2 * L) {
       const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
-      kernels[rows - 1][nv - 1](kc, pa + i * kc, b, c + i * ldc + j, ldc, cols, alpha, beta);
+      if (pa_stride == 0)
+        kernels[rows - 1][nv - 1](kc, pa + i * kc, rows, b, c + i * ldc + j, ldc, cols, alpha, beta);
+      else
+        kernels[rows - 1][nv - 1](kc, pa + i, pa_stride, b, c + i * ldc + j, ldc, cols, alpha, beta);
       b += nv * L * kc;
     }
   }
@@ -181,6 +211,9 @@ void blocked_sgemm(const Problem& p, Workspace w) {
   constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
   const int64_t nc_max = block_size(p.n, kNc, 2 * L), kc_max = block_size(p.k, kKc, 1),
                 mc_max = block_size(p.m, kMc, MR);
+  // A stored transposed is already k-major; with few B panels to reuse a
+  // packed A over, reading it in place beats copying it.
+  const bool in_place_a = p.ta && p.n <= 4 * L;
   for (int64_t j0 = 0; j0 < p.n; j0 += nc_max) {
     const int64_t nc = min(nc_max, p.n - j0);
     for (int64_t p0 = 0; p0 < p.k; p0 += kc_max) {
@@ -189,8 +222,13 @@ void blocked_sgemm(const Problem& p, Workspace w) {
       pack_b<Arch>(p, p0, kc, j0, nc, w.b);
       for (int64_t i0 = 0; i0 < p.m; i0 += mc_max) {
         const int64_t mc = min(mc_max, p.m - i0);
+        float* c = p.c + i0 * p.ldc + j0;
+        if (in_place_a) {
+          block_product<Arch>(p.a + p0 * p.lda + i0, p.lda, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
+          continue;
+        }
         pack_a<Arch>(p, i0, mc, p0, kc, w.a);
-        block_product<Arch>(w.a, w.b, mc, nc, kc, p.alpha, beta, p.c + i0 * p.ldc + j0, p.ldc);
+        block_product<Arch>(w.a, 0, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
       }
     }
   }
