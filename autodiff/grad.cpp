@@ -22,6 +22,10 @@ class Builder final : public VjpBuilder {
   Val emit(const Op& op, std::initializer_list<Val> args) override {
     std::vector<Tensor> in;
     for (Val v : args) in.push_back({&g_, v.id});
+    if (traits(op).kind == OpKind::elementwise && in.size() == 2) {
+      unbroadcast(in[0], in[1]);
+      unbroadcast(in[1], in[0]);
+    }
     return {g_.apply(op, in).id};
   }
   void give(int i, Val gv) override {
@@ -33,6 +37,16 @@ class Builder final : public VjpBuilder {
 
  private:
   const Node& node() const { return g_.node(id_); }
+
+  // Binary element-wise kernels broadcast a row, column or scalar operand
+  // themselves, so an operand that is a broadcast_to (as the VJP of a sum
+  // emits) is replaced by its source when the other operand has the full
+  // shape: one full-size pass fewer.
+  void unbroadcast(Tensor& x, const Tensor& other) const {
+    const Node& n = g_.node(x.id);
+    if (std::holds_alternative<BroadcastTo>(static_cast<const OpVariant&>(n.op)) && g_.node(other.id).shape == n.shape)
+      x = Tensor{&g_, n.inputs[0]};
+  }
 
   // a + b; two products of the same kind (a weight used twice, as in CD's two
   // phases) become one matmul_sum, leaving the separate products unused.

@@ -58,7 +58,9 @@ struct Executor::Impl {
   void compile(Compiled& c);
   void bind(Compiled& c, std::span<const Feed> feeds);
   void exec_task(Compiled& c, int32_t t);
+  Kernel kernel(const Compiled& c, int32_t j) const;
   void exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split);
+  void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
   void check(Compiled& c, int32_t j);
 };
 
@@ -125,9 +127,8 @@ void Executor::Impl::bind(Compiled& c, std::span<const Feed> feeds) {
   }
 }
 
-void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split) {
+Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
   const PlanNode& pn = c.plan.nodes[static_cast<size_t>(j)];
-  const Node& n = g.node(pn.id);
   Kernel k;
   k.n_in = pn.n_in;
   for (int a = 0; a < pn.n_in; ++a) {
@@ -136,9 +137,41 @@ void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, b
     k.in_shape[static_cast<size_t>(a)] = c.shape[i];
   }
   k.out = c.ptr[static_cast<size_t>(j)];
-  k.out_shape = n.shape;
+  k.out_shape = c.shape[static_cast<size_t>(j)];
   k.rng = make_rng_key(opt.seed, static_cast<uint64_t>(pn.id), step);
   k.parallel = opt.parallel;
+  return k;
+}
+
+// A GEMM whose epilogue runs the task's other nodes on each output tile.
+void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
+  struct Members {
+    std::array<Kernel, kMaxEpilogue> kernel;
+    std::array<const Op*, kMaxEpilogue> op{};
+    size_t n = 0;
+  } ms;
+  auto op_of = [&](int32_t j) -> const Op& { return g.node(c.plan.nodes[static_cast<size_t>(j)].id).op; };
+  for (size_t m = 1; m < task.nodes.size(); ++m, ++ms.n) {
+    ms.kernel[ms.n] = kernel(c, task.nodes[m]);
+    ms.op[ms.n] = &op_of(task.nodes[m]);
+  }
+  const TileEpilogue epilogue{[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+                                const auto& e = *static_cast<const Members*>(ctx);
+                                for (size_t m = 0; m < e.n; ++m) {
+                                  Kernel k = e.kernel[m];
+                                  k.row_begin = i0, k.row_end = i1, k.col_begin = j0, k.col_end = j1;
+                                  run_forward(*e.op[m], k);
+                                }
+                              },
+                              &ms};
+  Kernel k = kernel(c, task.nodes[0]);
+  k.epilogue = &epilogue;
+  run_forward(op_of(task.nodes[0]), k);
+}
+
+void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split) {
+  const Node& n = g.node(c.plan.nodes[static_cast<size_t>(j)].id);
+  Kernel k = kernel(c, j);
   const bool elementwise = traits(n.op).kind == OpKind::elementwise;
   if (elementwise && may_split && opt.parallel && n.shape.size() >= kSplitElements) {
     const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / n.shape.cols);
@@ -174,6 +207,8 @@ void Executor::Impl::exec_task(Compiled& c, int32_t t) {
   if (task.nodes.size() == 1) {
     const int32_t j = task.nodes[0];
     exec_node(c, j, 0, c.shape[static_cast<size_t>(j)].rows, true);
+  } else if (takes_epilogue(g.node(c.plan.nodes[static_cast<size_t>(task.nodes[0])].id).op)) {
+    exec_gemm_epilogue(c, task);
   } else {  // a fused element-wise chain, tile by tile: all members share one shape
     const Shape s = c.shape[static_cast<size_t>(task.nodes[0])];
     const int64_t tile = std::max<int64_t>(1, kFuseTileElements / s.cols), tiles = (s.rows + tile - 1) / tile;

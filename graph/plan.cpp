@@ -47,30 +47,87 @@ struct Builder {
       for (NodeId in : node(j).inputs) consumers[static_cast<size_t>(p.find(in))].push_back(j);
   }
 
-  // The element-wise producer whose task node j may join, or -1.
-  int32_t fusable_input(int32_t j) const {
+  int32_t task_of(int32_t i) const { return p.nodes[static_cast<size_t>(i)].task; }
+  const Node& head(int32_t t) const { return node(p.tasks[static_cast<size_t>(t)].nodes[0]); }
+
+  // The element-wise chain task that node j may join after its producer, or
+  // -1: the producer's only consumer is j, so the chain's intermediate rows
+  // stay in cache and no other task can sit between them.
+  int32_t chain_task(int32_t j) const {
     if (kind(j) != OpKind::elementwise) return -1;
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
     for (int a = 0; a < pj.n_in; ++a) {
       const int32_t i = pj.in[static_cast<size_t>(a)];
-      const PlanNode& pi = p.nodes[static_cast<size_t>(i)];
-      if (kind(i) == OpKind::elementwise && consumers[static_cast<size_t>(i)].size() == 1 &&
-          !is_target[static_cast<size_t>(i)] && node(i).shape == node(j).shape &&
-          p.tasks[static_cast<size_t>(pi.task)].nodes.back() == i)
-        return i;
+      if (kind(i) == OpKind::elementwise && traits(head(task_of(i)).op).kind == OpKind::elementwise &&
+          consumers[static_cast<size_t>(i)].size() == 1 && !is_target[static_cast<size_t>(i)] &&
+          node(i).shape == node(j).shape && p.tasks[static_cast<size_t>(task_of(i))].nodes.back() == i)
+        return task_of(i);
     }
     return -1;
   }
 
+  // The GEMM task whose tiles node j may join as an epilogue, or -1: j is
+  // column-local, has the GEMM's output shape and reads a value of that
+  // task, and none of its other inputs comes from a task that depends on the
+  // GEMM task (joining would close a cycle).
+  int32_t epilogue_task(int32_t j) {
+    if (!column_local(node(j).op)) return -1;
+    const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
+    for (int a = 0; a < pj.n_in; ++a) {
+      const int32_t t = task_of(pj.in[static_cast<size_t>(a)]);
+      if (t < 0 || !takes_epilogue(head(t).op) || head(t).shape != node(j).shape ||
+          p.tasks[static_cast<size_t>(t)].nodes.size() > kMaxEpilogue)
+        continue;
+      bool acyclic = true;
+      for (int b = 0; b < pj.n_in && acyclic; ++b) {
+        const int32_t u = task_of(pj.in[static_cast<size_t>(b)]);
+        acyclic = u < 0 || u == t || !reaches(t, u);
+      }
+      if (acyclic) return t;
+    }
+    return -1;
+  }
+
+  // Whether task `to` depends on task `from` through the edges made so far.
+  bool reaches(int32_t from, int32_t to) {
+    ++stamp;
+    std::vector<int32_t>& stack = scratch;
+    stack.assign(1, from);
+    while (!stack.empty()) {
+      const int32_t t = stack.back();
+      stack.pop_back();
+      if (t == to) return true;
+      for (int32_t s : early_succ[static_cast<size_t>(t)])
+        if (seen[static_cast<size_t>(s)] != stamp) {
+          seen[static_cast<size_t>(s)] = stamp;
+          stack.push_back(s);
+        }
+    }
+    return false;
+  }
+
+  std::vector<std::vector<int32_t>> early_succ;  // data edges between tasks, while they form
+  std::vector<int32_t> seen, scratch;
+  int32_t stamp = 0;
+
   void make_tasks(bool fuse) {
     for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j) {
       if (kind(j) == OpKind::source) continue;
-      const int32_t i = fuse ? fusable_input(j) : -1;
-      int32_t t = i >= 0 ? p.nodes[static_cast<size_t>(i)].task : static_cast<int32_t>(p.tasks.size());
-      if (i < 0) p.tasks.emplace_back();
+      int32_t t = fuse ? epilogue_task(j) : -1;
+      if (t < 0 && fuse) t = chain_task(j);
+      if (t < 0) {
+        t = static_cast<int32_t>(p.tasks.size());
+        p.tasks.emplace_back();
+        early_succ.emplace_back();
+        seen.push_back(0);
+      }
       PlanTask& task = p.tasks[static_cast<size_t>(t)];
       task.nodes.push_back(j);
       p.nodes[static_cast<size_t>(j)].task = t;
+      for (NodeId in : node(j).inputs) {
+        const int32_t u = task_of(p.find(in));
+        if (u >= 0 && u != t) early_succ[static_cast<size_t>(u)].push_back(t);
+      }
       const Node& n = node(j);
       std::vector<Shape> in;
       for (NodeId x : n.inputs) in.push_back(g.node(x).shape);
@@ -211,7 +268,7 @@ void Builder::assign_buffers(bool reuse) {
 Plan compile_plan(const Graph& g, std::span<const Tensor> targets, PlanOptions opt) {
   if (targets.empty()) throw Error("run: no targets given");
   Plan p;
-  Builder b{g, p, {}, {}};
+  Builder b{g, p, {}, {}, {}, {}, {}, 0};
   b.collect(targets);
   b.make_tasks(opt.fuse);
   b.make_edges();

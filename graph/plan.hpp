@@ -3,7 +3,10 @@
 //   - only the targets' ancestors;
 //   - tasks: one per op, or one per fused chain of element-wise ops (a chain
 //     whose inner values have a single consumer runs tile by tile, so the
-//     intermediate rows stay in cache);
+//     intermediate rows stay in cache), or a GEMM with an epilogue: the
+//     column-local element-wise ops that read its output (and whose other
+//     inputs do not wait for it) run on each output tile as soon as the
+//     GEMM has computed it, while the tile is in cache;
 //   - task edges from data dependencies, plus hazard edges that order every
 //     reader of a parameter before the update op that writes it;
 //   - one arena of buffers, shared by values whose lifetimes cannot overlap
@@ -20,6 +23,8 @@
 #include "graph/graph.hpp"
 
 namespace ebm {
+
+inline constexpr size_t kMaxEpilogue = 8;  // element-wise ops fused onto one GEMM
 
 struct PlanNode {
   NodeId id = -1;

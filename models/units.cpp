@@ -58,7 +58,7 @@ Tensor hidden_free_energy(Unit u, Tensor x) {
 Tensor visible_energy(Unit u, Tensor v, Tensor c) {
   switch (u) {
     case Unit::binary:
-    case Unit::softmax: return -sum(v * c, 1);
+    case Unit::softmax: return -matmul(v, c, {.tb = true});  // v c' as a GEMM: its gradient c' is one too
     case Unit::gaussian:
     case Unit::rectified: return sum(square(v - c), 1) * 0.5f;
   }

@@ -1,5 +1,6 @@
 // Element-wise kernels and their VJP rules. Every kernel is one scalar rule
-// applied by a shared applier over output rows [row_begin, row_end); the
+// applied by a shared applier over the kernel's window of output rows and
+// columns (whole rows, or one GEMM tile in a fused epilogue); the
 // rule is written once as a generic lambda that serves both float and
 // xsimd::batch<float>.
 
@@ -19,15 +20,29 @@ using simd::sigmoid_rule;
 using simd::W;
 using U = xsimd::batch<uint32_t>;
 
+// Calls row(r, c0, c1) for each output row of the kernel's window.
+template <typename Row>
+void for_rows(const Kernel& k, Row row) {
+  const int64_t c0 = k.col_begin, c1 = k.col_stop();
+  for (int64_t r = k.row_begin; r < k.row_end; ++r) row(r, c0, c1);
+}
+
+// y[i] = f(x[i]) for i < n
 template <typename F>
-void apply_unary(const Kernel& k, F f) {
-  const int64_t c = k.out_shape.cols;
-  const float* x = k.in[0] + k.row_begin * c;
-  float* y = k.out + k.row_begin * c;
-  const int64_t n = (k.row_end - k.row_begin) * c;
+void unary_span(const float* x, float* y, int64_t n, F f) {
   int64_t i = 0;
   for (; i + W <= n; i += W) f(B::load_unaligned(x + i)).store_unaligned(y + i);
   for (; i < n; ++i) y[i] = f(x[i]);
+}
+
+template <typename F>
+void apply_unary(const Kernel& k, F f) {
+  const int64_t c = k.out_shape.cols;
+  if (k.full_rows()) {  // whole rows are one contiguous span
+    unary_span(k.in[0] + k.row_begin * c, k.out + k.row_begin * c, (k.row_end - k.row_begin) * c, f);
+    return;
+  }
+  for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) { unary_span(k.in[0] + r * c + c0, k.out + r * c + c0, c1 - c0, f); });
 }
 
 // One output row of a binary op. A side whose row has one column is
@@ -46,33 +61,36 @@ void apply_binary(const Kernel& k, F f) {
   const Shape sa = k.in_shape[0], sb = k.in_shape[1];
   const int64_t n = k.out_shape.cols;
   const bool av = sa.cols == n, bv = sb.cols == n;
-  for (int64_t r = k.row_begin; r < k.row_end; ++r) {
-    const float* a = k.in[0] + (sa.rows == 1 ? 0 : r) * sa.cols;
-    const float* b = k.in[1] + (sb.rows == 1 ? 0 : r) * sb.cols;
-    float* y = k.out + r * n;
-    if (av && bv) binary_row<true, true>(a, b, y, n, f);
-    else if (av) binary_row<true, false>(a, b, y, n, f);
-    else if (bv) binary_row<false, true>(a, b, y, n, f);
-    else binary_row<false, false>(a, b, y, n, f);
-  }
+  for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) {
+    const float* a = k.in[0] + (sa.rows == 1 ? 0 : r) * sa.cols + (av ? c0 : 0);
+    const float* b = k.in[1] + (sb.rows == 1 ? 0 : r) * sb.cols + (bv ? c0 : 0);
+    float* y = k.out + r * n + c0;
+    if (av && bv) binary_row<true, true>(a, b, y, c1 - c0, f);
+    else if (av) binary_row<true, false>(a, b, y, c1 - c0, f);
+    else if (bv) binary_row<false, true>(a, b, y, c1 - c0, f);
+    else binary_row<false, false>(a, b, y, c1 - c0, f);
+  });
 }
 
 using simd::uniform_batch;
 
-// Writes [u < p(x)] over rows [row_begin, row_end); the counter of an
-// element is its flat index in the whole output, so tiling never changes bits.
+// Writes [u < p(x)] over the kernel's window; the counter of an element is
+// its flat index in the whole output, so tiling never changes bits.
 template <typename P>
 void apply_bernoulli(const Kernel& k, P prob) {
   const int64_t c = k.out_shape.cols;
-  const int64_t first = k.row_begin * c, last = k.row_end * c;
   const float* x = k.in[0];
   float* y = k.out;
-  int64_t i = first;
-  for (; i + W <= last; i += W) {
-    B u = uniform_batch(k.rng, static_cast<uint32_t>(i));
-    xsimd::select(u < prob(B::load_unaligned(x + i)), B(1.0f), B(0.0f)).store_unaligned(y + i);
-  }
-  for (; i < last; ++i) y[i] = uniform01(k.rng, static_cast<uint32_t>(i)) < prob(x[i]) ? 1.0f : 0.0f;
+  auto span = [&](int64_t first, int64_t last) {
+    int64_t i = first;
+    for (; i + W <= last; i += W) {
+      B u = uniform_batch(k.rng, static_cast<uint32_t>(i));
+      xsimd::select(u < prob(B::load_unaligned(x + i)), B(1.0f), B(0.0f)).store_unaligned(y + i);
+    }
+    for (; i < last; ++i) y[i] = uniform01(k.rng, static_cast<uint32_t>(i)) < prob(x[i]) ? 1.0f : 0.0f;
+  };
+  if (k.full_rows()) span(k.row_begin * c, k.row_end * c);
+  else for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) { span(r * c + c0, r * c + c1); });
 }
 
 }  // namespace
@@ -145,11 +163,11 @@ Shape BroadcastTo::shape(std::span<const Shape> in) const {
 void BroadcastTo::forward(const Kernel& k) const {
   const Shape s = k.in_shape[0];
   const int64_t n = k.out_shape.cols;
-  for (int64_t r = k.row_begin; r < k.row_end; ++r) {
+  for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) {
     const float* x = k.in[0] + (s.rows == 1 ? 0 : r) * s.cols;
     float* y = k.out + r * n;
-    for (int64_t c = 0; c < n; ++c) y[c] = x[s.cols == 1 ? 0 : c];
-  }
+    for (int64_t c = c0; c < c1; ++c) y[c] = x[s.cols == 1 ? 0 : c];
+  });
 }
 void BroadcastTo::vjp(VjpBuilder& b) const { vjp::give_reduced(b, 0, b.gy()); }
 
@@ -230,11 +248,13 @@ void Gaussian::forward(const Kernel& k) const {
   // Box-Muller on draws 2i and 2i+1: z = sqrt(-2 log(1 - u1)) cos(2 pi u2).
   const int64_t c = k.out_shape.cols;
   const float two_pi = 2.0f * std::numbers::pi_v<float>;
-  for (int64_t i = k.row_begin * c; i < k.row_end * c; ++i) {
-    const auto j = static_cast<uint32_t>(2 * i);
-    float u1 = 1.0f - uniform01(k.rng, j), u2 = uniform01(k.rng, j + 1);
-    k.out[i] = k.in[0][i] + stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(two_pi * u2);
-  }
+  for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) {
+    for (int64_t i = r * c + c0; i < r * c + c1; ++i) {
+      const auto j = static_cast<uint32_t>(2 * i);
+      float u1 = 1.0f - uniform01(k.rng, j), u2 = uniform01(k.rng, j + 1);
+      k.out[i] = k.in[0][i] + stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(two_pi * u2);
+    }
+  });
 }
 
 }  // namespace ebm

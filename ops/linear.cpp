@@ -50,11 +50,12 @@ int64_t split_at(int64_t t, int64_t parts, int64_t n) {
   return (t * n / parts) / 16 * 16;
 }
 
-// Runs gemm_tile and then `epilogue(i0, i1, j0, j1)` on every tile. The grid
-// (at most 256 x 256 per tile, balanced) depends on the shape only, never on
-// the thread count, so results are reproducible.
+// Runs gemm_tile, then `epilogue(i0, i1, j0, j1)` (the op's own: bias,
+// sigmoid, a second product) and then the kernel's fused epilogue, if any,
+// on every tile. The grid (at most 256 x 256 per tile, balanced) depends on
+// the shape only, never on the thread count, so results are reproducible.
 template <typename Epilogue>
-void tiled_gemm(const Gemm& g, bool parallel, Epilogue epilogue) {
+void tiled_gemm(const Gemm& g, const Kernel& k, Epilogue epilogue) {
   const int64_t tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
   auto tile = [&](int64_t t) {
     const int64_t r = t / tc, c = t % tc;
@@ -63,8 +64,9 @@ void tiled_gemm(const Gemm& g, bool parallel, Epilogue epilogue) {
     if (i0 == i1 || j0 == j1) return;
     gemm_tile(g, i0, i1, j0, j1);
     epilogue(i0, i1, j0, j1);
+    if (k.epilogue) (*k.epilogue)(i0, i1, j0, j1);
   };
-  if (parallel && tr * tc > 1)
+  if (k.parallel && tr * tc > 1)
     tbb::parallel_for(int64_t{0}, tr * tc, tile);
   else
     for (int64_t t = 0; t < tr * tc; ++t) tile(t);
@@ -86,7 +88,7 @@ void affine_forward(const Kernel& k, bool tb, Row row) {
   const float* bias = k.in[2];
   float* y = k.out;
   const int64_t n = k.out_shape.cols;
-  tiled_gemm(make_gemm(k, false, tb), k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  tiled_gemm(make_gemm(k, false, tb), k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     for (int64_t i = i0; i < i1; ++i) row(y + i * n + j0, bias + j0, j1 - j0);
   });
 }
@@ -110,7 +112,7 @@ Shape MatMul::shape(std::span<const Shape> in) const {
 }
 
 void MatMul::forward(const Kernel& k) const {
-  tiled_gemm(make_gemm(k, ta, tb), k.parallel, [](auto...) {});
+  tiled_gemm(make_gemm(k, ta, tb), k, [](auto...) {});
 }
 
 void MatMul::vjp(VjpBuilder& b) const { matmul_vjp(b, 0, 1, b.gy(), ta, tb); }
@@ -128,7 +130,7 @@ void MatMulSum::forward(const Kernel& k) const {
   second.a = k.in[2];
   second.b = k.in[3];
   second.k = ta ? k.in_shape[2].rows : k.in_shape[2].cols;
-  tiled_gemm(first, k.parallel, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  tiled_gemm(first, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     gemm_tile(second, i0, i1, j0, j1, 1.0f);  // accumulate onto the first product's tile while it is in cache
   });
 }

@@ -99,4 +99,13 @@ std::span<const int> mutated_inputs(const Op& op) {
   return {};
 }
 
+bool takes_epilogue(const Op& op) {
+  return std::holds_alternative<MatMul>(op) || std::holds_alternative<MatMulSum>(op) ||
+         std::holds_alternative<Affine>(op) || std::holds_alternative<AffineSigmoid>(op);
+}
+
+bool column_local(const Op& op) {
+  return traits(op).kind == OpKind::elementwise && !std::holds_alternative<Categorical>(op);
+}
+
 }  // namespace ebm

@@ -45,11 +45,22 @@ struct ShapeError {
 
 inline constexpr int kMaxArity = 5;
 
+// Work a GEMM op runs on each output tile [i0, i1) x [j0, j1) right after
+// computing it, while the tile is in cache: the plan's fused epilogue of
+// element-wise consumers (graph/plan.hpp).
+struct TileEpilogue {
+  void (*run)(const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) = nullptr;
+  const void* ctx = nullptr;
+  void operator()(int64_t i0, int64_t i1, int64_t j0, int64_t j1) const { run(ctx, i0, i1, j0, j1); }
+};
+
 // What a kernel sees. Buffers are contiguous row-major float32.
-// Element-wise kernels compute output rows [row_begin, row_end) only;
-// other kernels compute everything and may split work over the arena's
-// threads when `parallel` is set (with a decomposition that does not depend
-// on the thread count, so results are bitwise reproducible).
+// Element-wise kernels compute output rows [row_begin, row_end) only, and of
+// those the columns [col_begin, col_end) (col_end 0: all); other kernels
+// compute everything and may split work over the arena's threads when
+// `parallel` is set (with a decomposition that does not depend on the thread
+// count, so results are bitwise reproducible). GEMM kernels call `epilogue`
+// on each output tile, when set.
 struct Kernel {
   std::array<float*, kMaxArity> in{};
   std::array<Shape, kMaxArity> in_shape{};
@@ -58,8 +69,14 @@ struct Kernel {
   Shape out_shape;
   int64_t row_begin = 0;
   int64_t row_end = 0;
+  int64_t col_begin = 0;
+  int64_t col_end = 0;
   RngKey rng;
   bool parallel = false;
+  const TileEpilogue* epilogue = nullptr;
+
+  int64_t col_stop() const { return col_end > 0 ? col_end : out_shape.cols; }
+  bool full_rows() const { return col_begin == 0 && col_stop() == out_shape.cols; }
 };
 
 struct Op;
@@ -349,5 +366,12 @@ bool run_vjp(const Op& op, VjpBuilder& b);
 double flops(const Op& op, std::span<const Shape> in, Shape out);
 // Input indices an update op writes in place.
 std::span<const int> mutated_inputs(const Op& op);
+
+// A GEMM op whose kernel calls Kernel::epilogue on each output tile.
+bool takes_epilogue(const Op& op);
+// An element-wise op whose output element (r, c) needs only input elements
+// (r, c) (or their broadcast row / column / scalar): it may run on any
+// rectangle of its output, such as one GEMM tile.
+bool column_local(const Op& op);
 
 }  // namespace ebm

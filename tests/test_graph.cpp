@@ -13,6 +13,8 @@
 #include "autodiff/optim.hpp"
 #include "graph/executor.hpp"
 #include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "graph/plan.hpp"
 
 using namespace ebm;
 
@@ -152,6 +154,34 @@ TEST_CASE("scheduler: random DAGs of hundreds of nodes are bitwise equal on 1, 2
   }
 }
 
+TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with the same bits") {
+  Graph g;
+  const Tensor x = g.param("x", {300, 200}), w = g.param("w", {200, 517}), b = g.param("b", {1, 517});
+  const Tensor col = g.param("col", {300, 1});
+  for (Tensor t : {x, w, b, col}) fill_uniform(g.value(t), -1.0f, 1.0f, 7, static_cast<uint64_t>(t.id));
+  const Tensor a = affine(x, w, b);  // a 2 x 3 grid of tiles with ragged edges
+  const Tensor h = sigmoid_bernoulli(a);  // random: counters by element, never by tile
+  const Tensor d = apply(SoftplusGrad{}, {a, col});  // a broadcast column
+  const Tensor s = stop_gradient(h) * 2.0f + gaussian(a, 0.5f);
+  const Tensor wide = a * broadcast_to(sum(a, 1), a.shape());  // needs all of a: must stay outside
+  const Tensor r = relu(matmul(x, w, {.tb = false}) - b);
+  const std::vector<Tensor> targets{h, d, s, wide, r};
+  const auto ref = run_values(g, targets, {.seed = 3, .parallel = false, .fuse = false}, 2);
+  for (bool parallel : {false, true})
+    for (int threads : {1, 2}) {
+      CAPTURE(parallel);
+      CAPTURE(threads);
+      CHECK(run_values(g, targets, {.threads = threads, .seed = 3, .parallel = parallel}, 2) == ref);
+    }
+  const Plan p = compile_plan(g, targets);
+  const PlanTask& fused = p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(a.id))].task)];
+  CHECK(fused.label.starts_with("fused(affine+sigmoid_bernoulli+softplus_grad+"));
+  CHECK(p.nodes[static_cast<size_t>(p.find(h.id))].task == p.nodes[static_cast<size_t>(p.find(s.id))].task);
+  CHECK(p.nodes[static_cast<size_t>(p.find(wide.id))].task != p.nodes[static_cast<size_t>(p.find(a.id))].task);
+  const Tensor rt = r;
+  CHECK(p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(rt.id))].task)].label == "fused(matmul+sub+relu)");
+}
+
 TEST_CASE("executor: buffers are shared by liveness") {
   Graph g;
   Tensor x = g.param("x", {100, 100});
@@ -250,15 +280,15 @@ TEST_CASE("profile: trace file and summary table") {
   for (int i = 0; i < 3; ++i) ex.run({y});
   const std::string summary = ex.profile().summary();
   CHECK(summary.find("matmul") != std::string::npos);
-  CHECK(summary.find("fused(sigmoid+scale)") != std::string::npos);
+  CHECK(summary.find("fused(matmul+sigmoid+scale)") != std::string::npos);  // a GEMM with its epilogue
   CHECK(summary.find("3 runs") != std::string::npos);
   const auto path = std::filesystem::temp_directory_path() / "ebm_test_trace.json";
   ex.profile().write_chrome_trace(path.string());
   std::ifstream f(path);
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   CHECK(text.find("\"traceEvents\"") != std::string::npos);
-  CHECK(text.find("\"name\":\"matmul\"") != std::string::npos);
-  CHECK(ex.profile().events() == 9);
+  CHECK(text.find("\"name\":\"fused(matmul+sigmoid+scale)\"") != std::string::npos);
+  CHECK(ex.profile().events() == 6);  // 2 tasks x 3 runs
 }
 
 TEST_CASE("graph: dump_dot draws nodes and edges") {
