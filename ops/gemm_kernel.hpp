@@ -209,8 +209,11 @@ void block_product(const float* pa, int64_t pa_stride, const float* pb, int64_t 
 template <class Arch>
 void blocked_sgemm(const Problem& p, Workspace w) {
   constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
-  const int64_t nc_max = block_size(p.n, kNc, 2 * L), kc_max = block_size(p.k, kKc, 1),
-                mc_max = block_size(p.m, kMc, MR);
+  // A C one vector wide has one B panel and nothing to keep in L1 across
+  // panels: deeper slabs (fewer passes over C), as many A rows as fit.
+  const int64_t kc_limit = p.n <= L ? 4 * kKc : kKc, kc_max = block_size(p.k, kc_limit, 1);
+  const int64_t nc_max = block_size(p.n, kNc, 2 * L),
+                mc_max = block_size(p.m, min(kMc, (kPackA / kc_max - MR) / MR * MR), MR);
   // A stored transposed is already k-major; with few B panels to reuse a
   // packed A over, reading it in place beats copying it.
   const bool in_place_a = p.ta && p.n <= 4 * L;

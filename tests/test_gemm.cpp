@@ -103,7 +103,7 @@ TEST_CASE("gemm/sgemm: matches a double loop on edge and random shapes, every IS
     int64_t m, n, k;
   };
   std::vector<Dims> dims{{1, 1, 1},   {1, 37, 5},   {29, 1, 13},  {7, 11, 1},   {13, 17, 19},
-                         {12, 32, 8}, {24, 64, 3},  {31, 47, 53}, {100, 10, 97}, {2, 3, 401}};
+                         {12, 32, 8}, {24, 64, 3},  {31, 47, 53}, {100, 10, 97}, {2, 3, 401},  {20, 5, 1601}};
   std::mt19937 rng(5);
   for (int i = 0; i < 6; ++i)
     dims.push_back({int64_t(rng() % 70 + 1), int64_t(rng() % 90 + 1), int64_t(rng() % 60 + 1)});
