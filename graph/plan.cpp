@@ -83,9 +83,43 @@ struct Builder {
         const int32_t u = task_of(pj.in[static_cast<size_t>(b)]);
         acyclic = u < 0 || u == t || !reaches(t, u);
       }
-      if (acyclic) return t;
+      if (acyclic && !writes_input_of(t, j)) return t;
     }
     return -1;
+  }
+
+  // Whether task t holds an update that writes one of node j's inputs.
+  bool writes_input_of(int32_t t, int32_t j) const {
+    for (int32_t m : p.tasks[static_cast<size_t>(t)].nodes)
+      for (int w : mutated_inputs(node(m).op))
+        for (NodeId in : node(j).inputs)
+          if (p.find(in) == p.nodes[static_cast<size_t>(m)].in[static_cast<size_t>(w)]) return true;
+    return false;
+  }
+
+  // The GEMM task that computes update j's gradient, when j may run on its
+  // tiles (the gradient then never makes a round trip through memory), or -1.
+  // Every other reader of the parameters j writes must come before the GEMM,
+  // and nothing in the GEMM's task may read them.
+  int32_t update_task(int32_t j) {
+    const int gi = tile_update_gradient(node(j).op);
+    if (gi < 0) return -1;
+    const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
+    const int32_t grad = pj.in[static_cast<size_t>(gi)], t = task_of(grad);
+    if (t < 0 || !takes_epilogue(head(t).op) || head(t).shape != node(grad).shape ||
+        p.tasks[static_cast<size_t>(t)].nodes.size() > kMaxEpilogue)
+      return -1;
+    for (int w : mutated_inputs(node(j).op)) {
+      const int32_t v = pj.in[static_cast<size_t>(w)];
+      for (int32_t m : p.tasks[static_cast<size_t>(t)].nodes)
+        for (NodeId in : node(m).inputs)
+          if (p.find(in) == v) return -1;
+      for (int32_t r : consumers[static_cast<size_t>(v)]) {
+        if (r == j || std::holds_alternative<Group>(node(r).op)) continue;
+        if (r > j || reaches(t, task_of(r))) return -1;
+      }
+    }
+    return t;
   }
 
   // Whether task `to` depends on task `from` through the edges made so far.
@@ -114,6 +148,7 @@ struct Builder {
     for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j) {
       if (kind(j) == OpKind::source) continue;
       int32_t t = fuse ? epilogue_task(j) : -1;
+      if (t < 0 && fuse) t = update_task(j);
       if (t < 0 && fuse) t = chain_task(j);
       if (t < 0) {
         t = static_cast<int32_t>(p.tasks.size());

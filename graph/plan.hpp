@@ -6,7 +6,8 @@
 //     intermediate rows stay in cache), or a GEMM with an epilogue: the
 //     column-local element-wise ops that read its output (and whose other
 //     inputs do not wait for it) run on each output tile as soon as the
-//     GEMM has computed it, while the tile is in cache;
+//     GEMM has computed it, while the tile is in cache; so does an SGD
+//     update whose gradient the GEMM computes;
 //   - task edges from data dependencies, plus hazard edges that order every
 //     reader of a parameter before the update op that writes it;
 //   - one arena of buffers, shared by values whose lifetimes cannot overlap

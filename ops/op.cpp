@@ -108,4 +108,6 @@ bool column_local(const Op& op) {
   return traits(op).kind == OpKind::elementwise && !std::holds_alternative<Categorical>(op);
 }
 
+int tile_update_gradient(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 2 : -1; }
+
 }  // namespace ebm

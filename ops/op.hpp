@@ -322,6 +322,7 @@ struct SquaredError {  // (y, t): sum((y - t)^2) / rows
 // ---- updates: run inside the compiled graph, write their inputs in place -------
 struct SgdUpdate {  // (w, vel, g, hyper=[lr, momentum, weight_decay, -]):
                     // vel = momentum vel - lr (g + wd w);  w += vel
+                    // With Kernel::col_end set, only the window of rows and columns.
   static constexpr OpTraits traits{"sgd_update", 4, OpKind::update, false};
   Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;
@@ -373,5 +374,9 @@ bool takes_epilogue(const Op& op);
 // (r, c) (or their broadcast row / column / scalar): it may run on any
 // rectangle of its output, such as one GEMM tile.
 bool column_local(const Op& op);
+// For an update op that may run on any rectangle of the parameter it writes
+// (element by element, with no state of its own), the index of its gradient
+// input; -1 for every other op.
+int tile_update_gradient(const Op& op);
 
 }  // namespace ebm

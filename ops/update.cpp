@@ -40,12 +40,18 @@ void SgdUpdate::forward(const Kernel& k) const {
   float *w = k.in[0], *vel = k.in[1];
   const float* g = k.in[2];
   const float lr = k.in[3][0], mom = k.in[3][1], wd = k.in[3][2];
-  chunked(k, k.in_shape[0].size(), [=](int64_t i0, int64_t i1) {
+  auto span = [=](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       vel[i] = mom * vel[i] - lr * (g[i] + wd * w[i]);
       w[i] += vel[i];
     }
-  });
+  };
+  if (k.col_end > 0) {  // one tile of the GEMM that made g (a fused epilogue)
+    const int64_t cols = k.in_shape[0].cols;
+    for (int64_t r = k.row_begin; r < k.row_end; ++r) span(r * cols + k.col_begin, r * cols + k.col_end);
+    return;
+  }
+  chunked(k, k.in_shape[0].size(), span);
 }
 
 Shape AdamUpdate::shape(std::span<const Shape> in) const {

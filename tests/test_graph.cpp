@@ -182,6 +182,34 @@ TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with 
   CHECK(p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(rt.id))].task)].label == "fused(matmul+sub+relu)");
 }
 
+TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its gradient, with the same bits") {
+  Graph g;
+  const Tensor x = g.input("x", {300, 200});
+  const Tensor w = g.param("w", {200, 517});
+  const Tensor y = matmul(x, w);
+  const Tensor loss = mean(square(y - 0.5f)) + mean(square(y));
+  const Tensor params[] = {w};
+  const auto grads = grad(loss, params);
+  const Optimizer opt = sgd(params, grads, {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 1e-3f});
+  std::vector<float> xs(300 * 200);
+  fill_uniform(xs, 0.0f, 1.0f, 3, 1);
+  auto train = [&](ExecutorOptions o) {
+    fill_uniform(g.value(w), -0.1f, 0.1f, 3, 2);
+    std::ranges::fill(g.value(opt.state[0]), 0.0f);
+    Executor ex(g, o);
+    for (int step = 0; step < 3; ++step) ex.run({loss, opt.step}, {{x, xs}});
+    return std::vector<float>(g.value(w).begin(), g.value(w).end());
+  };
+  const auto ref = train({.parallel = false, .fuse = false});
+  CHECK(train({.parallel = false}) == ref);
+  CHECK(train({.threads = 2}) == ref);
+  const Tensor targets[] = {loss, opt.step};
+  const Plan p = compile_plan(g, targets);
+  int fused_updates = 0;
+  for (const PlanTask& t : p.tasks) fused_updates += t.label == "fused(matmul+sgd_update)";
+  CHECK(fused_updates == 1);
+}
+
 TEST_CASE("executor: buffers are shared by liveness") {
   Graph g;
   Tensor x = g.param("x", {100, 100});
