@@ -48,6 +48,8 @@ struct Executor::Impl {
   Compiled* last = nullptr;
   uint64_t step = 0;
   Profile profile;
+  std::unique_ptr<gemm::Workspace[]> workspaces;  // GEMM pack buffers, one per arena thread
+  int n_workspaces = 0;
   std::atomic<int32_t> bad_node{std::numeric_limits<int32_t>::max()};
 
   Impl(Graph& graph, ExecutorOptions o)
@@ -94,6 +96,10 @@ void Executor::Impl::compile(Compiled& c) {
   }
   for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
   if (!opt.parallel) return;
+  if (!workspaces) {
+    n_workspaces = arena.max_concurrency();
+    workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
+  }
   arena.execute([&] {
     c.fg = std::make_unique<tbb::flow::graph>();
     c.start = std::make_unique<tbb::flow::broadcast_node<continue_msg>>(*c.fg);
@@ -140,6 +146,9 @@ Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
   k.out_shape = c.shape[static_cast<size_t>(j)];
   k.rng = make_rng_key(opt.seed, static_cast<uint64_t>(pn.id), step);
   k.parallel = opt.parallel;
+  k.gemm = opt.gemm;
+  k.workspaces = workspaces.get();
+  k.n_workspaces = n_workspaces;
   return k;
 }
 

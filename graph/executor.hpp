@@ -31,6 +31,7 @@ struct ExecutorOptions {
   bool reuse_buffers = true;   // share buffers by liveness
   bool profile = false;        // record per-task timings
   bool check_numerics = false; // throw naming the first node that made NaN / Inf
+  GemmBackend gemm = GemmBackend::ebm;  // ebm::gemm, or the system's CBLAS
   size_t profile_events = size_t{1} << 18;
 };
 

@@ -27,20 +27,10 @@ Isa isa_from_env() {
   return env == nullptr || *env == '\0' ? best_isa() : isa_from_name(env);
 }
 
-struct AlignedDelete {
-  void operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
-};
-using Buffer = std::unique_ptr<float[], AlignedDelete>;
-
-Buffer aligned_floats(int64_t count) {
-  return Buffer(static_cast<float*>(::operator new[](sizeof(float) * size_t(count), std::align_val_t{64})));
-}
-
-// The calling thread's pack buffers, allocated on its first product at the
-// largest size any product needs, then reused.
-detail::Workspace workspace() {
-  thread_local const Buffer a = aligned_floats(detail::kPackA), b = aligned_floats(detail::kPackB);
-  return {a.get(), b.get()};
+// The calling thread's pack buffers, allocated on its first product.
+detail::Workspace thread_workspace() {
+  thread_local const Workspace ws;
+  return {ws.a(), ws.b()};
 }
 
 // C = beta C over m x n (C not read when beta == 0).
@@ -49,7 +39,26 @@ void scale(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
 }
 
+void run(Isa isa, const detail::Problem& p, detail::Workspace w) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return detail::sgemm_avx512(p, w);
+    case Isa::avx2:
+      return detail::sgemm_avx2(p, w);
+#endif
+    default:
+      return detail::sgemm_generic(p, w);
+  }
+}
+
 }  // namespace
+
+void Workspace::AlignedDelete::operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
+
+Workspace::Workspace()
+    : a_(static_cast<float*>(::operator new[](sizeof(float) * size_t(detail::kPackA), std::align_val_t{64}))),
+      b_(static_cast<float*>(::operator new[](sizeof(float) * size_t(detail::kPackB), std::align_val_t{64}))) {}
 
 bool isa_supported(Isa isa) {
   switch (isa) {
@@ -98,16 +107,14 @@ void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alp
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) return scale(m, n, beta, c, ldc);
   const detail::Problem p{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::avx512:
-      return detail::sgemm_avx512(p, workspace());
-    case Isa::avx2:
-      return detail::sgemm_avx2(p, workspace());
-#endif
-    default:
-      return detail::sgemm_generic(p, workspace());
-  }
+  run(isa, p, thread_workspace());
+}
+
+void sgemm(Workspace& ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) return scale(m, n, beta, c, ldc);
+  run(active_isa(), {ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc}, {ws.a(), ws.b()});
 }
 
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,

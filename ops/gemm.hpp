@@ -5,6 +5,7 @@
 // tiles and run the tiles on their own threads.
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace ebm::gemm {
@@ -22,12 +23,32 @@ Isa isa_from_name(std::string_view name);
 // Whether this build and this CPU can run the kernels of `isa`.
 bool isa_supported(Isa isa);
 
+// Pack buffers for one thread's products (about 1.7 MB), allocated once.
+// A caller that runs GEMMs on several threads keeps one per thread and
+// passes it in, so no product allocates; sgemm() without one uses buffers of
+// the calling thread, allocated on that thread's first call.
+class Workspace {
+ public:
+  Workspace();
+  float* a() const { return a_.get(); }
+  float* b() const { return b_.get(); }
+
+ private:
+  struct AlignedDelete {
+    void operator()(float* p) const;
+  };
+  std::unique_ptr<float[], AlignedDelete> a_, b_;
+};
+
 // C = alpha op(A) op(B) + beta C, row-major, op(X) = X^T when the flag is
 // set; op(A) is m x k, op(B) k x n, C m x n. Same contract as
 // cblas_sgemm(CblasRowMajor, ...). With beta == 0, C is only written (it may
 // hold NaN). No alignment needed; no allocation after a thread's first call.
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+// The same with the given pack buffers.
+void sgemm(Workspace& ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 // The same with the kernels of `isa` (an ebm::Error when unsupported).
 void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);

@@ -1,13 +1,16 @@
-// GEMM-based ops. BLAS runs single-threaded inside an op; the output is cut
-// into a fixed grid of tiles (independent of the thread count, so results
-// are bitwise reproducible) and the tiles run on the executor's threads.
+// GEMM-based ops. The output is cut into a fixed grid of tiles (independent
+// of the thread count, so results are bitwise reproducible); each tile is one
+// single-threaded GEMM call (ebm::gemm, or CBLAS when the executor asks for
+// it), and the tiles run on the executor's threads.
 
 #include <algorithm>
 #include <cmath>
 
 #include <cblas.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
+#include "ops/gemm.hpp"
 #include "ops/op.hpp"
 #include "ops/simd.hpp"
 #include "ops/vjp_util.hpp"
@@ -24,12 +27,15 @@ struct Gemm {
   float* c;
   int64_t m, n, k;
   bool ta, tb;
+  GemmBackend backend;
+  gemm::Workspace* workspaces;
+  int n_workspaces;
 };
 
 Gemm make_gemm(const Kernel& kn, bool ta, bool tb) {
   const Shape sa = kn.in_shape[0];
   return {kn.in[0], kn.in[1], kn.out, kn.out_shape.rows, kn.out_shape.cols,
-          ta ? sa.rows : sa.cols, ta, tb};
+          ta ? sa.rows : sa.cols, ta, tb, kn.gemm, kn.workspaces, kn.n_workspaces};
 }
 
 // C[i0:i1, j0:j1] = op(A)[i0:i1, :] op(B)[:, j0:j1]  (+ the old C when beta = 1)
@@ -37,6 +43,14 @@ void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, fl
   const int64_t lda = g.ta ? g.m : g.k, ldb = g.tb ? g.k : g.n;
   const float* a = g.ta ? g.a + i0 : g.a + i0 * g.k;
   const float* b = g.tb ? g.b + j0 * g.k : g.b + j0;
+  if (g.backend == GemmBackend::ebm) {
+    const int t = tbb::this_task_arena::current_thread_index();
+    if (g.workspaces && t >= 0 && t < g.n_workspaces)  // the executor's buffers for this thread: no allocation
+      gemm::sgemm(g.workspaces[t], g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, g.c + i0 * g.n + j0, g.n);
+    else
+      gemm::sgemm(g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, g.c + i0 * g.n + j0, g.n);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
               static_cast<int>(i1 - i0), static_cast<int>(j1 - j0), static_cast<int>(g.k), 1.0f,
               a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, g.c + i0 * g.n + j0,

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <variant>
 
+#include "ops/gemm.hpp"
 #include "ops/rng.hpp"
 #include "ops/shape.hpp"
 
@@ -61,6 +62,12 @@ struct TileEpilogue {
 // `parallel` is set (with a decomposition that does not depend on the thread
 // count, so results are bitwise reproducible). GEMM kernels call `epilogue`
 // on each output tile, when set.
+// Which GEMM the linear-algebra kernels call on each tile.
+enum class GemmBackend : uint8_t {
+  ebm,    // ebm::gemm (ops/gemm.hpp): our xsimd kernels, the default
+  cblas,  // the system's CBLAS (OpenBLAS): the reference, and a fallback
+};
+
 struct Kernel {
   std::array<float*, kMaxArity> in{};
   std::array<Shape, kMaxArity> in_shape{};
@@ -73,6 +80,9 @@ struct Kernel {
   int64_t col_end = 0;
   RngKey rng;
   bool parallel = false;
+  GemmBackend gemm = GemmBackend::ebm;
+  gemm::Workspace* workspaces = nullptr;  // one per arena thread (null: the thread's own)
+  int n_workspaces = 0;
   const TileEpilogue* epilogue = nullptr;
 
   int64_t col_stop() const { return col_end > 0 ? col_end : out_shape.cols; }
