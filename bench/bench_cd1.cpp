@@ -50,18 +50,11 @@ int main() {
   ebm::io::Batcher batches(train.count, 100, 1);
   std::vector<float> x(100 * 784);
   const ebm::Tensor targets[] = {t.step};
-  // One profiled epoch on a separate executor, so the timed one pays nothing.
-  {
-    ebm::Executor prof(g, {.threads = kThreads, .seed = 1, .profile = true});
-    for (int b = 0; b < 700; ++b) {
-      if (b == 100) prof.profile().reset();
-      ebm::io::fill_batch(train, batches.batch(b % batches.batches()), x, {.mode = ebm::io::Pixels::sampled, .seed = 1});
-      const ebm::Feed feeds[] = {{t.v0, x}};
-      prof.run(targets, feeds);
-    }
-    bench::print_comment("profile of 600 steps (one epoch), ExecutorOptions{.threads = 2, .profile = true}:");
-    bench::print_comment(prof.profile().summary());
-  }
+  bench::print_step_profile(g, kThreads, 600, [&](ebm::Executor& ex, int b) {
+    ebm::io::fill_batch(train, batches.batch(b % batches.batches()), x, {.mode = ebm::io::Pixels::sampled, .seed = 1});
+    const ebm::Feed feeds[] = {{t.v0, x}};
+    ex.run(targets, feeds);
+  });
   auto epoch = [&](int e) {
     batches.start_epoch(static_cast<uint64_t>(e));
     for (int64_t b = 0; b < batches.batches(); ++b) {

@@ -26,6 +26,7 @@ int main() {
   ebm::Executor ex(g, {.threads = kThreads, .seed = 1});
   const ebm::Tensor targets[] = {c.opt.step};
   const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
+  bench::print_step_profile(g, kThreads, kSteps, [&](ebm::Executor& e, int) { e.run(targets, feeds); });
   auto epoch = [&] {
     for (int s = 0; s < kSteps; ++s) {
       ex.run(targets, feeds);

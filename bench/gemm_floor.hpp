@@ -66,4 +66,19 @@ inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int th
   return {flops / median(te) * 1e-9, flops / median(td) * 1e-9};
 }
 
+// Prints the executor's profile of `steps` training steps as comment lines:
+// a separate executor with {.profile = true}, so a timed one pays nothing.
+// step(ex, i) runs step i (feeding whatever it needs); the first tenth warm up.
+template <typename Step>
+void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
+  ebm::Executor prof(g, {.threads = threads, .seed = 1, .profile = true});
+  const int warm = std::max(1, steps / 10);
+  for (int i = 0; i < warm + steps; ++i) {
+    if (i == warm) prof.profile().reset();
+    step(prof, i);
+  }
+  print_comment(fmt::format("profile of {} steps, ExecutorOptions{{.threads = {}, .profile = true}}:", steps, threads));
+  print_comment(prof.profile().summary());
+}
+
 }  // namespace bench

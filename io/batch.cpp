@@ -2,17 +2,11 @@
 
 #include <algorithm>
 
-#include <xsimd/xsimd.hpp>
-
 #include "ops/error.hpp"
 #include "ops/rng.hpp"
-#include "ops/simd.hpp"
 
 namespace ebm::io {
 namespace {
-
-using B = xsimd::batch<float>;
-constexpr int64_t W = static_cast<int64_t>(B::size);
 
 // The RNG step of the shuffle's first draw round; image indices (the step of
 // a sampled pixel) never come near it.
@@ -35,32 +29,24 @@ void check_index(std::string_view who, const ImageSet& set, int64_t index, std::
     throw Error("{}: row {} asks for image {}; expected an index in [0, {})", who, row, index, set.count);
 }
 
-// x = p as floats: a plain loop the compiler turns into widening SIMD
-// conversions (xsimd's uint8 loads convert element by element here).
-void widen(const uint8_t* p, float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(p[i]);
-}
-
+// The three conversions are plain loops over the row, which GCC compiles to
+// one pass of widening SIMD conversions (xsimd 8.1's uint8 loads convert
+// element by element, so it is not used here).
 void scaled_row(const uint8_t* p, float* x, int64_t n) {
-  widen(p, x, n);
-  int64_t i = 0;
-  for (; i + W <= n; i += W) (B::load_unaligned(x + i) / B(255.0f)).store_unaligned(x + i);
-  for (; i < n; ++i) x[i] /= 255.0f;
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(p[i]) / 255.0f;
 }
 
 void threshold_row(const uint8_t* p, float* x, int64_t n, float threshold) {
   for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(p[i]) / 255.0f > threshold ? 1.0f : 0.0f;
 }
 
+// [u < p / 255] with u = b 2^-24 (b the 24 high random bits), decided
+// exactly in integers: 255 b < 2^24 p (both sides below 2^32).
 void sampled_row(const uint8_t* p, float* x, int64_t n, RngKey key) {
-  widen(p, x, n);
-  int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    const B u = simd::uniform_batch(key, static_cast<uint32_t>(i));
-    xsimd::select(u < B::load_unaligned(x + i) / B(255.0f), B(1.0f), B(0.0f)).store_unaligned(x + i);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t b = random_bits<uint32_t>(key, static_cast<uint32_t>(i)) >> 8;
+    x[i] = 255u * b < (uint32_t{p[i]} << 24) ? 1.0f : 0.0f;
   }
-  for (; i < n; ++i)
-    x[i] = uniform01(key, static_cast<uint32_t>(i)) < static_cast<float>(p[i]) / 255.0f ? 1.0f : 0.0f;
 }
 
 // Uniform integer in [0, bound), bound >= 1: the high half of bits * bound,
@@ -85,6 +71,8 @@ void fill_batch(const ImageSet& set, std::span<const int64_t> indices, std::span
     const int64_t index = indices[r];
     check_index("fill_batch", set, index, r);
     const uint8_t* p = set.pixels.data() + index * d;
+    if (r + 2 < indices.size() && indices[r + 2] >= 0 && indices[r + 2] < set.count)  // images are scattered:
+      for (int64_t b = 0; b < d; b += 64) __builtin_prefetch(set.pixels.data() + indices[r + 2] * d + b);  // fetch ahead
     float* x = out.data() + static_cast<int64_t>(r) * d;
     switch (o.mode) {
       case Pixels::scaled: scaled_row(p, x, d); break;

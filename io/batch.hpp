@@ -4,7 +4,8 @@
 //
 //   scaled     x = p / 255
 //   threshold  x = [p / 255 > threshold]
-//   sampled    x = [u < p / 255],  u = uniform01(make_rng_key(seed, epoch, image), pixel)
+//   sampled    x = [u < p / 255],  u = uniform01(make_rng_key(seed, epoch, image), pixel),
+//              compared exactly: [255 b < 2^24 p] for u = b 2^-24
 //
 // A sampled image therefore binarizes identically whenever it appears in
 // the same epoch, whatever batch holds it. The key has the same form as an

@@ -135,9 +135,9 @@ TEST_CASE("io/batch: a sampled image binarizes identically in any batch of the s
   CHECK(std::equal(one.begin(), one.end(), big.begin() + 256));
   CHECK(one != other_epoch);
   const RngKey key = make_rng_key(42, 3, 7);
-  for (uint32_t p = 0; p < 256; ++p) {
-    const float prob = static_cast<float>(s.pixels[7 * 256 + p]) / 255.0f;
-    CHECK(one[p] == (uniform01(key, p) < prob ? 1.0f : 0.0f));
+  for (uint32_t p = 0; p < 256; ++p) {  // u < pixel / 255 in exact arithmetic
+    const double u = uniform01(key, p), prob = s.pixels[7 * 256 + p] / 255.0;
+    CHECK(one[p] == (u < prob ? 1.0f : 0.0f));
   }
 }
 
