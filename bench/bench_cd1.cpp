@@ -9,10 +9,15 @@
 // 2.35e11 flops. The floor is that at the best rate GEMM reaches on these
 // shapes here (bench/gemm_floor.hpp).
 //
-// Output (key=value; medians over the repeats):
-//   epoch_s             wall time of one epoch (batch conversion included)
-//   gemm_floor_s        2.35e11 flops / best GEMM rate
-//   *_gflops            GEMM rates: executor op and direct OpenBLAS, 2 threads
+// Output (key=value; medians over the repeats), after the step's profile:
+//   epoch_s             wall time of one epoch (batch conversion included);
+//                       the kernels issue's target is <= 1.2
+//   *_gflops            GEMM rates on the step's shapes (bench/gemm_floor.hpp):
+//                       ebm::gemm and CBLAS tiles in the executor, OpenBLAS
+//                       direct, and OpenBLAS's AVX-512 kernels (child process)
+//   avx512_floor_s, overhead_vs_avx512_floor
+//                       the floor at OpenBLAS's AVX-512 rate (target <= 1.2)
+//   gemm_floor_s        2.35e11 flops / the best rate of all
 //   peak_rss_mib        the process's peak resident memory (data included)
 //   overhead_vs_floor   epoch_s / gemm_floor_s (target <= 1.15), headline last
 
@@ -39,8 +44,12 @@ ebm::io::ImageSet training_images() {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   constexpr int kThreads = 2, kEpochs = 5;
+  const std::vector<bench::GemmShape> shapes{{100, 500, 784, false, false}, {100, 784, 500, false, true},
+                                             {100, 500, 784, false, false}, {784, 500, 100, true, false},
+                                             {784, 500, 100, true, false}};
+  const double avx512_gflops = bench::openblas_avx512_gflops(argc, argv, shapes, kThreads);
   const ebm::io::ImageSet train = training_images();
   ebm::Graph g;
   ebm::Rbm rbm = ebm::Rbm::make(g, "rbm", {.visible = 784, .hidden = 500});
@@ -70,9 +79,6 @@ int main() {
     epoch(e);
     secs.push_back(bench::seconds_since(t0));
   }
-  const std::vector<bench::GemmShape> shapes{{100, 500, 784, false, false}, {100, 784, 500, false, true},
-                                             {100, 500, 784, false, false}, {784, 500, 100, true, false},
-                                             {784, 500, 100, true, false}};
   const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
   const double flops = 600.0 * 5 * 2 * 100 * 784 * 500, floor_s = flops / (rates.best() * 1e9);
   rusage ru{};
@@ -80,9 +86,7 @@ int main() {
   bench::print_value("epoch_s", bench::median(secs));
   bench::print_value("epoch_iqr_pct", bench::iqr_percent(secs), 1);
   bench::print_value("epoch_flops", flops, 0);
-  bench::print_value("executor_gemm_gflops", rates.executor_gflops, 1);
-  bench::print_value("direct_gemm_gflops", rates.direct_gflops, 1);
-  bench::print_value("gemm_floor_s", floor_s);
+  bench::print_floor(bench::median(secs), flops, rates, avx512_gflops);
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);

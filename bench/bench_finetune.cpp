@@ -8,16 +8,25 @@
 // epoch. The floor is that at the best rate GEMM reaches on these shapes
 // here (bench/gemm_floor.hpp).
 //
-// Output (key=value; medians over the repeats):
-//   epoch_s, gemm_floor_s, *_gflops, and overhead_vs_floor = epoch_s /
-//   gemm_floor_s (target <= 1.15) last.
+// Output (key=value; medians over the repeats), after the step's profile:
+// epoch_s (the kernels issue's target is <= 2.9), the floor figures of
+// bench/gemm_floor.hpp (GEMM rates, the floor at OpenBLAS's AVX-512 rate),
+// and overhead_vs_floor = epoch_s / gemm_floor_s (target <= 1.15) last.
 
 #include "bench/gemm_floor.hpp"
 #include "io/batch.hpp"
 #include "models/classifier.hpp"
 
-int main() {
+int main(int argc, char** argv) {
   constexpr int kThreads = 2, kEpochs = 5, kSteps = 600;
+  std::vector<bench::GemmShape> shapes;
+  const int64_t sizes[] = {784, 500, 500, 2000, 10};
+  for (int l = 0; l < 4; ++l) {
+    shapes.push_back({100, sizes[l + 1], sizes[l], false, false});              // forward
+    shapes.push_back({sizes[l], sizes[l + 1], 100, true, false});               // dW = h' g
+    if (l > 0) shapes.push_back({100, sizes[l], sizes[l + 1], false, true});    // dX = g W'
+  }
+  const double avx512_gflops = bench::openblas_avx512_gflops(argc, argv, shapes, kThreads);
   ebm::Graph g;
   ebm::Classifier c = ebm::Classifier::make(g, "net", {.layers = {784, 500, 500, 2000}, .batch = 100});
   std::vector<float> x(100 * 784), t(100 * 10, 0.0f);
@@ -40,13 +49,6 @@ int main() {
     epoch();
     secs.push_back(bench::seconds_since(t0));
   }
-  std::vector<bench::GemmShape> shapes;
-  const int64_t sizes[] = {784, 500, 500, 2000, 10};
-  for (int l = 0; l < 4; ++l) {
-    shapes.push_back({100, sizes[l + 1], sizes[l], false, false});              // forward
-    shapes.push_back({sizes[l], sizes[l + 1], 100, true, false});               // dW = h' g
-    if (l > 0) shapes.push_back({100, sizes[l], sizes[l + 1], false, true});    // dX = g W'
-  }
   double step_flops = 0;
   for (const auto& s : shapes) step_flops += s.flops();
   const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
@@ -54,9 +56,7 @@ int main() {
   bench::print_value("epoch_s", bench::median(secs));
   bench::print_value("epoch_iqr_pct", bench::iqr_percent(secs), 1);
   bench::print_value("epoch_flops", kSteps * step_flops, 0);
-  bench::print_value("executor_gemm_gflops", rates.executor_gflops, 1);
-  bench::print_value("direct_gemm_gflops", rates.direct_gflops, 1);
-  bench::print_value("gemm_floor_s", floor_s);
+  bench::print_floor(bench::median(secs), kSteps * step_flops, rates, avx512_gflops);
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);
   return 0;

@@ -1,13 +1,23 @@
 #pragma once
-// The GEMM floor of a training step: the best rate GEMM reaches on the
-// step's own shapes, measured in the same run two ways — through the
-// executor's matmul op (BLAS single-threaded, tiles on the executor's 2
-// threads) and directly on OpenBLAS with 2 threads — and the better of the
-// two taken. floor seconds = the step's GEMM flops / that rate.
+// The GEMM floor of a training step: its GEMM flops at the best rate GEMM
+// reaches on the step's own shapes, measured in the same run three ways —
+// the executor's matmul op on ebm::gemm and on CBLAS (single-threaded tiles
+// on the executor's threads), and OpenBLAS called directly with all the
+// threads — and the best taken. The benches also measure the floor at
+// OpenBLAS's AVX-512 rate (the kernels issue's reference): the same CBLAS
+// figures in a child process started with OPENBLAS_CORETYPE=SkylakeX (this
+// program re-run with --openblas-avx512-child; tests and CI never set it).
 
 #include <cblas.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "bench/timing.hpp"
 #include "graph/executor.hpp"
@@ -23,8 +33,11 @@ struct GemmShape {
 };
 
 struct GemmRates {
-  double executor_gflops = 0, direct_gflops = 0;
-  double best() const { return std::max(executor_gflops, direct_gflops); }
+  double ebm_gflops = 0;           // executor, ebm::gemm tiles
+  double cblas_tiled_gflops = 0;   // executor, CBLAS tiles
+  double cblas_direct_gflops = 0;  // OpenBLAS with its own threads
+  double openblas() const { return std::max(cblas_tiled_gflops, cblas_direct_gflops); }
+  double best() const { return std::max(ebm_gflops, openblas()); }
 };
 
 inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int threads, int rounds = 7) {
@@ -43,8 +56,9 @@ inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int th
     c.emplace_back(static_cast<size_t>(s.m * s.n));
     flops += s.flops();
   }
-  ebm::Executor ex(g, {.threads = threads});
-  auto run_executor = [&] { ex.run(outs); };
+  ebm::Executor ours(g, {.threads = threads}), theirs(g, {.threads = threads, .gemm = ebm::GemmBackend::cblas});
+  auto run_ours = [&] { ours.run(outs); };
+  auto run_tiled = [&] { theirs.run(outs); };
   auto run_direct = [&] {
     for (size_t i = 0; i < shapes.size(); ++i) {
       const GemmShape& s = shapes[i];
@@ -53,17 +67,51 @@ inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int th
                   c[i].data(), int(s.n));
     }
   };
-  std::vector<double> te, td;
-  for (int r = 0; r < rounds; ++r) {
+  std::vector<double> to, tt, td;
+  for (int r = 0; r < rounds; ++r) {  // interleaved, so a noisy moment hits all three
     openblas_set_num_threads(1);
-    warm_up(run_executor, 0.05);
-    te.push_back(time_per_call(run_executor, 10));
+    warm_up(run_ours, 0.05);
+    to.push_back(time_per_call(run_ours, 10));
+    warm_up(run_tiled, 0.05);
+    tt.push_back(time_per_call(run_tiled, 10));
     openblas_set_num_threads(threads);
     warm_up(run_direct, 0.05);
     td.push_back(time_per_call(run_direct, 10));
   }
   openblas_set_num_threads(1);
-  return {flops / median(te) * 1e-9, flops / median(td) * 1e-9};
+  return {flops / median(to) * 1e-9, flops / median(tt) * 1e-9, flops / median(td) * 1e-9};
+}
+
+// OpenBLAS's best rate on `shapes` with its AVX-512 kernels. In the child
+// (argv holds --openblas-avx512-child) it prints the figure and exits; in the
+// parent it starts the child and reads the figure (0 when that fails).
+inline double openblas_avx512_gflops(int argc, char** argv, const std::vector<GemmShape>& shapes, int threads) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--openblas-avx512-child") == 0) {
+      print_value("openblas_gflops", measure_gemm_rates(shapes, threads).openblas(), 1);
+      std::exit(0);
+    }
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  FILE* p = popen(fmt::format("OPENBLAS_CORETYPE=SkylakeX '{}' --openblas-avx512-child", exe).c_str(), "r");
+  if (p == nullptr) return 0.0;
+  double gflops = 0.0;
+  char line[256];
+  while (std::fgets(line, sizeof line, p) != nullptr)
+    if (std::strncmp(line, "openblas_gflops=", 16) == 0) gflops = std::atof(line + 16);
+  pclose(p);
+  return gflops;
+}
+
+// The figures every training-step bench prints about its floor, in this
+// order, before its own headline.
+inline void print_floor(double epoch_s, double epoch_flops, const GemmRates& rates, double avx512_gflops) {
+  print_value("ebm_gemm_gflops", rates.ebm_gflops, 1);
+  print_value("cblas_tiled_gflops", rates.cblas_tiled_gflops, 1);
+  print_value("cblas_direct_gflops", rates.cblas_direct_gflops, 1);
+  print_value("openblas_avx512_gflops", avx512_gflops, 1);
+  print_value("avx512_floor_s", avx512_gflops > 0 ? epoch_flops / (avx512_gflops * 1e9) : 0.0);
+  print_value("overhead_vs_avx512_floor", avx512_gflops > 0 ? epoch_s * avx512_gflops * 1e9 / epoch_flops : 0.0);
+  print_value("gemm_floor_s", epoch_flops / (rates.best() * 1e9));
 }
 
 // Prints the executor's profile of `steps` training steps as comment lines:
