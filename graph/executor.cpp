@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include <cblas.h>
@@ -235,6 +236,18 @@ void Executor::Impl::exec_task(Compiled& c, int32_t t) {
     const int thread = opt.parallel ? tbb::this_task_arena::current_thread_index() : 0;
     profile.record(c.profile_id[static_cast<size_t>(t)], thread, t0, Profile::now_ns());
   }
+}
+
+GemmBackend default_gemm_backend() {
+  static const GemmBackend backend = [] {
+    const char* env = std::getenv("EBM_GEMM");
+    const std::string_view v = env ? env : "";
+    if (v == "ebm") return GemmBackend::ebm;
+    if (v == "cblas") return GemmBackend::cblas;
+    if (!v.empty()) throw Error("EBM_GEMM={}: unknown GEMM; expected ebm or cblas (or unset)", v);
+    return gemm::active_isa() == gemm::Isa::generic ? GemmBackend::cblas : GemmBackend::ebm;
+  }();
+  return backend;
 }
 
 Executor::Executor(Graph& g, ExecutorOptions opt) : impl_(std::make_unique<Impl>(g, opt)) {

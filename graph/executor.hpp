@@ -23,6 +23,12 @@
 
 namespace ebm {
 
+// The GEMM an executor uses unless told otherwise: the environment
+// variable EBM_GEMM=ebm|cblas when set (read once; any other value is an
+// ebm::Error), else ebm::gemm where it has SIMD kernels for this CPU (AVX2 or
+// AVX-512) and CBLAS where it would fall back to portable code.
+GemmBackend default_gemm_backend();
+
 struct ExecutorOptions {
   int threads = 0;             // 0: every core of the machine
   uint64_t seed = 0;           // keys every random draw
@@ -31,7 +37,7 @@ struct ExecutorOptions {
   bool reuse_buffers = true;   // share buffers by liveness
   bool profile = false;        // record per-task timings
   bool check_numerics = false; // throw naming the first node that made NaN / Inf
-  GemmBackend gemm = GemmBackend::ebm;  // ebm::gemm, or the system's CBLAS
+  GemmBackend gemm = default_gemm_backend();  // ebm::gemm, or the system's CBLAS
   size_t profile_events = size_t{1} << 18;
 };
 

@@ -210,6 +210,26 @@ TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its g
   CHECK(fused_updates == 1);
 }
 
+TEST_CASE("executor: ebm::gemm and CBLAS tiles give the same products to float rounding") {
+  Graph g;
+  const Tensor a = g.param("a", {300, 131}), b = g.param("b", {517, 131}), bias = g.param("bias", {1, 517});
+  for (Tensor t : {a, b, bias}) fill_uniform(g.value(t), -1.0f, 1.0f, 11, static_cast<uint64_t>(t.id));
+  const Tensor y = affine(a, b, bias, true), z = matmul_sum(a, y, a, y, {.ta = true});  // [131 x 517]
+  const std::vector<Tensor> targets{y, z};
+  const auto ours = run_values(g, targets, {.threads = 2, .gemm = GemmBackend::ebm}, 1);
+  const auto theirs = run_values(g, targets, {.threads = 2, .gemm = GemmBackend::cblas}, 1);
+  for (size_t t = 0; t < ours.size(); ++t) {
+    float worst = 0.0f, scale = 0.0f;
+    for (size_t i = 0; i < ours[t].size(); ++i) {
+      worst = std::max(worst, std::abs(ours[t][i] - theirs[t][i]));
+      scale = std::max(scale, std::abs(theirs[t][i]));
+    }
+    CAPTURE(t);
+    CHECK(worst <= 1e-5f * scale);
+    CHECK(scale > 1.0f);
+  }
+}
+
 TEST_CASE("executor: buffers are shared by liveness") {
   Graph g;
   Tensor x = g.param("x", {100, 100});
