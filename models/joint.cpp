@@ -121,9 +121,15 @@ UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int
   Graph& g = *lower.graph;
   UpDown ud{{}, {}, {}, {}, top, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   for (const Rbm& rbm : lower.rbms) untie(g, rbm, ud);
-  const size_t n = ud.r.size();
   ud.v = g.input("updown.v", {batch, lower.rbms.front().config.visible});
   ud.y = g.input("updown.y", {batch, top.labels});
+  return with_top_k(ud, top_k, sgd_options);
+}
+
+UpDown with_top_k(const UpDown& from, int top_k, SgdOptions sgd_options) {
+  UpDown ud{from.r, from.rb, from.g, from.gb, from.top, from.v, from.y, {}, {}, {}, {}, {}, {}, {}, {}};
+  const LabelledRbm& top = ud.top;
+  const size_t n = ud.r.size();
   ud.wake_states.push_back(ud.v);  // wake: up with R, sampling; G learns to predict each layer from the one above
   for (size_t l = 0; l < n; ++l) ud.wake_states.push_back(sigmoid_bernoulli(matmul(ud.wake_states[l], ud.r[l]) + ud.rb[l]));
   for (size_t l = 0; l < n; ++l)

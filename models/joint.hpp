@@ -65,5 +65,9 @@ struct UpDown {
 };
 
 UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options);
+// The same model and parameters (R, G, the top RBM, the inputs) with a
+// top-level chain of `top_k` steps: a new step and a new optimizer (its
+// velocities start at zero). For schedules that lengthen the chain.
+UpDown with_top_k(const UpDown& ud, int top_k, SgdOptions sgd_options);
 
 }  // namespace ebm

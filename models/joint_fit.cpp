@@ -62,7 +62,7 @@ void JointTrainer::epochs(const char* phase, int total, bool after_up_down, cons
     for (int64_t b = 0; b < batches.batches(); ++b) {
       io::fill_batch(train, batches.batch(b), xs, {.mode = io::Pixels::sampled, .seed = cfg_.data_seed, .epoch = uint64_t(e)});
       io::fill_one_hot(train, batches.batch(b), static_cast<int>(top_.labels), ys);
-      step(xs, ys);
+      step(e, xs, ys);
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
@@ -75,7 +75,7 @@ void JointTrainer::train_top(const io::ImageSet& train, const io::ImageSet& vali
   Graph& g = *lower_.graph;
   const Tensor x = g.input("joint.top_x", {cfg_.batch, train.dim()});
   const Tensor pen = lower_.up(x, lower_.depth());
-  epochs("top", cfg_.top_epochs, false, train, valid, [&](std::span<const float> xs, std::span<const float> ys) {
+  epochs("top", cfg_.top_epochs, false, train, valid, [&](int, std::span<const float> xs, std::span<const float> ys) {
     ex_.run({pen}, {{x, xs}});
     ex_.run({cd_.step}, {{cd_.p0, ex_.value(pen)}, {cd_.y0, ys}});
   }, on_epoch);
@@ -83,9 +83,20 @@ void JointTrainer::train_top(const io::ImageSet& train, const io::ImageSet& vali
 
 void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
                            const std::function<void(const JointEpoch&)>& on_epoch) {
-  ud_ = make_up_down(lower_, top_, cfg_.batch, cfg_.top_k, {.lr = cfg_.updown_lr, .momentum = 0.9f});
+  const std::vector<int>& ks = cfg_.updown_top_k;
+  if (ks.empty() || *std::min_element(ks.begin(), ks.end()) < 1)
+    throw Error("up-down: the top RBM's CD-k schedule needs at least one value, each at least 1");
+  const SgdOptions sgd{.lr = cfg_.updown_lr, .momentum = 0.9f};
+  ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), sgd);
+  ud_k_ = ks.front();
   updown_scores_ = ud_.classify(eval_x_);
-  epochs("updown", cfg_.updown_epochs, true, train, valid, [&](std::span<const float> xs, std::span<const float> ys) {
+  const auto phases = static_cast<int64_t>(ks.size());
+  epochs("updown", cfg_.updown_epochs, true, train, valid, [&](int e, std::span<const float> xs, std::span<const float> ys) {
+    const int k = ks[static_cast<size_t>(std::min<int64_t>(phases - 1, e * phases / std::max(1, cfg_.updown_epochs)))];
+    if (k != ud_k_) {  // a longer chain from here on (same parameters)
+      ud_ = with_top_k(ud_, k, sgd);
+      ud_k_ = k;
+    }
     ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
   }, on_epoch);
 }

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <vector>
 
 #include "graph/executor.hpp"
 #include "io/idx.hpp"
@@ -15,7 +16,10 @@ namespace ebm {
 struct JointFitConfig {
   int top_epochs = 10;
   int updown_epochs = 10;
-  int top_k = 1;           // CD-k in the top RBM (pretraining and up-down)
+  int top_k = 1;           // CD-k in the top RBM's pretraining
+  // CD-k in the top RBM during up-down: the epochs are cut into as many equal
+  // phases as there are values (Hinton et al. 2006 used 3, 6, 10 over 300).
+  std::vector<int> updown_top_k = {1};
   int64_t batch = 100;
   float lr = 0.05f;        // top RBM pretraining
   float updown_lr = 0.01f;
@@ -55,6 +59,7 @@ class JointTrainer {
   JointFitConfig cfg_;
   LabelledCd cd_;
   UpDown ud_;
+  int ud_k_ = 0;  // the chain length ud_ was built with
   Tensor eval_x_, greedy_scores_, updown_scores_;
 };
 

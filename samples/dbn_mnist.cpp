@@ -115,7 +115,8 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summar
   const int64_t pen = o.hidden[o.hidden.size() - 2], top_size = o.hidden.back();
   LabelledRbm top = LabelledRbm::make(g, "top", pen, 10, top_size, 0.01f, o.seed + 50);
   JointTrainer jt(lower, top, ex, {.top_epochs = o.pretrain_epochs.back(), .updown_epochs = o.finetune_epochs,
-                                   .top_k = o.top_k, .batch = o.batch, .updown_lr = o.updown_lr,
+                                   .top_k = o.top_k.front(), .updown_top_k = o.top_k, .batch = o.batch,
+                                   .updown_lr = o.updown_lr,
                                    .data_seed = o.data_seed, .checkpoint = o.output + "/joint", .resume = o.resume});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
   jt.train_top(d.train, d.valid, [&](const JointEpoch& e) { top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error)); });

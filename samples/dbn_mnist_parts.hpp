@@ -30,7 +30,7 @@ struct Options {
   int64_t batch = 100, validation = 10000, bound_images = 10000;
   float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f, final_momentum = 0.9f;
   float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f;
-  int top_k = 1;
+  std::vector<int> top_k = {1};  // up-down's schedule; the first also pretrains the top RBM
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, bound = false, refit = false;
   float finetune_weight_decay = 0.0f, baseline_init_scale = 4.0f;
@@ -97,7 +97,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str();
   app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
   app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str();
-  app.add_option("--top-k", o.top_k, "CD steps in the labelled top RBM")->capture_default_str();
+  app.add_option("--top-k", o.top_k,
+                 "CD steps in the labelled top RBM: one value, or a schedule such as 3,6,10 that cuts the up-down "
+                 "epochs into equal phases (the first value also pretrains the top RBM)")
+      ->capture_default_str()->delimiter(',')->check(CLI::PositiveNumber);
   app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs");
   app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str();
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str();
