@@ -47,14 +47,16 @@ void pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   const DataSource train = layer_source(dbn, l, ex, images, o.batch, false, o.data_seed);
   const DataSource valid = layer_source(dbn, l, ex, valid_images, o.batch, false, o.data_seed);
   Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden), epochs);
-  if (fit.epochs_done() > 0) bar.update(fit.epochs_done(), "resumed from the checkpoint");
+  const int resumed = fit.epochs_done();
+  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   double recon = 0;
   fit.fit(train, valid, [&](const EpochStats& s) {
     recon = s.recon_error;
     bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
   });
   sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
-          fmt::format("recon error {:.3f}", recon));
+          resumed == epochs ? std::string("resumed from the checkpoint (all epochs done)")
+                            : fmt::format("recon error {:.3f}", recon));
 }
 
 // The bound on the test log-likelihood with RBM k on top (AIS for its log Z).
