@@ -64,12 +64,18 @@ int main(int argc, char** argv) {
     const ebm::Feed feeds[] = {{t.v0, x}};
     ex.run(targets, feeds);
   });
-  auto epoch = [&](int e) {
+  std::vector<float> next(x.size());
+  auto epoch = [&](int e) {  // as RbmFitter does: batch b + 1 is converted beside step b
     batches.start_epoch(static_cast<uint64_t>(e));
+    const ebm::io::BatchOptions o{.mode = ebm::io::Pixels::sampled, .seed = 1, .epoch = uint64_t(e)};
+    ebm::io::fill_batch(train, batches.batch(0), x, o);
     for (int64_t b = 0; b < batches.batches(); ++b) {
-      ebm::io::fill_batch(train, batches.batch(b), x, {.mode = ebm::io::Pixels::sampled, .seed = 1, .epoch = uint64_t(e)});
+      auto prepare = [&] {
+        if (b + 1 < batches.batches()) ebm::io::fill_batch(train, batches.batch(b + 1), next, o);
+      };
       const ebm::Feed feeds[] = {{t.v0, x}};
-      ex.run(targets, feeds);
+      ex.run(targets, feeds, prepare);
+      x.swap(next);
     }
   };
   epoch(0);  // compiles the plan and warms the caches

@@ -12,6 +12,7 @@
 #include <tbb/flow_graph.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 #include "graph/plan.hpp"
 
@@ -256,7 +257,7 @@ Executor::Executor(Graph& g, ExecutorOptions opt) : impl_(std::make_unique<Impl>
 
 Executor::~Executor() = default;
 
-void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds) {
+void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds, Alongside alongside) {
   Impl& m = *impl_;
   Compiled& c = m.find(targets);
   m.bind(c, feeds);
@@ -264,10 +265,14 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds)
   const int64_t t0 = m.opt.profile ? Profile::now_ns() : 0;
   if (m.opt.parallel) {
     m.arena.execute([&] {
+      tbb::task_group beside;
+      if (alongside) beside.run([&] { alongside(); });
       c.start->try_put(continue_msg{});
       c.fg->wait_for_all();
+      beside.wait();
     });
   } else {
+    if (alongside) alongside();
     for (int32_t t : c.plan.order) m.exec_task(c, t);
   }
   if (m.opt.profile) m.profile.add_run(Profile::now_ns() - t0);

@@ -41,6 +41,21 @@ struct ExecutorOptions {
   size_t profile_events = size_t{1} << 18;
 };
 
+// Work to run beside a step on the executor's threads (a callable by
+// reference: nothing is copied or allocated).
+class Alongside {
+ public:
+  Alongside() = default;
+  template <typename F>
+  Alongside(F& f) : fn_([](void* p) { (*static_cast<F*>(p))(); }), ctx_(&f) {}  // NOLINT: implicit on purpose
+  explicit operator bool() const { return fn_ != nullptr; }
+  void operator()() const { fn_(ctx_); }
+
+ private:
+  void (*fn_)(void*) = nullptr;
+  void* ctx_ = nullptr;
+};
+
 // One input's data for a run: row-major floats of exactly the input's shape.
 struct Feed {
   Tensor input;
@@ -62,7 +77,12 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   // Computes `targets` (compiling them on first use) and advances the step.
-  void run(std::span<const Tensor> targets, std::span<const Feed> feeds = {});
+  // `alongside`, when given, runs once as one more task on the same threads,
+  // with no order against the step's tasks (it fills gaps where a thread
+  // would wait); run returns when both are done. It must not use this
+  // executor or anything the step reads or writes — the use is preparing the
+  // next batch into a second buffer while this one trains.
+  void run(std::span<const Tensor> targets, std::span<const Feed> feeds = {}, Alongside alongside = {});
   void run(std::initializer_list<Tensor> targets, std::initializer_list<Feed> feeds = {}) {
     run(std::span<const Tensor>(targets.begin(), targets.size()),
         std::span<const Feed>(feeds.begin(), feeds.size()));

@@ -19,6 +19,9 @@ struct DataSource {
   int64_t dim = 0;    // floats per row
   // Writes rows `indices` (indices.size() x dim floats) as seen in `epoch`.
   std::function<void(std::span<const int64_t> indices, std::span<float> out, uint64_t epoch)> fill;
+  // fill uses no executor, so a trainer may run it beside a step (the next
+  // batch while this one trains: Executor::run's `alongside`).
+  bool concurrent = false;
 };
 
 // Images of `set` (kept by reference: it must outlive the source), converted
@@ -26,7 +29,8 @@ struct DataSource {
 inline DataSource image_source(const io::ImageSet& set, io::Pixels mode, uint64_t seed) {
   return {set.count, set.dim(), [&set, mode, seed](std::span<const int64_t> idx, std::span<float> out, uint64_t epoch) {
             io::fill_batch(set, idx, out, {.mode = mode, .seed = seed, .epoch = epoch});
-          }};
+          },
+          true};
 }
 
 // Rows first .. first + batch - 1 of a set of `count` rows, the last row
@@ -38,6 +42,6 @@ inline void padded_rows(int64_t first, int64_t batch, int64_t count, std::vector
 }
 
 // The first n rows of a source.
-inline DataSource head(const DataSource& s, int64_t n) { return {std::min(n, s.count), s.dim, s.fill}; }
+inline DataSource head(const DataSource& s, int64_t n) { return {std::min(n, s.count), s.dim, s.fill, s.concurrent}; }
 
 }  // namespace ebm

@@ -14,6 +14,7 @@ RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_
   v_eval_ = t_.rbm.graph->input(t_.rbm.name + ".v_eval", t_.v0.shape());
   f_eval_ = t_.rbm.free_energy(v_eval_);
   batch_.resize(static_cast<size_t>(t_.v0.shape().size()));
+  next_.resize(batch_.size());
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
@@ -123,10 +124,21 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     t_.set_momentum(e < cfg_.momentum_switch_epoch ? t_.config.momentum : cfg_.final_momentum);
     batches.start_epoch(static_cast<uint64_t>(e));
     EpochStats s{.epoch = e + 1};
+    const auto epoch = static_cast<uint64_t>(e);
+    if (train.concurrent && batches.batches() > 0) train.fill(batches.batch(0), next_, epoch);
     for (int64_t b = 0; b < batches.batches(); ++b) {
-      train.fill(batches.batch(b), batch_, static_cast<uint64_t>(e));
-      const Feed feeds[] = {{t_.v0, batch_}};
-      ex_.run(targets, feeds);
+      if (train.concurrent) {  // batch b was prepared beside step b - 1; b + 1 is prepared beside this one
+        batch_.swap(next_);
+        auto prepare = [&] {
+          if (b + 1 < batches.batches()) train.fill(batches.batch(b + 1), next_, epoch);
+        };
+        const Feed feeds[] = {{t_.v0, batch_}};
+        ex_.run(targets, feeds, prepare);
+      } else {
+        train.fill(batches.batch(b), batch_, epoch);
+        const Feed feeds[] = {{t_.v0, batch_}};
+        ex_.run(targets, feeds);
+      }
       s.recon_error += ex_.scalar(t_.recon_error) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -69,7 +69,7 @@ class RbmFitter {
   RbmFitConfig cfg_;
   Tensor v_eval_, f_eval_;  // a batch of visible vectors and their free energies
   int epochs_done_ = 0;
-  std::vector<float> batch_;
+  std::vector<float> batch_, next_;  // next_: the batch prepared beside a step
 };
 
 }  // namespace ebm

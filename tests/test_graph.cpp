@@ -230,6 +230,35 @@ TEST_CASE("executor: ebm::gemm and CBLAS tiles give the same products to float r
   }
 }
 
+TEST_CASE("executor: work run alongside a step runs once and changes nothing") {
+  Graph g;
+  const Tensor x = g.input("x", {64, 48});
+  const Tensor w = g.param("w", {48, 40});
+  fill_uniform(g.value(w), -1.0f, 1.0f, 2, 1);
+  const Tensor y = sum(sigmoid_bernoulli(matmul(x, w)), 1);
+  std::vector<float> xs(64 * 48), next(64 * 48, 0.0f);
+  fill_uniform(xs, 0.0f, 1.0f, 2, 2);
+  for (bool parallel : {false, true}) {
+    CAPTURE(parallel);
+    Executor plain(g, {.threads = 2, .seed = 4, .parallel = parallel}), beside(g, {.threads = 2, .seed = 4, .parallel = parallel});
+    int calls = 0;
+    auto prepare = [&] {
+      ++calls;
+      std::copy(xs.begin(), xs.end(), next.begin());  // the next batch, into its own buffer
+    };
+    for (int step = 0; step < 3; ++step) {
+      plain.run({y}, {{x, xs}});
+      const std::vector<float> want(plain.value(y).begin(), plain.value(y).end());
+      const Feed feeds[] = {{x, xs}};
+      const Tensor targets[] = {y};
+      beside.run(targets, feeds, prepare);
+      CHECK(std::vector<float>(beside.value(y).begin(), beside.value(y).end()) == want);
+    }
+    CHECK(calls == 3);
+    CHECK(next == xs);
+  }
+}
+
 TEST_CASE("executor: buffers are shared by liveness") {
   Graph g;
   Tensor x = g.param("x", {100, 100});
