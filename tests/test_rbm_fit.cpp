@@ -75,6 +75,18 @@ TEST_CASE("rbm/fit: a resumed run ends bitwise equal to an uninterrupted one (CD
   }
 }
 
+TEST_CASE("rbm/fit: preparing the next batch beside each step changes no bit") {
+  const io::ImageSet train_set = synthetic_images(200, 5), valid_set = synthetic_images(50, 6);
+  const DataSource beside = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
+  DataSource in_turn = beside;
+  in_turn.concurrent = false;  // converted before each step instead
+  REQUIRE(beside.concurrent);
+  Run a(CdMethod::cd, {}, false, 3), b(CdMethod::cd, {}, false, 3);
+  const auto sa = a.fit.fit(beside, valid), sb = b.fit.fit(in_turn, valid);
+  CHECK(a.params() == b.params());
+  CHECK(sa.back().recon_error == sb.back().recon_error);
+}
+
 TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named errors") {
   const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
   const DataSource train = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
