@@ -98,7 +98,10 @@ void Executor::Impl::compile(Compiled& c) {
   }
   for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
   if (!opt.parallel) return;
-  if (!workspaces) {
+  const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
+    return takes_epilogue(g.node(p.nodes[static_cast<size_t>(t.nodes[0])].id).op);
+  });
+  if (has_gemm && !workspaces) {  // pack buffers only for executors that run GEMMs
     n_workspaces = arena.max_concurrency();
     workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
   }

@@ -66,6 +66,13 @@ struct Builder {
     return -1;
   }
 
+  // Whether task t is a GEMM with output shape s that can take one more
+  // epilogue member.
+  bool open_gemm_task(int32_t t, Shape s) const {
+    return t >= 0 && takes_epilogue(head(t).op) && head(t).shape == s &&
+           p.tasks[static_cast<size_t>(t)].nodes.size() <= kMaxEpilogue;
+  }
+
   // The GEMM task whose tiles node j may join as an epilogue, or -1: j is
   // column-local, has the GEMM's output shape and reads a value of that
   // task, and none of its other inputs comes from a task that depends on the
@@ -75,9 +82,7 @@ struct Builder {
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
     for (int a = 0; a < pj.n_in; ++a) {
       const int32_t t = task_of(pj.in[static_cast<size_t>(a)]);
-      if (t < 0 || !takes_epilogue(head(t).op) || head(t).shape != node(j).shape ||
-          p.tasks[static_cast<size_t>(t)].nodes.size() > kMaxEpilogue)
-        continue;
+      if (!open_gemm_task(t, node(j).shape)) continue;
       bool acyclic = true;
       for (int b = 0; b < pj.n_in && acyclic; ++b) {
         const int32_t u = task_of(pj.in[static_cast<size_t>(b)]);
@@ -106,9 +111,7 @@ struct Builder {
     if (gi < 0) return -1;
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
     const int32_t grad = pj.in[static_cast<size_t>(gi)], t = task_of(grad);
-    if (t < 0 || !takes_epilogue(head(t).op) || head(t).shape != node(grad).shape ||
-        p.tasks[static_cast<size_t>(t)].nodes.size() > kMaxEpilogue)
-      return -1;
+    if (!open_gemm_task(t, node(grad).shape)) return -1;
     for (int w : mutated_inputs(node(j).op)) {
       const int32_t v = pj.in[static_cast<size_t>(w)];
       for (int32_t m : p.tasks[static_cast<size_t>(t)].nodes)
