@@ -57,8 +57,10 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
   fs::remove_all(old);
 }
 
-std::string load_checkpoint(const fs::path& where, std::string_view kind, std::span<const NamedTensor> tensors) {
-  const fs::path dir = readable_dir(where);
+namespace {
+
+// The manifest of the checkpoint at `dir`, checked for format version and kind.
+nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
   nlohmann::json m;
   try {
     std::ifstream f(dir / "manifest.json");
@@ -71,6 +73,18 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
                 kFormatVersion);
   if (m.value("kind", std::string()) != kind)
     throw Error("checkpoint '{}': holds a '{}'; expected a '{}'", dir.string(), m.value("kind", std::string()), kind);
+  return m;
+}
+
+}  // namespace
+
+std::string checkpoint_meta(const fs::path& where, std::string_view kind) {
+  return read_manifest(readable_dir(where), kind)["meta"].dump();
+}
+
+std::string load_checkpoint(const fs::path& where, std::string_view kind, std::span<const NamedTensor> tensors) {
+  const fs::path dir = readable_dir(where);
+  nlohmann::json m = read_manifest(dir, kind);
   for (const NamedTensor& t : tensors) {
     const Shape want = t.tensor.shape();
     if (!m["tensors"].contains(t.name))

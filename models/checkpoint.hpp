@@ -30,6 +30,9 @@ void save_checkpoint(const std::filesystem::path& dir, std::string_view kind, st
 std::string load_checkpoint(const std::filesystem::path& dir, std::string_view kind,
                             std::span<const NamedTensor> tensors);
 
+// The meta object alone (format version and kind checked), as JSON text.
+std::string checkpoint_meta(const std::filesystem::path& dir, std::string_view kind);
+
 bool checkpoint_exists(const std::filesystem::path& dir);
 
 }  // namespace ebm

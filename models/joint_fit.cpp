@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -23,50 +26,60 @@ double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vec
   return classification_error(ex_, eval_x_, after_up_down ? updown_scores_ : greedy_scores_, set, wrong);
 }
 
-namespace {
-
-std::vector<NamedTensor> params_of(const std::vector<Tensor>& ts) {
+std::vector<NamedTensor> JointTrainer::state(const char* phase) const {
   std::vector<NamedTensor> out;
-  for (Tensor t : ts) out.push_back({t.graph->label(t.id), t});
+  auto add = [&](Tensor t) { out.push_back({t.graph->label(t.id), t}); };
+  for (Tensor t : top_.params()) add(t);
+  for (const auto* v : {&ud_.r, &ud_.rb, &ud_.g, &ud_.gb})
+    for (Tensor t : *v) add(t);
+  const Optimizer& opt = std::string_view(phase) == "top" ? cd_.opt : ud_.opt;
+  for (size_t i = 0; i < opt.state.size(); ++i) out.push_back({fmt::format("velocity{}", i), opt.state[i]});
   return out;
 }
 
-}  // namespace
-
 void JointTrainer::save(const char* phase, int epoch) const {
-  std::vector<Tensor> ts = top_.params();
-  for (const auto* v : {&ud_.r, &ud_.rb, &ud_.g, &ud_.gb}) ts.insert(ts.end(), v->begin(), v->end());
   const nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"step", ex_.step()}, {"seed", ex_.options().seed}};
-  save_checkpoint(cfg_.checkpoint / phase, "joint", params_of(ts), meta.dump());
+  save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
+}
+
+int JointTrainer::saved_epoch(const char* phase) const {
+  if (!cfg_.resume || cfg_.checkpoint.empty() || !checkpoint_exists(cfg_.checkpoint / phase)) return 0;
+  return nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint / phase, "joint")).at("epoch").get<int>();
 }
 
 int JointTrainer::load(const char* phase) {
-  if (!cfg_.resume || !checkpoint_exists(cfg_.checkpoint / phase)) return 0;
-  std::vector<Tensor> ts = top_.params();
-  for (const auto* v : {&ud_.r, &ud_.rb, &ud_.g, &ud_.gb}) ts.insert(ts.end(), v->begin(), v->end());
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint / phase, "joint", params_of(ts)));
+  if (saved_epoch(phase) == 0) return 0;
+  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint / phase, "joint", state(phase)));
   ex_.set_step(meta.at("step").get<uint64_t>());
   return meta.at("epoch").get<int>();
 }
 
-// Epochs `done` .. `total` of shuffled batches: step(xs, ys) per batch with
-// sampled pixels and one-hot labels, then a checkpoint and the validation error.
+// One epoch of shuffled batches: step(e, xs, ys) per batch with sampled pixels
+// (drawn for epoch `e`) and one-hot labels. Returns its seconds.
+template <typename Step>
+double JointTrainer::train_epoch(const io::ImageSet& train, uint64_t shuffle_seed, int e, Step step) {
+  const auto t0 = std::chrono::steady_clock::now();
+  io::Batcher batches(train.count, cfg_.batch, shuffle_seed);
+  std::vector<float> xs(static_cast<size_t>(cfg_.batch * train.dim())), ys(static_cast<size_t>(cfg_.batch * top_.labels));
+  batches.start_epoch(static_cast<uint64_t>(e));
+  for (int64_t b = 0; b < batches.batches(); ++b) {
+    io::fill_batch(train, batches.batch(b), xs, {.mode = io::Pixels::sampled, .seed = cfg_.data_seed, .epoch = uint64_t(e)});
+    io::fill_one_hot(train, batches.batch(b), static_cast<int>(top_.labels), ys);
+    step(e, xs, ys);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Epochs `done` .. `total` of a phase, each followed by the validation error
+// and a checkpoint.
 template <typename Step>
 void JointTrainer::epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train,
                           const io::ImageSet& valid, Step step, const std::function<void(const JointEpoch&)>& on_epoch) {
-  io::Batcher batches(train.count, cfg_.batch, cfg_.data_seed + (after_up_down ? 1 : 0));
-  std::vector<float> xs(static_cast<size_t>(cfg_.batch * train.dim())), ys(static_cast<size_t>(cfg_.batch * top_.labels));
   for (int e = load(phase); e < total; ++e) {
-    const auto t0 = std::chrono::steady_clock::now();
-    batches.start_epoch(static_cast<uint64_t>(e));
-    for (int64_t b = 0; b < batches.batches(); ++b) {
-      io::fill_batch(train, batches.batch(b), xs, {.mode = io::Pixels::sampled, .seed = cfg_.data_seed, .epoch = uint64_t(e)});
-      io::fill_one_hot(train, batches.batch(b), static_cast<int>(top_.labels), ys);
-      step(e, xs, ys);
-    }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = train_epoch(train, cfg_.data_seed + (after_up_down ? 1 : 0), e, step);
+    const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
-    if (on_epoch) on_epoch({phase, e + 1, s, error(valid, after_up_down)});
+    if (on_epoch) on_epoch({phase, e + 1, s, valid_error});
   }
 }
 
@@ -81,24 +94,52 @@ void JointTrainer::train_top(const io::ImageSet& train, const io::ImageSet& vali
   }, on_epoch);
 }
 
+int JointTrainer::top_k_at(int epoch) const {
+  const std::vector<int>& ks = cfg_.updown_top_k;
+  const auto phases = static_cast<int64_t>(ks.size());
+  return ks[static_cast<size_t>(std::min<int64_t>(phases - 1, epoch * phases / std::max(1, cfg_.updown_epochs)))];
+}
+
+void JointTrainer::set_top_k(int k) {
+  if (k == ud_k_) return;
+  ud_ = with_top_k(ud_, k, {.lr = cfg_.updown_lr, .momentum = 0.9f});  // a longer chain, same parameters
+  ud_k_ = k;
+}
+
 void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
                            const std::function<void(const JointEpoch&)>& on_epoch) {
   const std::vector<int>& ks = cfg_.updown_top_k;
   if (ks.empty() || *std::min_element(ks.begin(), ks.end()) < 1)
     throw Error("up-down: the top RBM's CD-k schedule needs at least one value, each at least 1");
-  const SgdOptions sgd{.lr = cfg_.updown_lr, .momentum = 0.9f};
-  ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), sgd);
+  ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), {.lr = cfg_.updown_lr, .momentum = 0.9f});
   ud_k_ = ks.front();
   updown_scores_ = ud_.classify(eval_x_);
-  const auto phases = static_cast<int64_t>(ks.size());
+  // On resume, rebuild the steps in the order an unbroken run built them, so
+  // every op (and the random stream keyed by its id) is the same.
+  for (int e = 0, done = saved_epoch("updown"); e < done; ++e) set_top_k(top_k_at(e));
   epochs("updown", cfg_.updown_epochs, true, train, valid, [&](int e, std::span<const float> xs, std::span<const float> ys) {
-    const int k = ks[static_cast<size_t>(std::min<int64_t>(phases - 1, e * phases / std::max(1, cfg_.updown_epochs)))];
-    if (k != ud_k_) {  // a longer chain from here on (same parameters)
-      ud_ = with_top_k(ud_, k, sgd);
-      ud_k_ = k;
-    }
+    set_top_k(top_k_at(e));
     ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
   }, on_epoch);
+}
+
+JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void(const JointEpoch&)>& on_epoch) {
+  if (!ud_.step.valid()) throw Error("refit: run up_down first; it continues from up-down's model");
+  JointRefit r{.epochs = load("refit")};
+  const int done = r.epochs;
+  for (int e = done; e < cfg_.refit_epochs; ++e) {
+    // Pixels drawn as for epochs after up-down's; the last chain length stays.
+    const double s = train_epoch(all, cfg_.data_seed + 2, cfg_.updown_epochs + e,
+                                 [&](int, std::span<const float> xs, std::span<const float> ys) {
+                                   ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
+                                 });
+    r.epochs = e + 1;
+    r.all_error = error(all, true);
+    if (!cfg_.checkpoint.empty()) save("refit", e + 1);
+    if (on_epoch) on_epoch({"refit", e + 1, s, 0.0, r.all_error});
+  }
+  if (r.epochs == done && done > 0) r.all_error = error(all, true);  // resumed with every epoch done
+  return r;
 }
 
 }  // namespace ebm

@@ -1,7 +1,8 @@
 #pragma once
 // Training the joint image-label DBN: the labelled top RBM by CD on
-// (Q(pen | image), label) pairs, then up-down fine-tuning epochs; the error
-// of classification by free energy after each; checkpoints per epoch.
+// (Q(pen | image), label) pairs, then up-down fine-tuning epochs, then
+// optionally a refit on all images; the error of classification by free
+// energy after each epoch; checkpoints (parameters and velocities) per epoch.
 
 #include <filesystem>
 #include <functional>
@@ -9,6 +10,7 @@
 
 #include "graph/executor.hpp"
 #include "io/idx.hpp"
+#include "models/checkpoint.hpp"
 #include "models/joint.hpp"
 
 namespace ebm {
@@ -25,15 +27,25 @@ struct JointFitConfig {
   float updown_lr = 0.01f;
   uint64_t data_seed = 1;
   int64_t eval_batch = 1000;
+  // The refit after up-down, as Hinton et al. (2006) finished: this many more
+  // epochs on all the images, training and validation split together, at the
+  // schedule's last chain length. 0: none.
+  int refit_epochs = 0;
   std::filesystem::path checkpoint;  // empty: none
   bool resume = false;
 };
 
 struct JointEpoch {
-  const char* phase = "";  // "top" or "updown"
+  const char* phase = "";  // "top", "updown" or "refit"
   int epoch = 0;
   double seconds = 0;
-  double valid_error = 0;  // % misclassified by free energy
+  double valid_error = 0;  // top, updown: % of the validation split misclassified by free energy
+  double train_error = 0;  // refit: % of all the images (which it trains on) misclassified
+};
+
+struct JointRefit {
+  int epochs = 0;          // refit epochs done
+  double all_error = 0;    // % of all the images misclassified after them
 };
 
 class JointTrainer {
@@ -43,15 +55,25 @@ class JointTrainer {
 
   void train_top(const io::ImageSet& train, const io::ImageSet& valid, const std::function<void(const JointEpoch&)>& on_epoch);
   void up_down(const io::ImageSet& train, const io::ImageSet& valid, const std::function<void(const JointEpoch&)>& on_epoch);
+  // After up_down: refit_epochs more epochs on `all` (see JointFitConfig).
+  JointRefit refit(const io::ImageSet& all, const std::function<void(const JointEpoch&)>& on_epoch);
+  // The up-down network as last built (its step has the current chain length).
+  const UpDown& updown_model() const { return ud_; }
   // % of `set` misclassified: greedy model (recognition = the DBN's W) or up-down's R.
   double error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong = nullptr);
 
  private:
   template <typename Step>
+  double train_epoch(const io::ImageSet& train, uint64_t shuffle_seed, int e, Step step);
+  template <typename Step>
   void epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train, const io::ImageSet& valid,
               Step step, const std::function<void(const JointEpoch&)>& on_epoch);
+  int top_k_at(int epoch) const;  // up-down's chain length in that epoch (0-based)
+  void set_top_k(int k);          // rebuilds ud_'s step for a new chain length
+  std::vector<NamedTensor> state(const char* phase) const;  // parameters and the phase's velocities
   void save(const char* phase, int epoch) const;
-  int load(const char* phase);
+  int saved_epoch(const char* phase) const;  // 0: no checkpoint to resume from
+  int load(const char* phase);               // the epochs done
 
   Dbn& lower_;
   LabelledRbm& top_;

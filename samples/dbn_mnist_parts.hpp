@@ -61,6 +61,13 @@ struct Options {
     if (preset == "quick") {
       if (unset("--pretrain-epochs")) pretrain_epochs = {3};
       if (unset("--finetune-epochs")) finetune_epochs = 10;
+    } else if (preset == "paper" && finetune == "updown") {  // the joint model's best measured settings
+      if (unset("--pretrain-epochs")) pretrain_epochs = {30};
+      if (unset("--pixels")) pixels = "sampled";
+      if (unset("--mean-field")) mean_field = false;
+      if (unset("--top-k")) top_k = {3, 6, 10, 20};
+      if (unset("--finetune-epochs")) finetune_epochs = 120;
+      if (unset("--refit")) refit = true;
     } else if (preset == "paper") {
       if (unset("--pretrain-epochs")) pretrain_epochs = {50};
       if (unset("--finetune-epochs")) finetune_epochs = 60;
@@ -107,7 +114,9 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--validation", o.validation, "last N training images held out to choose the epoch")->capture_default_str();
   app.add_flag("--baseline", o.baseline, "also train the same net from a random start, same budget");
-  app.add_flag("--refit", o.refit, "after choosing the epoch on validation, retrain on all 60,000 images for that many epochs");
+  app.add_flag("--refit", o.refit,
+               "then train on all 60,000 images: backprop retrains for the epoch count validation chose; up-down goes on "
+               "with its last CD-k phase for as many epochs again");
   app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty")->capture_default_str();
   app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");
   app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str();

@@ -15,8 +15,10 @@
 #include "models/dbn_bound.hpp"
 #include "models/exact.hpp"
 #include "models/finetune.hpp"
+#include "tests/tiny_digits.hpp"
 
 using namespace ebm;
+using ebm::testing::tiny_digits;
 
 namespace {
 
@@ -34,19 +36,6 @@ Dbn random_dbn(Graph& g, std::vector<int64_t> layers, uint64_t seed) {
     fill_normal(g.value(r.c), 0.5f, seed, 12);
   }
   return d;
-}
-
-io::ImageSet tiny_digits(int64_t count, uint32_t seed) {
-  io::ImageSet s{count, 4, 4, {}, {}};
-  for (int64_t i = 0; i < count; ++i) {
-    const auto label = static_cast<uint8_t>(i % 3);
-    for (int64_t p = 0; p < 16; ++p) {
-      const bool on = (p % 3 == label) ^ (random_bits<uint32_t>(make_rng_key(seed, i, 1), static_cast<uint32_t>(p)) % 10 == 0);
-      s.pixels.push_back(on ? 220 : 20);
-    }
-    s.labels.push_back(label);
-  }
-  return s;
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+// Training the joint image-label model: the top RBM, up-down with a CD-k
+// schedule and the refit on all images, stopped after any epoch and resumed,
+// end bitwise equal to an unbroken run (parameters, velocities, refit result).
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "graph/executor.hpp"
+#include "models/joint_fit.hpp"
+#include "tests/tiny_digits.hpp"
+
+using namespace ebm;
+
+namespace {
+
+struct Stop {};  // thrown from on_epoch: a run killed after that epoch's checkpoint
+
+struct Outcome {
+  std::vector<float> state;  // parameters and velocities
+  JointRefit refit;
+  double test_error = 0;
+  uint64_t step = 0;
+};
+
+Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::pair<std::string, int>> stop_after) {
+  const io::ImageSet all = testing::tiny_digits(360, 1), test = testing::tiny_digits(90, 2);
+  const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
+  Graph g;
+  Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});  // random features
+  LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+  Executor ex(g, {.threads = 2, .seed = 3});
+  JointTrainer jt(lower, top, ex, {.top_epochs = 5, .updown_epochs = 4, .top_k = 1, .updown_top_k = {1, 3},
+                                   .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .eval_batch = 30,
+                                   .refit_epochs = 3, .checkpoint = dir, .resume = resume});
+  auto hook = [&](const JointEpoch& e) {
+    if (stop_after && e.phase == stop_after->first && e.epoch == stop_after->second) throw Stop{};
+  };
+  Outcome o;
+  jt.train_top(tr, valid, hook);
+  jt.up_down(tr, valid, hook);
+  o.refit = jt.refit(all, hook);
+  o.test_error = jt.error(test, true);
+  o.step = ex.step();
+  // Every parameter, and the velocities of the optimizer in use (those of a
+  // schedule phase left behind no longer matter).
+  std::vector<Tensor> state = g.params();
+  for (Tensor t : jt.updown_model().opt.state) state.push_back(t);
+  for (Tensor t : state) o.state.insert(o.state.end(), g.value(t).begin(), g.value(t).end());
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("joint/fit: stopped after any epoch and resumed, training ends bitwise equal") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  const Outcome straight = train(dir, false, std::nullopt);
+  CHECK(straight.test_error < 10.0);
+  CHECK(straight.refit.epochs == 3);
+  // Stops inside a phase, at the CD-k schedule's boundary (up-down epoch 2 of
+  // 4, where the chain lengthens and the velocities restart), and in the refit.
+  for (const auto& [phase, epoch] : {std::pair<std::string, int>{"top", 1}, {"updown", 1}, {"updown", 2},
+                                     {"updown", 3}, {"refit", 1}, {"refit", 2}}) {
+    CAPTURE(phase);
+    CAPTURE(epoch);
+    std::filesystem::remove_all(dir);
+    CHECK_THROWS_AS(train(dir, false, std::pair{phase, epoch}), Stop);
+    const Outcome resumed = train(dir, true, std::nullopt);
+    CHECK(resumed.step == straight.step);
+    CHECK(resumed.refit.epochs == straight.refit.epochs);
+    CHECK(resumed.refit.all_error == straight.refit.all_error);
+    CHECK(resumed.state == straight.state);
+  }
+  std::filesystem::remove_all(dir);
+}
