@@ -31,6 +31,9 @@ struct JointFitConfig {
   // epochs on all the images, training and validation split together, at the
   // schedule's last chain length. 0: none.
   int refit_epochs = 0;
+  // The refit's learning rate falls linearly from updown_lr towards zero
+  // (updown_lr (E - e) / E in refit epoch e of E), so the model settles.
+  bool refit_anneal = true;
   std::filesystem::path checkpoint;  // empty: none
   bool resume = false;
 };
