@@ -102,7 +102,7 @@ int JointTrainer::top_k_at(int epoch) const {
 
 void JointTrainer::set_top_k(int k) {
   if (k == ud_k_) return;
-  ud_ = with_top_k(ud_, k, {.lr = cfg_.updown_lr, .momentum = 0.9f});  // a longer chain, same parameters
+  ud_ = with_top_k(ud_, k, updown_sgd());  // a longer chain, same parameters
   ud_k_ = k;
 }
 
@@ -111,7 +111,7 @@ void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
   const std::vector<int>& ks = cfg_.updown_top_k;
   if (ks.empty() || *std::min_element(ks.begin(), ks.end()) < 1)
     throw Error("up-down: the top RBM's CD-k schedule needs at least one value, each at least 1");
-  ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), {.lr = cfg_.updown_lr, .momentum = 0.9f});
+  ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), updown_sgd());
   ud_k_ = ks.front();
   updown_scores_ = ud_.classify(eval_x_);
   // On resume, rebuild the steps in the order an unbroken run built them, so

@@ -71,6 +71,7 @@ class JointTrainer {
   template <typename Step>
   void epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train, const io::ImageSet& valid,
               Step step, const std::function<void(const JointEpoch&)>& on_epoch);
+  SgdOptions updown_sgd() const { return {.lr = cfg_.updown_lr, .momentum = 0.9f}; }
   int top_k_at(int epoch) const;  // up-down's chain length in that epoch (0-based)
   void set_top_k(int k);          // rebuilds ud_'s step for a new chain length
   std::vector<NamedTensor> state(const char* phase) const;  // parameters and the phase's velocities
