@@ -128,8 +128,9 @@ JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void
   JointRefit r{.epochs = load("refit")};
   const int done = r.epochs;
   for (int e = done; e < cfg_.refit_epochs; ++e) {
-    if (cfg_.refit_anneal)
-      ud_.opt.set_lr(cfg_.updown_lr * static_cast<float>(cfg_.refit_epochs - e) / static_cast<float>(cfg_.refit_epochs));
+    const float lr0 = cfg_.refit_lr > 0.0f ? cfg_.refit_lr : cfg_.updown_lr;
+    ud_.opt.set_lr(cfg_.refit_anneal ? lr0 * static_cast<float>(cfg_.refit_epochs - e) / static_cast<float>(cfg_.refit_epochs)
+                                     : lr0);
     // Pixels drawn as for epochs after up-down's; the last chain length stays.
     const double s = train_epoch(all, cfg_.data_seed + 2, cfg_.updown_epochs + e,
                                  [&](int, std::span<const float> xs, std::span<const float> ys) {

@@ -31,8 +31,10 @@ struct JointFitConfig {
   // epochs on all the images, training and validation split together, at the
   // schedule's last chain length. 0: none.
   int refit_epochs = 0;
-  // The refit's learning rate falls linearly from updown_lr towards zero
-  // (updown_lr (E - e) / E in refit epoch e of E), so the model settles.
+  // The refit starts at refit_lr (0: updown_lr) and, with refit_anneal, falls
+  // linearly towards zero (lr (E - e) / E in refit epoch e of E), so the
+  // model settles.
+  float refit_lr = 0.0f;
   bool refit_anneal = true;
   std::filesystem::path checkpoint;  // empty: none
   bool resume = false;

@@ -111,9 +111,10 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   return err;
 }
 
-// The refit continues the schedule's last phase on all 60,000 images for as
-// many epochs as that phase had.
+// The refit continues the schedule's last phase on all 60,000 images, by
+// default for as many epochs as that phase had.
 int updown_refit_epochs(const Options& o) {
+  if (o.refit_epochs > 0) return o.refit_epochs;
   return std::max(1, o.finetune_epochs / static_cast<int>(o.top_k.size()));
 }
 
@@ -126,7 +127,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summar
   JointTrainer jt(lower, top, ex, {.top_epochs = o.pretrain_epochs.back(), .updown_epochs = o.finetune_epochs,
                                    .top_k = o.top_k.front(), .updown_top_k = o.top_k, .batch = o.batch,
                                    .updown_lr = o.updown_lr, .data_seed = o.data_seed,
-                                   .refit_epochs = o.refit ? updown_refit_epochs(o) : 0,
+                                   .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,
                                    .checkpoint = o.output + "/joint", .resume = o.resume});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
   jt.train_top(d.train, d.valid, [&](const JointEpoch& e) { top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error)); });

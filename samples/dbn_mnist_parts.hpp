@@ -27,9 +27,10 @@ struct Options {
   std::vector<int64_t> hidden{500, 500, 2000};
   std::vector<int> pretrain_epochs{3};
   int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
+  int refit_epochs = 0;  // up-down's refit; 0: as many as the schedule's last phase
   int64_t batch = 100, validation = 10000, bound_images = 10000;
   float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f, final_momentum = 0.9f;
-  float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f;
+  float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f, refit_lr = 0.0f;
   std::vector<int> top_k = {1};  // up-down's schedule; the first also pretrains the top RBM
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, bound = false, refit = false;
@@ -84,6 +85,9 @@ struct Options {
                   hidden.size());
     if (finetune != "backprop" && finetune != "updown" && finetune != "none")
       throw Error("--finetune '{}': expected backprop, updown or none", finetune);
+    if ((refit_epochs > 0 || refit_lr > 0.0f) && finetune != "updown")
+      throw Error("--refit-epochs, --refit-lr: only up-down's refit takes them (backprop's refit repeats the epoch "
+                  "count and rates validation chose)");
     if (finetune == "updown" && hidden.size() < 2)
       throw Error("--finetune updown: needs at least two hidden layers (the top one joins the labels)");
   }
@@ -117,6 +121,12 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_flag("--refit", o.refit,
                "then train on all 60,000 images: backprop retrains for the epoch count validation chose; up-down goes on "
                "with its last CD-k phase for as many epochs again");
+  app.add_option("--refit-epochs", o.refit_epochs,
+                 "up-down's refit length in epochs on all 60,000 images (0: as many as the last CD-k phase)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--refit-lr", o.refit_lr,
+                 "up-down refit's starting learning rate, falling linearly to zero (0: --updown-lr)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty")->capture_default_str();
   app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");
   app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str();

@@ -25,9 +25,11 @@ struct Outcome {
   JointRefit refit;
   double test_error = 0;
   uint64_t step = 0;
+  float last_lr = 0;  // up-down's learning rate at the end
 };
 
-Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::pair<std::string, int>> stop_after) {
+Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::pair<std::string, int>> stop_after,
+              float refit_lr = 0.0f, bool refit_anneal = true) {
   const io::ImageSet all = testing::tiny_digits(360, 1), test = testing::tiny_digits(90, 2);
   const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
   Graph g;
@@ -36,7 +38,8 @@ Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::
   Executor ex(g, {.threads = 2, .seed = 3});
   JointTrainer jt(lower, top, ex, {.top_epochs = 5, .updown_epochs = 4, .top_k = 1, .updown_top_k = {1, 3},
                                    .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .eval_batch = 30,
-                                   .refit_epochs = 3, .checkpoint = dir, .resume = resume});
+                                   .refit_epochs = 3, .refit_lr = refit_lr, .refit_anneal = refit_anneal,
+                                   .checkpoint = dir, .resume = resume});
   auto hook = [&](const JointEpoch& e) {
     if (stop_after && e.phase == stop_after->first && e.epoch == stop_after->second) throw Stop{};
   };
@@ -46,6 +49,7 @@ Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::
   o.refit = jt.refit(all, hook);
   o.test_error = jt.error(test, true);
   o.step = ex.step();
+  o.last_lr = g.value(jt.updown_model().opt.hyper.front())[0];
   // Every parameter, and the velocities of the optimizer in use (those of a
   // schedule phase left behind no longer matter).
   std::vector<Tensor> state = g.params();
@@ -77,4 +81,11 @@ TEST_CASE("joint/fit: stopped after any epoch and resumed, training ends bitwise
     CHECK(resumed.state == straight.state);
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("joint/fit: the refit starts at its own learning rate and anneals it linearly") {
+  // Refit epoch e of E runs at lr0 (E - e) / E: the last of 3 at lr0 / 3.
+  CHECK(train({}, false, std::nullopt).last_lr == doctest::Approx(0.05f / 3));
+  CHECK(train({}, false, std::nullopt, 0.2f).last_lr == doctest::Approx(0.2f / 3));
+  CHECK(train({}, false, std::nullopt, 0.2f, false).last_lr == doctest::Approx(0.2f));
 }
