@@ -69,6 +69,8 @@ struct Options {
       if (unset("--top-k")) top_k = {3, 6, 10, 20};
       if (unset("--finetune-epochs")) finetune_epochs = 120;
       if (unset("--refit")) refit = true;
+      if (unset("--refit-epochs")) refit_epochs = 60;
+      if (unset("--refit-lr")) refit_lr = 0.02f;
     } else if (preset == "paper") {
       if (unset("--pretrain-epochs")) pretrain_epochs = {50};
       if (unset("--finetune-epochs")) finetune_epochs = 60;
@@ -120,7 +122,7 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_flag("--baseline", o.baseline, "also train the same net from a random start, same budget");
   app.add_flag("--refit", o.refit,
                "then train on all 60,000 images: backprop retrains for the epoch count validation chose; up-down goes on "
-               "with its last CD-k phase for as many epochs again");
+               "with its last CD-k phase (--refit-epochs, --refit-lr)");
   app.add_option("--refit-epochs", o.refit_epochs,
                  "up-down's refit length in epochs on all 60,000 images (0: as many as the last CD-k phase)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
