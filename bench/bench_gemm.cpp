@@ -3,8 +3,9 @@
 // 784-500-500-2000-10 net, batch 100, and on 1024^3; 1 and 2 threads.
 //
 //   ours_1t         one sgemm call
-//   ours_tiled_1t   the engine's tile grid (at most 256 x 256 per tile,
-//                   balanced, boundaries on multiples of 16) run serially
+//   ours_tiled_1t   the engine's tile grid (ebm::gemm::tile_grid: at most
+//                   256 x 256 per tile, balanced, boundaries on multiples of
+//                   16, narrow products in two row tiles) run serially
 //   ours_2t         that grid on a 2-thread oneTBB arena (tbb::parallel_for
 //                   over the tiles, one single-threaded sgemm per tile), as
 //                   ops/linear.cpp's tiled_gemm runs it
@@ -76,21 +77,18 @@ Operands make_operands(const Shape& s, std::mt19937& rng) {
   return o;
 }
 
-// The tile grid of ops/linear.cpp: ceil(n / limit) near-equal pieces with
-// inner boundaries on multiples of 16; returns the start of piece t.
-int64_t split_at(int64_t t, int64_t parts, int64_t n) { return t >= parts ? n : (t * n / parts) / 16 * 16; }
-
 struct Grid {
   int64_t rows, cols;  // tile limits
 };
 
-// C = op(A) op(B) tile by tile: serially, or with tbb::parallel_for on `arena`.
+// C = op(A) op(B) on the engine's tile grid (ebm::gemm::tile_grid) with the
+// given limits: serially, or with tbb::parallel_for on `arena`.
 void tiled_sgemm(Operands& o, Grid g, tbb::task_arena* arena) {
   const Shape& s = o.s;
-  const int64_t tr = (s.m + g.rows - 1) / g.rows, tc = (s.n + g.cols - 1) / g.cols;
+  const ebm::gemm::TileGrid grid = ebm::gemm::tile_grid(s.m, s.n, g.rows, g.cols);
   auto tile = [&](int64_t t) {
-    const int64_t i0 = split_at(t / tc, tr, s.m), i1 = split_at(t / tc + 1, tr, s.m);
-    const int64_t j0 = split_at(t % tc, tc, s.n), j1 = split_at(t % tc + 1, tc, s.n);
+    const int64_t i0 = grid.row_start(t / grid.cols), i1 = grid.row_start(t / grid.cols + 1);
+    const int64_t j0 = grid.col_start(t % grid.cols), j1 = grid.col_start(t % grid.cols + 1);
     if (i0 == i1 || j0 == j1) return;
     const float* a = s.ta ? o.a.data() + i0 : o.a.data() + i0 * s.k;
     const float* b = s.tb ? o.b.data() + j0 * s.k : o.b.data() + j0;
@@ -98,9 +96,9 @@ void tiled_sgemm(Operands& o, Grid g, tbb::task_arena* arena) {
                      o.c.data() + i0 * s.n + j0, s.n);
   };
   if (arena == nullptr)
-    for (int64_t t = 0; t < tr * tc; ++t) tile(t);
+    for (int64_t t = 0; t < grid.tiles(); ++t) tile(t);
   else
-    arena->execute([&] { tbb::parallel_for(int64_t{0}, tr * tc, tile); });
+    arena->execute([&] { tbb::parallel_for(int64_t{0}, grid.tiles(), tile); });
 }
 
 void cblas(Operands& o, int threads) {

@@ -24,12 +24,23 @@ struct Builder {
       keep[static_cast<size_t>(t.id)] = true;
       p.targets.push_back(t.id);
     }
+    // A stop_gradient only matters to autodiff: unless it is a target, its
+    // readers read its input and it is never run (no copy).
+    const std::vector<bool> targeted = keep;
+    auto source_of = [&](NodeId id) {
+      while (!targeted[static_cast<size_t>(id)] && std::holds_alternative<StopGradient>(g.node(id).op))
+        id = g.node(id).inputs[0];
+      return id;
+    };
     for (NodeId i = g.size() - 1; i >= 0; --i)
       if (keep[static_cast<size_t>(i)])
-        for (NodeId in : g.node(i).inputs) keep[static_cast<size_t>(in)] = true;
+        for (NodeId in : g.node(i).inputs) keep[static_cast<size_t>(source_of(in))] = true;
     p.index_of.assign(static_cast<size_t>(g.size()), -1);
     for (NodeId i = 0; i < g.size(); ++i) {
-      if (!keep[static_cast<size_t>(i)]) continue;
+      if (!keep[static_cast<size_t>(i)]) {
+        if (source_of(i) != i) p.index_of[static_cast<size_t>(i)] = p.find(source_of(i));
+        continue;
+      }
       p.index_of[static_cast<size_t>(i)] = static_cast<int32_t>(p.nodes.size());
       PlanNode pn{.id = i};
       const Node& n = g.node(i);

@@ -4,6 +4,7 @@
 
 #include "ops/gemm.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -53,6 +54,12 @@ void run(Isa isa, const detail::Problem& p, detail::Workspace w) {
 }
 
 }  // namespace
+
+TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols) {
+  const int64_t cols = (n + max_cols - 1) / max_cols;
+  const int64_t rows = std::max((m + max_rows - 1) / max_rows, cols == 1 && n <= 32 && m >= 64 ? int64_t{2} : int64_t{1});
+  return {m, n, rows, cols};
+}
 
 void Workspace::AlignedDelete::operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
 

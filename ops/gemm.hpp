@@ -53,6 +53,25 @@ void sgemm(Workspace& ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
 void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// How the engine cuts an m x n product into tiles, one single-threaded
+// sgemm each: ceil(m / max_rows) x ceil(n / max_cols) near-equal pieces with
+// inner boundaries on multiples of 16. A narrow product (at most 32 columns
+// in one tile, a layer of 10 labels say) with 64 rows or more still gets two
+// row tiles, so two threads share it; its B panel is small, so packing it
+// twice costs little. The grid depends on the shape only, and no grid
+// changes a bit of C (each element sums the same products in the same order).
+struct TileGrid {
+  int64_t m, n, rows, cols;  // the product's shape; tiles down and across
+  int64_t tiles() const { return rows * cols; }
+  // The start of row piece r (r == rows gives m) and of column piece c.
+  int64_t row_start(int64_t r) const { return split(r, rows, m); }
+  int64_t col_start(int64_t c) const { return split(c, cols, n); }
+
+ private:
+  static int64_t split(int64_t t, int64_t parts, int64_t len) { return t >= parts ? len : (t * len / parts) / 16 * 16; }
+};
+TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows = 256, int64_t max_cols = 256);
+
 namespace detail {
 
 // One product, as the ISA kernels receive it (m, n, k > 0).

@@ -100,6 +100,39 @@ void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float*
   store_tile<Arch, R, NV>(acc, c, ldc, cols, alpha, beta);
 }
 
+// The same product for an A read in place from row-major storage: row r of
+// the panel at a + r lda, its k-th element at a[r lda + k] (the broadcasts
+// walk R rows side by side). For narrow B, where a packed A would serve
+// one or two B panels, this saves the copy and changes no bits: each C
+// element sums the same products in the same order.
+template <class Arch, int R, int NV>
+void row_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int64_t cols,
+                float alpha, float beta) {
+  using V = xsimd::batch<float, Arch>;
+  constexpr int64_t L = V::size;
+  V acc[R][NV];
+  const float* row[R];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    row[r] = a + r * lda;
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+  }
+#pragma GCC unroll 2
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + (p * NV + v) * L);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const V ar(row[r][p]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
+    }
+  }
+  store_tile<Arch, R, NV>(acc, c, ldc, cols, alpha, beta);
+}
+
 using KernelFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float);
 
 // kernels[R - 1][NV - 1]: the micro-kernel for R rows and NV vectors.
@@ -107,6 +140,12 @@ template <class Arch, size_t... R>
 constexpr auto kernel_table(std::index_sequence<R...>) {
   return std::array<std::array<KernelFn, 2>, sizeof...(R)>{
       {{&micro_kernel<Arch, int(R) + 1, 1>, &micro_kernel<Arch, int(R) + 1, 2>}...}};
+}
+
+template <class Arch, size_t... R>
+constexpr auto row_kernel_table(std::index_sequence<R...>) {
+  return std::array<std::array<KernelFn, 2>, sizeof...(R)>{
+      {{&row_kernel<Arch, int(R) + 1, 1>, &row_kernel<Arch, int(R) + 1, 2>}...}};
 }
 
 // An ISA TU may specialise this, before it instantiates the GEMM, with an
@@ -183,24 +222,38 @@ void pack_b(const Problem& pr, int64_t p0, int64_t kc, int64_t j0, int64_t nc, f
   }
 }
 
+// Where a macro-kernel finds its block of A.
+enum class AForm {
+  packed,     // panels of MR rows, k-major (pack_a)
+  k_major,    // in place, stored transposed: row k of the block at a + k lda
+  row_major,  // in place, not transposed: row i of the block at a + i lda
+};
+
 // The macro-kernel over one mc x kc block of A and a packed kc x nc block
-// of B. A is packed (pa_stride = 0: panels of MR rows, k-major) or read in
-// place when stored transposed (pa_stride = lda: row k of the block at
-// pa + k lda).
+// of B.
 template <class Arch>
-void block_product(const float* pa, int64_t pa_stride, const float* pb, int64_t mc, int64_t nc, int64_t kc, float alpha, float beta,
-                   float* c, int64_t ldc) {
+void block_product(AForm form, const float* pa, int64_t lda, const float* pb, int64_t mc, int64_t nc, int64_t kc,
+                   float alpha, float beta, float* c, int64_t ldc) {
   constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
   static constexpr auto kernels = kernel_table<Arch>(std::make_index_sequence<MR>{});
+  static constexpr auto row_kernels = row_kernel_table<Arch>(std::make_index_sequence<MR>{});
   for (int64_t i = 0; i < mc; i += MR) {
     const int64_t rows = min(MR, mc - i);
     const float* b = pb;
     for (int64_t j = 0; j < nc; j += 2 * L) {
       const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
-      if (pa_stride == 0)
-        kernels[rows - 1][nv - 1](kc, pa + i * kc, rows, b, c + i * ldc + j, ldc, cols, alpha, beta);
-      else
-        kernels[rows - 1][nv - 1](kc, pa + i, pa_stride, b, c + i * ldc + j, ldc, cols, alpha, beta);
+      float* cij = c + i * ldc + j;
+      switch (form) {
+        case AForm::packed:
+          kernels[rows - 1][nv - 1](kc, pa + i * kc, rows, b, cij, ldc, cols, alpha, beta);
+          break;
+        case AForm::k_major:
+          kernels[rows - 1][nv - 1](kc, pa + i, lda, b, cij, ldc, cols, alpha, beta);
+          break;
+        case AForm::row_major:
+          row_kernels[rows - 1][nv - 1](kc, pa + i * lda, lda, b, cij, ldc, cols, alpha, beta);
+          break;
+      }
       b += nv * L * kc;
     }
   }
@@ -214,9 +267,11 @@ void blocked_sgemm(const Problem& p, Workspace w) {
   const int64_t kc_limit = p.n <= L ? 4 * kKc : kKc, kc_max = block_size(p.k, kc_limit, 1);
   const int64_t nc_max = block_size(p.n, kNc, 2 * L),
                 mc_max = block_size(p.m, min(kMc, (kPackA / kc_max - MR) / MR * MR), MR);
-  // A stored transposed is already k-major; with few B panels to reuse a
-  // packed A over, reading it in place beats copying it.
-  const bool in_place_a = p.ta && p.n <= 4 * L;
+  // With few B panels to reuse a packed A over, reading A in place beats
+  // copying it: stored transposed it is already k-major; stored as rows, the
+  // kernel broadcasts from MR rows at once, worth it for one B panel.
+  const AForm a_form = p.ta ? (p.n <= 4 * L ? AForm::k_major : AForm::packed)
+                              : (p.n <= 2 * L ? AForm::row_major : AForm::packed);
   for (int64_t j0 = 0; j0 < p.n; j0 += nc_max) {
     const int64_t nc = min(nc_max, p.n - j0);
     for (int64_t p0 = 0; p0 < p.k; p0 += kc_max) {
@@ -226,12 +281,14 @@ void blocked_sgemm(const Problem& p, Workspace w) {
       for (int64_t i0 = 0; i0 < p.m; i0 += mc_max) {
         const int64_t mc = min(mc_max, p.m - i0);
         float* c = p.c + i0 * p.ldc + j0;
-        if (in_place_a) {
-          block_product<Arch>(p.a + p0 * p.lda + i0, p.lda, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
-          continue;
+        if (a_form == AForm::k_major) {
+          block_product<Arch>(a_form, p.a + p0 * p.lda + i0, p.lda, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
+        } else if (a_form == AForm::row_major) {
+          block_product<Arch>(a_form, p.a + i0 * p.lda + p0, p.lda, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
+        } else {
+          pack_a<Arch>(p, i0, mc, p0, kc, w.a);
+          block_product<Arch>(a_form, w.a, 0, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
         }
-        pack_a<Arch>(p, i0, mc, p0, kc, w.a);
-        block_product<Arch>(w.a, 0, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
       }
     }
   }

@@ -18,9 +18,6 @@
 namespace ebm {
 namespace {
 
-constexpr int64_t kTileRows = 256;
-constexpr int64_t kTileCols = 256;
-
 struct Gemm {
   const float* a;
   const float* b;
@@ -57,33 +54,25 @@ void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, fl
               static_cast<int>(g.n));
 }
 
-// Splits [0, n) into `parts` near-equal pieces with inner boundaries on
-// multiples of 16 floats; returns the start of piece t (t == parts gives n).
-int64_t split_at(int64_t t, int64_t parts, int64_t n) {
-  if (t >= parts) return n;
-  return (t * n / parts) / 16 * 16;
-}
-
 // Runs gemm_tile, then `epilogue(i0, i1, j0, j1)` (the op's own: bias,
 // sigmoid, a second product) and then the kernel's fused epilogue, if any,
-// on every tile. The grid (at most 256 x 256 per tile, balanced) depends on
-// the shape only, never on the thread count, so results are reproducible.
+// on every tile of gemm::tile_grid (which depends on the shape only).
 template <typename Epilogue>
 void tiled_gemm(const Gemm& g, const Kernel& k, Epilogue epilogue) {
-  const int64_t tr = (g.m + kTileRows - 1) / kTileRows, tc = (g.n + kTileCols - 1) / kTileCols;
+  const gemm::TileGrid grid = gemm::tile_grid(g.m, g.n);
   auto tile = [&](int64_t t) {
-    const int64_t r = t / tc, c = t % tc;
-    const int64_t i0 = split_at(r, tr, g.m), i1 = split_at(r + 1, tr, g.m);
-    const int64_t j0 = split_at(c, tc, g.n), j1 = split_at(c + 1, tc, g.n);
+    const int64_t r = t / grid.cols, c = t % grid.cols;
+    const int64_t i0 = grid.row_start(r), i1 = grid.row_start(r + 1);
+    const int64_t j0 = grid.col_start(c), j1 = grid.col_start(c + 1);
     if (i0 == i1 || j0 == j1) return;
     gemm_tile(g, i0, i1, j0, j1);
     epilogue(i0, i1, j0, j1);
     if (k.epilogue) (*k.epilogue)(i0, i1, j0, j1);
   };
-  if (k.parallel && tr * tc > 1)
-    tbb::parallel_for(int64_t{0}, tr * tc, tile);
+  if (k.parallel && grid.tiles() > 1)
+    tbb::parallel_for(int64_t{0}, grid.tiles(), tile);
   else
-    for (int64_t t = 0; t < tr * tc; ++t) tile(t);
+    for (int64_t t = 0; t < grid.tiles(); ++t) tile(t);
 }
 
 // Gives inputs ia, iw of C = op_a(A) op_b(B) their gradients from g = dC:

@@ -166,3 +166,44 @@ TEST_CASE("gemm/sgemm: a tiled run on two threads is bitwise equal to one call")
       CHECK(tiled == whole);
     }
 }
+
+TEST_CASE("gemm/sgemm: a narrow product (A read in place) is bitwise equal to the same columns of a wide one") {
+  // A product of at most two vectors' width reads row-major A in place
+  // instead of packing it; each C element must still sum the same products
+  // in the same order. Depths within one slab for n = 10 (whose slabs are
+  // deeper), and across slabs for n = 20.
+  for (gemm::Isa isa : supported_isas())
+    for (const auto& [n, k] : {std::pair<int64_t, int64_t>{10, 300}, {20, 300}, {20, 900}}) {
+      const Case w = make_case(100, 96, k, false, false, 1.0f, 0.0f, 0, 31);
+      std::vector<float> wide(static_cast<size_t>(100 * 96)), narrow(static_cast<size_t>(100 * n));
+      gemm::sgemm(isa, false, false, 100, 96, k, 1.0f, w.a.data(), w.lda(), w.b.data(), w.ldb(), 0.0f, wide.data(), 96);
+      gemm::sgemm(isa, false, false, 100, n, k, 1.0f, w.a.data(), w.lda(), w.b.data(), w.ldb(), 0.0f, narrow.data(), n);
+      int64_t differ = 0;
+      for (int64_t i = 0; i < 100; ++i)
+        for (int64_t j = 0; j < n; ++j) differ += narrow[static_cast<size_t>(i * n + j)] != wide[static_cast<size_t>(i * 96 + j)];
+      INFO("isa=", gemm::isa_name(isa), " n=", n, " k=", k);
+      CHECK(differ == 0);
+    }
+}
+
+TEST_CASE("gemm/tile_grid: balanced pieces on multiples of 16; narrow products get two row tiles") {
+  auto check_grid = [](int64_t m, int64_t n, int64_t rows, int64_t cols) {
+    const gemm::TileGrid g = gemm::tile_grid(m, n);
+    INFO("m=", m, " n=", n);
+    CHECK(g.rows == rows);
+    CHECK(g.cols == cols);
+    CHECK(g.row_start(0) == 0);
+    CHECK(g.row_start(g.rows) == m);
+    CHECK(g.col_start(g.cols) == n);
+    for (int64_t r = 1; r < g.rows; ++r) CHECK(g.row_start(r) % 16 == 0);
+    for (int64_t r = 0; r < g.rows; ++r) CHECK(g.row_start(r + 1) - g.row_start(r) <= 256 + 16);
+    for (int64_t c = 1; c < g.cols; ++c) CHECK(g.col_start(c) % 16 == 0);
+  };
+  check_grid(100, 500, 1, 2);   // CD-1's v0 W
+  check_grid(784, 500, 4, 2);   // its weight statistics
+  check_grid(100, 10, 2, 1);    // a label layer: two row tiles
+  check_grid(40, 10, 1, 1);     // too few rows to share
+  check_grid(100, 33, 1, 1);    // wider than two vectors: one tile
+  check_grid(2000, 10, 8, 1);
+  CHECK(gemm::tile_grid(100, 10).row_start(1) == 48);
+}
