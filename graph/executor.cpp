@@ -99,7 +99,7 @@ void Executor::Impl::compile(Compiled& c) {
   for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
   if (!opt.parallel) return;
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
-    return takes_epilogue(g.node(p.nodes[static_cast<size_t>(t.nodes[0])].id).op);
+    return takes_epilogue(p.nodes[static_cast<size_t>(t.nodes[0])].op);
   });
   if (has_gemm && !workspaces) {  // pack buffers only for executors that run GEMMs
     n_workspaces = arena.max_concurrency();
@@ -164,7 +164,7 @@ void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
     std::array<const Op*, kMaxEpilogue> op{};
     size_t n = 0;
   } ms;
-  auto op_of = [&](int32_t j) -> const Op& { return g.node(c.plan.nodes[static_cast<size_t>(j)].id).op; };
+  auto op_of = [&](int32_t j) -> const Op& { return c.plan.nodes[static_cast<size_t>(j)].op; };
   for (size_t m = 1; m < task.nodes.size(); ++m, ++ms.n) {
     ms.kernel[ms.n] = kernel(c, task.nodes[m]);
     ms.op[ms.n] = &op_of(task.nodes[m]);
@@ -184,22 +184,23 @@ void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
 }
 
 void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split) {
-  const Node& n = g.node(c.plan.nodes[static_cast<size_t>(j)].id);
+  const Op& op = c.plan.nodes[static_cast<size_t>(j)].op;
+  const Shape shape = c.shape[static_cast<size_t>(j)];
   Kernel k = kernel(c, j);
-  const bool elementwise = traits(n.op).kind == OpKind::elementwise;
-  if (elementwise && may_split && opt.parallel && n.shape.size() >= kSplitElements) {
-    const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / n.shape.cols);
+  const bool elementwise = traits(op).kind == OpKind::elementwise;
+  if (elementwise && may_split && opt.parallel && shape.size() >= kSplitElements) {
+    const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / shape.cols);
     tbb::parallel_for(tbb::blocked_range<int64_t>(r0, r1, grain), [&](const tbb::blocked_range<int64_t>& r) {
       Kernel part = k;
       part.row_begin = r.begin();
       part.row_end = r.end();
-      run_forward(n.op, part);
+      run_forward(op, part);
     });
     return;
   }
   k.row_begin = r0;
   k.row_end = r1;
-  run_forward(n.op, k);
+  run_forward(op, k);
 }
 
 void Executor::Impl::check(Compiled& c, int32_t j) {
@@ -221,7 +222,7 @@ void Executor::Impl::exec_task(Compiled& c, int32_t t) {
   if (task.nodes.size() == 1) {
     const int32_t j = task.nodes[0];
     exec_node(c, j, 0, c.shape[static_cast<size_t>(j)].rows, true);
-  } else if (takes_epilogue(g.node(c.plan.nodes[static_cast<size_t>(task.nodes[0])].id).op)) {
+  } else if (takes_epilogue(c.plan.nodes[static_cast<size_t>(task.nodes[0])].op)) {
     exec_gemm_epilogue(c, task);
   } else {  // a fused element-wise chain, tile by tile: all members share one shape
     const Shape s = c.shape[static_cast<size_t>(task.nodes[0])];

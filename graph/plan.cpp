@@ -12,12 +12,14 @@ struct Builder {
   const Graph& g;
   Plan& p;
   std::vector<std::vector<int32_t>> consumers;  // per plan node
+  std::vector<std::vector<int32_t>> deps;       // per plan node: the plan nodes it reads or (a group) waits for
   std::vector<bool> is_target;
 
   const Node& node(int32_t i) const { return g.node(p.nodes[static_cast<size_t>(i)].id); }
-  OpKind kind(int32_t i) const { return traits(node(i).op).kind; }
+  const Op& op(int32_t i) const { return p.nodes[static_cast<size_t>(i)].op; }
+  OpKind kind(int32_t i) const { return traits(op(i)).kind; }
 
-  void collect(std::span<const Tensor> targets) {
+  void collect(std::span<const Tensor> targets, bool fuse) {
     std::vector<bool> keep(static_cast<size_t>(g.size()), false);
     for (const Tensor& t : targets) {
       if (t.graph != &g || t.id < 0 || t.id >= g.size()) throw Error("run: a target does not belong to this graph");
@@ -35,6 +37,29 @@ struct Builder {
     for (NodeId i = g.size() - 1; i >= 0; --i)
       if (keep[static_cast<size_t>(i)])
         for (NodeId in : g.node(i).inputs) keep[static_cast<size_t>(source_of(in))] = true;
+    // x op(W1) + y op(W2): one matmul_sum in the add's place, the products
+    // never stored. (p W1) + (y W2) and C += y W2 onto a tile of p W1 round
+    // the same sum once, so no bit changes.
+    std::vector<int32_t> uses(static_cast<size_t>(g.size()), 0);
+    for (NodeId i = 0; i < g.size(); ++i)
+      if (keep[static_cast<size_t>(i)])
+        for (NodeId in : g.node(i).inputs) ++uses[static_cast<size_t>(source_of(in))];
+    auto product = [&](NodeId x) -> const MatMul* {
+      const auto* m = std::get_if<MatMul>(&g.node(x).op);
+      return m && !targeted[static_cast<size_t>(x)] && uses[static_cast<size_t>(x)] == 1 ? m : nullptr;
+    };
+    std::vector<std::array<NodeId, 2>> summed(static_cast<size_t>(g.size()), {-1, -1});
+    for (NodeId i = 0; fuse && i < g.size(); ++i) {
+      const Node& n = g.node(i);
+      if (!keep[static_cast<size_t>(i)] || !std::holds_alternative<Add>(n.op)) continue;
+      const NodeId x = source_of(n.inputs[0]), y = source_of(n.inputs[1]);
+      const MatMul *mx = product(x), *my = product(y);
+      if (x == y || !mx || !my || mx->ta != my->ta || mx->tb != my->tb || g.node(x).shape != n.shape ||
+          g.node(y).shape != n.shape)
+        continue;
+      summed[static_cast<size_t>(i)] = {x, y};
+      keep[static_cast<size_t>(x)] = keep[static_cast<size_t>(y)] = false;
+    }
     p.index_of.assign(static_cast<size_t>(g.size()), -1);
     for (NodeId i = 0; i < g.size(); ++i) {
       if (!keep[static_cast<size_t>(i)]) {
@@ -42,24 +67,35 @@ struct Builder {
         continue;
       }
       p.index_of[static_cast<size_t>(i)] = static_cast<int32_t>(p.nodes.size());
-      PlanNode pn{.id = i};
+      PlanNode pn{.id = i, .op = g.node(i).op};
       const Node& n = g.node(i);
-      if (!std::holds_alternative<Group>(n.op)) {
-        pn.n_in = static_cast<int>(n.inputs.size());
-        for (int a = 0; a < pn.n_in; ++a) pn.in[static_cast<size_t>(a)] = p.find(n.inputs[static_cast<size_t>(a)]);
+      std::vector<int32_t> reads;
+      if (const auto [x, y] = summed[static_cast<size_t>(i)]; x >= 0) {
+        const MatMul& m = std::get<MatMul>(g.node(x).op);
+        pn.op = MatMulSum{m.ta, m.tb};
+        for (NodeId f : {x, y})
+          for (NodeId in : g.node(f).inputs) reads.push_back(p.find(in));
+      } else {
+        for (NodeId in : n.inputs) reads.push_back(p.find(in));
+      }
+      if (!std::holds_alternative<Group>(n.op)) {  // a group only waits for its inputs
+        pn.n_in = static_cast<int>(reads.size());
+        std::copy(reads.begin(), reads.end(), pn.in.begin());
       }
       if (std::holds_alternative<Input>(n.op)) p.inputs.push_back(static_cast<int32_t>(p.nodes.size()));
       p.nodes.push_back(pn);
+      deps.push_back(std::move(reads));
     }
     consumers.resize(p.nodes.size());
     is_target.assign(p.nodes.size(), false);
     for (NodeId t : p.targets) is_target[static_cast<size_t>(p.find(t))] = true;
     for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j)
-      for (NodeId in : node(j).inputs) consumers[static_cast<size_t>(p.find(in))].push_back(j);
+      for (int32_t u : deps[static_cast<size_t>(j)]) consumers[static_cast<size_t>(u)].push_back(j);
   }
 
   int32_t task_of(int32_t i) const { return p.nodes[static_cast<size_t>(i)].task; }
   const Node& head(int32_t t) const { return node(p.tasks[static_cast<size_t>(t)].nodes[0]); }
+  const Op& head_op(int32_t t) const { return op(p.tasks[static_cast<size_t>(t)].nodes[0]); }
 
   // The element-wise chain task that node j may join after its producer, or
   // -1: the producer's only consumer is j, so the chain's intermediate rows
@@ -69,7 +105,7 @@ struct Builder {
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
     for (int a = 0; a < pj.n_in; ++a) {
       const int32_t i = pj.in[static_cast<size_t>(a)];
-      if (kind(i) == OpKind::elementwise && traits(head(task_of(i)).op).kind == OpKind::elementwise &&
+      if (kind(i) == OpKind::elementwise && traits(head_op(task_of(i))).kind == OpKind::elementwise &&
           consumers[static_cast<size_t>(i)].size() == 1 && !is_target[static_cast<size_t>(i)] &&
           node(i).shape == node(j).shape && p.tasks[static_cast<size_t>(task_of(i))].nodes.back() == i)
         return task_of(i);
@@ -80,7 +116,7 @@ struct Builder {
   // Whether task t is a GEMM with output shape s that can take one more
   // epilogue member.
   bool open_gemm_task(int32_t t, Shape s) const {
-    return t >= 0 && takes_epilogue(head(t).op) && head(t).shape == s &&
+    return t >= 0 && takes_epilogue(head_op(t)) && head(t).shape == s &&
            p.tasks[static_cast<size_t>(t)].nodes.size() <= kMaxEpilogue;
   }
 
@@ -89,7 +125,7 @@ struct Builder {
   // task, and none of its other inputs comes from a task that depends on the
   // GEMM task (joining would close a cycle).
   int32_t epilogue_task(int32_t j) {
-    if (!column_local(node(j).op)) return -1;
+    if (!column_local(op(j))) return -1;
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
     for (int a = 0; a < pj.n_in; ++a) {
       const int32_t t = task_of(pj.in[static_cast<size_t>(a)]);
@@ -107,9 +143,9 @@ struct Builder {
   // Whether task t holds an update that writes one of node j's inputs.
   bool writes_input_of(int32_t t, int32_t j) const {
     for (int32_t m : p.tasks[static_cast<size_t>(t)].nodes)
-      for (int w : mutated_inputs(node(m).op))
-        for (NodeId in : node(j).inputs)
-          if (p.find(in) == p.nodes[static_cast<size_t>(m)].in[static_cast<size_t>(w)]) return true;
+      for (int w : mutated_inputs(op(m)))
+        for (int32_t u : deps[static_cast<size_t>(j)])
+          if (u == p.nodes[static_cast<size_t>(m)].in[static_cast<size_t>(w)]) return true;
     return false;
   }
 
@@ -118,18 +154,18 @@ struct Builder {
   // Every other reader of the parameters j writes must come before the GEMM,
   // and nothing in the GEMM's task may read them.
   int32_t update_task(int32_t j) {
-    const int gi = tile_update_gradient(node(j).op);
+    const int gi = tile_update_gradient(op(j));
     if (gi < 0) return -1;
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
     const int32_t grad = pj.in[static_cast<size_t>(gi)], t = task_of(grad);
     if (!open_gemm_task(t, node(grad).shape)) return -1;
-    for (int w : mutated_inputs(node(j).op)) {
+    for (int w : mutated_inputs(op(j))) {
       const int32_t v = pj.in[static_cast<size_t>(w)];
       for (int32_t m : p.tasks[static_cast<size_t>(t)].nodes)
-        for (NodeId in : node(m).inputs)
-          if (p.find(in) == v) return -1;
+        for (int32_t u : deps[static_cast<size_t>(m)])
+          if (u == v) return -1;
       for (int32_t r : consumers[static_cast<size_t>(v)]) {
-        if (r == j || std::holds_alternative<Group>(node(r).op)) continue;
+        if (r == j || std::holds_alternative<Group>(op(r))) continue;
         if (r > j || reaches(t, task_of(r))) return -1;
       }
     }
@@ -173,21 +209,20 @@ struct Builder {
       PlanTask& task = p.tasks[static_cast<size_t>(t)];
       task.nodes.push_back(j);
       p.nodes[static_cast<size_t>(j)].task = t;
-      for (NodeId in : node(j).inputs) {
-        const int32_t u = task_of(p.find(in));
+      for (int32_t d : deps[static_cast<size_t>(j)]) {
+        const int32_t u = task_of(d);
         if (u >= 0 && u != t) early_succ[static_cast<size_t>(u)].push_back(t);
       }
-      const Node& n = node(j);
       std::vector<Shape> in;
-      for (NodeId x : n.inputs) in.push_back(g.node(x).shape);
-      task.flops += flops(n.op, in, n.shape);
+      for (int32_t d : deps[static_cast<size_t>(j)]) in.push_back(node(d).shape);
+      task.flops += flops(op(j), in, node(j).shape);
     }
     for (PlanTask& t : p.tasks) {
-      if (t.nodes.size() == 1) { t.label = std::string(name(node(t.nodes[0]).op)); continue; }
+      if (t.nodes.size() == 1) { t.label = std::string(name(op(t.nodes[0]))); continue; }
       t.label = "fused(";
       for (size_t k = 0; k < t.nodes.size(); ++k) {
         if (k) t.label += '+';
-        t.label += name(node(t.nodes[k]).op);
+        t.label += name(op(t.nodes[k]));
       }
       t.label += ')';
     }
@@ -200,14 +235,14 @@ struct Builder {
   void make_edges() {
     for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j) {
       const int32_t tj = p.nodes[static_cast<size_t>(j)].task;
-      for (NodeId in : node(j).inputs) edge(p.nodes[static_cast<size_t>(p.find(in))].task, tj);
-      for (int m : mutated_inputs(node(j).op)) {
+      for (int32_t d : deps[static_cast<size_t>(j)]) edge(p.nodes[static_cast<size_t>(d)].task, tj);
+      for (int m : mutated_inputs(op(j))) {
         const int32_t v = p.nodes[static_cast<size_t>(j)].in[static_cast<size_t>(m)];
-        if (kind(v) != OpKind::source || std::holds_alternative<Input>(node(v).op))
-          throw Error("{} '{}': writes '{}', which is not a parameter", name(node(j).op), g.label(p.nodes[static_cast<size_t>(j)].id),
+        if (kind(v) != OpKind::source || std::holds_alternative<Input>(op(v)))
+          throw Error("{} '{}': writes '{}', which is not a parameter", name(op(j)), g.label(p.nodes[static_cast<size_t>(j)].id),
                       g.label(p.nodes[static_cast<size_t>(v)].id));
         for (int32_t r : consumers[static_cast<size_t>(v)]) {  // hazard: readers before the writer
-          if (r == j || std::holds_alternative<Group>(node(r).op)) continue;
+          if (r == j || std::holds_alternative<Group>(op(r))) continue;
           if (kind(r) == OpKind::update && r > j) continue;  // later writers wait for us instead
           edge(p.nodes[static_cast<size_t>(r)].task, tj);
         }
@@ -317,8 +352,8 @@ void Builder::assign_buffers(bool reuse) {
 Plan compile_plan(const Graph& g, std::span<const Tensor> targets, PlanOptions opt) {
   if (targets.empty()) throw Error("run: no targets given");
   Plan p;
-  Builder b{g, p, {}, {}, {}, {}, {}, 0};
-  b.collect(targets);
+  Builder b{g, p, {}, {}, {}, {}, {}, {}, 0};
+  b.collect(targets, opt.fuse);
   b.make_tasks(opt.fuse);
   b.make_edges();
   b.topo_order();

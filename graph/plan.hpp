@@ -1,6 +1,9 @@
 #pragma once
 // A plan: what the Executor compiles a set of targets into, once.
-//   - only the targets' ancestors;
+//   - only the targets' ancestors; a stop_gradient that is not a target is
+//     skipped (its readers read its input), and a sum of two products of
+//     the same form, each read only by the sum, runs as one matmul_sum (the
+//     second product added onto each tile of the first: same bits);
 //   - tasks: one per op, or one per fused chain of element-wise ops (a chain
 //     whose inner values have a single consumer runs tile by tile, so the
 //     intermediate rows stay in cache), or a GEMM with an epilogue: the
@@ -29,6 +32,7 @@ inline constexpr size_t kMaxEpilogue = 8;  // element-wise ops fused onto one GE
 
 struct PlanNode {
   NodeId id = -1;
+  Op op{};                             // what runs: the node's op, or matmul_sum for a sum of two products
   int32_t task = -1;                   // -1 for sources
   std::array<int32_t, kMaxArity> in{};  // plan-node index of each kernel input
   int n_in = 0;

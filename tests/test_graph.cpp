@@ -182,6 +182,39 @@ TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with 
   CHECK(p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(rt.id))].task)].label == "fused(matmul+sub+relu)");
 }
 
+TEST_CASE("plan: a sum of two products runs as one matmul_sum, and a stop_gradient as its input, with the same bits") {
+  Graph g;
+  const Tensor p = g.param("p", {300, 200}), w = g.param("w", {200, 517}), y = g.param("y", {300, 10});
+  const Tensor u = g.param("u", {10, 517}), b = g.param("b", {1, 517}), v = g.param("v", {517, 10});
+  const Tensor wt = g.param("wt", {517, 200});
+  for (Tensor t : {p, w, y, u, b, v, wt}) fill_uniform(g.value(t), -1.0f, 1.0f, 9, static_cast<uint64_t>(t.id));
+  const Tensor h = sigmoid_bernoulli(matmul(p, w) + matmul(stop_gradient(y), u) + b);  // the joint model's hidden input
+  const Tensor shared = matmul(p, w);  // read twice: must stay a product of its own
+  const Tensor kept = shared + matmul(y, u);
+  const Tensor twice = shared * 2.0f;
+  const Tensor transposed = matmul(h, v, {.tb = false}) + matmul(h, v, {.tb = false});
+  const Tensor mixed = matmul(p, w) + matmul(p, wt, {.tb = true});  // two forms: no sum
+  const std::vector<Tensor> targets{h, kept, twice, transposed, mixed};
+  const auto ref = run_values(g, targets, {.seed = 4, .parallel = false, .fuse = false}, 2);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    CHECK(run_values(g, targets, {.threads = threads, .seed = 4}, 2) == ref);
+  }
+  const Plan plan = compile_plan(g, targets);
+  auto label_of = [&](Tensor t) { return plan.tasks[static_cast<size_t>(plan.nodes[static_cast<size_t>(plan.find(t.id))].task)].label; };
+  CHECK(label_of(h) == "fused(matmul_sum+add+sigmoid_bernoulli)");
+  CHECK(label_of(transposed) == "matmul_sum");
+  CHECK(label_of(kept).find("matmul_sum") == std::string::npos);
+  CHECK(label_of(mixed).find("matmul_sum") == std::string::npos);
+  const Plan unfused = compile_plan(g, targets, {.fuse = false});
+  int sums = 0;
+  for (const PlanTask& t : unfused.tasks) sums += t.label.find("matmul_sum") != std::string::npos;
+  CHECK(sums == 0);
+  int stops = 0;  // the stop_gradient is never a task, fused or not
+  for (const PlanTask& t : unfused.tasks) stops += t.label.find("stop_gradient") != std::string::npos;
+  CHECK(stops == 0);
+}
+
 TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its gradient, with the same bits") {
   Graph g;
   const Tensor x = g.input("x", {300, 200});
