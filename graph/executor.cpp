@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -35,6 +36,7 @@ struct Compiled {
   std::vector<float*> ptr;  // per plan node
   std::vector<Shape> shape;
   std::vector<int32_t> profile_id;  // per task
+  std::vector<uint32_t> shared_b;   // per plan node: Kernel::shared_b
   std::unique_ptr<tbb::flow::graph> fg;
   std::unique_ptr<tbb::flow::broadcast_node<continue_msg>> start;
   std::vector<std::unique_ptr<FlowNode>> flow;
@@ -52,6 +54,7 @@ struct Executor::Impl {
   Profile profile;
   std::unique_ptr<gemm::Workspace[]> workspaces;  // GEMM pack buffers, one per arena thread
   int n_workspaces = 0;
+  mutable gemm::PackCache packs;  // B operands several products of a run read, packed once per run
   std::atomic<int32_t> bad_node{std::numeric_limits<int32_t>::max()};
 
   Impl(Graph& graph, ExecutorOptions o)
@@ -66,7 +69,48 @@ struct Executor::Impl {
   void exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split);
   void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
   void check(Compiled& c, int32_t j);
+  void mark_shared_b(Compiled& c) const;
 };
+
+// The B operands of products, as (input slot, whether op(B) is B^T).
+std::array<std::pair<int, bool>, 2> b_slots(const Op& op, int& n) {
+  n = 0;
+  std::array<std::pair<int, bool>, 2> s{};
+  if (const auto* m = std::get_if<MatMul>(&op)) s[n++] = {1, m->tb};
+  if (const auto* m = std::get_if<MatMulSum>(&op)) s[n++] = {1, m->tb}, s[n++] = {3, m->tb};
+  if (const auto* m = std::get_if<Affine>(&op)) s[n++] = {1, m->tb};
+  if (const auto* m = std::get_if<AffineSigmoid>(&op)) s[n++] = {1, m->tb};
+  return s;
+}
+
+// A parameter is constant while a run lasts (its updates wait for all its
+// readers), so when two or more products of the plan read it as B the same
+// way, its packed panels are shared: marked in c.shared_b.
+void Executor::Impl::mark_shared_b(Compiled& c) const {
+  const Plan& p = c.plan;
+  c.shared_b.assign(p.nodes.size(), 0);
+  if (!opt.cache_packs || opt.gemm != GemmBackend::ebm) return;
+  auto is_param = [&](int32_t u) {
+    const PlanNode& pn = p.nodes[static_cast<size_t>(u)];
+    return pn.offset < 0 && g.node(pn.id).storage >= 0;
+  };
+  std::vector<std::array<int, 2>> readers(p.nodes.size(), {0, 0});  // per node: products reading it as B, B^T
+  auto each_b = [&](auto f) {
+    for (size_t j = 0; j < p.nodes.size(); ++j) {
+      int n = 0;
+      const auto slots = b_slots(p.nodes[j].op, n);
+      for (int i = 0; i < n; ++i) {
+        const auto [slot, tb] = slots[static_cast<size_t>(i)];
+        const int32_t u = p.nodes[j].in[static_cast<size_t>(slot)];
+        if (is_param(u)) f(j, slot, readers[static_cast<size_t>(u)][tb]);
+      }
+    }
+  };
+  each_b([](size_t, int, int& count) { ++count; });
+  each_b([&](size_t j, int slot, int& count) {
+    if (count >= 2) c.shared_b[j] |= 1u << slot;
+  });
+}
 
 Compiled& Executor::Impl::find(std::span<const Tensor> targets) {
   for (auto& c : plans) {
@@ -97,6 +141,7 @@ void Executor::Impl::compile(Compiled& c) {
     else if (n.storage >= 0) c.ptr[j] = g.value(g.tensor(pn.id)).data();
   }
   for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
+  mark_shared_b(c);
   if (!opt.parallel) return;
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
     return takes_epilogue(p.nodes[static_cast<size_t>(t.nodes[0])].op);
@@ -154,6 +199,8 @@ Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
   k.gemm = opt.gemm;
   k.workspaces = workspaces.get();
   k.n_workspaces = n_workspaces;
+  k.shared_b = c.shared_b[static_cast<size_t>(j)];
+  k.packs = k.shared_b ? &packs : nullptr;
   return k;
 }
 
@@ -266,6 +313,7 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds,
   Compiled& c = m.find(targets);
   m.bind(c, feeds);
   m.last = &c;
+  m.packs.new_run();  // parameters may have changed since the last run
   const int64_t t0 = m.opt.profile ? Profile::now_ns() : 0;
   if (m.opt.parallel) {
     m.arena.execute([&] {
@@ -311,8 +359,10 @@ float Executor::scalar(Tensor t) const {
 }
 
 PlanStats Executor::stats(std::span<const Tensor> targets) {
-  const Plan& p = impl_->find(targets).plan;
+  const Compiled& c = impl_->find(targets);
+  const Plan& p = c.plan;
   PlanStats s;
+  for (uint32_t mask : c.shared_b) s.shared_b += std::popcount(mask);
   for (const PlanTask& t : p.tasks) s.nodes += static_cast<int>(t.nodes.size());
   s.tasks = static_cast<int>(p.tasks.size());
   s.arena_bytes = p.arena_floats * 4;

@@ -38,6 +38,7 @@ struct ExecutorOptions {
   bool profile = false;        // record per-task timings
   bool check_numerics = false; // throw naming the first node that made NaN / Inf
   GemmBackend gemm = default_gemm_backend();  // ebm::gemm, or the system's CBLAS
+  bool cache_packs = true;     // pack a parameter read as B by several products once per run (same bits)
   size_t profile_events = size_t{1} << 18;
 };
 
@@ -67,6 +68,7 @@ struct PlanStats {
   int tasks = 0;          // flow-graph nodes after fusion
   int64_t arena_bytes = 0;
   int64_t unshared_bytes = 0;
+  int shared_b = 0;       // products whose B operand is packed once per run and shared
 };
 
 class Executor {

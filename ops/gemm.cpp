@@ -5,7 +5,10 @@
 #include "ops/gemm.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <memory>
 #include <new>
 #include <string>
@@ -40,6 +43,19 @@ void scale(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
 }
 
+int64_t pack_b(Isa isa, const detail::Problem& p, float* dst) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::avx512:
+      return detail::pack_b_avx512(p, dst);
+    case Isa::avx2:
+      return detail::pack_b_avx2(p, dst);
+#endif
+    default:
+      return detail::pack_b_generic(p, dst);
+  }
+}
+
 void run(Isa isa, const detail::Problem& p, detail::Workspace w) {
   switch (isa) {
 #if defined(__x86_64__)
@@ -55,13 +71,82 @@ void run(Isa isa, const detail::Problem& p, detail::Workspace w) {
 
 }  // namespace
 
+struct PackCache::Impl {
+  struct Entry {
+    bool tb;
+    int64_t n, k, ldb;
+    const float* b;
+    uint64_t run = 0;  // the run its panels were packed in (0: never)
+    int64_t capacity = 0;
+    std::unique_ptr<float[], AlignedDelete> data;
+    std::mutex m;
+  };
+  mutable std::mutex m;
+  std::deque<Entry> entries;  // never moves an entry
+  std::atomic<uint64_t> run{1};
+  std::atomic<int64_t> packs{0};
+};
+
+PackCache::PackCache() : impl_(std::make_unique<Impl>()) {}
+PackCache::~PackCache() = default;
+
+void PackCache::new_run() { impl_->run.fetch_add(1, std::memory_order_relaxed); }
+
+const float* PackCache::packed_b(bool tb, int64_t n, int64_t k, const float* b, int64_t ldb) {
+  Impl& im = *impl_;
+  Impl::Entry* e = nullptr;
+  {
+    std::lock_guard lock(im.m);
+    for (Impl::Entry& x : im.entries)
+      if (x.b == b && x.tb == tb && x.n == n && x.k == k && x.ldb == ldb) {
+        e = &x;
+        break;
+      }
+    if (e == nullptr) {
+      e = &im.entries.emplace_back();
+      e->tb = tb, e->n = n, e->k = k, e->ldb = ldb, e->b = b;
+    }
+  }
+  std::lock_guard lock(e->m);
+  const uint64_t run = im.run.load(std::memory_order_relaxed);
+  if (e->run != run) {
+    const Isa isa = active_isa();
+    const detail::Problem p{false, tb, 1, n, k, 1.0f, nullptr, k, b, ldb, 0.0f, nullptr, n};
+    const int64_t size = pack_b(isa, p, nullptr);
+    if (size > e->capacity) {
+      e->data.reset(static_cast<float*>(::operator new[](sizeof(float) * size_t(size), std::align_val_t{64})));
+      e->capacity = size;
+    }
+    pack_b(isa, p, e->data.get());
+    e->run = run;
+    im.packs.fetch_add(1, std::memory_order_relaxed);
+  }
+  return e->data.get();
+}
+
+int64_t PackCache::entries() const {
+  std::lock_guard lock(impl_->m);
+  return static_cast<int64_t>(impl_->entries.size());
+}
+
+int64_t PackCache::packs() const { return impl_->packs.load(); }
+
+void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* packed_b, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) return scale(m, n, beta, c, ldc);
+  detail::Problem p{ta, tb, m, n, k, alpha, a, lda, nullptr, 0, beta, c, ldc};
+  p.packed_b = packed_b;
+  run(active_isa(), p, ws ? detail::Workspace{ws->a(), ws->b()} : thread_workspace());
+}
+
 TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols) {
   const int64_t cols = (n + max_cols - 1) / max_cols;
   const int64_t rows = std::max((m + max_rows - 1) / max_rows, cols == 1 && n <= 32 && m >= 64 ? int64_t{2} : int64_t{1});
   return {m, n, rows, cols};
 }
 
-void Workspace::AlignedDelete::operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
+void AlignedDelete::operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
 
 Workspace::Workspace()
     : a_(static_cast<float*>(::operator new[](sizeof(float) * size_t(detail::kPackA), std::align_val_t{64}))),

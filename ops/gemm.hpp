@@ -27,6 +27,11 @@ bool isa_supported(Isa isa);
 // A caller that runs GEMMs on several threads keeps one per thread and
 // passes it in, so no product allocates; sgemm() without one uses buffers of
 // the calling thread, allocated on that thread's first call.
+// Frees the 64-byte aligned float arrays of pack buffers.
+struct AlignedDelete {
+  void operator()(float* p) const;
+};
+
 class Workspace {
  public:
   Workspace();
@@ -34,9 +39,6 @@ class Workspace {
   float* b() const { return b_.get(); }
 
  private:
-  struct AlignedDelete {
-    void operator()(float* p) const;
-  };
   std::unique_ptr<float[], AlignedDelete> a_, b_;
 };
 
@@ -52,6 +54,35 @@ void sgemm(Workspace& ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
 // The same with the kernels of `isa` (an ebm::Error when unsupported).
 void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// Packed copies of B operands that stay constant while a graph runs: the
+// parameters several products read, such as W in every Gibbs step of a
+// chain. The panels of one B tile are packed on the first product that
+// needs them in a run and reused by every later one; new_run() invalidates
+// them all (parameters change between runs). Buffers are kept and reused,
+// so nothing is allocated once the shapes have been seen. Thread-safe.
+class PackCache {
+ public:
+  PackCache();
+  ~PackCache();
+  PackCache(const PackCache&) = delete;
+  PackCache& operator=(const PackCache&) = delete;
+  void new_run();
+  // op(B) of a product with n columns and depth k (B at b, leading
+  // dimension ldb), packed for sgemm_packed_b.
+  const float* packed_b(bool tb, int64_t n, int64_t k, const float* b, int64_t ldb);
+  int64_t entries() const;  // distinct B tiles seen
+  int64_t packs() const;    // times a tile was packed, over all runs
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// sgemm with op(B) given as packed_b(tb, n, k, ...) of a PackCache: no B
+// pack. Same bits as sgemm on the same B. ws null: the thread's buffers.
+void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* packed_b, float beta, float* c, int64_t ldc);
 
 // How the engine cuts an m x n product into tiles, one single-threaded
 // sgemm each: ceil(m / max_rows) x ceil(n / max_cols) near-equal pieces with
@@ -86,6 +117,7 @@ struct Problem {
   float beta;
   float* c;
   int64_t ldc;
+  const float* packed_b = nullptr;  // op(B) already packed by pack_b_<isa>, or null
 };
 
 // The pack buffers (64-byte aligned), at least kPackA and kPackB floats.
@@ -102,6 +134,11 @@ constexpr int64_t kPackA = (kMc + 16) * kKc, kPackB = (kNc + 32) * kKc;
 void sgemm_generic(const Problem& p, Workspace w);
 void sgemm_avx2(const Problem& p, Workspace w);
 void sgemm_avx512(const Problem& p, Workspace w);
+// Packs op(B) of p as sgemm_<isa> walks it into dst (64-byte aligned) and
+// returns the floats written; with dst null, only the count.
+int64_t pack_b_generic(const Problem& p, float* dst);
+int64_t pack_b_avx2(const Problem& p, float* dst);
+int64_t pack_b_avx512(const Problem& p, float* dst);
 
 }  // namespace detail
 }  // namespace ebm::gemm

@@ -42,5 +42,6 @@ struct Transpose16<xsimd::avx512f> {
 }  // namespace
 
 void sgemm_avx512(const Problem& p, Workspace w) { blocked_sgemm<xsimd::avx512f>(p, w); }
+int64_t pack_b_avx512(const Problem& p, float* dst) { return pack_b_all<xsimd::avx512f>(p, dst); }
 
 }  // namespace ebm::gemm::detail

@@ -5,5 +5,6 @@
 namespace ebm::gemm::detail {
 
 void sgemm_generic(const Problem& p, Workspace w) { blocked_sgemm<xsimd::default_arch>(p, w); }
+int64_t pack_b_generic(const Problem& p, float* dst) { return pack_b_all<xsimd::default_arch>(p, dst); }
 
 }  // namespace ebm::gemm::detail

@@ -74,10 +74,12 @@ void store_tile(const xsimd::batch<float, Arch> (&acc)[R][NV], float* c, int64_t
 // The micro-kernel: C[0:R, 0:cols] = alpha A B + beta C for an A panel
 // (kc x R, k-major, row k at a + k as) and a packed B panel (kc x NV
 // vectors, aligned).
-// Per k: NV vector loads of B, R broadcasts of A, R x NV FMAs.
-template <class Arch, int R, int NV>
+// Per k: NV vector loads of B, R broadcasts of A, R x NV FMAs; with
+// Prefetch, also a prefetch of the same vectors of the next B panel at pf
+// (B panels read from a cache of packed operands come from far away).
+template <class Arch, int R, int NV, bool Prefetch>
 void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float* c, int64_t ldc, int64_t cols,
-                  float alpha, float beta) {
+                  float alpha, float beta, const float* pf) {
   using V = xsimd::batch<float, Arch>;
   constexpr int64_t L = V::size;
   V acc[R][NV];
@@ -90,6 +92,9 @@ void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float*
     V bv[NV];
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + (p * NV + v) * L);
+    if constexpr (Prefetch)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) __builtin_prefetch(pf + (p * NV + v) * L);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const V ar(a[p * as + r]);
@@ -107,7 +112,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float*
 // element sums the same products in the same order.
 template <class Arch, int R, int NV>
 void row_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int64_t cols,
-                float alpha, float beta) {
+                float alpha, float beta, const float*) {
   using V = xsimd::batch<float, Arch>;
   constexpr int64_t L = V::size;
   V acc[R][NV];
@@ -133,13 +138,14 @@ void row_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float* 
   store_tile<Arch, R, NV>(acc, c, ldc, cols, alpha, beta);
 }
 
-using KernelFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float);
+using KernelFn = void (*)(int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, float, float,
+                          const float*);
 
 // kernels[R - 1][NV - 1]: the micro-kernel for R rows and NV vectors.
-template <class Arch, size_t... R>
+template <class Arch, bool Prefetch, size_t... R>
 constexpr auto kernel_table(std::index_sequence<R...>) {
   return std::array<std::array<KernelFn, 2>, sizeof...(R)>{
-      {{&micro_kernel<Arch, int(R) + 1, 1>, &micro_kernel<Arch, int(R) + 1, 2>}...}};
+      {{&micro_kernel<Arch, int(R) + 1, 1, Prefetch>, &micro_kernel<Arch, int(R) + 1, 2, Prefetch>}...}};
 }
 
 template <class Arch, size_t... R>
@@ -230,12 +236,14 @@ enum class AForm {
 };
 
 // The macro-kernel over one mc x kc block of A and a packed kc x nc block
-// of B.
+// of B. A B block from far away (far_b: a cache of packed operands, not the
+// pack just written) is fetched a panel ahead during the first row panel.
 template <class Arch>
-void block_product(AForm form, const float* pa, int64_t lda, const float* pb, int64_t mc, int64_t nc, int64_t kc,
-                   float alpha, float beta, float* c, int64_t ldc) {
+void block_product(AForm form, const float* pa, int64_t lda, const float* pb, bool far_b, int64_t mc, int64_t nc,
+                   int64_t kc, float alpha, float beta, float* c, int64_t ldc) {
   constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
-  static constexpr auto kernels = kernel_table<Arch>(std::make_index_sequence<MR>{});
+  static constexpr auto kernels = kernel_table<Arch, false>(std::make_index_sequence<MR>{});
+  static constexpr auto fetching_kernels = kernel_table<Arch, true>(std::make_index_sequence<MR>{});
   static constexpr auto row_kernels = row_kernel_table<Arch>(std::make_index_sequence<MR>{});
   for (int64_t i = 0; i < mc; i += MR) {
     const int64_t rows = min(MR, mc - i);
@@ -243,15 +251,17 @@ void block_product(AForm form, const float* pa, int64_t lda, const float* pb, in
     for (int64_t j = 0; j < nc; j += 2 * L) {
       const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
       float* cij = c + i * ldc + j;
+      const float* next = b + nv * L * kc;  // the next B panel
+      const auto& table = far_b && i == 0 && j + 2 * L < nc ? fetching_kernels : kernels;
       switch (form) {
         case AForm::packed:
-          kernels[rows - 1][nv - 1](kc, pa + i * kc, rows, b, cij, ldc, cols, alpha, beta);
+          table[rows - 1][nv - 1](kc, pa + i * kc, rows, b, cij, ldc, cols, alpha, beta, next);
           break;
         case AForm::k_major:
-          kernels[rows - 1][nv - 1](kc, pa + i, lda, b, cij, ldc, cols, alpha, beta);
+          table[rows - 1][nv - 1](kc, pa + i, lda, b, cij, ldc, cols, alpha, beta, next);
           break;
         case AForm::row_major:
-          row_kernels[rows - 1][nv - 1](kc, pa + i * lda, lda, b, cij, ldc, cols, alpha, beta);
+          row_kernels[rows - 1][nv - 1](kc, pa + i * lda, lda, b, cij, ldc, cols, alpha, beta, next);
           break;
       }
       b += nv * L * kc;
@@ -259,35 +269,81 @@ void block_product(AForm form, const float* pa, int64_t lda, const float* pb, in
   }
 }
 
+// The blocking of one product, shared by the product and by pack_b_all.
+template <class Arch>
+struct Blocking {
+  static constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
+  int64_t kc_max, nc_max, mc_max;
+
+  explicit Blocking(const Problem& p) {
+    // A C one vector wide has one B panel and nothing to keep in L1 across
+    // panels: deeper slabs (fewer passes over C), as many A rows as fit.
+    const int64_t kc_limit = p.n <= L ? 4 * kKc : kKc;
+    kc_max = block_size(p.k, kc_limit, 1);
+    nc_max = block_size(p.n, kNc, 2 * L);
+    mc_max = block_size(p.m, min(kMc, (kPackA / kc_max - MR) / MR * MR), MR);
+  }
+  // Floats of a packed kc x nc block of B: panels of 2L columns, the last
+  // one L wide when that covers it.
+  static int64_t b_block(int64_t kc, int64_t nc) {
+    const int64_t full = nc / (2 * L), rest = nc - full * 2 * L;
+    return kc * (full * 2 * L + (rest == 0 ? 0 : rest <= L ? L : 2 * L));
+  }
+};
+
+// Packs all of op(B) as the product below walks it (column blocks, then
+// depth slabs, each block as pack_b lays it out) into dst, and returns the
+// floats written; with dst null, only the count.
+template <class Arch>
+int64_t pack_b_all(const Problem& p, float* dst) {
+  const Blocking<Arch> bl(p);
+  int64_t at = 0;
+  for (int64_t j0 = 0; j0 < p.n; j0 += bl.nc_max) {
+    const int64_t nc = min(bl.nc_max, p.n - j0);
+    for (int64_t p0 = 0; p0 < p.k; p0 += bl.kc_max) {
+      const int64_t kc = min(bl.kc_max, p.k - p0);
+      if (dst) pack_b<Arch>(p, p0, kc, j0, nc, dst + at);
+      at += Blocking<Arch>::b_block(kc, nc);
+    }
+  }
+  return at;
+}
+
+// C = alpha op(A) op(B) + beta C. B is packed block by block into the
+// workspace, or read from p.packed_b (pack_b_all's layout) when given.
 template <class Arch>
 void blocked_sgemm(const Problem& p, Workspace w) {
-  constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
-  // A C one vector wide has one B panel and nothing to keep in L1 across
-  // panels: deeper slabs (fewer passes over C), as many A rows as fit.
-  const int64_t kc_limit = p.n <= L ? 4 * kKc : kKc, kc_max = block_size(p.k, kc_limit, 1);
-  const int64_t nc_max = block_size(p.n, kNc, 2 * L),
-                mc_max = block_size(p.m, min(kMc, (kPackA / kc_max - MR) / MR * MR), MR);
+  constexpr int64_t L = xsimd::batch<float, Arch>::size;
+  const Blocking<Arch> bl(p);
   // With few B panels to reuse a packed A over, reading A in place beats
   // copying it: stored transposed it is already k-major; stored as rows, the
   // kernel broadcasts from MR rows at once, worth it for one B panel.
   const AForm a_form = p.ta ? (p.n <= 4 * L ? AForm::k_major : AForm::packed)
-                              : (p.n <= 2 * L ? AForm::row_major : AForm::packed);
-  for (int64_t j0 = 0; j0 < p.n; j0 += nc_max) {
-    const int64_t nc = min(nc_max, p.n - j0);
-    for (int64_t p0 = 0; p0 < p.k; p0 += kc_max) {
-      const int64_t kc = min(kc_max, p.k - p0);
+                            : (p.n <= 2 * L ? AForm::row_major : AForm::packed);
+  const float* prepacked = p.packed_b;
+  const bool far_b = prepacked != nullptr;
+  for (int64_t j0 = 0; j0 < p.n; j0 += bl.nc_max) {
+    const int64_t nc = min(bl.nc_max, p.n - j0);
+    for (int64_t p0 = 0; p0 < p.k; p0 += bl.kc_max) {
+      const int64_t kc = min(bl.kc_max, p.k - p0);
       const float beta = p0 == 0 ? p.beta : 1.0f;  // later slabs accumulate
-      pack_b<Arch>(p, p0, kc, j0, nc, w.b);
-      for (int64_t i0 = 0; i0 < p.m; i0 += mc_max) {
-        const int64_t mc = min(mc_max, p.m - i0);
+      const float* pb = w.b;
+      if (prepacked) {
+        pb = prepacked;
+        prepacked += Blocking<Arch>::b_block(kc, nc);
+      } else {
+        pack_b<Arch>(p, p0, kc, j0, nc, w.b);
+      }
+      for (int64_t i0 = 0; i0 < p.m; i0 += bl.mc_max) {
+        const int64_t mc = min(bl.mc_max, p.m - i0);
         float* c = p.c + i0 * p.ldc + j0;
         if (a_form == AForm::k_major) {
-          block_product<Arch>(a_form, p.a + p0 * p.lda + i0, p.lda, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
+          block_product<Arch>(a_form, p.a + p0 * p.lda + i0, p.lda, pb, far_b, mc, nc, kc, p.alpha, beta, c, p.ldc);
         } else if (a_form == AForm::row_major) {
-          block_product<Arch>(a_form, p.a + i0 * p.lda + p0, p.lda, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
+          block_product<Arch>(a_form, p.a + i0 * p.lda + p0, p.lda, pb, far_b, mc, nc, kc, p.alpha, beta, c, p.ldc);
         } else {
           pack_a<Arch>(p, i0, mc, p0, kc, w.a);
-          block_product<Arch>(a_form, w.a, 0, w.b, mc, nc, kc, p.alpha, beta, c, p.ldc);
+          block_product<Arch>(a_form, w.a, 0, pb, far_b, mc, nc, kc, p.alpha, beta, c, p.ldc);
         }
       }
     }

@@ -27,12 +27,16 @@ struct Gemm {
   GemmBackend backend;
   gemm::Workspace* workspaces;
   int n_workspaces;
+  gemm::PackCache* packs;  // B's packed panels come from here (null: pack them per call)
 };
 
-Gemm make_gemm(const Kernel& kn, bool ta, bool tb) {
-  const Shape sa = kn.in_shape[0];
-  return {kn.in[0], kn.in[1], kn.out, kn.out_shape.rows, kn.out_shape.cols,
-          ta ? sa.rows : sa.cols, ta, tb, kn.gemm, kn.workspaces, kn.n_workspaces};
+// The product of inputs first and first + 1 of the kernel.
+Gemm make_gemm(const Kernel& kn, bool ta, bool tb, int first = 0) {
+  const auto a = static_cast<size_t>(first), b = a + 1;
+  const Shape sa = kn.in_shape[a];
+  const bool cached = kn.gemm == GemmBackend::ebm && kn.packs && ((kn.shared_b >> b) & 1u);
+  return {kn.in[a], kn.in[b], kn.out, kn.out_shape.rows, kn.out_shape.cols, ta ? sa.rows : sa.cols, ta, tb,
+          kn.gemm, kn.workspaces, kn.n_workspaces, cached ? kn.packs : nullptr};
 }
 
 // C[i0:i1, j0:j1] = op(A)[i0:i1, :] op(B)[:, j0:j1]  (+ the old C when beta = 1)
@@ -42,10 +46,15 @@ void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, fl
   const float* b = g.tb ? g.b + j0 * g.k : g.b + j0;
   if (g.backend == GemmBackend::ebm) {
     const int t = tbb::this_task_arena::current_thread_index();
-    if (g.workspaces && t >= 0 && t < g.n_workspaces)  // the executor's buffers for this thread: no allocation
-      gemm::sgemm(g.workspaces[t], g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, g.c + i0 * g.n + j0, g.n);
+    gemm::Workspace* ws = g.workspaces && t >= 0 && t < g.n_workspaces ? &g.workspaces[t] : nullptr;
+    float* c = g.c + i0 * g.n + j0;
+    if (g.packs)
+      gemm::sgemm_packed_b(ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda,
+                           g.packs->packed_b(g.tb, j1 - j0, g.k, b, ldb), beta, c, g.n);
+    else if (ws)  // the executor's buffers for this thread: no allocation
+      gemm::sgemm(*ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, c, g.n);
     else
-      gemm::sgemm(g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, g.c + i0 * g.n + j0, g.n);
+      gemm::sgemm(g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, c, g.n);
     return;
   }
   cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
@@ -128,11 +137,7 @@ Shape MatMulSum::shape(std::span<const Shape> in) const {
 }
 
 void MatMulSum::forward(const Kernel& k) const {
-  const Gemm first = make_gemm(k, ta, tb);
-  Gemm second = first;
-  second.a = k.in[2];
-  second.b = k.in[3];
-  second.k = ta ? k.in_shape[2].rows : k.in_shape[2].cols;
+  const Gemm first = make_gemm(k, ta, tb), second = make_gemm(k, ta, tb, 2);
   tiled_gemm(first, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
     gemm_tile(second, i0, i1, j0, j1, 1.0f);  // accumulate onto the first product's tile while it is in cache
   });

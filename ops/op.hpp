@@ -83,6 +83,8 @@ struct Kernel {
   GemmBackend gemm = GemmBackend::ebm;
   gemm::Workspace* workspaces = nullptr;  // one per arena thread (null: the thread's own)
   int n_workspaces = 0;
+  gemm::PackCache* packs = nullptr;  // the executor's packed B operands of this run
+  uint32_t shared_b = 0;             // bit i: input i is a B operand other products of the run read too: packs holds it
   const TileEpilogue* epilogue = nullptr;
 
   int64_t col_stop() const { return col_end > 0 ? col_end : out_shape.cols; }

@@ -207,3 +207,36 @@ TEST_CASE("gemm/tile_grid: balanced pieces on multiples of 16; narrow products g
   check_grid(2000, 10, 8, 1);
   CHECK(gemm::tile_grid(100, 10).row_start(1) == 48);
 }
+
+TEST_CASE("gemm/PackCache: products on cached B panels are bitwise equal to sgemm; one pack per tile per run") {
+  struct Dims {
+    int64_t m, n, k;
+    bool ta, tb;
+  };
+  // CD-1's shapes, a narrow label product, and one with several column
+  // blocks and depth slabs.
+  const Dims dims[] = {{100, 500, 784, false, false}, {100, 784, 500, false, true}, {100, 10, 2000, false, true},
+                       {50, gemm::detail::kNc + 40, gemm::detail::kKc + 100, true, false}};
+  gemm::PackCache cache;
+  std::vector<Case> cases;
+  cases.reserve(4);  // the cache keys on B's address
+  uint32_t seed = 41;
+  for (const Dims& d : dims) {
+    const Case& t = cases.emplace_back(make_case(d.m, d.n, d.k, d.ta, d.tb, 1.0f, 0.0f, 2, seed++));
+    std::vector<float> ref(static_cast<size_t>(d.m * t.ldc())), got(ref.size());
+    gemm::sgemm(d.ta, d.tb, d.m, d.n, d.k, 1.0f, t.a.data(), t.lda(), t.b.data(), t.ldb(), 0.0f, ref.data(), t.ldc());
+    const int64_t packs = cache.packs();
+    for (int use = 0; use < 2; ++use) {  // the second product reuses the panels
+      const float* pb = cache.packed_b(d.tb, d.n, d.k, t.b.data(), t.ldb());
+      gemm::sgemm_packed_b(nullptr, d.ta, d.tb, d.m, d.n, d.k, 1.0f, t.a.data(), t.lda(), pb, 0.0f, got.data(), t.ldc());
+      INFO("m=", d.m, " n=", d.n, " k=", d.k, " tb=", d.tb, " use=", use);
+      CHECK(got == ref);
+    }
+    CHECK(cache.packs() == packs + 1);
+  }
+  CHECK(cache.entries() == 4);
+  cache.new_run();  // a new run packs again, into the same buffers
+  cache.packed_b(false, 500, 784, cases[0].b.data(), cases[0].ldb());
+  CHECK(cache.packs() == 5);
+  CHECK(cache.entries() == 4);
+}

@@ -215,6 +215,39 @@ TEST_CASE("plan: a sum of two products runs as one matmul_sum, and a stop_gradie
   CHECK(stops == 0);
 }
 
+TEST_CASE("executor: a weight several products read is packed once per run, with the same bits") {
+  // A CD-2 step: W is read as B by the three up-passes and, transposed, by
+  // the two down-passes; the update writes it after all of them.
+  Graph g;
+  const Tensor v = g.input("v", {100, 300});
+  const Tensor w = g.param("w", {300, 200}), b = g.param("b", {1, 300}), c = g.param("c", {1, 200});
+  Tensor h = sigmoid_bernoulli(affine(v, w, c)), vk = v;
+  for (int i = 0; i < 2; ++i) {
+    vk = sigmoid_bernoulli(affine(h, w, b, true));
+    h = sigmoid_bernoulli(affine(vk, w, c));
+  }
+  const Tensor loss = mean(softplus(affine(stop_gradient(vk), w, c))) - mean(softplus(affine(v, w, c)));
+  const Tensor params[] = {w};
+  const Optimizer opt = sgd(params, grad(loss, params), {.lr = 0.1f, .momentum = 0.5f});
+  std::vector<float> xs(100 * 300);
+  fill_uniform(xs, 0.0f, 1.0f, 3, 1);
+  auto train = [&](ExecutorOptions o) {
+    fill_uniform(g.value(w), -0.3f, 0.3f, 3, 2);
+    std::ranges::fill(g.value(opt.state[0]), 0.0f);
+    Executor ex(g, o);
+    for (int step = 0; step < 3; ++step) ex.run({opt.step}, {{v, xs}});
+    return std::vector<float>(g.value(w).begin(), g.value(w).end());
+  };
+  const auto ref = train({.seed = 2, .cache_packs = false});
+  CHECK(train({.threads = 1, .seed = 2}) == ref);
+  CHECK(train({.threads = 2, .seed = 2}) == ref);
+  Executor ex(g, {.threads = 2});
+  const Tensor targets[] = {opt.step};
+  CHECK(ex.stats(targets).shared_b == 6);  // 2 live up-passes, the 2 free energies, the 2 down-passes (as W^T)
+  Executor off(g, {.threads = 2, .cache_packs = false});
+  CHECK(off.stats(targets).shared_b == 0);
+}
+
 TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its gradient, with the same bits") {
   Graph g;
   const Tensor x = g.input("x", {300, 200});
