@@ -72,15 +72,19 @@ struct Executor::Impl {
   void mark_shared_b(Compiled& c) const;
 };
 
-// The B operands of products, as (input slot, whether op(B) is B^T).
-std::array<std::pair<int, bool>, 2> b_slots(const Op& op, int& n) {
-  n = 0;
-  std::array<std::pair<int, bool>, 2> s{};
-  if (const auto* m = std::get_if<MatMul>(&op)) s[n++] = {1, m->tb};
-  if (const auto* m = std::get_if<MatMulSum>(&op)) s[n++] = {1, m->tb}, s[n++] = {3, m->tb};
-  if (const auto* m = std::get_if<Affine>(&op)) s[n++] = {1, m->tb};
-  if (const auto* m = std::get_if<AffineSigmoid>(&op)) s[n++] = {1, m->tb};
-  return s;
+// The B operands of a product op: input slots, and whether op(B) is B^T.
+struct BSlots {
+  std::array<int, 2> slot{};
+  bool tb = false;
+  int n = 0;
+};
+
+BSlots b_slots(const Op& op) {
+  if (const auto* m = std::get_if<MatMul>(&op)) return {{1}, m->tb, 1};
+  if (const auto* m = std::get_if<MatMulSum>(&op)) return {{1, 3}, m->tb, 2};
+  if (const auto* m = std::get_if<Affine>(&op)) return {{1}, m->tb, 1};
+  if (const auto* m = std::get_if<AffineSigmoid>(&op)) return {{1}, m->tb, 1};
+  return {};
 }
 
 // A parameter is constant while a run lasts (its updates wait for all its
@@ -97,12 +101,11 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
   std::vector<std::array<int, 2>> readers(p.nodes.size(), {0, 0});  // per node: products reading it as B, B^T
   auto each_b = [&](auto f) {
     for (size_t j = 0; j < p.nodes.size(); ++j) {
-      int n = 0;
-      const auto slots = b_slots(p.nodes[j].op, n);
-      for (int i = 0; i < n; ++i) {
-        const auto [slot, tb] = slots[static_cast<size_t>(i)];
+      const BSlots b = b_slots(p.nodes[j].op);
+      for (int i = 0; i < b.n; ++i) {
+        const int slot = b.slot[static_cast<size_t>(i)];
         const int32_t u = p.nodes[j].in[static_cast<size_t>(slot)];
-        if (is_param(u)) f(j, slot, readers[static_cast<size_t>(u)][tb]);
+        if (is_param(u)) f(j, slot, readers[static_cast<size_t>(u)][b.tb]);
       }
     }
   };

@@ -93,6 +93,7 @@ PackCache::~PackCache() = default;
 void PackCache::new_run() { impl_->run.fetch_add(1, std::memory_order_relaxed); }
 
 const float* PackCache::packed_b(bool tb, int64_t n, int64_t k, const float* b, int64_t ldb) {
+  if (n <= 0 || k <= 0) return nullptr;  // nothing to pack; sgemm_packed_b does not read it
   Impl& im = *impl_;
   Impl::Entry* e = nullptr;
   {
@@ -142,7 +143,8 @@ void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64
 
 TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols) {
   const int64_t cols = (n + max_cols - 1) / max_cols;
-  const int64_t rows = std::max((m + max_rows - 1) / max_rows, cols == 1 && n <= 32 && m >= 64 ? int64_t{2} : int64_t{1});
+  const bool narrow = cols == 1 && n <= 32 && m >= 64;
+  const int64_t rows = std::max((m + max_rows - 1) / max_rows, narrow ? int64_t{2} : int64_t{1});
   return {m, n, rows, cols};
 }
 
