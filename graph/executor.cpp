@@ -98,21 +98,26 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
     const PlanNode& pn = p.nodes[static_cast<size_t>(u)];
     return pn.offset < 0 && g.node(pn.id).storage >= 0;
   };
-  std::vector<std::array<int, 2>> readers(p.nodes.size(), {0, 0});  // per node: products reading it as B, B^T
-  auto each_b = [&](auto f) {
-    for (size_t j = 0; j < p.nodes.size(); ++j) {
-      const BSlots b = b_slots(p.nodes[j].op);
-      for (int i = 0; i < b.n; ++i) {
-        const int slot = b.slot[static_cast<size_t>(i)];
-        const int32_t u = p.nodes[j].in[static_cast<size_t>(slot)];
-        if (is_param(u)) f(j, slot, readers[static_cast<size_t>(u)][b.tb]);
-      }
-    }
+  struct Read {
+    size_t node;
+    int slot;
+    int32_t param;
+    bool tb;
   };
-  each_b([](size_t, int, int& count) { ++count; });
-  each_b([&](size_t j, int slot, int& count) {
-    if (count >= 2) c.shared_b[j] |= 1u << slot;
-  });
+  std::vector<Read> reads;
+  std::vector<std::array<int, 2>> readers(p.nodes.size(), {0, 0});  // per parameter: products reading it as B, B^T
+  for (size_t j = 0; j < p.nodes.size(); ++j) {
+    const BSlots b = b_slots(p.nodes[j].op);
+    for (int i = 0; i < b.n; ++i) {
+      const int slot = b.slot[static_cast<size_t>(i)];
+      const int32_t u = p.nodes[j].in[static_cast<size_t>(slot)];
+      if (!is_param(u)) continue;
+      reads.push_back({j, slot, u, b.tb});
+      ++readers[static_cast<size_t>(u)][b.tb];
+    }
+  }
+  for (const Read& r : reads)
+    if (readers[static_cast<size_t>(r.param)][r.tb] >= 2) c.shared_b[r.node] |= 1u << r.slot;
 }
 
 Compiled& Executor::Impl::find(std::span<const Tensor> targets) {

@@ -43,31 +43,26 @@ void scale(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
 }
 
-int64_t pack_b(Isa isa, const detail::Problem& p, float* dst) {
+// The kernels of one ISA.
+struct IsaKernels {
+  void (*sgemm)(const detail::Problem&, detail::Workspace);
+  int64_t (*pack_b)(const detail::Problem&, float*);
+};
+
+IsaKernels kernels(Isa isa) {
   switch (isa) {
 #if defined(__x86_64__)
     case Isa::avx512:
-      return detail::pack_b_avx512(p, dst);
+      return {detail::sgemm_avx512, detail::pack_b_avx512};
     case Isa::avx2:
-      return detail::pack_b_avx2(p, dst);
+      return {detail::sgemm_avx2, detail::pack_b_avx2};
 #endif
     default:
-      return detail::pack_b_generic(p, dst);
+      return {detail::sgemm_generic, detail::pack_b_generic};
   }
 }
 
-void run(Isa isa, const detail::Problem& p, detail::Workspace w) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::avx512:
-      return detail::sgemm_avx512(p, w);
-    case Isa::avx2:
-      return detail::sgemm_avx2(p, w);
-#endif
-    default:
-      return detail::sgemm_generic(p, w);
-  }
-}
+void run(Isa isa, const detail::Problem& p, detail::Workspace w) { kernels(isa).sgemm(p, w); }
 
 }  // namespace
 
@@ -113,12 +108,13 @@ const float* PackCache::packed_b(bool tb, int64_t n, int64_t k, const float* b, 
   if (e->run != run) {
     const Isa isa = active_isa();
     const detail::Problem p{false, tb, 1, n, k, 1.0f, nullptr, k, b, ldb, 0.0f, nullptr, n};
-    const int64_t size = pack_b(isa, p, nullptr);
+    const auto pack = kernels(isa).pack_b;
+    const int64_t size = pack(p, nullptr);
     if (size > e->capacity) {
       e->data.reset(static_cast<float*>(::operator new[](sizeof(float) * size_t(size), std::align_val_t{64})));
       e->capacity = size;
     }
-    pack_b(isa, p, e->data.get());
+    pack(p, e->data.get());
     e->run = run;
     im.packs.fetch_add(1, std::memory_order_relaxed);
   }

@@ -71,13 +71,17 @@ void store_tile(const xsimd::batch<float, Arch> (&acc)[R][NV], float* c, int64_t
   }
 }
 
-// The micro-kernel: C[0:R, 0:cols] = alpha A B + beta C for an A panel
-// (kc x R, k-major, row k at a + k as) and a packed B panel (kc x NV
-// vectors, aligned).
+// The micro-kernel: C[0:R, 0:cols] = alpha A B + beta C for an A panel of
+// kc x R and a packed B panel (kc x NV vectors, aligned). A's element
+// (k, r) is at a[k as + r] (k-major: a packed panel, or A stored
+// transposed and read in place), or with RowMajorA at a[r as + k] (A's
+// rows read in place: for narrow B, where a packed A would serve one or
+// two B panels, this saves the copy). Either way each C element sums the
+// same products in the same order, so the form changes no bits.
 // Per k: NV vector loads of B, R broadcasts of A, R x NV FMAs; with
 // Prefetch, also a prefetch of the same vectors of the next B panel at pf
 // (B panels read from a cache of packed operands come from far away).
-template <class Arch, int R, int NV, bool Prefetch>
+template <class Arch, int R, int NV, bool RowMajorA, bool Prefetch>
 void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float* c, int64_t ldc, int64_t cols,
                   float alpha, float beta, const float* pf) {
   using V = xsimd::batch<float, Arch>;
@@ -97,40 +101,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float*
       for (int v = 0; v < NV; ++v) __builtin_prefetch(pf + (p * NV + v) * L);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const V ar(a[p * as + r]);
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
-    }
-  }
-  store_tile<Arch, R, NV>(acc, c, ldc, cols, alpha, beta);
-}
-
-// The same product for an A read in place from row-major storage: row r of
-// the panel at a + r lda, its k-th element at a[r lda + k] (the broadcasts
-// walk R rows side by side). For narrow B, where a packed A would serve
-// one or two B panels, this saves the copy and changes no bits: each C
-// element sums the same products in the same order.
-template <class Arch, int R, int NV>
-void row_kernel(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, int64_t cols,
-                float alpha, float beta, const float*) {
-  using V = xsimd::batch<float, Arch>;
-  constexpr int64_t L = V::size;
-  V acc[R][NV];
-  const float* row[R];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-    row[r] = a + r * lda;
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
-  }
-#pragma GCC unroll 2
-  for (int64_t p = 0; p < kc; ++p) {
-    V bv[NV];
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) bv[v] = V::load_aligned(b + (p * NV + v) * L);
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      const V ar(row[r][p]);
+      const V ar(RowMajorA ? a[r * as + p] : a[p * as + r]);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
     }
@@ -142,16 +113,10 @@ using KernelFn = void (*)(int64_t, const float*, int64_t, const float*, float*, 
                           const float*);
 
 // kernels[R - 1][NV - 1]: the micro-kernel for R rows and NV vectors.
-template <class Arch, bool Prefetch, size_t... R>
+template <class Arch, bool RowMajorA, bool Prefetch, size_t... R>
 constexpr auto kernel_table(std::index_sequence<R...>) {
-  return std::array<std::array<KernelFn, 2>, sizeof...(R)>{
-      {{&micro_kernel<Arch, int(R) + 1, 1, Prefetch>, &micro_kernel<Arch, int(R) + 1, 2, Prefetch>}...}};
-}
-
-template <class Arch, size_t... R>
-constexpr auto row_kernel_table(std::index_sequence<R...>) {
-  return std::array<std::array<KernelFn, 2>, sizeof...(R)>{
-      {{&row_kernel<Arch, int(R) + 1, 1>, &row_kernel<Arch, int(R) + 1, 2>}...}};
+  return std::array<std::array<KernelFn, 2>, sizeof...(R)>{{{&micro_kernel<Arch, int(R) + 1, 1, RowMajorA, Prefetch>,
+                                                             &micro_kernel<Arch, int(R) + 1, 2, RowMajorA, Prefetch>}...}};
 }
 
 // An ISA TU may specialise this, before it instantiates the GEMM, with an
@@ -242,29 +207,23 @@ template <class Arch>
 void block_product(AForm form, const float* pa, int64_t lda, const float* pb, bool far_b, int64_t mc, int64_t nc,
                    int64_t kc, float alpha, float beta, float* c, int64_t ldc) {
   constexpr int64_t MR = mr_of<Arch>(), L = xsimd::batch<float, Arch>::size;
-  static constexpr auto kernels = kernel_table<Arch, false>(std::make_index_sequence<MR>{});
-  static constexpr auto fetching_kernels = kernel_table<Arch, true>(std::make_index_sequence<MR>{});
-  static constexpr auto row_kernels = row_kernel_table<Arch>(std::make_index_sequence<MR>{});
+  using Rows = std::make_index_sequence<MR>;
+  static constexpr auto k_major_kernels = kernel_table<Arch, false, false>(Rows{});
+  static constexpr auto fetching_kernels = kernel_table<Arch, false, true>(Rows{});
+  static constexpr auto row_kernels = kernel_table<Arch, true, false>(Rows{});
   for (int64_t i = 0; i < mc; i += MR) {
     const int64_t rows = min(MR, mc - i);
+    const float* ai = form == AForm::packed ? pa + i * kc : form == AForm::k_major ? pa + i : pa + i * lda;
+    const int64_t as = form == AForm::packed ? rows : lda;
     const float* b = pb;
     for (int64_t j = 0; j < nc; j += 2 * L) {
       const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
-      float* cij = c + i * ldc + j;
       const float* next = b + nv * L * kc;  // the next B panel
-      const auto& table = far_b && i == 0 && j + 2 * L < nc ? fetching_kernels : kernels;
-      switch (form) {
-        case AForm::packed:
-          table[rows - 1][nv - 1](kc, pa + i * kc, rows, b, cij, ldc, cols, alpha, beta, next);
-          break;
-        case AForm::k_major:
-          table[rows - 1][nv - 1](kc, pa + i, lda, b, cij, ldc, cols, alpha, beta, next);
-          break;
-        case AForm::row_major:
-          row_kernels[rows - 1][nv - 1](kc, pa + i * lda, lda, b, cij, ldc, cols, alpha, beta, next);
-          break;
-      }
-      b += nv * L * kc;
+      const auto& table = form == AForm::row_major                ? row_kernels
+                          : far_b && i == 0 && j + 2 * L < nc ? fetching_kernels
+                                                              : k_major_kernels;
+      table[rows - 1][nv - 1](kc, ai, as, b, c + i * ldc + j, ldc, cols, alpha, beta, next);
+      b = next;
     }
   }
 }
@@ -336,15 +295,11 @@ void blocked_sgemm(const Problem& p, Workspace w) {
       }
       for (int64_t i0 = 0; i0 < p.m; i0 += bl.mc_max) {
         const int64_t mc = min(bl.mc_max, p.m - i0);
-        float* c = p.c + i0 * p.ldc + j0;
-        if (a_form == AForm::k_major) {
-          block_product<Arch>(a_form, p.a + p0 * p.lda + i0, p.lda, pb, far_b, mc, nc, kc, p.alpha, beta, c, p.ldc);
-        } else if (a_form == AForm::row_major) {
-          block_product<Arch>(a_form, p.a + i0 * p.lda + p0, p.lda, pb, far_b, mc, nc, kc, p.alpha, beta, c, p.ldc);
-        } else {
-          pack_a<Arch>(p, i0, mc, p0, kc, w.a);
-          block_product<Arch>(a_form, w.a, 0, pb, far_b, mc, nc, kc, p.alpha, beta, c, p.ldc);
-        }
+        const float* a = w.a;
+        if (a_form == AForm::k_major) a = p.a + p0 * p.lda + i0;
+        else if (a_form == AForm::row_major) a = p.a + i0 * p.lda + p0;
+        else pack_a<Arch>(p, i0, mc, p0, kc, w.a);
+        block_product<Arch>(a_form, a, p.lda, pb, far_b, mc, nc, kc, p.alpha, beta, p.c + i0 * p.ldc + j0, p.ldc);
       }
     }
   }
