@@ -1,0 +1,143 @@
+// Plan fusions and rewrites (GEMM epilogues, SGD updates on a GEMM's
+// tiles, sums of products, skipped stop_gradients) and the executor's cache
+// of packed parameters: each checked bit for bit against the unfused,
+// uncached run.
+
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "autodiff/grad.hpp"
+#include "autodiff/optim.hpp"
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "graph/plan.hpp"
+#include "tests/run_values.hpp"
+
+using namespace ebm;
+using test::run_values;
+
+TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with the same bits") {
+  Graph g;
+  const Tensor x = g.param("x", {300, 200}), w = g.param("w", {200, 517}), b = g.param("b", {1, 517});
+  const Tensor col = g.param("col", {300, 1});
+  for (Tensor t : {x, w, b, col}) fill_uniform(g.value(t), -1.0f, 1.0f, 7, static_cast<uint64_t>(t.id));
+  const Tensor a = affine(x, w, b);  // a 2 x 3 grid of tiles with ragged edges
+  const Tensor h = sigmoid_bernoulli(a);  // random: counters by element, never by tile
+  const Tensor d = apply(SoftplusGrad{}, {a, col});  // a broadcast column
+  const Tensor s = stop_gradient(h) * 2.0f + gaussian(a, 0.5f);
+  const Tensor wide = a * broadcast_to(sum(a, 1), a.shape());  // needs all of a: must stay outside
+  const Tensor r = relu(matmul(x, w, {.tb = false}) - b);
+  const std::vector<Tensor> targets{h, d, s, wide, r};
+  const auto ref = run_values(g, targets, {.seed = 3, .parallel = false, .fuse = false}, 2);
+  for (bool parallel : {false, true})
+    for (int threads : {1, 2}) {
+      CAPTURE(parallel);
+      CAPTURE(threads);
+      CHECK(run_values(g, targets, {.threads = threads, .seed = 3, .parallel = parallel}, 2) == ref);
+    }
+  const Plan p = compile_plan(g, targets);
+  const PlanTask& fused = p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(a.id))].task)];
+  CHECK(fused.label.starts_with("fused(affine+sigmoid_bernoulli+softplus_grad+"));
+  CHECK(p.nodes[static_cast<size_t>(p.find(h.id))].task == p.nodes[static_cast<size_t>(p.find(s.id))].task);
+  CHECK(p.nodes[static_cast<size_t>(p.find(wide.id))].task != p.nodes[static_cast<size_t>(p.find(a.id))].task);
+  const Tensor rt = r;
+  CHECK(p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(rt.id))].task)].label == "fused(matmul+sub+relu)");
+}
+
+TEST_CASE("plan: a sum of two products runs as one matmul_sum, and a stop_gradient as its input, with the same bits") {
+  Graph g;
+  const Tensor p = g.param("p", {300, 200}), w = g.param("w", {200, 517}), y = g.param("y", {300, 10});
+  const Tensor u = g.param("u", {10, 517}), b = g.param("b", {1, 517}), v = g.param("v", {517, 10});
+  const Tensor wt = g.param("wt", {517, 200});
+  for (Tensor t : {p, w, y, u, b, v, wt}) fill_uniform(g.value(t), -1.0f, 1.0f, 9, static_cast<uint64_t>(t.id));
+  const Tensor h = sigmoid_bernoulli(matmul(p, w) + matmul(stop_gradient(y), u) + b);  // the joint model's hidden input
+  const Tensor shared = matmul(p, w);  // read twice: must stay a product of its own
+  const Tensor kept = shared + matmul(y, u);
+  const Tensor twice = shared * 2.0f;
+  const Tensor transposed = matmul(h, v, {.tb = false}) + matmul(h, v, {.tb = false});
+  const Tensor mixed = matmul(p, w) + matmul(p, wt, {.tb = true});  // two forms: no sum
+  const std::vector<Tensor> targets{h, kept, twice, transposed, mixed};
+  const auto ref = run_values(g, targets, {.seed = 4, .parallel = false, .fuse = false}, 2);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    CHECK(run_values(g, targets, {.threads = threads, .seed = 4}, 2) == ref);
+  }
+  const Plan plan = compile_plan(g, targets);
+  auto label_of = [&](Tensor t) { return plan.tasks[static_cast<size_t>(plan.nodes[static_cast<size_t>(plan.find(t.id))].task)].label; };
+  CHECK(label_of(h) == "fused(matmul_sum+add+sigmoid_bernoulli)");
+  CHECK(label_of(transposed) == "matmul_sum");
+  CHECK(label_of(kept).find("matmul_sum") == std::string::npos);
+  CHECK(label_of(mixed).find("matmul_sum") == std::string::npos);
+  const Plan unfused = compile_plan(g, targets, {.fuse = false});
+  int sums = 0;
+  for (const PlanTask& t : unfused.tasks) sums += t.label.find("matmul_sum") != std::string::npos;
+  CHECK(sums == 0);
+  int stops = 0;  // the stop_gradient is never a task, fused or not
+  for (const PlanTask& t : unfused.tasks) stops += t.label.find("stop_gradient") != std::string::npos;
+  CHECK(stops == 0);
+}
+
+TEST_CASE("executor: a weight several products read is packed once per run, with the same bits") {
+  // A CD-2 step: W is read as B by the three up-passes and, transposed, by
+  // the two down-passes; the update writes it after all of them.
+  Graph g;
+  const Tensor v = g.input("v", {100, 300});
+  const Tensor w = g.param("w", {300, 200}), b = g.param("b", {1, 300}), c = g.param("c", {1, 200});
+  Tensor h = sigmoid_bernoulli(affine(v, w, c)), vk = v;
+  for (int i = 0; i < 2; ++i) {
+    vk = sigmoid_bernoulli(affine(h, w, b, true));
+    h = sigmoid_bernoulli(affine(vk, w, c));
+  }
+  const Tensor loss = mean(softplus(affine(stop_gradient(vk), w, c))) - mean(softplus(affine(v, w, c)));
+  const Tensor params[] = {w};
+  const Optimizer opt = sgd(params, grad(loss, params), {.lr = 0.1f, .momentum = 0.5f});
+  std::vector<float> xs(100 * 300);
+  fill_uniform(xs, 0.0f, 1.0f, 3, 1);
+  auto train = [&](ExecutorOptions o) {
+    fill_uniform(g.value(w), -0.3f, 0.3f, 3, 2);
+    std::ranges::fill(g.value(opt.state[0]), 0.0f);
+    Executor ex(g, o);
+    for (int step = 0; step < 3; ++step) ex.run({opt.step}, {{v, xs}});
+    return std::vector<float>(g.value(w).begin(), g.value(w).end());
+  };
+  const auto ref = train({.seed = 2, .cache_packs = false});
+  CHECK(train({.threads = 1, .seed = 2}) == ref);
+  CHECK(train({.threads = 2, .seed = 2}) == ref);
+  Executor ex(g, {.threads = 2});
+  const Tensor targets[] = {opt.step};
+  CHECK(ex.stats(targets).shared_b == 6);  // 2 live up-passes, the 2 free energies, the 2 down-passes (as W^T)
+  Executor off(g, {.threads = 2, .cache_packs = false});
+  CHECK(off.stats(targets).shared_b == 0);
+}
+
+TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its gradient, with the same bits") {
+  Graph g;
+  const Tensor x = g.input("x", {300, 200});
+  const Tensor w = g.param("w", {200, 517});
+  const Tensor y = matmul(x, w);
+  const Tensor loss = mean(square(y - 0.5f)) + mean(square(y));
+  const Tensor params[] = {w};
+  const auto grads = grad(loss, params);
+  const Optimizer opt = sgd(params, grads, {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 1e-3f});
+  std::vector<float> xs(300 * 200);
+  fill_uniform(xs, 0.0f, 1.0f, 3, 1);
+  auto train = [&](ExecutorOptions o) {
+    fill_uniform(g.value(w), -0.1f, 0.1f, 3, 2);
+    std::ranges::fill(g.value(opt.state[0]), 0.0f);
+    Executor ex(g, o);
+    for (int step = 0; step < 3; ++step) ex.run({loss, opt.step}, {{x, xs}});
+    return std::vector<float>(g.value(w).begin(), g.value(w).end());
+  };
+  const auto ref = train({.parallel = false, .fuse = false});
+  CHECK(train({.parallel = false}) == ref);
+  CHECK(train({.threads = 2}) == ref);
+  const Tensor targets[] = {loss, opt.step};
+  const Plan p = compile_plan(g, targets);
+  int fused_updates = 0;
+  for (const PlanTask& t : p.tasks) fused_updates += t.label == "fused(matmul+sgd_update)";
+  CHECK(fused_updates == 1);
+}
+
