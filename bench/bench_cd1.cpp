@@ -9,40 +9,35 @@
 // 2.35e11 flops. The floor is that at the best rate GEMM reaches on these
 // shapes here (bench/gemm_floor.hpp).
 //
+// ebm::gemm multiplies a sparse A block (at most 40% nonzero for binary
+// states) by its nonzeros only (ops/gemm.hpp), with the same bits: here the
+// sampled pixels (about 13% on), the sampled hidden states when sparse
+// enough, and the weight statistics' A. Epochs with zero skipping on and
+// off alternate; the floor is dense GEMM either way.
+//
 // Output (key=value; medians over the repeats), after the step's profile:
-//   epoch_s             wall time of one epoch (batch conversion included);
-//                       the kernels issue's target is <= 1.2
+//   epoch_s             wall time of one epoch (batch conversion included),
+//                       zero skipping on (the default); the kernels issue's
+//                       target is <= 1.2
 //   *_gflops            GEMM rates on the step's shapes (bench/gemm_floor.hpp):
 //                       ebm::gemm and CBLAS tiles in the executor, OpenBLAS
 //                       direct, and OpenBLAS's AVX-512 kernels (child process)
 //   avx512_floor_s, overhead_vs_avx512_floor
 //                       the floor at OpenBLAS's AVX-512 rate (target <= 1.2)
 //   gemm_floor_s        2.35e11 flops / the best rate of all
+//   epoch_dense_s, overhead_dense_vs_floor, zero_skip_speedup
+//                       the same epoch with zero skipping off (every GEMM
+//                       dense), its ratio to the floor, and dense / default
 //   peak_rss_mib        the process's peak resident memory (data included)
 //   overhead_vs_floor   epoch_s / gemm_floor_s (target <= 1.15), headline last
 
 #include <sys/resource.h>
 
-#include <filesystem>
-
 #include "bench/gemm_floor.hpp"
+#include "bench/mnist.hpp"
 #include "io/batch.hpp"
 #include "io/idx.hpp"
 #include "models/cd.hpp"
-
-namespace {
-
-ebm::io::ImageSet training_images() {
-  for (const char* dir : {"data/mnist", "../data/mnist", "../../data/mnist"})
-    if (std::filesystem::exists(std::filesystem::path(dir) / "train-images-idx3-ubyte"))
-      return ebm::io::load_mnist(dir, "train");
-  bench::print_comment("MNIST not found (run scripts/fetch_mnist.sh); timing on random bytes of the same size");
-  ebm::io::ImageSet s{60000, 28, 28, std::vector<uint8_t>(60000 * 784), std::vector<uint8_t>(60000, 0)};
-  for (size_t i = 0; i < s.pixels.size(); ++i) s.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
-  return s;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   constexpr int kThreads = 2, kEpochs = 5;
@@ -50,7 +45,7 @@ int main(int argc, char** argv) {
                                              {100, 500, 784, false, false}, {784, 500, 100, true, false},
                                              {784, 500, 100, true, false}};
   const double avx512_gflops = bench::openblas_avx512_gflops(argc, argv, shapes, kThreads);
-  const ebm::io::ImageSet train = training_images();
+  const ebm::io::ImageSet train = bench::mnist_training_images();
   ebm::Graph g;
   ebm::Rbm rbm = ebm::Rbm::make(g, "rbm", {.visible = 784, .hidden = 500});
   rbm.init_visible_bias(ebm::io::pixel_means(train));
@@ -79,12 +74,7 @@ int main(int argc, char** argv) {
     }
   };
   epoch(0);  // compiles the plan and warms the caches
-  std::vector<double> secs;
-  for (int e = 1; e <= kEpochs; ++e) {
-    const auto t0 = bench::Clock::now();
-    epoch(e);
-    secs.push_back(bench::seconds_since(t0));
-  }
+  const auto [secs, dense_secs] = bench::time_epochs_skip_on_off(kEpochs, epoch);
   const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
   const double flops = 600.0 * 5 * 2 * 100 * 784 * 500, floor_s = flops / (rates.best() * 1e9);
   rusage ru{};
@@ -93,6 +83,7 @@ int main(int argc, char** argv) {
   bench::print_value("epoch_iqr_pct", bench::iqr_percent(secs), 1);
   bench::print_value("epoch_flops", flops, 0);
   bench::print_floor(bench::median(secs), flops, rates, avx512_gflops);
+  bench::print_dense(bench::median(secs), bench::median(dense_secs), floor_s);
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);

@@ -8,12 +8,22 @@
 // epoch. The floor is that at the best rate GEMM reaches on these shapes
 // here (bench/gemm_floor.hpp).
 //
+// The batches are MNIST's, shuffled and scaled to [0, 1] as models/
+// finetune.cpp feeds them, converted beside the step. About 81% of the
+// pixels are exactly 0, so ebm::gemm multiplies the first layer's products
+// (x W1 and the gradient x' g) by the nonzero pixels only (ops/gemm.hpp),
+// with the same bits; no other operand has zeros. Epochs with zero
+// skipping on and off alternate; the floor is dense GEMM either way.
+//
 // Output (key=value; medians over the repeats), after the step's profile:
-// epoch_s (the kernels issue's target is <= 2.9), the floor figures of
-// bench/gemm_floor.hpp (GEMM rates, the floor at OpenBLAS's AVX-512 rate),
-// and overhead_vs_floor = epoch_s / gemm_floor_s (target <= 1.15) last.
+// epoch_s (zero skipping on, the default; the kernels issue's target is
+// <= 2.9), the floor figures of bench/gemm_floor.hpp (GEMM rates, the floor
+// at OpenBLAS's AVX-512 rate), the dense epoch's (epoch_dense_s,
+// overhead_dense_vs_floor, zero_skip_speedup), and overhead_vs_floor =
+// epoch_s / gemm_floor_s (target <= 1.15) last.
 
 #include "bench/gemm_floor.hpp"
+#include "bench/mnist.hpp"
 #include "io/batch.hpp"
 #include "models/classifier.hpp"
 
@@ -27,28 +37,37 @@ int main(int argc, char** argv) {
     if (l > 0) shapes.push_back({100, sizes[l], sizes[l + 1], false, true});    // dX = g W'
   }
   const double avx512_gflops = bench::openblas_avx512_gflops(argc, argv, shapes, kThreads);
+  const ebm::io::ImageSet train = bench::mnist_training_images();
   ebm::Graph g;
   ebm::Classifier c = ebm::Classifier::make(g, "net", {.layers = {784, 500, 500, 2000}, .batch = 100});
-  std::vector<float> x(100 * 784), t(100 * 10, 0.0f);
-  ebm::fill_uniform(x, 0.0f, 1.0f, 1, 1);
-  for (int i = 0; i < 100; ++i) t[static_cast<size_t>(i * 10 + i % 10)] = 1.0f;
+  std::vector<float> x(100 * 784), t(100 * 10), next_x(x.size()), next_t(t.size());
   ebm::Executor ex(g, {.threads = kThreads, .seed = 1});
+  ebm::io::Batcher batches(train.count, 100, 1);
+  auto fill = [&](int64_t b, std::vector<float>& xs, std::vector<float>& ts) {
+    ebm::io::fill_batch(train, batches.batch(b), xs, {.mode = ebm::io::Pixels::scaled});
+    ebm::io::fill_one_hot(train, batches.batch(b), 10, ts);
+  };
   const ebm::Tensor targets[] = {c.opt.step};
-  const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
-  bench::print_step_profile(g, kThreads, kSteps, [&](ebm::Executor& e, int) { e.run(targets, feeds); });
-  auto epoch = [&] {
-    for (int s = 0; s < kSteps; ++s) {
-      ex.run(targets, feeds);
-      x[static_cast<size_t>(s)] = 0.5f;  // the batch changes like a real one would (cheaply)
+  bench::print_step_profile(g, kThreads, kSteps, [&](ebm::Executor& e, int s) {
+    fill(s % batches.batches(), x, t);
+    const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
+    e.run(targets, feeds);
+  });
+  auto epoch = [&](int e) {  // batch s + 1 is converted beside step s
+    batches.start_epoch(static_cast<uint64_t>(e));
+    fill(0, x, t);
+    for (int64_t s = 0; s < kSteps; ++s) {
+      const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
+      auto prepare = [&] {
+        if (s + 1 < kSteps) fill(s + 1, next_x, next_t);
+      };
+      ex.run(targets, feeds, prepare);
+      x.swap(next_x);
+      t.swap(next_t);
     }
   };
-  ex.run(targets, feeds);
-  std::vector<double> secs;
-  for (int e = 0; e < kEpochs; ++e) {
-    const auto t0 = bench::Clock::now();
-    epoch();
-    secs.push_back(bench::seconds_since(t0));
-  }
+  epoch(0);  // compiles the plan and warms the caches
+  const auto [secs, dense_secs] = bench::time_epochs_skip_on_off(kEpochs, epoch);
   double step_flops = 0;
   for (const auto& s : shapes) step_flops += s.flops();
   const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
@@ -57,6 +76,7 @@ int main(int argc, char** argv) {
   bench::print_value("epoch_iqr_pct", bench::iqr_percent(secs), 1);
   bench::print_value("epoch_flops", kSteps * step_flops, 0);
   bench::print_floor(bench::median(secs), kSteps * step_flops, rates, avx512_gflops);
+  bench::print_dense(bench::median(secs), bench::median(dense_secs), floor_s);
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);
   return 0;

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -23,6 +24,7 @@
 #include "graph/executor.hpp"
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
+#include "ops/gemm.hpp"
 
 namespace bench {
 
@@ -127,6 +129,30 @@ void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
   }
   print_comment(fmt::format("profile of {} steps, ExecutorOptions{{.threads = {}, .profile = true}}:", steps, threads));
   print_comment(prof.profile().summary());
+}
+
+// Times `epoch(e)` for e = 1 .. 2 n, alternating ebm::gemm's zero skipping
+// on (odd e) and off (even e), so a noisy moment hits both; leaves it on.
+// Returns the seconds of each, {on, off}.
+template <typename Epoch>
+std::pair<std::vector<double>, std::vector<double>> time_epochs_skip_on_off(int n, Epoch epoch) {
+  std::vector<double> on, off;
+  for (int e = 1; e <= 2 * n; ++e) {
+    ebm::gemm::set_skip_zeros(e % 2 == 1);
+    const auto t0 = Clock::now();
+    epoch(e);
+    (e % 2 == 1 ? on : off).push_back(seconds_since(t0));
+  }
+  ebm::gemm::set_skip_zeros(true);
+  return {on, off};
+}
+
+// The figures of the dense epochs (zero skipping off) against the same
+// floor, after print_floor.
+inline void print_dense(double epoch_s, double dense_epoch_s, double floor_s) {
+  print_value("epoch_dense_s", dense_epoch_s);
+  print_value("overhead_dense_vs_floor", dense_epoch_s / floor_s);
+  print_value("zero_skip_speedup", dense_epoch_s / epoch_s);
 }
 
 }  // namespace bench

@@ -62,7 +62,20 @@ IsaKernels kernels(Isa isa) {
   }
 }
 
-void run(Isa isa, const detail::Problem& p, detail::Workspace w) { kernels(isa).sgemm(p, w); }
+// 1 or 0 once set or read from EBM_GEMM_SKIP_ZEROS; -1 before.
+std::atomic<int> zeros_skipped{-1};
+
+int skip_zeros_from_env() {
+  const char* env = std::getenv("EBM_GEMM_SKIP_ZEROS");
+  if (env == nullptr || *env == '\0' || std::string_view(env) == "1") return 1;
+  if (std::string_view(env) == "0") return 0;
+  throw Error("EBM_GEMM_SKIP_ZEROS={}: expected 0 (multiply every A block dense) or 1 (the default)", env);
+}
+
+void run(Isa isa, detail::Problem p, detail::Workspace w) {
+  p.skip_zeros = skip_zeros();
+  kernels(isa).sgemm(p, w);
+}
 
 }  // namespace
 
@@ -135,6 +148,18 @@ void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64
   detail::Problem p{ta, tb, m, n, k, alpha, a, lda, nullptr, 0, beta, c, ldc};
   p.packed_b = packed_b;
   run(active_isa(), p, ws ? detail::Workspace{ws->a(), ws->b()} : thread_workspace());
+}
+
+void set_skip_zeros(bool on) { zeros_skipped.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+bool skip_zeros() {
+  int on = zeros_skipped.load(std::memory_order_relaxed);
+  if (on < 0) {  // first use: the environment's choice, unless set meanwhile
+    int unset = -1;
+    zeros_skipped.compare_exchange_strong(unset, skip_zeros_from_env(), std::memory_order_relaxed);
+    on = zeros_skipped.load(std::memory_order_relaxed);
+  }
+  return on == 1;
 }
 
 TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols) {

@@ -55,6 +55,16 @@ void sgemm(Workspace& ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
 void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// Zero skipping (on by default): an A block at most a third nonzero (40%
+// when every nonzero is 1), such as a batch of sampled binary states or of
+// MNIST digits, is multiplied by its nonzeros only, in the order the dense
+// kernel sums them, so C keeps the dense kernel's bits whenever B is
+// finite. Process-wide; turning it off (here, or with the environment
+// variable EBM_GEMM_SKIP_ZEROS=0, read on first use; another value than 0
+// or 1 is an ebm::Error) serves benchmarks that want the dense rate.
+void set_skip_zeros(bool on);
+bool skip_zeros();
+
 // Packed copies of B operands that stay constant while a graph runs: the
 // parameters several products read, such as W in every Gibbs step of a
 // chain. The panels of one B tile are packed on the first product that
@@ -118,6 +128,7 @@ struct Problem {
   float* c;
   int64_t ldc;
   const float* packed_b = nullptr;  // op(B) already packed by pack_b_<isa>, or null
+  bool skip_zeros = false;          // multiply sparse A blocks by their nonzeros only
 };
 
 // The pack buffers (64-byte aligned), at least kPackA and kPackB floats.
@@ -130,6 +141,13 @@ struct Workspace {
 // (rows rounded up to the register block), a packed B block kKc x kNc.
 constexpr int64_t kKc = 384, kMc = 288, kNc = 768;
 constexpr int64_t kPackA = (kMc + 16) * kKc, kPackB = (kNc + 32) * kKc;
+// An A block at most this dense is multiplied by its nonzeros only: binary
+// (all nonzeros 1, summed by adds) or not (FMAs). Beyond these the lists
+// cost more than the dense kernel (measured on the CD-1 and fine-tuning
+// shapes). The lists, a depth and a value per nonzero, fit the two halves
+// of the A pack buffer with 16 to spare.
+constexpr double kSparseDensity = 0.33, kBinaryDensity = 0.4;
+static_assert(kBinaryDensity * kMc * kKc + 16 <= kPackA / 2);
 
 void sgemm_generic(const Problem& p, Workspace w);
 void sgemm_avx2(const Problem& p, Workspace w);

@@ -39,6 +39,24 @@ struct Transpose16<xsimd::avx512f> {
   }
 };
 
+template <>
+struct Sparse16<xsimd::avx512f> {
+  static constexpr bool available = true;
+  static uint32_t nonzero(const float* x) {
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(x), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+  }
+  static uint32_t ones(const float* x) { return _mm512_cmp_ps_mask(_mm512_loadu_ps(x), _mm512_set1_ps(1.0f), _CMP_EQ_OQ); }
+  static int64_t compress(const float* x, int32_t k0, int32_t* k, float* v) {
+    const __m512 xs = _mm512_loadu_ps(x);
+    const __mmask16 m = _mm512_cmp_ps_mask(xs, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const __m512i ks = _mm512_add_epi32(_mm512_set1_epi32(k0),
+                                        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    _mm512_storeu_si512(k, _mm512_maskz_compress_epi32(m, ks));
+    _mm512_storeu_ps(v, _mm512_maskz_compress_ps(m, xs));
+    return __builtin_popcount(m);
+  }
+};
+
 }  // namespace
 
 void sgemm_avx512(const Problem& p, Workspace w) { blocked_sgemm<xsimd::avx512f>(p, w); }

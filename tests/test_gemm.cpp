@@ -4,6 +4,7 @@
 // and a tiled run on two threads bitwise equal to one call.
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -239,4 +240,75 @@ TEST_CASE("gemm/PackCache: products on cached B panels are bitwise equal to sgem
   cache.packed_b(false, 500, 784, cases[0].b.data(), cases[0].ldb());
   CHECK(cache.packs() == 5);
   CHECK(cache.entries() == 4);
+}
+
+namespace {
+
+// op(A) with about `density` of its elements nonzero: all 1 (sampled
+// binary states) when `binary`, else half 1 and half uniform in [-1, 1];
+// the columns of op(A) with index p % 7 == 3 all zero.
+void sparsify(Case& t, double density, bool binary, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int64_t i = 0; i < t.m; ++i)
+    for (int64_t p = 0; p < t.k; ++p) {
+      float& x = t.ta ? t.a[static_cast<size_t>(p * t.lda() + i)] : t.a[static_cast<size_t>(i * t.lda() + p)];
+      const double r = u(rng);
+      x = p % 7 == 3 || r >= density ? 0.0f : binary || r < density / 2 ? 1.0f : x;
+    }
+}
+
+// C = alpha op(A) b + beta C0 on `isa`, with zero skipping on or off.
+std::vector<float> product(const Case& t, const std::vector<float>& b, gemm::Isa isa, bool skip) {
+  gemm::set_skip_zeros(skip);
+  std::vector<float> c = t.c0;
+  gemm::sgemm(isa, t.ta, t.tb, t.m, t.n, t.k, t.alpha, t.a.data(), t.lda(), b.data(), t.ldb(), t.beta, c.data(),
+              t.ldc());
+  gemm::set_skip_zeros(true);
+  return c;
+}
+
+// Bitwise equality (C's padding holds NaN when beta = 0).
+bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("gemm/sgemm: sparse A (zero skipping) keeps the dense kernel's bits, every ISA") {
+  struct Dims {
+    int64_t m, n, k;
+    bool ta, tb;
+  };
+  // CD-1's three products and its weight statistics, narrow products (one
+  // vector, and a part-filled second one), and blocks crossed every way.
+  const Dims dims[] = {{100, 500, 784, false, false}, {100, 784, 500, false, true}, {784, 500, 200, true, false},
+                       {100, 10, 2000, false, true},  {37, 20, 300, true, true},    {1, 1, 1, false, false},
+                       {13, 17, 19, true, false},     {gemm::detail::kMc + 13, gemm::detail::kNc + 21, gemm::detail::kKc + 7, false, true}};
+  uint32_t seed = 61;
+  for (gemm::Isa isa : supported_isas())
+    for (const Dims& d : dims)
+      for (const auto& [density, binary] : {std::pair{0.1, false}, {0.25, false}, {0.1, true}, {0.25, true}}) {
+        Case t = make_case(d.m, d.n, d.k, d.ta, d.tb, seed % 2 ? 1.0f : -0.5f, seed % 3 == 0 ? 0.0f : 0.5f,
+                           int64_t(seed % 2) * 3, seed);
+        ++seed;
+        sparsify(t, density, binary, seed);
+        INFO("isa=", gemm::isa_name(isa), " m=", d.m, " n=", d.n, " k=", d.k, " ta=", d.ta, " tb=", d.tb,
+             " density=", density, " binary=", binary);
+        CHECK(same_bits(product(t, t.b, isa, true), product(t, t.b, isa, false)));
+        check(t, isa);
+        // The path is taken: B's row 3 (A's zero column) made infinite turns
+        // every element of the dense product into NaN, and none skipping.
+        if (d.k <= 3) continue;
+        std::vector<float> inf_b = t.b;
+        for (int64_t j = 0; j < d.n; ++j)
+          inf_b[static_cast<size_t>(d.tb ? j * t.ldb() + 3 : 3 * t.ldb() + j)] = std::numeric_limits<float>::infinity();
+        const std::vector<float> skipped = product(t, inf_b, isa, true), dense = product(t, inf_b, isa, false);
+        CHECK(std::isnan(dense[0]));
+        int64_t nan = 0;
+        for (int64_t i = 0; i < d.m; ++i)
+          for (int64_t j = 0; j < d.n; ++j) nan += std::isnan(skipped[static_cast<size_t>(i * t.ldc() + j)]);
+        CHECK(nan == 0);
+        CHECK(same_bits(skipped, product(t, t.b, isa, false)));
+      }
 }

@@ -1,0 +1,25 @@
+#pragma once
+// The MNIST training images for the training-step benches, found from the
+// repository root or a build directory; without them (scripts/fetch_mnist.sh
+// not run), random bytes of the same size, with a comment saying so. Random
+// bytes have almost no zero pixels, so zero skipping gains little on them.
+
+#include <filesystem>
+
+#include "bench/timing.hpp"
+#include "io/idx.hpp"
+
+namespace bench {
+
+inline ebm::io::ImageSet mnist_training_images() {
+  for (const char* dir : {"data/mnist", "../data/mnist", "../../data/mnist"})
+    if (std::filesystem::exists(std::filesystem::path(dir) / "train-images-idx3-ubyte"))
+      return ebm::io::load_mnist(dir, "train");
+  print_comment("MNIST not found (run scripts/fetch_mnist.sh); timing on random bytes of the same size");
+  ebm::io::ImageSet s{60000, 28, 28, std::vector<uint8_t>(60000 * 784), std::vector<uint8_t>(60000, 0)};
+  for (size_t i = 0; i < s.pixels.size(); ++i) s.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
+  for (size_t i = 0; i < s.labels.size(); ++i) s.labels[i] = static_cast<uint8_t>(i % 10);
+  return s;
+}
+
+}  // namespace bench
