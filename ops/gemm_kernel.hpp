@@ -268,6 +268,9 @@ template <class Arch>
 bool list_nonzeros(const Problem& pr, int64_t i0, int64_t mc, int64_t p0, int64_t kc, SparseBlock& sb) {
   const auto most = [&](double density) { return static_cast<int64_t>(density * double(mc * kc)); };
   const int64_t max_nnz = most(kBinaryDensity);
+  // After `done` of `all` rows (or depths), the count may be at most twice
+  // its share of max_nnz: a dense block is given up on almost at once.
+  const auto early_limit = [&](int64_t done, int64_t all) { return max_nnz * min(all, 2 * done) / all; };
   using S = Sparse16<Arch>;
   int32_t* off = sb.off.data();
   off[0] = 0;
@@ -287,7 +290,7 @@ bool list_nonzeros(const Problem& pr, int64_t i0, int64_t mc, int64_t p0, int64_
         other |= row[k] != 0.0f && row[k] != 1.0f;
       }
       off[r + 1] = static_cast<int32_t>(off[r] + n);
-      if (off[r + 1] > max_nnz) return false;
+      if (off[r + 1] > early_limit(r + 1, mc)) return false;
     }
     if (other && off[mc] > most(kSparseDensity)) return false;
     sb.binary = !other;
@@ -303,14 +306,18 @@ bool list_nonzeros(const Problem& pr, int64_t i0, int64_t mc, int64_t p0, int64_
   }
   // Stored transposed, each k is a run of rows: count per row, then place.
   for (int64_t r = 0; r <= mc; ++r) off[r] = 0;
+  int64_t total = 0;
   for (int64_t k = 0; k < kc; ++k) {
     const float* col = pr.a + (p0 + k) * pr.lda + i0;
-    int32_t odd = 0;  // (no branches: the loop vectorizes)
+    int32_t odd = 0, n = 0;  // (no branches: the loop vectorizes)
     for (int64_t r = 0; r < mc; ++r) {
       off[r + 1] += col[r] != 0.0f;
+      n += col[r] != 0.0f;
       odd |= (col[r] != 0.0f) & (col[r] != 1.0f);
     }
     other |= odd != 0;
+    total += n;
+    if (total > early_limit(k + 1, kc)) return false;
   }
   for (int64_t r = 0; r < mc; ++r) off[r + 1] += off[r];
   if (off[mc] > (other ? most(kSparseDensity) : max_nnz)) return false;
