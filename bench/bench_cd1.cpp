@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
   bench::print_value("epoch_flops", flops, 0);
   bench::print_floor(bench::median(secs), flops, rates, avx512_gflops);
   bench::print_dense(bench::median(secs), bench::median(dense_secs), floor_s);
+  const int64_t params = 784 * 500 + 784 + 500;
+  bench::print_update_floor(bench::median(secs), floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);

@@ -77,6 +77,9 @@ int main(int argc, char** argv) {
   bench::print_value("epoch_flops", kSteps * step_flops, 0);
   bench::print_floor(bench::median(secs), kSteps * step_flops, rates, avx512_gflops);
   bench::print_dense(bench::median(secs), bench::median(dense_secs), floor_s);
+  int64_t params = 0;  // weights and biases
+  for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
+  bench::print_update_floor(bench::median(secs), floor_s, kSteps * bench::measure_update_seconds(params, kThreads));
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);
   return 0;

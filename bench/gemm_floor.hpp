@@ -19,6 +19,9 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
 
 #include "bench/timing.hpp"
 #include "graph/executor.hpp"
@@ -153,6 +156,42 @@ inline void print_dense(double epoch_s, double dense_epoch_s, double floor_s) {
   print_value("epoch_dense_s", dense_epoch_s);
   print_value("overhead_dense_vs_floor", dense_epoch_s / floor_s);
   print_value("zero_skip_speedup", dense_epoch_s / epoch_s);
+}
+
+// The seconds `threads` threads take, median of `rounds`, to run one
+// momentum SGD step over n parameters held apart from everything else: each
+// reads and writes a parameter and its velocity (16 bytes), the gradient
+// coming from a small block in cache, as in an update fused into the GEMM
+// that made the gradient. No training step can update its parameters in
+// less; when the parameters and velocities outgrow the caches, it is the
+// memory traffic a step adds beyond its GEMMs.
+inline double measure_update_seconds(int64_t n, int threads, int rounds = 7) {
+  std::vector<float> w(static_cast<size_t>(n), 0.01f), v(static_cast<size_t>(n), 0.0f), g(4096, 1e-3f);
+  tbb::task_arena arena(threads);
+  auto step = [&] {
+    arena.execute([&] {
+      tbb::parallel_for(0, threads, [&](int t) {
+        const int64_t i0 = n * t / threads, i1 = n * (t + 1) / threads;
+        for (int64_t i = i0; i < i1; ++i) {
+          v[size_t(i)] = 0.9f * v[size_t(i)] - 0.1f * (g[size_t(i & 4095)] + 1e-5f * w[size_t(i)]);
+          w[size_t(i)] += v[size_t(i)];
+        }
+      }, tbb::static_partitioner{});
+    });
+  };
+  std::vector<double> secs;
+  for (int r = 0; r < rounds; ++r) {
+    warm_up(step, 0.02);
+    secs.push_back(time_per_call(step, 10));
+  }
+  return median(secs);
+}
+
+// The floor with the parameter updates added (measure_update_seconds per
+// step), after print_dense: a reading of the overhead, not a target.
+inline void print_update_floor(double epoch_s, double floor_s, double update_floor_s) {
+  print_value("update_floor_s", update_floor_s);
+  print_value("overhead_vs_floor_plus_updates", epoch_s / (floor_s + update_floor_s));
 }
 
 }  // namespace bench
