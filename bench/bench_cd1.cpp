@@ -9,7 +9,7 @@
 // 2.35e11 flops. The floor is that at the best rate GEMM reaches on these
 // shapes here (bench/gemm_floor.hpp).
 //
-// ebm::gemm multiplies a sparse A block (at most 40% nonzero for binary
+// ebm::gemm multiplies a sparse A block (at most 36% nonzero for binary
 // states) by its nonzeros only (ops/gemm.hpp), with the same bits: here the
 // sampled pixels (about 13% on), the sampled hidden states when sparse
 // enough, and the weight statistics' A. Epochs with zero skipping on and

@@ -20,6 +20,11 @@
 // ratio compares figures taken side by side: the child also times ours_1t
 // and ours_2t between its OpenBLAS calls, and
 // <shape>_ours_vs_openblas_avx512_{1t,2t} divides those paired medians.
+// Zero skipping (ops/gemm.hpp), one thread, on CD-1's three shapes with A
+// about d nonzero (iid), binary (b: every nonzero 1, as sampled states) or
+// not (v: uniform in (0, 1], as scaled pixels):
+//   zeros_<shape>_<b|v><d>_vs_dense  time with skipping / time without
+//
 // Headline last: min_ours_vs_openblas_avx512 over all shapes and both thread
 // counts (the target is >= 0.9).
 //
@@ -204,6 +209,21 @@ int main(int argc, char** argv) {
       min_ratio = std::min(min_ratio, ratio);
     }
   }
+  for (const Shape& s : {kShapes[0], kShapes[1], kShapes[2]})
+    for (const auto& [binary, density] : {std::pair{true, 0.13}, {true, 0.3}, {true, 0.4}, {false, 0.19}, {false, 0.3}}) {
+      Operands o = make_operands(s, rng);
+      std::uniform_real_distribution<float> u(0.0f, 1.0f);
+      for (float& x : o.a) x = u(rng) >= density ? 0.0f : binary ? 1.0f : 1.0f - u(rng);
+      auto product = [&](bool skip) {
+        ebm::gemm::set_skip_zeros(skip);
+        ebm::gemm::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, o.a.data(), o.lda(), o.b.data(), o.ldb(), 0.0f, o.c.data(), s.n);
+      };
+      std::vector<Figure> figs{{"skip", [&] { product(true); }}, {"dense", [&] { product(false); }}};
+      const std::map<std::string, double> r = measure(figs, s.flops(), rounds);
+      bench::print_value(fmt::format("zeros_{}_{}{}_vs_dense", s.name(), binary ? "b" : "v", density),
+                         r.at("dense") / r.at("skip"));
+    }
+  ebm::gemm::set_skip_zeros(true);
   for (const auto& [grid, ratios] : grid_ratio)
     bench::print_value(fmt::format("grid_{}_vs_256x256_2t_median", grid), bench::median(ratios));
   if (avx512.empty()) bench::print_comment("the OPENBLAS_CORETYPE=SkylakeX child gave no figures");

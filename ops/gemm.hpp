@@ -55,7 +55,7 @@ void sgemm(Workspace& ws, bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
 void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// Zero skipping (on by default): an A block at most a third nonzero (40%
+// Zero skipping (on by default): an A block at most a third nonzero (36%
 // when every nonzero is 1), such as a batch of sampled binary states or of
 // MNIST digits, is multiplied by its nonzeros only, in the order the dense
 // kernel sums them, so C keeps the dense kernel's bits whenever B is
@@ -146,7 +146,7 @@ constexpr int64_t kPackA = (kMc + 16) * kKc, kPackB = (kNc + 32) * kKc;
 // cost more than the dense kernel (measured on the CD-1 and fine-tuning
 // shapes). The lists, a depth and a value per nonzero, fit the two halves
 // of the A pack buffer with 16 to spare.
-constexpr double kSparseDensity = 0.33, kBinaryDensity = 0.4;
+constexpr double kSparseDensity = 0.33, kBinaryDensity = 0.36;
 static_assert(kBinaryDensity * kMc * kKc + 16 <= kPackA / 2);
 
 void sgemm_generic(const Problem& p, Workspace w);

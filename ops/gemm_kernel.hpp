@@ -14,6 +14,8 @@
 //           micro-kernel: an MR x NR tile of C in registers, kc FMAs steps
 // The packs absorb the transposes, zero-pad B panels to full vectors, and
 // keep short A panels short (the kernel is instantiated for 1..MR rows).
+// An A block that is mostly zeros is not packed: it is listed and
+// multiplied by its nonzeros (zero skipping, below).
 
 #include <algorithm>
 #include <array>
