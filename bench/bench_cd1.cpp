@@ -28,6 +28,10 @@
 //   epoch_dense_s, overhead_dense_vs_floor, zero_skip_speedup
 //                       the same epoch with zero skipping off (every GEMM
 //                       dense), its ratio to the floor, and dense / default
+//   update_floor_s, overhead_vs_floor_plus_updates
+//                       the memory floor of the parameter update (bench::
+//                       measure_update_seconds) and the epoch against the
+//                       GEMM floor plus it: a reading, not a target
 //   peak_rss_mib        the process's peak resident memory (data included)
 //   overhead_vs_floor   epoch_s / gemm_floor_s (target <= 1.15), headline last
 

@@ -19,8 +19,10 @@
 // epoch_s (zero skipping on, the default; the kernels issue's target is
 // <= 2.9), the floor figures of bench/gemm_floor.hpp (GEMM rates, the floor
 // at OpenBLAS's AVX-512 rate), the dense epoch's (epoch_dense_s,
-// overhead_dense_vs_floor, zero_skip_speedup), and overhead_vs_floor =
-// epoch_s / gemm_floor_s (target <= 1.15) last.
+// overhead_dense_vs_floor, zero_skip_speedup), the parameter updates'
+// memory floor (update_floor_s, overhead_vs_floor_plus_updates: see
+// bench::measure_update_seconds), and overhead_vs_floor = epoch_s /
+// gemm_floor_s (target <= 1.15) last.
 
 #include "bench/gemm_floor.hpp"
 #include "bench/mnist.hpp"
