@@ -67,9 +67,7 @@ std::atomic<int> zeros_skipped{-1};
 
 int skip_zeros_from_env() {
   const char* env = std::getenv("EBM_GEMM_SKIP_ZEROS");
-  if (env == nullptr || *env == '\0' || std::string_view(env) == "1") return 1;
-  if (std::string_view(env) == "0") return 0;
-  throw Error("EBM_GEMM_SKIP_ZEROS={}: expected 0 (multiply every A block dense) or 1 (the default)", env);
+  return env == nullptr || skip_zeros_from_name(env) ? 1 : 0;
 }
 
 void run(Isa isa, detail::Problem p, detail::Workspace w) {
@@ -148,6 +146,12 @@ void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64
   detail::Problem p{ta, tb, m, n, k, alpha, a, lda, nullptr, 0, beta, c, ldc};
   p.packed_b = packed_b;
   run(active_isa(), p, ws ? detail::Workspace{ws->a(), ws->b()} : thread_workspace());
+}
+
+bool skip_zeros_from_name(std::string_view value) {
+  if (value.empty() || value == "1") return true;
+  if (value == "0") return false;
+  throw Error("EBM_GEMM_SKIP_ZEROS={}: expected 0 (multiply every A block dense) or 1 (the default)", value);
 }
 
 void set_skip_zeros(bool on) { zeros_skipped.store(on ? 1 : 0, std::memory_order_relaxed); }

@@ -64,6 +64,9 @@ void sgemm(Isa isa, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alp
 // or 1 is an ebm::Error) serves benchmarks that want the dense rate.
 void set_skip_zeros(bool on);
 bool skip_zeros();
+// EBM_GEMM_SKIP_ZEROS's reading of `value`: "1" or empty true, "0" false,
+// anything else an ebm::Error naming the variable and the values it takes.
+bool skip_zeros_from_name(std::string_view value);
 
 // Packed copies of B operands that stay constant while a graph runs: the
 // parameters several products read, such as W in every Gibbs step of a

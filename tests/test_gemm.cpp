@@ -99,6 +99,18 @@ TEST_CASE("gemm/isa: names round-trip; unknown names are errors") {
   CHECK_THROWS_WITH(gemm::isa_from_name("AVX2"), doctest::Contains("generic, avx2, avx512"));
 }
 
+TEST_CASE("gemm/skip_zeros: EBM_GEMM_SKIP_ZEROS takes 0 or 1; other values are errors") {
+  CHECK(gemm::skip_zeros_from_name("1"));
+  CHECK(gemm::skip_zeros_from_name(""));
+  CHECK_FALSE(gemm::skip_zeros_from_name("0"));
+  CHECK_THROWS_WITH(gemm::skip_zeros_from_name("off"), doctest::Contains("EBM_GEMM_SKIP_ZEROS=off"));
+  CHECK_THROWS_AS(gemm::skip_zeros_from_name("yes"), Error);
+  gemm::set_skip_zeros(false);
+  CHECK_FALSE(gemm::skip_zeros());
+  gemm::set_skip_zeros(true);
+  CHECK(gemm::skip_zeros());
+}
+
 TEST_CASE("gemm/sgemm: matches a double loop on edge and random shapes, every ISA") {
   struct Dims {
     int64_t m, n, k;
