@@ -210,13 +210,15 @@ int main(int argc, char** argv) {
     }
   }
   for (const Shape& s : {kShapes[0], kShapes[1], kShapes[2]})
-    for (const auto& [binary, density] : {std::pair{true, 0.13}, {true, 0.3}, {true, 0.4}, {false, 0.19}, {false, 0.3}}) {
+    for (const auto& [binary, density] :
+         {std::pair{true, 0.13}, {true, 0.3}, {true, 0.4}, {false, 0.19}, {false, 0.3}}) {
       Operands o = make_operands(s, rng);
       std::uniform_real_distribution<float> u(0.0f, 1.0f);
       for (float& x : o.a) x = u(rng) >= density ? 0.0f : binary ? 1.0f : 1.0f - u(rng);
       auto product = [&](bool skip) {
         ebm::gemm::set_skip_zeros(skip);
-        ebm::gemm::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, o.a.data(), o.lda(), o.b.data(), o.ldb(), 0.0f, o.c.data(), s.n);
+        ebm::gemm::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, o.a.data(), o.lda(), o.b.data(), o.ldb(), 0.0f,
+                         o.c.data(), s.n);
       };
       std::vector<Figure> figs{{"skip", [&] { product(true); }}, {"dense", [&] { product(false); }}};
       const std::map<std::string, double> r = measure(figs, s.flops(), rounds);

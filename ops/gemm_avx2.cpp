@@ -11,8 +11,12 @@ namespace {
 template <>
 struct Sparse16<xsimd::fma3<xsimd::avx2>> {
   static constexpr bool available = true;
-  static uint32_t nonzero(const float* x) { return mask(x, _mm256_setzero_ps(), [](__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }); }
-  static uint32_t ones(const float* x) { return mask(x, _mm256_set1_ps(1.0f), [](__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }); }
+  static uint32_t nonzero(const float* x) {
+    return mask(x, _mm256_setzero_ps(), [](__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); });
+  }
+  static uint32_t ones(const float* x) {
+    return mask(x, _mm256_set1_ps(1.0f), [](__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); });
+  }
   static int64_t compress(const float* x, int32_t k0, int32_t* k, float* v) {
     int64_t n = 0;
     for (uint32_t m = nonzero(x); m != 0; m &= m - 1) {

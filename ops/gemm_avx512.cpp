@@ -45,7 +45,9 @@ struct Sparse16<xsimd::avx512f> {
   static uint32_t nonzero(const float* x) {
     return _mm512_cmp_ps_mask(_mm512_loadu_ps(x), _mm512_setzero_ps(), _CMP_NEQ_UQ);
   }
-  static uint32_t ones(const float* x) { return _mm512_cmp_ps_mask(_mm512_loadu_ps(x), _mm512_set1_ps(1.0f), _CMP_EQ_OQ); }
+  static uint32_t ones(const float* x) {
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(x), _mm512_set1_ps(1.0f), _CMP_EQ_OQ);
+  }
   static int64_t compress(const float* x, int32_t k0, int32_t* k, float* v) {
     const __m512 xs = _mm512_loadu_ps(x);
     const __mmask16 m = _mm512_cmp_ps_mask(xs, _mm512_setzero_ps(), _CMP_NEQ_UQ);

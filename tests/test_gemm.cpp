@@ -296,7 +296,8 @@ TEST_CASE("gemm/sgemm: sparse A (zero skipping) keeps the dense kernel's bits, e
   // vector, and a part-filled second one), and blocks crossed every way.
   const Dims dims[] = {{100, 500, 784, false, false}, {100, 784, 500, false, true}, {784, 500, 200, true, false},
                        {100, 10, 2000, false, true},  {37, 20, 300, true, true},    {1, 1, 1, false, false},
-                       {13, 17, 19, true, false},     {gemm::detail::kMc + 13, gemm::detail::kNc + 21, gemm::detail::kKc + 7, false, true}};
+                       {13, 17, 19, true, false},
+                       {gemm::detail::kMc + 13, gemm::detail::kNc + 21, gemm::detail::kKc + 7, false, true}};
   uint32_t seed = 61;
   for (gemm::Isa isa : supported_isas())
     for (const Dims& d : dims)
