@@ -15,9 +15,8 @@
 // The packs absorb the transposes, zero-pad B panels to full vectors, and
 // keep short A panels short (the kernel is instantiated for 1..MR rows).
 // An A block that is mostly zeros is not packed: it is listed and
-// multiplied by its nonzeros (zero skipping, below).
+// multiplied by its nonzeros (zero skipping, ops/gemm_sparse.hpp).
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <utility>
@@ -25,12 +24,11 @@
 #include <xsimd/xsimd.hpp>
 
 #include "ops/gemm.hpp"
+#include "ops/gemm_sparse.hpp"
+#include "ops/gemm_tile.hpp"
 
 namespace ebm::gemm::detail {
 namespace {
-
-// (std:: templates would be shared between the ISA TUs: this one is not.)
-constexpr int64_t min(int64_t x, int64_t y) { return x < y ? x : y; }
 
 // mr: rows of the register tile. The tile holds mr x 2 vectors of C plus
 // the two B vectors of the current k: 12 x 2 + 2 of the 32 AVX-512
@@ -46,32 +44,6 @@ inline int64_t block_size(int64_t n, int64_t max, int64_t align) {
   const int64_t blocks = (n + max - 1) / max;
   const int64_t size = (n + blocks - 1) / blocks;
   return (size + align - 1) / align * align;
-}
-
-// C[0:R, 0:cols] = alpha acc + beta C (C not read when beta == 0). A tile
-// narrower than NV vectors goes through a buffer with the same vector
-// arithmetic, so a column's bits do not depend on where the panels fall.
-template <class Arch, int R, int NV>
-void store_tile(const xsimd::batch<float, Arch> (&acc)[R][NV], float* c, int64_t ldc, int64_t cols, float alpha,
-                float beta) {
-  using V = xsimd::batch<float, Arch>;
-  constexpr int64_t L = V::size;
-  const V va(alpha), vb(beta);
-  auto out = [&](const V& x, const float* p) { return beta == 0.0f ? va * x : xsimd::fma(va, x, vb * V::load_unaligned(p)); };
-  if (cols == NV * L) {
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) out(acc[r][v], c + r * ldc + v * L).store_unaligned(c + r * ldc + v * L);
-    return;
-  }
-  alignas(64) float tmp[NV * L] = {};
-  for (int r = 0; r < R; ++r) {
-    float* p = c + r * ldc;
-    for (int64_t j = 0; j < cols && beta != 0.0f; ++j) tmp[j] = p[j];
-    for (int v = 0; v < NV; ++v) out(acc[r][v], tmp + v * L).store_aligned(tmp + v * L);
-    for (int64_t j = 0; j < cols; ++j) p[j] = tmp[j];
-  }
 }
 
 // The micro-kernel: C[0:R, 0:cols] = alpha A B + beta C for an A panel of
@@ -231,187 +203,6 @@ void block_product(AForm form, const float* pa, int64_t lda, const float* pb, bo
   }
 }
 
-// Zero skipping. An A block with few nonzeros (sampled binary states, the
-// blank pixels of MNIST) is multiplied as a list of its nonzeros per row:
-// each C element then sums, in the same ascending k, only the terms whose
-// A factor is not zero. A skipped term fma(0, b, acc) would leave acc
-// unchanged for every finite b, so C keeps the dense kernel's bits. (The
-// exceptions: an infinite or NaN b, which the dense product turns into NaN
-// and this one leaves out, and the sign of a zero sum that underflowed.)
-//
-// An ISA TU may specialise this, before it instantiates the GEMM, with
-// vector compares and a compress of 16 floats.
-template <class Arch>
-struct Sparse16 {
-  static constexpr bool available = false;
-  static uint32_t nonzero(const float*) { return 0; }  // bit i: x[i] != 0 (NaN included)
-  static uint32_t ones(const float*) { return 0; }     // bit i: x[i] == 1
-  // Appends the nonzeros of x[0:16) to k (their indices plus k0) and v;
-  // may write up to 16 of each. Returns how many.
-  static int64_t compress(const float*, int32_t, int32_t*, float*) { return 0; }
-};
-
-// The nonzeros of an A block, row by row in ascending k: row r's depths
-// (within the slab) at k[off[r] .. off[r + 1]), its values at v[...]. When
-// every nonzero is 1 (binary states), v is not filled: the sums are plain
-// adds, fma(1, b, acc) having the bits of acc + b.
-struct SparseBlock {
-  int32_t* k;
-  float* v;
-  bool binary;
-  std::array<int32_t, kMc + 1> off;
-};
-
-// Lists the nonzeros of op(A)[i0:i0+mc, p0:p0+kc] into sb (k and v hold
-// kBinaryDensity mc kc + 16 each). Returns false, with sb partly written,
-// when there are too many (kSparseDensity, kBinaryDensity): the block is
-// multiplied dense.
-template <class Arch>
-bool list_nonzeros(const Problem& pr, int64_t i0, int64_t mc, int64_t p0, int64_t kc, SparseBlock& sb) {
-  const auto most = [&](double density) { return static_cast<int64_t>(density * double(mc * kc)); };
-  const int64_t max_nnz = most(kBinaryDensity);
-  // After `done` of `all` rows (or depths), the count may be at most twice
-  // its share of max_nnz: a dense block is given up on almost at once.
-  const auto early_limit = [&](int64_t done, int64_t all) { return max_nnz * min(all, 2 * done) / all; };
-  using S = Sparse16<Arch>;
-  int32_t* off = sb.off.data();
-  off[0] = 0;
-  bool other = false;  // a nonzero other than 1 seen
-  if (!pr.ta) {        // rows are contiguous: count (and stop early), then list
-    for (int64_t r = 0; r < mc; ++r) {
-      const float* row = pr.a + (i0 + r) * pr.lda + p0;
-      int64_t n = 0, k = 0;
-      if constexpr (S::available)
-        for (; k + 16 <= kc; k += 16) {
-          const uint32_t nz = S::nonzero(row + k);
-          n += __builtin_popcount(nz);
-          other |= (nz & ~S::ones(row + k)) != 0;
-        }
-      for (; k < kc; ++k) {
-        n += row[k] != 0.0f;
-        other |= row[k] != 0.0f && row[k] != 1.0f;
-      }
-      off[r + 1] = static_cast<int32_t>(off[r] + n);
-      if (off[r + 1] > early_limit(r + 1, mc)) return false;
-    }
-    if (other && off[mc] > most(kSparseDensity)) return false;
-    sb.binary = !other;
-    for (int64_t r = 0; r < mc; ++r) {
-      const float* row = pr.a + (i0 + r) * pr.lda + p0;
-      int64_t n = off[r], k = 0;
-      if constexpr (S::available)
-        for (; k + 16 <= kc; k += 16) n += S::compress(row + k, static_cast<int32_t>(k), sb.k + n, sb.v + n);
-      for (; k < kc; ++k)
-        if (row[k] != 0.0f) sb.k[n] = static_cast<int32_t>(k), sb.v[n++] = row[k];
-    }
-    return true;
-  }
-  // Stored transposed, each k is a run of rows: count per row, then place.
-  for (int64_t r = 0; r <= mc; ++r) off[r] = 0;
-  int64_t total = 0;
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* col = pr.a + (p0 + k) * pr.lda + i0;
-    int32_t odd = 0, n = 0;  // (no branches: the loop vectorizes)
-    for (int64_t r = 0; r < mc; ++r) {
-      off[r + 1] += col[r] != 0.0f;
-      n += col[r] != 0.0f;
-      odd |= (col[r] != 0.0f) & (col[r] != 1.0f);
-    }
-    other |= odd != 0;
-    total += n;
-    if (total > early_limit(k + 1, kc)) return false;
-  }
-  for (int64_t r = 0; r < mc; ++r) off[r + 1] += off[r];
-  if (off[mc] > (other ? most(kSparseDensity) : max_nnz)) return false;
-  sb.binary = !other;
-  std::array<int32_t, kMc> at;
-  for (int64_t r = 0; r < mc; ++r) at[r] = off[r];
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* col = pr.a + (p0 + k) * pr.lda + i0;
-    int64_t r0 = 0;
-    if constexpr (S::available)
-      for (; r0 + 16 <= mc; r0 += 16)
-        for (uint32_t m = S::nonzero(col + r0); m != 0; m &= m - 1) {
-          const int64_t r = r0 + __builtin_ctz(m);
-          sb.k[at[r]] = static_cast<int32_t>(k), sb.v[at[r]++] = col[r];
-        }
-    for (int64_t r = r0; r < mc; ++r)
-      if (col[r] != 0.0f) sb.k[at[r]] = static_cast<int32_t>(k), sb.v[at[r]++] = col[r];
-  }
-  return true;
-}
-
-// R rows of C (rows[0 .. R), their lists no shorter in that order) over
-// one B panel of NV vectors (kc x NV L, aligned): the rows advance through
-// their lists in lockstep while all have entries left, then the longer ones
-// alone, so R x NV sums run at once out of a panel that stays in L1. Each
-// row's sum, then store_tile as the dense kernel stores.
-template <class Arch, int R, int NV, bool Binary>
-void sparse_rows(const SparseBlock& sb, const int32_t* rows, const float* b, float* c, int64_t ldc, int64_t cols,
-                 float alpha, float beta) {
-  using V = xsimd::batch<float, Arch>;
-  constexpr int64_t L = V::size;
-  V acc[R][1][NV];
-  const int32_t* k[R];
-  const float* v[R];
-  int64_t len[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    const int32_t at = sb.off[rows[r]];
-    k[r] = sb.k + at, v[r] = sb.v + at;
-    len[r] = sb.off[rows[r] + 1] - at;
-#pragma GCC unroll 2
-    for (int j = 0; j < NV; ++j) acc[r][0][j] = V(0.0f);
-  }
-  auto step = [&](int r, int64_t t) {
-    const float* bk = b + int64_t{k[r][t]} * (NV * L);
-    if constexpr (Binary) {
-#pragma GCC unroll 2
-      for (int j = 0; j < NV; ++j) acc[r][0][j] += V::load_aligned(bk + j * L);
-    } else {
-      const V a(v[r][t]);
-#pragma GCC unroll 2
-      for (int j = 0; j < NV; ++j) acc[r][0][j] = xsimd::fma(a, V::load_aligned(bk + j * L), acc[r][0][j]);
-    }
-  };
-  // Phase s: rows s .. R - 1 from the end of row s - 1's list to row s's.
-  int64_t t = 0;
-#pragma GCC unroll 4
-  for (int s = 0; s < R; ++s) {
-    for (; t < len[s]; ++t)
-#pragma GCC unroll 4
-      for (int r = s; r < R; ++r) step(r, t);
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) store_tile<Arch, 1, NV>(acc[r], c + rows[r] * ldc, 0, cols, alpha, beta);
-}
-
-// block_product for an A block given as list_nonzeros's lists: B panel by
-// B panel, rows four at a time in order of list length.
-template <class Arch, bool Binary>
-void sparse_block_product(const SparseBlock& sb, const float* pb, int64_t mc, int64_t nc, int64_t kc, float alpha,
-                          float beta, float* c, int64_t ldc) {
-  constexpr int64_t L = xsimd::batch<float, Arch>::size;
-  using RowsFn = void (*)(const SparseBlock&, const int32_t*, const float*, float*, int64_t, int64_t, float, float);
-  static constexpr RowsFn kernels[2][4] = {
-      {&sparse_rows<Arch, 1, 1, Binary>, &sparse_rows<Arch, 2, 1, Binary>, &sparse_rows<Arch, 3, 1, Binary>,
-       &sparse_rows<Arch, 4, 1, Binary>},
-      {&sparse_rows<Arch, 1, 2, Binary>, &sparse_rows<Arch, 2, 2, Binary>, &sparse_rows<Arch, 3, 2, Binary>,
-       &sparse_rows<Arch, 4, 2, Binary>}};
-  const int32_t* off = sb.off.data();
-  std::array<int32_t, kMc> order;
-  for (int64_t r = 0; r < mc; ++r) order[r] = static_cast<int32_t>(r);
-  std::sort(order.begin(), order.begin() + mc,
-            [&](int32_t x, int32_t y) { return off[x + 1] - off[x] < off[y + 1] - off[y]; });
-  const float* b = pb;
-  for (int64_t j = 0; j < nc; j += 2 * L) {
-    const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
-    for (int64_t r = 0; r < mc; r += 4)
-      kernels[nv - 1][min(4, mc - r) - 1](sb, order.data() + r, b, c + j, ldc, cols, alpha, beta);
-    b += nv * L * kc;
-  }
-}
-
 // The blocking of one product, shared by the product and by pack_b_all.
 template <class Arch>
 struct Blocking {
@@ -465,7 +256,10 @@ void blocked_sgemm(const Problem& p, Workspace w) {
                             : (p.n <= 2 * L ? AForm::row_major : AForm::packed);
   const float* prepacked = p.packed_b;
   const bool far_b = prepacked != nullptr;
-  SparseBlock sparse;
+  // Zero skipping's lists go where A would be packed: depths and values,
+  // each with room for the most nonzeros a block may have before it counts
+  // as dense.
+  SparseBlock sparse{reinterpret_cast<int32_t*>(w.a), w.a + kPackA / 2, false, {}};
   for (int64_t j0 = 0; j0 < p.n; j0 += bl.nc_max) {
     const int64_t nc = min(bl.nc_max, p.n - j0);
     for (int64_t p0 = 0; p0 < p.k; p0 += bl.kc_max) {
@@ -481,10 +275,6 @@ void blocked_sgemm(const Problem& p, Workspace w) {
       for (int64_t i0 = 0; i0 < p.m; i0 += bl.mc_max) {
         const int64_t mc = min(bl.mc_max, p.m - i0);
         if (p.skip_zeros) {
-          // The lists go where A would be packed: k and v, each with room
-          // for the most nonzeros a block may have before it counts as dense.
-          sparse.k = reinterpret_cast<int32_t*>(w.a);
-          sparse.v = w.a + kPackA / 2;
           if (list_nonzeros<Arch>(p, i0, mc, p0, kc, sparse)) {
             float* c = p.c + i0 * p.ldc + j0;
             if (sparse.binary) sparse_block_product<Arch, true>(sparse, pb, mc, nc, kc, p.alpha, beta, c, p.ldc);
