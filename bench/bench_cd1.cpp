@@ -15,7 +15,8 @@
 // enough, and the weight statistics' A. Epochs with zero skipping on and
 // off alternate; the floor is dense GEMM either way.
 //
-// Output (key=value; medians over the repeats), after the step's profile:
+// Output (key=value; medians over the repeats): the pixels' sparsity
+// (bench::print_pixel_sparsity), then after the step's profile:
 //   epoch_s             wall time of one epoch (batch conversion included),
 //                       zero skipping on (the default); the kernels issue's
 //                       target is <= 1.2
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
                                              {784, 500, 100, true, false}};
   const double avx512_gflops = bench::openblas_avx512_gflops(argc, argv, shapes, kThreads);
   const ebm::io::ImageSet train = bench::mnist_training_images();
+  bench::print_pixel_sparsity(train);
   ebm::Graph g;
   ebm::Rbm rbm = ebm::Rbm::make(g, "rbm", {.visible = 784, .hidden = 500});
   rbm.init_visible_bias(ebm::io::pixel_means(train));

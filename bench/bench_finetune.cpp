@@ -9,8 +9,9 @@
 // here (bench/gemm_floor.hpp).
 //
 // The batches are MNIST's, shuffled and scaled to [0, 1] as models/
-// finetune.cpp feeds them, converted beside the step. About 81% of the
-// pixels are exactly 0, so ebm::gemm multiplies the first layer's products
+// finetune.cpp feeds them, converted beside the step. Most pixels are
+// exactly 0 (pixels_nonzero_pct, printed first), so ebm::gemm multiplies
+// the first layer's products
 // (x W1 and the gradient x' g) by the nonzero pixels only (ops/gemm.hpp),
 // with the same bits; no other operand has zeros. Epochs with zero
 // skipping on and off alternate; the floor is dense GEMM either way.
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   }
   const double avx512_gflops = bench::openblas_avx512_gflops(argc, argv, shapes, kThreads);
   const ebm::io::ImageSet train = bench::mnist_training_images();
+  bench::print_pixel_sparsity(train);
   ebm::Graph g;
   ebm::Classifier c = ebm::Classifier::make(g, "net", {.layers = {784, 500, 500, 2000}, .batch = 100});
   std::vector<float> x(100 * 784), t(100 * 10), next_x(x.size()), next_t(t.size());

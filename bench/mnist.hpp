@@ -4,6 +4,7 @@
 // not run), random bytes of the same size, with a comment saying so. Random
 // bytes have almost no zero pixels, so zero skipping gains little on them.
 
+#include <cstdint>
 #include <filesystem>
 
 #include "bench/timing.hpp"
@@ -20,6 +21,19 @@ inline ebm::io::ImageSet mnist_training_images() {
   for (size_t i = 0; i < s.pixels.size(); ++i) s.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
   for (size_t i = 0; i < s.labels.size(); ++i) s.labels[i] = static_cast<uint8_t>(i % 10);
   return s;
+}
+
+// How sparse the benches' inputs are, as key=value lines:
+//   pixels_on_sampled_pct  mean intensity: the expected share of pixels on
+//                          when each is sampled (binarized) afresh
+//   pixels_nonzero_pct     share of pixels not 0 (the zeros that survive
+//                          scaling to [0, 1])
+inline void print_pixel_sparsity(const ebm::io::ImageSet& s) {
+  double sum = 0, nonzero = 0;
+  for (uint8_t p : s.pixels) sum += p, nonzero += p != 0;
+  const auto n = static_cast<double>(s.pixels.size());
+  print_value("pixels_on_sampled_pct", 100.0 * sum / 255.0 / n, 1);
+  print_value("pixels_nonzero_pct", 100.0 * nonzero / n, 1);
 }
 
 }  // namespace bench
