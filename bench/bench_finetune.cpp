@@ -11,10 +11,10 @@
 // The batches are MNIST's, shuffled and scaled to [0, 1] as models/
 // finetune.cpp feeds them, converted beside the step. Most pixels are
 // exactly 0 (pixels_nonzero_pct, printed first), so ebm::gemm multiplies
-// the first layer's products
-// (x W1 and the gradient x' g) by the nonzero pixels only (ops/gemm.hpp),
-// with the same bits; no other operand has zeros. Epochs with zero
-// skipping on and off alternate; the floor is dense GEMM either way.
+// the first layer's products (x W1 and the gradient x' g) by the nonzero
+// pixels only (ops/gemm.hpp), with the same bits; no other operand has
+// zeros. Epochs with zero skipping on and off alternate; the floor is
+// dense GEMM either way.
 //
 // Output (key=value; medians over the repeats), after the step's profile:
 // epoch_s (zero skipping on, the default; the kernels issue's target is
