@@ -29,6 +29,13 @@
 //   epoch_dense_s, overhead_dense_vs_floor, zero_skip_speedup
 //                       the same epoch with zero skipping off (every GEMM
 //                       dense), its ratio to the floor, and dense / default
+//   hidden_on_pct, reconstruction_on_pct
+//                       the share of states on in h0 and v1 below
+//   same_operands_floor_s, overhead_vs_same_operands_floor
+//                       the five GEMMs on a step's own operands (a sampled
+//                       batch, and hidden and visible states drawn from the
+//                       trained model), zero skipping on: the like-for-like
+//                       reading of epoch_s (bench/gemm_floor.hpp)
 //   update_floor_s, overhead_vs_floor_plus_updates
 //                       the memory floor of the parameter update (bench::
 //                       measure_update_seconds) and the epoch against the
@@ -38,15 +45,49 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+
 #include "bench/gemm_floor.hpp"
 #include "bench/mnist.hpp"
 #include "io/batch.hpp"
 #include "io/idx.hpp"
 #include "models/cd.hpp"
 
+namespace {
+
+// The A operands of one CD-1 step of `rbm` as the step draws them: v0 a
+// sampled batch, h0 ~ p(h | v0), v1 ~ p(v | h0), as `shapes` lists the
+// products (v0 W, h0 W', v1 W, v0' P0, v1' P1).
+void draw_step_operands(const ebm::Graph& g, const ebm::Rbm& rbm, const ebm::io::ImageSet& train,
+                        std::vector<bench::GemmShape>& shapes) {
+  constexpr int64_t B = 100, V = 784, H = 500;
+  const auto w = g.value(rbm.w), hidden = g.value(rbm.b), visible = g.value(rbm.c);
+  std::vector<float> v0(B * V), h0(B * H), v1(B * V), pre(B * V);
+  ebm::io::Batcher batches(train.count, B, 7);
+  ebm::io::fill_batch(train, batches.batch(0), v0, {.mode = ebm::io::Pixels::sampled, .seed = 7});
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  auto sample = [&](std::vector<float>& out, std::span<const float> bias, bool tb, const std::vector<float>& in) {
+    const int64_t n = static_cast<int64_t>(bias.size()), k = static_cast<int64_t>(in.size()) / B;
+    ebm::gemm::sgemm(false, tb, B, n, k, 1.0f, in.data(), k, w.data(), H, 0.0f, pre.data(), n);
+    for (int64_t i = 0; i < B * n; ++i)
+      out[size_t(i)] = u(rng) < 1.0f / (1.0f + std::exp(-(pre[size_t(i)] + bias[size_t(i % n)]))) ? 1.0f : 0.0f;
+  };
+  sample(h0, hidden, false, v0);
+  sample(v1, visible, true, h0);
+  for (auto [i, a] : {std::pair{0, &v0}, {1, &h0}, {2, &v1}, {3, &v0}, {4, &v1}}) shapes[size_t(i)].a = *a;
+  auto on_pct = [](const std::vector<float>& x) { return 100.0 * std::count(x.begin(), x.end(), 1.0f) / double(x.size()); };
+  bench::print_value("hidden_on_pct", on_pct(h0), 1);
+  bench::print_value("reconstruction_on_pct", on_pct(v1), 1);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   constexpr int kThreads = 2, kEpochs = 5;
-  const std::vector<bench::GemmShape> shapes{{100, 500, 784, false, false}, {100, 784, 500, false, true},
+  std::vector<bench::GemmShape> shapes{{100, 500, 784, false, false}, {100, 784, 500, false, true},
                                              {100, 500, 784, false, false}, {784, 500, 100, true, false},
                                              {784, 500, 100, true, false}};
   const double avx512_gflops = bench::openblas_avx512_gflops(argc, argv, shapes, kThreads);
@@ -90,6 +131,8 @@ int main(int argc, char** argv) {
   bench::print_value("epoch_flops", flops, 0);
   bench::print_floor(bench::median(secs), flops, rates, avx512_gflops);
   bench::print_dense(bench::median(secs), bench::median(dense_secs), floor_s);
+  draw_step_operands(g, rbm, train, shapes);
+  bench::print_same_operands_floor(bench::median(secs), flops, bench::measure_gemm_rates(shapes, kThreads));
   const int64_t params = 784 * 500 + 784 + 500;
   bench::print_update_floor(bench::median(secs), floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);

@@ -22,7 +22,10 @@
 // at OpenBLAS's AVX-512 rate), the dense epoch's (epoch_dense_s,
 // overhead_dense_vs_floor, zero_skip_speedup), the parameter updates'
 // memory floor (update_floor_s, overhead_vs_floor_plus_updates: see
-// bench::measure_update_seconds), and overhead_vs_floor = epoch_s /
+// bench::measure_update_seconds), the floor of the same GEMMs with the
+// first layer's A a real batch of pixels (same_operands_floor_s,
+// overhead_vs_same_operands_floor: zero skipping on, the like-for-like
+// reading), and overhead_vs_floor = epoch_s /
 // gemm_floor_s (target <= 1.15) last.
 
 #include "bench/gemm_floor.hpp"
@@ -81,6 +84,10 @@ int main(int argc, char** argv) {
   bench::print_value("epoch_flops", kSteps * step_flops, 0);
   bench::print_floor(bench::median(secs), kSteps * step_flops, rates, avx512_gflops);
   bench::print_dense(bench::median(secs), bench::median(dense_secs), floor_s);
+  fill(0, x, t);  // the first layer's products on a real batch (x W1, and x' g stored as x)
+  shapes[0].a = x;
+  shapes[1].a = x;
+  bench::print_same_operands_floor(bench::median(secs), kSteps * step_flops, bench::measure_gemm_rates(shapes, kThreads));
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
   bench::print_update_floor(bench::median(secs), floor_s, kSteps * bench::measure_update_seconds(params, kThreads));

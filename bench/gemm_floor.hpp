@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -34,6 +35,10 @@ namespace bench {
 struct GemmShape {
   int64_t m, n, k;
   bool ta, tb;
+  // A's values as stored (k x m when ta, else m x k), such as a batch of
+  // sampled states, whose zeros ebm::gemm skips; empty: uniform in [0, 1),
+  // which has none.
+  std::vector<float> a = {};
   double flops() const { return 2.0 * static_cast<double>(m * n * k); }
 };
 
@@ -53,7 +58,12 @@ inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int th
   for (const GemmShape& s : shapes) {
     const ebm::Tensor x = g.param("a", s.ta ? ebm::Shape{s.k, s.m} : ebm::Shape{s.m, s.k}, 0.0f, false);
     const ebm::Tensor y = g.param("b", s.tb ? ebm::Shape{s.n, s.k} : ebm::Shape{s.k, s.n}, 0.0f, false);
-    ebm::fill_uniform(g.value(x), 0.0f, 1.0f, 1, 1);
+    if (s.a.empty())
+      ebm::fill_uniform(g.value(x), 0.0f, 1.0f, 1, 1);
+    else if (s.a.size() == g.value(x).size())
+      std::copy(s.a.begin(), s.a.end(), g.value(x).begin());
+    else
+      throw std::invalid_argument(fmt::format("GemmShape: {} values of A for a {} x {} product", s.a.size(), s.m, s.k));
     ebm::fill_uniform(g.value(y), -0.1f, 0.1f, 1, 2);
     outs.push_back(ebm::matmul(x, y, {.ta = s.ta, .tb = s.tb}));
     a.emplace_back(g.value(x).begin(), g.value(x).end());
@@ -166,16 +176,20 @@ inline void print_dense(double epoch_s, double dense_epoch_s, double floor_s) {
 // less; when the parameters and velocities outgrow the caches, it is the
 // memory traffic a step adds beyond its GEMMs.
 inline double measure_update_seconds(int64_t n, int threads, int rounds = 7) {
-  std::vector<float> w(static_cast<size_t>(n), 0.01f), v(static_cast<size_t>(n), 0.0f), g(4096, 1e-3f);
+  constexpr int64_t kBlock = 4096;  // the gradient block, reread for every kBlock parameters
+  std::vector<float> w(static_cast<size_t>(n), 0.01f), v(static_cast<size_t>(n), 0.0f), g(kBlock, 1e-3f);
   tbb::task_arena arena(threads);
+  auto update = [](float* __restrict w, float* __restrict v, const float* __restrict g, int64_t len) {
+    for (int64_t i = 0; i < len; ++i) {  // vectorized: the arrays are known apart
+      v[i] = 0.9f * v[i] - 0.1f * (g[i] + 1e-5f * w[i]);
+      w[i] += v[i];
+    }
+  };
   auto step = [&] {
     arena.execute([&] {
       tbb::parallel_for(0, threads, [&](int t) {
         const int64_t i0 = n * t / threads, i1 = n * (t + 1) / threads;
-        for (int64_t i = i0; i < i1; ++i) {
-          v[size_t(i)] = 0.9f * v[size_t(i)] - 0.1f * (g[size_t(i & 4095)] + 1e-5f * w[size_t(i)]);
-          w[size_t(i)] += v[size_t(i)];
-        }
+        for (int64_t i = i0; i < i1; i += kBlock) update(w.data() + i, v.data() + i, g.data(), std::min(kBlock, i1 - i));
       }, tbb::static_partitioner{});
     });
   };
@@ -192,6 +206,17 @@ inline double measure_update_seconds(int64_t n, int threads, int rounds = 7) {
 inline void print_update_floor(double epoch_s, double floor_s, double update_floor_s) {
   print_value("update_floor_s", update_floor_s);
   print_value("overhead_vs_floor_plus_updates", epoch_s / (floor_s + update_floor_s));
+}
+
+// The floor of the same GEMMs on the operands the step itself multiplies
+// (GemmShape::a: sampled states, pixels), zero skipping on: what the step's
+// products cost alone, with the zeros the step skips skipped here too. The
+// step against it is the like-for-like reading of the overhead when zero
+// skipping is on; overhead_vs_floor stays the (dense flops).
+inline void print_same_operands_floor(double epoch_s, double epoch_flops, const GemmRates& rates) {
+  const double floor_s = epoch_flops / (rates.best() * 1e9);
+  print_value("same_operands_floor_s", floor_s);
+  print_value("overhead_vs_same_operands_floor", epoch_s / floor_s);
 }
 
 }  // namespace bench
