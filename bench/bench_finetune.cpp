@@ -74,24 +74,26 @@ int main(int argc, char** argv) {
     }
   };
   epoch(0);  // compiles the plan and warms the caches
-  const auto [secs, dense_secs] = bench::time_epochs_skip_on_off(kEpochs, epoch);
-  double step_flops = 0;
-  for (const auto& s : shapes) step_flops += s.flops();
-  const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
-  const double floor_s = kSteps * step_flops / (rates.best() * 1e9);
-  bench::print_value("epoch_s", bench::median(secs));
-  bench::print_value("epoch_iqr_pct", bench::iqr_percent(secs), 1);
-  bench::print_value("epoch_flops", kSteps * step_flops, 0);
-  bench::print_floor(bench::median(secs), kSteps * step_flops, rates, avx512_gflops);
-  bench::print_dense(bench::median(secs), bench::median(dense_secs), floor_s);
+  std::vector<bench::GemmShape> own = shapes;
   fill(0, x, t);  // the first layer's products on a real batch (x W1, and x' g stored as x)
-  shapes[0].a = x;
-  shapes[1].a = x;
-  bench::print_same_operands_floor(bench::median(secs), kSteps * step_flops, bench::measure_gemm_rates(shapes, kThreads));
+  own[0].a = x;
+  own[1].a = x;
+  bench::GemmSet dense(shapes, kThreads), same(own, kThreads);
+  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, kSteps);
+  const double flops = kSteps * dense.flops();
+  const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
+  const std::vector<double> floors = bench::best_floors(r.dense_floor, flops, rates);
+  const double epoch_s = bench::median(r.on), floor_s = bench::median(floors);
+  bench::print_value("epoch_s", epoch_s);
+  bench::print_value("epoch_iqr_pct", bench::iqr_percent(r.on), 1);
+  bench::print_value("epoch_flops", flops, 0);
+  bench::print_floor(epoch_s, flops, rates, avx512_gflops, floor_s);
+  bench::print_dense(r, floors);
+  bench::print_same_operands_floor(r, flops, rates);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
-  bench::print_update_floor(bench::median(secs), floor_s, kSteps * bench::measure_update_seconds(params, kThreads));
+  bench::print_update_floor(epoch_s, floor_s, kSteps * bench::measure_update_seconds(params, kThreads));
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
-  bench::print_value("overhead_vs_floor", bench::median(secs) / floor_s);
+  bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, floors));
   return 0;
 }

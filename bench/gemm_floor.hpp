@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,30 +51,52 @@ struct GemmRates {
   double best() const { return std::max(ebm_gflops, openblas()); }
 };
 
-inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int threads, int rounds = 7) {
-  ebm::Graph g;
-  std::vector<ebm::Tensor> outs;
-  std::vector<std::vector<float>> a, b, c;
-  double flops = 0;
-  for (const GemmShape& s : shapes) {
-    const ebm::Tensor x = g.param("a", s.ta ? ebm::Shape{s.k, s.m} : ebm::Shape{s.m, s.k}, 0.0f, false);
-    const ebm::Tensor y = g.param("b", s.tb ? ebm::Shape{s.n, s.k} : ebm::Shape{s.k, s.n}, 0.0f, false);
-    if (s.a.empty())
-      ebm::fill_uniform(g.value(x), 0.0f, 1.0f, 1, 1);
-    else if (s.a.size() == g.value(x).size())
-      std::copy(s.a.begin(), s.a.end(), g.value(x).begin());
-    else
-      throw std::invalid_argument(fmt::format("GemmShape: {} values of A for a {} x {} product", s.a.size(), s.m, s.k));
-    ebm::fill_uniform(g.value(y), -0.1f, 0.1f, 1, 2);
-    outs.push_back(ebm::matmul(x, y, {.ta = s.ta, .tb = s.tb}));
-    a.emplace_back(g.value(x).begin(), g.value(x).end());
-    b.emplace_back(g.value(y).begin(), g.value(y).end());
-    c.emplace_back(static_cast<size_t>(s.m * s.n));
-    flops += s.flops();
+// The step's GEMMs alone: each a matmul op of an executor on operands of
+// its own (GemmShape::a, else uniform), all in one graph, so the tiles of
+// independent products share the threads as freely as they can.
+class GemmSet {
+ public:
+  GemmSet(const std::vector<GemmShape>& shapes, int threads, ebm::GemmBackend backend = ebm::GemmBackend::ebm) {
+    for (const GemmShape& s : shapes) {
+      const ebm::Tensor x = g_.param("a", s.ta ? ebm::Shape{s.k, s.m} : ebm::Shape{s.m, s.k}, 0.0f, false);
+      const ebm::Tensor y = g_.param("b", s.tb ? ebm::Shape{s.n, s.k} : ebm::Shape{s.k, s.n}, 0.0f, false);
+      if (s.a.empty())
+        ebm::fill_uniform(g_.value(x), 0.0f, 1.0f, 1, 1);
+      else if (s.a.size() == g_.value(x).size())
+        std::copy(s.a.begin(), s.a.end(), g_.value(x).begin());
+      else
+        throw std::invalid_argument(fmt::format("GemmShape: {} values of A for a {} x {} product", s.a.size(), s.m, s.k));
+      ebm::fill_uniform(g_.value(y), -0.1f, 0.1f, 1, 2);
+      outs_.push_back(ebm::matmul(x, y, {.ta = s.ta, .tb = s.tb}));
+      flops_ += s.flops();
+    }
+    ex_ = std::make_unique<ebm::Executor>(g_, ebm::ExecutorOptions{.threads = threads, .gemm = backend});
   }
-  ebm::Executor ours(g, {.threads = threads}), theirs(g, {.threads = threads, .gemm = ebm::GemmBackend::cblas});
-  auto run_ours = [&] { ours.run(outs); };
-  auto run_tiled = [&] { theirs.run(outs); };
+  double flops() const { return flops_; }  // of one run
+  void run() { ex_->run(outs_); }
+  // Seconds for `calls` runs back to back, after a short warm-up.
+  double seconds(int calls) {
+    warm_up([&] { run(); }, 0.05);
+    return time_per_call([&] { run(); }, calls) * calls;
+  }
+
+ private:
+  ebm::Graph g_;
+  std::vector<ebm::Tensor> outs_;
+  double flops_ = 0;
+  std::unique_ptr<ebm::Executor> ex_;
+};
+
+inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int threads, int rounds = 7) {
+  GemmSet ours(shapes, threads), theirs(shapes, threads, ebm::GemmBackend::cblas);
+  std::vector<std::vector<float>> a, b, c;
+  for (const GemmShape& s : shapes) {
+    a.emplace_back(static_cast<size_t>(s.m * s.k), 0.5f);
+    b.emplace_back(static_cast<size_t>(s.k * s.n), 0.01f);
+    c.emplace_back(static_cast<size_t>(s.m * s.n));
+  }
+  auto run_ours = [&] { ours.run(); };
+  auto run_tiled = [&] { theirs.run(); };
   auto run_direct = [&] {
     for (size_t i = 0; i < shapes.size(); ++i) {
       const GemmShape& s = shapes[i];
@@ -94,6 +117,7 @@ inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int th
     td.push_back(time_per_call(run_direct, 10));
   }
   openblas_set_num_threads(1);
+  const double flops = ours.flops();
   return {flops / median(to) * 1e-9, flops / median(tt) * 1e-9, flops / median(td) * 1e-9};
 }
 
@@ -118,15 +142,17 @@ inline double openblas_avx512_gflops(int argc, char** argv, const std::vector<Ge
 }
 
 // The figures every training-step bench prints about its floor, in this
-// order, before its own headline.
-inline void print_floor(double epoch_s, double epoch_flops, const GemmRates& rates, double avx512_gflops) {
+// order, before its own headline; floor_s is the median over rounds of the
+// best-rate floor (best_floors).
+inline void print_floor(double epoch_s, double epoch_flops, const GemmRates& rates, double avx512_gflops,
+                        double floor_s) {
   print_value("ebm_gemm_gflops", rates.ebm_gflops, 1);
   print_value("cblas_tiled_gflops", rates.cblas_tiled_gflops, 1);
   print_value("cblas_direct_gflops", rates.cblas_direct_gflops, 1);
   print_value("openblas_avx512_gflops", avx512_gflops, 1);
   print_value("avx512_floor_s", avx512_gflops > 0 ? epoch_flops / (avx512_gflops * 1e9) : 0.0);
   print_value("overhead_vs_avx512_floor", avx512_gflops > 0 ? epoch_s * avx512_gflops * 1e9 / epoch_flops : 0.0);
-  print_value("gemm_floor_s", epoch_flops / (rates.best() * 1e9));
+  print_value("gemm_floor_s", floor_s);
 }
 
 // Prints the executor's profile of `steps` training steps as comment lines:
@@ -144,28 +170,58 @@ void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
   print_comment(prof.profile().summary());
 }
 
-// Times `epoch(e)` for e = 1 .. 2 n, alternating ebm::gemm's zero skipping
-// on (odd e) and off (even e), so a noisy moment hits both; leaves it on.
-// Returns the seconds of each, {on, off}.
+// A step bench's timings, in rounds: in each, one epoch with zero skipping
+// on (epoch 2r - 1), one with it off (2r), and an epoch's worth of the
+// floor's GEMMs alone (`calls` runs of each GemmSet: `dense` on uniform
+// operands with zero skipping off, `same` on the step's own operands with
+// it on), back to back, so that a slow stretch of the shared machine falls
+// on all four; the ratios are taken within a round and their medians
+// reported. Leaves zero skipping on.
+struct Rounds {
+  std::vector<double> on, off, dense_floor, same_floor;  // seconds per epoch, per round
+};
+
 template <typename Epoch>
-std::pair<std::vector<double>, std::vector<double>> time_epochs_skip_on_off(int n, Epoch epoch) {
-  std::vector<double> on, off;
-  for (int e = 1; e <= 2 * n; ++e) {
-    ebm::gemm::set_skip_zeros(e % 2 == 1);
+Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls) {
+  Rounds r;
+  auto timed = [](bool skip, auto f) {
+    ebm::gemm::set_skip_zeros(skip);
     const auto t0 = Clock::now();
-    epoch(e);
-    (e % 2 == 1 ? on : off).push_back(seconds_since(t0));
+    f();
+    return seconds_since(t0);
+  };
+  for (int i = 1; i <= n; ++i) {
+    r.on.push_back(timed(true, [&] { epoch(2 * i - 1); }));
+    r.off.push_back(timed(false, [&] { epoch(2 * i); }));
+    ebm::gemm::set_skip_zeros(false);
+    r.dense_floor.push_back(dense.seconds(calls));
+    ebm::gemm::set_skip_zeros(true);
+    r.same_floor.push_back(same.seconds(calls));
   }
-  ebm::gemm::set_skip_zeros(true);
-  return {on, off};
+  return r;
 }
 
-// The figures of the dense epochs (zero skipping off) against the same
-// floor, after print_floor.
-inline void print_dense(double epoch_s, double dense_epoch_s, double floor_s) {
-  print_value("epoch_dense_s", dense_epoch_s);
-  print_value("overhead_dense_vs_floor", dense_epoch_s / floor_s);
-  print_value("zero_skip_speedup", dense_epoch_s / epoch_s);
+// The median over rounds of x[i] / y[i].
+inline double median_ratio(const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<double> q;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) q.push_back(x[i] / y[i]);
+  return median(q);
+}
+
+// Each round's floor at the best rate: its own ebm::gemm timing, or
+// OpenBLAS's (measured once, GemmRates) when that is faster.
+inline std::vector<double> best_floors(const std::vector<double>& ours, double epoch_flops, const GemmRates& rates) {
+  std::vector<double> f;
+  for (double t : ours) f.push_back(std::min(t, epoch_flops / (rates.openblas() * 1e9)));
+  return f;
+}
+
+// The figures of the dense epochs (zero skipping off) against the floor,
+// after print_floor: medians over rounds of the within-round ratios.
+inline void print_dense(const Rounds& r, const std::vector<double>& floors) {
+  print_value("epoch_dense_s", median(r.off));
+  print_value("overhead_dense_vs_floor", median_ratio(r.off, floors));
+  print_value("zero_skip_speedup", median_ratio(r.off, r.on));
 }
 
 // The seconds `threads` threads take, median of `rounds`, to run one
@@ -213,10 +269,10 @@ inline void print_update_floor(double epoch_s, double floor_s, double update_flo
 // products cost alone, with the zeros the step skips skipped here too. The
 // step against it is the like-for-like reading of the overhead when zero
 // skipping is on; overhead_vs_floor stays the (dense flops).
-inline void print_same_operands_floor(double epoch_s, double epoch_flops, const GemmRates& rates) {
-  const double floor_s = epoch_flops / (rates.best() * 1e9);
-  print_value("same_operands_floor_s", floor_s);
-  print_value("overhead_vs_same_operands_floor", epoch_s / floor_s);
+inline void print_same_operands_floor(const Rounds& r, double epoch_flops, const GemmRates& rates) {
+  const std::vector<double> floors = best_floors(r.same_floor, epoch_flops, rates);
+  print_value("same_operands_floor_s", median(floors));
+  print_value("overhead_vs_same_operands_floor", median_ratio(r.on, floors));
 }
 
 }  // namespace bench
