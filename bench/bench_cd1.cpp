@@ -15,8 +15,17 @@
 // enough, and the weight statistics' A. Epochs with zero skipping on and
 // off alternate; the floor is dense GEMM either way.
 //
-// Output (key=value; medians over the repeats): the pixels' sparsity
-// (bench::print_pixel_sparsity), then after the step's profile:
+// The bench runs in rounds (bench::time_rounds): an epoch with zero
+// skipping on, one with it off, and 600 steps' worth of the five GEMMs
+// alone, dense and on a step's own operands, back to back; each ratio is
+// taken within a round, and the medians over rounds are printed.
+//
+// Output (key=value): the pixels' sparsity (bench::print_pixel_sparsity),
+// then after the step's profile:
+//   hidden_on_pct, reconstruction_on_pct
+//                       the share of states on in h0 ~ p(h | v0) and
+//                       v1 ~ p(v | h0), drawn from the model after its first
+//                       epoch: the operands of the same-operands floor
 //   epoch_s             wall time of one epoch (batch conversion included),
 //                       zero skipping on (the default); the kernels issue's
 //                       target is <= 1.2
@@ -25,17 +34,15 @@
 //                       direct, and OpenBLAS's AVX-512 kernels (child process)
 //   avx512_floor_s, overhead_vs_avx512_floor
 //                       the floor at OpenBLAS's AVX-512 rate (target <= 1.2)
-//   gemm_floor_s        2.35e11 flops / the best rate of all
+//   gemm_floor_s        2.35e11 flops at the best rate: each round's own
+//                       timing of the dense GEMMs (or OpenBLAS's, if faster)
 //   epoch_dense_s, overhead_dense_vs_floor, zero_skip_speedup
 //                       the same epoch with zero skipping off (every GEMM
 //                       dense), its ratio to the floor, and dense / default
-//   hidden_on_pct, reconstruction_on_pct
-//                       the share of states on in h0 and v1 below
 //   same_operands_floor_s, overhead_vs_same_operands_floor
 //                       the five GEMMs on a step's own operands (a sampled
-//                       batch, and hidden and visible states drawn from the
-//                       trained model), zero skipping on: the like-for-like
-//                       reading of epoch_s (bench/gemm_floor.hpp)
+//                       batch, h0 and v1 above), zero skipping on: the
+//                       like-for-like reading of epoch_s
 //   update_floor_s, overhead_vs_floor_plus_updates
 //                       the memory floor of the parameter update (bench::
 //                       measure_update_seconds) and the epoch against the

@@ -16,17 +16,20 @@
 // zeros. Epochs with zero skipping on and off alternate; the floor is
 // dense GEMM either way.
 //
-// Output (key=value; medians over the repeats), after the step's profile:
-// epoch_s (zero skipping on, the default; the kernels issue's target is
-// <= 2.9), the floor figures of bench/gemm_floor.hpp (GEMM rates, the floor
-// at OpenBLAS's AVX-512 rate), the dense epoch's (epoch_dense_s,
-// overhead_dense_vs_floor, zero_skip_speedup), the parameter updates'
-// memory floor (update_floor_s, overhead_vs_floor_plus_updates: see
-// bench::measure_update_seconds), the floor of the same GEMMs with the
-// first layer's A a real batch of pixels (same_operands_floor_s,
+// The bench runs in rounds, as bench_cd1 does (bench::time_rounds): an
+// epoch with zero skipping on, one off, and 600 steps' worth of the 11 GEMMs
+// alone, dense and with the first layer's A a real batch of pixels, back to
+// back; ratios are taken within a round and their medians printed.
+//
+// Output (key=value), after the step's profile: epoch_s (zero skipping on,
+// the default; the kernels issue's target is <= 2.9), the floor figures of
+// bench/gemm_floor.hpp (GEMM rates, the floor at OpenBLAS's AVX-512 rate,
+// gemm_floor_s), the dense epoch's (epoch_dense_s, overhead_dense_vs_floor,
+// zero_skip_speedup), the same-operands floor (same_operands_floor_s,
 // overhead_vs_same_operands_floor: zero skipping on, the like-for-like
-// reading), and overhead_vs_floor = epoch_s /
-// gemm_floor_s (target <= 1.15) last.
+// reading), the parameter updates' memory floor (update_floor_s,
+// overhead_vs_floor_plus_updates: see bench::measure_update_seconds), and
+// overhead_vs_floor = epoch_s / gemm_floor_s (target <= 1.15) last.
 
 #include "bench/gemm_floor.hpp"
 #include "bench/mnist.hpp"
