@@ -166,11 +166,23 @@ bool skip_zeros() {
   return on == 1;
 }
 
-TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols) {
+TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols, bool sparse_a) {
   const int64_t cols = (n + max_cols - 1) / max_cols;
   const bool narrow = cols == 1 && n <= 32 && m >= 64;
   const int64_t rows = std::max((m + max_rows - 1) / max_rows, narrow ? int64_t{2} : int64_t{1});
+  if (sparse_a && cols > 1 && m >= 512 && n <= 512) return {m, n, rows * cols, 1};
   return {m, n, rows, cols};
+}
+
+bool grid_depends_on_sparsity(int64_t m, int64_t n) {
+  const TileGrid g = tile_grid(m, n);
+  return g.rows != tile_grid(m, n, 256, 256, true).rows;
+}
+
+bool mostly_zeros(const float* x, int64_t count) {
+  int64_t nonzero = 0;
+  for (int64_t i = 0; i < count; ++i) nonzero += x[i] != 0.0f;
+  return static_cast<double>(nonzero) <= detail::kSparseDensity * static_cast<double>(count);
 }
 
 void AlignedDelete::operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }

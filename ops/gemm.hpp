@@ -102,8 +102,14 @@ void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64
 // inner boundaries on multiples of 16. A narrow product (at most 32 columns
 // in one tile, a layer of 10 labels say) with 64 rows or more still gets two
 // row tiles, so two threads share it; its B panel is small, so packing it
-// twice costs little. The grid depends on the shape only, and no grid
-// changes a bit of C (each element sums the same products in the same order).
+// twice costs little. With sparse_a (op(A) mostly zeros, which zero
+// skipping lists block by block), a product of at least 512 rows and at
+// most 512 columns is cut in rows only, into as many tiles, so each row
+// block is listed once rather than once per column tile: CD-1's weight
+// statistics (784 x 500 from sampled states) gave 5-9% faster epochs; with
+// a dense A the mixed grid is faster. No grid changes a bit of C (each
+// element sums the same products in the same order), so the grid may
+// depend on A's values.
 struct TileGrid {
   int64_t m, n, rows, cols;  // the product's shape; tiles down and across
   int64_t tiles() const { return rows * cols; }
@@ -114,7 +120,12 @@ struct TileGrid {
  private:
   static int64_t split(int64_t t, int64_t parts, int64_t len) { return t >= parts ? len : (t * len / parts) / 16 * 16; }
 };
-TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows = 256, int64_t max_cols = 256);
+TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows = 256, int64_t max_cols = 256, bool sparse_a = false);
+// Whether sparse_a can change tile_grid(m, n) (with its default limits).
+bool grid_depends_on_sparsity(int64_t m, int64_t n);
+// Whether at most kSparseDensity (33%) of x[0:count) is nonzero: a
+// sample of A for tile_grid's sparse_a.
+bool mostly_zeros(const float* x, int64_t count);
 
 namespace detail {
 

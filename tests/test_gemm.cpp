@@ -325,3 +325,47 @@ TEST_CASE("gemm/sgemm: sparse A (zero skipping) keeps the dense kernel's bits, e
         CHECK(same_bits(skipped, product(t, t.b, isa, false)));
       }
 }
+
+TEST_CASE("gemm/tile_grid: a sparse A is cut in rows only, when it is tall and at most 512 wide, with the same bits") {
+  const gemm::TileGrid mixed = gemm::tile_grid(784, 500), rows = gemm::tile_grid(784, 500, 256, 256, true);
+  CHECK(mixed.rows == 4);
+  CHECK(mixed.cols == 2);
+  CHECK(rows.rows == 8);  // as many tiles
+  CHECK(rows.cols == 1);
+  for (int64_t r = 1; r < rows.rows; ++r) CHECK(rows.row_start(r) % 16 == 0);
+  CHECK(rows.row_start(rows.rows) == 784);
+  // Shapes it leaves alone: too few rows, too wide, already one column tile.
+  CHECK(gemm::tile_grid(100, 500, 256, 256, true).cols == 2);
+  CHECK(gemm::tile_grid(500, 2000, 256, 256, true).cols == 8);
+  CHECK(gemm::tile_grid(2000, 10, 256, 256, true).rows == 8);
+  CHECK(gemm::grid_depends_on_sparsity(784, 500));
+  CHECK(gemm::grid_depends_on_sparsity(2000, 500));
+  CHECK_FALSE(gemm::grid_depends_on_sparsity(100, 500));
+  CHECK_FALSE(gemm::grid_depends_on_sparsity(784, 513));
+  CHECK_FALSE(gemm::grid_depends_on_sparsity(784, 256));
+
+  // CD-1's weight statistics from sampled states, tile by tile on each grid.
+  Case t = make_case(784, 500, 100, true, false, 1.0f, 0.0f, 0, 31);
+  sparsify(t, 0.13, true, 32);
+  auto run_grid = [&](const gemm::TileGrid& g) {
+    std::vector<float> c(static_cast<size_t>(t.m * t.n), 0.0f);
+    for (int64_t r = 0; r < g.rows; ++r)
+      for (int64_t q = 0; q < g.cols; ++q) {
+        const int64_t i0 = g.row_start(r), i1 = g.row_start(r + 1), j0 = g.col_start(q), j1 = g.col_start(q + 1);
+        gemm::sgemm(true, false, i1 - i0, j1 - j0, t.k, 1.0f, t.a.data() + i0, t.lda(), t.b.data() + j0, t.ldb(), 0.0f,
+                    c.data() + i0 * t.n + j0, t.n);
+      }
+    return c;
+  };
+  CHECK(same_bits(run_grid(mixed), run_grid(rows)));
+}
+
+TEST_CASE("gemm/mostly_zeros: at most kSparseDensity (33%) nonzero") {
+  std::vector<float> x(300, 0.0f);
+  CHECK(gemm::mostly_zeros(x.data(), 300));
+  for (int i = 0; i < 99; ++i) x[static_cast<size_t>(3 * i)] = 0.5f;  // 33%
+  CHECK(gemm::mostly_zeros(x.data(), 300));
+  x[1] = std::numeric_limits<float>::quiet_NaN();  // NaN counts as nonzero
+  CHECK_FALSE(gemm::mostly_zeros(x.data(), 300));
+  CHECK(gemm::mostly_zeros(x.data(), 0));
+}
