@@ -135,20 +135,11 @@ int main(int argc, char** argv) {
   draw_step_operands(g, rbm, train, own);
   bench::GemmSet dense(shapes, kThreads), same(own, kThreads);
   const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600);
-  const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
-  const double flops = 600.0 * 5 * 2 * 100 * 784 * 500;
-  const std::vector<double> floors = bench::best_floors(r.dense_floor, flops, rates);
-  const double epoch_s = bench::median(r.on), floor_s = bench::median(floors);
-  bench::print_value("epoch_s", epoch_s);
-  bench::print_value("epoch_iqr_pct", bench::iqr_percent(r.on), 1);
-  bench::print_value("epoch_flops", flops, 0);
-  bench::print_floor(epoch_s, flops, rates, avx512_gflops, floor_s);
-  bench::print_dense(r, floors);
-  bench::print_same_operands_floor(r, flops, rates);
+  const bench::RoundsReport rep = bench::print_rounds(r, 600 * dense.flops(), shapes, kThreads, avx512_gflops);
   const int64_t params = 784 * 500 + 784 + 500;
-  bench::print_update_floor(epoch_s, floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
+  bench::print_update_floor(rep.epoch_s, rep.floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
-  bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, floors));
+  bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, rep.floors));
   return 0;
 }

@@ -83,20 +83,11 @@ int main(int argc, char** argv) {
   own[1].a = x;
   bench::GemmSet dense(shapes, kThreads), same(own, kThreads);
   const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, kSteps);
-  const double flops = kSteps * dense.flops();
-  const bench::GemmRates rates = bench::measure_gemm_rates(shapes, kThreads);
-  const std::vector<double> floors = bench::best_floors(r.dense_floor, flops, rates);
-  const double epoch_s = bench::median(r.on), floor_s = bench::median(floors);
-  bench::print_value("epoch_s", epoch_s);
-  bench::print_value("epoch_iqr_pct", bench::iqr_percent(r.on), 1);
-  bench::print_value("epoch_flops", flops, 0);
-  bench::print_floor(epoch_s, flops, rates, avx512_gflops, floor_s);
-  bench::print_dense(r, floors);
-  bench::print_same_operands_floor(r, flops, rates);
+  const bench::RoundsReport rep = bench::print_rounds(r, kSteps * dense.flops(), shapes, kThreads, avx512_gflops);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
-  bench::print_update_floor(epoch_s, floor_s, kSteps * bench::measure_update_seconds(params, kThreads));
+  bench::print_update_floor(rep.epoch_s, rep.floor_s, kSteps * bench::measure_update_seconds(params, kThreads));
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
-  bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, floors));
+  bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, rep.floors));
   return 0;
 }

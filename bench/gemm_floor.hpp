@@ -275,4 +275,28 @@ inline void print_same_operands_floor(const Rounds& r, double epoch_flops, const
   print_value("overhead_vs_same_operands_floor", median_ratio(r.on, floors));
 }
 
+// What both step benches print from their rounds, after the step's
+// profile: epoch_s, epoch_iqr_pct, epoch_flops, the floor figures
+// (print_floor, with OpenBLAS's rates measured here on `shapes`), the dense
+// epochs' (print_dense) and the same-operands floor's. Returns each round's
+// best-rate floor, for the headline ratio.
+struct RoundsReport {
+  double epoch_s, floor_s;
+  std::vector<double> floors;
+};
+
+inline RoundsReport print_rounds(const Rounds& r, double epoch_flops, const std::vector<GemmShape>& shapes, int threads,
+                                 double avx512_gflops) {
+  const GemmRates rates = measure_gemm_rates(shapes, threads);
+  RoundsReport out{median(r.on), 0.0, best_floors(r.dense_floor, epoch_flops, rates)};
+  out.floor_s = median(out.floors);
+  print_value("epoch_s", out.epoch_s);
+  print_value("epoch_iqr_pct", iqr_percent(r.on), 1);
+  print_value("epoch_flops", epoch_flops, 0);
+  print_floor(out.epoch_s, epoch_flops, rates, avx512_gflops, out.floor_s);
+  print_dense(r, out.floors);
+  print_same_operands_floor(r, epoch_flops, rates);
+  return out;
+}
+
 }  // namespace bench
