@@ -37,6 +37,7 @@ struct Compiled {
   std::vector<Shape> shape;
   std::vector<int32_t> profile_id;  // per task
   std::vector<uint32_t> shared_b;   // per plan node: Kernel::shared_b
+  std::vector<uint8_t> tile_output; // per plan node: Kernel::tile_output
   std::unique_ptr<tbb::flow::graph> fg;
   std::unique_ptr<tbb::flow::broadcast_node<continue_msg>> start;
   std::vector<std::unique_ptr<FlowNode>> flow;
@@ -70,6 +71,7 @@ struct Executor::Impl {
   void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
   void check(Compiled& c, int32_t j);
   void mark_shared_b(Compiled& c) const;
+  void mark_tile_outputs(Compiled& c) const;
 };
 
 // The B operands of a product op: input slots, and whether op(B) is B^T.
@@ -120,6 +122,31 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
     if (readers[static_cast<size_t>(r.param)][r.tb] >= 2) c.shared_b[r.node] |= 1u << r.slot;
 }
 
+// A product whose one reader is the SGD update fused onto its tiles (a
+// parameter's gradient, not a target) need not be stored whole: each tile
+// is computed into the thread's tile buffer and updated from there, which
+// saves writing the gradient out to memory and reading it back. Marked in
+// c.tile_output.
+void Executor::Impl::mark_tile_outputs(Compiled& c) const {
+  const Plan& p = c.plan;
+  c.tile_output.assign(p.nodes.size(), 0);
+  if (!opt.tile_gradients || opt.check_numerics || !workspaces) return;
+  std::vector<int> readers(p.nodes.size(), 0);
+  for (const PlanNode& pn : p.nodes)
+    for (int a = 0; a < pn.n_in; ++a) ++readers[static_cast<size_t>(pn.in[static_cast<size_t>(a)])];
+  for (NodeId id : p.targets)
+    if (const int32_t j = p.find(id); j >= 0) ++readers[static_cast<size_t>(j)];
+  for (const PlanTask& t : p.tasks) {
+    if (t.nodes.size() != 2) continue;
+    const auto head = static_cast<size_t>(t.nodes[0]), upd = static_cast<size_t>(t.nodes[1]);
+    const Op& op = p.nodes[head].op;
+    const bool product = std::holds_alternative<MatMul>(op) || std::holds_alternative<MatMulSum>(op);
+    if (product && std::holds_alternative<SgdUpdate>(p.nodes[upd].op) &&
+        p.nodes[upd].in[2] == static_cast<int32_t>(head) && readers[head] == 1)
+      c.tile_output[head] = 1;
+  }
+}
+
 Compiled& Executor::Impl::find(std::span<const Tensor> targets) {
   for (auto& c : plans) {
     const auto& t = c->plan.targets;
@@ -150,6 +177,7 @@ void Executor::Impl::compile(Compiled& c) {
   }
   for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
   mark_shared_b(c);
+  c.tile_output.assign(p.nodes.size(), 0);
   if (!opt.parallel) return;
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
     return takes_epilogue(p.nodes[static_cast<size_t>(t.nodes[0])].op);
@@ -158,6 +186,7 @@ void Executor::Impl::compile(Compiled& c) {
     n_workspaces = arena.max_concurrency();
     workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
   }
+  mark_tile_outputs(c);
   arena.execute([&] {
     c.fg = std::make_unique<tbb::flow::graph>();
     c.start = std::make_unique<tbb::flow::broadcast_node<continue_msg>>(*c.fg);
@@ -209,10 +238,13 @@ Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
   k.n_workspaces = n_workspaces;
   k.shared_b = c.shared_b[static_cast<size_t>(j)];
   k.packs = k.shared_b ? &packs : nullptr;
+  k.tile_output = c.tile_output[static_cast<size_t>(j)] != 0;
   return k;
 }
 
-// A GEMM whose epilogue runs the task's other nodes on each output tile.
+// A GEMM whose epilogue runs the task's other nodes on each output tile;
+// a member reading the GEMM's output is told where the tile's values are
+// (Kernel::tile_slot), which may be the thread's tile buffer.
 void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
   struct Members {
     std::array<Kernel, kMaxEpilogue> kernel;
@@ -221,14 +253,19 @@ void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
   } ms;
   auto op_of = [&](int32_t j) -> const Op& { return c.plan.nodes[static_cast<size_t>(j)].op; };
   for (size_t m = 1; m < task.nodes.size(); ++m, ++ms.n) {
-    ms.kernel[ms.n] = kernel(c, task.nodes[m]);
+    const PlanNode& pn = c.plan.nodes[static_cast<size_t>(task.nodes[m])];
+    Kernel& k = ms.kernel[ms.n] = kernel(c, task.nodes[m]);
+    for (int a = 0; a < pn.n_in; ++a)
+      if (pn.in[static_cast<size_t>(a)] == task.nodes[0]) k.tile_slot = a;
     ms.op[ms.n] = &op_of(task.nodes[m]);
   }
-  const TileEpilogue epilogue{[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  const TileEpilogue epilogue{[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* tile,
+                                 int64_t ld) {
                                 const auto& e = *static_cast<const Members*>(ctx);
                                 for (size_t m = 0; m < e.n; ++m) {
                                   Kernel k = e.kernel[m];
                                   k.row_begin = i0, k.row_end = i1, k.col_begin = j0, k.col_end = j1;
+                                  k.tile = tile, k.tile_ld = ld;
                                   run_forward(*e.op[m], k);
                                 }
                               },
@@ -371,6 +408,7 @@ PlanStats Executor::stats(std::span<const Tensor> targets) {
   const Plan& p = c.plan;
   PlanStats s;
   for (uint32_t mask : c.shared_b) s.shared_b += std::popcount(mask);
+  for (uint8_t t : c.tile_output) s.tile_outputs += t;
   for (const PlanTask& t : p.tasks) s.nodes += static_cast<int>(t.nodes.size());
   s.tasks = static_cast<int>(p.tasks.size());
   s.arena_bytes = p.arena_floats * 4;

@@ -191,6 +191,14 @@ Workspace::Workspace()
     : a_(static_cast<float*>(::operator new[](sizeof(float) * size_t(detail::kPackA), std::align_val_t{64}))),
       b_(static_cast<float*>(::operator new[](sizeof(float) * size_t(detail::kPackB), std::align_val_t{64}))) {}
 
+float* Workspace::tile(int64_t floats) {
+  if (floats > tile_floats_) {
+    tile_.reset(static_cast<float*>(::operator new[](sizeof(float) * size_t(floats), std::align_val_t{64})));
+    tile_floats_ = floats;
+  }
+  return tile_.get();
+}
+
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::generic:

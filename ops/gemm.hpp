@@ -37,9 +37,13 @@ class Workspace {
   Workspace();
   float* a() const { return a_.get(); }
   float* b() const { return b_.get(); }
+  // A buffer of at least `floats` floats for one output tile, grown on
+  // demand (a run allocates only on its first tiles), kept between calls.
+  float* tile(int64_t floats);
 
  private:
-  std::unique_ptr<float[], AlignedDelete> a_, b_;
+  std::unique_ptr<float[], AlignedDelete> a_, b_, tile_;
+  int64_t tile_floats_ = 0;
 };
 
 // C = alpha op(A) op(B) + beta C, row-major, op(X) = X^T when the flag is

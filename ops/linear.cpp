@@ -39,31 +39,46 @@ Gemm make_gemm(const Kernel& kn, bool ta, bool tb, int first = 0) {
           kn.gemm, kn.workspaces, kn.n_workspaces, cached ? kn.packs : nullptr};
 }
 
-// C[i0:i1, j0:j1] = op(A)[i0:i1, :] op(B)[:, j0:j1]  (+ the old C when beta = 1)
-void gemm_tile(const Gemm& g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float beta = 0.0f) {
+// Where a tile of C goes: the op's output, or (Kernel::tile_output) the
+// thread's tile buffer, row stride ldc.
+struct TileDest {
+  float* c;
+  int64_t ldc;
+};
+
+gemm::Workspace* thread_workspace(const Gemm& g) {
+  const int t = tbb::this_task_arena::current_thread_index();
+  return g.workspaces && t >= 0 && t < g.n_workspaces ? &g.workspaces[t] : nullptr;
+}
+
+TileDest tile_dest(const Gemm& g, const Kernel& k, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+  if (k.tile_output)
+    if (gemm::Workspace* ws = thread_workspace(g)) return {ws->tile((i1 - i0) * (j1 - j0)), j1 - j0};
+  return {g.c + i0 * g.n + j0, g.n};
+}
+
+// C[i0:i1, j0:j1] = op(A)[i0:i1, :] op(B)[:, j0:j1]  (+ the old C when beta = 1), written at d
+void gemm_tile(const Gemm& g, TileDest d, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float beta = 0.0f) {
   const int64_t lda = g.ta ? g.m : g.k, ldb = g.tb ? g.k : g.n;
   const float* a = g.ta ? g.a + i0 : g.a + i0 * g.k;
   const float* b = g.tb ? g.b + j0 * g.k : g.b + j0;
   if (g.backend == GemmBackend::ebm) {
-    const int t = tbb::this_task_arena::current_thread_index();
-    gemm::Workspace* ws = g.workspaces && t >= 0 && t < g.n_workspaces ? &g.workspaces[t] : nullptr;
-    float* c = g.c + i0 * g.n + j0;
+    gemm::Workspace* ws = thread_workspace(g);
     if (g.packs)
       gemm::sgemm_packed_b(ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda,
-                           g.packs->packed_b(g.tb, j1 - j0, g.k, b, ldb), beta, c, g.n);
+                           g.packs->packed_b(g.tb, j1 - j0, g.k, b, ldb), beta, d.c, d.ldc);
     else if (ws)  // the executor's buffers for this thread: no allocation
-      gemm::sgemm(*ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, c, g.n);
+      gemm::sgemm(*ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, d.c, d.ldc);
     else
-      gemm::sgemm(g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, c, g.n);
+      gemm::sgemm(g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, d.c, d.ldc);
     return;
   }
   cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans,
               static_cast<int>(i1 - i0), static_cast<int>(j1 - j0), static_cast<int>(g.k), 1.0f,
-              a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, g.c + i0 * g.n + j0,
-              static_cast<int>(g.n));
+              a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, d.c, static_cast<int>(d.ldc));
 }
 
-// Runs gemm_tile, then `epilogue(i0, i1, j0, j1)` (the op's own: bias,
+// Runs gemm_tile, then `epilogue(i0, i1, j0, j1, dest)` (the op's own: bias,
 // sigmoid, a second product) and then the kernel's fused epilogue, if any,
 // on every tile of gemm::tile_grid: its shape's, or, when zero skipping will
 // list A and the first 4096 floats of A are mostly zeros, the grid for a
@@ -78,9 +93,10 @@ void tiled_gemm(const Gemm& g, const Kernel& k, Epilogue epilogue) {
     const int64_t i0 = grid.row_start(r), i1 = grid.row_start(r + 1);
     const int64_t j0 = grid.col_start(c), j1 = grid.col_start(c + 1);
     if (i0 == i1 || j0 == j1) return;
-    gemm_tile(g, i0, i1, j0, j1);
-    epilogue(i0, i1, j0, j1);
-    if (k.epilogue) (*k.epilogue)(i0, i1, j0, j1);
+    const TileDest d = tile_dest(g, k, i0, i1, j0, j1);
+    gemm_tile(g, d, i0, i1, j0, j1);
+    epilogue(i0, i1, j0, j1, d);
+    if (k.epilogue) (*k.epilogue)(i0, i1, j0, j1, d.c, d.ldc);
   };
   if (k.parallel && grid.tiles() > 1)
     tbb::parallel_for(int64_t{0}, grid.tiles(), tile);
@@ -102,10 +118,8 @@ void matmul_vjp(VjpBuilder& b, int ia, int iw, Val g, bool ta, bool tb) {
 template <typename Row>
 void affine_forward(const Kernel& k, bool tb, Row row) {
   const float* bias = k.in[2];
-  float* y = k.out;
-  const int64_t n = k.out_shape.cols;
-  tiled_gemm(make_gemm(k, false, tb), k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    for (int64_t i = i0; i < i1; ++i) row(y + i * n + j0, bias + j0, j1 - j0);
+  tiled_gemm(make_gemm(k, false, tb), k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1, TileDest d) {
+    for (int64_t i = i0; i < i1; ++i) row(d.c + (i - i0) * d.ldc, bias + j0, j1 - j0);
   });
 }
 
@@ -142,8 +156,8 @@ Shape MatMulSum::shape(std::span<const Shape> in) const {
 
 void MatMulSum::forward(const Kernel& k) const {
   const Gemm first = make_gemm(k, ta, tb), second = make_gemm(k, ta, tb, 2);
-  tiled_gemm(first, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-    gemm_tile(second, i0, i1, j0, j1, 1.0f);  // accumulate onto the first product's tile while it is in cache
+  tiled_gemm(first, k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1, TileDest d) {
+    gemm_tile(second, d, i0, i1, j0, j1, 1.0f);  // accumulate onto the first product's tile while it is in cache
   });
 }
 

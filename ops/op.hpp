@@ -48,11 +48,15 @@ inline constexpr int kMaxArity = 5;
 
 // Work a GEMM op runs on each output tile [i0, i1) x [j0, j1) right after
 // computing it, while the tile is in cache: the plan's fused epilogue of
-// element-wise consumers (graph/plan.hpp).
+// element-wise consumers (graph/plan.hpp). The tile's values are at c, row
+// stride ldc: in the op's output, or in the thread's tile buffer when the
+// kernel has tile_output set.
 struct TileEpilogue {
-  void (*run)(const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1) = nullptr;
+  void (*run)(const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* c, int64_t ldc) = nullptr;
   const void* ctx = nullptr;
-  void operator()(int64_t i0, int64_t i1, int64_t j0, int64_t j1) const { run(ctx, i0, i1, j0, j1); }
+  void operator()(int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* c, int64_t ldc) const {
+    run(ctx, i0, i1, j0, j1, c, ldc);
+  }
 };
 
 // What a kernel sees. Buffers are contiguous row-major float32.
@@ -86,6 +90,18 @@ struct Kernel {
   gemm::PackCache* packs = nullptr;  // the executor's packed B operands of this run
   uint32_t shared_b = 0;             // bit i: input i is a B operand other products of the run read too: packs holds it
   const TileEpilogue* epilogue = nullptr;
+  // A GEMM kernel with tile_output computes each tile into its thread's
+  // tile buffer (gemm::Workspace::tile) instead of `out`, and hands it to
+  // `epilogue`: the output is never stored whole, for a product whose only
+  // reader is its fused epilogue (an SGD update reading its gradient).
+  bool tile_output = false;
+  // In a fused epilogue: input tile_slot (-1: none) is the GEMM's output,
+  // and the current tile's values are at `tile` (row stride tile_ld),
+  // starting at (row_begin, col_begin). Kernels that read it there
+  // (SgdUpdate) may run after a tile_output GEMM.
+  int tile_slot = -1;
+  const float* tile = nullptr;
+  int64_t tile_ld = 0;
 
   int64_t col_stop() const { return col_end > 0 ? col_end : out_shape.cols; }
   bool full_rows() const { return col_begin == 0 && col_stop() == out_shape.cols; }

@@ -27,6 +27,15 @@ void require_same(Shape a, Shape b, const char* what) {
   if (a != b) throw ShapeError{fmt::format("{} of shape {}", what, a)};
 }
 
+// vel = mom vel - lr (g + wd w);  w += vel, over n elements.
+void sgd_span(float* __restrict w, float* __restrict vel, const float* __restrict g, int64_t n, float lr, float mom,
+              float wd) {
+  for (int64_t i = 0; i < n; ++i) {
+    vel[i] = mom * vel[i] - lr * (g[i] + wd * w[i]);
+    w[i] += vel[i];
+  }
+}
+
 }  // namespace
 
 Shape SgdUpdate::shape(std::span<const Shape> in) const {
@@ -40,18 +49,16 @@ void SgdUpdate::forward(const Kernel& k) const {
   float *w = k.in[0], *vel = k.in[1];
   const float* g = k.in[2];
   const float lr = k.in[3][0], mom = k.in[3][1], wd = k.in[3][2];
-  auto span = [=](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      vel[i] = mom * vel[i] - lr * (g[i] + wd * w[i]);
-      w[i] += vel[i];
+  if (k.col_end > 0) {  // one tile of the GEMM that made g (a fused epilogue), read where the GEMM left it
+    const int64_t cols = k.in_shape[0].cols, c0 = k.col_begin, width = k.col_end - c0;
+    for (int64_t r = k.row_begin; r < k.row_end; ++r) {
+      const float* gr = k.tile_slot == 2 ? k.tile + (r - k.row_begin) * k.tile_ld : g + r * cols + c0;
+      sgd_span(w + r * cols + c0, vel + r * cols + c0, gr, width, lr, mom, wd);
     }
-  };
-  if (k.col_end > 0) {  // one tile of the GEMM that made g (a fused epilogue)
-    const int64_t cols = k.in_shape[0].cols;
-    for (int64_t r = k.row_begin; r < k.row_end; ++r) span(r * cols + k.col_begin, r * cols + k.col_end);
     return;
   }
-  chunked(k, k.in_shape[0].size(), span);
+  chunked(k, k.in_shape[0].size(),
+          [=](int64_t i0, int64_t i1) { sgd_span(w + i0, vel + i0, g + i0, i1 - i0, lr, mom, wd); });
 }
 
 Shape AdamUpdate::shape(std::span<const Shape> in) const {

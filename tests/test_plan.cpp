@@ -3,6 +3,7 @@
 // of packed parameters: each checked bit for bit against the unfused,
 // uncached run.
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -106,9 +107,11 @@ TEST_CASE("executor: a weight several products read is packed once per run, with
   const auto ref = train({.seed = 2, .cache_packs = false});
   CHECK(train({.threads = 1, .seed = 2}) == ref);
   CHECK(train({.threads = 2, .seed = 2}) == ref);
+  CHECK(train({.threads = 2, .seed = 2, .tile_gradients = false}) == ref);
   Executor ex(g, {.threads = 2});
   const Tensor targets[] = {opt.step};
   CHECK(ex.stats(targets).shared_b == 6);  // 2 live up-passes, the 2 free energies, the 2 down-passes (as W^T)
+  CHECK(ex.stats(targets).tile_outputs == 1);  // W's gradient, a matmul_sum read only by its update
   Executor off(g, {.threads = 2, .cache_packs = false});
   CHECK(off.stats(targets).shared_b == 0);
 }
@@ -133,11 +136,32 @@ TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its g
   };
   const auto ref = train({.parallel = false, .fuse = false});
   CHECK(train({.parallel = false}) == ref);
-  CHECK(train({.threads = 2}) == ref);
+  CHECK(train({.threads = 2}) == ref);  // the gradient's 1 x 3 tiles in the threads' tile buffers
+  CHECK(train({.threads = 1}) == ref);
+  CHECK(train({.threads = 2, .tile_gradients = false}) == ref);
+  CHECK(train({.threads = 2, .gemm = GemmBackend::cblas}) != std::vector<float>{});  // runs (other bits allowed)
   const Tensor targets[] = {loss, opt.step};
   const Plan p = compile_plan(g, targets);
   int fused_updates = 0;
   for (const PlanTask& t : p.tasks) fused_updates += t.label == "fused(matmul+sgd_update)";
   CHECK(fused_updates == 1);
+  // The gradient is stored whole only when something else needs it.
+  CHECK(Executor(g, {.threads = 2}).stats(targets).tile_outputs == 1);
+  CHECK(Executor(g, {.threads = 2, .tile_gradients = false}).stats(targets).tile_outputs == 0);
+  CHECK(Executor(g, {.threads = 2, .check_numerics = true}).stats(targets).tile_outputs == 0);
+  CHECK(Executor(g, {.parallel = false}).stats(targets).tile_outputs == 0);
+  const Tensor with_grad[] = {loss, opt.step, grads[0]};
+  CHECK(Executor(g, {.threads = 2}).stats(with_grad).tile_outputs == 0);
+  Executor ex(g, {.threads = 2});
+  fill_uniform(g.value(w), -0.1f, 0.1f, 3, 2);
+  std::ranges::fill(g.value(opt.state[0]), 0.0f);
+  const std::vector<float> w0(g.value(w).begin(), g.value(w).end());
+  const Feed feeds[] = {{x, xs}};
+  ex.run(with_grad, feeds);
+  const auto gw = ex.value(grads[0]);  // the stored gradient is the one the update applied (to an ulp or two)
+  const auto w1 = g.value(w);
+  int wrong = 0;
+  for (size_t i = 0; i < w0.size(); ++i) wrong += std::abs(w1[i] - (w0[i] - 0.1f * (gw[i] + 1e-3f * w0[i]))) > 1e-7f;
+  CHECK(wrong == 0);
 }
 
