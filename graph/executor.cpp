@@ -122,28 +122,35 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
     if (readers[static_cast<size_t>(r.param)][r.tb] >= 2) c.shared_b[r.node] |= 1u << r.slot;
 }
 
-// A product whose one reader is the SGD update fused onto its tiles (a
-// parameter's gradient, not a target) need not be stored whole: each tile
-// is computed into the thread's tile buffer and updated from there, which
-// saves writing the gradient out to memory and reading it back. Marked in
-// c.tile_output.
+// A product whose readers are all in its fused epilogue and read it from
+// the tile (reads_tile: an SGD update reading its gradient, a sigmoid's
+// gradient reading the back-propagated product), and is not a target,
+// need not be stored whole: each tile is computed into the thread's tile
+// buffer and read there, which saves writing it out to memory and reading
+// it back. Marked in c.tile_output.
 void Executor::Impl::mark_tile_outputs(Compiled& c) const {
   const Plan& p = c.plan;
   c.tile_output.assign(p.nodes.size(), 0);
-  if (!opt.tile_gradients || opt.check_numerics || !workspaces) return;
+  if (!opt.tile_outputs || opt.check_numerics || !workspaces) return;
   std::vector<int> readers(p.nodes.size(), 0);
   for (const PlanNode& pn : p.nodes)
     for (int a = 0; a < pn.n_in; ++a) ++readers[static_cast<size_t>(pn.in[static_cast<size_t>(a)])];
   for (NodeId id : p.targets)
     if (const int32_t j = p.find(id); j >= 0) ++readers[static_cast<size_t>(j)];
   for (const PlanTask& t : p.tasks) {
-    if (t.nodes.size() != 2) continue;
-    const auto head = static_cast<size_t>(t.nodes[0]), upd = static_cast<size_t>(t.nodes[1]);
-    const Op& op = p.nodes[head].op;
-    const bool product = std::holds_alternative<MatMul>(op) || std::holds_alternative<MatMulSum>(op);
-    if (product && std::holds_alternative<SgdUpdate>(p.nodes[upd].op) &&
-        p.nodes[upd].in[2] == static_cast<int32_t>(head) && readers[head] == 1)
-      c.tile_output[head] = 1;
+    const auto head = static_cast<size_t>(t.nodes[0]);
+    if (t.nodes.size() < 2 || !takes_epilogue(p.nodes[head].op)) continue;
+    int tile_reads = 0;
+    bool all = true;
+    for (size_t m = 1; m < t.nodes.size(); ++m) {
+      const PlanNode& pn = p.nodes[static_cast<size_t>(t.nodes[m])];
+      for (int a = 0; a < pn.n_in; ++a)
+        if (pn.in[static_cast<size_t>(a)] == static_cast<int32_t>(head)) {
+          ++tile_reads;
+          all = all && reads_tile(pn.op, a);
+        }
+    }
+    if (all && tile_reads == readers[head]) c.tile_output[head] = 1;
   }
 }
 

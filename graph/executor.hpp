@@ -39,9 +39,9 @@ struct ExecutorOptions {
   bool check_numerics = false; // throw naming the first node that made NaN / Inf
   GemmBackend gemm = default_gemm_backend();  // ebm::gemm, or the system's CBLAS
   bool cache_packs = true;     // pack a parameter read as B by several products once per run (same bits)
-  bool tile_gradients = true;  // a product read only by the SGD update fused onto it is never stored whole:
-                               // each tile goes to a per-thread buffer, the update reads it there (same bits;
-                               // off with check_numerics, which checks whole values)
+  bool tile_outputs = true;    // a product read only on its own tiles (by the SGD update or the element-wise
+                               // gradient fused onto it) is never stored whole: each tile goes to a per-thread
+                               // buffer and is read there (same bits; off with check_numerics)
   size_t profile_events = size_t{1} << 18;
 };
 
@@ -72,7 +72,7 @@ struct PlanStats {
   int64_t arena_bytes = 0;
   int64_t unshared_bytes = 0;
   int shared_b = 0;       // products whose B operand is packed once per run and shared
-  int tile_outputs = 0;   // products computed tile by tile into per-thread buffers (tile_gradients)
+  int tile_outputs = 0;   // products kept in per-thread tile buffers (ExecutorOptions::tile_outputs)
 };
 
 class Executor {

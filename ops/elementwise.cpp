@@ -56,14 +56,22 @@ void binary_row(const float* a, const float* b, float* y, int64_t n, F f) {
   for (; i < n; ++i) y[i] = f(a[AVec ? i : 0], b[BVec ? i : 0]);
 }
 
+// Row r of input `slot` from column c0 on (broadcast sides: their one row
+// or element); in a GEMM's epilogue, the GEMM's output is read from the
+// tile it was left in (Kernel::tile).
+const float* in_row(const Kernel& k, int slot, int64_t r, int64_t c0) {
+  if (slot == k.tile_slot && k.tile) return k.tile + (r - k.row_begin) * k.tile_ld + (c0 - k.col_begin);
+  const Shape s = k.in_shape[static_cast<size_t>(slot)];
+  return k.in[static_cast<size_t>(slot)] + (s.rows == 1 ? 0 : r) * s.cols + (s.cols == k.out_shape.cols ? c0 : 0);
+}
+
 template <typename F>
 void apply_binary(const Kernel& k, F f) {
-  const Shape sa = k.in_shape[0], sb = k.in_shape[1];
   const int64_t n = k.out_shape.cols;
-  const bool av = sa.cols == n, bv = sb.cols == n;
+  const bool av = k.in_shape[0].cols == n, bv = k.in_shape[1].cols == n;
   for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) {
-    const float* a = k.in[0] + (sa.rows == 1 ? 0 : r) * sa.cols + (av ? c0 : 0);
-    const float* b = k.in[1] + (sb.rows == 1 ? 0 : r) * sb.cols + (bv ? c0 : 0);
+    const float* a = in_row(k, 0, r, c0);
+    const float* b = in_row(k, 1, r, c0);
     float* y = k.out + r * n + c0;
     if (av && bv) binary_row<true, true>(a, b, y, c1 - c0, f);
     else if (av) binary_row<true, false>(a, b, y, c1 - c0, f);

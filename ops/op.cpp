@@ -110,4 +110,15 @@ bool column_local(const Op& op) {
 
 int tile_update_gradient(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 2 : -1; }
 
+bool reads_tile(const Op& op, int slot) {
+  if (slot == tile_update_gradient(op)) return true;
+  return (slot == 0 || slot == 1) &&
+         std::visit([](const auto& o) {
+           using T = std::decay_t<decltype(o)>;  // the ops of elementwise.cpp's apply_binary
+           return std::is_same_v<T, SigmoidGrad> || std::is_same_v<T, TanhGrad> || std::is_same_v<T, SoftplusGrad> ||
+                  std::is_same_v<T, ReluGrad> || std::is_same_v<T, Add> || std::is_same_v<T, Sub> ||
+                  std::is_same_v<T, Mul> || std::is_same_v<T, Div>;
+         }, op);
+}
+
 }  // namespace ebm

@@ -406,5 +406,9 @@ bool column_local(const Op& op);
 // (element by element, with no state of its own), the index of its gradient
 // input; -1 for every other op.
 int tile_update_gradient(const Op& op);
+// Whether the op, run in a GEMM's fused epilogue, reads input `slot` (the
+// GEMM's output) at Kernel::tile, so that GEMM may keep its output in
+// per-thread tile buffers (Kernel::tile_output).
+bool reads_tile(const Op& op, int slot);
 
 }  // namespace ebm

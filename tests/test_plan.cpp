@@ -31,7 +31,9 @@ TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with 
   const Tensor s = stop_gradient(h) * 2.0f + gaussian(a, 0.5f);
   const Tensor wide = a * broadcast_to(sum(a, 1), a.shape());  // needs all of a: must stay outside
   const Tensor r = relu(matmul(x, w, {.tb = false}) - b);
-  const std::vector<Tensor> targets{h, d, s, wide, r};
+  const Tensor back = apply(SigmoidGrad{}, {col * 0.5f + 0.25f, matmul(x, w)});  // a backprop step: the product
+  const Tensor ret = matmul(x, w, {.tb = false}) * 3.0f - b;                   // lives in tile buffers only
+  const std::vector<Tensor> targets{h, d, s, wide, r, back, ret};
   const auto ref = run_values(g, targets, {.seed = 3, .parallel = false, .fuse = false}, 2);
   for (bool parallel : {false, true})
     for (int threads : {1, 2}) {
@@ -39,6 +41,10 @@ TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with 
       CAPTURE(threads);
       CHECK(run_values(g, targets, {.threads = threads, .seed = 3, .parallel = parallel}, 2) == ref);
     }
+  CHECK(run_values(g, targets, {.threads = 2, .seed = 3, .tile_outputs = false}, 2) == ref);
+  // back's product and r's are read only by the binary ops on their tiles;
+  // a's by softplus_grad and by sampling and scaling, which read whole buffers
+  CHECK(Executor(g, {.threads = 2}).stats(targets).tile_outputs == 2);
   const Plan p = compile_plan(g, targets);
   const PlanTask& fused = p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(a.id))].task)];
   CHECK(fused.label.starts_with("fused(affine+sigmoid_bernoulli+softplus_grad+"));
@@ -107,11 +113,13 @@ TEST_CASE("executor: a weight several products read is packed once per run, with
   const auto ref = train({.seed = 2, .cache_packs = false});
   CHECK(train({.threads = 1, .seed = 2}) == ref);
   CHECK(train({.threads = 2, .seed = 2}) == ref);
-  CHECK(train({.threads = 2, .seed = 2, .tile_gradients = false}) == ref);
+  CHECK(train({.threads = 2, .seed = 2, .tile_outputs = false}) == ref);
   Executor ex(g, {.threads = 2});
   const Tensor targets[] = {opt.step};
   CHECK(ex.stats(targets).shared_b == 6);  // 2 live up-passes, the 2 free energies, the 2 down-passes (as W^T)
-  CHECK(ex.stats(targets).tile_outputs == 1);  // W's gradient, a matmul_sum read only by its update
+  // W's gradient (a matmul_sum read only by its update) and the two free
+  // energies' affine outputs (read only by the softplus_grad on their tiles)
+  CHECK(ex.stats(targets).tile_outputs == 3);
   Executor off(g, {.threads = 2, .cache_packs = false});
   CHECK(off.stats(targets).shared_b == 0);
 }
@@ -138,7 +146,7 @@ TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its g
   CHECK(train({.parallel = false}) == ref);
   CHECK(train({.threads = 2}) == ref);  // the gradient's 1 x 3 tiles in the threads' tile buffers
   CHECK(train({.threads = 1}) == ref);
-  CHECK(train({.threads = 2, .tile_gradients = false}) == ref);
+  CHECK(train({.threads = 2, .tile_outputs = false}) == ref);
   CHECK(train({.threads = 2, .gemm = GemmBackend::cblas}) != std::vector<float>{});  // runs (other bits allowed)
   const Tensor targets[] = {loss, opt.step};
   const Plan p = compile_plan(g, targets);
@@ -147,7 +155,7 @@ TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its g
   CHECK(fused_updates == 1);
   // The gradient is stored whole only when something else needs it.
   CHECK(Executor(g, {.threads = 2}).stats(targets).tile_outputs == 1);
-  CHECK(Executor(g, {.threads = 2, .tile_gradients = false}).stats(targets).tile_outputs == 0);
+  CHECK(Executor(g, {.threads = 2, .tile_outputs = false}).stats(targets).tile_outputs == 0);
   CHECK(Executor(g, {.threads = 2, .check_numerics = true}).stats(targets).tile_outputs == 0);
   CHECK(Executor(g, {.parallel = false}).stats(targets).tile_outputs == 0);
   const Tensor with_grad[] = {loss, opt.step, grads[0]};
