@@ -28,12 +28,17 @@
 // zero_skip_speedup), the same-operands floor (same_operands_floor_s,
 // overhead_vs_same_operands_floor: zero skipping on, the like-for-like
 // reading), the parameter updates' memory floor (update_floor_s,
-// overhead_vs_floor_plus_updates: see bench::measure_update_seconds), and
+// overhead_vs_floor_plus_updates: see bench::measure_update_seconds), the
+// same epoch without its parameter updates (each round's last: forward and
+// backward with every gradient written out whole; epoch_without_updates_s,
+// overhead_without_updates_vs_floor, and updates_share_of_epoch = 1 - its
+// seconds / epoch_s, what the updates cost inside the step), and
 // overhead_vs_floor = epoch_s / gemm_floor_s (target <= 1.15) last.
 
 #include "bench/gemm_floor.hpp"
 #include "bench/mnist.hpp"
 #include "io/batch.hpp"
+#include "autodiff/grad.hpp"
 #include "models/classifier.hpp"
 
 int main(int argc, char** argv) {
@@ -76,17 +81,37 @@ int main(int argc, char** argv) {
       t.swap(next_t);
     }
   };
+  // The same steps without the parameter updates: forward and backward
+  // only, every gradient written out whole (as the floor's products are).
+  const std::vector<ebm::Tensor> grads = ebm::grad(c.loss, c.params());
+  auto no_updates = [&](int e) {  // as epoch(), batch s + 1 converted beside step s
+    batches.start_epoch(static_cast<uint64_t>(e));
+    fill(0, x, t);
+    for (int64_t s = 0; s < kSteps; ++s) {
+      const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
+      auto prepare = [&] {
+        if (s + 1 < kSteps) fill(s + 1, next_x, next_t);
+      };
+      ex.run(grads, feeds, prepare);
+      x.swap(next_x);
+      t.swap(next_t);
+    }
+  };
   epoch(0);  // compiles the plan and warms the caches
+  no_updates(0);
   std::vector<bench::GemmShape> own = shapes;
   fill(0, x, t);  // the first layer's products on a real batch (x W1, and x' g stored as x)
   own[0].a = x;
   own[1].a = x;
   bench::GemmSet dense(shapes, kThreads), same(own, kThreads);
-  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, kSteps);
+  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, kSteps, no_updates);
   const bench::RoundsReport rep = bench::print_rounds(r, kSteps * dense.flops(), shapes, kThreads, avx512_gflops);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
   bench::print_update_floor(rep.epoch_s, rep.floor_s, kSteps * bench::measure_update_seconds(params, kThreads));
+  bench::print_value("epoch_without_updates_s", bench::median(r.extra));
+  bench::print_value("overhead_without_updates_vs_floor", bench::median_ratio(r.extra, rep.floors));
+  bench::print_value("updates_share_of_epoch", 1.0 - bench::median_ratio(r.extra, r.on));
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, rep.floors));
   return 0;

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -179,10 +180,13 @@ void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
 // reported. Leaves zero skipping on.
 struct Rounds {
   std::vector<double> on, off, dense_floor, same_floor;  // seconds per epoch, per round
+  std::vector<double> extra;                             // the optional extra epoch's (zero skipping on)
 };
 
-template <typename Epoch>
-Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls) {
+// `extra(i)`, when given, runs a variant of the epoch (bench_finetune's:
+// the step without its parameter updates) last in each round.
+template <typename Epoch, typename Extra = void (*)(int)>
+Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls, Extra extra = nullptr) {
   Rounds r;
   auto timed = [](bool skip, auto f) {
     ebm::gemm::set_skip_zeros(skip);
@@ -197,6 +201,7 @@ Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls)
     r.dense_floor.push_back(dense.seconds(calls));
     ebm::gemm::set_skip_zeros(true);
     r.same_floor.push_back(same.seconds(calls));
+    if constexpr (!std::is_same_v<Extra, void (*)(int)>) r.extra.push_back(timed(true, [&] { extra(i); }));
   }
   return r;
 }
