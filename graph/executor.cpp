@@ -144,11 +144,14 @@ void Executor::Impl::mark_tile_outputs(Compiled& c) const {
     bool all = true;
     for (size_t m = 1; m < t.nodes.size(); ++m) {
       const PlanNode& pn = p.nodes[static_cast<size_t>(t.nodes[m])];
+      int reads = 0;  // a member reads the tile through one slot (Kernel::tile_slot), so x * x must not
       for (int a = 0; a < pn.n_in; ++a)
         if (pn.in[static_cast<size_t>(a)] == static_cast<int32_t>(head)) {
-          ++tile_reads;
+          ++reads;
           all = all && reads_tile(pn.op, a);
         }
+      all = all && reads <= 1;
+      tile_reads += reads;
     }
     if (all && tile_reads == readers[head]) c.tile_output[head] = 1;
   }

@@ -33,7 +33,9 @@ TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with 
   const Tensor r = relu(matmul(x, w, {.tb = false}) - b);
   const Tensor back = apply(SigmoidGrad{}, {col * 0.5f + 0.25f, matmul(x, w)});  // a backprop step: the product
   const Tensor ret = matmul(x, w, {.tb = false}) * 3.0f - b;                   // lives in tile buffers only
-  const std::vector<Tensor> targets{h, d, s, wide, r, back, ret};
+  const Tensor m2 = matmul(x, w);
+  const Tensor sq = m2 * m2;  // one op reading the product twice: stays stored
+  const std::vector<Tensor> targets{h, d, s, wide, r, back, ret, sq};
   const auto ref = run_values(g, targets, {.seed = 3, .parallel = false, .fuse = false}, 2);
   for (bool parallel : {false, true})
     for (int threads : {1, 2}) {
