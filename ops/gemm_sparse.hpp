@@ -185,10 +185,14 @@ void sparse_block_product(const SparseBlock& sb, const float* pb, int64_t mc, in
       {&sparse_rows<Arch, 1, 2, Binary>, &sparse_rows<Arch, 2, 2, Binary>, &sparse_rows<Arch, 3, 2, Binary>,
        &sparse_rows<Arch, 4, 2, Binary>}};
   const int32_t* off = sb.off.data();
+  // The rows by list length (a counting sort: a length is at most kc, and
+  // which rows share a group of four changes no bit of any row).
   std::array<int32_t, kMc> order;
-  for (int64_t r = 0; r < mc; ++r) order[r] = static_cast<int32_t>(r);
-  std::sort(order.begin(), order.begin() + mc,
-            [&](int32_t x, int32_t y) { return off[x + 1] - off[x] < off[y + 1] - off[y]; });
+  std::array<int32_t, 4 * kKc + 2> start;  // kc <= 4 kKc (Blocking)
+  std::fill_n(start.begin(), kc + 2, 0);
+  for (int64_t r = 0; r < mc; ++r) ++start[static_cast<size_t>(off[r + 1] - off[r] + 1)];
+  for (int64_t l = 1; l <= kc + 1; ++l) start[static_cast<size_t>(l)] += start[static_cast<size_t>(l - 1)];
+  for (int64_t r = 0; r < mc; ++r) order[static_cast<size_t>(start[static_cast<size_t>(off[r + 1] - off[r])]++)] = static_cast<int32_t>(r);
   const float* b = pb;
   for (int64_t j = 0; j < nc; j += 2 * L) {
     const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
