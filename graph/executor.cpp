@@ -71,7 +71,6 @@ struct Executor::Impl {
   void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
   void check(Compiled& c, int32_t j);
   void mark_shared_b(Compiled& c) const;
-  void mark_tile_outputs(Compiled& c) const;
 };
 
 // The B operands of a product op: input slots, and whether op(B) is B^T.
@@ -122,41 +121,6 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
     if (readers[static_cast<size_t>(r.param)][r.tb] >= 2) c.shared_b[r.node] |= 1u << r.slot;
 }
 
-// A product whose readers are all in its fused epilogue and read it from
-// the tile (reads_tile: an SGD update reading its gradient, a sigmoid's
-// gradient reading the back-propagated product), and is not a target,
-// need not be stored whole: each tile is computed into the thread's tile
-// buffer and read there, which saves writing it out to memory and reading
-// it back. Marked in c.tile_output.
-void Executor::Impl::mark_tile_outputs(Compiled& c) const {
-  const Plan& p = c.plan;
-  c.tile_output.assign(p.nodes.size(), 0);
-  if (!opt.tile_outputs || opt.check_numerics || !workspaces) return;
-  std::vector<int> readers(p.nodes.size(), 0);
-  for (const PlanNode& pn : p.nodes)
-    for (int a = 0; a < pn.n_in; ++a) ++readers[static_cast<size_t>(pn.in[static_cast<size_t>(a)])];
-  for (NodeId id : p.targets)
-    if (const int32_t j = p.find(id); j >= 0) ++readers[static_cast<size_t>(j)];
-  for (const PlanTask& t : p.tasks) {
-    const auto head = static_cast<size_t>(t.nodes[0]);
-    if (t.nodes.size() < 2 || !takes_epilogue(p.nodes[head].op)) continue;
-    int tile_reads = 0;
-    bool all = true;
-    for (size_t m = 1; m < t.nodes.size(); ++m) {
-      const PlanNode& pn = p.nodes[static_cast<size_t>(t.nodes[m])];
-      int reads = 0;  // a member reads the tile through one slot (Kernel::tile_slot), so x * x must not
-      for (int a = 0; a < pn.n_in; ++a)
-        if (pn.in[static_cast<size_t>(a)] == static_cast<int32_t>(head)) {
-          ++reads;
-          all = all && reads_tile(pn.op, a);
-        }
-      all = all && reads <= 1;
-      tile_reads += reads;
-    }
-    if (all && tile_reads == readers[head]) c.tile_output[head] = 1;
-  }
-}
-
 Compiled& Executor::Impl::find(std::span<const Tensor> targets) {
   for (auto& c : plans) {
     const auto& t = c->plan.targets;
@@ -165,7 +129,10 @@ Compiled& Executor::Impl::find(std::span<const Tensor> targets) {
       return *c;
   }
   auto c = std::make_unique<Compiled>();
-  c->plan = compile_plan(g, targets, {.fuse = opt.fuse, .reuse = opt.reuse_buffers});
+  c->plan = compile_plan(g, targets,
+                         {.fuse = opt.fuse,
+                          .reuse = opt.reuse_buffers,
+                          .tile_outputs = opt.tile_outputs && opt.parallel && !opt.check_numerics});
   compile(*c);
   plans.push_back(std::move(c));
   return *plans.back();
@@ -188,6 +155,7 @@ void Executor::Impl::compile(Compiled& c) {
   for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
   mark_shared_b(c);
   c.tile_output.assign(p.nodes.size(), 0);
+  for (size_t j = 0; j < p.nodes.size(); ++j) c.tile_output[j] = p.nodes[j].tile_only;
   if (!opt.parallel) return;
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
     return takes_epilogue(p.nodes[static_cast<size_t>(t.nodes[0])].op);
@@ -196,7 +164,6 @@ void Executor::Impl::compile(Compiled& c) {
     n_workspaces = arena.max_concurrency();
     workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
   }
-  mark_tile_outputs(c);
   arena.execute([&] {
     c.fg = std::make_unique<tbb::flow::graph>();
     c.start = std::make_unique<tbb::flow::broadcast_node<continue_msg>>(*c.fg);

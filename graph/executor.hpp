@@ -41,7 +41,8 @@ struct ExecutorOptions {
   bool cache_packs = true;     // pack a parameter read as B by several products once per run (same bits)
   bool tile_outputs = true;    // a product read only on its own tiles (by the SGD update or the element-wise
                                // gradient fused onto it) is never stored whole: each tile goes to a per-thread
-                               // buffer and is read there (same bits; off with check_numerics)
+                               // buffer and is read there, and it has no buffer of its own (same bits;
+                               // off with check_numerics)
   size_t profile_events = size_t{1} << 18;
 };
 

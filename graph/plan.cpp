@@ -267,6 +267,29 @@ struct Builder {
     if (p.order.size() != p.tasks.size()) throw Error("compile: the task graph has a cycle (an update op reads its own result?)");
   }
 
+  // PlanOptions::tile_outputs: a product whose every reader sits in its own
+  // task's epilogue and reads it once, from the tile, and that is no target.
+  void mark_tile_only() {
+    for (const PlanTask& t : p.tasks) {
+      const int32_t head = t.nodes[0];
+      if (t.nodes.size() < 2 || !takes_epilogue(op(head)) || is_target[static_cast<size_t>(head)]) continue;
+      bool ok = true;
+      size_t reads = 0;
+      for (size_t m = 1; m < t.nodes.size(); ++m) {
+        const PlanNode& pn = p.nodes[static_cast<size_t>(t.nodes[m])];
+        int here = 0;  // a member reads the tile through one slot (Kernel::tile_slot): not x * x
+        for (int a = 0; a < pn.n_in; ++a)
+          if (pn.in[static_cast<size_t>(a)] == head) {
+            ++here;
+            ok = ok && reads_tile(pn.op, a);
+          }
+        ok = ok && here <= 1;
+        reads += static_cast<size_t>(here);
+      }
+      if (ok && reads == consumers[static_cast<size_t>(head)].size()) p.nodes[static_cast<size_t>(head)].tile_only = true;
+    }
+  }
+
   void assign_buffers(bool reuse);
 };
 
@@ -312,7 +335,7 @@ void Builder::assign_buffers(bool reuse) {
   for (int32_t t : p.order) {
     for (int32_t j : p.tasks[static_cast<size_t>(t)].nodes) {
       const int64_t need = node(j).shape.size();
-      if (need <= 0) continue;
+      if (need <= 0 || p.nodes[static_cast<size_t>(j)].tile_only) continue;
       p.unshared_floats += need;
       int32_t best = -1;
       for (int32_t s = 0; reuse && s < static_cast<int32_t>(slots.size()); ++s) {
@@ -357,6 +380,7 @@ Plan compile_plan(const Graph& g, std::span<const Tensor> targets, PlanOptions o
   b.make_tasks(opt.fuse);
   b.make_edges();
   b.topo_order();
+  if (opt.fuse && opt.tile_outputs) b.mark_tile_only();
   b.assign_buffers(opt.reuse);
   return p;
 }

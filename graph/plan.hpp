@@ -13,6 +13,8 @@
 //     update whose gradient the GEMM computes;
 //   - task edges from data dependencies, plus hazard edges that order every
 //     reader of a parameter before the update op that writes it;
+//   - products read only on their own tiles kept out of the arena
+//     (PlanOptions::tile_outputs);
 //   - one arena of buffers, shared by values whose lifetimes cannot overlap
 //     in ANY schedule: a buffer is reused only by a task that depends on
 //     every task that produced or read its previous contents.
@@ -37,6 +39,7 @@ struct PlanNode {
   std::array<int32_t, kMaxArity> in{};  // plan-node index of each kernel input
   int n_in = 0;
   int64_t offset = -1;                 // into the arena, in floats; -1: not in the arena
+  bool tile_only = false;              // kept in tile buffers only (PlanOptions::tile_outputs): no buffer
 };
 
 struct PlanTask {
@@ -50,6 +53,12 @@ struct PlanTask {
 struct PlanOptions {
   bool fuse = true;
   bool reuse = true;  // share buffers by liveness
+  // A product whose every reader is in its own GEMM task's epilogue and
+  // reads it from the tile (reads_tile: an SGD update's gradient, the
+  // product under a sigmoid's gradient), and is not a target, gets no
+  // buffer: the executor keeps each tile in a per-thread buffer
+  // (Kernel::tile_output).
+  bool tile_outputs = false;
 };
 
 struct Plan {

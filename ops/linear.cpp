@@ -52,8 +52,14 @@ gemm::Workspace* thread_workspace(const Gemm& g) {
 }
 
 TileDest tile_dest(const Gemm& g, const Kernel& k, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-  if (k.tile_output)
-    if (gemm::Workspace* ws = thread_workspace(g)) return {ws->tile((i1 - i0) * (j1 - j0)), j1 - j0};
+  if (k.tile_output) {  // the output has no buffer (graph/plan.hpp)
+    gemm::Workspace* ws = thread_workspace(g);
+    if (!ws) {
+      thread_local gemm::Workspace own;
+      ws = &own;
+    }
+    return {ws->tile((i1 - i0) * (j1 - j0)), j1 - j0};
+  }
   return {g.c + i0 * g.n + j0, g.n};
 }
 

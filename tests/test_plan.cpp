@@ -155,8 +155,16 @@ TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its g
   int fused_updates = 0;
   for (const PlanTask& t : p.tasks) fused_updates += t.label == "fused(matmul+sgd_update)";
   CHECK(fused_updates == 1);
-  // The gradient is stored whole only when something else needs it.
+  // The gradient is stored whole only when something else needs it; else
+  // it has no buffer at all.
   CHECK(Executor(g, {.threads = 2}).stats(targets).tile_outputs == 1);
+  const Plan tiled = compile_plan(g, targets, {.tile_outputs = true});
+  const PlanNode& gn = tiled.nodes[static_cast<size_t>(tiled.find(grads[0].id))];
+  CHECK((gn.tile_only && gn.offset == -1));
+  CHECK(p.unshared_floats - tiled.unshared_floats == 200 * 517);
+  CHECK(Executor(g, {.threads = 2, .tile_outputs = false}).stats(targets).unshared_bytes -
+            Executor(g, {.threads = 2}).stats(targets).unshared_bytes ==
+        200 * 517 * 4);
   CHECK(Executor(g, {.threads = 2, .tile_outputs = false}).stats(targets).tile_outputs == 0);
   CHECK(Executor(g, {.threads = 2, .check_numerics = true}).stats(targets).tile_outputs == 0);
   CHECK(Executor(g, {.parallel = false}).stats(targets).tile_outputs == 0);
