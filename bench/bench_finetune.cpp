@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
     const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
     e.run(targets, feeds);
   });
-  auto epoch = [&](int e) {  // batch s + 1 is converted beside step s
+  // One epoch running `run_targets` each step; batch s + 1 is converted
+  // beside step s.
+  auto epoch_of = [&](std::span<const ebm::Tensor> run_targets, int e) {
     batches.start_epoch(static_cast<uint64_t>(e));
     fill(0, x, t);
     for (int64_t s = 0; s < kSteps; ++s) {
@@ -76,27 +78,16 @@ int main(int argc, char** argv) {
       auto prepare = [&] {
         if (s + 1 < kSteps) fill(s + 1, next_x, next_t);
       };
-      ex.run(targets, feeds, prepare);
+      ex.run(run_targets, feeds, prepare);
       x.swap(next_x);
       t.swap(next_t);
     }
   };
+  auto epoch = [&](int e) { epoch_of(targets, e); };
   // The same steps without the parameter updates: forward and backward
   // only, every gradient written out whole (as the floor's products are).
   const std::vector<ebm::Tensor> grads = ebm::grad(c.loss, c.params());
-  auto no_updates = [&](int e) {  // as epoch(), batch s + 1 converted beside step s
-    batches.start_epoch(static_cast<uint64_t>(e));
-    fill(0, x, t);
-    for (int64_t s = 0; s < kSteps; ++s) {
-      const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
-      auto prepare = [&] {
-        if (s + 1 < kSteps) fill(s + 1, next_x, next_t);
-      };
-      ex.run(grads, feeds, prepare);
-      x.swap(next_x);
-      t.swap(next_t);
-    }
-  };
+  auto no_updates = [&](int e) { epoch_of(grads, e); };
   epoch(0);  // compiles the plan and warms the caches
   no_updates(0);
   std::vector<bench::GemmShape> own = shapes;

@@ -37,7 +37,6 @@ struct Compiled {
   std::vector<Shape> shape;
   std::vector<int32_t> profile_id;  // per task
   std::vector<uint32_t> shared_b;   // per plan node: Kernel::shared_b
-  std::vector<uint8_t> tile_output; // per plan node: Kernel::tile_output
   std::unique_ptr<tbb::flow::graph> fg;
   std::unique_ptr<tbb::flow::broadcast_node<continue_msg>> start;
   std::vector<std::unique_ptr<FlowNode>> flow;
@@ -154,8 +153,6 @@ void Executor::Impl::compile(Compiled& c) {
   }
   for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
   mark_shared_b(c);
-  c.tile_output.assign(p.nodes.size(), 0);
-  for (size_t j = 0; j < p.nodes.size(); ++j) c.tile_output[j] = p.nodes[j].tile_only;
   if (!opt.parallel) return;
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
     return takes_epilogue(p.nodes[static_cast<size_t>(t.nodes[0])].op);
@@ -215,7 +212,7 @@ Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
   k.n_workspaces = n_workspaces;
   k.shared_b = c.shared_b[static_cast<size_t>(j)];
   k.packs = k.shared_b ? &packs : nullptr;
-  k.tile_output = c.tile_output[static_cast<size_t>(j)] != 0;
+  k.tile_output = pn.tile_only;
   return k;
 }
 
@@ -385,7 +382,7 @@ PlanStats Executor::stats(std::span<const Tensor> targets) {
   const Plan& p = c.plan;
   PlanStats s;
   for (uint32_t mask : c.shared_b) s.shared_b += std::popcount(mask);
-  for (uint8_t t : c.tile_output) s.tile_outputs += t;
+  for (const PlanNode& n : p.nodes) s.tile_outputs += n.tile_only;
   for (const PlanTask& t : p.tasks) s.nodes += static_cast<int>(t.nodes.size());
   s.tasks = static_cast<int>(p.tasks.size());
   s.arena_bytes = p.arena_floats * 4;

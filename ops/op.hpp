@@ -93,12 +93,13 @@ struct Kernel {
   // A GEMM kernel with tile_output computes each tile into its thread's
   // tile buffer (gemm::Workspace::tile) instead of `out`, and hands it to
   // `epilogue`: the output is never stored whole, for a product whose only
-  // reader is its fused epilogue (an SGD update reading its gradient).
+  // readers are in its fused epilogue and read it there (reads_tile).
   bool tile_output = false;
   // In a fused epilogue: input tile_slot (-1: none) is the GEMM's output,
   // and the current tile's values are at `tile` (row stride tile_ld),
   // starting at (row_begin, col_begin). Kernels that read it there
-  // (SgdUpdate) may run after a tile_output GEMM.
+  // (reads_tile: SgdUpdate, the binary element-wise ops) may run after a
+  // tile_output GEMM.
   int tile_slot = -1;
   const float* tile = nullptr;
   int64_t tile_ld = 0;
