@@ -37,6 +37,8 @@ struct Compiled {
   std::vector<Shape> shape;
   std::vector<int32_t> profile_id;  // per task
   std::vector<uint32_t> shared_b;   // per plan node: Kernel::shared_b
+  std::vector<uint32_t> thread_b;   // per plan node: Kernel::thread_b
+  std::vector<std::array<uint32_t, kMaxArity>> pack_tag;  // per plan node: Kernel::pack_tag
   std::unique_ptr<tbb::flow::graph> fg;
   std::unique_ptr<tbb::flow::broadcast_node<continue_msg>> start;
   std::vector<std::unique_ptr<FlowNode>> flow;
@@ -55,6 +57,7 @@ struct Executor::Impl {
   std::unique_ptr<gemm::Workspace[]> workspaces;  // GEMM pack buffers, one per arena thread
   int n_workspaces = 0;
   mutable gemm::PackCache packs;  // B operands several products of a run read, packed once per run
+  std::unique_ptr<gemm::PackCache[]> thread_packs;  // per arena thread: values read as B by several row tiles
   std::atomic<int32_t> bad_node{std::numeric_limits<int32_t>::max()};
 
   Impl(Graph& graph, ExecutorOptions o)
@@ -89,10 +92,18 @@ BSlots b_slots(const Op& op) {
 
 // A parameter is constant while a run lasts (its updates wait for all its
 // readers), so when two or more products of the plan read it as B the same
-// way, its packed panels are shared: marked in c.shared_b.
+// way, its packed panels are shared (c.shared_b: the executor's cache). Any
+// other B operand of a product whose tile grid may have several row tiles over
+// one column range (a weight gradient's h' d: each row tile would pack the
+// same panel of d again) is packed once per thread (c.thread_b, Kernel::
+// thread_packs): in one shared cache, the GEMMs read panels another core had
+// packed, and CD-1 ran no faster. A value that is not a parameter is tagged
+// with its producer, since its buffer may hold another value later in the run.
 void Executor::Impl::mark_shared_b(Compiled& c) const {
   const Plan& p = c.plan;
   c.shared_b.assign(p.nodes.size(), 0);
+  c.thread_b.assign(p.nodes.size(), 0);
+  c.pack_tag.assign(p.nodes.size(), {});
   if (!opt.cache_packs || opt.gemm != GemmBackend::ebm) return;
   auto is_param = [&](int32_t u) {
     const PlanNode& pn = p.nodes[static_cast<size_t>(u)];
@@ -108,10 +119,19 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
   std::vector<std::array<int, 2>> readers(p.nodes.size(), {0, 0});  // per parameter: products reading it as B, B^T
   for (size_t j = 0; j < p.nodes.size(); ++j) {
     const BSlots b = b_slots(p.nodes[j].op);
+    const Shape out = c.shape[j];
+    const bool row_tiles =
+        gemm::tile_grid(out.rows, out.cols).rows > 1 || gemm::grid_depends_on_sparsity(out.rows, out.cols);
     for (int i = 0; i < b.n; ++i) {
       const int slot = b.slot[static_cast<size_t>(i)];
       const int32_t u = p.nodes[j].in[static_cast<size_t>(slot)];
-      if (!is_param(u)) continue;
+      if (!is_param(u)) {
+        if (row_tiles) {
+          c.thread_b[j] |= 1u << slot;
+          c.pack_tag[j][static_cast<size_t>(slot)] = static_cast<uint32_t>(u) + 1;
+        }
+        continue;
+      }
       reads.push_back({j, slot, u, b.tb});
       ++readers[static_cast<size_t>(u)][b.tb];
     }
@@ -160,6 +180,7 @@ void Executor::Impl::compile(Compiled& c) {
   if (has_gemm && !workspaces) {  // pack buffers only for executors that run GEMMs
     n_workspaces = arena.max_concurrency();
     workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
+    thread_packs = std::make_unique<gemm::PackCache[]>(static_cast<size_t>(n_workspaces));
   }
   arena.execute([&] {
     c.fg = std::make_unique<tbb::flow::graph>();
@@ -211,7 +232,10 @@ Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
   k.workspaces = workspaces.get();
   k.n_workspaces = n_workspaces;
   k.shared_b = c.shared_b[static_cast<size_t>(j)];
+  k.pack_tag = c.pack_tag[static_cast<size_t>(j)];
   k.packs = k.shared_b ? &packs : nullptr;
+  k.thread_packs = thread_packs.get();
+  k.thread_b = c.thread_b[static_cast<size_t>(j)];
   k.tile_output = pn.tile_only;
   return k;
 }
@@ -333,6 +357,7 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds,
   m.bind(c, feeds);
   m.last = &c;
   m.packs.new_run();  // parameters may have changed since the last run
+  for (int i = 0; m.thread_packs && i < m.n_workspaces; ++i) m.thread_packs[i].new_run();
   const int64_t t0 = m.opt.profile ? Profile::now_ns() : 0;
   if (m.opt.parallel) {
     m.arena.execute([&] {
@@ -382,6 +407,7 @@ PlanStats Executor::stats(std::span<const Tensor> targets) {
   const Plan& p = c.plan;
   PlanStats s;
   for (uint32_t mask : c.shared_b) s.shared_b += std::popcount(mask);
+  for (uint32_t mask : c.thread_b) s.row_shared_b += std::popcount(mask);
   for (const PlanNode& n : p.nodes) s.tile_outputs += n.tile_only;
   for (const PlanTask& t : p.tasks) s.nodes += static_cast<int>(t.nodes.size());
   s.tasks = static_cast<int>(p.tasks.size());

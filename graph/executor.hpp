@@ -38,7 +38,8 @@ struct ExecutorOptions {
   bool profile = false;        // record per-task timings
   bool check_numerics = false; // throw naming the first node that made NaN / Inf
   GemmBackend gemm = default_gemm_backend();  // ebm::gemm, or the system's CBLAS
-  bool cache_packs = true;     // pack a parameter read as B by several products once per run (same bits)
+  bool cache_packs = true;     // pack a parameter read as B by several products once per run, and a value
+                               // read as B by several row tiles of one product once per thread (same bits)
   bool tile_outputs = true;    // a product read only on its own tiles (by the SGD update or the element-wise
                                // gradient fused onto it) is never stored whole: each tile goes to a per-thread
                                // buffer and is read there, and it has no buffer of its own (same bits;
@@ -73,6 +74,7 @@ struct PlanStats {
   int64_t arena_bytes = 0;
   int64_t unshared_bytes = 0;
   int shared_b = 0;       // products whose B operand is packed once per run and shared
+  int row_shared_b = 0;   // B operands of several row tiles, packed once per run by each thread
   int tile_outputs = 0;   // products kept in per-thread tile buffers (ExecutorOptions::tile_outputs)
 };
 

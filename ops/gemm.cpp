@@ -82,6 +82,7 @@ struct PackCache::Impl {
     bool tb;
     int64_t n, k, ldb;
     const float* b;
+    uint32_t tag;
     uint64_t run = 0;  // the run its panels were packed in (0: never)
     int64_t capacity = 0;
     std::unique_ptr<float[], AlignedDelete> data;
@@ -98,20 +99,20 @@ PackCache::~PackCache() = default;
 
 void PackCache::new_run() { impl_->run.fetch_add(1, std::memory_order_relaxed); }
 
-const float* PackCache::packed_b(bool tb, int64_t n, int64_t k, const float* b, int64_t ldb) {
+const float* PackCache::packed_b(bool tb, int64_t n, int64_t k, const float* b, int64_t ldb, uint32_t tag) {
   if (n <= 0 || k <= 0) return nullptr;  // nothing to pack; sgemm_packed_b does not read it
   Impl& im = *impl_;
   Impl::Entry* e = nullptr;
   {
     std::lock_guard lock(im.m);
     for (Impl::Entry& x : im.entries)
-      if (x.b == b && x.tb == tb && x.n == n && x.k == k && x.ldb == ldb) {
+      if (x.b == b && x.tag == tag && x.tb == tb && x.n == n && x.k == k && x.ldb == ldb) {
         e = &x;
         break;
       }
     if (e == nullptr) {
       e = &im.entries.emplace_back();
-      e->tb = tb, e->n = n, e->k = k, e->ldb = ldb, e->b = b;
+      e->tb = tb, e->n = n, e->k = k, e->ldb = ldb, e->b = b, e->tag = tag;
     }
   }
   std::lock_guard lock(e->m);

@@ -86,8 +86,10 @@ class PackCache {
   PackCache& operator=(const PackCache&) = delete;
   void new_run();
   // op(B) of a product with n columns and depth k (B at b, leading
-  // dimension ldb), packed for sgemm_packed_b.
-  const float* packed_b(bool tb, int64_t n, int64_t k, const float* b, int64_t ldb);
+  // dimension ldb), packed for sgemm_packed_b. `tag` tells apart values
+  // that share memory at different times of one run (an arena buffer
+  // reused): the same b with another tag is another entry.
+  const float* packed_b(bool tb, int64_t n, int64_t k, const float* b, int64_t ldb, uint32_t tag = 0);
   int64_t entries() const;  // distinct B tiles seen
   int64_t packs() const;    // times a tile was packed, over all runs
 

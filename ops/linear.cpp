@@ -28,15 +28,20 @@ struct Gemm {
   gemm::Workspace* workspaces;
   int n_workspaces;
   gemm::PackCache* packs;  // B's packed panels come from here (null: pack them per call)
+  uint32_t tag;                   // B's tag in the cache
+  gemm::PackCache* thread_packs;  // one per workspace: B's panels come from the thread's (null: not cached there)
 };
 
 // The product of inputs first and first + 1 of the kernel.
 Gemm make_gemm(const Kernel& kn, bool ta, bool tb, int first = 0) {
   const auto a = static_cast<size_t>(first), b = a + 1;
   const Shape sa = kn.in_shape[a];
-  const bool cached = kn.gemm == GemmBackend::ebm && kn.packs && ((kn.shared_b >> b) & 1u);
+  const bool ebm = kn.gemm == GemmBackend::ebm;
+  const bool shared = ebm && kn.packs && ((kn.shared_b >> b) & 1u);
+  const bool own = ebm && kn.thread_packs && ((kn.thread_b >> b) & 1u);
   return {kn.in[a], kn.in[b], kn.out, kn.out_shape.rows, kn.out_shape.cols, ta ? sa.rows : sa.cols, ta, tb,
-          kn.gemm, kn.workspaces, kn.n_workspaces, cached ? kn.packs : nullptr};
+          kn.gemm, kn.workspaces, kn.n_workspaces, shared ? kn.packs : nullptr, kn.pack_tag[b],
+          own ? kn.thread_packs : nullptr};
 }
 
 // Where a tile of C goes: the op's output, or (Kernel::tile_output) the
@@ -70,9 +75,14 @@ void gemm_tile(const Gemm& g, TileDest d, int64_t i0, int64_t i1, int64_t j0, in
   const float* b = g.tb ? g.b + j0 * g.k : g.b + j0;
   if (g.backend == GemmBackend::ebm) {
     gemm::Workspace* ws = thread_workspace(g);
-    if (g.packs)
+    gemm::PackCache* packs = g.packs;
+    if (!packs && g.thread_packs) {
+      const int t = tbb::this_task_arena::current_thread_index();
+      packs = t >= 0 && t < g.n_workspaces ? &g.thread_packs[t] : nullptr;
+    }
+    if (packs)
       gemm::sgemm_packed_b(ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda,
-                           g.packs->packed_b(g.tb, j1 - j0, g.k, b, ldb), beta, d.c, d.ldc);
+                           packs->packed_b(g.tb, j1 - j0, g.k, b, ldb, g.tag), beta, d.c, d.ldc);
     else if (ws)  // the executor's buffers for this thread: no allocation
       gemm::sgemm(*ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda, b, ldb, beta, d.c, d.ldc);
     else

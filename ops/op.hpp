@@ -89,6 +89,9 @@ struct Kernel {
   int n_workspaces = 0;
   gemm::PackCache* packs = nullptr;  // the executor's packed B operands of this run
   uint32_t shared_b = 0;             // bit i: input i is a B operand other products of the run read too: packs holds it
+  gemm::PackCache* thread_packs = nullptr;  // one per workspace (arena thread)
+  uint32_t thread_b = 0;             // bit i: input i is a B operand read through this thread's thread_packs
+  std::array<uint32_t, kMaxArity> pack_tag{};  // input i's tag in the caches (0 for parameters)
   const TileEpilogue* epilogue = nullptr;
   // A GEMM kernel with tile_output computes each tile into its thread's
   // tile buffer (gemm::Workspace::tile) instead of `out`, and hands it to

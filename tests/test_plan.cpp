@@ -119,11 +119,13 @@ TEST_CASE("executor: a weight several products read is packed once per run, with
   Executor ex(g, {.threads = 2});
   const Tensor targets[] = {opt.step};
   CHECK(ex.stats(targets).shared_b == 6);  // 2 live up-passes, the 2 free energies, the 2 down-passes (as W^T)
+  CHECK(ex.stats(targets).row_shared_b == 2);  // W's gradient: 300 rows, two row tiles over each B panel
   // W's gradient (a matmul_sum read only by its update) and the two free
   // energies' affine outputs (read only by the softplus_grad on their tiles)
   CHECK(ex.stats(targets).tile_outputs == 3);
   Executor off(g, {.threads = 2, .cache_packs = false});
   CHECK(off.stats(targets).shared_b == 0);
+  CHECK(off.stats(targets).row_shared_b == 0);
 }
 
 TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its gradient, with the same bits") {
