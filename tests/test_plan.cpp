@@ -128,6 +128,27 @@ TEST_CASE("executor: a weight several products read is packed once per run, with
   CHECK(off.stats(targets).row_shared_b == 0);
 }
 
+TEST_CASE("executor: a value several row tiles read as B is packed once per thread, told apart from a later value in its buffer") {
+  // d1 and d2 each feed a 300-row product a' d (two row tiles over one B
+  // panel); d2 is made after d1's last reader, in d1's buffer, so a cache
+  // keyed by address alone would hand d2's product d1's panels.
+  Graph g;
+  const Tensor a = g.param("a", {50, 300}), x = g.param("x", {50, 40});
+  for (Tensor t : {a, x}) fill_uniform(g.value(t), -1.0f, 1.0f, 5, static_cast<uint64_t>(t.id));
+  const Tensor d1 = tanh(x);
+  const Tensor p1 = matmul(a, d1, {.ta = true});  // [300, 40]
+  const Tensor d2 = matmul(a, p1);                // [50, 40], after p1
+  const Tensor p2 = matmul(a, d2, {.ta = true});
+  const Tensor targets[] = {p2};
+  const Plan plan = compile_plan(g, targets);
+  CHECK(plan.nodes[static_cast<size_t>(plan.find(d1.id))].offset == plan.nodes[static_cast<size_t>(plan.find(d2.id))].offset);
+  const auto ref = run_values(g, targets, {.threads = 2, .seed = 1, .cache_packs = false}, 2);
+  CHECK(run_values(g, targets, {.threads = 2, .seed = 1}, 2) == ref);
+  CHECK(run_values(g, targets, {.threads = 1, .seed = 1}, 2) == ref);
+  CHECK(Executor(g, {.threads = 2}).stats(targets).row_shared_b == 2);
+  CHECK(Executor(g, {.threads = 2, .cache_packs = false}).stats(targets).row_shared_b == 0);
+}
+
 TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its gradient, with the same bits") {
   Graph g;
   const Tensor x = g.input("x", {300, 200});
