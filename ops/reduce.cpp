@@ -1,5 +1,7 @@
-// Reductions, row-wise softmax and the scalar losses. Sums accumulate in
-// double, in a fixed order, so they are reproducible and accurate.
+// Reductions, row-wise softmax and the scalar losses. Sums accumulate in a
+// fixed order, so they are reproducible: in double over a whole matrix or
+// along a row; in float, row by row, for column sums (axis 0: the bias
+// gradients), which each add one number per row of a batch.
 
 #include <algorithm>
 #include <cmath>
