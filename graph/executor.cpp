@@ -96,9 +96,10 @@ BSlots b_slots(const Op& op) {
 // other B operand of a product whose tile grid may have several row tiles over
 // one column range (a weight gradient's h' d: each row tile would pack the
 // same panel of d again) is packed once per thread (c.thread_b, Kernel::
-// thread_packs): in one shared cache, the GEMMs read panels another core had
-// packed, and CD-1 ran no faster. A value that is not a parameter is tagged
-// with its producer, since its buffer may hold another value later in the run.
+// thread_packs) if it is at most 4 MB: in one shared cache, the GEMMs read
+// panels another core had packed, and CD-1 ran no faster. A value that is
+// not a parameter is tagged with its producer, since its buffer may hold
+// another value later in the run.
 void Executor::Impl::mark_shared_b(Compiled& c) const {
   const Plan& p = c.plan;
   c.shared_b.assign(p.nodes.size(), 0);
@@ -122,11 +123,12 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
     const Shape out = c.shape[j];
     const bool row_tiles =
         gemm::tile_grid(out.rows, out.cols).rows > 1 || gemm::grid_depends_on_sparsity(out.rows, out.cols);
+    constexpr int64_t kThreadPackFloats = int64_t{1} << 20;  // each thread keeps a copy: at most 4 MB of B
     for (int i = 0; i < b.n; ++i) {
       const int slot = b.slot[static_cast<size_t>(i)];
       const int32_t u = p.nodes[j].in[static_cast<size_t>(slot)];
       if (!is_param(u)) {
-        if (row_tiles) {
+        if (row_tiles && c.shape[static_cast<size_t>(u)].size() <= kThreadPackFloats) {
           c.thread_b[j] |= 1u << slot;
           c.pack_tag[j][static_cast<size_t>(slot)] = static_cast<uint32_t>(u) + 1;
         }
