@@ -41,6 +41,22 @@ class Csv {
   std::ofstream f_;
 };
 
+// Checks for numeric flags that name the rule and the value given
+// ("--batch: expected a positive number, got 0"); CLI11's own print the
+// whole range of a double.
+inline CLI::Validator number_check(bool zero_ok) {
+  return CLI::Validator(
+      [zero_ok](std::string& text) -> std::string {
+        double v = 0.0;
+        if (!CLI::detail::lexical_cast(text, v)) return "expected a number, got '" + text + "'";
+        if (v > 0.0 || (zero_ok && v == 0.0)) return {};
+        return std::string(zero_ok ? "expected zero or more" : "expected a positive number") + ", got " + text;
+      },
+      zero_ok ? "NONNEGATIVE" : "POSITIVE");
+}
+inline const CLI::Validator kPositive = number_check(false);
+inline const CLI::Validator kNonNegative = number_check(true);
+
 // A result line for scripts: key=value on stdout.
 template <typename T>
 void result(const char* key, const T& value) {

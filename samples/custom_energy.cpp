@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   Options o;
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for the pictures")->capture_default_str();
-  app.add_option("--hidden", o.hidden, "hidden units")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--hidden", o.hidden, "hidden units")->capture_default_str()->check(samples::kPositive);
   app.add_option("--batch", o.batch, "mini-batch size (at least 100)")->capture_default_str()->check(CLI::Range(100, 100000));
   app.add_option("--epochs", o.epochs, "epochs")->capture_default_str();
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str();

@@ -113,11 +113,11 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--top-k", o.top_k,
                  "CD steps in the labelled top RBM: one value, or a schedule such as 3,6,10 that cuts the up-down "
                  "epochs into equal phases (the first value also pretrains the top RBM)")
-      ->capture_default_str()->delimiter(',')->check(CLI::PositiveNumber);
+      ->capture_default_str()->delimiter(',')->check(samples::kPositive);
   app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs");
   app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str();
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str();
-  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
   app.add_option("--validation", o.validation, "last N training images held out to choose the epoch")->capture_default_str();
   app.add_flag("--baseline", o.baseline, "also train the same net from a random start, same budget");
   app.add_flag("--refit", o.refit,
@@ -125,10 +125,10 @@ inline void add_options(CLI::App& app, Options& o) {
                "with its last CD-k phase (--refit-epochs, --refit-lr)");
   app.add_option("--refit-epochs", o.refit_epochs,
                  "up-down's refit length in epochs on all 60,000 images (0: as many as the last CD-k phase)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--refit-lr", o.refit_lr,
                  "up-down refit's starting learning rate, falling linearly to zero (0: --updown-lr)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty")->capture_default_str();
   app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");
   app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str();

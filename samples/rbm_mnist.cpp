@@ -42,11 +42,11 @@ struct Options {
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for pictures, metrics and the checkpoint")->capture_default_str();
-  app.add_option("--hidden", o.hidden, "hidden units")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--hidden", o.hidden, "hidden units")->capture_default_str()->check(samples::kPositive);
   app.add_option("--method", o.method, "cd1, cdK (e.g. cd25) or pcd / pcdK")->capture_default_str();
-  app.add_option("--epochs", o.epochs, "training epochs")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--epochs", o.epochs, "training epochs")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(samples::kPositive);
   app.add_option("--lr-decay", o.lr_decay, "learning rate multiplier per epoch")->capture_default_str();
   app.add_option("--momentum", o.momentum, "momentum for the first 5 epochs")->capture_default_str();
   app.add_option("--final-momentum", o.final_momentum, "momentum after epoch 5")->capture_default_str();
