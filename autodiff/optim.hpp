@@ -4,6 +4,7 @@
 // change the learning rate between runs without recompiling.
 
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "graph/graph.hpp"
@@ -34,8 +35,15 @@ struct Optimizer {
   void set_momentum(float m);  // sgd: momentum; adam: beta1
 };
 
-// vel = momentum vel - lr (g + wd w);  w += vel
+// Throws an ebm::Error naming `who`, `what` and the range unless lo <= v
+// and v < hi (v <= hi with hi_closed); NaN never passes. The optimizers and
+// the trainers check their hyper-parameters with it.
+void check_hyper(std::string_view who, std::string_view what, float v, float lo, float hi, bool hi_closed = false);
+
+// vel = momentum vel - lr (g + wd w);  w += vel.  lr >= 0, 0 <= momentum < 1,
+// weight_decay >= 0 (an ebm::Error otherwise; set_lr and set_momentum too).
 Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o = {});
+// lr >= 0, 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0.
 Optimizer adam(std::span<const Tensor> params, std::span<const Tensor> grads, AdamOptions o = {});
 
 }  // namespace ebm

@@ -347,7 +347,16 @@ GemmBackend default_gemm_backend() {
   return backend;
 }
 
-Executor::Executor(Graph& g, ExecutorOptions opt) : impl_(std::make_unique<Impl>(g, opt)) {
+namespace {
+
+ExecutorOptions checked(ExecutorOptions o) {
+  if (o.threads < 0) throw Error("executor: threads = {}; expected 0 (every core) or more", o.threads);
+  return o;
+}
+
+}  // namespace
+
+Executor::Executor(Graph& g, ExecutorOptions opt) : impl_(std::make_unique<Impl>(g, checked(opt))) {
   openblas_set_num_threads(1);  // the arena owns the threads
 }
 

@@ -44,18 +44,23 @@ class Csv {
 // Checks for numeric flags that name the rule and the value given
 // ("--batch: expected a positive number, got 0"); CLI11's own print the
 // whole range of a double.
-inline CLI::Validator number_check(bool zero_ok) {
+// `ok` says whether a value passes; `expected` is how the message names the rule.
+template <typename Ok>
+CLI::Validator number_check(Ok ok, std::string expected, std::string name) {
   return CLI::Validator(
-      [zero_ok](std::string& text) -> std::string {
+      [ok, expected](std::string& text) -> std::string {
         double v = 0.0;
         if (!CLI::detail::lexical_cast(text, v)) return "expected a number, got '" + text + "'";
-        if (v > 0.0 || (zero_ok && v == 0.0)) return {};
-        return std::string(zero_ok ? "expected zero or more" : "expected a positive number") + ", got " + text;
+        return ok(v) ? std::string() : "expected " + expected + ", got " + text;
       },
-      zero_ok ? "NONNEGATIVE" : "POSITIVE");
+      std::move(name));
 }
-inline const CLI::Validator kPositive = number_check(false);
-inline const CLI::Validator kNonNegative = number_check(true);
+inline const CLI::Validator kPositive =
+    number_check([](double v) { return v > 0.0; }, "a positive number", "POSITIVE");
+inline const CLI::Validator kNonNegative =
+    number_check([](double v) { return v >= 0.0; }, "zero or more", "NONNEGATIVE");
+inline const CLI::Validator kFraction =
+    number_check([](double v) { return v >= 0.0 && v < 1.0; }, "a value in [0, 1)", "[0,1)");
 
 // A result line for scripts: key=value on stdout.
 template <typename T>
@@ -71,7 +76,7 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError too, exit code 0
   }
   try {
     return body();

@@ -95,10 +95,11 @@ int main(int argc, char** argv) {
   app.add_option("--output", o.output, "folder for the pictures")->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden units")->capture_default_str()->check(samples::kPositive);
   app.add_option("--batch", o.batch, "mini-batch size (at least 100)")->capture_default_str()->check(CLI::Range(100, 100000));
-  app.add_option("--epochs", o.epochs, "epochs")->capture_default_str();
-  app.add_option("--lr", o.lr, "learning rate")->capture_default_str();
+  app.add_option("--epochs", o.epochs, "epochs")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(samples::kPositive);
   app.add_option("--seed", o.seed, "seed")->capture_default_str();
-  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
   app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE");
   return ebm::samples::run_main(app, argc, argv, "custom_energy", [&] { return run(o); });

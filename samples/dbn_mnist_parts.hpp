@@ -100,25 +100,32 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden layer sizes, bottom up")->capture_default_str()->delimiter(',');
-  app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',');
+  app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',')
+      ->check(samples::kNonNegative);
   app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
-  app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str();
+  app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str()
+      ->check(samples::kPositive);
   app.add_option("--pixels", o.pixels, "pretraining data: scaled (intensities as probabilities) or sampled (binarized each epoch)")
       ->capture_default_str();
   app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
       ->capture_default_str();
-  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str();
+  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
-  app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str();
+  app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str()
+      ->check(samples::kPositive);
   app.add_option("--top-k", o.top_k,
                  "CD steps in the labelled top RBM: one value, or a schedule such as 3,6,10 that cuts the up-down "
                  "epochs into equal phases (the first value also pretrains the top RBM)")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
-  app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs");
-  app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str();
-  app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str();
+  app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs")->check(samples::kNonNegative);
+  app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str()
+      ->check(samples::kPositive);
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
-  app.add_option("--validation", o.validation, "last N training images held out to choose the epoch")->capture_default_str();
+  app.add_option("--validation", o.validation, "last N training images held out to choose the epoch")->capture_default_str()
+      ->check(samples::kPositive);
   app.add_flag("--baseline", o.baseline, "also train the same net from a random start, same budget");
   app.add_flag("--refit", o.refit,
                "then train on all 60,000 images: backprop retrains for the epoch count validation chose; up-down goes on "
@@ -129,14 +136,18 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--refit-lr", o.refit_lr,
                  "up-down refit's starting learning rate, falling linearly to zero (0: --updown-lr)")
       ->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty")->capture_default_str();
+  app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");
-  app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str();
-  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str();
-  app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str();
+  app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
+      ->check(samples::kPositive);
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
   app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str();
-  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_option("--profile", o.profile, "write a Chrome trace of the whole run to FILE");
 }

@@ -47,21 +47,31 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--epochs", o.epochs, "training epochs")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(samples::kPositive);
-  app.add_option("--lr-decay", o.lr_decay, "learning rate multiplier per epoch")->capture_default_str();
-  app.add_option("--momentum", o.momentum, "momentum for the first 5 epochs")->capture_default_str();
-  app.add_option("--final-momentum", o.final_momentum, "momentum after epoch 5")->capture_default_str();
-  app.add_option("--weight-decay", o.weight_decay, "L2 penalty on W")->capture_default_str();
-  app.add_option("--l1", o.l1, "L1 penalty on W")->capture_default_str();
-  app.add_option("--sparsity-target", o.sparsity_target, "target mean hidden activation")->capture_default_str();
-  app.add_option("--sparsity-cost", o.sparsity_cost, "weight of the sparsity penalty (0: off)")->capture_default_str();
+  app.add_option("--lr-decay", o.lr_decay, "learning rate multiplier per epoch")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--momentum", o.momentum, "momentum for the first 5 epochs")->capture_default_str()
+      ->check(samples::kFraction);
+  app.add_option("--final-momentum", o.final_momentum, "momentum after epoch 5")->capture_default_str()
+      ->check(samples::kFraction);
+  app.add_option("--weight-decay", o.weight_decay, "L2 penalty on W")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--l1", o.l1, "L1 penalty on W")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--sparsity-target", o.sparsity_target, "target mean hidden activation")->capture_default_str()
+      ->check(samples::kFraction);
+  app.add_option("--sparsity-cost", o.sparsity_cost, "weight of the sparsity penalty (0: off)")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_option("--pixels", o.pixels, "sampled, threshold or scaled")->capture_default_str();
-  app.add_option("--validation", o.validation, "last N training images held out")->capture_default_str();
+  app.add_option("--validation", o.validation, "last N training images held out")->capture_default_str()
+      ->check(samples::kPositive);
   app.add_option("--seed", o.seed, "seed of every random draw of the model")->capture_default_str();
   app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str();
-  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str();
-  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str();
-  app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str();
-  app.add_option("--sample-steps", o.sample_steps, "Gibbs steps for samples.png")->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--sample-steps", o.sample_steps, "Gibbs steps for samples.png")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_flag("--no-ais", o.no_ais, "skip the AIS evaluation");
   app.add_flag("--resume", o.resume, "continue from <output>/checkpoint");
   app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE");

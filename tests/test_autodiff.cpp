@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <doctest/doctest.h>
@@ -117,6 +118,22 @@ TEST_CASE("autodiff: adam matches the update by hand") {
     wv -= 0.05 * (m / (1 - std::pow(0.9, t))) / (std::sqrt(v / (1 - std::pow(0.999, t))) + 1e-8);
     CHECK(g.value(w)[0] == doctest::Approx(wv).epsilon(1e-5));
   }
+}
+
+TEST_CASE("autodiff: optimizers refuse hyper-parameters out of range, naming them") {
+  Graph g;
+  Tensor w = g.param("w", {1, 2}, 1.0f);
+  const std::vector<Tensor> ws{w}, gs = grad(sum(square(w)), {w});
+  CHECK_THROWS_WITH_AS(sgd(ws, gs, {.momentum = 1.0f}), doctest::Contains("sgd: momentum = 1; expected a value in [0, 1)"), Error);
+  CHECK_THROWS_WITH_AS(sgd(ws, gs, {.lr = -0.1f}), doctest::Contains("lr = -0.1; expected a finite value of at least 0"), Error);
+  CHECK_THROWS_WITH_AS(sgd(ws, gs, {.weight_decay = std::nanf("")}), doctest::Contains("weight_decay = nan"), Error);
+  CHECK_THROWS_WITH_AS(adam(ws, gs, {.beta2 = 1.5f}), doctest::Contains("adam: beta2 = 1.5"), Error);
+  CHECK_THROWS_WITH_AS(adam(ws, gs, {.eps = 0.0f}), doctest::Contains("adam: eps = 0"), Error);
+  Optimizer opt = sgd(ws, gs, {.lr = 0.1f, .momentum = 0.5f});
+  CHECK_THROWS_WITH_AS(opt.set_lr(std::numeric_limits<float>::infinity()), doctest::Contains("learning rate = inf"), Error);
+  CHECK_THROWS_WITH_AS(opt.set_momentum(-0.5f), doctest::Contains("momentum = -0.5"), Error);
+  CHECK(opt.lr() == 0.1f);  // a refused value changes nothing
+  CHECK_THROWS_WITH_AS(Executor(g, {.threads = -1}), doctest::Contains("threads = -1"), Error);
 }
 
 // The engine's first idea: with F(v) = -c.v - sum_j softplus(b_j + W_j.v),

@@ -146,6 +146,17 @@ TEST_CASE("rbm/cd: one trainer step moves W by lr times the textbook update (CD-
   }
 }
 
+TEST_CASE("rbm/cd: a trainer refuses hyper-parameters out of range, naming them") {
+  Graph g;
+  Rbm r = Rbm::make(g, "rbm", {.visible = 12, .hidden = 5});
+  CHECK_THROWS_WITH_AS(make_cd_trainer(r, {.momentum = 1.5f}),
+                       doctest::Contains("cd trainer for 'rbm': momentum = 1.5; expected a value in [0, 1)"), Error);
+  CHECK_THROWS_WITH_AS(make_cd_trainer(r, {.weight_decay = -1.0f}), doctest::Contains("weight_decay = -1"), Error);
+  CHECK_THROWS_WITH_AS(make_cd_trainer(r, {.sparsity_target = 1.0f, .sparsity_cost = 0.1f}),
+                       doctest::Contains("sparsity_target = 1"), Error);
+  CHECK_THROWS_WITH_AS(make_cd_trainer(r, {.k = 0}), doctest::Contains("k = 0"), Error);
+}
+
 TEST_CASE("rbm/exact: log Z by enumerating either layer agrees with brute force") {
   Graph g;
   Rbm r = Rbm::make(g, "rbm", {.visible = 7, .hidden = 5, .init_std = 0.8f, .seed = 3});
