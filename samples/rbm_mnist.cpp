@@ -61,8 +61,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--sparsity-cost", o.sparsity_cost, "weight of the sparsity penalty (0: off)")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--pixels", o.pixels, "sampled, threshold or scaled")->capture_default_str();
-  app.add_option("--validation", o.validation, "last N training images held out")->capture_default_str()
-      ->check(samples::kPositive);
+  app.add_option("--validation", o.validation, "last N training images held out (0: monitor on the test set)")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--seed", o.seed, "seed of every random draw of the model")->capture_default_str();
   app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
@@ -169,11 +169,11 @@ Data load_data(const Options& o) {
   return d;
 }
 
-void train(RbmFitter& fit, const Data& d, const Options& o) {
+std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
   samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,recon_error,fe_train,fe_valid,fe_gap,pseudo_ll", o.resume);
   const io::Pixels px = parse_pixels(o.pixels);
   const DataSource train = image_source(d.train, px, o.data_seed), valid = image_source(d.valid, px, o.data_seed);
-  fit.fit(train, valid, [&](const EpochStats& s) {
+  return fit.fit(train, valid, [&](const EpochStats& s) {
     fmt::print("epoch {:3}/{}  {:6.1f} s  recon {:7.3f}  F train {:8.2f}  F valid {:8.2f}  gap {:6.2f}  PL {:8.2f}\n",
                s.epoch, o.epochs, s.seconds, s.recon_error, s.fe_train, s.fe_valid, s.fe_gap, s.pseudo_ll);
     std::fflush(stdout);
@@ -198,9 +198,19 @@ int run(const Options& o) {
     io::fill_batch(d.train, std::span(order).first(static_cast<size_t>(o.batch)), g.value(trainer.chain),
                    {.mode = io::Pixels::sampled, .seed = o.data_seed});
   }
-  fmt::print("rbm_mnist: {}-{} RBM, {}, batch {}, {} epochs, {} training / {} validation images\n", d.train.dim(),
-             o.hidden, o.method, o.batch, o.epochs, d.train.count, d.valid.count);
-  train(fit, d, o);
+  fmt::print("rbm_mnist: {}-{} RBM, {}, batch {}, {} epochs, {} training / {} {} images\n", d.train.dim(), o.hidden,
+             o.method, o.batch, o.epochs, d.train.count, d.valid.count, o.validation > 0 ? "validation" : "test (monitoring)");
+  const std::vector<EpochStats> epochs = train(fit, d, o);
+  if (!epochs.empty()) {  // the last epoch's monitors, for scripts (a resumed run: its own epochs' seconds)
+    const EpochStats& last = epochs.back();
+    double seconds = 0.0;
+    for (const EpochStats& e : epochs) seconds += e.seconds;
+    samples::result("epoch", last.epoch);
+    samples::result("train_seconds", fmt::format("{:.1f}", seconds));
+    samples::result("recon_error", fmt::format("{:.3f}", last.recon_error));
+    samples::result("fe_gap", fmt::format("{:.3f}", last.fe_gap));
+    samples::result("pseudo_ll", fmt::format("{:.2f}", last.pseudo_ll));
+  }
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
     fmt::print("{}", ex.profile().summary());
