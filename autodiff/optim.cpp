@@ -1,15 +1,11 @@
 #include "autodiff/optim.hpp"
 
 #include <cmath>
-#include <limits>
 
 #include "graph/functions.hpp"
 
 namespace ebm {
 namespace {
-
-// No upper limit but finiteness (+inf itself fails v < hi).
-constexpr float kNoLimit = std::numeric_limits<float>::infinity();
 
 Graph& check_pairs(std::span<const Tensor> params, std::span<const Tensor> grads, const char* who) {
   if (params.empty()) throw Error("{}: no parameters given", who);
@@ -29,15 +25,14 @@ Graph& check_pairs(std::span<const Tensor> params, std::span<const Tensor> grads
 
 }  // namespace
 
-void check_hyper(std::string_view who, std::string_view what, float v, float lo, float hi, bool hi_closed) {
-  const bool ok = v >= lo && (hi_closed ? v <= hi : v < hi);  // false for NaN
-  if (ok) return;
+void check_hyper(std::string_view who, std::string_view what, float v, float lo, float hi) {
+  if (v >= lo && v < hi) return;  // false for NaN
   if (std::isinf(hi)) throw Error("{}: {} = {}; expected a finite value of at least {}", who, what, v, lo);
-  throw Error("{}: {} = {}; expected a value in [{}, {}{}", who, what, v, lo, hi, hi_closed ? "]" : ")");
+  throw Error("{}: {} = {}; expected a value in [{}, {})", who, what, v, lo, hi);
 }
 
 void Optimizer::set_lr(float lr) {
-  check_hyper("optimizer", "learning rate", lr, 0.0f, kNoLimit);
+  check_hyper("optimizer", "learning rate", lr, 0.0f);
   for (Tensor h : hyper) h.graph->value(h)[0] = lr;
 }
 
@@ -50,9 +45,9 @@ float Optimizer::lr() const { return hyper.front().graph->value(hyper.front())[0
 
 Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o) {
   Graph& g = check_pairs(params, grads, "sgd");
-  check_hyper("sgd", "lr", o.lr, 0.0f, kNoLimit);
+  check_hyper("sgd", "lr", o.lr, 0.0f);
   check_hyper("sgd", "momentum", o.momentum, 0.0f, 1.0f);
-  check_hyper("sgd", "weight_decay", o.weight_decay, 0.0f, kNoLimit);
+  check_hyper("sgd", "weight_decay", o.weight_decay, 0.0f);
   Optimizer opt;
   Tensor hyper = g.param("sgd.hyper", {1, 4}, 0.0f, false);
   auto h = g.value(hyper);
@@ -70,11 +65,11 @@ Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, Sgd
 
 Optimizer adam(std::span<const Tensor> params, std::span<const Tensor> grads, AdamOptions o) {
   Graph& g = check_pairs(params, grads, "adam");
-  check_hyper("adam", "lr", o.lr, 0.0f, kNoLimit);
+  check_hyper("adam", "lr", o.lr, 0.0f);
   check_hyper("adam", "beta1", o.beta1, 0.0f, 1.0f);
   check_hyper("adam", "beta2", o.beta2, 0.0f, 1.0f);
-  check_hyper("adam", "eps", o.eps, std::numeric_limits<float>::min(), kNoLimit);
-  check_hyper("adam", "weight_decay", o.weight_decay, 0.0f, kNoLimit);
+  check_hyper("adam", "eps", o.eps, std::numeric_limits<float>::min());
+  check_hyper("adam", "weight_decay", o.weight_decay, 0.0f);
   Optimizer opt;
   std::vector<Tensor> updates;
   for (size_t i = 0; i < params.size(); ++i) {

@@ -3,6 +3,7 @@
 // Their hyper-parameters live in small graph parameters, so a schedule can
 // change the learning rate between runs without recompiling.
 
+#include <limits>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -35,10 +36,11 @@ struct Optimizer {
   void set_momentum(float m);  // sgd: momentum; adam: beta1
 };
 
-// Throws an ebm::Error naming `who`, `what` and the range unless lo <= v
-// and v < hi (v <= hi with hi_closed); NaN never passes. The optimizers and
+// Throws an ebm::Error naming `who`, `what` and the range unless
+// lo <= v < hi (with no hi, v finite); NaN never passes. The optimizers and
 // the trainers check their hyper-parameters with it.
-void check_hyper(std::string_view who, std::string_view what, float v, float lo, float hi, bool hi_closed = false);
+void check_hyper(std::string_view who, std::string_view what, float v, float lo,
+                 float hi = std::numeric_limits<float>::infinity());
 
 // vel = momentum vel - lr (g + wd w);  w += vel.  lr >= 0, 0 <= momentum < 1,
 // weight_decay >= 0 (an ebm::Error otherwise; set_lr and set_momentum too).

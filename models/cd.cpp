@@ -31,12 +31,11 @@ CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
   if (cfg.k < 1 || cfg.batch < 1)
     throw Error("cd trainer for '{}': k = {} and batch = {}; expected both at least 1", rbm.name, cfg.k, cfg.batch);
   const std::string who = fmt::format("cd trainer for '{}'", rbm.name);
-  constexpr float kAny = std::numeric_limits<float>::infinity();
-  check_hyper(who, "lr", cfg.lr, 0.0f, kAny);
+  check_hyper(who, "lr", cfg.lr, 0.0f);
   check_hyper(who, "momentum", cfg.momentum, 0.0f, 1.0f);
-  check_hyper(who, "weight_decay", cfg.weight_decay, 0.0f, kAny);
-  check_hyper(who, "l1", cfg.l1, 0.0f, kAny);
-  check_hyper(who, "sparsity_cost", cfg.sparsity_cost, 0.0f, kAny);
+  check_hyper(who, "weight_decay", cfg.weight_decay, 0.0f);
+  check_hyper(who, "l1", cfg.l1, 0.0f);
+  check_hyper(who, "sparsity_cost", cfg.sparsity_cost, 0.0f);
   if (cfg.sparsity_cost > 0.0f)  // the penalty takes log t and log(1 - t)
     check_hyper(who, "sparsity_target", cfg.sparsity_target, std::numeric_limits<float>::min(), 1.0f);
   Graph& g = *rbm.graph;

@@ -17,8 +17,7 @@ Finetuner::Finetuner(Classifier& c, Executor& ex, FinetuneConfig cfg) : c_(c), e
   if (cfg_.epochs < 0 || cfg_.eval_batch < 1)
     throw Error("fine-tuning '{}': epochs = {} and eval_batch = {}; expected epochs at least 0, eval_batch at least 1",
                 c_.name, cfg_.epochs, cfg_.eval_batch);
-  check_hyper(fmt::format("fine-tuning '{}'", c_.name), "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min(),
-              std::numeric_limits<float>::infinity());
+  check_hyper(fmt::format("fine-tuning '{}'", c_.name), "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min());
   Graph& g = *c_.graph;
   eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.config.layers.front()});
   eval_logits_ = c_.predict(eval_x_);

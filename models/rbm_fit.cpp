@@ -16,7 +16,7 @@ RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_
   if (cfg_.epochs < 0 || cfg_.monitor_images < 1 || cfg_.momentum_switch_epoch < 0)
     throw Error("{}: epochs = {}, monitor_images = {}, momentum_switch_epoch = {}; expected epochs and the switch "
                 "at least 0, monitor_images at least 1", who, cfg_.epochs, cfg_.monitor_images, cfg_.momentum_switch_epoch);
-  check_hyper(who, "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min(), std::numeric_limits<float>::infinity());
+  check_hyper(who, "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min());
   check_hyper(who, "final_momentum", cfg_.final_momentum, 0.0f, 1.0f);
   v_eval_ = t_.rbm.graph->input(t_.rbm.name + ".v_eval", t_.v0.shape());
   f_eval_ = t_.rbm.free_energy(v_eval_);
