@@ -101,6 +101,7 @@ BSlots b_slots(const Op& op) {
 // not a parameter is tagged with its producer, since its buffer may hold
 // another value later in the run.
 void Executor::Impl::mark_shared_b(Compiled& c) const {
+  constexpr int64_t kThreadPackFloats = int64_t{1} << 20;  // each thread keeps a copy: at most 4 MB of B
   const Plan& p = c.plan;
   c.shared_b.assign(p.nodes.size(), 0);
   c.thread_b.assign(p.nodes.size(), 0);
@@ -123,7 +124,6 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
     const Shape out = c.shape[j];
     const bool row_tiles =
         gemm::tile_grid(out.rows, out.cols).rows > 1 || gemm::grid_depends_on_sparsity(out.rows, out.cols);
-    constexpr int64_t kThreadPackFloats = int64_t{1} << 20;  // each thread keeps a copy: at most 4 MB of B
     for (int i = 0; i < b.n; ++i) {
       const int slot = b.slot[static_cast<size_t>(i)];
       const int32_t u = p.nodes[j].in[static_cast<size_t>(slot)];

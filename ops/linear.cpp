@@ -51,9 +51,15 @@ struct TileDest {
   int64_t ldc;
 };
 
-gemm::Workspace* thread_workspace(const Gemm& g) {
+// The calling thread's slot among the executor's per-thread buffers, or -1.
+int arena_slot(const Gemm& g) {
   const int t = tbb::this_task_arena::current_thread_index();
-  return g.workspaces && t >= 0 && t < g.n_workspaces ? &g.workspaces[t] : nullptr;
+  return t >= 0 && t < g.n_workspaces ? t : -1;
+}
+
+gemm::Workspace* thread_workspace(const Gemm& g) {
+  const int t = arena_slot(g);
+  return g.workspaces && t >= 0 ? &g.workspaces[t] : nullptr;
 }
 
 TileDest tile_dest(const Gemm& g, const Kernel& k, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
@@ -76,10 +82,7 @@ void gemm_tile(const Gemm& g, TileDest d, int64_t i0, int64_t i1, int64_t j0, in
   if (g.backend == GemmBackend::ebm) {
     gemm::Workspace* ws = thread_workspace(g);
     gemm::PackCache* packs = g.packs;
-    if (!packs && g.thread_packs) {
-      const int t = tbb::this_task_arena::current_thread_index();
-      packs = t >= 0 && t < g.n_workspaces ? &g.thread_packs[t] : nullptr;
-    }
+    if (const int t = arena_slot(g); !packs && g.thread_packs && t >= 0) packs = &g.thread_packs[t];
     if (packs)
       gemm::sgemm_packed_b(ws, g.ta, g.tb, i1 - i0, j1 - j0, g.k, 1.0f, a, lda,
                            packs->packed_b(g.tb, j1 - j0, g.k, b, ldb, g.tag), beta, d.c, d.ldc);

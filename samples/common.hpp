@@ -42,9 +42,9 @@ class Csv {
 };
 
 // Checks for numeric flags that name the rule and the value given
-// ("--batch: expected a positive number, got 0"); CLI11's own print the
-// whole range of a double.
-// `ok` says whether a value passes; `expected` is how the message names the rule.
+// ("--batch: expected a positive number, got 0"; CLI11's own print the
+// whole range of a double): `ok` says whether a value passes, `expected`
+// names the rule in the message, `name` in --help.
 template <typename Ok>
 CLI::Validator number_check(Ok ok, std::string expected, std::string name) {
   return CLI::Validator(
