@@ -30,12 +30,29 @@ struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
 };
 
+// While profiling, each task's hook for the pieces its kernels hand to the
+// threads (GEMM tiles, row blocks), and how many it handed out this run.
+struct PieceProbe {
+  Profile* profile = nullptr;
+  int32_t id = -1;  // the task's id in the profile
+  bool parallel = false;
+  std::atomic<int32_t> pieces{0};
+  TileProbe probe;
+
+  void record(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t start_ns, int64_t end_ns) {
+    pieces.fetch_add(1, std::memory_order_relaxed);
+    const int thread = parallel ? tbb::this_task_arena::current_thread_index() : 0;
+    profile->record_piece(id, thread, start_ns, end_ns, i0, i1, j0, j1);
+  }
+};
+
 struct Compiled {
   Plan plan;
   std::unique_ptr<float[], FreeDeleter> arena;
   std::vector<float*> ptr;  // per plan node
   std::vector<Shape> shape;
   std::vector<int32_t> profile_id;  // per task
+  std::unique_ptr<PieceProbe[]> probes;  // per task, while profiling
   std::vector<uint32_t> shared_b;   // per plan node: Kernel::shared_b
   std::vector<uint32_t> thread_b;   // per plan node: Kernel::thread_b
   std::vector<std::array<uint32_t, kMaxArity>> pack_tag;  // per plan node: Kernel::pack_tag
@@ -62,7 +79,7 @@ struct Executor::Impl {
 
   Impl(Graph& graph, ExecutorOptions o)
       : g(graph), opt(o), arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic),
-        profile(o.profile ? o.profile_events : 0) {}
+        profile(o.profile ? o.profile_events : 0, o.parallel ? arena.max_concurrency() : 1) {}
 
   Compiled& find(std::span<const Tensor> targets);
   void compile(Compiled& c);
@@ -173,7 +190,20 @@ void Executor::Impl::compile(Compiled& c) {
     if (pn.offset >= 0) c.ptr[j] = c.arena.get() + pn.offset;
     else if (n.storage >= 0) c.ptr[j] = g.value(g.tensor(pn.id)).data();
   }
-  for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops));
+  for (const PlanTask& t : p.tasks) c.profile_id.push_back(profile.add_task(t.label, t.flops, t.about));
+  if (opt.profile) {
+    c.probes = std::make_unique<PieceProbe[]>(p.tasks.size());
+    for (size_t t = 0; t < p.tasks.size(); ++t) {
+      PieceProbe& q = c.probes[t];
+      q.profile = &profile;
+      q.id = c.profile_id[t];
+      q.parallel = opt.parallel;
+      q.probe = {[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t t0, int64_t t1) {
+                   const_cast<PieceProbe*>(static_cast<const PieceProbe*>(ctx))->record(i0, i1, j0, j1, t0, t1);
+                 },
+                 &q};
+    }
+  }
   mark_shared_b(c);
   if (!opt.parallel) return;
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
@@ -239,6 +269,7 @@ Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
   k.thread_packs = thread_packs.get();
   k.thread_b = c.thread_b[static_cast<size_t>(j)];
   k.tile_output = pn.tile_only;
+  if (c.probes && pn.task >= 0) k.probe = &c.probes[static_cast<size_t>(pn.task)].probe;
   return k;
 }
 
@@ -283,10 +314,12 @@ void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, b
   if (elementwise && may_split && opt.parallel && shape.size() >= kSplitElements) {
     const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / shape.cols);
     tbb::parallel_for(tbb::blocked_range<int64_t>(r0, r1, grain), [&](const tbb::blocked_range<int64_t>& r) {
+      const int64_t t0 = k.probe ? Profile::now_ns() : 0;
       Kernel part = k;
       part.row_begin = r.begin();
       part.row_end = r.end();
       run_forward(op, part);
+      if (k.probe) (*k.probe)(r.begin(), r.end(), 0, shape.cols, t0, Profile::now_ns());
     });
     return;
   }
@@ -310,6 +343,7 @@ void Executor::Impl::check(Compiled& c, int32_t j) {
 
 void Executor::Impl::exec_task(Compiled& c, int32_t t) {
   const int64_t t0 = opt.profile ? Profile::now_ns() : 0;
+  if (c.probes) c.probes[static_cast<size_t>(t)].pieces.store(0, std::memory_order_relaxed);
   const PlanTask& task = c.plan.tasks[static_cast<size_t>(t)];
   if (task.nodes.size() == 1) {
     const int32_t j = task.nodes[0];
@@ -322,16 +356,22 @@ void Executor::Impl::exec_task(Compiled& c, int32_t t) {
     auto run_tile = [&](int64_t t) {
       for (int32_t j : task.nodes) exec_node(c, j, t * tile, std::min((t + 1) * tile, s.rows), false);
     };
-    if (opt.parallel && s.size() >= kSplitElements)  // rows are independent: tiles may run on any thread
-      tbb::parallel_for(int64_t{0}, tiles, run_tile);
-    else
+    if (opt.parallel && s.size() >= kSplitElements) {  // rows are independent: tiles may run on any thread
+      PieceProbe* q = c.probes ? &c.probes[static_cast<size_t>(t)] : nullptr;
+      tbb::parallel_for(int64_t{0}, tiles, [&](int64_t i) {
+        const int64_t t0 = q ? Profile::now_ns() : 0;
+        run_tile(i);
+        if (q) q->record(i * tile, std::min((i + 1) * tile, s.rows), 0, s.cols, t0, Profile::now_ns());
+      });
+    } else
       for (int64_t t = 0; t < tiles; ++t) run_tile(t);
   }
   if (opt.check_numerics)
     for (int32_t j : task.nodes) check(c, j);
   if (opt.profile) {
     const int thread = opt.parallel ? tbb::this_task_arena::current_thread_index() : 0;
-    profile.record(c.profile_id[static_cast<size_t>(t)], thread, t0, Profile::now_ns());
+    const bool split = c.probes[static_cast<size_t>(t)].pieces.load(std::memory_order_relaxed) > 0;
+    profile.record(c.profile_id[static_cast<size_t>(t)], thread, t0, Profile::now_ns(), !split);
   }
 }
 

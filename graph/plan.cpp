@@ -218,6 +218,18 @@ struct Builder {
       task.flops += flops(op(j), in, node(j).shape);
     }
     for (PlanTask& t : p.tasks) {
+      std::vector<std::string> named;
+      auto note = [&](int32_t j) {
+        const std::string& n = node(j).name;
+        if (!n.empty() && std::find(named.begin(), named.end(), n) == named.end()) named.push_back(n);
+      };
+      for (int32_t j : t.nodes) {
+        note(j);
+        for (int32_t d : deps[static_cast<size_t>(j)])
+          if (p.nodes[static_cast<size_t>(d)].task < 0) note(d);
+      }
+      for (size_t k = 0; k < named.size() && k < 4; ++k) t.about += (k ? ", " : "") + named[k];
+      if (named.size() > 4) t.about += ", ...";
       if (t.nodes.size() == 1) { t.label = std::string(name(op(t.nodes[0]))); continue; }
       t.label = "fused(";
       for (size_t k = 0; k < t.nodes.size(); ++k) {

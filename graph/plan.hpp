@@ -47,6 +47,7 @@ struct PlanTask {
   std::vector<int32_t> succ;   // tasks that wait for this one
   int32_t n_pred = 0;
   std::string label;           // op name, or "fused(a+b+...)"
+  std::string about;           // the named nodes it reads or makes (parameters, inputs), for the profiler
   double flops = 0.0;
 };
 

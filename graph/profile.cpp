@@ -12,7 +12,8 @@
 
 namespace ebm {
 
-Profile::Profile(size_t capacity) : events_(capacity), origin_ns_(now_ns()) {}
+Profile::Profile(size_t capacity, int threads)
+    : events_(capacity), threads_(std::max(threads, 1)), origin_ns_(now_ns()) {}
 
 int64_t Profile::now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -20,24 +21,50 @@ int64_t Profile::now_ns() {
       .count();
 }
 
-int32_t Profile::add_task(std::string label, double flops) {
-  tasks_.push_back({std::move(label), flops});
+int32_t Profile::add_task(std::string label, double flops, std::string about) {
+  tasks_.push_back({std::move(label), std::move(about), flops});
+  work_ns_.emplace_back(0);
   return static_cast<int32_t>(tasks_.size() - 1);
 }
 
-void Profile::record(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns) {
+void Profile::record(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns, bool work) {
   TaskInfo& t = tasks_[static_cast<size_t>(task)];  // one writer per task per run
   ++t.calls;
   t.total_ns += end_ns - start_ns;
+  if (work) work_ns_[static_cast<size_t>(task)].fetch_add(end_ns - start_ns, std::memory_order_relaxed);
   const size_t k = n_events_.fetch_add(1, std::memory_order_relaxed);
-  if (k < events_.size()) events_[k] = {task, thread, start_ns, end_ns};
+  if (k < events_.size()) events_[k] = {task, thread, start_ns, end_ns, false, work};
+}
+
+void Profile::record_piece(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns, int64_t i0, int64_t i1,
+                           int64_t j0, int64_t j1) {
+  work_ns_[static_cast<size_t>(task)].fetch_add(end_ns - start_ns, std::memory_order_relaxed);
+  const size_t k = n_events_.fetch_add(1, std::memory_order_relaxed);
+  if (k < events_.size())
+    events_[k] = {task,
+                  thread,
+                  start_ns,
+                  end_ns,
+                  true,
+                  true,
+                  static_cast<int32_t>(i0),
+                  static_cast<int32_t>(i1),
+                  static_cast<int32_t>(j0),
+                  static_cast<int32_t>(j1)};
 }
 
 void Profile::reset() {
   for (TaskInfo& t : tasks_) t.calls = t.total_ns = 0;
+  for (std::atomic<int64_t>& w : work_ns_) w = 0;
   n_events_ = 0;
   wall_ns_ = runs_ = 0;
   origin_ns_ = now_ns();
+}
+
+double Profile::work_ms() const {
+  int64_t ns = 0;
+  for (const std::atomic<int64_t>& w : work_ns_) ns += w.load();
+  return static_cast<double>(ns) * 1e-6;
 }
 
 namespace {
@@ -58,12 +85,20 @@ void Profile::write_chrome_trace(const std::string& path) const {
   std::FILE* f = std::fopen(tmp.c_str(), "w");
   if (!f) throw Error("profile: cannot write '{}'", tmp);
   fmt::print(f, "{{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+  for (int t = 0; t < threads_; ++t)
+    fmt::print(f, "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"thread {}\"}}}},\n",
+               t, t);
   for (size_t i = 0; i < events(); ++i) {
     const Event& e = events_[i];
     const TaskInfo& t = tasks_[static_cast<size_t>(e.task)];
-    fmt::print(f, "{}{{\"name\":\"{}\",\"cat\":\"op\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f}}}",
-               i ? ",\n" : "", json_escape(t.label), e.thread, static_cast<double>(e.start_ns - origin_ns_) * 1e-3,
-               static_cast<double>(e.end_ns - e.start_ns) * 1e-3);
+    const std::string args =
+        e.piece ? fmt::format("\"rows\":\"{}-{}\",\"cols\":\"{}-{}\"", e.i0, e.i1, e.j0, e.j1)
+                : fmt::format("\"task\":{},\"about\":\"{}\"", e.task, json_escape(t.about));
+    fmt::print(f, "{}{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},"
+                  "\"args\":{{{}}}}}",
+               i ? ",\n" : "", json_escape(t.label), e.piece ? "piece" : "task", e.thread,
+               static_cast<double>(e.start_ns - origin_ns_) * 1e-3, static_cast<double>(e.end_ns - e.start_ns) * 1e-3,
+               args);
   }
   fmt::print(f, "\n]}}\n");
   const bool ok = std::fclose(f) == 0;
@@ -73,30 +108,35 @@ void Profile::write_chrome_trace(const std::string& path) const {
 
 std::string Profile::summary() const {
   struct Row {
-    int64_t calls = 0, ns = 0;
+    int64_t calls = 0, ns = 0, work_ns = 0;
     double flops = 0.0;
   };
   std::map<std::string, Row> rows;
   int64_t busy = 0;
-  for (const TaskInfo& t : tasks_) {
+  for (size_t i = 0; i < tasks_.size(); ++i) {
+    const TaskInfo& t = tasks_[i];
     if (t.calls == 0) continue;
     Row& r = rows[t.label];
     r.calls += t.calls;
     r.ns += t.total_ns;
+    r.work_ns += work_ns_[i].load();
     r.flops += t.flops * static_cast<double>(t.calls);
-    busy += t.total_ns;
+    busy += work_ns_[i].load();
   }
   std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
   const double wall = static_cast<double>(std::max<int64_t>(wall_ns_, 1));
-  std::string s = fmt::format("{:<40} {:>9} {:>11} {:>8} {:>9}\n", "op", "calls", "total ms", "% wall", "GFLOP/s");
+  std::string s = fmt::format("{:<40} {:>9} {:>11} {:>8} {:>11} {:>9}\n", "op", "calls", "total ms", "% wall", "work ms",
+                              "GFLOP/s");
   for (const auto& [label, r] : sorted) {
     const std::string gf = r.flops > 0 ? fmt::format("{:.1f}", r.flops / static_cast<double>(r.ns)) : "";
-    s += fmt::format("{:<40} {:>9} {:>11.3f} {:>7.1f}% {:>9}\n", label, r.calls, static_cast<double>(r.ns) * 1e-6,
-                     100.0 * static_cast<double>(r.ns) / wall, gf);
+    s += fmt::format("{:<40} {:>9} {:>11.3f} {:>7.1f}% {:>11.3f} {:>9}\n", label, r.calls,
+                     static_cast<double>(r.ns) * 1e-6, 100.0 * static_cast<double>(r.ns) / wall,
+                     static_cast<double>(r.work_ns) * 1e-6, gf);
   }
-  s += fmt::format("{} runs, {:.3f} ms wall, {:.3f} ms in ops (busy/wall {:.2f})\n", runs_, wall_ms(),
-                   static_cast<double>(busy) * 1e-6, static_cast<double>(busy) / wall);
+  s += fmt::format("{} runs, {:.3f} ms wall; {:.3f} ms of work on {} thread{}: busy {:.1f}% of the time\n", runs_,
+                   wall_ms(), static_cast<double>(busy) * 1e-6, threads_, threads_ == 1 ? "" : "s",
+                   100.0 * static_cast<double>(busy) / (wall * threads_));
   return s;
 }
 

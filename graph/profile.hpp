@@ -1,10 +1,18 @@
 #pragma once
 // The scheduler's profiler. When an Executor runs with {.profile = true},
 // every task records start, end and worker thread into a preallocated
-// buffer (nothing is allocated while running). Off, it costs one branch.
+// buffer (nothing is allocated while running), and so does every piece of
+// work a task hands to the threads: each output tile of a GEMM (with its
+// epilogue) and each row block of a split element-wise op. A task's span
+// can then hold waits (for the other thread's tiles) and, nested in them,
+// work of other tasks the thread picked up meanwhile; the pieces, and the
+// spans of tasks that were not split, are the threads' real work. Off, it
+// costs one branch per task.
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,13 +25,25 @@ class Profile {
     int32_t thread;
     int64_t start_ns;
     int64_t end_ns;
+    // A piece of a task (a GEMM tile, a row block): rows [i0, i1), columns
+    // [j0, j1) of its output. A task's own span has piece == false.
+    bool piece = false;
+    // Work: a piece, or the span of a task that handed out no pieces.
+    bool work = false;
+    int32_t i0 = 0, i1 = 0, j0 = 0, j1 = 0;
   };
 
-  explicit Profile(size_t capacity = 0);
+  // threads: how many run tasks (the summary's share of busy threads).
+  explicit Profile(size_t capacity = 0, int threads = 1);
 
-  // Registers a task at compile time; returns its id.
-  int32_t add_task(std::string label, double flops);
-  void record(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns);
+  // Registers a task at compile time; returns its id. `about` names what it
+  // works on (the parameters and inputs it reads), shown in the trace.
+  int32_t add_task(std::string label, double flops, std::string about = {});
+  // A task's span; `work`: it handed out no pieces (its span is all work).
+  void record(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns, bool work = true);
+  // One piece of a task's output, computed by `thread`.
+  void record_piece(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns, int64_t i0, int64_t i1, int64_t j0,
+                    int64_t j1);
   void add_run(int64_t wall_ns) {
     wall_ns_ += wall_ns;
     ++runs_;
@@ -31,14 +51,22 @@ class Profile {
   void reset();
 
   int64_t runs() const { return runs_; }
+  int threads() const { return threads_; }
   double wall_ms() const { return static_cast<double>(wall_ns_) * 1e-6; }
+  // The threads' work over all tasks (pieces, and spans of unsplit tasks).
+  double work_ms() const;
   size_t events() const { return std::min(n_events_.load(), events_.size()); }
   size_t dropped() const { return n_events_.load() - events(); }
+  std::span<const Event> recorded() const { return {events_.data(), events()}; }
+  const std::string& label(int32_t task) const { return tasks_[static_cast<size_t>(task)].label; }
 
   // Chrome trace-event JSON (opens in Perfetto and chrome://tracing),
-  // written to a temporary file and renamed.
+  // written to a temporary file and renamed: one track per thread, task
+  // spans with their pieces nested under them or on the other thread.
   void write_chrome_trace(const std::string& path) const;
-  // Per op kind: calls, total ms, share of run wall time, GFLOP/s for GEMMs.
+  // Per op kind: calls, total ms of the spans, share of run wall time, the
+  // threads' work ms, GFLOP/s for GEMMs (flops over span time); then the
+  // share of the threads that was busy with work.
   std::string summary() const;
 
   static int64_t now_ns();
@@ -46,13 +74,16 @@ class Profile {
  private:
   struct TaskInfo {
     std::string label;
+    std::string about;
     double flops;
     int64_t calls = 0;
     int64_t total_ns = 0;
   };
   std::vector<TaskInfo> tasks_;
+  std::deque<std::atomic<int64_t>> work_ns_;  // per task; pieces are recorded from several threads
   std::vector<Event> events_;
   std::atomic<size_t> n_events_{0};
+  int threads_ = 1;
   int64_t wall_ns_ = 0;
   int64_t runs_ = 0;
   int64_t origin_ns_ = 0;

@@ -59,6 +59,18 @@ struct TileEpilogue {
   }
 };
 
+// The profiler's hook (graph/profile.hpp): a GEMM kernel with a probe
+// reports each output tile it computed, with its epilogue, and when (the
+// steady clock, in ns).
+struct TileProbe {
+  void (*run)(const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t start_ns, int64_t end_ns) =
+      nullptr;
+  const void* ctx = nullptr;
+  void operator()(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t start_ns, int64_t end_ns) const {
+    run(ctx, i0, i1, j0, j1, start_ns, end_ns);
+  }
+};
+
 // What a kernel sees. Buffers are contiguous row-major float32.
 // Element-wise kernels compute output rows [row_begin, row_end) only, and of
 // those the columns [col_begin, col_end) (col_end 0: all); other kernels
@@ -93,6 +105,7 @@ struct Kernel {
   uint32_t thread_b = 0;             // bit i: input i is a B operand read through this thread's thread_packs
   std::array<uint32_t, kMaxArity> pack_tag{};  // input i's tag in the caches (0 for parameters)
   const TileEpilogue* epilogue = nullptr;
+  const TileProbe* probe = nullptr;  // set while profiling
   // A GEMM kernel with tile_output computes each tile into its thread's
   // tile buffer (gemm::Workspace::tile) instead of `out`, and hands it to
   // `epilogue`: the output is never stored whole, for a product whose only
