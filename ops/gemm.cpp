@@ -70,7 +70,16 @@ int skip_zeros_from_env() {
   return env == nullptr || skip_zeros_from_name(env) ? 1 : 0;
 }
 
+// The kernels store alpha acc + C (beta 1) or alpha acc (beta 0): one
+// product per sum, so each element is one fused multiply-add whatever the
+// compiler inlines (xsimd's AVX-512 fma is x * y + z, fused by contraction;
+// with two products in one sum, either could be the fused one). Any other
+// beta scales C first.
 void run(Isa isa, detail::Problem p, detail::Workspace w) {
+  if (p.beta != 0.0f && p.beta != 1.0f) {
+    scale(p.m, p.n, p.beta, p.c, p.ldc);
+    p.beta = 1.0f;
+  }
   p.skip_zeros = skip_zeros();
   kernels(isa).sgemm(p, w);
 }

@@ -40,6 +40,12 @@ struct Transpose16<xsimd::avx512f> {
 };
 
 template <>
+struct Fma<xsimd::avx512f> {
+  using V = xsimd::batch<float, xsimd::avx512f>;
+  static V apply(const V& x, const V& y, const V& z) { return _mm512_fmadd_ps(x, y, z); }
+};
+
+template <>
 struct Sparse16<xsimd::avx512f> {
   static constexpr bool available = true;
   static uint32_t nonzero(const float* x) {

@@ -78,7 +78,7 @@ void micro_kernel(int64_t kc, const float* a, int64_t as, const float* b, float*
     for (int r = 0; r < R; ++r) {
       const V ar(RowMajorA ? a[r * as + p] : a[p * as + r]);
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(ar, bv[v], acc[r][v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = Fma<Arch>::apply(ar, bv[v], acc[r][v]);
     }
   }
   store_tile<Arch, R, NV>(acc, c, ldc, cols, alpha, beta);
@@ -243,12 +243,56 @@ int64_t pack_b_all(const Problem& p, float* dst) {
   return at;
 }
 
+// One row of C (m = 1) from an untransposed B read in place, such as a
+// bias gradient (g' v, a row of ones times a batch): packing B would copy
+// it for this one row to read once. Each element sums the same products in
+// the same order, slab by slab, and is stored by the same store_tile, as in
+// the micro-kernel (same bits); dense: a zero of A is multiplied too.
+template <class Arch>
+void row_product(const Problem& p, int64_t kc_max) {
+  using V = xsimd::batch<float, Arch>;
+  constexpr int64_t L = V::size, kPanels = 4;  // 2L-column panels per pass over B's rows
+  for (int64_t j0 = 0; j0 < p.n; j0 += kPanels * 2 * L) {
+    const int64_t cols = min(kPanels * 2 * L, p.n - j0), full = cols / L, rest = cols - full * L;
+    for (int64_t p0 = 0; p0 < p.k; p0 += kc_max) {
+      const int64_t kc = min(kc_max, p.k - p0);
+      V acc[kPanels][1][2];
+      for (auto& panel : acc) panel[0][0] = panel[0][1] = V(0.0f);
+      alignas(64) float tail[L] = {};
+      for (int64_t q = p0; q < p0 + kc; ++q) {
+        const V aq(p.ta ? p.a[q * p.lda] : p.a[q]);
+        const float* b = p.b + q * p.ldb + j0;
+        for (int64_t v = 0; v < full; ++v) {
+          V& x = acc[v / 2][0][v % 2];
+          x = Fma<Arch>::apply(aq, V::load_unaligned(b + v * L), x);
+        }
+        if (rest) {
+          for (int64_t j = 0; j < rest; ++j) tail[j] = b[full * L + j];
+          V& x = acc[full / 2][0][full % 2];
+          x = Fma<Arch>::apply(aq, V::load_aligned(tail), x);
+        }
+      }
+      const float beta = p0 == 0 ? p.beta : 1.0f;  // later slabs accumulate
+      for (int64_t j = 0, q = 0; j < cols; j += 2 * L, ++q) {  // a last panel of at most L columns is one vector wide
+        const int64_t w = min(2 * L, cols - j);
+        if (w > L) {
+          store_tile<Arch, 1, 2>(acc[q], p.c + j0 + j, p.ldc, w, p.alpha, beta);
+        } else {
+          const V one[1][1] = {{acc[q][0][0]}};
+          store_tile<Arch, 1, 1>(one, p.c + j0 + j, p.ldc, w, p.alpha, beta);
+        }
+      }
+    }
+  }
+}
+
 // C = alpha op(A) op(B) + beta C. B is packed block by block into the
 // workspace, or read from p.packed_b (pack_b_all's layout) when given.
 template <class Arch>
 void blocked_sgemm(const Problem& p, Workspace w) {
   constexpr int64_t L = xsimd::batch<float, Arch>::size;
   const Blocking<Arch> bl(p);
+  if (p.m == 1 && !p.tb && !p.packed_b) return row_product<Arch>(p, bl.kc_max);
   // With few B panels to reuse a packed A over, reading A in place beats
   // copying it: stored transposed it is already k-major; stored as rows, the
   // kernel broadcasts from MR rows at once, worth it for one B panel.

@@ -157,7 +157,7 @@ template <class Arch, int R, int NV, bool Binary>
     } else {
       const V a(v[r][t]);
 #pragma GCC unroll 2
-      for (int j = 0; j < NV; ++j) acc[r][0][j] = xsimd::fma(a, V::load_aligned(bk + j * L), acc[r][0][j]);
+      for (int j = 0; j < NV; ++j) acc[r][0][j] = Fma<Arch>::apply(a, V::load_aligned(bk + j * L), acc[r][0][j]);
     }
   };
   // Phase s: rows s .. R - 1 from the end of row s - 1's list to row s's.

@@ -3,6 +3,8 @@
 // transposes, alpha/beta, padded leading dimensions, NaN in C with beta = 0),
 // and a tiled run on two threads bitwise equal to one call.
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -199,7 +201,37 @@ TEST_CASE("gemm/sgemm: a narrow product (A read in place) is bitwise equal to th
     }
 }
 
-TEST_CASE("gemm/tile_grid: balanced pieces on multiples of 16; narrow products get two row tiles") {
+TEST_CASE("gemm/sgemm: a one-row product (B read in place) is bitwise equal to the first row of a two-row one") {
+  // m = 1 with an untransposed B skips the B pack (a bias gradient, g' v);
+  // its sums must be the micro-kernel's, slab by slab: depths within one
+  // slab and across two (k = 500 > kKc), ragged widths, A stored either way,
+  // beta 0 (C unread), 1 and 0.5.
+  uint32_t seed = 40;
+  for (gemm::Isa isa : supported_isas())
+    for (const auto& [n, k] : {std::pair<int64_t, int64_t>{1, 7}, {15, 100}, {33, 100}, {192, 100}, {300, 500}, {784, 1}})
+      for (bool ta : {false, true}) {
+        const float beta = std::array{0.0f, 1.0f, 0.5f}[seed % 3], alpha = seed % 2 ? -0.75f : 1.0f;
+        const Case t = make_case(2, n, k, ta, false, alpha, beta, int64_t(seed % 2) * 3, seed);
+        ++seed;
+        std::vector<float> two = t.c0, one = t.c0;
+        gemm::sgemm(isa, ta, false, 2, n, k, alpha, t.a.data(), t.lda(), t.b.data(), t.ldb(), beta, two.data(), t.ldc());
+        // The first row alone: A's first row (stored transposed: its first column, same leading dimension).
+        gemm::sgemm(isa, ta, false, 1, n, k, alpha, t.a.data(), t.lda(), t.b.data(), t.ldb(), beta, one.data(), t.ldc());
+        int64_t differ = 0;
+        for (int64_t j = 0; j < t.ldc(); ++j) {  // row 0, padding included; row 1 untouched by the one-row call
+          const auto at = static_cast<size_t>(j);
+          differ += !(std::isnan(two[at]) ? std::isnan(one[at]) : one[at] == two[at]);
+        }
+        for (int64_t j = 0; j < t.ldc(); ++j) {
+          const auto at = static_cast<size_t>(t.ldc() + j);
+          differ += !(std::isnan(t.c0[at]) ? std::isnan(one[at]) : one[at] == t.c0[at]);
+        }
+        INFO("isa=", gemm::isa_name(isa), " n=", n, " k=", k, " ta=", ta, " beta=", beta);
+        CHECK(differ == 0);
+      }
+}
+
+TEST_CASE("gemm/tile_grid: balanced pieces, rows cut on multiples of 16, columns on whole 32-wide panels; narrow products get two row tiles") {
   auto check_grid = [](int64_t m, int64_t n, int64_t rows, int64_t cols) {
     const gemm::TileGrid g = gemm::tile_grid(m, n);
     INFO("m=", m, " n=", n);
@@ -210,7 +242,14 @@ TEST_CASE("gemm/tile_grid: balanced pieces on multiples of 16; narrow products g
     CHECK(g.col_start(g.cols) == n);
     for (int64_t r = 1; r < g.rows; ++r) CHECK(g.row_start(r) % 16 == 0);
     for (int64_t r = 0; r < g.rows; ++r) CHECK(g.row_start(r + 1) - g.row_start(r) <= 256 + 16);
-    for (int64_t c = 1; c < g.cols; ++c) CHECK(g.col_start(c) % 16 == 0);
+    for (int64_t c = 1; c < g.cols; ++c) CHECK(g.col_start(c) % 32 == 0);
+    int64_t fewest = n, most = 0;  // 32-wide panels per column tile, a part-filled one counted whole
+    for (int64_t c = 0; c < g.cols; ++c) {
+      const int64_t panels = (g.col_start(c + 1) - g.col_start(c) + 31) / 32;
+      fewest = std::min(fewest, panels);
+      most = std::max(most, panels);
+    }
+    CHECK(most - fewest <= 1);
   };
   check_grid(100, 500, 1, 2);   // CD-1's v0 W
   check_grid(784, 500, 4, 2);   // its weight statistics
@@ -218,7 +257,11 @@ TEST_CASE("gemm/tile_grid: balanced pieces on multiples of 16; narrow products g
   check_grid(40, 10, 1, 1);     // too few rows to share
   check_grid(100, 33, 1, 1);    // wider than two vectors: one tile
   check_grid(2000, 10, 8, 1);
+  check_grid(100, 784, 1, 4);   // its negative phase
+  check_grid(100, 2000, 1, 8);  // a 2000-unit layer
+  check_grid(500, 1000, 2, 4);
   CHECK(gemm::tile_grid(100, 10).row_start(1) == 48);
+  CHECK(gemm::tile_grid(100, 500).col_start(1) == 256);  // 8 panels each side, not 240 | 260 (8 and 9)
 }
 
 TEST_CASE("gemm/PackCache: products on cached B panels are bitwise equal to sgemm; one pack per tile per run") {
