@@ -79,7 +79,9 @@ struct Executor::Impl {
 
   Impl(Graph& graph, ExecutorOptions o)
       : g(graph), opt(o), arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic),
-        profile(o.profile ? o.profile_events : 0, o.parallel ? arena.max_concurrency() : 1) {}
+        profile(o.profile ? o.profile_events : 0, o.parallel ? arena.max_concurrency() : 1) {
+    if (o.profile) alongside_id = profile.add_task("alongside", 0.0, "the work given to run beside the steps");
+  }
 
   Compiled& find(std::span<const Tensor> targets);
   void compile(Compiled& c);
@@ -90,6 +92,14 @@ struct Executor::Impl {
   void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
   void check(Compiled& c, int32_t j);
   void mark_shared_b(Compiled& c) const;
+  // The work run beside a step, recorded as a task of its own when profiling.
+  int32_t alongside_id = -1;
+  void run_alongside(const Alongside& f) {
+    if (!opt.profile) return f();
+    const int64_t t0 = Profile::now_ns();
+    f();
+    profile.record(alongside_id, opt.parallel ? tbb::this_task_arena::current_thread_index() : 0, t0, Profile::now_ns());
+  }
 };
 
 // The B operands of a product op: input slots, and whether op(B) is B^T.
@@ -413,13 +423,13 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds,
   if (m.opt.parallel) {
     m.arena.execute([&] {
       tbb::task_group beside;
-      if (alongside) beside.run([&] { alongside(); });
+      if (alongside) beside.run([&] { m.run_alongside(alongside); });
       c.start->try_put(continue_msg{});
       c.fg->wait_for_all();
       beside.wait();
     });
   } else {
-    if (alongside) alongside();
+    if (alongside) m.run_alongside(alongside);
     for (int32_t t : c.plan.order) m.exec_task(c, t);
   }
   if (m.opt.profile) m.profile.add_run(Profile::now_ns() - t0);

@@ -292,8 +292,13 @@ TEST_CASE("profile: trace file and summary table") {
   fill(g, x, 0.5f);
   Tensor y = sum(sigmoid(matmul(x, x)) + 1.0f);
   Executor ex(g, {.threads = 2, .profile = true});
-  for (int i = 0; i < 3; ++i) ex.run({y});
+  int prepared = 0;
+  auto prepare = [&] { ++prepared; };
+  const Tensor targets[] = {y};
+  for (int i = 0; i < 3; ++i) ex.run(targets, {}, prepare);
+  CHECK(prepared == 3);
   const std::string summary = ex.profile().summary();
+  CHECK(summary.find("alongside") != std::string::npos);  // the work beside the steps is a row of its own
   CHECK(summary.find("matmul") != std::string::npos);
   CHECK(summary.find("fused(matmul+sigmoid+scale)") != std::string::npos);  // a GEMM with its epilogue
   CHECK(summary.find("3 runs") != std::string::npos);
@@ -305,10 +310,10 @@ TEST_CASE("profile: trace file and summary table") {
   CHECK(text.find("\"name\":\"fused(matmul+sigmoid+scale)\"") != std::string::npos);
   CHECK(text.find("\"about\":\"x\"") != std::string::npos);  // the task names the parameter it reads
   CHECK(text.find("\"thread_name\"") != std::string::npos);
-  // Per run: 2 task spans and the product's one 64 x 64 tile.
+  // Per run: 2 task spans, the work beside them and the product's one 64 x 64 tile.
   int spans = 0, pieces = 0;
   for (const Profile::Event& e : ex.profile().recorded()) (e.piece ? pieces : spans) += 1;
-  CHECK(spans == 6);
+  CHECK(spans == 9);
   CHECK(pieces == 3);
 }
 
