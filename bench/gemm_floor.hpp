@@ -122,22 +122,28 @@ inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int th
   return {flops / median(to) * 1e-9, flops / median(tt) * 1e-9, flops / median(td) * 1e-9};
 }
 
-// OpenBLAS's best rate on `shapes` with its AVX-512 kernels. In the child
-// (argv holds --openblas-avx512-child) it prints the figure and exits; in the
-// parent it starts the child and reads the figure (0 when that fails).
-inline double openblas_avx512_gflops(int argc, char** argv, const std::vector<GemmShape>& shapes, int threads) {
+// OpenBLAS's rate on `shapes` with its AVX-512 kernels: its best (tiles on
+// the executor's threads or its own threading), or with `direct_only` only
+// the calls with its own threads. In the child (argv holds
+// --openblas-avx512-child) it prints both figures and exits; in the parent
+// it starts the child and reads the figure (0 when that fails).
+inline double openblas_avx512_gflops(int argc, char** argv, const std::vector<GemmShape>& shapes, int threads,
+                                     bool direct_only = false) {
   for (int i = 1; i < argc; ++i)
     if (std::strcmp(argv[i], "--openblas-avx512-child") == 0) {
-      print_value("openblas_gflops", measure_gemm_rates(shapes, threads).openblas(), 1);
+      const GemmRates r = measure_gemm_rates(shapes, threads);
+      print_value("openblas_gflops", r.openblas(), 1);
+      print_value("openblas_direct_gflops", r.cblas_direct_gflops, 1);
       std::exit(0);
     }
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   FILE* p = popen(fmt::format("OPENBLAS_CORETYPE=SkylakeX '{}' --openblas-avx512-child", exe).c_str(), "r");
   if (p == nullptr) return 0.0;
+  const std::string key = direct_only ? "openblas_direct_gflops=" : "openblas_gflops=";
   double gflops = 0.0;
   char line[256];
   while (std::fgets(line, sizeof line, p) != nullptr)
-    if (std::strncmp(line, "openblas_gflops=", 16) == 0) gflops = std::atof(line + 16);
+    if (std::strncmp(line, key.c_str(), key.size()) == 0) gflops = std::atof(line + key.size());
   pclose(p);
   return gflops;
 }
