@@ -1,7 +1,10 @@
 // Reductions, row-wise softmax and the scalar losses. Sums accumulate in a
-// fixed order, so they are reproducible: in double over a whole matrix or
-// along a row; in float, row by row, for column sums (axis 0: the bias
-// gradients), which each add one number per row of a batch.
+// fixed order, so they are reproducible: in double over a whole matrix (in
+// kLanes interleaved partial sums, added up in order at the end: one long
+// chain of dependent adds ran a 100 x 784 reconstruction error at 4 cycles
+// an element, 19% of an RBM training step that monitors it) or along a row;
+// in float, row by row, for column sums (axis 0: the bias gradients), which
+// each add one number per row of a batch.
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +15,22 @@
 
 namespace ebm {
 namespace {
+
+constexpr int64_t kLanes = 8;
+
+// sum over i < n of term(i), in double: element i goes to partial sum
+// i mod kLanes; the partial sums are then added in lane order.
+template <typename Term>
+double lane_sum(int64_t n, Term term) {
+  double lane[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int64_t l = 0; l < kLanes; ++l) lane[l] += term(i + l);
+  for (; i < n; ++i) lane[i % kLanes] += term(i);
+  double s = 0.0;
+  for (double x : lane) s += x;
+  return s;
+}
 
 Shape reduced_shape(Shape s, int axis) {
   if (axis == -1) return {1, 1};
@@ -25,9 +44,7 @@ void reduce_sum(const Kernel& k, int axis, double scale) {
   const int64_t m = k.in_shape[0].rows, n = k.in_shape[0].cols;
   const float* x = k.in[0];
   if (axis == -1) {
-    double s = 0.0;
-    for (int64_t i = 0; i < m * n; ++i) s += x[i];
-    k.out[0] = static_cast<float>(s * scale);
+    k.out[0] = static_cast<float>(lane_sum(m * n, [&](int64_t i) { return static_cast<double>(x[i]); }) * scale);
   } else if (axis == 1) {
     for (int64_t i = 0; i < m; ++i) {
       double s = 0.0;
@@ -98,11 +115,10 @@ void LogSoftmax::vjp(VjpBuilder& b) const {  // gx = gy - exp(y) rowsum(gy)
 Shape BceLogits::shape(std::span<const Shape> in) const { return loss_shape(in); }
 void BceLogits::forward(const Kernel& k) const {
   const Shape s = k.in_shape[0];
-  double acc = 0.0;
-  for (int64_t i = 0; i < s.size(); ++i) {
+  const double acc = lane_sum(s.size(), [&](int64_t i) {
     const double x = k.in[0][i], t = k.in[1][i];
-    acc += std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))) - t * x;
-  }
+    return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))) - t * x;
+  });
   k.out[0] = static_cast<float>(acc / static_cast<double>(s.rows));
 }
 void BceLogits::vjp(VjpBuilder& b) const {  // gx = (sigmoid(x) - t) g / rows;  gt = -x g / rows
@@ -143,11 +159,10 @@ void SoftmaxXent::vjp(VjpBuilder& b) const {
 Shape SquaredError::shape(std::span<const Shape> in) const { return loss_shape(in); }
 void SquaredError::forward(const Kernel& k) const {
   const Shape s = k.in_shape[0];
-  double acc = 0.0;
-  for (int64_t i = 0; i < s.size(); ++i) {
+  const double acc = lane_sum(s.size(), [&](int64_t i) {
     const double d = static_cast<double>(k.in[0][i]) - k.in[1][i];
-    acc += d * d;
-  }
+    return d * d;
+  });
   k.out[0] = static_cast<float>(acc / static_cast<double>(s.rows));
 }
 void SquaredError::vjp(VjpBuilder& b) const {  // gy = 2 (y - t) g / rows;  gt = -gy
