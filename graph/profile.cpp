@@ -137,6 +137,10 @@ std::string Profile::summary() const {
   s += fmt::format("{} runs, {:.3f} ms wall; {:.3f} ms of work on {} thread{}: busy {:.1f}% of the time\n", runs_,
                    wall_ms(), static_cast<double>(busy) * 1e-6, threads_, threads_ == 1 ? "" : "s",
                    100.0 * static_cast<double>(busy) / (wall * threads_));
+  if (dropped() > 0)
+    s += fmt::format("the trace keeps the first {} events; {} later ones were not recorded (the table counts them; "
+                     "ExecutorOptions::profile_events sets the room)\n",
+                     events(), dropped());
   return s;
 }
 

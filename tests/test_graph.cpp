@@ -357,7 +357,14 @@ TEST_CASE("profile: a product's tiles are its threads' work") {
     CHECK(p.work_ms() <= p.wall_ms() * p.threads() * 1.001);
     CHECK(p.threads() == (parallel ? 2 : 1));
     CHECK(p.summary().find("busy") != std::string::npos);
+    CHECK(p.summary().find("not recorded") == std::string::npos);
   }
+  // A buffer too small for the runs keeps the first events and says how many it lost.
+  Executor small(g, {.threads = 2, .profile = true, .profile_events = 5});
+  for (int i = 0; i < 3; ++i) small.run({c});
+  CHECK(small.profile().events() == 5);
+  CHECK(small.profile().dropped() == static_cast<size_t>(3 * (1 + grid.tiles()) - 5));
+  CHECK(small.profile().summary().find("the trace keeps the first 5 events") != std::string::npos);
 }
 
 TEST_CASE("graph: dump_dot draws nodes and edges") {
