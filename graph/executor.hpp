@@ -35,7 +35,7 @@ struct ExecutorOptions {
   bool parallel = true;        // false: serial executor, same results
   bool fuse = true;            // fuse chains of element-wise ops
   bool reuse_buffers = true;   // share buffers by liveness
-  bool profile = false;        // record per-task timings
+  bool profile = false;        // record each task's span and each tile / row block it hands out (profile())
   bool check_numerics = false; // throw naming the first node that made NaN / Inf
   GemmBackend gemm = default_gemm_backend();  // ebm::gemm, or the system's CBLAS
   bool cache_packs = true;     // pack a parameter read as B by several products once per run, and a value
@@ -44,7 +44,7 @@ struct ExecutorOptions {
                                // gradient fused onto it) is never stored whole: each tile goes to a per-thread
                                // buffer and is read there, and it has no buffer of its own (same bits;
                                // off with check_numerics)
-  size_t profile_events = size_t{1} << 18;
+  size_t profile_events = size_t{1} << 18;  // room for the trace's events (40 bytes each); later ones are counted
 };
 
 // Work to run beside a step on the executor's threads (a callable by
