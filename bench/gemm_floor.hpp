@@ -174,7 +174,7 @@ void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
     step(prof, i);
   }
   print_comment(fmt::format("profile of {} steps, ExecutorOptions{{.threads = {}, .profile = true}}:", steps, threads));
-  print_comment(prof.profile().summary());
+  print_comment(prof.profile().summary(12));
 }
 
 // A step bench's timings, in rounds: in each, one epoch with zero skipping

@@ -106,7 +106,7 @@ void Profile::write_chrome_trace(const std::string& path) const {
   std::filesystem::rename(tmp, path);
 }
 
-std::string Profile::summary() const {
+std::string Profile::summary(size_t top_tasks) const {
   struct Row {
     int64_t calls = 0, ns = 0, work_ns = 0;
     double flops = 0.0;
@@ -137,6 +137,21 @@ std::string Profile::summary() const {
   s += fmt::format("{} runs, {:.3f} ms wall; {:.3f} ms of work on {} thread{}: busy {:.1f}% of the time\n", runs_,
                    wall_ms(), static_cast<double>(busy) * 1e-6, threads_, threads_ == 1 ? "" : "s",
                    100.0 * static_cast<double>(busy) / (wall * threads_));
+  std::vector<size_t> by_span;
+  for (size_t i = 0; i < tasks_.size(); ++i)
+    if (tasks_[i].calls > 0) by_span.push_back(i);
+  std::sort(by_span.begin(), by_span.end(), [&](size_t a, size_t b) { return tasks_[a].total_ns > tasks_[b].total_ns; });
+  if (top_tasks > 0 && !by_span.empty()) {
+    s += fmt::format("{:<40} {:<28} {:>9} {:>11} {:>11} {:>11}\n", "task (longest first)", "about", "calls", "total ms",
+                     "work ms", "us / call");
+    for (size_t r = 0; r < by_span.size() && r < top_tasks; ++r) {
+      const TaskInfo& t = tasks_[by_span[r]];
+      std::string about = t.about.size() > 28 ? t.about.substr(0, 25) + "..." : t.about;
+      s += fmt::format("{:<40} {:<28} {:>9} {:>11.3f} {:>11.3f} {:>11.1f}\n", t.label, about, t.calls,
+                       static_cast<double>(t.total_ns) * 1e-6, static_cast<double>(work_ns_[by_span[r]].load()) * 1e-6,
+                       static_cast<double>(t.total_ns) * 1e-3 / static_cast<double>(t.calls));
+    }
+  }
   if (dropped() > 0)
     s += fmt::format("the trace keeps the first {} events; {} later ones were not recorded (the table counts them; "
                      "ExecutorOptions::profile_events sets the room)\n",

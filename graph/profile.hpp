@@ -66,8 +66,11 @@ class Profile {
   void write_chrome_trace(const std::string& path) const;
   // Per op kind: calls, total ms of the spans, share of run wall time, the
   // threads' work ms, GFLOP/s for GEMMs (flops over span time); then the
-  // share of the threads that was busy with work.
-  std::string summary() const;
+  // share of the threads that was busy with work. With top_tasks > 0, then
+  // the tasks themselves, the longest first (at most top_tasks of them),
+  // each with what it works on (`about`) and its mean span per call: which
+  // layer's product is the slow one.
+  std::string summary(size_t top_tasks = 0) const;
 
   static int64_t now_ns();
 

@@ -79,7 +79,7 @@ int run(const Options& o) {
   }
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
-    fmt::print("{}", ex.profile().summary());
+    fmt::print("{}", ex.profile().summary(12));
   }
   write_pictures(g, model, ex, cd, o);
   samples::result("epochs", o.epochs);

@@ -195,7 +195,7 @@ int run(const Options& o) {
   }
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
-    fmt::print("{}", ex.profile().summary());
+    fmt::print("{}", ex.profile().summary(12));
   }
   sum.print();
   result("total_seconds", fmt::format("{:.1f}", sum.total()));

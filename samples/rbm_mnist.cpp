@@ -213,7 +213,7 @@ int run(const Options& o) {
   }
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
-    fmt::print("{}", ex.profile().summary());
+    fmt::print("{}", ex.profile().summary(12));
   }
   write_filters(rbm, o.output + "/filters.png");
   write_reconstructions(rbm, ex, d.test, o.output + "/reconstructions.png");

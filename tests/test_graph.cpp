@@ -299,6 +299,12 @@ TEST_CASE("profile: trace file and summary table") {
   CHECK(prepared == 3);
   const std::string summary = ex.profile().summary();
   CHECK(summary.find("alongside") != std::string::npos);  // the work beside the steps is a row of its own
+  const std::string tasks = ex.profile().summary(5);  // and the tasks, each with what it reads
+  CHECK(tasks.find("task (longest first)") != std::string::npos);
+  const size_t row = tasks.find("fused(matmul+sigmoid+scale)", tasks.find("task (longest first)"));
+  REQUIRE(row != std::string::npos);
+  CHECK(tasks.substr(row, tasks.find('\n', row) - row).find(" x ") != std::string::npos);
+  CHECK(summary.find("task (longest first)") == std::string::npos);
   CHECK(summary.find("matmul") != std::string::npos);
   CHECK(summary.find("fused(matmul+sigmoid+scale)") != std::string::npos);  // a GEMM with its epilogue
   CHECK(summary.find("3 runs") != std::string::npos);
