@@ -137,11 +137,11 @@ std::string Profile::summary(size_t top_tasks) const {
   s += fmt::format("{} runs, {:.3f} ms wall; {:.3f} ms of work on {} thread{}: busy {:.1f}% of the time\n", runs_,
                    wall_ms(), static_cast<double>(busy) * 1e-6, threads_, threads_ == 1 ? "" : "s",
                    100.0 * static_cast<double>(busy) / (wall * threads_));
-  std::vector<size_t> by_span;
-  for (size_t i = 0; i < tasks_.size(); ++i)
+  std::vector<size_t> by_span;  // the tasks that ran, the longest first
+  for (size_t i = 0; top_tasks > 0 && i < tasks_.size(); ++i)
     if (tasks_[i].calls > 0) by_span.push_back(i);
   std::sort(by_span.begin(), by_span.end(), [&](size_t a, size_t b) { return tasks_[a].total_ns > tasks_[b].total_ns; });
-  if (top_tasks > 0 && !by_span.empty()) {
+  if (!by_span.empty()) {
     s += fmt::format("{:<40} {:<28} {:>9} {:>11} {:>11} {:>11}\n", "task (longest first)", "about", "calls", "total ms",
                      "work ms", "us / call");
     for (size_t r = 0; r < by_span.size() && r < top_tasks; ++r) {
