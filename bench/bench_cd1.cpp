@@ -21,7 +21,8 @@
 // taken within a round, and the medians over rounds are printed.
 //
 // Output (key=value): the pixels' sparsity (bench::print_pixel_sparsity),
-// then after the step's profile:
+// then the step's profile and threads_busy_pct (bench::print_step_profile),
+// then:
 //   hidden_on_pct, reconstruction_on_pct
 //                       the share of states on in h0 ~ p(h | v0) and
 //                       v1 ~ p(v | h0), drawn from the model after its first

@@ -21,7 +21,8 @@
 // alone, dense and with the first layer's A a real batch of pixels, back to
 // back; ratios are taken within a round and their medians printed.
 //
-// Output (key=value), after the step's profile: epoch_s (zero skipping on,
+// Output (key=value), after the step's profile and threads_busy_pct (the
+// share of the threads' time in work: bench::print_step_profile): epoch_s (zero skipping on,
 // the default; the kernels issue's target is <= 2.9), the floor figures of
 // bench/gemm_floor.hpp (GEMM rates, the floor at OpenBLAS's AVX-512 rate,
 // gemm_floor_s), the dense epoch's (epoch_dense_s, overhead_dense_vs_floor,

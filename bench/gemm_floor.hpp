@@ -162,8 +162,10 @@ inline void print_floor(double epoch_s, double epoch_flops, const GemmRates& rat
   print_value("gemm_floor_s", floor_s);
 }
 
-// Prints the executor's profile of `steps` training steps as comment lines:
-// a separate executor with {.profile = true}, so a timed one pays nothing.
+// Prints the executor's profile of `steps` training steps as comment lines
+// (a separate executor with {.profile = true}, so a timed one pays
+// nothing), then threads_busy_pct: the share of the threads' time spent in
+// work (tiles and unsplit tasks) rather than waiting.
 // step(ex, i) runs step i (feeding whatever it needs); the first tenth warm up.
 template <typename Step>
 void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
@@ -175,6 +177,8 @@ void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
   }
   print_comment(fmt::format("profile of {} steps, ExecutorOptions{{.threads = {}, .profile = true}}:", steps, threads));
   print_comment(prof.profile().summary(12));
+  const ebm::Profile& p = prof.profile();
+  print_value("threads_busy_pct", 100.0 * p.work_ms() / (p.wall_ms() * p.threads()), 1);
 }
 
 // A step bench's timings, in rounds: in each, one epoch with zero skipping
