@@ -30,6 +30,9 @@ struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
 };
 
+// The profile's thread number of the caller: its slot in the arena (0 in a serial executor).
+int worker(bool parallel) { return parallel ? tbb::this_task_arena::current_thread_index() : 0; }
+
 // While profiling, each task's hook for the pieces its kernels hand to the
 // threads (GEMM tiles, row blocks), and how many it handed out this run.
 struct PieceProbe {
@@ -41,8 +44,7 @@ struct PieceProbe {
 
   void record(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t start_ns, int64_t end_ns) {
     pieces.fetch_add(1, std::memory_order_relaxed);
-    const int thread = parallel ? tbb::this_task_arena::current_thread_index() : 0;
-    profile->record_piece(id, thread, start_ns, end_ns, i0, i1, j0, j1);
+    profile->record_piece(id, worker(parallel), start_ns, end_ns, i0, i1, j0, j1);
   }
 };
 
@@ -98,7 +100,7 @@ struct Executor::Impl {
     if (!opt.profile) return f();
     const int64_t t0 = Profile::now_ns();
     f();
-    profile.record(alongside_id, opt.parallel ? tbb::this_task_arena::current_thread_index() : 0, t0, Profile::now_ns());
+    profile.record(alongside_id, worker(opt.parallel), t0, Profile::now_ns());
   }
 };
 
@@ -379,9 +381,8 @@ void Executor::Impl::exec_task(Compiled& c, int32_t t) {
   if (opt.check_numerics)
     for (int32_t j : task.nodes) check(c, j);
   if (opt.profile) {
-    const int thread = opt.parallel ? tbb::this_task_arena::current_thread_index() : 0;
     const bool split = c.probes[static_cast<size_t>(t)].pieces.load(std::memory_order_relaxed) > 0;
-    profile.record(c.profile_id[static_cast<size_t>(t)], thread, t0, Profile::now_ns(), !split);
+    profile.record(c.profile_id[static_cast<size_t>(t)], worker(opt.parallel), t0, Profile::now_ns(), !split);
   }
 }
 

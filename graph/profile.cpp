@@ -1,13 +1,13 @@
 #include "graph/profile.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
 
+#include "ops/clock.hpp"
 #include "ops/error.hpp"
 
 namespace ebm {
@@ -15,11 +15,7 @@ namespace ebm {
 Profile::Profile(size_t capacity, int threads)
     : events_(capacity), threads_(std::max(threads, 1)), origin_ns_(now_ns()) {}
 
-int64_t Profile::now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t Profile::now_ns() { return steady_now_ns(); }
 
 int32_t Profile::add_task(std::string label, double flops, std::string about) {
   tasks_.push_back({std::move(label), std::move(about), flops});
@@ -32,25 +28,19 @@ void Profile::record(int32_t task, int32_t thread, int64_t start_ns, int64_t end
   ++t.calls;
   t.total_ns += end_ns - start_ns;
   if (work) work_ns_[static_cast<size_t>(task)].fetch_add(end_ns - start_ns, std::memory_order_relaxed);
-  const size_t k = n_events_.fetch_add(1, std::memory_order_relaxed);
-  if (k < events_.size()) events_[k] = {task, thread, start_ns, end_ns, false, work};
+  push({task, thread, start_ns, end_ns, false, work});
 }
 
 void Profile::record_piece(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns, int64_t i0, int64_t i1,
                            int64_t j0, int64_t j1) {
   work_ns_[static_cast<size_t>(task)].fetch_add(end_ns - start_ns, std::memory_order_relaxed);
+  auto at = [](int64_t x) { return static_cast<int32_t>(x); };
+  push({task, thread, start_ns, end_ns, true, true, at(i0), at(i1), at(j0), at(j1)});
+}
+
+void Profile::push(const Event& e) {
   const size_t k = n_events_.fetch_add(1, std::memory_order_relaxed);
-  if (k < events_.size())
-    events_[k] = {task,
-                  thread,
-                  start_ns,
-                  end_ns,
-                  true,
-                  true,
-                  static_cast<int32_t>(i0),
-                  static_cast<int32_t>(i1),
-                  static_cast<int32_t>(j0),
-                  static_cast<int32_t>(j1)};
+  if (k < events_.size()) events_[k] = e;  // beyond the room: counted (dropped()), not kept
 }
 
 void Profile::reset() {

@@ -58,7 +58,6 @@ class Profile {
   size_t events() const { return std::min(n_events_.load(), events_.size()); }
   size_t dropped() const { return n_events_.load() - events(); }
   std::span<const Event> recorded() const { return {events_.data(), events()}; }
-  const std::string& label(int32_t task) const { return tasks_[static_cast<size_t>(task)].label; }
 
   // Chrome trace-event JSON (opens in Perfetto and chrome://tracing),
   // written to a temporary file and renamed: one track per thread, task
@@ -82,6 +81,8 @@ class Profile {
     int64_t calls = 0;
     int64_t total_ns = 0;
   };
+  void push(const Event& e);  // into the preallocated buffer, from any thread
+
   std::vector<TaskInfo> tasks_;
   std::deque<std::atomic<int64_t>> work_ns_;  // per task; pieces are recorded from several threads
   std::vector<Event> events_;

@@ -4,13 +4,13 @@
 // it), and the tiles run on the executor's threads.
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include <cblas.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "ops/clock.hpp"
 #include "ops/gemm.hpp"
 #include "ops/op.hpp"
 #include "ops/simd.hpp"
@@ -18,12 +18,6 @@
 
 namespace ebm {
 namespace {
-
-// The profiler's clock (Profile::now_ns).
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Gemm {
   const float* a;
@@ -119,12 +113,12 @@ void tiled_gemm(const Gemm& g, const Kernel& k, Epilogue epilogue) {
     const int64_t i0 = grid.row_start(r), i1 = grid.row_start(r + 1);
     const int64_t j0 = grid.col_start(c), j1 = grid.col_start(c + 1);
     if (i0 == i1 || j0 == j1) return;
-    const int64_t t0 = k.probe ? now_ns() : 0;
+    const int64_t t0 = k.probe ? steady_now_ns() : 0;
     const TileDest d = tile_dest(g, k, i0, i1, j0, j1);
     gemm_tile(g, d, i0, i1, j0, j1);
     epilogue(i0, i1, j0, j1, d);
     if (k.epilogue) (*k.epilogue)(i0, i1, j0, j1, d.c, d.ldc);
-    if (k.probe) (*k.probe)(i0, i1, j0, j1, t0, now_ns());
+    if (k.probe) (*k.probe)(i0, i1, j0, j1, t0, steady_now_ns());
   };
   if (k.parallel && grid.tiles() > 1)
     tbb::parallel_for(int64_t{0}, grid.tiles(), tile);

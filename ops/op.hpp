@@ -60,8 +60,8 @@ struct TileEpilogue {
 };
 
 // The profiler's hook (graph/profile.hpp): a GEMM kernel with a probe
-// reports each output tile it computed, with its epilogue, and when (the
-// steady clock, in ns).
+// reports each output tile it computed, with its epilogue, and when
+// (steady_now_ns, ops/clock.hpp).
 struct TileProbe {
   void (*run)(const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t start_ns, int64_t end_ns) =
       nullptr;
