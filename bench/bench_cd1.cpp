@@ -17,8 +17,9 @@
 //
 // The bench runs in rounds (bench::time_rounds): an epoch with zero
 // skipping on, one with it off, and 600 steps' worth of the five GEMMs
-// alone, dense and on a step's own operands, back to back; each ratio is
-// taken within a round, and the medians over rounds are printed.
+// alone, dense and on a step's own operands, then dense again with the
+// step's data flow, back to back; each ratio is taken within a round, and
+// the medians over rounds are printed.
 //
 // Output (key=value): the pixels' sparsity (bench::print_pixel_sparsity),
 // then the step's profile and threads_busy_pct (bench::print_step_profile),
@@ -44,6 +45,10 @@
 //                       the five GEMMs on a step's own operands (a sampled
 //                       batch, h0 and v1 above), zero skipping on: the
 //                       like-for-like reading of epoch_s
+//   dataflow_floor_s, overhead_dense_vs_dataflow_floor
+//                       the five GEMMs alone, dense, wired as the step wires
+//                       them (bench::GemmFlow: each waits for the products
+//                       it reads), and the dense epoch against them
 //   update_floor_s, overhead_vs_floor_plus_updates
 //                       the memory floor of the parameter update (bench::
 //                       measure_update_seconds) and the epoch against the
@@ -135,7 +140,15 @@ int main(int argc, char** argv) {
   std::vector<bench::GemmShape> own = shapes;
   draw_step_operands(g, rbm, train, own);
   bench::GemmSet dense(shapes, kThreads), same(own, kThreads);
-  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600);
+  bench::GemmFlow flow(  // the five products as the step wires them: v0 W, h0 W', v1 W, v0' h0, v1' h1
+      [](ebm::Graph& f) {
+        const ebm::Tensor v0 = bench::uniform_param(f, "v0", {100, 784}, 0.0f, 1.0f, 1);
+        const ebm::Tensor w = bench::uniform_param(f, "w", {784, 500}, -0.05f, 0.05f, 2);
+        const ebm::Tensor h0 = ebm::matmul(v0, w), v1 = ebm::matmul(h0, w, {.tb = true}), h1 = ebm::matmul(v1, w);
+        return std::vector{ebm::matmul(v0, h0, {.ta = true}), ebm::matmul(v1, h1, {.ta = true})};
+      },
+      kThreads);
+  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600, {.dense = &flow});
   const bench::RoundsReport rep = bench::print_rounds(r, 600 * dense.flops(), shapes, kThreads, avx512_gflops);
   const int64_t params = 784 * 500 + 784 + 500;
   bench::print_update_floor(rep.epoch_s, rep.floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));

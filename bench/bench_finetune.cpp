@@ -18,8 +18,9 @@
 //
 // The bench runs in rounds, as bench_cd1 does (bench::time_rounds): an
 // epoch with zero skipping on, one off, and 600 steps' worth of the 11 GEMMs
-// alone, dense and with the first layer's A a real batch of pixels, back to
-// back; ratios are taken within a round and their medians printed.
+// alone, dense and with the first layer's A a real batch of pixels, then
+// wired as the step wires them (zero skipping off and on), back to back;
+// ratios are taken within a round and their medians printed.
 //
 // Output (key=value), after the step's profile and threads_busy_pct (the
 // share of the threads' time in work: bench::print_step_profile): epoch_s (zero skipping on,
@@ -28,13 +29,19 @@
 // gemm_floor_s), the dense epoch's (epoch_dense_s, overhead_dense_vs_floor,
 // zero_skip_speedup), the same-operands floor (same_operands_floor_s,
 // overhead_vs_same_operands_floor: zero skipping on, the like-for-like
-// reading), the parameter updates' memory floor (update_floor_s,
+// reading), the same 11 GEMMs wired as the step wires them (bench::GemmFlow,
+// the first layer's A that batch: dataflow_floor_s and
+// overhead_dense_vs_dataflow_floor with zero skipping off,
+// dataflow_same_operands_floor_s and overhead_vs_dataflow_same_operands_floor
+// with it on), the parameter updates' memory floor (update_floor_s,
 // overhead_vs_floor_plus_updates: see bench::measure_update_seconds), the
 // same epoch without its parameter updates (each round's last: forward and
 // backward with every gradient written out whole; epoch_without_updates_s,
 // overhead_without_updates_vs_floor, and updates_share_of_epoch = 1 - its
 // seconds / epoch_s, what the updates cost inside the step), and
 // overhead_vs_floor = epoch_s / gemm_floor_s (target <= 1.15) last.
+
+#include <cmath>
 
 #include "bench/gemm_floor.hpp"
 #include "bench/mnist.hpp"
@@ -96,7 +103,26 @@ int main(int argc, char** argv) {
   own[0].a = x;
   own[1].a = x;
   bench::GemmSet dense(shapes, kThreads), same(own, kThreads);
-  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, kSteps, no_updates);
+  bench::GemmFlow flow(  // the 11 products as the step wires them, the first layer's A the same batch
+      [&](ebm::Graph& f) {
+        const ebm::Tensor pixels = f.param("x", {100, 784}, 0.0f, false);
+        std::copy(x.begin(), x.end(), f.value(pixels).begin());
+        std::vector<ebm::Tensor> w, h{pixels}, outs;
+        for (int l = 0; l < 4; ++l) {  // weights keeping activations near unit scale
+          const float a = std::sqrt(3.0f / static_cast<float>(sizes[l]));
+          w.push_back(bench::uniform_param(f, fmt::format("w{}", l), {sizes[l], sizes[l + 1]}, -a, a, uint64_t(l) + 2));
+          h.push_back(ebm::matmul(h.back(), w.back()));
+        }
+        ebm::Tensor g = h[4];  // the output's gradient, back through the layers
+        for (int l = 3; l >= 0; --l) {
+          outs.push_back(ebm::matmul(h[size_t(l)], g, {.ta = true}));
+          if (l > 0) g = ebm::matmul(g, w[size_t(l)], {.tb = true});
+        }
+        return outs;
+      },
+      kThreads);
+  const bench::Rounds r =
+      bench::time_rounds(kEpochs, epoch, dense, same, kSteps, {.dense = &flow, .same = &flow}, no_updates);
   const bench::RoundsReport rep = bench::print_rounds(r, kSteps * dense.flops(), shapes, kThreads, avx512_gflops);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];

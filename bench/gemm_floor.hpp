@@ -88,6 +88,38 @@ class GemmSet {
   std::unique_ptr<ebm::Executor> ex_;
 };
 
+// A parameter of `g` filled uniformly in [lo, hi) (stream: fill_uniform's).
+inline ebm::Tensor uniform_param(ebm::Graph& g, std::string name, ebm::Shape shape, float lo, float hi,
+                                 uint64_t stream) {
+  const ebm::Tensor t = g.param(std::move(name), shape, 0.0f, false);
+  ebm::fill_uniform(g.value(t), lo, hi, 1, stream);
+  return t;
+}
+
+// The step's GEMMs alone, wired as the step wires them: `build(g)` declares
+// them in a graph of their own, each operand the output of the product it
+// comes from (or a parameter, one weight matrix shared by every product
+// that multiplies it), and returns the products nothing else reads. A
+// product then waits for those it reads, as in the step, while independent
+// ones share the threads. GemmSet's products wait for nothing; against
+// this floor the step's overhead is what it adds to its GEMMs under its
+// own data dependencies.
+class GemmFlow {
+ public:
+  template <typename Build>
+  GemmFlow(Build build, int threads) : outs_(build(g_)), ex_(g_, {.threads = threads}) {}
+  void run() { ex_.run(outs_); }
+  double seconds(int calls) {  // `calls` runs back to back, after a short warm-up
+    warm_up([&] { run(); }, 0.05);
+    return time_per_call([&] { run(); }, calls) * calls;
+  }
+
+ private:
+  ebm::Graph g_;
+  std::vector<ebm::Tensor> outs_;
+  ebm::Executor ex_;
+};
+
 inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int threads, int rounds = 7) {
   GemmSet ours(shapes, threads), theirs(shapes, threads, ebm::GemmBackend::cblas);
   std::vector<std::vector<float>> a, b, c;
@@ -185,18 +217,27 @@ void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
 // on (epoch 2r - 1), one with it off (2r), and an epoch's worth of the
 // floor's GEMMs alone (`calls` runs of each GemmSet: `dense` on uniform
 // operands with zero skipping off, `same` on the step's own operands with
-// it on), back to back, so that a slow stretch of the shared machine falls
-// on all four; the ratios are taken within a round and their medians
-// reported. Leaves zero skipping on.
+// it on, then the GemmFlow floors given), back to back, so that a slow
+// stretch of the shared machine falls on all of them; the ratios are taken
+// within a round and their medians reported. Leaves zero skipping on.
 struct Rounds {
   std::vector<double> on, off, dense_floor, same_floor;  // seconds per epoch, per round
+  std::vector<double> flow_dense, flow_same;             // the GemmFlow floors', when given
   std::vector<double> extra;                             // the optional extra epoch's (zero skipping on)
+};
+
+// The GemmFlow floors a bench times in each round, after the GemmSets:
+// `dense` with zero skipping off, `same` (its operands the step's own) on.
+struct FlowFloors {
+  GemmFlow* dense = nullptr;
+  GemmFlow* same = nullptr;
 };
 
 // `extra(i)`, when given, runs a variant of the epoch (bench_finetune's:
 // the step without its parameter updates) last in each round.
 template <typename Epoch, typename Extra = void (*)(int)>
-Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls, Extra extra = nullptr) {
+Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls, FlowFloors flows = {},
+                   Extra extra = nullptr) {
   Rounds r;
   auto timed = [](bool skip, auto f) {
     ebm::gemm::set_skip_zeros(skip);
@@ -211,6 +252,12 @@ Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls,
     r.dense_floor.push_back(dense.seconds(calls));
     ebm::gemm::set_skip_zeros(true);
     r.same_floor.push_back(same.seconds(calls));
+    if (flows.dense) {
+      ebm::gemm::set_skip_zeros(false);
+      r.flow_dense.push_back(flows.dense->seconds(calls));
+      ebm::gemm::set_skip_zeros(true);
+    }
+    if (flows.same) r.flow_same.push_back(flows.same->seconds(calls));
     if constexpr (!std::is_same_v<Extra, void (*)(int)>) r.extra.push_back(timed(true, [&] { extra(i); }));
   }
   return r;
@@ -290,10 +337,24 @@ inline void print_same_operands_floor(const Rounds& r, double epoch_flops, const
   print_value("overhead_vs_same_operands_floor", median_ratio(r.on, floors));
 }
 
+// The GemmFlow floors' figures, when timed: the dense one against the
+// epoch with zero skipping off, the same-operands one against the epoch.
+inline void print_flow_floors(const Rounds& r) {
+  if (!r.flow_dense.empty()) {
+    print_value("dataflow_floor_s", median(r.flow_dense));
+    print_value("overhead_dense_vs_dataflow_floor", median_ratio(r.off, r.flow_dense));
+  }
+  if (!r.flow_same.empty()) {
+    print_value("dataflow_same_operands_floor_s", median(r.flow_same));
+    print_value("overhead_vs_dataflow_same_operands_floor", median_ratio(r.on, r.flow_same));
+  }
+}
+
 // What both step benches print from their rounds, after the step's
 // profile: epoch_s, epoch_iqr_pct, epoch_flops, the floor figures
 // (print_floor, with OpenBLAS's rates measured here on `shapes`), the dense
-// epochs' (print_dense) and the same-operands floor's. Returns each round's
+// epochs' (print_dense), the same-operands floor's and the GemmFlow
+// floors' (print_flow_floors). Returns each round's
 // best-rate floor, for the headline ratio.
 struct RoundsReport {
   double epoch_s, floor_s;
@@ -311,6 +372,7 @@ inline RoundsReport print_rounds(const Rounds& r, double epoch_flops, const std:
   print_floor(out.epoch_s, epoch_flops, rates, avx512_gflops, out.floor_s);
   print_dense(r, out.floors);
   print_same_operands_floor(r, epoch_flops, rates);
+  print_flow_floors(r);
   return out;
 }
 
