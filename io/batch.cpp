@@ -116,6 +116,9 @@ std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, uint64_t epoch) 
 Batcher::Batcher(int64_t n, int64_t batch_size, uint64_t seed, Tail tail)
     : n_(n), batch_size_(batch_size), seed_(seed), tail_(tail) {
   if (batch_size < 1) throw Error("Batcher: batch size {}; expected at least 1", batch_size);
+  if (tail == Tail::drop && n < batch_size)  // an epoch would hold no batch and train nothing
+    throw Error("batches of {} from {} items: an epoch would hold no batch; expected a batch size of at most {}",
+                batch_size, n, n);
   start_epoch(0);
 }
 

@@ -224,5 +224,10 @@ TEST_CASE("io/batch: Batcher splits each epoch's permutation into batches") {
   CHECK(std::equal(drop.batch(1).begin(), drop.batch(1).end(), shuffled_indices(10, 8, 0).begin() + 4));
   CHECK_THROWS_WITH_AS(drop.batch(2), doctest::Contains("batch 2; expected an index in [0, 2)"), Error);
   CHECK_THROWS_AS(Batcher(10, 0, 1), Error);
+  // More rows per batch than items: dropping the tail would leave an epoch
+  // with no batch at all, which would train nothing without a word.
+  CHECK_THROWS_WITH_AS(Batcher(10, 11, 1), doctest::Contains("expected a batch size of at most 10"), Error);
+  CHECK(Batcher(10, 10, 1).batches() == 1);
+  CHECK(Batcher(10, 11, 1, Batcher::Tail::keep).batches() == 1);
 }
 
