@@ -193,7 +193,9 @@ int run(const Options& o) {
   RbmFitter fit(trainer, ex,
                 {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,
                  .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume});
-  if (trainer.chain.valid() && !o.resume) {  // PCD chains start at training images
+  if (o.resume && fit.epochs_done() == 0)
+    fmt::print("rbm_mnist: --resume: no checkpoint in {}/checkpoint; starting afresh\n", o.output);
+  if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
     const auto order = io::shuffled_indices(d.train.count, o.data_seed, 999);
     io::fill_batch(d.train, std::span(order).first(static_cast<size_t>(o.batch)), g.value(trainer.chain),
                    {.mode = io::Pixels::sampled, .seed = o.data_seed});
