@@ -32,8 +32,10 @@ bool checkpoint_exists(const fs::path& dir) {
   return fs::exists(dir / "manifest.json") || fs::exists(with_suffix(dir, ".old") / "manifest.json");
 }
 
-void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
-                     const std::string& meta_json) {
+namespace {
+
+void save_checkpoint_files(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
+                           const std::string& meta_json) {
   const fs::path tmp = with_suffix(dir, ".tmp"), old = with_suffix(dir, ".old");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
@@ -55,6 +57,17 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
   if (fs::exists(dir)) fs::rename(dir, old);
   fs::rename(tmp, dir);
   fs::remove_all(old);
+}
+
+}  // namespace
+
+void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
+                     const std::string& meta_json) {
+  try {
+    save_checkpoint_files(dir, kind, tensors, meta_json);
+  } catch (const fs::filesystem_error& e) {  // a folder in the way, no permission, a full disk
+    throw Error("checkpoint '{}': cannot write it ({})", dir.string(), e.code().message());
+  }
 }
 
 namespace {

@@ -3,9 +3,11 @@
 // metrics, and where the data lives.
 
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +23,24 @@ inline std::filesystem::path find_data(const std::string& given) {
   for (const char* p : {"data/mnist", "../data/mnist", "../../data/mnist"})
     if (std::filesystem::exists(p)) return p;
   return "data/mnist";
+}
+
+// Creates the --output folder (and its parents), or says why it cannot.
+inline void make_output_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    throw Error("--output '{}': cannot create the folder ({})", dir,
+                ec ? ec.message() : "a file of that name is in the way");
+}
+
+// Checks, before a long run, that `path` (a file to write at the end, such
+// as --profile's trace) lies in an existing folder.
+inline void check_file_folder(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty() && !std::filesystem::is_directory(folder))
+    throw Error("{} '{}': there is no folder '{}' to write it in", flag, path, folder.string());
 }
 
 // Appends rows to a CSV file written header-first.
@@ -70,7 +90,8 @@ void result(const char* key, const T& value) {
 }
 
 // Parses the command line, then runs `body`; a bad flag prints CLI11's
-// message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2.
+// message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2
+// (1 for any other exception, printed the same way).
 template <typename Body>
 int run_main(CLI::App& app, int argc, char** argv, const char* program, Body body) {
   try {
@@ -83,6 +104,9 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
   } catch (const ebm::Error& e) {
     fmt::print(stderr, "{}: {}\n", program, e.what());
     return 2;
+  } catch (const std::exception& e) {  // not foreseen (out of memory, a failing disk): said, not aborted on
+    fmt::print(stderr, "{}: {}\n", program, e.what());
+    return 1;
   }
 }
 

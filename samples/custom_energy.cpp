@@ -56,7 +56,8 @@ void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex,
 
 int run(const Options& o) {
   const io::ImageSet train = io::load_mnist(samples::find_data(o.data), "train");
-  std::filesystem::create_directories(o.output);
+  samples::make_output_dir(o.output);
+  samples::check_file_folder("--profile", o.profile);
   Graph g;
   custom::LearnedVarianceRbm model(g, "grbm", train.dim(), o.hidden, o.seed);
   const Tensor v = g.input("v", {o.batch, train.dim()});

@@ -163,7 +163,8 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summar
 
 int run(const Options& o) {
   const Data d = load_data(o);
-  std::filesystem::create_directories(o.output);
+  samples::make_output_dir(o.output);
+  samples::check_file_folder("--profile", o.profile);
   Graph g;
   std::vector<int64_t> layers = o.layers();
   if (o.finetune == "updown") layers.pop_back();  // the top RBM is the labelled one

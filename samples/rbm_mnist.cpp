@@ -184,7 +184,8 @@ std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
 
 int run(const Options& o) {
   const Data d = load_data(o);
-  std::filesystem::create_directories(o.output);
+  samples::make_output_dir(o.output);
+  samples::check_file_folder("--profile", o.profile);
   Graph g;
   Rbm rbm = Rbm::make(g, "rbm", {.visible = d.train.dim(), .hidden = o.hidden, .seed = o.seed});
   rbm.init_visible_bias(io::pixel_means(d.train));

@@ -125,4 +125,12 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
   fs::remove_all(d);
   CHECK(RbmFitter(t, ex, {.checkpoint = d, .resume = true}).epochs_done() == 0);  // nothing saved: a fresh start
   CHECK_THROWS_WITH_AS(load_checkpoint(d, "rbm", {}), doctest::Contains("no manifest.json"), Error);
+  // a checkpoint that cannot be written (a file where its folder would go) is a named error too
+  const fs::path blocked = fresh_dir("ckpt_blocked");
+  fs::create_directories(blocked);
+  std::ofstream(blocked / "file") << "in the way";
+  const NamedTensor w{"W", rbm.w};
+  CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "file" / "ckpt", "rbm", {&w, 1}, "{}"),
+                       doctest::Contains("cannot write it"), Error);
+  fs::remove_all(blocked);
 }
