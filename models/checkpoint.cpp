@@ -1,5 +1,7 @@
 #include "models/checkpoint.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -109,6 +111,17 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
     std::copy(a.data.begin(), a.data.end(), t.tensor.graph->value(t.tensor).begin());
   }
   return m["meta"].dump();
+}
+
+void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch) {
+  for (const NamedTensor& t : tensors) {
+    const std::span<const float> v = t.tensor.graph->value(t.tensor);
+    const auto bad = std::count_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
+    if (bad > 0)
+      throw Error("{}: training diverged in epoch {}: '{}' holds {} NaN or Inf values of {}; expected finite values "
+                  "(a smaller learning rate usually cures it)",
+                  who, epoch, t.name, bad, v.size());
+  }
 }
 
 }  // namespace ebm

@@ -35,4 +35,10 @@ std::string checkpoint_meta(const std::filesystem::path& dir, std::string_view k
 
 bool checkpoint_exists(const std::filesystem::path& dir);
 
+// Throws, naming the first tensor of `tensors` that holds NaN or Inf and how
+// many of its values do, when training diverged: `who` (e.g. "fit 'rbm'")
+// after `epoch`. The fitters call it at the end of each epoch, before its
+// checkpoint, so the last checkpoint saved stays the last finite one.
+void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch);
+
 }  // namespace ebm

@@ -77,6 +77,7 @@ void JointTrainer::epochs(const char* phase, int total, bool after_up_down, cons
                           const io::ImageSet& valid, Step step, const std::function<void(const JointEpoch&)>& on_epoch) {
   for (int e = load(phase); e < total; ++e) {
     const double s = train_epoch(train, cfg_.data_seed + (after_up_down ? 1 : 0), e, step);
+    check_finite(state(phase), fmt::format("joint model, {}", phase), e + 1);
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
     if (on_epoch) on_epoch({phase, e + 1, s, valid_error});
@@ -136,6 +137,7 @@ JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void
                                  [&](int, std::span<const float> xs, std::span<const float> ys) {
                                    ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
                                  });
+    check_finite(state("refit"), "joint model, refit", e + 1);
     r.epochs = e + 1;
     r.all_error = error(all, true);
     if (!cfg_.checkpoint.empty()) save("refit", e + 1);

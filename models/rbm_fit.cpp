@@ -149,6 +149,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
       s.recon_error += ex_.scalar(t_.recon_error) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    check_finite(state(), fmt::format("fit '{}'", t_.rbm.name), e + 1);
     s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), static_cast<uint64_t>(e));
     s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), static_cast<uint64_t>(e));
     s.fe_gap = s.fe_valid - s.fe_train;

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <doctest/doctest.h>
 
@@ -133,4 +134,21 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
   CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "file" / "ckpt", "rbm", {&w, 1}, "{}"),
                        doctest::Contains("cannot write it"), Error);
   fs::remove_all(blocked);
+}
+
+TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error; its last checkpoint stays finite") {
+  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
+  const DataSource train = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const fs::path d = fresh_dir("diverged");
+  Run r(CdMethod::cd, d, false, 3);
+  // After epoch 1 (checkpoint saved) one weight turns NaN, as a learning rate
+  // far too large would make it; the NaN spreads through epoch 2's updates.
+  auto poison = [&](const EpochStats& s) {
+    if (s.epoch == 1) r.g.value(r.rbm.w)[5] = std::numeric_limits<float>::quiet_NaN();
+  };
+  CHECK_THROWS_WITH_AS(r.fit.fit(train, valid, poison),
+                       doctest::Contains("fit 'rbm': training diverged in epoch 2: 'W' holds"), Error);
+  CHECK(r.fit.epochs_done() == 1);
+  CHECK(checkpoint_meta(d, "rbm").find("\"epoch\":1") != std::string::npos);
+  fs::remove_all(d);
 }
