@@ -46,6 +46,10 @@ void pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   const DataSource valid_images = image_source(d.valid, o.pixel_mode(), o.data_seed);
   const DataSource train = layer_source(dbn, l, ex, images, o.batch, false, o.data_seed);
   const DataSource valid = layer_source(dbn, l, ex, valid_images, o.batch, false, o.data_seed);
+  if (t.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training rows, as rbm_mnist's do
+    const std::vector<int64_t> order = io::shuffled_indices(train.count, o.data_seed, 999);
+    train.fill(std::span(order).first(static_cast<size_t>(o.batch)), t.chain.graph->value(t.chain), 0);
+  }
   Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden), epochs);
   const int resumed = fit.epochs_done();
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
