@@ -65,6 +65,10 @@ void save_checkpoint_files(const fs::path& dir, std::string_view kind, std::span
 
 void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
                      const std::string& meta_json) {
+  for (size_t i = 0; i < tensors.size(); ++i)  // one file per name: a repeated name would overwrite a tensor
+    for (size_t j = 0; j < i; ++j)
+      if (tensors[i].name == tensors[j].name)
+        throw Error("checkpoint '{}': two tensors named '{}'; expected distinct names", dir.string(), tensors[i].name);
   try {
     save_checkpoint_files(dir, kind, tensors, meta_json);
   } catch (const fs::filesystem_error& e) {  // a folder in the way, no permission, a full disk

@@ -133,6 +133,10 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
   const NamedTensor w{"W", rbm.w};
   CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "file" / "ckpt", "rbm", {&w, 1}, "{}"),
                        doctest::Contains("cannot write it"), Error);
+  const NamedTensor twice[] = {{"W", rbm.w}, {"b", rbm.b}, {"W", rbm.c}};  // the second W would overwrite the first
+  CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "ckpt", "rbm", twice, "{}"), doctest::Contains("two tensors named 'W'"),
+                       Error);
+  CHECK(!fs::exists(blocked / "ckpt"));
   fs::remove_all(blocked);
 }
 
