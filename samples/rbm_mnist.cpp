@@ -13,6 +13,7 @@
 // metrics.csv and checkpoint/; prints key=value result lines at the end.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -150,6 +151,10 @@ void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const i
              z.log_z_high - z.log_z, z.log_z - z.log_z_low, o.ais_runs, z.temperatures);
   fmt::print("average test log-likelihood: {:.2f} nats (range {:.2f} .. {:.2f})\n", -mean_f - z.log_z,
              -mean_f - z.log_z_high, -mean_f - z.log_z_low);
+  if (!std::isfinite(z.log_z_low))  // 3 sd of the importance weights exceed their mean
+    fmt::print("AIS: the {} runs' importance weights spread too widely for a lower end of log Z (so no upper end "
+               "of the log-likelihood); more runs narrow it: --resume --ais-runs {}\n",
+               o.ais_runs, 4 * o.ais_runs);
   samples::result("log_z", fmt::format("{:.3f}", z.log_z));
   samples::result("test_loglik_nats", fmt::format("{:.2f}", -mean_f - z.log_z));
   samples::result("test_loglik_err_nats", fmt::format("{:.2f}", (z.log_z_high - z.log_z_low) / 2));
