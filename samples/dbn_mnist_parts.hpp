@@ -74,9 +74,9 @@ struct Options {
     } else if (preset == "paper") {
       if (unset("--pretrain-epochs")) pretrain_epochs = {50};
       if (unset("--finetune-epochs")) finetune_epochs = 60;
-      if (unset("--baseline")) baseline = true;
+      if (unset("--baseline")) baseline = finetune == "backprop";
       if (unset("--bound")) bound = true;
-      if (unset("--refit")) refit = true;
+      if (unset("--refit")) refit = finetune == "backprop";
       if (unset("--ais-runs")) ais_runs = 500;
     } else {
       throw Error("--preset '{}': expected quick or paper", preset);
@@ -92,6 +92,15 @@ struct Options {
                   "count and rates validation chose)");
     if (finetune == "updown" && hidden.size() < 2)
       throw Error("--finetune updown: needs at least two hidden layers (the top one joins the labels)");
+    // Flags that would be ignored are refused, so that no run quietly does less than asked.
+    if (baseline && finetune != "backprop")
+      throw Error("--baseline: the random-start baseline is trained by backprop; expected --finetune backprop");
+    if (refit && finetune == "none") throw Error("--refit: there is no fine-tuning to refit; expected --finetune backprop or updown");
+    if ((refit_epochs > 0 || refit_lr > 0.0f) && !refit)
+      throw Error("--refit-epochs, --refit-lr: they set up-down's refit; expected --refit too");
+    CdConfig method_check;
+    parse_cd_method(method, method_check);  // here, before any work, rather than at the first layer
+    (void)pixel_mode();
   }
 };
 
