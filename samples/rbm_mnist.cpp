@@ -40,6 +40,14 @@ struct Options {
   bool resume = false, no_ais = false;
 };
 
+// Flags that would be ignored are refused, so that no run quietly does less than asked.
+void refuse_ignored_flags(const CLI::App& app, const Options& o) {
+  if (app.count("--sparsity-target") > 0 && o.sparsity_cost == 0.0f)
+    throw Error("--sparsity-target: the sparsity penalty is off; expected --sparsity-cost above 0 too");
+  if (o.no_ais && (app.count("--ais-runs") > 0 || app.count("--ais-scale") > 0))
+    throw Error("--ais-runs, --ais-scale: they set the AIS evaluation that --no-ais skips");
+}
+
 void add_options(CLI::App& app, Options& o) {
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for pictures, metrics and the checkpoint")->capture_default_str();
@@ -236,5 +244,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a binary RBM on MNIST with CD-k or PCD and estimate its test log-likelihood by AIS"};
   Options o;
   add_options(app, o);
-  return ebm::samples::run_main(app, argc, argv, "rbm_mnist", [&] { return run(o); });
+  return ebm::samples::run_main(app, argc, argv, "rbm_mnist", [&] {
+    refuse_ignored_flags(app, o);
+    return run(o);
+  });
 }
