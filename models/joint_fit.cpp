@@ -43,7 +43,9 @@ void JointTrainer::save(const char* phase, int epoch) const {
 }
 
 int JointTrainer::saved_epoch(const char* phase) const {
-  if (!cfg_.resume || cfg_.checkpoint.empty() || !checkpoint_exists(cfg_.checkpoint / phase)) return 0;
+  // After a phase trained any epoch in this run, the later phases' checkpoints
+  // were made from another model: they start afresh.
+  if (!cfg_.resume || trained_ || cfg_.checkpoint.empty() || !checkpoint_exists(cfg_.checkpoint / phase)) return 0;
   return nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint / phase, "joint")).at("epoch").get<int>();
 }
 
@@ -77,6 +79,7 @@ void JointTrainer::epochs(const char* phase, int total, bool after_up_down, cons
                           const io::ImageSet& valid, Step step, const std::function<void(const JointEpoch&)>& on_epoch) {
   for (int e = load(phase); e < total; ++e) {
     const double s = train_epoch(train, cfg_.data_seed + (after_up_down ? 1 : 0), e, step);
+    trained_ = true;
     check_finite(state(phase), fmt::format("joint model, {}", phase), e + 1);
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
@@ -137,6 +140,7 @@ JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void
                                  [&](int, std::span<const float> xs, std::span<const float> ys) {
                                    ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
                                  });
+    trained_ = true;
     check_finite(state("refit"), "joint model, refit", e + 1);
     r.epochs = e + 1;
     r.all_error = error(all, true);

@@ -88,6 +88,7 @@ class JointTrainer {
   LabelledCd cd_;
   UpDown ud_;
   int ud_k_ = 0;  // the chain length ud_ was built with
+  bool trained_ = false;  // a phase trained an epoch in this run: later phases do not resume
   Tensor eval_x_, greedy_scores_, updown_scores_;
 };
 

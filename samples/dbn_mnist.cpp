@@ -35,13 +35,15 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
-void pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+// Returns whether it trained any epoch (a layer resumed with every epoch done
+// did not): the layers above it then learn from new features.
+bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options& o, bool resume, Summary& sum) {
   Rbm& r = dbn.rbms[static_cast<size_t>(l)];
   if (l == 0) r.init_visible_bias(io::pixel_means(d.train));
   CdTrainer t = make_cd_trainer(r, layer_cd(o, l));
   const int epochs = o.pretrain_epochs[static_cast<size_t>(l)];
   RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .monitor_images = 1000,
-                        .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l), .resume = o.resume});
+                        .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l), .resume = resume});
   const DataSource images = image_source(d.train, o.pixel_mode(), o.data_seed);
   const DataSource valid_images = image_source(d.valid, o.pixel_mode(), o.data_seed);
   const DataSource train = layer_source(dbn, l, ex, images, o.batch, false, o.data_seed);
@@ -61,6 +63,7 @@ void pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
           resumed == epochs ? std::string("resumed from the checkpoint (all epochs done)")
                             : fmt::format("recon error {:.3f}", recon));
+  return resumed < epochs;
 }
 
 // The bound on the test log-likelihood with RBM k on top (AIS for its log Z).
@@ -85,14 +88,17 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
 // Fine-tunes a fresh net made by `make` (from the DBN, or from scratch): on the
 // training split with the validation split choosing the epoch; with --refit,
 // again on all 60,000 images for that many epochs. Returns the test error.
+// With `resume`, each of the two runs continues from its checkpoint; the
+// refit only if the first run trained no epoch now (else it chose anew).
 double finetune(const std::function<Classifier(const std::string&)>& make, Executor& ex, const Data& d,
-                const Options& o, const std::string& what, Summary& sum) {
+                const Options& o, bool resume, const std::string& what, Summary& sum) {
   Classifier c = make(what);
   Finetuner ft(c, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
-                       .checkpoint = o.output + "/" + what, .resume = o.resume});
+                       .checkpoint = o.output + "/" + what, .resume = resume});
   Progress bar(what, o.finetune_epochs);
-  if (ft.epochs_done() > 0) bar.update(ft.epochs_done(), "resumed from the checkpoint");
-  Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct", o.resume);
+  const int resumed = ft.epochs_done();
+  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct", resumed > 0);
   ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4f}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
     csv.row("{},{:.3f},{:.5f},{:.3f}", e.epoch, e.seconds, e.train_loss, e.valid_error);
@@ -103,7 +109,8 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   if (o.refit && ft.best_epoch() > 0) {
     Classifier full = make(what + "_refit");
     Finetuner refit(full, ex, {.epochs = ft.best_epoch(), .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
-                               .checkpoint = o.output + "/" + what + "_refit", .resume = o.resume,
+                               .checkpoint = o.output + "/" + what + "_refit",
+                               .resume = resume && resumed == o.finetune_epochs,
                                .keep_best = false, .validate = false});
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
     refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) { rbar.update(e.epoch, fmt::format("loss {:.4f}", e.train_loss)); });
@@ -124,7 +131,7 @@ int updown_refit_epochs(const Options& o) {
 
 // The joint model: a labelled top RBM over the DBN, then up-down fine-tuning,
 // and with --refit more epochs on all 60,000 images (the paper's last step).
-void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool resume, Summary& sum) {
   Graph& g = *lower.graph;
   const int64_t pen = o.hidden[o.hidden.size() - 2], top_size = o.hidden.back();
   LabelledRbm top = LabelledRbm::make(g, "top", pen, 10, top_size, 0.01f, o.seed + 50);
@@ -132,7 +139,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summar
                                    .top_k = o.top_k.front(), .updown_top_k = o.top_k, .batch = o.batch,
                                    .updown_lr = o.updown_lr, .data_seed = o.data_seed,
                                    .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,
-                                   .checkpoint = o.output + "/joint", .resume = o.resume});
+                                   .checkpoint = o.output + "/joint", .resume = resume});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
   jt.train_top(d.train, d.valid, [&](const JointEpoch& e) { top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error)); });
   const double greedy = jt.error(d.test, false);
@@ -140,7 +147,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summar
   result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));
   write_label_samples(lower, top, ex, o.output + "/samples_per_digit.png");
   Progress bar("up-down", o.finetune_epochs);
-  Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct", o.resume);
+  Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct", resume);
   jt.up_down(d.train, d.valid, [&](const JointEpoch& e) {
     bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
     csv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.valid_error);
@@ -151,7 +158,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, Summar
   if (o.refit) {
     result("updown_before_refit_test_error_pct", fmt::format("{:.2f}", err));
     Progress rbar("up-down refit on 60,000", updown_refit_epochs(o));
-    Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", o.resume);
+    Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", resume);
     const JointRefit r = jt.refit(d.all, [&](const JointEpoch& e) {
       rbar.update(e.epoch, fmt::format("error on all {:.2f}%", e.train_error));
       rcsv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.train_error);
@@ -177,13 +184,21 @@ int run(const Options& o) {
   Summary sum;
   fmt::print("dbn_mnist: {} DBN, preset {}, {} training / {} validation / {} test images\n", o.layer_string(), o.preset,
              d.train.count, d.valid.count, d.test.count);
+  // A phase resumes only while everything it builds on was resumed whole: a
+  // layer that trains further feeds new features to every phase above it.
+  bool resume = o.resume;
   for (int l = 0; l < dbn.depth(); ++l) {
-    pretrain_layer(dbn, l, ex, d, o, sum);
+    const bool trained = pretrain_layer(dbn, l, ex, d, o, resume, sum);
+    const bool above = l + 1 < dbn.depth(), tuned = o.finetune != "none";
+    if (trained && resume && (above || tuned))
+      fmt::print("layer {} trained further: {}{}{} start afresh\n", l + 1, above ? "the layers above it" : "",
+                 above && tuned ? " and " : "", tuned ? "the fine-tuning" : "");
+    if (trained) resume = false;
     if (o.bound) report_bound(dbn, l, ex, d, o, sum);
   }
   write_filters(dbn, o.output + "/filters.png", o.output + "/features.png");
   write_samples(dbn, ex, d.test, o.output + "/samples.png");
-  if (o.finetune == "updown") run_joint(dbn, ex, d, o, sum);
+  if (o.finetune == "updown") run_joint(dbn, ex, d, o, resume, sum);
   if (o.finetune == "backprop") {
     auto pretrained = [&](const std::string& name) {
       Classifier c = Classifier::make(g, name, o.classifier_config());
@@ -195,8 +210,8 @@ int run(const Options& o) {
       cc.glorot_scale = o.baseline_init_scale;
       return Classifier::make(g, name, cc);
     };
-    result("test_error_pct", fmt::format("{:.2f}", finetune(pretrained, ex, d, o, "finetune", sum)));
-    if (o.baseline) result("baseline_test_error_pct", fmt::format("{:.2f}", finetune(scratch, ex, d, o, "baseline", sum)));
+    result("test_error_pct", fmt::format("{:.2f}", finetune(pretrained, ex, d, o, resume, "finetune", sum)));
+    if (o.baseline) result("baseline_test_error_pct", fmt::format("{:.2f}", finetune(scratch, ex, d, o, o.resume, "baseline", sum)));
   }
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);

@@ -29,14 +29,14 @@ struct Outcome {
 };
 
 Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::pair<std::string, int>> stop_after,
-              float refit_lr = 0.0f, bool refit_anneal = true) {
+              float refit_lr = 0.0f, bool refit_anneal = true, int top_epochs = 5) {
   const io::ImageSet all = testing::tiny_digits(360, 1), test = testing::tiny_digits(90, 2);
   const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
   Graph g;
   Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});  // random features
   LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
   Executor ex(g, {.threads = 2, .seed = 3});
-  JointTrainer jt(lower, top, ex, {.top_epochs = 5, .updown_epochs = 4, .top_k = 1, .updown_top_k = {1, 3},
+  JointTrainer jt(lower, top, ex, {.top_epochs = top_epochs, .updown_epochs = 4, .top_k = 1, .updown_top_k = {1, 3},
                                    .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .eval_batch = 30,
                                    .refit_epochs = 3, .refit_lr = refit_lr, .refit_anneal = refit_anneal,
                                    .checkpoint = dir, .resume = resume});
@@ -80,6 +80,20 @@ TEST_CASE("joint/fit: stopped after any epoch and resumed, training ends bitwise
     CHECK(resumed.refit.all_error == straight.refit.all_error);
     CHECK(resumed.state == straight.state);
   }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("joint/fit: a top RBM trained further on resume sends up-down and the refit back to their start") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_more_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  const Outcome six = train(dir, false, std::nullopt, 0.0f, true, 6);  // six top epochs, unbroken
+  std::filesystem::remove_all(dir);
+  train(dir, false, std::nullopt);  // five, every phase finished and saved
+  // Asked for six: the top RBM trains one more epoch, so the saved up-down and
+  // refit (made from the five-epoch model) must not be picked up.
+  const Outcome resumed = train(dir, true, std::nullopt, 0.0f, true, 6);
+  CHECK(resumed.refit.all_error == six.refit.all_error);
+  CHECK(resumed.state == six.state);
   std::filesystem::remove_all(dir);
 }
 
