@@ -117,8 +117,8 @@ Batcher::Batcher(int64_t n, int64_t batch_size, uint64_t seed, Tail tail)
     : n_(n), batch_size_(batch_size), seed_(seed), tail_(tail) {
   if (batch_size < 1) throw Error("Batcher: batch size {}; expected at least 1", batch_size);
   if (tail == Tail::drop && n < batch_size)  // an epoch would hold no batch and train nothing
-    throw Error("batches of {} from {} items: an epoch would hold no batch; expected a batch size of at most {}",
-                batch_size, n, n);
+    throw Error("Batcher: batches of {} from {} items would leave an epoch with no batch; expected {}", batch_size, n,
+                n > 0 ? fmt::format("a batch size of at most {}", n) : std::string("at least one item"));
   start_epoch(0);
 }
 

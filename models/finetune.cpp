@@ -90,7 +90,7 @@ std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::I
       s.train_loss += ex_.scalar(c_.loss) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    check_finite(state(), "fine-tuning", e + 1);
+    check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1);
     s.valid_error = cfg_.validate ? error(valid) : 0.0;
     s.best = cfg_.validate && s.valid_error < best_error_;
     if (s.best) {

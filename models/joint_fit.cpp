@@ -37,8 +37,14 @@ std::vector<NamedTensor> JointTrainer::state(const char* phase) const {
   return out;
 }
 
+int JointTrainer::planned(const char* phase) const {
+  const std::string_view p = phase;
+  return p == "top" ? cfg_.top_epochs : p == "updown" ? cfg_.updown_epochs : cfg_.refit_epochs;
+}
+
 void JointTrainer::save(const char* phase, int epoch) const {
-  const nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"step", ex_.step()}, {"seed", ex_.options().seed}};
+  const nlohmann::json meta = {{"phase", phase},         {"epoch", epoch}, {"planned", planned(phase)},
+                               {"step", ex_.step()},     {"seed", ex_.options().seed}};
   save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
 }
 
@@ -46,7 +52,13 @@ int JointTrainer::saved_epoch(const char* phase) const {
   // After a phase trained any epoch in this run, the later phases' checkpoints
   // were made from another model: they start afresh.
   if (!cfg_.resume || trained_ || cfg_.checkpoint.empty() || !checkpoint_exists(cfg_.checkpoint / phase)) return 0;
-  return nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint / phase, "joint")).at("epoch").get<int>();
+  const auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint / phase, "joint"));
+  // Up-down's CD-k phases cut its length into equal parts, and the refit's
+  // rate falls to zero over its length: another length replays none of it.
+  const std::string_view p = phase;
+  const bool length_matters = (p == "updown" && cfg_.updown_top_k.size() > 1) || (p == "refit" && cfg_.refit_anneal);
+  if (length_matters && meta.value("planned", planned(phase)) != planned(phase)) return 0;
+  return meta.at("epoch").get<int>();
 }
 
 int JointTrainer::load(const char* phase) {

@@ -66,6 +66,11 @@ class JointTrainer {
   const UpDown& updown_model() const { return ud_; }
   // % of `set` misclassified: greedy model (recognition = the DBN's W) or up-down's R.
   double error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong = nullptr);
+  // The epochs of `phase` ("top", "updown", "refit") a resume would start
+  // from: 0 without its checkpoint, after an earlier phase trained in this
+  // run, or when the phase's schedule depends on its length (up-down's CD-k
+  // phases, the refit's annealed rate) and that length changed.
+  int saved_epoch(const char* phase) const;
 
  private:
   template <typename Step>
@@ -78,8 +83,8 @@ class JointTrainer {
   void set_top_k(int k);          // rebuilds ud_'s step for a new chain length
   std::vector<NamedTensor> state(const char* phase) const;  // parameters and the phase's velocities
   void save(const char* phase, int epoch) const;
-  int saved_epoch(const char* phase) const;  // 0: no checkpoint to resume from
-  int load(const char* phase);               // the epochs done
+  int planned(const char* phase) const;  // the epochs the config asks of `phase`
+  int load(const char* phase);           // the epochs done
 
   Dbn& lower_;
   LabelledRbm& top_;

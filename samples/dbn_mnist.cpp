@@ -52,8 +52,10 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
     const std::vector<int64_t> order = io::shuffled_indices(train.count, o.data_seed, 999);
     train.fill(std::span(order).first(static_cast<size_t>(o.batch)), t.chain.graph->value(t.chain), 0);
   }
-  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden), epochs);
   const int resumed = fit.epochs_done();
+  if (resumed > 0 && resumed < epochs && (l + 1 < dbn.depth() || o.finetune != "none"))
+    fmt::print("layer {}: resumed at epoch {} of {}; the phases built on it start afresh\n", l + 1, resumed, epochs);
+  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden), epochs);
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   double recon = 0;
   fit.fit(train, valid, [&](const EpochStats& s) {
@@ -110,7 +112,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
     Classifier full = make(what + "_refit");
     Finetuner refit(full, ex, {.epochs = ft.best_epoch(), .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                                .checkpoint = o.output + "/" + what + "_refit",
-                               .resume = resume && resumed == o.finetune_epochs,
+                               .resume = resume && resumed >= o.finetune_epochs,
                                .keep_best = false, .validate = false});
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
     refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) { rbar.update(e.epoch, fmt::format("loss {:.4f}", e.train_loss)); });
@@ -147,7 +149,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));
   write_label_samples(lower, top, ex, o.output + "/samples_per_digit.png");
   Progress bar("up-down", o.finetune_epochs);
-  Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct", resume);
+  Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct", jt.saved_epoch("updown") > 0);
   jt.up_down(d.train, d.valid, [&](const JointEpoch& e) {
     bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
     csv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.valid_error);
@@ -158,7 +160,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   if (o.refit) {
     result("updown_before_refit_test_error_pct", fmt::format("{:.2f}", err));
     Progress rbar("up-down refit on 60,000", updown_refit_epochs(o));
-    Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", resume);
+    Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", jt.saved_epoch("refit") > 0);
     const JointRefit r = jt.refit(d.all, [&](const JointEpoch& e) {
       rbar.update(e.epoch, fmt::format("error on all {:.2f}%", e.train_error));
       rcsv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.train_error);
@@ -174,6 +176,9 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
 
 int run(const Options& o) {
   const Data d = load_data(o);
+  if (o.batch > d.train.count)  // before PCD chains take a batch of training rows
+    throw Error("--batch {}: more than the {} training images; expected at most {}", o.batch, d.train.count,
+                d.train.count);
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;
@@ -184,16 +189,13 @@ int run(const Options& o) {
   Summary sum;
   fmt::print("dbn_mnist: {} DBN, preset {}, {} training / {} validation / {} test images\n", o.layer_string(), o.preset,
              d.train.count, d.valid.count, d.test.count);
+  if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
+    fmt::print("dbn_mnist: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", o.output);
   // A phase resumes only while everything it builds on was resumed whole: a
   // layer that trains further feeds new features to every phase above it.
   bool resume = o.resume;
   for (int l = 0; l < dbn.depth(); ++l) {
-    const bool trained = pretrain_layer(dbn, l, ex, d, o, resume, sum);
-    const bool above = l + 1 < dbn.depth(), tuned = o.finetune != "none";
-    if (trained && resume && (above || tuned))
-      fmt::print("layer {} trained further: {}{}{} start afresh\n", l + 1, above ? "the layers above it" : "",
-                 above && tuned ? " and " : "", tuned ? "the fine-tuning" : "");
-    if (trained) resume = false;
+    if (pretrain_layer(dbn, l, ex, d, o, resume, sum)) resume = false;
     if (o.bound) report_bound(dbn, l, ex, d, o, sum);
   }
   write_filters(dbn, o.output + "/filters.png", o.output + "/features.png");

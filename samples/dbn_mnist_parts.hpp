@@ -69,15 +69,15 @@ struct Options {
       if (unset("--top-k")) top_k = {3, 6, 10, 20};
       if (unset("--finetune-epochs")) finetune_epochs = 120;
       if (unset("--refit")) refit = true;
-      if (unset("--refit-epochs")) refit_epochs = 60;
-      if (unset("--refit-lr")) refit_lr = 0.02f;
+      if (unset("--refit-epochs") && refit) refit_epochs = 60;
+      if (unset("--refit-lr") && refit) refit_lr = 0.02f;
     } else if (preset == "paper") {
       if (unset("--pretrain-epochs")) pretrain_epochs = {50};
       if (unset("--finetune-epochs")) finetune_epochs = 60;
       if (unset("--baseline")) baseline = finetune == "backprop";
       if (unset("--bound")) bound = true;
       if (unset("--refit")) refit = finetune == "backprop";
-      if (unset("--ais-runs")) ais_runs = 500;
+      if (unset("--ais-runs") && bound) ais_runs = 500;
     } else {
       throw Error("--preset '{}': expected quick or paper", preset);
     }
@@ -98,6 +98,16 @@ struct Options {
     if (refit && finetune == "none") throw Error("--refit: there is no fine-tuning to refit; expected --finetune backprop or updown");
     if ((refit_epochs > 0 || refit_lr > 0.0f) && !refit)
       throw Error("--refit-epochs, --refit-lr: they set up-down's refit; expected --refit too");
+    auto given = [&](std::initializer_list<const char*> flags) {
+      std::string out;
+      for (const char* f : flags)
+        if (!unset(f)) out += (out.empty() ? "" : ", ") + std::string(f);
+      return out;
+    };
+    if (const std::string f = given({"--ais-runs", "--ais-scale", "--bound-images"}); !bound && !f.empty())
+      throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
+    if (const std::string f = given({"--top-k", "--updown-lr"}); finetune != "updown" && !f.empty())
+      throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     CdConfig method_check;
     parse_cd_method(method, method_check);  // here, before any work, rather than at the first layer
     (void)pixel_mode();

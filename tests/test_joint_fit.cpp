@@ -29,14 +29,14 @@ struct Outcome {
 };
 
 Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::pair<std::string, int>> stop_after,
-              float refit_lr = 0.0f, bool refit_anneal = true, int top_epochs = 5) {
+              float refit_lr = 0.0f, bool refit_anneal = true, int top_epochs = 5, int updown_epochs = 4) {
   const io::ImageSet all = testing::tiny_digits(360, 1), test = testing::tiny_digits(90, 2);
   const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
   Graph g;
   Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});  // random features
   LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
   Executor ex(g, {.threads = 2, .seed = 3});
-  JointTrainer jt(lower, top, ex, {.top_epochs = top_epochs, .updown_epochs = 4, .top_k = 1, .updown_top_k = {1, 3},
+  JointTrainer jt(lower, top, ex, {.top_epochs = top_epochs, .updown_epochs = updown_epochs, .top_k = 1, .updown_top_k = {1, 3},
                                    .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .eval_batch = 30,
                                    .refit_epochs = 3, .refit_lr = refit_lr, .refit_anneal = refit_anneal,
                                    .checkpoint = dir, .resume = resume});
@@ -83,7 +83,7 @@ TEST_CASE("joint/fit: stopped after any epoch and resumed, training ends bitwise
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("joint/fit: a top RBM trained further on resume sends up-down and the refit back to their start") {
+TEST_CASE("joint/fit: resumed with a longer phase, the phases it changes start afresh") {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_more_{}", ::getpid());
   std::filesystem::remove_all(dir);
   const Outcome six = train(dir, false, std::nullopt, 0.0f, true, 6);  // six top epochs, unbroken
@@ -94,6 +94,15 @@ TEST_CASE("joint/fit: a top RBM trained further on resume sends up-down and the 
   const Outcome resumed = train(dir, true, std::nullopt, 0.0f, true, 6);
   CHECK(resumed.refit.all_error == six.refit.all_error);
   CHECK(resumed.state == six.state);
+  // Up-down asked for 6 epochs instead of 4: its CD-k schedule {1, 3} now
+  // switches after epoch 3, not 2, so the saved up-down is not replayed.
+  std::filesystem::remove_all(dir);
+  const Outcome longer = train(dir, false, std::nullopt, 0.0f, true, 5, 6);
+  std::filesystem::remove_all(dir);
+  train(dir, false, std::nullopt);
+  const Outcome resumed_longer = train(dir, true, std::nullopt, 0.0f, true, 5, 6);
+  CHECK(resumed_longer.step == longer.step);
+  CHECK(resumed_longer.state == longer.state);
   std::filesystem::remove_all(dir);
 }
 

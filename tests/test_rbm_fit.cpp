@@ -1,12 +1,15 @@
 // The RBM training loop: checkpoints round-trip, a resumed run continues
 // exactly as an uninterrupted one, and bad checkpoints are named errors.
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 
 #include <doctest/doctest.h>
 
+#include "io/npy.hpp"
 #include "models/rbm_fit.hpp"
 
 using namespace ebm;
@@ -146,7 +149,7 @@ TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error; its l
   const fs::path d = fresh_dir("diverged");
   Run r(CdMethod::cd, d, false, 3);
   // After epoch 1 (checkpoint saved) one weight turns NaN, as a learning rate
-  // far too large would make it; the NaN spreads through epoch 2's updates.
+  // far too large would make it; epoch 2's updates add to it, so it stays NaN.
   auto poison = [&](const EpochStats& s) {
     if (s.epoch == 1) r.g.value(r.rbm.w)[5] = std::numeric_limits<float>::quiet_NaN();
   };
@@ -154,5 +157,8 @@ TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error; its l
                        doctest::Contains("fit 'rbm': training diverged in epoch 2: 'W' holds"), Error);
   CHECK(r.fit.epochs_done() == 1);
   CHECK(checkpoint_meta(d, "rbm").find("\"epoch\":1") != std::string::npos);
+  const io::NpyArray w = io::read_npy(d / "W.npy");  // the saved weights are epoch 1's, finite
+  CHECK(w.data.size() == 36u * 8u);
+  CHECK(std::all_of(w.data.begin(), w.data.end(), [](float x) { return std::isfinite(x); }));
   fs::remove_all(d);
 }
