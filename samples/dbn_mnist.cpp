@@ -55,7 +55,11 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   const int resumed = fit.epochs_done();
   if (resumed > 0 && resumed < epochs && (l + 1 < dbn.depth() || o.finetune != "none"))
     fmt::print("layer {}: resumed at epoch {} of {}; the phases built on it start afresh\n", l + 1, resumed, epochs);
-  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden), epochs);
+  if (resumed > epochs)
+    fmt::print("layer {}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", l + 1,
+               resumed, epochs);
+  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden),
+               std::max(epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   double recon = 0;
   fit.fit(train, valid, [&](const EpochStats& s) {
@@ -63,7 +67,7 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
     bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
   });
   sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
-          resumed == epochs ? std::string("resumed from the checkpoint (all epochs done)")
+          resumed >= epochs ? std::string("resumed from the checkpoint (all epochs done)")
                             : fmt::format("recon error {:.3f}", recon));
   return resumed < epochs;
 }
@@ -97,8 +101,11 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   Classifier c = make(what);
   Finetuner ft(c, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                        .checkpoint = o.output + "/" + what, .resume = resume});
-  Progress bar(what, o.finetune_epochs);
   const int resumed = ft.epochs_done();
+  if (resumed > o.finetune_epochs)
+    fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
+               o.finetune_epochs);
+  Progress bar(what, std::max(o.finetune_epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct", resumed > 0);
   ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
