@@ -183,7 +183,8 @@ Data load_data(const Options& o) {
 }
 
 std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
-  samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,recon_error,fe_train,fe_valid,fe_gap,pseudo_ll", o.resume);
+  samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,recon_error,fe_train,fe_valid,fe_gap,pseudo_ll",
+                   fit.epochs_done() > 0);  // appended to only when the run goes on from a checkpoint
   const io::Pixels px = parse_pixels(o.pixels);
   const DataSource train = image_source(d.train, px, o.data_seed), valid = image_source(d.valid, px, o.data_seed);
   return fit.fit(train, valid, [&](const EpochStats& s) {
