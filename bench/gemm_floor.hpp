@@ -55,6 +55,13 @@ struct GemmRates {
 // The step's GEMMs alone: each a matmul op of an executor on operands of
 // its own (GemmShape::a, else uniform), all in one graph, so the tiles of
 // independent products share the threads as freely as they can.
+// Seconds for `calls` runs of run() back to back, after a short warm-up.
+template <typename Run>
+double seconds_of_calls(Run run, int calls) {
+  warm_up(run, 0.05);
+  return time_per_call(run, calls) * calls;
+}
+
 class GemmSet {
  public:
   GemmSet(const std::vector<GemmShape>& shapes, int threads, ebm::GemmBackend backend = ebm::GemmBackend::ebm) {
@@ -75,11 +82,7 @@ class GemmSet {
   }
   double flops() const { return flops_; }  // of one run
   void run() { ex_->run(outs_); }
-  // Seconds for `calls` runs back to back, after a short warm-up.
-  double seconds(int calls) {
-    warm_up([&] { run(); }, 0.05);
-    return time_per_call([&] { run(); }, calls) * calls;
-  }
+  double seconds(int calls) { return seconds_of_calls([&] { run(); }, calls); }
 
  private:
   ebm::Graph g_;
@@ -109,10 +112,7 @@ class GemmFlow {
   template <typename Build>
   GemmFlow(Build build, int threads) : outs_(build(g_)), ex_(g_, {.threads = threads}) {}
   void run() { ex_.run(outs_); }
-  double seconds(int calls) {  // `calls` runs back to back, after a short warm-up
-    warm_up([&] { run(); }, 0.05);
-    return time_per_call([&] { run(); }, calls) * calls;
-  }
+  double seconds(int calls) { return seconds_of_calls([&] { run(); }, calls); }
 
  private:
   ebm::Graph g_;

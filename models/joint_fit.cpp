@@ -43,8 +43,8 @@ int JointTrainer::planned(const char* phase) const {
 }
 
 void JointTrainer::save(const char* phase, int epoch) const {
-  const nlohmann::json meta = {{"phase", phase},         {"epoch", epoch}, {"planned", planned(phase)},
-                               {"step", ex_.step()},     {"seed", ex_.options().seed}};
+  const nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"planned", planned(phase)},
+                               {"step", ex_.step()}, {"seed", ex_.options().seed}};
   save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
 }
 
@@ -81,6 +81,7 @@ double JointTrainer::train_epoch(const io::ImageSet& train, uint64_t shuffle_see
     io::fill_one_hot(train, batches.batch(b), static_cast<int>(top_.labels), ys);
     step(e, xs, ys);
   }
+  trained_ = true;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -91,7 +92,6 @@ void JointTrainer::epochs(const char* phase, int total, bool after_up_down, cons
                           const io::ImageSet& valid, Step step, const std::function<void(const JointEpoch&)>& on_epoch) {
   for (int e = load(phase); e < total; ++e) {
     const double s = train_epoch(train, cfg_.data_seed + (after_up_down ? 1 : 0), e, step);
-    trained_ = true;
     check_finite(state(phase), fmt::format("joint model, {}", phase), e + 1);
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
@@ -152,7 +152,6 @@ JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void
                                  [&](int, std::span<const float> xs, std::span<const float> ys) {
                                    ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
                                  });
-    trained_ = true;
     check_finite(state("refit"), "joint model, refit", e + 1);
     r.epochs = e + 1;
     r.all_error = error(all, true);

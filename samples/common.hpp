@@ -6,6 +6,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -13,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "io/batch.hpp"
 #include "ops/error.hpp"
 
 namespace ebm::samples {
@@ -41,6 +43,29 @@ inline void check_file_folder(const std::string& flag, const std::string& path) 
   const std::filesystem::path folder = std::filesystem::path(path).parent_path();
   if (!folder.empty() && !std::filesystem::is_directory(folder))
     throw Error("{} '{}': there is no folder '{}' to write it in", flag, path, folder.string());
+}
+
+// Refuses a batch larger than the training set before anything takes one
+// (a PCD chain's first batch, the epochs' batches).
+inline void check_batch(int64_t batch, int64_t images) {
+  if (batch > images)
+    throw Error("--batch {}: more than the {} training images; expected at most {}", batch, images, images);
+}
+
+// The training rows persistent chains start at: the first batch of a
+// shuffle of its own (not an epoch's), so both samples start them alike.
+inline std::vector<int64_t> chain_start_rows(int64_t images, int64_t batch, uint64_t data_seed) {
+  std::vector<int64_t> order = io::shuffled_indices(images, data_seed, 999);
+  order.resize(static_cast<size_t>(batch));
+  return order;
+}
+
+// Those of `flags` given on the command line, joined by ", " (empty: none).
+inline std::string given_flags(const CLI::App& app, std::initializer_list<const char*> flags) {
+  std::string out;
+  for (const char* f : flags)
+    if (app.count(f) > 0) out += (out.empty() ? "" : ", ") + std::string(f);
+  return out;
 }
 
 // Appends rows to a CSV file written header-first.

@@ -49,8 +49,7 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   const DataSource train = layer_source(dbn, l, ex, images, o.batch, false, o.data_seed);
   const DataSource valid = layer_source(dbn, l, ex, valid_images, o.batch, false, o.data_seed);
   if (t.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training rows, as rbm_mnist's do
-    const std::vector<int64_t> order = io::shuffled_indices(train.count, o.data_seed, 999);
-    train.fill(std::span(order).first(static_cast<size_t>(o.batch)), t.chain.graph->value(t.chain), 0);
+    train.fill(chain_start_rows(train.count, o.batch, o.data_seed), t.chain.graph->value(t.chain), 0);
   }
   const int resumed = fit.epochs_done();
   if (resumed > 0 && resumed < epochs && (l + 1 < dbn.depth() || o.finetune != "none"))
@@ -183,9 +182,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
 
 int run(const Options& o) {
   const Data d = load_data(o);
-  if (o.batch > d.train.count)  // before PCD chains take a batch of training rows
-    throw Error("--batch {}: more than the {} training images; expected at most {}", o.batch, d.train.count,
-                d.train.count);
+  samples::check_batch(o.batch, d.train.count);  // before PCD chains take a batch of training rows
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;

@@ -98,15 +98,10 @@ struct Options {
     if (refit && finetune == "none") throw Error("--refit: there is no fine-tuning to refit; expected --finetune backprop or updown");
     if ((refit_epochs > 0 || refit_lr > 0.0f) && !refit)
       throw Error("--refit-epochs, --refit-lr: they set up-down's refit; expected --refit too");
-    auto given = [&](std::initializer_list<const char*> flags) {
-      std::string out;
-      for (const char* f : flags)
-        if (!unset(f)) out += (out.empty() ? "" : ", ") + std::string(f);
-      return out;
-    };
-    if (const std::string f = given({"--ais-runs", "--ais-scale", "--bound-images"}); !bound && !f.empty())
+    if (const std::string f = samples::given_flags(app, {"--ais-runs", "--ais-scale", "--bound-images"});
+        !bound && !f.empty())
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
-    if (const std::string f = given({"--top-k", "--updown-lr"}); finetune != "updown" && !f.empty())
+    if (const std::string f = samples::given_flags(app, {"--top-k", "--updown-lr"}); finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     CdConfig method_check;
     parse_cd_method(method, method_check);  // here, before any work, rather than at the first layer

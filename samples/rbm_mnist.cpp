@@ -44,7 +44,7 @@ struct Options {
 void refuse_ignored_flags(const CLI::App& app, const Options& o) {
   if (app.count("--sparsity-target") > 0 && o.sparsity_cost == 0.0f)
     throw Error("--sparsity-target: the sparsity penalty is off; expected --sparsity-cost above 0 too");
-  if (o.no_ais && (app.count("--ais-runs") > 0 || app.count("--ais-scale") > 0))
+  if (o.no_ais && !samples::given_flags(app, {"--ais-runs", "--ais-scale"}).empty())
     throw Error("--ais-runs, --ais-scale: they set the AIS evaluation that --no-ais skips; expected one or the other");
 }
 
@@ -208,14 +208,11 @@ int run(const Options& o) {
   RbmFitter fit(trainer, ex,
                 {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,
                  .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume});
-  if (o.batch > d.train.count)  // before the chains below take a batch of training images
-    throw Error("--batch {}: more than the {} training images; expected at most {}", o.batch, d.train.count,
-                d.train.count);
+  samples::check_batch(o.batch, d.train.count);
   if (o.resume && fit.epochs_done() == 0)
     fmt::print("rbm_mnist: --resume: no checkpoint in {}/checkpoint; starting afresh\n", o.output);
   if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
-    const auto order = io::shuffled_indices(d.train.count, o.data_seed, 999);
-    io::fill_batch(d.train, std::span(order).first(static_cast<size_t>(o.batch)), g.value(trainer.chain),
+    io::fill_batch(d.train, samples::chain_start_rows(d.train.count, o.batch, o.data_seed), g.value(trainer.chain),
                    {.mode = io::Pixels::sampled, .seed = o.data_seed});
   }
   fmt::print("rbm_mnist: {}-{} RBM, {}, batch {}, {} epochs, {} training / {} {} images\n", d.train.dim(), o.hidden,
