@@ -49,6 +49,11 @@
 //                       the five GEMMs alone, dense, wired as the step wires
 //                       them (bench::GemmFlow: each waits for the products
 //                       it reads), and the dense epoch against them
+//   paired_dense_vs_dataflow_floor, paired_dense_vs_dataflow_floor_iqr_pct
+//                       the same reading taken finer (bench::print_paired):
+//                       200 pairs of 10 dense steps and 10 runs of that
+//                       floor back to back, the median of the pairs' ratios
+//                       and their spread
 //   update_floor_s, overhead_vs_floor_plus_updates
 //                       the memory floor of the parameter update (bench::
 //                       measure_update_seconds) and the epoch against the
@@ -100,7 +105,7 @@ void draw_step_operands(const ebm::Graph& g, const ebm::Rbm& rbm, const ebm::io:
 }  // namespace
 
 int main(int argc, char** argv) {
-  constexpr int kThreads = 2, kEpochs = 5;
+  constexpr int kThreads = 2, kEpochs = 5, kPairs = 200;
   std::vector<bench::GemmShape> shapes{{100, 500, 784, false, false}, {100, 784, 500, false, true},
                                              {100, 500, 784, false, false}, {784, 500, 100, true, false},
                                              {784, 500, 100, true, false}};
@@ -121,18 +126,28 @@ int main(int argc, char** argv) {
     ex.run(targets, feeds);
   });
   std::vector<float> next(x.size());
-  auto epoch = [&](int e) {  // as RbmFitter does: batch b + 1 is converted beside step b
-    batches.start_epoch(static_cast<uint64_t>(e));
-    const ebm::io::BatchOptions o{.mode = ebm::io::Pixels::sampled, .seed = 1, .epoch = uint64_t(e)};
-    ebm::io::fill_batch(train, batches.batch(0), x, o);
-    for (int64_t b = 0; b < batches.batches(); ++b) {
-      auto prepare = [&] {
-        if (b + 1 < batches.batches()) ebm::io::fill_batch(train, batches.batch(b + 1), next, o);
-      };
-      const ebm::Feed feeds[] = {{t.v0, x}};
-      ex.run(targets, feeds, prepare);
-      x.swap(next);
+  // Step b of epoch e, as RbmFitter runs it: x holds batch b, and batch
+  // b + 1 is converted beside the step.
+  auto step = [&](int64_t b, uint64_t e) {
+    const ebm::io::BatchOptions o{.mode = ebm::io::Pixels::sampled, .seed = 1, .epoch = e};
+    if (b == 0) {
+      batches.start_epoch(e);
+      ebm::io::fill_batch(train, batches.batch(0), x, o);
     }
+    auto prepare = [&] {
+      if (b + 1 < batches.batches()) ebm::io::fill_batch(train, batches.batch(b + 1), next, o);
+    };
+    const ebm::Feed feeds[] = {{t.v0, x}};
+    ex.run(targets, feeds, prepare);
+    x.swap(next);
+  };
+  auto epoch = [&](int e) {
+    for (int64_t b = 0; b < batches.batches(); ++b) step(b, static_cast<uint64_t>(e));
+  };
+  int64_t streamed = 0;  // the paired readings' steps, through epochs 1000, 1001, ...
+  auto steps = [&](int k) {
+    for (int i = 0; i < k; ++i, ++streamed)
+      step(streamed % batches.batches(), 1000 + static_cast<uint64_t>(streamed / batches.batches()));
   };
   epoch(0);  // compiles the plan and warms the caches
   rusage ru{};  // training allocates nothing after its first step; the floor's GEMM sets below are not counted
@@ -150,6 +165,7 @@ int main(int argc, char** argv) {
       kThreads);
   const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600, {.dense = &flow});
   const bench::RoundsReport rep = bench::print_rounds(r, 600 * dense.flops(), shapes, kThreads, avx512_gflops);
+  bench::print_paired("paired_dense_vs_dataflow_floor", kPairs, 10, steps, flow, false);
   const int64_t params = 784 * 500 + 784 + 500;
   bench::print_update_floor(rep.epoch_s, rep.floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);

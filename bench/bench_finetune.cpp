@@ -33,7 +33,10 @@
 // the first layer's A that batch: dataflow_floor_s and
 // overhead_dense_vs_dataflow_floor with zero skipping off,
 // dataflow_same_operands_floor_s and overhead_vs_dataflow_same_operands_floor
-// with it on), the parameter updates' memory floor (update_floor_s,
+// with it on; paired_dense_vs_dataflow_floor and
+// paired_vs_dataflow_same_operands_floor, each with an _iqr_pct, take
+// the same two readings finer: 100 pairs of 10 steps and 10 runs of that
+// floor back to back, bench::print_paired), the parameter updates' memory floor (update_floor_s,
 // overhead_vs_floor_plus_updates: see bench::measure_update_seconds), the
 // same epoch without its parameter updates (each round's last: forward and
 // backward with every gradient written out whole; epoch_without_updates_s,
@@ -50,7 +53,7 @@
 #include "models/classifier.hpp"
 
 int main(int argc, char** argv) {
-  constexpr int kThreads = 2, kEpochs = 5, kSteps = 600;
+  constexpr int kThreads = 2, kEpochs = 5, kSteps = 600, kPairs = 100;
   std::vector<bench::GemmShape> shapes;
   const int64_t sizes[] = {784, 500, 500, 2000, 10};
   for (int l = 0; l < 4; ++l) {
@@ -76,20 +79,27 @@ int main(int argc, char** argv) {
     const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
     e.run(targets, feeds);
   });
-  // One epoch running `run_targets` each step; batch s + 1 is converted
-  // beside step s.
-  auto epoch_of = [&](std::span<const ebm::Tensor> run_targets, int e) {
-    batches.start_epoch(static_cast<uint64_t>(e));
-    fill(0, x, t);
-    for (int64_t s = 0; s < kSteps; ++s) {
-      const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
-      auto prepare = [&] {
-        if (s + 1 < kSteps) fill(s + 1, next_x, next_t);
-      };
-      ex.run(run_targets, feeds, prepare);
-      x.swap(next_x);
-      t.swap(next_t);
+  // Step s of epoch e running `run_targets`: x and t hold batch s, and
+  // batch s + 1 is converted beside the step.
+  auto step_of = [&](std::span<const ebm::Tensor> run_targets, int64_t s, uint64_t e) {
+    if (s == 0) {
+      batches.start_epoch(e);
+      fill(0, x, t);
     }
+    const ebm::Feed feeds[] = {{c.x, x}, {c.t, t}};
+    auto prepare = [&] {
+      if (s + 1 < kSteps) fill(s + 1, next_x, next_t);
+    };
+    ex.run(run_targets, feeds, prepare);
+    x.swap(next_x);
+    t.swap(next_t);
+  };
+  auto epoch_of = [&](std::span<const ebm::Tensor> run_targets, int e) {
+    for (int64_t s = 0; s < kSteps; ++s) step_of(run_targets, s, static_cast<uint64_t>(e));
+  };
+  int64_t streamed = 0;  // the paired readings' steps, through epochs 1000, 1001, ...
+  auto steps = [&](int k) {
+    for (int i = 0; i < k; ++i, ++streamed) step_of(targets, streamed % kSteps, 1000 + uint64_t(streamed / kSteps));
   };
   auto epoch = [&](int e) { epoch_of(targets, e); };
   // The same steps without the parameter updates: forward and backward
@@ -124,6 +134,8 @@ int main(int argc, char** argv) {
   const bench::Rounds r =
       bench::time_rounds(kEpochs, epoch, dense, same, kSteps, {.dense = &flow, .same = &flow}, no_updates);
   const bench::RoundsReport rep = bench::print_rounds(r, kSteps * dense.flops(), shapes, kThreads, avx512_gflops);
+  bench::print_paired("paired_dense_vs_dataflow_floor", kPairs, 10, steps, flow, false);
+  bench::print_paired("paired_vs_dataflow_same_operands_floor", kPairs, 10, steps, flow, true);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
   bench::print_update_floor(rep.epoch_s, rep.floor_s, kSteps * bench::measure_update_seconds(params, kThreads));

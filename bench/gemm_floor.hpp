@@ -350,6 +350,45 @@ inline void print_flow_floors(const Rounds& r) {
   }
 }
 
+// A finer reading of the step against a GemmFlow floor than the rounds
+// give: `pairs` pairs of `k` training steps (steps(k) runs the next k of
+// an endless stream of epochs, each batch converted beside the step before
+// it) and `k` runs of the floor, back to back, the order swapped every
+// pair, so that the machine's drift (tens of percent over minutes) falls
+// on both sides of a pair. Zero skipping is set to `skip` for both sides
+// and left on. Prints <key> (the median of the pairs' ratios) and
+// <key>_iqr_pct (their interquartile range, in percent of the median).
+template <typename Steps>
+void print_paired(std::string_view key, int pairs, int k, Steps steps, GemmFlow& floor, bool skip) {
+  ebm::gemm::set_skip_zeros(skip);
+  auto timed = [](auto f) {
+    const auto t0 = Clock::now();
+    f();
+    return seconds_since(t0);
+  };
+  auto run_steps = [&] { steps(k); };
+  auto run_floor = [&] {
+    for (int i = 0; i < k; ++i) floor.run();
+  };
+  run_steps();
+  run_floor();
+  std::vector<double> q;
+  for (int i = 0; i < pairs; ++i) {
+    double s = 0, f = 0;
+    if (i % 2 == 0) {
+      s = timed(run_steps);
+      f = timed(run_floor);
+    } else {
+      f = timed(run_floor);
+      s = timed(run_steps);
+    }
+    q.push_back(s / f);
+  }
+  ebm::gemm::set_skip_zeros(true);
+  print_value(key, median(q));
+  print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
+}
+
 // What both step benches print from their rounds, after the step's
 // profile: epoch_s, epoch_iqr_pct, epoch_flops, the floor figures
 // (print_floor, with OpenBLAS's rates measured here on `shapes`), the dense

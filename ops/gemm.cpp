@@ -176,17 +176,17 @@ bool skip_zeros() {
   return on == 1;
 }
 
-TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols, bool sparse_a) {
+TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols, bool sparse_a, int64_t depth) {
   const int64_t cols = (n + max_cols - 1) / max_cols;
   const bool narrow = cols == 1 && n <= 32 && m >= 64;
   const int64_t rows = std::max((m + max_rows - 1) / max_rows, narrow ? int64_t{2} : int64_t{1});
-  if (sparse_a && cols > 1 && m >= 512 && n <= 512) return {m, n, rows * cols, 1};
+  const bool shallow = depth > 0 && depth <= 256 && m >= 500;
+  if (cols > 1 && (shallow || (sparse_a && m >= 512 && n <= 512))) return {m, n, rows * cols, 1};
   return {m, n, rows, cols};
 }
 
-bool grid_depends_on_sparsity(int64_t m, int64_t n) {
-  const TileGrid g = tile_grid(m, n);
-  return g.rows != tile_grid(m, n, 256, 256, true).rows;
+bool grid_depends_on_sparsity(int64_t m, int64_t n, int64_t depth) {
+  return tile_grid(m, n, 256, 256, false, depth).rows != tile_grid(m, n, 256, 256, true, depth).rows;
 }
 
 bool mostly_zeros(const float* x, int64_t count) {

@@ -369,6 +369,23 @@ TEST_CASE("gemm/sgemm: sparse A (zero skipping) keeps the dense kernel's bits, e
       }
 }
 
+namespace {
+
+// C = op(A) B of a case with op(A) = A^T (a weight gradient's), tile by
+// tile on grid g, each tile one sgemm call.
+std::vector<float> product_on_grid(const Case& t, const gemm::TileGrid& g) {
+  std::vector<float> c(static_cast<size_t>(t.m * t.n), 0.0f);
+  for (int64_t r = 0; r < g.rows; ++r)
+    for (int64_t q = 0; q < g.cols; ++q) {
+      const int64_t i0 = g.row_start(r), i1 = g.row_start(r + 1), j0 = g.col_start(q), j1 = g.col_start(q + 1);
+      gemm::sgemm(true, false, i1 - i0, j1 - j0, t.k, 1.0f, t.a.data() + i0, t.lda(), t.b.data() + j0, t.ldb(), 0.0f,
+                  c.data() + i0 * t.n + j0, t.n);
+    }
+  return c;
+}
+
+}  // namespace
+
 TEST_CASE("gemm/tile_grid: a sparse A is cut in rows only, when it is tall and at most 512 wide, with the same bits") {
   const gemm::TileGrid mixed = gemm::tile_grid(784, 500), rows = gemm::tile_grid(784, 500, 256, 256, true);
   CHECK(mixed.rows == 4);
@@ -390,17 +407,29 @@ TEST_CASE("gemm/tile_grid: a sparse A is cut in rows only, when it is tall and a
   // CD-1's weight statistics from sampled states, tile by tile on each grid.
   Case t = make_case(784, 500, 100, true, false, 1.0f, 0.0f, 0, 31);
   sparsify(t, 0.13, true, 32);
-  auto run_grid = [&](const gemm::TileGrid& g) {
-    std::vector<float> c(static_cast<size_t>(t.m * t.n), 0.0f);
-    for (int64_t r = 0; r < g.rows; ++r)
-      for (int64_t q = 0; q < g.cols; ++q) {
-        const int64_t i0 = g.row_start(r), i1 = g.row_start(r + 1), j0 = g.col_start(q), j1 = g.col_start(q + 1);
-        gemm::sgemm(true, false, i1 - i0, j1 - j0, t.k, 1.0f, t.a.data() + i0, t.lda(), t.b.data() + j0, t.ldb(), 0.0f,
-                    c.data() + i0 * t.n + j0, t.n);
-      }
-    return c;
-  };
-  CHECK(same_bits(run_grid(mixed), run_grid(rows)));
+  CHECK(same_bits(product_on_grid(t, mixed), product_on_grid(t, rows)));
+}
+
+TEST_CASE("gemm/tile_grid: a shallow product (depth at most 256) of 500 rows or more is cut in rows only, with the same bits") {
+  const gemm::TileGrid mixed = gemm::tile_grid(500, 2000), rows = gemm::tile_grid(500, 2000, 256, 256, false, 100);
+  CHECK(mixed.rows == 2);
+  CHECK(mixed.cols == 8);
+  CHECK(rows.rows == 16);  // as many tiles
+  CHECK(rows.cols == 1);
+  for (int64_t r = 1; r < rows.rows; ++r) CHECK(rows.row_start(r) % 16 == 0);
+  CHECK(rows.row_start(rows.rows) == 500);
+  // Shapes it leaves alone: deeper, too few rows, already one column tile.
+  CHECK(gemm::tile_grid(500, 2000, 256, 256, false, 257).cols == 8);
+  CHECK(gemm::tile_grid(499, 2000, 256, 256, false, 100).cols == 8);
+  CHECK(gemm::tile_grid(100, 500, 256, 256, false, 100).cols == 2);
+  CHECK(gemm::tile_grid(2000, 10, 256, 256, false, 100).rows == 8);
+  CHECK(gemm::tile_grid(784, 500, 256, 256, false, 100).rows == 8);  // CD-1's statistics with zero skipping off
+  CHECK_FALSE(gemm::grid_depends_on_sparsity(784, 500, 100));        // rows only either way
+  CHECK(gemm::grid_depends_on_sparsity(784, 500, 784));
+
+  // Fine-tuning's weight gradient of the 2000-unit layer, h' g, on each grid.
+  Case t = make_case(500, 2000, 100, true, false, 1.0f, 0.0f, 0, 33);
+  CHECK(same_bits(product_on_grid(t, mixed), product_on_grid(t, rows)));
 }
 
 TEST_CASE("gemm/mostly_zeros: at most kSparseDensity (33%) nonzero") {
