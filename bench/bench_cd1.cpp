@@ -50,10 +50,10 @@
 //                       them (bench::GemmFlow: each waits for the products
 //                       it reads), and the dense epoch against them
 //   paired_dense_vs_dataflow_floor, paired_dense_vs_dataflow_floor_iqr_pct
-//                       the same reading taken finer (bench::print_paired):
-//                       200 pairs of 10 dense steps and 10 runs of that
-//                       floor back to back, the median of the pairs' ratios
-//                       and their spread
+//                       the same reading taken another way (bench::
+//                       print_paired): 100 quads of blocks of 10 dense
+//                       steps and 10 runs of that floor (S F F S), the
+//                       median of the quads' ratios and their spread
 //   update_floor_s, overhead_vs_floor_plus_updates
 //                       the memory floor of the parameter update (bench::
 //                       measure_update_seconds) and the epoch against the
@@ -105,7 +105,7 @@ void draw_step_operands(const ebm::Graph& g, const ebm::Rbm& rbm, const ebm::io:
 }  // namespace
 
 int main(int argc, char** argv) {
-  constexpr int kThreads = 2, kEpochs = 5, kPairs = 200;
+  constexpr int kThreads = 2, kEpochs = 5, kQuads = 100;
   std::vector<bench::GemmShape> shapes{{100, 500, 784, false, false}, {100, 784, 500, false, true},
                                              {100, 500, 784, false, false}, {784, 500, 100, true, false},
                                              {784, 500, 100, true, false}};
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
       kThreads);
   const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600, {.dense = &flow});
   const bench::RoundsReport rep = bench::print_rounds(r, 600 * dense.flops(), shapes, kThreads, avx512_gflops);
-  bench::print_paired("paired_dense_vs_dataflow_floor", kPairs, 10, steps, flow, false);
+  bench::print_paired("paired_dense_vs_dataflow_floor", kQuads, 10, steps, flow, false);
   const int64_t params = 784 * 500 + 784 + 500;
   bench::print_update_floor(rep.epoch_s, rep.floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);

@@ -35,8 +35,8 @@
 // dataflow_same_operands_floor_s and overhead_vs_dataflow_same_operands_floor
 // with it on; paired_dense_vs_dataflow_floor and
 // paired_vs_dataflow_same_operands_floor, each with an _iqr_pct, take
-// the same two readings finer: 100 pairs of 10 steps and 10 runs of that
-// floor back to back, bench::print_paired), the parameter updates' memory floor (update_floor_s,
+// the same two readings another way: 50 quads of blocks of 10 steps and
+// 10 runs of that floor, S F F S, bench::print_paired), the parameter updates' memory floor (update_floor_s,
 // overhead_vs_floor_plus_updates: see bench::measure_update_seconds), the
 // same epoch without its parameter updates (each round's last: forward and
 // backward with every gradient written out whole; epoch_without_updates_s,
@@ -53,7 +53,7 @@
 #include "models/classifier.hpp"
 
 int main(int argc, char** argv) {
-  constexpr int kThreads = 2, kEpochs = 5, kSteps = 600, kPairs = 100;
+  constexpr int kThreads = 2, kEpochs = 5, kSteps = 600, kQuads = 50;
   std::vector<bench::GemmShape> shapes;
   const int64_t sizes[] = {784, 500, 500, 2000, 10};
   for (int l = 0; l < 4; ++l) {
@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
   const bench::Rounds r =
       bench::time_rounds(kEpochs, epoch, dense, same, kSteps, {.dense = &flow, .same = &flow}, no_updates);
   const bench::RoundsReport rep = bench::print_rounds(r, kSteps * dense.flops(), shapes, kThreads, avx512_gflops);
-  bench::print_paired("paired_dense_vs_dataflow_floor", kPairs, 10, steps, flow, false);
-  bench::print_paired("paired_vs_dataflow_same_operands_floor", kPairs, 10, steps, flow, true);
+  bench::print_paired("paired_dense_vs_dataflow_floor", kQuads, 10, steps, flow, false);
+  bench::print_paired("paired_vs_dataflow_same_operands_floor", kQuads, 10, steps, flow, true);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
   bench::print_update_floor(rep.epoch_s, rep.floor_s, kSteps * bench::measure_update_seconds(params, kThreads));

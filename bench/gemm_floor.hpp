@@ -241,9 +241,7 @@ Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls,
   Rounds r;
   auto timed = [](bool skip, auto f) {
     ebm::gemm::set_skip_zeros(skip);
-    const auto t0 = Clock::now();
-    f();
-    return seconds_since(t0);
+    return seconds_of(f);
   };
   for (int i = 1; i <= n; ++i) {
     r.on.push_back(timed(true, [&] { epoch(2 * i - 1); }));
@@ -350,22 +348,19 @@ inline void print_flow_floors(const Rounds& r) {
   }
 }
 
-// A finer reading of the step against a GemmFlow floor than the rounds
-// give: `pairs` pairs of `k` training steps (steps(k) runs the next k of
-// an endless stream of epochs, each batch converted beside the step before
-// it) and `k` runs of the floor, back to back, the order swapped every
-// pair, so that the machine's drift (tens of percent over minutes) falls
-// on both sides of a pair. Zero skipping is set to `skip` for both sides
-// and left on. Prints <key> (the median of the pairs' ratios) and
-// <key>_iqr_pct (their interquartile range, in percent of the median).
+// Another reading of the step against a GemmFlow floor than the rounds
+// give: blocks of `k` training steps (steps(k) runs the next k of an
+// endless stream of epochs, each batch converted beside the step before
+// it) and of `k` runs of the floor, timed back to back in the order
+// S F F S, `quads` times; each quad's ratio is its steps' seconds over its
+// floor's, so that the machine's drift over seconds and the position of a
+// block (after a block of its own kind or of the other) fall on both
+// sides. Zero skipping is set to `skip` for both and left on. Prints
+// <key> (the median of the quads' ratios) and <key>_iqr_pct (their
+// interquartile range, in percent of the median).
 template <typename Steps>
-void print_paired(std::string_view key, int pairs, int k, Steps steps, GemmFlow& floor, bool skip) {
+void print_paired(std::string_view key, int quads, int k, Steps steps, GemmFlow& floor, bool skip) {
   ebm::gemm::set_skip_zeros(skip);
-  auto timed = [](auto f) {
-    const auto t0 = Clock::now();
-    f();
-    return seconds_since(t0);
-  };
   auto run_steps = [&] { steps(k); };
   auto run_floor = [&] {
     for (int i = 0; i < k; ++i) floor.run();
@@ -373,16 +368,10 @@ void print_paired(std::string_view key, int pairs, int k, Steps steps, GemmFlow&
   run_steps();
   run_floor();
   std::vector<double> q;
-  for (int i = 0; i < pairs; ++i) {
-    double s = 0, f = 0;
-    if (i % 2 == 0) {
-      s = timed(run_steps);
-      f = timed(run_floor);
-    } else {
-      f = timed(run_floor);
-      s = timed(run_steps);
-    }
-    q.push_back(s / f);
+  for (int i = 0; i < quads; ++i) {
+    const double s1 = seconds_of(run_steps), f1 = seconds_of(run_floor);
+    const double f2 = seconds_of(run_floor), s2 = seconds_of(run_steps);
+    q.push_back((s1 + s2) / (f1 + f2));
   }
   ebm::gemm::set_skip_zeros(true);
   print_value(key, median(q));

@@ -38,6 +38,14 @@ inline double iqr_percent(std::vector<double> v) {
   return 100.0 * (q3 - q1) / median(v);
 }
 
+// Seconds one call of f() takes.
+template <typename F>
+double seconds_of(F&& f) {
+  const Clock::time_point t0 = Clock::now();
+  f();
+  return seconds_since(t0);
+}
+
 // Calls f() `calls` times back to back; returns the mean seconds per call.
 template <typename F>
 double time_per_call(F&& f, int calls) {

@@ -151,6 +151,8 @@ void Executor::Impl::mark_shared_b(Compiled& c) const {
   for (size_t j = 0; j < p.nodes.size(); ++j) {
     const BSlots b = b_slots(p.nodes[j].op);
     const Shape out = c.shape[j];
+    // (A shallow product's rows-only grid needs no depth here: it applies
+    // from 500 rows, where the default grid already has two row tiles.)
     const bool row_tiles =
         gemm::tile_grid(out.rows, out.cols).rows > 1 || gemm::grid_depends_on_sparsity(out.rows, out.cols);
     for (int i = 0; i < b.n; ++i) {

@@ -180,7 +180,7 @@ TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols, boo
   const int64_t cols = (n + max_cols - 1) / max_cols;
   const bool narrow = cols == 1 && n <= 32 && m >= 64;
   const int64_t rows = std::max((m + max_rows - 1) / max_rows, narrow ? int64_t{2} : int64_t{1});
-  const bool shallow = depth > 0 && depth <= 256 && m >= 500;
+  const bool shallow = depth > 0 && depth <= 256 && m >= 500 && n <= 2048;
   if (cols > 1 && (shallow || (sparse_a && m >= 512 && n <= 512))) return {m, n, rows * cols, 1};
   return {m, n, rows, cols};
 }

@@ -122,11 +122,13 @@ void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64
 // statistics (784 x 500 from sampled states) gave 5-9% faster epochs; with
 // a dense A the mixed grid is faster, except in a shallow product: given
 // its depth k of at most 256 (a weight gradient's, whose depth is the
-// batch) and at least 500 rows, a product is cut in rows only whatever A
-// holds, each tile then writing whole rows of C, and B (k x n) packed once
-// by each thread — the weight gradients of CD-1 (zero skipping off) and of
-// fine-tuning 1-1.4% faster alone and 2-2.5% with the SGD update on their
-// tiles (in-process A/B, docs/performance.md). No grid changes a bit of C
+// batch), at least 500 rows and at most 2048 columns, a product is cut in
+// rows only whatever A holds, each tile then writing whole rows of C. Give
+// the depth only when each thread keeps B (k x n) packed across its row
+// tiles (the executor's per-thread packs), or every row tile packs all of
+// B again. CD-1's dense and fine-tuning's steps about 2% (1-3%) faster,
+// their GEMMs alone wired as in the steps about 1% (in-process A/B,
+// docs/performance.md). No grid changes a bit of C
 // (each element sums the same products in the same order), so the grid may
 // depend on A's values.
 struct TileGrid {

@@ -100,14 +100,18 @@ void gemm_tile(const Gemm& g, TileDest d, int64_t i0, int64_t i1, int64_t j0, in
 
 // Runs gemm_tile, then `epilogue(i0, i1, j0, j1, dest)` (the op's own: bias,
 // sigmoid, a second product) and then the kernel's fused epilogue, if any,
-// on every tile of gemm::tile_grid: its shape and depth's, or, when zero skipping will
-// list A and the first 4096 floats of A are mostly zeros, the grid for a
-// sparse A (no grid changes a bit).
+// on every tile of gemm::tile_grid: its shape's (and depth's, when each
+// thread keeps B packed: ebm::gemm with the executor's per-thread packs),
+// or, when zero skipping will list A and the first 4096 floats of A are
+// mostly zeros, the grid for a sparse A (no grid changes a bit). g is the
+// first product of a MatMulSum, whose second has the same shape and depth.
 template <typename Epilogue>
 void tiled_gemm(const Gemm& g, const Kernel& k, Epilogue epilogue) {
-  const bool sparse_a = g.backend == GemmBackend::ebm && gemm::grid_depends_on_sparsity(g.m, g.n, g.k) &&
-                        gemm::skip_zeros() && gemm::mostly_zeros(g.a, std::min<int64_t>(g.m * g.k, 4096));
-  const gemm::TileGrid grid = gemm::tile_grid(g.m, g.n, 256, 256, sparse_a, g.k);
+  const bool ebm = g.backend == GemmBackend::ebm;
+  const int64_t depth = ebm && g.thread_packs ? g.k : 0;
+  const bool sparse_a = ebm && gemm::grid_depends_on_sparsity(g.m, g.n, depth) && gemm::skip_zeros() &&
+                        gemm::mostly_zeros(g.a, std::min<int64_t>(g.m * g.k, 4096));
+  const gemm::TileGrid grid = gemm::tile_grid(g.m, g.n, 256, 256, sparse_a, depth);
   auto tile = [&](int64_t t) {
     const int64_t r = t / grid.cols, c = t % grid.cols;
     const int64_t i0 = grid.row_start(r), i1 = grid.row_start(r + 1);

@@ -410,7 +410,7 @@ TEST_CASE("gemm/tile_grid: a sparse A is cut in rows only, when it is tall and a
   CHECK(same_bits(product_on_grid(t, mixed), product_on_grid(t, rows)));
 }
 
-TEST_CASE("gemm/tile_grid: a shallow product (depth at most 256) of 500 rows or more is cut in rows only, with the same bits") {
+TEST_CASE("gemm/tile_grid: a shallow product (depth at most 256) of 500 rows or more and at most 2048 columns is cut in rows only, with the same bits") {
   const gemm::TileGrid mixed = gemm::tile_grid(500, 2000), rows = gemm::tile_grid(500, 2000, 256, 256, false, 100);
   CHECK(mixed.rows == 2);
   CHECK(mixed.cols == 8);
@@ -421,6 +421,8 @@ TEST_CASE("gemm/tile_grid: a shallow product (depth at most 256) of 500 rows or 
   // Shapes it leaves alone: deeper, too few rows, already one column tile.
   CHECK(gemm::tile_grid(500, 2000, 256, 256, false, 257).cols == 8);
   CHECK(gemm::tile_grid(499, 2000, 256, 256, false, 100).cols == 8);
+  CHECK(gemm::tile_grid(500, 2049, 256, 256, false, 100).cols == 9);  // wider than 2048
+  for (int64_t r = 0; r < rows.rows; ++r) CHECK(rows.row_start(r + 1) - rows.row_start(r) >= 16);  // no empty tile
   CHECK(gemm::tile_grid(100, 500, 256, 256, false, 100).cols == 2);
   CHECK(gemm::tile_grid(2000, 10, 256, 256, false, 100).rows == 8);
   CHECK(gemm::tile_grid(784, 500, 256, 256, false, 100).rows == 8);  // CD-1's statistics with zero skipping off
