@@ -128,9 +128,8 @@ void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64
 // tiles (the executor's per-thread packs), or every row tile packs all of
 // B again. CD-1's dense and fine-tuning's steps about 2% (1-3%) faster,
 // their GEMMs alone wired as in the steps about 1% (in-process A/B,
-// docs/performance.md). No grid changes a bit of C
-// (each element sums the same products in the same order), so the grid may
-// depend on A's values.
+// docs/performance.md). No grid changes a bit of C (each element sums the
+// same products in the same order), so the grid may depend on A's values.
 struct TileGrid {
   int64_t m, n, rows, cols;  // the product's shape; tiles down and across
   int64_t tiles() const { return rows * cols; }
