@@ -384,16 +384,22 @@ std::vector<float> product_on_grid(const Case& t, const gemm::TileGrid& g) {
   return c;
 }
 
+// A grid of `tiles` row tiles and one column tile over m rows, inner row
+// boundaries on multiples of 16.
+void check_rows_only(const gemm::TileGrid& g, int64_t tiles, int64_t m) {
+  CHECK(g.rows == tiles);
+  CHECK(g.cols == 1);
+  for (int64_t r = 1; r < g.rows; ++r) CHECK(g.row_start(r) % 16 == 0);
+  CHECK(g.row_start(g.rows) == m);
+}
+
 }  // namespace
 
 TEST_CASE("gemm/tile_grid: a sparse A is cut in rows only, when it is tall and at most 512 wide, with the same bits") {
   const gemm::TileGrid mixed = gemm::tile_grid(784, 500), rows = gemm::tile_grid(784, 500, 256, 256, true);
   CHECK(mixed.rows == 4);
   CHECK(mixed.cols == 2);
-  CHECK(rows.rows == 8);  // as many tiles
-  CHECK(rows.cols == 1);
-  for (int64_t r = 1; r < rows.rows; ++r) CHECK(rows.row_start(r) % 16 == 0);
-  CHECK(rows.row_start(rows.rows) == 784);
+  check_rows_only(rows, 8, 784);  // as many tiles
   // Shapes it leaves alone: too few rows, too wide, already one column tile.
   CHECK(gemm::tile_grid(100, 500, 256, 256, true).cols == 2);
   CHECK(gemm::tile_grid(500, 2000, 256, 256, true).cols == 8);
@@ -414,10 +420,7 @@ TEST_CASE("gemm/tile_grid: a shallow product (depth at most 256) of 500 rows or 
   const gemm::TileGrid mixed = gemm::tile_grid(500, 2000), rows = gemm::tile_grid(500, 2000, 256, 256, false, 100);
   CHECK(mixed.rows == 2);
   CHECK(mixed.cols == 8);
-  CHECK(rows.rows == 16);  // as many tiles
-  CHECK(rows.cols == 1);
-  for (int64_t r = 1; r < rows.rows; ++r) CHECK(rows.row_start(r) % 16 == 0);
-  CHECK(rows.row_start(rows.rows) == 500);
+  check_rows_only(rows, 16, 500);  // as many tiles
   // Shapes it leaves alone: deeper, too few rows, already one column tile.
   CHECK(gemm::tile_grid(500, 2000, 256, 256, false, 257).cols == 8);
   CHECK(gemm::tile_grid(499, 2000, 256, 256, false, 100).cols == 8);
