@@ -93,6 +93,7 @@ struct Executor::Impl {
   void exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split);
   void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
   void check(Compiled& c, int32_t j);
+  [[noreturn]] void throw_numerics(const Compiled& c, int32_t j) const;
   void mark_shared_b(Compiled& c) const;
   // The work run beside a step, recorded as a task of its own when profiling.
   int32_t alongside_id = -1;
@@ -438,12 +439,33 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds,
   if (m.opt.profile) m.profile.add_run(Profile::now_ns() - t0);
   ++m.step;
   if (m.opt.check_numerics && m.bad_node.load() != std::numeric_limits<int32_t>::max()) {
-    const NodeId id = c.plan.nodes[static_cast<size_t>(m.bad_node.load())].id;
+    const int32_t j = m.bad_node.load();
     m.bad_node = std::numeric_limits<int32_t>::max();
-    const Node& n = m.g.node(id);
-    throw Error("numerics: node '{}' ({} {}) produced NaN or Inf at step {}", m.g.label(id), name(n.op), n.shape,
-                m.step - 1);
+    m.throw_numerics(c, j);
   }
+}
+
+// The first node (in plan order) that produced NaN or Inf was j. When one
+// of its inputs is a fed batch or a parameter that already held such a
+// value, that source is what is wrong, and the error names it.
+void Executor::Impl::throw_numerics(const Compiled& c, int32_t j) const {
+  const PlanNode& pn = c.plan.nodes[static_cast<size_t>(j)];
+  const Node& n = g.node(pn.id);
+  for (int a = 0; a < pn.n_in; ++a) {
+    const auto i = static_cast<size_t>(pn.in[static_cast<size_t>(a)]);
+    const PlanNode& src = c.plan.nodes[i];
+    if (src.task >= 0 || !c.ptr[i]) continue;  // not a source
+    const std::span<const float> v(c.ptr[i], static_cast<size_t>(c.shape[i].size()));
+    const auto bad = std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
+    if (bad == v.end()) continue;
+    const int64_t at = bad - v.begin(), cols = c.shape[i].cols;
+    throw Error("numerics: {} '{}' {} {} at [{}, {}] at step {} (read by node '{}', {}); expected finite values",
+                std::holds_alternative<Input>(src.op) ? "input" : "parameter", g.label(src.id),
+                std::holds_alternative<Input>(src.op) ? "was fed" : "holds", *bad, at / cols, at % cols, step - 1,
+                g.label(pn.id), name(n.op));
+  }
+  throw Error("numerics: node '{}' ({} {}) produced NaN or Inf at step {}", g.label(pn.id), name(n.op), n.shape,
+              step - 1);
 }
 
 std::span<const float> Executor::value(Tensor t) const {

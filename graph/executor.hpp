@@ -36,7 +36,8 @@ struct ExecutorOptions {
   bool fuse = true;            // fuse chains of element-wise ops
   bool reuse_buffers = true;   // share buffers by liveness
   bool profile = false;        // record each task's span and each tile / row block it hands out (profile())
-  bool check_numerics = false; // throw naming the first node that made NaN / Inf
+  bool check_numerics = false; // throw naming the first node that made NaN / Inf (or the fed batch or
+                               // parameter it read that already held one)
   GemmBackend gemm = default_gemm_backend();  // ebm::gemm, or the system's CBLAS
   bool cache_packs = true;     // pack a parameter read as B by several products once per run, and a value
                                // read as B by several row tiles of one product once per thread (same bits)

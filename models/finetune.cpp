@@ -91,6 +91,7 @@ std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::I
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1);
+    s.diverging = s.train_loss > 10.0 * std::log(static_cast<double>(c_.config.classes));
     s.valid_error = cfg_.validate ? error(valid) : 0.0;
     s.best = cfg_.validate && s.valid_error < best_error_;
     if (s.best) {

@@ -32,6 +32,9 @@ struct FinetuneEpoch {
   double train_loss = 0;    // mean cross-entropy over the epoch's batches
   double valid_error = 0;   // % of the validation images misclassified
   bool best = false;        // the lowest validation error so far
+  // train_loss is over 10 times a uniform guess's (10 ln classes): the
+  // weights have run away, most often from too large a learning rate.
+  bool diverging = false;
 };
 
 class Finetuner {

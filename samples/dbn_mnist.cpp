@@ -13,8 +13,10 @@
 // features.png, samples.png, misclassified.png, metrics.csv; prints a
 // summary table and key=value result lines.
 
+#include <cmath>
 #include <cstdio>
 #include <functional>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -107,8 +109,13 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   Progress bar(what, std::max(o.finetune_epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct", resumed > 0);
+  bool warned = false;
   ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
-    bar.update(e.epoch, fmt::format("loss {:.4f}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
+    bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
+    if (e.diverging && !std::exchange(warned, true))
+      bar.warn(fmt::format("{}: warning: training is diverging: mean loss {:.3g} nats per image in epoch {}, over 10 "
+                           "times a uniform guess's {:.2f}; a smaller --finetune-lr (now {:g}) usually cures it",
+                           what, e.train_loss, e.epoch, std::log(10.0), o.finetune_lr));
     csv.row("{},{:.3f},{:.5f},{:.3f}", e.epoch, e.seconds, e.train_loss, e.valid_error);
   });
   std::vector<int64_t> wrong;
@@ -121,7 +128,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
                                .resume = resume && resumed >= o.finetune_epochs,
                                .keep_best = false, .validate = false});
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
-    refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) { rbar.update(e.epoch, fmt::format("loss {:.4f}", e.train_loss)); });
+    refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) { rbar.update(e.epoch, fmt::format("loss {:.4g}", e.train_loss)); });
     wrong.clear();
     err = refit.error(d.test, &wrong);
     sum.add(what + " refit on 60,000", rbar.seconds(), fmt::format("test error {:.2f}% ({} epochs)", err, ft.best_epoch()));

@@ -21,14 +21,24 @@ class Progress {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const double eta = done > 0 ? s * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
     const int bar = total_ > 0 ? static_cast<int>(20 * done / total_) : 20;
-    const std::string line =
+    line_ =
         fmt::format("{} {}/{} [{:<20}] {:3}% {:.0f} s, ETA {}:{:02}  {}", label_, done, total_, std::string(static_cast<size_t>(bar), '='),
                     total_ > 0 ? 100 * done / total_ : 100, s, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60, note);
     if (tty_)
-      fmt::print("\r{}\033[K", line);
+      fmt::print("\r{}\033[K", line_);
     else
-      fmt::print("{}\n", line);
-    if (tty_ && done >= total_) fmt::print("\n");
+      fmt::print("{}\n", line_);
+    done_ = done >= total_;
+    if (tty_ && done_) fmt::print("\n");
+    std::fflush(stdout);
+  }
+  // A message on a line of its own to stderr, above the live line, which is
+  // then drawn again.
+  void warn(const std::string& text) const {
+    if (tty_ && !done_) fmt::print("\r\033[K");
+    std::fflush(stdout);
+    fmt::print(stderr, "{}\n", text);
+    if (tty_ && !done_) fmt::print("{}", line_);
     std::fflush(stdout);
   }
   double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
@@ -38,6 +48,8 @@ class Progress {
   int64_t total_;
   std::chrono::steady_clock::time_point t0_;
   bool tty_;
+  std::string line_;
+  bool done_ = false;
 };
 
 }  // namespace ebm::samples

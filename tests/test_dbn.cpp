@@ -133,3 +133,18 @@ TEST_CASE("dbn/finetune: learns a tiny task, and a resumed run ends bitwise equa
   CHECK(resumed.first == straight.first);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("dbn/finetune: an epoch whose loss runs far above a uniform guess's is flagged as diverging") {
+  const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
+  auto epochs = [&](float lr) {
+    Graph g;
+    Classifier c = Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = 20, .sgd = {.lr = lr, .momentum = 0.9f}});
+    Executor ex(g, {.threads = 2, .seed = 3});
+    Finetuner ft(c, ex, {.epochs = 3, .eval_batch = 60, .checkpoint = {}});
+    return ft.fit(train, valid);
+  };
+  for (const FinetuneEpoch& e : epochs(0.5f)) CHECK_FALSE(e.diverging);
+  const std::vector<FinetuneEpoch> wild = epochs(1e6f);
+  CHECK(wild.front().train_loss > 10.0 * std::log(3.0));
+  for (const FinetuneEpoch& e : wild) CHECK(e.diverging == (e.train_loss > 10.0 * std::log(3.0)));
+}

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include <doctest/doctest.h>
@@ -108,6 +109,26 @@ TEST_CASE("executor: the numerics check names the first node that produced NaN")
   }
   Executor quiet(g, {.threads = 2});
   CHECK_NOTHROW(quiet.run({y}));
+}
+
+TEST_CASE("executor: the numerics check names a fed batch or a parameter that already held NaN or Inf") {
+  Graph g;
+  Tensor v = g.input("batch", {3, 4});
+  Tensor w = g.param("weights", {4, 2}, 0.5f);
+  Tensor y = sum(sigmoid(matmul(v, w)));
+  std::vector<float> data(12, 1.0f);
+  for (bool parallel : {false, true}) {
+    Executor ex(g, {.threads = 2, .parallel = parallel, .check_numerics = true});
+    CHECK_NOTHROW(ex.run({y}, {{v, data}}));
+    data[6] = std::numeric_limits<float>::quiet_NaN();  // row 1, column 2
+    CHECK_THROWS_WITH_AS(ex.run({y}, {{v, data}}), doctest::Contains("input 'batch' was fed nan at [1, 2] at step 1"),
+                         Error);
+    data[6] = 1.0f;
+    g.value(w)[5] = std::numeric_limits<float>::infinity();  // row 2, column 1
+    CHECK_THROWS_WITH_AS(ex.run({y}, {{v, data}}), doctest::Contains("parameter 'weights' holds inf at [2, 1]"),
+                         Error);
+    g.value(w)[5] = 0.5f;
+  }
 }
 
 TEST_CASE("scheduler: chain, diamond and fan-out give the same values serially and in parallel") {
