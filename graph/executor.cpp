@@ -1,109 +1,22 @@
+// The executor: compiling a plan for a set of targets (buffers, the flow
+// graph, shared packs), binding feeds, and the public calls. Running the
+// plan's tasks is graph/executor_tasks.cpp.
+
 #include "graph/executor.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cmath>
-#include <cstdlib>
-#include <limits>
 #include <string_view>
-#include <vector>
 
 #include <cblas.h>
-#include <tbb/flow_graph.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
-#include "graph/plan.hpp"
+#include "graph/executor_impl.hpp"
 
 namespace ebm {
+
 namespace {
-
-using tbb::flow::continue_msg;
-using FlowNode = tbb::flow::continue_node<continue_msg>;
-
-constexpr int64_t kSplitElements = int64_t{1} << 15;  // split larger element-wise ops
-constexpr int64_t kFuseTileElements = 4096;           // rows per tile of a fused chain
-
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-
-// The profile's thread number of the caller: its slot in the arena (0 in a serial executor).
-int worker(bool parallel) { return parallel ? tbb::this_task_arena::current_thread_index() : 0; }
-
-// While profiling, each task's hook for the pieces its kernels hand to the
-// threads (GEMM tiles, row blocks), and how many it handed out this run.
-struct PieceProbe {
-  Profile* profile = nullptr;
-  int32_t id = -1;  // the task's id in the profile
-  bool parallel = false;
-  std::atomic<int32_t> pieces{0};
-  TileProbe probe;
-
-  void record(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t start_ns, int64_t end_ns) {
-    pieces.fetch_add(1, std::memory_order_relaxed);
-    profile->record_piece(id, worker(parallel), start_ns, end_ns, i0, i1, j0, j1);
-  }
-};
-
-struct Compiled {
-  Plan plan;
-  std::unique_ptr<float[], FreeDeleter> arena;
-  std::vector<float*> ptr;  // per plan node
-  std::vector<Shape> shape;
-  std::vector<int32_t> profile_id;  // per task
-  std::unique_ptr<PieceProbe[]> probes;  // per task, while profiling
-  std::vector<uint32_t> shared_b;   // per plan node: Kernel::shared_b
-  std::vector<uint32_t> thread_b;   // per plan node: Kernel::thread_b
-  std::vector<std::array<uint32_t, kMaxArity>> pack_tag;  // per plan node: Kernel::pack_tag
-  std::unique_ptr<tbb::flow::graph> fg;
-  std::unique_ptr<tbb::flow::broadcast_node<continue_msg>> start;
-  std::vector<std::unique_ptr<FlowNode>> flow;
-};
-
-}  // namespace
-
-struct Executor::Impl {
-  Graph& g;
-  ExecutorOptions opt;
-  tbb::task_arena arena;
-  std::vector<std::unique_ptr<Compiled>> plans;
-  Compiled* last = nullptr;
-  uint64_t step = 0;
-  Profile profile;
-  std::unique_ptr<gemm::Workspace[]> workspaces;  // GEMM pack buffers, one per arena thread
-  int n_workspaces = 0;
-  mutable gemm::PackCache packs;  // B operands several products of a run read, packed once per run
-  std::unique_ptr<gemm::PackCache[]> thread_packs;  // per arena thread: values read as B by several row tiles
-  std::atomic<int32_t> bad_node{std::numeric_limits<int32_t>::max()};
-
-  Impl(Graph& graph, ExecutorOptions o)
-      : g(graph), opt(o), arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic),
-        profile(o.profile ? o.profile_events : 0, o.parallel ? arena.max_concurrency() : 1) {
-    if (o.profile) alongside_id = profile.add_task("alongside", 0.0, "the work given to run beside the steps");
-  }
-
-  Compiled& find(std::span<const Tensor> targets);
-  void compile(Compiled& c);
-  void bind(Compiled& c, std::span<const Feed> feeds);
-  void exec_task(Compiled& c, int32_t t);
-  Kernel kernel(const Compiled& c, int32_t j) const;
-  void exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split);
-  void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
-  void check(Compiled& c, int32_t j);
-  [[noreturn]] void throw_numerics(const Compiled& c, int32_t j) const;
-  void mark_shared_b(Compiled& c) const;
-  // The work run beside a step, recorded as a task of its own when profiling.
-  int32_t alongside_id = -1;
-  void run_alongside(const Alongside& f) {
-    if (!opt.profile) return f();
-    const int64_t t0 = Profile::now_ns();
-    f();
-    profile.record(alongside_id, worker(opt.parallel), t0, Profile::now_ns());
-  }
-};
 
 // The B operands of a product op: input slots, and whether op(B) is B^T.
 struct BSlots {
@@ -119,6 +32,8 @@ BSlots b_slots(const Op& op) {
   if (const auto* m = std::get_if<AffineSigmoid>(&op)) return {{1}, m->tb, 1};
   return {};
 }
+
+}  // namespace
 
 // A parameter is constant while a run lasts (its updates wait for all its
 // readers), so when two or more products of the plan read it as B the same
@@ -259,133 +174,6 @@ void Executor::Impl::bind(Compiled& c, std::span<const Feed> feeds) {
     if (f == feeds.end())
       throw Error("run: input '{}' of shape {} was not fed; the targets depend on it", g.label(id), g.node(id).shape);
     c.ptr[static_cast<size_t>(j)] = const_cast<float*>(f->data.data());  // kernels never write inputs
-  }
-}
-
-Kernel Executor::Impl::kernel(const Compiled& c, int32_t j) const {
-  const PlanNode& pn = c.plan.nodes[static_cast<size_t>(j)];
-  Kernel k;
-  k.n_in = pn.n_in;
-  for (int a = 0; a < pn.n_in; ++a) {
-    const auto i = static_cast<size_t>(pn.in[static_cast<size_t>(a)]);
-    k.in[static_cast<size_t>(a)] = c.ptr[i];
-    k.in_shape[static_cast<size_t>(a)] = c.shape[i];
-  }
-  k.out = c.ptr[static_cast<size_t>(j)];
-  k.out_shape = c.shape[static_cast<size_t>(j)];
-  k.rng = make_rng_key(opt.seed, static_cast<uint64_t>(pn.id), step);
-  k.parallel = opt.parallel;
-  k.gemm = opt.gemm;
-  k.workspaces = workspaces.get();
-  k.n_workspaces = n_workspaces;
-  k.shared_b = c.shared_b[static_cast<size_t>(j)];
-  k.pack_tag = c.pack_tag[static_cast<size_t>(j)];
-  k.packs = k.shared_b ? &packs : nullptr;
-  k.thread_packs = thread_packs.get();
-  k.thread_b = c.thread_b[static_cast<size_t>(j)];
-  k.tile_output = pn.tile_only;
-  if (c.probes && pn.task >= 0) k.probe = &c.probes[static_cast<size_t>(pn.task)].probe;
-  return k;
-}
-
-// A GEMM whose epilogue runs the task's other nodes on each output tile;
-// a member reading the GEMM's output is told where the tile's values are
-// (Kernel::tile_slot), which may be the thread's tile buffer.
-void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
-  struct Members {
-    std::array<Kernel, kMaxEpilogue> kernel;
-    std::array<const Op*, kMaxEpilogue> op{};
-    size_t n = 0;
-  } ms;
-  auto op_of = [&](int32_t j) -> const Op& { return c.plan.nodes[static_cast<size_t>(j)].op; };
-  for (size_t m = 1; m < task.nodes.size(); ++m, ++ms.n) {
-    const PlanNode& pn = c.plan.nodes[static_cast<size_t>(task.nodes[m])];
-    Kernel& k = ms.kernel[ms.n] = kernel(c, task.nodes[m]);
-    for (int a = 0; a < pn.n_in; ++a)
-      if (pn.in[static_cast<size_t>(a)] == task.nodes[0]) k.tile_slot = a;
-    ms.op[ms.n] = &op_of(task.nodes[m]);
-  }
-  const TileEpilogue epilogue{[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* tile,
-                                 int64_t ld) {
-                                const auto& e = *static_cast<const Members*>(ctx);
-                                for (size_t m = 0; m < e.n; ++m) {
-                                  Kernel k = e.kernel[m];
-                                  k.row_begin = i0, k.row_end = i1, k.col_begin = j0, k.col_end = j1;
-                                  k.tile = tile, k.tile_ld = ld;
-                                  run_forward(*e.op[m], k);
-                                }
-                              },
-                              &ms};
-  Kernel k = kernel(c, task.nodes[0]);
-  k.epilogue = &epilogue;
-  run_forward(op_of(task.nodes[0]), k);
-}
-
-void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split) {
-  const Op& op = c.plan.nodes[static_cast<size_t>(j)].op;
-  const Shape shape = c.shape[static_cast<size_t>(j)];
-  Kernel k = kernel(c, j);
-  const bool elementwise = traits(op).kind == OpKind::elementwise;
-  if (elementwise && may_split && opt.parallel && shape.size() >= kSplitElements) {
-    const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / shape.cols);
-    tbb::parallel_for(tbb::blocked_range<int64_t>(r0, r1, grain), [&](const tbb::blocked_range<int64_t>& r) {
-      const int64_t t0 = k.probe ? Profile::now_ns() : 0;
-      Kernel part = k;
-      part.row_begin = r.begin();
-      part.row_end = r.end();
-      run_forward(op, part);
-      if (k.probe) (*k.probe)(r.begin(), r.end(), 0, shape.cols, t0, Profile::now_ns());
-    });
-    return;
-  }
-  k.row_begin = r0;
-  k.row_end = r1;
-  run_forward(op, k);
-}
-
-void Executor::Impl::check(Compiled& c, int32_t j) {
-  const float* p = c.ptr[static_cast<size_t>(j)];
-  const int64_t size = c.shape[static_cast<size_t>(j)].size();
-  if (!p || c.plan.nodes[static_cast<size_t>(j)].offset < 0) return;
-  for (int64_t i = 0; i < size; ++i)
-    if (!std::isfinite(p[i])) {
-      int32_t cur = bad_node.load();
-      while (j < cur && !bad_node.compare_exchange_weak(cur, j)) {
-      }
-      return;
-    }
-}
-
-void Executor::Impl::exec_task(Compiled& c, int32_t t) {
-  const int64_t t0 = opt.profile ? Profile::now_ns() : 0;
-  if (c.probes) c.probes[static_cast<size_t>(t)].pieces.store(0, std::memory_order_relaxed);
-  const PlanTask& task = c.plan.tasks[static_cast<size_t>(t)];
-  if (task.nodes.size() == 1) {
-    const int32_t j = task.nodes[0];
-    exec_node(c, j, 0, c.shape[static_cast<size_t>(j)].rows, true);
-  } else if (takes_epilogue(c.plan.nodes[static_cast<size_t>(task.nodes[0])].op)) {
-    exec_gemm_epilogue(c, task);
-  } else {  // a fused element-wise chain, tile by tile: all members share one shape
-    const Shape s = c.shape[static_cast<size_t>(task.nodes[0])];
-    const int64_t tile = std::max<int64_t>(1, kFuseTileElements / s.cols), tiles = (s.rows + tile - 1) / tile;
-    auto run_tile = [&](int64_t t) {
-      for (int32_t j : task.nodes) exec_node(c, j, t * tile, std::min((t + 1) * tile, s.rows), false);
-    };
-    if (opt.parallel && s.size() >= kSplitElements) {  // rows are independent: tiles may run on any thread
-      PieceProbe* q = c.probes ? &c.probes[static_cast<size_t>(t)] : nullptr;
-      tbb::parallel_for(int64_t{0}, tiles, [&](int64_t i) {
-        const int64_t t0 = q ? Profile::now_ns() : 0;
-        run_tile(i);
-        if (q) q->record(i * tile, std::min((i + 1) * tile, s.rows), 0, s.cols, t0, Profile::now_ns());
-      });
-    } else
-      for (int64_t t = 0; t < tiles; ++t) run_tile(t);
-  }
-  if (opt.check_numerics)
-    for (int32_t j : task.nodes) check(c, j);
-  if (opt.profile) {
-    const bool split = c.probes[static_cast<size_t>(t)].pieces.load(std::memory_order_relaxed) > 0;
-    profile.record(c.profile_id[static_cast<size_t>(t)], worker(opt.parallel), t0, Profile::now_ns(), !split);
   }
 }
 
