@@ -7,7 +7,11 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <cblas.h>
 #include <tbb/task_group.h>
@@ -226,31 +230,25 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds,
   }
   if (m.opt.profile) m.profile.add_run(Profile::now_ns() - t0);
   ++m.step;
-  if (m.opt.check_numerics && m.bad_node.load() != std::numeric_limits<int32_t>::max()) {
-    const int32_t j = m.bad_node.load();
-    m.bad_node = std::numeric_limits<int32_t>::max();
-    m.throw_numerics(c, j);
+  if (m.opt.check_numerics) {
+    const Impl::BadValue b = std::exchange(m.bad, {});  // every task has finished
+    if (b.node != std::numeric_limits<int32_t>::max()) m.throw_numerics(c, b);
   }
 }
 
-// The first node (in plan order) that produced NaN or Inf was j. When one
-// of its inputs is a fed batch or a parameter that already held such a
-// value, that source is what is wrong, and the error names it.
-void Executor::Impl::throw_numerics(const Compiled& c, int32_t j) const {
-  const PlanNode& pn = c.plan.nodes[static_cast<size_t>(j)];
+// What check() found: the source the node read that already held NaN or
+// Inf, when there was one (that source is what is wrong), or else the node.
+void Executor::Impl::throw_numerics(const Compiled& c, const BadValue& b) const {
+  const PlanNode& pn = c.plan.nodes[static_cast<size_t>(b.node)];
   const Node& n = g.node(pn.id);
-  for (int a = 0; a < pn.n_in; ++a) {
-    const auto i = static_cast<size_t>(pn.in[static_cast<size_t>(a)]);
-    const PlanNode& src = c.plan.nodes[i];
-    if (src.task >= 0 || !c.ptr[i]) continue;  // not a source
-    const std::span<const float> v(c.ptr[i], static_cast<size_t>(c.shape[i].size()));
-    const auto bad = std::find_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
-    if (bad == v.end()) continue;
-    const int64_t at = bad - v.begin(), cols = c.shape[i].cols;
-    throw Error("numerics: {} '{}' {} {} at [{}, {}] at step {} (read by node '{}', {}); expected finite values",
-                std::holds_alternative<Input>(src.op) ? "input" : "parameter", g.label(src.id),
-                std::holds_alternative<Input>(src.op) ? "was fed" : "holds", *bad, at / cols, at % cols, step - 1,
-                g.label(pn.id), name(n.op));
+  if (b.source >= 0) {
+    const PlanNode& src = c.plan.nodes[static_cast<size_t>(b.source)];
+    const bool fed = std::holds_alternative<Input>(src.op);
+    const int64_t cols = c.shape[static_cast<size_t>(b.source)].cols;
+    throw Error("numerics: {} '{}' {} {} at [{}, {}] at step {} (read by node '{}', {} {}); expected finite values",
+                fed ? "input" : std::holds_alternative<Param>(src.op) ? "parameter" : "constant", g.label(src.id),
+                fed ? "was fed" : "holds", b.value, b.at / cols, b.at % cols, step - 1, g.label(pn.id), name(n.op),
+                n.shape);
   }
   throw Error("numerics: node '{}' ({} {}) produced NaN or Inf at step {}", g.label(pn.id), name(n.op), n.shape,
               step - 1);

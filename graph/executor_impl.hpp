@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -86,7 +87,17 @@ struct Executor::Impl {
   int n_workspaces = 0;
   mutable gemm::PackCache packs;  // B operands several products of a run read, packed once per run
   std::unique_ptr<gemm::PackCache[]> thread_packs;  // per arena thread: values read as B by several row tiles
-  std::atomic<int32_t> bad_node{std::numeric_limits<int32_t>::max()};
+  // check_numerics: the first node (in plan order) that produced NaN or Inf
+  // this run, and the fed batch, parameter or constant it read that
+  // already held one (source -1: none), with that element.
+  struct BadValue {
+    int32_t node = std::numeric_limits<int32_t>::max();
+    int32_t source = -1;
+    int64_t at = 0;
+    float value = 0.0f;
+  };
+  std::mutex bad_m;
+  BadValue bad;
 
   Impl(Graph& graph, ExecutorOptions o)
       : g(graph), opt(o), arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic),
@@ -102,7 +113,7 @@ struct Executor::Impl {
   void exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, bool may_split);
   void exec_gemm_epilogue(Compiled& c, const PlanTask& task);
   void check(Compiled& c, int32_t j);
-  [[noreturn]] void throw_numerics(const Compiled& c, int32_t j) const;
+  [[noreturn]] void throw_numerics(const Compiled& c, const BadValue& b) const;
   void mark_shared_b(Compiled& c) const;
   // The work run beside a step, recorded as a task of its own when profiling.
   int32_t alongside_id = -1;

@@ -92,17 +92,26 @@ void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, b
   run_forward(op, k);
 }
 
+// Records node j if its value holds NaN or Inf. Its sources are scanned
+// here, inside j's task: an update of a parameter j read waits for this
+// task, so the values scanned are the ones j read.
 void Executor::Impl::check(Compiled& c, int32_t j) {
+  auto first_bad = [](const float* p, int64_t size) {
+    return std::find_if(p, p + size, [](float x) { return !std::isfinite(x); }) - p;
+  };
+  const PlanNode& pn = c.plan.nodes[static_cast<size_t>(j)];
   const float* p = c.ptr[static_cast<size_t>(j)];
   const int64_t size = c.shape[static_cast<size_t>(j)].size();
-  if (!p || c.plan.nodes[static_cast<size_t>(j)].offset < 0) return;
-  for (int64_t i = 0; i < size; ++i)
-    if (!std::isfinite(p[i])) {
-      int32_t cur = bad_node.load();
-      while (j < cur && !bad_node.compare_exchange_weak(cur, j)) {
-      }
-      return;
-    }
+  if (!p || pn.offset < 0 || first_bad(p, size) == size) return;
+  BadValue found{.node = j};
+  for (int a = 0; a < pn.n_in && found.source < 0; ++a) {
+    const auto i = static_cast<size_t>(pn.in[static_cast<size_t>(a)]);
+    if (traits(c.plan.nodes[i].op).kind != OpKind::source || !c.ptr[i]) continue;
+    const int64_t n = c.shape[i].size(), at = first_bad(c.ptr[i], n);
+    if (at < n) found = {.node = j, .source = static_cast<int32_t>(i), .at = at, .value = c.ptr[i][at]};
+  }
+  std::lock_guard lock(bad_m);
+  if (j < bad.node) bad = found;
 }
 
 void Executor::Impl::exec_task(Compiled& c, int32_t t) {

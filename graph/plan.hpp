@@ -18,7 +18,7 @@
 //   - one arena of buffers, shared by values whose lifetimes cannot overlap
 //     in ANY schedule: a buffer is reused only by a task that depends on
 //     every task that produced or read its previous contents.
-// Plain data, no threads: graph/executor.cpp runs it.
+// Plain data, no threads: graph/executor_tasks.cpp runs it.
 
 #include <array>
 #include <cstdint>

@@ -92,6 +92,16 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
   result(fmt::format("bound_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b));
 }
 
+// Warns once per fit (warned) of an epoch whose loss ran away
+// (FinetuneEpoch::diverging).
+void warn_diverging(const Progress& p, const std::string& who, const FinetuneEpoch& e, int64_t classes, float lr,
+                    bool& warned) {
+  if (!e.diverging || std::exchange(warned, true)) return;
+  p.warn(fmt::format("{}: warning: training is diverging: mean loss {:.3g} nats per image in epoch {}, over 10 times "
+                     "a uniform guess's {:.2f}; a smaller --finetune-lr (this run starts at {:g}) usually cures it",
+                     who, e.train_loss, e.epoch, std::log(static_cast<double>(classes)), lr));
+}
+
 // Fine-tunes a fresh net made by `make` (from the DBN, or from scratch): on the
 // training split with the validation split choosing the epoch; with --refit,
 // again on all 60,000 images for that many epochs. Returns the test error.
@@ -112,10 +122,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   bool warned = false;
   ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
-    if (e.diverging && !std::exchange(warned, true))
-      bar.warn(fmt::format("{}: warning: training is diverging: mean loss {:.3g} nats per image in epoch {}, over 10 "
-                           "times a uniform guess's {:.2f}; a smaller --finetune-lr (now {:g}) usually cures it",
-                           what, e.train_loss, e.epoch, std::log(10.0), o.finetune_lr));
+    warn_diverging(bar, what, e, c.config.classes, o.finetune_lr, warned);
     csv.row("{},{:.3f},{:.5f},{:.3f}", e.epoch, e.seconds, e.train_loss, e.valid_error);
   });
   std::vector<int64_t> wrong;
@@ -128,7 +135,11 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
                                .resume = resume && resumed >= o.finetune_epochs,
                                .keep_best = false, .validate = false});
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
-    refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) { rbar.update(e.epoch, fmt::format("loss {:.4g}", e.train_loss)); });
+    bool refit_warned = false;
+    refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) {
+      rbar.update(e.epoch, fmt::format("loss {:.4g}", e.train_loss));
+      warn_diverging(rbar, what + " refit", e, c.config.classes, o.finetune_lr, refit_warned);
+    });
     wrong.clear();
     err = refit.error(d.test, &wrong);
     sum.add(what + " refit on 60,000", rbar.seconds(), fmt::format("test error {:.2f}% ({} epochs)", err, ft.best_epoch()));
