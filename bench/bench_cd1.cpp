@@ -18,8 +18,9 @@
 // The bench runs in rounds (bench::time_rounds): an epoch with zero
 // skipping on, one with it off, and 600 steps' worth of the five GEMMs
 // alone, dense and on a step's own operands, then dense again with the
-// step's data flow, back to back; each ratio is taken within a round, and
-// the medians over rounds are printed.
+// step's data flow, and last a dense epoch without the parameter updates,
+// back to back; each ratio is taken within a round, and the medians over
+// rounds are printed.
 //
 // Output (key=value): the pixels' sparsity (bench::print_pixel_sparsity),
 // then the step's profile and threads_busy_pct (bench::print_step_profile),
@@ -54,6 +55,13 @@
 //                       print_paired): 100 quads of blocks of 10 dense
 //                       steps and 10 runs of that floor (S F F S), the
 //                       median of the quads' ratios and their spread
+//   epoch_dense_without_updates_s, overhead_dense_without_updates_vs_dataflow_floor,
+//   updates_share_of_dense_epoch
+//                       the dense epoch without its parameter updates (the
+//                       chain and the gradients, written out whole; each
+//                       round's last), against the dataflow floor, and
+//                       1 - its seconds / epoch_dense_s: what the updates
+//                       cost inside the dense step
 //   update_floor_s, overhead_vs_floor_plus_updates
 //                       the memory floor of the parameter update (bench::
 //                       measure_update_seconds) and the epoch against the
@@ -72,6 +80,7 @@
 #include "bench/mnist.hpp"
 #include "io/batch.hpp"
 #include "io/idx.hpp"
+#include "autodiff/grad.hpp"
 #include "models/cd.hpp"
 
 namespace {
@@ -126,9 +135,12 @@ int main(int argc, char** argv) {
     ex.run(targets, feeds);
   });
   std::vector<float> next(x.size());
-  // Step b of epoch e, as RbmFitter runs it: x holds batch b, and batch
-  // b + 1 is converted beside the step.
-  auto step = [&](int64_t b, uint64_t e) {
+  // The same steps without the parameter updates: the Gibbs chain and the
+  // gradients, written out whole (as the floor's products are).
+  const std::vector<ebm::Tensor> grads = ebm::grad(t.objective, rbm.params());
+  // Step b of epoch e running `run_targets`, as RbmFitter runs it: x holds
+  // batch b, and batch b + 1 is converted beside the step.
+  auto step_of = [&](std::span<const ebm::Tensor> run_targets, int64_t b, uint64_t e) {
     const ebm::io::BatchOptions o{.mode = ebm::io::Pixels::sampled, .seed = 1, .epoch = e};
     if (b == 0) {
       batches.start_epoch(e);
@@ -138,12 +150,15 @@ int main(int argc, char** argv) {
       if (b + 1 < batches.batches()) ebm::io::fill_batch(train, batches.batch(b + 1), next, o);
     };
     const ebm::Feed feeds[] = {{t.v0, x}};
-    ex.run(targets, feeds, prepare);
+    ex.run(run_targets, feeds, prepare);
     x.swap(next);
   };
-  auto epoch = [&](int e) {
-    for (int64_t b = 0; b < batches.batches(); ++b) step(b, static_cast<uint64_t>(e));
+  auto step = [&](int64_t b, uint64_t e) { step_of(targets, b, e); };
+  auto epoch_of = [&](std::span<const ebm::Tensor> run_targets, int e) {
+    for (int64_t b = 0; b < batches.batches(); ++b) step_of(run_targets, b, static_cast<uint64_t>(e));
   };
+  auto epoch = [&](int e) { epoch_of(targets, e); };
+  auto no_updates = [&](int e) { epoch_of(grads, e); };
   int64_t streamed = 0;  // the paired readings' steps, through epochs 1000, 1001, ...
   auto steps = [&](int k) {
     for (int i = 0; i < k; ++i, ++streamed)
@@ -152,6 +167,7 @@ int main(int argc, char** argv) {
   epoch(0);  // compiles the plan and warms the caches
   rusage ru{};  // training allocates nothing after its first step; the floor's GEMM sets below are not counted
   getrusage(RUSAGE_SELF, &ru);
+  no_updates(0);  // its own plan, not counted either
   std::vector<bench::GemmShape> own = shapes;
   draw_step_operands(g, rbm, train, own);
   bench::GemmSet dense(shapes, kThreads), same(own, kThreads);
@@ -163,11 +179,14 @@ int main(int argc, char** argv) {
         return std::vector{ebm::matmul(v0, h0, {.ta = true}), ebm::matmul(v1, h1, {.ta = true})};
       },
       kThreads);
-  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600, {.dense = &flow});
+  const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600, {.dense = &flow}, no_updates, false);
   const bench::RoundsReport rep = bench::print_rounds(r, 600 * dense.flops(), shapes, kThreads, avx512_gflops);
   bench::print_paired("paired_dense_vs_dataflow_floor", kQuads, 10, steps, flow, false);
   const int64_t params = 784 * 500 + 784 + 500;
   bench::print_update_floor(rep.epoch_s, rep.floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
+  bench::print_value("epoch_dense_without_updates_s", bench::median(r.extra));
+  bench::print_value("overhead_dense_without_updates_vs_dataflow_floor", bench::median_ratio(r.extra, r.flow_dense));
+  bench::print_value("updates_share_of_dense_epoch", 1.0 - bench::median_ratio(r.extra, r.off));
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, rep.floors));

@@ -223,7 +223,7 @@ void print_step_profile(ebm::Graph& g, int threads, int steps, Step step) {
 struct Rounds {
   std::vector<double> on, off, dense_floor, same_floor;  // seconds per epoch, per round
   std::vector<double> flow_dense, flow_same;             // the GemmFlow floors', when given
-  std::vector<double> extra;                             // the optional extra epoch's (zero skipping on)
+  std::vector<double> extra;                             // the optional extra epoch's
 };
 
 // The GemmFlow floors a bench times in each round, after the GemmSets:
@@ -233,11 +233,12 @@ struct FlowFloors {
   GemmFlow* same = nullptr;
 };
 
-// `extra(i)`, when given, runs a variant of the epoch (bench_finetune's:
-// the step without its parameter updates) last in each round.
+// `extra(i)`, when given, runs a variant of the epoch (the step without its
+// parameter updates) last in each round, with zero skipping as
+// `extra_skips` says.
 template <typename Epoch, typename Extra = void (*)(int)>
 Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls, FlowFloors flows = {},
-                   Extra extra = nullptr) {
+                   Extra extra = nullptr, bool extra_skips = true) {
   Rounds r;
   auto timed = [](bool skip, auto f) {
     ebm::gemm::set_skip_zeros(skip);
@@ -256,8 +257,9 @@ Rounds time_rounds(int n, Epoch epoch, GemmSet& dense, GemmSet& same, int calls,
       ebm::gemm::set_skip_zeros(true);
     }
     if (flows.same) r.flow_same.push_back(flows.same->seconds(calls));
-    if constexpr (!std::is_same_v<Extra, void (*)(int)>) r.extra.push_back(timed(true, [&] { extra(i); }));
+    if constexpr (!std::is_same_v<Extra, void (*)(int)>) r.extra.push_back(timed(extra_skips, [&] { extra(i); }));
   }
+  ebm::gemm::set_skip_zeros(true);
   return r;
 }
 
