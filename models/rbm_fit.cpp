@@ -1,8 +1,10 @@
 #include "models/rbm_fit.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +40,34 @@ std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epo
   }
   return out;
 }
+
+namespace {
+
+// The sum over units of the variance of the rows of `src` as seen in
+// `epoch`: the reconstruction error of predicting each unit by its mean.
+double variance_sum(const DataSource& src, uint64_t epoch) {
+  constexpr int64_t kRows = 100;
+  const auto d = static_cast<size_t>(src.dim);
+  std::vector<double> sum(d), squares(d);
+  std::vector<int64_t> idx;
+  std::vector<float> rows;
+  for (int64_t first = 0; first < src.count; first += kRows) {
+    idx.resize(static_cast<size_t>(std::min(kRows, src.count - first)));
+    std::iota(idx.begin(), idx.end(), first);
+    rows.resize(idx.size() * d);
+    src.fill(idx, rows, epoch);
+    for (size_t k = 0; k < rows.size(); ++k) {
+      sum[k % d] += rows[k];
+      squares[k % d] += double{rows[k]} * rows[k];
+    }
+  }
+  double v = 0;
+  const auto n = static_cast<double>(std::max<int64_t>(src.count, 1));
+  for (size_t i = 0; i < d; ++i) v += std::max(0.0, squares[i] / n - (sum[i] / n) * (sum[i] / n));
+  return v;
+}
+
+}  // namespace
 
 double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch) {
   const auto f = free_energies(src, epoch);
@@ -125,12 +155,18 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
   io::Batcher batches(train.count, t_.config.batch, cfg_.data_seed);
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};
+  // A source may run this executor (a DBN layer's features): its step is
+  // put back, so the training's random draws stay those of a run without it.
+  const uint64_t step = ex_.step();
+  const double baseline =
+      epochs_done_ < cfg_.epochs ? variance_sum(head(train, cfg_.monitor_images), static_cast<uint64_t>(epochs_done_)) : 0;
+  ex_.set_step(step);
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
     t_.set_lr(t_.config.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
     t_.set_momentum(e < cfg_.momentum_switch_epoch ? t_.config.momentum : cfg_.final_momentum);
     batches.start_epoch(static_cast<uint64_t>(e));
-    EpochStats s{.epoch = e + 1};
+    EpochStats s{.epoch = e + 1, .recon_baseline = baseline};
     const auto epoch = static_cast<uint64_t>(e);
     if (train.concurrent && batches.batches() > 0) train.fill(batches.batch(0), next_, epoch);
     for (int64_t b = 0; b < batches.batches(); ++b) {
@@ -150,6 +186,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     check_finite(state(), fmt::format("fit '{}'", t_.rbm.name), e + 1);
+    s.diverging = baseline > 0 && s.recon_error > 1.5 * baseline;
     s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), static_cast<uint64_t>(e));
     s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), static_cast<uint64_t>(e));
     s.fe_gap = s.fe_valid - s.fe_train;

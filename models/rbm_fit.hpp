@@ -11,6 +11,11 @@
 //                when the model starts to overfit (the guide, section 6)
 //   pseudo_ll    V log sigmoid(F(v~) - F(v)), v~ = v with one random bit
 //                flipped, averaged over the training subset (binary visibles)
+//   diverging    recon_error above 1.5 times recon_baseline, the error of
+//                predicting every unit by its mean (the sum of the units'
+//                variances over the training subset; no verdict when it is
+//                0): the weights have run away, most often from too large a
+//                learning rate
 
 #include <filesystem>
 #include <functional>
@@ -40,6 +45,8 @@ struct EpochStats {
   double recon_error = 0;
   double fe_train = 0, fe_valid = 0, fe_gap = 0;
   double pseudo_ll = 0;
+  double recon_baseline = 0;
+  bool diverging = false;
 };
 
 class RbmFitter {

@@ -63,9 +63,15 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
                std::max(epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   double recon = 0;
+  bool warned = false;
   fit.fit(train, valid, [&](const EpochStats& s) {
     recon = s.recon_error;
     bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
+    if (s.diverging && !std::exchange(warned, true))
+      bar.warn(fmt::format("layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, over "
+                           "1.5 times that of predicting each unit by its mean ({:.4g}); a smaller --pretrain-lr (now "
+                           "{:g}) usually cures it",
+                           l + 1, s.recon_error, s.epoch, s.recon_baseline, o.pretrain_lr));
   });
   sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
           resumed >= epochs ? std::string("resumed from the checkpoint (all epochs done)")

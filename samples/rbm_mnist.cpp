@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -187,10 +188,17 @@ std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
                    fit.epochs_done() > 0);  // appended to only when the run goes on from a checkpoint
   const io::Pixels px = parse_pixels(o.pixels);
   const DataSource train = image_source(d.train, px, o.data_seed), valid = image_source(d.valid, px, o.data_seed);
+  bool warned = false;
   return fit.fit(train, valid, [&](const EpochStats& s) {
     fmt::print("epoch {:3}/{}  {:6.1f} s  recon {:7.3f}  F train {:8.2f}  F valid {:8.2f}  gap {:6.2f}  PL {:8.2f}\n",
                s.epoch, o.epochs, s.seconds, s.recon_error, s.fe_train, s.fe_valid, s.fe_gap, s.pseudo_ll);
     std::fflush(stdout);
+    if (s.diverging && !std::exchange(warned, true))
+      fmt::print(stderr,
+                 "rbm_mnist: warning: training is diverging: reconstruction error {:.4g} in epoch {}, over 1.5 times "
+                 "that of predicting each pixel by its mean ({:.4g}); a smaller --lr (this run starts at {:g}) usually "
+                 "cures it\n",
+                 s.recon_error, s.epoch, s.recon_baseline, o.lr);
     csv.row("{},{:.3f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f}", s.epoch, s.seconds, s.recon_error, s.fe_train, s.fe_valid,
             s.fe_gap, s.pseudo_ll);
   });

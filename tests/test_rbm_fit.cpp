@@ -1,5 +1,6 @@
 // The RBM training loop: checkpoints round-trip, a resumed run continues
-// exactly as an uninterrupted one, and bad checkpoints are named errors.
+// exactly as an uninterrupted one, bad checkpoints are named errors, and a
+// run that blows up is stopped (NaN) or flagged (a runaway error).
 
 #include <algorithm>
 #include <cmath>
@@ -162,3 +163,19 @@ TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error; its l
   CHECK(std::all_of(w.data.begin(), w.data.end(), [](float x) { return std::isfinite(x); }));
   fs::remove_all(d);
 }
+
+TEST_CASE("rbm/fit: an epoch whose reconstruction error runs far above a mean prediction's is flagged as diverging") {
+  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
+  const DataSource train = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
+  Run calm(CdMethod::cd, {}, false, 3);
+  for (const EpochStats& s : calm.fit.fit(train, valid)) {
+    CHECK(s.recon_baseline > 1.0);  // 36 binary pixels, many of them on about half the time
+    CHECK_FALSE(s.diverging);  // a slow start (an error near the baseline) is not divergence
+  }
+  Run wild(CdMethod::cd, {}, false, 2);
+  wild.trainer.config.lr = 1000.0f;
+  const std::vector<EpochStats> w = wild.fit.fit(train, valid);
+  CHECK(w.front().recon_error > 1.5 * w.front().recon_baseline);
+  CHECK(w.front().diverging);
+}
+
