@@ -69,6 +69,22 @@ double variance_sum(const DataSource& src, uint64_t epoch) {
 
 }  // namespace
 
+void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch) {
+  s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), epoch);
+  s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), epoch);
+  s.fe_gap = s.fe_valid - s.fe_train;
+  if (t_.rbm.config.visible_unit == Unit::binary) s.pseudo_ll = pseudo_likelihood(head(train, cfg_.monitor_images), epoch);
+}
+
+double RbmFitter::recon_baseline(const DataSource& train) {
+  // A source may run this executor (a DBN layer's features): its step is
+  // put back, so the training's random draws stay those of a run without it.
+  const uint64_t step = ex_.step();
+  const double v = variance_sum(head(train, cfg_.monitor_images), static_cast<uint64_t>(epochs_done_));
+  ex_.set_step(step);
+  return v;
+}
+
 double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch) {
   const auto f = free_energies(src, epoch);
   double s = 0;
@@ -155,12 +171,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
   io::Batcher batches(train.count, t_.config.batch, cfg_.data_seed);
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};
-  // A source may run this executor (a DBN layer's features): its step is
-  // put back, so the training's random draws stay those of a run without it.
-  const uint64_t step = ex_.step();
-  const double baseline =
-      epochs_done_ < cfg_.epochs ? variance_sum(head(train, cfg_.monitor_images), static_cast<uint64_t>(epochs_done_)) : 0;
-  ex_.set_step(step);
+  const double baseline = epochs_done_ < cfg_.epochs ? recon_baseline(train) : 0.0;
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
     t_.set_lr(t_.config.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
@@ -187,11 +198,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     check_finite(state(), fmt::format("fit '{}'", t_.rbm.name), e + 1);
     s.diverging = baseline > 0 && s.recon_error > 1.5 * baseline;
-    s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), static_cast<uint64_t>(e));
-    s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), static_cast<uint64_t>(e));
-    s.fe_gap = s.fe_valid - s.fe_train;
-    if (t_.rbm.config.visible_unit == Unit::binary)
-      s.pseudo_ll = pseudo_likelihood(head(train, cfg_.monitor_images), static_cast<uint64_t>(e));
+    monitor(s, train, valid, epoch);
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save(epochs_done_);
     out.push_back(s);

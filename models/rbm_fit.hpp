@@ -63,6 +63,10 @@ class RbmFitter {
   double mean_free_energy(const DataSource& src, uint64_t epoch);
   // V log sigmoid(F(v~) - F(v)) averaged over the rows of `src`.
   double pseudo_likelihood(const DataSource& src, uint64_t epoch);
+  // The error of predicting each unit by its mean over the monitoring
+  // subset of `train` (EpochStats::recon_baseline); leaves the executor's
+  // step as it found it.
+  double recon_baseline(const DataSource& train);
 
   int epochs_done() const { return epochs_done_; }
   void save(int epoch) const;
@@ -70,6 +74,8 @@ class RbmFitter {
 
  private:
   std::vector<NamedTensor> state() const;
+  // The free energies' gap and the pseudo-likelihood of `epoch` into s.
+  void monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch);
 
   CdTrainer& t_;
   Executor& ex_;
