@@ -60,8 +60,9 @@
 //                       the dense epoch without its parameter updates (the
 //                       chain and the gradients, written out whole; each
 //                       round's last), against the dataflow floor, and
-//                       1 - its seconds / epoch_dense_s: what the updates
-//                       cost inside the dense step
+//                       1 - the median over rounds of its seconds over the
+//                       dense epoch's: what the updates cost inside the
+//                       dense step beyond writing the gradients whole
 //   update_floor_s, overhead_vs_floor_plus_updates
 //                       the memory floor of the parameter update (bench::
 //                       measure_update_seconds) and the epoch against the

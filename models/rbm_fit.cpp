@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <numeric>
 
 #include <nlohmann/json.hpp>
 
@@ -41,34 +40,6 @@ std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epo
   return out;
 }
 
-namespace {
-
-// The sum over units of the variance of the rows of `src` as seen in
-// `epoch`: the reconstruction error of predicting each unit by its mean.
-double variance_sum(const DataSource& src, uint64_t epoch) {
-  constexpr int64_t kRows = 100;
-  const auto d = static_cast<size_t>(src.dim);
-  std::vector<double> sum(d), squares(d);
-  std::vector<int64_t> idx;
-  std::vector<float> rows;
-  for (int64_t first = 0; first < src.count; first += kRows) {
-    idx.resize(static_cast<size_t>(std::min(kRows, src.count - first)));
-    std::iota(idx.begin(), idx.end(), first);
-    rows.resize(idx.size() * d);
-    src.fill(idx, rows, epoch);
-    for (size_t k = 0; k < rows.size(); ++k) {
-      sum[k % d] += rows[k];
-      squares[k % d] += double{rows[k]} * rows[k];
-    }
-  }
-  double v = 0;
-  const auto n = static_cast<double>(std::max<int64_t>(src.count, 1));
-  for (size_t i = 0; i < d; ++i) v += std::max(0.0, squares[i] / n - (sum[i] / n) * (sum[i] / n));
-  return v;
-}
-
-}  // namespace
-
 void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch) {
   s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), epoch);
   s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), epoch);
@@ -77,11 +48,29 @@ void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource
 }
 
 double RbmFitter::recon_baseline(const DataSource& train) {
-  // A source may run this executor (a DBN layer's features): its step is
-  // put back, so the training's random draws stay those of a run without it.
+  // Rows are read in padded batches of the trainer's size, as a DBN layer's
+  // source computes them, as seen in epoch 0 (a resumed run gets the same
+  // figure). Such a source runs this executor: its step is put back, so the
+  // training's random draws stay those of a run without this pass.
+  const DataSource src = head(train, cfg_.monitor_images);
+  const int64_t b = t_.v0.shape().rows;
+  const auto d = static_cast<size_t>(src.dim);
   const uint64_t step = ex_.step();
-  const double v = variance_sum(head(train, cfg_.monitor_images), static_cast<uint64_t>(epochs_done_));
+  std::vector<double> sum(d), squares(d);
+  std::vector<int64_t> idx;
+  for (int64_t first = 0; first < src.count; first += b) {
+    padded_rows(first, b, src.count, idx);
+    src.fill(idx, batch_, 0);
+    const size_t real = static_cast<size_t>(std::min(b, src.count - first)) * d;  // the padding repeats rows
+    for (size_t k = 0; k < real; ++k) {
+      sum[k % d] += batch_[k];
+      squares[k % d] += double{batch_[k]} * batch_[k];
+    }
+  }
   ex_.set_step(step);
+  double v = 0;
+  const auto n = static_cast<double>(std::max<int64_t>(src.count, 1));
+  for (size_t i = 0; i < d; ++i) v += std::max(0.0, squares[i] / n - (sum[i] / n) * (sum[i] / n));
   return v;
 }
 
@@ -197,7 +186,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     check_finite(state(), fmt::format("fit '{}'", t_.rbm.name), e + 1);
-    s.diverging = baseline > 0 && s.recon_error > 1.5 * baseline;
+    s.diverging = e > 0 && baseline > 0 && s.recon_error > 1.5 * baseline;
     monitor(s, train, valid, epoch);
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save(epochs_done_);

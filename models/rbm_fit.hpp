@@ -11,11 +11,14 @@
 //                when the model starts to overfit (the guide, section 6)
 //   pseudo_ll    V log sigmoid(F(v~) - F(v)), v~ = v with one random bit
 //                flipped, averaged over the training subset (binary visibles)
-//   diverging    recon_error above 1.5 times recon_baseline, the error of
-//                predicting every unit by its mean (the sum of the units'
-//                variances over the training subset; no verdict when it is
-//                0): the weights have run away, most often from too large a
-//                learning rate
+//   diverging    from the second epoch on, recon_error above 1.5 times
+//                recon_baseline, the error of predicting every unit by its
+//                mean (the sum of the units' variances over the training
+//                subset in epoch 0; no verdict when it is 0): the weights
+//                have run away, most often from too large a learning rate.
+//                The first epoch's error averages over the starting model,
+//                which may predict worse than the means (a DBN layer's
+//                visible biases start at 0), so it is not judged.
 
 #include <filesystem>
 #include <functional>
@@ -34,7 +37,7 @@ struct RbmFitConfig {
   float lr_decay = 1.0f;                    // lr of epoch e = lr * lr_decay^e
   float final_momentum = 0.9f;
   int momentum_switch_epoch = 5;            // initial momentum before, final after
-  int64_t monitor_images = 1000;            // subset size for fe_gap and pseudo_ll
+  int64_t monitor_images = 1000;            // subset size for fe_gap, pseudo_ll and recon_baseline
   std::filesystem::path checkpoint;         // empty: no checkpoints
   bool resume = false;                      // continue from `checkpoint` if one was saved
 };
@@ -64,8 +67,9 @@ class RbmFitter {
   // V log sigmoid(F(v~) - F(v)) averaged over the rows of `src`.
   double pseudo_likelihood(const DataSource& src, uint64_t epoch);
   // The error of predicting each unit by its mean over the monitoring
-  // subset of `train` (EpochStats::recon_baseline); leaves the executor's
-  // step as it found it.
+  // subset of `train` as seen in epoch 0 (EpochStats::recon_baseline).
+  // Leaves the executor's step as it found it, but not its last run's
+  // values.
   double recon_baseline(const DataSource& train);
 
   int epochs_done() const { return epochs_done_; }

@@ -15,6 +15,7 @@
 #include "models/dbn_bound.hpp"
 #include "models/exact.hpp"
 #include "models/finetune.hpp"
+#include "models/rbm_fit.hpp"
 #include "tests/tiny_digits.hpp"
 
 using namespace ebm;
@@ -148,3 +149,25 @@ TEST_CASE("dbn/finetune: an epoch whose loss runs far above a uniform guess's is
   CHECK(wild.front().train_loss > 10.0 * std::log(3.0));
   for (const FinetuneEpoch& e : wild) CHECK(e.diverging == (e.train_loss > 10.0 * std::log(3.0)));
 }
+
+TEST_CASE("dbn/pretrain: a layer above the first, fed by its layer source on the same executor, fits at any batch") {
+  // The fitter's passes over the monitoring subset (25 rows here, batches of
+  // 10) must ask the layer source for whole batches only, and leave the
+  // executor's step as they found it.
+  const io::ImageSet train = tiny_digits(60, 1), valid = tiny_digits(30, 2);
+  Graph g;
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = {16, 12, 9}, .init_std = 0.1f});
+  Executor ex(g, {.threads = 2, .seed = 5});
+  const DataSource images = image_source(train, io::Pixels::scaled, 1), valid_images = image_source(valid, io::Pixels::scaled, 1);
+  const DataSource up = layer_source(dbn, 1, ex, images, 10), valid_up = layer_source(dbn, 1, ex, valid_images, 10);
+  CdTrainer t = make_cd_trainer(dbn.rbms[1], {.batch = 10, .lr = 0.05f});
+  RbmFitter fit(t, ex, {.epochs = 2, .monitor_images = 25, .checkpoint = {}});
+  const uint64_t step = ex.step();
+  CHECK(fit.recon_baseline(up) > 0.0);
+  CHECK(ex.step() == step);
+  const std::vector<EpochStats> stats = fit.fit(up, valid_up);
+  REQUIRE(stats.size() == 2);
+  CHECK(stats.back().recon_baseline > 0.0);
+  CHECK(std::isfinite(stats.back().recon_error));
+}
+
