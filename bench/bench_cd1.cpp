@@ -77,11 +77,11 @@
 #include <cmath>
 #include <random>
 
+#include "autodiff/grad.hpp"
 #include "bench/gemm_floor.hpp"
 #include "bench/mnist.hpp"
 #include "io/batch.hpp"
 #include "io/idx.hpp"
-#include "autodiff/grad.hpp"
 #include "models/cd.hpp"
 
 namespace {
