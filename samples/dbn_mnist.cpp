@@ -67,11 +67,13 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   fit.fit(train, valid, [&](const EpochStats& s) {
     recon = s.recon_error;
     bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
-    if (s.diverging && !std::exchange(warned, true))
+    if (s.diverging && !std::exchange(warned, true)) {
+      bar.print_above(stdout, fmt::format("pretrain_layer{}_diverging_epoch={}", l + 1, s.epoch));  // for scripts
       bar.warn(fmt::format("layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, over "
                            "1.5 times that of predicting each unit by its mean ({:.4g}); a smaller --pretrain-lr (now "
                            "{:g}) usually cures it",
                            l + 1, s.recon_error, s.epoch, s.recon_baseline, o.pretrain_lr));
+    }
   });
   sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
           resumed >= epochs ? std::string("resumed from the checkpoint (all epochs done)")
@@ -103,6 +105,7 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
 void warn_diverging(const Progress& p, const std::string& who, const FinetuneEpoch& e, int64_t classes, float lr,
                     bool& warned) {
   if (!e.diverging || std::exchange(warned, true)) return;
+  p.print_above(stdout, fmt::format("{}_diverging_epoch={}", who, e.epoch));  // for scripts: the first flagged epoch
   p.warn(fmt::format("{}: warning: training is diverging: mean loss {:.3g} nats per image in epoch {}, over 10 times "
                      "a uniform guess's {:.2f}; a smaller --finetune-lr (this run starts at {:g}) usually cures it",
                      who, e.train_loss, e.epoch, std::log(static_cast<double>(classes)), lr));
@@ -144,7 +147,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
     bool refit_warned = false;
     refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) {
       rbar.update(e.epoch, fmt::format("loss {:.4g}", e.train_loss));
-      warn_diverging(rbar, what + " refit", e, c.config.classes, o.finetune_lr, refit_warned);
+      warn_diverging(rbar, what + "_refit", e, c.config.classes, o.finetune_lr, refit_warned);
     });
     wrong.clear();
     err = refit.error(d.test, &wrong);

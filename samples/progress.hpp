@@ -32,15 +32,17 @@ class Progress {
     if (tty_ && done_) fmt::print("\n");
     std::fflush(stdout);
   }
-  // A message on a line of its own to stderr, above the live line, which is
-  // then drawn again.
-  void warn(const std::string& text) const {
+  // A line of its own on `to` (stdout or stderr), above the live line,
+  // which is then drawn again.
+  void print_above(std::FILE* to, const std::string& text) const {
     if (tty_ && !done_) fmt::print("\r\033[K");
     std::fflush(stdout);
-    fmt::print(stderr, "{}\n", text);
+    fmt::print(to, "{}\n", text);
+    std::fflush(to);
     if (tty_ && !done_) fmt::print("{}", line_);
     std::fflush(stdout);
   }
+  void warn(const std::string& text) const { print_above(stderr, text); }
   double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
 
  private:

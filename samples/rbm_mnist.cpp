@@ -235,6 +235,7 @@ int run(const Options& o) {
     samples::result("recon_error", fmt::format("{:.3f}", last.recon_error));
     samples::result("fe_gap", fmt::format("{:.3f}", last.fe_gap));
     samples::result("pseudo_ll", fmt::format("{:.2f}", last.pseudo_ll));
+    samples::result("diverging_epochs", std::count_if(epochs.begin(), epochs.end(), [](const EpochStats& e) { return e.diverging; }));
   }
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
