@@ -26,17 +26,30 @@ RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
-std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch) {
-  const int64_t b = t_.v0.shape().rows;
-  std::vector<double> out;
+namespace {
+
+// Calls body(first, rows) for each batch of `src`'s rows as seen in
+// `epoch`, written into `batch` (b rows; the last batch padded by repeating
+// rows, `rows` of them real).
+template <typename Body>
+void for_each_batch(const DataSource& src, int64_t b, uint64_t epoch, std::vector<float>& batch, Body body) {
   std::vector<int64_t> idx;
   for (int64_t first = 0; first < src.count; first += b) {
     padded_rows(first, b, src.count, idx);
-    src.fill(idx, batch_, epoch);
+    src.fill(idx, batch, epoch);
+    body(first, std::min(b, src.count - first));
+  }
+}
+
+}  // namespace
+
+std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch) {
+  std::vector<double> out;
+  for_each_batch(src, t_.v0.shape().rows, epoch, batch_, [&](int64_t, int64_t rows) {
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     auto f = ex_.value(f_eval_);
-    for (int64_t i = 0; i < b && first + i < src.count; ++i) out.push_back(f[static_cast<size_t>(i)]);
-  }
+    out.insert(out.end(), f.begin(), f.begin() + rows);
+  });
   return out;
 }
 
@@ -53,20 +66,15 @@ double RbmFitter::recon_baseline(const DataSource& train) {
   // figure). Such a source runs this executor: its step is put back, so the
   // training's random draws stay those of a run without this pass.
   const DataSource src = head(train, cfg_.monitor_images);
-  const int64_t b = t_.v0.shape().rows;
   const auto d = static_cast<size_t>(src.dim);
   const uint64_t step = ex_.step();
   std::vector<double> sum(d), squares(d);
-  std::vector<int64_t> idx;
-  for (int64_t first = 0; first < src.count; first += b) {
-    padded_rows(first, b, src.count, idx);
-    src.fill(idx, batch_, 0);
-    const size_t real = static_cast<size_t>(std::min(b, src.count - first)) * d;  // the padding repeats rows
-    for (size_t k = 0; k < real; ++k) {
+  for_each_batch(src, t_.v0.shape().rows, 0, batch_, [&](int64_t, int64_t rows) {
+    for (size_t k = 0; k < static_cast<size_t>(rows) * d; ++k) {
       sum[k % d] += batch_[k];
       squares[k % d] += double{batch_[k]} * batch_[k];
     }
-  }
+  });
   ex_.set_step(step);
   double v = 0;
   const auto n = static_cast<double>(std::max<int64_t>(src.count, 1));
@@ -85,10 +93,7 @@ double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
   const int64_t b = t_.v0.shape().rows, nv = t_.rbm.config.visible;
   const RngKey key = make_rng_key(cfg_.data_seed, 0x9e11, epoch);
   double acc = 0;
-  std::vector<int64_t> idx;
-  for (int64_t first = 0; first < src.count; first += b) {
-    padded_rows(first, b, src.count, idx);
-    src.fill(idx, batch_, epoch);
+  for_each_batch(src, b, epoch, batch_, [&](int64_t first, int64_t rows) {
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     std::vector<float> f(ex_.value(f_eval_).begin(), ex_.value(f_eval_).end());
     for (int64_t i = 0; i < b; ++i) {  // flip one random bit per row
@@ -98,11 +103,11 @@ double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
     }
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     auto ff = ex_.value(f_eval_);
-    for (int64_t i = 0; i < b && first + i < src.count; ++i) {
+    for (int64_t i = 0; i < rows; ++i) {
       const double d = double(ff[static_cast<size_t>(i)]) - f[static_cast<size_t>(i)];  // log sigmoid(d)
       acc += static_cast<double>(nv) * -(std::max(-d, 0.0) + std::log1p(std::exp(-std::abs(d))));
     }
-  }
+  });
   return acc / static_cast<double>(src.count);
 }
 
