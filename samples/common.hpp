@@ -68,12 +68,26 @@ inline std::string given_flags(const CLI::App& app, std::initializer_list<const 
   return out;
 }
 
-// Appends rows to a CSV file written header-first.
+// Appends rows to a CSV file written header-first. Asked to append (a run
+// resumed) to a file whose header differs, as one written before a column
+// was added, it moves that file to <path>.old and starts afresh.
 class Csv {
  public:
   Csv(const std::filesystem::path& path, const std::string& header, bool append) {
-    const bool fresh = !append || !std::filesystem::exists(path);
+    bool fresh = !append || !std::filesystem::exists(path);
+    if (!fresh && first_line(path) != header) {
+      std::filesystem::path old = path;
+      old += ".old";
+      std::error_code ec;
+      std::filesystem::rename(path, old, ec);
+      if (ec) throw Error("'{}': its columns are not '{}' and it cannot be moved aside ({})", path.string(), header,
+                          ec.message());
+      fmt::print(stderr, "note: '{}' had other columns; moved to '{}', a new one starts here\n", path.string(),
+                 old.string());
+      fresh = true;
+    }
     f_.open(path, fresh ? std::ios::trunc : std::ios::app);
+    if (!f_) throw Error("'{}': cannot open for writing; expected a writable file in the --output folder", path.string());
     if (fresh) f_ << header << '\n';
   }
   template <typename... Args>
@@ -83,6 +97,12 @@ class Csv {
   }
 
  private:
+  static std::string first_line(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }
   std::ofstream f_;
 };
 

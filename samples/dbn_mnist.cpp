@@ -10,8 +10,9 @@
 //                         (unrolled, fine-tuned by backprop through autodiff)
 //
 // Writes to --output: pretrain/ and finetune/ checkpoints, filters.png,
-// features.png, samples.png, misclassified.png, metrics.csv; prints a
-// summary table and key=value result lines.
+// features.png, samples.png, misclassified.png, per-epoch CSV metrics
+// (pretrain_layerN.csv, finetune.csv, ...); prints a summary table and
+// key=value result lines.
 
 #include <cmath>
 #include <cstdio>
@@ -31,6 +32,7 @@
 #include "samples/common.hpp"
 #include "samples/dbn_mnist_parts.hpp"
 #include "samples/progress.hpp"
+#include "samples/rbm_metrics.hpp"
 
 namespace {
 
@@ -64,8 +66,10 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   double recon = 0;
   bool warned = false;
+  RbmEpochCsv csv(fmt::format("{}/pretrain_layer{}.csv", o.output, l + 1), resumed > 0);
   fit.fit(train, valid, [&](const EpochStats& s) {
     recon = s.recon_error;
+    csv.row(s);
     bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
     if (s.diverging && !std::exchange(warned, true)) {
       bar.print_above(stdout, fmt::format("pretrain_layer{}_diverging_epoch={}", l + 1, s.epoch));  // for scripts
@@ -127,12 +131,13 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
                o.finetune_epochs);
   Progress bar(what, std::max(o.finetune_epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
-  Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct", resumed > 0);
+  Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct,best,diverging", resumed > 0);
   bool warned = false;
   ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
     warn_diverging(bar, what, e, c.config.classes, o.finetune_lr, warned);
-    csv.row("{},{:.3f},{:.5f},{:.3f}", e.epoch, e.seconds, e.train_loss, e.valid_error);
+    csv.row("{},{:.3f},{:.5f},{:.3f},{:d},{:d}", e.epoch, e.seconds, e.train_loss, e.valid_error, static_cast<int>(e.best),
+            static_cast<int>(e.diverging));
   });
   std::vector<int64_t> wrong;
   double err = ft.error(d.test, &wrong);
@@ -145,8 +150,10 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
                                .keep_best = false, .validate = false});
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
     bool refit_warned = false;
+    Csv rcsv(o.output + "/" + what + "_refit.csv", "epoch,seconds,train_loss,diverging", refit.epochs_done() > 0);
     refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) {
       rbar.update(e.epoch, fmt::format("loss {:.4g}", e.train_loss));
+      rcsv.row("{},{:.3f},{:.5f},{:d}", e.epoch, e.seconds, e.train_loss, static_cast<int>(e.diverging));
       warn_diverging(rbar, what + "_refit", e, c.config.classes, o.finetune_lr, refit_warned);
     });
     wrong.clear();
@@ -176,7 +183,11 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
                                    .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,
                                    .checkpoint = o.output + "/joint", .resume = resume});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
-  jt.train_top(d.train, d.valid, [&](const JointEpoch& e) { top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error)); });
+  Csv top_csv(o.output + "/pretrain_top.csv", "epoch,seconds,valid_error_pct", jt.saved_epoch("top") > 0);
+  jt.train_top(d.train, d.valid, [&](const JointEpoch& e) {
+    top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
+    top_csv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.valid_error);
+  });
   const double greedy = jt.error(d.test, false);
   sum.add(fmt::format("pretrain top {}+10-{}", pen, top_size), top_bar.seconds(), fmt::format("test error {:.2f}% (greedy)", greedy));
   result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));

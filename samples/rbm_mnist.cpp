@@ -26,6 +26,7 @@
 #include "models/ais.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
+#include "samples/rbm_metrics.hpp"
 
 namespace {
 
@@ -184,8 +185,7 @@ Data load_data(const Options& o) {
 }
 
 std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
-  samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,recon_error,fe_train,fe_valid,fe_gap,pseudo_ll",
-                   fit.epochs_done() > 0);  // appended to only when the run goes on from a checkpoint
+  samples::RbmEpochCsv csv(o.output + "/metrics.csv", fit.epochs_done() > 0);  // appended to only when resumed
   const io::Pixels px = parse_pixels(o.pixels);
   const DataSource train = image_source(d.train, px, o.data_seed), valid = image_source(d.valid, px, o.data_seed);
   bool warned = false;
@@ -199,8 +199,7 @@ std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
                  "that of predicting each pixel by its mean ({:.4g}); a smaller --lr (this run starts at {:g}) usually "
                  "cures it\n",
                  s.recon_error, s.epoch, s.recon_baseline, o.lr);
-    csv.row("{},{:.3f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f}", s.epoch, s.seconds, s.recon_error, s.fe_train, s.fe_valid,
-            s.fe_gap, s.pseudo_ll);
+    csv.row(s);
   });
 }
 

@@ -1,0 +1,26 @@
+#pragma once
+// An RBM's per-epoch monitoring as a CSV file, the same columns for
+// rbm_mnist's metrics.csv and each of dbn_mnist's pretrain_layerN.csv.
+
+#include <string>
+
+#include "models/rbm_fit.hpp"
+#include "samples/common.hpp"
+
+namespace ebm::samples {
+
+class RbmEpochCsv {
+ public:
+  // append: the run goes on from a checkpoint (rows of earlier epochs kept)
+  RbmEpochCsv(const std::string& path, bool append)
+      : csv_(path, "epoch,seconds,recon_error,recon_baseline,fe_train,fe_valid,fe_gap,pseudo_ll,diverging", append) {}
+  void row(const EpochStats& s) {
+    csv_.row("{},{:.3f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:d}", s.epoch, s.seconds, s.recon_error,
+             s.recon_baseline, s.fe_train, s.fe_valid, s.fe_gap, s.pseudo_ll, static_cast<int>(s.diverging));
+  }
+
+ private:
+  Csv csv_;
+};
+
+}  // namespace ebm::samples

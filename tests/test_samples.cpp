@@ -1,0 +1,70 @@
+// The sample programs' shared helpers that keep a user's results: the
+// per-epoch CSV files a resumed run appends to.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "io_test_util.hpp"
+#include "samples/rbm_metrics.hpp"
+
+using namespace ebm;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("samples/Csv: a fresh run writes the header; a resumed one appends; older columns are moved aside") {
+  const io_test::TempDir dir("csv");
+  const fs::path p = dir.path / "m.csv";
+  {
+    samples::Csv csv(p, "epoch,loss", false);
+    csv.row("{},{}", 1, 0.5);
+  }
+  {
+    samples::Csv csv(p, "epoch,loss", true);  // resumed: appended
+    csv.row("{},{}", 2, 0.25);
+  }
+  CHECK(slurp(p) == "epoch,loss\n1,0.5\n2,0.25\n");
+  {
+    samples::Csv csv(p, "epoch,loss", false);  // a fresh run: the old rows go
+    csv.row("{},{}", 1, 0.75);
+  }
+  CHECK(slurp(p) == "epoch,loss\n1,0.75\n");
+  {
+    samples::Csv csv(p, "epoch,loss,diverging", true);  // resumed under new columns
+    csv.row("{},{},{}", 2, 0.5, 0);
+  }
+  CHECK(slurp(p) == "epoch,loss,diverging\n2,0.5,0\n");
+  fs::path old = p;
+  old += ".old";
+  CHECK(slurp(old) == "epoch,loss\n1,0.75\n");
+  CHECK_THROWS_WITH_AS(samples::Csv(dir.path / "no_such_folder" / "m.csv", "epoch", false),
+                       doctest::Contains("cannot open for writing"), Error);
+}
+
+TEST_CASE("samples/RbmEpochCsv: one row per epoch, the divergence flag as 0 or 1") {
+  const io_test::TempDir dir("rbm_csv");
+  const fs::path p = dir.path / "metrics.csv";
+  {
+    samples::RbmEpochCsv csv(p.string(), false);
+    csv.row({.epoch = 1, .seconds = 2.0, .recon_error = 30.0, .fe_train = -100.0, .fe_valid = -99.0, .fe_gap = 1.0,
+             .pseudo_ll = -80.0, .recon_baseline = 52.0, .diverging = false});
+    csv.row({.epoch = 2, .seconds = 2.5, .recon_error = 90.0, .recon_baseline = 52.0, .diverging = true});
+  }
+  CHECK(slurp(p) ==
+        "epoch,seconds,recon_error,recon_baseline,fe_train,fe_valid,fe_gap,pseudo_ll,diverging\n"
+        "1,2.000,30.0000,52.0000,-100.0000,-99.0000,1.0000,-80.0000,0\n"
+        "2,2.500,90.0000,52.0000,0.0000,0.0000,0.0000,0.0000,1\n");
+}
