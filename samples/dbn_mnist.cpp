@@ -11,8 +11,8 @@
 //
 // Writes to --output: pretrain/ and finetune/ checkpoints, filters.png,
 // features.png, samples.png, misclassified.png, per-epoch CSV metrics
-// (pretrain_layerN.csv, finetune.csv, ...); prints a summary table and
-// key=value result lines.
+// (pretrain_layerN.csv, finetune.csv, ...) and their curves (curves.svg);
+// prints a summary table and key=value result lines.
 
 #include <cmath>
 #include <cstdio>
@@ -30,6 +30,7 @@
 #include "models/joint_fit.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
+#include "samples/curves.hpp"
 #include "samples/dbn_mnist_parts.hpp"
 #include "samples/progress.hpp"
 #include "samples/rbm_metrics.hpp"
@@ -218,6 +219,61 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   write_misclassified(d.test, wrong, o.output + "/misclassified.png");
 }
 
+// The epoch a fine-tuning run kept: the last that was the best so far.
+double kept_epoch(const CsvColumns& c) {
+  double kept = std::nan("");
+  const auto best = c.find("best"), epoch = c.find("epoch");
+  if (best == c.end() || epoch == c.end()) return kept;
+  for (size_t i = 0; i < best->second.size(); ++i)
+    if (best->second[i] == 1.0) kept = epoch->second[i];
+  return kept;
+}
+
+// curves.svg: each layer's pretraining and the fine-tuning this run did,
+// drawn from their CSV files (a resumed phase's earlier epochs included).
+void write_curves(const Options& o, int depth) {
+  std::vector<io::Panel> panels;
+  io::Panel pre{"Greedy pretraining", "epoch", "reconstruction error / baseline"};
+  for (int l = 1; l <= depth; ++l)
+    pre.series.push_back(csv_series(read_csv_columns(fmt::format("{}/pretrain_layer{}.csv", o.output, l)), "epoch",
+                                    "recon_error", fmt::format("layer {}", l), "recon_baseline"));
+  panels.push_back(std::move(pre));
+  if (o.finetune == "backprop") {
+    const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
+    io::Panel err{"Backprop fine-tuning", "epoch", "validation error %",
+                  {csv_series(ft, "epoch", "valid_error_pct", "pretrained")}};
+    io::Panel loss{"Training loss", "epoch", "cross-entropy, nats", {csv_series(ft, "epoch", "train_loss", "pretrained")},
+                   true};
+    err.marks_x = loss.marks_x = {kept_epoch(ft)};
+    if (o.baseline) {
+      const CsvColumns bl = read_csv_columns(o.output + "/baseline.csv");
+      err.series.push_back(csv_series(bl, "epoch", "valid_error_pct", "random start"));
+      loss.series.push_back(csv_series(bl, "epoch", "train_loss", "random start"));
+    }
+    if (o.refit) {
+      io::Series refit = csv_series(read_csv_columns(o.output + "/finetune_refit.csv"), "epoch", "train_loss",
+                                    "pretrained, refit on 60,000");
+      refit.dashed = true;
+      loss.series.push_back(std::move(refit));
+    }
+    panels.push_back(std::move(err));
+    panels.push_back(std::move(loss));
+  }
+  if (o.finetune == "updown") {
+    io::Panel joint{"Joint model", "epoch", "validation error %",
+                    {csv_series(read_csv_columns(o.output + "/pretrain_top.csv"), "epoch", "valid_error_pct", "top RBM"),
+                     csv_series(read_csv_columns(o.output + "/updown.csv"), "epoch", "valid_error_pct", "up-down")}};
+    if (o.refit) {
+      io::Series refit = csv_series(read_csv_columns(o.output + "/updown_refit.csv"), "epoch", "all_images_error_pct",
+                                    "refit (error on all 60,000)");
+      refit.dashed = true;
+      joint.series.push_back(std::move(refit));
+    }
+    panels.push_back(std::move(joint));
+  }
+  io::write_svg_plot(o.output + "/curves.svg", panels, fmt::format("dbn_mnist: {} DBN, preset {}", o.layer_string(), o.preset));
+}
+
 int run(const Options& o) {
   const Data d = load_data(o);
   samples::check_batch(o.batch, d.train.count);  // before PCD chains take a batch of training rows
@@ -257,6 +313,7 @@ int run(const Options& o) {
     result("test_error_pct", fmt::format("{:.2f}", finetune(pretrained, ex, d, o, resume, "finetune", sum)));
     if (o.baseline) result("baseline_test_error_pct", fmt::format("{:.2f}", finetune(scratch, ex, d, o, o.resume, "baseline", sum)));
   }
+  write_curves(o, dbn.depth());
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
     fmt::print("{}", ex.profile().summary(12));

@@ -10,7 +10,7 @@
 //                   grad --> sgd (momentum, weight decay) --> W, b, c
 //
 // Writes to --output: filters.png, samples.png, reconstructions.png,
-// metrics.csv and checkpoint/; prints key=value result lines at the end.
+// metrics.csv, curves.svg and checkpoint/; prints key=value result lines at the end.
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +26,7 @@
 #include "models/ais.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
+#include "samples/curves.hpp"
 #include "samples/rbm_metrics.hpp"
 
 namespace {
@@ -240,6 +241,8 @@ int run(const Options& o) {
     ex.profile().write_chrome_trace(o.profile);
     fmt::print("{}", ex.profile().summary(12));
   }
+  samples::write_rbm_curves(o.output + "/metrics.csv", o.output + "/curves.svg",
+                            fmt::format("rbm_mnist: {}-{} RBM, {}", d.train.dim(), o.hidden, o.method));
   write_filters(rbm, o.output + "/filters.png");
   write_reconstructions(rbm, ex, d.test, o.output + "/reconstructions.png");
   write_samples(rbm, ex, d.test, o.sample_steps, o.output + "/samples.png");

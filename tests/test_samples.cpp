@@ -3,12 +3,14 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "io_test_util.hpp"
+#include "samples/curves.hpp"
 #include "samples/rbm_metrics.hpp"
 
 using namespace ebm;
@@ -67,4 +69,21 @@ TEST_CASE("samples/RbmEpochCsv: one row per epoch, the divergence flag as 0 or 1
         "epoch,seconds,recon_error,recon_baseline,fe_train,fe_valid,fe_gap,pseudo_ll,diverging\n"
         "1,2.000,30.0000,52.0000,-100.0000,-99.0000,1.0000,-80.0000,0\n"
         "2,2.500,90.0000,52.0000,0.0000,0.0000,0.0000,0.0000,1\n");
+}
+
+TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number as NaN; curves drawn from them") {
+  const io_test::TempDir dir("curves");
+  const fs::path p = dir.path / "metrics.csv";
+  std::ofstream(p) << "epoch,recon_error,recon_baseline\n1,30,60\n2,x,60\n3,15\n";
+  const samples::CsvColumns c = samples::read_csv_columns(p);
+  REQUIRE(c.size() == 3);
+  CHECK(c.at("epoch") == std::vector<double>{1, 2, 3});
+  CHECK(std::isnan(c.at("recon_error")[1]));
+  CHECK(std::isnan(c.at("recon_baseline")[2]));  // a short row
+  const io::Series s = samples::csv_series(c, "epoch", "recon_error", "layer 1", "recon_baseline");
+  CHECK(s.y[0] == 0.5);
+  CHECK(samples::csv_series(c, "epoch", "no_such_column", "none").x.empty());
+  CHECK(samples::read_csv_columns(dir.path / "missing.csv").empty());
+  samples::write_rbm_curves(p, dir.path / "curves.svg", "t");
+  CHECK(fs::file_size(dir.path / "curves.svg") > 0);
 }

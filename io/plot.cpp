@@ -1,0 +1,178 @@
+// SVG line charts (io/plot.hpp): each panel maps its finite points onto a
+// frame with round ticks; text is escaped; the file is written whole.
+
+#include "io/plot.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "io/files.hpp"
+#include "ops/error.hpp"
+
+namespace ebm::io {
+namespace {
+
+constexpr double kPanelW = 380, kPanelH = 300;
+constexpr double kLeft = 62, kRight = 14, kTop = 62, kBottom = 46;  // the frame inside a panel
+constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"};
+
+std::string escaped(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
+
+std::string tick_label(double v, double step) {
+  if (v == 0.0) return "0";
+  const double a = std::abs(v);
+  if (a >= 1e5 || a < 1e-3) return fmt::format("{:.2g}", v);
+  const int decimals = std::clamp(static_cast<int>(-std::floor(std::log10(step) + 1e-9)), 0, 6);
+  return fmt::format("{:.{}f}", v, decimals);
+}
+
+struct Range {
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+  void add(double v) { lo = std::min(lo, v), hi = std::max(hi, v); }
+  bool empty() const { return !(lo <= hi); }
+  // Widened so a flat series is drawn mid-frame and no point sits on the frame.
+  Range padded(double pad) const {
+    if (lo == hi) return {lo - std::max(1.0, std::abs(lo) * 0.1), hi + std::max(1.0, std::abs(hi) * 0.1)};
+    return {lo - (hi - lo) * pad, hi + (hi - lo) * pad};
+  }
+};
+
+// A point's y as drawn (its log when the panel asks), or NaN to leave it out.
+double drawn_y(const Panel& p, double y) {
+  if (!std::isfinite(y)) return std::nan("");
+  if (p.log_y) return y > 0 ? std::log10(y) : std::nan("");
+  return y;
+}
+
+void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
+  const double w = kPanelW - kLeft - kRight, h = kPanelH - kTop - kBottom;
+  const double fx = ox + kLeft, fy = oy + kTop;  // the frame's top left corner
+  svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="14" text-anchor="middle">{}</text>)~" "\n",
+                     ox + kLeft + w / 2, oy + 20, escaped(p.title));
+  svg += fmt::format(R"~(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="none" stroke="#444"/>)~" "\n",
+                     fx, fy, w, h);
+  svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="middle">{}</text>)~" "\n",
+                     fx + w / 2, oy + kPanelH - 8, escaped(p.x_label));
+  svg += fmt::format(R"~(<text transform="translate({:.1f},{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)~" "\n",
+                     ox + 14, fy + h / 2, escaped(p.y_label + (p.log_y ? " (log scale)" : "")));
+  Range xr, yr;
+  for (const Series& s : p.series)
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      const double y = drawn_y(p, s.y[i]);
+      if (!std::isfinite(s.x[i]) || !std::isfinite(y)) continue;
+      xr.add(s.x[i]);
+      yr.add(y);
+    }
+  if (xr.empty()) {
+    svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="middle" fill="#888">no data</text>)~" "\n",
+                       fx + w / 2, fy + h / 2);
+    return;
+  }
+  const Range x = xr.lo == xr.hi ? xr.padded(0) : xr, y = yr.padded(0.06);
+  auto px = [&](double v) { return fx + (v - x.lo) / (x.hi - x.lo) * w; };
+  auto py = [&](double v) { return fy + h - (v - y.lo) / (y.hi - y.lo) * h; };
+  bool whole_x = true;  // epochs, say: ticks on whole numbers only
+  for (const Series& s : p.series)
+    for (double v : s.x) whole_x = whole_x && (!std::isfinite(v) || v == std::round(v));
+  std::vector<double> xt = nice_ticks(x.lo, x.hi, 6);
+  if (whole_x && xt.size() > 1 && xt[1] - xt[0] < 1.0) xt = nice_ticks(x.lo, x.hi, static_cast<int>(x.hi - x.lo));
+  const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1.0;
+  for (double t : xt)
+    svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#444"/><text x="{0:.1f}" y="{3:.1f}" font-size="11" text-anchor="middle">{4}</text>)~" "\n",
+                       px(t), fy + h, fy + h + 4, fy + h + 16, tick_label(t, xstep));
+  std::vector<double> yt = nice_ticks(y.lo, y.hi, 5);
+  if (p.log_y) {  // ticks at whole decades when the range spans two or more, else round values in between
+    std::vector<double> decades;
+    for (double k = std::ceil(y.lo); k <= y.hi; k += 1.0) decades.push_back(k);
+    if (decades.size() >= 2) yt = decades;
+  }
+  const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 1.0;
+  for (double t : yt) {
+    const std::string label = p.log_y ? fmt::format("{:g}", std::pow(10.0, t)) : tick_label(t, ystep);
+    svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="#ddd"/><text x="{3:.1f}" y="{4:.1f}" font-size="11" text-anchor="end">{5}</text>)~" "\n",
+                       fx, py(t), fx + w, fx - 4, py(t) + 4, label);
+  }
+  for (double m : p.marks_x)
+    if (std::isfinite(m) && m >= x.lo && m <= x.hi)
+      svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#888" stroke-dasharray="2,3"/>)~" "\n",
+                         px(m), fy, fy + h);
+  // The legend: a row (or two) of entries between the title and the frame.
+  double lx = fx, ly = oy + 40;
+  for (size_t k = 0; k < p.series.size(); ++k) {
+    const Series& s = p.series[k];
+    const char* color = kColors[k % std::size(kColors)];
+    std::string points;
+    int n = 0;
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      const double yv = drawn_y(p, s.y[i]);
+      if (!std::isfinite(s.x[i]) || !std::isfinite(yv)) continue;
+      points += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(yv));
+      ++n;
+    }
+    if (n > 1)
+      svg += fmt::format(R"~(<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"{}/>)~" "\n", points, color,
+                         s.dashed ? R"~( stroke-dasharray="5,3")~" : "");
+    if (n <= 40)  // few points: mark each
+      for (size_t i = 0; i < s.x.size(); ++i) {
+        const double yv = drawn_y(p, s.y[i]);
+        if (std::isfinite(s.x[i]) && std::isfinite(yv))
+          svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="2.2" fill="{}"/>)~" "\n", px(s.x[i]), py(yv), color);
+      }
+    const double entry = 34 + 6.0 * static_cast<double>(s.label.size());
+    if (lx > fx && lx + entry > fx + w) lx = fx, ly += 14;
+    svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="{3}" stroke-width="2"{4}/><text x="{5:.1f}" y="{6:.1f}" font-size="11">{7}</text>)~" "\n",
+                       lx, ly, lx + 20, color, s.dashed ? R"~( stroke-dasharray="5,3")~" : "", lx + 25, ly + 4,
+                       escaped(s.label));
+    lx += entry;
+  }
+}
+
+}  // namespace
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  if (!std::isfinite(lo) || !std::isfinite(hi)) return {};
+  if (!(hi > lo)) return {lo};
+  const double raw = (hi - lo) / std::max(1, target), mag = std::pow(10.0, std::floor(std::log10(raw)));
+  const double norm = raw / mag;
+  const double step = (norm < 1.5 ? 1.0 : norm < 3.0 ? 2.0 : norm < 7.0 ? 5.0 : 10.0) * mag;
+  std::vector<double> out;
+  for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k += 1.0) out.push_back(k * step + 0.0);
+  return out;
+}
+
+void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> panels, std::string_view title) {
+  for (const Panel& p : panels)
+    for (const Series& s : p.series)
+      if (s.x.size() != s.y.size())
+        throw Error("{}: series '{}' of panel '{}' has {} x values and {} y values; expected as many of each",
+                    path.string(), s.label, p.title, s.x.size(), s.y.size());
+  const double top = title.empty() ? 0.0 : 30.0;
+  const double width = kPanelW * static_cast<double>(std::max<size_t>(panels.size(), 1)), height = kPanelH + top;
+  std::string svg = fmt::format(
+      R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" viewBox="0 0 {0:.0f} {1:.0f}" font-family="Helvetica, Arial, sans-serif">)~"
+      "\n"
+      R"~(<rect width="100%" height="100%" fill="white"/>)~" "\n",
+      width, height);
+  if (!title.empty())
+    svg += fmt::format(R"~(<text x="{:.1f}" y="22" font-size="16" font-weight="bold" text-anchor="middle">{}</text>)~" "\n",
+                       width / 2, escaped(title));
+  for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, panels[i], kPanelW * static_cast<double>(i), top);
+  svg += "</svg>\n";
+  write_atomically(path, {std::span<const char>(svg.data(), svg.size())});
+}
+
+}  // namespace ebm::io

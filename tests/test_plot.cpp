@@ -1,0 +1,85 @@
+// io/plot: round ticks, and SVG learning curves that draw exactly the
+// finite points given, with escaped text and named errors.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "io/plot.hpp"
+#include "io_test_util.hpp"
+
+using namespace ebm;
+
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The points of the k-th polyline, as "x,y" pairs.
+std::vector<std::string> polyline_points(const std::string& svg, int k) {
+  size_t at = 0;
+  for (int i = 0; i <= k; ++i) at = svg.find("<polyline points=\"", at) + (i < k ? 1 : 0);
+  const size_t begin = at + 18, end = svg.find('"', begin);
+  std::vector<std::string> out;
+  std::stringstream s(svg.substr(begin, end - begin));
+  for (std::string p; s >> p;) out.push_back(p);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("io/nice_ticks: steps of 1, 2 or 5 times a power of ten, inside the range") {
+  CHECK(io::nice_ticks(0, 10, 5) == std::vector<double>{0, 2, 4, 6, 8, 10});
+  CHECK(io::nice_ticks(1, 3, 6) == std::vector<double>{1, 1.5, 2, 2.5, 3});
+  CHECK(io::nice_ticks(-3, 47, 5) == std::vector<double>{0, 10, 20, 30, 40});
+  const std::vector<double> small = io::nice_ticks(0.13, 0.37, 5);
+  REQUIRE(small.size() == 5);
+  for (size_t i = 0; i < small.size(); ++i) CHECK(small[i] == doctest::Approx(0.15 + 0.05 * static_cast<double>(i)));
+  CHECK(io::nice_ticks(5, 5) == std::vector<double>{5});
+  CHECK(io::nice_ticks(0, std::nan("")).empty());
+}
+
+TEST_CASE("io/write_svg_plot: every finite point drawn, the rest left out; text escaped; errors named") {
+  const io_test::TempDir dir("plot");
+  const auto path = dir / "curves.svg";
+  const double nan = std::nan("");
+  const io::Panel panels[] = {
+      {"Loss <train & valid>", "epoch", "nats",
+       {{"a", {1, 2, 3, 4}, {4, 3, nan, 1}}, {"b", {1, 2, 3}, {5, 4, 3}, true}}, false, {3}},
+      {"Log scale", "epoch", "loss", {{"c", {1, 2, 3}, {1, -1, 0.01}}}, true},
+      {"Empty", "x", "y", {{"d", {1}, {nan}}}},
+  };
+  io::write_svg_plot(path, panels, "A title");
+  const std::string svg = slurp(path);
+  CHECK(svg.rfind("<svg ", 0) == 0);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  CHECK(svg.find("Loss &lt;train &amp; valid&gt;") != std::string::npos);
+  CHECK(polyline_points(svg, 0).size() == 3);  // a: its NaN left out
+  CHECK(polyline_points(svg, 1).size() == 3);  // b
+  CHECK(polyline_points(svg, 2).size() == 2);  // c: -1 has no log
+  CHECK(count(svg, "<polyline") == 3);
+  CHECK(count(svg, "stroke-dasharray=\"5,3\"") == 2);  // b's line and its legend entry
+  CHECK(count(svg, "stroke-dasharray=\"2,3\"") == 1);  // the mark at x = 3
+  CHECK(count(svg, "<circle") == 3 + 3 + 2);
+  CHECK(svg.find("no data") != std::string::npos);
+  CHECK(svg.find("(log scale)") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "curves.svg.tmp"));
+
+  const io::Panel bad[] = {{"P", "x", "y", {{"short", {1, 2}, {1}}}}};
+  CHECK_THROWS_WITH_AS(io::write_svg_plot(dir / "bad.svg", bad), doctest::Contains("series 'short'"), Error);
+  CHECK_THROWS_AS(io::write_svg_plot(dir / "no_folder" / "x.svg", panels), Error);
+}
