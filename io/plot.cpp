@@ -32,11 +32,15 @@ std::string escaped(std::string_view s) {
   return out;
 }
 
+// v as a tick label: as many digits as tell it from its neighbours `step` away.
 std::string tick_label(double v, double step) {
   if (v == 0.0) return "0";
   const double a = std::abs(v);
-  if (a >= 1e5 || a < 1e-3) return fmt::format("{:.2g}", v);
-  const int decimals = std::clamp(static_cast<int>(-std::floor(std::log10(step) + 1e-9)), 0, 6);
+  if (a >= 1e5 || a < 1e-3) {
+    const int digits = std::clamp(static_cast<int>(std::floor(std::log10(a / step) + 1e-9)) + 1, 1, 15);
+    return fmt::format("{:.{}g}", v, digits);
+  }
+  const int decimals = std::clamp(static_cast<int>(-std::floor(std::log10(step) + 1e-9)), 0, 12);
   return fmt::format("{:.{}f}", v, decimals);
 }
 
@@ -46,7 +50,8 @@ struct Range {
   bool empty() const { return !(lo <= hi); }
   // Widened so a flat series is drawn mid-frame and no point sits on the frame.
   Range padded(double pad) const {
-    if (lo == hi) return {lo - std::max(1.0, std::abs(lo) * 0.1), hi + std::max(1.0, std::abs(hi) * 0.1)};
+    if (hi - lo <= 1e-9 * std::max(std::abs(lo), std::abs(hi)))  // flat, to within rounding
+      return {lo - std::max(1.0, std::abs(lo) * 0.1), hi + std::max(1.0, std::abs(hi) * 0.1)};
     return {lo - (hi - lo) * pad, hi + (hi - lo) * pad};
   }
 };
@@ -82,7 +87,8 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
                        fx + w / 2, fy + h / 2);
     return;
   }
-  const Range x = xr.lo == xr.hi ? xr.padded(0) : xr, y = yr.padded(0.06);
+  const Range x = xr.hi - xr.lo <= 1e-9 * std::max(std::abs(xr.lo), std::abs(xr.hi)) ? xr.padded(0) : xr;
+  const Range y = yr.padded(0.06);
   auto px = [&](double v) { return fx + (v - x.lo) / (x.hi - x.lo) * w; };
   auto py = [&](double v) { return fy + h - (v - y.lo) / (y.hi - y.lo) * h; };
   bool whole_x = true;  // epochs, say: ticks on whole numbers only
@@ -94,15 +100,26 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
   for (double t : xt)
     svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#444"/><text x="{0:.1f}" y="{3:.1f}" font-size="11" text-anchor="middle">{4}</text>)~" "\n",
                        px(t), fy + h, fy + h + 4, fy + h + 16, tick_label(t, xstep));
-  std::vector<double> yt = nice_ticks(y.lo, y.hi, 5);
-  if (p.log_y) {  // ticks at whole decades when the range spans two or more, else round values in between
-    std::vector<double> decades;
-    for (double k = std::ceil(y.lo); k <= y.hi; k += 1.0) decades.push_back(k);
-    if (decades.size() >= 2) yt = decades;
-  }
+  // Ticks in y's own units: on a log scale, whole decades when the range
+  // spans two or more, else round values in between, placed at their logs.
+  std::vector<double> yt = nice_ticks(p.log_y ? std::pow(10.0, y.lo) : y.lo, p.log_y ? std::pow(10.0, y.hi) : y.hi, 5);
   const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 1.0;
-  for (double t : yt) {
-    const std::string label = p.log_y ? fmt::format("{:g}", std::pow(10.0, t)) : tick_label(t, ystep);
+  bool log_labels = false;  // labelled by {:g}: decades, or 1, 2 and 5 times them
+  if (p.log_y) {
+    std::vector<double> decades, one_two_five;
+    for (double k = std::floor(y.lo); k <= std::ceil(y.hi) && decades.size() < 400; k += 1.0) {
+      const double d = std::pow(10.0, k);
+      if (k >= y.lo && k <= y.hi) decades.push_back(d);
+      for (double m : {1.0, 2.0, 5.0})
+        if (std::log10(m * d) >= y.lo && std::log10(m * d) <= y.hi) one_two_five.push_back(m * d);
+    }
+    if (decades.size() >= 2) yt = decades, log_labels = true;
+    else if (one_two_five.size() >= 3) yt = one_two_five, log_labels = true;
+    std::erase_if(yt, [](double v) { return !(v > 0); });
+  }
+  for (double v : yt) {
+    const double t = p.log_y ? std::log10(v) : v;
+    const std::string label = log_labels ? fmt::format("{:g}", v) : tick_label(v, ystep);
     svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="#ddd"/><text x="{3:.1f}" y="{4:.1f}" font-size="11" text-anchor="end">{5}</text>)~" "\n",
                        fx, py(t), fx + w, fx - 4, py(t) + 4, label);
   }
@@ -149,8 +166,11 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
   const double raw = (hi - lo) / std::max(1, target), mag = std::pow(10.0, std::floor(std::log10(raw)));
   const double norm = raw / mag;
   const double step = (norm < 1.5 ? 1.0 : norm < 3.0 ? 2.0 : norm < 7.0 ? 5.0 : 10.0) * mag;
+  // A range a few ulps wide has a step too fine to count in doubles: its ends.
+  if (!(step > 0) || !std::isfinite(step) || std::max(std::abs(lo), std::abs(hi)) / step > 1e12) return {lo, hi};
+  const auto first = static_cast<int64_t>(std::ceil(lo / step - 1e-9)), last = static_cast<int64_t>(std::floor(hi / step + 1e-9));
   std::vector<double> out;
-  for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k += 1.0) out.push_back(k * step + 0.0);
+  for (int64_t k = first; k <= last && out.size() < 1000; ++k) out.push_back(static_cast<double>(k) * step + 0.0);
   return out;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Small helpers the sample programs share: key=value result lines, CSV
-// metrics, and where the data lives.
+// metrics (samples/csv.hpp), and where the data lives.
 
 #include <cstdio>
 #include <exception>
@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "io/batch.hpp"
+#include "samples/csv.hpp"
 #include "ops/error.hpp"
 
 namespace ebm::samples {
@@ -67,44 +68,6 @@ inline std::string given_flags(const CLI::App& app, std::initializer_list<const 
     if (app.count(f) > 0) out += (out.empty() ? "" : ", ") + std::string(f);
   return out;
 }
-
-// Appends rows to a CSV file written header-first. Asked to append (a run
-// resumed) to a file whose header differs, as one written before a column
-// was added, it moves that file to <path>.old and starts afresh.
-class Csv {
- public:
-  Csv(const std::filesystem::path& path, const std::string& header, bool append) {
-    bool fresh = !append || !std::filesystem::exists(path);
-    if (!fresh && first_line(path) != header) {
-      std::filesystem::path old = path;
-      old += ".old";
-      std::error_code ec;
-      std::filesystem::rename(path, old, ec);
-      if (ec) throw Error("'{}': its columns are not '{}' and it cannot be moved aside ({})", path.string(), header,
-                          ec.message());
-      fmt::print(stderr, "note: '{}' had other columns; moved to '{}', a new one starts here\n", path.string(),
-                 old.string());
-      fresh = true;
-    }
-    f_.open(path, fresh ? std::ios::trunc : std::ios::app);
-    if (!f_) throw Error("'{}': cannot open for writing; expected a writable file in the --output folder", path.string());
-    if (fresh) f_ << header << '\n';
-  }
-  template <typename... Args>
-  void row(fmt::format_string<Args...> fs, Args&&... args) {
-    f_ << fmt::format(fs, std::forward<Args>(args)...) << '\n';
-    f_.flush();
-  }
-
- private:
-  static std::string first_line(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);
-    return line;
-  }
-  std::ofstream f_;
-};
 
 // Checks for numeric flags that name the rule and the value given
 // ("--batch: expected a positive number, got 0"; CLI11's own print the

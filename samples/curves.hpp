@@ -3,40 +3,17 @@
 // earlier epochs are in them too): curves.svg beside the metrics.
 
 #include <cmath>
-#include <cstdlib>
+#include <exception>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "io/plot.hpp"
+#include "samples/csv.hpp"
 
 namespace ebm::samples {
-
-using CsvColumns = std::map<std::string, std::vector<double>>;
-
-// The columns of a CSV file with a header line, by name; a cell that is not
-// a number reads as NaN. No file: no columns.
-inline CsvColumns read_csv_columns(const std::filesystem::path& path) {
-  CsvColumns out;
-  std::ifstream in(path);
-  std::string line, cell;
-  if (!std::getline(in, line)) return out;
-  std::vector<std::string> names;
-  for (std::stringstream s(line); std::getline(s, cell, ',');) names.push_back(cell);
-  while (std::getline(in, line)) {
-    std::stringstream s(line);
-    for (const std::string& name : names) {
-      if (!std::getline(s, cell, ',')) cell.clear();
-      char* end = nullptr;
-      const double v = std::strtod(cell.c_str(), &end);
-      out[name].push_back(end != cell.c_str() ? v : std::nan(""));
-    }
-  }
-  return out;
-}
 
 // Column `y` against column `x` (an empty series when either is missing),
 // each y divided by the same row's `per` when given.
@@ -54,10 +31,10 @@ inline io::Series csv_series(const CsvColumns& c, const std::string& x, const st
 
 // rbm_mnist's curves.svg from its metrics.csv: the reconstruction error
 // against the pixel-mean baseline, the free energy of the training and
-// validation subsets (their gap the overfitting signal), and the
-// pseudo-likelihood.
+// validation subsets (their gap the overfitting signal; valid_label names
+// the second), and the pseudo-likelihood.
 inline void write_rbm_curves(const std::filesystem::path& csv, const std::filesystem::path& svg,
-                             const std::string& title) {
+                             const std::string& title, const std::string& valid_label = "validation subset") {
   const CsvColumns c = read_csv_columns(csv);
   io::Series baseline = csv_series(c, "epoch", "recon_baseline", "predicting by the mean");
   baseline.dashed = true;
@@ -65,10 +42,22 @@ inline void write_rbm_curves(const std::filesystem::path& csv, const std::filesy
       {"Reconstruction error", "epoch", "squared error per image",
        {csv_series(c, "epoch", "recon_error", "after one Gibbs step"), baseline}},
       {"Free energy", "epoch", "mean F(v)",
-       {csv_series(c, "epoch", "fe_train", "training subset"), csv_series(c, "epoch", "fe_valid", "validation subset")}},
+       {csv_series(c, "epoch", "fe_train", "training subset"), csv_series(c, "epoch", "fe_valid", valid_label)}},
       {"Pseudo-likelihood", "epoch", "nats per image", {csv_series(c, "epoch", "pseudo_ll", "training subset")}},
   };
   io::write_svg_plot(svg, panels, title);
+}
+
+// Runs draw() (which writes curves) and turns a failure into a warning: the
+// curves are drawn from files already written, and must not cost a run the
+// results it has yet to print.
+template <typename Draw>
+void draw_curves(const std::string& who, Draw draw) {
+  try {
+    draw();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: warning: no learning curves: {}\n", who, e.what());
+  }
 }
 
 }  // namespace ebm::samples

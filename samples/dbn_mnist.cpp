@@ -40,6 +40,15 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
+// The first flagged epoch of a fit (warned: one was already): a key line
+// for scripts, `<who>_diverging_epoch=N`, and the warning, both printed
+// above the live progress line.
+void flag_diverging(const Progress& p, const std::string& who, int epoch, const std::string& warning, bool& warned) {
+  if (std::exchange(warned, true)) return;
+  p.print_above(stdout, fmt::format("{}_diverging_epoch={}", who, epoch));
+  p.warn(warning);
+}
+
 // Returns whether it trained any epoch (a layer resumed with every epoch done
 // did not): the layers above it then learn from new features.
 bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options& o, bool resume, Summary& sum) {
@@ -72,13 +81,13 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
     recon = s.recon_error;
     csv.row(s);
     bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
-    if (s.diverging && !std::exchange(warned, true)) {
-      bar.print_above(stdout, fmt::format("pretrain_layer{}_diverging_epoch={}", l + 1, s.epoch));  // for scripts
-      bar.warn(fmt::format("layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, over "
-                           "1.5 times that of predicting each unit by its mean ({:.4g}); a smaller --pretrain-lr (now "
-                           "{:g}) usually cures it",
-                           l + 1, s.recon_error, s.epoch, s.recon_baseline, o.pretrain_lr));
-    }
+    if (s.diverging)
+      flag_diverging(bar, fmt::format("pretrain_layer{}", l + 1), s.epoch,
+                     fmt::format("layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
+                                 "over 1.5 times that of predicting each unit by its mean ({:.4g}); a smaller "
+                                 "--pretrain-lr (now {:g}) usually cures it",
+                                 l + 1, s.recon_error, s.epoch, s.recon_baseline, o.pretrain_lr),
+                     warned);
   });
   sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
           resumed >= epochs ? std::string("resumed from the checkpoint (all epochs done)")
@@ -109,11 +118,13 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
 // (FinetuneEpoch::diverging).
 void warn_diverging(const Progress& p, const std::string& who, const FinetuneEpoch& e, int64_t classes, float lr,
                     bool& warned) {
-  if (!e.diverging || std::exchange(warned, true)) return;
-  p.print_above(stdout, fmt::format("{}_diverging_epoch={}", who, e.epoch));  // for scripts: the first flagged epoch
-  p.warn(fmt::format("{}: warning: training is diverging: mean loss {:.3g} nats per image in epoch {}, over 10 times "
-                     "a uniform guess's {:.2f}; a smaller --finetune-lr (this run starts at {:g}) usually cures it",
-                     who, e.train_loss, e.epoch, std::log(static_cast<double>(classes)), lr));
+  if (!e.diverging) return;
+  flag_diverging(p, who, e.epoch,
+                 fmt::format("{}: warning: training is diverging: mean loss {:.3g} nats per image in epoch {}, over 10 "
+                             "times a uniform guess's {:.2f}; a smaller --finetune-lr (this run starts at {:g}) usually "
+                             "cures it",
+                             who, e.train_loss, e.epoch, std::log(static_cast<double>(classes)), lr),
+                 warned);
 }
 
 // Fine-tunes a fresh net made by `make` (from the DBN, or from scratch): on the
@@ -250,7 +261,7 @@ void write_curves(const Options& o, int depth) {
       err.series.push_back(csv_series(bl, "epoch", "valid_error_pct", "random start"));
       loss.series.push_back(csv_series(bl, "epoch", "train_loss", "random start"));
     }
-    if (o.refit) {
+    if (o.refit && std::isfinite(kept_epoch(ft))) {  // (no epoch kept: no refit ran, its file is an older run's)
       io::Series refit = csv_series(read_csv_columns(o.output + "/finetune_refit.csv"), "epoch", "train_loss",
                                     "pretrained, refit on 60,000");
       refit.dashed = true;
@@ -313,7 +324,7 @@ int run(const Options& o) {
     result("test_error_pct", fmt::format("{:.2f}", finetune(pretrained, ex, d, o, resume, "finetune", sum)));
     if (o.baseline) result("baseline_test_error_pct", fmt::format("{:.2f}", finetune(scratch, ex, d, o, o.resume, "baseline", sum)));
   }
-  write_curves(o, dbn.depth());
+  draw_curves("dbn_mnist", [&] { write_curves(o, dbn.depth()); });
   if (!o.profile.empty()) {
     ex.profile().write_chrome_trace(o.profile);
     fmt::print("{}", ex.profile().summary(12));

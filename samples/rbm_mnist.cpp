@@ -241,8 +241,11 @@ int run(const Options& o) {
     ex.profile().write_chrome_trace(o.profile);
     fmt::print("{}", ex.profile().summary(12));
   }
-  samples::write_rbm_curves(o.output + "/metrics.csv", o.output + "/curves.svg",
-                            fmt::format("rbm_mnist: {}-{} RBM, {}", d.train.dim(), o.hidden, o.method));
+  samples::draw_curves("rbm_mnist", [&] {
+    samples::write_rbm_curves(o.output + "/metrics.csv", o.output + "/curves.svg",
+                              fmt::format("rbm_mnist: {}-{} RBM, {}", d.train.dim(), o.hidden, o.method),
+                              o.validation > 0 ? "validation subset" : "test subset");
+  });
   write_filters(rbm, o.output + "/filters.png");
   write_reconstructions(rbm, ex, d.test, o.output + "/reconstructions.png");
   write_samples(rbm, ex, d.test, o.sample_steps, o.output + "/samples.png");

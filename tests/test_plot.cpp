@@ -29,10 +29,13 @@ int count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// The points of the k-th polyline, as "x,y" pairs.
+// The points of the k-th polyline, as "x,y" pairs (none if there is no k-th).
 std::vector<std::string> polyline_points(const std::string& svg, int k) {
   size_t at = 0;
-  for (int i = 0; i <= k; ++i) at = svg.find("<polyline points=\"", at) + (i < k ? 1 : 0);
+  for (int i = 0; i <= k; ++i) {
+    at = svg.find("<polyline points=\"", i == 0 ? 0 : at + 1);
+    if (at == std::string::npos) return {};
+  }
   const size_t begin = at + 18, end = svg.find('"', begin);
   std::vector<std::string> out;
   std::stringstream s(svg.substr(begin, end - begin));
@@ -51,6 +54,52 @@ TEST_CASE("io/nice_ticks: steps of 1, 2 or 5 times a power of ten, inside the ra
   for (size_t i = 0; i < small.size(); ++i) CHECK(small[i] == doctest::Approx(0.15 + 0.05 * static_cast<double>(i)));
   CHECK(io::nice_ticks(5, 5) == std::vector<double>{5});
   CHECK(io::nice_ticks(0, std::nan("")).empty());
+  // Ranges a few ulps wide, whose step cannot be counted in doubles: their ends, not an endless loop.
+  CHECK(io::nice_ticks(0.1, std::nextafter(0.1, 1.0)).size() <= 2);
+  CHECK(io::nice_ticks(-1e15, -1e15 + 0.5).size() <= 2);
+  CHECK(io::nice_ticks(0, 1e300, 5).size() <= 7);
+}
+
+namespace {
+
+// The tick labels of an SVG (the text of the axis ticks, font-size 11).
+std::vector<std::string> tick_labels(const std::string& svg) {
+  std::vector<std::string> out;
+  const std::string open = R"(font-size="11" text-anchor="end">)";
+  for (size_t at = svg.find(open); at != std::string::npos; at = svg.find(open, at + 1)) {
+    const size_t b = at + open.size();
+    out.push_back(svg.substr(b, svg.find('<', b) - b));
+  }
+  return out;
+}
+
+std::string plot_one(const io_test::TempDir& dir, io::Series s, bool log_y = false) {
+  const io::Panel panel[] = {{"T", "x", "y", {std::move(s)}, log_y}};
+  io::write_svg_plot(dir / "one.svg", panel);
+  return slurp(dir / "one.svg");
+}
+
+}  // namespace
+
+TEST_CASE("io/write_svg_plot: y ticks are round and tell neighbours apart, on any scale") {
+  const io_test::TempDir dir("plot_ticks");
+  // a loss falling from 0.3 to 0.05 on a log scale: 1, 2 and 5 times powers of ten
+  CHECK(tick_labels(plot_one(dir, {"loss", {1, 2, 3}, {0.3, 0.1, 0.05}}, true)) ==
+        std::vector<std::string>{"0.05", "0.1", "0.2"});
+  CHECK(tick_labels(plot_one(dir, {"loss", {1, 2, 3}, {20, 1, 0.01}}, true)) ==
+        std::vector<std::string>{"0.01", "0.1", "1", "10"});
+  const std::vector<std::string> big = tick_labels(plot_one(dir, {"big", {1, 2, 3}, {100000, 100200, 100400}}));
+  REQUIRE(big.size() >= 3);
+  for (size_t i = 1; i < big.size(); ++i) CHECK(big[i] != big[i - 1]);
+  // one point, a flat series, and two values one ulp apart all draw
+  CHECK(polyline_points(plot_one(dir, {"one", {1}, {2}}), 0).empty());
+  CHECK(polyline_points(plot_one(dir, {"flat", {1, 2, 3}, {7, 7, 7}}), 0).size() == 3);
+  const double third = 1.0 / 3.0;
+  CHECK(polyline_points(plot_one(dir, {"ulp", {1, 2}, {third, std::nextafter(third, 1.0)}}), 0).size() == 2);
+  // whole-number x (epochs): whole-number ticks
+  const std::string epochs = plot_one(dir, {"e", {1, 2, 3}, {3, 2, 1}});
+  CHECK(epochs.find(R"(text-anchor="middle">1.5<)") == std::string::npos);
+  CHECK(epochs.find(R"(text-anchor="middle">2<)") != std::string::npos);
 }
 
 TEST_CASE("io/write_svg_plot: every finite point drawn, the rest left out; text escaped; errors named") {

@@ -27,7 +27,7 @@ std::string slurp(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("samples/Csv: a fresh run writes the header; a resumed one appends; older columns are moved aside") {
+TEST_CASE("samples/Csv: a fresh run rewrites the file from its first row; a resumed one appends") {
   const io_test::TempDir dir("csv");
   const fs::path p = dir.path / "m.csv";
   {
@@ -40,20 +40,47 @@ TEST_CASE("samples/Csv: a fresh run writes the header; a resumed one appends; ol
   }
   CHECK(slurp(p) == "epoch,loss\n1,0.5\n2,0.25\n");
   {
-    samples::Csv csv(p, "epoch,loss", false);  // a fresh run: the old rows go
+    samples::Csv csv(p, "epoch,loss", false);  // a fresh run: the old rows stay until its first row...
+    CHECK(slurp(p) == "epoch,loss\n1,0.5\n2,0.25\n");
     csv.row("{},{}", 1, 0.75);
+    CHECK(slurp(p) == "epoch,loss\n1,0.75\n");  // ...which replaces them
   }
-  CHECK(slurp(p) == "epoch,loss\n1,0.75\n");
-  {
-    samples::Csv csv(p, "epoch,loss,diverging", true);  // resumed under new columns
-    csv.row("{},{},{}", 2, 0.5, 0);
+  { samples::Csv csv(p, "epoch,loss", false); }  // a fresh run that trained no epoch
+  CHECK(slurp(p) == "epoch,loss\n");
+  try {
+    samples::Csv csv(p, "epoch,loss", false);
+    throw Error("stopped");  // a run stopped by an error before its first row leaves the file alone
+  } catch (const Error&) {
   }
-  CHECK(slurp(p) == "epoch,loss,diverging\n2,0.5,0\n");
-  fs::path old = p;
-  old += ".old";
-  CHECK(slurp(old) == "epoch,loss\n1,0.75\n");
+  CHECK(slurp(p) == "epoch,loss\n");
   CHECK_THROWS_WITH_AS(samples::Csv(dir.path / "no_such_folder" / "m.csv", "epoch", false),
                        doctest::Contains("cannot open for writing"), Error);
+}
+
+TEST_CASE("samples/Csv: resumed under new columns, older rows are kept under the new header or moved aside") {
+  const io_test::TempDir dir("csv_columns");
+  const fs::path p = dir.path / "m.csv";
+  std::ofstream(p) << "epoch,loss\n1,0.5\n2,0.25\n";
+  {
+    samples::Csv csv(p, "epoch,loss,diverging", true);  // a column added: the old rows get an empty cell
+    csv.row("{},{},{}", 3, 0.125, 0);
+  }
+  CHECK(slurp(p) == "epoch,loss,diverging\n1,0.5,\n2,0.25,\n3,0.125,0\n");
+  {
+    samples::Csv csv(p, "epoch,error", true);  // a column gone: the file is moved aside, a new one starts
+    csv.row("{},{}", 4, 1.5);
+  }
+  CHECK(slurp(p) == "epoch,error\n4,1.5\n");
+  CHECK(slurp(dir.path / "m.csv.old") == "epoch,loss,diverging\n1,0.5,\n2,0.25,\n3,0.125,0\n");
+  { samples::Csv csv(p, "epoch,other", true); }  // once more: .old is kept, this one goes to .old.1
+  CHECK(slurp(dir.path / "m.csv.old.1") == "epoch,error\n4,1.5\n");
+  CHECK(slurp(p) == "epoch,other\n");
+  std::ofstream(p, std::ios::trunc).flush();  // left empty by a run stopped early: resumed as fresh
+  {
+    samples::Csv csv(p, "epoch,other", true);
+    csv.row("{},{}", 1, 2);
+  }
+  CHECK(slurp(p) == "epoch,other\n1,2\n");
 }
 
 TEST_CASE("samples/RbmEpochCsv: one row per epoch, the divergence flag as 0 or 1") {
@@ -74,9 +101,9 @@ TEST_CASE("samples/RbmEpochCsv: one row per epoch, the divergence flag as 0 or 1
 TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number as NaN; curves drawn from them") {
   const io_test::TempDir dir("curves");
   const fs::path p = dir.path / "metrics.csv";
-  std::ofstream(p) << "epoch,recon_error,recon_baseline\n1,30,60\n2,x,60\n3,15\n";
+  std::ofstream(p) << "epoch,recon_error,recon_baseline,fe_valid\n1,30,60,-100\n2,x,60,-110\n3,15\n";
   const samples::CsvColumns c = samples::read_csv_columns(p);
-  REQUIRE(c.size() == 3);
+  REQUIRE(c.size() == 4);
   CHECK(c.at("epoch") == std::vector<double>{1, 2, 3});
   CHECK(std::isnan(c.at("recon_error")[1]));
   CHECK(std::isnan(c.at("recon_baseline")[2]));  // a short row
@@ -84,6 +111,14 @@ TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number a
   CHECK(s.y[0] == 0.5);
   CHECK(samples::csv_series(c, "epoch", "no_such_column", "none").x.empty());
   CHECK(samples::read_csv_columns(dir.path / "missing.csv").empty());
-  samples::write_rbm_curves(p, dir.path / "curves.svg", "t");
-  CHECK(fs::file_size(dir.path / "curves.svg") > 0);
+  samples::write_rbm_curves(p, dir.path / "curves.svg", "t", "test subset");
+  const std::string svg = slurp(dir.path / "curves.svg");
+  CHECK(svg.find("test subset") != std::string::npos);
+  CHECK(svg.find("Reconstruction error") != std::string::npos);
+  bool warned = false;  // a failure to draw is a warning, not an error
+  samples::draw_curves("t", [&] {
+    warned = true;
+    samples::write_rbm_curves(p, dir.path / "no_such_folder" / "curves.svg", "t");
+  });
+  CHECK(warned);
 }

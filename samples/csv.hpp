@@ -1,0 +1,142 @@
+#pragma once
+// The samples' per-epoch CSV files: written header-first, one flushed row
+// per epoch, appended to when a run resumes from a checkpoint, and read
+// back by column name (for the learning curves).
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ops/error.hpp"
+
+namespace ebm::samples {
+
+inline std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  std::stringstream s(line);
+  while (std::getline(s, cell, ',')) cells.push_back(cell);
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
+}
+
+using CsvColumns = std::map<std::string, std::vector<double>>;
+
+// The columns of a CSV file with a header line, by name; a cell that is not
+// a number reads as NaN. No file: no columns.
+inline CsvColumns read_csv_columns(const std::filesystem::path& path) {
+  CsvColumns out;
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line)) return out;
+  const std::vector<std::string> names = split_csv_line(line);
+  for (const std::string& name : names) out[name];
+  while (std::getline(in, line)) {
+    const std::vector<std::string> cells = split_csv_line(line);
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string cell = i < cells.size() ? cells[i] : std::string();
+      char* end = nullptr;
+      const double v = std::strtod(cell.c_str(), &end);
+      out[names[i]].push_back(end != cell.c_str() ? v : std::nan(""));
+    }
+  }
+  return out;
+}
+
+// A fresh run's file is rewritten from its first row on (until then an
+// earlier run's rows stay, so a run killed before its first epoch ended
+// leaves them beside that run's checkpoint), or, if the run ends without
+// a row, left holding the header only. A resumed run's rows are appended;
+// a file of an older version whose columns are a subset of these is
+// rewritten under the new header first (empty cells for the new columns),
+// any other is moved to <path>.old (or .old.1, ...).
+class Csv {
+ public:
+  Csv(std::filesystem::path path, std::string header, bool append) : path_(std::move(path)), header_(std::move(header)) {
+    fresh_ = !append || !std::filesystem::exists(path_);
+    if (!fresh_) adopt_existing();
+    std::ofstream probe(path_, std::ios::app);  // created empty if missing, never truncated here
+    if (!probe) throw Error("'{}': cannot open for writing; expected a writable file in the --output folder", path_.string());
+  }
+  Csv(const Csv&) = delete;
+  Csv& operator=(const Csv&) = delete;
+  ~Csv() {
+    if (fresh_ && !f_.is_open() && std::uncaught_exceptions() == 0) std::ofstream(path_, std::ios::trunc) << header_ << '\n';
+  }
+  template <typename... Args>
+  void row(fmt::format_string<Args...> fs, Args&&... args) {
+    if (!f_.is_open()) {
+      f_.open(path_, fresh_ ? std::ios::trunc : std::ios::app);
+      if (!f_) throw Error("'{}': cannot open for writing", path_.string());
+      if (fresh_) f_ << header_ << '\n';
+    }
+    f_ << fmt::format(fs, std::forward<Args>(args)...) << '\n';
+    f_.flush();
+  }
+
+ private:
+  // A resumed run's file: kept if its header is ours, converted if its
+  // columns are a subset of ours, else moved aside.
+  void adopt_existing() {
+    std::ifstream in(path_);
+    std::string first;
+    std::getline(in, first);
+    if (first == header_) return;
+    if (first.empty()) {  // left empty by a run stopped before its first row: nothing to keep
+      fresh_ = true;
+      return;
+    }
+    const std::vector<std::string> ours = split_csv_line(header_), theirs = split_csv_line(first);
+    std::vector<int> at;  // where each of our columns is in theirs (-1: absent)
+    size_t found = 0;
+    for (const std::string& c : ours) {
+      int i = -1;
+      for (size_t j = 0; j < theirs.size(); ++j)
+        if (theirs[j] == c) i = static_cast<int>(j);
+      at.push_back(i);
+      found += i >= 0;
+    }
+    if (found == theirs.size()) {  // every old column is still ours: rewrite the rows in place
+      std::string text = header_ + '\n';
+      for (std::string line; std::getline(in, line);) {
+        const std::vector<std::string> cells = split_csv_line(line);
+        for (size_t k = 0; k < at.size(); ++k) {
+          if (k > 0) text += ',';
+          if (at[k] >= 0 && static_cast<size_t>(at[k]) < cells.size()) text += cells[static_cast<size_t>(at[k])];
+        }
+        text += '\n';
+      }
+      in.close();
+      std::ofstream(path_, std::ios::trunc) << text;
+      return;
+    }
+    in.close();
+    std::filesystem::path old = path_;
+    old += ".old";
+    for (int n = 1; std::filesystem::exists(old); ++n) (old = path_) += fmt::format(".old.{}", n);
+    std::error_code ec;
+    std::filesystem::rename(path_, old, ec);
+    if (ec)
+      throw Error("'{}': its columns are not '{}' and it cannot be moved aside ({})", path_.string(), header_,
+                  ec.message());
+    fmt::print(stderr, "note: '{}' had other columns; moved to '{}', a new one starts here\n", path_.string(),
+               old.string());
+    fresh_ = true;
+  }
+
+  std::filesystem::path path_;
+  std::string header_;
+  bool fresh_ = true;
+  std::ofstream f_;
+};
+
+}  // namespace ebm::samples
