@@ -252,7 +252,7 @@ void write_curves(const Options& o, int depth) {
   if (o.finetune == "backprop") {
     const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
     io::Panel err{"Backprop fine-tuning", "epoch", "validation error %",
-                  {csv_series(ft, "epoch", "valid_error_pct", "pretrained")}};
+                  {csv_series(ft, "epoch", "valid_error_pct", "pretrained")}, true};
     io::Panel loss{"Training loss", "epoch", "cross-entropy, nats", {csv_series(ft, "epoch", "train_loss", "pretrained")},
                    true};
     err.marks_x = loss.marks_x = {kept_epoch(ft)};
