@@ -228,7 +228,10 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds,
     if (alongside) m.run_alongside(alongside);
     for (int32_t t : c.plan.order) m.exec_task(c, t);
   }
-  if (m.opt.profile) m.profile.add_run(Profile::now_ns() - t0);
+  if (m.opt.profile) {
+    const auto plan = std::find_if(m.plans.begin(), m.plans.end(), [&](const auto& p) { return p.get() == &c; });
+    m.profile.add_run(t0, Profile::now_ns(), static_cast<int32_t>(plan - m.plans.begin()));
+  }
   ++m.step;
   if (m.opt.check_numerics) {
     const Impl::BadValue b = std::exchange(m.bad, {});  // every task has finished

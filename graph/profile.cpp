@@ -13,7 +13,9 @@
 namespace ebm {
 
 Profile::Profile(size_t capacity, int threads)
-    : events_(capacity), threads_(std::max(threads, 1)), origin_ns_(now_ns()) {}
+    : events_(capacity), threads_(std::max(threads, 1)), origin_ns_(now_ns()) {
+  run_spans_.reserve(capacity / 8);  // a run records at least a few events
+}
 
 int64_t Profile::now_ns() { return steady_now_ns(); }
 
@@ -47,6 +49,7 @@ void Profile::reset() {
   for (TaskInfo& t : tasks_) t.calls = t.total_ns = 0;
   for (std::atomic<int64_t>& w : work_ns_) w = 0;
   n_events_ = 0;
+  run_spans_.clear();
   wall_ns_ = runs_ = 0;
   origin_ns_ = now_ns();
 }

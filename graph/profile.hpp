@@ -44,9 +44,12 @@ class Profile {
   // One piece of a task's output, computed by `thread`.
   void record_piece(int32_t task, int32_t thread, int64_t start_ns, int64_t end_ns, int64_t i0, int64_t i1, int64_t j0,
                     int64_t j1);
-  void add_run(int64_t wall_ns) {
-    wall_ns_ += wall_ns;
+  // A run of the executor, from start to end (steady_now_ns), of its plan
+  // number `plan` (which targets it computed).
+  void add_run(int64_t start_ns, int64_t end_ns, int32_t plan = 0) {
+    wall_ns_ += end_ns - start_ns;
     ++runs_;
+    if (run_spans_.size() < run_spans_.capacity()) run_spans_.push_back({start_ns, end_ns, plan});  // never allocates
   }
   void reset();
 
@@ -70,6 +73,16 @@ class Profile {
   // each with what it works on (`about`) and its mean span per call: which
   // layer's product is the slow one.
   std::string summary(size_t top_tasks = 0) const;
+  // A picture of `runs` consecutive runs as SVG (any browser shows it; a
+  // tooltip on each bar): one lane per thread, each piece of work a bar
+  // coloured by op, the gaps between them idle time, the runs apart by
+  // dotted lines, on a time axis in microseconds. The runs drawn are the
+  // last consecutive runs of the plan run most often (a training step,
+  // not the monitoring between epochs) whose events were all kept, never
+  // a plan's first run (it compiles) when there is another. Written to a
+  // temporary file and renamed; an ebm::Error names the path it cannot
+  // write.
+  void write_svg_timeline(const std::string& path, int runs = 3) const;
 
   static int64_t now_ns();
 
@@ -86,6 +99,11 @@ class Profile {
   std::vector<TaskInfo> tasks_;
   std::deque<std::atomic<int64_t>> work_ns_;  // per task; pieces are recorded from several threads
   std::vector<Event> events_;
+  struct RunSpan {
+    int64_t start_ns, end_ns;
+    int32_t plan;
+  };
+  std::vector<RunSpan> run_spans_;  // the first runs (room reserved with the events')
   std::atomic<size_t> n_events_{0};
   int threads_ = 1;
   int64_t wall_ns_ = 0;

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "graph/profile.hpp"
 #include "io/batch.hpp"
 #include "samples/csv.hpp"
 #include "ops/error.hpp"
@@ -67,6 +68,16 @@ inline std::string given_flags(const CLI::App& app, std::initializer_list<const 
   for (const char* f : flags)
     if (app.count(f) > 0) out += (out.empty() ? "" : ", ") + std::string(f);
   return out;
+}
+
+// --profile FILE: the Chrome trace of the whole run to FILE, a timeline of
+// its last few steps to FILE with the extension .svg, and the summary.
+inline void write_profile(const Profile& p, const std::string& file) {
+  p.write_chrome_trace(file);
+  const std::string timeline = std::filesystem::path(file).replace_extension(".svg").string();
+  p.write_svg_timeline(timeline);
+  fmt::print("profile: trace in {} (Perfetto, chrome://tracing), the last steps drawn in {}\n{}", file, timeline,
+             p.summary(12));
 }
 
 // Checks for numeric flags that name the rule and the value given

@@ -78,10 +78,7 @@ int run(const Options& o) {
     fmt::print("epoch {}/{}: mean free energy of the training batches {:.2f}\n", e + 1, o.epochs, fe);
     std::fflush(stdout);
   }
-  if (!o.profile.empty()) {
-    ex.profile().write_chrome_trace(o.profile);
-    fmt::print("{}", ex.profile().summary(12));
-  }
+  if (!o.profile.empty()) samples::write_profile(ex.profile(), o.profile);
   write_pictures(g, model, ex, cd, o);
   samples::result("epochs", o.epochs);
   return 0;
@@ -102,6 +99,6 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
-  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .svg)");
   return ebm::samples::run_main(app, argc, argv, "custom_energy", [&] { return run(o); });
 }

@@ -86,7 +86,7 @@ void add_options(CLI::App& app, Options& o) {
       ->check(samples::kNonNegative);
   app.add_flag("--no-ais", o.no_ais, "skip the AIS evaluation");
   app.add_flag("--resume", o.resume, "continue from <output>/checkpoint");
-  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .svg)");
 }
 
 CdConfig cd_config(const Options& o) {
@@ -237,10 +237,7 @@ int run(const Options& o) {
     samples::result("pseudo_ll", fmt::format("{:.2f}", last.pseudo_ll));
     samples::result("diverging_epochs", std::count_if(epochs.begin(), epochs.end(), [](const EpochStats& e) { return e.diverging; }));
   }
-  if (!o.profile.empty()) {
-    ex.profile().write_chrome_trace(o.profile);
-    fmt::print("{}", ex.profile().summary(12));
-  }
+  if (!o.profile.empty()) samples::write_profile(ex.profile(), o.profile);
   samples::draw_curves("rbm_mnist", [&] {
     samples::write_rbm_curves(o.output + "/metrics.csv", o.output + "/curves.svg",
                               fmt::format("rbm_mnist: {}-{} RBM, {}", d.train.dim(), o.hidden, o.method),

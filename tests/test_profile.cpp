@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -100,4 +101,64 @@ TEST_CASE("profile: a product's tiles are its threads' work") {
   CHECK(small.profile().events() == 5);
   CHECK(small.profile().dropped() == static_cast<size_t>(3 * (1 + grid.tiles()) - 5));
   CHECK(small.profile().summary().find("the trace keeps the first 5 events") != std::string::npos);
+}
+
+namespace {
+
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// The labels of the timeline's bars (their tooltips: "<label> on ..." or "<label> (...").
+std::vector<std::string> bar_labels(const std::string& svg) {
+  std::vector<std::string> out;
+  for (size_t at = svg.find("<title>"); at != std::string::npos; at = svg.find("<title>", at + 1)) {
+    const size_t b = at + 7, e = std::min(svg.find(" on ", b), std::min(svg.find(" (", b), svg.find(", ", b)));
+    out.push_back(svg.substr(b, e - b));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("profile: the SVG timeline draws the last steps of the plan run most often") {
+  Graph g;
+  Tensor x = g.param("x", {256, 300}), w = g.param("w", {300, 260});
+  fill_uniform(g.value(x), -0.5f, 0.5f, 1, 3);
+  fill_uniform(g.value(w), -0.5f, 0.5f, 1, 4);
+  const Tensor step = tanh(matmul(x, w)), monitor = softmax(x);
+  Executor ex(g, {.threads = 2, .profile = true});
+  const Tensor steps[] = {step}, monitors[] = {monitor};
+  for (int i = 0; i < 5; ++i) ex.run(steps);
+  ex.run(monitors);  // the last run, but of a plan run once: not drawn
+  const auto path = std::filesystem::temp_directory_path() / "ebm_test_timeline.svg";
+  ex.profile().write_svg_timeline(path.string(), 3);
+  const std::string svg = read_text(path);
+  CHECK(svg.rfind("<svg ", 0) == 0);
+  CHECK(svg.find("3 runs") != std::string::npos);
+  CHECK(svg.find("thread 0") != std::string::npos);
+  CHECK(svg.find("thread 1") != std::string::npos);
+  const std::vector<std::string> labels = bar_labels(svg);
+  CHECK(labels.size() >= 3);  // each run: the product's tiles (with tanh on them)
+  for (const std::string& l : labels) CHECK(l == "fused(matmul+tanh)");
+  // the busy share in the title is a share
+  const size_t busy = svg.find("busy ");
+  REQUIRE(busy != std::string::npos);
+  const double pct = std::stod(svg.substr(busy + 5));
+  CHECK(pct > 0.0);
+  CHECK(pct <= 100.0);
+
+  // no run: says so; events beyond the room: only runs all of whose events were kept
+  Executor idle(g, {.threads = 2, .profile = true});
+  idle.profile().write_svg_timeline(path.string());
+  CHECK(read_text(path).find("no run recorded") != std::string::npos);
+  Executor small(g, {.threads = 2, .profile = true, .profile_events = 12});
+  for (int i = 0; i < 10; ++i) small.run(steps);
+  REQUIRE(small.profile().dropped() > 0);
+  small.profile().write_svg_timeline(path.string());
+  const std::string kept = read_text(path);
+  CHECK((kept.find("no run recorded") != std::string::npos || kept.find(" run") != std::string::npos));
+  CHECK(kept.find("10 runs") == std::string::npos);
+  CHECK_THROWS_AS(ex.profile().write_svg_timeline("/no_such_folder/x.svg"), Error);
 }
