@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -14,7 +15,7 @@ namespace ebm {
 
 Profile::Profile(size_t capacity, int threads)
     : events_(capacity), threads_(std::max(threads, 1)), origin_ns_(now_ns()) {
-  run_spans_.reserve(capacity / 8);  // a run records at least a few events
+  run_spans_.reserve(capacity / 2 + 16);  // a run records a task or two at least
 }
 
 int64_t Profile::now_ns() { return steady_now_ns(); }
@@ -76,7 +77,7 @@ std::string json_escape(const std::string& s) {
 void Profile::write_chrome_trace(const std::string& path) const {
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) throw Error("profile: cannot write '{}'", tmp);
+  if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}')", path, tmp);
   fmt::print(f, "{{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
   for (int t = 0; t < threads_; ++t)
     fmt::print(f, "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"thread {}\"}}}},\n",
@@ -94,9 +95,16 @@ void Profile::write_chrome_trace(const std::string& path) const {
                args);
   }
   fmt::print(f, "\n]}}\n");
-  const bool ok = std::fclose(f) == 0;
-  if (!ok) throw Error("profile: failed writing '{}'", tmp);
-  std::filesystem::rename(tmp, path);
+  std::error_code ec;
+  if (std::fclose(f) != 0) {
+    std::filesystem::remove(tmp, ec);
+    throw Error("profile: failed writing '{}'", path);
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error("profile: cannot write '{}' ({})", path, ec.message());
+  }
 }
 
 std::string Profile::summary(size_t top_tasks) const {

@@ -49,7 +49,9 @@ class Profile {
   void add_run(int64_t start_ns, int64_t end_ns, int32_t plan = 0) {
     wall_ns_ += end_ns - start_ns;
     ++runs_;
-    if (run_spans_.size() < run_spans_.capacity()) run_spans_.push_back({start_ns, end_ns, plan});  // never allocates
+    const size_t events = n_events_.load();  // all of the run's were pushed before it ended
+    if (events <= events_.size() && run_spans_.size() < run_spans_.capacity())  // never allocates
+      run_spans_.push_back({start_ns, end_ns, events, plan});
   }
   void reset();
 
@@ -73,13 +75,14 @@ class Profile {
   // each with what it works on (`about`) and its mean span per call: which
   // layer's product is the slow one.
   std::string summary(size_t top_tasks = 0) const;
-  // A picture of `runs` consecutive runs as SVG (any browser shows it; a
-  // tooltip on each bar): one lane per thread, each piece of work a bar
-  // coloured by op, the gaps between them idle time, the runs apart by
-  // dotted lines, on a time axis in microseconds. The runs drawn are the
-  // last consecutive runs of the plan run most often (a training step,
-  // not the monitoring between epochs) whose events were all kept, never
-  // a plan's first run (it compiles) when there is another. Written to a
+  // A picture of a few runs as SVG (any browser shows it; a tooltip on
+  // each bar): one lane per thread, each piece of work a bar coloured by
+  // op, the gaps between them idle time, on a time axis in microseconds.
+  // Drawn: the last `runs` runs whose events were all kept of the plan
+  // that took the most time (a training step, rather than the forward
+  // pass or the monitoring run beside it), apart by dotted lines, with
+  // the other plans' runs between them; not the plan's first run (its
+  // buffers touched for the first time) when it has more. Written to a
   // temporary file and renamed; an ebm::Error names the path it cannot
   // write.
   void write_svg_timeline(const std::string& path, int runs = 3) const;
@@ -101,9 +104,10 @@ class Profile {
   std::vector<Event> events_;
   struct RunSpan {
     int64_t start_ns, end_ns;
+    size_t events;  // recorded by the end of the run: its events were all kept if at most the room
     int32_t plan;
   };
-  std::vector<RunSpan> run_spans_;  // the first runs (room reserved with the events')
+  std::vector<RunSpan> run_spans_;  // the runs while the events' room lasts (room reserved with it)
   std::atomic<size_t> n_events_{0};
   int threads_ = 1;
   int64_t wall_ns_ = 0;

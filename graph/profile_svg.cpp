@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -43,41 +44,38 @@ double tick_step_us(double span_us) {
 }  // namespace
 
 void Profile::write_svg_timeline(const std::string& path, int runs) const {
-  // The runs whose events were all kept: those that ended before the last
-  // kept event did (events are kept from the first on).
-  int64_t last_kept = 0;
-  for (const Event& e : recorded()) last_kept = std::max(last_kept, e.end_ns);
+  // The runs whose events were all kept (a run's are all recorded before it ends).
   size_t complete = 0;
-  while (complete < run_spans_.size() && (dropped() == 0 || run_spans_[complete].end_ns <= last_kept)) ++complete;
-  // The plan run most often, and the last of its runs that follow each
-  // other (up to `runs`), leaving out its first run if it has others.
-  std::map<int32_t, size_t> count;
-  for (size_t r = 0; r < complete; ++r) ++count[run_spans_[r].plan];
+  while (complete < run_spans_.size() && run_spans_[complete].events <= events_.size()) ++complete;
+  // The plan that took the most time (a training step, not the forward
+  // pass or the monitoring run between steps), and its last `runs` runs,
+  // leaving out its first (buffers touched for the first time) when it
+  // has more; the other plans' runs between them are drawn too.
+  std::map<int32_t, int64_t> time_of;
+  for (size_t r = 0; r < complete; ++r) time_of[run_spans_[r].plan] += run_spans_[r].end_ns - run_spans_[r].start_ns;
   int32_t plan = -1;
-  size_t most = 0;
-  for (const auto& [p, c] : count)
-    if (c > most) plan = p, most = c;
-  size_t first = complete, n = 0;
-  for (size_t r = complete; r-- > 0;) {
-    if (run_spans_[r].plan != plan) {
-      if (n > 0) break;
-      continue;
-    }
-    const bool plans_first = std::none_of(run_spans_.begin(), run_spans_.begin() + static_cast<std::ptrdiff_t>(r),
-                                          [&](const RunSpan& x) { return x.plan == plan; });
-    if (plans_first && most > 1) break;
-    first = r, ++n;
-    if (n == static_cast<size_t>(std::max(runs, 1))) break;
-  }
+  int64_t most = -1;
+  for (const auto& [p, ns] : time_of)
+    if (ns > most) plan = p, most = ns;
+  std::vector<size_t> chosen;  // run indices of `plan`, oldest first
+  for (size_t r = 0; r < complete; ++r)
+    if (run_spans_[r].plan == plan) chosen.push_back(r);
+  const size_t want = static_cast<size_t>(std::max(runs, 1));
+  if (chosen.size() > want) chosen.erase(chosen.begin(), chosen.end() - static_cast<std::ptrdiff_t>(want));
+  else if (chosen.size() > 1) chosen.erase(chosen.begin());
+  const size_t n = chosen.size();
+  size_t others = 0;
+  for (size_t r = n ? chosen.front() : 0; n && r <= chosen.back(); ++r) others += run_spans_[r].plan != plan;
 
   constexpr double kLeft = 90, kRight = 20, kTop = 46, kLane = 30, kWidth = 1200;
   const double plot_w = kWidth - kLeft - kRight;
   std::string svg;
   const auto body_height = [&](size_t legend_rows) { return kTop + kLane * threads_ + 40 + 18.0 * static_cast<double>(legend_rows) + 10; };
   if (n == 0) {
-    svg = fmt::format(R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="80" viewBox="0 0 {0} 80" font-family="Helvetica, Arial, sans-serif"><rect width="100%" height="100%" fill="white"/><text x="20" y="40" font-size="14">no run recorded (profile the executor: ExecutorOptions{{.profile = true}})</text></svg>)~" "\n", kWidth);
+    const std::string why = runs_ == 0 ? "no run recorded" : "no run whose events were all kept (ExecutorOptions::profile_events sets the room)";
+    svg = fmt::format(R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="80" viewBox="0 0 {0} 80" font-family="Helvetica, Arial, sans-serif"><rect width="100%" height="100%" fill="white"/><text x="20" y="40" font-size="14">{1}</text>)~" "\n", kWidth, why);
   } else {
-    const int64_t t0 = run_spans_[first].start_ns, t1 = run_spans_[first + n - 1].end_ns;
+    const int64_t t0 = run_spans_[chosen.front()].start_ns, t1 = run_spans_[chosen.back()].end_ns;
     const double span_us = std::max(1e-3, static_cast<double>(t1 - t0) * 1e-3);
     auto x_of = [&](int64_t ns) { return kLeft + static_cast<double>(ns - t0) * 1e-3 / span_us * plot_w; };
     auto shown = [&](const Event& e) {
@@ -115,13 +113,15 @@ void Profile::write_svg_timeline(const std::string& path, int runs) const {
     svg = fmt::format(R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1:.0f}" viewBox="0 0 {0} {1:.0f}" font-family="Helvetica, Arial, sans-serif">)~" "\n"
                       R"~(<rect width="100%" height="100%" fill="white"/>)~" "\n",
                       kWidth, height);
-    svg += fmt::format(R"~(<text x="{:.1f}" y="24" font-size="15" text-anchor="middle">{} run{} ({:.0f} us of wall time); the threads busy {:.1f}% of it</text>)~" "\n",
-                       kWidth / 2, n, n > 1 ? "s" : "", span_us, 100.0 * busy_us / (span_us * threads_));
+    svg += fmt::format(R"~(<text x="{:.1f}" y="24" font-size="15" text-anchor="middle">{} run{} of the plan that took the most time{} ({:.0f} us of wall time); the threads busy {:.1f}% of it</text>)~" "\n",
+                       kWidth / 2, n, n > 1 ? "s" : "",
+                       others ? fmt::format(", {} run{} of others between", others, others > 1 ? "s" : "") : "",
+                       span_us, 100.0 * busy_us / (span_us * threads_));
     for (int t = 0; t < threads_; ++t)
       svg += fmt::format(R"~(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#f4f4f4"/><text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="end">thread {}</text>)~" "\n",
                          kLeft, kTop + kLane * t + 2, plot_w, kLane - 4, kLeft - 8, kTop + kLane * t + kLane / 2 + 4, t);
     svg += bars;
-    for (size_t r = first; r < first + n; ++r)  // run boundaries
+    for (size_t r : chosen)  // the plan's run boundaries
       for (int64_t at : {run_spans_[r].start_ns, run_spans_[r].end_ns})
         svg += fmt::format(R"~(<line x1="{0:.2f}" y1="{1:.1f}" x2="{0:.2f}" y2="{2:.1f}" stroke="#333" stroke-dasharray="2,3"/>)~" "\n",
                            x_of(at), kTop - 4, axis_y + 2);
@@ -141,10 +141,18 @@ void Profile::write_svg_timeline(const std::string& path, int runs) const {
   svg += "</svg>\n";
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) throw Error("profile: cannot write '{}'", tmp);
+  if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}')", path, tmp);
   const bool ok = std::fwrite(svg.data(), 1, svg.size(), f) == svg.size();
-  if (std::fclose(f) != 0 || !ok) throw Error("profile: failed writing '{}'", tmp);
-  std::filesystem::rename(tmp, path);
+  std::error_code ec;
+  if (std::fclose(f) != 0 || !ok) {
+    std::filesystem::remove(tmp, ec);
+    throw Error("profile: failed writing '{}'", path);
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error("profile: cannot write '{}' ({})", path, ec.message());
+  }
 }
 
 }  // namespace ebm

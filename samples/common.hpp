@@ -71,10 +71,11 @@ inline std::string given_flags(const CLI::App& app, std::initializer_list<const 
 }
 
 // --profile FILE: the Chrome trace of the whole run to FILE, a timeline of
-// its last few steps to FILE with the extension .svg, and the summary.
+// its last few steps beside it (FILE with the extension .timeline.svg), and
+// the summary.
 inline void write_profile(const Profile& p, const std::string& file) {
   p.write_chrome_trace(file);
-  const std::string timeline = std::filesystem::path(file).replace_extension(".svg").string();
+  const std::string timeline = std::filesystem::path(file).replace_extension(".timeline.svg").string();
   p.write_svg_timeline(timeline);
   fmt::print("profile: trace in {} (Perfetto, chrome://tracing), the last steps drawn in {}\n{}", file, timeline,
              p.summary(12));

@@ -163,7 +163,7 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
-  app.add_option("--profile", o.profile, "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it (FILE with the extension .svg)");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
 }
 
 inline CdConfig layer_cd(const Options& o, int) {

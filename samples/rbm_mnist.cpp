@@ -86,7 +86,7 @@ void add_options(CLI::App& app, Options& o) {
       ->check(samples::kNonNegative);
   app.add_flag("--no-ais", o.no_ais, "skip the AIS evaluation");
   app.add_flag("--resume", o.resume, "continue from <output>/checkpoint");
-  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .svg)");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
 }
 
 CdConfig cd_config(const Options& o) {
