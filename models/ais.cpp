@@ -111,8 +111,8 @@ AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisC
     ex.run(targets, feeds);
     auto d = ex.value(an.delta);
     for (size_t i = 0; i < logw.size(); ++i) logw[i] += d[i];
-    if (cfg.progress && k % std::max<size_t>(1, bs.size() / 10) == 0)
-      std::fprintf(stderr, "ais: %zu / %zu temperatures\n", k, bs.size() - 1);
+    if (cfg.on_progress && (k % std::max<size_t>(1, bs.size() / 100) == 0 || k + 1 == bs.size()))
+      cfg.on_progress(static_cast<int>(k), r.temperatures);
   }
   summarize(logw, r);
   return r;

@@ -13,6 +13,7 @@
 // Z_B / Z_A is estimated by the mean of w over the runs.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -26,7 +27,9 @@ struct AisConfig {
   std::vector<std::pair<double, int>> schedule = {{0.5, 500}, {0.9, 4000}, {1.0, 10000}};
   uint64_t seed = 1;
   int threads = 0;
-  bool progress = false;  // a line on stderr every 10% of the temperatures
+  // Called as the temperatures go by (about every 1% of them, and at the
+  // end) with how many are done of how many, for a progress line.
+  std::function<void(int done, int total)> on_progress = {};
 };
 
 struct AisResult {

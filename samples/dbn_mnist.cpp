@@ -97,19 +97,23 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
 
 // The bound on the test log-likelihood with RBM k on top (AIS for its log Z).
 void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o, Summary& sum) {
-  Progress bar(fmt::format("bound with {} layer(s)", k + 1), 1);
+  AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
+  for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
+  int temperatures = 0;
+  for (const auto& [to, steps] : ac.schedule) temperatures += steps;
+  // The bar counts AIS's temperatures, and one more step for the test images' Q samples.
+  Progress bar(fmt::format("bound with {} layer(s)", k + 1), temperatures + 1);
   const io::ImageSet test = io::slice(d.test, 0, std::min<int64_t>(o.bound_images, d.test.count));
   const DataSource images = image_source(test, io::Pixels::sampled, o.data_seed + 1000);
   const DataSource train_top = layer_source(dbn, k, ex, image_source(d.train, io::Pixels::sampled, o.data_seed), o.batch);
   const std::vector<float> base = base_rate_bias(source_means(train_top, 5000, o.batch));
-  AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
-  for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
+  ac.on_progress = [&](int done, int) { bar.update(done, "AIS for the top RBM's log Z"); };
   const AisResult z = ais_log_z(dbn.rbms[static_cast<size_t>(k)], base, ac);
   double b = 0;
   for (double x : dbn_bound_rows(dbn, k, ex, images, o.batch, o.bound_samples)) b += x / static_cast<double>(test.count);
   b -= z.log_z;
-  bar.update(1, fmt::format("{:.2f} nats (log Z {:.2f} +{:.2f}/-{:.2f})", b, z.log_z, z.log_z_high - z.log_z,
-                            z.log_z - z.log_z_low));
+  bar.update(temperatures + 1, fmt::format("{:.2f} nats (log Z {:.2f} +{:.2f}/-{:.2f})", b, z.log_z,
+                                          z.log_z_high - z.log_z, z.log_z - z.log_z_low));
   sum.add(fmt::format("bound, {} layer(s)", k + 1), bar.seconds(), fmt::format("{:.2f} nats", b));
   result(fmt::format("bound_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b));
 }

@@ -1,6 +1,7 @@
 #pragma once
 // A live progress line for long phases: "<label> 12/50 [=====     ] 24% 31 s, ETA 1:38".
-// Redrawn in place on a terminal; one line per update elsewhere (logs).
+// Redrawn in place on a terminal; elsewhere (logs) one line per update, or
+// per tenth of a count longer than 100.
 
 #include <chrono>
 #include <cstdio>
@@ -24,10 +25,14 @@ class Progress {
     line_ =
         fmt::format("{} {}/{} [{:<20}] {:3}% {:.0f} s, ETA {}:{:02}  {}", label_, done, total_, std::string(static_cast<size_t>(bar), '='),
                     total_ > 0 ? 100 * done / total_ : 100, s, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60, note);
+    // In a log (no terminal), a long count such as AIS's temperatures is
+    // printed at each tenth only; a short one (epochs) at every update.
+    const bool logged = total_ <= 100 || done >= total_ || done * 10 / total_ != printed_ * 10 / total_;
     if (tty_)
       fmt::print("\r{}\033[K", line_);
-    else
+    else if (logged)
       fmt::print("{}\n", line_);
+    if (logged) printed_ = done;
     done_ = done >= total_;
     if (tty_ && done_) fmt::print("\n");
     std::fflush(stdout);
@@ -52,6 +57,7 @@ class Progress {
   bool tty_;
   std::string line_;
   bool done_ = false;
+  int64_t printed_ = 0;  // the count last printed
 };
 
 }  // namespace ebm::samples

@@ -236,6 +236,24 @@ TEST_CASE("rbm/ais: the estimate converges to exact log Z on a tiny RBM, from an
   }
 }
 
+TEST_CASE("rbm/ais: progress is reported as the temperatures go by, ending at all of them, with the same estimate") {
+  Graph g;
+  Rbm r = Rbm::make(g, "rbm", {.visible = 10, .hidden = 4, .init_std = 1.0f, .seed = 3});
+  const std::vector<float> a(10, 0.0f);
+  AisConfig cfg{.runs = 20, .schedule = {{0.5, 150}, {1.0, 350}}, .seed = 3, .threads = 2};
+  const double quiet = ais_log_z(r, a, cfg).log_z;
+  std::vector<int> done;
+  int total = 0;
+  cfg.on_progress = [&](int d, int t) { done.push_back(d), total = t; };
+  CHECK(ais_log_z(r, a, cfg).log_z == quiet);
+  CHECK(total == 500);
+  REQUIRE(done.size() >= 90);
+  CHECK(done.size() <= 110);  // about every 1%
+  CHECK(done.back() == 500);
+  CHECK(std::is_sorted(done.begin(), done.end()));
+  CHECK(std::adjacent_find(done.begin(), done.end()) == done.end());  // never the same count twice
+}
+
 TEST_CASE("rbm/ais: AIS agrees with exact log Z within 0.2 nats on a 784-15 RBM trained briefly") {
   const int64_t nv = 784, nh = 15, batch = 100;
   // MNIST-like data: ten stroke prototypes with 3% of pixels flipped
