@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 
 #include "graph/executor.hpp"
@@ -111,7 +110,7 @@ AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisC
     ex.run(targets, feeds);
     auto d = ex.value(an.delta);
     for (size_t i = 0; i < logw.size(); ++i) logw[i] += d[i];
-    if (cfg.on_progress && (k % std::max<size_t>(1, bs.size() / 100) == 0 || k + 1 == bs.size()))
+    if (cfg.on_progress && (k % std::max<size_t>(1, (bs.size() + 98) / 100) == 0 || k + 1 == bs.size()))
       cfg.on_progress(static_cast<int>(k), r.temperatures);
   }
   summarize(logw, r);

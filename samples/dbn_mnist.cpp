@@ -102,13 +102,14 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
   int temperatures = 0;
   for (const auto& [to, steps] : ac.schedule) temperatures += steps;
   // The bar counts AIS's temperatures, and one more step for the test images' Q samples.
-  Progress bar(fmt::format("bound with {} layer(s)", k + 1), temperatures + 1);
+  Progress bar(fmt::format("bound with {} layer(s)", k + 1), temperatures + 1, true);
   const io::ImageSet test = io::slice(d.test, 0, std::min<int64_t>(o.bound_images, d.test.count));
   const DataSource images = image_source(test, io::Pixels::sampled, o.data_seed + 1000);
   const DataSource train_top = layer_source(dbn, k, ex, image_source(d.train, io::Pixels::sampled, o.data_seed), o.batch);
   const std::vector<float> base = base_rate_bias(source_means(train_top, 5000, o.batch));
   ac.on_progress = [&](int done, int) { bar.update(done, "AIS for the top RBM's log Z"); };
   const AisResult z = ais_log_z(dbn.rbms[static_cast<size_t>(k)], base, ac);
+  bar.update(temperatures, "Q samples of the test images");
   double b = 0;
   for (double x : dbn_bound_rows(dbn, k, ex, images, o.batch, o.bound_samples)) b += x / static_cast<double>(test.count);
   b -= z.log_z;

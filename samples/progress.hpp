@@ -1,7 +1,7 @@
 #pragma once
 // A live progress line for long phases: "<label> 12/50 [=====     ] 24% 31 s, ETA 1:38".
 // Redrawn in place on a terminal; elsewhere (logs) one line per update, or
-// per tenth of a count longer than 100.
+// per tenth of a long count that asks for it.
 
 #include <chrono>
 #include <cstdio>
@@ -14,8 +14,11 @@ namespace ebm::samples {
 
 class Progress {
  public:
-  Progress(std::string label, int64_t total)
-      : label_(std::move(label)), total_(total), t0_(std::chrono::steady_clock::now()), tty_(isatty(1) != 0) {}
+  // tenths_in_logs: a long count (AIS's temperatures) whose every update
+  // would flood a log prints there a line per tenth only.
+  Progress(std::string label, int64_t total, bool tenths_in_logs = false)
+      : label_(std::move(label)), total_(total), t0_(std::chrono::steady_clock::now()), tty_(isatty(1) != 0),
+        tenths_(tenths_in_logs) {}
 
   // `note` is appended (e.g. the epoch's error); done counts finished units.
   void update(int64_t done, const std::string& note = {}) {
@@ -25,9 +28,7 @@ class Progress {
     line_ =
         fmt::format("{} {}/{} [{:<20}] {:3}% {:.0f} s, ETA {}:{:02}  {}", label_, done, total_, std::string(static_cast<size_t>(bar), '='),
                     total_ > 0 ? 100 * done / total_ : 100, s, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60, note);
-    // In a log (no terminal), a long count such as AIS's temperatures is
-    // printed at each tenth only; a short one (epochs) at every update.
-    const bool logged = total_ <= 100 || done >= total_ || done * 10 / total_ != printed_ * 10 / total_;
+    const bool logged = !tenths_ || total_ <= 0 || done >= total_ || done * 10 / total_ != printed_ * 10 / total_;
     if (tty_)
       fmt::print("\r{}\033[K", line_);
     else if (logged)
@@ -56,6 +57,7 @@ class Progress {
   std::chrono::steady_clock::time_point t0_;
   bool tty_;
   std::string line_;
+  bool tenths_;
   bool done_ = false;
   int64_t printed_ = 0;  // the count last printed
 };

@@ -157,7 +157,7 @@ void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const i
   for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
   int temperatures = 0;
   for (const auto& [to, steps] : ac.schedule) temperatures += steps;
-  samples::Progress bar(fmt::format("AIS log Z, {} runs", o.ais_runs), temperatures);
+  samples::Progress bar(fmt::format("AIS log Z, {} runs", o.ais_runs), temperatures, true);
   ac.on_progress = [&](int done, int) { bar.update(done, "temperatures"); };
   const AisResult z = ais_log_z(rbm, base, ac);
   const auto f = fit.free_energies(image_source(test, io::Pixels::sampled, o.data_seed + 1000), 0);

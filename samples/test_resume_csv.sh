@@ -1,7 +1,8 @@
 #!/bin/sh
 # dbn_mnist run, then resumed with more epochs, then resumed with nothing
 # left to do, then run afresh: each phase's CSV file holds one row per
-# epoch of the model its checkpoint holds, never a row twice.
+# epoch of the model its checkpoint holds, never a row twice; a resumed
+# phase keeps its earlier rows, one that starts afresh rewrites them.
 # Usage: test_resume_csv.sh DBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 set -e
 bin=$1
@@ -12,24 +13,34 @@ if [ ! -f "$data/train-images-idx3-ubyte" ]; then
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+trap 'exit 1' HUP INT TERM
+files="pretrain_layer1.csv pretrain_layer2.csv finetune.csv"
 run() { "$bin" --data "$data" --output "$out" --hidden 30,30 "$@" > "$out/log" 2>&1 || { cat "$out/log"; exit 1; }; }
+fail() { echo "$1"; exit 1; }
 epochs() { tail -n +2 "$out/$1" | cut -d, -f1 | tr '\n' ' '; }
-check() {
-  got=$(epochs "$1")
-  if [ "$got" != "$2" ]; then echo "$3: $1 holds epochs '$got'; expected '$2'"; exit 1; fi
+check() {  # check WHEN EPOCHS: every file holds exactly those epochs
+  for f in $files; do
+    got=$(epochs "$f")
+    [ "$got" = "$2" ] || fail "$1: $f holds epochs '$got'; expected '$2'"
+  done
 }
+keep() { mkdir -p "$out/$1" && for f in $files; do cp "$out/$f" "$out/$1/$f"; done; }
+same_start() { head -n "$3" "$out/$1" | cmp -s - "$out/$2/$1"; }  # FILE COPY LINES
+
 run --pretrain-epochs 2 --finetune-epochs 2
-check pretrain_layer1.csv "1 2 " "first run"
-check finetune.csv "1 2 " "first run"
+check "first run" "1 2 "
+keep run1
 run --pretrain-epochs 3 --finetune-epochs 3 --resume
-check pretrain_layer1.csv "1 2 3 " "resumed with more epochs"
-check pretrain_layer2.csv "1 2 3 " "resumed with more epochs (layer 1 trained on: layer 2 afresh)"
-check finetune.csv "1 2 3 " "resumed with more epochs (fine-tuning afresh)"
+grep -q "layer 1: resumed at epoch 2 of 3" "$out/log" || fail "resumed with more epochs: layer 1 did not resume"
+check "resumed with more epochs" "1 2 3 "
+same_start pretrain_layer1.csv run1 3 || fail "resumed: layer 1 lost its first two rows"
+! same_start pretrain_layer2.csv run1 3 || fail "resumed: layer 2 kept rows, but layer 1 trained on: it starts afresh"
+! same_start finetune.csv run1 3 || fail "resumed: fine-tuning kept rows, but the layers below trained on"
+keep run2
 run --pretrain-epochs 3 --finetune-epochs 3 --resume
-check pretrain_layer2.csv "1 2 3 " "resumed with nothing to do"
-check finetune.csv "1 2 3 " "resumed with nothing to do"
+check "resumed with nothing to do" "1 2 3 "
+for f in $files; do cmp -s "$out/$f" "$out/run2/$f" || fail "resumed with nothing to do: $f changed"; done
 run --pretrain-epochs 1 --finetune-epochs 1
-check pretrain_layer1.csv "1 " "a fresh run"
-check finetune.csv "1 " "a fresh run"
-test -s "$out/curves.svg" || { echo "no curves.svg"; exit 1; }
-echo "every CSV file holds each epoch once"
+check "a fresh run" "1 "
+test -s "$out/curves.svg" || fail "no curves.svg"
+echo "every CSV file holds each epoch once; resumed phases kept their rows, fresh ones rewrote them"
