@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <system_error>
 
@@ -74,29 +75,13 @@ std::string json_escape(const std::string& s) {
 
 }  // namespace
 
-void Profile::write_chrome_trace(const std::string& path) const {
+void Profile::write_file(const std::string& path, std::string_view text) {
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
   if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}')", path, tmp);
-  fmt::print(f, "{{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
-  for (int t = 0; t < threads_; ++t)
-    fmt::print(f, "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"thread {}\"}}}},\n",
-               t, t);
-  for (size_t i = 0; i < events(); ++i) {
-    const Event& e = events_[i];
-    const TaskInfo& t = tasks_[static_cast<size_t>(e.task)];
-    const std::string args =
-        e.piece ? fmt::format("\"rows\":\"{}-{}\",\"cols\":\"{}-{}\"", e.i0, e.i1, e.j0, e.j1)
-                : fmt::format("\"task\":{},\"about\":\"{}\"", e.task, json_escape(t.about));
-    fmt::print(f, "{}{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},"
-                  "\"args\":{{{}}}}}",
-               i ? ",\n" : "", json_escape(t.label), e.piece ? "piece" : "task", e.thread,
-               static_cast<double>(e.start_ns - origin_ns_) * 1e-3, static_cast<double>(e.end_ns - e.start_ns) * 1e-3,
-               args);
-  }
-  fmt::print(f, "\n]}}\n");
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   std::error_code ec;
-  if (std::fclose(f) != 0) {
+  if (std::fclose(f) != 0 || !ok) {
     std::filesystem::remove(tmp, ec);
     throw Error("profile: failed writing '{}'", path);
   }
@@ -105,6 +90,28 @@ void Profile::write_chrome_trace(const std::string& path) const {
     std::filesystem::remove(tmp, ec);
     throw Error("profile: cannot write '{}' ({})", path, ec.message());
   }
+}
+
+void Profile::write_chrome_trace(const std::string& path) const {
+  std::string json = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
+  auto out = std::back_inserter(json);
+  for (int t = 0; t < threads_; ++t)
+    fmt::format_to(out, "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"thread {}\"}}}},\n",
+                   t, t);
+  for (size_t i = 0; i < events(); ++i) {
+    const Event& e = events_[i];
+    const TaskInfo& t = tasks_[static_cast<size_t>(e.task)];
+    const std::string args =
+        e.piece ? fmt::format("\"rows\":\"{}-{}\",\"cols\":\"{}-{}\"", e.i0, e.i1, e.j0, e.j1)
+                : fmt::format("\"task\":{},\"about\":\"{}\"", e.task, json_escape(t.about));
+    fmt::format_to(out, "{}{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},"
+                        "\"args\":{{{}}}}}",
+                   i ? ",\n" : "", json_escape(t.label), e.piece ? "piece" : "task", e.thread,
+                   static_cast<double>(e.start_ns - origin_ns_) * 1e-3, static_cast<double>(e.end_ns - e.start_ns) * 1e-3,
+                   args);
+  }
+  json += "\n]}\n";
+  write_file(path, json);
 }
 
 std::string Profile::summary(size_t top_tasks) const {

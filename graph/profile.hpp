@@ -14,6 +14,7 @@
 #include <deque>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ebm {
@@ -98,6 +99,8 @@ class Profile {
     int64_t total_ns = 0;
   };
   void push(const Event& e);  // into the preallocated buffer, from any thread
+  // `text` to "<path>.tmp", renamed onto `path`; an ebm::Error names the path.
+  static void write_file(const std::string& path, std::string_view text);
 
   std::vector<TaskInfo> tasks_;
   std::deque<std::atomic<int64_t>> work_ns_;  // per task; pieces are recorded from several threads

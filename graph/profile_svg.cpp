@@ -3,17 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 #include <map>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "graph/profile.hpp"
-#include "ops/error.hpp"
 
 namespace ebm {
 namespace {
@@ -139,20 +135,7 @@ void Profile::write_svg_timeline(const std::string& path, int runs) const {
     }
   }
   svg += "</svg>\n";
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}')", path, tmp);
-  const bool ok = std::fwrite(svg.data(), 1, svg.size(), f) == svg.size();
-  std::error_code ec;
-  if (std::fclose(f) != 0 || !ok) {
-    std::filesystem::remove(tmp, ec);
-    throw Error("profile: failed writing '{}'", path);
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error("profile: cannot write '{}' ({})", path, ec.message());
-  }
+  write_file(path, svg);
 }
 
 }  // namespace ebm

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -49,18 +50,26 @@ struct Range {
   void add(double v) { lo = std::min(lo, v), hi = std::max(hi, v); }
   bool empty() const { return !(lo <= hi); }
   // Widened so a flat series is drawn mid-frame and no point sits on the frame.
+  bool flat() const { return hi - lo <= 1e-9 * std::max(std::abs(lo), std::abs(hi)); }  // to within rounding
   Range padded(double pad) const {
-    if (hi - lo <= 1e-9 * std::max(std::abs(lo), std::abs(hi)))  // flat, to within rounding
-      return {lo - std::max(1.0, std::abs(lo) * 0.1), hi + std::max(1.0, std::abs(hi) * 0.1)};
+    if (flat()) return {lo - std::max(1.0, std::abs(lo) * 0.1), hi + std::max(1.0, std::abs(hi) * 0.1)};
     return {lo - (hi - lo) * pad, hi + (hi - lo) * pad};
   }
 };
 
-// A point's y as drawn (its log when the panel asks), or NaN to leave it out.
-double drawn_y(const Panel& p, double y) {
-  if (!std::isfinite(y)) return std::nan("");
-  if (p.log_y) return y > 0 ? std::log10(y) : std::nan("");
-  return y;
+struct Point {
+  double x, y;
+};
+
+// The points of `s` as drawn: finite ones only, y as its log when the panel
+// asks (points at or below zero left out).
+std::vector<Point> drawn_points(const Panel& p, const Series& s) {
+  std::vector<Point> out;
+  for (size_t i = 0; i < s.x.size(); ++i) {
+    const double y = p.log_y ? (s.y[i] > 0 ? std::log10(s.y[i]) : std::nan("")) : s.y[i];
+    if (std::isfinite(s.x[i]) && std::isfinite(y)) out.push_back({s.x[i], y});
+  }
+  return out;
 }
 
 void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
@@ -74,20 +83,18 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
                      fx + w / 2, oy + kPanelH - 8, escaped(p.x_label));
   svg += fmt::format(R"~(<text transform="translate({:.1f},{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)~" "\n",
                      ox + 14, fy + h / 2, escaped(p.y_label + (p.log_y ? " (log scale)" : "")));
+  std::vector<std::vector<Point>> points;
   Range xr, yr;
-  for (const Series& s : p.series)
-    for (size_t i = 0; i < s.x.size(); ++i) {
-      const double y = drawn_y(p, s.y[i]);
-      if (!std::isfinite(s.x[i]) || !std::isfinite(y)) continue;
-      xr.add(s.x[i]);
-      yr.add(y);
-    }
+  for (const Series& s : p.series) {
+    points.push_back(drawn_points(p, s));
+    for (const Point& q : points.back()) xr.add(q.x), yr.add(q.y);
+  }
   if (xr.empty()) {
     svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="middle" fill="#888">no data</text>)~" "\n",
                        fx + w / 2, fy + h / 2);
     return;
   }
-  const Range x = xr.hi - xr.lo <= 1e-9 * std::max(std::abs(xr.lo), std::abs(xr.hi)) ? xr.padded(0) : xr;
+  const Range x = xr.flat() ? xr.padded(0) : xr;
   const Range y = yr.padded(0.06);
   auto px = [&](double v) { return fx + (v - x.lo) / (x.hi - x.lo) * w; };
   auto py = [&](double v) { return fy + h - (v - y.lo) / (y.hi - y.lo) * h; };
@@ -132,23 +139,16 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
   for (size_t k = 0; k < p.series.size(); ++k) {
     const Series& s = p.series[k];
     const char* color = kColors[k % std::size(kColors)];
-    std::string points;
-    int n = 0;
-    for (size_t i = 0; i < s.x.size(); ++i) {
-      const double yv = drawn_y(p, s.y[i]);
-      if (!std::isfinite(s.x[i]) || !std::isfinite(yv)) continue;
-      points += fmt::format("{:.1f},{:.1f} ", px(s.x[i]), py(yv));
-      ++n;
-    }
-    if (n > 1)
-      svg += fmt::format(R"~(<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"{}/>)~" "\n", points, color,
+    const std::vector<Point>& pts = points[k];
+    if (pts.size() > 1) {
+      std::string line;
+      for (const Point& q : pts) line += fmt::format("{:.1f},{:.1f} ", px(q.x), py(q.y));
+      svg += fmt::format(R"~(<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"{}/>)~" "\n", line, color,
                          s.dashed ? R"~( stroke-dasharray="5,3")~" : "");
-    if (n <= 40)  // few points: mark each
-      for (size_t i = 0; i < s.x.size(); ++i) {
-        const double yv = drawn_y(p, s.y[i]);
-        if (std::isfinite(s.x[i]) && std::isfinite(yv))
-          svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="2.2" fill="{}"/>)~" "\n", px(s.x[i]), py(yv), color);
-      }
+    }
+    if (pts.size() <= 40)  // few points: mark each
+      for (const Point& q : pts)
+        svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="2.2" fill="{}"/>)~" "\n", px(q.x), py(q.y), color);
     const double entry = 34 + 6.0 * static_cast<double>(s.label.size());
     if (lx > fx && lx + entry > fx + w) lx = fx, ly += 14;
     svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="{3}" stroke-width="2"{4}/><text x="{5:.1f}" y="{6:.1f}" font-size="11">{7}</text>)~" "\n",

@@ -12,6 +12,7 @@
 // accumulates log w += log f_k(v) - log f_{k-1}(v) before each transition;
 // Z_B / Z_A is estimated by the mean of w over the runs.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -30,6 +31,17 @@ struct AisConfig {
   // Called as the temperatures go by (about every 1% of them, and at the
   // end) with how many are done of how many, for a progress line.
   std::function<void(int done, int total)> on_progress = {};
+
+  // The temperatures the schedule walks through (AisResult::temperatures).
+  int temperatures() const {
+    int n = 0;
+    for (const auto& [to, steps] : schedule) n += steps;
+    return n;
+  }
+  // Every segment's steps times `factor` (at least one each).
+  void scale_temperatures(double factor) {
+    for (auto& [to, steps] : schedule) steps = std::max(1, static_cast<int>(steps * factor));
+  }
 };
 
 struct AisResult {

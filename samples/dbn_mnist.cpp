@@ -98,9 +98,8 @@ bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options&
 // The bound on the test log-likelihood with RBM k on top (AIS for its log Z).
 void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o, Summary& sum) {
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
-  for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
-  int temperatures = 0;
-  for (const auto& [to, steps] : ac.schedule) temperatures += steps;
+  ac.scale_temperatures(o.ais_scale);
+  const int temperatures = ac.temperatures();
   // The bar counts AIS's temperatures, and one more step for the test images' Q samples.
   Progress bar(fmt::format("bound with {} layer(s)", k + 1), temperatures + 1, true);
   const io::ImageSet test = io::slice(d.test, 0, std::min<int64_t>(o.bound_images, d.test.count));

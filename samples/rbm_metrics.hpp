@@ -5,7 +5,7 @@
 #include <string>
 
 #include "models/rbm_fit.hpp"
-#include "samples/common.hpp"
+#include "samples/csv.hpp"
 
 namespace ebm::samples {
 

@@ -154,10 +154,8 @@ void write_filters(const Rbm& rbm, const std::string& path) {
 void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const io::ImageSet& test, const Options& o) {
   const std::vector<float> base = base_rate_bias(io::pixel_means(train));
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
-  for (auto& [to, steps] : ac.schedule) steps = std::max(1, static_cast<int>(steps * o.ais_scale));
-  int temperatures = 0;
-  for (const auto& [to, steps] : ac.schedule) temperatures += steps;
-  samples::Progress bar(fmt::format("AIS log Z, {} runs", o.ais_runs), temperatures, true);
+  ac.scale_temperatures(o.ais_scale);
+  samples::Progress bar(fmt::format("AIS log Z, {} runs", o.ais_runs), ac.temperatures(), true);
   ac.on_progress = [&](int done, int) { bar.update(done, "temperatures"); };
   const AisResult z = ais_log_z(rbm, base, ac);
   const auto f = fit.free_energies(image_source(test, io::Pixels::sampled, o.data_seed + 1000), 0);
