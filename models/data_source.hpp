@@ -4,6 +4,7 @@
 // function of (row indices, epoch), so sampled binarisation and sampled
 // hidden states are reproducible and a resumed run sees the same data.
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -39,6 +40,38 @@ inline DataSource image_source(const io::ImageSet& set, io::Pixels mode, uint64_
 inline void padded_rows(int64_t first, int64_t batch, int64_t count, std::vector<int64_t>& idx) {
   idx.clear();
   for (int64_t i = first; i < first + batch; ++i) idx.push_back(std::min(i, count - 1));
+}
+
+// Calls body(first, rows) for each batch of b rows of `src` as seen in
+// `epoch`, written into `batch` (b rows; the last batch padded by repeating
+// its last row, `rows` of them real).
+template <typename Body>
+void for_each_batch(const DataSource& src, int64_t b, uint64_t epoch, std::vector<float>& batch, Body body) {
+  std::vector<int64_t> idx;
+  batch.resize(static_cast<size_t>(b * src.dim));
+  for (int64_t first = 0; first < src.count; first += b) {
+    padded_rows(first, b, src.count, idx);
+    src.fill(idx, batch, epoch);
+    body(first, std::min(b, src.count - first));
+  }
+}
+
+// The squared error of predicting every row of `src` (as seen in epoch 0)
+// by the mean row: the sum over units of their variances. Read in padded
+// batches of b rows, as a DBN layer's source computes them.
+inline double mean_row_error(const DataSource& src, int64_t b, std::vector<float>& batch) {
+  const auto d = static_cast<size_t>(src.dim);
+  std::vector<double> sum(d), squares(d);
+  for_each_batch(src, b, 0, batch, [&](int64_t, int64_t rows) {
+    for (size_t k = 0; k < static_cast<size_t>(rows) * d; ++k) {
+      sum[k % d] += batch[k];
+      squares[k % d] += double{batch[k]} * batch[k];
+    }
+  });
+  double v = 0;
+  const auto n = static_cast<double>(std::max<int64_t>(src.count, 1));
+  for (size_t i = 0; i < d; ++i) v += std::max(0.0, squares[i] / n - (sum[i] / n) * (sum[i] / n));
+  return v;
 }
 
 // The first n rows of a source.

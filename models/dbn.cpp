@@ -12,8 +12,10 @@ Dbn Dbn::make(Graph& g, std::string name, const DbnConfig& cfg) {
   Dbn d{&g, name, {}};
   for (size_t l = 0; l + 1 < cfg.layers.size(); ++l)
     d.rbms.push_back(Rbm::make(g, fmt::format("{}.rbm{}", name, l),
-                               {.visible = cfg.layers[l], .hidden = cfg.layers[l + 1], .init_std = cfg.init_std,
-                                .seed = cfg.seed + l}));
+                               {.visible = cfg.layers[l], .hidden = cfg.layers[l + 1],
+                                .visible_unit = l == 0 ? cfg.visible_unit : Unit::binary,
+                                .hidden_unit = l + 2 == cfg.layers.size() ? cfg.top_hidden_unit : Unit::binary,
+                                .init_std = cfg.init_std, .seed = cfg.seed + l}));
   return d;
 }
 

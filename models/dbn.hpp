@@ -26,6 +26,8 @@ struct DbnConfig {
   std::vector<int64_t> layers{784, 500, 500, 2000};
   float init_std = 0.01f;
   uint64_t seed = 1;
+  Unit visible_unit = Unit::binary;     // the data layer's units (gaussian: real-valued data)
+  Unit top_hidden_unit = Unit::binary;  // the top layer's (gaussian: a linear code, as a deep autoencoder's)
 };
 
 struct Dbn {

@@ -26,23 +26,6 @@ RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
-namespace {
-
-// Calls body(first, rows) for each batch of `src`'s rows as seen in
-// `epoch`, written into `batch` (b rows; the last batch padded by repeating
-// rows, `rows` of them real).
-template <typename Body>
-void for_each_batch(const DataSource& src, int64_t b, uint64_t epoch, std::vector<float>& batch, Body body) {
-  std::vector<int64_t> idx;
-  for (int64_t first = 0; first < src.count; first += b) {
-    padded_rows(first, b, src.count, idx);
-    src.fill(idx, batch, epoch);
-    body(first, std::min(b, src.count - first));
-  }
-}
-
-}  // namespace
-
 std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch) {
   std::vector<double> out;
   for_each_batch(src, t_.v0.shape().rows, epoch, batch_, [&](int64_t, int64_t rows) {
@@ -66,19 +49,9 @@ double RbmFitter::recon_baseline(const DataSource& train) {
   // figure). Such a source runs this executor: its step is put back, so the
   // training's random draws stay those of a run without this pass.
   const DataSource src = head(train, cfg_.monitor_images);
-  const auto d = static_cast<size_t>(src.dim);
   const uint64_t step = ex_.step();
-  std::vector<double> sum(d), squares(d);
-  for_each_batch(src, t_.v0.shape().rows, 0, batch_, [&](int64_t, int64_t rows) {
-    for (size_t k = 0; k < static_cast<size_t>(rows) * d; ++k) {
-      sum[k % d] += batch_[k];
-      squares[k % d] += double{batch_[k]} * batch_[k];
-    }
-  });
+  const double v = mean_row_error(src, t_.v0.shape().rows, batch_);
   ex_.set_step(step);
-  double v = 0;
-  const auto n = static_cast<double>(std::max<int64_t>(src.count, 1));
-  for (size_t i = 0; i < d; ++i) v += std::max(0.0, squares[i] / n - (sum[i] / n) * (sum[i] / n));
   return v;
 }
 

@@ -32,6 +32,7 @@
 #include "samples/common.hpp"
 #include "samples/curves.hpp"
 #include "samples/dbn_mnist_parts.hpp"
+#include "samples/pretrain.hpp"
 #include "samples/progress.hpp"
 #include "samples/rbm_metrics.hpp"
 
@@ -39,61 +40,6 @@ namespace {
 
 using namespace ebm;
 using namespace ebm::samples;
-
-// The first flagged epoch of a fit (warned: one was already): a key line
-// for scripts, `<who>_diverging_epoch=N`, and the warning, both printed
-// above the live progress line.
-void flag_diverging(const Progress& p, const std::string& who, int epoch, const std::string& warning, bool& warned) {
-  if (std::exchange(warned, true)) return;
-  p.print_above(stdout, fmt::format("{}_diverging_epoch={}", who, epoch));
-  p.warn(warning);
-}
-
-// Returns whether it trained any epoch (a layer resumed with every epoch done
-// did not): the layers above it then learn from new features.
-bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const Data& d, const Options& o, bool resume, Summary& sum) {
-  Rbm& r = dbn.rbms[static_cast<size_t>(l)];
-  if (l == 0) r.init_visible_bias(io::pixel_means(d.train));
-  CdTrainer t = make_cd_trainer(r, layer_cd(o, l));
-  const int epochs = o.pretrain_epochs[static_cast<size_t>(l)];
-  RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .monitor_images = 1000,
-                        .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l), .resume = resume});
-  const DataSource images = image_source(d.train, o.pixel_mode(), o.data_seed);
-  const DataSource valid_images = image_source(d.valid, o.pixel_mode(), o.data_seed);
-  const DataSource train = layer_source(dbn, l, ex, images, o.batch, false, o.data_seed);
-  const DataSource valid = layer_source(dbn, l, ex, valid_images, o.batch, false, o.data_seed);
-  if (t.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training rows, as rbm_mnist's do
-    train.fill(chain_start_rows(train.count, o.batch, o.data_seed), t.chain.graph->value(t.chain), 0);
-  }
-  const int resumed = fit.epochs_done();
-  if (resumed > 0 && resumed < epochs && (l + 1 < dbn.depth() || o.finetune != "none"))
-    fmt::print("layer {}: resumed at epoch {} of {}; the phases built on it start afresh\n", l + 1, resumed, epochs);
-  if (resumed > epochs)
-    fmt::print("layer {}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", l + 1,
-               resumed, epochs);
-  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden),
-               std::max(epochs, resumed));
-  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
-  double recon = 0;
-  bool warned = false;
-  RbmEpochCsv csv(fmt::format("{}/pretrain_layer{}.csv", o.output, l + 1), resumed > 0);
-  fit.fit(train, valid, [&](const EpochStats& s) {
-    recon = s.recon_error;
-    csv.row(s);
-    bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
-    if (s.diverging)
-      flag_diverging(bar, fmt::format("pretrain_layer{}", l + 1), s.epoch,
-                     fmt::format("layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
-                                 "over 1.5 times that of predicting each unit by its mean ({:.4g}); a smaller "
-                                 "--pretrain-lr (now {:g}) usually cures it",
-                                 l + 1, s.recon_error, s.epoch, s.recon_baseline, o.pretrain_lr),
-                     warned);
-  });
-  sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
-          resumed >= epochs ? std::string("resumed from the checkpoint (all epochs done)")
-                            : fmt::format("recon error {:.3f}", recon));
-  return resumed < epochs;
-}
 
 // The bound on the test log-likelihood with RBM k on top (AIS for its log Z).
 void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o, Summary& sum) {
@@ -308,7 +254,10 @@ int run(const Options& o) {
   // layer that trains further feeds new features to every phase above it.
   bool resume = o.resume;
   for (int l = 0; l < dbn.depth(); ++l) {
-    if (pretrain_layer(dbn, l, ex, d, o, resume, sum)) resume = false;
+    const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = layer_cd(o, l),
+                         .data_seed = o.data_seed, .pixels = o.pixel_mode(), .output = o.output,
+                         .built_on = o.finetune != "none"};
+    if (pretrain_layer(dbn, l, ex, d.train, d.valid, plan, resume, sum)) resume = false;
     if (o.bound) report_bound(dbn, l, ex, d, o, sum);
   }
   write_filters(dbn, o.output + "/filters.png", o.output + "/features.png");

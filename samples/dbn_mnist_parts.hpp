@@ -1,5 +1,5 @@
 #pragma once
-// dbn_mnist's options, presets, data split, pictures and summary table.
+// dbn_mnist's options, presets, data split and pictures.
 
 #include <string>
 #include <vector>
@@ -186,23 +186,6 @@ inline Data load_data(const Options& o) {
           io::load_mnist(dir, "t10k"), all};
 }
 
-// Per-unit means of the first n rows of a source.
-inline std::vector<float> source_means(const DataSource& s, int64_t n, int64_t batch) {
-  std::vector<double> acc(static_cast<size_t>(s.dim), 0.0);
-  std::vector<float> buf(static_cast<size_t>(batch * s.dim));
-  std::vector<int64_t> idx;
-  const int64_t rows = std::min(n, s.count) / batch * batch;
-  for (int64_t first = 0; first < rows; first += batch) {
-    idx.clear();
-    for (int64_t i = first; i < first + batch; ++i) idx.push_back(i);
-    s.fill(idx, buf, 0);
-    for (size_t i = 0; i < buf.size(); ++i) acc[i % acc.size()] += buf[i];
-  }
-  std::vector<float> m;
-  for (double a : acc) m.push_back(static_cast<float>(a / static_cast<double>(std::max<int64_t>(rows, 1))));
-  return m;
-}
-
 // Columns j of `w` [rows, cols] as tiles; with `below` [784, rows], each
 // column is first drawn through it (a second-layer feature as the weighted
 // sum of first-layer filters).
@@ -289,31 +272,5 @@ inline void write_misclassified(const io::ImageSet& test, const std::vector<int6
   io::write_png_grid(path, tiles, static_cast<int64_t>(n), 28, 28, {.columns = 10, .upscale = 2,
                                                                      .contrast = io::GridOptions::Contrast::fixed01});
 }
-
-// The per-phase summary table printed at the end.
-class Summary {
- public:
-  void add(std::string phase, double seconds, std::string outcome) {
-    rows_.push_back({std::move(phase), seconds, std::move(outcome)});
-  }
-  double total() const {
-    double s = 0;
-    for (const auto& r : rows_) s += r.seconds;
-    return s;
-  }
-  void print() const {
-    fmt::print("\n{:<32} {:>9}  {}\n", "phase", "seconds", "result");
-    for (const auto& r : rows_) fmt::print("{:<32} {:>9.1f}  {}\n", r.phase, r.seconds, r.outcome);
-    fmt::print("{:<32} {:>9.1f}\n\n", "total", total());
-  }
-
- private:
-  struct Row {
-    std::string phase;
-    double seconds;
-    std::string outcome;
-  };
-  std::vector<Row> rows_;
-};
 
 }  // namespace ebm::samples

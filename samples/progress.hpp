@@ -1,11 +1,13 @@
 #pragma once
 // A live progress line for long phases: "<label> 12/50 [=====     ] 24% 31 s, ETA 1:38".
 // Redrawn in place on a terminal; elsewhere (logs) one line per update, or
-// per tenth of a long count that asks for it.
+// per tenth of a long count that asks for it. And the per-phase summary
+// table the samples print at the end.
 
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -60,6 +62,32 @@ class Progress {
   bool tenths_;
   bool done_ = false;
   int64_t printed_ = 0;  // the count last printed
+};
+
+// The per-phase summary table printed at the end.
+class Summary {
+ public:
+  void add(std::string phase, double seconds, std::string outcome) {
+    rows_.push_back({std::move(phase), seconds, std::move(outcome)});
+  }
+  double total() const {
+    double s = 0;
+    for (const auto& r : rows_) s += r.seconds;
+    return s;
+  }
+  void print() const {
+    fmt::print("\n{:<32} {:>9}  {}\n", "phase", "seconds", "result");
+    for (const auto& r : rows_) fmt::print("{:<32} {:>9.1f}  {}\n", r.phase, r.seconds, r.outcome);
+    fmt::print("{:<32} {:>9.1f}\n\n", "total", total());
+  }
+
+ private:
+  struct Row {
+    std::string phase;
+    double seconds;
+    std::string outcome;
+  };
+  std::vector<Row> rows_;
 };
 
 }  // namespace ebm::samples

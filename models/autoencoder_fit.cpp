@@ -1,0 +1,179 @@
+#include "models/autoencoder_fit.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "io/batch.hpp"
+
+namespace ebm {
+
+AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFitConfig cfg)
+    : a_(a), ex_(ex), cfg_(std::move(cfg)) {
+  if (cfg_.epochs < 0 || cfg_.eval_batch < 1)
+    throw Error("fine-tuning '{}': epochs = {} and eval_batch = {}; expected epochs at least 0, eval_batch at least 1",
+                a_.name, cfg_.epochs, cfg_.eval_batch);
+  check_hyper(fmt::format("fine-tuning '{}'", a_.name), "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min());
+  Graph& g = *a_.graph;
+  eval_x_ = g.input(a_.name + ".eval_x", {cfg_.eval_batch, a_.config.layers.front()});
+  eval_out_ = a_.reconstruct(eval_x_);
+  for (Tensor p : a_.params()) best_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
+  keep_best(true);
+  if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
+  // This run's momentum (or Adam's beta1), not the checkpoint's; the
+  // learning rate is set at each epoch.
+  a_.opt.set_momentum(a_.config.optimizer == AeOptimizer::adam ? a_.config.adam.beta1 : a_.config.sgd.momentum);
+}
+
+float AutoencoderFitter::base_lr() const {
+  return a_.config.optimizer == AeOptimizer::adam ? a_.config.adam.lr : a_.config.sgd.lr;
+}
+
+void AutoencoderFitter::keep_best(bool to_best) {
+  Graph& g = *a_.graph;
+  const auto params = a_.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto from = g.value(to_best ? params[i] : best_[i]), to = g.value(to_best ? best_[i] : params[i]);
+    std::copy(from.begin(), from.end(), to.begin());
+  }
+}
+
+std::vector<NamedTensor> AutoencoderFitter::state() const {
+  std::vector<NamedTensor> s;
+  const auto params = a_.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string n = fmt::format("p{}", i);
+    s.push_back({n, params[i]});
+    s.push_back({n + ".best", best_[i]});
+  }
+  for (size_t i = 0; i < a_.opt.state.size(); ++i) s.push_back({fmt::format("opt{}", i), a_.opt.state[i]});
+  for (size_t i = 0; i < a_.opt.hyper.size(); ++i) s.push_back({fmt::format("hyper{}", i), a_.opt.hyper[i]});
+  return s;
+}
+
+void AutoencoderFitter::save() const {
+  const nlohmann::json meta = {{"epoch", epochs_done_},     {"step", ex_.step()},         {"seed", ex_.options().seed},
+                               {"data_seed", cfg_.data_seed}, {"best_error", best_error_}, {"best_epoch", best_epoch_},
+                               {"layers", a_.config.layers}, {"lr", base_lr()}};
+  save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
+}
+
+void AutoencoderFitter::load() {
+  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "autoencoder", state()));
+  if (meta.at("seed") != ex_.options().seed || meta.at("data_seed") != cfg_.data_seed)
+    throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
+                cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
+                cfg_.data_seed);
+  epochs_done_ = meta.at("epoch").get<int>();
+  best_error_ = meta.at("best_error").get<double>();
+  best_epoch_ = meta.at("best_epoch").get<int>();
+  ex_.set_step(meta.at("step").get<uint64_t>());
+}
+
+double reconstruction_error(Executor& ex, Tensor input, Tensor output, const DataSource& src) {
+  if (src.dim != input.shape().cols || output.shape() != input.shape())
+    throw Error("reconstruction_error: rows of {} units, the input '{}' is {} and the output {}", src.dim, input.name(),
+                input.shape(), output.shape());
+  const auto d = static_cast<size_t>(src.dim);
+  std::vector<float> x;
+  double total = 0;
+  for_each_batch(src, input.shape().rows, 0, x, [&](int64_t, int64_t rows) {
+    ex.run({output}, {{input, x}});
+    const auto y = ex.value(output);
+    for (size_t k = 0; k < static_cast<size_t>(rows) * d; ++k) {
+      const double e = double{y[k]} - x[k];
+      total += e * e;
+    }
+  });
+  return total / static_cast<double>(std::max<int64_t>(src.count, 1));
+}
+
+double AutoencoderFitter::error(const DataSource& src) { return reconstruction_error(ex_, eval_x_, eval_out_, src); }
+
+double AutoencoderFitter::baseline(const DataSource& train, const DataSource& valid) {
+  if (train.dim != valid.dim)
+    throw Error("autoencoder '{}': training rows of {} units, validation rows of {}", a_.name, train.dim, valid.dim);
+  const uint64_t step = ex_.step();  // (a source may run this executor)
+  const auto d = static_cast<size_t>(train.dim);
+  std::vector<float> x;
+  std::vector<double> mean(d);
+  for_each_batch(train, cfg_.eval_batch, 0, x, [&](int64_t, int64_t rows) {
+    for (size_t k = 0; k < static_cast<size_t>(rows) * d; ++k) mean[k % d] += x[k];
+  });
+  for (double& m : mean) m /= static_cast<double>(std::max<int64_t>(train.count, 1));
+  double total = 0;
+  for_each_batch(valid, cfg_.eval_batch, 0, x, [&](int64_t, int64_t rows) {
+    for (size_t k = 0; k < static_cast<size_t>(rows) * d; ++k) total += (x[k] - mean[k % d]) * (x[k] - mean[k % d]);
+  });
+  ex_.set_step(step);
+  return total / static_cast<double>(std::max<int64_t>(valid.count, 1));
+}
+
+std::vector<float> AutoencoderFitter::reconstruct(const DataSource& src, std::span<const int64_t> rows) {
+  if (src.dim != eval_x_.shape().cols)
+    throw Error("autoencoder '{}': rows of {} units; the net takes {}", a_.name, src.dim, eval_x_.shape().cols);
+  const std::vector<int64_t> pick(rows.begin(), rows.end());
+  const DataSource picked{static_cast<int64_t>(pick.size()), src.dim,
+                          [&src, &pick](std::span<const int64_t> idx, std::span<float> out, uint64_t epoch) {
+                            std::vector<int64_t> mapped;
+                            for (int64_t i : idx) mapped.push_back(pick[static_cast<size_t>(i)]);
+                            src.fill(mapped, out, epoch);
+                          }};
+  std::vector<float> out, x;
+  for_each_batch(picked, eval_x_.shape().rows, 0, x, [&](int64_t, int64_t n) {
+    ex_.run({eval_out_}, {{eval_x_, x}});
+    const auto y = ex_.value(eval_out_);
+    out.insert(out.end(), y.begin(), y.begin() + n * src.dim);
+  });
+  return out;
+}
+
+std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, const DataSource& valid,
+                                                     const std::function<void(const AutoencoderEpoch&)>& on_epoch) {
+  const int64_t b = a_.config.batch;
+  if (train.dim != a_.x.shape().cols)
+    throw Error("autoencoder '{}': training rows of {} units; the net takes {}", a_.name, train.dim, a_.x.shape().cols);
+  if (cfg_.validate && valid.dim != train.dim)
+    throw Error("autoencoder '{}': validation rows of {} units; the net takes {}", a_.name, valid.dim, train.dim);
+  if (train.count < b)
+    throw Error("autoencoder '{}': {} training rows; expected at least a batch ({})", a_.name, train.count, b);
+  io::Batcher batches(train.count, b, cfg_.data_seed);
+  std::vector<float> x(static_cast<size_t>(b * train.dim));
+  const double base = cfg_.validate && epochs_done_ < cfg_.epochs ? baseline(train, valid) : 0.0;
+  std::vector<AutoencoderEpoch> out;
+  const Tensor targets[] = {a_.opt.step, a_.loss};
+  for (int e = epochs_done_; e < cfg_.epochs; ++e) {
+    const auto t0 = std::chrono::steady_clock::now();
+    a_.opt.set_lr(base_lr() * std::pow(cfg_.lr_decay, static_cast<float>(e)));
+    batches.start_epoch(static_cast<uint64_t>(e));
+    AutoencoderEpoch s{.epoch = e + 1, .baseline = base};
+    for (int64_t k = 0; k < batches.batches(); ++k) {
+      train.fill(batches.batch(k), x, static_cast<uint64_t>(e));
+      const Feed feeds[] = {{a_.x, x}};
+      ex_.run(targets, feeds);
+      s.train_loss += ex_.scalar(a_.loss) / static_cast<double>(batches.batches());
+    }
+    s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    check_finite(state(), fmt::format("fine-tuning '{}'", a_.name), e + 1);
+    if (cfg_.validate) {
+      s.valid_error = error(valid);
+      s.diverging = s.valid_error > 1.5 * base;
+      s.best = s.valid_error < best_error_;
+    }
+    if (s.best) {
+      best_error_ = s.valid_error;
+      best_epoch_ = e + 1;
+      keep_best(true);
+    }
+    epochs_done_ = e + 1;
+    if (!cfg_.checkpoint.empty()) save();
+    out.push_back(s);
+    if (on_epoch) on_epoch(s);
+  }
+  if (cfg_.keep_best && best_epoch_ > 0) keep_best(false);
+  return out;
+}
+
+}  // namespace ebm

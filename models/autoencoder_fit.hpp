@@ -1,0 +1,87 @@
+#pragma once
+// Backprop fine-tuning of an Autoencoder: shuffled mini-batches, a
+// learning-rate schedule, the validation reconstruction error after every
+// epoch, the best epoch's weights kept (the validation rows choose, never
+// the test set), and a checkpoint per epoch from which a run resumes
+// exactly as if it had not stopped.
+//
+// Errors are squared reconstruction errors per row, |x^ - x|^2 summed over
+// the units (the measure of Hinton & Salakhutdinov 2006). The baseline is
+// the validation error of reconstructing every row by the training rows'
+// mean, the answer a net stuck at the start gives: an epoch whose
+// validation error is over 1.5 times that is flagged as diverging.
+
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "graph/executor.hpp"
+#include "models/autoencoder.hpp"
+#include "models/checkpoint.hpp"
+#include "models/data_source.hpp"
+
+namespace ebm {
+
+struct AutoencoderFitConfig {
+  int epochs = 50;
+  uint64_t data_seed = 1;
+  float lr_decay = 1.0f;             // lr of epoch e = lr * lr_decay^e
+  int64_t eval_batch = 1000;
+  std::filesystem::path checkpoint;  // empty: none
+  bool resume = false;               // continue from `checkpoint` if one was saved
+  bool keep_best = true;             // false: end with the last epoch's weights
+  bool validate = true;              // false: no validation error per epoch
+};
+
+struct AutoencoderEpoch {
+  int epoch = 0;
+  double seconds = 0;
+  double train_loss = 0;     // mean of the training loss over the epoch's batches
+  double valid_error = 0;    // mean squared error per validation row
+  double baseline = 0;       // the training mean row's squared error on the validation rows
+  bool best = false;         // the lowest validation error so far
+  bool diverging = false;    // valid_error over 1.5 times the baseline
+};
+
+class AutoencoderFitter {
+ public:
+  AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFitConfig config);
+
+  // Trains to config.epochs; keeps the best validation epoch's weights in
+  // the net when it returns.
+  std::vector<AutoencoderEpoch> fit(const DataSource& train, const DataSource& valid,
+                                    const std::function<void(const AutoencoderEpoch&)>& on_epoch = {});
+  // Mean squared reconstruction error per row of `src` (as seen in epoch 0).
+  double error(const DataSource& src);
+  // The squared error per row of reconstructing `valid` by the mean row of
+  // `train` (both as seen in epoch 0). Leaves the executor's step as it
+  // found it.
+  double baseline(const DataSource& train, const DataSource& valid);
+  // The reconstructions of rows `rows` of `src` (rows.size() x dim floats).
+  std::vector<float> reconstruct(const DataSource& src, std::span<const int64_t> rows);
+  int epochs_done() const { return epochs_done_; }
+  int best_epoch() const { return best_epoch_; }
+
+ private:
+  std::vector<NamedTensor> state() const;
+  void save() const;
+  void load();
+  void keep_best(bool to_best);
+  float base_lr() const;
+
+  Autoencoder& a_;
+  Executor& ex_;
+  AutoencoderFitConfig cfg_;
+  Tensor eval_x_, eval_out_;
+  std::vector<Tensor> best_;  // a copy of the parameters at the best epoch
+  double best_error_ = std::numeric_limits<double>::max();  // (finite: saved as JSON)
+  int best_epoch_ = 0, epochs_done_ = 0;
+};
+
+// Mean squared error per row between the rows of `src` (as seen in epoch 0)
+// and `output`, computed from them through `input` on the executor in
+// padded batches of input's rows.
+double reconstruction_error(Executor& ex, Tensor input, Tensor output, const DataSource& src);
+
+}  // namespace ebm

@@ -1,0 +1,115 @@
+#pragma once
+// Greedy pretraining of one layer of a DBN as the samples run it: its RBM
+// trained by CD on the layer below's features, with a progress line, a
+// checkpoint per epoch (<output>/pretrain/layerL), the per-epoch CSV
+// (<output>/pretrain_layer{L+1}.csv), a warning when it diverges, and a row
+// of the summary table.
+
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "io/batch.hpp"
+#include "models/dbn.hpp"
+#include "models/rbm_fit.hpp"
+#include "samples/common.hpp"
+#include "samples/progress.hpp"
+#include "samples/rbm_metrics.hpp"
+
+namespace ebm::samples {
+
+// The first flagged epoch of a fit (warned: one was already): a key line
+// for scripts, `<who>_diverging_epoch=N`, and the warning, both printed
+// above the live progress line.
+inline void flag_diverging(const Progress& p, const std::string& who, int epoch, const std::string& warning,
+                           bool& warned) {
+  if (std::exchange(warned, true)) return;
+  p.print_above(stdout, fmt::format("{}_diverging_epoch={}", who, epoch));
+  p.warn(warning);
+}
+
+// Per-unit means of the first n rows of a source.
+inline std::vector<float> source_means(const DataSource& s, int64_t n, int64_t batch) {
+  std::vector<double> acc(static_cast<size_t>(s.dim), 0.0);
+  std::vector<float> buf(static_cast<size_t>(batch * s.dim));
+  std::vector<int64_t> idx;
+  const int64_t rows = std::min(n, s.count) / batch * batch;
+  for (int64_t first = 0; first < rows; first += batch) {
+    idx.clear();
+    for (int64_t i = first; i < first + batch; ++i) idx.push_back(i);
+    s.fill(idx, buf, 0);
+    for (size_t i = 0; i < buf.size(); ++i) acc[i % acc.size()] += buf[i];
+  }
+  std::vector<float> m;
+  for (double a : acc) m.push_back(static_cast<float>(a / static_cast<double>(std::max<int64_t>(rows, 1))));
+  return m;
+}
+
+struct LayerPlan {
+  int epochs = 10;
+  CdConfig cd;
+  uint64_t data_seed = 1;
+  io::Pixels pixels = io::Pixels::scaled;  // how images become the first layer's data
+  std::string output;                      // the run's --output folder
+  bool built_on = true;                    // later phases learn from this layer (said on a partial resume)
+  std::string lr_flag = "--pretrain-lr";   // named in the divergence warning
+  // Layers above the first start with visible biases at the log-odds of
+  // the layer below's mean activations (the first always does, from the
+  // pixels), as Hinton's practical guide advises; off, they start at 0.
+  bool upper_visible_bias = false;
+};
+
+// Returns whether it trained any epoch (a layer resumed with every epoch done
+// did not): the layers above it then learn from new features.
+inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const io::ImageSet& train_set, const io::ImageSet& valid_set,
+                           const LayerPlan& p, bool resume, Summary& sum) {
+  Rbm& r = dbn.rbms[static_cast<size_t>(l)];
+  if (l == 0 && r.config.visible_unit == Unit::binary) r.init_visible_bias(io::pixel_means(train_set));
+  CdTrainer t = make_cd_trainer(r, p.cd);
+  RbmFitter fit(t, ex, {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
+                        .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume});
+  const DataSource images = image_source(train_set, p.pixels, p.data_seed);
+  const DataSource valid_images = image_source(valid_set, p.pixels, p.data_seed);
+  const int64_t batch = p.cd.batch;
+  const DataSource train = layer_source(dbn, l, ex, images, batch, false, p.data_seed);
+  const DataSource valid = layer_source(dbn, l, ex, valid_images, batch, false, p.data_seed);
+  if (t.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training rows, as rbm_mnist's do
+    train.fill(chain_start_rows(train.count, batch, p.data_seed), t.chain.graph->value(t.chain), 0);
+  }
+  const int resumed = fit.epochs_done();
+  if (l > 0 && resumed == 0 && p.upper_visible_bias && r.config.visible_unit == Unit::binary) {
+    const uint64_t step = ex.step();  // the source runs the executor: the training's draws stay as they were
+    r.init_visible_bias(source_means(train, 5000, batch));
+    ex.set_step(step);
+  }
+  if (resumed > 0 && resumed < p.epochs && (l + 1 < dbn.depth() || p.built_on))
+    fmt::print("layer {}: resumed at epoch {} of {}; the phases built on it start afresh\n", l + 1, resumed, p.epochs);
+  if (resumed > p.epochs)
+    fmt::print("layer {}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", l + 1,
+               resumed, p.epochs);
+  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden),
+               std::max(p.epochs, resumed));
+  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  double recon = 0;
+  bool warned = false;
+  RbmEpochCsv csv(fmt::format("{}/pretrain_layer{}.csv", p.output, l + 1), resumed > 0);
+  fit.fit(train, valid, [&](const EpochStats& s) {
+    recon = s.recon_error;
+    csv.row(s);
+    bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
+    if (s.diverging)
+      flag_diverging(bar, fmt::format("pretrain_layer{}", l + 1), s.epoch,
+                     fmt::format("layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
+                                 "over 1.5 times that of predicting each unit by its mean ({:.4g}); a smaller "
+                                 "{} (now {:g}) usually cures it",
+                                 l + 1, s.recon_error, s.epoch, s.recon_baseline, p.lr_flag, p.cd.lr),
+                     warned);
+  });
+  sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
+          resumed >= p.epochs ? std::string("resumed from the checkpoint (all epochs done)")
+                              : fmt::format("recon error {:.3f}", recon));
+  return resumed < p.epochs;
+}
+
+}  // namespace ebm::samples

@@ -1,0 +1,236 @@
+// Deep autoencoders and their PCA baseline: the unrolled net starts as the
+// DBN's mean-field up-down pass; its loss's gradient matches finite
+// differences; fine-tuning beats the mean row and resumes exactly; PCA
+// finds planted components and its error is the variance it leaves out.
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include "autodiff/check_grad.hpp"
+#include "graph/executor.hpp"
+#include "graph/init.hpp"
+#include "models/autoencoder_fit.hpp"
+#include "models/dbn.hpp"
+#include "models/pca.hpp"
+#include "tests/tiny_digits.hpp"
+
+using namespace ebm;
+using ebm::testing::tiny_digits;
+
+namespace {
+
+// Rows of a row-major matrix (kept by reference) as a data source.
+DataSource matrix_source(const std::vector<float>& m, int64_t dim) {
+  return {static_cast<int64_t>(m.size()) / dim, dim, [&m, dim](std::span<const int64_t> idx, std::span<float> out, uint64_t) {
+            for (size_t i = 0; i < idx.size(); ++i)
+              std::copy_n(m.begin() + idx[i] * dim, dim, out.begin() + static_cast<std::ptrdiff_t>(i) * dim);
+          }};
+}
+
+Dbn random_dbn(Graph& g, std::vector<int64_t> layers, Unit data, uint64_t seed) {
+  Dbn d = Dbn::make(g, "dbn", {.layers = std::move(layers), .init_std = 0.5f, .seed = seed, .visible_unit = data,
+                               .top_hidden_unit = Unit::gaussian});
+  for (const Rbm& r : d.rbms) {
+    fill_normal(g.value(r.b), 0.5f, seed, 11);
+    fill_normal(g.value(r.c), 0.5f, seed, 12);
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("autoencoder: before fine-tuning it computes the DBN's mean-field up-down pass") {
+  for (Unit data : {Unit::binary, Unit::gaussian}) {
+    Graph g;
+    Dbn d = random_dbn(g, {16, 12, 9, 3}, data, 5);
+    Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 12, 9, 3}, .data_unit = data, .batch = 10});
+    a.init_from(d);
+    const Tensor x = g.input("x", {10, 16});
+    const Tensor ours = a.reconstruct(x), dbns = d.down(d.up(x, 3), 3), code = a.encode(x), top = d.up(x, 3);
+    std::vector<float> xs(160);
+    fill_uniform(xs, 0.0f, 1.0f, 3, 1);
+    Executor ex(g, {.threads = 2});
+    ex.run({ours, dbns, code, top}, {{x, xs}});
+    auto va = ex.value(ours), vb = ex.value(dbns);
+    double worst = 0;
+    for (size_t i = 0; i < va.size(); ++i) worst = std::max(worst, std::abs(double{va[i]} - vb[i]));
+    CHECK(worst < 1e-5);
+    auto ca = ex.value(code), cb = ex.value(top);
+    CHECK(std::equal(ca.begin(), ca.end(), cb.begin()));
+    double spread = 0;  // the code is linear: some of it lies outside (0, 1)
+    for (float c : ca) spread = std::max(spread, std::abs(c - 0.5));
+    CHECK(spread > 0.5);
+  }
+}
+
+TEST_CASE("autoencoder: init_from refuses a DBN of other sizes or unit types") {
+  Graph g;
+  Dbn d = random_dbn(g, {16, 12, 3}, Unit::binary, 1);
+  Autoencoder deeper = Autoencoder::make(g, "a1", {.layers = {16, 12, 9, 3}, .batch = 4});
+  CHECK_THROWS_WITH_AS(deeper.init_from(d), doctest::Contains("expected 3"), Error);
+  Autoencoder wider = Autoencoder::make(g, "a2", {.layers = {16, 10, 3}, .batch = 4});
+  CHECK_THROWS_WITH_AS(wider.init_from(d), doctest::Contains("layer 0 is [16, 10]"), Error);
+  Autoencoder gaussian = Autoencoder::make(g, "a3", {.layers = {16, 12, 3}, .data_unit = Unit::gaussian, .batch = 4});
+  CHECK_THROWS_WITH_AS(gaussian.init_from(d), doctest::Contains("data units are binary"), Error);
+  Autoencoder sigmoid_code = Autoencoder::make(g, "a4", {.layers = {16, 12, 3}, .linear_code = false, .batch = 4});
+  CHECK_THROWS_WITH_AS(sigmoid_code.init_from(d), doctest::Contains("needs binary ones"), Error);
+  Dbn binary_top = Dbn::make(g, "bt", {.layers = {16, 12, 3}});
+  Autoencoder linear_code = Autoencoder::make(g, "a7", {.layers = {16, 12, 3}, .batch = 4});
+  CHECK_THROWS_WITH_AS(linear_code.init_from(binary_top), doctest::Contains("needs gaussian ones"), Error);
+  Dbn rectified = Dbn::make(g, "rect", {.layers = {16, 12, 3}, .top_hidden_unit = Unit::gaussian});
+  rectified.rbms[0] = Rbm::make(g, "rect.r0", {.visible = 16, .hidden = 12, .hidden_unit = Unit::rectified});
+  CHECK_THROWS_WITH_AS(linear_code.init_from(rectified), doctest::Contains("hidden layer 1 has rectified units"), Error);
+  Graph other;
+  Dbn elsewhere = random_dbn(other, {16, 12, 3}, Unit::binary, 1);
+  CHECK_THROWS_WITH_AS(linear_code.init_from(elsewhere), doctest::Contains("in another graph"), Error);
+  CHECK_THROWS_WITH_AS(Autoencoder::make(g, "a5", {.layers = {16}}), doctest::Contains("at least a code size"), Error);
+  CHECK_THROWS_WITH_AS(Autoencoder::make(g, "a6", {.layers = {16, 3}, .data_unit = Unit::softmax}),
+                       doctest::Contains("expected binary or gaussian"), Error);
+}
+
+TEST_CASE("autoencoder: the loss's gradient matches finite differences, binary and gaussian data") {
+  for (Unit data : {Unit::binary, Unit::gaussian}) {
+    Graph g;
+    Autoencoder a = Autoencoder::make(g, "ae", {.layers = {6, 5, 2}, .data_unit = data, .batch = 4, .init_std = 0.5f});
+    for (Tensor b : a.be) fill_normal(g.value(b), 0.5f, 2, 1);
+    for (Tensor b : a.bd) fill_normal(g.value(b), 0.5f, 2, 2);
+    std::vector<float> xs(24);
+    fill_uniform(xs, 0.0f, 1.0f, 9, 1);
+    const Feed feeds[] = {{a.x, xs}};
+    const GradCheck r = check_grad(a.loss, a.params(), feeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 2e-3});
+    CHECK_MESSAGE(r.ok, r.worst);
+  }
+}
+
+TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run goes on where it stopped") {
+  const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
+  const DataSource tr = image_source(train, io::Pixels::scaled, 1), va = image_source(valid, io::Pixels::scaled, 1);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ae_{}", ::getpid());
+  auto run = [&](int epochs, bool resume, AeOptimizer opt) {
+    Graph g;
+    Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 8, 2}, .batch = 20, .optimizer = opt,
+                                                .sgd = {.lr = 0.05f, .momentum = 0.9f}, .adam = {.lr = 0.01f},
+                                                .init_std = 0.3f});
+    Executor ex(g, {.threads = 2, .seed = 3});
+    AutoencoderFitter fit(a, ex, {.epochs = epochs, .eval_batch = 50, .checkpoint = dir, .resume = resume});
+    const auto stats = fit.fit(tr, va);
+    std::vector<float> p;
+    for (Tensor t : a.params()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
+    return std::tuple{p, fit.error(va), stats, fit.best_epoch()};
+  };
+  // The baseline by hand: the validation images against the training images' mean.
+  std::vector<double> mean(16);
+  for (int64_t i = 0; i < train.count; ++i)
+    for (size_t p = 0; p < 16; ++p) mean[p] += train.pixels[static_cast<size_t>(i) * 16 + p] / 255.0 / 300.0;
+  double baseline = 0;
+  for (int64_t i = 0; i < valid.count; ++i)
+    for (size_t p = 0; p < 16; ++p) baseline += std::pow(valid.pixels[static_cast<size_t>(i) * 16 + p] / 255.0 - mean[p], 2) / 60.0;
+  for (AeOptimizer opt : {AeOptimizer::sgd, AeOptimizer::adam}) {
+    std::filesystem::remove_all(dir);
+    const auto [params, err, stats, best] = run(30, false, opt);
+    REQUIRE(stats.size() == 30);
+    CHECK(stats.front().baseline == doctest::Approx(baseline).epsilon(1e-5));
+    // Two code units can tell the three classes apart; what is left is about
+    // the flipped pixels' share (16 x 0.1 x (200/255)^2 = 0.98 per image).
+    CHECK(err < 0.5 * baseline);
+    CHECK(best > 12);
+    CHECK(err == doctest::Approx(stats[static_cast<size_t>(best - 1)].valid_error));
+    for (const AutoencoderEpoch& e : stats) CHECK_FALSE(e.diverging);
+    // Stopped after 12 epochs and resumed: the same 18 epochs follow, and
+    // the same weights end it; resumed again with none left, the best
+    // epoch's weights come back from the checkpoint.
+    std::filesystem::remove_all(dir);
+    run(12, false, opt);
+    const auto [rparams, rerr, rstats, rbest] = run(30, true, opt);
+    REQUIRE(rstats.size() == 18);
+    CHECK(rstats.front().epoch == 13);
+    for (size_t i = 0; i < 18; ++i) CHECK(rstats[i].valid_error == stats[i + 12].valid_error);
+    CHECK(rparams == params);
+    CHECK(rbest == best);
+    const auto [nparams, nerr, nstats, nbest] = run(30, true, opt);
+    CHECK(nstats.empty());
+    CHECK(nparams == params);
+    CHECK(nbest == best);
+    std::filesystem::remove_all(dir);
+  }
+}
+
+TEST_CASE("autoencoder/fit: reconstructs the rows asked for, in their order; a runaway rate is flagged") {
+  const io::ImageSet set = tiny_digits(70, 1);
+  const DataSource src = image_source(set, io::Pixels::scaled, 1);
+  Graph g;
+  Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 8, 2}, .batch = 10, .init_std = 0.5f});
+  Executor ex(g, {.threads = 2});
+  AutoencoderFitter fit(a, ex, {.epochs = 0, .eval_batch = 4, .checkpoint = {}});
+  const std::vector<int64_t> rows{66, 2, 66, 0, 41};
+  const std::vector<float> got = fit.reconstruct(src, rows);
+  REQUIRE(got.size() == 5 * 16);
+  const Tensor x = g.input("x", {70, 16});
+  const Tensor y = a.reconstruct(x);
+  std::vector<float> all(70 * 16);
+  std::vector<int64_t> every(70);
+  std::iota(every.begin(), every.end(), 0);
+  src.fill(every, all, 0);
+  ex.run({y}, {{x, all}});
+  const auto want = ex.value(y);
+  double worst = 0;
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (size_t p = 0; p < 16; ++p)
+      worst = std::max(worst, std::abs(double{got[i * 16 + p]} - want[static_cast<size_t>(rows[i]) * 16 + p]));
+  CHECK(worst < 1e-6);
+  // A rate far too large throws the weights far out; the first epoch's
+  // validation error is then well over the mean image's.
+  Graph g2;
+  Autoencoder wild = Autoencoder::make(g2, "wild", {.layers = {16, 8, 2}, .batch = 10, .sgd = {.lr = 50.0f, .momentum = 0.9f}});
+  Executor ex2(g2, {.threads = 2});
+  AutoencoderFitter wfit(wild, ex2, {.epochs = 2, .eval_batch = 10, .checkpoint = {}});
+  const auto stats = wfit.fit(src, src);
+  REQUIRE_FALSE(stats.empty());
+  CHECK(stats.front().valid_error > 1.5 * stats.front().baseline);
+  CHECK(stats.front().diverging);
+}
+
+TEST_CASE("pca: finds planted components, and leaves out exactly their variance") {
+  // Rows mean + s1 a u1 + s2 b u2 over the four sign pairs: the covariance is
+  // a^2 u1 u1' + b^2 u2 u2' exactly, with u1, u2 orthonormal in 6-D.
+  const double a = 2.0, b = 0.5;
+  const std::vector<double> u1{0.6, 0.8, 0, 0, 0, 0}, u2{0, 0, 0.28, 0, 0.96, 0}, mean{1, 2, 3, 4, 5, 6};
+  std::vector<float> m;
+  for (int s1 : {-1, 1})
+    for (int s2 : {-1, 1})
+      for (size_t i = 0; i < 6; ++i) m.push_back(static_cast<float>(mean[i] + s1 * a * u1[i] + s2 * b * u2[i]));
+  const DataSource src = matrix_source(m, 6);
+  const Pca one = fit_pca(src, 1, 3);
+  CHECK(one.total_variance == doctest::Approx(a * a + b * b).epsilon(1e-6));
+  CHECK(one.variances[0] == doctest::Approx(a * a).epsilon(1e-6));
+  double dot = 0;
+  for (size_t i = 0; i < 6; ++i) dot += one.components[i] * u1[i];
+  CHECK(std::abs(dot) == doctest::Approx(1.0).epsilon(1e-6));
+  for (size_t i = 0; i < 6; ++i) CHECK(one.mean[i] == doctest::Approx(mean[i]).epsilon(1e-6));
+  CHECK(pca_error(one, src) == doctest::Approx(b * b).epsilon(1e-5));
+  CHECK(pca_error(fit_pca(src, 2), src) < 1e-9);
+}
+
+TEST_CASE("pca: on the rows it was fitted to, its error is the covariance's trace minus the kept variances") {
+  std::vector<float> m(500 * 20);
+  fill_uniform(m, 0.0f, 1.0f, 4, 1);
+  for (size_t r = 0; r < 500; ++r)  // correlated columns, so the spectrum is not flat
+    for (size_t i = 1; i < 20; ++i) m[r * 20 + i] += 0.7f * m[r * 20 + i - 1];
+  const DataSource src = matrix_source(m, 20);
+  for (int64_t k : {1, 5, 19}) {
+    const Pca p = fit_pca(src, k, 64);
+    const double kept = std::accumulate(p.variances.begin(), p.variances.end(), 0.0);
+    CHECK(pca_error(p, src, 77) == doctest::Approx(p.total_variance - kept).epsilon(1e-4));
+    for (int64_t j = 1; j < k; ++j) CHECK(p.variances[j] <= p.variances[j - 1]);
+  }
+  CHECK_THROWS_WITH_AS(fit_pca(src, 0), doctest::Contains("expected 1 .. 20"), Error);
+  CHECK_THROWS_WITH_AS(fit_pca(src, 21), doctest::Contains("expected 1 .. 20"), Error);
+  const Pca p = fit_pca(src, 3);
+  std::vector<float> other(10 * 7);
+  CHECK_THROWS_WITH_AS(pca_error(p, matrix_source(other, 7)), doctest::Contains("fitted to rows of 20"), Error);
+}
