@@ -253,11 +253,13 @@ int run(const Options& o) {
   // A phase resumes only while everything it builds on was resumed whole: a
   // layer that trains further feeds new features to every phase above it.
   bool resume = o.resume;
+  const std::vector<float> pixel_means = io::pixel_means(d.train);
   for (int l = 0; l < dbn.depth(); ++l) {
     const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = layer_cd(o, l),
-                         .data_seed = o.data_seed, .pixels = o.pixel_mode(), .output = o.output,
-                         .built_on = o.finetune != "none"};
-    if (pretrain_layer(dbn, l, ex, d.train, d.valid, plan, resume, sum)) resume = false;
+                         .data_seed = o.data_seed, .output = o.output, .built_on = o.finetune != "none"};
+    if (pretrain_layer(dbn, l, ex, image_source(d.train, o.pixel_mode(), o.data_seed),
+                       image_source(d.valid, o.pixel_mode(), o.data_seed), pixel_means, plan, resume, sum))
+      resume = false;
     if (o.bound) report_bound(dbn, l, ex, d, o, sum);
   }
   write_filters(dbn, o.output + "/filters.png", o.output + "/features.png");

@@ -50,27 +50,28 @@ struct LayerPlan {
   int epochs = 10;
   CdConfig cd;
   uint64_t data_seed = 1;
-  io::Pixels pixels = io::Pixels::scaled;  // how images become the first layer's data
   std::string output;                      // the run's --output folder
   bool built_on = true;                    // later phases learn from this layer (said on a partial resume)
   std::string lr_flag = "--pretrain-lr";   // named in the divergence warning
   // Layers above the first start with visible biases at the log-odds of
-  // the layer below's mean activations (the first always does, from the
-  // pixels), as Hinton's practical guide advises; off, they start at 0.
+  // the layer below's mean activations (the first does from the data means
+  // given to pretrain_layer, on binary data), as Hinton's practical guide
+  // advises; off, they start at 0.
   bool upper_visible_bias = false;
 };
 
+// Layer l learns from `images` (and monitors on `valid_images`) passed up
+// through the layers below; `data_means`, when given, are the data's unit
+// means that binary data units' biases start from (the first layer's).
 // Returns whether it trained any epoch (a layer resumed with every epoch done
 // did not): the layers above it then learn from new features.
-inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const io::ImageSet& train_set, const io::ImageSet& valid_set,
-                           const LayerPlan& p, bool resume, Summary& sum) {
+inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& images, const DataSource& valid_images,
+                           std::span<const float> data_means, const LayerPlan& p, bool resume, Summary& sum) {
   Rbm& r = dbn.rbms[static_cast<size_t>(l)];
-  if (l == 0 && r.config.visible_unit == Unit::binary) r.init_visible_bias(io::pixel_means(train_set));
+  if (l == 0 && r.config.visible_unit == Unit::binary && !data_means.empty()) r.init_visible_bias(data_means);
   CdTrainer t = make_cd_trainer(r, p.cd);
   RbmFitter fit(t, ex, {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
                         .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume});
-  const DataSource images = image_source(train_set, p.pixels, p.data_seed);
-  const DataSource valid_images = image_source(valid_set, p.pixels, p.data_seed);
   const int64_t batch = p.cd.batch;
   const DataSource train = layer_source(dbn, l, ex, images, batch, false, p.data_seed);
   const DataSource valid = layer_source(dbn, l, ex, valid_images, batch, false, p.data_seed);

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include "io/face_patches.hpp"
+#include "ops/rng.hpp"
 #include "io_test_util.hpp"
 
 using namespace ebm::io_test;
@@ -231,3 +233,91 @@ TEST_CASE("io/batch: Batcher splits each epoch's permutation into batches") {
   CHECK(Batcher(10, 11, 1, Batcher::Tail::keep).batches() == 1);
 }
 
+
+TEST_CASE("io/face_patches: unturned at a zoom of side / size, a patch is the centre crop") {
+  ebm::io::ImageSet set{2, 8, 8, {}, {0, 1}};
+  for (int i = 0; i < 2; ++i)
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 8; ++x) set.pixels.push_back(static_cast<uint8_t>(100 * i + 10 * y + x));
+  const ebm::io::FacePatches p(set, {1}, {.size = 4, .per_image = 3, .max_angle = 0.0f, .min_zoom = 2.0f, .max_zoom = 2.0f});
+  REQUIRE(p.count() == 3);
+  std::vector<float> out(16);
+  for (int64_t v = 0; v < 3; ++v) {
+    p.patch(v, out);
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 4; ++c) CHECK(out[static_cast<size_t>(r * 4 + c)] == doctest::Approx((100 + 10 * (2 + r) + 2 + c) / 255.0));
+  }
+  CHECK_THROWS_WITH_AS(p.patch(3, out), doctest::Contains("patch 3 of 3"), ebm::Error);
+  CHECK(ebm::io::images_with_labels(set, 1, 2) == std::vector<int64_t>{1});
+}
+
+TEST_CASE("io/face_patches: turning a round blob changes nothing; the draws are the seed's") {
+  ebm::io::ImageSet set{1, 64, 64, {}, {0}};
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) {
+      const double r2 = (y + 0.5 - 32) * (y + 0.5 - 32) + (x + 0.5 - 32) * (x + 0.5 - 32);
+      set.pixels.push_back(static_cast<uint8_t>(std::lround(240 * std::exp(-r2 / 200.0))));
+    }
+  const ebm::io::PatchConfig turned{.per_image = 8, .min_zoom = 1.6f, .max_zoom = 1.6f, .seed = 3};
+  const ebm::io::FacePatches p(set, {0}, turned);
+  std::vector<float> first(625), other(625);
+  p.patch(0, first);
+  double worst = 0, spread = 0;
+  for (int64_t v = 1; v < 8; ++v) {
+    p.patch(v, other);
+    for (size_t k = 0; k < 625; ++k) worst = std::max(worst, std::abs(double{other[k]} - first[k]));
+  }
+  for (float f : first) spread = std::max(spread, double{f});
+  CHECK(spread > 0.9);   // the blob is in the patch ...
+  CHECK(worst < 0.02);   // ... and looks the same at every angle
+  // An off-centre image: different variants differ, the same seed repeats them.
+  ebm::io::ImageSet stripes{1, 64, 64, {}, {0}};
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) stripes.pixels.push_back(static_cast<uint8_t>(x < 32 ? 200 : 10));
+  const ebm::io::FacePatches a(stripes, {0}, turned), b(stripes, {0}, turned);
+  const ebm::io::FacePatches c(stripes, {0}, {.per_image = 8, .min_zoom = 1.6f, .max_zoom = 1.6f, .seed = 4});
+  std::vector<float> pa(625), pb(625), pc(625), pa1(625);
+  a.patch(0, pa), b.patch(0, pb), c.patch(0, pc), a.patch(1, pa1);
+  CHECK(pa == pb);
+  CHECK(pa != pc);
+  CHECK(pa != pa1);
+  const ebm::io::ImageSet oblong{1, 4, 6, std::vector<uint8_t>(24), {}};
+  CHECK_THROWS_WITH_AS(ebm::io::FacePatches(oblong, {0}, {}), doctest::Contains("expected square ones"), ebm::Error);
+  CHECK_THROWS_WITH_AS(ebm::io::FacePatches(stripes, {1}, {}), doctest::Contains("image 1 of a set of 1"), ebm::Error);
+  CHECK_THROWS_WITH_AS(ebm::io::images_with_labels(ebm::io::ImageSet{1, 4, 4, std::vector<uint8_t>(16), {}}, 0, 1),
+                       doctest::Contains("0 labels for 1 images"), ebm::Error);
+}
+
+TEST_CASE("io/face_patches: on a linear image every patch is the formula's, at the angle and zoom drawn for it") {
+  // Image value x + 2y at pixel (y, x): bilinear sampling reproduces it
+  // exactly between pixel centres, so each patch pixel must equal the value
+  // at the point the documented geometry maps it to (no clamping: the
+  // rotated patch stays inside). Two equal images get different draws.
+  ebm::io::ImageSet set{2, 64, 64, {}, {0, 0}};
+  for (int i = 0; i < 2; ++i)
+    for (int y = 0; y < 64; ++y)
+      for (int x = 0; x < 64; ++x) set.pixels.push_back(static_cast<uint8_t>(x + 2 * y));
+  const ebm::io::PatchConfig cfg{.size = 5, .per_image = 40, .max_angle = 90.0f, .min_zoom = 1.5f, .max_zoom = 2.5f, .seed = 9};
+  const ebm::io::FacePatches p(set, {0, 1}, cfg);
+  std::vector<float> out(25), twin(25);
+  double lo = 1e9, hi = -1e9, worst = 0;
+  for (int64_t v = 0; v < 40; ++v) {
+    p.patch(v, out);
+    const ebm::RngKey key = ebm::make_rng_key(9, 0, static_cast<uint64_t>(v));
+    const double a = (2.0 * ebm::uniform01(key, 0) - 1.0) * 90.0 * 3.14159265358979 / 180.0;
+    const double step = 64.0 / (1.5 + 1.0 * ebm::uniform01(key, 1)) / 5.0;
+    lo = std::min(lo, a), hi = std::max(hi, a);
+    for (int r = 0; r < 5; ++r)
+      for (int c = 0; c < 5; ++c) {
+        const double u = c + 0.5 - 2.5, w = r + 0.5 - 2.5;
+        const double x = 32 + step * (std::cos(a) * u - std::sin(a) * w) - 0.5;
+        const double y = 32 + step * (std::sin(a) * u + std::cos(a) * w) - 0.5;
+        worst = std::max(worst, std::abs(out[static_cast<size_t>(r * 5 + c)] - (x + 2 * y) / 255.0));
+      }
+    p.patch(40 + v, twin);  // the same variant of the second, equal, image
+    CHECK(twin != out);
+  }
+  CHECK(worst < 1e-5);
+  CHECK(lo < -1.0);  // the angles cover both turns
+  CHECK(hi > 1.0);
+}

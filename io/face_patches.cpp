@@ -1,0 +1,63 @@
+#include "io/face_patches.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "ops/error.hpp"
+#include "ops/rng.hpp"
+
+namespace ebm::io {
+
+FacePatches::FacePatches(const ImageSet& faces, std::vector<int64_t> images, PatchConfig cfg)
+    : faces_(faces), images_(std::move(images)), cfg_(cfg) {
+  if (faces_.height != faces_.width || faces_.height < 2)
+    throw Error("face patches: images of {} x {}; expected square ones of at least 2 x 2", faces_.height, faces_.width);
+  if (cfg_.size < 1 || cfg_.per_image < 1)
+    throw Error("face patches: size {} and {} per image; expected both at least 1", cfg_.size, cfg_.per_image);
+  if (!(cfg_.min_zoom > 0.0f && cfg_.min_zoom <= cfg_.max_zoom) || !(cfg_.max_angle >= 0.0f))
+    throw Error("face patches: zoom [{}, {}] and angle {}; expected 0 < min_zoom <= max_zoom and angle >= 0",
+                cfg_.min_zoom, cfg_.max_zoom, cfg_.max_angle);
+  for (int64_t i : images_)
+    if (i < 0 || i >= faces_.count) throw Error("face patches: image {} of a set of {}", i, faces_.count);
+}
+
+void FacePatches::patch(int64_t i, std::span<float> out) const {
+  if (i < 0 || i >= count()) throw Error("face patches: patch {} of {}", i, count());
+  if (static_cast<int64_t>(out.size()) != dim())
+    throw Error("face patches: room for {} floats; a patch has {}", out.size(), dim());
+  const int64_t p = images_[static_cast<size_t>(i / cfg_.per_image)];
+  const RngKey key = make_rng_key(cfg_.seed, static_cast<uint64_t>(p), static_cast<uint64_t>(i % cfg_.per_image));
+  const double angle = (2.0 * uniform01(key, 0) - 1.0) * cfg_.max_angle * std::numbers::pi / 180.0;
+  const double zoom = cfg_.min_zoom + (cfg_.max_zoom - cfg_.min_zoom) * uniform01(key, 1);
+  const int64_t side = faces_.width, n = cfg_.size;
+  const double step = static_cast<double>(side) / zoom / static_cast<double>(n);  // image pixels per patch pixel
+  const double ca = std::cos(angle) * step, sa = std::sin(angle) * step, centre = static_cast<double>(side) / 2.0;
+  const uint8_t* img = faces_.pixels.data() + p * faces_.dim();
+  auto at = [&](int64_t y, int64_t x) {
+    return img[std::clamp<int64_t>(y, 0, side - 1) * side + std::clamp<int64_t>(x, 0, side - 1)];
+  };
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < n; ++c) {
+      const double u = static_cast<double>(c) + 0.5 - static_cast<double>(n) / 2.0;
+      const double v = static_cast<double>(r) + 0.5 - static_cast<double>(n) / 2.0;
+      // image coordinates of the sample, pixel centres at k + 1/2
+      const double x = centre + ca * u - sa * v - 0.5, y = centre + sa * u + ca * v - 0.5;
+      const double fx = std::floor(x), fy = std::floor(y), wx = x - fx, wy = y - fy;
+      const auto x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
+      const double g = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) +
+                       wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1));
+      out[static_cast<size_t>(r * n + c)] = static_cast<float>(g / 255.0);
+    }
+}
+
+std::vector<int64_t> images_with_labels(const ImageSet& set, int first, int last) {
+  if (set.labels.size() != static_cast<size_t>(set.count))
+    throw Error("images_with_labels: {} labels for {} images", set.labels.size(), set.count);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < set.count; ++i)
+    if (set.labels[static_cast<size_t>(i)] >= first && set.labels[static_cast<size_t>(i)] < last) out.push_back(i);
+  return out;
+}
+
+}  // namespace ebm::io

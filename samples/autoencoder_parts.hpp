@@ -1,0 +1,284 @@
+#pragma once
+// What the deep-autoencoder samples share (autoencoder_mnist,
+// autoencoder_faces): their options, and the run itself: PCA with as many
+// components as the code, greedy pretraining of the RBM stack (the top one
+// with linear hidden units), the unrolled net before and after backprop
+// fine-tuning, an optional random-start baseline, the pictures, the curves
+// and the summary. A sample supplies its data as a task.
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "io/png.hpp"
+#include "models/autoencoder_fit.hpp"
+#include "models/pca.hpp"
+#include "samples/common.hpp"
+#include "samples/curves.hpp"
+#include "samples/pretrain.hpp"
+
+namespace ebm::samples {
+
+struct AeOptions {
+  std::string data, output, preset = "quick", profile, method = "cd1", optimizer = "sgd";
+  std::vector<int64_t> hidden;
+  std::vector<int> pretrain_epochs{2};
+  int finetune_epochs = 5, threads = 0;
+  int64_t batch = 100;
+  float pretrain_lr = 0.1f, data_lr = 0.0f, code_lr = 0.001f, momentum = 0.5f, weight_decay = 2e-4f;
+  float finetune_lr = 0.0f, finetune_momentum = 0.9f, finetune_lr_decay = 1.0f;  // finetune_lr 0: the task's default
+  uint64_t seed = 1, data_seed = 1;
+  bool resume = false, baseline = false, mean_field = true;
+
+  AeOptimizer ae_optimizer() const {
+    if (optimizer == "sgd") return AeOptimizer::sgd;
+    if (optimizer == "adam") return AeOptimizer::adam;
+    throw Error("--optimizer '{}': expected sgd (with momentum) or adam", optimizer);
+  }
+};
+
+// The options every autoencoder sample takes; `what` names its data in the
+// help, `lr_defaults` the fine-tuning rates it uses unless given one.
+inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::string& what,
+                                    const std::string& lr_defaults) {
+  app.add_option("--preset", o.preset, "quick (minutes) or paper (the full reproduction)")->capture_default_str();
+  app.add_option("--data", o.data, "folder with the " + what)->capture_default_str();
+  app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
+  app.add_option("--hidden", o.hidden, "hidden layer sizes, bottom up; the last is the linear code")
+      ->capture_default_str()->delimiter(',')->check(samples::kPositive);
+  app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")
+      ->delimiter(',')->check(samples::kNonNegative);
+  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
+  app.add_option("--pretrain-lr", o.pretrain_lr,
+                 "pretraining learning rate of the RBMs below the code's (but the first on real-valued data)")
+      ->capture_default_str()->check(samples::kPositive);
+  app.add_option("--data-lr", o.data_lr,
+                 "pretraining learning rate of the first RBM when the data are real-valued (gaussian visible units; "
+                 "default: the sample's)")
+      ->check(samples::kPositive);
+  app.add_option("--code-lr", o.code_lr, "pretraining learning rate of the top RBM, whose hidden units are linear")
+      ->capture_default_str()->check(samples::kPositive);
+  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
+      ->capture_default_str();
+  app.add_option("--optimizer", o.optimizer, "fine-tuning: sgd (with momentum) or adam")->capture_default_str();
+  app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs")->check(samples::kNonNegative);
+  app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate (default: " + lr_defaults + ")")
+      ->check(samples::kPositive);
+  app.add_option("--finetune-momentum", o.finetune_momentum, "sgd's momentum")->capture_default_str()
+      ->check(samples::kFraction);
+  app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")
+      ->capture_default_str()->check(samples::kPositive);
+  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
+  app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
+  app.add_option("--data-seed", o.data_seed, "seed of the shuffles, and of the data's own random preparation (faces: the patches)")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
+  app.add_option("--profile", o.profile,
+                 "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
+}
+
+// Checks after a preset has filled the options (`input` units per row,
+// binary or gaussian).
+inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t input, Unit data) {
+  if (app.count("--data-lr") > 0 && data == Unit::binary)
+    throw Error("--data-lr: for real-valued data; these are binary, and their first RBM takes --pretrain-lr");
+  // Each RBM takes one rate: the top one (the code) --code-lr, even when it
+  // is also the first; else the first on real-valued data --data-lr; the
+  // others --pretrain-lr.
+  const auto layers = static_cast<int64_t>(o.hidden.size());
+  if (app.count("--data-lr") > 0 && layers < 2)
+    throw Error("--data-lr: the only RBM is the code's, which takes --code-lr; expected two or more --hidden layers");
+  if (app.count("--pretrain-lr") > 0 && layers < (data == Unit::binary ? 2 : 3))
+    throw Error("--pretrain-lr: no RBM here takes it (the code's takes --code-lr{}); expected more --hidden layers",
+                data == Unit::binary ? "" : ", the first --data-lr");
+  if (o.hidden.empty()) throw Error("--hidden: no layers; expected at least the code size");
+  if (o.hidden.back() > input)
+    throw Error("--hidden: a code of {} units; expected at most {} (PCA's components, like the code, are fewer than "
+                "the inputs)", o.hidden.back(), input);
+  if (o.pretrain_epochs.size() == 1) o.pretrain_epochs.assign(o.hidden.size(), o.pretrain_epochs[0]);
+  if (o.pretrain_epochs.size() != o.hidden.size())
+    throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", o.pretrain_epochs.size(),
+                o.hidden.size());
+  CdConfig method_check;
+  parse_cd_method(o.method, method_check);  // here, before any work
+  (void)o.ae_optimizer();
+  if (app.count("--finetune-momentum") > 0 && o.optimizer != "sgd")
+    throw Error("--finetune-momentum: for sgd; adam keeps its own moments");
+}
+
+// A sample's data and how to show it.
+struct AeTask {
+  std::string program;              // names the run in its messages
+  std::string data_name;            // "images", "patches"
+  DataSource train, valid, test;    // rows as the net sees them (epoch 0: no random draws)
+  Unit data_unit = Unit::binary;    // binary (values in [0, 1]) or gaussian (standardized)
+  std::vector<float> data_means;    // the first RBM's visible biases start from these (binary data)
+  float data_lr = 0.001f;           // the first RBM's pretraining rate on real-valued data (gaussian visibles)
+  float finetune_lr_sgd = 0.01f, finetune_lr_adam = 1e-3f;
+  int64_t side = 28;                // rows pictured as side x side tiles
+  std::vector<int64_t> shown;       // the test rows pictured
+  io::GridOptions::Contrast contrast = io::GridOptions::Contrast::fixed01;
+};
+
+namespace detail {
+
+inline std::string layer_string(const std::vector<int64_t>& layers) {
+  std::string s;
+  for (int64_t n : layers) s += (s.empty() ? "" : "-") + std::to_string(n);
+  return s;
+}
+
+struct FitResult {
+  double test_error = 0;
+  std::vector<float> pictures;  // reconstructions of the pictured test rows
+};
+
+// Fine-tunes `a` on the training rows, the validation rows choosing the
+// epoch; returns its test error and its reconstructions of the pictured rows.
+inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const AeOptions& o, float lr, bool resume,
+                          const std::string& what, Summary& sum) {
+  AutoencoderFitter fit(a, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
+                                .checkpoint = o.output + "/" + what, .resume = resume});
+  const int resumed = fit.epochs_done();
+  if (resumed > o.finetune_epochs)
+    fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
+               o.finetune_epochs);
+  Progress bar(what, std::max(o.finetune_epochs, resumed));
+  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error,baseline,best,diverging", resumed > 0);
+  bool warned = false;
+  fit.fit(t.train, t.valid, [&](const AutoencoderEpoch& e) {
+    bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.3f}{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
+    csv.row("{},{:.3f},{:.5f},{:.4f},{:.4f},{:d},{:d}", e.epoch, e.seconds, e.train_loss, e.valid_error, e.baseline,
+            static_cast<int>(e.best), static_cast<int>(e.diverging));
+    if (e.diverging)
+      flag_diverging(bar, what, e.epoch,
+                     fmt::format("{}: warning: training is diverging: validation error {:.4g} in epoch {}, over 1.5 "
+                                 "times that of the training {}' mean ({:.4g}); a smaller --finetune-lr (this run "
+                                 "starts at {:g}) usually cures it",
+                                 what, e.valid_error, e.epoch, t.data_name, e.baseline, lr),
+                     warned);
+  });
+  FitResult r{fit.error(t.test), fit.reconstruct(t.test, t.shown)};
+  sum.add(what, bar.seconds(),
+          fit.best_epoch() > 0
+              ? fmt::format("test squared error {:.2f} (epoch {} chosen on validation)", r.test_error, fit.best_epoch())
+              : fmt::format("test squared error {:.2f} (no epoch trained)", r.test_error));
+  return r;
+}
+
+inline void write_curves(const AeOptions& o, const std::string& title, double pca_valid) {
+  std::vector<io::Panel> panels;
+  io::Panel pre{"Greedy pretraining", "epoch", "reconstruction error / baseline"};
+  for (size_t l = 1; l <= o.hidden.size(); ++l)
+    pre.series.push_back(csv_series(read_csv_columns(fmt::format("{}/pretrain_layer{}.csv", o.output, l)), "epoch",
+                                    "recon_error", fmt::format("layer {}", l), "recon_baseline"));
+  panels.push_back(std::move(pre));
+  const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
+  io::Panel err{"Backprop fine-tuning", "epoch", "validation squared error per row",
+                {csv_series(ft, "epoch", "valid_error", "pretrained")}, true};
+  if (o.baseline)
+    err.series.push_back(csv_series(read_csv_columns(o.output + "/baseline.csv"), "epoch", "valid_error", "random start"));
+  if (const auto e = ft.find("epoch"); e != ft.end() && !e->second.empty()) {
+    io::Series pca{fmt::format("PCA, {} components", o.hidden.back()), {e->second.front(), e->second.back()},
+                   {pca_valid, pca_valid}};
+    pca.dashed = true;
+    err.series.push_back(std::move(pca));
+  }
+  panels.push_back(std::move(err));
+  io::write_svg_plot(o.output + "/curves.svg", panels, title);
+}
+
+}  // namespace detail
+
+inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
+  const int64_t input = t.train.dim;
+  std::vector<int64_t> layers{input};
+  layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
+  const std::string title = fmt::format("{}: {} autoencoder, preset {}", t.program, detail::layer_string(layers), o.preset);
+  samples::check_batch(o.batch, t.train.count);
+  samples::make_output_dir(o.output);
+  samples::check_file_folder("--profile", o.profile);
+  Graph g;
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = t.data_unit,
+                                 .top_hidden_unit = Unit::gaussian});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  Summary sum;
+  fmt::print("{}, {} training / {} validation / {} test {}\n", title, t.train.count, t.valid.count, t.test.count,
+             t.data_name);
+  if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
+    fmt::print("{}: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", t.program, o.output);
+
+  // PCA with as many components as the code (seconds).
+  const std::string pca_name = fmt::format("PCA, {} components", o.hidden.back());
+  Progress pbar(pca_name, 1);
+  const Pca pca = fit_pca(t.train, o.hidden.back());
+  const double pca_test = pca_error(pca, t.test), pca_valid = pca_error(pca, t.valid);
+  pbar.update(1, fmt::format("test squared error {:.2f}", pca_test));
+  sum.add(pca_name, pbar.seconds(), fmt::format("test squared error {:.2f}", pca_test));
+  result("pca_test_squared_error", fmt::format("{:.2f}", pca_test));
+
+  bool resume = o.resume;
+  for (int l = 0; l < dbn.depth(); ++l) {
+    const bool top = l + 1 == dbn.depth(), bottom = l == 0 && t.data_unit != Unit::binary;  // (see check_autoencoder_options)
+    CdConfig cd{.batch = o.batch, .lr = top ? o.code_lr : bottom ? (o.data_lr > 0 ? o.data_lr : t.data_lr) : o.pretrain_lr,
+                .momentum = o.momentum, .weight_decay = o.weight_decay, .mean_field_last = o.mean_field};
+    parse_cd_method(o.method, cd);
+    const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = cd, .data_seed = o.data_seed,
+                         .output = o.output,
+                         .lr_flag = top ? "--code-lr" : bottom ? "--data-lr" : "--pretrain-lr",
+                         .upper_visible_bias = true};
+    if (pretrain_layer(dbn, l, ex, t.train, t.valid, t.data_means, plan, resume, sum)) resume = false;
+  }
+
+  // The pictured rows: as given, then each method's reconstructions.
+  const auto shown = static_cast<int64_t>(t.shown.size());
+  std::vector<float> originals(static_cast<size_t>(shown * input)), pca_pictures(originals.size()),
+      codes(static_cast<size_t>(shown * pca.k()));
+  t.test.fill(t.shown, originals, 0);
+  pca.encode(originals, codes);
+  pca.decode(codes, pca_pictures);
+
+  AutoencoderConfig cfg{.layers = layers, .data_unit = t.data_unit, .batch = o.batch, .optimizer = o.ae_optimizer(),
+                        .seed = o.seed + 100};
+  cfg.sgd.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_sgd;
+  cfg.adam.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_adam;
+  cfg.sgd.momentum = o.finetune_momentum;
+  const float lr = cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr;
+  Autoencoder net = Autoencoder::make(g, "ae", cfg);
+  net.init_from(dbn);
+  {  // the unrolled stack before fine-tuning: the DBN's up-down pass
+    const Tensor x = g.input("unrolled.x", {1000, input});
+    const double e = reconstruction_error(ex, x, net.reconstruct(x), t.test);
+    result("unrolled_test_squared_error", fmt::format("{:.2f}", e));
+    sum.add("unrolled, before fine-tuning", 0.0, fmt::format("test squared error {:.2f}", e));
+  }
+  const detail::FitResult tuned = detail::finetune(net, ex, t, o, lr, resume, "finetune", sum);
+  result("test_squared_error", fmt::format("{:.2f}", tuned.test_error));
+  std::vector<float> tiles = originals;
+  tiles.insert(tiles.end(), tuned.pictures.begin(), tuned.pictures.end());
+  if (o.baseline) {
+    cfg.seed = o.seed + 200;
+    Autoencoder random_start = Autoencoder::make(g, "baseline", cfg);
+    const detail::FitResult scratch = detail::finetune(random_start, ex, t, o, lr, o.resume, "baseline", sum);
+    result("baseline_test_squared_error", fmt::format("{:.2f}", scratch.test_error));
+    tiles.insert(tiles.end(), scratch.pictures.begin(), scratch.pictures.end());
+  }
+  tiles.insert(tiles.end(), pca_pictures.begin(), pca_pictures.end());
+  io::write_png_grid(o.output + "/reconstructions.png", tiles, static_cast<int64_t>(tiles.size()) / input, t.side,
+                     t.side, {.columns = static_cast<int>(shown), .upscale = 2, .contrast = t.contrast});
+  draw_curves(t.program, [&] { detail::write_curves(o, title, pca_valid); });
+  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
+  sum.print();
+  result("total_seconds", fmt::format("{:.1f}", sum.total()));
+  return 0;
+}
+
+}  // namespace ebm::samples
