@@ -224,6 +224,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   pbar.update(1, fmt::format("test squared error {:.2f}", pca_test));
   sum.add(pca_name, pbar.seconds(), fmt::format("test squared error {:.2f}", pca_test));
   result("pca_test_squared_error", fmt::format("{:.2f}", pca_test));
+  result("pca_valid_squared_error", fmt::format("{:.2f}", pca_valid));
 
   bool resume = o.resume;
   for (int l = 0; l < dbn.depth(); ++l) {
