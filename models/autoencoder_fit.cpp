@@ -1,8 +1,10 @@
 #include "models/autoencoder_fit.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -22,9 +24,12 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   for (Tensor p : a_.params()) best_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
   keep_best(true);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
-  // This run's momentum (or Adam's beta1), not the checkpoint's; the
-  // learning rate is set at each epoch.
-  a_.opt.set_momentum(a_.config.optimizer == AeOptimizer::adam ? a_.config.adam.beta1 : a_.config.sgd.momentum);
+  // This run's momentum (or Adam's beta1) and weight decay, not the
+  // checkpoint's; the learning rate is set at each epoch.
+  const bool adam = a_.config.optimizer == AeOptimizer::adam;
+  a_.opt.set_momentum(adam ? a_.config.adam.beta1 : a_.config.sgd.momentum);
+  for (Tensor h : a_.opt.hyper)  // the rows' layout: autodiff/optim.cpp
+    g.value(h)[adam ? 4 : 2] = adam ? a_.config.adam.weight_decay : a_.config.sgd.weight_decay;
 }
 
 float AutoencoderFitter::base_lr() const {

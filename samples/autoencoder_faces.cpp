@@ -97,6 +97,9 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t& per_image) {
 
 int run(const AeOptions& o, int64_t per_image) {
   const auto dir = find_faces(o.data);
+  if (!std::filesystem::exists(dir / "olivetti-faces-idx3-ubyte"))
+    throw Error("--data '{}': no olivetti-faces-idx3-ubyte (with olivetti-labels-idx1-ubyte) there; expected the "
+                "Olivetti folder, ../shared/data/olivetti", dir.string());
   const io::ImageSet faces =
       io::load_idx_images(dir / "olivetti-faces-idx3-ubyte", dir / "olivetti-labels-idx1-ubyte");
   const io::PatchConfig pc{.per_image = per_image, .seed = o.data_seed};
@@ -123,7 +126,7 @@ int run(const AeOptions& o, int64_t per_image) {
     std::vector<int64_t> theirs;  // positions in test_faces
     for (size_t j = 0; j < test_faces.size(); ++j)
       if (faces.labels[static_cast<size_t>(test_faces[j])] == person) theirs.push_back(static_cast<int64_t>(j));
-    for (size_t v = 0; v < std::min<size_t>(2, theirs.size()); ++v)
+    for (size_t v = 0; v < std::min<size_t>(per_image > 1 ? 2 : 1, theirs.size()); ++v)
       t.shown.push_back(theirs[v * (theirs.size() / 2)] * per_image + static_cast<int64_t>(v));
   }
   return run_autoencoder(o, t);

@@ -29,6 +29,7 @@ struct AeOptions {
   int64_t batch = 100;
   float pretrain_lr = 0.1f, data_lr = 0.0f, code_lr = 0.001f, momentum = 0.5f, weight_decay = 2e-4f;
   float finetune_lr = 0.0f, finetune_momentum = 0.9f, finetune_lr_decay = 1.0f;  // finetune_lr 0: the task's default
+  float finetune_weight_decay = 0.0f;
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, mean_field = true;
 
@@ -72,6 +73,8 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
       ->check(samples::kFraction);
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")
       ->capture_default_str()->check(samples::kPositive);
+  app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty on every weight and bias")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
@@ -203,7 +206,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   std::vector<int64_t> layers{input};
   layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
   const std::string title = fmt::format("{}: {} autoencoder, preset {}", t.program, detail::layer_string(layers), o.preset);
-  samples::check_batch(o.batch, t.train.count);
+  samples::check_batch(o.batch, t.train.count, t.data_name);
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;
@@ -252,6 +255,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   cfg.sgd.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_sgd;
   cfg.adam.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_adam;
   cfg.sgd.momentum = o.finetune_momentum;
+  cfg.sgd.weight_decay = cfg.adam.weight_decay = o.finetune_weight_decay;
   const float lr = cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr;
   Autoencoder net = Autoencoder::make(g, "ae", cfg);
   net.init_from(dbn);

@@ -49,9 +49,9 @@ inline void check_file_folder(const std::string& flag, const std::string& path) 
 
 // Refuses a batch larger than the training set before anything takes one
 // (a PCD chain's first batch, the epochs' batches).
-inline void check_batch(int64_t batch, int64_t images) {
+inline void check_batch(int64_t batch, int64_t images, const std::string& what = "images") {
   if (batch > images)
-    throw Error("--batch {}: more than the {} training images; expected at most {}", batch, images, images);
+    throw Error("--batch {}: more than the {} training {}; expected at most {}", batch, images, what, images);
 }
 
 // The training rows persistent chains start at: the first batch of a

@@ -32,17 +32,13 @@ inline void flag_diverging(const Progress& p, const std::string& who, int epoch,
 // Per-unit means of the first n rows of a source.
 inline std::vector<float> source_means(const DataSource& s, int64_t n, int64_t batch) {
   std::vector<double> acc(static_cast<size_t>(s.dim), 0.0);
-  std::vector<float> buf(static_cast<size_t>(batch * s.dim));
-  std::vector<int64_t> idx;
-  const int64_t rows = std::min(n, s.count) / batch * batch;
-  for (int64_t first = 0; first < rows; first += batch) {
-    idx.clear();
-    for (int64_t i = first; i < first + batch; ++i) idx.push_back(i);
-    s.fill(idx, buf, 0);
-    for (size_t i = 0; i < buf.size(); ++i) acc[i % acc.size()] += buf[i];
-  }
+  std::vector<float> buf;
+  const DataSource first = head(s, n);
+  for_each_batch(first, batch, 0, buf, [&](int64_t, int64_t rows) {  // (padded batches: the real rows only)
+    for (size_t i = 0; i < static_cast<size_t>(rows * s.dim); ++i) acc[i % acc.size()] += buf[i];
+  });
   std::vector<float> m;
-  for (double a : acc) m.push_back(static_cast<float>(a / static_cast<double>(std::max<int64_t>(rows, 1))));
+  for (double a : acc) m.push_back(static_cast<float>(a / static_cast<double>(std::max<int64_t>(first.count, 1))));
   return m;
 }
 

@@ -3,9 +3,11 @@
 // differences; fine-tuning beats the mean row and resumes exactly; PCA
 // finds planted components and its error is the variance it leaves out.
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <tuple>
 
 #include <unistd.h>
 
@@ -233,4 +235,27 @@ TEST_CASE("pca: on the rows it was fitted to, its error is the covariance's trac
   const Pca p = fit_pca(src, 3);
   std::vector<float> other(10 * 7);
   CHECK_THROWS_WITH_AS(pca_error(p, matrix_source(other, 7)), doctest::Contains("fitted to rows of 20"), Error);
+}
+
+TEST_CASE("autoencoder/fit: a resumed run takes this run's momentum and weight decay, not the checkpoint's") {
+  const io::ImageSet train = tiny_digits(60, 1);
+  const DataSource tr = image_source(train, io::Pixels::scaled, 1);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ae_wd_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  for (AeOptimizer opt : {AeOptimizer::sgd, AeOptimizer::adam}) {
+    for (float wd : {0.0f, 0.02f}) {  // trained with none, resumed with 0.02
+      Graph g;
+      Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 4}, .batch = 20, .optimizer = opt,
+                                                  .sgd = {.lr = 0.05f, .momentum = wd > 0 ? 0.5f : 0.9f, .weight_decay = wd},
+                                                  .adam = {.lr = 0.01f, .weight_decay = wd}});
+      Executor ex(g, {.threads = 1, .seed = 3});
+      AutoencoderFitter fit(a, ex, {.epochs = wd > 0 ? 2 : 1, .eval_batch = 20, .checkpoint = dir, .resume = wd > 0});
+      for (Tensor h : a.opt.hyper) {
+        CHECK(g.value(h)[opt == AeOptimizer::adam ? 4 : 2] == wd);
+        if (opt == AeOptimizer::sgd) CHECK(g.value(h)[1] == (wd > 0 ? 0.5f : 0.9f));
+      }
+      fit.fit(tr, tr);
+    }
+    std::filesystem::remove_all(dir);
+  }
 }
