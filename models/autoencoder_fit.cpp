@@ -21,8 +21,7 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   Graph& g = *a_.graph;
   eval_x_ = g.input(a_.name + ".eval_x", {cfg_.eval_batch, a_.config.layers.front()});
   eval_out_ = a_.reconstruct(eval_x_);
-  for (Tensor p : a_.params()) best_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
-  keep_best(true);
+  best_ = BestParams(g, a_.params());
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
   // This run's momentum (or Adam's beta1) and weight decay, not the
   // checkpoint's; the learning rate is set at each epoch.
@@ -36,22 +35,13 @@ float AutoencoderFitter::base_lr() const {
   return a_.config.optimizer == AeOptimizer::adam ? a_.config.adam.lr : a_.config.sgd.lr;
 }
 
-void AutoencoderFitter::keep_best(bool to_best) {
-  Graph& g = *a_.graph;
-  const auto params = a_.params();
-  for (size_t i = 0; i < params.size(); ++i) {
-    auto from = g.value(to_best ? params[i] : best_[i]), to = g.value(to_best ? best_[i] : params[i]);
-    std::copy(from.begin(), from.end(), to.begin());
-  }
-}
-
 std::vector<NamedTensor> AutoencoderFitter::state() const {
   std::vector<NamedTensor> s;
   const auto params = a_.params();
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string n = fmt::format("p{}", i);
     s.push_back({n, params[i]});
-    s.push_back({n + ".best", best_[i]});
+    s.push_back({n + ".best", best_.copies()[i]});
   }
   for (size_t i = 0; i < a_.opt.state.size(); ++i) s.push_back({fmt::format("opt{}", i), a_.opt.state[i]});
   for (size_t i = 0; i < a_.opt.hyper.size(); ++i) s.push_back({fmt::format("hyper{}", i), a_.opt.hyper[i]});
@@ -170,14 +160,14 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     if (s.best) {
       best_error_ = s.valid_error;
       best_epoch_ = e + 1;
-      keep_best(true);
+      best_.keep();
     }
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save();
     out.push_back(s);
     if (on_epoch) on_epoch(s);
   }
-  if (cfg_.keep_best && best_epoch_ > 0) keep_best(false);
+  if (cfg_.keep_best && best_epoch_ > 0) best_.restore();
   return out;
 }
 

@@ -18,6 +18,7 @@
 
 #include "graph/executor.hpp"
 #include "models/autoencoder.hpp"
+#include "models/best_params.hpp"
 #include "models/checkpoint.hpp"
 #include "models/data_source.hpp"
 
@@ -67,14 +68,13 @@ class AutoencoderFitter {
   std::vector<NamedTensor> state() const;
   void save() const;
   void load();
-  void keep_best(bool to_best);
   float base_lr() const;
 
   Autoencoder& a_;
   Executor& ex_;
   AutoencoderFitConfig cfg_;
   Tensor eval_x_, eval_out_;
-  std::vector<Tensor> best_;  // a copy of the parameters at the best epoch
+  BestParams best_;  // the parameters at the best epoch
   double best_error_ = std::numeric_limits<double>::max();  // (finite: saved as JSON)
   int best_epoch_ = 0, epochs_done_ = 0;
 };

@@ -21,18 +21,8 @@ Finetuner::Finetuner(Classifier& c, Executor& ex, FinetuneConfig cfg) : c_(c), e
   Graph& g = *c_.graph;
   eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.config.layers.front()});
   eval_logits_ = c_.predict(eval_x_);
-  for (Tensor p : c_.params()) best_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
-  keep_best(true);
+  best_ = BestParams(g, c_.params());
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
-}
-
-void Finetuner::keep_best(bool to_best) {
-  Graph& g = *c_.graph;
-  const auto params = c_.params();
-  for (size_t i = 0; i < params.size(); ++i) {
-    auto from = g.value(to_best ? params[i] : best_[i]), to = g.value(to_best ? best_[i] : params[i]);
-    std::copy(from.begin(), from.end(), to.begin());
-  }
 }
 
 double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong) {
@@ -46,7 +36,7 @@ std::vector<NamedTensor> Finetuner::state() const {
     const std::string n = fmt::format("p{}", i);
     s.push_back({n, params[i]});
     s.push_back({n + ".velocity", c_.opt.state[i]});
-    s.push_back({n + ".best", best_[i]});
+    s.push_back({n + ".best", best_.copies()[i]});
   }
   return s;
 }
@@ -97,14 +87,14 @@ std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::I
     if (s.best) {
       best_error_ = s.valid_error;
       best_epoch_ = e + 1;
-      keep_best(true);
+      best_.keep();
     }
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save();
     out.push_back(s);
     if (on_epoch) on_epoch(s);
   }
-  if (cfg_.keep_best && best_epoch_ > 0) keep_best(false);
+  if (cfg_.keep_best && best_epoch_ > 0) best_.restore();
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "graph/executor.hpp"
 #include "io/idx.hpp"
+#include "models/best_params.hpp"
 #include "models/checkpoint.hpp"
 #include "models/classifier.hpp"
 
@@ -55,13 +56,12 @@ class Finetuner {
   std::vector<NamedTensor> state() const;
   void save() const;
   void load();
-  void keep_best(bool to_best);
 
   Classifier& c_;
   Executor& ex_;
   FinetuneConfig cfg_;
   Tensor eval_x_, eval_logits_;
-  std::vector<Tensor> best_;  // a copy of the parameters at the best epoch
+  BestParams best_;  // the parameters at the best epoch
   double best_error_ = 101.0;
   int best_epoch_ = 0, epochs_done_ = 0;
 };
