@@ -59,6 +59,9 @@ inline Tensor bernoulli(Tensor p) { return apply(Bernoulli{}, {p}); }
 inline Tensor sigmoid_bernoulli(Tensor logits) { return apply(SigmoidBernoulli{}, {logits}); }
 // per row: a one-hot draw from the row's probabilities
 inline Tensor categorical(Tensor p) { return apply(Categorical{}, {p}); }
+// per row: round(trials) draws from the row's probabilities, counted
+// (trials is [rows, 1]; ops/op.hpp documents the generator)
+inline Tensor multinomial(Tensor p, Tensor trials) { return apply(Multinomial{}, {p, trials}); }
 inline Tensor gaussian(Tensor mean, float stddev = 1.0f) { return apply(Gaussian{stddev}, {mean}); }
 
 // target = value, in place, when the node runs (persistent chains).

@@ -1,6 +1,7 @@
 #include "models/autoencoder.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "autodiff/grad.hpp"
 #include "graph/functions.hpp"
@@ -15,9 +16,11 @@ Autoencoder Autoencoder::make(Graph& g, std::string name, const AutoencoderConfi
                 cfg.layers.size());
   for (int64_t n : cfg.layers)
     if (n <= 0) throw Error("autoencoder '{}': a layer of {} units; expected positive sizes", name, n);
-  if (cfg.data_unit != Unit::binary && cfg.data_unit != Unit::gaussian)
-    throw Error("autoencoder '{}': data units '{}'; expected binary or gaussian", name, to_string(cfg.data_unit));
+  if (cfg.data_unit != Unit::binary && cfg.data_unit != Unit::gaussian && cfg.data_unit != Unit::count)
+    throw Error("autoencoder '{}': data units '{}'; expected binary, gaussian or count", name, to_string(cfg.data_unit));
   if (cfg.batch <= 0) throw Error("autoencoder '{}': batch {}; expected a positive size", name, cfg.batch);
+  if (!(cfg.code_noise >= 0.0f) || !std::isfinite(cfg.code_noise))
+    throw Error("autoencoder '{}': code noise {}; expected a standard deviation of 0 or more", name, cfg.code_noise);
   Autoencoder a{&g, name, cfg, {}, {}, {}, {}, {}, {}, {}};
   const auto& s = cfg.layers;
   for (size_t l = 0; l + 1 < s.size(); ++l) {
@@ -29,8 +32,10 @@ Autoencoder Autoencoder::make(Graph& g, std::string name, const AutoencoderConfi
     fill_normal(g.value(a.wd.back()), cfg.init_std, cfg.seed, 2 * l + 1);
   }
   a.x = g.input(name + ".x", {cfg.batch, s.front()});
-  const Tensor out = a.decode_output(a.encode(a.x));
-  a.loss = cfg.data_unit == Unit::binary ? bce_logits(out, a.x) : squared_error(out, a.x);
+  const Tensor out = a.decode_output(a.encode(a.x, cfg.code_noise));
+  a.loss = cfg.data_unit == Unit::binary  ? bce_logits(out, a.x)
+           : cfg.data_unit == Unit::count ? softmax_xent(out, a.x)
+                                          : squared_error(out, a.x);
   const auto params = a.params();
   const auto grads = grad(a.loss, params);
   a.opt = cfg.optimizer == AeOptimizer::adam ? adam(params, grads, cfg.adam) : sgd(params, grads, cfg.sgd);
@@ -66,10 +71,19 @@ void Autoencoder::init_from(const Dbn& dbn) {
   }
 }
 
-Tensor Autoencoder::encode(Tensor input) const {
+Tensor Autoencoder::encode(Tensor input, float noise) const {
   Tensor h = input;
-  for (size_t l = 0; l < we.size(); ++l)
-    h = l + 1 == we.size() && config.linear_code ? affine(h, we[l], be[l]) : affine_sigmoid(h, we[l], be[l]);
+  for (size_t l = 0; l < we.size(); ++l) {
+    const bool code = l + 1 == we.size(), linear = code && config.linear_code;
+    Tensor x = l == 0 && config.data_unit == Unit::count ? matmul(h, we[0]) + matmul(sum(h, 1), be[0])  // v We_0 + D be_0
+                                                         : Tensor{};
+    if (code && noise > 0.0f) {  // the noise is a constant to autodiff: gradients flow through x alone
+      if (!x.valid()) x = affine(h, we[l], be[l]);
+      x = x + gaussian(graph->constant({input.shape().rows, we[l].shape().cols}, 0.0f), noise);
+    }
+    if (x.valid()) h = linear ? x : sigmoid(x);
+    else h = linear ? affine(h, we[l], be[l]) : affine_sigmoid(h, we[l], be[l]);
+  }
   return h;
 }
 
@@ -81,7 +95,13 @@ Tensor Autoencoder::decode_output(Tensor code) const {
 
 Tensor Autoencoder::decode(Tensor code) const {
   const Tensor out = decode_output(code);
+  if (config.data_unit == Unit::count) return softmax(out);
   return config.data_unit == Unit::binary ? sigmoid(out) : out;
+}
+
+Tensor Autoencoder::reconstruct(Tensor input) const {
+  const Tensor r = decode(encode(input));
+  return config.data_unit == Unit::count ? r * sum(input, 1) : r;
 }
 
 std::vector<Tensor> Autoencoder::params() const {

@@ -9,7 +9,11 @@
 //   decoder  g_L = z;  g_l = sigmoid(g_{l+1} Wd_l' + bd_l);  the output g_0
 //            is sigmoid(.) for binary data (loss: cross-entropy against the
 //            pixels, in nats per image) and linear for gaussian data (loss:
-//            squared error per image)
+//            squared error per image); for count data (bags of words) the
+//            output is softmax(.), the words' probabilities (loss: the
+//            document's cross-entropy -sum_i v_i log p_i, in nats), and the
+//            first layer's input is v We_0 + D be_0 (D = sum_i v_i), as in
+//            the replicated-softmax RBM it starts from
 //
 // Wd_l is stored [layers[l], layers[l + 1]], as We_l and the RBM's W are;
 // init_from() copies RBM l's W into both and its b and c into be_l and bd_l,
@@ -31,13 +35,18 @@ enum class AeOptimizer { sgd, adam };
 
 struct AutoencoderConfig {
   std::vector<int64_t> layers{784, 1000, 500, 250, 30};  // input, hidden layers, code
-  Unit data_unit = Unit::binary;  // binary (data in [0, 1]) or gaussian (real-valued)
+  Unit data_unit = Unit::binary;  // binary (data in [0, 1]), gaussian (real-valued) or count (words)
   bool linear_code = true;
   int64_t batch = 100;
   AeOptimizer optimizer = AeOptimizer::sgd;
   SgdOptions sgd{.lr = 0.01f, .momentum = 0.9f, .weight_decay = 0.0f};
   AdamOptions adam{.lr = 1e-3f};
   float init_std = 0.01f;  // the random start's weights ~ N(0, init_std^2)
+  // Semantic hashing (Salakhutdinov & Hinton 2009): while training, noise
+  // N(0, code_noise^2) is added to the code units' total input, so that a
+  // sigmoid code learns to sit near 0 or 1 and thresholds to bits with
+  // little loss. encode() adds none. 0: off.
+  float code_noise = 0.0f;
   uint64_t seed = 1;
 };
 
@@ -60,12 +69,14 @@ struct Autoencoder {
   void init_from(const Dbn& dbn);
 
   int depth() const { return static_cast<int>(we.size()); }
-  Tensor encode(Tensor input) const;
+  Tensor encode(Tensor input) const { return encode(input, 0.0f); }
   Tensor decode(Tensor code) const;  // the reconstruction (probabilities, or values)
-  Tensor reconstruct(Tensor input) const { return decode(encode(input)); }
+  // decode(encode(input)); for count data the expected counts D p.
+  Tensor reconstruct(Tensor input) const;
   std::vector<Tensor> params() const;
 
  private:
+  Tensor encode(Tensor input, float noise) const;
   Tensor decode_output(Tensor code) const;  // the output layer's total input
 };
 

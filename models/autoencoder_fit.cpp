@@ -85,6 +85,21 @@ double reconstruction_error(Executor& ex, Tensor input, Tensor output, const Dat
   return total / static_cast<double>(std::max<int64_t>(src.count, 1));
 }
 
+std::vector<float> rows_through(Executor& ex, Tensor input, Tensor output, const DataSource& src) {
+  if (src.dim != input.shape().cols || output.shape().rows != input.shape().rows)
+    throw Error("rows_through: rows of {} units, the input '{}' is {} and the output {}", src.dim, input.name(),
+                input.shape(), output.shape());
+  const auto n = static_cast<size_t>(output.shape().cols);
+  std::vector<float> x, out;
+  out.reserve(static_cast<size_t>(src.count) * n);
+  for_each_batch(src, input.shape().rows, 0, x, [&](int64_t, int64_t rows) {
+    ex.run({output}, {{input, x}});
+    const auto y = ex.value(output);
+    out.insert(out.end(), y.begin(), y.begin() + rows * static_cast<int64_t>(n));
+  });
+  return out;
+}
+
 double AutoencoderFitter::error(const DataSource& src) { return reconstruction_error(ex_, eval_x_, eval_out_, src); }
 
 double AutoencoderFitter::baseline(const DataSource& train, const DataSource& valid) {

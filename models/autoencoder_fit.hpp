@@ -84,4 +84,8 @@ class AutoencoderFitter {
 // padded batches of input's rows.
 double reconstruction_error(Executor& ex, Tensor input, Tensor output, const DataSource& src);
 
+// `output` ([rows, n], computed from `input`) for every row of `src` (as
+// seen in epoch 0), run in padded batches of input's rows: [src.count, n].
+std::vector<float> rows_through(Executor& ex, Tensor input, Tensor output, const DataSource& src);
+
 }  // namespace ebm

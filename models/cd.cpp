@@ -38,18 +38,23 @@ CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
   check_hyper(who, "sparsity_cost", cfg.sparsity_cost, 0.0f);
   if (cfg.sparsity_cost > 0.0f)  // the penalty takes log t and log(1 - t)
     check_hyper(who, "sparsity_target", cfg.sparsity_target, std::numeric_limits<float>::min(), 1.0f);
+  if (cfg.method == CdMethod::pcd && rbm.config.visible_unit == Unit::count)
+    throw Error("{}: persistent chains of count units are not supported (each chain would need its own document "
+                "length); use cd1 or cdK",
+                who);
   Graph& g = *rbm.graph;
   CdTrainer t{rbm, cfg, {}, {}, {}, {}, {}, {}, {}, {}};
   t.v0 = g.input(rbm.name + ".v0", {cfg.batch, rbm.config.visible});
   const Tensor x0 = rbm.hidden_input(t.v0);  // shared by h0 and F(v0)
   const Tensor h0 = unit_sample(rbm.config.hidden_unit, x0);
   const Tensor xv1 = rbm.visible_input(h0);  // shared by the reconstruction and the chain
-  t.recon_error = squared_error(unit_mean(rbm.config.visible_unit, xv1), t.v0);
+  const Tensor d0 = rbm.trials(t.v0);        // count units: each document's length, kept by the chain
+  t.recon_error = squared_error(unit_mean(rbm.config.visible_unit, xv1, d0), t.v0);
   Tensor vm;
   std::vector<Tensor> updates;
   if (cfg.method == CdMethod::cd) {
     const bool last_mean = cfg.mean_field_last && cfg.k == 1;
-    vm = last_mean ? unit_mean(rbm.config.visible_unit, xv1) : unit_sample(rbm.config.visible_unit, xv1);
+    vm = last_mean ? unit_mean(rbm.config.visible_unit, xv1, d0) : unit_sample(rbm.config.visible_unit, xv1, d0);
     if (cfg.k > 1) vm = gibbs_chain(rbm, vm, cfg.k - 1, cfg.mean_field_last);
   } else {
     t.chain = g.param(rbm.name + ".chain", t.v0.shape(), 0.0f, false);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <numeric>
 
 #include <tbb/parallel_for.h>
 
@@ -77,7 +78,8 @@ double softmax_hidden_other(std::span<const double> x, std::span<const double>) 
   return l.value();
 }
 
-double enumerate(const View& v, Term term) {
+template <typename Fn>
+double enumerate(const View& v, Fn term) {
   const int64_t split = std::min<int64_t>(v.n, 6), low = v.n - split;
   std::vector<Lse> parts(size_t{1} << split);
   tbb::parallel_for(size_t{0}, parts.size(), [&](size_t hi) {
@@ -124,6 +126,24 @@ double exact_log_z(const Rbm& r) {
   return enumerate(v, softmax_hidden_other);
 }
 
+double exact_log_z(const Rbm& r, int64_t words) {
+  if (r.config.visible_unit != Unit::count)
+    throw Error("exact_log_z '{}': a number of words is for count visible units; these are {}", r.name,
+                to_string(r.config.visible_unit));
+  if (r.config.hidden_unit != Unit::binary)
+    throw Error("exact_log_z '{}': no exact form for count visible and {} hidden units", r.name,
+                to_string(r.config.hidden_unit));
+  if (words < 0) throw Error("exact_log_z '{}': {} words; expected a count of at least 0", r.name, words);
+  const int64_t nh = r.config.hidden;
+  if (nh > 32) throw Error("exact_log_z '{}': enumerating {} units is too many; expected at most 32", r.name, nh);
+  View v = make_view(r, true);
+  const auto d = static_cast<double>(words);
+  for (double& a : v.a) a *= d;  // the hidden biases count once per word
+  return enumerate(v, [d](std::span<const double> x, std::span<const double> c) {
+    return d * softmax_hidden_other(x, c);  // each word: log sum_i exp(c_i + (W h)_i)
+  });
+}
+
 std::vector<double> free_energy_exact(const Rbm& r, std::span<const float> vis) {
   const Graph& g = *r.graph;
   auto w = g.value(r.w), b = g.value(r.b), c = g.value(r.c);
@@ -136,13 +156,17 @@ std::vector<double> free_energy_exact(const Rbm& r, std::span<const float> vis) 
     double e = 0;
     for (int64_t i = 0; i < nv; ++i)
       e += r.config.visible_unit == Unit::gaussian ? 0.5 * (v[i] - c[i]) * (v[i] - c[i]) : -double(c[i]) * v[i];
+    double words = 1;  // count units: the hidden biases count once per word
+    if (r.config.visible_unit == Unit::count) words = std::accumulate(v, v + nv, 0.0);
     std::vector<double> x(b.begin(), b.end());
+    for (double& xj : x) xj *= words;
     for (int64_t i = 0; i < nv; ++i)
       for (int64_t j = 0; j < nh; ++j) x[static_cast<size_t>(j)] += double(v[i]) * w[static_cast<size_t>(i * nh + j)];
     switch (r.config.hidden_unit) {
       case Unit::binary: e -= binary_other(x, {}); break;
       case Unit::gaussian: e -= gaussian_hidden_other(x, {}); break;
       case Unit::softmax: e -= softmax_hidden_other(x, {}); break;
+      case Unit::count: throw Error("free_energy_exact '{}': count hidden units do not exist", r.name);
       case Unit::rectified:
         for (double xi : x) e -= 0.5 * std::max(xi, 0.0) * std::max(xi, 0.0);
         break;

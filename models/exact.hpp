@@ -20,6 +20,13 @@ namespace ebm {
 
 double exact_log_z(const Rbm& rbm);
 
+// Count visible units (a replicated softmax, models/units.hpp) with binary
+// hidden units: the model is conditional on the number of words D, and
+//   log Z_D = lse_h [ D b.h + D log sum_i exp(c_i + (W h)_i) ]
+// normalises exp(-F(v)) over the ordered sequences of D words, so
+//   log p(counts | D) = -F(v) - log Z_D + log(D! / prod_i v_i!).
+double exact_log_z(const Rbm& rbm, int64_t words);
+
 // F(v) for each row of v ([rows, visible], row-major), in double.
 std::vector<double> free_energy_exact(const Rbm& rbm, std::span<const float> v);
 

@@ -12,6 +12,9 @@ namespace ebm {
 Rbm Rbm::make(Graph& g, std::string name, RbmConfig cfg) {
   if (cfg.visible <= 0 || cfg.hidden <= 0)
     throw Error("rbm '{}': {} visible and {} hidden units; expected positive sizes", name, cfg.visible, cfg.hidden);
+  if (cfg.hidden_unit == Unit::count)
+    throw Error("rbm '{}': count units are for the visible layer (a document's words); the hidden layer's cannot be",
+                name);
   if (cfg.hidden_unit == Unit::softmax && cfg.hidden < 2)
     throw Error("rbm '{}': a softmax hidden layer needs at least 2 units", name);
   Rbm r{&g, name, cfg, {}, {}, {}};
@@ -26,27 +29,41 @@ void Rbm::init_visible_bias(std::span<const float> data_mean) {
   if (static_cast<int64_t>(data_mean.size()) != config.visible)
     throw Error("rbm '{}': init_visible_bias got {} means; expected {}", name, data_mean.size(), config.visible);
   auto cv = graph->value(c);
+  if (config.visible_unit == Unit::count) {
+    double total = 0;
+    for (float m : data_mean) total += std::max(0.0f, m);
+    if (!(total > 0)) throw Error("rbm '{}': init_visible_bias got no words in the data's mean", name);
+    for (size_t i = 0; i < cv.size(); ++i)
+      cv[i] = static_cast<float>(std::log(std::max(1e-6, std::max(0.0f, data_mean[i]) / total)));
+    return;
+  }
   for (size_t i = 0; i < cv.size(); ++i) {
     const float p = std::clamp(data_mean[i], 1e-3f, 1.0f - 1e-3f);
     cv[i] = std::log(p / (1.0f - p));
   }
 }
 
-Tensor Rbm::hidden_input(Tensor v) const { return affine(v, w, b); }
+Tensor Rbm::hidden_input(Tensor v) const {
+  if (config.visible_unit == Unit::count) return matmul(v, w) + matmul(trials(v), b);  // D b as a [B,1] x [1,n] product
+  return affine(v, w, b);
+}
 Tensor Rbm::visible_input(Tensor h) const { return affine(h, w, c, true); }
 
+Tensor Rbm::trials(Tensor v) const { return config.visible_unit == Unit::count ? sum(v, 1) : Tensor{}; }
+
 Tensor Rbm::p_h(Tensor v) const {
-  if (config.hidden_unit == Unit::binary) return affine_sigmoid(v, w, b);  // one fused kernel
+  if (config.hidden_unit == Unit::binary && config.visible_unit != Unit::count)
+    return affine_sigmoid(v, w, b);  // one fused kernel
   return unit_mean(config.hidden_unit, hidden_input(v));
 }
 
-Tensor Rbm::p_v(Tensor h) const {
+Tensor Rbm::p_v(Tensor h, Tensor d) const {
   if (config.visible_unit == Unit::binary) return affine_sigmoid(h, w, c, true);
-  return unit_mean(config.visible_unit, visible_input(h));
+  return unit_mean(config.visible_unit, visible_input(h), d);
 }
 
 Tensor Rbm::sample_h(Tensor v) const { return unit_sample(config.hidden_unit, hidden_input(v)); }
-Tensor Rbm::sample_v(Tensor h) const { return unit_sample(config.visible_unit, visible_input(h)); }
+Tensor Rbm::sample_v(Tensor h, Tensor d) const { return unit_sample(config.visible_unit, visible_input(h), d); }
 
 Tensor Rbm::free_energy(Tensor v) const { return free_energy(v, hidden_input(v)); }
 
@@ -60,18 +77,18 @@ Tensor Rbm::energy(Tensor v, Tensor h) const {
   return e;
 }
 
-Tensor gibbs_chain_from_hidden(const Rbm& rbm, Tensor h0, int k, bool mean_last) {
+Tensor gibbs_chain_from_hidden(const Rbm& rbm, Tensor h0, int k, bool mean_last, Tensor trials) {
   if (k < 1) throw Error("gibbs chain of '{}': k = {}; expected at least one step", rbm.name, k);
   Tensor h = h0, v;
   for (int i = 0; i < k; ++i) {
     if (i > 0) h = rbm.sample_h(v);
-    v = (mean_last && i == k - 1) ? rbm.p_v(h) : rbm.sample_v(h);
+    v = (mean_last && i == k - 1) ? rbm.p_v(h, trials) : rbm.sample_v(h, trials);
   }
   return v;
 }
 
 Tensor gibbs_chain(const Rbm& rbm, Tensor v0, int k, bool mean_last) {
-  return gibbs_chain_from_hidden(rbm, rbm.sample_h(v0), k, mean_last);
+  return gibbs_chain_from_hidden(rbm, rbm.sample_h(v0), k, mean_last, rbm.trials(v0));
 }
 
 }  // namespace ebm

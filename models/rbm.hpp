@@ -6,7 +6,10 @@
 //
 // with E_vis and f from the unit types (models/units.hpp); E_self(h) is
 // |h|^2/2 for gaussian and rectified hidden units, 0 otherwise.
-// W is [visible, hidden], b is [1, hidden], c is [1, visible].
+// W is [visible, hidden], b is [1, hidden], c is [1, visible]. With count
+// visible units (a replicated softmax, models/units.hpp) the hidden input
+// is v W + D b, D = sum_i v_i, and E and F have -D b.h in place of -b.h;
+// the visible conditional then needs each row's D, `trials` below.
 
 #include <span>
 #include <string>
@@ -36,15 +39,19 @@ struct Rbm {
   static Rbm make(Graph& g, std::string name, RbmConfig config);
 
   // c_i = log(p_i / (1 - p_i)) from the training data's mean p_i (clipped
-  // to [1e-3, 1 - 1e-3]); binary visible units only, the guide's start.
+  // to [1e-3, 1 - 1e-3]), the guide's start for binary visible units; for
+  // count units c_i = log of word i's share of all words (at least 1e-6).
   void init_visible_bias(std::span<const float> data_mean);
 
-  Tensor hidden_input(Tensor v) const;   // v W + b
+  Tensor hidden_input(Tensor v) const;   // v W + b  (v W + D b for count units)
   Tensor visible_input(Tensor h) const;  // h W' + c
+  // Each row's number of words D = sum_i v_i, [rows, 1], for count visible
+  // units; an invalid tensor for the others, which need none.
+  Tensor trials(Tensor v) const;
   Tensor p_h(Tensor v) const;            // E[h | v]
-  Tensor p_v(Tensor h) const;            // E[v | h]
+  Tensor p_v(Tensor h, Tensor trials = {}) const;  // E[v | h]
   Tensor sample_h(Tensor v) const;
-  Tensor sample_v(Tensor h) const;
+  Tensor sample_v(Tensor h, Tensor trials = {}) const;
   Tensor free_energy(Tensor v) const;         // [B, 1]
   // The same, reusing x = hidden_input(v) already in the graph (one GEMM less).
   Tensor free_energy(Tensor v, Tensor x) const;
@@ -54,9 +61,10 @@ struct Rbm {
 
 // k steps of alternating Gibbs sampling from the hidden sample h0:
 // v ~ p(v|h), h ~ p(h|v). Returns v_k, or E[v | h_{k-1}] for the last step
-// when mean_last is set.
-Tensor gibbs_chain_from_hidden(const Rbm& rbm, Tensor h0, int k, bool mean_last = false);
-// The same chain started from visible v0 (h0 ~ p(h|v0) first).
+// when mean_last is set. Count visible units need each row's D (`trials`),
+// which the chain keeps.
+Tensor gibbs_chain_from_hidden(const Rbm& rbm, Tensor h0, int k, bool mean_last = false, Tensor trials = {});
+// The same chain started from visible v0 (h0 ~ p(h|v0) first; D from v0).
 Tensor gibbs_chain(const Rbm& rbm, Tensor v0, int k, bool mean_last = false);
 
 }  // namespace ebm

@@ -10,28 +10,42 @@ std::string_view to_string(Unit u) {
     case Unit::gaussian: return "gaussian";
     case Unit::softmax: return "softmax";
     case Unit::rectified: return "rectified";
+    case Unit::count: return "count";
   }
   return "?";
 }
 
 Unit parse_unit(std::string_view s) {
-  for (Unit u : {Unit::binary, Unit::gaussian, Unit::softmax, Unit::rectified})
+  for (Unit u : {Unit::binary, Unit::gaussian, Unit::softmax, Unit::rectified, Unit::count})
     if (s == to_string(u)) return u;
-  throw Error("unknown unit type '{}'; expected binary, gaussian, softmax or rectified", s);
+  throw Error("unknown unit type '{}'; expected binary, gaussian, softmax, rectified or count", s);
 }
 
-Tensor unit_mean(Unit u, Tensor x) {
+namespace {
+void need_trials(Tensor x, Tensor trials, std::string_view what) {
+  if (!trials.valid())
+    throw Error("{} of count units from '{}': no number of words given; count units need each row's D", what,
+                x.name());
+  if (trials.shape() != Shape{x.shape().rows, 1})
+    throw Error("{} of count units from '{}': trials of shape {}; expected [{}, 1]", what, x.name(), trials.shape(),
+                x.shape().rows);
+}
+}  // namespace
+
+Tensor unit_mean(Unit u, Tensor x, Tensor trials) {
   switch (u) {
     case Unit::binary: return sigmoid(x);
     case Unit::gaussian: return x;
     case Unit::softmax: return softmax(x);
     case Unit::rectified: return relu(x);
+    case Unit::count: need_trials(x, trials, "the mean"); return softmax(x) * trials;
   }
   throw Error("unit_mean: bad unit type");
 }
 
-Tensor unit_sample(Unit u, Tensor x) {
+Tensor unit_sample(Unit u, Tensor x, Tensor trials) {
   switch (u) {
+    case Unit::count: need_trials(x, trials, "a sample"); return multinomial(softmax(x), trials);
     case Unit::binary: return sigmoid_bernoulli(x);
     case Unit::gaussian: return gaussian(x, 1.0f);
     case Unit::softmax: return categorical(softmax(x));
@@ -51,6 +65,7 @@ Tensor hidden_free_energy(Unit u, Tensor x) {
     case Unit::softmax:  // -log sum_k exp(x_k): every entry of x - log_softmax(x) equals it
       return -mean(x - log_softmax(x), 1);
     case Unit::rectified: return sum(square(relu(x)), 1) * -0.5f;
+    case Unit::count: throw Error("count units are visible only: they have no hidden free-energy term");
   }
   throw Error("hidden_free_energy: bad unit type");
 }
@@ -58,7 +73,8 @@ Tensor hidden_free_energy(Unit u, Tensor x) {
 Tensor visible_energy(Unit u, Tensor v, Tensor c) {
   switch (u) {
     case Unit::binary:
-    case Unit::softmax: return -matmul(v, c, {.tb = true});  // v c' as a GEMM: its gradient c' is one too
+    case Unit::softmax:
+    case Unit::count: return -matmul(v, c, {.tb = true});  // v c' as a GEMM: its gradient c' is one too
     case Unit::gaussian:
     case Unit::rectified: return sum(square(v - c), 1) * 0.5f;
   }

@@ -7,13 +7,23 @@
 //   gaussian   x                 x + N(0, 1)                   -x^2 / 2
 //   softmax    softmax(x) (row)  one-hot draw (one group/row)  -log sum_k exp(x_k)
 //   rectified  max(0, x)         max(0, x + N(0, sigmoid(x)))  -max(0, x)^2 / 2
+//   count      D softmax(x)      D draws from softmax(x)       (visible only)
 //
 // f is -log of the integral (or sum) of exp(x u) over the unit's states, so
 // F(v) = E_visible(v) + sum_j f(x_j) and E[h|v] = -df/dx. For rectified units
 // (Nair & Hinton's noisy ReLU) f is chosen so that -df/dx is their mean
 // max(0, x); the sampler is theirs.
 // The visible energy term of a layer with bias c:
-//   binary, softmax: -c.v        gaussian, rectified: |v - c|^2 / 2   (unit variance)
+//   binary, softmax, count: -c.v     gaussian, rectified: |v - c|^2 / 2   (unit variance)
+//
+// Count units are the replicated softmax of Salakhutdinov & Hinton (2009),
+// for bags of words: the visible layer holds a document's word counts v_i,
+// D = sum_i v_i of them, as D draws from one softmax over the vocabulary
+// that share their weights. The model is conditional on D: the hidden biases
+// are scaled by it (the RBM's hidden input is v W + D b), and the visible
+// conditional draws D words, so the mean and the sampler take D as
+// `trials` ([rows, 1]). The energy is that of one ordering of the words;
+// the probability of the counts adds log(D! / prod_i v_i!).
 
 #include <string>
 #include <string_view>
@@ -22,15 +32,17 @@
 
 namespace ebm {
 
-enum class Unit { binary, gaussian, softmax, rectified };
+enum class Unit { binary, gaussian, softmax, rectified, count };
 
 std::string_view to_string(Unit u);
-// Parses "binary", "gaussian", "softmax" or "rectified"; an ebm::Error lists them otherwise.
+// Parses "binary", "gaussian", "softmax", "rectified" or "count"; an ebm::Error lists them otherwise.
 Unit parse_unit(std::string_view s);
 
-Tensor unit_mean(Unit u, Tensor x);
-Tensor unit_sample(Unit u, Tensor x);
-// sum over the row of f(x_j): [B, n] -> [B, 1]
+// `trials` (the row's number of draws, [rows, 1]) is for count units only,
+// which need it; the others ignore it.
+Tensor unit_mean(Unit u, Tensor x, Tensor trials = {});
+Tensor unit_sample(Unit u, Tensor x, Tensor trials = {});
+// sum over the row of f(x_j): [B, n] -> [B, 1] (not for count units)
 Tensor hidden_free_energy(Unit u, Tensor x);
 // E_visible(v) per row: [B, n] -> [B, 1]
 Tensor visible_energy(Unit u, Tensor v, Tensor c);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <vector>
 
 #include "ops/op.hpp"
 #include "ops/simd.hpp"
@@ -249,6 +250,36 @@ void Categorical::forward(const Kernel& k) const {
     }
     std::fill(y, y + c, 0.0f);
     y[pick] = 1.0f;
+  }
+}
+
+Shape Multinomial::shape(std::span<const Shape> in) const {
+  if (in[1].rows != in[0].rows || in[1].cols != 1)
+    throw ShapeError{fmt::format("trials of shape [{}, 1], one count per row of the probabilities", in[0].rows)};
+  return in[0];
+}
+
+void Multinomial::forward(const Kernel& k) const {
+  const int64_t c = k.out_shape.cols;
+  thread_local std::vector<double> cdf;
+  cdf.resize(static_cast<size_t>(c));
+  for (int64_t r = k.row_begin; r < k.row_end; ++r) {
+    const float* p = k.in[0] + r * c;
+    float* y = k.out + r * c;
+    std::fill(y, y + c, 0.0f);
+    const float t = k.in[1][r];
+    if (!(t >= 0.5f)) continue;  // also NaN
+    double acc = 0.0;
+    for (int64_t j = 0; j < c; ++j) cdf[static_cast<size_t>(j)] = acc += std::max(0.0f, p[j]);
+    if (!(acc > 0.0)) continue;
+    const auto row = static_cast<uint32_t>(r);
+    const RngKey key{random_bits<uint32_t>(k.rng, 2 * row), random_bits<uint32_t>(k.rng, 2 * row + 1)};
+    const auto draws = static_cast<uint64_t>(std::llround(std::min(t, 4.0e9f)));
+    for (uint64_t d = 0; d < draws; ++d) {
+      const double u = uniform01(key, static_cast<uint32_t>(d)) * acc;
+      const auto j = std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin();
+      y[std::min<int64_t>(j, c - 1)] += 1.0f;  // rounding: a u at the total picks the last
+    }
   }
 }
 

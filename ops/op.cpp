@@ -105,7 +105,8 @@ bool takes_epilogue(const Op& op) {
 }
 
 bool column_local(const Op& op) {
-  return traits(op).kind == OpKind::elementwise && !std::holds_alternative<Categorical>(op);
+  return traits(op).kind == OpKind::elementwise && !std::holds_alternative<Categorical>(op) &&
+         !std::holds_alternative<Multinomial>(op);
 }
 
 int tile_update_gradient(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 2 : -1; }

@@ -274,6 +274,17 @@ struct Categorical {  // per row: a one-hot draw from the row's probabilities p 
   static constexpr OpTraits traits{"categorical", 1, OpKind::elementwise, false, true};
   void forward(const Kernel& k) const;
 };
+// (p, trials): per row r, round(trials[r]) draws from the row's probabilities
+// p (any nonnegative weights; normalised by their sum), counted: y[r, j] is
+// how many of them fell on j. Row r draws with its own key
+// {bits(2r), bits(2r + 1)} of the op's key, counter = draw index, each draw
+// the first j whose cumulative weight exceeds u times the row's total.
+// trials is [rows, 1]; a negative or NaN count draws nothing.
+struct Multinomial {
+  static constexpr OpTraits traits{"multinomial", 2, OpKind::elementwise, false, true};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
 struct Gaussian {  // y = mean + stddev * N(0,1)  (Box-Muller on two counter draws)
   static constexpr OpTraits traits{"gaussian", 1, OpKind::elementwise, false, true};
   float stddev = 1.0f;
@@ -391,7 +402,7 @@ struct Group {  // joins several targets into one; computes nothing
 using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
-                 Bernoulli, SigmoidBernoulli, Categorical, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
+                 Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
                  Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 

@@ -53,11 +53,11 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
       ->delimiter(',')->check(samples::kNonNegative);
   app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr,
-                 "pretraining learning rate of the RBMs below the code's (but the first on real-valued data)")
+                 "pretraining learning rate of the RBMs below the code's (but the first on data that are not binary)")
       ->capture_default_str()->check(samples::kPositive);
   app.add_option("--data-lr", o.data_lr,
-                 "pretraining learning rate of the first RBM when the data are real-valued (gaussian visible units; "
-                 "default: the sample's)")
+                 "pretraining learning rate of the first RBM when the data are not binary (gaussian or count visible "
+                 "units; default: the sample's)")
       ->check(samples::kPositive);
   app.add_option("--code-lr", o.code_lr, "pretraining learning rate of the top RBM, whose hidden units are linear")
       ->capture_default_str()->check(samples::kPositive);
@@ -91,7 +91,7 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
 // binary or gaussian).
 inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t input, Unit data) {
   if (app.count("--data-lr") > 0 && data == Unit::binary)
-    throw Error("--data-lr: for real-valued data; these are binary, and their first RBM takes --pretrain-lr");
+    throw Error("--data-lr: for data that are not binary; these are, and their first RBM takes --pretrain-lr");
   // Each RBM takes one rate: the top one (the code) --code-lr, even when it
   // is also the first; else the first on real-valued data --data-lr; the
   // others --pretrain-lr.
@@ -121,9 +121,9 @@ struct AeTask {
   std::string program;              // names the run in its messages
   std::string data_name;            // "images", "patches"
   DataSource train, valid, test;    // rows as the net sees them (epoch 0: no random draws)
-  Unit data_unit = Unit::binary;    // binary (values in [0, 1]) or gaussian (standardized)
-  std::vector<float> data_means;    // the first RBM's visible biases start from these (binary data)
-  float data_lr = 0.001f;           // the first RBM's pretraining rate on real-valued data (gaussian visibles)
+  Unit data_unit = Unit::binary;    // binary (values in [0, 1]), gaussian (standardized) or count (words)
+  std::vector<float> data_means;    // the first RBM's visible biases start from these (binary or count data)
+  float data_lr = 0.001f;           // the first RBM's pretraining rate on data that are not binary
   float finetune_lr_sgd = 0.01f, finetune_lr_adam = 1e-3f;
   int64_t side = 28;                // rows pictured as side x side tiles
   std::vector<int64_t> shown;       // the test rows pictured
@@ -201,6 +201,42 @@ inline void write_curves(const AeOptions& o, const std::string& title, double pc
 
 }  // namespace detail
 
+// Greedy pretraining of the whole stack, each layer at its rate (a linear
+// code's --code-lr, the first on data that are not binary --data-lr, the
+// others --pretrain-lr). Returns whether the phases after it resume: a
+// layer that trained any epoch starts them afresh. `stack` names it when a
+// run has two.
+inline bool pretrain_stack(Dbn& dbn, Executor& ex, const AeOptions& o, const AeTask& t, Summary& sum,
+                           const std::string& stack = {}) {
+  bool resume = o.resume;
+  for (int l = 0; l < dbn.depth(); ++l) {
+    const bool top = l + 1 == dbn.depth() && dbn.rbms.back().config.hidden_unit == Unit::gaussian,
+               bottom = l == 0 && t.data_unit != Unit::binary;  // (see check_autoencoder_options)
+    CdConfig cd{.batch = o.batch, .lr = top ? o.code_lr : bottom ? (o.data_lr > 0 ? o.data_lr : t.data_lr) : o.pretrain_lr,
+                .momentum = o.momentum, .weight_decay = o.weight_decay, .mean_field_last = o.mean_field};
+    parse_cd_method(o.method, cd);
+    const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = cd, .data_seed = o.data_seed,
+                         .output = o.output,
+                         .lr_flag = top ? "--code-lr" : bottom ? "--data-lr" : "--pretrain-lr",
+                         .upper_visible_bias = true,
+                         .stack = stack};
+    if (pretrain_layer(dbn, l, ex, t.train, t.valid, t.data_means, plan, resume, sum)) resume = false;
+  }
+  return resume;
+}
+
+// The fine-tuned net's configuration from the options (the task's rates
+// unless --finetune-lr is given).
+inline AutoencoderConfig autoencoder_config(const AeOptions& o, const AeTask& t, const std::vector<int64_t>& layers) {
+  AutoencoderConfig cfg{.layers = layers, .data_unit = t.data_unit, .batch = o.batch, .optimizer = o.ae_optimizer(),
+                        .seed = o.seed + 100};
+  cfg.sgd.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_sgd;
+  cfg.adam.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_adam;
+  cfg.sgd.momentum = o.finetune_momentum;
+  cfg.sgd.weight_decay = cfg.adam.weight_decay = o.finetune_weight_decay;
+  return cfg;
+}
+
 inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   const int64_t input = t.train.dim;
   std::vector<int64_t> layers{input};
@@ -229,18 +265,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   result("pca_test_squared_error", fmt::format("{:.2f}", pca_test));
   result("pca_valid_squared_error", fmt::format("{:.2f}", pca_valid));
 
-  bool resume = o.resume;
-  for (int l = 0; l < dbn.depth(); ++l) {
-    const bool top = l + 1 == dbn.depth(), bottom = l == 0 && t.data_unit != Unit::binary;  // (see check_autoencoder_options)
-    CdConfig cd{.batch = o.batch, .lr = top ? o.code_lr : bottom ? (o.data_lr > 0 ? o.data_lr : t.data_lr) : o.pretrain_lr,
-                .momentum = o.momentum, .weight_decay = o.weight_decay, .mean_field_last = o.mean_field};
-    parse_cd_method(o.method, cd);
-    const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = cd, .data_seed = o.data_seed,
-                         .output = o.output,
-                         .lr_flag = top ? "--code-lr" : bottom ? "--data-lr" : "--pretrain-lr",
-                         .upper_visible_bias = true};
-    if (pretrain_layer(dbn, l, ex, t.train, t.valid, t.data_means, plan, resume, sum)) resume = false;
-  }
+  bool resume = pretrain_stack(dbn, ex, o, t, sum);
 
   // The pictured rows: as given, then each method's reconstructions.
   const auto shown = static_cast<int64_t>(t.shown.size());
@@ -250,12 +275,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   pca.encode(originals, codes);
   pca.decode(codes, pca_pictures);
 
-  AutoencoderConfig cfg{.layers = layers, .data_unit = t.data_unit, .batch = o.batch, .optimizer = o.ae_optimizer(),
-                        .seed = o.seed + 100};
-  cfg.sgd.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_sgd;
-  cfg.adam.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_adam;
-  cfg.sgd.momentum = o.finetune_momentum;
-  cfg.sgd.weight_decay = cfg.adam.weight_decay = o.finetune_weight_decay;
+  AutoencoderConfig cfg = autoencoder_config(o, t, layers);
   const float lr = cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr;
   Autoencoder net = Autoencoder::make(g, "ae", cfg);
   net.init_from(dbn);

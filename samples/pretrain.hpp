@@ -54,17 +54,20 @@ struct LayerPlan {
   // given to pretrain_layer, on binary data), as Hinton's practical guide
   // advises; off, they start at 0.
   bool upper_visible_bias = false;
+  std::string stack = {};  // names the stack in the progress line and the summary when a run has two ("hash")
 };
 
 // Layer l learns from `images` (and monitors on `valid_images`) passed up
 // through the layers below; `data_means`, when given, are the data's unit
-// means that binary data units' biases start from (the first layer's).
+// means that binary or count data units' biases start from (the first
+// layer's).
 // Returns whether it trained any epoch (a layer resumed with every epoch done
 // did not): the layers above it then learn from new features.
 inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& images, const DataSource& valid_images,
                            std::span<const float> data_means, const LayerPlan& p, bool resume, Summary& sum) {
   Rbm& r = dbn.rbms[static_cast<size_t>(l)];
-  if (l == 0 && r.config.visible_unit == Unit::binary && !data_means.empty()) r.init_visible_bias(data_means);
+  const bool bias_from_means = r.config.visible_unit == Unit::binary || r.config.visible_unit == Unit::count;
+  if (l == 0 && bias_from_means && !data_means.empty()) r.init_visible_bias(data_means);
   CdTrainer t = make_cd_trainer(r, p.cd);
   RbmFitter fit(t, ex, {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
                         .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume});
@@ -85,7 +88,8 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
   if (resumed > p.epochs)
     fmt::print("layer {}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", l + 1,
                resumed, p.epochs);
-  Progress bar(fmt::format("pretrain layer {} ({}-{})", l + 1, r.config.visible, r.config.hidden),
+  const std::string prefix = p.stack.empty() ? "" : p.stack + ": ";
+  Progress bar(fmt::format("{}pretrain layer {} ({}-{})", prefix, l + 1, r.config.visible, r.config.hidden),
                std::max(p.epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   double recon = 0;
@@ -103,7 +107,7 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
                                  l + 1, s.recon_error, s.epoch, s.recon_baseline, p.lr_flag, p.cd.lr),
                      warned);
   });
-  sum.add(fmt::format("pretrain layer {} {}-{}", l + 1, r.config.visible, r.config.hidden), bar.seconds(),
+  sum.add(fmt::format("{}pretrain layer {} {}-{}", prefix, l + 1, r.config.visible, r.config.hidden), bar.seconds(),
           resumed >= p.epochs ? std::string("resumed from the checkpoint (all epochs done)")
                               : fmt::format("recon error {:.3f}", recon));
   return resumed < p.epochs;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
 #include <random>
 
 #include <doctest/doctest.h>
@@ -372,3 +373,62 @@ TEST_CASE("ops/sampling: bernoulli, sigmoid_bernoulli, categorical and gaussian 
     for (int j = 0; j < 13; ++j) CHECK(ex.value(hc)[r * 13 + j] == (j == pick ? 1.0f : 0.0f));
   }
 }
+
+// multinomial: row r draws with the key {bits(2r), bits(2r + 1)} of the
+// op's key, draw d on counter d, each the first j whose cumulative weight
+// exceeds u times the row's total; rows keep their number of draws.
+TEST_CASE("ops/sampling: multinomial equals a plain loop over the generator and keeps each row's count") {
+  const uint64_t seed = 5;
+  Graph g;
+  Tensor x = g.param("x", {6, 11});
+  fill(g, x, 1.5f);
+  Tensor d = g.param("d", {6, 1});
+  const float counts[] = {0, 1, 7, 40, 2.6f, -3};
+  std::copy(std::begin(counts), std::end(counts), g.value(d).begin());
+  Tensor p = softmax(x), y = multinomial(p, d);
+  Executor ex(g, {.threads = 2, .seed = seed});
+  ex.run({p, y});
+  const RngKey key = make_rng_key(seed, static_cast<uint64_t>(y.id), 0);
+  for (uint32_t r = 0; r < 6; ++r) {
+    const auto ps = ex.value(p).subspan(r * 11, 11);
+    std::vector<double> cdf;
+    double acc = 0;
+    for (float v : ps) cdf.push_back(acc += v);
+    std::vector<float> want(11, 0.0f);
+    const RngKey rk{random_bits<uint32_t>(key, 2 * r), random_bits<uint32_t>(key, 2 * r + 1)};
+    const int draws = counts[r] < 0.5f ? 0 : static_cast<int>(std::lround(counts[r]));
+    for (int k = 0; k < draws; ++k) {
+      const double u = uniform01(rk, static_cast<uint32_t>(k)) * acc;
+      int j = 0;
+      while (j < 10 && !(u < cdf[static_cast<size_t>(j)])) ++j;
+      want[static_cast<size_t>(j)] += 1.0f;
+    }
+    const auto got = ex.value(y).subspan(r * 11, 11);
+    CAPTURE(r);
+    CHECK(std::equal(got.begin(), got.end(), want.begin()));
+    CHECK(std::accumulate(got.begin(), got.end(), 0.0f) == static_cast<float>(draws));
+  }
+  Tensor bad = g.param("bad", {6, 2});
+  CHECK_THROWS_WITH_AS(multinomial(p, bad), doctest::Contains("trials of shape [6, 1]"), Error);
+}
+
+TEST_CASE("ops/sampling: multinomial counts follow the row's probabilities (chi-square at a fixed seed)") {
+  Graph g;
+  Tensor logits = g.param("logits", {200, 5});
+  const float l[] = {0.0f, 1.0f, -1.0f, 0.5f, 2.0f};
+  auto lv = g.value(logits);
+  for (size_t i = 0; i < lv.size(); ++i) lv[i] = l[i % 5];
+  Tensor d = g.param("d", {200, 1}, 50.0f);
+  Tensor p = softmax(logits), y = multinomial(p, d);
+  Executor ex(g, {.threads = 2, .seed = 17});
+  ex.run({p, y});
+  std::vector<double> total(5, 0.0);
+  for (size_t i = 0; i < 1000; ++i) total[i % 5] += ex.value(y)[i];
+  double chi2 = 0;
+  for (size_t j = 0; j < 5; ++j) {
+    const double want = 200.0 * 50.0 * ex.value(p)[j];
+    chi2 += (total[j] - want) * (total[j] - want) / want;
+  }
+  CHECK(chi2 < 18.47);  // 4 degrees of freedom: p = 0.001
+}
+

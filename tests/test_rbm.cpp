@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <random>
 
 #include <doctest/doctest.h>
@@ -37,6 +38,10 @@ std::vector<float> visible_data(Unit u, int64_t rows, int64_t cols, uint32_t see
     for (int64_t r = 0; r < rows; ++r) v[static_cast<size_t>(r * cols + static_cast<int64_t>(gen() % cols))] = 1.0f;
     return v;
   }
+  if (u == Unit::count) {  // word counts: 0-4 each
+    for (float& x : v) x = static_cast<float>(gen() % 5);
+    return v;
+  }
   std::normal_distribution<float> d(0.5f, 1.0f);
   for (float& x : v) x = u == Unit::rectified ? std::max(d(gen), 0.0f) : d(gen);
   return v;
@@ -52,8 +57,11 @@ Textbook textbook(const Rbm& r, std::span<const float> v0, std::span<const float
   auto w = r.graph->value(r.w), b = r.graph->value(r.b);
   Textbook t{std::vector<double>(static_cast<size_t>(nv * nh), 0.0), std::vector<double>(static_cast<size_t>(nh), 0.0),
              std::vector<double>(static_cast<size_t>(nv), 0.0)};
+  const bool count = r.config.visible_unit == Unit::count;
+  auto words = [&](const float* v) { return count ? std::accumulate(v, v + nv, 0.0) : 1.0; };
   auto mean_h = [&](const float* v, std::vector<double>& m) {  // E[h|v] for the hidden unit type
     std::vector<double> x(b.begin(), b.end());
+    for (double& xj : x) xj *= words(v);  // count units: v W + D b
     for (int64_t i = 0; i < nv; ++i)
       for (int64_t j = 0; j < nh; ++j) x[static_cast<size_t>(j)] += double(v[i]) * w[static_cast<size_t>(i * nh + j)];
     double mx = *std::max_element(x.begin(), x.end()), s = 0;
@@ -65,6 +73,7 @@ Textbook textbook(const Rbm& r, std::span<const float> v0, std::span<const float
         case Unit::gaussian: m[j] = x[j]; break;
         case Unit::softmax: m[j] = std::exp(x[j] - mx) / s; break;
         case Unit::rectified: m[j] = std::max(x[j], 0.0); break;
+        case Unit::count: FAIL("count hidden units"); break;
       }
     }
   };
@@ -77,7 +86,7 @@ Textbook textbook(const Rbm& r, std::span<const float> v0, std::span<const float
         t.dc[static_cast<size_t>(i)] -= sign * double(v[i]) / batch;
         for (int64_t j = 0; j < nh; ++j) t.dw[static_cast<size_t>(i * nh + j)] -= sign * v[i] * h[static_cast<size_t>(j)] / batch;
       }
-      for (int64_t j = 0; j < nh; ++j) t.db[static_cast<size_t>(j)] -= sign * h[static_cast<size_t>(j)] / batch;
+      for (int64_t j = 0; j < nh; ++j) t.db[static_cast<size_t>(j)] -= sign * words(v) * h[static_cast<size_t>(j)] / batch;
     }
   }
   return t;
@@ -98,7 +107,7 @@ TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for eve
   const std::pair<Unit, Unit> kinds[] = {
       {Unit::binary, Unit::binary},   {Unit::binary, Unit::gaussian},    {Unit::binary, Unit::softmax},
       {Unit::binary, Unit::rectified}, {Unit::gaussian, Unit::binary},   {Unit::softmax, Unit::binary},
-      {Unit::rectified, Unit::binary}};
+      {Unit::rectified, Unit::binary}, {Unit::count, Unit::binary},      {Unit::count, Unit::gaussian}};
   for (auto [vu, hu] : kinds) {
     CAPTURE(to_string(vu));
     CAPTURE(to_string(hu));
@@ -108,7 +117,7 @@ TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for eve
     fill_normal(g.value(r.c), 0.3f, 2, 2);
     Tensor v0 = g.input("v0", {batch, nv});
     Tensor x0 = r.hidden_input(v0);
-    Tensor vk = r.sample_v(unit_sample(hu, x0));
+    Tensor vk = r.sample_v(unit_sample(hu, x0), r.trials(v0));
     Tensor cd = mean(r.free_energy(v0, x0)) - mean(r.free_energy(stop_gradient(vk)));
     auto grads = grad(cd, r.params());
     auto data = visible_data(vu, batch, nv, 3);
@@ -117,7 +126,13 @@ TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for eve
     Textbook t = textbook(r, data, ex.value(vk), batch);
     check_close(ex.value(grads[0]), t.dw, "dW");
     check_close(ex.value(grads[1]), t.db, "db");
-    if (vu == Unit::binary || vu == Unit::softmax) check_close(ex.value(grads[2]), t.dc, "dc");
+    if (vu == Unit::binary || vu == Unit::softmax || vu == Unit::count) check_close(ex.value(grads[2]), t.dc, "dc");
+    if (vu == Unit::count) {  // the chain keeps each document's length
+      auto vs = ex.value(vk);
+      for (int64_t n = 0; n < batch; ++n)
+        CHECK(std::accumulate(vs.begin() + n * nv, vs.begin() + (n + 1) * nv, 0.0) ==
+              std::accumulate(data.begin() + n * nv, data.begin() + (n + 1) * nv, 0.0));
+    }
   }
 }
 

@@ -1,0 +1,76 @@
+#pragma once
+// The Reuters-21578 newswire stories (Distribution 1.0, SGML) as bags of
+// words, for document retrieval.
+//
+// Reading: each <REUTERS ...> element of reut2-000.sgm ... reut2-021.sgm
+// gives a story: its NEWID, TOPICS and LEWISSPLIT attributes, the <D>
+// entries of its <TOPICS>, and its text (<TITLE> and <BODY>; the whole
+// <TEXT> for stories without them, such as TYPE="UNPROC"). Bytes are taken as Latin-1; stray
+// control bytes are skipped like any other non-letter.
+//
+// Words: runs of ASCII letters, lower-cased, at least two long, with
+// character entities (&lt; &#3; ...) skipped, and without the English
+// function words of a fixed list (io/reuters.cpp) and the sign-off
+// "reuter". No stemming. The vocabulary is the `vocabulary` most frequent
+// words over the training stories (ties in alphabetical order).
+//
+// The ModApte split: stories with TOPICS="YES" and at least one topic,
+// LEWISSPLIT="TRAIN" for training and "TEST" for testing: 7,775 and 3,019
+// stories. Stories left with no vocabulary word would be dropped and
+// counted (none are at 2000 words).
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ebm::io {
+
+struct NewsStory {
+  int64_t newid = 0;
+  bool topics_yes = false;    // TOPICS="YES"
+  std::string split;          // LEWISSPLIT: TRAIN, TEST or NOT-USED
+  std::vector<std::string> topics;
+  std::string text;           // title and body
+};
+
+// The stories of one SGML file; a file that is not Reuters SGML, or is
+// cut short inside a story, is an ebm::Error naming it and the story.
+std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file);
+
+// The words of a text, as described above.
+std::vector<std::string> words_of(std::string_view text);
+
+// Documents as sparse rows of word counts, with their topics.
+struct DocumentSet {
+  int64_t vocabulary = 0;
+  std::vector<int64_t> start{0};            // row i's entries are [start[i], start[i + 1])
+  std::vector<int32_t> word;                // vocabulary index
+  std::vector<float> count;                 // its count in the document
+  std::vector<std::vector<int32_t>> topics; // topic indices (ReutersCorpus::topics)
+  std::vector<int64_t> newid;
+
+  int64_t size() const { return static_cast<int64_t>(start.size()) - 1; }
+  double length(int64_t row) const;  // D, the row's number of words
+  // Rows `rows` as dense counts into out (rows.size() x vocabulary floats).
+  void fill(std::span<const int64_t> rows, std::span<float> out) const;
+  // The rows `rows` as a set of their own (in that order).
+  DocumentSet subset(std::span<const int64_t> rows) const;
+};
+
+struct ReutersConfig {
+  int64_t vocabulary = 2000;
+};
+
+struct ReutersCorpus {
+  std::vector<std::string> words;   // the vocabulary, most frequent first
+  std::vector<std::string> topics;  // every topic of the kept stories, sorted
+  DocumentSet train, test;          // ModApte
+  int64_t dropped_empty = 0;        // ModApte stories with no vocabulary word
+};
+
+// Reads reut2-000.sgm ... reut2-021.sgm from `folder` (each must be there).
+ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersConfig& config = {});
+
+}  // namespace ebm::io

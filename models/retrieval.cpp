@@ -1,0 +1,166 @@
+#include "models/retrieval.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <numeric>
+
+#include <tbb/parallel_for.h>
+
+#include "ops/error.hpp"
+
+namespace ebm {
+namespace {
+
+// Topic sets as bit masks, `words` 64-bit words each.
+struct Masks {
+  size_t words = 1;
+  std::vector<uint64_t> bits;
+  bool meet(const Masks& o, size_t a, size_t b) const {
+    for (size_t w = 0; w < words; ++w)
+      if (bits[a * words + w] & o.bits[b * words + w]) return true;
+    return false;
+  }
+};
+
+Masks masks(const Topics& t, size_t words) {
+  Masks m{words, std::vector<uint64_t>(t.size() * words, 0)};
+  for (size_t d = 0; d < t.size(); ++d)
+    for (int32_t k : t[d]) {
+      if (k < 0) throw Error("retrieval: topic index {}; expected indices of at least 0", k);
+      m.bits[d * words + static_cast<size_t>(k) / 64] |= uint64_t{1} << (static_cast<unsigned>(k) % 64);
+    }
+  return m;
+}
+
+size_t topic_words(const Topics& a, const Topics& b) {
+  int32_t top = 0;
+  for (const Topics* t : {&a, &b})
+    for (const auto& d : *t)
+      for (int32_t k : d) top = std::max(top, k);
+  return static_cast<size_t>(top) / 64 + 1;
+}
+
+void check_cutoffs(std::span<const int64_t> cutoffs, int64_t database) {
+  if (cutoffs.empty()) throw Error("retrieval: no cutoffs; expected at least one number of documents to retrieve");
+  for (size_t i = 0; i < cutoffs.size(); ++i)
+    if (cutoffs[i] < 1 || cutoffs[i] > database || (i > 0 && cutoffs[i] <= cutoffs[i - 1]))
+      throw Error("retrieval: cutoff {}; expected increasing cutoffs in [1, {}] (the database)", cutoffs[i], database);
+}
+
+// Scores each query's ranking (`rank(q, order)` fills the database order
+// for query q) at the cutoffs.
+template <typename Rank>
+RetrievalCurve score(size_t nq, const Topics& qt, const Topics& dt, std::span<const int64_t> cutoffs, Rank rank) {
+  const size_t words = topic_words(qt, dt);
+  const Masks qm = masks(qt, words), dm = masks(dt, words);
+  const size_t nd = dt.size(), nc = cutoffs.size();
+  std::vector<double> prec(nq * nc, 0.0), rec(nq * nc, 0.0);
+  std::vector<char> used(nq, 0);
+  tbb::parallel_for(size_t{0}, nq, [&](size_t q) {
+    std::vector<int64_t> order(nd);
+    rank(q, order);
+    int64_t relevant = 0;
+    for (size_t d = 0; d < nd; ++d) relevant += qm.meet(dm, q, d);
+    if (relevant == 0) return;
+    used[q] = 1;
+    int64_t found = 0;
+    size_t at = 0;
+    for (size_t c = 0; c < nc; ++c) {
+      for (; at < static_cast<size_t>(cutoffs[c]); ++at) found += qm.meet(dm, q, static_cast<size_t>(order[at]));
+      prec[q * nc + c] = static_cast<double>(found) / static_cast<double>(cutoffs[c]);
+      rec[q * nc + c] = static_cast<double>(found) / static_cast<double>(relevant);
+    }
+  });
+  RetrievalCurve out{{cutoffs.begin(), cutoffs.end()}, std::vector<double>(nc, 0.0), std::vector<double>(nc, 0.0)};
+  for (size_t q = 0; q < nq; ++q) {  // in query order: the same sums whatever the threads did
+    if (!used[q]) {
+      ++out.skipped;
+      continue;
+    }
+    ++out.queries;
+    for (size_t c = 0; c < nc; ++c) {
+      out.precision[c] += prec[q * nc + c];
+      out.recall[c] += rec[q * nc + c];
+    }
+  }
+  for (size_t c = 0; c < nc; ++c) {
+    out.precision[c] /= static_cast<double>(std::max<int64_t>(out.queries, 1));
+    out.recall[c] /= static_cast<double>(std::max<int64_t>(out.queries, 1));
+  }
+  return out;
+}
+
+std::vector<float> unit_rows(std::span<const float> x, int64_t dim) {
+  std::vector<float> u(x.begin(), x.end());
+  for (size_t r = 0; r < u.size() / static_cast<size_t>(dim); ++r) {
+    float* p = u.data() + r * static_cast<size_t>(dim);
+    double n = 0;
+    for (int64_t j = 0; j < dim; ++j) n += double{p[j]} * p[j];
+    const double s = n > 0 ? 1.0 / std::sqrt(n) : 0.0;
+    for (int64_t j = 0; j < dim; ++j) p[j] = static_cast<float>(p[j] * s);
+  }
+  return u;
+}
+
+}  // namespace
+
+double RetrievalCurve::precision_at(int64_t k) const {
+  for (size_t i = 0; i < retrieved.size(); ++i)
+    if (retrieved[i] == k) return precision[i];
+  throw Error("retrieval curve: no cutoff {}; it has {} cutoffs from {} to {}", k, retrieved.size(),
+              retrieved.empty() ? 0 : retrieved.front(), retrieved.empty() ? 0 : retrieved.back());
+}
+
+std::vector<int64_t> retrieval_cutoffs(int64_t database) {
+  std::vector<int64_t> c;
+  for (int64_t k = 1; k < database; k = 2 * k + 1) c.push_back(k);
+  if (database > 0) c.push_back(database);
+  return c;
+}
+
+RetrievalCurve cosine_curve(std::span<const float> queries, const Topics& query_topics,
+                            std::span<const float> database, const Topics& database_topics, int64_t dim,
+                            std::span<const int64_t> cutoffs) {
+  if (dim < 1) throw Error("cosine retrieval: codes of {} numbers; expected at least 1", dim);
+  const auto d = static_cast<size_t>(dim);
+  if (queries.size() != query_topics.size() * d || database.size() != database_topics.size() * d)
+    throw Error("cosine retrieval: {} and {} code values for {} queries and {} documents of {} numbers",
+                queries.size(), database.size(), query_topics.size(), database_topics.size(), dim);
+  const auto nd = static_cast<int64_t>(database_topics.size());
+  check_cutoffs(cutoffs, nd);
+  const std::vector<float> q = unit_rows(queries, dim), db = unit_rows(database, dim);
+  const size_t nq = query_topics.size();
+  std::vector<float> sim(nq * static_cast<size_t>(nd));  // all similarities, one GEMM
+  if (nq > 0 && nd > 0)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nq), static_cast<int>(nd),
+                static_cast<int>(dim), 1.0f, q.data(), static_cast<int>(dim), db.data(), static_cast<int>(dim), 0.0f,
+                sim.data(), static_cast<int>(nd));
+  return score(nq, query_topics, database_topics, cutoffs, [&](size_t i, std::vector<int64_t>& order) {
+    const float* s = sim.data() + i * static_cast<size_t>(nd);
+    std::iota(order.begin(), order.end(), 0);
+    std::ranges::stable_sort(order, [s](int64_t a, int64_t b) { return s[a] > s[b]; });
+  });
+}
+
+RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& query_topics,
+                             std::span<const uint64_t> database, const Topics& database_topics,
+                             std::span<const int64_t> cutoffs) {
+  if (queries.size() != query_topics.size() || database.size() != database_topics.size())
+    throw Error("hamming retrieval: {} and {} codes for {} queries and {} documents", queries.size(), database.size(),
+                query_topics.size(), database_topics.size());
+  check_cutoffs(cutoffs, static_cast<int64_t>(database.size()));
+  return score(queries.size(), query_topics, database_topics, cutoffs, [&](size_t i, std::vector<int64_t>& order) {
+    // a counting sort by distance (0..64): stable, so ties stay in database order
+    std::vector<int64_t> start(66, 0);
+    for (uint64_t c : database) ++start[static_cast<size_t>(std::popcount(c ^ queries[i])) + 1];
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    for (size_t d = 0; d < database.size(); ++d)
+      order[static_cast<size_t>(start[static_cast<size_t>(std::popcount(database[d] ^ queries[i]))]++)] =
+          static_cast<int64_t>(d);
+  });
+}
+
+}  // namespace ebm

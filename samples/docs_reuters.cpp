@@ -1,0 +1,294 @@
+// docs_reuters: document retrieval on the Reuters-21578 newswire stories
+// with a deep autoencoder (Hinton & Salakhutdinov 2006, Science, Fig. 4).
+// Each story is a bag of its 2000 most frequent words (io/reuters.hpp);
+// the first RBM has count visible units (a replicated softmax,
+// models/units.hpp), the top one linear hidden units, so the stack maps a
+// story to a real-valued code:
+//
+//   counts --RBM0--> 500 --RBM1--> 250 --RBM2--> 125 --RBM3--> 10 (linear)    greedy, CD-1
+//
+// unrolled into an encoder and a decoder (softmax over the words, the
+// story's cross-entropy) and fine-tuned by backprop. Each test story then
+// asks for the training stories nearest to it by the cosine of the codes,
+// and a retrieved story counts when it shares a topic with the query
+// (models/retrieval.hpp). Against the same ranking by LSA (the leading
+// principal components of log(1 + count), as many as the code) and by the
+// full tf-idf vectors.
+//
+// Writes to --output: pretrain/ and finetune/ checkpoints (baseline/ with
+// --baseline), per-epoch CSV metrics, retrieval.csv (every method's
+// precision and recall at each cutoff) and retrieval.svg; prints a summary
+// table and key=value result lines. The run shares its options, its
+// pretraining and its fine-tuning with the image autoencoders
+// (samples/autoencoder_parts.hpp).
+
+#include <cmath>
+#include <numeric>
+
+#include "io/reuters.hpp"
+#include "models/retrieval.hpp"
+#include "samples/autoencoder_parts.hpp"
+
+namespace {
+
+using namespace ebm;
+using namespace ebm::samples;
+
+void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary) {
+  auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+  if (o.preset == "quick") {
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {10};
+    if (unset("--finetune-epochs")) o.finetune_epochs = 10;
+  } else if (o.preset == "paper") {
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {50};
+    if (unset("--finetune-epochs")) o.finetune_epochs = 100;
+    if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.98f;
+  } else {
+    throw Error("--preset '{}': expected quick or paper", o.preset);
+  }
+  check_autoencoder_options(app, o, vocabulary, Unit::count);
+}
+
+DataSource doc_source(const io::DocumentSet& d) {
+  return {d.size(), d.vocabulary,
+          [&d](std::span<const int64_t> rows, std::span<float> out, uint64_t) { d.fill(rows, out); }, true};
+}
+
+// The same rows with every count c replaced by f(c, word).
+template <typename F>
+DataSource transformed(const DataSource& s, F f) {
+  return {s.count, s.dim, [s, f](std::span<const int64_t> rows, std::span<float> out, uint64_t epoch) {
+            s.fill(rows, out, epoch);
+            for (size_t k = 0; k < out.size(); ++k) out[k] = f(out[k], static_cast<int64_t>(k % static_cast<size_t>(s.dim)));
+          },
+          s.concurrent};
+}
+
+std::vector<float> all_rows(const DataSource& s) {
+  std::vector<float> out, batch;
+  for_each_batch(s, 500, 0, batch, [&](int64_t, int64_t rows) {
+    out.insert(out.end(), batch.begin(), batch.begin() + rows * s.dim);
+  });
+  return out;
+}
+
+struct Method {
+  std::string key, label;
+  RetrievalCurve curve;
+};
+
+void report(const std::vector<Method>& methods, const AeOptions& o, const std::string& title) {
+  const auto& k = methods.front().curve.retrieved;
+  fmt::print("\nprecision (share of the retrieved stories that share a topic with the query), mean over {} test "
+             "stories\n{:>10}", methods.front().curve.queries, "retrieved");
+  for (const Method& m : methods) fmt::print("  {:>12}", m.key);
+  fmt::print("\n");
+  for (size_t i = 0; i < k.size(); ++i) {
+    fmt::print("{:>10}", k[i]);
+    for (const Method& m : methods) fmt::print("  {:>12.4f}", m.curve.precision[i]);
+    fmt::print("\n");
+  }
+  Csv csv(o.output + "/retrieval.csv", "method,retrieved,precision,recall", false);
+  for (const Method& m : methods)
+    for (size_t i = 0; i < k.size(); ++i)
+      csv.row("{},{},{:.6f},{:.6f}", m.key, k[i], m.curve.precision[i], m.curve.recall[i]);
+  // every query against the whole database: the share of relevant stories
+  result("chance_precision", fmt::format("{:.4f}", methods.front().curve.precision.back()));
+  for (const Method& m : methods)
+    for (int64_t at : {1, 15, 63})
+      result(fmt::format("{}_precision_at_{}", m.key, at).c_str(), fmt::format("{:.4f}", m.curve.precision_at(at)));
+  std::vector<io::Panel> panels(2);
+  panels[0] = {"Precision by documents retrieved", "log2(documents retrieved + 1)", "precision"};
+  panels[1] = {"Precision against recall", "recall", "precision"};
+  for (const Method& m : methods) {
+    io::Series a{m.label}, b{m.label};
+    for (size_t i = 0; i < k.size(); ++i) {
+      a.x.push_back(std::log2(static_cast<double>(k[i]) + 1.0));
+      a.y.push_back(m.curve.precision[i]);
+      b.x.push_back(m.curve.recall[i]);
+      b.y.push_back(m.curve.precision[i]);
+    }
+    a.dashed = b.dashed = m.key == "tfidf" || m.key == "lsa";
+    panels[0].series.push_back(std::move(a));
+    panels[1].series.push_back(std::move(b));
+  }
+  draw_curves("docs_reuters", [&] { io::write_svg_plot(o.output + "/retrieval.svg", panels, title); });
+}
+
+struct HashOptions {
+  int64_t bits = 32;
+  std::vector<int64_t> hidden{500, 500};
+  float noise = 4.0f;
+};
+
+int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOptions& hash) {
+  const std::filesystem::path dir = o.data.empty() ? std::string("../shared/data/reuters21578") : o.data;
+  const io::ReutersCorpus corpus = io::load_reuters(dir, {.vocabulary = vocabulary});
+  const int64_t n_train = corpus.train.size();
+  if (validation < 1 || validation >= n_train)
+    throw Error("--validation {}: expected 1 .. {} (of the {} training stories)", validation, n_train - 1, n_train);
+  std::vector<int64_t> fit_rows(static_cast<size_t>(n_train - validation)), valid_rows(static_cast<size_t>(validation));
+  std::iota(fit_rows.begin(), fit_rows.end(), 0);
+  std::iota(valid_rows.begin(), valid_rows.end(), n_train - validation);
+  const io::DocumentSet fit_set = corpus.train.subset(fit_rows), valid_set = corpus.train.subset(valid_rows);
+
+  AeTask t;
+  t.program = "docs_reuters";
+  t.data_name = "stories";
+  t.train = doc_source(fit_set);
+  t.valid = doc_source(valid_set);
+  t.test = doc_source(corpus.test);
+  t.data_unit = Unit::count;
+  t.data_means = source_means(t.train, t.train.count, 500);
+  t.data_lr = 0.001f;
+  t.finetune_lr_sgd = 1e-4f;
+  t.finetune_lr_adam = 1e-3f;
+
+  std::vector<int64_t> layers{vocabulary};
+  layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
+  const std::string title =
+      fmt::format("docs_reuters: {} autoencoder on Reuters-21578, preset {}", detail::layer_string(layers), o.preset);
+  check_batch(o.batch, t.train.count, t.data_name);
+  make_output_dir(o.output);
+  check_file_folder("--profile", o.profile);
+  fmt::print("{}\n{} training / {} validation / {} test stories (ModApte, {} left out with no vocabulary word), {} "
+             "topics; {:.1f} words a story\n",
+             title, t.train.count, t.valid.count, t.test.count, corpus.dropped_empty, corpus.topics.size(),
+             std::accumulate(t.data_means.begin(), t.data_means.end(), 0.0));
+  Summary sum;
+  const DataSource database = doc_source(corpus.train);  // every training story is retrieved from
+  const std::vector<int64_t> cutoffs = retrieval_cutoffs(database.count);
+  std::vector<Method> methods;
+
+  {  // tf-idf on the whole vocabulary, and LSA with as many dimensions as the code
+    Progress bar("tf-idf and LSA baselines", 2);
+    std::vector<double> df(static_cast<size_t>(vocabulary), 0.0);
+    for (size_t k = 0; k < corpus.train.word.size(); ++k) df[static_cast<size_t>(corpus.train.word[k])] += 1.0;
+    std::vector<float> idf;
+    for (double d : df) idf.push_back(static_cast<float>(std::log(static_cast<double>(database.count) / std::max(d, 1.0))));
+    auto tfidf = [&idf](float c, int64_t w) { return c * idf[static_cast<size_t>(w)]; };
+    methods.push_back({"tfidf", fmt::format("tf-idf, {} words", vocabulary),
+                       cosine_curve(all_rows(transformed(t.test, tfidf)), corpus.test.topics,
+                                    all_rows(transformed(database, tfidf)), corpus.train.topics, vocabulary, cutoffs)});
+    bar.update(1, fmt::format("precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
+    auto log1 = [](float c, int64_t) { return std::log1p(c); };
+    const Pca lsa = fit_pca(transformed(database, log1), o.hidden.back());
+    auto codes = [&lsa](const DataSource& s) {
+      const std::vector<float> x = all_rows(s);
+      std::vector<float> c(static_cast<size_t>(s.count * lsa.k()));
+      lsa.encode(x, c);
+      return c;
+    };
+    methods.push_back({"lsa", fmt::format("LSA, {} dims", lsa.k()),
+                       cosine_curve(codes(transformed(t.test, log1)), corpus.test.topics,
+                                    codes(transformed(database, log1)), corpus.train.topics, lsa.k(), cutoffs)});
+    bar.update(2, fmt::format("LSA precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
+    sum.add("tf-idf and LSA", bar.seconds(),
+            fmt::format("precision at 15: tf-idf {:.3f}, LSA {:.3f}", methods[0].curve.precision_at(15),
+                        methods[1].curve.precision_at(15)));
+  }
+
+  Graph g;
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::count,
+                                 .top_hidden_unit = Unit::gaussian});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
+    fmt::print("docs_reuters: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", o.output);
+  const bool resume = pretrain_stack(dbn, ex, o, t, sum);
+
+  AutoencoderConfig cfg = autoencoder_config(o, t, layers);
+  const float lr = cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr;
+  const Tensor x = g.input("codes.x", {500, vocabulary});
+  auto code_curve = [&](const Autoencoder& a) {
+    const Tensor code = a.encode(x);
+    return cosine_curve(rows_through(ex, x, code, t.test), corpus.test.topics, rows_through(ex, x, code, database),
+                        corpus.train.topics, o.hidden.back(), cutoffs);
+  };
+  Autoencoder net = Autoencoder::make(g, "ae", cfg);
+  net.init_from(dbn);
+  methods.push_back({"unrolled", "RBM stack, before fine-tuning", code_curve(net)});
+  sum.add("unrolled, before fine-tuning", 0.0,
+          fmt::format("precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
+  detail::finetune(net, ex, t, o, lr, resume, "finetune", sum);
+  methods.push_back({"autoencoder", "autoencoder, fine-tuned", code_curve(net)});
+  sum.add("fine-tuned codes", 0.0, fmt::format("precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
+  if (o.baseline) {
+    cfg.seed = o.seed + 200;
+    Autoencoder scratch = Autoencoder::make(g, "baseline", cfg);
+    detail::finetune(scratch, ex, t, o, lr, o.resume, "baseline", sum);
+    methods.push_back({"baseline", "autoencoder, random start", code_curve(scratch)});
+    sum.add("random-start codes", 0.0, fmt::format("precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
+  }
+  if (hash.bits > 0) {  // semantic hashing: a second stack whose sigmoid code is thresholded to bits
+    AeOptions h = o;
+    h.output = o.output + "/hash";
+    h.hidden = hash.hidden;
+    h.hidden.push_back(hash.bits);
+    h.pretrain_epochs.assign(h.hidden.size(), o.pretrain_epochs.front());
+    make_output_dir(h.output);
+    std::vector<int64_t> hl{vocabulary};
+    hl.insert(hl.end(), h.hidden.begin(), h.hidden.end());
+    Dbn hdbn = Dbn::make(g, "hash_dbn", {.layers = hl, .seed = o.seed + 1, .visible_unit = Unit::count,
+                                         .top_hidden_unit = Unit::binary});
+    const bool hresume = pretrain_stack(hdbn, ex, h, t, sum, "hash");
+    AutoencoderConfig hc = autoencoder_config(h, t, hl);
+    hc.linear_code = false;
+    hc.code_noise = hash.noise;
+    Autoencoder hnet = Autoencoder::make(g, "hash", hc);
+    hnet.init_from(hdbn);
+    detail::finetune(hnet, ex, t, h, lr, hresume, "hash_finetune", sum);
+    const Tensor code = hnet.encode(x);
+    auto bits = [&](const DataSource& s) {
+      const std::vector<float> c = rows_through(ex, x, code, s);
+      std::vector<uint64_t> out(static_cast<size_t>(s.count), 0);
+      for (size_t k = 0; k < c.size(); ++k)
+        if (c[k] > 0.5f) out[k / static_cast<size_t>(hash.bits)] |= uint64_t{1} << (k % static_cast<size_t>(hash.bits));
+      return out;
+    };
+    const std::vector<uint64_t> qb = bits(t.test), db = bits(database);
+    methods.push_back({"hash", fmt::format("semantic hashing, {} bits", hash.bits),
+                       hamming_curve(qb, corpus.test.topics, db, corpus.train.topics, cutoffs)});
+    // how binary the code came out: the share of code units within 0.1 of 0 or 1
+    const std::vector<float> c = rows_through(ex, x, code, t.test);
+    const auto near = std::ranges::count_if(c, [](float v) { return v < 0.1f || v > 0.9f; });
+    result("hash_code_near_binary", fmt::format("{:.4f}", static_cast<double>(near) / static_cast<double>(c.size())));
+    sum.add("semantic hashing codes", 0.0,
+            fmt::format("precision at 15: {:.3f}; {:.1f}% of code units within 0.1 of 0 or 1",
+                        methods.back().curve.precision_at(15), 100.0 * static_cast<double>(near) / static_cast<double>(c.size())));
+  }
+  report(methods, o, title);
+  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
+  sum.print();
+  result("total_seconds", fmt::format("{:.1f}", sum.total()));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Document retrieval on Reuters-21578: a deep autoencoder from a replicated-softmax RBM stack, "
+               "against LSA and tf-idf"};
+  AeOptions o;
+  o.output = "out/docs_reuters";
+  o.hidden = {500, 250, 125, 10};
+  o.optimizer = "adam";  // sgd: a rate that moves the stories' cross-entropy (hundreds of nats) at all barely does
+  int64_t vocabulary = 2000, validation = 1000;
+  HashOptions hash;
+  add_autoencoder_options(app, o, "Reuters-21578 SGML files (default: ../shared/data/reuters21578)",
+                          "adam 0.001, sgd 0.0001");
+  app.add_option("--vocabulary", vocabulary, "the most frequent training words kept")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--validation", validation, "last N training stories held out to choose the epoch")
+      ->capture_default_str()->check(samples::kPositive);
+  app.add_option("--hash-bits", hash.bits, "semantic hashing: bits of the binary code (0: no hashing stack)")
+      ->capture_default_str()->check(CLI::Range(0, 64));
+  app.add_option("--hash-hidden", hash.hidden, "semantic hashing: the hidden layers below the code")
+      ->capture_default_str()->delimiter(',')->check(samples::kPositive);
+  app.add_option("--hash-noise", hash.noise,
+                 "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
+      ->capture_default_str()->check(samples::kNonNegative);
+  return run_main(app, argc, argv, "docs_reuters", [&] {
+    apply_preset(app, o, vocabulary);
+    return run(o, vocabulary, validation, hash);
+  });
+}

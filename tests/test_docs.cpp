@@ -1,0 +1,311 @@
+// Documents: the Reuters SGML reader and bag-of-words corpus, ranked
+// retrieval scores, count units (the replicated softmax) against brute
+// force, and the autoencoder on count data.
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include <doctest/doctest.h>
+
+#include "autodiff/check_grad.hpp"
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "io/reuters.hpp"
+#include "models/autoencoder.hpp"
+#include "models/cd.hpp"
+#include "models/exact.hpp"
+#include "models/retrieval.hpp"
+#include "tests/io_test_util.hpp"
+
+using namespace ebm;
+using ebm::io_test::error_of;
+using ebm::io_test::has;
+using ebm::io_test::TempDir;
+using ebm::io_test::write_bytes;
+
+namespace {
+
+std::string story(int newid, const std::string& topics_attr, const std::string& split,
+                  std::vector<std::string> topics, const std::string& title, const std::string& body) {
+  std::string t;
+  for (const auto& x : topics) t += "<D>" + x + "</D>";
+  return fmt::format(
+      "<REUTERS TOPICS=\"{}\" LEWISSPLIT=\"{}\" CGISPLIT=\"TRAINING-SET\" OLDID=\"1\" NEWID=\"{}\">\n"
+      "<DATE>26-FEB-1987</DATE>\n<TOPICS>{}</TOPICS>\n<PLACES><D>usa</D></PLACES>\n<UNKNOWN>&#5;&#5;C T</UNKNOWN>\n"
+      "<TEXT>&#2;\n<TITLE>{}</TITLE>\n<BODY>{}</BODY></TEXT>\n</REUTERS>\n",
+      topics_attr, split, newid, t, title, body);
+}
+
+// A corpus folder: story i of file f is NEWID 10 f + i.
+void write_corpus(const TempDir& dir, int files = 22) {
+  for (int f = 0; f < files; ++f) {
+    std::string s = "<!DOCTYPE lewis SYSTEM \"lewis.dtd\">\n";
+    s += story(10 * f, "YES", "TRAIN", {"grain"}, "GRAIN wheat", "Wheat wheat and corn prices rose.\nReuter\n&#3;");
+    s += story(10 * f + 1, "YES", "TEST", {"grain", "corn"}, "Corn", "Corn exports &lt;fell> sharply. Reuter");
+    s += story(10 * f + 2, "NO", "TRAIN", {}, "Oil", "Oil oil oil.");            // TOPICS="NO": not ModApte
+    s += story(10 * f + 3, "YES", "NOT-USED", {"crude"}, "Oil", "Oil prices."); // not in either split
+    s += story(10 * f + 4, "YES", "TRAIN", {}, "Gold", "Gold.");               // no topic
+    s += story(10 * f + 5, "YES", "TEST", {"crude"}, "Zinc", "Zinc zinc.");    // no vocabulary word
+    write_bytes(dir / fmt::format("reut2-{:03d}.sgm", f), s);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("docs/words: letters only, lower-cased, two or more, entities and function words dropped") {
+  CHECK(io::words_of("The WHEAT&lt;price&#3; rose 5% to x y-z at Reuter") ==
+        std::vector<std::string>{"wheat", "price", "rose"});
+  CHECK(io::words_of("") .empty());
+  CHECK(io::words_of("a\x01\xe9t\xffoil") == std::vector<std::string>{"oil"});  // stray bytes split words
+}
+
+TEST_CASE("docs/sgml: stories' attributes, topics and text are read; a broken file is a named error") {
+  TempDir dir("reuters_sgml");
+  write_bytes(dir / "one.sgm", story(7, "YES", "TRAIN", {"earn", "acq"}, "Title here", "Body text.") +
+                                   "<REUTERS TOPICS=\"NO\" LEWISSPLIT=\"TEST\" NEWID=\"8\"><TEXT TYPE=\"BRIEF\">"
+                                   "Just text</TEXT></REUTERS>");
+  const auto s = io::read_reuters_sgml(dir / "one.sgm");
+  REQUIRE(s.size() == 2);
+  CHECK(s[0].newid == 7);
+  CHECK(s[0].topics_yes);
+  CHECK(s[0].split == "TRAIN");
+  CHECK(s[0].topics == std::vector<std::string>{"earn", "acq"});
+  CHECK(has(s[0].text, "Title here"));
+  CHECK(has(s[0].text, "Body text."));
+  CHECK(!has(s[0].text, "usa"));  // places are not text
+  CHECK(s[1].newid == 8);
+  CHECK(!s[1].topics_yes);
+  CHECK(s[1].split == "TEST");
+  CHECK(s[1].text == "Just text");
+
+  const std::string whole = story(1, "YES", "TRAIN", {"earn"}, "a", "b");
+  write_bytes(dir / "cut.sgm", whole + whole.substr(0, whole.size() / 2));
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "cut.sgm"); }), "story 2 (at byte"));
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "cut.sgm"); }), "has no </REUTERS>"));
+  write_bytes(dir / "id.sgm", "<REUTERS TOPICS=\"YES\" NEWID=\"12x\"></REUTERS>");
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "id.sgm"); }), "has NEWID \"12x\"; expected a number"));
+  write_bytes(dir / "none.sgm", "<html>not reuters</html>");
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "none.sgm"); }), "no <REUTERS> story"));
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "absent.sgm"); }), "absent.sgm"));
+}
+
+TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent training words") {
+  TempDir dir("reuters_corpus");
+  write_corpus(dir);
+  const io::ReutersCorpus c = io::load_reuters(dir.path, {.vocabulary = 3});
+  // training words: wheat x3, grain x1, corn x1, prices x1, rose x1 per file
+  CHECK(c.words == std::vector<std::string>{"wheat", "corn", "grain"});
+  CHECK(c.topics == std::vector<std::string>{"corn", "crude", "grain"});
+  CHECK(c.train.size() == 22);
+  CHECK(c.test.size() == 22);
+  CHECK(c.dropped_empty == 22);  // the zinc stories
+  CHECK(c.train.newid[3] == 30);
+  CHECK(c.test.topics[0] == std::vector<int32_t>{0, 2});
+  CHECK(c.train.length(0) == 5.0);
+  CHECK(c.test.length(0) == 2.0);  // corn (title), corn (body)
+  std::vector<float> dense(2 * 3);
+  const int64_t rows[] = {0, 1};
+  c.train.fill(rows, dense);
+  CHECK(dense == std::vector<float>{3, 1, 1, 3, 1, 1});
+  const int64_t pick[] = {5, 2};
+  const io::DocumentSet sub = c.test.subset(pick);
+  CHECK(sub.size() == 2);
+  CHECK(sub.newid == std::vector<int64_t>{51, 21});
+  std::vector<float> one(3);
+  CHECK(has(error_of([&] { c.train.fill(std::vector<int64_t>{22}, one); }), "row 22"));
+  CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 50}); }), "expected at least the 50"));
+  TempDir short_dir("reuters_short");
+  write_corpus(short_dir, 21);
+  CHECK(has(error_of([&] { io::load_reuters(short_dir.path); }), "reut2-021.sgm: missing"));
+}
+
+TEST_CASE("docs/corpus: the real Reuters-21578 has the ModApte split's 7,775 + 3,019 stories with a topic") {
+  const std::filesystem::path dir = std::filesystem::path(EBM_SOURCE_DIR) / "../shared/data/reuters21578";
+  if (!std::filesystem::exists(dir / "reut2-000.sgm")) {
+    MESSAGE("Reuters-21578 is not in " << dir.string() << ": skipped");
+    return;
+  }
+  const io::ReutersCorpus c = io::load_reuters(dir);
+  CHECK(c.train.size() == 7775);  // the published ModApte counts of stories with a topic
+  CHECK(c.test.size() == 3019);
+  CHECK(c.dropped_empty == 0);
+  CHECK(c.words.size() == 2000);
+  for (const auto& t : c.train.topics) CHECK(!t.empty());
+}
+
+TEST_CASE("docs/retrieval: precision and recall at each cutoff equal the counts by hand") {
+  // database: 4 documents in 2-D; topics 0, 1, {0, 1}, 2
+  const std::vector<float> db{1, 0, 0, 1, 1, 1, -1, 0};
+  const Topics dbt{{0}, {1}, {0, 1}, {2}};
+  // query (1, 0.1) with topic 0: ranks doc 0, doc 2, doc 1, doc 3;
+  // relevant: docs 0 and 2. A query with topic 5 has none: skipped.
+  const std::vector<float> q{1, 0.1f, 0, 1};
+  const Topics qt{{0}, {5}};
+  const std::vector<int64_t> cut{1, 2, 3, 4};
+  const RetrievalCurve c = cosine_curve(q, qt, db, dbt, 2, cut);
+  CHECK(c.queries == 1);
+  CHECK(c.skipped == 1);
+  CHECK(c.precision == std::vector<double>{1.0, 1.0, 2.0 / 3, 0.5});
+  CHECK(c.recall == std::vector<double>{0.5, 1.0, 1.0, 1.0});
+  CHECK(c.precision_at(3) == doctest::Approx(2.0 / 3));
+  CHECK(has(error_of([&] { (void)c.precision_at(5); }), "no cutoff 5"));
+  // Hamming: codes 0b00, 0b11, 0b01, 0b10 from query 0b01 (topic 1): distances 1, 1, 0, 2
+  const std::vector<uint64_t> hdb{0b00, 0b11, 0b01, 0b10}, hq{0b01};
+  const RetrievalCurve h = hamming_curve(hq, Topics{{1}}, hdb, dbt, cut);  // order: 2, 0, 1, 3
+  CHECK(h.precision == std::vector<double>{1.0, 0.5, 2.0 / 3, 0.5});
+  CHECK(h.recall == std::vector<double>{0.5, 0.5, 1.0, 1.0});
+  CHECK(retrieval_cutoffs(10) == std::vector<int64_t>{1, 3, 7, 10});
+  CHECK(retrieval_cutoffs(7) == std::vector<int64_t>{1, 3, 7});
+  CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 2, std::vector<int64_t>{2, 2}); }), "increasing cutoffs"));
+  CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 3, cut); }), "code values"));
+}
+
+namespace {
+
+// Every count vector of `n` words summing to d.
+void count_vectors(int n, int d, std::vector<float>& cur, std::vector<std::vector<float>>& out) {
+  if (static_cast<int>(cur.size()) == n - 1) {
+    cur.push_back(static_cast<float>(d));
+    out.push_back(cur);
+    cur.pop_back();
+    return;
+  }
+  for (int k = 0; k <= d; ++k) {
+    cur.push_back(static_cast<float>(k));
+    count_vectors(n, d - k, cur, out);
+    cur.pop_back();
+  }
+}
+
+double log_multinomial(const std::vector<float>& v) {
+  double s = std::lgamma(std::accumulate(v.begin(), v.end(), 0.0) + 1);
+  for (float x : v) s -= std::lgamma(x + 1.0);
+  return s;
+}
+
+// -log sum_h exp(-E(v, h)) with E = -c.v - D b.h - v'W h, by enumerating h.
+double brute_free_energy(const Graph& g, const Rbm& r, const std::vector<float>& v) {
+  const int64_t nv = r.config.visible, nh = r.config.hidden;
+  const auto w = g.value(r.w), b = g.value(r.b), c = g.value(r.c);
+  const double d = std::accumulate(v.begin(), v.end(), 0.0);
+  double cv = 0;
+  for (int64_t i = 0; i < nv; ++i) cv += double{c[static_cast<size_t>(i)]} * v[static_cast<size_t>(i)];
+  double total = 0;
+  for (int64_t h = 0; h < (int64_t{1} << nh); ++h) {
+    double e = cv;
+    for (int64_t j = 0; j < nh; ++j) {
+      if (!(h >> j & 1)) continue;
+      e += d * b[static_cast<size_t>(j)];
+      for (int64_t i = 0; i < nv; ++i) e += double{v[static_cast<size_t>(i)]} * w[static_cast<size_t>(i * nh + j)];
+    }
+    total += std::exp(e);
+  }
+  return -std::log(total);
+}
+
+}  // namespace
+
+TEST_CASE("rbm/count: F is the brute-force marginal, and exp(-F) over every count vector sums to Z_D") {
+  Graph g;
+  Rbm r = Rbm::make(g, "rsm", {.visible = 4, .hidden = 3, .visible_unit = Unit::count, .init_std = 0.5f});
+  fill_normal(g.value(r.b), 0.4f, 3, 1);
+  fill_normal(g.value(r.c), 0.4f, 3, 2);
+  for (int d : {0, 1, 3, 5}) {
+    CAPTURE(d);
+    std::vector<std::vector<float>> all;
+    std::vector<float> cur;
+    count_vectors(4, d, cur, all);
+    std::vector<float> flat;
+    for (const auto& v : all) flat.insert(flat.end(), v.begin(), v.end());
+    Tensor v = g.input(fmt::format("v{}", d), {static_cast<int64_t>(all.size()), 4});
+    Tensor f = r.free_energy(v);
+    Executor ex(g, {.threads = 2});
+    ex.run({f}, {{v, flat}});
+    const std::vector<double> exact = free_energy_exact(r, flat);
+    double z = 0;
+    for (size_t k = 0; k < all.size(); ++k) {
+      const double brute = brute_free_energy(g, r, all[k]);
+      CHECK(ex.value(f)[k] == doctest::Approx(brute).epsilon(1e-5));
+      CHECK(exact[k] == doctest::Approx(brute).epsilon(1e-9));
+      z += std::exp(log_multinomial(all[k]) - brute);
+    }
+    CHECK(exact_log_z(r, d) == doctest::Approx(std::log(z)).epsilon(1e-10));
+  }
+  CHECK(has(error_of([&] { (void)exact_log_z(r, -1); }), "-1 words"));
+  Rbm binary = Rbm::make(g, "b", {.visible = 4, .hidden = 3});
+  CHECK(has(error_of([&] { (void)exact_log_z(binary, 3); }), "for count visible units"));
+  CHECK(has(error_of([&] { Rbm::make(g, "h", {.visible = 4, .hidden = 3, .hidden_unit = Unit::count}); }),
+            "count units are for the visible layer"));
+  CHECK(has(error_of([&] { make_cd_trainer(r, {.method = CdMethod::pcd}); }), "persistent chains of count units"));
+  Tensor h = g.input("h", {2, 3});
+  CHECK(has(error_of([&] { r.sample_v(h); }), "no number of words given"));
+}
+
+TEST_CASE("rbm/count: CD-1 on documents of two topics lowers their exact negative log-likelihood") {
+  // 6 words; topic A draws words 0-2, topic B words 3-5 (mostly); 4 to 8 words a document
+  const int64_t nv = 6, nh = 4, batch = 20;
+  std::mt19937 gen(11);
+  std::vector<float> docs;
+  for (int n = 0; n < 200; ++n) {
+    const int topic = n % 2, len = 4 + static_cast<int>(gen() % 5);
+    std::vector<float> v(nv, 0.0f);
+    for (int k = 0; k < len; ++k) {
+      const bool own = gen() % 10 < 9;
+      const int w = static_cast<int>(gen() % 3) + 3 * (own ? topic : 1 - topic);
+      v[static_cast<size_t>(w)] += 1;
+    }
+    docs.insert(docs.end(), v.begin(), v.end());
+  }
+  Graph g;
+  Rbm r = Rbm::make(g, "rsm", {.visible = nv, .hidden = nh, .visible_unit = Unit::count, .init_std = 0.01f});
+  auto nll = [&] {  // mean over the documents of -log p(v | D)
+    const std::vector<double> f = free_energy_exact(r, docs);
+    std::map<int, double> log_z;
+    double s = 0;
+    for (size_t n = 0; n < f.size(); ++n) {
+      const std::vector<float> v(docs.begin() + static_cast<std::ptrdiff_t>(n * nv),
+                                 docs.begin() + static_cast<std::ptrdiff_t>((n + 1) * nv));
+      const int d = static_cast<int>(std::accumulate(v.begin(), v.end(), 0.0));
+      if (!log_z.contains(d)) log_z[d] = exact_log_z(r, d);
+      s += f[n] + log_z[d] - log_multinomial(v);
+    }
+    return s / static_cast<double>(f.size());
+  };
+  std::vector<float> mean(nv, 0.0f);
+  for (size_t k = 0; k < docs.size(); ++k) mean[k % nv] += docs[k] / 200.0f;
+  r.init_visible_bias(mean);
+  const double before = nll();
+  CdTrainer t = make_cd_trainer(r, {.batch = batch, .lr = 0.05f, .momentum = 0.5f, .weight_decay = 0.0f});
+  Executor ex(g, {.threads = 2, .seed = 3});
+  for (int epoch = 0; epoch < 30; ++epoch)
+    for (int64_t b = 0; b < 200 / batch; ++b)
+      ex.run({t.step}, {{t.v0, std::span<const float>(docs).subspan(static_cast<size_t>(b * batch * nv),
+                                                                     static_cast<size_t>(batch * nv))}});
+  const double after = nll();
+  MESSAGE("exact NLL per document: " << before << " before, " << after << " after");
+  CHECK(after < before - 0.5);  // the topics are learnable: well over half a nat
+}
+
+TEST_CASE("autoencoder/count: the loss's gradient matches finite differences; reconstructions are D p") {
+  Graph g;
+  Autoencoder a = Autoencoder::make(g, "ae", {.layers = {7, 5, 3}, .data_unit = Unit::count, .batch = 4,
+                                              .init_std = 0.3f});
+  std::vector<float> x{2, 0, 1, 0, 0, 3, 1, 0, 0, 0, 4, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 2, 5};
+  const Feed feeds[] = {{a.x, x}};
+  const GradCheck c = check_grad(a.loss, a.params(), feeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 5e-3});
+  INFO(c.worst);
+  CHECK(c.ok);
+  Tensor r = a.reconstruct(a.x);
+  Executor ex(g, {.threads = 2});
+  ex.run({r}, feeds);
+  for (int row = 0; row < 4; ++row) {
+    const double d = std::accumulate(x.begin() + row * 7, x.begin() + row * 7 + 7, 0.0);
+    const auto got = ex.value(r).subspan(static_cast<size_t>(row * 7), 7);
+    CHECK(std::accumulate(got.begin(), got.end(), 0.0) == doctest::Approx(d).epsilon(1e-5));
+  }
+}
