@@ -137,11 +137,11 @@ double DocumentSet::length(int64_t row) const {
 
 void DocumentSet::fill(std::span<const int64_t> rows, std::span<float> out) const {
   if (out.size() != rows.size() * static_cast<size_t>(vocabulary))
-    throw Error("DocumentSet::fill: {} floats for {} rows of {} words", out.size(), rows.size(), vocabulary);
+    throw Error("DocumentSet::fill: {} floats; expected {} rows of {} words", out.size(), rows.size(), vocabulary);
   std::fill(out.begin(), out.end(), 0.0f);
   for (size_t r = 0; r < rows.size(); ++r) {
     const int64_t d = rows[r];
-    if (d < 0 || d >= size()) throw Error("DocumentSet::fill: row {}; expected one of {}", d, size());
+    if (d < 0 || d >= size()) throw Error("DocumentSet::fill: row {}; expected a row in [0, {})", d, size());
     for (auto k = start[static_cast<size_t>(d)]; k < start[static_cast<size_t>(d) + 1]; ++k)
       out[r * static_cast<size_t>(vocabulary) + static_cast<size_t>(word[static_cast<size_t>(k)])] =
           count[static_cast<size_t>(k)];
@@ -152,7 +152,7 @@ DocumentSet DocumentSet::subset(std::span<const int64_t> rows) const {
   DocumentSet s;
   s.vocabulary = vocabulary;
   for (int64_t d : rows) {
-    if (d < 0 || d >= size()) throw Error("DocumentSet::subset: row {}; expected one of {}", d, size());
+    if (d < 0 || d >= size()) throw Error("DocumentSet::subset: row {}; expected a row in [0, {})", d, size());
     const auto a = static_cast<size_t>(start[static_cast<size_t>(d)]), b = static_cast<size_t>(start[static_cast<size_t>(d) + 1]);
     s.word.insert(s.word.end(), word.begin() + static_cast<std::ptrdiff_t>(a), word.begin() + static_cast<std::ptrdiff_t>(b));
     s.count.insert(s.count.end(), count.begin() + static_cast<std::ptrdiff_t>(a), count.begin() + static_cast<std::ptrdiff_t>(b));

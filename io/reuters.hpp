@@ -5,8 +5,9 @@
 // Reading: each <REUTERS ...> element of reut2-000.sgm ... reut2-021.sgm
 // gives a story: its NEWID, TOPICS and LEWISSPLIT attributes, the <D>
 // entries of its <TOPICS>, and its text (<TITLE> and <BODY>; the whole
-// <TEXT> for stories without them, such as TYPE="UNPROC"). Bytes are taken as Latin-1; stray
-// control bytes are skipped like any other non-letter.
+// <TEXT> for stories without them, such as TYPE="UNPROC"). The files are
+// Latin-1; only ASCII letters make words, so accented letters and stray
+// control bytes split words like any other non-letter.
 //
 // Words: runs of ASCII letters, lower-cased, at least two long, with
 // character entities (&lt; &#3; ...) skipped, and without the English

@@ -111,6 +111,9 @@ double exact_log_z(const Rbm& r) {
   const double half_log_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
   const bool hidden_ok = hu == Unit::binary && (vu == Unit::binary || vu == Unit::gaussian);
   const bool visible_ok = vu == Unit::binary && hu != Unit::rectified;
+  if (vu == Unit::count)
+    throw Error("exact_log_z '{}': count visible units are conditional on the number of words; call "
+                "exact_log_z(rbm, words)", r.name);
   const bool by_hidden = hidden_ok && (!visible_ok || nh <= nv);
   if (!(by_hidden ? hidden_ok : visible_ok))
     throw Error("exact_log_z '{}': no exact form for {} visible and {} hidden units", r.name, to_string(vu),

@@ -93,7 +93,11 @@ RetrievalCurve score(size_t nq, const Topics& qt, const Topics& dt, std::span<co
   return out;
 }
 
-std::vector<float> unit_rows(std::span<const float> x, int64_t dim) {
+std::vector<float> unit_rows(std::span<const float> x, int64_t dim, const char* what) {
+  for (size_t k = 0; k < x.size(); ++k)
+    if (!std::isfinite(x[k]))
+      throw Error("cosine retrieval: the {} codes hold {} at row {}; expected finite codes", what, x[k],
+                  k / static_cast<size_t>(dim));
   std::vector<float> u(x.begin(), x.end());
   for (size_t r = 0; r < u.size() / static_cast<size_t>(dim); ++r) {
     float* p = u.data() + r * static_cast<size_t>(dim);
@@ -127,11 +131,11 @@ RetrievalCurve cosine_curve(std::span<const float> queries, const Topics& query_
   if (dim < 1) throw Error("cosine retrieval: codes of {} numbers; expected at least 1", dim);
   const auto d = static_cast<size_t>(dim);
   if (queries.size() != query_topics.size() * d || database.size() != database_topics.size() * d)
-    throw Error("cosine retrieval: {} and {} code values for {} queries and {} documents of {} numbers",
+    throw Error("cosine retrieval: {} and {} code values; expected {} queries and {} documents of {} numbers each",
                 queries.size(), database.size(), query_topics.size(), database_topics.size(), dim);
   const auto nd = static_cast<int64_t>(database_topics.size());
   check_cutoffs(cutoffs, nd);
-  const std::vector<float> q = unit_rows(queries, dim), db = unit_rows(database, dim);
+  const std::vector<float> q = unit_rows(queries, dim, "query"), db = unit_rows(database, dim, "database");
   const size_t nq = query_topics.size();
   std::vector<float> sim(nq * static_cast<size_t>(nd));  // all similarities, one GEMM
   if (nq > 0 && nd > 0)
@@ -149,8 +153,8 @@ RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& qu
                              std::span<const uint64_t> database, const Topics& database_topics,
                              std::span<const int64_t> cutoffs) {
   if (queries.size() != query_topics.size() || database.size() != database_topics.size())
-    throw Error("hamming retrieval: {} and {} codes for {} queries and {} documents", queries.size(), database.size(),
-                query_topics.size(), database_topics.size());
+    throw Error("hamming retrieval: {} and {} codes; expected one per query ({}) and per document ({})",
+                queries.size(), database.size(), query_topics.size(), database_topics.size());
   check_cutoffs(cutoffs, static_cast<int64_t>(database.size()));
   return score(queries.size(), query_topics, database_topics, cutoffs, [&](size_t i, std::vector<int64_t>& order) {
     // a counting sort by distance (0..64): stable, so ties stay in database order

@@ -1,10 +1,12 @@
 #pragma once
 // What the deep-autoencoder samples share (autoencoder_mnist,
-// autoencoder_faces): their options, and the run itself: PCA with as many
-// components as the code, greedy pretraining of the RBM stack (the top one
-// with linear hidden units), the unrolled net before and after backprop
-// fine-tuning, an optional random-start baseline, the pictures, the curves
-// and the summary. A sample supplies its data as a task.
+// autoencoder_faces, and docs_reuters's stacks): their options, greedy
+// pretraining of an RBM stack (pretrain_stack), the fine-tuned net's
+// configuration and its fine-tuning, and the image samples' whole run:
+// PCA with as many components as the code, the stack with a linear code,
+// the unrolled net before and after backprop fine-tuning, an optional
+// random-start baseline, the pictures, the curves and the summary. A
+// sample supplies its data as a task.
 
 #include <string>
 #include <vector>
@@ -88,12 +90,12 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
 }
 
 // Checks after a preset has filled the options (`input` units per row,
-// binary or gaussian).
+// binary, gaussian or count).
 inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t input, Unit data) {
   if (app.count("--data-lr") > 0 && data == Unit::binary)
     throw Error("--data-lr: for data that are not binary; these are, and their first RBM takes --pretrain-lr");
   // Each RBM takes one rate: the top one (the code) --code-lr, even when it
-  // is also the first; else the first on real-valued data --data-lr; the
+  // is also the first; else the first on data that are not binary --data-lr; the
   // others --pretrain-lr.
   const auto layers = static_cast<int64_t>(o.hidden.size());
   if (app.count("--data-lr") > 0 && layers < 2)

@@ -15,15 +15,27 @@
 // principal components of log(1 + count), as many as the code) and by the
 // full tf-idf vectors.
 //
+// Semantic hashing (Salakhutdinov & Hinton 2009) beside it: a second stack,
+// 2000-500-500-32 by default, whose top RBM has binary hidden units; its
+// unrolled net is fine-tuned with Gaussian noise added to the code units'
+// input (--hash-noise), which drives the sigmoid code to 0 or 1, and the
+// code thresholded at 0.5 is a story's address: stories are retrieved by
+// the Hamming distance of their bits.
+//
 // Writes to --output: pretrain/ and finetune/ checkpoints (baseline/ with
-// --baseline), per-epoch CSV metrics, retrieval.csv (every method's
-// precision and recall at each cutoff) and retrieval.svg; prints a summary
-// table and key=value result lines. The run shares its options, its
-// pretraining and its fine-tuning with the image autoencoders
-// (samples/autoencoder_parts.hpp).
+// --baseline, for the retrieval stack only), hash/ with the hashing
+// stack's, per-epoch CSV metrics, retrieval.csv (every method's precision
+// and recall at each cutoff) and retrieval.svg; prints a summary table and
+// key=value result lines. The run shares its options, its pretraining and
+// its fine-tuning with the image autoencoders
+// (samples/autoencoder_parts.hpp); as there, the fine-tuning keeps the
+// epoch of least validation squared error (of the expected counts D p
+// against the counts), while it minimises the stories' cross-entropy.
 
 #include <cmath>
 #include <numeric>
+
+#include <tbb/task_arena.h>
 
 #include "io/reuters.hpp"
 #include "models/retrieval.hpp"
@@ -34,8 +46,22 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
-void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary) {
+struct HashOptions {
+  int64_t bits = 32;
+  std::vector<int64_t> hidden{500, 500};
+  float noise = 4.0f;
+};
+
+void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, const HashOptions& hash) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+  if (hash.bits == 0 && (app.count("--hash-hidden") > 0 || app.count("--hash-noise") > 0))
+    throw Error("--hash-hidden, --hash-noise: they set the semantic hashing stack, which --hash-bits 0 leaves out");
+  if (hash.bits > 0 && o.pretrain_epochs.size() > 1)
+    throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the hashing stack has other "
+                "layers: give one value for both, or --hash-bits 0", o.pretrain_epochs.size());
+  if (o.method.starts_with("pcd"))
+    throw Error("--method {}: persistent chains are not supported for count units (the first RBM's); expected cd1 or "
+                "cdK", o.method);
   if (o.preset == "quick") {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {10};
     if (unset("--finetune-epochs")) o.finetune_epochs = 10;
@@ -115,12 +141,6 @@ void report(const std::vector<Method>& methods, const AeOptions& o, const std::s
   draw_curves("docs_reuters", [&] { io::write_svg_plot(o.output + "/retrieval.svg", panels, title); });
 }
 
-struct HashOptions {
-  int64_t bits = 32;
-  std::vector<int64_t> hidden{500, 500};
-  float noise = 4.0f;
-};
-
 int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOptions& hash) {
   const std::filesystem::path dir = o.data.empty() ? std::string("../shared/data/reuters21578") : o.data;
   const io::ReutersCorpus corpus = io::load_reuters(dir, {.vocabulary = vocabulary});
@@ -160,6 +180,12 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   const std::vector<int64_t> cutoffs = retrieval_cutoffs(database.count);
   std::vector<Method> methods;
 
+  Graph g;
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::count,
+                                 .top_hidden_unit = Unit::gaussian});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  // (the executor runs BLAS on one thread from here on: its arena owns them)
+
   {  // tf-idf on the whole vocabulary, and LSA with as many dimensions as the code
     Progress bar("tf-idf and LSA baselines", 2);
     std::vector<double> df(static_cast<size_t>(vocabulary), 0.0);
@@ -188,10 +214,6 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
                         methods[1].curve.precision_at(15)));
   }
 
-  Graph g;
-  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::count,
-                                 .top_hidden_unit = Unit::gaussian});
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
   if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
     fmt::print("docs_reuters: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", o.output);
   const bool resume = pretrain_stack(dbn, ex, o, t, sum);
@@ -288,7 +310,9 @@ int main(int argc, char** argv) {
                  "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
       ->capture_default_str()->check(samples::kNonNegative);
   return run_main(app, argc, argv, "docs_reuters", [&] {
-    apply_preset(app, o, vocabulary);
-    return run(o, vocabulary, validation, hash);
+    apply_preset(app, o, vocabulary, hash);
+    // the retrieval scores' parallel loops run on --threads workers too
+    tbb::task_arena arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic);
+    return arena.execute([&] { return run(o, vocabulary, validation, hash); });
   });
 }

@@ -83,12 +83,13 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
     r.init_visible_bias(source_means(train, 5000, batch));
     ex.set_step(step);
   }
-  if (resumed > 0 && resumed < p.epochs && (l + 1 < dbn.depth() || p.built_on))
-    fmt::print("layer {}: resumed at epoch {} of {}; the phases built on it start afresh\n", l + 1, resumed, p.epochs);
-  if (resumed > p.epochs)
-    fmt::print("layer {}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", l + 1,
-               resumed, p.epochs);
   const std::string prefix = p.stack.empty() ? "" : p.stack + ": ";
+  if (resumed > 0 && resumed < p.epochs && (l + 1 < dbn.depth() || p.built_on))
+    fmt::print("{}layer {}: resumed at epoch {} of {}; the phases built on it start afresh\n", prefix, l + 1, resumed,
+               p.epochs);
+  if (resumed > p.epochs)
+    fmt::print("{}layer {}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", prefix,
+               l + 1, resumed, p.epochs);
   Progress bar(fmt::format("{}pretrain layer {} ({}-{})", prefix, l + 1, r.config.visible, r.config.hidden),
                std::max(p.epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
@@ -100,11 +101,11 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
     csv.row(s);
     bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
     if (s.diverging)
-      flag_diverging(bar, fmt::format("pretrain_layer{}", l + 1), s.epoch,
-                     fmt::format("layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
+      flag_diverging(bar, fmt::format("{}pretrain_layer{}", p.stack.empty() ? "" : p.stack + "_", l + 1), s.epoch,
+                     fmt::format("{}layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
                                  "over 1.5 times that of predicting each unit by its mean ({:.4g}); a smaller "
                                  "{} (now {:g}) usually cures it",
-                                 l + 1, s.recon_error, s.epoch, s.recon_baseline, p.lr_flag, p.cd.lr),
+                                 prefix, l + 1, s.recon_error, s.epoch, s.recon_baseline, p.lr_flag, p.cd.lr),
                      warned);
   });
   sum.add(fmt::format("{}pretrain layer {} {}-{}", prefix, l + 1, r.config.visible, r.config.hidden), bar.seconds(),

@@ -35,4 +35,6 @@ done
 "$bin" $args --finetune-epochs 4 --resume > "$out/log" 2>&1 || fail "the resumed run failed"
 rows=$(cut -d, -f1 "$out/finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
+rows=$(cut -d, -f1 "$out/hash/hash_finetune.csv" | tail -n +2 | tr '\n' ' ')
+[ "$rows" = "1 2 3 4 " ] || fail "hash/hash_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
 echo "chance $chance, LSA $lsa, fine-tuned $tuned, 16-bit hash $hash (precision at 15)"

@@ -309,3 +309,30 @@ TEST_CASE("autoencoder/count: the loss's gradient matches finite differences; re
     CHECK(std::accumulate(got.begin(), got.end(), 0.0) == doctest::Approx(d).epsilon(1e-5));
   }
 }
+
+TEST_CASE("autoencoder/code noise: training sees it, encode() does not, and autodiff treats it as a constant") {
+  Graph g;
+  const AutoencoderConfig noisy{.layers = {7, 5, 3}, .data_unit = Unit::count, .linear_code = false, .batch = 4,
+                                .init_std = 0.3f, .code_noise = 2.0f};
+  AutoencoderConfig clean_cfg = noisy;
+  clean_cfg.code_noise = 0.0f;
+  Autoencoder a = Autoencoder::make(g, "n", noisy), c = Autoencoder::make(g, "c", clean_cfg);
+  const auto pa = a.params(), pc = c.params();
+  for (size_t i = 0; i < pa.size(); ++i) std::ranges::copy(g.value(pa[i]), g.value(pc[i]).begin());
+  std::vector<float> x{2, 0, 1, 0, 0, 3, 1, 0, 0, 0, 4, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 2, 5};
+  const Tensor ea = a.encode(a.x), ec = c.encode(c.x);
+  Executor ex(g, {.threads = 2, .seed = 5});
+  ex.run({ea, ec, a.loss, c.loss}, {{a.x, x}, {c.x, x}});
+  CHECK(std::ranges::equal(ex.value(ea), ex.value(ec)));
+  const float noisy0 = ex.scalar(a.loss), clean = ex.scalar(c.loss);
+  CHECK(noisy0 != clean);
+  ex.run({a.loss, c.loss}, {{a.x, x}, {c.x, x}});  // the next step draws new noise
+  CHECK(ex.scalar(a.loss) != noisy0);
+  CHECK(ex.scalar(c.loss) == clean);
+  const Feed feeds[] = {{a.x, x}};
+  const GradCheck r = check_grad(a.loss, pa, feeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 5e-3});
+  INFO(r.worst);
+  CHECK(r.ok);
+  CHECK(has(error_of([&] { Autoencoder::make(g, "bad", {.code_noise = -1.0f}); }), "code noise -1"));
+}
+

@@ -412,6 +412,17 @@ TEST_CASE("ops/sampling: multinomial equals a plain loop over the generator and 
   CHECK_THROWS_WITH_AS(multinomial(p, bad), doctest::Contains("trials of shape [6, 1]"), Error);
 }
 
+TEST_CASE("rng: multinomial draws are the same serial and on 4 threads, and new each step") {
+  Graph g;
+  Tensor x = g.param("x", {256, 40});
+  fill(g, x, 1.0f);
+  Tensor d = g.param("d", {256, 1}, 30.0f);
+  const std::vector<Tensor> targets{multinomial(softmax(x), d)};
+  const auto ref = run_values(g, targets, {.seed = 4, .parallel = false}, 2);
+  CHECK(run_values(g, targets, {.threads = 4, .seed = 4}, 2) == ref);
+  CHECK(ref[0] != ref[1]);
+}
+
 TEST_CASE("ops/sampling: multinomial counts follow the row's probabilities (chi-square at a fixed seed)") {
   Graph g;
   Tensor logits = g.param("logits", {200, 5});
