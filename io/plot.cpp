@@ -72,9 +72,26 @@ std::vector<Point> drawn_points(const Panel& p, const Series& s) {
   return out;
 }
 
+// The legend's entries: a row of them, wrapped where the next would pass
+// the frame's right edge.
+constexpr double kLegendRow = 14;
+double legend_entry(const Series& s) { return 34 + 6.0 * static_cast<double>(s.label.size()); }
+int legend_rows(const Panel& p, double w) {
+  int rows = p.series.empty() ? 0 : 1;
+  double lx = 0;
+  for (const Series& s : p.series) {
+    if (lx > 0 && lx + legend_entry(s) > w) lx = 0, ++rows;
+    lx += legend_entry(s);
+  }
+  return rows;
+}
+
 void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
-  const double w = kPanelW - kLeft - kRight, h = kPanelH - kTop - kBottom;
-  const double fx = ox + kLeft, fy = oy + kTop;  // the frame's top left corner
+  const double w = kPanelW - kLeft - kRight;
+  // Room above the frame for two legend rows; more push the frame down.
+  const double extra = kLegendRow * std::max(0, legend_rows(p, w) - 2);
+  const double h = kPanelH - kTop - kBottom - extra;
+  const double fx = ox + kLeft, fy = oy + kTop + extra;  // the frame's top left corner
   svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="14" text-anchor="middle">{}</text>)~" "\n",
                      ox + kLeft + w / 2, oy + 20, escaped(p.title));
   svg += fmt::format(R"~(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="none" stroke="#444"/>)~" "\n",
@@ -134,7 +151,7 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
     if (std::isfinite(m) && m >= x.lo && m <= x.hi)
       svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#888" stroke-dasharray="2,3"/>)~" "\n",
                          px(m), fy, fy + h);
-  // The legend: a row (or two) of entries between the title and the frame.
+  // The legend: rows of entries between the title and the frame.
   double lx = fx, ly = oy + 40;
   for (size_t k = 0; k < p.series.size(); ++k) {
     const Series& s = p.series[k];
@@ -149,8 +166,8 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
     if (pts.size() <= 40)  // few points: mark each
       for (const Point& q : pts)
         svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="2.2" fill="{}"/>)~" "\n", px(q.x), py(q.y), color);
-    const double entry = 34 + 6.0 * static_cast<double>(s.label.size());
-    if (lx > fx && lx + entry > fx + w) lx = fx, ly += 14;
+    const double entry = legend_entry(s);
+    if (lx > fx && lx + entry > fx + w) lx = fx, ly += kLegendRow;
     svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="{3}" stroke-width="2"{4}/><text x="{5:.1f}" y="{6:.1f}" font-size="11">{7}</text>)~" "\n",
                        lx, ly, lx + 20, color, s.dashed ? R"~( stroke-dasharray="5,3")~" : "", lx + 25, ly + 4,
                        escaped(s.label));

@@ -132,3 +132,29 @@ TEST_CASE("io/write_svg_plot: every finite point drawn, the rest left out; text 
   CHECK_THROWS_WITH_AS(io::write_svg_plot(dir / "bad.svg", bad), doctest::Contains("series 'short'"), Error);
   CHECK_THROWS_AS(io::write_svg_plot(dir / "no_folder" / "x.svg", panels), Error);
 }
+
+TEST_CASE("io/write_svg_plot: a legend of many rows pushes the frame down instead of covering it") {
+  const io_test::TempDir dir("plot_legend");
+  std::vector<double> tops;
+  for (int n : {2, 8}) {
+    io::Panel p{"P", "x", "y"};
+    for (int k = 0; k < n; ++k)
+      p.series.push_back({"a rather long series label " + std::to_string(k), {0, 1}, {0, 1}});
+    const auto path = dir / fmt::format("legend{}.svg", n);
+    io::write_svg_plot(path, std::span(&p, 1));
+    const std::string svg = slurp(path);
+    const size_t r = svg.find("<rect x=\"");
+    REQUIRE(r != std::string::npos);
+    const double frame_top = std::stod(svg.substr(svg.find("y=\"", r) + 3));
+    double lowest_label = 0;  // the legend's text baselines
+    for (size_t at = svg.find("a rather long"); at != std::string::npos; at = svg.find("a rather long", at + 1)) {
+      const size_t tag = svg.rfind("<text", at);
+      lowest_label = std::max(lowest_label, std::stod(svg.substr(svg.find("y=\"", tag) + 3)));
+    }
+    CAPTURE(n);
+    CHECK(lowest_label + 4 <= frame_top);  // a baseline at least 4 px above the frame
+    tops.push_back(frame_top);
+  }
+  CHECK(tops[1] > tops[0] + 14);  // two rows fit above the frame; eight labels take four
+}
+
