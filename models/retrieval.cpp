@@ -167,4 +167,74 @@ RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& qu
   });
 }
 
+HammingIndex::HammingIndex(std::span<const uint64_t> codes, int bits) : bits_(bits) {
+  if (bits < 1 || bits > 64) throw Error("hamming index: codes of {} bits; expected 1 to 64", bits);
+  for (size_t d = 0; d < codes.size(); ++d) {
+    if (bits < 64 && codes[d] >> bits)
+      throw Error("hamming index: code {:#x} of document {} has bits above its {}; expected them 0", codes[d], d, bits);
+    table_[codes[d]].push_back(static_cast<int64_t>(d));
+  }
+  size_ = static_cast<int64_t>(codes.size());
+}
+
+void HammingIndex::lookup(uint64_t code, int radius, std::vector<int64_t>& out) const {
+  if (radius < 0 || radius > bits_)
+    throw Error("hamming index: radius {}; expected 0 to the code's {} bits", radius, bits_);
+  out.clear();
+  // Ring by ring: every address at distance r, its flipped bits in
+  // increasing order; a ring's documents then sorted into database order.
+  std::vector<int> flips;
+  for (int r = 0; r <= radius; ++r) {
+    const size_t ring = out.size();
+    auto visit = [&](auto&& self, int from, uint64_t addr) -> void {
+      if (static_cast<int>(flips.size()) == r) {
+        if (auto it = table_.find(addr); it != table_.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+        return;
+      }
+      for (int b = from; b < bits_ - (r - static_cast<int>(flips.size()) - 1); ++b) {
+        flips.push_back(b);
+        self(self, b + 1, addr ^ (uint64_t{1} << b));
+        flips.pop_back();
+      }
+    };
+    visit(visit, 0, code);
+    std::sort(out.begin() + static_cast<std::ptrdiff_t>(ring), out.end());
+  }
+}
+
+std::vector<BallScore> hamming_ball_scores(const HammingIndex& index, std::span<const uint64_t> queries,
+                                           const Topics& query_topics, const Topics& database_topics,
+                                           int max_radius) {
+  if (queries.size() != query_topics.size() || static_cast<int64_t>(database_topics.size()) != index.size())
+    throw Error("hamming ball: {} query codes and {} database topic sets; expected one per query ({}) and per "
+                "indexed document ({})",
+                queries.size(), database_topics.size(), query_topics.size(), index.size());
+  const size_t words = topic_words(query_topics, database_topics);
+  const Masks qm = masks(query_topics, words), dm = masks(database_topics, words);
+  std::vector<BallScore> out;
+  std::vector<int64_t> relevant(queries.size(), 0);
+  for (size_t q = 0; q < queries.size(); ++q)
+    for (size_t d = 0; d < database_topics.size(); ++d) relevant[q] += qm.meet(dm, q, d);
+  std::vector<int64_t> found;
+  for (int r = 0; r <= max_radius; ++r) {
+    BallScore s{.radius = r};
+    int64_t with_any = 0, with_relevant = 0;
+    for (size_t q = 0; q < queries.size(); ++q) {
+      index.lookup(queries[q], r, found);
+      int64_t hits = 0;
+      for (int64_t d : found) hits += qm.meet(dm, q, static_cast<size_t>(d));
+      s.retrieved += static_cast<double>(found.size());
+      if (found.empty()) ++s.empty;
+      else s.precision += static_cast<double>(hits) / static_cast<double>(found.size()), ++with_any;
+      if (relevant[q] > 0) s.recall += static_cast<double>(hits) / static_cast<double>(relevant[q]), ++with_relevant;
+    }
+    s.retrieved /= static_cast<double>(std::max<size_t>(queries.size(), 1));
+    s.precision /= static_cast<double>(std::max<int64_t>(with_any, 1));
+    s.recall /= static_cast<double>(std::max<int64_t>(with_relevant, 1));
+    out.push_back(s);
+  }
+  return out;
+}
+
 }  // namespace ebm
+

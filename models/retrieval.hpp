@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 namespace ebm {
@@ -41,5 +42,39 @@ RetrievalCurve cosine_curve(std::span<const float> queries, const Topics& query_
 RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& query_topics,
                              std::span<const uint64_t> database, const Topics& database_topics,
                              std::span<const int64_t> cutoffs);
+
+// Semantic hashing's lookup: the database's binary codes are addresses in
+// a hash table, and a query takes every document whose code lies within
+// Hamming distance `radius` of its own by probing each address of that
+// ball (sum over r <= radius of C(bits, r) probes), in a time that does
+// not grow with the database.
+class HammingIndex {
+ public:
+  // Codes of `bits` bits (1 to 64; higher bits must be 0).
+  HammingIndex(std::span<const uint64_t> codes, int bits);
+  int bits() const { return bits_; }
+  int64_t size() const { return size_; }
+  // The documents within `radius` of `code` into out (cleared first),
+  // nearest first, then in database order.
+  void lookup(uint64_t code, int radius, std::vector<int64_t>& out) const;
+
+ private:
+  int bits_;
+  int64_t size_ = 0;
+  std::unordered_map<uint64_t, std::vector<int64_t>> table_;
+};
+
+// Each query's Hamming ball of radius r = 0 .. max_radius looked up in
+// `index`: the mean number retrieved, the precision over the queries that
+// retrieved any (a relevant share, as above), the recall over the queries
+// with a relevant document, and how many retrieved none.
+struct BallScore {
+  int radius = 0;
+  double retrieved = 0, precision = 0, recall = 0;
+  int64_t empty = 0;
+};
+std::vector<BallScore> hamming_ball_scores(const HammingIndex& index, std::span<const uint64_t> queries,
+                                           const Topics& query_topics, const Topics& database_topics,
+                                           int max_radius);
 
 }  // namespace ebm

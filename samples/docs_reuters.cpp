@@ -20,18 +20,23 @@
 // unrolled net is fine-tuned with Gaussian noise added to the code units'
 // input (--hash-noise), which drives the sigmoid code to 0 or 1, and the
 // code thresholded at 0.5 is a story's address: stories are retrieved by
-// the Hamming distance of their bits.
+// the Hamming distance of their bits; and, as the hashing papers use it,
+// by address: the training stories within Hamming distance 0 to 3 of a
+// test story, found by probing a hash table of their codes (against a
+// linear scan of the codes, timed on the run).
 //
 // Writes to --output: pretrain/ and finetune/ checkpoints (baseline/ with
 // --baseline, for the retrieval stack only), hash/ with the hashing
 // stack's, per-epoch CSV metrics, retrieval.csv (every method's precision
-// and recall at each cutoff) and retrieval.svg; prints a summary table and
+// and recall at each cutoff), retrieval.svg and hash_lookup.csv; prints a summary table and
 // key=value result lines. The run shares its options, its pretraining and
 // its fine-tuning with the image autoencoders
 // (samples/autoencoder_parts.hpp); as there, the fine-tuning keeps the
 // epoch of least validation squared error (of the expected counts D p
 // against the counts), while it minimises the stories' cross-entropy.
 
+#include <bit>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -45,6 +50,48 @@ namespace {
 
 using namespace ebm;
 using namespace ebm::samples;
+
+// Semantic hashing as a lookup: each test story's Hamming ball of radius
+// 0 .. 3 probed in a hash table of the training stories' codes, against a
+// linear scan of all their codes for the same stories, timed on this run.
+void ball_lookups(const std::vector<uint64_t>& queries, const std::vector<uint64_t>& database, int bits,
+                  const Topics& qt, const Topics& dt, const std::string& output) {
+  const HammingIndex index(database, bits);
+  const int max_radius = std::min(3, bits);
+  const std::vector<BallScore> scores = hamming_ball_scores(index, queries, qt, dt, max_radius);
+  fmt::print("\nsemantic hashing as a lookup: the training stories within Hamming distance r of each test story's "
+             "{} bits\n{:>6}  {:>8}  {:>10}  {:>9}  {:>7}  {:>11}  {:>12}  {:>10}\n",
+             bits, "radius", "probes", "retrieved", "precision", "recall", "none found", "lookup us/q", "scan us/q");
+  Csv csv(output + "/hash_lookup.csv", "radius,probes,retrieved,precision,recall,empty,lookup_us,scan_us", false);
+  std::vector<int64_t> found;
+  double probes = 0, ring = 1;
+  for (const BallScore& b : scores) {
+    if (b.radius > 0) ring = ring * (bits - b.radius + 1) / b.radius;
+    probes += ring;
+    auto timed = [&](auto&& fn) {  // microseconds per query, and the stories retrieved in all
+      const auto t0 = std::chrono::steady_clock::now();
+      size_t total = 0;
+      for (uint64_t q : queries) total += fn(q);
+      const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      return std::pair{us / static_cast<double>(std::max<size_t>(queries.size(), 1)), total};
+    };
+    const auto [lookup, n_lookup] = timed([&](uint64_t q) { index.lookup(q, b.radius, found); return found.size(); });
+    const auto [scan, n_scan] = timed([&](uint64_t q) {
+      found.clear();
+      for (size_t d = 0; d < database.size(); ++d)
+        if (std::popcount(database[d] ^ q) <= b.radius) found.push_back(static_cast<int64_t>(d));
+      return found.size();
+    });
+    if (n_lookup != n_scan)
+      throw Error("semantic hashing: the lookups at radius {} found {} stories, the scan {}", b.radius, n_lookup, n_scan);
+    fmt::print("{:>6}  {:>8.0f}  {:>10.1f}  {:>9.4f}  {:>7.4f}  {:>11}  {:>12.2f}  {:>10.2f}\n", b.radius, probes,
+               b.retrieved, b.precision, b.recall, b.empty, lookup, scan);
+    csv.row("{},{:.0f},{:.3f},{:.6f},{:.6f},{},{:.3f},{:.3f}", b.radius, probes, b.retrieved, b.precision, b.recall,
+            b.empty, lookup, scan);
+    result(fmt::format("hash_ball{}_precision", b.radius).c_str(), fmt::format("{:.4f}", b.precision));
+    result(fmt::format("hash_ball{}_retrieved", b.radius).c_str(), fmt::format("{:.1f}", b.retrieved));
+  }
+}
 
 struct HashOptions {
   int64_t bits = 32;
@@ -270,6 +317,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
     const std::vector<uint64_t> qb = bits(t.test), db = bits(database);
     methods.push_back({"hash", fmt::format("semantic hashing, {} bits", hash.bits),
                        hamming_curve(qb, corpus.test.topics, db, corpus.train.topics, cutoffs)});
+    ball_lookups(qb, db, static_cast<int>(hash.bits), corpus.test.topics, corpus.train.topics, o.output);
     // how binary the code came out: the share of code units within 0.1 of 0 or 1
     const std::vector<float> c = rows_through(ex, x, code, t.test);
     const auto near = std::ranges::count_if(c, [](float v) { return v < 0.1f || v > 0.9f; });

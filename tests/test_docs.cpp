@@ -3,6 +3,7 @@
 // force, and the autoencoder on count data.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -163,6 +164,42 @@ TEST_CASE("docs/retrieval: precision and recall at each cutoff equal the counts 
   CHECK(retrieval_cutoffs(7) == std::vector<int64_t>{1, 3, 7});
   CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 2, std::vector<int64_t>{2, 2}); }), "increasing cutoffs"));
   CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 3, cut); }), "code values"));
+}
+
+TEST_CASE("docs/hashing: a Hamming ball's lookup finds what a scan finds, nearest first; its scores by hand") {
+  std::mt19937_64 gen(3);
+  std::vector<uint64_t> codes;
+  for (int d = 0; d < 300; ++d) codes.push_back(gen() & 0xfff);  // 12 bits: many neighbours
+  const HammingIndex index(codes, 12);
+  std::vector<int64_t> got;
+  for (uint64_t q : {uint64_t{0}, uint64_t{0xabc}, codes[17]})
+    for (int r = 0; r <= 3; ++r) {
+      index.lookup(q, r, got);
+      std::vector<std::pair<int, int64_t>> want;  // (distance, row)
+      for (size_t d = 0; d < codes.size(); ++d)
+        if (std::popcount(codes[d] ^ q) <= r) want.push_back({std::popcount(codes[d] ^ q), static_cast<int64_t>(d)});
+      std::ranges::sort(want);
+      std::vector<int64_t> rows;
+      for (auto [dist, row] : want) rows.push_back(row);
+      CAPTURE(q);
+      CAPTURE(r);
+      CHECK(got == rows);
+    }
+  // database 0b00 {0}, 0b11 {1}, 0b01 {0, 1}, 0b10 {2}; queries 0b01 {1} and 0b00 {5}
+  const std::vector<uint64_t> db{0b00, 0b11, 0b01, 0b10}, q{0b01, 0b00};
+  const HammingIndex small(db, 2);
+  const auto s = hamming_ball_scores(small, q, Topics{{1}, {5}}, Topics{{0}, {1}, {0, 1}, {2}}, 1);
+  REQUIRE(s.size() == 2);
+  CHECK(s[0].retrieved == 1.0);   // each finds its own address: rows 2 and 0
+  CHECK(s[0].precision == 0.5);   // 1 of 1, then 0 of 1
+  CHECK(s[0].recall == 0.5);      // the first query: 1 of its 2 relevant (the second has none)
+  CHECK(s[0].empty == 0);
+  CHECK(s[1].retrieved == 3.0);   // radius 1: rows 2, 0, 1 and rows 0, 2, 3
+  CHECK(s[1].precision == doctest::Approx((2.0 / 3 + 0.0) / 2));
+  CHECK(s[1].recall == 1.0);
+  CHECK(has(error_of([&] { small.lookup(0, 3, got); }), "radius 3; expected 0 to the code's 2 bits"));
+  CHECK(has(error_of([&] { HammingIndex(std::vector<uint64_t>{0b100}, 2); }), "has bits above its 2"));
+  CHECK(has(error_of([&] { HammingIndex(db, 65); }), "65 bits"));
 }
 
 namespace {
