@@ -75,6 +75,7 @@ std::vector<Point> drawn_points(const Panel& p, const Series& s) {
 // The legend's entries: a row of them, wrapped where the next would pass
 // the frame's right edge.
 constexpr double kLegendRow = 14;
+constexpr double kMinFrameH = 60;  // the frame's least height, however long the legend
 double legend_entry(const Series& s) { return 34 + 6.0 * static_cast<double>(s.label.size()); }
 int legend_rows(const Panel& p, double w) {
   int rows = p.series.empty() ? 0 : 1;
@@ -89,7 +90,8 @@ int legend_rows(const Panel& p, double w) {
 void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
   const double w = kPanelW - kLeft - kRight;
   // Room above the frame for two legend rows; more push the frame down.
-  const double extra = kLegendRow * std::max(0, legend_rows(p, w) - 2);
+  const double extra = std::min(kLegendRow * std::max(0, legend_rows(p, w) - 2),
+                                kPanelH - kTop - kBottom - kMinFrameH);  // past that the legend overlaps
   const double h = kPanelH - kTop - kBottom - extra;
   const double fx = ox + kLeft, fy = oy + kTop + extra;  // the frame's top left corner
   svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="14" text-anchor="middle">{}</text>)~" "\n",
@@ -157,20 +159,28 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
     const Series& s = p.series[k];
     const char* color = kColors[k % std::size(kColors)];
     const std::vector<Point>& pts = points[k];
-    if (pts.size() > 1) {
+    if (s.points_only) {
+      for (const Point& q : pts)
+        svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="1.6" fill="{}" fill-opacity="0.6"/>)~" "\n", px(q.x),
+                           py(q.y), color);
+    } else if (pts.size() > 1) {
       std::string line;
       for (const Point& q : pts) line += fmt::format("{:.1f},{:.1f} ", px(q.x), py(q.y));
       svg += fmt::format(R"~(<polyline points="{}" fill="none" stroke="{}" stroke-width="1.6"{}/>)~" "\n", line, color,
                          s.dashed ? R"~( stroke-dasharray="5,3")~" : "");
     }
-    if (pts.size() <= 40)  // few points: mark each
+    if (!s.points_only && pts.size() <= 40)  // few points: mark each
       for (const Point& q : pts)
         svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="2.2" fill="{}"/>)~" "\n", px(q.x), py(q.y), color);
     const double entry = legend_entry(s);
     if (lx > fx && lx + entry > fx + w) lx = fx, ly += kLegendRow;
-    svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="{3}" stroke-width="2"{4}/><text x="{5:.1f}" y="{6:.1f}" font-size="11">{7}</text>)~" "\n",
-                       lx, ly, lx + 20, color, s.dashed ? R"~( stroke-dasharray="5,3")~" : "", lx + 25, ly + 4,
-                       escaped(s.label));
+    if (s.points_only)
+      svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/><text x="{:.1f}" y="{:.1f}" font-size="11">{}</text>)~" "\n",
+                         lx + 10, ly, color, lx + 25, ly + 4, escaped(s.label));
+    else
+      svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="{3}" stroke-width="2"{4}/><text x="{5:.1f}" y="{6:.1f}" font-size="11">{7}</text>)~" "\n",
+                         lx, ly, lx + 20, color, s.dashed ? R"~( stroke-dasharray="5,3")~" : "", lx + 25, ly + 4,
+                         escaped(s.label));
     lx += entry;
   }
 }

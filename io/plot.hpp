@@ -15,6 +15,7 @@ struct Series {
   std::string label = {};
   std::vector<double> x = {}, y = {};  // the same length; a point with a non-finite coordinate is left out
   bool dashed = false;
+  bool points_only = false;  // a scatter: every point a dot, no line (its legend entry a dot too)
 };
 
 struct Panel {

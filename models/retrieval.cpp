@@ -180,6 +180,8 @@ HammingIndex::HammingIndex(std::span<const uint64_t> codes, int bits) : bits_(bi
 void HammingIndex::lookup(uint64_t code, int radius, std::vector<int64_t>& out) const {
   if (radius < 0 || radius > bits_)
     throw Error("hamming index: radius {}; expected 0 to the code's {} bits", radius, bits_);
+  if (bits_ < 64 && code >> bits_)
+    throw Error("hamming index: query code {:#x} has bits above the index's {}; expected them 0", code, bits_);
   out.clear();
   // Ring by ring: every address at distance r, its flipped bits in
   // increasing order; a ring's documents then sorted into database order.
@@ -209,6 +211,8 @@ std::vector<BallScore> hamming_ball_scores(const HammingIndex& index, std::span<
     throw Error("hamming ball: {} query codes and {} database topic sets; expected one per query ({}) and per "
                 "indexed document ({})",
                 queries.size(), database_topics.size(), query_topics.size(), index.size());
+  if (max_radius < 0 || max_radius > index.bits())
+    throw Error("hamming ball: radius up to {}; expected 0 to the code's {} bits", max_radius, index.bits());
   const size_t words = topic_words(query_topics, database_topics);
   const Masks qm = masks(query_topics, words), dm = masks(database_topics, words);
   std::vector<BallScore> out;
@@ -225,8 +229,9 @@ std::vector<BallScore> hamming_ball_scores(const HammingIndex& index, std::span<
       for (int64_t d : found) hits += qm.meet(dm, q, static_cast<size_t>(d));
       s.retrieved += static_cast<double>(found.size());
       if (found.empty()) ++s.empty;
-      else s.precision += static_cast<double>(hits) / static_cast<double>(found.size()), ++with_any;
-      if (relevant[q] > 0) s.recall += static_cast<double>(hits) / static_cast<double>(relevant[q]), ++with_relevant;
+      if (relevant[q] == 0) continue;  // as the ranked curves: only queries with a relevant document count
+      if (!found.empty()) s.precision += static_cast<double>(hits) / static_cast<double>(found.size()), ++with_any;
+      s.recall += static_cast<double>(hits) / static_cast<double>(relevant[q]), ++with_relevant;
     }
     s.retrieved /= static_cast<double>(std::max<size_t>(queries.size(), 1));
     s.precision /= static_cast<double>(std::max<int64_t>(with_any, 1));

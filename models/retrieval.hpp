@@ -65,9 +65,10 @@ class HammingIndex {
 };
 
 // Each query's Hamming ball of radius r = 0 .. max_radius looked up in
-// `index`: the mean number retrieved, the precision over the queries that
-// retrieved any (a relevant share, as above), the recall over the queries
-// with a relevant document, and how many retrieved none.
+// `index`: the mean number retrieved and how many queries retrieved none
+// (over all queries); the precision (the relevant share of what a query
+// retrieved) over the queries with a relevant document that retrieved
+// any; the recall over the queries with a relevant document.
 struct BallScore {
   int radius = 0;
   double retrieved = 0, precision = 0, recall = 0;

@@ -83,7 +83,19 @@ void ball_lookups(const std::vector<uint64_t>& queries, const std::vector<uint64
       return found.size();
     });
     if (n_lookup != n_scan)
-      throw Error("semantic hashing: the lookups at radius {} found {} stories, the scan {}", b.radius, n_lookup, n_scan);
+      throw Error("semantic hashing: the lookups at radius {} found {} stories and the scan {}; expected the same",
+                  b.radius, n_lookup, n_scan);
+    std::vector<std::pair<int, int64_t>> near;  // each query's lookup against its scan, nearest first
+    for (size_t q = 0; q < queries.size(); ++q) {
+      near.clear();
+      for (size_t d = 0; d < database.size(); ++d)
+        if (const int h = std::popcount(database[d] ^ queries[q]); h <= b.radius) near.push_back({h, static_cast<int64_t>(d)});
+      std::ranges::sort(near);
+      index.lookup(queries[q], b.radius, found);
+      if (!std::ranges::equal(found, near, {}, {}, [](const auto& p) { return p.second; }))
+        throw Error("semantic hashing: test story {}'s lookup at radius {} differs from its scan; expected the same "
+                    "stories in the same order", q, b.radius);
+    }
     fmt::print("{:>6}  {:>8.0f}  {:>10.1f}  {:>9.4f}  {:>7.4f}  {:>11}  {:>12.2f}  {:>10.2f}\n", b.radius, probes,
                b.retrieved, b.precision, b.recall, b.empty, lookup, scan);
     csv.row("{},{:.0f},{:.3f},{:.6f},{:.6f},{},{:.3f},{:.3f}", b.radius, probes, b.retrieved, b.precision, b.recall,
@@ -97,10 +109,15 @@ struct HashOptions {
   int64_t bits = 32;
   std::vector<int64_t> hidden{500, 500};
   float noise = 4.0f;
+  bool map = false;  // also the 2-D map (--map; the paper preset's default)
 };
 
-void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, const HashOptions& hash) {
+void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOptions& hash) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+  if (o.preset == "paper" && unset("--map")) hash.map = true;
+  if (hash.map && o.pretrain_epochs.size() > 1)
+    throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the 2-D map's stack is trained "
+                "too: give one value for both, or --map false", o.pretrain_epochs.size());
   if (hash.bits == 0 && (app.count("--hash-hidden") > 0 || app.count("--hash-noise") > 0))
     throw Error("--hash-hidden, --hash-noise: they set the semantic hashing stack, which --hash-bits 0 leaves out");
   if (hash.bits > 0 && o.pretrain_epochs.size() > 1)
@@ -186,6 +203,74 @@ void report(const std::vector<Method>& methods, const AeOptions& o, const std::s
     panels[1].series.push_back(std::move(b));
   }
   draw_curves("docs_reuters", [&] { io::write_svg_plot(o.output + "/retrieval.svg", panels, title); });
+}
+
+// The stories' 2-D map (the paper's Fig. 4): a third stack ending in 2
+// linear units, fine-tuned like the retrieval stack, beside LSA's first two
+// dimensions; the test stories of the six largest topics (those with one
+// topic only) drawn in their topic's colour, to map.svg.
+void draw_map(Graph& g, Executor& ex, const AeOptions& o, const AeTask& t, const io::ReutersCorpus& corpus,
+              std::vector<int64_t> layers, Summary& sum) {
+  AeOptions m = o;
+  m.output = o.output + "/map";
+  m.hidden.back() = 2;
+  layers.back() = 2;
+  make_output_dir(m.output);
+  Dbn dbn = Dbn::make(g, "map_dbn", {.layers = layers, .seed = o.seed + 2, .visible_unit = Unit::count,
+                                     .top_hidden_unit = Unit::gaussian});
+  const bool resume = pretrain_stack(dbn, ex, m, t, sum, "map");
+  AutoencoderConfig cfg = autoencoder_config(m, t, layers);
+  Autoencoder net = Autoencoder::make(g, "map", cfg);
+  net.init_from(dbn);
+  detail::finetune(net, ex, t, m, cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr, resume, "map_finetune",
+                   sum);
+  const Tensor x = g.input("map.x", {500, layers.front()});
+  const Tensor code = net.encode(x);
+  const std::vector<float> codes = rows_through(ex, x, code, t.test);
+  auto log1 = [](float c, int64_t) { return std::log1p(c); };
+  const Pca lsa = fit_pca(transformed(doc_source(corpus.train), log1), 2);
+  const std::vector<float> rows = all_rows(transformed(t.test, log1));
+  std::vector<float> lsa_codes(static_cast<size_t>(t.test.count * 2));
+  lsa.encode(rows, lsa_codes);
+
+  std::vector<int64_t> size(corpus.topics.size(), 0);
+  for (const auto& d : corpus.train.topics)
+    for (int32_t k : d) ++size[static_cast<size_t>(k)];
+  std::vector<int32_t> order(size.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::ranges::stable_sort(order, [&](int32_t a, int32_t b) { return size[static_cast<size_t>(a)] > size[static_cast<size_t>(b)]; });
+  order.resize(std::min<size_t>(6, order.size()));
+  io::Panel panels[2] = {{"LSA, the first 2 dimensions", "dimension 1", "dimension 2"},
+                         {"Autoencoder, 2-D code", "code 1", "code 2"}};
+  for (int32_t k : order)
+    for (io::Panel& p : panels) {
+      io::Series s{corpus.topics[static_cast<size_t>(k)]};
+      s.points_only = true;
+      p.series.push_back(std::move(s));
+    }
+  int64_t drawn = 0;
+  for (int64_t d = 0; d < t.test.count; ++d) {
+    const auto& topics = corpus.test.topics[static_cast<size_t>(d)];
+    if (topics.size() != 1) continue;
+    const auto it = std::ranges::find(order, topics.front());
+    if (it == order.end()) continue;
+    const auto k = static_cast<size_t>(it - order.begin());
+    const auto i = static_cast<size_t>(2 * d);
+    panels[0].series[k].x.push_back(lsa_codes[i]);
+    panels[0].series[k].y.push_back(lsa_codes[i + 1]);
+    panels[1].series[k].x.push_back(codes[i]);
+    panels[1].series[k].y.push_back(codes[i + 1]);
+    ++drawn;
+  }
+  draw_curves("docs_reuters", [&] {
+    io::write_svg_plot(o.output + "/map.svg", panels,
+                       fmt::format("docs_reuters: {} test stories of the six largest topics in 2-D", drawn));
+  });
+  const RetrievalCurve c = cosine_curve(codes, corpus.test.topics, rows_through(ex, x, code, doc_source(corpus.train)),
+                                        corpus.train.topics, 2, retrieval_cutoffs(corpus.train.size()));
+  result("map_precision_at_15", fmt::format("{:.4f}", c.precision_at(15)));
+  sum.add("2-D map (map.svg)", 0.0, fmt::format("{} stories drawn; the 2-D codes' precision at 15: {:.3f}", drawn,
+                                               c.precision_at(15)));
 }
 
 int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOptions& hash) {
@@ -326,6 +411,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
             fmt::format("precision at 15: {:.3f}; {:.1f}% of code units within 0.1 of 0 or 1",
                         methods.back().curve.precision_at(15), 100.0 * static_cast<double>(near) / static_cast<double>(c.size())));
   }
+  if (hash.map) draw_map(g, ex, o, t, corpus, layers, sum);
   report(methods, o, title);
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   sum.print();
@@ -354,6 +440,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--hash-hidden", hash.hidden, "semantic hashing: the hidden layers below the code")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
+  app.add_option("--map", hash.map,
+                 "also train a 2-D code and draw the test stories by topic beside LSA's 2-D (map.svg; default: true "
+                 "in the paper preset)");
   app.add_option("--hash-noise", hash.noise,
                  "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
       ->capture_default_str()->check(samples::kNonNegative);

@@ -2,7 +2,8 @@
 # docs_reuters end to end on Reuters-21578 with a small net and vocabulary:
 # it prints its results, the fine-tuned codes retrieve better than chance
 # (the relevant share of the whole database), and so do the semantic
-# hashing stack's binary codes, it writes its metrics and
+# hashing stack's binary codes, it looks them up by address and draws the
+# 2-D map, it writes its metrics and
 # curves, and a resumed run adds the epochs asked for, each once.
 # Usage: test_docs_reuters.sh DOCS_REUTERS DATA_DIR. Exit 77 (skipped) without the stories.
 set -e
@@ -16,20 +17,23 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 trap 'exit 1' HUP INT TERM
 fail() { echo "$1"; cat "$out/log"; exit 1; }
-args="--data $data --output $out --vocabulary 500 --hidden 100,10 --hash-hidden 100 --hash-bits 16 --pretrain-epochs 3"
+args="--data $data --output $out --vocabulary 500 --hidden 100,10 --hash-hidden 100 --hash-bits 16 --map true --pretrain-epochs 3"
 "$bin" $args --finetune-epochs 3 > "$out/log" 2>&1 || fail "the run failed"
 value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
 chance=$(value chance_precision)
 lsa=$(value lsa_precision_at_15)
 tuned=$(value autoencoder_precision_at_15)
 hash=$(value hash_precision_at_15)
-[ -n "$chance" ] && [ -n "$lsa" ] && [ -n "$tuned" ] && [ -n "$hash" ] || fail "missing result lines"
+ball=$(value hash_ball1_retrieved)
+map=$(value map_precision_at_15)
+[ -n "$chance" ] && [ -n "$lsa" ] && [ -n "$tuned" ] && [ -n "$hash" ] && [ -n "$ball" ] && [ -n "$map" ] ||
+  fail "missing result lines"
 awk -v a="$tuned" -v c="$chance" 'BEGIN { exit !(a > c + 0.1) }' ||
   fail "the fine-tuned codes retrieve no better than chance: $tuned against $chance"
 awk -v a="$hash" -v c="$chance" 'BEGIN { exit !(a > c + 0.1) }' ||
   fail "the 16-bit hash codes retrieve no better than chance: $hash against $chance"
-for f in retrieval.csv retrieval.svg finetune.csv pretrain_layer1.csv pretrain_layer2.csv hash/hash_finetune.csv \
-    hash/pretrain_layer2.csv; do
+for f in retrieval.csv retrieval.svg hash_lookup.csv map.svg map/map_finetune.csv finetune.csv pretrain_layer1.csv pretrain_layer2.csv \
+    hash/hash_finetune.csv hash/pretrain_layer2.csv; do
   [ -s "$out/$f" ] || fail "no $f"
 done
 "$bin" $args --finetune-epochs 4 --resume > "$out/log" 2>&1 || fail "the resumed run failed"

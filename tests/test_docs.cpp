@@ -191,12 +191,29 @@ TEST_CASE("docs/hashing: a Hamming ball's lookup finds what a scan finds, neares
   const auto s = hamming_ball_scores(small, q, Topics{{1}, {5}}, Topics{{0}, {1}, {0, 1}, {2}}, 1);
   REQUIRE(s.size() == 2);
   CHECK(s[0].retrieved == 1.0);   // each finds its own address: rows 2 and 0
-  CHECK(s[0].precision == 0.5);   // 1 of 1, then 0 of 1
-  CHECK(s[0].recall == 0.5);      // the first query: 1 of its 2 relevant (the second has none)
+  CHECK(s[0].precision == 1.0);   // 1 of 1; the second query has no relevant document: not counted
+  CHECK(s[0].recall == 0.5);      // the first query: 1 of its 2 relevant
   CHECK(s[0].empty == 0);
   CHECK(s[1].retrieved == 3.0);   // radius 1: rows 2, 0, 1 and rows 0, 2, 3
-  CHECK(s[1].precision == doctest::Approx((2.0 / 3 + 0.0) / 2));
+  CHECK(s[1].precision == doctest::Approx(2.0 / 3));
   CHECK(s[1].recall == 1.0);
+  // 3 bits, database 0b000 {0}, 0b011 {0}, 0b111 {1}; queries 0b001 {0} and 0b100 {0}, radius 0 finds nothing
+  // for either; radius 1: 0b000 for the first (and 0b011), 0b000 for the second
+  const HammingIndex three(std::vector<uint64_t>{0b000, 0b011, 0b111}, 3);
+  const auto t = hamming_ball_scores(three, std::vector<uint64_t>{0b001, 0b100}, Topics{{0}, {0}},
+                                     Topics{{0}, {0}, {1}}, 1);
+  CHECK(t[0].empty == 2);
+  CHECK(t[0].precision == 0.0);  // no query found any: nothing to average
+  CHECK(t[0].retrieved == 0.0);
+  CHECK(t[1].empty == 0);
+  CHECK(t[1].retrieved == 1.5);  // rows 0, 1 and row 0
+  CHECK(t[1].precision == 1.0);
+  CHECK(t[1].recall == doctest::Approx((1.0 + 0.5) / 2));
+  const auto u = hamming_ball_scores(three, std::vector<uint64_t>{0b001, 0b110}, Topics{{0}, {0}},
+                                     Topics{{0}, {0}, {1}}, 1);  // 0b110 finds 0b111 only: precision 0
+  CHECK(u[1].precision == doctest::Approx((1.0 + 0.0) / 2));
+  CHECK(has(error_of([&] { three.lookup(0b1000, 0, got); }), "has bits above the index's 3"));
+  CHECK(has(error_of([&] { (void)hamming_ball_scores(three, {}, {}, Topics{{0}, {0}, {1}}, -1); }), "radius up to -1"));
   CHECK(has(error_of([&] { small.lookup(0, 3, got); }), "radius 3; expected 0 to the code's 2 bits"));
   CHECK(has(error_of([&] { HammingIndex(std::vector<uint64_t>{0b100}, 2); }), "has bits above its 2"));
   CHECK(has(error_of([&] { HammingIndex(db, 65); }), "65 bits"));

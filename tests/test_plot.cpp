@@ -155,6 +155,27 @@ TEST_CASE("io/write_svg_plot: a legend of many rows pushes the frame down instea
     CHECK(lowest_label + 4 <= frame_top);  // a baseline at least 4 px above the frame
     tops.push_back(frame_top);
   }
-  CHECK(tops[1] > tops[0] + 14);  // two rows fit above the frame; eight labels take four
+  CHECK(tops[1] == tops[0] + 6 * 14);  // two rows fit above the frame; eight labels this long take a row each
+  io::Panel many{"P", "x", "y"};  // far more rows than fit: the frame keeps a height
+  for (int k = 0; k < 40; ++k) many.series.push_back({"a rather long series label " + std::to_string(k), {0, 1}, {0, 1}});
+  io::write_svg_plot(dir / "many.svg", std::span(&many, 1));
+  const std::string svg = slurp(dir / "many.svg");
+  const size_t r = svg.find("<rect x=\"");
+  CHECK(std::stod(svg.substr(svg.find("height=\"", r) + 8)) >= 60);
+}
+
+TEST_CASE("io/write_svg_plot: a scatter series draws a dot for every point and no line") {
+  const io_test::TempDir dir("plot_scatter");
+  io::Series cloud{"cloud"};
+  for (int i = 0; i < 100; ++i) cloud.x.push_back(std::sin(i)), cloud.y.push_back(std::cos(3.0 * i));
+  cloud.x.push_back(std::nan(""));  // left out
+  cloud.y.push_back(1.0);
+  cloud.points_only = true;
+  const io::Panel p{"Map", "x", "y", {cloud, {"line", {0, 1}, {0, 1}}}};
+  io::write_svg_plot(dir / "map.svg", std::span(&p, 1));
+  const std::string svg = slurp(dir / "map.svg");
+  CHECK(count(svg, "fill-opacity=\"0.6\"") == 100);  // the cloud's dots
+  CHECK(count(svg, "<circle") == 100 + 1 + 2);      // its legend dot, the line's two points
+  CHECK(count(svg, "<polyline") == 1);              // the line's only
 }
 
