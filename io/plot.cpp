@@ -113,7 +113,9 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
                        fx + w / 2, fy + h / 2);
     return;
   }
-  const Range x = xr.flat() ? xr.padded(0) : xr;
+  bool scatter = false;  // dots need room at the frame's sides, line ends do not
+  for (const Series& s : p.series) scatter = scatter || s.points_only;
+  const Range x = xr.flat() ? xr.padded(0) : scatter ? xr.padded(0.03) : xr;
   const Range y = yr.padded(0.06);
   auto px = [&](double v) { return fx + (v - x.lo) / (x.hi - x.lo) * w; };
   auto py = [&](double v) { return fy + h - (v - y.lo) / (y.hi - y.lo) * h; };

@@ -1,7 +1,8 @@
 #pragma once
-// Learning curves as SVG: panels of line charts side by side, each with
-// its title, labelled axes on round ticks, and a legend. Text, so any
-// browser shows it sharp at any size, and no library is needed to write it.
+// Learning curves as SVG: panels of line charts (or scatter plots) side by
+// side, each with its title, labelled axes on round ticks, and a legend.
+// Text, so any browser shows it sharp at any size, and no library is
+// needed to write it.
 
 #include <filesystem>
 #include <span>

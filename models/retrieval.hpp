@@ -68,7 +68,8 @@ class HammingIndex {
 // `index`: the mean number retrieved and how many queries retrieved none
 // (over all queries); the precision (the relevant share of what a query
 // retrieved) over the queries with a relevant document that retrieved
-// any; the recall over the queries with a relevant document.
+// any (0 at a radius where none did); the recall over the queries with a
+// relevant document.
 struct BallScore {
   int radius = 0;
   double retrieved = 0, precision = 0, recall = 0;

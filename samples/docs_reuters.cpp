@@ -25,10 +25,15 @@
 // test story, found by probing a hash table of their codes (against a
 // linear scan of the codes, timed on the run).
 //
+// The 2-D map (the paper's Fig. 4; --map, on in the paper preset): a third
+// stack like the retrieval one but ending in 2 linear units, the test
+// stories of the six largest topics drawn by their codes beside LSA's
+// first two dimensions.
+//
 // Writes to --output: pretrain/ and finetune/ checkpoints (baseline/ with
 // --baseline, for the retrieval stack only), hash/ with the hashing
-// stack's, per-epoch CSV metrics, retrieval.csv (every method's precision
-// and recall at each cutoff), retrieval.svg and hash_lookup.csv; prints a summary table and
+// stack's, map/ with the map's, per-epoch CSV metrics, retrieval.csv (every method's precision
+// and recall at each cutoff), retrieval.svg, hash_lookup.csv and map.svg; prints a summary table and
 // key=value result lines. The run shares its options, its pretraining and
 // its fine-tuning with the image autoencoders
 // (samples/autoencoder_parts.hpp); as there, the fine-tuning keeps the
@@ -117,12 +122,12 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   if (o.preset == "paper" && unset("--map")) hash.map = true;
   if (hash.map && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the 2-D map's stack is trained "
-                "too: give one value for both, or --map false", o.pretrain_epochs.size());
+                "too: give one value for every stack, or --no-map", o.pretrain_epochs.size());
   if (hash.bits == 0 && (app.count("--hash-hidden") > 0 || app.count("--hash-noise") > 0))
     throw Error("--hash-hidden, --hash-noise: they set the semantic hashing stack, which --hash-bits 0 leaves out");
   if (hash.bits > 0 && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the hashing stack has other "
-                "layers: give one value for both, or --hash-bits 0", o.pretrain_epochs.size());
+                "layers: give one value for every stack, or --hash-bits 0", o.pretrain_epochs.size());
   if (o.method.starts_with("pcd"))
     throw Error("--method {}: persistent chains are not supported for count units (the first RBM's); expected cd1 or "
                 "cdK", o.method);
@@ -440,9 +445,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--hash-hidden", hash.hidden, "semantic hashing: the hidden layers below the code")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
-  app.add_option("--map", hash.map,
-                 "also train a 2-D code and draw the test stories by topic beside LSA's 2-D (map.svg; default: true "
-                 "in the paper preset)");
+  app.add_flag("--map,!--no-map", hash.map,
+               "also train a 2-D code and draw the test stories by topic beside LSA's 2-D (map.svg; on in the paper "
+               "preset, --no-map leaves it out)");
   app.add_option("--hash-noise", hash.noise,
                  "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
       ->capture_default_str()->check(samples::kNonNegative);

@@ -17,7 +17,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 trap 'exit 1' HUP INT TERM
 fail() { echo "$1"; cat "$out/log"; exit 1; }
-args="--data $data --output $out --vocabulary 500 --hidden 100,10 --hash-hidden 100 --hash-bits 16 --map true --pretrain-epochs 3"
+args="--data $data --output $out --vocabulary 500 --hidden 100,10 --hash-hidden 100 --hash-bits 16 --map --pretrain-epochs 3"
 "$bin" $args --finetune-epochs 3 > "$out/log" 2>&1 || fail "the run failed"
 value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
 chance=$(value chance_precision)
@@ -41,4 +41,6 @@ rows=$(cut -d, -f1 "$out/finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
 rows=$(cut -d, -f1 "$out/hash/hash_finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "hash/hash_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
+rows=$(cut -d, -f1 "$out/map/map_finetune.csv" | tail -n +2 | tr '\n' ' ')
+[ "$rows" = "1 2 3 4 " ] || fail "map/map_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
 echo "chance $chance, LSA $lsa, fine-tuned $tuned, 16-bit hash $hash (precision at 15)"
