@@ -56,10 +56,16 @@ struct Annealer {
   Tensor beta, beta_prev, dbeta;  // dbeta = beta - beta_prev, formed in double
   Tensor v, delta, step;
 
-  Annealer(const Rbm& rbm, std::span<const float> base_bias, int64_t m) {
+  // words: 0 for binary visible units; for count units every chain's
+  // number of words D, which scales the hidden biases and is kept by the
+  // visible transition (D draws from the tempered softmax).
+  Annealer(const Rbm& rbm, std::span<const float> base_bias, int64_t m, int64_t words = 0) {
     const Graph& src = *rbm.graph;
     const int64_t nv = rbm.config.visible, nh = rbm.config.hidden;
-    const Tensor w = g.constant({nv, nh}, src.value(rbm.w)), b = g.constant({1, nh}, src.value(rbm.b));
+    std::vector<float> bias(src.value(rbm.b).begin(), src.value(rbm.b).end());
+    if (words > 0)
+      for (float& x : bias) x *= static_cast<float>(words);
+    const Tensor w = g.constant({nv, nh}, src.value(rbm.w)), b = g.constant({1, nh}, bias);
     const Tensor c = g.constant({1, nv}, src.value(rbm.c)), a = g.constant({1, nv}, base_bias);
     beta = g.input("beta", {1, 1});
     beta_prev = g.input("beta_prev", {1, 1});
@@ -69,7 +75,28 @@ struct Annealer {
     // log f_k(v) - log f_{k-1}(v), written as differences so float rounding stays small
     delta = dbeta * sum(v * (c - a), 1) + sum(softplus(xh * beta) - softplus(xh * beta_prev), 1);
     const Tensor h = sigmoid_bernoulli(xh * beta);
-    step = assign(v, sigmoid_bernoulli((1.0f - beta) * a + beta * (matmul(h, w, {.tb = true}) + c)));
+    const Tensor xv = (1.0f - beta) * a + beta * (matmul(h, w, {.tb = true}) + c);
+    step = assign(v, words > 0 ? multinomial(softmax(xv), g.constant({m, 1}, static_cast<float>(words)))
+                               : sigmoid_bernoulli(xv));
+  }
+
+  // v_0 ~ p_A for count units: `words` draws from softmax(a) per chain
+  void start_words(std::span<const float> base_bias, int64_t words, uint64_t seed) {
+    auto vs = g.value(v);
+    std::ranges::fill(vs, 0.0f);
+    std::vector<double> cdf;
+    double acc = 0;
+    const double top = *std::ranges::max_element(base_bias);
+    for (float ai : base_bias) cdf.push_back(acc += std::exp(double(ai) - top));
+    const size_t nv = base_bias.size(), m = vs.size() / nv;
+    std::vector<float> u(m * static_cast<size_t>(words));
+    fill_uniform(u, 0.0f, 1.0f, seed, 0xA16);
+    for (size_t r = 0; r < m; ++r)
+      for (int64_t k = 0; k < words; ++k) {
+        const double x = u[r * static_cast<size_t>(words) + static_cast<size_t>(k)] * acc;
+        const auto j = std::min<size_t>(static_cast<size_t>(std::ranges::upper_bound(cdf, x) - cdf.begin()), nv - 1);
+        vs[r * nv + j] += 1.0f;
+      }
   }
 
   // v_0 ~ p_A: independent pixels with probabilities sigmoid(a)
@@ -83,16 +110,24 @@ struct Annealer {
 
 }  // namespace
 
-AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisConfig& cfg) {
-  if (rbm.config.visible_unit != Unit::binary || rbm.config.hidden_unit != Unit::binary)
-    throw Error("ais '{}': implemented for binary visible and hidden units only", rbm.name);
+namespace {
+
+AisResult anneal(const Rbm& rbm, std::span<const float> base_bias, int64_t words, const AisConfig& cfg) {
   if (static_cast<int64_t>(base_bias.size()) != rbm.config.visible)
     throw Error("ais '{}': {} base-rate biases; expected {}", rbm.name, base_bias.size(), rbm.config.visible);
   if (cfg.runs < 2) throw Error("ais '{}': {} runs; expected at least 2", rbm.name, cfg.runs);
-  Annealer an(rbm, base_bias, cfg.runs);
-  an.start(base_bias, cfg.seed);
+  Annealer an(rbm, base_bias, cfg.runs, words);
   AisResult r;
-  for (float ai : base_bias) r.log_z_base += std::max(double(ai), 0.0) + std::log1p(std::exp(-std::abs(double(ai))));
+  if (words > 0) {  // D draws from softmax(a), in any order: D log sum_i exp(a_i)
+    an.start_words(base_bias, words, cfg.seed);
+    const double top = *std::ranges::max_element(base_bias);
+    double s = 0;
+    for (float ai : base_bias) s += std::exp(double(ai) - top);
+    r.log_z_base = static_cast<double>(words) * (top + std::log(s));
+  } else {
+    an.start(base_bias, cfg.seed);
+    for (float ai : base_bias) r.log_z_base += std::max(double(ai), 0.0) + std::log1p(std::exp(-std::abs(double(ai))));
+  }
   r.log_z_base += static_cast<double>(rbm.config.hidden) * std::log(2.0);
   const std::vector<double> bs = betas(cfg);
   r.temperatures = static_cast<int>(bs.size()) - 1;
@@ -115,6 +150,34 @@ AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisC
   }
   summarize(logw, r);
   return r;
+}
+
+}  // namespace
+
+AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisConfig& cfg) {
+  if (rbm.config.visible_unit != Unit::binary || rbm.config.hidden_unit != Unit::binary)
+    throw Error("ais '{}': implemented for binary visible and hidden units here (count visible units take the "
+                "number of words: ais_log_z(rbm, bias, words))",
+                rbm.name);
+  return anneal(rbm, base_bias, 0, cfg);
+}
+
+AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, int64_t words, const AisConfig& cfg) {
+  if (rbm.config.visible_unit != Unit::count || rbm.config.hidden_unit != Unit::binary)
+    throw Error("ais '{}': a number of words is for count visible units with binary hidden units; these are {} and {}",
+                rbm.name, to_string(rbm.config.visible_unit), to_string(rbm.config.hidden_unit));
+  if (words < 1) throw Error("ais '{}': {} words; expected at least 1 (log Z_0 is {} log 2)", rbm.name, words,
+                             rbm.config.hidden);
+  return anneal(rbm, base_bias, words, cfg);
+}
+
+std::vector<float> word_share_bias(std::span<const float> mean_counts, float floor) {
+  double total = 0;
+  for (float m : mean_counts) total += std::max(0.0f, m);
+  if (!(total > 0)) throw Error("word_share_bias: the mean counts hold no word; expected some positive");
+  std::vector<float> a;
+  for (float m : mean_counts) a.push_back(static_cast<float>(std::log(std::max<double>(floor, std::max(0.0f, m) / total))));
+  return a;
 }
 
 }  // namespace ebm

@@ -1,6 +1,7 @@
 #pragma once
 // Annealed importance sampling of an RBM's log Z (Salakhutdinov & Murray
-// 2008), for binary visible and binary hidden units.
+// 2008), for binary visible and binary hidden units, and for count visible
+// units at a given number of words (below).
 //
 // The base model A has visible biases a (the data's base rates), no weights
 // and H hidden units with zero biases: log Z_A = sum_i softplus(a_i) + H log 2.
@@ -54,6 +55,20 @@ struct AisResult {
 
 // a: the base model's visible biases (e.g. log-odds of the training data's mean).
 AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisConfig& cfg = {});
+
+// Count visible units (a replicated softmax) with binary hidden units: log
+// Z_D for documents of `words` words, the normaliser exact_log_z(rbm, words)
+// computes by enumeration (models/exact.hpp). The base model draws the D
+// words from softmax(a): log Z_A = D log sum_i exp(a_i) + H log 2; the
+// intermediate distributions are
+//   log f_k(v) = (1 - beta_k) a.v + beta_k c.v + sum_j softplus(beta_k (D b_j + (v W)_j)),
+// with h ~ sigmoid(beta (v W + D b)) and v = D draws from
+// softmax((1 - beta) a + beta (h W' + c)).
+AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, int64_t words, const AisConfig& cfg = {});
+
+// log of each word's share of all the words (at least `floor`): the count
+// units' base model, a unigram model of the training data.
+std::vector<float> word_share_bias(std::span<const float> mean_counts, float floor = 1e-6f);
 
 // log-odds of each pixel's mean with the mean clipped to [eps, 1 - eps]
 std::vector<float> base_rate_bias(std::span<const float> data_mean, float eps = 1e-3f);

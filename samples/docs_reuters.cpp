@@ -43,11 +43,15 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <numeric>
+#include <random>
 
 #include <tbb/task_arena.h>
 
 #include "io/reuters.hpp"
+#include "models/ais.hpp"
+#include "models/exact.hpp"
 #include "models/retrieval.hpp"
 #include "samples/autoencoder_parts.hpp"
 
@@ -115,11 +119,70 @@ struct HashOptions {
   std::vector<int64_t> hidden{500, 500};
   float noise = 4.0f;
   bool map = false;  // also the 2-D map (--map; the paper preset's default)
+  int64_t ais_stories = 0;  // test stories whose log-probability the first RBM gets, by AIS (0: none)
+  double ais_scale = 0.1;   // of AIS's 14,500 temperatures
 };
+
+// The first RBM (count units) as a model of the words: the log-probability
+// of the word sequences of `n` test stories drawn at random (seed 1),
+// log p(w_1 .. w_D | D) = -F(v) - log Z_D (Z_D normalises over ordered
+// sequences; the bag of counts would add log(D! / prod v_i!)), with log
+// Z_D by AIS for each length D among them; beside it the unigram model of
+// the training words (AIS's base model), exact. Printed as perplexities
+// per word, exp(-sum log p / sum D), as topic models report them, the
+// RBM's with the range of AIS's +-3 standard errors.
+void word_perplexity(const Rbm& r, const AeTask& t, const io::DocumentSet& test, const HashOptions& h, int threads,
+                     Summary& sum) {
+  std::vector<int64_t> rows(static_cast<size_t>(test.size()));
+  std::iota(rows.begin(), rows.end(), 0);
+  std::mt19937_64 gen(1);
+  std::shuffle(rows.begin(), rows.end(), gen);
+  rows.resize(static_cast<size_t>(std::min<int64_t>(h.ais_stories, test.size())));
+  std::vector<float> v(rows.size() * static_cast<size_t>(test.vocabulary));
+  test.fill(rows, v);
+  const std::vector<double> f = free_energy_exact(r, v);
+  const std::vector<float> base = word_share_bias(t.data_means);
+  std::map<int64_t, AisResult> z;
+  for (int64_t d : rows) z[static_cast<int64_t>(test.length(d))];
+  AisConfig cfg{.runs = 100, .seed = 1, .threads = threads};
+  cfg.scale_temperatures(h.ais_scale);
+  Progress bar(fmt::format("AIS of the count RBM at {} story lengths", z.size()), static_cast<int>(z.size()));
+  int done = 0;
+  for (auto& [d, res] : z) {
+    res = ais_log_z(r, base, d, cfg);
+    bar.update(++done, fmt::format("D = {}: log Z {:.2f}", d, res.log_z));
+  }
+  double words = 0, lp = 0, lp_low = 0, lp_high = 0, unigram = 0;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const std::span<const float> vk(v.data() + k * static_cast<size_t>(test.vocabulary), static_cast<size_t>(test.vocabulary));
+    const double d = test.length(rows[k]);
+    double av = 0;
+    for (size_t i = 0; i < vk.size(); ++i) av += double{base[i]} * vk[i];
+    const AisResult& a = z.at(static_cast<int64_t>(d));
+    words += d;
+    lp += -f[k] - a.log_z;
+    lp_low += -f[k] - a.log_z_high;  // a higher log Z: a lower probability
+    lp_high += -f[k] - a.log_z_low;
+    unigram += av;  // sum_i exp(base_i) = 1: the unigram model needs no normaliser
+  }
+  const double ppl = std::exp(-lp / words), uni = std::exp(-unigram / words);
+  const std::string low = std::isfinite(lp_high) ? fmt::format("{:.1f}", std::exp(-lp_high / words))
+                                                 : std::string("unbounded below: an AIS run's weights too spread");
+  fmt::print("test perplexity per word over {} stories ({} words): count RBM {:.1f} (AIS +-3 sd: {} .. {:.1f}), "
+             "unigram model {:.1f}\n",
+             rows.size(), words, ppl, low, std::exp(-lp_low / words), uni);
+  result("rbm_test_perplexity", fmt::format("{:.1f}", ppl));
+  result("unigram_test_perplexity", fmt::format("{:.1f}", uni));
+  sum.add("AIS: test perplexity", bar.seconds(),
+          fmt::format("count RBM {:.1f}, unigram {:.1f} ({} stories)", ppl, uni, rows.size()));
+}
 
 void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOptions& hash) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "paper" && unset("--map")) hash.map = true;
+  if (o.preset == "paper" && unset("--ais-stories")) hash.ais_stories = 50;
+  if (hash.ais_stories == 0 && app.count("--ais-scale") > 0)
+    throw Error("--ais-scale: it sets the AIS of --ais-stories, which is 0 here");
   if (hash.map && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the 2-D map's stack is trained "
                 "too: give one value for every stack, or --no-map", o.pretrain_epochs.size());
@@ -354,6 +417,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
     fmt::print("docs_reuters: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", o.output);
   const bool resume = pretrain_stack(dbn, ex, o, t, sum);
+  if (hash.ais_stories > 0) word_perplexity(dbn.rbms.front(), t, corpus.test, hash, o.threads, sum);
 
   AutoencoderConfig cfg = autoencoder_config(o, t, layers);
   const float lr = cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr;
@@ -448,6 +512,12 @@ int main(int argc, char** argv) {
   app.add_flag("--map,!--no-map", hash.map,
                "also train a 2-D code and draw the test stories by topic beside LSA's 2-D (map.svg; on in the paper "
                "preset, --no-map leaves it out)");
+  app.add_option("--ais-stories", hash.ais_stories,
+                 "test stories whose log-probability under the first RBM AIS estimates (0: none; default: 50 in the "
+                 "paper preset)")
+      ->check(samples::kNonNegative);
+  app.add_option("--ais-scale", hash.ais_scale, "AIS's temperatures as a share of the paper's 14,500")
+      ->capture_default_str()->check(samples::kPositive);
   app.add_option("--hash-noise", hash.noise,
                  "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
       ->capture_default_str()->check(samples::kNonNegative);

@@ -18,7 +18,8 @@ trap 'rm -rf "$out"' EXIT
 trap 'exit 1' HUP INT TERM
 fail() { echo "$1"; cat "$out/log"; exit 1; }
 args="--data $data --output $out --vocabulary 500 --hidden 100,10 --hash-hidden 100 --hash-bits 16 --map --pretrain-epochs 3"
-"$bin" $args --finetune-epochs 3 > "$out/log" 2>&1 || fail "the run failed"
+first="--ais-stories 3 --ais-scale 0.01"
+"$bin" $args $first --finetune-epochs 3 > "$out/log" 2>&1 || fail "the run failed"
 value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
 chance=$(value chance_precision)
 lsa=$(value lsa_precision_at_15)
@@ -26,6 +27,10 @@ tuned=$(value autoencoder_precision_at_15)
 hash=$(value hash_precision_at_15)
 ball=$(value hash_ball1_retrieved)
 map=$(value map_precision_at_15)
+rbm_ppl=$(value rbm_test_perplexity)
+uni_ppl=$(value unigram_test_perplexity)
+awk -v r="$rbm_ppl" -v u="$uni_ppl" 'BEGIN { exit !(r > 1 && r < 1e6 && u > 1 && u < 5000) }' ||
+  fail "perplexities out of range: count RBM '$rbm_ppl', unigram '$uni_ppl' (expected finite, above 1)"
 [ -n "$chance" ] && [ -n "$lsa" ] && [ -n "$tuned" ] && [ -n "$hash" ] && [ -n "$ball" ] && [ -n "$map" ] ||
   fail "missing result lines"
 awk -v a="$tuned" -v c="$chance" 'BEGIN { exit !(a > c + 0.1) }' ||

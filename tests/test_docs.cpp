@@ -17,6 +17,7 @@
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
 #include "io/reuters.hpp"
+#include "models/ais.hpp"
 #include "models/autoencoder.hpp"
 #include "models/cd.hpp"
 #include "models/exact.hpp"
@@ -291,6 +292,8 @@ TEST_CASE("rbm/count: F is the brute-force marginal, and exp(-F) over every coun
     CHECK(exact_log_z(r, d) == doctest::Approx(std::log(z)).epsilon(1e-10));
   }
   CHECK(has(error_of([&] { (void)exact_log_z(r, -1); }), "-1 words"));
+  CHECK(has(error_of([&] { (void)ais_log_z(r, std::vector<float>(4, 0.0f)); }), "ais_log_z(rbm, bias, words)"));
+  CHECK(has(error_of([&] { (void)ais_log_z(r, std::vector<float>(4, 0.0f), 0); }), "0 words; expected at least 1"));
   Rbm binary = Rbm::make(g, "b", {.visible = 4, .hidden = 3});
   CHECK(has(error_of([&] { (void)exact_log_z(binary, 3); }), "for count visible units"));
   CHECK(has(error_of([&] { Rbm::make(g, "h", {.visible = 4, .hidden = 3, .hidden_unit = Unit::count}); }),
@@ -298,6 +301,27 @@ TEST_CASE("rbm/count: F is the brute-force marginal, and exp(-F) over every coun
   CHECK(has(error_of([&] { make_cd_trainer(r, {.method = CdMethod::pcd}); }), "persistent chains of count units"));
   Tensor h = g.input("h", {2, 3});
   CHECK(has(error_of([&] { r.sample_v(h); }), "no number of words given"));
+}
+
+TEST_CASE("rbm/count: AIS of log Z_D agrees with exact enumeration within 0.1 nats, short and long documents") {
+  Graph g;
+  Rbm r = Rbm::make(g, "rsm", {.visible = 40, .hidden = 12, .visible_unit = Unit::count, .init_std = 0.3f});
+  fill_normal(g.value(r.b), 0.2f, 5, 1);
+  fill_normal(g.value(r.c), 0.8f, 5, 2);
+  std::vector<float> mean(40);  // the base model: a unigram model near the RBM's own visible biases
+  for (size_t i = 0; i < mean.size(); ++i) mean[i] = std::exp(g.value(r.c)[i] + 0.3f * std::sin(float(i)));
+  const std::vector<float> base = word_share_bias(mean);
+  for (int64_t d : {3, 30}) {
+    const double exact = exact_log_z(r, d);
+    const AisResult a = ais_log_z(r, base, d, {.runs = 100, .schedule = {{0.5, 200}, {0.9, 800}, {1.0, 2000}}, .seed = 9});
+    CAPTURE(d);
+    CAPTURE(a.log_z_base);
+    MESSAGE("D = " << d << ": AIS " << a.log_z << ", exact " << exact << ", base " << a.log_z_base);
+    CHECK(std::abs(a.log_z - exact) < 0.1);
+    CHECK(a.log_z_low <= exact);
+    CHECK(exact <= a.log_z_high);
+    CHECK(std::abs(a.log_z_base - exact) > 0.5);  // the annealing had something to find
+  }
 }
 
 TEST_CASE("rbm/count: CD-1 on documents of two topics lowers their exact negative log-likelihood") {
