@@ -156,9 +156,9 @@ AisResult anneal(const Rbm& rbm, std::span<const float> base_bias, int64_t words
 
 AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisConfig& cfg) {
   if (rbm.config.visible_unit != Unit::binary || rbm.config.hidden_unit != Unit::binary)
-    throw Error("ais '{}': implemented for binary visible and hidden units here (count visible units take the "
+    throw Error("ais '{}': {} visible and {} hidden units; expected binary ones here (count visible units take the "
                 "number of words: ais_log_z(rbm, bias, words))",
-                rbm.name);
+                rbm.name, to_string(rbm.config.visible_unit), to_string(rbm.config.hidden_unit));
   return anneal(rbm, base_bias, 0, cfg);
 }
 

@@ -129,8 +129,9 @@ struct HashOptions {
 // sequences; the bag of counts would add log(D! / prod v_i!)), with log
 // Z_D by AIS for each length D among them; beside it the unigram model of
 // the training words (AIS's base model), exact. Printed as perplexities
-// per word, exp(-sum log p / sum D), as topic models report them, the
-// RBM's with the range of AIS's +-3 standard errors.
+// per word over all the stories, exp(-sum log p / sum D), as LDA papers
+// report them (the replicated-softmax paper averages each story's own),
+// the RBM's with the range of AIS's +-3 standard errors.
 void word_perplexity(const Rbm& r, const AeTask& t, const io::DocumentSet& test, const HashOptions& h, int threads,
                      Summary& sum) {
   std::vector<int64_t> rows(static_cast<size_t>(test.size()));
@@ -168,7 +169,7 @@ void word_perplexity(const Rbm& r, const AeTask& t, const io::DocumentSet& test,
   const double ppl = std::exp(-lp / words), uni = std::exp(-unigram / words);
   const std::string low = std::isfinite(lp_high) ? fmt::format("{:.1f}", std::exp(-lp_high / words))
                                                  : std::string("unbounded below: an AIS run's weights too spread");
-  fmt::print("test perplexity per word over {} stories ({} words): count RBM {:.1f} (AIS +-3 sd: {} .. {:.1f}), "
+  fmt::print("test perplexity per word over {} stories ({} words): count RBM {:.1f} (AIS +-3 standard errors: {} .. {:.1f}), "
              "unigram model {:.1f}\n",
              rows.size(), words, ppl, low, std::exp(-lp_low / words), uni);
   result("rbm_test_perplexity", fmt::format("{:.1f}", ppl));
