@@ -54,6 +54,10 @@ inline Tensor bce_logits(Tensor logits, Tensor target) { return apply(BceLogits{
 inline Tensor softmax_xent(Tensor logits, Tensor target) { return apply(SoftmaxXent{}, {logits, target}); }
 inline Tensor squared_error(Tensor y, Tensor target) { return apply(SquaredError{}, {y, target}); }
 
+// -log p(y | F, theta) / n of a GP regression on the rows of F (ops/op.hpp);
+// theta = (log length scale, log signal sd, log noise sd), [1, 3].
+inline Tensor gp_nll(Tensor features, Tensor y, Tensor theta) { return apply(GpNll{}, {features, y, theta}); }
+
 // Sampling: no gradient flows through these.
 inline Tensor bernoulli(Tensor p) { return apply(Bernoulli{}, {p}); }
 inline Tensor sigmoid_bernoulli(Tensor logits) { return apply(SigmoidBernoulli{}, {logits}); }

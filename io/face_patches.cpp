@@ -22,14 +22,23 @@ FacePatches::FacePatches(const ImageSet& faces, std::vector<int64_t> images, Pat
     if (i < 0 || i >= faces_.count) throw Error("face patches: image {} of a set of {}", i, faces_.count);
 }
 
-void FacePatches::patch(int64_t i, std::span<float> out) const {
+FacePatches::Draw FacePatches::draw(int64_t i) const {
   if (i < 0 || i >= count()) throw Error("face patches: patch {} of {}", i, count());
-  if (static_cast<int64_t>(out.size()) != dim())
-    throw Error("face patches: room for {} floats; a patch has {}", out.size(), dim());
   const int64_t p = images_[static_cast<size_t>(i / cfg_.per_image)];
   const RngKey key = make_rng_key(cfg_.seed, static_cast<uint64_t>(p), static_cast<uint64_t>(i % cfg_.per_image));
-  const double angle = (2.0 * uniform01(key, 0) - 1.0) * cfg_.max_angle * std::numbers::pi / 180.0;
-  const double zoom = cfg_.min_zoom + (cfg_.max_zoom - cfg_.min_zoom) * uniform01(key, 1);
+  return {p, (2.0 * uniform01(key, 0) - 1.0) * cfg_.max_angle * std::numbers::pi / 180.0,
+          cfg_.min_zoom + (cfg_.max_zoom - cfg_.min_zoom) * uniform01(key, 1)};
+}
+
+double FacePatches::angle(int64_t i) const { return draw(i).angle * 180.0 / std::numbers::pi; }
+int64_t FacePatches::image(int64_t i) const { return draw(i).image; }
+
+void FacePatches::patch(int64_t i, std::span<float> out) const {
+  const Draw d = draw(i);
+  if (static_cast<int64_t>(out.size()) != dim())
+    throw Error("face patches: room for {} floats; a patch has {}", out.size(), dim());
+  const int64_t p = d.image;
+  const double angle = d.angle, zoom = d.zoom;
   const int64_t side = faces_.width, n = cfg_.size;
   const double step = static_cast<double>(side) / zoom / static_cast<double>(n);  // image pixels per patch pixel
   const double ca = std::cos(angle) * step, sa = std::sin(angle) * step, centre = static_cast<double>(side) / 2.0;

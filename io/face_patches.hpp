@@ -44,8 +44,21 @@ class FacePatches {
   // Patch i (variant i % per_image of image images[i / per_image]), grey
   // levels scaled to [0, 1], into `out` (dim() floats).
   void patch(int64_t i, std::span<float> out) const;
+  // The angle patch i was turned by, in degrees: the face in it appears
+  // turned counter-clockwise by that much (clockwise when negative), as
+  // drawn with rows top to bottom. The target of the face-orientation
+  // regression (Salakhutdinov & Hinton 2007).
+  double angle(int64_t i) const;
+  // The face image patch i is cut from.
+  int64_t image(int64_t i) const;
 
  private:
+  struct Draw {
+    int64_t image;
+    double angle, zoom;  // radians; zoom as in PatchConfig
+  };
+  Draw draw(int64_t i) const;
+
   const ImageSet& faces_;
   std::vector<int64_t> images_;
   PatchConfig cfg_;

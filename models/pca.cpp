@@ -6,13 +6,7 @@
 #include <cstddef>
 
 #include "ops/error.hpp"
-
-// LAPACK's symmetric eigensolver (divide and conquer), from OpenBLAS; the
-// last two arguments are the lengths of the character arguments, which
-// gfortran passes by value after the others.
-extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
-                        double* work, const int* lwork, int* iwork, const int* liwork, int* info, size_t jobz_len,
-                        size_t uplo_len);
+#include "ops/lapack.hpp"
 
 namespace ebm {
 

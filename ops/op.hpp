@@ -375,6 +375,25 @@ struct SquaredError {  // (y, t): sum((y - t)^2) / rows
   void vjp(VjpBuilder& b) const;
 };
 
+// ---- Gaussian-process regression (ops/gp.hpp) ------------------------------------
+// (F [n, d], y [n, 1], theta [1, 3]): -log p(y | F, theta) / n, the negative
+// log marginal likelihood per target of a zero-mean GP with the kernel
+// sf^2 exp(-|f_i - f_j|^2 / 2 l^2) + sn^2 [i = j] over the rows of F, with
+// theta = (log l, log sf, log sn). Computed in double; its gradient reaches
+// F (so a net below it learns its kernel), y and theta.
+struct GpNll {
+  static constexpr OpTraits traits{"gp_nll", 3, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct GpNllGrad {  // (F, y, theta, g): g d GpNll / d input `wrt` (0: F, 1: y, 2: theta)
+  static constexpr OpTraits traits{"gp_nll_grad", 4, OpKind::general, false};
+  int wrt = 0;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+
 // ---- updates: run inside the compiled graph, write their inputs in place -------
 struct SgdUpdate {  // (w, vel, g, hyper=[lr, momentum, weight_decay, -]):
                     // vel = momentum vel - lr (g + wd w);  w += vel
@@ -403,7 +422,7 @@ using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
                  Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
-                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, SgdUpdate,
+                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, GpNll, GpNllGrad, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {

@@ -20,63 +20,13 @@
 #include <filesystem>
 #include <memory>
 
-#include "io/face_patches.hpp"
 #include "samples/autoencoder_parts.hpp"
+#include "samples/faces.hpp"
 
 namespace {
 
 using namespace ebm;
 using namespace ebm::samples;
-
-// The Olivetti folder: --data if given, else ../shared/data/olivetti as
-// seen from the repository or its build folder.
-std::filesystem::path find_faces(const std::string& given) {
-  if (!given.empty()) return given;
-  for (const char* p : {"../shared/data/olivetti", "../../shared/data/olivetti", "../../../shared/data/olivetti"})
-    if (std::filesystem::exists(p)) return p;
-  return "../shared/data/olivetti";
-}
-
-// Standardized patches: (patch - mean) * scale, as a data source.
-struct Standardize {
-  std::vector<float> mean;
-  float scale = 1.0f;
-};
-
-DataSource standardized(std::shared_ptr<const io::FacePatches> p, std::shared_ptr<const Standardize> s) {
-  return {p->count(), p->dim(), [p, s](std::span<const int64_t> idx, std::span<float> out, uint64_t) {
-            const auto d = static_cast<size_t>(p->dim());
-            for (size_t i = 0; i < idx.size(); ++i) {
-              const std::span<float> row = out.subspan(i * d, d);
-              p->patch(idx[i], row);
-              for (size_t k = 0; k < d; ++k) row[k] = (row[k] - s->mean[k]) * s->scale;
-            }
-          },
-          true};
-}
-
-// The per-pixel means of the training patches and the one scale that makes
-// their average pixel variance 1.
-Standardize fit_standardize(const io::FacePatches& train) {
-  const auto d = static_cast<size_t>(train.dim());
-  std::vector<double> sum(d), squares(d);
-  std::vector<float> row(d);
-  for (int64_t i = 0; i < train.count(); ++i) {
-    train.patch(i, row);
-    for (size_t k = 0; k < d; ++k) sum[k] += row[k], squares[k] += double{row[k]} * row[k];
-  }
-  const auto n = static_cast<double>(train.count());
-  Standardize s;
-  double variance = 0;
-  for (size_t k = 0; k < d; ++k) {
-    s.mean.push_back(static_cast<float>(sum[k] / n));
-    variance += squares[k] / n - (sum[k] / n) * (sum[k] / n);
-  }
-  variance /= static_cast<double>(d);
-  if (!(variance > 0)) throw Error("face patches: the training patches do not vary; nothing to learn");
-  s.scale = static_cast<float>(1.0 / std::sqrt(variance));
-  return s;
-}
 
 void apply_preset(const CLI::App& app, AeOptions& o, int64_t& per_image) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
@@ -100,11 +50,7 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t& per_image) {
 
 int run(const AeOptions& o, int64_t per_image) {
   const auto dir = find_faces(o.data);
-  if (!std::filesystem::exists(dir / "olivetti-faces-idx3-ubyte"))
-    throw Error("--data '{}': no olivetti-faces-idx3-ubyte (with olivetti-labels-idx1-ubyte) there; expected the "
-                "Olivetti folder, ../shared/data/olivetti", dir.string());
-  const io::ImageSet faces =
-      io::load_idx_images(dir / "olivetti-faces-idx3-ubyte", dir / "olivetti-labels-idx1-ubyte");
+  const io::ImageSet faces = load_faces(dir);
   const io::PatchConfig pc{.per_image = per_image, .seed = o.data_seed};
   auto train = std::make_shared<const io::FacePatches>(faces, io::images_with_labels(faces, 0, 25), pc);
   auto valid = std::make_shared<const io::FacePatches>(faces, io::images_with_labels(faces, 25, 30), pc);

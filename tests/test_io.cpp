@@ -307,6 +307,9 @@ TEST_CASE("io/face_patches: on a linear image every patch is the formula's, at t
     const double a = (2.0 * ebm::uniform01(key, 0) - 1.0) * 90.0 * 3.14159265358979 / 180.0;
     const double step = 64.0 / (1.5 + 1.0 * ebm::uniform01(key, 1)) / 5.0;
     lo = std::min(lo, a), hi = std::max(hi, a);
+    CHECK(p.angle(v) == doctest::Approx(a * 180.0 / 3.14159265358979).epsilon(1e-12));
+    CHECK(p.image(v) == 0);
+    CHECK(p.image(40 + v) == 1);
     for (int r = 0; r < 5; ++r)
       for (int c = 0; c < 5; ++c) {
         const double u = c + 0.5 - 2.5, w = r + 0.5 - 2.5;
@@ -320,4 +323,31 @@ TEST_CASE("io/face_patches: on a linear image every patch is the formula's, at t
   CHECK(worst < 1e-5);
   CHECK(lo < -1.0);  // the angles cover both turns
   CHECK(hi > 1.0);
+}
+
+TEST_CASE("io/face_patches: angle() is how far the face in the patch is turned, counter-clockwise as drawn") {
+  // The top half of the image is bright: in each patch, the bright pixels'
+  // centroid, seen from the centre, points "up" turned by angle() degrees
+  // counter-clockwise on screen (rows run downwards).
+  ebm::io::ImageSet set{1, 64, 64, {}, {0}};
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) set.pixels.push_back(static_cast<uint8_t>(y < 32 ? 250 : 0));
+  const ebm::io::FacePatches p(set, {0}, {.size = 28, .per_image = 30, .min_zoom = 1.5f, .max_zoom = 1.5f, .seed = 5});
+  std::vector<float> out(28 * 28);
+  double worst = 0;
+  for (int64_t v = 0; v < 30; ++v) {
+    p.patch(v, out);
+    double cx = 0, cy = 0;
+    for (int r = 0; r < 28; ++r)
+      for (int c = 0; c < 28; ++c) {
+        const double dx = c + 0.5 - 14, dy = r + 0.5 - 14;
+        if (dx * dx + dy * dy > 14 * 14) continue;  // a disc: a square's corners would pull the centroid aside
+        cx += out[static_cast<size_t>(r * 28 + c)] * dx;
+        cy += out[static_cast<size_t>(r * 28 + c)] * dy;
+      }
+    const double a = p.angle(v) * 3.14159265358979 / 180.0;  // up (0, -1) turned counter-clockwise: (-sin a, -cos a)
+    const double seen = std::atan2(-cx, -cy);
+    worst = std::max(worst, std::abs(std::remainder(seen - a, 2 * 3.14159265358979)));
+  }
+  CHECK(worst < 0.02);  // radians
 }

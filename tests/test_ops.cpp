@@ -73,6 +73,36 @@ double total(const Mat& a) {
   return s;
 }
 
+// -log p(y | F) / n of a GP with a squared-exponential kernel
+// (ops/op.hpp's GpNll), by a plain Cholesky loop.
+double gp_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
+  const int64_t n = f.rows;
+  const double l = std::exp(theta.at(0, 0)), sf2 = std::exp(2 * theta.at(0, 1)), sn2 = std::exp(2 * theta.at(0, 2));
+  std::vector<double> k(static_cast<size_t>(n * n)), c(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double d2 = 0;
+      for (int64_t a = 0; a < f.cols; ++a) d2 += (f.at(i, a) - f.at(j, a)) * (f.at(i, a) - f.at(j, a));
+      k[static_cast<size_t>(i * n + j)] = sf2 * std::exp(-d2 / (2 * l * l)) + (i == j ? sn2 : 0.0);
+    }
+  for (int64_t j = 0; j < n; ++j)  // K = C C'
+    for (int64_t i = j; i < n; ++i) {
+      double s = k[static_cast<size_t>(i * n + j)];
+      for (int64_t a = 0; a < j; ++a) s -= c[static_cast<size_t>(i * n + a)] * c[static_cast<size_t>(j * n + a)];
+      c[static_cast<size_t>(i * n + j)] = i == j ? std::sqrt(s) : s / c[static_cast<size_t>(j * n + j)];
+    }
+  std::vector<double> z(static_cast<size_t>(n));  // C z = y: y' K^-1 y = z'z
+  double quad = 0, logdet = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double s = y.at(i, 0);
+    for (int64_t a = 0; a < i; ++a) s -= c[static_cast<size_t>(i * n + a)] * z[static_cast<size_t>(a)];
+    z[static_cast<size_t>(i)] = s / c[static_cast<size_t>(i * n + i)];
+    quad += z[static_cast<size_t>(i)] * z[static_cast<size_t>(i)];
+    logdet += 2 * std::log(c[static_cast<size_t>(i * n + i)]);
+  }
+  return (0.5 * quad + 0.5 * logdet + 0.5 * static_cast<double>(n) * std::log(2 * M_PI)) / static_cast<double>(n);
+}
+
 struct Case {
   const char* name;
   std::vector<Shape> shapes;
@@ -178,6 +208,8 @@ std::vector<Case> cases() {
        }, -3, 3, true, {1e4f, -1e4f}},
       {"squared_error", {m, m}, u([](auto& x) { return squared_error(x[0], x[1]); }),
        [](auto& x) { return scalar(total(zip(x[0], x[1], [](double a, double b) { return (a - b) * (a - b); })) / 7); }},
+      {"gp_nll", {{7, 3}, col, {1, 3}}, u([](auto& x) { return gp_nll(scale(x[0], 3.0f), x[1], x[2]); }),
+       [](auto& x) { return scalar(gp_nll_ref(map(x[0], [](double a) { return 3 * a; }), x[1], x[2])); }, -0.6f, 0.6f},
       {"sigmoid_grad (forward)", {m, m}, u([](auto& x) { return apply(SigmoidGrad{}, {x[0], x[1]}); }),
        [](auto& x) { return zip(x[0], x[1], [](double y, double g) { return g * y * (1 - y); }); }, -2, 2, false},
       {"tanh_grad (forward)", {m, m}, u([](auto& x) { return apply(TanhGrad{}, {x[0], x[1]}); }),

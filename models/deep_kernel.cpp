@@ -1,0 +1,203 @@
+#include "models/deep_kernel.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "autodiff/grad.hpp"
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "models/dbn.hpp"
+#include "models/gp.hpp"
+
+namespace ebm {
+
+DeepKernel DeepKernel::make(Graph& g, std::string name, const DeepKernelConfig& cfg) {
+  if (cfg.layers.size() < 2 || cfg.points < 2)
+    throw Error("deep kernel '{}': {} layer sizes and {} points; expected an input and a feature layer, and at least 2 "
+                "points", name, cfg.layers.size(), cfg.points);
+  DeepKernel k;
+  k.graph = &g;
+  k.name = name;
+  k.config = cfg;
+  for (size_t l = 0; l + 1 < cfg.layers.size(); ++l) {
+    k.w.push_back(g.param(fmt::format("{}.W{}", name, l), {cfg.layers[l], cfg.layers[l + 1]}));
+    k.b.push_back(g.param(fmt::format("{}.b{}", name, l), {1, cfg.layers[l + 1]}));
+    fill_normal(g.value(k.w.back()), cfg.init_std, cfg.seed, l);
+  }
+  k.theta = g.param(name + ".theta", {1, 3});
+  k.x = g.input(name + ".x", {cfg.points, cfg.layers.front()});
+  k.y = g.input(name + ".y", {cfg.points, 1});
+  k.features = k.features_of(k.x);
+  k.loss = gp_nll(k.features, k.y, k.theta);
+  const std::vector<Tensor> ws = k.weights(), th{k.theta};
+  std::vector<Tensor> all = ws;
+  all.push_back(k.theta);
+  const std::vector<Tensor> grads = grad(k.loss, all);
+  const std::vector<Tensor> wg(grads.begin(), grads.end() - 1), tg{grads.back()};
+  k.opt = adam(ws, wg, cfg.adam);
+  k.hyper_opt = adam(th, tg, cfg.hyper_adam);
+  const Tensor both[] = {k.opt.step, k.hyper_opt.step};
+  k.step = group(both);
+  return k;
+}
+
+void DeepKernel::init_from(const Dbn& dbn) {
+  if (dbn.depth() + 1 != static_cast<int>(config.layers.size()))
+    throw Error("deep kernel '{}': the DBN has {} layers of weights; expected {}", name, dbn.depth(),
+                config.layers.size() - 1);
+  Graph& g = *graph;
+  for (size_t l = 0; l < dbn.rbms.size(); ++l) {
+    const Rbm& r = dbn.rbms[l];
+    if (r.w.shape() != w[l].shape())
+      throw Error("deep kernel '{}': layer {} is {}, the DBN's is {}", name, l, w[l].shape(), r.w.shape());
+    std::copy(g.value(r.w).begin(), g.value(r.w).end(), g.value(w[l]).begin());
+    std::copy(g.value(r.b).begin(), g.value(r.b).end(), g.value(b[l]).begin());
+  }
+}
+
+void DeepKernel::set_hyper(gp::Hyper h) {
+  const std::span<float> t = graph->value(theta);
+  t[0] = static_cast<float>(h.log_length);
+  t[1] = static_cast<float>(h.log_signal);
+  t[2] = static_cast<float>(h.log_noise);
+}
+
+gp::Hyper DeepKernel::hyper() const { return gp::hyper_from(std::as_const(*graph).value(theta)); }
+
+Tensor DeepKernel::features_of(Tensor input) const {
+  Tensor h = input;
+  for (size_t l = 0; l < w.size(); ++l) h = affine_sigmoid(h, w[l], b[l]);
+  return h;
+}
+
+std::vector<Tensor> DeepKernel::weights() const {
+  std::vector<Tensor> p;
+  for (size_t l = 0; l < w.size(); ++l) p.insert(p.end(), {w[l], b[l]});
+  return p;
+}
+
+
+DeepKernelFitter::DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitConfig cfg)
+    : k_(k), ex_(ex), cfg_(std::move(cfg)) {
+  if (cfg_.steps < 0 || cfg_.eval_every < 1 || cfg_.eval_batch < 1)
+    throw Error("fine-tuning '{}': steps = {}, eval_every = {}, eval_batch = {}; expected steps at least 0, the others "
+                "at least 1", k_.name, cfg_.steps, cfg_.eval_every, cfg_.eval_batch);
+  eval_x_ = k_.graph->input(k_.name + ".eval_x", {cfg_.eval_batch, k_.config.layers.front()});
+  eval_out_ = k_.features_of(eval_x_);
+  std::vector<Tensor> kept = k_.weights();
+  kept.push_back(k_.theta);
+  best_ = BestParams(*k_.graph, kept);
+}
+
+std::vector<NamedTensor> DeepKernelFitter::state() const {
+  std::vector<NamedTensor> s;
+  const auto ws = k_.weights();
+  for (size_t i = 0; i < ws.size(); ++i) s.push_back({fmt::format("p{}", i), ws[i]});
+  s.push_back({"theta", k_.theta});
+  for (size_t i = 0; i < best_.copies().size(); ++i) s.push_back({fmt::format("best{}", i), best_.copies()[i]});
+  for (size_t i = 0; i < k_.opt.state.size(); ++i) s.push_back({fmt::format("opt{}", i), k_.opt.state[i]});
+  for (size_t i = 0; i < k_.opt.hyper.size(); ++i) s.push_back({fmt::format("hyper{}", i), k_.opt.hyper[i]});
+  for (size_t i = 0; i < k_.hyper_opt.state.size(); ++i) s.push_back({fmt::format("theta_opt{}", i), k_.hyper_opt.state[i]});
+  for (size_t i = 0; i < k_.hyper_opt.hyper.size(); ++i) s.push_back({fmt::format("theta_hyper{}", i), k_.hyper_opt.hyper[i]});
+  return s;
+}
+
+void DeepKernelFitter::save() const {
+  const nlohmann::json meta = {{"step", steps_done_},         {"executor_step", ex_.step()},
+                               {"seed", ex_.options().seed}, {"layers", k_.config.layers},
+                               {"points", k_.config.points}, {"best_step", best_step_},
+                               {"best_valid_rmse", best_rmse_}};
+  save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
+}
+
+void DeepKernelFitter::load() {
+  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "deep_kernel", state()));
+  if (meta.at("seed") != ex_.options().seed)
+    throw Error("resume from '{}': the checkpoint was made with seed {}; this run has {}", cfg_.checkpoint.string(),
+                meta.at("seed").dump(), ex_.options().seed);
+  steps_done_ = meta.at("step").get<int>();
+  best_step_ = meta.at("best_step").get<int>();
+  best_rmse_ = meta.at("best_valid_rmse").get<double>();
+  ex_.set_step(meta.at("executor_step").get<uint64_t>());
+}
+
+double DeepKernelFitter::valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                                    std::span<const float> valid_y) {
+  const int64_t f = k_.config.layers.back();
+  const GpRegression gp(features(x), static_cast<int64_t>(y.size()), f, y, k_.hyper());
+  return rmse(gp.predict(features(valid_x), static_cast<int64_t>(valid_y.size())), valid_y);
+}
+
+void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                           std::span<const float> valid_y, const std::function<void(const DeepKernelEval&)>& on_eval) {
+  const Shape xs = k_.x.shape();
+  const int64_t in = xs.cols;
+  if (static_cast<int64_t>(x.size()) != xs.size() || static_cast<int64_t>(y.size()) != xs.rows)
+    throw Error("fine-tuning '{}': {} input values and {} targets; expected {} x {} and {}", k_.name, x.size(), y.size(),
+                xs.rows, xs.cols, xs.rows);
+  if (static_cast<int64_t>(valid_x.size()) != static_cast<int64_t>(valid_y.size()) * in)
+    throw Error("fine-tuning '{}': {} validation values for {} targets; expected {} per target", k_.name,
+                valid_x.size(), valid_y.size(), in);
+  const bool validate = !valid_y.empty();
+  if (cfg_.resume && !started_ && checkpoint_exists(cfg_.checkpoint)) load();
+  const Feed feeds[] = {{k_.x, x}, {k_.y, y}};
+  if (!started_ && steps_done_ == 0) {  // the start is a candidate too
+    const Tensor loss[] = {k_.loss};
+    ex_.run(loss, feeds);
+    DeepKernelEval e{0, 0.0, ex_.scalar(k_.loss), k_.hyper(), 0.0, true};
+    if (validate) e.valid_rmse = valid_rmse(x, y, valid_x, valid_y);
+    best_.keep();
+    best_step_ = 0;
+    best_rmse_ = e.valid_rmse;
+    if (on_eval) on_eval(e);
+  }
+  started_ = true;
+  const Tensor targets[] = {k_.step, k_.loss};
+  auto start = std::chrono::steady_clock::now();
+  while (steps_done_ < cfg_.steps) {
+    ex_.run(targets, feeds);
+    const double nll = ex_.scalar(k_.loss);
+    ++steps_done_;
+    if (steps_done_ % cfg_.eval_every != 0 && steps_done_ != cfg_.steps) continue;
+    check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_);
+    DeepKernelEval e{steps_done_, 0.0, nll, k_.hyper(), 0.0, false};
+    if (validate) {
+      e.valid_rmse = valid_rmse(x, y, valid_x, valid_y);
+      e.best = e.valid_rmse < best_rmse_;
+    } else {
+      e.best = true;  // without validation the last step is kept
+    }
+    if (e.best) {
+      best_.keep();
+      best_step_ = steps_done_;
+      best_rmse_ = e.valid_rmse;
+    }
+    if (!cfg_.checkpoint.empty()) save();
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (on_eval) on_eval(e);
+    start = std::chrono::steady_clock::now();
+  }
+  best_.restore();
+}
+
+std::vector<float> DeepKernelFitter::features(std::span<const float> rows) {
+  const int64_t in = k_.config.layers.front(), out = k_.config.layers.back(), b = cfg_.eval_batch;
+  if (static_cast<int64_t>(rows.size()) % in != 0)
+    throw Error("features of '{}': {} values; expected rows of {}", k_.name, rows.size(), in);
+  const int64_t n = static_cast<int64_t>(rows.size()) / in;
+  std::vector<float> result(static_cast<size_t>(n * out)), batch(static_cast<size_t>(b * in), 0.0f);
+  for (int64_t r0 = 0; r0 < n; r0 += b) {
+    const int64_t m = std::min(b, n - r0);
+    std::fill(batch.begin(), batch.end(), 0.0f);
+    std::copy_n(rows.begin() + r0 * in, m * in, batch.begin());
+    ex_.run({eval_out_}, {{eval_x_, batch}});
+    const auto v = ex_.value(eval_out_);
+    std::copy_n(v.begin(), m * out, result.begin() + r0 * out);
+  }
+  return result;
+}
+
+}  // namespace ebm

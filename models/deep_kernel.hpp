@@ -1,0 +1,124 @@
+#pragma once
+// A Gaussian process whose kernel is computed on a net's features
+// (Salakhutdinov & Hinton 2007): the DBN's recognition pass maps each input
+// to its top-level features, and a squared-exponential GP regresses the
+// targets on them. init_from() copies a pretrained DBN's recognition
+// weights; backprop of the GP's negative log marginal likelihood (the
+// gp_nll op) through the net then fine-tunes the kernel, the weights by one
+// Adam and the GP's hyper-parameters by another, on every labelled point at
+// once (the likelihood couples all of them: it does not split into
+// mini-batches).
+//
+//   h_0 = x;  h_{l+1} = sigmoid(h_l W_l + b_l);  loss = gp_nll(h_L, y, theta)
+
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autodiff/optim.hpp"
+#include "graph/executor.hpp"
+#include "graph/graph.hpp"
+#include "models/best_params.hpp"
+#include "models/checkpoint.hpp"
+#include "ops/gp.hpp"
+
+namespace ebm {
+
+struct Dbn;
+
+struct DeepKernelConfig {
+  std::vector<int64_t> layers{784, 1000, 1000, 1000};  // input, then hidden layers (the top one is the features)
+  int64_t points = 1000;               // labelled points, all of them in every step
+  AdamOptions adam{.lr = 1e-4f};       // the weights' optimizer
+  AdamOptions hyper_adam{.lr = 1e-2f}; // theta's
+  float init_std = 0.01f;              // a random start's weights ~ N(0, init_std^2)
+  uint64_t seed = 1;
+};
+
+struct DeepKernel {
+  Graph* graph = nullptr;
+  std::string name;
+  DeepKernelConfig config;
+  std::vector<Tensor> w, b;
+  Tensor theta;     // [1, 3]: log length scale, log signal sd, log noise sd
+  Tensor x, y;      // the labelled points [points, layers[0]] and their centred targets [points, 1]
+  Tensor features;  // the net's output for x
+  Tensor loss;      // -log p(y | features) per point
+  Tensor step;      // one Adam step of the weights and of theta
+  Optimizer opt, hyper_opt;
+
+  static DeepKernel make(Graph& g, std::string name, const DeepKernelConfig& config);
+
+  // Copies the DBN's recognition weights and hidden biases (its layer sizes
+  // must equal config.layers).
+  void init_from(const Dbn& dbn);
+  void set_hyper(gp::Hyper h);
+  gp::Hyper hyper() const;
+  // The top-level features of another input [rows, layers[0]].
+  Tensor features_of(Tensor input) const;
+  std::vector<Tensor> weights() const;  // every W and b, bottom up
+};
+
+struct DeepKernelFitConfig {
+  int steps = 200;
+  int eval_every = 10;               // the callback (and the checkpoint) every this many steps, and after the last
+  int64_t eval_batch = 500;          // rows per run of features()
+  std::filesystem::path checkpoint;  // empty: none
+  bool resume = false;               // continue from `checkpoint` if one was saved
+};
+
+struct DeepKernelEval {
+  int step = 0;            // steps done
+  double seconds = 0;      // since the last callback
+  double nll = 0;          // -log p(y | features) per point, before the last step's update (step 0: at the start)
+  gp::Hyper hyper;         // theta after it
+  double valid_rmse = 0;   // the validation points' RMSE, predicted by a GP on the fitted points (0: none given)
+  bool best = false;       // the lowest validation RMSE so far
+};
+
+// Fine-tunes a DeepKernel by full-batch Adam steps on its labelled points,
+// with a checkpoint (weights, theta, both optimizers' state, the step) at
+// each callback from which a run resumes exactly. With validation points,
+// each callback also predicts them by a GP on the fitted points' features,
+// and fit() ends with the weights and theta of the step that predicted them
+// best (the start included): the validation set chooses when to stop. With
+// `resume`, fit() starts by loading the checkpoint, when there is one:
+// whatever was set before (such as theta from a GP on the starting
+// features) is then replaced by the saved state.
+class DeepKernelFitter {
+ public:
+  DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitConfig config);
+
+  // x: the labelled points [points, layers[0]], row-major; y: their centred
+  // targets; valid_x, valid_y: validation points and their targets,
+  // centred by the same mean (none: the last step is kept). An ebm::Error
+  // names a shape mismatch, or weights that turned NaN (the checkpoint
+  // before them is kept).
+  void fit(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+           std::span<const float> valid_y, const std::function<void(const DeepKernelEval&)>& on_eval = {});
+  // The net's features of `rows` (n x layers[0]), n x layers.back().
+  std::vector<float> features(std::span<const float> rows);
+  int steps_done() const { return steps_done_; }  // (a checkpoint's steps count once fit() loaded it)
+  int best_step() const { return best_step_; }
+  double best_valid_rmse() const { return best_rmse_; }
+
+ private:
+  std::vector<NamedTensor> state() const;
+  void save() const;
+  void load();
+  double valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                    std::span<const float> valid_y);
+
+  DeepKernel& k_;
+  Executor& ex_;
+  DeepKernelFitConfig cfg_;
+  Tensor eval_x_, eval_out_;
+  BestParams best_;
+  double best_rmse_ = 0;
+  int steps_done_ = 0, best_step_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace ebm

@@ -1,0 +1,110 @@
+#include "models/gp.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "ops/error.hpp"
+
+namespace ebm {
+namespace {
+
+double mean_of(std::span<const float> v) {
+  double s = 0.0;
+  for (float x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<const float> centred_targets) {
+  const int64_t m = std::min<int64_t>(n, 500);
+  std::vector<double> d;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = i + 1; j < m; ++j) d.push_back(sq_dists[static_cast<size_t>(i * n + j)]);
+  double median = 1.0;
+  if (!d.empty()) {
+    std::nth_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(d.size() / 2), d.end());
+    median = d[d.size() / 2];
+  }
+  double var = 0.0;
+  for (float y : centred_targets) var += static_cast<double>(y) * y;
+  var /= static_cast<double>(std::max<size_t>(centred_targets.size(), 1));
+  const double sd = var > 0 ? std::sqrt(var) : 1.0;
+  return {.log_length = 0.5 * std::log(median > 0 ? median : 1.0), .log_signal = std::log(sd),
+          .log_noise = std::log(sd / 10.0)};
+}
+
+GpRegression::GpRegression(std::span<const float> features, int64_t n, int64_t d, std::span<const float> targets,
+                           const GpFitConfig& config, const gp::Hyper* start) {
+  if (config.steps < 0 || !(config.lr > 0))
+    throw Error("gp regression: {} steps at rate {}; expected steps >= 0 and a positive rate", config.steps, config.lr);
+  const std::vector<float> centred = prepare(features, n, d, targets);
+  condition(centred, start != nullptr ? *start : initial_hyper(dists_, n, centred), &config);
+}
+
+GpRegression::GpRegression(std::span<const float> features, int64_t n, int64_t d, std::span<const float> targets,
+                           gp::Hyper theta) {
+  condition(prepare(features, n, d, targets), theta, nullptr);
+}
+
+std::vector<float> GpRegression::prepare(std::span<const float> features, int64_t n, int64_t d,
+                                         std::span<const float> targets) {
+  if (n < 1 || d < 1 || static_cast<int64_t>(features.size()) != n * d || static_cast<int64_t>(targets.size()) != n)
+    throw Error("gp regression: {} feature values and {} targets; expected {} x {} and {}, n and d at least 1",
+                features.size(), targets.size(), n, d, n);
+  features_.assign(features.begin(), features.end());
+  d_ = d;
+  dists_ = gp::squared_distances(features, n, d);
+  mean_ = mean_of(targets);
+  std::vector<float> centred(targets.begin(), targets.end());
+  for (float& y : centred) y = static_cast<float>(y - mean_);
+  return centred;
+}
+
+// Adam on theta (Kingma & Ba), the gradient per target; keeps the best
+// theta seen, so a step that overshoots costs nothing.
+void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const GpFitConfig* config) {
+  const int64_t n = static_cast<int64_t>(y.size());
+  post_ = gp::condition(dists_, n, y, theta, "gp regression");
+  if (config == nullptr) return;
+  gp::Posterior best = post_;
+  std::array<double, 3> m{}, v{}, t{theta.log_length, theta.log_signal, theta.log_noise};
+  const double b1 = 0.9, b2 = 0.999;
+  for (int step = 1; step <= config->steps; ++step) {
+    const std::vector<double> q = gp::gradient_matrix(post_);
+    const std::array<double, 3> g = gp::hyper_gradient(post_, q, dists_);
+    for (size_t i = 0; i < 3; ++i) {
+      const double gi = g[i] / static_cast<double>(n);
+      m[i] = b1 * m[i] + (1 - b1) * gi;
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+      const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
+      t[i] -= config->lr * mh / (std::sqrt(vh) + 1e-8);
+    }
+    // A noise sd under 1e-3 of the signal's makes K numerically singular
+    // for features that repeat; keep it above.
+    t[2] = std::max(t[2], t[1] + std::log(1e-3));
+    post_ = gp::condition(dists_, n, y, {t[0], t[1], t[2]}, "gp regression");
+    if (post_.nll < best.nll) best = post_;
+  }
+  post_ = std::move(best);
+}
+
+std::vector<double> GpRegression::predict(std::span<const float> features, int64_t m) const {
+  if (static_cast<int64_t>(features.size()) != m * d_)
+    throw Error("gp regression: {} feature values for {} points; expected {} per point, as in training",
+                features.size(), m, d_);
+  std::vector<double> mean = gp::predict(post_, gp::cross_squared_distances(features, m, features_, post_.n, d_), m);
+  for (double& x : mean) x += mean_;
+  return mean;
+}
+
+double rmse(std::span<const double> predicted, std::span<const float> truth) {
+  if (predicted.size() != truth.size() || predicted.empty())
+    throw Error("rmse: {} predictions for {} targets; expected the same non-zero count", predicted.size(), truth.size());
+  double s = 0.0;
+  for (size_t i = 0; i < truth.size(); ++i) s += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
+  return std::sqrt(s / static_cast<double>(truth.size()));
+}
+
+}  // namespace ebm

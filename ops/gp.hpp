@@ -1,0 +1,70 @@
+#pragma once
+// Gaussian-process regression with a squared-exponential kernel, in double
+// precision (Rasmussen & Williams 2006, ch. 2 and 5): the numerics behind
+// the gp_nll op (ops/op.hpp) and behind fitting and predicting with a GP
+// on fixed features (models/gp.hpp).
+//
+//   k(f, f') = sf^2 exp(-|f - f'|^2 / (2 l^2)),   K = [k(f_i, f_j)] + sn^2 I
+//   -log p(y | F) = 1/2 y' K^-1 y + 1/2 log det K + n/2 log(2 pi)
+//
+// The hyper-parameters are kept as natural logs, so that any real values
+// are valid: theta = (log l, log sf, log sn). The Cholesky factor, the
+// solves and the inverse are LAPACK's (OpenBLAS), single-threaded like
+// every BLAS call inside an op.
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace ebm::gp {
+
+struct Hyper {
+  double log_length = 0.0;  // log l
+  double log_signal = 0.0;  // log sf
+  double log_noise = 0.0;   // log sn
+};
+inline Hyper hyper_from(std::span<const float> theta) { return {theta[0], theta[1], theta[2]}; }
+
+// The n x n squared distances |f_i - f_j|^2 between the rows of F (n x d,
+// row-major), clamped at 0; an ebm::Error names a NaN or infinite feature.
+std::vector<double> squared_distances(std::span<const float> features, int64_t n, int64_t d);
+// The m x n squared distances between the rows of A (m x d) and B (n x d).
+std::vector<double> cross_squared_distances(std::span<const float> a, int64_t m, std::span<const float> b, int64_t n,
+                                            int64_t d);
+
+// A GP conditioned on n targets: what the likelihood, its gradients and
+// predictions need.
+struct Posterior {
+  int64_t n = 0;
+  Hyper hyper;
+  std::vector<double> signal;  // sf^2 exp(-D / 2 l^2), n x n (no noise)
+  std::vector<double> chol;    // the Cholesky factor of K (LAPACK's lower triangle, column-major)
+  std::vector<double> alpha;   // K^-1 y
+  double nll = 0.0;            // -log p(y | F), in nats, over all n targets
+};
+
+// Conditions on targets y given the squared distances D (n x n). An
+// ebm::Error, naming `who`, when K is not positive definite (features
+// that are not finite, or a noise variance too small for the data) or a
+// target is not finite.
+Posterior condition(std::span<const double> sq_dists, int64_t n, std::span<const float> y, Hyper h,
+                    const char* who = "gp");
+
+// Q = K^-1 - alpha alpha' (n x n, full), the matrix every gradient of the
+// likelihood is a contraction with: d nll = 1/2 tr(Q dK).
+std::vector<double> gradient_matrix(const Posterior& p);
+
+// d nll / d theta (log l, log sf, log sn), from Q and the squared distances.
+std::array<double, 3> hyper_gradient(const Posterior& p, std::span<const double> q, std::span<const double> sq_dists);
+// d nll / d F (n x d): -(1 / l^2) (diag(W 1) F - W F) with W = Q o signal.
+std::vector<double> feature_gradient(const Posterior& p, std::span<const double> q, std::span<const float> features,
+                                     int64_t d);
+
+// The predictive means at m new points, given their squared distances to
+// the n training points (m x n): k*' alpha. With `variance`, also each
+// point's predictive variance of the noise-free function, sf^2 - v'v.
+std::vector<double> predict(const Posterior& p, std::span<const double> cross_sq_dists, int64_t m,
+                            std::vector<double>* variance = nullptr);
+
+}  // namespace ebm::gp

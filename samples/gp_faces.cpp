@@ -1,0 +1,377 @@
+// gp_faces: DBN features for Gaussian-process regression (Salakhutdinov &
+// Hinton 2007): predict the angle a face was turned by, from 1,000
+// labelled examples and many unlabelled ones.
+//
+// The data: each Olivetti face turned by a random angle in [-90, 90]
+// degrees, cropped about its centre (a square of 64 / zoom pixels) and
+// subsampled to 28 x 28 (io/face_patches.hpp). People 0-29 give the
+// 12,000 training patches (40 per face), people 30-39 the 1,000 test
+// patches (10 per face), as in the paper: the test faces are of people the
+// models never saw. 1,000 training patches drawn at random keep their
+// angle; the DBN learns from all 12,000 without one.
+//
+//   1. a GP on the pixels                   theta learned on the labelled patches
+//   2. a DBN 784-1000-1000-1000             greedy CD-1 pretraining on all training patches
+//                                           (gaussian visible units on standardized pixels)
+//   3. a GP on its top-level features       the recognition pass's probabilities
+//   4. the DBN's kernel fine-tuned          backprop of the GP's -log p(y | features)
+//                                           through the net (the gp_nll op), theta with it
+//   --baseline: step 4 from a random start, the same budget
+//
+// The errors are root mean squared errors of the predictive means, in
+// degrees, on the test patches (the paper: 16.3 on pixels, 11.2 on the
+// greedy DBN's features, 6.4 fine-tuned). Nothing is chosen by the test
+// patches: fine-tuning runs a fixed number of steps, and the test error it
+// records along the way (finetune.csv) is drawn, never used.
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+
+#include "models/deep_kernel.hpp"
+#include "models/gp.hpp"
+#include "samples/autoencoder_parts.hpp"
+#include "samples/faces.hpp"
+
+namespace {
+
+using namespace ebm;
+using namespace ebm::samples;
+
+struct Options {
+  std::string data, output = "out/gp_faces", preset = "quick", profile, method = "cd1";
+  std::vector<int64_t> hidden{1000, 1000, 1000};
+  std::vector<int> pretrain_epochs{5};
+  int64_t labelled = 1000, validation_people = 6, per_image = 40, test_per_image = 10, batch = 100;
+  float zoom = 1.5f, data_lr = 0.001f, pretrain_lr = 0.01f, momentum = 0.5f, weight_decay = 2e-4f;
+  int gp_steps = 200, finetune_steps = 100, eval_every = 10, threads = 0;
+  float finetune_lr = 1e-4f, hyper_lr = 0.01f;
+  uint64_t seed = 1, data_seed = 1;
+  bool resume = false, baseline = false, mean_field = true;
+};
+
+void add_options(CLI::App& app, Options& o) {
+  app.add_option("--preset", o.preset, "quick (minutes) or paper (the full reproduction)")->capture_default_str();
+  app.add_option("--data", o.data, "folder with the Olivetti IDX files (default: ../shared/data/olivetti)");
+  app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
+  app.add_option("--hidden", o.hidden, "the DBN's hidden layer sizes, bottom up; the last gives the GP's features")
+      ->capture_default_str()->delimiter(',')->check(kPositive);
+  app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")
+      ->delimiter(',')->check(kNonNegative);
+  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
+  app.add_option("--data-lr", o.data_lr, "pretraining learning rate of the first RBM (gaussian visible units)")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate of the RBMs above it")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--momentum", o.momentum, "pretraining momentum")->capture_default_str()->check(kFraction);
+  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str()
+      ->check(kNonNegative);
+  app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "pretraining mini-batch size")->capture_default_str()->check(kPositive);
+  app.add_option("--labelled", o.labelled, "training patches that keep their angle (the paper: 100, 500 or 1000)")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--validation-people", o.validation_people,
+                 "the labelled patches of the last N training people (of 0-29) are not fitted while fine-tuning: "
+                 "they choose the step it ends at")
+      ->capture_default_str()->check(kNonNegative);
+  app.add_option("--per-image", o.per_image, "training patches per face of people 0-29 (the paper: 40, 12,000 in all)")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--test-per-image", o.test_per_image, "test patches per face of people 30-39 (the paper: 10)")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--zoom", o.zoom, "a patch covers 64 / zoom pixels of the face about its centre (at least 1.42 keeps "
+                                   "every turned patch inside the image)")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--gp-steps", o.gp_steps, "Adam steps on the GP's hyper-parameters for fixed features")
+      ->capture_default_str()->check(kNonNegative);
+  app.add_option("--finetune-steps", o.finetune_steps, "full-batch steps of fine-tuning the DBN's kernel")
+      ->check(kNonNegative);
+  app.add_option("--finetune-lr", o.finetune_lr, "Adam's rate for the net's weights")->capture_default_str()
+      ->check(kPositive);
+  app.add_option("--hyper-lr", o.hyper_lr, "Adam's rate for the GP's hyper-parameters while fine-tuning")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--eval-every", o.eval_every, "fine-tuning steps between test errors recorded (and checkpoints)")
+      ->capture_default_str()->check(kPositive);
+  app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
+  app.add_option("--data-seed", o.data_seed, "seed of the patches' angles, the labelled draw and the shuffles")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()->check(kNonNegative);
+  app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
+  app.add_option("--profile", o.profile,
+                 "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
+}
+
+void apply_preset(const CLI::App& app, Options& o) {
+  auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+  if (o.preset == "quick") {
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {5};
+    if (unset("--finetune-steps")) o.finetune_steps = 100;
+  } else if (o.preset == "paper") {
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {50};
+    if (unset("--finetune-steps")) o.finetune_steps = 300;
+  } else {
+    throw Error("--preset '{}': expected quick or paper", o.preset);
+  }
+  if (o.pretrain_epochs.size() == 1) o.pretrain_epochs.assign(o.hidden.size(), o.pretrain_epochs[0]);
+  if (o.pretrain_epochs.size() != o.hidden.size())
+    throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", o.pretrain_epochs.size(),
+                o.hidden.size());
+  if (app.count("--pretrain-lr") > 0 && o.hidden.size() < 2)
+    throw Error("--pretrain-lr: the only RBM is the first, which takes --data-lr; expected two or more --hidden layers");
+  if (o.validation_people > 29)
+    throw Error("--validation-people {}: expected at most 29 of the 30 training people", o.validation_people);
+  if (o.labelled < 2 || o.labelled > 300 * o.per_image)
+    throw Error("--labelled {}: expected 2 to the {} training patches (300 faces x --per-image {})", o.labelled,
+                300 * o.per_image, o.per_image);
+  if (o.finetune_steps == 0)
+    if (const std::string f = given_flags(app, {"--finetune-lr", "--hyper-lr", "--eval-every", "--validation-people",
+                                                "--baseline"});
+        !f.empty())
+      throw Error("{}: {} the kernel's fine-tuning, which --finetune-steps 0 leaves out", f,
+                  f.find(',') == std::string::npos ? "it sets" : "they set");
+  CdConfig method_check;
+  parse_cd_method(o.method, method_check);
+}
+
+// The rows `idx` of a source (epoch 0), row-major.
+std::vector<float> rows_of(const DataSource& s, std::span<const int64_t> idx) {
+  std::vector<float> out(idx.size() * static_cast<size_t>(s.dim));
+  s.fill(idx, out, 0);
+  return out;
+}
+
+std::vector<int64_t> all_rows(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  std::iota(v.begin(), v.end(), int64_t{0});
+  return v;
+}
+
+// A GP on fixed features: theta learned, predictions at the test points.
+struct GpResult {
+  gp::Hyper hyper;
+  std::vector<double> predicted;
+  double rmse = 0;
+};
+GpResult gp_on(std::span<const float> train, std::span<const float> targets, std::span<const float> test,
+               std::span<const float> truth, int64_t d, const Options& o) {
+  const auto n = static_cast<int64_t>(targets.size()), m = static_cast<int64_t>(truth.size());
+  const GpRegression gp(train, n, d, targets, {.steps = o.gp_steps});
+  GpResult r{gp.hyper(), gp.predict(test, m)};
+  r.rmse = rmse(r.predicted, truth);
+  return r;
+}
+
+std::string hyper_string(const gp::Hyper& h) {
+  return fmt::format("length {:.3g}, signal sd {:.3g}, noise sd {:.3g}", std::exp(h.log_length),
+                     std::exp(h.log_signal), std::exp(h.log_noise));
+}
+
+struct Labelled {
+  std::vector<float> x, y, test_x, test_y;  // standardized pixels and angles
+  int64_t dim = 0;
+  int64_t fitted = 0;  // the first `fitted` labelled patches are fine-tuned on; the rest validate
+};
+
+// Fine-tunes `k`, its theta first learned on its starting features, on
+// the labelled points but the validation people's, whose points choose
+// the step it ends at (d.fitted: how many are fitted, the others last); returns the GP's test predictions on the starting
+// features and on the fine-tuned ones (both GPs conditioned on every
+// labelled point). The curve goes to <what>.csv.
+std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labelled& d, const Options& o,
+                                       const std::string& what, Summary& sum) {
+  DeepKernelFitter fit(k, ex, {.steps = o.finetune_steps, .eval_every = o.eval_every,
+                               .checkpoint = o.output + "/" + what, .resume = o.resume});
+  const int64_t n = static_cast<int64_t>(d.y.size()), m = static_cast<int64_t>(d.test_y.size());
+  const int64_t f = k.config.layers.back(), fitted = d.fitted;
+  const std::span<const float> x(d.x), y(d.y);
+  // The fitted points' targets centred on their mean, the validation's by the same.
+  double mean = 0;
+  for (float v : y.first(static_cast<size_t>(fitted))) mean += v / static_cast<double>(fitted);
+  std::vector<float> centred(d.y);
+  for (float& v : centred) v = static_cast<float>(v - mean);
+  const std::span<const float> cy(centred);
+
+  const std::string start_name = what == "finetune" ? "GP on DBN features" : "GP on random features";
+  Progress sbar(start_name, 1);
+  const GpResult start = gp_on(fit.features(x), y, fit.features(d.test_x), d.test_y, f, o);
+  sbar.update(1, fmt::format("test RMSE {:.2f} degrees", start.rmse));
+  sum.add(start_name, sbar.seconds(), fmt::format("test RMSE {:.2f} degrees ({})", start.rmse, hyper_string(start.hyper)));
+  k.set_hyper(start.hyper);
+
+  auto evaluate = [&](gp::Hyper h) {
+    const GpRegression gp(fit.features(x), n, f, y, h);
+    GpResult r{h, gp.predict(fit.features(d.test_x), m)};
+    r.rmse = rmse(r.predicted, d.test_y);
+    return r;
+  };
+  Progress bar(what, o.finetune_steps);
+  Csv csv(o.output + "/" + what + ".csv", "step,seconds,nll_per_point,length,signal_sd,noise_sd,valid_rmse,test_rmse,best",
+          o.resume);
+  const size_t split = static_cast<size_t>(fitted * d.dim);
+  fit.fit(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split), cy.subspan(static_cast<size_t>(fitted)),
+          [&](const DeepKernelEval& e) {
+            const double test = evaluate(e.hyper).rmse;  // drawn in the curve, never used to choose
+            csv.row("{},{:.3f},{:.5f},{:.5g},{:.5g},{:.5g},{:.4f},{:.4f},{:d}", e.step, e.seconds, e.nll,
+                    std::exp(e.hyper.log_length), std::exp(e.hyper.log_signal), std::exp(e.hyper.log_noise),
+                    e.valid_rmse, test, static_cast<int>(e.best));
+            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, validation RMSE {:.2f}{}", e.nll, e.valid_rmse,
+                                           e.best ? " *" : ""));
+          });
+  const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
+  sum.add(what, bar.seconds(),
+          fmt::format("test RMSE {:.2f} degrees, step {} of {} chosen on validation ({})", tuned.rmse,
+                      fit.best_step(), fit.steps_done(), hyper_string(tuned.hyper)));
+  return {start, tuned};
+}
+
+void write_pictures(const Options& o, const Labelled& d, const std::vector<std::pair<std::string, const GpResult*>>& methods,
+                    const std::vector<float>& shown) {
+  std::vector<io::Panel> panels;
+  io::Panel scatter{"Test patches", "true angle (degrees)", "predicted angle (degrees)"};
+  for (const auto& [label, r] : methods) {
+    io::Series s{.label = fmt::format("{} ({:.1f})", label, r->rmse), .points_only = true};
+    for (size_t i = 0; i < d.test_y.size(); ++i) s.x.push_back(d.test_y[i]), s.y.push_back(r->predicted[i]);
+    scatter.series.push_back(std::move(s));
+  }
+  scatter.series.push_back({.label = "exact", .x = {-90, 90}, .y = {-90, 90}, .dashed = true});
+  panels.push_back(std::move(scatter));
+  io::Panel curve{"Fine-tuning the kernel", "step", "test RMSE (degrees)"};
+  const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
+  curve.series.push_back(csv_series(ft, "step", "test_rmse", "DBN kernel: test"));
+  if (o.validation_people > 0) curve.series.push_back(csv_series(ft, "step", "valid_rmse", "DBN kernel: validation"));
+  if (o.baseline)
+    curve.series.push_back(csv_series(read_csv_columns(o.output + "/baseline.csv"), "step", "test_rmse", "random start: test"));
+  for (const auto& [label, r] : methods)
+    if (label == "pixels" || label == "DBN features")
+      curve.series.push_back({.label = label, .x = {0, static_cast<double>(o.finetune_steps)}, .y = {r->rmse, r->rmse},
+                              .dashed = true});
+  panels.push_back(std::move(curve));
+  io::write_svg_plot(o.output + "/orientation.svg", panels, "gp_faces: face orientation from 28 x 28 patches");
+  io::write_png_grid(o.output + "/patches.png", shown, static_cast<int64_t>(shown.size()) / d.dim, 28, 28,
+                     {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::global});
+}
+
+int run(const Options& o) {
+  check_file_folder("--profile", o.profile);
+  const io::ImageSet faces = load_faces(find_faces(o.data));
+  const io::PatchConfig pc{.size = 28, .per_image = o.per_image, .min_zoom = o.zoom, .max_zoom = o.zoom, .seed = o.data_seed};
+  io::PatchConfig test_pc = pc, valid_pc = pc;
+  test_pc.per_image = o.test_per_image;
+  valid_pc.per_image = 2;
+  valid_pc.seed = o.data_seed + 1000;  // other angles of the training faces: the pretraining's monitor
+  auto train = std::make_shared<const io::FacePatches>(faces, io::images_with_labels(faces, 0, 30), pc);
+  auto valid = std::make_shared<const io::FacePatches>(faces, io::images_with_labels(faces, 0, 30), valid_pc);
+  auto test = std::make_shared<const io::FacePatches>(faces, io::images_with_labels(faces, 30, 40), test_pc);
+  if (train->count() == 0 || test->count() == 0)
+    throw Error("the Olivetti faces: expected the 40 people of the Olivetti faces (labels 0-39)");
+  check_batch(o.batch, train->count(), "patches");
+  make_output_dir(o.output);
+  auto st = std::make_shared<const Standardize>(fit_standardize(*train));
+  const DataSource train_src = standardized(train, st), test_src = standardized(test, st);
+
+  Labelled d;
+  d.dim = train->dim();
+  std::vector<int64_t> lab = io::shuffled_indices(train->count(), o.data_seed, 7);
+  lab.resize(static_cast<size_t>(o.labelled));
+  const int first_validating = 30 - static_cast<int>(o.validation_people);
+  auto person = [&](int64_t i) { return faces.labels[static_cast<size_t>(train->image(i))]; };
+  std::stable_partition(lab.begin(), lab.end(), [&](int64_t i) { return person(i) < first_validating; });
+  d.fitted = std::count_if(lab.begin(), lab.end(), [&](int64_t i) { return person(i) < first_validating; });
+  if (d.fitted < 2)
+    throw Error("--validation-people {}: {} of the {} labelled patches are left to fit; expected at least 2",
+                o.validation_people, d.fitted, o.labelled);
+  d.x = rows_of(train_src, lab);
+  for (int64_t i : lab) d.y.push_back(static_cast<float>(train->angle(i)));
+  const std::vector<int64_t> test_rows = all_rows(test->count());
+  d.test_x = rows_of(test_src, test_rows);
+  for (int64_t i : test_rows) d.test_y.push_back(static_cast<float>(test->angle(i)));
+
+  std::vector<int64_t> layers{d.dim};
+  layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
+  fmt::print("gp_faces: preset {}, {} training patches ({} with their angle: {} to fine-tune on, {} of people {}-29 to "
+             "validate), {} test patches of other people; DBN {}\n",
+             o.preset, train->count(), o.labelled, d.fitted, o.labelled - d.fitted, first_validating, test->count(),
+             detail::layer_string(layers));
+  Summary sum;
+
+  Progress pbar("GP on pixels", 1);
+  const GpResult pixels = gp_on(d.x, d.y, d.test_x, d.test_y, d.dim, o);
+  pbar.update(1, fmt::format("test RMSE {:.2f} degrees", pixels.rmse));
+  sum.add("GP on pixels", pbar.seconds(), fmt::format("test RMSE {:.2f} degrees ({})", pixels.rmse, hyper_string(pixels.hyper)));
+  result("pixels_test_rmse_degrees", fmt::format("{:.2f}", pixels.rmse));
+
+  Graph g;
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::gaussian});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  AeOptions ae;  // pretrain_stack's options
+  ae.output = o.output;
+  ae.method = o.method;
+  ae.hidden = o.hidden;
+  ae.pretrain_epochs = o.pretrain_epochs;
+  ae.batch = o.batch;
+  ae.pretrain_lr = o.pretrain_lr;
+  ae.data_lr = o.data_lr;
+  ae.momentum = o.momentum;
+  ae.weight_decay = o.weight_decay;
+  ae.mean_field = o.mean_field;
+  ae.data_seed = o.data_seed;
+  ae.resume = o.resume;
+  AeTask task;
+  task.train = train_src;
+  task.valid = standardized(valid, st);
+  task.data_unit = Unit::gaussian;
+  pretrain_stack(dbn, ex, ae, task, sum);
+
+  const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},
+                            .hyper_adam = {.lr = o.hyper_lr}, .seed = o.seed + 100};
+  DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
+  kernel.init_from(dbn);
+  const auto [greedy, tuned] = finetune(kernel, ex, d, o, "finetune", sum);
+  result("dbn_test_rmse_degrees", fmt::format("{:.2f}", greedy.rmse));
+  result("finetuned_test_rmse_degrees", fmt::format("{:.2f}", tuned.rmse));
+  std::vector<std::pair<std::string, const GpResult*>> methods{
+      {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
+  GpResult scratch;
+  if (o.baseline) {
+    DeepKernelConfig bc = kc;
+    bc.seed = o.seed + 200;
+    DeepKernel random_start = DeepKernel::make(g, "baseline", bc);
+    scratch = finetune(random_start, ex, d, o, "baseline", sum).second;
+    result("random_start_test_rmse_degrees", fmt::format("{:.2f}", scratch.rmse));
+    methods.emplace_back("random start", &scratch);
+  }
+
+  Csv pred(o.output + "/predictions.csv",
+           std::string("patch,person,angle") + (o.baseline ? ",pixels,dbn,finetuned,random_start" : ",pixels,dbn,finetuned"),
+           false);
+  for (size_t i = 0; i < d.test_y.size(); ++i) {
+    std::string row = fmt::format("{},{},{:.3f}", i, faces.labels[static_cast<size_t>(test->image(static_cast<int64_t>(i)))],
+                                  d.test_y[i]);
+    for (const auto& m : methods) row += fmt::format(",{:.3f}", m.second->predicted[i]);
+    pred.row("{}", row);
+  }
+  // Pictured: 30 test patches in order of their angle, from -90 to 90.
+  std::vector<int64_t> order = test_rows;
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return d.test_y[static_cast<size_t>(a)] < d.test_y[static_cast<size_t>(b)]; });
+  std::vector<int64_t> picked;
+  for (int k = 0; k < 30 && !order.empty(); ++k) picked.push_back(order[static_cast<size_t>(k) * order.size() / 30]);
+  draw_curves("gp_faces", [&] { write_pictures(o, d, methods, rows_of(test_src, picked)); });
+  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
+  sum.print();
+  result("total_seconds", fmt::format("{:.1f}", sum.total()));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"DBN features for Gaussian-process regression: the orientation of Olivetti faces (Salakhutdinov & "
+               "Hinton 2007)"};
+  Options o;
+  add_options(app, o);
+  return run_main(app, argc, argv, "gp_faces", [&] {
+    apply_preset(app, o);
+    return run(o);
+  });
+}

@@ -1,0 +1,217 @@
+// Gaussian-process regression (ops/gp.hpp, models/gp.hpp) and the deep
+// kernel learned through it (models/deep_kernel.hpp): a GP recovers a
+// smooth function and its noise level, its predictive mean and variance
+// behave at and far from the data, bad input is named; the gp_nll op
+// equals the regression's likelihood (its forward and gradient against
+// plain loops are in test_ops); the deep kernel starts as the DBN's
+// recognition pass, its gradient matches finite differences, and
+// fine-tuning it finds the one input that matters, resuming exactly.
+
+#include <cmath>
+#include <filesystem>
+#include <numbers>
+#include <random>
+#include <string>
+
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+
+#include "autodiff/check_grad.hpp"
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "models/dbn.hpp"
+#include "models/deep_kernel.hpp"
+#include "models/gp.hpp"
+
+using namespace ebm;
+
+namespace {
+
+// y = 10 sin(2 x) at n points uniform in [-3, 3], plus N(0, noise^2).
+void sine_data(int n, double noise, uint32_t seed, std::vector<float>& x, std::vector<float>& y,
+               std::vector<float>& truth) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> u(-3, 3);
+  std::normal_distribution<double> e(0, 1);
+  for (int i = 0; i < n; ++i) {
+    const double xi = u(gen);
+    x.push_back(static_cast<float>(xi));
+    truth.push_back(static_cast<float>(10 * std::sin(2 * xi)));
+    y.push_back(static_cast<float>(truth.back() + noise * e(gen)));
+  }
+}
+
+std::string message_of(auto&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("gp: regression recovers a smooth function and its noise level") {
+  std::vector<float> x, y, truth, tx, ty, ttruth;
+  sine_data(80, 0.5, 1, x, y, truth);
+  sine_data(200, 0.0, 2, tx, ty, ttruth);
+  const GpRegression gp(x, 80, 1, y);
+  const double err = rmse(gp.predict(tx, 200), ttruth);
+  INFO("rmse ", err, " noise sd ", std::exp(gp.hyper().log_noise), " length ", std::exp(gp.hyper().log_length));
+  CHECK(err < 0.6);  // the function's sd is 7; the noise's 0.5
+  CHECK(std::exp(gp.hyper().log_noise) == doctest::Approx(0.5).epsilon(0.4));
+  CHECK(std::exp(gp.hyper().log_length) == doctest::Approx(0.5).epsilon(0.6));  // sin(2x): about 1/2
+  // Learning theta raised the likelihood above its start's.
+  const std::vector<double> d = gp::squared_distances(x, 80, 1);
+  std::vector<float> centred = y;
+  for (float& v : centred) v = static_cast<float>(v - gp.target_mean());
+  const GpRegression start(x, 80, 1, y, initial_hyper(d, 80, centred));
+  CHECK(gp.nll_per_target() < start.nll_per_target() - 0.5);
+  // Without learning, the start's own predictions are far worse.
+  CHECK(rmse(start.predict(tx, 200), ttruth) > 2 * err);
+}
+
+TEST_CASE("gp: the predictive mean and variance at the data and far from it") {
+  const std::vector<float> x{0.0f, 1.0f, 2.0f}, y{1.0f, -2.0f, 0.5f};
+  const gp::Hyper h{.log_length = 0.0, .log_signal = std::log(2.0), .log_noise = std::log(1e-3)};
+  const gp::Posterior p = gp::condition(gp::squared_distances(x, 3, 1), 3, y, h);
+  const std::vector<float> at{1.0f, 40.0f};
+  std::vector<double> var;
+  const std::vector<double> mean = gp::predict(p, gp::cross_squared_distances(at, 2, x, 3, 1), 2, &var);
+  CHECK(mean[0] == doctest::Approx(-2.0).epsilon(1e-4));  // interpolates its own (nearly noise-free) target
+  CHECK(var[0] == doctest::Approx(0.0).epsilon(1e-4).scale(4.0));
+  CHECK(mean[1] == doctest::Approx(0.0).scale(1.0));  // far away: the prior's mean and variance
+  CHECK(var[1] == doctest::Approx(4.0).epsilon(1e-9));
+}
+
+TEST_CASE("gp: bad input is named") {
+  const std::vector<float> x{0.0f, 1.0f, std::nanf(""), 3.0f}, y{1.0f, 2.0f, 3.0f, 4.0f};
+  CHECK(message_of([&] { GpRegression(x, 4, 1, y); }).find("feature element 2 is nan") != std::string::npos);
+  CHECK(message_of([&] { GpRegression(std::span(x).first(3), 4, 1, y); }).find("expected 4 x 1 and 4") !=
+        std::string::npos);
+  const std::vector<float> twice{0.0f, 0.0f, 1.0f, 1.0f};  // repeated points and no noise: singular
+  const std::string singular = message_of([&] {
+    GpRegression(twice, 4, 1, y, gp::Hyper{.log_length = 0.0, .log_signal = 0.0, .log_noise = -40.0});
+  });
+  CHECK(singular.find("not positive definite") != std::string::npos);
+  std::vector<float> bad_y = y;
+  bad_y[1] = INFINITY;
+  CHECK(message_of([&] { GpRegression(std::vector<float>{0, 1, 2, 3}, 4, 1, bad_y); }).find("target") !=
+        std::string::npos);
+}
+
+TEST_CASE("gp_nll: the op's value is the regression's likelihood per target") {
+  std::vector<float> x, y, truth;
+  sine_data(30, 0.3, 4, x, y, truth);
+  double mean = 0;
+  for (float v : y) mean += v / 30.0;
+  std::vector<float> centred = y;
+  for (float& v : centred) v = static_cast<float>(v - mean);
+  const gp::Hyper h{.log_length = -0.3, .log_signal = 2.0, .log_noise = -1.0};
+  const GpRegression gp(x, 30, 1, y, h);
+  Graph g;
+  const Tensor f = g.input("f", {30, 1}), t = g.input("t", {30, 1}), theta = g.param("theta", {1, 3});
+  const std::vector<float> th{-0.3f, 2.0f, -1.0f};
+  std::copy(th.begin(), th.end(), g.value(theta).begin());
+  const Tensor loss = gp_nll(f, t, theta);
+  Executor ex(g, {.threads = 2});
+  ex.run({loss}, {{f, x}, {t, centred}});
+  CHECK(ex.scalar(loss) == doctest::Approx(gp.nll_per_target()).epsilon(1e-5));
+  CHECK_THROWS_WITH_AS(gp_nll(f, t, g.param("short", {1, 2})), doctest::Contains("[1, 3]"), Error);
+}
+
+TEST_CASE("deep kernel: starts as the DBN's recognition pass; its gradient matches finite differences") {
+  Graph g;
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = {6, 5, 3}, .seed = 3});
+  for (const Rbm& r : dbn.rbms) {
+    fill_normal(g.value(r.w), 0.8f, 5, 1);
+    fill_normal(g.value(r.b), 0.5f, 5, 2);
+  }
+  DeepKernel k = DeepKernel::make(g, "dk", {.layers = {6, 5, 3}, .points = 12});
+  k.init_from(dbn);
+  k.set_hyper({.log_length = -0.5, .log_signal = 0.5, .log_noise = -1.0});
+  std::vector<float> xs(72), ys(12);
+  fill_uniform(xs, 0.0f, 1.0f, 7, 1);
+  fill_uniform(ys, -1.0f, 1.0f, 7, 2);
+  const Tensor up = dbn.up(k.x, 2);
+  Executor ex(g, {.threads = 2});
+  ex.run({k.features, up}, {{k.x, xs}, {k.y, ys}});
+  const auto a = ex.value(k.features), b = ex.value(up);
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  std::vector<Tensor> wrt = k.weights();
+  wrt.push_back(k.theta);
+  const Feed feeds[] = {{k.x, xs}, {k.y, ys}};
+  const GradCheck chk = check_grad(k.loss, wrt, feeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 2e-3});
+  INFO("worst ", chk.worst);
+  CHECK(chk.ok);
+  Dbn other = Dbn::make(g, "other", {.layers = {6, 4, 3}, .seed = 3});
+  CHECK_THROWS_WITH_AS(k.init_from(other), doctest::Contains("layer 0"), Error);
+}
+
+TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a resumed run goes on exactly") {
+  // y = 3 sin(2 pi x_0); x_1..x_7 are noise that swamps x_0 in a distance
+  // between raw inputs.
+  auto data = [](int n, uint32_t seed, std::vector<float>& x, std::vector<float>& y) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> u(0, 1);
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < 8; ++j) x.push_back(u(gen));
+      y.push_back(static_cast<float>(3 * std::sin(2 * std::numbers::pi * x[static_cast<size_t>(i * 8)])));
+    }
+  };
+  std::vector<float> x, y, tx, ty, vx, vy;
+  data(60, 1, x, y);
+  data(200, 2, tx, ty);
+  data(40, 3, vx, vy);
+  const double raw = rmse(GpRegression(x, 60, 8, y).predict(tx, 200), ty);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_dk_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  auto run = [&](int steps, bool resume, bool validate = false) {
+    Graph g;
+    DeepKernel k = DeepKernel::make(g, "dk", {.layers = {8, 12, 4}, .points = 60, .adam = {.lr = 0.02f},
+                                              .hyper_adam = {.lr = 0.02f}, .init_std = 0.5f});
+    Executor ex(g, {.threads = 2, .seed = 1});
+    DeepKernelFitter fit(k, ex, {.steps = steps, .eval_every = 25, .eval_batch = 64, .checkpoint = dir, .resume = resume});
+    // theta starts where a GP on the random features puts it (a resumed
+    // run then loads the checkpoint's)
+    k.set_hyper(GpRegression(fit.features(x), 60, 4, y).hyper());
+    std::vector<DeepKernelEval> evals;
+    fit.fit(x, y, validate ? std::span<const float>(vx) : std::span<const float>(),
+            validate ? std::span<const float>(vy) : std::span<const float>(),
+            [&](const DeepKernelEval& e) { evals.push_back(e); });
+    const GpRegression tuned(fit.features(x), 60, 4, y, k.hyper());
+    if (validate) {  // it ends at the best validation step, which is the lowest of those seen
+      double lowest = evals.front().valid_rmse;
+      for (const DeepKernelEval& e : evals) lowest = std::min(lowest, e.valid_rmse);
+      CHECK(fit.best_valid_rmse() == lowest);
+      CHECK(rmse(tuned.predict(fit.features(vx), 40), vy) == doctest::Approx(lowest).epsilon(1e-9));
+      CHECK(fit.best_step() > 0);
+    }
+    std::vector<float> p;
+    for (Tensor t : k.weights()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
+    return std::tuple{rmse(tuned.predict(fit.features(tx), 200), ty), evals, p};
+  };
+  const auto [tuned, evals, params] = run(300, false);
+  INFO("raw inputs ", raw, ", fine-tuned ", tuned);
+  CHECK(raw > 1.2);  // the function's sd is 2.1
+  CHECK(tuned < 0.5 * raw);
+  REQUIRE(evals.size() == 13);  // step 0, then every 25
+  CHECK(evals.front().step == 0);
+  CHECK(evals.back().nll < evals.front().nll - 0.5);
+  for (const DeepKernelEval& e : evals) CHECK(e.valid_rmse == 0.0);
+  std::filesystem::remove_all(dir);
+  run(100, false);
+  const auto [rtuned, revals, rparams] = run(300, true);
+  REQUIRE(revals.size() == 8);
+  CHECK(revals.front().step == 125);
+  CHECK(revals.back().nll == evals.back().nll);
+  CHECK(rparams == params);
+  CHECK(rtuned == tuned);
+  std::filesystem::remove_all(dir);
+  const auto [vtuned, vevals, vparams] = run(300, false, true);
+  CHECK(vtuned < 0.5 * raw);
+  std::filesystem::remove_all(dir);
+}
