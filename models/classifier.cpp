@@ -37,14 +37,7 @@ void Classifier::init_from(const Dbn& dbn) {
   if (dbn.depth() + 1 != static_cast<int>(config.layers.size()))
     throw Error("classifier '{}': the DBN has {} layers of weights; expected {}", name, dbn.depth(),
                 config.layers.size() - 1);
-  Graph& g = *graph;
-  for (size_t l = 0; l < dbn.rbms.size(); ++l) {
-    const Rbm& r = dbn.rbms[l];
-    if (r.w.shape() != w[l].shape())
-      throw Error("classifier '{}': layer {} is {}, the DBN's is {}", name, l, w[l].shape(), r.w.shape());
-    std::copy(g.value(r.w).begin(), g.value(r.w).end(), g.value(w[l]).begin());
-    std::copy(g.value(r.b).begin(), g.value(r.b).end(), g.value(b[l]).begin());
-  }
+  copy_recognition_weights(dbn, w, b, fmt::format("classifier '{}'", name));
 }
 
 Tensor Classifier::features(Tensor input) const {

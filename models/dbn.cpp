@@ -1,5 +1,6 @@
 #include "models/dbn.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "graph/executor.hpp"
@@ -30,6 +31,20 @@ Tensor Dbn::down(Tensor h, int l) const {
   if (l < 0 || l > depth()) throw Error("dbn '{}': no layer {} (depth {})", name, l, depth());
   for (int k = l - 1; k >= 0; --k) h = rbms[static_cast<size_t>(k)].p_v(h);
   return h;
+}
+
+void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::span<const Tensor> b,
+                              std::string_view who) {
+  if (w.size() < dbn.rbms.size() || b.size() < dbn.rbms.size())
+    throw Error("{}: the DBN has {} layers of weights; expected at most {}", who, dbn.depth(), std::min(w.size(), b.size()));
+  Graph& g = *dbn.graph;
+  for (size_t l = 0; l < dbn.rbms.size(); ++l) {
+    const Rbm& r = dbn.rbms[l];
+    if (r.w.shape() != w[l].shape() || r.b.shape() != b[l].shape())
+      throw Error("{}: layer {} is {}, the DBN's is {}", who, l, w[l].shape(), r.w.shape());
+    std::copy(g.value(r.w).begin(), g.value(r.w).end(), g.value(w[l]).begin());
+    std::copy(g.value(r.b).begin(), g.value(r.b).end(), g.value(b[l]).begin());
+  }
 }
 
 void Dbn::init_from_below(int l) {

@@ -47,6 +47,13 @@ struct Dbn {
   void init_from_below(int l);
 };
 
+// Copies each RBM l's recognition weights W and hidden biases b into w[l]
+// and b[l], the first layers of a feed-forward net unrolled from the DBN
+// (a classifier, a deep kernel), which must have at least as many layers
+// of the same shapes; `who` names the net in the errors.
+void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::span<const Tensor> b,
+                              std::string_view who);
+
 // The rows of layer l's representation: images of `images` converted by
 // `images.fill`, passed up through the frozen layers 0 .. l-1 on `ex`.
 // Probabilities by default; with sample_up, a Bernoulli draw keyed by

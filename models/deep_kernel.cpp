@@ -48,14 +48,7 @@ void DeepKernel::init_from(const Dbn& dbn) {
   if (dbn.depth() + 1 != static_cast<int>(config.layers.size()))
     throw Error("deep kernel '{}': the DBN has {} layers of weights; expected {}", name, dbn.depth(),
                 config.layers.size() - 1);
-  Graph& g = *graph;
-  for (size_t l = 0; l < dbn.rbms.size(); ++l) {
-    const Rbm& r = dbn.rbms[l];
-    if (r.w.shape() != w[l].shape())
-      throw Error("deep kernel '{}': layer {} is {}, the DBN's is {}", name, l, w[l].shape(), r.w.shape());
-    std::copy(g.value(r.w).begin(), g.value(r.w).end(), g.value(w[l]).begin());
-    std::copy(g.value(r.b).begin(), g.value(r.b).end(), g.value(b[l]).begin());
-  }
+  copy_recognition_weights(dbn, w, b, fmt::format("deep kernel '{}'", name));
 }
 
 void DeepKernel::set_hyper(gp::Hyper h) {
@@ -105,19 +98,50 @@ std::vector<NamedTensor> DeepKernelFitter::state() const {
   return s;
 }
 
+namespace {
+
+// FNV-1a over the bytes of the fitted and validation points and targets:
+// a resumed run must continue on the same data.
+uint64_t fingerprint(std::initializer_list<std::span<const float>> parts) {
+  uint64_t h = 1469598103934665603ull;
+  for (std::span<const float> p : parts) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(p.data());
+    for (size_t i = 0; i < p.size_bytes(); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+    h = (h ^ p.size()) * 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
 void DeepKernelFitter::save() const {
   const nlohmann::json meta = {{"step", steps_done_},         {"executor_step", ex_.step()},
                                {"seed", ex_.options().seed}, {"layers", k_.config.layers},
-                               {"points", k_.config.points}, {"best_step", best_step_},
-                               {"best_valid_rmse", best_rmse_}};
+                               {"points", k_.config.points}, {"data", fmt::format("{:016x}", data_)},
+                               {"best_step", best_step_},    {"best_valid_rmse", best_rmse_}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
+int DeepKernelFitter::checkpoint_step() const {
+  if (!cfg_.resume || !checkpoint_exists(cfg_.checkpoint)) return 0;
+  return nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, "deep_kernel")).at("step").get<int>();
+}
+
 void DeepKernelFitter::load() {
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "deep_kernel", state()));
+  const std::string where = cfg_.checkpoint.string();
+  const auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, "deep_kernel"));
   if (meta.at("seed") != ex_.options().seed)
-    throw Error("resume from '{}': the checkpoint was made with seed {}; this run has {}", cfg_.checkpoint.string(),
+    throw Error("resume from '{}': the checkpoint was made with seed {}; this run has {}", where,
                 meta.at("seed").dump(), ex_.options().seed);
+  if (meta.at("layers") != nlohmann::json(k_.config.layers) || meta.at("points") != k_.config.points)
+    throw Error("resume from '{}': the checkpoint is of a net {} fitted on {} points; this run's is {} on {}", where,
+                meta.at("layers").dump(), meta.at("points").dump(), nlohmann::json(k_.config.layers).dump(),
+                k_.config.points);
+  if (meta.at("data") != fmt::format("{:016x}", data_))
+    throw Error("resume from '{}': the checkpoint was fitted on other points, targets or validation points (data "
+                "fingerprint {}, this run's {:016x}); expected the same data as the run it continues", where,
+                meta.at("data").dump(), data_);
+  load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
   steps_done_ = meta.at("step").get<int>();
   best_step_ = meta.at("best_step").get<int>();
   best_rmse_ = meta.at("best_valid_rmse").get<double>();
@@ -142,6 +166,7 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     throw Error("fine-tuning '{}': {} validation values for {} targets; expected {} per target", k_.name,
                 valid_x.size(), valid_y.size(), in);
   const bool validate = !valid_y.empty();
+  data_ = fingerprint({x, y, valid_x, valid_y});
   if (cfg_.resume && !started_ && checkpoint_exists(cfg_.checkpoint)) load();
   const Feed feeds[] = {{k_.x, x}, {k_.y, y}};
   if (!started_ && steps_done_ == 0) {  // the start is a candidate too
@@ -158,7 +183,12 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
   const Tensor targets[] = {k_.step, k_.loss};
   auto start = std::chrono::steady_clock::now();
   while (steps_done_ < cfg_.steps) {
-    ex_.run(targets, feeds);
+    try {
+      ex_.run(targets, feeds);
+    } catch (const Error& e) {  // such as features that turned NaN in gp_nll
+      throw Error("fine-tuning '{}', step {}: {} (the last checkpoint is of step {})", k_.name, steps_done_ + 1,
+                  e.what(), steps_done_ - steps_done_ % cfg_.eval_every);
+    }
     const double nll = ex_.scalar(k_.loss);
     ++steps_done_;
     if (steps_done_ % cfg_.eval_every != 0 && steps_done_ != cfg_.steps) continue;
@@ -175,9 +205,12 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
       best_step_ = steps_done_;
       best_rmse_ = e.valid_rmse;
     }
-    if (!cfg_.checkpoint.empty()) save();
     e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // The callback first, then the checkpoint: whatever the callback runs
+    // on the executor is in the step it saves, and a run killed between
+    // the two redoes this step (its CSV row included) when resumed.
     if (on_eval) on_eval(e);
+    if (!cfg_.checkpoint.empty()) save();
     start = std::chrono::steady_clock::now();
   }
   best_.restore();

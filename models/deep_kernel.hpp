@@ -93,14 +93,19 @@ class DeepKernelFitter {
 
   // x: the labelled points [points, layers[0]], row-major; y: their centred
   // targets; valid_x, valid_y: validation points and their targets,
-  // centred by the same mean (none: the last step is kept). An ebm::Error
-  // names a shape mismatch, or weights that turned NaN (the checkpoint
-  // before them is kept).
+  // centred by the same mean (none: the last step is kept). on_eval runs
+  // at step 0 of a fresh start, then every eval_every steps. An ebm::Error
+  // names a shape mismatch, a checkpoint of another net or other data, or
+  // the step whose weights turned NaN (the checkpoint before it is kept).
   void fit(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
            std::span<const float> valid_y, const std::function<void(const DeepKernelEval&)>& on_eval = {});
   // The net's features of `rows` (n x layers[0]), n x layers.back().
   std::vector<float> features(std::span<const float> rows);
   int steps_done() const { return steps_done_; }  // (a checkpoint's steps count once fit() loaded it)
+  // The steps of the checkpoint fit() will resume from (0: none, or no
+  // `resume`), without loading it: what a caller's own records (a CSV)
+  // must be cut back to.
+  int checkpoint_step() const;
   int best_step() const { return best_step_; }
   double best_valid_rmse() const { return best_rmse_; }
 
@@ -117,6 +122,7 @@ class DeepKernelFitter {
   Tensor eval_x_, eval_out_;
   BestParams best_;
   double best_rmse_ = 0;
+  uint64_t data_ = 0;  // the fingerprint of fit()'s points and targets
   int steps_done_ = 0, best_step_ = 0;
   bool started_ = false;
 };

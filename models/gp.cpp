@@ -53,9 +53,12 @@ std::vector<float> GpRegression::prepare(std::span<const float> features, int64_
   if (n < 1 || d < 1 || static_cast<int64_t>(features.size()) != n * d || static_cast<int64_t>(targets.size()) != n)
     throw Error("gp regression: {} feature values and {} targets; expected {} x {} and {}, n and d at least 1",
                 features.size(), targets.size(), n, d, n);
+  for (size_t i = 0; i < targets.size(); ++i)  // before centring, which would spread one bad value over all
+    if (!std::isfinite(targets[i]))
+      throw Error("gp regression: target element {} is {}; expected finite values", i, targets[i]);
   features_.assign(features.begin(), features.end());
   d_ = d;
-  dists_ = gp::squared_distances(features, n, d);
+  dists_ = gp::squared_distances(features, n, d, "gp regression");
   mean_ = mean_of(targets);
   std::vector<float> centred(targets.begin(), targets.end());
   for (float& y : centred) y = static_cast<float>(y - mean_);
@@ -81,9 +84,6 @@ void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const Gp
       const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
       t[i] -= config->lr * mh / (std::sqrt(vh) + 1e-8);
     }
-    // A noise sd under 1e-3 of the signal's makes K numerically singular
-    // for features that repeat; keep it above.
-    t[2] = std::max(t[2], t[1] + std::log(1e-3));
     post_ = gp::condition(dists_, n, y, {t[0], t[1], t[2]}, "gp regression");
     if (post_.nll < best.nll) best = post_;
   }

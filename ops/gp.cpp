@@ -14,10 +14,10 @@
 namespace ebm::gp {
 namespace {
 
-std::vector<double> to_double(std::span<const float> v, const char* what) {
+std::vector<double> to_double(std::span<const float> v, const char* what, const char* who) {
   std::vector<double> out(v.size());
   for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) throw Error("gp: {} element {} is {}; expected finite values", what, i, v[i]);
+    if (!std::isfinite(v[i])) throw Error("{}: {} element {} is {}; expected finite values", who, what, i, v[i]);
     out[i] = v[i];
   }
   return out;
@@ -37,10 +37,10 @@ int checked_int(int64_t n) {
 
 }  // namespace
 
-std::vector<double> squared_distances(std::span<const float> features, int64_t n, int64_t d) {
+std::vector<double> squared_distances(std::span<const float> features, int64_t n, int64_t d, const char* who) {
   if (static_cast<int64_t>(features.size()) != n * d)
-    throw Error("gp: {} feature values for {} rows of {}", features.size(), n, d);
-  const std::vector<double> f = to_double(features, "feature");
+    throw Error("{}: {} feature values for {} rows of {}", who, features.size(), n, d);
+  const std::vector<double> f = to_double(features, "feature", who);
   const std::vector<double> norms = row_norms(f, n, d);
   std::vector<double> out(static_cast<size_t>(n * n), 0.0);
   // out = F F' (upper triangle, row-major), then |fi|^2 + |fj|^2 - 2 fi.fj
@@ -61,7 +61,7 @@ std::vector<double> cross_squared_distances(std::span<const float> a, int64_t m,
                                             int64_t d) {
   if (static_cast<int64_t>(a.size()) != m * d || static_cast<int64_t>(b.size()) != n * d)
     throw Error("gp: {} and {} feature values for {} and {} rows of {}", a.size(), b.size(), m, n, d);
-  const std::vector<double> fa = to_double(a, "feature"), fb = to_double(b, "feature");
+  const std::vector<double> fa = to_double(a, "feature", "gp"), fb = to_double(b, "feature", "gp");
   const std::vector<double> na = row_norms(fa, m, d), nb = row_norms(fb, n, d);
   std::vector<double> out(static_cast<size_t>(m * n), 0.0);
   if (m > 0 && n > 0)
@@ -89,18 +89,24 @@ Posterior condition(std::span<const double> sq_dists, int64_t n, std::span<const
   p.hyper = h;
   const double sf2 = std::exp(2.0 * h.log_signal), sn2 = std::exp(2.0 * h.log_noise);
   const double inv_2l2 = 0.5 * std::exp(-2.0 * h.log_length);
+  if (!(sf2 > 0 && std::isfinite(sf2) && std::isfinite(sn2) && std::isfinite(inv_2l2)))
+    throw Error("{}: hyper-parameters (log l, log sf, log sn) = ({}, {}, {}) give the variances sf^2 = {:.3g}, "
+                "sn^2 = {:.3g} and 1 / l^2 = {:.3g}; expected finite, positive ones in double precision",
+                who, h.log_length, h.log_signal, h.log_noise, sf2, sn2, 2 * inv_2l2);
   p.signal.resize(sq_dists.size());
   for (size_t i = 0; i < sq_dists.size(); ++i) p.signal[i] = sf2 * std::exp(-sq_dists[i] * inv_2l2);
   p.chol = p.signal;
-  for (int64_t i = 0; i < n; ++i) p.chol[static_cast<size_t>(i * n + i)] += sn2;
+  for (int64_t i = 0; i < n; ++i) p.chol[static_cast<size_t>(i * n + i)] += sn2 + kJitter * sf2;
   int info = 0;
   dpotrf_("L", &bn, p.chol.data(), &bn, &info, 1);
+  for (int64_t i = 0; i < n && info == 0; ++i)
+    if (!std::isfinite(p.chol[static_cast<size_t>(i * n + i)])) info = static_cast<int>(i + 1);
   if (info != 0)
-    throw Error("{}: the {} x {} kernel matrix is not positive definite (LAPACK dpotrf info {}; noise sd {:.3g}, "
-                "signal sd {:.3g}, length scale {:.3g}); expected finite features and a noise sd above about 1e-4 "
-                "of the signal's",
-                who, n, n, info, std::sqrt(sn2), std::sqrt(sf2), std::exp(h.log_length));
-  p.alpha = to_double(y, "target");
+    throw Error("{}: the {} x {} kernel matrix is not positive definite (LAPACK dpotrf info {}; length scale {:.3g}, "
+                "signal sd {:.3g}, noise sd {:.3g}); expected a noise variance that is not negligible beside the "
+                "signal's in double precision",
+                who, n, n, info, std::exp(h.log_length), std::sqrt(sf2), std::sqrt(sn2));
+  p.alpha = to_double(y, "target", who);
   const std::vector<double> yd = p.alpha;
   const int one = 1;
   dpotrs_("L", &bn, &one, p.chol.data(), &bn, p.alpha.data(), &bn, &info, 1);
@@ -131,8 +137,9 @@ std::vector<double> gradient_matrix(const Posterior& p) {
 }
 
 std::array<double, 3> hyper_gradient(const Posterior& p, std::span<const double> q, std::span<const double> sq_dists) {
-  // d K / d log l = signal o D / l^2;  d K / d log sf = 2 signal;  d K / d log sn = 2 sn^2 I
+  // d K / d log l = signal o D / l^2;  d K / d log sf = 2 (signal + j sf^2 I);  d K / d log sn = 2 sn^2 I
   const double inv_l2 = std::exp(-2.0 * p.hyper.log_length), sn2 = std::exp(2.0 * p.hyper.log_noise);
+  const double sf2 = std::exp(2.0 * p.hyper.log_signal);
   double dl = 0.0, dsf = 0.0, trace = 0.0;
   for (size_t i = 0; i < q.size(); ++i) {
     const double w = q[i] * p.signal[i];
@@ -140,13 +147,13 @@ std::array<double, 3> hyper_gradient(const Posterior& p, std::span<const double>
     dsf += w;
   }
   for (int64_t i = 0; i < p.n; ++i) trace += q[static_cast<size_t>(i * p.n + i)];
-  return {0.5 * dl * inv_l2, dsf, sn2 * trace};
+  return {0.5 * dl * inv_l2, dsf + kJitter * sf2 * trace, sn2 * trace};
 }
 
 std::vector<double> feature_gradient(const Posterior& p, std::span<const double> q, std::span<const float> features,
                                      int64_t d) {
   const int64_t n = p.n;
-  const std::vector<double> f = to_double(features, "feature");
+  const std::vector<double> f = to_double(features, "feature", "gp");
   std::vector<double> w(q.size());
   for (size_t i = 0; i < q.size(); ++i) w[i] = q[i] * p.signal[i];
   std::vector<double> g(static_cast<size_t>(n * d), 0.0);
@@ -215,7 +222,8 @@ Shape GpNll::shape(std::span<const Shape> in) const {
 }
 void GpNll::forward(const Kernel& k) const {
   const GpInputs in = gp_inputs(k);
-  const gp::Posterior p = gp::condition(gp::squared_distances(in.f, in.n, in.d), in.n, in.y, in.h, "gp_nll");
+  const gp::Posterior p =
+      gp::condition(gp::squared_distances(in.f, in.n, in.d, "gp_nll"), in.n, in.y, in.h, "gp_nll");
   k.out[0] = static_cast<float>(p.nll / static_cast<double>(in.n));
 }
 void GpNll::vjp(VjpBuilder& b) const {
@@ -231,7 +239,7 @@ Shape GpNllGrad::shape(std::span<const Shape> in) const {
 }
 void GpNllGrad::forward(const Kernel& k) const {
   const GpInputs in = gp_inputs(k);
-  const std::vector<double> dists = gp::squared_distances(in.f, in.n, in.d);
+  const std::vector<double> dists = gp::squared_distances(in.f, in.n, in.d, "gp_nll");
   const gp::Posterior p = gp::condition(dists, in.n, in.y, in.h, "gp_nll");
   const double g = static_cast<double>(k.in[3][0]) / static_cast<double>(in.n);
   if (wrt == 1) {  // d nll / d y = K^-1 y

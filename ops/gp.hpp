@@ -4,8 +4,14 @@
 // the gp_nll op (ops/op.hpp) and behind fitting and predicting with a GP
 // on fixed features (models/gp.hpp).
 //
-//   k(f, f') = sf^2 exp(-|f - f'|^2 / (2 l^2)),   K = [k(f_i, f_j)] + sn^2 I
+//   k(f, f') = sf^2 exp(-|f - f'|^2 / (2 l^2)),   K = [k(f_i, f_j)] + (sn^2 + j sf^2) I
 //   -log p(y | F) = 1/2 y' K^-1 y + 1/2 log det K + n/2 log(2 pi)
+//
+// with a fixed jitter j = 1e-6 (kJitter): the noise's variance never falls
+// below a millionth of the signal's, so K stays positive definite in
+// double precision however small sn is learned to be (features that
+// repeat, or that fine-tuning pulls onto each other, would make it
+// singular).
 //
 // The hyper-parameters are kept as natural logs, so that any real values
 // are valid: theta = (log l, log sf, log sn). The Cholesky factor, the
@@ -19,6 +25,8 @@
 
 namespace ebm::gp {
 
+inline constexpr double kJitter = 1e-6;
+
 struct Hyper {
   double log_length = 0.0;  // log l
   double log_signal = 0.0;  // log sf
@@ -27,8 +35,9 @@ struct Hyper {
 inline Hyper hyper_from(std::span<const float> theta) { return {theta[0], theta[1], theta[2]}; }
 
 // The n x n squared distances |f_i - f_j|^2 between the rows of F (n x d,
-// row-major), clamped at 0; an ebm::Error names a NaN or infinite feature.
-std::vector<double> squared_distances(std::span<const float> features, int64_t n, int64_t d);
+// row-major), clamped at 0; an ebm::Error, naming `who`, names a NaN or
+// infinite feature.
+std::vector<double> squared_distances(std::span<const float> features, int64_t n, int64_t d, const char* who = "gp");
 // The m x n squared distances between the rows of A (m x d) and B (n x d).
 std::vector<double> cross_squared_distances(std::span<const float> a, int64_t m, std::span<const float> b, int64_t n,
                                             int64_t d);
@@ -45,9 +54,9 @@ struct Posterior {
 };
 
 // Conditions on targets y given the squared distances D (n x n). An
-// ebm::Error, naming `who`, when K is not positive definite (features
-// that are not finite, or a noise variance too small for the data) or a
-// target is not finite.
+// ebm::Error, naming `who`, when a target or theta is not finite, or K is
+// not positive definite (which the jitter leaves to extreme theta, such as
+// a signal variance that overflows).
 Posterior condition(std::span<const double> sq_dists, int64_t n, std::span<const float> y, Hyper h,
                     const char* who = "gp");
 

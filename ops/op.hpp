@@ -378,7 +378,7 @@ struct SquaredError {  // (y, t): sum((y - t)^2) / rows
 // ---- Gaussian-process regression (ops/gp.hpp) ------------------------------------
 // (F [n, d], y [n, 1], theta [1, 3]): -log p(y | F, theta) / n, the negative
 // log marginal likelihood per target of a zero-mean GP with the kernel
-// sf^2 exp(-|f_i - f_j|^2 / 2 l^2) + sn^2 [i = j] over the rows of F, with
+// sf^2 exp(-|f_i - f_j|^2 / 2 l^2) + (sn^2 + 1e-6 sf^2) [i = j] over the rows of F, with
 // theta = (log l, log sf, log sn). Computed in double; its gradient reaches
 // F (so a net below it learns its kernel), y and theta.
 struct GpNll {

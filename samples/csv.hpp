@@ -69,6 +69,25 @@ class Csv {
   }
   Csv(const Csv&) = delete;
   Csv& operator=(const Csv&) = delete;
+  // A resumed run's file cut back to the rows whose first column is at
+  // most `last` (the step its checkpoint holds): rows a killed run wrote
+  // after its last checkpoint are written again when the run redoes them.
+  void keep_rows_through(double last) {
+    if (fresh_) return;
+    std::ifstream in(path_);
+    std::string text, line;
+    std::getline(in, line);
+    text = line + '\n';
+    while (std::getline(in, line)) {
+      const std::vector<std::string> cells = split_csv_line(line);
+      if (cells.empty() || cells[0].empty()) continue;
+      char* end = nullptr;
+      const double key = std::strtod(cells[0].c_str(), &end);
+      if (*end == '\0' && key <= last) text += line + '\n';
+    }
+    in.close();
+    std::ofstream(path_, std::ios::trunc) << text;
+  }
   ~Csv() {
     if (fresh_ && !f_.is_open() && std::uncaught_exceptions() == 0) std::ofstream(path_, std::ios::trunc) << header_ << '\n';
   }

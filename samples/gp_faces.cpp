@@ -21,8 +21,9 @@
 // The errors are root mean squared errors of the predictive means, in
 // degrees, on the test patches (the paper: 16.3 on pixels, 11.2 on the
 // greedy DBN's features, 6.4 fine-tuned). Nothing is chosen by the test
-// patches: fine-tuning runs a fixed number of steps, and the test error it
-// records along the way (finetune.csv) is drawn, never used.
+// patches: the labelled patches of the last --validation-people training
+// people are left out of fine-tuning and choose the step it ends at; the
+// test error recorded along the way (finetune.csv) is drawn, never used.
 
 #include <algorithm>
 #include <memory>
@@ -179,9 +180,9 @@ struct Labelled {
 // features and on the fine-tuned ones (both GPs conditioned on every
 // labelled point). The curve goes to <what>.csv.
 std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labelled& d, const Options& o,
-                                       const std::string& what, Summary& sum) {
+                                       const std::string& what, bool resume, Summary& sum) {
   DeepKernelFitter fit(k, ex, {.steps = o.finetune_steps, .eval_every = o.eval_every,
-                               .checkpoint = o.output + "/" + what, .resume = o.resume});
+                               .checkpoint = o.output + "/" + what, .resume = resume});
   const int64_t n = static_cast<int64_t>(d.y.size()), m = static_cast<int64_t>(d.test_y.size());
   const int64_t f = k.config.layers.back(), fitted = d.fitted;
   const std::span<const float> x(d.x), y(d.y);
@@ -194,10 +195,17 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
 
   const std::string start_name = what == "finetune" ? "GP on DBN features" : "GP on random features";
   Progress sbar(start_name, 1);
-  const GpResult start = gp_on(fit.features(x), y, fit.features(d.test_x), d.test_y, f, o);
+  const std::vector<float> fx = fit.features(x);
+  const GpResult start = gp_on(fx, y, fit.features(d.test_x), d.test_y, f, o);
   sbar.update(1, fmt::format("test RMSE {:.2f} degrees", start.rmse));
   sum.add(start_name, sbar.seconds(), fmt::format("test RMSE {:.2f} degrees ({})", start.rmse, hyper_string(start.hyper)));
-  k.set_hyper(start.hyper);
+  // Fine-tuning's theta starts where the fitted points alone put it: the
+  // validation people's angles must not shape what they judge.
+  const std::span<const float> fitted_features = std::span<const float>(fx).first(static_cast<size_t>(fitted * f));
+  k.set_hyper(fitted == n ? start.hyper
+                          : GpRegression(fitted_features, fitted, f, y.first(static_cast<size_t>(fitted)),
+                                         {.steps = o.gp_steps})
+                                .hyper());
 
   auto evaluate = [&](gp::Hyper h) {
     const GpRegression gp(fit.features(x), n, f, y, h);
@@ -206,8 +214,11 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
     return r;
   };
   Progress bar(what, o.finetune_steps);
+  const int done = fit.checkpoint_step();
   Csv csv(o.output + "/" + what + ".csv", "step,seconds,nll_per_point,length,signal_sd,noise_sd,valid_rmse,test_rmse,best",
-          o.resume);
+          done > 0);
+  csv.keep_rows_through(done);
+  if (done > 0) bar.update(std::min(done, o.finetune_steps), "resumed from the checkpoint");
   const size_t split = static_cast<size_t>(fitted * d.dim);
   fit.fit(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split), cy.subspan(static_cast<size_t>(fitted)),
           [&](const DeepKernelEval& e) {
@@ -220,8 +231,10 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
           });
   const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
   sum.add(what, bar.seconds(),
-          fmt::format("test RMSE {:.2f} degrees, step {} of {} chosen on validation ({})", tuned.rmse,
-                      fit.best_step(), fit.steps_done(), hyper_string(tuned.hyper)));
+          fitted < n ? fmt::format("test RMSE {:.2f} degrees, step {} of {} chosen on validation ({})", tuned.rmse,
+                                   fit.best_step(), fit.steps_done(), hyper_string(tuned.hyper))
+                     : fmt::format("test RMSE {:.2f} degrees after {} steps ({})", tuned.rmse, fit.steps_done(),
+                                   hyper_string(tuned.hyper)));
   return {start, tuned};
 }
 
@@ -281,6 +294,10 @@ int run(const Options& o) {
   if (d.fitted < 2)
     throw Error("--validation-people {}: {} of the {} labelled patches are left to fit; expected at least 2",
                 o.validation_people, d.fitted, o.labelled);
+  if (o.validation_people > 0 && d.fitted == o.labelled)
+    throw Error("--validation-people {}: none of the {} labelled patches is of people {}-29; expected more "
+                "--labelled, or --validation-people 0 (then fine-tuning ends at its last step)",
+                o.validation_people, o.labelled, first_validating);
   d.x = rows_of(train_src, lab);
   for (int64_t i : lab) d.y.push_back(static_cast<float>(train->angle(i)));
   const std::vector<int64_t> test_rows = all_rows(test->count());
@@ -289,10 +306,14 @@ int run(const Options& o) {
 
   std::vector<int64_t> layers{d.dim};
   layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
-  fmt::print("gp_faces: preset {}, {} training patches ({} with their angle: {} to fine-tune on, {} of people {}-29 to "
-             "validate), {} test patches of other people; DBN {}\n",
-             o.preset, train->count(), o.labelled, d.fitted, o.labelled - d.fitted, first_validating, test->count(),
-             detail::layer_string(layers));
+  fmt::print("gp_faces: preset {}, {} training patches ({} with their angle{}), {} test patches of other people; "
+             "DBN {}\n",
+             o.preset, train->count(), o.labelled,
+             o.validation_people == 0
+                 ? std::string()
+                 : fmt::format(": {} to fine-tune on, {} of people {}-29 to validate", d.fitted,
+                               o.labelled - d.fitted, first_validating),
+             test->count(), detail::layer_string(layers));
   Summary sum;
 
   Progress pbar("GP on pixels", 1);
@@ -321,13 +342,13 @@ int run(const Options& o) {
   task.train = train_src;
   task.valid = standardized(valid, st);
   task.data_unit = Unit::gaussian;
-  pretrain_stack(dbn, ex, ae, task, sum);
+  const bool resume = pretrain_stack(dbn, ex, ae, task, sum);  // false once a layer trained: the kernel starts afresh
 
   const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},
                             .hyper_adam = {.lr = o.hyper_lr}, .seed = o.seed + 100};
   DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
   kernel.init_from(dbn);
-  const auto [greedy, tuned] = finetune(kernel, ex, d, o, "finetune", sum);
+  const auto [greedy, tuned] = finetune(kernel, ex, d, o, "finetune", resume, sum);
   result("dbn_test_rmse_degrees", fmt::format("{:.2f}", greedy.rmse));
   result("finetuned_test_rmse_degrees", fmt::format("{:.2f}", tuned.rmse));
   std::vector<std::pair<std::string, const GpResult*>> methods{
@@ -337,7 +358,7 @@ int run(const Options& o) {
     DeepKernelConfig bc = kc;
     bc.seed = o.seed + 200;
     DeepKernel random_start = DeepKernel::make(g, "baseline", bc);
-    scratch = finetune(random_start, ex, d, o, "baseline", sum).second;
+    scratch = finetune(random_start, ex, d, o, "baseline", o.resume, sum).second;
     result("random_start_test_rmse_degrees", fmt::format("{:.2f}", scratch.rmse));
     methods.emplace_back("random start", &scratch);
   }

@@ -1,8 +1,8 @@
 #!/bin/sh
 # gp_faces end to end on a few Olivetti patches with a small net: it prints
 # its results, the DBN's features and fine-tuning beat the pixels, it
-# writes its pictures and metrics, and a resumed run with every step done
-# ends where the first did.
+# writes its pictures and metrics, and a resumed run (with every step
+# done, or from step 20 of 40) ends where the fresh one did.
 # Usage: test_gp_faces.sh GP_FACES DATA_DIR. Exit 77 (skipped) without the faces.
 set -e
 bin=$1
@@ -15,10 +15,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 trap 'exit 1' HUP INT TERM
 fail() { echo "$1"; cat "$out/log"; exit 1; }
-args="--data $data --output $out --per-image 10 --test-per-image 2 --labelled 300 --hidden 200,100 --pretrain-epochs 10
-  --gp-steps 100 --finetune-steps 40 --eval-every 10 --finetune-lr 0.001"
+args="--data $data --per-image 10 --test-per-image 2 --labelled 300 --hidden 200,100 --pretrain-epochs 10
+  --gp-steps 100 --eval-every 10 --finetune-lr 0.001"
 # shellcheck disable=SC2086
-"$bin" $args > "$out/log" 2>&1 || fail "the run failed"
+"$bin" $args --output "$out" --finetune-steps 40 > "$out/log" 2>&1 || fail "the run failed"
 value() { sed -n "s/^$1=//p" "$2" | tail -n 1; }
 pixels=$(value pixels_test_rmse_degrees "$out/log")
 dbn=$(value dbn_test_rmse_degrees "$out/log")
@@ -26,6 +26,8 @@ tuned=$(value finetuned_test_rmse_degrees "$out/log")
 [ -n "$pixels" ] && [ -n "$dbn" ] && [ -n "$tuned" ] || fail "missing result lines"
 # Angles are uniform in [-90, 90]: predicting their mean scores 52.
 awk -v p="$pixels" 'BEGIN { exit !(p > 0 && p < 40) }' || fail "the GP on pixels is near chance: $pixels"
+awk -v d="$dbn" -v p="$pixels" 'BEGIN { exit !(d > 0 && d < p) }' ||
+  fail "the DBN's features ($dbn) do not beat the pixels ($pixels)"
 awk -v t="$tuned" -v p="$pixels" 'BEGIN { exit !(t > 0 && t < p) }' ||
   fail "the fine-tuned kernel ($tuned) does not beat the pixels ($pixels)"
 for f in orientation.svg patches.png finetune.csv predictions.csv pretrain_layer1.csv pretrain_layer2.csv; do
@@ -34,7 +36,17 @@ done
 [ "$(wc -l < "$out/predictions.csv")" -eq 201 ] || fail "predictions.csv: expected a header and 200 test patches"
 [ "$(wc -l < "$out/finetune.csv")" -eq 6 ] || fail "finetune.csv: expected a header and steps 0, 10, 20, 30, 40"
 # shellcheck disable=SC2086
-"$bin" $args --resume > "$out/log2" 2>&1 || { cat "$out/log2"; fail "the resumed run failed"; }
+"$bin" $args --output "$out" --finetune-steps 40 --resume > "$out/log2" 2>&1 || { cat "$out/log2"; fail "the resumed run failed"; }
 [ "$(value finetuned_test_rmse_degrees "$out/log2")" = "$tuned" ] || { cat "$out/log2"; fail "the resumed run ended elsewhere"; }
 [ "$(wc -l < "$out/finetune.csv")" -eq 6 ] || fail "finetune.csv: a resumed run with nothing left to do added rows"
+# Stopped after 20 fine-tuning steps and resumed to 40: the same end, each step's row once.
+out2="$out/part"
+# shellcheck disable=SC2086
+"$bin" $args --output "$out2" --finetune-steps 20 > "$out/log3" 2>&1 || { cat "$out/log3"; fail "the 20-step run failed"; }
+# shellcheck disable=SC2086
+"$bin" $args --output "$out2" --finetune-steps 40 --resume > "$out/log4" 2>&1 || { cat "$out/log4"; fail "the resumed 40-step run failed"; }
+[ "$(value finetuned_test_rmse_degrees "$out/log4")" = "$tuned" ] ||
+  { cat "$out/log4"; fail "resumed at step 20, the run ended elsewhere than the fresh one ($tuned)"; }
+[ "$(cut -d, -f1 "$out2/finetune.csv" | tr '\n' ' ')" = "step 0 10 20 30 40 " ] ||
+  fail "finetune.csv after a resume: steps $(cut -d, -f1 "$out2/finetune.csv" | tr '\n' ' ')"
 echo "pixels $pixels, DBN features $dbn, fine-tuned $tuned"

@@ -89,18 +89,24 @@ TEST_CASE("gp: the predictive mean and variance at the data and far from it") {
 
 TEST_CASE("gp: bad input is named") {
   const std::vector<float> x{0.0f, 1.0f, std::nanf(""), 3.0f}, y{1.0f, 2.0f, 3.0f, 4.0f};
-  CHECK(message_of([&] { GpRegression(x, 4, 1, y); }).find("feature element 2 is nan") != std::string::npos);
+  CHECK(message_of([&] { GpRegression(x, 4, 1, y); }).find("gp regression: feature element 2 is nan") !=
+        std::string::npos);
   CHECK(message_of([&] { GpRegression(std::span(x).first(3), 4, 1, y); }).find("expected 4 x 1 and 4") !=
         std::string::npos);
-  const std::vector<float> twice{0.0f, 0.0f, 1.0f, 1.0f};  // repeated points and no noise: singular
+  // Repeated points and no noise: the jitter keeps K positive definite.
+  const std::vector<float> twice{0.0f, 0.0f, 1.0f, 1.0f};
+  const GpRegression repeated(twice, 4, 1, y, gp::Hyper{.log_length = 0.0, .log_signal = 0.0, .log_noise = -40.0});
+  CHECK(std::isfinite(repeated.nll_per_target()));
+  // A signal variance that overflows double is named.
   const std::string singular = message_of([&] {
-    GpRegression(twice, 4, 1, y, gp::Hyper{.log_length = 0.0, .log_signal = 0.0, .log_noise = -40.0});
+    GpRegression(twice, 4, 1, y, gp::Hyper{.log_length = 0.0, .log_signal = 400.0, .log_noise = 0.0});
   });
-  CHECK(singular.find("not positive definite") != std::string::npos);
+  CHECK(singular.find("gp regression: hyper-parameters (log l, log sf, log sn) = (0, 400, 0) give the variances "
+                      "sf^2 = inf") != std::string::npos);
   std::vector<float> bad_y = y;
   bad_y[1] = INFINITY;
-  CHECK(message_of([&] { GpRegression(std::vector<float>{0, 1, 2, 3}, 4, 1, bad_y); }).find("target") !=
-        std::string::npos);
+  CHECK(message_of([&] { GpRegression(std::vector<float>{0, 1, 2, 3}, 4, 1, bad_y); })
+            .find("gp regression: target element 1 is inf") != std::string::npos);
 }
 
 TEST_CASE("gp_nll: the op's value is the regression's likelihood per target") {
@@ -213,5 +219,16 @@ TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a 
   std::filesystem::remove_all(dir);
   const auto [vtuned, vevals, vparams] = run(300, false, true);
   CHECK(vtuned < 0.5 * raw);
+  // Validated, stopped at 100 and resumed: the same step is chosen and the
+  // same weights end it.
+  std::filesystem::remove_all(dir);
+  run(100, false, true);
+  const auto [rvtuned, rvevals, rvparams] = run(300, true, true);
+  CHECK(rvparams == vparams);
+  CHECK(rvtuned == vtuned);
+  CHECK(rvevals.back().valid_rmse == vevals.back().valid_rmse);
+  // Resumed on other targets: refused, naming it.
+  for (float& v : y) v = -v;
+  CHECK_THROWS_WITH_AS(run(300, true, true), doctest::Contains("fitted on other points, targets"), Error);
   std::filesystem::remove_all(dir);
 }

@@ -298,7 +298,7 @@ TEST_CASE("io/face_patches: on a linear image every patch is the formula's, at t
     for (int y = 0; y < 64; ++y)
       for (int x = 0; x < 64; ++x) set.pixels.push_back(static_cast<uint8_t>(x + 2 * y));
   const ebm::io::PatchConfig cfg{.size = 5, .per_image = 40, .max_angle = 90.0f, .min_zoom = 1.5f, .max_zoom = 2.5f, .seed = 9};
-  const ebm::io::FacePatches p(set, {0, 1}, cfg);
+  const ebm::io::FacePatches p(set, {0, 1}, cfg), swapped(set, {1, 0}, cfg);
   std::vector<float> out(25), twin(25);
   double lo = 1e9, hi = -1e9, worst = 0;
   for (int64_t v = 0; v < 40; ++v) {
@@ -310,6 +310,8 @@ TEST_CASE("io/face_patches: on a linear image every patch is the formula's, at t
     CHECK(p.angle(v) == doctest::Approx(a * 180.0 / 3.14159265358979).epsilon(1e-12));
     CHECK(p.image(v) == 0);
     CHECK(p.image(40 + v) == 1);
+    CHECK(swapped.image(v) == 1);  // the image's index, not its place in the list
+    CHECK(swapped.angle(40 + v) == p.angle(v));
     for (int r = 0; r < 5; ++r)
       for (int c = 0; c < 5; ++c) {
         const double u = c + 0.5 - 2.5, w = r + 0.5 - 2.5;

@@ -73,8 +73,8 @@ double total(const Mat& a) {
   return s;
 }
 
-// -log p(y | F) / n of a GP with a squared-exponential kernel
-// (ops/op.hpp's GpNll), by a plain Cholesky loop.
+// -log p(y | F) / n of a GP with a squared-exponential kernel and the
+// jitter of ops/gp.hpp (ops/op.hpp's GpNll), by a plain Cholesky loop.
 double gp_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
   const int64_t n = f.rows;
   const double l = std::exp(theta.at(0, 0)), sf2 = std::exp(2 * theta.at(0, 1)), sn2 = std::exp(2 * theta.at(0, 2));
@@ -83,7 +83,7 @@ double gp_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
     for (int64_t j = 0; j < n; ++j) {
       double d2 = 0;
       for (int64_t a = 0; a < f.cols; ++a) d2 += (f.at(i, a) - f.at(j, a)) * (f.at(i, a) - f.at(j, a));
-      k[static_cast<size_t>(i * n + j)] = sf2 * std::exp(-d2 / (2 * l * l)) + (i == j ? sn2 : 0.0);
+      k[static_cast<size_t>(i * n + j)] = sf2 * std::exp(-d2 / (2 * l * l)) + (i == j ? sn2 + 1e-6 * sf2 : 0.0);
     }
   for (int64_t j = 0; j < n; ++j)  // K = C C'
     for (int64_t i = j; i < n; ++i) {
