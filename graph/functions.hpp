@@ -54,6 +54,13 @@ inline Tensor bce_logits(Tensor logits, Tensor target) { return apply(BceLogits{
 inline Tensor softmax_xent(Tensor logits, Tensor target) { return apply(SoftmaxXent{}, {logits, target}); }
 inline Tensor squared_error(Tensor y, Tensor target) { return apply(SquaredError{}, {y, target}); }
 
+// Valid 2-D cross-correlation of images with filters, its adjoint in the
+// images (the full convolution a convolutional RBM's top-down pass is),
+// and its adjoint in the filters (ops/op.hpp's ConvGeometry).
+inline Tensor conv2d(Tensor x, Tensor w, ConvGeometry g) { return apply(Conv2d{g}, {x, w}); }
+inline Tensor conv2d_transpose(Tensor y, Tensor w, ConvGeometry g) { return apply(Conv2dTranspose{g}, {y, w}); }
+inline Tensor conv2d_filter(Tensor x, Tensor y, ConvGeometry g) { return apply(Conv2dFilter{g}, {x, y}); }
+
 // -log p(y | F, theta) / n of a GP regression on the rows of F (ops/op.hpp);
 // theta = (log length scale, log signal sd, log noise sd), [1, 3].
 inline Tensor gp_nll(Tensor features, Tensor y, Tensor theta) { return apply(GpNll{}, {features, y, theta}); }

@@ -375,6 +375,42 @@ struct SquaredError {  // (y, t): sum((y - t)^2) / rows
   void vjp(VjpBuilder& b) const;
 };
 
+// ---- 2-D convolution (ops/conv.cpp) -------------------------------------------
+// A row holds one image of `channels` planes of height x width, row-major
+// plane after plane; a filter row holds `channels` planes of size x size.
+// Valid cross-correlation, stride 1: the output planes are
+// (height - size + 1) x (width - size + 1), one per filter. The three ops
+// are each other's VJPs.
+struct ConvGeometry {
+  int64_t channels = 1, height = 0, width = 0, size = 0;
+  int64_t out_height() const { return height - size + 1; }
+  int64_t out_width() const { return width - size + 1; }
+  int64_t image() const { return channels * height * width; }      // values per input row
+  int64_t filter() const { return channels * size * size; }        // values per filter row
+  int64_t plane() const { return out_height() * out_width(); }     // values per output plane
+};
+struct Conv2d {  // (x [B, C H W], w [K, C r r]) -> y [B, K H' W']:  y[b,k,i,j] = sum_{c,u,v} x[b,c,i+u,j+v] w[k,c,u,v]
+  static constexpr OpTraits traits{"conv2d", 2, OpKind::general};
+  ConvGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Conv2dTranspose {  // (y [B, K H' W'], w [K, C r r]) -> x [B, C H W]: conv2d's adjoint in x (a full convolution)
+  static constexpr OpTraits traits{"conv2d_transpose", 2, OpKind::general};
+  ConvGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Conv2dFilter {  // (x [B, C H W], y [B, K H' W']) -> w [K, C r r]: conv2d's adjoint in w, summed over the batch
+  static constexpr OpTraits traits{"conv2d_filter", 2, OpKind::general};
+  ConvGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+
 // ---- Gaussian-process regression (ops/gp.hpp) ------------------------------------
 // (F [n, d], y [n, 1], theta [1, 3]): -log p(y | F, theta) / n, the negative
 // log marginal likelihood per target of a zero-mean GP with the kernel
@@ -422,7 +458,7 @@ using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
                  Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
-                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, GpNll, GpNllGrad, SgdUpdate,
+                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, GpNll, GpNllGrad, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {

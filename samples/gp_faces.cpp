@@ -197,8 +197,6 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
   Progress sbar(start_name, 1);
   const std::vector<float> fx = fit.features(x);
   const GpResult start = gp_on(fx, y, fit.features(d.test_x), d.test_y, f, o);
-  sbar.update(1, fmt::format("test RMSE {:.2f} degrees", start.rmse));
-  sum.add(start_name, sbar.seconds(), fmt::format("test RMSE {:.2f} degrees ({})", start.rmse, hyper_string(start.hyper)));
   // Fine-tuning's theta starts where the fitted points alone put it: the
   // validation people's angles must not shape what they judge.
   const std::span<const float> fitted_features = std::span<const float>(fx).first(static_cast<size_t>(fitted * f));
@@ -206,6 +204,8 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
                           : GpRegression(fitted_features, fitted, f, y.first(static_cast<size_t>(fitted)),
                                          {.steps = o.gp_steps})
                                 .hyper());
+  sbar.update(1, fmt::format("test RMSE {:.2f} degrees", start.rmse));
+  sum.add(start_name, sbar.seconds(), fmt::format("test RMSE {:.2f} degrees ({})", start.rmse, hyper_string(start.hyper)));
 
   auto evaluate = [&](gp::Hyper h) {
     const GpRegression gp(fit.features(x), n, f, y, h);
@@ -249,7 +249,7 @@ void write_pictures(const Options& o, const Labelled& d, const std::vector<std::
   }
   scatter.series.push_back({.label = "exact", .x = {-90, 90}, .y = {-90, 90}, .dashed = true});
   panels.push_back(std::move(scatter));
-  io::Panel curve{"Fine-tuning the kernel", "step", "test RMSE (degrees)"};
+  io::Panel curve{"Fine-tuning the kernel", "step", "RMSE (degrees)"};
   const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
   curve.series.push_back(csv_series(ft, "step", "test_rmse", "DBN kernel: test"));
   if (o.validation_people > 0) curve.series.push_back(csv_series(ft, "step", "valid_rmse", "DBN kernel: validation"));

@@ -103,6 +103,54 @@ double gp_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
   return (0.5 * quad + 0.5 * logdet + 0.5 * static_cast<double>(n) * std::log(2 * M_PI)) / static_cast<double>(n);
 }
 
+// The three convolution ops by their definitions (ops/op.hpp), for the
+// geometry kConv: 2 channels of 5 x 6, filters of 3 x 3 (planes 3 x 4).
+const ConvGeometry kConv{.channels = 2, .height = 5, .width = 6, .size = 3};
+double conv_term(const Mat& x, const Mat& w, int64_t b, int64_t k, int64_t c, int64_t i, int64_t j, int64_t u,
+                 int64_t v) {
+  const ConvGeometry& g = kConv;
+  return x.at(b, (c * g.height + i + u) * g.width + j + v) * w.at(k, (c * g.size + u) * g.size + v);
+}
+// Calls f(b, k, c, i, j, u, v) for every term of the correlation of B images with K filters.
+template <typename F>
+void conv_terms(int64_t images, int64_t filters, F f) {
+  const ConvGeometry& g = kConv;
+  for (int64_t b = 0; b < images; ++b)
+    for (int64_t k = 0; k < filters; ++k)
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t i = 0; i < g.out_height(); ++i)
+          for (int64_t j = 0; j < g.out_width(); ++j)
+            for (int64_t u = 0; u < g.size; ++u)
+              for (int64_t v = 0; v < g.size; ++v) f(b, k, c, i, j, u, v);
+}
+Mat conv_ref(const Mat& x, const Mat& w) {  // y[b,k,i,j] = sum x[b,c,i+u,j+v] w[k,c,u,v]
+  const ConvGeometry& g = kConv;
+  Mat y{x.rows, w.rows * g.plane(), std::vector<double>(static_cast<size_t>(x.rows * w.rows * g.plane()), 0.0)};
+  conv_terms(x.rows, w.rows, [&](int64_t b, int64_t k, int64_t c, int64_t i, int64_t j, int64_t u, int64_t v) {
+    y.v[static_cast<size_t>(b * y.cols + k * g.plane() + i * g.out_width() + j)] += conv_term(x, w, b, k, c, i, j, u, v);
+  });
+  return y;
+}
+Mat conv_t_ref(const Mat& y, const Mat& w) {  // x[b,c,i+u,j+v] += y[b,k,i,j] w[k,c,u,v]
+  const ConvGeometry& g = kConv;
+  Mat x{y.rows, g.image(), std::vector<double>(static_cast<size_t>(y.rows * g.image()), 0.0)};
+  conv_terms(y.rows, w.rows, [&](int64_t b, int64_t k, int64_t c, int64_t i, int64_t j, int64_t u, int64_t v) {
+    x.v[static_cast<size_t>(b * x.cols + (c * g.height + i + u) * g.width + j + v)] +=
+        y.at(b, k * g.plane() + i * g.out_width() + j) * w.at(k, (c * g.size + u) * g.size + v);
+  });
+  return x;
+}
+Mat conv_f_ref(const Mat& x, const Mat& y) {  // w[k,c,u,v] = sum_b,i,j x[b,c,i+u,j+v] y[b,k,i,j]
+  const ConvGeometry& g = kConv;
+  const int64_t filters = y.cols / g.plane();
+  Mat w{filters, g.filter(), std::vector<double>(static_cast<size_t>(filters * g.filter()), 0.0)};
+  conv_terms(x.rows, filters, [&](int64_t b, int64_t k, int64_t c, int64_t i, int64_t j, int64_t u, int64_t v) {
+    w.v[static_cast<size_t>(k * w.cols + (c * g.size + u) * g.size + v)] +=
+        x.at(b, (c * g.height + i + u) * g.width + j + v) * y.at(b, k * g.plane() + i * g.out_width() + j);
+  });
+  return w;
+}
+
 struct Case {
   const char* name;
   std::vector<Shape> shapes;
@@ -208,6 +256,12 @@ std::vector<Case> cases() {
        }, -3, 3, true, {1e4f, -1e4f}},
       {"squared_error", {m, m}, u([](auto& x) { return squared_error(x[0], x[1]); }),
        [](auto& x) { return scalar(total(zip(x[0], x[1], [](double a, double b) { return (a - b) * (a - b); })) / 7); }},
+      {"conv2d", {{4, 60}, {3, 18}}, u([](auto& x) { return conv2d(x[0], x[1], kConv); }),
+       [](auto& x) { return conv_ref(x[0], x[1]); }},
+      {"conv2d_transpose", {{4, 36}, {3, 18}}, u([](auto& x) { return conv2d_transpose(x[0], x[1], kConv); }),
+       [](auto& x) { return conv_t_ref(x[0], x[1]); }},
+      {"conv2d_filter", {{4, 60}, {4, 36}}, u([](auto& x) { return conv2d_filter(x[0], x[1], kConv); }),
+       [](auto& x) { return conv_f_ref(x[0], x[1]); }},
       {"gp_nll", {{7, 3}, col, {1, 3}}, u([](auto& x) { return gp_nll(scale(x[0], 3.0f), x[1], x[2]); }),
        [](auto& x) { return scalar(gp_nll_ref(map(x[0], [](double a) { return 3 * a; }), x[1], x[2])); }, -0.6f, 0.6f},
       {"sigmoid_grad (forward)", {m, m}, u([](auto& x) { return apply(SigmoidGrad{}, {x[0], x[1]}); }),

@@ -1,0 +1,159 @@
+// 2-D convolution by im2col and GEMM: each image's patches are copied into
+// a [H' W', C r r] matrix (row (i, j), column (c, u, v) = x[c, i+u, j+v]),
+// so that a convolution is one product with the filters. Images are
+// independent, so with Kernel::parallel conv2d and conv2d_transpose run
+// them on the arena's threads; conv2d_filter sums over the batch in image
+// order, so every thread count gives the same bits.
+
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+#include <tbb/parallel_for.h>
+
+#include "ops/gemm.hpp"
+#include "ops/op.hpp"
+
+namespace ebm {
+namespace {
+
+void check_geometry(const ConvGeometry& g) {
+  if (g.channels < 1 || g.size < 1 || g.height < g.size || g.width < g.size)
+    throw ShapeError{fmt::format("a geometry of channels >= 1 and 1 <= size <= height, width (it has {} channels of "
+                                 "{} x {}, filters of {} x {})",
+                                 g.channels, g.height, g.width, g.size, g.size)};
+}
+
+// Shape checks: an image input of C H W columns, a filter input of C r r,
+// an output-plane input whose columns are a whole number of planes.
+void check_images(Shape s, const ConvGeometry& g, const char* what) {
+  if (s.cols != g.image())
+    throw ShapeError{fmt::format("{} rows of {} values ({} channels of {} x {}), not {}", what, g.image(), g.channels,
+                                 g.height, g.width, s.cols)};
+}
+int64_t check_planes(Shape s, const ConvGeometry& g, const char* what) {
+  if (s.cols % g.plane() != 0 || s.cols == 0)
+    throw ShapeError{fmt::format("{} rows of whole {} x {} planes ({} values each), not {} values", what,
+                                 g.out_height(), g.out_width(), g.plane(), s.cols)};
+  return s.cols / g.plane();
+}
+void check_filters(Shape s, const ConvGeometry& g) {
+  if (s.cols != g.filter())
+    throw ShapeError{fmt::format("filter rows of {} values ({} channels of {} x {}), not {}", g.filter(), g.channels,
+                                 g.size, g.size, s.cols)};
+}
+
+void im2col(const ConvGeometry& g, const float* x, float* cols) {
+  const int64_t oh = g.out_height(), ow = g.out_width(), f = g.filter();
+  for (int64_t i = 0; i < oh; ++i)
+    for (int64_t j = 0; j < ow; ++j) {
+      float* row = cols + (i * ow + j) * f;
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t u = 0; u < g.size; ++u) {
+          const float* src = x + (c * g.height + i + u) * g.width + j;
+          std::copy(src, src + g.size, row + (c * g.size + u) * g.size);
+        }
+    }
+}
+
+// x += the patches of `cols` put back where im2col took them from.
+void col2im(const ConvGeometry& g, const float* cols, float* x) {
+  const int64_t oh = g.out_height(), ow = g.out_width(), f = g.filter();
+  for (int64_t i = 0; i < oh; ++i)
+    for (int64_t j = 0; j < ow; ++j) {
+      const float* row = cols + (i * ow + j) * f;
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t u = 0; u < g.size; ++u) {
+          float* dst = x + (c * g.height + i + u) * g.width + j;
+          const float* src = row + (c * g.size + u) * g.size;
+          for (int64_t v = 0; v < g.size; ++v) dst[v] += src[v];
+        }
+    }
+}
+
+// Runs body(b, cols) for every image b, on the arena's threads when asked;
+// cols is the thread's [H' W', C r r] buffer.
+template <typename Body>
+void for_each_image(const Kernel& k, const ConvGeometry& g, int64_t images, Body body) {
+  auto run = [&](int64_t b) {
+    thread_local std::vector<float> cols;
+    cols.resize(static_cast<size_t>(g.plane() * g.filter()));
+    body(b, cols.data());
+  };
+  if (k.parallel && images > 1)
+    tbb::parallel_for(int64_t{0}, images, [&](int64_t b) { run(b); });
+  else
+    for (int64_t b = 0; b < images; ++b) run(b);
+}
+
+}  // namespace
+
+Shape Conv2d::shape(std::span<const Shape> in) const {
+  check_geometry(g);
+  check_images(in[0], g, "image");
+  check_filters(in[1], g);
+  return {in[0].rows, in[1].rows * g.plane()};
+}
+void Conv2d::forward(const Kernel& k) const {
+  const int64_t filters = k.in_shape[1].rows, p = g.plane(), f = g.filter();
+  for_each_image(k, g, k.in_shape[0].rows, [&](int64_t b, float* cols) {
+    im2col(g, k.in[0] + b * g.image(), cols);
+    // y_b [K, H'W'] = W [K, Crr] cols' [Crr, H'W']
+    gemm::sgemm(false, true, filters, p, f, 1.0f, k.in[1], f, cols, f, 0.0f, k.out + b * filters * p, p);
+  });
+}
+void Conv2d::vjp(VjpBuilder& b) const {
+  if (b.wants(0)) b.give(0, b.emit(Conv2dTranspose{g}, {b.gy(), b.x(1)}));
+  if (b.wants(1)) b.give(1, b.emit(Conv2dFilter{g}, {b.x(0), b.gy()}));
+}
+
+Shape Conv2dTranspose::shape(std::span<const Shape> in) const {
+  check_geometry(g);
+  check_filters(in[1], g);
+  if (check_planes(in[0], g, "output") != in[1].rows)
+    throw ShapeError{fmt::format("as many output planes per row as filters ({}), not {}", in[1].rows,
+                                 in[0].cols / g.plane())};
+  return {in[0].rows, g.image()};
+}
+void Conv2dTranspose::forward(const Kernel& k) const {
+  const int64_t filters = k.in_shape[1].rows, p = g.plane(), f = g.filter();
+  for_each_image(k, g, k.in_shape[0].rows, [&](int64_t b, float* cols) {
+    // cols [H'W', Crr] = y_b' [H'W', K] W [K, Crr], then summed back into the image
+    gemm::sgemm(true, false, p, f, filters, 1.0f, k.in[0] + b * filters * p, p, k.in[1], f, 0.0f, cols, f);
+    float* x = k.out + b * g.image();
+    std::fill(x, x + g.image(), 0.0f);
+    col2im(g, cols, x);
+  });
+}
+void Conv2dTranspose::vjp(VjpBuilder& b) const {
+  // <T(y, w), G> = <y, conv2d(G, w)> = sum y[b,k,i,j] G[b,c,i+u,j+v] w[k,c,u,v]
+  if (b.wants(0)) b.give(0, b.emit(Conv2d{g}, {b.gy(), b.x(1)}));
+  if (b.wants(1)) b.give(1, b.emit(Conv2dFilter{g}, {b.gy(), b.x(0)}));
+}
+
+Shape Conv2dFilter::shape(std::span<const Shape> in) const {
+  check_geometry(g);
+  check_images(in[0], g, "image");
+  const int64_t filters = check_planes(in[1], g, "output");
+  if (in[0].rows != in[1].rows)
+    throw ShapeError{fmt::format("as many images as output rows ({} and {})", in[0].rows, in[1].rows)};
+  return {filters, g.filter()};
+}
+void Conv2dFilter::forward(const Kernel& k) const {
+  const int64_t filters = k.out_shape.rows, p = g.plane(), f = g.filter();
+  std::vector<float> cols(static_cast<size_t>(p * f));
+  if (k.in_shape[0].rows == 0) std::fill(k.out, k.out + filters * f, 0.0f);
+  for (int64_t b = 0; b < k.in_shape[0].rows; ++b) {  // in image order: the same sum on any thread count
+    im2col(g, k.in[0] + b * g.image(), cols.data());
+    // W [K, Crr] (+)= y_b [K, H'W'] cols [H'W', Crr]
+    gemm::sgemm(false, false, filters, f, p, 1.0f, k.in[1] + b * filters * p, p, cols.data(), f, b == 0 ? 0.0f : 1.0f,
+                k.out, f);
+  }
+}
+void Conv2dFilter::vjp(VjpBuilder& b) const {
+  // <F(x, y), G> = sum x[b,c,i+u,j+v] y[b,k,i,j] G[k,c,u,v]
+  if (b.wants(0)) b.give(0, b.emit(Conv2dTranspose{g}, {b.x(1), b.gy()}));
+  if (b.wants(1)) b.give(1, b.emit(Conv2d{g}, {b.x(0), b.gy()}));
+}
+
+}  // namespace ebm
