@@ -61,6 +61,13 @@ inline Tensor conv2d(Tensor x, Tensor w, ConvGeometry g) { return apply(Conv2d{g
 inline Tensor conv2d_transpose(Tensor y, Tensor w, ConvGeometry g) { return apply(Conv2dTranspose{g}, {y, w}); }
 inline Tensor conv2d_filter(Tensor x, Tensor y, ConvGeometry g) { return apply(Conv2dFilter{g}, {x, y}); }
 
+// Probabilistic max-pooling over pool x pool blocks (ops/op.hpp's
+// PoolGeometry): the blocks' free-energy terms, the units' probabilities,
+// and a draw of the units.
+inline Tensor maxpool_softplus(Tensor x, PoolGeometry g) { return apply(MaxPoolSoftplus{g}, {x}); }
+inline Tensor maxpool_probs(Tensor x, PoolGeometry g) { return apply(MaxPoolProbs{g}, {x}); }
+inline Tensor maxpool_sample(Tensor x, PoolGeometry g) { return apply(MaxPoolSample{g}, {x}); }
+
 // -log p(y | F, theta) / n of a GP regression on the rows of F (ops/op.hpp);
 // theta = (log length scale, log signal sd, log noise sd), [1, 3].
 inline Tensor gp_nll(Tensor features, Tensor y, Tensor theta) { return apply(GpNll{}, {features, y, theta}); }

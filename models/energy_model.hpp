@@ -33,8 +33,11 @@ struct ContrastiveDivergence {
 };
 
 // CD-k from the data batch v_data, or PCD-k (persistent = true) with chains
-// of v_data's shape kept in a parameter; SGD on all of m.params().
+// of v_data's shape kept in a parameter; SGD on all of m.params(). A
+// `penalty` (a scalar [1, 1] built from the model's ops, such as a sparsity
+// term on its hidden probabilities of v_data) is added to the objective,
+// so its gradient joins CD's.
 ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data, int k, bool persistent,
-                                             SgdOptions sgd_options);
+                                             SgdOptions sgd_options, Tensor penalty = {});
 
 }  // namespace ebm

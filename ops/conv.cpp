@@ -1,4 +1,6 @@
-// 2-D convolution by im2col and GEMM: each image's patches are copied into
+// 2-D convolution by im2col and GEMM, and probabilistic max-pooling.
+//
+// Convolution: each image's patches are copied into
 // a [H' W', C r r] matrix (row (i, j), column (c, u, v) = x[c, i+u, j+v]),
 // so that a convolution is one product with the filters. Images are
 // independent, so with Kernel::parallel conv2d and conv2d_transpose run
@@ -6,6 +8,7 @@
 // order, so every thread count gives the same bits.
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <fmt/format.h>
@@ -13,6 +16,7 @@
 
 #include "ops/gemm.hpp"
 #include "ops/op.hpp"
+#include "ops/rng.hpp"
 
 namespace ebm {
 namespace {
@@ -154,6 +158,134 @@ void Conv2dFilter::vjp(VjpBuilder& b) const {
   // <F(x, y), G> = sum x[b,c,i+u,j+v] y[b,k,i,j] G[k,c,u,v]
   if (b.wants(0)) b.give(0, b.emit(Conv2dTranspose{g}, {b.x(1), b.gy()}));
   if (b.wants(1)) b.give(1, b.emit(Conv2d{g}, {b.x(0), b.gy()}));
+}
+
+// ---- probabilistic max-pooling ----------------------------------------------
+
+namespace {
+
+Shape check_pool(Shape x, const PoolGeometry& g) {
+  if (g.groups < 1 || g.pool < 1 || g.height < 1 || g.width < 1 || g.height % g.pool != 0 || g.width % g.pool != 0)
+    throw ShapeError{fmt::format("a pooling geometry of groups >= 1 and planes whose sides divide by the pool size "
+                                 "(it has {} groups of {} x {}, blocks of {} x {})",
+                                 g.groups, g.height, g.width, g.pool, g.pool)};
+  if (x.cols != g.groups * g.plane())
+    throw ShapeError{fmt::format("rows of {} values ({} groups of {} x {}), not {}", g.groups * g.plane(), g.groups,
+                                 g.height, g.width, x.cols)};
+  return {x.rows, g.groups * g.blocks()};
+}
+
+// Calls f(r, block, units) for every block of every row: `units` are the
+// block's pool * pool offsets into the row, in row-major order.
+template <typename F>
+void for_each_block(const PoolGeometry& g, int64_t rows, F f) {
+  const int64_t bw = g.width / g.pool, n = g.pool * g.pool;
+  std::vector<int64_t> units(static_cast<size_t>(n));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t q = 0; q < g.groups; ++q)
+      for (int64_t a = 0; a < g.blocks(); ++a) {
+        const int64_t top = (a / bw) * g.pool, left = (a % bw) * g.pool;
+        for (int64_t u = 0; u < n; ++u)
+          units[static_cast<size_t>(u)] = q * g.plane() + (top + u / g.pool) * g.width + left + u % g.pool;
+        f(r, q * g.blocks() + a, std::span<const int64_t>(units));
+      }
+}
+
+// The block's largest input m (at least 0, the off state's) and
+// log(1 + sum exp(x)) = m + log(exp(-m) + sum exp(x - m)).
+struct BlockSums {
+  double max = 0.0, shifted = 0.0;  // shifted: exp(-m) + sum exp(x - m)
+  double log_total() const { return max + std::log(shifted); }
+};
+BlockSums block_sums(const float* x, std::span<const int64_t> units) {
+  BlockSums s;
+  for (int64_t u : units) s.max = std::max(s.max, static_cast<double>(x[u]));
+  s.shifted = std::exp(-s.max);
+  for (int64_t u : units) s.shifted += std::exp(x[u] - s.max);
+  return s;
+}
+
+}  // namespace
+
+Shape MaxPoolSoftplus::shape(std::span<const Shape> in) const { return check_pool(in[0], g); }
+void MaxPoolSoftplus::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols, out_cols = k.out_shape.cols;
+  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t block, std::span<const int64_t> units) {
+    k.out[r * out_cols + block] = static_cast<float>(block_sums(k.in[0] + r * cols, units).log_total());
+  });
+}
+void MaxPoolSoftplus::vjp(VjpBuilder& b) const {
+  if (b.wants(0)) b.give(0, b.emit(MaxPoolGrad{g}, {b.x(0), b.gy()}));
+}
+
+Shape MaxPoolProbs::shape(std::span<const Shape> in) const {
+  (void)check_pool(in[0], g);
+  return in[0];
+}
+void MaxPoolProbs::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols;
+  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t, std::span<const int64_t> units) {
+    const float* x = k.in[0] + r * cols;
+    const BlockSums s = block_sums(x, units);
+    for (int64_t u : units) k.out[r * cols + u] = static_cast<float>(std::exp(x[u] - s.max) / s.shifted);
+  });
+}
+
+void MaxPoolProbs::vjp(VjpBuilder& b) const {
+  if (b.wants(0)) b.give(0, b.emit(MaxPoolProbsGrad{g}, {b.x(0), b.gy()}));
+}
+
+Shape MaxPoolProbsGrad::shape(std::span<const Shape> in) const {
+  (void)check_pool(in[0], g);
+  if (in[1] != in[0]) throw ShapeError{fmt::format("a gradient of the input's shape {}", in[0])};
+  return in[0];
+}
+void MaxPoolProbsGrad::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols;
+  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t, std::span<const int64_t> units) {
+    const float* x = k.in[0] + r * cols;
+    const float* gy = k.in[1] + r * cols;
+    const BlockSums s = block_sums(x, units);
+    double dot = 0;  // sum_j p_j gy_j
+    for (int64_t u : units) dot += std::exp(x[u] - s.max) / s.shifted * gy[u];
+    for (int64_t u : units) k.out[r * cols + u] = static_cast<float>(std::exp(x[u] - s.max) / s.shifted * (gy[u] - dot));
+  });
+}
+
+Shape MaxPoolGrad::shape(std::span<const Shape> in) const {
+  const Shape pooled = check_pool(in[0], g);
+  if (in[1] != pooled) throw ShapeError{fmt::format("a gradient of the pooled shape {}", pooled)};
+  return in[0];
+}
+void MaxPoolGrad::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols, pooled = k.in_shape[1].cols;
+  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t block, std::span<const int64_t> units) {
+    const float* x = k.in[0] + r * cols;
+    const BlockSums s = block_sums(x, units);
+    const double gy = k.in[1][r * pooled + block];
+    for (int64_t u : units) k.out[r * cols + u] = static_cast<float>(gy * std::exp(x[u] - s.max) / s.shifted);
+  });
+}
+
+Shape MaxPoolSample::shape(std::span<const Shape> in) const {
+  (void)check_pool(in[0], g);
+  return in[0];
+}
+void MaxPoolSample::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols, per_row = g.groups * g.blocks();
+  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t block, std::span<const int64_t> units) {
+    const float* x = k.in[0] + r * cols;
+    const BlockSums s = block_sums(x, units);
+    const double u = uniform01(k.rng, static_cast<uint32_t>(r * per_row + block));
+    double acc = std::exp(-s.max) / s.shifted;  // off
+    int64_t on = -1;
+    for (size_t i = 0; i < units.size() && u >= acc; ++i) {
+      acc += std::exp(x[units[i]] - s.max) / s.shifted;
+      if (u < acc) on = units[i];
+    }
+    if (u >= acc) on = units.back();  // rounding: a u above the total picks the last unit
+    for (int64_t v : units) k.out[r * cols + v] = v == on ? 1.0f : 0.0f;
+  });
 }
 
 }  // namespace ebm

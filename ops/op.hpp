@@ -411,6 +411,54 @@ struct Conv2dFilter {  // (x [B, C H W], y [B, K H' W']) -> w [K, C r r]: conv2d
   void vjp(VjpBuilder& b) const;
 };
 
+// Probabilistic max-pooling (Lee et al. 2009): each of `groups` planes of
+// height x width units is cut into pool x pool blocks, and in each block at
+// most one unit is on. Given the units' total inputs x, block a is off with
+// probability 1 / (1 + sum_{i in a} exp(x_i)) and unit i is on with
+// exp(x_i) / (1 + sum_{j in a} exp(x_j)).
+struct PoolGeometry {
+  int64_t groups = 1, height = 0, width = 0, pool = 1;
+  int64_t plane() const { return height * width; }
+  int64_t blocks() const { return (height / pool) * (width / pool); }  // per group
+};
+struct MaxPoolSoftplus {  // (x [B, G H W]) -> [B, G (H/P) (W/P)]: log(1 + sum_block exp(x)), the blocks' free-energy terms
+  static constexpr OpTraits traits{"maxpool_softplus", 1, OpKind::general};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct MaxPoolProbs {  // (x [B, G H W]) -> the same shape: each unit's probability of being on
+  static constexpr OpTraits traits{"maxpool_probs", 1, OpKind::general};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct MaxPoolProbsGrad {  // (x, gy) -> dx_i = p_i (gy_i - sum_{j in i's block} p_j gy_j)
+  static constexpr OpTraits traits{"maxpool_probs_grad", 2, OpKind::general, false};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+struct MaxPoolGrad {  // (x, gy [B, G (H/P) (W/P)]) -> [B, G H W]: each unit's probability times its block's gy
+  static constexpr OpTraits traits{"maxpool_grad", 2, OpKind::general, false};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+// (x) -> the same shape: a draw of the units, per block one of its units on
+// or none, with the probabilities above; block a of row r draws one
+// uniform u with counter r * (groups * blocks) + a and takes the first
+// state (off, then the units in row-major order) whose cumulative
+// probability exceeds u.
+struct MaxPoolSample {
+  static constexpr OpTraits traits{"maxpool_sample", 1, OpKind::general, false, true};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+
 // ---- Gaussian-process regression (ops/gp.hpp) ------------------------------------
 // (F [n, d], y [n, 1], theta [1, 3]): -log p(y | F, theta) / n, the negative
 // log marginal likelihood per target of a zero-mean GP with the kernel
@@ -458,7 +506,8 @@ using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
                  Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
-                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, GpNll, GpNllGrad, SgdUpdate,
+                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs, MaxPoolProbsGrad, MaxPoolGrad,
+                 MaxPoolSample, GpNll, GpNllGrad, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {

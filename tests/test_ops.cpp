@@ -151,6 +151,48 @@ Mat conv_f_ref(const Mat& x, const Mat& y) {  // w[k,c,u,v] = sum_b,i,j x[b,c,i+
   return w;
 }
 
+// Probabilistic max-pooling by its definition, for kPool: 2 groups of
+// 4 x 6 units in 2 x 2 blocks.
+const PoolGeometry kPool{.groups = 2, .height = 4, .width = 6, .pool = 2};
+// f(row, block, units of the block) over every block of every row.
+template <typename F>
+void pool_blocks(int64_t rows, F f) {
+  const PoolGeometry& g = kPool;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t q = 0; q < g.groups; ++q)
+      for (int64_t bi = 0; bi < g.height / g.pool; ++bi)
+        for (int64_t bj = 0; bj < g.width / g.pool; ++bj) {
+          std::vector<int64_t> units;
+          for (int64_t i = 0; i < g.pool; ++i)
+            for (int64_t j = 0; j < g.pool; ++j)
+              units.push_back(q * g.plane() + (bi * g.pool + i) * g.width + bj * g.pool + j);
+          f(r, q * g.blocks() + bi * (g.width / g.pool) + bj, units);
+        }
+}
+double log1p_sum_exp(const Mat& x, int64_t r, const std::vector<int64_t>& units) {
+  double m = 0;
+  for (int64_t u : units) m = std::max(m, x.at(r, u));
+  double s = std::exp(-m);
+  for (int64_t u : units) s += std::exp(x.at(r, u) - m);
+  return m + std::log(s);
+}
+Mat pool_softplus_ref(const Mat& x) {
+  Mat y{x.rows, kPool.groups * kPool.blocks(), {}};
+  y.v.resize(static_cast<size_t>(y.rows * y.cols));
+  pool_blocks(x.rows, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+    y.v[static_cast<size_t>(r * y.cols + a)] = log1p_sum_exp(x, r, units);
+  });
+  return y;
+}
+Mat pool_probs_ref(const Mat& x) {
+  Mat y = x;
+  pool_blocks(x.rows, [&](int64_t r, int64_t, const std::vector<int64_t>& units) {
+    const double total = log1p_sum_exp(x, r, units);
+    for (int64_t u : units) y.v[static_cast<size_t>(r * x.cols + u)] = std::exp(x.at(r, u) - total);
+  });
+  return y;
+}
+
 struct Case {
   const char* name;
   std::vector<Shape> shapes;
@@ -262,6 +304,10 @@ std::vector<Case> cases() {
        [](auto& x) { return conv_t_ref(x[0], x[1]); }},
       {"conv2d_filter", {{4, 60}, {4, 36}}, u([](auto& x) { return conv2d_filter(x[0], x[1], kConv); }),
        [](auto& x) { return conv_f_ref(x[0], x[1]); }},
+      {"maxpool_softplus", {{3, 48}}, u([](auto& x) { return maxpool_softplus(x[0], kPool); }),
+       [](auto& x) { return pool_softplus_ref(x[0]); }, -3, 3, true, {1e4f, -1e4f, 80.0f}},
+      {"maxpool_probs", {{3, 48}}, u([](auto& x) { return maxpool_probs(x[0], kPool); }),
+       [](auto& x) { return pool_probs_ref(x[0]); }, -3, 3, true, {1e4f, -1e4f, 80.0f}},
       {"gp_nll", {{7, 3}, col, {1, 3}}, u([](auto& x) { return gp_nll(scale(x[0], 3.0f), x[1], x[2]); }),
        [](auto& x) { return scalar(gp_nll_ref(map(x[0], [](double a) { return 3 * a; }), x[1], x[2])); }, -0.6f, 0.6f},
       {"sigmoid_grad (forward)", {m, m}, u([](auto& x) { return apply(SigmoidGrad{}, {x[0], x[1]}); }),

@@ -1,0 +1,69 @@
+#include "models/crbm.hpp"
+
+#include <vector>
+
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "ops/error.hpp"
+
+namespace ebm {
+namespace {
+
+// A [groups, groups * size] matrix of 0 and 1: row q is 1 over columns
+// q * size .. (q + 1) * size - 1, so that x [1, groups] times it repeats
+// each value size times.
+Tensor expansion(Graph& g, int64_t groups, int64_t size, const std::string& name) {
+  std::vector<float> e(static_cast<size_t>(groups * groups * size), 0.0f);
+  for (int64_t q = 0; q < groups; ++q)
+    for (int64_t i = 0; i < size; ++i) e[static_cast<size_t>(q * groups * size + q * size + i)] = 1.0f;
+  return g.constant({groups, groups * size}, e, name);
+}
+
+}  // namespace
+
+Crbm Crbm::make(Graph& g, std::string name, const CrbmConfig& cfg) {
+  const ConvGeometry& v = cfg.visible;
+  if (v.channels < 1 || v.size < 1 || v.height < v.size || v.width < v.size || cfg.filters < 1 || cfg.pool < 1 ||
+      v.out_height() % cfg.pool != 0 || v.out_width() % cfg.pool != 0)
+    throw Error("crbm '{}': {} channels of {} x {}, {} filters of {} x {}, pooling {} x {}; expected filters no larger "
+                "than the images, and hidden planes ({} x {}) whose sides the pooling size divides",
+                name, v.channels, v.height, v.width, cfg.filters, v.size, v.size, cfg.pool, cfg.pool, v.out_height(),
+                v.out_width());
+  if (cfg.visible_unit != Unit::binary && cfg.visible_unit != Unit::gaussian)
+    throw Error("crbm '{}': visible units '{}'; expected binary or gaussian", name, to_string(cfg.visible_unit));
+  Crbm m;
+  m.name = name;
+  m.config = cfg;
+  m.w = g.param(name + ".W", {cfg.filters, v.filter()});
+  m.b = g.param(name + ".b", {1, cfg.filters});
+  m.c = g.param(name + ".c", {1, v.channels});
+  fill_normal(g.value(m.w), cfg.init_std, cfg.seed, 0);
+  m.expand_b_ = expansion(g, cfg.filters, v.plane(), name + ".expand_b");
+  m.expand_c_ = expansion(g, v.channels, v.height * v.width, name + ".expand_c");
+  return m;
+}
+
+PoolGeometry Crbm::pooling() const {
+  return {.groups = config.filters, .height = config.visible.out_height(), .width = config.visible.out_width(),
+          .pool = config.pool};
+}
+
+Tensor Crbm::hidden_input(Tensor v) const { return conv2d(v, w, config.visible) + matmul(b, expand_b_); }
+Tensor Crbm::p_h(Tensor v) const { return maxpool_probs(hidden_input(v), pooling()); }
+Tensor Crbm::p_pool(Tensor v) const { return 1.0f - exp(-maxpool_softplus(hidden_input(v), pooling())); }
+Tensor Crbm::visible_input(Tensor h) const { return conv2d_transpose(h, w, config.visible) + matmul(c, expand_c_); }
+Tensor Crbm::p_v(Tensor h) const { return unit_mean(config.visible_unit, visible_input(h)); }
+
+Tensor Crbm::energy(Tensor v, Tensor h) const {
+  return visible_energy(config.visible_unit, v, matmul(c, expand_c_)) - sum(h * hidden_input(v), 1);
+}
+
+Tensor Crbm::free_energy(Tensor v) const {
+  return visible_energy(config.visible_unit, v, matmul(c, expand_c_)) -
+         sum(maxpool_softplus(hidden_input(v), pooling()), 1);
+}
+
+Tensor Crbm::sample_h(Tensor v) const { return maxpool_sample(hidden_input(v), pooling()); }
+Tensor Crbm::sample_v(Tensor h) const { return unit_sample(config.visible_unit, visible_input(h)); }
+
+}  // namespace ebm
