@@ -25,8 +25,9 @@ Crbm Crbm::make(Graph& g, std::string name, const CrbmConfig& cfg) {
   const ConvGeometry& v = cfg.visible;
   if (v.channels < 1 || v.size < 1 || v.height < v.size || v.width < v.size || cfg.filters < 1 || cfg.pool < 1 ||
       v.out_height() % cfg.pool != 0 || v.out_width() % cfg.pool != 0)
-    throw Error("crbm '{}': {} channels of {} x {}, {} filters of {} x {}, pooling {} x {}; expected filters no larger "
-                "than the images, and hidden planes ({} x {}) whose sides the pooling size divides",
+    throw Error("crbm '{}': {} channels of {} x {}, {} filters of {} x {}, pooling {} x {}; expected at least one "
+                "channel and one filter, filters of 1 x 1 up to the images' size, and hidden planes ({} x {}) whose "
+                "sides the pooling size divides",
                 name, v.channels, v.height, v.width, cfg.filters, v.size, v.size, cfg.pool, cfg.pool, v.out_height(),
                 v.out_width());
   if (cfg.visible_unit != Unit::binary && cfg.visible_unit != Unit::gaussian)

@@ -6,13 +6,14 @@
 // blocks in which at most one unit is on (P = 1: plain binary units).
 //
 //   I_k = W_k * v + b_k                     (valid cross-correlation, conv2d)
-//   E(v, h) = -sum_k h_k . I_k - sum_i c_ch(i) v_i   (+ |v - c|^2 / 2 for gaussian v)
-//   F(v) = -c.v - sum_{k, blocks a} log(1 + sum_{i in a} exp(I_k,i))
+//   E(v, h) = -sum_k h_k . I_k + E_v(v),  E_v = -sum_i c_ch(i) v_i (binary), sum_i (v_i - c_ch(i))^2 / 2 (gaussian)
+//   F(v) = E_v(v) - sum_{k, blocks a} log(1 + sum_{i in a} exp(I_k,i))
 //   h | v: per block, unit i on with exp(I_i) / (1 + sum_a exp(I)), none with 1 / (1 + ...)
 //   v | h: Bernoulli(sigmoid(sum_k W_k (*) h_k + c)) or N(that input, 1)  (conv2d_transpose)
 //
 // The pooling unit of block a is on when any of its units is: with
-// probability 1 - exp(-log(1 + sum exp(I))). Being an EnergyModel, it
+// probability 1 - exp(-log(1 + sum exp(I))) (which rounds to 0 below
+// about 6e-8). Being an EnergyModel, it
 // trains by the library's contrastive_divergence (CD-k or PCD-k, the
 // gradient autodiff of the free-energy difference).
 
@@ -26,7 +27,7 @@
 namespace ebm {
 
 struct CrbmConfig {
-  ConvGeometry visible{.channels = 1, .height = 28, .width = 28, .size = 10};  // the images and the filters' side
+  ConvGeometry visible{.channels = 1, .height = 28, .width = 28, .size = 9};  // the images and the filters' side
   int64_t filters = 24;
   int64_t pool = 2;                 // blocks of pool x pool hidden units; 1: no pooling
   Unit visible_unit = Unit::binary;  // binary or gaussian (unit variance)
@@ -43,7 +44,7 @@ class Crbm final : public EnergyModel {
   Tensor p_pool(Tensor v) const;        // each pooling unit's, [B, K (H'/P) (W'/P)]
   Tensor visible_input(Tensor h) const;
   Tensor p_v(Tensor h) const;           // E[v | h]
-  Tensor energy(Tensor v, Tensor h) const;  // [B, 1]
+  Tensor energy(Tensor v, Tensor h) const;  // [B, 1]; h an allowed state (at most one unit on per block)
 
   Tensor free_energy(Tensor v) const override;  // [B, 1]
   Tensor sample_h(Tensor v) const override;

@@ -15,6 +15,9 @@ Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k) {
 ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data, int k, bool persistent,
                                              SgdOptions sgd_options, Tensor penalty) {
   Graph& g = *v_data.graph;
+  if (penalty.valid() && (penalty.graph != &g || !penalty.shape().is_scalar()))
+    throw Error("contrastive_divergence: a penalty of shape {}{}; expected a scalar [1, 1] of the data's graph",
+                penalty.shape(), penalty.graph != &g ? " in another graph" : "");
   ContrastiveDivergence cd;
   std::vector<Tensor> updates;
   if (persistent) {
@@ -25,11 +28,7 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
     cd.negative = gibbs_chain(m, v_data, k);
   }
   cd.objective = mean(m.free_energy(v_data)) - mean(m.free_energy(stop_gradient(cd.negative)));
-  if (penalty.valid()) {
-    if (!penalty.shape().is_scalar())
-      throw Error("contrastive_divergence: a penalty of shape {}; expected a scalar [1, 1]", penalty.shape());
-    cd.objective = cd.objective + penalty;
-  }
+  if (penalty.valid()) cd.objective = cd.objective + penalty;
   const std::vector<Tensor> params = m.params();
   cd.opt = sgd(params, grad(cd.objective, params), sgd_options);
   updates.push_back(cd.opt.step);

@@ -25,7 +25,7 @@ class EnergyModel {
 Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k);
 
 struct ContrastiveDivergence {
-  Tensor objective;  // mean F(v_data) - mean F(stop_gradient(v_model))
+  Tensor objective;  // mean F(v_data) - mean F(stop_gradient(v_model)) (+ the penalty, when given)
   Tensor negative;   // v_model
   Tensor chain;      // PCD state, or invalid
   Tensor step;       // parameter update (and chain advance)

@@ -1,20 +1,22 @@
-// 2-D convolution by im2col and GEMM, and probabilistic max-pooling.
+// 2-D convolution and probabilistic max-pooling.
 //
-// Convolution: each image's patches are copied into
-// a [H' W', C r r] matrix (row (i, j), column (c, u, v) = x[c, i+u, j+v]),
-// so that a convolution is one product with the filters. Images are
-// independent, so with Kernel::parallel conv2d and conv2d_transpose run
-// them on the arena's threads; conv2d_filter sums over the batch in image
-// order, so every thread count gives the same bits.
+// Convolution: direct loops whose innermost runs along an output row (a
+// contiguous stretch of the image), so the compiler vectorises it, with no
+// scratch buffer: a step allocates nothing, whichever threads run it.
+// conv2d and conv2d_transpose split the images over the arena's threads
+// (Kernel::parallel); conv2d_filter splits the filters, each summing over
+// the images in order. Every thread count gives the same bits. (An
+// im2col + GEMM path would be faster on large filters; it needs scratch
+// space per thread that the executor does not hand to ops yet.)
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
 #include <fmt/format.h>
 #include <tbb/parallel_for.h>
 
-#include "ops/gemm.hpp"
 #include "ops/op.hpp"
 #include "ops/rng.hpp"
 
@@ -47,47 +49,13 @@ void check_filters(Shape s, const ConvGeometry& g) {
                                  g.size, g.size, s.cols)};
 }
 
-void im2col(const ConvGeometry& g, const float* x, float* cols) {
-  const int64_t oh = g.out_height(), ow = g.out_width(), f = g.filter();
-  for (int64_t i = 0; i < oh; ++i)
-    for (int64_t j = 0; j < ow; ++j) {
-      float* row = cols + (i * ow + j) * f;
-      for (int64_t c = 0; c < g.channels; ++c)
-        for (int64_t u = 0; u < g.size; ++u) {
-          const float* src = x + (c * g.height + i + u) * g.width + j;
-          std::copy(src, src + g.size, row + (c * g.size + u) * g.size);
-        }
-    }
-}
-
-// x += the patches of `cols` put back where im2col took them from.
-void col2im(const ConvGeometry& g, const float* cols, float* x) {
-  const int64_t oh = g.out_height(), ow = g.out_width(), f = g.filter();
-  for (int64_t i = 0; i < oh; ++i)
-    for (int64_t j = 0; j < ow; ++j) {
-      const float* row = cols + (i * ow + j) * f;
-      for (int64_t c = 0; c < g.channels; ++c)
-        for (int64_t u = 0; u < g.size; ++u) {
-          float* dst = x + (c * g.height + i + u) * g.width + j;
-          const float* src = row + (c * g.size + u) * g.size;
-          for (int64_t v = 0; v < g.size; ++v) dst[v] += src[v];
-        }
-    }
-}
-
-// Runs body(b, cols) for every image b, on the arena's threads when asked;
-// cols is the thread's [H' W', C r r] buffer.
+// Runs body(i) for i in [0, n), on the arena's threads when asked.
 template <typename Body>
-void for_each_image(const Kernel& k, const ConvGeometry& g, int64_t images, Body body) {
-  auto run = [&](int64_t b) {
-    thread_local std::vector<float> cols;
-    cols.resize(static_cast<size_t>(g.plane() * g.filter()));
-    body(b, cols.data());
-  };
-  if (k.parallel && images > 1)
-    tbb::parallel_for(int64_t{0}, images, [&](int64_t b) { run(b); });
+void split(const Kernel& k, int64_t n, Body body) {
+  if (k.parallel && n > 1)
+    tbb::parallel_for(int64_t{0}, n, [&](int64_t i) { body(i); });
   else
-    for (int64_t b = 0; b < images; ++b) run(b);
+    for (int64_t i = 0; i < n; ++i) body(i);
 }
 
 }  // namespace
@@ -99,11 +67,22 @@ Shape Conv2d::shape(std::span<const Shape> in) const {
   return {in[0].rows, in[1].rows * g.plane()};
 }
 void Conv2d::forward(const Kernel& k) const {
-  const int64_t filters = k.in_shape[1].rows, p = g.plane(), f = g.filter();
-  for_each_image(k, g, k.in_shape[0].rows, [&](int64_t b, float* cols) {
-    im2col(g, k.in[0] + b * g.image(), cols);
-    // y_b [K, H'W'] = W [K, Crr] cols' [Crr, H'W']
-    gemm::sgemm(false, true, filters, p, f, 1.0f, k.in[1], f, cols, f, 0.0f, k.out + b * filters * p, p);
+  const int64_t filters = k.in_shape[1].rows, oh = g.out_height(), ow = g.out_width();
+  split(k, k.in_shape[0].rows, [&](int64_t b) {
+    const float* x = k.in[0] + b * g.image();
+    float* y = k.out + b * filters * g.plane();
+    std::fill(y, y + filters * g.plane(), 0.0f);
+    for (int64_t f = 0; f < filters; ++f)
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t u = 0; u < g.size; ++u)
+          for (int64_t v = 0; v < g.size; ++v) {
+            const float w = k.in[1][f * g.filter() + (c * g.size + u) * g.size + v];
+            for (int64_t i = 0; i < oh; ++i) {
+              const float* src = x + (c * g.height + i + u) * g.width + v;
+              float* dst = y + f * g.plane() + i * ow;
+              for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
+            }
+          }
   });
 }
 void Conv2d::vjp(VjpBuilder& b) const {
@@ -120,13 +99,22 @@ Shape Conv2dTranspose::shape(std::span<const Shape> in) const {
   return {in[0].rows, g.image()};
 }
 void Conv2dTranspose::forward(const Kernel& k) const {
-  const int64_t filters = k.in_shape[1].rows, p = g.plane(), f = g.filter();
-  for_each_image(k, g, k.in_shape[0].rows, [&](int64_t b, float* cols) {
-    // cols [H'W', Crr] = y_b' [H'W', K] W [K, Crr], then summed back into the image
-    gemm::sgemm(true, false, p, f, filters, 1.0f, k.in[0] + b * filters * p, p, k.in[1], f, 0.0f, cols, f);
+  const int64_t filters = k.in_shape[1].rows, oh = g.out_height(), ow = g.out_width();
+  split(k, k.in_shape[0].rows, [&](int64_t b) {
+    const float* y = k.in[0] + b * filters * g.plane();
     float* x = k.out + b * g.image();
     std::fill(x, x + g.image(), 0.0f);
-    col2im(g, cols, x);
+    for (int64_t f = 0; f < filters; ++f)
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t u = 0; u < g.size; ++u)
+          for (int64_t v = 0; v < g.size; ++v) {
+            const float w = k.in[1][f * g.filter() + (c * g.size + u) * g.size + v];
+            for (int64_t i = 0; i < oh; ++i) {
+              const float* src = y + f * g.plane() + i * ow;
+              float* dst = x + (c * g.height + i + u) * g.width + v;
+              for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
+            }
+          }
   });
 }
 void Conv2dTranspose::vjp(VjpBuilder& b) const {
@@ -144,15 +132,26 @@ Shape Conv2dFilter::shape(std::span<const Shape> in) const {
   return {filters, g.filter()};
 }
 void Conv2dFilter::forward(const Kernel& k) const {
-  const int64_t filters = k.out_shape.rows, p = g.plane(), f = g.filter();
-  std::vector<float> cols(static_cast<size_t>(p * f));
-  if (k.in_shape[0].rows == 0) std::fill(k.out, k.out + filters * f, 0.0f);
-  for (int64_t b = 0; b < k.in_shape[0].rows; ++b) {  // in image order: the same sum on any thread count
-    im2col(g, k.in[0] + b * g.image(), cols.data());
-    // W [K, Crr] (+)= y_b [K, H'W'] cols [H'W', Crr]
-    gemm::sgemm(false, false, filters, f, p, 1.0f, k.in[1] + b * filters * p, p, cols.data(), f, b == 0 ? 0.0f : 1.0f,
-                k.out, f);
-  }
+  const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, oh = g.out_height(), ow = g.out_width();
+  split(k, filters, [&](int64_t f) {
+    for (int64_t c = 0; c < g.channels; ++c)
+      for (int64_t u = 0; u < g.size; ++u)
+        for (int64_t v = 0; v < g.size; ++v) {
+          double acc = 0.0;  // over the images in order
+          for (int64_t b = 0; b < images; ++b) {
+            const float* x = k.in[0] + b * g.image();
+            const float* y = k.in[1] + (b * filters + f) * g.plane();
+            float part = 0.0f;
+            for (int64_t i = 0; i < oh; ++i) {
+              const float* xs = x + (c * g.height + i + u) * g.width + v;
+              const float* ys = y + i * ow;
+              for (int64_t j = 0; j < ow; ++j) part += xs[j] * ys[j];
+            }
+            acc += part;
+          }
+          k.out[f * g.filter() + (c * g.size + u) * g.size + v] = static_cast<float>(acc);
+        }
+  });
 }
 void Conv2dFilter::vjp(VjpBuilder& b) const {
   // <F(x, y), G> = sum x[b,c,i+u,j+v] y[b,k,i,j] G[k,c,u,v]
@@ -164,10 +163,13 @@ void Conv2dFilter::vjp(VjpBuilder& b) const {
 
 namespace {
 
+constexpr int64_t kMaxPool = 16;  // blocks of at most 16 x 16 units (on the stack: nothing allocated)
+
 Shape check_pool(Shape x, const PoolGeometry& g) {
-  if (g.groups < 1 || g.pool < 1 || g.height < 1 || g.width < 1 || g.height % g.pool != 0 || g.width % g.pool != 0)
-    throw ShapeError{fmt::format("a pooling geometry of groups >= 1 and planes whose sides divide by the pool size "
-                                 "(it has {} groups of {} x {}, blocks of {} x {})",
+  if (g.groups < 1 || g.pool < 1 || g.pool > kMaxPool || g.height < 1 || g.width < 1 || g.height % g.pool != 0 ||
+      g.width % g.pool != 0)
+    throw ShapeError{fmt::format("a pooling geometry of groups >= 1, blocks of 1 x 1 to 16 x 16 and planes whose "
+                                 "sides divide by the block's (it has {} groups of {} x {}, blocks of {} x {})",
                                  g.groups, g.height, g.width, g.pool, g.pool)};
   if (x.cols != g.groups * g.plane())
     throw ShapeError{fmt::format("rows of {} values ({} groups of {} x {}), not {}", g.groups * g.plane(), g.groups,
@@ -180,14 +182,15 @@ Shape check_pool(Shape x, const PoolGeometry& g) {
 template <typename F>
 void for_each_block(const PoolGeometry& g, int64_t rows, F f) {
   const int64_t bw = g.width / g.pool, n = g.pool * g.pool;
-  std::vector<int64_t> units(static_cast<size_t>(n));
+  std::array<int64_t, kMaxPool * kMaxPool> buffer;
+  const std::span<int64_t> units(buffer.data(), static_cast<size_t>(n));
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t q = 0; q < g.groups; ++q)
       for (int64_t a = 0; a < g.blocks(); ++a) {
         const int64_t top = (a / bw) * g.pool, left = (a % bw) * g.pool;
         for (int64_t u = 0; u < n; ++u)
           units[static_cast<size_t>(u)] = q * g.plane() + (top + u / g.pool) * g.width + left + u % g.pool;
-        f(r, q * g.blocks() + a, std::span<const int64_t>(units));
+        f(r, q * g.blocks() + a, std::span<const int64_t>(units.data(), units.size()));
       }
 }
 

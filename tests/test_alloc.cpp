@@ -14,6 +14,7 @@
 #include "autodiff/optim.hpp"
 #include "graph/executor.hpp"
 #include "graph/functions.hpp"
+#include "models/crbm.hpp"
 
 extern "C" {
 void* __libc_malloc(size_t);
@@ -81,5 +82,27 @@ TEST_CASE("alloc: a training step allocates nothing after its first run") {
     });
     CHECK(n == 0);
     CHECK(ex.profile().runs() == 51);
+  }
+}
+
+TEST_CASE("alloc: a convolutional RBM's CD step allocates nothing after its first run") {
+  for (bool parallel : {false, true}) {
+    CAPTURE(parallel);
+    Graph g;
+    const Crbm m = Crbm::make(g, "crbm", {.visible = {.channels = 1, .height = 8, .width = 8, .size = 3}, .filters = 3,
+                                          .pool = 2, .init_std = 0.3f});
+    const Tensor v = g.input("v", {16, 64});
+    const ContrastiveDivergence cd = contrastive_divergence(m, v, 1, false, {.lr = 0.01f});
+    std::vector<float> xs(16 * 64, 0.0f);
+    for (size_t i = 0; i < xs.size(); i += 3) xs[i] = 1.0f;
+    const Feed feeds[] = {{v, xs}};
+    const Tensor targets[] = {cd.step};
+    Executor ex(g, {.threads = 2, .parallel = parallel});
+    ex.run(targets, feeds);  // compiles
+    ex.run(targets, feeds);  // (each thread's buffers grow on its first product)
+    const long n = allocations_during([&] {
+      for (int i = 0; i < 20; ++i) ex.run(targets, feeds);
+    });
+    CHECK(n == 0);
   }
 }

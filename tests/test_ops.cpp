@@ -308,6 +308,27 @@ std::vector<Case> cases() {
        [](auto& x) { return pool_softplus_ref(x[0]); }, -3, 3, true, {1e4f, -1e4f, 80.0f}},
       {"maxpool_probs", {{3, 48}}, u([](auto& x) { return maxpool_probs(x[0], kPool); }),
        [](auto& x) { return pool_probs_ref(x[0]); }, -3, 3, true, {1e4f, -1e4f, 80.0f}},
+      {"maxpool_grad (forward)", {{3, 48}, {3, 12}}, u([](auto& x) { return apply(MaxPoolGrad{kPool}, {x[0], x[1]}); }),
+       [](auto& x) {
+         const Mat p = pool_probs_ref(x[0]);
+         Mat y = p;
+         pool_blocks(x[0].rows, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+           for (int64_t u : units) y.v[static_cast<size_t>(r * p.cols + u)] = p.at(r, u) * x[1].at(r, a);
+         });
+         return y;
+       }, -3, 3, false},
+      {"maxpool_probs_grad (forward)", {{3, 48}, {3, 48}},
+       u([](auto& x) { return apply(MaxPoolProbsGrad{kPool}, {x[0], x[1]}); }),
+       [](auto& x) {
+         const Mat p = pool_probs_ref(x[0]);
+         Mat y = p;
+         pool_blocks(x[0].rows, [&](int64_t r, int64_t, const std::vector<int64_t>& units) {
+           double dot = 0;
+           for (int64_t u : units) dot += p.at(r, u) * x[1].at(r, u);
+           for (int64_t u : units) y.v[static_cast<size_t>(r * p.cols + u)] = p.at(r, u) * (x[1].at(r, u) - dot);
+         });
+         return y;
+       }, -3, 3, false},
       {"gp_nll", {{7, 3}, col, {1, 3}}, u([](auto& x) { return gp_nll(scale(x[0], 3.0f), x[1], x[2]); }),
        [](auto& x) { return scalar(gp_nll_ref(map(x[0], [](double a) { return 3 * a; }), x[1], x[2])); }, -0.6f, 0.6f},
       {"sigmoid_grad (forward)", {m, m}, u([](auto& x) { return apply(SigmoidGrad{}, {x[0], x[1]}); }),
