@@ -227,14 +227,26 @@ void GpNll::forward(const Kernel& k) const {
   k.out[0] = static_cast<float>(p.nll / static_cast<double>(in.n));
 }
 void GpNll::vjp(VjpBuilder& b) const {
-  for (int i = 0; i < 3; ++i)
-    if (b.wants(i)) b.give(i, b.emit(GpNllGrad{i}, {b.x(0), b.x(1), b.x(2), b.gy()}));
+  const Val f = b.x(0), y = b.x(1), t = b.x(2), g = b.gy();
+  if (b.wants(0) && b.wants(2)) {  // the usual case (a net below, theta learned): one factorization for both
+    const Shape fs = b.shape(f);
+    const Val both = b.emit(GpNllGrad{3}, {f, y, t, g});
+    b.give(0, b.emit(Slice{0, fs.rows, 0, fs.cols}, {both}));
+    b.give(2, b.emit(Slice{fs.rows, fs.rows + 1, 0, 3}, {both}));
+  } else {
+    for (int i : {0, 2})
+      if (b.wants(i)) b.give(i, b.emit(GpNllGrad{i}, {f, y, t, g}));
+  }
+  if (b.wants(1)) b.give(1, b.emit(GpNllGrad{1}, {f, y, t, g}));
 }
 
 Shape GpNllGrad::shape(std::span<const Shape> in) const {
-  if (wrt < 0 || wrt > 2) throw ShapeError{fmt::format("wrt 0 (features), 1 (targets) or 2 (hyper-parameters), not {}", wrt)};
+  if (wrt < 0 || wrt > 3)
+    throw ShapeError{fmt::format("wrt 0 (features), 1 (targets), 2 (hyper-parameters) or 3 (features and "
+                                 "hyper-parameters), not {}", wrt)};
   (void)GpNll{}.shape(in.first(3));
   if (!in[3].is_scalar()) throw ShapeError{"a scalar upstream gradient [1, 1]"};
+  if (wrt == 3) return {in[0].rows + 1, std::max<int64_t>(in[0].cols, 3)};
   return in[static_cast<size_t>(wrt)];
 }
 void GpNllGrad::forward(const Kernel& k) const {
@@ -247,13 +259,31 @@ void GpNllGrad::forward(const Kernel& k) const {
     return;
   }
   const std::vector<double> q = gp::gradient_matrix(p);
-  if (wrt == 2) {
+  if (wrt == 2 || wrt == 3) {
     const std::array<double, 3> dh = gp::hyper_gradient(p, q, dists);
-    for (int i = 0; i < 3; ++i) k.out[i] = static_cast<float>(g * dh[static_cast<size_t>(i)]);
-    return;
+    float* at = wrt == 2 ? k.out : k.out + in.n * k.out_shape.cols;  // packed: the last row
+    if (wrt == 3) std::fill(at, at + k.out_shape.cols, 0.0f);
+    for (int i = 0; i < 3; ++i) at[i] = static_cast<float>(g * dh[static_cast<size_t>(i)]);
+    if (wrt == 2) return;
   }
   const std::vector<double> df = gp::feature_gradient(p, q, in.f, in.d);
-  for (size_t i = 0; i < df.size(); ++i) k.out[i] = static_cast<float>(g * df[i]);
+  const int64_t ld = k.out_shape.cols;  // d, or max(d, 3) when packed
+  for (int64_t r = 0; r < in.n; ++r) {
+    for (int64_t c = 0; c < in.d; ++c)
+      k.out[r * ld + c] = static_cast<float>(g * df[static_cast<size_t>(r * in.d + c)]);
+    std::fill(k.out + r * ld + in.d, k.out + (r + 1) * ld, 0.0f);
+  }
+}
+
+Shape Slice::shape(std::span<const Shape> in) const {
+  if (r0 < 0 || r0 >= r1 || r1 > in[0].rows || c0 < 0 || c0 >= c1 || c1 > in[0].cols)
+    throw ShapeError{fmt::format("a window [{}:{}, {}:{}] inside the input's {} rows and {} columns", r0, r1, c0, c1,
+                                 in[0].rows, in[0].cols)};
+  return {r1 - r0, c1 - c0};
+}
+void Slice::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols;
+  for (int64_t r = r0; r < r1; ++r) std::copy(k.in[0] + r * cols + c0, k.in[0] + r * cols + c1, k.out + (r - r0) * (c1 - c0));
 }
 
 }  // namespace ebm

@@ -375,6 +375,14 @@ struct SquaredError {  // (y, t): sum((y - t)^2) / rows
   void vjp(VjpBuilder& b) const;
 };
 
+// ---- a window of a matrix --------------------------------------------------------
+struct Slice {  // (x) -> x[r0:r1, c0:c1] (copied); used inside VJP rules, so no gradient of its own
+  static constexpr OpTraits traits{"slice", 1, OpKind::general, false};
+  int64_t r0 = 0, r1 = 0, c0 = 0, c1 = 0;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+
 // ---- 2-D convolution (ops/conv.cpp) -------------------------------------------
 // A row holds one image of `channels` planes of height x width, row-major
 // plane after plane; a filter row holds `channels` planes of size x size.
@@ -471,7 +479,10 @@ struct GpNll {
   void forward(const Kernel& k) const;
   void vjp(VjpBuilder& b) const;
 };
-struct GpNllGrad {  // (F, y, theta, g): g d GpNll / d input `wrt` (0: F, 1: y, 2: theta)
+// (F, y, theta, g): g d GpNll / d input `wrt` (0: F, 1: y, 2: theta), or
+// with wrt 3 both F's and theta's from one factorization, packed as
+// [n + 1, max(d, 3)]: F's in the first n rows, theta's at the start of the last.
+struct GpNllGrad {
   static constexpr OpTraits traits{"gp_nll_grad", 4, OpKind::general, false};
   int wrt = 0;
   Shape shape(std::span<const Shape> in) const;
@@ -507,7 +518,7 @@ using OpVariant =
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
                  Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
                  Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs, MaxPoolProbsGrad, MaxPoolGrad,
-                 MaxPoolSample, GpNll, GpNllGrad, SgdUpdate,
+                 MaxPoolSample, Slice, GpNll, GpNllGrad, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {

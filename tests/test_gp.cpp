@@ -129,6 +129,26 @@ TEST_CASE("gp_nll: the op's value is the regression's likelihood per target") {
   CHECK_THROWS_WITH_AS(gp_nll(f, t, g.param("short", {1, 2})), doctest::Contains("[1, 3]"), Error);
 }
 
+TEST_CASE("gp_nll: the gradient in the features alone, and in theta alone, match finite differences") {
+  // (Both together, from one factorization, are checked in test_ops.)
+  std::vector<float> x, y, truth;
+  sine_data(12, 0.3, 5, x, y, truth);
+  for (bool features : {true, false}) {
+    Graph g;
+    const std::vector<float> th{-0.3f, 1.0f, -0.5f};
+    const Tensor f = features ? g.param("f", {12, 1}) : g.constant({12, 1}, x);
+    const Tensor theta = features ? g.constant({1, 3}, th) : g.param("theta", {1, 3});
+    if (features) std::copy(x.begin(), x.end(), g.value(f).begin());
+    else std::copy(th.begin(), th.end(), g.value(theta).begin());
+    const Tensor t = g.constant({12, 1}, y);
+    const Tensor loss = gp_nll(f, t, theta);
+    const Tensor wrt[] = {features ? f : theta};
+    const GradCheck chk = check_grad(loss, wrt, {}, {.eps = 1e-2, .rtol = 2e-2, .atol = 2e-3});
+    INFO((features ? "features" : "theta"), ": worst ", chk.worst);
+    CHECK(chk.ok);
+  }
+}
+
 TEST_CASE("deep kernel: starts as the DBN's recognition pass; its gradient matches finite differences") {
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = {6, 5, 3}, .seed = 3});

@@ -329,6 +329,13 @@ std::vector<Case> cases() {
          });
          return y;
        }, -3, 3, false},
+      {"slice (forward)", {m}, u([](auto& x) { return apply(Slice{2, 5, 3, 11}, {x[0]}); }),
+       [](auto& x) {
+         Mat y{3, 8, {}};
+         for (int64_t i = 2; i < 5; ++i)
+           for (int64_t j = 3; j < 11; ++j) y.v.push_back(x[0].at(i, j));
+         return y;
+       }, -2, 2, false},
       {"gp_nll", {{7, 3}, col, {1, 3}}, u([](auto& x) { return gp_nll(scale(x[0], 3.0f), x[1], x[2]); }),
        [](auto& x) { return scalar(gp_nll_ref(map(x[0], [](double a) { return 3 * a; }), x[1], x[2])); }, -0.6f, 0.6f},
       {"sigmoid_grad (forward)", {m, m}, u([](auto& x) { return apply(SigmoidGrad{}, {x[0], x[1]}); }),
