@@ -74,6 +74,22 @@ inline double mean_row_error(const DataSource& src, int64_t b, std::vector<float
   return v;
 }
 
+// The rows `idx` of a source as seen in epoch 0, row-major.
+inline std::vector<float> rows_of(const DataSource& s, std::span<const int64_t> idx) {
+  std::vector<float> out(idx.size() * static_cast<size_t>(s.dim));
+  s.fill(idx, out, 0);
+  return out;
+}
+
+// Every row of a source as seen in epoch 0, row-major (read 500 at a time).
+inline std::vector<float> all_rows(const DataSource& s) {
+  std::vector<float> out, batch;
+  for_each_batch(s, 500, 0, batch, [&](int64_t, int64_t rows) {
+    out.insert(out.end(), batch.begin(), batch.begin() + rows * s.dim);
+  });
+  return out;
+}
+
 // The first n rows of a source.
 inline DataSource head(const DataSource& s, int64_t n) { return {std::min(n, s.count), s.dim, s.fill, s.concurrent}; }
 

@@ -40,7 +40,6 @@ class GpRegression {
   const gp::Hyper& hyper() const { return post_.hyper; }
   double nll_per_target() const { return post_.nll / static_cast<double>(post_.n); }
   double target_mean() const { return mean_; }
-  int64_t dim() const { return d_; }
 
  private:
   // Checks the shapes, keeps the features and their distances; returns the

@@ -49,6 +49,20 @@ void check_filters(Shape s, const ConvGeometry& g) {
                                  g.size, g.size, s.cols)};
 }
 
+// Calls tap(t, image, plane) for every tap (f, c, u, v) of filters [f0, f1):
+// t is its index in the filter matrix, image the offset in an image of the
+// pixel that output (0, 0) of plane f meets through it, plane the offset of
+// plane f. Output row i of the plane then meets image row i at
+// image + i * width.
+template <typename Tap>
+void for_each_tap(const ConvGeometry& g, int64_t f0, int64_t f1, Tap tap) {
+  for (int64_t f = f0; f < f1; ++f)
+    for (int64_t c = 0; c < g.channels; ++c)
+      for (int64_t u = 0; u < g.size; ++u)
+        for (int64_t v = 0; v < g.size; ++v)
+          tap(f * g.filter() + (c * g.size + u) * g.size + v, (c * g.height + u) * g.width + v, f * g.plane());
+}
+
 // Runs body(i) for i in [0, n), on the arena's threads when asked.
 template <typename Body>
 void split(const Kernel& k, int64_t n, Body body) {
@@ -72,17 +86,14 @@ void Conv2d::forward(const Kernel& k) const {
     const float* x = k.in[0] + b * g.image();
     float* y = k.out + b * filters * g.plane();
     std::fill(y, y + filters * g.plane(), 0.0f);
-    for (int64_t f = 0; f < filters; ++f)
-      for (int64_t c = 0; c < g.channels; ++c)
-        for (int64_t u = 0; u < g.size; ++u)
-          for (int64_t v = 0; v < g.size; ++v) {
-            const float w = k.in[1][f * g.filter() + (c * g.size + u) * g.size + v];
-            for (int64_t i = 0; i < oh; ++i) {
-              const float* src = x + (c * g.height + i + u) * g.width + v;
-              float* dst = y + f * g.plane() + i * ow;
-              for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
-            }
-          }
+    for_each_tap(g, 0, filters, [&](int64_t t, int64_t image, int64_t plane) {
+      const float w = k.in[1][t];
+      for (int64_t i = 0; i < oh; ++i) {  // the output row gathers from the image row
+        const float* src = x + image + i * g.width;
+        float* dst = y + plane + i * ow;
+        for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
+      }
+    });
   });
 }
 void Conv2d::vjp(VjpBuilder& b) const {
@@ -104,17 +115,14 @@ void Conv2dTranspose::forward(const Kernel& k) const {
     const float* y = k.in[0] + b * filters * g.plane();
     float* x = k.out + b * g.image();
     std::fill(x, x + g.image(), 0.0f);
-    for (int64_t f = 0; f < filters; ++f)
-      for (int64_t c = 0; c < g.channels; ++c)
-        for (int64_t u = 0; u < g.size; ++u)
-          for (int64_t v = 0; v < g.size; ++v) {
-            const float w = k.in[1][f * g.filter() + (c * g.size + u) * g.size + v];
-            for (int64_t i = 0; i < oh; ++i) {
-              const float* src = y + f * g.plane() + i * ow;
-              float* dst = x + (c * g.height + i + u) * g.width + v;
-              for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
-            }
-          }
+    for_each_tap(g, 0, filters, [&](int64_t t, int64_t image, int64_t plane) {
+      const float w = k.in[1][t];
+      for (int64_t i = 0; i < oh; ++i) {  // the output row scatters back into the image row
+        const float* src = y + plane + i * ow;
+        float* dst = x + image + i * g.width;
+        for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
+      }
+    });
   });
 }
 void Conv2dTranspose::vjp(VjpBuilder& b) const {
@@ -134,23 +142,18 @@ Shape Conv2dFilter::shape(std::span<const Shape> in) const {
 void Conv2dFilter::forward(const Kernel& k) const {
   const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, oh = g.out_height(), ow = g.out_width();
   split(k, filters, [&](int64_t f) {
-    for (int64_t c = 0; c < g.channels; ++c)
-      for (int64_t u = 0; u < g.size; ++u)
-        for (int64_t v = 0; v < g.size; ++v) {
-          double acc = 0.0;  // over the images in order
-          for (int64_t b = 0; b < images; ++b) {
-            const float* x = k.in[0] + b * g.image();
-            const float* y = k.in[1] + (b * filters + f) * g.plane();
-            float part = 0.0f;
-            for (int64_t i = 0; i < oh; ++i) {
-              const float* xs = x + (c * g.height + i + u) * g.width + v;
-              const float* ys = y + i * ow;
-              for (int64_t j = 0; j < ow; ++j) part += xs[j] * ys[j];
-            }
-            acc += part;
-          }
-          k.out[f * g.filter() + (c * g.size + u) * g.size + v] = static_cast<float>(acc);
-        }
+    for_each_tap(g, f, f + 1, [&](int64_t t, int64_t image, int64_t plane) {
+      double acc = 0.0;  // over the images in order
+      for (int64_t b = 0; b < images; ++b) {
+        const float* x = k.in[0] + b * g.image() + image;
+        const float* y = k.in[1] + b * filters * g.plane() + plane;
+        float part = 0.0f;
+        for (int64_t i = 0; i < oh; ++i)
+          for (int64_t j = 0; j < ow; ++j) part += x[i * g.width + j] * y[i * ow + j];
+        acc += part;
+      }
+      k.out[t] = static_cast<float>(acc);
+    });
   });
 }
 void Conv2dFilter::vjp(VjpBuilder& b) const {

@@ -35,14 +35,6 @@ DataSource transformed(const DataSource& s, F f) {
           s.concurrent};
 }
 
-inline std::vector<float> all_rows(const DataSource& s) {
-  std::vector<float> out, batch;
-  for_each_batch(s, 500, 0, batch, [&](int64_t, int64_t rows) {
-    out.insert(out.end(), batch.begin(), batch.begin() + rows * s.dim);
-  });
-  return out;
-}
-
 struct Method {
   std::string key, label;
   RetrievalCurve curve;

@@ -135,19 +135,6 @@ void apply_preset(const CLI::App& app, Options& o) {
   parse_cd_method(o.method, method_check);
 }
 
-// The rows `idx` of a source (epoch 0), row-major.
-std::vector<float> rows_of(const DataSource& s, std::span<const int64_t> idx) {
-  std::vector<float> out(idx.size() * static_cast<size_t>(s.dim));
-  s.fill(idx, out, 0);
-  return out;
-}
-
-std::vector<int64_t> all_rows(int64_t n) {
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  std::iota(v.begin(), v.end(), int64_t{0});
-  return v;
-}
-
 // A GP on fixed features: theta learned, predictions at the test points.
 struct GpResult {
   gp::Hyper hyper;
@@ -300,9 +287,8 @@ int run(const Options& o) {
                 o.validation_people, o.labelled, first_validating);
   d.x = rows_of(train_src, lab);
   for (int64_t i : lab) d.y.push_back(static_cast<float>(train->angle(i)));
-  const std::vector<int64_t> test_rows = all_rows(test->count());
-  d.test_x = rows_of(test_src, test_rows);
-  for (int64_t i : test_rows) d.test_y.push_back(static_cast<float>(test->angle(i)));
+  d.test_x = all_rows(test_src);
+  for (int64_t i = 0; i < test->count(); ++i) d.test_y.push_back(static_cast<float>(test->angle(i)));
 
   std::vector<int64_t> layers{d.dim};
   layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
@@ -373,7 +359,8 @@ int run(const Options& o) {
     pred.row("{}", row);
   }
   // Pictured: 30 test patches in order of their angle, from -90 to 90.
-  std::vector<int64_t> order = test_rows;
+  std::vector<int64_t> order(static_cast<size_t>(test->count()));
+  std::iota(order.begin(), order.end(), int64_t{0});
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return d.test_y[static_cast<size_t>(a)] < d.test_y[static_cast<size_t>(b)]; });
   std::vector<int64_t> picked;
   for (int k = 0; k < 30 && !order.empty(); ++k) picked.push_back(order[static_cast<size_t>(k) * order.size() / 30]);

@@ -281,3 +281,43 @@ TEST_CASE("crbm: a sparsity penalty through the pooled probabilities holds the h
   CHECK_THROWS_WITH_AS(contrastive_divergence(m, v, 1, false, {}, m.p_h(v)), doctest::Contains("expected a scalar"),
                        Error);
 }
+
+// maxpool_sample's documented generator: block a of row r (groups' blocks
+// in order, each group's in row-major order) draws u = uniform01(key,
+// r * groups * blocks + a) with the op's key, and takes the first state
+// (off, then its units in row-major order) whose cumulative probability
+// exceeds u.
+TEST_CASE("crbm: maxpool_sample equals a plain loop over its generator") {
+  const PoolGeometry p{.groups = 2, .height = 4, .width = 6, .pool = 2};  // 6 blocks a group
+  const uint64_t seed = 7;
+  Graph g;
+  const Tensor x = g.param("x", {5, 48});
+  fill_normal(g.value(x), 1.5f, 3, 1);
+  const Tensor y = maxpool_sample(x, p);
+  Executor ex(g, {.threads = 2, .seed = seed});
+  ex.run({y});
+  const RngKey key = make_rng_key(seed, static_cast<uint64_t>(y.id), 0);
+  const auto xs = g.value(x);
+  std::vector<float> want(5 * 48, 0.0f);
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t q = 0; q < 2; ++q)
+      for (int64_t a = 0; a < 6; ++a) {
+        std::vector<int64_t> units;
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j) units.push_back(q * 24 + ((a / 3) * 2 + i) * 6 + (a % 3) * 2 + j);
+        double total = 1;
+        for (int64_t u : units) total += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]});
+        const double draw = uniform01(key, static_cast<uint32_t>(r * 12 + q * 6 + a));
+        double acc = 1 / total;
+        for (int64_t u : units) {
+          if (draw < acc) break;
+          acc += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]}) / total;
+          if (draw < acc) want[static_cast<size_t>(r * 48 + u)] = 1.0f;
+        }
+      }
+  const auto got = ex.value(y);
+  CHECK(std::equal(got.begin(), got.end(), want.begin()));
+  double on = 0;
+  for (float v : want) on += v;
+  CHECK(on > 10);  // the draws turned units on (of 60 blocks)
+}
