@@ -85,15 +85,22 @@ void fill_batch(const ImageSet& set, std::span<const int64_t> indices, std::span
 }
 
 void fill_one_hot(const ImageSet& set, std::span<const int64_t> indices, int classes, std::span<float> out) {
-  if (classes < 1) throw Error("fill_one_hot: {} classes; expected at least 1", classes);
   if (set.labels.size() != static_cast<std::size_t>(set.count))
     throw Error("fill_one_hot: the set has {} labels for {} images; expected one label per image",
                 set.labels.size(), set.count);
+  fill_one_hot(set.labels, indices, classes, out);
+}
+
+void fill_one_hot(std::span<const uint8_t> labels, std::span<const int64_t> indices, int classes,
+                  std::span<float> out) {
+  if (classes < 1) throw Error("fill_one_hot: {} classes; expected at least 1", classes);
   check_out_size("fill_one_hot", out.size(), static_cast<int64_t>(indices.size()), classes);
   std::fill(out.begin(), out.end(), 0.0f);
+  const auto n = static_cast<int64_t>(labels.size());
   for (std::size_t r = 0; r < indices.size(); ++r) {
-    check_index("fill_one_hot", set, indices[r], r);
-    const int label = set.labels[static_cast<std::size_t>(indices[r])];
+    if (indices[r] < 0 || indices[r] >= n)
+      throw Error("fill_one_hot: row {} asks for image {}; expected an index in [0, {})", r, indices[r], n);
+    const int label = labels[static_cast<std::size_t>(indices[r])];
     if (label >= classes)
       throw Error("fill_one_hot: image {} has label {}; expected a label below {} classes", indices[r], label,
                   classes);

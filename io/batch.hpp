@@ -33,6 +33,9 @@ void fill_batch(const ImageSet& set, std::span<const int64_t> indices, std::span
 
 // Writes indices.size() rows of `classes` floats: 1 at the image's label, 0 elsewhere.
 void fill_one_hot(const ImageSet& set, std::span<const int64_t> indices, int classes, std::span<float> out);
+// The same for rows whose labels are `labels` (one per row).
+void fill_one_hot(std::span<const uint8_t> labels, std::span<const int64_t> indices, int classes,
+                  std::span<float> out);
 
 // The mean of each pixel over the set, scaled to [0, 1].
 std::vector<float> pixel_means(const ImageSet& set);

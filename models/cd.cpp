@@ -8,12 +8,12 @@
 
 namespace ebm {
 
-void CdTrainer::set_lr(float lr) {
+void CdSteps::set_lr(float lr) {
   weights.set_lr(lr);
   biases.set_lr(lr);
 }
 
-void CdTrainer::set_momentum(float m) {
+void CdSteps::set_momentum(float m) {
   weights.set_momentum(m);
   biases.set_momentum(m);
 }
@@ -27,10 +27,9 @@ void parse_cd_method(std::string_view text, CdConfig& c) {
   c.k = k.empty() ? 1 : std::stoi(std::string(k));
 }
 
-CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
+void check_cd_config(const std::string& who, const CdConfig& cfg) {
   if (cfg.k < 1 || cfg.batch < 1)
-    throw Error("cd trainer for '{}': k = {} and batch = {}; expected both at least 1", rbm.name, cfg.k, cfg.batch);
-  const std::string who = fmt::format("cd trainer for '{}'", rbm.name);
+    throw Error("{}: k = {} and batch = {}; expected both at least 1", who, cfg.k, cfg.batch);
   check_hyper(who, "lr", cfg.lr, 0.0f);
   check_hyper(who, "momentum", cfg.momentum, 0.0f, 1.0f);
   check_hyper(who, "weight_decay", cfg.weight_decay, 0.0f);
@@ -38,48 +37,59 @@ CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
   check_hyper(who, "sparsity_cost", cfg.sparsity_cost, 0.0f);
   if (cfg.sparsity_cost > 0.0f)  // the penalty takes log t and log(1 - t)
     check_hyper(who, "sparsity_target", cfg.sparsity_target, std::numeric_limits<float>::min(), 1.0f);
+}
+
+void add_cd_updates(CdSteps& t, Tensor w, Tensor b, Tensor c, Tensor hidden_means, Tensor chain_update) {
+  const CdConfig& cfg = t.config;
+  Tensor loss = t.objective;
+  if (cfg.l1 > 0.0f) loss = loss + sum(ebm::abs(w)) * cfg.l1;
+  if (cfg.sparsity_cost > 0.0f) {
+    const float s = cfg.sparsity_target;
+    const Tensor ce = -(ebm::log(hidden_means) * s + ebm::log(1.0f - hidden_means) * (1.0f - s));
+    loss = loss + sum(ce) * cfg.sparsity_cost;
+  }
+  const auto grads = grad(loss, {w, b, c});
+  t.weights = sgd(std::vector{w}, std::vector{grads[0]},
+                  {.lr = cfg.lr, .momentum = cfg.momentum, .weight_decay = cfg.weight_decay});
+  t.biases = sgd(std::vector{b, c}, std::vector{grads[1], grads[2]}, {.lr = cfg.lr, .momentum = cfg.momentum});
+  std::vector<Tensor> updates;
+  if (chain_update.valid()) updates.push_back(chain_update);
+  updates.push_back(t.weights.step);
+  updates.push_back(t.biases.step);
+  t.step = group(updates);
+}
+
+CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
+  const std::string who = fmt::format("cd trainer for '{}'", rbm.name);
+  check_cd_config(who, cfg);
   if (cfg.method == CdMethod::pcd && rbm.config.visible_unit == Unit::count)
     throw Error("{}: persistent chains of count units are not supported (each chain would need its own document "
                 "length); use cd1 or cdK",
                 who);
   Graph& g = *rbm.graph;
-  CdTrainer t{rbm, cfg, {}, {}, {}, {}, {}, {}, {}, {}};
+  CdTrainer t;
+  t.config = cfg;
+  t.rbm = rbm;
   t.v0 = g.input(rbm.name + ".v0", {cfg.batch, rbm.config.visible});
   const Tensor x0 = rbm.hidden_input(t.v0);  // shared by h0 and F(v0)
   const Tensor h0 = unit_sample(rbm.config.hidden_unit, x0);
   const Tensor xv1 = rbm.visible_input(h0);  // shared by the reconstruction and the chain
   const Tensor d0 = rbm.trials(t.v0);        // count units: each document's length, kept by the chain
   t.recon_error = squared_error(unit_mean(rbm.config.visible_unit, xv1, d0), t.v0);
-  Tensor vm;
-  std::vector<Tensor> updates;
+  Tensor vm, chain_update;
   if (cfg.method == CdMethod::cd) {
     const bool last_mean = cfg.mean_field_last && cfg.k == 1;
     vm = last_mean ? unit_mean(rbm.config.visible_unit, xv1, d0) : unit_sample(rbm.config.visible_unit, xv1, d0);
     if (cfg.k > 1) vm = gibbs_chain(rbm, vm, cfg.k - 1, cfg.mean_field_last);
   } else {
     t.chain = g.param(rbm.name + ".chain", t.v0.shape(), 0.0f, false);
-    const Tensor next = gibbs_chain(rbm, t.chain, cfg.k);
-    updates.push_back(assign(t.chain, next));
-    vm = next;
+    vm = gibbs_chain(rbm, t.chain, cfg.k);
+    chain_update = assign(t.chain, vm);
   }
   t.negative = vm;
-  vm = stop_gradient(vm);
-  t.objective = mean(rbm.free_energy(t.v0, x0)) - mean(rbm.free_energy(vm));
-  Tensor loss = t.objective;
-  if (cfg.l1 > 0.0f) loss = loss + sum(ebm::abs(rbm.w)) * cfg.l1;
-  if (cfg.sparsity_cost > 0.0f) {
-    const Tensor q = mean(unit_mean(rbm.config.hidden_unit, x0), 0);
-    const float s = cfg.sparsity_target;
-    const Tensor ce = -(ebm::log(q) * s + ebm::log(1.0f - q) * (1.0f - s));
-    loss = loss + sum(ce) * cfg.sparsity_cost;
-  }
-  const auto grads = grad(loss, {rbm.w, rbm.b, rbm.c});
-  t.weights = sgd(std::vector{rbm.w}, std::vector{grads[0]},
-                  {.lr = cfg.lr, .momentum = cfg.momentum, .weight_decay = cfg.weight_decay});
-  t.biases = sgd(std::vector{rbm.b, rbm.c}, std::vector{grads[1], grads[2]}, {.lr = cfg.lr, .momentum = cfg.momentum});
-  updates.push_back(t.weights.step);
-  updates.push_back(t.biases.step);
-  t.step = group(updates);
+  t.objective = mean(rbm.free_energy(t.v0, x0)) - mean(rbm.free_energy(stop_gradient(vm)));
+  const Tensor q = cfg.sparsity_cost > 0.0f ? mean(unit_mean(rbm.config.hidden_unit, x0), 0) : Tensor{};
+  add_cd_updates(t, rbm.w, rbm.b, rbm.c, q, chain_update);
   return t;
 }
 

@@ -11,6 +11,8 @@
 //   cost * sum_j -(t log q_j + (1 - t) log(1 - q_j)).
 // Weight decay (L2) is the optimizer's, on W only.
 
+#include <string>
+
 #include "autodiff/optim.hpp"
 #include "models/rbm.hpp"
 
@@ -31,8 +33,9 @@ struct CdConfig {
   bool mean_field_last = false;  // use E[v|h] at the chain's end
 };
 
-struct CdTrainer {
-  Rbm rbm;
+// The graph a CD trainer runs, whatever its model: the data batch, the
+// objective, the reconstruction error, the update and the optimizers.
+struct CdSteps {
   CdConfig config;
   Tensor v0;           // the data batch [batch, visible]
   Tensor objective;    // L above (without regularisers)
@@ -46,6 +49,19 @@ struct CdTrainer {
   void set_lr(float lr);
   void set_momentum(float m);
 };
+
+struct CdTrainer : CdSteps {
+  Rbm rbm;
+};
+
+// Checks a CD configuration's numbers; `who` names the trainer in the error.
+void check_cd_config(const std::string& who, const CdConfig& config);
+
+// Ends a trainer's graph: the loss t.objective plus the configured L1 on w
+// and sparsity penalty on `hidden_means` (the hidden units' or groups' mean
+// activations over the batch, [1, n]); SGD with weight decay on w, plain on
+// b and c; t.step runs both and `chain_update` (PCD's advance) when valid.
+void add_cd_updates(CdSteps& t, Tensor w, Tensor b, Tensor c, Tensor hidden_means, Tensor chain_update);
 
 CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig config);
 

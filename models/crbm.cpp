@@ -59,12 +59,49 @@ Tensor Crbm::energy(Tensor v, Tensor h) const {
   return visible_energy(config.visible_unit, v, matmul(c, expand_c_)) - sum(h * hidden_input(v), 1);
 }
 
-Tensor Crbm::free_energy(Tensor v) const {
-  return visible_energy(config.visible_unit, v, matmul(c, expand_c_)) -
-         sum(maxpool_softplus(hidden_input(v), pooling()), 1);
+Tensor Crbm::free_energy(Tensor v) const { return free_energy(v, hidden_input(v)); }
+
+Tensor Crbm::free_energy(Tensor v, Tensor x) const {
+  return visible_energy(config.visible_unit, v, matmul(c, expand_c_)) - sum(maxpool_softplus(x, pooling()), 1);
+}
+
+Tensor Crbm::group_means(Tensor h) const {
+  return matmul(h, expand_b_, {.tb = true}) * (1.0f / static_cast<float>(config.visible.plane()));
 }
 
 Tensor Crbm::sample_h(Tensor v) const { return maxpool_sample(hidden_input(v), pooling()); }
 Tensor Crbm::sample_v(Tensor h) const { return unit_sample(config.visible_unit, visible_input(h)); }
+
+CrbmTrainer make_crbm_trainer(const Crbm& m, CdConfig cfg) {
+  check_cd_config(fmt::format("cd trainer for '{}'", m.name), cfg);
+  Graph& g = *m.w.graph;
+  CrbmTrainer t;
+  t.config = cfg;
+  t.crbm = m;
+  t.v0 = g.input(m.name + ".v0", {cfg.batch, m.config.visible.image()});
+  const Tensor x0 = m.hidden_input(t.v0);  // shared by h0, F(v0) and the sparsity term
+  const Tensor xv1 = m.visible_input(maxpool_sample(x0, m.pooling()));
+  t.recon_error = squared_error(unit_mean(m.config.visible_unit, xv1), t.v0);
+  Tensor vm, chain_update;
+  // the chain's visible states; with mean_field_last, E[v | h] ends it
+  const auto visible = [&](Tensor x, bool last) {
+    return last && cfg.mean_field_last ? unit_mean(m.config.visible_unit, x) : unit_sample(m.config.visible_unit, x);
+  };
+  int steps = cfg.k;
+  if (cfg.method == CdMethod::cd) {
+    vm = visible(xv1, cfg.k == 1);
+    --steps;
+  } else {
+    t.chain = g.param(m.name + ".chain", t.v0.shape(), 0.0f, false);
+    vm = t.chain;
+  }
+  for (int i = 0; i < steps; ++i) vm = visible(m.visible_input(m.sample_h(vm)), i + 1 == steps);
+  if (t.chain.valid()) chain_update = assign(t.chain, vm);
+  t.negative = vm;
+  t.objective = mean(m.free_energy(t.v0, x0)) - mean(m.free_energy(stop_gradient(vm)));
+  const Tensor q = cfg.sparsity_cost > 0.0f ? mean(m.group_means(maxpool_probs(x0, m.pooling())), 0) : Tensor{};
+  add_cd_updates(t, m.w, m.b, m.c, q, chain_update);
+  return t;
+}
 
 }  // namespace ebm

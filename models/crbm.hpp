@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "graph/graph.hpp"
+#include "models/cd.hpp"
 #include "models/energy_model.hpp"
 #include "models/units.hpp"
 
@@ -47,6 +48,10 @@ class Crbm final : public EnergyModel {
   Tensor energy(Tensor v, Tensor h) const;  // [B, 1]; h an allowed state (at most one unit on per block)
 
   Tensor free_energy(Tensor v) const override;  // [B, 1]
+  // The same, reusing x = hidden_input(v) already in the graph (one convolution less).
+  Tensor free_energy(Tensor v, Tensor x) const;
+  // Each group's mean over its units of h [B, K H' W'] (probabilities, say): [B, K].
+  Tensor group_means(Tensor h) const;
   Tensor sample_h(Tensor v) const override;
   Tensor sample_v(Tensor h) const override;
   std::vector<Tensor> params() const override { return {w, b, c}; }
@@ -61,5 +66,15 @@ class Crbm final : public EnergyModel {
  private:
   Tensor expand_b_, expand_c_;  // constants spreading b over its groups' units, c over its channels' pixels
 };
+
+// CD-k or PCD-k for a Crbm with the RBM trainer's options (models/cd.hpp):
+// momentum, weight decay and L1 on the filters, and the sparsity penalty of
+// Lee et al. on each group's mean activation E[h | v0] over its units and
+// the batch. A CrbmTrainer drives an RbmFitter like an RBM's.
+struct CrbmTrainer : CdSteps {
+  Crbm crbm;
+};
+
+CrbmTrainer make_crbm_trainer(const Crbm& crbm, CdConfig config);
 
 }  // namespace ebm

@@ -12,6 +12,7 @@
 
 #include "io/batch.hpp"
 #include "io/idx.hpp"
+#include "ops/error.hpp"
 
 namespace ebm {
 
@@ -30,6 +31,31 @@ struct DataSource {
 inline DataSource image_source(const io::ImageSet& set, io::Pixels mode, uint64_t seed) {
   return {set.count, set.dim(), [&set, mode, seed](std::span<const int64_t> idx, std::span<float> out, uint64_t epoch) {
             io::fill_batch(set, idx, out, {.mode = mode, .seed = seed, .epoch = epoch});
+          },
+          true};
+}
+
+// Rows of a source with a class label each (labels[i] is row i's; kept by
+// reference, like the rows): what a classifier trains and is judged on.
+struct LabelledRows {
+  DataSource rows;
+  std::span<const uint8_t> labels;
+};
+
+// A set's images scaled to [0, 1], with its labels.
+inline LabelledRows labelled_images(const io::ImageSet& set) {
+  return {image_source(set, io::Pixels::scaled, 0), set.labels};
+}
+
+// Rows held in memory: `values` (rows x dim floats, kept by reference).
+inline DataSource matrix_source(std::span<const float> values, int64_t dim) {
+  const auto count = dim > 0 ? static_cast<int64_t>(values.size()) / dim : 0;
+  return {count, dim, [values, dim, count](std::span<const int64_t> idx, std::span<float> out, uint64_t) {
+            for (size_t r = 0; r < idx.size(); ++r) {
+              if (idx[r] < 0 || idx[r] >= count)
+                throw Error("matrix source: row {} asks for row {}; expected an index in [0, {})", r, idx[r], count);
+              std::copy_n(values.begin() + idx[r] * dim, dim, out.begin() + static_cast<int64_t>(r) * dim);
+            }
           },
           true};
 }

@@ -68,7 +68,15 @@ DataSource layer_source(const Dbn& dbn, int l, Executor& ex, const DataSource& i
   if (l == 0) return images;
   Graph& g = *dbn.graph;
   const Tensor x = g.input(fmt::format("{}.up{}.in", dbn.name, l), {batch, images.dim});
-  const Tensor h = dbn.up(x, l);
+  return mapped_source(ex, x, dbn.up(x, l), images, sample_up, seed);
+}
+
+DataSource mapped_source(Executor& ex, Tensor x, Tensor h, const DataSource& images, bool sample_up, uint64_t seed) {
+  const int64_t batch = x.shape().rows;
+  if (x.shape().cols != images.dim || h.shape().rows != batch)
+    throw Error("mapped source: rows of {} values into an input of shape {} computing {}; expected the input's "
+                "columns to match the rows and the output to have as many rows as the input",
+                images.dim, x.shape(), h.shape());
   auto buf = std::make_shared<std::vector<float>>(static_cast<size_t>(batch * images.dim));
   auto fill = [&ex, images, x, h, buf, batch, sample_up, seed](std::span<const int64_t> idx, std::span<float> out,
                                                                  uint64_t epoch) {

@@ -61,4 +61,12 @@ void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::sp
 DataSource layer_source(const Dbn& dbn, int l, Executor& ex, const DataSource& images, int64_t batch,
                         bool sample_up = false, uint64_t seed = 0);
 
+// The rows of `images` passed through a graph: each batch is fed to `x`
+// ([batch, images.dim]) and `h` ([batch, n]) is computed on `ex`; the rows
+// are h's, or with sample_up a Bernoulli draw from them keyed by (seed,
+// epoch, row). layer_source is this with h the recognition pass; a
+// convolutional DBN's layers use it with pooled probabilities.
+DataSource mapped_source(Executor& ex, Tensor x, Tensor h, const DataSource& images, bool sample_up = false,
+                         uint64_t seed = 0);
+
 }  // namespace ebm

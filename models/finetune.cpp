@@ -29,6 +29,10 @@ double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong) {
   return classification_error(ex_, eval_x_, eval_logits_, set, wrong);
 }
 
+double Finetuner::error(const LabelledRows& set, std::vector<int64_t>* wrong) {
+  return classification_error(ex_, eval_x_, eval_logits_, set, wrong);
+}
+
 std::vector<NamedTensor> Finetuner::state() const {
   std::vector<NamedTensor> s;
   const auto params = c_.params();
@@ -62,9 +66,20 @@ void Finetuner::load() {
 
 std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::ImageSet& valid,
                                           const std::function<void(const FinetuneEpoch&)>& on_epoch) {
+  return fit(labelled_images(train), labelled_images(valid), on_epoch);
+}
+
+std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const LabelledRows& valid,
+                                          const std::function<void(const FinetuneEpoch&)>& on_epoch) {
   const int64_t b = c_.config.batch;
-  io::Batcher batches(train.count, b, cfg_.data_seed);
-  std::vector<float> x(static_cast<size_t>(b * train.dim())), t(static_cast<size_t>(b * c_.config.classes));
+  if (train.rows.dim != c_.config.layers.front() || valid.rows.dim != train.rows.dim)
+    throw Error("fine-tuning '{}': rows of {} (training) and {} (validation) values; the net takes {}", c_.name,
+                train.rows.dim, valid.rows.dim, c_.config.layers.front());
+  if (static_cast<int64_t>(train.labels.size()) != train.rows.count)
+    throw Error("fine-tuning '{}': {} labels for {} training rows; expected one label per row", c_.name,
+                train.labels.size(), train.rows.count);
+  io::Batcher batches(train.rows.count, b, cfg_.data_seed);
+  std::vector<float> x(static_cast<size_t>(b * train.rows.dim)), t(static_cast<size_t>(b * c_.config.classes));
   std::vector<FinetuneEpoch> out;
   const Tensor targets[] = {c_.opt.step, c_.loss};
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
@@ -73,8 +88,8 @@ std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::I
     batches.start_epoch(static_cast<uint64_t>(e));
     FinetuneEpoch s{.epoch = e + 1};
     for (int64_t k = 0; k < batches.batches(); ++k) {
-      io::fill_batch(train, batches.batch(k), x, {.mode = io::Pixels::scaled});
-      io::fill_one_hot(train, batches.batch(k), static_cast<int>(c_.config.classes), t);
+      train.rows.fill(batches.batch(k), x, static_cast<uint64_t>(e));
+      io::fill_one_hot(train.labels, batches.batch(k), static_cast<int>(c_.config.classes), t);
       const Feed feeds[] = {{c_.x, x}, {c_.t, t}};
       ex_.run(targets, feeds);
       s.train_loss += ex_.scalar(c_.loss) / static_cast<double>(batches.batches());

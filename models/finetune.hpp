@@ -1,5 +1,6 @@
 #pragma once
-// Backprop fine-tuning of a Classifier on labelled images: shuffled
+// Backprop fine-tuning of a Classifier on labelled images (or any labelled
+// rows): shuffled
 // mini-batches, a learning-rate schedule, the validation error after every
 // epoch, the best epoch's weights kept (the validation set chooses, never the
 // test set), and a checkpoint per epoch from which a run resumes exactly.
@@ -13,6 +14,7 @@
 #include "models/best_params.hpp"
 #include "models/checkpoint.hpp"
 #include "models/classifier.hpp"
+#include "models/data_source.hpp"
 
 namespace ebm {
 
@@ -46,9 +48,14 @@ class Finetuner {
   // the classifier when it returns.
   std::vector<FinetuneEpoch> fit(const io::ImageSet& train, const io::ImageSet& valid,
                                  const std::function<void(const FinetuneEpoch&)>& on_epoch = {});
+  // The same on any labelled rows (features, say): the training rows as
+  // seen in each epoch, the validation rows as in epoch 0.
+  std::vector<FinetuneEpoch> fit(const LabelledRows& train, const LabelledRows& valid,
+                                 const std::function<void(const FinetuneEpoch&)>& on_epoch = {});
   // % of `set` misclassified (images scaled to [0, 1]); the indices of the
   // misclassified images go to `wrong` when given.
   double error(const io::ImageSet& set, std::vector<int64_t>* wrong = nullptr);
+  double error(const LabelledRows& set, std::vector<int64_t>* wrong = nullptr);
   int epochs_done() const { return epochs_done_; }
   int best_epoch() const { return best_epoch_; }
 

@@ -9,18 +9,53 @@
 
 #include "graph/functions.hpp"
 #include "models/checkpoint.hpp"
+#include "models/crbm.hpp"
 
 namespace ebm {
 
-RbmFitter::RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config) : t_(trainer), ex_(ex), cfg_(std::move(config)) {
-  const std::string who = fmt::format("fit '{}'", t_.rbm.name);
+RbmFitter::RbmFitter(CdTrainer& t, Executor& ex, RbmFitConfig config)
+    : RbmFitter(t, ex, std::move(config),
+                {.name = t.rbm.name,
+                 .kind = "rbm",
+                 .w = t.rbm.w,
+                 .b = t.rbm.b,
+                 .c = t.rbm.c,
+                 .binary_visible = t.rbm.config.visible_unit == Unit::binary,
+                 .meta = nlohmann::json{{"visible", t.rbm.config.visible},
+                                        {"hidden", t.rbm.config.hidden},
+                                        {"visible_unit", to_string(t.rbm.config.visible_unit)},
+                                        {"hidden_unit", to_string(t.rbm.config.hidden_unit)}}
+                             .dump(),
+                 .free_energy = [rbm = t.rbm](Tensor v) { return rbm.free_energy(v); }}) {}
+
+RbmFitter::RbmFitter(CrbmTrainer& t, Executor& ex, RbmFitConfig config)
+    : RbmFitter(t, ex, std::move(config),
+                {.name = t.crbm.name,
+                 .kind = "crbm",
+                 .w = t.crbm.w,
+                 .b = t.crbm.b,
+                 .c = t.crbm.c,
+                 .binary_visible = t.crbm.config.visible_unit == Unit::binary,
+                 .meta = nlohmann::json{{"channels", t.crbm.config.visible.channels},
+                                        {"height", t.crbm.config.visible.height},
+                                        {"width", t.crbm.config.visible.width},
+                                        {"filter_size", t.crbm.config.visible.size},
+                                        {"filters", t.crbm.config.filters},
+                                        {"pool", t.crbm.config.pool},
+                                        {"visible_unit", to_string(t.crbm.config.visible_unit)}}
+                             .dump(),
+                 .free_energy = [crbm = t.crbm](Tensor v) { return crbm.free_energy(v); }}) {}
+
+RbmFitter::RbmFitter(CdSteps& trainer, Executor& ex, RbmFitConfig config, Model model)
+    : t_(trainer), m_(std::move(model)), ex_(ex), cfg_(std::move(config)) {
+  const std::string who = fmt::format("fit '{}'", m_.name);
   if (cfg_.epochs < 0 || cfg_.monitor_images < 1 || cfg_.momentum_switch_epoch < 0)
     throw Error("{}: epochs = {}, monitor_images = {}, momentum_switch_epoch = {}; expected epochs and the switch "
                 "at least 0, monitor_images at least 1", who, cfg_.epochs, cfg_.monitor_images, cfg_.momentum_switch_epoch);
   check_hyper(who, "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min());
   check_hyper(who, "final_momentum", cfg_.final_momentum, 0.0f, 1.0f);
-  v_eval_ = t_.rbm.graph->input(t_.rbm.name + ".v_eval", t_.v0.shape());
-  f_eval_ = t_.rbm.free_energy(v_eval_);
+  v_eval_ = t_.v0.graph->input(m_.name + ".v_eval", t_.v0.shape());
+  f_eval_ = m_.free_energy(v_eval_);
   batch_.resize(static_cast<size_t>(t_.v0.shape().size()));
   next_.resize(batch_.size());
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
@@ -40,7 +75,7 @@ void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource
   s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), epoch);
   s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), epoch);
   s.fe_gap = s.fe_valid - s.fe_train;
-  if (t_.rbm.config.visible_unit == Unit::binary) s.pseudo_ll = pseudo_likelihood(head(train, cfg_.monitor_images), epoch);
+  if (m_.binary_visible) s.pseudo_ll = pseudo_likelihood(head(train, cfg_.monitor_images), epoch);
 }
 
 double RbmFitter::recon_baseline(const DataSource& train) {
@@ -63,7 +98,7 @@ double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch) {
 }
 
 double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
-  const int64_t b = t_.v0.shape().rows, nv = t_.rbm.config.visible;
+  const int64_t b = t_.v0.shape().rows, nv = t_.v0.shape().cols;
   const RngKey key = make_rng_key(cfg_.data_seed, 0x9e11, epoch);
   double acc = 0;
   for_each_batch(src, b, epoch, batch_, [&](int64_t first, int64_t rows) {
@@ -85,7 +120,7 @@ double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
 }
 
 std::vector<NamedTensor> RbmFitter::state() const {
-  std::vector<NamedTensor> s{{"W", t_.rbm.w}, {"b", t_.rbm.b}, {"c", t_.rbm.c},
+  std::vector<NamedTensor> s{{"W", m_.w}, {"b", m_.b}, {"c", m_.c},
                              {"W.velocity", t_.weights.state[0]}, {"b.velocity", t_.biases.state[0]},
                              {"c.velocity", t_.biases.state[1]}};
   if (t_.chain.valid()) s.push_back({"chain", t_.chain});
@@ -93,29 +128,25 @@ std::vector<NamedTensor> RbmFitter::state() const {
 }
 
 void RbmFitter::save(int epoch) const {
-  const RbmConfig& r = t_.rbm.config;
   const CdConfig& c = t_.config;
-  nlohmann::json meta = {
+  nlohmann::json meta = nlohmann::json::parse(m_.meta);
+  meta.update({
       {"epoch", epoch},
       {"step", ex_.step()},
       {"seed", ex_.options().seed},
       {"data_seed", cfg_.data_seed},
-      {"visible", r.visible},
-      {"hidden", r.hidden},
-      {"visible_unit", to_string(r.visible_unit)},
-      {"hidden_unit", to_string(r.hidden_unit)},
       {"method", c.method == CdMethod::cd ? "cd" : "pcd"},
       {"k", c.k},
       {"batch", c.batch},
       {"lr", c.lr},
       {"momentum", c.momentum},
       {"weight_decay", c.weight_decay},
-  };
-  save_checkpoint(cfg_.checkpoint, "rbm", state(), meta.dump());
+  });
+  save_checkpoint(cfg_.checkpoint, m_.kind, state(), meta.dump());
 }
 
 void RbmFitter::load() {
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "rbm", state()));
+  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, m_.kind, state()));
   const auto expect = [&](const char* key, auto want) {
     if (meta.at(key) != nlohmann::json(want))
       throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}", cfg_.checkpoint.string(), key,
@@ -132,9 +163,9 @@ void RbmFitter::load() {
 
 std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource& valid,
                                        const std::function<void(const EpochStats&)>& on_epoch) {
-  if (train.dim != t_.rbm.config.visible || valid.dim != train.dim)
-    throw Error("fit '{}': data rows have {} (training) and {} (validation) values; the RBM has {} visible units",
-                t_.rbm.name, train.dim, valid.dim, t_.rbm.config.visible);
+  if (train.dim != t_.v0.shape().cols || valid.dim != train.dim)
+    throw Error("fit '{}': data rows have {} (training) and {} (validation) values; the model has {} visible units",
+                m_.name, train.dim, valid.dim, t_.v0.shape().cols);
   io::Batcher batches(train.count, t_.config.batch, cfg_.data_seed);
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};
@@ -163,7 +194,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
       s.recon_error += ex_.scalar(t_.recon_error) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    check_finite(state(), fmt::format("fit '{}'", t_.rbm.name), e + 1);
+    check_finite(state(), fmt::format("fit '{}'", m_.name), e + 1);
     s.diverging = e > 0 && baseline > 0 && s.recon_error > 1.5 * baseline;
     monitor(s, train, valid, epoch);
     epochs_done_ = e + 1;

@@ -22,6 +22,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "graph/executor.hpp"
@@ -52,9 +53,13 @@ struct EpochStats {
   bool diverging = false;
 };
 
+struct CrbmTrainer;
+
 class RbmFitter {
  public:
   RbmFitter(CdTrainer& trainer, Executor& ex, RbmFitConfig config);
+  // A convolutional RBM (models/crbm.hpp), fitted and monitored the same way.
+  RbmFitter(CrbmTrainer& trainer, Executor& ex, RbmFitConfig config);
 
   // Trains up to config.epochs (counting epochs done before a resume);
   // on_epoch sees each epoch's statistics as it ends.
@@ -81,7 +86,18 @@ class RbmFitter {
   // The free energies' gap and the pseudo-likelihood of `epoch` into s.
   void monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch);
 
-  CdTrainer& t_;
+  // What the fitter needs of the model behind the trainer.
+  struct Model {
+    std::string name, kind;  // kind: the checkpoint's model kind
+    Tensor w, b, c;
+    bool binary_visible = false;  // the pseudo-likelihood flips bits
+    std::string meta;             // a JSON object describing it, saved with the checkpoint
+    std::function<Tensor(Tensor)> free_energy;
+  };
+  RbmFitter(CdSteps& trainer, Executor& ex, RbmFitConfig config, Model model);
+
+  CdSteps& t_;
+  Model m_;
   Executor& ex_;
   RbmFitConfig cfg_;
   Tensor v_eval_, f_eval_;  // a batch of visible vectors and their free energies

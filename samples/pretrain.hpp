@@ -42,6 +42,55 @@ inline std::vector<float> source_means(const DataSource& s, int64_t n, int64_t b
   return m;
 }
 
+// How one layer's fit is shown: its progress bar, summary row, messages,
+// key line and CSV.
+struct LayerFit {
+  std::string bar;    // the progress bar's title
+  std::string row;    // the summary table's phase
+  std::string label;  // names the layer in messages ("layer 2", "hash: layer 2")
+  std::string key;    // <key>_diverging_epoch=N
+  std::string csv;    // the per-epoch CSV
+  int epochs = 0;
+  bool built_on = true;  // later phases learn from this layer (said on a partial resume)
+  std::string lr_flag;   // named in the divergence warning
+  float lr = 0;
+};
+
+// Runs `fit` (an RBM's or a convolutional RBM's) with a progress line, a
+// CSV row per epoch, a warning when it diverges and a row of the summary
+// table. Returns whether it trained any epoch (a layer resumed with every
+// epoch done did not): the layers above it then learn from new features.
+inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource& valid, const LayerFit& p,
+                      Summary& sum) {
+  const int resumed = fit.epochs_done();
+  if (resumed > 0 && resumed < p.epochs && p.built_on)
+    fmt::print("{}: resumed at epoch {} of {}; the phases built on it start afresh\n", p.label, resumed, p.epochs);
+  if (resumed > p.epochs)
+    fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", p.label, resumed,
+               p.epochs);
+  Progress bar(p.bar, std::max(p.epochs, resumed));
+  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  double recon = 0;
+  bool warned = false;
+  RbmEpochCsv csv(p.csv, resumed > 0);
+  fit.fit(train, valid, [&](const EpochStats& s) {
+    recon = s.recon_error;
+    csv.row(s);
+    bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
+    if (s.diverging)
+      flag_diverging(bar, p.key, s.epoch,
+                     fmt::format("{}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
+                                 "over 1.5 times that of predicting each unit by its mean ({:.4g}); a smaller "
+                                 "{} (now {:g}) usually cures it",
+                                 p.label, s.recon_error, s.epoch, s.recon_baseline, p.lr_flag, p.lr),
+                     warned);
+  });
+  sum.add(p.row, bar.seconds(),
+          resumed >= p.epochs ? std::string("resumed from the checkpoint (all epochs done)")
+                              : fmt::format("recon error {:.3f}", recon));
+  return resumed < p.epochs;
+}
+
 struct LayerPlan {
   int epochs = 10;
   CdConfig cd;
@@ -84,34 +133,17 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
     ex.set_step(step);
   }
   const std::string prefix = p.stack.empty() ? "" : p.stack + ": ";
-  if (resumed > 0 && resumed < p.epochs && (l + 1 < dbn.depth() || p.built_on))
-    fmt::print("{}layer {}: resumed at epoch {} of {}; the phases built on it start afresh\n", prefix, l + 1, resumed,
-               p.epochs);
-  if (resumed > p.epochs)
-    fmt::print("{}layer {}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", prefix,
-               l + 1, resumed, p.epochs);
-  Progress bar(fmt::format("{}pretrain layer {} ({}-{})", prefix, l + 1, r.config.visible, r.config.hidden),
-               std::max(p.epochs, resumed));
-  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
-  double recon = 0;
-  bool warned = false;
-  RbmEpochCsv csv(fmt::format("{}/pretrain_layer{}.csv", p.output, l + 1), resumed > 0);
-  fit.fit(train, valid, [&](const EpochStats& s) {
-    recon = s.recon_error;
-    csv.row(s);
-    bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
-    if (s.diverging)
-      flag_diverging(bar, fmt::format("{}pretrain_layer{}", p.stack.empty() ? "" : p.stack + "_", l + 1), s.epoch,
-                     fmt::format("{}layer {}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
-                                 "over 1.5 times that of predicting each unit by its mean ({:.4g}); a smaller "
-                                 "{} (now {:g}) usually cures it",
-                                 prefix, l + 1, s.recon_error, s.epoch, s.recon_baseline, p.lr_flag, p.cd.lr),
-                     warned);
-  });
-  sum.add(fmt::format("{}pretrain layer {} {}-{}", prefix, l + 1, r.config.visible, r.config.hidden), bar.seconds(),
-          resumed >= p.epochs ? std::string("resumed from the checkpoint (all epochs done)")
-                              : fmt::format("recon error {:.3f}", recon));
-  return resumed < p.epochs;
+  return fit_layer(fit, train, valid,
+                   {.bar = fmt::format("{}pretrain layer {} ({}-{})", prefix, l + 1, r.config.visible, r.config.hidden),
+                    .row = fmt::format("{}pretrain layer {} {}-{}", prefix, l + 1, r.config.visible, r.config.hidden),
+                    .label = fmt::format("{}layer {}", prefix, l + 1),
+                    .key = fmt::format("{}pretrain_layer{}", p.stack.empty() ? "" : p.stack + "_", l + 1),
+                    .csv = fmt::format("{}/pretrain_layer{}.csv", p.output, l + 1),
+                    .epochs = p.epochs,
+                    .built_on = l + 1 < dbn.depth() || p.built_on,
+                    .lr_flag = p.lr_flag,
+                    .lr = p.cd.lr},
+                   sum);
 }
 
 }  // namespace ebm::samples
