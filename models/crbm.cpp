@@ -1,5 +1,7 @@
 #include "models/crbm.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "graph/functions.hpp"
@@ -42,6 +44,26 @@ Crbm Crbm::make(Graph& g, std::string name, const CrbmConfig& cfg) {
   m.expand_b_ = expansion(g, cfg.filters, v.plane(), name + ".expand_b");
   m.expand_c_ = expansion(g, v.channels, v.height * v.width, name + ".expand_c");
   return m;
+}
+
+void Crbm::init_visible_bias(std::span<const float> data_mean) {
+  const ConvGeometry& v = config.visible;
+  if (static_cast<int64_t>(data_mean.size()) != v.image())
+    throw Error("crbm '{}': init_visible_bias got {} means; expected {} ({} channels of {} x {})", name,
+                data_mean.size(), v.image(), v.channels, v.height, v.width);
+  auto cv = w.graph->value(c);
+  const int64_t plane = v.height * v.width;
+  for (int64_t ch = 0; ch < v.channels; ++ch) {
+    double m = 0;
+    for (int64_t i = 0; i < plane; ++i) m += data_mean[static_cast<size_t>(ch * plane + i)];
+    m /= static_cast<double>(plane);
+    if (config.visible_unit == Unit::gaussian) {
+      cv[static_cast<size_t>(ch)] = static_cast<float>(m);
+    } else {
+      const double p = std::clamp(m, 1e-3, 1.0 - 1e-3);
+      cv[static_cast<size_t>(ch)] = static_cast<float>(std::log(p / (1.0 - p)));
+    }
+  }
 }
 
 PoolGeometry Crbm::pooling() const {

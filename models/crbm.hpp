@@ -17,6 +17,7 @@
 // trains by the library's contrastive_divergence (CD-k or PCD-k, the
 // gradient autodiff of the free-energy difference).
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,10 @@ class Crbm final : public EnergyModel {
   Tensor sample_h(Tensor v) const override;
   Tensor sample_v(Tensor h) const override;
   std::vector<Tensor> params() const override { return {w, b, c}; }
+  // Each channel's bias from the data's mean per visible unit (C H W of
+  // them): the log-odds of the channel's mean (clipped to [1e-3, 1 - 1e-3])
+  // for binary units, the mean itself for gaussian ones.
+  void init_visible_bias(std::span<const float> data_mean);
 
   std::string name;
   CrbmConfig config;

@@ -47,14 +47,19 @@ inline LabelledRows labelled_images(const io::ImageSet& set) {
   return {image_source(set, io::Pixels::scaled, 0), set.labels};
 }
 
-// Rows held in memory: `values` (rows x dim floats, kept by reference).
-inline DataSource matrix_source(std::span<const float> values, int64_t dim) {
-  const auto count = dim > 0 ? static_cast<int64_t>(values.size()) / dim : 0;
-  return {count, dim, [values, dim, count](std::span<const int64_t> idx, std::span<float> out, uint64_t) {
+// Rows held in memory: `values` holds rows of `stride` floats (kept by
+// reference); the source's rows are their columns [first, first + dim).
+inline DataSource matrix_source(std::span<const float> values, int64_t dim, int64_t stride = 0, int64_t first = 0) {
+  if (stride == 0) stride = dim;
+  if (dim < 1 || first < 0 || first + dim > stride || values.size() % static_cast<size_t>(stride) != 0)
+    throw Error("matrix source: columns {} .. {} of rows of {} in {} floats; expected columns within whole rows",
+                first, first + dim - 1, stride, values.size());
+  const auto count = static_cast<int64_t>(values.size()) / stride;
+  return {count, dim, [values, dim, stride, first, count](std::span<const int64_t> idx, std::span<float> out, uint64_t) {
             for (size_t r = 0; r < idx.size(); ++r) {
               if (idx[r] < 0 || idx[r] >= count)
                 throw Error("matrix source: row {} asks for row {}; expected an index in [0, {})", r, idx[r], count);
-              std::copy_n(values.begin() + idx[r] * dim, dim, out.begin() + static_cast<int64_t>(r) * dim);
+              std::copy_n(values.begin() + idx[r] * stride + first, dim, out.begin() + static_cast<int64_t>(r) * dim);
             }
           },
           true};

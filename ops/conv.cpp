@@ -1,13 +1,18 @@
 // 2-D convolution and probabilistic max-pooling.
 //
-// Convolution: direct loops whose innermost runs along an output row (a
-// contiguous stretch of the image), so the compiler vectorises it, with no
-// scratch buffer: a step allocates nothing, whichever threads run it.
+// Convolution as GEMM on unrolled patches (im2col): an image's patch matrix
+// P [C r r, H' W'] holds at row (c, u, v), column (i, j) the pixel
+// x[c, i + u, j + v], so that
+//   conv2d            y_b = W P_b                  ([K, C r r] x [C r r, H' W'])
+//   conv2d_transpose  x_b = col2im(W' y_b)         (the patches' sums scattered back)
+//   conv2d_filter     dW  = sum_b y_b P_b'         (over the images in order)
+// The patches live in the arena thread's scratch buffer (gemm::Workspace,
+// grown on a run's first images and kept: later runs allocate nothing).
 // conv2d and conv2d_transpose split the images over the arena's threads
-// (Kernel::parallel); conv2d_filter splits the filters, each summing over
-// the images in order. Every thread count gives the same bits. (An
-// im2col + GEMM path would be faster on large filters; it needs scratch
-// space per thread that the executor does not hand to ops yet.)
+// (Kernel::parallel); conv2d_filter splits the filters into blocks, each
+// summing over every image in order. A GEMM's element does not depend on
+// which rows or columns share its product, so every thread count gives the
+// same bits.
 
 #include <algorithm>
 #include <array>
@@ -16,9 +21,12 @@
 
 #include <fmt/format.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
+#include "ops/gemm.hpp"
 #include "ops/op.hpp"
 #include "ops/rng.hpp"
+#include "ops/simd.hpp"
 
 namespace ebm {
 namespace {
@@ -49,18 +57,37 @@ void check_filters(Shape s, const ConvGeometry& g) {
                                  g.size, g.size, s.cols)};
 }
 
-// Calls tap(t, image, plane) for every tap (f, c, u, v) of filters [f0, f1):
-// t is its index in the filter matrix, image the offset in an image of the
-// pixel that output (0, 0) of plane f meets through it, plane the offset of
-// plane f. Output row i of the plane then meets image row i at
-// image + i * width.
-template <typename Tap>
-void for_each_tap(const ConvGeometry& g, int64_t f0, int64_t f1, Tap tap) {
-  for (int64_t f = f0; f < f1; ++f)
-    for (int64_t c = 0; c < g.channels; ++c)
-      for (int64_t u = 0; u < g.size; ++u)
-        for (int64_t v = 0; v < g.size; ++v)
-          tap(f * g.filter() + (c * g.size + u) * g.size + v, (c * g.height + u) * g.width + v, f * g.plane());
+// The calling arena thread's GEMM buffers (the executor's), or a buffer of
+// the thread's own when it has none.
+gemm::Workspace& workspace(const Kernel& k) {
+  const int t = tbb::this_task_arena::current_thread_index();
+  if (k.workspaces && t >= 0 && t < k.n_workspaces) return k.workspaces[t];
+  thread_local gemm::Workspace own;
+  return own;
+}
+
+// The patch matrix of image x into p ([C r r, H' W'], row-major).
+void im2col(const ConvGeometry& g, const float* x, float* p) {
+  const int64_t oh = g.out_height(), ow = g.out_width();
+  for (int64_t c = 0; c < g.channels; ++c)
+    for (int64_t u = 0; u < g.size; ++u)
+      for (int64_t v = 0; v < g.size; ++v, p += oh * ow)
+        for (int64_t i = 0; i < oh; ++i) std::copy_n(x + (c * g.height + i + u) * g.width + v, ow, p + i * ow);
+}
+
+// x = the sum of patch matrix p's entries at their pixels (im2col's adjoint),
+// the taps (c, u, v) added in order.
+void col2im(const ConvGeometry& g, const float* p, float* x) {
+  const int64_t oh = g.out_height(), ow = g.out_width();
+  std::fill(x, x + g.image(), 0.0f);
+  for (int64_t c = 0; c < g.channels; ++c)
+    for (int64_t u = 0; u < g.size; ++u)
+      for (int64_t v = 0; v < g.size; ++v, p += oh * ow)
+        for (int64_t i = 0; i < oh; ++i) {
+          float* dst = x + (c * g.height + i + u) * g.width + v;
+          const float* src = p + i * ow;
+          for (int64_t j = 0; j < ow; ++j) dst[j] += src[j];
+        }
 }
 
 // Runs body(i) for i in [0, n), on the arena's threads when asked.
@@ -81,19 +108,13 @@ Shape Conv2d::shape(std::span<const Shape> in) const {
   return {in[0].rows, in[1].rows * g.plane()};
 }
 void Conv2d::forward(const Kernel& k) const {
-  const int64_t filters = k.in_shape[1].rows, oh = g.out_height(), ow = g.out_width();
+  const int64_t filters = k.in_shape[1].rows, taps = g.filter(), plane = g.plane();
   split(k, k.in_shape[0].rows, [&](int64_t b) {
-    const float* x = k.in[0] + b * g.image();
-    float* y = k.out + b * filters * g.plane();
-    std::fill(y, y + filters * g.plane(), 0.0f);
-    for_each_tap(g, 0, filters, [&](int64_t t, int64_t image, int64_t plane) {
-      const float w = k.in[1][t];
-      for (int64_t i = 0; i < oh; ++i) {  // the output row gathers from the image row
-        const float* src = x + image + i * g.width;
-        float* dst = y + plane + i * ow;
-        for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
-      }
-    });
+    gemm::Workspace& ws = workspace(k);
+    float* p = ws.scratch(taps * plane);
+    im2col(g, k.in[0] + b * g.image(), p);
+    gemm::sgemm(ws, false, false, filters, plane, taps, 1.0f, k.in[1], taps, p, plane, 0.0f,
+                k.out + b * filters * plane, plane);
   });
 }
 void Conv2d::vjp(VjpBuilder& b) const {
@@ -110,19 +131,13 @@ Shape Conv2dTranspose::shape(std::span<const Shape> in) const {
   return {in[0].rows, g.image()};
 }
 void Conv2dTranspose::forward(const Kernel& k) const {
-  const int64_t filters = k.in_shape[1].rows, oh = g.out_height(), ow = g.out_width();
+  const int64_t filters = k.in_shape[1].rows, taps = g.filter(), plane = g.plane();
   split(k, k.in_shape[0].rows, [&](int64_t b) {
-    const float* y = k.in[0] + b * filters * g.plane();
-    float* x = k.out + b * g.image();
-    std::fill(x, x + g.image(), 0.0f);
-    for_each_tap(g, 0, filters, [&](int64_t t, int64_t image, int64_t plane) {
-      const float w = k.in[1][t];
-      for (int64_t i = 0; i < oh; ++i) {  // the output row scatters back into the image row
-        const float* src = y + plane + i * ow;
-        float* dst = x + image + i * g.width;
-        for (int64_t j = 0; j < ow; ++j) dst[j] += w * src[j];
-      }
-    });
+    gemm::Workspace& ws = workspace(k);
+    float* p = ws.scratch(taps * plane);
+    gemm::sgemm(ws, true, false, taps, plane, filters, 1.0f, k.in[1], taps, k.in[0] + b * filters * plane, plane,
+                0.0f, p, plane);
+    col2im(g, p, k.out + b * g.image());
   });
 }
 void Conv2dTranspose::vjp(VjpBuilder& b) const {
@@ -140,20 +155,18 @@ Shape Conv2dFilter::shape(std::span<const Shape> in) const {
   return {filters, g.filter()};
 }
 void Conv2dFilter::forward(const Kernel& k) const {
-  const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, oh = g.out_height(), ow = g.out_width();
-  split(k, filters, [&](int64_t f) {
-    for_each_tap(g, f, f + 1, [&](int64_t t, int64_t image, int64_t plane) {
-      double acc = 0.0;  // over the images in order
-      for (int64_t b = 0; b < images; ++b) {
-        const float* x = k.in[0] + b * g.image() + image;
-        const float* y = k.in[1] + b * filters * g.plane() + plane;
-        float part = 0.0f;
-        for (int64_t i = 0; i < oh; ++i)
-          for (int64_t j = 0; j < ow; ++j) part += x[i * g.width + j] * y[i * ow + j];
-        acc += part;
-      }
-      k.out[t] = static_cast<float>(acc);
-    });
+  const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, taps = g.filter(), plane = g.plane();
+  constexpr int64_t kBlock = 8;  // filters per task: each block redoes the patches, so not too many blocks
+  const int64_t blocks = (filters + kBlock - 1) / kBlock;
+  split(k, blocks, [&](int64_t blk) {
+    const int64_t f0 = blk * kBlock, f1 = std::min(filters, f0 + kBlock);
+    gemm::Workspace& ws = workspace(k);
+    float* p = ws.scratch(taps * plane);
+    for (int64_t b = 0; b < images; ++b) {
+      im2col(g, k.in[0] + b * g.image(), p);
+      gemm::sgemm(ws, false, true, f1 - f0, taps, plane, 1.0f, k.in[1] + (b * filters + f0) * plane, plane, p, plane,
+                  b == 0 ? 0.0f : 1.0f, k.out + f0 * taps, taps);
+    }
   });
 }
 void Conv2dFilter::vjp(VjpBuilder& b) const {
@@ -180,44 +193,93 @@ Shape check_pool(Shape x, const PoolGeometry& g) {
   return {x.rows, g.groups * g.blocks()};
 }
 
-// Calls f(r, block, units) for every block of every row: `units` are the
-// block's pool * pool offsets into the row, in row-major order.
-template <typename F>
-void for_each_block(const PoolGeometry& g, int64_t rows, F f) {
-  const int64_t bw = g.width / g.pool, n = g.pool * g.pool;
-  std::array<int64_t, kMaxPool * kMaxPool> buffer;
-  const std::span<int64_t> units(buffer.data(), static_cast<size_t>(n));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t q = 0; q < g.groups; ++q)
-      for (int64_t a = 0; a < g.blocks(); ++a) {
-        const int64_t top = (a / bw) * g.pool, left = (a % bw) * g.pool;
-        for (int64_t u = 0; u < n; ++u)
-          units[static_cast<size_t>(u)] = q * g.plane() + (top + u / g.pool) * g.width + left + u % g.pool;
-        f(r, q * g.blocks() + a, std::span<const int64_t>(units.data(), units.size()));
-      }
-}
+// One group's plane of one row, ready for the pooling ops: each block a's
+// largest input m_a (at least 0, the off state's), e_i = exp(x_i - m_a) for
+// its units, off_a = exp(-m_a) and sum_a = off_a + sum_{i in a} e_i, so that
+//   log(1 + sum_{i in a} exp(x_i)) = m_a + log(sum_a),  p_i = e_i / sum_a.
+// Single precision: every exponent is at most 0 and every sum at least 1.
+struct Plane {
+  const PoolGeometry& g;
+  float *e, *m, *off, *sum;  // e: height x width; the others: one per block, row-major
+  std::array<int64_t, kMaxPool * kMaxPool> inner;  // unit u's offset from its block's top left, row-major
 
-// The block's largest input m (at least 0, the off state's) and
-// log(1 + sum exp(x)) = m + log(exp(-m) + sum exp(x - m)).
-struct BlockSums {
-  double max = 0.0, shifted = 0.0;  // shifted: exp(-m) + sum exp(x - m)
-  double log_total() const { return max + std::log(shifted); }
+  Plane(const PoolGeometry& geometry, float* buf) : g(geometry) {
+    e = buf;
+    m = e + g.plane();
+    off = m + g.blocks();
+    sum = off + g.blocks();
+    for (int64_t u = 0; u < units(); ++u) inner[static_cast<size_t>(u)] = (u / g.pool) * g.width + u % g.pool;
+  }
+  // The floats a plane needs: its own and fill()'s spread maxima.
+  static int64_t floats(const PoolGeometry& g) { return 2 * g.plane() + 3 * g.blocks(); }
+  int64_t units() const { return g.pool * g.pool; }
+  int64_t unit(int64_t top_left, int64_t u) const { return top_left + inner[static_cast<size_t>(u)]; }
+  // Calls f(a, top_left) for every block a, top_left its first unit's offset.
+  template <typename F>
+  void each_block(F f) const {
+    int64_t a = 0;
+    for (int64_t i = 0; i < g.height; i += g.pool)
+      for (int64_t j = 0; j < g.width; j += g.pool) f(a++, i * g.width + j);
+  }
+  // Room for one float per unit, free after fill().
+  float* spare() const { return sum + g.blocks(); }
+  // e, m, off and sum from the plane x.
+  void fill(const float* x) {
+    float* spread = sum + g.blocks();  // m_a at each of block a's units
+    each_block([&](int64_t a, int64_t tl) {
+      float mx = 0.0f;
+      for (int64_t u = 0; u < units(); ++u) mx = std::max(mx, x[unit(tl, u)]);
+      m[a] = mx;
+      for (int64_t u = 0; u < units(); ++u) spread[unit(tl, u)] = mx;
+    });
+    exp_of_difference(x, spread, e, g.plane());
+    exp_of_difference(nullptr, m, off, g.blocks());
+    each_block([&](int64_t a, int64_t tl) {
+      float t = off[a];
+      for (int64_t u = 0; u < units(); ++u) t += e[unit(tl, u)];
+      sum[a] = t;
+    });
+  }
+  // out[i] = exp(x[i] - y[i]) (x null: exp(-y[i])) for i < n; the last
+  // vector overlaps the one before rather than leaving a scalar tail (a
+  // lane's value does not depend on its neighbours).
+  static void exp_of_difference(const float* x, const float* y, float* out, int64_t n) {
+    using simd::B;
+    if (n < simd::W) {
+      for (int64_t i = 0; i < n; ++i) out[i] = std::exp((x ? x[i] : 0.0f) - y[i]);
+      return;
+    }
+    const auto one = [&](int64_t i) {
+      const B v = (x ? B::load_unaligned(x + i) : B(0.0f)) - B::load_unaligned(y + i);
+      xsimd::exp(v).store_unaligned(out + i);
+    };
+    for (int64_t i = 0; i + simd::W <= n; i += simd::W) one(i);
+    if (n % simd::W != 0) one(n - simd::W);
+  }
 };
-BlockSums block_sums(const float* x, std::span<const int64_t> units) {
-  BlockSums s;
-  for (int64_t u : units) s.max = std::max(s.max, static_cast<double>(x[u]));
-  s.shifted = std::exp(-s.max);
-  for (int64_t u : units) s.shifted += std::exp(x[u] - s.max);
-  return s;
+
+// Calls f(r, q, plane) for every group q of every row r, the rows split
+// over the arena's threads; plane is filled from x's row r, group q.
+template <typename F>
+void for_each_plane(const Kernel& k, const PoolGeometry& g, const float* x, F f) {
+  const int64_t rows = k.in_shape[0].rows, cols = k.in_shape[0].cols;
+  split(k, rows, [&](int64_t r) {
+    Plane p(g, workspace(k).scratch(Plane::floats(g)));
+    for (int64_t q = 0; q < g.groups; ++q) {
+      p.fill(x + r * cols + q * g.plane());
+      f(r, q, static_cast<const Plane&>(p));
+    }
+  });
 }
 
 }  // namespace
 
 Shape MaxPoolSoftplus::shape(std::span<const Shape> in) const { return check_pool(in[0], g); }
 void MaxPoolSoftplus::forward(const Kernel& k) const {
-  const int64_t cols = k.in_shape[0].cols, out_cols = k.out_shape.cols;
-  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t block, std::span<const int64_t> units) {
-    k.out[r * out_cols + block] = static_cast<float>(block_sums(k.in[0] + r * cols, units).log_total());
+  const int64_t out_cols = k.out_shape.cols;
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+    float* y = k.out + r * out_cols + q * g.blocks();
+    for (int64_t a = 0; a < g.blocks(); ++a) y[a] = p.m[a] + std::log(p.sum[a]);
   });
 }
 void MaxPoolSoftplus::vjp(VjpBuilder& b) const {
@@ -230,10 +292,12 @@ Shape MaxPoolProbs::shape(std::span<const Shape> in) const {
 }
 void MaxPoolProbs::forward(const Kernel& k) const {
   const int64_t cols = k.in_shape[0].cols;
-  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t, std::span<const int64_t> units) {
-    const float* x = k.in[0] + r * cols;
-    const BlockSums s = block_sums(x, units);
-    for (int64_t u : units) k.out[r * cols + u] = static_cast<float>(std::exp(x[u] - s.max) / s.shifted);
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+    float* y = k.out + r * cols + q * g.plane();
+    p.each_block([&](int64_t a, int64_t tl) {
+      const float inv = 1.0f / p.sum[a];
+      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = p.e[p.unit(tl, u)] * inv;
+    });
   });
 }
 
@@ -248,13 +312,18 @@ Shape MaxPoolProbsGrad::shape(std::span<const Shape> in) const {
 }
 void MaxPoolProbsGrad::forward(const Kernel& k) const {
   const int64_t cols = k.in_shape[0].cols;
-  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t, std::span<const int64_t> units) {
-    const float* x = k.in[0] + r * cols;
-    const float* gy = k.in[1] + r * cols;
-    const BlockSums s = block_sums(x, units);
-    double dot = 0;  // sum_j p_j gy_j
-    for (int64_t u : units) dot += std::exp(x[u] - s.max) / s.shifted * gy[u];
-    for (int64_t u : units) k.out[r * cols + u] = static_cast<float>(std::exp(x[u] - s.max) / s.shifted * (gy[u] - dot));
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+    const float* gy = k.in[1] + r * cols + q * g.plane();
+    float* y = k.out + r * cols + q * g.plane();
+    p.each_block([&](int64_t a, int64_t tl) {
+      const float inv = 1.0f / p.sum[a];
+      float dot = 0.0f;  // sum_j p_j gy_j
+      for (int64_t u = 0; u < p.units(); ++u) dot += p.e[p.unit(tl, u)] * inv * gy[p.unit(tl, u)];
+      for (int64_t u = 0; u < p.units(); ++u) {
+        const int64_t i = p.unit(tl, u);
+        y[i] = p.e[i] * inv * (gy[i] - dot);
+      }
+    });
   });
 }
 
@@ -265,11 +334,13 @@ Shape MaxPoolGrad::shape(std::span<const Shape> in) const {
 }
 void MaxPoolGrad::forward(const Kernel& k) const {
   const int64_t cols = k.in_shape[0].cols, pooled = k.in_shape[1].cols;
-  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t block, std::span<const int64_t> units) {
-    const float* x = k.in[0] + r * cols;
-    const BlockSums s = block_sums(x, units);
-    const double gy = k.in[1][r * pooled + block];
-    for (int64_t u : units) k.out[r * cols + u] = static_cast<float>(gy * std::exp(x[u] - s.max) / s.shifted);
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+    const float* gy = k.in[1] + r * pooled + q * g.blocks();
+    float* y = k.out + r * cols + q * g.plane();
+    p.each_block([&](int64_t a, int64_t tl) {
+      const float scale = gy[a] / p.sum[a];
+      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = scale * p.e[p.unit(tl, u)];
+    });
   });
 }
 
@@ -278,19 +349,28 @@ Shape MaxPoolSample::shape(std::span<const Shape> in) const {
   return in[0];
 }
 void MaxPoolSample::forward(const Kernel& k) const {
-  const int64_t cols = k.in_shape[0].cols, per_row = g.groups * g.blocks();
-  for_each_block(g, k.in_shape[0].rows, [&](int64_t r, int64_t block, std::span<const int64_t> units) {
-    const float* x = k.in[0] + r * cols;
-    const BlockSums s = block_sums(x, units);
-    const double u = uniform01(k.rng, static_cast<uint32_t>(r * per_row + block));
-    double acc = std::exp(-s.max) / s.shifted;  // off
-    int64_t on = -1;
-    for (size_t i = 0; i < units.size() && u >= acc; ++i) {
-      acc += std::exp(x[units[i]] - s.max) / s.shifted;
-      if (u < acc) on = units[i];
-    }
-    if (u >= acc) on = units.back();  // rounding: a u above the total picks the last unit
-    for (int64_t v : units) k.out[r * cols + v] = v == on ? 1.0f : 0.0f;
+  const int64_t cols = k.in_shape[0].cols, per_row = g.groups * g.blocks(), blocks = g.blocks();
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+    float* y = k.out + r * cols + q * g.plane();
+    const auto first = static_cast<uint32_t>(r * per_row + q * blocks);
+    float* draws = p.spare();  // block a's uniform draw, counter first + a
+    int64_t a = 0;
+    for (; a + simd::W <= blocks; a += simd::W)
+      simd::uniform_batch(k.rng, first + static_cast<uint32_t>(a)).store_unaligned(draws + a);
+    for (; a < blocks; ++a) draws[a] = uniform01(k.rng, first + static_cast<uint32_t>(a));
+    p.each_block([&](int64_t b, int64_t tl) {
+      // the first state (off, then the units in order) whose cumulative
+      // probability exceeds the draw, compared unnormalised
+      const float target = draws[b] * p.sum[b];
+      float acc = p.off[b];
+      int64_t on = -1;
+      for (int64_t u = 0; u < p.units() && target >= acc; ++u) {
+        acc += p.e[p.unit(tl, u)];
+        if (target < acc) on = u;
+      }
+      if (target >= acc) on = p.units() - 1;  // rounding: a draw above the total picks the last unit
+      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = u == on ? 1.0f : 0.0f;
+    });
   });
 }
 

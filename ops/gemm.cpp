@@ -209,6 +209,14 @@ float* Workspace::tile(int64_t floats) {
   return tile_.get();
 }
 
+float* Workspace::scratch(int64_t floats) {
+  if (floats > scratch_floats_) {
+    scratch_.reset(static_cast<float*>(::operator new[](sizeof(float) * size_t(floats), std::align_val_t{64})));
+    scratch_floats_ = floats;
+  }
+  return scratch_.get();
+}
+
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::generic:

@@ -41,10 +41,13 @@ class Workspace {
   // A buffer of at least `floats` floats for one output tile, grown on
   // demand (a run allocates only on its first tiles), kept between calls.
   float* tile(int64_t floats);
+  // Another such buffer, for an op's own use around its products (the
+  // convolutions' unrolled image patches); never handed to a GEMM.
+  float* scratch(int64_t floats);
 
  private:
-  std::unique_ptr<float[], AlignedDelete> a_, b_, tile_;
-  int64_t tile_floats_ = 0;
+  std::unique_ptr<float[], AlignedDelete> a_, b_, tile_, scratch_;
+  int64_t tile_floats_ = 0, scratch_floats_ = 0;
 };
 
 // C = alpha op(A) op(B) + beta C, row-major, op(X) = X^T when the flag is

@@ -1,0 +1,371 @@
+// cdbn_mnist: a convolutional deep belief network on MNIST (Lee, Grosse,
+// Ranganath & Ng 2009). Convolutional RBMs with probabilistic max-pooling
+// are trained greedily, each on the pooling units' probabilities of the one
+// below; their pooled features then feed a softmax classifier trained on
+// 1,000 to 50,000 labelled images, beside the same classifier on pixels.
+//
+//   pixels 28 x 28 --crbm 1: K1 filters r1 x r1, pool P1--> pooled [K1, 10, 10]
+//                  --crbm 2: K2 filters r2 x r2 over K1 channels, pool P2--> pooled [K2, 3, 3]
+//   features: pixels | layer 1's pooled units | both layers' --> softmax regression
+//
+// The validation split (the last 10,000 training images) chooses each
+// classifier's epoch; the test set chooses nothing. Writes to --output:
+// filters.png (layer 1), features.png (layer 2's filters drawn through
+// layer 1's), pooled.png (a few digits' pooled maps), pretrain/ and classify/
+// checkpoints, pretrain_layerN.csv, classify.csv, error.svg (test error
+// against the number of labels), a summary table and key=value lines.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "graph/executor.hpp"
+#include "io/batch.hpp"
+#include "io/plot.hpp"
+#include "io/png.hpp"
+#include "models/cdbn.hpp"
+#include "models/finetune.hpp"
+#include "models/rbm_fit.hpp"
+#include "samples/common.hpp"
+#include "samples/pretrain.hpp"
+#include "samples/progress.hpp"
+
+namespace {
+
+using namespace ebm;
+using namespace ebm::samples;
+
+struct Options {
+  std::string data, output = "out/cdbn_mnist", preset = "paper", profile;
+  std::vector<int64_t> filters{24, 40}, sizes{9, 5}, pools{2, 2}, labelled{1000, 2000, 5000, 50000};
+  std::vector<int> epochs{10, 10};
+  int64_t batch = 100, validation = 10000;
+  float lr = 0.01f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 1e-4f;
+  float sparsity_target = 0.03f, sparsity_cost = 1.0f;
+  int classifier_epochs = 60;
+  float classifier_lr = 0.1f, classifier_decay = 1e-4f;
+  uint64_t seed = 1, data_seed = 1;
+  int threads = 0;
+  bool resume = false, check_numerics = false;
+
+  void apply_preset(const CLI::App& app) {
+    if (preset != "quick") return;
+    auto unset = [&](const char* flag) { return app.count(flag) == 0; };
+    if (unset("--epochs")) epochs = {2, 2};
+    if (unset("--classifier-epochs")) classifier_epochs = 20;
+    if (unset("--labelled")) labelled = {1000, 50000};
+  }
+
+  void check() const {
+    const size_t n = filters.size();
+    if (sizes.size() != n || pools.size() != n || (epochs.size() != n && epochs.size() != 1))
+      throw Error("--filters, --filter-size and --pool have {}, {} and {} values, --epochs {}; expected one per layer "
+                  "each (--epochs may give one for all)",
+                  n, sizes.size(), pools.size(), epochs.size());
+    if (std::any_of(labelled.begin(), labelled.end(), [&](int64_t l) { return l < batch; }))
+      throw Error("--labelled: every count must be at least --batch ({})", batch);
+  }
+  int layer_epochs(size_t l) const { return epochs.size() == 1 ? epochs[0] : epochs[l]; }
+};
+
+struct Data {
+  io::ImageSet train, valid, test;
+};
+
+Data load_data(const Options& o) {
+  const auto dir = find_data(o.data);
+  const io::ImageSet all = io::load_mnist(dir, "train");
+  if (o.validation <= 0 || o.validation >= all.count)
+    throw Error("--validation {}: expected 1 .. {}", o.validation, all.count - 1);
+  Data d{io::slice(all, 0, all.count - o.validation), io::slice(all, all.count - o.validation, o.validation),
+         io::load_mnist(dir, "t10k")};
+  for (int64_t l : o.labelled)
+    if (l > d.train.count) throw Error("--labelled {}: more than the {} training images", l, d.train.count);
+  return d;
+}
+
+// Greedy pretraining: layer l learns from the pooled probabilities of the
+// layers below (its visible biases start from their means); a layer that
+// trained makes the ones above start afresh.
+void pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+  const DataSource images = image_source(d.train, io::Pixels::sampled, o.data_seed);
+  const DataSource valid_images = image_source(d.valid, io::Pixels::sampled, o.data_seed + 1);
+  bool resume = o.resume;
+  for (int l = 0; l < cdbn.depth(); ++l) {
+    Crbm& m = cdbn.crbms[static_cast<size_t>(l)];
+    const CdConfig cd{.batch = o.batch,
+                      .lr = o.lr,
+                      .momentum = o.momentum,
+                      .weight_decay = o.weight_decay,
+                      .sparsity_target = o.sparsity_target,
+                      .sparsity_cost = o.sparsity_cost};
+    CrbmTrainer t = make_crbm_trainer(m, cd);
+    const int epochs = o.layer_epochs(static_cast<size_t>(l));
+    RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .final_momentum = o.final_momentum,
+                          .monitor_images = 1000, .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l),
+                          .resume = resume});
+    const DataSource train = cdbn_layer_source(cdbn, l, ex, images, o.batch);
+    const DataSource valid = cdbn_layer_source(cdbn, l, ex, valid_images, o.batch);
+    if (fit.epochs_done() == 0) {
+      const uint64_t step = ex.step();  // the source runs the executor: the training's draws stay as they were
+      m.init_visible_bias(source_means(train, 5000, o.batch));
+      ex.set_step(step);
+    }
+    const ConvGeometry& v = m.config.visible;
+    const std::string shape = fmt::format("{}x{}x{} -> {} filters {}x{}, pool {}", v.channels, v.height, v.width,
+                                          m.config.filters, v.size, v.size, m.config.pool);
+    const bool trained = fit_layer(fit, train, valid,
+                                   {.bar = fmt::format("pretrain layer {} ({})", l + 1, shape),
+                                    .row = fmt::format("pretrain layer {} ({})", l + 1, shape),
+                                    .label = fmt::format("layer {}", l + 1),
+                                    .key = fmt::format("pretrain_layer{}", l + 1),
+                                    .csv = fmt::format("{}/pretrain_layer{}.csv", o.output, l + 1),
+                                    .epochs = epochs,
+                                    .built_on = true,
+                                    .lr_flag = "--lr",
+                                    .lr = o.lr},
+                                   sum);
+    resume = resume && !trained;
+  }
+}
+
+// Every image's pooled probabilities, all layers side by side:
+// [count, sum_l pooled_size(l)], in batches of o.batch.
+std::vector<float> pooled_features(const Cdbn& cdbn, Executor& ex, const io::ImageSet& set, const Options& o,
+                                   Progress& bar, int64_t& done) {
+  Graph& g = *cdbn.graph;
+  const Tensor x = g.input(fmt::format("features.x{}", g.size()), {o.batch, set.dim()});
+  std::vector<Tensor> pooled;
+  Tensor in = x;
+  int64_t width = 0;
+  for (const Crbm& m : cdbn.crbms) {
+    in = m.p_pool(in);
+    pooled.push_back(in);
+    width += in.shape().cols;
+  }
+  std::vector<float> out(static_cast<size_t>(set.count * width));
+  std::vector<float> batch;
+  const uint64_t step = ex.step();
+  for_each_batch(image_source(set, io::Pixels::scaled, 0), o.batch, 0, batch, [&](int64_t first, int64_t rows) {
+    const Feed feeds[] = {{x, batch}};
+    ex.run(pooled, feeds);
+    int64_t col = 0;
+    for (Tensor p : pooled) {
+      const auto v = ex.value(p);
+      const int64_t n = p.shape().cols;
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(v.begin() + r * n, n, out.begin() + (first + r) * width + col);
+      col += n;
+    }
+    done += rows;
+    if ((first / o.batch) % 20 == 0) bar.update(done, fmt::format("{} images", done));
+  });
+  ex.set_step(step);
+  return out;
+}
+
+// Layer 1's filters as r x r tiles, and layer 2's drawn through them: each
+// layer-2 filter's weight on pooled unit (c, u, v) spreads evenly over its
+// P x P hidden units, each of which sees pixels through layer 1's filter c.
+void write_filters(const Cdbn& cdbn, const Options& o) {
+  const Graph& g = *cdbn.graph;
+  const Crbm& m1 = cdbn.crbms[0];
+  const auto w1 = g.value(m1.w);
+  const int64_t k1 = m1.config.filters, r1 = m1.config.visible.size, c1 = m1.config.visible.channels;
+  if (c1 == 1)
+    io::write_png_grid(o.output + "/filters.png", w1, k1, r1, r1, {.columns = std::min<int>(12, static_cast<int>(k1)), .upscale = 4});
+  if (cdbn.depth() < 2 || c1 != 1) return;
+  const Crbm& m2 = cdbn.crbms[1];
+  const auto w2 = g.value(m2.w);
+  const int64_t k2 = m2.config.filters, r2 = m2.config.visible.size, p1 = m1.config.pool;
+  const int64_t side = r2 * p1 + r1 - 1;
+  std::vector<float> tiles(static_cast<size_t>(k2 * side * side), 0.0f);
+  for (int64_t k = 0; k < k2; ++k)
+    for (int64_t c = 0; c < k1; ++c)
+      for (int64_t u = 0; u < r2; ++u)
+        for (int64_t v = 0; v < r2; ++v) {
+          const float a = w2[static_cast<size_t>(((k * k1 + c) * r2 + u) * r2 + v)] / static_cast<float>(p1 * p1);
+          for (int64_t i = u * p1; i < (u + 1) * p1; ++i)
+            for (int64_t j = v * p1; j < (v + 1) * p1; ++j)
+              for (int64_t y = 0; y < r1; ++y)
+                for (int64_t x = 0; x < r1; ++x)
+                  tiles[static_cast<size_t>(k * side * side + (i + y) * side + j + x)] +=
+                      a * w1[static_cast<size_t>(c * r1 * r1 + y * r1 + x)];
+        }
+  io::write_png_grid(o.output + "/features.png", tiles, k2, side, side, {.columns = 10, .upscale = 3});
+}
+
+// Eight test digits and, beside each, layer 1's pooled maps (one tile per group).
+void write_pooled(const Cdbn& cdbn, const io::ImageSet& test, std::span<const float> features, int64_t width,
+                  const Options& o) {
+  const Crbm& m = cdbn.crbms[0];
+  const PoolGeometry p = m.pooling();
+  const int64_t side = p.height / p.pool, groups = p.groups, n = 8;
+  const int64_t cols = groups + 1;
+  std::vector<float> tiles;
+  for (int64_t i = 0; i < n; ++i) {
+    // the digit, nearest-neighbour shrunk to the maps' side
+    for (int64_t y = 0; y < side; ++y)
+      for (int64_t x = 0; x < side; ++x)
+        tiles.push_back(test.pixels[static_cast<size_t>(i * test.dim() + (y * test.height / side) * test.width +
+                                                        x * test.width / side)] / 255.0f);
+    for (int64_t q = 0; q < groups; ++q)
+      for (int64_t k = 0; k < side * side; ++k)
+        tiles.push_back(features[static_cast<size_t>(i * width + q * side * side + k)]);
+  }
+  io::write_png_grid(o.output + "/pooled.png", tiles, n * cols, side, side,
+                     {.columns = static_cast<int>(cols), .upscale = 3, .contrast = io::GridOptions::Contrast::fixed01});
+}
+
+struct FeatureSet {
+  std::string name;  // "pixels", "layer1", "layers1-2"
+  std::span<const float> train, valid, test;
+  int64_t dim, stride, first;
+};
+
+struct Outcome {
+  double valid_error, test_error;
+  int best_epoch;
+};
+
+// Softmax regression on the first `labelled` training rows of a feature set,
+// the validation split choosing its epoch.
+Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, Summary& sum, Csv& csv) {
+  Graph g;
+  Classifier c = Classifier::make(g, "softmax", {.layers = {f.dim},
+                                                 .classes = 10,
+                                                 .batch = o.batch,
+                                                 .sgd = {.lr = o.classifier_lr, .momentum = 0.9f,
+                                                         .weight_decay = o.classifier_decay},
+                                                 .seed = o.seed});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .check_numerics = o.check_numerics});
+  const std::string what = fmt::format("{}_{}", f.name, labelled);
+  Finetuner ft(c, ex, {.epochs = o.classifier_epochs, .data_seed = o.data_seed, .eval_batch = 1000,
+                       .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = o.resume});
+  const auto rows = [&](std::span<const float> v) { return matrix_source(v, f.dim, f.stride, f.first); };
+  const LabelledRows train{head(rows(f.train), labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
+  const LabelledRows valid{rows(f.valid), d.valid.labels}, test{rows(f.test), d.test.labels};
+  Progress bar(fmt::format("softmax on {} ({} labels)", f.name, labelled), o.classifier_epochs);
+  if (ft.epochs_done() > 0) bar.update(std::min(ft.epochs_done(), o.classifier_epochs), "resumed from the checkpoint");
+  ft.fit(train, valid, [&](const FinetuneEpoch& e) {
+    bar.update(e.epoch, fmt::format("loss {:.4f}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
+  });
+  const Outcome out{ft.error(valid), ft.error(test), ft.best_epoch()};
+  sum.add(fmt::format("softmax on {}, {} labels", f.name, labelled), bar.seconds(),
+          fmt::format("test error {:.2f}% (epoch {} chosen on validation)", out.test_error, out.best_epoch));
+  csv.row("{},{},{},{:.3f},{:.3f},{:.2f}", f.name, labelled, out.best_epoch, out.valid_error, out.test_error,
+          bar.seconds());
+  result(fmt::format("test_error_pct_{}", what).c_str(), fmt::format("{:.2f}", out.test_error));
+  return out;
+}
+
+std::vector<float> pixels(const io::ImageSet& s) {
+  std::vector<float> v(static_cast<size_t>(s.count * s.dim()));
+  std::vector<int64_t> idx(static_cast<size_t>(s.count));
+  for (int64_t i = 0; i < s.count; ++i) idx[static_cast<size_t>(i)] = i;
+  io::fill_batch(s, idx, v, {.mode = io::Pixels::scaled});
+  return v;
+}
+
+int run(const Options& o) {
+  o.check();
+  const Data d = load_data(o);
+  make_output_dir(o.output);
+  check_file_folder("--profile", o.profile);
+  check_batch(o.batch, d.train.count);
+  CdbnConfig config{.channels = 1, .height = d.train.height, .width = d.train.width, .layers = {}, .seed = o.seed};
+  for (size_t l = 0; l < o.filters.size(); ++l) config.layers.push_back({o.filters[l], o.sizes[l], o.pools[l]});
+  Graph g;
+  Cdbn cdbn = Cdbn::make(g, "cdbn", config);
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics});
+  Summary sum;
+  pretrain(cdbn, ex, d, o, sum);
+  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
+  write_filters(cdbn, o);
+
+  Progress fbar("pooled features of every image", d.train.count + d.valid.count + d.test.count);
+  int64_t done = 0;
+  const std::vector<float> ftrain = pooled_features(cdbn, ex, d.train, o, fbar, done),
+                           fvalid = pooled_features(cdbn, ex, d.valid, o, fbar, done),
+                           ftest = pooled_features(cdbn, ex, d.test, o, fbar, done);
+  const int64_t width = static_cast<int64_t>(ftest.size()) / d.test.count;
+  fbar.update(done, fmt::format("{} values per image", width));
+  sum.add("pooled features", fbar.seconds(), fmt::format("{} per image", width));
+  write_pooled(cdbn, d.test, ftest, width, o);
+
+  const std::vector<float> ptrain = pixels(d.train), pvalid = pixels(d.valid), ptest = pixels(d.test);
+  std::vector<FeatureSet> sets{{"pixels", ptrain, pvalid, ptest, d.train.dim(), d.train.dim(), 0},
+                               {"layer1", ftrain, fvalid, ftest, cdbn.pooled_size(0), width, 0}};
+  if (cdbn.depth() > 1) sets.push_back({fmt::format("layers1-{}", cdbn.depth()), ftrain, fvalid, ftest, width, width, 0});
+  Csv csv(o.output + "/classify.csv", "features,labelled,best_epoch,valid_error_pct,test_error_pct,seconds", false);
+  std::vector<io::Series> series;
+  for (const FeatureSet& f : sets) {
+    io::Series s{.label = f.name};
+    for (int64_t n : o.labelled) {
+      const Outcome r = classify(f, n, d, o, sum, csv);
+      s.x.push_back(static_cast<double>(n));
+      s.y.push_back(r.test_error);
+    }
+    series.push_back(std::move(s));
+  }
+  const io::Panel panel{"Test error of softmax regression", "labelled training images", "test error (%)", series};
+  io::write_svg_plot(o.output + "/error.svg", std::span(&panel, 1), "cdbn_mnist: features against labels");
+  sum.print();
+  result("total_seconds", fmt::format("{:.1f}", sum.total()));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"A convolutional DBN on MNIST: greedy CRBM pretraining, then softmax regression on its pooled features"};
+  Options o;
+  app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
+  app.add_option("--output", o.output, "folder for pictures, metrics and checkpoints")->capture_default_str();
+  app.add_option("--preset", o.preset, "quick (2 epochs per layer, 1,000 and 50,000 labels) or paper")
+      ->capture_default_str()->check(CLI::IsMember({"quick", "paper"}));
+  app.add_option("--filters", o.filters, "filters per layer")->capture_default_str()->delimiter(',')
+      ->check(samples::kPositive);
+  app.add_option("--filter-size", o.sizes, "each layer's filter side")->capture_default_str()->delimiter(',')
+      ->check(samples::kPositive);
+  app.add_option("--pool", o.pools, "each layer's pooling block side (1: no pooling)")->capture_default_str()
+      ->delimiter(',')->check(CLI::Range(1, 16));
+  app.add_option("--epochs", o.epochs, "pretraining epochs per layer (one value: every layer)")->capture_default_str()
+      ->delimiter(',')->check(samples::kNonNegative);
+  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--lr", o.lr, "pretraining learning rate")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--momentum", o.momentum, "momentum of the first 5 epochs")->capture_default_str()
+      ->check(samples::kFraction);
+  app.add_option("--final-momentum", o.final_momentum, "momentum after them")->capture_default_str()
+      ->check(samples::kFraction);
+  app.add_option("--weight-decay", o.weight_decay, "L2 on the filters")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--sparsity-target", o.sparsity_target, "each group's target mean activation")->capture_default_str()
+      ->check(samples::number_check([](double v) { return v > 0.0 && v < 1.0; }, "a value in (0, 1)", "(0,1)"));
+  app.add_option("--sparsity-cost", o.sparsity_cost, "weight of the sparsity term (0: none)")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--labelled", o.labelled, "labelled training images for each classifier run (the first N)")
+      ->capture_default_str()->delimiter(',')->check(samples::kPositive);
+  app.add_option("--classifier-epochs", o.classifier_epochs, "softmax regression's epochs")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--classifier-lr", o.classifier_lr, "its learning rate (momentum 0.9)")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--classifier-decay", o.classifier_decay, "its L2 weight decay")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--validation", o.validation, "the last N training images choose each classifier's epoch")
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the weights and the Gibbs draws")->capture_default_str();
+  app.add_option("--data-seed", o.data_seed, "seed of the shuffles and binarisation")->capture_default_str();
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
+  app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
+  app.add_option("--profile", o.profile, "write a Chrome trace of pretraining to FILE and a timeline beside it");
+  return ebm::samples::run_main(app, argc, argv, "cdbn_mnist", [&] {
+    o.apply_preset(app);
+    return run(o);
+  });
+}
