@@ -11,12 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/optim.hpp"
 #include "models/crbm.hpp"
 #include "models/data_source.hpp"
 
 namespace ebm {
 
 class Executor;
+struct SoftmaxNet;
 
 struct CdbnLayer {
   int64_t filters = 24;
@@ -48,6 +50,35 @@ struct Cdbn {
   // The pooling units' probabilities of layer l, [B, K_l (H_l/P_l) (W_l/P_l)].
   Tensor pooled(Tensor v, int l) const { return up(v, l + 1); }
   int64_t pooled_size(int l) const;
+};
+
+// A convolutional DBN unrolled into a convnet for backprop: the pooling
+// units' probabilities of the chosen layers feed a softmax,
+//   logits = sum_{l in feature_layers} pooled_l(x) V_l + d,
+// (one linear map on their concatenation), and fine-tuning updates the
+// CRBMs' filters and hidden biases (shared with `cdbn`: it changes them)
+// with the softmax's V_l, d.
+struct CdbnClassifierConfig {
+  std::vector<int> feature_layers{0, 1};
+  int64_t classes = 10;
+  int64_t batch = 100;
+  SgdOptions sgd{.lr = 0.01f, .momentum = 0.9f, .weight_decay = 0.0f};
+  float init_std = 0.01f;  // V_l ~ N(0, init_std^2)
+  uint64_t seed = 1;
+};
+
+struct CdbnClassifier {
+  Cdbn cdbn;
+  CdbnClassifierConfig config;
+  std::vector<Tensor> v;  // one per feature layer
+  Tensor d;
+  Tensor x, t, logits, loss;
+  Optimizer opt;
+
+  static CdbnClassifier make(Graph& g, const std::string& name, const Cdbn& cdbn, const CdbnClassifierConfig& config);
+  Tensor predict(Tensor input) const;
+  std::vector<Tensor> params() const;
+  SoftmaxNet net() const;  // for a Finetuner
 };
 
 // Layer l's training rows: `images` passed up through the frozen layers

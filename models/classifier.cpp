@@ -6,6 +6,7 @@
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
 #include "models/dbn.hpp"
+#include "models/finetune.hpp"
 
 namespace ebm {
 
@@ -47,6 +48,11 @@ Tensor Classifier::features(Tensor input) const {
 }
 
 Tensor Classifier::predict(Tensor input) const { return affine(features(input), w.back(), b.back()); }
+
+SoftmaxNet Classifier::net() const {
+  return {graph, name, x, t, loss, opt, params(), [c = *this](Tensor in) { return c.predict(in); }, config.classes,
+          config.sgd.lr, config.layers};
+}
 
 std::vector<Tensor> Classifier::params() const {
   std::vector<Tensor> p;

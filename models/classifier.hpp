@@ -18,6 +18,7 @@
 namespace ebm {
 
 struct Dbn;
+struct SoftmaxNet;
 class Executor;
 
 struct ClassifierConfig {
@@ -50,6 +51,8 @@ struct Classifier {
   Tensor features(Tensor input) const;
   Tensor predict(Tensor input) const;
   std::vector<Tensor> params() const;
+  // The view a Finetuner trains.
+  SoftmaxNet net() const;
 };
 
 }  // namespace ebm

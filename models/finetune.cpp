@@ -13,15 +13,18 @@
 
 namespace ebm {
 
-Finetuner::Finetuner(Classifier& c, Executor& ex, FinetuneConfig cfg) : c_(c), ex_(ex), cfg_(std::move(cfg)) {
+Finetuner::Finetuner(Classifier& c, Executor& ex, FinetuneConfig cfg) : Finetuner(c.net(), ex, std::move(cfg)) {}
+
+Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
+    : c_(std::move(net)), ex_(ex), cfg_(std::move(cfg)) {
   if (cfg_.epochs < 0 || cfg_.eval_batch < 1)
     throw Error("fine-tuning '{}': epochs = {} and eval_batch = {}; expected epochs at least 0, eval_batch at least 1",
                 c_.name, cfg_.epochs, cfg_.eval_batch);
   check_hyper(fmt::format("fine-tuning '{}'", c_.name), "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min());
   Graph& g = *c_.graph;
-  eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.config.layers.front()});
+  eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.x.shape().cols});
   eval_logits_ = c_.predict(eval_x_);
-  best_ = BestParams(g, c_.params());
+  best_ = BestParams(g, c_.params);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
@@ -35,7 +38,7 @@ double Finetuner::error(const LabelledRows& set, std::vector<int64_t>* wrong) {
 
 std::vector<NamedTensor> Finetuner::state() const {
   std::vector<NamedTensor> s;
-  const auto params = c_.params();
+  const auto& params = c_.params;
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string n = fmt::format("p{}", i);
     s.push_back({n, params[i]});
@@ -48,7 +51,7 @@ std::vector<NamedTensor> Finetuner::state() const {
 void Finetuner::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},   {"step", ex_.step()},      {"seed", ex_.options().seed},
                                {"data_seed", cfg_.data_seed}, {"best_error", best_error_}, {"best_epoch", best_epoch_},
-                               {"layers", c_.config.layers}, {"lr", c_.config.sgd.lr}};
+                               {"layers", c_.layers}, {"lr", c_.lr}};
   save_checkpoint(cfg_.checkpoint, "classifier", state(), meta.dump());
 }
 
@@ -71,32 +74,32 @@ std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::I
 
 std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const LabelledRows& valid,
                                           const std::function<void(const FinetuneEpoch&)>& on_epoch) {
-  const int64_t b = c_.config.batch;
-  if (train.rows.dim != c_.config.layers.front() || valid.rows.dim != train.rows.dim)
+  const int64_t b = c_.x.shape().rows, width = c_.x.shape().cols;
+  if (train.rows.dim != width || valid.rows.dim != train.rows.dim)
     throw Error("fine-tuning '{}': rows of {} (training) and {} (validation) values; the net takes {}", c_.name,
-                train.rows.dim, valid.rows.dim, c_.config.layers.front());
+                train.rows.dim, valid.rows.dim, width);
   if (static_cast<int64_t>(train.labels.size()) != train.rows.count)
     throw Error("fine-tuning '{}': {} labels for {} training rows; expected one label per row", c_.name,
                 train.labels.size(), train.rows.count);
   io::Batcher batches(train.rows.count, b, cfg_.data_seed);
-  std::vector<float> x(static_cast<size_t>(b * train.rows.dim)), t(static_cast<size_t>(b * c_.config.classes));
+  std::vector<float> x(static_cast<size_t>(b * train.rows.dim)), t(static_cast<size_t>(b * c_.classes));
   std::vector<FinetuneEpoch> out;
   const Tensor targets[] = {c_.opt.step, c_.loss};
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
-    c_.opt.set_lr(c_.config.sgd.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
+    c_.opt.set_lr(c_.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
     batches.start_epoch(static_cast<uint64_t>(e));
     FinetuneEpoch s{.epoch = e + 1};
     for (int64_t k = 0; k < batches.batches(); ++k) {
       train.rows.fill(batches.batch(k), x, static_cast<uint64_t>(e));
-      io::fill_one_hot(train.labels, batches.batch(k), static_cast<int>(c_.config.classes), t);
+      io::fill_one_hot(train.labels, batches.batch(k), static_cast<int>(c_.classes), t);
       const Feed feeds[] = {{c_.x, x}, {c_.t, t}};
       ex_.run(targets, feeds);
       s.train_loss += ex_.scalar(c_.loss) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1);
-    s.diverging = s.train_loss > 10.0 * std::log(static_cast<double>(c_.config.classes));
+    s.diverging = s.train_loss > 10.0 * std::log(static_cast<double>(c_.classes));
     s.valid_error = cfg_.validate ? error(valid) : 0.0;
     s.best = cfg_.validate && s.valid_error < best_error_;
     if (s.best) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "graph/executor.hpp"
@@ -40,9 +41,26 @@ struct FinetuneEpoch {
   bool diverging = false;
 };
 
+// What a Finetuner trains: a net whose logits over `classes` feed a softmax
+// cross-entropy `loss` on a batch `x` with one-hot targets `t`, updated by
+// `opt` (handles into the graph). Classifier::net() gives one; so can any
+// model, such as a convolutional DBN unrolled into a convnet.
+struct SoftmaxNet {
+  Graph* graph = nullptr;
+  std::string name;
+  Tensor x, t, loss;
+  Optimizer opt;
+  std::vector<Tensor> params;              // what opt updates, in its order
+  std::function<Tensor(Tensor)> predict;  // the logits of another input [rows, x's columns]
+  int64_t classes = 0;
+  float lr = 0;                   // the starting learning rate
+  std::vector<int64_t> layers;    // saved with the checkpoint
+};
+
 class Finetuner {
  public:
   Finetuner(Classifier& c, Executor& ex, FinetuneConfig config);
+  Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig config);
 
   // Trains to config.epochs; keeps the best validation epoch's weights in
   // the classifier when it returns.
@@ -64,7 +82,7 @@ class Finetuner {
   void save() const;
   void load();
 
-  Classifier& c_;
+  SoftmaxNet c_;
   Executor& ex_;
   FinetuneConfig cfg_;
   Tensor eval_x_, eval_logits_;

@@ -41,12 +41,13 @@ using namespace ebm::samples;
 struct Options {
   std::string data, output = "out/cdbn_mnist", preset = "paper", profile;
   std::vector<int64_t> filters{24, 40}, sizes{9, 5}, pools{2, 2}, labelled{1000, 2000, 5000, 50000};
-  std::vector<int> epochs{10, 10};
-  int64_t batch = 100, validation = 10000;
-  float lr = 0.01f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 1e-4f;
+  std::vector<int> epochs{10, 10};  // the paper preset's
+  int64_t batch = 100, validation = 10000, train_images = 0;
+  float lr = 0.001f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 1e-4f;
   float sparsity_target = 0.03f, sparsity_cost = 1.0f;
-  int classifier_epochs = 60;
-  float classifier_lr = 0.1f, classifier_decay = 1e-4f;
+  int classifier_epochs = 100, finetune_epochs = 30;
+  float classifier_lr = 0.02f, classifier_decay = 1e-4f, finetune_lr = 0.05f;
+  bool baseline = false;
   uint64_t seed = 1, data_seed = 1;
   int threads = 0;
   bool resume = false, check_numerics = false;
@@ -57,6 +58,7 @@ struct Options {
     if (unset("--epochs")) epochs = {2, 2};
     if (unset("--classifier-epochs")) classifier_epochs = 20;
     if (unset("--labelled")) labelled = {1000, 50000};
+    if (unset("--finetune-epochs")) finetune_epochs = 3;
   }
 
   void check() const {
@@ -80,8 +82,11 @@ Data load_data(const Options& o) {
   const io::ImageSet all = io::load_mnist(dir, "train");
   if (o.validation <= 0 || o.validation >= all.count)
     throw Error("--validation {}: expected 1 .. {}", o.validation, all.count - 1);
-  Data d{io::slice(all, 0, all.count - o.validation), io::slice(all, all.count - o.validation, o.validation),
-         io::load_mnist(dir, "t10k")};
+  const int64_t available = all.count - o.validation;
+  if (o.train_images > available)
+    throw Error("--train-images {}: more than the {} images before the validation split", o.train_images, available);
+  Data d{io::slice(all, 0, o.train_images > 0 ? o.train_images : available),
+         io::slice(all, available, o.validation), io::load_mnist(dir, "t10k")};
   for (int64_t l : o.labelled)
     if (l > d.train.count) throw Error("--labelled {}: more than the {} training images", l, d.train.count);
   return d;
@@ -89,8 +94,9 @@ Data load_data(const Options& o) {
 
 // Greedy pretraining: layer l learns from the pooled probabilities of the
 // layers below (its visible biases start from their means); a layer that
-// trained makes the ones above start afresh.
-void pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+// trained makes the ones above start afresh. Returns whether any layer
+// trained (the classifiers then start afresh too).
+bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
   const DataSource images = image_source(d.train, io::Pixels::sampled, o.data_seed);
   const DataSource valid_images = image_source(d.valid, io::Pixels::sampled, o.data_seed + 1);
   bool resume = o.resume;
@@ -130,6 +136,7 @@ void pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
                                    sum);
     resume = resume && !trained;
   }
+  return !resume && o.resume;
 }
 
 // Every image's pooled probabilities, all layers side by side:
@@ -233,7 +240,8 @@ struct Outcome {
 
 // Softmax regression on the first `labelled` training rows of a feature set,
 // the validation split choosing its epoch.
-Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, Summary& sum, Csv& csv) {
+Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, bool resume, Summary& sum,
+                 Csv& csv) {
   Graph g;
   Classifier c = Classifier::make(g, "softmax", {.layers = {f.dim},
                                                  .classes = 10,
@@ -244,7 +252,7 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .check_numerics = o.check_numerics});
   const std::string what = fmt::format("{}_{}", f.name, labelled);
   Finetuner ft(c, ex, {.epochs = o.classifier_epochs, .data_seed = o.data_seed, .eval_batch = 1000,
-                       .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = o.resume});
+                       .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = resume});
   const auto rows = [&](std::span<const float> v) { return matrix_source(v, f.dim, f.stride, f.first); };
   const LabelledRows train{head(rows(f.train), labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
   const LabelledRows valid{rows(f.valid), d.valid.labels}, test{rows(f.test), d.test.labels};
@@ -260,6 +268,42 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
           bar.seconds());
   result(fmt::format("test_error_pct_{}", what).c_str(), fmt::format("{:.2f}", out.test_error));
   return out;
+}
+
+// The CDBN unrolled into a convnet (every layer's pooled units into a
+// softmax) and fine-tuned by backprop on the whole training split, the
+// validation split choosing the epoch; or, as the baseline, the same net
+// from a random start. Returns the test error.
+double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool resume, const std::string& what,
+                Summary& sum) {
+  std::vector<int> layers(static_cast<size_t>(cdbn.depth()));
+  for (int l = 0; l < cdbn.depth(); ++l) layers[static_cast<size_t>(l)] = l;
+  CdbnClassifier c = CdbnClassifier::make(*cdbn.graph, what, cdbn,
+                                          {.feature_layers = layers,
+                                           .classes = 10,
+                                           .batch = o.batch,
+                                           .sgd = {.lr = o.finetune_lr, .momentum = 0.9f, .weight_decay = 0.0f},
+                                           .seed = o.seed});
+  Finetuner ft(c.net(), ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .eval_batch = o.batch,
+                             .checkpoint = fmt::format("{}/{}", o.output, what), .resume = resume});
+  const int resumed = ft.epochs_done();
+  Progress bar(what, std::max(o.finetune_epochs, resumed));
+  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  Csv csv(fmt::format("{}/{}.csv", o.output, what), "epoch,seconds,train_loss,valid_error_pct,best,diverging",
+          resumed > 0);
+  ft.fit(labelled_images(d.train), labelled_images(d.valid), [&](const FinetuneEpoch& e) {
+    bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
+    if (e.diverging)
+      bar.warn(fmt::format("{}: warning: training is diverging (mean loss {:.3g} in epoch {}); a smaller "
+                           "--finetune-lr (now {:g}) usually cures it",
+                           what, e.train_loss, e.epoch, o.finetune_lr));
+    csv.row("{},{:.3f},{:.5f},{:.3f},{:d},{:d}", e.epoch, e.seconds, e.train_loss, e.valid_error,
+            static_cast<int>(e.best), static_cast<int>(e.diverging));
+  });
+  const double err = ft.error(labelled_images(d.test));
+  sum.add(what, bar.seconds(), fmt::format("test error {:.2f}% (epoch {} chosen on validation)", err, ft.best_epoch()));
+  result(fmt::format("{}_test_error_pct", what).c_str(), fmt::format("{:.2f}", err));
+  return err;
 }
 
 std::vector<float> pixels(const io::ImageSet& s) {
@@ -282,7 +326,7 @@ int run(const Options& o) {
   Cdbn cdbn = Cdbn::make(g, "cdbn", config);
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics});
   Summary sum;
-  pretrain(cdbn, ex, d, o, sum);
+  const bool retrained = pretrain(cdbn, ex, d, o, sum);
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   write_filters(cdbn, o);
 
@@ -305,7 +349,8 @@ int run(const Options& o) {
   for (const FeatureSet& f : sets) {
     io::Series s{.label = f.name};
     for (int64_t n : o.labelled) {
-      const Outcome r = classify(f, n, d, o, sum, csv);
+      // a classifier on pixels resumes whatever pretraining did
+      const Outcome r = classify(f, n, d, o, o.resume && (f.name == "pixels" || !retrained), sum, csv);
       s.x.push_back(static_cast<double>(n));
       s.y.push_back(r.test_error);
     }
@@ -313,6 +358,13 @@ int run(const Options& o) {
   }
   const io::Panel panel{"Test error of softmax regression", "labelled training images", "test error (%)", series};
   io::write_svg_plot(o.output + "/error.svg", std::span(&panel, 1), "cdbn_mnist: features against labels");
+  if (o.finetune_epochs > 0) {
+    finetune(cdbn, ex, d, o, o.resume && !retrained, "finetune", sum);
+    if (o.baseline) {  // the same convnet from a random start, the same budget
+      Cdbn fresh = Cdbn::make(g, "random", config);
+      finetune(fresh, ex, d, o, o.resume, "baseline", sum);
+    }
+  }
   sum.print();
   result("total_seconds", fmt::format("{:.1f}", sum.total()));
   return 0;
@@ -355,6 +407,14 @@ int main(int argc, char** argv) {
       ->check(samples::kPositive);
   app.add_option("--classifier-decay", o.classifier_decay, "its L2 weight decay")->capture_default_str()
       ->check(samples::kNonNegative);
+  app.add_option("--train-images", o.train_images, "pretrain and classify on the first N training images only (0: all)")
+      ->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--finetune-epochs", o.finetune_epochs,
+                 "backprop epochs of the unrolled convnet on the training split (0: none)")
+      ->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--finetune-lr", o.finetune_lr, "its learning rate (momentum 0.9)")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_flag("--baseline", o.baseline, "also fine-tune the same convnet from a random start, with the same budget");
   app.add_option("--validation", o.validation, "the last N training images choose each classifier's epoch")
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the weights and the Gibbs draws")->capture_default_str();

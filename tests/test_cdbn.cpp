@@ -19,6 +19,7 @@
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
 #include "io/batch.hpp"
+#include "autodiff/grad.hpp"
 #include "models/cdbn.hpp"
 #include "models/finetune.hpp"
 #include "models/rbm_fit.hpp"
@@ -295,4 +296,81 @@ TEST_CASE("cdbn: a classifier trains on labelled rows in memory bit for bit as o
   std::vector<float> out(2 * 36);
   CHECK_THROWS_WITH_AS(matrix_source(valid_rows, 36).fill(std::vector<int64_t>{0, 60}, out, 0),
                        doctest::Contains("row 1 asks for row 60; expected an index in [0, 60)"), Error);
+}
+
+TEST_CASE("cdbn: the unrolled convnet's logits are its pooled features' linear map, its gradient matches finite differences, and it fine-tunes") {
+  Graph g;
+  Cdbn d = Cdbn::make(g, "cdbn", {.channels = 1, .height = 12, .width = 12, .layers = {{3, 5, 2}, {2, 3, 2}}});
+  fill_normal(g.value(d.crbms[0].w), 0.4f, 1, 0);
+  fill_normal(g.value(d.crbms[1].w), 0.4f, 2, 0);
+  fill_normal(g.value(d.crbms[1].b), 0.5f, 3, 0);
+  CdbnClassifier c = CdbnClassifier::make(g, "cc", d, {.feature_layers = {0, 1}, .classes = 2, .batch = 4, .init_std = 0.3f});
+  fill_normal(g.value(c.d), 0.3f, 4, 0);
+  const io::ImageSet set = stroke_images(4, 12, 6);
+  std::vector<float> x(4 * 144), t(4 * 2);
+  const std::vector<int64_t> idx{0, 1, 2, 3};
+  io::fill_batch(set, idx, x, {.mode = io::Pixels::scaled});
+  io::fill_one_hot(set, idx, 2, t);
+  const Tensor p0 = d.crbms[0].p_pool(c.x), p1 = d.crbms[1].p_pool(p0);
+  const std::vector<Tensor> wrt{d.crbms[0].w, d.crbms[1].b, c.v[0], c.v[1]};
+  const auto grads = grad(c.loss, wrt);
+  Executor ex(g, {.threads = 2, .seed = 1});
+  std::vector<Tensor> targets{c.logits, c.loss, p0, p1};
+  targets.insert(targets.end(), grads.begin(), grads.end());
+  const Feed feeds[] = {{c.x, x}, {c.t, t}};
+  ex.run(targets, feeds);
+  // logits = p0 V0 + p1 V1 + d, by plain loops
+  const auto lg = ex.value(c.logits), f0 = ex.value(p0), f1 = ex.value(p1);
+  const auto v0 = g.value(c.v[0]), v1 = g.value(c.v[1]), dd = g.value(c.d);
+  for (int64_t r = 0; r < 4; ++r)
+    for (int64_t k = 0; k < 2; ++k) {
+      double want = dd[static_cast<size_t>(k)];
+      for (int64_t i = 0; i < 48; ++i) want += double{f0[static_cast<size_t>(r * 48 + i)]} * v0[static_cast<size_t>(i * 2 + k)];
+      for (int64_t i = 0; i < 2; ++i) want += double{f1[static_cast<size_t>(r * 2 + i)]} * v1[static_cast<size_t>(i * 2 + k)];
+      CHECK(lg[static_cast<size_t>(r * 2 + k)] == doctest::Approx(want).epsilon(1e-5));
+    }
+  // central differences of the loss in a few elements of each parameter
+  std::vector<std::vector<float>> analytics;
+  for (Tensor gr : grads) analytics.emplace_back(ex.value(gr).begin(), ex.value(gr).end());
+  for (size_t p = 0; p < wrt.size(); ++p) {
+    const std::vector<float>& analytic = analytics[p];
+    auto values = g.value(wrt[p]);
+    for (size_t i = 0; i < values.size(); i += std::max<size_t>(1, values.size() / 5)) {
+      const float keep = values[i], h = 1e-2f;
+      values[i] = keep + h;
+      ex.run({c.loss}, feeds);
+      const double up = ex.scalar(c.loss);
+      values[i] = keep - h;
+      ex.run({c.loss}, feeds);
+      const double down = ex.scalar(c.loss);
+      values[i] = keep;
+      INFO("parameter ", p, " element ", i);
+      CHECK(analytic[i] == doctest::Approx((up - down) / (2 * h)).epsilon(2e-2).scale(1e-3));
+    }
+  }
+  // fine-tuning on the strokes (which half: linearly separable in pixels) brings the error down
+  const io::ImageSet train = stroke_images(200, 12, 7), valid = stroke_images(100, 12, 8);
+  Graph g2;
+  Cdbn d2 = Cdbn::make(g2, "cdbn", {.channels = 1, .height = 12, .width = 12, .layers = {{4, 5, 2}}, .init_std = 0.1f});
+  CdbnClassifier c2 = CdbnClassifier::make(g2, "cc", d2, {.feature_layers = {0}, .classes = 2, .batch = 20,
+                                                          .sgd = {.lr = 0.1f, .momentum = 0.9f}});
+  Executor ex2(g2, {.threads = 2, .seed = 1});
+  Finetuner ft(c2.net(), ex2, {.epochs = 15, .eval_batch = 50, .checkpoint = {}});
+  const auto before = ft.error(labelled_images(valid));
+  const auto epochs = ft.fit(labelled_images(train), labelled_images(valid));
+  INFO("validation error ", before, "% before, ", epochs.back().valid_error, "% after (best ", ft.best_epoch(), ")");
+  CHECK(before > 25.0);
+  CHECK(ft.error(labelled_images(valid)) < 10.0);
+  CHECK_THROWS_WITH_AS(CdbnClassifier::make(g2, "bad", d2, {.feature_layers = {1}}),
+                       doctest::Contains("feature layer 1; expected layers in increasing order, each below 1"), Error);
+}
+
+TEST_CASE("cdbn: a matrix source serves a column range of its rows") {
+  const std::vector<float> m{0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23};  // 3 rows of 4
+  const DataSource s = matrix_source(m, 2, 4, 1);
+  CHECK(s.count == 3);
+  CHECK(s.dim == 2);
+  CHECK(rows_of(s, std::vector<int64_t>{2, 0}) == std::vector<float>{21, 22, 1, 2});
+  CHECK_THROWS_WITH_AS(matrix_source(m, 3, 4, 2), doctest::Contains("columns 2 .. 4 of rows of 4"), Error);
+  CHECK_THROWS_WITH_AS(matrix_source(std::vector<float>(10), 2, 4, 0), doctest::Contains("in 10 floats"), Error);
 }

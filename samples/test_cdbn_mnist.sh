@@ -1,0 +1,43 @@
+#!/bin/sh
+# cdbn_mnist end to end with a small convolutional DBN on 2,000 MNIST
+# images: it prints every result line, its pooled features and the
+# fine-tuned convnet classify far better than chance, it writes its
+# pictures and metrics, and --resume with one more pretraining epoch trains
+# only that epoch and starts the classifiers afresh.
+# Usage: test_cdbn_mnist.sh CDBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
+set -e
+bin=$1
+data=$2
+if [ ! -f "$data/train-images-idx3-ubyte" ]; then
+  echo "MNIST is not in $data (scripts/fetch_mnist.sh fetches it): skipped"
+  exit 77
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+trap 'exit 1' HUP INT TERM
+fail() { echo "$1"; cat "$out/log"; exit 1; }
+run() {
+  "$bin" --data "$data" --output "$out" --train-images 2000 --filters 8,8 --lr 0.003 --labelled 1000 --classifier-epochs 5 \
+    --finetune-epochs 3 "$@" > "$out/log" 2>&1 || fail "the run failed"
+}
+value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
+
+run --epochs 2
+pixels=$(value test_error_pct_pixels_1000)
+layer1=$(value test_error_pct_layer1_1000)
+both=$(value test_error_pct_layers1-2_1000)
+tuned=$(value finetune_test_error_pct)
+[ -n "$pixels" ] && [ -n "$layer1" ] && [ -n "$both" ] && [ -n "$tuned" ] || fail "missing result lines"
+for e in "$layer1" "$tuned"; do
+  awk -v e="$e" 'BEGIN { exit !(e > 0 && e < 50) }' || fail "a test error of $e%: not far below chance (90%)"
+done
+for f in filters.png features.png pooled.png error.svg classify.csv pretrain_layer1.csv pretrain_layer2.csv finetune.csv; do
+  [ -s "$out/$f" ] || fail "no $f"
+done
+[ "$(tail -n +2 "$out/classify.csv" | cut -d, -f1 | tr '\n' ' ')" = "pixels layer1 layers1-2 " ] || fail "classify.csv: not one row per feature set"
+
+run --epochs 3 --resume
+grep -q "^layer 1: resumed at epoch 2 of 3" "$out/log" || fail "layer 1 was not resumed at epoch 2"
+[ "$(tail -n +2 "$out/pretrain_layer1.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "pretrain_layer1.csv: not epochs 1 2 3"
+[ "$(tail -n +2 "$out/finetune.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "finetune.csv: not epochs 1 2 3 afresh"
+echo "pixels $pixels%, layer 1 $layer1%, both layers $both%, fine-tuned $tuned% (1,000 labels, 2,000 images); resumed"
