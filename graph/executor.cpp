@@ -148,6 +148,11 @@ void Executor::Impl::compile(Compiled& c) {
     workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
     thread_packs = std::make_unique<gemm::PackCache[]>(static_cast<size_t>(n_workspaces));
   }
+  if (workspaces) {  // every thread's scratch at this plan's largest need, so no kernel grows it
+    int64_t need = 0;
+    for (const PlanNode& pn : p.nodes) need = std::max(need, scratch_floats(pn.op));
+    for (int i = 0; i < n_workspaces && need > 0; ++i) workspaces[i].scratch(need);
+  }
   arena.execute([&] {
     c.fg = std::make_unique<tbb::flow::graph>();
     c.start = std::make_unique<tbb::flow::broadcast_node<continue_msg>>(*c.fg);

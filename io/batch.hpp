@@ -33,7 +33,8 @@ void fill_batch(const ImageSet& set, std::span<const int64_t> indices, std::span
 
 // Writes indices.size() rows of `classes` floats: 1 at the image's label, 0 elsewhere.
 void fill_one_hot(const ImageSet& set, std::span<const int64_t> indices, int classes, std::span<float> out);
-// The same for rows whose labels are `labels` (one per row).
+// The same with the labels of a whole set given apart: row r takes
+// labels[indices[r]].
 void fill_one_hot(std::span<const uint8_t> labels, std::span<const int64_t> indices, int classes,
                   std::span<float> out);
 

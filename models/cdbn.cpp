@@ -60,6 +60,7 @@ CdbnClassifier CdbnClassifier::make(Graph& g, const std::string& name, const Cdb
       throw Error("cdbn classifier '{}': feature layer {}; expected layers in increasing order, each below {}", name,
                   cfg.feature_layers[i], cdbn.depth());
   CdbnClassifier c;
+  c.name = name;
   c.cdbn = cdbn;
   c.config = cfg;
   for (size_t i = 0; i < cfg.feature_layers.size(); ++i) {
@@ -103,7 +104,7 @@ std::vector<Tensor> CdbnClassifier::params() const {
 SoftmaxNet CdbnClassifier::net() const {
   std::vector<int64_t> layers;
   for (int l : config.feature_layers) layers.push_back(l);
-  return {cdbn.graph, cdbn.name + ".classifier", x, t, loss, opt, params(),
+  return {cdbn.graph, name, x, t, loss, opt, params(),
           [c = *this](Tensor in) { return c.predict(in); }, config.classes, config.sgd.lr, layers};
 }
 

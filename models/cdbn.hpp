@@ -68,6 +68,7 @@ struct CdbnClassifierConfig {
 };
 
 struct CdbnClassifier {
+  std::string name;
   Cdbn cdbn;
   CdbnClassifierConfig config;
   std::vector<Tensor> v;  // one per feature layer

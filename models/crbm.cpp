@@ -105,9 +105,10 @@ CrbmTrainer make_crbm_trainer(const Crbm& m, CdConfig cfg) {
   const Tensor xv1 = m.visible_input(maxpool_sample(x0, m.pooling()));
   t.recon_error = squared_error(unit_mean(m.config.visible_unit, xv1), t.v0);
   Tensor vm, chain_update;
-  // the chain's visible states; with mean_field_last, E[v | h] ends it
+  // the chain's visible states; with mean_field_last, E[v | h] ends a CD
+  // chain (persistent chains keep samples, as the RBM trainer's do)
   const auto visible = [&](Tensor x, bool last) {
-    return last && cfg.mean_field_last ? unit_mean(m.config.visible_unit, x) : unit_sample(m.config.visible_unit, x);
+    return last && cfg.mean_field_last && cfg.method == CdMethod::cd ? unit_mean(m.config.visible_unit, x) : unit_sample(m.config.visible_unit, x);
   };
   int steps = cfg.k;
   if (cfg.method == CdMethod::cd) {

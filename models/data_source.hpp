@@ -56,6 +56,9 @@ inline DataSource matrix_source(std::span<const float> values, int64_t dim, int6
                 first, first + dim - 1, stride, values.size());
   const auto count = static_cast<int64_t>(values.size()) / stride;
   return {count, dim, [values, dim, stride, first, count](std::span<const int64_t> idx, std::span<float> out, uint64_t) {
+            if (out.size() != idx.size() * static_cast<size_t>(dim))
+              throw Error("matrix source: out has {} floats; expected {} ({} rows x {} columns)", out.size(),
+                          idx.size() * static_cast<size_t>(dim), idx.size(), dim);
             for (size_t r = 0; r < idx.size(); ++r) {
               if (idx[r] < 0 || idx[r] >= count)
                 throw Error("matrix source: row {} asks for row {}; expected an index in [0, {})", r, idx[r], count);

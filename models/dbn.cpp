@@ -81,11 +81,11 @@ DataSource mapped_source(Executor& ex, Tensor x, Tensor h, const DataSource& ima
   auto fill = [&ex, images, x, h, buf, batch, sample_up, seed](std::span<const int64_t> idx, std::span<float> out,
                                                                  uint64_t epoch) {
     if (static_cast<int64_t>(idx.size()) != batch)
-      throw Error("layer source: asked for {} rows; it computes batches of {}", idx.size(), batch);
+      throw Error("mapped source: asked for {} rows; it computes batches of {}", idx.size(), batch);
     images.fill(idx, *buf, epoch);
     ex.run({h}, {{x, *buf}});
     const auto p = ex.value(h);
-    if (out.size() != p.size()) throw Error("layer source: output holds {} floats; expected {}", out.size(), p.size());
+    if (out.size() != p.size()) throw Error("mapped source: output holds {} floats; expected {}", out.size(), p.size());
     const size_t per_row = p.size() / idx.size();
     for (size_t i = 0; i < p.size(); ++i) {
       const RngKey key = make_rng_key(seed, epoch, static_cast<uint64_t>(idx[i / per_row]));

@@ -157,6 +157,9 @@ void RbmFitter::load() {
   expect("method", t_.config.method == CdMethod::cd ? "cd" : "pcd");
   expect("k", t_.config.k);
   expect("batch", t_.config.batch);
+  const nlohmann::json model = nlohmann::json::parse(m_.meta);  // the model's description (units, pooling, ...)
+  for (const auto& [key, want] : model.items())
+    if (meta.contains(key)) expect(key.c_str(), want);
   epochs_done_ = meta.at("epoch").get<int>();
   ex_.set_step(meta.at("step").get<uint64_t>());
 }

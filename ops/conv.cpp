@@ -158,6 +158,7 @@ void Conv2dFilter::forward(const Kernel& k) const {
   const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, taps = g.filter(), plane = g.plane();
   constexpr int64_t kBlock = 8;  // filters per task: each block redoes the patches, so not too many blocks
   const int64_t blocks = (filters + kBlock - 1) / kBlock;
+  if (images == 0) std::fill(k.out, k.out + filters * taps, 0.0f);
   split(k, blocks, [&](int64_t blk) {
     const int64_t f0 = blk * kBlock, f1 = std::min(filters, f0 + kBlock);
     gemm::Workspace& ws = workspace(k);
@@ -273,6 +274,18 @@ void for_each_plane(const Kernel& k, const PoolGeometry& g, const float* x, F f)
 }
 
 }  // namespace
+
+int64_t scratch_floats(const Op& op) {
+  if (const auto* c = std::get_if<Conv2d>(&op)) return c->g.filter() * c->g.plane();
+  if (const auto* c = std::get_if<Conv2dTranspose>(&op)) return c->g.filter() * c->g.plane();
+  if (const auto* c = std::get_if<Conv2dFilter>(&op)) return c->g.filter() * c->g.plane();
+  if (const auto* p = std::get_if<MaxPoolSoftplus>(&op)) return Plane::floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolProbs>(&op)) return Plane::floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolProbsGrad>(&op)) return Plane::floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolGrad>(&op)) return Plane::floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolSample>(&op)) return Plane::floats(p->g);
+  return 0;
+}
 
 Shape MaxPoolSoftplus::shape(std::span<const Shape> in) const { return check_pool(in[0], g); }
 void MaxPoolSoftplus::forward(const Kernel& k) const {

@@ -42,7 +42,8 @@ class Workspace {
   // demand (a run allocates only on its first tiles), kept between calls.
   float* tile(int64_t floats);
   // Another such buffer, for an op's own use around its products (the
-  // convolutions' unrolled image patches); never handed to a GEMM.
+  // convolutions' unrolled image patches, which it may pass to sgemm as an
+  // operand); sgemm never uses it on its own.
   float* scratch(int64_t floats);
 
  private:

@@ -536,6 +536,11 @@ void run_forward(const Op& op, const Kernel& k);
 bool run_vjp(const Op& op, VjpBuilder& b);
 // Floating-point operations of one forward call (GEMMs only; 0 otherwise).
 double flops(const Op& op, std::span<const Shape> in, Shape out);
+// Floats of the arena thread's scratch buffer (gemm::Workspace::scratch)
+// one forward call uses (the convolutions' patches, the pooling ops'
+// planes; 0 for the rest): an executor sizes every thread's buffer to the
+// largest before a run, so no kernel grows it.
+int64_t scratch_floats(const Op& op);
 // Input indices an update op writes in place.
 std::span<const int> mutated_inputs(const Op& op);
 

@@ -3,17 +3,22 @@
 // are trained greedily, each on the pooling units' probabilities of the one
 // below; their pooled features then feed a softmax classifier trained on
 // 1,000 to 50,000 labelled images, beside the same classifier on pixels.
+// Last, the CDBN is unrolled into a convnet (both layers' pooling units into
+// a softmax) and fine-tuned by backprop, beside (--baseline) the same
+// convnet from a random start.
 //
 //   pixels 28 x 28 --crbm 1: K1 filters r1 x r1, pool P1--> pooled [K1, 10, 10]
 //                  --crbm 2: K2 filters r2 x r2 over K1 channels, pool P2--> pooled [K2, 3, 3]
 //   features: pixels | layer 1's pooled units | both layers' --> softmax regression
+//   convnet:  pixels --crbm 1--> pooled --crbm 2--> pooled, both --> softmax  (backprop through all)
 //
 // The validation split (the last 10,000 training images) chooses each
 // classifier's epoch; the test set chooses nothing. Writes to --output:
 // filters.png (layer 1), features.png (layer 2's filters drawn through
-// layer 1's), pooled.png (a few digits' pooled maps), pretrain/ and classify/
-// checkpoints, pretrain_layerN.csv, classify.csv, error.svg (test error
-// against the number of labels), a summary table and key=value lines.
+// layer 1's), pooled.png (a few digits' pooled maps), pretrain/, classify/,
+// finetune/ and baseline/ checkpoints, pretrain_layerN.csv, classify.csv,
+// finetune.csv, baseline.csv, error.svg (test error against the number of
+// labels), a summary table and key=value lines.
 
 #include <algorithm>
 #include <cmath>
@@ -41,7 +46,7 @@ using namespace ebm::samples;
 struct Options {
   std::string data, output = "out/cdbn_mnist", preset = "paper", profile;
   std::vector<int64_t> filters{24, 40}, sizes{9, 5}, pools{2, 2}, labelled{1000, 2000, 5000, 50000};
-  std::vector<int> epochs{10, 10};  // the paper preset's
+  std::vector<int> epochs{10};  // one value: every layer
   int64_t batch = 100, validation = 10000, train_images = 0;
   float lr = 0.001f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 1e-4f;
   float sparsity_target = 0.03f, sparsity_cost = 1.0f;
@@ -55,7 +60,7 @@ struct Options {
   void apply_preset(const CLI::App& app) {
     if (preset != "quick") return;
     auto unset = [&](const char* flag) { return app.count(flag) == 0; };
-    if (unset("--epochs")) epochs = {2, 2};
+    if (unset("--epochs")) epochs = {2};
     if (unset("--classifier-epochs")) classifier_epochs = 20;
     if (unset("--labelled")) labelled = {1000, 50000};
     if (unset("--finetune-epochs")) finetune_epochs = 3;
@@ -94,8 +99,9 @@ Data load_data(const Options& o) {
 
 // Greedy pretraining: layer l learns from the pooled probabilities of the
 // layers below (its visible biases start from their means); a layer that
-// trained makes the ones above start afresh. Returns whether any layer
-// trained (the classifiers then start afresh too).
+// trained makes the ones above start afresh. Returns whether a resumed
+// run trained any layer (the classifiers built on them then start afresh
+// too); false for a fresh run.
 bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
   const DataSource images = image_source(d.train, io::Pixels::sampled, o.data_seed);
   const DataSource valid_images = image_source(d.valid, io::Pixels::sampled, o.data_seed + 1);
@@ -291,12 +297,15 @@ double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool 
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
   Csv csv(fmt::format("{}/{}.csv", o.output, what), "epoch,seconds,train_loss,valid_error_pct,best,diverging",
           resumed > 0);
+  bool warned = false;
   ft.fit(labelled_images(d.train), labelled_images(d.valid), [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
     if (e.diverging)
-      bar.warn(fmt::format("{}: warning: training is diverging (mean loss {:.3g} in epoch {}); a smaller "
-                           "--finetune-lr (now {:g}) usually cures it",
-                           what, e.train_loss, e.epoch, o.finetune_lr));
+      flag_diverging(bar, what, e.epoch,
+                     fmt::format("{}: warning: training is diverging: mean loss {:.3g} nats per image in epoch {}, "
+                                 "over 10 times a uniform guess's; a smaller --finetune-lr (now {:g}) usually cures it",
+                                 what, e.train_loss, e.epoch, o.finetune_lr),
+                     warned);
     csv.row("{},{:.3f},{:.5f},{:.3f},{:d},{:d}", e.epoch, e.seconds, e.train_loss, e.valid_error,
             static_cast<int>(e.best), static_cast<int>(e.diverging));
   });
@@ -373,11 +382,14 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"A convolutional DBN on MNIST: greedy CRBM pretraining, then softmax regression on its pooled features"};
+  CLI::App app{"A convolutional DBN on MNIST: greedy CRBM pretraining, softmax regression on its pooled features, "
+               "and the unrolled convnet fine-tuned by backprop"};
   Options o;
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for pictures, metrics and checkpoints")->capture_default_str();
-  app.add_option("--preset", o.preset, "quick (2 epochs per layer, 1,000 and 50,000 labels) or paper")
+  app.add_option("--preset", o.preset,
+                 "quick (2 epochs per layer, 20 classifier epochs on 1,000 and 50,000 labels, 3 fine-tuning epochs) "
+                 "or paper (the defaults)")
       ->capture_default_str()->check(CLI::IsMember({"quick", "paper"}));
   app.add_option("--filters", o.filters, "filters per layer")->capture_default_str()->delimiter(',')
       ->check(samples::kPositive);

@@ -193,7 +193,22 @@ TEST_CASE("cdbn: a CRBM fit resumes bitwise (CD and PCD), and its checkpoint nam
     Executor ex(g, {.threads = 1, .seed = 4});
     RbmFitter(t, ex, {.epochs = 1, .monitor_images = 10, .checkpoint = d}).fit(train, valid);
   }
-  CHECK_THROWS_WITH_AS(Run(CdMethod::cd, d, true, 2), doctest::Contains("rbm"), Error);
+  CHECK_THROWS_WITH_AS(Run(CdMethod::cd, d, true, 2), doctest::Contains("holds a 'rbm'; expected a 'crbm'"), Error);
+  fs::remove_all(d);
+  // a CRBM checkpoint of other pooling (the same tensor shapes) is refused, naming it
+  {
+    Run pooled(CdMethod::cd, d, false, 1);
+    pooled.fit.fit(train, valid);
+  }
+  {
+    Graph g;
+    Crbm m = Crbm::make(g, "crbm", {.visible = {.channels = 1, .height = 8, .width = 8, .size = 3}, .filters = 3,
+                                    .pool = 1});
+    CrbmTrainer t = make_crbm_trainer(m, {.batch = 10, .lr = 0.05f});
+    Executor ex(g, {.threads = 1, .seed = 4});
+    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.epochs = 2, .monitor_images = 40, .checkpoint = d, .resume = true}),
+                         doctest::Contains("the checkpoint has pool = 2; this run has 1"), Error);
+  }
   fs::remove_all(d);
 }
 
