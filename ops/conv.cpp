@@ -374,14 +374,16 @@ void MaxPoolSample::forward(const Kernel& k) const {
     p.each_block([&](int64_t b, int64_t tl) {
       // the first state (off, then the units in order) whose cumulative
       // probability exceeds the draw, compared unnormalised
+      // (counted without branches: the draws are what a branch predictor cannot guess)
       const float target = draws[b] * p.sum[b];
       float acc = p.off[b];
-      int64_t on = -1;
-      for (int64_t u = 0; u < p.units() && target >= acc; ++u) {
+      int64_t below = target >= acc;  // how many of the cumulative sums the target reaches
+      for (int64_t u = 0; u < p.units(); ++u) {
         acc += p.e[p.unit(tl, u)];
-        if (target < acc) on = u;
+        below += target >= acc;
       }
-      if (target >= acc) on = p.units() - 1;  // rounding: a draw above the total picks the last unit
+      // below = 0: off; k: unit k - 1; all units + 1 (rounding: a draw above the total): the last unit
+      const int64_t on = std::min(below, p.units()) - 1;
       for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = u == on ? 1.0f : 0.0f;
     });
   });
