@@ -384,7 +384,8 @@ void MaxPoolSample::forward(const Kernel& k) const {
       }
       // below = 0: off; k: unit k - 1; all units + 1 (rounding: a draw above the total): the last unit
       const int64_t on = std::min(below, p.units()) - 1;
-      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = u == on ? 1.0f : 0.0f;
+      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = 0.0f;
+      y[p.unit(tl, std::max<int64_t>(on, 0))] = static_cast<float>(on >= 0);  // a store whatever the state
     });
   });
 }
