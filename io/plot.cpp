@@ -61,15 +61,34 @@ struct Point {
   double x, y;
 };
 
-// The points of `s` as drawn: finite ones only, y as its log when the panel
-// asks (points at or below zero left out).
+// v, or its log on a log scale (NaN at or below zero).
+double scaled(double v, bool log) { return !log ? v : v > 0 ? std::log10(v) : std::nan(""); }
+
+// The points of `s` as drawn: finite ones only, x and y as their logs when
+// the panel asks (points at or below zero left out).
 std::vector<Point> drawn_points(const Panel& p, const Series& s) {
   std::vector<Point> out;
   for (size_t i = 0; i < s.x.size(); ++i) {
-    const double y = p.log_y ? (s.y[i] > 0 ? std::log10(s.y[i]) : std::nan("")) : s.y[i];
-    if (std::isfinite(s.x[i]) && std::isfinite(y)) out.push_back({s.x[i], y});
+    const double x = scaled(s.x[i], p.log_x), y = scaled(s.y[i], p.log_y);
+    if (std::isfinite(x) && std::isfinite(y)) out.push_back({x, y});
   }
   return out;
+}
+
+// Ticks of a log axis spanning logs lo .. hi, in the axis's own units:
+// whole decades when it spans two or more, else 1, 2 and 5 times them when
+// three fit; empty otherwise (the caller keeps its linear ticks).
+std::vector<double> log_ticks(double lo, double hi) {
+  std::vector<double> decades, one_two_five;
+  for (double k = std::floor(lo); k <= std::ceil(hi) && decades.size() < 400; k += 1.0) {
+    const double d = std::pow(10.0, k);
+    if (k >= lo && k <= hi) decades.push_back(d);
+    for (double m : {1.0, 2.0, 5.0})
+      if (std::log10(m * d) >= lo && std::log10(m * d) <= hi) one_two_five.push_back(m * d);
+  }
+  std::vector<double> t = decades.size() >= 2 ? decades : one_two_five.size() >= 3 ? one_two_five : std::vector<double>{};
+  std::erase_if(t, [](double v) { return !(v > 0); });
+  return t;
 }
 
 // The legend's entries: a row of them, wrapped where the next would pass
@@ -99,7 +118,7 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
   svg += fmt::format(R"~(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="none" stroke="#444"/>)~" "\n",
                      fx, fy, w, h);
   svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="middle">{}</text>)~" "\n",
-                     fx + w / 2, oy + kPanelH - 8, escaped(p.x_label));
+                     fx + w / 2, oy + kPanelH - 8, escaped(p.x_label + (p.log_x ? " (log scale)" : "")));
   svg += fmt::format(R"~(<text transform="translate({:.1f},{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)~" "\n",
                      ox + 14, fy + h / 2, escaped(p.y_label + (p.log_y ? " (log scale)" : "")));
   std::vector<std::vector<Point>> points;
@@ -122,27 +141,25 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
   bool whole_x = true;  // epochs, say: ticks on whole numbers only
   for (const Series& s : p.series)
     for (double v : s.x) whole_x = whole_x && (!std::isfinite(v) || v == std::round(v));
-  std::vector<double> xt = nice_ticks(x.lo, x.hi, 6);
-  if (whole_x && xt.size() > 1 && xt[1] - xt[0] < 1.0) xt = nice_ticks(x.lo, x.hi, static_cast<int>(x.hi - x.lo));
+  // x's ticks in its own units (on a log scale as y's below), placed at their logs
+  std::vector<double> xt = p.log_x ? log_ticks(x.lo, x.hi) : std::vector<double>{};
+  const bool log_x_labels = !xt.empty();
+  if (xt.empty()) xt = nice_ticks(p.log_x ? std::pow(10.0, x.lo) : x.lo, p.log_x ? std::pow(10.0, x.hi) : x.hi, 6);
+  if (!p.log_x && whole_x && xt.size() > 1 && xt[1] - xt[0] < 1.0)
+    xt = nice_ticks(x.lo, x.hi, static_cast<int>(x.hi - x.lo));
+  if (p.log_x) std::erase_if(xt, [](double v) { return !(v > 0); });
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1.0;
   for (double t : xt)
     svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#444"/><text x="{0:.1f}" y="{3:.1f}" font-size="11" text-anchor="middle">{4}</text>)~" "\n",
-                       px(t), fy + h, fy + h + 4, fy + h + 16, tick_label(t, xstep));
+                       px(scaled(t, p.log_x)), fy + h, fy + h + 4, fy + h + 16,
+                       log_x_labels ? fmt::format("{:g}", t) : tick_label(t, xstep));
   // Ticks in y's own units: on a log scale, whole decades when the range
   // spans two or more, else round values in between, placed at their logs.
   std::vector<double> yt = nice_ticks(p.log_y ? std::pow(10.0, y.lo) : y.lo, p.log_y ? std::pow(10.0, y.hi) : y.hi, 5);
   const double ystep = yt.size() > 1 ? yt[1] - yt[0] : 1.0;
   bool log_labels = false;  // labelled by {:g}: decades, or 1, 2 and 5 times them
   if (p.log_y) {
-    std::vector<double> decades, one_two_five;
-    for (double k = std::floor(y.lo); k <= std::ceil(y.hi) && decades.size() < 400; k += 1.0) {
-      const double d = std::pow(10.0, k);
-      if (k >= y.lo && k <= y.hi) decades.push_back(d);
-      for (double m : {1.0, 2.0, 5.0})
-        if (std::log10(m * d) >= y.lo && std::log10(m * d) <= y.hi) one_two_five.push_back(m * d);
-    }
-    if (decades.size() >= 2) yt = decades, log_labels = true;
-    else if (one_two_five.size() >= 3) yt = one_two_five, log_labels = true;
+    if (std::vector<double> t = log_ticks(y.lo, y.hi); !t.empty()) yt = std::move(t), log_labels = true;
     std::erase_if(yt, [](double v) { return !(v > 0); });
   }
   for (double v : yt) {
@@ -151,8 +168,8 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
     svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="#ddd"/><text x="{3:.1f}" y="{4:.1f}" font-size="11" text-anchor="end">{5}</text>)~" "\n",
                        fx, py(t), fx + w, fx - 4, py(t) + 4, label);
   }
-  for (double m : p.marks_x)
-    if (std::isfinite(m) && m >= x.lo && m <= x.hi)
+  for (double mark : p.marks_x)
+    if (const double m = scaled(mark, p.log_x); std::isfinite(m) && m >= x.lo && m <= x.hi)
       svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#888" stroke-dasharray="2,3"/>)~" "\n",
                          px(m), fy, fy + h);
   // The legend: rows of entries between the title and the frame.

@@ -24,6 +24,7 @@ struct Panel {
   std::vector<Series> series = {};
   bool log_y = false;                // a log scale (points at or below zero are left out)
   std::vector<double> marks_x = {};  // vertical dotted lines, such as the epoch a run kept
+  bool log_x = false;                // x on a log scale (points at or below zero are left out)
 };
 
 // Writes `panels` left to right under `title` to "<path>.tmp" and renames it

@@ -365,7 +365,8 @@ int run(const Options& o) {
     }
     series.push_back(std::move(s));
   }
-  const io::Panel panel{"Test error of softmax regression", "labelled training images", "test error (%)", series};
+  io::Panel panel{"Test error of softmax regression", "labelled training images", "test error (%)", series};
+  panel.log_x = true;
   io::write_svg_plot(o.output + "/error.svg", std::span(&panel, 1), "cdbn_mnist: features against labels");
   if (o.finetune_epochs > 0) {
     finetune(cdbn, ex, d, o, o.resume && !retrained, "finetune", sum);

@@ -179,3 +179,19 @@ TEST_CASE("io/write_svg_plot: a scatter series draws a dot for every point and n
   CHECK(count(svg, "<polyline") == 1);              // the line's only
 }
 
+
+TEST_CASE("io/write_svg_plot: a log x axis spaces equal ratios equally and ticks its decades") {
+  const io_test::TempDir dir("plot_log_x");
+  io::Panel panel{"Error", "labels", "%", {{"f", {1000, 2000, 5000, 10000, -1}, {9, 7, 4, 2, 1}}}};
+  panel.log_x = true;
+  io::write_svg_plot(dir / "x.svg", std::span(&panel, 1));
+  const std::string svg = slurp(dir / "x.svg");
+  const auto pts = polyline_points(svg, 0);  // -1 has no log: left out
+  REQUIRE(pts.size() == 4);
+  // "x,y" pairs: 1000 -> 2000 and 5000 -> 10000 are both a doubling
+  const auto x = [&](size_t i) { return std::stod(pts[i].substr(0, pts[i].find(','))); };
+  CHECK(x(1) - x(0) == doctest::Approx(x(3) - x(2)).epsilon(0.01));
+  CHECK(svg.find(R"(text-anchor="middle">1000<)") != std::string::npos);
+  CHECK(svg.find(R"(text-anchor="middle">10000<)") != std::string::npos);
+  CHECK(svg.find("labels (log scale)") != std::string::npos);
+}
