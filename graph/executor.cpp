@@ -143,16 +143,16 @@ void Executor::Impl::compile(Compiled& c) {
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
     return takes_epilogue(p.nodes[static_cast<size_t>(t.nodes[0])].op);
   });
-  if (has_gemm && !workspaces) {  // pack buffers only for executors that run GEMMs
+  for (const PlanNode& pn : p.nodes) scratch_need = std::max(scratch_need, scratch_floats(pn.op));
+  // Per-thread buffers only for executors that run GEMMs or ops with
+  // scratch; every thread's scratch at the largest need of any plan, so no
+  // kernel grows it (whichever plan runs, and whichever thread takes it).
+  if ((has_gemm || scratch_need > 0) && !workspaces) {
     n_workspaces = arena.max_concurrency();
     workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
     thread_packs = std::make_unique<gemm::PackCache[]>(static_cast<size_t>(n_workspaces));
   }
-  if (workspaces) {  // every thread's scratch at this plan's largest need, so no kernel grows it
-    int64_t need = 0;
-    for (const PlanNode& pn : p.nodes) need = std::max(need, scratch_floats(pn.op));
-    for (int i = 0; i < n_workspaces && need > 0; ++i) workspaces[i].scratch(need);
-  }
+  for (int i = 0; workspaces && i < n_workspaces && scratch_need > 0; ++i) workspaces[i].scratch(scratch_need);
   arena.execute([&] {
     c.fg = std::make_unique<tbb::flow::graph>();
     c.start = std::make_unique<tbb::flow::broadcast_node<continue_msg>>(*c.fg);

@@ -85,6 +85,7 @@ struct Executor::Impl {
   Profile profile;
   std::unique_ptr<gemm::Workspace[]> workspaces;  // GEMM pack buffers, one per arena thread
   int n_workspaces = 0;
+  int64_t scratch_need = 0;  // the largest scratch_floats of any op in the plans compiled so far
   mutable gemm::PackCache packs;  // B operands several products of a run read, packed once per run
   std::unique_ptr<gemm::PackCache[]> thread_packs;  // per arena thread: values read as B by several row tiles
   // check_numerics: the first node (in plan order) that produced NaN or Inf

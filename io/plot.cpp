@@ -76,9 +76,12 @@ std::vector<Point> drawn_points(const Panel& p, const Series& s) {
 }
 
 // Ticks of a log axis spanning logs lo .. hi, in the axis's own units:
-// whole decades when it spans two or more, else 1, 2 and 5 times them when
-// three fit; empty otherwise (the caller keeps its linear ticks).
+// whole decades when it spans three or more (every second, third, ... when
+// over ten), else 1, 2 and 5 times them when three fit, else two decades;
+// empty otherwise (the caller keeps its linear ticks). The ends are widened
+// by 1e-9 so that a decade at an end is not lost to log10's rounding.
 std::vector<double> log_ticks(double lo, double hi) {
+  lo -= 1e-9, hi += 1e-9;
   std::vector<double> decades, one_two_five;
   for (double k = std::floor(lo); k <= std::ceil(hi) && decades.size() < 400; k += 1.0) {
     const double d = std::pow(10.0, k);
@@ -86,7 +89,16 @@ std::vector<double> log_ticks(double lo, double hi) {
     for (double m : {1.0, 2.0, 5.0})
       if (std::log10(m * d) >= lo && std::log10(m * d) <= hi) one_two_five.push_back(m * d);
   }
-  std::vector<double> t = decades.size() >= 2 ? decades : one_two_five.size() >= 3 ? one_two_five : std::vector<double>{};
+  if (decades.size() > 10) {
+    const size_t every = (decades.size() + 9) / 10;
+    std::vector<double> thinned;
+    for (size_t i = 0; i < decades.size(); i += every) thinned.push_back(decades[i]);
+    decades = std::move(thinned);
+  }
+  std::vector<double> t = decades.size() >= 3       ? decades
+                          : one_two_five.size() >= 3 ? one_two_five
+                          : decades.size() >= 2      ? decades
+                                                     : std::vector<double>{};
   std::erase_if(t, [](double v) { return !(v > 0); });
   return t;
 }

@@ -6,8 +6,8 @@
 //   conv2d            y_b = W P_b                  ([K, C r r] x [C r r, H' W'])
 //   conv2d_transpose  x_b = col2im(W' y_b)         (the patches' sums scattered back)
 //   conv2d_filter     dW  = sum_b y_b P_b'         (over the images in order)
-// The patches live in the arena thread's scratch buffer (gemm::Workspace,
-// grown on a run's first images and kept: later runs allocate nothing).
+// The patches live in the arena thread's scratch buffer (gemm::Workspace),
+// which the executor sizes from the plan before a run (scratch_floats).
 // conv2d and conv2d_transpose split the images over the arena's threads
 // (Kernel::parallel); conv2d_filter splits the filters into blocks, each
 // summing over every image in order. A GEMM's element does not depend on

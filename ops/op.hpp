@@ -538,8 +538,9 @@ bool run_vjp(const Op& op, VjpBuilder& b);
 double flops(const Op& op, std::span<const Shape> in, Shape out);
 // Floats of the arena thread's scratch buffer (gemm::Workspace::scratch)
 // one forward call uses (the convolutions' patches, the pooling ops'
-// planes; 0 for the rest): an executor sizes every thread's buffer to the
-// largest before a run, so no kernel grows it.
+// planes; 0 for the rest): a parallel executor sizes every thread's buffer
+// to the largest before a run, so no kernel grows it (a serial one runs on
+// the caller's thread, whose own buffer grows on first use).
 int64_t scratch_floats(const Op& op);
 // Input indices an update op writes in place.
 std::span<const int> mutated_inputs(const Op& op);

@@ -420,7 +420,7 @@ int main(int argc, char** argv) {
       ->check(samples::kPositive);
   app.add_option("--classifier-decay", o.classifier_decay, "its L2 weight decay")->capture_default_str()
       ->check(samples::kNonNegative);
-  app.add_option("--train-images", o.train_images, "pretrain and classify on the first N training images only (0: all)")
+  app.add_option("--train-images", o.train_images, "pretrain, classify and fine-tune on the first N training images only (0: all)")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--finetune-epochs", o.finetune_epochs,
                  "backprop epochs of the unrolled convnet on the training split (0: none)")

@@ -37,7 +37,12 @@ done
 [ "$(tail -n +2 "$out/classify.csv" | cut -d, -f1 | tr '\n' ' ')" = "pixels layer1 layers1-2 " ] || fail "classify.csv: not one row per feature set"
 
 run --epochs 3 --resume
-grep -q "^layer 1: resumed at epoch 2 of 3" "$out/log" || fail "layer 1 was not resumed at epoch 2"
+tr '\r' '\n' < "$out/log" > "$out/lines"
+grep -q "^layer 1: resumed at epoch 2 of 3" "$out/lines" || fail "layer 1 was not resumed at epoch 2"
 [ "$(tail -n +2 "$out/pretrain_layer1.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "pretrain_layer1.csv: not epochs 1 2 3"
-[ "$(tail -n +2 "$out/finetune.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "finetune.csv: not epochs 1 2 3 afresh"
+# the pixels' classifier resumes; those on the retrained features and the fine-tuning start afresh
+grep -q "^softmax on pixels (1000 labels) .*resumed from the checkpoint" "$out/lines" || fail "the pixels' classifier did not resume"
+if grep -q "^softmax on layer.*resumed from the checkpoint" "$out/lines"; then fail "a classifier on retrained features resumed"; fi
+if grep -q "^finetune .*resumed from the checkpoint" "$out/lines"; then fail "the fine-tuning resumed on retrained layers"; fi
+[ "$(tail -n +2 "$out/finetune.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "finetune.csv: not epochs 1 2 3"
 echo "pixels $pixels%, layer 1 $layer1%, both layers $both%, fine-tuned $tuned% (1,000 labels, 2,000 images); resumed"
