@@ -235,8 +235,7 @@ void write_pooled(const Cdbn& cdbn, const io::ImageSet& test, std::span<const fl
 
 struct FeatureSet {
   std::string name;  // "pixels", "layer1", "layers1-2"
-  std::span<const float> train, valid, test;
-  int64_t dim, stride, first;
+  DataSource train, valid, test;
 };
 
 struct Outcome {
@@ -249,7 +248,7 @@ struct Outcome {
 Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, bool resume, Summary& sum,
                  Csv& csv) {
   Graph g;
-  Classifier c = Classifier::make(g, "softmax", {.layers = {f.dim},
+  Classifier c = Classifier::make(g, "softmax", {.layers = {f.train.dim},
                                                  .classes = 10,
                                                  .batch = o.batch,
                                                  .sgd = {.lr = o.classifier_lr, .momentum = 0.9f,
@@ -259,9 +258,8 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
   const std::string what = fmt::format("{}_{}", f.name, labelled);
   Finetuner ft(c, ex, {.epochs = o.classifier_epochs, .data_seed = o.data_seed, .eval_batch = 1000,
                        .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = resume});
-  const auto rows = [&](std::span<const float> v) { return matrix_source(v, f.dim, f.stride, f.first); };
-  const LabelledRows train{head(rows(f.train), labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
-  const LabelledRows valid{rows(f.valid), d.valid.labels}, test{rows(f.test), d.test.labels};
+  const LabelledRows train{head(f.train, labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
+  const LabelledRows valid{f.valid, d.valid.labels}, test{f.test, d.test.labels};
   Progress bar(fmt::format("softmax on {} ({} labels)", f.name, labelled), o.classifier_epochs);
   if (ft.epochs_done() > 0) bar.update(std::min(ft.epochs_done(), o.classifier_epochs), "resumed from the checkpoint");
   ft.fit(train, valid, [&](const FinetuneEpoch& e) {
@@ -315,14 +313,6 @@ double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool 
   return err;
 }
 
-std::vector<float> pixels(const io::ImageSet& s) {
-  std::vector<float> v(static_cast<size_t>(s.count * s.dim()));
-  std::vector<int64_t> idx(static_cast<size_t>(s.count));
-  for (int64_t i = 0; i < s.count; ++i) idx[static_cast<size_t>(i)] = i;
-  io::fill_batch(s, idx, v, {.mode = io::Pixels::scaled});
-  return v;
-}
-
 int run(const Options& o) {
   o.check();
   const Data d = load_data(o);
@@ -349,10 +339,16 @@ int run(const Options& o) {
   sum.add("pooled features", fbar.seconds(), fmt::format("{} per image", width));
   write_pooled(cdbn, d.test, ftest, width, o);
 
-  const std::vector<float> ptrain = pixels(d.train), pvalid = pixels(d.valid), ptest = pixels(d.test);
-  std::vector<FeatureSet> sets{{"pixels", ptrain, pvalid, ptest, d.train.dim(), d.train.dim(), 0},
-                               {"layer1", ftrain, fvalid, ftest, cdbn.pooled_size(0), width, 0}};
-  if (cdbn.depth() > 1) sets.push_back({fmt::format("layers1-{}", cdbn.depth()), ftrain, fvalid, ftest, width, width, 0});
+  // pixels scaled to [0, 1] as each batch is read; the pooled features from
+  // the matrices (layer 1's: the first columns of each row)
+  const auto pixels = [](const io::ImageSet& set) { return image_source(set, io::Pixels::scaled, 0); };
+  const auto columns = [&](const std::vector<float>& m, int64_t n) { return matrix_source(m, n, width, 0); };
+  const int64_t first = cdbn.pooled_size(0);
+  std::vector<FeatureSet> sets{{"pixels", pixels(d.train), pixels(d.valid), pixels(d.test)},
+                               {"layer1", columns(ftrain, first), columns(fvalid, first), columns(ftest, first)}};
+  if (cdbn.depth() > 1)
+    sets.push_back({fmt::format("layers1-{}", cdbn.depth()), columns(ftrain, width), columns(fvalid, width),
+                    columns(ftest, width)});
   Csv csv(o.output + "/classify.csv", "features,labelled,best_epoch,valid_error_pct,test_error_pct,seconds", false);
   std::vector<io::Series> series;
   for (const FeatureSet& f : sets) {
