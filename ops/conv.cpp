@@ -156,7 +156,12 @@ Shape Conv2dFilter::shape(std::span<const Shape> in) const {
 }
 void Conv2dFilter::forward(const Kernel& k) const {
   const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, taps = g.filter(), plane = g.plane();
-  constexpr int64_t kBlock = 8;  // filters per task: each block redoes the patches, so not too many blocks
+  // One block of filters per arena thread (at least 8 filters a block): each
+  // block unrolls every image's patches again, so no more blocks than
+  // threads to run them. A GEMM's element does not depend on the rows
+  // beside it, so the blocking leaves the bits alone.
+  const int64_t threads = k.parallel ? std::max(1, tbb::this_task_arena::max_concurrency()) : 1;
+  const int64_t kBlock = std::max<int64_t>(8, (filters + threads - 1) / threads);
   const int64_t blocks = (filters + kBlock - 1) / kBlock;
   if (images == 0) std::fill(k.out, k.out + filters * taps, 0.0f);
   split(k, blocks, [&](int64_t blk) {

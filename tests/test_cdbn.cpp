@@ -389,3 +389,21 @@ TEST_CASE("cdbn: a matrix source serves a column range of its rows") {
   CHECK_THROWS_WITH_AS(matrix_source(m, 3, 4, 2), doctest::Contains("columns 2 .. 4 of rows of 4"), Error);
   CHECK_THROWS_WITH_AS(matrix_source(std::vector<float>(10), 2, 4, 0), doctest::Contains("in 10 floats"), Error);
 }
+
+TEST_CASE("cdbn: the filter gradient has the same bits on 1 and 2 threads (blocks of filters differ)") {
+  const ConvGeometry geo{.channels = 2, .height = 12, .width = 12, .size = 5};
+  std::vector<float> result[2];
+  for (int threads : {1, 2}) {
+    Graph g;
+    const Tensor x = g.param("x", {6, geo.image()}), y = g.param("y", {6, 24 * geo.plane()});
+    fill_normal(g.value(x), 1.0f, 1, 0);
+    fill_normal(g.value(y), 1.0f, 2, 0);
+    for (size_t i = 0; i < g.value(y).size(); i += 3) g.value(y)[i] = 0.0f;  // some zeros, as sampled states have
+    const Tensor dw = conv2d_filter(x, y, geo);
+    Executor ex(g, {.threads = threads, .seed = 1});
+    ex.run({dw});
+    result[threads - 1].assign(ex.value(dw).begin(), ex.value(dw).end());
+  }
+  REQUIRE(result[0].size() == 24 * geo.filter());
+  CHECK(result[0] == result[1]);
+}
