@@ -161,11 +161,11 @@ void Conv2dFilter::forward(const Kernel& k) const {
   // threads to run them. A GEMM's element does not depend on the rows
   // beside it, so the blocking leaves the bits alone.
   const int64_t threads = k.parallel ? std::max(1, tbb::this_task_arena::max_concurrency()) : 1;
-  const int64_t kBlock = std::max<int64_t>(8, (filters + threads - 1) / threads);
-  const int64_t blocks = (filters + kBlock - 1) / kBlock;
+  const int64_t block = std::max<int64_t>(8, (filters + threads - 1) / threads);
+  const int64_t blocks = (filters + block - 1) / block;
   if (images == 0) std::fill(k.out, k.out + filters * taps, 0.0f);
   split(k, blocks, [&](int64_t blk) {
-    const int64_t f0 = blk * kBlock, f1 = std::min(filters, f0 + kBlock);
+    const int64_t f0 = blk * block, f1 = std::min(filters, f0 + block);
     gemm::Workspace& ws = workspace(k);
     float* p = ws.scratch(taps * plane);
     for (int64_t b = 0; b < images; ++b) {

@@ -145,12 +145,14 @@ bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
   return !resume && o.resume;
 }
 
-// Every image's pooled probabilities, all layers side by side:
-// [count, sum_l pooled_size(l)], in batches of o.batch.
-std::vector<float> pooled_features(const Cdbn& cdbn, Executor& ex, const io::ImageSet& set, const Options& o,
-                                   Progress& bar, int64_t& done) {
+// Every image's pooled probabilities in each of `sets`, all layers side by
+// side: [count, sum_l pooled_size(l)] per set, in batches of o.batch, the
+// pooling graph built once for all of them.
+std::vector<std::vector<float>> pooled_features(const Cdbn& cdbn, Executor& ex,
+                                                std::span<const io::ImageSet* const> sets, const Options& o,
+                                                Summary& sum) {
   Graph& g = *cdbn.graph;
-  const Tensor x = g.input(fmt::format("features.x{}", g.size()), {o.batch, set.dim()});
+  const Tensor x = g.input("features.x", {o.batch, sets.front()->dim()});
   std::vector<Tensor> pooled;
   Tensor in = x;
   int64_t width = 0;
@@ -159,24 +161,31 @@ std::vector<float> pooled_features(const Cdbn& cdbn, Executor& ex, const io::Ima
     pooled.push_back(in);
     width += in.shape().cols;
   }
-  std::vector<float> out(static_cast<size_t>(set.count * width));
+  int64_t total = 0, done = 0;
+  for (const io::ImageSet* set : sets) total += set->count;
+  Progress bar("pooled features of every image", total);
+  std::vector<std::vector<float>> out;
   std::vector<float> batch;
   const uint64_t step = ex.step();
-  for_each_batch(image_source(set, io::Pixels::scaled, 0), o.batch, 0, batch, [&](int64_t first, int64_t rows) {
-    const Feed feeds[] = {{x, batch}};
-    ex.run(pooled, feeds);
-    int64_t col = 0;
-    for (Tensor p : pooled) {
-      const auto v = ex.value(p);
-      const int64_t n = p.shape().cols;
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy_n(v.begin() + r * n, n, out.begin() + (first + r) * width + col);
-      col += n;
-    }
-    done += rows;
-    if ((first / o.batch) % 20 == 0) bar.update(done, fmt::format("{} images", done));
-  });
+  for (const io::ImageSet* set : sets) {
+    std::vector<float>& f = out.emplace_back(static_cast<size_t>(set->count * width));
+    for_each_batch(image_source(*set, io::Pixels::scaled, 0), o.batch, 0, batch, [&](int64_t first, int64_t rows) {
+      const Feed feeds[] = {{x, batch}};
+      ex.run(pooled, feeds);
+      int64_t col = 0;
+      for (Tensor p : pooled) {
+        const auto v = ex.value(p);
+        const int64_t n = p.shape().cols;
+        for (int64_t r = 0; r < rows; ++r) std::copy_n(v.begin() + r * n, n, f.begin() + (first + r) * width + col);
+        col += n;
+      }
+      done += rows;
+      if ((first / o.batch) % 20 == 0) bar.update(done, fmt::format("{} images", done));
+    });
+  }
   ex.set_step(step);
+  bar.update(done, fmt::format("{} values per image", width));
+  sum.add("pooled features", bar.seconds(), fmt::format("{} per image", width));
   return out;
 }
 
@@ -329,14 +338,10 @@ int run(const Options& o) {
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   write_filters(cdbn, o);
 
-  Progress fbar("pooled features of every image", d.train.count + d.valid.count + d.test.count);
-  int64_t done = 0;
-  const std::vector<float> ftrain = pooled_features(cdbn, ex, d.train, o, fbar, done),
-                           fvalid = pooled_features(cdbn, ex, d.valid, o, fbar, done),
-                           ftest = pooled_features(cdbn, ex, d.test, o, fbar, done);
+  const io::ImageSet* const splits[] = {&d.train, &d.valid, &d.test};
+  const std::vector<std::vector<float>> features = pooled_features(cdbn, ex, splits, o, sum);
+  const std::vector<float>&ftrain = features[0], &fvalid = features[1], &ftest = features[2];
   const int64_t width = static_cast<int64_t>(ftest.size()) / d.test.count;
-  fbar.update(done, fmt::format("{} values per image", width));
-  sum.add("pooled features", fbar.seconds(), fmt::format("{} per image", width));
   write_pooled(cdbn, d.test, ftest, width, o);
 
   // pixels scaled to [0, 1] as each batch is read; the pooled features from
