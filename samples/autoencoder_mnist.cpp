@@ -2,7 +2,8 @@
 // 2006). A stack of RBMs is pretrained greedily, the top one with linear
 // (gaussian) hidden units so that the code is real-valued; the stack is
 // unrolled into an encoder and a decoder and fine-tuned by backprop to
-// reconstruct its input, against PCA with as many components as the code.
+// reconstruct its input, against PCA and logistic PCA with as many
+// components as the code.
 //
 //   pixels --RBM0--> 1000 --RBM1--> 500 --RBM2--> 250 --RBM3--> 30 (linear)   greedy, CD-1
 //
@@ -12,7 +13,7 @@
 //
 // Writes to --output: pretrain/ and finetune/ checkpoints (baseline/ with
 // --baseline), reconstructions.png (test digits; the autoencoder's; the
-// random start's with --baseline; PCA's), per-epoch CSV metrics and their
+// random start's with --baseline; PCA's; logistic PCA's), per-epoch CSV metrics and their
 // curves (curves.svg); prints a summary table and key=value result lines.
 // The error is the paper's: the squared reconstruction error per image,
 // summed over the 784 pixels in [0, 1]. The run itself is
@@ -35,6 +36,7 @@ void apply_preset(const CLI::App& app, AeOptions& o) {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {20};
     if (unset("--finetune-epochs")) o.finetune_epochs = 200;
     if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.99f;
+    if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = 100;  // add_logistic_pca_option's help says so
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -54,6 +56,7 @@ int run(const AeOptions& o, int64_t validation) {
   t.valid = image_source(valid, io::Pixels::scaled, 0);
   t.test = image_source(test, io::Pixels::scaled, 0);
   t.data_means = io::pixel_means(train);
+  t.logistic_pca = {o.hidden.back()};  // the paper's second baseline
   for (int digit = 0; digit < 10; ++digit)  // pictured: the first two test digits of each class
     for (int64_t i = 0, n = 0; i < test.count && n < 2; ++i)
       if (test.labels[static_cast<size_t>(i)] == digit) t.shown.push_back(i), ++n;
@@ -63,12 +66,13 @@ int run(const AeOptions& o, int64_t validation) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Deep autoencoder on MNIST: RBM pretraining, unrolling, backprop fine-tuning, against PCA"};
+  CLI::App app{"Deep autoencoder on MNIST: RBM pretraining, unrolling, backprop fine-tuning, against PCA and logistic PCA"};
   AeOptions o;
   o.output = "out/autoencoder_mnist";
   o.hidden = {1000, 500, 250, 30};
   int64_t validation = 10000;
   add_autoencoder_options(app, o, "MNIST IDX files (default: data/mnist)", "sgd 0.01, adam 0.001");
+  add_logistic_pca_option(app, o, 100);
   app.add_option("--validation", validation, "last N training images held out to choose the epoch")
       ->capture_default_str()->check(samples::kPositive);
   return run_main(app, argc, argv, "autoencoder_mnist", [&] {

@@ -3,11 +3,13 @@
 // autoencoder_faces, and docs_reuters's stacks): their options, greedy
 // pretraining of an RBM stack (pretrain_stack), the fine-tuned net's
 // configuration and its fine-tuning, and the image samples' whole run:
-// PCA with as many components as the code, the stack with a linear code,
+// PCA with as many components as the code (and, for data in [0, 1],
+// logistic PCA), the stack with a linear code,
 // the unrolled net before and after backprop fine-tuning, an optional
 // random-start baseline, the pictures, the curves and the summary. A
 // sample supplies its data as a task.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 
 #include "io/png.hpp"
 #include "models/autoencoder_fit.hpp"
+#include "models/logistic_pca.hpp"
 #include "models/pca.hpp"
 #include "samples/common.hpp"
 #include "samples/curves.hpp"
@@ -27,7 +30,7 @@ struct AeOptions {
   std::string data, output, preset = "quick", profile, method = "cd1", optimizer = "sgd";
   std::vector<int64_t> hidden;
   std::vector<int> pretrain_epochs{2};
-  int finetune_epochs = 5, threads = 0;
+  int finetune_epochs = 5, threads = 0, logistic_pca_sweeps = 10;
   int64_t batch = 100;
   float pretrain_lr = 0.1f, data_lr = 0.0f, code_lr = 0.001f, momentum = 0.5f, weight_decay = 2e-4f;
   float finetune_lr = 0.0f, finetune_momentum = 0.9f, finetune_lr_decay = 1.0f;  // finetune_lr 0: the task's default
@@ -43,11 +46,12 @@ struct AeOptions {
 };
 
 // The options every autoencoder sample takes; `what` names its data in the
-// help, `lr_defaults` the fine-tuning rates it uses unless given one.
+// help (empty: the sample makes its data and takes no --data),
+// `lr_defaults` the fine-tuning rates it uses unless given one.
 inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::string& what,
                                     const std::string& lr_defaults) {
   app.add_option("--preset", o.preset, "quick (minutes) or paper (the full reproduction)")->capture_default_str();
-  app.add_option("--data", o.data, "folder with the " + what)->capture_default_str();
+  if (!what.empty()) app.add_option("--data", o.data, "folder with the " + what)->capture_default_str();
   app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden layer sizes, bottom up; the last is the linear code")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
@@ -80,7 +84,7 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
-  app.add_option("--data-seed", o.data_seed, "seed of the shuffles, and of the data's own random preparation (faces: the patches)")
+  app.add_option("--data-seed", o.data_seed, "seed of the shuffles, and of the data's own random preparation (faces: the patches; curves: the images)")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kNonNegative);
@@ -89,9 +93,22 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
                  "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
 }
 
+// The option of the samples whose data are in [0, 1], which have logistic
+// PCA beside PCA; `paper` is the paper preset's number of sweeps.
+inline void add_logistic_pca_option(CLI::App& app, AeOptions& o, int paper) {
+  app.add_option("--logistic-pca-sweeps", o.logistic_pca_sweeps,
+                 fmt::format("alternations of the logistic PCA baseline's fit, at most {} components (0: no logistic "
+                             "PCA; default: {} in the quick preset, {} in the paper preset)",
+                             kMaxComponents, o.logistic_pca_sweeps, paper))
+      ->check(samples::kNonNegative);
+}
+
 // Checks after a preset has filled the options (`input` units per row,
 // binary, gaussian or count).
 inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t input, Unit data) {
+  if (data == Unit::binary && o.logistic_pca_sweeps > 0 && !o.hidden.empty() && o.hidden.back() > kMaxComponents)
+    throw Error("--hidden: a code of {} units, and logistic PCA fits at most {} components; expected a smaller code, "
+                "or --logistic-pca-sweeps 0", o.hidden.back(), kMaxComponents);
   if (app.count("--data-lr") > 0 && data == Unit::binary)
     throw Error("--data-lr: for data that are not binary; these are, and their first RBM takes --pretrain-lr");
   // Each RBM takes one rate: the top one (the code) --code-lr, even when it
@@ -129,6 +146,10 @@ struct AeTask {
   float finetune_lr_sgd = 0.01f, finetune_lr_adam = 1e-3f;
   int64_t side = 28;                // rows pictured as side x side tiles
   std::vector<int64_t> shown;       // the test rows pictured
+  std::vector<int64_t> more_pca;    // PCA with these numbers of components too (reported, not pictured)
+  // Logistic PCA with these numbers of components (binary data; pictured
+  // and drawn in the curves when it has as many as the code).
+  std::vector<int64_t> logistic_pca;
   io::GridOptions::Contrast contrast = io::GridOptions::Contrast::fixed01;
 };
 
@@ -179,7 +200,8 @@ inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const A
   return r;
 }
 
-inline void write_curves(const AeOptions& o, const std::string& title, double pca_valid) {
+// `logistic_valid` < 0: no logistic PCA with as many components as the code.
+inline void write_curves(const AeOptions& o, const std::string& title, double pca_valid, double logistic_valid) {
   std::vector<io::Panel> panels;
   io::Panel pre{"Greedy pretraining", "epoch", "reconstruction error / baseline"};
   for (size_t l = 1; l <= o.hidden.size(); ++l)
@@ -196,6 +218,12 @@ inline void write_curves(const AeOptions& o, const std::string& title, double pc
                    {pca_valid, pca_valid}};
     pca.dashed = true;
     err.series.push_back(std::move(pca));
+    if (logistic_valid >= 0) {
+      io::Series logistic{fmt::format("logistic PCA, {} components", o.hidden.back()),
+                          {e->second.front(), e->second.back()}, {logistic_valid, logistic_valid}};
+      logistic.dashed = true;
+      err.series.push_back(std::move(logistic));
+    }
   }
   panels.push_back(std::move(err));
   io::write_svg_plot(o.output + "/curves.svg", panels, title);
@@ -266,6 +294,30 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   sum.add(pca_name, pbar.seconds(), fmt::format("test squared error {:.2f}", pca_test));
   result("pca_test_squared_error", fmt::format("{:.2f}", pca_test));
   result("pca_valid_squared_error", fmt::format("{:.2f}", pca_valid));
+  for (int64_t k : t.more_pca) {
+    Progress more(fmt::format("PCA, {} components", k), 1);
+    const double e = pca_error(fit_pca(t.train, k), t.test);
+    more.update(1, fmt::format("test squared error {:.2f}", e));
+    sum.add(fmt::format("PCA, {} components", k), more.seconds(), fmt::format("test squared error {:.2f}", e));
+    result(fmt::format("pca{}_test_squared_error", k).c_str(), fmt::format("{:.2f}", e));
+  }
+  // Logistic PCA (seconds to minutes; refitted on --resume, as PCA is).
+  std::optional<LogisticPca> logistic;  // the one with as many components as the code
+  double logistic_valid = -1;
+  for (int64_t k : o.logistic_pca_sweeps > 0 ? t.logistic_pca : std::vector<int64_t>{}) {
+    const std::string name = fmt::format("logistic PCA, {} components", k);
+    Progress bar(name, o.logistic_pca_sweeps);
+    LogisticPca lp = fit_logistic_pca(t.train, k, {.sweeps = o.logistic_pca_sweeps, .progress = [&](int s, double loss) {
+      bar.update(s, fmt::format("cross-entropy {:.3f}", loss));
+    }});
+    const double e = logistic_pca_error(lp, t.test);
+    sum.add(name, bar.seconds(), fmt::format("test squared error {:.2f}", e));
+    result(fmt::format("logistic_pca{}_test_squared_error", k).c_str(), fmt::format("{:.2f}", e));
+    if (k == o.hidden.back()) {
+      logistic_valid = logistic_pca_error(lp, t.valid);
+      logistic = std::move(lp);
+    }
+  }
 
   bool resume = pretrain_stack(dbn, ex, o, t, sum);
 
@@ -276,6 +328,12 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   t.test.fill(t.shown, originals, 0);
   pca.encode(originals, codes);
   pca.decode(codes, pca_pictures);
+  std::vector<float> logistic_pictures;
+  if (logistic) {
+    logistic_pictures.resize(originals.size());
+    logistic->encode(originals, codes);
+    logistic->decode(codes, logistic_pictures);
+  }
 
   AutoencoderConfig cfg = autoencoder_config(o, t, layers);
   const float lr = cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr;
@@ -299,9 +357,10 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
     tiles.insert(tiles.end(), scratch.pictures.begin(), scratch.pictures.end());
   }
   tiles.insert(tiles.end(), pca_pictures.begin(), pca_pictures.end());
+  tiles.insert(tiles.end(), logistic_pictures.begin(), logistic_pictures.end());
   io::write_png_grid(o.output + "/reconstructions.png", tiles, static_cast<int64_t>(tiles.size()) / input, t.side,
                      t.side, {.columns = static_cast<int>(shown), .upscale = 2, .contrast = t.contrast});
-  draw_curves(t.program, [&] { detail::write_curves(o, title, pca_valid); });
+  draw_curves(t.program, [&] { detail::write_curves(o, title, pca_valid, logistic_valid); });
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   sum.print();
   result("total_seconds", fmt::format("{:.1f}", sum.total()));

@@ -1,7 +1,9 @@
 // Deep autoencoders and their PCA baseline: the unrolled net starts as the
 // DBN's mean-field up-down pass; its loss's gradient matches finite
 // differences; fine-tuning beats the mean row and resumes exactly; PCA
-// finds planted components and its error is the variance it leaves out.
+// finds planted components and its error is the variance it leaves out;
+// logistic PCA fits data made by its own model, never raises its loss, and
+// codes a new row at its loss's minimum.
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +20,7 @@
 #include "graph/init.hpp"
 #include "models/autoencoder_fit.hpp"
 #include "models/dbn.hpp"
+#include "models/logistic_pca.hpp"
 #include "models/pca.hpp"
 #include "tests/tiny_digits.hpp"
 
@@ -258,4 +261,120 @@ TEST_CASE("autoencoder/fit: a resumed run takes this run's momentum and weight d
     }
     std::filesystem::remove_all(dir);
   }
+}
+
+namespace {
+
+// Rows x = sigmoid(u V + b) of a planted logistic PCA with k components
+// (values in (0, 1), not binary: the model's own means), and the rows'
+// summed cross-entropy at its minimum (x^ = x): their binary entropies.
+struct Planted {
+  std::vector<float> x;
+  double entropy = 0;
+};
+
+// V and b are drawn with `seed`, the codes with `code_seed`.
+Planted planted_logistic(int64_t n, int64_t dim, int64_t k, uint64_t seed, uint64_t code_seed) {
+  std::vector<float> u(static_cast<size_t>(n * k)), v(static_cast<size_t>(k * dim)), b(static_cast<size_t>(dim));
+  fill_normal(u, 1.5f, code_seed, 1);
+  fill_normal(v, 1.5f, seed, 2);
+  fill_normal(b, 1.0f, seed, 3);
+  Planted p;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < dim; ++j) {
+      double t = b[static_cast<size_t>(j)];
+      for (int64_t a = 0; a < k; ++a) t += u[static_cast<size_t>(i * k + a)] * v[static_cast<size_t>(a * dim + j)];
+      const double y = 1.0 / (1.0 + std::exp(-t));
+      p.x.push_back(static_cast<float>(y));
+      p.entropy -= y * std::log(y) + (1 - y) * std::log(1 - y);
+    }
+  return p;
+}
+
+// Row x's cross-entropy under code u, by plain loops.
+double row_xent(const LogisticPca& p, std::span<const float> x, std::span<const double> u) {
+  double sum = 0;
+  for (int64_t j = 0; j < p.dim; ++j) {
+    double t = p.bias[static_cast<size_t>(j)];
+    for (int64_t a = 0; a < p.k(); ++a) t += u[static_cast<size_t>(a)] * p.components[static_cast<size_t>(a * p.dim + j)];
+    sum += std::max(t, 0.0) + std::log1p(std::exp(-std::abs(t))) - x[static_cast<size_t>(j)] * t;
+  }
+  return sum;
+}
+
+}  // namespace
+
+TEST_CASE("logistic pca: fits data made by its own model to their entropy, far better than PCA; its loss never rises") {
+  const int64_t n = 300, dim = 24, k = 2;
+  const Planted data = planted_logistic(n, dim, k, 5, 5);
+  const DataSource src = matrix_source(data.x, dim);
+  std::vector<double> losses;
+  const LogisticPca p = fit_logistic_pca(src, k, {.sweeps = 60, .progress = [&](int sweep, double loss) {
+    CHECK(sweep == static_cast<int>(losses.size()) + 1);
+    losses.push_back(loss);
+  }});
+  REQUIRE(losses.size() == 60);
+  // never up, but for the rounding of float sums
+  for (size_t s = 1; s < losses.size(); ++s) CHECK(losses[s] <= losses[s - 1] + 1e-6 * std::abs(losses[s - 1]));
+  const double floor = data.entropy / n;
+  CAPTURE(floor);
+  CHECK(losses.back() < floor + 0.01 * floor);           // the fit's own codes
+  CHECK(logistic_pca_loss(p, src) < floor + 0.01 * floor);  // each row coded afresh by encode
+  const double err = logistic_pca_error(p, src), linear = pca_error(fit_pca(src, k), src);
+  CAPTURE(err);
+  CAPTURE(linear);
+  CHECK(err < 0.02 * linear);
+  // rows the fit never saw (other codes), from the same model (the same V and b)
+  const Planted fresh = planted_logistic(100, dim, k, 5, 6);
+  CHECK(logistic_pca_error(p, matrix_source(fresh.x, dim)) < 0.02 * linear);
+}
+
+TEST_CASE("logistic pca: a new row's code minimises its cross-entropy; decode is sigmoid(u V + b)") {
+  const int64_t dim = 20, k = 3;
+  const Planted data = planted_logistic(200, dim, k, 8, 8);
+  const LogisticPca p = fit_logistic_pca(matrix_source(data.x, dim), k, {.sweeps = 20});
+  std::vector<float> rows(5 * dim);
+  fill_uniform(rows, 0.0f, 1.0f, 9, 1);  // rows of no model: a code is still the best one for each
+  std::vector<float> codes(5 * k), out(5 * dim);
+  p.encode(rows, codes);
+  p.decode(codes, out);
+  for (int64_t i = 0; i < 5; ++i) {
+    const std::span<const float> x(rows.data() + i * dim, static_cast<size_t>(dim));
+    std::vector<double> u(codes.begin() + i * k, codes.begin() + (i + 1) * k);
+    const double at = row_xent(p, x, u);
+    for (int64_t a = 0; a < k; ++a)
+      for (double h : {-1e-2, 1e-2}) {  // every nearby code is worse
+        std::vector<double> moved = u;
+        moved[static_cast<size_t>(a)] += h;
+        CHECK(row_xent(p, x, moved) >= at - 1e-9);
+      }
+    for (int64_t j = 0; j < dim; ++j) {
+      double t = p.bias[static_cast<size_t>(j)];
+      for (int64_t a = 0; a < k; ++a) t += u[static_cast<size_t>(a)] * p.components[static_cast<size_t>(a * dim + j)];
+      CHECK(out[static_cast<size_t>(i * dim + j)] == doctest::Approx(1.0 / (1.0 + std::exp(-t))).epsilon(1e-5));
+    }
+  }
+}
+
+TEST_CASE("logistic pca: bad component counts, values outside [0, 1] and wrong sizes are refused") {
+  std::vector<float> m(50 * 8, 0.5f);
+  const DataSource src = matrix_source(m, 8);
+  CHECK_THROWS_WITH_AS(fit_logistic_pca(src, 0), doctest::Contains("expected 1 .. 8"), Error);
+  CHECK_THROWS_WITH_AS(fit_logistic_pca(src, 9), doctest::Contains("expected 1 .. 8"), Error);
+  CHECK_THROWS_WITH_AS(fit_logistic_pca(src, 2, {.sweeps = -1}), doctest::Contains("expected 0 or more"), Error);
+  m[17] = 1.5f;
+  CHECK_THROWS_WITH_AS(fit_logistic_pca(src, 2), doctest::Contains("row 2 unit 1 is 1.5; expected values in [0, 1]"),
+                       Error);
+  m[17] = 0.5f;
+  const LogisticPca p = fit_logistic_pca(src, 2, {.sweeps = 2});
+  std::vector<float> codes(3), out(7);
+  CHECK_THROWS_WITH_AS(p.encode(m, codes), doctest::Contains("expected 100 (50 rows x 2)"), Error);
+  CHECK_THROWS_WITH_AS(p.decode(codes, out), doctest::Contains("expected rows of 2 codes"), Error);
+  std::vector<float> other(10 * 7);
+  CHECK_THROWS_WITH_AS(logistic_pca_error(p, matrix_source(other, 7)), doctest::Contains("expected rows of 8"), Error);
+  CHECK_THROWS_WITH_AS(p.encode(std::span<const float>(m).first(8), std::span<float>(codes).first(2), 0),
+                       doctest::Contains("expected at least 1"), Error);
+  const std::vector<float> none;
+  CHECK_THROWS_WITH_AS(fit_logistic_pca(matrix_source(none, 8), 2), doctest::Contains("no rows"), Error);
+  CHECK_THROWS_WITH_AS(LogisticPca{}.encode(m, codes), doctest::Contains("no components"), Error);
 }

@@ -1,9 +1,11 @@
 // The io/ layer, part 1: IDX reading and its error paths on small synthetic
 // files, (when data/mnist exists) the real MNIST files, batch conversion
-// against plain loops, and the epoch permutation.
+// against plain loops, the epoch permutation, the face patches and the
+// synthetic curves.
 
 #include <doctest/doctest.h>
 
+#include "io/curves.hpp"
 #include "io/face_patches.hpp"
 #include "ops/rng.hpp"
 #include "io_test_util.hpp"
@@ -352,4 +354,125 @@ TEST_CASE("io/face_patches: angle() is how far the face in the patch is turned, 
     worst = std::max(worst, std::abs(std::remainder(seen - a, 2 * 3.14159265358979)));
   }
   CHECK(worst < 0.02);  // radians
+}
+
+TEST_CASE("io/curves: the spline passes through its three points, straight at both ends, smooth at the middle one") {
+  const ebm::io::Curves set(200, {.seed = 4});
+  for (int64_t i = 0; i < set.count(); ++i) {
+    const ebm::io::CurvePoints p = set.points(i);
+    for (size_t k = 0; k < 3; ++k) CHECK(ebm::io::spline_value(p, p.x[k]) == doctest::Approx(p.y[k]).epsilon(1e-9));
+    constexpr double h = 1e-4;
+    auto fd_slope = [&](double x) { return (ebm::io::spline_value(p, x + h) - ebm::io::spline_value(p, x - h)) / (2 * h); };
+    for (double x : {p.x[0] + 0.3, (p.x[0] + p.x[1]) / 2, (p.x[1] + p.x[2]) / 2, p.x[2] - 0.3})
+      CHECK(ebm::io::spline_slope(p, x) == doctest::Approx(fd_slope(x)).epsilon(1e-5));
+    // slope and curvature continuous at x1; curvature 0 at x0 and x2 (natural ends)
+    CHECK(ebm::io::spline_slope(p, p.x[1] - 1e-9) == doctest::Approx(ebm::io::spline_slope(p, p.x[1] + 1e-9)).epsilon(1e-6));
+    auto curvature = [&](double x) { return (ebm::io::spline_slope(p, x + h) - ebm::io::spline_slope(p, x - h)) / (2 * h); };
+    CHECK(curvature(p.x[1] - 1e-3) == doctest::Approx(curvature(p.x[1] + 1e-3)).epsilon(1e-2).scale(1.0));
+    CHECK(std::abs((ebm::io::spline_slope(p, p.x[0] + h) - ebm::io::spline_slope(p, p.x[0])) / h) < 1e-3);
+    CHECK(std::abs((ebm::io::spline_slope(p, p.x[2]) - ebm::io::spline_slope(p, p.x[2] - h)) / h) < 1e-3);
+  }
+}
+
+TEST_CASE("io/curves: points keep the margin and the gaps, x increasing; images are the seed's and the stream's") {
+  const ebm::io::Curves a(2000, {.seed = 7}), b(2000, {.seed = 7}), other_stream(2000, {.seed = 7, .stream = 1});
+  double min_x = 1e9, max_x = -1e9, min_y = 1e9, max_y = -1e9;
+  for (int64_t i = 0; i < a.count(); ++i) {
+    const ebm::io::CurvePoints p = a.points(i);
+    CHECK(p.x[1] - p.x[0] >= 2.0 - 1e-9);
+    CHECK(p.x[2] - p.x[1] >= 2.0 - 1e-9);
+    for (size_t k = 0; k < 3; ++k) {
+      min_x = std::min(min_x, p.x[k]), max_x = std::max(max_x, p.x[k]);
+      min_y = std::min(min_y, p.y[k]), max_y = std::max(max_y, p.y[k]);
+    }
+  }
+  // within [2, 25], and spread over it
+  CHECK(min_x >= 2.0);
+  CHECK(max_x <= 25.0);
+  CHECK(min_y >= 2.0);
+  CHECK(max_y <= 25.0);
+  CHECK(min_x < 2.1);
+  CHECK(max_x > 24.9);
+  CHECK(min_y < 2.1);
+  CHECK(max_y > 24.9);
+  CHECK(a.images(10, 20) == b.images(10, 20));
+  CHECK(a.images(10, 20) != other_stream.images(10, 20));
+  CHECK(a.images(10, 20) != ebm::io::Curves(2000, {.seed = 8}).images(10, 20));
+  const std::vector<float> one = a.images(13, 1), block = a.images(10, 20);
+  CHECK(std::equal(one.begin(), one.end(), block.begin() + 3 * 784));
+}
+
+TEST_CASE("io/curves: a straight curve is one unit of ink per pixel, blurred by the kernel and clipped at 1") {
+  // Points on row 10 from column 2 to 20: every column's centre gets one
+  // unit of ink; blurred, row 10 has 0.3 + 0.8 + 0.3 (clipped to 1), rows 9
+  // and 11 have 0.1 + 0.3 + 0.1, rows further away none.
+  const ebm::io::CurvePoints flat{{2.0, 10.0, 20.0}, {10.0, 10.0, 10.0}};
+  std::vector<float> img(28 * 28);
+  ebm::io::draw_curve(flat, 28, img);
+  for (int c = 4; c <= 18; ++c) {
+    CAPTURE(c);
+    CHECK(img[size_t(10 * 28 + c)] == 1.0f);
+    CHECK(img[size_t(9 * 28 + c)] == doctest::Approx(0.5).epsilon(1e-6));
+    CHECK(img[size_t(11 * 28 + c)] == doctest::Approx(0.5).epsilon(1e-6));
+    for (int r : {0, 5, 8, 12, 20, 27}) CHECK(img[size_t(r * 28 + c)] == 0.0f);
+  }
+  for (int r = 0; r < 28; ++r)
+    for (int c : {0, 22, 27}) CHECK(img[size_t(r * 28 + c)] == 0.0f);
+}
+
+TEST_CASE("io/curves: every image is ink on its curve, in [0, 1], and none away from it") {
+  const ebm::io::Curves set(100, {.seed = 2});
+  std::vector<float> img(784);
+  for (int64_t i = 0; i < set.count(); ++i) {
+    CAPTURE(i);
+    const ebm::io::CurvePoints p = set.points(i);
+    set.image(i, img);
+    // the curve, walked by plain loops in steps of at most 0.01 pixel of arc
+    std::vector<std::pair<double, double>> walk;
+    for (double x = p.x[0]; x <= p.x[2];) {
+      walk.emplace_back(x, ebm::io::spline_value(p, x));
+      const double s = ebm::io::spline_slope(p, x);
+      x += 0.01 / std::sqrt(1.0 + s * s);
+    }
+    walk.emplace_back(p.x[2], p.y[2]);
+    int bad_range = 0, ink_far = 0;
+    for (int r = 0; r < 28; ++r)
+      for (int c = 0; c < 28; ++c) {
+        const float v = img[size_t(r * 28 + c)];
+        bad_range += !(v >= 0.0f && v <= 1.0f);
+        double d2 = 1e9;
+        for (auto [x, y] : walk) d2 = std::min(d2, (x - c) * (x - c) + (y - r) * (y - r));
+        // ink reaches at most one pixel (bilinear) plus one (the blur) from the curve in each axis:
+        // within a distance of 2 sqrt(2)
+        if (d2 > 8.0) ink_far += v != 0.0f;
+      }
+    CHECK(bad_range == 0);
+    CHECK(ink_far == 0);
+    for (size_t k = 0; k < 3; ++k) {  // the pixels next to each point are well inked
+      const auto r = static_cast<int>(std::lround(p.y[k])), c = static_cast<int>(std::lround(p.x[k]));
+      float most = 0.0f;
+      for (int dr = -1; dr <= 1; ++dr)
+        for (int dc = -1; dc <= 1; ++dc) most = std::max(most, img[size_t((r + dr) * 28 + c + dc)]);
+      CHECK(most >= 0.5f);
+    }
+  }
+}
+
+TEST_CASE("io/curves: bad sizes, margins, indices and buffers are refused, naming what was expected") {
+  using ebm::io::Curves;
+  CHECK_THROWS_WITH_AS(Curves(-1, {}), doctest::Contains("expected a count of at least 0"), ebm::Error);
+  CHECK_THROWS_WITH_AS(Curves(1, {.side = 3}), doctest::Contains("expected at least 4"), ebm::Error);
+  CHECK_THROWS_WITH_AS(Curves(1, {.side = 10, .margin = 3.0}), doctest::Contains("room for three points"), ebm::Error);
+  CHECK_THROWS_WITH_AS(Curves(1, {.min_gap = 0.0}), doctest::Contains("gap > 0"), ebm::Error);
+  const Curves set(5, {});
+  std::vector<float> small(10);
+  CHECK_THROWS_WITH_AS(set.points(5), doctest::Contains("image 5 of a set of 5; expected an index in [0, 5)"), ebm::Error);
+  CHECK_THROWS_WITH_AS(set.image(0, small), doctest::Contains("an image has 784"), ebm::Error);
+  CHECK_THROWS_WITH_AS(set.images(3, 3), doctest::Contains("expected a range within the set"), ebm::Error);
+  const ebm::io::CurvePoints backwards{{5.0, 4.0, 9.0}, {1.0, 2.0, 3.0}};
+  std::vector<float> img(784);
+  CHECK_THROWS_WITH_AS(ebm::io::draw_curve(backwards, 28, img), doctest::Contains("expected them finite and increasing"),
+                       ebm::Error);
+  const ebm::io::CurvePoints nan_y{{1.0, 4.0, 9.0}, {1.0, std::nan(""), 3.0}};
+  CHECK_THROWS_WITH_AS(ebm::io::draw_curve(nan_y, 28, img), doctest::Contains("expected finite coordinates"), ebm::Error);
 }
