@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -200,8 +201,15 @@ GemmBackend default_gemm_backend() {
 
 namespace {
 
+// At most four threads per hardware thread (and at least 8 allowed): each
+// thread gets GEMM buffers of its own, so a mistyped count would claim
+// gigabytes and run no faster.
+int max_threads() { return std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency())); }
+
 ExecutorOptions checked(ExecutorOptions o) {
-  if (o.threads < 0) throw Error("executor: threads = {}; expected 0 (every core) or more", o.threads);
+  if (o.threads < 0 || o.threads > max_threads())
+    throw Error("executor: threads = {}; expected 0 (every core) to {} (four per hardware thread, at least 8)",
+                o.threads, max_threads());
   return o;
 }
 

@@ -30,7 +30,7 @@ namespace ebm {
 GemmBackend default_gemm_backend();
 
 struct ExecutorOptions {
-  int threads = 0;             // 0: every core of the machine
+  int threads = 0;             // 0: every core of the machine; at most max(8, 4 per hardware thread)
   uint64_t seed = 0;           // keys every random draw
   bool parallel = true;        // false: serial executor, same results
   bool fuse = true;            // fuse chains of element-wise ops

@@ -134,6 +134,8 @@ TEST_CASE("autodiff: optimizers refuse hyper-parameters out of range, naming the
   CHECK_THROWS_WITH_AS(opt.set_momentum(-0.5f), doctest::Contains("momentum = -0.5"), Error);
   CHECK(opt.lr() == 0.1f);  // a refused value changes nothing
   CHECK_THROWS_WITH_AS(Executor(g, {.threads = -1}), doctest::Contains("threads = -1"), Error);
+  CHECK_THROWS_WITH_AS(Executor(g, {.threads = 100000}), doctest::Contains("threads = 100000; expected 0 (every core) to"),
+                       Error);
 }
 
 // The engine's first idea: with F(v) = -c.v - sum_j softplus(b_j + W_j.v),
