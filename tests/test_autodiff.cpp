@@ -70,7 +70,7 @@ TEST_CASE("autodiff: check_grad passes on a composite loss that reuses values") 
   CHECK(r.ok);
 }
 
-TEST_CASE("autodiff: stop_gradient and sampling pass no gradient; unused parameters get zeros") {
+TEST_CASE("autodiff: stop_gradient and sampling pass no gradient, unused parameters get zeros") {
   Graph g;
   Tensor w = g.param("w", {3, 3}, 0.5f), unused = g.param("unused", {2, 2}, 1.0f);
   Tensor cut = sum(stop_gradient(w * 2.0f) * w);   // d/dw = stop_gradient(2w) = 1.0

@@ -165,7 +165,7 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
   }
 }
 
-TEST_CASE("autoencoder/fit: reconstructs the rows asked for, in their order; a runaway rate is flagged") {
+TEST_CASE("autoencoder/fit: reconstructs the rows asked for, in their order, a runaway rate is flagged") {
   const io::ImageSet set = tiny_digits(70, 1);
   const DataSource src = image_source(set, io::Pixels::scaled, 1);
   Graph g;
@@ -304,7 +304,7 @@ double row_xent(const LogisticPca& p, std::span<const float> x, std::span<const 
 
 }  // namespace
 
-TEST_CASE("logistic pca: fits data made by its own model to their entropy, far better than PCA; its loss never rises") {
+TEST_CASE("logistic pca: fits data made by its own model to their entropy, far better than PCA, its loss never rises") {
   const int64_t n = 300, dim = 24, k = 2;
   const Planted data = planted_logistic(n, dim, k, 5, 5);
   const DataSource src = matrix_source(data.x, dim);
@@ -329,7 +329,7 @@ TEST_CASE("logistic pca: fits data made by its own model to their entropy, far b
   CHECK(logistic_pca_error(p, matrix_source(fresh.x, dim)) < 0.02 * linear);
 }
 
-TEST_CASE("logistic pca: a new row's code minimises its cross-entropy; decode is sigmoid(u V + b)") {
+TEST_CASE("logistic pca: a new row's code minimises its cross-entropy, decode is sigmoid(u V + b)") {
   const int64_t dim = 20, k = 3;
   const Planted data = planted_logistic(200, dim, k, 8, 8);
   const LogisticPca p = fit_logistic_pca(matrix_source(data.x, dim), k, {.sweeps = 20});

@@ -151,7 +151,7 @@ TEST_CASE("crbm: gaussian visible units on two channels: free energy and pooling
   }
 }
 
-TEST_CASE("crbm: the default configuration builds; Gibbs steps give the same bits serial and on 2 threads") {
+TEST_CASE("crbm: the default configuration builds, Gibbs steps give the same bits serial and on 2 threads") {
   Graph g0;
   const Crbm defaults = Crbm::make(g0, "crbm", {});
   CHECK(defaults.w.shape() == Shape{24, 81});

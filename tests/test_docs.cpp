@@ -66,7 +66,7 @@ TEST_CASE("docs/words: letters only, lower-cased, two or more, entities and func
   CHECK(io::words_of("a\x01\xe9t\xffoil") == std::vector<std::string>{"oil"});  // stray bytes split words
 }
 
-TEST_CASE("docs/sgml: stories' attributes, topics and text are read; a broken file is a named error") {
+TEST_CASE("docs/sgml: stories' attributes, topics and text are read, a broken file is a named error") {
   TempDir dir("reuters_sgml");
   write_bytes(dir / "one.sgm", story(7, "YES", "TRAIN", {"earn", "acq"}, "Title here", "Body text.") +
                                    "<REUTERS TOPICS=\"NO\" LEWISSPLIT=\"TEST\" NEWID=\"8\"><TEXT TYPE=\"BRIEF\">"
@@ -167,7 +167,7 @@ TEST_CASE("docs/retrieval: precision and recall at each cutoff equal the counts 
   CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 3, cut); }), "code values"));
 }
 
-TEST_CASE("docs/hashing: a Hamming ball's lookup finds what a scan finds, nearest first; its scores by hand") {
+TEST_CASE("docs/hashing: a Hamming ball's lookup finds what a scan finds, nearest first, its scores by hand") {
   std::mt19937_64 gen(3);
   std::vector<uint64_t> codes;
   for (int d = 0; d < 300; ++d) codes.push_back(gen() & 0xfff);  // 12 bits: many neighbours
@@ -369,7 +369,7 @@ TEST_CASE("rbm/count: CD-1 on documents of two topics lowers their exact negativ
   CHECK(after < before - 0.5);  // the topics are learnable: well over half a nat
 }
 
-TEST_CASE("autoencoder/count: the loss's gradient matches finite differences; reconstructions are D p") {
+TEST_CASE("autoencoder/count: the loss's gradient matches finite differences, reconstructions are D p") {
   Graph g;
   Autoencoder a = Autoencoder::make(g, "ae", {.layers = {7, 5, 3}, .data_unit = Unit::count, .batch = 4,
                                               .init_std = 0.3f});

@@ -94,14 +94,14 @@ void check(const Case& t, gemm::Isa isa) {
 
 }  // namespace
 
-TEST_CASE("gemm/isa: names round-trip; unknown names are errors") {
+TEST_CASE("gemm/isa: names round-trip, unknown names are errors") {
   for (gemm::Isa isa : supported_isas()) CHECK(gemm::isa_from_name(gemm::isa_name(isa)) == isa);
   CHECK(gemm::isa_supported(gemm::active_isa()));
   CHECK_THROWS_AS(gemm::isa_from_name("sse9"), Error);
   CHECK_THROWS_WITH(gemm::isa_from_name("AVX2"), doctest::Contains("generic, avx2, avx512"));
 }
 
-TEST_CASE("gemm/skip_zeros: EBM_GEMM_SKIP_ZEROS takes 0 or 1; other values are errors") {
+TEST_CASE("gemm/skip_zeros: EBM_GEMM_SKIP_ZEROS takes 0 or 1, other values are errors") {
   CHECK(gemm::skip_zeros_from_name("1"));
   CHECK(gemm::skip_zeros_from_name(""));
   CHECK_FALSE(gemm::skip_zeros_from_name("0"));
@@ -231,7 +231,7 @@ TEST_CASE("gemm/sgemm: a one-row product (B read in place) is bitwise equal to t
       }
 }
 
-TEST_CASE("gemm/tile_grid: balanced pieces, rows cut on multiples of 16, columns on whole 32-wide panels; narrow products get two row tiles") {
+TEST_CASE("gemm/tile_grid: balanced pieces, rows cut on multiples of 16, columns on whole 32-wide panels, narrow products get two row tiles") {
   auto check_grid = [](int64_t m, int64_t n, int64_t rows, int64_t cols) {
     const gemm::TileGrid g = gemm::tile_grid(m, n);
     INFO("m=", m, " n=", n);
@@ -264,7 +264,7 @@ TEST_CASE("gemm/tile_grid: balanced pieces, rows cut on multiples of 16, columns
   CHECK(gemm::tile_grid(100, 500).col_start(1) == 256);  // 8 panels each side, not 240 | 260 (8 and 9)
 }
 
-TEST_CASE("gemm/PackCache: products on cached B panels are bitwise equal to sgemm; one pack per tile per run") {
+TEST_CASE("gemm/PackCache: products on cached B panels are bitwise equal to sgemm, one pack per tile per run") {
   struct Dims {
     int64_t m, n, k;
     bool ta, tb;

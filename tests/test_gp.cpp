@@ -149,7 +149,7 @@ TEST_CASE("gp_nll: the gradient in the features alone, and in theta alone, match
   }
 }
 
-TEST_CASE("deep kernel: starts as the DBN's recognition pass; its gradient matches finite differences") {
+TEST_CASE("deep kernel: starts as the DBN's recognition pass, its gradient matches finite differences") {
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = {6, 5, 3}, .seed = 3});
   for (const Rbm& r : dbn.rbms) {

@@ -253,7 +253,7 @@ TEST_CASE("io/face_patches: unturned at a zoom of side / size, a patch is the ce
   CHECK(ebm::io::images_with_labels(set, 1, 2) == std::vector<int64_t>{1});
 }
 
-TEST_CASE("io/face_patches: turning a round blob changes nothing; the draws are the seed's") {
+TEST_CASE("io/face_patches: turning a round blob changes nothing, the draws are the seed's") {
   ebm::io::ImageSet set{1, 64, 64, {}, {0}};
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x) {
@@ -374,7 +374,7 @@ TEST_CASE("io/curves: the spline passes through its three points, straight at bo
   }
 }
 
-TEST_CASE("io/curves: points keep the margin and the gaps, x increasing; images are the seed's and the stream's") {
+TEST_CASE("io/curves: points keep the margin and the gaps, x increasing, images are the seed's and the stream's") {
   const ebm::io::Curves a(2000, {.seed = 7}), b(2000, {.seed = 7}), other_stream(2000, {.seed = 7, .stream = 1});
   double min_x = 1e9, max_x = -1e9, min_y = 1e9, max_y = -1e9;
   for (int64_t i = 0; i < a.count(); ++i) {

@@ -102,7 +102,7 @@ TEST_CASE("io/write_svg_plot: y ticks are round and tell neighbours apart, on an
   CHECK(epochs.find(R"(text-anchor="middle">2<)") != std::string::npos);
 }
 
-TEST_CASE("io/write_svg_plot: every finite point drawn, the rest left out; text escaped; errors named") {
+TEST_CASE("io/write_svg_plot: every finite point drawn, the rest left out, text escaped, errors named") {
   const io_test::TempDir dir("plot");
   const auto path = dir / "curves.svg";
   const double nan = std::nan("");

@@ -147,7 +147,7 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
   fs::remove_all(blocked);
 }
 
-TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error; its last checkpoint stays finite") {
+TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error, its last checkpoint stays finite") {
   const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
   const DataSource train = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
   const fs::path d = fresh_dir("diverged");

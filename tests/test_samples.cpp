@@ -27,7 +27,7 @@ std::string slurp(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("samples/Csv: a fresh run rewrites the file from its first row; a resumed one appends") {
+TEST_CASE("samples/Csv: a fresh run rewrites the file from its first row, a resumed one appends") {
   const io_test::TempDir dir("csv");
   const fs::path p = dir.path / "m.csv";
   {
@@ -98,7 +98,7 @@ TEST_CASE("samples/RbmEpochCsv: one row per epoch, the divergence flag as 0 or 1
         "2,2.500,90.0000,52.0000,0.0000,0.0000,0.0000,0.0000,1\n");
 }
 
-TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number as NaN; curves drawn from them") {
+TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number as NaN, curves drawn from them") {
   const io_test::TempDir dir("curves");
   const fs::path p = dir.path / "metrics.csv";
   std::ofstream(p) << "epoch,recon_error,recon_baseline,fe_valid\n1,30,60,-100\n2,x,60,-110\n3,15\n";
