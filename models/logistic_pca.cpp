@@ -146,8 +146,8 @@ void logits(const LogisticPca& p, const float* u, const float* x, int64_t rows, 
 }
 
 // One Newton step on the codes u [rows, k] of rows x, V and b fixed (P
-// [dim, pairs(k)] the packed v_j v_j'). Returns the rows' summed loss after it.
-double code_step(const LogisticPca& p, const std::vector<float>& packed, const float* x, float* u, int64_t rows,
+// [dim, pairs(k)] the packed v_j v_j').
+void code_step(const LogisticPca& p, const std::vector<float>& packed, const float* x, float* u, int64_t rows,
                  Block& s) {
   const int64_t dim = p.dim, k = p.k(), kk = pairs(k);
   logits(p, u, x, rows, s, true);
@@ -162,23 +162,17 @@ double code_step(const LogisticPca& p, const std::vector<float>& packed, const f
     for (int64_t a = 0; a < k; ++a) d[static_cast<size_t>(i * k + a)] = static_cast<float>(di[static_cast<size_t>(a)]);
   });
   gemm(false, false, rows, dim, k, d.data(), p.components.data(), 0.0f, s.step.data());  // d V
-  std::vector<double> after(static_cast<size_t>(rows));
   tbb::parallel_for(int64_t{0}, rows, [&](int64_t i) {
     const float *t = s.t.data() + i * dim, *dt = s.step.data() + i * dim, *xi = x + i * dim;
     auto loss = [&](float f) { return xent_sum(t, dt, xi, f, dim); };
-    double now = xent_sum(t, t, xi, 0.0f, dim);
+    const double now = xent_sum(t, t, xi, 0.0f, dim);
     float f = 1.0f;
     for (int h = 0; h < kHalvings; ++h, f *= 0.5f)
-      if (const double tried = loss(f); tried < now) {
+      if (loss(f) < now) {
         for (int64_t a = 0; a < k; ++a) u[i * k + a] -= f * d[static_cast<size_t>(i * k + a)];
-        now = tried;
         break;
       }
-    after[static_cast<size_t>(i)] = now;
   });
-  double sum = 0;
-  for (double v : after) sum += v;
-  return sum;
 }
 
 // P [dim, pairs(k)]: row j the packed v_j v_j' of column j of V.
@@ -192,18 +186,13 @@ std::vector<float> packed_columns(const LogisticPca& p) {
 }
 
 // Codes of n rows of x (u [n, k], improved in place) after `steps` Newton
-// steps each; returns the rows' summed loss.
-double code_steps(const LogisticPca& p, const float* x, float* u, int64_t n, int steps) {
+// steps each, V and b fixed.
+void code_steps(const LogisticPca& p, const float* x, float* u, int64_t n, int steps) {
   const std::vector<float> packed = packed_columns(p);
   Block s(p.dim);
-  double loss = 0;
-  for (int64_t first = 0; first < n; first += kBlock) {
-    const int64_t rows = std::min(kBlock, n - first);
-    double block = 0;
-    for (int step = 0; step < steps; ++step) block = code_step(p, packed, x + first * p.dim, u + first * p.k(), rows, s);
-    loss += block;
-  }
-  return loss;
+  for (int64_t first = 0; first < n; first += kBlock)
+    for (int step = 0; step < steps; ++step)
+      code_step(p, packed, x + first * p.dim, u + first * p.k(), std::min(kBlock, n - first), s);
 }
 
 // One Newton step on every column (V[:, j], b_j) of p, the codes u [n, k]
@@ -323,9 +312,7 @@ LogisticPca fit_logistic_pca(const DataSource& src, int64_t components, const Lo
   pca.encode(x, u);
   Block s(dim);
   for (int sweep = 1; sweep <= o.sweeps; ++sweep) {
-    const std::vector<float> packed = packed_columns(p);
-    for (int64_t first = 0; first < n; first += kBlock)
-      code_step(p, packed, x.data() + first * dim, u.data() + first * components, std::min(kBlock, n - first), s);
+    code_steps(p, x.data(), u.data(), n, 1);
     const double loss = column_step(p, x.data(), u.data(), n, s);
     if (o.progress) o.progress(sweep, loss / static_cast<double>(n));
   }

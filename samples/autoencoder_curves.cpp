@@ -22,6 +22,8 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
+constexpr int kPaperSweeps = 200;  // logistic PCA's in the paper preset
+
 void apply_preset(const CLI::App& app, AeOptions& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
@@ -31,7 +33,7 @@ void apply_preset(const CLI::App& app, AeOptions& o) {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {50};
     if (unset("--finetune-epochs")) o.finetune_epochs = 200;
     if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.99f;
-    if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = 200;  // add_logistic_pca_option's help says so
+    if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = kPaperSweeps;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
   o.hidden = {400, 200, 100, 50, 25, 6};
   Sizes n;
   add_autoencoder_options(app, o, "", "sgd 0.01, adam 0.001");
-  add_logistic_pca_option(app, o, 200);
+  add_logistic_pca_option(app, o, kPaperSweeps);
   app.add_option("--train", n.train, "training images (the paper: 20,000)")->capture_default_str()
       ->check(samples::kPositive);
   app.add_option("--valid", n.valid, "validation images, which choose the epoch")->capture_default_str()

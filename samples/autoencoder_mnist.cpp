@@ -26,6 +26,8 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
+constexpr int kPaperSweeps = 100;  // logistic PCA's in the paper preset
+
 // A preset fills every option the command line did not set.
 void apply_preset(const CLI::App& app, AeOptions& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
@@ -36,7 +38,7 @@ void apply_preset(const CLI::App& app, AeOptions& o) {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {20};
     if (unset("--finetune-epochs")) o.finetune_epochs = 200;
     if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.99f;
-    if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = 100;  // add_logistic_pca_option's help says so
+    if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = kPaperSweeps;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -72,7 +74,7 @@ int main(int argc, char** argv) {
   o.hidden = {1000, 500, 250, 30};
   int64_t validation = 10000;
   add_autoencoder_options(app, o, "MNIST IDX files (default: data/mnist)", "sgd 0.01, adam 0.001");
-  add_logistic_pca_option(app, o, 100);
+  add_logistic_pca_option(app, o, kPaperSweeps);
   app.add_option("--validation", validation, "last N training images held out to choose the epoch")
       ->capture_default_str()->check(samples::kPositive);
   return run_main(app, argc, argv, "autoencoder_mnist", [&] {
