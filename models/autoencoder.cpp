@@ -21,7 +21,7 @@ Autoencoder Autoencoder::make(Graph& g, std::string name, const AutoencoderConfi
   if (cfg.batch <= 0) throw Error("autoencoder '{}': batch {}; expected a positive size", name, cfg.batch);
   if (!(cfg.code_noise >= 0.0f) || !std::isfinite(cfg.code_noise))
     throw Error("autoencoder '{}': code noise {}; expected a standard deviation of 0 or more", name, cfg.code_noise);
-  Autoencoder a{&g, name, cfg, {}, {}, {}, {}, {}, {}, {}};
+  Autoencoder a{&g, name, cfg, {}, {}, {}, {}, {}, {}, {}, {}};
   const auto& s = cfg.layers;
   for (size_t l = 0; l + 1 < s.size(); ++l) {
     a.we.push_back(g.param(fmt::format("{}.We{}", name, l), {s[l], s[l + 1]}));
@@ -37,8 +37,13 @@ Autoencoder Autoencoder::make(Graph& g, std::string name, const AutoencoderConfi
            : cfg.data_unit == Unit::count ? softmax_xent(out, a.x)
                                           : squared_error(out, a.x);
   const auto params = a.params();
-  const auto grads = grad(a.loss, params);
-  a.opt = cfg.optimizer == AeOptimizer::adam ? adam(params, grads, cfg.adam) : sgd(params, grads, cfg.sgd);
+  a.grads = grad(a.loss, params);
+  if (cfg.optimizer == AeOptimizer::cg) {
+    check_cg_options(cfg.cg);
+    check_hyper(fmt::format("autoencoder '{}'", name), "cg_weight_decay", cfg.cg_weight_decay, 0.0f);
+  } else {
+    a.opt = cfg.optimizer == AeOptimizer::adam ? adam(params, a.grads, cfg.adam) : sgd(params, a.grads, cfg.sgd);
+  }
   return a;
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/cg.hpp"
 #include "autodiff/optim.hpp"
 #include "graph/graph.hpp"
 #include "models/units.hpp"
@@ -31,7 +32,10 @@ namespace ebm {
 
 struct Dbn;
 
-enum class AeOptimizer { sgd, adam };
+// sgd and adam are update nodes run once per mini-batch; cg (the original
+// work's) runs a few line searches of conjugate gradients on each
+// mini-batch (autodiff/cg.hpp), with AutoencoderFitter as the driver.
+enum class AeOptimizer { sgd, adam, cg };
 
 struct AutoencoderConfig {
   std::vector<int64_t> layers{784, 1000, 500, 250, 30};  // input, hidden layers, code
@@ -41,6 +45,8 @@ struct AutoencoderConfig {
   AeOptimizer optimizer = AeOptimizer::sgd;
   SgdOptions sgd{.lr = 0.01f, .momentum = 0.9f, .weight_decay = 0.0f};
   AdamOptions adam{.lr = 1e-3f};
+  CgOptions cg{};                  // line searches per mini-batch, and the searches' conditions
+  float cg_weight_decay = 0.0f;    // cg: adds cg_weight_decay |w|^2 / 2 over every parameter to the loss
   float init_std = 0.01f;  // the random start's weights ~ N(0, init_std^2)
   // Semantic hashing (Salakhutdinov & Hinton 2009): while training, noise
   // N(0, code_noise^2) is added to the code units' total input, so that a
@@ -58,7 +64,8 @@ struct Autoencoder {
   std::vector<Tensor> wd, bd;  // decoder, layer l + 1 -> l
   Tensor x;                    // a training batch
   Tensor loss;                 // cross-entropy or squared error, per image
-  Optimizer opt;
+  std::vector<Tensor> grads;   // the loss's gradients, one per params() entry
+  Optimizer opt;               // sgd or adam's update nodes (none for cg)
 
   static Autoencoder make(Graph& g, std::string name, const AutoencoderConfig& config);
 

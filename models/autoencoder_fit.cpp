@@ -26,13 +26,65 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   // This run's momentum (or Adam's beta1) and weight decay, not the
   // checkpoint's; the learning rate is set at each epoch.
   const bool adam = a_.config.optimizer == AeOptimizer::adam;
+  if (a_.config.optimizer == AeOptimizer::cg) return;  // no update nodes; cg's settings are read per batch
   a_.opt.set_momentum(adam ? a_.config.adam.beta1 : a_.config.sgd.momentum);
   for (Tensor h : a_.opt.hyper)  // the rows' layout: autodiff/optim.cpp
     g.value(h)[adam ? 4 : 2] = adam ? a_.config.adam.weight_decay : a_.config.sgd.weight_decay;
 }
 
 float AutoencoderFitter::base_lr() const {
-  return a_.config.optimizer == AeOptimizer::adam ? a_.config.adam.lr : a_.config.sgd.lr;
+  switch (a_.config.optimizer) {
+    case AeOptimizer::adam: return a_.config.adam.lr;
+    case AeOptimizer::sgd: return a_.config.sgd.lr;
+    case AeOptimizer::cg: break;
+  }
+  return 0.0f;  // cg chooses its steps
+}
+
+double AutoencoderFitter::cg_batch(std::span<const float> x, AutoencoderEpoch& s) {
+  const std::vector<Tensor> params = a_.params();
+  Graph& g = *a_.graph;
+  std::vector<Tensor> targets{a_.loss};
+  targets.insert(targets.end(), a_.grads.begin(), a_.grads.end());
+  flat_.clear();
+  for (Tensor p : params) flat_.insert(flat_.end(), g.value(p).begin(), g.value(p).end());
+  auto scatter = [&](std::span<const float> v) {
+    size_t at = 0;
+    for (Tensor p : params) {
+      std::span<float> dst = g.value(p);
+      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(at), dst.size(), dst.begin());
+      at += dst.size();
+    }
+  };
+  const uint64_t step = ex_.step();  // one draw of any noise for the whole batch
+  const double wd = a_.config.cg_weight_decay;
+  double first_loss = std::numeric_limits<double>::quiet_NaN();
+  const Feed feeds[] = {{a_.x, x}};
+  const CgObjective objective = [&](std::span<const float> at, std::span<float> grad) {
+    scatter(at);
+    ex_.set_step(step);
+    ex_.run(targets, feeds);
+    const double loss = ex_.scalar(a_.loss);
+    if (std::isnan(first_loss)) first_loss = loss;
+    double f = loss, norm = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < params.size(); ++i)
+      for (float gi : ex_.value(a_.grads[i])) grad[k++] = gi;
+    if (wd > 0) {
+      for (size_t j = 0; j < at.size(); ++j) {
+        norm += double{at[j]} * at[j];
+        grad[j] += static_cast<float>(wd) * at[j];
+      }
+      f += 0.5 * wd * norm;
+    }
+    return f;
+  };
+  const CgReport r = minimize_cg(flat_, objective, a_.config.cg, &cg_);
+  scatter(flat_);
+  ex_.set_step(step + 1);
+  s.evaluations += r.evaluations;
+  s.failures += r.failures;
+  return first_loss;
 }
 
 std::vector<NamedTensor> AutoencoderFitter::state() const {
@@ -51,7 +103,8 @@ std::vector<NamedTensor> AutoencoderFitter::state() const {
 void AutoencoderFitter::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},     {"step", ex_.step()},         {"seed", ex_.options().seed},
                                {"data_seed", cfg_.data_seed}, {"best_error", best_error_}, {"best_epoch", best_epoch_},
-                               {"layers", a_.config.layers}, {"lr", base_lr()}};
+                               {"layers", a_.config.layers}, {"lr", base_lr()},
+                               {"cg_step", cg_.step},        {"cg_slope", cg_.slope}};
   save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
 }
 
@@ -65,6 +118,7 @@ void AutoencoderFitter::load() {
   best_error_ = meta.at("best_error").get<double>();
   best_epoch_ = meta.at("best_epoch").get<int>();
   ex_.set_step(meta.at("step").get<uint64_t>());
+  cg_ = {meta.value("cg_step", 0.0), meta.value("cg_slope", 0.0)};
 }
 
 double reconstruction_error(Executor& ex, Tensor input, Tensor output, const DataSource& src) {
@@ -154,16 +208,23 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
   const double base = cfg_.validate && epochs_done_ < cfg_.epochs ? baseline(train, valid) : 0.0;
   std::vector<AutoencoderEpoch> out;
   const Tensor targets[] = {a_.opt.step, a_.loss};
+  const bool cg = a_.config.optimizer == AeOptimizer::cg;
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
-    a_.opt.set_lr(base_lr() * std::pow(cfg_.lr_decay, static_cast<float>(e)));
+    if (!cg) a_.opt.set_lr(base_lr() * std::pow(cfg_.lr_decay, static_cast<float>(e)));
     batches.start_epoch(static_cast<uint64_t>(e));
     AutoencoderEpoch s{.epoch = e + 1, .baseline = base};
     for (int64_t k = 0; k < batches.batches(); ++k) {
       train.fill(batches.batch(k), x, static_cast<uint64_t>(e));
-      const Feed feeds[] = {{a_.x, x}};
-      ex_.run(targets, feeds);
-      s.train_loss += ex_.scalar(a_.loss) / static_cast<double>(batches.batches());
+      double loss = 0;
+      if (cg) {
+        loss = cg_batch(x, s);
+      } else {
+        const Feed feeds[] = {{a_.x, x}};
+        ex_.run(targets, feeds);
+        loss = ex_.scalar(a_.loss);
+      }
+      s.train_loss += loss / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     check_finite(state(), fmt::format("fine-tuning '{}'", a_.name), e + 1);

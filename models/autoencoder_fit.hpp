@@ -5,6 +5,13 @@
 // the test set), and a checkpoint per epoch from which a run resumes
 // exactly as if it had not stopped.
 //
+// With AeOptimizer::cg each mini-batch gets config.cg.line_searches line
+// searches of conjugate gradients (autodiff/cg.hpp) on its loss, plus
+// cg_weight_decay |w|^2 / 2; every evaluation of one batch draws the same
+// random numbers (the executor's step is held for the batch), so a line
+// search sees one objective. The step length carries from batch to batch
+// and is checkpointed.
+//
 // Errors are squared reconstruction errors per row, |x^ - x|^2 summed over
 // the units (the measure of Hinton & Salakhutdinov 2006). The baseline is
 // the validation error of reconstructing every row by the training rows'
@@ -43,6 +50,8 @@ struct AutoencoderEpoch {
   double baseline = 0;       // the training mean row's squared error on the validation rows
   bool best = false;         // the lowest validation error so far
   bool diverging = false;    // valid_error over 1.5 times the baseline
+  int64_t evaluations = 0;   // cg: loss-and-gradient evaluations over the epoch's batches
+  int64_t failures = 0;      // cg: line searches that found no lower point
 };
 
 class AutoencoderFitter {
@@ -69,6 +78,9 @@ class AutoencoderFitter {
   void save() const;
   void load();
   float base_lr() const;
+  // cg: the line searches on the batch in x, which is fed to the net; the
+  // loss before them.
+  double cg_batch(std::span<const float> x, AutoencoderEpoch& s);
 
   Autoencoder& a_;
   Executor& ex_;
@@ -77,6 +89,8 @@ class AutoencoderFitter {
   BestParams best_;  // the parameters at the best epoch
   double best_error_ = std::numeric_limits<double>::max();  // (finite: saved as JSON)
   int best_epoch_ = 0, epochs_done_ = 0;
+  CgState cg_;                 // cg: the step carried between batches
+  std::vector<float> flat_;    // cg: the parameters as one vector
 };
 
 // Mean squared error per row between the rows of `src` (as seen in epoch 0)

@@ -31,7 +31,8 @@ struct AeOptions {
   std::vector<int64_t> hidden;
   std::vector<int> pretrain_epochs{2};
   int finetune_epochs = 5, threads = 0, logistic_pca_sweeps = 10;
-  int64_t batch = 100;
+  int64_t batch = 100, cg_batch = 1000;
+  int cg_line_searches = 3;
   float pretrain_lr = 0.1f, data_lr = 0.0f, code_lr = 0.001f, momentum = 0.5f, weight_decay = 2e-4f;
   float finetune_lr = 0.0f, finetune_momentum = 0.9f, finetune_lr_decay = 1.0f;  // finetune_lr 0: the task's default
   float finetune_weight_decay = 0.0f;
@@ -41,7 +42,8 @@ struct AeOptions {
   AeOptimizer ae_optimizer() const {
     if (optimizer == "sgd") return AeOptimizer::sgd;
     if (optimizer == "adam") return AeOptimizer::adam;
-    throw Error("--optimizer '{}': expected sgd (with momentum) or adam", optimizer);
+    if (optimizer == "cg") return AeOptimizer::cg;
+    throw Error("--optimizer '{}': expected sgd (with momentum), adam or cg (conjugate gradients)", optimizer);
   }
 };
 
@@ -71,7 +73,13 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
       ->check(samples::kNonNegative);
   app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
       ->capture_default_str();
-  app.add_option("--optimizer", o.optimizer, "fine-tuning: sgd (with momentum) or adam")->capture_default_str();
+  app.add_option("--optimizer", o.optimizer,
+                 "fine-tuning: sgd (with momentum), adam, or cg (conjugate gradients, a few line searches per "
+                 "mini-batch of --cg-batch rows, as the paper fine-tuned)")
+      ->capture_default_str();
+  app.add_option("--cg-batch", o.cg_batch, "cg: rows per mini-batch")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--cg-line-searches", o.cg_line_searches, "cg: line searches per mini-batch")
+      ->capture_default_str()->check(samples::kPositive);
   app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs")->check(samples::kNonNegative);
   app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate (default: " + lr_defaults + ")")
       ->check(samples::kPositive);
@@ -81,7 +89,8 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
       ->capture_default_str()->check(samples::kPositive);
   app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty on every weight and bias")
       ->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--batch", o.batch, "mini-batch size (pretraining, and sgd or adam's fine-tuning)")
+      ->capture_default_str()->check(samples::kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
   app.add_option("--data-seed", o.data_seed,
@@ -134,7 +143,13 @@ inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t
   parse_cd_method(o.method, method_check);  // here, before any work
   (void)o.ae_optimizer();
   if (app.count("--finetune-momentum") > 0 && o.optimizer != "sgd")
-    throw Error("--finetune-momentum: for sgd; adam keeps its own moments");
+    throw Error("--finetune-momentum: for sgd; {}", o.optimizer == "adam" ? "adam keeps its own moments"
+                                                                           : "cg's directions are conjugate gradients");
+  for (const char* flag : {"--finetune-lr", "--finetune-lr-decay"})
+    if (app.count(flag) > 0 && o.optimizer == "cg")
+      throw Error("{}: for sgd and adam; cg's line searches choose their own steps", flag);
+  for (const char* flag : {"--cg-batch", "--cg-line-searches"})
+    if (app.count(flag) > 0 && o.optimizer != "cg") throw Error("{}: for --optimizer cg; this run uses {}", flag, o.optimizer);
 }
 
 // A sample's data and how to show it.
@@ -180,18 +195,24 @@ inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const A
                o.finetune_epochs);
   Progress bar(what, std::max(o.finetune_epochs, resumed));
   if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
-  Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error,baseline,best,diverging", resumed > 0);
+  const bool cg = a.config.optimizer == AeOptimizer::cg;
+  Csv csv(o.output + "/" + what + ".csv",
+          "epoch,seconds,train_loss,valid_error,baseline,best,diverging,evaluations,failed_searches", resumed > 0);
   bool warned = false;
   fit.fit(t.train, t.valid, [&](const AutoencoderEpoch& e) {
-    bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.3f}{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
-    csv.row("{},{:.3f},{:.5f},{:.4f},{:.4f},{:d},{:d}", e.epoch, e.seconds, e.train_loss, e.valid_error, e.baseline,
-            static_cast<int>(e.best), static_cast<int>(e.diverging));
+    bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.3f}{}{}", e.train_loss, e.valid_error, e.best ? " *" : "",
+                                    cg ? fmt::format("  ({} evaluations)", e.evaluations) : std::string()));
+    csv.row("{},{:.3f},{:.5f},{:.4f},{:.4f},{:d},{:d},{},{}", e.epoch, e.seconds, e.train_loss, e.valid_error,
+            e.baseline, static_cast<int>(e.best), static_cast<int>(e.diverging), e.evaluations, e.failures);
     if (e.diverging)
       flag_diverging(bar, what, e.epoch,
                      fmt::format("{}: warning: training is diverging: validation error {:.4g} in epoch {}, over 1.5 "
-                                 "times that of the training {}' mean ({:.4g}); a smaller --finetune-lr (this run "
-                                 "starts at {:g}) usually cures it",
-                                 what, e.valid_error, e.epoch, t.data_name, e.baseline, lr),
+                                 "times that of the training {}' mean ({:.4g}); {}",
+                                 what, e.valid_error, e.epoch, t.data_name, e.baseline,
+                                 cg ? std::string("conjugate gradients overfit their mini-batches: more --cg-batch rows "
+                                                  "or fewer --cg-line-searches")
+                                    : fmt::format("a smaller --finetune-lr (this run starts at {:g}) usually cures it",
+                                                  lr)),
                      warned);
   });
   FitResult r{fit.error(t.test), fit.reconstruct(t.test, t.shown)};
@@ -265,7 +286,11 @@ inline AutoencoderConfig autoencoder_config(const AeOptions& o, const AeTask& t,
   cfg.sgd.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_sgd;
   cfg.adam.lr = o.finetune_lr > 0 ? o.finetune_lr : t.finetune_lr_adam;
   cfg.sgd.momentum = o.finetune_momentum;
-  cfg.sgd.weight_decay = cfg.adam.weight_decay = o.finetune_weight_decay;
+  cfg.sgd.weight_decay = cfg.adam.weight_decay = cfg.cg_weight_decay = o.finetune_weight_decay;
+  if (cfg.optimizer == AeOptimizer::cg) {
+    cfg.batch = o.cg_batch;
+    cfg.cg.line_searches = o.cg_line_searches;
+  }
   return cfg;
 }
 
@@ -275,6 +300,9 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
   const std::string title = fmt::format("{}: {} autoencoder, preset {}", t.program, detail::layer_string(layers), o.preset);
   samples::check_batch(o.batch, t.train.count, t.data_name);
+  if (o.optimizer == "cg" && o.cg_batch > t.train.count)
+    throw Error("--cg-batch {}: more than the {} training {}; expected at most {}", o.cg_batch, t.train.count,
+                t.data_name, t.train.count);
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;

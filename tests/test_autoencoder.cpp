@@ -112,7 +112,7 @@ TEST_CASE("autoencoder: the loss's gradient matches finite differences, binary a
   }
 }
 
-TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run goes on where it stopped") {
+TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run goes on where it stopped (sgd, adam, cg)") {
   const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
   const DataSource tr = image_source(train, io::Pixels::scaled, 1), va = image_source(valid, io::Pixels::scaled, 1);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ae_{}", ::getpid());
@@ -135,7 +135,8 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
   double baseline = 0;
   for (int64_t i = 0; i < valid.count; ++i)
     for (size_t p = 0; p < 16; ++p) baseline += std::pow(valid.pixels[static_cast<size_t>(i) * 16 + p] / 255.0 - mean[p], 2) / 60.0;
-  for (AeOptimizer opt : {AeOptimizer::sgd, AeOptimizer::adam}) {
+  for (AeOptimizer opt : {AeOptimizer::sgd, AeOptimizer::adam, AeOptimizer::cg}) {
+    CAPTURE(static_cast<int>(opt));
     std::filesystem::remove_all(dir);
     const auto [params, err, stats, best] = run(30, false, opt);
     REQUIRE(stats.size() == 30);
@@ -145,7 +146,13 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
     CHECK(err < 0.5 * baseline);
     CHECK(best > 12);
     CHECK(err == doctest::Approx(stats[static_cast<size_t>(best - 1)].valid_error));
-    for (const AutoencoderEpoch& e : stats) CHECK_FALSE(e.diverging);
+    for (const AutoencoderEpoch& e : stats) {
+      CHECK_FALSE(e.diverging);
+      // cg: each of the 15 batches evaluates its start and at least one
+      // point per line search, two at the least when searches fail.
+      if (opt == AeOptimizer::cg) CHECK(e.evaluations >= 15 * 3);
+      if (opt != AeOptimizer::cg) CHECK(e.evaluations == 0);
+    }
     // Stopped after 12 epochs and resumed: the same 18 epochs follow, and
     // the same weights end it; resumed again with none left, the best
     // epoch's weights come back from the checkpoint.

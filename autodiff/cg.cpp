@@ -1,0 +1,158 @@
+#include "autodiff/cg.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "ops/error.hpp"
+
+namespace ebm {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double dot(std::span<const float> a, std::span<const float> b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double{a[i]} * double{b[i]};
+  return s;
+}
+
+// A point on the line x0 + a s: its step, value and slope (f' along s).
+struct Point {
+  double a = 0, f = 0, d = 0;
+};
+
+// The minimiser of the cubic through p and q (values and slopes), or NaN
+// when the cubic has none.
+double cubic_min(const Point& p, const Point& q) {
+  const double d1 = p.d + q.d - 3 * (p.f - q.f) / (p.a - q.a);
+  const double disc = d1 * d1 - p.d * q.d;
+  if (!(disc >= 0)) return kNaN;
+  const double d2 = std::copysign(std::sqrt(disc), q.a - p.a);
+  return q.a - (q.a - p.a) * (q.d + d2 - d1) / (q.d - p.d + 2 * d2);
+}
+
+}  // namespace
+
+void check_cg_options(const CgOptions& o) {
+  if (o.line_searches < 1 || o.max_evals < 1)
+    throw Error("conjugate gradients: line_searches = {} and max_evals = {}; expected both at least 1",
+                o.line_searches, o.max_evals);
+  if (!(o.c1 > 0 && o.c1 < o.c2 && o.c2 < 1))
+    throw Error("conjugate gradients: c1 = {} and c2 = {}; expected 0 < c1 < c2 < 1", o.c1, o.c2);
+  if (!(o.max_growth > 1 && std::isfinite(o.max_growth)))
+    throw Error("conjugate gradients: max_growth = {}; expected a finite factor over 1", o.max_growth);
+}
+
+CgReport minimize_cg(std::span<float> x, const CgObjective& f, const CgOptions& o, CgState* state) {
+  check_cg_options(o);
+  const size_t n = x.size();
+  std::vector<float> x0(x.begin(), x.end()), g0(n), g(n), s(n), g_lo(n);
+  CgReport r;
+  auto eval = [&](std::span<float> grad) {
+    ++r.evaluations;
+    return f(x, grad);
+  };
+  double f0 = eval(g0);
+  if (!std::isfinite(f0) || !std::isfinite(dot(g0, g0)))
+    throw Error("conjugate gradients: the objective is {} at the start, its gradient's squared norm {}; expected "
+                "finite values",
+                f0, dot(g0, g0));
+  r.f_start = r.f_end = f0;
+  std::transform(g0.begin(), g0.end(), s.begin(), [](float v) { return -v; });
+  double d0 = -dot(g0, g0);
+  CgState local;
+  CgState& st = state ? *state : local;
+  int failed_in_row = 0;
+  for (int k = 0; k < o.line_searches && d0 < 0; ++k) {
+    const double f_start = f0, d_start = d0;
+    auto sufficient = [&](const Point& p) { return p.f <= f_start + o.c1 * p.a * d_start; };
+    auto curvature = [&](const Point& p) { return std::abs(p.d) <= -o.c2 * d_start; };
+    auto try_at = [&](double a) {
+      for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(double{x0[i]} + a * double{s[i]});
+      const double fa = eval(g), da = dot(g, s);
+      return std::isfinite(fa) && std::isfinite(da) ? Point{a, fa, da} : Point{a, kInf, kNaN};
+    };
+    // The first trial: the last search's expected decrease, or a move of
+    // |g| / (1 + |g|) along -g when there is none.
+    double a = st.step > 0 && st.slope < 0 ? st.step * std::min(o.max_growth, st.slope / d0)
+                                           : 1.0 / (1.0 + std::sqrt(-d0));
+    Point lo{0, f0, d0}, hi, prev = lo, cur;
+    bool bracketed = false, accepted = false;
+    for (int e = 0; e < o.max_evals && !accepted; ++e) {
+      cur = try_at(a);
+      if (!bracketed) {
+        if (!sufficient(cur) || (prev.a > 0 && cur.f >= prev.f)) {
+          bracketed = true, lo = prev, hi = cur;
+        } else if (curvature(cur)) {
+          accepted = true;
+          break;
+        } else if (cur.d >= 0) {  // past the minimum, and lower: it becomes the low end
+          bracketed = true, hi = prev, lo = cur;
+          g_lo = g;
+        } else {  // still going down: step further, at most max_growth times
+          const double next = cubic_min(prev, cur);
+          const double low = cur.a + 0.1 * (cur.a - prev.a), high = o.max_growth * cur.a;
+          a = std::isfinite(next) && next > low ? std::min(next, high) : high;
+          prev = lo = cur;
+          g_lo = g;
+          continue;
+        }
+      } else {
+        if (!sufficient(cur) || cur.f >= lo.f) {
+          hi = cur;
+        } else {
+          if (curvature(cur)) {
+            accepted = true;
+            break;
+          }
+          if (cur.d * (hi.a - lo.a) >= 0) hi = lo;
+          lo = cur;
+          g_lo = g;
+        }
+      }
+      // The next trial inside the bracket: the cubic's minimum kept in its
+      // middle 80%, the midpoint when the cubic has none.
+      const double left = std::min(lo.a, hi.a), width = std::abs(hi.a - lo.a);
+      const double next = cubic_min(lo, hi);
+      a = std::isfinite(next) ? std::clamp(next, left + 0.1 * width, left + 0.9 * width) : left + 0.5 * width;
+    }
+    if (!accepted && lo.a > 0) {  // out of evaluations: the lowest point that decreased enough
+      cur = lo;
+      for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(double{x0[i]} + lo.a * double{s[i]});
+      g = g_lo;
+      accepted = true;
+    }
+    if (!accepted) {  // no lower point on this line: back to x0, steepest descent, a fresh first step
+      std::copy(x0.begin(), x0.end(), x.begin());
+      ++r.failures;
+      st = {};
+      if (++failed_in_row == 2) break;
+      std::transform(g0.begin(), g0.end(), s.begin(), [](float v) { return -v; });
+      d0 = -dot(g0, g0);
+      continue;
+    }
+    failed_in_row = 0;
+    ++r.line_searches;
+    st.step = cur.a;
+    st.slope = d_start;
+    // Polak-Ribiere, clipped at zero; steepest descent when not downhill.
+    const double beta = std::max(0.0, (dot(g, g) - dot(g, g0)) / dot(g0, g0));
+    for (size_t i = 0; i < n; ++i) s[i] = static_cast<float>(-double{g[i]} + beta * double{s[i]});
+    std::copy(x.begin(), x.end(), x0.begin());
+    g0.swap(g);
+    f0 = cur.f;
+    r.f_end = f0;
+    d0 = dot(g0, s);
+    if (!(d0 < 0)) {
+      std::transform(g0.begin(), g0.end(), s.begin(), [](float v) { return -v; });
+      d0 = -dot(g0, g0);
+    }
+  }
+  std::copy(x0.begin(), x0.end(), x.begin());
+  return r;
+}
+
+}  // namespace ebm
