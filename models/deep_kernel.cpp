@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -35,7 +36,9 @@ DeepKernel DeepKernel::make(Graph& g, std::string name, const DeepKernelConfig& 
   const std::vector<Tensor> ws = k.weights(), th{k.theta};
   std::vector<Tensor> all = ws;
   all.push_back(k.theta);
-  const std::vector<Tensor> grads = grad(k.loss, all);
+  if (cfg.cg) check_cg_options(cfg.cg_options);
+  k.grads = grad(k.loss, all);
+  const std::vector<Tensor>& grads = k.grads;
   const std::vector<Tensor> wg(grads.begin(), grads.end() - 1), tg{grads.back()};
   k.opt = adam(ws, wg, cfg.adam);
   k.hyper_opt = adam(th, tg, cfg.hyper_adam);
@@ -118,7 +121,9 @@ void DeepKernelFitter::save() const {
   const nlohmann::json meta = {{"step", steps_done_},         {"executor_step", ex_.step()},
                                {"seed", ex_.options().seed}, {"layers", k_.config.layers},
                                {"points", k_.config.points}, {"data", fmt::format("{:016x}", data_)},
-                               {"best_step", best_step_},    {"best_valid_rmse", best_rmse_}};
+                               {"best_step", best_step_},    {"best_valid_rmse", best_rmse_},
+                               {"optimizer", k_.config.cg ? "cg" : "adam"},
+                               {"cg_step", cg_.step},        {"cg_slope", cg_.slope}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
@@ -141,7 +146,11 @@ void DeepKernelFitter::load() {
     throw Error("resume from '{}': the checkpoint was fitted on other points, targets or validation points (data "
                 "fingerprint {}, this run's {:016x}); expected the same data as the run it continues", where,
                 meta.at("data").dump(), data_);
+  const std::string optimizer = meta.value("optimizer", "adam"), ours = k_.config.cg ? "cg" : "adam";
+  if (optimizer != ours)
+    throw Error("resume from '{}': the checkpoint was fine-tuned by {}; this run uses {}", where, optimizer, ours);
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
+  cg_ = {meta.value("cg_step", 0.0), meta.value("cg_slope", 0.0)};
   steps_done_ = meta.at("step").get<int>();
   best_step_ = meta.at("best_step").get<int>();
   best_rmse_ = meta.at("best_valid_rmse").get<double>();
@@ -183,14 +192,21 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
   const Tensor targets[] = {k_.step, k_.loss};
   auto start = std::chrono::steady_clock::now();
   while (steps_done_ < cfg_.steps) {
+    // Adam: one step; cg: the line searches up to the next evaluation.
+    const int steps = k_.config.cg ? std::min(cfg_.eval_every - steps_done_ % cfg_.eval_every, cfg_.steps - steps_done_) : 1;
+    double nll = 0;
     try {
-      ex_.run(targets, feeds);
+      if (k_.config.cg) {
+        nll = cg_steps(feeds, steps);
+      } else {
+        ex_.run(targets, feeds);
+        nll = ex_.scalar(k_.loss);
+      }
     } catch (const Error& e) {  // such as features that turned NaN in gp_nll
       throw Error("fine-tuning '{}', step {}: {} (the last checkpoint is of step {})", k_.name, steps_done_ + 1,
                   e.what(), steps_done_ - steps_done_ % cfg_.eval_every);
     }
-    const double nll = ex_.scalar(k_.loss);
-    ++steps_done_;
+    steps_done_ += steps;
     if (steps_done_ % cfg_.eval_every != 0 && steps_done_ != cfg_.steps) continue;
     check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_);
     DeepKernelEval e{steps_done_, 0.0, nll, k_.hyper(), 0.0, false};
@@ -214,6 +230,44 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     start = std::chrono::steady_clock::now();
   }
   best_.restore();
+}
+
+double DeepKernelFitter::cg_steps(std::span<const Feed> feeds, int searches) {
+  Graph& g = *k_.graph;
+  std::vector<Tensor> params = k_.weights();
+  params.push_back(k_.theta);
+  std::vector<Tensor> targets{k_.loss};
+  targets.insert(targets.end(), k_.grads.begin(), k_.grads.end());
+  flat_.clear();
+  for (Tensor p : params) flat_.insert(flat_.end(), g.value(p).begin(), g.value(p).end());
+  auto scatter = [&](std::span<const float> v) {
+    size_t at = 0;
+    for (Tensor p : params) {
+      const std::span<float> dst = g.value(p);
+      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(at), dst.size(), dst.begin());
+      at += dst.size();
+    }
+  };
+  bool first = true;
+  const CgObjective objective = [&](std::span<const float> at, std::span<float> grad) {
+    scatter(at);
+    try {
+      ex_.run(targets, feeds);
+    } catch (const Error&) {  // a trial step so far out that K is no longer positive definite, say
+      if (first) throw;       // (at the start: the caller names the step)
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    first = false;
+    size_t k = 0;
+    for (Tensor t : k_.grads)
+      for (float v : ex_.value(t)) grad[k++] = v;
+    return static_cast<double>(ex_.scalar(k_.loss));
+  };
+  CgOptions o = k_.config.cg_options;
+  o.line_searches = searches;
+  const CgReport r = minimize_cg(flat_, objective, o, &cg_);
+  scatter(flat_);
+  return r.f_start;
 }
 
 std::vector<float> DeepKernelFitter::features(std::span<const float> rows) {

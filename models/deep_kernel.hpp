@@ -7,7 +7,9 @@
 // gp_nll op) through the net then fine-tunes the kernel, the weights by one
 // Adam and the GP's hyper-parameters by another, on every labelled point at
 // once (the likelihood couples all of them: it does not split into
-// mini-batches).
+// mini-batches). With config.cg, conjugate gradients (autodiff/cg.hpp)
+// fine-tune the weights and theta together instead, as the paper did: a
+// full-batch objective is what line searches suit.
 //
 //   h_0 = x;  h_{l+1} = sigmoid(h_l W_l + b_l);  loss = gp_nll(h_L, y, theta)
 
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/cg.hpp"
 #include "autodiff/optim.hpp"
 #include "graph/executor.hpp"
 #include "graph/graph.hpp"
@@ -33,6 +36,9 @@ struct DeepKernelConfig {
   int64_t points = 1000;               // labelled points, all of them in every step
   AdamOptions adam{.lr = 1e-4f};       // the weights' optimizer
   AdamOptions hyper_adam{.lr = 1e-2f}; // theta's
+  bool cg = false;                     // conjugate gradients instead of the two Adams: a fine-tuning step is then
+                                       // one line search, and the direction restarts at each evaluation
+  CgOptions cg_options{};              // (its line_searches is the fitter's to set)
   float init_std = 0.01f;              // a random start's weights ~ N(0, init_std^2)
   uint64_t seed = 1;
 };
@@ -48,6 +54,7 @@ struct DeepKernel {
   Tensor loss;      // -log p(y | features) per point
   Tensor step;      // one Adam step of the weights and of theta
   Optimizer opt, hyper_opt;
+  std::vector<Tensor> grads;  // the loss's gradients: weights() in order, then theta's
 
   static DeepKernel make(Graph& g, std::string name, const DeepKernelConfig& config);
 
@@ -113,6 +120,9 @@ class DeepKernelFitter {
   std::vector<NamedTensor> state() const;
   void save() const;
   void load();
+  // cg: `searches` line searches from the current weights and theta on
+  // the fed points; the loss before them.
+  double cg_steps(std::span<const Feed> feeds, int searches);
   double valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
                     std::span<const float> valid_y);
 
@@ -125,6 +135,8 @@ class DeepKernelFitter {
   uint64_t data_ = 0;  // the fingerprint of fit()'s points and targets
   int steps_done_ = 0, best_step_ = 0;
   bool started_ = false;
+  CgState cg_;               // cg: the step carried between evaluations (checkpointed)
+  std::vector<float> flat_;  // cg: weights and theta as one vector
 };
 
 }  // namespace ebm

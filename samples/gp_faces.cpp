@@ -15,7 +15,8 @@
 //                                           (gaussian visible units on standardized pixels)
 //   3. a GP on its top-level features       the recognition pass's probabilities
 //   4. the DBN's kernel fine-tuned          backprop of the GP's -log p(y | features)
-//                                           through the net (the gp_nll op), theta with it
+//                                           through the net (the gp_nll op), theta with it;
+//                                           Adam, or conjugate gradients (--optimizer cg)
 //   --baseline: step 4 from a random start, the same budget
 //
 // The errors are root mean squared errors of the predictive means, in
@@ -40,7 +41,7 @@ using namespace ebm;
 using namespace ebm::samples;
 
 struct Options {
-  std::string data, output = "out/gp_faces", preset = "quick", profile, method = "cd1";
+  std::string data, output = "out/gp_faces", preset = "quick", profile, method = "cd1", optimizer = "adam";
   std::vector<int64_t> hidden{1000, 1000, 1000};
   std::vector<int> pretrain_epochs{5};
   int64_t labelled = 1000, validation_people = 6, per_image = 40, test_per_image = 10, batch = 100;
@@ -85,8 +86,12 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()->check(kPositive);
   app.add_option("--gp-steps", o.gp_steps, "Adam steps on the GP's hyper-parameters for fixed features")
       ->capture_default_str()->check(kNonNegative);
-  app.add_option("--finetune-steps", o.finetune_steps, "full-batch steps of fine-tuning the DBN's kernel")
+  app.add_option("--finetune-steps", o.finetune_steps, "full-batch steps of fine-tuning the DBN's kernel (cg: line searches)")
       ->check(kNonNegative);
+  app.add_option("--optimizer", o.optimizer,
+                 "the kernel's fine-tuning: adam (the weights and the hyper-parameters each by their own), or cg "
+                 "(conjugate gradients on both, a step being one line search, as the paper fine-tuned)")
+      ->capture_default_str();
   app.add_option("--finetune-lr", o.finetune_lr, "Adam's rate for the net's weights")->capture_default_str()
       ->check(kPositive);
   app.add_option("--hyper-lr", o.hyper_lr, "Adam's rate for the GP's hyper-parameters while fine-tuning")
@@ -126,11 +131,16 @@ void apply_preset(const CLI::App& app, Options& o) {
     throw Error("--labelled {}: expected 2 to the {} training patches (300 faces x --per-image {})", o.labelled,
                 300 * o.per_image, o.per_image);
   if (o.finetune_steps == 0)
-    if (const std::string f = given_flags(app, {"--finetune-lr", "--hyper-lr", "--eval-every", "--validation-people",
-                                                "--baseline"});
+    if (const std::string f = given_flags(app, {"--optimizer", "--finetune-lr", "--hyper-lr", "--eval-every",
+                                                "--validation-people", "--baseline"});
         !f.empty())
       throw Error("{}: {} the kernel's fine-tuning, which --finetune-steps 0 leaves out", f,
                   f.find(',') == std::string::npos ? "it sets" : "they set");
+  if (o.optimizer != "adam" && o.optimizer != "cg")
+    throw Error("--optimizer '{}': expected adam or cg (conjugate gradients)", o.optimizer);
+  if (o.optimizer == "cg")
+    if (const std::string f = given_flags(app, {"--finetune-lr", "--hyper-lr"}); !f.empty())
+      throw Error("{}: Adam's rates; --optimizer cg chooses its steps by line searches", f);
   CdConfig method_check;
   parse_cd_method(o.method, method_check);
 }
@@ -331,7 +341,7 @@ int run(const Options& o) {
   const bool resume = pretrain_stack(dbn, ex, ae, task, sum);  // false once a layer trained: the kernel starts afresh
 
   const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},
-                            .hyper_adam = {.lr = o.hyper_lr}, .seed = o.seed + 100};
+                            .hyper_adam = {.lr = o.hyper_lr}, .cg = o.optimizer == "cg", .seed = o.seed + 100};
   DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
   kernel.init_from(dbn);
   const auto [greedy, tuned] = finetune(kernel, ex, d, o, "finetune", resume, sum);

@@ -177,21 +177,26 @@ TEST_CASE("deep kernel: starts as the DBN's recognition pass, its gradient match
   CHECK_THROWS_WITH_AS(k.init_from(other), doctest::Contains("layer 0"), Error);
 }
 
+namespace {
+
+// n points of y = 3 sin(2 pi x_0); x_1..x_7 are noise that swamps x_0 in a
+// distance between raw inputs.
+void one_input_data(int n, uint32_t seed, std::vector<float>& x, std::vector<float>& y) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < 8; ++j) x.push_back(u(gen));
+    y.push_back(static_cast<float>(3 * std::sin(2 * std::numbers::pi * x[static_cast<size_t>(i * 8)])));
+  }
+}
+
+}  // namespace
+
 TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a resumed run goes on exactly") {
-  // y = 3 sin(2 pi x_0); x_1..x_7 are noise that swamps x_0 in a distance
-  // between raw inputs.
-  auto data = [](int n, uint32_t seed, std::vector<float>& x, std::vector<float>& y) {
-    std::mt19937 gen(seed);
-    std::uniform_real_distribution<float> u(0, 1);
-    for (int i = 0; i < n; ++i) {
-      for (int j = 0; j < 8; ++j) x.push_back(u(gen));
-      y.push_back(static_cast<float>(3 * std::sin(2 * std::numbers::pi * x[static_cast<size_t>(i * 8)])));
-    }
-  };
   std::vector<float> x, y, tx, ty, vx, vy;
-  data(60, 1, x, y);
-  data(200, 2, tx, ty);
-  data(40, 3, vx, vy);
+  one_input_data(60, 1, x, y);
+  one_input_data(200, 2, tx, ty);
+  one_input_data(40, 3, vx, vy);
   const double raw = rmse(GpRegression(x, 60, 8, y).predict(tx, 200), ty);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_dk_{}", ::getpid());
   std::filesystem::remove_all(dir);
@@ -250,5 +255,42 @@ TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a 
   // Resumed on other targets: refused, naming it.
   for (float& v : y) v = -v;
   CHECK_THROWS_WITH_AS(run(300, true, true), doctest::Contains("fitted on other points, targets"), Error);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too, resume exactly, refuse adam's checkpoint") {
+  std::vector<float> x, y, tx, ty;
+  one_input_data(60, 1, x, y);
+  one_input_data(200, 2, tx, ty);
+  const double raw = rmse(GpRegression(x, 60, 8, y).predict(tx, 200), ty);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_dkcg_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  auto run = [&](int steps, bool resume, bool cg = true) {
+    Graph g;
+    DeepKernel k = DeepKernel::make(g, "dk", {.layers = {8, 12, 4}, .points = 60, .cg = cg, .init_std = 0.5f});
+    Executor ex(g, {.threads = 2, .seed = 1});
+    DeepKernelFitter fit(k, ex, {.steps = steps, .eval_every = 10, .eval_batch = 64, .checkpoint = dir, .resume = resume});
+    k.set_hyper(GpRegression(fit.features(x), 60, 4, y).hyper());
+    std::vector<DeepKernelEval> evals;
+    fit.fit(x, y, {}, {}, [&](const DeepKernelEval& e) { evals.push_back(e); });
+    const GpRegression tuned(fit.features(x), 60, 4, y, k.hyper());
+    std::vector<float> p;
+    for (Tensor t : k.weights()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
+    return std::tuple{rmse(tuned.predict(fit.features(tx), 200), ty), evals, p};
+  };
+  const auto [tuned, evals, params] = run(60, false);
+  INFO("raw inputs ", raw, ", fine-tuned by cg ", tuned);
+  CHECK(tuned < 0.5 * raw);
+  REQUIRE(evals.size() == 7);  // step 0, then every 10 line searches
+  for (size_t i = 1; i < evals.size(); ++i) CHECK(evals[i].nll <= evals[i - 1].nll);  // each block starts lower
+  std::filesystem::remove_all(dir);
+  run(30, false);
+  const auto [rtuned, revals, rparams] = run(60, true);
+  REQUIRE(revals.size() == 3);
+  CHECK(revals.front().step == 40);
+  CHECK(revals.back().nll == evals.back().nll);
+  CHECK(rparams == params);
+  CHECK(rtuned == tuned);
+  CHECK_THROWS_WITH_AS(run(60, true, false), doctest::Contains("fine-tuned by cg; this run uses adam"), Error);
   std::filesystem::remove_all(dir);
 }
