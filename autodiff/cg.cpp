@@ -53,14 +53,19 @@ CgReport minimize_cg(std::span<float> x, const CgObjective& f, const CgOptions& 
   CgReport r;
   auto eval = [&](std::span<float> grad) {
     ++r.evaluations;
-    return f(x, grad);
+    try {
+      return f(x, grad);
+    } catch (...) {  // x back at the best point so far
+      std::copy(x0.begin(), x0.end(), x.begin());
+      throw;
+    }
   };
   double f0 = eval(g0);
   if (!std::isfinite(f0) || !std::isfinite(dot(g0, g0)))
     throw Error("conjugate gradients: the objective is {} at the start, its gradient's squared norm {}; expected "
                 "finite values",
                 f0, dot(g0, g0));
-  r.f_start = r.f_end = f0;
+  r.f_start = r.f_end = r.f_before_last = f0;
   std::transform(g0.begin(), g0.end(), s.begin(), [](float v) { return -v; });
   double d0 = -dot(g0, g0);
   CgState local;
@@ -68,6 +73,7 @@ CgReport minimize_cg(std::span<float> x, const CgObjective& f, const CgOptions& 
   int failed_in_row = 0;
   for (int k = 0; k < o.line_searches && d0 < 0; ++k) {
     const double f_start = f0, d_start = d0;
+    r.f_before_last = f0;
     auto sufficient = [&](const Point& p) { return p.f <= f_start + o.c1 * p.a * d_start; };
     auto curvature = [&](const Point& p) { return std::abs(p.d) <= -o.c2 * d_start; };
     auto try_at = [&](double a) {
@@ -128,8 +134,11 @@ CgReport minimize_cg(std::span<float> x, const CgObjective& f, const CgOptions& 
     if (!accepted) {  // no lower point on this line: back to x0, steepest descent, a fresh first step
       std::copy(x0.begin(), x0.end(), x.begin());
       ++r.failures;
+      const bool fresh = st.step <= 0;
       st = {};
-      if (++failed_in_row == 2) break;
+      // A second try is steepest descent from the default first step: the
+      // same trials again when this one was already that.
+      if (++failed_in_row == 2 || (fresh && d_start == -dot(g0, g0))) break;
       std::transform(g0.begin(), g0.end(), s.begin(), [](float v) { return -v; });
       d0 = -dot(g0, g0);
       continue;

@@ -47,9 +47,11 @@ struct CgState {
 
 struct CgReport {
   double f_start = 0, f_end = 0;  // the objective at the given x and at the returned x
+  double f_before_last = 0;       // where the last line search started (f_start when none did)
   int evaluations = 0;            // of the objective, the first included
   int line_searches = 0;          // that moved x
-  int failures = 0;               // searches that found no lower point (x kept; the direction reset)
+  int failures = 0;               // searches that found no point of sufficient decrease (x kept; the direction
+                                  // reset to -g and the state to zero)
 };
 
 // An ebm::Error naming the option unless line_searches, max_evals >= 1,
@@ -57,10 +59,13 @@ struct CgReport {
 void check_cg_options(const CgOptions& options);
 
 // Minimises f from x (overwritten with the best point found) by
-// options.line_searches line searches, stopping early at a zero gradient or
-// after two failed searches in a row. state (optional) is read for the
-// first trial step and updated. An ebm::Error for bad options or a
-// non-finite f or gradient at the start.
+// options.line_searches line searches, stopping early at a zero gradient,
+// after two failed searches in a row, or after one when the failed search
+// was already steepest descent from the default first step (a retry would
+// repeat it). state (optional) is read for the first trial step and
+// updated. An ebm::Error for bad options or a non-finite f or gradient at
+// the start; an exception from f propagates with x back at the best point
+// found before it.
 CgReport minimize_cg(std::span<float> x, const CgObjective& f, const CgOptions& options = {},
                      CgState* state = nullptr);
 

@@ -233,8 +233,14 @@ void Executor::run(std::span<const Tensor> targets, std::span<const Feed> feeds,
     m.arena.execute([&] {
       tbb::task_group beside;
       if (alongside) beside.run([&] { m.run_alongside(alongside); });
-      c.start->try_put(continue_msg{});
-      c.fg->wait_for_all();
+      try {
+        c.start->try_put(continue_msg{});
+        c.fg->wait_for_all();
+      } catch (...) {  // an op threw: the graph was cancelled, and must be reset before it runs again
+        beside.wait();
+        c.fg->reset();
+        throw;
+      }
       beside.wait();
     });
   } else {

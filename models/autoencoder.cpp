@@ -47,6 +47,15 @@ Autoencoder Autoencoder::make(Graph& g, std::string name, const AutoencoderConfi
   return a;
 }
 
+std::string_view optimizer_name(AeOptimizer o) {
+  switch (o) {
+    case AeOptimizer::sgd: return "sgd";
+    case AeOptimizer::adam: return "adam";
+    case AeOptimizer::cg: return "cg";
+  }
+  return "?";
+}
+
 void Autoencoder::init_from(const Dbn& dbn) {
   if (dbn.graph != graph)
     throw Error("autoencoder '{}': the DBN '{}' is in another graph; build both in one", name, dbn.name);

@@ -21,6 +21,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "autodiff/cg.hpp"
@@ -36,6 +37,7 @@ struct Dbn;
 // work's) runs a few line searches of conjugate gradients on each
 // mini-batch (autodiff/cg.hpp), with AutoencoderFitter as the driver.
 enum class AeOptimizer { sgd, adam, cg };
+std::string_view optimizer_name(AeOptimizer o);  // "sgd", "adam", "cg"
 
 struct AutoencoderConfig {
   std::vector<int64_t> layers{784, 1000, 500, 250, 30};  // input, hidden layers, code

@@ -79,7 +79,14 @@ double AutoencoderFitter::cg_batch(std::span<const float> x, AutoencoderEpoch& s
     }
     return f;
   };
-  const CgReport r = minimize_cg(flat_, objective, a_.config.cg, &cg_);
+  CgReport r;
+  try {
+    r = minimize_cg(flat_, objective, a_.config.cg, &cg_);
+  } catch (...) {  // the parameters back at the best point found (minimize_cg left it in flat_)
+    scatter(flat_);
+    ex_.set_step(step + 1);
+    throw;
+  }
   scatter(flat_);
   ex_.set_step(step + 1);
   s.evaluations += r.evaluations;
@@ -104,7 +111,8 @@ void AutoencoderFitter::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},     {"step", ex_.step()},         {"seed", ex_.options().seed},
                                {"data_seed", cfg_.data_seed}, {"best_error", best_error_}, {"best_epoch", best_epoch_},
                                {"layers", a_.config.layers}, {"lr", base_lr()},
-                               {"cg_step", cg_.step},        {"cg_slope", cg_.slope}};
+                               {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
+                               {"optimizer", optimizer_name(a_.config.optimizer)}};
   save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
 }
 
@@ -114,6 +122,10 @@ void AutoencoderFitter::load() {
     throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
                 cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
                 cfg_.data_seed);
+  // (checkpoints from before cg was built do not say: sgd or adam, whose state tensors must then match)
+  if (const std::string made = meta.value("optimizer", ""); !made.empty() && made != optimizer_name(a_.config.optimizer))
+    throw Error("resume from '{}': the checkpoint was fine-tuned by {}; this run uses {}", cfg_.checkpoint.string(),
+                made, optimizer_name(a_.config.optimizer));
   epochs_done_ = meta.at("epoch").get<int>();
   best_error_ = meta.at("best_error").get<double>();
   best_epoch_ = meta.at("best_epoch").get<int>();

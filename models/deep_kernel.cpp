@@ -265,9 +265,15 @@ double DeepKernelFitter::cg_steps(std::span<const Feed> feeds, int searches) {
   };
   CgOptions o = k_.config.cg_options;
   o.line_searches = searches;
-  const CgReport r = minimize_cg(flat_, objective, o, &cg_);
+  CgReport r;
+  try {
+    r = minimize_cg(flat_, objective, o, &cg_);
+  } catch (...) {  // the parameters back at the best point found (minimize_cg left it in flat_)
+    scatter(flat_);
+    throw;
+  }
   scatter(flat_);
-  return r.f_start;
+  return r.f_before_last;
 }
 
 std::vector<float> DeepKernelFitter::features(std::span<const float> rows) {

@@ -37,7 +37,9 @@ struct DeepKernelConfig {
   AdamOptions adam{.lr = 1e-4f};       // the weights' optimizer
   AdamOptions hyper_adam{.lr = 1e-2f}; // theta's
   bool cg = false;                     // conjugate gradients instead of the two Adams: a fine-tuning step is then
-                                       // one line search, and the direction restarts at each evaluation
+                                       // one line search, and the direction restarts at each evaluation (so a
+                                       // run resumes exactly from a checkpoint at a multiple of eval_every;
+                                       // one written at an end between them restarts it there)
   CgOptions cg_options{};              // (its line_searches is the fitter's to set)
   float init_std = 0.01f;              // a random start's weights ~ N(0, init_std^2)
   uint64_t seed = 1;

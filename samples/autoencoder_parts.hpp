@@ -152,6 +152,9 @@ inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t
     if (app.count(flag) > 0 && o.optimizer != "cg") throw Error("{}: for --optimizer cg; this run uses {}", flag, o.optimizer);
 }
 
+struct AeTask;
+inline void check_batches(const AeOptions& o, const AeTask& t);
+
 // A sample's data and how to show it.
 struct AeTask {
   std::string program;              // names the run in its messages
@@ -169,6 +172,14 @@ struct AeTask {
   std::vector<int64_t> logistic_pca;
   io::GridOptions::Contrast contrast = io::GridOptions::Contrast::fixed01;
 };
+
+// Refuses a --batch (or, for cg, a --cg-batch) larger than the training set.
+inline void check_batches(const AeOptions& o, const AeTask& t) {
+  samples::check_batch(o.batch, t.train.count, t.data_name);
+  if (o.optimizer == "cg" && o.cg_batch > t.train.count)
+    throw Error("--cg-batch {}: more than the {} training {}; expected at most {}", o.cg_batch, t.train.count,
+                t.data_name, t.train.count);
+}
 
 namespace detail {
 
@@ -299,10 +310,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   std::vector<int64_t> layers{input};
   layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
   const std::string title = fmt::format("{}: {} autoencoder, preset {}", t.program, detail::layer_string(layers), o.preset);
-  samples::check_batch(o.batch, t.train.count, t.data_name);
-  if (o.optimizer == "cg" && o.cg_batch > t.train.count)
-    throw Error("--cg-batch {}: more than the {} training {}; expected at most {}", o.cg_batch, t.train.count,
-                t.data_name, t.train.count);
+  check_batches(o, t);
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;

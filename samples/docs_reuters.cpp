@@ -204,7 +204,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
   const std::string title =
       fmt::format("docs_reuters: {} autoencoder on Reuters-21578, preset {}", detail::layer_string(layers), o.preset);
-  check_batch(o.batch, t.train.count, t.data_name);
+  check_batches(o, t);
   make_output_dir(o.output);
   check_file_folder("--profile", o.profile);
   fmt::print("{}\n{} training / {} validation / {} test stories (ModApte, {} left out with no vocabulary word), {} "

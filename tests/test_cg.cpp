@@ -164,19 +164,65 @@ TEST_CASE("conjugate gradients back off from steps where the objective overflows
   for (float v : x) CHECK(std::isfinite(v));
 }
 
-TEST_CASE("conjugate gradients stop after two failed searches and return the start unchanged") {
+TEST_CASE("conjugate gradients stop after failed searches and return the start unchanged") {
   // A flat function with a gradient that lies: no step along -g lowers it.
   const ebm::CgObjective liar = [](std::span<const float>, std::span<float> g) {
     for (float& v : g) v = 1.0f;
     return 1.0;
   };
   std::vector<float> x{0.25f, -0.5f};
-  const ebm::CgReport r = ebm::minimize_cg(x, liar, {.line_searches = 10, .max_evals = 5});
-  CHECK(r.failures == 2);
+  // Steepest descent from the default first step failed: a retry would
+  // repeat it, so it stops at once.
+  ebm::CgReport r = ebm::minimize_cg(x, liar, {.line_searches = 10, .max_evals = 5});
+  CHECK(r.failures == 1);
   CHECK(r.line_searches == 0);
-  CHECK(r.evaluations == 1 + 2 * 5);
+  CHECK(r.evaluations == 1 + 5);
   CHECK(x == std::vector<float>{0.25f, -0.5f});
   CHECK(r.f_end == 1.0);
+  // From a carried step, the first failure retries from the default step,
+  // and the second stops it.
+  ebm::CgState state{.step = 0.5, .slope = -2};
+  r = ebm::minimize_cg(x, liar, {.line_searches = 10, .max_evals = 5}, &state);
+  CHECK(r.failures == 2);
+  CHECK(r.evaluations == 1 + 2 * 5);
+  CHECK(x == std::vector<float>{0.25f, -0.5f});
+  CHECK(state.step == 0);
+}
+
+TEST_CASE("conjugate gradients leave x at the best point so far when the objective throws") {
+  // f = sum (i + 1) x_i^2, throwing on its fourth evaluation when armed:
+  // after the first line search has moved x.
+  int calls = 0;
+  bool armed = true;
+  const ebm::CgObjective fragile = [&](std::span<const float> p, std::span<float> g) {
+    if (++calls == 4 && armed) throw std::runtime_error("evaluation failed");
+    double f = 0;
+    for (size_t i = 0; i < p.size(); ++i) {
+      g[i] = 2.0f * static_cast<float>(i + 1) * p[i];
+      f += double(i + 1) * p[i] * p[i];
+    }
+    return f;
+  };
+  const ebm::CgOptions o{.line_searches = 5, .c2 = 0.9};
+  const ebm::CgState start{.step = 0.1, .slope = -56};  // a first trial that meets both conditions
+  std::vector<float> x{1.0f, 1.0f, 1.0f};
+  ebm::CgState state = start;
+  CHECK_THROWS_AS(ebm::minimize_cg(x, fragile, o, &state), std::runtime_error);
+  // Unarmed, the searches that ended within the first three evaluations
+  // give the point x must be back at: the last accepted one, never a trial.
+  armed = false;
+  std::vector<float> expected;
+  for (int k = 1; k <= 5; ++k) {
+    std::vector<float> y{1.0f, 1.0f, 1.0f};
+    ebm::CgState s = start;
+    ebm::CgOptions ok = o;
+    ok.line_searches = k;
+    calls = 0;
+    if (ebm::minimize_cg(y, fragile, ok, &s).evaluations <= 3) expected = y;
+  }
+  REQUIRE_FALSE(expected.empty());  // the first search took one trial
+  CHECK(expected != std::vector<float>{1.0f, 1.0f, 1.0f});
+  CHECK(x == expected);
 }
 
 TEST_CASE("conjugate gradients refuse bad options and a non-finite start") {
