@@ -29,17 +29,16 @@ DeepKernel DeepKernel::make(Graph& g, std::string name, const DeepKernelConfig& 
     fill_normal(g.value(k.w.back()), cfg.init_std, cfg.seed, l);
   }
   k.theta = g.param(name + ".theta", {1, 3});
+  if (cfg.ard) k.ard = g.param(name + ".ard", {1, cfg.layers.back()});
   k.x = g.input(name + ".x", {cfg.points, cfg.layers.front()});
   k.y = g.input(name + ".y", {cfg.points, 1});
   k.features = k.features_of(k.x);
   k.loss = gp_nll(k.features, k.y, k.theta);
-  const std::vector<Tensor> ws = k.weights(), th{k.theta};
-  std::vector<Tensor> all = ws;
-  all.push_back(k.theta);
   if (cfg.cg) check_cg_options(cfg.cg_options);
+  const std::vector<Tensor> ws = k.weights(), all = k.trained(), th(all.begin() + std::ssize(ws), all.end());
   k.grads = grad(k.loss, all);
   const std::vector<Tensor>& grads = k.grads;
-  const std::vector<Tensor> wg(grads.begin(), grads.end() - 1), tg{grads.back()};
+  const std::vector<Tensor> wg(grads.begin(), grads.begin() + std::ssize(ws)), tg(grads.begin() + std::ssize(ws), grads.end());
   k.opt = adam(ws, wg, cfg.adam);
   k.hyper_opt = adam(th, tg, cfg.hyper_adam);
   const Tensor both[] = {k.opt.step, k.hyper_opt.step};
@@ -66,7 +65,14 @@ gp::Hyper DeepKernel::hyper() const { return gp::hyper_from(std::as_const(*graph
 Tensor DeepKernel::features_of(Tensor input) const {
   Tensor h = input;
   for (size_t l = 0; l < w.size(); ++l) h = affine_sigmoid(h, w[l], b[l]);
-  return h;
+  return config.ard ? h * exp(ard) : h;
+}
+
+std::vector<Tensor> DeepKernel::trained() const {
+  std::vector<Tensor> p = weights();
+  p.push_back(theta);
+  if (config.ard) p.push_back(ard);
+  return p;
 }
 
 std::vector<Tensor> DeepKernel::weights() const {
@@ -83,9 +89,7 @@ DeepKernelFitter::DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitCon
                 "at least 1", k_.name, cfg_.steps, cfg_.eval_every, cfg_.eval_batch);
   eval_x_ = k_.graph->input(k_.name + ".eval_x", {cfg_.eval_batch, k_.config.layers.front()});
   eval_out_ = k_.features_of(eval_x_);
-  std::vector<Tensor> kept = k_.weights();
-  kept.push_back(k_.theta);
-  best_ = BestParams(*k_.graph, kept);
+  best_ = BestParams(*k_.graph, k_.trained());
 }
 
 std::vector<NamedTensor> DeepKernelFitter::state() const {
@@ -93,6 +97,7 @@ std::vector<NamedTensor> DeepKernelFitter::state() const {
   const auto ws = k_.weights();
   for (size_t i = 0; i < ws.size(); ++i) s.push_back({fmt::format("p{}", i), ws[i]});
   s.push_back({"theta", k_.theta});
+  if (k_.config.ard) s.push_back({"ard", k_.ard});
   for (size_t i = 0; i < best_.copies().size(); ++i) s.push_back({fmt::format("best{}", i), best_.copies()[i]});
   for (size_t i = 0; i < k_.opt.state.size(); ++i) s.push_back({fmt::format("opt{}", i), k_.opt.state[i]});
   for (size_t i = 0; i < k_.opt.hyper.size(); ++i) s.push_back({fmt::format("hyper{}", i), k_.opt.hyper[i]});
@@ -122,7 +127,7 @@ void DeepKernelFitter::save() const {
                                {"seed", ex_.options().seed}, {"layers", k_.config.layers},
                                {"points", k_.config.points}, {"data", fmt::format("{:016x}", data_)},
                                {"best_step", best_step_},    {"best_valid_rmse", best_rmse_},
-                               {"optimizer", k_.config.cg ? "cg" : "adam"},
+                               {"optimizer", k_.config.cg ? "cg" : "adam"}, {"ard", k_.config.ard},
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
@@ -149,6 +154,10 @@ void DeepKernelFitter::load() {
   const std::string optimizer = meta.value("optimizer", "adam"), ours = k_.config.cg ? "cg" : "adam";
   if (optimizer != ours)
     throw Error("resume from '{}': the checkpoint was fine-tuned by {}; this run uses {}", where, optimizer, ours);
+  if (meta.value("ard", false) != k_.config.ard)
+    throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
+                k_.config.ard ? "spherical" : "ARD (a length scale per feature)",
+                k_.config.ard ? "ARD (a length scale per feature)" : "spherical");
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
   cg_ = {meta.value("cg_step", 0.0), meta.value("cg_slope", 0.0)};
   steps_done_ = meta.at("step").get<int>();
@@ -234,8 +243,7 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
 
 double DeepKernelFitter::cg_steps(std::span<const Feed> feeds, int searches) {
   Graph& g = *k_.graph;
-  std::vector<Tensor> params = k_.weights();
-  params.push_back(k_.theta);
+  const std::vector<Tensor> params = k_.trained();
   std::vector<Tensor> targets{k_.loss};
   targets.insert(targets.end(), k_.grads.begin(), k_.grads.end());
   flat_.clear();

@@ -36,6 +36,13 @@ struct DeepKernelConfig {
   int64_t points = 1000;               // labelled points, all of them in every step
   AdamOptions adam{.lr = 1e-4f};       // the weights' optimizer
   AdamOptions hyper_adam{.lr = 1e-2f}; // theta's
+  // ARD (automatic relevance determination): one length scale per
+  // feature, as the paper's second kernel. The net's top-level features
+  // are multiplied by exp(ard) (a [1, features] parameter starting at 0,
+  // so the kernel starts spherical) before the spherical kernel of theta,
+  // which makes feature d's length scale l exp(-ard_d); ard is learned with
+  // theta (by its Adam, or by cg with everything).
+  bool ard = false;
   bool cg = false;                     // conjugate gradients instead of the two Adams: a fine-tuning step is then
                                        // one line search, and the direction restarts at each evaluation (so a
                                        // run resumes exactly from a checkpoint at a multiple of eval_every;
@@ -51,12 +58,13 @@ struct DeepKernel {
   DeepKernelConfig config;
   std::vector<Tensor> w, b;
   Tensor theta;     // [1, 3]: log length scale, log signal sd, log noise sd
+  Tensor ard;       // config.ard: [1, layers.back()], the features' log scales (else invalid)
   Tensor x, y;      // the labelled points [points, layers[0]] and their centred targets [points, 1]
   Tensor features;  // the net's output for x
   Tensor loss;      // -log p(y | features) per point
   Tensor step;      // one Adam step of the weights and of theta
   Optimizer opt, hyper_opt;
-  std::vector<Tensor> grads;  // the loss's gradients: weights() in order, then theta's
+  std::vector<Tensor> grads;  // the loss's gradients, one per trained() entry
 
   static DeepKernel make(Graph& g, std::string name, const DeepKernelConfig& config);
 
@@ -68,6 +76,7 @@ struct DeepKernel {
   // The top-level features of another input [rows, layers[0]].
   Tensor features_of(Tensor input) const;
   std::vector<Tensor> weights() const;  // every W and b, bottom up
+  std::vector<Tensor> trained() const;  // weights(), theta, and ard with config.ard: grads' order
 };
 
 struct DeepKernelFitConfig {

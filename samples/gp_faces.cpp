@@ -49,7 +49,7 @@ struct Options {
   int gp_steps = 200, finetune_steps = 100, eval_every = 10, threads = 0;
   float finetune_lr = 1e-4f, hyper_lr = 0.01f;
   uint64_t seed = 1, data_seed = 1;
-  bool resume = false, baseline = false, mean_field = true;
+  bool resume = false, baseline = false, mean_field = true, ard = false;
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -92,6 +92,9 @@ void add_options(CLI::App& app, Options& o) {
                  "the kernel's fine-tuning: adam (the weights and the hyper-parameters each by their own), or cg "
                  "(conjugate gradients on both, a step being one line search, as the paper fine-tuned)")
       ->capture_default_str();
+  app.add_flag("--ard", o.ard,
+               "fine-tune an ARD kernel: a length scale per feature, learned with the other hyper-parameters "
+               "(starting spherical)");
   app.add_option("--finetune-lr", o.finetune_lr, "Adam's rate for the net's weights")->capture_default_str()
       ->check(kPositive);
   app.add_option("--hyper-lr", o.hyper_lr, "Adam's rate for the GP's hyper-parameters while fine-tuning")
@@ -131,7 +134,7 @@ void apply_preset(const CLI::App& app, Options& o) {
     throw Error("--labelled {}: expected 2 to the {} training patches (300 faces x --per-image {})", o.labelled,
                 300 * o.per_image, o.per_image);
   if (o.finetune_steps == 0)
-    if (const std::string f = given_flags(app, {"--optimizer", "--finetune-lr", "--hyper-lr", "--eval-every",
+    if (const std::string f = given_flags(app, {"--optimizer", "--ard", "--finetune-lr", "--hyper-lr", "--eval-every",
                                                 "--validation-people", "--baseline"});
         !f.empty())
       throw Error("{}: {} the kernel's fine-tuning, which --finetune-steps 0 leaves out", f,
@@ -341,7 +344,8 @@ int run(const Options& o) {
   const bool resume = pretrain_stack(dbn, ex, ae, task, sum);  // false once a layer trained: the kernel starts afresh
 
   const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},
-                            .hyper_adam = {.lr = o.hyper_lr}, .cg = o.optimizer == "cg", .seed = o.seed + 100};
+                            .hyper_adam = {.lr = o.hyper_lr}, .ard = o.ard, .cg = o.optimizer == "cg",
+                            .seed = o.seed + 100};
   DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
   kernel.init_from(dbn);
   const auto [greedy, tuned] = finetune(kernel, ex, d, o, "finetune", resume, sum);

@@ -213,6 +213,38 @@ TEST_CASE("deep kernel: starts as the DBN's recognition pass, its gradient match
   CHECK(chk.ok);
   Dbn other = Dbn::make(g, "other", {.layers = {6, 4, 3}, .seed = 3});
   CHECK_THROWS_WITH_AS(k.init_from(other), doctest::Contains("layer 0"), Error);
+  // ARD: at its start (log scales 0) the same features and loss; its
+  // gradient, the log scales' included, matches finite differences away
+  // from the start; and feature d's kernel length is l exp(-ard_d): the
+  // loss equals a spherical kernel's on features scaled by hand.
+  DeepKernel ka = DeepKernel::make(g, "dka", {.layers = {6, 5, 3}, .points = 12, .ard = true});
+  ka.init_from(dbn);
+  ka.set_hyper(k.hyper());
+  REQUIRE(ka.trained().size() == k.trained().size() + 1);
+  const Feed afeeds[] = {{ka.x, xs}, {ka.y, ys}};
+  ex.run({ka.features, ka.loss}, afeeds);
+  const auto fa = ex.value(ka.features);
+  CHECK(std::equal(fa.begin(), fa.end(), b.begin()));
+  const float start_loss = ex.scalar(ka.loss);
+  ex.run({k.loss}, feeds);
+  CHECK(start_loss == ex.scalar(k.loss));
+  const std::vector<float> scales{0.7f, -0.4f, 0.2f};
+  std::copy(scales.begin(), scales.end(), g.value(ka.ard).begin());
+  const GradCheck achk = check_grad(ka.loss, ka.trained(), afeeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 2e-3});
+  INFO("worst ", achk.worst);
+  CHECK(achk.ok);
+  ex.run({ka.loss}, afeeds);
+  const float ard_loss = ex.scalar(ka.loss);
+  ex.run({up}, feeds);
+  std::vector<float> scaled(ex.value(up).begin(), ex.value(up).end());
+  for (size_t i = 0; i < scaled.size(); ++i) scaled[i] *= std::exp(scales[i % 3]);
+  Graph h;
+  const Tensor hf = h.input("f", {12, 3}), hy = h.input("y", {12, 1}), ht = h.param("theta", {1, 3});
+  std::copy_n(g.value(ka.theta).begin(), 3, h.value(ht).begin());
+  const Tensor by_hand = gp_nll(hf, hy, ht);
+  Executor hx(h, {.threads = 1});
+  hx.run({by_hand}, {{hf, scaled}, {hy, ys}});
+  CHECK(ard_loss == doctest::Approx(hx.scalar(by_hand)).epsilon(1e-5));
 }
 
 namespace {
@@ -296,16 +328,17 @@ TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a 
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too, resume exactly, and a run of the other optimizer refuses the checkpoint") {
+TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too, resume exactly (ARD too), and a run of another optimizer or kernel refuses the checkpoint") {
   std::vector<float> x, y, tx, ty;
   one_input_data(60, 1, x, y);
   one_input_data(200, 2, tx, ty);
   const double raw = rmse(GpRegression(x, 60, 8, y).predict(tx, 200), ty);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_dkcg_{}", ::getpid());
   std::filesystem::remove_all(dir);
-  auto run = [&](int steps, bool resume, bool cg = true) {
+  auto run = [&](int steps, bool resume, bool cg = true, bool ard = false) {
     Graph g;
-    DeepKernel k = DeepKernel::make(g, "dk", {.layers = {8, 12, 4}, .points = 60, .cg = cg, .init_std = 0.5f});
+    DeepKernel k =
+        DeepKernel::make(g, "dk", {.layers = {8, 12, 4}, .points = 60, .ard = ard, .cg = cg, .init_std = 0.5f});
     Executor ex(g, {.threads = 2, .seed = 1});
     DeepKernelFitter fit(k, ex, {.steps = steps, .eval_every = 10, .eval_batch = 64, .checkpoint = dir, .resume = resume});
     k.set_hyper(GpRegression(fit.features(x), 60, 4, y).hyper());
@@ -313,7 +346,7 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
     fit.fit(x, y, {}, {}, [&](const DeepKernelEval& e) { evals.push_back(e); });
     const GpRegression tuned(fit.features(x), 60, 4, y, k.hyper());
     std::vector<float> p;
-    for (Tensor t : k.weights()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
+    for (Tensor t : k.trained()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
     return std::tuple{rmse(tuned.predict(fit.features(tx), 200), ty), evals, p};
   };
   const auto [tuned, evals, params] = run(60, false);
@@ -331,5 +364,18 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   CHECK(rparams == params);
   CHECK(rtuned == tuned);
   CHECK_THROWS_WITH_AS(run(60, true, false), doctest::Contains("fine-tuned by cg; this run uses adam"), Error);
+  // With an ARD kernel: as good, resumed bitwise (its scales included), and
+  // a spherical run refuses its checkpoint.
+  std::filesystem::remove_all(dir);
+  const auto [atuned, aevals, aparams] = run(60, false, true, true);
+  INFO("ARD fine-tuned by cg ", atuned);
+  CHECK(atuned < 0.5 * raw);
+  CHECK(aparams.size() == params.size() + 4);
+  std::filesystem::remove_all(dir);
+  run(30, false, true, true);
+  const auto [artuned, arevals, arparams] = run(60, true, true, true);
+  CHECK(arparams == aparams);
+  CHECK(artuned == atuned);
+  CHECK_THROWS_WITH_AS(run(60, true, true, false), doctest::Contains("the checkpoint's kernel is ARD"), Error);
   std::filesystem::remove_all(dir);
 }
