@@ -8,10 +8,12 @@
 // Adam and the GP's hyper-parameters by another, on every labelled point at
 // once (the likelihood couples all of them: it does not split into
 // mini-batches). With config.cg, conjugate gradients (autodiff/cg.hpp)
-// fine-tune the weights and theta together instead, as the paper did: a
-// full-batch objective is what line searches suit.
+// fine-tune the weights and the hyper-parameters together instead, as the
+// paper did: a full-batch objective is what line searches suit. With
+// config.ard the kernel has a length scale per feature.
 //
 //   h_0 = x;  h_{l+1} = sigmoid(h_l W_l + b_l);  loss = gp_nll(h_L, y, theta)
+//   (config.ard: gp_nll(h_L * exp(ard), y, theta), ard a [1, features] row)
 
 #include <filesystem>
 #include <functional>
@@ -62,7 +64,7 @@ struct DeepKernel {
   Tensor x, y;      // the labelled points [points, layers[0]] and their centred targets [points, 1]
   Tensor features;  // the net's output for x
   Tensor loss;      // -log p(y | features) per point
-  Tensor step;      // one Adam step of the weights and of theta
+  Tensor step;      // one Adam step of the weights and of theta (and ard)
   Optimizer opt, hyper_opt;
   std::vector<Tensor> grads;  // the loss's gradients, one per trained() entry
 
@@ -91,17 +93,18 @@ struct DeepKernelEval {
   int step = 0;            // steps done
   double seconds = 0;      // since the last callback
   double nll = 0;          // -log p(y | features) per point, before the last step's update (step 0: at the start)
-  gp::Hyper hyper;         // theta after it
+  gp::Hyper hyper;         // theta after it (with ARD, l is the common factor of the lengths l exp(-ard_d))
   double valid_rmse = 0;   // the validation points' RMSE, predicted by a GP on the fitted points (0: none given)
   bool best = false;       // the lowest validation RMSE so far
 };
 
-// Fine-tunes a DeepKernel by full-batch Adam steps on its labelled points,
-// with a checkpoint (weights, theta, both optimizers' state, the step) at
-// each callback from which a run resumes exactly. With validation points,
-// each callback also predicts them by a GP on the fitted points' features,
-// and fit() ends with the weights and theta of the step that predicted them
-// best (the start included): the validation set chooses when to stop. With
+// Fine-tunes a DeepKernel by full-batch Adam steps (or cg line searches)
+// on its labelled points, with a checkpoint (trained(), both optimizers'
+// state, cg's step, the step count) at each callback from which a run
+// resumes exactly. With validation points, each callback also predicts
+// them by a GP on the fitted points' features, and fit() ends with the
+// weights and hyper-parameters of the step that predicted them best (the
+// start included): the validation set chooses when to stop. With
 // `resume`, fit() starts by loading the checkpoint, when there is one:
 // whatever was set before (such as theta from a GP on the starting
 // features) is then replaced by the saved state.
@@ -131,7 +134,7 @@ class DeepKernelFitter {
   std::vector<NamedTensor> state() const;
   void save() const;
   void load();
-  // cg: `searches` line searches from the current weights and theta on
+  // cg: `searches` line searches from the current trained() values on
   // the fed points; the loss before them.
   double cg_steps(std::span<const Feed> feeds, int searches);
   double valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
@@ -147,7 +150,7 @@ class DeepKernelFitter {
   int steps_done_ = 0, best_step_ = 0;
   bool started_ = false;
   CgState cg_;               // cg: the step carried between evaluations (checkpointed)
-  std::vector<float> flat_;  // cg: weights and theta as one vector
+  std::vector<float> flat_;  // cg: trained() as one vector
 };
 
 }  // namespace ebm

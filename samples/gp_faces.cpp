@@ -16,7 +16,8 @@
 //   3. a GP on its top-level features       the recognition pass's probabilities
 //   4. the DBN's kernel fine-tuned          backprop of the GP's -log p(y | features)
 //                                           through the net (the gp_nll op), theta with it;
-//                                           Adam, or conjugate gradients (--optimizer cg)
+//                                           Adam, or conjugate gradients (--optimizer cg);
+//                                           --ard: a length scale per feature
 //   --baseline: step 4 from a random start, the same budget
 //
 // The errors are root mean squared errors of the predictive means, in

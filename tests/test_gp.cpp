@@ -7,6 +7,7 @@
 // recognition pass, its gradient matches finite differences, and
 // fine-tuning it finds the one input that matters, resuming exactly.
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <numbers>
@@ -203,7 +204,8 @@ TEST_CASE("deep kernel: starts as the DBN's recognition pass, its gradient match
   const Tensor up = dbn.up(k.x, 2);
   Executor ex(g, {.threads = 2});
   ex.run({k.features, up}, {{k.x, xs}, {k.y, ys}});
-  const auto a = ex.value(k.features), b = ex.value(up);
+  const auto a = ex.value(k.features);
+  const std::vector<float> b(ex.value(up).begin(), ex.value(up).end());
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
   std::vector<Tensor> wrt = k.weights();
   wrt.push_back(k.theta);
@@ -370,12 +372,25 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   const auto [atuned, aevals, aparams] = run(60, false, true, true);
   INFO("ARD fine-tuned by cg ", atuned);
   CHECK(atuned < 0.5 * raw);
-  CHECK(aparams.size() == params.size() + 4);
+  REQUIRE(aparams.size() == params.size() + 4);
+  auto moved = [](const std::vector<float>& p) {  // the last 4: the features' log scales, learned from 0
+    return std::any_of(p.end() - 4, p.end(), [](float v) { return v != 0.0f && std::isfinite(v); });
+  };
+  CHECK(moved(aparams));
   std::filesystem::remove_all(dir);
   run(30, false, true, true);
   const auto [artuned, arevals, arparams] = run(60, true, true, true);
   CHECK(arparams == aparams);
   CHECK(artuned == atuned);
   CHECK_THROWS_WITH_AS(run(60, true, true, false), doctest::Contains("the checkpoint's kernel is ARD"), Error);
+  // Adam learns the log scales too (with theta, by the hyper-parameters'
+  // Adam), and an ARD run refuses a spherical checkpoint.
+  std::filesystem::remove_all(dir);
+  const auto [dtuned, devals, dparams] = run(20, false, false, true);
+  CHECK(std::isfinite(dtuned));
+  CHECK(moved(dparams));
+  std::filesystem::remove_all(dir);
+  run(10, false, false, false);
+  CHECK_THROWS_WITH_AS(run(20, true, false, true), doctest::Contains("the checkpoint's kernel is spherical"), Error);
   std::filesystem::remove_all(dir);
 }
