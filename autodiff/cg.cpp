@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "graph/executor.hpp"
 #include "ops/error.hpp"
 
 namespace ebm {
@@ -162,6 +163,60 @@ CgReport minimize_cg(std::span<float> x, const CgObjective& f, const CgOptions& 
   }
   std::copy(x0.begin(), x0.end(), x.begin());
   return r;
+}
+
+GraphCgResult minimize_cg(Executor& ex, Tensor loss, std::span<const Tensor> params, std::span<const Tensor> grads,
+                          std::span<const Feed> feeds, const CgOptions& options, CgState* state,
+                          const GraphCgOptions& go) {
+  Graph& g = *loss.graph;
+  std::vector<Tensor> targets{loss};
+  targets.insert(targets.end(), grads.begin(), grads.end());
+  std::vector<float> flat;
+  for (Tensor p : params) flat.insert(flat.end(), g.value(p).begin(), g.value(p).end());
+  auto scatter = [&](std::span<const float> v) {
+    size_t at = 0;
+    for (Tensor p : params) {
+      const std::span<float> dst = g.value(p);
+      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(at), dst.size(), dst.begin());
+      at += dst.size();
+    }
+  };
+  GraphCgResult out;
+  bool first = true;
+  const CgObjective objective = [&](std::span<const float> at, std::span<float> grad) {
+    scatter(at);
+    if (go.before_run) go.before_run();
+    try {
+      ex.run(targets, feeds);
+    } catch (const Error&) {
+      if (first || !go.failed_run_is_nan) throw;
+      return kNaN;
+    }
+    const double value = ex.scalar(loss);
+    if (first) out.first_loss = value;
+    first = false;
+    size_t k = 0;
+    for (Tensor t : grads)
+      for (float v : ex.value(t)) grad[k++] = v;
+    double f = value;
+    if (go.weight_decay > 0) {
+      double norm = 0;
+      for (size_t j = 0; j < at.size(); ++j) {
+        norm += double{at[j]} * at[j];
+        grad[j] += static_cast<float>(go.weight_decay) * at[j];
+      }
+      f += 0.5 * go.weight_decay * norm;
+    }
+    return f;
+  };
+  try {
+    out.report = minimize_cg(flat, objective, options, state);
+  } catch (...) {  // minimize_cg left the best point in flat
+    scatter(flat);
+    throw;
+  }
+  scatter(flat);
+  return out;
 }
 
 }  // namespace ebm

@@ -2,8 +2,8 @@
 // Nonlinear conjugate gradients with a line search: the optimizer Hinton &
 // Salakhutdinov (2006) fine-tuned their deep autoencoders with, a few line
 // searches on each mini-batch of 1,000 rows. A plain function over a flat
-// vector of parameters: the caller's objective sets them, runs the graph's
-// loss and gradients, and hands back both.
+// vector and an objective, and an overload over a graph's parameters whose
+// objective sets them, runs the graph's loss and gradients, and reads both.
 //
 // Directions are Polak-Ribiere's, clipped at zero (PR+: a direction that
 // stops helping becomes the steepest descent again), and restarted along
@@ -22,7 +22,12 @@
 #include <functional>
 #include <span>
 
+#include "graph/graph.hpp"
+
 namespace ebm {
+
+class Executor;
+struct Feed;
 
 // f(x), with df/dx written to grad (same size as x). A non-finite value
 // tells the search the step went too far.
@@ -68,5 +73,22 @@ void check_cg_options(const CgOptions& options);
 // found before it.
 CgReport minimize_cg(std::span<float> x, const CgObjective& f, const CgOptions& options = {},
                      CgState* state = nullptr);
+
+// The same over a graph's parameters: the objective sets `params` to x,
+// runs `loss` and `grads` (one per parameter, in order) on `feeds` and
+// reads them back; the parameters end at the best point found, also when
+// an exception propagates.
+struct GraphCgOptions {
+  std::function<void()> before_run = {};  // called before every run (such as holding the executor's step)
+  double weight_decay = 0;           // adds weight_decay |x|^2 / 2 to the loss
+  bool failed_run_is_nan = false;    // an ebm::Error from a run after the first is a step too far
+};
+struct GraphCgResult {
+  CgReport report;
+  double first_loss = 0;  // `loss` at the start, without the weight decay
+};
+GraphCgResult minimize_cg(Executor& ex, Tensor loss, std::span<const Tensor> params, std::span<const Tensor> grads,
+                          std::span<const Feed> feeds, const CgOptions& options, CgState* state,
+                          const GraphCgOptions& graph_options = {});
 
 }  // namespace ebm

@@ -42,56 +42,20 @@ float AutoencoderFitter::base_lr() const {
 }
 
 double AutoencoderFitter::cg_batch(std::span<const float> x, AutoencoderEpoch& s) {
-  const std::vector<Tensor> params = a_.params();
-  Graph& g = *a_.graph;
-  std::vector<Tensor> targets{a_.loss};
-  targets.insert(targets.end(), a_.grads.begin(), a_.grads.end());
-  flat_.clear();
-  for (Tensor p : params) flat_.insert(flat_.end(), g.value(p).begin(), g.value(p).end());
-  auto scatter = [&](std::span<const float> v) {
-    size_t at = 0;
-    for (Tensor p : params) {
-      std::span<float> dst = g.value(p);
-      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(at), dst.size(), dst.begin());
-      at += dst.size();
-    }
-  };
   const uint64_t step = ex_.step();  // one draw of any noise for the whole batch
-  const double wd = a_.config.cg_weight_decay;
-  double first_loss = std::numeric_limits<double>::quiet_NaN();
   const Feed feeds[] = {{a_.x, x}};
-  const CgObjective objective = [&](std::span<const float> at, std::span<float> grad) {
-    scatter(at);
-    ex_.set_step(step);
-    ex_.run(targets, feeds);
-    const double loss = ex_.scalar(a_.loss);
-    if (std::isnan(first_loss)) first_loss = loss;
-    double f = loss, norm = 0;
-    size_t k = 0;
-    for (size_t i = 0; i < params.size(); ++i)
-      for (float gi : ex_.value(a_.grads[i])) grad[k++] = gi;
-    if (wd > 0) {
-      for (size_t j = 0; j < at.size(); ++j) {
-        norm += double{at[j]} * at[j];
-        grad[j] += static_cast<float>(wd) * at[j];
-      }
-      f += 0.5 * wd * norm;
-    }
-    return f;
-  };
-  CgReport r;
+  GraphCgResult r;
   try {
-    r = minimize_cg(flat_, objective, a_.config.cg, &cg_);
-  } catch (...) {  // the parameters back at the best point found (minimize_cg left it in flat_)
-    scatter(flat_);
+    r = minimize_cg(ex_, a_.loss, a_.params(), a_.grads, feeds, a_.config.cg, &cg_,
+                    {.before_run = [&] { ex_.set_step(step); }, .weight_decay = a_.config.cg_weight_decay});
+  } catch (...) {
     ex_.set_step(step + 1);
     throw;
   }
-  scatter(flat_);
   ex_.set_step(step + 1);
-  s.evaluations += r.evaluations;
-  s.failures += r.failures;
-  return first_loss;
+  s.evaluations += r.report.evaluations;
+  s.failures += r.report.failures;
+  return r.first_loss;
 }
 
 std::vector<NamedTensor> AutoencoderFitter::state() const {

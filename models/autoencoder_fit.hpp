@@ -90,7 +90,6 @@ class AutoencoderFitter {
   double best_error_ = std::numeric_limits<double>::max();  // (finite: saved as JSON)
   int best_epoch_ = 0, epochs_done_ = 0;
   CgState cg_;                 // cg: the step carried between batches
-  std::vector<float> flat_;    // cg: the parameters as one vector
 };
 
 // Mean squared error per row between the rows of `src` (as seen in epoch 0)

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -242,46 +241,12 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
 }
 
 double DeepKernelFitter::cg_steps(std::span<const Feed> feeds, int searches) {
-  Graph& g = *k_.graph;
-  const std::vector<Tensor> params = k_.trained();
-  std::vector<Tensor> targets{k_.loss};
-  targets.insert(targets.end(), k_.grads.begin(), k_.grads.end());
-  flat_.clear();
-  for (Tensor p : params) flat_.insert(flat_.end(), g.value(p).begin(), g.value(p).end());
-  auto scatter = [&](std::span<const float> v) {
-    size_t at = 0;
-    for (Tensor p : params) {
-      const std::span<float> dst = g.value(p);
-      std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(at), dst.size(), dst.begin());
-      at += dst.size();
-    }
-  };
-  bool first = true;
-  const CgObjective objective = [&](std::span<const float> at, std::span<float> grad) {
-    scatter(at);
-    try {
-      ex_.run(targets, feeds);
-    } catch (const Error&) {  // a trial step so far out that K is no longer positive definite, say
-      if (first) throw;       // (at the start: the caller names the step)
-      return std::numeric_limits<double>::quiet_NaN();
-    }
-    first = false;
-    size_t k = 0;
-    for (Tensor t : k_.grads)
-      for (float v : ex_.value(t)) grad[k++] = v;
-    return static_cast<double>(ex_.scalar(k_.loss));
-  };
   CgOptions o = k_.config.cg_options;
   o.line_searches = searches;
-  CgReport r;
-  try {
-    r = minimize_cg(flat_, objective, o, &cg_);
-  } catch (...) {  // the parameters back at the best point found (minimize_cg left it in flat_)
-    scatter(flat_);
-    throw;
-  }
-  scatter(flat_);
-  return r.f_before_last;
+  // A trial step so far out that K is no longer positive definite is a
+  // step too far; at the start the error goes to the caller, who names the step.
+  return minimize_cg(ex_, k_.loss, k_.trained(), k_.grads, feeds, o, &cg_, {.failed_run_is_nan = true})
+      .report.f_before_last;
 }
 
 std::vector<float> DeepKernelFitter::features(std::span<const float> rows) {

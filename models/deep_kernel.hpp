@@ -150,7 +150,6 @@ class DeepKernelFitter {
   int steps_done_ = 0, best_step_ = 0;
   bool started_ = false;
   CgState cg_;               // cg: the step carried between evaluations (checkpointed)
-  std::vector<float> flat_;  // cg: trained() as one vector
 };
 
 }  // namespace ebm
