@@ -55,6 +55,11 @@
 //                       print_paired): 100 quads of blocks of 10 dense
 //                       steps and 10 runs of that floor (S F F S), the
 //                       median of the quads' ratios and their spread
+//   write_ahead_speedup, write_ahead_speedup_iqr_pct
+//                       the step (zero skipping on) without and with the
+//                       weights' lines claimed ahead (bench::
+//                       print_write_ahead_speedup): 100 quads of blocks of
+//                       10 steps, off on on off, the median ratio off / on
 //   epoch_dense_without_updates_s, overhead_dense_without_updates_vs_dataflow_floor,
 //   updates_share_of_dense_epoch
 //                       the dense epoch without its parameter updates (the
@@ -183,6 +188,7 @@ int main(int argc, char** argv) {
   const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600, {.dense = &flow}, no_updates, false);
   const bench::RoundsReport rep = bench::print_rounds(r, 600 * dense.flops(), shapes, kThreads, avx512_gflops);
   bench::print_paired("paired_dense_vs_dataflow_floor", kQuads, 10, steps, flow, false);
+  bench::print_write_ahead_speedup("write_ahead_speedup", kQuads, 10, steps);
   const int64_t params = 784 * 500 + 784 + 500;
   bench::print_update_floor(rep.epoch_s, rep.floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));
   bench::print_value("epoch_dense_without_updates_s", bench::median(r.extra));

@@ -36,7 +36,10 @@
 // with it on; paired_dense_vs_dataflow_floor and
 // paired_vs_dataflow_same_operands_floor, each with an _iqr_pct, take
 // the same two readings another way: 50 quads of blocks of 10 steps and
-// 10 runs of that floor, S F F S, bench::print_paired), the parameter updates' memory floor (update_floor_s,
+// 10 runs of that floor, S F F S, bench::print_paired), write_ahead_speedup
+// and its _iqr_pct (the step with the weights' lines claimed ahead, the
+// default, against without: bench::print_write_ahead_speedup, 50 quads of
+// blocks of 10 steps), the parameter updates' memory floor (update_floor_s,
 // overhead_vs_floor_plus_updates: see bench::measure_update_seconds), the
 // same epoch without its parameter updates (each round's last: forward and
 // backward with every gradient written out whole; epoch_without_updates_s,
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
   const bench::RoundsReport rep = bench::print_rounds(r, kSteps * dense.flops(), shapes, kThreads, avx512_gflops);
   bench::print_paired("paired_dense_vs_dataflow_floor", kQuads, 10, steps, flow, false);
   bench::print_paired("paired_vs_dataflow_same_operands_floor", kQuads, 10, steps, flow, true);
+  bench::print_write_ahead_speedup("write_ahead_speedup", kQuads, 10, steps);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];
   bench::print_update_floor(rep.epoch_s, rep.floor_s, kSteps * bench::measure_update_seconds(params, kThreads));

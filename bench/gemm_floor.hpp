@@ -380,6 +380,31 @@ void print_paired(std::string_view key, int quads, int k, Steps steps, GemmFlow&
   print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
 }
 
+// The write-ahead's gain inside the step (ebm::gemm::set_write_ahead: the
+// weights' lines claimed while their gradient's tiles are computed), read
+// in-process: blocks of `k` steps with it off and on, in the order
+// off on on off, `quads` times, each quad's ratio its off blocks' seconds
+// over its on blocks'. Prints <key> (the median) and <key>_iqr_pct, and
+// leaves it on.
+template <typename Steps>
+void print_write_ahead_speedup(std::string_view key, int quads, int k, Steps steps) {
+  auto run = [&](bool on) {
+    ebm::gemm::set_write_ahead(on);
+    return seconds_of([&] { steps(k); });
+  };
+  run(false);
+  run(true);
+  std::vector<double> q;
+  for (int i = 0; i < quads; ++i) {
+    const double off1 = run(false), on1 = run(true);
+    const double on2 = run(true), off2 = run(false);
+    q.push_back((off1 + off2) / (on1 + on2));
+  }
+  ebm::gemm::set_write_ahead(true);
+  print_value(key, median(q));
+  print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
+}
+
 // What both step benches print from their rounds, after the step's
 // profile: epoch_s, epoch_iqr_pct, epoch_flops, the floor figures
 // (print_floor, with OpenBLAS's rates measured here on `shapes`), the dense

@@ -54,7 +54,7 @@ void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
       if (pn.in[static_cast<size_t>(a)] == task.nodes[0]) k.tile_slot = a;
     ms.op[ms.n] = &op_of(task.nodes[m]);
   }
-  const TileEpilogue epilogue{[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* tile,
+  TileEpilogue epilogue{[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* tile,
                                  int64_t ld) {
                                 const auto& e = *static_cast<const Members*>(ctx);
                                 for (size_t m = 0; m < e.n; ++m) {
@@ -65,6 +65,9 @@ void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
                                 }
                               },
                               &ms};
+  for (size_t m = 0; m < ms.n && !epilogue.writes; ++m)  // an update's weights, claimed while each tile is computed
+    if (const int slot = tile_update_claims(*ms.op[m]); slot >= 0 && ms.kernel[m].in_shape[static_cast<size_t>(slot)] == c.shape[static_cast<size_t>(task.nodes[0])])
+      epilogue.writes = ms.kernel[m].in[static_cast<size_t>(slot)];
   Kernel k = kernel(c, task.nodes[0]);
   k.epilogue = &epilogue;
   run_forward(op_of(task.nodes[0]), k);

@@ -176,6 +176,63 @@ bool skip_zeros() {
   return on == 1;
 }
 
+namespace {
+std::atomic<int> write_ahead_on{-1};  // 1 or 0 once set or read from EBM_GEMM_WRITE_AHEAD; -1 before
+std::atomic<int64_t> lines_claimed{0};
+}  // namespace
+
+bool write_ahead_from_name(std::string_view value) {
+  if (value.empty() || value == "1") return true;
+  if (value == "0") return false;
+  throw Error("EBM_GEMM_WRITE_AHEAD={}: expected 0 (no lines claimed ahead) or 1 (the default)", value);
+}
+
+void set_write_ahead(bool on) { write_ahead_on.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+bool write_ahead() {
+  int on = write_ahead_on.load(std::memory_order_relaxed);
+  if (on < 0) {
+    const char* env = std::getenv("EBM_GEMM_WRITE_AHEAD");
+    int unset = -1;
+    write_ahead_on.compare_exchange_strong(unset, env == nullptr || write_ahead_from_name(env) ? 1 : 0,
+                                           std::memory_order_relaxed);
+    on = write_ahead_on.load(std::memory_order_relaxed);
+  }
+  return on == 1;
+}
+
+int64_t micro_kernel_calls(int64_t m, int64_t n, int64_t k, bool listed) {
+  const Isa isa = active_isa();
+  const int64_t rows = listed ? 4 : isa == Isa::avx512 ? 12 : 6;  // detail::mr_of
+  const int64_t cols = isa == Isa::avx512 ? 32 : isa == Isa::avx2 ? 16 : 8;  // two vectors
+  const int64_t slabs = (k + detail::kKc - 1) / detail::kKc;
+  return std::max<int64_t>(1, (m + rows - 1) / rows * ((n + cols - 1) / cols) * slabs);
+}
+
+WriteAhead::WriteAhead(void* base, int64_t rows, int64_t row_bytes, int64_t stride, int64_t steps)
+    : base_(static_cast<const char*>(base)),
+      rows_(row_bytes > 0 ? std::max<int64_t>(rows, 0) : 0),
+      row_bytes_(row_bytes),
+      stride_(stride),
+      per_step_(0) {
+  per_step_ = (lines() + std::max<int64_t>(steps, 1) - 1) / std::max<int64_t>(steps, 1);
+}
+
+namespace detail {
+thread_local WriteAhead* thread_write_ahead = nullptr;
+}  // namespace detail
+
+int64_t claimed_lines() { return lines_claimed.load(std::memory_order_relaxed); }
+
+WriteAheadScope::WriteAheadScope(WriteAhead* w) : w_(w), previous_(detail::thread_write_ahead) {
+  detail::thread_write_ahead = w;
+}
+
+WriteAheadScope::~WriteAheadScope() {
+  detail::thread_write_ahead = previous_;
+  if (w_) lines_claimed.fetch_add(w_->claimed(), std::memory_order_relaxed);
+}
+
 TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows, int64_t max_cols, bool sparse_a, int64_t depth) {
   const int64_t cols = (n + max_cols - 1) / max_cols;
   const bool narrow = cols == 1 && n <= 32 && m >= 64;

@@ -77,6 +77,70 @@ bool skip_zeros();
 // anything else an ebm::Error naming the variable and the values it takes.
 bool skip_zeros_from_name(std::string_view value);
 
+// Write-ahead (on by default): when the caller will write a tile's worth
+// of some matrix as soon as the tile is computed (a fused SGD update of the
+// weights whose gradient the tile is), it hands that rectangle to
+// WriteAheadScope, and the product claims its cache lines for writing
+// (PREFETCHW), a few between micro-kernel calls, so that taking lines the
+// other core holds overlaps the arithmetic instead of stalling the update.
+// Changes no bit. Process-wide; turning it off (here, or with
+// EBM_GEMM_WRITE_AHEAD=0, read on first use; another value than 0 or 1 is
+// an ebm::Error) serves the benchmarks' A/B readings.
+void set_write_ahead(bool on);
+bool write_ahead();
+bool write_ahead_from_name(std::string_view value);
+// Lines claimed ahead so far in this process, counted per tile (tests and
+// benchmarks see that the path ran).
+int64_t claimed_lines();
+
+// Micro-kernel calls (of the active ISA) a product of m x n over depth k
+// makes: its pace for claiming lines. `listed`: A is mostly zeros (rows
+// go four to a call).
+int64_t micro_kernel_calls(int64_t m, int64_t n, int64_t k, bool listed);
+
+// A rectangle of memory (`rows` rows of `row_bytes` bytes, `stride` bytes
+// apart) claimed for writing, line by line, over about `steps` calls of
+// step(): each claims ceil(lines / steps) lines until all are claimed.
+class WriteAhead {
+ public:
+  WriteAhead(void* base, int64_t rows, int64_t row_bytes, int64_t stride, int64_t steps);
+  void step() noexcept {
+    for (int64_t i = 0; i < per_step_ && row_ < rows_; ++i) {
+      const char* line = base_ + row_ * stride_ + offset_;
+#if defined(__x86_64__)
+      asm volatile("prefetchw %0" ::"m"(*line));  // a NOP on the rare x86-64 without it
+#else
+      __builtin_prefetch(line, 1, 3);
+#endif
+      ++claimed_;
+      if ((offset_ += 64) >= row_bytes_) offset_ = 0, ++row_;
+    }
+  }
+  bool done() const { return row_ == rows_; }
+  int64_t claimed() const { return claimed_; }  // lines claimed so far
+  int64_t lines() const { return rows_ * ((row_bytes_ + 63) / 64); }
+
+ private:
+  const char* base_;
+  int64_t rows_, row_bytes_, stride_, per_step_;
+  int64_t row_ = 0, offset_ = 0, claimed_ = 0;
+};
+
+// Makes w the calling thread's write-ahead while it lives: the products
+// this thread runs meanwhile step it between micro-kernel calls.
+// On leaving, adds the lines w claimed to claimed_lines().
+class WriteAheadScope {
+ public:
+  explicit WriteAheadScope(WriteAhead* w);
+  ~WriteAheadScope();
+  WriteAheadScope(const WriteAheadScope&) = delete;
+  WriteAheadScope& operator=(const WriteAheadScope&) = delete;
+
+ private:
+  WriteAhead* w_;
+  WriteAhead* previous_;
+};
+
 // Packed copies of B operands that stay constant while a graph runs: the
 // parameters several products read, such as W in every Gibbs step of a
 // chain. The panels of one B tile are packed on the first product that
@@ -188,6 +252,13 @@ constexpr int64_t kPackA = (kMc + 16) * kKc, kPackB = (kNc + 32) * kKc;
 // of the A pack buffer with 16 to spare.
 constexpr double kSparseDensity = 0.33, kBinaryDensity = 0.36;
 static_assert(kBinaryDensity * kMc * kKc + 16 <= kPackA / 2);
+
+// The calling thread's write-ahead (WriteAheadScope), stepped by the
+// kernels after each micro-kernel call.
+extern thread_local WriteAhead* thread_write_ahead;
+inline void step_write_ahead() noexcept {
+  if (WriteAhead* w = thread_write_ahead) w->step();
+}
 
 void sgemm_generic(const Problem& p, Workspace w);
 void sgemm_avx2(const Problem& p, Workspace w);

@@ -198,6 +198,7 @@ void block_product(AForm form, const float* pa, int64_t lda, const float* pb, bo
                           : far_b && i == 0 && j + 2 * L < nc ? fetching_kernels
                                                               : k_major_kernels;
       table[rows - 1][nv - 1](kc, ai, as, b, c + i * ldc + j, ldc, cols, alpha, beta, next);
+      step_write_ahead();
       b = next;
     }
   }

@@ -196,8 +196,10 @@ void sparse_block_product(const SparseBlock& sb, const float* pb, int64_t mc, in
   const float* b = pb;
   for (int64_t j = 0; j < nc; j += 2 * L) {
     const int64_t cols = min(2 * L, nc - j), nv = cols <= L ? 1 : 2;
-    for (int64_t r = 0; r < mc; r += 4)
+    for (int64_t r = 0; r < mc; r += 4) {
       kernels[nv - 1][min(4, mc - r) - 1](sb, order.data() + r, b, c + j, ldc, cols, alpha, beta);
+      step_write_ahead();
+    }
     b += nv * L * kc;
   }
 }

@@ -119,7 +119,14 @@ void tiled_gemm(const Gemm& g, const Kernel& k, Epilogue epilogue) {
     if (i0 == i1 || j0 == j1) return;
     const int64_t t0 = k.probe ? steady_now_ns() : 0;
     const TileDest d = tile_dest(g, k, i0, i1, j0, j1);
-    gemm_tile(g, d, i0, i1, j0, j1);
+    if (ebm && k.epilogue && k.epilogue->writes && gemm::write_ahead()) {
+      gemm::WriteAhead claim(k.epilogue->writes + i0 * g.n + j0, i1 - i0, (j1 - j0) * 4, g.n * 4,
+                             gemm::micro_kernel_calls(i1 - i0, j1 - j0, g.k, sparse_a));
+      const gemm::WriteAheadScope scope(&claim);
+      gemm_tile(g, d, i0, i1, j0, j1);
+    } else {
+      gemm_tile(g, d, i0, i1, j0, j1);
+    }
     epilogue(i0, i1, j0, j1, d);
     if (k.epilogue) (*k.epilogue)(i0, i1, j0, j1, d.c, d.ldc);
     if (k.probe) (*k.probe)(i0, i1, j0, j1, t0, steady_now_ns());

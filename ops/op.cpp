@@ -111,6 +111,8 @@ bool column_local(const Op& op) {
 
 int tile_update_gradient(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 2 : -1; }
 
+int tile_update_claims(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 0 : -1; }
+
 bool reads_tile(const Op& op, int slot) {
   if (slot == tile_update_gradient(op)) return true;
   return (slot == 0 || slot == 1) &&

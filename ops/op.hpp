@@ -54,6 +54,10 @@ inline constexpr int kMaxArity = 5;
 struct TileEpilogue {
   void (*run)(const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* c, int64_t ldc) = nullptr;
   const void* ctx = nullptr;
+  // A matrix of the GEMM output's shape that `run` writes in place over
+  // each tile (an SGD update's weights; null: none): the GEMM claims the
+  // tile's part of it while computing the tile (gemm::WriteAhead).
+  float* writes = nullptr;
   void operator()(int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* c, int64_t ldc) const {
     run(ctx, i0, i1, j0, j1, c, ldc);
   }
@@ -555,6 +559,12 @@ bool column_local(const Op& op);
 // (element by element, with no state of its own), the index of its gradient
 // input; -1 for every other op.
 int tile_update_gradient(const Op& op);
+// For such an update, the index of the input worth claiming for writing
+// while the GEMM computes its gradient's tile (TileEpilogue::writes): the
+// weights, which the other core's products read. Not the velocity, which
+// only the update touches: claiming it too made the fine-tuning and CD-1
+// steps slower (docs/performance.md, 2026-12-02). -1 for every other op.
+int tile_update_claims(const Op& op);
 // Whether the op, run in a GEMM's fused epilogue, reads input `slot` (the
 // GEMM's output) at Kernel::tile, so that GEMM may keep its output in
 // per-thread tile buffers (Kernel::tile_output).

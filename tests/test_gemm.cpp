@@ -113,6 +113,40 @@ TEST_CASE("gemm/skip_zeros: EBM_GEMM_SKIP_ZEROS takes 0 or 1, other values are e
   CHECK(gemm::skip_zeros());
 }
 
+TEST_CASE("gemm/write_ahead: EBM_GEMM_WRITE_AHEAD takes 0 or 1; a WriteAhead claims each line of its rectangle once, paced over its steps") {
+  CHECK(gemm::write_ahead_from_name("1"));
+  CHECK_FALSE(gemm::write_ahead_from_name("0"));
+  CHECK_THROWS_WITH(gemm::write_ahead_from_name("on"), doctest::Contains("EBM_GEMM_WRITE_AHEAD=on"));
+  std::vector<char> buf(4000);
+  gemm::WriteAhead w(buf.data(), 3, 200, 1000, 5);  // rows of 200 bytes: 4 lines each, the last partly
+  CHECK(w.lines() == 12);
+  for (int s = 1; s <= 3; ++s) {
+    w.step();
+    CHECK(w.claimed() == 3 * s);  // ceil(12 / 5) a step
+    CHECK_FALSE(w.done());
+  }
+  w.step();
+  CHECK(w.done());
+  w.step();  // nothing left: a product with more calls than estimated
+  CHECK(w.claimed() == 12);
+  gemm::WriteAhead empty(buf.data(), 0, 200, 1000, 5);
+  CHECK(empty.done());
+  gemm::WriteAhead one(buf.data(), 2, 64, 64, 0);  // no steps expected: everything at the first
+  one.step();
+  CHECK((one.done() && one.claimed() == 2));
+  // A product run inside a scope steps it; leaving adds its lines to the count.
+  const int64_t before = gemm::claimed_lines();
+  const Case t = make_case(40, 64, 30, false, false, 1.0f, 0.0f, 0, 7);
+  std::vector<float> c = t.c0;
+  gemm::WriteAhead ahead(buf.data(), 10, 256, 256, gemm::micro_kernel_calls(40, 64, 30, false));
+  {
+    const gemm::WriteAheadScope scope(&ahead);
+    gemm::sgemm(false, false, 40, 64, 30, 1.0f, t.a.data(), t.lda(), t.b.data(), t.ldb(), 0.0f, c.data(), t.ldc());
+  }
+  CHECK(ahead.done());
+  CHECK(gemm::claimed_lines() - before == 40);
+}
+
 TEST_CASE("gemm/sgemm: matches a double loop on edge and random shapes, every ISA") {
   struct Dims {
     int64_t m, n, k;

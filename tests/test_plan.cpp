@@ -173,6 +173,16 @@ TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its g
   CHECK(train({.threads = 1}) == ref);
   CHECK(train({.threads = 2, .tile_outputs = false}) == ref);
   CHECK(train({.threads = 2, .gemm = GemmBackend::cblas}) != std::vector<float>{});  // runs (other bits allowed)
+  // The weights' tiles are claimed for writing while each is computed
+  // (gemm::WriteAhead: every line of w once a step), with the same bits.
+  const int64_t claimed = gemm::claimed_lines();
+  CHECK(train({.threads = 2}) == ref);
+  const int64_t per_step = 200 * (192 * 4 / 64 + 160 * 4 / 64 + (165 * 4 + 63) / 64);  // tiles of 192, 160, 165 columns
+  CHECK(gemm::claimed_lines() - claimed == 3 * per_step);
+  gemm::set_write_ahead(false);
+  CHECK(train({.threads = 2}) == ref);
+  CHECK(gemm::claimed_lines() - claimed == 3 * per_step);  // none while off
+  gemm::set_write_ahead(true);
   const Tensor targets[] = {loss, opt.step};
   const Plan p = compile_plan(g, targets);
   int fused_updates = 0;
