@@ -3,13 +3,16 @@
 // are trained greedily, each on the pooling units' probabilities of the one
 // below; their pooled features then feed a softmax classifier trained on
 // 1,000 to 50,000 labelled images, beside the same classifier on pixels.
+// Gaussian-kernel SVMs, the classifier the paper judged its features by,
+// are trained on the first 1,000 to 5,000 labelled images of each feature
+// set, their C and kernel width chosen on the validation split.
 // Last, the CDBN is unrolled into a convnet (both layers' pooling units into
 // a softmax) and fine-tuned by backprop, beside (--baseline) the same
 // convnet from a random start.
 //
 //   pixels 28 x 28 --crbm 1: K1 filters r1 x r1, pool P1--> pooled [K1, 10, 10]
 //                  --crbm 2: K2 filters r2 x r2 over K1 channels, pool P2--> pooled [K2, 3, 3]
-//   features: pixels | layer 1's pooled units | both layers' --> softmax regression
+//   features: pixels | layer 1's pooled units | both layers' --> softmax regression, RBF SVM
 //   convnet:  pixels --crbm 1--> pooled --crbm 2--> pooled, both --> softmax  (backprop through all)
 //
 // The validation split (the last 10,000 training images) chooses each
@@ -17,12 +20,13 @@
 // filters.png (layer 1), features.png (layer 2's filters drawn through
 // layer 1's), pooled.png (a few digits' pooled maps), pretrain/, classify/,
 // finetune/ and baseline/ checkpoints, pretrain_layerN.csv, classify.csv,
-// finetune.csv, baseline.csv, error.svg (test error against the number of
+// svm.csv (every C and width tried), finetune.csv, baseline.csv, error.svg (test error against the number of
 // labels), a summary table and key=value lines.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -34,6 +38,7 @@
 #include "models/cdbn.hpp"
 #include "models/finetune.hpp"
 #include "models/rbm_fit.hpp"
+#include "models/svm.hpp"
 #include "samples/common.hpp"
 #include "samples/pretrain.hpp"
 #include "samples/progress.hpp"
@@ -52,6 +57,8 @@ struct Options {
   float sparsity_target = 0.03f, sparsity_cost = 1.0f;
   int classifier_epochs = 100, finetune_epochs = 30;
   float classifier_lr = 0.02f, classifier_decay = 1e-4f, finetune_lr = 0.05f;
+  std::vector<int64_t> svm_labelled{1000, 2000, 5000};
+  std::vector<double> svm_c{1, 10, 100}, svm_gamma{0.5, 1, 2, 4};
   bool baseline = false;
   uint64_t seed = 1, data_seed = 1;
   int threads = 0;
@@ -64,6 +71,7 @@ struct Options {
     if (unset("--classifier-epochs")) classifier_epochs = 20;
     if (unset("--labelled")) labelled = {1000, 50000};
     if (unset("--finetune-epochs")) finetune_epochs = 3;
+    if (unset("--svm-labelled")) svm_labelled = {1000};
   }
 
   void check() const {
@@ -74,6 +82,14 @@ struct Options {
                   n, sizes.size(), pools.size(), epochs.size());
     if (std::any_of(labelled.begin(), labelled.end(), [&](int64_t l) { return l < batch; }))
       throw Error("--labelled: every count must be at least --batch ({})", batch);
+    for (int64_t l : svm_labelled)
+      if (l != 0 && (l < 10 || l > kMaxSvmPoints))
+        throw Error("--svm-labelled {}: expected 10 to {} images (the kernel matrix is held whole), or 0 for none", l,
+                    kMaxSvmPoints);
+    for (double v : svm_c)
+      if (!(v > 0)) throw Error("--svm-c {}: expected positive boxes", v);
+    for (double v : svm_gamma)
+      if (!(v > 0)) throw Error("--svm-gamma {}: expected positive multiples of 1 / the mean squared distance", v);
   }
   int layer_epochs(size_t l) const { return epochs.size() == 1 ? epochs[0] : epochs[l]; }
 };
@@ -94,6 +110,8 @@ Data load_data(const Options& o) {
          io::slice(all, available, o.validation), io::load_mnist(dir, "t10k")};
   for (int64_t l : o.labelled)
     if (l > d.train.count) throw Error("--labelled {}: more than the {} training images", l, d.train.count);
+  for (int64_t l : o.svm_labelled)
+    if (l > d.train.count) throw Error("--svm-labelled {}: more than the {} training images", l, d.train.count);
   return d;
 }
 
@@ -283,6 +301,52 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
   return out;
 }
 
+// Gaussian-kernel SVMs on the first `labelled` training rows of a feature
+// set: every C of --svm-c and width of --svm-gamma (multiples of 1 / the
+// mean squared distance between the training rows) tried, the validation
+// split choosing one, the test set judging it. Rows of svm.csv for every
+// pair tried. Returns the test error.
+double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, Summary& sum, Csv& csv) {
+  const int64_t dim = f.train.dim;
+  const std::vector<float> train = all_rows(head(f.train, labelled)), valid = all_rows(f.valid),
+                           test = all_rows(f.test);
+  const std::span<const uint8_t> labels = std::span(d.train.labels).first(static_cast<size_t>(labelled));
+  Progress bar(fmt::format("svm on {} ({} labels)", f.name, labelled),
+               static_cast<int64_t>(o.svm_c.size() * o.svm_gamma.size()));
+  const std::vector<float> sq = svm_squared_distances(train, labelled, train, labelled, dim);
+  const std::vector<float> sq_valid = svm_squared_distances(valid, d.valid.count, train, labelled, dim);
+  const double unit = 1.0 / mean_squared_distance(sq, labelled);
+  struct Best {
+    double valid_error = 101.0, c = 0.0, gamma = 0.0;
+    std::optional<KernelSvm> svm;
+  } best;
+  int64_t tried = 0;
+  for (double gm : o.svm_gamma)
+    for (double c : o.svm_c) {
+      const double t0 = bar.seconds();
+      KernelSvm svm(sq, labelled, labels, 10, gm * unit, {.c = c});
+      const double err = error_percent(svm.predict(sq_valid, d.valid.count), d.valid.labels);
+      int64_t iterations = 0;
+      bool converged = true;
+      for (int k = 0; k < 10; ++k) iterations += svm.problem(k).iterations, converged &= svm.problem(k).converged;
+      csv.row("{},{},{:g},{:g},{:.4g},{:.3f},,{},{},{:d},{:.2f}", f.name, labelled, c, gm, gm * unit, err,
+              svm.support_vectors(), iterations, static_cast<int>(converged), bar.seconds() - t0);
+      if (err < best.valid_error) best = {err, c, gm, std::move(svm)};
+      bar.update(++tried, fmt::format("C {:g}, gamma x{:g}: valid {:.2f}%  (best {:.2f}%)", c, gm, err,
+                                      best.valid_error));
+    }
+  const double t0 = bar.seconds();
+  const double err = error_percent(
+      best.svm->predict(svm_squared_distances(test, d.test.count, train, labelled, dim), d.test.count),
+      d.test.labels);
+  csv.row("{},{},{:g},{:g},{:.4g},{:.3f},{:.3f},{},,,{:.2f}", f.name, labelled, best.c, best.gamma,
+          best.gamma * unit, best.valid_error, err, best.svm->support_vectors(), bar.seconds() - t0);
+  sum.add(fmt::format("svm on {}, {} labels", f.name, labelled), bar.seconds(),
+          fmt::format("test error {:.2f}% (C {:g}, gamma x{:g} chosen on validation)", err, best.c, best.gamma));
+  result(fmt::format("svm_test_error_pct_{}_{}", f.name, labelled).c_str(), fmt::format("{:.2f}", err));
+  return err;
+}
+
 // The CDBN unrolled into a convnet (every layer's pooled units into a
 // softmax) and fine-tuned by backprop on the whole training split, the
 // validation split choosing the epoch; or, as the baseline, the same net
@@ -366,7 +430,25 @@ int run(const Options& o) {
     }
     series.push_back(std::move(s));
   }
-  io::Panel panel{"Test error of softmax regression", "labelled training images", "test error (%)", series};
+  std::vector<int64_t> svm_counts;
+  for (int64_t n : o.svm_labelled)
+    if (n > 0) svm_counts.push_back(n);
+  if (!svm_counts.empty()) {
+    Csv svm_csv(o.output + "/svm.csv",
+                "features,labelled,c,gamma_multiple,gamma,valid_error_pct,test_error_pct,support_vectors,iterations,"
+                "converged,seconds",
+                false);
+    for (const FeatureSet& f : sets) {
+      io::Series s{.label = f.name + " (SVM)"};
+      for (int64_t n : svm_counts) {
+        s.x.push_back(static_cast<double>(n));
+        s.y.push_back(classify_svm(f, n, d, o, sum, svm_csv));
+      }
+      series.push_back(std::move(s));
+    }
+  }
+  io::Panel panel{"Test error of softmax regression and RBF SVMs", "labelled training images", "test error (%)",
+                  series};
   panel.log_x = true;
   io::write_svg_plot(o.output + "/error.svg", std::span(&panel, 1), "cdbn_mnist: features against labels");
   if (o.finetune_epochs > 0) {
@@ -390,7 +472,8 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for pictures, metrics and checkpoints")->capture_default_str();
   app.add_option("--preset", o.preset,
-                 "quick (2 epochs per layer, 20 classifier epochs on 1,000 and 50,000 labels, 3 fine-tuning epochs) "
+                 "quick (2 epochs per layer, 20 classifier epochs on 1,000 and 50,000 labels, SVMs on 1,000, 3 "
+                 "fine-tuning epochs) "
                  "or paper (the defaults)")
       ->capture_default_str()->check(CLI::IsMember({"quick", "paper"}));
   app.add_option("--filters", o.filters, "filters per layer")->capture_default_str()->delimiter(',')
@@ -421,6 +504,13 @@ int main(int argc, char** argv) {
       ->check(samples::kPositive);
   app.add_option("--classifier-decay", o.classifier_decay, "its L2 weight decay")->capture_default_str()
       ->check(samples::kNonNegative);
+  app.add_option("--svm-labelled", o.svm_labelled,
+                 "labelled training images for each Gaussian-kernel SVM (the first N, at most 20,000; 0: no SVM)")
+      ->capture_default_str()->delimiter(',')->check(samples::kNonNegative);
+  app.add_option("--svm-c", o.svm_c, "the SVMs' boxes C to try")->capture_default_str()->delimiter(',');
+  app.add_option("--svm-gamma", o.svm_gamma,
+                 "the kernel widths gamma to try, as multiples of 1 / the mean squared distance between training rows")
+      ->capture_default_str()->delimiter(',');
   app.add_option("--train-images", o.train_images, "pretrain, classify and fine-tune on the first N training images only (0: all)")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--finetune-epochs", o.finetune_epochs,

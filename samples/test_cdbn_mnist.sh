@@ -1,7 +1,8 @@
 #!/bin/sh
 # cdbn_mnist end to end with a small convolutional DBN on 2,000 MNIST
-# images: it prints every result line, its pooled features and the
-# fine-tuned convnet classify far better than chance, it writes its
+# images: it prints every result line, its pooled features (by softmax
+# regression and by Gaussian-kernel SVMs, every C and width of the search in
+# svm.csv) and the fine-tuned convnet classify far better than chance, it writes its
 # pictures and metrics, and --resume with one more pretraining epoch trains
 # only that epoch and starts the classifiers afresh.
 # Usage: test_cdbn_mnist.sh CDBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
@@ -18,7 +19,7 @@ trap 'exit 1' HUP INT TERM
 fail() { echo "$1"; cat "$out/log"; exit 1; }
 run() {
   "$bin" --data "$data" --output "$out" --train-images 2000 --filters 8,8 --lr 0.003 --labelled 1000 --classifier-epochs 5 \
-    --finetune-epochs 3 "$@" > "$out/log" 2>&1 || fail "the run failed"
+    --svm-labelled 500 --svm-c 1,10 --svm-gamma 1,2 --finetune-epochs 3 "$@" > "$out/log" 2>&1 || fail "the run failed"
 }
 value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
 
@@ -27,14 +28,21 @@ pixels=$(value test_error_pct_pixels_1000)
 layer1=$(value test_error_pct_layer1_1000)
 both=$(value test_error_pct_layers1-2_1000)
 tuned=$(value finetune_test_error_pct)
-[ -n "$pixels" ] && [ -n "$layer1" ] && [ -n "$both" ] && [ -n "$tuned" ] || fail "missing result lines"
-for e in "$layer1" "$tuned"; do
+svm_pixels=$(value svm_test_error_pct_pixels_500)
+svm_both=$(value svm_test_error_pct_layers1-2_500)
+[ -n "$pixels" ] && [ -n "$layer1" ] && [ -n "$both" ] && [ -n "$tuned" ] && [ -n "$svm_pixels" ] && [ -n "$svm_both" ] ||
+  fail "missing result lines"
+for e in "$layer1" "$tuned" "$svm_pixels" "$svm_both"; do
   awk -v e="$e" 'BEGIN { exit !(e > 0 && e < 50) }' || fail "a test error of $e%: not far below chance (90%)"
 done
-for f in filters.png features.png pooled.png error.svg classify.csv pretrain_layer1.csv pretrain_layer2.csv finetune.csv; do
+for f in filters.png features.png pooled.png error.svg classify.csv svm.csv pretrain_layer1.csv pretrain_layer2.csv finetune.csv; do
   [ -s "$out/$f" ] || fail "no $f"
 done
 [ "$(tail -n +2 "$out/classify.csv" | cut -d, -f1 | tr '\n' ' ')" = "pixels layer1 layers1-2 " ] || fail "classify.csv: not one row per feature set"
+# four (C, width) pairs tried and the chosen one tested, per feature set; the chosen row has a test error
+[ "$(tail -n +2 "$out/svm.csv" | cut -d, -f1 | uniq -c | awk '{ printf "%s %s ", $1, $2 }')" = "5 pixels 5 layer1 5 layers1-2 " ] ||
+  fail "svm.csv: not five rows per feature set"
+[ "$(awk -F, 'NR > 1 && $7 != ""' "$out/svm.csv" | wc -l)" -eq 3 ] || fail "svm.csv: not one tested row per feature set"
 
 run --epochs 3 --resume
 tr '\r' '\n' < "$out/log" > "$out/lines"
@@ -45,4 +53,5 @@ grep -q "^softmax on pixels (1000 labels) .*resumed from the checkpoint" "$out/l
 if grep -q "^softmax on layer.*resumed from the checkpoint" "$out/lines"; then fail "a classifier on retrained features resumed"; fi
 if grep -q "^finetune .*resumed from the checkpoint" "$out/lines"; then fail "the fine-tuning resumed on retrained layers"; fi
 [ "$(tail -n +2 "$out/finetune.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "finetune.csv: not epochs 1 2 3"
-echo "pixels $pixels%, layer 1 $layer1%, both layers $both%, fine-tuned $tuned% (1,000 labels, 2,000 images); resumed"
+echo "pixels $pixels%, layer 1 $layer1%, both layers $both%, fine-tuned $tuned% (1,000 labels, 2,000 images);" \
+  "SVMs on 500 labels: pixels $svm_pixels%, both layers $svm_both%; resumed"

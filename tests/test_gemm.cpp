@@ -113,7 +113,7 @@ TEST_CASE("gemm/skip_zeros: EBM_GEMM_SKIP_ZEROS takes 0 or 1, other values are e
   CHECK(gemm::skip_zeros());
 }
 
-TEST_CASE("gemm/write_ahead: EBM_GEMM_WRITE_AHEAD takes 0 or 1; a WriteAhead claims each line of its rectangle once, paced over its steps") {
+TEST_CASE("gemm/write_ahead: EBM_GEMM_WRITE_AHEAD takes 0 or 1, and a WriteAhead claims each line of its rectangle once, paced over its steps") {
   CHECK(gemm::write_ahead_from_name("1"));
   CHECK_FALSE(gemm::write_ahead_from_name("0"));
   CHECK_THROWS_WITH(gemm::write_ahead_from_name("on"), doctest::Contains("EBM_GEMM_WRITE_AHEAD=on"));

@@ -1,0 +1,281 @@
+#include "models/svm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <cblas.h>
+#include <tbb/parallel_for.h>
+
+#include "ops/error.hpp"
+
+namespace ebm {
+namespace {
+
+void check_finite(std::span<const float> v, const char* what) {
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) throw Error("svm: {} value {} is {}; expected finite values", what, i, v[i]);
+}
+
+void check_points(int64_t n) {
+  if (n < 1 || n > kMaxSvmPoints)
+    throw Error("svm: {} training points; expected 1 to {} (the kernel matrix is held whole: n^2 floats)", n,
+                kMaxSvmPoints);
+}
+
+std::vector<float> row_norms(std::span<const float> x, int64_t rows, int64_t d) {
+  std::vector<float> s(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) {
+    double acc = 0.0;
+    for (int64_t k = 0; k < d; ++k) acc += double(x[static_cast<size_t>(i * d + k)]) * x[static_cast<size_t>(i * d + k)];
+    s[static_cast<size_t>(i)] = static_cast<float>(acc);
+  }
+  return s;
+}
+
+// The SMO solver's state for one problem (kernel rows read in place).
+class Smo {
+ public:
+  Smo(std::span<const float> k, int64_t n, std::span<const int8_t> y, double c) : k_(k), n_(n), y_(y), c_(c) {
+    alpha_.assign(static_cast<size_t>(n), 0.0);
+    grad_.assign(static_cast<size_t>(n), -1.0);  // Q a - 1 at a = 0
+  }
+
+  // Picks the pair (i, j) to move, or returns false when the largest
+  // violation m(a) - M(a) is below tol (Fan, Chen & Lin 2005, WSS 3).
+  bool select(double tol, int64_t& i, int64_t& j) const {
+    double gmax = -inf, gmax2 = -inf;
+    i = -1;
+    for (int64_t t = 0; t < n_; ++t) {  // i: the most violating index that may move up (y a grows)
+      const double v = -y(t) * grad(t);
+      if (up(t) && v >= gmax) gmax = v, i = t;
+    }
+    j = -1;
+    double best = inf;
+    const float* ki = i >= 0 ? row(i) : nullptr;
+    for (int64_t t = 0; t < n_; ++t) {  // j: of those that may move down, the largest second-order decrease
+      if (!down(t)) continue;
+      const double v = -y(t) * grad(t);
+      gmax2 = std::max(gmax2, -v);
+      const double b = gmax - v;
+      if (i < 0 || b <= 0) continue;
+      double a = double(ki[i]) + double(row(t)[t]) - 2.0 * double(ki[t]);
+      if (a <= 0) a = kTau;
+      if (const double decrease = -b * b / a; decrease <= best) best = decrease, j = t;
+    }
+    return i >= 0 && j >= 0 && gmax + gmax2 >= tol;
+  }
+
+  // Moves a_i and a_j along y_i a_i + y_j a_j = const to the pair's
+  // optimum, clipped to the box, and updates the gradient.
+  void update(int64_t i, int64_t j) {
+    const float *ki = row(i), *kj = row(j);
+    const double ai = alpha_[size_t(i)], aj = alpha_[size_t(j)];
+    double a = double(ki[i]) + double(kj[j]) - 2.0 * double(ki[j]);
+    if (a <= 0) a = kTau;
+    double& ni = alpha_[size_t(i)];
+    double& nj = alpha_[size_t(j)];
+    if (y(i) != y(j)) {  // a_i - a_j is kept
+      const double delta = (-grad(i) - grad(j)) / a, diff = ai - aj;
+      ni += delta, nj += delta;
+      if (diff > 0) {
+        if (nj < 0) nj = 0, ni = diff;
+      } else if (ni < 0) {
+        ni = 0, nj = -diff;
+      }
+      if (diff > 0) {
+        if (ni > c_) ni = c_, nj = c_ - diff;
+      } else if (nj > c_) {
+        nj = c_, ni = c_ + diff;
+      }
+    } else {  // a_i + a_j is kept
+      const double delta = (grad(i) - grad(j)) / a, sum = ai + aj;
+      ni -= delta, nj += delta;
+      if (sum > c_) {
+        if (ni > c_) ni = c_, nj = sum - c_;
+      } else if (nj < 0) {
+        nj = 0, ni = sum;
+      }
+      if (sum > c_) {
+        if (nj > c_) nj = c_, ni = sum - c_;
+      } else if (ni < 0) {
+        ni = 0, nj = sum;
+      }
+    }
+    const double di = (ni - ai) * y(i), dj = (nj - aj) * y(j);  // Q_ti d_i = y_t k_ti y_i d_i
+    for (int64_t t = 0; t < n_; ++t) grad_[size_t(t)] += y(t) * (double(ki[t]) * di + double(kj[t]) * dj);
+  }
+
+  // rho: the mean of y_t G_t over free multipliers (f = 0 margin there), or
+  // the middle of the feasible interval when none is free.
+  double rho() const {
+    double ub = inf, lb = -inf, sum = 0.0;
+    int64_t free = 0;
+    for (int64_t t = 0; t < n_; ++t) {
+      const double yg = y(t) * grad(t), at = alpha_[size_t(t)];
+      if (at >= c_) {
+        if (y(t) < 0) ub = std::min(ub, yg);
+        else lb = std::max(lb, yg);
+      } else if (at <= 0) {
+        if (y(t) > 0) ub = std::min(ub, yg);
+        else lb = std::max(lb, yg);
+      } else {
+        sum += yg, ++free;
+      }
+    }
+    if (free > 0) return sum / double(free);
+    if (!std::isfinite(ub)) return lb;  // one class only: every multiplier stays 0
+    if (!std::isfinite(lb)) return ub;
+    return 0.5 * (ub + lb);
+  }
+
+  double objective() const {  // with G = Qa - 1: 1/2 a'Qa - 1'a = 1/2 a'(G - 1)
+    double s = 0.0;
+    for (int64_t t = 0; t < n_; ++t) s += alpha_[size_t(t)] * (grad(t) - 1.0);
+    return 0.5 * s;
+  }
+
+  std::vector<double>& alpha() { return alpha_; }
+
+ private:
+  static constexpr double inf = std::numeric_limits<double>::infinity(), kTau = 1e-12;
+  double y(int64_t t) const { return y_[size_t(t)]; }
+  double grad(int64_t t) const { return grad_[size_t(t)]; }
+  const float* row(int64_t t) const { return k_.data() + t * n_; }
+  bool up(int64_t t) const { return y_[size_t(t)] > 0 ? alpha_[size_t(t)] < c_ : alpha_[size_t(t)] > 0; }
+  bool down(int64_t t) const { return y_[size_t(t)] > 0 ? alpha_[size_t(t)] > 0 : alpha_[size_t(t)] < c_; }
+
+  std::span<const float> k_;
+  int64_t n_;
+  std::span<const int8_t> y_;
+  double c_;
+  std::vector<double> alpha_, grad_;
+};
+
+}  // namespace
+
+std::vector<float> svm_squared_distances(std::span<const float> a, int64_t m, std::span<const float> b, int64_t n,
+                                         int64_t d) {
+  if (m < 0 || n < 0 || d < 1 || static_cast<int64_t>(a.size()) != m * d || static_cast<int64_t>(b.size()) != n * d)
+    throw Error("svm: {} and {} feature values for {} and {} rows of {}; expected rows x {} each", a.size(), b.size(),
+                m, n, d, d);
+  check_finite(a, "feature");
+  check_finite(b, "feature");
+  std::vector<float> out(static_cast<size_t>(m * n), 0.0f);
+  if (m == 0 || n == 0) return out;
+  const std::vector<float> na = row_norms(a, m, d), nb = row_norms(b, n, d);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(d),
+              -2.0f, a.data(), static_cast<int>(d), b.data(), static_cast<int>(d), 0.0f, out.data(),
+              static_cast<int>(n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float& v = out[static_cast<size_t>(i * n + j)];
+      v = std::max(0.0f, v + na[static_cast<size_t>(i)] + nb[static_cast<size_t>(j)]);
+    }
+  return out;
+}
+
+double mean_squared_distance(std::span<const float> sq_dists, int64_t n) {
+  if (n < 2 || static_cast<int64_t>(sq_dists.size()) != n * n)
+    throw Error("svm: {} distances for {} points; expected n x n with n >= 2", sq_dists.size(), n);
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      if (i != j) s += sq_dists[static_cast<size_t>(i * n + j)];
+  return s / (double(n) * double(n - 1));
+}
+
+SvmDual solve_svm_dual(std::span<const float> kernel, int64_t n, std::span<const int8_t> y, const SvmConfig& config) {
+  check_points(n);
+  if (static_cast<int64_t>(kernel.size()) != n * n || static_cast<int64_t>(y.size()) != n)
+    throw Error("svm: a kernel of {} values and {} labels for {} points; expected n x n and n", kernel.size(),
+                y.size(), n);
+  if (!(config.c > 0) || !std::isfinite(config.c)) throw Error("svm: C = {}; expected a positive, finite box", config.c);
+  if (!(config.tolerance > 0)) throw Error("svm: tolerance {}; expected a positive one", config.tolerance);
+  for (int64_t t = 0; t < n; ++t)
+    if (y[size_t(t)] != 1 && y[size_t(t)] != -1) throw Error("svm: label {} is {}; expected +1 or -1", t, int(y[size_t(t)]));
+  const int64_t limit = config.max_iterations > 0 ? config.max_iterations : std::max<int64_t>(10'000'000, 100 * n);
+  Smo smo(kernel, n, y, config.c);
+  SvmDual out;
+  int64_t i = 0, j = 0;
+  while (out.iterations < limit && !(out.converged = !smo.select(config.tolerance, i, j))) {
+    smo.update(i, j);
+    ++out.iterations;
+  }
+  out.rho = smo.rho();
+  out.objective = smo.objective();
+  out.alpha = std::move(smo.alpha());
+  return out;
+}
+
+KernelSvm::KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const uint8_t> labels, int classes,
+                     double gamma, const SvmConfig& config)
+    : n_(n), classes_(classes), gamma_(gamma) {
+  check_points(n);
+  if (static_cast<int64_t>(sq_dists.size()) != n * n || static_cast<int64_t>(labels.size()) != n)
+    throw Error("svm: {} distances and {} labels for {} points; expected n x n and n", sq_dists.size(), labels.size(),
+                n);
+  if (classes < 2 || classes > 255) throw Error("svm: {} classes; expected 2 to 255", classes);
+  if (!(gamma > 0) || !std::isfinite(gamma)) throw Error("svm: gamma = {}; expected a positive, finite scale", gamma);
+  for (int64_t t = 0; t < n; ++t)
+    if (labels[size_t(t)] >= classes)
+      throw Error("svm: label {} is {}; expected 0 to {}", t, int(labels[size_t(t)]), classes - 1);
+  check_finite(sq_dists, "squared distance");
+  std::vector<float> k(sq_dists.size());
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(std::exp(-gamma * sq_dists[i]));
+  duals_.resize(static_cast<size_t>(classes));
+  coef_.assign(static_cast<size_t>(classes * n), 0.0f);
+  tbb::parallel_for(0, classes, [&](int c) {
+    std::vector<int8_t> y(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t) y[size_t(t)] = labels[size_t(t)] == c ? 1 : -1;
+    SvmDual& d = duals_[size_t(c)] = solve_svm_dual(k, n, y, config);
+    for (int64_t t = 0; t < n; ++t) coef_[size_t(c * n + t)] = static_cast<float>(d.alpha[size_t(t)] * y[size_t(t)]);
+  });
+}
+
+std::vector<float> KernelSvm::decisions(std::span<const float> cross_sq_dists, int64_t m) const {
+  if (static_cast<int64_t>(cross_sq_dists.size()) != m * n_)
+    throw Error("svm: {} distances for {} points and {} training points; expected m x n", cross_sq_dists.size(), m,
+                n_);
+  check_finite(cross_sq_dists, "squared distance");
+  std::vector<float> k(cross_sq_dists.size()), f(static_cast<size_t>(m * classes_));
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(std::exp(-gamma_ * cross_sq_dists[i]));
+  if (m == 0) return f;
+  // f = K* coef' - rho: (m x n) (n x classes)
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), classes_, static_cast<int>(n_), 1.0f,
+              k.data(), static_cast<int>(n_), coef_.data(), static_cast<int>(n_), 0.0f, f.data(), classes_);
+  for (int64_t i = 0; i < m; ++i)
+    for (int c = 0; c < classes_; ++c) f[size_t(i * classes_ + c)] -= static_cast<float>(duals_[size_t(c)].rho);
+  return f;
+}
+
+std::vector<uint8_t> KernelSvm::predict(std::span<const float> cross_sq_dists, int64_t m) const {
+  const std::vector<float> f = decisions(cross_sq_dists, m);
+  std::vector<uint8_t> out(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) {
+    const float* row = f.data() + i * classes_;
+    out[size_t(i)] = static_cast<uint8_t>(std::max_element(row, row + classes_) - row);
+  }
+  return out;
+}
+
+int64_t KernelSvm::support_vectors() const {
+  int64_t count = 0;
+  for (int64_t t = 0; t < n_; ++t) {
+    bool any = false;
+    for (int c = 0; c < classes_ && !any; ++c) any = coef_[size_t(c * n_ + t)] != 0.0f;
+    count += any;
+  }
+  return count;
+}
+
+double error_percent(std::span<const uint8_t> predicted, std::span<const uint8_t> labels) {
+  if (predicted.size() != labels.size() || labels.empty())
+    throw Error("error_percent: {} predictions for {} labels; expected as many, at least one", predicted.size(),
+                labels.size());
+  int64_t wrong = 0;
+  for (size_t i = 0; i < labels.size(); ++i) wrong += predicted[i] != labels[i];
+  return 100.0 * double(wrong) / double(labels.size());
+}
+
+}  // namespace ebm

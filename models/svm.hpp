@@ -1,0 +1,93 @@
+#pragma once
+// Support vector machines with a Gaussian kernel, the classifier the DBN
+// era judged features by: Lee et al. (2009) report a CDBN's MNIST features
+// through an SVM, Hinton & Salakhutdinov (2006) an SVM on pixels beside
+// their fine-tuned DBN.
+//
+//   k(x, x') = exp(-gamma |x - x'|^2)
+//   f(x) = sum_i a_i y_i k(x_i, x) - rho
+//
+// Each two-class problem is the soft-margin dual
+//
+//   min_a 1/2 a' Q a - 1' a,  0 <= a_i <= C,  y' a = 0,  Q_ij = y_i y_j k(x_i, x_j),
+//
+// solved by sequential minimal optimisation: each step moves the pair of
+// multipliers chosen by second-order information (Fan, Chen & Lin 2005,
+// "working set selection 3"), until the largest violation of the
+// optimality conditions is below `tolerance`. Classes are separated one
+// against the rest, the prediction being the class of the largest f(x).
+//
+// The kernel matrix of the n training points is held whole, in float: n^2
+// floats (400 MB for 10,000 points), so n is limited to kMaxSvmPoints. The
+// callers pass squared distances (svm_squared_distances), so that one set
+// of distances serves every gamma of a search.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace ebm {
+
+inline constexpr int64_t kMaxSvmPoints = 20'000;
+
+// The m x n squared Euclidean distances between the rows of a (m x d) and
+// of b (n x d), row-major, by one BLAS product; clamped at 0. An
+// ebm::Error names a size mismatch or a value that is not finite.
+std::vector<float> svm_squared_distances(std::span<const float> a, int64_t m, std::span<const float> b, int64_t n,
+                                         int64_t d);
+// The mean of the off-diagonal entries of an n x n distance matrix: 1 over
+// it is the default gamma, the scale at which a typical pair is one
+// length apart.
+double mean_squared_distance(std::span<const float> sq_dists, int64_t n);
+
+struct SvmConfig {
+  double c = 10.0;             // the box: each multiplier in [0, C]
+  double tolerance = 1e-3;     // stop when max violation (in f's units) is below this
+  int64_t max_iterations = 0;  // pair updates per problem; 0: max(10^7, 100 n)
+};
+
+// One two-class problem's dual solution.
+struct SvmDual {
+  std::vector<double> alpha;  // the multipliers a_i, in [0, C]
+  double rho = 0.0;           // f(x) = sum_i a_i y_i k(x_i, x) - rho
+  int64_t iterations = 0;
+  bool converged = false;     // false: max_iterations ran out first
+  double objective = 0.0;     // 1/2 a' Q a - 1' a at the solution
+};
+
+// Solves the dual for labels y (each +1 or -1) on the n x n kernel matrix
+// (row-major, symmetric). An ebm::Error names a bad label, size or C.
+SvmDual solve_svm_dual(std::span<const float> kernel, int64_t n, std::span<const int8_t> y, const SvmConfig& config);
+
+// One-against-the-rest Gaussian-kernel SVMs over `classes` labels.
+class KernelSvm {
+ public:
+  // Trains on n points given their n x n squared distances and labels in
+  // [0, classes); the problems run in parallel on the caller's TBB arena.
+  KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const uint8_t> labels, int classes, double gamma,
+            const SvmConfig& config = {});
+
+  // f for every class at m points, from their m x n squared distances to
+  // the training points: m x classes, row-major.
+  std::vector<float> decisions(std::span<const float> cross_sq_dists, int64_t m) const;
+  // The class of the largest f at each of the m points.
+  std::vector<uint8_t> predict(std::span<const float> cross_sq_dists, int64_t m) const;
+
+  int classes() const { return classes_; }
+  double gamma() const { return gamma_; }
+  const SvmDual& problem(int c) const { return duals_[static_cast<size_t>(c)]; }
+  // Training points with a nonzero multiplier in some class's problem.
+  int64_t support_vectors() const;
+
+ private:
+  int64_t n_ = 0;
+  int classes_ = 0;
+  double gamma_ = 0.0;
+  std::vector<SvmDual> duals_;
+  std::vector<float> coef_;  // classes x n: a_i y_i
+};
+
+// Percent of predictions that differ from the labels.
+double error_percent(std::span<const uint8_t> predicted, std::span<const uint8_t> labels);
+
+}  // namespace ebm

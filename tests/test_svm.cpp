@@ -1,0 +1,180 @@
+// Gaussian-kernel SVMs (models/svm.hpp): the SMO solution checked against
+// the dual's optimality conditions and against feasible moves, f against
+// a plain loop, the distances against a double loop, and bad input.
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "models/svm.hpp"
+#include "ops/error.hpp"
+
+using namespace ebm;
+
+namespace {
+
+// n points in d dimensions around `classes` centres `spread` apart (unit
+// noise), labels cycling through the classes.
+struct Blobs {
+  std::vector<float> x;
+  std::vector<uint8_t> labels;
+};
+
+Blobs blobs(int64_t n, int64_t d, int classes, float spread, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  Blobs b;
+  for (int64_t i = 0; i < n; ++i) {
+    const int c = static_cast<int>(i % classes);
+    b.labels.push_back(static_cast<uint8_t>(c));
+    for (int64_t k = 0; k < d; ++k) b.x.push_back((k % classes == c ? spread : 0.0f) + noise(rng));
+  }
+  return b;
+}
+
+std::vector<float> rbf(const std::vector<float>& sq, double gamma) {
+  std::vector<float> k(sq.size());
+  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(std::exp(-gamma * sq[i]));
+  return k;
+}
+
+// 1/2 a'Qa - 1'a by a plain double loop.
+double dual_objective(const std::vector<float>& k, const std::vector<int8_t>& y, const std::vector<double>& a) {
+  const size_t n = y.size();
+  double s = 0.0, lin = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    lin += a[i];
+    for (size_t j = 0; j < n; ++j) s += a[i] * a[j] * y[i] * y[j] * k[i * n + j];
+  }
+  return 0.5 * s - lin;
+}
+
+}  // namespace
+
+TEST_CASE("svm: squared distances match a double loop") {
+  const Blobs a = blobs(7, 5, 2, 1.0f, 1), b = blobs(4, 5, 2, 1.0f, 2);
+  const std::vector<float> sq = svm_squared_distances(a.x, 7, b.x, 4, 5);
+  for (int64_t i = 0; i < 7; ++i)
+    for (int64_t j = 0; j < 4; ++j) {
+      double s = 0.0;
+      for (int64_t k = 0; k < 5; ++k) {
+        const double v = double(a.x[size_t(i * 5 + k)]) - b.x[size_t(j * 5 + k)];
+        s += v * v;
+      }
+      CHECK(sq[size_t(i * 4 + j)] == doctest::Approx(s).epsilon(1e-4));
+    }
+  const std::vector<float> self = svm_squared_distances(a.x, 7, a.x, 7, 5);
+  double mean = 0.0;
+  for (int64_t i = 0; i < 7; ++i)
+    for (int64_t j = 0; j < 7; ++j) mean += i == j ? 0.0 : self[size_t(i * 7 + j)] / 42.0;
+  CHECK(mean_squared_distance(self, 7) == doctest::Approx(mean));
+}
+
+TEST_CASE("svm: the SMO solution meets the dual's optimality conditions, and no feasible move lowers it") {
+  // Two overlapping classes, so that some multipliers sit at C and some are free.
+  const int64_t n = 80;
+  const Blobs b = blobs(n, 2, 2, 1.5f, 3);
+  const std::vector<float> k = rbf(svm_squared_distances(b.x, n, b.x, n, 2), 0.5);
+  std::vector<int8_t> y;
+  for (uint8_t l : b.labels) y.push_back(l == 0 ? 1 : -1);
+  for (double c : {1.0, 100.0}) {
+    CAPTURE(c);
+    const double tol = 1e-5;
+    const SvmDual d = solve_svm_dual(k, n, y, {.c = c, .tolerance = tol});
+    CHECK(d.converged);
+    double balance = 0.0;
+    int at_zero = 0, at_c = 0, free = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      const double a = d.alpha[size_t(t)];
+      CHECK((a >= 0.0 && a <= c));
+      balance += a * y[size_t(t)];
+      double f = -d.rho;
+      for (int64_t i = 0; i < n; ++i) f += d.alpha[size_t(i)] * y[size_t(i)] * k[size_t(i * n + t)];
+      const double margin = y[size_t(t)] * f;
+      if (a == 0.0) {
+        CHECK(margin >= 1.0 - 2 * tol);
+        ++at_zero;
+      } else if (a == c) {
+        CHECK(margin <= 1.0 + 2 * tol);
+        ++at_c;
+      } else {
+        CHECK(margin == doctest::Approx(1.0).epsilon(2 * tol));
+        ++free;
+      }
+    }
+    CHECK(std::abs(balance) < 1e-9 * c * double(n));
+    CHECK((at_zero > 0 && free > 0));
+    if (c == 1.0) CHECK(at_c > 0);  // the classes overlap
+    CHECK(d.objective == doctest::Approx(dual_objective(k, y, d.alpha)).epsilon(1e-6));
+    // Moves that keep y'a = 0 and the box: a_i + e, a_j - e within a class.
+    std::mt19937 rng(4);
+    std::uniform_int_distribution<int64_t> pick(0, n - 1);
+    int tried = 0;
+    for (int m = 0; m < 400 && tried < 100; ++m) {
+      const int64_t i = pick(rng), j = pick(rng);
+      if (i == j || y[size_t(i)] != y[size_t(j)]) continue;
+      for (double e : {1e-3, -1e-3}) {
+        std::vector<double> a = d.alpha;
+        a[size_t(i)] += e, a[size_t(j)] -= e;
+        if (a[size_t(i)] < 0 || a[size_t(i)] > c || a[size_t(j)] < 0 || a[size_t(j)] > c) continue;
+        ++tried;
+        CHECK(dual_objective(k, y, a) >= d.objective - 1e-6);
+      }
+    }
+    CHECK(tried >= 50);
+  }
+}
+
+TEST_CASE("svm: one against the rest separates three blobs, and f matches a plain loop") {
+  const int64_t n = 90, m = 60, d = 6;
+  const Blobs train = blobs(n, d, 3, 4.0f, 5), test = blobs(m, d, 3, 4.0f, 6);
+  const std::vector<float> sq = svm_squared_distances(train.x, n, train.x, n, d);
+  const double gamma = 1.0 / mean_squared_distance(sq, n);
+  const KernelSvm svm(sq, n, train.labels, 3, gamma, {.c = 10.0});
+  const std::vector<float> cross = svm_squared_distances(test.x, m, train.x, n, d);
+  CHECK(error_percent(svm.predict(cross, m), test.labels) == 0.0);
+  CHECK(svm.support_vectors() > 0);
+  CHECK(svm.support_vectors() < n);
+  const std::vector<float> f = svm.decisions(cross, m);
+  for (int c = 0; c < 3; ++c) {
+    CHECK(svm.problem(c).converged);
+    for (int64_t i = 0; i < m; ++i) {
+      double v = -svm.problem(c).rho;
+      for (int64_t t = 0; t < n; ++t) {
+        const double yt = train.labels[size_t(t)] == c ? 1.0 : -1.0;
+        v += svm.problem(c).alpha[size_t(t)] * yt * std::exp(-gamma * cross[size_t(i * n + t)]);
+      }
+      CHECK(f[size_t(i * 3 + c)] == doctest::Approx(v).epsilon(1e-4));
+    }
+  }
+  // A class absent from training is never the answer, and f stays finite.
+  std::vector<uint8_t> two = train.labels;
+  for (uint8_t& l : two) l = l == 2 ? 1 : l;
+  const KernelSvm partial(sq, n, two, 3, gamma);
+  for (float v : partial.decisions(cross, m)) CHECK(std::isfinite(v));
+  for (uint8_t p : partial.predict(cross, m)) CHECK(p != 2);
+}
+
+TEST_CASE("svm: bad input is an ebm::Error naming what was wrong") {
+  const Blobs b = blobs(10, 3, 2, 2.0f, 7);
+  const std::vector<float> sq = svm_squared_distances(b.x, 10, b.x, 10, 3);
+  CHECK_THROWS_WITH_AS(svm_squared_distances(b.x, 10, b.x, 9, 3), doctest::Contains("rows of 3"), Error);
+  std::vector<float> bad = b.x;
+  bad[4] = NAN;
+  CHECK_THROWS_WITH_AS(svm_squared_distances(bad, 10, b.x, 10, 3), doctest::Contains("feature value 4"), Error);
+  std::vector<uint8_t> labels = b.labels;
+  labels[3] = 2;
+  CHECK_THROWS_WITH_AS(KernelSvm(sq, 10, labels, 2, 1.0), doctest::Contains("label 3 is 2; expected 0 to 1"), Error);
+  CHECK_THROWS_WITH_AS(KernelSvm(sq, 10, b.labels, 2, 0.0), doctest::Contains("gamma"), Error);
+  CHECK_THROWS_WITH_AS(KernelSvm(sq, 10, b.labels, 2, 1.0, {.c = -1.0}), doctest::Contains("C = -1"), Error);
+  CHECK_THROWS_WITH_AS(KernelSvm(sq, 9, b.labels, 2, 1.0), doctest::Contains("expected n x n and n"), Error);
+  CHECK_THROWS_WITH_AS(KernelSvm(sq, 10, b.labels, 1, 1.0), doctest::Contains("expected 2 to 255"), Error);
+  CHECK_THROWS_WITH_AS(KernelSvm({}, kMaxSvmPoints + 1, {}, 2, 1.0), doctest::Contains("training points"), Error);
+  const std::vector<int8_t> y(10, 0);
+  CHECK_THROWS_WITH_AS(solve_svm_dual(rbf(sq, 1.0), 10, y, {}), doctest::Contains("expected +1 or -1"), Error);
+  const KernelSvm svm(sq, 10, b.labels, 2, 1.0);
+  CHECK_THROWS_WITH_AS(svm.decisions(sq, 3), doctest::Contains("expected m x n"), Error);
+  CHECK_THROWS_WITH_AS(error_percent(std::vector<uint8_t>(3), b.labels), doctest::Contains("3 predictions"), Error);
+}
