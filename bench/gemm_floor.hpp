@@ -385,9 +385,10 @@ void print_paired(std::string_view key, int quads, int k, Steps steps, GemmFlow&
 // in-process: blocks of `k` steps with it off and on, in the order
 // off on on off, `quads` times, each quad's ratio its off blocks' seconds
 // over its on blocks'. Prints <key> (the median) and <key>_iqr_pct, and
-// leaves it on.
+// leaves the switch as it found it.
 template <typename Steps>
 void print_write_ahead_speedup(std::string_view key, int quads, int k, Steps steps) {
+  const bool was = ebm::gemm::write_ahead();
   auto run = [&](bool on) {
     ebm::gemm::set_write_ahead(on);
     return seconds_of([&] { steps(k); });
@@ -400,7 +401,7 @@ void print_write_ahead_speedup(std::string_view key, int quads, int k, Steps ste
     const double on2 = run(true), off2 = run(false);
     q.push_back((off1 + off2) / (on1 + on2));
   }
-  ebm::gemm::set_write_ahead(true);
+  ebm::gemm::set_write_ahead(was);
   print_value(key, median(q));
   print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
 }

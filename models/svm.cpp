@@ -39,6 +39,8 @@ class Smo {
   Smo(std::span<const float> k, int64_t n, std::span<const int8_t> y, double c) : k_(k), n_(n), y_(y), c_(c) {
     alpha_.assign(static_cast<size_t>(n), 0.0);
     grad_.assign(static_cast<size_t>(n), -1.0);  // Q a - 1 at a = 0
+    diag_.resize(static_cast<size_t>(n));
+    for (int64_t t = 0; t < n; ++t) diag_[size_t(t)] = row(t)[t];  // read once: a column of K is n strides apart
   }
 
   // Picks the pair (i, j) to move, or returns false when the largest
@@ -59,7 +61,7 @@ class Smo {
       gmax2 = std::max(gmax2, -v);
       const double b = gmax - v;
       if (i < 0 || b <= 0) continue;
-      double a = double(ki[i]) + double(row(t)[t]) - 2.0 * double(ki[t]);
+      double a = diag_[size_t(i)] + diag_[size_t(t)] - 2.0 * double(ki[t]);
       if (a <= 0) a = kTau;
       if (const double decrease = -b * b / a; decrease <= best) best = decrease, j = t;
     }
@@ -71,7 +73,7 @@ class Smo {
   void update(int64_t i, int64_t j) {
     const float *ki = row(i), *kj = row(j);
     const double ai = alpha_[size_t(i)], aj = alpha_[size_t(j)];
-    double a = double(ki[i]) + double(kj[j]) - 2.0 * double(ki[j]);
+    double a = diag_[size_t(i)] + diag_[size_t(j)] - 2.0 * double(ki[j]);
     if (a <= 0) a = kTau;
     double& ni = alpha_[size_t(i)];
     double& nj = alpha_[size_t(j)];
@@ -149,7 +151,7 @@ class Smo {
   int64_t n_;
   std::span<const int8_t> y_;
   double c_;
-  std::vector<double> alpha_, grad_;
+  std::vector<double> alpha_, grad_, diag_;
 };
 
 }  // namespace

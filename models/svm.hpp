@@ -17,10 +17,12 @@
 // optimality conditions is below `tolerance`. Classes are separated one
 // against the rest, the prediction being the class of the largest f(x).
 //
-// The kernel matrix of the n training points is held whole, in float: n^2
-// floats (400 MB for 10,000 points), so n is limited to kMaxSvmPoints. The
-// callers pass squared distances (svm_squared_distances), so that one set
-// of distances serves every gamma of a search.
+// The kernel matrix of the n training points is held whole, in float, so
+// n is limited to kMaxSvmPoints. The callers pass squared distances
+// (svm_squared_distances), so that one set of distances serves every gamma
+// of a search; training holds them and the kernel (2 n^2 floats: 800 MB
+// for 10,000 points), and predicting at m points their m x n distances and
+// kernel values (2 m n floats).
 
 #include <cstdint>
 #include <span>

@@ -213,9 +213,13 @@ WriteAhead::WriteAhead(void* base, int64_t rows, int64_t row_bytes, int64_t stri
     : base_(static_cast<const char*>(base)),
       rows_(row_bytes > 0 ? std::max<int64_t>(rows, 0) : 0),
       row_bytes_(row_bytes),
-      stride_(stride),
-      per_step_(0) {
-  per_step_ = (lines() + std::max<int64_t>(steps, 1) - 1) / std::max<int64_t>(steps, 1);
+      stride_(stride) {
+  for (int64_t r = 0; r < rows_; ++r) {
+    const uintptr_t first = reinterpret_cast<uintptr_t>(base_ + r * stride_);
+    lines_ += static_cast<int64_t>(((first + static_cast<uintptr_t>(row_bytes_) - 1) >> 6) - (first >> 6) + 1);
+  }
+  per_step_ = (lines_ + std::max<int64_t>(steps, 1) - 1) / std::max<int64_t>(steps, 1);
+  if (rows_ > 0) start_row();
 }
 
 namespace detail {

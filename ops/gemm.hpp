@@ -99,31 +99,48 @@ int64_t claimed_lines();
 int64_t micro_kernel_calls(int64_t m, int64_t n, int64_t k, bool listed);
 
 // A rectangle of memory (`rows` rows of `row_bytes` bytes, `stride` bytes
-// apart) claimed for writing, line by line, over about `steps` calls of
-// step(): each claims ceil(lines / steps) lines until all are claimed.
+// apart, anywhere in their cache lines) claimed for writing, line by line:
+// each call of step() claims the next ceil(lines / steps) of the lines the
+// rows touch, so that about `steps` calls claim them all.
 class WriteAhead {
  public:
   WriteAhead(void* base, int64_t rows, int64_t row_bytes, int64_t stride, int64_t steps);
+  // The next line to claim (its first byte, 64-aligned), or null once
+  // every line has been: the rows in order, each from the line holding its
+  // first byte to the one holding its last.
+  const char* next() noexcept {
+    if (row_ == rows_) return nullptr;
+    const char* line = at_;
+    if ((at_ += 64) >= row_end_ && ++row_ < rows_) start_row();
+    return line;
+  }
   void step() noexcept {
-    for (int64_t i = 0; i < per_step_ && row_ < rows_; ++i) {
-      const char* line = base_ + row_ * stride_ + offset_;
+    for (int64_t i = 0; i < per_step_; ++i) {
+      const char* line = next();
+      if (!line) return;
 #if defined(__x86_64__)
       asm volatile("prefetchw %0" ::"m"(*line));  // a NOP on the rare x86-64 without it
 #else
       __builtin_prefetch(line, 1, 3);
 #endif
       ++claimed_;
-      if ((offset_ += 64) >= row_bytes_) offset_ = 0, ++row_;
     }
   }
   bool done() const { return row_ == rows_; }
   int64_t claimed() const { return claimed_; }  // lines claimed so far
-  int64_t lines() const { return rows_ * ((row_bytes_ + 63) / 64); }
+  int64_t lines() const { return lines_; }      // lines the rectangle touches (a line two rows share counts twice)
 
  private:
+  void start_row() noexcept {
+    const uintptr_t first = reinterpret_cast<uintptr_t>(base_ + row_ * stride_);
+    at_ = base_ + row_ * stride_ - (first & 63);
+    row_end_ = base_ + row_ * stride_ + row_bytes_;
+  }
   const char* base_;
-  int64_t rows_, row_bytes_, stride_, per_step_;
-  int64_t row_ = 0, offset_ = 0, claimed_ = 0;
+  int64_t rows_, row_bytes_, stride_, per_step_ = 0, lines_ = 0;
+  int64_t row_ = 0, claimed_ = 0;
+  const char* at_ = nullptr;
+  const char* row_end_ = nullptr;
 };
 
 // Makes w the calling thread's write-ahead while it lives: the products

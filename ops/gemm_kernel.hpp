@@ -274,6 +274,7 @@ void row_product(const Problem& p, int64_t kc_max) {
         }
       }
       const float beta = p0 == 0 ? p.beta : 1.0f;  // later slabs accumulate
+      step_write_ahead();
       for (int64_t j = 0, q = 0; j < cols; j += 2 * L, ++q) {  // a last panel of at most L columns is one vector wide
         const int64_t w = min(2 * L, cols - j);
         if (w > L) {

@@ -26,10 +26,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <tbb/task_arena.h>
 
 #include "graph/executor.hpp"
 #include "io/batch.hpp"
@@ -86,10 +88,12 @@ struct Options {
       if (l != 0 && (l < 10 || l > kMaxSvmPoints))
         throw Error("--svm-labelled {}: expected 10 to {} images (the kernel matrix is held whole), or 0 for none", l,
                     kMaxSvmPoints);
+    if (svm_c.empty() || svm_gamma.empty()) throw Error("--svm-c and --svm-gamma: expected at least one value each");
     for (double v : svm_c)
-      if (!(v > 0)) throw Error("--svm-c {}: expected positive boxes", v);
+      if (!(v > 0) || !std::isfinite(v)) throw Error("--svm-c {}: expected positive, finite boxes", v);
     for (double v : svm_gamma)
-      if (!(v > 0)) throw Error("--svm-gamma {}: expected positive multiples of 1 / the mean squared distance", v);
+      if (!(v > 0) || !std::isfinite(v))
+        throw Error("--svm-gamma {}: expected positive, finite multiples of 1 / the mean squared distance", v);
   }
   int layer_epochs(size_t l) const { return epochs.size() == 1 ? epochs[0] : epochs[l]; }
 };
@@ -315,7 +319,11 @@ double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const 
                static_cast<int64_t>(o.svm_c.size() * o.svm_gamma.size()));
   const std::vector<float> sq = svm_squared_distances(train, labelled, train, labelled, dim);
   const std::vector<float> sq_valid = svm_squared_distances(valid, d.valid.count, train, labelled, dim);
-  const double unit = 1.0 / mean_squared_distance(sq, labelled);
+  const double mean_sq = mean_squared_distance(sq, labelled);
+  if (!(mean_sq > 0))
+    throw Error("svm on {}: the first {} training rows are all the same; expected features that tell images apart",
+                f.name, labelled);
+  const double unit = 1.0 / mean_sq;
   struct Best {
     double valid_error = 101.0, c = 0.0, gamma = 0.0;
     std::optional<KernelSvm> svm;
@@ -433,6 +441,7 @@ int run(const Options& o) {
   std::vector<int64_t> svm_counts;
   for (int64_t n : o.svm_labelled)
     if (n > 0) svm_counts.push_back(n);
+  std::filesystem::remove(o.output + "/svm.csv");  // none from an earlier run when this one trains no SVM
   if (!svm_counts.empty()) {
     Csv svm_csv(o.output + "/svm.csv",
                 "features,labelled,c,gamma_multiple,gamma,valid_error_pct,test_error_pct,support_vectors,iterations,"
@@ -530,6 +539,8 @@ int main(int argc, char** argv) {
   app.add_option("--profile", o.profile, "write a Chrome trace of pretraining to FILE and a timeline beside it");
   return ebm::samples::run_main(app, argc, argv, "cdbn_mnist", [&] {
     o.apply_preset(app);
-    return run(o);
+    // the SVMs' parallel loop runs on --threads workers too
+    tbb::task_arena arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic);
+    return arena.execute([&] { return run(o); });
   });
 }

@@ -113,32 +113,44 @@ TEST_CASE("gemm/skip_zeros: EBM_GEMM_SKIP_ZEROS takes 0 or 1, other values are e
   CHECK(gemm::skip_zeros());
 }
 
-TEST_CASE("gemm/write_ahead: EBM_GEMM_WRITE_AHEAD takes 0 or 1, and a WriteAhead claims each line of its rectangle once, paced over its steps") {
+TEST_CASE("gemm/write_ahead: EBM_GEMM_WRITE_AHEAD takes 0 or 1, and a WriteAhead claims every line its rectangle touches, paced over its steps") {
   CHECK(gemm::write_ahead_from_name("1"));
   CHECK_FALSE(gemm::write_ahead_from_name("0"));
   CHECK_THROWS_WITH(gemm::write_ahead_from_name("on"), doctest::Contains("EBM_GEMM_WRITE_AHEAD=on"));
-  std::vector<char> buf(4000);
-  gemm::WriteAhead w(buf.data(), 3, 200, 1000, 5);  // rows of 200 bytes: 4 lines each, the last partly
-  CHECK(w.lines() == 12);
-  for (int s = 1; s <= 3; ++s) {
-    w.step();
-    CHECK(w.claimed() == 3 * s);  // ceil(12 / 5) a step
-    CHECK_FALSE(w.done());
+  alignas(64) static char buf[4096];
+  for (int64_t offset : {0, 10, 60}) {  // rows starting anywhere in a line
+    CAPTURE(offset);
+    std::vector<const char*> expected;  // each row's lines, from the one holding its first byte to its last's
+    for (int64_t r = 0; r < 3; ++r) {
+      const char* first = buf + offset + r * 1000;
+      for (const char* l = buf + (first - buf) / 64 * 64; l <= first + 199; l += 64) expected.push_back(l);
+    }
+    gemm::WriteAhead walk(buf + offset, 3, 200, 1000, 1);
+    CHECK(walk.lines() == static_cast<int64_t>(expected.size()));
+    std::vector<const char*> got;
+    while (const char* l = walk.next()) got.push_back(l);
+    CHECK(got == expected);
+    CHECK(walk.done());
+    gemm::WriteAhead paced(buf + offset, 3, 200, 1000, 5);
+    const int64_t per_step = (paced.lines() + 4) / 5;
+    for (int s = 1; s <= 5; ++s) {
+      paced.step();
+      CHECK(paced.claimed() == std::min<int64_t>(s * per_step, paced.lines()));
+    }
+    CHECK(paced.done());
+    paced.step();  // nothing left: a product with more calls than estimated
+    CHECK(paced.claimed() == paced.lines());
   }
-  w.step();
-  CHECK(w.done());
-  w.step();  // nothing left: a product with more calls than estimated
-  CHECK(w.claimed() == 12);
-  gemm::WriteAhead empty(buf.data(), 0, 200, 1000, 5);
-  CHECK(empty.done());
-  gemm::WriteAhead one(buf.data(), 2, 64, 64, 0);  // no steps expected: everything at the first
+  gemm::WriteAhead empty(buf, 0, 200, 1000, 5);
+  CHECK((empty.done() && empty.next() == nullptr));
+  gemm::WriteAhead one(buf, 2, 64, 64, 0);  // no steps expected: everything at the first
   one.step();
   CHECK((one.done() && one.claimed() == 2));
   // A product run inside a scope steps it; leaving adds its lines to the count.
   const int64_t before = gemm::claimed_lines();
   const Case t = make_case(40, 64, 30, false, false, 1.0f, 0.0f, 0, 7);
   std::vector<float> c = t.c0;
-  gemm::WriteAhead ahead(buf.data(), 10, 256, 256, gemm::micro_kernel_calls(40, 64, 30, false));
+  gemm::WriteAhead ahead(buf, 10, 256, 256, gemm::micro_kernel_calls(40, 64, 30, false));
   {
     const gemm::WriteAheadScope scope(&ahead);
     gemm::sgemm(false, false, 40, 64, 30, 1.0f, t.a.data(), t.lda(), t.b.data(), t.ldb(), 0.0f, c.data(), t.ldc());
