@@ -55,19 +55,24 @@ void Executor::Impl::exec_gemm_epilogue(Compiled& c, const PlanTask& task) {
     ms.op[ms.n] = &op_of(task.nodes[m]);
   }
   TileEpilogue epilogue{[](const void* ctx, int64_t i0, int64_t i1, int64_t j0, int64_t j1, const float* tile,
-                                 int64_t ld) {
-                                const auto& e = *static_cast<const Members*>(ctx);
-                                for (size_t m = 0; m < e.n; ++m) {
-                                  Kernel k = e.kernel[m];
-                                  k.row_begin = i0, k.row_end = i1, k.col_begin = j0, k.col_end = j1;
-                                  k.tile = tile, k.tile_ld = ld;
-                                  run_forward(*e.op[m], k);
-                                }
-                              },
-                              &ms};
-  for (size_t m = 0; m < ms.n && !epilogue.writes; ++m)  // an update's weights, claimed while each tile is computed
-    if (const int slot = tile_update_claims(*ms.op[m]); slot >= 0 && ms.kernel[m].in_shape[static_cast<size_t>(slot)] == c.shape[static_cast<size_t>(task.nodes[0])])
+                           int64_t ld) {
+                          const auto& e = *static_cast<const Members*>(ctx);
+                          for (size_t m = 0; m < e.n; ++m) {
+                            Kernel k = e.kernel[m];
+                            k.row_begin = i0, k.row_end = i1, k.col_begin = j0, k.col_end = j1;
+                            k.tile = tile, k.tile_ld = ld;
+                            run_forward(*e.op[m], k);
+                          }
+                        },
+                        &ms};
+  // An update's weights (of the GEMM output's shape), claimed for writing
+  // while each tile is computed.
+  const Shape out = c.shape[static_cast<size_t>(task.nodes[0])];
+  for (size_t m = 0; m < ms.n && !epilogue.writes; ++m) {
+    const int slot = tile_update_claims(*ms.op[m]);
+    if (slot >= 0 && ms.kernel[m].in_shape[static_cast<size_t>(slot)] == out)
       epilogue.writes = ms.kernel[m].in[static_cast<size_t>(slot)];
+  }
   Kernel k = kernel(c, task.nodes[0]);
   k.epilogue = &epilogue;
   run_forward(op_of(task.nodes[0]), k);

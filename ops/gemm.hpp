@@ -110,9 +110,9 @@ class WriteAhead {
   // first byte to the one holding its last.
   const char* next() noexcept {
     if (row_ == rows_) return nullptr;
-    const char* line = at_;
+    const uintptr_t line = at_;
     if ((at_ += 64) >= row_end_ && ++row_ < rows_) start_row();
-    return line;
+    return reinterpret_cast<const char*>(line);
   }
   void step() noexcept {
     for (int64_t i = 0; i < per_step_; ++i) {
@@ -131,16 +131,15 @@ class WriteAhead {
   int64_t lines() const { return lines_; }      // lines the rectangle touches (a line two rows share counts twice)
 
  private:
-  void start_row() noexcept {
+  void start_row() noexcept {  // addresses as integers: a row's first line may start before the object
     const uintptr_t first = reinterpret_cast<uintptr_t>(base_ + row_ * stride_);
-    at_ = base_ + row_ * stride_ - (first & 63);
-    row_end_ = base_ + row_ * stride_ + row_bytes_;
+    at_ = first & ~uintptr_t{63};
+    row_end_ = first + static_cast<uintptr_t>(row_bytes_);
   }
   const char* base_;
   int64_t rows_, row_bytes_, stride_, per_step_ = 0, lines_ = 0;
   int64_t row_ = 0, claimed_ = 0;
-  const char* at_ = nullptr;
-  const char* row_end_ = nullptr;
+  uintptr_t at_ = 0, row_end_ = 0;
 };
 
 // Makes w the calling thread's write-ahead while it lives: the products

@@ -20,8 +20,9 @@
 // filters.png (layer 1), features.png (layer 2's filters drawn through
 // layer 1's), pooled.png (a few digits' pooled maps), pretrain/, classify/,
 // finetune/ and baseline/ checkpoints, pretrain_layerN.csv, classify.csv,
-// svm.csv (every C and width tried), finetune.csv, baseline.csv, error.svg (test error against the number of
-// labels), a summary table and key=value lines.
+// svm.csv (every C and width tried), finetune.csv, baseline.csv, error.svg
+// (test error against the number of labels), a summary table and
+// key=value lines.
 
 #include <algorithm>
 #include <cmath>
