@@ -360,24 +360,31 @@ inline void print_flow_floors(const Rounds& r) {
 // sides. Zero skipping is set to `skip` for both and left on. Prints
 // <key> (the median of the quads' ratios) and <key>_iqr_pct (their
 // interquartile range, in percent of the median).
+// a() and b() once each, then `quads` times a b b a, each quad's ratio the
+// seconds of its a's over its b's; prints <key> (the median of the
+// ratios) and <key>_iqr_pct (their interquartile range, in percent of the
+// median).
+template <typename A, typename B>
+void print_quad_ratio(std::string_view key, int quads, A a, B b) {
+  a();
+  b();
+  std::vector<double> q;
+  for (int i = 0; i < quads; ++i) {
+    const double a1 = seconds_of(a), b1 = seconds_of(b);
+    const double b2 = seconds_of(b), a2 = seconds_of(a);
+    q.push_back((a1 + a2) / (b1 + b2));
+  }
+  print_value(key, median(q));
+  print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
+}
+
 template <typename Steps>
 void print_paired(std::string_view key, int quads, int k, Steps steps, GemmFlow& floor, bool skip) {
   ebm::gemm::set_skip_zeros(skip);
-  auto run_steps = [&] { steps(k); };
-  auto run_floor = [&] {
+  print_quad_ratio(key, quads, [&] { steps(k); }, [&] {
     for (int i = 0; i < k; ++i) floor.run();
-  };
-  run_steps();
-  run_floor();
-  std::vector<double> q;
-  for (int i = 0; i < quads; ++i) {
-    const double s1 = seconds_of(run_steps), f1 = seconds_of(run_floor);
-    const double f2 = seconds_of(run_floor), s2 = seconds_of(run_steps);
-    q.push_back((s1 + s2) / (f1 + f2));
-  }
+  });
   ebm::gemm::set_skip_zeros(true);
-  print_value(key, median(q));
-  print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
 }
 
 // The write-ahead's gain inside the step (ebm::gemm::set_write_ahead: the
@@ -389,21 +396,14 @@ void print_paired(std::string_view key, int quads, int k, Steps steps, GemmFlow&
 template <typename Steps>
 void print_write_ahead_speedup(std::string_view key, int quads, int k, Steps steps) {
   const bool was = ebm::gemm::write_ahead();
-  auto run = [&](bool on) {
-    ebm::gemm::set_write_ahead(on);
-    return seconds_of([&] { steps(k); });
+  auto with = [&](bool on) {
+    return [&, on] {
+      ebm::gemm::set_write_ahead(on);
+      steps(k);
+    };
   };
-  run(false);
-  run(true);
-  std::vector<double> q;
-  for (int i = 0; i < quads; ++i) {
-    const double off1 = run(false), on1 = run(true);
-    const double on2 = run(true), off2 = run(false);
-    q.push_back((off1 + off2) / (on1 + on2));
-  }
+  print_quad_ratio(key, quads, with(false), with(true));
   ebm::gemm::set_write_ahead(was);
-  print_value(key, median(q));
-  print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
 }
 
 // What both step benches print from their rounds, after the step's

@@ -62,13 +62,37 @@ IsaKernels kernels(Isa isa) {
   }
 }
 
-// 1 or 0 once set or read from EBM_GEMM_SKIP_ZEROS; -1 before.
-std::atomic<int> zeros_skipped{-1};
+// A process-wide on/off switch: on by default, read from its environment
+// variable (by `from_name`) on first use unless set before.
+struct Switch {
+  const char* variable;
+  bool (*from_name)(std::string_view);
+  std::atomic<int> state{-1};  // 1 or 0 once set or read; -1 before
 
-int skip_zeros_from_env() {
-  const char* env = std::getenv("EBM_GEMM_SKIP_ZEROS");
-  return env == nullptr || skip_zeros_from_name(env) ? 1 : 0;
+  void set(bool on) { state.store(on ? 1 : 0, std::memory_order_relaxed); }
+  bool get() {
+    int on = state.load(std::memory_order_relaxed);
+    if (on < 0) {  // first use: the environment's choice, unless set meanwhile
+      const char* env = std::getenv(variable);
+      int unset = -1;
+      state.compare_exchange_strong(unset, env == nullptr || from_name(env) ? 1 : 0, std::memory_order_relaxed);
+      on = state.load(std::memory_order_relaxed);
+    }
+    return on == 1;
+  }
+};
+
+// "1" or empty true, "0" false, anything else an ebm::Error naming the
+// variable and what 0 means.
+bool switch_from_name(std::string_view value, const char* variable, const char* off) {
+  if (value.empty() || value == "1") return true;
+  if (value == "0") return false;
+  throw Error("{}={}: expected 0 ({}) or 1 (the default)", variable, value, off);
 }
+
+Switch zeros_skipped{"EBM_GEMM_SKIP_ZEROS", skip_zeros_from_name};
+Switch write_ahead_on{"EBM_GEMM_WRITE_AHEAD", write_ahead_from_name};
+std::atomic<int64_t> lines_claimed{0};  // claimed_lines()
 
 // The kernels store alpha acc + C (beta 1) or alpha acc (beta 0): one
 // product per sum, so each element is one fused multiply-add whatever the
@@ -159,47 +183,16 @@ void sgemm_packed_b(Workspace* ws, bool ta, bool tb, int64_t m, int64_t n, int64
 }
 
 bool skip_zeros_from_name(std::string_view value) {
-  if (value.empty() || value == "1") return true;
-  if (value == "0") return false;
-  throw Error("EBM_GEMM_SKIP_ZEROS={}: expected 0 (multiply every A block dense) or 1 (the default)", value);
+  return switch_from_name(value, "EBM_GEMM_SKIP_ZEROS", "multiply every A block dense");
 }
-
-void set_skip_zeros(bool on) { zeros_skipped.store(on ? 1 : 0, std::memory_order_relaxed); }
-
-bool skip_zeros() {
-  int on = zeros_skipped.load(std::memory_order_relaxed);
-  if (on < 0) {  // first use: the environment's choice, unless set meanwhile
-    int unset = -1;
-    zeros_skipped.compare_exchange_strong(unset, skip_zeros_from_env(), std::memory_order_relaxed);
-    on = zeros_skipped.load(std::memory_order_relaxed);
-  }
-  return on == 1;
-}
-
-namespace {
-std::atomic<int> write_ahead_on{-1};  // 1 or 0 once set or read from EBM_GEMM_WRITE_AHEAD; -1 before
-std::atomic<int64_t> lines_claimed{0};
-}  // namespace
+void set_skip_zeros(bool on) { zeros_skipped.set(on); }
+bool skip_zeros() { return zeros_skipped.get(); }
 
 bool write_ahead_from_name(std::string_view value) {
-  if (value.empty() || value == "1") return true;
-  if (value == "0") return false;
-  throw Error("EBM_GEMM_WRITE_AHEAD={}: expected 0 (no lines claimed ahead) or 1 (the default)", value);
+  return switch_from_name(value, "EBM_GEMM_WRITE_AHEAD", "no lines claimed ahead");
 }
-
-void set_write_ahead(bool on) { write_ahead_on.store(on ? 1 : 0, std::memory_order_relaxed); }
-
-bool write_ahead() {
-  int on = write_ahead_on.load(std::memory_order_relaxed);
-  if (on < 0) {
-    const char* env = std::getenv("EBM_GEMM_WRITE_AHEAD");
-    int unset = -1;
-    write_ahead_on.compare_exchange_strong(unset, env == nullptr || write_ahead_from_name(env) ? 1 : 0,
-                                           std::memory_order_relaxed);
-    on = write_ahead_on.load(std::memory_order_relaxed);
-  }
-  return on == 1;
-}
+void set_write_ahead(bool on) { write_ahead_on.set(on); }
+bool write_ahead() { return write_ahead_on.get(); }
 
 int64_t micro_kernel_calls(int64_t m, int64_t n, int64_t k, bool listed) {
   const Isa isa = active_isa();
