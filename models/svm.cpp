@@ -4,7 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include <unistd.h>
+
 #include <cblas.h>
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include "ops/error.hpp"
@@ -21,6 +24,13 @@ void check_points(int64_t n) {
   if (n < 1 || n > kMaxSvmPoints)
     throw Error("svm: {} training points; expected 1 to {} (the kernel matrix is held whole: n^2 floats)", n,
                 kMaxSvmPoints);
+}
+
+// exp(-gamma d) over x in place, in parallel on the caller's arena.
+void exp_in_place(std::span<float> x, double gamma) {
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, x.size(), size_t{1} << 16), [&](const tbb::blocked_range<size_t>& r) {
+    for (size_t i = r.begin(); i < r.end(); ++i) x[i] = static_cast<float>(std::exp(-gamma * x[i]));
+  });
 }
 
 std::vector<float> row_norms(std::span<const float> x, int64_t rows, int64_t d) {
@@ -163,18 +173,42 @@ std::vector<float> svm_squared_distances(std::span<const float> a, int64_t m, st
                 m, n, d, d);
   check_finite(a, "feature");
   check_finite(b, "feature");
-  std::vector<float> out(static_cast<size_t>(m * n), 0.0f);
+  check_matrix_fits(m, n, "squared distances");
+  std::vector<float> out(static_cast<size_t>(m * n));
   if (m == 0 || n == 0) return out;
   const std::vector<float> na = row_norms(a, m, d), nb = row_norms(b, n, d);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(d),
-              -2.0f, a.data(), static_cast<int>(d), b.data(), static_cast<int>(d), 0.0f, out.data(),
-              static_cast<int>(n));
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      float& v = out[static_cast<size_t>(i * n + j)];
-      v = std::max(0.0f, v + na[static_cast<size_t>(i)] + nb[static_cast<size_t>(j)]);
-    }
+  // Blocks of rows on the caller's arena, one single-threaded product each.
+  constexpr int64_t kRows = 256;
+  tbb::parallel_for(int64_t{0}, (m + kRows - 1) / kRows, [&](int64_t blk) {
+    const int64_t i0 = blk * kRows, rows = std::min(kRows, m - i0);
+    float* o = out.data() + i0 * n;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(n),
+                static_cast<int>(d), -2.0f, a.data() + i0 * d, static_cast<int>(d), b.data(), static_cast<int>(d), 0.0f,
+                o, static_cast<int>(n));
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        float& v = o[i * n + j];
+        v = std::max(0.0f, v + na[static_cast<size_t>(i0 + i)] + nb[static_cast<size_t>(j)]);
+      }
+  });
   return out;
+}
+
+int64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? int64_t{pages} * int64_t{page} : 0;
+}
+
+void check_matrix_fits(int64_t m, int64_t n, const char* what) {
+  const double bytes = 4.0 * double(m) * double(n), have = double(physical_memory_bytes());
+  if (have > 0 && bytes > 0.9 * have)
+    throw Error("svm: {} of {} x {} floats need {:.1f} GiB; this machine has {:.1f} GiB of memory", what, m, n,
+                bytes / double(1 << 30), have / double(1 << 30));
+}
+
+void gaussian_kernel_in_place(std::span<float> sq_dists, double gamma) {
+  if (!(gamma > 0) || !std::isfinite(gamma)) throw Error("svm: gamma = {}; expected a positive, finite scale", gamma);
+  exp_in_place(sq_dists, gamma);
 }
 
 double mean_squared_distance(std::span<const float> sq_dists, int64_t n) {
@@ -211,23 +245,41 @@ SvmDual solve_svm_dual(std::span<const float> kernel, int64_t n, std::span<const
 }
 
 KernelSvm::KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const uint8_t> labels, int classes,
-                     double gamma, const SvmConfig& config)
-    : n_(n), classes_(classes), gamma_(gamma) {
+                     double gamma, const SvmConfig& config) {
+  init(static_cast<int64_t>(sq_dists.size()), n, labels, classes, gamma);
+  check_finite(sq_dists, "squared distance");
+  std::vector<float> k(sq_dists.begin(), sq_dists.end());
+  exp_in_place(k, gamma);
+  train(k, labels, config);
+}
+
+KernelSvm KernelSvm::from_kernel(std::span<const float> kernel, int64_t n, std::span<const uint8_t> labels,
+                                 int classes, double gamma, const SvmConfig& config) {
+  KernelSvm svm;
+  svm.init(static_cast<int64_t>(kernel.size()), n, labels, classes, gamma);
+  check_finite(kernel, "kernel");
+  svm.train(kernel, labels, config);
+  return svm;
+}
+
+void KernelSvm::init(int64_t entries, int64_t n, std::span<const uint8_t> labels, int classes, double gamma) {
   check_points(n);
-  if (static_cast<int64_t>(sq_dists.size()) != n * n || static_cast<int64_t>(labels.size()) != n)
-    throw Error("svm: {} distances and {} labels for {} points; expected n x n and n", sq_dists.size(), labels.size(),
-                n);
+  if (entries != n * n || static_cast<int64_t>(labels.size()) != n)
+    throw Error("svm: {} distances and {} labels for {} points; expected n x n and n", entries, labels.size(), n);
   if (classes < 2 || classes > 255) throw Error("svm: {} classes; expected 2 to 255", classes);
   if (!(gamma > 0) || !std::isfinite(gamma)) throw Error("svm: gamma = {}; expected a positive, finite scale", gamma);
   for (int64_t t = 0; t < n; ++t)
     if (labels[size_t(t)] >= classes)
       throw Error("svm: label {} is {}; expected 0 to {}", t, int(labels[size_t(t)]), classes - 1);
-  check_finite(sq_dists, "squared distance");
-  std::vector<float> k(sq_dists.size());
-  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(std::exp(-gamma * sq_dists[i]));
-  duals_.resize(static_cast<size_t>(classes));
-  coef_.assign(static_cast<size_t>(classes * n), 0.0f);
-  tbb::parallel_for(0, classes, [&](int c) {
+  n_ = n, classes_ = classes, gamma_ = gamma;
+}
+
+// The problems of every class, in parallel (init first).
+void KernelSvm::train(std::span<const float> k, std::span<const uint8_t> labels, const SvmConfig& config) {
+  const int64_t n = n_;
+  duals_.resize(static_cast<size_t>(classes_));
+  coef_.assign(static_cast<size_t>(classes_ * n), 0.0f);
+  tbb::parallel_for(0, classes_, [&](int c) {
     std::vector<int8_t> y(static_cast<size_t>(n));
     for (int64_t t = 0; t < n; ++t) y[size_t(t)] = labels[size_t(t)] == c ? 1 : -1;
     SvmDual& d = duals_[size_t(c)] = solve_svm_dual(k, n, y, config);
@@ -240,12 +292,17 @@ std::vector<float> KernelSvm::decisions(std::span<const float> cross_sq_dists, i
     throw Error("svm: {} distances for {} points and {} training points; expected m x n", cross_sq_dists.size(), m,
                 n_);
   check_finite(cross_sq_dists, "squared distance");
-  std::vector<float> k(cross_sq_dists.size()), f(static_cast<size_t>(m * classes_));
-  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<float>(std::exp(-gamma_ * cross_sq_dists[i]));
-  if (m == 0) return f;
-  // f = K* coef' - rho: (m x n) (n x classes)
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), classes_, static_cast<int>(n_), 1.0f,
-              k.data(), static_cast<int>(n_), coef_.data(), static_cast<int>(n_), 0.0f, f.data(), classes_);
+  std::vector<float> f(static_cast<size_t>(m * classes_));
+  // f = K* coef' - rho: (m x n) (n x classes), K* made a block of rows at a time
+  constexpr int64_t kRows = 64;
+  tbb::parallel_for(int64_t{0}, (m + kRows - 1) / kRows, [&](int64_t blk) {
+    const int64_t i0 = blk * kRows, rows = std::min(kRows, m - i0);
+    std::vector<float> k(cross_sq_dists.begin() + i0 * n_, cross_sq_dists.begin() + (i0 + rows) * n_);
+    for (float& v : k) v = static_cast<float>(std::exp(-gamma_ * v));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), classes_, static_cast<int>(n_), 1.0f,
+                k.data(), static_cast<int>(n_), coef_.data(), static_cast<int>(n_), 0.0f, f.data() + i0 * classes_,
+                classes_);
+  });
   for (int64_t i = 0; i < m; ++i)
     for (int c = 0; c < classes_; ++c) f[size_t(i * classes_ + c)] -= static_cast<float>(duals_[size_t(c)].rho);
   return f;

@@ -18,11 +18,13 @@
 // against the rest, the prediction being the class of the largest f(x).
 //
 // The kernel matrix of the n training points is held whole, in float, so
-// n is limited to kMaxSvmPoints. The callers pass squared distances
+// n is limited to kMaxSvmPoints (all of MNIST's training images: 14.4 GB)
+// and by the machine's memory. The callers pass squared distances
 // (svm_squared_distances), so that one set of distances serves every gamma
-// of a search; training holds them and the kernel (2 n^2 floats: 800 MB
-// for 10,000 points), and predicting at m points their m x n distances and
-// kernel values (2 m n floats).
+// of a search, or the kernel itself (gaussian_kernel_in_place, then
+// KernelSvm::from_kernel), so that one kernel serves every C and nothing
+// else of n^2 need be held. Predicting at m points takes their m x n
+// distances; the kernel values are made a block of rows at a time.
 
 #include <cstdint>
 #include <span>
@@ -30,13 +32,21 @@
 
 namespace ebm {
 
-inline constexpr int64_t kMaxSvmPoints = 20'000;
+inline constexpr int64_t kMaxSvmPoints = 60'000;
+
+// The bytes of physical memory of this machine (0 if unknown).
+int64_t physical_memory_bytes();
+// An ebm::Error unless an m x n float matrix (what: its name) fits in
+// 90% of physical memory; the message gives both sizes.
+void check_matrix_fits(int64_t m, int64_t n, const char* what);
 
 // The m x n squared Euclidean distances between the rows of a (m x d) and
 // of b (n x d), row-major, by one BLAS product; clamped at 0. An
 // ebm::Error names a size mismatch or a value that is not finite.
 std::vector<float> svm_squared_distances(std::span<const float> a, int64_t m, std::span<const float> b, int64_t n,
                                          int64_t d);
+// Turns squared distances into k = exp(-gamma d) where they lie.
+void gaussian_kernel_in_place(std::span<float> sq_dists, double gamma);
 // The mean of the off-diagonal entries of an n x n distance matrix: 1 over
 // it is the default gamma, the scale at which a typical pair is one
 // length apart.
@@ -68,6 +78,10 @@ class KernelSvm {
   // [0, classes); the problems run in parallel on the caller's TBB arena.
   KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const uint8_t> labels, int classes, double gamma,
             const SvmConfig& config = {});
+  // The same from the n x n kernel matrix made with this gamma
+  // (gaussian_kernel_in_place), read in place.
+  static KernelSvm from_kernel(std::span<const float> kernel, int64_t n, std::span<const uint8_t> labels, int classes,
+                               double gamma, const SvmConfig& config = {});
 
   // f for every class at m points, from their m x n squared distances to
   // the training points: m x classes, row-major.
@@ -82,6 +96,10 @@ class KernelSvm {
   int64_t support_vectors() const;
 
  private:
+  KernelSvm() = default;
+  // Checks the training problem's sizes, labels and gamma, and keeps them.
+  void init(int64_t entries, int64_t n, std::span<const uint8_t> labels, int classes, double gamma);
+  void train(std::span<const float> kernel, std::span<const uint8_t> labels, const SvmConfig& config);
   int64_t n_ = 0;
   int classes_ = 0;
   double gamma_ = 0.0;

@@ -62,6 +62,7 @@ struct Options {
   float classifier_lr = 0.02f, classifier_decay = 1e-4f, finetune_lr = 0.05f;
   std::vector<int64_t> svm_labelled{1000, 2000, 5000};
   std::vector<double> svm_c{1, 10, 100}, svm_gamma{0.5, 1, 2, 4};
+  int64_t svm_kept = 20'000;  // SVMs on at most this many labels keep their distances (classify_svm)
   bool baseline = false;
   uint64_t seed = 1, data_seed = 1;
   int threads = 0;
@@ -85,10 +86,15 @@ struct Options {
                   n, sizes.size(), pools.size(), epochs.size());
     if (std::any_of(labelled.begin(), labelled.end(), [&](int64_t l) { return l < batch; }))
       throw Error("--labelled: every count must be at least --batch ({})", batch);
-    for (int64_t l : svm_labelled)
+    for (int64_t l : svm_labelled) {
       if (l != 0 && (l < 10 || l > kMaxSvmPoints))
         throw Error("--svm-labelled {}: expected 10 to {} images (the kernel matrix is held whole), or 0 for none", l,
                     kMaxSvmPoints);
+      const double need = 4.0 * double(l) * double(l) * (l <= svm_kept ? 2 : 1);
+      if (const double have = double(physical_memory_bytes()); have > 0 && need > 0.9 * have)
+        throw Error("--svm-labelled {}: its kernel matrix needs {:.1f} GiB and this machine has {:.1f} GiB of memory",
+                    l, need / double(1 << 30), have / double(1 << 30));
+    }
     if (svm_c.empty() || svm_gamma.empty()) throw Error("--svm-c and --svm-gamma: expected at least one value each");
     for (double v : svm_c)
       if (!(v > 0) || !std::isfinite(v)) throw Error("--svm-c {}: expected positive, finite boxes", v);
@@ -310,31 +316,59 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
 // set: every C of --svm-c and width of --svm-gamma (multiples of 1 / the
 // mean squared distance between the training rows) tried, the validation
 // split choosing one, the test set judging it. Rows of svm.csv for every
-// pair tried. Returns the test error.
+// pair tried. Returns the test error. One kernel matrix per width serves
+// every C. Up to --svm-kept-distances points the distances are kept beside it
+// (and the validation split's to the training rows); beyond, only the
+// kernel is held, the distances made again for each width and the
+// validation distances a block of rows at a time, so that 50,000 points
+// take one n x n matrix (10 GB).
 double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, Summary& sum, Csv& csv) {
+  constexpr int64_t kBlock = 2'000;
   const int64_t dim = f.train.dim;
   const std::vector<float> train = all_rows(head(f.train, labelled)), valid = all_rows(f.valid),
                            test = all_rows(f.test);
   const std::span<const uint8_t> labels = std::span(d.train.labels).first(static_cast<size_t>(labelled));
+  const bool keep = labelled <= o.svm_kept;
   Progress bar(fmt::format("svm on {} ({} labels)", f.name, labelled),
                static_cast<int64_t>(o.svm_c.size() * o.svm_gamma.size()));
-  const std::vector<float> sq = svm_squared_distances(train, labelled, train, labelled, dim);
-  const std::vector<float> sq_valid = svm_squared_distances(valid, d.valid.count, train, labelled, dim);
-  const double mean_sq = mean_squared_distance(sq, labelled);
+  auto distances = [&] { return svm_squared_distances(train, labelled, train, labelled, dim); };
+  std::vector<float> kernel = distances();
+  const double mean_sq = mean_squared_distance(kernel, labelled);
   if (!(mean_sq > 0))
     throw Error("svm on {}: the first {} training rows are all the same; expected features that tell images apart",
                 f.name, labelled);
   const double unit = 1.0 / mean_sq;
+  const std::vector<float> sq = keep ? kernel : std::vector<float>{};
+  const std::vector<float> sq_valid =
+      keep ? svm_squared_distances(valid, d.valid.count, train, labelled, dim) : std::vector<float>{};
+  // The classes predicted for `count` rows of features, their distances to the training rows made in blocks.
+  auto predict = [&](const KernelSvm& svm, const std::vector<float>& rows, int64_t count) {
+    std::vector<uint8_t> out;
+    for (int64_t i0 = 0; i0 < count; i0 += kBlock) {
+      const int64_t m = std::min(kBlock, count - i0);
+      const std::vector<uint8_t> p = svm.predict(
+          svm_squared_distances(std::span(rows).subspan(size_t(i0 * dim), size_t(m * dim)), m, train, labelled, dim), m);
+      out.insert(out.end(), p.begin(), p.end());
+    }
+    return out;
+  };
   struct Best {
     double valid_error = 101.0, c = 0.0, gamma = 0.0;
     std::optional<KernelSvm> svm;
   } best;
   int64_t tried = 0;
-  for (double gm : o.svm_gamma)
+  for (size_t gi = 0; gi < o.svm_gamma.size(); ++gi) {
+    const double gm = o.svm_gamma[gi];
+    if (gi > 0) {
+      kernel = {};  // freed before the next is made
+      kernel = keep ? sq : distances();
+    }
+    gaussian_kernel_in_place(kernel, gm * unit);
     for (double c : o.svm_c) {
       const double t0 = bar.seconds();
-      KernelSvm svm(sq, labelled, labels, 10, gm * unit, {.c = c});
-      const double err = error_percent(svm.predict(sq_valid, d.valid.count), d.valid.labels);
+      KernelSvm svm = KernelSvm::from_kernel(kernel, labelled, labels, 10, gm * unit, {.c = c});
+      const double err = error_percent(
+          keep ? svm.predict(sq_valid, d.valid.count) : predict(svm, valid, d.valid.count), d.valid.labels);
       int64_t iterations = 0;
       bool converged = true;
       for (int k = 0; k < 10; ++k) iterations += svm.problem(k).iterations, converged &= svm.problem(k).converged;
@@ -344,10 +378,10 @@ double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const 
       bar.update(++tried, fmt::format("C {:g}, gamma x{:g}: valid {:.2f}%  (best {:.2f}%)", c, gm, err,
                                       best.valid_error));
     }
+  }
+  kernel = {};
   const double t0 = bar.seconds();
-  const double err = error_percent(
-      best.svm->predict(svm_squared_distances(test, d.test.count, train, labelled, dim), d.test.count),
-      d.test.labels);
+  const double err = error_percent(predict(*best.svm, test, d.test.count), d.test.labels);
   csv.row("{},{},{:g},{:g},{:.4g},{:.3f},{:.3f},{},,,{:.2f}", f.name, labelled, best.c, best.gamma,
           best.gamma * unit, best.valid_error, err, best.svm->support_vectors(), bar.seconds() - t0);
   sum.add(fmt::format("svm on {}, {} labels", f.name, labelled), bar.seconds(),
@@ -515,8 +549,13 @@ int main(int argc, char** argv) {
   app.add_option("--classifier-decay", o.classifier_decay, "its L2 weight decay")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--svm-labelled", o.svm_labelled,
-                 "labelled training images for each Gaussian-kernel SVM (the first N, at most 20,000; 0: no SVM)")
+                 "labelled training images for each Gaussian-kernel SVM (the first N, at most 60,000 and what memory "
+                 "holds: 4 N^2 bytes, twice that up to 20,000; 0: no SVM)")
       ->capture_default_str()->delimiter(',')->check(samples::kNonNegative);
+  app.add_option("--svm-kept-distances", o.svm_kept,
+                 "up to this many labels, the SVMs keep the training rows' squared distances beside the kernel; "
+                 "beyond, they are made again for each width and the validation split's a block at a time")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--svm-c", o.svm_c, "the SVMs' boxes C to try")->capture_default_str()->delimiter(',');
   app.add_option("--svm-gamma", o.svm_gamma,
                  "the kernel widths gamma to try, as multiples of 1 / the mean squared distance between training rows")

@@ -4,7 +4,8 @@
 # regression and by Gaussian-kernel SVMs, every C and width of the search in
 # svm.csv) and the fine-tuned convnet classify far better than chance, it writes its
 # pictures and metrics, and --resume with one more pretraining epoch trains
-# only that epoch and starts the classifiers afresh.
+# only that epoch and starts the classifiers afresh; the SVMs that keep only
+# their kernel (--svm-kept-distances 0) match those that keep the distances.
 # Usage: test_cdbn_mnist.sh CDBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 set -e
 bin=$1
@@ -53,5 +54,10 @@ grep -q "^softmax on pixels (1000 labels) .*resumed from the checkpoint" "$out/l
 if grep -q "^softmax on layer.*resumed from the checkpoint" "$out/lines"; then fail "a classifier on retrained features resumed"; fi
 if grep -q "^finetune .*resumed from the checkpoint" "$out/lines"; then fail "the fine-tuning resumed on retrained layers"; fi
 [ "$(tail -n +2 "$out/finetune.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "finetune.csv: not epochs 1 2 3"
+# resumed again, every phase done: the SVMs again, making the distances again for each width
+cut -d, -f1-10 "$out/svm.csv" > "$out/svm_kept.csv"
+run --epochs 3 --resume --svm-kept-distances 0
+cut -d, -f1-10 "$out/svm.csv" | cmp -s - "$out/svm_kept.csv" ||
+  fail "svm.csv: the SVMs without kept distances differ: $(cut -d, -f1-10 "$out/svm.csv" | diff "$out/svm_kept.csv" - | head -5)"
 echo "pixels $pixels%, layer 1 $layer1%, both layers $both%, fine-tuned $tuned% (1,000 labels, 2,000 images);" \
   "SVMs on 500 labels: pixels $svm_pixels%, both layers $svm_both%; resumed"

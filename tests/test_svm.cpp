@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <span>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -54,9 +55,9 @@ double dual_objective(const std::vector<float>& k, const std::vector<int8_t>& y,
 }  // namespace
 
 TEST_CASE("svm: squared distances match a double loop") {
-  const Blobs a = blobs(7, 5, 2, 1.0f, 1), b = blobs(4, 5, 2, 1.0f, 2);
-  const std::vector<float> sq = svm_squared_distances(a.x, 7, b.x, 4, 5);
-  for (int64_t i = 0; i < 7; ++i)
+  const Blobs a = blobs(300, 5, 2, 1.0f, 1), b = blobs(4, 5, 2, 1.0f, 2);  // rows in two blocks of the product
+  const std::vector<float> sq = svm_squared_distances(a.x, 300, b.x, 4, 5);
+  for (int64_t i = 0; i < 300; ++i)
     for (int64_t j = 0; j < 4; ++j) {
       double s = 0.0;
       for (int64_t k = 0; k < 5; ++k) {
@@ -65,7 +66,7 @@ TEST_CASE("svm: squared distances match a double loop") {
       }
       CHECK(sq[size_t(i * 4 + j)] == doctest::Approx(s).epsilon(1e-4));
     }
-  const std::vector<float> self = svm_squared_distances(a.x, 7, a.x, 7, 5);
+  const std::vector<float> self = svm_squared_distances(std::span(a.x).first(35), 7, std::span(a.x).first(35), 7, 5);
   double mean = 0.0;
   for (int64_t i = 0; i < 7; ++i)
     for (int64_t j = 0; j < 7; ++j) mean += i == j ? 0.0 : self[size_t(i * 7 + j)] / 42.0;
@@ -128,7 +129,7 @@ TEST_CASE("svm: the SMO solution meets the dual's optimality conditions, and no 
 }
 
 TEST_CASE("svm: one against the rest separates three blobs, and f matches a plain loop") {
-  const int64_t n = 90, m = 60, d = 6;
+  const int64_t n = 90, m = 150, d = 6;  // f's rows in three blocks
   const Blobs train = blobs(n, d, 3, 4.0f, 5), test = blobs(m, d, 3, 4.0f, 6);
   const std::vector<float> sq = svm_squared_distances(train.x, n, train.x, n, d);
   const double gamma = 1.0 / mean_squared_distance(sq, n);
@@ -157,6 +158,29 @@ TEST_CASE("svm: one against the rest separates three blobs, and f matches a plai
   for (uint8_t p : partial.predict(cross, m)) CHECK(p != 2);
 }
 
+TEST_CASE("svm: trained from its kernel matrix, the same machine as from the distances") {
+  const int64_t n = 60, m = 20, d = 4;
+  const Blobs train = blobs(n, d, 3, 3.0f, 8), test = blobs(m, d, 3, 3.0f, 9);
+  const std::vector<float> sq = svm_squared_distances(train.x, n, train.x, n, d);
+  const double gamma = 0.7 / mean_squared_distance(sq, n);
+  std::vector<float> k = sq;
+  gaussian_kernel_in_place(k, gamma);
+  CHECK(k == rbf(sq, gamma));  // bit for bit: the same expression per entry
+  const KernelSvm a(sq, n, train.labels, 3, gamma, {.c = 5.0});
+  const KernelSvm b = KernelSvm::from_kernel(k, n, train.labels, 3, gamma, {.c = 5.0});
+  for (int c = 0; c < 3; ++c) {
+    CHECK(a.problem(c).alpha == b.problem(c).alpha);
+    CHECK(a.problem(c).rho == b.problem(c).rho);
+    CHECK(a.problem(c).iterations == b.problem(c).iterations);
+  }
+  const std::vector<float> cross = svm_squared_distances(test.x, m, train.x, n, d);
+  CHECK(a.decisions(cross, m) == b.decisions(cross, m));
+  CHECK(b.gamma() == gamma);
+  k[7] = NAN;
+  CHECK_THROWS_WITH_AS(KernelSvm::from_kernel(k, n, train.labels, 3, gamma), doctest::Contains("kernel value 7"), Error);
+  CHECK_THROWS_WITH_AS(gaussian_kernel_in_place(k, -1.0), doctest::Contains("gamma = -1"), Error);
+}
+
 TEST_CASE("svm: bad input is an ebm::Error naming what was wrong") {
   const Blobs b = blobs(10, 3, 2, 2.0f, 7);
   const std::vector<float> sq = svm_squared_distances(b.x, 10, b.x, 10, 3);
@@ -177,4 +201,8 @@ TEST_CASE("svm: bad input is an ebm::Error naming what was wrong") {
   const KernelSvm svm(sq, 10, b.labels, 2, 1.0);
   CHECK_THROWS_WITH_AS(svm.decisions(sq, 3), doctest::Contains("expected m x n"), Error);
   CHECK_THROWS_WITH_AS(error_percent(std::vector<uint8_t>(3), b.labels), doctest::Contains("3 predictions"), Error);
+  REQUIRE(physical_memory_bytes() > 0);
+  CHECK_NOTHROW(check_matrix_fits(1000, 1000, "a small matrix"));
+  CHECK_THROWS_WITH_AS(check_matrix_fits(int64_t{1} << 22, int64_t{1} << 22, "distances"),
+                       doctest::Contains("4194304 x 4194304 floats need 65536.0 GiB; this machine has"), Error);
 }
