@@ -199,17 +199,14 @@ GemmBackend default_gemm_backend() {
   return backend;
 }
 
+int max_executor_threads() { return std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency())); }
+
 namespace {
 
-// At most four threads per hardware thread (and at least 8 allowed): each
-// thread gets GEMM buffers of its own, so a mistyped count would claim
-// gigabytes and run no faster.
-int max_threads() { return std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency())); }
-
 ExecutorOptions checked(ExecutorOptions o) {
-  if (o.threads < 0 || o.threads > max_threads())
+  if (o.threads < 0 || o.threads > max_executor_threads())
     throw Error("executor: threads = {}; expected 0 (every core) to {} (four per hardware thread, at least 8)",
-                o.threads, max_threads());
+                o.threads, max_executor_threads());
   return o;
 }
 

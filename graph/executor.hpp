@@ -29,6 +29,11 @@ namespace ebm {
 // AVX-512) and CBLAS where it would fall back to portable code.
 GemmBackend default_gemm_backend();
 
+// The most threads ExecutorOptions::threads may ask for: four per hardware
+// thread, and at least 8 (each thread gets GEMM buffers of its own, so a
+// mistyped count would claim gigabytes and run no faster).
+int max_executor_threads();
+
 struct ExecutorOptions {
   int threads = 0;             // 0: every core of the machine; at most max(8, 4 per hardware thread)
   uint64_t seed = 0;           // keys every random draw

@@ -92,13 +92,13 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_option("--batch", o.batch, "mini-batch size (pretraining, and sgd or adam's fine-tuning)")
       ->capture_default_str()->check(samples::kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
-  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed,
-                 "seed of the shuffles, and of the data's own random preparation (faces: the patches; curves: the "
+                 "seed of the shuffles, and of the data's own random preparation (faces: the patches->check(samples::kNonNegative); curves: the "
                  "images)")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
-      ->check(samples::kNonNegative);
+      ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_option("--profile", o.profile,
                  "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
@@ -320,8 +320,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   Summary sum;
   fmt::print("{}, {} training / {} validation / {} test {}\n", title, t.train.count, t.valid.count, t.test.count,
              t.data_name);
-  if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
-    fmt::print("{}: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", t.program, o.output);
+  samples::say_if_nothing_to_resume(t.program, o.resume, o.output);
 
   // PCA with as many components as the code (seconds).
   const std::string pca_name = fmt::format("PCA, {} components", o.hidden.back());

@@ -52,7 +52,7 @@ using namespace ebm;
 using namespace ebm::samples;
 
 struct Options {
-  std::string data, output = "out/cdbn_mnist", preset = "paper", profile;
+  std::string data, output = "out/cdbn_mnist", preset = "quick", profile;
   std::vector<int64_t> filters{24, 40}, sizes{9, 5}, pools{2, 2}, labelled{1000, 2000, 5000, 50000};
   std::vector<int> epochs{10};  // one value: every layer
   int64_t batch = 100, validation = 10000, train_images = 0;
@@ -103,6 +103,12 @@ struct Options {
         throw Error("--svm-gamma {}: expected positive, finite multiples of 1 / the mean squared distance", v);
   }
   int layer_epochs(size_t l) const { return epochs.size() == 1 ? epochs[0] : epochs[l]; }
+  std::string layer_string() const {  // "24 9x9 filters (pool 2), then 40 5x5 filters (pool 2)"
+    std::string s;
+    for (size_t l = 0; l < filters.size(); ++l)
+      s += fmt::format("{}{} {}x{} filters (pool {})", l ? ", then " : "", filters[l], sizes[l], sizes[l], pools[l]);
+    return s;
+  }
 };
 
 struct Data {
@@ -441,6 +447,9 @@ int run(const Options& o) {
   Cdbn cdbn = Cdbn::make(g, "cdbn", config);
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics});
   Summary sum;
+  fmt::print("cdbn_mnist: a convolutional DBN of {}; preset {}, {} training / {} validation / {} test images\n",
+             o.layer_string(), o.preset, d.train.count, d.valid.count, d.test.count);
+  samples::say_if_nothing_to_resume("cdbn_mnist", o.resume, o.output);
   const bool retrained = pretrain(cdbn, ex, d, o, sum);
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   write_filters(cdbn, o);
@@ -516,9 +525,8 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for pictures, metrics and checkpoints")->capture_default_str();
   app.add_option("--preset", o.preset,
-                 "quick (2 epochs per layer, 20 classifier epochs on 1,000 and 50,000 labels, SVMs on 1,000, 3 "
-                 "fine-tuning epochs) "
-                 "or paper (the defaults)")
+                 "quick (the default: 2 epochs per layer, 20 classifier epochs on 1,000 and 50,000 labels, SVMs on "
+                 "1,000, 3 fine-tuning epochs) or paper (the values shown here)")
       ->capture_default_str()->check(CLI::IsMember({"quick", "paper"}));
   app.add_option("--filters", o.filters, "filters per layer")->capture_default_str()->delimiter(',')
       ->check(samples::kPositive);
@@ -570,10 +578,10 @@ int main(int argc, char** argv) {
   app.add_flag("--baseline", o.baseline, "also fine-tune the same convnet from a random start, with the same budget");
   app.add_option("--validation", o.validation, "the last N training images choose each classifier's epoch")
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of the weights and the Gibbs draws")->capture_default_str();
-  app.add_option("--data-seed", o.data_seed, "seed of the shuffles and binarisation")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the weights and the Gibbs draws")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--data-seed", o.data_seed, "seed of the shuffles and binarisation")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
-      ->check(samples::kNonNegative);
+      ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
   app.add_option("--profile", o.profile, "write a Chrome trace of pretraining to FILE and a timeline beside it");

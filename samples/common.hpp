@@ -8,13 +8,16 @@
 #include <fstream>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "graph/executor.hpp"
 #include "graph/profile.hpp"
+#include "models/checkpoint.hpp"
 #include "io/batch.hpp"
 #include "samples/csv.hpp"
 #include "ops/error.hpp"
@@ -99,8 +102,22 @@ inline const CLI::Validator kPositive =
     number_check([](double v) { return v > 0.0; }, "a positive number", "POSITIVE");
 inline const CLI::Validator kNonNegative =
     number_check([](double v) { return v >= 0.0; }, "zero or more", "NONNEGATIVE");
+// --threads: 0 (every core) up to what the executor takes, checked as the
+// flag is read (a task arena is made from it before any executor).
+inline const CLI::Validator kThreads = number_check(
+    [](double v) { return v >= 0.0 && v <= ebm::max_executor_threads() && v == static_cast<int>(v); },
+    fmt::format("0 (every core) to {} threads (four per hardware thread, at least 8)", ebm::max_executor_threads()),
+    "THREADS");
 inline const CLI::Validator kFraction =
     number_check([](double v) { return v >= 0.0 && v < 1.0; }, "a value in [0, 1)", "[0,1)");
+
+// With --resume and no checkpoint at <output>/<first> (the first one the
+// run would load), says so: the run starts afresh.
+inline void say_if_nothing_to_resume(std::string_view program, bool resume, const std::string& output,
+                                     std::string_view first = "pretrain/layer0") {
+  if (resume && !ebm::checkpoint_exists(fmt::format("{}/{}", output, first)))
+    fmt::print("{}: --resume: no checkpoint in {}/{}; starting afresh\n", program, output, first);
+}
 
 // A result line for scripts: key=value on stdout.
 template <typename T>

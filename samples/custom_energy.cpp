@@ -13,6 +13,8 @@
 // filters.png, stddev.png (the learned sigma of each pixel) and samples.png
 // (the means E[v|h] of 100 persistent chains).
 
+#include <cmath>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -67,6 +69,7 @@ int run(const Options& o) {
   io::Batcher batches(train.count, o.batch, o.seed);
   std::vector<float> x(static_cast<size_t>(o.batch * train.dim()));
   io::fill_batch(train, batches.batch(0), g.value(cd.chain));  // chains start at data
+  double last_fe = 0;
   for (int e = 0; e < o.epochs; ++e) {
     batches.start_epoch(static_cast<uint64_t>(e));
     double fe = 0;
@@ -77,10 +80,16 @@ int run(const Options& o) {
     }
     fmt::print("epoch {}/{}: mean free energy of the training batches {:.2f}\n", e + 1, o.epochs, fe);
     std::fflush(stdout);
+    if (!std::isfinite(fe))
+      throw Error("epoch {}: the mean free energy is {}: training diverged; expected finite values (a smaller --lr, "
+                  "now {:g}, usually cures it)",
+                  e + 1, fe, o.lr);
+    last_fe = fe;
   }
   if (!o.profile.empty()) samples::write_profile(ex.profile(), o.profile);
   write_pictures(g, model, ex, cd, o);
   samples::result("epochs", o.epochs);
+  if (o.epochs > 0) samples::result("mean_free_energy", fmt::format("{:.2f}", last_fe));
   return 0;
 }
 
@@ -92,12 +101,13 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for the pictures")->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden units")->capture_default_str()->check(samples::kPositive);
-  app.add_option("--batch", o.batch, "mini-batch size (at least 100)")->capture_default_str()->check(CLI::Range(100, 100000));
+  app.add_option("--batch", o.batch, "mini-batch size (at least 100)")->capture_default_str()
+      ->check(samples::number_check([](double b) { return b >= 100 && b <= 100000; }, "100 to 100000", "[100,100000]"));
   app.add_option("--epochs", o.epochs, "epochs")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(samples::kPositive);
-  app.add_option("--seed", o.seed, "seed")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
-      ->check(samples::kNonNegative);
+      ->check(samples::kThreads);
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
   app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
   return ebm::samples::run_main(app, argc, argv, "custom_energy", [&] { return run(o); });

@@ -248,8 +248,7 @@ int run(const Options& o) {
   Summary sum;
   fmt::print("dbn_mnist: {} DBN, preset {}, {} training / {} validation / {} test images\n", o.layer_string(), o.preset,
              d.train.count, d.valid.count, d.test.count);
-  if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
-    fmt::print("dbn_mnist: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", o.output);
+  samples::say_if_nothing_to_resume("dbn_mnist", o.resume, o.output);
   // A phase resumes only while everything it builds on was resumed whole: a
   // layer that trains further feeds new features to every phase above it.
   bool resume = o.resume;
@@ -294,6 +293,7 @@ int main(int argc, char** argv) {
   add_options(app, o);
   return run_main(app, argc, argv, "dbn_mnist", [&] {
     o.apply_preset(app);
+    o.pixel_mode();  // named before any work
     return run(o);
   });
 }

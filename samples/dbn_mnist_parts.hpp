@@ -113,7 +113,8 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--preset", o.preset, "quick (minutes) or paper (the full reproduction)")->capture_default_str();
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
-  app.add_option("--hidden", o.hidden, "hidden layer sizes, bottom up")->capture_default_str()->delimiter(',');
+  app.add_option("--hidden", o.hidden, "hidden layer sizes, bottom up")->capture_default_str()->delimiter(',')
+      ->check(samples::kPositive);
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',')
       ->check(samples::kNonNegative);
   app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
@@ -158,10 +159,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);
   app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
       ->check(samples::kPositive);
-  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
-  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
-      ->check(samples::kNonNegative);
+      ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_option("--profile", o.profile, "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
 }

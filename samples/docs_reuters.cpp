@@ -250,8 +250,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
                         methods[1].curve.precision_at(15)));
   }
 
-  if (o.resume && !checkpoint_exists(o.output + "/pretrain/layer0"))
-    fmt::print("docs_reuters: --resume: no checkpoint in {}/pretrain/layer0; starting afresh\n", o.output);
+  samples::say_if_nothing_to_resume("docs_reuters", o.resume, o.output);
   const bool resume = pretrain_stack(dbn, ex, o, t, sum);
   if (hash.ais_stories > 0)
     word_perplexity(dbn.rbms.front(), t, corpus.test, hash.ais_stories, hash.ais_scale, o.threads, sum);

@@ -103,10 +103,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--eval-every", o.eval_every, "fine-tuning steps between test errors recorded (and checkpoints)")
       ->capture_default_str()->check(kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
-  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed, "seed of the patches' angles, the labelled draw and the shuffles")
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()->check(kNonNegative);
+      ->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()->check(kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_option("--profile", o.profile,
                  "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
@@ -325,6 +325,7 @@ int run(const Options& o) {
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::gaussian});
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  samples::say_if_nothing_to_resume("gp_faces", o.resume, o.output);
   AeOptions ae;  // pretrain_stack's options
   ae.output = o.output;
   ae.method = o.method;

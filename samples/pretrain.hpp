@@ -86,8 +86,9 @@ inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource&
                      warned);
   });
   sum.add(p.row, bar.seconds(),
-          resumed >= p.epochs ? std::string("resumed from the checkpoint (all epochs done)")
-                              : fmt::format("recon error {:.3f}", recon));
+          p.epochs == 0          ? std::string("not trained (0 epochs)")
+          : resumed >= p.epochs ? std::string("resumed from the checkpoint (all epochs done)")
+                                : fmt::format("recon error {:.3f}", recon));
   return resumed < p.epochs;
 }
 

@@ -76,10 +76,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--pixels", o.pixels, "sampled, threshold or scaled")->capture_default_str();
   app.add_option("--validation", o.validation, "last N training images held out (0: monitor on the test set)")
       ->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--seed", o.seed, "seed of every random draw of the model")->capture_default_str();
-  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of every random draw of the model")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
-      ->check(samples::kNonNegative);
+      ->check(samples::kThreads);
   app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);
   app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
       ->check(samples::kPositive);
@@ -220,8 +220,7 @@ int run(const Options& o) {
                 {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,
                  .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume});
   samples::check_batch(o.batch, d.train.count);
-  if (o.resume && fit.epochs_done() == 0)
-    fmt::print("rbm_mnist: --resume: no checkpoint in {}/checkpoint; starting afresh\n", o.output);
+  samples::say_if_nothing_to_resume("rbm_mnist", o.resume, o.output, "checkpoint");
   if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
     io::fill_batch(d.train, samples::chain_start_rows(d.train.count, o.batch, o.data_seed), g.value(trainer.chain),
                    {.mode = io::Pixels::sampled, .seed = o.data_seed});
@@ -261,6 +260,7 @@ int main(int argc, char** argv) {
   add_options(app, o);
   return ebm::samples::run_main(app, argc, argv, "rbm_mnist", [&] {
     refuse_ignored_flags(app, o);
+    parse_pixels(o.pixels);  // named before any work
     return run(o);
   });
 }
