@@ -102,6 +102,19 @@ struct Options {
       if (!(v > 0) || !std::isfinite(v))
         throw Error("--svm-gamma {}: expected positive, finite multiples of 1 / the mean squared distance", v);
   }
+  // Flags the run would ignore are refused, as the other samples do.
+  void refuse_ignored_flags(const CLI::App& app) const {
+    if (app.count("--sparsity-target") > 0 && sparsity_cost == 0.0f)
+      throw Error("--sparsity-target: the sparsity penalty is off; expected --sparsity-cost above 0 too");
+    const bool svms = std::any_of(svm_labelled.begin(), svm_labelled.end(), [](int64_t l) { return l > 0; });
+    if (const std::string f = samples::given_flags(app, {"--svm-c", "--svm-gamma", "--svm-kept-distances"});
+        !svms && !f.empty())
+      throw Error("{}: they set the SVMs, which --svm-labelled 0 skips; expected one or the other", f);
+    if (const std::string f = samples::given_flags(app, {"--finetune-lr", "--baseline"});
+        finetune_epochs == 0 && !f.empty())
+      throw Error("{}: they set the convnet's fine-tuning, which --finetune-epochs 0 skips; expected one or the other",
+                  f);
+  }
   int layer_epochs(size_t l) const { return epochs.size() == 1 ? epochs[0] : epochs[l]; }
   std::string layer_string() const {  // "24 9x9 filters (pool 2), then 40 5x5 filters (pool 2)"
     std::string s;
@@ -587,6 +600,7 @@ int main(int argc, char** argv) {
   app.add_option("--profile", o.profile, "write a Chrome trace of pretraining to FILE and a timeline beside it");
   return ebm::samples::run_main(app, argc, argv, "cdbn_mnist", [&] {
     o.apply_preset(app);
+    o.refuse_ignored_flags(app);
     // the SVMs' parallel loop runs on --threads workers too
     tbb::task_arena arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic);
     return arena.execute([&] { return run(o); });
