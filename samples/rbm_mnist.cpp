@@ -151,7 +151,8 @@ void write_filters(const Rbm& rbm, const std::string& path) {
   io::write_png_grid(path, tiles, n, 28, 28, {.columns = 10, .upscale = 2});
 }
 
-void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const io::ImageSet& test, const Options& o) {
+void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const io::ImageSet& test, const Options& o,
+              samples::Summary& sum) {
   const std::vector<float> base = base_rate_bias(io::pixel_means(train));
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
   ac.scale_temperatures(o.ais_scale);
@@ -169,6 +170,8 @@ void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const i
     fmt::print("AIS: the {} runs' importance weights spread too widely for a lower end of log Z (so no upper end "
                "of the log-likelihood); more runs narrow it: --resume --ais-runs {}\n",
                o.ais_runs, 4 * o.ais_runs);
+  sum.add(fmt::format("AIS, {} runs", o.ais_runs), bar.seconds(),
+          fmt::format("test log-likelihood {:.2f} nats (log Z {:.2f})", -mean_f - z.log_z, z.log_z));
   samples::result("log_z", fmt::format("{:.3f}", z.log_z));
   samples::result("test_loglik_nats", fmt::format("{:.2f}", -mean_f - z.log_z));
   samples::result("test_loglik_err_nats", fmt::format("{:.2f}", (z.log_z_high - z.log_z_low) / 2));
@@ -227,11 +230,17 @@ int run(const Options& o) {
   }
   fmt::print("rbm_mnist: {}-{} RBM, {}, batch {}, {} epochs, {} training / {} {} images\n", d.train.dim(), o.hidden,
              o.method, o.batch, o.epochs, d.train.count, d.valid.count, o.validation > 0 ? "validation" : "test (monitoring)");
+  samples::Summary sum;
   const std::vector<EpochStats> epochs = train(fit, d, o);
+  double seconds = 0.0;  // this run's epochs
+  for (const EpochStats& e : epochs) seconds += e.seconds;
+  sum.add(fmt::format("train: {} epoch{} of {}", o.epochs, o.epochs == 1 ? "" : "s", o.method), seconds,
+          o.epochs == 0       ? std::string("not trained (0 epochs)")
+          : epochs.empty()    ? std::string("resumed from the checkpoint (all epochs done)")
+                              : fmt::format("recon error {:.3f}, free-energy gap {:.2f}", epochs.back().recon_error,
+                                            epochs.back().fe_gap));
   if (!epochs.empty()) {  // the last epoch's monitors, for scripts (a resumed run: its own epochs' seconds)
     const EpochStats& last = epochs.back();
-    double seconds = 0.0;
-    for (const EpochStats& e : epochs) seconds += e.seconds;
     samples::result("epoch", last.epoch);
     samples::result("train_seconds", fmt::format("{:.1f}", seconds));
     samples::result("recon_error", fmt::format("{:.3f}", last.recon_error));
@@ -245,10 +254,16 @@ int run(const Options& o) {
                               fmt::format("rbm_mnist: {}-{} RBM, {}", d.train.dim(), o.hidden, o.method),
                               o.validation > 0 ? "validation subset" : "test subset");
   });
+  samples::Progress pictures("pictures", 1);
   write_filters(rbm, o.output + "/filters.png");
   write_reconstructions(rbm, ex, d.test, o.output + "/reconstructions.png");
   write_samples(rbm, ex, d.test, o.sample_steps, o.output + "/samples.png");
-  if (!o.no_ais) evaluate(fit, rbm, d.train, d.test, o);
+  pictures.update(1, "filters, reconstructions, samples");
+  sum.add("pictures", pictures.seconds(),
+          fmt::format("filters.png, reconstructions.png, samples.png ({} Gibbs steps)", o.sample_steps));
+  if (!o.no_ais) evaluate(fit, rbm, d.train, d.test, o, sum);
+  sum.print();
+  samples::result("total_seconds", fmt::format("{:.1f}", sum.total()));
   return 0;
 }
 
