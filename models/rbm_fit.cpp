@@ -146,16 +146,18 @@ void RbmFitter::save(int epoch) const {
 }
 
 void RbmFitter::load() {
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, m_.kind, state()));
+  // The method first: another method's checkpoint has other tensors (PCD's chains), and that is the clearer message.
+  auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, m_.kind));
   const auto expect = [&](const char* key, auto want) {
     if (meta.at(key) != nlohmann::json(want))
       throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}", cfg_.checkpoint.string(), key,
                   meta.at(key).dump(), nlohmann::json(want).dump());
   };
-  expect("seed", ex_.options().seed);
-  expect("data_seed", cfg_.data_seed);
   expect("method", t_.config.method == CdMethod::cd ? "cd" : "pcd");
   expect("k", t_.config.k);
+  meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, m_.kind, state()));
+  expect("seed", ex_.options().seed);
+  expect("data_seed", cfg_.data_seed);
   expect("batch", t_.config.batch);
   const nlohmann::json model = nlohmann::json::parse(m_.meta);  // the model's description (units, pooling, ...)
   for (const auto& [key, want] : model.items())

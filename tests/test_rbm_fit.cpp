@@ -123,6 +123,21 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
     Executor ex(g, {.seed = 5});
     CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}), doctest::Contains("seed = 4"), Error);
   }
+  // another method: named as such, not by the tensor PCD would miss (its chains)
+  {
+    const fs::path cd_dir = fresh_dir("ckpt_cd");
+    {
+      Run r(CdMethod::cd, cd_dir, false, 1);
+      r.fit.fit(train, valid);
+    }
+    Graph g;
+    Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 8});
+    CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
+    Executor ex(g, {.seed = 4});
+    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = cd_dir, .resume = true}),
+                         doctest::Contains("the checkpoint has method = \"cd\"; this run has \"pcd\""), Error);
+    fs::remove_all(cd_dir);
+  }
   // a damaged manifest, and a missing checkpoint
   std::ofstream(d / "manifest.json") << "{ not json";
   Graph g;
