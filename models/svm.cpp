@@ -1,6 +1,7 @@
 #include "models/svm.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -15,9 +16,21 @@
 namespace ebm {
 namespace {
 
+// The first value of v that is not finite is named; a kernel matrix is
+// scanned in parallel blocks on the caller's arena.
 void check_finite(std::span<const float> v, const char* what) {
-  for (size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i])) throw Error("svm: {} value {} is {}; expected finite values", what, i, v[i]);
+  std::atomic<size_t> first{v.size()};
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, v.size(), size_t{1} << 20), [&](const tbb::blocked_range<size_t>& r) {
+    for (size_t i = r.begin(); i < r.end(); ++i)
+      if (!std::isfinite(v[i])) {
+        size_t seen = first.load();
+        while (i < seen && !first.compare_exchange_weak(seen, i)) {
+        }
+        return;
+      }
+  });
+  if (const size_t i = first.load(); i < v.size())
+    throw Error("svm: {} value {} is {}; expected finite values", what, i, v[i]);
 }
 
 void check_points(int64_t n) {
@@ -248,6 +261,7 @@ KernelSvm::KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const
                      double gamma, const SvmConfig& config) {
   init(static_cast<int64_t>(sq_dists.size()), n, labels, classes, gamma);
   check_finite(sq_dists, "squared distance");
+  check_matrix_fits(2 * n, n, "the squared distances and their kernel");
   std::vector<float> k(sq_dists.begin(), sq_dists.end());
   exp_in_place(k, gamma);
   train(k, labels, config);

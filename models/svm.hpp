@@ -37,7 +37,9 @@ inline constexpr int64_t kMaxSvmPoints = 60'000;
 // The bytes of physical memory of this machine (0 if unknown).
 int64_t physical_memory_bytes();
 // An ebm::Error unless an m x n float matrix (what: its name) fits in
-// 90% of physical memory; the message gives both sizes.
+// 90% of physical memory; the message gives both sizes. Physical memory,
+// not what is free now or what a container allows: a bound that refuses
+// the hopeless, not a promise.
 void check_matrix_fits(int64_t m, int64_t n, const char* what);
 
 // The m x n squared Euclidean distances between the rows of a (m x d) and
@@ -76,6 +78,7 @@ class KernelSvm {
  public:
   // Trains on n points given their n x n squared distances and labels in
   // [0, classes); the problems run in parallel on the caller's TBB arena.
+  // Holds the kernel beside the distances (2 n^2 floats).
   KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const uint8_t> labels, int classes, double gamma,
             const SvmConfig& config = {});
   // The same from the n x n kernel matrix made with this gamma

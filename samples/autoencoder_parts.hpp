@@ -94,9 +94,9 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed,
-                 "seed of the shuffles, and of the data's own random preparation (faces: the patches->check(samples::kNonNegative); curves: the "
+                 "seed of the shuffles, and of the data's own random preparation (faces: the patches; curves: the "
                  "images)")
-      ->capture_default_str();
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");

@@ -342,7 +342,7 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
 // validation distances a block of rows at a time, so that 50,000 points
 // take one n x n matrix (10 GB).
 double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, Summary& sum, Csv& csv) {
-  constexpr int64_t kBlock = 2'000;
+  constexpr int64_t kBlock = 2'048;  // a multiple of the blocks of svm_squared_distances and decisions: the same bits
   const int64_t dim = f.train.dim;
   const std::vector<float> train = all_rows(head(f.train, labelled)), valid = all_rows(f.valid),
                            test = all_rows(f.test);
@@ -378,9 +378,11 @@ double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const 
   int64_t tried = 0;
   for (size_t gi = 0; gi < o.svm_gamma.size(); ++gi) {
     const double gm = o.svm_gamma[gi];
-    if (gi > 0) {
-      kernel = {};  // freed before the next is made
-      kernel = keep ? sq : distances();
+    if (gi > 0 && keep) {
+      kernel.assign(sq.begin(), sq.end());  // into the same buffer
+    } else if (gi > 0) {
+      std::vector<float>().swap(kernel);  // freed before the next is made: one n x n matrix at a time
+      kernel = distances();
     }
     gaussian_kernel_in_place(kernel, gm * unit);
     for (double c : o.svm_c) {
@@ -398,7 +400,7 @@ double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const 
                                       best.valid_error));
     }
   }
-  kernel = {};
+  std::vector<float>().swap(kernel);
   const double t0 = bar.seconds();
   const double err = error_percent(predict(*best.svm, test, d.test.count), d.test.labels);
   csv.row("{},{},{:g},{:g},{:.4g},{:.3f},{:.3f},{},,,{:.2f}", f.name, labelled, best.c, best.gamma,
