@@ -92,7 +92,8 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_option("--batch", o.batch, "mini-batch size (pretraining, and sgd or adam's fine-tuning)")
       ->capture_default_str()->check(samples::kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
-  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed,
                  "seed of the shuffles, and of the data's own random preparation (faces: the patches; curves: the "
                  "images)")

@@ -366,7 +366,8 @@ double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const 
     for (int64_t i0 = 0; i0 < count; i0 += kBlock) {
       const int64_t m = std::min(kBlock, count - i0);
       const std::vector<uint8_t> p = svm.predict(
-          svm_squared_distances(std::span(rows).subspan(size_t(i0 * dim), size_t(m * dim)), m, train, labelled, dim), m);
+          svm_squared_distances(std::span(rows).subspan(size_t(i0 * dim), size_t(m * dim)), m, train, labelled, dim),
+          m);
       out.insert(out.end(), p.begin(), p.end());
     }
     return out;
@@ -593,8 +594,10 @@ int main(int argc, char** argv) {
   app.add_flag("--baseline", o.baseline, "also fine-tune the same convnet from a random start, with the same budget");
   app.add_option("--validation", o.validation, "the last N training images choose each classifier's epoch")
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of the weights and the Gibbs draws")->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--data-seed", o.data_seed, "seed of the shuffles and binarisation")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--seed", o.seed, "seed of the weights and the Gibbs draws")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--data-seed", o.data_seed, "seed of the shuffles and binarisation")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");

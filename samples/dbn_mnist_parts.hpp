@@ -159,8 +159,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);
   app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
       ->check(samples::kPositive);
-  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");

@@ -103,7 +103,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--eval-every", o.eval_every, "fine-tuning steps between test errors recorded (and checkpoints)")
       ->capture_default_str()->check(kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
-  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed, "seed of the patches' angles, the labelled draw and the shuffles")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()->check(kThreads);

@@ -76,8 +76,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--pixels", o.pixels, "sampled, threshold or scaled")->capture_default_str();
   app.add_option("--validation", o.validation, "last N training images held out (0: monitor on the test set)")
       ->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--seed", o.seed, "seed of every random draw of the model")->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--seed", o.seed, "seed of every random draw of the model")->capture_default_str()
+      ->check(samples::kNonNegative);
+  app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str()
+      ->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
   app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);

@@ -177,7 +177,8 @@ TEST_CASE("svm: trained from its kernel matrix, the same machine as from the dis
   CHECK(a.decisions(cross, m) == b.decisions(cross, m));
   CHECK(b.gamma() == gamma);
   k[7] = NAN;
-  CHECK_THROWS_WITH_AS(KernelSvm::from_kernel(k, n, train.labels, 3, gamma), doctest::Contains("kernel value 7"), Error);
+  CHECK_THROWS_WITH_AS(KernelSvm::from_kernel(k, n, train.labels, 3, gamma), doctest::Contains("kernel value 7"),
+                       Error);
   CHECK_THROWS_WITH_AS(gaussian_kernel_in_place(k, -1.0), doctest::Contains("gamma = -1"), Error);
 }
 
