@@ -90,10 +90,8 @@ struct Options {
       if (l != 0 && (l < 10 || l > kMaxSvmPoints))
         throw Error("--svm-labelled {}: expected 10 to {} images (the kernel matrix is held whole), or 0 for none", l,
                     kMaxSvmPoints);
-      const double need = 4.0 * double(l) * double(l) * (l <= svm_kept ? 2 : 1);
-      if (const double have = double(physical_memory_bytes()); have > 0 && need > 0.9 * have)
-        throw Error("--svm-labelled {}: its kernel matrix needs {:.1f} GiB and this machine has {:.1f} GiB of memory",
-                    l, need / double(1 << 30), have / double(1 << 30));
+      check_matrix_fits(l <= svm_kept ? 2 * l : l, l,  // the distances kept beside the kernel, or not
+                        fmt::format("--svm-labelled {}: its kernel matrix", l).c_str());
     }
     if (svm_c.empty() || svm_gamma.empty()) throw Error("--svm-c and --svm-gamma: expected at least one value each");
     for (double v : svm_c)

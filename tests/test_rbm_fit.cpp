@@ -54,6 +54,16 @@ struct Run {
   }
 };
 
+// A PCD fitter of a 36-`hidden` RBM resuming from `dir` on an executor of
+// `seed`: throws what loading the checkpoint finds wrong.
+void resume_pcd(const fs::path& dir, int64_t hidden, uint64_t seed) {
+  Graph g;
+  Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = hidden});
+  CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
+  Executor ex(g, {.seed = seed});
+  RbmFitter(t, ex, {.checkpoint = dir, .resume = true});
+}
+
 }  // namespace
 
 TEST_CASE("rbm/fit: a resumed run ends bitwise equal to an uninterrupted one (CD and PCD)") {
@@ -107,22 +117,10 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
     CHECK(fs::exists(d / f));
   CHECK(!fs::exists(fs::path(d.string() + ".tmp")));
   // a checkpoint of another shape
-  {
-    Graph g;
-    Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 9});
-    CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
-    Executor ex(g, {.seed = 4});
-    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}),
-                         doctest::Contains("tensor 'W' has shape [36, 8]; the model expects [36, 9]"), Error);
-  }
+  CHECK_THROWS_WITH_AS(resume_pcd(d, 9, 4), doctest::Contains("tensor 'W' has shape [36, 8]; the model expects [36, 9]"),
+                       Error);
   // another seed
-  {
-    Graph g;
-    Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 8});
-    CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
-    Executor ex(g, {.seed = 5});
-    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}), doctest::Contains("seed = 4"), Error);
-  }
+  CHECK_THROWS_WITH_AS(resume_pcd(d, 8, 5), doctest::Contains("seed = 4"), Error);
   // another method: named as such, not by the tensor PCD would miss (its chains)
   {
     const fs::path cd_dir = fresh_dir("ckpt_cd");
@@ -130,11 +128,7 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
       Run r(CdMethod::cd, cd_dir, false, 1);
       r.fit.fit(train, valid);
     }
-    Graph g;
-    Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 8});
-    CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
-    Executor ex(g, {.seed = 4});
-    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = cd_dir, .resume = true}),
+    CHECK_THROWS_WITH_AS(resume_pcd(cd_dir, 8, 4),
                          doctest::Contains("the checkpoint has method = \"cd\"; this run has \"pcd\""), Error);
     fs::remove_all(cd_dir);
   }
