@@ -9,12 +9,15 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include <cblas.h>
+#include <tbb/global_control.h>
 #include <tbb/task_group.h>
 
 #include "graph/executor_impl.hpp"
@@ -201,12 +204,22 @@ GemmBackend default_gemm_backend() {
 
 int max_executor_threads() { return std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency())); }
 
+void allow_threads(int threads) {
+  static std::mutex m;
+  static std::unique_ptr<tbb::global_control> cap;  // the raised cap, held until the process ends
+  const std::lock_guard lock(m);
+  const auto now = static_cast<int>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  if (threads > now)
+    cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+}
+
 namespace {
 
 ExecutorOptions checked(ExecutorOptions o) {
   if (o.threads < 0 || o.threads > max_executor_threads())
     throw Error("executor: threads = {}; expected 0 (every core) to {} (four per hardware thread, at least 8)",
                 o.threads, max_executor_threads());
+  if (o.parallel && o.threads > 0) allow_threads(o.threads);  // before the arena exists
   return o;
 }
 

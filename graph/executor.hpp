@@ -34,6 +34,13 @@ GemmBackend default_gemm_backend();
 // mistyped count would claim gigabytes and run no faster).
 int max_executor_threads();
 
+// Lets a task arena of `threads` threads have them all. oneTBB caps a
+// process's workers at one per hardware thread, so an arena asking for more
+// would run on fewer (with a warning); this raises the cap to `threads` for
+// the rest of the process and never lowers it. Every Executor calls it;
+// code that makes an arena of its own from a user's count should too.
+void allow_threads(int threads);
+
 struct ExecutorOptions {
   int threads = 0;             // 0: every core of the machine; at most max(8, 4 per hardware thread)
   uint64_t seed = 0;           // keys every random draw

@@ -32,7 +32,6 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <tbb/task_arena.h>
 
 #include "graph/executor.hpp"
 #include "io/batch.hpp"
@@ -604,8 +603,6 @@ int main(int argc, char** argv) {
   return ebm::samples::run_main(app, argc, argv, "cdbn_mnist", [&] {
     o.apply_preset(app);
     o.refuse_ignored_flags(app);
-    // the SVMs' parallel loop runs on --threads workers too
-    tbb::task_arena arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic);
-    return arena.execute([&] { return run(o); });
+    return ebm::samples::on_threads(o.threads, [&] { return run(o); });
   });
 }

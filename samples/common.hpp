@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <tbb/task_arena.h>
 
 #include "graph/executor.hpp"
 #include "graph/profile.hpp"
@@ -110,6 +111,15 @@ inline const CLI::Validator kThreads = number_check(
     "THREADS");
 inline const CLI::Validator kFraction =
     number_check([](double v) { return v >= 0.0 && v < 1.0; }, "a value in [0, 1)", "[0,1)");
+
+// Runs body() on a task arena of `threads` workers (0: every core), so that
+// a sample's own parallel loops (retrieval scores, SVMs) use --threads too.
+template <typename Body>
+auto on_threads(int threads, Body body) {
+  allow_threads(threads);
+  tbb::task_arena arena(threads > 0 ? threads : tbb::task_arena::automatic);
+  return arena.execute(body);
+}
 
 // With --resume and no checkpoint at <output>/<first> (the first one the
 // run would load), says so: the run starts afresh.

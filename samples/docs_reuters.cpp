@@ -45,7 +45,6 @@
 #include <cmath>
 #include <numeric>
 
-#include <tbb/task_arena.h>
 
 #include "samples/docs_reuters_parts.hpp"
 
@@ -345,8 +344,6 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(samples::kNonNegative);
   return run_main(app, argc, argv, "docs_reuters", [&] {
     apply_preset(app, o, vocabulary, hash);
-    // the retrieval scores' parallel loops run on --threads workers too
-    tbb::task_arena arena(o.threads > 0 ? o.threads : tbb::task_arena::automatic);
-    return arena.execute([&] { return run(o, vocabulary, validation, hash); });
+    return samples::on_threads(o.threads, [&] { return run(o, vocabulary, validation, hash); });
   });
 }

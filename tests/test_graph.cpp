@@ -10,8 +10,10 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <thread>
 
 #include <doctest/doctest.h>
+#include <tbb/global_control.h>
 
 #include "autodiff/grad.hpp"
 #include "autodiff/optim.hpp"
@@ -229,6 +231,26 @@ TEST_CASE("executor: work run alongside a step runs once and changes nothing") {
     CHECK(calls == 3);
     CHECK(next == xs);
   }
+}
+
+TEST_CASE("executor: more threads than the machine has are all given, and the cap is never lowered") {
+  const auto cap = [] {
+    return static_cast<int>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
+  };
+  const int want = static_cast<int>(std::thread::hardware_concurrency()) + 2;
+  REQUIRE(want <= max_executor_threads());
+  Graph g;
+  const Tensor x = g.input("x", {256, 256});
+  const Tensor y = sum(sigmoid(x), 1);
+  std::vector<float> xs(256 * 256, 0.5f);
+  Executor many(g, {.threads = want});
+  CHECK(cap() >= want);
+  Executor one(g, {.threads = 1});
+  CHECK(cap() >= want);
+  many.run({y}, {{x, xs}});
+  one.run({y}, {{x, xs}});
+  CHECK(std::vector<float>(many.value(y).begin(), many.value(y).end()) ==
+        std::vector<float>(one.value(y).begin(), one.value(y).end()));
 }
 
 TEST_CASE("executor: buffers are shared by liveness") {
