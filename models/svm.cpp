@@ -7,11 +7,11 @@
 
 #include <unistd.h>
 
-#include <cblas.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include "ops/error.hpp"
+#include "ops/gemm.hpp"
 
 namespace ebm {
 namespace {
@@ -190,14 +190,13 @@ std::vector<float> svm_squared_distances(std::span<const float> a, int64_t m, st
   std::vector<float> out(static_cast<size_t>(m * n));
   if (m == 0 || n == 0) return out;
   const std::vector<float> na = row_norms(a, m, d), nb = row_norms(b, n, d);
-  // Blocks of rows on the caller's arena, one single-threaded product each.
+  // Blocks of rows on the caller's arena, one single-threaded product each (ebm::gemm: never a BLAS
+  // that starts threads of its own inside the loop).
   constexpr int64_t kRows = 256;
   tbb::parallel_for(int64_t{0}, (m + kRows - 1) / kRows, [&](int64_t blk) {
     const int64_t i0 = blk * kRows, rows = std::min(kRows, m - i0);
     float* o = out.data() + i0 * n;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(n),
-                static_cast<int>(d), -2.0f, a.data() + i0 * d, static_cast<int>(d), b.data(), static_cast<int>(d), 0.0f,
-                o, static_cast<int>(n));
+    gemm::sgemm(false, true, rows, n, d, -2.0f, a.data() + i0 * d, d, b.data(), d, 0.0f, o, n);
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < n; ++j) {
         float& v = o[i * n + j];
@@ -313,8 +312,7 @@ std::vector<float> KernelSvm::decisions(std::span<const float> cross_sq_dists, i
     const int64_t i0 = blk * kRows, rows = std::min(kRows, m - i0);
     std::vector<float> k(cross_sq_dists.begin() + i0 * n_, cross_sq_dists.begin() + (i0 + rows) * n_);
     for (float& v : k) v = static_cast<float>(std::exp(-gamma_ * v));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), classes_, static_cast<int>(n_), 1.0f,
-                k.data(), static_cast<int>(n_), coef_.data(), static_cast<int>(n_), 0.0f, f.data() + i0 * classes_,
+    gemm::sgemm(false, true, rows, classes_, n_, 1.0f, k.data(), n_, coef_.data(), n_, 0.0f, f.data() + i0 * classes_,
                 classes_);
   });
   for (int64_t i = 0; i < m; ++i)
