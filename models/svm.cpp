@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <string>
 
 #include <unistd.h>
 
@@ -206,15 +208,48 @@ std::vector<float> svm_squared_distances(std::span<const float> a, int64_t m, st
   return out;
 }
 
-int64_t physical_memory_bytes() {
+namespace {
+
+// The first number in `path` (a /proc or /sys file), or -1 when the file is
+// missing or holds none ("max": no limit).
+int64_t number_in(const char* path) {
+  std::ifstream f(path);
+  int64_t v = -1;
+  return f >> v ? v : -1;
+}
+
+// MemAvailable of /proc/meminfo in bytes, or -1.
+int64_t mem_available() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  while (f >> key >> kib) {
+    if (key == "MemAvailable:") return kib * 1024;
+    f.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return -1;
+}
+
+}  // namespace
+
+int64_t available_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? int64_t{pages} * int64_t{page} : 0;
+  int64_t have = pages > 0 && page > 0 ? int64_t{pages} * int64_t{page} : 0;
+  auto at_most = [&](int64_t v) {
+    if (v >= 0 && (have == 0 || v < have)) have = v;
+  };
+  at_most(mem_available());
+  const int64_t v2 = number_in("/sys/fs/cgroup/memory.max"), v1 = number_in("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  if (v2 > 0) at_most(std::max<int64_t>(0, v2 - std::max<int64_t>(0, number_in("/sys/fs/cgroup/memory.current"))));
+  else if (v1 > 0 && v1 < (int64_t{1} << 60))  // v1 writes a huge number for no limit
+    at_most(std::max<int64_t>(0, v1 - std::max<int64_t>(0, number_in("/sys/fs/cgroup/memory/memory.usage_in_bytes"))));
+  return have;
 }
 
 void check_matrix_fits(int64_t m, int64_t n, const char* what) {
-  const double bytes = 4.0 * double(m) * double(n), have = double(physical_memory_bytes());
+  const double bytes = 4.0 * double(m) * double(n), have = double(available_memory_bytes());
   if (have > 0 && bytes > 0.9 * have)
-    throw Error("svm: {} of {} x {} floats need {:.1f} GiB; this machine has {:.1f} GiB of memory", what, m, n,
+    throw Error("svm: {} of {} x {} floats need {:.1f} GiB; {:.1f} GiB of memory is available now", what, m, n,
                 bytes / double(1 << 30), have / double(1 << 30));
 }
 

@@ -34,12 +34,15 @@ namespace ebm {
 
 inline constexpr int64_t kMaxSvmPoints = 60'000;
 
-// The bytes of physical memory of this machine (0 if unknown).
-int64_t physical_memory_bytes();
-// An ebm::Error unless an m x n float matrix (what: its name) fits in
-// 90% of physical memory; the message gives both sizes. Physical memory,
-// not what is free now or what a container allows: a bound that refuses
-// the hopeless, not a promise.
+// The bytes this process can still have now (0 if unknown): the least of
+// the machine's physical memory, what the kernel counts as available
+// (MemAvailable: free memory and caches it can drop) and, in a container
+// with a memory limit (cgroup v2 or v1), that limit less the container's use.
+int64_t available_memory_bytes();
+// An ebm::Error unless an m x n float matrix (what: its name) fits in 90%
+// of available_memory_bytes(); the message gives both sizes. A check made
+// before a long run, so that it stops at the start rather than when the
+// matrix is made: a bound that refuses the hopeless, not a promise.
 void check_matrix_fits(int64_t m, int64_t n, const char* what);
 
 // The m x n squared Euclidean distances between the rows of a (m x d) and
