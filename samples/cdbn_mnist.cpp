@@ -70,7 +70,7 @@ struct Options {
   void apply_preset(const CLI::App& app) {
     if (preset != "quick") return;
     auto unset = [&](const char* flag) { return app.count(flag) == 0; };
-    if (unset("--epochs")) epochs = {2};
+    if (unset("--pretrain-epochs")) epochs = {2};
     if (unset("--classifier-epochs")) classifier_epochs = 20;
     if (unset("--labelled")) labelled = {1000, 50000};
     if (unset("--finetune-epochs")) finetune_epochs = 3;
@@ -182,7 +182,7 @@ bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
                                     .csv = fmt::format("{}/pretrain_layer{}.csv", o.output, l + 1),
                                     .epochs = epochs,
                                     .built_on = true,
-                                    .lr_flag = "--lr",
+                                    .lr_flag = "--pretrain-lr",
                                     .lr = o.lr},
                                    sum);
     resume = resume && !trained;
@@ -547,10 +547,10 @@ int main(int argc, char** argv) {
       ->check(samples::kPositive);
   app.add_option("--pool", o.pools, "each layer's pooling block side (1: no pooling)")->capture_default_str()
       ->delimiter(',')->check(CLI::Range(1, 16));
-  app.add_option("--epochs", o.epochs, "pretraining epochs per layer (one value: every layer)")->capture_default_str()
+  app.add_option("--pretrain-epochs,--epochs", o.epochs, "pretraining epochs per layer (one value: every layer)")->capture_default_str()
       ->delimiter(',')->check(samples::kNonNegative);
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
-  app.add_option("--lr", o.lr, "pretraining learning rate")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--pretrain-lr,--lr", o.lr, "pretraining learning rate")->capture_default_str()->check(samples::kPositive);
   app.add_option("--momentum", o.momentum, "momentum of the first 5 epochs")->capture_default_str()
       ->check(samples::kFraction);
   app.add_option("--final-momentum", o.final_momentum, "momentum after them")->capture_default_str()

@@ -45,7 +45,7 @@ done
   fail "svm.csv: not five rows per feature set"
 [ "$(awk -F, 'NR > 1 && $7 != ""' "$out/svm.csv" | wc -l)" -eq 3 ] || fail "svm.csv: not one tested row per feature set"
 
-run --epochs 3 --resume
+run --pretrain-epochs 3 --resume
 tr '\r' '\n' < "$out/log" > "$out/lines"
 grep -q "^layer 1: resumed at epoch 2 of 3" "$out/lines" || fail "layer 1 was not resumed at epoch 2"
 [ "$(tail -n +2 "$out/pretrain_layer1.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "pretrain_layer1.csv: not epochs 1 2 3"
