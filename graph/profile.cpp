@@ -5,7 +5,10 @@
 #include <filesystem>
 #include <iterator>
 #include <map>
+#include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -63,6 +66,9 @@ double Profile::work_ms() const {
 }
 
 namespace {
+
+// A task's `about`, cut to fit a 28-character column.
+std::string short_about(const std::string& about) { return about.size() > 28 ? about.substr(0, 25) + "..." : about; }
 
 std::string json_escape(const std::string& s) {
   std::string o;
@@ -154,16 +160,73 @@ std::string Profile::summary(size_t top_tasks) const {
                      "work ms", "us / call");
     for (size_t r = 0; r < by_span.size() && r < top_tasks; ++r) {
       const TaskInfo& t = tasks_[by_span[r]];
-      std::string about = t.about.size() > 28 ? t.about.substr(0, 25) + "..." : t.about;
-      s += fmt::format("{:<40} {:<28} {:>9} {:>11.3f} {:>11.3f} {:>11.1f}\n", t.label, about, t.calls,
+      s += fmt::format("{:<40} {:<28} {:>9} {:>11.3f} {:>11.3f} {:>11.1f}\n", t.label, short_about(t.about), t.calls,
                        static_cast<double>(t.total_ns) * 1e-6, static_cast<double>(work_ns_[by_span[r]].load()) * 1e-6,
                        static_cast<double>(t.total_ns) * 1e-3 / static_cast<double>(t.calls));
     }
   }
+  if (top_tasks > 0) s += waits(top_tasks);
   if (dropped() > 0)
     s += fmt::format("the trace keeps the first {} events; {} later ones were not recorded (the table counts them; "
                      "ExecutorOptions::profile_events sets the room)\n",
                      events(), dropped());
+  return s;
+}
+
+std::string Profile::waits(size_t top) const {
+  constexpr int32_t kEdge = -1;  // the run's start (before the first work) or end (after the last)
+  std::map<std::pair<int32_t, int32_t>, std::pair<int64_t, int64_t>> idle;  // (after, before) -> ns, gaps
+  int64_t wall = 0, runs = 0;
+  std::vector<std::vector<const Event*>> by_thread(static_cast<size_t>(threads_));
+  size_t first = 0;  // a run's events follow the previous run's
+  for (const RunSpan& run : run_spans_) {
+    if (run.events > events_.size()) break;  // this run's and later ones' events were not all kept
+    for (auto& t : by_thread) t.clear();
+    for (size_t i = first; i < run.events; ++i)
+      if (events_[i].work && events_[i].thread >= 0 && events_[i].thread < threads_)
+        by_thread[static_cast<size_t>(events_[i].thread)].push_back(&events_[i]);
+    first = run.events;
+    for (auto& work : by_thread) {
+      std::sort(work.begin(), work.end(), [](const Event* a, const Event* b) { return a->start_ns < b->start_ns; });
+      int64_t at = run.start_ns;
+      int32_t after = kEdge;
+      auto gap = [&](int64_t until, int32_t before) {
+        if (until <= at) return;
+        auto& [ns, gaps] = idle[{after, before}];
+        ns += until - at;
+        ++gaps;
+      };
+      for (const Event* e : work) {
+        gap(e->start_ns, e->task);
+        at = std::max(at, e->end_ns);
+        after = e->task;
+      }
+      gap(run.end_ns, kEdge);
+    }
+    wall += run.end_ns - run.start_ns;
+    ++runs;
+  }
+  if (runs == 0) return "waits: no run whose events were all kept\n";
+  std::vector<std::pair<std::pair<int32_t, int32_t>, std::pair<int64_t, int64_t>>> rows(idle.begin(), idle.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  int64_t total = 0;
+  for (const auto& r : rows) total += r.second.first;
+  const double threads_ns = static_cast<double>(wall) * threads_;
+  auto name = [&](int32_t task, const char* edge) {
+    if (task == kEdge) return std::string(edge);
+    const TaskInfo& t = tasks_[static_cast<size_t>(task)];
+    return t.about.empty() ? t.label : fmt::format("{} [{}]", t.label, short_about(t.about));
+  };
+  std::string s = fmt::format("threads idle {:.1f}% of their time over {} runs; where they waited (after -> before):\n",
+                              100.0 * static_cast<double>(total) / threads_ns, runs);
+  s += fmt::format("{:>9} {:>8} {:>9} {:>7}  {}\n", "idle ms", "% time", "us / run", "gaps", "after -> before");
+  for (size_t r = 0; r < rows.size() && r < top; ++r) {
+    const auto& [pair, v] = rows[r];
+    s += fmt::format("{:>9.3f} {:>7.1f}% {:>9.1f} {:>7}  {} -> {}\n", static_cast<double>(v.first) * 1e-6,
+                     100.0 * static_cast<double>(v.first) / threads_ns,
+                     static_cast<double>(v.first) * 1e-3 / static_cast<double>(runs), v.second,
+                     name(pair.first, "the run's start"), name(pair.second, "the run's end"));
+  }
   return s;
 }
 

@@ -76,6 +76,16 @@ class Profile {
   // each with what it works on (`about`) and its mean span per call: which
   // layer's product is the slow one.
   std::string summary(size_t top_tasks = 0) const;
+  // Where the threads waited: over the runs whose events were all kept,
+  // each thread's idle time between its pieces of work (and from a run's
+  // start to its first, from its last to the run's end), summed by the
+  // pair of tasks around the gap — what the thread had just done and what
+  // it did next — the largest `top` pairs first, with their share of the
+  // threads' time and microseconds per run. A serialization point shows as
+  // one large pair (a thread done with its share of a product, waiting for
+  // the other's tiles before the next task can start). summary(n) with
+  // n > 0 ends with it.
+  std::string waits(size_t top = 10) const;
   // A picture of a few runs as SVG (any browser shows it; a tooltip on
   // each bar): one lane per thread, each piece of work a bar coloured by
   // op, the gaps between them idle time, on a time axis in microseconds.

@@ -53,6 +53,37 @@ TEST_CASE("profile: trace file and summary table") {
   CHECK(pieces == 3);
 }
 
+// Idle time is summed by the tasks around each gap, per thread: from a
+// run's start to the first work, between works, after the last.
+TEST_CASE("profile: waits names the tasks around each thread's idle time") {
+  Profile p(64, 2);
+  const int32_t a = p.add_task("matmul", 0.0, "w"), b = p.add_task("sum", 0.0);
+  for (int64_t run = 0; run < 2; ++run) {  // runs of 10 us: thread 0 waits 2 us between a and b, thread 1 idles
+    const int64_t t0 = 1'000'000 + run * 20'000;  // 1 us before a and 7 us after it
+    p.record(a, 0, t0, t0 + 4'000);
+    p.record(a, 1, t0 + 1'000, t0 + 3'000);
+    p.record(b, 0, t0 + 6'000, t0 + 10'000);
+    p.add_run(t0, t0 + 10'000);
+  }
+  const std::string w = p.waits();
+  CAPTURE(w);
+  CHECK(w.find("threads idle 50.0% of their time over 2 runs") != std::string::npos);
+  auto row = [&](const std::string& pair) {
+    const size_t at = w.find(pair);
+    REQUIRE(at != std::string::npos);
+    const size_t start = w.rfind('\n', at) + 1;
+    return w.substr(start, at - start);
+  };
+  CHECK(row("matmul [w] -> the run's end") == "    0.014    35.0%       7.0       2  ");
+  CHECK(row("matmul [w] -> sum") == "    0.004    10.0%       2.0       2  ");
+  CHECK(row("the run's start -> matmul [w]") == "    0.002     5.0%       1.0       2  ");
+  CHECK(w.find("matmul [w] -> the run's end") < w.find("matmul [w] -> sum"));  // the largest first
+  CHECK(w.find("sum -> the run's end") == std::string::npos);  // thread 0 worked to the end
+  CHECK(p.summary(3).find("where they waited") != std::string::npos);
+  CHECK(p.summary().find("where they waited") == std::string::npos);
+  CHECK(Profile(4, 2).waits().find("no run") != std::string::npos);
+}
+
 // The pieces a task hands to the threads (GEMM tiles) are recorded on the
 // thread that ran them, inside the task's span; the work they add up to is
 // what the threads were busy with, never more than threads x wall.
