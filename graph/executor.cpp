@@ -9,7 +9,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -206,11 +205,12 @@ int max_executor_threads() { return std::max(8, 4 * static_cast<int>(std::thread
 
 void allow_threads(int threads) {
   static std::mutex m;
-  static std::unique_ptr<tbb::global_control> cap;  // the raised cap, held until the process ends
+  static tbb::global_control* cap = nullptr;  // the raised cap; never destroyed, so nothing calls oneTBB at exit
   const std::lock_guard lock(m);
   const auto now = static_cast<int>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
-  if (threads > now)
-    cap = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+  if (threads <= now) return;
+  auto* raised = new tbb::global_control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+  delete std::exchange(cap, raised);  // the new cap first, so the limit never dips in between
 }
 
 namespace {

@@ -36,9 +36,12 @@ int max_executor_threads();
 
 // Lets a task arena of `threads` threads have them all. oneTBB caps a
 // process's workers at one per hardware thread, so an arena asking for more
-// would run on fewer (with a warning); this raises the cap to `threads` for
-// the rest of the process and never lowers it. Every Executor calls it;
-// code that makes an arena of its own from a user's count should too.
+// would run on fewer (with a warning). Where oneTBB's cap (as
+// tbb::global_control reports it) is below `threads`, this holds a control
+// raising it to `threads` for the rest of the process; a lower control the
+// program holds itself still wins (oneTBB keeps the least). Every Executor
+// calls it; code that makes an arena of its own from a user's count should
+// too.
 void allow_threads(int threads);
 
 struct ExecutorOptions {

@@ -179,12 +179,13 @@ std::string Profile::waits(size_t top) const {
   int64_t wall = 0, runs = 0;
   std::vector<std::vector<const Event*>> by_thread(static_cast<size_t>(threads_));
   size_t first = 0;  // a run's events follow the previous run's
-  for (const RunSpan& run : run_spans_) {
-    if (run.events > events_.size()) break;  // this run's and later ones' events were not all kept
+  for (const RunSpan& run : run_spans_) {  // runs whose events were all kept (add_run)
     for (auto& t : by_thread) t.clear();
-    for (size_t i = first; i < run.events; ++i)
-      if (events_[i].work && events_[i].thread >= 0 && events_[i].thread < threads_)
-        by_thread[static_cast<size_t>(events_[i].thread)].push_back(&events_[i]);
+    for (size_t i = first; i < run.events; ++i) {
+      const Event& e = events_[i];  // not those of a run that threw before it (ended before this one began)
+      if (e.work && e.thread >= 0 && e.thread < threads_ && e.end_ns > run.start_ns)
+        by_thread[static_cast<size_t>(e.thread)].push_back(&e);
+    }
     first = run.events;
     for (auto& work : by_thread) {
       std::sort(work.begin(), work.end(), [](const Event* a, const Event* b) { return a->start_ns < b->start_ns; });
@@ -198,8 +199,10 @@ std::string Profile::waits(size_t top) const {
       };
       for (const Event* e : work) {
         gap(e->start_ns, e->task);
-        at = std::max(at, e->end_ns);
-        after = e->task;
+        if (e->end_ns > at) {  // work nested in a longer piece leaves the longer one as what came before a gap
+          at = e->end_ns;
+          after = e->task;
+        }
       }
       gap(run.end_ns, kEdge);
     }

@@ -74,7 +74,7 @@ class Profile {
   // share of the threads that was busy with work. With top_tasks > 0, then
   // the tasks themselves, the longest first (at most top_tasks of them),
   // each with what it works on (`about`) and its mean span per call: which
-  // layer's product is the slow one.
+  // layer's product is the slow one; and then waits(top_tasks).
   std::string summary(size_t top_tasks = 0) const;
   // Where the threads waited: over the runs whose events were all kept,
   // each thread's idle time between its pieces of work (and from a run's

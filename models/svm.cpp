@@ -3,20 +3,36 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include <unistd.h>
 
+#include <cblas.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include "graph/executor.hpp"
 #include "ops/error.hpp"
 #include "ops/gemm.hpp"
 
 namespace ebm {
 namespace {
+
+// C (m x n) = alpha A B', A m x k and B n x k, all row-major and packed: a
+// block of rows inside a parallel loop, so one thread. ebm::gemm (single-
+// threaded by contract), or CBLAS where the executors use it too
+// (default_gemm_backend: EBM_GEMM=cblas, or a CPU without AVX2), whose
+// threads an Executor sets to one.
+void product_abt(int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b, float* c) {
+  if (default_gemm_backend() == GemmBackend::ebm) return gemm::sgemm(false, true, m, n, k, alpha, a, k, b, k, 0.0f, c, n);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+              alpha, a, static_cast<int>(k), b, static_cast<int>(k), 0.0f, c, static_cast<int>(n));
+}
 
 // The first value of v that is not finite is named; a kernel matrix is
 // scanned in parallel blocks on the caller's arena.
@@ -192,13 +208,12 @@ std::vector<float> svm_squared_distances(std::span<const float> a, int64_t m, st
   std::vector<float> out(static_cast<size_t>(m * n));
   if (m == 0 || n == 0) return out;
   const std::vector<float> na = row_norms(a, m, d), nb = row_norms(b, n, d);
-  // Blocks of rows on the caller's arena, one single-threaded product each (ebm::gemm: never a BLAS
-  // that starts threads of its own inside the loop).
+  // Blocks of rows on the caller's arena, one single-threaded product each.
   constexpr int64_t kRows = 256;
   tbb::parallel_for(int64_t{0}, (m + kRows - 1) / kRows, [&](int64_t blk) {
     const int64_t i0 = blk * kRows, rows = std::min(kRows, m - i0);
     float* o = out.data() + i0 * n;
-    gemm::sgemm(false, true, rows, n, d, -2.0f, a.data() + i0 * d, d, b.data(), d, 0.0f, o, n);
+    product_abt(rows, n, d, -2.0f, a.data() + i0 * d, b.data(), o);
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < n; ++j) {
         float& v = o[i * n + j];
@@ -212,19 +227,20 @@ namespace {
 
 // The first number in `path` (a /proc or /sys file), or -1 when the file is
 // missing or holds none ("max": no limit).
-int64_t number_in(const char* path) {
+int64_t number_in(const std::filesystem::path& path) {
   std::ifstream f(path);
   int64_t v = -1;
   return f >> v ? v : -1;
 }
 
-// MemAvailable of /proc/meminfo in bytes, or -1.
-int64_t mem_available() {
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  int64_t kib = 0;
-  while (f >> key >> kib) {
-    if (key == "MemAvailable:") return kib * 1024;
+// The value of `key` in a file of "key value" lines (/proc/meminfo,
+// memory.stat), times `unit`; -1 when absent.
+int64_t keyed_value(const std::filesystem::path& path, std::string_view key, int64_t unit = 1) {
+  std::ifstream f(path);
+  std::string k;
+  int64_t v = 0;
+  while (f >> k >> v) {
+    if (k == key) return v * unit;
     f.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
   return -1;
@@ -232,23 +248,63 @@ int64_t mem_available() {
 
 }  // namespace
 
+namespace detail {
+
+int64_t cgroup_memory_left(std::string_view self_cgroup, const std::filesystem::path& mount) {
+  // The memory controller's line: v1 "N:...memory...:/path" (preferred, as on
+  // hybrid hosts it is the one that limits), else v2 "0::/path".
+  std::string path;
+  bool v1 = false;
+  for (size_t at = 0; at < self_cgroup.size();) {
+    const size_t eol = std::min(self_cgroup.find('\n', at), self_cgroup.size());
+    const std::string_view line = self_cgroup.substr(at, eol - at);
+    at = eol + 1;
+    const size_t c1 = line.find(':'), c2 = c1 == line.npos ? line.npos : line.find(':', c1 + 1);
+    if (c2 == line.npos) continue;
+    const std::string_view controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    const bool memory = (',' + std::string(controllers) + ',').find(",memory,") != std::string::npos;
+    if (memory || (!v1 && line.substr(0, c1) == "0" && controllers.empty())) {
+      path = std::string(line.substr(c2 + 1));
+      v1 = memory;
+    }
+  }
+  if (path.empty() || path[0] != '/') return -1;
+  const std::filesystem::path base = v1 ? mount / "memory" : mount;
+  int64_t left = -1;
+  for (std::string p = path;; p = p.substr(0, std::max<size_t>(p.rfind('/'), 1))) {  // up to the root
+    const std::filesystem::path dir = base / std::filesystem::path(p).relative_path();
+    const int64_t limit = number_in(dir / (v1 ? "memory.limit_in_bytes" : "memory.max"));
+    if (limit >= 0 && limit < (int64_t{1} << 60)) {  // v1 writes a huge number for no limit, v2 "max"
+      const int64_t used = number_in(dir / (v1 ? "memory.usage_in_bytes" : "memory.current"));
+      // The file cache the kernel would drop first is not counted as used (MemAvailable does the same).
+      const int64_t cache = keyed_value(dir / "memory.stat", v1 ? "total_inactive_file" : "inactive_file");
+      const int64_t here = std::max<int64_t>(0, limit - std::max<int64_t>(0, used - std::max<int64_t>(0, cache)));
+      left = left < 0 ? here : std::min(left, here);
+    }
+    if (p == "/") break;
+  }
+  return left;
+}
+
+}  // namespace detail
+
 int64_t available_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  int64_t have = pages > 0 && page > 0 ? int64_t{pages} * int64_t{page} : 0;
+  int64_t have = -1;
   auto at_most = [&](int64_t v) {
-    if (v >= 0 && (have == 0 || v < have)) have = v;
+    if (v >= 0 && (have < 0 || v < have)) have = v;
   };
-  at_most(mem_available());
-  const int64_t v2 = number_in("/sys/fs/cgroup/memory.max"), v1 = number_in("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-  if (v2 > 0) at_most(std::max<int64_t>(0, v2 - std::max<int64_t>(0, number_in("/sys/fs/cgroup/memory.current"))));
-  else if (v1 > 0 && v1 < (int64_t{1} << 60))  // v1 writes a huge number for no limit
-    at_most(std::max<int64_t>(0, v1 - std::max<int64_t>(0, number_in("/sys/fs/cgroup/memory/memory.usage_in_bytes"))));
+  if (const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE); pages > 0 && page > 0)
+    at_most(int64_t{pages} * int64_t{page});
+  at_most(keyed_value("/proc/meminfo", "MemAvailable:", 1024));
+  std::ifstream f("/proc/self/cgroup");
+  const std::string self((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  at_most(detail::cgroup_memory_left(self, "/sys/fs/cgroup"));
   return have;
 }
 
 void check_matrix_fits(int64_t m, int64_t n, const char* what) {
   const double bytes = 4.0 * double(m) * double(n), have = double(available_memory_bytes());
-  if (have > 0 && bytes > 0.9 * have)
+  if (have >= 0 && bytes > 0.9 * have)
     throw Error("svm: {} of {} x {} floats need {:.1f} GiB; {:.1f} GiB of memory is available now", what, m, n,
                 bytes / double(1 << 30), have / double(1 << 30));
 }
@@ -295,7 +351,7 @@ KernelSvm::KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const
                      double gamma, const SvmConfig& config) {
   init(static_cast<int64_t>(sq_dists.size()), n, labels, classes, gamma);
   check_finite(sq_dists, "squared distance");
-  check_matrix_fits(2 * n, n, "the squared distances and their kernel");
+  check_matrix_fits(n, n, "the kernel of the squared distances");  // the distances themselves exist already
   std::vector<float> k(sq_dists.begin(), sq_dists.end());
   exp_in_place(k, gamma);
   train(k, labels, config);
@@ -347,8 +403,7 @@ std::vector<float> KernelSvm::decisions(std::span<const float> cross_sq_dists, i
     const int64_t i0 = blk * kRows, rows = std::min(kRows, m - i0);
     std::vector<float> k(cross_sq_dists.begin() + i0 * n_, cross_sq_dists.begin() + (i0 + rows) * n_);
     for (float& v : k) v = static_cast<float>(std::exp(-gamma_ * v));
-    gemm::sgemm(false, true, rows, classes_, n_, 1.0f, k.data(), n_, coef_.data(), n_, 0.0f, f.data() + i0 * classes_,
-                classes_);
+    product_abt(rows, classes_, n_, 1.0f, k.data(), coef_.data(), f.data() + i0 * classes_);
   });
   for (int64_t i = 0; i < m; ++i)
     for (int c = 0; c < classes_; ++c) f[size_t(i * classes_ + c)] -= static_cast<float>(duals_[size_t(c)].rho);

@@ -80,8 +80,8 @@ struct Options {
   void check() const {
     const size_t n = filters.size();
     if (sizes.size() != n || pools.size() != n || (epochs.size() != n && epochs.size() != 1))
-      throw Error("--filters, --filter-size and --pool have {}, {} and {} values, --epochs {}; expected one per layer "
-                  "each (--epochs may give one for all)",
+      throw Error("--filters, --filter-size and --pool have {}, {} and {} values, --pretrain-epochs {}; expected one "
+                  "per layer each (--pretrain-epochs may give one for all)",
                   n, sizes.size(), pools.size(), epochs.size());
     if (std::any_of(labelled.begin(), labelled.end(), [&](int64_t l) { return l < batch; }))
       throw Error("--labelled: every count must be at least --batch ({})", batch);

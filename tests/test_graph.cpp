@@ -233,7 +233,7 @@ TEST_CASE("executor: work run alongside a step runs once and changes nothing") {
   }
 }
 
-TEST_CASE("executor: more threads than the machine has are all given, and the cap is never lowered") {
+TEST_CASE("executor: more threads than the machine has raise oneTBB's worker cap, and a smaller count keeps it") {
   const auto cap = [] {
     return static_cast<int>(tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
   };

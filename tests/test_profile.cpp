@@ -82,6 +82,16 @@ TEST_CASE("profile: waits names the tasks around each thread's idle time") {
   CHECK(p.summary(3).find("where they waited") != std::string::npos);
   CHECK(p.summary().find("where they waited") == std::string::npos);
   CHECK(Profile(4, 2).waits().find("no run") != std::string::npos);
+  // Work nested inside a longer piece (a thread waiting in a task picks up another's tile): the gap
+  // after both follows the longer one.
+  Profile q(16, 1);
+  const int32_t outer = q.add_task("outer", 0.0), inner = q.add_task("inner", 0.0), next = q.add_task("next", 0.0);
+  q.record(outer, 0, 0, 8'000);
+  q.record(inner, 0, 2'000, 3'000);
+  q.record(next, 0, 9'000, 10'000);
+  q.add_run(0, 10'000);
+  CHECK(q.waits().find("outer -> next") != std::string::npos);
+  CHECK(q.waits().find("inner -> next") == std::string::npos);
 }
 
 // The pieces a task hands to the threads (GEMM tiles) are recorded on the

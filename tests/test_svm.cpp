@@ -3,8 +3,11 @@
 // a plain loop, the distances against a double loop, and bad input.
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -208,4 +211,33 @@ TEST_CASE("svm: bad input is an ebm::Error naming what was wrong") {
                        doctest::Contains("4194304 x 4194304 floats need 65536.0 GiB; "), Error);
   CHECK_THROWS_WITH_AS(check_matrix_fits(int64_t{1} << 22, int64_t{1} << 22, "distances"),
                        doctest::Contains("GiB of memory is available now"), Error);
+}
+
+TEST_CASE("svm: the room under a memory cgroup's limits is read from the group and its ancestors") {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / "ebm_test_cgroup";
+  fs::remove_all(root);
+  auto put = [&](const fs::path& file, const std::string& text) {
+    fs::create_directories(file.parent_path());
+    std::ofstream(file) << text;
+  };
+  // v1: the process's group has no limit (the huge number), its parent 1 MB with 0.7 MB used, 0.2 MB of
+  // it inactive file cache (0.5 MB left), the root 2 MB with almost nothing used.
+  put(root / "v1/memory/a/b/memory.limit_in_bytes", "9223372036854771712\n");
+  put(root / "v1/memory/a/memory.limit_in_bytes", "1000000\n");
+  put(root / "v1/memory/a/memory.usage_in_bytes", "700000\n");
+  put(root / "v1/memory/a/memory.stat", "cache 300000\ntotal_cache 300000\ntotal_inactive_file 200000\n");
+  put(root / "v1/memory/memory.limit_in_bytes", "2000000\n");
+  put(root / "v1/memory/memory.usage_in_bytes", "100\n");
+  CHECK(detail::cgroup_memory_left("5:devices:/\n4:memory:/a/b\n0::/\n", root / "v1") == 500000);
+  // v2: "max" in the group, the root over its limit once the cache is discounted: nothing left.
+  put(root / "v2/x/memory.max", "max\n");
+  put(root / "v2/memory.max", "300000\n");
+  put(root / "v2/memory.current", "400000\n");
+  put(root / "v2/memory.stat", "anon 350000\ninactive_file 50000\n");
+  CHECK(detail::cgroup_memory_left("0::/x\n", root / "v2") == 0);
+  CHECK(detail::cgroup_memory_left("0::/\n", root / "none") == -1);  // no limit anywhere
+  CHECK(detail::cgroup_memory_left("not a cgroup line", root / "v2") == -1);
+  fs::remove_all(root);
+  REQUIRE(available_memory_bytes() > 0);
 }
