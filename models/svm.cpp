@@ -29,7 +29,8 @@ namespace {
 // (default_gemm_backend: EBM_GEMM=cblas, or a CPU without AVX2), whose
 // threads an Executor sets to one.
 void product_abt(int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b, float* c) {
-  if (default_gemm_backend() == GemmBackend::ebm) return gemm::sgemm(false, true, m, n, k, alpha, a, k, b, k, 0.0f, c, n);
+  if (default_gemm_backend() == GemmBackend::ebm)
+    return gemm::sgemm(false, true, m, n, k, alpha, a, k, b, k, 0.0f, c, n);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
               alpha, a, static_cast<int>(k), b, static_cast<int>(k), 0.0f, c, static_cast<int>(n));
 }

@@ -547,10 +547,11 @@ int main(int argc, char** argv) {
       ->check(samples::kPositive);
   app.add_option("--pool", o.pools, "each layer's pooling block side (1: no pooling)")->capture_default_str()
       ->delimiter(',')->check(CLI::Range(1, 16));
-  app.add_option("--pretrain-epochs,--epochs", o.epochs, "pretraining epochs per layer (one value: every layer)")->capture_default_str()
-      ->delimiter(',')->check(samples::kNonNegative);
+  app.add_option("--pretrain-epochs,--epochs", o.epochs, "pretraining epochs per layer (one value: every layer)")
+      ->capture_default_str()->delimiter(',')->check(samples::kNonNegative);
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
-  app.add_option("--pretrain-lr,--lr", o.lr, "pretraining learning rate")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--pretrain-lr,--lr", o.lr, "pretraining learning rate")->capture_default_str()
+      ->check(samples::kPositive);
   app.add_option("--momentum", o.momentum, "momentum of the first 5 epochs")->capture_default_str()
       ->check(samples::kFraction);
   app.add_option("--final-momentum", o.final_momentum, "momentum after them")->capture_default_str()
