@@ -73,7 +73,7 @@ std::vector<NamedTensor> AutoencoderFitter::state() const {
 
 void AutoencoderFitter::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},     {"step", ex_.step()},         {"seed", ex_.options().seed},
-                               {"data_seed", cfg_.data_seed}, {"best_error", best_error_}, {"best_epoch", best_epoch_},
+                               {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
                                {"layers", a_.config.layers}, {"lr", base_lr()},
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"optimizer", optimizer_name(a_.config.optimizer)}};
@@ -91,8 +91,7 @@ void AutoencoderFitter::load() {
     throw Error("resume from '{}': the checkpoint was fine-tuned by {}; this run uses {}", cfg_.checkpoint.string(),
                 made, optimizer_name(a_.config.optimizer));
   epochs_done_ = meta.at("epoch").get<int>();
-  best_error_ = meta.at("best_error").get<double>();
-  best_epoch_ = meta.at("best_epoch").get<int>();
+  best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
   ex_.set_step(meta.at("step").get<uint64_t>());
   cg_ = {meta.value("cg_step", 0.0), meta.value("cg_slope", 0.0)};
 }
@@ -207,19 +206,14 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     if (cfg_.validate) {
       s.valid_error = error(valid);
       s.diverging = s.valid_error > 1.5 * base;
-      s.best = s.valid_error < best_error_;
-    }
-    if (s.best) {
-      best_error_ = s.valid_error;
-      best_epoch_ = e + 1;
-      best_.keep();
+      s.best = best_.offer(e + 1, s.valid_error);
     }
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save();
     out.push_back(s);
     if (on_epoch) on_epoch(s);
   }
-  if (cfg_.keep_best && best_epoch_ > 0) best_.restore();
+  if (cfg_.keep_best && best_.at() > 0) best_.restore();
   return out;
 }
 

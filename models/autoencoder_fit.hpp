@@ -20,7 +20,6 @@
 
 #include <filesystem>
 #include <functional>
-#include <limits>
 #include <vector>
 
 #include "graph/executor.hpp"
@@ -31,16 +30,7 @@
 
 namespace ebm {
 
-struct AutoencoderFitConfig {
-  int epochs = 50;
-  uint64_t data_seed = 1;
-  float lr_decay = 1.0f;             // lr of epoch e = lr * lr_decay^e
-  int64_t eval_batch = 1000;
-  std::filesystem::path checkpoint;  // empty: none
-  bool resume = false;               // continue from `checkpoint` if one was saved
-  bool keep_best = true;             // false: end with the last epoch's weights
-  bool validate = true;              // false: no validation error per epoch
-};
+using AutoencoderFitConfig = EpochFitConfig;
 
 struct AutoencoderEpoch {
   int epoch = 0;
@@ -71,7 +61,7 @@ class AutoencoderFitter {
   // The reconstructions of rows `rows` of `src` (rows.size() x dim floats).
   std::vector<float> reconstruct(const DataSource& src, std::span<const int64_t> rows);
   int epochs_done() const { return epochs_done_; }
-  int best_epoch() const { return best_epoch_; }
+  int best_epoch() const { return best_.at(); }
 
  private:
   std::vector<NamedTensor> state() const;
@@ -86,9 +76,8 @@ class AutoencoderFitter {
   Executor& ex_;
   AutoencoderFitConfig cfg_;
   Tensor eval_x_, eval_out_;
-  BestParams best_;  // the parameters at the best epoch
-  double best_error_ = std::numeric_limits<double>::max();  // (finite: saved as JSON)
-  int best_epoch_ = 0, epochs_done_ = 0;
+  BestParams best_;  // the parameters at the best epoch, and its validation error
+  int epochs_done_ = 0;
   CgState cg_;                 // cg: the step carried between batches
 };
 

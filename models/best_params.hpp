@@ -1,9 +1,15 @@
 #pragma once
-// The parameters of a model at its best epoch so far, as the fine-tuning
-// fitters keep them: one untrainable copy "<param>.best" per parameter in
-// the same graph (so checkpoints save them like any tensor).
+// What the fine-tuning fitters (Finetuner, AutoencoderFitter,
+// DeepKernelFitter) share: the schedule of an epoch-based fit, and the
+// parameters at the best evaluation so far, kept as one untrainable copy
+// "<param>.best" per parameter in the same graph (so checkpoints save
+// them like any tensor) with the epoch (or step) and the validation error
+// that chose them.
 
 #include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -11,16 +17,49 @@
 
 namespace ebm {
 
+// The schedule of Finetuner and AutoencoderFitter.
+struct EpochFitConfig {
+  int epochs = 50;
+  uint64_t data_seed = 1;
+  float lr_decay = 1.0f;             // lr of epoch e = lr * lr_decay^e
+  int64_t eval_batch = 1000;
+  std::filesystem::path checkpoint;  // empty: none
+  bool resume = false;               // continue from `checkpoint` if one was saved
+  bool keep_best = true;             // false: end with the last epoch's weights
+  bool validate = true;              // false: no validation error per epoch
+};
+
 class BestParams {
  public:
   BestParams() = default;
-  // Creates the copies and fills them with the parameters' current values.
+  // Creates the copies and fills them with the parameters' current values;
+  // nothing is chosen yet (at() is 0, error() the largest double: finite,
+  // so that a checkpoint's JSON holds it).
   BestParams(Graph& g, std::vector<Tensor> params) : g_(&g), params_(std::move(params)) {
     for (Tensor p : params_) copies_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
-    keep();
+    copy(params_, copies_);
   }
-  void keep() { copy(params_, copies_); }     // parameters -> copies
-  void restore() { copy(copies_, params_); }  // copies -> parameters
+  // Keeps the parameters as those of epoch (or step) `at` when `error` is
+  // below the best so far; says whether it was.
+  bool offer(int at, double error) {
+    if (!(error < error_)) return false;
+    keep(at, error);
+    return true;
+  }
+  // Keeps the parameters as those of `at`, whatever their error.
+  void keep(int at, double error) {
+    copy(params_, copies_);
+    at_ = at;
+    error_ = error;
+  }
+  void restore() { copy(copies_, params_); }  // the kept parameters back
+  // The record a checkpoint holds beside the copies.
+  void set_record(int at, double error) {
+    at_ = at;
+    error_ = error;
+  }
+  int at() const { return at_; }
+  double error() const { return error_; }
   const std::vector<Tensor>& copies() const { return copies_; }
 
  private:
@@ -30,6 +69,8 @@ class BestParams {
 
   Graph* g_ = nullptr;
   std::vector<Tensor> params_, copies_;
+  int at_ = 0;
+  double error_ = std::numeric_limits<double>::max();
 };
 
 }  // namespace ebm

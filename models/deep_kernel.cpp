@@ -125,7 +125,7 @@ void DeepKernelFitter::save() const {
   const nlohmann::json meta = {{"step", steps_done_},         {"executor_step", ex_.step()},
                                {"seed", ex_.options().seed}, {"layers", k_.config.layers},
                                {"points", k_.config.points}, {"data", fmt::format("{:016x}", data_)},
-                               {"best_step", best_step_},    {"best_valid_rmse", best_rmse_},
+                               {"best_step", best_.at()},    {"best_valid_rmse", best_.error()},
                                {"optimizer", k_.config.cg ? "cg" : "adam"}, {"ard", k_.config.ard},
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
@@ -160,8 +160,7 @@ void DeepKernelFitter::load() {
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
   cg_ = {meta.value("cg_step", 0.0), meta.value("cg_slope", 0.0)};
   steps_done_ = meta.at("step").get<int>();
-  best_step_ = meta.at("best_step").get<int>();
-  best_rmse_ = meta.at("best_valid_rmse").get<double>();
+  best_.set_record(meta.at("best_step").get<int>(), meta.at("best_valid_rmse").get<double>());
   ex_.set_step(meta.at("executor_step").get<uint64_t>());
 }
 
@@ -191,9 +190,7 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     ex_.run(loss, feeds);
     DeepKernelEval e{0, 0.0, ex_.scalar(k_.loss), k_.hyper(), 0.0, true};
     if (validate) e.valid_rmse = valid_rmse(x, y, valid_x, valid_y);
-    best_.keep();
-    best_step_ = 0;
-    best_rmse_ = e.valid_rmse;
+    best_.keep(0, e.valid_rmse);
     if (on_eval) on_eval(e);
   }
   started_ = true;
@@ -220,14 +217,10 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     DeepKernelEval e{steps_done_, 0.0, nll, k_.hyper(), 0.0, false};
     if (validate) {
       e.valid_rmse = valid_rmse(x, y, valid_x, valid_y);
-      e.best = e.valid_rmse < best_rmse_;
+      e.best = best_.offer(steps_done_, e.valid_rmse);
     } else {
       e.best = true;  // without validation the last step is kept
-    }
-    if (e.best) {
-      best_.keep();
-      best_step_ = steps_done_;
-      best_rmse_ = e.valid_rmse;
+      best_.keep(steps_done_, 0.0);
     }
     e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // The callback first, then the checkpoint: whatever the callback runs

@@ -127,8 +127,8 @@ class DeepKernelFitter {
   // `resume`), without loading it: what a caller's own records (a CSV)
   // must be cut back to.
   int checkpoint_step() const;
-  int best_step() const { return best_step_; }
-  double best_valid_rmse() const { return best_rmse_; }
+  int best_step() const { return best_.at(); }
+  double best_valid_rmse() const { return best_.error(); }
 
  private:
   std::vector<NamedTensor> state() const;
@@ -144,10 +144,9 @@ class DeepKernelFitter {
   Executor& ex_;
   DeepKernelFitConfig cfg_;
   Tensor eval_x_, eval_out_;
-  BestParams best_;
-  double best_rmse_ = 0;
+  BestParams best_;  // the weights and hyper-parameters of the best step, and its validation RMSE
   uint64_t data_ = 0;  // the fingerprint of fit()'s points and targets
-  int steps_done_ = 0, best_step_ = 0;
+  int steps_done_ = 0;
   bool started_ = false;
   CgState cg_;               // cg: the step carried between evaluations (checkpointed)
 };

@@ -50,7 +50,7 @@ std::vector<NamedTensor> Finetuner::state() const {
 
 void Finetuner::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},   {"step", ex_.step()},      {"seed", ex_.options().seed},
-                               {"data_seed", cfg_.data_seed}, {"best_error", best_error_}, {"best_epoch", best_epoch_},
+                               {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
                                {"layers", c_.layers}, {"lr", c_.lr}};
   save_checkpoint(cfg_.checkpoint, "classifier", state(), meta.dump());
 }
@@ -62,8 +62,7 @@ void Finetuner::load() {
                 cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
                 cfg_.data_seed);
   epochs_done_ = meta.at("epoch").get<int>();
-  best_error_ = meta.at("best_error").get<double>();
-  best_epoch_ = meta.at("best_epoch").get<int>();
+  best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
   ex_.set_step(meta.at("step").get<uint64_t>());
 }
 
@@ -101,18 +100,13 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
     check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1);
     s.diverging = s.train_loss > 10.0 * std::log(static_cast<double>(c_.classes));
     s.valid_error = cfg_.validate ? error(valid) : 0.0;
-    s.best = cfg_.validate && s.valid_error < best_error_;
-    if (s.best) {
-      best_error_ = s.valid_error;
-      best_epoch_ = e + 1;
-      best_.keep();
-    }
+    s.best = cfg_.validate && best_.offer(e + 1, s.valid_error);
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save();
     out.push_back(s);
     if (on_epoch) on_epoch(s);
   }
-  if (cfg_.keep_best && best_epoch_ > 0) best_.restore();
+  if (cfg_.keep_best && best_.at() > 0) best_.restore();
   return out;
 }
 

@@ -19,16 +19,7 @@
 
 namespace ebm {
 
-struct FinetuneConfig {
-  int epochs = 50;
-  uint64_t data_seed = 1;
-  float lr_decay = 1.0f;             // lr of epoch e = lr * lr_decay^e
-  int64_t eval_batch = 1000;
-  std::filesystem::path checkpoint;  // empty: none
-  bool resume = false;               // continue from `checkpoint` if one was saved
-  bool keep_best = true;             // false: end with the last epoch's weights
-  bool validate = true;              // false: no validation error per epoch
-};
+using FinetuneConfig = EpochFitConfig;
 
 struct FinetuneEpoch {
   int epoch = 0;
@@ -75,7 +66,7 @@ class Finetuner {
   double error(const io::ImageSet& set, std::vector<int64_t>* wrong = nullptr);
   double error(const LabelledRows& set, std::vector<int64_t>* wrong = nullptr);
   int epochs_done() const { return epochs_done_; }
-  int best_epoch() const { return best_epoch_; }
+  int best_epoch() const { return best_.at(); }
 
  private:
   std::vector<NamedTensor> state() const;
@@ -86,9 +77,8 @@ class Finetuner {
   Executor& ex_;
   FinetuneConfig cfg_;
   Tensor eval_x_, eval_logits_;
-  BestParams best_;  // the parameters at the best epoch
-  double best_error_ = 101.0;
-  int best_epoch_ = 0, epochs_done_ = 0;
+  BestParams best_;  // the parameters at the best epoch, and its validation error
+  int epochs_done_ = 0;
 };
 
 }  // namespace ebm
