@@ -6,26 +6,21 @@
 # skipped, without MNIST), or test_autoencoder_run.sh SAMPLE - ARGS... for a
 # sample that makes its data (autoencoder_curves), ARGS (words without
 # spaces) added to every run.
-set -e
+# shellcheck source=samples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 bin=$1
 data=$2
 shift 2
 extra="$*"
-if [ "$data" != "-" ] && [ ! -f "$data/train-images-idx3-ubyte" ]; then
-  echo "MNIST is not in $data (scripts/fetch_mnist.sh fetches it): skipped"
-  exit 77
+if [ "$data" != "-" ]; then
+  skip_unless "$data/train-images-idx3-ubyte" "MNIST is not in $data (scripts/fetch_mnist.sh fetches it)"
 fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-trap 'exit 1' HUP INT TERM
-fail() { echo "$1"; cat "$out/log"; exit 1; }
 run() {
   # shellcheck disable=SC2086 # $extra is words
   if [ "$data" = "-" ]; then set -- $extra "$@"; else set -- --data "$data" "$@"; fi
   "$bin" --output "$out" --hidden 100,10 --pretrain-epochs 1 --logistic-pca-sweeps 2 "$@" > "$out/log" 2>&1 ||
     fail "the run failed"
 }
-value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
 
 run --finetune-epochs 2
 pca=$(value pca_test_squared_error)

@@ -7,22 +7,15 @@
 # only that epoch and starts the classifiers afresh; the SVMs that keep only
 # their kernel (--svm-kept-distances 0) match those that keep the distances.
 # Usage: test_cdbn_mnist.sh CDBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
-set -e
+# shellcheck source=samples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 bin=$1
 data=$2
-if [ ! -f "$data/train-images-idx3-ubyte" ]; then
-  echo "MNIST is not in $data (scripts/fetch_mnist.sh fetches it): skipped"
-  exit 77
-fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-trap 'exit 1' HUP INT TERM
-fail() { echo "$1"; cat "$out/log"; exit 1; }
+skip_unless "$data/train-images-idx3-ubyte" "MNIST is not in $data (scripts/fetch_mnist.sh fetches it)"
 run() {
   "$bin" --data "$data" --output "$out" --train-images 2000 --filters 8,8 --lr 0.003 --labelled 1000 --classifier-epochs 5 \
     --svm-labelled 500 --svm-c 1,10 --svm-gamma 1,2 --finetune-epochs 3 "$@" > "$out/log" 2>&1 || fail "the run failed"
 }
-value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
 
 run --epochs 2
 pixels=$(value test_error_pct_pixels_1000)

@@ -6,21 +6,14 @@
 # 2-D map, it writes its metrics and
 # curves, and a resumed run adds the epochs asked for, each once.
 # Usage: test_docs_reuters.sh DOCS_REUTERS DATA_DIR. Exit 77 (skipped) without the stories.
-set -e
+# shellcheck source=samples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 bin=$1
 data=$2
-if [ ! -f "$data/reut2-000.sgm" ]; then
-  echo "Reuters-21578 is not in $data (../shared/data/reuters21578): skipped"
-  exit 77
-fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-trap 'exit 1' HUP INT TERM
-fail() { echo "$1"; cat "$out/log"; exit 1; }
+skip_unless "$data/reut2-000.sgm" "Reuters-21578 is not in $data (../shared/data/reuters21578)"
 args="--data $data --output $out --vocabulary 500 --hidden 100,10 --hash-hidden 100 --hash-bits 16 --map --pretrain-epochs 3"
 first="--ais-stories 3 --ais-scale 0.01"
 "$bin" $args $first --finetune-epochs 3 > "$out/log" 2>&1 || fail "the run failed"
-value() { sed -n "s/^$1=//p" "$out/log" | tail -n 1; }
 chance=$(value chance_precision)
 lsa=$(value lsa_precision_at_15)
 tuned=$(value autoencoder_precision_at_15)

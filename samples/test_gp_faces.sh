@@ -4,22 +4,15 @@
 # writes its pictures and metrics, and a resumed run (with every step
 # done, or from step 20 of 40) ends where the fresh one did.
 # Usage: test_gp_faces.sh GP_FACES DATA_DIR. Exit 77 (skipped) without the faces.
-set -e
+# shellcheck source=samples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 bin=$1
 data=$2
-if [ ! -f "$data/olivetti-faces-idx3-ubyte" ]; then
-  echo "the Olivetti faces are not in $data (../shared/data/olivetti): skipped"
-  exit 77
-fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-trap 'exit 1' HUP INT TERM
-fail() { echo "$1"; cat "$out/log"; exit 1; }
+skip_unless "$data/olivetti-faces-idx3-ubyte" "the Olivetti faces are not in $data (../shared/data/olivetti)"
 args="--data $data --per-image 10 --test-per-image 2 --labelled 300 --hidden 200,100 --pretrain-epochs 10
   --gp-steps 100 --eval-every 10 --finetune-lr 0.001"
 # shellcheck disable=SC2086
 "$bin" $args --output "$out" --finetune-steps 40 > "$out/log" 2>&1 || fail "the run failed"
-value() { sed -n "s/^$1=//p" "$2" | tail -n 1; }
 pixels=$(value pixels_test_rmse_degrees "$out/log")
 dbn=$(value dbn_test_rmse_degrees "$out/log")
 tuned=$(value finetuned_test_rmse_degrees "$out/log")

@@ -4,19 +4,13 @@
 # epoch of the model its checkpoint holds, never a row twice; a resumed
 # phase keeps its earlier rows, one that starts afresh rewrites them.
 # Usage: test_resume_csv.sh DBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
-set -e
+# shellcheck source=samples/test_lib.sh
+. "$(dirname "$0")/test_lib.sh"
 bin=$1
 data=$2
-if [ ! -f "$data/train-images-idx3-ubyte" ]; then
-  echo "MNIST is not in $data (scripts/fetch_mnist.sh fetches it): skipped"
-  exit 77
-fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-trap 'exit 1' HUP INT TERM
+skip_unless "$data/train-images-idx3-ubyte" "MNIST is not in $data (scripts/fetch_mnist.sh fetches it)"
 files="pretrain_layer1.csv pretrain_layer2.csv finetune.csv"
 run() { "$bin" --data "$data" --output "$out" --hidden 30,30 "$@" > "$out/log" 2>&1 || { cat "$out/log"; exit 1; }; }
-fail() { echo "$1"; exit 1; }
 epochs() { tail -n +2 "$out/$1" | cut -d, -f1 | tr '\n' ' '; }
 check() {  # check WHEN EPOCHS: every file holds exactly those epochs
   for f in $files; do
