@@ -399,10 +399,7 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   io::write_png_grid(o.output + "/reconstructions.png", tiles, static_cast<int64_t>(tiles.size()) / input, t.side,
                      t.side, {.columns = static_cast<int>(shown), .upscale = 2, .contrast = t.contrast});
   draw_curves(t.program, [&] { detail::write_curves(o, title, pca_valid, logistic_valid); });
-  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
-  sum.print();
-  result("total_seconds", fmt::format("{:.1f}", sum.total()));
-  return 0;
+  return finish(sum, ex, o.profile);
 }
 
 }  // namespace ebm::samples

@@ -524,9 +524,7 @@ int run(const Options& o) {
       finetune(fresh, ex, d, o, o.resume, "baseline", sum);
     }
   }
-  sum.print();
-  result("total_seconds", fmt::format("{:.1f}", sum.total()));
-  return 0;
+  return finish(sum);
 }
 
 }  // namespace

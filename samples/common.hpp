@@ -21,6 +21,7 @@
 #include "models/checkpoint.hpp"
 #include "io/batch.hpp"
 #include "samples/csv.hpp"
+#include "samples/progress.hpp"
 #include "ops/error.hpp"
 
 namespace ebm::samples {
@@ -134,6 +135,19 @@ template <typename T>
 void result(const char* key, const T& value) {
   fmt::print("{}={}\n", key, value);
   std::fflush(stdout);
+}
+
+// The end of a sample's run: the summary table and the total_seconds
+// result line, after the executor's profile when --profile named a file;
+// main's exit code.
+inline int finish(const Summary& sum) {
+  sum.print();
+  result("total_seconds", fmt::format("{:.1f}", sum.total()));
+  return 0;
+}
+inline int finish(const Summary& sum, Executor& ex, const std::string& profile) {
+  if (!profile.empty()) write_profile(ex.profile(), profile);
+  return finish(sum);
 }
 
 // Parses the command line, then runs `body`; a bad flag prints CLI11's

@@ -279,10 +279,7 @@ int run(const Options& o) {
     if (o.baseline) result("baseline_test_error_pct", fmt::format("{:.2f}", finetune(scratch, ex, d, o, o.resume, "baseline", sum)));
   }
   draw_curves("dbn_mnist", [&] { write_curves(o, dbn.depth()); });
-  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
-  sum.print();
-  result("total_seconds", fmt::format("{:.1f}", sum.total()));
-  return 0;
+  return finish(sum, ex, o.profile);
 }
 
 }  // namespace

@@ -303,10 +303,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   }
   if (hash.map) draw_map(g, ex, o, t, corpus, sum);
   report(methods, o, title);
-  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
-  sum.print();
-  result("total_seconds", fmt::format("{:.1f}", sum.total()));
-  return 0;
+  return finish(sum, ex, o.profile);
 }
 
 }  // namespace

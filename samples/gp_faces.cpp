@@ -382,10 +382,7 @@ int run(const Options& o) {
   std::vector<int64_t> picked;
   for (int k = 0; k < 30 && !order.empty(); ++k) picked.push_back(order[static_cast<size_t>(k) * order.size() / 30]);
   draw_curves("gp_faces", [&] { write_pictures(o, d, methods, rows_of(test_src, picked)); });
-  if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
-  sum.print();
-  result("total_seconds", fmt::format("{:.1f}", sum.total()));
-  return 0;
+  return finish(sum, ex, o.profile);
 }
 
 }  // namespace

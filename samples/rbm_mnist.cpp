@@ -264,9 +264,7 @@ int run(const Options& o) {
   sum.add("pictures", pictures.seconds(),
           fmt::format("filters.png, reconstructions.png, samples.png ({} Gibbs steps)", o.sample_steps));
   if (!o.no_ais) evaluate(fit, rbm, d.train, d.test, o, sum);
-  sum.print();
-  samples::result("total_seconds", fmt::format("{:.1f}", sum.total()));
-  return 0;
+  return samples::finish(sum);
 }
 
 }  // namespace
