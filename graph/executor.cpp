@@ -16,6 +16,9 @@
 #include <vector>
 
 #include <cblas.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <tbb/global_control.h>
 #include <tbb/task_group.h>
 
@@ -211,6 +214,19 @@ void allow_threads(int threads) {
   if (threads <= now) return;
   auto* raised = new tbb::global_control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
   delete std::exchange(cap, raised);  // the new cap first, so the limit never dips in between
+}
+
+bool retain_freed_memory(int64_t bytes) {
+#if defined(__GLIBC__)
+  // glibc takes at most 32 MiB (64-bit) as the mapping threshold; larger blocks are mapped whatever we ask.
+  constexpr int64_t kMaxMapThreshold = int64_t{32} << 20;
+  const int64_t cap = std::min<int64_t>(bytes, std::numeric_limits<int>::max());
+  return bytes >= 0 && mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::min(cap, kMaxMapThreshold))) == 1 &&
+         mallopt(M_TRIM_THRESHOLD, static_cast<int>(cap)) == 1;
+#else
+  (void)bytes;
+  return false;
+#endif
 }
 
 namespace {

@@ -160,6 +160,7 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError too, exit code 0
   }
+  ebm::retain_freed_memory();  // large temporaries reuse mapped pages (graph/executor.hpp)
   try {
     return body();
   } catch (const ebm::Error& e) {
