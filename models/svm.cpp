@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -438,6 +440,73 @@ double error_percent(std::span<const uint8_t> predicted, std::span<const uint8_t
   int64_t wrong = 0;
   for (size_t i = 0; i < labels.size(); ++i) wrong += predicted[i] != labels[i];
   return 100.0 * double(wrong) / double(labels.size());
+}
+
+std::vector<uint8_t> predict_rows(const KernelSvm& svm, std::span<const float> train, int64_t n,
+                                  std::span<const float> rows, int64_t count, int64_t d) {
+  constexpr int64_t kBlock = 2'048;  // a multiple of the blocks of svm_squared_distances and decisions: the same bits
+  if (count < 0 || static_cast<int64_t>(rows.size()) != count * d)
+    throw Error("svm: {} feature values for {} rows of {} to classify", rows.size(), count, d);
+  std::vector<uint8_t> out;
+  out.reserve(static_cast<size_t>(count));
+  for (int64_t i0 = 0; i0 < count; i0 += kBlock) {
+    const int64_t m = std::min(kBlock, count - i0);
+    const std::vector<uint8_t> p =
+        svm.predict(svm_squared_distances(rows.subspan(size_t(i0 * d), size_t(m * d)), m, train, n, d), m);
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  return out;
+}
+
+SvmSearch svm_search(std::span<const float> train, int64_t n, std::span<const uint8_t> labels,
+                     std::span<const float> valid, int64_t n_valid, std::span<const uint8_t> valid_labels, int64_t d,
+                     const SvmSearchConfig& config, const std::function<void(const SvmTrial&)>& on_trial) {
+  if (config.c.empty() || config.gamma.empty())
+    throw Error("svm search: {} values of C and {} widths; expected at least one of each", config.c.size(),
+                config.gamma.size());
+  if (n_valid < 1 || static_cast<int64_t>(valid_labels.size()) != n_valid)
+    throw Error("svm search: {} labels for {} validation rows; expected at least one row, and a label for each",
+                valid_labels.size(), n_valid);
+  const bool keep = config.keep_distances;
+  auto distances = [&] { return svm_squared_distances(train, n, train, n, d); };
+  std::vector<float> kernel = distances();
+  const double mean_sq = mean_squared_distance(kernel, n);
+  if (!(mean_sq > 0))
+    throw Error("svm search: the {} training rows are all the same; expected rows that tell the classes apart", n);
+  const double unit = 1.0 / mean_sq;
+  const std::vector<float> sq = keep ? kernel : std::vector<float>{};
+  const std::vector<float> sq_valid = keep ? svm_squared_distances(valid, n_valid, train, n, d) : std::vector<float>{};
+  std::optional<KernelSvm> best;
+  SvmTrial chosen{.valid_error = std::numeric_limits<double>::infinity()};
+  for (size_t gi = 0; gi < config.gamma.size(); ++gi) {
+    const double gamma = config.gamma[gi] * unit;
+    if (gi > 0 && keep) {
+      kernel.assign(sq.begin(), sq.end());  // into the same buffer
+    } else if (gi > 0) {
+      std::vector<float>().swap(kernel);  // freed before the next is made: one n x n matrix at a time
+      kernel = distances();
+    }
+    gaussian_kernel_in_place(kernel, gamma);
+    for (double c : config.c) {
+      const auto t0 = std::chrono::steady_clock::now();
+      SvmConfig solver = config.svm;
+      solver.c = c;
+      KernelSvm svm = KernelSvm::from_kernel(kernel, n, labels, config.classes, gamma, solver);
+      SvmTrial t{.c = c, .gamma_multiple = config.gamma[gi], .gamma = gamma};
+      const std::vector<uint8_t> predicted =
+          keep ? svm.predict(sq_valid, n_valid) : predict_rows(svm, train, n, valid, n_valid, d);
+      t.valid_error = error_percent(predicted, valid_labels);
+      t.support_vectors = svm.support_vectors();
+      for (int k = 0; k < svm.classes(); ++k) {
+        t.iterations += svm.problem(k).iterations;
+        t.converged = t.converged && svm.problem(k).converged;
+      }
+      t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (t.valid_error < chosen.valid_error) chosen = t, best = std::move(svm);
+      if (on_trial) on_trial(t);
+    }
+  }
+  return {std::move(*best), chosen, unit};
 }
 
 }  // namespace ebm

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -124,5 +125,49 @@ class KernelSvm {
 
 // Percent of predictions that differ from the labels.
 double error_percent(std::span<const uint8_t> predicted, std::span<const uint8_t> labels);
+
+// The classes predicted for `count` rows (count x d, row-major) by an SVM
+// trained on the n rows `train` (n x d): their distances to the training
+// rows made a block of rows at a time (the same bits as all at once), so
+// that no count x n matrix is held.
+std::vector<uint8_t> predict_rows(const KernelSvm& svm, std::span<const float> train, int64_t n,
+                                  std::span<const float> rows, int64_t count, int64_t d);
+
+// A grid search of Gaussian-kernel SVMs, the validation rows choosing: every
+// C of `c` with every width of `gamma`, a multiple of the unit 1 / (the mean
+// squared distance between the training rows), so that 1 is the scale at
+// which a typical pair is one length apart.
+struct SvmSearchConfig {
+  std::vector<double> c{1.0, 10.0};
+  std::vector<double> gamma{1.0};  // multiples of the unit
+  int classes = 10;
+  // Keep the training rows' distances (and the validation rows' to them)
+  // beside the kernel: one set of distances for every width, 2 n^2 +
+  // n_valid n floats. False: only the n x n kernel is held, the distances
+  // made again for each width and the validation rows' a block at a time.
+  bool keep_distances = true;
+  SvmConfig svm{};  // the solver's tolerance and iterations (its c is each of `c` in turn)
+};
+// One pair of the grid, as it was tried.
+struct SvmTrial {
+  double c = 0, gamma_multiple = 0, gamma = 0;
+  double valid_error = 0;      // % of the validation rows misclassified
+  int64_t support_vectors = 0;
+  int64_t iterations = 0;      // summed over the classes' problems
+  bool converged = true;       // every problem's
+  double seconds = 0;          // training and validating it
+};
+struct SvmSearch {
+  KernelSvm svm;               // the chosen pair's, trained on every training row
+  SvmTrial chosen;             // the lowest validation error (the first tried of equals)
+  double unit = 0;             // 1 / the mean squared distance between the training rows
+};
+// Trains the grid on the n training rows (n x d) with their labels, one
+// kernel matrix per width serving every C; on_trial sees each pair as it
+// ends. An ebm::Error names an empty grid, mismatched sizes, or training
+// rows that are all the same (no unit).
+SvmSearch svm_search(std::span<const float> train, int64_t n, std::span<const uint8_t> labels,
+                     std::span<const float> valid, int64_t n_valid, std::span<const uint8_t> valid_labels, int64_t d,
+                     const SvmSearchConfig& config, const std::function<void(const SvmTrial&)>& on_trial = {});
 
 }  // namespace ebm

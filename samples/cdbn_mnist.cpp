@@ -28,7 +28,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -329,82 +328,37 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
 }
 
 // Gaussian-kernel SVMs on the first `labelled` training rows of a feature
-// set: every C of --svm-c and width of --svm-gamma (multiples of 1 / the
-// mean squared distance between the training rows) tried, the validation
-// split choosing one, the test set judging it. Rows of svm.csv for every
-// pair tried. Returns the test error. One kernel matrix per width serves
-// every C. Up to --svm-kept-distances points the distances are kept beside it
-// (and the validation split's to the training rows); beyond, only the
-// kernel is held, the distances made again for each width and the
-// validation distances a block of rows at a time, so that 50,000 points
-// take one n x n matrix (10 GB).
+// set (svm_search: every C of --svm-c and width of --svm-gamma, the
+// validation split choosing one, the test set judging it), a row of
+// svm.csv for every pair tried. Up to --svm-kept-distances points the
+// distances are kept beside the kernel; beyond, only the kernel is held,
+// so that 50,000 points take one n x n matrix (10 GB). Returns the test
+// error.
 double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, Summary& sum, Csv& csv) {
-  constexpr int64_t kBlock = 2'048;  // a multiple of the blocks of svm_squared_distances and decisions: the same bits
   const int64_t dim = f.train.dim;
   const std::vector<float> train = all_rows(head(f.train, labelled)), valid = all_rows(f.valid),
                            test = all_rows(f.test);
   const std::span<const uint8_t> labels = std::span(d.train.labels).first(static_cast<size_t>(labelled));
-  const bool keep = labelled <= o.svm_kept;
   Progress bar(fmt::format("svm on {} ({} labels)", f.name, labelled),
                static_cast<int64_t>(o.svm_c.size() * o.svm_gamma.size()));
-  auto distances = [&] { return svm_squared_distances(train, labelled, train, labelled, dim); };
-  std::vector<float> kernel = distances();
-  const double mean_sq = mean_squared_distance(kernel, labelled);
-  if (!(mean_sq > 0))
-    throw Error("svm on {}: the first {} training rows are all the same; expected features that tell images apart",
-                f.name, labelled);
-  const double unit = 1.0 / mean_sq;
-  const std::vector<float> sq = keep ? kernel : std::vector<float>{};
-  const std::vector<float> sq_valid =
-      keep ? svm_squared_distances(valid, d.valid.count, train, labelled, dim) : std::vector<float>{};
-  // The classes predicted for `count` rows of features, their distances to the training rows made in blocks.
-  auto predict = [&](const KernelSvm& svm, const std::vector<float>& rows, int64_t count) {
-    std::vector<uint8_t> out;
-    for (int64_t i0 = 0; i0 < count; i0 += kBlock) {
-      const int64_t m = std::min(kBlock, count - i0);
-      const std::vector<uint8_t> p = svm.predict(
-          svm_squared_distances(std::span(rows).subspan(size_t(i0 * dim), size_t(m * dim)), m, train, labelled, dim),
-          m);
-      out.insert(out.end(), p.begin(), p.end());
-    }
-    return out;
-  };
-  struct Best {
-    double valid_error = 101.0, c = 0.0, gamma = 0.0;
-    std::optional<KernelSvm> svm;
-  } best;
   int64_t tried = 0;
-  for (size_t gi = 0; gi < o.svm_gamma.size(); ++gi) {
-    const double gm = o.svm_gamma[gi];
-    if (gi > 0 && keep) {
-      kernel.assign(sq.begin(), sq.end());  // into the same buffer
-    } else if (gi > 0) {
-      std::vector<float>().swap(kernel);  // freed before the next is made: one n x n matrix at a time
-      kernel = distances();
-    }
-    gaussian_kernel_in_place(kernel, gm * unit);
-    for (double c : o.svm_c) {
-      const double t0 = bar.seconds();
-      KernelSvm svm = KernelSvm::from_kernel(kernel, labelled, labels, 10, gm * unit, {.c = c});
-      const double err = error_percent(
-          keep ? svm.predict(sq_valid, d.valid.count) : predict(svm, valid, d.valid.count), d.valid.labels);
-      int64_t iterations = 0;
-      bool converged = true;
-      for (int k = 0; k < 10; ++k) iterations += svm.problem(k).iterations, converged &= svm.problem(k).converged;
-      csv.row("{},{},{:g},{:g},{:.4g},{:.3f},,{},{},{:d},{:.2f}", f.name, labelled, c, gm, gm * unit, err,
-              svm.support_vectors(), iterations, static_cast<int>(converged), bar.seconds() - t0);
-      if (err < best.valid_error) best = {err, c, gm, std::move(svm)};
-      bar.update(++tried, fmt::format("C {:g}, gamma x{:g}: valid {:.2f}%  (best {:.2f}%)", c, gm, err,
-                                      best.valid_error));
-    }
-  }
-  std::vector<float>().swap(kernel);
+  double best = 101.0;
+  const SvmSearchConfig config{.c = o.svm_c, .gamma = o.svm_gamma, .keep_distances = labelled <= o.svm_kept};
+  const SvmSearch s = svm_search(train, labelled, labels, valid, d.valid.count, d.valid.labels, dim, config,
+                                 [&](const SvmTrial& t) {
+    csv.row("{},{},{:g},{:g},{:.4g},{:.3f},,{},{},{:d},{:.2f}", f.name, labelled, t.c, t.gamma_multiple, t.gamma,
+            t.valid_error, t.support_vectors, t.iterations, static_cast<int>(t.converged), t.seconds);
+    best = std::min(best, t.valid_error);
+    bar.update(++tried, fmt::format("C {:g}, gamma x{:g}: valid {:.2f}%  (best {:.2f}%)", t.c, t.gamma_multiple,
+                                    t.valid_error, best));
+  });
   const double t0 = bar.seconds();
-  const double err = error_percent(predict(*best.svm, test, d.test.count), d.test.labels);
-  csv.row("{},{},{:g},{:g},{:.4g},{:.3f},{:.3f},{},,,{:.2f}", f.name, labelled, best.c, best.gamma,
-          best.gamma * unit, best.valid_error, err, best.svm->support_vectors(), bar.seconds() - t0);
+  const double err = error_percent(predict_rows(s.svm, train, labelled, test, d.test.count, dim), d.test.labels);
+  const SvmTrial& c = s.chosen;
+  csv.row("{},{},{:g},{:g},{:.4g},{:.3f},{:.3f},{},,,{:.2f}", f.name, labelled, c.c, c.gamma_multiple, c.gamma,
+          c.valid_error, err, c.support_vectors, bar.seconds() - t0);
   sum.add(fmt::format("svm on {}, {} labels", f.name, labelled), bar.seconds(),
-          fmt::format("test error {:.2f}% (C {:g}, gamma x{:g} chosen on validation)", err, best.c, best.gamma));
+          fmt::format("test error {:.2f}% (C {:g}, gamma x{:g} chosen on validation)", err, c.c, c.gamma_multiple));
   result(fmt::format("svm_test_error_pct_{}_{}", f.name, labelled).c_str(), fmt::format("{:.2f}", err));
   return err;
 }

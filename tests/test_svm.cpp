@@ -185,6 +185,57 @@ TEST_CASE("svm: trained from its kernel matrix, the same machine as from the dis
   CHECK_THROWS_WITH_AS(gaussian_kernel_in_place(k, -1.0), doctest::Contains("gamma = -1"), Error);
 }
 
+TEST_CASE("svm: a grid search keeps the pair the validation rows chose, whether it keeps the distances or not") {
+  const int64_t n = 90, nv = 45, m = 2100, d = 4;  // m over predict_rows' block of 2,048 rows
+  const Blobs train = blobs(n, d, 3, 2.0f, 11), valid = blobs(nv, d, 3, 2.0f, 12), test = blobs(m, d, 3, 2.0f, 13);
+  // Widths from far too narrow (each point its own island) to wide; the widest two tie (the first is kept).
+  const SvmSearchConfig config{.c = {0.1, 10.0}, .gamma = {300.0, 1.0, 0.001}, .classes = 3};
+  std::vector<SvmTrial> kept, remade;
+  const SvmSearch a = svm_search(train.x, n, train.labels, valid.x, nv, valid.labels, d, config,
+                                 [&](const SvmTrial& t) { kept.push_back(t); });
+  SvmSearchConfig lean = config;
+  lean.keep_distances = false;
+  const SvmSearch b = svm_search(train.x, n, train.labels, valid.x, nv, valid.labels, d, lean,
+                                 [&](const SvmTrial& t) { remade.push_back(t); });
+  REQUIRE(kept.size() == 6);
+  REQUIRE(remade.size() == 6);
+  const double unit = 1.0 / mean_squared_distance(svm_squared_distances(train.x, n, train.x, n, d), n);
+  CHECK(a.unit == unit);
+  size_t lowest = 0;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    CHECK(kept[i].c == config.c[i % 2]);  // every C for each width, in order
+    CHECK(kept[i].gamma_multiple == config.gamma[i / 2]);
+    CHECK(kept[i].gamma == config.gamma[i / 2] * unit);
+    CHECK(remade[i].valid_error == kept[i].valid_error);
+    CHECK(remade[i].iterations == kept[i].iterations);
+    if (kept[i].valid_error < kept[lowest].valid_error) lowest = i;
+    // Each pair's error is that of the same machine trained directly.
+    const std::vector<float> sq = svm_squared_distances(train.x, n, train.x, n, d);
+    const KernelSvm direct(sq, n, train.labels, 3, kept[i].gamma, {.c = kept[i].c});
+    CHECK(kept[i].valid_error ==
+          error_percent(direct.predict(svm_squared_distances(valid.x, nv, train.x, n, d), nv), valid.labels));
+    CHECK(kept[i].support_vectors == direct.support_vectors());
+  }
+  CHECK(a.chosen.c == kept[lowest].c);
+  CHECK(a.chosen.gamma_multiple == kept[lowest].gamma_multiple);
+  CHECK(b.chosen.valid_error == a.chosen.valid_error);
+  CHECK(a.chosen.valid_error < 20.0);  // the blobs overlap; chance is 66.7%
+  CHECK(kept[0].valid_error > 2 * a.chosen.valid_error);  // each point its own island: near chance
+  // predict_rows, in blocks, gives what one call on all the distances gives.
+  const std::vector<uint8_t> whole = a.svm.predict(svm_squared_distances(test.x, m, train.x, n, d), m);
+  CHECK(predict_rows(a.svm, train.x, n, test.x, m, d) == whole);
+  CHECK(predict_rows(b.svm, train.x, n, test.x, m, d) == whole);
+  CHECK_THROWS_WITH_AS(svm_search(train.x, n, train.labels, valid.x, nv, valid.labels, d, {.c = {}}),
+                       doctest::Contains("0 values of C"), Error);
+  CHECK_THROWS_WITH_AS(svm_search(train.x, n, train.labels, valid.x, nv, std::span(valid.labels).first(5), d, config),
+                       doctest::Contains("5 labels for 45 validation rows"), Error);
+  const std::vector<float> same(static_cast<size_t>(n * d), 0.5f);
+  CHECK_THROWS_WITH_AS(svm_search(same, n, train.labels, valid.x, nv, valid.labels, d, config),
+                       doctest::Contains("all the same"), Error);
+  CHECK_THROWS_WITH_AS(predict_rows(a.svm, train.x, n, std::span(test.x).first(7), 2, d),
+                       doctest::Contains("7 feature values for 2 rows of 4"), Error);
+}
+
 TEST_CASE("svm: bad input is an ebm::Error naming what was wrong") {
   const Blobs b = blobs(10, 3, 2, 2.0f, 7);
   const std::vector<float> sq = svm_squared_distances(b.x, 10, b.x, 10, 3);
