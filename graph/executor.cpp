@@ -218,11 +218,13 @@ void allow_threads(int threads) {
 
 bool retain_freed_memory(int64_t bytes) {
 #if defined(__GLIBC__)
-  // glibc takes at most 32 MiB (64-bit) as the mapping threshold; larger blocks are mapped whatever we ask.
-  constexpr int64_t kMaxMapThreshold = int64_t{32} << 20;
-  const int64_t cap = std::min<int64_t>(bytes, std::numeric_limits<int>::max());
-  return bytes >= 0 && mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::min(cap, kMaxMapThreshold))) == 1 &&
-         mallopt(M_TRIM_THRESHOLD, static_cast<int>(cap)) == 1;
+  // glibc's mapping threshold: 128 KiB by default (which it raises as blocks are freed, until any
+  // mallopt call fixes it), at most 32 MiB on 64-bit; larger blocks are mapped whatever we ask.
+  constexpr int64_t kMinMap = int64_t{128} << 10, kMaxMap = int64_t{32} << 20;
+  if (bytes < 0) return false;
+  const int64_t trim = std::min<int64_t>(bytes, std::numeric_limits<int>::max());
+  return mallopt(M_MMAP_THRESHOLD, static_cast<int>(std::clamp(bytes, kMinMap, kMaxMap))) == 1 &&
+         mallopt(M_TRIM_THRESHOLD, static_cast<int>(trim)) == 1;
 #else
   (void)bytes;
   return false;

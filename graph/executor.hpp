@@ -45,15 +45,17 @@ int max_executor_threads();
 void allow_threads(int threads);
 
 // Keeps freed memory in the process for reuse instead of handing it back to
-// the operating system at once: blocks under `bytes` (at most 32 MiB, the C
-// library's limit) come from the heap rather than from fresh mappings, and
-// up to `bytes` of free heap stays mapped. Ops and models that allocate large temporaries on every call (the
-// Gaussian-process ops' n x n matrices, the SVM's kernel rows) then reuse
-// pages that are already mapped; on a virtual machine, where each first
-// touch of a page is dear, that made gp_faces' fine-tuning steps about
-// 2.5 times faster (README, Performance). Process-wide, so the program's
+// the operating system at once: blocks under `bytes` come from the heap
+// rather than from fresh mappings (`bytes` held between 128 KiB, the C
+// library's default, and 32 MiB, its limit), and up to `bytes` of free
+// heap stays mapped (at most 2 GiB). Ops and models that allocate large
+// temporaries on every call (the Gaussian-process ops' n x n matrices)
+// then reuse pages that are already mapped; on a virtual machine, where
+// each first touch of a page is dear, that made gp_faces' fine-tuning 2.1
+// times faster (README, Performance). Process-wide, so the program's
 // choice: the samples call it at start. Says whether the C library took it
-// (glibc's mallopt; elsewhere it does nothing and says false).
+// (glibc's mallopt, 64-bit; elsewhere it does nothing and says false); a
+// negative `bytes` is refused (false).
 bool retain_freed_memory(int64_t bytes = int64_t{1} << 30);
 
 struct ExecutorOptions {

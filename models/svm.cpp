@@ -467,6 +467,8 @@ SvmSearch svm_search(std::span<const float> train, int64_t n, std::span<const ui
   if (n_valid < 1 || static_cast<int64_t>(valid_labels.size()) != n_valid)
     throw Error("svm search: {} labels for {} validation rows; expected at least one row, and a label for each",
                 valid_labels.size(), n_valid);
+  if (static_cast<int64_t>(valid.size()) != n_valid * d)  // before any training, however the rows are kept
+    throw Error("svm search: {} feature values for {} validation rows of {}", valid.size(), n_valid, d);
   const bool keep = config.keep_distances;
   auto distances = [&] { return svm_squared_distances(train, n, train, n, d); };
   std::vector<float> kernel = distances();

@@ -344,14 +344,20 @@ double classify_svm(const FeatureSet& f, int64_t labelled, const Data& d, const 
   int64_t tried = 0;
   double best = 101.0;
   const SvmSearchConfig config{.c = o.svm_c, .gamma = o.svm_gamma, .keep_distances = labelled <= o.svm_kept};
-  const SvmSearch s = svm_search(train, labelled, labels, valid, d.valid.count, d.valid.labels, dim, config,
-                                 [&](const SvmTrial& t) {
+  auto trial = [&](const SvmTrial& t) {
     csv.row("{},{},{:g},{:g},{:.4g},{:.3f},,{},{},{:d},{:.2f}", f.name, labelled, t.c, t.gamma_multiple, t.gamma,
             t.valid_error, t.support_vectors, t.iterations, static_cast<int>(t.converged), t.seconds);
     best = std::min(best, t.valid_error);
     bar.update(++tried, fmt::format("C {:g}, gamma x{:g}: valid {:.2f}%  (best {:.2f}%)", t.c, t.gamma_multiple,
                                     t.valid_error, best));
-  });
+  };
+  const SvmSearch s = [&] {
+    try {
+      return svm_search(train, labelled, labels, valid, d.valid.count, d.valid.labels, dim, config, trial);
+    } catch (const Error& e) {  // named by the features it was given
+      throw Error("svm on {} ({} labels): {}", f.name, labelled, e.what());
+    }
+  }();
   const double t0 = bar.seconds();
   const double err = error_percent(predict_rows(s.svm, train, labelled, test, d.test.count, dim), d.test.labels);
   const SvmTrial& c = s.chosen;

@@ -112,9 +112,10 @@ TEST_CASE("alloc: a convolutional RBM's CD step allocates nothing after its firs
 
 #if defined(__GLIBC__)
 // A worker thread allocating, touching and freeing 16 MB of temporaries, as
-// a GP op does each call: by default glibc hands the pages back on each free
-// and maps fresh ones (4,096 first touches each round); with
-// retain_freed_memory the rounds after the first reuse them.
+// a GP op does each call: with glibc's defaults its heap gives the pages
+// back as the blocks are freed, and each round touches about 4,096 fresh
+// ones (a throwaway probe on this machine); with retain_freed_memory the
+// rounds after the first reuse them.
 TEST_CASE("alloc: retain_freed_memory lets a thread's large temporaries reuse their pages") {
   CHECK_FALSE(retain_freed_memory(-1));
   REQUIRE(retain_freed_memory());

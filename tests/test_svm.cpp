@@ -232,6 +232,8 @@ TEST_CASE("svm: a grid search keeps the pair the validation rows chose, whether 
   const std::vector<float> same(static_cast<size_t>(n * d), 0.5f);
   CHECK_THROWS_WITH_AS(svm_search(same, n, train.labels, valid.x, nv, valid.labels, d, config),
                        doctest::Contains("all the same"), Error);
+  CHECK_THROWS_WITH_AS(svm_search(train.x, n, train.labels, std::span(valid.x).first(9), nv, valid.labels, d, lean),
+                       doctest::Contains("9 feature values for 45 validation rows of 4"), Error);
   CHECK_THROWS_WITH_AS(predict_rows(a.svm, train.x, n, std::span(test.x).first(7), 2, d),
                        doctest::Contains("7 feature values for 2 rows of 4"), Error);
 }
