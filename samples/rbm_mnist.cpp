@@ -118,9 +118,13 @@ void write_samples(const Rbm& rbm, Executor& ex, const io::ImageSet& test, int s
   const Tensor advance = assign(state, rbm.sample_v(h));
   std::vector<float> tiles;
   const int every = std::max(1, steps / 10);
-  for (int s = 1; s <= 10 * every; ++s) {
+  for (int s = 1; s <= 10 * every; ++s) {  // E[v|h] made only when drawn: the draws are the same either way
+    if (s % every != 0) {
+      ex.run({advance});
+      continue;
+    }
     ex.run({shown, advance});
-    if (s % every == 0) tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
+    tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
   }
   // rows: snapshots in time; columns: the ten chains
   io::write_png_grid(path, tiles, 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
