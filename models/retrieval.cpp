@@ -149,21 +149,71 @@ RetrievalCurve cosine_curve(std::span<const float> queries, const Topics& query_
   });
 }
 
-RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& query_topics,
-                             std::span<const uint64_t> database, const Topics& database_topics,
-                             std::span<const int64_t> cutoffs) {
+namespace {
+
+void check_codes(std::span<const uint64_t> queries, const Topics& query_topics, std::span<const uint64_t> database,
+                 const Topics& database_topics) {
   if (queries.size() != query_topics.size() || database.size() != database_topics.size())
     throw Error("hamming retrieval: {} and {} codes; expected one per query ({}) and per document ({})",
                 queries.size(), database.size(), query_topics.size(), database_topics.size());
+}
+
+// The database in order of Hamming distance to `query`: a counting sort by
+// distance (0..64), stable, so ties stay in database order.
+void hamming_order(uint64_t query, std::span<const uint64_t> database, std::vector<int64_t>& order) {
+  std::vector<int64_t> start(66, 0);
+  for (uint64_t c : database) ++start[static_cast<size_t>(std::popcount(c ^ query)) + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  for (size_t d = 0; d < database.size(); ++d)
+    order[static_cast<size_t>(start[static_cast<size_t>(std::popcount(database[d] ^ query))]++)] =
+        static_cast<int64_t>(d);
+}
+
+}  // namespace
+
+RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& query_topics,
+                             std::span<const uint64_t> database, const Topics& database_topics,
+                             std::span<const int64_t> cutoffs) {
+  check_codes(queries, query_topics, database, database_topics);
   check_cutoffs(cutoffs, static_cast<int64_t>(database.size()));
   return score(queries.size(), query_topics, database_topics, cutoffs, [&](size_t i, std::vector<int64_t>& order) {
-    // a counting sort by distance (0..64): stable, so ties stay in database order
-    std::vector<int64_t> start(66, 0);
-    for (uint64_t c : database) ++start[static_cast<size_t>(std::popcount(c ^ queries[i])) + 1];
-    std::partial_sum(start.begin(), start.end(), start.begin());
-    for (size_t d = 0; d < database.size(); ++d)
-      order[static_cast<size_t>(start[static_cast<size_t>(std::popcount(database[d] ^ queries[i]))]++)] =
-          static_cast<int64_t>(d);
+    hamming_order(queries[i], database, order);
+  });
+}
+
+RetrievalCurve hamming_shortlist_curve(std::span<const uint64_t> queries, const Topics& query_topics,
+                                       std::span<const uint64_t> database, const Topics& database_topics,
+                                       int64_t shortlist, std::span<const float> query_vectors,
+                                       std::span<const float> database_vectors, int64_t dim,
+                                       std::span<const int64_t> cutoffs) {
+  check_codes(queries, query_topics, database, database_topics);
+  const auto nd = static_cast<int64_t>(database.size());
+  check_cutoffs(cutoffs, nd);
+  if (shortlist < 1 || shortlist > nd)
+    throw Error("hamming shortlist: {} documents; expected 1 to the database's {}", shortlist, nd);
+  if (dim < 1 || query_vectors.size() != queries.size() * static_cast<size_t>(dim) ||
+      database_vectors.size() != database.size() * static_cast<size_t>(dim))
+    throw Error("hamming shortlist: {} and {} vector values; expected {} queries and {} documents of {} numbers each",
+                query_vectors.size(), database_vectors.size(), queries.size(), database.size(), dim);
+  const std::vector<float> q = unit_rows(query_vectors, dim, "query");
+  const std::vector<float> db = unit_rows(database_vectors, dim, "database");
+  const auto d = static_cast<size_t>(dim), s = static_cast<size_t>(shortlist);
+  return score(queries.size(), query_topics, database_topics, cutoffs, [&](size_t i, std::vector<int64_t>& order) {
+    hamming_order(queries[i], database, order);
+    std::vector<float> sim(s);
+    for (size_t k = 0; k < s; ++k) {
+      const float* a = q.data() + i * d;
+      const float* b = db.data() + static_cast<size_t>(order[k]) * d;
+      double dot = 0;
+      for (size_t j = 0; j < d; ++j) dot += double{a[j]} * b[j];
+      sim[k] = static_cast<float>(dot);
+    }
+    std::vector<size_t> by(s);
+    std::iota(by.begin(), by.end(), size_t{0});
+    std::ranges::stable_sort(by, [&](size_t a, size_t b) { return sim[a] > sim[b]; });
+    std::vector<int64_t> head(s);
+    for (size_t k = 0; k < s; ++k) head[k] = order[by[k]];
+    std::ranges::copy(head, order.begin());
   });
 }
 

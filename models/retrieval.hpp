@@ -43,6 +43,19 @@ RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& qu
                              std::span<const uint64_t> database, const Topics& database_topics,
                              std::span<const int64_t> cutoffs);
 
+// Semantic hashing as a filter (Salakhutdinov & Hinton 2009 re-rank what
+// the hash finds by tf-idf): each query's `shortlist` nearest documents by
+// Hamming distance (ties by database order) re-ranked by the cosine
+// similarity of other codes, `query_vectors` and `database_vectors` ([rows,
+// dim], tf-idf vectors say; ties keep the Hamming order), the rest left in
+// Hamming order behind them. An ebm::Error names a shortlist outside
+// [1, the database] or mismatched sizes.
+RetrievalCurve hamming_shortlist_curve(std::span<const uint64_t> queries, const Topics& query_topics,
+                                       std::span<const uint64_t> database, const Topics& database_topics,
+                                       int64_t shortlist, std::span<const float> query_vectors,
+                                       std::span<const float> database_vectors, int64_t dim,
+                                       std::span<const int64_t> cutoffs);
+
 // Semantic hashing's lookup: the database's binary codes are addresses in
 // a hash table, and a query takes every document whose code lies within
 // Hamming distance `radius` of its own by probing each address of that

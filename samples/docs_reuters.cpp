@@ -23,7 +23,8 @@
 // the Hamming distance of their bits; and, as the hashing papers use it,
 // by address: the training stories within Hamming distance 0 to 3 of a
 // test story, found by probing a hash table of their codes (against a
-// linear scan of the codes, timed on the run).
+// linear scan of the codes, timed on the run); and as a filter: each test
+// story's --hash-shortlist nearest codes re-ranked by tf-idf.
 //
 // The 2-D map (the paper's Fig. 4; --map, on in the paper preset): a third
 // stack like the retrieval one but ending in 2 linear units, the test
@@ -57,6 +58,7 @@ struct HashOptions {
   int64_t bits = 32;
   std::vector<int64_t> hidden{500, 500};
   float noise = 4.0f;
+  int64_t shortlist = 100;  // the hash's nearest stories that tf-idf re-ranks
   bool map = false;  // also the 2-D map (--map; the paper preset's default)
   int64_t ais_stories = 0;  // test stories whose log-probability the first RBM gets, by AIS (0: none)
   double ais_scale = 0.1;   // of AIS's 14,500 temperatures
@@ -71,8 +73,10 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   if (hash.map && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the 2-D map's stack is trained "
                 "too: give one value for every stack, or --no-map", o.pretrain_epochs.size());
-  if (hash.bits == 0 && (app.count("--hash-hidden") > 0 || app.count("--hash-noise") > 0))
-    throw Error("--hash-hidden, --hash-noise: they set the semantic hashing stack, which --hash-bits 0 leaves out");
+  if (hash.bits == 0 &&
+      (app.count("--hash-hidden") > 0 || app.count("--hash-noise") > 0 || app.count("--hash-shortlist") > 0))
+    throw Error("--hash-hidden, --hash-noise, --hash-shortlist: they set the semantic hashing stack, which "
+                "--hash-bits 0 leaves out");
   if (hash.bits > 0 && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the hashing stack has other "
                 "layers: give one value for every stack, or --hash-bits 0", o.pretrain_epochs.size());
@@ -221,6 +225,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
   // (the executor runs BLAS on one thread from here on: its arena owns them)
 
+  std::vector<float> tfidf_test, tfidf_database;  // kept for re-ranking the hash's shortlists
   {  // tf-idf on the whole vocabulary, and LSA with as many dimensions as the code
     Progress bar("tf-idf and LSA baselines", 2);
     std::vector<double> df(static_cast<size_t>(vocabulary), 0.0);
@@ -228,9 +233,11 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
     std::vector<float> idf;
     for (double d : df) idf.push_back(static_cast<float>(std::log(static_cast<double>(database.count) / std::max(d, 1.0))));
     auto tfidf = [&idf](float c, int64_t w) { return c * idf[static_cast<size_t>(w)]; };
+    tfidf_test = all_rows(transformed(t.test, tfidf));
+    tfidf_database = all_rows(transformed(database, tfidf));
     methods.push_back({"tfidf", fmt::format("tf-idf, {} words", vocabulary),
-                       cosine_curve(all_rows(transformed(t.test, tfidf)), corpus.test.topics,
-                                    all_rows(transformed(database, tfidf)), corpus.train.topics, vocabulary, cutoffs)});
+                       cosine_curve(tfidf_test, corpus.test.topics, tfidf_database, corpus.train.topics, vocabulary,
+                                    cutoffs)});
     bar.update(1, fmt::format("precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
     auto log1 = [](float c, int64_t) { return std::log1p(c); };
     const Pca lsa = fit_pca(transformed(database, log1), o.hidden.back());
@@ -292,6 +299,12 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
     const std::vector<uint64_t> qb = bits(t.test), db = bits(database);
     methods.push_back({"hash", fmt::format("semantic hashing, {} bits", hash.bits),
                        hamming_curve(qb, corpus.test.topics, db, corpus.train.topics, cutoffs)});
+    if (hash.shortlist > 0) {  // the hash as a filter: its nearest stories re-ranked by tf-idf
+      const int64_t s = std::min(hash.shortlist, database.count);
+      methods.push_back({"hash_tfidf", fmt::format("semantic hashing, {} bits, nearest {} by tf-idf", hash.bits, s),
+                         hamming_shortlist_curve(qb, corpus.test.topics, db, corpus.train.topics, s, tfidf_test,
+                                                 tfidf_database, vocabulary, cutoffs)});
+    }
     ball_lookups(qb, db, static_cast<int>(hash.bits), corpus.test.topics, corpus.train.topics, o.output);
     // how binary the code came out: the share of code units within 0.1 of 0 or 1
     const std::vector<float> c = rows_through(ex, x, code, t.test);
@@ -327,6 +340,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--hash-hidden", hash.hidden, "semantic hashing: the hidden layers below the code")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
+  app.add_option("--hash-shortlist", hash.shortlist,
+                 "semantic hashing as a filter: each query's N nearest stories by Hamming distance re-ranked by "
+                 "tf-idf (0: not scored)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_flag("--map,!--no-map", hash.map,
                "also train a 2-D code and draw the test stories by topic beside LSA's 2-D (map.svg; on in the paper "
                "preset, --no-map leaves it out)");

@@ -2,9 +2,9 @@
 # docs_reuters end to end on Reuters-21578 with a small net and vocabulary:
 # it prints its results, the fine-tuned codes retrieve better than chance
 # (the relevant share of the whole database), and so do the semantic
-# hashing stack's binary codes, it looks them up by address and draws the
-# 2-D map, it writes its metrics and
-# curves, and a resumed run adds the epochs asked for, each once.
+# hashing stack's binary codes and their shortlists re-ranked by tf-idf, it
+# looks them up by address and draws the 2-D map, it writes its metrics
+# and curves, and a resumed run adds the epochs asked for, each once.
 # Usage: test_docs_reuters.sh DOCS_REUTERS DATA_DIR. Exit 77 (skipped) without the stories.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -18,18 +18,22 @@ chance=$(value chance_precision)
 lsa=$(value lsa_precision_at_15)
 tuned=$(value autoencoder_precision_at_15)
 hash=$(value hash_precision_at_15)
+filtered=$(value hash_tfidf_precision_at_15)
 ball=$(value hash_ball1_retrieved)
 map=$(value map_precision_at_15)
 rbm_ppl=$(value rbm_test_perplexity)
 uni_ppl=$(value unigram_test_perplexity)
 awk -v r="$rbm_ppl" -v u="$uni_ppl" 'BEGIN { exit !(r > 1 && r < 1e6 && u > 1 && u < 5000) }' ||
   fail "perplexities out of range: count RBM '$rbm_ppl', unigram '$uni_ppl' (expected finite, above 1)"
-[ -n "$chance" ] && [ -n "$lsa" ] && [ -n "$tuned" ] && [ -n "$hash" ] && [ -n "$ball" ] && [ -n "$map" ] ||
+[ -n "$chance" ] && [ -n "$lsa" ] && [ -n "$tuned" ] && [ -n "$hash" ] && [ -n "$filtered" ] && [ -n "$ball" ] &&
+  [ -n "$map" ] ||
   fail "missing result lines"
 awk -v a="$tuned" -v c="$chance" 'BEGIN { exit !(a > c + 0.1) }' ||
   fail "the fine-tuned codes retrieve no better than chance: $tuned against $chance"
 awk -v a="$hash" -v c="$chance" 'BEGIN { exit !(a > c + 0.1) }' ||
   fail "the 16-bit hash codes retrieve no better than chance: $hash against $chance"
+awk -v a="$filtered" -v c="$chance" 'BEGIN { exit !(a > c + 0.1) }' ||
+  fail "the hash's shortlists re-ranked by tf-idf retrieve no better than chance: $filtered against $chance"
 for f in retrieval.csv retrieval.svg hash_lookup.csv map.svg map/map_finetune.csv finetune.csv pretrain_layer1.csv pretrain_layer2.csv \
     hash/hash_finetune.csv hash/pretrain_layer2.csv; do
   [ -s "$out/$f" ] || fail "no $f"
@@ -41,4 +45,4 @@ rows=$(cut -d, -f1 "$out/hash/hash_finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "hash/hash_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
 rows=$(cut -d, -f1 "$out/map/map_finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "map/map_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
-echo "chance $chance, LSA $lsa, fine-tuned $tuned, 16-bit hash $hash (precision at 15)"
+echo "chance $chance, LSA $lsa, fine-tuned $tuned, 16-bit hash $hash, re-ranked by tf-idf $filtered (precision at 15)"

@@ -167,6 +167,46 @@ TEST_CASE("docs/retrieval: precision and recall at each cutoff equal the counts 
   CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 3, cut); }), "code values"));
 }
 
+TEST_CASE("docs/hashing: a Hamming shortlist re-ranked by cosine, by hand and against the plain rankings") {
+  // The hand example above: Hamming order 2, 0, 1, 3 from query 0b01 (topic 1). Vectors that put doc 1 first:
+  // a shortlist of 2 (docs 2, 0) re-ranked puts 2 before 0 by cosine; of 3 (docs 2, 0, 1), 1 first.
+  const Topics dbt{{0}, {1}, {0, 1}, {2}};
+  const std::vector<uint64_t> hdb{0b00, 0b11, 0b01, 0b10}, hq{0b01};
+  const std::vector<float> vq{0, 1}, vdb{1, 0, 0, 1, 1, 1, 0, 1};  // cosines to the query: 0, 1, 0.71, 1
+  const std::vector<int64_t> cut{1, 2, 3, 4};
+  const RetrievalCurve two = hamming_shortlist_curve(hq, Topics{{1}}, hdb, dbt, 2, vq, vdb, 2, cut);  // 2, 0, 1, 3
+  CHECK(two.precision == std::vector<double>{1.0, 0.5, 2.0 / 3, 0.5});
+  const RetrievalCurve three = hamming_shortlist_curve(hq, Topics{{1}}, hdb, dbt, 3, vq, vdb, 2, cut);  // 1, 2, 0, 3
+  CHECK(three.precision == std::vector<double>{1.0, 1.0, 2.0 / 3, 0.5});
+  CHECK(three.recall == std::vector<double>{0.5, 1.0, 1.0, 1.0});
+  // Random codes and vectors (no ties in cosine): the whole database as the shortlist ranks by cosine alone;
+  // at cutoffs from the shortlist's size on, the documents are the Hamming ranking's, only reordered.
+  std::mt19937 rng(3);
+  const int64_t nq = 40, nd = 300, dim = 6;
+  std::vector<uint64_t> cq(nq), cd(nd);
+  for (auto& c : cq) c = rng() & 0xff;
+  for (auto& c : cd) c = rng() & 0xff;
+  std::normal_distribution<float> z(0.0f, 1.0f);
+  std::vector<float> xq(nq * dim), xd(nd * dim);
+  for (auto& v : xq) v = z(rng);
+  for (auto& v : xd) v = z(rng);
+  Topics tq(nq), td(nd);
+  for (auto& t : tq) t = {static_cast<int32_t>(rng() % 5)};
+  for (auto& t : td) t = {static_cast<int32_t>(rng() % 5)};
+  const std::vector<int64_t> cuts = retrieval_cutoffs(nd);  // 1, 3, ..., 255, 300
+  const RetrievalCurve all = hamming_shortlist_curve(cq, tq, cd, td, nd, xq, xd, dim, cuts);
+  const RetrievalCurve cos = cosine_curve(xq, tq, xd, td, dim, cuts);
+  for (size_t i = 0; i < cuts.size(); ++i) CHECK(all.precision[i] == doctest::Approx(cos.precision[i]).epsilon(1e-12));
+  const RetrievalCurve ham = hamming_curve(cq, tq, cd, td, cuts);
+  const RetrievalCurve some = hamming_shortlist_curve(cq, tq, cd, td, 31, xq, xd, dim, cuts);
+  for (size_t i = 0; i < cuts.size(); ++i)
+    if (cuts[i] >= 31) CHECK(some.precision[i] == ham.precision[i]);
+  CHECK(some.precision[0] != ham.precision[0]);  // the first one is the best cosine among 31, not the nearest code
+  CHECK(has(error_of([&] { hamming_shortlist_curve(hq, Topics{{1}}, hdb, dbt, 0, vq, vdb, 2, cut); }), "0 documents"));
+  CHECK(has(error_of([&] { hamming_shortlist_curve(hq, Topics{{1}}, hdb, dbt, 2, vq, vdb, 3, cut); }),
+            "vector values"));
+}
+
 TEST_CASE("docs/hashing: a Hamming ball's lookup finds what a scan finds, nearest first, its scores by hand") {
   std::mt19937_64 gen(3);
   std::vector<uint64_t> codes;
