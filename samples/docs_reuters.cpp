@@ -238,6 +238,10 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
     methods.push_back({"tfidf", fmt::format("tf-idf, {} words", vocabulary),
                        cosine_curve(tfidf_test, corpus.test.topics, tfidf_database, corpus.train.topics, vocabulary,
                                     cutoffs)});
+    if (hash.bits == 0 || hash.shortlist == 0) {  // no re-ranking: not kept
+      std::vector<float>().swap(tfidf_test);
+      std::vector<float>().swap(tfidf_database);
+    }
     bar.update(1, fmt::format("precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
     auto log1 = [](float c, int64_t) { return std::log1p(c); };
     const Pca lsa = fit_pca(transformed(database, log1), o.hidden.back());
@@ -299,6 +303,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
     const std::vector<uint64_t> qb = bits(t.test), db = bits(database);
     methods.push_back({"hash", fmt::format("semantic hashing, {} bits", hash.bits),
                        hamming_curve(qb, corpus.test.topics, db, corpus.train.topics, cutoffs)});
+    const double hash_at_15 = methods.back().curve.precision_at(15);
     if (hash.shortlist > 0) {  // the hash as a filter: its nearest stories re-ranked by tf-idf
       const int64_t s = std::min(hash.shortlist, database.count);
       methods.push_back({"hash_tfidf", fmt::format("semantic hashing, {} bits, nearest {} by tf-idf", hash.bits, s),
@@ -312,7 +317,10 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
     result("hash_code_near_binary", fmt::format("{:.4f}", static_cast<double>(near) / static_cast<double>(c.size())));
     sum.add("semantic hashing codes", 0.0,
             fmt::format("precision at 15: {:.3f}; {:.1f}% of code units within 0.1 of 0 or 1",
-                        methods.back().curve.precision_at(15), 100.0 * static_cast<double>(near) / static_cast<double>(c.size())));
+                        hash_at_15, 100.0 * static_cast<double>(near) / static_cast<double>(c.size())));
+    if (hash.shortlist > 0)
+      sum.add(fmt::format("nearest {} re-ranked by tf-idf", std::min(hash.shortlist, database.count)), 0.0,
+              fmt::format("precision at 15: {:.3f}", methods.back().curve.precision_at(15)));
   }
   if (hash.map) draw_map(g, ex, o, t, corpus, sum);
   report(methods, o, title);

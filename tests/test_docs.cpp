@@ -179,6 +179,12 @@ TEST_CASE("docs/hashing: a Hamming shortlist re-ranked by cosine, by hand and ag
   const RetrievalCurve three = hamming_shortlist_curve(hq, Topics{{1}}, hdb, dbt, 3, vq, vdb, 2, cut);  // 1, 2, 0, 3
   CHECK(three.precision == std::vector<double>{1.0, 1.0, 2.0 / 3, 0.5});
   CHECK(three.recall == std::vector<double>{0.5, 1.0, 1.0, 1.0});
+  // Ties in cosine keep the Hamming order, not the database's: codes put doc 3 before doc 1 (distances 0, 1),
+  // both at cosine 1 beside docs 0 and 2 at 0; doc 3 alone is relevant (topic 2).
+  const std::vector<uint64_t> tie_db{0b11, 0b01, 0b11, 0b00}, tie_q{0b00};
+  const std::vector<float> tie_v{1, 0, 0, 1, 1, 0, 0, 1};  // docs 1 and 3 along the query (0, 1)
+  const RetrievalCurve tie = hamming_shortlist_curve(tie_q, Topics{{2}}, tie_db, dbt, 4, vq, tie_v, 2, cut);
+  CHECK(tie.precision == std::vector<double>{1.0, 0.5, 1.0 / 3, 0.25});
   // Random codes and vectors (no ties in cosine): the whole database as the shortlist ranks by cosine alone;
   // at cutoffs from the shortlist's size on, the documents are the Hamming ranking's, only reordered.
   std::mt19937 rng(3);
@@ -201,7 +207,33 @@ TEST_CASE("docs/hashing: a Hamming shortlist re-ranked by cosine, by hand and ag
   const RetrievalCurve some = hamming_shortlist_curve(cq, tq, cd, td, 31, xq, xd, dim, cuts);
   for (size_t i = 0; i < cuts.size(); ++i)
     if (cuts[i] >= 31) CHECK(some.precision[i] == ham.precision[i]);
-  CHECK(some.precision[0] != ham.precision[0]);  // the first one is the best cosine among 31, not the nearest code
+  // At cutoff 1, each query's best cosine among its 31 nearest codes, found by brute force.
+  double first = 0;
+  int64_t counted = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<int64_t> order(nd);
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::ranges::stable_sort(order, [&](int64_t a, int64_t b) {
+      return std::popcount(cd[size_t(a)] ^ cq[size_t(i)]) < std::popcount(cd[size_t(b)] ^ cq[size_t(i)]);
+    });
+    auto cosine = [&](int64_t d) {
+      double dot = 0, na = 0, nb = 0;
+      for (int64_t j = 0; j < dim; ++j) {
+        const double a = xq[size_t(i * dim + j)], b = xd[size_t(d * dim + j)];
+        dot += a * b, na += a * a, nb += b * b;
+      }
+      return dot / std::sqrt(na * nb);
+    };
+    int64_t best = order[0];
+    for (int64_t k = 1; k < 31; ++k)
+      if (cosine(order[size_t(k)]) > cosine(best)) best = order[size_t(k)];
+    const bool any = std::ranges::any_of(td, [&](const auto& t) { return t == tq[size_t(i)]; });
+    if (!any) continue;
+    ++counted;
+    first += td[size_t(best)] == tq[size_t(i)] ? 1.0 : 0.0;
+  }
+  CHECK(some.queries == counted);
+  CHECK(some.precision[0] == doctest::Approx(first / static_cast<double>(counted)));
   CHECK(has(error_of([&] { hamming_shortlist_curve(hq, Topics{{1}}, hdb, dbt, 0, vq, vdb, 2, cut); }), "0 documents"));
   CHECK(has(error_of([&] { hamming_shortlist_curve(hq, Topics{{1}}, hdb, dbt, 2, vq, vdb, 3, cut); }),
             "vector values"));
