@@ -27,28 +27,16 @@
 // distances; the kernel values are made a block of rows at a time.
 
 #include <cstdint>
-#include <filesystem>
 #include <functional>
 #include <span>
-#include <string_view>
 #include <vector>
+
+#include "io/memory.hpp"  // available_memory_bytes, which check_matrix_fits reads
 
 namespace ebm {
 
 inline constexpr int64_t kMaxSvmPoints = 60'000;
 
-// The bytes this process can still have now (-1 if unknown): the least of
-// the machine's physical memory, what the kernel counts as available
-// (MemAvailable: free memory and caches it can drop) and, where the
-// process's memory cgroup or one above it has a limit (cgroup v1 or v2),
-// that limit less the group's use (its inactive file cache not counted).
-int64_t available_memory_bytes();
-namespace detail {
-// The least room left under the memory limits of the cgroup named in
-// `self_cgroup` (the text of /proc/self/cgroup) and of its ancestors, their
-// files read under `mount` (/sys/fs/cgroup); -1 when none has a limit.
-int64_t cgroup_memory_left(std::string_view self_cgroup, const std::filesystem::path& mount);
-}  // namespace detail
 // An ebm::Error unless an m x n float matrix (what: its name) fits in 90%
 // of available_memory_bytes(); the message gives both sizes. A check made
 // before a long run, so that it stops at the start rather than when the
