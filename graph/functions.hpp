@@ -63,10 +63,17 @@ inline Tensor conv2d_filter(Tensor x, Tensor y, ConvGeometry g) { return apply(C
 
 // Probabilistic max-pooling over pool x pool blocks (ops/op.hpp's
 // PoolGeometry): the blocks' free-energy terms, the units' probabilities,
-// and a draw of the units.
+// a draw of the units, a draw given the pooling units' states; each block's
+// sum (the pooling unit of a drawn state) and a pooling unit's value spread
+// over its block's units.
 inline Tensor maxpool_softplus(Tensor x, PoolGeometry g) { return apply(MaxPoolSoftplus{g}, {x}); }
 inline Tensor maxpool_probs(Tensor x, PoolGeometry g) { return apply(MaxPoolProbs{g}, {x}); }
 inline Tensor maxpool_sample(Tensor x, PoolGeometry g) { return apply(MaxPoolSample{g}, {x}); }
+inline Tensor maxpool_sample_given(Tensor x, Tensor pooled, PoolGeometry g) {
+  return apply(MaxPoolSampleGiven{g}, {x, pooled});
+}
+inline Tensor pool_sum(Tensor x, PoolGeometry g) { return apply(PoolSum{g}, {x}); }
+inline Tensor pool_spread(Tensor y, PoolGeometry g) { return apply(PoolSpread{g}, {y}); }
 
 // -log p(y | F, theta) / n of a GP regression on the rows of F (ops/op.hpp);
 // theta = (log length scale, log signal sd, log noise sd), [1, 3].

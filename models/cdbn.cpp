@@ -49,6 +49,104 @@ int64_t Cdbn::pooled_size(int l) const {
   return m.config.filters * m.pooling().blocks();
 }
 
+CdbnGibbs make_cdbn_gibbs(const Cdbn& d, const std::string& name, const CdbnGibbsConfig& cfg) {
+  const int layers = cfg.layers == 0 ? d.depth() : cfg.layers;
+  if (layers < 1 || layers > d.depth() || cfg.batch < 1)
+    throw Error("cdbn gibbs '{}': {} layers of {} chains over cdbn '{}' of depth {}; expected 1 to {} layers (0: all) "
+                "and at least one chain",
+                name, cfg.layers, cfg.batch, d.name, d.depth(), d.depth());
+  Graph& g = *d.graph;
+  const Crbm& bottom = d.crbms[0];
+  const Shape pixels{cfg.batch, bottom.config.visible.image()};
+  CdbnGibbs s;
+  s.x = g.input(name + ".x", pixels);
+  if (cfg.clamp) {
+    s.known = g.input(name + ".known", pixels);
+    s.mask = g.input(name + ".mask", pixels);
+  }
+  s.v = g.param(name + ".v", pixels, 0.0f, false);
+  for (int l = 0; l < layers; ++l) {
+    const Crbm& m = d.crbms[static_cast<size_t>(l)];
+    s.h.push_back(g.param(fmt::format("{}.h{}", name, l), {cfg.batch, m.config.filters * m.config.visible.plane()},
+                          0.0f, false));
+  }
+  // Layer l's draw given what is below it (pixels or pooling units) and, above, layer l + 1's detection units.
+  const auto draw = [&](int l, Tensor below, Tensor above) {
+    const Crbm& m = d.crbms[static_cast<size_t>(l)];
+    Tensor in = m.hidden_input(below);
+    if (above.valid()) in = in + pool_spread(d.crbms[static_cast<size_t>(l) + 1].visible_input(above), m.pooling());
+    return maxpool_sample(in, m.pooling());
+  };
+
+  std::vector<Tensor> sets{assign(s.v, s.x)};
+  Tensor below = s.x;
+  for (int l = 0; l < layers; ++l) {
+    const Tensor h = draw(l, below, {});
+    sets.push_back(assign(s.h[static_cast<size_t>(l)], h));
+    below = pool_sum(h, d.crbms[static_cast<size_t>(l)].pooling());
+  }
+  s.start = group(sets);
+
+  sets.clear();
+  below = s.v;
+  Tensor h0;
+  for (int l = 0; l < layers; ++l) {
+    const Tensor h = draw(l, below, l + 1 < layers ? s.h[static_cast<size_t>(l) + 1] : Tensor{});
+    if (l == 0) h0 = h;
+    sets.push_back(assign(s.h[static_cast<size_t>(l)], h));
+    below = pool_sum(h, d.crbms[static_cast<size_t>(l)].pooling());
+  }
+  const Tensor xv = bottom.visible_input(h0);
+  Tensor v = unit_sample(bottom.config.visible_unit, xv), mean = unit_mean(bottom.config.visible_unit, xv);
+  if (cfg.clamp) {
+    const Tensor free = 1.0f - s.mask, kept = s.mask * s.known;
+    v = kept + free * v;
+    mean = kept + free * mean;
+  }
+  sets.push_back(assign(s.v, v));
+  s.sweep = group(sets);
+  s.mean_v = mean;
+  return s;
+}
+
+CdbnSampler make_cdbn_sampler(const Cdbn& d, const std::string& name, int64_t batch) {
+  if (batch < 1) throw Error("cdbn sampler '{}': {} chains; expected at least one", name, batch);
+  Graph& g = *d.graph;
+  const int top = d.depth() - 1;
+  const auto crbm = [&](int l) -> const Crbm& { return d.crbms[static_cast<size_t>(l)]; };
+  CdbnSampler s;
+  s.x = g.input(name + ".x", {batch, crbm(0).config.visible.image()});
+  for (int l = 0; l <= top; ++l)
+    s.state.push_back(g.param(fmt::format("{}.s{}", name, l), {batch, crbm(l).config.visible.image()}, 0.0f, false));
+  std::vector<Tensor> sets{assign(s.state[0], s.x)};
+  Tensor below = s.x;
+  for (int l = 0; l < top; ++l) {
+    below = pool_sum(crbm(l).sample_h(below), crbm(l).pooling());
+    sets.push_back(assign(s.state[static_cast<size_t>(l) + 1], below));
+  }
+  s.start = group(sets);
+
+  const Crbm& t = crbm(top);
+  const Tensor ht = t.sample_h(s.state[static_cast<size_t>(top)]);
+  s.top = assign(s.state[static_cast<size_t>(top)], t.sample_v(ht));
+  if (top == 0) {
+    s.down = s.top;  // a single CRBM's chain
+    s.mean_v = t.p_v(ht);
+    return s;
+  }
+  sets.clear();
+  Tensor above = s.state[static_cast<size_t>(top)];
+  for (int l = top - 1; l >= 0; --l) {
+    const Crbm& m = crbm(l);
+    const Tensor h = maxpool_sample_given(m.hidden_input(s.state[static_cast<size_t>(l)]), above, m.pooling());
+    above = m.sample_v(h);
+    sets.push_back(assign(s.state[static_cast<size_t>(l)], above));
+    if (l == 0) s.mean_v = m.p_v(h);
+  }
+  s.down = group(sets);
+  return s;
+}
+
 CdbnClassifier CdbnClassifier::make(Graph& g, const std::string& name, const Cdbn& cdbn,
                                     const CdbnClassifierConfig& cfg) {
   if (cfg.feature_layers.empty() || cfg.classes < 2)

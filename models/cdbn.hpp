@@ -52,6 +52,56 @@ struct Cdbn {
   int64_t pooled_size(int l) const;
 };
 
+// Gibbs sampling in the stack read as one undirected model, the way Lee et
+// al. (2009) infer with all its layers at once: the layers' energies added,
+//   E(v, h_0, ..., h_{L-1}) = E_0(v, h_0) + sum_{l=1}^{L-1} E_l(p_{l-1}, h_l),
+// where p_l = pool_sum(h_l) are layer l's pooling units (on when one unit of
+// their block is). So a detection unit of layer l < L - 1 gets, besides its
+// bottom-up input, the top-down input of its block's pooling unit: layer
+// l + 1's visible input there, c_{l+1} + conv2d_transpose(h_{l+1}, W_{l+1}).
+// A sweep draws h_0 | v, h_1, then h_1 | p_0, h_2, ..., h_{L-1} | p_{L-2},
+// then v | h_0, each given the newest states of its neighbours. Clamped,
+// the pixels where `mask` is 1 keep `known`'s values, and the chain samples
+// the others given them (filling in occluded pixels).
+struct CdbnGibbsConfig {
+  int64_t batch = 100;
+  int layers = 0;      // the stack's lowest `layers` CRBMs (0: all)
+  bool clamp = false;  // take the inputs `known` and `mask`
+};
+
+struct CdbnGibbs {
+  Tensor x;               // input [batch, C H W]: what `start` sets v to
+  Tensor known, mask;     // inputs of x's shape, when clamped (mask: 1 known, 0 sampled)
+  Tensor v;               // the chains' pixels (a parameter the runs assign)
+  std::vector<Tensor> h;  // the chains' detection units, one per layer
+  Tensor start;           // v = x, then each h_l drawn from its bottom-up input alone (an upward pass)
+  Tensor sweep;           // one sweep (fed `known` and `mask` when clamped)
+  Tensor mean_v;          // run with `sweep`: E[v | h_0] at the sweep's h_0, known pixels replaced by `known`'s
+};
+
+// Names its inputs and states "<name>.x", "<name>.v", "<name>.h<l>" ...
+CdbnGibbs make_cdbn_gibbs(const Cdbn& cdbn, const std::string& name, const CdbnGibbsConfig& config);
+
+// Samples of the stack as a DBN, the generative model its greedy training
+// bounds: Gibbs sampling in the top CRBM, whose visible units are the
+// pooling units of the layer below, and below it each layer's input drawn
+// given its pooling units, P_l(input | p_l), by Gibbs sampling in CRBM l
+// with p_l held (maxpool_sample_given: a block whose pooling unit is off
+// has no unit on, one that is on has exactly one). Run `top` for the top
+// chain, then `down` a few times for the layers below to settle on its
+// state. A one-layer stack is its CRBM's chain (`down` is `top`).
+struct CdbnSampler {
+  Tensor x;                   // input [batch, C H W]: images `start` passes up
+  std::vector<Tensor> state;  // state[l]: layer l's input (state[0] the pixels, then pooling units; parameters)
+  Tensor start;               // state[0] = x, each state[l + 1] a draw of layer l's pooling units given state[l]
+  Tensor top;                 // one Gibbs step of the top CRBM (it rewrites the top layer's input)
+  Tensor down;                // one step of every lower layer's chain given the layer above, top to bottom
+  Tensor mean_v;              // E[v | h_0] of layer 0's step: run with `down`
+};
+
+// Names its input and states "<name>.x", "<name>.s<l>".
+CdbnSampler make_cdbn_sampler(const Cdbn& cdbn, const std::string& name, int64_t batch);
+
 // A convolutional DBN unrolled into a convnet for backprop: the pooling
 // units' probabilities of the chosen layers feed a softmax,
 //   logits = sum_{l in feature_layers} pooled_l(x) V_l + d,

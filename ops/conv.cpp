@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -393,6 +394,80 @@ void MaxPoolSample::forward(const Kernel& k) const {
       y[p.unit(tl, std::max<int64_t>(on, 0))] = static_cast<float>(on >= 0);  // a store whatever the state
     });
   });
+}
+
+Shape MaxPoolSampleGiven::shape(std::span<const Shape> in) const {
+  const Shape pooled = check_pool(in[0], g);
+  if (in[1] != pooled) throw ShapeError{fmt::format("pooling units of the shape {}", pooled)};
+  return in[0];
+}
+void MaxPoolSampleGiven::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols, per_row = g.groups * g.blocks(), across = g.width / g.pool;
+  const int64_t units = g.pool * g.pool;
+  split(k, k.in_shape[0].rows, [&](int64_t r) {
+    std::array<float, kMaxPool * kMaxPool> w;  // the block's exp(x_i - max x), then their running sums
+    std::array<int64_t, kMaxPool * kMaxPool> at;
+    for (int64_t a = 0; a < per_row; ++a) {  // groups' blocks in order
+      const int64_t q = a / g.blocks(), top = (a % g.blocks()) / across * g.pool, left = (a % g.blocks()) % across * g.pool;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t u = 0; u < units; ++u) {
+        at[static_cast<size_t>(u)] = r * cols + q * g.plane() + (top + u / g.pool) * g.width + left + u % g.pool;
+        k.out[at[static_cast<size_t>(u)]] = 0.0f;
+        mx = std::max(mx, k.in[0][at[static_cast<size_t>(u)]]);
+      }
+      if (k.in[1][r * per_row + a] == 0.0f) continue;
+      float acc = 0.0f;
+      for (int64_t u = 0; u < units; ++u) w[static_cast<size_t>(u)] = acc += std::exp(k.in[0][at[static_cast<size_t>(u)]] - mx);
+      // the first unit whose cumulative sum exceeds the draw's share of the total (rounding: else the last)
+      const float target = uniform01(k.rng, static_cast<uint32_t>(r * per_row + a)) * acc;
+      int64_t chosen = 0;
+      while (chosen + 1 < units && !(target < w[static_cast<size_t>(chosen)])) ++chosen;
+      k.out[at[static_cast<size_t>(chosen)]] = 1.0f;
+    }
+  });
+}
+
+// pool_sum and pool_spread: plain loops over each row's groups and blocks.
+namespace {
+template <typename F>
+void for_each_block_unit(const Kernel& k, const PoolGeometry& g, F f) {
+  const int64_t per_block_row = g.width / g.pool;
+  split(k, k.in_shape[0].rows, [&](int64_t r) {
+    for (int64_t q = 0; q < g.groups; ++q)
+      for (int64_t i = 0; i < g.height; ++i)
+        for (int64_t j = 0; j < g.width; ++j)
+          f(r, q * g.plane() + i * g.width + j, q * g.blocks() + (i / g.pool) * per_block_row + j / g.pool);
+  });
+}
+}  // namespace
+
+Shape PoolSum::shape(std::span<const Shape> in) const { return check_pool(in[0], g); }
+void PoolSum::forward(const Kernel& k) const {
+  const int64_t cols = k.in_shape[0].cols, pooled = k.out_shape.cols;
+  std::fill(k.out, k.out + k.out_shape.size(), 0.0f);
+  for_each_block_unit(k, g, [&](int64_t r, int64_t unit, int64_t block) {
+    k.out[r * pooled + block] += k.in[0][r * cols + unit];
+  });
+}
+void PoolSum::vjp(VjpBuilder& b) const {
+  if (b.wants(0)) b.give(0, b.emit(PoolSpread{g}, {b.gy()}));
+}
+
+Shape PoolSpread::shape(std::span<const Shape> in) const {
+  const Shape units{in[0].rows, g.groups * g.plane()};
+  if (check_pool(units, g) != in[0])
+    throw ShapeError{fmt::format("rows of {} pooling units ({} groups of {} blocks), not {}", g.groups * g.blocks(),
+                                 g.groups, g.blocks(), in[0].cols)};
+  return units;
+}
+void PoolSpread::forward(const Kernel& k) const {
+  const int64_t cols = k.out_shape.cols, pooled = k.in_shape[0].cols;
+  for_each_block_unit(k, g, [&](int64_t r, int64_t unit, int64_t block) {
+    k.out[r * cols + unit] = k.in[0][r * pooled + block];
+  });
+}
+void PoolSpread::vjp(VjpBuilder& b) const {
+  if (b.wants(0)) b.give(0, b.emit(PoolSum{g}, {b.gy()}));
 }
 
 }  // namespace ebm

@@ -471,6 +471,37 @@ struct MaxPoolSample {
   void forward(const Kernel& k) const;
 };
 
+// (x, p [B, G (H/P) (W/P)]) -> x's shape: a draw of the units given their
+// pooling units (0 off, anything else on): a block whose pooling unit is off has no unit on,
+// one that is on has exactly one, unit i with exp(x_i) / sum_{j in a} exp(x_j).
+// Block a of row r draws one uniform u with counter r * (groups * blocks) + a
+// and takes the first unit whose cumulative probability exceeds u.
+struct MaxPoolSampleGiven {
+  static constexpr OpTraits traits{"maxpool_sample_given", 2, OpKind::general, false, true};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+// A block's units and its pooling unit, linearly: pool_sum adds each block's
+// units (with at most one unit on per block, the pooling units' states),
+// pool_spread writes each pooling unit's value at every unit of its block
+// (a top-down input to the pooling units, given to their units). Each is
+// the other's adjoint.
+struct PoolSum {  // (x [B, G H W]) -> [B, G (H/P) (W/P)]
+  static constexpr OpTraits traits{"pool_sum", 1, OpKind::general};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct PoolSpread {  // (y [B, G (H/P) (W/P)]) -> [B, G H W]
+  static constexpr OpTraits traits{"pool_spread", 1, OpKind::general};
+  PoolGeometry g;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+
 // ---- Gaussian-process regression (ops/gp.hpp) ------------------------------------
 // (F [n, d], y [n, 1], theta [1, 3]): -log p(y | F, theta) / n, the negative
 // log marginal likelihood per target of a zero-mean GP with the kernel
@@ -522,7 +553,7 @@ using OpVariant =
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
                  Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
                  Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs, MaxPoolProbsGrad, MaxPoolGrad,
-                 MaxPoolSample, Slice, GpNll, GpNllGrad, SgdUpdate,
+                 MaxPoolSample, MaxPoolSampleGiven, PoolSum, PoolSpread, Slice, GpNll, GpNllGrad, SgdUpdate,
                  AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {

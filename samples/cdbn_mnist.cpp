@@ -21,7 +21,9 @@
 // layer 1's), pooled.png (a few digits' pooled maps), pretrain/, classify/,
 // finetune/ and baseline/ checkpoints, pretrain_layerN.csv, classify.csv,
 // svm.csv (every C and width tried), finetune.csv, baseline.csv, error.svg
-// (test error against the number of labels), a summary table and
+// (test error against the number of labels), fill_in.png (test digits'
+// bottom rows filled in by Gibbs sampling, by the first layer and by the
+// stack), samples.png (the stack's samples as a DBN), a summary table and
 // key=value lines.
 
 #include <algorithm>
@@ -33,6 +35,7 @@
 #include <fmt/format.h>
 
 #include "graph/executor.hpp"
+#include "graph/functions.hpp"
 #include "io/batch.hpp"
 #include "io/plot.hpp"
 #include "io/png.hpp"
@@ -61,6 +64,8 @@ struct Options {
   std::vector<int64_t> svm_labelled{1000, 2000, 5000};
   std::vector<double> svm_c{1, 10, 100}, svm_gamma{0.5, 1, 2, 4};
   int64_t svm_kept = 20'000;  // SVMs on at most this many labels keep their distances (classify_svm)
+  int64_t fill_in_images = 1000, occluded_rows = 14;
+  int fill_in_sweeps = 200, sample_sweeps = 1000;
   bool baseline = false;
   uint64_t seed = 1, data_seed = 1;
   int threads = 0;
@@ -74,6 +79,8 @@ struct Options {
     if (unset("--labelled")) labelled = {1000, 50000};
     if (unset("--finetune-epochs")) finetune_epochs = 3;
     if (unset("--svm-labelled")) svm_labelled = {1000};
+    if (unset("--fill-in-images")) fill_in_images = 100;
+    if (unset("--fill-in-sweeps")) fill_in_sweeps = 50;
   }
 
   void check() const {
@@ -91,6 +98,10 @@ struct Options {
       check_matrix_fits(l <= svm_kept ? 2 * l : l, l,  // the distances kept beside the kernel, or not
                         fmt::format("--svm-labelled {}: its kernel matrix", l).c_str());
     }
+    if (occluded_rows < 1 || occluded_rows >= 28)
+      throw Error("--occluded-rows {}: expected 1 to 27 of MNIST's 28 rows hidden", occluded_rows);
+    if (fill_in_images > 0 && fill_in_sweeps < 2)
+      throw Error("--fill-in-sweeps {}: expected at least 2 (the estimate averages the last half)", fill_in_sweeps);
     if (svm_c.empty() || svm_gamma.empty()) throw Error("--svm-c and --svm-gamma: expected at least one value each");
     for (double v : svm_c)
       if (!(v > 0) || !std::isfinite(v)) throw Error("--svm-c {}: expected positive, finite boxes", v);
@@ -106,6 +117,9 @@ struct Options {
     if (const std::string f = samples::given_flags(app, {"--svm-c", "--svm-gamma", "--svm-kept-distances"});
         !svms && !f.empty())
       throw Error("{}: they set the SVMs, which --svm-labelled 0 skips; expected one or the other", f);
+    if (const std::string f = samples::given_flags(app, {"--fill-in-sweeps", "--occluded-rows"});
+        fill_in_images == 0 && !f.empty())
+      throw Error("{}: they set the filling in, which --fill-in-images 0 skips; expected one or the other", f);
     if (const std::string f = samples::given_flags(app, {"--finetune-lr", "--baseline"});
         finetune_epochs == 0 && !f.empty())
       throw Error("{}: they set the convnet's fine-tuning, which --finetune-epochs 0 skips; expected one or the other",
@@ -286,6 +300,120 @@ void write_pooled(const Cdbn& cdbn, const io::ImageSet& test, std::span<const fl
                      {.columns = static_cast<int>(cols), .upscale = 3, .contrast = io::GridOptions::Contrast::fixed01});
 }
 
+// Filling in: the bottom --occluded-rows rows of the first --fill-in-images
+// test digits hidden, the other pixels clamped to the digit's (scaled to
+// [0, 1]), and each hidden pixel estimated as its mean E[v | h_0] over the
+// last half of --fill-in-sweeps Gibbs sweeps (make_cdbn_gibbs) started from
+// zeros there: by the first CRBM alone, then by the whole stack, whose upper
+// layers give the pooling units top-down input; beside them the training
+// images' mean. Writes fill_in.png (ten digits; rows: the digit, what is
+// shown, each estimate) and the squared errors per image over the hidden
+// pixels. The executor's step counter is restored after, so that what
+// follows draws as it would without this phase.
+void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+  const int64_t n = std::min(o.fill_in_images, d.test.count), dim = d.test.dim(), batch = std::min(o.batch, n);
+  if (n == 0) return;
+  const int64_t hidden_from = (d.test.height - o.occluded_rows) * d.test.width, shown_n = std::min<int64_t>(10, n);
+  std::vector<float> mask(static_cast<size_t>(batch * dim), 0.0f), truth(mask.size()), known(mask.size());
+  for (int64_t r = 0; r < batch; ++r) std::fill_n(mask.begin() + r * dim, hidden_from, 1.0f);
+  std::vector<double> mean(static_cast<size_t>(dim), 0.0);
+  for (int64_t i = 0; i < d.train.count * dim; ++i) mean[static_cast<size_t>(i % dim)] += d.train.pixels[static_cast<size_t>(i)];
+  for (double& m : mean) m /= 255.0 * static_cast<double>(d.train.count);
+
+  std::vector<int> depths{1};
+  if (cdbn.depth() > 1) depths.push_back(cdbn.depth());
+  const int64_t batches = (n + batch - 1) / batch;
+  std::vector<float> tiles(static_cast<size_t>((3 + depths.size()) * shown_n * dim), 0.5f);
+  const auto tile = [&](size_t row, int64_t i) { return tiles.begin() + static_cast<int64_t>(row) * shown_n * dim + i * dim; };
+  const uint64_t step = ex.step();
+  for (size_t v = 0; v < depths.size(); ++v) {
+    const int layers = depths[v];
+    const std::string what = layers == 1 ? "layer1" : fmt::format("layers1-{}", layers);
+    const CdbnGibbs s = make_cdbn_gibbs(cdbn, "fill_" + what, {.batch = batch, .layers = layers, .clamp = true});
+    Progress bar(fmt::format("fill in the bottom {} rows by {}", o.occluded_rows, what), batches * o.fill_in_sweeps,
+                 true);
+    double error = 0, mean_error = 0;
+    std::vector<double> avg(mask.size());
+    std::vector<int64_t> idx(static_cast<size_t>(batch));
+    for (int64_t b = 0; b < batches; ++b) {
+      const int64_t first = b * batch, rows = std::min(batch, n - first);
+      for (int64_t r = 0; r < batch; ++r) idx[static_cast<size_t>(r)] = first + std::min(r, rows - 1);  // the last batch padded
+      io::fill_batch(d.test, idx, truth, {.mode = io::Pixels::scaled});
+      for (size_t i = 0; i < truth.size(); ++i) known[i] = truth[i] * mask[i];
+      const Feed start[] = {{s.x, known}}, feeds[] = {{s.known, known}, {s.mask, mask}};
+      ex.run(std::span(&s.start, 1), start);
+      std::fill(avg.begin(), avg.end(), 0.0);
+      const int kept = o.fill_in_sweeps - o.fill_in_sweeps / 2;
+      for (int k = 0; k < o.fill_in_sweeps; ++k) {
+        const Tensor targets[] = {s.sweep, s.mean_v};
+        ex.run(targets, feeds);
+        if (k >= o.fill_in_sweeps / 2) {
+          const auto m = ex.value(s.mean_v);
+          for (size_t i = 0; i < avg.size(); ++i) avg[i] += m[i] / kept;
+        }
+        bar.update(b * o.fill_in_sweeps + k + 1, b > 0 ? fmt::format("squared error {:.2f}", error / static_cast<double>(first)) : "");
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = hidden_from; i < dim; ++i) {
+          const auto at = static_cast<size_t>(r * dim + i);
+          error += (avg[at] - truth[at]) * (avg[at] - truth[at]);
+          mean_error += (mean[static_cast<size_t>(i)] - truth[at]) * (mean[static_cast<size_t>(i)] - truth[at]);
+        }
+      for (int64_t r = 0; first == 0 && r < shown_n; ++r)
+        for (int64_t i = 0; i < dim; ++i) {
+          const auto at = static_cast<size_t>(r * dim + i);
+          tile(0, r)[i] = truth[at];
+          if (i < hidden_from) tile(1, r)[i] = truth[at];
+          tile(2 + v, r)[i] = i < hidden_from ? truth[at] : static_cast<float>(avg[at]);
+          tile(2 + depths.size(), r)[i] = i < hidden_from ? truth[at] : static_cast<float>(mean[static_cast<size_t>(i)]);
+        }
+    }
+    error /= static_cast<double>(n);
+    mean_error /= static_cast<double>(n);
+    sum.add(fmt::format("fill in {} rows, by {}", o.occluded_rows, what), bar.seconds(),
+            fmt::format("squared error {:.2f} per image", error));
+    result(fmt::format("fill_in_squared_error_{}", what).c_str(), fmt::format("{:.3f}", error));
+    if (v == 0) {
+      sum.add(fmt::format("fill in {} rows, by the mean image", o.occluded_rows), 0.0,
+              fmt::format("squared error {:.2f} per image", mean_error));
+      result("fill_in_squared_error_mean_image", fmt::format("{:.3f}", mean_error));
+    }
+  }
+  io::write_png_grid(o.output + "/fill_in.png", tiles, static_cast<int64_t>(tiles.size()) / dim, d.test.height,
+                     d.test.width, {.columns = static_cast<int>(shown_n), .upscale = 2,
+                                    .contrast = io::GridOptions::Contrast::fixed01});
+  ex.set_step(step);
+}
+
+// Samples of the stack as a DBN (make_cdbn_sampler): ten chains of the top
+// CRBM started from a test digit of each class passed up, and every tenth
+// of --sample-sweeps steps 50 steps of the layers below drawn down to
+// E[v | h_0] (samples.png: a row per snapshot). The step counter restored
+// after.
+void write_samples(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o) {
+  if (o.sample_sweeps == 0) return;
+  const int64_t dim = d.test.dim();
+  const CdbnSampler s = make_cdbn_sampler(cdbn, "samples", 10);
+  std::vector<int64_t> idx;
+  for (int digit = 0; digit < 10; ++digit)
+    idx.push_back(std::find(d.test.labels.begin(), d.test.labels.end(), digit) - d.test.labels.begin());
+  std::vector<float> x(static_cast<size_t>(10 * dim)), tiles;
+  io::fill_batch(d.test, idx, x, {.mode = io::Pixels::scaled});
+  const uint64_t step = ex.step();
+  const Feed start[] = {{s.x, x}};
+  ex.run(std::span(&s.start, 1), start);
+  const int every = std::max(1, o.sample_sweeps / 10);
+  for (int k = 1; k <= o.sample_sweeps; ++k) {
+    ex.run({s.top});
+    if (k % every != 0) continue;
+    for (int j = 0; j < 50; ++j) ex.run({s.down, s.mean_v});
+    tiles.insert(tiles.end(), ex.value(s.mean_v).begin(), ex.value(s.mean_v).end());
+  }
+  io::write_png_grid(o.output + "/samples.png", tiles, static_cast<int64_t>(tiles.size()) / dim, d.test.height,
+                     d.test.width, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+  ex.set_step(step);
+}
+
 struct FeatureSet {
   std::string name;  // "pixels", "layer1", "layers1-2"
   DataSource train, valid, test;
@@ -426,6 +554,8 @@ int run(const Options& o) {
   const bool retrained = pretrain(cdbn, ex, d, o, sum);
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   write_filters(cdbn, o);
+  fill_in(cdbn, ex, d, o, sum);
+  write_samples(cdbn, ex, d, o);
 
   const io::ImageSet* const splits[] = {&d.train, &d.valid, &d.test};
   const std::vector<std::vector<float>> features = pooled_features(cdbn, ex, splits, o, sum);
@@ -540,6 +670,16 @@ int main(int argc, char** argv) {
   app.add_option("--svm-gamma", o.svm_gamma,
                  "the kernel widths gamma to try, as multiples of 1 / the mean squared distance between training rows")
       ->capture_default_str()->delimiter(',');
+  app.add_option("--fill-in-images", o.fill_in_images,
+                 "test digits whose bottom rows the stack fills in, by Gibbs sampling with the rest clamped (0: none; "
+                 "the quick preset's 100)")
+      ->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--occluded-rows", o.occluded_rows, "the bottom rows hidden for filling in")->capture_default_str();
+  app.add_option("--fill-in-sweeps", o.fill_in_sweeps,
+                 "Gibbs sweeps per filled-in batch; the estimate averages the last half (the quick preset's 50)")
+      ->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--sample-sweeps", o.sample_sweeps, "Gibbs steps of samples.png's ten top-level chains (0: none)")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--train-images", o.train_images, "pretrain, classify and fine-tune on the first N training images only (0: all)")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--finetune-epochs", o.finetune_epochs,

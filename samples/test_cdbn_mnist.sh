@@ -6,6 +6,8 @@
 # pictures and metrics, and --resume with one more pretraining epoch trains
 # only that epoch and starts the classifiers afresh; the SVMs that keep only
 # their kernel (--svm-kept-distances 0) match those that keep the distances.
+# Filling in the digits' bottom rows prints its errors, and a run resumed
+# with every phase done fills in with the same draws, to the last digit.
 # Usage: test_cdbn_mnist.sh CDBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -29,7 +31,10 @@ svm_both=$(value svm_test_error_pct_layers1-2_500)
 for e in "$layer1" "$tuned" "$svm_pixels" "$svm_both"; do
   awk -v e="$e" 'BEGIN { exit !(e > 0 && e < 50) }' || fail "a test error of $e%: not far below chance (90%)"
 done
-for f in filters.png features.png pooled.png error.svg classify.csv svm.csv pretrain_layer1.csv pretrain_layer2.csv finetune.csv; do
+for k in fill_in_squared_error_layer1 fill_in_squared_error_layers1-2 fill_in_squared_error_mean_image; do
+  awk -v e="$(value $k)" 'BEGIN { exit !(e > 0 && e < 784) }' || fail "$k: $(value $k), not a squared error of a few rows"
+done
+for f in fill_in.png samples.png filters.png features.png pooled.png error.svg classify.csv svm.csv pretrain_layer1.csv pretrain_layer2.csv finetune.csv; do
   [ -s "$out/$f" ] || fail "no $f"
 done
 [ "$(tail -n +2 "$out/classify.csv" | cut -d, -f1 | tr '\n' ' ')" = "pixels layer1 layers1-2 " ] || fail "classify.csv: not one row per feature set"
@@ -49,7 +54,9 @@ if grep -q "^finetune .*resumed from the checkpoint" "$out/lines"; then fail "th
 [ "$(tail -n +2 "$out/finetune.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] || fail "finetune.csv: not epochs 1 2 3"
 # resumed again, every phase done: the SVMs again, making the distances again for each width
 cut -d, -f1-10 "$out/svm.csv" > "$out/svm_kept.csv"
+grep "^fill_in_" "$out/log" > "$out/fill_in_before"
 run --epochs 3 --resume --svm-kept-distances 0
+grep "^fill_in_" "$out/log" | cmp -s - "$out/fill_in_before" || fail "filling in differs in the resumed run"
 cut -d, -f1-10 "$out/svm.csv" | cmp -s - "$out/svm_kept.csv" ||
   fail "svm.csv: the SVMs without kept distances differ: $(cut -d, -f1-10 "$out/svm.csv" | diff "$out/svm_kept.csv" - | head -5)"
 echo "pixels $pixels%, layer 1 $layer1%, both layers $both%, fine-tuned $tuned% (1,000 labels, 2,000 images);" \

@@ -321,3 +321,56 @@ TEST_CASE("crbm: maxpool_sample equals a plain loop over its generator") {
   for (float v : want) on += v;
   CHECK(on > 10);  // the draws turned units on (of 60 blocks)
 }
+
+// maxpool_sample_given's documented generator: block a of row r draws
+// u = uniform01(key, r * groups * blocks + a); an off pooling unit leaves its
+// block off, an on one turns on the first unit whose cumulative share of
+// sum_{i in a} exp(x_i) exceeds u.
+TEST_CASE("crbm: maxpool_sample_given equals a plain loop over its generator") {
+  const PoolGeometry p{.groups = 2, .height = 4, .width = 6, .pool = 2};  // 6 blocks a group
+  const uint64_t seed = 9;
+  Graph g;
+  const Tensor x = g.param("x", {5, 48}), on = g.param("on", {5, 12});
+  fill_normal(g.value(x), 1.5f, 3, 1);
+  for (int u : {0, 1, 6, 7})  // a block of inputs whose exponents underflow still turns one unit on
+    g.value(x)[static_cast<size_t>(u)] = -200.0f - static_cast<float>(u);
+  for (size_t i = 0; i < 60; ++i) g.value(on)[i] = (i * 7) % 3 == 0 ? 0.0f : 1.0f;
+  g.value(on)[0] = 1.0f;
+  const Tensor y = maxpool_sample_given(x, on, p);
+  Executor ex(g, {.threads = 2, .seed = seed});
+  ex.run({y});
+  const RngKey key = make_rng_key(seed, static_cast<uint64_t>(y.id), 0);
+  const auto xs = g.value(x);
+  std::vector<float> want(5 * 48, 0.0f);
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t q = 0; q < 2; ++q)
+      for (int64_t a = 0; a < 6; ++a) {
+        if (g.value(on)[static_cast<size_t>(r * 12 + q * 6 + a)] == 0.0f) continue;
+        std::vector<int64_t> units;
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j) units.push_back(q * 24 + ((a / 3) * 2 + i) * 6 + (a % 3) * 2 + j);
+        double mx = -1e30, total = 0;
+        for (int64_t u : units) mx = std::max(mx, double{xs[static_cast<size_t>(r * 48 + u)]});
+        for (int64_t u : units) total += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]} - mx);
+        const double draw = uniform01(key, static_cast<uint32_t>(r * 12 + q * 6 + a));
+        double acc = 0;
+        for (size_t i = 0; i < units.size(); ++i) {
+          acc += std::exp(double{xs[static_cast<size_t>(r * 48 + units[i])]} - mx) / total;
+          if (draw < acc || i + 1 == units.size()) {
+            want[static_cast<size_t>(r * 48 + units[i])] = 1.0f;
+            break;
+          }
+        }
+      }
+  const auto got = ex.value(y);
+  CHECK(std::equal(got.begin(), got.end(), want.begin()));
+  // one unit on in each block whose pooling unit is, none elsewhere
+  for (int64_t r = 0; r < 5; ++r)
+    for (int64_t b = 0; b < 12; ++b) {
+      float count = 0;
+      for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 2; ++j)
+          count += got[static_cast<size_t>(r * 48 + (b / 6) * 24 + ((b % 6) / 3 * 2 + i) * 6 + (b % 3) * 2 + j)];
+      CHECK(count == (g.value(on)[static_cast<size_t>(r * 12 + b)] != 0.0f ? 1.0f : 0.0f));
+    }
+}

@@ -329,6 +329,22 @@ std::vector<Case> cases() {
          });
          return y;
        }, -3, 3, false},
+      {"pool_sum", {{3, 48}}, u([](auto& x) { return pool_sum(x[0], kPool); }),
+       [](auto& x) {
+         Mat y{x[0].rows, kPool.groups * kPool.blocks(), std::vector<double>(static_cast<size_t>(x[0].rows * 12), 0.0)};
+         pool_blocks(x[0].rows, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+           for (int64_t u : units) y.v[static_cast<size_t>(r * y.cols + a)] += x[0].at(r, u);
+         });
+         return y;
+       }},
+      {"pool_spread", {{3, 12}}, u([](auto& x) { return pool_spread(x[0], kPool); }),
+       [](auto& x) {
+         Mat y{x[0].rows, kPool.groups * kPool.plane(), std::vector<double>(static_cast<size_t>(x[0].rows * 48), 0.0)};
+         pool_blocks(x[0].rows, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+           for (int64_t u : units) y.v[static_cast<size_t>(r * y.cols + u)] = x[0].at(r, a);
+         });
+         return y;
+       }},
       {"slice (forward)", {m}, u([](auto& x) { return apply(Slice{2, 5, 3, 11}, {x[0]}); }),
        [](auto& x) {
          Mat y{3, 8, {}};
