@@ -306,7 +306,7 @@ void write_pooled(const Cdbn& cdbn, const io::ImageSet& test, std::span<const fl
 // last half of --fill-in-sweeps Gibbs sweeps (make_cdbn_gibbs) started from
 // zeros there: by the first CRBM alone, then by the whole stack, whose upper
 // layers give the pooling units top-down input; beside them the training
-// images' mean. Writes fill_in.png (ten digits; rows: the digit, what is
+// images' mean, and all pixels off. Writes fill_in.png (ten digits; rows: the digit, what is
 // shown, each estimate) and the squared errors per image over the hidden
 // pixels. The executor's step counter is restored after, so that what
 // follows draws as it would without this phase.
@@ -332,7 +332,7 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
     const CdbnGibbs s = make_cdbn_gibbs(cdbn, "fill_" + what, {.batch = batch, .layers = layers, .clamp = true});
     Progress bar(fmt::format("fill in the bottom {} rows by {}", o.occluded_rows, what), batches * o.fill_in_sweeps,
                  true);
-    double error = 0, mean_error = 0;
+    double error = 0, mean_error = 0, blank_error = 0;
     std::vector<double> avg(mask.size());
     std::vector<int64_t> idx(static_cast<size_t>(batch));
     for (int64_t b = 0; b < batches; ++b) {
@@ -358,6 +358,7 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
           const auto at = static_cast<size_t>(r * dim + i);
           error += (avg[at] - truth[at]) * (avg[at] - truth[at]);
           mean_error += (mean[static_cast<size_t>(i)] - truth[at]) * (mean[static_cast<size_t>(i)] - truth[at]);
+          blank_error += truth[at] * truth[at];
         }
       for (int64_t r = 0; first == 0 && r < shown_n; ++r)
         for (int64_t i = 0; i < dim; ++i) {
@@ -370,6 +371,7 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
     }
     error /= static_cast<double>(n);
     mean_error /= static_cast<double>(n);
+    blank_error /= static_cast<double>(n);
     sum.add(fmt::format("fill in {} rows, by {}", o.occluded_rows, what), bar.seconds(),
             fmt::format("squared error {:.2f} per image", error));
     result(fmt::format("fill_in_squared_error_{}", what).c_str(), fmt::format("{:.3f}", error));
@@ -377,6 +379,9 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
       sum.add(fmt::format("fill in {} rows, by the mean image", o.occluded_rows), 0.0,
               fmt::format("squared error {:.2f} per image", mean_error));
       result("fill_in_squared_error_mean_image", fmt::format("{:.3f}", mean_error));
+      sum.add(fmt::format("fill in {} rows, all pixels off", o.occluded_rows), 0.0,
+              fmt::format("squared error {:.2f} per image", blank_error));
+      result("fill_in_squared_error_blank", fmt::format("{:.3f}", blank_error));
     }
   }
   io::write_png_grid(o.output + "/fill_in.png", tiles, static_cast<int64_t>(tiles.size()) / dim, d.test.height,
@@ -390,8 +395,9 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
 // of --sample-sweeps steps 50 steps of the layers below drawn down to
 // E[v | h_0] (samples.png: a row per snapshot). The step counter restored
 // after.
-void write_samples(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o) {
+void write_samples(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
   if (o.sample_sweeps == 0) return;
+  Progress bar("samples", o.sample_sweeps, true);
   const int64_t dim = d.test.dim();
   const CdbnSampler s = make_cdbn_sampler(cdbn, "samples", 10);
   std::vector<int64_t> idx;
@@ -405,6 +411,7 @@ void write_samples(const Cdbn& cdbn, Executor& ex, const Data& d, const Options&
   const int every = std::max(1, o.sample_sweeps / 10);
   for (int k = 1; k <= o.sample_sweeps; ++k) {
     ex.run({s.top});
+    bar.update(k);
     if (k % every != 0) continue;
     for (int j = 0; j < 50; ++j) ex.run({s.down, s.mean_v});
     tiles.insert(tiles.end(), ex.value(s.mean_v).begin(), ex.value(s.mean_v).end());
@@ -412,6 +419,7 @@ void write_samples(const Cdbn& cdbn, Executor& ex, const Data& d, const Options&
   io::write_png_grid(o.output + "/samples.png", tiles, static_cast<int64_t>(tiles.size()) / dim, d.test.height,
                      d.test.width, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
   ex.set_step(step);
+  sum.add("samples", bar.seconds(), fmt::format("samples.png, 10 chains of {} steps", o.sample_sweeps));
 }
 
 struct FeatureSet {
@@ -555,7 +563,7 @@ int run(const Options& o) {
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   write_filters(cdbn, o);
   fill_in(cdbn, ex, d, o, sum);
-  write_samples(cdbn, ex, d, o);
+  write_samples(cdbn, ex, d, o, sum);
 
   const io::ImageSet* const splits[] = {&d.train, &d.valid, &d.test};
   const std::vector<std::vector<float>> features = pooled_features(cdbn, ex, splits, o, sum);
