@@ -282,6 +282,28 @@ TEST_CASE("crbm: a sparsity penalty through the pooled probabilities holds the h
                        Error);
 }
 
+// Calls f(r, a, units) for block a (the groups' blocks in order, each
+// group's row-major) of each of `rows` rows of 2 groups of 4 x 6 units in
+// 2 x 2 blocks: units are the block's four columns, row-major.
+template <typename F>
+void each_block_of_2x4x6(int64_t rows, F f) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t q = 0; q < 2; ++q)
+      for (int64_t a = 0; a < 6; ++a) {
+        std::vector<int64_t> units;
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j) units.push_back(q * 24 + ((a / 3) * 2 + i) * 6 + (a % 3) * 2 + j);
+        f(r, q * 6 + a, units);
+      }
+}
+
+// Runs the random op y once with the executor's seed: its output and its draws' key.
+std::pair<std::vector<float>, RngKey> draw_once(Graph& g, Tensor y, uint64_t seed) {
+  Executor ex(g, {.threads = 2, .seed = seed});
+  ex.run({y});
+  return {std::vector<float>(ex.value(y).begin(), ex.value(y).end()), make_rng_key(seed, static_cast<uint64_t>(y.id), 0)};
+}
+
 // maxpool_sample's documented generator: block a of row r (groups' blocks
 // in order, each group's in row-major order) draws u = uniform01(key,
 // r * groups * blocks + a) with the op's key, and takes the first state
@@ -293,29 +315,20 @@ TEST_CASE("crbm: maxpool_sample equals a plain loop over its generator") {
   Graph g;
   const Tensor x = g.param("x", {5, 48});
   fill_normal(g.value(x), 1.5f, 3, 1);
-  const Tensor y = maxpool_sample(x, p);
-  Executor ex(g, {.threads = 2, .seed = seed});
-  ex.run({y});
-  const RngKey key = make_rng_key(seed, static_cast<uint64_t>(y.id), 0);
+  const auto [got, key] = draw_once(g, maxpool_sample(x, p), seed);
   const auto xs = g.value(x);
   std::vector<float> want(5 * 48, 0.0f);
-  for (int64_t r = 0; r < 5; ++r)
-    for (int64_t q = 0; q < 2; ++q)
-      for (int64_t a = 0; a < 6; ++a) {
-        std::vector<int64_t> units;
-        for (int64_t i = 0; i < 2; ++i)
-          for (int64_t j = 0; j < 2; ++j) units.push_back(q * 24 + ((a / 3) * 2 + i) * 6 + (a % 3) * 2 + j);
-        double total = 1;
-        for (int64_t u : units) total += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]});
-        const double draw = uniform01(key, static_cast<uint32_t>(r * 12 + q * 6 + a));
-        double acc = 1 / total;
-        for (int64_t u : units) {
-          if (draw < acc) break;
-          acc += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]}) / total;
-          if (draw < acc) want[static_cast<size_t>(r * 48 + u)] = 1.0f;
-        }
-      }
-  const auto got = ex.value(y);
+  each_block_of_2x4x6(5, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+    double total = 1;
+    for (int64_t u : units) total += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]});
+    const double draw = uniform01(key, static_cast<uint32_t>(r * 12 + a));
+    double acc = 1 / total;
+    for (int64_t u : units) {
+      if (draw < acc) break;
+      acc += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]}) / total;
+      if (draw < acc) want[static_cast<size_t>(r * 48 + u)] = 1.0f;
+    }
+  });
   CHECK(std::equal(got.begin(), got.end(), want.begin()));
   double on = 0;
   for (float v : want) on += v;
@@ -336,41 +349,29 @@ TEST_CASE("crbm: maxpool_sample_given equals a plain loop over its generator") {
     g.value(x)[static_cast<size_t>(u)] = -200.0f - static_cast<float>(u);
   for (size_t i = 0; i < 60; ++i) g.value(on)[i] = (i * 7) % 3 == 0 ? 0.0f : 1.0f;
   g.value(on)[0] = 1.0f;
-  const Tensor y = maxpool_sample_given(x, on, p);
-  Executor ex(g, {.threads = 2, .seed = seed});
-  ex.run({y});
-  const RngKey key = make_rng_key(seed, static_cast<uint64_t>(y.id), 0);
+  const auto [got, key] = draw_once(g, maxpool_sample_given(x, on, p), seed);
   const auto xs = g.value(x);
   std::vector<float> want(5 * 48, 0.0f);
-  for (int64_t r = 0; r < 5; ++r)
-    for (int64_t q = 0; q < 2; ++q)
-      for (int64_t a = 0; a < 6; ++a) {
-        if (g.value(on)[static_cast<size_t>(r * 12 + q * 6 + a)] == 0.0f) continue;
-        std::vector<int64_t> units;
-        for (int64_t i = 0; i < 2; ++i)
-          for (int64_t j = 0; j < 2; ++j) units.push_back(q * 24 + ((a / 3) * 2 + i) * 6 + (a % 3) * 2 + j);
-        double mx = -1e30, total = 0;
-        for (int64_t u : units) mx = std::max(mx, double{xs[static_cast<size_t>(r * 48 + u)]});
-        for (int64_t u : units) total += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]} - mx);
-        const double draw = uniform01(key, static_cast<uint32_t>(r * 12 + q * 6 + a));
-        double acc = 0;
-        for (size_t i = 0; i < units.size(); ++i) {
-          acc += std::exp(double{xs[static_cast<size_t>(r * 48 + units[i])]} - mx) / total;
-          if (draw < acc || i + 1 == units.size()) {
-            want[static_cast<size_t>(r * 48 + units[i])] = 1.0f;
-            break;
-          }
-        }
+  each_block_of_2x4x6(5, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+    if (g.value(on)[static_cast<size_t>(r * 12 + a)] == 0.0f) return;
+    double mx = -1e30, total = 0;
+    for (int64_t u : units) mx = std::max(mx, double{xs[static_cast<size_t>(r * 48 + u)]});
+    for (int64_t u : units) total += std::exp(double{xs[static_cast<size_t>(r * 48 + u)]} - mx);
+    const double draw = uniform01(key, static_cast<uint32_t>(r * 12 + a));
+    double acc = 0;
+    for (size_t i = 0; i < units.size(); ++i) {
+      acc += std::exp(double{xs[static_cast<size_t>(r * 48 + units[i])]} - mx) / total;
+      if (draw < acc || i + 1 == units.size()) {
+        want[static_cast<size_t>(r * 48 + units[i])] = 1.0f;
+        break;
       }
-  const auto got = ex.value(y);
+    }
+  });
   CHECK(std::equal(got.begin(), got.end(), want.begin()));
   // one unit on in each block whose pooling unit is, none elsewhere
-  for (int64_t r = 0; r < 5; ++r)
-    for (int64_t b = 0; b < 12; ++b) {
-      float count = 0;
-      for (int64_t i = 0; i < 2; ++i)
-        for (int64_t j = 0; j < 2; ++j)
-          count += got[static_cast<size_t>(r * 48 + (b / 6) * 24 + ((b % 6) / 3 * 2 + i) * 6 + (b % 3) * 2 + j)];
-      CHECK(count == (g.value(on)[static_cast<size_t>(r * 12 + b)] != 0.0f ? 1.0f : 0.0f));
-    }
+  each_block_of_2x4x6(5, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+    float count = 0;
+    for (int64_t u : units) count += got[static_cast<size_t>(r * 48 + u)];
+    CHECK(count == (g.value(on)[static_cast<size_t>(r * 12 + a)] != 0.0f ? 1.0f : 0.0f));
+  });
 }
