@@ -205,47 +205,66 @@ Shape check_pool(Shape x, const PoolGeometry& g) {
 // its units, off_a = exp(-m_a) and sum_a = off_a + sum_{i in a} e_i, so that
 //   log(1 + sum_{i in a} exp(x_i)) = m_a + log(sum_a),  p_i = e_i / sum_a.
 // Single precision: every exponent is at most 0 and every sum at least 1.
+// The loops run along rows (a block row's blocks side by side), each
+// block's sums taken over its units in row-major order.
 struct Plane {
   const PoolGeometry& g;
   float *e, *m, *off, *sum;  // e: height x width; the others: one per block, row-major
-  std::array<int64_t, kMaxPool * kMaxPool> inner;  // unit u's offset from its block's top left, row-major
 
   Plane(const PoolGeometry& geometry, float* buf) : g(geometry) {
     e = buf;
     m = e + g.plane();
     off = m + g.blocks();
     sum = off + g.blocks();
-    for (int64_t u = 0; u < units(); ++u) inner[static_cast<size_t>(u)] = (u / g.pool) * g.width + u % g.pool;
   }
-  // The floats a plane needs: its own and fill()'s spread maxima.
-  static int64_t floats(const PoolGeometry& g) { return 2 * g.plane() + 3 * g.blocks(); }
+  // The floats a plane needs: its own, fill()'s spread maxima (then free:
+  // spare()) and two more per column (row()).
+  static int64_t floats(const PoolGeometry& g) { return 2 * g.plane() + 3 * g.blocks() + 2 * g.width; }
   int64_t units() const { return g.pool * g.pool; }
-  int64_t unit(int64_t top_left, int64_t u) const { return top_left + inner[static_cast<size_t>(u)]; }
-  // Calls f(a, top_left) for every block a, top_left its first unit's offset.
-  template <typename F>
-  void each_block(F f) const {
-    int64_t a = 0;
-    for (int64_t i = 0; i < g.height; i += g.pool)
-      for (int64_t j = 0; j < g.width; j += g.pool) f(a++, i * g.width + j);
-  }
+  int64_t across() const { return g.width / g.pool; }  // blocks per block row
   // Room for one float per unit, free after fill().
   float* spare() const { return sum + g.blocks(); }
-  // e, m, off and sum from the plane x.
-  void fill(const float* x) {
-    float* spread = sum + g.blocks();  // m_a at each of block a's units
-    each_block([&](int64_t a, int64_t tl) {
-      float mx = 0.0f;
-      for (int64_t u = 0; u < units(); ++u) mx = std::max(mx, x[unit(tl, u)]);
-      m[a] = mx;
-      for (int64_t u = 0; u < units(); ++u) spread[unit(tl, u)] = mx;
-    });
+  // Two buffers of one float per column, for a block row's running values.
+  float* row(int k) const { return spare() + g.plane() + k * g.width; }
+  // Calls f(a, top_left) for every block a, row-major, top_left its first
+  // unit's offset (its units at top_left + i width + j, i and j below pw).
+  template <typename Pool, typename F>
+  void each_block(Pool pw, F f) const {
+    int64_t a = 0;
+    for (int64_t i = 0; i < g.height; i += pw)
+      for (int64_t j = 0; j < g.width; j += pw) f(a++, i * g.width + j);
+  }
+  // e, m, off and sum from the plane x; pw is the pool's side (a constant
+  // for the common 2, so that the loops over a block's columns unroll).
+  template <typename Pool>
+  void fill(const float* x, Pool pw) {
+    const int64_t w = g.width, n = across();
+    float* spread = spare();  // m_a at each of block a's units
+    for (int64_t bi = 0; bi < g.height / pw; ++bi) {
+      float* col = row(0);  // each column's largest input in the block row, from 0
+      std::fill_n(col, w, 0.0f);
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t j = 0; j < w; ++j) col[j] = std::max(col[j], x[(bi * pw + i) * w + j]);
+      float* mb = m + bi * n;
+      for (int64_t b = 0; b < n; ++b) {
+        float mx = col[b * pw];
+        for (int64_t j = 1; j < pw; ++j) mx = std::max(mx, col[b * pw + j]);
+        mb[b] = mx;
+      }
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t j = 0; j < pw; ++j) spread[(bi * pw + i) * w + b * pw + j] = mb[b];
+    }
     exp_of_difference(x, spread, e, g.plane());
     exp_of_difference(nullptr, m, off, g.blocks());
-    each_block([&](int64_t a, int64_t tl) {
-      float t = off[a];
-      for (int64_t u = 0; u < units(); ++u) t += e[unit(tl, u)];
-      sum[a] = t;
-    });
+    for (int64_t bi = 0; bi < g.height / pw; ++bi)
+      for (int64_t b = 0; b < n; ++b) {
+        const float* u = e + bi * pw * w + b * pw;  // the block's top-left unit
+        float t = off[bi * n + b];
+        for (int64_t i = 0; i < pw; ++i)
+          for (int64_t j = 0; j < pw; ++j) t += u[i * w + j];
+        sum[bi * n + b] = t;
+      }
   }
   // out[i] = exp(x[i] - y[i]) (x null: exp(-y[i])) for i < n; the last
   // vector overlaps the one before rather than leaving a scalar tail (a
@@ -265,18 +284,25 @@ struct Plane {
   }
 };
 
-// Calls f(r, q, plane) for every group q of every row r, the rows split
-// over the arena's threads; plane is filled from x's row r, group q.
+// Calls f(r, q, plane, pw) for every group q of every row r, the rows split
+// over the arena's threads; plane is filled from x's row r, group q, and pw
+// is the pool's side (std::integral_constant for 2).
 template <typename F>
 void for_each_plane(const Kernel& k, const PoolGeometry& g, const float* x, F f) {
   const int64_t rows = k.in_shape[0].rows, cols = k.in_shape[0].cols;
-  split(k, rows, [&](int64_t r) {
-    Plane p(g, workspace(k).scratch(Plane::floats(g)));
-    for (int64_t q = 0; q < g.groups; ++q) {
-      p.fill(x + r * cols + q * g.plane());
-      f(r, q, static_cast<const Plane&>(p));
-    }
-  });
+  const auto planes = [&](auto pw) {
+    split(k, rows, [&](int64_t r) {
+      Plane p(g, workspace(k).scratch(Plane::floats(g)));
+      for (int64_t q = 0; q < g.groups; ++q) {
+        p.fill(x + r * cols + q * g.plane(), pw);
+        f(r, q, static_cast<const Plane&>(p), pw);
+      }
+    });
+  };
+  if (g.pool == 2)
+    planes(std::integral_constant<int64_t, 2>{});
+  else
+    planes(g.pool);
 }
 
 }  // namespace
@@ -296,7 +322,7 @@ int64_t scratch_floats(const Op& op) {
 Shape MaxPoolSoftplus::shape(std::span<const Shape> in) const { return check_pool(in[0], g); }
 void MaxPoolSoftplus::forward(const Kernel& k) const {
   const int64_t out_cols = k.out_shape.cols;
-  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto) {
     float* y = k.out + r * out_cols + q * g.blocks();
     for (int64_t a = 0; a < g.blocks(); ++a) y[a] = p.m[a] + std::log(p.sum[a]);
   });
@@ -310,12 +336,13 @@ Shape MaxPoolProbs::shape(std::span<const Shape> in) const {
   return in[0];
 }
 void MaxPoolProbs::forward(const Kernel& k) const {
-  const int64_t cols = k.in_shape[0].cols;
-  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+  const int64_t cols = k.in_shape[0].cols, w = g.width;
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     float* y = k.out + r * cols + q * g.plane();
-    p.each_block([&](int64_t a, int64_t tl) {
+    p.each_block(pw, [&](int64_t a, int64_t tl) {
       const float inv = 1.0f / p.sum[a];
-      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = p.e[p.unit(tl, u)] * inv;
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t j = 0; j < pw; ++j) y[tl + i * w + j] = p.e[tl + i * w + j] * inv;
     });
   });
 }
@@ -330,18 +357,17 @@ Shape MaxPoolProbsGrad::shape(std::span<const Shape> in) const {
   return in[0];
 }
 void MaxPoolProbsGrad::forward(const Kernel& k) const {
-  const int64_t cols = k.in_shape[0].cols;
-  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+  const int64_t cols = k.in_shape[0].cols, w = g.width;
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     const float* gy = k.in[1] + r * cols + q * g.plane();
     float* y = k.out + r * cols + q * g.plane();
-    p.each_block([&](int64_t a, int64_t tl) {
+    p.each_block(pw, [&](int64_t a, int64_t tl) {
       const float inv = 1.0f / p.sum[a];
       float dot = 0.0f;  // sum_j p_j gy_j
-      for (int64_t u = 0; u < p.units(); ++u) dot += p.e[p.unit(tl, u)] * inv * gy[p.unit(tl, u)];
-      for (int64_t u = 0; u < p.units(); ++u) {
-        const int64_t i = p.unit(tl, u);
-        y[i] = p.e[i] * inv * (gy[i] - dot);
-      }
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t j = 0; j < pw; ++j) dot += p.e[tl + i * w + j] * inv * gy[tl + i * w + j];
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t j = 0; j < pw; ++j) y[tl + i * w + j] = p.e[tl + i * w + j] * inv * (gy[tl + i * w + j] - dot);
     });
   });
 }
@@ -352,13 +378,14 @@ Shape MaxPoolGrad::shape(std::span<const Shape> in) const {
   return in[0];
 }
 void MaxPoolGrad::forward(const Kernel& k) const {
-  const int64_t cols = k.in_shape[0].cols, pooled = k.in_shape[1].cols;
-  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+  const int64_t cols = k.in_shape[0].cols, pooled = k.in_shape[1].cols, w = g.width;
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     const float* gy = k.in[1] + r * pooled + q * g.blocks();
     float* y = k.out + r * cols + q * g.plane();
-    p.each_block([&](int64_t a, int64_t tl) {
+    p.each_block(pw, [&](int64_t a, int64_t tl) {
       const float scale = gy[a] / p.sum[a];
-      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = scale * p.e[p.unit(tl, u)];
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t j = 0; j < pw; ++j) y[tl + i * w + j] = scale * p.e[tl + i * w + j];
     });
   });
 }
@@ -368,8 +395,8 @@ Shape MaxPoolSample::shape(std::span<const Shape> in) const {
   return in[0];
 }
 void MaxPoolSample::forward(const Kernel& k) const {
-  const int64_t cols = k.in_shape[0].cols, per_row = g.groups * g.blocks(), blocks = g.blocks();
-  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p) {
+  const int64_t cols = k.in_shape[0].cols, per_row = g.groups * g.blocks(), blocks = g.blocks(), w = g.width;
+  for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     float* y = k.out + r * cols + q * g.plane();
     const auto first = static_cast<uint32_t>(r * per_row + q * blocks);
     float* draws = p.spare();  // block a's uniform draw, counter first + a
@@ -377,21 +404,22 @@ void MaxPoolSample::forward(const Kernel& k) const {
     for (; a + simd::W <= blocks; a += simd::W)
       simd::uniform_batch(k.rng, first + static_cast<uint32_t>(a)).store_unaligned(draws + a);
     for (; a < blocks; ++a) draws[a] = uniform01(k.rng, first + static_cast<uint32_t>(a));
-    p.each_block([&](int64_t b, int64_t tl) {
-      // the first state (off, then the units in order) whose cumulative
-      // probability exceeds the draw, compared unnormalised
+    p.each_block(pw, [&](int64_t b, int64_t tl) {
+      // the first state (off, then the units in row-major order) whose
+      // cumulative probability exceeds the draw, compared unnormalised
       // (counted without branches: the draws are what a branch predictor cannot guess)
       const float target = draws[b] * p.sum[b];
       float acc = p.off[b];
       int64_t below = target >= acc;  // how many of the cumulative sums the target reaches
-      for (int64_t u = 0; u < p.units(); ++u) {
-        acc += p.e[p.unit(tl, u)];
-        below += target >= acc;
-      }
-      // below = 0: off; k: unit k - 1; all units + 1 (rounding: a draw above the total): the last unit
-      const int64_t on = std::min(below, p.units()) - 1;
-      for (int64_t u = 0; u < p.units(); ++u) y[p.unit(tl, u)] = 0.0f;
-      y[p.unit(tl, std::max<int64_t>(on, 0))] = static_cast<float>(on >= 0);  // a store whatever the state
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t j = 0; j < pw; ++j) {
+          acc += p.e[tl + i * w + j];
+          below += target >= acc;
+        }
+      // below = 0: off; u + 1: unit u; all units + 1 (rounding: a draw above the total): the last unit
+      const int64_t on = std::min<int64_t>(below, pw * pw) - 1;
+      for (int64_t i = 0; i < pw; ++i)
+        for (int64_t j = 0; j < pw; ++j) y[tl + i * w + j] = static_cast<float>(i * pw + j == on);
     });
   });
 }
@@ -408,7 +436,8 @@ void MaxPoolSampleGiven::forward(const Kernel& k) const {
     std::array<float, kMaxPool * kMaxPool> w;  // the block's exp(x_i - max x), then their running sums
     std::array<int64_t, kMaxPool * kMaxPool> at;
     for (int64_t a = 0; a < per_row; ++a) {  // groups' blocks in order
-      const int64_t q = a / g.blocks(), top = (a % g.blocks()) / across * g.pool, left = (a % g.blocks()) % across * g.pool;
+      const int64_t q = a / g.blocks(), block = a % g.blocks();
+      const int64_t top = block / across * g.pool, left = block % across * g.pool;
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t u = 0; u < units; ++u) {
         at[static_cast<size_t>(u)] = r * cols + q * g.plane() + (top + u / g.pool) * g.width + left + u % g.pool;
@@ -417,7 +446,8 @@ void MaxPoolSampleGiven::forward(const Kernel& k) const {
       }
       if (k.in[1][r * per_row + a] == 0.0f) continue;
       float acc = 0.0f;
-      for (int64_t u = 0; u < units; ++u) w[static_cast<size_t>(u)] = acc += std::exp(k.in[0][at[static_cast<size_t>(u)]] - mx);
+      for (int64_t u = 0; u < units; ++u)
+        w[static_cast<size_t>(u)] = acc += std::exp(k.in[0][at[static_cast<size_t>(u)]] - mx);
       // the first unit whose cumulative sum exceeds the draw's share of the total (rounding: else the last)
       const float target = uniform01(k.rng, static_cast<uint32_t>(r * per_row + a)) * acc;
       int64_t chosen = 0;
