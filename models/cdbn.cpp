@@ -129,21 +129,14 @@ CdbnSampler make_cdbn_sampler(const Cdbn& d, const std::string& name, int64_t ba
   const Crbm& t = crbm(top);
   const Tensor ht = t.sample_h(s.state[static_cast<size_t>(top)]);
   s.top = assign(s.state[static_cast<size_t>(top)], t.sample_v(ht));
-  if (top == 0) {
-    s.down = s.top;  // a single CRBM's chain
-    s.mean_v = t.p_v(ht);
-    return s;
-  }
-  sets.clear();
-  Tensor above = s.state[static_cast<size_t>(top)];
-  for (int l = top - 1; l >= 0; --l) {
+  if (top == 0) s.mean_v = t.p_v(ht);
+  for (int l = 0; l < top; ++l) {
     const Crbm& m = crbm(l);
+    const Tensor above = s.state[static_cast<size_t>(l) + 1];
     const Tensor h = maxpool_sample_given(m.hidden_input(s.state[static_cast<size_t>(l)]), above, m.pooling());
-    above = m.sample_v(h);
-    sets.push_back(assign(s.state[static_cast<size_t>(l)], above));
+    s.down.push_back(assign(s.state[static_cast<size_t>(l)], m.sample_v(h)));
     if (l == 0) s.mean_v = m.p_v(h);
   }
-  s.down = group(sets);
   return s;
 }
 

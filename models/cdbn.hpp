@@ -88,15 +88,17 @@ CdbnGibbs make_cdbn_gibbs(const Cdbn& cdbn, const std::string& name, const CdbnG
 // given its pooling units, P_l(input | p_l), by Gibbs sampling in CRBM l
 // with p_l held (maxpool_sample_given: a block whose pooling unit is off
 // has no unit on, one that is on has exactly one). Run `top` for the top
-// chain, then `down` a few times for the layers below to settle on its
-// state. A one-layer stack is its CRBM's chain (`down` is `top`).
+// chain; then, from the layer below the top down to layer 0, run down[l]
+// until layer l's chain has settled on the state above it (each layer's
+// chain is the DBN's conditional only while the state above it holds).
+// A one-layer stack is its CRBM's chain: `down` is empty.
 struct CdbnSampler {
   Tensor x;                   // input [batch, C H W]: images `start` passes up
   std::vector<Tensor> state;  // state[l]: layer l's input (state[0] the pixels, then pooling units; parameters)
   Tensor start;               // state[0] = x, each state[l + 1] a draw of layer l's pooling units given state[l]
   Tensor top;                 // one Gibbs step of the top CRBM (it rewrites the top layer's input)
-  Tensor down;                // one step of every lower layer's chain given the layer above, top to bottom
-  Tensor mean_v;              // E[v | h_0] of layer 0's step: run with `down`
+  std::vector<Tensor> down;   // down[l]: one step of layer l's chain, state[l] given state[l + 1]
+  Tensor mean_v;              // E[v | h_0] of the step that draws h_0: run with down[0] (with `top` for one layer)
 };
 
 // Names its input and states "<name>.x", "<name>.s<l>".

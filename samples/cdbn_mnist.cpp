@@ -306,25 +306,30 @@ void write_pooled(const Cdbn& cdbn, const io::ImageSet& test, std::span<const fl
 // last half of --fill-in-sweeps Gibbs sweeps (make_cdbn_gibbs) started from
 // zeros there: by the first CRBM alone, then by the whole stack, whose upper
 // layers give the pooling units top-down input; beside them the training
-// images' mean, and all pixels off. Writes fill_in.png (ten digits; rows: the digit, what is
-// shown, each estimate) and the squared errors per image over the hidden
+// images' mean, and all pixels off. Writes fill_in.png (the first batch's
+// first ten digits; rows: the digit, what is shown, each chain's estimate,
+// the mean image's) and the squared errors per image over the hidden
 // pixels. The executor's step counter is restored after, so that what
 // follows draws as it would without this phase.
 void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
   const int64_t n = std::min(o.fill_in_images, d.test.count), dim = d.test.dim(), batch = std::min(o.batch, n);
   if (n == 0) return;
-  const int64_t hidden_from = (d.test.height - o.occluded_rows) * d.test.width, shown_n = std::min<int64_t>(10, n);
+  const int64_t hidden_from = (d.test.height - o.occluded_rows) * d.test.width;
+  const int64_t shown_n = std::min<int64_t>({10, n, batch});  // pictured from the first batch
   std::vector<float> mask(static_cast<size_t>(batch * dim), 0.0f), truth(mask.size()), known(mask.size());
   for (int64_t r = 0; r < batch; ++r) std::fill_n(mask.begin() + r * dim, hidden_from, 1.0f);
   std::vector<double> mean(static_cast<size_t>(dim), 0.0);
-  for (int64_t i = 0; i < d.train.count * dim; ++i) mean[static_cast<size_t>(i % dim)] += d.train.pixels[static_cast<size_t>(i)];
+  for (int64_t i = 0; i < d.train.count * dim; ++i)
+    mean[static_cast<size_t>(i % dim)] += d.train.pixels[static_cast<size_t>(i)];
   for (double& m : mean) m /= 255.0 * static_cast<double>(d.train.count);
 
   std::vector<int> depths{1};
   if (cdbn.depth() > 1) depths.push_back(cdbn.depth());
   const int64_t batches = (n + batch - 1) / batch;
   std::vector<float> tiles(static_cast<size_t>((3 + depths.size()) * shown_n * dim), 0.5f);
-  const auto tile = [&](size_t row, int64_t i) { return tiles.begin() + static_cast<int64_t>(row) * shown_n * dim + i * dim; };
+  const auto tile = [&](size_t row, int64_t i) {
+    return tiles.begin() + static_cast<int64_t>(row) * shown_n * dim + i * dim;
+  };
   const uint64_t step = ex.step();
   for (size_t v = 0; v < depths.size(); ++v) {
     const int layers = depths[v];
@@ -337,7 +342,8 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
     std::vector<int64_t> idx(static_cast<size_t>(batch));
     for (int64_t b = 0; b < batches; ++b) {
       const int64_t first = b * batch, rows = std::min(batch, n - first);
-      for (int64_t r = 0; r < batch; ++r) idx[static_cast<size_t>(r)] = first + std::min(r, rows - 1);  // the last batch padded
+      for (int64_t r = 0; r < batch; ++r)  // the last batch padded with its last digit
+        idx[static_cast<size_t>(r)] = first + std::min(r, rows - 1);
       io::fill_batch(d.test, idx, truth, {.mode = io::Pixels::scaled});
       for (size_t i = 0; i < truth.size(); ++i) known[i] = truth[i] * mask[i];
       const Feed start[] = {{s.x, known}}, feeds[] = {{s.known, known}, {s.mask, mask}};
@@ -351,7 +357,8 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
           const auto m = ex.value(s.mean_v);
           for (size_t i = 0; i < avg.size(); ++i) avg[i] += m[i] / kept;
         }
-        bar.update(b * o.fill_in_sweeps + k + 1, b > 0 ? fmt::format("squared error {:.2f}", error / static_cast<double>(first)) : "");
+        bar.update(b * o.fill_in_sweeps + k + 1,
+                   b > 0 ? fmt::format("squared error {:.2f}", error / static_cast<double>(first)) : "");
       }
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t i = hidden_from; i < dim; ++i) {
@@ -366,7 +373,8 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
           tile(0, r)[i] = truth[at];
           if (i < hidden_from) tile(1, r)[i] = truth[at];
           tile(2 + v, r)[i] = i < hidden_from ? truth[at] : static_cast<float>(avg[at]);
-          tile(2 + depths.size(), r)[i] = i < hidden_from ? truth[at] : static_cast<float>(mean[static_cast<size_t>(i)]);
+          tile(2 + depths.size(), r)[i] =
+              i < hidden_from ? truth[at] : static_cast<float>(mean[static_cast<size_t>(i)]);
         }
     }
     error /= static_cast<double>(n);
@@ -391,9 +399,9 @@ void fill_in(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Su
 }
 
 // Samples of the stack as a DBN (make_cdbn_sampler): ten chains of the top
-// CRBM started from a test digit of each class passed up, and every tenth
-// of --sample-sweeps steps 50 steps of the layers below drawn down to
-// E[v | h_0] (samples.png: a row per snapshot). The step counter restored
+// CRBM started from a test digit of each class passed up; every tenth of
+// --sample-sweeps steps, 50 steps of each layer below, top down, and the
+// pixels' E[v | h_0] (samples.png: a row per snapshot). The step counter restored
 // after.
 void write_samples(const Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary& sum) {
   if (o.sample_sweeps == 0) return;
@@ -410,10 +418,15 @@ void write_samples(const Cdbn& cdbn, Executor& ex, const Data& d, const Options&
   ex.run(std::span(&s.start, 1), start);
   const int every = std::max(1, o.sample_sweeps / 10);
   for (int k = 1; k <= o.sample_sweeps; ++k) {
-    ex.run({s.top});
+    const bool shot = k % every == 0;
+    if (shot && s.down.empty())  // one layer: the top chain draws the pixels
+      ex.run({s.top, s.mean_v});
+    else
+      ex.run({s.top});
     bar.update(k);
-    if (k % every != 0) continue;
-    for (int j = 0; j < 50; ++j) ex.run({s.down, s.mean_v});
+    if (!shot) continue;
+    for (size_t l = s.down.size(); l-- > 0;)  // each layer below settles on the state above it, top down
+      for (int j = 0; j < 50; ++j) l == 0 ? ex.run({s.down[0], s.mean_v}) : ex.run({s.down[l]});
     tiles.insert(tiles.end(), ex.value(s.mean_v).begin(), ex.value(s.mean_v).end());
   }
   io::write_png_grid(o.output + "/samples.png", tiles, static_cast<int64_t>(tiles.size()) / dim, d.test.height,

@@ -31,10 +31,12 @@ svm_both=$(value svm_test_error_pct_layers1-2_500)
 for e in "$layer1" "$tuned" "$svm_pixels" "$svm_both"; do
   awk -v e="$e" 'BEGIN { exit !(e > 0 && e < 50) }' || fail "a test error of $e%: not far below chance (90%)"
 done
-for k in fill_in_squared_error_layer1 fill_in_squared_error_layers1-2 fill_in_squared_error_mean_image fill_in_squared_error_blank; do
-  awk -v e="$(value $k)" 'BEGIN { exit !(e > 0 && e < 784) }' || fail "$k: $(value $k), not a squared error of a few rows"
+for k in layer1 layers1-2 mean_image blank; do
+  e=$(value "fill_in_squared_error_$k")
+  awk -v e="$e" 'BEGIN { exit !(e > 0 && e < 784) }' || fail "fill_in_squared_error_$k: $e, not a squared error of a few rows"
 done
-for f in fill_in.png samples.png filters.png features.png pooled.png error.svg classify.csv svm.csv pretrain_layer1.csv pretrain_layer2.csv finetune.csv; do
+for f in fill_in.png samples.png filters.png features.png pooled.png error.svg classify.csv svm.csv \
+  pretrain_layer1.csv pretrain_layer2.csv finetune.csv; do
   [ -s "$out/$f" ] || fail "no $f"
 done
 [ "$(tail -n +2 "$out/classify.csv" | cut -d, -f1 | tr '\n' ' ')" = "pixels layer1 layers1-2 " ] || fail "classify.csv: not one row per feature set"

@@ -447,11 +447,24 @@ struct TinyStack {
     }
     return w * std::exp(log_w);
   }
+  // The top CRBM's marginal of its visible units (the pooling units' states p), unnormalised.
+  std::vector<double> top_marginal() {
+    const Crbm& m1 = d.crbms[1];
+    std::vector<double> pp(4, 0.0);
+    for (int p = 0; p < 4; ++p) {
+      double w = std::exp(at(m1.c, 0) * (p & 1) + at(m1.c, 1) * ((p >> 1) & 1));
+      for (size_t j = 0; j < 2; ++j)
+        w *= 1 + std::exp(at(m1.b, j) + at(m1.w, j * 2) * (p & 1) + at(m1.w, j * 2 + 1) * ((p >> 1) & 1));
+      pp[static_cast<size_t>(p)] = w;
+    }
+    return pp;
+  }
 };
 
 // Pearson's statistic of counts against probabilities (normalised here).
 double chi_square(const std::vector<double>& count, std::vector<double> prob) {
-  const double total = std::accumulate(count.begin(), count.end(), 0.0), z = std::accumulate(prob.begin(), prob.end(), 0.0);
+  const double total = std::accumulate(count.begin(), count.end(), 0.0);
+  const double z = std::accumulate(prob.begin(), prob.end(), 0.0);
   double chi2 = 0;
   for (size_t s = 0; s < count.size(); ++s) {
     const double e = total * prob[s] / z;
@@ -490,8 +503,10 @@ TEST_CASE("cdbn: pool_sum and pool_spread are each other's adjoint, and a drawn 
 TEST_CASE("cdbn: Gibbs sweeps through both layers sample the stack's joint model, free and with pixels clamped") {
   TinyStack t;
   constexpr int64_t kChains = 20000;
-  // exact distributions: of the pixels, of (pooling units, layer 1's units), and of pixels 2, 3 given pixels 0 = 1, 1 = 0
+  // exact distributions: of the pixels, of (pooling units, layer 1's units), and of pixels 2, 3 given
+  // pixels 0 = 1, 1 = 0; against them the first CRBM's pixels and the stack as a DBN's pooling units
   std::vector<double> pv(16, 0.0), pv_one_layer(16, 0.0), pph(16, 0.0), pcond(4, 0.0);
+  const std::vector<double> dbn_p = t.top_marginal();
   for (int v = 0; v < 16; ++v)
     for (int p = 0; p < 4; ++p)
       for (int h = 0; h < 4; ++h) {
@@ -516,7 +531,7 @@ TEST_CASE("cdbn: Gibbs sweeps through both layers sample the stack's joint model
     if (clamp) feeds = {{s.known, known}, {s.mask, mask}};
     for (int sweep = 0; sweep < 30; ++sweep) ex.run({s.sweep, s.mean_v}, feeds);
     const auto v = ex.value(s.v), h0 = ex.value(s.h[0]), h1 = ex.value(s.h[1]), mean = ex.value(s.mean_v);
-    std::vector<double> count_v(16, 0.0), count_ph(16, 0.0), count_cond(4, 0.0);
+    std::vector<double> count_v(16, 0.0), count_ph(16, 0.0), count_p(4, 0.0), count_cond(4, 0.0);
     for (int64_t r = 0; r < kChains; ++r) {
       int bits = 0, p = 0, h = 0;
       for (int i = 0; i < 4; ++i) bits |= static_cast<int>(v[static_cast<size_t>(r * 4 + i)]) << i;
@@ -529,6 +544,7 @@ TEST_CASE("cdbn: Gibbs sweeps through both layers sample the stack's joint model
       }
       count_v[static_cast<size_t>(bits)] += 1;
       count_ph[static_cast<size_t>(p * 4 + h)] += 1;
+      count_p[static_cast<size_t>(p)] += 1;
       if (clamp) {
         REQUIRE((bits & 3) == 1);
         CHECK(mean[static_cast<size_t>(r * 4)] == 1.0f);
@@ -541,8 +557,9 @@ TEST_CASE("cdbn: Gibbs sweeps through both layers sample the stack's joint model
     } else {
       CHECK(chi_square(count_v, pv) < 37.70);  // 0.999 quantile, 15 degrees of freedom
       CHECK(chi_square(count_ph, pph) < 37.70);
-      // the second layer matters: against the first CRBM's own marginal the same draws fail
-      CHECK(chi_square(count_v, pv_one_layer) > 37.70);  // rejected at the level the test accepts at
+      // rejected, at the level the tests above accept at: the first CRBM's own pixels, and the DBN's pooling units
+      CHECK(chi_square(count_v, pv_one_layer) > 37.70);
+      CHECK(chi_square(count_p, dbn_p) > 16.27);
     }
   }
 }
@@ -558,29 +575,26 @@ TEST_CASE("cdbn: Gibbs sampling names a bad layer count") {
 TEST_CASE("cdbn: the sampler draws from the stack as a DBN: the top CRBM's pooling units, then pixels given them") {
   TinyStack t;
   constexpr int64_t kChains = 20000;
-  // P(p) = the top CRBM's marginal of its visible units; P(v | p) = the first CRBM's, given its pooling units
-  std::vector<double> pp(4, 0.0), pv(16, 0.0), pv_joint(16, 0.0);
-  for (int p = 0; p < 4; ++p) {
-    const Crbm& m1 = t.d.crbms[1];
-    double w = std::exp(t.at(m1.c, 0) * (p & 1) + t.at(m1.c, 1) * ((p >> 1) & 1));
-    for (size_t j = 0; j < 2; ++j)
-      w *= 1 + std::exp(t.at(m1.b, j) + t.at(m1.w, j * 2) * (p & 1) + t.at(m1.w, j * 2 + 1) * ((p >> 1) & 1));
-    pp[static_cast<size_t>(p)] = w;
-  }
+  // P(p) = the top CRBM's marginal of its visible units; P(v | p) = the first CRBM's, given its pooling
+  // units; against them, the joint model's pooling units
+  const std::vector<double> pp = t.top_marginal();
   const double zp = std::accumulate(pp.begin(), pp.end(), 0.0);
+  std::vector<double> pv(16, 0.0), joint_p(4, 0.0);
   for (int p = 0; p < 4; ++p) {
     double z = 0;
     for (int v = 0; v < 16; ++v) z += t.weight(v, p, 0, 1);
-    for (int v = 0; v < 16; ++v) pv[static_cast<size_t>(v)] += pp[static_cast<size_t>(p)] / zp * t.weight(v, p, 0, 1) / z;
-    for (int v = 0; v < 16; ++v)
-      for (int h = 0; h < 4; ++h) pv_joint[static_cast<size_t>(v)] += t.weight(v, p, h);
+    for (int v = 0; v < 16; ++v) {
+      pv[static_cast<size_t>(v)] += pp[static_cast<size_t>(p)] / zp * t.weight(v, p, 0, 1) / z;
+      for (int h = 0; h < 4; ++h) joint_p[static_cast<size_t>(p)] += t.weight(v, p, h);
+    }
   }
   const CdbnSampler s = make_cdbn_sampler(t.d, "dbn", kChains);
   REQUIRE(s.state.size() == 2);
   Executor ex(t.g, {.threads = 2, .seed = 5});
   ex.run({s.start}, {{s.x, std::vector<float>(kChains * 4, 1.0f)}});
+  REQUIRE(s.down.size() == 1);
   for (int k = 0; k < 30; ++k) ex.run({s.top});
-  for (int k = 0; k < 30; ++k) ex.run({s.down, s.mean_v});
+  for (int k = 0; k < 30; ++k) ex.run({s.down[0], s.mean_v});
   const auto v = ex.value(s.state[0]), p = ex.value(s.state[1]), mean = ex.value(s.mean_v);
   std::vector<double> count_v(16, 0.0), count_p(4, 0.0);
   for (int64_t r = 0; r < kChains; ++r) {
@@ -595,15 +609,32 @@ TEST_CASE("cdbn: the sampler draws from the stack as a DBN: the top CRBM's pooli
   }
   CHECK(chi_square(count_p, pp) < 16.27);  // 0.999 quantile, 3 degrees of freedom
   CHECK(chi_square(count_v, pv) < 37.70);  // 15 degrees of freedom
-  // not the joint model's pixels (its middle layer has both layers' priors)
-  CHECK(chi_square(count_v, pv_joint) > 37.70);  // rejected at the level the test accepts at
+  // rejected at the level the test accepts at: the joint model's pooling units (both layers' priors on them)
+  CHECK(chi_square(count_p, joint_p) > 16.27);
 }
 
-TEST_CASE("cdbn: a one-layer sampler is its CRBM's chain") {
+TEST_CASE("cdbn: a one-layer sampler is its CRBM's chain, and a three-layer one steps each layer below the top") {
   Graph g;
-  const Cdbn d = Cdbn::make(g, "one", {.channels = 1, .height = 6, .width = 6, .layers = {{2, 3, 2}}});
-  const CdbnSampler s = make_cdbn_sampler(d, "s", 3);
+  const Cdbn one = Cdbn::make(g, "one", {.channels = 1, .height = 6, .width = 6, .layers = {{2, 3, 2}}});
+  const CdbnSampler s = make_cdbn_sampler(one, "s", 3);
   CHECK(s.state.size() == 1);
-  CHECK(s.down.id == s.top.id);
-  CHECK_THROWS_WITH_AS(make_cdbn_sampler(d, "none", 0), doctest::Contains("expected at least one"), Error);
+  CHECK(s.down.empty());
+  CHECK_THROWS_WITH_AS(make_cdbn_sampler(one, "none", 0), doctest::Contains("expected at least one"), Error);
+
+  // 12 x 12 -> 3 groups of 10 x 10 pooled to 5 x 5 -> 2 groups of 4 x 4 pooled to 2 x 2 -> 2 groups of 1 x 1
+  const Cdbn three = Cdbn::make(g, "three", {.channels = 1, .height = 12, .width = 12,
+                                             .layers = {{3, 3, 2}, {2, 2, 2}, {2, 2, 1}}});
+  for (const Crbm& m : three.crbms) fill_normal(g.value(m.w), 1.0f, 4, 0);
+  const CdbnSampler t = make_cdbn_sampler(three, "t", 4);
+  REQUIRE(t.down.size() == 2);
+  Executor ex(g, {.threads = 2, .seed = 2});
+  ex.run({t.start}, {{t.x, std::vector<float>(4 * 144, 1.0f)}});
+  const std::vector<float> before(ex.value(t.state[1]).begin(), ex.value(t.state[1]).end());
+  for (int k = 0; k < 5; ++k) ex.run({t.top});
+  for (int k = 0; k < 5; ++k) ex.run({t.down[1]});
+  for (int k = 0; k < 5; ++k) ex.run({t.down[0], t.mean_v});
+  for (size_t l = 1; l < 3; ++l)  // pooling units: 0 or 1
+    for (float p : ex.value(t.state[l])) CHECK((p == 0.0f || p == 1.0f));
+  CHECK(std::vector<float>(ex.value(t.state[1]).begin(), ex.value(t.state[1]).end()) != before);
+  for (float m : ex.value(t.mean_v)) CHECK((m > 0.0f && m < 1.0f));
 }

@@ -301,7 +301,8 @@ void each_block_of_2x4x6(int64_t rows, F f) {
 std::pair<std::vector<float>, RngKey> draw_once(Graph& g, Tensor y, uint64_t seed) {
   Executor ex(g, {.threads = 2, .seed = seed});
   ex.run({y});
-  return {std::vector<float>(ex.value(y).begin(), ex.value(y).end()), make_rng_key(seed, static_cast<uint64_t>(y.id), 0)};
+  std::vector<float> out(ex.value(y).begin(), ex.value(y).end());
+  return {std::move(out), make_rng_key(seed, static_cast<uint64_t>(y.id), 0)};
 }
 
 // maxpool_sample's documented generator: block a of row r (groups' blocks
