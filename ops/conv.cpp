@@ -218,14 +218,14 @@ struct Plane {
     sum = off + g.blocks();
   }
   // The floats a plane needs: its own, fill()'s spread maxima (then free:
-  // spare()) and two more per column (row()).
-  static int64_t floats(const PoolGeometry& g) { return 2 * g.plane() + 3 * g.blocks() + 2 * g.width; }
+  // spare()) and its column maxima of a block row.
+  static int64_t floats(const PoolGeometry& g) { return 2 * g.plane() + 3 * g.blocks() + g.width; }
   int64_t units() const { return g.pool * g.pool; }
   int64_t across() const { return g.width / g.pool; }  // blocks per block row
   // Room for one float per unit, free after fill().
   float* spare() const { return sum + g.blocks(); }
-  // Two buffers of one float per column, for a block row's running values.
-  float* row(int k) const { return spare() + g.plane() + k * g.width; }
+  // One float per column, for fill()'s column maxima.
+  float* columns() const { return spare() + g.plane(); }
   // Calls f(a, top_left) for every block a, row-major, top_left its first
   // unit's offset (its units at top_left + i width + j, i and j below pw).
   template <typename Pool, typename F>
@@ -241,7 +241,7 @@ struct Plane {
     const int64_t w = g.width, n = across();
     float* spread = spare();  // m_a at each of block a's units
     for (int64_t bi = 0; bi < g.height / pw; ++bi) {
-      float* col = row(0);  // each column's largest input in the block row, from 0
+      float* col = columns();  // each column's largest input in the block row, from 0
       std::fill_n(col, w, 0.0f);
       for (int64_t i = 0; i < pw; ++i)
         for (int64_t j = 0; j < w; ++j) col[j] = std::max(col[j], x[(bi * pw + i) * w + j]);

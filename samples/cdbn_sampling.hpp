@@ -4,6 +4,9 @@
 // and samples of the stack read as a DBN (make_cdbn_sampler).
 
 #include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,11 @@ struct FillInConfig {
 // follows draws as it would without this phase.
 inline void fill_in(const Cdbn& cdbn, Executor& ex, const io::ImageSet& train, const io::ImageSet& test,
                     const FillInConfig& o, Summary& sum) {
+  if (o.images < 0 || o.batch < 1 || o.occluded_rows < 1 || o.occluded_rows >= test.height || o.sweeps < 2)
+    throw Error("filling in: {} images in batches of {}, {} of {} rows hidden, {} sweeps; expected no fewer than 0 "
+                "images, batches of at least 1, 1 to {} rows and at least 2 sweeps (the estimate averages the last "
+                "half)",
+                o.images, o.batch, o.occluded_rows, test.height, o.sweeps, test.height - 1);
   const int64_t n = std::min(o.images, test.count), dim = test.dim(), batch = std::min(o.batch, n);
   if (n == 0) return;
   const int64_t hidden_from = (test.height - o.occluded_rows) * test.width;
@@ -160,7 +168,8 @@ inline void write_samples(const Cdbn& cdbn, Executor& ex, const io::ImageSet& te
   io::write_png_grid(path, tiles, static_cast<int64_t>(tiles.size()) / dim, test.height,
                      test.width, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
   ex.set_step(step);
-  sum.add("samples", bar.seconds(), fmt::format("samples.png, 10 chains of {} steps", steps));
+  sum.add("samples", bar.seconds(),
+          fmt::format("{}, 10 chains of {} steps", std::filesystem::path(path).filename().string(), steps));
 }
 
 }  // namespace ebm::samples

@@ -3,8 +3,11 @@
 // one undirected model (make_cdbn_gibbs, free and with pixels clamped) and
 // as a DBN (make_cdbn_sampler); and the linear pooling ops they use.
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>

@@ -376,3 +376,54 @@ TEST_CASE("crbm: maxpool_sample_given equals a plain loop over its generator") {
     CHECK(count == (g.value(on)[static_cast<size_t>(r * 12 + a)] != 0.0f ? 1.0f : 0.0f));
   });
 }
+
+// The pooling ops on blocks of 3 x 3 (the kernels' path for pools other
+// than 2) over planes of 6 x 9, against plain loops in double: the
+// blocks' free-energy terms, the units' probabilities, both backward ops
+// and the draw through its documented generator.
+TEST_CASE("crbm: the pooling ops on 3 x 3 blocks of 6 x 9 planes equal plain loops") {
+  const PoolGeometry p{.groups = 2, .height = 6, .width = 9, .pool = 3};  // 6 blocks a group
+  const int64_t rows = 4, cols = 108, pooled = 12;
+  const uint64_t seed = 5;
+  Graph g;
+  const Tensor x = g.param("x", {rows, cols}), gy = g.param("gy", {rows, cols}), gyp = g.param("gyp", {rows, pooled});
+  fill_normal(g.value(x), 2.0f, 3, 1);
+  fill_normal(g.value(gy), 1.0f, 3, 2);
+  fill_normal(g.value(gyp), 1.0f, 3, 3);
+  const Tensor soft = maxpool_softplus(x, p), probs = maxpool_probs(x, p), grad = apply(MaxPoolGrad{p}, {x, gyp}),
+               probs_grad = apply(MaxPoolProbsGrad{p}, {x, gy}), drawn = maxpool_sample(x, p);
+  Executor ex(g, {.threads = 2, .seed = seed});
+  ex.run({soft, probs, grad, probs_grad, drawn});
+  const RngKey key = make_rng_key(seed, static_cast<uint64_t>(drawn.id), 0);
+  const auto xs = g.value(x), gys = g.value(gy), gyps = g.value(gyp);
+  int on = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t a = 0; a < pooled; ++a) {
+      const int64_t q = a / 6, top = (a % 6) / 3 * 3, left = (a % 6) % 3 * 3;
+      std::vector<size_t> units;
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 3; ++j)
+          units.push_back(static_cast<size_t>(r * cols + q * 54 + (top + i) * 9 + left + j));
+      double z = 1, dot = 0;
+      for (size_t u : units) z += std::exp(double{xs[u]});
+      for (size_t u : units) dot += std::exp(double{xs[u]}) / z * gys[u];
+      const auto at = static_cast<size_t>(r * pooled + a);
+      CHECK(ex.value(soft)[at] == doctest::Approx(std::log(z)).epsilon(1e-5));
+      const double draw = uniform01(key, static_cast<uint32_t>(at));
+      double acc = 1 / z;
+      bool taken = draw < acc;  // the block off
+      for (size_t u : units) {
+        const double pu = std::exp(double{xs[u]}) / z;
+        CHECK(ex.value(probs)[u] == doctest::Approx(pu).epsilon(1e-5));
+        CHECK(ex.value(grad)[u] == doctest::Approx(pu * gyps[at]).epsilon(1e-5).scale(0.01));
+        CHECK(ex.value(probs_grad)[u] == doctest::Approx(pu * (gys[u] - dot)).epsilon(1e-5).scale(0.01));
+        acc += pu;
+        const bool here = !taken && draw < acc;
+        CHECK(ex.value(drawn)[u] == (here ? 1.0f : 0.0f));
+        taken = taken || here;
+        on += here;
+      }
+    }
+  CHECK(on > 10);  // the draws turned units on (of 48 blocks)
+}
+
