@@ -242,9 +242,10 @@ struct Plane {
     float* spread = spare();  // m_a at each of block a's units
     for (int64_t bi = 0; bi < g.height / pw; ++bi) {
       float* col = columns();  // each column's largest input in the block row, from 0
-      std::fill_n(col, w, 0.0f);
-      for (int64_t i = 0; i < pw; ++i)
-        for (int64_t j = 0; j < w; ++j) col[j] = std::max(col[j], x[(bi * pw + i) * w + j]);
+      const float* top = x + bi * pw * w;
+      for (int64_t j = 0; j < w; ++j) col[j] = std::max(0.0f, top[j]);
+      for (int64_t i = 1; i < pw; ++i)
+        for (int64_t j = 0; j < w; ++j) col[j] = std::max(col[j], top[i * w + j]);
       float* mb = m + bi * n;
       for (int64_t b = 0; b < n; ++b) {
         float mx = col[b * pw];
