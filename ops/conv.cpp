@@ -205,8 +205,8 @@ Shape check_pool(Shape x, const PoolGeometry& g) {
 // its units, off_a = exp(-m_a) and sum_a = off_a + sum_{i in a} e_i, so that
 //   log(1 + sum_{i in a} exp(x_i)) = m_a + log(sum_a),  p_i = e_i / sum_a.
 // Single precision: every exponent is at most 0 and every sum at least 1.
-// The loops run along rows (a block row's blocks side by side), each
-// block's sums taken over its units in row-major order.
+// The block maxima come from each block row's column maxima; each block's
+// sums run over its units in row-major order.
 struct Plane {
   const PoolGeometry& g;
   float *e, *m, *off, *sum;  // e: height x width; the others: one per block, row-major
@@ -220,7 +220,6 @@ struct Plane {
   // The floats a plane needs: its own, fill()'s spread maxima (then free:
   // spare()) and its column maxima of a block row.
   static int64_t floats(const PoolGeometry& g) { return 2 * g.plane() + 3 * g.blocks() + g.width; }
-  int64_t units() const { return g.pool * g.pool; }
   int64_t across() const { return g.width / g.pool; }  // blocks per block row
   // Room for one float per unit, free after fill().
   float* spare() const { return sum + g.blocks(); }
