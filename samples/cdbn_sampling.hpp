@@ -17,6 +17,7 @@
 #include "io/png.hpp"
 #include "models/cdbn.hpp"
 #include "samples/common.hpp"
+#include "samples/pretrain.hpp"
 #include "samples/progress.hpp"
 
 namespace ebm::samples {
@@ -53,10 +54,7 @@ inline void fill_in(const Cdbn& cdbn, Executor& ex, const io::ImageSet& train, c
   const int64_t shown_n = std::min<int64_t>({10, n, batch});  // pictured from the first batch
   std::vector<float> mask(static_cast<size_t>(batch * dim), 0.0f), truth(mask.size()), known(mask.size());
   for (int64_t r = 0; r < batch; ++r) std::fill_n(mask.begin() + r * dim, hidden_from, 1.0f);
-  std::vector<double> mean(static_cast<size_t>(dim), 0.0);
-  for (int64_t i = 0; i < train.count * dim; ++i)
-    mean[static_cast<size_t>(i % dim)] += train.pixels[static_cast<size_t>(i)];
-  for (double& m : mean) m /= 255.0 * static_cast<double>(train.count);
+  const std::vector<float> mean = source_means(image_source(train, io::Pixels::scaled, 0), train.count, batch);
 
   std::vector<int> depths{1};
   if (cdbn.depth() > 1) depths.push_back(cdbn.depth());
@@ -95,30 +93,32 @@ inline void fill_in(const Cdbn& cdbn, Executor& ex, const io::ImageSet& train, c
         bar.update(b * o.sweeps + k + 1,
                    b > 0 ? fmt::format("squared error {:.2f}", error / static_cast<double>(first)) : "");
       }
+      const bool baselines = v == 0;  // the mean image, blank pixels and the digits' own tiles: once
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t i = hidden_from; i < dim; ++i) {
           const auto at = static_cast<size_t>(r * dim + i);
           error += (avg[at] - truth[at]) * (avg[at] - truth[at]);
+          if (!baselines) continue;
           mean_error += (mean[static_cast<size_t>(i)] - truth[at]) * (mean[static_cast<size_t>(i)] - truth[at]);
           blank_error += truth[at] * truth[at];
         }
       for (int64_t r = 0; first == 0 && r < shown_n; ++r)
         for (int64_t i = 0; i < dim; ++i) {
           const auto at = static_cast<size_t>(r * dim + i);
+          tile(2 + v, r)[i] = i < hidden_from ? truth[at] : static_cast<float>(avg[at]);
+          if (!baselines) continue;
           tile(0, r)[i] = truth[at];
           if (i < hidden_from) tile(1, r)[i] = truth[at];
-          tile(2 + v, r)[i] = i < hidden_from ? truth[at] : static_cast<float>(avg[at]);
-          tile(2 + depths.size(), r)[i] =
-              i < hidden_from ? truth[at] : static_cast<float>(mean[static_cast<size_t>(i)]);
+          tile(2 + depths.size(), r)[i] = i < hidden_from ? truth[at] : mean[static_cast<size_t>(i)];
         }
     }
     error /= static_cast<double>(n);
-    mean_error /= static_cast<double>(n);
-    blank_error /= static_cast<double>(n);
     sum.add(fmt::format("fill in {} rows, by {}", o.occluded_rows, what), bar.seconds(),
             fmt::format("squared error {:.2f} per image", error));
     result(fmt::format("fill_in_squared_error_{}", what).c_str(), fmt::format("{:.3f}", error));
     if (v == 0) {
+      mean_error /= static_cast<double>(n);
+      blank_error /= static_cast<double>(n);
       sum.add(fmt::format("fill in {} rows, by the mean image", o.occluded_rows), 0.0,
               fmt::format("squared error {:.2f} per image", mean_error));
       result("fill_in_squared_error_mean_image", fmt::format("{:.3f}", mean_error));
