@@ -92,6 +92,12 @@ Tensor UpDown::classify(Tensor pixels) const {
   return top.label_scores(h);
 }
 
+Tensor UpDown::generate(Tensor pen) const {
+  Tensor h = pen;
+  for (size_t l = g.size(); l-- > 0;) h = sigmoid(matmul(h, g[l]) + gb[l]);
+  return h;
+}
+
 namespace {
 
 // Untied copies of a pretrained RBM: recognition R = W, r = b and generative

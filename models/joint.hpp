@@ -62,6 +62,10 @@ struct UpDown {
   // The recognition pass (probabilities) to the penultimate layer, and the
   // label scores there: argmax is the model's class.
   Tensor classify(Tensor pixels) const;
+  // The generative pass: the penultimate layer's states (or probabilities)
+  // down to pixel probabilities by G, each layer's probabilities passed on
+  // (as Dbn::down does with the tied weights).
+  Tensor generate(Tensor pen) const;
 };
 
 UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options);

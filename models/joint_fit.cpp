@@ -16,7 +16,7 @@ namespace ebm {
 
 JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitConfig cfg)
     : lower_(lower), top_(top), ex_(ex), cfg_(std::move(cfg)),
-      cd_(make_labelled_cd(top, cfg_.batch, cfg_.top_k, {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = 2e-4f})) {
+      cd_(make_labelled_cd(top, cfg_.batch, cfg_.top_k, {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = cfg_.top_weight_decay})) {
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
@@ -34,6 +34,8 @@ std::vector<NamedTensor> JointTrainer::state(const char* phase) const {
     for (Tensor t : *v) add(t);
   const Optimizer& opt = std::string_view(phase) == "top" ? cd_.opt : ud_.opt;
   for (size_t i = 0; i < opt.state.size(); ++i) out.push_back({fmt::format("velocity{}", i), opt.state[i]});
+  if (std::string_view(phase) == "updown")
+    for (Tensor t : ud_best_.copies()) add(t);
   return out;
 }
 
@@ -43,8 +45,12 @@ int JointTrainer::planned(const char* phase) const {
 }
 
 void JointTrainer::save(const char* phase, int epoch) const {
-  const nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"planned", planned(phase)},
-                               {"step", ex_.step()}, {"seed", ex_.options().seed}};
+  nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"planned", planned(phase)},
+                         {"step", ex_.step()}, {"seed", ex_.options().seed}};
+  if (std::string_view(phase) == "updown") {
+    meta["best_epoch"] = ud_best_.at();
+    meta["best_error"] = ud_best_.error();
+  }
   save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
 }
 
@@ -65,6 +71,13 @@ int JointTrainer::load(const char* phase) {
   if (saved_epoch(phase) == 0) return 0;
   const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint / phase, "joint", state(phase)));
   ex_.set_step(meta.at("step").get<uint64_t>());
+  if (std::string_view(phase) == "updown") {
+    if (!meta.contains("best_epoch") || !meta.contains("best_error"))
+      throw Error(fmt::format("{}: an up-down checkpoint without best_epoch and best_error (written before up-down kept "
+                              "its best epoch); expected both: train up-down again without --resume",
+                              (cfg_.checkpoint / phase).string()));
+    ud_best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
+  }
   return meta.at("epoch").get<int>();
 }
 
@@ -94,8 +107,9 @@ void JointTrainer::epochs(const char* phase, int total, bool after_up_down, cons
     const double s = train_epoch(train, cfg_.data_seed + (after_up_down ? 1 : 0), e, step);
     check_finite(state(phase), fmt::format("joint model, {}", phase), e + 1);
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
+    const bool best = std::string_view(phase) == "updown" && cfg_.updown_keep_best && ud_best_.offer(e + 1, valid_error);
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
-    if (on_epoch) on_epoch({phase, e + 1, s, valid_error});
+    if (on_epoch) on_epoch({phase, e + 1, s, valid_error, 0.0, best});
   }
 }
 
@@ -129,6 +143,9 @@ void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
     throw Error("up-down: the top RBM's CD-k schedule needs at least one value, each at least 1");
   ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), updown_sgd());
   ud_k_ = ks.front();
+  std::vector<Tensor> params = top_.params();
+  for (const auto* v : {&ud_.r, &ud_.rb, &ud_.g, &ud_.gb}) params.insert(params.end(), v->begin(), v->end());
+  ud_best_ = BestParams(*lower_.graph, params);
   updown_scores_ = ud_.classify(eval_x_);
   // On resume, rebuild the steps in the order an unbroken run built them, so
   // every op (and the random stream keyed by its id) is the same.
@@ -137,6 +154,11 @@ void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
     set_top_k(top_k_at(e));
     ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
   }, on_epoch);
+  const int best = ud_best_.at();
+  if (cfg_.updown_keep_best && best > 0 && best < cfg_.updown_epochs) {
+    ud_best_.restore();
+    for (Tensor v : ud_.opt.state) std::ranges::fill(lower_.graph->value(v), 0.0f);
+  }
 }
 
 JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void(const JointEpoch&)>& on_epoch) {

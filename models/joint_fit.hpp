@@ -10,6 +10,7 @@
 
 #include "graph/executor.hpp"
 #include "io/idx.hpp"
+#include "models/best_params.hpp"
 #include "models/checkpoint.hpp"
 #include "models/joint.hpp"
 
@@ -24,7 +25,12 @@ struct JointFitConfig {
   std::vector<int> updown_top_k = {1};
   int64_t batch = 100;
   float lr = 0.05f;        // top RBM pretraining
+  float top_weight_decay = 2e-4f;  // top RBM pretraining: L2 penalty on its weights
   float updown_lr = 0.01f;
+  // Up-down ends with the parameters of its epoch of lowest validation
+  // error (the earliest, on a tie), their velocities zeroed when that epoch
+  // was not the last; false: with the last epoch's.
+  bool updown_keep_best = true;
   uint64_t data_seed = 1;
   int64_t eval_batch = 1000;
   // The refit after up-down, as Hinton et al. (2006) finished: this many more
@@ -46,6 +52,7 @@ struct JointEpoch {
   double seconds = 0;
   double valid_error = 0;  // top, updown: % of the validation split misclassified by free energy
   double train_error = 0;  // refit: % of all the images (which it trains on) misclassified
+  bool best = false;       // updown: the lowest validation error so far (its parameters kept)
 };
 
 struct JointRefit {
@@ -62,6 +69,10 @@ class JointTrainer {
   void up_down(const io::ImageSet& train, const io::ImageSet& valid, const std::function<void(const JointEpoch&)>& on_epoch);
   // After up_down: refit_epochs more epochs on `all` (see JointFitConfig).
   JointRefit refit(const io::ImageSet& all, const std::function<void(const JointEpoch&)>& on_epoch);
+  // The up-down epoch whose parameters up_down() ended with (0: none kept,
+  // or updown_keep_best off), and its validation error.
+  int updown_best_epoch() const { return ud_best_.at(); }
+  double updown_best_error() const { return ud_best_.error(); }
   // The up-down network as last built (its step has the current chain length).
   const UpDown& updown_model() const { return ud_; }
   // % of `set` misclassified: greedy model (recognition = the DBN's W) or up-down's R.
@@ -92,6 +103,7 @@ class JointTrainer {
   JointFitConfig cfg_;
   LabelledCd cd_;
   UpDown ud_;
+  BestParams ud_best_;  // up-down's parameters at its best validation error so far
   int ud_k_ = 0;  // the chain length ud_ was built with
   bool trained_ = false;  // a phase trained an epoch in this run: later phases do not resume
   Tensor eval_x_, greedy_scores_, updown_scores_;

@@ -206,7 +206,7 @@ inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const A
     fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
                o.finetune_epochs);
   Progress bar(what, std::max(o.finetune_epochs, resumed));
-  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  if (resumed > 0) bar.resumed(resumed);
   const bool cg = a.config.optimizer == AeOptimizer::cg;
   Csv csv(o.output + "/" + what + ".csv",
           "epoch,seconds,train_loss,valid_error,baseline,best,diverging,evaluations,failed_searches", resumed > 0);

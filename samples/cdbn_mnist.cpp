@@ -329,7 +329,7 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
   const LabelledRows train{head(f.train, labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
   const LabelledRows valid{f.valid, d.valid.labels}, test{f.test, d.test.labels};
   Progress bar(fmt::format("softmax on {} ({} labels)", f.name, labelled), o.classifier_epochs);
-  if (ft.epochs_done() > 0) bar.update(std::min(ft.epochs_done(), o.classifier_epochs), "resumed from the checkpoint");
+  if (ft.epochs_done() > 0) bar.resumed(std::min(ft.epochs_done(), o.classifier_epochs));
   ft.fit(train, valid, [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4f}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
   });
@@ -402,7 +402,7 @@ double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool 
                              .checkpoint = fmt::format("{}/{}", o.output, what), .resume = resume});
   const int resumed = ft.epochs_done();
   Progress bar(what, std::max(o.finetune_epochs, resumed));
-  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  if (resumed > 0) bar.resumed(resumed);
   Csv csv(fmt::format("{}/{}.csv", o.output, what), "epoch,seconds,train_loss,valid_error_pct,best,diverging",
           resumed > 0);
   bool warned = false;

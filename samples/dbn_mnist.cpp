@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include <CLI/CLI.hpp>
@@ -41,8 +42,11 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
-// The bound on the test log-likelihood with RBM k on top (AIS for its log Z).
-void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o, Summary& sum) {
+// The bound on the test log-likelihood with RBM k on top (AIS for its log Z),
+// and from the second layer on how far it moved from `below`, the bound with
+// one layer fewer (which it becomes).
+void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o, Summary& sum,
+                  std::optional<double>& below) {
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
   ac.scale_temperatures(o.ais_scale);
   const int temperatures = ac.temperatures();
@@ -60,8 +64,12 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
   b -= z.log_z;
   bar.update(temperatures + 1, fmt::format("{:.2f} nats (log Z {:.2f} +{:.2f}/-{:.2f})", b, z.log_z,
                                           z.log_z_high - z.log_z, z.log_z - z.log_z_low));
-  sum.add(fmt::format("bound, {} layer(s)", k + 1), bar.seconds(), fmt::format("{:.2f} nats", b));
+  const std::string change =
+      below ? fmt::format(" ({} by {:.2f} on {} layer(s))", b >= *below ? "up" : "down", std::abs(b - *below), k) : "";
+  sum.add(fmt::format("bound, {} layer(s)", k + 1), bar.seconds(), fmt::format("{:.2f} nats{}", b, change));
   result(fmt::format("bound_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b));
+  if (below) result(fmt::format("bound_change_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b - *below));
+  below = b;
 }
 
 // Warns once per fit (warned) of an epoch whose loss ran away
@@ -92,7 +100,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
     fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
                o.finetune_epochs);
   Progress bar(what, std::max(o.finetune_epochs, resumed));
-  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  if (resumed > 0) bar.resumed(resumed);
   Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct,best,diverging", resumed > 0);
   bool warned = false;
   ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
@@ -141,10 +149,12 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   LabelledRbm top = LabelledRbm::make(g, "top", pen, 10, top_size, 0.01f, o.seed + 50);
   JointTrainer jt(lower, top, ex, {.top_epochs = o.pretrain_epochs.back(), .updown_epochs = o.finetune_epochs,
                                    .top_k = o.top_k.front(), .updown_top_k = o.top_k, .batch = o.batch,
+                                   .lr = o.top_lr, .top_weight_decay = o.top_weight_decay,
                                    .updown_lr = o.updown_lr, .data_seed = o.data_seed,
                                    .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,
                                    .checkpoint = o.output + "/joint", .resume = resume});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
+  if (const int done = jt.saved_epoch("top"); done > 0) top_bar.resumed(std::min(done, o.pretrain_epochs.back()));
   Csv top_csv(o.output + "/pretrain_top.csv", "epoch,seconds,valid_error_pct", jt.saved_epoch("top") > 0);
   jt.train_top(d.train, d.valid, [&](const JointEpoch& e) {
     top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
@@ -153,19 +163,25 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   const double greedy = jt.error(d.test, false);
   sum.add(fmt::format("pretrain top {}+10-{}", pen, top_size), top_bar.seconds(), fmt::format("test error {:.2f}% (greedy)", greedy));
   result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));
-  write_label_samples(lower, top, ex, o.output + "/samples_per_digit.png");
+  write_label_samples(top, ex, o.output + "/samples_per_digit_greedy.png",
+                      [&](Tensor p) { return lower.down(p, lower.depth()); });
   Progress bar("up-down", o.finetune_epochs);
-  Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct", jt.saved_epoch("updown") > 0);
+  if (const int done = jt.saved_epoch("updown"); done > 0) bar.resumed(std::min(done, o.finetune_epochs));
+  Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct,best", jt.saved_epoch("updown") > 0);
   jt.up_down(d.train, d.valid, [&](const JointEpoch& e) {
-    bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
-    csv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.valid_error);
+    bar.update(e.epoch, fmt::format("valid {:.2f}%{}", e.valid_error, e.best ? " *" : ""));
+    csv.row("{},{:.3f},{:.3f},{:d}", e.epoch, e.seconds, e.valid_error, static_cast<int>(e.best));
   });
   std::vector<int64_t> wrong;
   double err = jt.error(d.test, true, &wrong);
-  sum.add("up-down", bar.seconds(), fmt::format("test error {:.2f}% ({} of {})", err, wrong.size(), d.test.count));
+  sum.add("up-down", bar.seconds(),
+          fmt::format("test error {:.2f}% ({} of {}; epoch {} chosen on validation)", err, wrong.size(), d.test.count,
+                      jt.updown_best_epoch()));
+  result("updown_best_epoch", fmt::format("{}", jt.updown_best_epoch()));
   if (o.refit) {
     result("updown_before_refit_test_error_pct", fmt::format("{:.2f}", err));
     Progress rbar("up-down refit on 60,000", updown_refit_epochs(o));
+    if (const int done = jt.saved_epoch("refit"); done > 0) rbar.resumed(std::min(done, updown_refit_epochs(o)));
     Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", jt.saved_epoch("refit") > 0);
     const JointRefit r = jt.refit(d.all, [&](const JointEpoch& e) {
       rbar.update(e.epoch, fmt::format("error on all {:.2f}%", e.train_error));
@@ -178,6 +194,8 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   }
   result("updown_test_error_pct", fmt::format("{:.2f}", err));
   write_misclassified(d.test, wrong, o.output + "/misclassified.png");
+  const UpDown& ud = jt.updown_model();  // the fine-tuned model's own generative weights
+  write_label_samples(top, ex, o.output + "/samples_per_digit.png", [&](Tensor p) { return ud.generate(p); });
 }
 
 // The epoch a fine-tuning run kept: the last that was the best so far.
@@ -252,14 +270,16 @@ int run(const Options& o) {
   // A phase resumes only while everything it builds on was resumed whole: a
   // layer that trains further feeds new features to every phase above it.
   bool resume = o.resume;
+  std::optional<double> bound_below;  // the bound with the layers so far, once measured
   const std::vector<float> pixel_means = io::pixel_means(d.train);
   for (int l = 0; l < dbn.depth(); ++l) {
     const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = layer_cd(o, l),
-                         .data_seed = o.data_seed, .output = o.output, .built_on = o.finetune != "none"};
+                         .data_seed = o.data_seed, .output = o.output, .built_on = o.finetune != "none",
+                         .sample_up = o.sample_up, .transpose_init = o.transpose_init};
     if (pretrain_layer(dbn, l, ex, image_source(d.train, o.pixel_mode(), o.data_seed),
                        image_source(d.valid, o.pixel_mode(), o.data_seed), pixel_means, plan, resume, sum))
       resume = false;
-    if (o.bound) report_bound(dbn, l, ex, d, o, sum);
+    if (o.bound) report_bound(dbn, l, ex, d, o, sum, bound_below);
   }
   write_filters(dbn, o.output + "/filters.png", o.output + "/features.png");
   write_samples(dbn, ex, d.test, o.output + "/samples.png");

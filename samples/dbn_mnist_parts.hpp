@@ -1,6 +1,7 @@
 #pragma once
 // dbn_mnist's options, presets, data split and pictures.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -21,16 +22,18 @@
 namespace ebm::samples {
 
 struct Options {
-  std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile, method = "cd1";
+  std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile;
+  std::vector<std::string> method{"cd1"};  // pretraining: one method, or one per layer
   std::string pixels = "scaled";
-  bool mean_field = true;
+  bool mean_field = true, sample_up = false, transpose_init = false;
   std::vector<int64_t> hidden{500, 500, 2000};
   std::vector<int> pretrain_epochs{3};
   int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
   int refit_epochs = 0;  // up-down's refit; 0: as many as the schedule's last phase
   int64_t batch = 100, validation = 10000, bound_images = 10000;
-  float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f, final_momentum = 0.9f;
+  float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f;
   float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f, refit_lr = 0.0f;
+  float top_lr = 0.05f, top_weight_decay = 2e-4f;  // the labelled top RBM's pretraining (up-down)
   std::vector<int> top_k = {1};  // up-down's schedule; the first also pretrains the top RBM
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, bound = false, refit = false;
@@ -85,6 +88,15 @@ struct Options {
     if (pretrain_epochs.size() != hidden.size())
       throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", pretrain_epochs.size(),
                   hidden.size());
+    if (method.size() == 1) method.assign(hidden.size(), method[0]);
+    if (method.size() != hidden.size())
+      throw Error("--method: {} values for {} layers; give one, or one per layer", method.size(), hidden.size());
+    if (transpose_init)  // layer l (l >= 1) can start as layer l - 1's transpose only if it is l - 1 turned around
+      for (size_t l = 1; l < hidden.size(); ++l)
+        if (hidden[l] != layers()[l - 1])
+          throw Error("--transpose-init: layer {} is {}-{}, not the transpose of layer {} ({}-{}); expected hidden "
+                      "sizes that alternate, such as 500,784,500",
+                      l + 1, hidden[l - 1], hidden[l], l, layers()[l - 1], hidden[l - 1]);
     if (finetune != "backprop" && finetune != "updown" && finetune != "none")
       throw Error("--finetune '{}': expected backprop, updown or none", finetune);
     if ((refit_epochs > 0 || refit_lr > 0.0f) && finetune != "updown")
@@ -101,10 +113,19 @@ struct Options {
     if (const std::string f = samples::given_flags(app, {"--ais-runs", "--ais-scale", "--bound-images"});
         !bound && !f.empty())
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
-    if (const std::string f = samples::given_flags(app, {"--top-k", "--updown-lr"}); finetune != "updown" && !f.empty())
+    if (const std::string f = samples::given_flags(app, {"--top-k", "--updown-lr", "--top-lr", "--top-weight-decay"});
+        finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
-    CdConfig method_check;
-    parse_cd_method(method, method_check);  // here, before any work, rather than at the first layer
+    if (const std::string f = samples::given_flags(
+            app, {"--finetune-lr", "--finetune-lr-decay", "--finetune-weight-decay"});
+        finetune != "backprop" && !f.empty())
+      throw Error("{}: for backprop fine-tuning (up-down has --updown-lr, --top-lr, --top-weight-decay); expected "
+                  "--finetune backprop",
+                  f);
+    for (const std::string& m : method) {  // here, before any work, rather than at the layer
+      CdConfig method_check;
+      parse_cd_method(m, method_check);
+    }
     (void)pixel_mode();
   }
 };
@@ -117,18 +138,32 @@ inline void add_options(CLI::App& app, Options& o) {
       ->check(samples::kPositive);
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',')
       ->check(samples::kNonNegative);
-  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
-  app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str()
+  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd; one value, or one per layer")
+      ->capture_default_str()->delimiter(',');
+  app.add_option("--sample-up", o.sample_up,
+                 "each layer above the first learns from sampled binary states of the one below (true) or from its "
+                 "probabilities Q(h|v) (false)")
+      ->capture_default_str();
+  app.add_flag("--transpose-init", o.transpose_init,
+               "each layer above the first starts as the transpose of the one below (hidden sizes must alternate, "
+               "such as 500,784): adding it then leaves the bound where it was");
+  app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate (the DBN's RBMs; see --top-lr)")
+      ->capture_default_str()
       ->check(samples::kPositive);
   app.add_option("--pixels", o.pixels, "pretraining data: scaled (intensities as probabilities) or sampled (binarized each epoch)")
       ->capture_default_str();
   app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
       ->capture_default_str();
-  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str()
+  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W (the DBN's RBMs; see --top-weight-decay)")
+      ->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
   app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str()
       ->check(samples::kPositive);
+  app.add_option("--top-lr", o.top_lr, "up-down: the labelled top RBM's pretraining learning rate")->capture_default_str()
+      ->check(samples::kPositive);
+  app.add_option("--top-weight-decay", o.top_weight_decay, "up-down: the labelled top RBM's L2 penalty on its weights")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--top-k", o.top_k,
                  "CD steps in the labelled top RBM: one value, or a schedule such as 3,6,10 that cuts the up-down "
                  "epochs into equal phases (the first value also pretrains the top RBM)")
@@ -169,10 +204,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--profile", o.profile, "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
 }
 
-inline CdConfig layer_cd(const Options& o, int) {
+inline CdConfig layer_cd(const Options& o, int l) {
   CdConfig c{.batch = o.batch, .lr = o.pretrain_lr, .momentum = o.momentum, .weight_decay = o.weight_decay,
              .mean_field_last = o.mean_field};
-  parse_cd_method(o.method, c);
+  parse_cd_method(o.method[static_cast<size_t>(l)], c);
   return c;
 }
 
@@ -254,10 +289,14 @@ inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test
 }
 
 // With the label clamped to each digit in turn: ten chains per digit in the
-// top RBM, started from random states, drawn down to pixels after 1000 steps.
-inline void write_label_samples(const Dbn& lower, const LabelledRbm& top, Executor& ex, const std::string& path) {
-  Graph& g = *lower.graph;
-  const Tensor state = g.param("label_samples.state", {100, top.visible}, 0.0f, false);
+// top RBM, started from random states, drawn down to pixels after 1000 steps
+// by `down` (the penultimate layer's probabilities to pixels: the greedy
+// DBN's tied weights, or up-down's generative ones).
+inline void write_label_samples(const LabelledRbm& top, Executor& ex, const std::string& path,
+                                const std::function<Tensor(Tensor)>& down) {
+  Graph& g = *top.w.graph;
+  const std::string name = fmt::format("label_samples{}.state", g.size());  // each call its own chains
+  const Tensor state = g.param(name, {100, top.visible}, 0.0f, false);
   std::vector<float> labels(100 * 10, 0.0f);
   for (int r = 0; r < 100; ++r) labels[static_cast<size_t>(r * 10 + r / 10)] = 1.0f;
   const Tensor y = g.constant({100, 10}, labels);
@@ -266,7 +305,7 @@ inline void write_label_samples(const Dbn& lower, const LabelledRbm& top, Execut
   const Tensor mean_p = sigmoid(matmul(h, top.w, {.tb = true}) + top.c);
   const Tensor advance = assign(state, bernoulli(mean_p));
   for (int s = 0; s < 1000; ++s) ex.run({advance});
-  const Tensor shown = lower.down(mean_p, lower.depth());
+  const Tensor shown = down(mean_p);
   ex.run({shown});
   io::write_png_grid(path, ex.value(shown), 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }

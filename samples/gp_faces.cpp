@@ -220,7 +220,7 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
   Csv csv(o.output + "/" + what + ".csv", "step,seconds,nll_per_point,length,signal_sd,noise_sd,valid_rmse,test_rmse,best",
           done > 0);
   csv.keep_rows_through(done);
-  if (done > 0) bar.update(std::min(done, o.finetune_steps), "resumed from the checkpoint");
+  if (done > 0) bar.resumed(std::min(done, o.finetune_steps));
   const size_t split = static_cast<size_t>(fitted * d.dim);
   fit.fit(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split), cy.subspan(static_cast<size_t>(fitted)),
           [&](const DeepKernelEval& e) {

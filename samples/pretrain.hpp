@@ -69,7 +69,7 @@ inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource&
     fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", p.label, resumed,
                p.epochs);
   Progress bar(p.bar, std::max(p.epochs, resumed));
-  if (resumed > 0) bar.update(resumed, "resumed from the checkpoint");
+  if (resumed > 0) bar.resumed(resumed);
   double recon = 0;
   bool warned = false;
   RbmEpochCsv csv(p.csv, resumed > 0);
@@ -104,6 +104,13 @@ struct LayerPlan {
   // given to pretrain_layer, on binary data), as Hinton's practical guide
   // advises; off, they start at 0.
   bool upper_visible_bias = false;
+  // Layers above the first learn from sampled binary states of the layer
+  // below (true) or from its probabilities Q(h|v) (false).
+  bool sample_up = false;
+  // A layer above the first starts as the transpose of the layer below
+  // (Dbn::init_from_below; its shape must allow it): the bound is then
+  // where the layer below left it.
+  bool transpose_init = false;
   std::string stack = {};  // names the stack in the progress line and the summary when a run has two ("hash")
 };
 
@@ -122,13 +129,14 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
   RbmFitter fit(t, ex, {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
                         .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume});
   const int64_t batch = p.cd.batch;
-  const DataSource train = layer_source(dbn, l, ex, images, batch, false, p.data_seed);
-  const DataSource valid = layer_source(dbn, l, ex, valid_images, batch, false, p.data_seed);
+  const DataSource train = layer_source(dbn, l, ex, images, batch, p.sample_up, p.data_seed);
+  const DataSource valid = layer_source(dbn, l, ex, valid_images, batch, p.sample_up, p.data_seed);
+  if (l > 0 && p.transpose_init && fit.epochs_done() == 0) dbn.init_from_below(l);
   if (t.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training rows, as rbm_mnist's do
     train.fill(chain_start_rows(train.count, batch, p.data_seed), t.chain.graph->value(t.chain), 0);
   }
   const int resumed = fit.epochs_done();
-  if (l > 0 && resumed == 0 && p.upper_visible_bias && r.config.visible_unit == Unit::binary) {
+  if (l > 0 && resumed == 0 && p.upper_visible_bias && !p.transpose_init && r.config.visible_unit == Unit::binary) {
     const uint64_t step = ex.step();  // the source runs the executor: the training's draws stay as they were
     r.init_visible_bias(source_means(train, 5000, batch));
     ex.set_step(step);

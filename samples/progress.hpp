@@ -25,7 +25,10 @@ class Progress {
   // `note` is appended (e.g. the epoch's error); done counts finished units.
   void update(int64_t done, const std::string& note = {}) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    const double eta = done > 0 ? s * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
+    // The rate counts only the units done since the clock started (a
+    // resumed run's earlier epochs took no time here).
+    const double eta =
+        done > start_ ? s * static_cast<double>(total_ - done) / static_cast<double>(done - start_) : 0.0;
     const int bar = total_ > 0 ? static_cast<int>(20 * done / total_) : 20;
     line_ =
         fmt::format("{} {}/{} [{:<20}] {:3}% {:.0f} s, ETA {}:{:02}  {}", label_, done, total_, std::string(static_cast<size_t>(bar), '='),
@@ -39,6 +42,14 @@ class Progress {
     done_ = done >= total_;
     if (tty_ && done_) fmt::print("\n");
     std::fflush(stdout);
+  }
+  // `done` units were finished before this process (a checkpoint's
+  // epochs): they count towards the bar but not towards the rate the ETA
+  // extrapolates. Restarts the clock and draws the line.
+  void resumed(int64_t done, const std::string& note = "resumed from the checkpoint") {
+    start_ = done;
+    t0_ = std::chrono::steady_clock::now();
+    update(done, note);
   }
   // A line of its own on `to` (stdout or stderr), above the live line,
   // which is then drawn again.
@@ -62,6 +73,7 @@ class Progress {
   bool tenths_;
   bool done_ = false;
   int64_t printed_ = 0;  // the count last printed
+  int64_t start_ = 0;    // the count done before the clock started (resumed)
 };
 
 // The per-phase summary table printed at the end.

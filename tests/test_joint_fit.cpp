@@ -112,3 +112,56 @@ TEST_CASE("joint/fit: the refit starts at its own learning rate and anneals it l
   CHECK(train({}, false, std::nullopt, 0.2f).last_lr == doctest::Approx(0.2f / 3));
   CHECK(train({}, false, std::nullopt, 0.2f, false).last_lr == doctest::Approx(0.2f));
 }
+
+TEST_CASE("joint/fit: up-down ends with the parameters of its epoch of lowest validation error") {
+  const io::ImageSet all = testing::tiny_digits(360, 1);
+  const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
+  for (const bool keep : {true, false}) {
+    CAPTURE(keep);
+    Graph g;
+    Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});
+    LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+    Executor ex(g, {.threads = 2, .seed = 3});
+    // A large rate, so that the validation error wanders rather than falls.
+    JointTrainer jt(lower, top, ex, {.top_epochs = 2, .updown_epochs = 8, .top_k = 1, .updown_top_k = {1}, .batch = 20,
+                                     .lr = 0.1f, .updown_lr = 0.5f, .updown_keep_best = keep, .eval_batch = 30,
+                                     .checkpoint = {}});
+    jt.train_top(tr, valid, {});
+    auto params = [&] {
+      std::vector<Tensor> p = top.params();
+      const UpDown& ud = jt.updown_model();
+      for (const auto* v : {&ud.r, &ud.rb, &ud.g, &ud.gb}) p.insert(p.end(), v->begin(), v->end());
+      std::vector<float> out;
+      for (Tensor t : p) out.insert(out.end(), g.value(t).begin(), g.value(t).end());
+      return out;
+    };
+    std::vector<std::vector<float>> after;  // the parameters after each epoch
+    std::vector<double> errors;
+    std::vector<bool> marked;
+    jt.up_down(tr, valid, [&](const JointEpoch& e) {
+      after.push_back(params());
+      errors.push_back(e.valid_error);
+      marked.push_back(e.best);
+    });
+    REQUIRE(errors.size() == 8);
+    const auto lowest = std::min_element(errors.begin(), errors.end());  // the earliest of equal ones
+    const int best = static_cast<int>(lowest - errors.begin()) + 1;
+    double so_far = 1e300;
+    for (size_t i = 0; i < errors.size(); ++i) {  // `best` marks each new lowest error (when keeping)
+      CHECK(marked[i] == (keep && errors[i] < so_far));
+      so_far = std::min(so_far, errors[i]);
+    }
+    if (keep) {
+      REQUIRE(best < 8);  // the case the test is for: an earlier epoch beat the last
+      CHECK(jt.updown_best_epoch() == best);
+      CHECK(jt.updown_best_error() == *lowest);
+      CHECK(params() == after[static_cast<size_t>(best - 1)]);
+      CHECK(params() != after.back());
+      for (Tensor v : jt.updown_model().opt.state)  // momentum from later epochs does not carry over
+        for (float x : g.value(v)) CHECK(x == 0.0f);
+    } else {
+      CHECK(jt.updown_best_epoch() == 0);
+      CHECK(params() == after.back());
+    }
+  }
+}
