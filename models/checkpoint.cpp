@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -78,7 +79,9 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
 
 namespace {
 
-// The manifest of the checkpoint at `dir`, checked for format version and kind.
+// The manifest of the checkpoint at `dir`, checked for format version and
+// kind, with its other keys of the right types: "tensors" an object of
+// [rows, cols] pairs, "meta" an object.
 nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
   nlohmann::json m;
   try {
@@ -87,11 +90,36 @@ nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint '{}': manifest.json is not valid JSON ({})", dir.string(), e.what());
   }
-  if (m.value("format_version", -1) != kFormatVersion)
-    throw Error("checkpoint '{}': format_version {}; expected {}", dir.string(), m.value("format_version", -1),
-                kFormatVersion);
-  if (m.value("kind", std::string()) != kind)
-    throw Error("checkpoint '{}': holds a '{}'; expected a '{}'", dir.string(), m.value("kind", std::string()), kind);
+  if (!m.is_object())
+    throw Error("checkpoint '{}': manifest.json holds {}; expected a JSON object", dir.string(), m.dump());
+  // The value of `key`, which `ok` says is of the type `expected` describes.
+  const auto field = [&](const char* key, bool (*ok)(const nlohmann::json&), const char* expected) {
+    if (!m.contains(key))
+      throw Error("checkpoint '{}': manifest.json has no key '{}'; expected {}", dir.string(), key, expected);
+    if (!ok(m[key]))
+      throw Error("checkpoint '{}': manifest.json's '{}' is {}; expected {}", dir.string(), key, m[key].dump(),
+                  expected);
+    return m[key];
+  };
+  const int version =
+      field("format_version", [](const nlohmann::json& j) { return j.is_number_integer(); }, "an integer").get<int>();
+  if (version != kFormatVersion)
+    throw Error("checkpoint '{}': format_version {}; expected {}", dir.string(), version, kFormatVersion);
+  const auto made =
+      field("kind", [](const nlohmann::json& j) { return j.is_string(); }, "a string naming the model kind")
+          .get<std::string>();
+  if (made != kind) throw Error("checkpoint '{}': holds a '{}'; expected a '{}'", dir.string(), made, kind);
+  const nlohmann::json tensors = field("tensors", [](const nlohmann::json& j) { return j.is_object(); },
+                                       "an object of tensor names and [rows, cols] shapes");
+  for (const auto& [name, shape] : tensors.items()) {
+    const bool pair = shape.is_array() && shape.size() == 2 && shape[0].is_number_unsigned() &&
+                      shape[1].is_number_unsigned();
+    if (!pair)
+      throw Error("checkpoint '{}': manifest.json gives tensor '{}' the shape {}; expected [rows, cols]", dir.string(),
+                  name, shape.dump());
+  }
+  field("meta", [](const nlohmann::json& j) { return j.is_object(); },
+        "an object (the model's configuration, epoch, RNG state)");
   return m;
 }
 
@@ -101,20 +129,35 @@ std::string checkpoint_meta(const fs::path& where, std::string_view kind) {
   return read_manifest(readable_dir(where), kind)["meta"].dump();
 }
 
-std::string load_checkpoint(const fs::path& where, std::string_view kind, std::span<const NamedTensor> tensors) {
+std::string load_checkpoint(const fs::path& where, std::string_view kind, std::span<const NamedTensor> tensors,
+                            const std::function<void(const std::string& meta_json)>& check) {
   const fs::path dir = readable_dir(where);
-  nlohmann::json m = read_manifest(dir, kind);
+  const nlohmann::json m = read_manifest(dir, kind);
+  const std::string meta = m.at("meta").dump();
+  if (check) check(meta);
+  // Every tensor read and checked first; the model is touched only when all passed.
+  std::vector<io::NpyArray> read;
+  read.reserve(tensors.size());
   for (const NamedTensor& t : tensors) {
     const Shape want = t.tensor.shape();
-    if (!m["tensors"].contains(t.name))
+    if (!m.at("tensors").contains(t.name))
       throw Error("checkpoint '{}': has no tensor '{}' (expected shape {})", dir.string(), t.name, want);
     io::NpyArray a = io::read_npy(dir / (t.name + ".npy"));
     if (a.rows != want.rows || a.cols != want.cols)
       throw Error("checkpoint '{}': tensor '{}' has shape [{}, {}]; the model expects {}", dir.string(), t.name, a.rows,
                   a.cols, want);
-    std::copy(a.data.begin(), a.data.end(), t.tensor.graph->value(t.tensor).begin());
+    const nlohmann::json& listed = m.at("tensors").at(t.name);
+    if (listed[0].get<int64_t>() != a.rows || listed[1].get<int64_t>() != a.cols)
+      throw Error("checkpoint '{}': manifest.json lists tensor '{}' as {}, but {}.npy holds [{}, {}]; expected the "
+                  "same shape",
+                  dir.string(), t.name, listed.dump(), t.name, a.rows, a.cols);
+    read.push_back(std::move(a));
   }
-  return m["meta"].dump();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const NamedTensor& t = tensors[i];
+    std::copy(read[i].data.begin(), read[i].data.end(), t.tensor.graph->value(t.tensor).begin());
+  }
+  return meta;
 }
 
 void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch) {

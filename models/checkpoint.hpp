@@ -9,6 +9,7 @@
 // "<dir>.old" when a crash hit between the two renames.
 
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -27,10 +28,17 @@ void save_checkpoint(const std::filesystem::path& dir, std::string_view kind, st
 
 // Restores every tensor; checks the format version, the kind, the names and
 // the shapes, naming what differs. Returns the meta object as JSON text.
+// `check`, when given, sees the meta object before any tensor is read and
+// may throw to refuse the checkpoint. Every tensor is read and checked
+// before the first is copied into the model, so a refused or damaged
+// checkpoint leaves the model as it was.
 std::string load_checkpoint(const std::filesystem::path& dir, std::string_view kind,
-                            std::span<const NamedTensor> tensors);
+                            std::span<const NamedTensor> tensors,
+                            const std::function<void(const std::string& meta_json)>& check = {});
 
 // The meta object alone (format version and kind checked), as JSON text.
+// Every error (a missing or wrongly typed manifest key among them) is an
+// ebm::Error naming the checkpoint's folder and what was expected.
 std::string checkpoint_meta(const std::filesystem::path& dir, std::string_view kind);
 
 bool checkpoint_exists(const std::filesystem::path& dir);

@@ -2,10 +2,16 @@
 // A Restricted Boltzmann Machine declared as graph ops.
 //
 //   E(v, h) = E_vis(v) + E_self(h) - b.h - v' W h
-//   F(v)    = -log sum_h exp(-E(v, h)) = E_vis(v) + sum_j f(b_j + (v W)_j)
+//   F(v)    = E_vis(v) + sum_j f(b_j + (v W)_j)
 //
 // with E_vis and f from the unit types (models/units.hpp); E_self(h) is
-// |h|^2/2 for gaussian and rectified hidden units, 0 otherwise.
+// |h|^2/2 for gaussian and rectified hidden units, 0 otherwise. For binary
+// and softmax hidden units F(v) = -log sum_h exp(-E(v, h)) exactly; for
+// gaussian ones it is -log of the integral over h plus the constant
+// (H/2) log 2 pi, which cancels in p(v). Rectified (noisy ReLU)
+// hidden units are the exception: their f, -max(0, x)^2 / 2, is chosen so
+// that -df/dx is their mean max(0, x), not as the marginal of this energy,
+// so F is not -log sum_h exp(-E) for them.
 // W is [visible, hidden], b is [1, hidden], c is [1, visible]. With count
 // visible units (a replicated softmax, models/units.hpp) the hidden input
 // is v W + D b, D = sum_i v_i, and E and F have -D b.h in place of -b.h;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "graph/functions.hpp"
@@ -99,13 +100,12 @@ double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch) {
 
 double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
   const int64_t b = t_.v0.shape().rows, nv = t_.v0.shape().cols;
-  const RngKey key = make_rng_key(cfg_.data_seed, 0x9e11, epoch);
   double acc = 0;
   for_each_batch(src, b, epoch, batch_, [&](int64_t first, int64_t rows) {
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     std::vector<float> f(ex_.value(f_eval_).begin(), ex_.value(f_eval_).end());
     for (int64_t i = 0; i < b; ++i) {  // flip one random bit per row
-      const auto bit = static_cast<int64_t>(random_bits<uint32_t>(key, static_cast<uint32_t>(first + i)) % nv);
+      const int64_t bit = pseudo_likelihood_bit(cfg_.data_seed, epoch, first + i, nv);
       float& x = batch_[static_cast<size_t>(i * nv + bit)];
       x = 1.0f - x;
     }
@@ -127,43 +127,113 @@ std::vector<NamedTensor> RbmFitter::state() const {
   return s;
 }
 
-void RbmFitter::save(int epoch) const {
-  const CdConfig& c = t_.config;
-  nlohmann::json meta = nlohmann::json::parse(m_.meta);
-  meta.update({
-      {"epoch", epoch},
-      {"step", ex_.step()},
-      {"seed", ex_.options().seed},
-      {"data_seed", cfg_.data_seed},
+namespace {
+
+// The training settings a resumed run must share with the checkpoint's
+// (the learning rate aside: it may change on resume), as saved.
+nlohmann::json training_settings(const CdConfig& c, const RbmFitConfig& f, uint64_t seed) {
+  nlohmann::json s = {
+      {"seed", seed},
+      {"data_seed", f.data_seed},
       {"method", c.method == CdMethod::cd ? "cd" : "pcd"},
       {"k", c.k},
       {"batch", c.batch},
-      {"lr", c.lr},
       {"momentum", c.momentum},
       {"weight_decay", c.weight_decay},
-  });
+      {"l1", c.l1},
+      {"sparsity_cost", c.sparsity_cost},
+      {"sparsity_target", c.sparsity_target},
+      {"mean_field_last", c.mean_field_last},
+      {"lr_decay", f.lr_decay},
+      {"final_momentum", f.final_momentum},
+      {"momentum_switch_epoch", f.momentum_switch_epoch},
+      {"monitor_images", f.monitor_images},
+  };
+  s["run"] = nlohmann::json::object();
+  for (const auto& [key, value] : f.run_settings) s["run"][key] = value;
+  return s;
+}
+
+// A setting's value as a user would write it (a float without double's digits).
+std::string shown(const nlohmann::json& v) {
+  if (v.is_number_float()) return fmt::format("{}", v.get<float>());
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+}  // namespace
+
+int64_t pseudo_likelihood_bit(uint64_t data_seed, uint64_t epoch, int64_t row, int64_t visible) {
+  const RngKey key = make_rng_key(data_seed, 0x9e11, epoch);
+  return static_cast<int64_t>(random_bits<uint32_t>(key, static_cast<uint32_t>(row)) % static_cast<uint64_t>(visible));
+}
+
+void RbmFitter::save(int epoch) const {
+  nlohmann::json meta = nlohmann::json::parse(m_.meta);
+  meta.update(training_settings(t_.config, cfg_, ex_.options().seed));
+  meta.update({{"epoch", epoch}, {"step", ex_.step()}, {"lr", t_.config.lr}});
   save_checkpoint(cfg_.checkpoint, m_.kind, state(), meta.dump());
 }
 
 void RbmFitter::load() {
-  // The method first: another method's checkpoint has other tensors (PCD's chains), and that is the clearer message.
-  auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, m_.kind));
-  const auto expect = [&](const char* key, auto want) {
-    if (meta.at(key) != nlohmann::json(want))
-      throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}", cfg_.checkpoint.string(), key,
-                  meta.at(key).dump(), nlohmann::json(want).dump());
+  const std::string where = cfg_.checkpoint.string();
+  std::vector<std::string> notes, unknown;
+  int epoch = 0;
+  uint64_t step = 0;
+  // Everything is checked before any tensor is read: a refused checkpoint leaves the model as it was.
+  const auto check = [&](const std::string& text) {
+    const nlohmann::json meta = nlohmann::json::parse(text);
+    // A differing setting is refused; a missing one (an older checkpoint) is named in the notes.
+    const auto expect = [&](const nlohmann::json& saved, const std::string& key, const nlohmann::json& want) {
+      if (!saved.contains(key)) {
+        unknown.push_back(key);
+      } else if (saved.at(key) != want) {
+        throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}; expected the same (a resume "
+                    "continues the run as it was made; only the number of epochs and the learning rate may change)",
+                    where, key, shown(saved.at(key)), shown(want));
+      }
+    };
+    const nlohmann::json want = training_settings(t_.config, cfg_, ex_.options().seed);
+    // The method first: another method's checkpoint has other tensors (PCD's chains), and that is the clearer message.
+    for (const char* key : {"method", "k"}) expect(meta, key, want.at(key));
+    // Then the model's description (units, pooling, ...), then the training's settings.
+    const nlohmann::json model = nlohmann::json::parse(m_.meta);
+    for (const auto& [key, value] : model.items()) expect(meta, key, value);
+    for (const auto& [key, value] : want.items()) {
+      if (key == "run" || key == "method" || key == "k") continue;
+      // The target is unused without the penalty: a run without it is the same run whatever its target.
+      if (key == "sparsity_target" && t_.config.sparsity_cost == 0.0f &&
+          (!meta.contains("sparsity_cost") || meta.at("sparsity_cost") == nlohmann::json(0.0)))
+        continue;
+      expect(meta, key, value);
+    }
+    const nlohmann::json saved_run = meta.contains("run") ? meta.at("run") : nlohmann::json::object();
+    if (!saved_run.is_object())
+      throw Error("resume from '{}': the checkpoint's run settings are {}; expected an object", where,
+                  saved_run.dump());
+    for (const auto& [key, value] : want.at("run").items()) expect(saved_run, key, value);
+    // What a resume needs to continue: the epoch and the executor's step.
+    const auto count = [&](const char* key) {
+      const char* expected = "expected a count (the epochs done, the executor's step)";
+      if (!meta.contains(key))
+        throw Error("checkpoint '{}': manifest.json's meta has no key '{}'; {}", where, key, expected);
+      if (!meta.at(key).is_number_unsigned())
+        throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; {}", where, key, meta.at(key).dump(),
+                    expected);
+      return meta.at(key).get<uint64_t>();
+    };
+    epoch = static_cast<int>(count("epoch"));
+    step = count("step");
+    if (meta.contains("lr") && meta.at("lr") != nlohmann::json(t_.config.lr))
+      notes.push_back(fmt::format("resumed with lr {} (checkpoint: {})", t_.config.lr, shown(meta.at("lr"))));
   };
-  expect("method", t_.config.method == CdMethod::cd ? "cd" : "pcd");
-  expect("k", t_.config.k);
-  meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, m_.kind, state()));
-  expect("seed", ex_.options().seed);
-  expect("data_seed", cfg_.data_seed);
-  expect("batch", t_.config.batch);
-  const nlohmann::json model = nlohmann::json::parse(m_.meta);  // the model's description (units, pooling, ...)
-  for (const auto& [key, want] : model.items())
-    if (meta.contains(key)) expect(key.c_str(), want);
-  epochs_done_ = meta.at("epoch").get<int>();
-  ex_.set_step(meta.at("step").get<uint64_t>());
+  load_checkpoint(cfg_.checkpoint, m_.kind, state(), check);
+  if (!unknown.empty())
+    notes.push_back(fmt::format("the checkpoint does not record {} (it was written by an older version): not checked",
+                                fmt::join(unknown, ", ")));
+  epochs_done_ = epoch;
+  ex_.set_step(step);
+  notes_ = std::move(notes);
 }
 
 std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource& valid,

@@ -22,6 +22,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,28 @@ struct RbmFitConfig {
   float final_momentum = 0.9f;
   int momentum_switch_epoch = 5;            // initial momentum before, final after
   int64_t monitor_images = 1000;            // subset size for fe_gap, pseudo_ll and recon_baseline
-  std::filesystem::path checkpoint;         // empty: no checkpoints
+  std::filesystem::path checkpoint = {};    // empty: no checkpoints
   bool resume = false;                      // continue from `checkpoint` if one was saved
+  // The caller's settings that shape the training data (a program's flags,
+  // e.g. {"--pixels", "sampled"}): saved with each checkpoint, and a resume
+  // with another value is refused, naming the key.
+  std::map<std::string, std::string> run_settings = {};
 };
+
+// Resuming: the checkpoint's manifest records the whole training
+// configuration (CdConfig's and RbmFitConfig's fields but epochs, the
+// model's shape and units, the seeds, the caller's run_settings). A resume
+// must continue as an unbroken run with this run's settings would have, so
+// any difference is refused with an ebm::Error naming the setting, the
+// checkpoint's value and this run's, except two a user changes on purpose:
+// more (or fewer) epochs, and the learning rate (from the next epoch on;
+// RbmFitter::resume_notes says so). A key the checkpoint lacks (written
+// before it was recorded) cannot be checked: the notes name it.
+
+// The visible unit whose bit the pseudo-likelihood flips in row `row` of
+// the monitoring subset in `epoch` (of `visible` units), keyed by the run's
+// data seed: the same for every model, so epochs and runs compare.
+int64_t pseudo_likelihood_bit(uint64_t data_seed, uint64_t epoch, int64_t row, int64_t visible);
 
 struct EpochStats {
   int epoch = 0;
@@ -78,7 +98,13 @@ class RbmFitter {
   double recon_baseline(const DataSource& train);
 
   int epochs_done() const { return epochs_done_; }
+  // What a resume from the checkpoint (in the constructor) should tell the
+  // user: a changed learning rate, settings the checkpoint did not record.
+  // Empty for a fresh run.
+  const std::vector<std::string>& resume_notes() const { return notes_; }
   void save(int epoch) const;
+  // Restores the checkpoint after checking its settings against this run's
+  // (above); a refused or damaged checkpoint leaves the model untouched.
   void load();
 
  private:
@@ -102,6 +128,7 @@ class RbmFitter {
   RbmFitConfig cfg_;
   Tensor v_eval_, f_eval_;  // a batch of visible vectors and their free energies
   int epochs_done_ = 0;
+  std::vector<std::string> notes_;
   std::vector<float> batch_, next_;  // next_: the batch prepared beside a step
 };
 

@@ -9,7 +9,7 @@
 //                         |
 //                   grad --> sgd (momentum, weight decay) --> W, b, c
 //
-// Writes to --output: filters.png, samples.png, reconstructions.png,
+// Writes to --output: filters.png, samples.png (from the persistent chains with PCD), reconstructions.png,
 // metrics.csv, curves.svg and checkpoint/; prints key=value result lines at the end.
 
 #include <algorithm>
@@ -82,11 +82,17 @@ void add_options(CLI::App& app, Options& o) {
       ->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
-  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--ais-runs", o.ais_runs, "AIS runs (at least 2: the error bar needs their spread)")
+      ->capture_default_str()
+      ->check(samples::number_check([](double v) { return v >= 2; }, "2 or more (AIS's error bar needs two runs)",
+                                    "INT>=2"));
   app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
       ->check(samples::kPositive);
-  app.add_option("--sample-steps", o.sample_steps, "Gibbs steps for samples.png")->capture_default_str()
-      ->check(samples::kNonNegative);
+  app.add_option("--sample-steps", o.sample_steps, "Gibbs steps for samples.png (a snapshot every tenth of them)")
+      ->capture_default_str()
+      ->check(samples::number_check([](double v) { return v >= 10 && v == 10 * std::floor(v / 10); },
+                                    "a positive multiple of 10 (samples.png shows a snapshot every tenth of the steps)",
+                                    "MULTIPLE_OF_10"));
   app.add_flag("--no-ais", o.no_ais, "skip the AIS evaluation");
   app.add_flag("--resume", o.resume, "continue from <output>/checkpoint");
   app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
@@ -106,19 +112,29 @@ io::Pixels parse_pixels(const std::string& s) {
   throw Error("--pixels '{}': expected sampled, threshold or scaled", s);
 }
 
-// Ten chains from ten test digits, a snapshot of E[v|h] every sample_steps / 10 steps.
-void write_samples(const Rbm& rbm, Executor& ex, const io::ImageSet& test, int steps, const std::string& path) {
+// Ten chains (fewer when PCD keeps fewer), a snapshot of E[v|h] every sample_steps / 10 steps (steps is a
+// multiple of 10, checked as the flag is read). CD's chains start at ten test digits, one of each; PCD's continue
+// from its first persistent chains as training left them (copies: the trainer's chains stay as checkpointed).
+void write_samples(const Rbm& rbm, const CdTrainer& trainer, Executor& ex, const io::ImageSet& test, int steps,
+                   const std::string& path) {
   Graph& g = *rbm.graph;
-  Tensor state = g.param("sample_chains", {10, rbm.config.visible}, 0.0f, false);
-  std::vector<int64_t> idx;  // the first test image of each digit
-  for (int digit = 0; digit < 10; ++digit)
-    idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
-  io::fill_batch(test, idx, g.value(state), {.mode = io::Pixels::threshold});
+  const bool persistent = trainer.chain.valid();
+  const int64_t chains = persistent ? std::min<int64_t>(10, trainer.chain.shape().rows) : 10;
+  Tensor state = g.param("sample_chains", {chains, rbm.config.visible}, 0.0f, false);
+  if (persistent) {
+    const auto from = g.value(trainer.chain);
+    std::copy_n(from.begin(), chains * rbm.config.visible, g.value(state).begin());
+  } else {
+    std::vector<int64_t> idx;  // the first test image of each digit
+    for (int digit = 0; digit < 10; ++digit)
+      idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
+    io::fill_batch(test, idx, g.value(state), {.mode = io::Pixels::threshold});
+  }
   const Tensor h = rbm.sample_h(state), shown = rbm.p_v(h);
   const Tensor advance = assign(state, rbm.sample_v(h));
   std::vector<float> tiles;
-  const int every = std::max(1, steps / 10);
-  for (int s = 1; s <= 10 * every; ++s) {  // E[v|h] made only when drawn: the draws are the same either way
+  const int every = steps / 10;
+  for (int s = 1; s <= steps; ++s) {  // E[v|h] made only when drawn: the draws are the same either way
     if (s % every != 0) {
       ex.run({advance});
       continue;
@@ -126,8 +142,10 @@ void write_samples(const Rbm& rbm, Executor& ex, const io::ImageSet& test, int s
     ex.run({shown, advance});
     tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
   }
-  // rows: snapshots in time; columns: the ten chains
-  io::write_png_grid(path, tiles, 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+  // rows: snapshots in time; columns: the chains
+  io::write_png_grid(
+      path, tiles, 10 * chains, 28, 28,
+      {.columns = static_cast<int>(chains), .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
 
 void write_reconstructions(const Rbm& rbm, Executor& ex, const io::ImageSet& test, const std::string& path) {
@@ -225,9 +243,12 @@ int run(const Options& o) {
   rbm.init_visible_bias(io::pixel_means(d.train));
   CdTrainer trainer = make_cd_trainer(rbm, cd_config(o));
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  // The data flags are saved with the checkpoint: a resume on other data is refused.
   RbmFitter fit(trainer, ex,
                 {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,
-                 .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume});
+                 .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume,
+                 .run_settings = {{"--pixels", o.pixels}, {"--validation", std::to_string(o.validation)}}});
+  for (const std::string& note : fit.resume_notes()) fmt::print("rbm_mnist: {}\n", note);
   samples::check_batch(o.batch, d.train.count);
   samples::say_if_nothing_to_resume("rbm_mnist", o.resume, o.output, "checkpoint");
   if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
@@ -263,10 +284,11 @@ int run(const Options& o) {
   samples::Progress pictures("pictures", 1);
   write_filters(rbm, o.output + "/filters.png");
   write_reconstructions(rbm, ex, d.test, o.output + "/reconstructions.png");
-  write_samples(rbm, ex, d.test, o.sample_steps, o.output + "/samples.png");
+  write_samples(rbm, trainer, ex, d.test, o.sample_steps, o.output + "/samples.png");
   pictures.update(1, "filters, reconstructions, samples");
   sum.add("pictures", pictures.seconds(),
-          fmt::format("filters.png, reconstructions.png, samples.png ({} Gibbs steps)", o.sample_steps));
+          fmt::format("filters.png, reconstructions.png, samples.png ({} Gibbs steps from {})", o.sample_steps,
+                      trainer.chain.valid() ? "the persistent chains" : "test digits"));
   if (!o.no_ais) evaluate(fit, rbm, d.train, d.test, o, sum);
   return samples::finish(sum);
 }
@@ -280,6 +302,7 @@ int main(int argc, char** argv) {
   return ebm::samples::run_main(app, argc, argv, "rbm_mnist", [&] {
     refuse_ignored_flags(app, o);
     parse_pixels(o.pixels);  // named before any work
+    cd_config(o);            // so is the method
     return run(o);
   });
 }

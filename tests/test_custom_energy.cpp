@@ -1,6 +1,10 @@
 // The custom-model guide's model (samples/custom_energy_model.hpp), at a
-// size small enough to enumerate: its free energy is the exact marginal of
-// its energy, and CD training lowers its exact negative log-likelihood.
+// size small enough to enumerate: its energy and free energy equal the
+// documented formulas computed here in double, its free energy is the exact
+// marginal of its energy, the closed-form log Z below equals a numerical
+// integral of exp(-F), its samplers draw from the documented conditionals,
+// and PCD training lowers its exact negative log-likelihood well below what
+// a Gaussian without hidden units reaches.
 
 #include <algorithm>
 #include <cmath>
@@ -37,7 +41,131 @@ double exact_log_z(Graph& g, const custom::LearnedVarianceRbm& m, int64_t nv, in
   return mx + std::log(s);
 }
 
+// The documented energy, in double from the parameters' values:
+//   E(v, h) = sum_i (v_i - c_i)^2 / (2 s_i) - b.h - sum_ij (v_i / s_i) W_ij h_j,   s_i = exp(z_i) + s_min
+double energy_formula(Graph& g, const custom::LearnedVarianceRbm& m, const float* v, const float* h, int64_t nv,
+                      int64_t nh) {
+  auto w = g.value(m.w), b = g.value(m.b), c = g.value(m.c), z = g.value(m.z);
+  double e = 0;
+  for (int64_t i = 0; i < nv; ++i) {
+    const double s = std::exp(double(z[size_t(i)])) + double(m.s_min), d = double(v[i]) - c[size_t(i)];
+    e += d * d / (2 * s);
+    for (int64_t j = 0; j < nh; ++j) e -= double(v[i]) / s * w[size_t(i * nh + j)] * h[j];
+  }
+  for (int64_t j = 0; j < nh; ++j) e -= double(b[size_t(j)]) * h[j];
+  return e;
+}
+
+// Random parameters of a given spread (z too, so the variances differ from 1).
+void randomise(Graph& g, const custom::LearnedVarianceRbm& m, uint64_t seed) {
+  fill_normal(g.value(m.w), 0.7f, seed, 1);
+  fill_normal(g.value(m.b), 0.5f, seed, 2);
+  fill_normal(g.value(m.c), 0.5f, seed, 3);
+  fill_normal(g.value(m.z), 0.5f, seed, 4);
+}
+
 }  // namespace
+
+TEST_CASE("custom_energy: the energy and free energy equal the documented formulas computed in double") {
+  const int64_t nv = 4, nh = 3, rows = 6;
+  Graph g;
+  custom::LearnedVarianceRbm m(g, "m", nv, nh, 3);
+  randomise(g, m, 5);
+  Tensor v = g.input("v", {rows, nv}), h = g.input("h", {rows, nh});
+  Tensor f = m.free_energy(v), e = m.energy(v, h);
+  std::vector<float> vs(rows * nv), hs(rows * nh);
+  fill_normal(vs, 1.5f, 6, 1);
+  for (size_t k = 0; k < hs.size(); ++k) hs[k] = static_cast<float>((k * 7 + 3) % 5 < 2);  // a mix of 0s and 1s
+  Executor ex(g, {.parallel = false});
+  ex.run({f, e}, {{v, vs}, {h, hs}});
+  for (int64_t r = 0; r < rows; ++r) {
+    CAPTURE(r);
+    const float* vr = vs.data() + r * nv;
+    CHECK(ex.value(e)[size_t(r)] ==
+          doctest::Approx(energy_formula(g, m, vr, hs.data() + r * nh, nv, nh)).epsilon(1e-5).scale(1.0));
+    // F(v) = -log sum_h exp(-E(v, h)) over the 2^nh binary h, from the formula alone
+    double z = 0;
+    for (int code = 0; code < (1 << nh); ++code) {
+      float hc[nh];
+      for (int64_t j = 0; j < nh; ++j) hc[j] = static_cast<float>(code >> j & 1);
+      z += std::exp(-energy_formula(g, m, vr, hc, nv, nh));
+    }
+    CHECK(ex.value(f)[size_t(r)] == doctest::Approx(-std::log(z)).epsilon(1e-5).scale(1.0));
+  }
+}
+
+TEST_CASE("custom_energy: log Z in closed form equals the numerical integral of exp(-F) for one visible unit") {
+  const int64_t nh = 3, points = 24001;
+  const double lo = -40, hi = 40, step = (hi - lo) / (points - 1);
+  Graph g;
+  custom::LearnedVarianceRbm m(g, "m", 1, nh, 3);
+  randomise(g, m, 7);
+  Tensor v = g.input("v", {points, 1});
+  Tensor f = m.free_energy(v);
+  std::vector<float> grid(points);
+  for (int64_t k = 0; k < points; ++k) grid[size_t(k)] = static_cast<float>(lo + double(k) * step);
+  Executor ex(g, {.threads = 2, .seed = 1});
+  ex.run({f}, {{v, grid}});
+  // Trapezoids over [-40, 40] (exp(-F) is below 1e-100 at the ends); in log space against overflow.
+  double mx = -1e300;
+  for (float x : ex.value(f)) mx = std::max(mx, -double(x));
+  double integral = 0;
+  for (int64_t k = 0; k < points; ++k)
+    integral += (k == 0 || k == points - 1 ? 0.5 : 1.0) * std::exp(-double(ex.value(f)[size_t(k)]) - mx) * step;
+  CHECK(std::exp(-double(ex.value(f)[0]) - mx) < 1e-30);
+  CHECK(std::exp(-double(ex.value(f)[size_t(points - 1)]) - mx) < 1e-30);
+  const double numeric = mx + std::log(integral);
+  CHECK(exact_log_z(g, m, 1, nh) == doctest::Approx(numeric).epsilon(1e-5));
+}
+
+TEST_CASE("custom_energy: sample_v draws from N(c + W h, s) and sample_h from Bernoulli(sigmoid(b + (v / s) W))") {
+  const int64_t nv = 3, nh = 2, n = 40000;
+  Graph g;
+  custom::LearnedVarianceRbm m(g, "m", nv, nh, 3);
+  randomise(g, m, 9);
+  // half the rows with h = (1, 0), half with h = (1, 1)
+  Tensor h = g.input("h", {n, nh}), v = g.input("v", {n, nv});
+  Tensor vs = m.sample_v(h), hs = m.sample_h(v);
+  std::vector<float> hin(size_t(n * nh)), vin(size_t(n * nv));
+  for (int64_t r = 0; r < n; ++r) {
+    hin[size_t(r * nh)] = 1.0f;
+    hin[size_t(r * nh + 1)] = r < n / 2 ? 0.0f : 1.0f;
+  }
+  const float v_row[2][nv] = {{0.5f, -1.0f, 2.0f}, {-1.5f, 0.3f, 0.0f}};
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < nv; ++i) vin[size_t(r * nv + i)] = v_row[r < n / 2 ? 0 : 1][i];
+  Executor ex(g, {.threads = 2, .seed = 11});
+  ex.run({vs, hs}, {{h, hin}, {v, vin}});
+  auto w = g.value(m.w), b = g.value(m.b), c = g.value(m.c), z = g.value(m.z);
+  const auto s = [&](int64_t i) { return std::exp(double(z[size_t(i)])) + double(m.s_min); };
+  for (int half = 0; half < 2; ++half) {
+    CAPTURE(half);
+    const int64_t first = half * n / 2, count = n / 2;
+    for (int64_t i = 0; i < nv; ++i) {
+      CAPTURE(i);
+      const double want_mean = double(c[size_t(i)]) + w[size_t(i * nh)] + (half ? double(w[size_t(i * nh + 1)]) : 0.0);
+      double sum = 0, squares = 0;
+      for (int64_t r = first; r < first + count; ++r) {
+        const double x = ex.value(vs)[size_t(r * nv + i)];
+        sum += x;
+        squares += x * x;
+      }
+      const double mean = sum / double(count), var = squares / double(count) - mean * mean;
+      // 5 standard errors: sd / sqrt(n) for the mean, about s sqrt(2 / n) for the variance
+      CHECK(std::abs(mean - want_mean) < 5 * std::sqrt(s(i) / double(count)));
+      CHECK(std::abs(var - s(i)) < 5 * s(i) * std::sqrt(2.0 / double(count)));
+    }
+    for (int64_t j = 0; j < nh; ++j) {
+      CAPTURE(j);
+      double x = b[size_t(j)];
+      for (int64_t i = 0; i < nv; ++i) x += double(v_row[half][i]) / s(i) * w[size_t(i * nh + j)];
+      const double p = 1 / (1 + std::exp(-x));
+      double ones = 0;
+      for (int64_t r = first; r < first + count; ++r) ones += ex.value(hs)[size_t(r * nh + j)];
+      CHECK(std::abs(ones / double(count) - p) < 5 * std::sqrt(p * (1 - p) / double(count)));
+    }
+  }
+}
 
 TEST_CASE("custom_energy: the free energy equals the brute-force marginal of the energy") {
   const int64_t nv = 3, nh = 4, rows = 5;
@@ -83,10 +211,25 @@ TEST_CASE("custom_energy: CD training lowers the exact negative log-likelihood")
     ex.run({fe}, {{v, data}});
     return ex.scalar(fe) + exact_log_z(g, m, nv, nh);
   };
+  // The best a Gaussian with diagonal covariance does (no hidden units): sum_i log(2 pi e var_i) / 2.
+  double gaussian_nll = 0;
+  for (int64_t i = 0; i < nv; ++i) {
+    double m1 = 0, m2 = 0;
+    for (int64_t r = 0; r < batch; ++r) {
+      m1 += data[size_t(r * nv + i)] / double(batch);
+      m2 += double(data[size_t(r * nv + i)]) * data[size_t(r * nv + i)] / double(batch);
+    }
+    gaussian_nll += 0.5 * std::log(2 * std::numbers::pi * std::numbers::e * (m2 - m1 * m1));
+  }
   const double before = nll();
   for (int s = 0; s < 2000; ++s) ex.run({cd.step}, {{v, data}});
   const double after = nll();
-  INFO("NLL before ", before, " after ", after);
-  CHECK(after < before - 1.0);
+  MESSAGE("NLL before ", before, " after ", after, "; a diagonal Gaussian's ", gaussian_nll);
+  INFO("NLL before ", before, " after ", after, "; a diagonal Gaussian's ", gaussian_nll);
   CHECK(std::isfinite(after));
+  // Measured at this seed: 8.32 -> 6.19, against the diagonal Gaussian's 7.22 (other seeds of the executor reach
+  // 5.05-5.18; this one's chains settle worse). The bounds keep 0.3 nats of margin for this seed only: a trainer
+  // that learned nothing through the hidden units would stop at the Gaussian's figure or above.
+  CHECK(after < before - 1.8);
+  CHECK(after < gaussian_nll - 0.7);  // the hidden units model the two clusters
 }

@@ -1,10 +1,14 @@
 // RBMs: the CD gradient by autodiff against the textbook update for every
-// unit type, the trainer's step, exact partition functions, Gibbs samples
-// against the exact distribution, and AIS against exact log Z.
+// unit type (W, b and c), the trainer's step with and without L1 and L2
+// weight decay, the learning-rate schedule, exact partition functions
+// (binary units by brute force, gaussian visible or hidden units by
+// numerical integration, softmax hidden units by enumeration), Gibbs
+// samples against the exact distribution, and AIS against exact log Z.
 
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numbers>
 #include <numeric>
 #include <random>
 
@@ -17,6 +21,7 @@
 #include "models/ais.hpp"
 #include "models/cd.hpp"
 #include "models/exact.hpp"
+#include "models/rbm_fit.hpp"
 
 using namespace ebm;
 
@@ -126,7 +131,8 @@ TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for eve
     Textbook t = textbook(r, data, ex.value(vk), batch);
     check_close(ex.value(grads[0]), t.dw, "dW");
     check_close(ex.value(grads[1]), t.db, "db");
-    if (vu == Unit::binary || vu == Unit::softmax || vu == Unit::count) check_close(ex.value(grads[2]), t.dc, "dc");
+    // every visible type: for gaussian and rectified units dF/dc = -(v - c), and c cancels between the phases
+    check_close(ex.value(grads[2]), t.dc, "dc");
     if (vu == Unit::count) {  // the chain keeps each document's length
       auto vs = ex.value(vk);
       for (int64_t n = 0; n < batch; ++n)
@@ -159,6 +165,68 @@ TEST_CASE("rbm/cd: one trainer step moves W by lr times the textbook update (CD-
       CHECK(std::equal(neg.begin(), neg.end(), g.value(t.chain).begin()));
     }
   }
+}
+
+TEST_CASE("rbm/cd: with L1 and L2 weight decay one step moves W by -lr (textbook + l1 sign(W) + wd W)") {
+  Graph g;
+  Rbm r = Rbm::make(g, "rbm", {.visible = 12, .hidden = 5, .init_std = 0.2f});
+  const float lr = 0.5f, l1 = 0.03f, wd = 0.02f;
+  CdTrainer t = make_cd_trainer(r, {.batch = 8, .lr = lr, .momentum = 0.0f, .weight_decay = wd, .l1 = l1});
+  auto data = binary_data(8, 12, 5);
+  std::vector<float> w0(g.value(r.w).begin(), g.value(r.w).end()), b0(g.value(r.b).begin(), g.value(r.b).end()),
+      c0(g.value(r.c).begin(), g.value(r.c).end());
+  Executor ex(g, {.threads = 2, .seed = 8});
+  ex.run({t.negative, t.step}, {{t.v0, data}});
+  std::vector<float> w1(g.value(r.w).begin(), g.value(r.w).end()), b1(g.value(r.b).begin(), g.value(r.b).end()),
+      c1(g.value(r.c).begin(), g.value(r.c).end());
+  std::copy(w0.begin(), w0.end(), g.value(r.w).begin());  // the textbook uses the parameters before the step
+  std::copy(b0.begin(), b0.end(), g.value(r.b).begin());
+  Textbook tb = textbook(r, data, ex.value(t.negative), 8);
+  size_t penalised = 0;
+  for (size_t i = 0; i < w0.size(); ++i) {
+    const double sign = w0[i] > 0 ? 1.0 : w0[i] < 0 ? -1.0 : 0.0;
+    const double want = -double(lr) * (tb.dw[i] + l1 * sign + wd * double(w0[i]));
+    CHECK(w1[i] - w0[i] == doctest::Approx(want).epsilon(1e-3).scale(1e-5));
+    penalised += std::abs(l1 * sign + wd * double(w0[i])) > 0.1 * std::abs(tb.dw[i]);
+  }
+  CHECK(penalised > w0.size() / 4);  // the penalties are a visible part of the step, so leaving one out shows
+  for (size_t j = 0; j < b0.size(); ++j)  // the biases are not decayed
+    CHECK(b1[j] - b0[j] == doctest::Approx(-double(lr) * tb.db[j]).epsilon(1e-3).scale(1e-5));
+  for (size_t i = 0; i < c0.size(); ++i)
+    CHECK(c1[i] - c0[i] == doctest::Approx(-double(lr) * tb.dc[i]).epsilon(1e-3).scale(1e-5));
+}
+
+TEST_CASE("rbm/fit: lr_decay scales epoch e's step by lr_decay^e") {
+  // One batch per epoch and no momentum: epoch 1 (e = 0) is the same step in both runs; epoch 2 (e = 1) starts
+  // from the same parameters with the same draws, so its step with lr_decay 0.5 is half that without decay.
+  const auto data = binary_data(10, 12, 4);
+  const DataSource src = matrix_source(data, 12);
+  struct Run {
+    Graph g;
+    Rbm r;
+    CdTrainer t;
+    Executor ex;
+    RbmFitter fit;
+    explicit Run(float decay, int epochs)
+        : r(Rbm::make(g, "rbm", {.visible = 12, .hidden = 5, .init_std = 0.2f})),
+          t(make_cd_trainer(r, {.batch = 10, .lr = 0.3f, .momentum = 0.0f, .weight_decay = 0.0f})),
+          ex(g, {.threads = 2, .seed = 3}),
+          fit(t, ex, {.epochs = epochs, .lr_decay = decay, .final_momentum = 0.0f, .monitor_images = 10}) {}
+    std::vector<float> w() const { return {g.value(r.w).begin(), g.value(r.w).end()}; }
+  };
+  Run once(1.0f, 1), plain(1.0f, 2), decayed(0.5f, 2), decayed_once(0.5f, 1);
+  once.fit.fit(src, src);
+  decayed_once.fit.fit(src, src);
+  CHECK(once.w() == decayed_once.w());  // epoch 0: lr * 0.5^0 = lr
+  plain.fit.fit(src, src);
+  decayed.fit.fit(src, src);
+  const std::vector<float> w1 = once.w(), full = plain.w(), half = decayed.w();
+  size_t moved = 0;
+  for (size_t i = 0; i < w1.size(); ++i) {
+    CHECK(half[i] - w1[i] == doctest::Approx(0.5 * (double(full[i]) - w1[i])).epsilon(1e-3).scale(1e-6));
+    moved += std::abs(full[i] - w1[i]) > 1e-4f;
+  }
+  CHECK(moved > w1.size() / 2);
 }
 
 TEST_CASE("rbm/cd: a trainer refuses hyper-parameters out of range, naming them") {
@@ -201,6 +269,69 @@ TEST_CASE("rbm/exact: log Z by enumerating either layer agrees with brute force"
   double total = 0;
   for (double f : free_energy_exact(r, all)) total += std::exp(-f - exact_log_z(r));
   CHECK(total == doctest::Approx(1.0).epsilon(1e-10));
+}
+
+TEST_CASE("rbm/exact: log Z with gaussian visible units equals a numerical integral over v of the summed h") {
+  // Z = integral dv sum_h exp(-E), E = |v - c|^2 / 2 - b.h - v'W h: two visible units on a grid, three binary hidden
+  Graph g;
+  Rbm r = Rbm::make(g, "rbm", {.visible = 2, .hidden = 3, .visible_unit = Unit::gaussian, .init_std = 0.8f,
+                               .seed = 5});
+  fill_normal(g.value(r.b), 0.5f, 5, 1);
+  fill_normal(g.value(r.c), 0.5f, 5, 2);
+  auto w = g.value(r.w), b = g.value(r.b), c = g.value(r.c);
+  const double lo = -14, step = 0.04;
+  const int n = 700;
+  double z = 0;
+  for (int a = 0; a < n; ++a)
+    for (int d = 0; d < n; ++d) {
+      const double v[2] = {lo + a * step, lo + d * step};
+      for (int h = 0; h < 8; ++h) {
+        double e = 0.5 * ((v[0] - c[0]) * (v[0] - c[0]) + (v[1] - c[1]) * (v[1] - c[1]));
+        for (int j = 0; j < 3; ++j)
+          if (h >> j & 1) e -= b[size_t(j)] + v[0] * w[size_t(j)] + v[1] * w[size_t(3 + j)];
+        z += std::exp(-e) * step * step;
+      }
+    }
+  CHECK(exact_log_z(r) == doctest::Approx(std::log(z)).epsilon(1e-6));
+}
+
+TEST_CASE("rbm/exact: log Z with gaussian or softmax hidden units equals brute force over v and h") {
+  const int64_t nv = 4, nh = 2;
+  for (Unit hu : {Unit::gaussian, Unit::softmax}) {
+    CAPTURE(to_string(hu));
+    Graph g;
+    Rbm r = Rbm::make(g, "rbm", {.visible = nv, .hidden = nh, .hidden_unit = hu, .init_std = 0.6f, .seed = 8});
+    fill_normal(g.value(r.b), 0.5f, 8, 1);
+    fill_normal(g.value(r.c), 0.5f, 8, 2);
+    auto w = g.value(r.w), b = g.value(r.b), c = g.value(r.c);
+    double z = 0;
+    for (int v = 0; v < (1 << nv); ++v) {
+      const auto bit = [&](int64_t i) { return double(v >> i & 1); };
+      double cv = 0, x[nh] = {};
+      for (int64_t i = 0; i < nv; ++i) cv += c[size_t(i)] * bit(i);
+      for (int64_t j = 0; j < nh; ++j) {
+        x[j] = b[size_t(j)];
+        for (int64_t i = 0; i < nv; ++i) x[j] += bit(i) * w[size_t(i * nh + j)];
+      }
+      if (hu == Unit::softmax) {  // h one-hot: E = -c.v - x_k for the unit k that is on
+        for (int64_t k = 0; k < nh; ++k) z += std::exp(cv + x[k]);
+        continue;
+      }
+      // Gaussian h: E = -c.v + |h|^2 / 2 - x.h, integrated over h on a grid
+      const double lo = -12, step = 0.03;
+      const int n = 800;
+      double inner = 0;
+      for (int a = 0; a < n; ++a)
+        for (int d = 0; d < n; ++d) {
+          const double h0 = lo + a * step, h1 = lo + d * step;
+          inner += std::exp(-(0.5 * (h0 * h0 + h1 * h1) - x[0] * h0 - x[1] * h1)) * step * step;
+        }
+      z += std::exp(cv) * inner;
+    }
+    // Rbm's F for gaussian hidden units leaves out the integral's constant (2 pi)^(nh / 2), and so does exact_log_z
+    const double constant = hu == Unit::gaussian ? 0.5 * double(nh) * std::log(2 * std::numbers::pi) : 0.0;
+    CHECK(exact_log_z(r) == doctest::Approx(std::log(z) - constant).epsilon(1e-6));
+  }
 }
 
 TEST_CASE("rbm/sampling: Gibbs samples of a small RBM match its exact distribution (chi-square)") {
