@@ -51,7 +51,8 @@ std::vector<NamedTensor> Finetuner::state() const {
 void Finetuner::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},   {"step", ex_.step()},      {"seed", ex_.options().seed},
                                {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
-                               {"layers", c_.layers}, {"lr", c_.lr}};
+                               {"layers", c_.layers}, {"lr", c_.lr}, {"lr_decay", cfg_.lr_decay},
+                               {"batch", c_.x.shape().rows}};
   save_checkpoint(cfg_.checkpoint, "classifier", state(), meta.dump());
 }
 
@@ -61,6 +62,19 @@ void Finetuner::load() {
     throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
                 cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
                 cfg_.data_seed);
+  // A batch of another size would shuffle and step differently: not a
+  // continuation. The rates may change (a smaller one after a divergence).
+  if (meta.contains("batch") && meta.at("batch").get<int64_t>() != c_.x.shape().rows)
+    throw Error("resume from '{}': the checkpoint was trained with batches of {}; this run has {}; expected the same "
+                "batch, or a fresh run",
+                cfg_.checkpoint.string(), meta.at("batch").get<int64_t>(), c_.x.shape().rows);
+  auto note = [&](const char* key, float now) {
+    if (meta.contains(key) && meta.at(key).get<float>() != now)
+      notes_.push_back(fmt::format("{}: resumed with {} {:g} (the checkpoint's {:g})", c_.name, key, now,
+                                   meta.at(key).get<float>()));
+  };
+  note("lr", c_.lr);
+  note("lr_decay", cfg_.lr_decay);
   epochs_done_ = meta.at("epoch").get<int>();
   best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
   ex_.set_step(meta.at("step").get<uint64_t>());

@@ -67,6 +67,9 @@ class Finetuner {
   double error(const LabelledRows& set, std::vector<int64_t>* wrong = nullptr);
   int epochs_done() const { return epochs_done_; }
   int best_epoch() const { return best_.at(); }
+  // What a resume changed that the run may change (the learning rate and
+  // its decay, say after a divergence), one line each; empty otherwise.
+  const std::vector<std::string>& resume_notes() const { return notes_; }
 
  private:
   std::vector<NamedTensor> state() const;
@@ -79,6 +82,7 @@ class Finetuner {
   Tensor eval_x_, eval_logits_;
   BestParams best_;  // the parameters at the best epoch, and its validation error
   int epochs_done_ = 0;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace ebm

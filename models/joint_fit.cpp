@@ -39,6 +39,20 @@ std::vector<NamedTensor> JointTrainer::state(const char* phase) const {
   return out;
 }
 
+std::vector<int> JointTrainer::chain_lengths(const char* phase) const {
+  const std::string_view p = phase;
+  if (p == "top") return {cfg_.top_k};
+  if (p == "updown") return cfg_.updown_top_k;
+  return {cfg_.updown_top_k.empty() ? 1 : cfg_.updown_top_k.back()};  // the refit: the schedule's last
+}
+
+float JointTrainer::phase_lr(const char* phase) const {
+  const std::string_view p = phase;
+  if (p == "top") return cfg_.lr;
+  if (p == "updown") return cfg_.updown_lr;
+  return cfg_.refit_lr > 0.0f ? cfg_.refit_lr : cfg_.updown_lr;
+}
+
 int JointTrainer::planned(const char* phase) const {
   const std::string_view p = phase;
   return p == "top" ? cfg_.top_epochs : p == "updown" ? cfg_.updown_epochs : cfg_.refit_epochs;
@@ -46,7 +60,8 @@ int JointTrainer::planned(const char* phase) const {
 
 void JointTrainer::save(const char* phase, int epoch) const {
   nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"planned", planned(phase)},
-                         {"step", ex_.step()}, {"seed", ex_.options().seed}};
+                         {"step", ex_.step()}, {"seed", ex_.options().seed}, {"data_seed", cfg_.data_seed},
+                         {"batch", cfg_.batch}, {"top_k", chain_lengths(phase)}, {"lr", phase_lr(phase)}};
   if (std::string_view(phase) == "updown") {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
@@ -69,7 +84,22 @@ int JointTrainer::saved_epoch(const char* phase) const {
 
 int JointTrainer::load(const char* phase) {
   if (saved_epoch(phase) == 0) return 0;
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint / phase, "joint", state(phase)));
+  const std::filesystem::path dir = cfg_.checkpoint / phase;
+  const auto meta = nlohmann::json::parse(checkpoint_meta(dir, "joint"));
+  // What makes the run another one is refused; a rate may change.
+  auto same = [&](const char* key, const nlohmann::json& now, const char* flag) {
+    if (meta.contains(key) && meta.at(key) != now)
+      throw Error("resume from '{}': the checkpoint has {} {}; this run has {}; expected the same {}, or a fresh run",
+                  dir.string(), key, meta.at(key).dump(), now.dump(), flag);
+  };
+  same("seed", ex_.options().seed, "--seed");
+  same("data_seed", cfg_.data_seed, "--data-seed");
+  same("batch", cfg_.batch, "--batch");
+  same("top_k", chain_lengths(phase), "--top-k");
+  if (meta.contains("lr") && meta.at("lr").get<float>() != phase_lr(phase))
+    notes_.push_back(fmt::format("joint model, {}: resumed with learning rate {:g} (the checkpoint's {:g})", phase,
+                                 phase_lr(phase), meta.at("lr").get<float>()));
+  load_checkpoint(dir, "joint", state(phase));
   ex_.set_step(meta.at("step").get<uint64_t>());
   if (std::string_view(phase) == "updown") {
     if (!meta.contains("best_epoch") || !meta.contains("best_error"))

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <functional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/executor.hpp"
@@ -82,6 +84,9 @@ class JointTrainer {
   // run, or when the phase's schedule depends on its length (up-down's CD-k
   // phases, the refit's annealed rate) and that length changed.
   int saved_epoch(const char* phase) const;
+  // What the resumes so far changed that a run may change (a phase's
+  // learning rate), one line each; cleared by the call.
+  std::vector<std::string> take_resume_notes() { return std::exchange(notes_, {}); }
 
  private:
   template <typename Step>
@@ -95,6 +100,8 @@ class JointTrainer {
   std::vector<NamedTensor> state(const char* phase) const;  // parameters and the phase's velocities
   void save(const char* phase, int epoch) const;
   int planned(const char* phase) const;  // the epochs the config asks of `phase`
+  std::vector<int> chain_lengths(const char* phase) const;  // its CD-k values (up-down: the schedule)
+  float phase_lr(const char* phase) const;                   // its starting learning rate
   int load(const char* phase);           // the epochs done
 
   Dbn& lower_;
@@ -107,6 +114,7 @@ class JointTrainer {
   int ud_k_ = 0;  // the chain length ud_ was built with
   bool trained_ = false;  // a phase trained an epoch in this run: later phases do not resume
   Tensor eval_x_, greedy_scores_, updown_scores_;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace ebm

@@ -96,6 +96,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   Finetuner ft(c, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                        .checkpoint = o.output + "/" + what, .resume = resume});
   const int resumed = ft.epochs_done();
+  for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   if (resumed > o.finetune_epochs)
     fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
                o.finetune_epochs);
@@ -118,6 +119,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
                                .checkpoint = o.output + "/" + what + "_refit",
                                .resume = resume && resumed >= o.finetune_epochs,
                                .keep_best = false, .validate = false});
+    for (const std::string& n : refit.resume_notes()) fmt::print("{}\n", n);
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
     bool refit_warned = false;
     Csv rcsv(o.output + "/" + what + "_refit.csv", "epoch,seconds,train_loss,diverging", refit.epochs_done() > 0);
@@ -160,6 +162,10 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
     top_csv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.valid_error);
   });
+  auto say_notes = [&] {
+    for (const std::string& n : jt.take_resume_notes()) fmt::print("{}\n", n);
+  };
+  say_notes();
   const double greedy = jt.error(d.test, false);
   sum.add(fmt::format("pretrain top {}+10-{}", pen, top_size), top_bar.seconds(), fmt::format("test error {:.2f}% (greedy)", greedy));
   result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));
@@ -172,6 +178,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     bar.update(e.epoch, fmt::format("valid {:.2f}%{}", e.valid_error, e.best ? " *" : ""));
     csv.row("{},{:.3f},{:.3f},{:d}", e.epoch, e.seconds, e.valid_error, static_cast<int>(e.best));
   });
+  say_notes();
   std::vector<int64_t> wrong;
   double err = jt.error(d.test, true, &wrong);
   sum.add("up-down", bar.seconds(),
@@ -187,6 +194,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
       rbar.update(e.epoch, fmt::format("error on all {:.2f}%", e.train_error));
       rcsv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.train_error);
     });
+    say_notes();
     wrong.clear();
     err = jt.error(d.test, true, &wrong);
     sum.add("up-down refit on 60,000", rbar.seconds(),
@@ -275,7 +283,10 @@ int run(const Options& o) {
   for (int l = 0; l < dbn.depth(); ++l) {
     const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = layer_cd(o, l),
                          .data_seed = o.data_seed, .output = o.output, .built_on = o.finetune != "none",
-                         .sample_up = o.sample_up, .transpose_init = o.transpose_init};
+                         .sample_up = o.sample_up, .transpose_init = o.transpose_init,
+                         .run_settings = {{"--pixels", o.pixels},
+                                          {"--sample-up", l > 0 && o.sample_up ? "true" : "false"},
+                                          {"--transpose-init", l > 0 && o.transpose_init ? "true" : "false"}}};
     if (pretrain_layer(dbn, l, ex, image_source(d.train, o.pixel_mode(), o.data_seed),
                        image_source(d.valid, o.pixel_mode(), o.data_seed), pixel_means, plan, resume, sum))
       resume = false;

@@ -5,6 +5,7 @@
 // (<output>/pretrain_layer{L+1}.csv), a warning when it diverges, and a row
 // of the summary table.
 
+#include <map>
 #include <string>
 #include <utility>
 
@@ -63,6 +64,7 @@ struct LayerFit {
 inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource& valid, const LayerFit& p,
                       Summary& sum) {
   const int resumed = fit.epochs_done();
+  for (const std::string& n : fit.resume_notes()) fmt::print("{}: {}\n", p.label, n);
   if (resumed > 0 && resumed < p.epochs && p.built_on)
     fmt::print("{}: resumed at epoch {} of {}; the phases built on it start afresh\n", p.label, resumed, p.epochs);
   if (resumed > p.epochs)
@@ -111,6 +113,9 @@ struct LayerPlan {
   // (Dbn::init_from_below; its shape must allow it): the bound is then
   // where the layer below left it.
   bool transpose_init = false;
+  // The program's flags that shape this layer's data, checked on resume
+  // (RbmFitConfig::run_settings).
+  std::map<std::string, std::string> run_settings = {};
   std::string stack = {};  // names the stack in the progress line and the summary when a run has two ("hash")
 };
 
@@ -127,7 +132,8 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
   if (l == 0 && bias_from_means && !data_means.empty()) r.init_visible_bias(data_means);
   CdTrainer t = make_cd_trainer(r, p.cd);
   RbmFitter fit(t, ex, {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
-                        .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume});
+                        .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume,
+                        .run_settings = p.run_settings});
   const int64_t batch = p.cd.batch;
   const DataSource train = layer_source(dbn, l, ex, images, batch, p.sample_up, p.data_seed);
   const DataSource valid = layer_source(dbn, l, ex, valid_images, batch, p.sample_up, p.data_seed);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include <doctest/doctest.h>
 
@@ -132,6 +133,27 @@ TEST_CASE("dbn/finetune: learns a tiny task, and a resumed run ends bitwise equa
   run(3, false);
   const auto resumed = run(6, true);
   CHECK(resumed.first == straight.first);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("dbn/finetune: a resume with another batch is refused, one with another rate is noted") {
+  const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ft_change_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  auto make = [&](int64_t batch, float lr, bool resume, const std::function<void(Finetuner&)>& check) {
+    Graph g;
+    Classifier c = Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = batch, .sgd = {.lr = lr, .momentum = 0.9f}});
+    Executor ex(g, {.threads = 2, .seed = 3});
+    Finetuner ft(c, ex, {.epochs = 2, .eval_batch = 60, .checkpoint = dir, .resume = resume});
+    check(ft);
+  };
+  make(20, 0.5f, false, [&](Finetuner& ft) { ft.fit(train, valid); });
+  CHECK_THROWS_WITH_AS(make(30, 0.5f, true, [](Finetuner&) {}), doctest::Contains("batches of 20; this run has 30"), Error);
+  make(20, 0.25f, true, [](Finetuner& ft) {
+    REQUIRE(ft.resume_notes().size() == 1);
+    CHECK(ft.resume_notes()[0] == "net: resumed with lr 0.25 (the checkpoint's 0.5)");
+  });
+  make(20, 0.5f, true, [](Finetuner& ft) { CHECK(ft.resume_notes().empty()); });
   std::filesystem::remove_all(dir);
 }
 

@@ -165,3 +165,39 @@ TEST_CASE("joint/fit: up-down ends with the parameters of its epoch of lowest va
     }
   }
 }
+
+TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is refused, one with another rate is noted") {
+  const io::ImageSet all = testing::tiny_digits(200, 1);
+  const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_change_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  struct Change {
+    uint64_t seed = 3, data_seed = 1;
+    int64_t batch = 20;
+    std::vector<int> ks = {1, 3};
+    float updown_lr = 0.05f;
+  };
+  auto run = [&](const Change& c, bool resume) {
+    Graph g;
+    Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});
+    LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+    Executor ex(g, {.threads = 2, .seed = c.seed});
+    JointTrainer jt(lower, top, ex, {.top_epochs = 1, .updown_epochs = 2, .top_k = 1, .updown_top_k = c.ks,
+                                     .batch = c.batch, .lr = 0.1f, .updown_lr = c.updown_lr, .data_seed = c.data_seed,
+                                     .eval_batch = 40, .checkpoint = dir, .resume = resume});
+    jt.train_top(tr, valid, {});
+    jt.up_down(tr, valid, {});
+    return jt.take_resume_notes();
+  };
+  run({}, false);
+  CHECK(run({}, true).empty());
+  CHECK_THROWS_WITH_AS(run({.seed = 4}, true), doctest::Contains("seed 3; this run has 4"), Error);
+  CHECK_THROWS_WITH_AS(run({.data_seed = 2}, true), doctest::Contains("--data-seed"), Error);
+  CHECK_THROWS_WITH_AS(run({.batch = 40}, true), doctest::Contains("--batch"), Error);
+  // The same number of phases, so the saved up-down would be picked up: the other chain lengths must be refused.
+  CHECK_THROWS_WITH_AS(run({.ks = {1, 4}}, true), doctest::Contains("top_k [1,3]; this run has [1,4]"), Error);
+  const std::vector<std::string> notes = run({.updown_lr = 0.02f}, true);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0] == "joint model, updown: resumed with learning rate 0.02 (the checkpoint's 0.05)");
+  std::filesystem::remove_all(dir);
+}
