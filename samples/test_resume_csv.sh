@@ -2,7 +2,8 @@
 # dbn_mnist run, then resumed with more epochs, then resumed with nothing
 # left to do, then run afresh: each phase's CSV file holds one row per
 # epoch of the model its checkpoint holds, never a row twice; a resumed
-# phase keeps its earlier rows, one that starts afresh rewrites them.
+# phase keeps its earlier rows, one that starts afresh rewrites them; the
+# run resumed with more epochs ends bitwise as a fresh run with them.
 # Usage: test_resume_csv.sh DBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -31,10 +32,22 @@ same_start pretrain_layer1.csv run1 3 || fail "resumed: layer 1 lost its first t
 ! same_start pretrain_layer2.csv run1 3 || fail "resumed: layer 2 kept rows, but layer 1 trained on: it starts afresh"
 ! same_start finetune.csv run1 3 || fail "resumed: fine-tuning kept rows, but the layers below trained on"
 keep run2
+# ... and it ends as a fresh run with those epochs would: the same result
+# line and the same fine-tuned weights, bit for bit.
+fresh="$out/fresh"
+mkdir -p "$fresh"
+"$bin" --data "$data" --output "$fresh" --hidden 30,30 --pretrain-epochs 3 --finetune-epochs 3 > "$fresh/log" 2>&1 ||
+  { cat "$fresh/log"; exit 1; }
+want=$(grep '^test_error_pct=' "$fresh/log")
+got=$(grep '^test_error_pct=' "$out/log")
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "resumed: '$got'; a fresh run with the same epochs printed '$want'"
+for f in "$fresh"/finetune/*.npy; do
+  cmp -s "$f" "$out/finetune/$(basename "$f")" || fail "resumed: finetune/$(basename "$f") differs from a fresh run's"
+done
 run --pretrain-epochs 3 --finetune-epochs 3 --resume
 check "resumed with nothing to do" "1 2 3 "
 for f in $files; do cmp -s "$out/$f" "$out/run2/$f" || fail "resumed with nothing to do: $f changed"; done
 run --pretrain-epochs 1 --finetune-epochs 1
 check "a fresh run" "1 "
 test -s "$out/curves.svg" || fail "no curves.svg"
-echo "every CSV file holds each epoch once; resumed phases kept their rows, fresh ones rewrote them"
+echo "every CSV file holds each epoch once; resumed phases kept their rows, fresh ones rewrote them; the resumed run equals a fresh one"
