@@ -82,7 +82,9 @@ void add_options(CLI::App& app, Options& o) {
       ->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
-  app.add_option("--ais-runs", o.ais_runs, "AIS runs (at least 2: the error bar needs their spread)")
+  app.add_option("--ais-runs", o.ais_runs,
+                 "AIS runs (at least 2: the error bar needs their spread; a long-trained model may need 400 or more "
+                 "before log Z's 3-standard-error range has a finite lower end)")
       ->capture_default_str()
       ->check(samples::number_check([](double v) { return v >= 2; }, "2 or more (AIS's error bar needs two runs)",
                                     "INT>=2"));
