@@ -16,7 +16,8 @@ namespace ebm {
 
 JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitConfig cfg)
     : lower_(lower), top_(top), ex_(ex), cfg_(std::move(cfg)),
-      cd_(make_labelled_cd(top, cfg_.batch, cfg_.top_k, {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = cfg_.top_weight_decay})) {
+      cd_(make_labelled_cd(top, cfg_.batch, cfg_.top_k,
+                           {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = cfg_.top_weight_decay})) {
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
@@ -99,15 +100,14 @@ int JointTrainer::load(const char* phase) {
   if (meta.contains("lr") && meta.at("lr").get<float>() != phase_lr(phase))
     notes_.push_back(fmt::format("joint model, {}: resumed with learning rate {:g} (the checkpoint's {:g})", phase,
                                  phase_lr(phase), meta.at("lr").get<float>()));
+  const bool updown = std::string_view(phase) == "updown";
+  if (updown && (!meta.contains("best_epoch") || !meta.contains("best_error")))
+    throw Error("resume from '{}': an up-down checkpoint without best_epoch and best_error (written before up-down "
+                "kept its best epoch); expected both: train up-down again without --resume",
+                dir.string());
   load_checkpoint(dir, "joint", state(phase));
   ex_.set_step(meta.at("step").get<uint64_t>());
-  if (std::string_view(phase) == "updown") {
-    if (!meta.contains("best_epoch") || !meta.contains("best_error"))
-      throw Error(fmt::format("{}: an up-down checkpoint without best_epoch and best_error (written before up-down kept "
-                              "its best epoch); expected both: train up-down again without --resume",
-                              (cfg_.checkpoint / phase).string()));
-    ud_best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
-  }
+  if (updown) ud_best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
   return meta.at("epoch").get<int>();
 }
 
@@ -137,7 +137,8 @@ void JointTrainer::epochs(const char* phase, int total, bool after_up_down, cons
     const double s = train_epoch(train, cfg_.data_seed + (after_up_down ? 1 : 0), e, step);
     check_finite(state(phase), fmt::format("joint model, {}", phase), e + 1);
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
-    const bool best = std::string_view(phase) == "updown" && cfg_.updown_keep_best && ud_best_.offer(e + 1, valid_error);
+    const bool best =
+        std::string_view(phase) == "updown" && cfg_.updown_keep_best && ud_best_.offer(e + 1, valid_error);
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
     if (on_epoch) on_epoch({phase, e + 1, s, valid_error, 0.0, best});
   }

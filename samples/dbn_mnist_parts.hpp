@@ -154,14 +154,15 @@ inline void add_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
       ->capture_default_str();
-  app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W (the DBN's RBMs; see --top-weight-decay)")
+  app.add_option("--weight-decay", o.weight_decay,
+                 "pretraining L2 penalty on W (the DBN's RBMs; see --top-weight-decay)")
       ->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
   app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str()
       ->check(samples::kPositive);
-  app.add_option("--top-lr", o.top_lr, "up-down: the labelled top RBM's pretraining learning rate")->capture_default_str()
-      ->check(samples::kPositive);
+  app.add_option("--top-lr", o.top_lr, "up-down: the labelled top RBM's pretraining learning rate")
+      ->capture_default_str()->check(samples::kPositive);
   app.add_option("--top-weight-decay", o.top_weight_decay, "up-down: the labelled top RBM's L2 penalty on its weights")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--top-k", o.top_k,

@@ -50,4 +50,5 @@ for f in $files; do cmp -s "$out/$f" "$out/run2/$f" || fail "resumed with nothin
 run --pretrain-epochs 1 --finetune-epochs 1
 check "a fresh run" "1 "
 test -s "$out/curves.svg" || fail "no curves.svg"
-echo "every CSV file holds each epoch once; resumed phases kept their rows, fresh ones rewrote them; the resumed run equals a fresh one"
+echo "every CSV file holds each epoch once; resumed phases kept their rows, fresh ones rewrote them;" \
+  "the resumed run equals a fresh one"
