@@ -9,6 +9,7 @@
 
 #include "graph/functions.hpp"
 #include "io/batch.hpp"
+#include "models/checkpoint_meta.hpp"
 #include "models/evaluate.hpp"
 
 namespace ebm {
@@ -57,27 +58,36 @@ void Finetuner::save() const {
 }
 
 void Finetuner::load() {
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "classifier", state()));
-  if (meta.at("seed") != ex_.options().seed || meta.at("data_seed") != cfg_.data_seed)
-    throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
-                cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
-                cfg_.data_seed);
-  // A batch of another size would shuffle and step differently: not a
-  // continuation. The rates may change (a smaller one after a divergence).
-  if (meta.contains("batch") && meta.at("batch").get<int64_t>() != c_.x.shape().rows)
-    throw Error("resume from '{}': the checkpoint was trained with batches of {}; this run has {}; expected the same "
-                "batch, or a fresh run",
-                cfg_.checkpoint.string(), meta.at("batch").get<int64_t>(), c_.x.shape().rows);
+  const std::string where = cfg_.checkpoint.string();
+  nlohmann::json meta;
+  // Checked before any tensor is read, so a refused checkpoint leaves the
+  // net as it was.
+  auto check = [&](const std::string& text) {
+    meta = nlohmann::json::parse(text);
+    const uint64_t seed = meta_count(meta, "seed", where), data_seed = meta_count(meta, "data_seed", where);
+    if (seed != ex_.options().seed || data_seed != cfg_.data_seed)
+      throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
+                  where, seed, data_seed, ex_.options().seed, cfg_.data_seed);
+    // A batch of another size would shuffle and step differently: not a
+    // continuation. The rates may change (a smaller one after a divergence).
+    if (meta.contains("batch") && meta_count(meta, "batch", where) != static_cast<uint64_t>(c_.x.shape().rows))
+      throw Error("resume from '{}': the checkpoint was trained with batches of {}; this run has {}; expected the "
+                  "same batch, or a fresh run",
+                  where, meta_count(meta, "batch", where), c_.x.shape().rows);
+    for (const char* key : {"epoch", "step", "best_epoch"}) meta_count(meta, key, where);
+    meta_number(meta, "best_error", where);
+  };
+  load_checkpoint(cfg_.checkpoint, "classifier", state(), check);
   auto note = [&](const char* key, float now) {
-    if (meta.contains(key) && meta.at(key).get<float>() != now)
+    if (meta.contains(key) && static_cast<float>(meta_number(meta, key, where)) != now)
       notes_.push_back(fmt::format("{}: resumed with {} {:g} (the checkpoint's {:g})", c_.name, key, now,
-                                   meta.at(key).get<float>()));
+                                   meta_number(meta, key, where)));
   };
   note("lr", c_.lr);
   note("lr_decay", cfg_.lr_decay);
-  epochs_done_ = meta.at("epoch").get<int>();
-  best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
-  ex_.set_step(meta.at("step").get<uint64_t>());
+  epochs_done_ = static_cast<int>(meta_count(meta, "epoch", where));
+  best_.set_record(static_cast<int>(meta_count(meta, "best_epoch", where)), meta_number(meta, "best_error", where));
+  ex_.set_step(meta_count(meta, "step", where));
 }
 
 std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::ImageSet& valid,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 
 #include "io/batch.hpp"
 #include "models/checkpoint.hpp"
+#include "models/checkpoint_meta.hpp"
 #include "models/evaluate.hpp"
 
 namespace ebm {
@@ -27,7 +29,7 @@ double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vec
   return classification_error(ex_, eval_x_, after_up_down ? updown_scores_ : greedy_scores_, set, wrong);
 }
 
-std::vector<NamedTensor> JointTrainer::state(const char* phase) const {
+std::vector<NamedTensor> JointTrainer::state(const char* phase, bool with_best) const {
   std::vector<NamedTensor> out;
   auto add = [&](Tensor t) { out.push_back({t.graph->label(t.id), t}); };
   for (Tensor t : top_.params()) add(t);
@@ -35,7 +37,7 @@ std::vector<NamedTensor> JointTrainer::state(const char* phase) const {
     for (Tensor t : *v) add(t);
   const Optimizer& opt = std::string_view(phase) == "top" ? cd_.opt : ud_.opt;
   for (size_t i = 0; i < opt.state.size(); ++i) out.push_back({fmt::format("velocity{}", i), opt.state[i]});
-  if (std::string_view(phase) == "updown")
+  if (std::string_view(phase) == "updown" && with_best)
     for (Tensor t : ud_best_.copies()) add(t);
   return out;
 }
@@ -67,6 +69,7 @@ void JointTrainer::save(const char* phase, int epoch) const {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
   }
+  if (std::string_view(phase) == "top") meta["weight_decay"] = cfg_.top_weight_decay;
   save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
 }
 
@@ -80,12 +83,13 @@ int JointTrainer::saved_epoch(const char* phase) const {
   const std::string_view p = phase;
   const bool length_matters = (p == "updown" && cfg_.updown_top_k.size() > 1) || (p == "refit" && cfg_.refit_anneal);
   if (length_matters && meta.value("planned", planned(phase)) != planned(phase)) return 0;
-  return meta.at("epoch").get<int>();
+  return static_cast<int>(meta_count(meta, "epoch", (cfg_.checkpoint / phase).string()));
 }
 
 int JointTrainer::load(const char* phase) {
   if (saved_epoch(phase) == 0) return 0;
   const std::filesystem::path dir = cfg_.checkpoint / phase;
+  const std::string where = dir.string();
   const auto meta = nlohmann::json::parse(checkpoint_meta(dir, "joint"));
   // What makes the run another one is refused; a rate may change.
   auto same = [&](const char* key, const nlohmann::json& now, const char* flag) {
@@ -97,18 +101,28 @@ int JointTrainer::load(const char* phase) {
   same("data_seed", cfg_.data_seed, "--data-seed");
   same("batch", cfg_.batch, "--batch");
   same("top_k", chain_lengths(phase), "--top-k");
+  if (std::string_view(phase) == "top") same("weight_decay", cfg_.top_weight_decay, "--top-weight-decay");
+  const int epoch = static_cast<int>(meta_count(meta, "epoch", where));
+  const uint64_t step = meta_count(meta, "step", where);
   if (meta.contains("lr") && meta.at("lr").get<float>() != phase_lr(phase))
     notes_.push_back(fmt::format("joint model, {}: resumed with learning rate {:g} (the checkpoint's {:g})", phase,
                                  phase_lr(phase), meta.at("lr").get<float>()));
+  // An up-down checkpoint from before up-down kept its best epoch has no
+  // copies: it resumes with its own parameters as the best so far, of an
+  // error any epoch beats.
   const bool updown = std::string_view(phase) == "updown";
-  if (updown && (!meta.contains("best_epoch") || !meta.contains("best_error")))
-    throw Error("resume from '{}': an up-down checkpoint without best_epoch and best_error (written before up-down "
-                "kept its best epoch); expected both: train up-down again without --resume",
-                dir.string());
-  load_checkpoint(dir, "joint", state(phase));
-  ex_.set_step(meta.at("step").get<uint64_t>());
-  if (updown) ud_best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
-  return meta.at("epoch").get<int>();
+  const bool recorded = meta.contains("best_epoch") && meta.contains("best_error");
+  load_checkpoint(dir, "joint", state(phase, !updown || recorded));
+  ex_.set_step(step);
+  if (updown && recorded) {
+    ud_best_.set_record(static_cast<int>(meta_count(meta, "best_epoch", where)), meta_number(meta, "best_error", where));
+  } else if (updown) {
+    ud_best_.keep(0, std::numeric_limits<double>::max());
+    notes_.push_back(fmt::format("joint model, updown: '{}' was written before up-down kept its best epoch; the "
+                                 "epochs from {} on choose among themselves",
+                                 where, epoch + 1));
+  }
+  return epoch;
 }
 
 // One epoch of shuffled batches: step(e, xs, ys) per batch with sampled pixels
@@ -131,9 +145,10 @@ double JointTrainer::train_epoch(const io::ImageSet& train, uint64_t shuffle_see
 // Epochs `done` .. `total` of a phase, each followed by the validation error
 // and a checkpoint.
 template <typename Step>
-void JointTrainer::epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train,
-                          const io::ImageSet& valid, Step step, const std::function<void(const JointEpoch&)>& on_epoch) {
-  for (int e = load(phase); e < total; ++e) {
+int JointTrainer::epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train,
+                         const io::ImageSet& valid, Step step, const std::function<void(const JointEpoch&)>& on_epoch) {
+  const int loaded = load(phase);
+  for (int e = loaded; e < total; ++e) {
     const double s = train_epoch(train, cfg_.data_seed + (after_up_down ? 1 : 0), e, step);
     check_finite(state(phase), fmt::format("joint model, {}", phase), e + 1);
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
@@ -142,6 +157,7 @@ void JointTrainer::epochs(const char* phase, int total, bool after_up_down, cons
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
     if (on_epoch) on_epoch({phase, e + 1, s, valid_error, 0.0, best});
   }
+  return std::max(loaded, total);
 }
 
 void JointTrainer::train_top(const io::ImageSet& train, const io::ImageSet& valid,
@@ -181,12 +197,16 @@ void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
   // On resume, rebuild the steps in the order an unbroken run built them, so
   // every op (and the random stream keyed by its id) is the same.
   for (int e = 0, done = saved_epoch("updown"); e < done; ++e) set_top_k(top_k_at(e));
-  epochs("updown", cfg_.updown_epochs, true, train, valid, [&](int e, std::span<const float> xs, std::span<const float> ys) {
-    set_top_k(top_k_at(e));
-    ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
-  }, on_epoch);
+  // The epochs the model holds: more than asked when a checkpoint of a
+  // one-length schedule held more.
+  const int held = epochs("updown", cfg_.updown_epochs, true, train, valid,
+                          [&](int e, std::span<const float> xs, std::span<const float> ys) {
+                            set_top_k(top_k_at(e));
+                            ex_.run({ud_.step}, {{ud_.v, xs}, {ud_.y, ys}});
+                          },
+                          on_epoch);
   const int best = ud_best_.at();
-  if (cfg_.updown_keep_best && best > 0 && best < cfg_.updown_epochs) {
+  if (cfg_.updown_keep_best && best > 0 && best < held) {
     ud_best_.restore();
     for (Tensor v : ud_.opt.state) std::ranges::fill(lower_.graph->value(v), 0.0f);
   }

@@ -92,12 +92,14 @@ class JointTrainer {
   template <typename Step>
   double train_epoch(const io::ImageSet& train, uint64_t shuffle_seed, int e, Step step);
   template <typename Step>
-  void epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train, const io::ImageSet& valid,
-              Step step, const std::function<void(const JointEpoch&)>& on_epoch);
+  // Returns the epochs the phase's model then holds.
+  int epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train, const io::ImageSet& valid,
+             Step step, const std::function<void(const JointEpoch&)>& on_epoch);
   SgdOptions updown_sgd() const { return {.lr = cfg_.updown_lr, .momentum = 0.9f}; }
   int top_k_at(int epoch) const;  // up-down's chain length in that epoch (0-based)
   void set_top_k(int k);          // rebuilds ud_'s step for a new chain length
-  std::vector<NamedTensor> state(const char* phase) const;  // parameters and the phase's velocities
+  // The parameters and the phase's velocities (and up-down's best copies, unless with_best is false).
+  std::vector<NamedTensor> state(const char* phase, bool with_best = true) const;
   void save(const char* phase, int epoch) const;
   int planned(const char* phase) const;  // the epochs the config asks of `phase`
   std::vector<int> chain_lengths(const char* phase) const;  // its CD-k values (up-down: the schedule)

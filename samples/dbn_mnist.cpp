@@ -121,6 +121,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
                                .keep_best = false, .validate = false});
     for (const std::string& n : refit.resume_notes()) fmt::print("{}\n", n);
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
+    if (refit.epochs_done() > 0) rbar.resumed(std::min(refit.epochs_done(), ft.best_epoch()));
     bool refit_warned = false;
     Csv rcsv(o.output + "/" + what + "_refit.csv", "epoch,seconds,train_loss,diverging", refit.epochs_done() > 0);
     refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) {

@@ -88,15 +88,6 @@ struct Options {
     if (pretrain_epochs.size() != hidden.size())
       throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", pretrain_epochs.size(),
                   hidden.size());
-    if (method.size() == 1) method.assign(hidden.size(), method[0]);
-    if (method.size() != hidden.size())
-      throw Error("--method: {} values for {} layers; give one, or one per layer", method.size(), hidden.size());
-    if (transpose_init)  // layer l (l >= 1) can start as layer l - 1's transpose only if it is l - 1 turned around
-      for (size_t l = 1; l < hidden.size(); ++l)
-        if (hidden[l] != layers()[l - 1])
-          throw Error("--transpose-init: layer {} is {}-{}, not the transpose of layer {} ({}-{}); expected hidden "
-                      "sizes that alternate, such as 500,784,500",
-                      l + 1, hidden[l - 1], hidden[l], l, layers()[l - 1], hidden[l - 1]);
     if (finetune != "backprop" && finetune != "updown" && finetune != "none")
       throw Error("--finetune '{}': expected backprop, updown or none", finetune);
     if ((refit_epochs > 0 || refit_lr > 0.0f) && finetune != "updown")
@@ -104,6 +95,23 @@ struct Options {
                   "count and rates validation chose)");
     if (finetune == "updown" && hidden.size() < 2)
       throw Error("--finetune updown: needs at least two hidden layers (the top one joins the labels)");
+    // The DBN's own RBMs: with up-down the top size is the labelled RBM's,
+    // trained by --top-k, never transposed.
+    const size_t depth = finetune == "updown" ? hidden.size() - 1 : hidden.size();
+    if (method.size() == 1) method.assign(depth, method[0]);
+    if (method.size() != depth)
+      throw Error("--method: {} values for {} layers{}; give one, or one per layer", method.size(), depth,
+                  depth < hidden.size() ? " (the labelled top RBM's CD-k is --top-k)" : "");
+    if (transpose_init && depth < 2)
+      throw Error("--transpose-init: the DBN has {} layer; expected at least two, the second to start as the first's "
+                  "transpose",
+                  depth);
+    if (transpose_init)  // layer l (l >= 1) can start as layer l - 1's transpose only if it is l - 1 turned around
+      for (size_t l = 1; l < depth; ++l)
+        if (hidden[l] != layers()[l - 1])
+          throw Error("--transpose-init: layer {} is {}-{}, not the transpose of layer {} ({}-{}); expected hidden "
+                      "sizes that alternate, such as 500,784,500",
+                      l + 1, hidden[l - 1], hidden[l], l, layers()[l - 1], hidden[l - 1]);
     // Flags that would be ignored are refused, so that no run quietly does less than asked.
     if (baseline && finetune != "backprop")
       throw Error("--baseline: the random-start baseline is trained by backprop; expected --finetune backprop");

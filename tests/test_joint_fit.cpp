@@ -175,7 +175,7 @@ TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is ref
     uint64_t seed = 3, data_seed = 1;
     int64_t batch = 20;
     std::vector<int> ks = {1, 3};
-    float updown_lr = 0.05f;
+    float updown_lr = 0.05f, top_weight_decay = 2e-4f;
   };
   auto run = [&](const Change& c, bool resume) {
     Graph g;
@@ -183,7 +183,8 @@ TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is ref
     LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
     Executor ex(g, {.threads = 2, .seed = c.seed});
     JointTrainer jt(lower, top, ex, {.top_epochs = 1, .updown_epochs = 2, .top_k = 1, .updown_top_k = c.ks,
-                                     .batch = c.batch, .lr = 0.1f, .updown_lr = c.updown_lr, .data_seed = c.data_seed,
+                                     .batch = c.batch, .lr = 0.1f, .top_weight_decay = c.top_weight_decay,
+                                     .updown_lr = c.updown_lr, .data_seed = c.data_seed,
                                      .eval_batch = 40, .checkpoint = dir, .resume = resume});
     jt.train_top(tr, valid, {});
     jt.up_down(tr, valid, {});
@@ -194,10 +195,61 @@ TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is ref
   CHECK_THROWS_WITH_AS(run({.seed = 4}, true), doctest::Contains("seed 3; this run has 4"), Error);
   CHECK_THROWS_WITH_AS(run({.data_seed = 2}, true), doctest::Contains("--data-seed"), Error);
   CHECK_THROWS_WITH_AS(run({.batch = 40}, true), doctest::Contains("--batch"), Error);
+  CHECK_THROWS_WITH_AS(run({.top_weight_decay = 1e-3f}, true), doctest::Contains("--top-weight-decay"), Error);
   // The same number of phases, so the saved up-down would be picked up: the other chain lengths must be refused.
   CHECK_THROWS_WITH_AS(run({.ks = {1, 4}}, true), doctest::Contains("top_k [1,3]; this run has [1,4]"), Error);
   const std::vector<std::string> notes = run({.updown_lr = 0.02f}, true);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0] == "joint model, updown: resumed with learning rate 0.02 (the checkpoint's 0.05)");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("joint/fit: up-down keeping its best epoch resumes bitwise, and ends with the best of the epochs it holds") {
+  const io::ImageSet all = testing::tiny_digits(360, 1);
+  const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_best_{}", ::getpid());
+  struct Result {
+    std::vector<float> params;
+    int best = 0;
+  };
+  // Up-down at a large rate (its validation error wanders), stopped after
+  // `stop` epochs when given, with `epochs` asked.
+  auto run = [&](int epochs, bool resume, int stop) {
+    Graph g;
+    Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});
+    LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+    Executor ex(g, {.threads = 2, .seed = 3});
+    JointTrainer jt(lower, top, ex, {.top_epochs = 2, .updown_epochs = epochs, .top_k = 1, .updown_top_k = {1},
+                                     .batch = 20, .lr = 0.1f, .updown_lr = 0.5f, .eval_batch = 30, .checkpoint = dir,
+                                     .resume = resume});
+    jt.train_top(tr, valid, {});
+    jt.up_down(tr, valid, [&](const JointEpoch& e) {
+      if (e.epoch == stop) throw Stop{};
+    });
+    Result r{.params = {}, .best = jt.updown_best_epoch()};
+    std::vector<Tensor> state = g.params();
+    for (Tensor t : jt.updown_model().opt.state) state.push_back(t);
+    for (Tensor t : state) r.params.insert(r.params.end(), g.value(t).begin(), g.value(t).end());
+    return r;
+  };
+  std::filesystem::remove_all(dir);
+  const Result straight = run(8, false, 0);
+  REQUIRE(straight.best < 8);  // an earlier epoch was restored
+  for (const int stop : {straight.best - 1, straight.best, straight.best + 1, 7}) {
+    if (stop < 1) continue;
+    CAPTURE(stop);
+    std::filesystem::remove_all(dir);
+    CHECK_THROWS_AS(run(8, false, stop), Stop);
+    const Result resumed = run(8, true, 0);
+    CHECK(resumed.best == straight.best);
+    CHECK(resumed.params == straight.params);
+  }
+  // All 8 epochs saved, 5 asked (one chain length: the checkpoint is used as
+  // it is): the model is the best of the 8 it holds, as the unbroken run's.
+  std::filesystem::remove_all(dir);
+  run(8, false, 0);
+  const Result fewer = run(5, true, 0);
+  CHECK(fewer.best == straight.best);
+  CHECK(fewer.params == straight.params);
   std::filesystem::remove_all(dir);
 }
