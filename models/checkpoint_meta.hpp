@@ -16,17 +16,21 @@ namespace ebm {
 
 // meta[key] as a count (a non-negative integer).
 inline uint64_t meta_count(const nlohmann::json& meta, const char* key, std::string_view where) {
-  if (!meta.contains(key)) throw Error("checkpoint '{}': its meta has no key '{}'; expected a count", where, key);
+  if (!meta.contains(key))
+    throw Error("checkpoint '{}': manifest.json's meta has no key '{}'; expected a count", where, key);
   if (!meta.at(key).is_number_unsigned())
-    throw Error("checkpoint '{}': its meta key '{}' is {}; expected a count", where, key, meta.at(key).dump());
+    throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected a count", where, key,
+                meta.at(key).dump());
   return meta.at(key).get<uint64_t>();
 }
 
 // meta[key] as a number.
 inline double meta_number(const nlohmann::json& meta, const char* key, std::string_view where) {
-  if (!meta.contains(key)) throw Error("checkpoint '{}': its meta has no key '{}'; expected a number", where, key);
+  if (!meta.contains(key))
+    throw Error("checkpoint '{}': manifest.json's meta has no key '{}'; expected a number", where, key);
   if (!meta.at(key).is_number())
-    throw Error("checkpoint '{}': its meta key '{}' is {}; expected a number", where, key, meta.at(key).dump());
+    throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected a number", where, key,
+                meta.at(key).dump());
   return meta.at(key).get<double>();
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "graph/functions.hpp"
+#include "models/checkpoint_meta.hpp"
 #include "models/checkpoint.hpp"
 #include "models/crbm.hpp"
 
@@ -213,17 +214,8 @@ void RbmFitter::load() {
                   saved_run.dump());
     for (const auto& [key, value] : want.at("run").items()) expect(saved_run, key, value);
     // What a resume needs to continue: the epoch and the executor's step.
-    const auto count = [&](const char* key) {
-      const char* expected = "expected a count (the epochs done, the executor's step)";
-      if (!meta.contains(key))
-        throw Error("checkpoint '{}': manifest.json's meta has no key '{}'; {}", where, key, expected);
-      if (!meta.at(key).is_number_unsigned())
-        throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; {}", where, key, meta.at(key).dump(),
-                    expected);
-      return meta.at(key).get<uint64_t>();
-    };
-    epoch = static_cast<int>(count("epoch"));
-    step = count("step");
+    epoch = static_cast<int>(meta_count(meta, "epoch", where));
+    step = meta_count(meta, "step", where);
     if (meta.contains("lr") && meta.at("lr") != nlohmann::json(t_.config.lr))
       notes.push_back(fmt::format("resumed with lr {} (checkpoint: {})", t_.config.lr, shown(meta.at("lr"))));
   };
