@@ -95,7 +95,7 @@ int JointTrainer::load(const char* phase) {
   auto same = [&](const char* key, const nlohmann::json& now, const char* flag) {
     if (meta.contains(key) && meta.at(key) != now)
       throw Error("resume from '{}': the checkpoint has {} {}; this run has {}; expected the same {}, or a fresh run",
-                  dir.string(), key, meta.at(key).dump(), now.dump(), flag);
+                  where, key, meta.at(key).dump(), now.dump(), flag);
   };
   same("seed", ex_.options().seed, "--seed");
   same("data_seed", cfg_.data_seed, "--data-seed");
@@ -104,9 +104,10 @@ int JointTrainer::load(const char* phase) {
   if (std::string_view(phase) == "top") same("weight_decay", cfg_.top_weight_decay, "--top-weight-decay");
   const int epoch = static_cast<int>(meta_count(meta, "epoch", where));
   const uint64_t step = meta_count(meta, "step", where);
-  if (meta.contains("lr") && meta.at("lr").get<float>() != phase_lr(phase))
+  if (const float saved = meta.contains("lr") ? static_cast<float>(meta_number(meta, "lr", where)) : phase_lr(phase);
+      saved != phase_lr(phase))
     notes_.push_back(fmt::format("joint model, {}: resumed with learning rate {:g} (the checkpoint's {:g})", phase,
-                                 phase_lr(phase), meta.at("lr").get<float>()));
+                                 phase_lr(phase), saved));
   // An up-down checkpoint from before up-down kept its best epoch has no
   // copies: it resumes with its own parameters as the best so far, of an
   // error any epoch beats.
