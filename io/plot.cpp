@@ -21,17 +21,6 @@ constexpr double kPanelW = 380, kPanelH = 300;
 constexpr double kLeft = 62, kRight = 14, kTop = 62, kBottom = 46;  // the frame inside a panel
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"};
 
-std::string escaped(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
 
 // v as a tick label: as many digits as tell it from its neighbours `step` away.
 std::string tick_label(double v, double step) {
@@ -126,13 +115,13 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
   const double h = kPanelH - kTop - kBottom - extra;
   const double fx = ox + kLeft, fy = oy + kTop + extra;  // the frame's top left corner
   svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="14" text-anchor="middle">{}</text>)~" "\n",
-                     ox + kLeft + w / 2, oy + 20, escaped(p.title));
+                     ox + kLeft + w / 2, oy + 20, xml_escaped(p.title));
   svg += fmt::format(R"~(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="none" stroke="#444"/>)~" "\n",
                      fx, fy, w, h);
   svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="middle">{}</text>)~" "\n",
-                     fx + w / 2, oy + kPanelH - 8, escaped(p.x_label + (p.log_x ? " (log scale)" : "")));
+                     fx + w / 2, oy + kPanelH - 8, xml_escaped(p.x_label + (p.log_x ? " (log scale)" : "")));
   svg += fmt::format(R"~(<text transform="translate({:.1f},{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)~" "\n",
-                     ox + 14, fy + h / 2, escaped(p.y_label + (p.log_y ? " (log scale)" : "")));
+                     ox + 14, fy + h / 2, xml_escaped(p.y_label + (p.log_y ? " (log scale)" : "")));
   std::vector<std::vector<Point>> points;
   Range xr, yr;
   for (const Series& s : p.series) {
@@ -207,11 +196,11 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
     if (lx > fx && lx + entry > fx + w) lx = fx, ly += kLegendRow;
     if (s.points_only)
       svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/><text x="{:.1f}" y="{:.1f}" font-size="11">{}</text>)~" "\n",
-                         lx + 10, ly, color, lx + 25, ly + 4, escaped(s.label));
+                         lx + 10, ly, color, lx + 25, ly + 4, xml_escaped(s.label));
     else
       svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{2:.1f}" y2="{1:.1f}" stroke="{3}" stroke-width="2"{4}/><text x="{5:.1f}" y="{6:.1f}" font-size="11">{7}</text>)~" "\n",
                          lx, ly, lx + 20, color, s.dashed ? R"~( stroke-dasharray="5,3")~" : "", lx + 25, ly + 4,
-                         escaped(s.label));
+                         xml_escaped(s.label));
     lx += entry;
   }
 }
@@ -247,10 +236,22 @@ void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> pa
       width, height);
   if (!title.empty())
     svg += fmt::format(R"~(<text x="{:.1f}" y="22" font-size="16" font-weight="bold" text-anchor="middle">{}</text>)~" "\n",
-                       width / 2, escaped(title));
+                       width / 2, xml_escaped(title));
   for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, panels[i], kPanelW * static_cast<double>(i), top);
   svg += "</svg>\n";
   write_atomically(path, {std::span<const char>(svg.data(), svg.size())});
+}
+
+std::string xml_escaped(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out;
 }
 
 }  // namespace ebm::io
