@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "graph/profile.hpp"
-#include "io/plot.hpp"
+#include "ops/xml.hpp"
 
 namespace ebm {
 namespace {
@@ -88,8 +88,8 @@ void Profile::write_svg_timeline(const std::string& path, int runs) const {
       const std::string piece = e.piece ? fmt::format(", rows {}-{}, columns {}-{}", e.i0, e.i1, e.j0, e.j1) : "";
       bars += fmt::format(R"~(<rect x="{:.2f}" y="{:.1f}" width="{:.2f}" height="{:.1f}" fill="{}"><title>{}{}{} ({:.1f} us)</title></rect>)~" "\n",
                           x_of(a), kTop + kLane * e.thread + 3, std::max(0.4, x_of(b) - x_of(a)), kLane - 6,
-                          color_of(t.label), io::xml_escaped(t.label),
-                          t.about.empty() ? "" : " on " + io::xml_escaped(t.about), piece,
+                          color_of(t.label), xml_escaped(t.label),
+                          t.about.empty() ? "" : " on " + xml_escaped(t.about), piece,
                           static_cast<double>(e.end_ns - e.start_ns) * 1e-3);
     }
     if (ops.size() > kNamed + 1) ops.resize(kNamed + 1), ops.back() = "other ops";
@@ -120,7 +120,7 @@ void Profile::write_svg_timeline(const std::string& path, int runs) const {
       const double lx = kLeft + static_cast<double>(i % per_row) * plot_w / per_row;
       const double ly = axis_y + 40 + 18.0 * static_cast<double>(i / per_row);
       svg += fmt::format(R"~(<rect x="{:.1f}" y="{:.1f}" width="14" height="10" fill="{}"/><text x="{:.1f}" y="{:.1f}" font-size="11">{}</text>)~" "\n",
-                         lx, ly - 9, kColors[std::min(i, kNamed)], lx + 19, ly, io::xml_escaped(ops[i]));
+                         lx, ly - 9, kColors[std::min(i, kNamed)], lx + 19, ly, xml_escaped(ops[i]));
     }
   }
   svg += "</svg>\n";

@@ -13,6 +13,7 @@
 
 #include "io/files.hpp"
 #include "ops/error.hpp"
+#include "ops/xml.hpp"
 
 namespace ebm::io {
 namespace {
@@ -240,18 +241,6 @@ void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> pa
   for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, panels[i], kPanelW * static_cast<double>(i), top);
   svg += "</svg>\n";
   write_atomically(path, {std::span<const char>(svg.data(), svg.size())});
-}
-
-std::string xml_escaped(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '&') out += "&amp;";
-    else if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '"') out += "&quot;";
-    else if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out;
 }
 
 }  // namespace ebm::io

@@ -38,9 +38,4 @@ void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> pa
 // or below hi; lo == hi gives that one value.
 std::vector<double> nice_ticks(double lo, double hi, int target = 5);
 
-// `s` as SVG (XML) text: &, <, > and " escaped, control characters (which
-// XML 1.0 cannot hold) left out. The SVGs of this file and of the
-// profiler's timeline (graph/profile_svg.cpp) write labels through it.
-std::string xml_escaped(std::string_view s);
-
 }  // namespace ebm::io

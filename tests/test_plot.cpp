@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/plot.hpp"
+#include "ops/xml.hpp"
 #include "io_test_util.hpp"
 
 using namespace ebm;
@@ -117,7 +118,7 @@ TEST_CASE("io/write_svg_plot: every finite point drawn, the rest left out, text 
   CHECK(svg.rfind("<svg ", 0) == 0);
   CHECK(svg.find("</svg>") != std::string::npos);
   CHECK(svg.find("Loss &lt;train &amp; valid&gt;") != std::string::npos);
-  CHECK(io::xml_escaped("a \"b\"\t<c>\x01 & d") == "a &quot;b&quot;&lt;c&gt; &amp; d");  // no control characters
+  CHECK(xml_escaped("a \"b\"\t<c>\x01 & d") == "a &quot;b&quot;&lt;c&gt; &amp; d");  // no control characters
   CHECK(polyline_points(svg, 0).size() == 3);  // a: its NaN left out
   CHECK(polyline_points(svg, 1).size() == 3);  // b
   CHECK(polyline_points(svg, 2).size() == 2);  // c: -1 has no log
