@@ -22,7 +22,6 @@ constexpr double kPanelW = 380, kPanelH = 300;
 constexpr double kLeft = 62, kRight = 14, kTop = 62, kBottom = 46;  // the frame inside a panel
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"};
 
-
 // v as a tick label: as many digits as tell it from its neighbours `step` away.
 std::string tick_label(double v, double step) {
   if (v == 0.0) return "0";

@@ -8,8 +8,9 @@
 
 namespace ebm {
 
-// `s` with &, <, > and " escaped, and control characters (which XML 1.0
-// cannot hold) left out.
+// `s` with &, <, > and " escaped, and control characters left out (XML 1.0
+// holds none of them but tab and line ends, which a one-line label does not
+// want either).
 inline std::string xml_escaped(std::string_view s) {
   std::string out;
   out.reserve(s.size());
