@@ -372,6 +372,13 @@ struct SoftmaxXent {  // (x, t): -sum(t log_softmax(x)) / rows
   void forward(const Kernel& k) const;
   void vjp(VjpBuilder& b) const;
 };
+struct SoftmaxXentGrad {  // (x, t, g [1,1]): (softmax(x) rowsum(t) - t) g / rows, SoftmaxXent's gradient in x,
+                          // one op rather than a chain of small ones on the fine-tuning step's critical path
+  static constexpr OpTraits traits{"softmax_xent_grad", 3, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
 struct SquaredError {  // (y, t): sum((y - t)^2) / rows
   static constexpr OpTraits traits{"squared_error", 2, OpKind::general};
   Shape shape(std::span<const Shape> in) const;
@@ -551,10 +558,11 @@ struct Group {  // joins several targets into one; computes nothing
 using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
-                 Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine, AffineSigmoid, Transpose, Sum,
-                 Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs, MaxPoolProbsGrad, MaxPoolGrad,
-                 MaxPoolSample, MaxPoolSampleGiven, PoolSum, PoolSpread, Slice, GpNll, GpNllGrad, SgdUpdate,
-                 AdamUpdate, Assign, Group>;
+                 Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine,
+                 AffineSigmoid, Transpose, Sum, Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SoftmaxXentGrad,
+                 SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs,
+                 MaxPoolProbsGrad, MaxPoolGrad, MaxPoolSample, MaxPoolSampleGiven, PoolSum, PoolSpread, Slice, GpNll,
+                 GpNllGrad, SgdUpdate, AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {
   using OpVariant::OpVariant;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ops/op.hpp"
+#include "ops/simd.hpp"
 #include "ops/vjp_util.hpp"
 
 namespace ebm {
@@ -59,17 +60,64 @@ void reduce_sum(const Kernel& k, int axis, double scale) {
   }
 }
 
+// e = exp(x - the row's max) for each row of x [m x n]. The rows are
+// shifted first and exponentiated as one block, so that rows narrower than
+// a register (a 10-way softmax) still take the vector exp.
+void shifted_exp(const float* x, int64_t m, int64_t n, float* e) {
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * n;
+    const float mx = *std::max_element(xi, xi + n);
+    for (int64_t j = 0; j < n; ++j) e[i * n + j] = xi[j] - mx;
+  }
+  simd::exp_in_place(e, m * n);
+}
+
+double row_sum(const float* x, int64_t n) {
+  double s = 0.0;
+  for (int64_t j = 0; j < n; ++j) s += x[j];
+  return s;
+}
+
 // Per row: y = x - max - log sum exp(x - max); with `as_prob`, y = exp of that.
 void row_softmax(const Kernel& k, bool as_prob) {
   const int64_t m = k.in_shape[0].rows, n = k.in_shape[0].cols;
+  shifted_exp(k.in[0], m, n, k.out);
   for (int64_t i = 0; i < m; ++i) {
     const float* x = k.in[0] + i * n;
     float* y = k.out + i * n;
-    const float mx = *std::max_element(x, x + n);
-    double s = 0.0;
-    for (int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(x[j] - mx));
-    const float lse = mx + static_cast<float>(std::log(s));
-    for (int64_t j = 0; j < n; ++j) y[j] = as_prob ? std::exp(x[j] - lse) : x[j] - lse;
+    const double s = row_sum(y, n);
+    if (as_prob) {
+      const float inv = static_cast<float>(1.0 / s);
+      for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+    } else {
+      const float lse = *std::max_element(x, x + n) + static_cast<float>(std::log(s));
+      for (int64_t j = 0; j < n; ++j) y[j] = x[j] - lse;
+    }
+  }
+}
+
+// Calls f(i, s) with s = sum over j of exp(x_ij - the row's max), for each
+// row i of x [m x n], the rows exponentiated a block at a time on the
+// stack (a loss has no output buffer to work in, and allocates nothing).
+template <typename F>
+void for_each_exp_sum(const float* x, int64_t m, int64_t n, F f) {
+  constexpr int64_t kBlock = 1024;
+  if (n > kBlock) {
+    for (int64_t i = 0; i < m; ++i) {
+      const float* xi = x + i * n;
+      const float mx = *std::max_element(xi, xi + n);
+      double s = 0.0;
+      for (int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(xi[j] - mx));
+      f(i, s);
+    }
+    return;
+  }
+  alignas(64) float e[kBlock];
+  const int64_t rows = kBlock / n;
+  for (int64_t i0 = 0; i0 < m; i0 += rows) {
+    const int64_t r = std::min(rows, m - i0);
+    shifted_exp(x + i0 * n, r, n, e);
+    for (int64_t i = 0; i < r; ++i) f(i0 + i, row_sum(e + i * n, n));
   }
 }
 
@@ -131,29 +179,58 @@ Shape SoftmaxXent::shape(std::span<const Shape> in) const { return loss_shape(in
 void SoftmaxXent::forward(const Kernel& k) const {
   const int64_t m = k.in_shape[0].rows, n = k.in_shape[0].cols;
   double acc = 0.0;
-  for (int64_t i = 0; i < m; ++i) {
+  for_each_exp_sum(k.in[0], m, n, [&](int64_t i, double s) {
     const float* x = k.in[0] + i * n;
     const float* t = k.in[1] + i * n;
     const double mx = *std::max_element(x, x + n);
-    double s = 0.0, tsum = 0.0, tx = 0.0;
+    double tsum = 0.0, tx = 0.0;
     for (int64_t j = 0; j < n; ++j) {
-      s += std::exp(x[j] - mx);
       tsum += t[j];
       tx += static_cast<double>(t[j]) * x[j];
     }
     acc += tsum * (mx + std::log(s)) - tx;  // -sum t (x - lse)
-  }
+  });
   k.out[0] = static_cast<float>(acc / static_cast<double>(m));
 }
-// gx = (softmax(x) rowsum(t) - t) g / rows;  gt = -log_softmax(x) g / rows
+// gx = (softmax(x) rowsum(t) - t) g / rows, one op;  gt = -log_softmax(x) g / rows
 void SoftmaxXent::vjp(VjpBuilder& b) const {
   const Val x = b.x(0), t = b.x(1);
-  const Val g = vjp::scale(b, b.gy(), 1.0f / static_cast<float>(b.shape(x).rows));
-  if (b.wants(0)) {
-    const Val p = b.emit(Softmax{}, {x});
-    b.give(0, vjp::mul(b, vjp::sub(b, vjp::mul(b, p, vjp::sum(b, t, 1)), t), g));
+  if (b.wants(0)) b.give(0, b.emit(SoftmaxXentGrad{}, {x, t, b.gy()}));
+  if (b.wants(1)) {
+    const Val g = vjp::scale(b, b.gy(), -1.0f / static_cast<float>(b.shape(x).rows));
+    b.give(1, vjp::mul(b, b.emit(LogSoftmax{}, {x}), g));
   }
-  if (b.wants(1)) b.give(1, vjp::mul(b, vjp::scale(b, b.emit(LogSoftmax{}, {x}), -1.0f), g));
+}
+
+Shape SoftmaxXentGrad::shape(std::span<const Shape> in) const {
+  if (in[0] != in[1]) throw ShapeError{"logits and target of the same shape"};
+  if (!in[2].is_scalar()) throw ShapeError{"a [1,1] gradient of the loss"};
+  return in[0];
+}
+void SoftmaxXentGrad::forward(const Kernel& k) const {
+  const int64_t m = k.in_shape[0].rows, n = k.in_shape[0].cols;
+  const double c = static_cast<double>(k.in[2][0]) / static_cast<double>(m);
+  shifted_exp(k.in[0], m, n, k.out);
+  for (int64_t i = 0; i < m; ++i) {
+    const float* t = k.in[1] + i * n;
+    float* y = k.out + i * n;
+    const float a = static_cast<float>(row_sum(t, n) * c / row_sum(y, n)), cf = static_cast<float>(c);
+    for (int64_t j = 0; j < n; ++j) y[j] = y[j] * a - t[j] * cf;
+  }
+}
+// With p = softmax(x), s = rowsum(t), c = g / rows and u the output's
+// gradient: gx = c s p (u - rowsum(u p)),  gt = c (rowsum(u p) - u),
+// gg = sum(u (p s - t)) / rows.
+void SoftmaxXentGrad::vjp(VjpBuilder& b) const {
+  const Val x = b.x(0), t = b.x(1), u = b.gy();
+  const float inv_rows = 1.0f / static_cast<float>(b.shape(x).rows);
+  const Val p = b.emit(Softmax{}, {x}), s = vjp::sum(b, t, 1);
+  const Val up = vjp::sum(b, vjp::mul(b, u, p), 1);
+  const Val c = vjp::scale(b, b.x(2), inv_rows);
+  if (b.wants(0)) b.give(0, vjp::mul(b, vjp::mul(b, vjp::mul(b, p, vjp::sub(b, u, up)), s), c));
+  if (b.wants(1)) b.give(1, vjp::mul(b, vjp::sub(b, up, u), c));
+  if (b.wants(2))
+    b.give(2, vjp::scale(b, vjp::sum(b, vjp::mul(b, u, vjp::sub(b, vjp::mul(b, p, s), t)), -1), inv_rows));
 }
 
 Shape SquaredError::shape(std::span<const Shape> in) const { return loss_shape(in); }

@@ -37,6 +37,14 @@ inline void add_bias(float* y, const float* bias, int64_t n) {
   for (; i < n; ++i) y[i] += bias[i];
 }
 
+// y[i] = exp(y[i]) for i < n (xsimd's exp on full registers, std::exp on
+// the tail); overflows to inf, underflows to 0.
+inline void exp_in_place(float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) xsimd::exp(B::load_unaligned(y + i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] = std::exp(y[i]);
+}
+
 // Uniform [0,1) draws for the counters first .. first + W - 1, bit-identical
 // to uniform01() element by element.
 inline B uniform_batch(RngKey key, uint32_t first) {

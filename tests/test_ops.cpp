@@ -296,6 +296,12 @@ std::vector<Case> cases() {
          Mat t = map(log_softmax_ref(x[1]), [](double a) { return std::exp(a); });
          return scalar(-total(zip(log_softmax_ref(x[0]), t, std::multiplies<>())) / 7);
        }, -3, 3, true, {1e4f, -1e4f}},
+      {"softmax_xent_grad", {m, m, one}, u([](auto& x) { return apply(SoftmaxXentGrad{}, {x[0], x[1], x[2]}); }),
+       [](auto& x) {  // (softmax(x) rowsum(t) - t) g / rows
+         const Mat p = map(log_softmax_ref(x[0]), [](double a) { return std::exp(a); });
+         const Mat d = zip(zip(p, reduce(x[1], 1, 1.0), std::multiplies<>()), x[1], std::minus<>());
+         return zip(d, x[2], [](double a, double g) { return a * g / 7; });
+       }, -3, 3, true, {1e4f, -1e4f}},
       {"squared_error", {m, m}, u([](auto& x) { return squared_error(x[0], x[1]); }),
        [](auto& x) { return scalar(total(zip(x[0], x[1], [](double a, double b) { return (a - b) * (a - b); })) / 7); }},
       {"conv2d", {{4, 60}, {3, 18}}, u([](auto& x) { return conv2d(x[0], x[1], kConv); }),
