@@ -123,10 +123,16 @@ struct Builder {
   // The GEMM task whose tiles node j may join as an epilogue, or -1: j is
   // column-local, has the GEMM's output shape and reads a value of that
   // task, and none of its other inputs comes from a task that depends on the
-  // GEMM task (joining would close a cycle).
+  // GEMM task (joining would close a cycle); or j sums over the rows a
+  // value of that task (a bias's gradient), whose tiles span every row.
   int32_t epilogue_task(int32_t j) {
-    if (!column_local(op(j))) return -1;
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
+    if (column_reducing(op(j))) {  // a sum over rows of a value the task computes, on tiles that span every row
+      const int32_t i = pj.in[0], t = task_of(i);
+      const Shape s = node(i).shape;
+      return open_gemm_task(t, s) && gemm::full_row_tiles(s.rows, s.cols) && !writes_input_of(t, j) ? t : -1;
+    }
+    if (!column_local(op(j))) return -1;
     for (int a = 0; a < pj.n_in; ++a) {
       const int32_t t = task_of(pj.in[static_cast<size_t>(a)]);
       if (!open_gemm_task(t, node(j).shape)) continue;

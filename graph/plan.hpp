@@ -10,7 +10,9 @@
 //     column-local element-wise ops that read its output (and whose other
 //     inputs do not wait for it) run on each output tile as soon as the
 //     GEMM has computed it, while the tile is in cache; so does an SGD
-//     update whose gradient the GEMM computes;
+//     update whose gradient the GEMM computes, and a sum over the rows of
+//     a value it computes (a bias's gradient) when every tile spans all
+//     rows;
 //   - task edges from data dependencies, plus hazard edges that order every
 //     reader of a parameter before the update op that writes it;
 //   - products read only on their own tiles kept out of the arena

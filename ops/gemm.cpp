@@ -243,6 +243,13 @@ bool grid_depends_on_sparsity(int64_t m, int64_t n, int64_t depth) {
   return tile_grid(m, n, 256, 256, false, depth).rows != tile_grid(m, n, 256, 256, true, depth).rows;
 }
 
+bool full_row_tiles(int64_t m, int64_t n) {
+  for (const bool sparse : {false, true})
+    for (const int64_t depth : {int64_t{0}, int64_t{1}})  // depth 1: the shallow products' grids too
+      if (tile_grid(m, n, 256, 256, sparse, depth).rows != 1) return false;
+  return true;
+}
+
 bool mostly_zeros(const float* x, int64_t count) {
   int64_t nonzero = 0;
   for (int64_t i = 0; i < count; ++i) nonzero += x[i] != 0.0f;

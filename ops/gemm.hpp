@@ -229,6 +229,10 @@ TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows = 256, int64_t max_col
 // Whether sparse_a can change tile_grid(m, n) (with its default limits and
 // the product's depth, 0 when unknown).
 bool grid_depends_on_sparsity(int64_t m, int64_t n, int64_t depth = 0);
+// Whether every grid tile_grid may choose for an m x n product (with its
+// default limits, A sparse or not, any depth) has one row of tiles, so that
+// each tile spans all m rows of its columns.
+bool full_row_tiles(int64_t m, int64_t n);
 // Whether at most kSparseDensity (33%) of x[0:count) is nonzero: a
 // sample of A for tile_grid's sparse_a.
 bool mostly_zeros(const float* x, int64_t count);

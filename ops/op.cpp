@@ -109,6 +109,11 @@ bool column_local(const Op& op) {
          !std::holds_alternative<Multinomial>(op);
 }
 
+bool column_reducing(const Op& op) {
+  const auto* s = std::get_if<Sum>(&op);
+  return s && s->axis == 0;
+}
+
 int tile_update_gradient(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 2 : -1; }
 
 int tile_update_claims(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 0 : -1; }

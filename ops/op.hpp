@@ -594,6 +594,12 @@ bool takes_epilogue(const Op& op);
 // (r, c) (or their broadcast row / column / scalar): it may run on any
 // rectangle of its output, such as one GEMM tile.
 bool column_local(const Op& op);
+// A reduction over the rows, column by column (a sum over axis 0: a bias's
+// gradient): run in a GEMM's fused epilogue on a tile of columns [j0, j1)
+// that spans every row, it computes its output's columns [j0, j1), with
+// the same bits as whole. The plan fuses it only onto a GEMM whose tiles
+// all span every row (gemm::full_row_tiles).
+bool column_reducing(const Op& op);
 // For an update op that may run on any rectangle of the parameter it writes
 // (element by element, with no state of its own), the index of its gradient
 // input; -1 for every other op.

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "ops/error.hpp"
 #include "ops/op.hpp"
 #include "ops/simd.hpp"
 #include "ops/vjp_util.hpp"
@@ -52,11 +53,15 @@ void reduce_sum(const Kernel& k, int axis, double scale) {
       for (int64_t j = 0; j < n; ++j) s += x[i * n + j];
       k.out[i] = static_cast<float>(s * scale);
     }
-  } else {
-    std::fill(k.out, k.out + n, 0.0f);
+  } else {  // columns [j0, j1): all of them, or a GEMM tile's in its fused epilogue (column_reducing)
+    const int64_t j0 = k.col_begin, j1 = k.col_stop();
+    if (k.col_end > 0 && (k.row_begin != 0 || k.row_end != m))
+      throw Error("sum over rows: given rows [{}, {}) of a tile; expected all {} rows (a GEMM with one row of tiles)",
+                  k.row_begin, k.row_end, m);
+    std::fill(k.out + j0, k.out + j1, 0.0f);
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) k.out[j] += x[i * n + j];
-    for (int64_t j = 0; j < n; ++j) k.out[j] = static_cast<float>(k.out[j] * scale);
+      for (int64_t j = j0; j < j1; ++j) k.out[j] += x[i * n + j];
+    for (int64_t j = j0; j < j1; ++j) k.out[j] = static_cast<float>(k.out[j] * scale);
   }
 }
 

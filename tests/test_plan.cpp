@@ -89,6 +89,37 @@ TEST_CASE("plan: a sum of two products runs as one matmul_sum, and a stop_gradie
   CHECK(stops == 0);
 }
 
+TEST_CASE("plan: a sum over the rows of a GEMM's tile values runs on its tiles when they span every row, same bits") {
+  Graph g;
+  const Tensor x = g.param("x", {100, 200}), w = g.param("w", {200, 517}), y = g.param("y", {100, 517});
+  const Tensor tall = g.param("tall", {300, 200}), thin = g.param("thin", {200, 10});
+  for (Tensor t : {x, w, y, tall, thin}) fill_uniform(g.value(t), -1.0f, 1.0f, 5, static_cast<uint64_t>(t.id));
+  const Tensor back = apply(SigmoidGrad{}, {y, matmul(x, w)});  // a backprop step: the product in tile buffers
+  const Tensor bias_grad = sum(back, 0);                        // on each of its three column tiles
+  const Tensor a = matmul(x, w, {.tb = false});
+  const Tensor direct = sum(a, 0);                        // the product itself, so it is stored
+  const Tensor across = sum(a, 1);                        // needs whole rows: stays outside
+  const Tensor two_rows = sum(matmul(tall, w), 0);        // two rows of tiles: stays outside
+  const Tensor narrow = sum(matmul(x, thin), 0);          // a narrow product's two row tiles: stays outside
+  const std::vector<Tensor> targets{back, bias_grad, direct, across, two_rows, narrow};
+  const auto ref = run_values(g, targets, {.seed = 6, .parallel = false, .fuse = false}, 2);
+  for (bool parallel : {false, true})
+    for (int threads : {1, 2}) {
+      CAPTURE(parallel);
+      CAPTURE(threads);
+      CHECK(run_values(g, targets, {.threads = threads, .seed = 6, .parallel = parallel}, 2) == ref);
+    }
+  CHECK(run_values(g, targets, {.threads = 2, .seed = 6, .tile_outputs = false}, 2) == ref);
+  CHECK(Executor(g, {.threads = 2}).stats(targets).tile_outputs == 1);
+  const Plan p = compile_plan(g, targets);
+  auto task_of = [&](Tensor t) { return p.nodes[static_cast<size_t>(p.find(t.id))].task; };
+  CHECK(p.tasks[static_cast<size_t>(task_of(back))].label == "fused(matmul+sigmoid_grad+sum)");
+  CHECK(task_of(bias_grad) == task_of(back));
+  CHECK(task_of(direct) == task_of(a));
+  CHECK(task_of(across) != task_of(a));
+  for (Tensor t : {two_rows, narrow}) CHECK(p.tasks[static_cast<size_t>(task_of(t))].label == "sum");
+}
+
 TEST_CASE("executor: a weight several products read is packed once per run, with the same bits") {
   // A CD-2 step: W is read as B by the three up-passes and, transposed, by
   // the two down-passes; the update writes it after all of them.
