@@ -20,6 +20,23 @@
 using namespace ebm;
 using test::run_values;
 
+namespace {
+
+// The targets' values over two runs, fused (serial and parallel, one and two
+// threads, with and without tile outputs) against the unfused serial plan.
+void check_same_bits_as_unfused(Graph& g, const std::vector<Tensor>& targets, uint64_t seed) {
+  const auto ref = run_values(g, targets, {.seed = seed, .parallel = false, .fuse = false}, 2);
+  for (bool parallel : {false, true})
+    for (int threads : {1, 2}) {
+      CAPTURE(parallel);
+      CAPTURE(threads);
+      CHECK(run_values(g, targets, {.threads = threads, .seed = seed, .parallel = parallel}, 2) == ref);
+    }
+  CHECK(run_values(g, targets, {.threads = 2, .seed = seed, .tile_outputs = false}, 2) == ref);
+}
+
+}  // namespace
+
 TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with the same bits") {
   Graph g;
   const Tensor x = g.param("x", {300, 200}), w = g.param("w", {200, 517}), b = g.param("b", {1, 517});
@@ -36,14 +53,7 @@ TEST_CASE("plan: element-wise consumers of a GEMM run on its output tiles, with 
   const Tensor m2 = matmul(x, w);
   const Tensor sq = m2 * m2;  // one op reading the product twice: stays stored
   const std::vector<Tensor> targets{h, d, s, wide, r, back, ret, sq};
-  const auto ref = run_values(g, targets, {.seed = 3, .parallel = false, .fuse = false}, 2);
-  for (bool parallel : {false, true})
-    for (int threads : {1, 2}) {
-      CAPTURE(parallel);
-      CAPTURE(threads);
-      CHECK(run_values(g, targets, {.threads = threads, .seed = 3, .parallel = parallel}, 2) == ref);
-    }
-  CHECK(run_values(g, targets, {.threads = 2, .seed = 3, .tile_outputs = false}, 2) == ref);
+  check_same_bits_as_unfused(g, targets, 3);
   // back's product and r's are read only by the binary ops on their tiles;
   // a's by softplus_grad and by sampling and scaling, which read whole buffers
   CHECK(Executor(g, {.threads = 2}).stats(targets).tile_outputs == 2);
@@ -102,14 +112,7 @@ TEST_CASE("plan: a sum over the rows of a GEMM's tile values runs on its tiles w
   const Tensor two_rows = sum(matmul(tall, w), 0);        // two rows of tiles: stays outside
   const Tensor narrow = sum(matmul(x, thin), 0);          // a narrow product's two row tiles: stays outside
   const std::vector<Tensor> targets{back, bias_grad, direct, across, two_rows, narrow};
-  const auto ref = run_values(g, targets, {.seed = 6, .parallel = false, .fuse = false}, 2);
-  for (bool parallel : {false, true})
-    for (int threads : {1, 2}) {
-      CAPTURE(parallel);
-      CAPTURE(threads);
-      CHECK(run_values(g, targets, {.threads = threads, .seed = 6, .parallel = parallel}, 2) == ref);
-    }
-  CHECK(run_values(g, targets, {.threads = 2, .seed = 6, .tile_outputs = false}, 2) == ref);
+  check_same_bits_as_unfused(g, targets, 6);
   CHECK(Executor(g, {.threads = 2}).stats(targets).tile_outputs == 1);
   const Plan p = compile_plan(g, targets);
   auto task_of = [&](Tensor t) { return p.nodes[static_cast<size_t>(p.find(t.id))].task; };
