@@ -72,7 +72,7 @@ struct Options {
       if (unset("--top-k")) top_k = {3, 6, 10, 20};
       if (unset("--finetune-epochs")) finetune_epochs = 120;
       if (unset("--refit")) refit = true;
-      if (unset("--refit-epochs") && refit) refit_epochs = 60;
+      if (unset("--refit-epochs") && refit) refit_epochs = 120;
       if (unset("--refit-lr") && refit) refit_lr = 0.02f;
     } else if (preset == "paper") {
       if (unset("--pretrain-epochs")) pretrain_epochs = {50};
