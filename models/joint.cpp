@@ -46,28 +46,31 @@ Tensor LabelledRbm::label_scores(Tensor p) const {
 namespace {
 
 // k steps of Gibbs sampling in the top RBM from (p0, y0): h ~ p(h | p, y),
-// p ~ p(p | h), y ~ softmax(h U' + d). Returns the last (p, y) and h.
+// p ~ p(p | h), y ~ softmax(h U' + d) (or y = softmax(h U' + d) with
+// ChainLabels::probabilities). Returns the last (p, y) and h.
 struct TopChain {
   Tensor p, y, h;
 };
-TopChain top_gibbs(const LabelledRbm& top, Tensor p0, Tensor y0, int k) {
+TopChain top_gibbs(const LabelledRbm& top, Tensor p0, Tensor y0, int k, ChainLabels labels) {
   TopChain c{p0, y0, {}};
   for (int i = 0; i < k; ++i) {
     c.h = sigmoid_bernoulli(top.hidden_input(c.p, c.y));
     c.p = sigmoid_bernoulli(matmul(c.h, top.w, {.tb = true}) + top.c);
-    c.y = categorical(softmax(matmul(c.h, top.u, {.tb = true}) + top.d));
+    const Tensor q = softmax(matmul(c.h, top.u, {.tb = true}) + top.d);
+    c.y = labels == ChainLabels::probabilities ? q : categorical(q);
   }
   return c;
 }
 
 }  // namespace
 
-LabelledCd make_labelled_cd(const LabelledRbm& top, int64_t batch, int k, SgdOptions sgd_options) {
+LabelledCd make_labelled_cd(const LabelledRbm& top, int64_t batch, int k, SgdOptions sgd_options,
+                            ChainLabels labels) {
   Graph& g = *top.graph;
   LabelledCd cd;
   cd.p0 = g.input(top.name + ".p0", {batch, top.visible});
   cd.y0 = g.input(top.name + ".y0", {batch, top.labels});
-  const TopChain neg = top_gibbs(top, cd.p0, cd.y0, k);
+  const TopChain neg = top_gibbs(top, cd.p0, cd.y0, k, labels);
   cd.recon_error = squared_error(sigmoid(matmul(neg.h, top.w, {.tb = true}) + top.c), cd.p0);
   cd.objective =
       mean(top.free_energy(cd.p0, cd.y0)) - mean(top.free_energy(stop_gradient(neg.p), stop_gradient(neg.y)));
@@ -123,9 +126,12 @@ Tensor add_loss(Tensor total, Tensor loss) { return total.valid() ? total + loss
 
 }  // namespace
 
-UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options) {
+UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options,
+                    ChainLabels labels) {
   Graph& g = *lower.graph;
-  UpDown ud{{}, {}, {}, {}, top, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  UpDown ud;
+  ud.top = top;
+  ud.labels = labels;
   for (const Rbm& rbm : lower.rbms) untie(g, rbm, ud);
   ud.v = g.input("updown.v", {batch, lower.rbms.front().config.visible});
   ud.y = g.input("updown.y", {batch, top.labels});
@@ -133,7 +139,9 @@ UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int
 }
 
 UpDown with_top_k(const UpDown& from, int top_k, SgdOptions sgd_options) {
-  UpDown ud{from.r, from.rb, from.g, from.gb, from.top, from.v, from.y, {}, {}, {}, {}, {}, {}, {}, {}};
+  UpDown ud;  // the parameters, inputs and choices of `from`; a new chain, losses and step
+  ud.r = from.r, ud.rb = from.rb, ud.g = from.g, ud.gb = from.gb, ud.top = from.top;
+  ud.v = from.v, ud.y = from.y, ud.labels = from.labels;
   const LabelledRbm& top = ud.top;
   const size_t n = ud.r.size();
   ud.wake_states.push_back(ud.v);  // wake: up with R, sampling; G learns to predict each layer from the one above
@@ -141,8 +149,9 @@ UpDown with_top_k(const UpDown& from, int top_k, SgdOptions sgd_options) {
   for (size_t l = 0; l < n; ++l)
     ud.wake_loss = add_loss(ud.wake_loss, predict_loss(ud.wake_states[l + 1], ud.g[l], ud.gb[l], ud.wake_states[l]));
   const Tensor pen = ud.wake_states[n];  // top: CD-k from the wake state and the clamped label
-  const TopChain neg = top_gibbs(top, pen, ud.y, top_k);
+  const TopChain neg = top_gibbs(top, pen, ud.y, top_k, ud.labels);
   ud.negative_labels = neg.y;
+  ud.negative_hidden = neg.h;
   ud.top_objective = mean(top.free_energy(stop_gradient(pen), ud.y)) -
                      mean(top.free_energy(stop_gradient(neg.p), stop_gradient(neg.y)));
   ud.sleep_states.assign(n + 1, {});  // sleep: down with G from the top's sample (probabilities at the bottom)

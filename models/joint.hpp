@@ -25,6 +25,13 @@
 
 namespace ebm {
 
+// How the top RBM's Gibbs chain carries its label units from one step to the
+// next (and into the negative statistics).
+enum class ChainLabels {
+  sampled,        // a one-hot draw from softmax(h U' + d)
+  probabilities,  // softmax(h U' + d) itself, as in Hinton et al.'s (2006) code: less noise in U's statistics
+};
+
 struct LabelledRbm {
   Graph* graph = nullptr;
   std::string name;
@@ -46,7 +53,8 @@ struct LabelledCd {
   Tensor objective, recon_error, step;
   Optimizer opt;
 };
-LabelledCd make_labelled_cd(const LabelledRbm& top, int64_t batch, int k, SgdOptions sgd_options);
+LabelledCd make_labelled_cd(const LabelledRbm& top, int64_t batch, int k, SgdOptions sgd_options,
+                            ChainLabels labels = ChainLabels::sampled);
 
 // The untied network for up-down fine-tuning, initialised from a pretrained
 // DBN's lower RBMs (all but its last) and a labelled top RBM.
@@ -56,7 +64,9 @@ struct UpDown {
   Tensor v, y;                       // inputs: pixels and one-hot labels
   Tensor wake_loss, sleep_loss, top_objective, step;
   std::vector<Tensor> wake_states, sleep_states;  // sampled states, bottom up (for inspection and tests)
-  Tensor negative_labels;                         // the top chain's label sample
+  Tensor negative_labels;                         // the top chain's last labels (a sample or probabilities)
+  Tensor negative_hidden;                         // the top chain's last hidden sample, which drew them
+  ChainLabels labels = ChainLabels::sampled;
   Optimizer opt;
 
   // The recognition pass (probabilities) to the penultimate layer, and the
@@ -68,8 +78,9 @@ struct UpDown {
   Tensor generate(Tensor pen) const;
 };
 
-UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options);
-// The same model and parameters (R, G, the top RBM, the inputs) with a
+UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options,
+                    ChainLabels labels = ChainLabels::sampled);
+// The same model and parameters (R, G, the top RBM, the inputs, the chain's labels) with a
 // top-level chain of `top_k` steps: a new step and a new optimizer (its
 // velocities start at zero). For schedules that lengthen the chain.
 UpDown with_top_k(const UpDown& ud, int top_k, SgdOptions sgd_options);

@@ -19,7 +19,8 @@ namespace ebm {
 JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitConfig cfg)
     : lower_(lower), top_(top), ex_(ex), cfg_(std::move(cfg)),
       cd_(make_labelled_cd(top, cfg_.batch, cfg_.top_k,
-                           {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = cfg_.top_weight_decay})) {
+                           {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = cfg_.top_weight_decay},
+                           cfg_.chain_labels)) {
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
@@ -64,7 +65,8 @@ int JointTrainer::planned(const char* phase) const {
 void JointTrainer::save(const char* phase, int epoch) const {
   nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"planned", planned(phase)},
                          {"step", ex_.step()}, {"seed", ex_.options().seed}, {"data_seed", cfg_.data_seed},
-                         {"batch", cfg_.batch}, {"top_k", chain_lengths(phase)}, {"lr", phase_lr(phase)}};
+                         {"batch", cfg_.batch}, {"top_k", chain_lengths(phase)}, {"lr", phase_lr(phase)},
+                         {"chain_labels", chain_labels_name()}};
   if (std::string_view(phase) == "updown") {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
@@ -90,7 +92,7 @@ int JointTrainer::load(const char* phase) {
   if (saved_epoch(phase) == 0) return 0;
   const std::filesystem::path dir = cfg_.checkpoint / phase;
   const std::string where = dir.string();
-  const auto meta = nlohmann::json::parse(checkpoint_meta(dir, "joint"));
+  auto meta = nlohmann::json::parse(checkpoint_meta(dir, "joint"));
   // What makes the run another one is refused; a rate may change.
   auto same = [&](const char* key, const nlohmann::json& now, const char* flag) {
     if (meta.contains(key) && meta.at(key) != now)
@@ -101,6 +103,8 @@ int JointTrainer::load(const char* phase) {
   same("data_seed", cfg_.data_seed, "--data-seed");
   same("batch", cfg_.batch, "--batch");
   same("top_k", chain_lengths(phase), "--top-k");
+  if (!meta.contains("chain_labels")) meta["chain_labels"] = "sampled";  // written before the choice existed
+  same("chain_labels", chain_labels_name(), "--top-labels");
   if (std::string_view(phase) == "top") same("weight_decay", cfg_.top_weight_decay, "--top-weight-decay");
   const int epoch = static_cast<int>(meta_count(meta, "epoch", where));
   const uint64_t step = meta_count(meta, "step", where);
@@ -189,7 +193,7 @@ void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
   const std::vector<int>& ks = cfg_.updown_top_k;
   if (ks.empty() || *std::min_element(ks.begin(), ks.end()) < 1)
     throw Error("up-down: the top RBM's CD-k schedule needs at least one value, each at least 1");
-  ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), updown_sgd());
+  ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), updown_sgd(), cfg_.chain_labels);
   ud_k_ = ks.front();
   std::vector<Tensor> params = top_.params();
   for (const auto* v : {&ud_.r, &ud_.rb, &ud_.g, &ud_.gb}) params.insert(params.end(), v->begin(), v->end());

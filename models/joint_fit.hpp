@@ -25,6 +25,7 @@ struct JointFitConfig {
   // CD-k in the top RBM during up-down: the epochs are cut into as many equal
   // phases as there are values (Hinton et al. 2006 used 3, 6, 10 over 300).
   std::vector<int> updown_top_k = {1};
+  ChainLabels chain_labels = ChainLabels::sampled;  // the top chain's labels, in pretraining and up-down
   int64_t batch = 100;
   float lr = 0.05f;        // top RBM pretraining
   float top_weight_decay = 2e-4f;  // top RBM pretraining: L2 penalty on its weights
@@ -96,6 +97,9 @@ class JointTrainer {
   int epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train, const io::ImageSet& valid,
              Step step, const std::function<void(const JointEpoch&)>& on_epoch);
   SgdOptions updown_sgd() const { return {.lr = cfg_.updown_lr, .momentum = 0.9f}; }
+  const char* chain_labels_name() const {
+    return cfg_.chain_labels == ChainLabels::probabilities ? "probabilities" : "sampled";
+  }
   int top_k_at(int epoch) const;  // up-down's chain length in that epoch (0-based)
   void set_top_k(int k);          // rebuilds ud_'s step for a new chain length
   // The parameters and the phase's velocities (and up-down's best copies, unless with_best is false).

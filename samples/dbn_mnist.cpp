@@ -151,7 +151,8 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   const int64_t pen = o.hidden[o.hidden.size() - 2], top_size = o.hidden.back();
   LabelledRbm top = LabelledRbm::make(g, "top", pen, 10, top_size, 0.01f, o.seed + 50);
   JointTrainer jt(lower, top, ex, {.top_epochs = o.pretrain_epochs.back(), .updown_epochs = o.finetune_epochs,
-                                   .top_k = o.top_k.front(), .updown_top_k = o.top_k, .batch = o.batch,
+                                   .top_k = o.top_k.front(), .updown_top_k = o.top_k,
+                                   .chain_labels = o.chain_labels(), .batch = o.batch,
                                    .lr = o.top_lr, .top_weight_decay = o.top_weight_decay,
                                    .updown_lr = o.updown_lr, .data_seed = o.data_seed,
                                    .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,

@@ -25,6 +25,7 @@ struct Options {
   std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile;
   std::vector<std::string> method{"cd1"};  // pretraining: one method, or one per layer
   std::string pixels = "scaled";
+  std::string top_labels = "sampled";  // up-down: how the top chain carries the labels
   bool mean_field = true, sample_up = false, transpose_init = false;
   std::vector<int64_t> hidden{500, 500, 2000};
   std::vector<int> pretrain_epochs{3};
@@ -121,7 +122,7 @@ struct Options {
     if (const std::string f = samples::given_flags(app, {"--ais-runs", "--ais-scale", "--bound-images"});
         !bound && !f.empty())
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
-    if (const std::string f = samples::given_flags(app, {"--top-k", "--updown-lr", "--top-lr", "--top-weight-decay"});
+    if (const std::string f = samples::given_flags(app, {"--top-k", "--updown-lr", "--top-lr", "--top-weight-decay", "--top-labels"});
         finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     if (const std::string f = samples::given_flags(
@@ -135,6 +136,13 @@ struct Options {
       parse_cd_method(m, method_check);
     }
     (void)pixel_mode();
+    (void)chain_labels();
+  }
+  ChainLabels chain_labels() const {
+    if (top_labels == "sampled") return ChainLabels::sampled;
+    if (top_labels == "probabilities") return ChainLabels::probabilities;
+    throw Error("--top-labels '{}': expected sampled (one-hot draws) or probabilities (the softmax itself)",
+                top_labels);
   }
 };
 
@@ -177,6 +185,10 @@ inline void add_options(CLI::App& app, Options& o) {
                  "CD steps in the labelled top RBM: one value, or a schedule such as 3,6,10 that cuts the up-down "
                  "epochs into equal phases (the first value also pretrains the top RBM)")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
+  app.add_option("--top-labels", o.top_labels,
+                 "up-down: the top chain's label units from step to step: sampled (one-hot draws) or probabilities "
+                 "(the softmax itself, as in the paper's code); in the top RBM's pretraining too")
+      ->capture_default_str();
   app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs")->check(samples::kNonNegative);
   app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str()
       ->check(samples::kPositive);

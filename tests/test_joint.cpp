@@ -128,14 +128,19 @@ TEST_CASE("joint/updown: one step applies the wake-sleep rules computed by hand"
   // the graph sampled: G_l and g_l by wake, R_l and r_l by sleep, and the top
   // RBM's W, U, b, c, d by the contrastive rule from the wake penultimate
   // sample with the clamped label against the chain's final (p, y).
+  // Both ways the chain carries its labels: a one-hot sample, or the softmax
+  // probabilities (then the negative statistics use those probabilities).
+  for (const ChainLabels labels : {ChainLabels::sampled, ChainLabels::probabilities})
   for (const int top_k : {1, 3}) {  // 3: the step rebuilt with a longer top chain, same parameters
+    const bool probs = labels == ChainLabels::probabilities;
+    CAPTURE(probs);
     CAPTURE(top_k);
     const int64_t batch = 8, nv = 6, nh = 5, np = 4, nl = 3, ntop = 7;
     const double lr = 0.3;
     Graph g;
     Dbn lower = Dbn::make(g, "dbn", {.layers = {nv, nh, np}, .init_std = 0.5f, .seed = 3});
     LabelledRbm top = LabelledRbm::make(g, "top", np, nl, ntop, 0.5f, 4);
-    const UpDown first = make_up_down(lower, top, batch, 1, {.lr = static_cast<float>(lr)});
+    const UpDown first = make_up_down(lower, top, batch, 1, {.lr = static_cast<float>(lr)}, labels);
     const UpDown ud = top_k == 1 ? first : with_top_k(first, top_k, {.lr = static_cast<float>(lr)});
     CHECK(ud.r[1].id == first.r[1].id);
     CHECK(ud.g[0].id == first.g[0].id);
@@ -153,18 +158,36 @@ TEST_CASE("joint/updown: one step applies the wake-sleep rules computed by hand"
     for (Tensor t : g.params()) before.push_back(copy(t));
     const auto g0 = copy(ud.g[0]), gb0 = copy(ud.gb[0]), r0 = copy(ud.r[0]), rb0 = copy(ud.rb[0]);
     const auto g1 = copy(ud.g[1]), gb1 = copy(ud.gb[1]), r1 = copy(ud.r[1]), rb1 = copy(ud.rb[1]);
-    const auto tw = copy(top.w), tu = copy(top.u), tb = copy(top.b);
+    const auto tw = copy(top.w), tu = copy(top.u), tb = copy(top.b), td = copy(top.d);
     Executor ex(g, {.threads = 2, .seed = 7});
     ex.run({ud.wake_states[1], ud.wake_states[2], ud.sleep_states[0], ud.sleep_states[1], ud.sleep_states[2],
-            ud.negative_labels, ud.step},
+            ud.negative_labels, ud.negative_hidden, ud.step},
            {{ud.v, v}, {ud.y, y}});
     auto val = [&](Tensor t) { return std::vector<float>(ex.value(t).begin(), ex.value(t).end()); };
     const auto wake1 = val(ud.wake_states[1]), wake2 = val(ud.wake_states[2]);
     const auto sleep0 = val(ud.sleep_states[0]), sleep1 = val(ud.sleep_states[1]), sleep2 = val(ud.sleep_states[2]);
     const auto neg_y = val(ud.negative_labels);
-    // the chain ran: its label sample is one-hot per row but not the clamped label everywhere
-    CHECK(std::count(neg_y.begin(), neg_y.end(), 1.0f) == batch);
-    CHECK(neg_y != y);
+    CHECK(neg_y != y);  // the chain ran
+    if (!probs) {  // its label sample is one-hot per row
+      CHECK(std::count(neg_y.begin(), neg_y.end(), 1.0f) == batch);
+    } else {  // the labels are softmax(h U' + d) of the chain's last hidden sample, computed here
+      const auto neg_h = val(ud.negative_hidden);
+      for (int64_t r = 0; r < batch; ++r) {
+        std::vector<double> a(nl);
+        double z = 0;
+        for (int64_t k = 0; k < nl; ++k) {
+          double& ak = a[static_cast<size_t>(k)];
+          ak = td[static_cast<size_t>(k)];
+          for (int64_t j = 0; j < ntop; ++j)
+            ak += neg_h[static_cast<size_t>(r * ntop + j)] * tu[static_cast<size_t>(k * ntop + j)];
+          z += std::exp(ak);
+        }
+        for (int64_t k = 0; k < nl; ++k)
+          CHECK(neg_y[static_cast<size_t>(r * nl + k)] ==
+                doctest::Approx(std::exp(a[static_cast<size_t>(k)]) / z).epsilon(1e-5));
+      }
+      CHECK(std::count(neg_y.begin(), neg_y.end(), 1.0f) == 0);
+    }
     // wake: G_l learns to predict the layer below from the layer above
     const auto [dg0, dgb0] = predict_delta(wake1, v, g0, gb0, batch, nh, nv, lr);
     const auto [dg1, dgb1] = predict_delta(wake2, wake1, g1, gb1, batch, np, nh, lr);

@@ -166,7 +166,7 @@ TEST_CASE("joint/fit: up-down ends with the parameters of its epoch of lowest va
   }
 }
 
-TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is refused, one with another rate is noted") {
+TEST_CASE("joint/fit: a resume with another seed, batch, chain schedule or chain labels is refused, another rate noted") {
   const io::ImageSet all = testing::tiny_digits(200, 1);
   const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_change_{}", ::getpid());
@@ -176,6 +176,7 @@ TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is ref
     int64_t batch = 20;
     std::vector<int> ks = {1, 3};
     float updown_lr = 0.05f, top_weight_decay = 2e-4f;
+    ChainLabels labels = ChainLabels::sampled;
   };
   auto run = [&](const Change& c, bool resume) {
     Graph g;
@@ -183,7 +184,7 @@ TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is ref
     LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
     Executor ex(g, {.threads = 2, .seed = c.seed});
     JointTrainer jt(lower, top, ex, {.top_epochs = 1, .updown_epochs = 2, .top_k = 1, .updown_top_k = c.ks,
-                                     .batch = c.batch, .lr = 0.1f, .top_weight_decay = c.top_weight_decay,
+                                     .chain_labels = c.labels, .batch = c.batch, .lr = 0.1f, .top_weight_decay = c.top_weight_decay,
                                      .updown_lr = c.updown_lr, .data_seed = c.data_seed,
                                      .eval_batch = 40, .checkpoint = dir, .resume = resume});
     jt.train_top(tr, valid, {});
@@ -198,6 +199,8 @@ TEST_CASE("joint/fit: a resume with another seed, batch or chain schedule is ref
   CHECK_THROWS_WITH_AS(run({.top_weight_decay = 1e-3f}, true), doctest::Contains("--top-weight-decay"), Error);
   // The same number of phases, so the saved up-down would be picked up: the other chain lengths must be refused.
   CHECK_THROWS_WITH_AS(run({.ks = {1, 4}}, true), doctest::Contains("top_k [1,3]; this run has [1,4]"), Error);
+  CHECK_THROWS_WITH_AS(run({.labels = ChainLabels::probabilities}, true),
+                       doctest::Contains("chain_labels \"sampled\"; this run has \"probabilities\""), Error);
   const std::vector<std::string> notes = run({.updown_lr = 0.02f}, true);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0] == "joint model, updown: resumed with learning rate 0.02 (the checkpoint's 0.05)");
