@@ -122,7 +122,8 @@ struct Options {
     if (const std::string f = samples::given_flags(app, {"--ais-runs", "--ais-scale", "--bound-images"});
         !bound && !f.empty())
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
-    if (const std::string f = samples::given_flags(app, {"--top-k", "--updown-lr", "--top-lr", "--top-weight-decay", "--top-labels"});
+    if (const std::string f = samples::given_flags(
+            app, {"--top-k", "--updown-lr", "--top-lr", "--top-weight-decay", "--top-labels"});
         finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     if (const std::string f = samples::given_flags(

@@ -130,8 +130,10 @@ TEST_CASE("joint/updown: one step applies the wake-sleep rules computed by hand"
   // sample with the clamped label against the chain's final (p, y).
   // Both ways the chain carries its labels: a one-hot sample, or the softmax
   // probabilities (then the negative statistics use those probabilities).
-  for (const ChainLabels labels : {ChainLabels::sampled, ChainLabels::probabilities})
-  for (const int top_k : {1, 3}) {  // 3: the step rebuilt with a longer top chain, same parameters
+  using Case = std::pair<ChainLabels, int>;
+  for (const auto& [labels, top_k] : {Case{ChainLabels::sampled, 1}, Case{ChainLabels::sampled, 3},
+                                      Case{ChainLabels::probabilities, 1}, Case{ChainLabels::probabilities, 3}}) {
+    // top_k 3: the step rebuilt with a longer top chain, same parameters
     const bool probs = labels == ChainLabels::probabilities;
     CAPTURE(probs);
     CAPTURE(top_k);
