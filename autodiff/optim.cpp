@@ -43,6 +43,8 @@ void Optimizer::set_momentum(float m) {
 
 float Optimizer::lr() const { return hyper.front().graph->value(hyper.front())[0]; }
 
+float Optimizer::momentum() const { return hyper.front().graph->value(hyper.front())[1]; }
+
 Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o) {
   Graph& g = check_pairs(params, grads, "sgd");
   check_hyper("sgd", "lr", o.lr, 0.0f);

@@ -34,6 +34,7 @@ struct Optimizer {
   void set_lr(float lr);
   float lr() const;
   void set_momentum(float m);  // sgd: momentum; adam: beta1
+  float momentum() const;
 };
 
 // Throws an ebm::Error naming `who`, `what` and the range unless

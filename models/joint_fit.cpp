@@ -21,6 +21,8 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
       cd_(make_labelled_cd(top, cfg_.batch, cfg_.top_k,
                            {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = cfg_.top_weight_decay},
                            cfg_.chain_labels)) {
+  check_hyper("joint model", "up-down momentum", cfg_.updown_momentum, 0.0f, 1.0f);  // before any training
+  check_hyper("joint model", "up-down weight decay", cfg_.updown_weight_decay, 0.0f);
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
@@ -71,7 +73,8 @@ void JointTrainer::save(const char* phase, int epoch) const {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
   }
-  if (std::string_view(phase) == "top") meta["weight_decay"] = cfg_.top_weight_decay;
+  meta["weight_decay"] = std::string_view(phase) == "top" ? cfg_.top_weight_decay : cfg_.updown_weight_decay;
+  if (std::string_view(phase) != "top") meta["momentum"] = cfg_.updown_momentum;
   save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
 }
 
@@ -93,11 +96,14 @@ int JointTrainer::load(const char* phase) {
   const std::filesystem::path dir = cfg_.checkpoint / phase;
   const std::string where = dir.string();
   auto meta = nlohmann::json::parse(checkpoint_meta(dir, "joint"));
-  // What makes the run another one is refused; a rate may change.
+  // What makes the run another one is refused; a rate or momentum may change.
+  auto shown = [](const nlohmann::json& v) {  // a float as given (2e-4), not as the double it became
+    return v.is_number_float() ? fmt::format("{:g}", v.get<float>()) : v.dump();
+  };
   auto same = [&](const char* key, const nlohmann::json& now, const char* flag) {
     if (meta.contains(key) && meta.at(key) != now)
       throw Error("resume from '{}': the checkpoint has {} {}; this run has {}; expected the same {}, or a fresh run",
-                  where, key, meta.at(key).dump(), now.dump(), flag);
+                  where, key, shown(meta.at(key)), shown(now), flag);
   };
   same("seed", ex_.options().seed, "--seed");
   same("data_seed", cfg_.data_seed, "--data-seed");
@@ -105,13 +111,23 @@ int JointTrainer::load(const char* phase) {
   same("top_k", chain_lengths(phase), "--top-k");
   if (!meta.contains("chain_labels")) meta["chain_labels"] = "sampled";  // written before the choice existed
   same("chain_labels", chain_labels_name(), "--top-labels");
-  if (std::string_view(phase) == "top") same("weight_decay", cfg_.top_weight_decay, "--top-weight-decay");
+  if (std::string_view(phase) == "top") {
+    same("weight_decay", cfg_.top_weight_decay, "--top-weight-decay");
+  } else {
+    if (!meta.contains("weight_decay")) meta["weight_decay"] = 0.0f;  // written before up-down had one
+    same("weight_decay", cfg_.updown_weight_decay, "--updown-weight-decay");
+  }
   const int epoch = static_cast<int>(meta_count(meta, "epoch", where));
   const uint64_t step = meta_count(meta, "step", where);
   if (const float saved = meta.contains("lr") ? static_cast<float>(meta_number(meta, "lr", where)) : phase_lr(phase);
       saved != phase_lr(phase))
     notes_.push_back(fmt::format("joint model, {}: resumed with learning rate {:g} (the checkpoint's {:g})", phase,
                                  phase_lr(phase), saved));
+  // Before the choice existed up-down's momentum was 0.9.
+  if (const float saved = meta.contains("momentum") ? static_cast<float>(meta_number(meta, "momentum", where)) : 0.9f;
+      std::string_view(phase) != "top" && saved != cfg_.updown_momentum)
+    notes_.push_back(fmt::format("joint model, {}: resumed with momentum {:g} (the checkpoint's {:g})", phase,
+                                 cfg_.updown_momentum, saved));
   // An up-down checkpoint from before up-down kept its best epoch has no
   // copies: it resumes with its own parameters as the best so far, of an
   // error any epoch beats.

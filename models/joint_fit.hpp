@@ -28,8 +28,12 @@ struct JointFitConfig {
   ChainLabels chain_labels = ChainLabels::sampled;  // the top chain's labels, in pretraining and up-down
   int64_t batch = 100;
   float lr = 0.05f;        // top RBM pretraining
-  float top_weight_decay = 2e-4f;  // top RBM pretraining: L2 penalty on its weights
+  float top_weight_decay = 2e-4f;  // top RBM pretraining: L2 penalty on its weights and biases
   float updown_lr = 0.01f;
+  // Up-down and its refit: momentum (the paper's pseudo-code has none: 0) and
+  // an L2 penalty on every parameter, weights and biases, as top_weight_decay.
+  float updown_momentum = 0.9f;
+  float updown_weight_decay = 0.0f;
   // Up-down ends with the parameters of its epoch of lowest validation
   // error (the earliest, on a tie), their velocities zeroed when that epoch
   // was not the last; false: with the last epoch's.
@@ -96,7 +100,9 @@ class JointTrainer {
   // Returns the epochs the phase's model then holds.
   int epochs(const char* phase, int total, bool after_up_down, const io::ImageSet& train, const io::ImageSet& valid,
              Step step, const std::function<void(const JointEpoch&)>& on_epoch);
-  SgdOptions updown_sgd() const { return {.lr = cfg_.updown_lr, .momentum = 0.9f}; }
+  SgdOptions updown_sgd() const {
+    return {.lr = cfg_.updown_lr, .momentum = cfg_.updown_momentum, .weight_decay = cfg_.updown_weight_decay};
+  }
   const char* chain_labels_name() const {
     return cfg_.chain_labels == ChainLabels::probabilities ? "probabilities" : "sampled";
   }

@@ -35,6 +35,7 @@ struct Options {
   float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f;
   float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f, refit_lr = 0.0f;
   float top_lr = 0.05f, top_weight_decay = 2e-4f;  // the labelled top RBM's pretraining (up-down)
+  float updown_momentum = 0.9f, updown_weight_decay = 0.0f;  // up-down and its refit
   std::vector<int> top_k = {1};  // up-down's schedule; the first also pretrains the top RBM
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, bound = false, refit = false;
@@ -123,14 +124,15 @@ struct Options {
         !bound && !f.empty())
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
     if (const std::string f = samples::given_flags(
-            app, {"--top-k", "--updown-lr", "--top-lr", "--top-weight-decay", "--top-labels"});
+            app, {"--top-k", "--updown-lr", "--updown-momentum", "--updown-weight-decay", "--top-lr", "--top-weight-decay",
+                  "--top-labels"});
         finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     if (const std::string f = samples::given_flags(
             app, {"--finetune-lr", "--finetune-lr-decay", "--finetune-weight-decay"});
         finetune != "backprop" && !f.empty())
-      throw Error("{}: for backprop fine-tuning (up-down has --updown-lr, --top-lr, --top-weight-decay); expected "
-                  "--finetune backprop",
+      throw Error("{}: for backprop fine-tuning (up-down has --updown-lr, --updown-momentum, --updown-weight-decay, "
+                  "--top-lr, --top-weight-decay); expected --finetune backprop",
                   f);
     for (const std::string& m : method) {  // here, before any work, rather than at the layer
       CdConfig method_check;
@@ -178,9 +180,15 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--finetune", o.finetune, "backprop, updown (the joint image-label model) or none")->capture_default_str();
   app.add_option("--updown-lr", o.updown_lr, "up-down learning rate")->capture_default_str()
       ->check(samples::kPositive);
+  app.add_option("--updown-momentum", o.updown_momentum, "up-down's momentum, in its refit too (0: plain SGD)")
+      ->capture_default_str()->check(samples::kFraction);
+  app.add_option("--updown-weight-decay", o.updown_weight_decay,
+                 "up-down's L2 penalty on all its weights and biases, in its refit too")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--top-lr", o.top_lr, "up-down: the labelled top RBM's pretraining learning rate")
       ->capture_default_str()->check(samples::kPositive);
-  app.add_option("--top-weight-decay", o.top_weight_decay, "up-down: the labelled top RBM's L2 penalty on its weights")
+  app.add_option("--top-weight-decay", o.top_weight_decay,
+                 "up-down: the labelled top RBM's pretraining L2 penalty on its weights and biases")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--top-k", o.top_k,
                  "CD steps in the labelled top RBM: one value, or a schedule such as 3,6,10 that cuts the up-down "

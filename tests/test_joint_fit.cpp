@@ -113,6 +113,40 @@ TEST_CASE("joint/fit: the refit starts at its own learning rate and anneals it l
   CHECK(train({}, false, std::nullopt, 0.2f, false).last_lr == doctest::Approx(0.2f));
 }
 
+TEST_CASE("joint/fit: up-down's momentum and weight decay reach every step it builds and the refit's, checked") {
+  const io::ImageSet all = testing::tiny_digits(200, 1);
+  const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
+  auto run = [&](float momentum, float weight_decay) {
+    Graph g;
+    Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});
+    LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+    Executor ex(g, {.threads = 2, .seed = 3});
+    // Chain lengths 1 then 3: the second phase builds a new step; the refit runs on it.
+    JointTrainer jt(lower, top, ex, {.top_epochs = 1, .updown_epochs = 2, .top_k = 1, .updown_top_k = {1, 3},
+                                     .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .updown_momentum = momentum,
+                                     .updown_weight_decay = weight_decay, .eval_batch = 40, .refit_epochs = 1,
+                                     .checkpoint = {}, .resume = false});
+    auto check_hyper = [&](const JointEpoch&) {
+      const Optimizer& opt = jt.updown_model().opt;
+      CHECK(opt.momentum() == momentum);
+      CHECK(g.value(opt.hyper.front())[2] == weight_decay);  // sgd's hyper row: lr, momentum, weight decay
+    };
+    jt.train_top(tr, valid, {});
+    jt.up_down(tr, valid, check_hyper);
+    jt.refit(all, check_hyper);
+    std::vector<float> params;
+    for (Tensor t : g.params()) params.insert(params.end(), g.value(t).begin(), g.value(t).end());
+    return params;
+  };
+  const std::vector<float> plain = run(0.0f, 0.0f), heavy = run(0.5f, 0.0f), decayed = run(0.0f, 0.01f);
+  REQUIRE(plain.size() == heavy.size());
+  CHECK(plain != heavy);
+  CHECK(plain != decayed);
+  CHECK_THROWS_WITH_AS(run(1.0f, 0.0f), doctest::Contains("up-down momentum = 1; expected a value in [0, 1)"), Error);
+  CHECK_THROWS_WITH_AS(run(-0.1f, 0.0f), doctest::Contains("up-down momentum = -0.1"), Error);
+  CHECK_THROWS_WITH_AS(run(0.9f, -1e-4f), doctest::Contains("up-down weight decay = -0.0001"), Error);
+}
+
 TEST_CASE("joint/fit: up-down ends with the parameters of its epoch of lowest validation error") {
   const io::ImageSet all = testing::tiny_digits(360, 1);
   const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
@@ -166,7 +200,7 @@ TEST_CASE("joint/fit: up-down ends with the parameters of its epoch of lowest va
   }
 }
 
-TEST_CASE("joint/fit: a resume with another seed, batch, chain schedule or chain labels is refused, another rate noted") {
+TEST_CASE("joint/fit: a resume changing seed, batch, chain schedule, labels or decay is refused, a rate or momentum noted") {
   const io::ImageSet all = testing::tiny_digits(200, 1);
   const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_change_{}", ::getpid());
@@ -175,7 +209,7 @@ TEST_CASE("joint/fit: a resume with another seed, batch, chain schedule or chain
     uint64_t seed = 3, data_seed = 1;
     int64_t batch = 20;
     std::vector<int> ks = {1, 3};
-    float updown_lr = 0.05f, top_weight_decay = 2e-4f;
+    float updown_lr = 0.05f, updown_momentum = 0.9f, updown_weight_decay = 0.0f, top_weight_decay = 2e-4f;
     ChainLabels labels = ChainLabels::sampled;
   };
   auto run = [&](const Change& c, bool resume) {
@@ -185,7 +219,8 @@ TEST_CASE("joint/fit: a resume with another seed, batch, chain schedule or chain
     Executor ex(g, {.threads = 2, .seed = c.seed});
     JointTrainer jt(lower, top, ex, {.top_epochs = 1, .updown_epochs = 2, .top_k = 1, .updown_top_k = c.ks,
                                      .chain_labels = c.labels, .batch = c.batch, .lr = 0.1f, .top_weight_decay = c.top_weight_decay,
-                                     .updown_lr = c.updown_lr, .data_seed = c.data_seed,
+                                     .updown_lr = c.updown_lr, .updown_momentum = c.updown_momentum,
+                                     .updown_weight_decay = c.updown_weight_decay, .data_seed = c.data_seed,
                                      .eval_batch = 40, .checkpoint = dir, .resume = resume});
     jt.train_top(tr, valid, {});
     jt.up_down(tr, valid, {});
@@ -197,6 +232,9 @@ TEST_CASE("joint/fit: a resume with another seed, batch, chain schedule or chain
   CHECK_THROWS_WITH_AS(run({.data_seed = 2}, true), doctest::Contains("--data-seed"), Error);
   CHECK_THROWS_WITH_AS(run({.batch = 40}, true), doctest::Contains("--batch"), Error);
   CHECK_THROWS_WITH_AS(run({.top_weight_decay = 1e-3f}, true), doctest::Contains("--top-weight-decay"), Error);
+  CHECK_THROWS_WITH_AS(run({.updown_weight_decay = 1e-3f}, true),
+                       doctest::Contains("weight_decay 0; this run has 0.001; expected the same --updown-weight-decay"),
+                       Error);
   // The same number of phases, so the saved up-down would be picked up: the other chain lengths must be refused.
   CHECK_THROWS_WITH_AS(run({.ks = {1, 4}}, true), doctest::Contains("top_k [1,3]; this run has [1,4]"), Error);
   CHECK_THROWS_WITH_AS(run({.labels = ChainLabels::probabilities}, true),
@@ -204,6 +242,9 @@ TEST_CASE("joint/fit: a resume with another seed, batch, chain schedule or chain
   const std::vector<std::string> notes = run({.updown_lr = 0.02f}, true);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0] == "joint model, updown: resumed with learning rate 0.02 (the checkpoint's 0.05)");
+  const std::vector<std::string> momentum_notes = run({.updown_momentum = 0.5f}, true);
+  REQUIRE(momentum_notes.size() == 1);
+  CHECK(momentum_notes[0] == "joint model, updown: resumed with momentum 0.5 (the checkpoint's 0.9)");
   std::filesystem::remove_all(dir);
 }
 
