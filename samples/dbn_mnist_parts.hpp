@@ -124,8 +124,8 @@ struct Options {
         !bound && !f.empty())
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
     if (const std::string f = samples::given_flags(
-            app, {"--top-k", "--updown-lr", "--updown-momentum", "--updown-weight-decay", "--top-lr", "--top-weight-decay",
-                  "--top-labels"});
+            app, {"--top-k", "--top-labels", "--top-lr", "--top-weight-decay", "--updown-lr", "--updown-momentum",
+                  "--updown-weight-decay"});
         finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     if (const std::string f = samples::given_flags(

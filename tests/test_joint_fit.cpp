@@ -200,7 +200,7 @@ TEST_CASE("joint/fit: up-down ends with the parameters of its epoch of lowest va
   }
 }
 
-TEST_CASE("joint/fit: a resume changing seed, batch, chain schedule, labels or decay is refused, a rate or momentum noted") {
+TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels or decay is refused, rate or momentum noted") {
   const io::ImageSet all = testing::tiny_digits(200, 1);
   const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_change_{}", ::getpid());
