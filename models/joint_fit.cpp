@@ -73,8 +73,12 @@ void JointTrainer::save(const char* phase, int epoch) const {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
   }
-  meta["weight_decay"] = std::string_view(phase) == "top" ? cfg_.top_weight_decay : cfg_.updown_weight_decay;
-  if (std::string_view(phase) != "top") meta["momentum"] = cfg_.updown_momentum;
+  if (std::string_view(phase) == "top") {
+    meta["weight_decay"] = cfg_.top_weight_decay;
+  } else {
+    meta["weight_decay"] = cfg_.updown_weight_decay;
+    meta["momentum"] = cfg_.updown_momentum;
+  }
   save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
 }
 
@@ -111,23 +115,21 @@ int JointTrainer::load(const char* phase) {
   same("top_k", chain_lengths(phase), "--top-k");
   if (!meta.contains("chain_labels")) meta["chain_labels"] = "sampled";  // written before the choice existed
   same("chain_labels", chain_labels_name(), "--top-labels");
-  if (std::string_view(phase) == "top") {
-    same("weight_decay", cfg_.top_weight_decay, "--top-weight-decay");
-  } else {
-    if (!meta.contains("weight_decay")) meta["weight_decay"] = 0.0f;  // written before up-down had one
-    same("weight_decay", cfg_.updown_weight_decay, "--updown-weight-decay");
-  }
+  // A checkpoint without a key was written before its choice existed: `before` is what it then had.
+  auto noted = [&](const char* key, float now, float before, const char* what) {
+    if (const float saved = meta.contains(key) ? static_cast<float>(meta_number(meta, key, where)) : before;
+        saved != now)
+      notes_.push_back(fmt::format("joint model, {}: resumed with {} {:g} (the checkpoint's {:g})", phase, what, now,
+                                   saved));
+  };
+  const bool top = std::string_view(phase) == "top";
+  if (!top && !meta.contains("weight_decay")) meta["weight_decay"] = 0.0f;
+  same("weight_decay", top ? cfg_.top_weight_decay : cfg_.updown_weight_decay,
+       top ? "--top-weight-decay" : "--updown-weight-decay");
+  noted("lr", phase_lr(phase), phase_lr(phase), "learning rate");
+  if (!top) noted("momentum", cfg_.updown_momentum, 0.9f, "momentum");
   const int epoch = static_cast<int>(meta_count(meta, "epoch", where));
   const uint64_t step = meta_count(meta, "step", where);
-  if (const float saved = meta.contains("lr") ? static_cast<float>(meta_number(meta, "lr", where)) : phase_lr(phase);
-      saved != phase_lr(phase))
-    notes_.push_back(fmt::format("joint model, {}: resumed with learning rate {:g} (the checkpoint's {:g})", phase,
-                                 phase_lr(phase), saved));
-  // Before the choice existed up-down's momentum was 0.9.
-  if (const float saved = meta.contains("momentum") ? static_cast<float>(meta_number(meta, "momentum", where)) : 0.9f;
-      std::string_view(phase) != "top" && saved != cfg_.updown_momentum)
-    notes_.push_back(fmt::format("joint model, {}: resumed with momentum {:g} (the checkpoint's {:g})", phase,
-                                 cfg_.updown_momentum, saved));
   // An up-down checkpoint from before up-down kept its best epoch has no
   // copies: it resumes with its own parameters as the best so far, of an
   // error any epoch beats.
