@@ -1,6 +1,8 @@
 #include "io/batch.hpp"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "ops/error.hpp"
 #include "ops/rng.hpp"
@@ -129,9 +131,29 @@ Batcher::Batcher(int64_t n, int64_t batch_size, uint64_t seed, Tail tail)
   start_epoch(0);
 }
 
+Batcher::Batcher(std::span<const uint8_t> strata, int64_t batch_size, uint64_t seed, Tail tail)
+    : Batcher(static_cast<int64_t>(strata.size()), batch_size, seed, tail) {
+  strata_.assign(strata.begin(), strata.end());
+  start_epoch(0);
+}
+
 void Batcher::start_epoch(uint64_t epoch) {
   epoch_ = epoch;
   order_ = shuffled_indices(n_, seed_, epoch);
+  if (strata_.empty()) return;
+  // The r-th item (in the shuffled order) of a stratum of n_c items sits at
+  // (r + 1/2) / n_c of the epoch; a stable sort on that place keeps the
+  // shuffle's order among ties, so equally large strata take turns.
+  std::array<int64_t, 256> size{}, seen{};
+  for (uint8_t c : strata_) ++size[c];
+  std::vector<std::pair<double, int64_t>> placed;
+  placed.reserve(order_.size());
+  for (int64_t i : order_) {
+    const uint8_t c = strata_[static_cast<size_t>(i)];
+    placed.emplace_back((static_cast<double>(seen[c]++) + 0.5) / static_cast<double>(size[c]), i);
+  }
+  std::ranges::stable_sort(placed, {}, &std::pair<double, int64_t>::first);
+  for (size_t k = 0; k < placed.size(); ++k) order_[k] = placed[k].second;
 }
 
 int64_t Batcher::batches() const {

@@ -54,6 +54,13 @@ class Batcher {
   enum class Tail { drop, keep };
 
   Batcher(int64_t n, int64_t batch_size, uint64_t seed, Tail tail = Tail::drop);
+  // Stratified (balanced) batches over strata.size() items, item i in stratum
+  // strata[i] (a class label): each epoch spreads every stratum evenly through
+  // its order, the items of a stratum in random order, so a batch holds
+  // batch_size n_c / n items of stratum c, give or take one (exactly
+  // batch_size / K each when the K strata are equally large and K divides
+  // batch_size). Hinton et al. (2006) trained on such batches, 10 per digit.
+  Batcher(std::span<const uint8_t> strata, int64_t batch_size, uint64_t seed, Tail tail = Tail::drop);
 
   // Reshuffles for `epoch`; the constructor starts epoch 0.
   void start_epoch(uint64_t epoch);
@@ -65,6 +72,7 @@ class Batcher {
   int64_t n_, batch_size_;
   uint64_t seed_, epoch_ = 0;
   Tail tail_;
+  std::vector<uint8_t> strata_;  // empty: plain shuffled batches
   std::vector<int64_t> order_;
 };
 

@@ -68,7 +68,7 @@ void JointTrainer::save(const char* phase, int epoch) const {
   nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"planned", planned(phase)},
                          {"step", ex_.step()}, {"seed", ex_.options().seed}, {"data_seed", cfg_.data_seed},
                          {"batch", cfg_.batch}, {"top_k", chain_lengths(phase)}, {"lr", phase_lr(phase)},
-                         {"chain_labels", chain_labels_name()}};
+                         {"chain_labels", chain_labels_name()}, {"balanced_batches", cfg_.balanced_batches}};
   if (std::string_view(phase) == "updown") {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
@@ -115,6 +115,8 @@ int JointTrainer::load(const char* phase) {
   same("top_k", chain_lengths(phase), "--top-k");
   if (!meta.contains("chain_labels")) meta["chain_labels"] = "sampled";  // written before the choice existed
   same("chain_labels", chain_labels_name(), "--top-labels");
+  if (!meta.contains("balanced_batches")) meta["balanced_batches"] = false;
+  same("balanced_batches", cfg_.balanced_batches, "--balanced-batches");
   // A checkpoint without a key was written before its choice existed: `before` is what it then had.
   auto noted = [&](const char* key, float now, float before, const char* what) {
     if (const float saved = meta.contains(key) ? static_cast<float>(meta_number(meta, key, where)) : before;
@@ -153,7 +155,11 @@ int JointTrainer::load(const char* phase) {
 template <typename Step>
 double JointTrainer::train_epoch(const io::ImageSet& train, uint64_t shuffle_seed, int e, Step step) {
   const auto t0 = std::chrono::steady_clock::now();
-  io::Batcher batches(train.count, cfg_.batch, shuffle_seed);
+  if (cfg_.balanced_batches && train.labels.size() != static_cast<size_t>(train.count))
+    throw Error("joint model: balanced batches need a label per image; the set has {} labels for {} images",
+                train.labels.size(), train.count);
+  io::Batcher batches = cfg_.balanced_batches ? io::Batcher(train.labels, cfg_.batch, shuffle_seed)
+                                              : io::Batcher(train.count, cfg_.batch, shuffle_seed);
   std::vector<float> xs(static_cast<size_t>(cfg_.batch * train.dim())), ys(static_cast<size_t>(cfg_.batch * top_.labels));
   batches.start_epoch(static_cast<uint64_t>(e));
   for (int64_t b = 0; b < batches.batches(); ++b) {

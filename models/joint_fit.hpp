@@ -39,6 +39,10 @@ struct JointFitConfig {
   // was not the last; false: with the last epoch's.
   bool updown_keep_best = true;
   uint64_t data_seed = 1;
+  // Batches of the top RBM's pretraining, up-down and the refit: false,
+  // shuffled; true, balanced, each digit in proportion to its share of the
+  // images (Hinton et al. 2006 used 10 of each digit per batch of 100).
+  bool balanced_batches = false;
   int64_t eval_batch = 1000;
   // The refit after up-down, as Hinton et al. (2006) finished: this many more
   // epochs on all the images, training and validation split together, at the

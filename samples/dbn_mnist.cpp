@@ -156,6 +156,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
                                    .lr = o.top_lr, .top_weight_decay = o.top_weight_decay,
                                    .updown_lr = o.updown_lr, .updown_momentum = o.updown_momentum,
                                    .updown_weight_decay = o.updown_weight_decay, .data_seed = o.data_seed,
+                                   .balanced_batches = o.balanced_batches,
                                    .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,
                                    .checkpoint = o.output + "/joint", .resume = resume});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());

@@ -39,6 +39,7 @@ struct Options {
   std::vector<int> top_k = {1};  // up-down's schedule; the first also pretrains the top RBM
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, bound = false, refit = false;
+  bool balanced_batches = false;  // up-down: the joint model's batches
   float finetune_weight_decay = 0.0f, baseline_init_scale = 4.0f;
 
   std::vector<int64_t> layers() const {
@@ -125,7 +126,7 @@ struct Options {
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
     if (const std::string f = samples::given_flags(
             app, {"--top-k", "--top-labels", "--top-lr", "--top-weight-decay", "--updown-lr", "--updown-momentum",
-                  "--updown-weight-decay"});
+                  "--updown-weight-decay", "--balanced-batches"});
         finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     if (const std::string f = samples::given_flags(
@@ -194,6 +195,9 @@ inline void add_options(CLI::App& app, Options& o) {
                  "CD steps in the labelled top RBM: one value, or a schedule such as 3,6,10 that cuts the up-down "
                  "epochs into equal phases (the first value also pretrains the top RBM)")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
+  app.add_flag("--balanced-batches", o.balanced_batches,
+               "up-down: the joint model's batches (top RBM, up-down, refit) hold each digit in proportion to its "
+               "share of the images, as the paper's 10 per digit, instead of shuffled at random");
   app.add_option("--top-labels", o.top_labels,
                  "up-down: the top chain's label units from step to step: sampled (one-hot draws) or probabilities "
                  "(the softmax itself, as in the paper's code); in the top RBM's pretraining too")

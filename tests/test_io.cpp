@@ -1,7 +1,9 @@
 // The io/ layer, part 1: IDX reading and its error paths on small synthetic
 // files, (when data/mnist exists) the real MNIST files, batch conversion
-// against plain loops, the epoch permutation, the face patches and the
+// against plain loops, the epoch permutation (plain and stratified), the face patches and the
 // synthetic curves.
+
+#include <array>
 
 #include <doctest/doctest.h>
 
@@ -233,6 +235,62 @@ TEST_CASE("io/batch: Batcher splits each epoch's permutation into batches") {
   CHECK_THROWS_WITH_AS(Batcher(10, 11, 1), doctest::Contains("expected a batch size of at most 10"), Error);
   CHECK(Batcher(10, 10, 1).batches() == 1);
   CHECK(Batcher(10, 11, 1, Batcher::Tail::keep).batches() == 1);
+}
+
+namespace {
+// How many items of each stratum every batch of `b` holds.
+std::vector<std::array<int, 4>> stratum_counts(const Batcher& b, const std::vector<uint8_t>& strata) {
+  std::vector<std::array<int, 4>> out;
+  for (int64_t k = 0; k < b.batches(); ++k) {
+    std::array<int, 4> n{};
+    for (int64_t i : b.batch(k)) ++n[strata[static_cast<size_t>(i)]];
+    out.push_back(n);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("io/batch: stratified batches hold each stratum in proportion, in a new random order each epoch") {
+  // Equal strata: 4 classes of 30 items, batches of 8 hold exactly 2 of each.
+  std::vector<uint8_t> equal(120);
+  for (size_t i = 0; i < equal.size(); ++i) equal[i] = static_cast<uint8_t>(i % 4);
+  Batcher even(equal, 8, 3);
+  CHECK(even.batches() == 15);
+  std::vector<int64_t> first_batches;
+  for (uint64_t e = 0; e < 3; ++e) {
+    even.start_epoch(e);
+    std::vector<int64_t> all;
+    for (const auto& n : stratum_counts(even, equal)) CHECK(n == std::array<int, 4>{2, 2, 2, 2});
+    for (int64_t k = 0; k < even.batches(); ++k) all.insert(all.end(), even.batch(k).begin(), even.batch(k).end());
+    std::ranges::sort(all);
+    CHECK(all == [] { std::vector<int64_t> v(120); std::iota(v.begin(), v.end(), 0); return v; }());
+    first_batches.insert(first_batches.end(), even.batch(0).begin(), even.batch(0).end());
+  }
+  // Each epoch draws other items first (a fixed order would repeat them).
+  CHECK(!std::equal(first_batches.begin(), first_batches.begin() + 8, first_batches.begin() + 8));
+  CHECK(!std::equal(first_batches.begin() + 8, first_batches.begin() + 16, first_batches.begin() + 16));
+  // Unequal strata (sizes 500, 300, 150, 50 of 1000, shuffled): a batch of 20
+  // holds 10, 6, 3 and 1 give or take one; plain shuffled batches stray far further.
+  std::vector<uint8_t> uneven;
+  for (int c = 0; c < 4; ++c) uneven.insert(uneven.end(), std::array<size_t, 4>{500, 300, 150, 50}[c], uint8_t(c));
+  const auto mix = shuffled_indices(1000, 9, 0);
+  std::vector<uint8_t> mixed(1000);
+  for (size_t i = 0; i < mixed.size(); ++i) mixed[i] = uneven[static_cast<size_t>(mix[i])];
+  const std::array<double, 4> expected{10, 6, 3, 1};
+  auto worst = [&](const Batcher& b) {
+    double w = 0;
+    for (const auto& n : stratum_counts(b, mixed))
+      for (size_t c = 0; c < 4; ++c) w = std::max(w, std::abs(n[c] - expected[c]));
+    return w;
+  };
+  Batcher stratified(mixed, 20, 4), plain(1000, 20, 4);
+  for (uint64_t e = 0; e < 5; ++e) {
+    stratified.start_epoch(e);
+    plain.start_epoch(e);
+    CHECK(worst(stratified) <= 1.0);
+    CHECK(worst(plain) >= 3.0);  // 50 batches: some stratum strays by 3 or more (sd about 2.2 for the largest)
+  }
+  CHECK_THROWS_WITH_AS(Batcher(std::vector<uint8_t>(5, 0), 6, 1), doctest::Contains("at most 5"), Error);
 }
 
 

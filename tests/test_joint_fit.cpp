@@ -200,7 +200,33 @@ TEST_CASE("joint/fit: up-down ends with the parameters of its epoch of lowest va
   }
 }
 
-TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels or decay is refused, rate or momentum noted") {
+TEST_CASE("joint/fit: balanced batches train on other batches than shuffled ones, and need a label per image") {
+  const io::ImageSet all = testing::tiny_digits(200, 1);
+  const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
+  auto run = [&](bool balanced, const io::ImageSet& train) {
+    Graph g;
+    Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});
+    LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+    Executor ex(g, {.threads = 2, .seed = 3});
+    JointTrainer jt(lower, top, ex, {.top_epochs = 1, .updown_epochs = 1, .top_k = 1, .updown_top_k = {1},
+                                     .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .balanced_batches = balanced,
+                                     .eval_batch = 40, .checkpoint = {}, .resume = false});
+    jt.train_top(train, valid, {});
+    std::vector<float> params;
+    for (Tensor t : top.params()) params.insert(params.end(), g.value(t).begin(), g.value(t).end());
+    return params;
+  };
+  CHECK(run(true, tr) != run(false, tr));
+  CHECK(run(true, tr) == run(true, tr));
+  io::ImageSet unlabelled = tr;
+  unlabelled.labels.clear();
+  CHECK_THROWS_WITH_AS(run(true, unlabelled),
+                       doctest::Contains("balanced batches need a label per image; the set has 0 labels for 160"),
+                       Error);
+}
+
+TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels, decay or batching is refused, rate or "
+          "momentum noted") {
   const io::ImageSet all = testing::tiny_digits(200, 1);
   const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_change_{}", ::getpid());
@@ -211,6 +237,7 @@ TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels or decay
     std::vector<int> ks = {1, 3};
     float updown_lr = 0.05f, updown_momentum = 0.9f, updown_weight_decay = 0.0f, top_weight_decay = 2e-4f;
     ChainLabels labels = ChainLabels::sampled;
+    bool balanced = false;
   };
   auto run = [&](const Change& c, bool resume) {
     Graph g;
@@ -221,7 +248,8 @@ TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels or decay
                                      .chain_labels = c.labels, .batch = c.batch, .lr = 0.1f, .top_weight_decay = c.top_weight_decay,
                                      .updown_lr = c.updown_lr, .updown_momentum = c.updown_momentum,
                                      .updown_weight_decay = c.updown_weight_decay, .data_seed = c.data_seed,
-                                     .eval_batch = 40, .checkpoint = dir, .resume = resume});
+                                     .balanced_batches = c.balanced, .eval_batch = 40, .checkpoint = dir,
+                                     .resume = resume});
     jt.train_top(tr, valid, {});
     jt.up_down(tr, valid, {});
     return jt.take_resume_notes();
@@ -239,6 +267,9 @@ TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels or decay
   CHECK_THROWS_WITH_AS(run({.ks = {1, 4}}, true), doctest::Contains("top_k [1,3]; this run has [1,4]"), Error);
   CHECK_THROWS_WITH_AS(run({.labels = ChainLabels::probabilities}, true),
                        doctest::Contains("chain_labels \"sampled\"; this run has \"probabilities\""), Error);
+  CHECK_THROWS_WITH_AS(
+      run({.balanced = true}, true),
+      doctest::Contains("balanced_batches false; this run has true; expected the same --balanced-batches"), Error);
   const std::vector<std::string> notes = run({.updown_lr = 0.02f}, true);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0] == "joint model, updown: resumed with learning rate 0.02 (the checkpoint's 0.05)");
