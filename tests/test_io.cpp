@@ -293,6 +293,34 @@ TEST_CASE("io/batch: stratified batches hold each stratum in proportion, in a ne
   CHECK_THROWS_WITH_AS(Batcher(std::vector<uint8_t>(5, 0), 6, 1), doctest::Contains("at most 5"), Error);
 }
 
+TEST_CASE("io/batch: stratified batches of MNIST's first 50,000 training digits hold 8 to 12 of each per 100") {
+  const auto dir = find_mnist();
+  if (!dir) {
+    MESSAGE("SKIPPED: data/mnist not found (run bash scripts/fetch_mnist.sh)");
+    return;
+  }
+  const ImageSet train = slice(load_mnist(*dir, "train"), 0, 50000);
+  Batcher stratified(train.labels, 100, 1), plain(train.count, 100, 1);
+  auto range = [&](const Batcher& b) {
+    std::pair<int, int> r{100, 0};
+    for (int64_t k = 0; k < b.batches(); ++k) {
+      std::array<int, 10> n{};
+      for (int64_t i : b.batch(k)) ++n[train.labels[static_cast<size_t>(i)]];
+      r = {std::min(r.first, *std::ranges::min_element(n)), std::max(r.second, *std::ranges::max_element(n))};
+    }
+    return r;
+  };
+  for (uint64_t e = 0; e < 3; ++e) {
+    stratified.start_epoch(e);
+    plain.start_epoch(e);
+    const auto [lo, hi] = range(stratified);
+    CHECK(lo >= 8);
+    CHECK(hi <= 12);
+    const auto [plain_lo, plain_hi] = range(plain);
+    CHECK(plain_hi - plain_lo >= 12);  // a shuffle alone: 500 batches' counts (sd 3 each) spread far wider
+  }
+}
+
 
 TEST_CASE("io/face_patches: unturned at a zoom of side / size, a patch is the centre crop") {
   ebm::io::ImageSet set{2, 8, 8, {}, {0, 1}};
