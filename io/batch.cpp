@@ -123,17 +123,17 @@ std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, uint64_t epoch) 
 }
 
 Batcher::Batcher(int64_t n, int64_t batch_size, uint64_t seed, Tail tail)
-    : n_(n), batch_size_(batch_size), seed_(seed), tail_(tail) {
+    : Batcher(n, batch_size, seed, tail, {}) {}
+
+Batcher::Batcher(std::span<const uint8_t> strata, int64_t batch_size, uint64_t seed, Tail tail)
+    : Batcher(static_cast<int64_t>(strata.size()), batch_size, seed, tail, strata) {}
+
+Batcher::Batcher(int64_t n, int64_t batch_size, uint64_t seed, Tail tail, std::span<const uint8_t> strata)
+    : n_(n), batch_size_(batch_size), seed_(seed), tail_(tail), strata_(strata.begin(), strata.end()) {
   if (batch_size < 1) throw Error("Batcher: batch size {}; expected at least 1", batch_size);
   if (tail == Tail::drop && n < batch_size)  // an epoch would hold no batch and train nothing
     throw Error("Batcher: batches of {} from {} items would leave an epoch with no batch; expected {}", batch_size, n,
                 n > 0 ? fmt::format("a batch size of at most {}", n) : std::string("at least one item"));
-  start_epoch(0);
-}
-
-Batcher::Batcher(std::span<const uint8_t> strata, int64_t batch_size, uint64_t seed, Tail tail)
-    : Batcher(static_cast<int64_t>(strata.size()), batch_size, seed, tail) {
-  strata_.assign(strata.begin(), strata.end());
   start_epoch(0);
 }
 

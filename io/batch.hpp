@@ -70,6 +70,8 @@ class Batcher {
   std::span<const int64_t> batch(int64_t b) const;
 
  private:
+  Batcher(int64_t n, int64_t batch_size, uint64_t seed, Tail tail, std::span<const uint8_t> strata);
+
   int64_t n_, batch_size_;
   uint64_t seed_, epoch_ = 0;
   Tail tail_;

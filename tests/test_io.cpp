@@ -1,7 +1,7 @@
 // The io/ layer, part 1: IDX reading and its error paths on small synthetic
 // files, (when data/mnist exists) the real MNIST files, batch conversion
-// against plain loops, the epoch permutation (plain and stratified), the face patches and the
-// synthetic curves.
+// against plain loops, the epoch permutation (plain and stratified), the
+// face patches and the synthetic curves.
 
 #include <array>
 
