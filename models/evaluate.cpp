@@ -1,6 +1,7 @@
 #include "models/evaluate.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "io/batch.hpp"
 #include "models/data_source.hpp"
@@ -36,6 +37,47 @@ double classification_error(Executor& ex, Tensor input, Tensor scores, const Lab
       }
     }
   });
+  return n > 0 ? 100.0 * static_cast<double>(errors) / static_cast<double>(n) : 0.0;
+}
+
+double classification_error_over_views(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set, int views,
+                                       std::vector<int64_t>* wrong) {
+  const int64_t b = input.shape().rows, k = scores.shape().cols, n = set.rows.count;
+  if (views < 1) throw Error("classification_error_over_views: {} views; expected at least 1", views);
+  if (input.shape().cols != set.rows.dim)
+    throw Error("classification_error_over_views: rows have {} values; the input '{}' takes {}", set.rows.dim,
+                input.name(), input.shape().cols);
+  if (static_cast<int64_t>(set.labels.size()) != n)
+    throw Error("classification_error_over_views: {} labels for {} rows; expected one label per row",
+                set.labels.size(), n);
+  std::vector<float> x(static_cast<size_t>(b * set.rows.dim));
+  std::vector<double> mean(static_cast<size_t>(b * k));
+  std::vector<int64_t> idx;
+  int64_t errors = 0;
+  for (int64_t first = 0; first < n; first += b) {
+    padded_rows(first, b, n, idx);
+    std::ranges::fill(mean, 0.0);
+    for (int v = 0; v < views; ++v) {
+      set.rows.fill(idx, x, static_cast<uint64_t>(v));
+      ex.run({scores}, {{input, x}});
+      const auto y = ex.value(scores);
+      for (int64_t i = 0; i < b; ++i) {  // softmax of the row, added to its mean
+        const auto row = y.subspan(static_cast<size_t>(i * k), static_cast<size_t>(k));
+        const double top = *std::ranges::max_element(row);
+        double z = 0;
+        for (const float s : row) z += std::exp(s - top);
+        for (int64_t c = 0; c < k; ++c)
+          mean[static_cast<size_t>(i * k + c)] += std::exp(row[static_cast<size_t>(c)] - top) / z;
+      }
+    }
+    for (int64_t i = 0; i < std::min(b, n - first); ++i) {
+      const auto row = std::span(mean).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k));
+      if (std::ranges::max_element(row) - row.begin() != set.labels[static_cast<size_t>(first + i)]) {
+        ++errors;
+        if (wrong) wrong->push_back(first + i);
+      }
+    }
+  }
   return n > 0 ? 100.0 * static_cast<double>(errors) / static_cast<double>(n) : 0.0;
 }
 

@@ -17,5 +17,14 @@ double classification_error(Executor& ex, Tensor input, Tensor scores, const io:
 // The same for any labelled rows (as seen in epoch 0).
 double classification_error(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set,
                             std::vector<int64_t>* wrong = nullptr);
+// The same with each row's class the argmax of softmax(scores) averaged over
+// `views` views of it: the row as its source gives it in epochs 0 .. views - 1.
+// With a source that samples, such as sampled binarisation
+// (image_source(set, io::Pixels::sampled, seed)), that is the mean of
+// p(y | b) over `views` draws of b: a model trained on binary images
+// classifies a grey image x by the mean over b ~ Bernoulli(x), not by
+// p(y | x) at an input it never saw. Scores are logits (or -F per label).
+double classification_error_over_views(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set, int views,
+                                       std::vector<int64_t>* wrong = nullptr);
 
 }  // namespace ebm

@@ -28,8 +28,18 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
 }
 
-double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong) {
-  return classification_error(ex_, eval_x_, after_up_down ? updown_scores_ : greedy_scores_, set, wrong);
+double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong,
+                           int binarizations) {
+  const Tensor scores = after_up_down ? updown_scores_ : greedy_scores_;
+  if (binarizations == 0) return classification_error(ex_, eval_x_, scores, set, wrong);
+  // Keyed apart from the training draws, which use data_seed itself.
+  const LabelledRows views{image_source(set, io::Pixels::sampled, ~cfg_.data_seed), set.labels};
+  const uint64_t step = ex_.step();
+  const double e = classification_error_over_views(ex_, eval_x_, scores, views, binarizations, wrong);
+  // The step counter keys training's random draws: leave it where the scaled
+  // reading (one run per batch) leaves it, so that training after either is the same.
+  ex_.set_step(step + static_cast<uint64_t>((set.count + cfg_.eval_batch - 1) / cfg_.eval_batch));
+  return e;
 }
 
 std::vector<NamedTensor> JointTrainer::state(const char* phase, bool with_best) const {

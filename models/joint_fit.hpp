@@ -86,8 +86,13 @@ class JointTrainer {
   double updown_best_error() const { return ud_best_.error(); }
   // The up-down network as last built (its step has the current chain length).
   const UpDown& updown_model() const { return ud_; }
-  // % of `set` misclassified: greedy model (recognition = the DBN's W) or up-down's R.
-  double error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong = nullptr);
+  // % of `set` misclassified: greedy model (recognition = the DBN's W) or up-down's R;
+  // the pixels scaled to [0, 1], or with binarizations > 0 each image classified by
+  // the mean of p(y | b) over that many sampled binarizations b of it (keyed by
+  // ~data_seed; see classification_error_over_views), as the model trains on
+  // sampled binary pixels.
+  double error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong = nullptr,
+               int binarizations = 0);
   // The epochs of `phase` ("top", "updown", "refit") a resume would start
   // from: 0 without its checkpoint, after an earlier phase trained in this
   // run, or when the phase's schedule depends on its length (up-down's CD-k

@@ -170,8 +170,10 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     for (const std::string& n : jt.take_resume_notes()) fmt::print("{}\n", n);
   };
   say_notes();
-  const double greedy = jt.error(d.test, false);
-  sum.add(fmt::format("pretrain top {}+10-{}", pen, top_size), top_bar.seconds(), fmt::format("test error {:.2f}% (greedy)", greedy));
+  const int views = o.test_binarizations;  // 0: test images scaled
+  const std::string how = views > 0 ? fmt::format(", mean over {} binarizations", views) : "";
+  const double greedy = jt.error(d.test, false, nullptr, views);
+  sum.add(fmt::format("pretrain top {}+10-{}", pen, top_size), top_bar.seconds(), fmt::format("test error {:.2f}% (greedy{})", greedy, how));
   result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));
   write_label_samples(top, ex, o.output + "/samples_per_digit_greedy.png",
                       [&](Tensor p) { return lower.down(p, lower.depth()); });
@@ -184,10 +186,10 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   });
   say_notes();
   std::vector<int64_t> wrong;
-  double err = jt.error(d.test, true, &wrong);
+  double err = jt.error(d.test, true, &wrong, views);
   sum.add("up-down", bar.seconds(),
-          fmt::format("test error {:.2f}% ({} of {}; epoch {} chosen on validation)", err, wrong.size(), d.test.count,
-                      jt.updown_best_epoch()));
+          fmt::format("test error {:.2f}% ({} of {}{}; epoch {} chosen on validation)", err, wrong.size(),
+                      d.test.count, how, jt.updown_best_epoch()));
   result("updown_best_epoch", fmt::format("{}", jt.updown_best_epoch()));
   if (o.refit) {
     result("updown_before_refit_test_error_pct", fmt::format("{:.2f}", err));
@@ -200,11 +202,13 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     });
     say_notes();
     wrong.clear();
-    err = jt.error(d.test, true, &wrong);
+    err = jt.error(d.test, true, &wrong, views);
     sum.add("up-down refit on 60,000", rbar.seconds(),
-            fmt::format("test error {:.2f}% ({} epochs; {:.2f}% of the 60,000 wrong)", err, r.epochs, r.all_error));
+            fmt::format("test error {:.2f}% ({} epochs; {:.2f}% of the 60,000 wrong{})", err, r.epochs, r.all_error,
+                        how));
   }
   result("updown_test_error_pct", fmt::format("{:.2f}", err));
+  if (views > 0) result("updown_test_error_scaled_pct", fmt::format("{:.2f}", jt.error(d.test, true)));
   write_misclassified(d.test, wrong, o.output + "/misclassified.png");
   const UpDown& ud = jt.updown_model();  // the fine-tuned model's own generative weights
   write_label_samples(top, ex, o.output + "/samples_per_digit.png", [&](Tensor p) { return ud.generate(p); });

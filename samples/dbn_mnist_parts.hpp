@@ -40,6 +40,7 @@ struct Options {
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, bound = false, refit = false;
   bool balanced_batches = false;  // up-down: the joint model's batches
+  int test_binarizations = 0;     // up-down: test images classified by the mean over this many binarizations
   float finetune_weight_decay = 0.0f, baseline_init_scale = 4.0f;
 
   std::vector<int64_t> layers() const {
@@ -77,6 +78,7 @@ struct Options {
       if (unset("--refit")) refit = true;
       if (unset("--refit-epochs") && refit) refit_epochs = 120;
       if (unset("--refit-lr") && refit) refit_lr = 0.02f;
+      if (unset("--test-binarizations")) test_binarizations = 20;
     } else if (preset == "paper") {
       if (unset("--pretrain-epochs")) pretrain_epochs = {50};
       if (unset("--finetune-epochs")) finetune_epochs = 60;
@@ -126,7 +128,7 @@ struct Options {
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
     if (const std::string f = samples::given_flags(
             app, {"--top-k", "--top-labels", "--top-lr", "--top-weight-decay", "--updown-lr", "--updown-momentum",
-                  "--updown-weight-decay", "--balanced-batches"});
+                  "--updown-weight-decay", "--balanced-batches", "--test-binarizations"});
         finetune != "updown" && !f.empty())
       throw Error("{}: for up-down fine-tuning; expected --finetune updown", f);
     if (const std::string f = samples::given_flags(
@@ -198,6 +200,11 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_flag("--balanced-batches", o.balanced_batches,
                "up-down: the joint model's batches (top RBM, up-down, refit) hold each digit in proportion to its "
                "share of the images, as the paper's 10 per digit, instead of shuffled at random");
+  app.add_option("--test-binarizations", o.test_binarizations,
+                 "up-down: classify each test image by the mean of p(label | b) over N sampled binarizations b of it "
+                 "(the pixels the model trains on); 0: by its intensities scaled to [0, 1]. The validation split "
+                 "that chooses epochs is read scaled either way")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--top-labels", o.top_labels,
                  "up-down: the top chain's label units from step to step: sampled (one-hot draws) or probabilities "
                  "(the softmax itself, as in the paper's code); in the top RBM's pretraining too")

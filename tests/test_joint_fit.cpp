@@ -2,9 +2,11 @@
 // schedule and the refit on all images, stopped after any epoch and resumed,
 // end bitwise equal to an unbroken run (parameters, velocities, refit result).
 
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -327,4 +329,31 @@ TEST_CASE("joint/fit: up-down keeping its best epoch resumes bitwise, and ends w
   CHECK(fewer.best == straight.best);
   CHECK(fewer.params == straight.params);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("joint/fit: test images read over binarizations leave the step counter where the scaled reading does") {
+  const io::ImageSet all = testing::tiny_digits(240, 1), test = testing::tiny_digits(70, 2);
+  const io::ImageSet tr = io::slice(all, 0, 180), valid = io::slice(all, 180, 60);
+  Graph g;
+  Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = 4});
+  LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+  Executor ex(g, {.threads = 2, .seed = 3});
+  JointTrainer jt(lower, top, ex, {.top_epochs = 2, .updown_epochs = 1, .top_k = 1, .updown_top_k = {1},
+                                   .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .eval_batch = 30,
+                                   .checkpoint = {}, .resume = false});
+  jt.train_top(tr, valid, {});
+  jt.up_down(tr, valid, {});
+  for (const bool after_up_down : {false, true}) {
+    CAPTURE(after_up_down);
+    const uint64_t before = ex.step();
+    jt.error(test, after_up_down);
+    const uint64_t scaled_step = ex.step();
+    CHECK(scaled_step == before + 3);  // 70 images in batches of 30
+    std::vector<int64_t> wrong, again;
+    const double e = jt.error(test, after_up_down, &wrong, 6);
+    CHECK(ex.step() == scaled_step + 3);  // the 18 runs of the views count as the scaled reading's 3
+    CHECK(jt.error(test, after_up_down, &again, 6) == e);  // the views are fixed draws
+    CHECK(again == wrong);
+    CHECK(wrong.size() == static_cast<size_t>(std::lround(e * 70.0 / 100.0)));
+  }
 }
