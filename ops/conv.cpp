@@ -305,6 +305,112 @@ void for_each_plane(const Kernel& k, const PoolGeometry& g, const float* x, F f)
     planes(g.pool);
 }
 
+// The same pooling ops in 2 x 2 blocks, when a group has at least a vector
+// of blocks (Plane's exponentials then all come from xsimd::exp): each
+// plane's upper and lower rows of its blocks are copied apart into two
+// half planes, so that the units of a block are two pairs of neighbouring
+// lanes at the same place in both, and the ops run a vector of each half
+// at a time with each block's values in its units' lanes. Every value is
+// the one Plane computes, by the same operations in the same order, bit for
+// bit.
+struct PairChunk {
+  simd::B e0, e1;    // exp(x - m) of the upper and lower row's units
+  simd::B off, sum;  // exp(-m) and off + the block's four e in row-major order
+  int64_t at;        // the chunk's first unit in the half planes (even); its block is at / 2
+};
+
+struct LeftOfPair {
+  static constexpr uint32_t get(unsigned i, unsigned) { return i & ~1u; }
+};
+struct RightOfPair {
+  static constexpr uint32_t get(unsigned i, unsigned) { return i | 1u; }
+};
+// Each lane gets its pair's left (even) or right (odd) lane's value.
+simd::B left_of_pair(simd::B v) {
+  return xsimd::swizzle(v, xsimd::make_batch_constant<xsimd::batch<uint32_t>, LeftOfPair>());
+}
+simd::B right_of_pair(simd::B v) {
+  return xsimd::swizzle(v, xsimd::make_batch_constant<xsimd::batch<uint32_t>, RightOfPair>());
+}
+// std::max(a, b) lane by lane (a unless a < b), as Plane::fill takes it.
+simd::B std_max(simd::B a, simd::B b) { return xsimd::select(a < b, b, a); }
+
+bool pairs_apply(const PoolGeometry& g) { return g.pool == 2 && g.blocks() >= simd::W; }
+
+// A plane's rows 0, 2, 4, ... into upper and 1, 3, 5, ... into lower (each
+// half a plane), or back.
+void split_rows(const PoolGeometry& g, const float* plane, float* upper, float* lower) {
+  for (int64_t bi = 0; bi < g.height / 2; ++bi) {
+    std::copy_n(plane + 2 * bi * g.width, g.width, upper + bi * g.width);
+    std::copy_n(plane + (2 * bi + 1) * g.width, g.width, lower + bi * g.width);
+  }
+}
+void join_rows(const PoolGeometry& g, const float* upper, const float* lower, float* plane) {
+  for (int64_t bi = 0; bi < g.height / 2; ++bi) {
+    std::copy_n(upper + bi * g.width, g.width, plane + 2 * bi * g.width);
+    std::copy_n(lower + bi * g.width, g.width, plane + (2 * bi + 1) * g.width);
+  }
+}
+
+// The half planes a pair op reads and writes: gy's (the input of x's shape
+// given, else null) and the output's, which for_each_pair_chunk joins into
+// the output plane after the plane's last chunk.
+struct Halves {
+  const float *gy0, *gy1;
+  float *y0, *y1;
+};
+
+// When pairs_apply(g), calls f(r, q, chunk, halves) for every vector of the
+// half planes of group q of row r (the rows split over the arena's threads;
+// the last vector overlaps the one before rather than leaving a tail, its
+// lanes getting the same values again), after splitting x's plane and gy's
+// (when given) into halves, and joins the output's halves into `out`
+// (shaped as x). Returns pairs_apply(g).
+template <typename F>
+bool for_each_pair_chunk(const Kernel& k, const PoolGeometry& g, const float* x, const float* gy, F f) {
+  using simd::B;
+  if (!pairs_apply(g)) return false;
+  const int64_t cols = k.in_shape[0].cols, half = g.plane() / 2;
+  split(k, k.in_shape[0].rows, [&](int64_t r) {
+    float* buf = workspace(k).scratch(6 * half);
+    float *x0 = buf, *x1 = buf + half, *gy0 = buf + 2 * half, *gy1 = buf + 3 * half;
+    const Halves h{gy0, gy1, buf + 4 * half, buf + 5 * half};
+    for (int64_t q = 0; q < g.groups; ++q) {
+      const int64_t plane = r * cols + q * g.plane();
+      split_rows(g, x + plane, x0, x1);
+      if (gy) split_rows(g, gy + plane, gy0, gy1);
+      for (int64_t c = 0;; c = std::min(c + simd::W, half - simd::W)) {
+        const B u0 = B::load_unaligned(x0 + c), u1 = B::load_unaligned(x1 + c);
+        const B col = std_max(std_max(B(0.0f), u0), u1);
+        const B m = std_max(left_of_pair(col), right_of_pair(col));
+        PairChunk p{xsimd::exp(u0 - m), xsimd::exp(u1 - m), xsimd::exp(B(0.0f) - m), B(0.0f), c};
+        p.sum = p.off + left_of_pair(p.e0);
+        p.sum = p.sum + right_of_pair(p.e0);
+        p.sum = p.sum + left_of_pair(p.e1);
+        p.sum = p.sum + right_of_pair(p.e1);
+        f(r, q, p, h);
+        if (c == half - simd::W) break;
+      }
+      join_rows(g, h.y0, h.y1, k.out + plane);
+    }
+  });
+  return true;
+}
+
+// Lane j of the W values from[j / 2] (a block's value spread over its pair of lanes).
+simd::B spread_pairs(const float* from) {
+  alignas(64) std::array<float, 16> t;
+  static_assert(simd::W <= 16);
+  for (int64_t j = 0; j < simd::W; ++j) t[static_cast<size_t>(j)] = from[j / 2];
+  return simd::B::load_aligned(t.data());
+}
+
+// The scratch floats of a pooling op with an output of x's shape: Plane's,
+// or for_each_pair_chunk's six half planes.
+int64_t pooling_floats(const PoolGeometry& g) {
+  return pairs_apply(g) ? 3 * g.plane() : Plane::floats(g);
+}
+
 }  // namespace
 
 int64_t scratch_floats(const Op& op) {
@@ -312,10 +418,10 @@ int64_t scratch_floats(const Op& op) {
   if (const auto* c = std::get_if<Conv2dTranspose>(&op)) return c->g.filter() * c->g.plane();
   if (const auto* c = std::get_if<Conv2dFilter>(&op)) return c->g.filter() * c->g.plane();
   if (const auto* p = std::get_if<MaxPoolSoftplus>(&op)) return Plane::floats(p->g);
-  if (const auto* p = std::get_if<MaxPoolProbs>(&op)) return Plane::floats(p->g);
-  if (const auto* p = std::get_if<MaxPoolProbsGrad>(&op)) return Plane::floats(p->g);
-  if (const auto* p = std::get_if<MaxPoolGrad>(&op)) return Plane::floats(p->g);
-  if (const auto* p = std::get_if<MaxPoolSample>(&op)) return Plane::floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolProbs>(&op)) return pooling_floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolProbsGrad>(&op)) return pooling_floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolGrad>(&op)) return pooling_floats(p->g);
+  if (const auto* p = std::get_if<MaxPoolSample>(&op)) return pooling_floats(p->g);
   return 0;
 }
 
@@ -337,6 +443,12 @@ Shape MaxPoolProbs::shape(std::span<const Shape> in) const {
 }
 void MaxPoolProbs::forward(const Kernel& k) const {
   const int64_t cols = k.in_shape[0].cols, w = g.width;
+  if (for_each_pair_chunk(k, g, k.in[0], nullptr, [](int64_t, int64_t, const PairChunk& p, const Halves& h) {
+        const simd::B inv = simd::B(1.0f) / p.sum;
+        (p.e0 * inv).store_unaligned(h.y0 + p.at);
+        (p.e1 * inv).store_unaligned(h.y1 + p.at);
+      }))
+    return;
   for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     float* y = k.out + r * cols + q * g.plane();
     p.each_block(pw, [&](int64_t a, int64_t tl) {
@@ -358,6 +470,19 @@ Shape MaxPoolProbsGrad::shape(std::span<const Shape> in) const {
 }
 void MaxPoolProbsGrad::forward(const Kernel& k) const {
   const int64_t cols = k.in_shape[0].cols, w = g.width;
+  if (for_each_pair_chunk(k, g, k.in[0], k.in[1], [](int64_t, int64_t, const PairChunk& p, const Halves& h) {
+        using simd::B;
+        const B gy0 = B::load_unaligned(h.gy0 + p.at), gy1 = B::load_unaligned(h.gy1 + p.at);
+        const B inv = B(1.0f) / p.sum, p0 = p.e0 * inv, p1 = p.e1 * inv;
+        B dot(0.0f);  // sum_j p_j gy_j over the block, in row-major order
+        for (const auto& [pj, gj] : {std::pair{p0, gy0}, std::pair{p1, gy1}}) {
+          dot = xsimd::fma(left_of_pair(pj), left_of_pair(gj), dot);
+          dot = xsimd::fma(right_of_pair(pj), right_of_pair(gj), dot);
+        }
+        (p0 * (gy0 - dot)).store_unaligned(h.y0 + p.at);
+        (p1 * (gy1 - dot)).store_unaligned(h.y1 + p.at);
+      }))
+    return;
   for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     const float* gy = k.in[1] + r * cols + q * g.plane();
     float* y = k.out + r * cols + q * g.plane();
@@ -379,6 +504,12 @@ Shape MaxPoolGrad::shape(std::span<const Shape> in) const {
 }
 void MaxPoolGrad::forward(const Kernel& k) const {
   const int64_t cols = k.in_shape[0].cols, pooled = k.in_shape[1].cols, w = g.width;
+  if (for_each_pair_chunk(k, g, k.in[0], nullptr, [&](int64_t r, int64_t q, const PairChunk& p, const Halves& h) {
+        const simd::B scale = spread_pairs(k.in[1] + r * pooled + q * g.blocks() + p.at / 2) / p.sum;
+        (scale * p.e0).store_unaligned(h.y0 + p.at);
+        (scale * p.e1).store_unaligned(h.y1 + p.at);
+      }))
+    return;
   for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     const float* gy = k.in[1] + r * pooled + q * g.blocks();
     float* y = k.out + r * cols + q * g.plane();
@@ -396,6 +527,25 @@ Shape MaxPoolSample::shape(std::span<const Shape> in) const {
 }
 void MaxPoolSample::forward(const Kernel& k) const {
   const int64_t cols = k.in_shape[0].cols, per_row = g.groups * g.blocks(), blocks = g.blocks(), w = g.width;
+  if (for_each_pair_chunk(k, g, k.in[0], nullptr, [&](int64_t r, int64_t q, const PairChunk& p, const Halves& h) {
+        // as below, each lane with its block's draw (counter first + block)
+        using simd::B;
+        using U = xsimd::batch<uint32_t>;
+        const U lane = simd::lane_indices();
+        const auto first = static_cast<uint32_t>(r * per_row + q * blocks + p.at / 2);
+        const B target = simd::uniform_batch_at(k.rng, U(first) + (lane >> 1)) * p.sum;
+        B acc = p.off;
+        B below = xsimd::select(target >= acc, B(1.0f), B(0.0f));
+        for (const B e : {left_of_pair(p.e0), right_of_pair(p.e0), left_of_pair(p.e1), right_of_pair(p.e1)}) {
+          acc = acc + e;
+          below = below + xsimd::select(target >= acc, B(1.0f), B(0.0f));
+        }
+        const B on = xsimd::min(below, B(4.0f)) - B(1.0f);  // -1: off; 0 .. 3: the unit, row-major
+        const B left = xsimd::to_float(xsimd::bitwise_cast<xsimd::batch<int32_t>>(lane & U(1u)));  // 0 or 1
+        xsimd::select(on == left, B(1.0f), B(0.0f)).store_unaligned(h.y0 + p.at);
+        xsimd::select(on == left + B(2.0f), B(1.0f), B(0.0f)).store_unaligned(h.y1 + p.at);
+      }))
+    return;
   for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
     float* y = k.out + r * cols + q * g.plane();
     const auto first = static_cast<uint32_t>(r * per_row + q * blocks);

@@ -45,14 +45,25 @@ inline void exp_in_place(float* y, int64_t n) {
   for (; i < n; ++i) y[i] = std::exp(y[i]);
 }
 
-// Uniform [0,1) draws for the counters first .. first + W - 1, bit-identical
-// to uniform01() element by element.
-inline B uniform_batch(RngKey key, uint32_t first) {
+// Uniform [0,1) draws for the counters given lane by lane, bit-identical to
+// uniform01() lane by lane.
+inline B uniform_batch_at(RngKey key, xsimd::batch<uint32_t> counters) {
+  const xsimd::batch<uint32_t> bits = random_bits<xsimd::batch<uint32_t>>(key, counters) >> 8;
+  return xsimd::to_float(xsimd::bitwise_cast<xsimd::batch<int32_t>>(bits)) * B(0x1p-24f);
+}
+
+// The lanes' indices 0 .. W - 1.
+inline xsimd::batch<uint32_t> lane_indices() {
   using U = xsimd::batch<uint32_t>;
   alignas(64) static constexpr uint32_t iota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   static_assert(U::size <= 16);
-  const U bits = random_bits<U>(key, U(first) + U::load_aligned(iota)) >> 8;
-  return xsimd::to_float(xsimd::bitwise_cast<xsimd::batch<int32_t>>(bits)) * B(0x1p-24f);
+  return U::load_aligned(iota);
+}
+
+// Uniform [0,1) draws for the counters first .. first + W - 1, bit-identical
+// to uniform01() element by element.
+inline B uniform_batch(RngKey key, uint32_t first) {
+  return uniform_batch_at(key, xsimd::batch<uint32_t>(first) + lane_indices());
 }
 
 }  // namespace ebm::simd

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -377,19 +378,20 @@ TEST_CASE("crbm: maxpool_sample_given equals a plain loop over its generator") {
   });
 }
 
-// The pooling ops on blocks of 3 x 3 (the kernels' path for pools other
-// than 2) over planes of 6 x 9, against plain loops in double: the
-// blocks' free-energy terms, the units' probabilities, both backward ops
-// and the draw through its documented generator.
-TEST_CASE("crbm: the pooling ops on 3 x 3 blocks of 6 x 9 planes equal plain loops") {
-  const PoolGeometry p{.groups = 2, .height = 6, .width = 9, .pool = 3};  // 6 blocks a group
-  const int64_t rows = 4, cols = 108, pooled = 12;
-  const uint64_t seed = 5;
+// The pooling ops on `rows` rows of geometry p against plain loops in
+// double: the blocks' free-energy terms, the units' probabilities, both
+// backward ops and the draw through its documented generator. With
+// `extremes`, every 7th input is far out (+-95 or -120: exponents that
+// overflow or underflow unless the block's largest input is taken out).
+// Returns how many blocks the draws turned on.
+int check_pooling_ops(const PoolGeometry& p, int64_t rows, uint64_t seed, bool extremes) {
+  const int64_t cols = p.groups * p.plane(), pooled = p.groups * p.blocks(), side = p.width / p.pool;
   Graph g;
   const Tensor x = g.param("x", {rows, cols}), gy = g.param("gy", {rows, cols}), gyp = g.param("gyp", {rows, pooled});
   fill_normal(g.value(x), 2.0f, 3, 1);
   fill_normal(g.value(gy), 1.0f, 3, 2);
   fill_normal(g.value(gyp), 1.0f, 3, 3);
+  for (size_t i = 0; extremes && i < g.value(x).size(); i += 7) g.value(x)[i] = i % 3 == 0 ? -120.0f : i % 3 == 1 ? 95.0f : -95.0f;
   const Tensor soft = maxpool_softplus(x, p), probs = maxpool_probs(x, p), grad = apply(MaxPoolGrad{p}, {x, gyp}),
                probs_grad = apply(MaxPoolProbsGrad{p}, {x, gy}), drawn = maxpool_sample(x, p);
   Executor ex(g, {.threads = 2, .seed = seed});
@@ -399,22 +401,24 @@ TEST_CASE("crbm: the pooling ops on 3 x 3 blocks of 6 x 9 planes equal plain loo
   int on = 0;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t a = 0; a < pooled; ++a) {
-      const int64_t q = a / 6, top = (a % 6) / 3 * 3, left = (a % 6) % 3 * 3;
+      const int64_t q = a / p.blocks(), top = (a % p.blocks()) / side * p.pool, left = (a % p.blocks()) % side * p.pool;
       std::vector<size_t> units;
-      for (int64_t i = 0; i < 3; ++i)
-        for (int64_t j = 0; j < 3; ++j)
-          units.push_back(static_cast<size_t>(r * cols + q * 54 + (top + i) * 9 + left + j));
-      double z = 1, dot = 0;
-      for (size_t u : units) z += std::exp(double{xs[u]});
-      for (size_t u : units) dot += std::exp(double{xs[u]}) / z * gys[u];
+      for (int64_t i = 0; i < p.pool; ++i)
+        for (int64_t j = 0; j < p.pool; ++j)
+          units.push_back(static_cast<size_t>(r * cols + q * p.plane() + (top + i) * p.width + left + j));
+      double mx = 0;  // the off state's 0 with the units' inputs
+      for (size_t u : units) mx = std::max(mx, double{xs[u]});
+      double z = std::exp(-mx), dot = 0;
+      for (size_t u : units) z += std::exp(double{xs[u]} - mx);
+      for (size_t u : units) dot += std::exp(double{xs[u]} - mx) / z * gys[u];
       const auto at = static_cast<size_t>(r * pooled + a);
-      CHECK(ex.value(soft)[at] == doctest::Approx(std::log(z)).epsilon(1e-5));
+      CHECK(ex.value(soft)[at] == doctest::Approx(mx + std::log(z)).epsilon(1e-5));
       const double draw = uniform01(key, static_cast<uint32_t>(at));
-      double acc = 1 / z;
+      double acc = std::exp(-mx) / z;
       bool taken = draw < acc;  // the block off
       for (size_t u : units) {
-        const double pu = std::exp(double{xs[u]}) / z;
-        CHECK(ex.value(probs)[u] == doctest::Approx(pu).epsilon(1e-5));
+        const double pu = std::exp(double{xs[u]} - mx) / z;
+        CHECK(ex.value(probs)[u] == doctest::Approx(pu).epsilon(1e-5).scale(1e-6));
         CHECK(ex.value(grad)[u] == doctest::Approx(pu * gyps[at]).epsilon(1e-5).scale(0.01));
         CHECK(ex.value(probs_grad)[u] == doctest::Approx(pu * (gys[u] - dot)).epsilon(1e-5).scale(0.01));
         acc += pu;
@@ -424,6 +428,19 @@ TEST_CASE("crbm: the pooling ops on 3 x 3 blocks of 6 x 9 planes equal plain loo
         on += here;
       }
     }
-  CHECK(on > 10);  // the draws turned units on (of 48 blocks)
+  return on;
+}
+
+// Blocks of 3 x 3 (the kernels' path for pools other than 2) over planes
+// of 6 x 9.
+TEST_CASE("crbm: the pooling ops on 3 x 3 blocks of 6 x 9 planes equal plain loops") {
+  CHECK(check_pooling_ops({.groups = 2, .height = 6, .width = 9, .pool = 3}, 4, 5, false) > 10);  // of 48 blocks
+}
+
+// Blocks of 2 x 2 in groups of at least a vector of blocks (18 a group:
+// the kernels' vector path, whose last vector of a half plane overlaps the
+// one before on AVX-512 and AVX2), inputs far out included.
+TEST_CASE("crbm: the pooling ops on 2 x 2 blocks of 6 x 12 planes equal plain loops, inputs far out included") {
+  CHECK(check_pooling_ops({.groups = 3, .height = 6, .width = 12, .pool = 2}, 5, 8, true) > 100);  // of 270 blocks
 }
 
