@@ -67,14 +67,18 @@ gemm::Workspace& workspace(const Kernel& k) {
   return own;
 }
 
-// The patch matrix of image x into p ([C r r, H' W'], row-major).
-void im2col(const ConvGeometry& g, const float* x, float* p) {
-  const int64_t oh = g.out_height(), ow = g.out_width();
-  for (int64_t c = 0; c < g.channels; ++c)
-    for (int64_t u = 0; u < g.size; ++u)
-      for (int64_t v = 0; v < g.size; ++v, p += oh * ow)
-        for (int64_t i = 0; i < oh; ++i) std::copy_n(x + (c * g.height + i + u) * g.width + v, ow, p + i * ow);
+// Rows [t0, t1) of image x's patch matrix into p ([t1 - t0, H' W'],
+// row-major; row t for tap (c, u, v) = t = c r r + u r + v).
+void im2col_rows(const ConvGeometry& g, const float* x, int64_t t0, int64_t t1, float* p) {
+  const int64_t oh = g.out_height(), ow = g.out_width(), r = g.size;
+  for (int64_t t = t0; t < t1; ++t, p += oh * ow) {
+    const float* src = x + (t / (r * r) * g.height + t / r % r) * g.width + t % r;
+    for (int64_t i = 0; i < oh; ++i) std::copy_n(src + i * g.width, ow, p + i * ow);
+  }
 }
+
+// The patch matrix of image x into p ([C r r, H' W'], row-major).
+void im2col(const ConvGeometry& g, const float* x, float* p) { im2col_rows(g, x, 0, g.filter(), p); }
 
 // x = the sum of patch matrix p's entries at their pixels (im2col's adjoint),
 // the taps (c, u, v) added in order.
@@ -157,22 +161,22 @@ Shape Conv2dFilter::shape(std::span<const Shape> in) const {
 }
 void Conv2dFilter::forward(const Kernel& k) const {
   const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, taps = g.filter(), plane = g.plane();
-  // One block of filters per arena thread (at least 8 filters a block): each
-  // block unrolls every image's patches again, so no more blocks than
-  // threads to run them. A GEMM's element does not depend on the rows
-  // beside it, so the blocking leaves the bits alone.
+  // One block of taps (columns of the gradient) per arena thread, at least
+  // 16 a block: each block unrolls only its own rows of every image's
+  // patch matrix and multiplies all filters' planes by them. A GEMM's element
+  // does not depend on the columns beside it, so the blocking leaves the
+  // bits alone.
   const int64_t threads = k.parallel ? std::max(1, tbb::this_task_arena::max_concurrency()) : 1;
-  const int64_t block = std::max<int64_t>(8, (filters + threads - 1) / threads);
-  const int64_t blocks = (filters + block - 1) / block;
+  const int64_t blocks = std::clamp<int64_t>(taps / 16, 1, threads);
   if (images == 0) std::fill(k.out, k.out + filters * taps, 0.0f);
   split(k, blocks, [&](int64_t blk) {
-    const int64_t f0 = blk * block, f1 = std::min(filters, f0 + block);
+    const int64_t t0 = blk * taps / blocks, t1 = (blk + 1) * taps / blocks;
     gemm::Workspace& ws = workspace(k);
     float* p = ws.scratch(taps * plane);
     for (int64_t b = 0; b < images; ++b) {
-      im2col(g, k.in[0] + b * g.image(), p);
-      gemm::sgemm(ws, false, true, f1 - f0, taps, plane, 1.0f, k.in[1] + (b * filters + f0) * plane, plane, p, plane,
-                  b == 0 ? 0.0f : 1.0f, k.out + f0 * taps, taps);
+      im2col_rows(g, k.in[0] + b * g.image(), t0, t1, p);
+      gemm::sgemm(ws, false, true, filters, t1 - t0, plane, 1.0f, k.in[1] + b * filters * plane, plane, p, plane,
+                  b == 0 ? 0.0f : 1.0f, k.out + t0, taps);
     }
   });
 }

@@ -390,7 +390,7 @@ TEST_CASE("cdbn: a matrix source serves a column range of its rows") {
   CHECK_THROWS_WITH_AS(matrix_source(std::vector<float>(10), 2, 4, 0), doctest::Contains("in 10 floats"), Error);
 }
 
-TEST_CASE("cdbn: the filter gradient has the same bits on 1 and 2 threads (blocks of filters differ)") {
+TEST_CASE("cdbn: the filter gradient has the same bits on 1 and 2 threads (blocks of taps differ)") {
   const ConvGeometry geo{.channels = 2, .height = 12, .width = 12, .size = 5};
   std::vector<float> result[2];
   for (int threads : {1, 2}) {
