@@ -43,7 +43,8 @@ namespace {
 
 using namespace ebm;
 
-constexpr int64_t kBatch = 100, kFilters = 24, kTaps = 81, kPlane = 400, kTapBlocks = 2;  // as conv2d_filter on 2 threads
+constexpr int64_t kBatch = 100, kFilters = 24, kTaps = 81, kPlane = 400;
+constexpr int64_t kTapBlocks = 2;  // as conv2d_filter on 2 threads
 constexpr int kSteps = 50, kRounds = 7;
 
 // The calling thread's GEMM buffers (constructed on its first call).
@@ -74,8 +75,8 @@ struct ConvFloor {
     });
     tbb::parallel_for(int64_t{0}, kBatch, [&](int64_t b) {
       thread_local std::vector<float> col(static_cast<size_t>(kTaps * kPlane));  // the patches' sums
-      gemm::sgemm(thread_workspace(), true, false, kTaps, kPlane, kFilters, 1.0f, w.data(), kTaps, y.data() + b * kFilters * kPlane,
-                  kPlane, 0.0f, col.data(), kPlane);
+      gemm::sgemm(thread_workspace(), true, false, kTaps, kPlane, kFilters, 1.0f, w.data(), kTaps,
+                  y.data() + b * kFilters * kPlane, kPlane, 0.0f, col.data(), kPlane);
     });
     for (int rep = 0; rep < 2; ++rep)  // conv2d_filter of (v0, h0) and of (v1, h1): a block of taps a thread
       tbb::parallel_for(int64_t{0}, kTapBlocks, [&](int64_t blk) {

@@ -391,7 +391,8 @@ int check_pooling_ops(const PoolGeometry& p, int64_t rows, uint64_t seed, bool e
   fill_normal(g.value(x), 2.0f, 3, 1);
   fill_normal(g.value(gy), 1.0f, 3, 2);
   fill_normal(g.value(gyp), 1.0f, 3, 3);
-  for (size_t i = 0; extremes && i < g.value(x).size(); i += 7) g.value(x)[i] = i % 3 == 0 ? -120.0f : i % 3 == 1 ? 95.0f : -95.0f;
+  for (size_t i = 0; extremes && i < g.value(x).size(); i += 7)
+    g.value(x)[i] = i % 3 == 0 ? -120.0f : i % 3 == 1 ? 95.0f : -95.0f;
   const Tensor soft = maxpool_softplus(x, p), probs = maxpool_probs(x, p), grad = apply(MaxPoolGrad{p}, {x, gyp}),
                probs_grad = apply(MaxPoolProbsGrad{p}, {x, gy}), drawn = maxpool_sample(x, p);
   Executor ex(g, {.threads = 2, .seed = seed});
