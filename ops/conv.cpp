@@ -316,7 +316,10 @@ void for_each_plane(const Kernel& k, const PoolGeometry& g, const float* x, F f)
 // lanes at the same place in both, and the ops run a vector of each half
 // at a time with each block's values in its units' lanes. Every value is
 // the one Plane computes, by the same operations in the same order, bit for
-// bit.
+// bit (probs_grad's dot product in fused multiply-adds, as GCC contracts
+// the block-by-block loop). maxpool_softplus keeps Plane: one log a block
+// is most of its time, and this path takes each block's exp(-m) once per
+// lane rather than once per block.
 struct PairChunk {
   simd::B e0, e1;    // exp(x - m) of the upper and lower row's units
   simd::B off, sum;  // exp(-m) and off + the block's four e in row-major order
