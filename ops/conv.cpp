@@ -309,8 +309,7 @@ void for_each_plane(const Kernel& k, const PoolGeometry& g, const float* x, F f)
     planes(g.pool);
 }
 
-// The same pooling ops in 2 x 2 blocks, when a group has at least a vector
-// of blocks (Plane's exponentials then all come from xsimd::exp): each
+// The same pooling ops in 2 x 2 blocks (where pairs_apply, below): each
 // plane's upper and lower rows of its blocks are copied apart into two
 // half planes, so that the units of a block are two pairs of neighbouring
 // lanes at the same place in both, and the ops run a vector of each half
@@ -323,7 +322,7 @@ void for_each_plane(const Kernel& k, const PoolGeometry& g, const float* x, F f)
 struct PairChunk {
   simd::B e0, e1;    // exp(x - m) of the upper and lower row's units
   simd::B off, sum;  // exp(-m) and off + the block's four e in row-major order
-  int64_t at;        // the chunk's first unit in the half planes (even); its block is at / 2
+  int64_t at;        // the chunk's first unit in its bundle's half planes (even); its block is at / 2
 };
 
 struct LeftOfPair {
@@ -342,7 +341,16 @@ simd::B right_of_pair(simd::B v) {
 // std::max(a, b) lane by lane (a unless a < b), as Plane::fill takes it.
 simd::B std_max(simd::B a, simd::B b) { return xsimd::select(a < b, b, a); }
 
-bool pairs_apply(const PoolGeometry& g) { return g.pool == 2 && g.blocks() >= simd::W; }
+// The path applies to 2 x 2 blocks on planes of at least a vector (whose
+// exponentials Plane takes with xsimd::exp) whose groups' half planes make
+// at least a vector in all. Groups are taken in bundles of about 256 floats
+// of half plane (at least one group), their halves side by side, so that
+// small planes fill whole vectors; the bundles share the groups evenly, so
+// each holds at least a vector.
+bool pairs_apply(const PoolGeometry& g) {
+  return g.pool == 2 && g.plane() >= simd::W && g.groups * g.plane() / 2 >= simd::W;
+}
+int64_t bundle_groups(const PoolGeometry& g) { return std::clamp<int64_t>(512 / g.plane(), 1, g.groups); }
 
 // A plane's rows 0, 2, 4, ... into upper and 1, 3, 5, ... into lower (each
 // half a plane), or back.
@@ -368,37 +376,50 @@ struct Halves {
 };
 
 // When pairs_apply(g), calls f(r, q, chunk, halves) for every vector of the
-// half planes of group q of row r (the rows split over the arena's threads;
-// the last vector overlaps the one before rather than leaving a tail, its
-// lanes getting the same values again), after splitting x's plane and gy's
-// (when given) into halves, and joins the output's halves into `out`
-// (shaped as x). Returns pairs_apply(g).
+// half planes of a bundle of groups from q on of row r (the rows split over
+// the arena's threads; the last vector overlaps the one before rather than
+// leaving a tail, its lanes getting the same values again), after
+// splitting x's planes and gy's (when given) into halves, and joins the
+// output's halves into k.out (shaped as x). A chunk's `at` counts from the
+// bundle's first half plane, so its first block is q's block 0 plus at / 2.
+// Returns pairs_apply(g).
 template <typename F>
 bool for_each_pair_chunk(const Kernel& k, const PoolGeometry& g, const float* x, const float* gy, F f) {
   using simd::B;
   if (!pairs_apply(g)) return false;
   const int64_t cols = k.in_shape[0].cols, half = g.plane() / 2;
+  const int64_t bundles = (g.groups + bundle_groups(g) - 1) / bundle_groups(g), most = bundle_groups(g) * half;
   split(k, k.in_shape[0].rows, [&](int64_t r) {
-    float* buf = workspace(k).scratch(6 * half);
-    float *x0 = buf, *x1 = buf + half, *gy0 = buf + 2 * half, *gy1 = buf + 3 * half;
-    const Halves h{gy0, gy1, buf + 4 * half, buf + 5 * half};
-    for (int64_t q = 0; q < g.groups; ++q) {
-      const int64_t plane = r * cols + q * g.plane();
-      split_rows(g, x + plane, x0, x1);
-      if (gy) split_rows(g, gy + plane, gy0, gy1);
-      for (int64_t c = 0;; c = std::min(c + simd::W, half - simd::W)) {
+    float* buf = workspace(k).scratch(6 * most);
+    float *x0 = buf, *x1 = buf + most, *gy0 = buf + 2 * most, *gy1 = buf + 3 * most;
+    const Halves h{gy0, gy1, buf + 4 * most, buf + 5 * most};
+    for (int64_t bu = 0; bu < bundles; ++bu) {
+      const int64_t q0 = bu * g.groups / bundles, q1 = (bu + 1) * g.groups / bundles, n = (q1 - q0) * half;
+      const float* in = x + r * cols + q0 * g.plane();
+      for (int64_t q = 0; q < q1 - q0; ++q) {
+        split_rows(g, in + q * g.plane(), x0 + q * half, x1 + q * half);
+        if (gy) split_rows(g, gy + (in - x) + q * g.plane(), gy0 + q * half, gy1 + q * half);
+      }
+      for (int64_t c = 0;; c = std::min(c + simd::W, n - simd::W)) {
         const B u0 = B::load_unaligned(x0 + c), u1 = B::load_unaligned(x1 + c);
         const B col = std_max(std_max(B(0.0f), u0), u1);
         const B m = std_max(left_of_pair(col), right_of_pair(col));
         PairChunk p{xsimd::exp(u0 - m), xsimd::exp(u1 - m), xsimd::exp(B(0.0f) - m), B(0.0f), c};
+        if (g.blocks() < simd::W) {  // Plane takes exp(-m) of fewer blocks than a vector with std::exp
+          alignas(64) std::array<float, 16> t;
+          m.store_aligned(t.data());
+          for (int64_t j = 0; j < simd::W; ++j) t[static_cast<size_t>(j)] = std::exp(0.0f - t[static_cast<size_t>(j)]);
+          p.off = B::load_aligned(t.data());
+        }
         p.sum = p.off + left_of_pair(p.e0);
         p.sum = p.sum + right_of_pair(p.e0);
         p.sum = p.sum + left_of_pair(p.e1);
         p.sum = p.sum + right_of_pair(p.e1);
-        f(r, q, p, h);
-        if (c == half - simd::W) break;
+        f(r, q0, p, h);
+        if (c == n - simd::W) break;
       }
-      join_rows(g, h.y0, h.y1, k.out + plane);
+      float* out = k.out + r * cols + q0 * g.plane();
+      for (int64_t q = 0; q < q1 - q0; ++q) join_rows(g, h.y0 + q * half, h.y1 + q * half, out + q * g.plane());
     }
   });
   return true;
@@ -415,7 +436,7 @@ simd::B spread_pairs(const float* from) {
 // The scratch floats of a pooling op with an output of x's shape: Plane's,
 // or for_each_pair_chunk's six half planes.
 int64_t pooling_floats(const PoolGeometry& g) {
-  return pairs_apply(g) ? 3 * g.plane() : Plane::floats(g);
+  return pairs_apply(g) ? 3 * bundle_groups(g) * g.plane() : Plane::floats(g);
 }
 
 }  // namespace
