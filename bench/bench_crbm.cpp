@@ -7,7 +7,7 @@
 // The convolutions are GEMMs on unrolled patches (ops/conv.cpp): per image,
 // conv2d of v0 and of v1 are [24 x 81] x [81 x 400], conv2d_transpose of h0
 // is [81 x 24] x [24 x 400], and the two filter gradients are
-// [24 x 400] x [400 x 81] (in blocks of 40 and 41 taps, one per thread): 5 x 2 x 24 x 81 x 400
+// [24 x 400] x [400 x 81] (in four blocks of 20 or 21 taps): 5 x 2 x 24 x 81 x 400
 // flops, 7.78e8 a step of 100 images, 4.67e11 an epoch of 600 steps. The
 // floor runs the same products on ready patch matrices, the images split
 // over the same 2 threads, so it leaves out everything else a step does:
@@ -44,7 +44,7 @@ namespace {
 using namespace ebm;
 
 constexpr int64_t kBatch = 100, kFilters = 24, kTaps = 81, kPlane = 400;
-constexpr int64_t kTapBlocks = 2;  // as conv2d_filter on 2 threads
+constexpr int64_t kTapBlocks = 4;  // as conv2d_filter on 2 threads
 constexpr int kSteps = 50, kRounds = 7;
 
 // The calling thread's GEMM buffers (constructed on its first call).
@@ -78,7 +78,7 @@ struct ConvFloor {
       gemm::sgemm(thread_workspace(), true, false, kTaps, kPlane, kFilters, 1.0f, w.data(), kTaps,
                   y.data() + b * kFilters * kPlane, kPlane, 0.0f, col.data(), kPlane);
     });
-    for (int rep = 0; rep < 2; ++rep)  // conv2d_filter of (v0, h0) and of (v1, h1): a block of taps a thread
+    for (int rep = 0; rep < 2; ++rep)  // conv2d_filter of (v0, h0) and of (v1, h1): two blocks of taps a thread
       tbb::parallel_for(int64_t{0}, kTapBlocks, [&](int64_t blk) {
         const int64_t t0 = blk * kTaps / kTapBlocks, t1 = (blk + 1) * kTaps / kTapBlocks;
         for (int64_t b = 0; b < kBatch; ++b)

@@ -161,13 +161,14 @@ Shape Conv2dFilter::shape(std::span<const Shape> in) const {
 }
 void Conv2dFilter::forward(const Kernel& k) const {
   const int64_t filters = k.out_shape.rows, images = k.in_shape[0].rows, taps = g.filter(), plane = g.plane();
-  // One block of taps (columns of the gradient) per arena thread, at least
+  // Two blocks of taps (columns of the gradient) per arena thread, at least
   // 16 a block: each block unrolls only its own rows of every image's
-  // patch matrix and multiplies all filters' planes by them. A GEMM's element
-  // does not depend on the columns beside it, so the blocking leaves the
-  // bits alone.
+  // patch matrix and multiplies all filters' planes by them, and a thread
+  // that comes to the op late takes fewer blocks (cdbn_mnist's first layer:
+  // 2% faster steps than one block a thread). A GEMM's element does not
+  // depend on the columns beside it, so the blocking leaves the bits alone.
   const int64_t threads = k.parallel ? std::max(1, tbb::this_task_arena::max_concurrency()) : 1;
-  const int64_t blocks = std::clamp<int64_t>(taps / 16, 1, threads);
+  const int64_t blocks = std::clamp<int64_t>(taps / 16, 1, 2 * threads);
   if (images == 0) std::fill(k.out, k.out + filters * taps, 0.0f);
   split(k, blocks, [&](int64_t blk) {
     const int64_t t0 = blk * taps / blocks, t1 = (blk + 1) * taps / blocks;
