@@ -202,11 +202,22 @@ void join_rows(const PoolGeometry& g, const float* upper, const float* lower, fl
 
 // The half planes a pair op reads and writes: gy's (the input of x's shape
 // given, else null) and the output's, which for_each_pair_chunk joins into
-// the output plane after the plane's last chunk.
+// the output's planes after the bundle's last chunk.
 struct Halves {
   const float *gy0, *gy1;
   float *y0, *y1;
 };
+
+// exp(-m) lane by lane, as Plane takes it: with xsimd::exp, or with
+// std::exp where a group has fewer blocks than a vector.
+simd::B exp_of_negative(simd::B m, const PoolGeometry& g) {
+  if (g.blocks() >= simd::W) return xsimd::exp(simd::B(0.0f) - m);
+  alignas(64) std::array<float, 16> t;
+  static_assert(simd::W <= 16);
+  m.store_aligned(t.data());
+  for (size_t j = 0; j < static_cast<size_t>(simd::W); ++j) t[j] = std::exp(0.0f - t[j]);
+  return simd::B::load_aligned(t.data());
+}
 
 // When pairs_apply(g), calls f(r, q, chunk, halves) for every vector of the
 // half planes of a bundle of groups from q on of row r (the rows split over
@@ -237,13 +248,7 @@ bool for_each_pair_chunk(const Kernel& k, const PoolGeometry& g, const float* x,
         const B u0 = B::load_unaligned(x0 + c), u1 = B::load_unaligned(x1 + c);
         const B col = std_max(std_max(B(0.0f), u0), u1);
         const B m = std_max(left_of_pair(col), right_of_pair(col));
-        PairChunk p{xsimd::exp(u0 - m), xsimd::exp(u1 - m), xsimd::exp(B(0.0f) - m), B(0.0f), c};
-        if (g.blocks() < simd::W) {  // Plane takes exp(-m) of fewer blocks than a vector with std::exp
-          alignas(64) std::array<float, 16> t;
-          m.store_aligned(t.data());
-          for (int64_t j = 0; j < simd::W; ++j) t[static_cast<size_t>(j)] = std::exp(0.0f - t[static_cast<size_t>(j)]);
-          p.off = B::load_aligned(t.data());
-        }
+        PairChunk p{xsimd::exp(u0 - m), xsimd::exp(u1 - m), exp_of_negative(m, g), B(0.0f), c};
         p.sum = p.off + left_of_pair(p.e0);
         p.sum = p.sum + right_of_pair(p.e0);
         p.sum = p.sum + left_of_pair(p.e1);
@@ -267,7 +272,7 @@ simd::B spread_pairs(const float* from) {
 }
 
 // The scratch floats of a pooling op with an output of x's shape: Plane's,
-// or for_each_pair_chunk's six half planes.
+// or for_each_pair_chunk's six half planes of a bundle.
 int64_t pooling_floats(const PoolGeometry& g) {
   return pairs_apply(g) ? 3 * bundle_groups(g) * g.plane() : Plane::floats(g);
 }
