@@ -18,4 +18,4 @@ cmake --build "$root/build-sanitize" -j"$jobs"
 cd "$root/build-sanitize"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --output-on-failure -j2 --timeout 3600 "$@"
+ctest --output-on-failure -j2 --timeout 7200 "$@"
