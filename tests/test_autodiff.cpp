@@ -120,6 +120,35 @@ TEST_CASE("autodiff: adam matches the update by hand") {
   }
 }
 
+TEST_CASE("autodiff: adam with weight decay and its own betas matches the update by hand") {
+  // The decay is added to the gradient before both moments (L2 in the loss, not the decoupled decay of AdamW).
+  Graph g;
+  Tensor w = g.param("w", {1, 3}, 1.5f);
+  Tensor loss = sum(square(w - 0.5f)) * 0.5f;  // gradient = w - 0.5, not proportional to the decay's w
+  const float lr = 0.1f, b1 = 0.8f, b2 = 0.99f, eps = 1e-3f, wd = 0.3f;
+  Optimizer opt = adam(std::vector{w}, grad(loss, {w}), {.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps,
+                                                         .weight_decay = wd});
+  Executor ex(g, {.threads = 2});
+  double wv = 1.5, m = 0, v = 0;
+  for (int t = 1; t <= 12; ++t) {
+    ex.run({opt.step});
+    const double gr = (wv - 0.5) + double(wd) * wv;
+    m = double(b1) * m + (1 - double(b1)) * gr;
+    v = double(b2) * v + (1 - double(b2)) * gr * gr;
+    const double mhat = m / (1 - std::pow(double(b1), t)), vhat = v / (1 - std::pow(double(b2), t));
+    wv -= double(lr) * mhat / (std::sqrt(vhat) + double(eps));
+    for (int i = 0; i < 3; ++i) CHECK(g.value(w)[i] == doctest::Approx(wv).epsilon(1e-5));
+  }
+  // Without the decay the same run ends elsewhere: the check above sees the decay term.
+  Graph g0;
+  Tensor w0 = g0.param("w", {1, 3}, 1.5f);
+  Optimizer opt0 = adam(std::vector{w0}, grad(sum(square(w0 - 0.5f)) * 0.5f, {w0}),
+                        {.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps});
+  Executor ex0(g0, {.threads = 2});
+  for (int t = 1; t <= 12; ++t) ex0.run({opt0.step});
+  CHECK(std::abs(double(g0.value(w0)[0]) - wv) > 1e-2);
+}
+
 TEST_CASE("autodiff: optimizers refuse hyper-parameters out of range, naming them") {
   Graph g;
   Tensor w = g.param("w", {1, 2}, 1.0f);

@@ -398,27 +398,28 @@ TEST_CASE("ops/sampling: bernoulli, sigmoid_bernoulli, categorical and gaussian 
 
 // multinomial: row r draws with the key {bits(2r), bits(2r + 1)} of the
 // op's key, draw d on counter d, each the first j whose cumulative weight
-// exceeds u times the row's total; rows keep their number of draws.
+// exceeds u times the row's total; rows keep their number of draws. A count
+// below 0.5, negative or NaN draws nothing.
 TEST_CASE("ops/sampling: multinomial equals a plain loop over the generator and keeps each row's count") {
   const uint64_t seed = 5;
   Graph g;
-  Tensor x = g.param("x", {6, 11});
+  Tensor x = g.param("x", {7, 11});
   fill(g, x, 1.5f);
-  Tensor d = g.param("d", {6, 1});
-  const float counts[] = {0, 1, 7, 40, 2.6f, -3};
+  Tensor d = g.param("d", {7, 1});
+  const float counts[] = {0, 1, 7, 40, 2.6f, -3, std::nanf("")};
   std::copy(std::begin(counts), std::end(counts), g.value(d).begin());
   Tensor p = softmax(x), y = multinomial(p, d);
   Executor ex(g, {.threads = 2, .seed = seed});
   ex.run({p, y});
   const RngKey key = make_rng_key(seed, static_cast<uint64_t>(y.id), 0);
-  for (uint32_t r = 0; r < 6; ++r) {
+  for (uint32_t r = 0; r < 7; ++r) {
     const auto ps = ex.value(p).subspan(r * 11, 11);
     std::vector<double> cdf;
     double acc = 0;
     for (float v : ps) cdf.push_back(acc += v);
     std::vector<float> want(11, 0.0f);
     const RngKey rk{random_bits<uint32_t>(key, 2 * r), random_bits<uint32_t>(key, 2 * r + 1)};
-    const int draws = counts[r] < 0.5f ? 0 : static_cast<int>(std::lround(counts[r]));
+    const int draws = !(counts[r] >= 0.5f) ? 0 : static_cast<int>(std::lround(counts[r]));
     for (int k = 0; k < draws; ++k) {
       const double u = uniform01(rk, static_cast<uint32_t>(k)) * acc;
       int j = 0;
@@ -430,8 +431,8 @@ TEST_CASE("ops/sampling: multinomial equals a plain loop over the generator and 
     CHECK(std::equal(got.begin(), got.end(), want.begin()));
     CHECK(std::accumulate(got.begin(), got.end(), 0.0f) == static_cast<float>(draws));
   }
-  Tensor bad = g.param("bad", {6, 2});
-  CHECK_THROWS_WITH_AS(multinomial(p, bad), doctest::Contains("trials of shape [6, 1]"), Error);
+  Tensor bad = g.param("bad", {7, 2});
+  CHECK_THROWS_WITH_AS(multinomial(p, bad), doctest::Contains("trials of shape [7, 1]"), Error);
 }
 
 TEST_CASE("rng: multinomial draws are the same serial and on 4 threads, and new each step") {
