@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <type_traits>
 
 #include "models/pca.hpp"
 #include "ops/error.hpp"
@@ -18,6 +19,9 @@ namespace {
 // kept only if it falls); a code's step halves its own until the loss falls.
 constexpr std::array<float, 6> kFractions{1.0f, 0.5f, 0.25f, 0.125f, 1.0f / 32, 1.0f / 128};
 constexpr int kHalvings = 30;
+// A code's step predicted to lower its row's loss by less than this fraction of (|loss| + dim) is not tried: the
+// float sum of dim cross-entropies rounds by about that much.
+constexpr double kLossResolution = 1e-7;
 constexpr int64_t kBlock = 1000;  // rows held at once beside the data: four [kBlock, dim] buffers
 
 using B = xsimd::batch<float>;
@@ -131,16 +135,34 @@ struct Block {
 void logits(const LogisticPca& p, const float* u, const float* x, int64_t rows, Block& s, bool residuals) {
   const int64_t dim = p.dim, k = p.k();
   gemm(false, false, rows, dim, k, u, p.components.data(), 0.0f, s.t.data());
+  // From e = exp(-|t|), y = sigmoid(t) is 1 / (1 + e) or e / (1 + e), and y (1 - y) = e / (1 + e)^2: no 1 - y
+  // rounding to 0 for large t (for float and for B).
+  auto residual = [](auto t, auto x, auto& r, auto& w) {
+    using std::abs, std::exp;
+    using T = decltype(t);
+    const T e = exp(-abs(t)), inv = T(1.0f) / (T(1.0f) + e);
+    if constexpr (std::is_same_v<T, float>) r = (t >= 0.0f ? inv : e * inv) - x;
+    else r = xsimd::select(t >= T(0.0f), inv, e * inv) - x;
+    w = e * inv * inv;
+  };
   tbb::parallel_for(int64_t{0}, rows, [&](int64_t i) {
     float* t = s.t.data() + i * dim;
-    for (int64_t j = 0; j < dim; ++j) t[j] += p.bias[static_cast<size_t>(j)];
-    if (!residuals) return;
+    const float* bias = p.bias.data();
     const float* xi = x + i * dim;
     float *r = s.r.data() + i * dim, *w = s.w.data() + i * dim;
-    for (int64_t j = 0; j < dim; ++j) {  // from e = exp(-|t|): no 1 - y rounding to 0 for large t
-      const float e = std::exp(-std::abs(t[j])), y = t[j] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-      r[j] = y - xi[j];
-      w[j] = e / ((1.0f + e) * (1.0f + e));
+    int64_t j = 0;
+    for (; j + W <= dim; j += W) {
+      const B tj = B::load_unaligned(t + j) + B::load_unaligned(bias + j);
+      tj.store_unaligned(t + j);
+      if (!residuals) continue;
+      B rj, wj;
+      residual(tj, B::load_unaligned(xi + j), rj, wj);
+      rj.store_unaligned(r + j);
+      wj.store_unaligned(w + j);
+    }
+    for (; j < dim; ++j) {
+      t[j] += bias[j];
+      if (residuals) residual(t[j], xi[j], r[j], w[j]);
     }
   });
 }
@@ -164,10 +186,17 @@ void code_step(const LogisticPca& p, const std::vector<float>& packed, const flo
   gemm(false, false, rows, dim, k, d.data(), p.components.data(), 0.0f, s.step.data());  // d V
   tbb::parallel_for(int64_t{0}, rows, [&](int64_t i) {
     const float *t = s.t.data() + i * dim, *dt = s.step.data() + i * dim, *xi = x + i * dim;
+    // The Newton decrement g'd: a fraction f of the step lowers the loss by about f (1 - f/2) g'd. Once that is
+    // below the rounding of the loss's float sum, no comparison can tell a decrease from noise: the row has
+    // converged (or, for smaller f, the halving goes no further).
+    double decrement = 0;
+    for (int64_t a = 0; a < k; ++a) decrement += double{s.g[static_cast<size_t>(i * k + a)]} * d[static_cast<size_t>(i * k + a)];
+    if (!(decrement > 0.0)) return;
     auto loss = [&](float f) { return xent_sum(t, dt, xi, f, dim); };
     const double now = xent_sum(t, t, xi, 0.0f, dim);
+    const double resolution = kLossResolution * (std::abs(now) + static_cast<double>(dim));
     float f = 1.0f;
-    for (int h = 0; h < kHalvings; ++h, f *= 0.5f)
+    for (int h = 0; h < kHalvings && f * (1.0 - 0.5 * f) * decrement > resolution; ++h, f *= 0.5f)
       if (loss(f) < now) {
         for (int64_t a = 0; a < k; ++a) u[i * k + a] -= f * d[static_cast<size_t>(i * k + a)];
         break;

@@ -13,9 +13,11 @@
 // column (V[:, j], b_j: k + 1 unknowns) is a small logistic regression.
 // Their Hessians come from GEMMs: row i's is sum_j w_ij v_j v_j', w =
 // x^ (1 - x^), i.e. W P with P[j] the upper triangle of v_j v_j'. A code's
-// step is halved until its row's loss falls (up to 30 times; else the code
-// stays); the columns' steps try the fractions 1, 1/2, 1/4, 1/8, 1/32 and
-// 1/128 in one pass over the rows and keep the one with the least loss
+// step is halved until its row's loss falls (up to 30 times, and only while
+// the decrease it predicts is above the loss's float rounding, 1e-7 of
+// |loss| + dim; else the code stays: a row so near its optimum has
+// converged); the columns' steps try the fractions 1, 1/2, 1/4, 1/8, 1/32
+// and 1/128 in one pass over the rows and keep the one with the least loss
 // (none, if none lowers it). So the loss never rises. A new row's code is
 // its own Newton fit with V and b fixed.
 //
