@@ -5,9 +5,9 @@
 // task arena of `threads` workers; BLAS is single-threaded inside an op and
 // large GEMMs are cut into tiles that run on the same arena.
 //
-//   ebm::Executor run(g, {.threads = 2, .seed = 42});
-//   run({step}, {{v0, batch}});          // feeds: input tensor -> floats
-//   float loss = run.scalar(cd);          // after a run that targeted cd
+//   ebm::Executor ex(g, {.threads = 2, .seed = 42});
+//   ex.run({step}, {{v0, batch}});       // feeds: input tensor -> floats
+//   float loss = ex.scalar(cd);           // after a run that targeted cd
 //
 // With {.parallel = false} the same plan runs serially on the calling
 // thread, with bitwise identical results (random draws are keyed by
@@ -39,8 +39,8 @@ int max_executor_threads();
 // would run on fewer (with a warning). Where oneTBB's cap (as
 // tbb::global_control reports it) is below `threads`, this holds a control
 // raising it to `threads` for the rest of the process; a lower control the
-// program holds itself still wins (oneTBB keeps the least). Every Executor
-// calls it; code that makes an arena of its own from a user's count should
+// program holds itself still wins (oneTBB keeps the least). Every parallel
+// Executor given a thread count calls it; code that makes an arena of its own from a user's count should
 // too.
 void allow_threads(int threads);
 
@@ -74,7 +74,7 @@ struct ExecutorOptions {
                                // gradient fused onto it) is never stored whole: each tile goes to a per-thread
                                // buffer and is read there, and it has no buffer of its own (same bits;
                                // off with check_numerics)
-  size_t profile_events = size_t{1} << 18;  // room for the trace's events (40 bytes each); later ones are counted
+  size_t profile_events = size_t{1} << 18;  // room for the trace's events (48 bytes each); later ones are counted
 };
 
 // Work to run beside a step on the executor's threads (a callable by
