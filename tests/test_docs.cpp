@@ -129,7 +129,7 @@ TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent tra
 TEST_CASE("docs/corpus: the real Reuters-21578 has the ModApte split's 7,775 + 3,019 stories with a topic") {
   const std::filesystem::path dir = std::filesystem::path(EBM_SOURCE_DIR) / "../shared/data/reuters21578";
   if (!std::filesystem::exists(dir / "reut2-000.sgm")) {
-    MESSAGE("Reuters-21578 is not in " << dir.string() << ": skipped");
+    MESSAGE("SKIPPED: Reuters-21578 is not in " << dir.string());
     return;
   }
   const io::ReutersCorpus c = io::load_reuters(dir);
