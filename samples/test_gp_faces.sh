@@ -2,7 +2,8 @@
 # gp_faces end to end on a few Olivetti patches with a small net: it prints
 # its results, the DBN's features and fine-tuning beat the pixels, it
 # writes its pictures and metrics, and a resumed run (with every step
-# done, or from step 20 of 40) ends where the fresh one did.
+# done, or from step 20 of 40) ends where the fresh one did, leaving the
+# rows of the steps already done untouched.
 # Usage: test_gp_faces.sh GP_FACES DATA_DIR. Exit 77 (skipped) without the faces.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -28,16 +29,22 @@ for f in orientation.svg patches.png finetune.csv predictions.csv pretrain_layer
 done
 [ "$(wc -l < "$out/predictions.csv")" -eq 201 ] || fail "predictions.csv: expected a header and 200 test patches"
 [ "$(wc -l < "$out/finetune.csv")" -eq 6 ] || fail "finetune.csv: expected a header and steps 0, 10, 20, 30, 40"
+cp "$out/finetune.csv" "$out/finetune_before.csv"
 # shellcheck disable=SC2086
 "$bin" $args --output "$out" --finetune-steps 40 --resume > "$out/log2" 2>&1 || { cat "$out/log2"; fail "the resumed run failed"; }
 [ "$(value finetuned_test_rmse_degrees "$out/log2")" = "$tuned" ] || { cat "$out/log2"; fail "the resumed run ended elsewhere"; }
-[ "$(wc -l < "$out/finetune.csv")" -eq 6 ] || fail "finetune.csv: a resumed run with nothing left to do added rows"
+# untouched, the rows' seconds too: a run that ignored --resume would write them again
+cmp -s "$out/finetune.csv" "$out/finetune_before.csv" ||
+  fail "finetune.csv: a resumed run with nothing left to do changed it (was --resume ignored?)"
 # Stopped after 20 fine-tuning steps and resumed to 40: the same end, each step's row once.
 out2="$out/part"
 # shellcheck disable=SC2086
 "$bin" $args --output "$out2" --finetune-steps 20 > "$out/log3" 2>&1 || { cat "$out/log3"; fail "the 20-step run failed"; }
+cp "$out2/finetune.csv" "$out/part_before.csv"
 # shellcheck disable=SC2086
 "$bin" $args --output "$out2" --finetune-steps 40 --resume > "$out/log4" 2>&1 || { cat "$out/log4"; fail "the resumed 40-step run failed"; }
+head -n 4 "$out2/finetune.csv" | cmp -s - "$out/part_before.csv" ||
+  fail "finetune.csv: the resumed run changed the rows of steps 0-20 (was --resume ignored?)"
 [ "$(value finetuned_test_rmse_degrees "$out/log4")" = "$tuned" ] ||
   { cat "$out/log4"; fail "resumed at step 20, the run ended elsewhere than the fresh one ($tuned)"; }
 [ "$(cut -d, -f1 "$out2/finetune.csv" | tr '\n' ' ')" = "step 0 10 20 30 40 " ] ||

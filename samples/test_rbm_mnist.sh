@@ -2,7 +2,7 @@
 # rbm_mnist end to end with a tiny RBM (20 hidden units, a short AIS), by
 # CD-1 and by PCD: it writes its pictures, metrics and checkpoint and prints
 # every result line; resumed for a third epoch, metrics.csv holds epochs
-# 1-3 and the checkpoint equals, file for file, that of a fresh 3-epoch run.
+# 1-3 (the first two rows untouched, their seconds too) and the checkpoint equals, file for file, that of a fresh 3-epoch run.
 # A resume that changes a training setting is refused and leaves the
 # checkpoint alone; one with a smaller --lr says so and trains on.
 # Usage: test_rbm_mnist.sh RBM_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
@@ -44,7 +44,11 @@ for method in cd1 pcd; do
   [ "$(epochs "$out/$method/metrics.csv")" = "1 2 " ] ||
     fail "$method: metrics.csv holds epochs '$(epochs "$out/$method/metrics.csv")'; expected '1 2 '"
 
+  cp "$out/$method/metrics.csv" "$out/before.csv"
   run "$method" --method "$method" --epochs 3 --resume
+  # epochs 1 and 2 kept as they were, their seconds too: a run that ignored --resume would write them again
+  head -n 3 "$out/$method/metrics.csv" | cmp -s - "$out/before.csv" ||
+    fail "$method resumed: the rows of epochs 1 and 2 changed (was --resume ignored?)"
   [ "$(value epoch)" = 3 ] || fail "$method resumed: epoch=$(value epoch); expected 3"
   [ "$(epochs "$out/$method/metrics.csv")" = "1 2 3 " ] ||
     fail "$method resumed: metrics.csv holds epochs '$(epochs "$out/$method/metrics.csv")'; expected '1 2 3 '"

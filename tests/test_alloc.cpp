@@ -1,9 +1,13 @@
-// Counts every heap allocation (malloc, calloc, realloc, operator new) made
-// by this process while a compiled training step runs: after its first run,
-// a step must allocate nothing. The C allocation functions are interposed
-// here; operator new reaches them through libstdc++.
+// Counts every heap allocation (malloc, calloc, realloc, the aligned
+// allocators, operator new in all its forms) made by this process while a
+// compiled training step runs: after its first run, a step must allocate
+// nothing. The C allocation functions are interposed here; operator new,
+// aligned or not, reaches them through libstdc++, and so do the executor's
+// arena (std::aligned_alloc) and the GEMM packing buffers (aligned new[]).
 
 #include <atomic>
+#include <cerrno>
+#include <new>
 #include <cstring>
 #include <cstdlib>
 #include <functional>
@@ -23,10 +27,12 @@ extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);
 void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
 }
 
 namespace {
 std::atomic<long> g_allocations{0};
+void* volatile g_sink = nullptr;
 }
 
 extern "C" void* malloc(size_t n) {
@@ -40,6 +46,19 @@ extern "C" void* calloc(size_t n, size_t s) {
 extern "C" void* realloc(void* p, size_t n) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_realloc(p, n);
+}
+extern "C" void* aligned_alloc(size_t alignment, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(alignment, n);
+}
+extern "C" void* memalign(size_t alignment, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_memalign(alignment, n);
+}
+extern "C" int posix_memalign(void** p, size_t alignment, size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  *p = __libc_memalign(alignment, n);
+  return *p == nullptr && n != 0 ? ENOMEM : 0;
 }
 
 using namespace ebm;
@@ -60,6 +79,23 @@ TEST_CASE("alloc: the counter sees allocations") {
     delete v;
   });
   CHECK(n >= 1);
+  // the allocators the executor's arena and the GEMM packs use (each
+  // pointer escapes, so the compiler cannot drop a pair)
+  int rc = -1;
+  const long aligned = allocations_during([&rc] {
+    void* p = std::aligned_alloc(64, 4096);
+    g_sink = p;
+    std::free(p);
+    void* q = ::operator new[](sizeof(float) * 1000, std::align_val_t{64});
+    g_sink = q;
+    ::operator delete[](q, std::align_val_t{64});
+    void* r = nullptr;
+    rc = posix_memalign(&r, 64, 256);
+    g_sink = r;
+    std::free(r);
+  });
+  CHECK(rc == 0);
+  CHECK(aligned == 3);
 }
 
 TEST_CASE("alloc: a training step allocates nothing after its first run") {

@@ -441,10 +441,14 @@ TEST_CASE("rbm/count: CD-1 on documents of two topics lowers their exact negativ
   CHECK(after < before - 0.5);  // the topics are learnable: well over half a nat
 }
 
-TEST_CASE("autoencoder/count: the loss's gradient matches finite differences, reconstructions are D p") {
+TEST_CASE("autoencoder/count: the loss and reconstructions equal a plain loop, and the gradient finite differences") {
   Graph g;
   Autoencoder a = Autoencoder::make(g, "ae", {.layers = {7, 5, 3}, .data_unit = Unit::count, .batch = 4,
                                               .init_std = 0.3f});
+  for (size_t l = 0; l < 2; ++l) {  // biases away from 0, so that each one's place in the net is checked
+    fill_normal(g.value(a.be[l]), 0.3f, 7, 2 * l);
+    fill_normal(g.value(a.bd[l]), 0.3f, 7, 2 * l + 1);
+  }
   std::vector<float> x{2, 0, 1, 0, 0, 3, 1, 0, 0, 0, 4, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 2, 5};
   const Feed feeds[] = {{a.x, x}};
   const GradCheck c = check_grad(a.loss, a.params(), feeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 5e-3});
@@ -452,12 +456,51 @@ TEST_CASE("autoencoder/count: the loss's gradient matches finite differences, re
   CHECK(c.ok);
   Tensor r = a.reconstruct(a.x);
   Executor ex(g, {.threads = 2});
-  ex.run({r}, feeds);
-  for (int row = 0; row < 4; ++row) {
-    const double d = std::accumulate(x.begin() + row * 7, x.begin() + row * 7 + 7, 0.0);
-    const auto got = ex.value(r).subspan(static_cast<size_t>(row * 7), 7);
-    CHECK(std::accumulate(got.begin(), got.end(), 0.0) == doctest::Approx(d).epsilon(1e-5));
+  ex.run({r, a.loss}, feeds);
+  // In double: h = sigmoid(x We0 + D be0), code = h We1 + be1 (linear),
+  // g = sigmoid(code Wd1' + bd1), p = softmax(g Wd0' + bd0); reconstruction
+  // D p, loss the rows' mean of -x . log p.
+  auto w = [&g](Tensor t, int64_t i, int64_t j) {
+    return double{g.value(t)[static_cast<size_t>(i * t.shape().cols + j)]};
+  };
+  auto bias = [&g](Tensor t, int64_t j) { return double{g.value(t)[static_cast<size_t>(j)]}; };
+  auto sig = [](double z) { return 1.0 / (1.0 + std::exp(-z)); };
+  double loss = 0;
+  for (int64_t row = 0; row < 4; ++row) {
+    const float* xr = x.data() + row * 7;
+    const double d = std::accumulate(xr, xr + 7, 0.0);
+    std::vector<double> h(5), code(3), gh(5), out(7);
+    for (int64_t j = 0; j < 5; ++j) {
+      double z = d * bias(a.be[0], j);
+      for (int64_t i = 0; i < 7; ++i) z += xr[i] * w(a.we[0], i, j);
+      h[static_cast<size_t>(j)] = sig(z);
+    }
+    for (int64_t j = 0; j < 3; ++j) {
+      double z = bias(a.be[1], j);
+      for (int64_t i = 0; i < 5; ++i) z += h[static_cast<size_t>(i)] * w(a.we[1], i, j);
+      code[static_cast<size_t>(j)] = z;
+    }
+    for (int64_t i = 0; i < 5; ++i) {
+      double z = bias(a.bd[1], i);
+      for (int64_t j = 0; j < 3; ++j) z += code[static_cast<size_t>(j)] * w(a.wd[1], i, j);
+      gh[static_cast<size_t>(i)] = sig(z);
+    }
+    for (int64_t i = 0; i < 7; ++i) {
+      double z = bias(a.bd[0], i);
+      for (int64_t j = 0; j < 5; ++j) z += gh[static_cast<size_t>(j)] * w(a.wd[0], i, j);
+      out[static_cast<size_t>(i)] = z;
+    }
+    const double top = *std::max_element(out.begin(), out.end());
+    double norm = 0;
+    for (double o : out) norm += std::exp(o - top);
+    for (int64_t i = 0; i < 7; ++i) {
+      const double log_p = out[static_cast<size_t>(i)] - top - std::log(norm);
+      loss -= xr[i] * log_p / 4.0;
+      INFO("row ", row, ", word ", i);
+      CHECK(ex.value(r)[static_cast<size_t>(row * 7 + i)] == doctest::Approx(d * std::exp(log_p)).epsilon(1e-5));
+    }
   }
+  CHECK(ex.value(a.loss)[0] == doctest::Approx(loss).epsilon(1e-5));
 }
 
 TEST_CASE("autoencoder/code noise: training sees it, encode() does not, and autodiff treats it as a constant") {
