@@ -1,6 +1,8 @@
 #include "autodiff/optim.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "graph/functions.hpp"
 
@@ -13,13 +15,21 @@ Graph& check_pairs(std::span<const Tensor> params, std::span<const Tensor> grads
     throw Error("{}: {} parameters but {} gradients; expected one gradient per parameter", who, params.size(),
                 grads.size());
   Graph& g = *params.front().graph;
+  std::vector<NodeId> ids;
   for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].graph != &g)
+      throw Error("{}: parameter {} is in another graph than the first; expected all in one graph", who, i);
     if (!std::holds_alternative<Param>(g.node(params[i].id).op))
       throw Error("{}: '{}' is not a parameter", who, g.label(params[i].id));
+    ids.push_back(params[i].id);
     if (grads[i].shape() != params[i].shape())
       throw Error("{}: gradient '{}' has shape {}; expected {} like '{}'", who, g.label(grads[i].id),
                   grads[i].shape(), params[i].shape(), g.label(params[i].id));
   }
+  std::ranges::sort(ids);
+  if (const auto twice = std::ranges::adjacent_find(ids); twice != ids.end())
+    throw Error("{}: '{}' is listed twice; expected each parameter once (twice would update it twice a step)", who,
+                g.label(*twice));
   return g;
 }
 

@@ -149,16 +149,27 @@ void Executor::Impl::compile(Compiled& c) {
   const bool has_gemm = std::any_of(p.tasks.begin(), p.tasks.end(), [&](const PlanTask& t) {
     return takes_epilogue(p.nodes[static_cast<size_t>(t.nodes[0])].op);
   });
-  for (const PlanNode& pn : p.nodes) scratch_need = std::max(scratch_need, scratch_floats(pn.op));
+  int64_t tile_need = 0;  // products kept in tile buffers: the largest tile any of their grids may have
+  for (const PlanNode& pn : p.nodes) {
+    scratch_need = std::max(scratch_need, scratch_floats(pn.op));
+    if (pn.tile_only) {
+      const Shape s = g.node(pn.id).shape;
+      tile_need = std::max(tile_need, gemm::max_tile_floats(s.rows, s.cols));
+    }
+  }
   // Per-thread buffers only for executors that run GEMMs or ops with
-  // scratch; every thread's scratch at the largest need of any plan, so no
-  // kernel grows it (whichever plan runs, and whichever thread takes it).
+  // scratch; every thread's scratch and tile buffer at the largest need of
+  // any plan, so no kernel grows them (whichever plan runs, and whichever
+  // thread takes it).
   if ((has_gemm || scratch_need > 0) && !workspaces) {
     n_workspaces = arena.max_concurrency();
     workspaces = std::make_unique<gemm::Workspace[]>(static_cast<size_t>(n_workspaces));
     thread_packs = std::make_unique<gemm::PackCache[]>(static_cast<size_t>(n_workspaces));
   }
-  for (int i = 0; workspaces && i < n_workspaces && scratch_need > 0; ++i) workspaces[i].scratch(scratch_need);
+  for (int i = 0; workspaces && i < n_workspaces; ++i) {
+    if (scratch_need > 0) workspaces[i].scratch(scratch_need);
+    if (tile_need > 0) workspaces[i].tile(tile_need);
+  }
   arena.execute([&] {
     c.fg = std::make_unique<tbb::flow::graph>();
     c.start = std::make_unique<tbb::flow::broadcast_node<continue_msg>>(*c.fg);

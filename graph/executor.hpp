@@ -17,6 +17,7 @@
 #include <initializer_list>
 #include <memory>
 #include <span>
+#include <type_traits>
 
 #include "graph/graph.hpp"
 #include "graph/profile.hpp"
@@ -83,6 +84,7 @@ class Alongside {
  public:
   Alongside() = default;
   template <typename F>
+    requires(!std::is_same_v<std::remove_cv_t<F>, Alongside>)  // a copy is a copy, not a callable wrapping one
   Alongside(F& f) : fn_([](void* p) { (*static_cast<F*>(p))(); }), ctx_(&f) {}  // NOLINT: implicit on purpose
   explicit operator bool() const { return fn_ != nullptr; }
   void operator()() const { fn_(ctx_); }
@@ -122,12 +124,14 @@ class Executor {
   // executor or anything the step reads or writes — the use is preparing the
   // next batch into a second buffer while this one trains.
   void run(std::span<const Tensor> targets, std::span<const Feed> feeds = {}, Alongside alongside = {});
-  void run(std::initializer_list<Tensor> targets, std::initializer_list<Feed> feeds = {}) {
-    run(std::span<const Tensor>(targets.begin(), targets.size()),
-        std::span<const Feed>(feeds.begin(), feeds.size()));
+  // The same with braced lists: ex.run({cd.step}, {{cd.v0, batch}}, prepare), `prepare` a named callable (an
+  // Alongside keeps a pointer to it).
+  void run(std::initializer_list<Tensor> targets, std::initializer_list<Feed> feeds = {}, Alongside alongside = {}) {
+    run(std::span<const Tensor>(targets.begin(), targets.size()), std::span<const Feed>(feeds.begin(), feeds.size()),
+        alongside);
   }
-  void run(std::initializer_list<Tensor> targets, std::span<const Feed> feeds) {
-    run(std::span<const Tensor>(targets.begin(), targets.size()), feeds);
+  void run(std::initializer_list<Tensor> targets, std::span<const Feed> feeds, Alongside alongside = {}) {
+    run(std::span<const Tensor>(targets.begin(), targets.size()), feeds, alongside);
   }
 
   // A target's value from the last run (or a parameter / constant's value).

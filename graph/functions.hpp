@@ -101,6 +101,7 @@ inline Tensor operator-(Tensor a) { return scale(a, -1.0f); }
 inline Tensor operator*(Tensor a, float s) { return scale(a, s); }
 inline Tensor operator*(float s, Tensor a) { return scale(a, s); }
 inline Tensor operator/(Tensor a, float s) { return scale(a, 1.0f / s); }
+inline Tensor operator/(float s, Tensor a) { return a.graph->constant({1, 1}, s) / a; }  // s / a, element by element
 inline Tensor operator+(Tensor a, float s) { return scale(a, 1.0f, s); }
 inline Tensor operator+(float s, Tensor a) { return scale(a, 1.0f, s); }
 inline Tensor operator-(Tensor a, float s) { return scale(a, 1.0f, -s); }

@@ -82,6 +82,10 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 void Profile::write_file(const std::string& path, std::string_view text) {
+  std::error_code kind_ec;
+  const auto kind = std::filesystem::status(path, kind_ec).type();
+  if (kind != std::filesystem::file_type::not_found && kind != std::filesystem::file_type::regular)
+    throw Error("profile: '{}' exists and is not a regular file (a folder or a device); expected a file path", path);
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
   if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}')", path, tmp);

@@ -23,6 +23,10 @@ uint64_t read_some(std::ifstream& in, void* dst, uint64_t n) {
 }
 
 void write_atomically(const fs::path& path, std::initializer_list<std::span<const char>> parts) {
+  std::error_code kind_ec;
+  const auto kind = fs::status(path, kind_ec).type();
+  if (kind != fs::file_type::not_found && kind != fs::file_type::regular)
+    throw Error("{}: exists and is not a regular file (a folder or a device); expected a file path", path.string());
   fs::path tmp = path;
   tmp += ".tmp";
   {

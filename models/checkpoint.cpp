@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -32,7 +33,17 @@ fs::path readable_dir(const fs::path& dir) {
 }  // namespace
 
 bool checkpoint_exists(const fs::path& dir) {
-  return fs::exists(dir / "manifest.json") || fs::exists(with_suffix(dir, ".old") / "manifest.json");
+  if (fs::exists(dir / "manifest.json") || fs::exists(with_suffix(dir, ".old") / "manifest.json")) return true;
+  // Saving writes a whole folder and renames it into place, so tensors
+  // without a manifest are a damaged checkpoint, not an absent one.
+  std::error_code ec;
+  if (fs::is_directory(dir, ec))
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.path().extension() == ".npy")
+        throw Error("checkpoint '{}': holds {} but no manifest.json; expected both (a damaged checkpoint: move it "
+                    "aside to start afresh)",
+                    dir.string(), entry.path().filename().string());
+  return false;
 }
 
 namespace {
@@ -54,6 +65,7 @@ void save_checkpoint_files(const fs::path& dir, std::string_view kind, std::span
   {
     std::ofstream f(tmp / "manifest.json");
     f << m.dump(2) << '\n';
+    f.close();  // a full disk shows on the last flush
     if (!f) throw Error("checkpoint '{}': failed writing manifest.json", tmp.string());
   }
   fs::remove_all(old);
@@ -88,7 +100,9 @@ nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
     std::ifstream f(dir / "manifest.json");
     m = nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint '{}': manifest.json is not valid JSON ({})", dir.string(), e.what());
+    std::string_view why = e.what();  // "[json.exception.parse_error.101] parse error at ...": the part after "] "
+    if (const size_t at = why.find("] "); at != std::string_view::npos) why.remove_prefix(at + 2);
+    throw Error("checkpoint '{}': manifest.json is not valid JSON, cut short or edited? ({})", dir.string(), why);
   }
   if (!m.is_object())
     throw Error("checkpoint '{}': manifest.json holds {}; expected a JSON object", dir.string(), m.dump());
@@ -151,6 +165,11 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
       throw Error("checkpoint '{}': manifest.json lists tensor '{}' as {}, but {}.npy holds [{}, {}]; expected the "
                   "same shape",
                   dir.string(), t.name, listed.dump(), t.name, a.rows, a.cols);
+    const auto bad = std::count_if(a.data.begin(), a.data.end(), [](float x) { return !std::isfinite(x); });
+    if (bad > 0)
+      throw Error("checkpoint '{}': {}.npy holds {} NaN or Inf values of {}; expected finite values (checkpoints are "
+                  "saved only when finite: the file is damaged)",
+                  dir.string(), t.name, bad, a.data.size());
     read.push_back(std::move(a));
   }
   for (size_t i = 0; i < tensors.size(); ++i) {

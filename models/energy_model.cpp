@@ -8,7 +8,12 @@ namespace ebm {
 Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k) {
   if (k < 1) throw Error("gibbs_chain: k = {}; expected at least one step", k);
   Tensor v = v0;
-  for (int i = 0; i < k; ++i) v = m.sample_v(m.sample_h(v));
+  for (int i = 0; i < k; ++i) {
+    v = m.sample_v(m.sample_h(v));
+    if (v.shape() != v0.shape())
+      throw Error("gibbs_chain: a step sample_v(sample_h(v)) turns the data's {} into {}; expected the same shape",
+                  v0.shape(), v.shape());
+  }
   return v;
 }
 
@@ -18,6 +23,10 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
   if (penalty.valid() && (penalty.graph != &g || !penalty.shape().is_scalar()))
     throw Error("contrastive_divergence: a penalty of shape {}{}; expected a scalar [1, 1] of the data's graph",
                 penalty.shape(), penalty.graph != &g ? " in another graph" : "");
+  const std::vector<Tensor> params = m.params();
+  if (params.empty())
+    throw Error("contrastive_divergence: the model's params() is empty; expected the parameters training updates "
+                "(override params() to return them)");
   ContrastiveDivergence cd;
   std::vector<Tensor> updates;
   if (persistent) {
@@ -27,9 +36,13 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
   } else {
     cd.negative = gibbs_chain(m, v_data, k);
   }
-  cd.objective = mean(m.free_energy(v_data)) - mean(m.free_energy(stop_gradient(cd.negative)));
+  const Tensor f_data = m.free_energy(v_data);
+  if (f_data.shape() != Shape{v_data.shape().rows, 1})
+    throw Error("contrastive_divergence: free_energy(v) of the data {} has shape {}; expected [{}, 1], one free "
+                "energy per row (sum over axis 1)",
+                v_data.shape(), f_data.shape(), v_data.shape().rows);
+  cd.objective = mean(f_data) - mean(m.free_energy(stop_gradient(cd.negative)));
   if (penalty.valid()) cd.objective = cd.objective + penalty;
-  const std::vector<Tensor> params = m.params();
   cd.opt = sgd(params, grad(cd.objective, params), sgd_options);
   updates.push_back(cd.opt.step);
   cd.step = group(updates);

@@ -243,6 +243,19 @@ bool grid_depends_on_sparsity(int64_t m, int64_t n, int64_t depth) {
   return tile_grid(m, n, 256, 256, false, depth).rows != tile_grid(m, n, 256, 256, true, depth).rows;
 }
 
+int64_t max_tile_floats(int64_t m, int64_t n) {
+  int64_t most = 0;
+  for (const bool sparse : {false, true})
+    for (const int64_t depth : {int64_t{0}, int64_t{1}}) {  // depth 1: the shallow products' grids too
+      const TileGrid g = tile_grid(m, n, 256, 256, sparse, depth);
+      int64_t rows = 0, cols = 0;
+      for (int64_t r = 0; r < g.rows; ++r) rows = std::max(rows, g.row_start(r + 1) - g.row_start(r));
+      for (int64_t c = 0; c < g.cols; ++c) cols = std::max(cols, g.col_start(c + 1) - g.col_start(c));
+      most = std::max(most, rows * cols);
+    }
+  return most;
+}
+
 bool full_row_tiles(int64_t m, int64_t n) {
   for (const bool sparse : {false, true})
     for (const int64_t depth : {int64_t{0}, int64_t{1}})  // depth 1: the shallow products' grids too

@@ -229,6 +229,10 @@ TileGrid tile_grid(int64_t m, int64_t n, int64_t max_rows = 256, int64_t max_col
 // Whether sparse_a can change tile_grid(m, n) (with its default limits and
 // the product's depth, 0 when unknown).
 bool grid_depends_on_sparsity(int64_t m, int64_t n, int64_t depth = 0);
+// The most floats a tile of any grid tile_grid may choose for an m x n
+// product holds (its default limits, A sparse or not, any depth): what a
+// thread's tile buffer needs for that product.
+int64_t max_tile_floats(int64_t m, int64_t n);
 // Whether every grid tile_grid may choose for an m x n product (with its
 // default limits, A sparse or not, any depth) has one row of tiles, so that
 // each tile spans all m rows of its columns.

@@ -2,8 +2,15 @@
 // Small helpers the sample programs share: key=value result lines, CSV
 // metrics (samples/csv.hpp), and where the data lives.
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <limits>
+#include <new>
+#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -150,9 +157,80 @@ inline int finish(const Summary& sum, Executor& ex, const std::string& profile) 
   return finish(sum);
 }
 
+// What CLI11 lets through, checked once the command line is parsed (an
+// ebm::Error naming the flag): a flag given twice (a list is one value,
+// --hidden 500,500); an empty value, or an empty element of a list
+// (--hidden 5,,5); a number that is not finite, that a float cannot hold
+// (1e40) or that rounds to zero in one (1e-320); an integer beyond 64 bits.
+// A path flag that names an existing folder or device (--profile /tmp,
+// --profile /dev/full) is refused too: the file is written at the end.
+// Whether the digits of `r` (an optional sign, then digits) fit a 64-bit
+// integer, signed or not.
+inline bool fits_64_bits(const std::string& r) {
+  const char* first = r.data() + (r.starts_with('+') ? 1 : 0);
+  if (r.starts_with('-')) {
+    int64_t v = 0;
+    return std::from_chars(first, r.data() + r.size(), v).ec != std::errc::result_out_of_range;
+  }
+  uint64_t v = 0;
+  return std::from_chars(first, r.data() + r.size(), v).ec != std::errc::result_out_of_range;
+}
+
+inline void check_command_line(const CLI::App& app, int argc, char** argv) {
+  std::vector<const CLI::Option*> seen;  // by option, so that an alias counts as the same flag
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view token = argv[i];
+    if (!token.starts_with("--")) continue;
+    const size_t eq = token.find('=');
+    const std::string name(token.substr(0, eq));
+    const CLI::Option* o = app.get_option_no_throw(name);
+    if (o == nullptr || o->get_expected_min() == 0) continue;  // not ours, or a flag without a value
+    if (std::find(seen.begin(), seen.end(), o) != seen.end())
+      throw Error("{}: given twice (or with an alias); expected once (a list is one value, such as --hidden 500,500)",
+                  name);
+    seen.push_back(o);
+    if (eq == std::string_view::npos && i + 1 >= argc) continue;  // CLI11 has said so
+    const std::string_view value = eq != std::string_view::npos ? token.substr(eq + 1) : std::string_view(argv[++i]);
+    if (value.empty()) throw Error("{}: an empty value; expected one (leave the flag out for its default)", name);
+    const char d = o->get_delimiter();
+    if (d != '\0' && (value.front() == d || value.back() == d || value.find(std::string{d, d}) != std::string_view::npos))
+      throw Error("{} {}: an empty element in the list; expected values separated by single '{}'", name, value, d);
+  }
+  for (const CLI::Option* o : app.get_options()) {
+    // Numbers: every flag but the text ones (a validator may rename the type, as POSITIVE).
+    const std::string type = o->get_type_name();
+    if (type.empty() || type == "TEXT") continue;
+    for (const std::string& r : o->results()) {
+      char* end = nullptr;
+      const double v = std::strtod(r.c_str(), &end);
+      if (end == r.c_str() || *end != '\0') continue;  // CLI11 refuses what is not a number
+      const std::string& name = o->get_name();
+      if (!std::isfinite(v)) throw Error("{}: expected a finite number, got {}", name, r);
+      if (std::fabs(v) > std::numeric_limits<float>::max())
+        throw Error("{}: expected a number a float can hold (at most 3.4e38), got {}", name, r);
+      if (v != 0.0 && std::fabs(v) < std::numeric_limits<float>::min())
+        throw Error("{}: {} is zero or denormal in single precision; expected 0 or at least 1.2e-38", name, r);
+      if (r.find_first_of(".eEnNiI") == std::string::npos && !fits_64_bits(r))
+        throw Error("{}: expected an integer of at most 64 bits, got {}", name, r);
+    }
+  }
+  for (const char* path_flag : {"--profile", "--output"}) {
+    const CLI::Option* o = app.get_option_no_throw(path_flag);
+    if (o == nullptr || o->count() == 0 || o->results().empty()) continue;
+    std::error_code ec;
+    const auto kind = std::filesystem::status(o->results().front(), ec).type();
+    const bool folder_wanted = std::string_view(path_flag) == "--output";
+    if (kind == std::filesystem::file_type::not_found || kind == std::filesystem::file_type::none) continue;
+    if (folder_wanted ? kind != std::filesystem::file_type::directory : kind != std::filesystem::file_type::regular)
+      throw Error("{} '{}': exists and is not a {}; expected {}", path_flag, o->results().front(),
+                  folder_wanted ? "folder" : "regular file", folder_wanted ? "a folder to write into" : "a file path");
+  }
+}
+
 // Parses the command line, then runs `body`; a bad flag prints CLI11's
 // message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2
-// (1 for any other exception, printed the same way).
+// (1 for any other exception, printed the same way; running out of memory,
+// a size no vector can hold, is said as such, with code 2).
 template <typename Body>
 int run_main(CLI::App& app, int argc, char** argv, const char* program, Body body) {
   try {
@@ -162,9 +240,18 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
   }
   ebm::retain_freed_memory();  // large temporaries reuse mapped pages (graph/executor.hpp)
   try {
+    check_command_line(app, argc, argv);
     return body();
   } catch (const ebm::Error& e) {
     fmt::print(stderr, "{}: {}\n", program, e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "{}: out of memory; a size given (--batch, --hidden, a count of images or runs) asks for more "
+               "than this machine has\n", program);
+    return 2;
+  } catch (const std::length_error& e) {
+    fmt::print(stderr, "{}: a size given (--batch, --hidden, a count of images or runs) asks for more elements than "
+               "memory can hold ({})\n", program, e.what());
     return 2;
   } catch (const std::exception& e) {  // not foreseen (out of memory, a failing disk): said, not aborted on
     fmt::print(stderr, "{}: {}\n", program, e.what());

@@ -86,7 +86,7 @@ class Csv {
       if (*end == '\0' && key <= last) text += line + '\n';
     }
     in.close();
-    std::ofstream(path_, std::ios::trunc) << text;
+    rewrite(text);
   }
   ~Csv() {
     if (fresh_ && !f_.is_open() && std::uncaught_exceptions() == 0) std::ofstream(path_, std::ios::trunc) << header_ << '\n';
@@ -100,9 +100,17 @@ class Csv {
     }
     f_ << fmt::format(fs, std::forward<Args>(args)...) << '\n';
     f_.flush();
+    if (!f_) throw Error("'{}': writing a row failed; expected a writable file on a disk with room", path_.string());
   }
 
  private:
+  // The whole file replaced by `text`, checked.
+  void rewrite(const std::string& text) const {
+    std::ofstream out(path_, std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) throw Error("'{}': rewriting it failed; expected a writable file on a disk with room", path_.string());
+  }
   // A resumed run's file: kept if its header is ours, converted if its
   // columns are a subset of ours, else moved aside.
   void adopt_existing() {
@@ -135,7 +143,7 @@ class Csv {
         text += '\n';
       }
       in.close();
-      std::ofstream(path_, std::ios::trunc) << text;
+      rewrite(text);
       return;
     }
     in.close();

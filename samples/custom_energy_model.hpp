@@ -36,7 +36,7 @@ struct LearnedVarianceRbm final : ebm::EnergyModel {
   }
 
   Tensor variance() const { return ebm::exp(z) + s_min; }                      // s, [1, V]
-  Tensor precision() const { return z.graph->constant({1, 1}, 1.0f) / variance(); }
+  Tensor precision() const { return 1.0f / variance(); }
   Tensor hidden_input(Tensor v) const { return matmul(v * precision(), w) + b; }
 
   Tensor free_energy(Tensor v) const override {

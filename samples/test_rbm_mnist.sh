@@ -4,7 +4,8 @@
 # every result line; resumed for a third epoch, metrics.csv holds epochs
 # 1-3 (the first two rows untouched, their seconds too) and the checkpoint equals, file for file, that of a fresh 3-epoch run.
 # A resume that changes a training setting is refused and leaves the
-# checkpoint alone; one with a smaller --lr says so and trains on.
+# checkpoint alone; one with a smaller --lr says so and trains on. A
+# metrics file that cannot be written (/dev/full) stops the run, named.
 # Usage: test_rbm_mnist.sh RBM_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -84,3 +85,13 @@ grep -q "^rbm_mnist: resumed with lr 0.05 (checkpoint: 0.1)" "$out/lines" || fai
 [ "$(epochs "$out/cd1/metrics.csv")" = "1 2 3 4 " ] || fail "resumed with --lr 0.05: metrics.csv is not epochs 1-4"
 echo "cd1 and pcd: pictures, metrics, checkpoint and result lines written; resumed to 3 epochs equal to a fresh run;" \
   "a changed --momentum or --pixels refused, a smaller --lr taken"
+# A metrics file that cannot be written (a disk full: /dev/full) stops the run with a named error, not exit 0.
+if [ -c /dev/full ]; then
+  mkdir -p "$out/full"
+  ln -s /dev/full "$out/full/metrics.csv"
+  if "$bin" --data "$data" --output "$out/full" --hidden 20 --no-ais --sample-steps 100 --epochs 1 > "$out/log" 2>&1; then
+    fail "a run whose metrics.csv cannot be written ended with status 0"
+  fi
+  grep -q "metrics.csv': writing a row failed" "$out/log" || fail "the failed write is not named"
+  [ -c /dev/full ] || fail "the run replaced /dev/full"
+fi

@@ -167,6 +167,20 @@ TEST_CASE("autodiff: optimizers refuse hyper-parameters out of range, naming the
                        Error);
 }
 
+TEST_CASE("autodiff: optimizers refuse a parameter listed twice, one from another graph, or none") {
+  Graph g, other;
+  Tensor w = g.param("w", {1, 2}, 1.0f), b = g.param("b", {1, 2}, 1.0f), u = other.param("u", {1, 2}, 1.0f);
+  const Tensor loss = sum(square(w)) + sum(square(b));
+  const std::vector<Tensor> gw = grad(loss, {w, b});
+  const std::vector<Tensor> twice{w, b, w}, twice_grads{gw[0], gw[1], gw[0]};
+  CHECK_THROWS_WITH_AS(sgd(twice, twice_grads, {}), doctest::Contains("sgd: 'w' is listed twice"), Error);
+  CHECK_THROWS_WITH_AS(adam(twice, twice_grads, {}), doctest::Contains("adam: 'w' is listed twice"), Error);
+  const std::vector<Tensor> mixed{w, u}, mixed_grads{gw[0], gw[1]};
+  CHECK_THROWS_WITH_AS(sgd(mixed, mixed_grads, {}), doctest::Contains("sgd: parameter 1 is in another graph"), Error);
+  CHECK_THROWS_WITH_AS(sgd(std::vector<Tensor>{}, std::vector<Tensor>{}, {}),
+                       doctest::Contains("sgd: no parameters given"), Error);
+}
+
 // The engine's first idea: with F(v) = -c.v - sum_j softplus(b_j + W_j.v),
 // d/dW [mean F(v0) - mean F(stop_gradient(vk))] = -(v0' p(h|v0) - vk' p(h|vk)) / B.
 TEST_CASE("autodiff: the gradient of the CD-1 free-energy loss equals the textbook update") {

@@ -233,3 +233,56 @@ TEST_CASE("custom_energy: CD training lowers the exact negative log-likelihood")
   CHECK(after < before - 1.8);
   CHECK(after < gaussian_nll - 0.7);  // the hidden units model the two clusters
 }
+
+namespace {
+
+// The guide's model with one mistake a user could make, chosen by `fault`.
+enum class Fault { none, free_energy_summed_whole, free_energy_per_unit, no_params, param_twice, wrong_sample_shape };
+
+struct FaultyModel final : EnergyModel {
+  const custom::LearnedVarianceRbm& m;
+  Fault fault;
+  FaultyModel(const custom::LearnedVarianceRbm& model, Fault f) : m(model), fault(f) {}
+  Tensor free_energy(Tensor v) const override {
+    const Tensor terms = softplus(m.hidden_input(v));
+    if (fault == Fault::free_energy_summed_whole) return sum(square(v - m.c) * m.precision()) * 0.5f - sum(terms);
+    if (fault == Fault::free_energy_per_unit) return -terms;
+    return m.free_energy(v);
+  }
+  Tensor sample_h(Tensor v) const override { return m.sample_h(v); }
+  Tensor sample_v(Tensor h) const override {
+    return fault == Fault::wrong_sample_shape ? sum(m.sample_v(h), 1) : m.sample_v(h);
+  }
+  std::vector<Tensor> params() const override {
+    if (fault == Fault::no_params) return {};
+    if (fault == Fault::param_twice) return {m.w, m.b, m.c, m.z, m.w};
+    return m.params();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("custom_energy: contrastive_divergence refuses a model's usual mistakes, naming them") {
+  const std::pair<Fault, const char*> cases[] = {
+      {Fault::free_energy_summed_whole, "free_energy(v) of the data [8, 3] has shape [1, 1]; expected [8, 1]"},
+      {Fault::free_energy_per_unit, "free_energy(v) of the data [8, 3] has shape [8, 4]; expected [8, 1]"},
+      {Fault::no_params, "the model's params() is empty"},
+      {Fault::param_twice, "'m.W' is listed twice"},
+      {Fault::wrong_sample_shape, "sample_v(sample_h(v)) turns the data's [8, 3] into [8, 1]"},
+  };
+  for (const auto& [fault, message] : cases) {
+    for (bool persistent : {false, true}) {
+      Graph g;
+      custom::LearnedVarianceRbm model(g, "m", 3, 4, 1);
+      const Tensor v = g.input("v", {8, 3});
+      CAPTURE(message);
+      CAPTURE(persistent);
+      CHECK_THROWS_WITH_AS(contrastive_divergence(FaultyModel(model, fault), v, 1, persistent, {.lr = 0.01f}),
+                           doctest::Contains(message), Error);
+    }
+  }
+  Graph g;
+  custom::LearnedVarianceRbm model(g, "m", 3, 4, 1);
+  const Tensor v = g.input("v", {8, 3});
+  CHECK_NOTHROW(contrastive_divergence(FaultyModel(model, Fault::none), v, 1, true, {.lr = 0.01f}));
+}

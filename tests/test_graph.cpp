@@ -230,6 +230,21 @@ TEST_CASE("executor: work run alongside a step runs once and changes nothing") {
     }
     CHECK(calls == 3);
     CHECK(next == xs);
+    beside.run({y}, {{x, xs}}, prepare);  // the braced form takes it too
+    CHECK(calls == 4);
+  }
+}
+
+TEST_CASE("graph: a number divided by a tensor, element by element") {
+  Graph g;
+  const Tensor x = g.input("x", {2, 3});
+  const Tensor y = 2.0f / x, z = 1.0f / (x + 1.0f);
+  const std::vector<float> xs{1, 2, 4, -0.5f, 8, 0.25f};
+  Executor ex(g, {.threads = 2});
+  ex.run({y, z}, {{x, xs}});
+  for (size_t i = 0; i < xs.size(); ++i) {
+    CHECK(ex.value(y)[i] == doctest::Approx(2.0 / xs[i]).epsilon(1e-6));
+    CHECK(ex.value(z)[i] == doctest::Approx(1.0 / (xs[i] + 1.0)).epsilon(1e-6));
   }
 }
 

@@ -138,13 +138,29 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
                          doctest::Contains("the checkpoint has method = cd; this run has pcd"), Error);
     fs::remove_all(cd_dir);
   }
-  // a damaged manifest, and a missing checkpoint
-  std::ofstream(d / "manifest.json") << "{ not json";
   Graph g;
   Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 8});
   CdTrainer t = make_cd_trainer(rbm, {.method = CdMethod::pcd, .batch = 10});
   Executor ex(g, {.seed = 4});
-  CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}), doctest::Contains("not valid JSON"), Error);
+  // a NaN in a tensor: the file is damaged (checkpoints are saved only when finite), said before training
+  const fs::path good = fresh_dir("ckpt_good");
+  fs::copy(d, good);
+  {
+    io::NpyArray w = io::read_npy(d / "W.npy");
+    w.data[5] = std::nanf("");
+    io::write_npy(d / "W.npy", w.rows, w.cols, w.data);
+  }
+  CHECK_THROWS_WITH_AS(resume_pcd(d, 8, 4), doctest::Contains("W.npy holds 1 NaN or Inf values of 288"), Error);
+  // the tensors without their manifest: a damaged checkpoint, not a missing one (which would start afresh over it)
+  fs::remove_all(d);
+  fs::copy(good, d);
+  fs::remove(d / "manifest.json");
+  CHECK_THROWS_WITH_AS(resume_pcd(d, 8, 4), doctest::Contains("but no manifest.json; expected both"), Error);
+  fs::remove_all(good);
+  // a damaged manifest, and a missing checkpoint
+  std::ofstream(d / "manifest.json") << "{ not json";
+  CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = d, .resume = true}),
+                       doctest::Contains("manifest.json is not valid JSON, cut short or edited? (parse error"), Error);
   fs::remove_all(d);
   CHECK(RbmFitter(t, ex, {.checkpoint = d, .resume = true}).epochs_done() == 0);  // nothing saved: a fresh start
   CHECK_THROWS_WITH_AS(load_checkpoint(d, "rbm", {}), doctest::Contains("no manifest.json"), Error);
