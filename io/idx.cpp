@@ -83,7 +83,7 @@ IdxArray read_idx(const fs::path& file) {
   return a;
 }
 
-ImageSet load_idx_images(const fs::path& images, const fs::path& labels) {
+ImageSet load_idx_images(const fs::path& images, const fs::path& labels, int classes) {
   IdxArray im = read_idx(images);
   if (im.dims.size() != 3)
     throw Error("{}: dims [{}]; expected a 3-D image array [count, height, width]", images.string(),
@@ -100,6 +100,10 @@ ImageSet load_idx_images(const fs::path& images, const fs::path& labels) {
   s.width = im.dims[2];
   s.pixels = std::move(im.data);
   s.labels = std::move(lb.data);
+  for (size_t i = 0; classes > 0 && i < s.labels.size(); ++i)
+    if (s.labels[i] >= classes)
+      throw Error("{}: label {} for image {}; expected 0 to {} (a damaged file?)", labels.string(), s.labels[i], i,
+                  classes - 1);
   return s;
 }
 
@@ -112,7 +116,7 @@ ImageSet load_mnist(const fs::path& dir, std::string_view split) {
     if (!fs::exists(p))
       throw Error("{}: file not found; expected the MNIST IDX files there (run `bash scripts/fetch_mnist.sh`)",
                   p.string());
-  return load_idx_images(images, labels);
+  return load_idx_images(images, labels, 10);
 }
 
 ImageSet slice(const ImageSet& set, int64_t first, int64_t count) {

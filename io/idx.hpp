@@ -30,11 +30,13 @@ struct ImageSet {
   int64_t dim() const { return height * width; }
 };
 
-// A 3-D IDX image file [count, height, width] and a 1-D IDX label file [count].
-ImageSet load_idx_images(const std::filesystem::path& images, const std::filesystem::path& labels);
+// A 3-D IDX image file [count, height, width] and a 1-D IDX label file
+// [count]; with `classes` > 0, every label must be below it (an
+// ebm::Error naming the label file, the image and the label otherwise).
+ImageSet load_idx_images(const std::filesystem::path& images, const std::filesystem::path& labels, int classes = 0);
 
 // "<dir>/<split>-images-idx3-ubyte" and "<dir>/<split>-labels-idx1-ubyte";
-// split is "train" (60000 images) or "t10k" (10000 images).
+// split is "train" (60000 images) or "t10k" (10000 images); labels 0-9.
 ImageSet load_mnist(const std::filesystem::path& dir, std::string_view split);
 
 // Images [first, first + count) of `set` (a train/validation split).

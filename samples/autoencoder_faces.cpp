@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   int64_t per_image = 414;
   add_autoencoder_options(app, o, "Olivetti IDX files (default: ../shared/data/olivetti)", "sgd 0.001, adam 0.0001");
   app.add_option("--per-image", per_image, "patches cut from each face (the paper: 414, 165,600 in all)")
-      ->check(samples::kPositive);
+      ->check(samples::kPatchesPerFace);
   return run_main(app, argc, argv, "autoencoder_faces", [&] {
     apply_preset(app, o, per_image);
     return run(o, per_image);

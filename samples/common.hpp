@@ -117,6 +117,12 @@ inline const CLI::Validator kThreads = number_check(
     [](double v) { return v >= 0.0 && v <= ebm::max_executor_threads() && v == static_cast<int>(v); },
     fmt::format("0 (every core) to {} threads (four per hardware thread, at least 8)", ebm::max_executor_threads()),
     "THREADS");
+// Patches cut from each face (gp_faces, autoencoder_faces): made on the fly,
+// but listed, shuffled and drawn per epoch, so a count in the billions would
+// run for hours before its first batch.
+inline const CLI::Validator kPatchesPerFace = number_check(
+    [](double v) { return v >= 1.0 && v <= 10000.0 && v == static_cast<int64_t>(v); }, "1 to 10000 patches per face",
+    "[1,10000]");
 inline const CLI::Validator kFraction =
     number_check([](double v) { return v >= 0.0 && v < 1.0; }, "a value in [0, 1)", "[0,1)");
 

@@ -58,6 +58,7 @@ void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex,
 
 int run(const Options& o) {
   const io::ImageSet train = io::load_mnist(samples::find_data(o.data), "train");
+  samples::check_batch(o.batch, train.count);
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;

@@ -232,7 +232,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");
   app.add_option("--bound-images", o.bound_images, "test images for the bound")->capture_default_str()
       ->check(samples::kPositive);
-  app.add_option("--ais-runs", o.ais_runs, "AIS runs")->capture_default_str()->check(samples::kPositive);
+  app.add_option("--ais-runs", o.ais_runs, "AIS runs (at least 2: the error bar needs their spread)")
+      ->capture_default_str()
+      ->check(samples::number_check([](double v) { return v >= 2.0; }, "2 or more (AIS's error bar needs two runs)",
+                                    ">=2"));
   app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
       ->check(samples::kPositive);
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()

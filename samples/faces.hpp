@@ -71,7 +71,7 @@ inline io::ImageSet load_faces(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(dir / "olivetti-faces-idx3-ubyte"))
     throw Error("--data '{}': no olivetti-faces-idx3-ubyte (with olivetti-labels-idx1-ubyte) there; expected the "
                 "Olivetti folder, ../shared/data/olivetti", dir.string());
-  return io::load_idx_images(dir / "olivetti-faces-idx3-ubyte", dir / "olivetti-labels-idx1-ubyte");
+  return io::load_idx_images(dir / "olivetti-faces-idx3-ubyte", dir / "olivetti-labels-idx1-ubyte", 40);  // 40 people
 }
 
 }  // namespace ebm::samples

@@ -79,9 +79,9 @@ void add_options(CLI::App& app, Options& o) {
                  "they choose the step it ends at")
       ->capture_default_str()->check(kNonNegative);
   app.add_option("--per-image", o.per_image, "training patches per face of people 0-29 (the paper: 40, 12,000 in all)")
-      ->capture_default_str()->check(kPositive);
+      ->capture_default_str()->check(kPatchesPerFace);
   app.add_option("--test-per-image", o.test_per_image, "test patches per face of people 30-39 (the paper: 10)")
-      ->capture_default_str()->check(kPositive);
+      ->capture_default_str()->check(kPatchesPerFace);
   app.add_option("--zoom", o.zoom, "a patch covers 64 / zoom pixels of the face about its centre (at least 1.42 keeps "
                                    "every turned patch inside the image)")
       ->capture_default_str()->check(kPositive);

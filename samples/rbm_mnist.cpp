@@ -48,6 +48,10 @@ struct Options {
 void refuse_ignored_flags(const CLI::App& app, const Options& o) {
   if (app.count("--sparsity-target") > 0 && o.sparsity_cost == 0.0f)
     throw Error("--sparsity-target: the sparsity penalty is off; expected --sparsity-cost above 0 too");
+  if (o.sparsity_cost > 0.0f && !(o.sparsity_target > 0.0f))
+    throw Error("--sparsity-cost {}: the penalty pulls the hidden units' mean towards --sparsity-target, which is {}; "
+                "expected a target in (0, 1) too",
+                o.sparsity_cost, o.sparsity_target);
   if (o.no_ais && !samples::given_flags(app, {"--ais-runs", "--ais-scale"}).empty())
     throw Error("--ais-runs, --ais-scale: they set the AIS evaluation that --no-ais skips; expected one or the other");
 }

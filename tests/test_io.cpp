@@ -66,6 +66,10 @@ TEST_CASE("io/idx: load_idx_images checks ranks and that every image has a label
                        Error);
   const std::string msg = error_of([&] { load_idx_images(dir / "img", dir / "lab4"); });
   CHECK(has(msg, (dir / "lab4").string() + " has 4 labels but " + (dir / "img").string() + " has 3 images"));
+  // labels 0, 1, 2: within 3 classes, not within 2
+  CHECK(load_idx_images(dir / "img", dir / "lab", 3).labels.size() == 3);
+  const std::string range = error_of([&] { load_idx_images(dir / "img", dir / "lab", 2); });
+  CHECK(has(range, (dir / "lab").string() + ": label 2 for image 2; expected 0 to 1"));
 }
 
 TEST_CASE("io/idx: load_mnist names the valid splits and the fetch script") {
