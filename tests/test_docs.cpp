@@ -99,7 +99,7 @@ TEST_CASE("docs/sgml: stories' attributes, topics and text are read, a broken fi
 TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent training words") {
   TempDir dir("reuters_corpus");
   write_corpus(dir);
-  const io::ReutersCorpus c = io::load_reuters(dir.path, {.vocabulary = 3});
+  const io::ReutersCorpus c = io::load_reuters(dir.path, {.vocabulary = 3, .expected_stories = 0});
   // training words: wheat x3, grain x1, corn x1, prices x1, rose x1 per file
   CHECK(c.words == std::vector<std::string>{"wheat", "corn", "grain"});
   CHECK(c.topics == std::vector<std::string>{"corn", "crude", "grain"});
@@ -120,7 +120,15 @@ TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent tra
   CHECK(sub.newid == std::vector<int64_t>{51, 21});
   std::vector<float> one(3);
   CHECK(has(error_of([&] { c.train.fill(std::vector<int64_t>{22}, one); }), "row 22"));
-  CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 50}); }), "expected at least the 50"));
+  CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 50, .expected_stories = 0}); }),
+            "expected at least the 50"));
+  // the real corpus's count is checked unless told otherwise, and a story twice is refused either way
+  CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 3}); }),
+            "stories in the 22 files; expected Reuters-21578's 21578"));
+  std::filesystem::copy_file(dir / "reut2-000.sgm", dir / "reut2-001.sgm",
+                             std::filesystem::copy_options::overwrite_existing);
+  CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 3, .expected_stories = 0}); }),
+            "is in reut2-000.sgm too; expected each story once"));
   TempDir short_dir("reuters_short");
   write_corpus(short_dir, 21);
   CHECK(has(error_of([&] { io::load_reuters(short_dir.path); }), "reut2-021.sgm: missing"));
