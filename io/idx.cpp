@@ -66,10 +66,12 @@ uint64_t idx_element_count(const std::vector<uint32_t>& dims, const fs::path& fi
 
 }  // namespace
 
-IdxArray read_idx(const fs::path& file) {
+IdxArray read_idx(const fs::path& file, uint32_t rank, std::string_view what) {
   InputFile f = open_input(file, "an IDX file");
   IdxArray a;
   a.dims = read_idx_header(f, file);
+  if (rank > 0 && a.dims.size() != rank)
+    throw Error("{}: dims [{}]; expected a {}-D {}", file.string(), fmt::join(a.dims, ", "), rank, what);
   const uint64_t n = idx_element_count(a.dims, file, f.size);
   const uint64_t payload = f.size - 4 * (a.dims.size() + 1);
   if (payload < n)
@@ -84,13 +86,8 @@ IdxArray read_idx(const fs::path& file) {
 }
 
 ImageSet load_idx_images(const fs::path& images, const fs::path& labels, int classes) {
-  IdxArray im = read_idx(images);
-  if (im.dims.size() != 3)
-    throw Error("{}: dims [{}]; expected a 3-D image array [count, height, width]", images.string(),
-                fmt::join(im.dims, ", "));
-  IdxArray lb = read_idx(labels);
-  if (lb.dims.size() != 1)
-    throw Error("{}: dims [{}]; expected a 1-D label array [count]", labels.string(), fmt::join(lb.dims, ", "));
+  IdxArray im = read_idx(images, 3, "image array [count, height, width]");
+  IdxArray lb = read_idx(labels, 1, "label array [count]");
   if (lb.dims[0] != im.dims[0])
     throw Error("{} has {} labels but {} has {} images; expected one label per image", labels.string(),
                 lb.dims[0], images.string(), im.dims[0]);

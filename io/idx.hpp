@@ -18,7 +18,11 @@ struct IdxArray {
   std::vector<uint8_t> data;  // prod(dims) elements
 };
 
-IdxArray read_idx(const std::filesystem::path& file);
+// `rank`, when given, is the number of dimensions the caller expects
+// (with `what` it says: "an image array [count, height, width]"); a header
+// that declares another is named as such before the payload is checked
+// (a damaged dimension count would otherwise read as trailing bytes).
+IdxArray read_idx(const std::filesystem::path& file, uint32_t rank = 0, std::string_view what = {});
 
 // `count` images of height x width uint8 pixels, row-major one after another,
 // and one label per image (labels may be empty for an unlabelled set).

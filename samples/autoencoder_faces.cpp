@@ -61,6 +61,7 @@ int run(const AeOptions& o, int64_t per_image) {
   AeTask t;
   t.program = "autoencoder_faces";
   t.data_name = "patches";
+  t.run_settings = {{"--per-image", std::to_string(per_image)}};
   t.train = standardized(train, st);
   t.valid = standardized(valid, st);
   t.test = standardized(test, st);

@@ -54,6 +54,7 @@ int run(const AeOptions& o, int64_t validation) {
   AeTask t;
   t.program = "autoencoder_mnist";
   t.data_name = "images";
+  t.run_settings = {{"--validation", std::to_string(validation)}};
   t.train = image_source(train, io::Pixels::scaled, 0);
   t.valid = image_source(valid, io::Pixels::scaled, 0);
   t.test = image_source(test, io::Pixels::scaled, 0);

@@ -172,6 +172,10 @@ struct AeTask {
   // and drawn in the curves when it has as many as the code).
   std::vector<int64_t> logistic_pca;
   io::GridOptions::Contrast contrast = io::GridOptions::Contrast::fixed01;
+  // The program's flags that shape the training data (e.g. {"--per-image",
+  // "50"}): saved with each pretrained layer, and a resume with another
+  // value is refused, naming the flag (RbmFitConfig::run_settings).
+  std::map<std::string, std::string> run_settings = {};
 };
 
 // Refuses a --batch (or, for cg, a --cg-batch) larger than the training set.
@@ -284,6 +288,7 @@ inline bool pretrain_stack(Dbn& dbn, Executor& ex, const AeOptions& o, const AeT
                          .output = o.output,
                          .lr_flag = top ? "--code-lr" : bottom ? "--data-lr" : "--pretrain-lr",
                          .upper_visible_bias = true,
+                         .run_settings = t.run_settings,
                          .stack = stack};
     if (pretrain_layer(dbn, l, ex, t.train, t.valid, t.data_means, plan, resume, sum)) resume = false;
   }

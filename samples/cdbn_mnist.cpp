@@ -177,7 +177,9 @@ bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
     const int epochs = o.layer_epochs(static_cast<size_t>(l));
     RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .final_momentum = o.final_momentum,
                           .monitor_images = 1000, .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l),
-                          .resume = resume});
+                          .resume = resume,
+                          .run_settings = {{"--train-images", std::to_string(o.train_images)},
+                                           {"--validation", std::to_string(o.validation)}}});
     const DataSource train = cdbn_layer_source(cdbn, l, ex, images, o.batch);
     const DataSource valid = cdbn_layer_source(cdbn, l, ex, valid_images, o.batch);
     if (fit.epochs_done() == 0) {

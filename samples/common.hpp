@@ -41,10 +41,21 @@ inline std::filesystem::path find_data(const std::string& given) {
   return "data/mnist";
 }
 
+// The outermost folder make_output_dir created (empty if it created none):
+// a run refused before it wrote a file removes it again (run_main).
+inline std::filesystem::path created_output_dir;
+
 // Creates the --output folder (and its parents), or says why it cannot.
 inline void make_output_dir(const std::string& dir) {
   std::error_code ec;
+  std::filesystem::path outermost;
+  for (std::filesystem::path p = std::filesystem::absolute(dir, ec).lexically_normal(); !ec && p.has_relative_path();
+       p = p.parent_path()) {
+    if (std::filesystem::exists(p, ec)) break;
+    outermost = p;
+  }
   std::filesystem::create_directories(dir, ec);
+  if (!ec && !outermost.empty() && created_output_dir.empty()) created_output_dir = outermost;
   if (ec || !std::filesystem::is_directory(dir))
     throw Error("--output '{}': cannot create the folder ({})", dir,
                 ec ? ec.message() : "a file of that name is in the way");
@@ -143,6 +154,18 @@ inline void say_if_nothing_to_resume(std::string_view program, bool resume, cons
     fmt::print("{}: --resume: no checkpoint in {}/{}; starting afresh\n", program, output, first);
 }
 
+// AIS's error bar shows how its runs' importance weights spread; with few
+// temperatures (a small --ais-scale) the weights can agree while all of
+// them are far off, so a warning says what the bar leaves out.
+inline void warn_if_few_temperatures(std::string_view program, int temperatures) {
+  if (temperatures < 1000)
+    fmt::print(stderr,
+               "{}: warning: AIS walks through only {} temperatures (the paper's schedule has 14,500); its error bar "
+               "shows how the runs' weights spread, not the bias of so few steps, which tends to put log Z too low "
+               "and the log-likelihood too high\n",
+               program, temperatures);
+}
+
 // A result line for scripts: key=value on stdout.
 template <typename T>
 void result(const char* key, const T& value) {
@@ -237,6 +260,17 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
 // message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2
 // (1 for any other exception, printed the same way; running out of memory,
 // a size no vector can hold, is said as such, with code 2).
+// Removes the folder make_output_dir created if the run wrote no file in
+// it (a run refused after making it leaves nothing behind).
+inline void remove_unused_output_dir() {
+  if (created_output_dir.empty()) return;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(created_output_dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    if (!it->is_directory(ec)) return;  // a file (or anything but a folder) was written: kept
+  if (!ec) std::filesystem::remove_all(created_output_dir, ec);
+}
+
 template <typename Body>
 int run_main(CLI::App& app, int argc, char** argv, const char* program, Body body) {
   try {
@@ -250,17 +284,21 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
     return body();
   } catch (const ebm::Error& e) {
     fmt::print(stderr, "{}: {}\n", program, e.what());
+    remove_unused_output_dir();
     return 2;
   } catch (const std::bad_alloc&) {
     fmt::print(stderr, "{}: out of memory; a size given (--batch, --hidden, a count of images or runs) asks for more "
                "than this machine has\n", program);
+    remove_unused_output_dir();
     return 2;
   } catch (const std::length_error& e) {
     fmt::print(stderr, "{}: a size given (--batch, --hidden, a count of images or runs) asks for more elements than "
                "memory can hold ({})\n", program, e.what());
+    remove_unused_output_dir();
     return 2;
   } catch (const std::exception& e) {  // not foreseen (out of memory, a failing disk): said, not aborted on
     fmt::print(stderr, "{}: {}\n", program, e.what());
+    remove_unused_output_dir();
     return 1;
   }
 }

@@ -49,6 +49,7 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
                   std::optional<double>& below) {
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
   ac.scale_temperatures(o.ais_scale);
+  warn_if_few_temperatures("dbn_mnist", ac.temperatures());
   const int temperatures = ac.temperatures();
   // The bar counts AIS's temperatures, and one more step for the test images' Q samples.
   Progress bar(fmt::format("bound with {} layer(s)", k + 1), temperatures + 1, true);

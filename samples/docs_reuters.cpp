@@ -194,6 +194,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   AeTask t;
   t.program = "docs_reuters";
   t.data_name = "stories";
+  t.run_settings = {{"--vocabulary", std::to_string(vocabulary)}, {"--validation", std::to_string(validation)}};
   t.train = doc_source(fit_set);
   t.valid = doc_source(valid_set);
   t.test = doc_source(corpus.test);

@@ -153,6 +153,7 @@ inline void word_perplexity(const Rbm& r, const AeTask& t, const io::DocumentSet
   for (int64_t d : rows) z[static_cast<int64_t>(test.length(d))];
   AisConfig cfg{.runs = 100, .seed = 1, .threads = threads};
   cfg.scale_temperatures(ais_scale);
+  warn_if_few_temperatures("docs_reuters", cfg.temperatures());
   Progress bar(fmt::format("AIS of the count RBM at {} story lengths", z.size()), static_cast<int>(z.size()));
   int done = 0;
   for (auto& [d, res] : z) {

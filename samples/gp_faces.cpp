@@ -344,6 +344,7 @@ int run(const Options& o) {
   task.train = train_src;
   task.valid = standardized(valid, st);
   task.data_unit = Unit::gaussian;
+  task.run_settings = {{"--per-image", std::to_string(o.per_image)}, {"--zoom", fmt::format("{}", o.zoom)}};
   const bool resume = pretrain_stack(dbn, ex, ae, task, sum);  // false once a layer trained: the kernel starts afresh
 
   const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},

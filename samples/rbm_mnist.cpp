@@ -186,6 +186,7 @@ void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const i
   const std::vector<float> base = base_rate_bias(io::pixel_means(train));
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
   ac.scale_temperatures(o.ais_scale);
+  samples::warn_if_few_temperatures("rbm_mnist", ac.temperatures());
   samples::Progress bar(fmt::format("AIS log Z, {} runs", o.ais_runs), ac.temperatures(), true);
   ac.on_progress = [&](int done, int) { bar.update(done, "temperatures"); };
   const AisResult z = ais_log_z(rbm, base, ac);
@@ -255,6 +256,9 @@ int run(const Options& o) {
                  .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume,
                  .run_settings = {{"--pixels", o.pixels}, {"--validation", std::to_string(o.validation)}}});
   for (const std::string& note : fit.resume_notes()) fmt::print("rbm_mnist: {}\n", note);
+  if (fit.epochs_done() > o.epochs)
+    fmt::print("rbm_mnist: the checkpoint holds {} epochs, more than the {} asked; it is evaluated as it is\n",
+               fit.epochs_done(), o.epochs);
   samples::check_batch(o.batch, d.train.count);
   samples::say_if_nothing_to_resume("rbm_mnist", o.resume, o.output, "checkpoint");
   if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
@@ -269,7 +273,7 @@ int run(const Options& o) {
   for (const EpochStats& e : epochs) seconds += e.seconds;
   sum.add(fmt::format("train: {} epoch{} of {}", o.epochs, o.epochs == 1 ? "" : "s", o.method), seconds,
           o.epochs == 0       ? std::string("not trained (0 epochs)")
-          : epochs.empty()    ? std::string("resumed from the checkpoint (all epochs done)")
+          : epochs.empty()    ? fmt::format("resumed from the checkpoint ({} epochs done)", fit.epochs_done())
                               : fmt::format("recon error {:.3f}, free-energy gap {:.2f}", epochs.back().recon_error,
                                             epochs.back().fe_gap));
   if (!epochs.empty()) {  // the last epoch's monitors, for scripts (a resumed run: its own epochs' seconds)

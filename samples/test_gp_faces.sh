@@ -3,7 +3,8 @@
 # its results, the DBN's features and fine-tuning beat the pixels, it
 # writes its pictures and metrics, and a resumed run (with every step
 # done, or from step 20 of 40) ends where the fresh one did, leaving the
-# rows of the steps already done untouched.
+# rows of the steps already done untouched; a resume with patches cut
+# otherwise is refused, naming the flag.
 # Usage: test_gp_faces.sh GP_FACES DATA_DIR. Exit 77 (skipped) without the faces.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -49,4 +50,16 @@ head -n 4 "$out2/finetune.csv" | cmp -s - "$out/part_before.csv" ||
   { cat "$out/log4"; fail "resumed at step 20, the run ended elsewhere than the fresh one ($tuned)"; }
 [ "$(cut -d, -f1 "$out2/finetune.csv" | tr '\n' ' ')" = "step 0 10 20 30 40 " ] ||
   fail "finetune.csv after a resume: steps $(cut -d, -f1 "$out2/finetune.csv" | tr '\n' ' ')"
+# Resumed with patches cut otherwise (--per-image 9, --zoom 1.6): refused, naming the flag; nothing rewritten.
+for change in "s/--per-image 10/--per-image 9/" "s/--test-per-image 2/--test-per-image 2 --zoom 1.6/"; do
+  changed=$(echo "$args" | sed "$change")
+  flag=$(echo "$change" | sed 's/.*\(--[a-z-]*\) [0-9.]*\/$/\1/')
+  # shellcheck disable=SC2086
+  if "$bin" $changed --output "$out" --finetune-steps 40 --resume > "$out/log5" 2>&1; then
+    fail "resumed with $flag changed: not refused"
+  fi
+  grep -q -- "the checkpoint has $flag = .*; this run has" "$out/log5" ||
+    { cat "$out/log5"; fail "the refused resume does not name $flag"; }
+  cmp -s "$out/finetune.csv" "$out/finetune_before.csv" || fail "finetune.csv: the refused resume changed it"
+done
 echo "pixels $pixels, DBN features $dbn, fine-tuned $tuned"

@@ -54,12 +54,18 @@ TEST_CASE("io/idx: load_idx_images checks ranks and that every image has a label
   write_bytes(dir / "lab", idx_bytes({3}, 3));
   write_bytes(dir / "lab4", idx_bytes({4}, 4));
   write_bytes(dir / "flat", idx_bytes({3, 4}, 12));
+  // an image file whose dimension count was damaged to 1: the rank is named, not the bytes after [3]
+  std::string one_d = idx_bytes({3, 2, 2}, 12);
+  one_d[3] = 1;
+  write_bytes(dir / "one_d", one_d);
   const ImageSet s = load_idx_images(dir / "img", dir / "lab");
   CHECK(s.count == 3);
   CHECK(s.dim() == 4);
   CHECK(s.pixels.size() == 12);
   CHECK(s.pixels[11] == 11);
   CHECK(s.labels == std::vector<uint8_t>{0, 1, 2});
+  CHECK_THROWS_WITH_AS(load_idx_images(dir / "one_d", dir / "lab"),
+                       doctest::Contains("dims [3]; expected a 3-D image array [count, height, width]"), Error);
   CHECK_THROWS_WITH_AS(load_idx_images(dir / "flat", dir / "lab"), doctest::Contains("expected a 3-D image array"),
                        Error);
   CHECK_THROWS_WITH_AS(load_idx_images(dir / "img", dir / "img"), doctest::Contains("expected a 1-D label array"),
