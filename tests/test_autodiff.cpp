@@ -149,6 +149,78 @@ TEST_CASE("autodiff: adam with weight decay and its own betas matches the update
   CHECK(std::abs(double(g0.value(w0)[0]) - wv) > 1e-2);
 }
 
+// The update ops on distinct values at every entry: the gradient (a constant
+// G, not w) and w differ, so a swapped term shows; 300 x 200 = 60,000
+// values runs in chunks, 7 x 13 in one; the executor serial and parallel;
+// three steps, so that the velocity and the moments are not their start.
+TEST_CASE("autodiff: sgd, adam and assign equal a double loop at every entry, in chunks or not, serial and parallel") {
+  for (const Shape s : {Shape{7, 13}, Shape{300, 200}})
+    for (const bool parallel : {false, true}) {
+      CAPTURE(s.rows);
+      CAPTURE(parallel);
+      const size_t n = static_cast<size_t>(s.size());
+      std::mt19937 gen(5);
+      std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+      std::vector<float> w0(n), gv(n);
+      for (size_t i = 0; i < n; ++i) w0[i] = d(gen), gv[i] = d(gen);
+      auto worst = [&](std::span<const float> got, const std::vector<double>& want) {
+        double e = 0;
+        for (size_t i = 0; i < n; ++i) e = std::max(e, std::abs(got[i] - want[i]) / (1e-6 + 1e-5 * std::abs(want[i])));
+        return e;
+      };
+      {  // sgd: vel = momentum vel - lr (g + wd w); w += vel
+        Graph g;
+        Tensor w = g.param("w", s);
+        std::copy(w0.begin(), w0.end(), g.value(w).begin());
+        const Optimizer opt = sgd(std::vector{w}, grad(sum(w * g.constant(s, gv)), {w}),
+                                  {.lr = 0.1f, .momentum = 0.9f, .weight_decay = 0.01f});
+        Executor ex(g, {.threads = 2, .parallel = parallel});
+        std::vector<double> wd(w0.begin(), w0.end()), vel(n, 0.0);
+        for (int step = 1; step <= 3; ++step) {
+          ex.run({opt.step});
+          for (size_t i = 0; i < n; ++i) {
+            vel[i] = 0.9 * vel[i] - 0.1 * (double{gv[i]} + 0.01 * wd[i]);
+            wd[i] += vel[i];
+          }
+          CAPTURE(step);
+          CHECK(worst(g.value(w), wd) <= 1.0);
+        }
+      }
+      {  // adam, with the decay added to the gradient before both moments
+        Graph g;
+        Tensor w = g.param("w", s);
+        std::copy(w0.begin(), w0.end(), g.value(w).begin());
+        const float lr = 0.1f, b1 = 0.8f, b2 = 0.99f, eps = 1e-3f, decay = 0.3f;
+        const Optimizer opt = adam(std::vector{w}, grad(sum(w * g.constant(s, gv)), {w}),
+                                   {.lr = lr, .beta1 = b1, .beta2 = b2, .eps = eps, .weight_decay = decay});
+        Executor ex(g, {.threads = 2, .parallel = parallel});
+        std::vector<double> wd(w0.begin(), w0.end()), m(n, 0.0), v(n, 0.0);
+        for (int t = 1; t <= 3; ++t) {
+          ex.run({opt.step});
+          for (size_t i = 0; i < n; ++i) {
+            const double gr = double(gv[i]) + double(decay) * wd[i];
+            m[i] = double(b1) * m[i] + (1 - double(b1)) * gr;
+            v[i] = double(b2) * v[i] + (1 - double(b2)) * gr * gr;
+            const double mhat = m[i] / (1 - std::pow(double(b1), t)), vhat = v[i] / (1 - std::pow(double(b2), t));
+            wd[i] -= double(lr) * mhat / (std::sqrt(vhat) + double(eps));
+          }
+          CAPTURE(t);
+          CHECK(worst(g.value(w), wd) <= 1.0);
+        }
+      }
+      {  // assign copies its source into the state, value for value
+        Graph g;
+        Tensor state = g.param("state", s, 0.0f, false);
+        const Tensor copy = assign(state, g.constant(s, gv) * 2.0f);
+        Executor ex(g, {.threads = 2, .parallel = parallel});
+        ex.run({copy});
+        std::vector<double> want(n);
+        for (size_t i = 0; i < n; ++i) want[i] = 2.0 * gv[i];
+        CHECK(worst(g.value(state), want) == 0.0);
+      }
+    }
+}
+
 TEST_CASE("autodiff: optimizers refuse hyper-parameters out of range, naming them") {
   Graph g;
   Tensor w = g.param("w", {1, 2}, 1.0f);
