@@ -411,6 +411,20 @@ TEST_CASE("ops/sampling: bernoulli, sigmoid_bernoulli, categorical and gaussian 
   }
 }
 
+TEST_CASE("ops/sampling: bernoulli never fires at a probability of 0 or below and always at 1 or above") {
+  const std::vector<float> q{0.0f, 1.0f, -0.5f, 1.5f, 0.0f, 1.0f, -1e30f, 1e30f};
+  Graph g;
+  Tensor p = g.param("p", {64, 8});
+  for (size_t i = 0; i < 64 * q.size(); ++i) g.value(p)[i] = q[i % q.size()];
+  Tensor h = bernoulli(p);
+  Executor ex(g, {.threads = 2, .seed = 3});
+  ex.run({h});
+  for (size_t i = 0; i < 64 * q.size(); ++i) {
+    CAPTURE(i);
+    CHECK(ex.value(h)[i] == (q[i % q.size()] > 0.5f ? 1.0f : 0.0f));
+  }
+}
+
 // multinomial: row r draws with the key {bits(2r), bits(2r + 1)} of the
 // op's key, draw d on counter d, each the first j whose cumulative weight
 // exceeds u times the row's total; rows keep their number of draws. A count
