@@ -91,7 +91,10 @@ struct ConvFloor {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  bench::command_line(argc, argv,
+                      "bench_crbm: CD-1 steps of the convolutional RBM cdbn_mnist trains first (24 9x9 filters, "
+                      "2x2 pooling, batch 100, 2 threads) against the GEMM floor of its convolutions.");
   const io::ImageSet images = bench::mnist_training_images();
   Graph g;
   const Crbm m = Crbm::make(g, "crbm", {.visible = {.channels = 1, .height = 28, .width = 28, .size = 9},

@@ -103,7 +103,10 @@ void sample_all(std::vector<Figure>& figures) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  bench::command_line(argc, argv,
+                      "bench_elementwise: memory throughput of the element-wise kernels on 2 threads against a "
+                      "plain memory copy.");
   std::mt19937 rng(7);
   const std::vector<float> logit_data = uniform_floats(-4.0f, 4.0f, rng);
   const std::vector<float> prob_data = uniform_floats(0.0f, 1.0f, rng);

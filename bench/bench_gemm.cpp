@@ -158,6 +158,9 @@ std::map<std::string, double> run_avx512_child(int rounds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::command_line(argc, argv,
+                      "bench_gemm: GFLOP/s of ebm::gemm and of OpenBLAS on the CD-1 and fine-tuning shapes and "
+                      "1024^3, 1 and 2 threads. --rounds N sets the rounds (9).", {"--rounds=", "--avx512-child"});
   bool child = false;
   int rounds = 9;
   for (int i = 1; i < argc; ++i) {

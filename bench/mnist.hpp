@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <system_error>
+#include <vector>
 
 #include "bench/timing.hpp"
 #include "io/idx.hpp"
@@ -13,9 +15,12 @@
 namespace bench {
 
 inline ebm::io::ImageSet mnist_training_images() {
-  for (const char* dir : {"data/mnist", "../data/mnist", "../../data/mnist"})
-    if (std::filesystem::exists(std::filesystem::path(dir) / "train-images-idx3-ubyte"))
-      return ebm::io::load_mnist(dir, "train");
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);  // build/bin/bench_x
+  std::vector<std::filesystem::path> dirs{"data/mnist", "../data/mnist", "../../data/mnist"};
+  if (!ec) dirs.push_back(exe.parent_path() / "../../data/mnist");  // wherever it is run from
+  for (const std::filesystem::path& dir : dirs)
+    if (std::filesystem::exists(dir / "train-images-idx3-ubyte", ec)) return ebm::io::load_mnist(dir, "train");
   print_comment("MNIST not found (run scripts/fetch_mnist.sh); timing on random bytes of the same size");
   ebm::io::ImageSet s{60000, 28, 28, std::vector<uint8_t>(60000 * 784), std::vector<uint8_t>(60000, 0)};
   for (size_t i = 0; i < s.pixels.size(); ++i) s.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);

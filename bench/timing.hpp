@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +19,34 @@
 namespace bench {
 
 using Clock = std::chrono::steady_clock;
+
+// The benches take no options but those in `flags` (a flag followed by its
+// value when it ends in '='): --help or -h prints `about` and exits; any
+// other argument is refused (exit 2) rather than ignored by a run of
+// minutes. Internal flags (a child process's) are passed in `flags` too.
+inline void command_line(int argc, char** argv, std::string_view about,
+                         std::initializer_list<std::string_view> flags = {}) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--help" || a == "-h") {
+      fmt::print("{}\nPrints key=value lines (its headline figure last) and notes on lines starting with '# '.\n", about);
+      std::exit(0);
+    }
+    bool known = false;
+    for (std::string_view f : flags) {
+      if (f.ends_with('=') && a == f.substr(0, f.size() - 1) && i + 1 < argc) {
+        known = true;
+        ++i;
+      } else if (a == f) {
+        known = true;
+      }
+    }
+    if (!known) {
+      fmt::print(stderr, "{}: unknown argument '{}'; see --help\n", argv[0], a);
+      std::exit(2);
+    }
+  }
+}
 
 inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();

@@ -105,9 +105,10 @@ void Profile::write_file(const std::string& path, std::string_view text) {
 void Profile::write_chrome_trace(const std::string& path) const {
   std::string json = "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n";
   auto out = std::back_inserter(json);
+  // Records are separated, not ended, by commas: a trace of no events is valid JSON too.
   for (int t = 0; t < threads_; ++t)
-    fmt::format_to(out, "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"thread {}\"}}}},\n",
-                   t, t);
+    fmt::format_to(out, "{}{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},\"args\":{{\"name\":\"thread {}\"}}}}",
+                   t ? ",\n" : "", t, t);
   for (size_t i = 0; i < events(); ++i) {
     const Event& e = events_[i];
     const TaskInfo& t = tasks_[static_cast<size_t>(e.task)];
@@ -116,7 +117,7 @@ void Profile::write_chrome_trace(const std::string& path) const {
                 : fmt::format("\"task\":{},\"about\":\"{}\"", e.task, json_escape(t.about));
     fmt::format_to(out, "{}{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},"
                         "\"args\":{{{}}}}}",
-                   i ? ",\n" : "", json_escape(t.label), e.piece ? "piece" : "task", e.thread,
+                   i || threads_ > 0 ? ",\n" : "", json_escape(t.label), e.piece ? "piece" : "task", e.thread,
                    static_cast<double>(e.start_ns - origin_ns_) * 1e-3, static_cast<double>(e.end_ns - e.start_ns) * 1e-3,
                    args);
   }

@@ -5,9 +5,11 @@
 
 #include <cstdint>
 
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "ops/clock.hpp"
 #include "ops/gemm.hpp"
 #include "ops/op.hpp"
 
@@ -22,11 +24,18 @@ inline gemm::Workspace& workspace(const Kernel& k) {
   return own;
 }
 
-// Runs body(i) for i in [0, n), on the arena's threads when asked.
+// Runs body(i) for i in [0, n), on the arena's threads when asked. While
+// profiling, each range of i a thread ran is recorded as a piece of the
+// task (its "rows" are that range of i: images, rows or blocks of taps),
+// so that the profile sees the other threads' share of the work.
 template <typename Body>
 void split(const Kernel& k, int64_t n, Body body) {
   if (k.parallel && n > 1)
-    tbb::parallel_for(int64_t{0}, n, [&](int64_t i) { body(i); });
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n), [&](const tbb::blocked_range<int64_t>& r) {
+      const int64_t t0 = k.probe ? steady_now_ns() : 0;
+      for (int64_t i = r.begin(); i < r.end(); ++i) body(i);
+      if (k.probe) (*k.probe)(r.begin(), r.end(), 0, k.out_shape.cols, t0, steady_now_ns());
+    });
   else
     for (int64_t i = 0; i < n; ++i) body(i);
 }

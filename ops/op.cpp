@@ -86,6 +86,15 @@ double flops(const Op& op, std::span<const Shape> in, Shape out) {
   }
   if (std::holds_alternative<AffineSigmoid>(op) || std::holds_alternative<Affine>(op))
     return 2.0 * static_cast<double>(out.size()) * static_cast<double>(in[0].cols);
+  // The convolutions: every image's every output position of every filter takes a filter's taps
+  // (B K H'W' C r r multiply-adds), whichever of the three products it is.
+  auto conv = [&](const ConvGeometry& g, int64_t filters) {
+    return 2.0 * static_cast<double>(in[0].rows) * static_cast<double>(filters) * static_cast<double>(g.plane()) *
+           static_cast<double>(g.filter());
+  };
+  if (const auto* c = std::get_if<Conv2d>(&op)) return conv(c->g, in[1].rows);
+  if (const auto* c = std::get_if<Conv2dTranspose>(&op)) return conv(c->g, in[1].rows);
+  if (const auto* c = std::get_if<Conv2dFilter>(&op)) return c->g.plane() > 0 ? conv(c->g, in[1].cols / c->g.plane()) : 0.0;
   return 0.0;
 }
 

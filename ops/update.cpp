@@ -8,6 +8,7 @@
 
 #include <tbb/parallel_for.h>
 
+#include "ops/clock.hpp"
 #include "ops/op.hpp"
 
 namespace ebm {
@@ -15,12 +16,17 @@ namespace {
 
 // Runs body(i0, i1) over [0, n): split into fixed chunks on the arena's
 // threads when the kernel may, so large parameter updates do not run alone.
+// While profiling, each chunk is recorded as a piece of the task (its
+// "rows" the chunk's elements), so the profile sees every thread's share.
 template <typename Body>
 void chunked(const Kernel& k, int64_t n, Body body) {
   constexpr int64_t chunk = 1 << 15;
   if (!k.parallel || n <= chunk) return body(int64_t{0}, n);
-  tbb::parallel_for(int64_t{0}, (n + chunk - 1) / chunk,
-                    [&](int64_t c) { body(c * chunk, std::min(n, (c + 1) * chunk)); });
+  tbb::parallel_for(int64_t{0}, (n + chunk - 1) / chunk, [&](int64_t c) {
+    const int64_t t0 = k.probe ? steady_now_ns() : 0, i0 = c * chunk, i1 = std::min(n, (c + 1) * chunk);
+    body(i0, i1);
+    if (k.probe) (*k.probe)(i0, i1, 0, 1, t0, steady_now_ns());
+  });
 }
 
 void require_same(Shape a, Shape b, const char* what) {

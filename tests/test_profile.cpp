@@ -8,11 +8,15 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
 
 #include "graph/executor.hpp"
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
+#include "autodiff/grad.hpp"
+#include "autodiff/optim.hpp"
 #include "ops/gemm.hpp"
+#include "ops/op.hpp"
 
 using namespace ebm;
 
@@ -142,6 +146,82 @@ TEST_CASE("profile: a product's tiles are its threads' work") {
   CHECK(small.profile().events() == 5);
   CHECK(small.profile().dropped() == static_cast<size_t>(3 * (1 + grid.tiles()) - 5));
   CHECK(small.profile().summary().find("the trace keeps the first 5 events") != std::string::npos);
+}
+
+// Kernels that split their work themselves (the convolutions and pooling
+// over images, large updates over chunks) record each thread's share as
+// pieces, as the GEMMs do their tiles: a profile would otherwise count the
+// other thread's part as idle time.
+TEST_CASE("profile: a convolution's images and a large update's chunks are their threads' work") {
+  const ConvGeometry cg{.channels = 1, .height = 12, .width = 12, .size = 5};
+  Graph g;
+  Tensor x = g.param("x", {64, cg.image()}), w = g.param("w", {6, cg.filter()}), big = g.param("big", {300, 200});
+  fill_uniform(g.value(x), -1.0f, 1.0f, 1, 1);
+  fill_uniform(g.value(w), -1.0f, 1.0f, 1, 2);
+  Tensor y = conv2d(x, w, cg);
+  const Optimizer opt = sgd(std::vector{big}, grad(sum(big) * 0.5f, {big}), {.lr = 0.1f});
+  for (bool parallel : {true, false}) {
+    CAPTURE(parallel);
+    Executor ex(g, {.threads = 2, .parallel = parallel, .profile = true});
+    constexpr int kRuns = 3;
+    for (int i = 0; i < kRuns; ++i) ex.run({y, opt.step});
+    const Profile& p = ex.profile();
+    double pieces_ms = 0;
+    for (const Profile::Event& e : p.recorded())
+      if (e.piece) {
+        CHECK(e.work);
+        pieces_ms += static_cast<double>(e.end_ns - e.start_ns) * 1e-6;
+      }
+    // which task each piece belongs to: read from the trace
+    const auto path = std::filesystem::temp_directory_path() / "ebm_test_trace_split.json";
+    p.write_chrome_trace(path.string());
+    std::ifstream f(path);
+    const nlohmann::json trace = nlohmann::json::parse(f);
+    std::filesystem::remove(path);
+    int64_t images = 0, elements = 0;
+    for (const auto& e : trace["traceEvents"]) {
+      if (e["ph"] != "X" || e["cat"] != "piece") continue;
+      const std::string rows = e["args"]["rows"], name = e["name"];
+      const int64_t count = std::stoll(rows.substr(rows.find('-') + 1)) - std::stoll(rows.substr(0, rows.find('-')));
+      if (name == "conv2d") images += count;
+      if (name.find("sgd_update") != std::string::npos) elements += count;
+    }
+    // in parallel the pieces cover the images and the elements once per run; serial kernels split nothing
+    CHECK(images == (parallel ? kRuns * 64 : 0));
+    CHECK(elements == (parallel ? kRuns * 60000 : 0));
+    if (parallel) CHECK(pieces_ms > 0.0);
+    CHECK(p.work_ms() <= p.wall_ms() * p.threads() * 1.001);
+  }
+  // Their flops: conv2d's 2 B K H'W' C r r, and the same for its two adjoints.
+  const std::vector<Shape> in{{64, cg.image()}, {6, cg.filter()}};
+  const double want = 2.0 * 64 * 6 * cg.plane() * cg.filter();
+  CHECK(flops(Conv2d{cg}, in, Shape{64, 6 * cg.plane()}) == want);
+  CHECK(flops(Conv2dTranspose{cg}, std::vector<Shape>{{64, 6 * cg.plane()}, {6, cg.filter()}}, Shape{64, cg.image()}) ==
+        want);
+  CHECK(flops(Conv2dFilter{cg}, std::vector<Shape>{{64, cg.image()}, {64, 6 * cg.plane()}}, Shape{6, cg.filter()}) ==
+        want);
+}
+
+TEST_CASE("profile: the trace is valid JSON, with events or without") {
+  Graph g;
+  Tensor x = g.param("x", {8, 8});
+  Tensor y = sum(matmul(x, x));
+  for (int runs : {0, 2}) {
+    CAPTURE(runs);
+    Executor ex(g, {.threads = 2, .profile = true});
+    for (int i = 0; i < runs; ++i) ex.run({y});
+    const auto path = std::filesystem::temp_directory_path() / "ebm_test_trace_valid.json";
+    ex.profile().write_chrome_trace(path.string());
+    std::ifstream f(path);
+    nlohmann::json j;
+    REQUIRE_NOTHROW(j = nlohmann::json::parse(f));
+    REQUIRE(j["traceEvents"].is_array());
+    size_t spans = 0;
+    for (const auto& e : j["traceEvents"]) spans += e["ph"] == "X";
+    CHECK(spans == ex.profile().events());
+    CHECK(j["traceEvents"].size() == spans + static_cast<size_t>(ex.profile().threads()));
+    std::filesystem::remove(path);
+  }
 }
 
 namespace {
