@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
       const Feed feeds[] = {{t.v0, v}};
       prof.run({t.step}, feeds);
     }
+    bench::print_comment(fmt::format("profile of {} steps, ExecutorOptions{{.threads = 2, .profile = true}}:", kSteps));
     bench::print_comment(prof.profile().summary(10));
   }
   std::vector<double> ratios;

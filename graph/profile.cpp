@@ -145,29 +145,48 @@ std::string Profile::summary(size_t top_tasks) const {
   std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
   const double wall = static_cast<double>(std::max<int64_t>(wall_ns_, 1));
-  std::string s = fmt::format("{:<40} {:>9} {:>11} {:>8} {:>11} {:>9}\n", "op", "calls", "total ms", "% wall", "work ms",
-                              "GFLOP/s");
+  size_t width = 40;  // the label column: wide enough for the longest label, so the columns stay in line
+  for (const auto& [label, r] : sorted) width = std::max(width, label.size());
+  std::string s = fmt::format("{:<{}} {:>9} {:>11} {:>8} {:>11} {:>9}\n", "op", width, "calls", "total ms", "% wall",
+                              "work ms", "GFLOP/s");
   for (const auto& [label, r] : sorted) {
     const std::string gf = r.flops > 0 ? fmt::format("{:.1f}", r.flops / static_cast<double>(r.ns)) : "";
-    s += fmt::format("{:<40} {:>9} {:>11.3f} {:>7.1f}% {:>11.3f} {:>9}\n", label, r.calls,
+    s += fmt::format("{:<{}} {:>9} {:>11.3f} {:>7.1f}% {:>11.3f} {:>9}\n", label, width, r.calls,
                      static_cast<double>(r.ns) * 1e-6, 100.0 * static_cast<double>(r.ns) / wall,
                      static_cast<double>(r.work_ns) * 1e-6, gf);
   }
   s += fmt::format("{} runs, {:.3f} ms wall; {:.3f} ms of work on {} thread{}: busy {:.1f}% of the time\n", runs_,
                    wall_ms(), static_cast<double>(busy) * 1e-6, threads_, threads_ == 1 ? "" : "s",
                    100.0 * static_cast<double>(busy) / (wall * threads_));
-  std::vector<size_t> by_span;  // the tasks that ran, the longest first
-  for (size_t i = 0; top_tasks > 0 && i < tasks_.size(); ++i)
-    if (tasks_[i].calls > 0) by_span.push_back(i);
-  std::sort(by_span.begin(), by_span.end(), [&](size_t a, size_t b) { return tasks_[a].total_ns > tasks_[b].total_ns; });
+  // The tasks that ran, the longest first; tasks of the same op on the same
+  // values (the steps of an unrolled Gibbs chain) are one row, which they
+  // could not be told apart in anyway.
+  struct TaskRow {
+    std::string label, about;
+    int64_t calls = 0, ns = 0, work_ns = 0;
+  };
+  std::map<std::pair<std::string, std::string>, TaskRow> task_rows;
+  for (size_t i = 0; top_tasks > 0 && i < tasks_.size(); ++i) {
+    const TaskInfo& t = tasks_[i];
+    if (t.calls == 0) continue;
+    TaskRow& r = task_rows[{t.label, t.about}];
+    r.label = t.label;
+    r.about = t.about;
+    r.calls += t.calls;
+    r.ns += t.total_ns;
+    r.work_ns += work_ns_[i].load();
+  }
+  std::vector<TaskRow> by_span;
+  for (auto& [key, r] : task_rows) by_span.push_back(std::move(r));
+  std::sort(by_span.begin(), by_span.end(), [](const TaskRow& a, const TaskRow& b) { return a.ns > b.ns; });
   if (!by_span.empty()) {
-    s += fmt::format("{:<40} {:<28} {:>9} {:>11} {:>11} {:>11}\n", "task (longest first)", "about", "calls", "total ms",
-                     "work ms", "us / call");
+    s += fmt::format("{:<{}} {:<28} {:>9} {:>11} {:>11} {:>11}\n", "task (longest first)", width, "about", "calls",
+                     "total ms", "work ms", "us / call");
     for (size_t r = 0; r < by_span.size() && r < top_tasks; ++r) {
-      const TaskInfo& t = tasks_[by_span[r]];
-      s += fmt::format("{:<40} {:<28} {:>9} {:>11.3f} {:>11.3f} {:>11.1f}\n", t.label, short_about(t.about), t.calls,
-                       static_cast<double>(t.total_ns) * 1e-6, static_cast<double>(work_ns_[by_span[r]].load()) * 1e-6,
-                       static_cast<double>(t.total_ns) * 1e-3 / static_cast<double>(t.calls));
+      const TaskRow& t = by_span[r];
+      s += fmt::format("{:<{}} {:<28} {:>9} {:>11.3f} {:>11.3f} {:>11.1f}\n", t.label, width, short_about(t.about),
+                       t.calls, static_cast<double>(t.ns) * 1e-6, static_cast<double>(t.work_ns) * 1e-6,
+                       static_cast<double>(t.ns) * 1e-3 / static_cast<double>(t.calls));
     }
   }
   if (top_tasks > 0) s += waits(top_tasks);
@@ -215,16 +234,25 @@ std::string Profile::waits(size_t top) const {
     ++runs;
   }
   if (runs == 0) return "waits: no run whose events were all kept\n";
-  std::vector<std::pair<std::pair<int32_t, int32_t>, std::pair<int64_t, int64_t>>> rows(idle.begin(), idle.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-  int64_t total = 0;
-  for (const auto& r : rows) total += r.second.first;
-  const double threads_ns = static_cast<double>(wall) * threads_;
   auto name = [&](int32_t task, const char* edge) {
     if (task == kEdge) return std::string(edge);
     const TaskInfo& t = tasks_[static_cast<size_t>(task)];
     return t.about.empty() ? t.label : fmt::format("{} [{}]", t.label, short_about(t.about));
   };
+  // Summed by the names around the gap: the same pair of ops on the same
+  // values (an unrolled chain's steps) is one row.
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> named;
+  for (const auto& [pair, v] : idle) {
+    auto& [ns, gaps] = named[{name(pair.first, "the run's start"), name(pair.second, "the run's end")}];
+    ns += v.first;
+    gaps += v.second;
+  }
+  std::vector<std::pair<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>>> rows(named.begin(),
+                                                                                                  named.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  int64_t total = 0;
+  for (const auto& r : rows) total += r.second.first;
+  const double threads_ns = static_cast<double>(wall) * threads_;
   std::string s = fmt::format("threads idle {:.1f}% of their time over {} runs; where they waited (after -> before):\n",
                               100.0 * static_cast<double>(total) / threads_ns, runs);
   s += fmt::format("{:>9} {:>8} {:>9} {:>7}  {}\n", "idle ms", "% time", "us / run", "gaps", "after -> before");
@@ -232,8 +260,8 @@ std::string Profile::waits(size_t top) const {
     const auto& [pair, v] = rows[r];
     s += fmt::format("{:>9.3f} {:>7.1f}% {:>9.1f} {:>7}  {} -> {}\n", static_cast<double>(v.first) * 1e-6,
                      100.0 * static_cast<double>(v.first) / threads_ns,
-                     static_cast<double>(v.first) * 1e-3 / static_cast<double>(runs), v.second,
-                     name(pair.first, "the run's start"), name(pair.second, "the run's end"));
+                     static_cast<double>(v.first) * 1e-3 / static_cast<double>(runs), v.second, pair.first,
+                     pair.second);
   }
   return s;
 }

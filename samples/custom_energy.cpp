@@ -110,6 +110,6 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
-  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps (and the runs drawing the pictures) to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
   return ebm::samples::run_main(app, argc, argv, "custom_energy", [&] { return run(o); });
 }

@@ -101,7 +101,7 @@ void add_options(CLI::App& app, Options& o) {
                                     "MULTIPLE_OF_10"));
   app.add_flag("--no-ais", o.no_ais, "skip the AIS evaluation");
   app.add_flag("--resume", o.resume, "continue from <output>/checkpoint");
-  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
+  app.add_option("--profile", o.profile, "write a Chrome trace of the training steps (and the monitoring runs between epochs) to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
 }
 
 CdConfig cd_config(const Options& o) {

@@ -98,6 +98,45 @@ TEST_CASE("profile: waits names the tasks around each thread's idle time") {
   CHECK(q.waits().find("inner -> next") == std::string::npos);
 }
 
+// Tasks of the same op on the same values (an unrolled chain's steps) are
+// one row of the task table and of the waits, and a long label widens its
+// column rather than pushing the numbers out of line.
+TEST_CASE("profile: tasks that cannot be told apart share a row, and long labels keep the columns in line") {
+  Profile p(64, 1);
+  const std::string long_label = "fused(affine+sigmoid_bernoulli+softplus_grad+sum+more)";
+  const int32_t a1 = p.add_task("gibbs", 0.0, "top.W"), a2 = p.add_task("gibbs", 0.0, "top.W"),
+                b = p.add_task(long_label, 0.0);
+  for (int64_t run = 0; run < 2; ++run) {
+    const int64_t t0 = run * 100'000;
+    p.record(a1, 0, t0, t0 + 10'000);
+    p.record(a2, 0, t0 + 12'000, t0 + 22'000);  // 2 us after a1
+    p.record(b, 0, t0 + 24'000, t0 + 30'000);   // 2 us after a2
+    p.add_run(t0, t0 + 30'000);
+  }
+  const std::string s = p.summary(5);
+  CAPTURE(s);
+  // one task row for both chain steps: 4 calls, 40 us, 10 us a call
+  const size_t row = s.find("gibbs", s.find("task (longest first)"));
+  REQUIRE(row != std::string::npos);
+  const std::string line = s.substr(row, s.find('\n', row) - row);
+  CHECK(line.find(" 4 ") != std::string::npos);
+  CHECK(line.find("0.040") != std::string::npos);
+  CHECK(line.find("10.0") != std::string::npos);
+  const size_t table_end = s.find("threads idle");
+  CHECK(s.find("\ngibbs ", row) > table_end);  // no second task row
+  // the waits: gibbs -> gibbs once (2 gaps), gibbs -> the long label once (2 gaps)
+  const std::string w = p.waits();
+  CHECK(w.find("      2  gibbs [top.W] -> gibbs [top.W]") != std::string::npos);
+  CHECK(w.find("      2  gibbs [top.W] -> " + long_label) != std::string::npos);
+  // every line of the op table has its columns where the header has them
+  const size_t header = s.find("GFLOP/s");
+  const size_t header_start = s.rfind('\n', header) == std::string::npos ? 0 : s.rfind('\n', header) + 1;
+  const size_t calls_end = s.find("calls", header_start) + 5 - header_start;
+  const size_t op_row = s.find(long_label);
+  REQUIRE(op_row != std::string::npos);
+  CHECK(s.substr(op_row + calls_end - 1, 1) == "2");  // its calls right-aligned under "calls"
+}
+
 // The pieces a task hands to the threads (GEMM tiles) are recorded on the
 // thread that ran them, inside the task's span; the work they add up to is
 // what the threads were busy with, never more than threads x wall.
