@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <map>
 #include <string>
@@ -17,9 +19,29 @@
 
 namespace ebm {
 
+namespace {
+
+// Each of this process's threads' time runnable but waiting for a core
+// (the second field of /proc/self/task/<tid>/schedstat, in ns): empty
+// where the system does not say.
+std::vector<std::pair<int64_t, int64_t>> os_waits() {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::ifstream f(it->path() / "schedstat");
+    int64_t ran = 0, waited = 0;
+    if (f >> ran >> waited) out.emplace_back(std::atoll(it->path().filename().c_str()), waited);
+  }
+  return out;
+}
+
+}  // namespace
+
 Profile::Profile(size_t capacity, int threads)
     : events_(capacity), threads_(std::max(threads, 1)), origin_ns_(now_ns()) {
   run_spans_.reserve(capacity / 2 + 16);  // a run records a task or two at least
+  if (capacity > 0) os_waits_at_origin_ = os_waits();
 }
 
 int64_t Profile::now_ns() { return steady_now_ns(); }
@@ -57,6 +79,7 @@ void Profile::reset() {
   run_spans_.clear();
   wall_ns_ = runs_ = 0;
   origin_ns_ = now_ns();
+  os_waits_at_origin_ = os_waits();
 }
 
 double Profile::work_ms() const {
@@ -158,6 +181,22 @@ std::string Profile::summary(size_t top_tasks) const {
   s += fmt::format("{} runs, {:.3f} ms wall; {:.3f} ms of work on {} thread{}: busy {:.1f}% of the time\n", runs_,
                    wall_ms(), static_cast<double>(busy) * 1e-6, threads_, threads_ == 1 ? "" : "s",
                    100.0 * static_cast<double>(busy) / (wall * threads_));
+  if (const auto waits_now = os_waits(); !waits_now.empty() && !os_waits_at_origin_.empty()) {
+    int64_t waited = 0;  // since the profile began, over threads alive now (those born since from 0)
+    for (const auto& [tid, ns] : waits_now) {
+      int64_t before = 0;
+      for (const auto& [t0, ns0] : os_waits_at_origin_)
+        if (t0 == tid) before = ns0;
+      waited += std::max<int64_t>(0, ns - before);
+    }
+    const double window = static_cast<double>(std::max<int64_t>(now_ns() - origin_ns_, 1)) * threads_,
+                 share = 100.0 * static_cast<double>(waited) / window;
+    s += fmt::format("the process's threads waited {:.3f} ms for a core since the profile began ({:.1f}% of {} "
+                     "thread{}' time){}\n",
+                     static_cast<double>(waited) * 1e-6, share, threads_, threads_ == 1 ? "" : "s",
+                     share >= 5.0 ? ": more threads wanted the cores than there were (other processes, or this one's own), and a thread kept waiting counts as idle above"
+                                  : "");
+  }
   // The tasks that ran, the longest first; tasks of the same op on the same
   // values (the steps of an unrolled Gibbs chain) are one row, which they
   // could not be told apart in anyway.

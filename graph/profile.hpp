@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ebm {
@@ -71,7 +72,9 @@ class Profile {
   void write_chrome_trace(const std::string& path) const;
   // Per op kind: calls, total ms of the spans, share of run wall time, the
   // threads' work ms, GFLOP/s for GEMMs (flops over span time); then the
-  // share of the threads that was busy with work. With top_tasks > 0, then
+  // share of the threads that was busy with work, and (where the system
+  // says) how long the process's threads waited for a core since the
+  // profile began: idle time a busy machine's other processes took. With top_tasks > 0, then
   // the tasks themselves, the longest first (at most top_tasks of them),
   // each with what it works on (`about`) and its mean span per call: which
   // layer's product is the slow one; and then waits(top_tasks).
@@ -126,6 +129,10 @@ class Profile {
   int64_t wall_ns_ = 0;
   int64_t runs_ = 0;
   int64_t origin_ns_ = 0;
+  // Each of the process's threads' time waiting for a core when the profile
+  // began (thread id, ns; Linux's schedstat), for the summary's line on how
+  // much of the threads' time the operating system gave other processes.
+  std::vector<std::pair<int64_t, int64_t>> os_waits_at_origin_;
 };
 
 }  // namespace ebm

@@ -2,6 +2,9 @@
 // and a product's tiles recorded as its threads' work.
 
 #include <algorithm>
+#include <thread>
+#include <chrono>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -135,6 +138,33 @@ TEST_CASE("profile: tasks that cannot be told apart share a row, and long labels
   const size_t op_row = s.find(long_label);
   REQUIRE(op_row != std::string::npos);
   CHECK(s.substr(op_row + calls_end - 1, 1) == "2");  // its calls right-aligned under "calls"
+}
+
+// A thread the operating system did not run looks idle to the profile; the
+// summary says how long the process's threads waited for a core. Here more
+// threads spin than the machine has cores, so they must wait.
+TEST_CASE("profile: the summary says how long the threads waited for a core") {
+  Profile p(16, 2);
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> spinners;
+  for (unsigned i = 0; i < 2 * cores; ++i)
+    spinners.emplace_back([&] {
+      volatile uint64_t x = 0;
+      while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string s = p.summary();  // while they spin: their waits count (threads alive now)
+  stop = true;
+  for (std::thread& t : spinners) t.join();
+  CAPTURE(s);
+  if (!std::filesystem::exists("/proc/self/task")) return;  // the system does not say
+  const size_t at = s.find("the process's threads waited ");
+  REQUIRE(at != std::string::npos);
+  const double ms = std::stod(s.substr(at + 29));
+  // 2 x cores spinning threads on `cores` cores for 0.3 s wait about 0.3 s x cores in all; at least a quarter of it
+  CHECK(ms > 75.0 * cores);
+  CHECK(s.find("more threads wanted the cores than there were") != std::string::npos);
 }
 
 // The pieces a task hands to the threads (GEMM tiles) are recorded on the
