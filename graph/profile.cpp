@@ -231,7 +231,7 @@ std::string Profile::summary(size_t top_tasks) const {
   if (top_tasks > 0) s += waits(top_tasks);
   if (dropped() > 0)
     s += fmt::format("the trace keeps the first {} events; {} later ones were not recorded (the table counts them; "
-                     "ExecutorOptions::profile_events sets the room)\n",
+                     "ExecutorOptions::profile_events, a sample's --profile-events, sets the room)\n",
                      events(), dropped());
   return s;
 }

@@ -28,6 +28,7 @@ namespace ebm::samples {
 
 struct AeOptions {
   std::string data, output, preset = "quick", profile, method = "cd1", optimizer = "sgd";
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
   std::vector<int64_t> hidden;
   std::vector<int> pretrain_epochs{2};
   int finetune_epochs = 5, threads = 0, logistic_pca_sweeps = 10;
@@ -103,6 +104,7 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_option("--profile", o.profile,
                  "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
+  add_profile_events(app, o.profile_events);
 }
 
 // The option of the samples whose data are in [0, 1], which have logistic
@@ -322,7 +324,8 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = t.data_unit,
                                  .top_hidden_unit = Unit::gaussian});
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
+                  .profile_events = static_cast<size_t>(o.profile_events)});
   Summary sum;
   fmt::print("{}, {} training / {} validation / {} test {}\n", title, t.train.count, t.valid.count, t.test.count,
              t.data_name);

@@ -55,6 +55,7 @@ using namespace ebm::samples;
 
 struct Options {
   std::string data, output = "out/cdbn_mnist", preset = "quick", profile;
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
   std::vector<int64_t> filters{24, 40}, sizes{9, 5}, pools{2, 2}, labelled{1000, 2000, 5000, 50000};
   std::vector<int> epochs{10};  // one value: every layer
   int64_t batch = 100, validation = 10000, train_images = 0;
@@ -435,7 +436,8 @@ int run(const Options& o) {
   for (size_t l = 0; l < o.filters.size(); ++l) config.layers.push_back({o.filters[l], o.sizes[l], o.pools[l]});
   Graph g;
   Cdbn cdbn = Cdbn::make(g, "cdbn", config);
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics,
+                  .profile_events = static_cast<size_t>(o.profile_events)});
   Summary sum;
   fmt::print("cdbn_mnist: a convolutional DBN of {}; preset {}, {} training / {} validation / {} test images\n",
              o.layer_string(), o.preset, d.train.count, d.valid.count, d.test.count);
@@ -591,6 +593,7 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
   app.add_option("--profile", o.profile, "write a Chrome trace of pretraining to FILE and a timeline beside it");
+  add_profile_events(app, o.profile_events);
   return ebm::samples::run_main(app, argc, argv, "cdbn_mnist", [&] {
     o.apply_preset(app);
     o.refuse_ignored_flags(app);

@@ -166,6 +166,16 @@ inline void warn_if_few_temperatures(std::string_view program, int temperatures)
                program, temperatures);
 }
 
+// --profile-events N, beside --profile: the trace's room
+// (ExecutorOptions::profile_events). A long run's later phases need more
+// than the default's 262,144 events, which the summary says it dropped.
+inline void add_profile_events(CLI::App& app, int64_t& events) {
+  app.add_option("--profile-events", events,
+                 "with --profile: the trace keeps the first N events (48 bytes each); later ones are counted, not kept")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 27));
+}
+
 // A result line for scripts: key=value on stdout.
 template <typename T>
 void result(const char* key, const T& value) {
@@ -225,6 +235,9 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
     if (d != '\0' && (value.front() == d || value.back() == d || value.find(std::string{d, d}) != std::string_view::npos))
       throw Error("{} {}: an empty element in the list; expected values separated by single '{}'", name, value, d);
   }
+  if (const CLI::Option* e = app.get_option_no_throw("--profile-events"); e != nullptr && e->count() > 0 &&
+                                                                          app.count("--profile") == 0)
+    throw Error("--profile-events: it sets the room of --profile's trace, which is not asked for");
   for (const CLI::Option* o : app.get_options()) {
     // Numbers: every flag but the text ones (a validator may rename the type, as POSITIVE).
     const std::string type = o->get_type_name();

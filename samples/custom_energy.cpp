@@ -36,6 +36,7 @@ struct Options {
   uint64_t seed = 1;
   bool check_numerics = false;
   std::string profile;
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
 };
 
 void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex, const ContrastiveDivergence& cd,
@@ -66,7 +67,8 @@ int run(const Options& o) {
   const Tensor v = g.input("v", {o.batch, train.dim()});
   const ContrastiveDivergence cd = contrastive_divergence(model, v, 1, true, {.lr = o.lr, .momentum = 0.9f});
   const Tensor free_energy = mean(model.free_energy(v));
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics,
+                  .profile_events = static_cast<size_t>(o.profile_events)});
   io::Batcher batches(train.count, o.batch, o.seed);
   std::vector<float> x(static_cast<size_t>(o.batch * train.dim()));
   io::fill_batch(train, batches.batch(0), g.value(cd.chain));  // chains start at data
@@ -111,5 +113,6 @@ int main(int argc, char** argv) {
       ->check(samples::kThreads);
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
   app.add_option("--profile", o.profile, "write a Chrome trace of the training steps (and the runs drawing the pictures) to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
+  samples::add_profile_events(app, o.profile_events);
   return ebm::samples::run_main(app, argc, argv, "custom_energy", [&] { return run(o); });
 }

@@ -279,7 +279,8 @@ int run(const Options& o) {
   std::vector<int64_t> layers = o.layers();
   if (o.finetune == "updown") layers.pop_back();  // the top RBM is the labelled one
   Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed});
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
+                  .profile_events = static_cast<size_t>(o.profile_events)});
   Summary sum;
   fmt::print("dbn_mnist: {} DBN, preset {}, {} training / {} validation / {} test images\n", o.layer_string(), o.preset,
              d.train.count, d.valid.count, d.test.count);

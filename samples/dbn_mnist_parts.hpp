@@ -23,6 +23,7 @@ namespace ebm::samples {
 
 struct Options {
   std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile;
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
   std::vector<std::string> method{"cd1"};  // pretraining: one method, or one per layer
   std::string pixels = "scaled";
   std::string top_labels = "sampled";  // up-down: how the top chain carries the labels
@@ -246,6 +247,7 @@ inline void add_options(CLI::App& app, Options& o) {
       ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_option("--profile", o.profile, "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
+  add_profile_events(app, o.profile_events);
 }
 
 inline CdConfig layer_cd(const Options& o, int l) {

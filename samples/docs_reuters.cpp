@@ -223,7 +223,8 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::count,
                                  .top_hidden_unit = Unit::gaussian});
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
+                  .profile_events = static_cast<size_t>(o.profile_events)});
   // (the executor runs BLAS on one thread from here on: its arena owns them)
 
   std::vector<float> tfidf_test, tfidf_database;  // kept for re-ranking the hash's shortlists

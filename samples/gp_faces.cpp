@@ -43,6 +43,7 @@ using namespace ebm::samples;
 
 struct Options {
   std::string data, output = "out/gp_faces", preset = "quick", profile, method = "cd1", optimizer = "adam";
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
   std::vector<int64_t> hidden{1000, 1000, 1000};
   std::vector<int> pretrain_epochs{5};
   int64_t labelled = 1000, validation_people = 6, per_image = 40, test_per_image = 10, batch = 100;
@@ -111,6 +112,7 @@ void add_options(CLI::App& app, Options& o) {
   app.add_flag("--resume", o.resume, "continue from the checkpoints in --output");
   app.add_option("--profile", o.profile,
                  "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
+  add_profile_events(app, o.profile_events);
 }
 
 void apply_preset(const CLI::App& app, Options& o) {
@@ -325,7 +327,8 @@ int run(const Options& o) {
 
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::gaussian});
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
+                  .profile_events = static_cast<size_t>(o.profile_events)});
   samples::say_if_nothing_to_resume("gp_faces", o.resume, o.output);
   AeOptions ae;  // pretrain_stack's options
   ae.output = o.output;

@@ -36,6 +36,7 @@ using namespace ebm;
 
 struct Options {
   std::string data, output = "out/rbm_mnist", method = "cd1", profile, pixels = "sampled";
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
   int64_t hidden = 500, batch = 100, validation = 10000;
   int epochs = 10, threads = 0, ais_runs = 100, sample_steps = 1000;
   float lr = 0.1f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 2e-4f, lr_decay = 1.0f;
@@ -102,6 +103,7 @@ void add_options(CLI::App& app, Options& o) {
   app.add_flag("--no-ais", o.no_ais, "skip the AIS evaluation");
   app.add_flag("--resume", o.resume, "continue from <output>/checkpoint");
   app.add_option("--profile", o.profile, "write a Chrome trace of the training steps (and the monitoring runs between epochs) to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
+  samples::add_profile_events(app, o.profile_events);
 }
 
 CdConfig cd_config(const Options& o) {
@@ -249,7 +251,8 @@ int run(const Options& o) {
   Rbm rbm = Rbm::make(g, "rbm", {.visible = d.train.dim(), .hidden = o.hidden, .seed = o.seed});
   rbm.init_visible_bias(io::pixel_means(d.train));
   CdTrainer trainer = make_cd_trainer(rbm, cd_config(o));
-  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty()});
+  Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
+                  .profile_events = static_cast<size_t>(o.profile_events)});
   // The data flags are saved with the checkpoint: a resume on other data is refused.
   RbmFitter fit(trainer, ex,
                 {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,
