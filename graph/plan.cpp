@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <string>
+#include <string_view>
 
 namespace ebm {
 namespace {
@@ -223,17 +225,34 @@ struct Builder {
       for (int32_t d : deps[static_cast<size_t>(j)]) in.push_back(node(d).shape);
       task.flops += flops(op(j), in, node(j).shape);
     }
-    for (PlanTask& t : p.tasks) {
+    for (size_t ti = 0; ti < p.tasks.size(); ++ti) {
+      PlanTask& t = p.tasks[ti];
       std::vector<std::string> named;
-      auto note = [&](int32_t j) {
-        const std::string& n = node(j).name;
+      auto add = [&](const std::string& n) {
         if (!n.empty() && std::find(named.begin(), named.end(), n) == named.end()) named.push_back(n);
       };
       for (int32_t j : t.nodes) {
-        note(j);
+        add(node(j).name);
         for (int32_t d : deps[static_cast<size_t>(j)])
-          if (p.nodes[static_cast<size_t>(d)].task < 0) note(d);
+          if (p.nodes[static_cast<size_t>(d)].task < 0) add(node(d).name);
       }
+      // A task that reads only unnamed values (a gradient's sum, a
+      // backward product's next op) is named by what made them: "from
+      // net.W2" (its producers come before it, their `about` already set).
+      const bool from = named.empty();
+      for (int32_t j : t.nodes)
+        for (int32_t d : deps[static_cast<size_t>(j)]) {
+          const int32_t u = p.nodes[static_cast<size_t>(d)].task;
+          if (!from || u < 0 || static_cast<size_t>(u) == ti) continue;
+          std::string_view a = p.tasks[static_cast<size_t>(u)].about;
+          if (a.starts_with("from ")) a.remove_prefix(5);
+          for (size_t at = 0; at < a.size();) {  // its names, one by one
+            const size_t end = std::min(a.find(", ", at), a.size());
+            if (const std::string_view one = a.substr(at, end - at); one != "...") add(std::string(one));
+            at = end + 2;
+          }
+        }
+      if (from && !named.empty()) t.about = "from ";
       for (size_t k = 0; k < named.size() && k < 4; ++k) t.about += (k ? ", " : "") + named[k];
       if (named.size() > 4) t.about += ", ...";
       if (t.nodes.size() == 1) { t.label = std::string(name(op(t.nodes[0]))); continue; }

@@ -52,6 +52,9 @@ TEST_CASE("profile: trace file and summary table") {
   CHECK(text.find("\"traceEvents\"") != std::string::npos);
   CHECK(text.find("\"name\":\"fused(matmul+sigmoid+scale)\"") != std::string::npos);
   CHECK(text.find("\"about\":\"x\"") != std::string::npos);  // the task names the parameter it reads
+  // the sum reads only the product's unnamed output: it is named by what made it
+  CHECK(text.find("\"name\":\"sum\",\"cat\":\"task\"") != std::string::npos);
+  CHECK(text.find("\"about\":\"from x\"") != std::string::npos);
   CHECK(text.find("\"thread_name\"") != std::string::npos);
   // Per run: 2 task spans, the work beside them and the product's one 64 x 64 tile.
   int spans = 0, pieces = 0;
