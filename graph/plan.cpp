@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <string>
-#include <string_view>
 
 namespace ebm {
 namespace {
@@ -225,32 +224,32 @@ struct Builder {
       for (int32_t d : deps[static_cast<size_t>(j)]) in.push_back(node(d).shape);
       task.flops += flops(op(j), in, node(j).shape);
     }
+    // The named nodes each task reads or makes (parameters, inputs).
+    std::vector<std::vector<std::string>> direct(p.tasks.size());
     for (size_t ti = 0; ti < p.tasks.size(); ++ti) {
-      PlanTask& t = p.tasks[ti];
-      std::vector<std::string> named;
       auto add = [&](const std::string& n) {
-        if (!n.empty() && std::find(named.begin(), named.end(), n) == named.end()) named.push_back(n);
+        if (!n.empty() && std::find(direct[ti].begin(), direct[ti].end(), n) == direct[ti].end())
+          direct[ti].push_back(n);
       };
-      for (int32_t j : t.nodes) {
+      for (int32_t j : p.tasks[ti].nodes) {
         add(node(j).name);
         for (int32_t d : deps[static_cast<size_t>(j)])
           if (p.nodes[static_cast<size_t>(d)].task < 0) add(node(d).name);
       }
+    }
+    for (size_t ti = 0; ti < p.tasks.size(); ++ti) {
+      PlanTask& t = p.tasks[ti];
+      std::vector<std::string> named = direct[ti];
       // A task that reads only unnamed values (a gradient's sum, a
-      // backward product's next op) is named by what made them: "from
-      // net.W2" (its producers come before it, their `about` already set).
+      // backward product's next op) is named by what the tasks that made
+      // them read or make: "from net.W2".
       const bool from = named.empty();
       for (int32_t j : t.nodes)
         for (int32_t d : deps[static_cast<size_t>(j)]) {
           const int32_t u = p.nodes[static_cast<size_t>(d)].task;
           if (!from || u < 0 || static_cast<size_t>(u) == ti) continue;
-          std::string_view a = p.tasks[static_cast<size_t>(u)].about;
-          if (a.starts_with("from ")) a.remove_prefix(5);
-          for (size_t at = 0; at < a.size();) {  // its names, one by one
-            const size_t end = std::min(a.find(", ", at), a.size());
-            if (const std::string_view one = a.substr(at, end - at); one != "...") add(std::string(one));
-            at = end + 2;
-          }
+          for (const std::string& n : direct[static_cast<size_t>(u)])
+            if (std::find(named.begin(), named.end(), n) == named.end()) named.push_back(n);
         }
       if (from && !named.empty()) t.about = "from ";
       for (size_t k = 0; k < named.size() && k < 4; ++k) t.about += (k ? ", " : "") + named[k];

@@ -138,9 +138,10 @@ void Profile::write_chrome_trace(const std::string& path) const {
     const std::string args =
         e.piece ? fmt::format("\"rows\":\"{}-{}\",\"cols\":\"{}-{}\"", e.i0, e.i1, e.j0, e.j1)
                 : fmt::format("\"task\":{},\"about\":\"{}\"", e.task, json_escape(t.about));
-    fmt::format_to(out, "{}{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},"
+    // every event follows a record (the thread names: there is at least one thread)
+    fmt::format_to(out, ",\n{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},"
                         "\"args\":{{{}}}}}",
-                   i || threads_ > 0 ? ",\n" : "", json_escape(t.label), e.piece ? "piece" : "task", e.thread,
+                   json_escape(t.label), e.piece ? "piece" : "task", e.thread,
                    static_cast<double>(e.start_ns - origin_ns_) * 1e-3, static_cast<double>(e.end_ns - e.start_ns) * 1e-3,
                    args);
   }
@@ -190,7 +191,7 @@ std::string Profile::summary(size_t top_tasks) const {
       waited += std::max<int64_t>(0, ns - before);
     }
     const double window = static_cast<double>(std::max<int64_t>(now_ns() - origin_ns_, 1)) * threads_,
-                 share = 100.0 * static_cast<double>(waited) / window;
+                 share = std::min(100.0, 100.0 * static_cast<double>(waited) / window);  // other threads count too
     s += fmt::format("the process's threads waited {:.3f} ms for a core since the profile began ({:.1f}% of {} "
                      "thread{}' time){}\n",
                      static_cast<double>(waited) * 1e-6, share, threads_, threads_ == 1 ? "" : "s",

@@ -41,21 +41,23 @@ inline std::filesystem::path find_data(const std::string& given) {
   return "data/mnist";
 }
 
-// The outermost folder make_output_dir created (empty if it created none):
-// a run refused before it wrote a file removes it again (run_main).
-inline std::filesystem::path created_output_dir;
+// The folders make_output_dir created, outermost first: a run refused
+// before it wrote a file removes them again (run_main), each only if empty.
+inline std::vector<std::filesystem::path> created_output_dirs;
 
 // Creates the --output folder (and its parents), or says why it cannot.
+// Each level is made by create_directory, which says whether this call
+// made it: a folder another run made at the same moment is not this run's.
 inline void make_output_dir(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::path outermost;
+  std::vector<std::filesystem::path> missing;  // deepest first
   for (std::filesystem::path p = std::filesystem::absolute(dir, ec).lexically_normal(); !ec && p.has_relative_path();
        p = p.parent_path()) {
     if (std::filesystem::exists(p, ec)) break;
-    outermost = p;
+    missing.push_back(p);
   }
-  std::filesystem::create_directories(dir, ec);
-  if (!ec && !outermost.empty() && created_output_dir.empty()) created_output_dir = outermost;
+  for (auto it = missing.rbegin(); !ec && it != missing.rend(); ++it)
+    if (std::filesystem::create_directory(*it, ec)) created_output_dirs.push_back(*it);
   if (ec || !std::filesystem::is_directory(dir))
     throw Error("--output '{}': cannot create the folder ({})", dir,
                 ec ? ec.message() : "a file of that name is in the way");
@@ -275,13 +277,20 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
 // a size no vector can hold, is said as such, with code 2).
 // Removes the folder make_output_dir created if the run wrote no file in
 // it (a run refused after making it leaves nothing behind).
+// Only folders are removed, one by one and deepest first, each by rmdir
+// (std::filesystem::remove on a folder), which fails on a folder that
+// holds anything: no file is ever deleted, whoever wrote it and whenever.
 inline void remove_unused_output_dir() {
-  if (created_output_dir.empty()) return;
+  if (created_output_dirs.empty()) return;
   std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(created_output_dir, ec);
+  std::vector<std::filesystem::path> folders;  // empty subfolders the run made inside (checkpoint folders)
+  for (auto it = std::filesystem::recursive_directory_iterator(created_output_dirs.back(), ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-    if (!it->is_directory(ec)) return;  // a file (or anything but a folder) was written: kept
-  if (!ec) std::filesystem::remove_all(created_output_dir, ec);
+    if (it->symlink_status(ec).type() == std::filesystem::file_type::directory) folders.push_back(it->path());
+  std::sort(folders.begin(), folders.end(), [](const auto& a, const auto& b) { return a.native().size() > b.native().size(); });
+  folders.insert(folders.end(), created_output_dirs.rbegin(), created_output_dirs.rend());
+  for (const std::filesystem::path& f : folders) std::filesystem::remove(f, ec);  // fails, harmlessly, when not empty
+  created_output_dirs.clear();
 }
 
 template <typename Body>
