@@ -271,13 +271,9 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
   }
 }
 
-// Parses the command line, then runs `body`; a bad flag prints CLI11's
-// message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2
-// (1 for any other exception, printed the same way; running out of memory,
-// a size no vector can hold, is said as such, with code 2).
-// Removes the folder make_output_dir created if the run wrote no file in
-// it (a run refused after making it leaves nothing behind).
-// Only folders are removed, one by one and deepest first, each by rmdir
+// Removes the folders make_output_dir created, when the run wrote nothing
+// in them (a run refused after making its --output leaves nothing behind).
+// Only folders are removed, deepest first, each by rmdir
 // (std::filesystem::remove on a folder), which fails on a folder that
 // holds anything: no file is ever deleted, whoever wrote it and whenever.
 inline void remove_unused_output_dir() {
@@ -287,12 +283,17 @@ inline void remove_unused_output_dir() {
   for (auto it = std::filesystem::recursive_directory_iterator(created_output_dirs.back(), ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
     if (it->symlink_status(ec).type() == std::filesystem::file_type::directory) folders.push_back(it->path());
-  std::sort(folders.begin(), folders.end(), [](const auto& a, const auto& b) { return a.native().size() > b.native().size(); });
+  std::sort(folders.begin(), folders.end(),
+            [](const auto& a, const auto& b) { return a.native().size() > b.native().size(); });
   folders.insert(folders.end(), created_output_dirs.rbegin(), created_output_dirs.rend());
   for (const std::filesystem::path& f : folders) std::filesystem::remove(f, ec);  // fails, harmlessly, when not empty
   created_output_dirs.clear();
 }
 
+// Parses the command line, then runs `body`; a bad flag prints CLI11's
+// message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2
+// (1 for any other exception, printed the same way; running out of memory,
+// a size no vector can hold, is said as such, with code 2).
 template <typename Body>
 int run_main(CLI::App& app, int argc, char** argv, const char* program, Body body) {
   try {
