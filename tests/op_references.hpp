@@ -1,0 +1,217 @@
+#pragma once
+// Double-precision references of the ops, by their definitions, for
+// tests/test_ops.cpp: plain loops over a broadcasting matrix type, with
+// sums in extended precision where central differences divide their
+// rounding by a small step.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "ops/op.hpp"
+
+namespace ebm::op_ref {
+
+struct Mat {  // a double-precision reference matrix
+  int64_t rows = 0, cols = 0;
+  std::vector<double> v;
+  double at(int64_t i, int64_t j) const {  // with broadcasting of size-1 axes
+    return v[static_cast<size_t>((rows == 1 ? 0 : i) * cols + (cols == 1 ? 0 : j))];
+  }
+};
+
+inline Mat map(const Mat& a, const std::function<double(double)>& f) {
+  Mat y = a;
+  for (double& x : y.v) x = f(x);
+  return y;
+}
+inline Mat zip(const Mat& a, const Mat& b, const std::function<double(double, double)>& f) {
+  Mat y{std::max(a.rows, b.rows), std::max(a.cols, b.cols), {}};
+  for (int64_t i = 0; i < y.rows; ++i)
+    for (int64_t j = 0; j < y.cols; ++j) y.v.push_back(f(a.at(i, j), b.at(i, j)));
+  return y;
+}
+inline Mat gemm_ref(const Mat& a, const Mat& b, bool ta, bool tb) {
+  const int64_t m = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols, n = tb ? b.rows : b.cols;
+  Mat y{m, n, std::vector<double>(static_cast<size_t>(m * n), 0.0)};
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t l = 0; l < k; ++l)
+        y.v[static_cast<size_t>(i * n + j)] += (ta ? a.at(l, i) : a.at(i, l)) * (tb ? b.at(j, l) : b.at(l, j));
+  return y;
+}
+inline Mat reduce(const Mat& a, int axis, double scale) {
+  Mat y{axis == 1 ? a.rows : 1, axis == 0 ? a.cols : 1, {}};
+  y.v.assign(static_cast<size_t>(y.rows * y.cols), 0.0);
+  for (int64_t i = 0; i < a.rows; ++i)
+    for (int64_t j = 0; j < a.cols; ++j)
+      y.v[static_cast<size_t>((axis == 1 ? i : 0) * y.cols + (axis == 0 ? j : 0))] += a.at(i, j) * scale;
+  return y;
+}
+inline double sigm(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline double softplus_ref(double x) { return x > 30 ? x : std::log1p(std::exp(x)); }
+inline Mat log_softmax_ref(const Mat& a) {
+  Mat y = a;
+  for (int64_t i = 0; i < a.rows; ++i) {
+    double mx = -1e300;
+    long double s = 0;  // extended precision, as in total()
+    for (int64_t j = 0; j < a.cols; ++j) mx = std::max(mx, a.at(i, j));
+    for (int64_t j = 0; j < a.cols; ++j) s += std::exp(a.at(i, j) - mx);
+    const double log_s = static_cast<double>(std::log(s));
+    for (int64_t j = 0; j < a.cols; ++j) y.v[static_cast<size_t>(i * a.cols + j)] = a.at(i, j) - mx - log_s;
+  }
+  return y;
+}
+inline Mat scalar(double x) { return {1, 1, {x}}; }
+inline double total(const Mat& a) {  // in extended precision: central differences divide its rounding by 2h
+  long double s = 0;
+  for (double x : a.v) s += x;
+  return static_cast<double>(s);
+}
+
+// -log p(y | F) / n of a GP with a squared-exponential kernel and the
+// jitter of ops/gp.hpp (ops/op.hpp's GpNll), by a plain Cholesky loop.
+inline double gp_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
+  const int64_t n = f.rows;
+  const double l = std::exp(theta.at(0, 0)), sf2 = std::exp(2 * theta.at(0, 1)), sn2 = std::exp(2 * theta.at(0, 2));
+  std::vector<double> k(static_cast<size_t>(n * n)), c(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double d2 = 0;
+      for (int64_t a = 0; a < f.cols; ++a) d2 += (f.at(i, a) - f.at(j, a)) * (f.at(i, a) - f.at(j, a));
+      k[static_cast<size_t>(i * n + j)] = sf2 * std::exp(-d2 / (2 * l * l)) + (i == j ? sn2 + 1e-6 * sf2 : 0.0);
+    }
+  for (int64_t j = 0; j < n; ++j)  // K = C C'
+    for (int64_t i = j; i < n; ++i) {
+      double s = k[static_cast<size_t>(i * n + j)];
+      for (int64_t a = 0; a < j; ++a) s -= c[static_cast<size_t>(i * n + a)] * c[static_cast<size_t>(j * n + a)];
+      c[static_cast<size_t>(i * n + j)] = i == j ? std::sqrt(s) : s / c[static_cast<size_t>(j * n + j)];
+    }
+  std::vector<double> z(static_cast<size_t>(n));  // C z = y: y' K^-1 y = z'z
+  double quad = 0, logdet = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double s = y.at(i, 0);
+    for (int64_t a = 0; a < i; ++a) s -= c[static_cast<size_t>(i * n + a)] * z[static_cast<size_t>(a)];
+    z[static_cast<size_t>(i)] = s / c[static_cast<size_t>(i * n + i)];
+    quad += z[static_cast<size_t>(i)] * z[static_cast<size_t>(i)];
+    logdet += 2 * std::log(c[static_cast<size_t>(i * n + i)]);
+  }
+  return (0.5 * quad + 0.5 * logdet + 0.5 * static_cast<double>(n) * std::log(2 * M_PI)) / static_cast<double>(n);
+}
+
+// gp_nll_grad by central differences of gp_nll_ref in double, times the
+// upstream g, for the inputs (F, y, theta, g): wrt 0 gives F's [n, d], 1 y's
+// [n, 1], 2 theta's [1, 3], 3 F's and theta's packed as the op packs them.
+inline Mat gp_nll_grad_ref(const std::vector<Mat>& x, int wrt) {
+  const double h = 1e-6, g = x[3].at(0, 0);
+  auto diff = [&](size_t input) {
+    Mat d = x[input];
+    for (size_t i = 0; i < d.v.size(); ++i) {
+      std::vector<Mat> hi(x.begin(), x.begin() + 3), lo = hi;
+      hi[input].v[i] += h;
+      lo[input].v[i] -= h;
+      d.v[i] = g * (gp_nll_ref(hi[0], hi[1], hi[2]) - gp_nll_ref(lo[0], lo[1], lo[2])) / (2 * h);
+    }
+    return d;
+  };
+  if (wrt < 3) return diff(static_cast<size_t>(wrt));
+  const Mat df = diff(0), dt = diff(2);
+  const int64_t cols = std::max<int64_t>(df.cols, 3);
+  Mat packed{df.rows + 1, cols, std::vector<double>(static_cast<size_t>((df.rows + 1) * cols), 0.0)};
+  for (int64_t i = 0; i < df.rows; ++i)
+    for (int64_t j = 0; j < df.cols; ++j) packed.v[static_cast<size_t>(i * cols + j)] = df.at(i, j);
+  for (int64_t j = 0; j < 3; ++j) packed.v[static_cast<size_t>(df.rows * cols + j)] = dt.at(0, j);
+  return packed;
+}
+
+// The three convolution ops by their definitions (ops/op.hpp), for a
+// geometry: kConv, 2 channels of 5 x 6, filters of 3 x 3 (planes 3 x 4), and
+// kConv5, 2 channels of 9 x 10 and filters of 5 x 5 (50 taps: the filter
+// gradient's taps in more than one block).
+inline const ConvGeometry kConv{.channels = 2, .height = 5, .width = 6, .size = 3};
+inline const ConvGeometry kConv5{.channels = 2, .height = 9, .width = 10, .size = 5};
+inline double conv_term(const ConvGeometry& g, const Mat& x, const Mat& w, int64_t b, int64_t k, int64_t c, int64_t i,
+                 int64_t j, int64_t u, int64_t v) {
+  return x.at(b, (c * g.height + i + u) * g.width + j + v) * w.at(k, (c * g.size + u) * g.size + v);
+}
+// Calls f(b, k, c, i, j, u, v) for every term of the correlation of B images with K filters.
+template <typename F>
+inline void conv_terms(const ConvGeometry& g, int64_t images, int64_t filters, F f) {
+  for (int64_t b = 0; b < images; ++b)
+    for (int64_t k = 0; k < filters; ++k)
+      for (int64_t c = 0; c < g.channels; ++c)
+        for (int64_t i = 0; i < g.out_height(); ++i)
+          for (int64_t j = 0; j < g.out_width(); ++j)
+            for (int64_t u = 0; u < g.size; ++u)
+              for (int64_t v = 0; v < g.size; ++v) f(b, k, c, i, j, u, v);
+}
+inline Mat conv_ref(const Mat& x, const Mat& w, const ConvGeometry& g = kConv) {  // y[b,k,i,j] = sum x[b,c,i+u,j+v] w[k,c,u,v]
+  Mat y{x.rows, w.rows * g.plane(), std::vector<double>(static_cast<size_t>(x.rows * w.rows * g.plane()), 0.0)};
+  conv_terms(g, x.rows, w.rows, [&](int64_t b, int64_t k, int64_t c, int64_t i, int64_t j, int64_t u, int64_t v) {
+    y.v[static_cast<size_t>(b * y.cols + k * g.plane() + i * g.out_width() + j)] += conv_term(g, x, w, b, k, c, i, j, u, v);
+  });
+  return y;
+}
+inline Mat conv_t_ref(const Mat& y, const Mat& w, const ConvGeometry& g = kConv) {  // x[b,c,i+u,j+v] += y[b,k,i,j] w[k,c,u,v]
+  Mat x{y.rows, g.image(), std::vector<double>(static_cast<size_t>(y.rows * g.image()), 0.0)};
+  conv_terms(g, y.rows, w.rows, [&](int64_t b, int64_t k, int64_t c, int64_t i, int64_t j, int64_t u, int64_t v) {
+    x.v[static_cast<size_t>(b * x.cols + (c * g.height + i + u) * g.width + j + v)] +=
+        y.at(b, k * g.plane() + i * g.out_width() + j) * w.at(k, (c * g.size + u) * g.size + v);
+  });
+  return x;
+}
+inline Mat conv_f_ref(const Mat& x, const Mat& y, const ConvGeometry& g = kConv) {  // w[k,c,u,v] = sum_b,i,j x[b,c,i+u,j+v] y[b,k,i,j]
+  const int64_t filters = y.cols / g.plane();
+  Mat w{filters, g.filter(), std::vector<double>(static_cast<size_t>(filters * g.filter()), 0.0)};
+  conv_terms(g, x.rows, filters, [&](int64_t b, int64_t k, int64_t c, int64_t i, int64_t j, int64_t u, int64_t v) {
+    w.v[static_cast<size_t>(k * w.cols + (c * g.size + u) * g.size + v)] +=
+        x.at(b, (c * g.height + i + u) * g.width + j + v) * y.at(b, k * g.plane() + i * g.out_width() + j);
+  });
+  return w;
+}
+
+// Probabilistic max-pooling by its definition, for kPool: 2 groups of
+// 4 x 6 units in 2 x 2 blocks.
+inline const PoolGeometry kPool{.groups = 2, .height = 4, .width = 6, .pool = 2};
+// f(row, block, units of the block) over every block of every row.
+template <typename F>
+inline void pool_blocks(int64_t rows, F f) {
+  const PoolGeometry& g = kPool;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t q = 0; q < g.groups; ++q)
+      for (int64_t bi = 0; bi < g.height / g.pool; ++bi)
+        for (int64_t bj = 0; bj < g.width / g.pool; ++bj) {
+          std::vector<int64_t> units;
+          for (int64_t i = 0; i < g.pool; ++i)
+            for (int64_t j = 0; j < g.pool; ++j)
+              units.push_back(q * g.plane() + (bi * g.pool + i) * g.width + bj * g.pool + j);
+          f(r, q * g.blocks() + bi * (g.width / g.pool) + bj, units);
+        }
+}
+inline double log1p_sum_exp(const Mat& x, int64_t r, const std::vector<int64_t>& units) {
+  double m = 0;
+  for (int64_t u : units) m = std::max(m, x.at(r, u));
+  double s = std::exp(-m);
+  for (int64_t u : units) s += std::exp(x.at(r, u) - m);
+  return m + std::log(s);
+}
+inline Mat pool_softplus_ref(const Mat& x) {
+  Mat y{x.rows, kPool.groups * kPool.blocks(), {}};
+  y.v.resize(static_cast<size_t>(y.rows * y.cols));
+  pool_blocks(x.rows, [&](int64_t r, int64_t a, const std::vector<int64_t>& units) {
+    y.v[static_cast<size_t>(r * y.cols + a)] = log1p_sum_exp(x, r, units);
+  });
+  return y;
+}
+inline Mat pool_probs_ref(const Mat& x) {
+  Mat y = x;
+  pool_blocks(x.rows, [&](int64_t r, int64_t, const std::vector<int64_t>& units) {
+    const double total = log1p_sum_exp(x, r, units);
+    for (int64_t u : units) y.v[static_cast<size_t>(r * x.cols + u)] = std::exp(x.at(r, u) - total);
+  });
+  return y;
+}
+
+}  // namespace ebm::op_ref
