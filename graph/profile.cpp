@@ -195,12 +195,13 @@ std::string Profile::summary(size_t top_tasks) const {
     s += fmt::format("the process's threads waited {:.3f} ms for a core since the profile began ({:.1f}% of {} "
                      "thread{}' time){}\n",
                      static_cast<double>(waited) * 1e-6, share, threads_, threads_ == 1 ? "" : "s",
-                     share >= 5.0 ? ": more threads wanted the cores than there were (other processes, or this one's own), and a thread kept waiting counts as idle above"
+                     share >= 5.0 ? ": more threads wanted the cores than there were (other processes, or this "
+                                    "one's own), and a thread kept waiting counts as idle above"
                                   : "");
   }
-  // The tasks that ran, the longest first; tasks of the same op on the same
-  // values (the steps of an unrolled Gibbs chain) are one row, which they
-  // could not be told apart in anyway.
+  // The tasks that ran, the longest first; tasks with the same label and
+  // the same names (the steps of an unrolled Gibbs chain), which a reader
+  // could not tell apart anyway, are one row.
   struct TaskRow {
     std::string label, about;
     int64_t calls = 0, ns = 0, work_ns = 0;
