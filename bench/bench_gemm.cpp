@@ -162,11 +162,10 @@ int main(int argc, char** argv) {
                       "bench_gemm: GFLOP/s of ebm::gemm and of OpenBLAS on the CD-1 and fine-tuning shapes and "
                       "1024^3, 1 and 2 threads. --rounds N sets the rounds (9).", {"--rounds=", "--avx512-child"});
   bool child = false;
-  int rounds = 9;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--avx512-child") == 0) child = true;
-    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
   }
+  const int rounds = static_cast<int>(bench::int_flag(argc, argv, "--rounds", 9, 1, 10000));
   std::mt19937 rng(3);
   tbb::task_arena arena(2);
   const Grid engine{256, 256};

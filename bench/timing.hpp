@@ -6,6 +6,7 @@
 // figure of each benchmark is its last key=value line.
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -21,9 +22,10 @@ namespace bench {
 using Clock = std::chrono::steady_clock;
 
 // The benches take no options but those in `flags` (a flag followed by its
-// value when it ends in '='): --help or -h prints `about` and exits; any
-// other argument is refused (exit 2) rather than ignored by a run of
-// minutes. Internal flags (a child process's) are passed in `flags` too.
+// value when it ends in '=', given as `--flag V` or `--flag=V`): --help or
+// -h prints `about` and exits; any other argument, or a valued flag without
+// its value, is refused (exit 2) rather than ignored by a run of minutes.
+// Internal flags (a child process's) are passed in `flags` too.
 inline void command_line(int argc, char** argv, std::string_view about,
                          std::initializer_list<std::string_view> flags = {}) {
   for (int i = 1; i < argc; ++i) {
@@ -34,11 +36,17 @@ inline void command_line(int argc, char** argv, std::string_view about,
     }
     bool known = false;
     for (std::string_view f : flags) {
-      if (f.ends_with('=') && a == f.substr(0, f.size() - 1) && i + 1 < argc) {
+      if (!f.ends_with('=')) {
+        known = known || a == f;
+      } else if (a.starts_with(f)) {  // --flag=V
+        known = true;
+      } else if (a == f.substr(0, f.size() - 1)) {  // --flag V
+        if (i + 1 >= argc) {
+          fmt::print(stderr, "{}: {} needs a value; see --help\n", argv[0], a);
+          std::exit(2);
+        }
         known = true;
         ++i;
-      } else if (a == f) {
-        known = true;
       }
     }
     if (!known) {
@@ -46,6 +54,32 @@ inline void command_line(int argc, char** argv, std::string_view about,
       std::exit(2);
     }
   }
+}
+
+// The value of the integer flag `name` (`--name N` or `--name=N`), or
+// `fallback` when it is absent; a value that is not a whole number in
+// [lo, hi] is refused (exit 2) with a message naming the flag.
+inline long int_flag(int argc, char** argv, std::string_view name, long fallback, long lo, long hi) {
+  long value = fallback;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    std::string_view text;
+    if (a == name && i + 1 < argc) {
+      text = argv[++i];
+    } else if (a.size() > name.size() && a.starts_with(name) && a[name.size()] == '=') {
+      text = a.substr(name.size() + 1);
+    } else {
+      continue;
+    }
+    long v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
+      fmt::print(stderr, "{}: {} '{}': expected a whole number from {} to {}\n", argv[0], name, text, lo, hi);
+      std::exit(2);
+    }
+    value = v;
+  }
+  return value;
 }
 
 inline double seconds_since(Clock::time_point t0) {

@@ -75,7 +75,9 @@ struct ExecutorOptions {
                                // gradient fused onto it) is never stored whole: each tile goes to a per-thread
                                // buffer and is read there, and it has no buffer of its own (same bits;
                                // off with check_numerics)
-  size_t profile_events = size_t{1} << 18;  // room for the trace's events (48 bytes each); later ones are counted
+  // Room for the trace's events, taken at the start: 64 bytes an event with
+  // its runs' spans (16 MiB by default). Later events are counted, not kept.
+  size_t profile_events = size_t{1} << 18;
 };
 
 // Work to run beside a step on the executor's threads (a callable by

@@ -173,7 +173,8 @@ inline void warn_if_few_temperatures(std::string_view program, int temperatures)
 // than the default's 262,144 events, which the summary says it dropped.
 inline void add_profile_events(CLI::App& app, int64_t& events) {
   app.add_option("--profile-events", events,
-                 "with --profile: the trace keeps the first N events (48 bytes each); later ones are counted, not kept")
+                 "with --profile: the trace keeps the first N events, later ones counted, not kept; their room, 64 bytes "
+                 "an event, is taken when the run starts (the default: 16 MiB)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 27));
 }

@@ -274,7 +274,11 @@ int run(const Options& o) {
   const std::vector<EpochStats> epochs = train(fit, d, o);
   double seconds = 0.0;  // this run's epochs
   for (const EpochStats& e : epochs) seconds += e.seconds;
-  sum.add(fmt::format("train: {} epoch{} of {}", o.epochs, o.epochs == 1 ? "" : "s", o.method), seconds,
+  // The label counts the epochs the model holds; the seconds are this run's.
+  const int held = fit.epochs_done(), here = static_cast<int>(epochs.size());
+  sum.add(fmt::format("train: {} epoch{} of {}{}", held, held == 1 ? "" : "s", o.method,
+                      here > 0 && here < held ? fmt::format(" ({} in this run)", here) : std::string()),
+          seconds,
           o.epochs == 0       ? std::string("not trained (0 epochs)")
           : epochs.empty()    ? fmt::format("resumed from the checkpoint ({} epochs done)", fit.epochs_done())
                               : fmt::format("recon error {:.3f}, free-energy gap {:.2f}", epochs.back().recon_error,
