@@ -77,7 +77,8 @@ struct ExecutorOptions {
                                // off with check_numerics)
   // Room for the trace's events, taken at the start: 64 bytes an event with
   // its runs' spans (16 MiB by default). Later events are counted, not kept.
-  size_t profile_events = size_t{1} << 18;
+  static constexpr size_t kDefaultProfileEvents = size_t{1} << 18;
+  size_t profile_events = kDefaultProfileEvents;
 };
 
 // Work to run beside a step on the executor's threads (a callable by

@@ -97,10 +97,23 @@ std::vector<double> log_ticks(double lo, double hi) {
 constexpr double kLegendRow = 14;
 constexpr double kMinFrameH = 60;  // the frame's least height, however long the legend
 double legend_entry(const Series& s) { return 34 + 6.0 * static_cast<double>(s.label.size()); }
+
+bool has_rings(const Panel& p) {
+  if (p.rings_label.empty()) return false;
+  for (const Series& s : p.series)
+    if (!s.rings_x.empty()) return true;
+  return false;
+}
+
+// The legend's entry for the rings, after the series'.
+Series rings_entry(const Panel& p) { return {.label = p.rings_label}; }
+
 int legend_rows(const Panel& p, double w) {
   int rows = p.series.empty() ? 0 : 1;
   double lx = 0;
-  for (const Series& s : p.series) {
+  std::vector<Series> entries(p.series.begin(), p.series.end());
+  if (has_rings(p)) entries.push_back(rings_entry(p));
+  for (const Series& s : entries) {
     if (lx > 0 && lx + legend_entry(s) > w) lx = 0, ++rows;
     lx += legend_entry(s);
   }
@@ -192,6 +205,11 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
     if (!s.points_only && pts.size() <= 40)  // few points: mark each
       for (const Point& q : pts)
         svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="2.2" fill="{}"/>)~" "\n", px(q.x), py(q.y), color);
+    for (double r : s.rings_x)  // a ring about the point at x == r (on the frame's edge too)
+      for (const Point& q : pts)
+        if (q.x == scaled(r, p.log_x))
+          svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="5.5" fill="none" stroke="{}" stroke-width="1.8"/>)~" "\n",
+                             px(q.x), py(q.y), color);
     const double entry = legend_entry(s);
     if (lx > fx && lx + entry > fx + w) lx = fx, ly += kLegendRow;
     if (s.points_only)
@@ -202,6 +220,12 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
                          lx, ly, lx + 20, color, s.dashed ? R"~( stroke-dasharray="5,3")~" : "", lx + 25, ly + 4,
                          xml_escaped(s.label));
     lx += entry;
+  }
+  if (has_rings(p)) {
+    const Series ring = rings_entry(p);
+    if (lx > fx && lx + legend_entry(ring) > fx + w) lx = fx, ly += kLegendRow;
+    svg += fmt::format(R"~(<circle cx="{:.1f}" cy="{:.1f}" r="5.5" fill="none" stroke="#444" stroke-width="1.8"/><text x="{:.1f}" y="{:.1f}" font-size="11">{}</text>)~" "\n",
+                       lx + 10, ly, lx + 25, ly + 4, xml_escaped(ring.label));
   }
 }
 

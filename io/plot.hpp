@@ -17,6 +17,7 @@ struct Series {
   std::vector<double> x = {}, y = {};  // the same length; a point with a non-finite coordinate is left out
   bool dashed = false;
   bool points_only = false;  // a scatter: every point a dot, no line (its legend entry a dot too)
+  std::vector<double> rings_x = {};  // its points at these x ringed (such as the epoch a run kept)
 };
 
 struct Panel {
@@ -25,6 +26,7 @@ struct Panel {
   bool log_y = false;                // a log scale (points at or below zero are left out)
   std::vector<double> marks_x = {};  // vertical dotted lines, such as the epoch a run kept
   bool log_x = false;                // x on a log scale (points at or below zero are left out)
+  std::string rings_label = {};      // the legend's entry for the series' rings, when any is drawn
 };
 
 // Writes `panels` left to right under `title` to "<path>.tmp" and renames it

@@ -81,15 +81,25 @@ void AutoencoderFitter::save() const {
 }
 
 void AutoencoderFitter::load() {
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "autoencoder", state()));
-  if (meta.at("seed") != ex_.options().seed || meta.at("data_seed") != cfg_.data_seed)
-    throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
-                cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
-                cfg_.data_seed);
-  // (checkpoints from before cg was built do not say: sgd or adam, whose state tensors must then match)
-  if (const std::string made = meta.value("optimizer", ""); !made.empty() && made != optimizer_name(a_.config.optimizer))
-    throw Error("resume from '{}': the checkpoint was fine-tuned by {}; this run uses {}", cfg_.checkpoint.string(),
-                made, optimizer_name(a_.config.optimizer));
+  // Checked before any tensor is read (an optimizer's state tensors would
+  // not fit another's), so a refused checkpoint leaves the net as it was.
+  auto check = [&](const std::string& text) {
+    const auto meta = nlohmann::json::parse(text);
+    if (meta.at("seed") != ex_.options().seed || meta.at("data_seed") != cfg_.data_seed)
+      throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
+                  cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
+                  cfg_.data_seed);
+    // (checkpoints from before cg was built do not say: sgd or adam, whose state tensors must then match)
+    if (const std::string made = meta.value("optimizer", "");
+        !made.empty() && made != optimizer_name(a_.config.optimizer))
+      throw Error("resume from '{}': the checkpoint was fine-tuned with --optimizer {}; this run has --optimizer {}; "
+                  "expected the same, or a fresh run",
+                  cfg_.checkpoint.string(), made, optimizer_name(a_.config.optimizer));
+  };
+  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "autoencoder", state(), check));
+  if (a_.config.optimizer != AeOptimizer::cg && meta.contains("lr") &&
+      static_cast<float>(meta.at("lr").get<double>()) != base_lr())
+    notes_.push_back(fmt::format("resumed with lr {:g} (the checkpoint's {:g})", base_lr(), meta.at("lr").get<double>()));
   epochs_done_ = meta.at("epoch").get<int>();
   best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
   ex_.set_step(meta.at("step").get<uint64_t>());

@@ -62,6 +62,8 @@ class AutoencoderFitter {
   std::vector<float> reconstruct(const DataSource& src, std::span<const int64_t> rows);
   int epochs_done() const { return epochs_done_; }
   int best_epoch() const { return best_.at(); }
+  // What a resume changed that it may ("resumed with lr 0.02 (the checkpoint's 0.01)").
+  const std::vector<std::string>& resume_notes() const { return notes_; }
 
  private:
   std::vector<NamedTensor> state() const;
@@ -79,6 +81,7 @@ class AutoencoderFitter {
   BestParams best_;  // the parameters at the best epoch, and its validation error
   int epochs_done_ = 0;
   CgState cg_;                 // cg: the step carried between batches
+  std::vector<std::string> notes_;
 };
 
 // Mean squared error per row between the rows of `src` (as seen in epoch 0)

@@ -127,7 +127,9 @@ void DeepKernelFitter::save() const {
                                {"points", k_.config.points}, {"data", fmt::format("{:016x}", data_)},
                                {"best_step", best_.at()},    {"best_valid_rmse", best_.error()},
                                {"optimizer", k_.config.cg ? "cg" : "adam"}, {"ard", k_.config.ard},
-                               {"cg_step", cg_.step},        {"cg_slope", cg_.slope}};
+                               {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
+                               {"lr", k_.config.adam.lr},   {"hyper_lr", k_.config.hyper_adam.lr},
+                               {"run", cfg_.run_settings}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
@@ -142,6 +144,12 @@ void DeepKernelFitter::load() {
   if (meta.at("seed") != ex_.options().seed)
     throw Error("resume from '{}': the checkpoint was made with seed {}; this run has {}", where,
                 meta.at("seed").dump(), ex_.options().seed);
+  if (meta.contains("run"))  // the caller's flags first: they say what changed the points
+    for (const auto& [flag, value] : cfg_.run_settings)
+      if (const auto& saved = meta.at("run"); saved.contains(flag) && saved.at(flag) != value)
+        throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}; expected the same (a resume "
+                    "continues the run as it was made)",
+                    where, flag, saved.at(flag).get<std::string>(), value);
   if (meta.at("layers") != nlohmann::json(k_.config.layers) || meta.at("points") != k_.config.points)
     throw Error("resume from '{}': the checkpoint is of a net {} fitted on {} points; this run's is {} on {}", where,
                 meta.at("layers").dump(), meta.at("points").dump(), nlohmann::json(k_.config.layers).dump(),
@@ -152,7 +160,9 @@ void DeepKernelFitter::load() {
                 meta.at("data").dump(), data_);
   const std::string optimizer = meta.value("optimizer", "adam"), ours = k_.config.cg ? "cg" : "adam";
   if (optimizer != ours)
-    throw Error("resume from '{}': the checkpoint was fine-tuned by {}; this run uses {}", where, optimizer, ours);
+    throw Error("resume from '{}': the checkpoint was fine-tuned with --optimizer {}; this run has --optimizer {}; "
+                "expected the same, or a fresh run",
+                where, optimizer, ours);
   if (meta.value("ard", false) != k_.config.ard)
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
                 k_.config.ard ? "spherical" : "ARD (a length scale per feature)",
@@ -162,6 +172,12 @@ void DeepKernelFitter::load() {
   steps_done_ = meta.at("step").get<int>();
   best_.set_record(meta.at("best_step").get<int>(), meta.at("best_valid_rmse").get<double>());
   ex_.set_step(meta.at("executor_step").get<uint64_t>());
+  auto note = [&](const char* key, float now) {
+    if (!k_.config.cg && meta.contains(key) && static_cast<float>(meta.at(key).get<double>()) != now)
+      notes_.push_back(fmt::format("resumed with {} {:g} (the checkpoint's {:g})", key, now, meta.at(key).get<double>()));
+  };
+  note("lr", k_.config.adam.lr);
+  note("hyper_lr", k_.config.hyper_adam.lr);
 }
 
 double DeepKernelFitter::valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,

@@ -17,6 +17,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -87,6 +88,10 @@ struct DeepKernelFitConfig {
   int64_t eval_batch = 500;          // rows per run of features()
   std::filesystem::path checkpoint;  // empty: none
   bool resume = false;               // continue from `checkpoint` if one was saved
+  // The program's flags that choose the points (e.g. {"--labelled", "90"}):
+  // saved with the checkpoint, and a resume with another value is refused,
+  // naming the flag, before the other checks.
+  std::map<std::string, std::string> run_settings = {};
 };
 
 struct DeepKernelEval {
@@ -129,6 +134,9 @@ class DeepKernelFitter {
   int checkpoint_step() const;
   int best_step() const { return best_.at(); }
   double best_valid_rmse() const { return best_.error(); }
+  // What a resume changed that it may (the rates), once fit() loaded the
+  // checkpoint: "resumed with lr 0.001 (the checkpoint's 0.01)".
+  const std::vector<std::string>& resume_notes() const { return notes_; }
 
  private:
   std::vector<NamedTensor> state() const;
@@ -148,6 +156,7 @@ class DeepKernelFitter {
   uint64_t data_ = 0;  // the fingerprint of fit()'s points and targets
   int steps_done_ = 0;
   bool started_ = false;
+  std::vector<std::string> notes_;
   CgState cg_;               // cg: the step carried between evaluations (checkpointed)
 };
 

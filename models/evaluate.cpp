@@ -9,20 +9,20 @@
 namespace ebm {
 
 double classification_error(Executor& ex, Tensor input, Tensor scores, const io::ImageSet& set,
-                            std::vector<int64_t>* wrong) {
+                            std::vector<int64_t>* wrong, std::vector<int>* given) {
   if (input.shape().cols != set.dim())
     throw Error("classification_error: images have {} pixels; the input '{}' takes {}", set.dim(), input.name(),
                 input.shape().cols);
-  return classification_error(ex, input, scores, labelled_images(set), wrong);
+  return classification_error(ex, input, scores, labelled_images(set), wrong, given);
 }
 
 double classification_error(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set,
-                            std::vector<int64_t>* wrong) {
-  return classification_error_over_views(ex, input, scores, set, 1, wrong);  // softmax keeps each row's argmax
+                            std::vector<int64_t>* wrong, std::vector<int>* given) {
+  return classification_error_over_views(ex, input, scores, set, 1, wrong, given);  // softmax keeps each row's argmax
 }
 
 double classification_error_over_views(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set, int views,
-                                       std::vector<int64_t>* wrong) {
+                                       std::vector<int64_t>* wrong, std::vector<int>* given) {
   const int64_t b = input.shape().rows, k = scores.shape().cols, n = set.rows.count;
   if (views < 1) throw Error("classification_error: {} views; expected at least 1", views);
   if (input.shape().cols != set.rows.dim)
@@ -52,9 +52,11 @@ double classification_error_over_views(Executor& ex, Tensor input, Tensor scores
     }
     for (int64_t i = 0; i < std::min(b, n - first); ++i) {
       const auto row = std::span(mean).subspan(static_cast<size_t>(i * k), static_cast<size_t>(k));
-      if (std::ranges::max_element(row) - row.begin() != set.labels[static_cast<size_t>(first + i)]) {
+      if (const auto top = std::ranges::max_element(row) - row.begin();
+          top != set.labels[static_cast<size_t>(first + i)]) {
         ++errors;
         if (wrong) wrong->push_back(first + i);
+        if (given) given->push_back(static_cast<int>(top));
       }
     }
   }

@@ -11,12 +11,13 @@
 
 namespace ebm {
 
-// % of `set` misclassified; their indices go to `wrong` when given.
+// % of `set` misclassified; their indices go to `wrong` when given, and the
+// class each of them was given to `given`, in the same order.
 double classification_error(Executor& ex, Tensor input, Tensor scores, const io::ImageSet& set,
-                            std::vector<int64_t>* wrong = nullptr);
+                            std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
 // The same for any labelled rows (as seen in epoch 0).
 double classification_error(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set,
-                            std::vector<int64_t>* wrong = nullptr);
+                            std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
 // The same with each row's class the argmax of softmax(scores) averaged over
 // `views` views of it: the row as its source gives it in epochs 0 .. views - 1.
 // With a source that samples, such as sampled binarisation
@@ -25,6 +26,6 @@ double classification_error(Executor& ex, Tensor input, Tensor scores, const Lab
 // classifies a grey image x by the mean over b ~ Bernoulli(x), not by
 // p(y | x) at an input it never saw. Scores are logits (or -F per label).
 double classification_error_over_views(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set, int views,
-                                       std::vector<int64_t>* wrong = nullptr);
+                                       std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
 
 }  // namespace ebm

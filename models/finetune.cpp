@@ -29,12 +29,12 @@ Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
-double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong) {
-  return classification_error(ex_, eval_x_, eval_logits_, set, wrong);
+double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong, std::vector<int>* given) {
+  return classification_error(ex_, eval_x_, eval_logits_, set, wrong, given);
 }
 
-double Finetuner::error(const LabelledRows& set, std::vector<int64_t>* wrong) {
-  return classification_error(ex_, eval_x_, eval_logits_, set, wrong);
+double Finetuner::error(const LabelledRows& set, std::vector<int64_t>* wrong, std::vector<int>* given) {
+  return classification_error(ex_, eval_x_, eval_logits_, set, wrong, given);
 }
 
 std::vector<NamedTensor> Finetuner::state() const {

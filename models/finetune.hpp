@@ -63,8 +63,8 @@ class Finetuner {
                                  const std::function<void(const FinetuneEpoch&)>& on_epoch = {});
   // % of `set` misclassified (images scaled to [0, 1]); the indices of the
   // misclassified images go to `wrong` when given.
-  double error(const io::ImageSet& set, std::vector<int64_t>* wrong = nullptr);
-  double error(const LabelledRows& set, std::vector<int64_t>* wrong = nullptr);
+  double error(const io::ImageSet& set, std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
+  double error(const LabelledRows& set, std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
   int epochs_done() const { return epochs_done_; }
   int best_epoch() const { return best_.at(); }
   // What a resume changed that the run may change (the learning rate and

@@ -29,13 +29,13 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
 }
 
 double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong,
-                           int binarizations) {
+                           int binarizations, std::vector<int>* given) {
   const Tensor scores = after_up_down ? updown_scores_ : greedy_scores_;
-  if (binarizations == 0) return classification_error(ex_, eval_x_, scores, set, wrong);
+  if (binarizations == 0) return classification_error(ex_, eval_x_, scores, set, wrong, given);
   // Keyed apart from the training draws, which use data_seed itself.
   const LabelledRows views{image_source(set, io::Pixels::sampled, ~cfg_.data_seed), set.labels};
   const uint64_t step = ex_.step();
-  const double e = classification_error_over_views(ex_, eval_x_, scores, views, binarizations, wrong);
+  const double e = classification_error_over_views(ex_, eval_x_, scores, views, binarizations, wrong, given);
   // The step counter keys training's random draws: leave it where the scaled
   // reading (one run per batch) leaves it, so that training after either is the same.
   ex_.set_step(step + static_cast<uint64_t>((set.count + cfg_.eval_batch - 1) / cfg_.eval_batch));

@@ -92,7 +92,7 @@ class JointTrainer {
   // ~data_seed; see classification_error_over_views), as the model trains on
   // sampled binary pixels.
   double error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong = nullptr,
-               int binarizations = 0);
+               int binarizations = 0, std::vector<int>* given = nullptr);
   // The epochs of `phase` ("top", "updown", "refit") a resume would start
   // from: 0 without its checkpoint, after an earlier phase trained in this
   // run, or when the phase's schedule depends on its length (up-down's CD-k

@@ -77,7 +77,8 @@ void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource
   s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), epoch);
   s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), epoch);
   s.fe_gap = s.fe_valid - s.fe_train;
-  if (m_.binary_visible) s.pseudo_ll = pseudo_likelihood(head(train, cfg_.monitor_images), epoch);
+  s.pseudo_ll = m_.binary_visible ? pseudo_likelihood(head(train, cfg_.monitor_images), epoch)
+                                  : std::numeric_limits<double>::quiet_NaN();
 }
 
 double RbmFitter::recon_baseline(const DataSource& train) {

@@ -68,7 +68,7 @@ struct EpochStats {
   double seconds = 0;
   double recon_error = 0;
   double fe_train = 0, fe_valid = 0, fe_gap = 0;
-  double pseudo_ll = 0;
+  double pseudo_ll = 0;  // NaN where not measured (visible units that are not binary)
   double recon_baseline = 0;
   bool diverging = false;
 };

@@ -28,7 +28,7 @@ namespace ebm::samples {
 
 struct AeOptions {
   std::string data, output, preset = "quick", profile, method = "cd1", optimizer = "sgd";
-  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   std::vector<int64_t> hidden;
   std::vector<int> pretrain_epochs{2};
   int finetune_epochs = 5, threads = 0, logistic_pca_sweeps = 10;
@@ -153,6 +153,11 @@ inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t
       throw Error("{}: for sgd and adam; cg's line searches choose their own steps", flag);
   for (const char* flag : {"--cg-batch", "--cg-line-searches"})
     if (app.count(flag) > 0 && o.optimizer != "cg") throw Error("{}: for --optimizer cg; this run uses {}", flag, o.optimizer);
+  if (const std::string f = samples::given_flags(
+          app, {"--optimizer", "--finetune-lr", "--finetune-momentum", "--finetune-lr-decay", "--finetune-weight-decay",
+                "--cg-batch", "--cg-line-searches", "--baseline"});
+      o.finetune_epochs == 0 && !f.empty())
+    throw Error("{}: they set the fine-tuning, which --finetune-epochs 0 skips; expected one or the other", f);
 }
 
 struct AeTask;
@@ -208,6 +213,7 @@ inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const A
   AutoencoderFitter fit(a, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                                 .checkpoint = o.output + "/" + what, .resume = resume});
   const int resumed = fit.epochs_done();
+  for (const std::string& n : fit.resume_notes()) fmt::print("{}: {}\n", what, n);
   if (resumed > o.finetune_epochs)
     fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
                o.finetune_epochs);
@@ -406,6 +412,8 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   tiles.insert(tiles.end(), logistic_pictures.begin(), logistic_pictures.end());
   io::write_png_grid(o.output + "/reconstructions.png", tiles, static_cast<int64_t>(tiles.size()) / input, t.side,
                      t.side, {.columns = static_cast<int>(shown), .upscale = 2, .contrast = t.contrast});
+  sum.note(fmt::format("reconstructions.png, rows: the test {}; the fine-tuned autoencoder's{}; PCA's{}", t.data_name,
+                       o.baseline ? "; the random start's" : "", logistic ? "; logistic PCA's" : ""));
   draw_curves(t.program, [&] { detail::write_curves(o, title, pca_valid, logistic_valid); });
   return finish(sum, ex, o.profile);
 }

@@ -21,7 +21,7 @@ namespace ebm::samples {
 
 struct Options {
   std::string data, output = "out/cdbn_mnist", preset = "quick", profile;
-  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   std::vector<int64_t> filters{24, 40}, sizes{9, 5}, pools{2, 2}, labelled{1000, 2000, 5000, 50000};
   std::vector<int> epochs{10};  // one value: every layer
   int64_t batch = 100, validation = 10000, train_images = 0;
@@ -244,11 +244,17 @@ inline void write_pooled(const Cdbn& cdbn, const io::ImageSet& test, std::span<c
   const int64_t cols = groups + 1;
   std::vector<float> tiles;
   for (int64_t i = 0; i < n; ++i) {
-    // the digit, nearest-neighbour shrunk to the maps' side
+    // the digit shrunk to the maps' side, each tile pixel the mean of the
+    // block of pixels it covers (so that no stroke breaks up)
     for (int64_t y = 0; y < side; ++y)
-      for (int64_t x = 0; x < side; ++x)
-        tiles.push_back(test.pixels[static_cast<size_t>(i * test.dim() + (y * test.height / side) * test.width +
-                                                        x * test.width / side)] / 255.0f);
+      for (int64_t x = 0; x < side; ++x) {
+        const int64_t y0 = y * test.height / side, y1 = std::max(y0 + 1, (y + 1) * test.height / side);
+        const int64_t x0 = x * test.width / side, x1 = std::max(x0 + 1, (x + 1) * test.width / side);
+        float total = 0.0f;
+        for (int64_t r = y0; r < y1; ++r)
+          for (int64_t c = x0; c < x1; ++c) total += test.pixels[static_cast<size_t>(i * test.dim() + r * test.width + c)];
+        tiles.push_back(total / (255.0f * static_cast<float>((y1 - y0) * (x1 - x0))));
+      }
     for (int64_t q = 0; q < groups; ++q)
       for (int64_t k = 0; k < side * side; ++k)
         tiles.push_back(features[static_cast<size_t>(i * width + q * side * side + k)]);

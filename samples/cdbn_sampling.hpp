@@ -130,13 +130,16 @@ inline void fill_in(const Cdbn& cdbn, Executor& ex, const io::ImageSet& train, c
   io::write_png_grid(o.output + "/fill_in.png", tiles, static_cast<int64_t>(tiles.size()) / dim, test.height,
                      test.width, {.columns = static_cast<int>(shown_n), .upscale = 2,
                                     .contrast = io::GridOptions::Contrast::fixed01});
+  sum.note(fmt::format("fill_in.png, rows: the test digits; what is shown (hidden rows grey); filled in by the first "
+                       "layer{}; by the mean image",
+                       depths.size() > 1 ? "; by the whole stack" : ""));
   ex.set_step(step);
 }
 
 // Samples of the stack as a DBN (make_cdbn_sampler): ten chains of the top
 // CRBM started from a test digit of each class passed up; every tenth of
 // `steps` steps, 50 steps of each layer below, top down, and the
-// pixels' E[v | h_0] (samples.png: a row per snapshot). The step counter restored
+// pixels' E[v | h_0] (samples.png: the starting digits, then a row per snapshot). The step counter restored
 // after.
 inline void write_samples(const Cdbn& cdbn, Executor& ex, const io::ImageSet& test, int steps, const std::string& path,
                           Summary& sum) {
@@ -149,6 +152,7 @@ inline void write_samples(const Cdbn& cdbn, Executor& ex, const io::ImageSet& te
     idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
   std::vector<float> x(static_cast<size_t>(10 * dim)), tiles;
   io::fill_batch(test, idx, x, {.mode = io::Pixels::scaled});
+  tiles = x;  // the first row: the digit each chain starts from
   const uint64_t step = ex.step();
   const Feed start[] = {{s.x, x}};
   ex.run(std::span(&s.start, 1), start);

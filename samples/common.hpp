@@ -305,6 +305,7 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
   ebm::retain_freed_memory();  // large temporaries reuse mapped pages (graph/executor.hpp)
   try {
     check_command_line(app, argc, argv);
+    (void)default_gemm_backend();  // a bad EBM_GEMM is refused here, like a bad flag, before any work
     return body();
   } catch (const ebm::Error& e) {
     fmt::print(stderr, "{}: {}\n", program, e.what());

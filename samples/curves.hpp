@@ -16,7 +16,8 @@
 namespace ebm::samples {
 
 // Column `y` against column `x` (an empty series when either is missing),
-// each y divided by the same row's `per` when given.
+// each y divided by the same row's `per` when given; a row whose divisor is
+// zero or no number is left out, and the label says so.
 inline io::Series csv_series(const CsvColumns& c, const std::string& x, const std::string& y, std::string label,
                              const std::string& per = {}) {
   io::Series s{.label = std::move(label)};
@@ -24,8 +25,16 @@ inline io::Series csv_series(const CsvColumns& c, const std::string& x, const st
   if (xs == c.end() || ys == c.end() || (!per.empty() && ps == c.end())) return s;
   s.x = xs->second;
   s.y = ys->second;
+  size_t undivided = 0;
   if (ps != c.end())
-    for (size_t i = 0; i < s.y.size(); ++i) s.y[i] /= ps->second[i];
+    for (size_t i = 0; i < s.y.size(); ++i) {
+      const double d = i < ps->second.size() ? ps->second[i] : std::nan("");
+      if (d == 0.0 || !std::isfinite(d)) ++undivided;
+      s.y[i] = d == 0.0 ? std::nan("") : s.y[i] / d;
+    }
+  if (undivided > 0)
+    s.label += undivided == s.y.size() ? fmt::format(" (not drawn: {} 0 or missing)", per)
+                                       : fmt::format(" ({} of {} not drawn: {} 0 or missing)", undivided, s.y.size(), per);
   return s;
 }
 

@@ -13,6 +13,7 @@
 // filters.png, stddev.png (the learned sigma of each pixel) and samples.png
 // (the means E[v|h] of 100 persistent chains).
 
+#include <algorithm>
 #include <cmath>
 
 #include <CLI/CLI.hpp>
@@ -36,7 +37,7 @@ struct Options {
   uint64_t seed = 1;
   bool check_numerics = false;
   std::string profile;
-  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
 };
 
 void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex, const ContrastiveDivergence& cd,
@@ -50,6 +51,8 @@ void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex,
   const Tensor sd = ebm::exp(ebm::log(m.variance()) * 0.5f);
   ex.run({sd});
   io::write_png_grid(o.output + "/stddev.png", ex.value(sd), 1, 28, 28, {.upscale = 8});
+  const auto [lo, hi] = std::ranges::minmax(ex.value(sd));  // the picture's black and white
+  fmt::print("custom_energy: stddev.png: sigma from {:.3g} (black) to {:.3g} (white)\n", lo, hi);
   // the chains' means E[v|h] = c + W h: the Gaussian noise of a sample would hide the digit
   const Tensor shown = matmul(m.sample_h(cd.chain), m.w, {.tb = true}) + m.c;
   ex.run({shown});

@@ -112,7 +112,8 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
             static_cast<int>(e.diverging));
   });
   std::vector<int64_t> wrong;
-  double err = ft.error(d.test, &wrong);
+  std::vector<int> given;
+  double err = ft.error(d.test, &wrong, &given);
   sum.add(what, bar.seconds(), fmt::format("test error {:.2f}% (epoch {} chosen on validation)", err, ft.best_epoch()));
   if (o.refit && ft.best_epoch() > 0) {
     Classifier full = make(what + "_refit");
@@ -131,10 +132,11 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
       warn_diverging(rbar, what + "_refit", e, c.config.classes, o.finetune_lr, refit_warned);
     });
     wrong.clear();
-    err = refit.error(d.test, &wrong);
+    given.clear();
+    err = refit.error(d.test, &wrong, &given);
     sum.add(what + " refit on 60,000", rbar.seconds(), fmt::format("test error {:.2f}% ({} epochs)", err, ft.best_epoch()));
   }
-  if (what == "finetune") write_misclassified(d.test, wrong, o.output + "/misclassified.png");
+  if (what == "finetune") write_misclassified(d.test, wrong, given, o.output, sum);
   return err;
 }
 
@@ -187,7 +189,8 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   });
   say_notes();
   std::vector<int64_t> wrong;
-  double err = jt.error(d.test, true, &wrong, views);
+  std::vector<int> given;
+  double err = jt.error(d.test, true, &wrong, views, &given);
   sum.add("up-down", bar.seconds(),
           fmt::format("test error {:.2f}% ({} of {}{}; epoch {} chosen on validation)", err, wrong.size(),
                       d.test.count, how, jt.updown_best_epoch()));
@@ -203,14 +206,15 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     });
     say_notes();
     wrong.clear();
-    err = jt.error(d.test, true, &wrong, views);
+    given.clear();
+    err = jt.error(d.test, true, &wrong, views, &given);
     sum.add("up-down refit on 60,000", rbar.seconds(),
             fmt::format("test error {:.2f}% ({} epochs; {:.2f}% of the 60,000 wrong{})", err, r.epochs, r.all_error,
                         how));
   }
   result("updown_test_error_pct", fmt::format("{:.2f}", err));
   if (views > 0) result("updown_test_error_scaled_pct", fmt::format("{:.2f}", jt.error(d.test, true)));
-  write_misclassified(d.test, wrong, o.output + "/misclassified.png");
+  write_misclassified(d.test, wrong, given, o.output, sum);
   const UpDown& ud = jt.updown_model();  // the fine-tuned model's own generative weights
   write_label_samples(top, ex, o.output + "/samples_per_digit.png", [&](Tensor p) { return ud.generate(p); });
 }
@@ -225,6 +229,13 @@ double kept_epoch(const CsvColumns& c) {
   return kept;
 }
 
+// `s` with its kept epoch (of `c`, when one was kept) ringed.
+io::Series ringed(io::Series s, const CsvColumns& c) {
+  if (const double kept = kept_epoch(c); std::isfinite(kept)) s.rings_x = {kept};
+  return s;
+}
+constexpr const char* kKeptLabel = "kept (chosen on validation)";
+
 // curves.svg: each layer's pretraining and the fine-tuning this run did,
 // drawn from their CSV files (a resumed phase's earlier epochs included).
 void write_curves(const Options& o, int depth) {
@@ -237,14 +248,14 @@ void write_curves(const Options& o, int depth) {
   if (o.finetune == "backprop") {
     const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
     io::Panel err{"Backprop fine-tuning", "epoch", "validation error %",
-                  {csv_series(ft, "epoch", "valid_error_pct", "pretrained")}, true};
-    io::Panel loss{"Training loss", "epoch", "cross-entropy, nats", {csv_series(ft, "epoch", "train_loss", "pretrained")},
-                   true};
-    err.marks_x = loss.marks_x = {kept_epoch(ft)};
+                  {ringed(csv_series(ft, "epoch", "valid_error_pct", "pretrained"), ft)}, true};
+    io::Panel loss{"Training loss", "epoch", "cross-entropy, nats",
+                   {ringed(csv_series(ft, "epoch", "train_loss", "pretrained"), ft)}, true};
+    err.rings_label = loss.rings_label = kKeptLabel;
     if (o.baseline) {
       const CsvColumns bl = read_csv_columns(o.output + "/baseline.csv");
-      err.series.push_back(csv_series(bl, "epoch", "valid_error_pct", "random start"));
-      loss.series.push_back(csv_series(bl, "epoch", "train_loss", "random start"));
+      err.series.push_back(ringed(csv_series(bl, "epoch", "valid_error_pct", "random start"), bl));
+      loss.series.push_back(ringed(csv_series(bl, "epoch", "train_loss", "random start"), bl));
     }
     if (o.refit && std::isfinite(kept_epoch(ft))) {  // (no epoch kept: no refit ran, its file is an older run's)
       io::Series refit = csv_series(read_csv_columns(o.output + "/finetune_refit.csv"), "epoch", "train_loss",
@@ -256,9 +267,11 @@ void write_curves(const Options& o, int depth) {
     panels.push_back(std::move(loss));
   }
   if (o.finetune == "updown") {
+    const CsvColumns ud = read_csv_columns(o.output + "/updown.csv");
     io::Panel joint{"Joint model", "epoch", "validation error %",
                     {csv_series(read_csv_columns(o.output + "/pretrain_top.csv"), "epoch", "valid_error_pct", "top RBM"),
-                     csv_series(read_csv_columns(o.output + "/updown.csv"), "epoch", "valid_error_pct", "up-down")}};
+                     ringed(csv_series(ud, "epoch", "valid_error_pct", "up-down"), ud)}};
+    joint.rings_label = kKeptLabel;
     if (o.refit) {
       io::Series refit = csv_series(read_csv_columns(o.output + "/updown_refit.csv"), "epoch", "all_images_error_pct",
                                     "refit (error on all 60,000)");

@@ -18,12 +18,14 @@
 #include "models/dbn.hpp"
 #include "models/joint.hpp"
 #include "samples/common.hpp"
+#include "samples/csv.hpp"
+#include "samples/progress.hpp"
 
 namespace ebm::samples {
 
 struct Options {
   std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile;
-  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   std::vector<std::string> method{"cd1"};  // pretraining: one method, or one per layer
   std::string pixels = "scaled";
   std::string top_labels = "sampled";  // up-down: how the top chain carries the labels
@@ -122,6 +124,8 @@ struct Options {
     if (baseline && finetune != "backprop")
       throw Error("--baseline: the random-start baseline is trained by backprop; expected --finetune backprop");
     if (refit && finetune == "none") throw Error("--refit: there is no fine-tuning to refit; expected --finetune backprop or updown");
+    if (app.count("--finetune-epochs") > 0 && finetune == "none")
+      throw Error("--finetune-epochs: there is no fine-tuning to run; expected --finetune backprop or updown");
     if ((refit_epochs > 0 || refit_lr > 0.0f) && !refit)
       throw Error("--refit-epochs, --refit-lr: they set up-down's refit; expected --refit too");
     if (const std::string f = samples::given_flags(app, {"--ais-runs", "--ais-scale", "--bound-images"});
@@ -305,7 +309,8 @@ inline void write_filters(const Dbn& dbn, const std::string& filters, const std:
                      {.columns = 10, .upscale = 2});
 }
 
-// Ten chains in the top RBM, started from ten test digits' top-level codes;
+// Ten chains in the top RBM, started from ten test digits' top-level codes
+// (the first row shows the digits);
 // every 100 Gibbs steps each chain's state is drawn down to pixels.
 inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test, const std::string& path) {
   Graph& g = *dbn.graph;
@@ -322,7 +327,7 @@ inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test
   ex.run({start}, {{x, xs}});
   const Tensor h = r.sample_h(state), shown = dbn.down(r.p_v(h), top);
   const Tensor advance = assign(state, r.sample_v(h));
-  std::vector<float> tiles;
+  std::vector<float> tiles(xs);  // the first row: the digit each chain starts from
   for (int s = 1; s <= 1000; ++s) {  // the pixels made only when drawn: the chains' draws are the same either way
     if (s % 100 != 0) {
       ex.run({advance});
@@ -331,7 +336,7 @@ inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test
     ex.run({shown, advance});
     tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
   }
-  io::write_png_grid(path, tiles, 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+  io::write_png_grid(path, tiles, 110, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
 
 // With the label clamped to each digit in turn: ten chains per digit in the
@@ -356,13 +361,25 @@ inline void write_label_samples(const LabelledRbm& top, Executor& ex, const std:
   io::write_png_grid(path, ex.value(shown), 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
 
-inline void write_misclassified(const io::ImageSet& test, const std::vector<int64_t>& wrong, const std::string& path) {
+// misclassified.png: the first 100 misclassified test digits, row by row;
+// misclassified.csv: every one of them, in the same order, with its true
+// class and the class the model gave it.
+inline void write_misclassified(const io::ImageSet& test, const std::vector<int64_t>& wrong,
+                                const std::vector<int>& given, const std::string& output, Summary& sum) {
+  Csv csv(output + "/misclassified.csv", "test_index,label,given", false);
+  for (size_t i = 0; i < wrong.size(); ++i)
+    csv.row("{},{},{}", wrong[i], test.labels[static_cast<size_t>(wrong[i])], i < given.size() ? given[i] : -1);
   if (wrong.empty()) return;
   const auto n = std::min<size_t>(wrong.size(), 100);
   std::vector<float> tiles(n * 784);
   io::fill_batch(test, std::span(wrong).first(n), tiles, {.mode = io::Pixels::scaled});
-  io::write_png_grid(path, tiles, static_cast<int64_t>(n), 28, 28, {.columns = 10, .upscale = 2,
-                                                                     .contrast = io::GridOptions::Contrast::fixed01});
+  io::write_png_grid(output + "/misclassified.png", tiles, static_cast<int64_t>(n), 28, 28,
+                     {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+  std::string shown;  // the first row's classes, to read the picture by
+  for (size_t i = 0; i < std::min<size_t>(n, 10) && i < given.size(); ++i)
+    shown += fmt::format("{}{} as {}", i ? ", " : "", test.labels[static_cast<size_t>(wrong[i])], given[i]);
+  sum.note(fmt::format("misclassified.png: the first {} of {} wrong test digits (misclassified.csv lists each with "
+                       "its class and the one given; first row: {})", n, wrong.size(), shown));
 }
 
 }  // namespace ebm::samples

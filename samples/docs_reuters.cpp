@@ -125,7 +125,7 @@ Autoencoder train_side_stack(Graph& g, Executor& ex, const AeOptions& o, const A
 // The stories' 2-D map (the paper's Fig. 4): a third stack ending in 2
 // linear units, fine-tuned like the retrieval stack, beside LSA's first two
 // dimensions; the test stories of the six largest topics (those with one
-// topic only) drawn in their topic's colour, to map.svg.
+// topic only, counted in the legend) drawn in their topic's colour, to map.svg.
 void draw_map(Graph& g, Executor& ex, const AeOptions& o, const AeTask& t, const io::ReutersCorpus& corpus,
               Summary& sum) {
   std::vector<int64_t> hidden = o.hidden;
@@ -169,6 +169,8 @@ void draw_map(Graph& g, Executor& ex, const AeOptions& o, const AeTask& t, const
     panels[1].series[k].y.push_back(codes[i + 1]);
     ++drawn;
   }
+  for (io::Panel& p : panels)  // a topic whose stories mostly carry others too has few points: its count says so
+    for (io::Series& s : p.series) s.label += fmt::format(" ({})", s.x.size());
   draw_curves("docs_reuters", [&] {
     io::write_svg_plot(o.output + "/map.svg", panels,
                        fmt::format("docs_reuters: {} test stories of the six largest topics in 2-D", drawn));

@@ -63,6 +63,7 @@ inline void report(const std::vector<Method>& methods, const AeOptions& o, const
   std::vector<io::Panel> panels(2);
   panels[0] = {"Precision by documents retrieved", "log2(documents retrieved + 1)", "precision"};
   panels[1] = {"Precision against recall", "recall", "precision"};
+  panels[1].log_x = true;  // the short lists, where the methods differ, have recalls under 0.05
   for (const Method& m : methods) {
     io::Series a{m.label}, b{m.label};
     for (size_t i = 0; i < k.size(); ++i) {

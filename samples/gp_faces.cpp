@@ -43,7 +43,7 @@ using namespace ebm::samples;
 
 struct Options {
   std::string data, output = "out/gp_faces", preset = "quick", profile, method = "cd1", optimizer = "adam";
-  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   std::vector<int64_t> hidden{1000, 1000, 1000};
   std::vector<int> pretrain_epochs{5};
   int64_t labelled = 1000, validation_people = 6, per_image = 40, test_per_image = 10, batch = 100;
@@ -185,8 +185,11 @@ struct Labelled {
 // labelled point). The curve goes to <what>.csv.
 std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labelled& d, const Options& o,
                                        const std::string& what, bool resume, Summary& sum) {
+  // The flags that choose the fitted points are saved with the checkpoint: a resume with others is refused.
   DeepKernelFitter fit(k, ex, {.steps = o.finetune_steps, .eval_every = o.eval_every,
-                               .checkpoint = o.output + "/" + what, .resume = resume});
+                               .checkpoint = o.output + "/" + what, .resume = resume,
+                               .run_settings = {{"--labelled", std::to_string(o.labelled)},
+                                                {"--validation-people", std::to_string(o.validation_people)}}});
   const int64_t n = static_cast<int64_t>(d.y.size()), m = static_cast<int64_t>(d.test_y.size());
   const int64_t f = k.config.layers.back(), fitted = d.fitted;
   const std::span<const float> x(d.x), y(d.y);
@@ -233,6 +236,7 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
             bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, validation RMSE {:.2f}{}", e.nll, e.valid_rmse,
                                            e.best ? " *" : ""));
           });
+  for (const std::string& note : fit.resume_notes()) fmt::print("{}: {}\n", what, note);
   const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
   sum.add(what, bar.seconds(),
           fitted < n ? fmt::format("test RMSE {:.2f} degrees, step {} of {} chosen on validation ({})", tuned.rmse,
@@ -242,17 +246,9 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
   return {start, tuned};
 }
 
-void write_pictures(const Options& o, const Labelled& d, const std::vector<std::pair<std::string, const GpResult*>>& methods,
-                    const std::vector<float>& shown) {
-  std::vector<io::Panel> panels;
-  io::Panel scatter{"Test patches", "true angle (degrees)", "predicted angle (degrees)"};
-  for (const auto& [label, r] : methods) {
-    io::Series s{.label = fmt::format("{} ({:.1f})", label, r->rmse), .points_only = true};
-    for (size_t i = 0; i < d.test_y.size(); ++i) s.x.push_back(d.test_y[i]), s.y.push_back(r->predicted[i]);
-    scatter.series.push_back(std::move(s));
-  }
-  scatter.series.push_back({.label = "exact", .x = {-90, 90}, .y = {-90, 90}, .dashed = true});
-  panels.push_back(std::move(scatter));
+// The fine-tuning's RMSE by step (test and validation), beside the fixed
+// kernels' test RMSE.
+io::Panel finetune_panel(const Options& o, const std::vector<std::pair<std::string, const GpResult*>>& methods) {
   io::Panel curve{"Fine-tuning the kernel", "step", "RMSE (degrees)"};
   const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
   curve.series.push_back(csv_series(ft, "step", "test_rmse", "DBN kernel: test"));
@@ -263,7 +259,24 @@ void write_pictures(const Options& o, const Labelled& d, const std::vector<std::
     if (label == "pixels" || label == "DBN features")
       curve.series.push_back({.label = label, .x = {0, static_cast<double>(o.finetune_steps)}, .y = {r->rmse, r->rmse},
                               .dashed = true});
-  panels.push_back(std::move(curve));
+  return curve;
+}
+
+void write_pictures(const Options& o, const Labelled& d, const std::vector<std::pair<std::string, const GpResult*>>& methods,
+                    const std::vector<float>& shown) {
+  std::vector<io::Panel> panels;
+  const bool tuned = o.finetune_steps > 0;  // else "fine-tuned" is the DBN's kernel as it was: not drawn again
+  for (const auto& [label, r] : methods) {  // a panel each: their clouds would hide one another
+    if (!tuned && label == "fine-tuned") continue;
+    io::Panel scatter{fmt::format("{}: test RMSE {:.1f}", label, r->rmse), "true angle (degrees)",
+                      "predicted angle (degrees)"};
+    io::Series s{.label = "test patches", .points_only = true};
+    for (size_t i = 0; i < d.test_y.size(); ++i) s.x.push_back(d.test_y[i]), s.y.push_back(r->predicted[i]);
+    scatter.series.push_back(std::move(s));
+    scatter.series.push_back({.label = "exact", .x = {-90, 90}, .y = {-90, 90}, .dashed = true});
+    panels.push_back(std::move(scatter));
+  }
+  if (tuned) panels.push_back(finetune_panel(o, methods));
   io::write_svg_plot(o.output + "/orientation.svg", panels, "gp_faces: face orientation from 28 x 28 patches");
   io::write_png_grid(o.output + "/patches.png", shown, static_cast<int64_t>(shown.size()) / d.dim, 28, 28,
                      {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::global});

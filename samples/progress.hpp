@@ -76,12 +76,14 @@ class Progress {
   int64_t start_ = 0;    // the count done before the clock started (resumed)
 };
 
-// The per-phase summary table printed at the end.
+// The per-phase summary table printed at the end, and notes under it (how
+// to read a picture, say).
 class Summary {
  public:
   void add(std::string phase, double seconds, std::string outcome) {
     rows_.push_back({std::move(phase), seconds, std::move(outcome)});
   }
+  void note(std::string text) { notes_.push_back(std::move(text)); }
   double total() const {
     double s = 0;
     for (const auto& r : rows_) s += r.seconds;
@@ -91,6 +93,8 @@ class Summary {
     fmt::print("\n{:<32} {:>9}  {}\n", "phase", "seconds", "result");
     for (const auto& r : rows_) fmt::print("{:<32} {:>9.1f}  {}\n", r.phase, r.seconds, r.outcome);
     fmt::print("{:<32} {:>9.1f}\n\n", "total", total());
+    for (const std::string& n : notes_) fmt::print("{}\n", n);
+    if (!notes_.empty()) fmt::print("\n");
   }
 
  private:
@@ -100,6 +104,7 @@ class Summary {
     std::string outcome;
   };
   std::vector<Row> rows_;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace ebm::samples

@@ -2,7 +2,10 @@
 // An RBM's per-epoch monitoring as a CSV file, the same columns for
 // rbm_mnist's metrics.csv and each of dbn_mnist's pretrain_layerN.csv.
 
+#include <cmath>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "models/rbm_fit.hpp"
 #include "samples/csv.hpp"
@@ -14,9 +17,12 @@ class RbmEpochCsv {
   // append: the run goes on from a checkpoint (rows of earlier epochs kept)
   RbmEpochCsv(const std::string& path, bool append)
       : csv_(path, "epoch,seconds,recon_error,recon_baseline,fe_train,fe_valid,fe_gap,pseudo_ll,diverging", append) {}
+  // Six significant digits, so that a deep layer's small errors keep theirs;
+  // a pseudo-likelihood not measured (visible units not binary) is left empty.
   void row(const EpochStats& s) {
-    csv_.row("{},{:.3f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:d}", s.epoch, s.seconds, s.recon_error,
-             s.recon_baseline, s.fe_train, s.fe_valid, s.fe_gap, s.pseudo_ll, static_cast<int>(s.diverging));
+    csv_.row("{},{:.3f},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{},{:d}", s.epoch, s.seconds, s.recon_error,
+             s.recon_baseline, s.fe_train, s.fe_valid, s.fe_gap,
+             std::isnan(s.pseudo_ll) ? std::string() : fmt::format("{:.6g}", s.pseudo_ll), static_cast<int>(s.diverging));
   }
 
  private:

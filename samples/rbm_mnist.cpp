@@ -36,7 +36,7 @@ using namespace ebm;
 
 struct Options {
   std::string data, output = "out/rbm_mnist", method = "cd1", profile, pixels = "sampled";
-  int64_t profile_events = static_cast<int64_t>(ExecutorOptions{}.profile_events);
+  int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   int64_t hidden = 500, batch = 100, validation = 10000;
   int epochs = 10, threads = 0, ais_runs = 100, sample_steps = 1000;
   float lr = 0.1f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 2e-4f, lr_decay = 1.0f;
@@ -140,7 +140,8 @@ void write_samples(const Rbm& rbm, const CdTrainer& trainer, Executor& ex, const
   }
   const Tensor h = rbm.sample_h(state), shown = rbm.p_v(h);
   const Tensor advance = assign(state, rbm.sample_v(h));
-  std::vector<float> tiles;
+  const auto start = g.value(state);  // the first row: where each chain starts
+  std::vector<float> tiles(start.begin(), start.end());
   const int every = steps / 10;
   for (int s = 1; s <= steps; ++s) {  // E[v|h] made only when drawn: the draws are the same either way
     if (s % every != 0) {
@@ -150,9 +151,9 @@ void write_samples(const Rbm& rbm, const CdTrainer& trainer, Executor& ex, const
     ex.run({shown, advance});
     tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
   }
-  // rows: snapshots in time; columns: the chains
+  // rows: the start, then snapshots in time; columns: the chains
   io::write_png_grid(
-      path, tiles, 10 * chains, 28, 28,
+      path, tiles, 11 * chains, 28, 28,
       {.columns = static_cast<int>(chains), .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
 

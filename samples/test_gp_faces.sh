@@ -50,8 +50,10 @@ head -n 4 "$out2/finetune.csv" | cmp -s - "$out/part_before.csv" ||
   { cat "$out/log4"; fail "resumed at step 20, the run ended elsewhere than the fresh one ($tuned)"; }
 [ "$(cut -d, -f1 "$out2/finetune.csv" | tr '\n' ' ')" = "step 0 10 20 30 40 " ] ||
   fail "finetune.csv after a resume: steps $(cut -d, -f1 "$out2/finetune.csv" | tr '\n' ' ')"
-# Resumed with patches cut otherwise (--per-image 9, --zoom 1.6): refused, naming the flag; nothing rewritten.
-for change in "s/--per-image 10/--per-image 9/" "s/--test-per-image 2/--test-per-image 2 --zoom 1.6/"; do
+# Resumed with patches cut otherwise (--per-image 9, --zoom 1.6) or other points fitted (--labelled 290):
+# refused, naming the flag; nothing rewritten.
+for change in "s/--per-image 10/--per-image 9/" "s/--test-per-image 2/--test-per-image 2 --zoom 1.6/" \
+    "s/--labelled 300/--labelled 290/"; do
   changed=$(echo "$args" | sed "$change")
   flag=$(echo "$change" | sed 's/.*\(--[a-z-]*\) [0-9.]*\/$/\1/')
   # shellcheck disable=SC2086
@@ -62,4 +64,10 @@ for change in "s/--per-image 10/--per-image 9/" "s/--test-per-image 2/--test-per
     { cat "$out/log5"; fail "the refused resume does not name $flag"; }
   cmp -s "$out/finetune.csv" "$out/finetune_before.csv" || fail "finetune.csv: the refused resume changed it"
 done
+# Resumed with another fine-tuning rate: allowed, and said.
+changed=$(echo "$args" | sed "s/--finetune-lr 0.001/--finetune-lr 0.002/")
+# shellcheck disable=SC2086
+"$bin" $changed --output "$out" --finetune-steps 40 --resume > "$out/log6" 2>&1 || { cat "$out/log6"; fail "the resume at another rate failed"; }
+grep -q "finetune: resumed with lr 0.002 (the checkpoint's 0.001)" "$out/log6" ||
+  { cat "$out/log6"; fail "a resume at another --finetune-lr does not say so"; }
 echo "pixels $pixels, DBN features $dbn, fine-tuned $tuned"

@@ -181,6 +181,26 @@ TEST_CASE("io/write_svg_plot: a scatter series draws a dot for every point and n
   CHECK(count(svg, "<polyline") == 1);              // the line's only
 }
 
+TEST_CASE("io/write_svg_plot: a ringed point is ringed in its series' colour, the rings have a legend entry") {
+  const io_test::TempDir dir("plot_rings");
+  io::Series a{"pretrained", {1, 2, 3, 4}, {4, 3, 2, 2.5}};
+  a.rings_x = {3};
+  io::Series b{"random start", {1, 2, 3, 4}, {5, 4, 3.5, 3}};
+  b.rings_x = {4};  // the last epoch: on the frame's right edge
+  io::Panel p{"Fine-tuning", "epoch", "error", {a, b}};
+  p.rings_label = "kept";
+  io::write_svg_plot(dir / "rings.svg", std::span(&p, 1));
+  const std::string svg = slurp(dir / "rings.svg");
+  CHECK(count(svg, "r=\"5.5\"") == 3);  // two rings, and the legend's
+  CHECK(count(svg, ">kept</text>") == 1);
+  const std::vector<std::string> line = polyline_points(svg, 1);  // b's: its ring about its last point
+  REQUIRE(line.size() == 4);
+  const std::string xy = line.back(), cx = xy.substr(0, xy.find(',')), cy = xy.substr(xy.find(',') + 1);
+  CHECK(svg.find("cx=\"" + cx + "\" cy=\"" + cy + "\" r=\"5.5\"") != std::string::npos);
+  p.rings_label.clear();  // no label: the rings, no legend entry
+  io::write_svg_plot(dir / "rings.svg", std::span(&p, 1));
+  CHECK(count(slurp(dir / "rings.svg"), "r=\"5.5\"") == 2);
+}
 
 TEST_CASE("io/write_svg_plot: a log x axis spaces equal ratios equally and ticks its decades") {
   const io_test::TempDir dir("plot_log_x");

@@ -91,11 +91,15 @@ TEST_CASE("samples/RbmEpochCsv: one row per epoch, the divergence flag as 0 or 1
     csv.row({.epoch = 1, .seconds = 2.0, .recon_error = 30.0, .fe_train = -100.0, .fe_valid = -99.0, .fe_gap = 1.0,
              .pseudo_ll = -80.0, .recon_baseline = 52.0, .diverging = false});
     csv.row({.epoch = 2, .seconds = 2.5, .recon_error = 90.0, .recon_baseline = 52.0, .diverging = true});
+    // a deep layer's small errors keep six digits; a pseudo-likelihood not measured is left empty
+    csv.row({.epoch = 3, .seconds = 1.0, .recon_error = 1.234567e-5, .fe_train = -12345.678,
+             .pseudo_ll = std::numeric_limits<double>::quiet_NaN(), .recon_baseline = 0.00098765});
   }
   CHECK(slurp(p) ==
         "epoch,seconds,recon_error,recon_baseline,fe_train,fe_valid,fe_gap,pseudo_ll,diverging\n"
-        "1,2.000,30.0000,52.0000,-100.0000,-99.0000,1.0000,-80.0000,0\n"
-        "2,2.500,90.0000,52.0000,0.0000,0.0000,0.0000,0.0000,1\n");
+        "1,2.000,30,52,-100,-99,1,-80,0\n"
+        "2,2.500,90,52,0,0,0,0,1\n"
+        "3,1.000,1.23457e-05,0.00098765,-12345.7,0,0,,0\n");
 }
 
 TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number as NaN, curves drawn from them") {
@@ -109,6 +113,15 @@ TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number a
   CHECK(std::isnan(c.at("recon_baseline")[2]));  // a short row
   const io::Series s = samples::csv_series(c, "epoch", "recon_error", "layer 1", "recon_baseline");
   CHECK(s.y[0] == 0.5);
+  CHECK(s.label == "layer 1 (1 of 3 not drawn: recon_baseline 0 or missing)");  // the short row
+  {  // a baseline of 0 draws nothing, and the legend says why
+    const fs::path z = dir.path / "zero.csv";
+    std::ofstream(z) << "epoch,recon_error,recon_baseline\n1,0.5,0\n2,0.4,0\n";
+    const io::Series zs = samples::csv_series(samples::read_csv_columns(z), "epoch", "recon_error", "layer 4",
+                                              "recon_baseline");
+    CHECK(std::isnan(zs.y[0]));
+    CHECK(zs.label == "layer 4 (not drawn: recon_baseline 0 or missing)");
+  }
   CHECK(samples::csv_series(c, "epoch", "no_such_column", "none").x.empty());
   CHECK(samples::read_csv_columns(dir.path / "missing.csv").empty());
   samples::write_rbm_curves(p, dir.path / "curves.svg", "t", "test subset");
