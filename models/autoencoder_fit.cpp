@@ -76,7 +76,8 @@ void AutoencoderFitter::save() const {
                                {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
                                {"layers", a_.config.layers}, {"lr", base_lr()},
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
-                               {"optimizer", optimizer_name(a_.config.optimizer)}};
+                               {"optimizer", optimizer_name(a_.config.optimizer)},
+                               {"code_noise", a_.config.code_noise}, {"momentum", a_.config.sgd.momentum}};
   save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
 }
 
@@ -95,11 +96,20 @@ void AutoencoderFitter::load() {
       throw Error("resume from '{}': the checkpoint was fine-tuned with --optimizer {}; this run has --optimizer {}; "
                   "expected the same, or a fresh run",
                   cfg_.checkpoint.string(), made, optimizer_name(a_.config.optimizer));
+    // Noise on the code's input shapes what the code learns (semantic hashing): another is another run.
+    if (meta.contains("code_noise") && static_cast<float>(meta.at("code_noise").get<double>()) != a_.config.code_noise)
+      throw Error("resume from '{}': the checkpoint was fine-tuned with code noise {:g} (the standard deviation added "
+                  "to the code units' input); this run has {:g}; expected the same, or a fresh run",
+                  cfg_.checkpoint.string(), meta.at("code_noise").get<double>(), a_.config.code_noise);
   };
   const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "autoencoder", state(), check));
   if (a_.config.optimizer != AeOptimizer::cg && meta.contains("lr") &&
       static_cast<float>(meta.at("lr").get<double>()) != base_lr())
     notes_.push_back(fmt::format("resumed with lr {:g} (the checkpoint's {:g})", base_lr(), meta.at("lr").get<double>()));
+  if (a_.config.optimizer == AeOptimizer::sgd && meta.contains("momentum") &&
+      static_cast<float>(meta.at("momentum").get<double>()) != a_.config.sgd.momentum)
+    notes_.push_back(fmt::format("resumed with momentum {:g} (the checkpoint's {:g})", a_.config.sgd.momentum,
+                                 meta.at("momentum").get<double>()));
   epochs_done_ = meta.at("epoch").get<int>();
   best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
   ex_.set_step(meta.at("step").get<uint64_t>());

@@ -116,14 +116,17 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
   const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
   const DataSource tr = image_source(train, io::Pixels::scaled, 1), va = image_source(valid, io::Pixels::scaled, 1);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ae_{}", ::getpid());
-  auto run = [&](int epochs, bool resume, AeOptimizer opt) {
+  std::vector<std::string> notes;  // the last run's resume notes
+  auto run = [&](int epochs, bool resume, AeOptimizer opt, float lr_scale = 1.0f, float noise = 0.0f) {
     Graph g;
     // (cg with noise on the code: every evaluation of a batch must draw the same noise)
     Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 8, 2}, .batch = 20, .optimizer = opt,
-                                                .sgd = {.lr = 0.05f, .momentum = 0.9f}, .adam = {.lr = 0.01f},
-                                                .init_std = 0.3f, .code_noise = opt == AeOptimizer::cg ? 0.3f : 0.0f});
+                                                .sgd = {.lr = 0.05f * lr_scale, .momentum = 0.9f},
+                                                .adam = {.lr = 0.01f * lr_scale}, .init_std = 0.3f,
+                                                .code_noise = opt == AeOptimizer::cg ? 0.3f : noise});
     Executor ex(g, {.threads = 2, .seed = 3});
     AutoencoderFitter fit(a, ex, {.epochs = epochs, .eval_batch = 50, .checkpoint = dir, .resume = resume});
+    notes = fit.resume_notes();
     const auto stats = fit.fit(tr, va);
     std::vector<float> p;
     for (Tensor t : a.params()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
@@ -174,6 +177,14 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
   // A checkpoint is resumed only by the optimizer that made it, named as the
   // flag, before its state tensors (adam's do not fit sgd's) are read.
   run(2, false, AeOptimizer::sgd);
+  CHECK(notes.empty());
+  run(3, true, AeOptimizer::sgd, 0.5f);  // another rate: allowed, and said
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0] == "resumed with lr 0.025 (the checkpoint's 0.05)");
+  CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::sgd, 0.5f, 0.3f),  // other noise on the code: another run
+                       doctest::Contains("fine-tuned with code noise 0 (the standard deviation added to the code "
+                                         "units' input); this run has 0.3"),
+                       Error);
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::cg),
                        doctest::Contains("fine-tuned with --optimizer sgd; this run has --optimizer cg"), Error);
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::adam),

@@ -30,8 +30,10 @@ std::vector<float> weights(uint64_t seed) {
 }
 
 // The images of `set` misclassified by the mean over `views` binarizations
-// (io::Pixels::sampled, `seed`, epochs 0 .. views - 1), one image at a time.
-std::vector<int64_t> wrong_by_loop(const io::ImageSet& set, const std::vector<float>& w, uint64_t seed, int views) {
+// (io::Pixels::sampled, `seed`, epochs 0 .. views - 1), one image at a time;
+// the class each was given to `given` when asked.
+std::vector<int64_t> wrong_by_loop(const io::ImageSet& set, const std::vector<float>& w, uint64_t seed, int views,
+                                   std::vector<int>* given = nullptr) {
   std::vector<int64_t> wrong;
   std::vector<float> x(kPixels);
   for (int64_t i = 0; i < set.count; ++i) {
@@ -49,7 +51,10 @@ std::vector<int64_t> wrong_by_loop(const io::ImageSet& set, const std::vector<fl
     int64_t best = 0;
     for (int64_t c = 1; c < kClasses; ++c)
       if (mean[c] > mean[best]) best = c;
-    if (best != set.labels[i]) wrong.push_back(i);
+    if (best != set.labels[i]) {
+      wrong.push_back(i);
+      if (given) given->push_back(static_cast<int>(best));
+    }
   }
   return wrong;
 }
@@ -75,9 +80,11 @@ TEST_CASE("evaluate: classification over sampled binarizations equals a plain lo
   for (int n : {1, 4, 25}) {
     CAPTURE(n);
     std::vector<int64_t> wrong;
-    const double err = classification_error_over_views(ex, net.x, net.logits, views, n, &wrong);
-    const std::vector<int64_t> expected = wrong_by_loop(set, w, seed, n);
+    std::vector<int> given, expected_given;
+    const double err = classification_error_over_views(ex, net.x, net.logits, views, n, &wrong, &given);
+    const std::vector<int64_t> expected = wrong_by_loop(set, w, seed, n, &expected_given);
     CHECK(wrong == expected);
+    CHECK(given == expected_given);  // the class each wrong image was given, in the same order
     CHECK(err == doctest::Approx(100.0 * static_cast<double>(expected.size()) / 90.0));
   }
   // The views matter: one binarization and the mean over 25 misclassify different images.
