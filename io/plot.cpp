@@ -95,7 +95,7 @@ std::vector<double> log_ticks(double lo, double hi) {
 // The legend's entries: a row of them, wrapped where the next would pass
 // the frame's right edge.
 constexpr double kLegendRow = 14;
-constexpr double kMinFrameH = 60;  // the frame's least height, however long the legend
+
 double legend_entry(const Series& s) { return 34 + 6.0 * static_cast<double>(s.label.size()); }
 
 bool has_rings(const Panel& p) {
@@ -120,19 +120,24 @@ int legend_rows(const Panel& p, double w) {
   return rows;
 }
 
-void draw_panel(std::string& svg, const Panel& p, double ox, double oy) {
+// The room a panel's legend needs above the frame beyond its two rows.
+double legend_extra(const Panel& p) {
+  return kLegendRow * std::max(0, legend_rows(p, kPanelW - kLeft - kRight) - 2);
+}
+
+// A panel whose frame starts `extra` below the usual (room for the longest
+// legend of the plot's panels, so that their frames line up) and keeps its
+// height: a long legend makes the plot taller, never the frame smaller.
+void draw_panel(std::string& svg, const Panel& p, double ox, double oy, double extra) {
   const double w = kPanelW - kLeft - kRight;
-  // Room above the frame for two legend rows; more push the frame down.
-  const double extra = std::min(kLegendRow * std::max(0, legend_rows(p, w) - 2),
-                                kPanelH - kTop - kBottom - kMinFrameH);  // past that the legend overlaps
-  const double h = kPanelH - kTop - kBottom - extra;
+  const double h = kPanelH - kTop - kBottom;
   const double fx = ox + kLeft, fy = oy + kTop + extra;  // the frame's top left corner
   svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="14" text-anchor="middle">{}</text>)~" "\n",
                      ox + kLeft + w / 2, oy + 20, xml_escaped(p.title));
   svg += fmt::format(R"~(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="none" stroke="#444"/>)~" "\n",
                      fx, fy, w, h);
   svg += fmt::format(R"~(<text x="{:.1f}" y="{:.1f}" font-size="12" text-anchor="middle">{}</text>)~" "\n",
-                     fx + w / 2, oy + kPanelH - 8, xml_escaped(p.x_label + (p.log_x ? " (log scale)" : "")));
+                     fx + w / 2, oy + extra + kPanelH - 8, xml_escaped(p.x_label + (p.log_x ? " (log scale)" : "")));
   svg += fmt::format(R"~(<text transform="translate({:.1f},{:.1f}) rotate(-90)" font-size="12" text-anchor="middle">{}</text>)~" "\n",
                      ox + 14, fy + h / 2, xml_escaped(p.y_label + (p.log_y ? " (log scale)" : "")));
   std::vector<std::vector<Point>> points;
@@ -252,7 +257,10 @@ void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> pa
         throw Error("{}: series '{}' of panel '{}' has {} x values and {} y values; expected as many of each",
                     path.string(), s.label, p.title, s.x.size(), s.y.size());
   const double top = title.empty() ? 0.0 : 30.0;
-  const double width = kPanelW * static_cast<double>(std::max<size_t>(panels.size(), 1)), height = kPanelH + top;
+  double extra = 0;  // the longest legend's rows beyond two, above every frame
+  for (const Panel& p : panels) extra = std::max(extra, legend_extra(p));
+  const double width = kPanelW * static_cast<double>(std::max<size_t>(panels.size(), 1)),
+               height = kPanelH + extra + top;
   std::string svg = fmt::format(
       R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" viewBox="0 0 {0:.0f} {1:.0f}" font-family="Helvetica, Arial, sans-serif">)~"
       "\n"
@@ -261,7 +269,7 @@ void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> pa
   if (!title.empty())
     svg += fmt::format(R"~(<text x="{:.1f}" y="22" font-size="16" font-weight="bold" text-anchor="middle">{}</text>)~" "\n",
                        width / 2, xml_escaped(title));
-  for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, panels[i], kPanelW * static_cast<double>(i), top);
+  for (size_t i = 0; i < panels.size(); ++i) draw_panel(svg, panels[i], kPanelW * static_cast<double>(i), top, extra);
   svg += "</svg>\n";
   write_atomically(path, {std::span<const char>(svg.data(), svg.size())});
 }

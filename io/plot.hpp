@@ -30,7 +30,8 @@ struct Panel {
 };
 
 // Writes `panels` left to right under `title` to "<path>.tmp" and renames it
-// onto `path`. A panel without a point to draw says so in its frame. An
+// onto `path`. A legend longer than two rows makes the plot taller (every
+// panel's frame moves down by the same, so that they line up). A panel without a point to draw says so in its frame. An
 // ebm::Error names the path when it cannot be written, and the series when
 // its x and y differ in length.
 void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> panels, std::string_view title = {});

@@ -158,12 +158,18 @@ TEST_CASE("io/write_svg_plot: a legend of many rows pushes the frame down instea
     tops.push_back(frame_top);
   }
   CHECK(tops[1] == tops[0] + 6 * 14);  // two rows fit above the frame; eight labels this long take a row each
-  io::Panel many{"P", "x", "y"};  // far more rows than fit: the frame keeps a height
+  // Far more rows: the frame keeps its height, and the plot grows; beside
+  // it, a panel with a short legend has its frame at the same height.
+  io::Panel many{"P", "x", "y"}, few{"Q", "x", "y", {{"one", {0, 1}, {0, 1}}}};
   for (int k = 0; k < 40; ++k) many.series.push_back({"a rather long series label " + std::to_string(k), {0, 1}, {0, 1}});
-  io::write_svg_plot(dir / "many.svg", std::span(&many, 1));
+  const io::Panel both[] = {many, few};
+  io::write_svg_plot(dir / "many.svg", both);
   const std::string svg = slurp(dir / "many.svg");
-  const size_t r = svg.find("<rect x=\"");
-  CHECK(std::stod(svg.substr(svg.find("height=\"", r) + 8)) >= 60);
+  const size_t r = svg.find("<rect x=\""), r2 = svg.find("<rect x=\"", r + 1);
+  REQUIRE(r2 != std::string::npos);
+  CHECK(std::stod(svg.substr(svg.find("height=\"", r) + 8)) == 192);  // 300 less the margins
+  CHECK(std::stod(svg.substr(svg.find("y=\"", r) + 3)) == std::stod(svg.substr(svg.find("y=\"", r2) + 3)));
+  CHECK(std::stod(svg.substr(svg.find("height=\"") + 8)) == 300 + 38 * 14);  // the plot: 38 more legend rows
 }
 
 TEST_CASE("io/write_svg_plot: a scatter series draws a dot for every point and no line") {
