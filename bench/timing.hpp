@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "graph/executor.hpp"
+
 namespace bench {
 
 using Clock = std::chrono::steady_clock;
@@ -24,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 // The benches take no options but those in `flags` (a flag followed by its
 // value when it ends in '=', given as `--flag V` or `--flag=V`): --help or
 // -h prints `about` and exits; any other argument, or a valued flag without
-// its value, is refused (exit 2) rather than ignored by a run of minutes.
-// Internal flags (a child process's) are passed in `flags` too.
+// its value, is refused (exit 2) rather than ignored by a run of minutes, as
+// is a bad EBM_GEMM. Internal flags (a child process's) are passed in `flags` too.
 inline void command_line(int argc, char** argv, std::string_view about,
                          std::initializer_list<std::string_view> flags = {}) {
   for (int i = 1; i < argc; ++i) {
@@ -53,6 +55,12 @@ inline void command_line(int argc, char** argv, std::string_view about,
       fmt::print(stderr, "{}: unknown argument '{}'; see --help\n", argv[0], a);
       std::exit(2);
     }
+  }
+  try {  // a bad EBM_GEMM is refused here, as the samples refuse it, not aborted on later
+    (void)ebm::default_gemm_backend();
+  } catch (const ebm::Error& e) {
+    fmt::print(stderr, "{}: {}\n", argv[0], e.what());
+    std::exit(2);
   }
 }
 

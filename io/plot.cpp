@@ -111,12 +111,12 @@ Series rings_entry(const Panel& p) { return {.label = p.rings_label}; }
 int legend_rows(const Panel& p, double w) {
   int rows = p.series.empty() ? 0 : 1;
   double lx = 0;
-  std::vector<Series> entries(p.series.begin(), p.series.end());
-  if (has_rings(p)) entries.push_back(rings_entry(p));
-  for (const Series& s : entries) {
-    if (lx > 0 && lx + legend_entry(s) > w) lx = 0, ++rows;
-    lx += legend_entry(s);
-  }
+  auto place = [&](double entry) {
+    if (lx > 0 && lx + entry > w) lx = 0, ++rows;
+    lx += entry;
+  };
+  for (const Series& s : p.series) place(legend_entry(s));
+  if (has_rings(p)) place(legend_entry(rings_entry(p)));
   return rows;
 }
 

@@ -24,7 +24,7 @@ struct Panel {
   std::string title = {}, x_label = {}, y_label = {};
   std::vector<Series> series = {};
   bool log_y = false;                // a log scale (points at or below zero are left out)
-  std::vector<double> marks_x = {};  // vertical dotted lines, such as the epoch a run kept
+  std::vector<double> marks_x = {};  // vertical dotted lines across the frame at these x
   bool log_x = false;                // x on a log scale (points at or below zero are left out)
   std::string rings_label = {};      // the legend's entry for the series' rings, when any is drawn
 };

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/batch.hpp"
+#include "models/checkpoint_meta.hpp"
 
 namespace ebm {
 
@@ -71,45 +72,53 @@ std::vector<NamedTensor> AutoencoderFitter::state() const {
   return s;
 }
 
+// The weight decay of the optimizer in use.
+float AutoencoderFitter::weight_decay() const {
+  switch (a_.config.optimizer) {
+    case AeOptimizer::sgd: return a_.config.sgd.weight_decay;
+    case AeOptimizer::adam: return a_.config.adam.weight_decay;
+    case AeOptimizer::cg: return a_.config.cg_weight_decay;
+  }
+  return 0.0f;
+}
+
 void AutoencoderFitter::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},     {"step", ex_.step()},         {"seed", ex_.options().seed},
                                {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
-                               {"layers", a_.config.layers}, {"lr", base_lr()},
+                               {"layers", a_.config.layers}, {"lr", base_lr()},        {"lr_decay", cfg_.lr_decay},
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"optimizer", optimizer_name(a_.config.optimizer)},
-                               {"code_noise", a_.config.code_noise}, {"momentum", a_.config.sgd.momentum}};
+                               {"code_noise", a_.config.code_noise}, {"momentum", a_.config.sgd.momentum},
+                               {"weight_decay", weight_decay()},     {"run", cfg_.run_settings}};
   save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
 }
 
 void AutoencoderFitter::load() {
   // Checked before any tensor is read (an optimizer's state tensors would
   // not fit another's), so a refused checkpoint leaves the net as it was.
+  nlohmann::json meta;
+  std::vector<std::string> notes;
   auto check = [&](const std::string& text) {
-    const auto meta = nlohmann::json::parse(text);
+    meta = nlohmann::json::parse(text);
     if (meta.at("seed") != ex_.options().seed || meta.at("data_seed") != cfg_.data_seed)
       throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
                   cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
                   cfg_.data_seed);
-    // (checkpoints from before cg was built do not say: sgd or adam, whose state tensors must then match)
-    if (const std::string made = meta.value("optimizer", "");
-        !made.empty() && made != optimizer_name(a_.config.optimizer))
-      throw Error("resume from '{}': the checkpoint was fine-tuned with --optimizer {}; this run has --optimizer {}; "
-                  "expected the same, or a fresh run",
-                  cfg_.checkpoint.string(), made, optimizer_name(a_.config.optimizer));
+    ResumeCheck c(meta, cfg_.checkpoint.string());
+    c.same_run(cfg_.run_settings);  // the caller's flags first: they name what changed
+    c.same("optimizer", optimizer_name(a_.config.optimizer), "--optimizer");
     // Noise on the code's input shapes what the code learns (semantic hashing): another is another run.
-    if (meta.contains("code_noise") && static_cast<float>(meta.at("code_noise").get<double>()) != a_.config.code_noise)
-      throw Error("resume from '{}': the checkpoint was fine-tuned with code noise {:g} (the standard deviation added "
-                  "to the code units' input); this run has {:g}; expected the same, or a fresh run",
-                  cfg_.checkpoint.string(), meta.at("code_noise").get<double>(), a_.config.code_noise);
+    c.same("code_noise", a_.config.code_noise, "code noise (the standard deviation added to the code units' input)");
+    if (a_.config.optimizer != AeOptimizer::cg) {  // cg's line searches choose their own steps
+      c.noted("lr", base_lr(), "lr");
+      c.noted("lr_decay", cfg_.lr_decay, "lr decay");
+    }
+    if (a_.config.optimizer == AeOptimizer::sgd) c.noted("momentum", a_.config.sgd.momentum, "momentum");
+    c.noted("weight_decay", weight_decay(), "weight decay");  // this run's, as the momentum: said
+    notes = c.notes();
   };
-  const auto meta = nlohmann::json::parse(load_checkpoint(cfg_.checkpoint, "autoencoder", state(), check));
-  if (a_.config.optimizer != AeOptimizer::cg && meta.contains("lr") &&
-      static_cast<float>(meta.at("lr").get<double>()) != base_lr())
-    notes_.push_back(fmt::format("resumed with lr {:g} (the checkpoint's {:g})", base_lr(), meta.at("lr").get<double>()));
-  if (a_.config.optimizer == AeOptimizer::sgd && meta.contains("momentum") &&
-      static_cast<float>(meta.at("momentum").get<double>()) != a_.config.sgd.momentum)
-    notes_.push_back(fmt::format("resumed with momentum {:g} (the checkpoint's {:g})", a_.config.sgd.momentum,
-                                 meta.at("momentum").get<double>()));
+  load_checkpoint(cfg_.checkpoint, "autoencoder", state(), check);
+  notes_ = std::move(notes);
   epochs_done_ = meta.at("epoch").get<int>();
   best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
   ex_.set_step(meta.at("step").get<uint64_t>());

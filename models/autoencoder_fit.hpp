@@ -70,6 +70,7 @@ class AutoencoderFitter {
   void save() const;
   void load();
   float base_lr() const;
+  float weight_decay() const;
   // cg: the line searches on the batch in x, which is fed to the net; the
   // loss before them.
   double cg_batch(std::span<const float> x, AutoencoderEpoch& s);

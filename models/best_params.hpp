@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <string>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -27,6 +29,10 @@ struct EpochFitConfig {
   bool resume = false;               // continue from `checkpoint` if one was saved
   bool keep_best = true;             // false: end with the last epoch's weights
   bool validate = true;              // false: no validation error per epoch
+  // The program's flags that shape the data or the model (e.g.
+  // {"--validation", "10000"}): saved with the checkpoint, and a resume with
+  // another value is refused, naming the flag.
+  std::map<std::string, std::string> run_settings = {};
 };
 
 class BestParams {

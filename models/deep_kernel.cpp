@@ -9,6 +9,7 @@
 #include "autodiff/grad.hpp"
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
+#include "models/checkpoint_meta.hpp"
 #include "models/dbn.hpp"
 #include "models/gp.hpp"
 
@@ -144,12 +145,8 @@ void DeepKernelFitter::load() {
   if (meta.at("seed") != ex_.options().seed)
     throw Error("resume from '{}': the checkpoint was made with seed {}; this run has {}", where,
                 meta.at("seed").dump(), ex_.options().seed);
-  if (meta.contains("run"))  // the caller's flags first: they say what changed the points
-    for (const auto& [flag, value] : cfg_.run_settings)
-      if (const auto& saved = meta.at("run"); saved.contains(flag) && saved.at(flag) != value)
-        throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}; expected the same (a resume "
-                    "continues the run as it was made)",
-                    where, flag, saved.at(flag).get<std::string>(), value);
+  ResumeCheck c(meta, where);
+  c.same_run(cfg_.run_settings);  // the caller's flags before the points they chose
   if (meta.at("layers") != nlohmann::json(k_.config.layers) || meta.at("points") != k_.config.points)
     throw Error("resume from '{}': the checkpoint is of a net {} fitted on {} points; this run's is {} on {}", where,
                 meta.at("layers").dump(), meta.at("points").dump(), nlohmann::json(k_.config.layers).dump(),
@@ -158,10 +155,11 @@ void DeepKernelFitter::load() {
     throw Error("resume from '{}': the checkpoint was fitted on other points, targets or validation points (data "
                 "fingerprint {}, this run's {:016x}); expected the same data as the run it continues", where,
                 meta.at("data").dump(), data_);
-  const std::string optimizer = meta.value("optimizer", "adam"), ours = k_.config.cg ? "cg" : "adam";
-  if (optimizer != ours)
-    throw Error("resume from '{}': the checkpoint was fine-tuned with --optimizer {}; this run has --optimizer {}; "
-                "expected the same, or a fresh run",
+  // (checkpoints from before cg was built do not say: they are adam's)
+  if (const std::string optimizer = meta.value("optimizer", "adam"), ours = k_.config.cg ? "cg" : "adam";
+      optimizer != ours)
+    throw Error("resume from '{}': the checkpoint has --optimizer {}; this run has {}; expected the same, or a fresh "
+                "run",
                 where, optimizer, ours);
   if (meta.value("ard", false) != k_.config.ard)
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
@@ -172,12 +170,11 @@ void DeepKernelFitter::load() {
   steps_done_ = meta.at("step").get<int>();
   best_.set_record(meta.at("best_step").get<int>(), meta.at("best_valid_rmse").get<double>());
   ex_.set_step(meta.at("executor_step").get<uint64_t>());
-  auto note = [&](const char* key, float now) {
-    if (!k_.config.cg && meta.contains(key) && static_cast<float>(meta.at(key).get<double>()) != now)
-      notes_.push_back(fmt::format("resumed with {} {:g} (the checkpoint's {:g})", key, now, meta.at(key).get<double>()));
-  };
-  note("lr", k_.config.adam.lr);
-  note("hyper_lr", k_.config.hyper_adam.lr);
+  if (!k_.config.cg) {  // cg's line searches choose their own steps
+    c.noted("lr", k_.config.adam.lr, "lr");
+    c.noted("hyper_lr", k_.config.hyper_adam.lr, "hyper-parameters' lr");
+  }
+  notes_ = c.notes();
 }
 
 double DeepKernelFitter::valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,

@@ -90,7 +90,7 @@ struct DeepKernelFitConfig {
   bool resume = false;               // continue from `checkpoint` if one was saved
   // The program's flags that choose the points (e.g. {"--labelled", "90"}):
   // saved with the checkpoint, and a resume with another value is refused,
-  // naming the flag, before the other checks.
+  // naming the flag, before the points themselves are compared.
   std::map<std::string, std::string> run_settings = {};
 };
 

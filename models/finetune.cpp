@@ -53,7 +53,7 @@ void Finetuner::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},   {"step", ex_.step()},      {"seed", ex_.options().seed},
                                {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
                                {"layers", c_.layers}, {"lr", c_.lr}, {"lr_decay", cfg_.lr_decay},
-                               {"batch", c_.x.shape().rows}};
+                               {"batch", c_.x.shape().rows}, {"run", cfg_.run_settings}};
   save_checkpoint(cfg_.checkpoint, "classifier", state(), meta.dump());
 }
 
@@ -74,6 +74,7 @@ void Finetuner::load() {
       throw Error("resume from '{}': the checkpoint was trained with batches of {}; this run has {}; expected the "
                   "same batch, or a fresh run",
                   where, meta_count(meta, "batch", where), c_.x.shape().rows);
+    ResumeCheck(meta, where).same_run(cfg_.run_settings);
     for (const char* key : {"epoch", "step", "best_epoch"}) meta_count(meta, key, where);
     meta_number(meta, "best_error", where);
   };

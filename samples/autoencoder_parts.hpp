@@ -211,7 +211,8 @@ struct FitResult {
 inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const AeOptions& o, float lr, bool resume,
                           const std::string& what, Summary& sum) {
   AutoencoderFitter fit(a, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
-                                .checkpoint = o.output + "/" + what, .resume = resume});
+                                .checkpoint = o.output + "/" + what, .resume = resume,
+                                .run_settings = t.run_settings});
   const int resumed = fit.epochs_done();
   for (const std::string& n : fit.resume_notes()) fmt::print("{}: {}\n", what, n);
   if (resumed > o.finetune_epochs)

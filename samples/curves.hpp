@@ -30,7 +30,7 @@ inline io::Series csv_series(const CsvColumns& c, const std::string& x, const st
     for (size_t i = 0; i < s.y.size(); ++i) {
       const double d = i < ps->second.size() ? ps->second[i] : std::nan("");
       if (d == 0.0 || !std::isfinite(d)) ++undivided;
-      s.y[i] = d == 0.0 ? std::nan("") : s.y[i] / d;
+      s.y[i] = d == 0.0 || !std::isfinite(d) ? std::nan("") : s.y[i] / d;
     }
   if (undivided > 0)
     s.label += undivided == s.y.size() ? fmt::format(" (not drawn: {} 0 or missing)", per)

@@ -126,6 +126,10 @@ struct Options {
     if (refit && finetune == "none") throw Error("--refit: there is no fine-tuning to refit; expected --finetune backprop or updown");
     if (app.count("--finetune-epochs") > 0 && finetune == "none")
       throw Error("--finetune-epochs: there is no fine-tuning to run; expected --finetune backprop or updown");
+    if (const std::string f = samples::given_flags(app, {"--finetune-lr", "--finetune-lr-decay",
+                                                         "--finetune-weight-decay", "--baseline"});
+        finetune_epochs == 0 && !f.empty())
+      throw Error("{}: they set the fine-tuning, which --finetune-epochs 0 skips; expected one or the other", f);
     if ((refit_epochs > 0 || refit_lr > 0.0f) && !refit)
       throw Error("--refit-epochs, --refit-lr: they set up-down's refit; expected --refit too");
     if (const std::string f = samples::given_flags(app, {"--ais-runs", "--ais-scale", "--bound-images"});

@@ -112,12 +112,14 @@ Autoencoder train_side_stack(Graph& g, Executor& ex, const AeOptions& o, const A
   Dbn dbn = Dbn::make(g, name + "_dbn", {.layers = layers, .seed = o.seed + seed_offset, .visible_unit = Unit::count,
                                          .top_hidden_unit = top});
   const bool resume = pretrain_stack(dbn, ex, s, t, sum, name);
+  AeTask tuned = t;  // the fine-tuning's flags: the data's, and the noise that shapes the code
+  if (code_noise > 0.0f) tuned.run_settings["--hash-noise"] = fmt::format("{:g}", code_noise);
   AutoencoderConfig cfg = autoencoder_config(s, t, layers);
   cfg.linear_code = top == Unit::gaussian;
   cfg.code_noise = code_noise;
   Autoencoder net = Autoencoder::make(g, name, cfg);
   net.init_from(dbn);
-  detail::finetune(net, ex, t, s, cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr, resume,
+  detail::finetune(net, ex, tuned, s, cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr, resume,
                    name + "_finetune", sum);
   return net;
 }

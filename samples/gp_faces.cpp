@@ -265,7 +265,9 @@ io::Panel finetune_panel(const Options& o, const std::vector<std::pair<std::stri
 void write_pictures(const Options& o, const Labelled& d, const std::vector<std::pair<std::string, const GpResult*>>& methods,
                     const std::vector<float>& shown) {
   std::vector<io::Panel> panels;
-  const bool tuned = o.finetune_steps > 0;  // else "fine-tuned" is the DBN's kernel as it was: not drawn again
+  // With no step nothing was fine-tuned: "fine-tuned" would be the kernel at
+  // its start (the DBN's features under the fitter's first hyper-parameters).
+  const bool tuned = o.finetune_steps > 0;
   for (const auto& [label, r] : methods) {  // a panel each: their clouds would hide one another
     if (!tuned && label == "fine-tuned") continue;
     io::Panel scatter{fmt::format("{}: test RMSE {:.1f}", label, r->rmse), "true angle (degrees)",

@@ -277,13 +277,12 @@ int run(const Options& o) {
   for (const EpochStats& e : epochs) seconds += e.seconds;
   // The label counts the epochs the model holds; the seconds are this run's.
   const int held = fit.epochs_done(), here = static_cast<int>(epochs.size());
-  sum.add(fmt::format("train: {} epoch{} of {}{}", held, held == 1 ? "" : "s", o.method,
-                      here > 0 && here < held ? fmt::format(" ({} in this run)", here) : std::string()),
-          seconds,
-          o.epochs == 0       ? std::string("not trained (0 epochs)")
-          : epochs.empty()    ? fmt::format("resumed from the checkpoint ({} epochs done)", fit.epochs_done())
-                              : fmt::format("recon error {:.3f}, free-energy gap {:.2f}", epochs.back().recon_error,
-                                            epochs.back().fe_gap));
+  sum.add(fmt::format("train: {} epoch{} of {}", held, held == 1 ? "" : "s", o.method), seconds,
+          held == 0        ? std::string("not trained (0 epochs)")
+          : epochs.empty() ? std::string("as the checkpoint holds it (no epoch trained in this run)")
+                           : fmt::format("recon error {:.3f}, free-energy gap {:.2f}{}", epochs.back().recon_error,
+                                         epochs.back().fe_gap,
+                                         here < held ? fmt::format(" ({} epochs in this run)", here) : std::string()));
   if (!epochs.empty()) {  // the last epoch's monitors, for scripts (a resumed run: its own epochs' seconds)
     const EpochStats& last = epochs.back();
     samples::result("epoch", last.epoch);

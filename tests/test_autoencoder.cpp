@@ -182,13 +182,13 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
   REQUIRE(notes.size() == 1);
   CHECK(notes[0] == "resumed with lr 0.025 (the checkpoint's 0.05)");
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::sgd, 0.5f, 0.3f),  // other noise on the code: another run
-                       doctest::Contains("fine-tuned with code noise 0 (the standard deviation added to the code "
-                                         "units' input); this run has 0.3"),
+                       doctest::Contains("the checkpoint has code noise (the standard deviation added to the code "
+                                         "units' input) 0; this run has 0.3"),
                        Error);
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::cg),
-                       doctest::Contains("fine-tuned with --optimizer sgd; this run has --optimizer cg"), Error);
+                       doctest::Contains("the checkpoint has --optimizer sgd; this run has cg"), Error);
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::adam),
-                       doctest::Contains("fine-tuned with --optimizer sgd; this run has --optimizer adam"), Error);
+                       doctest::Contains("the checkpoint has --optimizer sgd; this run has adam"), Error);
   std::filesystem::remove_all(dir);
 }
 
@@ -280,6 +280,10 @@ TEST_CASE("autoencoder/fit: a resumed run takes this run's momentum and weight d
                                                   .adam = {.lr = 0.01f, .weight_decay = wd}});
       Executor ex(g, {.threads = 1, .seed = 3});
       AutoencoderFitter fit(a, ex, {.epochs = wd > 0 ? 2 : 1, .eval_batch = 20, .checkpoint = dir, .resume = wd > 0});
+      if (wd > 0) {  // and said
+        const std::vector<std::string>& n = fit.resume_notes();
+        CHECK(std::ranges::find(n, "resumed with weight decay 0.02 (the checkpoint's 0)") != n.end());
+      }
       for (Tensor h : a.opt.hyper) {
         CHECK(g.value(h)[opt == AeOptimizer::adam ? 4 : 2] == wd);
         if (opt == AeOptimizer::sgd) CHECK(g.value(h)[1] == (wd > 0 ? 0.5f : 0.9f));
