@@ -60,6 +60,7 @@ void Finetuner::save() const {
 void Finetuner::load() {
   const std::string where = cfg_.checkpoint.string();
   nlohmann::json meta;
+  std::vector<std::string> notes;
   // Checked before any tensor is read, so a refused checkpoint leaves the
   // net as it was.
   auto check = [&](const std::string& text) {
@@ -74,18 +75,16 @@ void Finetuner::load() {
       throw Error("resume from '{}': the checkpoint was trained with batches of {}; this run has {}; expected the "
                   "same batch, or a fresh run",
                   where, meta_count(meta, "batch", where), c_.x.shape().rows);
-    ResumeCheck(meta, where).same_run(cfg_.run_settings);
+    ResumeCheck c(meta, where);
+    c.same_run(cfg_.run_settings);
     for (const char* key : {"epoch", "step", "best_epoch"}) meta_count(meta, key, where);
     meta_number(meta, "best_error", where);
+    c.noted("lr", c_.lr, "lr");
+    c.noted("lr_decay", cfg_.lr_decay, "lr_decay");
+    notes = c.notes();
   };
   load_checkpoint(cfg_.checkpoint, "classifier", state(), check);
-  auto note = [&](const char* key, float now) {
-    if (meta.contains(key) && static_cast<float>(meta_number(meta, key, where)) != now)
-      notes_.push_back(fmt::format("{}: resumed with {} {:g} (the checkpoint's {:g})", c_.name, key, now,
-                                   meta_number(meta, key, where)));
-  };
-  note("lr", c_.lr);
-  note("lr_decay", cfg_.lr_decay);
+  for (const std::string& n : notes) notes_.push_back(fmt::format("{}: {}", c_.name, n));
   epochs_done_ = static_cast<int>(meta_count(meta, "epoch", where));
   best_.set_record(static_cast<int>(meta_count(meta, "best_epoch", where)), meta_number(meta, "best_error", where));
   ex_.set_step(meta_count(meta, "step", where));
