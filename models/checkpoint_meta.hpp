@@ -40,7 +40,7 @@ inline double meta_number(const nlohmann::json& meta, const char* key, std::stri
 
 // A setting's value as a user would write it (a float without double's digits).
 inline std::string meta_shown(const nlohmann::json& v) {
-  if (v.is_number_float()) return fmt::format("{:g}", v.get<float>());
+  if (v.is_number_float()) return fmt::format("{}", v.get<float>());
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
 }

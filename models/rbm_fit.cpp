@@ -156,13 +156,6 @@ nlohmann::json training_settings(const CdConfig& c, const RbmFitConfig& f, uint6
   return s;
 }
 
-// A setting's value as a user would write it (a float without double's digits).
-std::string shown(const nlohmann::json& v) {
-  if (v.is_number_float()) return fmt::format("{}", v.get<float>());
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
 }  // namespace
 
 int64_t pseudo_likelihood_bit(uint64_t data_seed, uint64_t epoch, int64_t row, int64_t visible) {
@@ -192,7 +185,7 @@ void RbmFitter::load() {
       } else if (saved.at(key) != want) {
         throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}; expected the same (a resume "
                     "continues the run as it was made; only the number of epochs and the learning rate may change)",
-                    where, key, shown(saved.at(key)), shown(want));
+                    where, key, meta_shown(saved.at(key)), meta_shown(want));
       }
     };
     const nlohmann::json want = training_settings(t_.config, cfg_, ex_.options().seed);
@@ -218,7 +211,7 @@ void RbmFitter::load() {
     epoch = static_cast<int>(meta_count(meta, "epoch", where));
     step = meta_count(meta, "step", where);
     if (meta.contains("lr") && meta.at("lr") != nlohmann::json(t_.config.lr))
-      notes.push_back(fmt::format("resumed with lr {} (checkpoint: {})", t_.config.lr, shown(meta.at("lr"))));
+      notes.push_back(fmt::format("resumed with lr {} (checkpoint: {})", t_.config.lr, meta_shown(meta.at("lr"))));
   };
   load_checkpoint(cfg_.checkpoint, m_.kind, state(), check);
   if (!unknown.empty())
