@@ -98,10 +98,15 @@ constexpr double kLegendRow = 14;
 
 double legend_entry(const Series& s) { return 34 + 6.0 * static_cast<double>(s.label.size()); }
 
+// Whether a ring is drawn: some series has a point at one of its rings_x
+// (a ring whose point is missing or not finite draws nothing, and then
+// neither does its legend entry).
 bool has_rings(const Panel& p) {
   if (p.rings_label.empty()) return false;
   for (const Series& s : p.series)
-    if (!s.rings_x.empty()) return true;
+    for (double r : s.rings_x)
+      for (const Point& q : drawn_points(p, s))
+        if (q.x == scaled(r, p.log_x)) return true;
   return false;
 }
 

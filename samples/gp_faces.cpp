@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <utility>
 
 #include "models/deep_kernel.hpp"
 #include "models/gp.hpp"
@@ -225,10 +226,18 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
   Csv csv(o.output + "/" + what + ".csv", "step,seconds,nll_per_point,length,signal_sd,noise_sd,valid_rmse,test_rmse,best",
           done > 0);
   csv.keep_rows_through(done);
-  if (done > 0) bar.resumed(std::min(done, o.finetune_steps));
+  // fit() reads the checkpoint (and may refuse it) before its first step: the
+  // bar counts the saved steps silently, and the resume's notes come first.
+  if (done > 0) bar.counted_before(std::min(done, o.finetune_steps));
+  bool noted = false;
+  auto say_notes = [&] {
+    if (!std::exchange(noted, true))
+      for (const std::string& note : fit.resume_notes()) bar.print_above(stdout, fmt::format("{}: {}", what, note));
+  };
   const size_t split = static_cast<size_t>(fitted * d.dim);
   fit.fit(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split), cy.subspan(static_cast<size_t>(fitted)),
           [&](const DeepKernelEval& e) {
+            say_notes();
             const double test = evaluate(e.hyper).rmse;  // drawn in the curve, never used to choose
             csv.row("{},{:.3f},{:.5f},{:.5g},{:.5g},{:.5g},{:.4f},{:.4f},{:d}", e.step, e.seconds, e.nll,
                     std::exp(e.hyper.log_length), std::exp(e.hyper.log_signal), std::exp(e.hyper.log_noise),
@@ -236,7 +245,7 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
             bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, validation RMSE {:.2f}{}", e.nll, e.valid_rmse,
                                            e.best ? " *" : ""));
           });
-  for (const std::string& note : fit.resume_notes()) fmt::print("{}: {}\n", what, note);
+  say_notes();  // (a resume with every step done calls back no step)
   const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
   sum.add(what, bar.seconds(),
           fitted < n ? fmt::format("test RMSE {:.2f} degrees, step {} of {} chosen on validation ({})", tuned.rmse,

@@ -47,9 +47,14 @@ class Progress {
   // epochs): they count towards the bar but not towards the rate the ETA
   // extrapolates. Restarts the clock and draws the line.
   void resumed(int64_t done, const std::string& note = "resumed from the checkpoint") {
+    counted_before(done);
+    update(done, note);
+  }
+  // The same without drawing: for a phase whose checkpoint is read (and
+  // may be refused) only once it starts, so no line says "resumed" first.
+  void counted_before(int64_t done) {
     start_ = done;
     t0_ = std::chrono::steady_clock::now();
-    update(done, note);
   }
   // A line of its own on `to` (stdout or stderr), above the live line,
   // which is then drawn again.

@@ -62,6 +62,8 @@ for change in "s/--per-image 10/--per-image 9/" "s/--test-per-image 2/--test-per
   [ "$status" -ge 1 ] && [ "$status" -le 125 ] || fail "resumed with $flag changed: exit status $status, not a refusal"
   grep -q -- "the checkpoint has $flag = .*; this run has" "$out/log5" ||
     { cat "$out/log5"; fail "the refused resume does not name $flag"; }
+  ! grep -q "^finetune .*resumed from the checkpoint" "$out/log5" ||
+    { cat "$out/log5"; fail "the refused resume drew the fine-tuning's progress line as resumed first"; }
   cmp -s "$out/finetune.csv" "$out/finetune_before.csv" || fail "finetune.csv: the refused resume changed it"
 done
 # Resumed with another fine-tuning rate: allowed, and said.

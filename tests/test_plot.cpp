@@ -206,6 +206,14 @@ TEST_CASE("io/write_svg_plot: a ringed point is ringed in its series' colour, th
   p.rings_label.clear();  // no label: the rings, no legend entry
   io::write_svg_plot(dir / "rings.svg", std::span(&p, 1));
   CHECK(count(slurp(dir / "rings.svg"), "r=\"5.5\"") == 2);
+  // Rings at no drawn point (an epoch not in the data, a point with no finite y): no ring, and no legend entry.
+  p.rings_label = "kept";
+  p.series[0].rings_x = {7};
+  p.series[1].y[3] = std::nan("");
+  io::write_svg_plot(dir / "rings.svg", std::span(&p, 1));
+  const std::string none = slurp(dir / "rings.svg");
+  CHECK(count(none, "r=\"5.5\"") == 0);
+  CHECK(count(none, ">kept</text>") == 0);
 }
 
 TEST_CASE("io/write_svg_plot: a log x axis spaces equal ratios equally and ticks its decades") {
