@@ -296,10 +296,14 @@ void blocked_sgemm(const Problem& p, Workspace w) {
   const Blocking<Arch> bl(p);
   if (p.m == 1 && !p.tb && !p.packed_b) return row_product<Arch>(p, bl.kc_max);
   // With few B panels to reuse a packed A over, reading A in place beats
-  // copying it: stored transposed it is already k-major; stored as rows, the
-  // kernel broadcasts from MR rows at once, worth it for one B panel.
+  // copying it: stored transposed it is already k-major, worth it for up to
+  // four vectors of columns; stored as rows, the kernel broadcasts from MR
+  // rows at once, which L1 keeps across the B panels: faster than packing
+  // for column blocks of up to 512 (1.02-1.12x on one thread, AVX-512 and
+  // AVX2, the training steps' shapes and others; 2000 columns at once read
+  // 0.97: docs/performance.md, thirty-first session). Same bits either way.
   const AForm a_form = p.ta ? (p.n <= 4 * L ? AForm::k_major : AForm::packed)
-                            : (p.n <= 2 * L ? AForm::row_major : AForm::packed);
+                            : (bl.nc_max <= 512 ? AForm::row_major : AForm::packed);
   const float* prepacked = p.packed_b;
   const bool far_b = prepacked != nullptr;
   // Zero skipping's lists go where A would be packed: depths and values,
