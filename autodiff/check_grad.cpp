@@ -39,11 +39,9 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
       w[i] = w0;
       const double num = (up - down) / (2.0 * o.eps), ad = analytic[p][i];
       const double err = std::abs(num - ad), allowed = o.atol + o.rtol * std::max(std::abs(num), std::abs(ad));
-      r.max_abs_err = std::max(r.max_abs_err, err);
-      if (err - allowed > worst_excess) {
-        worst_excess = err - allowed;
-        r.worst = fmt::format("{}[{}]: autodiff {:.6g}, numeric {:.6g}", g.label(wrt[p].id), i, ad, num);
-      }
+      auto entry = [&] { return fmt::format("{}[{}]: autodiff {:.6g}, numeric {:.6g}", g.label(wrt[p].id), i, ad, num); };
+      if (err > r.max_abs_err || r.largest.empty()) r.max_abs_err = err, r.largest = entry();
+      if (err - allowed > worst_excess || r.worst.empty()) worst_excess = err - allowed, r.worst = entry();
       if (err > allowed) r.ok = false;
     }
   }

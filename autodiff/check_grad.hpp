@@ -2,7 +2,11 @@
 // Finite differences against autodiff for any scalar loss:
 //   numeric_i = (L(w + eps e_i) - L(w - eps e_i)) / (2 eps)
 // compared with grad(). Random ops draw the same bits in every evaluation
-// (the executor's step is held fixed), so stochastic losses can be checked.
+// (the executor's step is held fixed), so a loss of reparameterised draws
+// (a Gaussian's mean + sd * noise) can be checked. A loss through Bernoulli
+// draws cannot: a nudge of eps flips samples, a step the derivative does
+// not see; nor can CD's objective, which by design passes no gradient
+// through its negative samples (test it against the textbook update).
 
 #include <span>
 #include <string>
@@ -22,7 +26,8 @@ struct CheckGradOptions {
 struct GradCheck {
   bool ok = true;
   double max_abs_err = 0.0;
-  std::string worst;  // "param[i]: autodiff a, numeric n"
+  std::string largest;  // the entry behind max_abs_err: "param[i]: autodiff a, numeric n"
+  std::string worst;    // the entry furthest over its allowance (or, when all pass, nearest it), as above
 };
 
 // wrt must be parameters (their stored values are perturbed and restored).

@@ -5,13 +5,19 @@
 
 namespace ebm {
 
+Tensor EnergyModel::sample_v(Tensor) const {
+  throw Error("EnergyModel: this model gives neither sample_v(h) nor gibbs_step(v); expected one of them (sample_v "
+              "for a model whose visible units are independent given h, gibbs_step for one whose are not)");
+}
+
 Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k) {
   if (k < 1) throw Error("gibbs_chain: k = {}; expected at least one step", k);
   Tensor v = v0;
   for (int i = 0; i < k; ++i) {
-    v = m.sample_v(m.sample_h(v));
+    v = m.gibbs_step(v);
     if (v.shape() != v0.shape())
-      throw Error("gibbs_chain: a step sample_v(sample_h(v)) turns the data's {} into {}; expected the same shape",
+      throw Error("gibbs_chain: a step gibbs_step(v) (by default sample_v(sample_h(v))) turns the data's {} into {}; "
+                  "expected the same shape",
                   v0.shape(), v.shape());
   }
   return v;

@@ -1,9 +1,17 @@
 #pragma once
 // What contrastive divergence needs from any energy-based model with a
 // visible and a hidden layer: its free energy F(v) = -log sum_h exp(-E(v, h))
-// and its two conditional samplers, all written as graph ops. A user's new
+// and a step of a Gibbs chain, all written as graph ops. A user's new
 // model implements this interface and gets Gibbs chains and CD / PCD
 // training from the library (see samples/custom_energy.cpp).
+//
+// A bipartite model (no connections within a layer: an RBM and its kin)
+// gives the two conditional samplers, and its Gibbs step is
+// sample_v(sample_h(v)). A model whose visible units depend on each other
+// given h (a semi-restricted RBM, with lateral connections) cannot sample
+// v from h alone: it overrides gibbs_step(v), which sees the chain's
+// current v (a sweep of single-site updates, say), and need not give
+// sample_v.
 
 #include <vector>
 
@@ -17,11 +25,14 @@ class EnergyModel {
   virtual ~EnergyModel() = default;
   virtual Tensor free_energy(Tensor v) const = 0;  // [B, 1]
   virtual Tensor sample_h(Tensor v) const = 0;
-  virtual Tensor sample_v(Tensor h) const = 0;
+  // v given h; by default an ebm::Error saying to give it or gibbs_step.
+  virtual Tensor sample_v(Tensor h) const;
+  // One step of the chain from v, of v's shape: sample_v(sample_h(v)) by default.
+  virtual Tensor gibbs_step(Tensor v) const { return sample_v(sample_h(v)); }
   virtual std::vector<Tensor> params() const = 0;
 };
 
-// k steps v -> h -> v from v0.
+// k steps of m.gibbs_step from v0 (v -> h -> v for a bipartite model).
 Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k);
 
 struct ContrastiveDivergence {

@@ -68,6 +68,20 @@ TEST_CASE("autodiff: check_grad passes on a composite loss that reuses values") 
   GradCheck r = check_grad(l2, wrt);
   INFO(r.worst);
   CHECK(r.ok);
+  CHECK(!r.largest.empty());
+}
+
+TEST_CASE("autodiff: check_grad fails a gradient that is wrong, naming the entry of the largest error") {
+  // sum(stop_gradient(x) x): autodiff says x, the differences 2 x, so the largest error is at the largest |x|.
+  Graph g;
+  Tensor x = g.param("x", {1, 5});
+  const std::vector<float> values = {0.5f, -3.0f, 1.0f, 2.0f, -0.25f};
+  std::ranges::copy(values, g.value(x).begin());
+  const Tensor wrt[] = {x};
+  const GradCheck r = check_grad(sum(stop_gradient(x) * x), wrt);
+  CHECK_FALSE(r.ok);
+  CHECK(r.max_abs_err == doctest::Approx(3.0).epsilon(1e-3));
+  CHECK(r.largest.starts_with("x[1]: autodiff -3"));
 }
 
 TEST_CASE("autodiff: stop_gradient and sampling pass no gradient, unused parameters get zeros") {

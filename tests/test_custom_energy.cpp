@@ -268,7 +268,7 @@ TEST_CASE("custom_energy: contrastive_divergence refuses a model's usual mistake
       {Fault::free_energy_per_unit, "free_energy(v) of the data [8, 3] has shape [8, 4]; expected [8, 1]"},
       {Fault::no_params, "the model's params() is empty"},
       {Fault::param_twice, "'m.W' is listed twice"},
-      {Fault::wrong_sample_shape, "sample_v(sample_h(v)) turns the data's [8, 3] into [8, 1]"},
+      {Fault::wrong_sample_shape, "gibbs_step(v) (by default sample_v(sample_h(v))) turns the data's [8, 3] into [8, 1]"},
   };
   for (const auto& [fault, message] : cases) {
     for (bool persistent : {false, true}) {
@@ -285,4 +285,38 @@ TEST_CASE("custom_energy: contrastive_divergence refuses a model's usual mistake
   custom::LearnedVarianceRbm model(g, "m", 3, 4, 1);
   const Tensor v = g.input("v", {8, 3});
   CHECK_NOTHROW(contrastive_divergence(FaultyModel(model, Fault::none), v, 1, true, {.lr = 0.01f}));
+}
+
+namespace {
+
+// A model whose chain is its own gibbs_step (as a semi-restricted RBM's
+// sweep would be): here a step that turns every unit on, which no
+// sample_v(sample_h(v)) of the guide's model would; or, with `step` false,
+// a model that gives neither sample_v nor gibbs_step.
+struct OwnStepModel final : EnergyModel {
+  const custom::LearnedVarianceRbm& m;
+  bool step;
+  OwnStepModel(const custom::LearnedVarianceRbm& model, bool own_step) : m(model), step(own_step) {}
+  Tensor free_energy(Tensor v) const override { return m.free_energy(v); }
+  Tensor sample_h(Tensor v) const override { return m.sample_h(v); }
+  Tensor gibbs_step(Tensor v) const override { return step ? v * 0.0f + 1.0f : EnergyModel::gibbs_step(v); }
+  std::vector<Tensor> params() const override { return m.params(); }
+};
+
+}  // namespace
+
+TEST_CASE("custom_energy: a model's own gibbs_step drives the chains, and one without a sampler is refused") {
+  for (bool persistent : {false, true}) {
+    CAPTURE(persistent);
+    Graph g;
+    custom::LearnedVarianceRbm model(g, "m", 3, 4, 1);
+    const Tensor v = g.input("v", {8, 3});
+    const ContrastiveDivergence cd = contrastive_divergence(OwnStepModel(model, true), v, 2, persistent, {.lr = 0.01f});
+    Executor ex(g, {.threads = 2});
+    const std::vector<float> data(24, 0.25f);
+    ex.run({cd.negative}, {{v, data}});
+    for (float x : ex.value(cd.negative)) CHECK(x == 1.0f);
+    CHECK_THROWS_WITH_AS(contrastive_divergence(OwnStepModel(model, false), v, 1, persistent, {.lr = 0.01f}),
+                         doctest::Contains("gives neither sample_v(h) nor gibbs_step(v)"), Error);
+  }
 }
