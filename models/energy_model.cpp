@@ -1,5 +1,8 @@
 #include "models/energy_model.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "autodiff/grad.hpp"
 #include "graph/functions.hpp"
 
@@ -21,6 +24,39 @@ Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k) {
                   v0.shape(), v.shape());
   }
   return v;
+}
+
+double exact_log_z_binary(Executor& ex, const EnergyModel& m, int visible) {
+  if (visible < 1 || visible > 24)
+    throw Error("exact_log_z_binary: {} visible units; expected 1 to 24 (2^visible vectors are enumerated)", visible);
+  const std::vector<Tensor> params = m.params();
+  if (params.empty()) throw Error("exact_log_z_binary: the model's params() is empty; expected its parameters");
+  Graph& g = *params.front().graph;
+  const int64_t all = int64_t{1} << visible, rows = std::min<int64_t>(all, 4096);
+  const Tensor v = g.input(fmt::format("exact_log_z_binary.v#{}", g.size()), {rows, visible});
+  const Tensor f = m.free_energy(v);
+  if (f.shape() != Shape{rows, 1})
+    throw Error("exact_log_z_binary: free_energy(v) of {} has shape {}; expected [{}, 1]", v.shape(), f.shape(), rows);
+  std::vector<float> batch(static_cast<size_t>(rows * visible));
+  std::vector<double> neg_f;
+  neg_f.reserve(static_cast<size_t>(all));
+  for (int64_t first = 0; first < all; first += rows) {  // 2^visible is a multiple of rows
+    for (int64_t r = 0; r < rows; ++r)
+      for (int i = 0; i < visible; ++i)
+        batch[static_cast<size_t>(r * visible + i)] = static_cast<float>(((first + r) >> i) & 1);
+    const Tensor targets[] = {f};
+    const Feed feeds[] = {{v, batch}};
+    ex.run(targets, feeds);
+    for (float x : ex.value(f)) neg_f.push_back(-static_cast<double>(x));
+  }
+  for (size_t k = 0; k < neg_f.size(); ++k)
+    if (!std::isfinite(neg_f[k]))
+      throw Error("exact_log_z_binary: the free energy of visible vector {} (bits of the index, unit 0 lowest) is {}; "
+                  "expected finite values", k, -neg_f[k]);
+  const double top = *std::max_element(neg_f.begin(), neg_f.end());
+  double sum = 0;
+  for (double x : neg_f) sum += std::exp(x - top);
+  return top + std::log(sum);
 }
 
 ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data, int k, bool persistent,

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "autodiff/optim.hpp"
+#include "graph/executor.hpp"
 #include "graph/graph.hpp"
 
 namespace ebm {
@@ -34,6 +35,14 @@ class EnergyModel {
 
 // k steps of m.gibbs_step from v0 (v -> h -> v for a bipartite model).
 Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k);
+
+// log Z = log sum_v exp(-F(v)) over all 2^visible binary visible vectors
+// (visible at most 24), F from m.free_energy run on `ex` (an executor of
+// m's graph) in batches of at most 4,096 rows, summed in double: the
+// normaliser of a small model with binary visible units, whatever its
+// hidden units or couplings, so that log p(v) = -F(v) - log Z. Adds the
+// batch's input and free energy to the graph (once per call).
+double exact_log_z_binary(Executor& ex, const EnergyModel& m, int visible);
 
 struct ContrastiveDivergence {
   Tensor objective;  // mean F(v_data) - mean F(stop_gradient(v_model)) (+ the penalty, when given)

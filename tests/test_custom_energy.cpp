@@ -14,6 +14,8 @@
 #include <doctest/doctest.h>
 
 #include "graph/executor.hpp"
+#include "graph/init.hpp"
+#include "models/exact.hpp"
 #include "samples/custom_energy_model.hpp"
 
 using namespace ebm;
@@ -319,4 +321,38 @@ TEST_CASE("custom_energy: a model's own gibbs_step drives the chains, and one wi
     CHECK_THROWS_WITH_AS(contrastive_divergence(OwnStepModel(model, false), v, 1, persistent, {.lr = 0.01f}),
                          doctest::Contains("gives neither sample_v(h) nor gibbs_step(v)"), Error);
   }
+}
+
+namespace {
+
+// An RBM seen only through the EnergyModel interface.
+struct RbmAsModel final : EnergyModel {
+  const Rbm& r;
+  explicit RbmAsModel(const Rbm& rbm) : r(rbm) {}
+  Tensor free_energy(Tensor v) const override { return r.free_energy(v); }
+  Tensor sample_h(Tensor v) const override { return r.sample_h(v); }
+  Tensor sample_v(Tensor h) const override { return r.sample_v(h); }
+  std::vector<Tensor> params() const override { return r.params(); }
+};
+
+}  // namespace
+
+TEST_CASE("custom_energy: exact_log_z_binary of any model equals the RBM's exact log Z, and refuses what it cannot do") {
+  // 13 visible units: 8,192 vectors, two batches of 4,096; binary and gaussian hidden units.
+  for (const Unit hidden : {Unit::binary, Unit::gaussian}) {
+    CAPTURE(static_cast<int>(hidden));
+    Graph g;
+    Rbm r = Rbm::make(g, "r", {.visible = 13, .hidden = 5, .hidden_unit = hidden, .init_std = 0.3f, .seed = 4});
+    fill_normal(g.value(r.b), 0.5f, 5, 1);
+    fill_normal(g.value(r.c), 0.5f, 6, 1);
+    Executor ex(g, {.threads = 2});
+    const double z = exact_log_z_binary(ex, RbmAsModel(r), 13);
+    CHECK(z == doctest::Approx(exact_log_z(r)).epsilon(1e-6));
+  }
+  Graph g;
+  Rbm r = Rbm::make(g, "r", {.visible = 3, .hidden = 2});
+  Executor ex(g, {.threads = 1});
+  CHECK_THROWS_WITH_AS(exact_log_z_binary(ex, RbmAsModel(r), 25), doctest::Contains("expected 1 to 24"), Error);
+  g.value(r.c)[1] = std::nanf("");
+  CHECK_THROWS_WITH_AS(exact_log_z_binary(ex, RbmAsModel(r), 3), doctest::Contains("expected finite values"), Error);
 }
