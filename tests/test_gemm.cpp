@@ -228,20 +228,24 @@ TEST_CASE("gemm/sgemm: a tiled run on two threads is bitwise equal to one call")
     }
 }
 
-TEST_CASE("gemm/sgemm: a narrow product (A read in place) is bitwise equal to the same columns of a wide one") {
-  // A product of at most two vectors' width reads row-major A in place
-  // instead of packing it; each C element must still sum the same products
-  // in the same order. Depths within one slab for n = 10 (whose slabs are
-  // deeper), and across slabs for n = 20.
+TEST_CASE("gemm/sgemm: a product read from A in place is bitwise equal to the same columns of one that packs A") {
+  // A row-major A is read in place when a column block has at most 512
+  // columns, and packed for wider ones (700 columns: one block of 704); each
+  // C element must sum the same products in the same order either way.
+  // Depths within one slab for n = 10 (whose slabs are deeper), and across
+  // slabs for the others; 300 and 512 columns span many B panels.
+  constexpr int64_t kWide = 700;
   for (gemm::Isa isa : supported_isas())
-    for (const auto& [n, k] : {std::pair<int64_t, int64_t>{10, 300}, {20, 300}, {20, 900}}) {
-      const Case w = make_case(100, 96, k, false, false, 1.0f, 0.0f, 0, 31);
-      std::vector<float> wide(static_cast<size_t>(100 * 96)), narrow(static_cast<size_t>(100 * n));
-      gemm::sgemm(isa, false, false, 100, 96, k, 1.0f, w.a.data(), w.lda(), w.b.data(), w.ldb(), 0.0f, wide.data(), 96);
+    for (const auto& [n, k] : {std::pair<int64_t, int64_t>{10, 300}, {20, 300}, {20, 900}, {300, 900}, {512, 500}}) {
+      const Case w = make_case(100, kWide, k, false, false, 1.0f, 0.0f, 0, 31);
+      std::vector<float> wide(static_cast<size_t>(100 * kWide)), narrow(static_cast<size_t>(100 * n));
+      gemm::sgemm(isa, false, false, 100, kWide, k, 1.0f, w.a.data(), w.lda(), w.b.data(), w.ldb(), 0.0f, wide.data(),
+                  kWide);
       gemm::sgemm(isa, false, false, 100, n, k, 1.0f, w.a.data(), w.lda(), w.b.data(), w.ldb(), 0.0f, narrow.data(), n);
       int64_t differ = 0;
       for (int64_t i = 0; i < 100; ++i)
-        for (int64_t j = 0; j < n; ++j) differ += narrow[static_cast<size_t>(i * n + j)] != wide[static_cast<size_t>(i * 96 + j)];
+        for (int64_t j = 0; j < n; ++j)
+          differ += narrow[static_cast<size_t>(i * n + j)] != wide[static_cast<size_t>(i * kWide + j)];
       INFO("isa=", gemm::isa_name(isa), " n=", n, " k=", k);
       CHECK(differ == 0);
     }
