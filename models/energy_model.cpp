@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "autodiff/grad.hpp"
+#include "graph/executor.hpp"
 #include "graph/functions.hpp"
 
 namespace ebm {

@@ -16,10 +16,11 @@
 #include <vector>
 
 #include "autodiff/optim.hpp"
-#include "graph/executor.hpp"
 #include "graph/graph.hpp"
 
 namespace ebm {
+
+class Executor;
 
 class EnergyModel {
  public:
