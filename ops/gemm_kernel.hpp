@@ -299,9 +299,10 @@ void blocked_sgemm(const Problem& p, Workspace w) {
   // copying it: stored transposed it is already k-major, worth it for up to
   // four vectors of columns; stored as rows, the kernel broadcasts from MR
   // rows at once, which L1 keeps across the B panels: faster than packing
-  // for column blocks of up to 512 (1.02-1.12x on one thread, AVX-512 and
-  // AVX2, the training steps' shapes and others; 2000 columns at once read
-  // 0.97: docs/performance.md, thirty-first session). Same bits either way.
+  // for column blocks of up to 512 (1.02-1.12x on one thread with AVX-512,
+  // 1.02-1.22x with AVX2, the training steps' shapes and others; a block of
+  // 672 columns read 0.97 with AVX-512: docs/performance.md, thirty-first
+  // session). Same bits either way.
   const AForm a_form = p.ta ? (p.n <= 4 * L ? AForm::k_major : AForm::packed)
                             : (bl.nc_max <= 512 ? AForm::row_major : AForm::packed);
   const float* prepacked = p.packed_b;

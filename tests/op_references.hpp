@@ -42,6 +42,13 @@ inline Mat gemm_ref(const Mat& a, const Mat& b, bool ta, bool tb) {
         y.v[static_cast<size_t>(i * n + j)] += (ta ? a.at(l, i) : a.at(i, l)) * (tb ? b.at(j, l) : b.at(l, j));
   return y;
 }
+inline Mat transposed(const Mat& a) {
+  Mat y{a.cols, a.rows, {}};
+  for (int64_t j = 0; j < a.cols; ++j)
+    for (int64_t i = 0; i < a.rows; ++i) y.v.push_back(a.at(i, j));
+  return y;
+}
+inline Mat as_mat(Shape s, const std::vector<float>& v) { return {s.rows, s.cols, {v.begin(), v.end()}}; }
 inline Mat reduce(const Mat& a, int axis, double scale) {
   Mat y{axis == 1 ? a.rows : 1, axis == 0 ? a.cols : 1, {}};
   y.v.assign(static_cast<size_t>(y.rows * y.cols), 0.0);

@@ -285,12 +285,7 @@ std::vector<Case> cases() {
        u([](auto& x) { return affine_sigmoid(x[0], x[1], x[2], true); }),
        [](auto& x) { return map(zip(gemm_ref(x[0], x[1], false, true), x[2], std::plus<>()), sigm); }, -2, 2, false},
       {"transpose 70x45", {{70, 45}}, u([](auto& x) { return transpose(x[0]); }),
-       [](auto& x) {
-         Mat y{45, 70, {}};
-         for (int64_t i = 0; i < 45; ++i)
-           for (int64_t j = 0; j < 70; ++j) y.v.push_back(x[0].at(j, i));
-         return y;
-       }},
+       [](auto& x) { return transposed(x[0]); }},
       {"conv2d 5x5 filters", {{3, 180}, {4, 50}}, u([](auto& x) { return conv2d(x[0], x[1], kConv5); }),
        [](auto& x) { return conv_ref(x[0], x[1], kConv5); }},
       {"conv2d_transpose 5x5 filters", {{3, 120}, {4, 50}}, u([](auto& x) { return conv2d_transpose(x[0], x[1], kConv5); }),
@@ -332,7 +327,7 @@ void check_forward(const Case& c, bool with_extremes, bool parallel) {
     values.push_back(random_values(c.shapes[i], c.lo, c.hi, static_cast<uint32_t>(11 + i)));
     if (with_extremes && i == 0)
       for (size_t k = 0; k < c.extreme.size() && k < values[i].size(); ++k) values[i][k * 3 % values[i].size()] = c.extreme[k];
-    ref_in.push_back({c.shapes[i].rows, c.shapes[i].cols, {values[i].begin(), values[i].end()}});
+    ref_in.push_back(as_mat(c.shapes[i], values[i]));
   }
   Graph g;
   std::vector<Tensor> params;
@@ -397,7 +392,7 @@ TEST_CASE("ops: vjp matches central differences of the double-precision referenc
       std::vector<Mat> in;
       for (size_t i = 0; i < c.shapes.size(); ++i) {
         values.push_back(random_values(c.shapes[i], c.lo, c.hi, static_cast<uint32_t>(23 + i)));
-        in.push_back({c.shapes[i].rows, c.shapes[i].cols, {values[i].begin(), values[i].end()}});
+        in.push_back(as_mat(c.shapes[i], values[i]));
       }
       Graph g;
       std::vector<Tensor> params;
@@ -449,15 +444,6 @@ TEST_CASE("ops: vjp matches central differences of the double-precision referenc
 }
 
 namespace {
-
-Mat transposed(const Mat& a) {
-  Mat y{a.cols, a.rows, {}};
-  for (int64_t j = 0; j < a.cols; ++j)
-    for (int64_t i = 0; i < a.rows; ++i) y.v.push_back(a.at(i, j));
-  return y;
-}
-
-Mat as_mat(Shape s, const std::vector<float>& v) { return {s.rows, s.cols, {v.begin(), v.end()}}; }
 
 // The gradients of sum(op(A) op(B) .* R) by the double products: R op(B)' and op(A)' R, stored as A and B are.
 std::pair<Mat, Mat> product_vjp_ref(const Mat& a, const Mat& b, const Mat& r, bool ta, bool tb) {
