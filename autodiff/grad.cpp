@@ -15,6 +15,7 @@ class Builder final : public VjpBuilder {
   void at(NodeId id) { id_ = id; }
 
   Val x(int i) const override { return {node().inputs.at(static_cast<size_t>(i))}; }
+  int inputs() const override { return static_cast<int>(node().inputs.size()); }
   Val y() const override { return {id_}; }
   Val gy() const override { return {grads_[static_cast<size_t>(id_)]}; }
   Shape shape(Val v) const override { return g_.node(v.id).shape; }

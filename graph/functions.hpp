@@ -75,6 +75,22 @@ inline Tensor maxpool_sample_given(Tensor x, Tensor pooled, PoolGeometry g) {
 inline Tensor pool_sum(Tensor x, PoolGeometry g) { return apply(PoolSum{g}, {x}); }
 inline Tensor pool_spread(Tensor y, PoolGeometry g) { return apply(PoolSpread{g}, {y}); }
 
+// Windows and joins (ops/window.cpp), each the others' gradient: a copy of
+// x[r0:r1, c0:c1], of its columns [c0, c1) or rows [r0, r1); x placed at
+// (r0, c0) in a matrix of zeros of shape `to`; matrices side by side (axis
+// 1, equal row counts) or stacked (axis 0, equal column counts), any
+// number of them.
+inline Tensor slice(Tensor x, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  return apply(Slice{r0, r1, c0, c1}, {x});
+}
+inline Tensor slice_cols(Tensor x, int64_t c0, int64_t c1) { return slice(x, 0, x.shape().rows, c0, c1); }
+inline Tensor slice_rows(Tensor x, int64_t r0, int64_t r1) { return slice(x, r0, r1, 0, x.shape().cols); }
+inline Tensor pad(Tensor x, Shape to, int64_t r0, int64_t c0) { return apply(Pad{r0, c0, to.rows, to.cols}, {x}); }
+Tensor concat(std::span<const Tensor> xs, int axis = 1);
+inline Tensor concat(std::initializer_list<Tensor> xs, int axis = 1) {
+  return concat(std::span<const Tensor>(xs.begin(), xs.size()), axis);
+}
+
 // -log p(y | F, theta) / n of a GP regression on the rows of F (ops/op.hpp);
 // theta = (log length scale, log signal sd, log noise sd), [1, 3].
 inline Tensor gp_nll(Tensor features, Tensor y, Tensor theta) { return apply(GpNll{}, {features, y, theta}); }

@@ -275,15 +275,4 @@ void GpNllGrad::forward(const Kernel& k) const {
   }
 }
 
-Shape Slice::shape(std::span<const Shape> in) const {
-  if (r0 < 0 || r0 >= r1 || r1 > in[0].rows || c0 < 0 || c0 >= c1 || c1 > in[0].cols)
-    throw ShapeError{fmt::format("a window [{}:{}, {}:{}] inside the input's {} rows and {} columns", r0, r1, c0, c1,
-                                 in[0].rows, in[0].cols)};
-  return {r1 - r0, c1 - c0};
-}
-void Slice::forward(const Kernel& k) const {
-  const int64_t cols = k.in_shape[0].cols;
-  for (int64_t r = r0; r < r1; ++r) std::copy(k.in[0] + r * cols + c0, k.in[0] + r * cols + c1, k.out + (r - r0) * (c1 - c0));
-}
-
 }  // namespace ebm

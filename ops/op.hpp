@@ -141,6 +141,7 @@ class VjpBuilder {
  public:
   virtual ~VjpBuilder() = default;
   virtual Val x(int i) const = 0;     // forward input i
+  virtual int inputs() const = 0;     // how many the forward node has
   virtual Val y() const = 0;          // forward output
   virtual Val gy() const = 0;         // gradient of the loss w.r.t. y
   virtual Shape shape(Val v) const = 0;
@@ -386,12 +387,31 @@ struct SquaredError {  // (y, t): sum((y - t)^2) / rows
   void vjp(VjpBuilder& b) const;
 };
 
-// ---- a window of a matrix --------------------------------------------------------
-struct Slice {  // (x) -> x[r0:r1, c0:c1] (copied); used inside VJP rules, so no gradient of its own
-  static constexpr OpTraits traits{"slice", 1, OpKind::general, false};
+// ---- windows and joins (ops/window.cpp) --------------------------------------
+// A window of a matrix, a matrix placed in zeros, and matrices side by side
+// or stacked: each other's VJPs. With them a model can update some of its
+// units and keep the rest (a sequential Gibbs sweep), or join layers that
+// share a product (image and label units).
+struct Slice {  // (x) -> x[r0:r1, c0:c1] (copied)
+  static constexpr OpTraits traits{"slice", 1, OpKind::general};
   int64_t r0 = 0, r1 = 0, c0 = 0, c1 = 0;
   Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Pad {  // (x) -> [rows, cols] of zeros holding x at (r0, c0)
+  static constexpr OpTraits traits{"pad", 1, OpKind::general};
+  int64_t r0 = 0, c0 = 0, rows = 0, cols = 0;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+struct Concat {  // (x1, ..., xn), n <= kMaxArity -> axis 1: [x1 x2 ...] side by side; axis 0: stacked
+  static constexpr OpTraits traits{"concat", -1, OpKind::general};
+  int axis = 1;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
 };
 
 // ---- 2-D convolution (ops/conv.cpp) -------------------------------------------
@@ -561,8 +581,8 @@ using OpVariant =
                  Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine,
                  AffineSigmoid, Transpose, Sum, Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SoftmaxXentGrad,
                  SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs,
-                 MaxPoolProbsGrad, MaxPoolGrad, MaxPoolSample, MaxPoolSampleGiven, PoolSum, PoolSpread, Slice, GpNll,
-                 GpNllGrad, SgdUpdate, AdamUpdate, Assign, Group>;
+                 MaxPoolProbsGrad, MaxPoolGrad, MaxPoolSample, MaxPoolSampleGiven, PoolSum, PoolSpread, Slice, Pad,
+                 Concat, GpNll, GpNllGrad, SgdUpdate, AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {
   using OpVariant::OpVariant;

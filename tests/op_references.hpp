@@ -48,6 +48,32 @@ inline Mat transposed(const Mat& a) {
     for (int64_t i = 0; i < a.rows; ++i) y.v.push_back(a.at(i, j));
   return y;
 }
+// x[r0:r1, c0:c1]; x at (r0, c0) in rows x cols zeros; xs side by side (axis 1) or stacked (axis 0).
+inline Mat window_ref(const Mat& x, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  Mat y{r1 - r0, c1 - c0, {}};
+  for (int64_t i = r0; i < r1; ++i)
+    for (int64_t j = c0; j < c1; ++j) y.v.push_back(x.at(i, j));
+  return y;
+}
+inline Mat pad_ref(const Mat& x, int64_t rows, int64_t cols, int64_t r0, int64_t c0) {
+  Mat y{rows, cols, std::vector<double>(static_cast<size_t>(rows * cols), 0.0)};
+  for (int64_t i = 0; i < x.rows; ++i)
+    for (int64_t j = 0; j < x.cols; ++j) y.v[static_cast<size_t>((r0 + i) * cols + c0 + j)] = x.at(i, j);
+  return y;
+}
+inline Mat join_ref(const std::vector<Mat>& xs, int axis) {
+  Mat y{axis == 1 ? xs[0].rows : 0, axis == 0 ? xs[0].cols : 0, {}};
+  for (const Mat& x : xs) (axis == 1 ? y.cols : y.rows) += axis == 1 ? x.cols : x.rows;
+  y.v.assign(static_cast<size_t>(y.rows * y.cols), 0.0);
+  int64_t at = 0;
+  for (const Mat& x : xs) {
+    for (int64_t i = 0; i < x.rows; ++i)
+      for (int64_t j = 0; j < x.cols; ++j)
+        y.v[static_cast<size_t>(axis == 1 ? i * y.cols + at + j : (at + i) * y.cols + j)] = x.at(i, j);
+    at += axis == 1 ? x.cols : x.rows;
+  }
+  return y;
+}
 inline Mat as_mat(Shape s, const std::vector<float>& v) { return {s.rows, s.cols, {v.begin(), v.end()}}; }
 inline Mat reduce(const Mat& a, int axis, double scale) {
   Mat y{axis == 1 ? a.rows : 1, axis == 0 ? a.cols : 1, {}};

@@ -84,6 +84,18 @@ TEST_CASE("graph: a shape mismatch names the op, both nodes and both shapes") {
   CHECK_THROWS_WITH_AS(matmul(x, w), doctest::Contains("'x' [3, 4], 'w' [5, 2]; expected inner dimensions"), Error);
   CHECK_THROWS_WITH_AS(sum(x, 2), doctest::Contains("axis"), Error);
   CHECK_THROWS_AS(g.param("bad", {0, 3}), Error);
+  CHECK_THROWS_WITH_AS(slice(x, 1, 4, 0, 2), doctest::Contains("slice: cannot take 'x' [3, 4]; expected a non-empty "
+                                                                "window [1:4, 0:2] inside the input's 3 rows and 4 columns"),
+                       Error);
+  CHECK_THROWS_WITH_AS(slice_cols(x, 2, 2), doctest::Contains("non-empty window [0:3, 2:2]"), Error);
+  CHECK_THROWS_WITH_AS(pad(x, {3, 5}, 0, 2), doctest::Contains("an input that fits in 3 rows and 5 columns from row 0, column 2"),
+                       Error);
+  CHECK_THROWS_WITH_AS(concat({x, b}), doctest::Contains("'x' [3, 4], 'bias' [1, 5]; expected inputs with equal row counts"),
+                       Error);
+  CHECK_THROWS_WITH_AS(concat({x, b}, 0), doctest::Contains("expected inputs with equal column counts"), Error);
+  CHECK_THROWS_WITH_AS(concat({x, x}, 2), doctest::Contains("axis 0 (stacked) or 1 (side by side), not 2"), Error);
+  CHECK_THROWS_WITH_AS(concat(std::span<const Tensor>{}), doctest::Contains("concat: needs at least one input"), Error);
+  CHECK(concat({x, x, x, x, x, x, x}, 0).shape() == Shape{21, 4});
 }
 
 TEST_CASE("executor: feeding errors name the input and the shapes") {

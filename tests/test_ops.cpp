@@ -200,13 +200,29 @@ std::vector<Case> cases() {
          });
          return y;
        }},
-      {"slice (forward)", {m}, u([](auto& x) { return apply(Slice{2, 5, 3, 11}, {x[0]}); }),
+      {"slice", {m}, u([](auto& x) { return slice(x[0], 2, 5, 3, 11); }),
+       [](auto& x) { return window_ref(x[0], 2, 5, 3, 11); }},
+      {"slice_cols (one column)", {m}, u([](auto& x) { return slice_cols(x[0], 12, 13); }),
+       [](auto& x) { return window_ref(x[0], 0, 7, 12, 13); }},
+      {"slice_rows", {m}, u([](auto& x) { return slice_rows(x[0], 0, 4); }),
+       [](auto& x) { return window_ref(x[0], 0, 4, 0, 13); }},
+      {"pad", {{3, 4}}, u([](auto& x) { return pad(x[0], {7, 13}, 2, 9); }),
+       [](auto& x) { return pad_ref(x[0], 7, 13, 2, 9); }},
+      {"concat side by side", {{7, 3}, col, m}, u([](auto& x) { return concat({x[0], x[1], x[2]}); }),
+       [](auto& x) { return join_ref(x, 1); }},
+      {"concat stacked", {row, {2, 13}, m}, u([](auto& x) { return concat({x[0], x[1], x[2]}, 0); }),
+       [](auto& x) { return join_ref(x, 0); }},
+      {"concat of seven (joined in runs)", {col, {7, 2}, col, {7, 4}, col, col, {7, 3}},
+       u([](auto& x) { return concat(std::span<const Tensor>(x)); }), [](auto& x) { return join_ref(x, 1); }},
+      // A unit replaced in every row, the rest kept: one site of a sequential Gibbs sweep.
+      {"concat around a replaced column", {m, col}, u([](auto& x) {
+         return concat({slice_cols(x[0], 0, 5), sigmoid(x[1]), slice_cols(x[0], 6, 13)});
+       }),
        [](auto& x) {
-         Mat y{3, 8, {}};
-         for (int64_t i = 2; i < 5; ++i)
-           for (int64_t j = 3; j < 11; ++j) y.v.push_back(x[0].at(i, j));
+         Mat y = x[0];
+         for (int64_t r = 0; r < 7; ++r) y.v[static_cast<size_t>(r * 13 + 5)] = sigm(x[1].at(r, 0));
          return y;
-       }, -2, 2, false},
+       }},
       {"gp_nll", {{7, 3}, col, {1, 3}}, u([](auto& x) { return gp_nll(scale(x[0], 3.0f), x[1], x[2]); }),
        [](auto& x) { return scalar(gp_nll_ref(map(x[0], [](double a) { return 3 * a; }), x[1], x[2])); }, -0.6f, 0.6f},
       {"gp_nll_grad (forward, features)", {{7, 3}, col, {1, 3}, one},
