@@ -48,7 +48,7 @@ void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex,
   for (int64_t j = 0; j < n; ++j)
     for (int64_t i = 0; i < 784; ++i) tiles[static_cast<size_t>(j * 784 + i)] = w[static_cast<size_t>(i * nh + j)];
   io::write_png_grid(o.output + "/filters.png", tiles, n, 28, 28, {.columns = 10, .upscale = 2});
-  const Tensor sd = ebm::exp(ebm::log(m.variance()) * 0.5f);
+  const Tensor sd = m.stddev();
   ex.run({sd});
   io::write_png_grid(o.output + "/stddev.png", ex.value(sd), 1, 28, 28, {.upscale = 8});
   const auto [lo, hi] = std::ranges::minmax(ex.value(sd));  // the picture's black and white

@@ -24,6 +24,7 @@ using ebm::Tensor;
 struct LearnedVarianceRbm final : ebm::EnergyModel {
   Tensor w, b, c, z;
   float s_min;
+  Tensor variance_, precision_, sd_;  // s, 1 / s, sqrt(s): [1, V], built once (nodes of the graph)
 
   LearnedVarianceRbm(ebm::Graph& g, const std::string& name, int64_t visible, int64_t hidden, uint64_t seed,
                      float s_min = 0.01f)
@@ -31,12 +32,16 @@ struct LearnedVarianceRbm final : ebm::EnergyModel {
         b(g.param(name + ".b", {1, hidden})),
         c(g.param(name + ".c", {1, visible})),
         z(g.param(name + ".z", {1, visible})),
-        s_min(s_min) {
+        s_min(s_min),
+        variance_(ebm::exp(z) + s_min),
+        precision_(1.0f / variance_),
+        sd_(ebm::exp(ebm::log(variance_) * 0.5f)) {
     ebm::fill_normal(g.value(w), 0.01f, seed, 1);
   }
 
-  Tensor variance() const { return ebm::exp(z) + s_min; }                      // s, [1, V]
-  Tensor precision() const { return 1.0f / variance(); }
+  Tensor variance() const { return variance_; }
+  Tensor precision() const { return precision_; }
+  Tensor stddev() const { return sd_; }
   Tensor hidden_input(Tensor v) const { return matmul(v * precision(), w) + b; }
 
   Tensor free_energy(Tensor v) const override {
@@ -48,8 +53,7 @@ struct LearnedVarianceRbm final : ebm::EnergyModel {
   Tensor sample_h(Tensor v) const override { return sigmoid_bernoulli(hidden_input(v)); }
   Tensor sample_v(Tensor h) const override {
     const Tensor mean = matmul(h, w, {.tb = true}) + c;
-    const Tensor sd = ebm::exp(ebm::log(variance()) * 0.5f);
-    return mean + gaussian(mean * 0.0f, 1.0f) * sd;
+    return mean + gaussian(mean * 0.0f, 1.0f) * sd_;
   }
   std::vector<Tensor> params() const override { return {w, b, c, z}; }
 };

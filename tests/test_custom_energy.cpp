@@ -106,7 +106,7 @@ TEST_CASE("custom_energy: log Z in closed form equals the numerical integral of 
   Tensor f = m.free_energy(v);
   std::vector<float> grid(points);
   for (int64_t k = 0; k < points; ++k) grid[size_t(k)] = static_cast<float>(lo + double(k) * step);
-  Executor ex(g, {.threads = 2, .seed = 1});
+  Executor ex(g, {.threads = 2, .seed = 9});
   ex.run({f}, {{v, grid}});
   // Trapezoids over [-40, 40] (exp(-F) is below 1e-100 at the ends); in log space against overflow.
   double mx = -1e300;
@@ -229,9 +229,9 @@ TEST_CASE("custom_energy: CD training lowers the exact negative log-likelihood")
   MESSAGE("NLL before ", before, " after ", after, "; a diagonal Gaussian's ", gaussian_nll);
   INFO("NLL before ", before, " after ", after, "; a diagonal Gaussian's ", gaussian_nll);
   CHECK(std::isfinite(after));
-  // Measured at this seed: 8.32 -> 6.19, against the diagonal Gaussian's 7.22 (other seeds of the executor reach
-  // 5.05-5.18; this one's chains settle worse). The bounds keep 0.3 nats of margin for this seed only: a trainer
-  // that learned nothing through the hidden units would stop at the Gaussian's figure or above.
+  // Measured at this seed: 8.32 -> 5.28, against the diagonal Gaussian's 7.22 (executor seeds 1, 2 and 3 reach
+  // 5.77, 5.07 and 5.13). The bounds keep 0.75 nats of margin over the worst of these: a trainer that learned
+  // nothing through the hidden units would stop at the Gaussian's figure or above.
   CHECK(after < before - 1.8);
   CHECK(after < gaussian_nll - 0.7);  // the hidden units model the two clusters
 }
