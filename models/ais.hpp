@@ -28,6 +28,9 @@ struct AisConfig {
   // betas: 500 steps in [0, 0.5), 4000 in [0.5, 0.9), 10000 in [0.9, 1] (the paper's schedule)
   std::vector<std::pair<double, int>> schedule = {{0.5, 500}, {0.9, 4000}, {1.0, 10000}};
   uint64_t seed = 1;
+  // The executor's threads (0: every core). The runs are the rows of one
+  // batch, each temperature a few small products, so a hundred runs gain
+  // little from a second thread (the same bits on any count).
   int threads = 0;
   // Called as the temperatures go by (about every 1% of them, and at the
   // end) with how many are done of how many, for a progress line.
@@ -47,7 +50,8 @@ struct AisConfig {
 
 struct AisResult {
   double log_z = 0;        // the estimate of log Z_B
-  double log_z_low = 0;    // log(Z_hat - 3 sd), sd the standard error of the mean of w
+  double log_z_low = 0;    // log(Z_hat - 3 sd), sd the standard error of the mean of w: -inf when 3 sd > Z_hat
+                           // (too few runs or temperatures for the weights' spread: more of either bounds it)
   double log_z_high = 0;   // log(Z_hat + 3 sd)
   double log_z_base = 0;   // log Z_A
   int temperatures = 0;

@@ -23,6 +23,13 @@ fs::path with_suffix(const fs::path& dir, const char* suffix) {
   return p;
 }
 
+// A JSON parser's message without its prefix: "[json.exception.parse_error.101] parse error at ..." -> "parse error at ...".
+std::string_view json_error_text(const nlohmann::json::exception& e) {
+  std::string_view why = e.what();
+  if (const size_t at = why.find("] "); at != std::string_view::npos) why.remove_prefix(at + 2);
+  return why;
+}
+
 fs::path readable_dir(const fs::path& dir) {
   if (fs::exists(dir / "manifest.json")) return dir;
   const fs::path old = with_suffix(dir, ".old");
@@ -48,15 +55,15 @@ bool checkpoint_exists(const fs::path& dir) {
 
 namespace {
 
-void save_checkpoint_files(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
-                           const std::string& meta_json) {
-  const fs::path tmp = with_suffix(dir, ".tmp"), old = with_suffix(dir, ".old");
+void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string_view kind,
+                           std::span<const NamedTensor> tensors, nlohmann::json meta) {
+  const fs::path old = with_suffix(dir, ".old");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   nlohmann::json m;
   m["format_version"] = kFormatVersion;
   m["kind"] = kind;
-  m["meta"] = nlohmann::json::parse(meta_json);
+  m["meta"] = std::move(meta);
   for (const NamedTensor& t : tensors) {
     const Shape s = t.tensor.shape();
     io::write_npy(tmp / (t.name + ".npy"), s.rows, s.cols, t.tensor.graph->value(t.tensor));
@@ -78,14 +85,43 @@ void save_checkpoint_files(const fs::path& dir, std::string_view kind, std::span
 
 void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
                      const std::string& meta_json) {
-  for (size_t i = 0; i < tensors.size(); ++i)  // one file per name: a repeated name would overwrite a tensor
-    for (size_t j = 0; j < i; ++j)
-      if (tensors[i].name == tensors[j].name)
-        throw Error("checkpoint '{}': two tensors named '{}'; expected distinct names", dir.string(), tensors[i].name);
+  // Everything that can be refused is, before anything is written.
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const std::string& name = tensors[i].name;  // the file name.npy, inside the checkpoint's folder
+    const bool file_name = !name.empty() && name != "." && name != ".." &&
+                           name.find_first_of(std::string_view("/\\\0", 3)) == std::string::npos;
+    if (!file_name)
+      throw Error("checkpoint '{}': a tensor named '{}'; expected a name that is a file name (no '/', '\\' or NUL, "
+                  "not empty, '.' or '..')", dir.string(), name);
+    for (size_t j = 0; j < i; ++j)  // one file per name: a repeated name would overwrite a tensor
+      if (name == tensors[j].name)
+        throw Error("checkpoint '{}': two tensors named '{}'; expected distinct names", dir.string(), name);
+  }
+  nlohmann::json meta;
   try {
-    save_checkpoint_files(dir, kind, tensors, meta_json);
+    meta = nlohmann::json::parse(meta_json);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint '{}': its meta_json is not valid JSON ({}); expected a JSON object as text", dir.string(),
+                json_error_text(e));
+  }
+  if (!meta.is_object())
+    throw Error("checkpoint '{}': its meta_json holds {}; expected a JSON object", dir.string(), meta.dump());
+  // A write that fails part way leaves no <dir>.tmp behind; the checkpoint
+  // it would have replaced stays readable (in <dir>.old, which loading
+  // reads, if the failure came between the two renames).
+  const fs::path tmp = with_suffix(dir, ".tmp");
+  auto discard = [&] {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+  };
+  try {
+    save_checkpoint_files(dir, tmp, kind, tensors, std::move(meta));
   } catch (const fs::filesystem_error& e) {  // a folder in the way, no permission, a full disk
+    discard();
     throw Error("checkpoint '{}': cannot write it ({})", dir.string(), e.code().message());
+  } catch (...) {
+    discard();
+    throw;
   }
 }
 
@@ -100,9 +136,8 @@ nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
     std::ifstream f(dir / "manifest.json");
     m = nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
-    std::string_view why = e.what();  // "[json.exception.parse_error.101] parse error at ...": the part after "] "
-    if (const size_t at = why.find("] "); at != std::string_view::npos) why.remove_prefix(at + 2);
-    throw Error("checkpoint '{}': manifest.json is not valid JSON, cut short or edited? ({})", dir.string(), why);
+    throw Error("checkpoint '{}': manifest.json is not valid JSON, cut short or edited? ({})", dir.string(),
+                json_error_text(e));
   }
   if (!m.is_object())
     throw Error("checkpoint '{}': manifest.json holds {}; expected a JSON object", dir.string(), m.dump());

@@ -64,7 +64,7 @@ struct RbmFitConfig {
 int64_t pseudo_likelihood_bit(uint64_t data_seed, uint64_t epoch, int64_t row, int64_t visible);
 
 struct EpochStats {
-  int epoch = 0;
+  int epoch = 0;  // 1 for the first epoch (RbmFitConfig::lr_decay's e counts from 0: epoch 1 trains at lr)
   double seconds = 0;
   double recon_error = 0;
   double fe_train = 0, fe_valid = 0, fe_gap = 0;
@@ -102,6 +102,11 @@ class RbmFitter {
   // user: a changed learning rate, settings the checkpoint did not record.
   // Empty for a fresh run.
   const std::vector<std::string>& resume_notes() const { return notes_; }
+  // The checkpoint (RbmFitConfig::checkpoint, models/checkpoint.hpp) of
+  // kind "rbm" ("crbm" for a convolutional RBM) holds the tensors "W", "b"
+  // and "c" (the model's), "W.velocity", "b.velocity" and "c.velocity"
+  // (the momentum's), and "chain" for PCD; load_checkpoint of the first
+  // three alone restores a bare Rbm of the same shape.
   void save(int epoch) const;
   // Restores the checkpoint after checking its settings against this run's
   // (above); a refused or damaged checkpoint leaves the model untouched.

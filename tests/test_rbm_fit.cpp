@@ -175,6 +175,25 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
   CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "ckpt", "rbm", twice, "{}"), doctest::Contains("two tensors named 'W'"),
                        Error);
   CHECK(!fs::exists(blocked / "ckpt"));
+  // meta_json that is not a JSON object, and a tensor name that is no file name: refused before anything is
+  // written; a tensor that cannot be written leaves no <dir>.tmp behind
+  CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "ckpt", "rbm", {&w, 1}, "not json"),
+                       doctest::Contains("its meta_json is not valid JSON (parse error"), Error);
+  CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "ckpt", "rbm", {&w, 1}, ""),
+                       doctest::Contains("its meta_json is not valid JSON"), Error);
+  CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "ckpt", "rbm", {&w, 1}, "[1, 2]"),
+                       doctest::Contains("its meta_json holds [1,2]; expected a JSON object"), Error);
+  for (const char* bad : {"a/b", "", "..", "a\\b"}) {
+    const NamedTensor named{bad, rbm.w};
+    CHECK_THROWS_WITH_AS(save_checkpoint(blocked / "ckpt", "rbm", {&named, 1}, "{}"),
+                         doctest::Contains("expected a name that is a file name"), Error);
+  }
+  CHECK(!fs::exists(blocked / "ckpt"));
+  CHECK(!fs::exists(blocked / "ckpt.tmp"));
+  const NamedTensor second_fails[] = {{"W", rbm.w}, {std::string(300, 'b'), rbm.b}};  // a file name too long
+  CHECK_THROWS_AS(save_checkpoint(blocked / "ckpt", "rbm", second_fails, "{}"), Error);
+  CHECK(!fs::exists(blocked / "ckpt.tmp"));
+  CHECK(!fs::exists(blocked / "ckpt"));
   fs::remove_all(blocked);
 }
 
