@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,11 +24,22 @@ fs::path with_suffix(const fs::path& dir, const char* suffix) {
   return p;
 }
 
-// A JSON parser's message without its prefix: "[json.exception.parse_error.101] parse error at ..." -> "parse error at ...".
-std::string_view json_error_text(const nlohmann::json::exception& e) {
-  std::string_view why = e.what();
-  if (const size_t at = why.find("] "); at != std::string_view::npos) why.remove_prefix(at + 2);
-  return why;
+// The JSON object `in` holds (text or a stream): anything else is an
+// ebm::Error naming the checkpoint at `dir`, `what` was read and, for text
+// that is not JSON, the parser's message (without its
+// "[json.exception.parse_error.101] " prefix) after `hint`.
+template <typename In>
+nlohmann::json json_object(In&& in, const fs::path& dir, std::string_view what, std::string_view hint) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(std::forward<In>(in));
+  } catch (const nlohmann::json::exception& e) {
+    std::string_view why = e.what();
+    if (const size_t at = why.find("] "); at != std::string_view::npos) why.remove_prefix(at + 2);
+    throw Error("checkpoint '{}': {} is not valid JSON{} ({})", dir.string(), what, hint, why);
+  }
+  if (!j.is_object()) throw Error("checkpoint '{}': {} holds {}; expected a JSON object", dir.string(), what, j.dump());
+  return j;
 }
 
 fs::path readable_dir(const fs::path& dir) {
@@ -97,15 +109,7 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
       if (name == tensors[j].name)
         throw Error("checkpoint '{}': two tensors named '{}'; expected distinct names", dir.string(), name);
   }
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(meta_json);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint '{}': its meta_json is not valid JSON ({}); expected a JSON object as text", dir.string(),
-                json_error_text(e));
-  }
-  if (!meta.is_object())
-    throw Error("checkpoint '{}': its meta_json holds {}; expected a JSON object", dir.string(), meta.dump());
+  nlohmann::json meta = json_object(meta_json, dir, "its meta_json", "");
   // A write that fails part way leaves no <dir>.tmp behind; the checkpoint
   // it would have replaced stays readable (in <dir>.old, which loading
   // reads, if the failure came between the two renames).
@@ -131,16 +135,7 @@ namespace {
 // kind, with its other keys of the right types: "tensors" an object of
 // [rows, cols] pairs, "meta" an object.
 nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
-  nlohmann::json m;
-  try {
-    std::ifstream f(dir / "manifest.json");
-    m = nlohmann::json::parse(f);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint '{}': manifest.json is not valid JSON, cut short or edited? ({})", dir.string(),
-                json_error_text(e));
-  }
-  if (!m.is_object())
-    throw Error("checkpoint '{}': manifest.json holds {}; expected a JSON object", dir.string(), m.dump());
+  nlohmann::json m = json_object(std::ifstream(dir / "manifest.json"), dir, "manifest.json", ", cut short or edited?");
   // The value of `key`, which `ok` says is of the type `expected` describes.
   const auto field = [&](const char* key, bool (*ok)(const nlohmann::json&), const char* expected) {
     if (!m.contains(key))
