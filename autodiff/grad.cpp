@@ -99,7 +99,9 @@ std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
     const Node& node = g.node(static_cast<NodeId>(i));
     if (!on_path[i] || grads[i] < 0 || traits(node.op).kind == OpKind::source) continue;
     b.at(static_cast<NodeId>(i));
-    run_vjp(node.op, b);
+    // A copy: the rule's emits append nodes, which may move `node` (and the op whose members the rule reads).
+    const Op op = node.op;
+    run_vjp(op, b);
   }
   std::vector<Tensor> out;
   for (const Tensor& w : wrt) {
