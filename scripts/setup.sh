@@ -7,6 +7,7 @@ packages=(
   cmake g++ make pkg-config
   libxtensor-dev libxsimd-dev libtbb-dev doctest-dev libfmt-dev
   libopenblas-dev libcli11-dev libstb-dev nlohmann-json3-dev
+  python3-numpy
   ca-certificates
 )
 

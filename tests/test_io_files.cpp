@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include "io_test_util.hpp"
+#include "python_numpy.hpp"
 
 using namespace ebm::io_test;
 
@@ -163,8 +164,9 @@ TEST_CASE("io/npy: a size mismatch or an unwritable path is an ebm::Error naming
 }
 
 TEST_CASE("io/npy: numpy reads our files and we read numpy's (skipped without numpy)") {
-  if (std::system("python3 -c 'import numpy' >/dev/null 2>&1") != 0) {
-    MESSAGE("SKIPPED: python3 with numpy is not available");
+  const std::string python = python_with_numpy();
+  if (python.empty()) {
+    MESSAGE("SKIPPED: no python3 with numpy (python3 or /usr/bin/python3)");
     return;
   }
   TempDir dir("npy_numpy");
@@ -178,7 +180,7 @@ TEST_CASE("io/npy: numpy reads our files and we read numpy's (skipped without nu
       "sys.exit(0 if a.dtype == n.float32 and a.tolist() == [[0, 1, 2], [3, 4, 5.5]] else 1)\n",
       ours.string(), theirs.string(), vec.string());
   write_bytes(dir / "check.py", script);
-  CHECK(std::system(fmt::format("python3 '{}'", (dir / "check.py").string()).c_str()) == 0);
+  CHECK(std::system(fmt::format("{} '{}'", python, (dir / "check.py").string()).c_str()) == 0);
   const NpyArray t = read_npy(theirs), v = read_npy(vec);
   CHECK(t.rows == 3);
   CHECK(t.cols == 2);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include <doctest/doctest.h>
@@ -18,6 +19,7 @@
 
 #include "io/npy.hpp"
 #include "models/rbm_fit.hpp"
+#include "python_numpy.hpp"
 
 using namespace ebm;
 namespace fs = std::filesystem;
@@ -109,6 +111,48 @@ TEST_CASE("rbm/fit: preparing the next batch beside each step changes no bit") {
   const auto sa = a.fit.fit(beside, valid), sb = b.fit.fit(in_turn, valid);
   CHECK(a.params() == b.params());
   CHECK(sa.back().recon_error == sb.back().recon_error);
+}
+
+TEST_CASE("rbm/fit: numpy reads a checkpoint as its manifest describes (skipped without numpy)") {
+  const std::string python = python_with_numpy();
+  if (python.empty()) {
+    MESSAGE("SKIPPED: no python3 with numpy (python3 or /usr/bin/python3)");
+    return;
+  }
+  const io::ImageSet train_set = synthetic_images(100, 7), valid_set = synthetic_images(20, 8);
+  const fs::path d = fresh_dir("ckpt_numpy");
+  Run r(CdMethod::pcd, d, false, 1);
+  r.fit.fit(image_source(train_set, io::Pixels::sampled, 1), image_source(valid_set, io::Pixels::sampled, 1));
+  // numpy loads every tensor the manifest lists, checks its dtype and shape
+  // against it, and writes each one's sum in double; they must be the sums
+  // of the values the model holds.
+  const fs::path script = d.string() + ".py", sums = d.string() + ".sums";
+  std::ofstream(script) << fmt::format(
+      "import json, numpy as n, sys\n"
+      "m = json.load(open('{0}/manifest.json'))\n"
+      "with open('{1}', 'w') as out:\n"
+      "    for name, shape in sorted(m['tensors'].items()):\n"
+      "        a = n.load('{0}/' + name + '.npy')\n"
+      "        if a.dtype != n.float32 or list(a.shape) != shape: sys.exit(name + ': ' + str(a.dtype) + str(a.shape))\n"
+      "        out.write('%s %.17g\\n' % (name, a.astype(n.float64).sum()))\n",
+      d.string(), sums.string());
+  REQUIRE(std::system(fmt::format("{} '{}'", python, script.string()).c_str()) == 0);
+  std::map<std::string, double> read;
+  std::ifstream in(sums);
+  for (std::string name; in >> name;) in >> read[name];
+  const std::map<std::string, Tensor> held{{"W", r.rbm.w}, {"b", r.rbm.b}, {"c", r.rbm.c}};
+  std::vector<std::string> names;
+  for (const auto& entry : read) names.push_back(entry.first);
+  CHECK(names == std::vector<std::string>{"W", "W.velocity", "b", "b.velocity", "c", "c.velocity", "chain"});
+  for (const auto& [name, t] : held) {
+    REQUIRE(read.count(name) == 1);
+    double sum = 0;
+    for (float x : r.g.value(t)) sum += x;
+    CHECK(read[name] == doctest::Approx(sum).epsilon(1e-12));
+  }
+  fs::remove_all(d);
+  fs::remove(script);
+  fs::remove(sums);
 }
 
 TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named errors") {
