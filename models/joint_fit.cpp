@@ -119,14 +119,15 @@ int JointTrainer::load(const char* phase) {
       throw Error("resume from '{}': the checkpoint has {} {}; this run has {}; expected the same {}, or a fresh run",
                   where, key, shown(meta.at(key)), shown(now), flag);
   };
-  same("seed", ex_.options().seed, "--seed");
-  same("data_seed", cfg_.data_seed, "--data-seed");
-  same("batch", cfg_.batch, "--batch");
-  same("top_k", chain_lengths(phase), "--top-k");
+  same("seed", ex_.options().seed, "ExecutorOptions::seed");
+  same("data_seed", cfg_.data_seed, "JointFitConfig::data_seed");
+  same("batch", cfg_.batch, "JointFitConfig::batch");
+  same("top_k", chain_lengths(phase),
+       std::string_view(phase) == "top" ? "JointFitConfig::top_k" : "JointFitConfig::updown_top_k");
   if (!meta.contains("chain_labels")) meta["chain_labels"] = "sampled";  // written before the choice existed
-  same("chain_labels", chain_labels_name(), "--top-labels");
+  same("chain_labels", chain_labels_name(), "JointFitConfig::chain_labels");
   if (!meta.contains("balanced_batches")) meta["balanced_batches"] = false;
-  same("balanced_batches", cfg_.balanced_batches, "--balanced-batches");
+  same("balanced_batches", cfg_.balanced_batches, "JointFitConfig::balanced_batches");
   // A checkpoint without a key was written before its choice existed: `before` is what it then had.
   auto noted = [&](const char* key, float now, float before, const char* what) {
     if (const float saved = meta.contains(key) ? static_cast<float>(meta_number(meta, key, where)) : before;
@@ -137,7 +138,7 @@ int JointTrainer::load(const char* phase) {
   const bool top = std::string_view(phase) == "top";
   if (!top && !meta.contains("weight_decay")) meta["weight_decay"] = 0.0f;
   same("weight_decay", top ? cfg_.top_weight_decay : cfg_.updown_weight_decay,
-       top ? "--top-weight-decay" : "--updown-weight-decay");
+       top ? "JointFitConfig::top_weight_decay" : "JointFitConfig::updown_weight_decay");
   noted("lr", phase_lr(phase), phase_lr(phase), "learning rate");
   if (!top) noted("momentum", cfg_.updown_momentum, 0.9f, "momentum");
   const int epoch = static_cast<int>(meta_count(meta, "epoch", where));

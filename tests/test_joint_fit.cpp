@@ -259,19 +259,19 @@ TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels, decay o
   run({}, false);
   CHECK(run({}, true).empty());
   CHECK_THROWS_WITH_AS(run({.seed = 4}, true), doctest::Contains("seed 3; this run has 4"), Error);
-  CHECK_THROWS_WITH_AS(run({.data_seed = 2}, true), doctest::Contains("--data-seed"), Error);
-  CHECK_THROWS_WITH_AS(run({.batch = 40}, true), doctest::Contains("--batch"), Error);
-  CHECK_THROWS_WITH_AS(run({.top_weight_decay = 1e-3f}, true), doctest::Contains("--top-weight-decay"), Error);
+  CHECK_THROWS_WITH_AS(run({.data_seed = 2}, true), doctest::Contains("expected the same JointFitConfig::data_seed"), Error);
+  CHECK_THROWS_WITH_AS(run({.batch = 40}, true), doctest::Contains("expected the same JointFitConfig::batch"), Error);
+  CHECK_THROWS_WITH_AS(run({.top_weight_decay = 1e-3f}, true), doctest::Contains("expected the same JointFitConfig::top_weight_decay"), Error);
   CHECK_THROWS_WITH_AS(run({.updown_weight_decay = 1e-3f}, true),
-                       doctest::Contains("weight_decay 0; this run has 0.001; expected the same --updown-weight-decay"),
+                       doctest::Contains("weight_decay 0; this run has 0.001; expected the same JointFitConfig::updown_weight_decay"),
                        Error);
   // The same number of phases, so the saved up-down would be picked up: the other chain lengths must be refused.
-  CHECK_THROWS_WITH_AS(run({.ks = {1, 4}}, true), doctest::Contains("top_k [1,3]; this run has [1,4]"), Error);
+  CHECK_THROWS_WITH_AS(run({.ks = {1, 4}}, true), doctest::Contains("top_k [1,3]; this run has [1,4]; expected the same JointFitConfig::updown_top_k"), Error);
   CHECK_THROWS_WITH_AS(run({.labels = ChainLabels::probabilities}, true),
                        doctest::Contains("chain_labels \"sampled\"; this run has \"probabilities\""), Error);
   CHECK_THROWS_WITH_AS(
       run({.balanced = true}, true),
-      doctest::Contains("balanced_batches false; this run has true; expected the same --balanced-batches"), Error);
+      doctest::Contains("balanced_batches false; this run has true; expected the same JointFitConfig::balanced_batches"), Error);
   const std::vector<std::string> notes = run({.updown_lr = 0.02f}, true);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0] == "joint model, updown: resumed with learning rate 0.02 (the checkpoint's 0.05)");
