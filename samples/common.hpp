@@ -29,6 +29,7 @@
 #include "io/batch.hpp"
 #include "samples/csv.hpp"
 #include "samples/progress.hpp"
+#include "ops/blas.hpp"
 #include "ops/error.hpp"
 
 namespace ebm::samples {
@@ -303,6 +304,9 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
     return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError too, exit code 0
   }
   ebm::retain_freed_memory();  // large temporaries reuse mapped pages (graph/executor.hpp)
+  if (const ebm::blas::KernelChoice k = ebm::blas::use_cpu_kernels(); k.changed())  // ops/blas.hpp
+    fmt::print("{}: {} took this CPU for a {}; its {} kernels run instead (OPENBLAS_CORETYPE, if set, decides)\n",
+               program, ebm::blas::version(), k.chosen, k.in_use);
   try {
     check_command_line(app, argc, argv);
     (void)default_gemm_backend();  // a bad EBM_GEMM is refused here, like a bad flag, before any work
