@@ -106,7 +106,7 @@ void AutoencoderFitter::load() {
                   cfg_.data_seed);
     ResumeCheck c(meta, cfg_.checkpoint.string());
     c.same_run(cfg_.run_settings);  // the caller's flags first: they name what changed
-    c.same("optimizer", optimizer_name(a_.config.optimizer), "AutoencoderConfig::optimizer");
+    c.same("optimizer", optimizer_name(a_.config.optimizer), "optimizer");  // AutoencoderConfig::optimizer, the samples' --optimizer
     // Noise on the code's input shapes what the code learns (semantic hashing): another is another run.
     c.same("code_noise", a_.config.code_noise, "code noise (the standard deviation added to the code units' input)");
     if (a_.config.optimizer != AeOptimizer::cg) {  // cg's line searches choose their own steps

@@ -52,8 +52,9 @@ inline std::string meta_shown(const nlohmann::json& v) {
 class ResumeCheck {
  public:
   ResumeCheck(const nlohmann::json& meta, std::string where) : meta_(meta), where_(std::move(where)) {}
-  // meta[key] must equal `now`; `name` is how a library user sets it (the config
-  // field, "AutoencoderConfig::optimizer"); a sample's flags go to same_run.
+  // meta[key] must equal `now`; `name` says what it is, in words both a
+  // library user and a sample's user know ("optimizer"); a sample's own
+  // flags go to same_run.
   void same(const char* key, const nlohmann::json& now, std::string_view name) {
     if (!meta_.contains(key)) return unknown_.emplace_back(name), void();
     if (meta_.at(key) != now)

@@ -158,8 +158,8 @@ void DeepKernelFitter::load() {
   // (checkpoints from before cg was built do not say: they are adam's)
   if (const std::string optimizer = meta.value("optimizer", "adam"), ours = k_.config.cg ? "cg" : "adam";
       optimizer != ours)
-    throw Error("resume from '{}': the checkpoint has DeepKernelConfig::cg's optimizer {}; this run has {}; expected "
-                "the same, or a fresh run",
+    throw Error("resume from '{}': the checkpoint's optimizer is {}; this run's is {} (DeepKernelConfig::cg, gp_faces' "
+                "--optimizer); expected the same, or a fresh run",
                 where, optimizer, ours);
   if (meta.value("ard", false) != k_.config.ard)
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,

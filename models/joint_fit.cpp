@@ -119,15 +119,16 @@ int JointTrainer::load(const char* phase) {
       throw Error("resume from '{}': the checkpoint has {} {}; this run has {}; expected the same {}, or a fresh run",
                   where, key, shown(meta.at(key)), shown(now), flag);
   };
-  same("seed", ex_.options().seed, "ExecutorOptions::seed");
-  same("data_seed", cfg_.data_seed, "JointFitConfig::data_seed");
-  same("batch", cfg_.batch, "JointFitConfig::batch");
+  same("seed", ex_.options().seed, "ExecutorOptions::seed (dbn_mnist: --seed)");
+  same("data_seed", cfg_.data_seed, "JointFitConfig::data_seed (dbn_mnist: --data-seed)");
+  same("batch", cfg_.batch, "JointFitConfig::batch (dbn_mnist: --batch)");
   same("top_k", chain_lengths(phase),
-       std::string_view(phase) == "top" ? "JointFitConfig::top_k" : "JointFitConfig::updown_top_k");
+       std::string_view(phase) == "top" ? "JointFitConfig::top_k (dbn_mnist: the first of --top-k)"
+                                         : "JointFitConfig::updown_top_k (dbn_mnist: --top-k)");
   if (!meta.contains("chain_labels")) meta["chain_labels"] = "sampled";  // written before the choice existed
-  same("chain_labels", chain_labels_name(), "JointFitConfig::chain_labels");
+  same("chain_labels", chain_labels_name(), "JointFitConfig::chain_labels (dbn_mnist: --top-labels)");
   if (!meta.contains("balanced_batches")) meta["balanced_batches"] = false;
-  same("balanced_batches", cfg_.balanced_batches, "JointFitConfig::balanced_batches");
+  same("balanced_batches", cfg_.balanced_batches, "JointFitConfig::balanced_batches (dbn_mnist: --balanced-batches)");
   // A checkpoint without a key was written before its choice existed: `before` is what it then had.
   auto noted = [&](const char* key, float now, float before, const char* what) {
     if (const float saved = meta.contains(key) ? static_cast<float>(meta_number(meta, key, where)) : before;
@@ -138,7 +139,8 @@ int JointTrainer::load(const char* phase) {
   const bool top = std::string_view(phase) == "top";
   if (!top && !meta.contains("weight_decay")) meta["weight_decay"] = 0.0f;
   same("weight_decay", top ? cfg_.top_weight_decay : cfg_.updown_weight_decay,
-       top ? "JointFitConfig::top_weight_decay" : "JointFitConfig::updown_weight_decay");
+       top ? "JointFitConfig::top_weight_decay (dbn_mnist: --top-weight-decay)"
+           : "JointFitConfig::updown_weight_decay (dbn_mnist: --updown-weight-decay)");
   noted("lr", phase_lr(phase), phase_lr(phase), "learning rate");
   if (!top) noted("momentum", cfg_.updown_momentum, 0.9f, "momentum");
   const int epoch = static_cast<int>(meta_count(meta, "epoch", where));

@@ -1,5 +1,7 @@
 #include "ops/blas.hpp"
 
+#include "ops/gemm.hpp"
+
 #include <cblas.h>
 
 #include <cstdlib>
@@ -16,14 +18,13 @@ void gotoblas_dynamic_quit(void) __attribute__((weak));
 namespace ebm::blas {
 namespace {
 
-// The OpenBLAS core whose kernels this CPU (and its OS) runs best of those
-// worth choosing over the Prescott fallback; empty for neither.
+// The OpenBLAS core whose kernels this CPU and its OS run, of those worth
+// choosing over the Prescott fallback: the x86-64-v4 and v3 levels our own
+// GEMM's kernels need (AVX-512 F/BW/DQ/VL; AVX2, FMA, BMI), which cover
+// OpenBLAS's SkylakeX and Haswell kernels. Empty for neither (and off x86).
 std::string_view best_core() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-    return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  if (gemm::isa_supported(gemm::Isa::avx512)) return "SkylakeX";
+  if (gemm::isa_supported(gemm::Isa::avx2)) return "Haswell";
   return {};
 }
 

@@ -186,9 +186,9 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
                                          "units' input) 0; this run has 0.3"),
                        Error);
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::cg),
-                       doctest::Contains("the checkpoint has AutoencoderConfig::optimizer sgd; this run has cg"), Error);
+                       doctest::Contains("the checkpoint has optimizer sgd; this run has cg"), Error);
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::adam),
-                       doctest::Contains("the checkpoint has AutoencoderConfig::optimizer sgd; this run has adam"), Error);
+                       doctest::Contains("the checkpoint has optimizer sgd; this run has adam"), Error);
   std::filesystem::remove_all(dir);
 }
 

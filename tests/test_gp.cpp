@@ -366,7 +366,7 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   CHECK(revals.back().nll == evals.back().nll);
   CHECK(rparams == params);
   CHECK(rtuned == tuned);
-  CHECK_THROWS_WITH_AS(run(60, true, false), doctest::Contains("the checkpoint has DeepKernelConfig::cg's optimizer cg; this run has adam"), Error);
+  CHECK_THROWS_WITH_AS(run(60, true, false), doctest::Contains("the checkpoint's optimizer is cg; this run's is adam"), Error);
   // With an ARD kernel: as good, resumed bitwise (its scales included), and
   // a spherical run refuses its checkpoint.
   std::filesystem::remove_all(dir);
