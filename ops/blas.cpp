@@ -1,11 +1,11 @@
 #include "ops/blas.hpp"
 
-#include "ops/gemm.hpp"
-
 #include <cblas.h>
 
 #include <cstdlib>
 #include <string_view>
+
+#include "ops/gemm.hpp"
 
 // The selection OpenBLAS's DYNAMIC_ARCH builds run when loaded (it reads
 // OPENBLAS_CORETYPE, else the CPU's model), and its reset. Declared weak: an

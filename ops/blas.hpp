@@ -27,8 +27,9 @@ struct KernelChoice {
 // nothing. Decided once per process: later calls return the first call's
 // answer. Call it at the start of main, before any other thread starts: it
 // sets OPENBLAS_CORETYPE for the selection and removes it again (the
-// samples call it first, and say so when it changed something). Results stay correct either way;
-// only their speed, and the rounding of BLAS's sums, depend on the kernels.
+// samples call it first, and say so when it changed something). Results
+// stay correct either way; only their speed, and the rounding of BLAS's
+// sums, depend on the kernels.
 KernelChoice use_cpu_kernels();
 
 // "OpenBLAS 0.3.21" (the first two words of openblas_get_config()).
