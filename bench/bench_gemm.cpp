@@ -138,8 +138,14 @@ std::map<std::string, double> measure(std::vector<Figure>& figs, double flops, i
 }
 
 // This program re-run with OPENBLAS_CORETYPE=SkylakeX --avx512-child; its
-// key=value lines.
+// key=value lines. None on a CPU (or OS) without AVX-512, where no child is
+// started: OpenBLAS's SkylakeX kernels would stop it with an illegal
+// instruction.
 std::map<std::string, double> run_avx512_child(int rounds) {
+  if (!ebm::gemm::isa_supported(ebm::gemm::Isa::avx512)) {
+    bench::print_comment("this CPU (or OS) does not run AVX-512: no OpenBLAS AVX-512 child");
+    return {};
+  }
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   const std::string cmd = fmt::format("OPENBLAS_CORETYPE=SkylakeX '{}' --avx512-child --rounds {}", exe, rounds);
   std::map<std::string, double> out;

@@ -158,7 +158,9 @@ inline GemmRates measure_gemm_rates(const std::vector<GemmShape>& shapes, int th
 // the executor's threads or its own threading), or with `direct_only` only
 // the calls with its own threads. In the child (argv holds
 // --openblas-avx512-child) it prints both figures and exits; in the parent
-// it starts the child and reads the figure (0 when that fails).
+// it starts the child and reads the figure (0 when that fails, and without
+// starting a child on a CPU or OS that does not run AVX-512, where those
+// kernels would stop it with an illegal instruction).
 inline double openblas_avx512_gflops(int argc, char** argv, const std::vector<GemmShape>& shapes, int threads,
                                      bool direct_only = false) {
   for (int i = 1; i < argc; ++i)
@@ -168,6 +170,10 @@ inline double openblas_avx512_gflops(int argc, char** argv, const std::vector<Ge
       print_value("openblas_direct_gflops", r.cblas_direct_gflops, 1);
       std::exit(0);
     }
+  if (!ebm::gemm::isa_supported(ebm::gemm::Isa::avx512)) {
+    print_comment("this CPU (or OS) does not run AVX-512: no OpenBLAS AVX-512 figures (printed as 0)");
+    return 0.0;
+  }
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   FILE* p = popen(fmt::format("OPENBLAS_CORETYPE=SkylakeX '{}' --openblas-avx512-child", exe).c_str(), "r");
   if (p == nullptr) return 0.0;

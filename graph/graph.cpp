@@ -26,7 +26,18 @@ Tensor Graph::input(std::string name, Shape shape) {
   return add_source(Input{}, std::move(name), shape, {}, false);
 }
 
+void Graph::check_param_name(const std::string& name, NodeId self) const {
+  if (name.empty()) return;
+  for (NodeId i = 0; i < size(); ++i)
+    if (i != self && nodes_[static_cast<size_t>(i)].trainable && nodes_[static_cast<size_t>(i)].name == name)
+      throw Error("param '{}': this graph already has a trainable parameter of that name (node #{}); expected "
+                  "each trainable parameter's name once in a graph, since names tell parameters apart in errors, "
+                  "profiles and the optimizer's state (give each model in one graph its own name)",
+                  name, i);
+}
+
 Tensor Graph::param(std::string name, Shape shape, float fill, bool trainable) {
+  if (trainable) check_param_name(name, -1);
   std::vector<float> v(static_cast<size_t>(std::max<int64_t>(shape.size(), 0)), fill);
   return add_source(Param{}, std::move(name), shape, std::move(v), trainable);
 }
@@ -73,6 +84,7 @@ Tensor Graph::apply(const Op& op, std::span<const Tensor> inputs, std::string na
 
 void Graph::rename(Tensor t, std::string name) {
   check_member(t, "rename");
+  if (nodes_[static_cast<size_t>(t.id)].trainable) check_param_name(name, t.id);
   nodes_[static_cast<size_t>(t.id)].name = std::move(name);
 }
 

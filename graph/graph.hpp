@@ -49,6 +49,8 @@ class Graph {
   Tensor input(std::string name, Shape shape);
   // A persistent value owned by the graph, initialised to `fill`.
   // Trainable parameters are listed by params(); optimizer and chain state is not.
+  // A trainable parameter's name (when not empty) must be new to the graph: an
+  // ebm::Error otherwise, as for rename() to a taken name.
   Tensor param(std::string name, Shape shape, float fill = 0.0f, bool trainable = true);
   Tensor constant(Shape shape, std::span<const float> values, std::string name = {});
   Tensor constant(Shape shape, float fill, std::string name = {});
@@ -76,6 +78,8 @@ class Graph {
 
  private:
   Tensor add_source(const Op& op, std::string name, Shape shape, std::vector<float> value, bool trainable);
+  // Throws unless no trainable parameter but `self` is named `name` (empty names aside).
+  void check_param_name(const std::string& name, NodeId self) const;
   void check_member(Tensor t, std::string_view what) const;
 
   std::vector<Node> nodes_;

@@ -98,6 +98,28 @@ TEST_CASE("graph: a shape mismatch names the op, both nodes and both shapes") {
   CHECK(concat({x, x, x, x, x, x, x}, 0).shape() == Shape{21, 4});
 }
 
+TEST_CASE("graph: a trainable parameter's name is refused when the graph already has it") {
+  Graph g;
+  Tensor w = g.param("rbm.W", {3, 2});
+  CHECK_THROWS_WITH_AS(g.param("rbm.W", {3, 2}),
+                       doctest::Contains("param 'rbm.W': this graph already has a trainable parameter of that name (node #0)"),
+                       Error);
+  Tensor v = g.param("rbm.v", {3, 2});
+  CHECK_THROWS_WITH_AS(g.rename(v, "rbm.W"), doctest::Contains("param 'rbm.W'"), Error);
+  CHECK(v.name() == "rbm.v");
+  g.rename(w, "rbm.W");  // its own name again
+  g.rename(v, "rbm.V");
+  CHECK(v.name() == "rbm.V");
+  // State that is not trained may repeat a name (two optimizers over one
+  // model each keep a "<param>.velocity"), and unnamed parameters are apart.
+  g.param("rbm.W.velocity", {3, 2}, 0.0f, false);
+  g.param("rbm.W.velocity", {3, 2}, 0.0f, false);
+  g.param("", {1, 2});
+  g.param("", {1, 2});
+  CHECK_THROWS_AS(g.param("rbm.V", {1, 1}), Error);
+  CHECK(g.params().size() == 4);
+}
+
 TEST_CASE("executor: feeding errors name the input and the shapes") {
   Graph g;
   Tensor x = g.input("x", {2, 3});

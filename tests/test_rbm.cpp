@@ -240,6 +240,17 @@ TEST_CASE("rbm/cd: a trainer refuses hyper-parameters out of range, naming them"
   CHECK_THROWS_WITH_AS(make_cd_trainer(r, {.k = 0}), doctest::Contains("k = 0"), Error);
 }
 
+TEST_CASE("rbm: two models of one name in a graph are refused, two of different names are not") {
+  Graph g;
+  Rbm a = Rbm::make(g, "rbm", {.visible = 12, .hidden = 5});
+  CHECK_THROWS_WITH_AS(Rbm::make(g, "rbm", {.visible = 12, .hidden = 5}),
+                       doctest::Contains("param 'rbm.W': this graph already has a trainable parameter of that name"),
+                       Error);
+  Rbm b = Rbm::make(g, "rbm2", {.visible = 12, .hidden = 5});
+  CHECK(a.w.name() == "rbm.W");
+  CHECK(b.w.name() == "rbm2.W");
+}
+
 TEST_CASE("rbm/exact: log Z by enumerating either layer agrees with brute force") {
   Graph g;
   Rbm r = Rbm::make(g, "rbm", {.visible = 7, .hidden = 5, .init_std = 0.8f, .seed = 3});
