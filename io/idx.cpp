@@ -113,7 +113,11 @@ ImageSet load_mnist(const fs::path& dir, std::string_view split) {
     if (!fs::exists(p))
       throw Error("{}: file not found; expected the MNIST IDX files there (run `bash scripts/fetch_mnist.sh`)",
                   p.string());
-  return load_idx_images(images, labels, 10);
+  ImageSet s = load_idx_images(images, labels, 10);
+  if (s.height != 28 || s.width != 28)
+    throw Error("{}: images of {} x {} pixels; expected MNIST's 28 x 28", images.string(), s.height, s.width);
+  if (s.count < 1) throw Error("{}: holds no images; expected at least one", images.string());
+  return s;
 }
 
 ImageSet slice(const ImageSet& set, int64_t first, int64_t count) {

@@ -41,6 +41,8 @@ ImageSet load_idx_images(const std::filesystem::path& images, const std::filesys
 
 // "<dir>/<split>-images-idx3-ubyte" and "<dir>/<split>-labels-idx1-ubyte";
 // split is "train" (60000 images) or "t10k" (10000 images); labels 0-9.
+// Any count of at least one image is read (a subset for a quick test), but
+// only 28 x 28 images: anything else is an ebm::Error naming the file.
 ImageSet load_mnist(const std::filesystem::path& dir, std::string_view split);
 
 // Images [first, first + count) of `set` (a train/validation split).

@@ -56,8 +56,12 @@ NpyHeader read_npy_header(InputFile& f, const fs::path& file) {
     throw Error("{}: header is truncated: expected a {}-byte header length", file.string(), len_bytes);
   uint64_t len = 0;
   for (uint64_t i = len_bytes; i-- > 0;) len = len << 8 | static_cast<uint8_t>(pre[8 + i]);
+  // The length is checked against the file before the header is read into memory (a damaged one may say 4 GB).
+  if (8 + len_bytes + len > f.size)
+    throw Error("{}: header is truncated: {} header bytes declared, the file has {} bytes", file.string(), len,
+                f.size);
   NpyHeader h{std::string(len, ' '), 8 + len_bytes + len};
-  if (h.data_offset > f.size || read_some(f.stream, h.text.data(), len) != len)
+  if (read_some(f.stream, h.text.data(), len) != len)
     throw Error("{}: header is truncated: {} header bytes declared, the file has {} bytes", file.string(), len,
                 f.size);
   return h;

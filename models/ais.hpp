@@ -42,9 +42,11 @@ struct AisConfig {
     for (const auto& [to, steps] : schedule) n += steps;
     return n;
   }
-  // Every segment's steps times `factor` (at least one each).
+  // Every segment's steps times `factor` (at least one each; at most what
+  // keeps the whole count an int).
   void scale_temperatures(double factor) {
-    for (auto& [to, steps] : schedule) steps = std::max(1, static_cast<int>(steps * factor));
+    const double most = static_cast<double>(INT32_MAX) / static_cast<double>(std::max<size_t>(schedule.size(), 1));
+    for (auto& [to, steps] : schedule) steps = static_cast<int>(std::clamp(steps * factor, 1.0, most));
   }
 };
 

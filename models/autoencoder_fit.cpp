@@ -96,15 +96,25 @@ void AutoencoderFitter::save() const {
 void AutoencoderFitter::load() {
   // Checked before any tensor is read (an optimizer's state tensors would
   // not fit another's), so a refused checkpoint leaves the net as it was.
-  nlohmann::json meta;
+  const std::string where = cfg_.checkpoint.string();
   std::vector<std::string> notes;
+  int done = 0;
+  std::pair<int, double> best;
+  uint64_t step = 0;
+  double cg_step = 0, cg_slope = 0;
   auto check = [&](const std::string& text) {
-    meta = nlohmann::json::parse(text);
-    if (meta.at("seed") != ex_.options().seed || meta.at("data_seed") != cfg_.data_seed)
+    const nlohmann::json meta = nlohmann::json::parse(text);
+    const uint64_t seed = meta_count(meta, "seed", where), data_seed = meta_count(meta, "data_seed", where);
+    if (seed != ex_.options().seed || data_seed != cfg_.data_seed)
       throw Error("resume from '{}': the checkpoint was made with seed {} and data seed {}; this run has {} and {}",
-                  cfg_.checkpoint.string(), meta.at("seed").dump(), meta.at("data_seed").dump(), ex_.options().seed,
-                  cfg_.data_seed);
-    ResumeCheck c(meta, cfg_.checkpoint.string());
+                  where, seed, data_seed, ex_.options().seed, cfg_.data_seed);
+    // What the resume continues from, read (and checked) before any tensor is.
+    done = meta_epoch(meta, "epoch", where);
+    best = meta_best(meta, "best_epoch", "best_error", done, where);
+    step = meta_count(meta, "step", where);
+    if (meta.contains("cg_step")) cg_step = meta_number(meta, "cg_step", where);
+    if (meta.contains("cg_slope")) cg_slope = meta_number(meta, "cg_slope", where);
+    ResumeCheck c(meta, where);
     c.same_run(cfg_.run_settings);  // the caller's flags first: they name what changed
     c.same("optimizer", optimizer_name(a_.config.optimizer), "optimizer");  // AutoencoderConfig::optimizer, the samples' --optimizer
     // Noise on the code's input shapes what the code learns (semantic hashing): another is another run.
@@ -119,10 +129,10 @@ void AutoencoderFitter::load() {
   };
   load_checkpoint(cfg_.checkpoint, "autoencoder", state(), check);
   notes_ = std::move(notes);
-  epochs_done_ = meta.at("epoch").get<int>();
-  best_.set_record(meta.at("best_epoch").get<int>(), meta.at("best_error").get<double>());
-  ex_.set_step(meta.at("step").get<uint64_t>());
-  cg_ = {meta.value("cg_step", 0.0), meta.value("cg_slope", 0.0)};
+  epochs_done_ = done;
+  best_.set_record(best.first, best.second);
+  ex_.set_step(step);
+  cg_ = {cg_step, cg_slope};
 }
 
 double reconstruction_error(Executor& ex, Tensor input, Tensor output, const DataSource& src) {

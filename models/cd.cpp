@@ -21,7 +21,8 @@ void CdSteps::set_momentum(float m) {
 void parse_cd_method(std::string_view text, CdConfig& c) {
   const bool pcd = text.starts_with("pcd"), cd = !pcd && text.starts_with("cd");
   const std::string_view k = text.substr(pcd ? 3 : std::min<size_t>(2, text.size()));
-  if ((!pcd && !cd) || k.find_first_not_of("0123456789") != std::string_view::npos || k == "0" || k.size() > 4)
+  if ((!pcd && !cd) || k.find_first_not_of("0123456789") != std::string_view::npos || k.starts_with('0') ||
+      k.size() > 4)
     throw Error("method '{}': expected cd1 (or cd), cdK (K a positive number, e.g. cd25), pcd (pcd1) or pcdK", text);
   c.method = pcd ? CdMethod::pcd : CdMethod::cd;
   c.k = k.empty() ? 1 : std::stoi(std::string(k));

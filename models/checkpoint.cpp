@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/npy.hpp"
+#include "models/checkpoint_meta.hpp"
 
 namespace ebm {
 namespace fs = std::filesystem;
@@ -24,6 +25,12 @@ fs::path with_suffix(const fs::path& dir, const char* suffix) {
   return p;
 }
 
+// Deeper nesting than any manifest of ours has is refused while parsing:
+// the recursion of dump() (and of messages that quote a value) would
+// otherwise overflow the stack on a damaged file.
+constexpr int kMaxJsonDepth = 32;
+struct TooDeep {};
+
 // The JSON object `in` holds (text or a stream): anything else is an
 // ebm::Error naming the checkpoint at `dir`, `what` was read and, for text
 // that is not JSON, the parser's message (without its
@@ -32,27 +39,67 @@ template <typename In>
 nlohmann::json json_object(In&& in, const fs::path& dir, std::string_view what, std::string_view hint) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(std::forward<In>(in));
+    j = nlohmann::json::parse(std::forward<In>(in), [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > kMaxJsonDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    throw Error("checkpoint '{}': {} nests arrays or objects more than {} deep; expected a manifest as ebmflow writes "
+                "it{}",
+                dir.string(), what, kMaxJsonDepth, hint);
   } catch (const nlohmann::json::exception& e) {
     std::string_view why = e.what();
     if (const size_t at = why.find("] "); at != std::string_view::npos) why.remove_prefix(at + 2);
     throw Error("checkpoint '{}': {} is not valid JSON{} ({})", dir.string(), what, hint, why);
   }
-  if (!j.is_object()) throw Error("checkpoint '{}': {} holds {}; expected a JSON object", dir.string(), what, j.dump());
+  if (!j.is_object())
+    throw Error("checkpoint '{}': {} holds {}; expected a JSON object", dir.string(), what, json_excerpt(j));
   return j;
 }
 
+// A tensor's name is its file's stem: a name that is a file name (not
+// empty, '.' or '..'; no '/', '\\' or NUL).
+bool is_file_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find_first_of(std::string_view("/\\\0", 3)) == std::string::npos;
+}
+
+// A checkpoint's path holds a folder, or nothing yet: anything else (a
+// user's file of that name) is refused rather than replaced.
+void check_not_a_file(const fs::path& dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(dir, ec);
+  if (fs::exists(st) && !fs::is_directory(st))
+    throw Error("checkpoint '{}': a file, not a folder; expected a checkpoint's folder or nothing at that path (move "
+                "the file aside)",
+                dir.string());
+}
+
+// Whether `dir` holds a manifest.json; one that is not a regular file is refused.
+bool has_manifest(const fs::path& dir) {
+  const fs::path file = dir / "manifest.json";
+  std::error_code ec;
+  const fs::file_status st = fs::status(file, ec);
+  if (!fs::exists(st)) return false;
+  if (!fs::is_regular_file(st))
+    throw Error("checkpoint '{}': its manifest.json is not a regular file; expected the JSON file a save writes",
+                dir.string());
+  return true;
+}
+
 fs::path readable_dir(const fs::path& dir) {
-  if (fs::exists(dir / "manifest.json")) return dir;
+  check_not_a_file(dir);
+  if (has_manifest(dir)) return dir;
   const fs::path old = with_suffix(dir, ".old");
-  if (fs::exists(old / "manifest.json")) return old;
+  if (has_manifest(old)) return old;
   throw Error("checkpoint '{}': no manifest.json there (nor in '{}')", dir.string(), old.string());
 }
 
 }  // namespace
 
 bool checkpoint_exists(const fs::path& dir) {
-  if (fs::exists(dir / "manifest.json") || fs::exists(with_suffix(dir, ".old") / "manifest.json")) return true;
+  check_not_a_file(dir);
+  if (has_manifest(dir) || has_manifest(with_suffix(dir, ".old"))) return true;
   // Saving writes a whole folder and renames it into place, so tensors
   // without a manifest are a damaged checkpoint, not an absent one.
   std::error_code ec;
@@ -100,9 +147,7 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
   // Everything that can be refused is, before anything is written.
   for (size_t i = 0; i < tensors.size(); ++i) {
     const std::string& name = tensors[i].name;  // the file name.npy, inside the checkpoint's folder
-    const bool file_name = !name.empty() && name != "." && name != ".." &&
-                           name.find_first_of(std::string_view("/\\\0", 3)) == std::string::npos;
-    if (!file_name)
+    if (!is_file_name(name))
       throw Error("checkpoint '{}': a tensor named '{}'; expected a name that is a file name (no '/', '\\' or NUL, "
                   "not empty, '.' or '..')", dir.string(), name);
     for (size_t j = 0; j < i; ++j)  // one file per name: a repeated name would overwrite a tensor
@@ -110,6 +155,7 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
         throw Error("checkpoint '{}': two tensors named '{}'; expected distinct names", dir.string(), name);
   }
   nlohmann::json meta = json_object(meta_json, dir, "its meta_json", "");
+  check_not_a_file(dir);
   // A write that fails part way leaves no <dir>.tmp behind; the checkpoint
   // it would have replaced stays readable (in <dir>.old, which loading
   // reads, if the failure came between the two renames).
@@ -135,24 +181,28 @@ namespace {
 // kind, with its other keys of the right types: "tensors" an object of
 // [rows, cols] pairs, "meta" an object.
 nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
-  nlohmann::json m = json_object(std::ifstream(dir / "manifest.json"), dir, "manifest.json", ", cut short or edited?");
+  std::ifstream file(dir / "manifest.json");
+  if (!file) throw Error("checkpoint '{}': cannot open its manifest.json; expected a file this user may read", dir.string());
+  nlohmann::json m = json_object(file, dir, "manifest.json", ", cut short or edited?");
   // The value of `key`, which `ok` says is of the type `expected` describes.
   const auto field = [&](const char* key, bool (*ok)(const nlohmann::json&), const char* expected) {
     if (!m.contains(key))
       throw Error("checkpoint '{}': manifest.json has no key '{}'; expected {}", dir.string(), key, expected);
     if (!ok(m[key]))
-      throw Error("checkpoint '{}': manifest.json's '{}' is {}; expected {}", dir.string(), key, m[key].dump(),
+      throw Error("checkpoint '{}': manifest.json's '{}' is {}; expected {}", dir.string(), key, json_excerpt(m[key]),
                   expected);
     return m[key];
   };
-  const int version =
-      field("format_version", [](const nlohmann::json& j) { return j.is_number_integer(); }, "an integer").get<int>();
+  const int64_t version =
+      field("format_version", [](const nlohmann::json& j) { return j.is_number_integer(); }, "an integer")
+          .get<int64_t>();
   if (version != kFormatVersion)
     throw Error("checkpoint '{}': format_version {}; expected {}", dir.string(), version, kFormatVersion);
   const auto made =
       field("kind", [](const nlohmann::json& j) { return j.is_string(); }, "a string naming the model kind")
           .get<std::string>();
-  if (made != kind) throw Error("checkpoint '{}': holds a '{}'; expected a '{}'", dir.string(), made, kind);
+  if (made != kind)
+    throw Error("checkpoint '{}': holds a '{}'; expected a '{}'", dir.string(), made.substr(0, 80), kind);
   const nlohmann::json tensors = field("tensors", [](const nlohmann::json& j) { return j.is_object(); },
                                        "an object of tensor names and [rows, cols] shapes");
   for (const auto& [name, shape] : tensors.items()) {
@@ -160,7 +210,13 @@ nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
                       shape[1].is_number_unsigned();
     if (!pair)
       throw Error("checkpoint '{}': manifest.json gives tensor '{}' the shape {}; expected [rows, cols]", dir.string(),
-                  name, shape.dump());
+                  name, json_excerpt(shape));
+    // A save writes every tensor it lists: a listed file that is gone is a damaged checkpoint.
+    std::error_code ec;
+    if (!is_file_name(name) || !fs::is_regular_file(dir / (name + ".npy"), ec))
+      throw Error("checkpoint '{}': manifest.json lists tensor '{}', but there is no file {}.npy beside it; expected "
+                  "every listed tensor's file (a damaged checkpoint)",
+                  dir.string(), name.substr(0, 80), name.substr(0, 80));
   }
   field("meta", [](const nlohmann::json& j) { return j.is_object(); },
         "an object (the model's configuration, epoch, RNG state)");

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,14 +19,34 @@
 
 namespace ebm {
 
-// meta[key] as a count (a non-negative integer).
-inline uint64_t meta_count(const nlohmann::json& meta, const char* key, std::string_view where) {
+// A JSON value as text for a message: cut to about 80 characters, since a
+// damaged or edited file may hold anything.
+inline std::string json_excerpt(const nlohmann::json& v) {
+  std::string text = v.dump();
+  if (text.size() > 80) text = text.substr(0, 72) + fmt::format("... ({} characters)", text.size());
+  return text;
+}
+
+// meta[key] as a count (a non-negative integer) of at most `most`.
+inline uint64_t meta_count(const nlohmann::json& meta, const char* key, std::string_view where,
+                           uint64_t most = UINT64_MAX) {
   if (!meta.contains(key))
     throw Error("checkpoint '{}': manifest.json's meta has no key '{}'; expected a count", where, key);
-  if (!meta.at(key).is_number_unsigned())
+  const nlohmann::json& v = meta.at(key);  // parsed text holds counts as unsigned; a json built in C++ may not
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
     throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected a count", where, key,
-                meta.at(key).dump());
-  return meta.at(key).get<uint64_t>();
+                json_excerpt(v));
+  const uint64_t n = meta.at(key).get<uint64_t>();
+  if (n > most)
+    throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected a count of at most {} (a damaged or "
+                "edited checkpoint)",
+                where, key, n, most);
+  return n;
+}
+
+// meta[key] as a count of epochs (or steps) that an int holds.
+inline int meta_epoch(const nlohmann::json& meta, const char* key, std::string_view where) {
+  return static_cast<int>(meta_count(meta, key, where, static_cast<uint64_t>(INT32_MAX)));
 }
 
 // meta[key] as a number.
@@ -34,15 +55,44 @@ inline double meta_number(const nlohmann::json& meta, const char* key, std::stri
     throw Error("checkpoint '{}': manifest.json's meta has no key '{}'; expected a number", where, key);
   if (!meta.at(key).is_number())
     throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected a number", where, key,
-                meta.at(key).dump());
+                json_excerpt(meta.at(key)));
   return meta.at(key).get<double>();
+}
+
+// The best epoch so far and its validation error (models/best_params.hpp),
+// saved under the keys `at` and `error` by a fitter that has done `done`
+// epochs: an epoch of at most `done` (0: none chosen yet) and an error of
+// at least 0.
+inline std::pair<int, double> meta_best(const nlohmann::json& meta, const char* at, const char* error, int done,
+                                        std::string_view where) {
+  const int best = meta_epoch(meta, at, where);
+  const double e = meta_number(meta, error, where);
+  if (best > done)
+    throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}, after the {} epochs done; expected at most {} "
+                "(a damaged or edited checkpoint)",
+                where, at, best, done, done);
+  if (!(e >= 0))
+    throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected an error of at least 0 (a damaged or "
+                "edited checkpoint)",
+                where, error, e);
+  return {best, e};
 }
 
 // A setting's value as a user would write it (a float without double's digits).
 inline std::string meta_shown(const nlohmann::json& v) {
   if (v.is_number_float()) return fmt::format("{}", v.get<float>());
   if (v.is_string()) return v.get<std::string>();
-  return v.dump();
+  return json_excerpt(v);
+}
+
+// A saved setting and this run's, for a message saying they differ: as a
+// user would write them, or as JSON (strings quoted) when their types
+// differ, so that "16" and 16 do not read as the same value.
+inline std::pair<std::string, std::string> meta_shown_apart(const nlohmann::json& saved, const nlohmann::json& now) {
+  const bool same_kind = (saved.is_number() && now.is_number()) || saved.type() == now.type();
+  if (same_kind) return {meta_shown(saved), meta_shown(now)};
+  return {fmt::format("{} (JSON {})", json_excerpt(saved), saved.type_name()),
+          fmt::format("{} (JSON {})", json_excerpt(now), now.type_name())};
 }
 
 // A resume's checks of the settings a fitter saved with its checkpoint:
@@ -57,9 +107,11 @@ class ResumeCheck {
   // flags go to same_run.
   void same(const char* key, const nlohmann::json& now, std::string_view name) {
     if (!meta_.contains(key)) return unknown_.emplace_back(name), void();
-    if (meta_.at(key) != now)
+    if (meta_.at(key) != now) {
+      const auto [saved_text, now_text] = meta_shown_apart(meta_.at(key), now);
       throw Error("resume from '{}': the checkpoint has {} {}; this run has {}; expected the same, or a fresh run",
-                  where_, name, meta_shown(meta_.at(key)), meta_shown(now));
+                  where_, name, saved_text, now_text);
+    }
   }
   // The caller's flags (e.g. {"--labelled", "90"}), saved under meta["run"].
   void same_run(const std::map<std::string, std::string>& run) {
@@ -68,9 +120,10 @@ class ResumeCheck {
       if (!saved.is_object() || !saved.contains(flag)) {
         unknown_.push_back(flag);
       } else if (saved.at(flag) != value) {
+        const auto [saved_text, now_text] = meta_shown_apart(saved.at(flag), value);
         throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}; expected the same (a resume "
                     "continues the run as it was made)",
-                    where_, flag, meta_shown(saved.at(flag)), value);
+                    where_, flag, saved_text, now_text);
       }
     }
   }

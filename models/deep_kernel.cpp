@@ -136,40 +136,52 @@ void DeepKernelFitter::save() const {
 
 int DeepKernelFitter::checkpoint_step() const {
   if (!cfg_.resume || !checkpoint_exists(cfg_.checkpoint)) return 0;
-  return nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, "deep_kernel")).at("step").get<int>();
+  return meta_epoch(nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, "deep_kernel")), "step",
+                    cfg_.checkpoint.string());
 }
 
 void DeepKernelFitter::load() {
   const std::string where = cfg_.checkpoint.string();
   const auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, "deep_kernel"));
-  if (meta.at("seed") != ex_.options().seed)
-    throw Error("resume from '{}': the checkpoint was made with seed {}; this run has {}", where,
-                meta.at("seed").dump(), ex_.options().seed);
+  if (const uint64_t seed = meta_count(meta, "seed", where); seed != ex_.options().seed)
+    throw Error("resume from '{}': the checkpoint was made with seed {}; this run has {}", where, seed,
+                ex_.options().seed);
+  // What the resume continues from, read (and checked) before any tensor is.
+  const int steps = meta_epoch(meta, "step", where);
+  const auto [best_step, best_rmse] = meta_best(meta, "best_step", "best_valid_rmse", steps, where);
+  const uint64_t executor_step = meta_count(meta, "executor_step", where);
+  const double cg_step = meta.contains("cg_step") ? meta_number(meta, "cg_step", where) : 0.0,
+               cg_slope = meta.contains("cg_slope") ? meta_number(meta, "cg_slope", where) : 0.0;
   ResumeCheck c(meta, where);
   c.same_run(cfg_.run_settings);  // the caller's flags before the points they chose
-  if (meta.at("layers") != nlohmann::json(k_.config.layers) || meta.at("points") != k_.config.points)
+  const nlohmann::json none;  // what a missing key compares as: unequal to any value
+  const nlohmann::json& layers = meta.contains("layers") ? meta.at("layers") : none;
+  const nlohmann::json& points = meta.contains("points") ? meta.at("points") : none;
+  if (layers != nlohmann::json(k_.config.layers) || points != k_.config.points)
     throw Error("resume from '{}': the checkpoint is of a net {} fitted on {} points; this run's is {} on {}", where,
-                meta.at("layers").dump(), meta.at("points").dump(), nlohmann::json(k_.config.layers).dump(),
+                json_excerpt(layers), json_excerpt(points), nlohmann::json(k_.config.layers).dump(),
                 k_.config.points);
-  if (meta.at("data") != fmt::format("{:016x}", data_))
+  const nlohmann::json& data = meta.contains("data") ? meta.at("data") : none;
+  if (data != fmt::format("{:016x}", data_))
     throw Error("resume from '{}': the checkpoint was fitted on other points, targets or validation points (data "
                 "fingerprint {}, this run's {:016x}); expected the same data as the run it continues", where,
-                meta.at("data").dump(), data_);
+                json_excerpt(data), data_);
   // (checkpoints from before cg was built do not say: they are adam's)
-  if (const std::string optimizer = meta.value("optimizer", "adam"), ours = k_.config.cg ? "cg" : "adam";
+  if (const std::string optimizer = meta.contains("optimizer") ? meta_shown(meta.at("optimizer")) : "adam",
+                        ours = k_.config.cg ? "cg" : "adam";
       optimizer != ours)
     throw Error("resume from '{}': the checkpoint's optimizer is {}; this run's is {} (DeepKernelConfig::cg, gp_faces' "
                 "--optimizer); expected the same, or a fresh run",
                 where, optimizer, ours);
-  if (meta.value("ard", false) != k_.config.ard)
+  if ((meta.contains("ard") ? meta.at("ard") : nlohmann::json(false)) != k_.config.ard)
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
                 k_.config.ard ? "spherical" : "ARD (a length scale per feature)",
                 k_.config.ard ? "ARD (a length scale per feature)" : "spherical");
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
-  cg_ = {meta.value("cg_step", 0.0), meta.value("cg_slope", 0.0)};
-  steps_done_ = meta.at("step").get<int>();
-  best_.set_record(meta.at("best_step").get<int>(), meta.at("best_valid_rmse").get<double>());
-  ex_.set_step(meta.at("executor_step").get<uint64_t>());
+  cg_ = {cg_step, cg_slope};
+  steps_done_ = steps;
+  best_.set_record(best_step, best_rmse);
+  ex_.set_step(executor_step);
   if (!k_.config.cg) {  // cg's line searches choose their own steps
     c.noted("lr", k_.config.adam.lr, "lr");
     c.noted("hyper_lr", k_.config.hyper_adam.lr, "hyper-parameters' lr");

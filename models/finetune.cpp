@@ -77,16 +77,17 @@ void Finetuner::load() {
                   where, meta_count(meta, "batch", where), c_.x.shape().rows);
     ResumeCheck c(meta, where);
     c.same_run(cfg_.run_settings);
-    for (const char* key : {"epoch", "step", "best_epoch"}) meta_count(meta, key, where);
-    meta_number(meta, "best_error", where);
+    meta_count(meta, "step", where);
+    meta_best(meta, "best_epoch", "best_error", meta_epoch(meta, "epoch", where), where);
     c.noted("lr", c_.lr, "lr");
     c.noted("lr_decay", cfg_.lr_decay, "lr_decay");
     notes = c.notes();
   };
   load_checkpoint(cfg_.checkpoint, "classifier", state(), check);
   for (const std::string& n : notes) notes_.push_back(fmt::format("{}: {}", c_.name, n));
-  epochs_done_ = static_cast<int>(meta_count(meta, "epoch", where));
-  best_.set_record(static_cast<int>(meta_count(meta, "best_epoch", where)), meta_number(meta, "best_error", where));
+  epochs_done_ = meta_epoch(meta, "epoch", where);
+  const auto [best_epoch, best_error] = meta_best(meta, "best_epoch", "best_error", epochs_done_, where);
+  best_.set_record(best_epoch, best_error);
   ex_.set_step(meta_count(meta, "step", where));
 }
 

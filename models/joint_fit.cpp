@@ -102,7 +102,7 @@ int JointTrainer::saved_epoch(const char* phase) const {
   const std::string_view p = phase;
   const bool length_matters = (p == "updown" && cfg_.updown_top_k.size() > 1) || (p == "refit" && cfg_.refit_anneal);
   if (length_matters && meta.value("planned", planned(phase)) != planned(phase)) return 0;
-  return static_cast<int>(meta_count(meta, "epoch", (cfg_.checkpoint / phase).string()));
+  return meta_epoch(meta, "epoch", (cfg_.checkpoint / phase).string());
 }
 
 int JointTrainer::load(const char* phase) {
@@ -143,17 +143,19 @@ int JointTrainer::load(const char* phase) {
            : "JointFitConfig::updown_weight_decay (dbn_mnist: --updown-weight-decay)");
   noted("lr", phase_lr(phase), phase_lr(phase), "learning rate");
   if (!top) noted("momentum", cfg_.updown_momentum, 0.9f, "momentum");
-  const int epoch = static_cast<int>(meta_count(meta, "epoch", where));
+  const int epoch = meta_epoch(meta, "epoch", where);
   const uint64_t step = meta_count(meta, "step", where);
   // An up-down checkpoint from before up-down kept its best epoch has no
   // copies: it resumes with its own parameters as the best so far, of an
   // error any epoch beats.
   const bool updown = std::string_view(phase) == "updown";
   const bool recorded = meta.contains("best_epoch") && meta.contains("best_error");
+  const auto [best_epoch, best_error] =
+      updown && recorded ? meta_best(meta, "best_epoch", "best_error", epoch, where) : std::pair<int, double>{};
   load_checkpoint(dir, "joint", state(phase, !updown || recorded));
   ex_.set_step(step);
   if (updown && recorded) {
-    ud_best_.set_record(static_cast<int>(meta_count(meta, "best_epoch", where)), meta_number(meta, "best_error", where));
+    ud_best_.set_record(best_epoch, best_error);
   } else if (updown) {
     ud_best_.keep(0, std::numeric_limits<double>::max());
     notes_.push_back(fmt::format("joint model, updown: '{}' was written before up-down kept its best epoch; the "

@@ -183,9 +183,10 @@ void RbmFitter::load() {
       if (!saved.contains(key)) {
         unknown.push_back(key);
       } else if (saved.at(key) != want) {
+        const auto [saved_text, want_text] = meta_shown_apart(saved.at(key), want);
         throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}; expected the same (a resume "
                     "continues the run as it was made; only the number of epochs and the learning rate may change)",
-                    where, key, meta_shown(saved.at(key)), meta_shown(want));
+                    where, key, saved_text, want_text);
       }
     };
     const nlohmann::json want = training_settings(t_.config, cfg_, ex_.options().seed);
@@ -205,10 +206,10 @@ void RbmFitter::load() {
     const nlohmann::json saved_run = meta.contains("run") ? meta.at("run") : nlohmann::json::object();
     if (!saved_run.is_object())
       throw Error("resume from '{}': the checkpoint's run settings are {}; expected an object", where,
-                  saved_run.dump());
+                  json_excerpt(saved_run));
     for (const auto& [key, value] : want.at("run").items()) expect(saved_run, key, value);
     // What a resume needs to continue: the epoch and the executor's step.
-    epoch = static_cast<int>(meta_count(meta, "epoch", where));
+    epoch = meta_epoch(meta, "epoch", where);
     step = meta_count(meta, "step", where);
     if (meta.contains("lr") && meta.at("lr") != nlohmann::json(t_.config.lr))
       notes.push_back(fmt::format("resumed with lr {} (checkpoint: {})", t_.config.lr, meta_shown(meta.at("lr"))));

@@ -147,9 +147,7 @@ inline void write_samples(const Cdbn& cdbn, Executor& ex, const io::ImageSet& te
   Progress bar("samples", steps, true);
   const int64_t dim = test.dim();
   const CdbnSampler s = make_cdbn_sampler(cdbn, "samples", 10);
-  std::vector<int64_t> idx;
-  for (int digit = 0; digit < 10; ++digit)
-    idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
+  const std::vector<int64_t> idx = samples::first_of_each_digit(test);
   std::vector<float> x(static_cast<size_t>(10 * dim)), tiles;
   io::fill_batch(test, idx, x, {.mode = io::Pixels::scaled});
   tiles = x;  // the first row: the digit each chain starts from

@@ -82,6 +82,21 @@ inline void check_batch(int64_t batch, int64_t images, const std::string& what =
 
 // The training rows persistent chains start at: the first batch of a
 // shuffle of its own (not an epoch's), so both samples start them alike.
+// The first image of each digit 0..9 in `set`: where the chains of the
+// samples pictures start. A digit the set lacks (a small or edited test
+// file) starts from image digit mod count instead.
+inline std::vector<int64_t> first_of_each_digit(const io::ImageSet& set) {
+  if (set.count < 1 || set.labels.size() != static_cast<size_t>(set.count))
+    throw Error("samples: a set of {} images and {} labels; expected at least one image, each labelled", set.count,
+                set.labels.size());
+  std::vector<int64_t> idx;
+  for (uint8_t digit = 0; digit < 10; ++digit) {
+    const auto at = std::find(set.labels.begin(), set.labels.end(), digit);
+    idx.push_back(at != set.labels.end() ? at - set.labels.begin() : digit % set.count);
+  }
+  return idx;
+}
+
 inline std::vector<int64_t> chain_start_rows(int64_t images, int64_t batch, uint64_t data_seed) {
   std::vector<int64_t> order = io::shuffled_indices(images, data_seed, 999);
   order.resize(static_cast<size_t>(batch));
@@ -125,6 +140,10 @@ inline const CLI::Validator kPositive =
     number_check([](double v) { return v > 0.0; }, "a positive number", "POSITIVE");
 inline const CLI::Validator kNonNegative =
     number_check([](double v) { return v >= 0.0; }, "zero or more", "NONNEGATIVE");
+// --ais-scale: the paper's 14,500 temperatures times a factor that keeps
+// the count an int (1000: 14.5 million, hours for a 500-unit RBM).
+inline const CLI::Validator kAisScale = number_check([](double v) { return v > 0.0 && v <= 1000.0; },
+                                                     "a positive factor of at most 1000", "(0,1000]");
 // --threads: 0 (every core) up to what the executor takes, checked as the
 // flag is read (a task arena is made from it before any executor).
 inline const CLI::Validator kThreads = number_check(

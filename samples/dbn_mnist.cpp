@@ -286,6 +286,9 @@ void write_curves(const Options& o, int depth) {
 int run(const Options& o) {
   const Data d = load_data(o);
   samples::check_batch(o.batch, d.train.count);  // before PCD chains take a batch of training rows
+  if (o.bound && o.bound_images > d.test.count)
+    throw Error("--bound-images {}: more than the {} test images; expected at most {}", o.bound_images, d.test.count,
+                d.test.count);
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;

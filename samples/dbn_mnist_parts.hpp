@@ -146,6 +146,14 @@ struct Options {
       throw Error("{}: for backprop fine-tuning (up-down has --updown-lr, --updown-momentum, --updown-weight-decay, "
                   "--top-lr, --top-weight-decay); expected --finetune backprop",
                   f);
+    if (const std::string f = samples::given_flags(app, {"--updown-lr", "--updown-momentum", "--updown-weight-decay"});
+        finetune == "updown" && finetune_epochs == 0 && !f.empty())
+      throw Error("{}: they set up-down, which --finetune-epochs 0 skips; expected one or the other", f);
+    // Up-down's epochs are cut into as many equal phases as --top-k has lengths: more lengths than epochs would skip some.
+    if (finetune == "updown" && top_k.size() > 1 && top_k.size() > static_cast<size_t>(finetune_epochs))
+      throw Error("--top-k: {} chain lengths for {} up-down epochs (--finetune-epochs); expected at most one length "
+                  "per epoch, since each runs an equal share of the epochs",
+                  top_k.size(), finetune_epochs);
     for (const std::string& m : method) {  // here, before any work, rather than at the layer
       CdConfig method_check;
       parse_cd_method(m, method_check);
@@ -246,7 +254,7 @@ inline void add_options(CLI::App& app, Options& o) {
       ->check(samples::number_check([](double v) { return v >= 2.0; }, "2 or more (AIS's error bar needs two runs)",
                                     ">=2"));
   app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
-      ->check(samples::kPositive);
+      ->check(samples::kAisScale);
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed, "seed of shuffles and binarisation")->capture_default_str()
@@ -322,9 +330,7 @@ inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test
   const Rbm& r = dbn.rbms[static_cast<size_t>(top)];
   const Tensor x = g.input("samples.x", {10, 784});
   const Tensor state = g.param("samples.state", {10, r.config.visible}, 0.0f, false);
-  std::vector<int64_t> idx;
-  for (int digit = 0; digit < 10; ++digit)
-    idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
+  const std::vector<int64_t> idx = samples::first_of_each_digit(test);
   std::vector<float> xs(10 * 784);
   io::fill_batch(test, idx, xs, {.mode = io::Pixels::scaled});
   const Tensor start = assign(state, dbn.up(x, top));

@@ -46,6 +46,7 @@
 #include <cmath>
 #include <numeric>
 
+#include <fmt/ranges.h>
 
 #include "samples/docs_reuters_parts.hpp"
 
@@ -70,6 +71,11 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   if (o.preset == "paper" && unset("--ais-stories")) hash.ais_stories = 50;
   if (hash.ais_stories == 0 && app.count("--ais-scale") > 0)
     throw Error("--ais-scale: it sets the AIS of --ais-stories, which is 0 here");
+  if (hash.ais_stories > 0 && o.hidden.size() < 2)
+    throw Error("--ais-stories {}: AIS estimates the first RBM's log Z over its binary hidden units, but --hidden {} "
+                "makes the first RBM the code's (linear units); expected at least two --hidden layers, or "
+                "--ais-stories 0",
+                hash.ais_stories, fmt::join(o.hidden, ","));
   if (hash.map && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the 2-D map's stack is trained "
                 "too: give one value for every stack, or --no-map", o.pretrain_epochs.size());
@@ -357,7 +363,7 @@ int main(int argc, char** argv) {
   app.add_option("--hash-shortlist", hash.shortlist,
                  "semantic hashing as a filter: each query's N nearest stories by Hamming distance re-ranked by "
                  "tf-idf (0: not scored)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_flag("--map,!--no-map", hash.map,
                "also train a 2-D code and draw the test stories by topic beside LSA's 2-D (map.svg; on in the paper "
                "preset, --no-map leaves it out)");
@@ -366,7 +372,7 @@ int main(int argc, char** argv) {
                  "paper preset)")
       ->check(samples::kNonNegative);
   app.add_option("--ais-scale", hash.ais_scale, "AIS's temperatures as a share of the paper's 14,500")
-      ->capture_default_str()->check(samples::kPositive);
+      ->capture_default_str()->check(samples::kAisScale);
   app.add_option("--hash-noise", hash.noise,
                  "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
       ->capture_default_str()->check(samples::kNonNegative);

@@ -86,7 +86,9 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()->check(kPatchesPerFace);
   app.add_option("--zoom", o.zoom, "a patch covers 64 / zoom pixels of the face about its centre (at least 1.42 keeps "
                                    "every turned patch inside the image)")
-      ->capture_default_str()->check(kPositive);
+      ->capture_default_str()
+      ->check(samples::number_check([](double v) { return v >= 1.0 && v <= 16.0; },
+                                    "1 (the whole face) to 16 (4 of its pixels across)", "[1,16]"));
   app.add_option("--gp-steps", o.gp_steps, "Adam steps on the GP's hyper-parameters for fixed features")
       ->capture_default_str()->check(kNonNegative);
   app.add_option("--finetune-steps", o.finetune_steps, "full-batch steps of fine-tuning the DBN's kernel (cg: line searches)")

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <string>
 #include <utility>
 
@@ -94,7 +95,7 @@ void add_options(CLI::App& app, Options& o) {
       ->check(samples::number_check([](double v) { return v >= 2; }, "2 or more (AIS's error bar needs two runs)",
                                     "INT>=2"));
   app.add_option("--ais-scale", o.ais_scale, "multiplies the 14,500 AIS temperatures")->capture_default_str()
-      ->check(samples::kPositive);
+      ->check(samples::kAisScale);
   app.add_option("--sample-steps", o.sample_steps, "Gibbs steps for samples.png (a snapshot every tenth of them)")
       ->capture_default_str()
       ->check(samples::number_check([](double v) { return v >= 10 && v == 10 * std::floor(v / 10); },
@@ -133,10 +134,7 @@ void write_samples(const Rbm& rbm, const CdTrainer& trainer, Executor& ex, const
     const auto from = g.value(trainer.chain);
     std::copy_n(from.begin(), chains * rbm.config.visible, g.value(state).begin());
   } else {
-    std::vector<int64_t> idx;  // the first test image of each digit
-    for (int digit = 0; digit < 10; ++digit)
-      idx.push_back(std::find(test.labels.begin(), test.labels.end(), digit) - test.labels.begin());
-    io::fill_batch(test, idx, g.value(state), {.mode = io::Pixels::threshold});
+    io::fill_batch(test, samples::first_of_each_digit(test), g.value(state), {.mode = io::Pixels::threshold});
   }
   const Tensor h = rbm.sample_h(state), shown = rbm.p_v(h);
   const Tensor advance = assign(state, rbm.sample_v(h));
@@ -159,20 +157,21 @@ void write_samples(const Rbm& rbm, const CdTrainer& trainer, Executor& ex, const
 
 void write_reconstructions(const Rbm& rbm, Executor& ex, const io::ImageSet& test, const std::string& path) {
   Graph& g = *rbm.graph;
-  Tensor v = g.input("recon_in", {20, rbm.config.visible});
+  const int64_t count = std::min<int64_t>(20, test.count);  // the first 20 test images (fewer in a small test file)
+  Tensor v = g.input("recon_in", {count, rbm.config.visible});
   Tensor r = rbm.p_v(rbm.p_h(v));
-  std::vector<int64_t> idx(20);
-  for (int64_t i = 0; i < 20; ++i) idx[static_cast<size_t>(i)] = i;
-  std::vector<float> in(static_cast<size_t>(20 * rbm.config.visible));
+  std::vector<int64_t> idx(static_cast<size_t>(count));
+  std::iota(idx.begin(), idx.end(), 0);
+  std::vector<float> in(static_cast<size_t>(count * rbm.config.visible));
   io::fill_batch(test, idx, in, {.mode = io::Pixels::scaled});
   ex.run({r}, {{v, in}});
   std::vector<float> tiles;  // pairs: image, reconstruction
-  for (int64_t i = 0; i < 20; ++i) {
+  for (int64_t i = 0; i < count; ++i) {
     const auto n = static_cast<size_t>(rbm.config.visible), at = static_cast<size_t>(i) * n;
     tiles.insert(tiles.end(), in.begin() + static_cast<long>(at), in.begin() + static_cast<long>(at + n));
     tiles.insert(tiles.end(), ex.value(r).begin() + static_cast<long>(at), ex.value(r).begin() + static_cast<long>(at + n));
   }
-  io::write_png_grid(path, tiles, 40, 28, 28, {.columns = 8, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+  io::write_png_grid(path, tiles, 2 * count, 28, 28, {.columns = 8, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
 
 void write_filters(const Rbm& rbm, const std::string& path) {
@@ -246,6 +245,7 @@ std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
 
 int run(const Options& o) {
   const Data d = load_data(o);
+  samples::check_batch(o.batch, d.train.count);  // before a batch of that size is allocated
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;
@@ -263,7 +263,6 @@ int run(const Options& o) {
   if (fit.epochs_done() > o.epochs)
     fmt::print("rbm_mnist: the checkpoint holds {} epochs, more than the {} asked; it is evaluated as it is\n",
                fit.epochs_done(), o.epochs);
-  samples::check_batch(o.batch, d.train.count);
   samples::say_if_nothing_to_resume("rbm_mnist", o.resume, o.output, "checkpoint");
   if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
     io::fill_batch(d.train, samples::chain_start_rows(d.train.count, o.batch, o.data_seed), g.value(trainer.chain),

@@ -84,6 +84,18 @@ TEST_CASE("io/idx: load_mnist names the valid splits and the fetch script") {
   const std::string msg = error_of([&] { load_mnist(dir.path, "t10k"); });
   CHECK(has(msg, (dir / "t10k-images-idx3-ubyte").string() + ": file not found"));
   CHECK(has(msg, "bash scripts/fetch_mnist.sh"));
+  // well-formed IDX files, but not MNIST's images: 20 x 20, or none
+  write_bytes(dir / "t10k-images-idx3-ubyte", idx_bytes({3, 20, 20}, 1200));
+  write_bytes(dir / "t10k-labels-idx1-ubyte", idx_bytes({3}, 3));
+  const std::string small = (dir / "t10k-images-idx3-ubyte").string() + ": images of 20 x 20 pixels; expected MNIST's 28 x 28";
+  CHECK_THROWS_WITH_AS(load_mnist(dir.path, "t10k"), doctest::Contains(small.c_str()), Error);
+  write_bytes(dir / "t10k-images-idx3-ubyte", idx_bytes({0, 28, 28}, 0));
+  write_bytes(dir / "t10k-labels-idx1-ubyte", idx_bytes({0}, 0));
+  CHECK_THROWS_WITH_AS(load_mnist(dir.path, "t10k"), doctest::Contains(": holds no images; expected at least one"),
+                       Error);
+  write_bytes(dir / "t10k-images-idx3-ubyte", idx_bytes({2, 28, 28}, 2 * 784));
+  write_bytes(dir / "t10k-labels-idx1-ubyte", idx_bytes({2}, 2));
+  CHECK(load_mnist(dir.path, "t10k").count == 2);
 }
 
 TEST_CASE("io/idx: slice copies a range of images and labels and range-checks it") {

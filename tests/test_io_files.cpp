@@ -133,6 +133,9 @@ TEST_CASE("io/npy: each malformed file is an ebm::Error naming the file and what
       {"magic", {bad_magic, "not a .npy file"}},
       {"version", {npy_bytes(dict("'<f4'", "False", "(2, 3)"), six, 3), "format version 3.0; expected 1.0 or 2.0"}},
       {"short_header", {npy_bytes(dict("'<f4'", "False", "(2, 3)"), {}).substr(0, 40), "header is truncated"}},
+      // a 2.0 header that declares 4 GB of dict: refused by the file's size, before the dict is read into memory
+      {"huge_header", {std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12) + "{'descr': '<f4'}",
+                       "header is truncated: 4294967295 header bytes declared, the file has 28 bytes"}},
       {"descr", {npy_bytes(dict("'<f8'", "False", "(2, 3)"), six), "descr is '<f8'; expected '<f4'"}},
       {"fortran", {npy_bytes(dict("'<f4'", "True", "(2, 3)"), six), "fortran_order is True; expected False"}},
       {"rank3", {npy_bytes(dict("'<f4'", "False", "(1, 2, 3)"), six), "shape is (1, 2, 3); expected a tuple of 1 or 2"}},

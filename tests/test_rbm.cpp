@@ -11,6 +11,7 @@
 #include <numbers>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include <doctest/doctest.h>
 
@@ -249,6 +250,23 @@ TEST_CASE("rbm: two models of one name in a graph are refused, two of different 
   Rbm b = Rbm::make(g, "rbm2", {.visible = 12, .hidden = 5});
   CHECK(a.w.name() == "rbm.W");
   CHECK(b.w.name() == "rbm2.W");
+}
+
+TEST_CASE("rbm/cd: a method is read as cd, cdK, pcd or pcdK, K a positive number written without leading zeros") {
+  for (const auto& [text, method, k] : {std::tuple{"cd", CdMethod::cd, 1}, std::tuple{"cd1", CdMethod::cd, 1},
+                                        std::tuple{"cd25", CdMethod::cd, 25}, std::tuple{"pcd", CdMethod::pcd, 1},
+                                        std::tuple{"pcd10", CdMethod::pcd, 10}}) {
+    CAPTURE(text);
+    CdConfig c;
+    parse_cd_method(text, c);
+    CHECK(c.method == method);
+    CHECK(c.k == k);
+  }
+  for (const char* bad : {"", "cd0", "cd00", "cd01", "pcd0", "cdx", "cd-1", "cd12345", "gibbs", "PCD"}) {
+    CAPTURE(bad);
+    CdConfig c;
+    CHECK_THROWS_WITH_AS(parse_cd_method(bad, c), doctest::Contains("expected cd1 (or cd), cdK"), Error);
+  }
 }
 
 TEST_CASE("rbm/exact: log Z by enumerating either layer agrees with brute force") {

@@ -491,6 +491,22 @@ TEST_CASE("rbm/fit: a manifest key missing or of the wrong type is a named error
   refused([](nlohmann::json& m) { m["meta"].erase("epoch"); }, "manifest.json's meta has no key 'epoch'");
   refused([](nlohmann::json& m) { m["meta"]["step"] = "many"; }, "manifest.json's meta key 'step' is \"many\"");
   refused([](nlohmann::json& m) { m["meta"]["epoch"] = -1; }, "manifest.json's meta key 'epoch' is -1");
+  // counts past an int, which would wrap (to 1, or to a negative epoch that never reaches the last)
+  refused([](nlohmann::json& m) { m["meta"]["epoch"] = 2147483648u; },
+          "manifest.json's meta key 'epoch' is 2147483648; expected a count of at most 2147483647");
+  refused([](nlohmann::json& m) { m["format_version"] = 4294967297u; }, "format_version 4294967297; expected 1");
+  // a listed tensor whose file is gone; nesting deeper than any manifest's; a long value quoted in part
+  refused([](nlohmann::json& m) { m["tensors"]["X"] = {3, 3}; },
+          "manifest.json lists tensor 'X', but there is no file X.npy beside it");
+  refused([](nlohmann::json& m) {
+            nlohmann::json deep = 1;
+            for (int i = 0; i < 40; ++i) deep = nlohmann::json::array({deep});
+            m["meta"]["note"] = deep;
+          },
+          "manifest.json nests arrays or objects more than 32 deep");
+  refused([](nlohmann::json& m) { m["kind"] = std::vector<int>(5000, 7); },
+          "manifest.json's 'kind' is [7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7"
+          ",7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7... (10001 characters); expected a string");
   // the manifest put back: it loads
   write_json(d / "manifest.json", good);
   CHECK(Custom(base_cd(), base_fit(d, 2, true)).fit.epochs_done() == 1);

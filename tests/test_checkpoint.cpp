@@ -1,0 +1,102 @@
+// Checkpoint folders met in the wrong state (a user's file where the folder
+// would go, a manifest that is a folder), and the checked readers of a
+// checkpoint's meta object (models/checkpoint_meta.hpp) that every fitter's
+// resume goes through. The RBM fitter's damaged-manifest cases are in
+// test_rbm_fit.cpp.
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <utility>
+
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "models/checkpoint.hpp"
+#include "models/checkpoint_meta.hpp"
+
+using namespace ebm;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const char* name) {
+  const fs::path d = fs::temp_directory_path() / fmt::format("ebm_test_{}_{}", name, ::getpid());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+std::string contents(const fs::path& file) {
+  std::ifstream in(file);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: a user's file where the folder would go is refused, never replaced") {
+  const fs::path d = fresh_dir("ckpt_file");
+  Graph g;
+  const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
+  const fs::path path = d / "checkpoint";
+  std::ofstream(path) << "my notes";
+  const std::string want = fmt::format("checkpoint '{}': a file, not a folder", path.string());
+  CHECK_THROWS_WITH_AS(checkpoint_exists(path), doctest::Contains(want.c_str()), Error);
+  CHECK_THROWS_WITH_AS(save_checkpoint(path, "test", {&w, 1}, "{}"), doctest::Contains(want.c_str()), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(path, "test", {&w, 1}), doctest::Contains(want.c_str()), Error);
+  CHECK(contents(path) == "my notes");
+  CHECK(!fs::exists(d / "checkpoint.tmp"));
+  // a folder there is saved into, and read back
+  fs::remove(path);
+  save_checkpoint(path, "test", {&w, 1}, R"({"epoch": 1})");
+  CHECK(checkpoint_exists(path));
+  CHECK(nlohmann::json::parse(checkpoint_meta(path, "test")).at("epoch") == 1);
+  fs::remove_all(d);
+}
+
+TEST_CASE("checkpoint: a manifest.json that is not a regular file is a named error") {
+  const fs::path d = fresh_dir("ckpt_manifest_dir");
+  Graph g;
+  const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
+  save_checkpoint(d / "c", "test", {&w, 1}, "{}");
+  fs::remove(d / "c" / "manifest.json");
+  fs::create_directories(d / "c" / "manifest.json");
+  const std::string want =
+      fmt::format("checkpoint '{}': its manifest.json is not a regular file", (d / "c").string());
+  CHECK_THROWS_WITH_AS(checkpoint_exists(d / "c"), doctest::Contains(want.c_str()), Error);
+  CHECK_THROWS_WITH_AS(checkpoint_meta(d / "c", "test"), doctest::Contains(want.c_str()), Error);
+  fs::remove_all(d);
+}
+
+TEST_CASE("checkpoint meta: counts within an int, a best epoch among those done, an error of at least 0") {
+  const nlohmann::json meta = {{"epoch", 5}, {"big", 2147483648u}, {"best_epoch", 3}, {"best_error", 1.5},
+                               {"late", 6},  {"negative", -0.5},   {"name", "16"}};
+  CHECK(meta_epoch(meta, "epoch", "here") == 5);
+  CHECK(meta_count(meta, "big", "here") == 2147483648u);
+  CHECK_THROWS_WITH_AS(meta_epoch(meta, "big", "here"),
+                       doctest::Contains("checkpoint 'here': manifest.json's meta key 'big' is 2147483648; expected a "
+                                         "count of at most 2147483647"),
+                       Error);
+  CHECK(meta_best(meta, "best_epoch", "best_error", 5, "here") == std::pair<int, double>{3, 1.5});
+  CHECK(meta_best(meta, "best_epoch", "best_error", 3, "here").first == 3);
+  CHECK_THROWS_WITH_AS(meta_best(meta, "late", "best_error", 5, "here"),
+                       doctest::Contains("meta key 'late' is 6, after the 5 epochs done; expected at most 5"), Error);
+  CHECK_THROWS_WITH_AS(meta_best(meta, "best_epoch", "negative", 5, "here"),
+                       doctest::Contains("meta key 'negative' is -0.5; expected an error of at least 0"), Error);
+  CHECK_THROWS_WITH_AS(meta_epoch(meta, "name", "here"), doctest::Contains("meta key 'name' is \"16\"; expected a count"),
+                       Error);
+  // values of one kind read as a user writes them; of two kinds, as JSON with their kinds
+  CHECK(meta_shown_apart(nlohmann::json(0.1f), nlohmann::json(0.2f)) == std::pair<std::string, std::string>{"0.1", "0.2"});
+  CHECK(meta_shown_apart(nlohmann::json("cd"), nlohmann::json("pcd")) == std::pair<std::string, std::string>{"cd", "pcd"});
+  CHECK(meta_shown_apart(meta.at("name"), nlohmann::json(16)) ==
+        std::pair<std::string, std::string>{"\"16\" (JSON string)", "16 (JSON number)"});
+  // a resume check says which is which when only the kinds differ
+  ResumeCheck c(meta, "here");
+  CHECK_THROWS_WITH_AS(c.same("name", 16, "hidden units"),
+                       doctest::Contains("the checkpoint has hidden units \"16\" (JSON string); this run has 16 (JSON "
+                                         "number)"),
+                       Error);
+}
