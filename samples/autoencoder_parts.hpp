@@ -87,7 +87,7 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_option("--finetune-momentum", o.finetune_momentum, "sgd's momentum")->capture_default_str()
       ->check(samples::kFraction);
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")
-      ->capture_default_str()->check(samples::kPositive);
+      ->capture_default_str()->check(samples::kDecay);
   app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty on every weight and bias")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--batch", o.batch, "mini-batch size (pretraining, and sgd or adam's fine-tuning)")

@@ -57,6 +57,14 @@ struct Options {
       throw Error("--filters, --filter-size and --pool have {}, {} and {} values, --pretrain-epochs {}; expected one "
                   "per layer each (--pretrain-epochs may give one for all)",
                   n, sizes.size(), pools.size(), epochs.size());
+    for (size_t l = 0, plane = 28; l < n; ++l) {  // each layer's filters must fit the plane below, its pool divide what is left
+      const int64_t hidden = static_cast<int64_t>(plane) - sizes[l] + 1;
+      if (hidden < 1 || hidden % pools[l] != 0)
+        throw Error("--filter-size {} and --pool {} at layer {}: its {} x {} input planes leave hidden planes of {} x "
+                    "{}; expected filters no wider than the input, and a pool that divides the hidden planes",
+                    sizes[l], pools[l], l + 1, plane, plane, hidden, hidden);
+      plane = static_cast<size_t>(hidden / pools[l]);
+    }
     if (std::any_of(labelled.begin(), labelled.end(), [&](int64_t l) { return l < batch; }))
       throw Error("--labelled: every count must be at least --batch ({})", batch);
     for (int64_t l : svm_labelled) {

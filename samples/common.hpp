@@ -140,6 +140,10 @@ inline const CLI::Validator kPositive =
     number_check([](double v) { return v > 0.0; }, "a positive number", "POSITIVE");
 inline const CLI::Validator kNonNegative =
     number_check([](double v) { return v >= 0.0; }, "zero or more", "NONNEGATIVE");
+// A learning rate's factor per epoch: it shrinks the rate, or keeps it.
+inline const CLI::Validator kDecay = number_check([](double v) { return v > 0.0 && v <= 1.0; },
+                                                  "a factor in (0, 1] (each epoch's rate that of the one before times it)",
+                                                  "(0,1]");
 // --ais-scale: the paper's 14,500 temperatures times a factor that keeps
 // the count an int (1000: 14.5 million, hours for a 500-unit RBM).
 inline const CLI::Validator kAisScale = number_check([](double v) { return v > 0.0 && v <= 1000.0; },

@@ -230,7 +230,7 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str()
       ->check(samples::kPositive);
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str()
-      ->check(samples::kPositive);
+      ->check(samples::kDecay);
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
   app.add_option("--validation", o.validation, "last N training images held out to choose the epoch")->capture_default_str()
       ->check(samples::kPositive);

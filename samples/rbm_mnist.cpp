@@ -67,7 +67,7 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(samples::kPositive);
   app.add_option("--lr-decay", o.lr_decay, "learning rate multiplier per epoch")->capture_default_str()
-      ->check(samples::kPositive);
+      ->check(samples::kDecay);
   app.add_option("--momentum", o.momentum, "momentum for the first 5 epochs")->capture_default_str()
       ->check(samples::kFraction);
   app.add_option("--final-momentum", o.final_momentum, "momentum after epoch 5")->capture_default_str()
