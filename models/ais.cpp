@@ -7,6 +7,7 @@
 #include "graph/executor.hpp"
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
+#include "io/memory.hpp"
 
 namespace ebm {
 namespace {
@@ -110,12 +111,23 @@ struct Annealer {
 
 }  // namespace
 
+void check_ais_fits(int64_t visible, int64_t hidden, int64_t runs) {
+  // The chains' states and the step's intermediates: about four values a
+  // unit a chain, visible and hidden (the executor shares buffers by liveness).
+  const double bytes = 4.0 * 4.0 * double(runs) * double(visible + hidden), have = double(available_memory_bytes());
+  if (have >= 0 && bytes > 0.9 * have)
+    throw Error("ais: {} runs of an RBM of {} visible and {} hidden units need about {:.1f} GiB; {:.1f} GiB of "
+                "memory is available now; expected fewer runs",
+                runs, visible, hidden, bytes / double(1 << 30), have / double(1 << 30));
+}
+
 namespace {
 
 AisResult anneal(const Rbm& rbm, std::span<const float> base_bias, int64_t words, const AisConfig& cfg) {
   if (static_cast<int64_t>(base_bias.size()) != rbm.config.visible)
     throw Error("ais '{}': {} base-rate biases; expected {}", rbm.name, base_bias.size(), rbm.config.visible);
   if (cfg.runs < 2) throw Error("ais '{}': {} runs; expected at least 2", rbm.name, cfg.runs);
+  check_ais_fits(rbm.config.visible, rbm.config.hidden, cfg.runs);
   Annealer an(rbm, base_bias, cfg.runs, words);
   AisResult r;
   if (words > 0) {  // D draws from softmax(a), in any order: D log sum_i exp(a_i)

@@ -59,6 +59,13 @@ struct AisResult {
   int temperatures = 0;
 };
 
+// Throws, naming the runs and both sizes, when `runs` chains of an RBM of
+// `visible` and `hidden` units would need more memory than is available now
+// (io/memory.hpp): a program checks it before training, so that a count
+// of runs too large is said at the start, not after hours. ais_log_z
+// checks it too.
+void check_ais_fits(int64_t visible, int64_t hidden, int64_t runs);
+
 // a: the base model's visible biases (e.g. log-odds of the training data's mean).
 AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisConfig& cfg = {});
 

@@ -289,6 +289,8 @@ int run(const Options& o) {
   if (o.bound && o.bound_images > d.test.count)
     throw Error("--bound-images {}: more than the {} test images; expected at most {}", o.bound_images, d.test.count,
                 d.test.count);
+  if (o.bound)  // the bound's AIS runs in each layer's top RBM: said now, not after the training
+    for (size_t l = 0; l + 1 < o.layers().size(); ++l) check_ais_fits(o.layers()[l], o.layers()[l + 1], o.ais_runs);
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;

@@ -269,6 +269,17 @@ TEST_CASE("rbm/cd: a method is read as cd, cdK, pcd or pcdK, K a positive number
   }
 }
 
+TEST_CASE("rbm/ais: runs whose chains would not fit in memory are refused before any work, naming the runs") {
+  check_ais_fits(784, 500, 400);  // a paper run's chains: a few MB
+  CHECK_THROWS_WITH_AS(check_ais_fits(784, 500, 2000000000),
+                       doctest::Contains("ais: 2000000000 runs of an RBM of 784 visible and 500 hidden units need about"),
+                       Error);
+  Graph g;
+  Rbm r = Rbm::make(g, "rbm", {.visible = 784, .hidden = 500});
+  const std::vector<float> base(784, 0.0f);
+  CHECK_THROWS_WITH_AS(ais_log_z(r, base, {.runs = 2000000000}), doctest::Contains("expected fewer runs"), Error);
+}
+
 TEST_CASE("rbm/exact: log Z by enumerating either layer agrees with brute force") {
   Graph g;
   Rbm r = Rbm::make(g, "rbm", {.visible = 7, .hidden = 5, .init_std = 0.8f, .seed = 3});
