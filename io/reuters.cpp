@@ -42,16 +42,25 @@ std::string attribute(std::string_view tag, std::string_view name) {
   return to == std::string_view::npos ? std::string{} : std::string(tag.substr(from, to - from));
 }
 
-// The content of the first <name ...>...</name> in `s` (the start tag may
-// carry attributes), or "" (found = false).
-std::string_view element(std::string_view s, std::string_view name, bool* found = nullptr) {
-  const std::string open = fmt::format("<{}", name), close = fmt::format("</{}>", name);
+// Where the first <name> or <name ...> start tag in `s` begins (npos: none).
+size_t start_tag(std::string_view s, std::string_view name) {
+  const std::string open = fmt::format("<{}", name);
   size_t a = s.find(open);
   while (a != std::string_view::npos && a + open.size() < s.size() && s[a + open.size()] != '>' &&
          s[a + open.size()] != ' ')
     a = s.find(open, a + 1);  // <TEXTURE> is not <TEXT>
+  return a;
+}
+
+// The content of the first <name ...>...</name> in `s` (the start tag may
+// carry attributes), or "" (found = false). A start tag that is never
+// closed is an error of the story `where` names.
+std::string_view element(std::string_view s, std::string_view name, const std::string& where, bool* found = nullptr) {
+  const size_t a = start_tag(s, name);
   const size_t content = a == std::string_view::npos ? a : s.find('>', a);
-  const size_t b = content == std::string_view::npos ? content : s.find(close, content);
+  const size_t b = content == std::string_view::npos ? content : s.find(fmt::format("</{}>", name), content);
+  if (a != std::string_view::npos && b == std::string_view::npos)
+    throw Error("{}: <{}> without </{}>; expected each element closed (a damaged file?)", where, name, name);
   if (found) *found = b != std::string_view::npos;
   if (b == std::string_view::npos) return {};
   return s.substr(content + 1, b - content - 1);
@@ -88,6 +97,10 @@ std::vector<std::string> words_of(std::string_view text) {
 
 std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
   InputFile in = open_input(file, "a Reuters-21578 SGML file (reut2-NNN.sgm)");
+  constexpr uint64_t kMostBytes = uint64_t{64} << 20;  // Reuters-21578's files hold 1.4 MB at most
+  if (in.size > kMostBytes)
+    throw Error("{}: {} bytes; expected a Reuters-21578 SGML file, at most {} MB (each of the 22 holds about 1.3)",
+                file.string(), in.size, kMostBytes >> 20);
   std::string bytes(in.size, '\0');
   if (read_some(in.stream, bytes.data(), in.size) != in.size)
     throw Error("{}: could not read its {} bytes", file.string(), in.size);
@@ -102,6 +115,10 @@ std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
     if (end == std::string_view::npos)
       throw Error("{}: story {} (at byte {}) has no </REUTERS>; expected a complete file (truncated?)", file.string(),
                   out.size() + 1, pos);
+    if (const size_t next = all.find("<REUTERS", tag_end); next < end)
+      throw Error("{}: story {} (at byte {}) has no </REUTERS> before the next story's <REUTERS (at byte {}); "
+                  "expected each story closed (a damaged file?)",
+                  file.string(), out.size() + 1, pos, next);
     NewsStory s;
     const auto [p, ec] = std::from_chars(id.data(), id.data() + id.size(), s.newid);
     if (id.empty() || ec != std::errc{} || p != id.data() + id.size())
@@ -109,7 +126,8 @@ std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
     s.topics_yes = attribute(tag, "TOPICS") == "YES";
     s.split = attribute(tag, "LEWISSPLIT");
     const std::string_view body = all.substr(tag_end + 1, end - tag_end - 1);
-    std::string_view topics = element(body, "TOPICS");
+    const std::string where = fmt::format("{}: story {} (NEWID {}, at byte {})", file.string(), out.size() + 1, id, pos);
+    std::string_view topics = element(body, "TOPICS", where);
     for (size_t t = 0; (t = topics.find("<D>", t)) != std::string_view::npos;) {
       const size_t u = topics.find("</D>", t);
       if (u == std::string_view::npos) break;
@@ -117,11 +135,11 @@ std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
       t = u;
     }
     bool titled = false, bodied = false;
-    const std::string_view title = element(body, "TITLE", &titled), text = element(body, "BODY", &bodied);
+    const std::string_view title = element(body, "TITLE", where, &titled), text = element(body, "BODY", where, &bodied);
     if (titled || bodied) {
       s.text = fmt::format("{}\n{}", title, text);
     } else {
-      s.text = std::string(element(body, "TEXT"));  // TYPE="UNPROC" or "BRIEF" stories
+      s.text = std::string(element(body, "TEXT", where));  // TYPE="UNPROC" or "BRIEF" stories
     }
     out.push_back(std::move(s));
     pos = end;
@@ -187,6 +205,11 @@ ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersCon
       kept.push_back({s.split == "TRAIN", words_of(s.text), std::move(s.topics), s.newid});
     }
   }
+  for (const bool train : {true, false})
+    if (std::none_of(kept.begin(), kept.end(), [&](const Kept& k) { return k.train == train; }))
+      throw Error("{}: no {} stories with topics (LEWISSPLIT=\"{}\", TOPICS=\"YES\"); expected ModApte's {} (a "
+                  "damaged or edited file?)",
+                  folder.string(), train ? "training" : "test", train ? "TRAIN" : "TEST", train ? "training split" : "test set");
   if (config.expected_stories > 0 && static_cast<int64_t>(file_of.size()) != config.expected_stories)
     throw Error("{}: {} stories in the 22 files; expected Reuters-21578's {} (a file cut short between two stories? "
                 "SHA256SUMS beside the files checks them)",

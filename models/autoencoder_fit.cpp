@@ -23,6 +23,7 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   eval_x_ = g.input(a_.name + ".eval_x", {cfg_.eval_batch, a_.config.layers.front()});
   eval_out_ = a_.reconstruct(eval_x_);
   best_ = BestParams(g, a_.params());
+  if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
   // This run's momentum (or Adam's beta1) and weight decay, not the
   // checkpoint's; the learning rate is set at each epoch.

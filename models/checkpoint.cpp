@@ -97,6 +97,8 @@ fs::path readable_dir(const fs::path& dir) {
 
 }  // namespace
 
+void check_checkpoint_path(const fs::path& dir) { check_not_a_file(dir); }
+
 bool checkpoint_exists(const fs::path& dir) {
   check_not_a_file(dir);
   if (has_manifest(dir) || has_manifest(with_suffix(dir, ".old"))) return true;

@@ -41,7 +41,15 @@ std::string load_checkpoint(const std::filesystem::path& dir, std::string_view k
 // ebm::Error naming the checkpoint's folder and what was expected.
 std::string checkpoint_meta(const std::filesystem::path& dir, std::string_view kind);
 
+// Whether a checkpoint was saved at `dir` (or its ".old" copy). A file, not
+// a folder, at that path is refused rather than taken for none, and
+// tensors without a manifest are refused as a damaged checkpoint.
 bool checkpoint_exists(const std::filesystem::path& dir);
+
+// Throws, naming the path, when a file (not a folder) stands where a
+// checkpoint's folder would go: the fitters check it when they are made,
+// so that a run is refused at its start, not at its first save.
+void check_checkpoint_path(const std::filesystem::path& dir);
 
 // Throws, naming the first tensor of `tensors` that holds NaN or Inf and how
 // many of its values do, when training diverged: `who` (e.g. "fit 'rbm'")

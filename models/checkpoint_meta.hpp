@@ -116,8 +116,12 @@ class ResumeCheck {
   // The caller's flags (e.g. {"--labelled", "90"}), saved under meta["run"].
   void same_run(const std::map<std::string, std::string>& run) {
     const nlohmann::json saved = meta_.contains("run") ? meta_.at("run") : nlohmann::json::object();
+    if (!saved.is_object())
+      throw Error("resume from '{}': the checkpoint's run settings are {}; expected an object (a damaged or edited "
+                  "checkpoint)",
+                  where_, json_excerpt(saved));
     for (const auto& [flag, value] : run) {
-      if (!saved.is_object() || !saved.contains(flag)) {
+      if (!saved.contains(flag)) {
         unknown_.push_back(flag);
       } else if (saved.at(flag) != value) {
         const auto [saved_text, now_text] = meta_shown_apart(saved.at(flag), value);

@@ -90,6 +90,7 @@ DeepKernelFitter::DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitCon
   eval_x_ = k_.graph->input(k_.name + ".eval_x", {cfg_.eval_batch, k_.config.layers.front()});
   eval_out_ = k_.features_of(eval_x_);
   best_ = BestParams(*k_.graph, k_.trained());
+  if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
 }
 
 std::vector<NamedTensor> DeepKernelFitter::state() const {

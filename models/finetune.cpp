@@ -26,6 +26,7 @@ Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
   eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.x.shape().cols});
   eval_logits_ = c_.predict(eval_x_);
   best_ = BestParams(g, c_.params);
+  if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 

@@ -26,6 +26,10 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
+  if (!cfg_.checkpoint.empty()) {  // a folder of the phases' checkpoints
+    check_checkpoint_path(cfg_.checkpoint);
+    for (const char* phase : {"top", "updown", "refit"}) check_checkpoint_path(cfg_.checkpoint / phase);
+  }
 }
 
 double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong,
@@ -101,8 +105,17 @@ int JointTrainer::saved_epoch(const char* phase) const {
   // rate falls to zero over its length: another length replays none of it.
   const std::string_view p = phase;
   const bool length_matters = (p == "updown" && cfg_.updown_top_k.size() > 1) || (p == "refit" && cfg_.refit_anneal);
-  if (length_matters && meta.value("planned", planned(phase)) != planned(phase)) return 0;
-  return meta_epoch(meta, "epoch", (cfg_.checkpoint / phase).string());
+  const std::string where = (cfg_.checkpoint / phase).string();
+  const int epoch = meta_epoch(meta, "epoch", where);
+  if (length_matters) {
+    const int saved_plan = meta.contains("planned") ? meta_epoch(meta, "planned", where) : planned(phase);
+    if (saved_plan != planned(phase)) return 0;
+    if (epoch > saved_plan)
+      throw Error("checkpoint '{}': manifest.json's meta holds epoch {} of a phase planned for {}; expected at most {} "
+                  "(a damaged or edited checkpoint)",
+                  where, epoch, saved_plan, saved_plan);
+  }
+  return epoch;
 }
 
 int JointTrainer::load(const char* phase) {
@@ -240,7 +253,9 @@ void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
   updown_scores_ = ud_.classify(eval_x_);
   // On resume, rebuild the steps in the order an unbroken run built them, so
   // every op (and the random stream keyed by its id) is the same.
-  for (int e = 0, done = saved_epoch("updown"); e < done; ++e) set_top_k(top_k_at(e));
+  // (One length builds nothing new; a schedule's epochs are at most its planned length.)
+  if (ks.size() > 1)
+    for (int e = 0, done = saved_epoch("updown"); e < done; ++e) set_top_k(top_k_at(e));
   // The epochs the model holds: more than asked when a checkpoint of a
   // one-length schedule held more.
   const int held = epochs("updown", cfg_.updown_epochs, true, train, valid,

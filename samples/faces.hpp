@@ -2,6 +2,7 @@
 // What the face samples share (autoencoder_faces, gp_faces): where the
 // Olivetti faces are, loading them, and standardizing their patches.
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -66,12 +67,25 @@ inline Standardize fit_standardize(const io::FacePatches& train) {
   return s;
 }
 
-// The 400 Olivetti faces of the folder `dir`, checked to be there.
+// The 400 Olivetti faces of the folder `dir`, checked to be there and to
+// be the Olivetti set: 64 x 64 images, ten of each of the 40 people (the
+// samples' splits by person and their patch geometry assume both).
 inline io::ImageSet load_faces(const std::filesystem::path& dir) {
-  if (!std::filesystem::exists(dir / "olivetti-faces-idx3-ubyte"))
+  const std::filesystem::path images = dir / "olivetti-faces-idx3-ubyte";
+  if (!std::filesystem::exists(images))
     throw Error("--data '{}': no olivetti-faces-idx3-ubyte (with olivetti-labels-idx1-ubyte) there; expected the "
                 "Olivetti folder, ../shared/data/olivetti", dir.string());
-  return io::load_idx_images(dir / "olivetti-faces-idx3-ubyte", dir / "olivetti-labels-idx1-ubyte", 40);  // 40 people
+  io::ImageSet faces = io::load_idx_images(images, dir / "olivetti-labels-idx1-ubyte", 40);  // 40 people
+  if (faces.count != 400 || faces.height != 64 || faces.width != 64)
+    throw Error("{}: {} images of {} x {} pixels; expected the Olivetti faces' 400 of 64 x 64", images.string(),
+                faces.count, faces.height, faces.width);
+  std::array<int, 40> per_person{};
+  for (uint8_t person : faces.labels) ++per_person[person];
+  for (size_t p = 0; p < per_person.size(); ++p)
+    if (per_person[p] != 10)
+      throw Error("{}: person {} has {} images; expected ten of each of the 40 people", (dir / "olivetti-labels-idx1-ubyte").string(),
+                  p, per_person[p]);
+  return faces;
 }
 
 }  // namespace ebm::samples

@@ -17,6 +17,7 @@
 
 #include "models/checkpoint.hpp"
 #include "models/checkpoint_meta.hpp"
+#include "models/rbm_fit.hpp"
 
 using namespace ebm;
 namespace fs = std::filesystem;
@@ -49,6 +50,14 @@ TEST_CASE("checkpoint: a user's file where the folder would go is refused, never
   CHECK_THROWS_WITH_AS(load_checkpoint(path, "test", {&w, 1}), doctest::Contains(want.c_str()), Error);
   CHECK(contents(path) == "my notes");
   CHECK(!fs::exists(d / "checkpoint.tmp"));
+  // a fitter refuses it when made, resuming or not, rather than at its first save
+  Rbm rbm = Rbm::make(g, "rbm", {.visible = 6, .hidden = 3});
+  CdTrainer t = make_cd_trainer(rbm, {.batch = 2});
+  Executor ex(g, {.threads = 1});
+  for (const bool resume : {false, true})
+    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = path, .resume = resume}), doctest::Contains(want.c_str()),
+                         Error);
+  CHECK(contents(path) == "my notes");
   // a folder there is saved into, and read back
   fs::remove(path);
   save_checkpoint(path, "test", {&w, 1}, R"({"epoch": 1})");
@@ -94,6 +103,9 @@ TEST_CASE("checkpoint meta: counts within an int, a best epoch among those done,
   CHECK(meta_shown_apart(meta.at("name"), nlohmann::json(16)) ==
         std::pair<std::string, std::string>{"\"16\" (JSON string)", "16 (JSON number)"});
   // a resume check says which is which when only the kinds differ
+  const nlohmann::json damaged = {{"run", "x"}};
+  CHECK_THROWS_WITH_AS(ResumeCheck(damaged, "here").same_run({{"--labelled", "90"}}),
+                       doctest::Contains("the checkpoint's run settings are \"x\"; expected an object"), Error);
   ResumeCheck c(meta, "here");
   CHECK_THROWS_WITH_AS(c.same("name", 16, "hidden units"),
                        doctest::Contains("the checkpoint has hidden units \"16\" (JSON string); this run has 16 (JSON "

@@ -6,6 +6,8 @@
 #include <bit>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <random>
@@ -94,6 +96,20 @@ TEST_CASE("docs/sgml: stories' attributes, topics and text are read, a broken fi
   write_bytes(dir / "none.sgm", "<html>not reuters</html>");
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "none.sgm"); }), "no <REUTERS> story"));
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "absent.sgm"); }), "absent.sgm"));
+  // a story left open inside the file (two would be read as one), an element left open, a file far too large
+  std::string merged = whole + whole;
+  merged.erase(merged.find("</REUTERS>"), std::string_view("</REUTERS>").size());
+  write_bytes(dir / "merged.sgm", merged);
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "merged.sgm"); }),
+            "story 1 (at byte 0) has no </REUTERS> before the next story's <REUTERS (at byte"));
+  std::string open_body = whole;
+  open_body.erase(open_body.find("</BODY>"), std::string_view("</BODY>").size());
+  write_bytes(dir / "open_body.sgm", open_body);
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "open_body.sgm"); }),
+            "open_body.sgm: story 1 (NEWID 1, at byte 0): <BODY> without </BODY>"));
+  std::filesystem::resize_file(dir / "none.sgm", uint64_t{65} << 20);  // sparse: nothing written
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "none.sgm"); }),
+            "none.sgm: 68157440 bytes; expected a Reuters-21578 SGML file, at most 64 MB"));
 }
 
 TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent training words") {
@@ -129,6 +145,18 @@ TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent tra
                              std::filesystem::copy_options::overwrite_existing);
   CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 3, .expected_stories = 0}); }),
             "is in reut2-000.sgm too; expected each story once"));
+  // a corpus without test stories (or training ones) has nothing to retrieve for
+  TempDir train_only("reuters_train_only");
+  write_corpus(train_only);
+  for (int f = 0; f < 22; ++f) {
+    const auto file = train_only / fmt::format("reut2-{:03d}.sgm", f);
+    std::ifstream in(file);
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    for (size_t at; (at = text.find("LEWISSPLIT=\"TEST\"")) != std::string::npos;) text.replace(at + 12, 4, "TRAIN");
+    write_bytes(file, text);
+  }
+  CHECK(has(error_of([&] { io::load_reuters(train_only.path, {.vocabulary = 3, .expected_stories = 0}); }),
+            "no test stories with topics (LEWISSPLIT=\"TEST\", TOPICS=\"YES\")"));
   TempDir short_dir("reuters_short");
   write_corpus(short_dir, 21);
   CHECK(has(error_of([&] { io::load_reuters(short_dir.path); }), "reut2-021.sgm: missing"));

@@ -4,12 +4,14 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include "graph/executor.hpp"
@@ -105,6 +107,25 @@ TEST_CASE("joint/fit: resumed with a longer phase, the phases it changes start a
   const Outcome resumed_longer = train(dir, true, std::nullopt, 0.0f, true, 5, 6);
   CHECK(resumed_longer.step == longer.step);
   CHECK(resumed_longer.state == longer.state);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("joint/fit: a damaged phase length or an epoch past it is refused, not taken for another run") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_planned_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  train(dir, false, std::nullopt);  // up-down planned for 4 epochs, its CD-k schedule {1, 3}
+  const std::filesystem::path manifest = dir / "updown" / "manifest.json";
+  const nlohmann::json good = nlohmann::json::parse(std::ifstream(manifest));
+  const auto refused = [&](const char* key, const nlohmann::json& value, const std::string& message) {
+    CAPTURE(message);
+    nlohmann::json m = good;
+    m["meta"][key] = value;
+    std::ofstream(manifest) << m.dump();
+    CHECK_THROWS_WITH_AS(train(dir, true, std::nullopt), doctest::Contains(message.c_str()), Error);
+  };
+  refused("planned", "4", "manifest.json's meta key 'planned' is \"4\"; expected a count");
+  refused("planned", -1, "manifest.json's meta key 'planned' is -1; expected a count");
+  refused("epoch", 9, "manifest.json's meta holds epoch 9 of a phase planned for 4; expected at most 4");
   std::filesystem::remove_all(dir);
 }
 
