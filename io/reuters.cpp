@@ -97,9 +97,9 @@ std::vector<std::string> words_of(std::string_view text) {
 
 std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
   InputFile in = open_input(file, "a Reuters-21578 SGML file (reut2-NNN.sgm)");
-  constexpr uint64_t kMostBytes = uint64_t{64} << 20;  // Reuters-21578's files hold 1.4 MB at most
+  constexpr uint64_t kMostBytes = uint64_t{64} << 20;  // Reuters-21578's files hold at most 1.6 MB
   if (in.size > kMostBytes)
-    throw Error("{}: {} bytes; expected a Reuters-21578 SGML file, at most {} MB (each of the 22 holds about 1.3)",
+    throw Error("{}: {} bytes; expected a Reuters-21578 SGML file, at most {} MB (the 22 hold 0.6 to 1.6 MB each)",
                 file.string(), in.size, kMostBytes >> 20);
   std::string bytes(in.size, '\0');
   if (read_some(in.stream, bytes.data(), in.size) != in.size)

@@ -35,18 +35,21 @@ struct TooDeep {};
 // ebm::Error naming the checkpoint at `dir`, `what` was read and, for text
 // that is not JSON, the parser's message (without its
 // "[json.exception.parse_error.101] " prefix) after `hint`.
+// Nesting deeper than `max_depth` is refused (a save's meta_json one level
+// less than a manifest, which holds it).
 template <typename In>
-nlohmann::json json_object(In&& in, const fs::path& dir, std::string_view what, std::string_view hint) {
+nlohmann::json json_object(In&& in, const fs::path& dir, std::string_view what, std::string_view hint,
+                           int max_depth = kMaxJsonDepth) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(std::forward<In>(in), [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > kMaxJsonDepth) throw TooDeep{};
-      return true;
-    });
+    j = nlohmann::json::parse(std::forward<In>(in),
+                              [max_depth](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+                                if (depth > max_depth) throw TooDeep{};
+                                return true;
+                              });
   } catch (const TooDeep&) {
-    throw Error("checkpoint '{}': {} nests arrays or objects more than {} deep; expected a manifest as ebmflow writes "
-                "it{}",
-                dir.string(), what, kMaxJsonDepth, hint);
+    throw Error("checkpoint '{}': {} nests arrays or objects more than {} deep; expected at most {} levels{}",
+                dir.string(), what, max_depth, max_depth, hint);
   } catch (const nlohmann::json::exception& e) {
     std::string_view why = e.what();
     if (const size_t at = why.find("] "); at != std::string_view::npos) why.remove_prefix(at + 2);
@@ -64,15 +67,12 @@ bool is_file_name(const std::string& name) {
          name.find_first_of(std::string_view("/\\\0", 3)) == std::string::npos;
 }
 
-// A checkpoint's path holds a folder, or nothing yet: anything else (a
-// user's file of that name) is refused rather than replaced.
-void check_not_a_file(const fs::path& dir) {
-  std::error_code ec;
-  const fs::file_status st = fs::status(dir, ec);
-  if (fs::exists(st) && !fs::is_directory(st))
-    throw Error("checkpoint '{}': a file, not a folder; expected a checkpoint's folder or nothing at that path (move "
-                "the file aside)",
-                dir.string());
+// A path's status could be read, or it is not there: anything else (no
+// permission, an I/O error) is an error naming it, not taken for "none".
+void check_status(const fs::path& path, std::error_code ec) {
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
+    throw Error("checkpoint '{}': cannot look at it ({}); expected a path this user may read", path.string(),
+                ec.message());
 }
 
 // Whether `dir` holds a manifest.json; one that is not a regular file is refused.
@@ -80,6 +80,7 @@ bool has_manifest(const fs::path& dir) {
   const fs::path file = dir / "manifest.json";
   std::error_code ec;
   const fs::file_status st = fs::status(file, ec);
+  check_status(file, ec);
   if (!fs::exists(st)) return false;
   if (!fs::is_regular_file(st))
     throw Error("checkpoint '{}': its manifest.json is not a regular file; expected the JSON file a save writes",
@@ -88,7 +89,7 @@ bool has_manifest(const fs::path& dir) {
 }
 
 fs::path readable_dir(const fs::path& dir) {
-  check_not_a_file(dir);
+  check_checkpoint_path(dir);
   if (has_manifest(dir)) return dir;
   const fs::path old = with_suffix(dir, ".old");
   if (has_manifest(old)) return old;
@@ -97,10 +98,20 @@ fs::path readable_dir(const fs::path& dir) {
 
 }  // namespace
 
-void check_checkpoint_path(const fs::path& dir) { check_not_a_file(dir); }
+// A checkpoint's path holds a folder, or nothing yet: anything else (a
+// user's file of that name) is refused rather than replaced.
+void check_checkpoint_path(const fs::path& dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(dir, ec);
+  check_status(dir, ec);
+  if (fs::exists(st) && !fs::is_directory(st))
+    throw Error("checkpoint '{}': a file, not a folder; expected a checkpoint's folder or nothing at that path (move "
+                "the file aside)",
+                dir.string());
+}
 
 bool checkpoint_exists(const fs::path& dir) {
-  check_not_a_file(dir);
+  check_checkpoint_path(dir);
   if (has_manifest(dir) || has_manifest(with_suffix(dir, ".old"))) return true;
   // Saving writes a whole folder and renames it into place, so tensors
   // without a manifest are a damaged checkpoint, not an absent one.
@@ -156,8 +167,8 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
       if (name == tensors[j].name)
         throw Error("checkpoint '{}': two tensors named '{}'; expected distinct names", dir.string(), name);
   }
-  nlohmann::json meta = json_object(meta_json, dir, "its meta_json", "");
-  check_not_a_file(dir);
+  nlohmann::json meta = json_object(meta_json, dir, "its meta_json", "", kMaxJsonDepth - 1);
+  check_checkpoint_path(dir);
   // A write that fails part way leaves no <dir>.tmp behind; the checkpoint
   // it would have replaced stays readable (in <dir>.old, which loading
   // reads, if the failure came between the two renames).
@@ -181,7 +192,8 @@ namespace {
 
 // The manifest of the checkpoint at `dir`, checked for format version and
 // kind, with its other keys of the right types: "tensors" an object of
-// [rows, cols] pairs, "meta" an object.
+// [rows, cols] pairs, each named as a file and with its .npy beside the
+// manifest, "meta" an object.
 nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
   std::ifstream file(dir / "manifest.json");
   if (!file) throw Error("checkpoint '{}': cannot open its manifest.json; expected a file this user may read", dir.string());
@@ -195,11 +207,10 @@ nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
                   expected);
     return m[key];
   };
-  const int64_t version =
-      field("format_version", [](const nlohmann::json& j) { return j.is_number_integer(); }, "an integer")
-          .get<int64_t>();
+  const nlohmann::json version =
+      field("format_version", [](const nlohmann::json& j) { return j.is_number_integer(); }, "an integer");
   if (version != kFormatVersion)
-    throw Error("checkpoint '{}': format_version {}; expected {}", dir.string(), version, kFormatVersion);
+    throw Error("checkpoint '{}': format_version {}; expected {}", dir.string(), json_excerpt(version), kFormatVersion);
   const auto made =
       field("kind", [](const nlohmann::json& j) { return j.is_string(); }, "a string naming the model kind")
           .get<std::string>();
@@ -213,9 +224,13 @@ nlohmann::json read_manifest(const fs::path& dir, std::string_view kind) {
     if (!pair)
       throw Error("checkpoint '{}': manifest.json gives tensor '{}' the shape {}; expected [rows, cols]", dir.string(),
                   name, json_excerpt(shape));
-    // A save writes every tensor it lists: a listed file that is gone is a damaged checkpoint.
+    // A save writes every tensor it lists, each named as a file: a listed file that is gone is a damaged checkpoint.
+    if (!is_file_name(name))
+      throw Error("checkpoint '{}': manifest.json lists a tensor named '{}'; expected a name that is a file name (a "
+                  "damaged or edited checkpoint)",
+                  dir.string(), name.substr(0, 80));
     std::error_code ec;
-    if (!is_file_name(name) || !fs::is_regular_file(dir / (name + ".npy"), ec))
+    if (!fs::is_regular_file(dir / (name + ".npy"), ec))
       throw Error("checkpoint '{}': manifest.json lists tensor '{}', but there is no file {}.npy beside it; expected "
                   "every listed tensor's file (a damaged checkpoint)",
                   dir.string(), name.substr(0, 80), name.substr(0, 80));

@@ -59,18 +59,18 @@ inline double meta_number(const nlohmann::json& meta, const char* key, std::stri
   return meta.at(key).get<double>();
 }
 
-// The best epoch so far and its validation error (models/best_params.hpp),
-// saved under the keys `at` and `error` by a fitter that has done `done`
-// epochs: an epoch of at most `done` (0: none chosen yet) and an error of
-// at least 0.
+// The best epoch (or step) so far and its validation error
+// (models/best_params.hpp), saved under the keys `at` and `error` by a
+// fitter that has done `done` epochs (`unit`: "epochs" or "steps"): one of
+// at most `done` (0: none chosen yet) and an error of at least 0.
 inline std::pair<int, double> meta_best(const nlohmann::json& meta, const char* at, const char* error, int done,
-                                        std::string_view where) {
+                                        std::string_view where, std::string_view unit = "epochs") {
   const int best = meta_epoch(meta, at, where);
   const double e = meta_number(meta, error, where);
   if (best > done)
-    throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}, after the {} epochs done; expected at most {} "
+    throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}, after the {} {} done; expected at most {} "
                 "(a damaged or edited checkpoint)",
-                where, at, best, done, done);
+                where, at, best, done, unit, done);
   if (!(e >= 0))
     throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected an error of at least 0 (a damaged or "
                 "edited checkpoint)",
@@ -81,7 +81,10 @@ inline std::pair<int, double> meta_best(const nlohmann::json& meta, const char* 
 // A setting's value as a user would write it (a float without double's digits).
 inline std::string meta_shown(const nlohmann::json& v) {
   if (v.is_number_float()) return fmt::format("{}", v.get<float>());
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) {
+    const std::string& text = v.get_ref<const std::string&>();
+    return text.size() <= 80 ? text : text.substr(0, 72) + fmt::format("... ({} characters)", text.size());
+  }
   return json_excerpt(v);
 }
 

@@ -149,7 +149,7 @@ void DeepKernelFitter::load() {
                 ex_.options().seed);
   // What the resume continues from, read (and checked) before any tensor is.
   const int steps = meta_epoch(meta, "step", where);
-  const auto [best_step, best_rmse] = meta_best(meta, "best_step", "best_valid_rmse", steps, where);
+  const auto [best_step, best_rmse] = meta_best(meta, "best_step", "best_valid_rmse", steps, where, "steps");
   const uint64_t executor_step = meta_count(meta, "executor_step", where);
   const double cg_step = meta.contains("cg_step") ? meta_number(meta, "cg_step", where) : 0.0,
                cg_slope = meta.contains("cg_slope") ? meta_number(meta, "cg_slope", where) : 0.0;

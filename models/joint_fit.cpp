@@ -107,8 +107,8 @@ int JointTrainer::saved_epoch(const char* phase) const {
   const bool length_matters = (p == "updown" && cfg_.updown_top_k.size() > 1) || (p == "refit" && cfg_.refit_anneal);
   const std::string where = (cfg_.checkpoint / phase).string();
   const int epoch = meta_epoch(meta, "epoch", where);
-  if (length_matters) {
-    const int saved_plan = meta.contains("planned") ? meta_epoch(meta, "planned", where) : planned(phase);
+  if (length_matters && meta.contains("planned")) {  // (older checkpoints did not record it)
+    const int saved_plan = meta_epoch(meta, "planned", where);
     if (saved_plan != planned(phase)) return 0;
     if (epoch > saved_plan)
       throw Error("checkpoint '{}': manifest.json's meta holds epoch {} of a phase planned for {}; expected at most {} "
@@ -124,13 +124,12 @@ int JointTrainer::load(const char* phase) {
   const std::string where = dir.string();
   auto meta = nlohmann::json::parse(checkpoint_meta(dir, "joint"));
   // What makes the run another one is refused; a rate or momentum may change.
-  auto shown = [](const nlohmann::json& v) {  // a float as given (2e-4), not as the double it became
-    return v.is_number_float() ? fmt::format("{:g}", v.get<float>()) : v.dump();
-  };
   auto same = [&](const char* key, const nlohmann::json& now, const char* flag) {
-    if (meta.contains(key) && meta.at(key) != now)
+    if (meta.contains(key) && meta.at(key) != now) {
+      const auto [saved_text, now_text] = meta_shown_apart(meta.at(key), now);
       throw Error("resume from '{}': the checkpoint has {} {}; this run has {}; expected the same {}, or a fresh run",
-                  where, key, shown(meta.at(key)), shown(now), flag);
+                  where, key, saved_text, now_text, flag);
+    }
   };
   same("seed", ex_.options().seed, "ExecutorOptions::seed (dbn_mnist: --seed)");
   same("data_seed", cfg_.data_seed, "JointFitConfig::data_seed (dbn_mnist: --data-seed)");

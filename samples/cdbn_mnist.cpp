@@ -278,7 +278,7 @@ int run(const Options& o) {
   make_output_dir(o.output);
   check_file_folder("--profile", o.profile);
   check_batch(o.batch, d.train.count);
-  if (o.fill_in_images > d.test.count)
+  if (o.fill_in_images_given && o.fill_in_images > d.test.count)
     throw Error("--fill-in-images {}: more than the {} test images; expected at most {}", o.fill_in_images,
                 d.test.count, d.test.count);
   CdbnConfig config{.channels = 1, .height = d.train.height, .width = d.train.width, .layers = {}, .seed = o.seed};

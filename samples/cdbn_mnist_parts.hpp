@@ -33,6 +33,7 @@ struct Options {
   std::vector<double> svm_c{1, 10, 100}, svm_gamma{0.5, 1, 2, 4};
   int64_t svm_kept = 20'000;  // SVMs on at most this many labels keep their distances (classify_svm)
   int64_t fill_in_images = 1000, occluded_rows = 14;
+  bool fill_in_images_given = false;  // else the default, cut to the test set's size
   int fill_in_sweeps = 200, sample_sweeps = 1000;
   bool baseline = false;
   uint64_t seed = 1, data_seed = 1;
@@ -40,6 +41,7 @@ struct Options {
   bool resume = false, check_numerics = false;
 
   void apply_preset(const CLI::App& app) {
+    fill_in_images_given = app.count("--fill-in-images") > 0;
     if (preset != "quick") return;
     auto unset = [&](const char* flag) { return app.count(flag) == 0; };
     if (unset("--pretrain-epochs")) epochs = {2};

@@ -80,8 +80,6 @@ inline void check_batch(int64_t batch, int64_t images, const std::string& what =
     throw Error("--batch {}: more than the {} training {}; expected at most {}", batch, images, what, images);
 }
 
-// The training rows persistent chains start at: the first batch of a
-// shuffle of its own (not an epoch's), so both samples start them alike.
 // The first image of each digit 0..9 in `set`: where the chains of the
 // samples pictures start. A digit the set lacks (a small or edited test
 // file) starts from image digit mod count instead.
@@ -97,6 +95,8 @@ inline std::vector<int64_t> first_of_each_digit(const io::ImageSet& set) {
   return idx;
 }
 
+// The training rows persistent chains start at: the first batch of a
+// shuffle of its own (not an epoch's), so both samples start them alike.
 inline std::vector<int64_t> chain_start_rows(int64_t images, int64_t batch, uint64_t data_seed) {
   std::vector<int64_t> order = io::shuffled_indices(images, data_seed, 999);
   order.resize(static_cast<size_t>(batch));

@@ -35,6 +35,7 @@ struct Options {
   int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
   int refit_epochs = 0;  // up-down's refit; 0: as many as the schedule's last phase
   int64_t batch = 100, validation = 10000, bound_images = 10000;
+  bool bound_images_given = false;  // else the default, cut to the test set's size
   float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f;
   float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f, refit_lr = 0.0f;
   float top_lr = 0.05f, top_weight_decay = 2e-4f;  // the labelled top RBM's pretraining (up-down)
@@ -96,6 +97,7 @@ struct Options {
     if (pretrain_epochs.size() != hidden.size())
       throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", pretrain_epochs.size(),
                   hidden.size());
+    bound_images_given = !unset("--bound-images");
     if (finetune != "backprop" && finetune != "updown" && finetune != "none")
       throw Error("--finetune '{}': expected backprop, updown or none", finetune);
     if ((refit_epochs > 0 || refit_lr > 0.0f) && finetune != "updown")
@@ -150,10 +152,10 @@ struct Options {
         finetune == "updown" && finetune_epochs == 0 && !f.empty())
       throw Error("{}: they set up-down, which --finetune-epochs 0 skips; expected one or the other", f);
     // Up-down's epochs are cut into as many equal phases as --top-k has lengths: more lengths than epochs would skip some.
-    if (finetune == "updown" && top_k.size() > 1 && top_k.size() > static_cast<size_t>(finetune_epochs))
-      throw Error("--top-k: {} chain lengths for {} up-down epochs (--finetune-epochs); expected at most one length "
+    if (finetune == "updown" && finetune_epochs > 0 && top_k.size() > static_cast<size_t>(finetune_epochs))
+      throw Error("--top-k: {} chain lengths{} for {} up-down epochs (--finetune-epochs); expected at most one length "
                   "per epoch, since each runs an equal share of the epochs",
-                  top_k.size(), finetune_epochs);
+                  top_k.size(), unset("--top-k") ? fmt::format(" (the {} preset's)", preset) : "", finetune_epochs);
     for (const std::string& m : method) {  // here, before any work, rather than at the layer
       CdConfig method_check;
       parse_cd_method(m, method_check);

@@ -72,10 +72,11 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   if (hash.ais_stories == 0 && app.count("--ais-scale") > 0)
     throw Error("--ais-scale: it sets the AIS of --ais-stories, which is 0 here");
   if (hash.ais_stories > 0 && o.hidden.size() < 2)
-    throw Error("--ais-stories {}: AIS estimates the first RBM's log Z over its binary hidden units, but --hidden {} "
-                "makes the first RBM the code's (linear units); expected at least two --hidden layers, or "
+    throw Error("--ais-stories {}{}: AIS estimates the first RBM's log Z over its binary hidden units, but --hidden "
+                "{} makes the first RBM the code's (linear units); expected at least two --hidden layers, or "
                 "--ais-stories 0",
-                hash.ais_stories, fmt::join(o.hidden, ","));
+                hash.ais_stories, unset("--ais-stories") ? fmt::format(" (the {} preset's)", o.preset) : "",
+                fmt::join(o.hidden, ","));
   if (hash.map && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the 2-D map's stack is trained "
                 "too: give one value for every stack, or --no-map", o.pretrain_epochs.size());

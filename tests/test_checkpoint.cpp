@@ -103,12 +103,13 @@ TEST_CASE("checkpoint meta: counts within an int, a best epoch among those done,
   CHECK(meta_shown_apart(meta.at("name"), nlohmann::json(16)) ==
         std::pair<std::string, std::string>{"\"16\" (JSON string)", "16 (JSON number)"});
   // a resume check says which is which when only the kinds differ
-  const nlohmann::json damaged = {{"run", "x"}};
-  CHECK_THROWS_WITH_AS(ResumeCheck(damaged, "here").same_run({{"--labelled", "90"}}),
-                       doctest::Contains("the checkpoint's run settings are \"x\"; expected an object"), Error);
   ResumeCheck c(meta, "here");
   CHECK_THROWS_WITH_AS(c.same("name", 16, "hidden units"),
                        doctest::Contains("the checkpoint has hidden units \"16\" (JSON string); this run has 16 (JSON "
                                          "number)"),
                        Error);
+  // run settings that are not an object: damaged, not an older checkpoint's
+  const nlohmann::json damaged = {{"run", "x"}};
+  CHECK_THROWS_WITH_AS(ResumeCheck(damaged, "here").same_run({{"--labelled", "90"}}),
+                       doctest::Contains("the checkpoint's run settings are \"x\"; expected an object"), Error);
 }
