@@ -19,13 +19,14 @@
 
 namespace ebm {
 
-// A JSON value as text for a message: cut to about 80 characters, since a
-// damaged or edited file may hold anything.
-inline std::string json_excerpt(const nlohmann::json& v) {
-  std::string text = v.dump();
-  if (text.size() > 80) text = text.substr(0, 72) + fmt::format("... ({} characters)", text.size());
-  return text;
+// Text for a message, cut to about 80 characters, since a damaged or
+// edited file may hold anything.
+inline std::string text_excerpt(const std::string& text) {
+  return text.size() <= 80 ? text : text.substr(0, 72) + fmt::format("... ({} characters)", text.size());
 }
+
+// A JSON value as text for a message, cut as text_excerpt cuts.
+inline std::string json_excerpt(const nlohmann::json& v) { return text_excerpt(v.dump()); }
 
 // meta[key] as a count (a non-negative integer) of at most `most`.
 inline uint64_t meta_count(const nlohmann::json& meta, const char* key, std::string_view where,
@@ -36,7 +37,7 @@ inline uint64_t meta_count(const nlohmann::json& meta, const char* key, std::str
   if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
     throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected a count", where, key,
                 json_excerpt(v));
-  const uint64_t n = meta.at(key).get<uint64_t>();
+  const uint64_t n = v.get<uint64_t>();
   if (n > most)
     throw Error("checkpoint '{}': manifest.json's meta key '{}' is {}; expected a count of at most {} (a damaged or "
                 "edited checkpoint)",
@@ -81,10 +82,7 @@ inline std::pair<int, double> meta_best(const nlohmann::json& meta, const char* 
 // A setting's value as a user would write it (a float without double's digits).
 inline std::string meta_shown(const nlohmann::json& v) {
   if (v.is_number_float()) return fmt::format("{}", v.get<float>());
-  if (v.is_string()) {
-    const std::string& text = v.get_ref<const std::string&>();
-    return text.size() <= 80 ? text : text.substr(0, 72) + fmt::format("... ({} characters)", text.size());
-  }
+  if (v.is_string()) return text_excerpt(v.get_ref<const std::string&>());
   return json_excerpt(v);
 }
 
