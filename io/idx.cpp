@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include "io/files.hpp"
+#include "io/sha256.hpp"
 #include "ops/error.hpp"
 
 namespace ebm::io {
@@ -113,6 +114,9 @@ ImageSet load_mnist(const fs::path& dir, std::string_view split) {
     if (!fs::exists(p))
       throw Error("{}: file not found; expected the MNIST IDX files there (run `bash scripts/fetch_mnist.sh`)",
                   p.string());
+  const std::string image_name = images.filename().string(), label_name = labels.filename().string();
+  const std::string_view names[] = {image_name, label_name};
+  check_sha256sums(dir, names);  // when the folder lists their digests (scripts/fetch_mnist.sh writes them)
   ImageSet s = load_idx_images(images, labels, 10);
   if (s.height != 28 || s.width != 28)
     throw Error("{}: images of {} x {} pixels; expected MNIST's 28 x 28", images.string(), s.height, s.width);

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "io/files.hpp"
+#include "io/sha256.hpp"
 #include "ops/error.hpp"
 
 namespace ebm::io {
@@ -191,15 +192,19 @@ ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersCon
   };
   std::vector<Kept> kept;
   std::unordered_map<int64_t, int> file_of;  // every story's NEWID, and the file it was in
+  int checked = 0;
   for (int f = 0; f <= 21; ++f) {
     const auto path = folder / fmt::format("reut2-{:03d}.sgm", f);
     if (!std::filesystem::exists(path))
       throw Error("{}: missing; expected the 22 files reut2-000.sgm ... reut2-021.sgm of Reuters-21578 in {}",
                   path.string(), folder.string());
+    const std::string name = path.filename().string();
+    const std::string_view names[] = {name};
+    checked += check_sha256sums(folder, names);  // when SHA256SUMS lists it, as ../shared/data's folders do
     for (NewsStory& s : read_reuters_sgml(path)) {
       if (const auto [at, fresh] = file_of.emplace(s.newid, f); !fresh)
         throw Error("{}: story NEWID {} is in reut2-{:03d}.sgm too; expected each story once (a file copied over "
-                    "another? SHA256SUMS beside the files checks them)",
+                    "another?)",
                     path.string(), s.newid, at->second);
       if (!s.topics_yes || s.topics.empty() || (s.split != "TRAIN" && s.split != "TEST")) continue;
       kept.push_back({s.split == "TRAIN", words_of(s.text), std::move(s.topics), s.newid});
@@ -211,10 +216,10 @@ ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersCon
                   "damaged or edited file?)",
                   folder.string(), train ? "training" : "test", train ? "TRAIN" : "TEST", train ? "training split" : "test set");
   if (config.expected_stories > 0 && static_cast<int64_t>(file_of.size()) != config.expected_stories)
-    throw Error("{}: {} stories in the 22 files; expected Reuters-21578's {} (a file cut short between two stories? "
-                "SHA256SUMS beside the files checks them)",
+    throw Error("{}: {} stories in the 22 files; expected Reuters-21578's {} (a file cut short between two stories?)",
                 folder.string(), file_of.size(), config.expected_stories);
   ReutersCorpus c;
+  c.checked_files = checked;
   std::unordered_map<std::string, int64_t> freq;
   std::set<std::string> topic_names;
   for (const Kept& k : kept) {

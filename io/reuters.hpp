@@ -74,9 +74,13 @@ struct ReutersCorpus {
   std::vector<std::string> topics;  // every topic of the kept stories, sorted
   DocumentSet train, test;          // ModApte
   int64_t dropped_empty = 0;        // ModApte stories with no vocabulary word
+  int checked_files = 0;            // files whose SHA-256 matched the folder's SHA256SUMS
 };
 
 // Reads reut2-000.sgm ... reut2-021.sgm from `folder` (each must be there).
+// When the folder holds a SHA256SUMS list (../shared/data's does), each
+// file it lists is checked against its digest first: a damaged copy is an
+// ebm::Error naming the file, before any of it is parsed.
 ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersConfig& config = {});
 
 }  // namespace ebm::io

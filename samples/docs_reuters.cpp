@@ -223,9 +223,12 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   make_output_dir(o.output);
   check_file_folder("--profile", o.profile);
   fmt::print("{}\n{} training / {} validation / {} test stories (ModApte, {} left out with no vocabulary word), {} "
-             "topics; {:.1f} words a story\n",
+             "topics; {:.1f} words a story; {}\n",
              title, t.train.count, t.valid.count, t.test.count, corpus.dropped_empty, corpus.topics.size(),
-             std::accumulate(t.data_means.begin(), t.data_means.end(), 0.0));
+             std::accumulate(t.data_means.begin(), t.data_means.end(), 0.0),
+             corpus.checked_files > 0 ? fmt::format("{} files checked against {}/SHA256SUMS", corpus.checked_files,
+                                                    dir.string())
+                                      : fmt::format("no SHA256SUMS in {} to check the files by", dir.string()));
   Summary sum;
   const DataSource database = doc_source(corpus.train);  // every training story is retrieved from
   const std::vector<int64_t> cutoffs = retrieval_cutoffs(database.count);

@@ -12,6 +12,7 @@
 
 #include "io/face_patches.hpp"
 #include "io/idx.hpp"
+#include "io/sha256.hpp"
 #include "models/data_source.hpp"
 #include "ops/error.hpp"
 
@@ -75,6 +76,8 @@ inline io::ImageSet load_faces(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(images))
     throw Error("--data '{}': no olivetti-faces-idx3-ubyte (with olivetti-labels-idx1-ubyte) there; expected the "
                 "Olivetti folder, ../shared/data/olivetti", dir.string());
+  const std::string_view names[] = {"olivetti-faces-idx3-ubyte", "olivetti-labels-idx1-ubyte"};
+  io::check_sha256sums(dir, names);  // when the folder lists their digests, as ../shared/data/olivetti does
   io::ImageSet faces = io::load_idx_images(images, dir / "olivetti-labels-idx1-ubyte", 40);  // 40 people
   if (faces.count != 400 || faces.height != 64 || faces.width != 64)
     throw Error("{}: {} images of {} x {} pixels; expected the Olivetti faces' 400 of 64 x 64", images.string(),

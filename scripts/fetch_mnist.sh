@@ -22,7 +22,15 @@ verified() {
   done
 }
 
+# The digests beside the files, in sha256sum's format: io::load_mnist checks
+# the files against them on every load (a copy damaged later is named).
+write_sums() {
+  for f in "${!want[@]}"; do printf '%s  %s\n' "${want[$f]}" "$f"; done | sort -k2 > "$dest/SHA256SUMS.tmp"
+  mv "$dest/SHA256SUMS.tmp" "$dest/SHA256SUMS"
+}
+
 if verified; then
+  write_sums
   echo "mnist: verified copy in $dest"
   exit 0
 fi
@@ -42,4 +50,5 @@ for f in "${!want[@]}"; do
   fi
   cp "$src" "$dest/$f.tmp" && mv "$dest/$f.tmp" "$dest/$f"
 done
+write_sums
 echo "mnist: 4 files verified in $dest"

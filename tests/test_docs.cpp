@@ -172,6 +172,7 @@ TEST_CASE("docs/corpus: the real Reuters-21578 has the ModApte split's 7,775 + 3
   CHECK(c.train.size() == 7775);  // the published ModApte counts of stories with a topic
   CHECK(c.test.size() == 3019);
   CHECK(c.dropped_empty == 0);
+  CHECK(c.checked_files == (std::filesystem::exists(dir / "SHA256SUMS") ? 22 : 0));  // every file against its digest
   CHECK(c.words.size() == 2000);
   for (const auto& t : c.train.topics) CHECK(!t.empty());
 }
