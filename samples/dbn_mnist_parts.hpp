@@ -223,7 +223,9 @@ inline void add_options(CLI::App& app, Options& o) {
                  "up-down: classify each test image by the mean of p(label | b) over N sampled binarizations b of it "
                  "(the pixels the model trains on); 0: by its intensities scaled to [0, 1]. The validation split "
                  "that chooses epochs is read scaled either way")
-      ->capture_default_str()->check(samples::kNonNegative);
+      ->capture_default_str()
+      ->check(samples::number_check([](double v) { return v >= 0.0 && v <= 1000.0 && v == static_cast<int>(v); },
+                                    "0 to 1000 binarizations (each a pass over the test set)", "[0,1000]"));
   app.add_option("--top-labels", o.top_labels,
                  "up-down: the top chain's label units from step to step: sampled (one-hot draws) or probabilities "
                  "(the softmax itself, as in the paper's code); in the top RBM's pretraining too")
