@@ -7,11 +7,16 @@
 #include <fmt/format.h>
 
 #include "autodiff/grad.hpp"
+#include "graph/functions.hpp"
 
 namespace ebm {
 
 GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const Feed> feeds, CheckGradOptions o) {
-  Graph& g = *loss.graph;
+  if (!(o.eps > 0.0) || !std::isfinite(o.eps) || !(o.rtol >= 0.0) || !(o.atol >= 0.0) || o.max_entries < 1)
+    throw Error("check_grad: eps {}, rtol {}, atol {}, max_entries {}; expected a finite eps > 0, tolerances of at "
+                "least 0 and at least one entry a parameter",
+                o.eps, o.rtol, o.atol, o.max_entries);
+  Graph& g = graph_of(loss, "check_grad (the loss)");
   std::vector<Tensor> grads = grad(loss, wrt);
   std::vector<Tensor> targets{loss};
   targets.insert(targets.end(), grads.begin(), grads.end());
@@ -40,9 +45,14 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
       const double num = (up - down) / (2.0 * o.eps), ad = analytic[p][i];
       const double err = std::abs(num - ad), allowed = o.atol + o.rtol * std::max(std::abs(num), std::abs(ad));
       auto entry = [&] { return fmt::format("{}[{}]: autodiff {:.6g}, numeric {:.6g}", g.label(wrt[p].id), i, ad, num); };
+      if (!(err <= allowed)) r.ok = false;  // a NaN on either side fails too
+      if (std::isnan(err)) {  // no comparison with a NaN holds: keep the first such entry as both
+        if (!std::isnan(r.max_abs_err)) r.max_abs_err = err, r.largest = entry(), worst_excess = err, r.worst = entry();
+        continue;
+      }
+      if (std::isnan(r.max_abs_err)) continue;
       if (err > r.max_abs_err || r.largest.empty()) r.max_abs_err = err, r.largest = entry();
       if (err - allowed > worst_excess || r.worst.empty()) worst_excess = err - allowed, r.worst = entry();
-      if (err > allowed) r.ok = false;
     }
   }
   return r;

@@ -70,7 +70,7 @@ class Builder final : public VjpBuilder {
 }  // namespace
 
 std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
-  if (!loss.valid()) throw Error("grad: the loss is not a valid tensor");
+  checked_node(loss, "grad (the loss)");
   Graph& g = *loss.graph;
   if (loss.shape() != Shape{1, 1})
     throw Error("grad: the loss '{}' has shape {}; expected a scalar [1, 1] (reduce it with sum or mean)",
@@ -79,7 +79,8 @@ std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
   // on_path: depends on some w and (checked below) is an ancestor of the loss
   std::vector<bool> on_path(n, false), ancestor(n, false);
   for (const Tensor& w : wrt) {
-    if (w.graph != &g) throw Error("grad: '{}' belongs to another graph", w.valid() ? w.name() : "?");
+    checked_node(w, "grad (a tensor to differentiate by)");
+    if (w.graph != &g) throw Error("grad: '{}' belongs to another graph than the loss", w.graph->label(w.id));
     if (static_cast<size_t>(w.id) < n) on_path[static_cast<size_t>(w.id)] = true;
   }
   for (size_t i = 0; i < n; ++i)

@@ -14,9 +14,15 @@ Graph& check_pairs(std::span<const Tensor> params, std::span<const Tensor> grads
   if (params.size() != grads.size())
     throw Error("{}: {} parameters but {} gradients; expected one gradient per parameter", who, params.size(),
                 grads.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    checked_node(params[i], fmt::format("{} (parameter {})", who, i));
+    checked_node(grads[i], fmt::format("{} (gradient {})", who, i));
+  }
   Graph& g = *params.front().graph;
   std::vector<NodeId> ids;
   for (size_t i = 0; i < params.size(); ++i) {
+    if (grads[i].graph != &g)
+      throw Error("{}: gradient {} is in another graph than the parameters; expected all in one graph", who, i);
     if (params[i].graph != &g)
       throw Error("{}: parameter {} is in another graph than the first; expected all in one graph", who, i);
     if (!std::holds_alternative<Param>(g.node(params[i].id).op))
@@ -42,18 +48,27 @@ void check_hyper(std::string_view who, std::string_view what, float v, float lo,
 }
 
 void Optimizer::set_lr(float lr) {
+  if (hyper.empty()) throw Error("optimizer: set_lr() of an empty Optimizer; expected one made by sgd() or adam()");
   check_hyper("optimizer", "learning rate", lr, 0.0f);
   for (Tensor h : hyper) h.graph->value(h)[0] = lr;
 }
 
 void Optimizer::set_momentum(float m) {
+  if (hyper.empty())
+    throw Error("optimizer: set_momentum() of an empty Optimizer; expected one made by sgd() or adam()");
   check_hyper("optimizer", "momentum", m, 0.0f, 1.0f);
   for (Tensor h : hyper) h.graph->value(h)[1] = m;
 }
 
-float Optimizer::lr() const { return hyper.front().graph->value(hyper.front())[0]; }
+float Optimizer::lr() const {
+  if (hyper.empty()) throw Error("optimizer: lr() of an empty Optimizer; expected one made by sgd() or adam()");
+  return hyper.front().graph->value(hyper.front())[0];
+}
 
-float Optimizer::momentum() const { return hyper.front().graph->value(hyper.front())[1]; }
+float Optimizer::momentum() const {
+  if (hyper.empty()) throw Error("optimizer: momentum() of an empty Optimizer; expected one made by sgd() or adam()");
+  return hyper.front().graph->value(hyper.front())[1];
+}
 
 Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o) {
   Graph& g = check_pairs(params, grads, "sgd");

@@ -120,6 +120,10 @@ void Executor::Impl::compile(Compiled& c) {
   const Plan& p = c.plan;
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(p.arena_floats, 16)) * sizeof(float);
   c.arena.reset(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)));
+  if (!c.arena)
+    throw Error("run: the step's values need {:.3g} GiB, which cannot be allocated; expected a graph whose live values "
+                "fit in memory (a smaller batch or layer)",
+                static_cast<double>(bytes) / (1 << 30));
   std::fill_n(c.arena.get(), bytes / sizeof(float), 0.0f);
   c.ptr.assign(p.nodes.size(), nullptr);
   c.shape.resize(p.nodes.size());
@@ -193,6 +197,8 @@ void Executor::Impl::bind(Compiled& c, std::span<const Feed> feeds) {
     if (static_cast<int64_t>(f.data.size()) != n.shape.size())
       throw Error("run: input '{}' was fed {} floats; expected {} for shape {}", g.label(f.input.id), f.data.size(),
                   n.shape.size(), n.shape);
+    if (std::count_if(feeds.begin(), feeds.end(), [&](const Feed& x) { return x.input == f.input; }) > 1)
+      throw Error("run: input '{}' is fed twice; expected one feed per input", g.label(f.input.id));
   }
   for (int32_t j : c.plan.inputs) {
     const NodeId id = c.plan.nodes[static_cast<size_t>(j)].id;
@@ -248,6 +254,9 @@ ExecutorOptions checked(ExecutorOptions o) {
   if (o.threads < 0 || o.threads > max_executor_threads())
     throw Error("executor: threads = {}; expected 0 (every core) to {} (four per hardware thread, at least 8)",
                 o.threads, max_executor_threads());
+  if (o.profile && o.profile_events > ExecutorOptions::kMostProfileEvents)
+    throw Error("executor: profile_events = {}; expected at most {} (64 bytes an event, taken at the start)",
+                o.profile_events, ExecutorOptions::kMostProfileEvents);
   if (o.parallel && o.threads > 0) allow_threads(o.threads);  // before the arena exists
   return o;
 }

@@ -78,6 +78,7 @@ struct ExecutorOptions {
   // Room for the trace's events, taken at the start: 64 bytes an event with
   // its runs' spans (16 MiB by default). Later events are counted, not kept.
   static constexpr size_t kDefaultProfileEvents = size_t{1} << 18;
+  static constexpr size_t kMostProfileEvents = size_t{1} << 27;  // 8 GiB
   size_t profile_events = kDefaultProfileEvents;
 };
 

@@ -7,12 +7,12 @@ namespace ebm {
 
 Tensor group(std::span<const Tensor> targets) {
   if (targets.empty()) throw Error("group: needs at least one target");
-  return targets.front().graph->apply(Group{}, targets);
+  return graph_of(targets.front(), "group").apply(Group{}, targets);
 }
 
 Tensor concat(std::span<const Tensor> xs, int axis) {
   if (xs.empty()) throw Error("concat: needs at least one input");
-  if (xs.size() <= static_cast<size_t>(kMaxArity)) return xs.front().graph->apply(Concat{axis}, xs);
+  if (xs.size() <= static_cast<size_t>(kMaxArity)) return graph_of(xs.front(), "concat").apply(Concat{axis}, xs);
   std::vector<Tensor> parts;  // a node joins at most kMaxArity inputs: join them in runs, then the runs
   for (size_t i = 0; i < xs.size(); i += kMaxArity)
     parts.push_back(concat(xs.subspan(i, std::min(xs.size() - i, static_cast<size_t>(kMaxArity))), axis));

@@ -2,6 +2,8 @@
 // The builder functions users compose models from. Each appends one node
 // (computing nothing) and returns its handle; shapes are checked here.
 
+#include <cmath>
+
 #include "graph/graph.hpp"
 
 namespace ebm {
@@ -11,8 +13,15 @@ struct MatMulOptions {
   bool tb = false;  // use B^T
 };
 
+// The graph t belongs to, or an ebm::Error naming `what` (an empty Tensor has none).
+inline Graph& graph_of(const Tensor& t, std::string_view what) {
+  checked_node(t, what);
+  return *t.graph;
+}
+
 inline Tensor apply(const Op& op, std::initializer_list<Tensor> in) {
-  return in.begin()->graph->apply(op, in);
+  if (in.size() == 0) throw Error("{}: no inputs given", name(op));
+  return graph_of(*in.begin(), name(op)).apply(op, in);
 }
 
 inline Tensor matmul(Tensor a, Tensor b, MatMulOptions o = {}) { return apply(MatMul{o.ta, o.tb}, {a, b}); }
@@ -103,10 +112,22 @@ inline Tensor categorical(Tensor p) { return apply(Categorical{}, {p}); }
 // per row: round(trials) draws from the row's probabilities, counted
 // (trials is [rows, 1]; ops/op.hpp documents the generator)
 inline Tensor multinomial(Tensor p, Tensor trials) { return apply(Multinomial{}, {p, trials}); }
-inline Tensor gaussian(Tensor mean, float stddev = 1.0f) { return apply(Gaussian{stddev}, {mean}); }
+inline Tensor gaussian(Tensor mean, float stddev = 1.0f) {
+  if (!(stddev >= 0.0f) || !std::isfinite(stddev))
+    throw Error("gaussian: stddev = {}; expected a finite value of at least 0", stddev);
+  return apply(Gaussian{stddev}, {mean});
+}
 
 // target = value, in place, when the node runs (persistent chains).
-inline Tensor assign(Tensor target, Tensor value) { return apply(Assign{}, {target, value}); }
+// The target must be a parameter (trainable or not): a constant would
+// change, and an input's data is the caller's.
+inline Tensor assign(Tensor target, Tensor value) {
+  if (const Node& n = checked_node(target, "assign"); !std::holds_alternative<Param>(n.op))
+    throw Error("assign: the target '{}' (its op: {}) is not a parameter; expected one (Graph::param, trainable or "
+                "not) to hold the state",
+                target.graph->label(target.id), name(n.op));
+  return apply(Assign{}, {target, value});
+}
 Tensor group(std::span<const Tensor> targets);
 
 inline Tensor operator+(Tensor a, Tensor b) { return apply(Add{}, {a, b}); }
@@ -117,7 +138,7 @@ inline Tensor operator-(Tensor a) { return scale(a, -1.0f); }
 inline Tensor operator*(Tensor a, float s) { return scale(a, s); }
 inline Tensor operator*(float s, Tensor a) { return scale(a, s); }
 inline Tensor operator/(Tensor a, float s) { return scale(a, 1.0f / s); }
-inline Tensor operator/(float s, Tensor a) { return a.graph->constant({1, 1}, s) / a; }  // s / a, element by element
+inline Tensor operator/(float s, Tensor a) { return graph_of(a, "operator/").constant({1, 1}, s) / a; }  // s / a, element by element
 inline Tensor operator+(Tensor a, float s) { return scale(a, 1.0f, s); }
 inline Tensor operator+(float s, Tensor a) { return scale(a, 1.0f, s); }
 inline Tensor operator-(Tensor a, float s) { return scale(a, 1.0f, -s); }

@@ -1,18 +1,43 @@
 #include "graph/graph.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <new>
 
 #include <fmt/format.h>
 
 namespace ebm {
 
-Shape Tensor::shape() const { return graph->node(id).shape; }
-const std::string& Tensor::name() const { return graph->node(id).name; }
+namespace {
+
+// Positive rows and columns whose float count fits in memory's addresses
+// (an overflowing product would wrap to a small, or zero, size).
+void check_shape(Shape shape, std::string_view what) {
+  if (shape.rows <= 0 || shape.cols <= 0)
+    throw Error("{}: shape {}; expected positive rows and columns", what, shape);
+  if (shape.rows > std::numeric_limits<int64_t>::max() / 4 / shape.cols)
+    throw Error("{}: shape {} holds more floats than memory can address; expected at most 2^61 bytes", what, shape);
+}
+
+}  // namespace
+
+const Node& checked_node(const Tensor& t, std::string_view what) {
+  if (t.graph == nullptr)
+    throw Error("{}: the tensor is empty (a default-made Tensor); expected one a Graph made (input, param, constant "
+                "or an op)",
+                what);
+  if (t.id < 0 || t.id >= t.graph->size())
+    throw Error("{}: the tensor's node id {} is not in its graph, which has {} nodes; expected a Tensor the graph made",
+                what, t.id, t.graph->size());
+  return t.graph->node(t.id);
+}
+
+Shape Tensor::shape() const { return checked_node(*this, "Tensor::shape").shape; }
+const std::string& Tensor::name() const { return checked_node(*this, "Tensor::name").name; }
 
 Tensor Graph::add_source(const Op& op, std::string name, Shape shape, std::vector<float> value,
                          bool trainable) {
-  if (shape.rows <= 0 || shape.cols <= 0)
-    throw Error("{} '{}': shape {} must have positive rows and columns", ebm::name(op), name, shape);
+  check_shape(shape, fmt::format("{} '{}'", ebm::name(op), name));
   Node n{op, {}, shape, std::move(name), -1, trainable};
   if (!value.empty()) {
     n.storage = static_cast<int32_t>(storage_.size());
@@ -36,13 +61,29 @@ void Graph::check_param_name(const std::string& name, NodeId self) const {
                   name, i);
 }
 
+namespace {
+
+// The n floats of a stored value, or an ebm::Error saying they do not fit.
+std::vector<float> stored_floats(Shape shape, float fill, std::string_view what) {
+  check_shape(shape, what);
+  try {
+    return std::vector<float>(static_cast<size_t>(shape.size()), fill);
+  } catch (const std::bad_alloc&) {
+    throw Error("{}: shape {} needs {:.3g} GiB, which cannot be allocated; expected a value that fits in memory", what,
+                shape, static_cast<double>(shape.size()) * 4.0 / (1 << 30));
+  }
+}
+
+}  // namespace
+
 Tensor Graph::param(std::string name, Shape shape, float fill, bool trainable) {
   if (trainable) check_param_name(name, -1);
-  std::vector<float> v(static_cast<size_t>(std::max<int64_t>(shape.size(), 0)), fill);
+  std::vector<float> v = stored_floats(shape, fill, fmt::format("param '{}'", name));
   return add_source(Param{}, std::move(name), shape, std::move(v), trainable);
 }
 
 Tensor Graph::constant(Shape shape, std::span<const float> values, std::string name) {
+  check_shape(shape, fmt::format("constant '{}'", name));
   if (static_cast<int64_t>(values.size()) != shape.size())
     throw Error("constant '{}': {} values given for shape {}, expected {}", name, values.size(),
                 shape, shape.size());
@@ -50,13 +91,13 @@ Tensor Graph::constant(Shape shape, std::span<const float> values, std::string n
 }
 
 Tensor Graph::constant(Shape shape, float fill, std::string name) {
-  std::vector<float> v(static_cast<size_t>(std::max<int64_t>(shape.size(), 0)), fill);
+  const std::vector<float> v = stored_floats(shape, fill, fmt::format("constant '{}'", name));
   return constant(shape, v, std::move(name));
 }
 
 void Graph::check_member(Tensor t, std::string_view what) const {
-  if (t.graph != this || t.id < 0 || t.id >= size())
-    throw Error("{}: the tensor does not belong to this graph", what);
+  checked_node(t, what);  // an empty Tensor, or an id out of its graph, named as such
+  if (t.graph != this) throw Error("{}: the tensor does not belong to this graph", what);
 }
 
 Tensor Graph::apply(const Op& op, std::span<const Tensor> inputs, std::string name) {
@@ -78,6 +119,8 @@ Tensor Graph::apply(const Op& op, std::span<const Tensor> inputs, std::string na
     throw Error("{}{}: cannot take {}; expected {}", tr.name,
                 name.empty() ? "" : fmt::format(" '{}'", name), args.empty() ? "no inputs" : args, e.expected);
   }
+  if (tr.kind != OpKind::update)  // updates (and group, assign) have no value: shape [0, 0]
+    check_shape(out, fmt::format("{}{}'s output", tr.name, name.empty() ? "" : fmt::format(" '{}'", name)));
   nodes_.push_back(Node{op, std::move(ids), out, std::move(name), -1, false});
   return {this, size() - 1};
 }
@@ -113,7 +156,10 @@ std::vector<Tensor> Graph::params() {
 
 std::string Graph::dump_dot(std::span<const Tensor> targets) const {
   std::vector<bool> keep(nodes_.size(), targets.empty());
-  for (const Tensor& t : targets) keep[static_cast<size_t>(t.id)] = true;
+  for (const Tensor& t : targets) {
+    check_member(t, "dump_dot");
+    keep[static_cast<size_t>(t.id)] = true;
+  }
   for (NodeId i = size() - 1; i >= 0; --i)
     if (keep[static_cast<size_t>(i)])
       for (NodeId in : node(i).inputs) keep[static_cast<size_t>(in)] = true;

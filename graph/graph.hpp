@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ops/error.hpp"
@@ -85,5 +86,10 @@ class Graph {
   std::vector<Node> nodes_;
   std::deque<std::vector<float>> storage_;  // deque: references stay valid
 };
+
+// The node behind t, or an ebm::Error that names `what` (the call that
+// asked) and says what is wrong: an empty Tensor (default-made), or a node
+// id its graph does not have.
+const Node& checked_node(const Tensor& t, std::string_view what);
 
 }  // namespace ebm

@@ -4,6 +4,7 @@
 #include <array>
 #include <utility>
 
+#include "io/files.hpp"
 #include "ops/error.hpp"
 #include "ops/rng.hpp"
 
@@ -15,8 +16,11 @@ namespace {
 constexpr uint64_t shuffle_step = ~uint64_t{0};
 
 void check_set(std::string_view who, const ImageSet& set) {
-  if (set.count < 0 || set.height < 0 || set.width < 0 ||
-      set.pixels.size() != static_cast<std::size_t>(set.count * set.dim()))
+  uint64_t dim = 0, pixels = 0;  // count x height x width, unless it overflows
+  const bool fits = set.count >= 0 && set.height >= 0 && set.width >= 0 &&
+                    checked_mul(static_cast<uint64_t>(set.height), static_cast<uint64_t>(set.width), dim) &&
+                    checked_mul(static_cast<uint64_t>(set.count), dim, pixels);
+  if (!fits || set.pixels.size() != pixels)
     throw Error("{}: the set has {} pixels for {} images of {} x {}; expected count x height x width pixels", who,
                 set.pixels.size(), set.count, set.height, set.width);
 }
@@ -69,6 +73,10 @@ void fill_batch(const ImageSet& set, std::span<const int64_t> indices, std::span
   check_set("fill_batch", set);
   const int64_t d = set.dim();
   check_out_size("fill_batch", out.size(), static_cast<int64_t>(indices.size()), d);
+  if (o.mode != Pixels::scaled && o.mode != Pixels::threshold && o.mode != Pixels::sampled)
+    throw Error("fill_batch: pixel mode {}; expected Pixels::scaled, threshold or sampled", static_cast<int>(o.mode));
+  if (o.mode == Pixels::threshold && !(o.threshold >= 0.0f && o.threshold < 1.0f))
+    throw Error("fill_batch: threshold {}; expected a value in [0, 1) (pixels p / 255 above it are 1)", o.threshold);
   for (std::size_t r = 0; r < indices.size(); ++r) {
     const int64_t index = indices[r];
     check_index("fill_batch", set, index, r);

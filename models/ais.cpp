@@ -13,6 +13,11 @@ namespace ebm {
 namespace {
 
 std::vector<double> betas(const AisConfig& cfg) {
+  int64_t total = 0;
+  for (const auto& [to, steps] : cfg.schedule) total += std::max(steps, 0);
+  if (total > kMostTemperatures)
+    throw Error("ais: a schedule of {} temperatures; expected at most {} (the paper's 14,500 times 10,000)", total,
+                kMostTemperatures);
   std::vector<double> b{0.0};
   double from = 0.0;
   for (auto [to, steps] : cfg.schedule) {
@@ -40,6 +45,8 @@ void summarize(std::span<const double> logw, AisResult& r) {
 }  // namespace
 
 std::vector<float> base_rate_bias(std::span<const float> data_mean, float eps) {
+  if (!(eps > 0.0f && eps < 0.5f))
+    throw Error("base_rate_bias: eps = {}; expected a clip in (0, 0.5) (0 gives infinite biases)", eps);
   std::vector<float> a;
   for (float p : data_mean) {
     const float q = std::clamp(p, eps, 1.0f - eps);
@@ -128,6 +135,11 @@ AisResult anneal(const Rbm& rbm, std::span<const float> base_bias, int64_t words
     throw Error("ais '{}': {} base-rate biases; expected {}", rbm.name, base_bias.size(), rbm.config.visible);
   if (cfg.runs < 2) throw Error("ais '{}': {} runs; expected at least 2", rbm.name, cfg.runs);
   check_ais_fits(rbm.config.visible, rbm.config.hidden, cfg.runs);
+  check_finite_params(rbm, "ais");
+  if (const auto bad = std::ranges::find_if(base_bias, [](float x) { return !std::isfinite(x); });
+      bad != base_bias.end())
+    throw Error("ais '{}': the base model's bias holds {} at entry {}; expected finite biases", rbm.name, *bad,
+                bad - base_bias.begin());
   Annealer an(rbm, base_bias, cfg.runs, words);
   AisResult r;
   if (words > 0) {  // D draws from softmax(a), in any order: D log sum_i exp(a_i)
@@ -184,6 +196,8 @@ AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, int64_t wo
 }
 
 std::vector<float> word_share_bias(std::span<const float> mean_counts, float floor) {
+  if (!(floor > 0.0f && floor < 1.0f))
+    throw Error("word_share_bias: floor = {}; expected a share in (0, 1) (0 gives infinite biases)", floor);
   double total = 0;
   for (float m : mean_counts) total += std::max(0.0f, m);
   if (!(total > 0)) throw Error("word_share_bias: the mean counts hold no word; expected some positive");

@@ -14,6 +14,7 @@
 // Z_B / Z_A is estimated by the mean of w over the runs.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -22,6 +23,10 @@
 #include "models/rbm.hpp"
 
 namespace ebm {
+
+// The most temperatures a schedule may hold: 145 million, ten thousand
+// times the paper's (a longer one is refused, not allocated).
+inline constexpr int64_t kMostTemperatures = 145'000'000;
 
 struct AisConfig {
   int runs = 100;
@@ -45,6 +50,8 @@ struct AisConfig {
   // Every segment's steps times `factor` (at least one each; at most what
   // keeps the whole count an int).
   void scale_temperatures(double factor) {
+    if (!(factor > 0.0) || !std::isfinite(factor))
+      throw Error("ais: scale_temperatures({}); expected a finite factor above 0", factor);
     const double most = static_cast<double>(INT32_MAX) / static_cast<double>(std::max<size_t>(schedule.size(), 1));
     for (auto& [to, steps] : schedule) steps = static_cast<int>(std::clamp(steps * factor, 1.0, most));
   }

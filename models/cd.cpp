@@ -61,6 +61,8 @@ void add_cd_updates(CdSteps& t, Tensor w, Tensor b, Tensor c, Tensor hidden_mean
 }
 
 CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
+  if (rbm.graph == nullptr)
+    throw Error("make_cd_trainer: an empty Rbm (default-made); expected one that Rbm::make built");
   const std::string who = fmt::format("cd trainer for '{}'", rbm.name);
   check_cd_config(who, cfg);
   if (cfg.method == CdMethod::pcd && rbm.config.visible_unit == Unit::count)

@@ -62,6 +62,8 @@ nlohmann::json json_object(In&& in, const fs::path& dir, std::string_view what, 
 
 // A tensor's name is its file's stem: a name that is a file name (not
 // empty, '.' or '..'; no '/', '\\' or NUL).
+constexpr size_t kMostNameBytes = 200;
+
 bool is_file_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." &&
          name.find_first_of(std::string_view("/\\\0", 3)) == std::string::npos;
@@ -141,9 +143,17 @@ void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string
     io::write_npy(tmp / (t.name + ".npy"), s.rows, s.cols, t.tensor.graph->value(t.tensor));
     m["tensors"][t.name] = {s.rows, s.cols};
   }
+  std::string text;
+  try {
+    text = m.dump(2);
+  } catch (const nlohmann::json::exception& e) {  // a kind, name or meta string that is not UTF-8
+    throw Error("checkpoint '{}': its manifest cannot be written as JSON ({}); expected the kind, the tensors' names "
+                "and the meta's strings in UTF-8",
+                dir.string(), e.what());
+  }
   {
     std::ofstream f(tmp / "manifest.json");
-    f << m.dump(2) << '\n';
+    f << text << '\n';
     f.close();  // a full disk shows on the last flush
     if (!f) throw Error("checkpoint '{}': failed writing manifest.json", tmp.string());
   }
@@ -163,6 +173,15 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
     if (!is_file_name(name))
       throw Error("checkpoint '{}': a tensor named '{}'; expected a name that is a file name (no '/', '\\' or NUL, "
                   "not empty, '.' or '..')", dir.string(), name);
+    if (name.size() > kMostNameBytes)  // name.npy.tmp must fit a file name's 255 bytes
+      throw Error("checkpoint '{}': a tensor named '{}...' ({} bytes); expected at most {} bytes", dir.string(),
+                  name.substr(0, 40), name.size(), kMostNameBytes);
+    checked_node(tensors[i].tensor, fmt::format("checkpoint '{}' (tensor '{}')", dir.string(), name));
+    const std::span<const float> v = tensors[i].tensor.graph->value(tensors[i].tensor);
+    if (const auto bad = std::ranges::find_if(v, [](float x) { return !std::isfinite(x); }); bad != v.end())
+      throw Error("checkpoint '{}': tensor '{}' holds {} at entry {}; expected finite values (loading refuses a "
+                  "checkpoint that holds them as damaged)",
+                  dir.string(), name, *bad, bad - v.begin());
     for (size_t j = 0; j < i; ++j)  // one file per name: a repeated name would overwrite a tensor
       if (name == tensors[j].name)
         throw Error("checkpoint '{}': two tensors named '{}'; expected distinct names", dir.string(), name);
@@ -254,8 +273,11 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
   if (check) check(meta);
   // Every tensor read and checked first; the model is touched only when all passed.
   std::vector<io::NpyArray> read;
+  std::vector<std::span<float>> into;  // each tensor's stored value: a parameter or constant, checked before any copy
   read.reserve(tensors.size());
   for (const NamedTensor& t : tensors) {
+    checked_node(t.tensor, fmt::format("checkpoint '{}' (tensor '{}')", dir.string(), t.name));
+    into.push_back(t.tensor.graph->value(t.tensor));
     const Shape want = t.tensor.shape();
     if (!m.at("tensors").contains(t.name))
       throw Error("checkpoint '{}': has no tensor '{}' (expected shape {})", dir.string(), t.name, want);
@@ -275,10 +297,7 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
                   dir.string(), t.name, bad, a.data.size());
     read.push_back(std::move(a));
   }
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const NamedTensor& t = tensors[i];
-    std::copy(read[i].data.begin(), read[i].data.end(), t.tensor.graph->value(t.tensor).begin());
-  }
+  for (size_t i = 0; i < tensors.size(); ++i) std::ranges::copy(read[i].data, into[i].begin());
   return meta;
 }
 

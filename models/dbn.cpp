@@ -40,8 +40,12 @@ void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::sp
   Graph& g = *dbn.graph;
   for (size_t l = 0; l < dbn.rbms.size(); ++l) {
     const Rbm& r = dbn.rbms[l];
-    if (r.w.shape() != w[l].shape() || r.b.shape() != b[l].shape())
-      throw Error("{}: layer {} is {}, the DBN's is {}", who, l, w[l].shape(), r.w.shape());
+    if (r.w.shape() != w[l].shape())
+      throw Error("{}: layer {}'s weights are {}, the DBN's {}; expected the same shape", who, l, w[l].shape(),
+                  r.w.shape());
+    if (r.b.shape() != b[l].shape())
+      throw Error("{}: layer {}'s bias is {}, the DBN's {}; expected the same shape", who, l, b[l].shape(),
+                  r.b.shape());
     std::copy(g.value(r.w).begin(), g.value(r.w).end(), g.value(w[l]).begin());
     std::copy(g.value(r.b).begin(), g.value(r.b).end(), g.value(b[l]).begin());
   }

@@ -106,6 +106,7 @@ double enumerate(const View& v, Fn term) {
 }  // namespace
 
 double exact_log_z(const Rbm& r) {
+  check_finite_params(r, "exact_log_z");
   const Unit vu = r.config.visible_unit, hu = r.config.hidden_unit;
   const int64_t nv = r.config.visible, nh = r.config.hidden;
   const double half_log_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
@@ -130,6 +131,7 @@ double exact_log_z(const Rbm& r) {
 }
 
 double exact_log_z(const Rbm& r, int64_t words) {
+  check_finite_params(r, "exact_log_z");
   if (r.config.visible_unit != Unit::count)
     throw Error("exact_log_z '{}': a number of words is for count visible units; these are {}", r.name,
                 to_string(r.config.visible_unit));

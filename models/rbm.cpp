@@ -9,6 +9,15 @@
 
 namespace ebm {
 
+void check_finite_params(const Rbm& r, std::string_view what) {
+  for (const Tensor t : r.params()) {
+    const std::span<const float> v = r.graph->value(t);
+    if (const auto bad = std::ranges::find_if(v, [](float x) { return !std::isfinite(x); }); bad != v.end())
+      throw Error("{} '{}': {} holds {} at entry {}; expected finite parameters (a diverged or damaged model)", what,
+                  r.name, r.graph->label(t.id), *bad, bad - v.begin());
+  }
+}
+
 Rbm Rbm::make(Graph& g, std::string name, RbmConfig cfg) {
   if (cfg.visible <= 0 || cfg.hidden <= 0)
     throw Error("rbm '{}': {} visible and {} hidden units; expected positive sizes", name, cfg.visible, cfg.hidden);
@@ -28,6 +37,10 @@ Rbm Rbm::make(Graph& g, std::string name, RbmConfig cfg) {
 void Rbm::init_visible_bias(std::span<const float> data_mean) {
   if (static_cast<int64_t>(data_mean.size()) != config.visible)
     throw Error("rbm '{}': init_visible_bias got {} means; expected {}", name, data_mean.size(), config.visible);
+  for (size_t i = 0; i < data_mean.size(); ++i)
+    if (!std::isfinite(data_mean[i]))
+      throw Error("rbm '{}': init_visible_bias got mean {} for visible unit {}; expected finite means", name,
+                  data_mean[i], i);
   auto cv = graph->value(c);
   if (config.visible_unit == Unit::count) {
     double total = 0;
@@ -68,6 +81,8 @@ Tensor Rbm::sample_v(Tensor h, Tensor d) const { return unit_sample(config.visib
 Tensor Rbm::free_energy(Tensor v) const { return free_energy(v, hidden_input(v)); }
 
 Tensor Rbm::free_energy(Tensor v, Tensor x) const {
+  if (const Shape want{v.shape().rows, config.hidden}; x.shape() != want)
+    throw Error("rbm '{}': free_energy(v, x) got x of shape {}; expected hidden_input(v)'s {}", name, x.shape(), want);
   return visible_energy(config.visible_unit, v, c) + hidden_free_energy(config.hidden_unit, x);
 }
 

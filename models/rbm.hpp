@@ -19,6 +19,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "graph/graph.hpp"
@@ -64,6 +65,11 @@ struct Rbm {
   Tensor energy(Tensor v, Tensor h) const;    // [B, 1]
   std::vector<Tensor> params() const { return {w, b, c}; }
 };
+
+// Throws, naming `what` (the caller: "exact_log_z"), the RBM, the tensor and
+// the entry, when a parameter holds NaN or inf: a log Z or an estimate of it
+// from such a model would be NaN, or worse, a finite number that means nothing.
+void check_finite_params(const Rbm& r, std::string_view what);
 
 // k steps of alternating Gibbs sampling from the hidden sample h0:
 // v ~ p(v|h), h ~ p(h|v). Returns v_k, or E[v | h_{k-1}] for the last step

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -224,11 +225,38 @@ void RbmFitter::load() {
   notes_ = std::move(notes);
 }
 
+void RbmFitter::name_bad_row(const DataSource& train, uint64_t epoch) const {
+  const int64_t rows = t_.config.batch;
+  std::vector<int64_t> idx;
+  std::vector<float> buf;
+  for (int64_t first = 0; first < train.count; first += rows) {
+    const int64_t n = std::min(rows, train.count - first);
+    idx.resize(static_cast<size_t>(n));
+    std::iota(idx.begin(), idx.end(), first);
+    buf.resize(static_cast<size_t>(n * train.dim));
+    train.fill(idx, buf, epoch);
+    if (const auto bad = std::ranges::find_if(buf, [](float x) { return !std::isfinite(x); }); bad != buf.end()) {
+      const int64_t at = bad - buf.begin();
+      throw Error("fit '{}': training row {} holds {} at column {}; expected finite data (the parameters turned "
+                  "non-finite in epoch {})",
+                  m_.name, first + at / train.dim, *bad, at % train.dim, epoch + 1);
+    }
+  }
+}
+
 std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource& valid,
                                        const std::function<void(const EpochStats&)>& on_epoch) {
   if (train.dim != t_.v0.shape().cols || valid.dim != train.dim)
     throw Error("fit '{}': data rows have {} (training) and {} (validation) values; the model has {} visible units",
                 m_.name, train.dim, valid.dim, t_.v0.shape().cols);
+  if (!train.fill || !valid.fill)
+    throw Error("fit '{}': the {} source has no fill function; expected one that writes its rows (image_source, "
+                "matrix_source)",
+                m_.name, !train.fill ? "training" : "validation");
+  if (valid.count < 1)
+    throw Error("fit '{}': a validation source of {} rows; expected at least one (the free-energy gap compares "
+                "validation rows with training rows)",
+                m_.name, valid.count);
   io::Batcher batches(train.count, t_.config.batch, cfg_.data_seed);
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};
@@ -257,7 +285,12 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
       s.recon_error += ex_.scalar(t_.recon_error) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    check_finite(state(), fmt::format("fit '{}'", m_.name), e + 1);
+    try {
+      check_finite(state(), fmt::format("fit '{}'", m_.name), e + 1);
+    } catch (const Error&) {
+      name_bad_row(train, epoch);  // NaN in the data, named as such, rather than blamed on the rate
+      throw;
+    }
     s.diverging = e > 0 && baseline > 0 && s.recon_error > 1.5 * baseline;
     monitor(s, train, valid, epoch);
     epochs_done_ = e + 1;

@@ -24,10 +24,11 @@ Unit parse_unit(std::string_view s) {
 namespace {
 void need_trials(Tensor x, Tensor trials, std::string_view what) {
   if (!trials.valid())
-    throw Error("{} of count units from '{}': no number of words given; count units need each row's D", what,
-                x.name());
+    throw Error("{} of count units from '{}': no number of words given; count units need each row's D (a DBN's "
+                "down pass and p_v(h) without trials have none: give them the documents' lengths)",
+                what, x.graph->label(x.id));
   if (trials.shape() != Shape{x.shape().rows, 1})
-    throw Error("{} of count units from '{}': trials of shape {}; expected [{}, 1]", what, x.name(), trials.shape(),
+    throw Error("{} of count units from '{}': trials of shape {}; expected [{}, 1]", what, x.graph->label(x.id), trials.shape(),
                 x.shape().rows);
 }
 }  // namespace

@@ -9,6 +9,7 @@
 #include <numbers>
 #include <vector>
 
+#include "ops/error.hpp"
 #include "ops/op.hpp"
 #include "ops/simd.hpp"
 #include "ops/vjp_util.hpp"
@@ -243,11 +244,14 @@ void Categorical::forward(const Kernel& k) const {
     int64_t pick = c - 1;  // rounding: a u above the float total picks the last
     for (int64_t j = 0; j < c; ++j) {
       acc += p[j];
-      if (u < acc) {
-        pick = j;
-        break;
-      }
+      if (u < acc && pick == c - 1) pick = j;
     }
+    // A row that is not a distribution would bias the draw silently (a
+    // total under 1 piles the rest on the last class), so it is refused.
+    if (!(std::abs(acc - 1.0f) <= 1e-3f) || *std::min_element(p, p + c) < 0.0f)
+      throw Error("categorical: row {} holds {} summing to {}; expected probabilities (each at least 0, NaN none) "
+                  "summing to 1, a softmax's output",
+                  r, *std::min_element(p, p + c) < 0.0f ? "a negative value" : "values", acc);
     std::fill(y, y + c, 0.0f);
     y[pick] = 1.0f;
   }
@@ -259,6 +263,10 @@ Shape Multinomial::shape(std::span<const Shape> in) const {
   return in[0];
 }
 
+namespace {
+constexpr float kMostTrials = 16777216.0f;  // 2^24: a float count is exact up to it
+}  // namespace
+
 void Multinomial::forward(const Kernel& k) const {
   const int64_t c = k.out_shape.cols;
   thread_local std::vector<double> cdf;
@@ -269,12 +277,16 @@ void Multinomial::forward(const Kernel& k) const {
     std::fill(y, y + c, 0.0f);
     const float t = k.in[1][r];
     if (!(t >= 0.5f)) continue;  // also NaN
+    if (t > kMostTrials)
+      throw Error("multinomial: row {} asks for {} trials; expected at most 2^24 (counts are floats, exact to 2^24; "
+                  "each trial is one draw)",
+                  r, t);
     double acc = 0.0;
     for (int64_t j = 0; j < c; ++j) cdf[static_cast<size_t>(j)] = acc += std::max(0.0f, p[j]);
     if (!(acc > 0.0)) continue;
     const auto row = static_cast<uint32_t>(r);
     const RngKey key{random_bits<uint32_t>(k.rng, 2 * row), random_bits<uint32_t>(k.rng, 2 * row + 1)};
-    const auto draws = static_cast<uint64_t>(std::llround(std::min(t, 4.0e9f)));
+    const auto draws = static_cast<uint64_t>(std::llround(t));
     for (uint64_t d = 0; d < draws; ++d) {
       const double u = uniform01(key, static_cast<uint32_t>(d)) * acc;
       const auto j = std::upper_bound(cdf.begin(), cdf.end(), u) - cdf.begin();

@@ -275,7 +275,7 @@ struct SigmoidBernoulli {  // fused: h = [u < sigmoid(x)]
   static constexpr OpTraits traits{"sigmoid_bernoulli", 1, OpKind::elementwise, false, true};
   void forward(const Kernel& k) const;
 };
-struct Categorical {  // per row: a one-hot draw from the row's probabilities p (summing to 1)
+struct Categorical {  // per row: a one-hot draw from the row's probabilities p (summing to 1 within 1e-3, else an ebm::Error)
   static constexpr OpTraits traits{"categorical", 1, OpKind::elementwise, false, true};
   void forward(const Kernel& k) const;
 };
@@ -284,7 +284,8 @@ struct Categorical {  // per row: a one-hot draw from the row's probabilities p 
 // how many of them fell on j. Row r draws with its own key
 // {bits(2r), bits(2r + 1)} of the op's key, counter = draw index, each draw
 // the first j whose cumulative weight exceeds u times the row's total.
-// trials is [rows, 1]; a negative or NaN count draws nothing.
+// trials is [rows, 1]; a negative or NaN count draws nothing, and one over
+// 2^24 (where float counts stop being exact; inf too) is an ebm::Error.
 struct Multinomial {
   static constexpr OpTraits traits{"multinomial", 2, OpKind::elementwise, false, true};
   Shape shape(std::span<const Shape> in) const;

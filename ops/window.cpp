@@ -28,7 +28,8 @@ void Slice::vjp(VjpBuilder& b) const {
 }
 
 Shape Pad::shape(std::span<const Shape> in) const {
-  if (r0 < 0 || c0 < 0 || r0 + in[0].rows > rows || c0 + in[0].cols > cols)
+  if (r0 < 0 || c0 < 0 || rows < in[0].rows || cols < in[0].cols || r0 > rows - in[0].rows ||
+      c0 > cols - in[0].cols)  // (r0 + in[0].rows could overflow)
     throw ShapeError{fmt::format("an input that fits in {} rows and {} columns from row {}, column {}", rows, cols,
                                  r0, c0)};
   return {rows, cols};

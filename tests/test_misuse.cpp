@@ -1,0 +1,289 @@
+// The C++ API's answers to a library user's mistakes (found by an audit of
+// about 190 of them): each is an ebm::Error that names what was wrong and
+// what was expected, never a crash, a hang, a raw std:: exception or a
+// silent wrong value.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "autodiff/check_grad.hpp"
+#include "autodiff/grad.hpp"
+#include "autodiff/optim.hpp"
+#include "graph/executor.hpp"
+#include "graph/functions.hpp"
+#include "graph/init.hpp"
+#include "io/batch.hpp"
+#include "models/ais.hpp"
+#include "models/cd.hpp"
+#include "models/checkpoint.hpp"
+#include "models/classifier.hpp"
+#include "models/dbn.hpp"
+#include "models/exact.hpp"
+#include "models/rbm_fit.hpp"
+
+using namespace ebm;
+
+namespace {
+
+// The ebm::Error message f throws; a case fails when f throws nothing or
+// something else (a raw std:: exception is what these fixes removed).
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("a raw exception instead of ebm::Error: ", e.what());
+  }
+  FAIL("no error");
+  return "";
+}
+
+bool has(const std::string& text, std::string_view part) {
+  if (text.find(part) != std::string::npos) return true;
+  MESSAGE("missing '", std::string(part), "' in: ", text);
+  return false;
+}
+
+float run_scalar(Graph& g, Tensor t, std::span<const Feed> feeds = {}) {
+  Executor ex(g, {.parallel = false});
+  const Tensor targets[] = {t};
+  ex.run(targets, feeds);
+  return ex.scalar(t);
+}
+
+}  // namespace
+
+TEST_CASE("misuse: an empty Tensor is named as such wherever it is passed") {
+  Graph g;
+  const Tensor x = g.input("x", {2, 2});
+  const Tensor empty;
+  CHECK(has(error_of([&] { (void)empty.shape(); }), "the tensor is empty (a default-made Tensor)"));
+  CHECK(has(error_of([&] { sigmoid(empty); }), "sigmoid: the tensor is empty"));
+  CHECK(has(error_of([&] { x + empty; }), "the tensor is empty"));  // the second input, checked by the graph
+  CHECK(has(error_of([&] { slice_cols(empty, 0, 1); }), "the tensor is empty"));
+  CHECK(has(error_of([&] { (void)(1.0f / empty); }), "operator/: the tensor is empty"));
+  const Tensor none[] = {empty};
+  CHECK(has(error_of([&] { group(none); }), "group: the tensor is empty"));
+  CHECK(has(error_of([&] { g.dump_dot(none); }), "dump_dot: the tensor is empty"));
+  CHECK(has(error_of([&] { grad(empty, none); }), "grad (the loss): the tensor is empty"));
+  const Tensor w = g.param("w", {2, 2});
+  const Tensor loss = sum(x * w), params[] = {w};
+  CHECK(has(error_of([&] { grad(loss, none); }), "grad (a tensor to differentiate by): the tensor is empty"));
+  const Tensor bad_id[] = {Tensor{&g, -1}};
+  CHECK(has(error_of([&] { grad(loss, bad_id); }), "node id -1 is not in its graph"));
+  CHECK(has(error_of([&] { sgd(none, params); }), "sgd (parameter 0): the tensor is empty"));
+  CHECK(has(error_of([&] { sgd(params, none); }), "sgd (gradient 0): the tensor is empty"));
+  const std::vector<NamedTensor> named{{"w", empty}};
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_misuse_{}_empty", ::getpid());
+  CHECK(has(error_of([&] { save_checkpoint(dir, "k", named, "{}"); }), "(tensor 'w'): the tensor is empty"));
+  CHECK_FALSE(std::filesystem::exists(dir));
+  Graph other;
+  const Tensor foreign[] = {sigmoid(other.input("y", {2, 2}))};
+  CHECK(has(error_of([&] { g.dump_dot(foreign); }), "dump_dot: the tensor does not belong to this graph"));
+  Optimizer unmade;
+  CHECK(has(error_of([&] { (void)unmade.lr(); }), "lr() of an empty Optimizer"));
+  CHECK(has(error_of([&] { (void)unmade.momentum(); }), "momentum() of an empty Optimizer"));
+  CHECK(has(error_of([&] { unmade.set_lr(0.1f); }), "set_lr() of an empty Optimizer"));
+}
+
+TEST_CASE("misuse: shapes that are empty, negative or beyond memory's addresses are refused as they are built") {
+  Graph g;
+  const Tensor x = g.input("x", {1, 1});
+  CHECK(has(error_of([&] { broadcast_to(x, {0, 5}); }), "broadcast_to's output: shape [0, 5]; expected positive"));
+  CHECK(has(error_of([&] { broadcast_to(x, {-3, 5}); }), "shape [-3, 5]; expected positive"));
+  const int64_t big = int64_t{1} << 40;
+  CHECK(has(error_of([&] { broadcast_to(x, {big, big}); }), "more floats than memory can address"));
+  CHECK(has(error_of([&] { pad(x, {big, big}, 0, 0); }), "more floats than memory can address"));
+  // r0 + rows would wrap past INT64_MAX and pass a check written as a sum
+  CHECK(has(error_of([&] { pad(g.input("y", {2, 2}), {4, 4}, std::numeric_limits<int64_t>::max() - 1, 0); }),
+            "an input that fits in 4 rows and 4 columns"));
+  CHECK(has(error_of([&] { g.param("p", {big, big}); }), "param 'p': shape"));  // 2^80 floats wrapped to 0 before
+  CHECK(has(error_of([&] { g.input("i", {int64_t{1} << 33, int64_t{1} << 33}); }), "more floats than memory"));
+  // 2^60 bytes: under the addressing limit, but no allocator gives them
+  CHECK(has(error_of([&] { g.param("q", {int64_t{1} << 29, int64_t{1} << 29}); }), "which cannot be allocated"));
+  // A step whose values cannot be allocated (2^58 bytes here) is said, not a null arena written to.
+  Graph h;
+  const Tensor in = h.input("in", {int64_t{1} << 28, int64_t{1} << 28});
+  const Tensor y = sigmoid(in);
+  std::vector<float> four(4);
+  const Feed feeds[] = {{in, four}};
+  Executor ex(h, {.parallel = false});
+  const Tensor targets[] = {y};
+  CHECK(has(error_of([&] { ex.run(targets, feeds); }), "which cannot be allocated"));
+}
+
+TEST_CASE("misuse: the executor refuses an input fed twice and a profile beyond its room") {
+  Graph g;
+  const Tensor x = g.input("x", {1, 2});
+  const Tensor s = sum(x);
+  std::vector<float> a{1, 2}, b{3, 4};
+  const Feed twice[] = {{x, a}, {x, b}};
+  CHECK(has(error_of([&] { run_scalar(g, s, twice); }), "run: input 'x' is fed twice; expected one feed per input"));
+  CHECK(has(error_of([&] { Executor(g, {.profile = true, .profile_events = size_t{1} << 60}); }),
+            "profile_events = 1152921504606846976; expected at most 134217728"));
+}
+
+TEST_CASE("misuse: check_grad refuses settings that check nothing, and a NaN fails it") {
+  Graph g;
+  const Tensor w = g.param("w", {2, 2}, 1.0f);
+  const Tensor cube = sum(w * w * w), wrt[] = {w};
+  CHECK(has(error_of([&] { check_grad(cube, wrt, {}, {.eps = 0.0}); }), "expected a finite eps > 0"));
+  CHECK(has(error_of([&] { check_grad(cube, wrt, {}, {.eps = std::nan("")}); }), "check_grad: eps nan"));
+  CHECK(has(error_of([&] { check_grad(cube, wrt, {}, {.max_entries = 0}); }), "max_entries 0"));
+  CHECK(has(error_of([&] { check_grad(cube, wrt, {}, {.rtol = -1.0}); }), "tolerances of at least 0"));
+  CHECK(check_grad(cube, wrt).ok);  // the same loss, checkable
+  Graph n;
+  const Tensor v = n.param("v", {2, 2}, -1.0f);
+  const Tensor nan_loss = sum(log(v)), by[] = {v};  // log of negatives: NaN on both sides
+  const GradCheck r = check_grad(nan_loss, by);
+  CHECK_FALSE(r.ok);  // it said ok = true before: no comparison with a NaN is true
+  CHECK(std::isnan(r.max_abs_err));
+  CHECK(has(r.worst, "v["));
+}
+
+TEST_CASE("misuse: sampling ops refuse data they cannot draw from") {
+  Graph g;
+  const Tensor p = g.input("p", {1, 4}), trials = g.input("t", {1, 1});
+  const Tensor counts = sum(multinomial(p, trials));
+  std::vector<float> weights{1, 1, 1, 1};
+  for (const float t : {std::numeric_limits<float>::infinity(), 1e12f}) {
+    const Feed feeds[] = {{p, weights}, {trials, std::span<const float>(&t, 1)}};
+    CHECK(has(error_of([&] { run_scalar(g, counts, feeds); }), "multinomial: row 0 asks for"));  // hung before
+  }
+  const float ten = 10.0f;
+  const Feed ok[] = {{p, weights}, {trials, std::span<const float>(&ten, 1)}};
+  CHECK(run_scalar(g, counts, ok) == 10.0f);
+
+  const Tensor onehot = sum(categorical(p));
+  for (const std::vector<float>& row : {std::vector<float>{0.1f, 0.1f, 0.1f, 0.2f},  // sums to 0.5
+                                        std::vector<float>{0.5f, 0.6f, -0.1f, 0.0f}, std::vector<float>(4, NAN)}) {
+    const Feed feeds[] = {{p, row}};
+    CHECK(has(error_of([&] { run_scalar(g, onehot, feeds); }), "categorical: row 0 holds"));
+  }
+  std::vector<float> dist{0.1f, 0.2f, 0.3f, 0.4f};
+  const Feed fine[] = {{p, dist}};
+  CHECK(run_scalar(g, onehot, fine) == 1.0f);
+  CHECK(has(error_of([&] { assign(g.constant({1, 4}, 1.0f, "ones"), p); }),
+            "assign: the target 'ones' (its op: constant) is not a parameter"));  // the constant changed before
+  CHECK(has(error_of([&] { assign(g.input("state", {1, 4}), p); }), "the target 'state' (its op: input) is not a parameter"));
+  CHECK(has(error_of([&] { gaussian(p, NAN); }), "gaussian: stddev = nan"));
+  CHECK(has(error_of([&] { gaussian(p, -1.0f); }), "expected a finite value of at least 0"));
+}
+
+TEST_CASE("misuse: RBM tools refuse non-finite parameters and settings instead of returning numbers") {
+  Graph g;
+  const Rbm r = Rbm::make(g, "r", {.visible = 4, .hidden = 3});
+  const Tensor v = g.input("v", {2, 4});
+  CHECK(has(error_of([&] { r.free_energy(v, g.input("x", {2, 5})); }),
+            "free_energy(v, x) got x of shape [2, 5]; expected hidden_input(v)'s [2, 3]"));
+  const std::vector<float> base(4, 0.0f);
+  const AisConfig short_run{.runs = 10, .schedule = {{1.0, 20}}, .threads = 1};
+  g.value(r.w)[5] = NAN;
+  CHECK(has(error_of([&] { exact_log_z(r); }), "exact_log_z 'r': r.W holds nan at entry 5"));  // 4.165 before
+  CHECK(has(error_of([&] { ais_log_z(r, base, short_run); }), "ais 'r': r.W holds nan"));
+  g.value(r.w)[5] = INFINITY;
+  CHECK(has(error_of([&] { exact_log_z(r); }), "r.W holds inf"));
+  g.value(r.w)[5] = 0.0f;
+  CHECK(std::isfinite(exact_log_z(r)));
+  const std::vector<float> nan_base{NAN, 0, 0, 0};
+  CHECK(has(error_of([&] { ais_log_z(r, nan_base, short_run); }), "the base model's bias holds nan at entry 0"));
+  AisConfig huge{.runs = 10, .schedule = {{1.0, 2'000'000'000}}};
+  CHECK(has(error_of([&] { ais_log_z(r, base, huge); }), "a schedule of 2000000000 temperatures; expected at most"));
+  CHECK(has(error_of([&] { huge.scale_temperatures(NAN); }), "scale_temperatures(nan)"));
+  CHECK(has(error_of([&] { Rbm::make(g, "s", {.visible = 4, .hidden = 3, .init_std = NAN}); }),
+            "fill_normal: stddev nan"));
+  CHECK(has(error_of([&] { Classifier::make(g, "c", {.layers = {4, 3}, .classes = 2, .batch = 2, .glorot_scale = INFINITY}); }),
+            "fill_normal: stddev inf"));
+  const std::vector<float> nan_mean{0.5f, NAN, 0.5f, 0.5f};
+  Rbm copy = r;
+  CHECK(has(error_of([&] { copy.init_visible_bias(nan_mean); }), "got mean nan for visible unit 1"));
+  CHECK(has(error_of([&] { make_cd_trainer(Rbm{}, {.batch = 2}); }), "make_cd_trainer: an empty Rbm"));
+  CHECK(has(error_of([&] { base_rate_bias(base, 0.0f); }), "base_rate_bias: eps = 0"));
+  CHECK(has(error_of([&] { word_share_bias(std::vector<float>{1, 2}, 0.0f); }), "word_share_bias: floor = 0"));
+}
+
+TEST_CASE("misuse: a DBN names the shape that differs, and a down pass of count units says what it lacks") {
+  Graph g;
+  const Dbn dbn = Dbn::make(g, "d", {.layers = {4, 3}});
+  const Tensor w[] = {g.param("w", {4, 3})}, b[] = {g.param("b", {1, 5})};
+  CHECK(has(error_of([&] { copy_recognition_weights(dbn, w, b, "copy"); }),
+            "copy: layer 0's bias is [1, 5], the DBN's [1, 3]"));  // it named the equal weight shapes before
+  Graph c;
+  const Dbn words = Dbn::make(c, "docs", {.layers = {6, 3}, .visible_unit = Unit::count});
+  CHECK(has(error_of([&] { words.down(c.input("h", {2, 3}), 1); }), "of count units from 'affine#"));  // '' before
+}
+
+TEST_CASE("misuse: a checkpoint refuses at saving what loading would refuse") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_misuse_{}_ck", ::getpid());
+  Graph g;
+  const Tensor a = g.param("a", {2, 2});
+  g.value(a)[1] = NAN;
+  const std::vector<NamedTensor> with_nan{{"a", a}};
+  CHECK(has(error_of([&] { save_checkpoint(dir, "k", with_nan, "{}"); }),
+            "tensor 'a' holds nan at entry 1; expected finite values"));
+  g.value(a)[1] = 0.0f;
+  CHECK(has(error_of([&] { save_checkpoint(dir, "\xff\xfe kind", with_nan, "{}"); }),
+            "its manifest cannot be written as JSON"));
+  const std::vector<NamedTensor> bad_name{{"a\xff", a}};
+  CHECK(has(error_of([&] { save_checkpoint(dir, "k", bad_name, "{}"); }), "expected the kind, the tensors' names"));
+  const std::vector<NamedTensor> long_name{{std::string(300, 'n'), a}};
+  CHECK(has(error_of([&] { save_checkpoint(dir, "k", long_name, "{}"); }), "(300 bytes); expected at most 200"));
+  CHECK_FALSE(std::filesystem::exists(dir));
+  CHECK_FALSE(std::filesystem::exists(dir.string() + ".tmp"));
+  save_checkpoint(dir, "k", with_nan, "{}");  // the same tensor, finite now
+  // A load refused for its second tensor (an op's value, which has no storage) leaves the first as it was.
+  const Tensor b = g.param("b", {2, 2}, 7.0f);
+  const std::vector<NamedTensor> both{{"a", a}, {"b", b}};
+  save_checkpoint(dir, "k", both, "{}");
+  g.value(a)[0] = 1.0f;
+  const std::vector<NamedTensor> into_op{{"a", a}, {"b", a * 2.0f}};
+  CHECK(has(error_of([&] { load_checkpoint(dir, "k", into_op); }), "is a scale, not a parameter or constant"));
+  CHECK(g.value(a)[0] == 1.0f);  // it was overwritten with the saved 0 before the second was refused
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("misuse: fill_batch refuses a set whose size overflows, a threshold from 1 up and an unknown mode") {
+  io::ImageSet huge;
+  huge.count = int64_t{1} << 62, huge.height = 2, huge.width = 2;  // count x 4 wraps to 0 pixels
+  std::vector<float> out(4);
+  const std::vector<int64_t> far{123456789};
+  CHECK(has(error_of([&] { io::fill_batch(huge, far, out); }), "fill_batch: the set has 0 pixels"));
+  io::ImageSet one{1, 2, 2, {0, 100, 200, 255}, {0}};
+  const std::vector<int64_t> first{0};
+  CHECK(has(error_of([&] { io::fill_batch(one, first, out, {.mode = io::Pixels::threshold, .threshold = 2.0f}); }),
+            "threshold 2; expected a value in [0, 1)"));
+  CHECK(has(error_of([&] { io::fill_batch(one, first, out, {.mode = io::Pixels::threshold, .threshold = NAN}); }),
+            "threshold nan"));
+  CHECK(has(error_of([&] { io::fill_batch(one, first, out, {.mode = static_cast<io::Pixels>(9)}); }), "pixel mode 9"));
+  io::fill_batch(one, first, out, {.mode = io::Pixels::threshold, .threshold = 0.5f});
+  CHECK(out == std::vector<float>{0, 0, 1, 1});
+}
+
+TEST_CASE("misuse: the RBM fitter names a source without rows to give, and NaN in the data") {
+  Graph g;
+  const Rbm r = Rbm::make(g, "r", {.visible = 4, .hidden = 3});
+  CdTrainer t = make_cd_trainer(r, {.batch = 2});
+  Executor ex(g, {.parallel = false});
+  RbmFitter fit(t, ex, {.epochs = 1, .monitor_images = 4});
+  std::vector<float> data(4 * 8, 1.0f);
+  for (size_t i = 0; i < data.size(); i += 3) data[i] = 0.0f;
+  const DataSource rows = matrix_source(data, 4);
+  const DataSource no_fill{8, 4, {}};
+  CHECK(has(error_of([&] { fit.fit(no_fill, rows); }), "the training source has no fill function"));
+  CHECK(has(error_of([&] { fit.fit(rows, no_fill); }), "the validation source has no fill function"));
+  const DataSource no_rows{0, 4, rows.fill};
+  CHECK(has(error_of([&] { fit.fit(rows, no_rows); }), "a validation source of 0 rows; expected at least one"));
+  data[5] = NAN;
+  CHECK(has(error_of([&] { fit.fit(rows, rows); }), "training row 1 holds nan at column 1; expected finite data"));
+}
