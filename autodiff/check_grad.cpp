@@ -12,9 +12,10 @@
 namespace ebm {
 
 GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const Feed> feeds, CheckGradOptions o) {
-  if (!(o.eps > 0.0) || !std::isfinite(o.eps) || !(o.rtol >= 0.0) || !(o.atol >= 0.0) || o.max_entries < 1)
-    throw Error("check_grad: eps {}, rtol {}, atol {}, max_entries {}; expected a finite eps > 0, tolerances of at "
-                "least 0 and at least one entry a parameter",
+  if (!(o.eps > 0.0) || !std::isfinite(o.eps) || !(o.rtol >= 0.0) || !(o.atol >= 0.0) || !std::isfinite(o.rtol) ||
+      !std::isfinite(o.atol) || o.max_entries < 1)
+    throw Error("check_grad: eps {}, rtol {}, atol {}, max_entries {}; expected a finite eps > 0, finite tolerances "
+                "of at least 0 and at least one entry a parameter",
                 o.eps, o.rtol, o.atol, o.max_entries);
   Graph& g = graph_of(loss, "check_grad (the loss)");
   std::vector<Tensor> grads = grad(loss, wrt);
@@ -45,7 +46,8 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
       const double num = (up - down) / (2.0 * o.eps), ad = analytic[p][i];
       const double err = std::abs(num - ad), allowed = o.atol + o.rtol * std::max(std::abs(num), std::abs(ad));
       auto entry = [&] { return fmt::format("{}[{}]: autodiff {:.6g}, numeric {:.6g}", g.label(wrt[p].id), i, ad, num); };
-      if (!(err <= allowed)) r.ok = false;  // a NaN on either side fails too
+      // a NaN or an infinity on either side fails too (inf <= atol + rtol inf would hold)
+      if (!std::isfinite(num) || !std::isfinite(ad) || !(err <= allowed)) r.ok = false;
       if (std::isnan(err)) {  // no comparison with a NaN holds: keep the first such entry as both
         if (!std::isnan(r.max_abs_err)) r.max_abs_err = err, r.largest = entry(), worst_excess = err, r.worst = entry();
         continue;

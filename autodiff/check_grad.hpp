@@ -24,14 +24,14 @@ struct CheckGradOptions {
 };
 
 struct GradCheck {
-  bool ok = true;  // every entry checked within atol + rtol * its size (a NaN on either side fails)
+  bool ok = true;  // every entry checked within atol + rtol * its size (NaN or inf on either side fails)
   double max_abs_err = 0.0;
   std::string largest;  // the entry behind max_abs_err: "param[i]: autodiff a, numeric n"
   std::string worst;    // the entry furthest over its allowance (or, when all pass, nearest it), as above
 };
 
 // wrt must be parameters (their stored values are perturbed and restored).
-// eps must be finite and positive, the tolerances at least 0, max_entries
+// eps must be finite and positive, the tolerances finite and at least 0, max_entries
 // at least 1: an ebm::Error otherwise.
 GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const Feed> feeds = {},
                      CheckGradOptions o = {});

@@ -16,7 +16,7 @@ void check_shape(Shape shape, std::string_view what) {
   if (shape.rows <= 0 || shape.cols <= 0)
     throw Error("{}: shape {}; expected positive rows and columns", what, shape);
   if (shape.rows > std::numeric_limits<int64_t>::max() / 4 / shape.cols)
-    throw Error("{}: shape {} holds more floats than memory can address; expected at most 2^61 bytes", what, shape);
+    throw Error("{}: shape {} holds more floats than memory can address; expected at most 2^61 floats", what, shape);
 }
 
 }  // namespace

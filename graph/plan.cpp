@@ -6,6 +6,11 @@
 
 namespace ebm {
 namespace {
+// The most floats a step's arena may hold: its bytes, rounded to 64, fit a size_t.
+constexpr int64_t kMostArenaFloats = int64_t{1} << 61;
+}  // namespace
+
+namespace {
 
 using Bits = std::vector<uint64_t>;
 
@@ -372,7 +377,7 @@ void Builder::assign_buffers(bool reuse) {
     for (int32_t j : p.tasks[static_cast<size_t>(t)].nodes) {
       const int64_t need = node(j).shape.size();
       if (need <= 0 || p.nodes[static_cast<size_t>(j)].tile_only) continue;
-      p.unshared_floats += need;
+      p.unshared_floats = std::min(p.unshared_floats, kMostArenaFloats - need) + need;  // a statistic: saturates
       int32_t best = -1;
       for (int32_t s = 0; reuse && s < static_cast<int32_t>(slots.size()); ++s) {
         const Slot& sl = slots[static_cast<size_t>(s)];
@@ -400,7 +405,12 @@ void Builder::assign_buffers(bool reuse) {
   }
   for (Slot& s : slots) {
     s.offset = p.arena_floats;
-    p.arena_floats += (s.size + 15) / 16 * 16;  // 64-byte aligned
+    const int64_t floats = (s.size + 15) / 16 * 16;  // 64-byte aligned
+    if (floats > kMostArenaFloats - p.arena_floats)  // values of 2^61 floats each may still sum past memory
+      throw Error("run: the step's values need more than 2^61 floats ({} and {} more); expected a graph whose live "
+                  "values fit in memory (a smaller batch or layer)",
+                  p.arena_floats, floats);
+    p.arena_floats += floats;
   }
   for (PlanNode& n : p.nodes)
     if (n.task >= 0 && n.offset >= 0) n.offset = slots[static_cast<size_t>(n.offset)].offset;

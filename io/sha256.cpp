@@ -1,5 +1,6 @@
 #include "io/sha256.hpp"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cctype>
@@ -7,6 +8,9 @@
 #include <fstream>
 #include <map>
 #include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "io/files.hpp"
 #include "ops/error.hpp"
@@ -128,7 +132,11 @@ std::string file_sha256(const std::filesystem::path& path) {
 int check_sha256sums(const std::filesystem::path& folder, std::span<const std::string_view> names) {
   const std::filesystem::path list = folder / "SHA256SUMS";
   std::error_code ec;
-  if (!std::filesystem::exists(list, ec)) return 0;
+  const bool there = std::filesystem::exists(list, ec);
+  if (ec)
+    throw Error("{}: cannot look at it ({}); expected a readable list of SHA-256 digests, or none", list.string(),
+                ec.message());
+  if (!there) return 0;
   if (!std::filesystem::is_regular_file(list, ec))
     throw Error("{}: not a regular file; expected the folder's list of SHA-256 digests", list.string());
   std::ifstream in(list);
@@ -144,8 +152,13 @@ int check_sha256sums(const std::filesystem::path& folder, std::span<const std::s
     if (!shaped)
       throw Error("{}: line {} is '{}'; expected 64 hex digits, two spaces and a file's name (sha256sum's format)",
                   list.string(), number, line.size() > 80 ? line.substr(0, 77) + "..." : line);
-    listed[line.substr(66)] = lower(std::string_view(line).substr(0, 64));
+    std::string name = line.substr(66);
+    if (name.starts_with("./")) name.erase(0, 2);  // as `sha256sum ./*` writes them
+    listed[name] = lower(std::string_view(line).substr(0, 64));
   }
+  if (std::ranges::none_of(names, [&](std::string_view name) { return listed.contains(name); }))
+    throw Error("{}: lists none of {}; expected their digests in it (a list for other files would check nothing)",
+                list.string(), fmt::format("{}", fmt::join(names, ", ")));
   int checked = 0;
   for (const std::string_view name : names) {
     const auto it = listed.find(name);

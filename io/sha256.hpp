@@ -22,8 +22,9 @@ std::string file_sha256(const std::filesystem::path& path);
 // lists against its digest there, and returns how many it checked (0 when
 // there is no SHA256SUMS: a folder of the user's own files). A digest that
 // differs is an ebm::Error naming the file and both digests; so is a
-// SHA256SUMS line that is not "<64 hex digits>  <name>". Names it does not
-// list are not checked.
+// SHA256SUMS line that is not "<64 hex digits>  <name>" (a leading "./" in
+// the name is dropped), and a list that names none of `names`. Names it
+// does not list are not checked.
 int check_sha256sums(const std::filesystem::path& folder, std::span<const std::string_view> names);
 
 }  // namespace ebm::io

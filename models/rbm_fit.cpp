@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <numeric>
 
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -226,22 +225,27 @@ void RbmFitter::load() {
 }
 
 void RbmFitter::name_bad_row(const DataSource& train, uint64_t epoch) const {
-  const int64_t rows = t_.config.batch;
-  std::vector<int64_t> idx;
-  std::vector<float> buf;
-  for (int64_t first = 0; first < train.count; first += rows) {
-    const int64_t n = std::min(rows, train.count - first);
-    idx.resize(static_cast<size_t>(n));
-    std::iota(idx.begin(), idx.end(), first);
-    buf.resize(static_cast<size_t>(n * train.dim));
-    train.fill(idx, buf, epoch);
-    if (const auto bad = std::ranges::find_if(buf, [](float x) { return !std::isfinite(x); }); bad != buf.end()) {
-      const int64_t at = bad - buf.begin();
-      throw Error("fit '{}': training row {} holds {} at column {}; expected finite data (the parameters turned "
-                  "non-finite in epoch {})",
-                  m_.name, first + at / train.dim, *bad, at % train.dim, epoch + 1);
-    }
+  // Whole batches, the last padded (a lower layer's source computes only
+  // those); a source that fails here leaves the divergence to be said.
+  int64_t row = -1, column = 0;
+  float value = 0.0f;
+  try {
+    std::vector<float> batch;
+    for_each_batch(train, t_.config.batch, epoch, batch, [&](int64_t first, int64_t rows) {
+      const auto real = std::span<const float>(batch).first(static_cast<size_t>(rows * train.dim));
+      if (const auto bad = std::ranges::find_if(real, [](float x) { return !std::isfinite(x); });
+          bad != real.end() && row < 0) {
+        const int64_t at = bad - real.begin();
+        row = first + at / train.dim, column = at % train.dim, value = *bad;
+      }
+    });
+  } catch (const Error&) {
+    return;
   }
+  if (row >= 0)
+    throw Error("fit '{}': training row {} holds {} at column {}; expected finite data (the parameters turned "
+                "non-finite in epoch {})",
+                m_.name, row, value, column, epoch + 1);
 }
 
 std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource& valid,

@@ -240,18 +240,25 @@ void Categorical::forward(const Kernel& k) const {
     const float* p = k.in[0] + r * c;
     float* y = k.out + r * c;
     const float u = uniform01(k.rng, static_cast<uint32_t>(r));
-    float acc = 0.0f;
+    float acc = 0.0f, least = 0.0f;
+    double total = 0.0;  // the check's sum, in double: a wide row's float sum drifts
     int64_t pick = c - 1;  // rounding: a u above the float total picks the last
     for (int64_t j = 0; j < c; ++j) {
       acc += p[j];
+      total += p[j];
+      least = std::min(least, p[j]);
       if (u < acc && pick == c - 1) pick = j;
     }
     // A row that is not a distribution would bias the draw silently (a
     // total under 1 piles the rest on the last class), so it is refused.
-    if (!(std::abs(acc - 1.0f) <= 1e-3f) || *std::min_element(p, p + c) < 0.0f)
-      throw Error("categorical: row {} holds {} summing to {}; expected probabilities (each at least 0, NaN none) "
-                  "summing to 1, a softmax's output",
-                  r, *std::min_element(p, p + c) < 0.0f ? "a negative value" : "values", acc);
+    if (std::isnan(total))
+      throw Error("categorical: row {} holds NaN; expected probabilities (a softmax of NaN: has the model diverged? a "
+                  "smaller learning rate usually cures it)",
+                  r);
+    if (!(std::abs(total - 1.0) <= 1e-3) || least < 0.0f)
+      throw Error("categorical: row {} holds {} summing to {}; expected probabilities (each at least 0) summing to 1, "
+                  "a softmax's output",
+                  r, least < 0.0f ? "a negative value" : "values", total);
     std::fill(y, y + c, 0.0f);
     y[pick] = 1.0f;
   }

@@ -121,6 +121,16 @@ TEST_CASE("misuse: shapes that are empty, negative or beyond memory's addresses 
   Executor ex(h, {.parallel = false});
   const Tensor targets[] = {y};
   CHECK(has(error_of([&] { ex.run(targets, feeds); }), "which cannot be allocated"));
+  // Values of 2^60 floats each pass one by one, but four of them live at once sum past memory (the
+  // arena's byte count wrapped to 0 before, and a zero-byte allocation is not null).
+  Graph k;
+  const Tensor one = k.input("one", {1, 1});
+  const Tensor wide = broadcast_to(one, {int64_t{1} << 30, int64_t{1} << 30});
+  const Tensor live[] = {wide, sigmoid(wide), ebm::exp(wide), ebm::tanh(wide)};
+  float value = 1.0f;
+  const Feed fed[] = {{one, std::span<const float>(&value, 1)}};
+  Executor wide_ex(k, {.parallel = false});
+  CHECK(has(error_of([&] { wide_ex.run(live, fed); }), "the step's values need more than 2^61 floats"));
 }
 
 TEST_CASE("misuse: the executor refuses an input fed twice and a profile beyond its room") {
@@ -150,6 +160,13 @@ TEST_CASE("misuse: check_grad refuses settings that check nothing, and a NaN fai
   CHECK_FALSE(r.ok);  // it said ok = true before: no comparison with a NaN is true
   CHECK(std::isnan(r.max_abs_err));
   CHECK(has(r.worst, "v["));
+  Graph z;
+  // exp(88.73) overflows a float and exp(88.71) does not: the numeric derivative is inf, autodiff's finite, and
+  // inf <= atol + rtol inf held
+  const Tensor u = z.param("u", {1, 1}, 88.72f);
+  const Tensor inf_loss = sum(ebm::exp(u)), at[] = {u};
+  CHECK_FALSE(check_grad(inf_loss, at).ok);
+  CHECK(has(error_of([&] { check_grad(cube, wrt, {}, {.atol = INFINITY}); }), "finite tolerances"));
 }
 
 TEST_CASE("misuse: sampling ops refuse data they cannot draw from") {
@@ -171,6 +188,9 @@ TEST_CASE("misuse: sampling ops refuse data they cannot draw from") {
     const Feed feeds[] = {{p, row}};
     CHECK(has(error_of([&] { run_scalar(g, onehot, feeds); }), "categorical: row 0 holds"));
   }
+  std::vector<float> diverged(4, NAN);
+  const Feed nan_row[] = {{p, diverged}};
+  CHECK(has(error_of([&] { run_scalar(g, onehot, nan_row); }), "has the model diverged?"));
   std::vector<float> dist{0.1f, 0.2f, 0.3f, 0.4f};
   const Feed fine[] = {{p, dist}};
   CHECK(run_scalar(g, onehot, fine) == 1.0f);
