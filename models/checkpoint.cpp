@@ -102,6 +102,25 @@ fs::path readable_dir(const fs::path& dir) {
 
 // A checkpoint's path holds a folder, or nothing yet: anything else (a
 // user's file of that name) is refused rather than replaced.
+namespace {
+
+// The first entry of folder `dir` that a save could not have written (a
+// subfolder, or a file other than manifest.json, *.npy and a write's
+// *.tmp), or "" when there is none: a folder saving may replace.
+std::string foreign_entry(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const fs::path name = entry.path().filename();
+    const bool ours = name == "manifest.json" ||  // (one that is not a file is named when it is read)
+                      (entry.is_regular_file(ec) && (name.extension() == ".npy" || name.extension() == ".tmp"));
+    if (!ours) return name.string();
+  }
+  check_status(dir, ec);
+  return "";
+}
+
+}  // namespace
+
 void check_checkpoint_path(const fs::path& dir) {
   std::error_code ec;
   const fs::file_status st = fs::status(dir, ec);
@@ -110,6 +129,15 @@ void check_checkpoint_path(const fs::path& dir) {
     throw Error("checkpoint '{}': a file, not a folder; expected a checkpoint's folder or nothing at that path (move "
                 "the file aside)",
                 dir.string());
+  // Saving replaces the folder and its two siblings whole: one that holds
+  // anything else is the user's, and is refused rather than deleted.
+  for (const fs::path& p : {dir, with_suffix(dir, ".tmp"), with_suffix(dir, ".old")}) {
+    if (!fs::is_directory(p, ec)) continue;
+    if (const std::string other = foreign_entry(p); !other.empty())
+      throw Error("checkpoint '{}': '{}' is a folder that holds '{}', which no save writes; expected a checkpoint's "
+                  "folder or nothing there (saving replaces it whole: choose another path, or move the folder aside)",
+                  dir.string(), p.string(), other);
+  }
 }
 
 bool checkpoint_exists(const fs::path& dir) {

@@ -27,7 +27,11 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
   if (!cfg_.checkpoint.empty()) {  // a folder of the phases' checkpoints
-    check_checkpoint_path(cfg_.checkpoint);
+    std::error_code ec;  // the phases' parent folder may hold anything else; only a file is in the way
+    if (std::filesystem::exists(cfg_.checkpoint, ec) && !std::filesystem::is_directory(cfg_.checkpoint, ec))
+      throw Error("joint model: checkpoint '{}' is a file; expected a folder for the phases' checkpoints, or nothing "
+                  "there",
+                  cfg_.checkpoint.string());
     for (const char* phase : {"top", "updown", "refit"}) check_checkpoint_path(cfg_.checkpoint / phase);
   }
 }

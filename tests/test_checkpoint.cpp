@@ -66,6 +66,39 @@ TEST_CASE("checkpoint: a user's file where the folder would go is refused, never
   fs::remove_all(d);
 }
 
+TEST_CASE("checkpoint: a user's folder where the checkpoint would go is refused, never deleted") {
+  const fs::path d = fresh_dir("ckpt_user_folder");
+  Graph g;
+  const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
+  const fs::path path = d / "work";
+  fs::create_directories(path / "src");
+  std::ofstream(path / "notes.txt") << "my notes";
+  const std::string want = fmt::format("checkpoint '{}': '{}' is a folder that holds '", path.string(), path.string());
+  CHECK_THROWS_WITH_AS(save_checkpoint(path, "test", {&w, 1}, "{}"), doctest::Contains(want.c_str()), Error);
+  CHECK_THROWS_WITH_AS(checkpoint_exists(path), doctest::Contains(want.c_str()), Error);
+  Rbm rbm = Rbm::make(g, "rbm", {.visible = 6, .hidden = 3});
+  CdTrainer t = make_cd_trainer(rbm, {.batch = 2});
+  Executor ex(g, {.threads = 1});
+  for (const bool resume : {false, true})  // every fitter checks its path when made (RbmFitter for all)
+    CHECK_THROWS_WITH_AS(RbmFitter(t, ex, {.checkpoint = path, .resume = resume}), doctest::Contains(want.c_str()),
+                         Error);
+  CHECK(contents(path / "notes.txt") == "my notes");  // it deleted the folder, notes and all, before
+  CHECK(fs::is_directory(path / "src"));
+  // the siblings a save replaces too: a user's <path>.old is refused the same way
+  const fs::path other = d / "ckpt";
+  fs::create_directories(d / "ckpt.old");
+  std::ofstream(d / "ckpt.old" / "notes.txt") << "kept";
+  CHECK_THROWS_WITH_AS(save_checkpoint(other, "test", {&w, 1}, "{}"), doctest::Contains("ckpt.old' is a folder"),
+                       Error);
+  CHECK(contents(d / "ckpt.old" / "notes.txt") == "kept");
+  // a folder of what saves write (tensors whose manifest is missing: a damaged checkpoint) is replaced as before
+  fs::create_directories(d / "damaged");
+  std::ofstream(d / "damaged" / "W.npy") << "half";
+  save_checkpoint(d / "damaged", "test", {&w, 1}, "{}");
+  CHECK(checkpoint_exists(d / "damaged"));
+  fs::remove_all(d);
+}
+
 TEST_CASE("checkpoint: a manifest.json that is not a regular file is a named error") {
   const fs::path d = fresh_dir("ckpt_manifest_dir");
   Graph g;
