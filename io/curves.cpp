@@ -42,7 +42,8 @@ double spline_slope(const CurvePoints& p, double x) {
 
 Curves::Curves(int64_t count, CurveConfig cfg) : count_(count), cfg_(cfg) {
   if (count < 0) throw Error("curves: {} images; expected a count of at least 0", count);
-  if (cfg.side < 4) throw Error("curves: images of side {}; expected at least 4", cfg.side);
+  if (cfg.side < 4 || cfg.side > 4096)
+    throw Error("curves: images of side {}; expected 4 to 4096 (the paper's are 28)", cfg.side);
   const double range = static_cast<double>(cfg.side - 1) - 2.0 * cfg.margin;
   if (!(cfg.margin >= 0.0) || !(cfg.min_gap > 0.0) || !(range >= 2.0 * cfg.min_gap))
     throw Error("curves: margin {} and gap {} on images of side {}; expected margin >= 0, gap > 0 and room for three "
@@ -79,6 +80,13 @@ void draw_curve(const CurvePoints& p, int64_t n, std::span<float> out) {
     throw Error("draw_curve: points at x = {}, {}, {}; expected them finite and increasing", p.x[0], p.x[1], p.x[2]);
   for (double y : p.y)
     if (!std::isfinite(y)) throw Error("draw_curve: a point at y = {}; expected finite coordinates", y);
+  // Ink off the image is dropped, and the arc is walked a quarter pixel at
+  // a time: points far outside would walk for hours to ink nothing.
+  const double lo = -static_cast<double>(n), hi = 2.0 * static_cast<double>(n);
+  for (int i = 0; i < 3; ++i)
+    if (p.x[i] < lo || p.x[i] > hi || p.y[i] < lo || p.y[i] > hi)
+      throw Error("draw_curve: a point at ({}, {}); expected coordinates within [{}, {}] for an image of side {}",
+                  p.x[i], p.y[i], lo, hi, n);
   std::vector<double> ink(static_cast<size_t>(n * n), 0.0);
   auto deposit = [&](double x, double y, double amount) {
     const double fx = std::floor(x), fy = std::floor(y), wx = x - fx, wy = y - fy;
@@ -92,7 +100,13 @@ void draw_curve(const CurvePoints& p, int64_t n, std::span<float> out) {
     add(r + 1, c + 1, wy * wx);
   };
   constexpr double step = 0.25;  // pixels of arc per deposit
-  for (double x = p.x[0]; x < p.x[2];) {
+  const double most_steps = 64.0 * 4.0 * static_cast<double>(n) / step;  // an arc of 256 sides
+  double steps = 0;
+  for (double x = p.x[0]; x < p.x[2]; ++steps) {
+    if (steps > most_steps)
+      throw Error("draw_curve: the curve through x = {}, {}, {} is longer than {} pixels of arc; expected a curve a "
+                  "few image sides long",
+                  p.x[0], p.x[1], p.x[2], most_steps * step);
     deposit(x, spline_value(p, x), step);
     const double s = spline_slope(p, x);
     x += step / std::sqrt(1.0 + s * s);

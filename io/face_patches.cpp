@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "io/files.hpp"
 #include "ops/error.hpp"
 #include "ops/rng.hpp"
 
@@ -13,10 +14,19 @@ FacePatches::FacePatches(const ImageSet& faces, std::vector<int64_t> images, Pat
     : faces_(faces), images_(std::move(images)), cfg_(cfg) {
   if (faces_.height != faces_.width || faces_.height < 2)
     throw Error("face patches: images of {} x {}; expected square ones of at least 2 x 2", faces_.height, faces_.width);
-  if (cfg_.size < 1 || cfg_.per_image < 1)
-    throw Error("face patches: size {} and {} per image; expected both at least 1", cfg_.size, cfg_.per_image);
-  if (!(cfg_.min_zoom > 0.0f && cfg_.min_zoom <= cfg_.max_zoom) || !(cfg_.max_angle >= 0.0f))
-    throw Error("face patches: zoom [{}, {}] and angle {}; expected 0 < min_zoom <= max_zoom and angle >= 0",
+  uint64_t dim = 0, pixels = 0;  // count x height x width, unless it overflows
+  if (faces_.count < 0 ||
+      !checked_mul(static_cast<uint64_t>(faces_.height), static_cast<uint64_t>(faces_.width), dim) ||
+      !checked_mul(static_cast<uint64_t>(faces_.count), dim, pixels) || faces_.pixels.size() != pixels)
+    throw Error("face patches: the set has {} pixels for {} images of {} x {}; expected count x height x width",
+                faces_.pixels.size(), faces_.count, faces_.height, faces_.width);
+  if (cfg_.size < 1 || cfg_.size > 4096 || cfg_.per_image < 1 || cfg_.per_image > (int64_t{1} << 32))
+    throw Error("face patches: size {} and {} per image; expected a size of 1 to 4096 and 1 to 2^32 per image",
+                cfg_.size, cfg_.per_image);
+  if (!(cfg_.min_zoom > 0.0f && cfg_.min_zoom <= cfg_.max_zoom) || !std::isfinite(cfg_.max_zoom) ||
+      !(cfg_.max_angle >= 0.0f) || !std::isfinite(cfg_.max_angle))
+    throw Error("face patches: zoom [{}, {}] and angle {}; expected finite values, 0 < min_zoom <= max_zoom and "
+                "angle >= 0",
                 cfg_.min_zoom, cfg_.max_zoom, cfg_.max_angle);
   for (int64_t i : images_)
     if (i < 0 || i >= faces_.count) throw Error("face patches: image {} of a set of {}", i, faces_.count);

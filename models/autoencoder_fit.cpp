@@ -15,6 +15,8 @@ namespace ebm {
 
 AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFitConfig cfg)
     : a_(a), ex_(ex), cfg_(std::move(cfg)) {
+  if (a_.graph == nullptr)
+    throw Error("AutoencoderFitter: an empty Autoencoder (default-made); expected one Autoencoder::make built");
   if (cfg_.epochs < 0 || cfg_.eval_batch < 1)
     throw Error("fine-tuning '{}': epochs = {} and eval_batch = {}; expected epochs at least 0, eval_batch at least 1",
                 a_.name, cfg_.epochs, cfg_.eval_batch);

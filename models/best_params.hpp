@@ -42,6 +42,10 @@ class BestParams {
   // nothing is chosen yet (at() is 0, error() the largest double: finite,
   // so that a checkpoint's JSON holds it).
   BestParams(Graph& g, std::vector<Tensor> params) : g_(&g), params_(std::move(params)) {
+    for (Tensor p : params_)
+      if (checked_node(p, "BestParams"); p.graph != &g)
+        throw Error("BestParams: '{}' belongs to another graph; expected the parameters of the graph given",
+                    p.graph->label(p.id));
     for (Tensor p : params_) copies_.push_back(g.param(g.label(p.id) + ".best", p.shape(), 0.0f, false));
     copy(params_, copies_);
   }

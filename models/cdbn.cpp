@@ -45,6 +45,7 @@ Tensor Cdbn::up(Tensor v, int l) const {
 }
 
 int64_t Cdbn::pooled_size(int l) const {
+  if (l < 0 || l >= depth()) throw Error("cdbn '{}': pooled_size({}); expected a layer 0 to {}", name, l, depth() - 1);
   const Crbm& m = crbms.at(static_cast<size_t>(l));
   return m.config.filters * m.pooling().blocks();
 }

@@ -81,6 +81,7 @@ inline void padded_rows(int64_t first, int64_t batch, int64_t count, std::vector
 // its last row, `rows` of them real).
 template <typename Body>
 void for_each_batch(const DataSource& src, int64_t b, uint64_t epoch, std::vector<float>& batch, Body body) {
+  if (!src.fill) throw Error("data source of {} rows: no fill function; expected one that writes the rows", src.count);
   std::vector<int64_t> idx;
   batch.resize(static_cast<size_t>(b * src.dim));
   for (int64_t first = 0; first < src.count; first += b) {

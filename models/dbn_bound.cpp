@@ -68,6 +68,12 @@ std::vector<DbnExact> dbn_exact(const Dbn& dbn, std::span<const float> v) {
 std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const DataSource& data, int64_t batch,
                                    int samples) {
   if (k < 0 || k >= dbn.depth()) throw Error("dbn bound '{}': no RBM {} (depth {})", dbn.name, k, dbn.depth());
+  if (samples < 1) throw Error("dbn bound '{}': {} samples a row; expected at least 1", dbn.name, samples);
+  for (const Rbm& r : dbn.rbms)  // the bound's terms are those of binary units
+    if (r.config.visible_unit != Unit::binary || r.config.hidden_unit != Unit::binary)
+      throw Error("dbn bound '{}': {} visible and {} hidden units in '{}'; expected binary units (the bound is "
+                  "written for them)",
+                  dbn.name, to_string(r.config.visible_unit), to_string(r.config.hidden_unit), r.name);
   Graph& g = *dbn.graph;
   const Tensor x = g.input(fmt::format("{}.bound{}.in", dbn.name, k), {batch, data.dim});
   Tensor h = x, total;

@@ -84,6 +84,8 @@ std::vector<Tensor> DeepKernel::weights() const {
 
 DeepKernelFitter::DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitConfig cfg)
     : k_(k), ex_(ex), cfg_(std::move(cfg)) {
+  if (k_.graph == nullptr)
+    throw Error("DeepKernelFitter: an empty DeepKernel (default-made); expected one DeepKernel::make built");
   if (cfg_.steps < 0 || cfg_.eval_every < 1 || cfg_.eval_batch < 1)
     throw Error("fine-tuning '{}': steps = {}, eval_every = {}, eval_batch = {}; expected steps at least 0, the others "
                 "at least 1", k_.name, cfg_.steps, cfg_.eval_every, cfg_.eval_batch);

@@ -30,6 +30,14 @@ double classification_error_over_views(Executor& ex, Tensor input, Tensor scores
                 input.shape().cols);
   if (static_cast<int64_t>(set.labels.size()) != n)
     throw Error("classification_error: {} labels for {} rows; expected one label per row", set.labels.size(), n);
+  if (scores.shape().rows != b)
+    throw Error("classification_error: the scores '{}' have {} rows for the input's {}; expected one row of scores "
+                "per input row",
+                scores.graph->label(scores.id), scores.shape().rows, b);
+  if (const auto most = std::ranges::max_element(set.labels); most != set.labels.end() && *most >= k)
+    throw Error("classification_error: label {} (row {}) for {} classes of scores; expected labels below {}", *most,
+                most - set.labels.begin(), k, k);
+  if (!set.rows.fill) throw Error("classification_error: the rows' source has no fill function");
   std::vector<float> x(static_cast<size_t>(b * set.rows.dim));
   std::vector<double> mean(static_cast<size_t>(b * k));
   std::vector<int64_t> idx;

@@ -18,6 +18,9 @@ Finetuner::Finetuner(Classifier& c, Executor& ex, FinetuneConfig cfg) : Finetune
 
 Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
     : c_(std::move(net)), ex_(ex), cfg_(std::move(cfg)) {
+  if (c_.graph == nullptr || !c_.predict || !c_.loss.valid() || !c_.x.valid() || !c_.t.valid())
+    throw Error("fine-tuning '{}': a SoftmaxNet without its {}; expected graph, x, t, loss and predict set",
+                c_.name, c_.graph == nullptr ? "graph" : !c_.predict ? "predict function" : "tensors");
   if (cfg_.epochs < 0 || cfg_.eval_batch < 1)
     throw Error("fine-tuning '{}': epochs = {} and eval_batch = {}; expected epochs at least 0, eval_batch at least 1",
                 c_.name, cfg_.epochs, cfg_.eval_batch);

@@ -52,6 +52,7 @@ struct TopChain {
   Tensor p, y, h;
 };
 TopChain top_gibbs(const LabelledRbm& top, Tensor p0, Tensor y0, int k, ChainLabels labels) {
+  if (k < 1) throw Error("labelled RBM '{}': a chain of {} Gibbs steps; expected at least 1 (CD-k's k)", top.name, k);
   TopChain c{p0, y0, {}};
   for (int i = 0; i < k; ++i) {
     c.h = sigmoid_bernoulli(top.hidden_input(c.p, c.y));
@@ -66,6 +67,8 @@ TopChain top_gibbs(const LabelledRbm& top, Tensor p0, Tensor y0, int k, ChainLab
 
 LabelledCd make_labelled_cd(const LabelledRbm& top, int64_t batch, int k, SgdOptions sgd_options,
                             ChainLabels labels) {
+  if (top.graph == nullptr)
+    throw Error("make_labelled_cd: an empty LabelledRbm (default-made); expected one LabelledRbm::make built");
   Graph& g = *top.graph;
   LabelledCd cd;
   cd.p0 = g.input(top.name + ".p0", {batch, top.visible});
@@ -128,6 +131,9 @@ Tensor add_loss(Tensor total, Tensor loss) { return total.valid() ? total + loss
 
 UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options,
                     ChainLabels labels) {
+  if (lower.graph == nullptr || lower.rbms.empty() || top.graph == nullptr)
+    throw Error("make_up_down: an empty {} (default-made); expected models that Dbn::make and LabelledRbm::make built",
+                top.graph == nullptr ? "LabelledRbm" : "Dbn");
   Graph& g = *lower.graph;
   UpDown ud;
   ud.top = top;

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <nlohmann/json.hpp>
 
@@ -16,8 +17,30 @@
 
 namespace ebm {
 
+namespace {
+
+// The config, refused when a count is negative, a chain has no steps, a
+// rate is not a number, or a model is empty (default-made).
+JointFitConfig checked(const Dbn& lower, const LabelledRbm& top, JointFitConfig cfg) {
+  if (lower.graph == nullptr || lower.rbms.empty() || top.graph == nullptr)
+    throw Error("joint model: an empty {} (default-made); expected models that Dbn::make and LabelledRbm::make built",
+                top.graph == nullptr ? "LabelledRbm" : "Dbn");
+  if (cfg.top_epochs < 0 || cfg.updown_epochs < 0 || cfg.refit_epochs < 0)
+    throw Error("joint model: top_epochs {}, updown_epochs {}, refit_epochs {}; expected each at least 0",
+                cfg.top_epochs, cfg.updown_epochs, cfg.refit_epochs);
+  if (cfg.top_k < 1 || cfg.updown_top_k.empty() ||
+      std::ranges::any_of(cfg.updown_top_k, [](int k) { return k < 1; }))
+    throw Error("joint model: top_k {} and up-down's chain lengths {}; expected each at least 1 (and at least one "
+                "length)",
+                cfg.top_k, fmt::join(cfg.updown_top_k, ","));
+  check_hyper("joint model", "refit_lr (0: up-down's)", cfg.refit_lr, 0.0f);
+  return cfg;
+}
+
+}  // namespace
+
 JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitConfig cfg)
-    : lower_(lower), top_(top), ex_(ex), cfg_(std::move(cfg)),
+    : lower_(lower), top_(top), ex_(ex), cfg_(checked(lower, top, std::move(cfg))),
       cd_(make_labelled_cd(top, cfg_.batch, cfg_.top_k,
                            {.lr = cfg_.lr, .momentum = 0.9f, .weight_decay = cfg_.top_weight_decay},
                            cfg_.chain_labels)) {
@@ -38,6 +61,9 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
 
 double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong,
                            int binarizations, std::vector<int>* given) {
+  if (after_up_down && !updown_scores_.valid())
+    throw Error("joint model: the error after up-down was asked before up_down(); expected up_down() first (it also "
+                "resumes a saved up-down)");
   const Tensor scores = after_up_down ? updown_scores_ : greedy_scores_;
   if (binarizations == 0) return classification_error(ex_, eval_x_, scores, set, wrong, given);
   // Keyed apart from the training draws, which use data_seed itself.

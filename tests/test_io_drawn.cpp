@@ -236,7 +236,7 @@ TEST_CASE("io/curves: every image is ink on its curve, in [0, 1], and none away 
 TEST_CASE("io/curves: bad sizes, margins, indices and buffers are refused, naming what was expected") {
   using ebm::io::Curves;
   CHECK_THROWS_WITH_AS(Curves(-1, {}), doctest::Contains("expected a count of at least 0"), ebm::Error);
-  CHECK_THROWS_WITH_AS(Curves(1, {.side = 3}), doctest::Contains("expected at least 4"), ebm::Error);
+  CHECK_THROWS_WITH_AS(Curves(1, {.side = 3}), doctest::Contains("expected 4 to 4096"), ebm::Error);
   CHECK_THROWS_WITH_AS(Curves(1, {.side = 10, .margin = 3.0}), doctest::Contains("room for three points"), ebm::Error);
   CHECK_THROWS_WITH_AS(Curves(1, {.min_gap = 0.0}), doctest::Contains("gap > 0"), ebm::Error);
   const Curves set(5, {});
