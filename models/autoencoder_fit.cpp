@@ -218,6 +218,9 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     throw Error("autoencoder '{}': training rows of {} units; the net takes {}", a_.name, train.dim, a_.x.shape().cols);
   if (cfg_.validate && valid.dim != train.dim)
     throw Error("autoencoder '{}': validation rows of {} units; the net takes {}", a_.name, valid.dim, train.dim);
+  if (cfg_.validate && valid.count < 1)  // an error of 0 would keep epoch 1 as the best
+    throw Error("autoencoder '{}': a validation source of {} rows; expected at least one (it chooses the epoch kept)",
+                a_.name, valid.count);
   if (train.count < b)
     throw Error("autoencoder '{}': {} training rows; expected at least a batch ({})", a_.name, train.count, b);
   io::Batcher batches(train.count, b, cfg_.data_seed);

@@ -109,6 +109,9 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
   if (static_cast<int64_t>(train.labels.size()) != train.rows.count)
     throw Error("fine-tuning '{}': {} labels for {} training rows; expected one label per row", c_.name,
                 train.labels.size(), train.rows.count);
+  if (cfg_.validate && valid.rows.count < 1)  // an error of 0 would keep epoch 1 as the best
+    throw Error("fine-tuning '{}': a validation set of {} rows; expected at least one (it chooses the epoch kept)",
+                c_.name, valid.rows.count);
   io::Batcher batches(train.rows.count, b, cfg_.data_seed);
   std::vector<float> x(static_cast<size_t>(b * train.rows.dim)), t(static_cast<size_t>(b * c_.classes));
   std::vector<FinetuneEpoch> out;

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 
 #include "ops/error.hpp"
@@ -20,9 +21,12 @@ Pca fit_pca(const DataSource& src, int64_t components, int64_t batch) {
   const auto du = static_cast<size_t>(d);
   std::vector<float> buf;
   std::vector<double> xd(static_cast<size_t>(batch) * du), sum(du), cov(du * du);
-  for_each_batch(src, batch, 0, buf, [&](int64_t, int64_t rows) {
+  for_each_batch(src, batch, 0, buf, [&](int64_t first, int64_t rows) {
     const size_t n = static_cast<size_t>(rows) * du;
     for (size_t k = 0; k < n; ++k) {
+      if (!std::isfinite(buf[k]))  // LAPACK would fail later, naming nothing
+        throw Error("pca: row {} holds {} at column {}; expected finite data", first + static_cast<int64_t>(k / du),
+                    buf[k], k % du);
       xd[k] = buf[k];
       sum[k % du] += buf[k];
     }

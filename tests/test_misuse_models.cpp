@@ -24,6 +24,7 @@
 #include "models/evaluate.hpp"
 #include "models/finetune.hpp"
 #include "models/joint_fit.hpp"
+#include "models/pca.hpp"
 #include "models/retrieval.hpp"
 
 using namespace ebm;
@@ -148,4 +149,19 @@ TEST_CASE("misuse/models: the DBN bound, a CDBN's layers and BestParams name the
   Graph other;
   const std::vector<Tensor> foreign{other.param("p", {2, 2})};
   CHECK(has(error_of([&] { BestParams(g, foreign); }), "BestParams: 'p' belongs to another graph"));
+}
+
+TEST_CASE("misuse/models: an empty validation set and NaN in PCA's data are refused") {
+  Graph g;
+  Classifier c = Classifier::make(g, "c", {.layers = {3, 4}, .classes = 2, .batch = 2});
+  Executor ex(g, {.parallel = false});
+  FinetuneConfig one_epoch;
+  one_epoch.epochs = 1;
+  Finetuner fit(c, ex, one_epoch);
+  std::vector<float> rows(12, 0.5f);
+  const std::vector<uint8_t> labels{0, 1, 0, 1};
+  const LabelledRows train{matrix_source(rows, 3), labels}, none{DataSource{0, 3, train.rows.fill}, {}};
+  CHECK(has(error_of([&] { fit.fit(train, none); }), "a validation set of 0 rows"));  // epoch 1 kept at error 0 before
+  rows[7] = NAN;
+  CHECK(has(error_of([&] { fit_pca(matrix_source(rows, 3), 2); }), "pca: row 2 holds nan at column 1"));
 }
