@@ -29,31 +29,13 @@
 #include "models/classifier.hpp"
 #include "models/dbn.hpp"
 #include "models/exact.hpp"
+#include "misuse_util.hpp"
 #include "models/rbm_fit.hpp"
 
 using namespace ebm;
+using namespace ebm::misuse_test;
 
 namespace {
-
-// The ebm::Error message f throws; a case fails when f throws nothing or
-// something else (a raw std:: exception is what these fixes removed).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("a raw exception instead of ebm::Error: ", e.what());
-  }
-  FAIL("no error");
-  return "";
-}
-
-bool has(const std::string& text, std::string_view part) {
-  if (text.find(part) != std::string::npos) return true;
-  MESSAGE("missing '", std::string(part), "' in: ", text);
-  return false;
-}
 
 float run_scalar(Graph& g, Tensor t, std::span<const Feed> feeds = {}) {
   Executor ex(g, {.parallel = false});

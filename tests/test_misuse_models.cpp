@@ -25,31 +25,11 @@
 #include "models/finetune.hpp"
 #include "models/joint_fit.hpp"
 #include "models/pca.hpp"
+#include "misuse_util.hpp"
 #include "models/retrieval.hpp"
 
 using namespace ebm;
-
-namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("a raw exception instead of ebm::Error: ", e.what());
-  }
-  FAIL("no error");
-  return "";
-}
-
-bool has(const std::string& text, std::string_view part) {
-  if (text.find(part) != std::string::npos) return true;
-  MESSAGE("missing '", std::string(part), "' in: ", text);
-  return false;
-}
-
-}  // namespace
+using namespace ebm::misuse_test;
 
 TEST_CASE("misuse/models: fitters and the joint model refuse empty models and settings that train nothing") {
   Graph g;
