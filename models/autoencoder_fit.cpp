@@ -247,7 +247,12 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
       s.train_loss += loss / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    check_finite(state(), fmt::format("fine-tuning '{}'", a_.name), e + 1);
+    try {
+      check_finite(state(), fmt::format("fine-tuning '{}'", a_.name), e + 1);
+    } catch (const Error&) {
+      name_bad_row(train, b, static_cast<uint64_t>(e), fmt::format("fine-tuning '{}'", a_.name));
+      throw;
+    }
     if (cfg_.validate) {
       s.valid_error = error(valid);
       s.diverging = s.valid_error > 1.5 * base;

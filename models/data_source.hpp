@@ -5,9 +5,11 @@
 // hidden states are reproducible and a resumed run sees the same data.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "io/batch.hpp"
@@ -89,6 +91,34 @@ void for_each_batch(const DataSource& src, int64_t b, uint64_t epoch, std::vecto
     src.fill(idx, batch, epoch);
     body(first, std::min(b, src.count - first));
   }
+}
+
+// Throws, naming `who`, the row and the column, when a row of `src` as
+// seen in `epoch` holds NaN or inf; returns when none does, or when the
+// source fails to give them (read in whole padded batches of b rows, the
+// only ones a lower layer's source computes). A fitter calls it when its
+// parameters turned non-finite, so that NaN data is named as such rather
+// than blamed on the learning rate.
+inline void name_bad_row(const DataSource& src, int64_t b, uint64_t epoch, std::string_view who) {
+  int64_t row = -1, column = 0;
+  float value = 0.0f;
+  try {
+    std::vector<float> batch;
+    for_each_batch(src, b, epoch, batch, [&](int64_t first, int64_t rows) {
+      const auto real = std::span<const float>(batch).first(static_cast<size_t>(rows * src.dim));
+      if (const auto bad = std::ranges::find_if(real, [](float x) { return !std::isfinite(x); });
+          bad != real.end() && row < 0) {
+        const int64_t at = bad - real.begin();
+        row = first + at / src.dim, column = at % src.dim, value = *bad;
+      }
+    });
+  } catch (const Error&) {
+    return;
+  }
+  if (row >= 0)
+    throw Error("{}: training row {} holds {} at column {}; expected finite data (the parameters turned non-finite in "
+                "epoch {})",
+                who, row, value, column, epoch + 1);
 }
 
 // The squared error of predicting every row of `src` (as seen in epoch 0)

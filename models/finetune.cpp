@@ -129,7 +129,12 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
       s.train_loss += ex_.scalar(c_.loss) / static_cast<double>(batches.batches());
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1);
+    try {
+      check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1);
+    } catch (const Error&) {
+      name_bad_row(train.rows, b, static_cast<uint64_t>(e), fmt::format("fine-tuning '{}'", c_.name));
+      throw;
+    }
     s.diverging = s.train_loss > 10.0 * std::log(static_cast<double>(c_.classes));
     s.valid_error = cfg_.validate ? error(valid) : 0.0;
     s.best = cfg_.validate && best_.offer(e + 1, s.valid_error);

@@ -224,30 +224,6 @@ void RbmFitter::load() {
   notes_ = std::move(notes);
 }
 
-void RbmFitter::name_bad_row(const DataSource& train, uint64_t epoch) const {
-  // Whole batches, the last padded (a lower layer's source computes only
-  // those); a source that fails here leaves the divergence to be said.
-  int64_t row = -1, column = 0;
-  float value = 0.0f;
-  try {
-    std::vector<float> batch;
-    for_each_batch(train, t_.config.batch, epoch, batch, [&](int64_t first, int64_t rows) {
-      const auto real = std::span<const float>(batch).first(static_cast<size_t>(rows * train.dim));
-      if (const auto bad = std::ranges::find_if(real, [](float x) { return !std::isfinite(x); });
-          bad != real.end() && row < 0) {
-        const int64_t at = bad - real.begin();
-        row = first + at / train.dim, column = at % train.dim, value = *bad;
-      }
-    });
-  } catch (const Error&) {
-    return;
-  }
-  if (row >= 0)
-    throw Error("fit '{}': training row {} holds {} at column {}; expected finite data (the parameters turned "
-                "non-finite in epoch {})",
-                m_.name, row, value, column, epoch + 1);
-}
-
 std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource& valid,
                                        const std::function<void(const EpochStats&)>& on_epoch) {
   if (train.dim != t_.v0.shape().cols || valid.dim != train.dim)
@@ -292,7 +268,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     try {
       check_finite(state(), fmt::format("fit '{}'", m_.name), e + 1);
     } catch (const Error&) {
-      name_bad_row(train, epoch);  // NaN in the data, named as such, rather than blamed on the rate
+      name_bad_row(train, t_.config.batch, epoch, fmt::format("fit '{}'", m_.name));
       throw;
     }
     s.diverging = e > 0 && baseline > 0 && s.recon_error > 1.5 * baseline;

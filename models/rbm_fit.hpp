@@ -116,9 +116,6 @@ class RbmFitter {
   std::vector<NamedTensor> state() const;
   // The free energies' gap and the pseudo-likelihood of `epoch` into s.
   void monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch);
-  // Throws, naming the row and column, when a training row holds NaN or inf
-  // in `epoch` (after the parameters turned non-finite); else returns.
-  void name_bad_row(const DataSource& train, uint64_t epoch) const;
 
   // What the fitter needs of the model behind the trainer.
   struct Model {

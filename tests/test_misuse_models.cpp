@@ -131,7 +131,7 @@ TEST_CASE("misuse/models: the DBN bound, a CDBN's layers and BestParams name the
   CHECK(has(error_of([&] { BestParams(g, foreign); }), "BestParams: 'p' belongs to another graph"));
 }
 
-TEST_CASE("misuse/models: an empty validation set and NaN in PCA's data are refused") {
+TEST_CASE("misuse/models: an empty validation set is refused, and NaN in the data of PCA and fine-tuning named") {
   Graph g;
   Classifier c = Classifier::make(g, "c", {.layers = {3, 4}, .classes = 2, .batch = 2});
   Executor ex(g, {.parallel = false});
@@ -144,4 +144,6 @@ TEST_CASE("misuse/models: an empty validation set and NaN in PCA's data are refu
   CHECK(has(error_of([&] { fit.fit(train, none); }), "a validation set of 0 rows"));  // epoch 1 kept at error 0 before
   rows[7] = NAN;
   CHECK(has(error_of([&] { fit_pca(matrix_source(rows, 3), 2); }), "pca: row 2 holds nan at column 1"));
+  // NaN in the training rows named as such (it was blamed on the learning rate)
+  CHECK(has(error_of([&] { fit.fit(train, train); }), "fine-tuning 'c': training row 2 holds nan at column 1"));
 }
