@@ -82,9 +82,12 @@ void Executor::Impl::exec_node(Compiled& c, int32_t j, int64_t r0, int64_t r1, b
   const Op& op = c.plan.nodes[static_cast<size_t>(j)].op;
   const Shape shape = c.shape[static_cast<size_t>(j)];
   Kernel k = kernel(c, j);
-  const bool elementwise = traits(op).kind == OpKind::elementwise;
-  if (elementwise && may_split && opt.parallel && shape.size() >= kSplitElements) {
-    const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / shape.cols);
+  // Rows are independent in an element-wise op and in a reduction along
+  // rows (whose input rows are what it reads).
+  const bool by_rows = traits(op).kind == OpKind::elementwise || row_reducing(op);
+  const int64_t cols = row_reducing(op) ? k.in_shape[0].cols : shape.cols;
+  if (by_rows && may_split && opt.parallel && shape.rows * cols >= kSplitElements) {
+    const int64_t grain = std::max<int64_t>(1, kSplitElements / 4 / cols);
     tbb::parallel_for(tbb::blocked_range<int64_t>(r0, r1, grain), [&](const tbb::blocked_range<int64_t>& r) {
       const int64_t t0 = k.probe ? Profile::now_ns() : 0;
       Kernel part = k;
@@ -131,7 +134,7 @@ void Executor::Impl::exec_task(Compiled& c, int32_t t) {
     exec_node(c, j, 0, c.shape[static_cast<size_t>(j)].rows, true);
   } else if (takes_epilogue(c.plan.nodes[static_cast<size_t>(task.nodes[0])].op)) {
     exec_gemm_epilogue(c, task);
-  } else {  // a fused element-wise chain, tile by tile: all members share one shape
+  } else {  // a fused element-wise chain, tile by tile: all members share one shape (a last reduction along rows, its rows)
     const Shape s = c.shape[static_cast<size_t>(task.nodes[0])];
     const int64_t tile = std::max<int64_t>(1, kFuseTileElements / s.cols), tiles = (s.rows + tile - 1) / tile;
     auto run_tile = [&](int64_t t) {

@@ -105,15 +105,18 @@ struct Builder {
 
   // The element-wise chain task that node j may join after its producer, or
   // -1: the producer's only consumer is j, so the chain's intermediate rows
-  // stay in cache and no other task can sit between them.
+  // stay in cache and no other task can sit between them. A reduction along
+  // rows (row_reducing) may end a chain: it runs on the chain's row tiles.
   int32_t chain_task(int32_t j) const {
-    if (kind(j) != OpKind::elementwise) return -1;
+    const bool reduces = row_reducing(op(j));
+    if (kind(j) != OpKind::elementwise && !reduces) return -1;
     const PlanNode& pj = p.nodes[static_cast<size_t>(j)];
     for (int a = 0; a < pj.n_in; ++a) {
       const int32_t i = pj.in[static_cast<size_t>(a)];
+      const bool fits = reduces ? node(i).shape.rows == node(j).shape.rows : node(i).shape == node(j).shape;
       if (kind(i) == OpKind::elementwise && traits(head_op(task_of(i))).kind == OpKind::elementwise &&
-          consumers[static_cast<size_t>(i)].size() == 1 && !is_target[static_cast<size_t>(i)] &&
-          node(i).shape == node(j).shape && p.tasks[static_cast<size_t>(task_of(i))].nodes.back() == i)
+          consumers[static_cast<size_t>(i)].size() == 1 && !is_target[static_cast<size_t>(i)] && fits &&
+          p.tasks[static_cast<size_t>(task_of(i))].nodes.back() == i)
         return task_of(i);
     }
     return -1;

@@ -123,6 +123,12 @@ bool column_reducing(const Op& op) {
   return s && s->axis == 0;
 }
 
+bool row_reducing(const Op& op) {
+  if (const auto* s = std::get_if<Sum>(&op)) return s->axis == 1;
+  if (const auto* m = std::get_if<Mean>(&op)) return m->axis == 1;
+  return false;
+}
+
 int tile_update_gradient(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 2 : -1; }
 
 int tile_update_claims(const Op& op) { return std::holds_alternative<SgdUpdate>(op) ? 0 : -1; }

@@ -621,6 +621,13 @@ bool column_local(const Op& op);
 // the same bits as whole. The plan fuses it only onto a GEMM whose tiles
 // all span every row (gemm::full_row_tiles).
 bool column_reducing(const Op& op);
+// A reduction along each row (a sum or mean over axis 1: a free energy's
+// sum over the hidden units): output row r needs only input row r, so it
+// may run on any range of rows, with the same bits as whole. The plan fuses
+// it at the end of the element-wise chain that computes its input, whose
+// row tiles then never leave the cache, and the executor splits a large
+// one by rows over the threads.
+bool row_reducing(const Op& op);
 // For an update op that may run on any rectangle of the parameter it writes
 // (element by element, with no state of its own), the index of its gradient
 // input; -1 for every other op.

@@ -1,8 +1,9 @@
 // Reductions, row-wise softmax and the scalar losses. Sums accumulate in a
-// fixed order, so they are reproducible: in double over a whole matrix (in
-// kLanes interleaved partial sums, added up in order at the end: one long
-// chain of dependent adds ran a 100 x 784 reconstruction error at 4 cycles
-// an element, 19% of an RBM training step that monitors it) or along a row;
+// fixed order, so they are reproducible: in double over a whole matrix or
+// along each row (in kLanes interleaved partial sums, added up in order at
+// the end: one long chain of dependent adds ran a 100 x 784 reconstruction
+// error at 4 cycles an element, 19% of an RBM training step that monitors
+// it, and a free energy's sum over 2,000 hidden units likewise);
 // in float, row by row, for column sums (axis 0: the bias gradients), which
 // each add one number per row of a batch.
 
@@ -47,11 +48,10 @@ void reduce_sum(const Kernel& k, int axis, double scale) {
   const float* x = k.in[0];
   if (axis == -1) {
     k.out[0] = static_cast<float>(lane_sum(m * n, [&](int64_t i) { return static_cast<double>(x[i]); }) * scale);
-  } else if (axis == 1) {
-    for (int64_t i = 0; i < m; ++i) {
-      double s = 0.0;
-      for (int64_t j = 0; j < n; ++j) s += x[i * n + j];
-      k.out[i] = static_cast<float>(s * scale);
+  } else if (axis == 1) {  // rows [row_begin, row_end): all of them, or a fused chain's row tile (row_reducing)
+    for (int64_t i = k.row_begin; i < k.row_end; ++i) {
+      const float* xi = x + i * n;
+      k.out[i] = static_cast<float>(lane_sum(n, [&](int64_t j) { return static_cast<double>(xi[j]); }) * scale);
     }
   } else {  // columns [j0, j1): all of them, or a GEMM tile's in its fused epilogue (column_reducing)
     const int64_t j0 = k.col_begin, j1 = k.col_stop();

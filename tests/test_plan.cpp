@@ -3,6 +3,7 @@
 // of packed parameters: each checked bit for bit against the unfused,
 // uncached run.
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -121,6 +122,45 @@ TEST_CASE("plan: a sum over the rows of a GEMM's tile values runs on its tiles w
   CHECK(task_of(direct) == task_of(a));
   CHECK(task_of(across) != task_of(a));
   for (Tensor t : {two_rows, narrow}) CHECK(p.tasks[static_cast<size_t>(task_of(t))].label == "sum");
+}
+
+TEST_CASE("plan: a sum or mean along rows ends the element-wise chain that computes its input, same bits") {
+  Graph g;
+  const Tensor base = g.param("base", {1000, 300}), u = g.param("u", {1, 300}), x = g.param("x", {1000, 40});
+  const Tensor w = g.param("w", {40, 300});
+  for (Tensor t : {base, u, x, w}) fill_uniform(g.value(t), -3.0f, 3.0f, 9, static_cast<uint64_t>(t.id));
+  // A free energy's hidden term, as the joint model scores each label:
+  // big enough that the chain's row tiles run on both threads.
+  const Tensor free = sum(softplus(base + u), 1);
+  const Tensor mean_sq = mean(sigmoid(base) * 2.0f, 1);
+  const Tensor shared = softplus(base - u);  // read twice: the sum stays a task of its own
+  const Tensor twice = sum(shared, 1) + sum(shared * 0.5f, 1);
+  const Tensor tiled = sum(softplus(matmul(x, w)), 1);  // softplus on the GEMM's column tiles: the sum stays outside
+  const Tensor total = sum(softplus(base), -1);          // not along rows: stays outside
+  const std::vector<Tensor> targets{free, mean_sq, twice, tiled, total};
+  check_same_bits_as_unfused(g, targets, 4);
+  const Plan p = compile_plan(g, targets);
+  auto task = [&](Tensor t) { return p.tasks[static_cast<size_t>(p.nodes[static_cast<size_t>(p.find(t.id))].task)]; };
+  CHECK(task(free).label == "fused(add+softplus+sum)");
+  CHECK(task(mean_sq).label == "fused(sigmoid+scale+mean)");
+  CHECK(task(shared).label == "fused(sub+softplus)");
+  CHECK(task(tiled).label == "sum");
+  CHECK(task(total).label == "sum");
+  // Against a plain loop in double, for every row of the fused sum.
+  Executor ex(g, {.threads = 2});
+  ex.run(targets);
+  const auto bv = g.value(base), uv = g.value(u);
+  const auto got = ex.value(free);
+  double worst = 0.0;
+  for (int64_t r = 0; r < 1000; ++r) {
+    double want = 0.0;
+    for (int64_t c = 0; c < 300; ++c) {
+      const double z = static_cast<double>(bv[static_cast<size_t>(r * 300 + c)]) + uv[static_cast<size_t>(c)];
+      want += std::max(z, 0.0) + std::log1p(std::exp(-std::abs(z)));
+    }
+    worst = std::max(worst, std::abs(got[static_cast<size_t>(r)] - want) / want);
+  }
+  CHECK(worst < 1e-5);
 }
 
 TEST_CASE("executor: a weight several products read is packed once per run, with the same bits") {
