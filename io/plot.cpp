@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -256,11 +257,21 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
 }
 
 void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> panels, std::string_view title) {
+  // A frame spans its points plus a margin: beyond this (as drawn, a log
+  // axis's logs) the span overflows a double and every point lands at NaN.
+  constexpr double kMaxCoordinate = 1e300;
   for (const Panel& p : panels)
-    for (const Series& s : p.series)
+    for (const Series& s : p.series) {
       if (s.x.size() != s.y.size())
         throw Error("{}: series '{}' of panel '{}' has {} x values and {} y values; expected as many of each",
                     path.string(), s.label, p.title, s.x.size(), s.y.size());
+      for (size_t i = 0; i < s.x.size(); ++i)
+        for (const auto& [v, log, axis] : {std::tuple{s.x[i], p.log_x, "x"}, std::tuple{s.y[i], p.log_y, "y"}})
+          if (const double d = scaled(v, log); std::isfinite(d) && std::abs(d) > kMaxCoordinate)
+            throw Error("{}: series '{}' of panel '{}' has {} = {} at point {}; expected values within +-{:g} (or "
+                        "non-finite ones, which are left out)",
+                        path.string(), s.label, p.title, axis, v, i, kMaxCoordinate);
+    }
   const double top = title.empty() ? 0.0 : 30.0;
   double extra = 0;  // the longest legend's rows beyond two, above every frame
   for (const Panel& p : panels) extra = std::max(extra, legend_extra(p));

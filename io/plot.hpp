@@ -33,7 +33,8 @@ struct Panel {
 // onto `path`. A legend longer than two rows makes the plot taller (every
 // panel's frame moves down by the same, so that they line up). A panel without a point to draw says so in its frame. An
 // ebm::Error names the path when it cannot be written, and the series when
-// its x and y differ in length.
+// its x and y differ in length or a finite coordinate (as drawn: a log
+// axis's log) is beyond +-1e300, too far out to place.
 void write_svg_plot(const std::filesystem::path& path, std::span<const Panel> panels, std::string_view title = {});
 
 // About `target` round tick values (steps of 1, 2 or 5 times a power of

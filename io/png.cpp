@@ -97,6 +97,11 @@ void append_bytes(void* context, void* data, int size) {
 void write_png_grid(const fs::path& path, std::span<const float> tiles, int64_t n_tiles, int64_t tile_h,
                     int64_t tile_w, GridOptions o) {
   check_grid_args(path, tiles.size(), n_tiles, tile_h, tile_w, o);
+  // A tile without a finite value is drawn flat grey; a grid of nothing but
+  // such tiles shows nothing (the values of a model that turned NaN, say).
+  if (std::ranges::none_of(tiles, [](float v) { return std::isfinite(v); }))
+    throw Error("{}: all {} tile values are NaN or inf (the first is {}); expected some finite values to draw",
+                path.string(), tiles.size(), tiles.front());
   const Layout g = grid_layout(path, n_tiles, tile_h, tile_w, o);
   std::vector<uint8_t> img(static_cast<std::size_t>(g.width * g.height), grid_border_grey);
   const auto tile_size = static_cast<std::size_t>(tile_h * tile_w);

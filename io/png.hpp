@@ -28,7 +28,8 @@ inline constexpr uint8_t grid_border_grey = 64;
 
 // `tiles` holds n_tiles tiles of tile_h x tile_w row-major floats, one after
 // another; tile t goes to grid row t / columns, column t % columns. Written
-// to "<path>.tmp" and renamed onto `path`.
+// to "<path>.tmp" and renamed onto `path`. A tile without a finite value is
+// drawn grey; a grid without one is refused (an ebm::Error).
 void write_png_grid(const std::filesystem::path& path, std::span<const float> tiles, int64_t n_tiles, int64_t tile_h,
                     int64_t tile_w, GridOptions options = {});
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +14,25 @@
 #include "models/checkpoint_meta.hpp"
 
 namespace ebm {
+namespace {
+
+// Throws, naming the row and the column, when a training batch x (rows
+// `rows` of the source, dim values each) holds a value the net's data
+// units cannot take: a count below 0, or a binary (logistic) unit's value
+// outside [0, 1], which the cross-entropy would reward without bound.
+// NaN passes: the check after the epoch (name_bad_row) names it.
+void check_data_range(Unit unit, std::span<const float> x, std::span<const int64_t> rows, int64_t dim,
+                      std::string_view who) {
+  if (unit != Unit::binary && unit != Unit::count) return;
+  const float hi = unit == Unit::binary ? 1.0f : std::numeric_limits<float>::infinity();
+  const auto d = static_cast<size_t>(dim);
+  for (size_t k = 0; k < x.size(); ++k)
+    if (x[k] < 0.0f || x[k] > hi)
+      throw Error("{}: training row {} holds {} at column {}; expected {} for data_unit {}", who, rows[k / d], x[k],
+                  k % d, unit == Unit::binary ? "values in [0, 1]" : "counts of 0 or more", to_string(unit));
+}
+
+}  // namespace
 
 AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFitConfig cfg)
     : a_(a), ex_(ex), cfg_(std::move(cfg)) {
@@ -21,6 +42,9 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
     throw Error("fine-tuning '{}': epochs = {} and eval_batch = {}; expected epochs at least 0, eval_batch at least 1",
                 a_.name, cfg_.epochs, cfg_.eval_batch);
   check_hyper(fmt::format("fine-tuning '{}'", a_.name), "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min());
+  int64_t units = 0;  // the input, the layers up and back down
+  for (int64_t width : a_.config.layers) units += 2 * width;
+  check_eval_batch_fits(fmt::format("fine-tuning '{}'", a_.name), cfg_.eval_batch, units);
   Graph& g = *a_.graph;
   eval_x_ = g.input(a_.name + ".eval_x", {cfg_.eval_batch, a_.config.layers.front()});
   eval_out_ = a_.reconstruct(eval_x_);
@@ -225,7 +249,14 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     throw Error("autoencoder '{}': {} training rows; expected at least a batch ({})", a_.name, train.count, b);
   io::Batcher batches(train.count, b, cfg_.data_seed);
   std::vector<float> x(static_cast<size_t>(b * train.dim));
+  const std::string who = fmt::format("fine-tuning '{}'", a_.name);
+  // A validation error that is not finite, from rows that are not: named before the epochs are spent.
+  const auto name_bad_valid = [&](double error, std::string_view what) {
+    if (!std::isfinite(error))
+      name_bad_row(valid, cfg_.eval_batch, 0, who, "validation", fmt::format("the {} is not finite", what));
+  };
   const double base = cfg_.validate && epochs_done_ < cfg_.epochs ? baseline(train, valid) : 0.0;
+  name_bad_valid(base, "validation baseline error");
   std::vector<AutoencoderEpoch> out;
   const Tensor targets[] = {a_.opt.step, a_.loss};
   const bool cg = a_.config.optimizer == AeOptimizer::cg;
@@ -236,6 +267,7 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     AutoencoderEpoch s{.epoch = e + 1, .baseline = base};
     for (int64_t k = 0; k < batches.batches(); ++k) {
       train.fill(batches.batch(k), x, static_cast<uint64_t>(e));
+      check_data_range(a_.config.data_unit, x, batches.batch(k), train.dim, who);
       double loss = 0;
       if (cg) {
         loss = cg_batch(x, s);
@@ -255,6 +287,7 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     }
     if (cfg_.validate) {
       s.valid_error = error(valid);
+      name_bad_valid(s.valid_error, "validation error");
       s.diverging = s.valid_error > 1.5 * base;
       s.best = best_.offer(e + 1, s.valid_error);
     }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -24,7 +25,7 @@ struct EpochFitConfig {
   int epochs = 50;
   uint64_t data_seed = 1;
   float lr_decay = 1.0f;             // lr of epoch e = lr * lr_decay^e
-  int64_t eval_batch = 1000;
+  int64_t eval_batch = 1000;         // refused beyond memory (check_eval_batch_fits)
   std::filesystem::path checkpoint;  // empty: none
   bool resume = false;               // continue from `checkpoint` if one was saved
   bool keep_best = true;             // false: end with the last epoch's weights
@@ -34,6 +35,14 @@ struct EpochFitConfig {
   // another value is refused, naming the flag.
   std::map<std::string, std::string> run_settings = {};
 };
+
+// Throws, naming `who`, when evaluation batches of eval_batch rows, each
+// about floats_per_row floats through the net (its input and its layers'
+// values), would need more than 90% of the memory available now
+// (io/memory.hpp): a fitter refuses such an eval_batch when it is made,
+// not with a raw std::bad_alloc at its first evaluation. A bound that
+// refuses the hopeless, not a promise. (Defined in models/evaluate.cpp.)
+void check_eval_batch_fits(std::string_view who, int64_t eval_batch, int64_t floats_per_row);
 
 class BestParams {
  public:

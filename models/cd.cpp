@@ -36,7 +36,9 @@ void check_cd_config(const std::string& who, const CdConfig& cfg) {
   check_hyper(who, "weight_decay", cfg.weight_decay, 0.0f);
   check_hyper(who, "l1", cfg.l1, 0.0f);
   check_hyper(who, "sparsity_cost", cfg.sparsity_cost, 0.0f);
-  if (cfg.sparsity_cost > 0.0f)  // the penalty takes log t and log(1 - t)
+  // The penalty takes log t and log(1 - t). A target set without a cost is
+  // checked too (it would be used once a cost is set); 0 is the unset default.
+  if (cfg.sparsity_cost > 0.0f || cfg.sparsity_target != 0.0f)
     check_hyper(who, "sparsity_target", cfg.sparsity_target, std::numeric_limits<float>::min(), 1.0f);
 }
 

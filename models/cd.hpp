@@ -28,7 +28,7 @@ struct CdConfig {
   float momentum = 0.5f;
   float weight_decay = 2e-4f;  // L2 on W
   float l1 = 0.0f;             // L1 on W
-  float sparsity_target = 0.0f;
+  float sparsity_target = 0.0f;  // 0: unset; any other value must lie in (0, 1), with or without a cost
   float sparsity_cost = 0.0f;  // 0: no sparsity penalty
   bool mean_field_last = false;  // use E[v|h] at the chain's end
 };

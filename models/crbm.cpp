@@ -51,8 +51,13 @@ void Crbm::init_visible_bias(std::span<const float> data_mean) {
   if (static_cast<int64_t>(data_mean.size()) != v.image())
     throw Error("crbm '{}': init_visible_bias got {} means; expected {} ({} channels of {} x {})", name,
                 data_mean.size(), v.image(), v.channels, v.height, v.width);
-  auto cv = w.graph->value(c);
   const int64_t plane = v.height * v.width;
+  for (size_t i = 0; i < data_mean.size(); ++i)  // one would make its channel's bias NaN
+    if (!std::isfinite(data_mean[i]))
+      throw Error("crbm '{}': init_visible_bias got mean {} for channel {} row {} column {}; expected finite means",
+                  name, data_mean[i], static_cast<int64_t>(i) / plane, static_cast<int64_t>(i) % plane / v.width,
+                  static_cast<int64_t>(i) % v.width);
+  auto cv = w.graph->value(c);
   for (int64_t ch = 0; ch < v.channels; ++ch) {
     double m = 0;
     for (int64_t i = 0; i < plane; ++i) m += data_mean[static_cast<size_t>(ch * plane + i)];

@@ -98,8 +98,11 @@ void for_each_batch(const DataSource& src, int64_t b, uint64_t epoch, std::vecto
 // source fails to give them (read in whole padded batches of b rows, the
 // only ones a lower layer's source computes). A fitter calls it when its
 // parameters turned non-finite, so that NaN data is named as such rather
-// than blamed on the learning rate.
-inline void name_bad_row(const DataSource& src, int64_t b, uint64_t epoch, std::string_view who) {
+// than blamed on the learning rate, and when a validation error is not
+// finite: `set` names the rows ("training", "validation") and `why` what
+// was seen (empty: the parameters turned non-finite in `epoch`).
+inline void name_bad_row(const DataSource& src, int64_t b, uint64_t epoch, std::string_view who,
+                         std::string_view set = "training", std::string_view why = {}) {
   int64_t row = -1, column = 0;
   float value = 0.0f;
   try {
@@ -115,10 +118,12 @@ inline void name_bad_row(const DataSource& src, int64_t b, uint64_t epoch, std::
   } catch (const Error&) {
     return;
   }
-  if (row >= 0)
-    throw Error("{}: training row {} holds {} at column {}; expected finite data (the parameters turned non-finite in "
+  if (row >= 0 && why.empty())
+    throw Error("{}: {} row {} holds {} at column {}; expected finite data (the parameters turned non-finite in "
                 "epoch {})",
-                who, row, value, column, epoch + 1);
+                who, set, row, value, column, epoch + 1);
+  if (row >= 0)
+    throw Error("{}: {} row {} holds {} at column {}; expected finite data ({})", who, set, row, value, column, why);
 }
 
 // The squared error of predicting every row of `src` (as seen in epoch 0)

@@ -40,6 +40,13 @@ std::vector<DbnExact> dbn_exact(const Dbn& dbn, std::span<const float> v) {
   const Graph& g = *dbn.graph;
   const int64_t nv = r0.config.visible, nh = r0.config.hidden;
   if (nh > 20) throw Error("dbn_exact '{}': {} first-layer hidden units; expected at most 20", dbn.name, nh);
+  for (const Rbm* r : {&r0, &r1})  // log p(v | h) and the sums over h are those of binary units
+    if (r->config.visible_unit != Unit::binary || r->config.hidden_unit != Unit::binary)
+      throw Error("dbn_exact '{}': {} visible and {} hidden units in '{}'; expected binary units (the exact sums are "
+                  "written for them)",
+                  dbn.name, to_string(r->config.visible_unit), to_string(r->config.hidden_unit), r->name);
+  if (v.size() % static_cast<size_t>(nv) != 0)
+    throw Error("dbn_exact '{}': {} values; expected whole rows of {} visible units", dbn.name, v.size(), nv);
   std::vector<float> states;  // every h1 configuration
   for (int64_t s = 0; s < (int64_t{1} << nh); ++s)
     for (int64_t j = 0; j < nh; ++j) states.push_back(static_cast<float>(s >> j & 1));

@@ -24,7 +24,8 @@ struct DbnExact {
   double bound = 0;  // B(v) with Q(h1 | v) = sigmoid(v W_0 + b_0)
 };
 
-// Two-layer DBNs only; rows of v are visible vectors.
+// Two-layer DBNs of binary units only; v holds whole rows of visible
+// vectors (an ebm::Error says which is wrong otherwise).
 std::vector<DbnExact> dbn_exact(const Dbn& dbn, std::span<const float> v);
 
 // Per row of `data`: a Monte Carlo estimate of B(v) + log Z_k (one chain of

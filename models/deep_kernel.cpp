@@ -89,6 +89,9 @@ DeepKernelFitter::DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitCon
   if (cfg_.steps < 0 || cfg_.eval_every < 1 || cfg_.eval_batch < 1)
     throw Error("fine-tuning '{}': steps = {}, eval_every = {}, eval_batch = {}; expected steps at least 0, the others "
                 "at least 1", k_.name, cfg_.steps, cfg_.eval_every, cfg_.eval_batch);
+  int64_t units = 0;  // the input and every layer up to the features
+  for (int64_t width : k_.config.layers) units += width;
+  check_eval_batch_fits(fmt::format("fine-tuning '{}'", k_.name), cfg_.eval_batch, units);
   eval_x_ = k_.graph->input(k_.name + ".eval_x", {cfg_.eval_batch, k_.config.layers.front()});
   eval_out_ = k_.features_of(eval_x_);
   best_ = BestParams(*k_.graph, k_.trained());

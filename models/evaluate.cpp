@@ -4,9 +4,20 @@
 #include <cmath>
 
 #include "io/batch.hpp"
+#include "io/memory.hpp"
+#include "models/best_params.hpp"
 #include "models/data_source.hpp"
 
 namespace ebm {
+
+void check_eval_batch_fits(std::string_view who, int64_t eval_batch, int64_t floats_per_row) {
+  const double bytes = 4.0 * static_cast<double>(eval_batch) * static_cast<double>(floats_per_row);
+  const auto have = static_cast<double>(available_memory_bytes());
+  if (have >= 0 && bytes > 0.9 * have)
+    throw Error("{}: eval_batch {} needs about {:.1f} GiB ({} floats a row through the net); {:.1f} GiB of memory is "
+                "available now; expected a smaller eval_batch",
+                who, eval_batch, bytes / double(1 << 30), floats_per_row, have / double(1 << 30));
+}
 
 double classification_error(Executor& ex, Tensor input, Tensor scores, const io::ImageSet& set,
                             std::vector<int64_t>* wrong, std::vector<int>* given) {
@@ -52,6 +63,14 @@ double classification_error_over_views(Executor& ex, Tensor input, Tensor scores
       for (int64_t i = 0; i < b; ++i) {  // softmax of the row, added to its mean
         const auto row = y.subspan(static_cast<size_t>(i * k), static_cast<size_t>(k));
         const double top = *std::ranges::max_element(row);
+        // NaN, +inf or every class at -inf has no softmax: its argmax would be a guess counted as an answer.
+        if (const auto bad = std::ranges::find_if(row, [](float s) { return std::isnan(s) || s == HUGE_VALF; });
+            bad != row.end() || top == -HUGE_VAL)
+          throw Error("classification_error: the scores of row {} hold {} (class {}); expected finite scores (from "
+                      "finite rows and parameters)",
+                      std::min(first + i, n - 1),
+                      bad == row.end() ? "-inf" : std::isnan(*bad) ? "nan" : "inf",  // a sign of NaN says nothing
+                      bad != row.end() ? bad - row.begin() : 0);
         double z = 0;
         for (const float s : row) z += std::exp(s - top);
         for (int64_t c = 0; c < k; ++c)

@@ -12,7 +12,9 @@
 namespace ebm {
 
 // % of `set` misclassified; their indices go to `wrong` when given, and the
-// class each of them was given to `given`, in the same order.
+// class each of them was given to `given`, in the same order. A row whose
+// scores hold NaN or +inf (or are all -inf) has no class: an ebm::Error
+// names it.
 double classification_error(Executor& ex, Tensor input, Tensor scores, const io::ImageSet& set,
                             std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
 // The same for any labelled rows (as seen in epoch 0).

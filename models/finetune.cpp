@@ -25,6 +25,9 @@ Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
     throw Error("fine-tuning '{}': epochs = {} and eval_batch = {}; expected epochs at least 0, eval_batch at least 1",
                 c_.name, cfg_.epochs, cfg_.eval_batch);
   check_hyper(fmt::format("fine-tuning '{}'", c_.name), "lr_decay", cfg_.lr_decay, std::numeric_limits<float>::min());
+  int64_t units = c_.x.shape().cols + c_.classes;  // the input and the scores, and the layers between
+  for (int64_t width : c_.layers) units += width;
+  check_eval_batch_fits(fmt::format("fine-tuning '{}'", c_.name), cfg_.eval_batch, units);
   Graph& g = *c_.graph;
   eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.x.shape().cols});
   eval_logits_ = c_.predict(eval_x_);
@@ -136,7 +139,13 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
       throw;
     }
     s.diverging = s.train_loss > 10.0 * std::log(static_cast<double>(c_.classes));
-    s.valid_error = cfg_.validate ? error(valid) : 0.0;
+    try {
+      s.valid_error = cfg_.validate ? error(valid) : 0.0;
+    } catch (const Error&) {  // the parameters are finite (checked above): scores that are not point at the rows
+      name_bad_row(valid.rows, cfg_.eval_batch, 0, fmt::format("fine-tuning '{}'", c_.name), "validation",
+                   "the validation error is undefined: their scores are not finite");
+      throw;
+    }
     s.best = cfg_.validate && best_.offer(e + 1, s.valid_error);
     epochs_done_ = e + 1;
     if (!cfg_.checkpoint.empty()) save();

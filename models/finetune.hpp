@@ -54,7 +54,8 @@ class Finetuner {
   Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig config);
 
   // Trains to config.epochs; keeps the best validation epoch's weights in
-  // the classifier when it returns.
+  // the classifier when it returns. An ebm::Error names a training or
+  // validation row holding NaN or inf.
   std::vector<FinetuneEpoch> fit(const io::ImageSet& train, const io::ImageSet& valid,
                                  const std::function<void(const FinetuneEpoch&)>& on_epoch = {});
   // The same on any labelled rows (features, say): the training rows as

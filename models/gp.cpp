@@ -18,11 +18,24 @@ double mean_of(std::span<const float> v) {
 }  // namespace
 
 gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<const float> centred_targets) {
+  if (n < 1 || static_cast<int64_t>(sq_dists.size()) != n * n)
+    throw Error("gp initial_hyper: {} squared distances for {} points; expected n x n, n at least 1", sq_dists.size(),
+                n);
+  for (size_t i = 0; i < centred_targets.size(); ++i)
+    if (!std::isfinite(centred_targets[i]))
+      throw Error("gp initial_hyper: target element {} is {}; expected finite values", i, centred_targets[i]);
   const int64_t m = std::min<int64_t>(n, 500);
   std::vector<double> d;
+  // Distinct points only: with repeated points the median could be 0, a
+  // length blind to the data's scale.
   for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = i + 1; j < m; ++j) d.push_back(sq_dists[static_cast<size_t>(i * n + j)]);
-  double median = 1.0;
+    for (int64_t j = i + 1; j < m; ++j)
+      if (const double v = sq_dists[static_cast<size_t>(i * n + j)]; !(v >= 0) || !std::isfinite(v))
+        throw Error("gp initial_hyper: the squared distance of points {} and {} is {}; expected a finite value, 0 or "
+                    "more", i, j, v);
+      else if (v > 0)
+        d.push_back(v);
+  double median = 1.0;  // every point the same: no scale to take
   if (!d.empty()) {
     std::nth_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(d.size() / 2), d.end());
     median = d[d.size() / 2];
@@ -103,7 +116,12 @@ double rmse(std::span<const double> predicted, std::span<const float> truth) {
   if (predicted.size() != truth.size() || predicted.empty())
     throw Error("rmse: {} predictions for {} targets; expected the same non-zero count", predicted.size(), truth.size());
   double s = 0.0;
-  for (size_t i = 0; i < truth.size(); ++i) s += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
+  for (size_t i = 0; i < truth.size(); ++i) {
+    if (!std::isfinite(predicted[i]) || !std::isfinite(truth[i]))  // one would make the whole figure NaN
+      throw Error("rmse: {} {} is {}; expected finite values", std::isfinite(truth[i]) ? "prediction" : "target", i,
+                  std::isfinite(truth[i]) ? predicted[i] : double{truth[i]});
+    s += (predicted[i] - truth[i]) * (predicted[i] - truth[i]);
+  }
   return std::sqrt(s / static_cast<double>(truth.size()));
 }
 

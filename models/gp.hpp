@@ -22,7 +22,8 @@ struct GpFitConfig {
 };
 
 // A start for theta: l the median distance between (up to 500) training
-// points, sf the targets' standard deviation, sn a tenth of it.
+// points, of those apart (1 when none is), sf the targets' standard
+// deviation, sn a tenth of it.
 gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<const float> centred_targets);
 
 class GpRegression {
@@ -54,7 +55,8 @@ class GpRegression {
   gp::Posterior post_;
 };
 
-// Root mean squared error of predictions against truth (same length).
+// Root mean squared error of predictions against truth (same length); an
+// ebm::Error names a prediction or target that is not finite.
 double rmse(std::span<const double> predicted, std::span<const float> truth);
 
 }  // namespace ebm

@@ -46,6 +46,10 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
                            cfg_.chain_labels)) {
   check_hyper("joint model", "up-down momentum", cfg_.updown_momentum, 0.0f, 1.0f);  // before any training
   check_hyper("joint model", "up-down weight decay", cfg_.updown_weight_decay, 0.0f);
+  if (cfg_.eval_batch < 1) throw Error("joint model: eval_batch {}; expected at least 1", cfg_.eval_batch);
+  int64_t units = lower.rbms.front().config.visible + top.labels * (top.hidden + 1);  // each label's free energy
+  for (const Rbm& r : lower.rbms) units += r.config.hidden;
+  check_eval_batch_fits("joint model", cfg_.eval_batch, units);
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));

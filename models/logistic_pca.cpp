@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <string_view>
 #include <type_traits>
 
 #include "models/pca.hpp"
@@ -294,6 +295,15 @@ void check_rows(const LogisticPca& p, size_t values, const char* what) {
     throw Error("logistic pca: {} got {} values; expected whole rows of {}", what, values, p.dim);
 }
 
+// Throws, naming the row and the unit, unless every value of the rows of
+// dim units in x lies in [0, 1] (NaN does not): the cross-entropy's data.
+void check_unit_values(std::span<const float> x, int64_t dim, std::string_view where) {
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!(x[i] >= 0.0f && x[i] <= 1.0f))
+      throw Error("logistic pca: {}row {} unit {} is {}; expected values in [0, 1]", where, i / static_cast<size_t>(dim),
+                  i % static_cast<size_t>(dim), x[i]);
+}
+
 }  // namespace
 
 void LogisticPca::encode(std::span<const float> x, std::span<float> codes, int steps) const {
@@ -303,6 +313,7 @@ void LogisticPca::encode(std::span<const float> x, std::span<float> codes, int s
   if (codes.size() != rows * static_cast<size_t>(k()))
     throw Error("logistic pca: encode has room for {} codes; expected {} ({} rows x {})", codes.size(),
                 rows * static_cast<size_t>(k()), rows, k());
+  check_unit_values(x, dim, "encode: ");
   std::fill(codes.begin(), codes.end(), 0.0f);
   code_steps(*this, x.data(), codes.data(), static_cast<int64_t>(rows), steps);
 }
@@ -326,10 +337,7 @@ LogisticPca fit_logistic_pca(const DataSource& src, int64_t components, const Lo
   if (n < 1) throw Error("logistic pca: no rows to fit; expected at least one");
   if (o.sweeps < 0) throw Error("logistic pca: {} sweeps; expected 0 or more", o.sweeps);
   const std::vector<float> x = all_rows(src);
-  for (size_t i = 0; i < x.size(); ++i)
-    if (!(x[i] >= 0.0f && x[i] <= 1.0f))
-      throw Error("logistic pca: row {} unit {} is {}; expected values in [0, 1]", i / static_cast<size_t>(dim),
-                  i % static_cast<size_t>(dim), x[i]);
+  check_unit_values(x, dim, "");
   // The start: PCA's components and codes, b the logit of each unit's mean.
   const Pca pca = fit_pca(src, components);
   LogisticPca p{dim, pca.components, std::vector<float>(static_cast<size_t>(dim))};

@@ -41,7 +41,8 @@ struct LogisticPca {
 
   int64_t k() const { return dim > 0 ? static_cast<int64_t>(components.size()) / dim : 0; }
   // The codes minimising each row's cross-entropy: rows x [rows, dim] ->
-  // codes [rows, k], after `steps` (>= 1) Newton steps from u = 0.
+  // codes [rows, k], after `steps` (>= 1) Newton steps from u = 0. Values
+  // in [0, 1], as in fitting: an ebm::Error names a row and unit otherwise.
   void encode(std::span<const float> x, std::span<float> codes, int steps = 30) const;
   // codes [rows, k] -> reconstructions sigmoid(u V + b) [rows, dim]
   void decode(std::span<const float> codes, std::span<float> out) const;

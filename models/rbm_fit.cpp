@@ -77,6 +77,9 @@ std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epo
 void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch) {
   s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), epoch);
   s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), epoch);
+  if (!std::isfinite(s.fe_valid))  // the parameters are finite (checked before): the rows are not
+    name_bad_row(head(valid, cfg_.monitor_images), t_.v0.shape().rows, epoch, fmt::format("fit '{}'", m_.name),
+                 "validation", "the validation rows' mean free energy is not finite");
   s.fe_gap = s.fe_valid - s.fe_train;
   s.pseudo_ll = m_.binary_visible ? pseudo_likelihood(head(train, cfg_.monitor_images), epoch)
                                   : std::numeric_limits<double>::quiet_NaN();

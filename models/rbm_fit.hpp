@@ -82,7 +82,8 @@ class RbmFitter {
   RbmFitter(CrbmTrainer& trainer, Executor& ex, RbmFitConfig config);
 
   // Trains up to config.epochs (counting epochs done before a resume);
-  // on_epoch sees each epoch's statistics as it ends.
+  // on_epoch sees each epoch's statistics as it ends. An ebm::Error names
+  // a training or validation row holding NaN or inf.
   std::vector<EpochStats> fit(const DataSource& train, const DataSource& valid,
                               const std::function<void(const EpochStats&)>& on_epoch = {});
 

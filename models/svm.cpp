@@ -242,15 +242,44 @@ double mean_squared_distance(std::span<const float> sq_dists, int64_t n) {
   return s / (double(n) * double(n - 1));
 }
 
-SvmDual solve_svm_dual(std::span<const float> kernel, int64_t n, std::span<const int8_t> y, const SvmConfig& config) {
-  check_points(n);
-  if (static_cast<int64_t>(kernel.size()) != n * n || static_cast<int64_t>(y.size()) != n)
-    throw Error("svm: a kernel of {} values and {} labels for {} points; expected n x n and n", kernel.size(),
-                y.size(), n);
+namespace {
+
+void check_config(const SvmConfig& config) {
   if (!(config.c > 0) || !std::isfinite(config.c)) throw Error("svm: C = {}; expected a positive, finite box", config.c);
-  if (!(config.tolerance > 0)) throw Error("svm: tolerance {}; expected a positive one", config.tolerance);
-  for (int64_t t = 0; t < n; ++t)
-    if (y[size_t(t)] != 1 && y[size_t(t)] != -1) throw Error("svm: label {} is {}; expected +1 or -1", t, int(y[size_t(t)]));
+  if (!(config.tolerance > 0) || !std::isfinite(config.tolerance))
+    throw Error("svm: tolerance {}; expected a positive, finite one", config.tolerance);
+  if (config.max_iterations < 0)
+    throw Error("svm: max_iterations {}; expected 0 (the default, max(10^7, 100 n)) or more", config.max_iterations);
+}
+
+// Throws, naming the entry, unless the n x n kernel (`what`) is symmetric
+// (to float rounding: products made by BLAS need not be bit-symmetric)
+// with finite entries and a diagonal of 0 or more (k(x, x) = |phi(x)|^2),
+// or, when `gaussian`, every entry in [0, 1] (exp(-gamma d), d >= 0).
+// Read in tiles, each pair of mirrored entries once.
+void check_kernel(std::span<const float> k, int64_t n, bool gaussian, const char* what) {
+  constexpr int64_t kTile = 64;
+  const auto bad = [&](float v, int64_t i, int64_t j) {
+    return gaussian ? !(v >= 0.0f && v <= 1.0f) : !std::isfinite(v) || (i == j && v < 0.0f);
+  };
+  for (int64_t i0 = 0; i0 < n; i0 += kTile)
+    for (int64_t j0 = i0; j0 < n; j0 += kTile)
+      for (int64_t i = i0; i < std::min(n, i0 + kTile); ++i)
+        for (int64_t j = std::max(j0, i); j < std::min(n, j0 + kTile); ++j) {
+          const float a = k[size_t(i * n + j)], b = k[size_t(j * n + i)];
+          if (bad(a, i, j) || bad(b, j, i))
+            throw Error("svm: {} entry ({}, {}) is {}; expected {}", what, bad(a, i, j) ? i : j, bad(a, i, j) ? j : i,
+                        bad(a, i, j) ? a : b,
+                        gaussian ? "a Gaussian kernel's values, in [0, 1]"
+                                 : "finite values, and a diagonal of 0 or more (k(x, x) = |phi(x)|^2)");
+          if (std::abs(a - b) > 1e-3f * std::max({1.0f, std::abs(a), std::abs(b)}))
+            throw Error("svm: {} entries ({}, {}) = {} and ({}, {}) = {} differ; expected a symmetric kernel", what,
+                        i, j, a, j, i, b);
+        }
+}
+
+// solve_svm_dual on a kernel and settings already checked.
+SvmDual solve_checked(std::span<const float> kernel, int64_t n, std::span<const int8_t> y, const SvmConfig& config) {
   const int64_t limit = config.max_iterations > 0 ? config.max_iterations : std::max<int64_t>(10'000'000, 100 * n);
   Smo smo(kernel, n, y, config.c);
   SvmDual out;
@@ -265,6 +294,20 @@ SvmDual solve_svm_dual(std::span<const float> kernel, int64_t n, std::span<const
   return out;
 }
 
+}  // namespace
+
+SvmDual solve_svm_dual(std::span<const float> kernel, int64_t n, std::span<const int8_t> y, const SvmConfig& config) {
+  check_points(n);
+  if (static_cast<int64_t>(kernel.size()) != n * n || static_cast<int64_t>(y.size()) != n)
+    throw Error("svm: a kernel of {} values and {} labels for {} points; expected n x n and n", kernel.size(),
+                y.size(), n);
+  check_config(config);
+  for (int64_t t = 0; t < n; ++t)
+    if (y[size_t(t)] != 1 && y[size_t(t)] != -1) throw Error("svm: label {} is {}; expected +1 or -1", t, int(y[size_t(t)]));
+  check_kernel(kernel, n, false, "kernel");
+  return solve_checked(kernel, n, y, config);
+}
+
 KernelSvm::KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const uint8_t> labels, int classes,
                      double gamma, const SvmConfig& config) {
   init(static_cast<int64_t>(sq_dists.size()), n, labels, classes, gamma);
@@ -272,6 +315,7 @@ KernelSvm::KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const
   check_matrix_fits(n, n, "the kernel of the squared distances");  // the distances themselves exist already
   std::vector<float> k(sq_dists.begin(), sq_dists.end());
   exp_in_place(k, gamma);
+  check_kernel(k, n, true, "kernel of the squared distances");  // negative or asymmetric distances show here
   train(k, labels, config);
 }
 
@@ -280,6 +324,7 @@ KernelSvm KernelSvm::from_kernel(std::span<const float> kernel, int64_t n, std::
   KernelSvm svm;
   svm.init(static_cast<int64_t>(kernel.size()), n, labels, classes, gamma);
   check_finite(kernel, "kernel");
+  check_kernel(kernel, n, true, "kernel");
   svm.train(kernel, labels, config);
   return svm;
 }
@@ -293,18 +338,23 @@ void KernelSvm::init(int64_t entries, int64_t n, std::span<const uint8_t> labels
   for (int64_t t = 0; t < n; ++t)
     if (labels[size_t(t)] >= classes)
       throw Error("svm: label {} is {}; expected 0 to {}", t, int(labels[size_t(t)]), classes - 1);
+  if (std::ranges::all_of(labels, [&](uint8_t l) { return l == labels[0]; }))  // n >= 1 (check_points)
+    throw Error("svm: all {} training labels are class {}; expected at least two classes (with one, every point is "
+                "predicted as it, a training error of 0% that says nothing)",
+                n, int(labels[0]));
   n_ = n, classes_ = classes, gamma_ = gamma;
 }
 
 // The problems of every class, in parallel (init first).
 void KernelSvm::train(std::span<const float> k, std::span<const uint8_t> labels, const SvmConfig& config) {
+  check_config(config);  // once here: each problem's solve_checked does not
   const int64_t n = n_;
   duals_.resize(static_cast<size_t>(classes_));
   coef_.assign(static_cast<size_t>(classes_ * n), 0.0f);
   tbb::parallel_for(0, classes_, [&](int c) {
     std::vector<int8_t> y(static_cast<size_t>(n));
     for (int64_t t = 0; t < n; ++t) y[size_t(t)] = labels[size_t(t)] == c ? 1 : -1;
-    SvmDual& d = duals_[size_t(c)] = solve_svm_dual(k, n, y, config);
+    SvmDual& d = duals_[size_t(c)] = solve_checked(k, n, y, config);
     for (int64_t t = 0; t < n; ++t) coef_[size_t(c * n + t)] = static_cast<float>(d.alpha[size_t(t)] * y[size_t(t)]);
   });
 }

@@ -71,14 +71,20 @@ struct SvmDual {
 };
 
 // Solves the dual for labels y (each +1 or -1) on the n x n kernel matrix
-// (row-major, symmetric). An ebm::Error names a bad label, size or C.
+// (row-major, symmetric). An ebm::Error names a bad label, size, C,
+// tolerance (positive, finite) or max_iterations (0 or more), and a kernel
+// entry that is not finite, a negative diagonal entry or a pair of mirrored
+// entries that differ.
 SvmDual solve_svm_dual(std::span<const float> kernel, int64_t n, std::span<const int8_t> y, const SvmConfig& config);
 
 // One-against-the-rest Gaussian-kernel SVMs over `classes` labels.
 class KernelSvm {
  public:
   // Trains on n points given their n x n squared distances and labels in
-  // [0, classes); the problems run in parallel on the caller's TBB arena.
+  // [0, classes), of two classes at least (an ebm::Error names the one
+  // class otherwise; the kernel, of either constructor, must be symmetric
+  // with values in [0, 1]); the problems run in parallel on the caller's
+  // TBB arena.
   // Holds the kernel beside the distances (2 n^2 floats).
   KernelSvm(std::span<const float> sq_dists, int64_t n, std::span<const uint8_t> labels, int classes, double gamma,
             const SvmConfig& config = {});
