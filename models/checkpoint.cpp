@@ -1,9 +1,11 @@
 #include "models/checkpoint.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <fstream>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -157,6 +159,12 @@ bool checkpoint_exists(const fs::path& dir) {
 
 namespace {
 
+// The cause of the failed stream operation just made (errno, which the
+// caller cleared before it), as text: "No space left on device".
+std::string stream_failure() {
+  return errno != 0 ? std::generic_category().message(errno) : std::string("an I/O error");
+}
+
 void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string_view kind,
                            std::span<const NamedTensor> tensors, nlohmann::json meta) {
   const fs::path old = with_suffix(dir, ".old");
@@ -168,7 +176,13 @@ void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string
   m["meta"] = std::move(meta);
   for (const NamedTensor& t : tensors) {
     const Shape s = t.tensor.shape();
-    io::write_npy(tmp / (t.name + ".npy"), s.rows, s.cols, t.tensor.graph->value(t.tensor));
+    try {
+      io::write_npy(tmp / (t.name + ".npy"), s.rows, s.cols, t.tensor.graph->value(t.tensor));
+    } catch (const Error& e) {  // a full disk, an I/O error: the file named by write_npy's message
+      throw Error("checkpoint '{}': cannot write it ({}); expected a writable folder on a disk with room (the "
+                  "checkpoint saved before, if any, is kept)",
+                  dir.string(), e.what());
+    }
     m["tensors"][t.name] = {s.rows, s.cols};
   }
   std::string text;
@@ -180,13 +194,28 @@ void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string
                 dir.string(), e.what());
   }
   {
+    errno = 0;
     std::ofstream f(tmp / "manifest.json");
     f << text << '\n';
     f.close();  // a full disk shows on the last flush
-    if (!f) throw Error("checkpoint '{}': failed writing manifest.json", tmp.string());
+    if (!f)
+      throw Error("checkpoint '{}': cannot write it ({}: writing manifest.json failed: {}); expected a writable folder "
+                  "on a disk with room (the checkpoint saved before, if any, is kept)",
+                  dir.string(), tmp.string(), stream_failure());
   }
-  fs::remove_all(old);
-  if (fs::exists(dir)) fs::rename(dir, old);
+  // At every moment <dir> or <dir>.old holds a whole checkpoint, which
+  // loading finds: <dir> becomes <dir>.old only when it holds one (else it
+  // is a folder a save never finished and goes), and an existing <dir>.old
+  // is the last whole checkpoint when <dir> holds none (a run killed between
+  // the two renames below): it is kept until the new one is in place.
+  if (fs::exists(dir)) {
+    if (has_manifest(dir)) {
+      fs::remove_all(old);
+      fs::rename(dir, old);
+    } else {
+      fs::remove_all(dir);
+    }
+  }
   fs::rename(tmp, dir);
   fs::remove_all(old);
 }
@@ -228,7 +257,9 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
     save_checkpoint_files(dir, tmp, kind, tensors, std::move(meta));
   } catch (const fs::filesystem_error& e) {  // a folder in the way, no permission, a full disk
     discard();
-    throw Error("checkpoint '{}': cannot write it ({})", dir.string(), e.code().message());
+    throw Error("checkpoint '{}': cannot write it ({}{}{}); expected a writable folder on a disk with room (the "
+                "checkpoint saved before, if any, is kept)",
+                dir.string(), e.path1().string(), e.path1().empty() ? "" : ": ", e.code().message());
   } catch (...) {
     discard();
     throw;

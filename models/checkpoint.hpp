@@ -6,7 +6,10 @@
 // so numpy can read every tensor. The directory is written as "<dir>.tmp"
 // and renamed into place (the previous copy briefly kept as "<dir>.old"),
 // so a crash never leaves a half-written checkpoint; load falls back to
-// "<dir>.old" when a crash hit between the two renames.
+// "<dir>.old" when a crash hit between the two renames, and the next save
+// keeps that "<dir>.old" until its own copy is in place. A save that fails
+// (a full disk, a read-only folder) is an ebm::Error naming the checkpoint
+// and the cause, and leaves the checkpoint saved before as it was.
 
 #include <filesystem>
 #include <functional>

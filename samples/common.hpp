@@ -34,11 +34,32 @@
 
 namespace ebm::samples {
 
+// Throws, naming --data's folder, when it is there but this user may not
+// list it or look at its files (a missing one is left to the loader, which
+// names the file it wanted).
+inline void check_data_readable(const std::filesystem::path& dir) {
+  std::error_code ec;
+  const auto kind = std::filesystem::status(dir, ec).type();
+  if (!ec && kind != std::filesystem::file_type::directory) return;
+  if (!ec)
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if ((void)it->status(ec); ec) break;
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw Error("--data '{}': cannot read the folder ({}); expected a folder this user may list and read", dir.string(),
+                ec.message());
+}
+
 // The data folder: --data if given, else data/mnist beside the build.
 inline std::filesystem::path find_data(const std::string& given) {
-  if (!given.empty()) return given;
+  if (!given.empty()) {
+    check_data_readable(given);
+    return given;
+  }
   for (const char* p : {"data/mnist", "../data/mnist", "../../data/mnist"})
-    if (std::filesystem::exists(p)) return p;
+    if (std::error_code ec; std::filesystem::exists(p, ec)) {
+      check_data_readable(p);
+      return p;
+    }
   return "data/mnist";
 }
 

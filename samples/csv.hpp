@@ -3,6 +3,7 @@
 // per epoch, appended to when a run resumes from a checkpoint, and read
 // back by column name (for the learning curves).
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -19,6 +21,12 @@
 #include "ops/error.hpp"
 
 namespace ebm::samples {
+
+// Why the stream operation just made failed (errno, cleared before it), as
+// text: "No space left on device", "Read-only file system".
+inline std::string stream_failure() {
+  return errno != 0 ? std::generic_category().message(errno) : std::string("an I/O error");
+}
 
 inline std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> cells;
@@ -62,11 +70,24 @@ inline CsvColumns read_csv_columns(const std::filesystem::path& path) {
 class Csv {
  public:
   Csv(std::filesystem::path path, std::string header, bool append) : path_(std::move(path)), header_(std::move(header)) {
-    fresh_ = !append || !std::filesystem::exists(path_);
+    std::error_code there_ec;
+    const bool there = std::filesystem::exists(path_, there_ec);
+    if (there_ec)
+      throw Error("'{}': cannot look at it ({}); expected a file this user may write in the --output folder",
+                  path_.string(), there_ec.message());
+    fresh_ = !append || !there;
+    // A resumed run reads the file first: a device (/dev/zero) or a pipe would be read without end.
+    if (std::error_code ec; !fresh_ && !std::filesystem::is_regular_file(path_, ec))
+      throw Error("'{}': not a regular file; expected the CSV file an earlier run wrote, to append to (move it aside)",
+                  path_.string());
     if (!fresh_) adopt_existing();
+    errno = 0;
     std::ofstream probe(path_, std::ios::app);  // created empty if missing, never truncated here
-    if (!probe) throw Error("'{}': cannot open for writing; expected a writable file in the --output folder", path_.string());
+    if (!probe)
+      throw Error("'{}': cannot open for writing ({}); expected a writable file in the --output folder",
+                  path_.string(), stream_failure());
   }
+  const std::filesystem::path& path() const { return path_; }
   Csv(const Csv&) = delete;
   Csv& operator=(const Csv&) = delete;
   // A resumed run's file cut back to the rows whose first column is at
@@ -88,28 +109,72 @@ class Csv {
     in.close();
     rewrite(text);
   }
+  // The first column's value in the file's last row (an epoch, a step), or
+  // NaN when it has none: a resumed run compares it with its checkpoint's.
+  double last_key() const {
+    std::ifstream in(path_);
+    std::string line, last;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line))
+      if (!line.empty()) last = line;
+    const std::vector<std::string> cells = split_csv_line(last);
+    if (cells.empty() || cells[0].empty()) return std::nan("");
+    char* end = nullptr;
+    const double key = std::strtod(cells[0].c_str(), &end);
+    return *end == '\0' ? key : std::nan("");
+  }
   ~Csv() {
-    if (fresh_ && !f_.is_open() && std::uncaught_exceptions() == 0) std::ofstream(path_, std::ios::trunc) << header_ << '\n';
+    if (!fresh_ || f_.is_open() || std::uncaught_exceptions() != 0) return;
+    errno = 0;
+    std::ofstream out(path_, std::ios::trunc);
+    out << header_ << '\n';
+    out.close();
+    if (!out)  // a destructor cannot throw: said, so that a short file is not taken for a whole one
+      fmt::print(stderr, "warning: '{}': writing its header failed ({})\n", path_.string(), stream_failure());
   }
   template <typename... Args>
   void row(fmt::format_string<Args...> fs, Args&&... args) {
+    errno = 0;
     if (!f_.is_open()) {
       f_.open(path_, fresh_ ? std::ios::trunc : std::ios::app);
-      if (!f_) throw Error("'{}': cannot open for writing", path_.string());
+      if (!f_) throw Error("'{}': cannot open for writing ({})", path_.string(), stream_failure());
       if (fresh_) f_ << header_ << '\n';
     }
     f_ << fmt::format(fs, std::forward<Args>(args)...) << '\n';
     f_.flush();
-    if (!f_) throw Error("'{}': writing a row failed; expected a writable file on a disk with room", path_.string());
+    if (!f_)
+      throw Error("'{}': writing a row failed ({}); expected a writable file on a disk with room", path_.string(),
+                  stream_failure());
   }
 
  private:
-  // The whole file replaced by `text`, checked.
+  // The whole file replaced by `text`, checked. A regular file is replaced
+  // by a rename of "<path>.tmp", so that a full disk or a killed run leaves
+  // the old rows, never a file cut short; anything else (a link to a file
+  // elsewhere, a device) is written in place rather than replaced.
   void rewrite(const std::string& text) const {
-    std::ofstream out(path_, std::ios::trunc);
+    std::error_code ec;
+    const bool regular = std::filesystem::symlink_status(path_, ec).type() == std::filesystem::file_type::regular;
+    std::filesystem::path to = path_;
+    if (regular) to += ".tmp";
+    errno = 0;
+    std::ofstream out(to, std::ios::trunc);
     out << text;
     out.close();
-    if (!out) throw Error("'{}': rewriting it failed; expected a writable file on a disk with room", path_.string());
+    if (!out) {
+      const std::string why = stream_failure();
+      if (regular) std::filesystem::remove(to, ec);
+      throw Error("'{}': rewriting it failed ({}); expected a writable file on a disk with room{}", path_.string(), why,
+                  regular ? " (the file is left as it was)" : "");
+    }
+    if (!regular) return;
+    std::filesystem::rename(to, path_, ec);
+    if (ec) {
+      std::error_code ignored;
+      std::filesystem::remove(to, ignored);
+      throw Error("'{}': rewriting it failed (renaming '{}' onto it: {}); the file is left as it was", path_.string(),
+                  to.string(), ec.message());
+    }
   }
   // A resumed run's file: kept if its header is ours, converted if its
   // columns are a subset of ours, else moved aside.

@@ -24,6 +24,19 @@ class RbmEpochCsv {
              s.recon_baseline, s.fe_train, s.fe_valid, s.fe_gap,
              std::isnan(s.pseudo_ll) ? std::string() : fmt::format("{:.6g}", s.pseudo_ll), static_cast<int>(s.diverging));
   }
+  // A resumed run's note when the checkpoint holds epochs the file has no
+  // rows for (a run stopped after saving an epoch's checkpoint, before its
+  // row): those rows are gone, and the curves skip them. "" when none are.
+  std::string missing_rows(int done) const {
+    if (done < 1) return "";
+    const double last = csv_.last_key();
+    if (last >= done) return "";
+    const int from = std::isnan(last) ? 1 : static_cast<int>(last) + 1;
+    return fmt::format("'{}' has no rows for epoch{} {}{} (a run stopped between saving an epoch's checkpoint and "
+                       "writing its row); the checkpoint holds {} epochs, the curves skip the missing ones",
+                       csv_.path().string(), from == done ? "" : "s", from, from == done ? "" : fmt::format("..{}", done),
+                       done);
+  }
 
  private:
   Csv csv_;
