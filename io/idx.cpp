@@ -110,10 +110,12 @@ ImageSet load_mnist(const fs::path& dir, std::string_view split) {
     throw Error("mnist: unknown split '{}'; expected \"train\" or \"t10k\"", split);
   const fs::path images = dir / fmt::format("{}-images-idx3-ubyte", split);
   const fs::path labels = dir / fmt::format("{}-labels-idx1-ubyte", split);
-  for (const fs::path& p : {images, labels})
-    if (!fs::exists(p))
-      throw Error("{}: file not found; expected the MNIST IDX files there (run `bash scripts/fetch_mnist.sh`)",
-                  p.string());
+  for (const fs::path& p : {images, labels}) {
+    std::error_code ec;  // a folder this user may not read: named, not a raw filesystem_error
+    if (!fs::exists(p, ec))
+      throw Error("{}: {}; expected the MNIST IDX files there (run `bash scripts/fetch_mnist.sh`)", p.string(),
+                  ec ? fmt::format("cannot look at it ({})", ec.message()) : std::string("file not found"));
+  }
   const std::string image_name = images.filename().string(), label_name = labels.filename().string();
   const std::string_view names[] = {image_name, label_name};
   check_sha256sums(dir, names);  // when the folder lists their digests (scripts/fetch_mnist.sh writes them)
