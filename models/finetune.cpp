@@ -148,9 +148,12 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
     }
     s.best = cfg_.validate && best_.offer(e + 1, s.valid_error);
     epochs_done_ = e + 1;
-    if (!cfg_.checkpoint.empty()) save();
     out.push_back(s);
+    // The callback first, then the checkpoint: a run killed between the two
+    // redoes this epoch, its CSV row included, when resumed (the samples cut
+    // their files back to the checkpoint's epochs), and none is lost.
     if (on_epoch) on_epoch(s);
+    if (!cfg_.checkpoint.empty()) save();
   }
   if (cfg_.keep_best && best_.at() > 0) best_.restore();
   return out;

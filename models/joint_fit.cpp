@@ -244,8 +244,11 @@ int JointTrainer::epochs(const char* phase, int total, bool after_up_down, const
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
     const bool best =
         std::string_view(phase) == "updown" && cfg_.updown_keep_best && ud_best_.offer(e + 1, valid_error);
-    if (!cfg_.checkpoint.empty()) save(phase, e + 1);
+    // The callback first, then the checkpoint: a run killed between the two
+    // redoes this epoch, its CSV row included, when resumed (the samples cut
+    // their files back to the checkpoint's epochs), and none is lost.
     if (on_epoch) on_epoch({phase, e + 1, s, valid_error, 0.0, best});
+    if (!cfg_.checkpoint.empty()) save(phase, e + 1);
   }
   return std::max(loaded, total);
 }
@@ -320,8 +323,8 @@ JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void
     check_finite(state("refit"), "joint model, refit", e + 1);
     r.epochs = e + 1;
     r.all_error = error(all, true);
+    if (on_epoch) on_epoch({"refit", e + 1, s, 0.0, r.all_error});  // first, as in epochs()
     if (!cfg_.checkpoint.empty()) save("refit", e + 1);
-    if (on_epoch) on_epoch({"refit", e + 1, s, 0.0, r.all_error});
   }
   if (r.epochs == done && done > 0) r.all_error = error(all, true);  // resumed with every epoch done
   return r;

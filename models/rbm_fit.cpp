@@ -277,9 +277,12 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     s.diverging = e > 0 && baseline > 0 && s.recon_error > 1.5 * baseline;
     monitor(s, train, valid, epoch);
     epochs_done_ = e + 1;
-    if (!cfg_.checkpoint.empty()) save(epochs_done_);
     out.push_back(s);
+    // The callback first, then the checkpoint: a run killed between the two
+    // redoes this epoch, its CSV row included, when resumed (the samples cut
+    // their files back to the checkpoint's epochs), and none is lost.
     if (on_epoch) on_epoch(s);
+    if (!cfg_.checkpoint.empty()) save(epochs_done_);
   }
   return out;
 }

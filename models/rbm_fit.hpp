@@ -82,7 +82,10 @@ class RbmFitter {
   RbmFitter(CrbmTrainer& trainer, Executor& ex, RbmFitConfig config);
 
   // Trains up to config.epochs (counting epochs done before a resume);
-  // on_epoch sees each epoch's statistics as it ends. An ebm::Error names
+  // on_epoch sees each epoch's statistics as it ends, before the epoch's
+  // checkpoint is saved (a run killed between the two redoes the epoch and
+  // its callback when resumed, so a caller's per-epoch file keeps every
+  // row: cut it back to epochs_done() on resume). An ebm::Error names
   // a training or validation row holding NaN or inf.
   std::vector<EpochStats> fit(const DataSource& train, const DataSource& valid,
                               const std::function<void(const EpochStats&)>& on_epoch = {});

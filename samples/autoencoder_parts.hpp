@@ -223,6 +223,7 @@ inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const A
   const bool cg = a.config.optimizer == AeOptimizer::cg;
   Csv csv(o.output + "/" + what + ".csv",
           "epoch,seconds,train_loss,valid_error,baseline,best,diverging,evaluations,failed_searches", resumed > 0);
+  csv.keep_rows_through(resumed);  // rows past the checkpoint are written again
   bool warned = false;
   fit.fit(t.train, t.valid, [&](const AutoencoderEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.3f}{}{}", e.train_loss, e.valid_error, e.best ? " *" : "",

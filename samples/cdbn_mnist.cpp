@@ -254,6 +254,7 @@ double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool 
   if (resumed > 0) bar.resumed(resumed);
   Csv csv(fmt::format("{}/{}.csv", o.output, what), "epoch,seconds,train_loss,valid_error_pct,best,diverging",
           resumed > 0);
+  csv.keep_rows_through(resumed);  // rows past the checkpoint are written again
   bool warned = false;
   ft.fit(labelled_images(d.train), labelled_images(d.valid), [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));

@@ -104,6 +104,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   Progress bar(what, std::max(o.finetune_epochs, resumed));
   if (resumed > 0) bar.resumed(resumed);
   Csv csv(o.output + "/" + what + ".csv", "epoch,seconds,train_loss,valid_error_pct,best,diverging", resumed > 0);
+  csv.keep_rows_through(resumed);  // rows past the checkpoint are written again
   bool warned = false;
   ft.fit(d.train, d.valid, [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4g}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
@@ -126,6 +127,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
     if (refit.epochs_done() > 0) rbar.resumed(std::min(refit.epochs_done(), ft.best_epoch()));
     bool refit_warned = false;
     Csv rcsv(o.output + "/" + what + "_refit.csv", "epoch,seconds,train_loss,diverging", refit.epochs_done() > 0);
+    rcsv.keep_rows_through(refit.epochs_done());
     refit.fit(d.all, d.valid, [&](const FinetuneEpoch& e) {
       rbar.update(e.epoch, fmt::format("loss {:.4g}", e.train_loss));
       rcsv.row("{},{:.3f},{:.5f},{:d}", e.epoch, e.seconds, e.train_loss, static_cast<int>(e.diverging));
@@ -165,6 +167,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
   if (const int done = jt.saved_epoch("top"); done > 0) top_bar.resumed(std::min(done, o.pretrain_epochs.back()));
   Csv top_csv(o.output + "/pretrain_top.csv", "epoch,seconds,valid_error_pct", jt.saved_epoch("top") > 0);
+  top_csv.keep_rows_through(jt.saved_epoch("top"));
   jt.train_top(d.train, d.valid, [&](const JointEpoch& e) {
     top_bar.update(e.epoch, fmt::format("valid {:.2f}%", e.valid_error));
     top_csv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.valid_error);
@@ -183,6 +186,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   Progress bar("up-down", o.finetune_epochs);
   if (const int done = jt.saved_epoch("updown"); done > 0) bar.resumed(std::min(done, o.finetune_epochs));
   Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct,best", jt.saved_epoch("updown") > 0);
+  csv.keep_rows_through(jt.saved_epoch("updown"));
   jt.up_down(d.train, d.valid, [&](const JointEpoch& e) {
     bar.update(e.epoch, fmt::format("valid {:.2f}%{}", e.valid_error, e.best ? " *" : ""));
     csv.row("{},{:.3f},{:.3f},{:d}", e.epoch, e.seconds, e.valid_error, static_cast<int>(e.best));
@@ -200,6 +204,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     Progress rbar("up-down refit on 60,000", updown_refit_epochs(o));
     if (const int done = jt.saved_epoch("refit"); done > 0) rbar.resumed(std::min(done, updown_refit_epochs(o)));
     Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", jt.saved_epoch("refit") > 0);
+    rcsv.keep_rows_through(jt.saved_epoch("refit"));
     const JointRefit r = jt.refit(d.all, [&](const JointEpoch& e) {
       rbar.update(e.epoch, fmt::format("error on all {:.2f}%", e.train_error));
       rcsv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.train_error);

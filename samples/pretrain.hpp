@@ -76,6 +76,7 @@ inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource&
   bool warned = false;
   RbmEpochCsv csv(p.csv, resumed > 0);
   if (const std::string note = csv.missing_rows(resumed); !note.empty()) fmt::print(stderr, "{}: note: {}\n", p.label, note);
+  csv.keep_rows_through(resumed);
   fit.fit(train, valid, [&](const EpochStats& s) {
     recon = s.recon_error;
     csv.row(s);

@@ -24,6 +24,11 @@ class RbmEpochCsv {
              s.recon_baseline, s.fe_train, s.fe_valid, s.fe_gap,
              std::isnan(s.pseudo_ll) ? std::string() : fmt::format("{:.6g}", s.pseudo_ll), static_cast<int>(s.diverging));
   }
+  // A resumed run's file cut back to the `done` epochs its checkpoint holds:
+  // the rows of an epoch whose checkpoint a killed run never saved go, and
+  // are written again when the run redoes it (the fitter calls back before
+  // it saves).
+  void keep_rows_through(int done) { csv_.keep_rows_through(done); }
   // A resumed run's note when the checkpoint holds epochs the file has no
   // rows for (a run stopped after saving an epoch's checkpoint, before its
   // row): those rows are gone, and the curves skip them. "" when none are.

@@ -228,6 +228,7 @@ std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
   samples::RbmEpochCsv csv(o.output + "/metrics.csv", fit.epochs_done() > 0);  // appended to only when resumed
   if (const std::string note = csv.missing_rows(fit.epochs_done()); !note.empty())
     fmt::print(stderr, "rbm_mnist: note: {}\n", note);
+  csv.keep_rows_through(fit.epochs_done());
   const io::Pixels px = parse_pixels(o.pixels);
   const DataSource train = image_source(d.train, px, o.data_seed), valid = image_source(d.valid, px, o.data_seed);
   bool warned = false;

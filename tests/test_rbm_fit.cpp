@@ -119,12 +119,18 @@ TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error, its l
                    valid = image_source(valid_set, io::Pixels::sampled, 1);
   const fs::path d = fresh_dir("diverged");
   Run r(CdMethod::cd, d, false, 3);
-  // After epoch 1 (checkpoint saved) one weight turns NaN, as a learning rate
-  // far too large would make it; epoch 2's updates add to it, so it stays NaN.
-  auto poison = [&](const EpochStats& s) {
-    if (s.epoch == 1) r.g.value(r.rbm.w)[5] = std::numeric_limits<float>::quiet_NaN();
+  // After epoch 1 (checkpoint saved), as epoch 2's first batch is read, one
+  // weight turns NaN, as a learning rate far too large would make it; epoch
+  // 2's updates add to it, so it stays NaN.
+  DataSource poisoned = train;
+  poisoned.concurrent = false;  // it writes the model: never beside a step
+  bool poisoned_yet = false;
+  poisoned.fill = [&](std::span<const int64_t> idx, std::span<float> out, uint64_t epoch) {
+    if (epoch == 1 && !poisoned_yet) r.g.value(r.rbm.w)[5] = std::numeric_limits<float>::quiet_NaN();
+    poisoned_yet = poisoned_yet || epoch == 1;
+    train.fill(idx, out, epoch);
   };
-  CHECK_THROWS_WITH_AS(r.fit.fit(train, valid, poison),
+  CHECK_THROWS_WITH_AS(r.fit.fit(poisoned, valid),
                        doctest::Contains("fit 'rbm': training diverged in epoch 2: 'W' holds"), Error);
   CHECK(r.fit.epochs_done() == 1);
   CHECK(checkpoint_meta(d, "rbm").find("\"epoch\":1") != std::string::npos);

@@ -17,6 +17,7 @@
 
 #include "io/npy.hpp"
 #include "models/rbm_fit.hpp"
+#include "samples/rbm_metrics.hpp"
 #include "tests/rbm_fit_runs.hpp"
 
 using namespace ebm;
@@ -292,4 +293,37 @@ TEST_CASE("rbm/fit: a checkpoint whose second tensor has the wrong shape leaves 
   CHECK_THROWS_WITH_AS(load_checkpoint(d, "rbm", both), doctest::Contains("tensor 'b' has shape [1, 9]"), Error);
   CHECK(std::equal(w.begin(), w.end(), r.g.value(r.rbm.w).begin()));
   fs::remove_all(d);
+}
+
+TEST_CASE("rbm/fit: a run killed at either side of an epoch's CSV row loses no row when resumed") {
+  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
+  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
+                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  struct Killed {};  // stands for a kill in epoch 2's callback, before or after it wrote the row
+  for (bool after_row : {false, true}) {
+    CAPTURE(after_row);
+    const fs::path d = fresh_dir("ckpt_rows"), rows = fs::path(d.string() + "_metrics.csv");
+    {
+      Run r(CdMethod::pcd, d, false, 3);
+      samples::RbmEpochCsv csv(rows.string(), false);
+      CHECK_THROWS_AS(r.fit.fit(train, valid,
+                                [&](const EpochStats& s) {
+                                  if (s.epoch == 2 && !after_row) throw Killed{};
+                                  csv.row(s);
+                                  if (s.epoch == 2) throw Killed{};
+                                }),
+                      Killed);
+    }
+    Run r(CdMethod::pcd, d, true, 3);
+    CHECK(r.fit.epochs_done() == 1);  // the callback comes before the epoch's checkpoint, which was never saved
+    {
+      samples::RbmEpochCsv csv(rows.string(), true);
+      CHECK(csv.missing_rows(r.fit.epochs_done()).empty());
+      csv.keep_rows_through(r.fit.epochs_done());  // a row of epoch 2 goes: the resumed run writes it again
+      r.fit.fit(train, valid, [&](const EpochStats& s) { csv.row(s); });
+    }
+    CHECK(samples::read_csv_columns(rows).at("epoch") == std::vector<double>{1, 2, 3});
+    fs::remove_all(d);
+    fs::remove(rows);
+  }
 }
