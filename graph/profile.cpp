@@ -1,6 +1,7 @@
 #include "graph/profile.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -8,6 +9,7 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <system_error>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -110,13 +112,17 @@ void Profile::write_file(const std::string& path, std::string_view text) {
   if (kind != std::filesystem::file_type::not_found && kind != std::filesystem::file_type::regular)
     throw Error("profile: '{}' exists and is not a regular file (a folder or a device); expected a file path", path);
   const std::string tmp = path + ".tmp";
+  const auto cause = [] { return errno != 0 ? std::generic_category().message(errno) : std::string("an I/O error"); };
+  errno = 0;
   std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}')", path, tmp);
+  if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}': {})", path, tmp, cause());
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  const bool closed = std::fclose(f) == 0;
+  const std::string why = cause();
   std::error_code ec;
-  if (std::fclose(f) != 0 || !ok) {
+  if (!closed || !ok) {
     std::filesystem::remove(tmp, ec);
-    throw Error("profile: failed writing '{}'", path);
+    throw Error("profile: failed writing '{}' ({}); expected a disk with room", path, why);
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {

@@ -5,6 +5,8 @@
 #include <thread>
 #include <chrono>
 #include <atomic>
+#include <cerrno>
+#include <system_error>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -394,4 +396,27 @@ TEST_CASE("profile: the SVG timeline draws only runs all of whose events were ke
   once.run(steps);
   once.profile().write_svg_timeline(path.string());
   CHECK(read_text(path).find("1 run of the plan") != std::string::npos);  // a plan's only run is drawn
+}
+
+TEST_CASE("profile: a trace that meets a full disk names the file and the cause, and leaves the file before") {
+  Graph g;
+  Tensor x = g.param("x", {8, 8});
+  Executor ex(g, {.threads = 2, .profile = true});
+  ex.run({sum(matmul(x, x))});
+  const auto path = std::filesystem::temp_directory_path() / "ebm_test_trace_full.json";
+  const auto tmp = std::filesystem::path(path.string() + ".tmp");
+  std::filesystem::remove(tmp);
+  std::ofstream(path) << "the trace before";
+  std::filesystem::create_symlink("/dev/full", tmp);  // the write goes to <file>.tmp: onto a disk with no room
+  std::string msg;
+  try {
+    ex.profile().write_chrome_trace(path.string());
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find(fmt::format("profile: failed writing '{}' ({})", path.string(),
+                             std::generic_category().message(ENOSPC))) != std::string::npos);
+  CHECK(read_text(path) == "the trace before");
+  CHECK(!std::filesystem::exists(std::filesystem::symlink_status(tmp)));
+  std::filesystem::remove(path);
 }
