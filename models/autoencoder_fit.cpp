@@ -155,6 +155,7 @@ void AutoencoderFitter::load() {
     notes = c.notes();
   };
   load_checkpoint(cfg_.checkpoint, "autoencoder", state(), check);
+  if (std::string n = old_copy_note(cfg_.checkpoint); !n.empty()) notes.push_back(std::move(n));
   notes_ = std::move(notes);
   epochs_done_ = done;
   best_.set_record(best.first, best.second);

@@ -142,6 +142,14 @@ void check_checkpoint_path(const fs::path& dir) {
   }
 }
 
+std::string old_copy_note(const fs::path& dir) {
+  const fs::path old = with_suffix(dir, ".old");
+  if (has_manifest(dir) || !has_manifest(old)) return "";
+  return fmt::format("read from '{}': the run stopped while it saved its next checkpoint, so this is the last whole "
+                     "one; the next save puts its copy at '{}'",
+                     old.string(), dir.string());
+}
+
 bool checkpoint_exists(const fs::path& dir) {
   check_checkpoint_path(dir);
   if (has_manifest(dir) || has_manifest(with_suffix(dir, ".old"))) return true;

@@ -49,6 +49,10 @@ std::string checkpoint_meta(const std::filesystem::path& dir, std::string_view k
 // tensors without a manifest are refused as a damaged checkpoint.
 bool checkpoint_exists(const std::filesystem::path& dir);
 
+// A resumed run's note when loading `dir` reads its ".old" copy (the run
+// was killed between a save's two renames), naming both; "" otherwise.
+std::string old_copy_note(const std::filesystem::path& dir);
+
 // Throws, naming the path, when a file (not a folder) stands where a
 // checkpoint's folder would go: the fitters check it when they are made,
 // so that a run is refused at its start, not at its first save.

@@ -193,6 +193,7 @@ void DeepKernelFitter::load() {
     c.noted("hyper_lr", k_.config.hyper_adam.lr, "hyper-parameters' lr");
   }
   notes_ = c.notes();
+  if (std::string n = old_copy_note(cfg_.checkpoint); !n.empty()) notes_.push_back(std::move(n));
 }
 
 double DeepKernelFitter::valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,

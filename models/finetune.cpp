@@ -91,6 +91,7 @@ void Finetuner::load() {
     notes = c.notes();
   };
   load_checkpoint(cfg_.checkpoint, "classifier", state(), check);
+  if (std::string n = old_copy_note(cfg_.checkpoint); !n.empty()) notes.push_back(std::move(n));
   for (const std::string& n : notes) notes_.push_back(fmt::format("{}: {}", c_.name, n));
   epochs_done_ = meta_epoch(meta, "epoch", where);
   const auto [best_epoch, best_error] = meta_best(meta, "best_epoch", "best_error", epochs_done_, where);

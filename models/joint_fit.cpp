@@ -199,6 +199,7 @@ int JointTrainer::load(const char* phase) {
   const auto [best_epoch, best_error] =
       updown && recorded ? meta_best(meta, "best_epoch", "best_error", epoch, where) : std::pair<int, double>{};
   load_checkpoint(dir, "joint", state(phase, !updown || recorded));
+  if (std::string n = old_copy_note(dir); !n.empty()) notes_.push_back(fmt::format("joint model, {}: {}", phase, n));
   ex_.set_step(step);
   if (updown && recorded) {
     ud_best_.set_record(best_epoch, best_error);

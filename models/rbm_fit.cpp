@@ -222,6 +222,7 @@ void RbmFitter::load() {
   if (!unknown.empty())
     notes.push_back(fmt::format("the checkpoint does not record {} (it was written by an older version): not checked",
                                 fmt::join(unknown, ", ")));
+  if (std::string n = old_copy_note(cfg_.checkpoint); !n.empty()) notes.push_back(std::move(n));
   epochs_done_ = epoch;
   ex_.set_step(step);
   notes_ = std::move(notes);

@@ -327,3 +327,32 @@ TEST_CASE("rbm/fit: a run killed at either side of an epoch's CSV row loses no r
     fs::remove(rows);
   }
 }
+
+TEST_CASE("rbm/fit: a resume that finds only the .old copy of a checkpoint continues from it and says so") {
+  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
+  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
+                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const fs::path d = fresh_dir("ckpt_old"), old = fs::path(d.string() + ".old");
+  {
+    Run r(CdMethod::pcd, d, false, 2);
+    r.fit.fit(train, valid);
+  }
+  {
+    Run r(CdMethod::pcd, d, true, 2);  // the checkpoint where a save leaves it: no note
+    CHECK(r.fit.epochs_done() == 2);
+    for (const std::string& n : r.fit.resume_notes()) CHECK(n.find(".old") == std::string::npos);
+  }
+  fs::rename(d, old);  // as a run killed between a save's two renames leaves it
+  Run r(CdMethod::pcd, d, true, 3);
+  CHECK(r.fit.epochs_done() == 2);
+  const std::vector<std::string> notes = r.fit.resume_notes();
+  CHECK(std::ranges::any_of(notes, [&](const std::string& n) {
+    return n.find(fmt::format("read from '{}': the run stopped while it saved its next checkpoint", old.string())) !=
+           std::string::npos;
+  }));
+  r.fit.fit(train, valid);  // the next save puts the checkpoint in place and drops the .old copy
+  CHECK(fs::exists(d / "manifest.json"));
+  CHECK(!fs::exists(old));
+  CHECK(checkpoint_meta(d, "rbm").find("\"epoch\":3") != std::string::npos);
+  fs::remove_all(d);
+}
