@@ -1,6 +1,7 @@
 #pragma once
 // The small RBM fits the fitter's tests share (test_rbm_fit.cpp,
-// test_rbm_resume.cpp): 36-pixel synthetic images, a fitter of a 36-8 RBM
+// test_rbm_resume.cpp): 36-pixel synthetic images (and SmallData, the
+// sources of most of their cases), a fitter of a 36-8 RBM
 // on a checkpoint folder (Run, or Custom with the caller's settings), and
 // the manifest read and written as JSON.
 
@@ -28,6 +29,17 @@ inline io::ImageSet synthetic_images(int64_t count, uint32_t seed) {
   s.labels.assign(static_cast<size_t>(count), 0);
   return s;
 }
+
+// The training and validation sources most fit tests share: 100 and 20
+// synthetic images, binarized by sampling. It holds the images its sources
+// read, so it stays where it was made.
+struct SmallData {
+  io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
+  DataSource train = image_source(train_set, io::Pixels::sampled, 1), valid = image_source(valid_set, io::Pixels::sampled, 1);
+  SmallData() = default;
+  SmallData(const SmallData&) = delete;
+  SmallData& operator=(const SmallData&) = delete;
+};
 
 inline fs::path fresh_dir(const char* name) {
   const fs::path d = fs::temp_directory_path() / fmt::format("ebm_test_{}_{}", name, ::getpid());

@@ -114,9 +114,8 @@ TEST_CASE("rbm/fit: numpy reads a checkpoint as its manifest describes (skipped 
   fs::remove(sums);
 }
 TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error, its last checkpoint stays finite") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("diverged");
   Run r(CdMethod::cd, d, false, 3);
   // After epoch 1 (checkpoint saved), as epoch 2's first batch is read, one
@@ -141,9 +140,8 @@ TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error, its l
 }
 
 TEST_CASE("rbm/fit: an epoch whose reconstruction error runs far above a mean prediction's is flagged as diverging") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   // The baseline: the pixels' variances summed, over the monitoring subset as converted in epoch 0.
   std::vector<int64_t> all(40);
   std::iota(all.begin(), all.end(), 0);

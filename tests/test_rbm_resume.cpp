@@ -24,9 +24,8 @@ using namespace ebm;
 using namespace ebm::rbm_fit_test;
 
 TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named errors") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("ckpt");
   {
     Run r(CdMethod::pcd, d, false, 1);
@@ -110,9 +109,8 @@ TEST_CASE("rbm/fit: checkpoints are complete numpy files and bad ones are named 
 }
 
 TEST_CASE("rbm/fit: a resume that changes a training setting is refused, naming it, and leaves the model untouched") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("refused");
   Custom(base_cd(), base_fit(d, 1, false)).fit.fit(train, valid);
   {
@@ -172,9 +170,8 @@ TEST_CASE("rbm/fit: a resume that changes a training setting is refused, naming 
 }
 
 TEST_CASE("rbm/fit: a resume with a smaller learning rate says so and continues as a run whose rate changed there") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("smaller_lr");
   Custom(base_cd(), base_fit(d, 2, false)).fit.fit(train, valid);
   CdConfig slower = base_cd();
@@ -199,9 +196,8 @@ TEST_CASE("rbm/fit: a resume with a smaller learning rate says so and continues 
 }
 
 TEST_CASE("rbm/fit: an older checkpoint without some settings resumes, naming those it could not check") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("older");
   Custom(base_cd(), base_fit(d, 1, false)).fit.fit(train, valid);
   nlohmann::json m = read_json(d / "manifest.json");
@@ -216,9 +212,8 @@ TEST_CASE("rbm/fit: an older checkpoint without some settings resumes, naming th
 }
 
 TEST_CASE("rbm/fit: a manifest key missing or of the wrong type is a named error, not a JSON library exception") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("manifest_keys");
   Custom(base_cd(), base_fit(d, 1, false)).fit.fit(train, valid);
   const nlohmann::json good = read_json(d / "manifest.json");
@@ -271,9 +266,8 @@ TEST_CASE("rbm/fit: a manifest key missing or of the wrong type is a named error
 }
 
 TEST_CASE("rbm/fit: a checkpoint whose second tensor has the wrong shape leaves the first tensor unchanged") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("second_tensor");
   Custom(base_cd(), base_fit(d, 2, false)).fit.fit(train, valid);
   // b (saved second, after W) replaced by a [1, 9] array, and the manifest agreeing with it
@@ -296,9 +290,8 @@ TEST_CASE("rbm/fit: a checkpoint whose second tensor has the wrong shape leaves 
 }
 
 TEST_CASE("rbm/fit: a run killed at either side of an epoch's CSV row loses no row when resumed") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   struct Killed {};  // stands for a kill in epoch 2's callback, before or after it wrote the row
   for (bool after_row : {false, true}) {
     CAPTURE(after_row);
@@ -329,9 +322,8 @@ TEST_CASE("rbm/fit: a run killed at either side of an epoch's CSV row loses no r
 }
 
 TEST_CASE("rbm/fit: a resume that finds only the .old copy of a checkpoint continues from it and says so") {
-  const io::ImageSet train_set = synthetic_images(100, 3), valid_set = synthetic_images(20, 4);
-  const DataSource train = image_source(train_set, io::Pixels::sampled, 1),
-                   valid = image_source(valid_set, io::Pixels::sampled, 1);
+  const SmallData data;
+  const DataSource &train = data.train, &valid = data.valid;
   const fs::path d = fresh_dir("ckpt_old"), old = fs::path(d.string() + ".old");
   {
     Run r(CdMethod::pcd, d, false, 2);
