@@ -112,13 +112,12 @@ void Profile::write_file(const std::string& path, std::string_view text) {
   if (kind != std::filesystem::file_type::not_found && kind != std::filesystem::file_type::regular)
     throw Error("profile: '{}' exists and is not a regular file (a folder or a device); expected a file path", path);
   const std::string tmp = path + ".tmp";
-  const auto cause = [] { return errno != 0 ? std::generic_category().message(errno) : std::string("an I/O error"); };
   errno = 0;
   std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}': {})", path, tmp, cause());
+  if (!f) throw Error("profile: cannot write '{}' (nor its temporary '{}': {})", path, tmp, io_failure_cause());
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   const bool closed = std::fclose(f) == 0;
-  const std::string why = cause();
+  const std::string why = io_failure_cause();
   std::error_code ec;
   if (!closed || !ok) {
     std::filesystem::remove(tmp, ec);

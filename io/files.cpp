@@ -30,18 +30,16 @@ void write_atomically(const fs::path& path, std::initializer_list<std::span<cons
     throw Error("{}: exists and is not a regular file (a folder or a device); expected a file path", path.string());
   fs::path tmp = path;
   tmp += ".tmp";
-  // The cause of a failed stream operation (errno, cleared before it).
-  const auto cause = [] { return errno != 0 ? std::generic_category().message(errno) : std::string("an I/O error"); };
   {
     errno = 0;
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out)
       throw Error("{}: cannot open {} for writing ({}); expected a writable directory", path.string(), tmp.string(),
-                  cause());
+                  io_failure_cause());
     for (std::span<const char> p : parts) out.write(p.data(), static_cast<std::streamsize>(p.size()));
     out.close();
     if (!out) {
-      const std::string why = cause();
+      const std::string why = io_failure_cause();
       std::error_code ignored;
       fs::remove(tmp, ignored);
       throw Error("{}: writing {} failed ({}); expected a disk with room (the file before, if any, is kept)",

@@ -167,12 +167,6 @@ bool checkpoint_exists(const fs::path& dir) {
 
 namespace {
 
-// The cause of the failed stream operation just made (errno, which the
-// caller cleared before it), as text: "No space left on device".
-std::string stream_failure() {
-  return errno != 0 ? std::generic_category().message(errno) : std::string("an I/O error");
-}
-
 void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string_view kind,
                            std::span<const NamedTensor> tensors, nlohmann::json meta) {
   const fs::path old = with_suffix(dir, ".old");
@@ -209,7 +203,7 @@ void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string
     if (!f)
       throw Error("checkpoint '{}': cannot write it ({}: writing manifest.json failed: {}); expected a writable folder "
                   "on a disk with room (the checkpoint saved before, if any, is kept)",
-                  dir.string(), tmp.string(), stream_failure());
+                  dir.string(), tmp.string(), io_failure_cause());
   }
   // At every moment <dir> or <dir>.old holds a whole checkpoint, which
   // loading finds: <dir> becomes <dir>.old only when it holds one (else it

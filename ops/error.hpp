@@ -19,4 +19,9 @@ class Error : public std::runtime_error {
       : std::runtime_error(fmt::format(f, std::forward<Args>(args)...)) {}
 };
 
+// Why the file operation just made failed, for a message: errno's text ("No
+// space left on device", "Read-only file system"), or "an I/O error" when
+// errno is 0. The caller sets errno to 0 before the operation.
+std::string io_failure_cause();
+
 }  // namespace ebm

@@ -22,12 +22,6 @@
 
 namespace ebm::samples {
 
-// Why the stream operation just made failed (errno, cleared before it), as
-// text: "No space left on device", "Read-only file system".
-inline std::string stream_failure() {
-  return errno != 0 ? std::generic_category().message(errno) : std::string("an I/O error");
-}
-
 inline std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> cells;
   std::string cell;
@@ -85,7 +79,7 @@ class Csv {
     std::ofstream probe(path_, std::ios::app);  // created empty if missing, never truncated here
     if (!probe)
       throw Error("'{}': cannot open for writing ({}); expected a writable file in the --output folder",
-                  path_.string(), stream_failure());
+                  path_.string(), io_failure_cause());
   }
   const std::filesystem::path& path() const { return path_; }
   Csv(const Csv&) = delete;
@@ -130,21 +124,21 @@ class Csv {
     out << header_ << '\n';
     out.close();
     if (!out)  // a destructor cannot throw: said, so that a short file is not taken for a whole one
-      fmt::print(stderr, "warning: '{}': writing its header failed ({})\n", path_.string(), stream_failure());
+      fmt::print(stderr, "warning: '{}': writing its header failed ({})\n", path_.string(), io_failure_cause());
   }
   template <typename... Args>
   void row(fmt::format_string<Args...> fs, Args&&... args) {
     errno = 0;
     if (!f_.is_open()) {
       f_.open(path_, fresh_ ? std::ios::trunc : std::ios::app);
-      if (!f_) throw Error("'{}': cannot open for writing ({})", path_.string(), stream_failure());
+      if (!f_) throw Error("'{}': cannot open for writing ({})", path_.string(), io_failure_cause());
       if (fresh_) f_ << header_ << '\n';
     }
     f_ << fmt::format(fs, std::forward<Args>(args)...) << '\n';
     f_.flush();
     if (!f_)
       throw Error("'{}': writing a row failed ({}); expected a writable file on a disk with room", path_.string(),
-                  stream_failure());
+                  io_failure_cause());
   }
 
  private:
@@ -162,7 +156,7 @@ class Csv {
     out << text;
     out.close();
     if (!out) {
-      const std::string why = stream_failure();
+      const std::string why = io_failure_cause();
       if (regular) std::filesystem::remove(to, ec);
       throw Error("'{}': rewriting it failed ({}); expected a writable file on a disk with room{}", path_.string(), why,
                   regular ? " (the file is left as it was)" : "");
