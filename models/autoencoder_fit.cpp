@@ -294,9 +294,7 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     }
     epochs_done_ = e + 1;
     out.push_back(s);
-    // The callback first, then the checkpoint: a run killed between the two
-    // redoes this epoch, its CSV row included, when resumed (the samples cut
-    // their files back to the checkpoint's epochs), and none is lost.
+    // The callback first, then the checkpoint, as in RbmFitter::fit (rbm_fit.hpp says why).
     if (on_epoch) on_epoch(s);
     if (!cfg_.checkpoint.empty()) save();
   }

@@ -150,9 +150,7 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
     s.best = cfg_.validate && best_.offer(e + 1, s.valid_error);
     epochs_done_ = e + 1;
     out.push_back(s);
-    // The callback first, then the checkpoint: a run killed between the two
-    // redoes this epoch, its CSV row included, when resumed (the samples cut
-    // their files back to the checkpoint's epochs), and none is lost.
+    // The callback first, then the checkpoint, as in RbmFitter::fit (rbm_fit.hpp says why).
     if (on_epoch) on_epoch(s);
     if (!cfg_.checkpoint.empty()) save();
   }

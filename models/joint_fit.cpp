@@ -245,9 +245,7 @@ int JointTrainer::epochs(const char* phase, int total, bool after_up_down, const
     const double valid_error = error(valid, after_up_down);  // before the save: it advances the executor's step
     const bool best =
         std::string_view(phase) == "updown" && cfg_.updown_keep_best && ud_best_.offer(e + 1, valid_error);
-    // The callback first, then the checkpoint: a run killed between the two
-    // redoes this epoch, its CSV row included, when resumed (the samples cut
-    // their files back to the checkpoint's epochs), and none is lost.
+    // The callback first, then the checkpoint, as in RbmFitter::fit (rbm_fit.hpp says why).
     if (on_epoch) on_epoch({phase, e + 1, s, valid_error, 0.0, best});
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
   }
