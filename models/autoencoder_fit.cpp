@@ -16,19 +16,21 @@
 namespace ebm {
 namespace {
 
-// Throws, naming the row and the column, when a training batch x (rows
-// `rows` of the source, dim values each) holds a value the net's data
-// units cannot take: a count below 0, or a binary (logistic) unit's value
-// outside [0, 1], which the cross-entropy would reward without bound.
-// NaN passes: the check after the epoch (name_bad_row) names it.
-void check_data_range(Unit unit, std::span<const float> x, std::span<const int64_t> rows, int64_t dim,
-                      std::string_view who) {
+// Throws, naming the row and the column, when the rows in x (dim values
+// each; row_of(i) is the i-th row's number in its source) hold a value the
+// net's data units cannot take: a count below 0, or a binary (logistic)
+// unit's value outside [0, 1], which the cross-entropy would reward without
+// bound in training and which would make the validation error measure
+// something other than the data's. NaN passes: name_bad_row names it.
+template <class RowOf>
+void check_data_range(Unit unit, std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
+                      RowOf row_of) {
   if (unit != Unit::binary && unit != Unit::count) return;
   const float hi = unit == Unit::binary ? 1.0f : std::numeric_limits<float>::infinity();
   const auto d = static_cast<size_t>(dim);
   for (size_t k = 0; k < x.size(); ++k)
     if (x[k] < 0.0f || x[k] > hi)
-      throw Error("{}: training row {} holds {} at column {}; expected {} for data_unit {}", who, rows[k / d], x[k],
+      throw Error("{}: {} row {} holds {} at column {}; expected {} for data_unit {}", who, set, row_of(k / d), x[k],
                   k % d, unit == Unit::binary ? "values in [0, 1]" : "counts of 0 or more", to_string(unit));
 }
 
@@ -210,8 +212,11 @@ double AutoencoderFitter::baseline(const DataSource& train, const DataSource& va
   });
   for (double& m : mean) m /= static_cast<double>(std::max<int64_t>(train.count, 1));
   double total = 0;
-  for_each_batch(valid, cfg_.eval_batch, 0, x, [&](int64_t, int64_t rows) {
-    for (size_t k = 0; k < static_cast<size_t>(rows) * d; ++k) total += (x[k] - mean[k % d]) * (x[k] - mean[k % d]);
+  for_each_batch(valid, cfg_.eval_batch, 0, x, [&](int64_t first, int64_t rows) {
+    const auto real = std::span<const float>(x).first(static_cast<size_t>(rows) * d);
+    check_data_range(a_.config.data_unit, real, valid.dim, fmt::format("fine-tuning '{}'", a_.name), "validation",
+                     [first](size_t i) { return first + static_cast<int64_t>(i); });
+    for (size_t k = 0; k < real.size(); ++k) total += (x[k] - mean[k % d]) * (x[k] - mean[k % d]);
   });
   ex_.set_step(step);
   return total / static_cast<double>(std::max<int64_t>(valid.count, 1));
@@ -268,7 +273,8 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     AutoencoderEpoch s{.epoch = e + 1, .baseline = base};
     for (int64_t k = 0; k < batches.batches(); ++k) {
       train.fill(batches.batch(k), x, static_cast<uint64_t>(e));
-      check_data_range(a_.config.data_unit, x, batches.batch(k), train.dim, who);
+      check_data_range(a_.config.data_unit, x, train.dim, who, "training",
+                       [rows = batches.batch(k)](size_t i) { return rows[i]; });
       double loss = 0;
       if (cg) {
         loss = cg_batch(x, s);

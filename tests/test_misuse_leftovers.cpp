@@ -253,15 +253,21 @@ TEST_CASE("leftovers: the autoencoder refuses counts below 0 and binary data out
   for (size_t i = 0; i < counts.size(); ++i) counts[i] = static_cast<float>(i % 3);
   Autoencoder words = Autoencoder::make(g, "w", {.layers = {4, 3, 2}, .data_unit = Unit::count, .batch = 2});
   CHECK(AutoencoderFitter(words, ex, c).fit(matrix_source(counts, 4), matrix_source(counts, 4)).size() == 1);
+  const std::vector<float> good_counts = counts;
   counts[2 * 4 + 1] = -1.0f;  // a loss without a floor before
-  CHECK(has(error_of([&] { AutoencoderFitter(words, ex, c).fit(matrix_source(counts, 4), matrix_source(counts, 4)); }),
+  CHECK(has(error_of([&] { AutoencoderFitter(words, ex, c).fit(matrix_source(counts, 4), matrix_source(good_counts, 4)); }),
             "fine-tuning 'w': training row 2 holds -1 at column 1; expected counts of 0 or more for data_unit count"));
   std::vector<float> pixels = unit_rows(6, 4);
   Autoencoder binary = Autoencoder::make(g, "b", {.layers = {4, 3, 2}, .batch = 2});
   CHECK(AutoencoderFitter(binary, ex, c).fit(matrix_source(pixels, 4), matrix_source(pixels, 4)).size() == 1);
+  std::vector<float> valid = unit_rows(5, 4);
   pixels[5 * 4 + 0] = 1.5f;
-  CHECK(has(error_of([&] { AutoencoderFitter(binary, ex, c).fit(matrix_source(pixels, 4), matrix_source(pixels, 4)); }),
+  CHECK(has(error_of([&] { AutoencoderFitter(binary, ex, c).fit(matrix_source(pixels, 4), matrix_source(valid, 4)); }),
             "fine-tuning 'b': training row 5 holds 1.5 at column 0; expected values in [0, 1] for data_unit binary"));
+  pixels[5 * 4 + 0] = 0.5f;
+  valid[3 * 4 + 2] = 2.0f;  // a validation error of other data than the net's before
+  CHECK(has(error_of([&] { AutoencoderFitter(binary, ex, c).fit(matrix_source(pixels, 4), matrix_source(valid, 4)); }),
+            "fine-tuning 'b': validation row 3 holds 2 at column 2; expected values in [0, 1] for data_unit binary"));
   Autoencoder real = Autoencoder::make(g, "r", {.layers = {4, 3, 2}, .data_unit = Unit::gaussian, .batch = 2});
   pixels[5 * 4 + 0] = -1.5f;  // real-valued data takes any finite value
   CHECK(AutoencoderFitter(real, ex, c).fit(matrix_source(pixels, 4), matrix_source(pixels, 4)).size() == 1);
