@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "io_test_util.hpp"
 #include "models/checkpoint.hpp"
 #include "models/checkpoint_meta.hpp"
 #include "models/rbm_fit.hpp"
@@ -24,13 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const char* name) {
-  const fs::path d = fs::temp_directory_path() / fmt::format("ebm_test_{}_{}", name, ::getpid());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
 std::string contents(const fs::path& file) {
   std::ifstream in(file);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -39,7 +33,8 @@ std::string contents(const fs::path& file) {
 }  // namespace
 
 TEST_CASE("checkpoint: a user's file where the folder would go is refused, never replaced") {
-  const fs::path d = fresh_dir("ckpt_file");
+  const io_test::TempDir scratch("ckpt_file");
+  const fs::path& d = scratch.path;
   Graph g;
   const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
   const fs::path path = d / "checkpoint";
@@ -63,11 +58,11 @@ TEST_CASE("checkpoint: a user's file where the folder would go is refused, never
   save_checkpoint(path, "test", {&w, 1}, R"({"epoch": 1})");
   CHECK(checkpoint_exists(path));
   CHECK(nlohmann::json::parse(checkpoint_meta(path, "test")).at("epoch") == 1);
-  fs::remove_all(d);
 }
 
 TEST_CASE("checkpoint: a user's folder where the checkpoint would go is refused, never deleted") {
-  const fs::path d = fresh_dir("ckpt_user_folder");
+  const io_test::TempDir scratch("ckpt_user_folder");
+  const fs::path& d = scratch.path;
   Graph g;
   const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
   const fs::path path = d / "work";
@@ -96,11 +91,11 @@ TEST_CASE("checkpoint: a user's folder where the checkpoint would go is refused,
   std::ofstream(d / "damaged" / "W.npy") << "half";
   save_checkpoint(d / "damaged", "test", {&w, 1}, "{}");
   CHECK(checkpoint_exists(d / "damaged"));
-  fs::remove_all(d);
 }
 
 TEST_CASE("checkpoint: a manifest.json that is not a regular file is a named error") {
-  const fs::path d = fresh_dir("ckpt_manifest_dir");
+  const io_test::TempDir scratch("ckpt_manifest_dir");
+  const fs::path& d = scratch.path;
   Graph g;
   const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
   save_checkpoint(d / "c", "test", {&w, 1}, "{}");
@@ -110,7 +105,6 @@ TEST_CASE("checkpoint: a manifest.json that is not a regular file is a named err
       fmt::format("checkpoint '{}': its manifest.json is not a regular file", (d / "c").string());
   CHECK_THROWS_WITH_AS(checkpoint_exists(d / "c"), doctest::Contains(want.c_str()), Error);
   CHECK_THROWS_WITH_AS(checkpoint_meta(d / "c", "test"), doctest::Contains(want.c_str()), Error);
-  fs::remove_all(d);
 }
 
 TEST_CASE("checkpoint meta: counts within an int, a best epoch among those done, an error of at least 0") {

@@ -33,6 +33,7 @@
 #include "io/npy.hpp"
 #include "io/plot.hpp"
 #include "io/png.hpp"
+#include "io_test_util.hpp"
 #include "misuse_util.hpp"
 #include "models/checkpoint.hpp"
 #include "samples/csv.hpp"
@@ -63,21 +64,6 @@ using misuse_test::has;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path fresh_dir(const char* name) {
-  const fs::path d = fs::temp_directory_path() / fmt::format("ebm_test_disk_{}_{}", name, ::getpid());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
-struct Cleanup {
-  fs::path dir;
-  ~Cleanup() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
 
 std::string slurp(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -162,8 +148,8 @@ struct Tmpfs {
 }  // namespace
 
 TEST_CASE("disk_faults: a checkpoint's tensor that meets a full disk names the checkpoint and keeps the one before") {
-  const fs::path root = fresh_dir("npy_full");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_npy_full");
+  const fs::path& root = scratch.path;
   const fs::path dir = root / "ckpt";
   Model m(64, 64);  // 16 KiB of floats
   m.save(dir, 1.0f, 1);
@@ -184,8 +170,8 @@ TEST_CASE("disk_faults: a checkpoint's tensor that meets a full disk names the c
 }
 
 TEST_CASE("disk_faults: a checkpoint's manifest that meets a full disk names the file and the cause") {
-  const fs::path root = fresh_dir("manifest_full");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_manifest_full");
+  const fs::path& root = scratch.path;
   const fs::path dir = root / "ckpt";
   Model m(2, 2);  // a W.npy of 144 bytes
   m.save(dir, 1.0f, 1);
@@ -205,8 +191,8 @@ TEST_CASE("disk_faults: a checkpoint's manifest that meets a full disk names the
 }
 
 TEST_CASE("disk_faults: a checkpoint whose rename fails keeps the last whole one, also when the next save fails too") {
-  const fs::path root = fresh_dir("rename_fails");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_rename_fails");
+  const fs::path& root = scratch.path;
   const fs::path dir = root / "ckpt", old = with_suffix(dir, ".old");
   Model m(8, 8);
   m.save(dir, 1.0f, 1);
@@ -236,8 +222,8 @@ TEST_CASE("disk_faults: a checkpoint whose rename fails keeps the last whole one
 }
 
 TEST_CASE("disk_faults: a save killed before either rename, twice in a row, leaves the last whole checkpoint") {
-  const fs::path root = fresh_dir("killed");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_killed");
+  const fs::path& root = scratch.path;
   const fs::path dir = root / "ckpt", old = with_suffix(dir, ".old"), tmp = with_suffix(dir, ".tmp");
   Model m(8, 8);
   m.save(dir, 1.0f, 1);
@@ -275,8 +261,8 @@ TEST_CASE("disk_faults: a save killed before either rename, twice in a row, leav
 
 TEST_CASE("disk_faults: npy, PNG and SVG files written onto a full disk say so and leave the file before") {
   if (!have_dev_full()) return;
-  const fs::path root = fresh_dir("writers_full");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_writers_full");
+  const fs::path& root = scratch.path;
   const std::vector<float> values(16, 0.5f);
   const io::Panel panel{.title = "loss", .x_label = "epoch", .y_label = "loss",
                         .series = {io::Series{.label = "train", .x = {1, 2}, .y = {1.0, 0.5}}}};
@@ -308,8 +294,8 @@ TEST_CASE("disk_faults: npy, PNG and SVG files written onto a full disk say so a
 
 TEST_CASE("disk_faults: a CSV row written onto a full disk names the file and no space left on device") {
   if (!have_dev_full()) return;
-  const fs::path root = fresh_dir("csv_full");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_csv_full");
+  const fs::path& root = scratch.path;
   const fs::path p = root / "metrics.csv";
   fs::create_symlink("/dev/full", p);
   samples::Csv csv(p, "epoch,loss", false);
@@ -322,8 +308,8 @@ TEST_CASE("disk_faults: a CSV row written onto a full disk names the file and no
 
 TEST_CASE("disk_faults: a resumed CSV cut back to its checkpoint on a full disk keeps its rows") {
   if (!have_dev_full()) return;
-  const fs::path root = fresh_dir("csv_rewrite");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_csv_rewrite");
+  const fs::path& root = scratch.path;
   const fs::path p = root / "metrics.csv", tmp = with_suffix(p, ".tmp");
   const std::string rows = "epoch,loss\n1,0.5\n2,0.25\n3,0.125\n";
   std::ofstream(p) << rows;
@@ -347,8 +333,8 @@ TEST_CASE("disk_faults: a resumed CSV cut back to its checkpoint on a full disk 
 }
 
 TEST_CASE("disk_faults: a tmpfs that fills up and turns read-only keeps the checkpoint and names the cause") {
-  const fs::path root = fresh_dir("tmpfs");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_tmpfs");
+  const fs::path& root = scratch.path;
   Tmpfs disk(root / "disk", "32k");
   if (!disk.ok) {
     MESSAGE("SKIPPED: cannot mount a tmpfs here (not root, or mounting is not allowed)");
@@ -389,8 +375,8 @@ TEST_CASE("disk_faults: a tmpfs that fills up and turns read-only keeps the chec
 }
 
 TEST_CASE("disk_faults: a resumed metrics file without the rows of the checkpoint's last epochs says which are gone") {
-  const fs::path root = fresh_dir("csv_gap");
-  const Cleanup cleanup{root};
+  const io_test::TempDir scratch("disk_csv_gap");
+  const fs::path& root = scratch.path;
   const fs::path p = root / "metrics.csv";
   const std::string header = "epoch,seconds,recon_error,recon_baseline,fe_train,fe_valid,fe_gap,pseudo_ll,diverging\n";
   std::ofstream(p) << header << "1,0.2,55,66,11,9,-1.8,-158,0\n2,0.2,51,66,7.8,6.6,-1.2,-167,0\n";
