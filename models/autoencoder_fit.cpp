@@ -212,9 +212,10 @@ double AutoencoderFitter::baseline(const DataSource& train, const DataSource& va
   });
   for (double& m : mean) m /= static_cast<double>(std::max<int64_t>(train.count, 1));
   double total = 0;
+  const std::string who = fmt::format("fine-tuning '{}'", a_.name);
   for_each_batch(valid, cfg_.eval_batch, 0, x, [&](int64_t first, int64_t rows) {
     const auto real = std::span<const float>(x).first(static_cast<size_t>(rows) * d);
-    check_data_range(a_.config.data_unit, real, valid.dim, fmt::format("fine-tuning '{}'", a_.name), "validation",
+    check_data_range(a_.config.data_unit, real, valid.dim, who, "validation",
                      [first](size_t i) { return first + static_cast<int64_t>(i); });
     for (size_t k = 0; k < real.size(); ++k) total += (x[k] - mean[k % d]) * (x[k] - mean[k % d]);
   });
