@@ -3,6 +3,7 @@
 // metrics (samples/csv.hpp), and where the data lives.
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -244,13 +245,6 @@ inline int finish(const Summary& sum, Executor& ex, const std::string& profile) 
   return finish(sum);
 }
 
-// What CLI11 lets through, checked once the command line is parsed (an
-// ebm::Error naming the flag): a flag given twice (a list is one value,
-// --hidden 500,500); an empty value, or an empty element of a list
-// (--hidden 5,,5); a number that is not finite, that a float cannot hold
-// (1e40) or that rounds to zero in one (1e-320); an integer beyond 64 bits.
-// A path flag that names an existing folder or device (--profile /tmp,
-// --profile /dev/full) is refused too: the file is written at the end.
 // Whether the digits of `r` (an optional sign, then digits) fit a 64-bit
 // integer, signed or not.
 inline bool fits_64_bits(const std::string& r) {
@@ -263,6 +257,24 @@ inline bool fits_64_bits(const std::string& r) {
   return std::from_chars(first, r.data() + r.size(), v).ec != std::errc::result_out_of_range;
 }
 
+// Whether `v` is a word a switch may be given as a value: true or false,
+// yes or no, on or off, 1 or 0, in any case.
+inline bool is_switch_word(std::string_view v) {
+  std::string lower(v);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* w : {"true", "false", "yes", "no", "on", "off", "1", "0"})
+    if (lower == w) return true;
+  return false;
+}
+
+// What CLI11 lets through, checked once the command line is parsed (an
+// ebm::Error naming the flag): a switch given a value that is not a yes or
+// a no (--resume=2, which CLI11 reads as on); a flag given twice (a list is one value,
+// --hidden 500,500); an empty value, or an empty element of a list
+// (--hidden 5,,5); a number that is not finite, that a float cannot hold
+// (1e40) or that rounds to zero in one (1e-320); an integer beyond 64 bits.
+// A path flag that names an existing folder or device (--profile /tmp,
+// --profile /dev/full) is refused too: the file is written at the end.
 inline void check_command_line(const CLI::App& app, int argc, char** argv) {
   std::vector<const CLI::Option*> seen;  // by option, so that an alias counts as the same flag
   for (int i = 1; i < argc; ++i) {
@@ -271,7 +283,14 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
     const size_t eq = token.find('=');
     const std::string name(token.substr(0, eq));
     const CLI::Option* o = app.get_option_no_throw(name);
-    if (o == nullptr || o->get_expected_min() == 0) continue;  // not ours, or a flag without a value
+    if (o == nullptr) continue;  // not ours
+    if (o->get_expected_min() == 0) {  // a switch: CLI11 would read --resume=2 as on and --resume=-1 as off
+      if (eq != std::string_view::npos && !is_switch_word(token.substr(eq + 1)))
+        throw Error("{}: a switch given the value '{}'; expected it alone (or =true, =false, =yes, =no, =on, =off, "
+                    "=1, =0)",
+                    name, token.substr(eq + 1));
+      continue;
+    }
     if (std::find(seen.begin(), seen.end(), o) != seen.end())
       throw Error("{}: given twice (or with an alias); expected once (a list is one value, such as --hidden 500,500)",
                   name);
