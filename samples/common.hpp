@@ -22,6 +22,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <tbb/task_arena.h>
 
 #include "graph/executor.hpp"
@@ -257,14 +258,12 @@ inline bool fits_64_bits(const std::string& r) {
   return std::from_chars(first, r.data() + r.size(), v).ec != std::errc::result_out_of_range;
 }
 
-// Whether `v` is a word a switch may be given as a value: true or false,
-// yes or no, on or off, 1 or 0, in any case.
+// The words a switch may be given as a value, in any case.
+inline constexpr const char* kSwitchWords[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
 inline bool is_switch_word(std::string_view v) {
   std::string lower(v);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* w : {"true", "false", "yes", "no", "on", "off", "1", "0"})
-    if (lower == w) return true;
-  return false;
+  return std::find(std::begin(kSwitchWords), std::end(kSwitchWords), lower) != std::end(kSwitchWords);
 }
 
 // What CLI11 lets through, checked once the command line is parsed (an
@@ -286,9 +285,8 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
     if (o == nullptr) continue;  // not ours
     if (o->get_expected_min() == 0) {  // a switch: CLI11 would read --resume=2 as on and --resume=-1 as off
       if (eq != std::string_view::npos && !is_switch_word(token.substr(eq + 1)))
-        throw Error("{}: a switch given the value '{}'; expected it alone (or =true, =false, =yes, =no, =on, =off, "
-                    "=1, =0)",
-                    name, token.substr(eq + 1));
+        throw Error("{}: a switch given the value '{}'; expected it alone (or ={})", name, token.substr(eq + 1),
+                    fmt::join(kSwitchWords, ", ="));
       continue;
     }
     if (std::find(seen.begin(), seen.end(), o) != seen.end())
