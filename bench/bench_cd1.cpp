@@ -55,6 +55,12 @@
 //                       print_paired): 100 quads of blocks of 10 dense
 //                       steps and 10 runs of that floor (S F F S), the
 //                       median of the quads' ratios and their spread
+//   paired_dense_vs_floor, paired_vs_floor (each with an _iqr_pct)
+//                       the dense step and the step as it trains against
+//                       the best-rate floor, in 12 quads of blocks of 150
+//                       steps and 150 runs of the floor (bench::
+//                       print_paired_vs_floor): the second is the issue's
+//                       reading again, each step block beside its floor
 //   write_ahead_speedup, write_ahead_speedup_iqr_pct
 //                       the step (zero skipping on) without and with the
 //                       weights' lines claimed ahead (bench::
@@ -191,6 +197,8 @@ int main(int argc, char** argv) {
   const bench::Rounds r = bench::time_rounds(kEpochs, epoch, dense, same, 600, {.dense = &flow}, no_updates, false);
   const bench::RoundsReport rep = bench::print_rounds(r, 600 * dense.flops(), shapes, kThreads, avx512_gflops);
   bench::print_paired("paired_dense_vs_dataflow_floor", kQuads, 10, steps, flow, false);
+  bench::print_paired_vs_floor("paired_dense_vs_floor", 12, 150, steps, dense, rep.rates.openblas(), false);
+  bench::print_paired_vs_floor("paired_vs_floor", 12, 150, steps, dense, rep.rates.openblas(), true);
   bench::print_write_ahead_speedup("write_ahead_speedup", kQuads, 10, steps);
   const int64_t params = 784 * 500 + 784 + 500;
   bench::print_update_floor(rep.epoch_s, rep.floor_s, 600.0 * bench::measure_update_seconds(params, kThreads));

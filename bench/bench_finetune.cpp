@@ -36,7 +36,12 @@
 // with it on; paired_dense_vs_dataflow_floor and
 // paired_vs_dataflow_same_operands_floor, each with an _iqr_pct, take
 // the same two readings another way: 50 quads of blocks of 10 steps and
-// 10 runs of that floor, S F F S, bench::print_paired), write_ahead_speedup
+// 10 runs of that floor, S F F S, bench::print_paired), paired_dense_vs_floor
+// and paired_vs_floor with their _iqr_pct (the dense step and the step as
+// it trains against the best-rate floor, in 12 quads of blocks of 150
+// steps and 150 runs of the floor: bench::print_paired_vs_floor; the
+// second is the reading again, each step block beside its floor
+// blocks rather than seconds away), write_ahead_speedup
 // and its _iqr_pct (the step with the weights' lines claimed ahead, the
 // default, against without: bench::print_write_ahead_speedup, 50 quads of
 // blocks of 10 steps), the parameter updates' memory floor (update_floor_s,
@@ -142,6 +147,8 @@ int main(int argc, char** argv) {
   const bench::RoundsReport rep = bench::print_rounds(r, kSteps * dense.flops(), shapes, kThreads, avx512_gflops);
   bench::print_paired("paired_dense_vs_dataflow_floor", kQuads, 10, steps, flow, false);
   bench::print_paired("paired_vs_dataflow_same_operands_floor", kQuads, 10, steps, flow, true);
+  bench::print_paired_vs_floor("paired_dense_vs_floor", 12, 150, steps, dense, rep.rates.openblas(), false);
+  bench::print_paired_vs_floor("paired_vs_floor", 12, 150, steps, dense, rep.rates.openblas(), true);
   bench::print_write_ahead_speedup("write_ahead_speedup", kQuads, 10, steps);
   int64_t params = 0;  // weights and biases
   for (int l = 0; l < 4; ++l) params += (sizes[l] + 1) * sizes[l + 1];

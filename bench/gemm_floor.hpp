@@ -356,6 +356,24 @@ inline void print_flow_floors(const Rounds& r) {
   }
 }
 
+// a() and b() once each, then `quads` times a b b a, each quad's ratio the
+// seconds of its a's over its b's (b's seconds first passed through
+// `b_seconds`); prints <key> (the median of the ratios) and <key>_iqr_pct
+// (their interquartile range, in percent of the median).
+template <typename A, typename B, typename BSeconds = double (*)(double)>
+void print_quad_ratio(std::string_view key, int quads, A a, B b, BSeconds b_seconds = [](double t) { return t; }) {
+  a();
+  b();
+  std::vector<double> q;
+  for (int i = 0; i < quads; ++i) {
+    const double a1 = seconds_of(a), b1 = b_seconds(seconds_of(b));
+    const double b2 = b_seconds(seconds_of(b)), a2 = seconds_of(a);
+    q.push_back((a1 + a2) / (b1 + b2));
+  }
+  print_value(key, median(q));
+  print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
+}
+
 // Another reading of the step against a GemmFlow floor than the rounds
 // give: blocks of `k` training steps (steps(k) runs the next k of an
 // endless stream of epochs, each batch converted beside the step before
@@ -366,30 +384,41 @@ inline void print_flow_floors(const Rounds& r) {
 // sides. Zero skipping is set to `skip` for both and left on. Prints
 // <key> (the median of the quads' ratios) and <key>_iqr_pct (their
 // interquartile range, in percent of the median).
-// a() and b() once each, then `quads` times a b b a, each quad's ratio the
-// seconds of its a's over its b's; prints <key> (the median of the
-// ratios) and <key>_iqr_pct (their interquartile range, in percent of the
-// median).
-template <typename A, typename B>
-void print_quad_ratio(std::string_view key, int quads, A a, B b) {
-  a();
-  b();
-  std::vector<double> q;
-  for (int i = 0; i < quads; ++i) {
-    const double a1 = seconds_of(a), b1 = seconds_of(b);
-    const double b2 = seconds_of(b), a2 = seconds_of(a);
-    q.push_back((a1 + a2) / (b1 + b2));
-  }
-  print_value(key, median(q));
-  print_value(fmt::format("{}_iqr_pct", key), iqr_percent(q), 1);
-}
-
 template <typename Steps>
 void print_paired(std::string_view key, int quads, int k, Steps steps, GemmFlow& floor, bool skip) {
   ebm::gemm::set_skip_zeros(skip);
   print_quad_ratio(key, quads, [&] { steps(k); }, [&] {
     for (int i = 0; i < k; ++i) floor.run();
   });
+  ebm::gemm::set_skip_zeros(true);
+}
+
+// The reading (the step against its flops at the best rate: the
+// step's GEMMs alone, independent, on uniform operands with zero skipping
+// off) taken the way print_paired takes its own: quads of blocks of `k`
+// steps, zero skipping as `skip` says, and `k` runs of `dense`, S F F S, a
+// block of the floor counted at OpenBLAS's rate (`openblas_gflops`,
+// GemmRates) where that is faster, as best_floors counts a round's. The
+// rounds' ratio sets an epoch beside a floor timed seconds later; this one
+// sets the blocks side by side, so the machine's drift between them is
+// smaller. Blocks of 10 read the fine-tuning step 1-2% lower against this
+// floor than blocks of 50-600 do (a short block of the floor pays more for
+// starting cold than the step, which streams its weights every step
+// anyway: docs/performance.md, thirty-ninth session), so the benches take
+// blocks of 150. Leaves zero skipping on.
+template <typename Steps>
+void print_paired_vs_floor(std::string_view key, int quads, int k, Steps steps, GemmSet& dense,
+                           double openblas_gflops, bool skip) {
+  const double openblas_s = openblas_gflops > 0 ? k * dense.flops() / (openblas_gflops * 1e9) : 0.0;
+  auto floor = [&] {
+    ebm::gemm::set_skip_zeros(false);
+    for (int i = 0; i < k; ++i) dense.run();
+  };
+  auto step = [&] {
+    ebm::gemm::set_skip_zeros(skip);
+    steps(k);
+  };
+  print_quad_ratio(key, quads, step, floor, [&](double t) { return openblas_s > 0 ? std::min(t, openblas_s) : t; });
   ebm::gemm::set_skip_zeros(true);
 }
 
@@ -421,12 +450,13 @@ void print_write_ahead_speedup(std::string_view key, int quads, int k, Steps ste
 struct RoundsReport {
   double epoch_s, floor_s;
   std::vector<double> floors;
+  GemmRates rates;
 };
 
 inline RoundsReport print_rounds(const Rounds& r, double epoch_flops, const std::vector<GemmShape>& shapes, int threads,
                                  double avx512_gflops) {
   const GemmRates rates = measure_gemm_rates(shapes, threads);
-  RoundsReport out{median(r.on), 0.0, best_floors(r.dense_floor, epoch_flops, rates)};
+  RoundsReport out{median(r.on), 0.0, best_floors(r.dense_floor, epoch_flops, rates), rates};
   out.floor_s = median(out.floors);
   print_value("epoch_s", out.epoch_s);
   print_value("epoch_iqr_pct", iqr_percent(r.on), 1);
