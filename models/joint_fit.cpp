@@ -13,6 +13,7 @@
 #include "io/batch.hpp"
 #include "models/checkpoint.hpp"
 #include "models/checkpoint_meta.hpp"
+#include "models/checkpoint_meta.hpp"
 #include "models/evaluate.hpp"
 
 namespace ebm {
@@ -116,7 +117,8 @@ void JointTrainer::save(const char* phase, int epoch) const {
   nlohmann::json meta = {{"phase", phase}, {"epoch", epoch}, {"planned", planned(phase)},
                          {"step", ex_.step()}, {"seed", ex_.options().seed}, {"data_seed", cfg_.data_seed},
                          {"batch", cfg_.batch}, {"top_k", chain_lengths(phase)}, {"lr", phase_lr(phase)},
-                         {"chain_labels", chain_labels_name()}, {"balanced_batches", cfg_.balanced_batches}};
+                         {"chain_labels", chain_labels_name()}, {"balanced_batches", cfg_.balanced_batches},
+                         {"run", cfg_.run_settings}};
   if (std::string_view(phase) == "updown") {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
@@ -165,6 +167,9 @@ int JointTrainer::load(const char* phase) {
                   where, key, saved_text, now_text, flag);
     }
   };
+  ResumeCheck run(meta, where);
+  run.same_run(cfg_.run_settings);  // the caller's flags first: they name what changed
+  for (const std::string& n : run.notes()) notes_.push_back(fmt::format("joint model, {}: {}", phase, n));
   same("seed", ex_.options().seed, "ExecutorOptions::seed (dbn_mnist: --seed)");
   same("data_seed", cfg_.data_seed, "JointFitConfig::data_seed (dbn_mnist: --data-seed)");
   same("batch", cfg_.batch, "JointFitConfig::batch (dbn_mnist: --batch)");

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,10 @@ struct JointFitConfig {
   bool refit_anneal = true;
   std::filesystem::path checkpoint;  // empty: none
   bool resume = false;
+  // The program's flags that shape the model's data (dbn_mnist: {"--validation",
+  // "10000"}), saved with each checkpoint; a resume with another value is
+  // refused, naming the flag (as RbmFitConfig::run_settings).
+  std::map<std::string, std::string> run_settings = {};
 };
 
 struct JointEpoch {

@@ -53,7 +53,7 @@ int run(const AeOptions& o, const Sizes& n) {
   AeTask t;
   t.program = "autoencoder_curves";
   t.data_name = "images";
-  t.run_settings = {{"--train", std::to_string(n.train)}};
+  t.run_settings = {{"--train", std::to_string(n.train)}, {"--valid", std::to_string(n.valid)}};
   t.train = matrix_source(train, 784);
   t.valid = matrix_source(valid, 784);
   t.test = matrix_source(test, 784);

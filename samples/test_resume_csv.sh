@@ -3,7 +3,8 @@
 # left to do, then run afresh: each phase's CSV file holds one row per
 # epoch of the model its checkpoint holds, never a row twice; a resumed
 # phase keeps its earlier rows, one that starts afresh rewrites them; the
-# run resumed with more epochs ends bitwise as a fresh run with them.
+# run resumed with more epochs ends bitwise as a fresh run with them; a
+# resume with another --validation is refused and changes nothing.
 # Usage: test_resume_csv.sh DBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -47,8 +48,16 @@ done
 run --pretrain-epochs 3 --finetune-epochs 3 --resume
 check "resumed with nothing to do" "1 2 3 "
 for f in $files; do cmp -s "$out/$f" "$out/run2/$f" || fail "resumed with nothing to do: $f changed"; done
+# Another validation split is another run: refused before anything trains.
+code=0
+"$bin" --data "$data" --output "$out" --hidden 30,30 --pretrain-epochs 3 --finetune-epochs 3 --resume \
+  --validation 5000 > "$out/log" 2>&1 || code=$?
+[ "$code" = 2 ] || fail "resumed with another --validation: exit code $code; expected 2"
+grep -q "the checkpoint has --validation = 10000; this run has 5000" "$out/log" ||
+  fail "resumed with another --validation: not refused naming it"
+for f in $files; do cmp -s "$out/$f" "$out/run2/$f" || fail "resumed with another --validation: $f changed"; done
 run --pretrain-epochs 1 --finetune-epochs 1
 check "a fresh run" "1 "
 test -s "$out/curves.svg" || fail "no curves.svg"
 echo "every CSV file holds each epoch once; resumed phases kept their rows, fresh ones rewrote them;" \
-  "the resumed run equals a fresh one"
+  "the resumed run equals a fresh one; another --validation is refused"

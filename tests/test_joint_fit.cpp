@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -248,8 +249,8 @@ TEST_CASE("joint/fit: balanced batches train on other batches than shuffled ones
                        Error);
 }
 
-TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels, decay or batching is refused, rate or "
-          "momentum noted") {
+TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels, decay, batching or program flags is refused, "
+          "rate or momentum noted") {
   const io::ImageSet all = testing::tiny_digits(200, 1);
   const io::ImageSet tr = io::slice(all, 0, 160), valid = io::slice(all, 160, 40);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_change_{}", ::getpid());
@@ -261,6 +262,7 @@ TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels, decay o
     float updown_lr = 0.05f, updown_momentum = 0.9f, updown_weight_decay = 0.0f, top_weight_decay = 2e-4f;
     ChainLabels labels = ChainLabels::sampled;
     bool balanced = false;
+    std::map<std::string, std::string> flags = {{"--validation", "40"}};
   };
   auto run = [&](const Change& c, bool resume) {
     Graph g;
@@ -272,7 +274,7 @@ TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels, decay o
                                      .updown_lr = c.updown_lr, .updown_momentum = c.updown_momentum,
                                      .updown_weight_decay = c.updown_weight_decay, .data_seed = c.data_seed,
                                      .balanced_batches = c.balanced, .eval_batch = 40, .checkpoint = dir,
-                                     .resume = resume});
+                                     .resume = resume, .run_settings = c.flags});
     jt.train_top(tr, valid, {});
     jt.up_down(tr, valid, {});
     return jt.take_resume_notes();
@@ -293,6 +295,12 @@ TEST_CASE("joint/fit: resuming with other seed, batch, schedule, labels, decay o
   CHECK_THROWS_WITH_AS(
       run({.balanced = true}, true),
       doctest::Contains("balanced_batches false; this run has true; expected the same JointFitConfig::balanced_batches"), Error);
+  CHECK_THROWS_WITH_AS(run({.flags = {{"--validation", "30"}}}, true),
+                       doctest::Contains("the checkpoint has --validation = 40; this run has 30; expected the same"), Error);
+  const std::vector<std::string> unrecorded = run({.flags = {{"--validation", "40"}, {"--views", "2"}}}, true);
+  REQUIRE(unrecorded.size() == 2);  // the top RBM's checkpoint, then up-down's
+  CHECK(unrecorded[0] == "joint model, top: the checkpoint does not record --views (it was written by an older "
+                         "version): not checked");
   const std::vector<std::string> notes = run({.updown_lr = 0.02f}, true);
   REQUIRE(notes.size() == 1);
   CHECK(notes[0] == "joint model, updown: resumed with learning rate 0.02 (the checkpoint's 0.05)");
