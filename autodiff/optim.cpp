@@ -70,6 +70,11 @@ float Optimizer::momentum() const {
   return hyper.front().graph->value(hyper.front())[1];
 }
 
+float Optimizer::weight_decay() const {
+  if (hyper.empty()) throw Error("optimizer: weight_decay() of an empty Optimizer; expected one made by sgd() or adam()");
+  return hyper.front().graph->value(hyper.front())[decay_slot];
+}
+
 Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o) {
   Graph& g = check_pairs(params, grads, "sgd");
   check_hyper("sgd", "lr", o.lr, 0.0f);
@@ -98,6 +103,7 @@ Optimizer adam(std::span<const Tensor> params, std::span<const Tensor> grads, Ad
   check_hyper("adam", "eps", o.eps, std::numeric_limits<float>::min());
   check_hyper("adam", "weight_decay", o.weight_decay, 0.0f);
   Optimizer opt;
+  opt.decay_slot = 4;
   std::vector<Tensor> updates;
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string base = g.label(params[i].id);

@@ -3,6 +3,7 @@
 // Their hyper-parameters live in small graph parameters, so a schedule can
 // change the learning rate between runs without recompiling.
 
+#include <cstddef>
 #include <limits>
 #include <span>
 #include <string_view>
@@ -35,6 +36,8 @@ struct Optimizer {
   float lr() const;
   void set_momentum(float m);  // sgd: momentum; adam: beta1
   float momentum() const;
+  float weight_decay() const;
+  size_t decay_slot = 2;  // where a hyper-parameter row holds the weight decay (adam: 4)
 };
 
 // Throws an ebm::Error naming `who`, `what` and the range unless

@@ -60,6 +60,7 @@ void Finetuner::save() const {
   const nlohmann::json meta = {{"epoch", epochs_done_},   {"step", ex_.step()},      {"seed", ex_.options().seed},
                                {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
                                {"layers", c_.layers}, {"lr", c_.lr}, {"lr_decay", cfg_.lr_decay},
+                               {"momentum", c_.opt.momentum()}, {"weight_decay", c_.opt.weight_decay()},
                                {"batch", c_.x.shape().rows}, {"run", cfg_.run_settings}};
   save_checkpoint(cfg_.checkpoint, "classifier", state(), meta.dump());
 }
@@ -88,6 +89,8 @@ void Finetuner::load() {
     meta_best(meta, "best_epoch", "best_error", meta_epoch(meta, "epoch", where), where);
     c.noted("lr", c_.lr, "lr");
     c.noted("lr_decay", cfg_.lr_decay, "lr_decay");
+    c.noted("momentum", c_.opt.momentum(), "momentum");  // this run's, as the rates: said when changed
+    c.noted("weight_decay", c_.opt.weight_decay(), "weight decay");
     notes = c.notes();
   };
   load_checkpoint(cfg_.checkpoint, "classifier", state(), check);

@@ -299,14 +299,16 @@ TEST_CASE("dbn/finetune: learns a tiny task, and a resumed run ends bitwise equa
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("dbn/finetune: a resume with another batch is refused, one with another rate is noted") {
+TEST_CASE("dbn/finetune: a resume with another batch is refused, one with another rate, momentum or weight decay is "
+          "noted") {
   const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ft_change_{}", ::getpid());
   std::filesystem::remove_all(dir);
-  auto make = [&](int64_t batch, float lr, bool resume, const std::function<void(Finetuner&)>& check) {
+  auto make = [&](int64_t batch, float lr, bool resume, const std::function<void(Finetuner&)>& check,
+                  float momentum = 0.9f, float weight_decay = 0.0f) {
     Graph g;
-    Classifier c =
-        Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = batch, .sgd = {.lr = lr, .momentum = 0.9f}});
+    Classifier c = Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = batch,
+                                               .sgd = {.lr = lr, .momentum = momentum, .weight_decay = weight_decay}});
     Executor ex(g, {.threads = 2, .seed = 3});
     Finetuner ft(c, ex, {.epochs = 2, .eval_batch = 60, .checkpoint = dir, .resume = resume});
     check(ft);
@@ -319,6 +321,14 @@ TEST_CASE("dbn/finetune: a resume with another batch is refused, one with anothe
     CHECK(ft.resume_notes()[0] == "net: resumed with lr 0.25 (the checkpoint's 0.5)");
   });
   make(20, 0.5f, true, [](Finetuner& ft) { CHECK(ft.resume_notes().empty()); });
+  make(
+      20, 0.5f, true,
+      [](Finetuner& ft) {
+        REQUIRE(ft.resume_notes().size() == 2);
+        CHECK(ft.resume_notes()[0] == "net: resumed with momentum 0.5 (the checkpoint's 0.9)");
+        CHECK(ft.resume_notes()[1] == "net: resumed with weight decay 0.001 (the checkpoint's 0)");
+      },
+      0.5f, 1e-3f);
   std::filesystem::remove_all(dir);
 }
 
