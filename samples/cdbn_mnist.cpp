@@ -76,8 +76,7 @@ bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
     RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .final_momentum = o.final_momentum,
                           .monitor_images = 1000, .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l),
                           .resume = resume,
-                          .run_settings = {{"--train-images", std::to_string(o.train_images)},
-                                           {"--validation", std::to_string(o.validation)}}});
+                          .run_settings = o.data_flags()});
     const DataSource train = cdbn_layer_source(cdbn, l, ex, images, o.batch);
     const DataSource valid = cdbn_layer_source(cdbn, l, ex, valid_images, o.batch);
     if (fit.epochs_done() == 0) {
@@ -172,7 +171,8 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .check_numerics = o.check_numerics});
   const std::string what = fmt::format("{}_{}", f.name, labelled);
   Finetuner ft(c, ex, {.epochs = o.classifier_epochs, .data_seed = o.data_seed, .eval_batch = 1000,
-                       .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = resume});
+                       .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = resume,
+                       .run_settings = o.data_flags()});
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   const LabelledRows train{head(f.train, labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
   const LabelledRows valid{f.valid, d.valid.labels}, test{f.test, d.test.labels};
@@ -247,7 +247,8 @@ double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool 
                                            .sgd = {.lr = o.finetune_lr, .momentum = 0.9f, .weight_decay = 0.0f},
                                            .seed = o.seed});
   Finetuner ft(c.net(), ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .eval_batch = o.batch,
-                             .checkpoint = fmt::format("{}/{}", o.output, what), .resume = resume});
+                             .checkpoint = fmt::format("{}/{}", o.output, what), .resume = resume,
+                             .run_settings = o.data_flags()});
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   const int resumed = ft.epochs_done();
   Progress bar(what, std::max(o.finetune_epochs, resumed));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ struct Options {
   std::vector<int64_t> filters{24, 40}, sizes{9, 5}, pools{2, 2}, labelled{1000, 2000, 5000, 50000};
   std::vector<int> epochs{10};  // one value: every layer
   int64_t batch = 100, validation = 10000, train_images = 0;
+  // The flags that choose the training and validation images: saved with
+  // every checkpoint, so that a resume with others is refused.
+  std::map<std::string, std::string> data_flags() const {
+    return {{"--train-images", std::to_string(train_images)}, {"--validation", std::to_string(validation)}};
+  }
   float lr = 0.001f, momentum = 0.5f, final_momentum = 0.9f, weight_decay = 1e-4f;
   float sparsity_target = 0.03f, sparsity_cost = 1.0f;
   int classifier_epochs = 100, finetune_epochs = 30;
