@@ -118,7 +118,8 @@ void AutoencoderFitter::save() const {
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"optimizer", optimizer_name(a_.config.optimizer)},
                                {"code_noise", a_.config.code_noise}, {"momentum", a_.config.sgd.momentum},
-                               {"weight_decay", weight_decay()},     {"run", cfg_.run_settings}};
+                               {"weight_decay", weight_decay()},     {"run", cfg_.run_settings},
+                               {"batch", a_.config.batch},           {"cg_line_searches", a_.config.cg.line_searches}};
   save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
 }
 
@@ -148,6 +149,11 @@ void AutoencoderFitter::load() {
     c.same("optimizer", optimizer_name(a_.config.optimizer), "optimizer");  // AutoencoderConfig::optimizer, the samples' --optimizer
     // Noise on the code's input shapes what the code learns (semantic hashing): another is another run.
     c.same("code_noise", a_.config.code_noise, "code noise (the standard deviation added to the code units' input)");
+    // Other batches shuffle and step differently (cg: other line searches too): another run.
+    c.same("batch", a_.config.batch, "batch (AutoencoderConfig::batch; the samples' --batch, with cg --cg-batch)");
+    if (a_.config.optimizer == AeOptimizer::cg)
+      c.same("cg_line_searches", a_.config.cg.line_searches,
+             "line searches per batch (CgOptions::line_searches; the samples' --cg-line-searches)");
     if (a_.config.optimizer != AeOptimizer::cg) {  // cg's line searches choose their own steps
       c.noted("lr", base_lr(), "lr");
       c.noted("lr_decay", cfg_.lr_decay, "lr decay");

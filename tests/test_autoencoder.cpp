@@ -117,12 +117,14 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
   const DataSource tr = image_source(train, io::Pixels::scaled, 1), va = image_source(valid, io::Pixels::scaled, 1);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ae_{}", ::getpid());
   std::vector<std::string> notes;  // the last run's resume notes
-  auto run = [&](int epochs, bool resume, AeOptimizer opt, float lr_scale = 1.0f, float noise = 0.0f) {
+  auto run = [&](int epochs, bool resume, AeOptimizer opt, float lr_scale = 1.0f, float noise = 0.0f,
+                 int64_t batch = 20, int line_searches = 3) {
     Graph g;
     // (cg with noise on the code: every evaluation of a batch must draw the same noise)
-    Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 8, 2}, .batch = 20, .optimizer = opt,
+    Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 8, 2}, .batch = batch, .optimizer = opt,
                                                 .sgd = {.lr = 0.05f * lr_scale, .momentum = 0.9f},
-                                                .adam = {.lr = 0.01f * lr_scale}, .init_std = 0.3f,
+                                                .adam = {.lr = 0.01f * lr_scale},
+                                                .cg = {.line_searches = line_searches}, .init_std = 0.3f,
                                                 .code_noise = opt == AeOptimizer::cg ? 0.3f : noise});
     Executor ex(g, {.threads = 2, .seed = 3});
     AutoencoderFitter fit(a, ex, {.epochs = epochs, .eval_batch = 50, .checkpoint = dir, .resume = resume});
@@ -189,6 +191,19 @@ TEST_CASE("autoencoder/fit: fine-tuning beats the mean image, and a resumed run 
                        doctest::Contains("the checkpoint has optimizer sgd; this run has cg"), Error);
   CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::adam),
                        doctest::Contains("the checkpoint has optimizer sgd; this run has adam"), Error);
+  // Other batches, or with cg other line searches a batch, are another run.
+  CHECK_THROWS_WITH_AS(run(4, true, AeOptimizer::sgd, 1.0f, 0.0f, 30),
+                       doctest::Contains("the checkpoint has batch (AutoencoderConfig::batch; the samples' --batch, "
+                                         "with cg --cg-batch) 20; this run has 30"),
+                       Error);
+  std::filesystem::remove_all(dir);
+  run(2, false, AeOptimizer::cg);
+  CHECK_THROWS_WITH_AS(run(3, true, AeOptimizer::cg, 1.0f, 0.0f, 20, 2),
+                       doctest::Contains("the checkpoint has line searches per batch (CgOptions::line_searches; the "
+                                         "samples' --cg-line-searches) 3; this run has 2"),
+                       Error);
+  run(3, true, AeOptimizer::cg);
+  CHECK(notes.empty());
   std::filesystem::remove_all(dir);
 }
 
