@@ -132,10 +132,12 @@ void JointTrainer::save(const char* phase, int epoch) const {
   save_checkpoint(cfg_.checkpoint / phase, "joint", state(phase), meta.dump());
 }
 
-int JointTrainer::saved_epoch(const char* phase) const {
+int JointTrainer::saved_epoch(const char* phase) const { return saved_phase(phase).epoch; }
+
+JointTrainer::SavedPhase JointTrainer::saved_phase(const char* phase) const {
   // After a phase trained any epoch in this run, the later phases' checkpoints
   // were made from another model: they start afresh.
-  if (!cfg_.resume || trained_ || cfg_.checkpoint.empty() || !checkpoint_exists(cfg_.checkpoint / phase)) return 0;
+  if (!cfg_.resume || trained_ || cfg_.checkpoint.empty() || !checkpoint_exists(cfg_.checkpoint / phase)) return {};
   const auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint / phase, "joint"));
   // Up-down's CD-k phases cut its length into equal parts, and the refit's
   // rate falls to zero over its length: another length replays none of it.
@@ -145,17 +147,26 @@ int JointTrainer::saved_epoch(const char* phase) const {
   const int epoch = meta_epoch(meta, "epoch", where);
   if (length_matters && meta.contains("planned")) {  // (older checkpoints did not record it)
     const int saved_plan = meta_epoch(meta, "planned", where);
-    if (saved_plan != planned(phase)) return 0;
+    if (saved_plan != planned(phase)) return {.other_plan = saved_plan};
     if (epoch > saved_plan)
       throw Error("checkpoint '{}': manifest.json's meta holds epoch {} of a phase planned for {}; expected at most {} "
                   "(a damaged or edited checkpoint)",
                   where, epoch, saved_plan, saved_plan);
   }
-  return epoch;
+  return {.epoch = epoch};
 }
 
 int JointTrainer::load(const char* phase) {
-  if (saved_epoch(phase) == 0) return 0;
+  if (const SavedPhase saved = saved_phase(phase); saved.epoch == 0) {
+    if (saved.other_plan > 0)  // a resume asked for, and a checkpoint there: say why it is not taken
+      notes_.push_back(fmt::format(
+          "joint model, {}: the checkpoint's phase was planned for {} epoch{} and this run's for {}; {}, so the "
+          "phase starts afresh",
+          phase, saved.other_plan, saved.other_plan == 1 ? "" : "s", planned(phase),
+          std::string_view(phase) == "updown" ? "its CD-k schedule cuts the phase into equal parts"
+                                               : "its learning rate falls to zero over the phase"));
+    return 0;
+  }
   const std::filesystem::path dir = cfg_.checkpoint / phase;
   const std::string where = dir.string();
   auto meta = nlohmann::json::parse(checkpoint_meta(dir, "joint"));

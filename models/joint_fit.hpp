@@ -129,6 +129,12 @@ class JointTrainer {
   std::vector<int> chain_lengths(const char* phase) const;  // its CD-k values (up-down: the schedule)
   float phase_lr(const char* phase) const;                   // its starting learning rate
   int load(const char* phase);           // the epochs done
+  // saved_epoch's answer, and the length the phase's checkpoint was planned
+  // for when that length differs from this run's and matters (else 0).
+  struct SavedPhase {
+    int epoch = 0, other_plan = 0;
+  };
+  SavedPhase saved_phase(const char* phase) const;
 
   Dbn& lower_;
   LabelledRbm& top_;

@@ -31,6 +31,7 @@ struct Outcome {
   double test_error = 0;
   uint64_t step = 0;
   float last_lr = 0;  // up-down's learning rate at the end
+  std::vector<std::string> notes;  // the resume's
 };
 
 Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::pair<std::string, int>> stop_after,
@@ -55,6 +56,7 @@ Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::
   o.test_error = jt.error(test, true);
   o.step = ex.step();
   o.last_lr = g.value(jt.updown_model().opt.hyper.front())[0];
+  o.notes = jt.take_resume_notes();
   // Every parameter, and the velocities of the optimizer in use (those of a
   // schedule phase left behind no longer matter).
   std::vector<Tensor> state = g.params();
@@ -88,7 +90,7 @@ TEST_CASE("joint/fit: stopped after any epoch and resumed, training ends bitwise
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("joint/fit: resumed with a longer phase, the phases it changes start afresh") {
+TEST_CASE("joint/fit: resumed with a longer phase, the phases it changes start afresh, and it says so") {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_more_{}", ::getpid());
   std::filesystem::remove_all(dir);
   const Outcome six = train(dir, false, std::nullopt, 0.0f, true, 6);  // six top epochs, unbroken
@@ -108,6 +110,12 @@ TEST_CASE("joint/fit: resumed with a longer phase, the phases it changes start a
   const Outcome resumed_longer = train(dir, true, std::nullopt, 0.0f, true, 5, 6);
   CHECK(resumed_longer.step == longer.step);
   CHECK(resumed_longer.state == longer.state);
+  // ... and the resume says why (the refit after it trains afresh anyway: it
+  // learns from the new up-down).
+  REQUIRE(resumed_longer.notes.size() == 1);
+  CHECK(resumed_longer.notes[0] == "joint model, updown: the checkpoint's phase was planned for 4 epochs and this "
+                                   "run's for 6; its CD-k schedule cuts the phase into equal parts, so the phase "
+                                   "starts afresh");
   std::filesystem::remove_all(dir);
 }
 
