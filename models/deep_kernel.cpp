@@ -136,7 +136,7 @@ void DeepKernelFitter::save() const {
                                {"optimizer", k_.config.cg ? "cg" : "adam"}, {"ard", k_.config.ard},
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"lr", k_.config.adam.lr},   {"hyper_lr", k_.config.hyper_adam.lr},
-                               {"run", cfg_.run_settings}};
+                               {"run", cfg_.run_settings},  {"eval_every", cfg_.eval_every}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
@@ -183,6 +183,12 @@ void DeepKernelFitter::load() {
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
                 k_.config.ard ? "spherical" : "ARD (a length scale per feature)",
                 k_.config.ard ? "ARD (a length scale per feature)" : "spherical");
+  // cg restarts its direction at each evaluation: another interval is another run. Adam's
+  // steps do not depend on it, only the steps the validation looks at.
+  if (k_.config.cg)
+    c.same("eval_every", cfg_.eval_every,
+           "evaluation interval, where cg restarts its direction (DeepKernelFitConfig::eval_every, gp_faces' "
+           "--eval-every)");
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
   cg_ = {cg_step, cg_slope};
   steps_done_ = steps;
@@ -191,6 +197,7 @@ void DeepKernelFitter::load() {
   if (!k_.config.cg) {  // cg's line searches choose their own steps
     c.noted("lr", k_.config.adam.lr, "lr");
     c.noted("hyper_lr", k_.config.hyper_adam.lr, "hyper-parameters' lr");
+    c.noted("eval_every", static_cast<float>(cfg_.eval_every), "evaluation interval (steps)");
   }
   notes_ = c.notes();
   if (std::string n = old_copy_note(cfg_.checkpoint); !n.empty()) notes_.push_back(std::move(n));

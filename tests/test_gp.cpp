@@ -338,15 +338,18 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   const double raw = rmse(GpRegression(x, 60, 8, y).predict(tx, 200), ty);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_dkcg_{}", ::getpid());
   std::filesystem::remove_all(dir);
-  auto run = [&](int steps, bool resume, bool cg = true, bool ard = false) {
+  std::vector<std::string> notes;  // the last run's resume notes
+  auto run = [&](int steps, bool resume, bool cg = true, bool ard = false, int eval_every = 10) {
     Graph g;
     DeepKernel k =
         DeepKernel::make(g, "dk", {.layers = {8, 12, 4}, .points = 60, .ard = ard, .cg = cg, .init_std = 0.5f});
     Executor ex(g, {.threads = 2, .seed = 1});
-    DeepKernelFitter fit(k, ex, {.steps = steps, .eval_every = 10, .eval_batch = 64, .checkpoint = dir, .resume = resume});
+    DeepKernelFitter fit(k, ex,
+                         {.steps = steps, .eval_every = eval_every, .eval_batch = 64, .checkpoint = dir, .resume = resume});
     k.set_hyper(GpRegression(fit.features(x), 60, 4, y).hyper());
     std::vector<DeepKernelEval> evals;
     fit.fit(x, y, {}, {}, [&](const DeepKernelEval& e) { evals.push_back(e); });
+    notes = fit.resume_notes();
     const GpRegression tuned(fit.features(x), 60, 4, y, k.hyper());
     std::vector<float> p;
     for (Tensor t : k.trained()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
@@ -367,6 +370,11 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   CHECK(rparams == params);
   CHECK(rtuned == tuned);
   CHECK_THROWS_WITH_AS(run(60, true, false), doctest::Contains("the checkpoint's optimizer is cg; this run's is adam"), Error);
+  // cg restarts its direction at each evaluation: another interval is another run.
+  CHECK_THROWS_WITH_AS(run(70, true, true, false, 5),
+                       doctest::Contains("evaluation interval, where cg restarts its direction (DeepKernelFitConfig::"
+                                         "eval_every, gp_faces' --eval-every) 10; this run has 5"),
+                       Error);
   // With an ARD kernel: as good, resumed bitwise (its scales included), and
   // a spherical run refuses its checkpoint.
   std::filesystem::remove_all(dir);
@@ -393,5 +401,9 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   std::filesystem::remove_all(dir);
   run(10, false, false, false);
   CHECK_THROWS_WITH_AS(run(20, true, false, true), doctest::Contains("the checkpoint's kernel is spherical"), Error);
+  // Adam's steps do not depend on the interval: another one is said, not refused.
+  run(20, true, false, false, 5);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0] == "resumed with evaluation interval (steps) 5 (the checkpoint's 10)");
   std::filesystem::remove_all(dir);
 }
