@@ -13,7 +13,6 @@
 #include "io/batch.hpp"
 #include "models/checkpoint.hpp"
 #include "models/checkpoint_meta.hpp"
-#include "models/checkpoint_meta.hpp"
 #include "models/evaluate.hpp"
 
 namespace ebm {

@@ -96,7 +96,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   Classifier c = make(what);
   Finetuner ft(c, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                        .checkpoint = o.output + "/" + what, .resume = resume,
-                       .run_settings = {{"--validation", std::to_string(o.validation)}}});
+                       .run_settings = {o.split_flag()}});
   const int resumed = ft.epochs_done();
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   if (resumed > o.finetune_epochs)
@@ -165,7 +165,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
                                    .balanced_batches = o.balanced_batches,
                                    .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,
                                    .checkpoint = o.output + "/joint", .resume = resume,
-                                   .run_settings = {{"--validation", std::to_string(o.validation)}}});
+                                   .run_settings = {o.split_flag()}});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
   if (const int done = jt.saved_epoch("top"); done > 0) top_bar.resumed(std::min(done, o.pretrain_epochs.back()));
   Csv top_csv(o.output + "/pretrain_top.csv", "epoch,seconds,valid_error_pct", jt.saved_epoch("top") > 0);
@@ -320,7 +320,7 @@ int run(const Options& o) {
                          .data_seed = o.data_seed, .output = o.output, .built_on = o.finetune != "none",
                          .sample_up = o.sample_up, .transpose_init = o.transpose_init,
                          .run_settings = {{"--pixels", o.pixels},
-                                          {"--validation", std::to_string(o.validation)},
+                                          o.split_flag(),
                                           {"--sample-up", l > 0 && o.sample_up ? "true" : "false"},
                                           {"--transpose-init", l > 0 && o.transpose_init ? "true" : "false"}}};
     if (pretrain_layer(dbn, l, ex, image_source(d.train, o.pixel_mode(), o.data_seed),

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -62,6 +63,10 @@ struct Options {
     if (pixels == "scaled") return io::Pixels::scaled;
     throw Error("--pixels '{}': expected sampled (binarized per epoch) or scaled (intensities as probabilities)", pixels);
   }
+  // The flag that chooses the training and validation images, saved with
+  // every checkpoint (layers, fine-tuning, the joint model), so that a
+  // resume with another split is refused.
+  std::pair<std::string, std::string> split_flag() const { return {"--validation", std::to_string(validation)}; }
   ClassifierConfig classifier_config() const {
     return {.layers = layers(), .batch = batch,
             .sgd = {.lr = finetune_lr, .momentum = 0.9f, .weight_decay = finetune_weight_decay}, .seed = seed + 100};
