@@ -89,7 +89,7 @@
 #include <random>
 
 #include "autodiff/grad.hpp"
-#include "bench/gemm_floor.hpp"
+#include "bench/step_rounds.hpp"
 #include "bench/mnist.hpp"
 #include "io/batch.hpp"
 #include "io/idx.hpp"

@@ -54,7 +54,7 @@
 
 #include <cmath>
 
-#include "bench/gemm_floor.hpp"
+#include "bench/step_rounds.hpp"
 #include "bench/mnist.hpp"
 #include "io/batch.hpp"
 #include "autodiff/grad.hpp"

@@ -12,7 +12,7 @@
 
 #include <vector>
 
-#include "bench/gemm_floor.hpp"
+#include "bench/step_rounds.hpp"
 #include "models/joint.hpp"
 
 int main(int argc, char** argv) {
