@@ -60,6 +60,13 @@ void Optimizer::set_momentum(float m) {
   for (Tensor h : hyper) h.graph->value(h)[1] = m;
 }
 
+void Optimizer::set_weight_decay(float wd) {
+  if (hyper.empty())
+    throw Error("optimizer: set_weight_decay() of an empty Optimizer; expected one made by sgd() or adam()");
+  check_hyper("optimizer", "weight decay", wd, 0.0f);
+  for (Tensor h : hyper) h.graph->value(h)[decay_slot] = wd;
+}
+
 float Optimizer::lr() const {
   if (hyper.empty()) throw Error("optimizer: lr() of an empty Optimizer; expected one made by sgd() or adam()");
   return hyper.front().graph->value(hyper.front())[0];

@@ -36,6 +36,7 @@ struct Optimizer {
   float lr() const;
   void set_momentum(float m);  // sgd: momentum; adam: beta1
   float momentum() const;
+  void set_weight_decay(float wd);
   float weight_decay() const;
   size_t decay_slot = 2;  // where a hyper-parameter row holds the weight decay (adam: 4)
 };
@@ -47,7 +48,7 @@ void check_hyper(std::string_view who, std::string_view what, float v, float lo,
                  float hi = std::numeric_limits<float>::infinity());
 
 // vel = momentum vel - lr (g + wd w);  w += vel.  lr >= 0, 0 <= momentum < 1,
-// weight_decay >= 0 (an ebm::Error otherwise; set_lr and set_momentum too).
+// weight_decay >= 0 (an ebm::Error otherwise; set_lr, set_momentum and set_weight_decay too).
 Optimizer sgd(std::span<const Tensor> params, std::span<const Tensor> grads, SgdOptions o = {});
 // lr >= 0, 0 <= beta1, beta2 < 1, eps > 0, weight_decay >= 0.
 Optimizer adam(std::span<const Tensor> params, std::span<const Tensor> grads, AdamOptions o = {});

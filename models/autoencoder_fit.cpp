@@ -58,8 +58,7 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   const bool adam = a_.config.optimizer == AeOptimizer::adam;
   if (a_.config.optimizer == AeOptimizer::cg) return;  // no update nodes; cg's settings are read per batch
   a_.opt.set_momentum(adam ? a_.config.adam.beta1 : a_.config.sgd.momentum);
-  for (Tensor h : a_.opt.hyper)  // the rows' layout: autodiff/optim.cpp
-    g.value(h)[adam ? 4 : 2] = adam ? a_.config.adam.weight_decay : a_.config.sgd.weight_decay;
+  a_.opt.set_weight_decay(adam ? a_.config.adam.weight_decay : a_.config.sgd.weight_decay);
 }
 
 float AutoencoderFitter::base_lr() const {

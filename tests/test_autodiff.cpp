@@ -248,6 +248,14 @@ TEST_CASE("autodiff: optimizers refuse hyper-parameters out of range, naming the
   CHECK_THROWS_WITH_AS(opt.set_lr(std::numeric_limits<float>::infinity()), doctest::Contains("learning rate = inf"), Error);
   CHECK_THROWS_WITH_AS(opt.set_momentum(-0.5f), doctest::Contains("momentum = -0.5"), Error);
   CHECK(opt.lr() == 0.1f);  // a refused value changes nothing
+  CHECK_THROWS_WITH_AS(opt.set_weight_decay(-1.0f), doctest::Contains("weight decay = -1"), Error);
+  opt.set_weight_decay(0.01f);
+  CHECK(opt.weight_decay() == 0.01f);
+  Optimizer ad = adam(ws, gs, {.weight_decay = 0.02f});  // its rows hold the decay elsewhere
+  CHECK(ad.weight_decay() == 0.02f);
+  ad.set_weight_decay(0.03f);
+  CHECK(ad.weight_decay() == 0.03f);
+  CHECK(ad.momentum() == 0.9f);  // beta1, untouched
   CHECK_THROWS_WITH_AS(Executor(g, {.threads = -1}), doctest::Contains("threads = -1"), Error);
   CHECK_THROWS_WITH_AS(Executor(g, {.threads = 100000}), doctest::Contains("threads = 100000; expected 0 (every core) to"),
                        Error);
