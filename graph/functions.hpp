@@ -112,6 +112,8 @@ inline Tensor categorical(Tensor p) { return apply(Categorical{}, {p}); }
 // per row: round(trials) draws from the row's probabilities, counted
 // (trials is [rows, 1]; ops/op.hpp documents the generator)
 inline Tensor multinomial(Tensor p, Tensor trials) { return apply(Multinomial{}, {p, trials}); }
+// per element: a count drawn from Poisson(rate)
+inline Tensor poisson(Tensor rate) { return apply(Poisson{}, {rate}); }
 inline Tensor gaussian(Tensor mean, float stddev = 1.0f) {
   if (!(stddev >= 0.0f) || !std::isfinite(stddev))
     throw Error("gaussian: stddev = {}; expected a finite value of at least 0", stddev);

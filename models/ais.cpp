@@ -187,6 +187,10 @@ AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisC
 }
 
 AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, int64_t words, const AisConfig& cfg) {
+  if (rbm.config.visible_unit == Unit::poisson)
+    throw Error("ais '{}': poisson visible units (the constrained Poisson model) belong to no joint distribution, so "
+                "there is no log Z to estimate; count units (the replicated softmax) have one per length",
+                rbm.name);
   if (rbm.config.visible_unit != Unit::count || rbm.config.hidden_unit != Unit::binary)
     throw Error("ais '{}': a number of words is for count visible units with binary hidden units; these are {} and {}",
                 rbm.name, to_string(rbm.config.visible_unit), to_string(rbm.config.hidden_unit));

@@ -16,8 +16,9 @@ Autoencoder Autoencoder::make(Graph& g, std::string name, const AutoencoderConfi
                 cfg.layers.size());
   for (int64_t n : cfg.layers)
     if (n <= 0) throw Error("autoencoder '{}': a layer of {} units; expected positive sizes", name, n);
-  if (cfg.data_unit != Unit::binary && cfg.data_unit != Unit::gaussian && cfg.data_unit != Unit::count)
-    throw Error("autoencoder '{}': data units '{}'; expected binary, gaussian or count", name, to_string(cfg.data_unit));
+  if (cfg.data_unit != Unit::binary && cfg.data_unit != Unit::gaussian && !counts_words(cfg.data_unit))
+    throw Error("autoencoder '{}': data units '{}'; expected binary, gaussian, count or poisson", name,
+                to_string(cfg.data_unit));
   if (cfg.batch <= 0) throw Error("autoencoder '{}': batch {}; expected a positive size", name, cfg.batch);
   if (!(cfg.code_noise >= 0.0f) || !std::isfinite(cfg.code_noise))
     throw Error("autoencoder '{}': code noise {}; expected a standard deviation of 0 or more", name, cfg.code_noise);
@@ -34,8 +35,8 @@ Autoencoder Autoencoder::make(Graph& g, std::string name, const AutoencoderConfi
   a.x = g.input(name + ".x", {cfg.batch, s.front()});
   const Tensor out = a.decode_output(a.encode(a.x, cfg.code_noise));
   a.loss = cfg.data_unit == Unit::binary  ? bce_logits(out, a.x)
-           : cfg.data_unit == Unit::count ? softmax_xent(out, a.x)
-                                          : squared_error(out, a.x);
+           : counts_words(cfg.data_unit) ? softmax_xent(out, a.x)
+                                         : squared_error(out, a.x);
   const auto params = a.params();
   a.grads = grad(a.loss, params);
   if (cfg.optimizer == AeOptimizer::cg) {
@@ -109,13 +110,13 @@ Tensor Autoencoder::decode_output(Tensor code) const {
 
 Tensor Autoencoder::decode(Tensor code) const {
   const Tensor out = decode_output(code);
-  if (config.data_unit == Unit::count) return softmax(out);
+  if (counts_words(config.data_unit)) return softmax(out);
   return config.data_unit == Unit::binary ? sigmoid(out) : out;
 }
 
 Tensor Autoencoder::reconstruct(Tensor input) const {
   const Tensor r = decode(encode(input));
-  return config.data_unit == Unit::count ? r * sum(input, 1) : r;
+  return counts_words(config.data_unit) ? r * sum(input, 1) : r;
 }
 
 std::vector<Tensor> Autoencoder::params() const {

@@ -13,7 +13,9 @@
 //            output is softmax(.), the words' probabilities (loss: the
 //            document's cross-entropy -sum_i v_i log p_i, in nats), and the
 //            first layer's input is v We_0 + D be_0 (D = sum_i v_i), as in
-//            the replicated-softmax RBM it starts from
+//            the replicated-softmax RBM it starts from; poisson data (words
+//            too, from a constrained Poisson RBM) the same, but for the
+//            first layer's input, v We_0 + be_0
 //
 // Wd_l is stored [layers[l], layers[l + 1]], as We_l and the RBM's W are;
 // init_from() copies RBM l's W into both and its b and c into be_l and bd_l,
@@ -41,7 +43,7 @@ std::string_view optimizer_name(AeOptimizer o);  // "sgd", "adam", "cg"
 
 struct AutoencoderConfig {
   std::vector<int64_t> layers{784, 1000, 500, 250, 30};  // input, hidden layers, code
-  Unit data_unit = Unit::binary;  // binary (data in [0, 1]), gaussian (real-valued) or count (words)
+  Unit data_unit = Unit::binary;  // binary (data in [0, 1]), gaussian (real-valued), count or poisson (words)
   bool linear_code = true;
   int64_t batch = 100;
   AeOptimizer optimizer = AeOptimizer::sgd;
@@ -80,7 +82,7 @@ struct Autoencoder {
   int depth() const { return static_cast<int>(we.size()); }
   Tensor encode(Tensor input) const { return encode(input, 0.0f); }
   Tensor decode(Tensor code) const;  // the reconstruction (probabilities, or values)
-  // decode(encode(input)); for count data the expected counts D p.
+  // decode(encode(input)); for count and poisson data the expected counts D p.
   Tensor reconstruct(Tensor input) const;
   std::vector<Tensor> params() const;
 

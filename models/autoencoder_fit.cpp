@@ -25,7 +25,7 @@ namespace {
 template <class RowOf>
 void check_data_range(Unit unit, std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
                       RowOf row_of) {
-  if (unit != Unit::binary && unit != Unit::count) return;
+  if (unit != Unit::binary && !counts_words(unit)) return;
   const float hi = unit == Unit::binary ? 1.0f : std::numeric_limits<float>::infinity();
   const auto d = static_cast<size_t>(dim);
   for (size_t k = 0; k < x.size(); ++k)

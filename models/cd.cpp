@@ -67,10 +67,10 @@ CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
     throw Error("make_cd_trainer: an empty Rbm (default-made); expected one that Rbm::make built");
   const std::string who = fmt::format("cd trainer for '{}'", rbm.name);
   check_cd_config(who, cfg);
-  if (cfg.method == CdMethod::pcd && rbm.config.visible_unit == Unit::count)
-    throw Error("{}: persistent chains of count units are not supported (each chain would need its own document "
+  if (cfg.method == CdMethod::pcd && counts_words(rbm.config.visible_unit))
+    throw Error("{}: persistent chains of {} units are not supported (each chain would need its own document "
                 "length); use cd1 or cdK",
-                who);
+                who, to_string(rbm.config.visible_unit));
   Graph& g = *rbm.graph;
   CdTrainer t;
   t.config = cfg;

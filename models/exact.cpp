@@ -115,6 +115,10 @@ double exact_log_z(const Rbm& r) {
   if (vu == Unit::count)
     throw Error("exact_log_z '{}': count visible units are conditional on the number of words; call "
                 "exact_log_z(rbm, words)", r.name);
+  if (vu == Unit::poisson)
+    throw Error("exact_log_z '{}': poisson visible units (the constrained Poisson model) belong to no joint "
+                "distribution, so there is no log Z; count units (the replicated softmax) have one per length",
+                r.name);
   const bool by_hidden = hidden_ok && (!visible_ok || nh <= nv);
   if (!(by_hidden ? hidden_ok : visible_ok))
     throw Error("exact_log_z '{}': no exact form for {} visible and {} hidden units", r.name, to_string(vu),
@@ -171,7 +175,9 @@ std::vector<double> free_energy_exact(const Rbm& r, std::span<const float> vis) 
       case Unit::binary: e -= binary_other(x, {}); break;
       case Unit::gaussian: e -= gaussian_hidden_other(x, {}); break;
       case Unit::softmax: e -= softmax_hidden_other(x, {}); break;
-      case Unit::count: throw Error("free_energy_exact '{}': count hidden units do not exist", r.name);
+      case Unit::count:
+      case Unit::poisson:
+        throw Error("free_energy_exact '{}': {} hidden units do not exist", r.name, to_string(r.config.hidden_unit));
       case Unit::rectified:
         for (double xi : x) e -= 0.5 * std::max(xi, 0.0) * std::max(xi, 0.0);
         break;

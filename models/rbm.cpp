@@ -21,9 +21,9 @@ void check_finite_params(const Rbm& r, std::string_view what) {
 Rbm Rbm::make(Graph& g, std::string name, RbmConfig cfg) {
   if (cfg.visible <= 0 || cfg.hidden <= 0)
     throw Error("rbm '{}': {} visible and {} hidden units; expected positive sizes", name, cfg.visible, cfg.hidden);
-  if (cfg.hidden_unit == Unit::count)
-    throw Error("rbm '{}': count units are for the visible layer (a document's words); the hidden layer's cannot be",
-                name);
+  if (counts_words(cfg.hidden_unit))
+    throw Error("rbm '{}': {} units are for the visible layer (a document's words); the hidden layer's cannot be",
+                name, to_string(cfg.hidden_unit));
   if (cfg.hidden_unit == Unit::softmax && cfg.hidden < 2)
     throw Error("rbm '{}': a softmax hidden layer needs at least 2 units", name);
   Rbm r{&g, name, cfg, {}, {}, {}};
@@ -42,7 +42,7 @@ void Rbm::init_visible_bias(std::span<const float> data_mean) {
       throw Error("rbm '{}': init_visible_bias got mean {} for visible unit {}; expected finite means", name,
                   data_mean[i], i);
   auto cv = graph->value(c);
-  if (config.visible_unit == Unit::count) {
+  if (counts_words(config.visible_unit)) {
     double total = 0;
     for (float m : data_mean) total += std::max(0.0f, m);
     if (!(total > 0)) throw Error("rbm '{}': init_visible_bias got no words in the data's mean", name);
@@ -62,7 +62,7 @@ Tensor Rbm::hidden_input(Tensor v) const {
 }
 Tensor Rbm::visible_input(Tensor h) const { return affine(h, w, c, true); }
 
-Tensor Rbm::trials(Tensor v) const { return config.visible_unit == Unit::count ? sum(v, 1) : Tensor{}; }
+Tensor Rbm::trials(Tensor v) const { return counts_words(config.visible_unit) ? sum(v, 1) : Tensor{}; }
 
 Tensor Rbm::p_h(Tensor v) const {
   if (config.hidden_unit == Unit::binary && config.visible_unit != Unit::count)

@@ -15,7 +15,9 @@
 // W is [visible, hidden], b is [1, hidden], c is [1, visible]. With count
 // visible units (a replicated softmax, models/units.hpp) the hidden input
 // is v W + D b, D = sum_i v_i, and E and F have -D b.h in place of -b.h;
-// the visible conditional then needs each row's D, `trials` below.
+// the visible conditional then needs each row's D, `trials` below. Poisson
+// visible units (the constrained Poisson model) need D too, but their hidden
+// input is v W + b.
 
 #include <span>
 #include <string>
@@ -47,13 +49,14 @@ struct Rbm {
 
   // c_i = log(p_i / (1 - p_i)) from the training data's mean p_i (clipped
   // to [1e-3, 1 - 1e-3]), the guide's start for binary visible units; for
-  // count units c_i = log of word i's share of all words (at least 1e-6).
+  // count and poisson units c_i = log of word i's share of all words (at
+  // least 1e-6).
   void init_visible_bias(std::span<const float> data_mean);
 
   Tensor hidden_input(Tensor v) const;   // v W + b  (v W + D b for count units)
   Tensor visible_input(Tensor h) const;  // h W' + c
-  // Each row's number of words D = sum_i v_i, [rows, 1], for count visible
-  // units; an invalid tensor for the others, which need none.
+  // Each row's number of words D = sum_i v_i, [rows, 1], for count and
+  // poisson visible units; an invalid tensor for the others, which need none.
   Tensor trials(Tensor v) const;
   Tensor p_h(Tensor v) const;            // E[h | v]
   Tensor p_v(Tensor h, Tensor trials = {}) const;  // E[v | h]

@@ -11,25 +11,26 @@ std::string_view to_string(Unit u) {
     case Unit::softmax: return "softmax";
     case Unit::rectified: return "rectified";
     case Unit::count: return "count";
+    case Unit::poisson: return "poisson";
   }
   return "?";
 }
 
 Unit parse_unit(std::string_view s) {
-  for (Unit u : {Unit::binary, Unit::gaussian, Unit::softmax, Unit::rectified, Unit::count})
+  for (Unit u : {Unit::binary, Unit::gaussian, Unit::softmax, Unit::rectified, Unit::count, Unit::poisson})
     if (s == to_string(u)) return u;
-  throw Error("unknown unit type '{}'; expected binary, gaussian, softmax, rectified or count", s);
+  throw Error("unknown unit type '{}'; expected binary, gaussian, softmax, rectified, count or poisson", s);
 }
 
 namespace {
-void need_trials(Tensor x, Tensor trials, std::string_view what) {
+void need_trials(Unit u, Tensor x, Tensor trials, std::string_view what) {
   if (!trials.valid())
-    throw Error("{} of count units from '{}': no number of words given; count units need each row's D (a DBN's "
-                "down pass and p_v(h) without trials have none: give them the documents' lengths)",
-                what, x.graph->label(x.id));
+    throw Error("{} of {} units from '{}': no number of words given; {} units need each row's D (a DBN's down pass "
+                "and p_v(h) without trials have none: give them the documents' lengths)",
+                what, to_string(u), x.graph->label(x.id), to_string(u));
   if (trials.shape() != Shape{x.shape().rows, 1})
-    throw Error("{} of count units from '{}': trials of shape {}; expected [{}, 1]", what, x.graph->label(x.id), trials.shape(),
-                x.shape().rows);
+    throw Error("{} of {} units from '{}': trials of shape {}; expected [{}, 1]", what, to_string(u),
+                x.graph->label(x.id), trials.shape(), x.shape().rows);
 }
 }  // namespace
 
@@ -39,14 +40,16 @@ Tensor unit_mean(Unit u, Tensor x, Tensor trials) {
     case Unit::gaussian: return x;
     case Unit::softmax: return softmax(x);
     case Unit::rectified: return relu(x);
-    case Unit::count: need_trials(x, trials, "the mean"); return softmax(x) * trials;
+    case Unit::count:
+    case Unit::poisson: need_trials(u, x, trials, "the mean"); return softmax(x) * trials;
   }
   throw Error("unit_mean: bad unit type");
 }
 
 Tensor unit_sample(Unit u, Tensor x, Tensor trials) {
   switch (u) {
-    case Unit::count: need_trials(x, trials, "a sample"); return multinomial(softmax(x), trials);
+    case Unit::count: need_trials(u, x, trials, "a sample"); return multinomial(softmax(x), trials);
+    case Unit::poisson: need_trials(u, x, trials, "a sample"); return poisson(softmax(x) * trials);
     case Unit::binary: return sigmoid_bernoulli(x);
     case Unit::gaussian: return gaussian(x, 1.0f);
     case Unit::softmax: return categorical(softmax(x));
@@ -66,7 +69,9 @@ Tensor hidden_free_energy(Unit u, Tensor x) {
     case Unit::softmax:  // -log sum_k exp(x_k): every entry of x - log_softmax(x) equals it
       return -mean(x - log_softmax(x), 1);
     case Unit::rectified: return sum(square(relu(x)), 1) * -0.5f;
-    case Unit::count: throw Error("count units are visible only: they have no hidden free-energy term");
+    case Unit::count:
+    case Unit::poisson:
+      throw Error("{} units are visible only: they have no hidden free-energy term", to_string(u));
   }
   throw Error("hidden_free_energy: bad unit type");
 }
@@ -75,7 +80,8 @@ Tensor visible_energy(Unit u, Tensor v, Tensor c) {
   switch (u) {
     case Unit::binary:
     case Unit::softmax:
-    case Unit::count: return -matmul(v, c, {.tb = true});  // v c' as a GEMM: its gradient c' is one too
+    case Unit::count:
+    case Unit::poisson: return -matmul(v, c, {.tb = true});  // v c' as a GEMM: its gradient c' is one too
     case Unit::gaussian:
     case Unit::rectified: return sum(square(v - c), 1) * 0.5f;
   }

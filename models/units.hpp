@@ -8,6 +8,7 @@
 //   softmax    softmax(x) (row)  one-hot draw (one group/row)  -log sum_k exp(x_k)
 //   rectified  max(0, x)         max(0, x + N(0, sigmoid(x)))  -max(0, x)^2 / 2
 //   count      D softmax(x)      D draws from softmax(x)       (visible only)
+//   poisson    D softmax(x)      Poisson(D softmax(x)) each    (visible only)
 //
 // f is -log of the integral (or sum) of exp(x u) over the unit's states, so
 // F(v) = E_visible(v) + sum_j f(x_j) and E[h|v] = -df/dx. For rectified units
@@ -24,6 +25,17 @@
 // conditional draws D words, so the mean and the sampler take D as
 // `trials` ([rows, 1]). The energy is that of one ordering of the words;
 // the probability of the counts adds log(D! / prod_i v_i!).
+//
+// Poisson units are the constrained Poisson model of Salakhutdinov & Hinton
+// (semantic hashing, 2009), the first layer of their document models: word
+// i's count is drawn from Poisson(D softmax_i(x)), each word on its own, so
+// the rates sum to the document's length D (the mean and the sampler take D
+// as `trials`, as for count units), but the hidden input is v W + b, not
+// scaled by D. The counts of a draw sum to D only on average, so these
+// conditionals belong to no joint distribution: there is no log Z to compute
+// (exact or by AIS). The free energy is the Poisson RBM's, -c.v - sum_j
+// f(x_j), without its sum of log v_i!, which no parameter touches; CD's
+// gradient of it is the paper's update.
 
 #include <string>
 #include <string_view>
@@ -32,17 +44,21 @@
 
 namespace ebm {
 
-enum class Unit { binary, gaussian, softmax, rectified, count };
+enum class Unit { binary, gaussian, softmax, rectified, count, poisson };
 
 std::string_view to_string(Unit u);
-// Parses "binary", "gaussian", "softmax", "rectified" or "count"; an ebm::Error lists them otherwise.
+// Parses "binary", "gaussian", "softmax", "rectified", "count" or "poisson"; an ebm::Error lists them otherwise.
 Unit parse_unit(std::string_view s);
 
-// `trials` (the row's number of draws, [rows, 1]) is for count units only,
-// which need it; the others ignore it.
+// Units over a document's word counts (count and poisson): visible only, and
+// their mean and sampler need each row's number of words.
+constexpr bool counts_words(Unit u) { return u == Unit::count || u == Unit::poisson; }
+
+// `trials` (the row's number of draws or words, [rows, 1]) is for count and
+// poisson units only, which need it; the others ignore it.
 Tensor unit_mean(Unit u, Tensor x, Tensor trials = {});
 Tensor unit_sample(Unit u, Tensor x, Tensor trials = {});
-// sum over the row of f(x_j): [B, n] -> [B, 1] (not for count units)
+// sum over the row of f(x_j): [B, n] -> [B, 1] (not for count or poisson units)
 Tensor hidden_free_energy(Unit u, Tensor x);
 // E_visible(v) per row: [B, n] -> [B, 1]
 Tensor visible_energy(Unit u, Tensor v, Tensor c);

@@ -5,6 +5,7 @@
 // xsimd::batch<float>.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -300,6 +301,64 @@ void Multinomial::forward(const Kernel& k) const {
       y[std::min<int64_t>(j, c - 1)] += 1.0f;  // rounding: a u at the total picks the last
     }
   }
+}
+
+namespace {
+constexpr float kMostPoissonRate = 4194304.0f;  // 2^22: a draw stays far below 2^24, where float counts stop being exact
+
+// log k! : summed below 32, by Stirling's series (error under 1e-12) above.
+double log_factorial(double k) {
+  static const auto small = [] {
+    std::array<double, 32> t{};
+    for (size_t i = 1; i < t.size(); ++i) t[i] = t[i - 1] + std::log(static_cast<double>(i));
+    return t;
+  }();
+  if (k < 32) return small[static_cast<size_t>(k)];
+  const double x = k + 1, r = 1 / (x * x);
+  return (x - 0.5) * std::log(x) - x + 0.5 * std::log(2 * std::numbers::pi) + (1.0 / 12 - r * (1.0 / 360 - r / 1260)) / x;
+}
+
+// One draw from Poisson(rate), rate in [0, 2^22], its uniforms on counters 0, 1, ... of `key`.
+double poisson_draw(RngKey key, double rate) {
+  uint32_t next = 0;
+  auto uniform = [&] { return static_cast<double>(uniform01(key, next++)); };
+  if (rate < 10) {  // inversion: the first k whose cumulative probability exceeds u
+    const double u = uniform();
+    double term = std::exp(-rate), cdf = term;
+    int k = 0;
+    for (; u >= cdf && k < 200; cdf += term) term *= rate / ++k;  // 200: past where the float sum stops growing
+    return k;
+  }
+  // Transformed rejection with squeeze: k = floor((2a / us + b) u + rate + 0.43) for u uniform on
+  // [-1/2, 1/2), us = 1/2 - |u|, accepted outright in the box where the hat is known to lie under
+  // the density (us >= 0.07, v <= v_r), and otherwise by comparing v times the hat with the pmf.
+  const double root = std::sqrt(rate), log_rate = std::log(rate);
+  const double b = 0.931 + 2.53 * root, a = -0.059 + 0.02483 * b;
+  const double inv_alpha = 1.1239 + 1.1328 / (b - 3.4), v_r = 0.9277 - 3.6224 / (b - 2);
+  for (;;) {
+    const double u = uniform() - 0.5, v = uniform(), us = 0.5 - std::abs(u);
+    const double k = std::floor((2 * a / us + b) * u + rate + 0.43);
+    if (us >= 0.07 && v <= v_r) return k;
+    if (k < 0 || (us < 0.013 && v > us)) continue;
+    if (std::log(v * inv_alpha / (a / (us * us) + b)) <= k * log_rate - rate - log_factorial(k)) return k;
+  }
+}
+}  // namespace
+
+void Poisson::forward(const Kernel& k) const {
+  const int64_t c = k.out_shape.cols;
+  for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) {
+    for (int64_t i = r * c + c0; i < r * c + c1; ++i) {
+      const float rate = k.in[0][i];
+      if (!(rate >= 0.0f && rate <= kMostPoissonRate))
+        throw Error("poisson: element ({}, {}) has rate {}; expected a finite rate from 0 to 2^22 (a NaN or inf: has "
+                    "the model diverged?)",
+                    r, i - r * c, rate);
+      const auto e = static_cast<uint32_t>(i);
+      const RngKey key{random_bits<uint32_t>(k.rng, 2 * e), random_bits<uint32_t>(k.rng, 2 * e + 1)};
+      k.out[i] = rate == 0.0f ? 0.0f : static_cast<float>(poisson_draw(key, rate));
+    }
+  });
 }
 
 void Gaussian::forward(const Kernel& k) const {

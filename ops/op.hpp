@@ -291,6 +291,17 @@ struct Multinomial {
   Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;
 };
+// y[i] ~ Poisson(rate[i]), one draw per element (a count, as a float).
+// Element i draws with its own key {bits(2i), bits(2i + 1)} of the op's key,
+// counter = the uniform's index: by inversion of the cumulative probability
+// for rates under 10, by Hormann's transformed rejection with squeeze (PTRS,
+// 1993) at 10 and above. A rate of 0 draws 0; a negative, NaN or infinite
+// rate, or one over 2^22 (float counts are exact to 2^24 only), is an
+// ebm::Error naming the element.
+struct Poisson {
+  static constexpr OpTraits traits{"poisson", 1, OpKind::elementwise, false, true};
+  void forward(const Kernel& k) const;
+};
 struct Gaussian {  // y = mean + stddev * N(0,1)  (Box-Muller on two counter draws)
   static constexpr OpTraits traits{"gaussian", 1, OpKind::elementwise, false, true};
   float stddev = 1.0f;
@@ -579,7 +590,7 @@ struct Group {  // joins several targets into one; computes nothing
 using OpVariant =
     std::variant<Input, Param, Constant, Scale, Sigmoid, Tanh, Relu, Softplus, Exp, Log, Abs, Sign, Square,
                  StopGradient, BroadcastTo, SigmoidGrad, TanhGrad, SoftplusGrad, ReluGrad, Add, Sub, Mul, Div,
-                 Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Gaussian, MatMul, MatMulSum, Affine,
+                 Bernoulli, SigmoidBernoulli, Categorical, Multinomial, Poisson, Gaussian, MatMul, MatMulSum, Affine,
                  AffineSigmoid, Transpose, Sum, Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SoftmaxXentGrad,
                  SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs,
                  MaxPoolProbsGrad, MaxPoolGrad, MaxPoolSample, MaxPoolSampleGiven, PoolSum, PoolSpread, Slice, Pad,

@@ -2,8 +2,9 @@
 // with a deep autoencoder (Hinton & Salakhutdinov 2006, Science, Fig. 4).
 // Each story is a bag of its 2000 most frequent words (io/reuters.hpp);
 // the first RBM has count visible units (a replicated softmax,
-// models/units.hpp), the top one linear hidden units, so the stack maps a
-// story to a real-valued code:
+// models/units.hpp; --word-units poisson gives it the constrained Poisson
+// units of the hashing papers instead), the top one linear hidden units, so
+// the stack maps a story to a real-valued code:
 //
 //   counts --RBM0--> 500 --RBM1--> 250 --RBM2--> 125 --RBM3--> 10 (linear)    greedy, CD-1
 //
@@ -63,12 +64,18 @@ struct HashOptions {
   bool map = false;  // also the 2-D map (--map; the paper preset's default)
   int64_t ais_stories = 0;  // test stories whose log-probability the first RBM gets, by AIS (0: none)
   double ais_scale = 0.1;   // of AIS's 14,500 temperatures
+  Unit words = Unit::count;  // the first RBM's visible units: count or poisson (--word-units)
 };
 
 void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOptions& hash) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "paper" && unset("--map")) hash.map = true;
-  if (o.preset == "paper" && unset("--ais-stories")) hash.ais_stories = 50;
+  if (hash.words == Unit::poisson && hash.ais_stories > 0)
+    throw Error("--ais-stories {}: AIS estimates a log Z, and the constrained Poisson model (--word-units poisson) "
+                "has none, its conditionals belonging to no joint distribution; expected --ais-stories 0 with it, "
+                "or --word-units count",
+                hash.ais_stories);
+  if (o.preset == "paper" && unset("--ais-stories") && hash.words == Unit::count) hash.ais_stories = 50;
   if (hash.ais_stories == 0 && app.count("--ais-scale") > 0)
     throw Error("--ais-scale: it sets the AIS of --ais-stories, which is 0 here");
   if (hash.ais_stories > 0 && o.hidden.size() < 2)
@@ -88,8 +95,8 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the hashing stack has other "
                 "layers: give one value for every stack, or --hash-bits 0", o.pretrain_epochs.size());
   if (o.method.starts_with("pcd"))
-    throw Error("--method {}: persistent chains are not supported for count units (the first RBM's); expected cd1 or "
-                "cdK", o.method);
+    throw Error("--method {}: persistent chains are not supported for {} units (the first RBM's); expected cd1 or "
+                "cdK", o.method, to_string(hash.words));
   if (o.preset == "quick") {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {10};
     if (unset("--finetune-epochs")) o.finetune_epochs = 10;
@@ -100,7 +107,7 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
-  check_autoencoder_options(app, o, vocabulary, Unit::count);
+  check_autoencoder_options(app, o, vocabulary, hash.words);
 }
 
 // A stack beside the retrieval one (the hashing stack, the map's), under
@@ -116,7 +123,7 @@ Autoencoder train_side_stack(Graph& g, Executor& ex, const AeOptions& o, const A
   make_output_dir(s.output);
   std::vector<int64_t> layers{t.train.dim};
   layers.insert(layers.end(), s.hidden.begin(), s.hidden.end());
-  Dbn dbn = Dbn::make(g, name + "_dbn", {.layers = layers, .seed = o.seed + seed_offset, .visible_unit = Unit::count,
+  Dbn dbn = Dbn::make(g, name + "_dbn", {.layers = layers, .seed = o.seed + seed_offset, .visible_unit = t.data_unit,
                                          .top_hidden_unit = top});
   const bool resume = pretrain_stack(dbn, ex, s, t, sum, name);
   AeTask tuned = t;  // the fine-tuning's flags: the data's, and the noise that shapes the code
@@ -205,11 +212,12 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   AeTask t;
   t.program = "docs_reuters";
   t.data_name = "stories";
-  t.run_settings = {{"--vocabulary", std::to_string(vocabulary)}, {"--validation", std::to_string(validation)}};
+  t.run_settings = {{"--vocabulary", std::to_string(vocabulary)}, {"--validation", std::to_string(validation)},
+                    {"--word-units", std::string(to_string(hash.words))}};
   t.train = doc_source(fit_set);
   t.valid = doc_source(valid_set);
   t.test = doc_source(corpus.test);
-  t.data_unit = Unit::count;
+  t.data_unit = hash.words;
   t.data_means = source_means(t.train, t.train.count, 500);
   t.data_lr = 0.001f;
   t.finetune_lr_sgd = 1e-4f;
@@ -235,7 +243,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   std::vector<Method> methods;
 
   Graph g;
-  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::count,
+  Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = t.data_unit,
                                  .top_hidden_unit = Unit::gaussian});
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
                   .profile_events = static_cast<size_t>(o.profile_events)});
@@ -377,10 +385,16 @@ int main(int argc, char** argv) {
       ->check(samples::kNonNegative);
   app.add_option("--ais-scale", hash.ais_scale, "AIS's temperatures as a share of the paper's 14,500")
       ->capture_default_str()->check(samples::kAisScale);
+  std::string word_units = "count";
+  app.add_option("--word-units", word_units,
+                 "the first RBM's visible units: count (a replicated softmax) or poisson (the constrained Poisson "
+                 "model of the semantic hashing paper)")
+      ->capture_default_str()->check(CLI::IsMember({"count", "poisson"}));
   app.add_option("--hash-noise", hash.noise,
                  "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
       ->capture_default_str()->check(samples::kNonNegative);
   return run_main(app, argc, argv, "docs_reuters", [&] {
+    hash.words = parse_unit(word_units);
     apply_preset(app, o, vocabulary, hash);
     return samples::on_threads(o.threads, [&] { return run(o, vocabulary, validation, hash); });
   });

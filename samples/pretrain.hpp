@@ -130,7 +130,7 @@ struct LayerPlan {
 inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& images, const DataSource& valid_images,
                            std::span<const float> data_means, const LayerPlan& p, bool resume, Summary& sum) {
   Rbm& r = dbn.rbms[static_cast<size_t>(l)];
-  const bool bias_from_means = r.config.visible_unit == Unit::binary || r.config.visible_unit == Unit::count;
+  const bool bias_from_means = r.config.visible_unit == Unit::binary || counts_words(r.config.visible_unit);
   if (l == 0 && bias_from_means && !data_means.empty()) r.init_visible_bias(data_means);
   CdTrainer t = make_cd_trainer(r, p.cd);
   RbmFitter fit(t, ex, {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,

@@ -5,7 +5,9 @@
 # hashing stack's binary codes and their shortlists re-ranked by tf-idf, it
 # looks them up by address and draws the 2-D map, it writes its metrics
 # and curves, and a resumed run adds the epochs asked for, each once,
-# leaving the earlier rows untouched.
+# leaving the earlier rows untouched; with constrained Poisson units in the
+# first RBM it retrieves better than chance as well, and a resume that
+# changes the units is refused.
 # Usage: test_docs_reuters.sh DOCS_REUTERS DATA_DIR. Exit 77 (skipped) without the stories.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -53,4 +55,15 @@ rows=$(cut -d, -f1 "$out/hash/hash_finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "hash/hash_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
 rows=$(cut -d, -f1 "$out/map/map_finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "map/map_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
-echo "chance $chance, LSA $lsa, fine-tuned $tuned, 16-bit hash $hash, re-ranked by tf-idf $filtered (precision at 15)"
+# the constrained Poisson model in the first RBM: resuming the run above with it is refused, naming the units,
+# and a run of its own retrieves better than chance too
+code=0
+"$bin" $args --finetune-epochs 4 --resume --word-units poisson --ais-stories 0 > "$out/log" 2>&1 || code=$?
+[ "$code" -eq 2 ] && grep -q -- "visible_unit = count; this run has poisson" "$out/log" ||
+  fail "a resume with --word-units poisson exited with $code; expected 2, naming the checkpoint's count units"
+"$bin" --data "$data" --output "$out/poisson" --vocabulary 500 --hidden 100,10 --hash-bits 0 --pretrain-epochs 3 \
+  --finetune-epochs 3 --word-units poisson > "$out/log" 2>&1 || fail "the run with --word-units poisson failed"
+poisson=$(value autoencoder_precision_at_15)
+awk -v a="$poisson" -v c="$chance" 'BEGIN { exit !(a > c + 0.1) }' ||
+  fail "with poisson units the fine-tuned codes retrieve no better than chance: '$poisson' against $chance"
+echo "chance $chance, LSA $lsa, fine-tuned $tuned (poisson units $poisson), 16-bit hash $hash, re-ranked by tf-idf $filtered (precision at 15)"

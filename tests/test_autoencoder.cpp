@@ -95,7 +95,7 @@ TEST_CASE("autoencoder: init_from refuses a DBN of other sizes or unit types") {
   CHECK_THROWS_WITH_AS(linear_code.init_from(elsewhere), doctest::Contains("in another graph"), Error);
   CHECK_THROWS_WITH_AS(Autoencoder::make(g, "a5", {.layers = {16}}), doctest::Contains("at least a code size"), Error);
   CHECK_THROWS_WITH_AS(Autoencoder::make(g, "a6", {.layers = {16, 3}, .data_unit = Unit::softmax}),
-                       doctest::Contains("expected binary, gaussian or count"), Error);
+                       doctest::Contains("expected binary, gaussian, count or poisson"), Error);
 }
 
 TEST_CASE("autoencoder: the loss's gradient matches finite differences, binary and gaussian data") {

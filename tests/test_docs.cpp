@@ -352,11 +352,12 @@ double log_multinomial(const std::vector<float>& v) {
   return s;
 }
 
-// -log sum_h exp(-E(v, h)) with E = -c.v - D b.h - v'W h, by enumerating h.
+// -log sum_h exp(-E(v, h)) with E = -c.v - D b.h - v'W h (count units; for
+// poisson units -b.h, unscaled), by enumerating h.
 double brute_free_energy(const Graph& g, const Rbm& r, const std::vector<float>& v) {
   const int64_t nv = r.config.visible, nh = r.config.hidden;
   const auto w = g.value(r.w), b = g.value(r.b), c = g.value(r.c);
-  const double d = std::accumulate(v.begin(), v.end(), 0.0);
+  const double d = r.config.visible_unit == Unit::count ? std::accumulate(v.begin(), v.end(), 0.0) : 1.0;
   double cv = 0;
   for (int64_t i = 0; i < nv; ++i) cv += double{c[static_cast<size_t>(i)]} * v[static_cast<size_t>(i)];
   double total = 0;
@@ -410,6 +411,74 @@ TEST_CASE("rbm/count: F is the brute-force marginal, and exp(-F) over every coun
   CHECK(has(error_of([&] { make_cd_trainer(r, {.method = CdMethod::pcd}); }), "persistent chains of count units"));
   Tensor h = g.input("h", {2, 3});
   CHECK(has(error_of([&] { r.sample_v(h); }), "no number of words given"));
+}
+
+TEST_CASE("rbm/poisson: F is the brute-force marginal over h, samples have mean D softmax, and log Z is refused") {
+  Graph g;
+  Rbm r = Rbm::make(g, "cpm", {.visible = 5, .hidden = 4, .visible_unit = Unit::poisson, .init_std = 0.5f});
+  fill_normal(g.value(r.b), 0.4f, 4, 1);
+  fill_normal(g.value(r.c), 0.4f, 4, 2);
+  const std::vector<std::vector<float>> docs{{0, 0, 0, 0, 0}, {1, 0, 2, 0, 0}, {3, 1, 0, 4, 2}, {0, 9, 0, 0, 1}};
+  std::vector<float> flat;
+  for (const auto& v : docs) flat.insert(flat.end(), v.begin(), v.end());
+  Tensor v = g.input("v", {4, 5});
+  Tensor f = r.free_energy(v);
+  // p(v | h) for a fixed h: every row's rates D softmax(h W' + c), drawn 20,000 times
+  const int64_t draws = 20000;
+  Tensor h = g.input("h", {draws, 4});
+  Tensor d = g.input("d", {draws, 1});
+  Tensor mean_v = r.p_v(h, d), sample = r.sample_v(h, d);
+  std::vector<float> hv(static_cast<size_t>(draws * 4)), dv(static_cast<size_t>(draws), 30.0f);
+  for (size_t i = 0; i < hv.size(); ++i) hv[i] = static_cast<float>(i % 4 == 1 || i % 4 == 2);
+  Executor ex(g, {.threads = 2, .seed = 5});
+  ex.run({f, mean_v, sample}, {{v, flat}, {h, hv}, {d, dv}});
+  const std::vector<double> exact = free_energy_exact(r, flat);
+  for (size_t k = 0; k < docs.size(); ++k) {
+    CAPTURE(k);
+    const double brute = brute_free_energy(g, r, docs[k]);
+    CHECK(ex.value(f)[k] == doctest::Approx(brute).epsilon(1e-5));
+    CHECK(exact[k] == doctest::Approx(brute).epsilon(1e-9));
+  }
+  // the rates by hand: D softmax_i(c_i + W_i1 + W_i2)
+  std::vector<double> rate(5);
+  double norm = 0;
+  for (int64_t i = 0; i < 5; ++i) {
+    const auto w = g.value(r.w);
+    rate[static_cast<size_t>(i)] = std::exp(g.value(r.c)[static_cast<size_t>(i)] + w[static_cast<size_t>(i * 4 + 1)] +
+                                            w[static_cast<size_t>(i * 4 + 2)]);
+    norm += rate[static_cast<size_t>(i)];
+  }
+  std::vector<double> total(5, 0.0), row_sum(static_cast<size_t>(draws), 0.0);
+  for (int64_t n = 0; n < draws; ++n)
+    for (int64_t i = 0; i < 5; ++i) {
+      const float x = ex.value(sample)[static_cast<size_t>(n * 5 + i)];
+      total[static_cast<size_t>(i)] += x;
+      row_sum[static_cast<size_t>(n)] += x;
+    }
+  for (int64_t i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    const double want = 30.0 * rate[static_cast<size_t>(i)] / norm;
+    CHECK(ex.value(mean_v)[static_cast<size_t>(i)] == doctest::Approx(want).epsilon(1e-5));
+    // each count is Poisson, its mean within 4 standard errors
+    CHECK(std::abs(total[static_cast<size_t>(i)] / draws - want) < 4 * std::sqrt(want / draws));
+  }
+  // the counts sum to D on average only: their sum is Poisson(D) too
+  const double mean_len = std::accumulate(row_sum.begin(), row_sum.end(), 0.0) / draws;
+  double var_len = 0;
+  for (double x : row_sum) var_len += (x - mean_len) * (x - mean_len) / draws;
+  CHECK(mean_len == doctest::Approx(30.0).epsilon(0.01));
+  CHECK(var_len == doctest::Approx(30.0).epsilon(0.05));
+
+  CHECK(has(error_of([&] { (void)exact_log_z(r); }), "belong to no joint distribution"));
+  CHECK(has(error_of([&] { (void)exact_log_z(r, 3); }), "for count visible units"));
+  CHECK(has(error_of([&] { (void)ais_log_z(r, std::vector<float>(5, 0.0f), 3); }), "no log Z to estimate"));
+  CHECK(has(error_of([&] { Rbm::make(g, "hp", {.visible = 4, .hidden = 3, .hidden_unit = Unit::poisson}); }),
+            "poisson units are for the visible layer"));
+  CHECK(has(error_of([&] { make_cd_trainer(r, {.method = CdMethod::pcd}); }), "persistent chains of poisson units"));
+  Tensor h2 = g.input("h2", {2, 4});
+  CHECK(has(error_of([&] { r.sample_v(h2); }), "a sample of poisson units"));
+  CHECK(parse_unit("poisson") == Unit::poisson);
+  CHECK(has(error_of([&] { (void)parse_unit("poison"); }), "count or poisson"));
 }
 
 TEST_CASE("rbm/count: AIS of log Z_D agrees with exact enumeration within 0.1 nats, short and long documents") {
@@ -478,66 +547,69 @@ TEST_CASE("rbm/count: CD-1 on documents of two topics lowers their exact negativ
   CHECK(after < before - 0.5);  // the topics are learnable: well over half a nat
 }
 
-TEST_CASE("autoencoder/count: the loss and reconstructions equal a plain loop, and the gradient finite differences") {
-  Graph g;
-  Autoencoder a = Autoencoder::make(g, "ae", {.layers = {7, 5, 3}, .data_unit = Unit::count, .batch = 4,
-                                              .init_std = 0.3f});
-  for (size_t l = 0; l < 2; ++l) {  // biases away from 0, so that each one's place in the net is checked
-    fill_normal(g.value(a.be[l]), 0.3f, 7, 2 * l);
-    fill_normal(g.value(a.bd[l]), 0.3f, 7, 2 * l + 1);
+TEST_CASE("autoencoder/count and poisson: loss and reconstructions equal a plain loop, the gradient finite differences") {
+  for (const Unit unit : {Unit::count, Unit::poisson}) {
+    CAPTURE(to_string(unit));
+    Graph g;
+    Autoencoder a = Autoencoder::make(g, "ae", {.layers = {7, 5, 3}, .data_unit = unit, .batch = 4,
+                                                .init_std = 0.3f});
+    for (size_t l = 0; l < 2; ++l) {  // biases away from 0, so that each one's place in the net is checked
+      fill_normal(g.value(a.be[l]), 0.3f, 7, 2 * l);
+      fill_normal(g.value(a.bd[l]), 0.3f, 7, 2 * l + 1);
+    }
+    std::vector<float> x{2, 0, 1, 0, 0, 3, 1, 0, 0, 0, 4, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 2, 5};
+    const Feed feeds[] = {{a.x, x}};
+    const GradCheck c = check_grad(a.loss, a.params(), feeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 5e-3});
+    INFO(c.worst);
+    CHECK(c.ok);
+    Tensor r = a.reconstruct(a.x);
+    Executor ex(g, {.threads = 2});
+    ex.run({r, a.loss}, feeds);
+    // In double: h = sigmoid(x We0 + D be0) (poisson: + be0), code = h We1 + be1 (linear),
+    // g = sigmoid(code Wd1' + bd1), p = softmax(g Wd0' + bd0); reconstruction
+    // D p, loss the rows' mean of -x . log p.
+    auto w = [&g](Tensor t, int64_t i, int64_t j) {
+      return double{g.value(t)[static_cast<size_t>(i * t.shape().cols + j)]};
+    };
+    auto bias = [&g](Tensor t, int64_t j) { return double{g.value(t)[static_cast<size_t>(j)]}; };
+    auto sig = [](double z) { return 1.0 / (1.0 + std::exp(-z)); };
+    double loss = 0;
+    for (int64_t row = 0; row < 4; ++row) {
+      const float* xr = x.data() + row * 7;
+      const double d = std::accumulate(xr, xr + 7, 0.0);
+      std::vector<double> h(5), code(3), gh(5), out(7);
+      for (int64_t j = 0; j < 5; ++j) {
+        double z = (unit == Unit::count ? d : 1.0) * bias(a.be[0], j);
+        for (int64_t i = 0; i < 7; ++i) z += xr[i] * w(a.we[0], i, j);
+        h[static_cast<size_t>(j)] = sig(z);
+      }
+      for (int64_t j = 0; j < 3; ++j) {
+        double z = bias(a.be[1], j);
+        for (int64_t i = 0; i < 5; ++i) z += h[static_cast<size_t>(i)] * w(a.we[1], i, j);
+        code[static_cast<size_t>(j)] = z;
+      }
+      for (int64_t i = 0; i < 5; ++i) {
+        double z = bias(a.bd[1], i);
+        for (int64_t j = 0; j < 3; ++j) z += code[static_cast<size_t>(j)] * w(a.wd[1], i, j);
+        gh[static_cast<size_t>(i)] = sig(z);
+      }
+      for (int64_t i = 0; i < 7; ++i) {
+        double z = bias(a.bd[0], i);
+        for (int64_t j = 0; j < 5; ++j) z += gh[static_cast<size_t>(j)] * w(a.wd[0], i, j);
+        out[static_cast<size_t>(i)] = z;
+      }
+      const double top = *std::max_element(out.begin(), out.end());
+      double norm = 0;
+      for (double o : out) norm += std::exp(o - top);
+      for (int64_t i = 0; i < 7; ++i) {
+        const double log_p = out[static_cast<size_t>(i)] - top - std::log(norm);
+        loss -= xr[i] * log_p / 4.0;
+        INFO("row ", row, ", word ", i);
+        CHECK(ex.value(r)[static_cast<size_t>(row * 7 + i)] == doctest::Approx(d * std::exp(log_p)).epsilon(1e-5));
+      }
+    }
+    CHECK(ex.value(a.loss)[0] == doctest::Approx(loss).epsilon(1e-5));
   }
-  std::vector<float> x{2, 0, 1, 0, 0, 3, 1, 0, 0, 0, 4, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 2, 5};
-  const Feed feeds[] = {{a.x, x}};
-  const GradCheck c = check_grad(a.loss, a.params(), feeds, {.eps = 1e-2, .rtol = 2e-2, .atol = 5e-3});
-  INFO(c.worst);
-  CHECK(c.ok);
-  Tensor r = a.reconstruct(a.x);
-  Executor ex(g, {.threads = 2});
-  ex.run({r, a.loss}, feeds);
-  // In double: h = sigmoid(x We0 + D be0), code = h We1 + be1 (linear),
-  // g = sigmoid(code Wd1' + bd1), p = softmax(g Wd0' + bd0); reconstruction
-  // D p, loss the rows' mean of -x . log p.
-  auto w = [&g](Tensor t, int64_t i, int64_t j) {
-    return double{g.value(t)[static_cast<size_t>(i * t.shape().cols + j)]};
-  };
-  auto bias = [&g](Tensor t, int64_t j) { return double{g.value(t)[static_cast<size_t>(j)]}; };
-  auto sig = [](double z) { return 1.0 / (1.0 + std::exp(-z)); };
-  double loss = 0;
-  for (int64_t row = 0; row < 4; ++row) {
-    const float* xr = x.data() + row * 7;
-    const double d = std::accumulate(xr, xr + 7, 0.0);
-    std::vector<double> h(5), code(3), gh(5), out(7);
-    for (int64_t j = 0; j < 5; ++j) {
-      double z = d * bias(a.be[0], j);
-      for (int64_t i = 0; i < 7; ++i) z += xr[i] * w(a.we[0], i, j);
-      h[static_cast<size_t>(j)] = sig(z);
-    }
-    for (int64_t j = 0; j < 3; ++j) {
-      double z = bias(a.be[1], j);
-      for (int64_t i = 0; i < 5; ++i) z += h[static_cast<size_t>(i)] * w(a.we[1], i, j);
-      code[static_cast<size_t>(j)] = z;
-    }
-    for (int64_t i = 0; i < 5; ++i) {
-      double z = bias(a.bd[1], i);
-      for (int64_t j = 0; j < 3; ++j) z += code[static_cast<size_t>(j)] * w(a.wd[1], i, j);
-      gh[static_cast<size_t>(i)] = sig(z);
-    }
-    for (int64_t i = 0; i < 7; ++i) {
-      double z = bias(a.bd[0], i);
-      for (int64_t j = 0; j < 5; ++j) z += gh[static_cast<size_t>(j)] * w(a.wd[0], i, j);
-      out[static_cast<size_t>(i)] = z;
-    }
-    const double top = *std::max_element(out.begin(), out.end());
-    double norm = 0;
-    for (double o : out) norm += std::exp(o - top);
-    for (int64_t i = 0; i < 7; ++i) {
-      const double log_p = out[static_cast<size_t>(i)] - top - std::log(norm);
-      loss -= xr[i] * log_p / 4.0;
-      INFO("row ", row, ", word ", i);
-      CHECK(ex.value(r)[static_cast<size_t>(row * 7 + i)] == doctest::Approx(d * std::exp(log_p)).epsilon(1e-5));
-    }
-  }
-  CHECK(ex.value(a.loss)[0] == doctest::Approx(loss).epsilon(1e-5));
 }
 
 TEST_CASE("autoencoder/code noise: training sees it, encode() does not, and autodiff treats it as a constant") {

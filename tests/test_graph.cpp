@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -504,6 +505,115 @@ TEST_CASE("rng: multinomial draws are the same serial and on 4 threads, and new 
   fill(g, x, 1.0f);
   Tensor d = g.param("d", {256, 1}, 30.0f);
   const std::vector<Tensor> targets{multinomial(softmax(x), d)};
+  const auto ref = run_values(g, targets, {.seed = 4, .parallel = false}, 2);
+  CHECK(run_values(g, targets, {.threads = 4, .seed = 4}, 2) == ref);
+  CHECK(ref[0] != ref[1]);
+}
+
+// poisson: element i draws with the key {bits(2i), bits(2i + 1)} of the op's
+// key; at a rate under 10, the first k whose cumulative probability exceeds
+// the uniform on counter 0.
+TEST_CASE("ops/sampling: poisson at rates under 10 equals a plain inversion loop over the generator") {
+  const uint64_t seed = 6;
+  Graph g;
+  Tensor rate = g.param("rate", {9, 8});
+  auto rv = g.value(rate);
+  for (size_t i = 0; i < rv.size(); ++i) rv[i] = static_cast<float>(i % 12) * 0.83f;  // 0 .. 9.13
+  Tensor y = poisson(rate);
+  Executor ex(g, {.threads = 2, .seed = seed});
+  ex.run({y});
+  const RngKey key = make_rng_key(seed, static_cast<uint64_t>(y.id), 0);
+  for (uint32_t i = 0; i < rv.size(); ++i) {
+    const RngKey ek{random_bits<uint32_t>(key, 2 * i), random_bits<uint32_t>(key, 2 * i + 1)};
+    const double u = uniform01(ek, 0), lambda = rv[i];
+    double p = std::exp(-lambda), cdf = p;
+    int k = 0;
+    while (u >= cdf) {
+      ++k;
+      p *= lambda / k;
+      cdf += p;
+    }
+    CAPTURE(i);
+    CAPTURE(lambda);
+    CHECK(ex.value(y)[i] == static_cast<float>(k));
+  }
+}
+
+TEST_CASE("ops/sampling: poisson draws follow the Poisson law on both sides of rate 10 (chi-square at a fixed seed)") {
+  const float rates[] = {0.3f, 4.0f, 9.9f, 10.0f, 27.5f, 300.0f, 5000.0f};
+  const int64_t n = 6000;  // draws per rate
+  Graph g;
+  Tensor rate = g.param("rate", {7, n});
+  for (int64_t r = 0; r < 7; ++r) std::fill_n(g.value(rate).begin() + r * n, n, rates[r]);
+  Tensor y = poisson(rate);
+  Executor ex(g, {.threads = 2, .seed = 21});
+  ex.run({y});
+  for (int64_t r = 0; r < 7; ++r) {
+    const double lambda = rates[r];
+    CAPTURE(lambda);
+    std::map<int64_t, double> seen;
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = ex.value(y)[static_cast<size_t>(r * n + i)];
+      REQUIRE(v == std::floor(v));
+      REQUIRE(v >= 0.0f);
+      seen[static_cast<int64_t>(v)] += 1;
+      sum += v;
+      sq += double(v) * v;
+    }
+    const double mean = sum / n, var = sq / n - mean * mean;
+    CHECK(std::abs(mean - lambda) < 4 * std::sqrt(lambda / n));
+    CHECK(var == doctest::Approx(lambda).epsilon(0.08));
+    // bins of consecutive counts, each expecting at least 20 draws; the last takes the upper tail
+    double chi2 = 0, want = 0, got = 0, below = 0;
+    int bins = 0;
+    for (int64_t k = 0;; ++k) {
+      const double pk = std::exp(k * std::log(lambda) - lambda - std::lgamma(k + 1.0));
+      want += n * pk;
+      got += seen.count(k) ? seen[k] : 0.0;
+      below += pk;
+      const bool last = n * (1 - below) < 20;
+      if (want >= 20 || last) {
+        if (last) {  // the tail beyond k joins this bin
+          want += n * std::max(0.0, 1 - below);
+          for (auto it = seen.upper_bound(k); it != seen.end(); ++it) got += it->second;
+        }
+        chi2 += (got - want) * (got - want) / want;
+        ++bins;
+        want = got = 0;
+        if (last) break;
+      }
+    }
+    // the critical value at p = 0.001 for bins - 1 degrees of freedom (Wilson and Hilferty's approximation)
+    const double df = bins - 1, a = 2 / (9 * df), crit = df * std::pow(1 - a + 3.09 * std::sqrt(a), 3);
+    CAPTURE(bins);
+    CHECK(chi2 < crit);
+  }
+}
+
+TEST_CASE("ops/sampling: poisson draws 0 at rate 0, refuses a negative, NaN, infinite or huge rate, and is the same on 4 threads") {
+  {
+    Graph g;
+    Tensor rate = g.param("rate", {3, 50}, 0.0f);
+    Tensor y = poisson(rate);
+    Executor ex(g, {.threads = 2});
+    ex.run({y});
+    CHECK(std::ranges::all_of(ex.value(y), [](float v) { return v == 0.0f; }));
+  }
+  for (const float bad : {-1.0f, std::nanf(""), std::numeric_limits<float>::infinity(), 5e6f}) {
+    CAPTURE(bad);
+    Graph g;
+    Tensor rate = g.param("rate", {2, 3}, 1.0f);
+    g.value(rate)[4] = bad;
+    Tensor y = poisson(rate);
+    Executor ex(g, {.threads = 1});
+    CHECK_THROWS_WITH_AS(ex.run({y}), doctest::Contains("poisson: element (1, 1) has rate"), Error);
+  }
+  Graph g;
+  Tensor rate = g.param("rate", {64, 40});
+  auto rv = g.value(rate);
+  for (size_t i = 0; i < rv.size(); ++i) rv[i] = static_cast<float>(i % 37) * 1.3f;  // both algorithms
+  const std::vector<Tensor> targets{poisson(rate)};
   const auto ref = run_values(g, targets, {.seed = 4, .parallel = false}, 2);
   CHECK(run_values(g, targets, {.threads = 4, .seed = 4}, 2) == ref);
   CHECK(ref[0] != ref[1]);

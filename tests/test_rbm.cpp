@@ -44,7 +44,7 @@ std::vector<float> visible_data(Unit u, int64_t rows, int64_t cols, uint32_t see
     for (int64_t r = 0; r < rows; ++r) v[static_cast<size_t>(r * cols + static_cast<int64_t>(gen() % cols))] = 1.0f;
     return v;
   }
-  if (u == Unit::count) {  // word counts: 0-4 each
+  if (counts_words(u)) {  // word counts: 0-4 each
     for (float& x : v) x = static_cast<float>(gen() % 5);
     return v;
   }
@@ -79,7 +79,8 @@ Textbook textbook(const Rbm& r, std::span<const float> v0, std::span<const float
         case Unit::gaussian: m[j] = x[j]; break;
         case Unit::softmax: m[j] = std::exp(x[j] - mx) / s; break;
         case Unit::rectified: m[j] = std::max(x[j], 0.0); break;
-        case Unit::count: FAIL("count hidden units"); break;
+        case Unit::count:
+        case Unit::poisson: FAIL("word-count hidden units"); break;
       }
     }
   };
@@ -113,7 +114,8 @@ TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for eve
   const std::pair<Unit, Unit> kinds[] = {
       {Unit::binary, Unit::binary},   {Unit::binary, Unit::gaussian},    {Unit::binary, Unit::softmax},
       {Unit::binary, Unit::rectified}, {Unit::gaussian, Unit::binary},   {Unit::softmax, Unit::binary},
-      {Unit::rectified, Unit::binary}, {Unit::count, Unit::binary},      {Unit::count, Unit::gaussian}};
+      {Unit::rectified, Unit::binary}, {Unit::count, Unit::binary},      {Unit::count, Unit::gaussian},
+      {Unit::poisson, Unit::binary},  {Unit::poisson, Unit::rectified}};
   for (auto [vu, hu] : kinds) {
     CAPTURE(to_string(vu));
     CAPTURE(to_string(hu));
@@ -134,7 +136,7 @@ TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for eve
     check_close(ex.value(grads[1]), t.db, "db");
     // every visible type: for gaussian and rectified units dF/dc = -(v - c), and c cancels between the phases
     check_close(ex.value(grads[2]), t.dc, "dc");
-    if (vu == Unit::count) {  // the chain keeps each document's length
+    if (vu == Unit::count) {  // the chain keeps each document's length (poisson units keep it on average only)
       auto vs = ex.value(vk);
       for (int64_t n = 0; n < batch; ++n)
         CHECK(std::accumulate(vs.begin() + n * nv, vs.begin() + (n + 1) * nv, 0.0) ==
