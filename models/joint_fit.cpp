@@ -1,6 +1,7 @@
 #include "models/joint_fit.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <limits>
 #include <string_view>
@@ -34,6 +35,9 @@ JointFitConfig checked(const Dbn& lower, const LabelledRbm& top, JointFitConfig 
                 "length)",
                 cfg.top_k, fmt::join(cfg.updown_top_k, ","));
   check_hyper("joint model", "refit_lr (0: up-down's)", cfg.refit_lr, 0.0f);
+  if (cfg.refit_error_every < 1)
+    throw Error("joint model: refit_error_every {}; expected at least 1 (the error on all images every N epochs)",
+                cfg.refit_error_every);
   return cfg;
 }
 
@@ -76,7 +80,7 @@ double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vec
   const double e = classification_error_over_views(ex_, eval_x_, scores, views, binarizations, wrong, given);
   // The step counter keys training's random draws: leave it where the scaled
   // reading (one run per batch) leaves it, so that training after either is the same.
-  ex_.set_step(step + static_cast<uint64_t>((set.count + cfg_.eval_batch - 1) / cfg_.eval_batch));
+  ex_.set_step(step + eval_runs(set));
   return e;
 }
 
@@ -336,8 +340,10 @@ JointRefit JointTrainer::refit(const io::ImageSet& all, const std::function<void
                                  });
     check_finite(state("refit"), "joint model, refit", e + 1);
     r.epochs = e + 1;
-    r.all_error = error(all, true);
-    if (on_epoch) on_epoch({"refit", e + 1, s, 0.0, r.all_error});  // first, as in epochs()
+    double measured = std::nan("");
+    if ((e + 1) % cfg_.refit_error_every == 0 || e + 1 == cfg_.refit_epochs) r.all_error = measured = error(all, true);
+    else ex_.set_step(ex_.step() + eval_runs(all));  // where the measurement would have left it
+    if (on_epoch) on_epoch({"refit", e + 1, s, 0.0, measured});  // first, as in epochs()
     if (!cfg_.checkpoint.empty()) save("refit", e + 1);
   }
   if (r.epochs == done && done > 0) r.all_error = error(all, true);  // resumed with every epoch done

@@ -164,6 +164,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
                                    .updown_weight_decay = o.updown_weight_decay, .data_seed = o.data_seed,
                                    .balanced_batches = o.balanced_batches,
                                    .refit_epochs = o.refit ? updown_refit_epochs(o) : 0, .refit_lr = o.refit_lr,
+                                   .refit_error_every = o.refit_error_every,
                                    .checkpoint = o.output + "/joint", .resume = resume,
                                    .run_settings = {o.split_flag()}});
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
@@ -207,9 +208,13 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     if (const int done = jt.saved_epoch("refit"); done > 0) rbar.resumed(std::min(done, updown_refit_epochs(o)));
     Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", jt.saved_epoch("refit") > 0);
     rcsv.keep_rows_through(jt.saved_epoch("refit"));
+    std::string last_error =
+        fmt::format("error on all: after epoch {}", std::min(o.refit_error_every, updown_refit_epochs(o)));
     const JointRefit r = jt.refit(d.all, [&](const JointEpoch& e) {
-      rbar.update(e.epoch, fmt::format("error on all {:.2f}%", e.train_error));
-      rcsv.row("{},{:.3f},{:.3f}", e.epoch, e.seconds, e.train_error);
+      const bool measured = std::isfinite(e.train_error);  // else not measured this epoch (--refit-error-every)
+      if (measured) last_error = fmt::format("error on all {:.2f}% (epoch {})", e.train_error, e.epoch);
+      rbar.update(e.epoch, last_error);
+      rcsv.row("{},{:.3f},{}", e.epoch, e.seconds, measured ? fmt::format("{:.3f}", e.train_error) : "");
     });
     say_notes();
     wrong.clear();

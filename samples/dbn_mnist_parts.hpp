@@ -35,6 +35,7 @@ struct Options {
   std::vector<int> pretrain_epochs{3};
   int finetune_epochs = 10, threads = 0, ais_runs = 100, bound_samples = 10;
   int refit_epochs = 0;  // up-down's refit; 0: as many as the schedule's last phase
+  int refit_error_every = 10;  // up-down's refit: its error on all 60,000 every N epochs and after the last
   int64_t batch = 100, validation = 10000, bound_images = 10000;
   bool bound_images_given = false;  // else the default, cut to the test set's size
   float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f;
@@ -139,6 +140,9 @@ struct Options {
       throw Error("{}: they set the fine-tuning, which --finetune-epochs 0 skips; expected one or the other", f);
     if ((refit_epochs > 0 || refit_lr > 0.0f) && !refit)
       throw Error("--refit-epochs, --refit-lr: they set up-down's refit; expected --refit too");
+    if (!unset("--refit-error-every") && !(refit && finetune == "updown"))
+      throw Error("--refit-error-every: it sets how often up-down's refit measures its error on all 60,000 images; "
+                  "expected --finetune updown with --refit");
     if (const std::string f = samples::given_flags(app, {"--ais-runs", "--ais-scale", "--bound-images"});
         !bound && !f.empty())
       throw Error("{}: for the bound's AIS, which runs only with --bound; expected --bound too", f);
@@ -253,6 +257,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--refit-lr", o.refit_lr,
                  "up-down refit's starting learning rate, falling linearly to zero (0: --updown-lr)")
       ->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--refit-error-every", o.refit_error_every,
+                 "up-down's refit: its error on all 60,000 images (updown_refit.csv; about 2 s each) every N epochs "
+                 "and after the last; the model is the same whatever N")
+      ->capture_default_str()->check(samples::kPositive);
   app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_flag("--bound", o.bound, "report the variational bound on the test log-likelihood per layer (AIS)");

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -32,10 +33,12 @@ struct Outcome {
   uint64_t step = 0;
   float last_lr = 0;  // up-down's learning rate at the end
   std::vector<std::string> notes;  // the resume's
+  std::vector<double> refit_errors;  // each refit epoch's error on all images, as reported (NaN: not measured)
 };
 
 Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::pair<std::string, int>> stop_after,
-              float refit_lr = 0.0f, bool refit_anneal = true, int top_epochs = 5, int updown_epochs = 4) {
+              float refit_lr = 0.0f, bool refit_anneal = true, int top_epochs = 5, int updown_epochs = 4,
+              int refit_error_every = 1) {
   const io::ImageSet all = testing::tiny_digits(360, 1), test = testing::tiny_digits(90, 2);
   const io::ImageSet tr = io::slice(all, 0, 300), valid = io::slice(all, 300, 60);
   Graph g;
@@ -45,11 +48,12 @@ Outcome train(const std::filesystem::path& dir, bool resume, std::optional<std::
   JointTrainer jt(lower, top, ex, {.top_epochs = top_epochs, .updown_epochs = updown_epochs, .top_k = 1, .updown_top_k = {1, 3},
                                    .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .eval_batch = 30,
                                    .refit_epochs = 3, .refit_lr = refit_lr, .refit_anneal = refit_anneal,
-                                   .checkpoint = dir, .resume = resume});
+                                   .refit_error_every = refit_error_every, .checkpoint = dir, .resume = resume});
+  Outcome o;
   auto hook = [&](const JointEpoch& e) {
+    if (std::string_view(e.phase) == "refit") o.refit_errors.push_back(e.train_error);
     if (stop_after && e.phase == stop_after->first && e.epoch == stop_after->second) throw Stop{};
   };
-  Outcome o;
   jt.train_top(tr, valid, hook);
   jt.up_down(tr, valid, hook);
   o.refit = jt.refit(all, hook);
@@ -366,6 +370,30 @@ TEST_CASE("joint/fit: up-down keeping its best epoch resumes bitwise, and ends w
   CHECK(fewer.best == straight.best);
   CHECK(fewer.params == straight.params);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("joint/fit: the refit measuring its error on all images every other epoch trains bitwise the same") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_joint_every_{}", getpid());
+  std::filesystem::remove_all(dir);
+  const Outcome each = train(dir / "each", false, std::nullopt);
+  const Outcome every2 = train(dir / "every2", false, std::nullopt, 0.0f, true, 5, 4, 2);
+  std::filesystem::remove_all(dir);
+  CHECK(every2.state == each.state);
+  CHECK(every2.step == each.step);
+  CHECK(every2.test_error == each.test_error);
+  CHECK(every2.refit.all_error == each.refit.all_error);  // the last epoch is always measured
+  REQUIRE(each.refit_errors.size() == 3);
+  REQUIRE(every2.refit_errors.size() == 3);
+  CHECK(std::isnan(every2.refit_errors[0]));
+  CHECK(every2.refit_errors[1] == each.refit_errors[1]);
+  CHECK(every2.refit_errors[2] == each.refit_errors[2]);
+  CHECK(std::ranges::none_of(each.refit_errors, [](double e) { return std::isnan(e); }));
+  Graph g;
+  Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}});
+  LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+  Executor ex(g, {.threads = 1});
+  CHECK_THROWS_WITH_AS(JointTrainer(lower, top, ex, {.refit_error_every = 0, .checkpoint = {}, .resume = false}),
+                       doctest::Contains("refit_error_every 0; expected at least 1"), Error);
 }
 
 TEST_CASE("joint/fit: test images read over binarizations leave the step counter where the scaled reading does") {
