@@ -179,6 +179,10 @@ AisResult anneal(const Rbm& rbm, std::span<const float> base_bias, int64_t words
 }  // namespace
 
 AisResult ais_log_z(const Rbm& rbm, std::span<const float> base_bias, const AisConfig& cfg) {
+  if (rbm.config.visible_unit == Unit::poisson)
+    throw Error("ais '{}': poisson visible units (the constrained Poisson model) belong to no joint distribution, so "
+                "there is no log Z to estimate",
+                rbm.name);
   if (rbm.config.visible_unit != Unit::binary || rbm.config.hidden_unit != Unit::binary)
     throw Error("ais '{}': {} visible and {} hidden units; expected binary ones here (count visible units take the "
                 "number of words: ais_log_z(rbm, bias, words))",

@@ -79,13 +79,16 @@ CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
   const Tensor x0 = rbm.hidden_input(t.v0);  // shared by h0 and F(v0)
   const Tensor h0 = unit_sample(rbm.config.hidden_unit, x0);
   const Tensor xv1 = rbm.visible_input(h0);  // shared by the reconstruction and the chain
-  const Tensor d0 = rbm.trials(t.v0);        // count units: each document's length, kept by the chain
+  const Tensor d0 = rbm.trials(t.v0);        // count and poisson units: each document's length, kept by the chain
   t.recon_error = squared_error(unit_mean(rbm.config.visible_unit, xv1, d0), t.v0);
   Tensor vm, chain_update;
   if (cfg.method == CdMethod::cd) {
     const bool last_mean = cfg.mean_field_last && cfg.k == 1;
     vm = last_mean ? unit_mean(rbm.config.visible_unit, xv1, d0) : unit_sample(rbm.config.visible_unit, xv1, d0);
-    if (cfg.k > 1) vm = gibbs_chain(rbm, vm, cfg.k - 1, cfg.mean_field_last);
+    // Poisson units: each step's draws sum to D only on average, so the chain goes on with the data's D.
+    if (cfg.k > 1 && rbm.config.visible_unit == Unit::poisson)
+      vm = gibbs_chain_from_hidden(rbm, rbm.sample_h(vm), cfg.k - 1, cfg.mean_field_last, d0);
+    else if (cfg.k > 1) vm = gibbs_chain(rbm, vm, cfg.k - 1, cfg.mean_field_last);
   } else {
     t.chain = g.param(rbm.name + ".chain", t.v0.shape(), 0.0f, false);
     vm = gibbs_chain(rbm, t.chain, cfg.k);

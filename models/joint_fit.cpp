@@ -1,8 +1,8 @@
 #include "models/joint_fit.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <string_view>
 

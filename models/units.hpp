@@ -15,7 +15,7 @@
 // (Nair & Hinton's noisy ReLU) f is chosen so that -df/dx is their mean
 // max(0, x); the sampler is theirs.
 // The visible energy term of a layer with bias c:
-//   binary, softmax, count: -c.v     gaussian, rectified: |v - c|^2 / 2   (unit variance)
+//   binary, softmax, count, poisson: -c.v    gaussian, rectified: |v - c|^2 / 2   (unit variance)
 //
 // Count units are the replicated softmax of Salakhutdinov & Hinton (2009),
 // for bags of words: the visible layer holds a document's word counts v_i,

@@ -326,7 +326,7 @@ double poisson_draw(RngKey key, double rate) {
     const double u = uniform();
     double term = std::exp(-rate), cdf = term;
     int k = 0;
-    for (; u >= cdf && k < 200; cdf += term) term *= rate / ++k;  // 200: past where the float sum stops growing
+    for (; u >= cdf && k < 200; cdf += term) term *= rate / ++k;  // 200: far past where the sum stops growing
     return k;
   }
   // Transformed rejection with squeeze: k = floor((2a / us + b) u + rate + 0.43) for u uniform on
@@ -336,7 +336,8 @@ double poisson_draw(RngKey key, double rate) {
   const double b = 0.931 + 2.53 * root, a = -0.059 + 0.02483 * b;
   const double inv_alpha = 1.1239 + 1.1328 / (b - 3.4), v_r = 0.9277 - 3.6224 / (b - 2);
   for (;;) {
-    const double u = uniform() - 0.5, v = uniform(), us = 0.5 - std::abs(u);
+    // v in (0, 1]: a v of 0 would pass the last test whatever k, and with us near 0, k is huge.
+    const double u = uniform() - 0.5, v = 1.0 - uniform(), us = 0.5 - std::abs(u);
     const double k = std::floor((2 * a / us + b) * u + rate + 0.43);
     if (us >= 0.07 && v <= v_r) return k;
     if (k < 0 || (us < 0.013 && v > us)) continue;
@@ -351,9 +352,8 @@ void Poisson::forward(const Kernel& k) const {
     for (int64_t i = r * c + c0; i < r * c + c1; ++i) {
       const float rate = k.in[0][i];
       if (!(rate >= 0.0f && rate <= kMostPoissonRate))
-        throw Error("poisson: element ({}, {}) has rate {}; expected a finite rate from 0 to 2^22 (a NaN or inf: has "
-                    "the model diverged?)",
-                    r, i - r * c, rate);
+        throw Error("poisson: element ({}, {}) has rate {}; expected a finite rate from 0 to 2^22{}", r, i - r * c, rate,
+                    std::isfinite(rate) ? "" : " (has the model diverged?)");
       const auto e = static_cast<uint32_t>(i);
       const RngKey key{random_bits<uint32_t>(k.rng, 2 * e), random_bits<uint32_t>(k.rng, 2 * e + 1)};
       k.out[i] = rate == 0.0f ? 0.0f : static_cast<float>(poisson_draw(key, rate));

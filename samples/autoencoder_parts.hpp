@@ -65,8 +65,8 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
                  "pretraining learning rate of the RBMs below the code's (but the first on data that are not binary)")
       ->capture_default_str()->check(samples::kPositive);
   app.add_option("--data-lr", o.data_lr,
-                 "pretraining learning rate of the first RBM when the data are not binary (gaussian or count visible "
-                 "units; default: the sample's)")
+                 "pretraining learning rate of the first RBM when the data are not binary (gaussian, count or "
+                 "poisson visible units; default: the sample's)")
       ->check(samples::kPositive);
   app.add_option("--code-lr", o.code_lr, "pretraining learning rate of the top RBM, whose hidden units are linear")
       ->capture_default_str()->check(samples::kPositive);
@@ -168,8 +168,8 @@ struct AeTask {
   std::string program;              // names the run in its messages
   std::string data_name;            // "images", "patches"
   DataSource train, valid, test;    // rows as the net sees them (epoch 0: no random draws)
-  Unit data_unit = Unit::binary;    // binary (values in [0, 1]), gaussian (standardized) or count (words)
-  std::vector<float> data_means;    // the first RBM's visible biases start from these (binary or count data)
+  Unit data_unit = Unit::binary;    // binary (values in [0, 1]), gaussian (standardized), count or poisson (words)
+  std::vector<float> data_means;    // the first RBM's visible biases start from these (binary or word data)
   float data_lr = 0.001f;           // the first RBM's pretraining rate on data that are not binary
   float finetune_lr_sgd = 0.01f, finetune_lr_adam = 1e-3f;
   int64_t side = 28;                // rows pictured as side x side tiles

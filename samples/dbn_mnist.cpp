@@ -208,8 +208,9 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     if (const int done = jt.saved_epoch("refit"); done > 0) rbar.resumed(std::min(done, updown_refit_epochs(o)));
     Csv rcsv(o.output + "/updown_refit.csv", "epoch,seconds,all_images_error_pct", jt.saved_epoch("refit") > 0);
     rcsv.keep_rows_through(jt.saved_epoch("refit"));
+    const int every = o.refit_error_every, first = (jt.saved_epoch("refit") / every + 1) * every;
     std::string last_error =
-        fmt::format("error on all: after epoch {}", std::min(o.refit_error_every, updown_refit_epochs(o)));
+        fmt::format("error on all 60,000: first measured after epoch {}", std::min(first, updown_refit_epochs(o)));
     const JointRefit r = jt.refit(d.all, [&](const JointEpoch& e) {
       const bool measured = std::isfinite(e.train_error);  // else not measured this epoch (--refit-error-every)
       if (measured) last_error = fmt::format("error on all {:.2f}% (epoch {})", e.train_error, e.epoch);

@@ -354,8 +354,8 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Document retrieval on Reuters-21578: a deep autoencoder from a replicated-softmax RBM stack, "
-               "against LSA and tf-idf"};
+  CLI::App app{"Document retrieval on Reuters-21578: a deep autoencoder from an RBM stack over the words (a "
+               "replicated softmax, or the constrained Poisson model), against LSA and tf-idf"};
   AeOptions o;
   o.output = "out/docs_reuters";
   o.hidden = {500, 250, 125, 10};

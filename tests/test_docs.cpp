@@ -470,6 +470,7 @@ TEST_CASE("rbm/poisson: F is the brute-force marginal over h, samples have mean 
   CHECK(var_len == doctest::Approx(30.0).epsilon(0.05));
 
   CHECK(has(error_of([&] { (void)exact_log_z(r); }), "belong to no joint distribution"));
+  CHECK(has(error_of([&] { (void)ais_log_z(r, std::vector<float>(5, 0.0f)); }), "no log Z to estimate"));
   CHECK(has(error_of([&] { (void)exact_log_z(r, 3); }), "for count visible units"));
   CHECK(has(error_of([&] { (void)ais_log_z(r, std::vector<float>(5, 0.0f), 3); }), "no log Z to estimate"));
   CHECK(has(error_of([&] { Rbm::make(g, "hp", {.visible = 4, .hidden = 3, .hidden_unit = Unit::poisson}); }),
@@ -479,6 +480,25 @@ TEST_CASE("rbm/poisson: F is the brute-force marginal over h, samples have mean 
   CHECK(has(error_of([&] { r.sample_v(h2); }), "a sample of poisson units"));
   CHECK(parse_unit("poisson") == Unit::poisson);
   CHECK(has(error_of([&] { (void)parse_unit("poison"); }), "count or poisson"));
+}
+
+TEST_CASE("rbm/poisson: a CD-k chain goes on with each document's length, not its first sample's") {
+  Graph g;
+  Rbm r = Rbm::make(g, "cpm", {.visible = 6, .hidden = 4, .visible_unit = Unit::poisson, .init_std = 0.5f});
+  // CD-3 ending in the mean D softmax: its rows sum to the D the chain carries
+  CdTrainer t = make_cd_trainer(r, {.k = 3, .batch = 4, .lr = 0.01f, .mean_field_last = true});
+  const std::vector<float> docs{1, 0, 2, 0, 0, 3, 5, 5, 0, 1, 2, 0, 0, 0, 0, 0, 1, 0, 9, 9, 9, 9, 4, 0};
+  Executor ex(g, {.threads = 2, .seed = 7});
+  for (int step = 0; step < 5; ++step) {
+    ex.run({t.negative, t.step}, {{t.v0, docs}});
+    for (int64_t n = 0; n < 4; ++n) {
+      CAPTURE(step);
+      CAPTURE(n);
+      const auto row = ex.value(t.negative).subspan(static_cast<size_t>(n * 6), 6);
+      const double d = std::accumulate(docs.begin() + n * 6, docs.begin() + (n + 1) * 6, 0.0);
+      CHECK(std::accumulate(row.begin(), row.end(), 0.0) == doctest::Approx(d).epsilon(1e-5));
+    }
+  }
 }
 
 TEST_CASE("rbm/count: AIS of log Z_D agrees with exact enumeration within 0.1 nats, short and long documents") {

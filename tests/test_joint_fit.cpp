@@ -377,7 +377,6 @@ TEST_CASE("joint/fit: the refit measuring its error on all images every other ep
   std::filesystem::remove_all(dir);
   const Outcome each = train(dir / "each", false, std::nullopt);
   const Outcome every2 = train(dir / "every2", false, std::nullopt, 0.0f, true, 5, 4, 2);
-  std::filesystem::remove_all(dir);
   CHECK(every2.state == each.state);
   CHECK(every2.step == each.step);
   CHECK(every2.test_error == each.test_error);
@@ -388,6 +387,13 @@ TEST_CASE("joint/fit: the refit measuring its error on all images every other ep
   CHECK(every2.refit_errors[1] == each.refit_errors[1]);
   CHECK(every2.refit_errors[2] == each.refit_errors[2]);
   CHECK(std::ranges::none_of(each.refit_errors, [](double e) { return std::isnan(e); }));
+  // stopped after the unmeasured first refit epoch and resumed: the same again
+  CHECK_THROWS_AS(train(dir / "stopped", false, std::pair<std::string, int>{"refit", 1}, 0.0f, true, 5, 4, 2), Stop);
+  const Outcome resumed = train(dir / "stopped", true, std::nullopt, 0.0f, true, 5, 4, 2);
+  CHECK(resumed.state == each.state);
+  CHECK(resumed.step == each.step);
+  CHECK(resumed.refit.all_error == each.refit.all_error);
+  std::filesystem::remove_all(dir);
   Graph g;
   Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}});
   LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
