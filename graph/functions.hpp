@@ -103,6 +103,11 @@ inline Tensor concat(std::initializer_list<Tensor> xs, int axis = 1) {
 // -log p(y | F, theta) / n of a GP regression on the rows of F (ops/op.hpp);
 // theta = (log length scale, log signal sd, log noise sd), [1, 3].
 inline Tensor gp_nll(Tensor features, Tensor y, Tensor theta) { return apply(GpNll{}, {features, y, theta}); }
+// Laplace's approximation to a GP classifier's -log p(labels | features) per
+// point; labels -1 or +1, theta [1, 2] = (log l, log sf) (ops/op.hpp's GpClassNll).
+inline Tensor gp_class_nll(Tensor features, Tensor labels, Tensor theta) {
+  return apply(GpClassNll{}, {features, labels, theta});
+}
 
 // Sampling: no gradient flows through these.
 inline Tensor bernoulli(Tensor p) { return apply(Bernoulli{}, {p}); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -28,12 +29,12 @@ DeepKernel DeepKernel::make(Graph& g, std::string name, const DeepKernelConfig& 
     k.b.push_back(g.param(fmt::format("{}.b{}", name, l), {1, cfg.layers[l + 1]}));
     fill_normal(g.value(k.w.back()), cfg.init_std, cfg.seed, l);
   }
-  k.theta = g.param(name + ".theta", {1, 3});
+  k.theta = g.param(name + ".theta", {1, cfg.classify ? 2 : 3});
   if (cfg.ard) k.ard = g.param(name + ".ard", {1, cfg.layers.back()});
   k.x = g.input(name + ".x", {cfg.points, cfg.layers.front()});
   k.y = g.input(name + ".y", {cfg.points, 1});
   k.features = k.features_of(k.x);
-  k.loss = gp_nll(k.features, k.y, k.theta);
+  k.loss = cfg.classify ? gp_class_nll(k.features, k.y, k.theta) : gp_nll(k.features, k.y, k.theta);
   if (cfg.cg) check_cg_options(cfg.cg_options);
   const std::vector<Tensor> ws = k.weights(), all = k.trained(), th(all.begin() + std::ssize(ws), all.end());
   k.grads = grad(k.loss, all);
@@ -57,10 +58,13 @@ void DeepKernel::set_hyper(gp::Hyper h) {
   const std::span<float> t = graph->value(theta);
   t[0] = static_cast<float>(h.log_length);
   t[1] = static_cast<float>(h.log_signal);
-  t[2] = static_cast<float>(h.log_noise);
+  if (!config.classify) t[2] = static_cast<float>(h.log_noise);
 }
 
-gp::Hyper DeepKernel::hyper() const { return gp::hyper_from(std::as_const(*graph).value(theta)); }
+gp::Hyper DeepKernel::hyper() const {
+  const std::span<const float> t = std::as_const(*graph).value(theta);
+  return config.classify ? gp::Hyper{t[0], t[1], -std::numeric_limits<double>::infinity()} : gp::hyper_from(t);
+}
 
 Tensor DeepKernel::features_of(Tensor input) const {
   Tensor h = input;
@@ -136,7 +140,8 @@ void DeepKernelFitter::save() const {
                                {"optimizer", k_.config.cg ? "cg" : "adam"}, {"ard", k_.config.ard},
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"lr", k_.config.adam.lr},   {"hyper_lr", k_.config.hyper_adam.lr},
-                               {"run", cfg_.run_settings},  {"eval_every", cfg_.eval_every}};
+                               {"run", cfg_.run_settings},  {"eval_every", cfg_.eval_every},
+                               {"task", k_.config.classify ? "classification" : "regression"}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
@@ -154,6 +159,7 @@ void DeepKernelFitter::load() {
                 ex_.options().seed);
   // What the resume continues from, read (and checked) before any tensor is.
   const int steps = meta_epoch(meta, "step", where);
+  // (the key predates classification: it holds the validation error of either task)
   const auto [best_step, best_rmse] = meta_best(meta, "best_step", "best_valid_rmse", steps, where, "steps");
   const uint64_t executor_step = meta_count(meta, "executor_step", where);
   const double cg_step = meta.contains("cg_step") ? meta_number(meta, "cg_step", where) : 0.0,
@@ -179,6 +185,12 @@ void DeepKernelFitter::load() {
     throw Error("resume from '{}': the checkpoint's optimizer is {}; this run's is {} (DeepKernelConfig::cg, gp_faces' "
                 "--optimizer); expected the same, or a fresh run",
                 where, optimizer, ours);
+  // (checkpoints from before classification was built do not say: they are regression's)
+  if (const std::string task = meta.contains("task") ? meta_shown(meta.at("task")) : "regression",
+                        ours = k_.config.classify ? "classification" : "regression";
+      task != ours)
+    throw Error("resume from '{}': the checkpoint's GP does {}; this run's does {} (DeepKernelConfig::classify); "
+                "expected the same, or a fresh run", where, task, ours);
   if ((meta.contains("ard") ? meta.at("ard") : nlohmann::json(false)) != k_.config.ard)
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
                 k_.config.ard ? "spherical" : "ARD (a length scale per feature)",
@@ -203,9 +215,13 @@ void DeepKernelFitter::load() {
   if (std::string n = old_copy_note(cfg_.checkpoint); !n.empty()) notes_.push_back(std::move(n));
 }
 
-double DeepKernelFitter::valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
-                                    std::span<const float> valid_y) {
+double DeepKernelFitter::valid_error(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                                     std::span<const float> valid_y) {
   const int64_t f = k_.config.layers.back();
+  if (k_.config.classify) {
+    const GpClassifier gp(features(x), static_cast<int64_t>(y.size()), f, y, k_.hyper());
+    return class_scores(gp.probability(features(valid_x), static_cast<int64_t>(valid_y.size())), valid_y).error_pct;
+  }
   const GpRegression gp(features(x), static_cast<int64_t>(y.size()), f, y, k_.hyper());
   return rmse(gp.predict(features(valid_x), static_cast<int64_t>(valid_y.size())), valid_y);
 }
@@ -228,8 +244,8 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     const Tensor loss[] = {k_.loss};
     ex_.run(loss, feeds);
     DeepKernelEval e{0, 0.0, ex_.scalar(k_.loss), k_.hyper(), 0.0, true};
-    if (validate) e.valid_rmse = valid_rmse(x, y, valid_x, valid_y);
-    best_.keep(0, e.valid_rmse);
+    if (validate) e.valid_error = valid_error(x, y, valid_x, valid_y);
+    best_.keep(0, e.valid_error);
     if (on_eval) on_eval(e);
   }
   started_ = true;
@@ -255,8 +271,8 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_);
     DeepKernelEval e{steps_done_, 0.0, nll, k_.hyper(), 0.0, false};
     if (validate) {
-      e.valid_rmse = valid_rmse(x, y, valid_x, valid_y);
-      e.best = best_.offer(steps_done_, e.valid_rmse);
+      e.valid_error = valid_error(x, y, valid_x, valid_y);
+      e.best = best_.offer(steps_done_, e.valid_error);
     } else {
       e.best = true;  // without validation the last step is kept
       best_.keep(steps_done_, 0.0);

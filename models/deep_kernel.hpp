@@ -10,10 +10,13 @@
 // mini-batches). With config.cg, conjugate gradients (autodiff/cg.hpp)
 // fine-tune the weights and the hyper-parameters together instead, as the
 // paper did: a full-batch objective is what line searches suit. With
-// config.ard the kernel has a length scale per feature.
+// config.ard the kernel has a length scale per feature. With
+// config.classify the GP classifies labels -1 and +1 instead (the
+// gp_class_nll op: the logistic likelihood, Laplace's approximation).
 //
 //   h_0 = x;  h_{l+1} = sigmoid(h_l W_l + b_l);  loss = gp_nll(h_L, y, theta)
-//   (config.ard: gp_nll(h_L * exp(ard), y, theta), ard a [1, features] row)
+//   (config.ard: gp_nll(h_L * exp(ard), y, theta), ard a [1, features] row;
+//    config.classify: gp_class_nll(h_L, y, theta))
 
 #include <filesystem>
 #include <functional>
@@ -46,6 +49,10 @@ struct DeepKernelConfig {
   // which makes feature d's length scale l exp(-ard_d); ard is learned with
   // theta (by its Adam, or by cg with everything).
   bool ard = false;
+  // Classification: the points' targets are labels -1 and +1, the loss
+  // gp_class_nll (theta then [1, 2]: no noise), and the validation's score
+  // the percentage of its labels a GP classifier on the fitted points gets wrong.
+  bool classify = false;
   bool cg = false;                     // conjugate gradients instead of the two Adams: a fine-tuning step is then
                                        // one line search, and the direction restarts at each evaluation (so a
                                        // run resumes exactly from a checkpoint at a multiple of eval_every;
@@ -60,11 +67,11 @@ struct DeepKernel {
   std::string name;
   DeepKernelConfig config;
   std::vector<Tensor> w, b;
-  Tensor theta;     // [1, 3]: log length scale, log signal sd, log noise sd
+  Tensor theta;     // [1, 3]: log length scale, log signal sd, log noise sd ([1, 2] with config.classify)
   Tensor ard;       // config.ard: [1, layers.back()], the features' log scales (else invalid)
-  Tensor x, y;      // the labelled points [points, layers[0]] and their centred targets [points, 1]
+  Tensor x, y;      // the labelled points [points, layers[0]] and their centred targets (or labels) [points, 1]
   Tensor features;  // the net's output for x
-  Tensor loss;      // -log p(y | features) per point
+  Tensor loss;      // -log p(y | features) per point (classify: Laplace's approximation to it)
   Tensor step;      // one Adam step of the weights and of theta (and ard)
   Optimizer opt, hyper_opt;
   std::vector<Tensor> grads;  // the loss's gradients, one per trained() entry
@@ -74,8 +81,8 @@ struct DeepKernel {
   // Copies the DBN's recognition weights and hidden biases (its layer sizes
   // must equal config.layers).
   void init_from(const Dbn& dbn);
-  void set_hyper(gp::Hyper h);
-  gp::Hyper hyper() const;
+  void set_hyper(gp::Hyper h);  // (classify: its log_noise is not used)
+  gp::Hyper hyper() const;      // (classify: log_noise -infinity)
   // The top-level features of another input [rows, layers[0]].
   Tensor features_of(Tensor input) const;
   std::vector<Tensor> weights() const;  // every W and b, bottom up
@@ -99,8 +106,9 @@ struct DeepKernelEval {
   double seconds = 0;      // since the last callback
   double nll = 0;          // -log p(y | features) per point, before the last step's update (step 0: at the start)
   gp::Hyper hyper;         // theta after it (with ARD, l is the common factor of the lengths l exp(-ard_d))
-  double valid_rmse = 0;   // the validation points' RMSE, predicted by a GP on the fitted points (0: none given)
-  bool best = false;       // the lowest validation RMSE so far
+  double valid_error = 0;  // the validation points' RMSE (classify: % misclassified), predicted by a GP on the
+                           // fitted points (0: none given)
+  bool best = false;       // the lowest validation error so far
 };
 
 // Fine-tunes a DeepKernel by full-batch Adam steps (or cg line searches)
@@ -118,8 +126,9 @@ class DeepKernelFitter {
   DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitConfig config);
 
   // x: the labelled points [points, layers[0]], row-major; y: their centred
-  // targets; valid_x, valid_y: validation points and their targets,
-  // centred by the same mean (none: the last step is kept). on_eval runs
+  // targets (classify: labels -1 and +1); valid_x, valid_y: validation
+  // points and their targets, centred by the same mean, or their labels
+  // (none: the last step is kept). on_eval runs
   // at step 0 of a fresh start, then every eval_every steps. An ebm::Error
   // names a shape mismatch, a checkpoint of another net or other data, or
   // the step whose weights turned NaN (the checkpoint before it is kept).
@@ -133,7 +142,7 @@ class DeepKernelFitter {
   // must be cut back to.
   int checkpoint_step() const;
   int best_step() const { return best_.at(); }
-  double best_valid_rmse() const { return best_.error(); }
+  double best_valid_error() const { return best_.error(); }
   // What a resume changed that it may (the rates), once fit() loaded the
   // checkpoint: "resumed with lr 0.001 (the checkpoint's 0.01)".
   const std::vector<std::string>& resume_notes() const { return notes_; }
@@ -145,7 +154,7 @@ class DeepKernelFitter {
   // cg: `searches` line searches from the current trained() values on
   // the fed points; the loss before them.
   double cg_steps(std::span<const Feed> feeds, int searches);
-  double valid_rmse(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+  double valid_error(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
                     std::span<const float> valid_y);
 
   DeepKernel& k_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "ops/error.hpp"
 
@@ -110,6 +111,93 @@ std::vector<double> GpRegression::predict(std::span<const float> features, int64
   std::vector<double> mean = gp::predict(post_, gp::cross_squared_distances(features, m, features_, post_.n, d_), m);
   for (double& x : mean) x += mean_;
   return mean;
+}
+
+GpClassifier::GpClassifier(std::span<const float> features, int64_t n, int64_t d, std::span<const float> labels,
+                           const GpFitConfig& config, const gp::Hyper* start) {
+  if (config.steps < 0 || !(config.lr > 0))
+    throw Error("gp classification: {} steps at rate {}; expected steps >= 0 and a positive rate", config.steps,
+                config.lr);
+  prepare(features, n, d);
+  gp::Hyper h;
+  if (start != nullptr) {
+    h = *start;
+  } else {
+    h = initial_hyper(dists_, n, {});  // l the median distance; sf 1 (no targets to scale it by)
+  }
+  condition(labels, h, &config);
+}
+
+GpClassifier::GpClassifier(std::span<const float> features, int64_t n, int64_t d, std::span<const float> labels,
+                           gp::Hyper theta) {
+  prepare(features, n, d);
+  condition(labels, theta, nullptr);
+}
+
+void GpClassifier::prepare(std::span<const float> features, int64_t n, int64_t d) {
+  if (n < 1 || d < 1 || static_cast<int64_t>(features.size()) != n * d)
+    throw Error("gp classification: {} feature values for {} points of {}; expected n x d, both at least 1",
+                features.size(), n, d);
+  features_.assign(features.begin(), features.end());
+  d_ = d;
+  dists_ = gp::squared_distances(features, n, d, "gp classification");
+}
+
+// Adam on (log l, log sf), the gradient per point; keeps the best theta seen.
+void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, const GpFitConfig* config) {
+  const auto n = static_cast<int64_t>(features_.size()) / d_;
+  post_ = gp::laplace(dists_, n, labels, theta.log_length, theta.log_signal);
+  if (config == nullptr) return;
+  gp::Laplace best = post_;
+  std::array<double, 2> m{}, v{}, t{theta.log_length, theta.log_signal};
+  const double b1 = 0.9, b2 = 0.999;
+  for (int step = 1; step <= config->steps; ++step) {
+    const std::array<double, 2> g = gp::hyper_gradient(post_, gp::gradient_matrix(post_), dists_);
+    for (size_t i = 0; i < 2; ++i) {
+      const double gi = g[i] / static_cast<double>(n);
+      m[i] = b1 * m[i] + (1 - b1) * gi;
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+      const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
+      t[i] -= config->lr * mh / (std::sqrt(vh) + 1e-8);
+    }
+    post_ = gp::laplace(dists_, n, labels, t[0], t[1]);
+    if (post_.nll < best.nll) best = post_;
+  }
+  post_ = std::move(best);
+}
+
+std::vector<double> GpClassifier::probability(std::span<const float> features, int64_t m) const {
+  if (static_cast<int64_t>(features.size()) != m * d_)
+    throw Error("gp classification: {} feature values for {} points; expected {} per point, as in training",
+                features.size(), m, d_);
+  std::vector<double> var;
+  std::vector<double> p = gp::predict(post_, gp::cross_squared_distances(features, m, features_, post_.n, d_), m, &var);
+  for (size_t i = 0; i < p.size(); ++i) p[i] = gp::class_probability(p[i], var[i]);
+  return p;
+}
+
+gp::Hyper GpClassifier::hyper() const {
+  return {.log_length = post_.log_length, .log_signal = post_.log_signal,
+          .log_noise = -std::numeric_limits<double>::infinity()};
+}
+
+ClassScores class_scores(std::span<const double> probability, std::span<const float> labels) {
+  if (probability.size() != labels.size() || labels.empty())
+    throw Error("class_scores: {} probabilities for {} labels; expected the same non-zero count", probability.size(),
+                labels.size());
+  ClassScores s;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const double p = probability[i];
+    if (!(p >= 0 && p <= 1) || (labels[i] != 1.0f && labels[i] != -1.0f))
+      throw Error("class_scores: point {} has probability {} and label {}; expected a probability in [0, 1] and a "
+                  "label of -1 or +1", i, p, labels[i]);
+    const bool positive = labels[i] > 0;
+    if (positive ? !(p > 0.5) : !(p < 0.5)) s.error_pct += 1;
+    s.log_loss -= std::log(std::max(positive ? p : 1 - p, 1e-300));
+  }
+  s.error_pct *= 100.0 / static_cast<double>(labels.size());
+  s.log_loss /= static_cast<double>(labels.size());
+  return s;
 }
 
 double rmse(std::span<const double> predicted, std::span<const float> truth) {

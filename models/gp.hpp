@@ -55,6 +55,48 @@ class GpRegression {
   gp::Posterior post_;
 };
 
+// Gaussian-process classification on fixed features: labels -1 and +1,
+// the logistic likelihood, Laplace's approximation (ops/gp.hpp); its two
+// hyper-parameters (log l, log sf) learned by Adam on the approximate
+// marginal likelihood, keeping the best seen. The classifier of
+// Salakhutdinov & Hinton (2007), on pixels or on a DBN's features.
+class GpClassifier {
+ public:
+  // Learns theta on `features` (n x d) and `labels` (n, each -1 or +1) from
+  // `start` if given (its log_noise is not used), else l the median
+  // distance and sf 1; an ebm::Error names a shape mismatch, a NaN or a
+  // label other than -1 and +1.
+  GpClassifier(std::span<const float> features, int64_t n, int64_t d, std::span<const float> labels,
+               const GpFitConfig& config = {}, const gp::Hyper* start = nullptr);
+  // Conditions on the labels with a given theta (no learning).
+  GpClassifier(std::span<const float> features, int64_t n, int64_t d, std::span<const float> labels, gp::Hyper theta);
+
+  // p(y = +1 | x) at m points (m x d), the latent averaged over its
+  // Gaussian posterior.
+  std::vector<double> probability(std::span<const float> features, int64_t m) const;
+  // theta; log_noise is -infinity (the likelihood has no noise).
+  gp::Hyper hyper() const;
+  double nll_per_point() const { return post_.nll / static_cast<double>(post_.n); }
+
+ private:
+  void prepare(std::span<const float> features, int64_t n, int64_t d);
+  void condition(std::span<const float> labels, gp::Hyper theta, const GpFitConfig* config);
+
+  std::vector<float> features_;
+  int64_t d_ = 0;
+  std::vector<double> dists_;
+  gp::Laplace post_;
+};
+
+// The percentage of labels (-1 or +1) whose probability of +1 falls on the
+// wrong side of 1/2 (a probability of exactly 1/2 counts as wrong), and the
+// mean negative log probability of the true labels, in nats.
+struct ClassScores {
+  double error_pct = 0;
+  double log_loss = 0;
+};
+ClassScores class_scores(std::span<const double> probability, std::span<const float> labels);
+
 // Root mean squared error of predictions against truth (same length); an
 // ebm::Error names a prediction or target that is not finite.
 double rmse(std::span<const double> predicted, std::span<const float> truth);

@@ -152,15 +152,20 @@ std::array<double, 3> hyper_gradient(const Posterior& p, std::span<const double>
 
 std::vector<double> feature_gradient(const Posterior& p, std::span<const double> q, std::span<const float> features,
                                      int64_t d) {
-  const int64_t n = p.n;
+  return feature_gradient(p.signal, p.hyper.log_length, q, features, d);
+}
+
+std::vector<double> feature_gradient(std::span<const double> signal, double log_length, std::span<const double> q,
+                                     std::span<const float> features, int64_t d) {
+  const int64_t n = static_cast<int64_t>(features.size()) / d;
   const std::vector<double> f = to_double(features, "feature", "gp");
   std::vector<double> w(q.size());
-  for (size_t i = 0; i < q.size(); ++i) w[i] = q[i] * p.signal[i];
+  for (size_t i = 0; i < q.size(); ++i) w[i] = q[i] * signal[i];
   std::vector<double> g(static_cast<size_t>(n * d), 0.0);
   // g = W F, then g_i = -(1 / l^2) (rowsum(W)_i f_i - g_i)
   cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, static_cast<int>(n), static_cast<int>(d), 1.0, w.data(),
               static_cast<int>(n), f.data(), static_cast<int>(d), 0.0, g.data(), static_cast<int>(d));
-  const double inv_l2 = std::exp(-2.0 * p.hyper.log_length);
+  const double inv_l2 = std::exp(-2.0 * log_length);
   for (int64_t i = 0; i < n; ++i) {
     double rs = 0.0;
     for (int64_t j = 0; j < n; ++j) rs += w[static_cast<size_t>(i * n + j)];

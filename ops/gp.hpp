@@ -69,11 +69,60 @@ std::array<double, 3> hyper_gradient(const Posterior& p, std::span<const double>
 // d nll / d F (n x d): -(1 / l^2) (diag(W 1) F - W F) with W = Q o signal.
 std::vector<double> feature_gradient(const Posterior& p, std::span<const double> q, std::span<const float> features,
                                      int64_t d);
+// The same for any likelihood whose gradient is d nll = 1/2 tr(Q dK), given
+// the kernel's noise-free part `signal` and its log length scale.
+std::vector<double> feature_gradient(std::span<const double> signal, double log_length, std::span<const double> q,
+                                     std::span<const float> features, int64_t d);
 
 // The predictive means at m new points, given their squared distances to
 // the n training points (m x n): k*' alpha. With `variance`, also each
 // point's predictive variance of the noise-free function, sf^2 - v'v.
 std::vector<double> predict(const Posterior& p, std::span<const double> cross_sq_dists, int64_t m,
                             std::vector<double>* variance = nullptr);
+
+
+// ---- binary classification: Laplace's approximation (R&W ch. 3 and 5.5) ------
+//
+// Labels y_i in {-1, +1}, the logistic likelihood p(y_i | f_i) = sigmoid(y_i f_i),
+// and the noise-free kernel K = sf^2 exp(-D / 2 l^2) (no jitter: nothing here
+// inverts K, only B = I + W^1/2 K W^1/2, whose eigenvalues are at least 1).
+// Newton's method finds the posterior's mode f^; the approximate negative
+// log marginal likelihood is
+//   nll = 1/2 a' f^ - sum_i log sigmoid(y_i f^_i) + 1/2 log det B,   a = K^-1 f^ = grad log p(y | f^).
+// theta = (log l, log sf): the logistic likelihood has no noise.
+struct Laplace {
+  int64_t n = 0;
+  double log_length = 0.0, log_signal = 0.0;
+  std::vector<double> signal;  // K, n x n
+  std::vector<double> mode;    // f^
+  std::vector<double> grad;    // d log p(y | f) / d f at f^: (y + 1) / 2 - sigmoid(f^) (= K^-1 f^ at the mode)
+  std::vector<double> w;       // -d2 log p / d f2 at f^: sigmoid(f^) (1 - sigmoid(f^))
+  std::vector<double> chol;    // the Cholesky factor of B at f^ (LAPACK's lower triangle, column-major)
+  double nll = 0.0;            // over all n labels, in nats
+  int newton_steps = 0;
+};
+
+// The mode and its approximation, given the squared distances D (n x n).
+// An ebm::Error, naming `who`, when a label is not -1 or +1, theta is not
+// finite or gives no finite positive kernel, or Newton's method does not
+// converge in 200 steps.
+Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const float> labels, double log_length,
+                double log_signal, const char* who = "gp classification");
+// Q with d nll = 1/2 tr(Q dK), the mode's move with K included (as in R&W
+// algorithm 5.1): Q = R - a a' + u a' + a u', with R = W^1/2 B^-1 W^1/2,
+// s = d nll / d f^ = -1/2 diag((K^-1 + W)^-1) o d3 log p / d f3 (the log
+// det's dependence on the mode; the other terms are stationary there), and
+// u = (I + W K)^-1 s, since d f^ = (I + K W)^-1 dK a.
+std::vector<double> gradient_matrix(const Laplace& p);
+// d nll / d (log l, log sf), from Q and the squared distances.
+std::array<double, 2> hyper_gradient(const Laplace& p, std::span<const double> q, std::span<const double> sq_dists);
+// The latent function's predictive mean k*' grad at m new points (their
+// squared distances to the n training points, m x n) and, with
+// `variance`, its variance sf^2 - v'v, v = L^-1 W^1/2 k*.
+std::vector<double> predict(const Laplace& p, std::span<const double> cross_sq_dists, int64_t m,
+                            std::vector<double>* variance = nullptr);
+// The probability of label +1 averaged over the latent's Gaussian,
+// approximated as sigmoid(mean / sqrt(1 + pi var / 8)) (MacKay 1992).
+double class_probability(double mean, double variance);
 
 }  // namespace ebm::gp

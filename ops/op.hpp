@@ -563,6 +563,29 @@ struct GpNllGrad {
   void forward(const Kernel& k) const;
 };
 
+// ---- Gaussian-process classification (ops/gp.hpp) --------------------------------
+// (F [n, d], y [n, 1] of -1 and +1, theta [1, 2]): Laplace's approximation
+// to -log p(y | F, theta) / n for a zero-mean GP with the kernel
+// sf^2 exp(-|f_i - f_j|^2 / 2 l^2) over the rows of F and the logistic
+// likelihood p(y_i | f_i) = sigmoid(y_i f_i); theta = (log l, log sf).
+// Computed in double; its gradient (the posterior mode's move included)
+// reaches F and theta; the labels take none.
+struct GpClassNll {
+  static constexpr OpTraits traits{"gp_class_nll", 3, OpKind::general};
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+  void vjp(VjpBuilder& b) const;
+};
+// (F, y, theta, g): g d GpClassNll / d input `wrt` (0: F, 2: theta), or with
+// wrt 3 both from one mode, packed as [n + 1, max(d, 2)] (F's in the first
+// n rows, theta's at the start of the last).
+struct GpClassNllGrad {
+  static constexpr OpTraits traits{"gp_class_nll_grad", 4, OpKind::general, false};
+  int wrt = 0;
+  Shape shape(std::span<const Shape> in) const;
+  void forward(const Kernel& k) const;
+};
+
 // ---- updates: run inside the compiled graph, write their inputs in place -------
 struct SgdUpdate {  // (w, vel, g, hyper=[lr, momentum, weight_decay, -]):
                     // vel = momentum vel - lr (g + wd w);  w += vel
@@ -594,7 +617,7 @@ using OpVariant =
                  AffineSigmoid, Transpose, Sum, Mean, Softmax, LogSoftmax, BceLogits, SoftmaxXent, SoftmaxXentGrad,
                  SquaredError, Conv2d, Conv2dTranspose, Conv2dFilter, MaxPoolSoftplus, MaxPoolProbs,
                  MaxPoolProbsGrad, MaxPoolGrad, MaxPoolSample, MaxPoolSampleGiven, PoolSum, PoolSpread, Slice, Pad,
-                 Concat, GpNll, GpNllGrad, SgdUpdate, AdamUpdate, Assign, Group>;
+                 Concat, GpNll, GpNllGrad, GpClassNll, GpClassNllGrad, SgdUpdate, AdamUpdate, Assign, Group>;
 
 struct Op : OpVariant {
   using OpVariant::OpVariant;

@@ -243,8 +243,8 @@ std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labell
             const double test = evaluate(e.hyper).rmse;  // drawn in the curve, never used to choose
             csv.row("{},{:.3f},{:.5f},{:.5g},{:.5g},{:.5g},{:.4f},{:.4f},{:d}", e.step, e.seconds, e.nll,
                     std::exp(e.hyper.log_length), std::exp(e.hyper.log_signal), std::exp(e.hyper.log_noise),
-                    e.valid_rmse, test, static_cast<int>(e.best));
-            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, validation RMSE {:.2f}{}", e.nll, e.valid_rmse,
+                    e.valid_error, test, static_cast<int>(e.best));
+            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, validation RMSE {:.2f}{}", e.nll, e.valid_error,
                                            e.best ? " *" : ""));
           });
   say_notes();  // (a resume with every step done calls back no step)

@@ -84,6 +84,7 @@ inline Mat reduce(const Mat& a, int axis, double scale) {
   return y;
 }
 inline double sigm(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+inline Mat signs(const Mat& a) { return map(a, [](double x) { return x > 0 ? 1.0 : -1.0; }); }
 inline double softplus_ref(double x) { return x > 30 ? x : std::log1p(std::exp(x)); }
 inline Mat log_softmax_ref(const Mat& a) {
   Mat y = a;
@@ -156,6 +157,87 @@ inline Mat gp_nll_grad_ref(const std::vector<Mat>& x, int wrt) {
   for (int64_t i = 0; i < df.rows; ++i)
     for (int64_t j = 0; j < df.cols; ++j) packed.v[static_cast<size_t>(i * cols + j)] = df.at(i, j);
   for (int64_t j = 0; j < 3; ++j) packed.v[static_cast<size_t>(df.rows * cols + j)] = dt.at(0, j);
+  return packed;
+}
+
+// Laplace's approximation to -log p(y | F) / n of a GP classifier (ops/op.hpp's
+// GpClassNll: labels -1 or +1, the logistic likelihood, theta = (log l, log
+// sf)), by plain Newton steps f = K (I + W K)^-1 (W f + grad), solved by
+// Gauss-Jordan elimination, and log det(I + W K) from its pivots.
+inline double gp_class_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
+  const int64_t n = f.rows;
+  const double l = std::exp(theta.at(0, 0)), sf2 = std::exp(2 * theta.at(0, 1));
+  std::vector<double> k(static_cast<size_t>(n * n));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double d2 = 0;
+      for (int64_t a = 0; a < f.cols; ++a) d2 += (f.at(i, a) - f.at(j, a)) * (f.at(i, a) - f.at(j, a));
+      k[static_cast<size_t>(i * n + j)] = sf2 * std::exp(-d2 / (2 * l * l));
+    }
+  auto kt = [&](const std::vector<double>& v) {
+    std::vector<double> out(static_cast<size_t>(n), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) out[static_cast<size_t>(i)] += k[static_cast<size_t>(i * n + j)] * v[static_cast<size_t>(j)];
+    return out;
+  };
+  std::vector<double> fv(static_cast<size_t>(n), 0.0), x(static_cast<size_t>(n), 0.0), w(static_cast<size_t>(n));
+  double logdet = 0;
+  for (int iter = 0; iter <= 60; ++iter) {
+    std::vector<double> b(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const double pi = sigm(fv[static_cast<size_t>(i)]);
+      w[static_cast<size_t>(i)] = pi * (1 - pi);
+      b[static_cast<size_t>(i)] = w[static_cast<size_t>(i)] * fv[static_cast<size_t>(i)] + (y.at(i, 0) > 0 ? 1.0 : 0.0) - pi;
+    }
+    std::vector<double> m(static_cast<size_t>(n * n));  // I + W K
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) m[static_cast<size_t>(i * n + j)] = (i == j) + w[static_cast<size_t>(i)] * k[static_cast<size_t>(i * n + j)];
+    logdet = 0;
+    for (int64_t c = 0; c < n; ++c) {  // eliminate column c below and above its pivot
+      int64_t p = c;
+      for (int64_t r = c + 1; r < n; ++r)
+        if (std::abs(m[static_cast<size_t>(r * n + c)]) > std::abs(m[static_cast<size_t>(p * n + c)])) p = r;
+      for (int64_t j = 0; j < n; ++j) std::swap(m[static_cast<size_t>(c * n + j)], m[static_cast<size_t>(p * n + j)]);
+      std::swap(b[static_cast<size_t>(c)], b[static_cast<size_t>(p)]);
+      const double piv = m[static_cast<size_t>(c * n + c)];
+      logdet += std::log(std::abs(piv));
+      for (int64_t r = 0; r < n; ++r) {
+        if (r == c) continue;
+        const double q = m[static_cast<size_t>(r * n + c)] / piv;
+        for (int64_t j = 0; j < n; ++j) m[static_cast<size_t>(r * n + j)] -= q * m[static_cast<size_t>(c * n + j)];
+        b[static_cast<size_t>(r)] -= q * b[static_cast<size_t>(c)];
+      }
+    }
+    for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = b[static_cast<size_t>(i)] / m[static_cast<size_t>(i * n + i)];
+    if (iter < 60) fv = kt(x);  // the last pass only measures log det at the mode
+  }
+  double nll = 0;
+  for (int64_t i = 0; i < n; ++i)
+    nll += 0.5 * x[static_cast<size_t>(i)] * fv[static_cast<size_t>(i)] + std::log1p(std::exp(-y.at(i, 0) * fv[static_cast<size_t>(i)]));
+  return (nll + 0.5 * logdet) / static_cast<double>(n);
+}
+
+// gp_class_nll_grad by central differences of gp_class_nll_ref, times the
+// upstream g: wrt 0 F's [n, d], 2 theta's [1, 2], 3 both packed as the op packs them.
+inline Mat gp_class_nll_grad_ref(const std::vector<Mat>& x, int wrt) {
+  const double h = 1e-6, g = x[3].at(0, 0);
+  auto diff = [&](size_t input) {
+    Mat d = x[input];
+    for (size_t i = 0; i < d.v.size(); ++i) {
+      std::vector<Mat> hi(x.begin(), x.begin() + 3), lo = hi;
+      hi[input].v[i] += h;
+      lo[input].v[i] -= h;
+      d.v[i] = g * (gp_class_nll_ref(hi[0], hi[1], hi[2]) - gp_class_nll_ref(lo[0], lo[1], lo[2])) / (2 * h);
+    }
+    return d;
+  };
+  if (wrt < 3) return diff(static_cast<size_t>(wrt));
+  const Mat df = diff(0), dt = diff(2);
+  const int64_t cols = std::max<int64_t>(df.cols, 2);
+  Mat packed{df.rows + 1, cols, std::vector<double>(static_cast<size_t>((df.rows + 1) * cols), 0.0)};
+  for (int64_t i = 0; i < df.rows; ++i)
+    for (int64_t j = 0; j < df.cols; ++j) packed.v[static_cast<size_t>(i * cols + j)] = df.at(i, j);
+  for (int64_t j = 0; j < 2; ++j) packed.v[static_cast<size_t>(df.rows * cols + j)] = dt.at(0, j);
   return packed;
 }
 

@@ -288,9 +288,9 @@ TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a 
             [&](const DeepKernelEval& e) { evals.push_back(e); });
     const GpRegression tuned(fit.features(x), 60, 4, y, k.hyper());
     if (validate) {  // it ends at the best validation step, which is the lowest of those seen
-      double lowest = evals.front().valid_rmse;
-      for (const DeepKernelEval& e : evals) lowest = std::min(lowest, e.valid_rmse);
-      CHECK(fit.best_valid_rmse() == lowest);
+      double lowest = evals.front().valid_error;
+      for (const DeepKernelEval& e : evals) lowest = std::min(lowest, e.valid_error);
+      CHECK(fit.best_valid_error() == lowest);
       CHECK(rmse(tuned.predict(fit.features(vx), 40), vy) == doctest::Approx(lowest).epsilon(1e-9));
       CHECK(fit.best_step() > 0);
     }
@@ -305,7 +305,7 @@ TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a 
   REQUIRE(evals.size() == 13);  // step 0, then every 25
   CHECK(evals.front().step == 0);
   CHECK(evals.back().nll < evals.front().nll - 0.5);
-  for (const DeepKernelEval& e : evals) CHECK(e.valid_rmse == 0.0);
+  for (const DeepKernelEval& e : evals) CHECK(e.valid_error == 0.0);
   std::filesystem::remove_all(dir);
   run(100, false);
   const auto [rtuned, revals, rparams] = run(300, true);
@@ -324,7 +324,7 @@ TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a 
   const auto [rvtuned, rvevals, rvparams] = run(300, true, true);
   CHECK(rvparams == vparams);
   CHECK(rvtuned == vtuned);
-  CHECK(rvevals.back().valid_rmse == vevals.back().valid_rmse);
+  CHECK(rvevals.back().valid_error == vevals.back().valid_error);
   // Resumed on other targets: refused, naming it.
   for (float& v : y) v = -v;
   CHECK_THROWS_WITH_AS(run(300, true, true), doctest::Contains("fitted on other points, targets"), Error);

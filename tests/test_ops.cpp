@@ -237,6 +237,21 @@ std::vector<Case> cases() {
       {"gp_nll_grad (forward, features and hyper-parameters)", {{7, 3}, col, {1, 3}, one},
        u([](auto& x) { return apply(GpNllGrad{3}, {x[0], x[1], x[2], x[3]}); }),
        [](auto& x) { return gp_nll_grad_ref(x, 3); }, -0.6f, 0.6f, false},
+      // Labels from sign: -1 or +1 (the inputs are never exactly 0).
+      {"gp_class_nll", {{7, 3}, col, {1, 2}},
+       u([](auto& x) { return gp_class_nll(scale(x[0], 3.0f), sign(x[1]), x[2]); }),
+       [](auto& x) {
+         return scalar(gp_class_nll_ref(map(x[0], [](double a) { return 3 * a; }), signs(x[1]), x[2]));
+       }, -0.6f, 0.6f},
+      {"gp_class_nll_grad (forward, features)", {{7, 3}, col, {1, 2}, one},
+       u([](auto& x) { return apply(GpClassNllGrad{0}, {x[0], sign(x[1]), x[2], x[3]}); }),
+       [](auto& x) { return gp_class_nll_grad_ref({x[0], signs(x[1]), x[2], x[3]}, 0); }, -0.6f, 0.6f, false},
+      {"gp_class_nll_grad (forward, hyper-parameters)", {{7, 3}, col, {1, 2}, one},
+       u([](auto& x) { return apply(GpClassNllGrad{2}, {x[0], sign(x[1]), x[2], x[3]}); }),
+       [](auto& x) { return gp_class_nll_grad_ref({x[0], signs(x[1]), x[2], x[3]}, 2); }, -0.6f, 0.6f, false},
+      {"gp_class_nll_grad (forward, features and hyper-parameters)", {{7, 3}, col, {1, 2}, one},
+       u([](auto& x) { return apply(GpClassNllGrad{3}, {x[0], sign(x[1]), x[2], x[3]}); }),
+       [](auto& x) { return gp_class_nll_grad_ref({x[0], signs(x[1]), x[2], x[3]}, 3); }, -0.6f, 0.6f, false},
       {"sigmoid_grad (forward)", {m, m}, u([](auto& x) { return apply(SigmoidGrad{}, {x[0], x[1]}); }),
        [](auto& x) { return zip(x[0], x[1], [](double y, double g) { return g * y * (1 - y); }); }, -2, 2, false},
       {"tanh_grad (forward)", {m, m}, u([](auto& x) { return apply(TanhGrad{}, {x[0], x[1]}); }),
