@@ -160,7 +160,7 @@ void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, con
       const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
       t[i] -= config->lr * mh / (std::sqrt(vh) + 1e-8);
     }
-    post_ = gp::laplace(dists_, n, labels, t[0], t[1]);
+    post_ = gp::laplace(dists_, n, labels, t[0], t[1], "gp classification", &post_);
     if (post_.nll < best.nll) best = post_;
   }
   post_ = std::move(best);

@@ -103,11 +103,13 @@ struct Laplace {
 };
 
 // The mode and its approximation, given the squared distances D (n x n).
-// An ebm::Error, naming `who`, when a label is not -1 or +1, theta is not
-// finite or gives no finite positive kernel, or Newton's method does not
-// converge in 200 steps.
+// Newton's method starts at f = 0, or with `warm` at f = K a of that
+// approximation's a (a nearby theta's on the same points: fewer steps to
+// the same mode, which is unique). An ebm::Error, naming `who`, when a
+// label is not -1 or +1, theta is not finite or gives no finite positive
+// kernel, or Newton's method does not converge in 200 steps.
 Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const float> labels, double log_length,
-                double log_signal, const char* who = "gp classification");
+                double log_signal, const char* who = "gp classification", const Laplace* warm = nullptr);
 // Q with d nll = 1/2 tr(Q dK), the mode's move with K included (as in R&W
 // algorithm 5.1): Q = R - a a' + u a' + a u', with R = W^1/2 B^-1 W^1/2,
 // s = d nll / d f^ = -1/2 diag((K^-1 + W)^-1) o d3 log p / d f3 (the log

@@ -60,7 +60,7 @@ std::vector<double> times_k(const Laplace& p, std::span<const double> v) {
 }  // namespace
 
 Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const float> labels, double log_length,
-                double log_signal, const char* who) {
+                double log_signal, const char* who, const Laplace* warm) {
   if (n < 1 || n > 100'000 || static_cast<int64_t>(sq_dists.size()) != n * n ||
       static_cast<int64_t>(labels.size()) != n)
     throw Error("{}: {} distances and {} labels for {} points; expected n^2 and n, n from 1 to 100,000", who,
@@ -87,6 +87,15 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
   const int bn = static_cast<int>(n), one = 1;
   std::vector<double> a(at(n), 0.0), f(at(n), 0.0), grad(at(n)), w(at(n)), sw(at(n)), chol;
   double psi = derivatives(labels, f, grad, w);
+  if (warm != nullptr && warm->n == n) {  // kept only if it starts higher than f = 0
+    std::vector<double> wa = warm->grad, wf = times_k(p, wa), wgrad(at(n)), ww(at(n));
+    double quad = 0.0;
+    for (int64_t i = 0; i < n; ++i) quad += wa[at(i)] * wf[at(i)];
+    if (const double wpsi = derivatives(labels, wf, wgrad, ww) - 0.5 * quad; wpsi > psi) {
+      a = std::move(wa), f = std::move(wf), grad = std::move(wgrad), w = std::move(ww);
+      psi = wpsi;
+    }
+  }
   for (int step = 1;; ++step) {
     if (step > 200)
       throw Error("{}: Newton's method found no mode in 200 steps (length scale {:.3g}, signal sd {:.3g}); expected "

@@ -32,10 +32,8 @@
 #include <numeric>
 #include <utility>
 
-#include "models/deep_kernel.hpp"
-#include "models/gp.hpp"
-#include "samples/autoencoder_parts.hpp"
 #include "samples/faces.hpp"
+#include "samples/gp_parts.hpp"
 
 namespace {
 
@@ -155,122 +153,12 @@ void apply_preset(const CLI::App& app, Options& o) {
   parse_cd_method(o.method, method_check);
 }
 
-// A GP on fixed features: theta learned, predictions at the test points.
-struct GpResult {
-  gp::Hyper hyper;
-  std::vector<double> predicted;
-  double rmse = 0;
-};
-GpResult gp_on(std::span<const float> train, std::span<const float> targets, std::span<const float> test,
-               std::span<const float> truth, int64_t d, const Options& o) {
-  const auto n = static_cast<int64_t>(targets.size()), m = static_cast<int64_t>(truth.size());
-  const GpRegression gp(train, n, d, targets, {.steps = o.gp_steps});
-  GpResult r{gp.hyper(), gp.predict(test, m)};
-  r.rmse = rmse(r.predicted, truth);
-  return r;
-}
+const GpTask kAngle{.unit = "degrees"};
 
-std::string hyper_string(const gp::Hyper& h) {
-  return fmt::format("length {:.3g}, signal sd {:.3g}, noise sd {:.3g}", std::exp(h.log_length),
-                     std::exp(h.log_signal), std::exp(h.log_noise));
-}
-
-struct Labelled {
-  std::vector<float> x, y, test_x, test_y;  // standardized pixels and angles
-  int64_t dim = 0;
-  int64_t fitted = 0;  // the first `fitted` labelled patches are fine-tuned on; the rest validate
-};
-
-// Fine-tunes `k`, its theta first learned on its starting features, on
-// the labelled points but the validation people's, whose points choose
-// the step it ends at (d.fitted: how many are fitted, the others last); returns the GP's test predictions on the starting
-// features and on the fine-tuned ones (both GPs conditioned on every
-// labelled point). The curve goes to <what>.csv.
-std::pair<GpResult, GpResult> finetune(DeepKernel& k, Executor& ex, const Labelled& d, const Options& o,
-                                       const std::string& what, bool resume, Summary& sum) {
-  // The flags that choose the fitted points are saved with the checkpoint: a resume with others is refused.
-  DeepKernelFitter fit(k, ex, {.steps = o.finetune_steps, .eval_every = o.eval_every,
-                               .checkpoint = o.output + "/" + what, .resume = resume,
-                               .run_settings = {{"--labelled", std::to_string(o.labelled)},
-                                                {"--validation-people", std::to_string(o.validation_people)}}});
-  const int64_t n = static_cast<int64_t>(d.y.size()), m = static_cast<int64_t>(d.test_y.size());
-  const int64_t f = k.config.layers.back(), fitted = d.fitted;
-  const std::span<const float> x(d.x), y(d.y);
-  // The fitted points' targets centred on their mean, the validation's by the same.
-  double mean = 0;
-  for (float v : y.first(static_cast<size_t>(fitted))) mean += v / static_cast<double>(fitted);
-  std::vector<float> centred(d.y);
-  for (float& v : centred) v = static_cast<float>(v - mean);
-  const std::span<const float> cy(centred);
-
-  const std::string start_name = what == "finetune" ? "GP on DBN features" : "GP on random features";
-  Progress sbar(start_name, 1);
-  const std::vector<float> fx = fit.features(x);
-  const GpResult start = gp_on(fx, y, fit.features(d.test_x), d.test_y, f, o);
-  // Fine-tuning's theta starts where the fitted points alone put it: the
-  // validation people's angles must not shape what they judge.
-  const std::span<const float> fitted_features = std::span<const float>(fx).first(static_cast<size_t>(fitted * f));
-  k.set_hyper(fitted == n ? start.hyper
-                          : GpRegression(fitted_features, fitted, f, y.first(static_cast<size_t>(fitted)),
-                                         {.steps = o.gp_steps})
-                                .hyper());
-  sbar.update(1, fmt::format("test RMSE {:.2f} degrees", start.rmse));
-  sum.add(start_name, sbar.seconds(), fmt::format("test RMSE {:.2f} degrees ({})", start.rmse, hyper_string(start.hyper)));
-
-  auto evaluate = [&](gp::Hyper h) {
-    const GpRegression gp(fit.features(x), n, f, y, h);
-    GpResult r{h, gp.predict(fit.features(d.test_x), m)};
-    r.rmse = rmse(r.predicted, d.test_y);
-    return r;
-  };
-  Progress bar(what, o.finetune_steps);
-  const int done = fit.checkpoint_step();
-  Csv csv(o.output + "/" + what + ".csv", "step,seconds,nll_per_point,length,signal_sd,noise_sd,valid_rmse,test_rmse,best",
-          done > 0);
-  csv.keep_rows_through(done);
-  // fit() reads the checkpoint (and may refuse it) before its first step: the
-  // bar counts the saved steps silently, and the resume's notes come first.
-  if (done > 0) bar.counted_before(std::min(done, o.finetune_steps));
-  bool noted = false;
-  auto say_notes = [&] {
-    if (!std::exchange(noted, true))
-      for (const std::string& note : fit.resume_notes()) bar.print_above(stdout, fmt::format("{}: {}", what, note));
-  };
-  const size_t split = static_cast<size_t>(fitted * d.dim);
-  fit.fit(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split), cy.subspan(static_cast<size_t>(fitted)),
-          [&](const DeepKernelEval& e) {
-            say_notes();
-            const double test = evaluate(e.hyper).rmse;  // drawn in the curve, never used to choose
-            csv.row("{},{:.3f},{:.5f},{:.5g},{:.5g},{:.5g},{:.4f},{:.4f},{:d}", e.step, e.seconds, e.nll,
-                    std::exp(e.hyper.log_length), std::exp(e.hyper.log_signal), std::exp(e.hyper.log_noise),
-                    e.valid_error, test, static_cast<int>(e.best));
-            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, validation RMSE {:.2f}{}", e.nll, e.valid_error,
-                                           e.best ? " *" : ""));
-          });
-  say_notes();  // (a resume with every step done calls back no step)
-  const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
-  sum.add(what, bar.seconds(),
-          fitted < n ? fmt::format("test RMSE {:.2f} degrees, step {} of {} chosen on validation ({})", tuned.rmse,
-                                   fit.best_step(), fit.steps_done(), hyper_string(tuned.hyper))
-                     : fmt::format("test RMSE {:.2f} degrees after {} steps ({})", tuned.rmse, fit.steps_done(),
-                                   hyper_string(tuned.hyper)));
-  return {start, tuned};
-}
-
-// The fine-tuning's RMSE by step (test and validation), beside the fixed
-// kernels' test RMSE.
-io::Panel finetune_panel(const Options& o, const std::vector<std::pair<std::string, const GpResult*>>& methods) {
-  io::Panel curve{"Fine-tuning the kernel", "step", "RMSE (degrees)"};
-  const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
-  curve.series.push_back(csv_series(ft, "step", "test_rmse", "DBN kernel: test"));
-  if (o.validation_people > 0) curve.series.push_back(csv_series(ft, "step", "valid_rmse", "DBN kernel: validation"));
-  if (o.baseline)
-    curve.series.push_back(csv_series(read_csv_columns(o.output + "/baseline.csv"), "step", "test_rmse", "random start: test"));
-  for (const auto& [label, r] : methods)
-    if (label == "pixels" || label == "DBN features")
-      curve.series.push_back({.label = label, .x = {0, static_cast<double>(o.finetune_steps)}, .y = {r->rmse, r->rmse},
-                              .dashed = true});
-  return curve;
+GpFinetune finetune_options(const Options& o) {
+  return {.output = o.output, .steps = o.finetune_steps, .eval_every = o.eval_every, .gp_steps = o.gp_steps,
+          .run_settings = {{"--labelled", std::to_string(o.labelled)},
+                           {"--validation-people", std::to_string(o.validation_people)}}};
 }
 
 void write_pictures(const Options& o, const Labelled& d, const std::vector<std::pair<std::string, const GpResult*>>& methods,
@@ -281,7 +169,7 @@ void write_pictures(const Options& o, const Labelled& d, const std::vector<std::
   const bool tuned = o.finetune_steps > 0;
   for (const auto& [label, r] : methods) {  // a panel each: their clouds would hide one another
     if (!tuned && label == "fine-tuned") continue;
-    io::Panel scatter{fmt::format("{}: test RMSE {:.1f}", label, r->rmse), "true angle (degrees)",
+    io::Panel scatter{fmt::format("{}: test RMSE {:.1f}", label, r->score), "true angle (degrees)",
                       "predicted angle (degrees)"};
     io::Series s{.label = "test patches", .points_only = true};
     for (size_t i = 0; i < d.test_y.size(); ++i) s.x.push_back(d.test_y[i]), s.y.push_back(r->predicted[i]);
@@ -289,7 +177,12 @@ void write_pictures(const Options& o, const Labelled& d, const std::vector<std::
     scatter.series.push_back({.label = "exact", .x = {-90, 90}, .y = {-90, 90}, .dashed = true});
     panels.push_back(std::move(scatter));
   }
-  if (tuned) panels.push_back(finetune_panel(o, methods));
+  if (tuned) {
+    std::vector<std::pair<std::string, const GpResult*>> fixed;
+    for (const auto& m : methods)
+      if (m.first == "pixels" || m.first == "DBN features") fixed.push_back(m);
+    panels.push_back(finetune_panel(kAngle, finetune_options(o), o.validation_people > 0, o.baseline, fixed));
+  }
   io::write_svg_plot(o.output + "/orientation.svg", panels, "gp_faces: face orientation from 28 x 28 patches");
   io::write_png_grid(o.output + "/patches.png", shown, static_cast<int64_t>(shown.size()) / d.dim, 28, 28,
                      {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::global});
@@ -346,10 +239,10 @@ int run(const Options& o) {
   Summary sum;
 
   Progress pbar("GP on pixels", 1);
-  const GpResult pixels = gp_on(d.x, d.y, d.test_x, d.test_y, d.dim, o);
-  pbar.update(1, fmt::format("test RMSE {:.2f} degrees", pixels.rmse));
-  sum.add("GP on pixels", pbar.seconds(), fmt::format("test RMSE {:.2f} degrees ({})", pixels.rmse, hyper_string(pixels.hyper)));
-  result("pixels_test_rmse_degrees", fmt::format("{:.2f}", pixels.rmse));
+  const GpResult pixels = gp_on(kAngle, d.x, d.y, d.test_x, d.test_y, d.dim, o.gp_steps);
+  pbar.update(1, kAngle.score("test", pixels.score));
+  sum.add("GP on pixels", pbar.seconds(), fmt::format("{} ({})", kAngle.score("test", pixels.score), hyper_string(pixels.hyper)));
+  result("pixels_test_rmse_degrees", fmt::format("{:.2f}", pixels.score));
 
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed, .visible_unit = Unit::gaussian});
@@ -381,9 +274,9 @@ int run(const Options& o) {
                             .seed = o.seed + 100};
   DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
   kernel.init_from(dbn);
-  const auto [greedy, tuned] = finetune(kernel, ex, d, o, "finetune", resume, sum);
-  result("dbn_test_rmse_degrees", fmt::format("{:.2f}", greedy.rmse));
-  result("finetuned_test_rmse_degrees", fmt::format("{:.2f}", tuned.rmse));
+  const auto [greedy, tuned] = finetune_kernel(kernel, ex, d, kAngle, finetune_options(o), "finetune", resume, sum);
+  result("dbn_test_rmse_degrees", fmt::format("{:.2f}", greedy.score));
+  result("finetuned_test_rmse_degrees", fmt::format("{:.2f}", tuned.score));
   std::vector<std::pair<std::string, const GpResult*>> methods{
       {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
   GpResult scratch;
@@ -391,8 +284,8 @@ int run(const Options& o) {
     DeepKernelConfig bc = kc;
     bc.seed = o.seed + 200;
     DeepKernel random_start = DeepKernel::make(g, "baseline", bc);
-    scratch = finetune(random_start, ex, d, o, "baseline", o.resume, sum).second;
-    result("random_start_test_rmse_degrees", fmt::format("{:.2f}", scratch.rmse));
+    scratch = finetune_kernel(random_start, ex, d, kAngle, finetune_options(o), "baseline", o.resume, sum).second;
+    result("random_start_test_rmse_degrees", fmt::format("{:.2f}", scratch.score));
     methods.emplace_back("random start", &scratch);
   }
 

@@ -74,6 +74,12 @@ TEST_CASE("gp classification: Newton's mode is stationary, and the approximation
     Mat f{40, 2, std::vector<double>(x.begin(), x.end())}, labels{40, 1, std::vector<double>(y.begin(), y.end())},
         theta{1, 2, {std::log(0.4), log_signal}};
     CHECK(p.nll / 40 == doctest::Approx(op_ref::gp_class_nll_ref(f, labels, theta)).epsilon(1e-9));
+    // Started from a nearby theta's approximation: the same mode, in fewer steps.
+    const gp::Laplace near = gp::laplace(d, 40, y, std::log(0.42), log_signal + 0.05);
+    const gp::Laplace warm = gp::laplace(d, 40, y, std::log(0.4), log_signal, "test", &near);
+    CHECK(warm.nll == doctest::Approx(p.nll).epsilon(1e-10));
+    for (size_t i = 0; i < 40; ++i) CHECK(warm.mode[i] == doctest::Approx(p.mode[i]).epsilon(1e-7).scale(1.0));
+    CHECK(warm.newton_steps < p.newton_steps);
   }
 }
 

@@ -1,0 +1,179 @@
+#pragma once
+// What gp_faces and gp_mnist share (Salakhutdinov & Hinton 2007): a GP on
+// fixed features, and the DBN's kernel fine-tuned through the GP with its
+// validation, CSV curve and summary lines, for regression (RMSE) or for
+// classification of two classes (percent wrong).
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/deep_kernel.hpp"
+#include "models/gp.hpp"
+#include "samples/autoencoder_parts.hpp"
+
+namespace ebm::samples {
+
+// The GP's task and how its score reads.
+struct GpTask {
+  bool classify = false;  // labels -1 and +1, scored by the percentage wrong; else targets, by their RMSE
+  std::string unit;       // the regression's unit ("degrees")
+  // "test RMSE 6.16 degrees", "test error 2.15%"
+  std::string score(const std::string& set, double v) const {
+    return classify ? fmt::format("{} error {:.2f}%", set, v) : fmt::format("{} RMSE {:.2f} {}", set, v, unit);
+  }
+  std::string column() const { return classify ? "error_pct" : "rmse"; }  // the CSV columns' suffix
+  std::string axis() const { return classify ? "test error (%)" : fmt::format("RMSE ({})", unit); }
+};
+
+// A GP's hyper-parameters and its predictions at the test points (the
+// means, or the probabilities of +1), with their score.
+struct GpResult {
+  gp::Hyper hyper;
+  std::vector<double> predicted;
+  double score = 0;
+};
+
+inline std::string hyper_string(const gp::Hyper& h) {
+  const std::string kernel =
+      fmt::format("length {:.3g}, signal sd {:.3g}", std::exp(h.log_length), std::exp(h.log_signal));
+  return std::isinf(h.log_noise) ? kernel : fmt::format("{}, noise sd {:.3g}", kernel, std::exp(h.log_noise));
+}
+
+// A GP on fixed features (n x d): theta learned by `gp_steps` Adam steps,
+// or, with `theta`, conditioned on it; its test predictions and score.
+inline GpResult gp_on(const GpTask& task, std::span<const float> train, std::span<const float> targets,
+                      std::span<const float> test, std::span<const float> truth, int64_t d, int gp_steps,
+                      const gp::Hyper* theta = nullptr) {
+  const auto n = static_cast<int64_t>(targets.size()), m = static_cast<int64_t>(truth.size());
+  GpResult r;
+  if (task.classify) {
+    const GpClassifier gp = theta != nullptr ? GpClassifier(train, n, d, targets, *theta)
+                                             : GpClassifier(train, n, d, targets, {.steps = gp_steps});
+    r = {gp.hyper(), gp.probability(test, m)};
+    r.score = class_scores(r.predicted, truth).error_pct;
+  } else {
+    const GpRegression gp = theta != nullptr ? GpRegression(train, n, d, targets, *theta)
+                                             : GpRegression(train, n, d, targets, {.steps = gp_steps});
+    r = {gp.hyper(), gp.predict(test, m)};
+    r.score = rmse(r.predicted, truth);
+  }
+  return r;
+}
+
+// The labelled points and the test set, as the net sees them.
+struct Labelled {
+  std::vector<float> x, y, test_x, test_y;  // inputs and targets (or labels -1 and +1)
+  int64_t dim = 0;
+  int64_t fitted = 0;  // the first `fitted` labelled points are fine-tuned on; the rest validate
+};
+
+// How the kernel is fine-tuned.
+struct GpFinetune {
+  std::string output;  // the checkpoint goes to <output>/<what>, the curve to <output>/<what>.csv
+  int steps = 100, eval_every = 10, gp_steps = 200;
+  // The flags that choose the fitted points: saved with the checkpoint, a
+  // resume with others refused.
+  std::map<std::string, std::string> run_settings;
+};
+
+// Fine-tunes `k`, its theta first learned on its starting features, on
+// the labelled points but the validation's, which choose the step it ends
+// at (d.fitted: how many are fitted, the validation's last); returns the
+// GP's test predictions on the starting features and on the fine-tuned
+// ones (both GPs conditioned on every labelled point). The curve goes to
+// <what>.csv.
+inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex, const Labelled& d,
+                                                     const GpTask& task, const GpFinetune& o, const std::string& what,
+                                                     bool resume, Summary& sum) {
+  DeepKernelFitter fit(k, ex, {.steps = o.steps, .eval_every = o.eval_every, .checkpoint = o.output + "/" + what,
+                               .resume = resume, .run_settings = o.run_settings});
+  const int64_t f = k.config.layers.back(), fitted = d.fitted;
+  const std::span<const float> x(d.x), y(d.y);
+  // A regression's fitted targets centred on their mean, the validation's by the same; labels as they are.
+  std::vector<float> centred(d.y);
+  if (!task.classify) {
+    double mean = 0;
+    for (float v : y.first(static_cast<size_t>(fitted))) mean += v / static_cast<double>(fitted);
+    for (float& v : centred) v = static_cast<float>(v - mean);
+  }
+  const std::span<const float> cy(centred);
+
+  const std::string start_name = what == "finetune" ? "GP on DBN features" : "GP on random features";
+  Progress sbar(start_name, 1);
+  const std::vector<float> fx = fit.features(x);
+  const GpResult start = gp_on(task, fx, y, fit.features(d.test_x), d.test_y, f, o.gp_steps);
+  // Fine-tuning's theta starts where the fitted points alone put it: the
+  // validation's targets must not shape what they judge.
+  const std::span<const float> fitted_features = std::span<const float>(fx).first(static_cast<size_t>(fitted * f));
+  const std::span<const float> fitted_y = y.first(static_cast<size_t>(fitted));
+  const auto n = static_cast<int64_t>(y.size());
+  k.set_hyper(fitted == n       ? start.hyper
+              : task.classify ? GpClassifier(fitted_features, fitted, f, fitted_y, {.steps = o.gp_steps}).hyper()
+                              : GpRegression(fitted_features, fitted, f, fitted_y, {.steps = o.gp_steps}).hyper());
+  sbar.update(1, task.score("test", start.score));
+  sum.add(start_name, sbar.seconds(), fmt::format("{} ({})", task.score("test", start.score), hyper_string(start.hyper)));
+
+  auto evaluate = [&](gp::Hyper h) { return gp_on(task, fit.features(x), y, fit.features(d.test_x), d.test_y, f, 0, &h); };
+  Progress bar(what, o.steps);
+  const int done = fit.checkpoint_step();
+  const std::string col = task.column();
+  Csv csv(o.output + "/" + what + ".csv",
+          task.classify
+              ? fmt::format("step,seconds,nll_per_point,length,signal_sd,valid_{0},test_{0},best", col)
+              : fmt::format("step,seconds,nll_per_point,length,signal_sd,noise_sd,valid_{0},test_{0},best", col),
+          done > 0);
+  csv.keep_rows_through(done);
+  // fit() reads the checkpoint (and may refuse it) before its first step: the
+  // bar counts the saved steps silently, and the resume's notes come first.
+  if (done > 0) bar.counted_before(std::min(done, o.steps));
+  bool noted = false;
+  auto say_notes = [&] {
+    if (!std::exchange(noted, true))
+      for (const std::string& note : fit.resume_notes()) bar.print_above(stdout, fmt::format("{}: {}", what, note));
+  };
+  const size_t split = static_cast<size_t>(fitted * d.dim);
+  fit.fit(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split), cy.subspan(static_cast<size_t>(fitted)),
+          [&](const DeepKernelEval& e) {
+            say_notes();
+            const double test = evaluate(e.hyper).score;  // drawn in the curve, never used to choose
+            const std::string kernel = task.classify
+                                           ? fmt::format("{:.5g},{:.5g}", std::exp(e.hyper.log_length),
+                                                         std::exp(e.hyper.log_signal))
+                                           : fmt::format("{:.5g},{:.5g},{:.5g}", std::exp(e.hyper.log_length),
+                                                         std::exp(e.hyper.log_signal), std::exp(e.hyper.log_noise));
+            csv.row("{},{:.3f},{:.5f},{},{:.4f},{:.4f},{:d}", e.step, e.seconds, e.nll, kernel, e.valid_error, test,
+                    static_cast<int>(e.best));
+            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, {}{}", e.nll, task.score("validation", e.valid_error),
+                                           e.best ? " *" : ""));
+          });
+  say_notes();  // (a resume with every step done calls back no step)
+  const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
+  sum.add(what, bar.seconds(),
+          fitted < n ? fmt::format("{}, step {} of {} chosen on validation ({})", task.score("test", tuned.score),
+                                   fit.best_step(), fit.steps_done(), hyper_string(tuned.hyper))
+                     : fmt::format("{} after {} steps ({})", task.score("test", tuned.score), fit.steps_done(),
+                                   hyper_string(tuned.hyper)));
+  return {start, tuned};
+}
+
+// The fine-tuning's score by step (test, and validation when there is
+// one), beside the fixed kernels' test scores (dashed).
+inline io::Panel finetune_panel(const GpTask& task, const GpFinetune& o, bool validate, bool baseline,
+                                const std::vector<std::pair<std::string, const GpResult*>>& fixed) {
+  io::Panel curve{"Fine-tuning the kernel", "step", task.axis()};
+  const std::string col = task.column();
+  const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
+  curve.series.push_back(csv_series(ft, "step", "test_" + col, "DBN kernel: test"));
+  if (validate) curve.series.push_back(csv_series(ft, "step", "valid_" + col, "DBN kernel: validation"));
+  if (baseline)
+    curve.series.push_back(
+        csv_series(read_csv_columns(o.output + "/baseline.csv"), "step", "test_" + col, "random start: test"));
+  for (const auto& [label, r] : fixed)
+    curve.series.push_back({.label = label, .x = {0, static_cast<double>(o.steps)}, .y = {r->score, r->score},
+                            .dashed = true});
+  return curve;
+}
+
+}  // namespace ebm::samples
