@@ -215,15 +215,19 @@ void DeepKernelFitter::load() {
   if (std::string n = old_copy_note(cfg_.checkpoint); !n.empty()) notes_.push_back(std::move(n));
 }
 
-double DeepKernelFitter::valid_error(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
-                                     std::span<const float> valid_y) {
+double DeepKernelFitter::validate(DeepKernelEval& e, std::span<const float> x, std::span<const float> y,
+                                  std::span<const float> valid_x, std::span<const float> valid_y) {
   const int64_t f = k_.config.layers.back();
   if (k_.config.classify) {
     const GpClassifier gp(features(x), static_cast<int64_t>(y.size()), f, y, k_.hyper());
-    return class_scores(gp.probability(features(valid_x), static_cast<int64_t>(valid_y.size())), valid_y).error_pct;
+    const ClassScores s = class_scores(gp.probability(features(valid_x), static_cast<int64_t>(valid_y.size())), valid_y);
+    e.valid_error = s.error_pct;
+    e.valid_log_loss = s.log_loss;
+    return s.log_loss;
   }
   const GpRegression gp(features(x), static_cast<int64_t>(y.size()), f, y, k_.hyper());
-  return rmse(gp.predict(features(valid_x), static_cast<int64_t>(valid_y.size())), valid_y);
+  e.valid_error = rmse(gp.predict(features(valid_x), static_cast<int64_t>(valid_y.size())), valid_y);
+  return e.valid_error;
 }
 
 void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
@@ -236,7 +240,7 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
   if (static_cast<int64_t>(valid_x.size()) != static_cast<int64_t>(valid_y.size()) * in)
     throw Error("fine-tuning '{}': {} validation values for {} targets; expected {} per target", k_.name,
                 valid_x.size(), valid_y.size(), in);
-  const bool validate = !valid_y.empty();
+  const bool validating = !valid_y.empty();
   data_ = fingerprint({x, y, valid_x, valid_y});
   if (cfg_.resume && !started_ && checkpoint_exists(cfg_.checkpoint)) load();
   const Feed feeds[] = {{k_.x, x}, {k_.y, y}};
@@ -244,8 +248,7 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     const Tensor loss[] = {k_.loss};
     ex_.run(loss, feeds);
     DeepKernelEval e{0, 0.0, ex_.scalar(k_.loss), k_.hyper(), 0.0, true};
-    if (validate) e.valid_error = valid_error(x, y, valid_x, valid_y);
-    best_.keep(0, e.valid_error);
+    best_.keep(0, validating ? validate(e, x, y, valid_x, valid_y) : 0.0);
     if (on_eval) on_eval(e);
   }
   started_ = true;
@@ -270,9 +273,8 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     if (steps_done_ % cfg_.eval_every != 0 && steps_done_ != cfg_.steps) continue;
     check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_);
     DeepKernelEval e{steps_done_, 0.0, nll, k_.hyper(), 0.0, false};
-    if (validate) {
-      e.valid_error = valid_error(x, y, valid_x, valid_y);
-      e.best = best_.offer(steps_done_, e.valid_error);
+    if (validating) {
+      e.best = best_.offer(steps_done_, validate(e, x, y, valid_x, valid_y));
     } else {
       e.best = true;  // without validation the last step is kept
       best_.keep(steps_done_, 0.0);

@@ -51,7 +51,8 @@ struct DeepKernelConfig {
   bool ard = false;
   // Classification: the points' targets are labels -1 and +1, the loss
   // gp_class_nll (theta then [1, 2]: no noise), and the validation's score
-  // the percentage of its labels a GP classifier on the fitted points gets wrong.
+  // the mean -log p of its labels under a GP classifier on the fitted points
+  // (a finer measure than the share it gets wrong, which is reported too).
   bool classify = false;
   bool cg = false;                     // conjugate gradients instead of the two Adams: a fine-tuning step is then
                                        // one line search, and the direction restarts at each evaluation (so a
@@ -108,7 +109,8 @@ struct DeepKernelEval {
   gp::Hyper hyper;         // theta after it (with ARD, l is the common factor of the lengths l exp(-ard_d))
   double valid_error = 0;  // the validation points' RMSE (classify: % misclassified), predicted by a GP on the
                            // fitted points (0: none given)
-  bool best = false;       // the lowest validation error so far
+  double valid_log_loss = 0;  // classify: their labels' mean -log p, in nats (0: none given, or a regression)
+  bool best = false;       // the lowest validation score so far (RMSE, or classify: log loss)
 };
 
 // Fine-tunes a DeepKernel by full-batch Adam steps (or cg line searches)
@@ -142,7 +144,7 @@ class DeepKernelFitter {
   // must be cut back to.
   int checkpoint_step() const;
   int best_step() const { return best_.at(); }
-  double best_valid_error() const { return best_.error(); }
+  double best_valid_score() const { return best_.error(); }  // RMSE, or classify: log loss
   // What a resume changed that it may (the rates), once fit() loaded the
   // checkpoint: "resumed with lr 0.001 (the checkpoint's 0.01)".
   const std::vector<std::string>& resume_notes() const { return notes_; }
@@ -154,7 +156,8 @@ class DeepKernelFitter {
   // cg: `searches` line searches from the current trained() values on
   // the fed points; the loss before them.
   double cg_steps(std::span<const Feed> feeds, int searches);
-  double valid_error(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+  // Scores the validation points (fills e's valid_ fields); returns the score that chooses.
+  double validate(DeepKernelEval& e, std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
                     std::span<const float> valid_y);
 
   DeepKernel& k_;

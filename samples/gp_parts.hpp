@@ -67,6 +67,17 @@ struct Labelled {
   std::vector<float> x, y, test_x, test_y;  // inputs and targets (or labels -1 and +1)
   int64_t dim = 0;
   int64_t fitted = 0;  // the first `fitted` labelled points are fine-tuned on; the rest validate
+  // Whether the reported GPs condition on the validation points too (they
+  // are of the labelled set), or on the fitted ones alone (they are extra
+  // labels, used only to choose the step).
+  bool condition_on_validation = true;
+  // The points the reported GPs condition on.
+  std::span<const float> cond_x() const {
+    return condition_on_validation ? std::span<const float>(x) : std::span<const float>(x).first(static_cast<size_t>(fitted * dim));
+  }
+  std::span<const float> cond_y() const {
+    return condition_on_validation ? std::span<const float>(y) : std::span<const float>(y).first(static_cast<size_t>(fitted));
+  }
 };
 
 // How the kernel is fine-tuned.
@@ -82,7 +93,7 @@ struct GpFinetune {
 // the labelled points but the validation's, which choose the step it ends
 // at (d.fitted: how many are fitted, the validation's last); returns the
 // GP's test predictions on the starting features and on the fine-tuned
-// ones (both GPs conditioned on every labelled point). The curve goes to
+// ones (both GPs conditioned on d.cond_x()). The curve goes to
 // <what>.csv.
 inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex, const Labelled& d,
                                                      const GpTask& task, const GpFinetune& o, const std::string& what,
@@ -103,25 +114,29 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
   const std::string start_name = what == "finetune" ? "GP on DBN features" : "GP on random features";
   Progress sbar(start_name, 1);
   const std::vector<float> fx = fit.features(x);
-  const GpResult start = gp_on(task, fx, y, fit.features(d.test_x), d.test_y, f, o.gp_steps);
+  const std::span<const float> cx = d.cond_x(), cy_reported = d.cond_y();
+  const GpResult start = gp_on(task, std::span<const float>(fx).first(cx.size() / static_cast<size_t>(d.dim) * static_cast<size_t>(f)),
+                               cy_reported, fit.features(d.test_x), d.test_y, f, o.gp_steps);
   // Fine-tuning's theta starts where the fitted points alone put it: the
   // validation's targets must not shape what they judge.
   const std::span<const float> fitted_features = std::span<const float>(fx).first(static_cast<size_t>(fitted * f));
   const std::span<const float> fitted_y = y.first(static_cast<size_t>(fitted));
   const auto n = static_cast<int64_t>(y.size());
-  k.set_hyper(fitted == n       ? start.hyper
+  k.set_hyper(static_cast<int64_t>(cy_reported.size()) == fitted ? start.hyper
               : task.classify ? GpClassifier(fitted_features, fitted, f, fitted_y, {.steps = o.gp_steps}).hyper()
                               : GpRegression(fitted_features, fitted, f, fitted_y, {.steps = o.gp_steps}).hyper());
   sbar.update(1, task.score("test", start.score));
   sum.add(start_name, sbar.seconds(), fmt::format("{} ({})", task.score("test", start.score), hyper_string(start.hyper)));
 
-  auto evaluate = [&](gp::Hyper h) { return gp_on(task, fit.features(x), y, fit.features(d.test_x), d.test_y, f, 0, &h); };
+  auto evaluate = [&](gp::Hyper h) {
+    return gp_on(task, fit.features(cx), cy_reported, fit.features(d.test_x), d.test_y, f, 0, &h);
+  };
   Progress bar(what, o.steps);
   const int done = fit.checkpoint_step();
   const std::string col = task.column();
   Csv csv(o.output + "/" + what + ".csv",
           task.classify
-              ? fmt::format("step,seconds,nll_per_point,length,signal_sd,valid_{0},test_{0},best", col)
+              ? fmt::format("step,seconds,nll_per_point,length,signal_sd,valid_log_loss,valid_{0},test_{0},best", col)
               : fmt::format("step,seconds,nll_per_point,length,signal_sd,noise_sd,valid_{0},test_{0},best", col),
           done > 0);
   csv.keep_rows_through(done);
@@ -143,9 +158,12 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
                                                          std::exp(e.hyper.log_signal))
                                            : fmt::format("{:.5g},{:.5g},{:.5g}", std::exp(e.hyper.log_length),
                                                          std::exp(e.hyper.log_signal), std::exp(e.hyper.log_noise));
-            csv.row("{},{:.3f},{:.5f},{},{:.4f},{:.4f},{:d}", e.step, e.seconds, e.nll, kernel, e.valid_error, test,
+            const std::string valid = task.classify ? fmt::format("{:.5f},{:.4f}", e.valid_log_loss, e.valid_error)
+                                                    : fmt::format("{:.4f}", e.valid_error);
+            csv.row("{},{:.3f},{:.5f},{},{},{:.4f},{:d}", e.step, e.seconds, e.nll, kernel, valid, test,
                     static_cast<int>(e.best));
-            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, {}{}", e.nll, task.score("validation", e.valid_error),
+            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, {}{}{}", e.nll, task.score("validation", e.valid_error),
+                                           task.classify ? fmt::format(" (log loss {:.4f})", e.valid_log_loss) : "",
                                            e.best ? " *" : ""));
           });
   say_notes();  // (a resume with every step done calls back no step)

@@ -290,7 +290,7 @@ TEST_CASE("deep kernel/fit: fine-tuning finds the one input that matters, and a 
     if (validate) {  // it ends at the best validation step, which is the lowest of those seen
       double lowest = evals.front().valid_error;
       for (const DeepKernelEval& e : evals) lowest = std::min(lowest, e.valid_error);
-      CHECK(fit.best_valid_error() == lowest);
+      CHECK(fit.best_valid_score() == lowest);
       CHECK(rmse(tuned.predict(fit.features(vx), 40), vy) == doctest::Approx(lowest).epsilon(1e-9));
       CHECK(fit.best_step() > 0);
     }

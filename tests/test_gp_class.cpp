@@ -175,26 +175,33 @@ TEST_CASE("deep kernel/classify: fine-tuning finds the input that decides the cl
     const GpClassifier tuned(fit.features(x), 80, 4, y, k.hyper());
     std::vector<float> p;
     for (Tensor t : k.trained()) p.insert(p.end(), g.value(t).begin(), g.value(t).end());
-    return std::tuple{class_scores(tuned.probability(fit.features(tx), 300), ty).error_pct, evals, p, fit.best_step()};
+    return std::tuple{class_scores(tuned.probability(fit.features(tx), 300), ty).error_pct, evals, p, fit.best_step(), fit.best_valid_score()};
   };
-  const auto [tuned, evals, params, best] = run(200, false);
+  const auto [tuned, evals, params, best, best_score] = run(200, false);
   INFO("raw inputs ", raw, "% wrong, fine-tuned ", tuned, "% (step ", best, ")");
   CHECK(raw > 20.0);
   CHECK(tuned < 0.5 * raw);
   REQUIRE(evals.size() == 9);  // step 0, then every 25
   CHECK(evals.back().nll < evals.front().nll - 0.1);
-  double lowest = evals.front().valid_error;  // it ends at the lowest validation error seen
-  for (const DeepKernelEval& e : evals) lowest = std::min(lowest, e.valid_error);
-  CHECK(lowest < evals.front().valid_error);
+  // It ends at the validation's lowest log loss, which fine-tuning lowered; the error reported beside it.
+  double lowest = evals.front().valid_log_loss, lowest_error = evals.front().valid_error;
+  for (const DeepKernelEval& e : evals) {
+    CHECK((e.valid_error >= 0 && e.valid_error <= 100));
+    if (e.valid_log_loss < lowest) lowest = e.valid_log_loss, lowest_error = e.valid_error;
+  }
+  CHECK(best_score == lowest);
+  CHECK(lowest < evals.front().valid_log_loss);
+  CHECK(lowest_error < evals.front().valid_error);
   CHECK(std::isinf(evals.back().hyper.log_noise));
   std::filesystem::remove_all(dir);
   run(100, false);
-  const auto [rtuned, revals, rparams, rbest] = run(200, true);
+  const auto [rtuned, revals, rparams, rbest, rbest_score] = run(200, true);
   REQUIRE(revals.size() == 4);
   CHECK(revals.front().step == 125);
   CHECK(rparams == params);
   CHECK(rtuned == tuned);
   CHECK(rbest == best);
+  CHECK(rbest_score == best_score);
   std::filesystem::remove_all(dir);
   run(25, false, false);  // a regression on the same labels
   CHECK_THROWS_WITH_AS(run(50, true), doctest::Contains("the checkpoint's GP does regression; this run's does classification"),
