@@ -141,7 +141,8 @@ void DeepKernelFitter::save() const {
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"lr", k_.config.adam.lr},   {"hyper_lr", k_.config.hyper_adam.lr},
                                {"run", cfg_.run_settings},  {"eval_every", cfg_.eval_every},
-                               {"task", k_.config.classify ? "classification" : "regression"}};
+                               {"task", k_.config.classify ? "classification" : "regression"},
+                               {"valid_score", k_.config.classify ? "log_loss" : "rmse"}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
@@ -191,6 +192,12 @@ void DeepKernelFitter::load() {
       task != ours)
     throw Error("resume from '{}': the checkpoint's GP does {}; this run's does {} (DeepKernelConfig::classify); "
                 "expected the same, or a fresh run", where, task, ours);
+  // What the recorded best validation score measures (before classification was built: an RMSE).
+  if (const std::string kind = meta.contains("valid_score") ? meta_shown(meta.at("valid_score")) : "rmse",
+                        ours = k_.config.classify ? "log_loss" : "rmse";
+      kind != ours)
+    throw Error("resume from '{}': the checkpoint's best validation score is a {}; this run's is a {}; expected the "
+                "same, or a fresh run", where, kind, ours);
   if ((meta.contains("ard") ? meta.at("ard") : nlohmann::json(false)) != k_.config.ard)
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
                 k_.config.ard ? "spherical" : "ARD (a length scale per feature)",
@@ -247,7 +254,7 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
   if (!started_ && steps_done_ == 0) {  // the start is a candidate too
     const Tensor loss[] = {k_.loss};
     ex_.run(loss, feeds);
-    DeepKernelEval e{0, 0.0, ex_.scalar(k_.loss), k_.hyper(), 0.0, true};
+    DeepKernelEval e{.step = 0, .nll = ex_.scalar(k_.loss), .hyper = k_.hyper(), .best = true};
     best_.keep(0, validating ? validate(e, x, y, valid_x, valid_y) : 0.0);
     if (on_eval) on_eval(e);
   }
@@ -272,9 +279,16 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     steps_done_ += steps;
     if (steps_done_ % cfg_.eval_every != 0 && steps_done_ != cfg_.steps) continue;
     check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_);
-    DeepKernelEval e{steps_done_, 0.0, nll, k_.hyper(), 0.0, false};
+    DeepKernelEval e{.step = steps_done_, .nll = nll, .hyper = k_.hyper()};
     if (validating) {
-      e.best = best_.offer(steps_done_, validate(e, x, y, valid_x, valid_y));
+      double score = 0;
+      try {
+        score = validate(e, x, y, valid_x, valid_y);
+      } catch (const Error& err) {  // such as a GP whose Newton's method failed on these features
+        throw Error("fine-tuning '{}', validating step {}: {} (the last checkpoint is of step {})", k_.name,
+                    steps_done_, err.what(), steps_done_ - steps - (steps_done_ - steps) % cfg_.eval_every);
+      }
+      e.best = best_.offer(steps_done_, score);
     } else {
       e.best = true;  // without validation the last step is kept
       best_.keep(steps_done_, 0.0);

@@ -143,10 +143,15 @@ void GpClassifier::prepare(std::span<const float> features, int64_t n, int64_t d
   dists_ = gp::squared_distances(features, n, d, "gp classification");
 }
 
-// Adam on (log l, log sf), the gradient per point; keeps the best theta seen.
+// Adam on (log l, log sf), the gradient per point; keeps the best theta
+// seen. Where Newton's method fails (a kernel grown too large: with
+// labels that a kernel can separate, the approximate likelihood keeps
+// rising with sf), the fit stops at the best theta so far.
 void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, const GpFitConfig* config) {
   const auto n = static_cast<int64_t>(features_.size()) / d_;
-  post_ = gp::laplace(dists_, n, labels, theta.log_length, theta.log_signal);
+  post_ = gp::laplace(dists_, n, labels, theta.log_length, theta.log_signal);  // (checks the labels)
+  if (n > 1 && std::all_of(labels.begin(), labels.end(), [&](float v) { return v == labels[0]; }))
+    throw Error("gp classification: all {} labels are {}; expected both classes, -1 and +1", n, labels[0]);
   if (config == nullptr) return;
   gp::Laplace best = post_;
   std::array<double, 2> m{}, v{}, t{theta.log_length, theta.log_signal};
@@ -160,7 +165,11 @@ void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, con
       const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
       t[i] -= config->lr * mh / (std::sqrt(vh) + 1e-8);
     }
-    post_ = gp::laplace(dists_, n, labels, t[0], t[1], "gp classification", &post_);
+    try {
+      post_ = gp::laplace(dists_, n, labels, t[0], t[1], "gp classification", &post_);
+    } catch (const Error&) {
+      break;
+    }
     if (post_.nll < best.nll) best = post_;
   }
   post_ = std::move(best);

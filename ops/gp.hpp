@@ -114,7 +114,10 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
 // algorithm 5.1): Q = R - a a' + u a' + a u', with R = W^1/2 B^-1 W^1/2,
 // s = d nll / d f^ = -1/2 diag((K^-1 + W)^-1) o d3 log p / d f3 (the log
 // det's dependence on the mode; the other terms are stationary there), and
-// u = (I + W K)^-1 s, since d f^ = (I + K W)^-1 dK a.
+// u = (I + W K)^-1 s, since d f^ = (I + K W)^-1 dK a. (The sign of s: d log
+// det B / d W_ii = [(K^-1 + W)^-1]_ii and d W_ii / d f^_i = -d3 log p / d f3,
+// so d nll / d f^ = 1/2 d log det B / d f^ is the minus; central
+// differences agree, test_ops.)
 std::vector<double> gradient_matrix(const Laplace& p);
 // d nll / d (log l, log sf), from Q and the squared distances.
 std::array<double, 2> hyper_gradient(const Laplace& p, std::span<const double> q, std::span<const double> sq_dists);

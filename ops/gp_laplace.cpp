@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <numbers>
 
 #include <cblas.h>
@@ -81,10 +82,13 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
   for (size_t i = 0; i < sq_dists.size(); ++i) p.signal[i] = sf2 * std::exp(-sq_dists[i] * inv_2l2);
 
   // Newton's method on Psi(f) = log p(y | f) - 1/2 f' K^-1 f, carried in a
-  // (f = K a), each step's a halved back towards the last while Psi falls
-  // (the logistic likelihood is log-concave, so this only guards very
-  // large kernels' first steps).
+  // (f = K a), each step's a halved back towards the last (at most 10
+  // times) while Psi falls by more than its rounding. Rounding sets the
+  // floors: f = K a carries about n eps sf^2 max|a| of error, and so does
+  // the gap between a and the likelihood's gradient (W <= 1/4), while Psi's
+  // rounding is eps times |log p| + 1/2 |a'f|.
   const int bn = static_cast<int>(n), one = 1;
+  const double eps = std::numeric_limits<double>::epsilon();
   std::vector<double> a(at(n), 0.0), f(at(n), 0.0), grad(at(n)), w(at(n)), sw(at(n)), chol;
   double psi = derivatives(labels, f, grad, w);
   if (warm != nullptr && warm->n == n) {  // kept only if it starts higher than f = 0
@@ -99,7 +103,8 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
   for (int step = 1;; ++step) {
     if (step > 200)
       throw Error("{}: Newton's method found no mode in 200 steps (length scale {:.3g}, signal sd {:.3g}); expected "
-                  "a kernel of moderate scale", who, std::exp(log_length), std::sqrt(sf2));
+                  "a kernel of moderate scale (a smaller signal sd, or features of a smaller range)",
+                  who, std::exp(log_length), std::sqrt(sf2));
     for (int64_t i = 0; i < n; ++i) sw[at(i)] = std::sqrt(w[at(i)]);
     factor_b(p, sw, chol, who);
     std::vector<double> b(at(n));
@@ -110,23 +115,34 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
     dpotrs_("L", &bn, &one, chol.data(), &bn, z.data(), &bn, &info, 1);
     std::vector<double> a_new(at(n));
     for (int64_t i = 0; i < n; ++i) a_new[at(i)] = b[at(i)] - sw[at(i)] * z[at(i)];
-    double psi_new = 0.0;
+    double psi_new = 0.0, scale = 0.0;
     for (int halvings = 0;; ++halvings) {
       f = times_k(p, a_new);
       double quad = 0.0;
       for (int64_t i = 0; i < n; ++i) quad += a_new[at(i)] * f[at(i)];
-      psi_new = derivatives(labels, f, grad, w) - 0.5 * quad;
-      if (psi_new >= psi - 1e-12 * std::abs(psi) || halvings == 30) break;
+      const double logp = derivatives(labels, f, grad, w);
+      psi_new = logp - 0.5 * quad;
+      if (!std::isfinite(psi_new))
+        throw Error("{}: Newton's method reached a log posterior of {} (length scale {:.3g}, signal sd {:.3g}); "
+                    "expected finite values: a kernel of moderate scale, and finite features",
+                    who, psi_new, std::exp(log_length), std::sqrt(sf2));
+      scale = std::abs(logp) + 0.5 * std::abs(quad);
+      if (psi_new >= psi - 1e-12 * scale || halvings == 10) break;
       for (int64_t i = 0; i < n; ++i) a_new[at(i)] = 0.5 * (a[at(i)] + a_new[at(i)]);
     }
     // At the mode a = K^-1 f equals the likelihood's gradient.
-    double gap = 0.0;
-    for (int64_t i = 0; i < n; ++i) gap = std::max(gap, std::abs(a_new[at(i)] - grad[at(i)]));
+    double gap = 0.0, largest = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      gap = std::max(gap, std::abs(a_new[at(i)] - grad[at(i)]));
+      largest = std::max(largest, std::abs(a_new[at(i)]));
+    }
+    const double floor = 1e-10 + 64.0 * static_cast<double>(n) * eps * sf2 * largest;
     a = std::move(a_new);
     const double rise = psi_new - psi;
     psi = psi_new;
     p.newton_steps = step;
-    if (gap < 1e-10 || (gap < 1e-7 && std::abs(rise) <= 1e-15 * std::max(1.0, std::abs(psi)))) break;
+    // At the mode to rounding, or near it where rounding stops Psi rising.
+    if (gap <= floor || (gap <= 1e3 * floor && rise <= 1e-13 * scale)) break;
   }
   for (int64_t i = 0; i < n; ++i) sw[at(i)] = std::sqrt(w[at(i)]);
   factor_b(p, sw, p.chol, who);  // B at the mode

@@ -1,18 +1,17 @@
 // gp_mnist: DBN features for Gaussian processes on handwritten digits
 // (Salakhutdinov & Hinton 2007): from a few labelled MNIST digits and many
-// unlabelled ones, tell two digits apart (--task classify, 4 from 9 by
-// default: a GP classifier, Laplace's approximation to its logistic
-// likelihood) or read the value a digit stands for (--task magnitude: GP
-// regression of 0-9 on all ten digits).
+// unlabelled ones, tell odd digits from even ones (--task parity, the
+// default) or two digits apart (--task pair, --digits 4,9), by a GP
+// classifier (Laplace's approximation to its logistic likelihood), or read
+// the value a digit stands for (--task magnitude: GP regression of 0-9).
 //
 // The data: the first 50,000 MNIST training images are the pretraining set
 // and the pool the --labelled points are drawn from; the last 10,000 are
 // held out: the pretraining's monitor, and the pool of the --validation
-// labelled points (all the task's digits there, unless fewer are asked
-// for) that choose the fine-tuning's step by their log loss (or RMSE).
-// Every reported GP conditions on the --labelled points alone. The test
-// set is the MNIST test images of the task's digits; nothing is chosen by
-// it.
+// labelled points that choose the fine-tuning's step by their log loss (or
+// RMSE). Every reported GP conditions on the --labelled points alone. The
+// test set is the MNIST test images of the task's digits; nothing is
+// chosen by it.
 //
 //   1. a GP on the pixels                   theta learned on the labelled digits
 //   2. a DBN 784-1000-1000-1000             greedy CD-1 pretraining on all 50,000 images, unlabelled
@@ -30,6 +29,7 @@
 // furthest off); prints a summary and key=value result lines.
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <numeric>
 
@@ -44,18 +44,18 @@ constexpr int64_t kHeldOut = 10000;  // the last training images: the monitor's 
 
 struct Options {
   std::string data, output = "out/gp_mnist", preset = "quick", profile, method = "cd1", optimizer = "adam",
-                    task = "classify";
+                    task = "parity";
   int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   std::vector<int64_t> hidden{1000, 1000, 1000};
   std::vector<int> pretrain_epochs{2}, digits{4, 9};
-  int64_t labelled = 1000, validation = -1, batch = 100;  // validation -1: every held-out digit of the task
+  int64_t labelled = 1000, validation = 1000, batch = 100;
   float pretrain_lr = 0.1f, momentum = 0.5f, weight_decay = 2e-4f;
   int gp_steps = 100, finetune_steps = 100, eval_every = 10, threads = 0;
   float finetune_lr = 1e-4f, hyper_lr = 0.001f;
   uint64_t seed = 1, data_seed = 1;
   bool resume = false, baseline = false, mean_field = true;
 
-  bool classify() const { return task == "classify"; }
+  bool classify() const { return task != "magnitude"; }
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -63,10 +63,10 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
   app.add_option("--task", o.task,
-                 "classify (two digits apart, --digits) or magnitude (the value 0-9 a digit stands for, by "
-                 "regression on all ten)")
+                 "parity (odd digits, +1, against even ones, -1), pair (two digits apart, --digits) or magnitude "
+                 "(the value 0-9 a digit stands for, by regression)")
       ->capture_default_str();
-  app.add_option("--digits", o.digits, "classify: the two digits told apart (the first is the +1 class)")
+  app.add_option("--digits", o.digits, "--task pair: the two digits told apart (the first is the +1 class)")
       ->capture_default_str()->delimiter(',')
       ->check(samples::number_check([](double v) { return v >= 0 && v <= 9 && v == std::floor(v); }, "a digit 0-9",
                                     "[0,9]"));
@@ -87,10 +87,10 @@ void add_options(CLI::App& app, Options& o) {
                  "images (of the task's digits)")
       ->capture_default_str()->check(kPositive);
   app.add_option("--validation", o.validation,
-                 "labelled digits drawn from the last 10,000 training images (default: all the task's digits "
-                 "there): not fitted while fine-tuning, nor conditioned on, they choose the step it ends at (0: "
-                 "the last step)")
-      ->check(kNonNegative);
+                 "labelled digits drawn from the last 10,000 training images (not, as in dbn_mnist, the size of "
+                 "that split): not fitted while fine-tuning, nor conditioned on, they choose the step it ends at "
+                 "(0: the last step)")
+      ->capture_default_str()->check(kNonNegative);
   app.add_option("--gp-steps", o.gp_steps, "Adam steps on the GP's hyper-parameters for fixed features")
       ->capture_default_str()->check(kNonNegative);
   app.add_option("--finetune-steps", o.finetune_steps, "full-batch steps of fine-tuning the DBN's kernel (cg: line searches)")
@@ -129,17 +129,22 @@ void apply_preset(const CLI::App& app, Options& o) {
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
-  if (o.task != "classify" && o.task != "magnitude")
-    throw Error("--task '{}': expected classify (two digits apart) or magnitude (the value a digit stands for)", o.task);
-  if (o.classify() && (o.digits.size() != 2 || o.digits[0] == o.digits[1]))
+  if (o.task != "parity" && o.task != "pair" && o.task != "magnitude")
+    throw Error("--task '{}': expected parity (odd against even), pair (two digits apart) or magnitude (the value a "
+                "digit stands for)", o.task);
+  if (o.task == "pair" && (o.digits.size() != 2 || o.digits[0] == o.digits[1]))
     throw Error("--digits: {} given; expected two different digits, such as 4,9", fmt::join(o.digits, ","));
-  if (!o.classify() && app.count("--digits") > 0)
-    throw Error("--digits: it chooses the classifier's two digits; --task magnitude regresses all ten");
+  if (o.task != "pair" && app.count("--digits") > 0)
+    throw Error("--digits: it chooses --task pair's two digits; --task {} takes all ten", o.task);
   if (o.pretrain_epochs.size() == 1) o.pretrain_epochs.assign(o.hidden.size(), o.pretrain_epochs[0]);
   if (o.pretrain_epochs.size() != o.hidden.size())
     throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", o.pretrain_epochs.size(),
                 o.hidden.size());
-  if (o.labelled < 2) throw Error("--labelled {}: expected at least 2 digits to fit", o.labelled);
+  // The GPs hold several n x n matrices in double (0.8 GB each at 10,000).
+  if (o.labelled < 2 || o.labelled > 10000)
+    throw Error("--labelled {}: expected 2 to 10,000 digits to fit (a GP's n x n matrices in double)", o.labelled);
+  if (o.validation > 10000)
+    throw Error("--validation {}: expected at most the 10,000 held-out training images", o.validation);
   if (o.finetune_steps == 0)
     if (const std::string f = given_flags(app, {"--optimizer", "--finetune-lr", "--hyper-lr", "--eval-every",
                                                 "--validation", "--baseline"});
@@ -155,12 +160,16 @@ void apply_preset(const CLI::App& app, Options& o) {
   parse_cd_method(o.method, method_check);
 }
 
-// The task's target for a digit: +1 / -1 for the two classified (others
-// are not the task's), or its value.
+// The task's target for a digit: +1 / -1 (odd / even, or the pair's first
+// / second; a pair's other digits are not the task's), or its value.
 struct Targets {
   const Options& o;
-  bool wanted(int digit) const { return !o.classify() || digit == o.digits[0] || digit == o.digits[1]; }
-  float of(int digit) const { return o.classify() ? (digit == o.digits[0] ? 1.0f : -1.0f) : static_cast<float>(digit); }
+  bool wanted(int digit) const { return o.task != "pair" || digit == o.digits[0] || digit == o.digits[1]; }
+  float of(int digit) const {
+    if (o.task == "parity") return digit % 2 == 1 ? 1.0f : -1.0f;
+    if (o.task == "pair") return digit == o.digits[0] ? 1.0f : -1.0f;
+    return static_cast<float>(digit);
+  }
 };
 
 // `count` of the task's images in set[first, first + n), drawn at random;
@@ -180,11 +189,15 @@ std::vector<int64_t> draw(const io::ImageSet& set, int64_t first, int64_t n, int
 void write_pictures(const Options& o, const GpTask& task, const GpFinetune& ft, const Labelled& d,
                     const std::vector<float>& test_rows, const GpResult& tuned,
                     const std::vector<std::pair<std::string, const GpResult*>>& fixed) {
+  // A picture this run does not draw must not be left from an earlier one.
+  std::filesystem::remove(o.output + "/gp_mnist.svg");
+  std::filesystem::remove(o.output + "/mistakes.png");
   if (o.finetune_steps > 0)
     io::write_svg_plot(o.output + "/gp_mnist.svg",
                        std::vector<io::Panel>{finetune_panel(task, ft, o.validation != 0, o.baseline, fixed)},
-                       o.classify() ? fmt::format("gp_mnist: {} against {}", o.digits[0], o.digits[1])
-                                    : std::string("gp_mnist: the value a digit stands for"));
+                       o.task == "parity" ? std::string("gp_mnist: odd digits against even ones")
+                       : o.task == "pair" ? fmt::format("gp_mnist: {} against {}", o.digits[0], o.digits[1])
+                                          : std::string("gp_mnist: the value a digit stands for"));
   // The test digits the fine-tuned kernel gets wrong (or, for values, the
   // 50 furthest off), worst first.
   std::vector<int64_t> order(d.test_y.size());
@@ -215,14 +228,12 @@ int run(const Options& o) {
   const io::ImageSet train = io::slice(all, 0, pool), held = io::slice(all, pool, kHeldOut);
   const DataSource all_src = image_source(all, io::Pixels::scaled, 0), test_src = image_source(test_set, io::Pixels::scaled, 0);
   const Targets t{o};
-  const GpTask task{.classify = o.classify(), .unit = "(digit values)"};
+  const GpTask task{.classify = o.classify(), .unit = ""};
 
   Labelled d;
   d.dim = all_src.dim;
   std::vector<int64_t> lab = draw(all, 0, pool, o.labelled, t, o.data_seed, "--labelled");
-  int64_t held_wanted = 0;
-  for (int64_t i = pool; i < all.count; ++i) held_wanted += t.wanted(all.labels[static_cast<size_t>(i)]);
-  const int64_t validation = o.validation < 0 ? held_wanted : o.validation;
+  const int64_t validation = o.validation;
   const std::vector<int64_t> val = draw(all, pool, kHeldOut, validation, t, o.data_seed + 1, "--validation");
   lab.insert(lab.end(), val.begin(), val.end());
   d.fitted = o.labelled;
@@ -240,17 +251,22 @@ int run(const Options& o) {
   fmt::print("gp_mnist: preset {}, {}; {} labelled digits to fit, {} to validate, {} test digits; DBN {} pretrained "
              "on {} unlabelled images\n",
              o.preset,
-             o.classify() ? fmt::format("{} (+1) against {} (-1)", o.digits[0], o.digits[1])
-                          : std::string("the value of each digit"),
+             o.task == "parity" ? std::string("odd digits (+1) against even ones (-1)")
+             : o.task == "pair" ? fmt::format("{} (+1) against {} (-1)", o.digits[0], o.digits[1])
+                                : std::string("the value of each digit"),
              o.labelled, validation, tested.size(), detail::layer_string(layers), pool);
   Summary sum;
 
   Progress pbar("GP on pixels", 1);
   const GpResult pixels = gp_on(task, d.cond_x(), d.cond_y(), d.test_x, d.test_y, d.dim, o.gp_steps);
   pbar.update(1, task.score("test", pixels.score));
-  sum.add("GP on pixels", pbar.seconds(), fmt::format("{} ({})", task.score("test", pixels.score), hyper_string(pixels.hyper)));
+  sum.add("GP on pixels", pbar.seconds(), fmt::format("{} ({})", task.score("test", pixels.score), result_details(task, pixels)));
   const std::string key = o.classify() ? "test_error_pct" : "test_rmse";
-  result(("pixels_" + key).c_str(), fmt::format("{:.2f}", pixels.score));
+  auto report = [&](const std::string& what, const GpResult& r) {
+    result((what + "_" + key).c_str(), fmt::format("{:.2f}", r.score));
+    if (o.classify()) result((what + "_test_log_loss").c_str(), fmt::format("{:.4f}", r.log_loss));
+  };
+  report("pixels", pixels);
 
   Graph g;
   Dbn dbn = Dbn::make(g, "dbn", {.layers = layers, .seed = o.seed});
@@ -277,7 +293,7 @@ int run(const Options& o) {
 
   const GpFinetune ft{.output = o.output, .steps = o.finetune_steps, .eval_every = o.eval_every, .gp_steps = o.gp_steps,
                       .run_settings = {{"--task", o.task},
-                                       {"--digits", o.classify() ? fmt::format("{}", fmt::join(o.digits, ",")) : ""},
+                                       {"--digits", o.task == "pair" ? fmt::format("{}", fmt::join(o.digits, ",")) : ""},
                                        {"--labelled", std::to_string(o.labelled)},
                                        {"--validation", std::to_string(validation)}}};
   const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},
@@ -286,8 +302,8 @@ int run(const Options& o) {
   DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
   kernel.init_from(dbn);
   const auto [greedy, tuned] = finetune_kernel(kernel, ex, d, task, ft, "finetune", resume, sum);
-  result(("dbn_" + key).c_str(), fmt::format("{:.2f}", greedy.score));
-  result(("finetuned_" + key).c_str(), fmt::format("{:.2f}", tuned.score));
+  report("dbn", greedy);
+  report("finetuned", tuned);
   std::vector<std::pair<std::string, const GpResult*>> methods{
       {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
   GpResult scratch;
@@ -296,7 +312,7 @@ int run(const Options& o) {
     bc.seed = o.seed + 200;
     DeepKernel random_start = DeepKernel::make(g, "baseline", bc);
     scratch = finetune_kernel(random_start, ex, d, task, ft, "baseline", o.resume, sum).second;
-    result(("random_start_" + key).c_str(), fmt::format("{:.2f}", scratch.score));
+    report("random_start", scratch);
     methods.emplace_back("random start", &scratch);
   }
 

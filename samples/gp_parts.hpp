@@ -18,13 +18,16 @@ namespace ebm::samples {
 // The GP's task and how its score reads.
 struct GpTask {
   bool classify = false;  // labels -1 and +1, scored by the percentage wrong; else targets, by their RMSE
-  std::string unit;       // the regression's unit ("degrees")
+  std::string unit;       // the regression's unit ("degrees"; none: "")
   // "test RMSE 6.16 degrees", "test error 2.15%"
   std::string score(const std::string& set, double v) const {
-    return classify ? fmt::format("{} error {:.2f}%", set, v) : fmt::format("{} RMSE {:.2f} {}", set, v, unit);
+    if (classify) return fmt::format("{} error {:.2f}%", set, v);
+    return unit.empty() ? fmt::format("{} RMSE {:.2f}", set, v) : fmt::format("{} RMSE {:.2f} {}", set, v, unit);
   }
   std::string column() const { return classify ? "error_pct" : "rmse"; }  // the CSV columns' suffix
-  std::string axis() const { return classify ? "test error (%)" : fmt::format("RMSE ({})", unit); }
+  std::string axis() const {
+    return classify ? "test error (%)" : unit.empty() ? std::string("RMSE") : fmt::format("RMSE ({})", unit);
+  }
 };
 
 // A GP's hyper-parameters and its predictions at the test points (the
@@ -33,12 +36,19 @@ struct GpResult {
   gp::Hyper hyper;
   std::vector<double> predicted;
   double score = 0;
+  double log_loss = 0;  // classify: the test labels' mean -log p, in nats
 };
 
 inline std::string hyper_string(const gp::Hyper& h) {
   const std::string kernel =
       fmt::format("length {:.3g}, signal sd {:.3g}", std::exp(h.log_length), std::exp(h.log_signal));
   return std::isinf(h.log_noise) ? kernel : fmt::format("{}, noise sd {:.3g}", kernel, std::exp(h.log_noise));
+}
+
+// What a summary line says beside the score: the test log loss (classify)
+// and the hyper-parameters.
+inline std::string result_details(const GpTask& task, const GpResult& r) {
+  return task.classify ? fmt::format("log loss {:.4f}; {}", r.log_loss, hyper_string(r.hyper)) : hyper_string(r.hyper);
 }
 
 // A GP on fixed features (n x d): theta learned by `gp_steps` Adam steps,
@@ -52,7 +62,9 @@ inline GpResult gp_on(const GpTask& task, std::span<const float> train, std::spa
     const GpClassifier gp = theta != nullptr ? GpClassifier(train, n, d, targets, *theta)
                                              : GpClassifier(train, n, d, targets, {.steps = gp_steps});
     r = {gp.hyper(), gp.probability(test, m)};
-    r.score = class_scores(r.predicted, truth).error_pct;
+    const ClassScores s = class_scores(r.predicted, truth);
+    r.score = s.error_pct;
+    r.log_loss = s.log_loss;
   } else {
     const GpRegression gp = theta != nullptr ? GpRegression(train, n, d, targets, *theta)
                                              : GpRegression(train, n, d, targets, {.steps = gp_steps});
@@ -122,11 +134,12 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
   const std::span<const float> fitted_features = std::span<const float>(fx).first(static_cast<size_t>(fitted * f));
   const std::span<const float> fitted_y = y.first(static_cast<size_t>(fitted));
   const auto n = static_cast<int64_t>(y.size());
+  const bool validating = fitted < n;
   k.set_hyper(static_cast<int64_t>(cy_reported.size()) == fitted ? start.hyper
               : task.classify ? GpClassifier(fitted_features, fitted, f, fitted_y, {.steps = o.gp_steps}).hyper()
                               : GpRegression(fitted_features, fitted, f, fitted_y, {.steps = o.gp_steps}).hyper());
   sbar.update(1, task.score("test", start.score));
-  sum.add(start_name, sbar.seconds(), fmt::format("{} ({})", task.score("test", start.score), hyper_string(start.hyper)));
+  sum.add(start_name, sbar.seconds(), fmt::format("{} ({})", task.score("test", start.score), result_details(task, start)));
 
   auto evaluate = [&](gp::Hyper h) {
     return gp_on(task, fit.features(cx), cy_reported, fit.features(d.test_x), d.test_y, f, 0, &h);
@@ -162,17 +175,20 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
                                                     : fmt::format("{:.4f}", e.valid_error);
             csv.row("{},{:.3f},{:.5f},{},{},{:.4f},{:d}", e.step, e.seconds, e.nll, kernel, valid, test,
                     static_cast<int>(e.best));
-            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point, {}{}{}", e.nll, task.score("validation", e.valid_error),
-                                           task.classify ? fmt::format(" (log loss {:.4f})", e.valid_log_loss) : "",
-                                           e.best ? " *" : ""));
+            // (a regression's line is as it always was, its validation RMSE 0 when there is none)
+            const std::string v =
+                !task.classify ? fmt::format(", validation RMSE {:.2f}", e.valid_error)
+                : validating   ? fmt::format(", validation error {:.2f}% (log loss {:.4f})", e.valid_error, e.valid_log_loss)
+                               : std::string();
+            bar.update(e.step, fmt::format("-log p(y) {:.4g} per point{}{}", e.nll, v, e.best ? " *" : ""));
           });
   say_notes();  // (a resume with every step done calls back no step)
   const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
   sum.add(what, bar.seconds(),
           fitted < n ? fmt::format("{}, step {} of {} chosen on validation ({})", task.score("test", tuned.score),
-                                   fit.best_step(), fit.steps_done(), hyper_string(tuned.hyper))
+                                   fit.best_step(), fit.steps_done(), result_details(task, tuned))
                      : fmt::format("{} after {} steps ({})", task.score("test", tuned.score), fit.steps_done(),
-                                   hyper_string(tuned.hyper)));
+                                   result_details(task, tuned)));
   return {start, tuned};
 }
 

@@ -3,16 +3,17 @@
 # GP classifier tells 4 from 9 far better than chance on the pixels and on
 # the DBN's features, it writes its pictures and metrics, a resumed run
 # (from step 10 of 20) ends where the fresh one did, and a resume with
-# other digits is refused, naming the flag; the regression of a digit's
-# value beats predicting the mean.
+# other digits is refused, naming the flag; odd digits are told from even
+# ones better than chance; the regression of a digit's value beats
+# predicting the mean.
 # Usage: test_gp_mnist.sh GP_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
 bin=$1
 data=$2
 skip_unless "$data/train-images-idx3-ubyte" "MNIST is not in $data (scripts/fetch_mnist.sh)"
-args="--data $data --labelled 200 --validation 100 --hidden 100,50 --pretrain-epochs 1 --gp-steps 30
-  --eval-every 10 --finetune-lr 0.001"
+base="--data $data --labelled 200 --hidden 100,50 --pretrain-epochs 1 --gp-steps 30"
+args="$base --task pair --validation 100 --eval-every 10 --finetune-lr 0.001"
 # shellcheck disable=SC2086
 "$bin" $args --output "$out" --finetune-steps 20 > "$out/log" 2>&1 || fail "the run failed"
 pixels=$(value pixels_test_error_pct "$out/log")
@@ -48,9 +49,19 @@ status=0
 grep -q -- "the checkpoint has --digits = 4,9; this run has 3,5" "$out/log4" ||
   { cat "$out/log4"; fail "the refused resume does not name --digits"; }
 cmp -s "$out2/finetune.csv" "$out/before.csv" || fail "finetune.csv: the refused resume changed it"
+# Odd against even, all ten digits (the default task; no fine-tuning): far better than a coin.
+# shellcheck disable=SC2086
+"$bin" $base --output "$out/parity" --finetune-steps 0 > "$out/log6" 2>&1 ||
+  { cat "$out/log6"; fail "the parity run failed"; }
+for key in pixels_test_error_pct dbn_test_error_pct; do
+  v=$(value "$key" "$out/log6")
+  awk -v e="$v" 'BEGIN { exit !(e > 0 && e < 30) }' || { cat "$out/log6"; fail "odd against even, $key: $v%"; }
+done
+[ "$(wc -l < "$out/parity/predictions.csv")" -eq 10001 ] || fail "parity: expected all 10,000 test digits"
+[ ! -e "$out/parity/gp_mnist.svg" ] || fail "parity: a fine-tuning curve without fine-tuning"
 # The value of a digit, regressed on all ten: better than their mean (the test values' sd is 2.9).
 # shellcheck disable=SC2086
-"$bin" $args --output "$out/magnitude" --task magnitude --finetune-steps 10 > "$out/log5" 2>&1 ||
+"$bin" $base --output "$out/magnitude" --task magnitude --finetune-steps 10 > "$out/log5" 2>&1 ||
   { cat "$out/log5"; fail "the regression run failed"; }
 for key in pixels_test_rmse dbn_test_rmse finetuned_test_rmse; do
   v=$(value "$key" "$out/log5")

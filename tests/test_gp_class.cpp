@@ -83,6 +83,87 @@ TEST_CASE("gp classification: Newton's mode is stationary, and the approximation
   }
 }
 
+TEST_CASE("gp classification: Newton's method converges at extreme kernels, on one point, and ignores a warm start that is worse than 0") {
+  std::vector<float> x, y;
+  circle_data(40, 0.1, 1, x, y);
+  const std::vector<double> d = gp::squared_distances(x, 40, 2);
+  // Kernels so wide and strong that rounding, not the mode, ends Newton's method.
+  for (auto [length, log_signal] : {std::pair{100.0, 9.0}, {100.0, 11.0}, {30.0, 6.0}, {0.01, 4.0}}) {
+    CAPTURE(length);
+    CAPTURE(log_signal);
+    const gp::Laplace p = gp::laplace(d, 40, y, std::log(length), log_signal);
+    CHECK(std::isfinite(p.nll));
+    CHECK(p.newton_steps < 200);
+  }
+  // One point: the mode solves f = sf^2 (t - sigmoid(f)).
+  const std::vector<double> none{0.0};
+  const std::vector<float> plus{1.0f};
+  const gp::Laplace one = gp::laplace(none, 1, plus, 0.0, std::log(2.0));
+  CHECK(one.mode[0] == doctest::Approx(4.0 * (1.0 - 1.0 / (1.0 + std::exp(-one.mode[0])))).epsilon(1e-10));
+  CHECK(one.mode[0] > 0);
+  // A warm start from other labels' mode starts lower than f = 0: it is not taken, and the mode is the same.
+  std::vector<float> flipped(y);
+  for (float& v : flipped) v = -v;
+  const gp::Laplace other = gp::laplace(d, 40, flipped, std::log(0.4), 2.0);
+  const gp::Laplace cold = gp::laplace(d, 40, y, std::log(0.4), 2.0);
+  const gp::Laplace warm = gp::laplace(d, 40, y, std::log(0.4), 2.0, "test", &other);
+  CHECK(warm.newton_steps == cold.newton_steps);
+  CHECK(warm.nll == cold.nll);
+}
+
+TEST_CASE("gp classification: the latent's predictive variance is (K^-1 + W)^-1's diagonal at the training points, the prior's far away, and the averaged probability is near the integral") {
+  std::vector<float> x, y;
+  circle_data(30, 0.1, 3, x, y);
+  const int64_t n = 30;
+  const std::vector<double> d = gp::squared_distances(x, n, 2);
+  const gp::Laplace p = gp::laplace(d, n, y, std::log(0.5), 1.0);
+  std::vector<double> var;
+  const std::vector<double> mean = gp::predict(p, d, n, &var);
+  // Plain: (K^-1 + W)^-1 = K - K (K + W^-1)^-1 K, the inverse by Gauss-Jordan.
+  std::vector<double> m(static_cast<size_t>(n * n)), inv(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) m[static_cast<size_t>(i * n + j)] = p.signal[static_cast<size_t>(i * n + j)];
+    m[static_cast<size_t>(i * n + i)] += 1.0 / p.w[static_cast<size_t>(i)];
+    inv[static_cast<size_t>(i * n + i)] = 1.0;
+  }
+  for (int64_t c = 0; c < n; ++c) {  // symmetric positive definite: no pivoting needed
+    const double piv = m[static_cast<size_t>(c * n + c)];
+    for (int64_t j = 0; j < n; ++j) m[static_cast<size_t>(c * n + j)] /= piv, inv[static_cast<size_t>(c * n + j)] /= piv;
+    for (int64_t r = 0; r < n; ++r) {
+      if (r == c) continue;
+      const double q = m[static_cast<size_t>(r * n + c)];
+      for (int64_t j = 0; j < n; ++j) {
+        m[static_cast<size_t>(r * n + j)] -= q * m[static_cast<size_t>(c * n + j)];
+        inv[static_cast<size_t>(r * n + j)] -= q * inv[static_cast<size_t>(c * n + j)];
+      }
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    double kmk = 0;
+    for (int64_t a = 0; a < n; ++a)
+      for (int64_t b = 0; b < n; ++b)
+        kmk += p.signal[static_cast<size_t>(i * n + a)] * inv[static_cast<size_t>(a * n + b)] * p.signal[static_cast<size_t>(b * n + i)];
+    CHECK(var[static_cast<size_t>(i)] == doctest::Approx(p.signal[static_cast<size_t>(i * n + i)] - kmk).epsilon(1e-8));
+    CHECK(mean[static_cast<size_t>(i)] == doctest::Approx(p.mode[static_cast<size_t>(i)]).epsilon(1e-8));  // k' grad = (K grad)_i
+  }
+  const std::vector<float> far{50.0f, 50.0f};
+  std::vector<double> far_var;
+  gp::predict(p, gp::cross_squared_distances(far, 1, x, n, 2), 1, &far_var);
+  CHECK(far_var[0] == doctest::Approx(std::exp(2.0)).epsilon(1e-12));
+  // MacKay's approximation against the integral of sigmoid(z) N(z; m, v), by the trapezoid rule.
+  for (auto [mu, v] : {std::pair{0.0, 1.0}, {1.5, 0.5}, {-2.0, 4.0}, {3.0, 9.0}, {0.7, 25.0}}) {
+    double integral = 0;
+    const double sd = std::sqrt(v), h = sd / 200;
+    for (int k = -4000; k <= 4000; ++k) {
+      const double z = mu + k * h, weight = (k == -4000 || k == 4000) ? 0.5 : 1.0;
+      integral += weight * h / (1 + std::exp(-z)) * std::exp(-0.5 * (z - mu) * (z - mu) / v) / (sd * std::sqrt(2 * std::numbers::pi));
+    }
+    CAPTURE(mu);
+    CAPTURE(v);
+    CHECK(std::abs(gp::class_probability(mu, v) - integral) < 0.02);
+  }
+}
+
 TEST_CASE("gp classification: it learns a circle's inside from noisy labels, and far from the data it does not know") {
   std::vector<float> x, y, tx, ty;
   circle_data(300, 0.1, 1, x, y);
@@ -99,6 +180,10 @@ TEST_CASE("gp classification: it learns a circle's inside from noisy labels, and
   CHECK(learned.log_loss < 0.35);  // a coin's is 0.69
   CHECK(gp.nll_per_point() < GpClassifier(x, 300, 2, y, GpFitConfig{.steps = 0}).nll_per_point());
   CHECK(std::isinf(gp.hyper().log_noise));
+  // Labels of one class leave nothing to tell apart: refused (the fit would grow sf without end).
+  const std::vector<float> ones(300, 1.0f);
+  CHECK(message_of([&] { GpClassifier(x, 300, 2, ones); }) ==
+        "gp classification: all 300 labels are 1; expected both classes, -1 and +1");
   // Far from every training point the latent's mean is 0 and its variance the prior's: p = 1/2.
   const std::vector<float> far{40.0f, -40.0f, 0.0f, 0.0f};
   const std::vector<double> p = gp.probability(far, 2);
@@ -182,6 +267,7 @@ TEST_CASE("deep kernel/classify: fine-tuning finds the input that decides the cl
   CHECK(raw > 20.0);
   CHECK(tuned < 0.5 * raw);
   REQUIRE(evals.size() == 9);  // step 0, then every 25
+  CHECK(evals.front().best);   // the start is a candidate, the best so far
   CHECK(evals.back().nll < evals.front().nll - 0.1);
   // It ends at the validation's lowest log loss, which fine-tuning lowered; the error reported beside it.
   double lowest = evals.front().valid_log_loss, lowest_error = evals.front().valid_error;
@@ -206,5 +292,9 @@ TEST_CASE("deep kernel/classify: fine-tuning finds the input that decides the cl
   run(25, false, false);  // a regression on the same labels
   CHECK_THROWS_WITH_AS(run(50, true), doctest::Contains("the checkpoint's GP does regression; this run's does classification"),
                        Error);
+  std::filesystem::remove_all(dir);
+  run(25, false);
+  CHECK_THROWS_WITH_AS(run(50, true, false),
+                       doctest::Contains("the checkpoint's GP does classification; this run's does regression"), Error);
   std::filesystem::remove_all(dir);
 }

@@ -243,6 +243,13 @@ std::vector<Case> cases() {
        [](auto& x) {
          return scalar(gp_class_nll_ref(map(x[0], [](double a) { return 3 * a; }), signs(x[1]), x[2]));
        }, -0.6f, 0.6f},
+      // A strong prior (sf from 3.3 to 11): the mode far from 0, where the gradient's term for its move is large.
+      {"gp_class_nll (a strong prior)", {{7, 3}, col, {1, 2}},
+       u([](auto& x) { return gp_class_nll(scale(x[0], 3.0f), sign(x[1]), scale(x[2], 1.0f, 1.8f)); }),
+       [](auto& x) {
+         return scalar(gp_class_nll_ref(map(x[0], [](double a) { return 3 * a; }), signs(x[1]),
+                                        map(x[2], [](double a) { return a + 1.8; })));
+       }, -0.6f, 0.6f},
       {"gp_class_nll_grad (forward, features)", {{7, 3}, col, {1, 2}, one},
        u([](auto& x) { return apply(GpClassNllGrad{0}, {x[0], sign(x[1]), x[2], x[3]}); }),
        [](auto& x) { return gp_class_nll_grad_ref({x[0], signs(x[1]), x[2], x[3]}, 0); }, -0.6f, 0.6f, false},
