@@ -41,16 +41,16 @@ using namespace ebm;
 using namespace ebm::samples;
 
 struct Options {
-  std::string data, output = "out/gp_faces", preset = "quick", profile, method = "cd1", optimizer = "adam";
+  std::string data, output = "out/gp_faces", preset = "quick", profile, method = "cd1";
   int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   std::vector<int64_t> hidden{1000, 1000, 1000};
   std::vector<int> pretrain_epochs{5};
   int64_t labelled = 1000, validation_people = 6, per_image = 40, test_per_image = 10, batch = 100;
   float zoom = 1.5f, data_lr = 0.001f, pretrain_lr = 0.01f, momentum = 0.5f, weight_decay = 2e-4f;
-  int gp_steps = 200, finetune_steps = 100, eval_every = 10, threads = 0;
-  float finetune_lr = 1e-4f, hyper_lr = 0.01f;
+  int threads = 0;
+  GpKernelOptions k;
   uint64_t seed = 1, data_seed = 1;
-  bool resume = false, baseline = false, mean_field = true, ard = false;
+  bool resume = false, mean_field = true, ard = false;
 };
 
 void add_options(CLI::App& app, Options& o) {
@@ -87,24 +87,10 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()
       ->check(samples::number_check([](double v) { return v >= 1.0 && v <= 16.0; },
                                     "1 (the whole face) to 16 (4 of its pixels across)", "[1,16]"));
-  app.add_option("--gp-steps", o.gp_steps, "Adam steps on the GP's hyper-parameters for fixed features")
-      ->capture_default_str()->check(kNonNegative);
-  app.add_option("--finetune-steps", o.finetune_steps, "full-batch steps of fine-tuning the DBN's kernel (cg: line searches)")
-      ->check(kNonNegative);
-  app.add_option("--optimizer", o.optimizer,
-                 "the kernel's fine-tuning: adam (the weights and the hyper-parameters each by their own), or cg "
-                 "(conjugate gradients on both, a step being one line search, as the paper fine-tuned)")
-      ->capture_default_str();
+  add_kernel_options(app, o.k, ", as the paper fine-tuned");
   app.add_flag("--ard", o.ard,
                "fine-tune an ARD kernel: a length scale per feature, learned with the other hyper-parameters "
                "(starting spherical)");
-  app.add_option("--finetune-lr", o.finetune_lr, "Adam's rate for the net's weights")->capture_default_str()
-      ->check(kPositive);
-  app.add_option("--hyper-lr", o.hyper_lr, "Adam's rate for the GP's hyper-parameters while fine-tuning")
-      ->capture_default_str()->check(kPositive);
-  app.add_option("--eval-every", o.eval_every, "fine-tuning steps between test errors recorded (and checkpoints)")
-      ->capture_default_str()->check(kPositive);
-  app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed, "seed of the patches' angles, the labelled draw and the shuffles")
@@ -120,10 +106,10 @@ void apply_preset(const CLI::App& app, Options& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {5};
-    if (unset("--finetune-steps")) o.finetune_steps = 100;
+    if (unset("--finetune-steps")) o.k.finetune_steps = 100;
   } else if (o.preset == "paper") {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {50};
-    if (unset("--finetune-steps")) o.finetune_steps = 300;
+    if (unset("--finetune-steps")) o.k.finetune_steps = 300;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -138,17 +124,7 @@ void apply_preset(const CLI::App& app, Options& o) {
   if (o.labelled < 2 || o.labelled > 300 * o.per_image)
     throw Error("--labelled {}: expected 2 to the {} training patches (300 faces x --per-image {})", o.labelled,
                 300 * o.per_image, o.per_image);
-  if (o.finetune_steps == 0)
-    if (const std::string f = given_flags(app, {"--optimizer", "--ard", "--finetune-lr", "--hyper-lr", "--eval-every",
-                                                "--validation-people", "--baseline"});
-        !f.empty())
-      throw Error("{}: {} the kernel's fine-tuning, which --finetune-steps 0 leaves out", f,
-                  f.find(',') == std::string::npos ? "it sets" : "they set");
-  if (o.optimizer != "adam" && o.optimizer != "cg")
-    throw Error("--optimizer '{}': expected adam or cg (conjugate gradients)", o.optimizer);
-  if (o.optimizer == "cg")
-    if (const std::string f = given_flags(app, {"--finetune-lr", "--hyper-lr"}); !f.empty())
-      throw Error("{}: Adam's rates; --optimizer cg chooses its steps by line searches", f);
+  check_kernel_options(app, o.k, {"--ard", "--validation-people"});
   CdConfig method_check;
   parse_cd_method(o.method, method_check);
 }
@@ -156,7 +132,7 @@ void apply_preset(const CLI::App& app, Options& o) {
 const GpTask kAngle{.unit = "degrees"};
 
 GpFinetune finetune_options(const Options& o) {
-  return {.output = o.output, .steps = o.finetune_steps, .eval_every = o.eval_every, .gp_steps = o.gp_steps,
+  return {.output = o.output, .steps = o.k.finetune_steps, .eval_every = o.k.eval_every, .gp_steps = o.k.gp_steps,
           .run_settings = {{"--labelled", std::to_string(o.labelled)},
                            {"--validation-people", std::to_string(o.validation_people)}}};
 }
@@ -166,7 +142,7 @@ void write_pictures(const Options& o, const Labelled& d, const std::vector<std::
   std::vector<io::Panel> panels;
   // With no step nothing was fine-tuned: "fine-tuned" would be the kernel at
   // its start (the DBN's features under the fitter's first hyper-parameters).
-  const bool tuned = o.finetune_steps > 0;
+  const bool tuned = o.k.finetune_steps > 0;
   for (const auto& [label, r] : methods) {  // a panel each: their clouds would hide one another
     if (!tuned && label == "fine-tuned") continue;
     io::Panel scatter{fmt::format("{}: test RMSE {:.1f}", label, r->score), "true angle (degrees)",
@@ -181,7 +157,7 @@ void write_pictures(const Options& o, const Labelled& d, const std::vector<std::
     std::vector<std::pair<std::string, const GpResult*>> fixed;
     for (const auto& m : methods)
       if (m.first == "pixels" || m.first == "DBN features") fixed.push_back(m);
-    panels.push_back(finetune_panel(kAngle, finetune_options(o), o.validation_people > 0, o.baseline, fixed));
+    panels.push_back(finetune_panel(kAngle, finetune_options(o), o.validation_people > 0, o.k.baseline, fixed));
   }
   io::write_svg_plot(o.output + "/orientation.svg", panels, "gp_faces: face orientation from 28 x 28 patches");
   io::write_png_grid(o.output + "/patches.png", shown, static_cast<int64_t>(shown.size()) / d.dim, 28, 28,
@@ -239,7 +215,7 @@ int run(const Options& o) {
   Summary sum;
 
   Progress pbar("GP on pixels", 1);
-  const GpResult pixels = gp_on(kAngle, d.x, d.y, d.test_x, d.test_y, d.dim, o.gp_steps);
+  const GpResult pixels = gp_on(kAngle, d.x, d.y, d.test_x, d.test_y, d.dim, o.k.gp_steps);
   pbar.update(1, kAngle.score("test", pixels.score));
   sum.add("GP on pixels", pbar.seconds(), fmt::format("{} ({})", kAngle.score("test", pixels.score), hyper_string(pixels.hyper)));
   result("pixels_test_rmse_degrees", fmt::format("{:.2f}", pixels.score));
@@ -269,8 +245,8 @@ int run(const Options& o) {
   task.run_settings = {{"--per-image", std::to_string(o.per_image)}, {"--zoom", fmt::format("{}", o.zoom)}};
   const bool resume = pretrain_stack(dbn, ex, ae, task, sum);  // false once a layer trained: the kernel starts afresh
 
-  const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},
-                            .hyper_adam = {.lr = o.hyper_lr}, .ard = o.ard, .cg = o.optimizer == "cg",
+  const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.k.finetune_lr},
+                            .hyper_adam = {.lr = o.k.hyper_lr}, .ard = o.ard, .cg = o.k.optimizer == "cg",
                             .seed = o.seed + 100};
   DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
   kernel.init_from(dbn);
@@ -280,7 +256,7 @@ int run(const Options& o) {
   std::vector<std::pair<std::string, const GpResult*>> methods{
       {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
   GpResult scratch;
-  if (o.baseline) {
+  if (o.k.baseline) {
     DeepKernelConfig bc = kc;
     bc.seed = o.seed + 200;
     DeepKernel random_start = DeepKernel::make(g, "baseline", bc);
@@ -290,7 +266,7 @@ int run(const Options& o) {
   }
 
   Csv pred(o.output + "/predictions.csv",
-           std::string("patch,person,angle") + (o.baseline ? ",pixels,dbn,finetuned,random_start" : ",pixels,dbn,finetuned"),
+           std::string("patch,person,angle") + (o.k.baseline ? ",pixels,dbn,finetuned,random_start" : ",pixels,dbn,finetuned"),
            false);
   for (size_t i = 0; i < d.test_y.size(); ++i) {
     std::string row = fmt::format("{},{},{:.3f}", i, faces.labels[static_cast<size_t>(test->image(static_cast<int64_t>(i)))],

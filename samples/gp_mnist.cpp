@@ -43,17 +43,16 @@ using namespace ebm::samples;
 constexpr int64_t kHeldOut = 10000;  // the last training images: the monitor's and the validation's pool
 
 struct Options {
-  std::string data, output = "out/gp_mnist", preset = "quick", profile, method = "cd1", optimizer = "adam",
-                    task = "parity";
+  std::string data, output = "out/gp_mnist", preset = "quick", profile, method = "cd1", task = "parity";
   int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
   std::vector<int64_t> hidden{1000, 1000, 1000};
   std::vector<int> pretrain_epochs{2}, digits{4, 9};
   int64_t labelled = 1000, validation = 1000, batch = 100;
   float pretrain_lr = 0.1f, momentum = 0.5f, weight_decay = 2e-4f;
-  int gp_steps = 100, finetune_steps = 100, eval_every = 10, threads = 0;
-  float finetune_lr = 1e-4f, hyper_lr = 0.001f;
+  int threads = 0;
+  GpKernelOptions k{.gp_steps = 100, .hyper_lr = 0.001f};
   uint64_t seed = 1, data_seed = 1;
-  bool resume = false, baseline = false, mean_field = true;
+  bool resume = false, mean_field = true;
 
   bool classify() const { return task != "magnitude"; }
 };
@@ -91,21 +90,7 @@ void add_options(CLI::App& app, Options& o) {
                  "that split): not fitted while fine-tuning, nor conditioned on, they choose the step it ends at "
                  "(0: the last step)")
       ->capture_default_str()->check(kNonNegative);
-  app.add_option("--gp-steps", o.gp_steps, "Adam steps on the GP's hyper-parameters for fixed features")
-      ->capture_default_str()->check(kNonNegative);
-  app.add_option("--finetune-steps", o.finetune_steps, "full-batch steps of fine-tuning the DBN's kernel (cg: line searches)")
-      ->check(kNonNegative);
-  app.add_option("--optimizer", o.optimizer,
-                 "the kernel's fine-tuning: adam (the weights and the hyper-parameters each by their own), or cg "
-                 "(conjugate gradients on both, a step being one line search)")
-      ->capture_default_str();
-  app.add_option("--finetune-lr", o.finetune_lr, "Adam's rate for the net's weights")->capture_default_str()
-      ->check(kPositive);
-  app.add_option("--hyper-lr", o.hyper_lr, "Adam's rate for the GP's hyper-parameters while fine-tuning")
-      ->capture_default_str()->check(kPositive);
-  app.add_option("--eval-every", o.eval_every, "fine-tuning steps between test scores recorded (and checkpoints)")
-      ->capture_default_str()->check(kPositive);
-  app.add_flag("--baseline", o.baseline, "also fine-tune the same net from a random start, same budget");
+  add_kernel_options(app, o.k);
   app.add_option("--seed", o.seed, "seed of every random draw of the models")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed, "seed of the labelled draws and the pretraining's shuffles")
@@ -121,11 +106,11 @@ void apply_preset(const CLI::App& app, Options& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {2};
-    if (unset("--finetune-steps")) o.finetune_steps = 100;
+    if (unset("--finetune-steps")) o.k.finetune_steps = 100;
   } else if (o.preset == "paper") {
     if (unset("--pretrain-epochs")) o.pretrain_epochs = {30};
-    if (unset("--finetune-steps")) o.finetune_steps = 400;
-    if (unset("--gp-steps")) o.gp_steps = 200;
+    if (unset("--finetune-steps")) o.k.finetune_steps = 400;
+    if (unset("--gp-steps")) o.k.gp_steps = 200;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -145,17 +130,7 @@ void apply_preset(const CLI::App& app, Options& o) {
     throw Error("--labelled {}: expected 2 to 10,000 digits to fit (a GP's n x n matrices in double)", o.labelled);
   if (o.validation > 10000)
     throw Error("--validation {}: expected at most the 10,000 held-out training images", o.validation);
-  if (o.finetune_steps == 0)
-    if (const std::string f = given_flags(app, {"--optimizer", "--finetune-lr", "--hyper-lr", "--eval-every",
-                                                "--validation", "--baseline"});
-        !f.empty())
-      throw Error("{}: {} the kernel's fine-tuning, which --finetune-steps 0 leaves out", f,
-                  f.find(',') == std::string::npos ? "it sets" : "they set");
-  if (o.optimizer != "adam" && o.optimizer != "cg")
-    throw Error("--optimizer '{}': expected adam or cg (conjugate gradients)", o.optimizer);
-  if (o.optimizer == "cg")
-    if (const std::string f = given_flags(app, {"--finetune-lr", "--hyper-lr"}); !f.empty())
-      throw Error("{}: Adam's rates; --optimizer cg chooses its steps by line searches", f);
+  check_kernel_options(app, o.k, {"--validation"});
   CdConfig method_check;
   parse_cd_method(o.method, method_check);
 }
@@ -192,9 +167,9 @@ void write_pictures(const Options& o, const GpTask& task, const GpFinetune& ft, 
   // A picture this run does not draw must not be left from an earlier one.
   std::filesystem::remove(o.output + "/gp_mnist.svg");
   std::filesystem::remove(o.output + "/mistakes.png");
-  if (o.finetune_steps > 0)
+  if (o.k.finetune_steps > 0)
     io::write_svg_plot(o.output + "/gp_mnist.svg",
-                       std::vector<io::Panel>{finetune_panel(task, ft, o.validation != 0, o.baseline, fixed)},
+                       std::vector<io::Panel>{finetune_panel(task, ft, o.validation != 0, o.k.baseline, fixed)},
                        o.task == "parity" ? std::string("gp_mnist: odd digits against even ones")
                        : o.task == "pair" ? fmt::format("gp_mnist: {} against {}", o.digits[0], o.digits[1])
                                           : std::string("gp_mnist: the value a digit stands for"));
@@ -258,7 +233,7 @@ int run(const Options& o) {
   Summary sum;
 
   Progress pbar("GP on pixels", 1);
-  const GpResult pixels = gp_on(task, d.cond_x(), d.cond_y(), d.test_x, d.test_y, d.dim, o.gp_steps);
+  const GpResult pixels = gp_on(task, d.cond_x(), d.cond_y(), d.test_x, d.test_y, d.dim, o.k.gp_steps);
   pbar.update(1, task.score("test", pixels.score));
   sum.add("GP on pixels", pbar.seconds(), fmt::format("{} ({})", task.score("test", pixels.score), result_details(task, pixels)));
   const std::string key = o.classify() ? "test_error_pct" : "test_rmse";
@@ -291,13 +266,13 @@ int run(const Options& o) {
   pre.data_means = io::pixel_means(train);
   const bool resume = pretrain_stack(dbn, ex, ae, pre, sum);  // false once a layer trained: the kernel starts afresh
 
-  const GpFinetune ft{.output = o.output, .steps = o.finetune_steps, .eval_every = o.eval_every, .gp_steps = o.gp_steps,
+  const GpFinetune ft{.output = o.output, .steps = o.k.finetune_steps, .eval_every = o.k.eval_every, .gp_steps = o.k.gp_steps,
                       .run_settings = {{"--task", o.task},
                                        {"--digits", o.task == "pair" ? fmt::format("{}", fmt::join(o.digits, ",")) : ""},
                                        {"--labelled", std::to_string(o.labelled)},
                                        {"--validation", std::to_string(validation)}}};
-  const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.finetune_lr},
-                            .hyper_adam = {.lr = o.hyper_lr}, .classify = o.classify(), .cg = o.optimizer == "cg",
+  const DeepKernelConfig kc{.layers = layers, .points = d.fitted, .adam = {.lr = o.k.finetune_lr},
+                            .hyper_adam = {.lr = o.k.hyper_lr}, .classify = o.classify(), .cg = o.k.optimizer == "cg",
                             .seed = o.seed + 100};
   DeepKernel kernel = DeepKernel::make(g, "kernel", kc);
   kernel.init_from(dbn);
@@ -307,7 +282,7 @@ int run(const Options& o) {
   std::vector<std::pair<std::string, const GpResult*>> methods{
       {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
   GpResult scratch;
-  if (o.baseline) {
+  if (o.k.baseline) {
     DeepKernelConfig bc = kc;
     bc.seed = o.seed + 200;
     DeepKernel random_start = DeepKernel::make(g, "baseline", bc);
@@ -319,7 +294,7 @@ int run(const Options& o) {
   Csv pred(o.output + "/predictions.csv",
            std::string(o.classify() ? "test_index,digit,label" : "test_index,digit,value") +
                (o.classify() ? ",p_pixels,p_dbn,p_finetuned" : ",pixels,dbn,finetuned") +
-               (o.baseline ? (o.classify() ? ",p_random_start" : ",random_start") : ""),
+               (o.k.baseline ? (o.classify() ? ",p_random_start" : ",random_start") : ""),
            false);
   for (size_t i = 0; i < tested.size(); ++i) {
     std::string row = fmt::format("{},{},{}", tested[i], test_set.labels[static_cast<size_t>(tested[i])], d.test_y[i]);

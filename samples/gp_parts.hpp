@@ -15,6 +15,53 @@
 
 namespace ebm::samples {
 
+// What gp_faces and gp_mnist take for their GPs and the kernel's fine-tuning.
+struct GpKernelOptions {
+  std::string optimizer = "adam";
+  int gp_steps = 200, finetune_steps = 100, eval_every = 10;
+  float finetune_lr = 1e-4f, hyper_lr = 0.01f;
+  bool baseline = false;
+};
+
+// `cg_note` ends --optimizer's help (", as the paper fine-tuned"); the
+// sample adds its own options (--ard, its validation) beside these.
+inline void add_kernel_options(CLI::App& app, GpKernelOptions& k, const std::string& cg_note = "") {
+  app.add_option("--gp-steps", k.gp_steps, "Adam steps on the GP's hyper-parameters for fixed features")
+      ->capture_default_str()->check(kNonNegative);
+  app.add_option("--finetune-steps", k.finetune_steps,
+                 "full-batch steps of fine-tuning the DBN's kernel (cg: line searches)")
+      ->check(kNonNegative);
+  app.add_option("--optimizer", k.optimizer,
+                 "the kernel's fine-tuning: adam (the weights and the hyper-parameters each by their own), or cg "
+                 "(conjugate gradients on both, a step being one line search" + cg_note + ")")
+      ->capture_default_str();
+  app.add_option("--finetune-lr", k.finetune_lr, "Adam's rate for the net's weights")->capture_default_str()
+      ->check(kPositive);
+  app.add_option("--hyper-lr", k.hyper_lr, "Adam's rate for the GP's hyper-parameters while fine-tuning")
+      ->capture_default_str()->check(kPositive);
+  app.add_option("--eval-every", k.eval_every, "fine-tuning steps between test scores recorded (and checkpoints)")
+      ->capture_default_str()->check(kPositive);
+  app.add_flag("--baseline", k.baseline, "also fine-tune the same net from a random start, same budget");
+}
+
+// Refuses fine-tuning flags (these and the sample's `own`) with
+// --finetune-steps 0, Adam's rates with cg, and an unknown optimizer.
+inline void check_kernel_options(const CLI::App& app, const GpKernelOptions& k,
+                                 std::initializer_list<const char*> own) {
+  if (k.finetune_steps == 0) {
+    std::string f = given_flags(app, {"--optimizer", "--finetune-lr", "--hyper-lr", "--eval-every", "--baseline"});
+    if (const std::string more = given_flags(app, own); !more.empty()) f += (f.empty() ? "" : ", ") + more;
+    if (!f.empty())
+      throw Error("{}: {} the kernel's fine-tuning, which --finetune-steps 0 leaves out", f,
+                  f.find(',') == std::string::npos ? "it sets" : "they set");
+  }
+  if (k.optimizer != "adam" && k.optimizer != "cg")
+    throw Error("--optimizer '{}': expected adam or cg (conjugate gradients)", k.optimizer);
+  if (k.optimizer == "cg")
+    if (const std::string f = given_flags(app, {"--finetune-lr", "--hyper-lr"}); !f.empty())
+      throw Error("{}: Adam's rates; --optimizer cg chooses its steps by line searches", f);
+}
+
 // The GP's task and how its score reads.
 struct GpTask {
   bool classify = false;  // labels -1 and +1, scored by the percentage wrong; else targets, by their RMSE

@@ -135,10 +135,11 @@ inline double gp_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
   return (0.5 * quad + 0.5 * logdet + 0.5 * static_cast<double>(n) * std::log(2 * M_PI)) / static_cast<double>(n);
 }
 
-// gp_nll_grad by central differences of gp_nll_ref in double, times the
-// upstream g, for the inputs (F, y, theta, g): wrt 0 gives F's [n, d], 1 y's
-// [n, 1], 2 theta's [1, 3], 3 F's and theta's packed as the op packs them.
-inline Mat gp_nll_grad_ref(const std::vector<Mat>& x, int wrt) {
+// The gradient of a GP loss `ref(F, y, theta)` by central differences in
+// double, times the upstream g, for the inputs (F, y, theta, g): wrt 0
+// gives F's [n, d], 1 y's [n, 1], 2 theta's, 3 F's and theta's packed as
+// the grad ops pack them ([n + 1, max(d, theta's width)]).
+inline Mat gp_loss_grad_ref(const std::vector<Mat>& x, int wrt, double (*ref)(const Mat&, const Mat&, const Mat&)) {
   const double h = 1e-6, g = x[3].at(0, 0);
   auto diff = [&](size_t input) {
     Mat d = x[input];
@@ -146,19 +147,20 @@ inline Mat gp_nll_grad_ref(const std::vector<Mat>& x, int wrt) {
       std::vector<Mat> hi(x.begin(), x.begin() + 3), lo = hi;
       hi[input].v[i] += h;
       lo[input].v[i] -= h;
-      d.v[i] = g * (gp_nll_ref(hi[0], hi[1], hi[2]) - gp_nll_ref(lo[0], lo[1], lo[2])) / (2 * h);
+      d.v[i] = g * (ref(hi[0], hi[1], hi[2]) - ref(lo[0], lo[1], lo[2])) / (2 * h);
     }
     return d;
   };
   if (wrt < 3) return diff(static_cast<size_t>(wrt));
   const Mat df = diff(0), dt = diff(2);
-  const int64_t cols = std::max<int64_t>(df.cols, 3);
+  const int64_t cols = std::max<int64_t>(df.cols, dt.cols);
   Mat packed{df.rows + 1, cols, std::vector<double>(static_cast<size_t>((df.rows + 1) * cols), 0.0)};
   for (int64_t i = 0; i < df.rows; ++i)
     for (int64_t j = 0; j < df.cols; ++j) packed.v[static_cast<size_t>(i * cols + j)] = df.at(i, j);
-  for (int64_t j = 0; j < 3; ++j) packed.v[static_cast<size_t>(df.rows * cols + j)] = dt.at(0, j);
+  for (int64_t j = 0; j < dt.cols; ++j) packed.v[static_cast<size_t>(df.rows * cols + j)] = dt.at(0, j);
   return packed;
 }
+inline Mat gp_nll_grad_ref(const std::vector<Mat>& x, int wrt) { return gp_loss_grad_ref(x, wrt, gp_nll_ref); }
 
 // Laplace's approximation to -log p(y | F) / n of a GP classifier (ops/op.hpp's
 // GpClassNll: labels -1 or +1, the logistic likelihood, theta = (log l, log
@@ -217,28 +219,8 @@ inline double gp_class_nll_ref(const Mat& f, const Mat& y, const Mat& theta) {
   return (nll + 0.5 * logdet) / static_cast<double>(n);
 }
 
-// gp_class_nll_grad by central differences of gp_class_nll_ref, times the
-// upstream g: wrt 0 F's [n, d], 2 theta's [1, 2], 3 both packed as the op packs them.
 inline Mat gp_class_nll_grad_ref(const std::vector<Mat>& x, int wrt) {
-  const double h = 1e-6, g = x[3].at(0, 0);
-  auto diff = [&](size_t input) {
-    Mat d = x[input];
-    for (size_t i = 0; i < d.v.size(); ++i) {
-      std::vector<Mat> hi(x.begin(), x.begin() + 3), lo = hi;
-      hi[input].v[i] += h;
-      lo[input].v[i] -= h;
-      d.v[i] = g * (gp_class_nll_ref(hi[0], hi[1], hi[2]) - gp_class_nll_ref(lo[0], lo[1], lo[2])) / (2 * h);
-    }
-    return d;
-  };
-  if (wrt < 3) return diff(static_cast<size_t>(wrt));
-  const Mat df = diff(0), dt = diff(2);
-  const int64_t cols = std::max<int64_t>(df.cols, 2);
-  Mat packed{df.rows + 1, cols, std::vector<double>(static_cast<size_t>((df.rows + 1) * cols), 0.0)};
-  for (int64_t i = 0; i < df.rows; ++i)
-    for (int64_t j = 0; j < df.cols; ++j) packed.v[static_cast<size_t>(i * cols + j)] = df.at(i, j);
-  for (int64_t j = 0; j < 2; ++j) packed.v[static_cast<size_t>(df.rows * cols + j)] = dt.at(0, j);
-  return packed;
+  return gp_loss_grad_ref(x, wrt, gp_class_nll_ref);
 }
 
 // The three convolution ops by their definitions (ops/op.hpp), for a
