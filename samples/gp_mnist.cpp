@@ -308,8 +308,8 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"DBN features for Gaussian processes on MNIST digits: a GP classifier telling two digits apart, or "
-               "GP regression of a digit's value (Salakhutdinov & Hinton 2007)"};
+  CLI::App app{"DBN features for Gaussian processes on MNIST digits: a GP classifier telling odd digits from even "
+               "ones (or two digits apart), or GP regression of a digit's value (Salakhutdinov & Hinton 2007)"};
   Options o;
   add_options(app, o);
   return run_main(app, argc, argv, "gp_mnist", [&] {
