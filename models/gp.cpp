@@ -16,6 +16,23 @@ double mean_of(std::span<const float> v) {
   return v.empty() ? 0.0 : s / static_cast<double>(v.size());
 }
 
+// Adam (Kingma & Ba) on the N log hyper-parameters t, the gradient g per
+// point (n points); step counts from 1.
+template <size_t N>
+struct HyperAdam {
+  std::array<double, N> m{}, v{};
+  void step(std::array<double, N>& t, const std::array<double, N>& g, double n, double lr, int step) {
+    const double b1 = 0.9, b2 = 0.999;
+    for (size_t i = 0; i < N; ++i) {
+      const double gi = g[i] / n;
+      m[i] = b1 * m[i] + (1 - b1) * gi;
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+      const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
+      t[i] -= lr * mh / (std::sqrt(vh) + 1e-8);
+    }
+  }
+};
+
 }  // namespace
 
 gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<const float> centred_targets) {
@@ -86,18 +103,11 @@ void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const Gp
   post_ = gp::condition(dists_, n, y, theta, "gp regression");
   if (config == nullptr) return;
   gp::Posterior best = post_;
-  std::array<double, 3> m{}, v{}, t{theta.log_length, theta.log_signal, theta.log_noise};
-  const double b1 = 0.9, b2 = 0.999;
+  std::array<double, 3> t{theta.log_length, theta.log_signal, theta.log_noise};
+  HyperAdam<3> adam;
   for (int step = 1; step <= config->steps; ++step) {
     const std::vector<double> q = gp::gradient_matrix(post_);
-    const std::array<double, 3> g = gp::hyper_gradient(post_, q, dists_);
-    for (size_t i = 0; i < 3; ++i) {
-      const double gi = g[i] / static_cast<double>(n);
-      m[i] = b1 * m[i] + (1 - b1) * gi;
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-      const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
-      t[i] -= config->lr * mh / (std::sqrt(vh) + 1e-8);
-    }
+    adam.step(t, gp::hyper_gradient(post_, q, dists_), static_cast<double>(n), config->lr, step);
     post_ = gp::condition(dists_, n, y, {t[0], t[1], t[2]}, "gp regression");
     if (post_.nll < best.nll) best = post_;
   }
@@ -154,17 +164,11 @@ void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, con
     throw Error("gp classification: all {} labels are {}; expected both classes, -1 and +1", n, labels[0]);
   if (config == nullptr) return;
   gp::Laplace best = post_;
-  std::array<double, 2> m{}, v{}, t{theta.log_length, theta.log_signal};
-  const double b1 = 0.9, b2 = 0.999;
+  std::array<double, 2> t{theta.log_length, theta.log_signal};
+  HyperAdam<2> adam;
   for (int step = 1; step <= config->steps; ++step) {
-    const std::array<double, 2> g = gp::hyper_gradient(post_, gp::gradient_matrix(post_), dists_);
-    for (size_t i = 0; i < 2; ++i) {
-      const double gi = g[i] / static_cast<double>(n);
-      m[i] = b1 * m[i] + (1 - b1) * gi;
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-      const double mh = m[i] / (1 - std::pow(b1, step)), vh = v[i] / (1 - std::pow(b2, step));
-      t[i] -= config->lr * mh / (std::sqrt(vh) + 1e-8);
-    }
+    adam.step(t, gp::hyper_gradient(post_, gp::gradient_matrix(post_), dists_), static_cast<double>(n), config->lr,
+              step);
     try {
       post_ = gp::laplace(dists_, n, labels, t[0], t[1], "gp classification", &post_);
     } catch (const Error&) {
