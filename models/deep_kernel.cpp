@@ -141,8 +141,7 @@ void DeepKernelFitter::save() const {
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"lr", k_.config.adam.lr},   {"hyper_lr", k_.config.hyper_adam.lr},
                                {"run", cfg_.run_settings},  {"eval_every", cfg_.eval_every},
-                               {"task", k_.config.classify ? "classification" : "regression"},
-                               {"valid_score", k_.config.classify ? "log_loss" : "rmse"}};
+                               {"task", k_.config.classify ? "classification" : "regression"}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
@@ -160,7 +159,7 @@ void DeepKernelFitter::load() {
                 ex_.options().seed);
   // What the resume continues from, read (and checked) before any tensor is.
   const int steps = meta_epoch(meta, "step", where);
-  // (the key predates classification: it holds the validation error of either task)
+  // (the key predates classification: it holds the validation score the task chooses by, RMSE or log loss)
   const auto [best_step, best_rmse] = meta_best(meta, "best_step", "best_valid_rmse", steps, where, "steps");
   const uint64_t executor_step = meta_count(meta, "executor_step", where);
   const double cg_step = meta.contains("cg_step") ? meta_number(meta, "cg_step", where) : 0.0,
@@ -192,12 +191,6 @@ void DeepKernelFitter::load() {
       task != ours)
     throw Error("resume from '{}': the checkpoint's GP does {}; this run's does {} (DeepKernelConfig::classify); "
                 "expected the same, or a fresh run", where, task, ours);
-  // What the recorded best validation score measures (before classification was built: an RMSE).
-  if (const std::string kind = meta.contains("valid_score") ? meta_shown(meta.at("valid_score")) : "rmse",
-                        ours = k_.config.classify ? "log_loss" : "rmse";
-      kind != ours)
-    throw Error("resume from '{}': the checkpoint's best validation score is a {}; this run's is a {}; expected the "
-                "same, or a fresh run", where, kind, ours);
   if ((meta.contains("ard") ? meta.at("ard") : nlohmann::json(false)) != k_.config.ard)
     throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
                 k_.config.ard ? "spherical" : "ARD (a length scale per feature)",

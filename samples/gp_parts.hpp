@@ -232,7 +232,7 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
   say_notes();  // (a resume with every step done calls back no step)
   const GpResult tuned = evaluate(k.hyper());  // at the step the validation chose
   sum.add(what, bar.seconds(),
-          fitted < n ? fmt::format("{}, step {} of {} chosen on validation ({})", task.score("test", tuned.score),
+          validating ? fmt::format("{}, step {} of {} chosen on validation ({})", task.score("test", tuned.score),
                                    fit.best_step(), fit.steps_done(), result_details(task, tuned))
                      : fmt::format("{} after {} steps ({})", task.score("test", tuned.score), fit.steps_done(),
                                    result_details(task, tuned)));
