@@ -76,6 +76,13 @@ std::vector<double> cross_squared_distances(std::span<const float> a, int64_t m,
   return out;
 }
 
+std::vector<double> se_kernel(std::span<const double> sq_dists, double log_length, double log_signal) {
+  const double sf2 = std::exp(2.0 * log_signal), inv_2l2 = 0.5 * std::exp(-2.0 * log_length);
+  std::vector<double> k(sq_dists.size());
+  for (size_t i = 0; i < sq_dists.size(); ++i) k[i] = sf2 * std::exp(-sq_dists[i] * inv_2l2);
+  return k;
+}
+
 Posterior condition(std::span<const double> sq_dists, int64_t n, std::span<const float> y, Hyper h, const char* who) {
   const int bn = checked_int(n);
   if (static_cast<int64_t>(sq_dists.size()) != n * n || static_cast<int64_t>(y.size()) != n)
@@ -93,8 +100,7 @@ Posterior condition(std::span<const double> sq_dists, int64_t n, std::span<const
     throw Error("{}: hyper-parameters (log l, log sf, log sn) = ({}, {}, {}) give the variances sf^2 = {:.3g}, "
                 "sn^2 = {:.3g} and 1 / l^2 = {:.3g}; expected finite, positive ones in double precision",
                 who, h.log_length, h.log_signal, h.log_noise, sf2, sn2, 2 * inv_2l2);
-  p.signal.resize(sq_dists.size());
-  for (size_t i = 0; i < sq_dists.size(); ++i) p.signal[i] = sf2 * std::exp(-sq_dists[i] * inv_2l2);
+  p.signal = se_kernel(sq_dists, h.log_length, h.log_signal);
   p.chol = p.signal;
   for (int64_t i = 0; i < n; ++i) p.chol[static_cast<size_t>(i * n + i)] += sn2 + kJitter * sf2;
   int info = 0;
@@ -182,9 +188,8 @@ std::vector<double> predict(const Posterior& p, std::span<const double> cross_sq
   const int64_t n = p.n;
   if (static_cast<int64_t>(cross_sq_dists.size()) != m * n)
     throw Error("gp: {} cross distances for {} new points and {} training points", cross_sq_dists.size(), m, n);
-  const double sf2 = std::exp(2.0 * p.hyper.log_signal), inv_2l2 = 0.5 * std::exp(-2.0 * p.hyper.log_length);
-  std::vector<double> ks(cross_sq_dists.size());
-  for (size_t i = 0; i < ks.size(); ++i) ks[i] = sf2 * std::exp(-cross_sq_dists[i] * inv_2l2);
+  const double sf2 = std::exp(2.0 * p.hyper.log_signal);
+  std::vector<double> ks = se_kernel(cross_sq_dists, p.hyper.log_length, p.hyper.log_signal);
   std::vector<double> mean(static_cast<size_t>(m), 0.0);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) mean[static_cast<size_t>(i)] += ks[static_cast<size_t>(i * n + j)] * p.alpha[static_cast<size_t>(j)];

@@ -42,6 +42,10 @@ std::vector<double> squared_distances(std::span<const float> features, int64_t n
 std::vector<double> cross_squared_distances(std::span<const float> a, int64_t m, std::span<const float> b, int64_t n,
                                             int64_t d);
 
+// The squared-exponential kernel's values sf^2 exp(-D / 2 l^2) at the
+// given squared distances (no noise, no jitter).
+std::vector<double> se_kernel(std::span<const double> sq_dists, double log_length, double log_signal);
+
 // A GP conditioned on n targets: what the likelihood, its gradients and
 // predictions need.
 struct Posterior {

@@ -78,8 +78,7 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
   p.n = n;
   p.log_length = log_length;
   p.log_signal = log_signal;
-  p.signal.resize(sq_dists.size());
-  for (size_t i = 0; i < sq_dists.size(); ++i) p.signal[i] = sf2 * std::exp(-sq_dists[i] * inv_2l2);
+  p.signal = se_kernel(sq_dists, log_length, log_signal);
 
   // Newton's method on Psi(f) = log p(y | f) - 1/2 f' K^-1 f, carried in a
   // (f = K a), each step's a halved back towards the last (at most 10
@@ -211,9 +210,8 @@ std::vector<double> predict(const Laplace& p, std::span<const double> cross_sq_d
   if (static_cast<int64_t>(cross_sq_dists.size()) != m * n)
     throw Error("gp classification: {} cross distances for {} new points and {} training points",
                 cross_sq_dists.size(), m, n);
-  const double sf2 = std::exp(2.0 * p.log_signal), inv_2l2 = 0.5 * std::exp(-2.0 * p.log_length);
-  std::vector<double> ks(cross_sq_dists.size());
-  for (size_t i = 0; i < ks.size(); ++i) ks[i] = sf2 * std::exp(-cross_sq_dists[i] * inv_2l2);
+  const double sf2 = std::exp(2.0 * p.log_signal);
+  std::vector<double> ks = se_kernel(cross_sq_dists, p.log_length, p.log_signal);
   std::vector<double> mean(at(m), 0.0);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) mean[at(i)] += ks[at(i * n + j)] * p.grad[at(j)];
