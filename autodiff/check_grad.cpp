@@ -18,6 +18,14 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
                 "of at least 0 and at least one entry a parameter",
                 o.eps, o.rtol, o.atol, o.max_entries);
   Graph& g = graph_of(loss, "check_grad (the loss)");
+  for (size_t p = 0; p < wrt.size(); ++p) {  // before grad() appends anything
+    const std::string what = fmt::format("check_grad (wrt[{}])", p);
+    const Node& n = checked_node(wrt[p], what);
+    if (wrt[p].graph != &g) throw Error("{}: '{}' belongs to another graph than the loss", what, wrt[p].graph->label(wrt[p].id));
+    if (!std::holds_alternative<Param>(n.op))
+      throw Error("{}: '{}' is {}; expected a parameter (its stored values are nudged and restored)", what,
+                  g.label(wrt[p].id), name_with_article(n.op));
+  }
   std::vector<Tensor> grads = grad(loss, wrt);
   std::vector<Tensor> targets{loss};
   targets.insert(targets.end(), grads.begin(), grads.end());
@@ -32,10 +40,10 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
     return static_cast<double>(ex.scalar(loss));
   };
   GradCheck r;
-  double worst_excess = -1.0;
+  double worst_ratio = -1.0;  // error over allowance: over 1 fails
   for (size_t p = 0; p < wrt.size(); ++p) {
     std::span<float> w = g.value(wrt[p]);
-    const size_t n = w.size(), stride = std::max<size_t>(1, n / static_cast<size_t>(o.max_entries));
+    const size_t cap = static_cast<size_t>(o.max_entries), n = w.size(), stride = std::max<size_t>(1, (n + cap - 1) / cap);
     for (size_t i = 0; i < n; i += stride) {
       const float w0 = w[i];
       w[i] = static_cast<float>(w0 + o.eps);
@@ -43,18 +51,20 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
       w[i] = static_cast<float>(w0 - o.eps);
       const double down = eval();
       w[i] = w0;
+      ++r.entries;
       const double num = (up - down) / (2.0 * o.eps), ad = analytic[p][i];
       const double err = std::abs(num - ad), allowed = o.atol + o.rtol * std::max(std::abs(num), std::abs(ad));
       auto entry = [&] { return fmt::format("{}[{}]: autodiff {:.6g}, numeric {:.6g}", g.label(wrt[p].id), i, ad, num); };
       // a NaN or an infinity on either side fails too (inf <= atol + rtol inf would hold)
       if (!std::isfinite(num) || !std::isfinite(ad) || !(err <= allowed)) r.ok = false;
       if (std::isnan(err)) {  // no comparison with a NaN holds: keep the first such entry as both
-        if (!std::isnan(r.max_abs_err)) r.max_abs_err = err, r.largest = entry(), worst_excess = err, r.worst = entry();
+        if (!std::isnan(r.max_abs_err)) r.max_abs_err = err, r.largest = entry(), worst_ratio = err, r.worst = entry();
         continue;
       }
       if (std::isnan(r.max_abs_err)) continue;
       if (err > r.max_abs_err || r.largest.empty()) r.max_abs_err = err, r.largest = entry();
-      if (err - allowed > worst_excess || r.worst.empty()) worst_excess = err - allowed, r.worst = entry();
+      const double ratio = allowed > 0 ? err / allowed : (err > 0 ? HUGE_VAL : 0.0);
+      if (ratio > worst_ratio || r.worst.empty()) worst_ratio = ratio, r.worst = entry();
     }
   }
   return r;

@@ -19,20 +19,22 @@ struct CheckGradOptions {
   double eps = 1e-2;
   double rtol = 2e-2;
   double atol = 1e-3;
-  int max_entries = 64;  // per parameter, spread over its elements
+  int max_entries = 64;  // at most this many entries checked per parameter, spread evenly over its elements
   uint64_t seed = 7;
 };
 
 struct GradCheck {
   bool ok = true;  // every entry checked within atol + rtol * its size (NaN or inf on either side fails)
   double max_abs_err = 0.0;
+  int entries = 0;      // the entries compared, over all parameters
   std::string largest;  // the entry behind max_abs_err: "param[i]: autodiff a, numeric n"
-  std::string worst;    // the entry furthest over its allowance (or, when all pass, nearest it), as above
+  std::string worst;    // the entry with the largest error relative to its allowance (over 1 fails), as above
 };
 
-// wrt must be parameters (their stored values are perturbed and restored).
-// eps must be finite and positive, the tolerances finite and at least 0, max_entries
-// at least 1: an ebm::Error otherwise.
+// wrt must be parameters of the loss's graph (their stored values are
+// perturbed and restored). eps must be finite and positive, the tolerances
+// finite and at least 0, max_entries at least 1. An ebm::Error otherwise,
+// naming the entry of wrt, before anything is added to the graph.
 GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const Feed> feeds = {},
                      CheckGradOptions o = {});
 

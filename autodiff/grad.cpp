@@ -78,8 +78,9 @@ std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
   const auto n = static_cast<size_t>(loss.id) + 1;
   // on_path: depends on some w and (checked below) is an ancestor of the loss
   std::vector<bool> on_path(n, false), ancestor(n, false);
-  for (const Tensor& w : wrt) {
-    checked_node(w, "grad (a tensor to differentiate by)");
+  for (size_t i = 0; i < wrt.size(); ++i) {
+    const Tensor& w = wrt[i];
+    checked_node(w, fmt::format("grad (wrt[{}], a tensor to differentiate by)", i));
     if (w.graph != &g) throw Error("grad: '{}' belongs to another graph than the loss", w.graph->label(w.id));
     if (static_cast<size_t>(w.id) < n) on_path[static_cast<size_t>(w.id)] = true;
   }

@@ -193,7 +193,7 @@ void Executor::Impl::bind(Compiled& c, std::span<const Feed> feeds) {
       throw Error("run: a fed tensor does not belong to this graph");
     const Node& n = g.node(f.input.id);
     if (!std::holds_alternative<Input>(n.op))
-      throw Error("run: '{}' is fed but is a {}, not an input", g.label(f.input.id), name(n.op));
+      throw Error("run: '{}' is fed but is {}, not an input", g.label(f.input.id), name_with_article(n.op));
     if (static_cast<int64_t>(f.data.size()) != n.shape.size())
       throw Error("run: input '{}' was fed {} floats; expected {} for shape {}", g.label(f.input.id), f.data.size(),
                   n.shape.size(), n.shape);

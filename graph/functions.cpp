@@ -1,9 +1,17 @@
 #include "graph/functions.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace ebm {
+
+Tensor scale(Tensor x, float a, float b) {
+  if (!std::isfinite(a) || !std::isfinite(b))
+    throw Error("scale: y = a x + b of '{}' with a = {}, b = {}; expected finite a and b (x / 0 scales by inf)",
+                graph_of(x, "scale").label(x.id), a, b);
+  return apply(Scale{a, b}, {x});
+}
 
 Tensor group(std::span<const Tensor> targets) {
   if (targets.empty()) throw Error("group: needs at least one target");

@@ -39,7 +39,8 @@ inline Tensor affine_sigmoid(Tensor x, Tensor w, Tensor b, bool transpose_w = fa
 }
 inline Tensor transpose(Tensor x) { return apply(Transpose{}, {x}); }
 
-inline Tensor scale(Tensor x, float a, float b = 0.0f) { return apply(Scale{a, b}, {x}); }
+// y = a x + b; a and b must be finite (x / 0.0f would scale by inf): an ebm::Error otherwise.
+Tensor scale(Tensor x, float a, float b = 0.0f);
 inline Tensor sigmoid(Tensor x) { return apply(Sigmoid{}, {x}); }
 inline Tensor tanh(Tensor x) { return apply(Tanh{}, {x}); }
 inline Tensor relu(Tensor x) { return apply(Relu{}, {x}); }

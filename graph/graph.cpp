@@ -97,7 +97,8 @@ Tensor Graph::constant(Shape shape, float fill, std::string name) {
 
 void Graph::check_member(Tensor t, std::string_view what) const {
   checked_node(t, what);  // an empty Tensor, or an id out of its graph, named as such
-  if (t.graph != this) throw Error("{}: the tensor does not belong to this graph", what);
+  if (t.graph != this)
+    throw Error("{}: the tensor '{}' belongs to another graph; expected tensors of one graph", what, t.graph->label(t.id));
 }
 
 Tensor Graph::apply(const Op& op, std::span<const Tensor> inputs, std::string name) {
@@ -139,7 +140,7 @@ std::string Graph::label(NodeId id) const {
 std::span<float> Graph::value(Tensor t) {
   check_member(t, "value");
   const Node& n = node(t.id);
-  if (n.storage < 0) throw Error("value: '{}' is a {}, not a parameter or constant", label(t.id), ebm::name(n.op));
+  if (n.storage < 0) throw Error("value: '{}' is {}, not a parameter or constant", label(t.id), name_with_article(n.op));
   return storage_[static_cast<size_t>(n.storage)];
 }
 

@@ -70,6 +70,8 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
   if (params.empty())
     throw Error("contrastive_divergence: the model's params() is empty; expected the parameters training updates "
                 "(override params() to return them)");
+  for (size_t i = 0; i < params.size(); ++i)
+    checked_node(params[i], fmt::format("contrastive_divergence (the model's params()[{}])", i));
   ContrastiveDivergence cd;
   std::vector<Tensor> updates;
   if (persistent) {
@@ -86,7 +88,14 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
                 v_data.shape(), f_data.shape(), v_data.shape().rows);
   cd.objective = mean(f_data) - mean(m.free_energy(stop_gradient(cd.negative)));
   if (penalty.valid()) cd.objective = cd.objective + penalty;
-  cd.opt = sgd(params, grad(cd.objective, params), sgd_options);
+  const std::vector<Tensor> grads = grad(cd.objective, params);
+  for (size_t i = 0; i < params.size(); ++i)  // grad() gives a zero constant for a parameter the objective never reads
+    if (traits(g.node(grads[i].id).op).kind == OpKind::source)
+      throw Error("contrastive_divergence: no gradient reaches the model's params()[{}] '{}' from the free energy{} "
+                  "(it is not read, or only through sampling, sign or stop_gradient), so CD would never change it; "
+                  "expected parameters that free_energy(v) reads",
+                  i, g.label(params[i].id), penalty.valid() ? " or the penalty" : "");
+  cd.opt = sgd(params, grads, sgd_options);
   updates.push_back(cd.opt.step);
   cd.step = group(updates);
   return cd;

@@ -57,7 +57,9 @@ struct ContrastiveDivergence {
 // of v_data's shape kept in a parameter; SGD on all of m.params(). A
 // `penalty` (a scalar [1, 1] built from the model's ops, such as a sparsity
 // term on its hidden probabilities of v_data) is added to the objective,
-// so its gradient joins CD's.
+// so its gradient joins CD's. An ebm::Error names a params() entry that is
+// unset, listed twice, or that no gradient reaches from the objective
+// (CD would never change it).
 ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data, int k, bool persistent,
                                              SgdOptions sgd_options, Tensor penalty = {});
 

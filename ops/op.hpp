@@ -625,6 +625,11 @@ struct Op : OpVariant {
 
 const OpTraits& traits(const Op& op);
 inline std::string_view name(const Op& op) { return traits(op).name; }
+// The name with its article, for messages: "an input", "a matmul".
+inline std::string name_with_article(const Op& op) {
+  const std::string_view n = name(op);
+  return (n.find_first_of("aeiou") == 0 ? "an " : "a ") + std::string(n);
+}
 
 // Output shape for these input shapes; throws ShapeError.
 Shape infer_shape(const Op& op, std::span<const Shape> in);

@@ -84,6 +84,26 @@ TEST_CASE("autodiff: check_grad fails a gradient that is wrong, naming the entry
   CHECK(r.largest.starts_with("x[1]: autodiff -3"));
 }
 
+TEST_CASE("autodiff: check_grad compares at most max_entries entries a parameter, and names the worst by its allowance") {
+  Graph g;
+  const Tensor a = g.param("a", {1, 127}, 0.5f), b = g.param("b", {10, 13}, 0.5f), c = g.param("c", {1, 5}, 0.5f);
+  const Tensor loss = sum(a * a) + sum(b * b) + sum(c * c);
+  const Tensor ab[] = {a, b}, all[] = {a, b, c};
+  CHECK(check_grad(loss, ab).entries == 64 + 44);  // every 2nd of 127, every 3rd of 130 (it took all 127 before)
+  CHECK(check_grad(loss, all, {}, {.max_entries = 5}).entries == 5 + 5 + 5);
+  CHECK(check_grad(loss, all, {}, {.max_entries = 1000}).entries == 127 + 130 + 5);
+  // x[0] does not enter the loss (autodiff 0, numeric 0: exact); x[1] = 3 in x^3 has a rounding error far
+  // inside its allowance. The worst is x[1]: by error over allowance, not by how far under it (which named x[0]).
+  Graph h;
+  const Tensor x = h.param("x", {1, 2});
+  h.value(x)[1] = 3.0f;
+  const Tensor mask = h.constant({1, 2}, std::vector<float>{0.0f, 1.0f}), wrt[] = {x};
+  const GradCheck r = check_grad(sum(x * x * x * mask), wrt);
+  INFO(r.worst);
+  CHECK(r.ok);
+  CHECK(r.worst.starts_with("x[1]"));
+}
+
 TEST_CASE("autodiff: stop_gradient and sampling pass no gradient, unused parameters get zeros") {
   Graph g;
   Tensor w = g.param("w", {3, 3}, 0.5f), unused = g.param("unused", {2, 2}, 1.0f);

@@ -239,12 +239,23 @@ TEST_CASE("custom_energy: CD training lowers the exact negative log-likelihood")
 namespace {
 
 // The guide's model with one mistake a user could make, chosen by `fault`.
-enum class Fault { none, free_energy_summed_whole, free_energy_per_unit, no_params, param_twice, wrong_sample_shape };
+enum class Fault {
+  none,
+  free_energy_summed_whole,
+  free_energy_per_unit,
+  no_params,
+  param_twice,
+  param_unset,
+  param_unread,
+  wrong_sample_shape
+};
 
 struct FaultyModel final : EnergyModel {
   const custom::LearnedVarianceRbm& m;
   Fault fault;
-  FaultyModel(const custom::LearnedVarianceRbm& model, Fault f) : m(model), fault(f) {}
+  Tensor unread;  // a parameter of the graph that the free energy never reads
+  FaultyModel(const custom::LearnedVarianceRbm& model, Fault f, Tensor extra = {})
+      : m(model), fault(f), unread(extra) {}
   Tensor free_energy(Tensor v) const override {
     const Tensor terms = softplus(m.hidden_input(v));
     if (fault == Fault::free_energy_summed_whole) return sum(square(v - m.c) * m.precision()) * 0.5f - sum(terms);
@@ -258,6 +269,8 @@ struct FaultyModel final : EnergyModel {
   std::vector<Tensor> params() const override {
     if (fault == Fault::no_params) return {};
     if (fault == Fault::param_twice) return {m.w, m.b, m.c, m.z, m.w};
+    if (fault == Fault::param_unset) return {m.w, m.b, Tensor{}, m.z};
+    if (fault == Fault::param_unread) return {m.w, m.b, m.c, m.z, unread};
     return m.params();
   }
 };
@@ -270,6 +283,8 @@ TEST_CASE("custom_energy: contrastive_divergence refuses a model's usual mistake
       {Fault::free_energy_per_unit, "free_energy(v) of the data [8, 3] has shape [8, 4]; expected [8, 1]"},
       {Fault::no_params, "the model's params() is empty"},
       {Fault::param_twice, "'m.W' is listed twice"},
+      {Fault::param_unset, "contrastive_divergence (the model's params()[2]): the tensor is empty"},
+      {Fault::param_unread, "no gradient reaches the model's params()[4] 'm.unread' from the free energy"},
       {Fault::wrong_sample_shape, "gibbs_step(v) (by default sample_v(sample_h(v))) turns the data's [8, 3] into [8, 1]"},
   };
   for (const auto& [fault, message] : cases) {
@@ -277,9 +292,10 @@ TEST_CASE("custom_energy: contrastive_divergence refuses a model's usual mistake
       Graph g;
       custom::LearnedVarianceRbm model(g, "m", 3, 4, 1);
       const Tensor v = g.input("v", {8, 3});
+      const Tensor unread = g.param("m.unread", {1, 3});
       CAPTURE(message);
       CAPTURE(persistent);
-      CHECK_THROWS_WITH_AS(contrastive_divergence(FaultyModel(model, fault), v, 1, persistent, {.lr = 0.01f}),
+      CHECK_THROWS_WITH_AS(contrastive_divergence(FaultyModel(model, fault, unread), v, 1, persistent, {.lr = 0.01f}),
                            doctest::Contains(message), Error);
     }
   }

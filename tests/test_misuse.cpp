@@ -61,7 +61,7 @@ TEST_CASE("misuse: an empty Tensor is named as such wherever it is passed") {
   CHECK(has(error_of([&] { grad(empty, none); }), "grad (the loss): the tensor is empty"));
   const Tensor w = g.param("w", {2, 2});
   const Tensor loss = sum(x * w), params[] = {w};
-  CHECK(has(error_of([&] { grad(loss, none); }), "grad (a tensor to differentiate by): the tensor is empty"));
+  CHECK(has(error_of([&] { grad(loss, none); }), "grad (wrt[0], a tensor to differentiate by): the tensor is empty"));
   const Tensor bad_id[] = {Tensor{&g, -1}};
   CHECK(has(error_of([&] { grad(loss, bad_id); }), "node id -1 is not in its graph"));
   CHECK(has(error_of([&] { sgd(none, params); }), "sgd (parameter 0): the tensor is empty"));
@@ -72,7 +72,7 @@ TEST_CASE("misuse: an empty Tensor is named as such wherever it is passed") {
   CHECK_FALSE(std::filesystem::exists(dir));
   Graph other;
   const Tensor foreign[] = {sigmoid(other.input("y", {2, 2}))};
-  CHECK(has(error_of([&] { g.dump_dot(foreign); }), "dump_dot: the tensor does not belong to this graph"));
+  CHECK(has(error_of([&] { g.dump_dot(foreign); }), "dump_dot: the tensor 'sigmoid#1' belongs to another graph"));
   Optimizer unmade;
   CHECK(has(error_of([&] { (void)unmade.lr(); }), "lr() of an empty Optimizer"));
   CHECK(has(error_of([&] { (void)unmade.momentum(); }), "momentum() of an empty Optimizer"));
@@ -151,6 +151,18 @@ TEST_CASE("misuse: check_grad refuses settings that check nothing, and a NaN fai
   const Tensor inf_loss = sum(ebm::exp(u)), at[] = {u};
   CHECK_FALSE(check_grad(inf_loss, at).ok);
   CHECK(has(error_of([&] { check_grad(cube, wrt, {}, {.atol = INFINITY}); }), "finite tolerances"));
+  // wrt that is not a parameter: named, before grad() appends its nodes
+  const Tensor x = g.input("x", {2, 2}), by_input[] = {w, x};
+  const int64_t nodes = g.size();
+  CHECK(has(error_of([&] { check_grad(sum(x * w), by_input); }),
+            "check_grad (wrt[1]): 'x' is an input; expected a parameter"));
+  CHECK(g.size() == nodes + 2);  // the loss's mul and sum, nothing of grad()'s
+  CHECK(has(error_of([&] { (void)g.value(x); }), "value: 'x' is an input, not a parameter or constant"));
+  CHECK(has(error_of([&] { (void)(x / 0.0f); }), "scale: y = a x + b of 'x' with a = inf, b = 0; expected finite"));
+  CHECK(has(error_of([&] { (void)(x + NAN); }), "with a = 1, b = nan"));
+  Graph other;
+  const Tensor foreign[] = {other.param("q", {1, 1})};
+  CHECK(has(error_of([&] { check_grad(cube, foreign); }), "check_grad (wrt[0]): 'q' belongs to another graph"));
 }
 
 TEST_CASE("misuse: sampling ops refuse data they cannot draw from") {
