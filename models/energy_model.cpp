@@ -35,7 +35,14 @@ double exact_log_z_binary(Executor& ex, const EnergyModel& m, int visible) {
   Graph& g = *params.front().graph;
   const int64_t all = int64_t{1} << visible, rows = std::min<int64_t>(all, 4096);
   const Tensor v = g.input(fmt::format("exact_log_z_binary.v#{}", g.size()), {rows, visible});
-  const Tensor f = m.free_energy(v);
+  Tensor f;
+  try {
+    f = m.free_energy(v);
+  } catch (const Error& e) {  // most often a visible count that is not the model's
+    throw Error("exact_log_z_binary: the model's free energy refused a batch of {} visible units ({}); expected "
+                "`visible` to be the model's visible count",
+                visible, e.what());
+  }
   if (f.shape() != Shape{rows, 1})
     throw Error("exact_log_z_binary: free_energy(v) of {} has shape {}; expected [{}, 1]", v.shape(), f.shape(), rows);
   std::vector<float> batch(static_cast<size_t>(rows * visible));

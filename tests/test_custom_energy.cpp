@@ -369,6 +369,8 @@ TEST_CASE("custom_energy: exact_log_z_binary of any model equals the RBM's exact
   Rbm r = Rbm::make(g, "r", {.visible = 3, .hidden = 2});
   Executor ex(g, {.threads = 1});
   CHECK_THROWS_WITH_AS(exact_log_z_binary(ex, RbmAsModel(r), 25), doctest::Contains("expected 1 to 24"), Error);
+  CHECK_THROWS_WITH_AS(exact_log_z_binary(ex, RbmAsModel(r), 4),
+                       doctest::Contains("refused a batch of 4 visible units (affine"), Error);
   g.value(r.c)[1] = std::nanf("");
   CHECK_THROWS_WITH_AS(exact_log_z_binary(ex, RbmAsModel(r), 3), doctest::Contains("expected finite values"), Error);
 }
