@@ -361,6 +361,11 @@ PlanStats Executor::stats(std::span<const Tensor> targets) {
 uint64_t Executor::step() const { return impl_->step; }
 void Executor::set_step(uint64_t step) { impl_->step = step; }
 const ExecutorOptions& Executor::options() const { return impl_->opt; }
-Profile& Executor::profile() { return impl_->profile; }
+Profile& Executor::profile() {
+  if (!impl_->opt.profile)
+    throw Error("profile(): this executor records no profile; expected one made with ExecutorOptions{{.profile = "
+                "true}}");
+  return impl_->profile;
+}
 
 }  // namespace ebm

@@ -148,6 +148,8 @@ class Executor {
   uint64_t step() const;
   void set_step(uint64_t step);
   const ExecutorOptions& options() const;
+  // What the runs recorded; an ebm::Error when the executor was made
+  // without ExecutorOptions::profile (it would be empty).
   Profile& profile();
 
  private:

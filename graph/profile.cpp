@@ -198,8 +198,8 @@ std::string Profile::summary(size_t top_tasks) const {
     const double window = static_cast<double>(std::max<int64_t>(now_ns() - origin_ns_, 1)) * threads_,
                  share = std::min(100.0, 100.0 * static_cast<double>(waited) / window);  // other threads count too
     s += fmt::format("the process's threads waited {:.3f} ms for a core since the profile began ({:.1f}% of {} "
-                     "thread{}' time){}\n",
-                     static_cast<double>(waited) * 1e-6, share, threads_, threads_ == 1 ? "" : "s",
+                     "{} time){}\n",
+                     static_cast<double>(waited) * 1e-6, share, threads_, threads_ == 1 ? "thread's" : "threads'",
                      share >= 5.0 ? ": more threads wanted the cores than there were (other processes, or this "
                                     "one's own), and a thread kept waiting counts as idle above"
                                   : "");
@@ -304,10 +304,13 @@ std::string Profile::waits(size_t top) const {
   s += fmt::format("{:>9} {:>8} {:>9} {:>7}  {}\n", "idle ms", "% time", "us / run", "gaps", "after -> before");
   for (size_t r = 0; r < rows.size() && r < top; ++r) {
     const auto& [pair, v] = rows[r];
-    s += fmt::format("{:>9.3f} {:>7.1f}% {:>9.1f} {:>7}  {} -> {}\n", static_cast<double>(v.first) * 1e-6,
+    // A thread that did nothing in a run waited from its start to its end (a busy machine, or a run too small to share).
+    const std::string where = pair.first == "the run's start" && pair.second == "the run's end"
+                                  ? std::string("(no work in the run: the run's start -> its end)")
+                                  : fmt::format("{} -> {}", pair.first, pair.second);
+    s += fmt::format("{:>9.3f} {:>7.1f}% {:>9.1f} {:>7}  {}\n", static_cast<double>(v.first) * 1e-6,
                      100.0 * static_cast<double>(v.first) / threads_ns,
-                     static_cast<double>(v.first) * 1e-3 / static_cast<double>(runs), v.second, pair.first,
-                     pair.second);
+                     static_cast<double>(v.first) * 1e-3 / static_cast<double>(runs), v.second, where);
   }
   return s;
 }

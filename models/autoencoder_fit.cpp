@@ -18,20 +18,17 @@ namespace {
 
 // Throws, naming the row and the column, when the rows in x (dim values
 // each; row_of(i) is the i-th row's number in its source) hold a value the
-// net's data units cannot take: a count below 0, or a binary (logistic)
-// unit's value outside [0, 1], which the cross-entropy would reward without
-// bound in training and which would make the validation error measure
-// something other than the data's. NaN passes: name_bad_row names it.
+// net's data units cannot take (first_out_of_range): a count below 0, or a
+// binary (logistic) unit's value outside [0, 1], which the cross-entropy
+// would reward without bound in training and which would make the
+// validation error measure something other than the data's. NaN passes:
+// name_bad_row names it.
 template <class RowOf>
 void check_data_range(Unit unit, std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
                       RowOf row_of) {
-  if (unit != Unit::binary && !counts_words(unit)) return;
-  const float hi = unit == Unit::binary ? 1.0f : std::numeric_limits<float>::infinity();
-  const auto d = static_cast<size_t>(dim);
-  for (size_t k = 0; k < x.size(); ++k)
-    if (x[k] < 0.0f || x[k] > hi)
-      throw Error("{}: {} row {} holds {} at column {}; expected {} for data_unit {}", who, set, row_of(k / d), x[k],
-                  k % d, unit == Unit::binary ? "values in [0, 1]" : "counts of 0 or more", to_string(unit));
+  if (const int64_t k = first_out_of_range(unit, x); k >= 0)
+    throw Error("{}: {} row {} holds {} at column {}; expected {} for data_unit {}", who, set, row_of(k / dim),
+                x[static_cast<size_t>(k)], k % dim, data_range(unit), to_string(unit));
 }
 
 }  // namespace

@@ -42,10 +42,16 @@ void Rbm::init_visible_bias(std::span<const float> data_mean) {
       throw Error("rbm '{}': init_visible_bias got mean {} for visible unit {}; expected finite means", name,
                   data_mean[i], i);
   auto cv = graph->value(c);
-  if (counts_words(config.visible_unit)) {
+  if (config.visible_unit == Unit::gaussian || config.visible_unit == Unit::rectified) {
+    std::copy(data_mean.begin(), data_mean.end(), cv.begin());  // the mean of unit-variance units
+    return;
+  }
+  if (counts_words(config.visible_unit) || config.visible_unit == Unit::softmax) {
     double total = 0;
     for (float m : data_mean) total += std::max(0.0f, m);
-    if (!(total > 0)) throw Error("rbm '{}': init_visible_bias got no words in the data's mean", name);
+    if (!(total > 0))
+      throw Error("rbm '{}': init_visible_bias got means that sum to {}; expected a positive sum (words, or a softmax's "
+                  "states)", name, total);
     for (size_t i = 0; i < cv.size(); ++i)
       cv[i] = static_cast<float>(std::log(std::max(1e-6, std::max(0.0f, data_mean[i]) / total)));
     return;

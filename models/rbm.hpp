@@ -49,8 +49,9 @@ struct Rbm {
 
   // c_i = log(p_i / (1 - p_i)) from the training data's mean p_i (clipped
   // to [1e-3, 1 - 1e-3]), the guide's start for binary visible units; for
-  // count and poisson units c_i = log of word i's share of all words (at
-  // least 1e-6).
+  // softmax, count and poisson units c_i = log of unit i's share of the
+  // means' sum (at least 1e-6; a word's share of all words); for gaussian
+  // and rectified units c_i = the mean itself.
   void init_visible_bias(std::span<const float> data_mean);
 
   Tensor hidden_input(Tensor v) const;   // v W + b  (v W + D b for count units)

@@ -22,7 +22,7 @@ RbmFitter::RbmFitter(CdTrainer& t, Executor& ex, RbmFitConfig config)
                  .w = t.rbm.w,
                  .b = t.rbm.b,
                  .c = t.rbm.c,
-                 .binary_visible = t.rbm.config.visible_unit == Unit::binary,
+                 .visible_unit = t.rbm.config.visible_unit,
                  .meta = nlohmann::json{{"visible", t.rbm.config.visible},
                                         {"hidden", t.rbm.config.hidden},
                                         {"visible_unit", to_string(t.rbm.config.visible_unit)},
@@ -37,7 +37,7 @@ RbmFitter::RbmFitter(CrbmTrainer& t, Executor& ex, RbmFitConfig config)
                  .w = t.crbm.w,
                  .b = t.crbm.b,
                  .c = t.crbm.c,
-                 .binary_visible = t.crbm.config.visible_unit == Unit::binary,
+                 .visible_unit = t.crbm.config.visible_unit,
                  .meta = nlohmann::json{{"channels", t.crbm.config.visible.channels},
                                         {"height", t.crbm.config.visible.height},
                                         {"width", t.crbm.config.visible.width},
@@ -64,9 +64,29 @@ RbmFitter::RbmFitter(CdSteps& trainer, Executor& ex, RbmFitConfig config, Model 
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
-std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch) {
+namespace {
+
+// Throws, naming the row (row_of(i) for the batch's i-th) and the column,
+// when `batch` holds a value the visible units cannot take as data
+// (first_out_of_range: a binary unit's outside [0, 1], a count below 0),
+// which CD would otherwise train on without a word.
+template <class RowOf>
+void check_rows(std::string_view name, Unit unit, std::span<const float> batch, int64_t dim, std::string_view set,
+                RowOf row_of) {
+  if (const int64_t k = first_out_of_range(unit, batch); k >= 0)
+    throw Error("fit '{}': {} row {} holds {} at column {}; expected {} for visible_unit {}", name, set,
+                row_of(k / dim), batch[static_cast<size_t>(k)], k % dim, data_range(unit), to_string(unit));
+}
+
+}  // namespace
+
+std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch, std::string_view set) {
   std::vector<double> out;
-  for_each_batch(src, t_.v0.shape().rows, epoch, batch_, [&](int64_t, int64_t rows) {
+  const int64_t dim = t_.v0.shape().cols;
+  for_each_batch(src, t_.v0.shape().rows, epoch, batch_, [&](int64_t first, int64_t rows) {
+    if (!set.empty())
+      check_rows(m_.name, m_.visible_unit, std::span<const float>(batch_).first(static_cast<size_t>(rows * dim)), dim, set,
+                 [&](int64_t i) { return first + i; });
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     auto f = ex_.value(f_eval_);
     out.insert(out.end(), f.begin(), f.begin() + rows);
@@ -76,12 +96,12 @@ std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epo
 
 void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch) {
   s.fe_train = mean_free_energy(head(train, cfg_.monitor_images), epoch);
-  s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), epoch);
+  s.fe_valid = mean_free_energy(head(valid, cfg_.monitor_images), epoch, "validation");
   if (!std::isfinite(s.fe_valid))  // the parameters are finite (checked before): the rows are not
     name_bad_row(head(valid, cfg_.monitor_images), t_.v0.shape().rows, epoch, fmt::format("fit '{}'", m_.name),
                  "validation", "the validation rows' mean free energy is not finite");
   s.fe_gap = s.fe_valid - s.fe_train;
-  s.pseudo_ll = m_.binary_visible ? pseudo_likelihood(head(train, cfg_.monitor_images), epoch)
+  s.pseudo_ll = m_.visible_unit == Unit::binary ? pseudo_likelihood(head(train, cfg_.monitor_images), epoch)
                                   : std::numeric_limits<double>::quiet_NaN();
 }
 
@@ -97,8 +117,8 @@ double RbmFitter::recon_baseline(const DataSource& train) {
   return v;
 }
 
-double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch) {
-  const auto f = free_energies(src, epoch);
+double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch, std::string_view set) {
+  const auto f = free_energies(src, epoch, set);
   double s = 0;
   for (double x : f) s += x;
   return s / static_cast<double>(f.size());
@@ -245,6 +265,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};
   const double baseline = epochs_done_ < cfg_.epochs ? recon_baseline(train) : 0.0;
+  const int first_epoch = epochs_done_;  // its batches are checked against the visible units' range
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
     t_.set_lr(t_.config.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
@@ -253,9 +274,14 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     EpochStats s{.epoch = e + 1, .recon_baseline = baseline};
     const auto epoch = static_cast<uint64_t>(e);
     if (train.concurrent && batches.batches() > 0) train.fill(batches.batch(0), next_, epoch);
+    auto check = [&](int64_t b) {
+      if (e == first_epoch)
+        check_rows(m_.name, m_.visible_unit, batch_, train.dim, "training", [&](int64_t i) { return batches.batch(b)[static_cast<size_t>(i)]; });
+    };
     for (int64_t b = 0; b < batches.batches(); ++b) {
       if (train.concurrent) {  // batch b was prepared beside step b - 1; b + 1 is prepared beside this one
         batch_.swap(next_);
+        check(b);
         auto prepare = [&] {
           if (b + 1 < batches.batches()) train.fill(batches.batch(b + 1), next_, epoch);
         };
@@ -263,6 +289,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
         ex_.run(targets, feeds, prepare);
       } else {
         train.fill(batches.batch(b), batch_, epoch);
+        check(b);
         const Feed feeds[] = {{t_.v0, batch_}};
         ex_.run(targets, feeds);
       }

@@ -86,13 +86,18 @@ class RbmFitter {
   // checkpoint is saved (a run killed between the two redoes the epoch and
   // its callback when resumed, so a caller's per-epoch file keeps every
   // row: cut it back to epochs_done() on resume). An ebm::Error names
-  // a training or validation row holding NaN or inf.
+  // a training or validation row holding NaN or inf, or a value the visible
+  // units cannot take (first_out_of_range: a binary unit's outside [0, 1],
+  // a count below 0; the training rows are checked in the first epoch each
+  // call trains, the validation rows at every epoch's monitoring).
   std::vector<EpochStats> fit(const DataSource& train, const DataSource& valid,
                               const std::function<void(const EpochStats&)>& on_epoch = {});
 
-  // F(v) of every row of `src` as seen in `epoch`, and their mean.
-  std::vector<double> free_energies(const DataSource& src, uint64_t epoch);
-  double mean_free_energy(const DataSource& src, uint64_t epoch);
+  // F(v) of every row of `src` as seen in `epoch`, and their mean. With
+  // `set` named ("validation"), a row the visible units cannot take is an
+  // ebm::Error naming the set, the row and the column.
+  std::vector<double> free_energies(const DataSource& src, uint64_t epoch, std::string_view set = {});
+  double mean_free_energy(const DataSource& src, uint64_t epoch, std::string_view set = {});
   // V log sigmoid(F(v~) - F(v)) averaged over the rows of `src`.
   double pseudo_likelihood(const DataSource& src, uint64_t epoch);
   // The error of predicting each unit by its mean over the monitoring
@@ -125,7 +130,7 @@ class RbmFitter {
   struct Model {
     std::string name, kind;  // kind: the checkpoint's model kind
     Tensor w, b, c;
-    bool binary_visible = false;  // the pseudo-likelihood flips bits
+    Unit visible_unit = Unit::binary;  // the data's range; the pseudo-likelihood (binary units only) flips bits
     std::string meta;             // a JSON object describing it, saved with the checkpoint
     std::function<Tensor(Tensor)> free_energy;
   };

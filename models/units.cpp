@@ -1,5 +1,7 @@
 #include "models/units.hpp"
 
+#include <limits>
+
 #include "graph/functions.hpp"
 
 namespace ebm {
@@ -14,6 +16,19 @@ std::string_view to_string(Unit u) {
     case Unit::poisson: return "poisson";
   }
   return "?";
+}
+
+int64_t first_out_of_range(Unit u, std::span<const float> x) {
+  if (u == Unit::gaussian || u == Unit::rectified) return -1;
+  const float hi = counts_words(u) ? std::numeric_limits<float>::infinity() : 1.0f;
+  for (size_t k = 0; k < x.size(); ++k)
+    if (x[k] < 0.0f || x[k] > hi) return static_cast<int64_t>(k);
+  return -1;
+}
+
+std::string_view data_range(Unit u) {
+  if (u == Unit::gaussian || u == Unit::rectified) return "any value";
+  return counts_words(u) ? "counts of 0 or more" : "values in [0, 1]";
 }
 
 Unit parse_unit(std::string_view s) {

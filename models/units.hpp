@@ -37,6 +37,8 @@
 // f(x_j), without its sum of log v_i!, which no parameter touches; CD's
 // gradient of it is the paper's update.
 
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -62,5 +64,14 @@ Tensor unit_sample(Unit u, Tensor x, Tensor trials = {});
 Tensor hidden_free_energy(Unit u, Tensor x);
 // E_visible(v) per row: [B, n] -> [B, 1]
 Tensor visible_energy(Unit u, Tensor v, Tensor c);
+
+// The index of the first of `x`'s values that units of type `u` cannot
+// take as data, or -1: outside [0, 1] for binary and softmax units (a
+// probability or a state), below 0 for count and poisson units; gaussian
+// and rectified units take any value here. NaN passes: the fitters name it
+// as such.
+int64_t first_out_of_range(Unit u, std::span<const float> x);
+// What units of type `u` take as data, for messages ("values in [0, 1]").
+std::string_view data_range(Unit u);
 
 }  // namespace ebm

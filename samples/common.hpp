@@ -134,15 +134,21 @@ inline std::string given_flags(const CLI::App& app, std::initializer_list<const 
   return out;
 }
 
-// --profile FILE: the Chrome trace of the whole run to FILE, a timeline of
-// its last few steps beside it (FILE with the extension .timeline.svg), and
-// the summary.
+// Where --profile FILE's timeline goes: FILE with the extension .timeline.svg.
+inline std::string profile_timeline(const std::string& file) {
+  return std::filesystem::path(file).replace_extension(".timeline.svg").string();
+}
+
+// --profile FILE: the summary, then the Chrome trace of the whole run to
+// FILE and a timeline of its last few steps beside it (profile_timeline);
+// the summary first, so that a file that cannot be written loses nothing
+// of it.
 inline void write_profile(const Profile& p, const std::string& file) {
+  fmt::print("{}", p.summary(12));
   p.write_chrome_trace(file);
-  const std::string timeline = std::filesystem::path(file).replace_extension(".timeline.svg").string();
+  const std::string timeline = profile_timeline(file);
   p.write_svg_timeline(timeline);
-  fmt::print("profile: trace in {} (Perfetto, chrome://tracing), the last steps drawn in {}\n{}", file, timeline,
-             p.summary(12));
+  fmt::print("profile: trace in {} (Perfetto, chrome://tracing), the last steps drawn in {}\n", file, timeline);
 }
 
 // Checks for numeric flags that name the rule and the value given
@@ -321,16 +327,36 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
         throw Error("{}: expected an integer of at most 64 bits, got {}", name, r);
     }
   }
-  for (const char* path_flag : {"--profile", "--output"}) {
-    const CLI::Option* o = app.get_option_no_throw(path_flag);
-    if (o == nullptr || o->count() == 0 || o->results().empty()) continue;
+  auto given = [&](const char* flag) {
+    const CLI::Option* o = app.get_option_no_throw(flag);
+    return o == nullptr || o->count() == 0 || o->results().empty() ? std::string() : o->results().front();
+  };
+  const std::string profile = given("--profile"), output = given("--output");
+  // --profile writes two files at the end of the run, FILE and its timeline
+  struct Path {
+    const char* flag;
+    std::string given, path;  // path: what is written (the timeline for the second)
+  };
+  const Path paths[] = {{"--profile", profile, profile},
+                        {"--profile", profile, profile.empty() ? "" : profile_timeline(profile)},
+                        {"--output", output, output}};
+  for (const Path& p : paths) {
+    if (p.path.empty()) continue;
     std::error_code ec;
-    const auto kind = std::filesystem::status(o->results().front(), ec).type();
-    const bool folder_wanted = std::string_view(path_flag) == "--output";
+    const auto kind = std::filesystem::status(p.path, ec).type();
+    const bool folder_wanted = std::string_view(p.flag) == "--output";
     if (kind == std::filesystem::file_type::not_found || kind == std::filesystem::file_type::none) continue;
     if (folder_wanted ? kind != std::filesystem::file_type::directory : kind != std::filesystem::file_type::regular)
-      throw Error("{} '{}': exists and is not a {}; expected {}", path_flag, o->results().front(),
+      throw Error("{} '{}': {}exists and is not a {}; expected {}", p.flag, p.given,
+                  p.path == p.given ? std::string() : fmt::format("its timeline '{}' ", p.path),
                   folder_wanted ? "folder" : "regular file", folder_wanted ? "a folder to write into" : "a file path");
+  }
+  if (!profile.empty() && !output.empty()) {  // the folder, made before the run, would be where the file goes
+    auto same = [](const std::string& a, const std::string& b) {
+      return std::filesystem::absolute(a).lexically_normal() == std::filesystem::absolute(b).lexically_normal();
+    };
+    if (same(profile, output) || same(profile_timeline(profile), output))
+      throw Error("--profile '{}': names the --output folder (or its timeline does); expected a file path", profile);
   }
 }
 

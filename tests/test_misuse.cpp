@@ -303,3 +303,50 @@ TEST_CASE("misuse: the RBM fitter names a source without rows to give, and NaN i
   data[5] = NAN;
   CHECK(has(error_of([&] { fit.fit(rows, rows); }), "training row 1 holds nan at column 1; expected finite data"));
 }
+
+TEST_CASE("misuse: the RBM fitter refuses data its visible units cannot take, naming the row and the column") {
+  for (const Unit unit : {Unit::binary, Unit::softmax, Unit::count, Unit::gaussian}) {
+    CAPTURE(to_string(unit));
+    Graph g;
+    const Rbm r = Rbm::make(g, "r", {.visible = 4, .hidden = 3, .visible_unit = unit});
+    CdTrainer t = make_cd_trainer(r, {.batch = 2});
+    Executor ex(g, {.parallel = false});
+    std::vector<float> data(4 * 8, 0.0f), valid(4 * 4, 0.0f);
+    for (size_t row = 0; row < 8; ++row) data[row * 4 + row % 4] = 1.0f;  // one-hot rows: every unit type takes them
+    for (size_t row = 0; row < 4; ++row) valid[row * 4 + row] = 1.0f;
+    RbmFitter fine(t, ex, {.epochs = 1, .monitor_images = 4});
+    CHECK_NOTHROW(fine.fit(matrix_source(data, 4), matrix_source(valid, 4)));
+    const float bad = unit == Unit::count ? -1.0f : 2.0f;  // over 1 for binary and softmax, below 0 for counts
+    data[6 * 4 + 2] = bad;
+    RbmFitter fit(t, ex, {.epochs = 2, .monitor_images = 4});
+    if (unit == Unit::gaussian) {  // any value
+      CHECK_NOTHROW(fit.fit(matrix_source(data, 4), matrix_source(valid, 4)));
+      continue;
+    }
+    const std::string e = error_of([&] { fit.fit(matrix_source(data, 4), matrix_source(valid, 4)); });
+    CHECK(has(e, fmt::format("fit 'r': training row 6 holds {} at column 2; expected {} for visible_unit {}", bad,
+                             unit == Unit::count ? "counts of 0 or more" : "values in [0, 1]", to_string(unit))));
+    data[6 * 4 + 2] = 0.0f;
+    valid[3 * 4 + 1] = bad;
+    RbmFitter checked(t, ex, {.epochs = 1, .monitor_images = 4});
+    CHECK(has(error_of([&] { checked.fit(matrix_source(data, 4), matrix_source(valid, 4)); }),
+              fmt::format("fit 'r': validation row 3 holds {} at column 1", bad)));
+  }
+}
+
+TEST_CASE("misuse: init_visible_bias starts each unit type where its own data's means put it") {
+  const std::vector<float> means{0.25f, 0.5f, 0.125f, 0.125f};
+  for (const Unit unit : {Unit::binary, Unit::softmax, Unit::count, Unit::gaussian, Unit::rectified}) {
+    CAPTURE(to_string(unit));
+    Graph g;
+    Rbm r = Rbm::make(g, "r", {.visible = 4, .hidden = 3, .visible_unit = unit});
+    r.init_visible_bias(means);
+    const auto c = g.value(r.c);
+    for (size_t i = 0; i < 4; ++i) {
+      const double want = unit == Unit::binary                                 ? std::log(means[i] / (1.0 - means[i]))
+                          : unit == Unit::gaussian || unit == Unit::rectified ? means[i]  // was log-odds: -1.1 for 0.25
+                                                                                : std::log(means[i]);  // shares of 1
+      CHECK(c[i] == doctest::Approx(want).epsilon(1e-5));
+    }
+  }
+}

@@ -105,6 +105,15 @@ TEST_CASE("profile: waits names the tasks around each thread's idle time") {
   q.add_run(0, 10'000);
   CHECK(q.waits().find("outer -> next") != std::string::npos);
   CHECK(q.waits().find("inner -> next") == std::string::npos);
+  // A thread with no work in a run is said to be so (a busy machine, or a run too small to share).
+  Profile r(16, 2);
+  const int32_t only = r.add_task("only", 0.0);
+  r.record(only, 0, 0, 6'000);
+  r.add_run(0, 10'000);
+  CAPTURE(r.waits());
+  CHECK(r.waits().find("    0.010    50.0%      10.0       1  (no work in the run: the run's start -> its end)") !=
+        std::string::npos);
+  CHECK(r.waits().find("only -> the run's end") != std::string::npos);
 }
 
 // Tasks of the same op on the same values (an unrolled chain's steps) are
@@ -182,6 +191,8 @@ TEST_CASE("profile: the summary says how long the threads waited for a core") {
   const double ms = std::stod(s.substr(at + 29));
   CHECK(ms > 150.0);  // about 600 ms: three threads, 300 ms, one core
   CHECK(s.find("more threads wanted the cores than there were") != std::string::npos);
+  CHECK(s.find("of 2 threads' time") != std::string::npos);
+  CHECK(Profile(16, 1).summary().find("of 1 thread's time") != std::string::npos);
 }
 
 // The pieces a task hands to the threads (GEMM tiles) are recorded on the
@@ -372,6 +383,8 @@ TEST_CASE("profile: the SVG timeline draws only runs all of whose events were ke
   const auto path = std::filesystem::temp_directory_path() / "ebm_test_timeline_kept.svg";
   Executor idle(g, {.threads = 2, .profile = true});
   idle.profile().write_svg_timeline(path.string());
+  Executor unprofiled(g, {.threads = 2});  // an empty profile would read as "0 runs, busy 0%"
+  CHECK_THROWS_WITH_AS(unprofiled.profile(), doctest::Contains("profile(): this executor records no profile"), Error);
   CHECK(read_text(path).find("no run recorded") != std::string::npos);
   size_t per_run = 0;  // events a run records
   {
