@@ -98,7 +98,7 @@ class Profile {
   // the other plans' runs between them; not the plan's first run (its
   // buffers touched for the first time) when it has more. Written to a
   // temporary file and renamed; an ebm::Error names the path it cannot
-  // write.
+  // write, or a `runs` below 1.
   void write_svg_timeline(const std::string& path, int runs = 3) const;
 
   static int64_t now_ns();

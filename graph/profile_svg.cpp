@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "graph/profile.hpp"
+#include "ops/error.hpp"
 #include "ops/xml.hpp"
 
 namespace ebm {
@@ -29,6 +30,7 @@ double tick_step_us(double span_us) {
 }  // namespace
 
 void Profile::write_svg_timeline(const std::string& path, int runs) const {
+  if (runs < 1) throw Error("write_svg_timeline: runs = {}; expected at least 1 run to draw", runs);
   // The runs whose events were all kept (a run's are all recorded before it ends).
   size_t complete = 0;
   while (complete < run_spans_.size() && run_spans_[complete].events <= events_.size()) ++complete;
@@ -45,7 +47,7 @@ void Profile::write_svg_timeline(const std::string& path, int runs) const {
   std::vector<size_t> chosen;  // run indices of `plan`, oldest first
   for (size_t r = 0; r < complete; ++r)
     if (run_spans_[r].plan == plan) chosen.push_back(r);
-  const size_t want = static_cast<size_t>(std::max(runs, 1));
+  const size_t want = static_cast<size_t>(runs);
   if (chosen.size() > want) chosen.erase(chosen.begin(), chosen.end() - static_cast<std::ptrdiff_t>(want));
   else if (chosen.size() > 1) chosen.erase(chosen.begin());
   const size_t n = chosen.size();

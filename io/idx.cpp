@@ -88,6 +88,8 @@ IdxArray read_idx(const fs::path& file, uint32_t rank, std::string_view what) {
 
 ImageSet load_idx_images(const fs::path& images, const fs::path& labels, int classes) {
   IdxArray im = read_idx(images, 3, "image array [count, height, width]");
+  if (labels.empty())
+    return {.count = im.dims[0], .height = im.dims[1], .width = im.dims[2], .pixels = std::move(im.data), .labels = {}};
   IdxArray lb = read_idx(labels, 1, "label array [count]");
   if (lb.dims[0] != im.dims[0])
     throw Error("{} has {} labels but {} has {} images; expected one label per image", labels.string(),

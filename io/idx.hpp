@@ -37,6 +37,7 @@ struct ImageSet {
 // A 3-D IDX image file [count, height, width] and a 1-D IDX label file
 // [count]; with `classes` > 0, every label must be below it (an
 // ebm::Error naming the label file, the image and the label otherwise).
+// An empty `labels` path loads an unlabelled set (labels empty).
 ImageSet load_idx_images(const std::filesystem::path& images, const std::filesystem::path& labels, int classes = 0);
 
 // "<dir>/<split>-images-idx3-ubyte" and "<dir>/<split>-labels-idx1-ubyte";

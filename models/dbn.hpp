@@ -12,6 +12,7 @@
 // new layer can only raise the variational bound on log p(v) when it starts
 // from the transpose of the layer below (init_from_below).
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,16 @@ struct Dbn {
   // rbms[l] := rbms[l-1]' (W, b and c swapped), when the shapes allow.
   void init_from_below(int l);
 };
+
+// The whole stack as one checkpoint (models/checkpoint.hpp: a folder of
+// .npy files numpy reads, "W0", "b0", "c0", "W1", ..., and a manifest with
+// the layer sizes and unit types; written to a temporary folder and
+// renamed). load_dbn needs a DBN of the same layer sizes and unit types,
+// and copies nothing when the checkpoint differs (an ebm::Error names
+// what). The samples' fitters checkpoint each layer as it trains instead
+// (with its velocities, to resume); these are for a finished stack.
+void save_dbn(const Dbn& dbn, const std::filesystem::path& dir);
+void load_dbn(Dbn& dbn, const std::filesystem::path& dir);
 
 // Copies each RBM l's recognition weights W and hidden biases b into w[l]
 // and b[l], the first layers of a feed-forward net unrolled from the DBN

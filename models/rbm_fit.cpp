@@ -261,6 +261,9 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     throw Error("fit '{}': a validation source of {} rows; expected at least one (the free-energy gap compares "
                 "validation rows with training rows)",
                 m_.name, valid.count);
+  if (train.count < t_.config.batch)  // an epoch would hold no batch
+    throw Error("fit '{}': batches of {} from a training source of {} row{}; expected at least one batch's rows",
+                m_.name, t_.config.batch, train.count, train.count == 1 ? "" : "s");
   io::Batcher batches(train.count, t_.config.batch, cfg_.data_seed);
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};

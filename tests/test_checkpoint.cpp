@@ -18,6 +18,8 @@
 #include "io_test_util.hpp"
 #include "models/checkpoint.hpp"
 #include "models/checkpoint_meta.hpp"
+#include "models/dbn.hpp"
+#include "graph/init.hpp"
 #include "models/rbm_fit.hpp"
 
 using namespace ebm;
@@ -139,4 +141,38 @@ TEST_CASE("checkpoint meta: counts within an int, a best epoch among those done,
   const nlohmann::json damaged = {{"run", "x"}};
   CHECK_THROWS_WITH_AS(ResumeCheck(damaged, "here").same_run({{"--labelled", "90"}}),
                        doctest::Contains("the checkpoint's run settings are \"x\"; expected an object"), Error);
+}
+
+TEST_CASE("checkpoint: save_dbn and load_dbn carry a whole stack, and refuse a DBN of other sizes or units") {
+  const io_test::TempDir scratch("ckpt_dbn");
+  const fs::path dir = scratch.path / "dbn";
+  Graph g;
+  const Dbn saved = Dbn::make(g, "d", {.layers = {6, 5, 4}, .init_std = 0.3f, .seed = 3});
+  for (const Rbm& r : saved.rbms) {
+    fill_normal(g.value(r.b), 0.5f, 11, 1);
+    fill_normal(g.value(r.c), 0.5f, 12, 1);
+  }
+  save_dbn(saved, dir);
+  CHECK(fs::exists(dir / "W1.npy"));
+  Graph h;
+  Dbn loaded = Dbn::make(h, "other", {.layers = {6, 5, 4}, .seed = 9});
+  load_dbn(loaded, dir);
+  for (size_t l = 0; l < 2; ++l)
+    for (auto [a, b] : {std::pair{saved.rbms[l].w, loaded.rbms[l].w}, std::pair{saved.rbms[l].b, loaded.rbms[l].b},
+                        std::pair{saved.rbms[l].c, loaded.rbms[l].c}}) {
+      const auto x = g.value(a), y = h.value(b);
+      CHECK(std::equal(x.begin(), x.end(), y.begin(), y.end()));
+    }
+  Graph k;
+  Dbn gaussian = Dbn::make(k, "d", {.layers = {6, 5, 4}, .visible_unit = Unit::gaussian});
+  const float before = k.value(gaussian.rbms[0].w)[0];
+  CHECK_THROWS_WITH_AS(load_dbn(gaussian, dir),
+                       doctest::Contains("the checkpoint's units are [[\"binary\",\"binary\"],[\"binary\",\"binary\"]]; "
+                                         "this DBN's are [[\"gaussian\",\"binary\"]"),
+                       Error);
+  CHECK(k.value(gaussian.rbms[0].w)[0] == before);  // nothing copied
+  Dbn deeper = Dbn::make(k, "e", {.layers = {6, 5, 4, 3}});
+  CHECK_THROWS_AS(load_dbn(deeper, dir), Error);  // a layer more: refused (names, then sizes)
+  Dbn empty;
+  CHECK_THROWS_WITH_AS(save_dbn(empty, dir), doctest::Contains("save_dbn: an empty Dbn"), Error);
 }

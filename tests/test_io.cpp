@@ -76,6 +76,10 @@ TEST_CASE("io/idx: load_idx_images checks ranks and that every image has a label
   CHECK(load_idx_images(dir / "img", dir / "lab", 3).labels.size() == 3);
   const std::string range = error_of([&] { load_idx_images(dir / "img", dir / "lab", 2); });
   CHECK(has(range, (dir / "lab").string() + ": label 2 for image 2; expected 0 to 1"));
+  const ImageSet unlabelled = load_idx_images(dir / "img", "");  // no label file: an unlabelled set
+  CHECK(unlabelled.count == 3);
+  CHECK(unlabelled.pixels == s.pixels);
+  CHECK(unlabelled.labels.empty());
 }
 
 TEST_CASE("io/idx: load_mnist names the valid splits and the fetch script") {

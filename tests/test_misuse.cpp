@@ -300,6 +300,9 @@ TEST_CASE("misuse: the RBM fitter names a source without rows to give, and NaN i
   CHECK(has(error_of([&] { fit.fit(rows, no_fill); }), "the validation source has no fill function"));
   const DataSource no_rows{0, 4, rows.fill};
   CHECK(has(error_of([&] { fit.fit(rows, no_rows); }), "a validation source of 0 rows; expected at least one"));
+  CHECK(has(error_of([&] { fit.fit(no_rows, rows); }), "fit 'r': batches of 2 from a training source of 0 rows"));
+  const DataSource one_row{1, 4, rows.fill};
+  CHECK(has(error_of([&] { fit.fit(one_row, rows); }), "batches of 2 from a training source of 1 row; expected"));
   data[5] = NAN;
   CHECK(has(error_of([&] { fit.fit(rows, rows); }), "training row 1 holds nan at column 1; expected finite data"));
 }

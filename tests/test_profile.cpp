@@ -383,6 +383,8 @@ TEST_CASE("profile: the SVG timeline draws only runs all of whose events were ke
   const auto path = std::filesystem::temp_directory_path() / "ebm_test_timeline_kept.svg";
   Executor idle(g, {.threads = 2, .profile = true});
   idle.profile().write_svg_timeline(path.string());
+  CHECK_THROWS_WITH_AS(idle.profile().write_svg_timeline(path.string(), 0),
+                       doctest::Contains("runs = 0; expected at least 1"), Error);  // drew one run before
   Executor unprofiled(g, {.threads = 2});  // an empty profile would read as "0 runs, busy 0%"
   CHECK_THROWS_WITH_AS(unprofiled.profile(), doctest::Contains("profile(): this executor records no profile"), Error);
   CHECK(read_text(path).find("no run recorded") != std::string::npos);
