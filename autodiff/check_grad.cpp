@@ -43,8 +43,10 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
   double worst_ratio = -1.0;  // error over allowance: over 1 fails
   for (size_t p = 0; p < wrt.size(); ++p) {
     std::span<float> w = g.value(wrt[p]);
-    const size_t cap = static_cast<size_t>(o.max_entries), n = w.size(), stride = std::max<size_t>(1, (n + cap - 1) / cap);
-    for (size_t i = 0; i < n; i += stride) {
+    // min(n, cap) entries, spread evenly: k n / cap for k < cap (all of them when n <= cap)
+    const size_t cap = static_cast<size_t>(o.max_entries), n = w.size(), count = std::min(n, cap);
+    for (size_t k = 0; k < count; ++k) {
+      const size_t i = n <= cap ? k : k * n / cap;
       const float w0 = w[i];
       w[i] = static_cast<float>(w0 + o.eps);
       const double up = eval();
@@ -63,7 +65,11 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
       }
       if (std::isnan(r.max_abs_err)) continue;
       if (err > r.max_abs_err || r.largest.empty()) r.max_abs_err = err, r.largest = entry();
-      const double ratio = allowed > 0 ? err / allowed : (err > 0 ? HUGE_VAL : 0.0);
+      // an infinity on one side fails with the largest ratio (inf / inf would be NaN and never rank)
+      const double ratio = !std::isfinite(num) || !std::isfinite(ad) ? HUGE_VAL
+                           : allowed > 0                             ? err / allowed
+                           : err > 0                                 ? HUGE_VAL
+                                                                     : 0.0;
       if (ratio > worst_ratio || r.worst.empty()) worst_ratio = ratio, r.worst = entry();
     }
   }

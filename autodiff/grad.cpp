@@ -81,7 +81,7 @@ std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
   for (size_t i = 0; i < wrt.size(); ++i) {
     const Tensor& w = wrt[i];
     checked_node(w, fmt::format("grad (wrt[{}], a tensor to differentiate by)", i));
-    if (w.graph != &g) throw Error("grad: '{}' belongs to another graph than the loss", w.graph->label(w.id));
+    if (w.graph != &g) throw Error("grad: wrt[{}] '{}' belongs to another graph than the loss", i, w.graph->label(w.id));
     if (static_cast<size_t>(w.id) < n) on_path[static_cast<size_t>(w.id)] = true;
   }
   for (size_t i = 0; i < n; ++i)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "graph/functions.hpp"
@@ -43,6 +44,8 @@ Graph& check_pairs(std::span<const Tensor> params, std::span<const Tensor> grads
 
 void check_hyper(std::string_view who, std::string_view what, float v, float lo, float hi) {
   if (v >= lo && v < hi) return;  // false for NaN
+  if (std::isinf(hi) && lo == std::numeric_limits<float>::min())  // the smallest normal float: "positive"
+    throw Error("{}: {} = {}; expected a finite value above 0", who, what, v);
   if (std::isinf(hi)) throw Error("{}: {} = {}; expected a finite value of at least {}", who, what, v, lo);
   throw Error("{}: {} = {}; expected a value in [{}, {})", who, what, v, lo, hi);
 }

@@ -189,8 +189,11 @@ void Executor::Impl::compile(Compiled& c) {
 
 void Executor::Impl::bind(Compiled& c, std::span<const Feed> feeds) {
   for (const Feed& f : feeds) {
-    if (f.input.graph != &g || f.input.id < 0 || f.input.id >= g.size())
-      throw Error("run: a fed tensor does not belong to this graph");
+    if (f.input.graph == nullptr || f.input.id < 0 || f.input.id >= f.input.graph->size())
+      throw Error("run: a fed tensor is empty or not of any graph; expected an input of this executor's graph");
+    if (f.input.graph != &g)
+      throw Error("run: the fed tensor '{}' belongs to another graph; expected an input of this executor's graph",
+                  f.input.graph->label(f.input.id));
     const Node& n = g.node(f.input.id);
     if (!std::holds_alternative<Input>(n.op))
       throw Error("run: '{}' is fed but is {}, not an input", g.label(f.input.id), name_with_article(n.op));

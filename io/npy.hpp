@@ -1,6 +1,7 @@
 #pragma once
 // NumPy .npy files holding float32 matrices (checkpoints, and data of your
-// own: numpy.save(f, x.astype(numpy.float32)); float64 is refused). write_npy writes
+// own: numpy.save(f, numpy.ascontiguousarray(x, dtype=numpy.float32)); float64 and
+// Fortran order are refused). write_npy writes
 // format version 1.0, readable by numpy.load; read_npy reads versions 1.0
 // and 2.0 of little-endian float32 ('<f4') C-order arrays with 1 or 2 dims.
 //

@@ -66,7 +66,9 @@ void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::sp
                               std::string_view who);
 
 // The rows of layer l's representation: images of `images` converted by
-// `images.fill`, passed up through the frozen layers 0 .. l-1 on `ex`.
+// `images.fill`, passed up through the frozen layers 0 .. l-1 on `ex`, in
+// whole batches of `batch` rows (the source gives only those: read it with
+// for_each_batch at that batch size, as the fitters do).
 // Probabilities by default; with sample_up, a Bernoulli draw keyed by
 // (seed, epoch, row) so the source stays a pure function of (rows, epoch).
 DataSource layer_source(const Dbn& dbn, int l, Executor& ex, const DataSource& images, int64_t batch,

@@ -103,6 +103,12 @@ std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const Da
     for (int64_t first = 0; first < data.count; first += batch) {
       padded_rows(first, batch, data.count, idx);
       data.fill(idx, buf, 0);
+      if (s == 0)  // a bound on log p(v) of binary vectors: grey values would give a number that means nothing
+        for (size_t j = 0; j < buf.size(); ++j)
+          if (buf[j] != 0.0f && buf[j] != 1.0f)
+            throw Error("dbn bound '{}': data row {} holds {} at column {}; expected binary data, 0 or 1 (binarize "
+                        "the images: Pixels::threshold or sampled)",
+                        dbn.name, idx[j / static_cast<size_t>(data.dim)], buf[j], j % static_cast<size_t>(data.dim));
       ex.run({total}, {{x, buf}});
       const auto t = ex.value(total);
       for (int64_t i = 0; i < batch && first + i < data.count; ++i)

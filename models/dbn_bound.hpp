@@ -30,7 +30,8 @@ std::vector<DbnExact> dbn_exact(const Dbn& dbn, std::span<const float> v);
 
 // Per row of `data`: a Monte Carlo estimate of B(v) + log Z_k (one chain of
 // samples h ~ Q per row and repeat, averaged over `samples` repeats), with
-// top RBM rbms[k]. Subtract log Z_k (exact or AIS) to get the bound.
+// top RBM rbms[k]. Subtract log Z_k (exact or AIS) to get the bound. The
+// data must be binary (0 or 1: an ebm::Error names a row that is not).
 std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const DataSource& data, int64_t batch,
                                    int samples);
 

@@ -39,8 +39,8 @@ double exact_log_z_binary(Executor& ex, const EnergyModel& m, int visible) {
   try {
     f = m.free_energy(v);
   } catch (const Error& e) {  // most often a visible count that is not the model's
-    throw Error("exact_log_z_binary: the model's free energy refused a batch of {} visible units ({}); expected "
-                "`visible` to be the model's visible count",
+    throw Error("exact_log_z_binary: the model's free energy refused a batch of {} visible units ({}); is `visible` "
+                "the model's visible count?",
                 visible, e.what());
   }
   if (f.shape() != Shape{rows, 1})
@@ -97,7 +97,9 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
   if (penalty.valid()) cd.objective = cd.objective + penalty;
   const std::vector<Tensor> grads = grad(cd.objective, params);
   for (size_t i = 0; i < params.size(); ++i)  // grad() gives a zero constant for a parameter the objective never reads
-    if (traits(g.node(grads[i].id).op).kind == OpKind::source)
+    if (const Node& d = g.node(grads[i].id);
+        std::holds_alternative<Constant>(d.op) &&
+        std::ranges::all_of(g.value(grads[i]), [](float x) { return x == 0.0f; }))
       throw Error("contrastive_divergence: no gradient reaches the model's params()[{}] '{}' from the free energy{} "
                   "(it is not read, or only through sampling, sign or stop_gradient), so CD would never change it; "
                   "expected parameters that free_energy(v) reads",

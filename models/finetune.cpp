@@ -119,6 +119,18 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
   if (cfg_.validate && valid.rows.count < 1)  // an error of 0 would keep epoch 1 as the best
     throw Error("fine-tuning '{}': a validation set of {} rows; expected at least one (it chooses the epoch kept)",
                 c_.name, valid.rows.count);
+  // Every label, before any training (a bad one was met when its batch came up, or after a whole epoch)
+  auto check_labels = [&](const LabelledRows& set, std::string_view which) {
+    if (static_cast<int64_t>(set.labels.size()) != set.rows.count)
+      throw Error("fine-tuning '{}': {} labels for {} {} rows; expected one label per row", c_.name, set.labels.size(),
+                  set.rows.count, which);
+    for (size_t i = 0; i < set.labels.size(); ++i)
+      if (set.labels[i] >= c_.classes)
+        throw Error("fine-tuning '{}': {} row {} has label {}; expected a label below the net's {} classes", c_.name,
+                    which, i, set.labels[i], c_.classes);
+  };
+  check_labels(train, "training");
+  if (cfg_.validate) check_labels(valid, "validation");
   io::Batcher batches(train.rows.count, b, cfg_.data_seed);
   std::vector<float> x(static_cast<size_t>(b * train.rows.dim)), t(static_cast<size_t>(b * c_.classes));
   std::vector<FinetuneEpoch> out;

@@ -35,6 +35,10 @@ JointFitConfig checked(const Dbn& lower, const LabelledRbm& top, JointFitConfig 
                 "length)",
                 cfg.top_k, fmt::join(cfg.updown_top_k, ","));
   check_hyper("joint model", "refit_lr (0: up-down's)", cfg.refit_lr, 0.0f);
+  check_hyper("joint model", "updown_lr", cfg.updown_lr, 0.0f);  // before the top RBM trains, not after
+  if (top.visible != lower.rbms.back().config.hidden)
+    throw Error("joint model: the top RBM '{}' has {} visible units; expected the DBN's top layer, {} units", top.name,
+                top.visible, lower.rbms.back().config.hidden);
   if (cfg.refit_error_every < 1)
     throw Error("joint model: refit_error_every {}; expected at least 1 (the error on all images every N epochs)",
                 cfg.refit_error_every);

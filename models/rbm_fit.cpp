@@ -268,6 +268,16 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
   std::vector<EpochStats> out;
   const Tensor targets[] = {t_.step, t_.recon_error};
   const double baseline = epochs_done_ < cfg_.epochs ? recon_baseline(train) : 0.0;
+  if (epochs_done_ < cfg_.epochs) {  // the monitored validation rows, before an epoch is spent beside bad ones
+    const uint64_t step = ex_.step();  // a lower layer's source runs this executor: its draws stay as they were
+    const int64_t dim = valid.dim;
+    for_each_batch(head(valid, cfg_.monitor_images), t_.v0.shape().rows, static_cast<uint64_t>(epochs_done_), batch_,
+                   [&](int64_t first, int64_t rows) {
+                     check_rows(m_.name, m_.visible_unit, std::span<const float>(batch_).first(static_cast<size_t>(rows * dim)),
+                                dim, "validation", [&](int64_t i) { return first + i; });
+                   });
+    ex_.set_step(step);
+  }
   const int first_epoch = epochs_done_;  // its batches are checked against the visible units' range
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();

@@ -87,9 +87,10 @@ class RbmFitter {
   // its callback when resumed, so a caller's per-epoch file keeps every
   // row: cut it back to epochs_done() on resume). An ebm::Error names
   // a training or validation row holding NaN or inf, or a value the visible
-  // units cannot take (first_out_of_range: a binary unit's outside [0, 1],
-  // a count below 0; the training rows are checked in the first epoch each
-  // call trains, the validation rows at every epoch's monitoring).
+  // units cannot take (first_out_of_range: a binary or softmax unit's
+  // outside [0, 1], a count below 0; the training rows are checked in the
+  // first epoch each call trains, the monitored validation rows before
+  // training and at every epoch's monitoring).
   std::vector<EpochStats> fit(const DataSource& train, const DataSource& valid,
                               const std::function<void(const EpochStats&)>& on_epoch = {});
 

@@ -303,6 +303,9 @@ TEST_CASE("custom_energy: contrastive_divergence refuses a model's usual mistake
   custom::LearnedVarianceRbm model(g, "m", 3, 4, 1);
   const Tensor v = g.input("v", {8, 3});
   CHECK_NOTHROW(contrastive_divergence(FaultyModel(model, Fault::none), v, 1, true, {.lr = 0.01f}));
+  // A parameter that is the penalty itself gets the seed's gradient, a constant 1: not refused.
+  const Tensor p = g.param("m.p", {1, 1});
+  CHECK_NOTHROW(contrastive_divergence(FaultyModel(model, Fault::param_unread, p), v, 1, false, {.lr = 0.01f}, p));
 }
 
 namespace {
@@ -378,26 +381,35 @@ TEST_CASE("custom_energy: exact_log_z_binary of any model equals the RBM's exact
 namespace {
 
 // A semi-restricted RBM (lateral connections between the visible units,
-// symmetric with a zero diagonal) built from the README's guide:
-// E(v, h) = -v b' - h c' - v W h' - v L v' / 2, so
-// F(v) = -v b' - v L v' / 2 - sum_j softplus(c_j + (v W)_j). Its visible
-// units depend on each other given h, so its chain is its own step: h from
-// v, then each visible unit in turn from h and the others' current states,
+// symmetric with a zero diagonal) built as the README's guide says, with
+// its names (b the hidden biases, c the visible ones):
+// E(v, h) = -v c' - h b' - v W h' - v L v' / 2, so
+// F(v) = -v c' - v L v' / 2 - sum_j softplus(b_j + (v W)_j), with
+// L = (A + A') * off_diagonal built once from the free parameter A, so
+// that training keeps it symmetric with a zero diagonal. Its visible units
+// depend on each other given h, so its chain is its own step: h from v,
+// then each visible unit in turn from h and the others' current states,
 // one site at a time through slice_cols and concat. With `lateral` false
 // the sweep forgets L (the mistake the chi-square test must catch).
+std::vector<float> off_diagonal(int64_t n) {
+  std::vector<float> m(static_cast<size_t>(n * n), 1.0f);
+  for (int64_t i = 0; i < n; ++i) m[static_cast<size_t>(i * n + i)] = 0.0f;
+  return m;
+}
+
 struct SemiRbm final : EnergyModel {
-  Tensor w, b, c, l;
+  Tensor w, b, c, a, l;
   int64_t visible;
   bool lateral = true;
   SemiRbm(Graph& g, int64_t nv, int64_t nh)
-      : w(g.param("w", {nv, nh})), b(g.param("b", {1, nv})), c(g.param("c", {1, nh})), l(g.param("l", {nv, nv})),
-        visible(nv) {}
+      : w(g.param("w", {nv, nh})), b(g.param("b", {1, nh})), c(g.param("c", {1, nv})), a(g.param("a", {nv, nv})),
+        l((a + transpose(a)) * g.constant({nv, nv}, off_diagonal(nv), "off_diagonal")), visible(nv) {}
   Tensor free_energy(Tensor v) const override {
-    return -(matmul(v, b, {.tb = true}) + 0.5f * sum(matmul(v, l) * v, 1) + sum(softplus(affine(v, w, c)), 1));
+    return -(matmul(v, c, {.tb = true}) + 0.5f * sum(matmul(v, l) * v, 1) + sum(softplus(affine(v, w, b)), 1));
   }
-  Tensor sample_h(Tensor v) const override { return bernoulli(affine_sigmoid(v, w, c)); }
+  Tensor sample_h(Tensor v) const override { return bernoulli(affine_sigmoid(v, w, b)); }
   Tensor gibbs_step(Tensor v) const override {
-    const Tensor top_down = affine(sample_h(v), w, b, true);  // b + W h, every unit at once
+    const Tensor top_down = affine(sample_h(v), w, c, true);  // c + W h, every unit at once
     for (int64_t i = 0; i < visible; ++i) {
       Tensor input = slice_cols(top_down, i, i + 1);
       if (lateral) input = input + matmul(v, slice_cols(l, i, i + 1));  // L_ii = 0: unit i's own state adds nothing
@@ -409,7 +421,7 @@ struct SemiRbm final : EnergyModel {
     }
     return v;
   }
-  std::vector<Tensor> params() const override { return {w, b, c, l}; }
+  std::vector<Tensor> params() const override { return {w, b, c, a}; }
 };
 
 double pearson(const std::vector<double>& count, const std::vector<double>& prob) {
@@ -427,10 +439,11 @@ TEST_CASE("custom_energy: a semi-restricted RBM's single-site sweep (slice_cols,
   Graph g;
   SemiRbm m(g, nv, nh);
   fill_normal(g.value(m.w), 0.8f, 1, 1);
-  fill_normal(g.value(m.b), 0.5f, 2, 1);
-  fill_normal(g.value(m.c), 0.5f, 3, 1);
+  fill_normal(g.value(m.c), 0.5f, 2, 1);
+  fill_normal(g.value(m.b), 0.5f, 3, 1);
   const float lateral[4][4] = {{0, 1.5f, -1.2f, 0.4f}, {1.5f, 0, 0.9f, -1.6f}, {-1.2f, 0.9f, 0, 1.1f}, {0.4f, -1.6f, 1.1f, 0}};
-  std::copy(&lateral[0][0], &lateral[0][0] + 16, g.value(m.l).begin());
+  for (int64_t i = 0; i < nv; ++i)  // A = L / 2 with L symmetric: A + A' = L exactly
+    for (int64_t k = 0; k < nv; ++k) g.value(m.a)[static_cast<size_t>(i * nv + k)] = lateral[i][k] / 2;
   // p(v) from the energy, summing h by brute force in double: no op of the model is trusted here.
   auto at = [&](Tensor t, int64_t i) { return static_cast<double>(g.value(t)[static_cast<size_t>(i)]); };
   std::vector<double> prob(1u << nv, 0.0);
@@ -440,11 +453,11 @@ TEST_CASE("custom_energy: a semi-restricted RBM's single-site sweep (slice_cols,
       double minus_e = 0;
       for (int64_t i = 0; i < nv; ++i) {
         const int vi = (vs >> i) & 1;
-        minus_e += vi * at(m.b, i);
+        minus_e += vi * at(m.c, i);
         for (int64_t j = 0; j < nh; ++j) minus_e += vi * ((hs >> j) & 1) * at(m.w, i * nh + j);
-        for (int64_t k = 0; k < nv; ++k) minus_e += 0.5 * vi * ((vs >> k) & 1) * at(m.l, i * nv + k);
+        for (int64_t k = 0; k < nv; ++k) minus_e += 0.5 * vi * ((vs >> k) & 1) * lateral[i][k];
       }
-      for (int64_t j = 0; j < nh; ++j) minus_e += ((hs >> j) & 1) * at(m.c, j);
+      for (int64_t j = 0; j < nh; ++j) minus_e += ((hs >> j) & 1) * at(m.b, j);
       prob[static_cast<size_t>(vs)] += std::exp(minus_e);
       z += std::exp(minus_e);
     }
@@ -483,4 +496,23 @@ TEST_CASE("custom_energy: a semi-restricted RBM's single-site sweep (slice_cols,
   MESSAGE("chi-square of the sweep ", right, ", of the sweep without L ", wrong);
   CHECK(right < 37.7);
   CHECK(wrong > 200);
+  // CD trains A through L, the guide's parametrisation: L moves, and stays symmetric with a zero diagonal.
+  m.lateral = true;
+  const Tensor batch = g.input("batch", {8, nv});
+  const ContrastiveDivergence cd = contrastive_divergence(m, batch, 1, false, {.lr = 0.1f});
+  std::vector<float> data(static_cast<size_t>(8 * nv));
+  for (size_t i = 0; i < data.size(); ++i) data[i] = (i * 7) % 3 == 0 ? 1.0f : 0.0f;
+  Executor ex(g, {.threads = 2, .seed = 5});
+  for (int s = 0; s < 20; ++s) ex.run({cd.step}, {{batch, data}});
+  ex.run({m.l});
+  const auto trained = ex.value(m.l);
+  double moved = 0;
+  for (int64_t i = 0; i < nv; ++i)
+    for (int64_t k = 0; k < nv; ++k) {
+      const float lik = trained[static_cast<size_t>(i * nv + k)];
+      CHECK(lik == trained[static_cast<size_t>(k * nv + i)]);
+      if (i == k) CHECK(lik == 0.0f);
+      moved = std::max(moved, std::abs(static_cast<double>(lik) - lateral[i][k]));
+    }
+  CHECK(moved > 0.01);
 }

@@ -150,6 +150,12 @@ TEST_CASE("misuse: check_grad refuses settings that check nothing, and a NaN fai
   const Tensor u = z.param("u", {1, 1}, 88.72f);
   const Tensor inf_loss = sum(ebm::exp(u)), at[] = {u};
   CHECK_FALSE(check_grad(inf_loss, at).ok);
+  // beside a passing parameter checked first, the infinite one is still the worst (its ratio inf / inf was NaN,
+  // which never ranked, and the passing a[0] was named)
+  const Tensor a = z.param("a", {1, 1}, 1.0f), both[] = {a, u};
+  const GradCheck mixed = check_grad(inf_loss + sum(a * a), both);
+  CHECK_FALSE(mixed.ok);
+  CHECK(has(mixed.worst, "u[0]"));
   CHECK(has(error_of([&] { check_grad(cube, wrt, {}, {.atol = INFINITY}); }), "finite tolerances"));
   // wrt that is not a parameter: named, before grad() appends its nodes
   const Tensor x = g.input("x", {2, 2}), by_input[] = {w, x};

@@ -57,6 +57,12 @@ TEST_CASE("misuse/models: fitters and the joint model refuse empty models and se
   CHECK(has(error_of([&] { JointTrainer(lower, top, ex, config([](auto& c) { c.refit_epochs = -2; })); }),
             "refit_epochs -2"));
   CHECK(has(error_of([&] { JointTrainer(lower, top, ex, config([](auto& c) { c.refit_lr = NAN; })); }), "refit_lr"));
+  // named when the trainer is made, not after the top RBM's epochs (the optimizer's "sgd: lr = nan" then)
+  CHECK(has(error_of([&] { JointTrainer(lower, top, ex, config([](auto& c) { c.updown_lr = NAN; })); }),
+            "joint model: updown_lr = nan"));
+  LabelledRbm narrow = LabelledRbm::make(g, "narrow", 5, 3, 6, 0.1f, 5);
+  CHECK(has(error_of([&] { JointTrainer(lower, narrow, ex, config([](auto&) {})); }),
+            "joint model: the top RBM 'narrow' has 5 visible units; expected the DBN's top layer, 8 units"));
   CHECK(has(error_of([&] { make_labelled_cd(top, 4, 0, {}, ChainLabels::sampled); }), "a chain of 0 Gibbs steps"));
   JointTrainer fine(lower, top, ex, config([](auto&) {}));
   io::ImageSet few{4, 3, 4, std::vector<uint8_t>(48, 100), {0, 1, 2, 0}};
@@ -124,6 +130,10 @@ TEST_CASE("misuse/models: the DBN bound, a CDBN's layers and BestParams name the
   CHECK(has(error_of([&] { dbn_bound_rows(dbn, 1, ex, data, 2, 0); }), "0 samples a row; expected at least 1"));
   const Dbn real = Dbn::make(g, "r", {.layers = {6, 4}, .visible_unit = Unit::gaussian});
   CHECK(has(error_of([&] { dbn_bound_rows(real, 0, ex, data, 2, 1); }), "expected binary units"));
+  std::vector<float> grey = rows;
+  grey[6 + 4] = 0.5f;  // row 1, column 4: a grey pixel
+  CHECK(has(error_of([&] { dbn_bound_rows(dbn, 1, ex, matrix_source(grey, 6), 2, 1); }),
+            "dbn bound 'd': data row 1 holds 0.5 at column 4; expected binary data"));
   const Cdbn cdbn = Cdbn::make(g, "c", {.height = 12, .width = 12, .layers = {{4, 3, 2}}});
   CHECK(has(error_of([&] { (void)cdbn.pooled_size(3); }), "pooled_size(3); expected a layer 0 to 0"));
   Graph other;
@@ -142,6 +152,14 @@ TEST_CASE("misuse/models: an empty validation set is refused, and NaN in the dat
   const std::vector<uint8_t> labels{0, 1, 0, 1};
   const LabelledRows train{matrix_source(rows, 3), labels}, none{DataSource{0, 3, train.rows.fill}, {}};
   CHECK(has(error_of([&] { fit.fit(train, none); }), "a validation set of 0 rows"));  // epoch 1 kept at error 0 before
+  // labels beyond the classes, before any training (a validation label was met only after an epoch)
+  const std::vector<uint8_t> bad_labels{0, 1, 2, 1};
+  const LabelledRows bad_valid{matrix_source(rows, 3), bad_labels};
+  CHECK(has(error_of([&] { fit.fit(train, bad_valid); }),
+            "fine-tuning 'c': validation row 2 has label 2; expected a label below the net's 2 classes"));
+  CHECK(fit.epochs_done() == 0);
+  const LabelledRows unlabelled{matrix_source(rows, 3), {}};
+  CHECK(has(error_of([&] { fit.fit(train, unlabelled); }), "0 labels for 4 validation rows"));
   rows[7] = NAN;
   CHECK(has(error_of([&] { fit_pca(matrix_source(rows, 3), 2); }), "pca: row 2 holds nan at column 1"));
   // NaN in the training rows named as such (it was blamed on the learning rate)
