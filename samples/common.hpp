@@ -327,9 +327,10 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
         throw Error("{}: expected an integer of at most 64 bits, got {}", name, r);
     }
   }
-  auto given = [&](const char* flag) {
+  auto given = [&](const char* flag) {  // the value given, or the default the run will use
     const CLI::Option* o = app.get_option_no_throw(flag);
-    return o == nullptr || o->count() == 0 || o->results().empty() ? std::string() : o->results().front();
+    if (o == nullptr) return std::string();
+    return o->count() == 0 || o->results().empty() ? o->get_default_str() : o->results().front();
   };
   const std::string profile = given("--profile"), output = given("--output");
   // --profile writes two files at the end of the run, FILE and its timeline
@@ -351,12 +352,20 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
                   p.path == p.given ? std::string() : fmt::format("its timeline '{}' ", p.path),
                   folder_wanted ? "folder" : "regular file", folder_wanted ? "a folder to write into" : "a file path");
   }
-  if (!profile.empty() && !output.empty()) {  // the folder, made before the run, would be where the file goes
-    auto same = [](const std::string& a, const std::string& b) {
-      return std::filesystem::absolute(a).lexically_normal() == std::filesystem::absolute(b).lexically_normal();
+  if (!profile.empty() && !output.empty()) {  // the folders made for --output before the run, where a file would go
+    auto normal = [](const std::string& p) {  // absolute, without "." or "..", nor a trailing separator
+      std::filesystem::path n = std::filesystem::absolute(p).lexically_normal();
+      return n.has_filename() ? n : n.parent_path();
     };
-    if (same(profile, output) || same(profile_timeline(profile), output))
-      throw Error("--profile '{}': names the --output folder (or its timeline does); expected a file path", profile);
+    const std::filesystem::path out = normal(output);
+    auto made_for_output = [&](const std::string& file) {  // the --output folder or one of the folders above it
+      const std::filesystem::path f = normal(file);
+      return std::mismatch(f.begin(), f.end(), out.begin(), out.end()).first == f.end();
+    };
+    if (made_for_output(profile) || made_for_output(profile_timeline(profile)))
+      throw Error("--profile '{}': names the --output folder '{}' or a folder above it (or its timeline does); "
+                  "expected a file path outside it",
+                  profile, output);
   }
 }
 

@@ -172,7 +172,8 @@ TEST_CASE("checkpoint: save_dbn and load_dbn carry a whole stack, and refuse a D
                        Error);
   CHECK(k.value(gaussian.rbms[0].w)[0] == before);  // nothing copied
   Dbn deeper = Dbn::make(k, "e", {.layers = {6, 5, 4, 3}});
-  CHECK_THROWS_AS(load_dbn(deeper, dir), Error);  // a layer more: refused (names, then sizes)
+  CHECK_THROWS_WITH_AS(load_dbn(deeper, dir),
+                       doctest::Contains("the checkpoint's layers are [6,5,4]; this DBN's are [6,5,4,3]"), Error);
   Dbn empty;
   CHECK_THROWS_WITH_AS(save_dbn(empty, dir), doctest::Contains("save_dbn: an empty Dbn"), Error);
 }

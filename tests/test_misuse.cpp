@@ -344,7 +344,7 @@ TEST_CASE("misuse: the RBM fitter refuses data its visible units cannot take, na
 }
 
 TEST_CASE("misuse: init_visible_bias starts each unit type where its own data's means put it") {
-  const std::vector<float> means{0.25f, 0.5f, 0.125f, 0.125f};
+  const std::vector<float> means{0.25f, 0.5f, 0.125f, 0.0625f};  // summing to 0.9375: a share is not the mean
   for (const Unit unit : {Unit::binary, Unit::softmax, Unit::count, Unit::gaussian, Unit::rectified}) {
     CAPTURE(to_string(unit));
     Graph g;
@@ -354,7 +354,7 @@ TEST_CASE("misuse: init_visible_bias starts each unit type where its own data's 
     for (size_t i = 0; i < 4; ++i) {
       const double want = unit == Unit::binary                                 ? std::log(means[i] / (1.0 - means[i]))
                           : unit == Unit::gaussian || unit == Unit::rectified ? means[i]  // was log-odds: -1.1 for 0.25
-                                                                                : std::log(means[i]);  // shares of 1
+                                                                                : std::log(means[i] / 0.9375);  // shares
       CHECK(c[i] == doctest::Approx(want).epsilon(1e-5));
     }
   }
