@@ -14,24 +14,6 @@
 #include "models/checkpoint_meta.hpp"
 
 namespace ebm {
-namespace {
-
-// Throws, naming the row and the column, when the rows in x (dim values
-// each; row_of(i) is the i-th row's number in its source) hold a value the
-// net's data units cannot take (first_out_of_range): a count below 0, or a
-// binary (logistic) unit's value outside [0, 1], which the cross-entropy
-// would reward without bound in training and which would make the
-// validation error measure something other than the data's. NaN passes:
-// name_bad_row names it.
-template <class RowOf>
-void check_data_range(Unit unit, std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
-                      RowOf row_of) {
-  if (const int64_t k = first_out_of_range(unit, x); k >= 0)
-    throw Error("{}: {} row {} holds {} at column {}; expected {} for data_unit {}", who, set, row_of(k / dim),
-                x[static_cast<size_t>(k)], k % dim, data_range(unit), to_string(unit));
-}
-
-}  // namespace
 
 AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFitConfig cfg)
     : a_(a), ex_(ex), cfg_(std::move(cfg)) {
@@ -217,8 +199,11 @@ double AutoencoderFitter::baseline(const DataSource& train, const DataSource& va
   const std::string who = fmt::format("fine-tuning '{}'", a_.name);
   for_each_batch(valid, cfg_.eval_batch, 0, x, [&](int64_t first, int64_t rows) {
     const auto real = std::span<const float>(x).first(static_cast<size_t>(rows) * d);
-    check_data_range(a_.config.data_unit, real, valid.dim, who, "validation",
-                     [first](size_t i) { return first + static_cast<int64_t>(i); });
+    // A count below 0, or a binary (logistic) unit's value outside [0, 1], which the cross-entropy would reward
+    // without bound in training and which would make the validation error measure something other than the
+    // data's, is refused by row and column; NaN passes here (name_bad_row names it).
+    check_data_rows(a_.config.data_unit, real, valid.dim, who, "validation", "data_unit",
+                    [first](size_t i) { return first + static_cast<int64_t>(i); });
     for (size_t k = 0; k < real.size(); ++k) total += (x[k] - mean[k % d]) * (x[k] - mean[k % d]);
   });
   ex_.set_step(step);
@@ -276,8 +261,8 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     AutoencoderEpoch s{.epoch = e + 1, .baseline = base};
     for (int64_t k = 0; k < batches.batches(); ++k) {
       train.fill(batches.batch(k), x, static_cast<uint64_t>(e));
-      check_data_range(a_.config.data_unit, x, train.dim, who, "training",
-                       [rows = batches.batch(k)](size_t i) { return rows[i]; });
+      check_data_rows(a_.config.data_unit, x, train.dim, who, "training", "data_unit",
+                      [rows = batches.batch(k)](size_t i) { return rows[i]; });
       double loss = 0;
       if (cg) {
         loss = cg_batch(x, s);

@@ -64,29 +64,13 @@ RbmFitter::RbmFitter(CdSteps& trainer, Executor& ex, RbmFitConfig config, Model 
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
-namespace {
-
-// Throws, naming the row (row_of(i) for the batch's i-th) and the column,
-// when `batch` holds a value the visible units cannot take as data
-// (first_out_of_range: a binary unit's outside [0, 1], a count below 0),
-// which CD would otherwise train on without a word.
-template <class RowOf>
-void check_rows(std::string_view name, Unit unit, std::span<const float> batch, int64_t dim, std::string_view set,
-                RowOf row_of) {
-  if (const int64_t k = first_out_of_range(unit, batch); k >= 0)
-    throw Error("fit '{}': {} row {} holds {} at column {}; expected {} for visible_unit {}", name, set,
-                row_of(k / dim), batch[static_cast<size_t>(k)], k % dim, data_range(unit), to_string(unit));
-}
-
-}  // namespace
-
 std::vector<double> RbmFitter::free_energies(const DataSource& src, uint64_t epoch, std::string_view set) {
   std::vector<double> out;
   const int64_t dim = t_.v0.shape().cols;
   for_each_batch(src, t_.v0.shape().rows, epoch, batch_, [&](int64_t first, int64_t rows) {
     if (!set.empty())
-      check_rows(m_.name, m_.visible_unit, std::span<const float>(batch_).first(static_cast<size_t>(rows * dim)), dim, set,
-                 [&](int64_t i) { return first + i; });
+      check_data_rows(m_.visible_unit, std::span<const float>(batch_).first(static_cast<size_t>(rows * dim)), dim,
+                      fmt::format("fit '{}'", m_.name), set, "visible_unit", [&](int64_t i) { return first + i; });
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     auto f = ex_.value(f_eval_);
     out.insert(out.end(), f.begin(), f.begin() + rows);
@@ -273,8 +257,10 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     const int64_t dim = valid.dim;
     for_each_batch(head(valid, cfg_.monitor_images), t_.v0.shape().rows, static_cast<uint64_t>(epochs_done_), batch_,
                    [&](int64_t first, int64_t rows) {
-                     check_rows(m_.name, m_.visible_unit, std::span<const float>(batch_).first(static_cast<size_t>(rows * dim)),
-                                dim, "validation", [&](int64_t i) { return first + i; });
+                     check_data_rows(m_.visible_unit,
+                                     std::span<const float>(batch_).first(static_cast<size_t>(rows * dim)), dim,
+                                     fmt::format("fit '{}'", m_.name), "validation", "visible_unit",
+                                     [&](int64_t i) { return first + i; });
                    });
     ex_.set_step(step);
   }
@@ -289,7 +275,8 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     if (train.concurrent && batches.batches() > 0) train.fill(batches.batch(0), next_, epoch);
     auto check = [&](int64_t b) {
       if (e == first_epoch)
-        check_rows(m_.name, m_.visible_unit, batch_, train.dim, "training", [&](int64_t i) { return batches.batch(b)[static_cast<size_t>(i)]; });
+        check_data_rows(m_.visible_unit, batch_, train.dim, fmt::format("fit '{}'", m_.name), "training",
+                        "visible_unit", [&](int64_t i) { return batches.batch(b)[static_cast<size_t>(i)]; });
     };
     for (int64_t b = 0; b < batches.batches(); ++b) {
       if (train.concurrent) {  // batch b was prepared beside step b - 1; b + 1 is prepared beside this one

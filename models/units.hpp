@@ -73,5 +73,15 @@ Tensor visible_energy(Unit u, Tensor v, Tensor c);
 int64_t first_out_of_range(Unit u, std::span<const float> x);
 // What units of type `u` take as data, for messages ("values in [0, 1]").
 std::string_view data_range(Unit u);
+// Throws "<who>: <set> row R holds X at column C; expected <data_range> for
+// <flag> <unit>" when x (rows of dim values; row_of(i) is the i-th row's
+// number in its source) holds a value units of type u cannot take.
+template <class RowOf>
+void check_data_rows(Unit u, std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
+                     std::string_view flag, RowOf row_of) {
+  if (const int64_t k = first_out_of_range(u, x); k >= 0)
+    throw Error("{}: {} row {} holds {} at column {}; expected {} for {} {}", who, set, row_of(k / dim),
+                x[static_cast<size_t>(k)], k % dim, data_range(u), flag, to_string(u));
+}
 
 }  // namespace ebm
