@@ -97,7 +97,8 @@ void AutoencoderFitter::save() const {
                                {"optimizer", optimizer_name(a_.config.optimizer)},
                                {"code_noise", a_.config.code_noise}, {"momentum", a_.config.sgd.momentum},
                                {"weight_decay", weight_decay()},     {"run", cfg_.run_settings},
-                               {"batch", a_.config.batch},           {"cg_line_searches", a_.config.cg.line_searches}};
+                               {"batch", a_.config.batch},           {"cg_line_searches", a_.config.cg.line_searches},
+                               {"data_unit", std::string(to_string(a_.config.data_unit))}, {"linear_code", a_.config.linear_code}};
   save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
 }
 
@@ -124,6 +125,10 @@ void AutoencoderFitter::load() {
     if (meta.contains("cg_slope")) cg_slope = meta_number(meta, "cg_slope", where);
     ResumeCheck c(meta, where);
     c.same_run(cfg_.run_settings);  // the caller's flags first: they name what changed
+    // The net's shape and its units before its tensors' shapes: another net is another run.
+    c.same("layers", a_.config.layers, "layers (AutoencoderConfig::layers)");
+    c.same("data_unit", std::string(to_string(a_.config.data_unit)), "data units (AutoencoderConfig::data_unit)");
+    c.same("linear_code", a_.config.linear_code, "linear code (AutoencoderConfig::linear_code)");
     c.same("optimizer", optimizer_name(a_.config.optimizer), "optimizer");  // AutoencoderConfig::optimizer, the samples' --optimizer
     // Noise on the code's input shapes what the code learns (semantic hashing): another is another run.
     c.same("code_noise", a_.config.code_noise, "code noise (the standard deviation added to the code units' input)");
@@ -201,7 +206,7 @@ double AutoencoderFitter::baseline(const DataSource& train, const DataSource& va
     const auto real = std::span<const float>(x).first(static_cast<size_t>(rows) * d);
     // A count below 0, or a binary (logistic) unit's value outside [0, 1], which the cross-entropy would reward
     // without bound in training and which would make the validation error measure something other than the
-    // data's, is refused by row and column; NaN passes here (name_bad_row names it).
+    // data's, is refused by row and column, as is a NaN or an infinity.
     check_data_rows(a_.config.data_unit, real, valid.dim, who, "validation", "data_unit",
                     [first](size_t i) { return first + static_cast<int64_t>(i); });
     for (size_t k = 0; k < real.size(); ++k) total += (x[k] - mean[k % d]) * (x[k] - mean[k % d]);

@@ -49,9 +49,10 @@ class AutoencoderFitter {
   AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFitConfig config);
 
   // Trains to config.epochs; keeps the best validation epoch's weights in
-  // the net when it returns. An ebm::Error names a training row holding a
-  // value the data units cannot take (a count below 0, a binary value
-  // outside [0, 1]) and a validation row holding NaN or inf.
+  // the net when it returns. An ebm::Error names, before it is trained on,
+  // a training row holding NaN or inf or a value the data units cannot take
+  // (a count below 0, a binary value outside [0, 1]), whatever the
+  // optimizer, and a validation row holding one.
   std::vector<AutoencoderEpoch> fit(const DataSource& train, const DataSource& valid,
                                     const std::function<void(const AutoencoderEpoch&)>& on_epoch = {});
   // Mean squared reconstruction error per row of `src` (as seen in epoch 0).

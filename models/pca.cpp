@@ -11,6 +11,19 @@
 
 namespace ebm {
 
+namespace {
+
+// LAPACK would fail on a NaN later, naming nothing; an error sum would be NaN.
+void check_finite_rows(const char* who, std::span<const float> buf, int64_t first, int64_t rows, int64_t dim) {
+  const auto du = static_cast<size_t>(dim);
+  for (size_t k = 0; k < static_cast<size_t>(rows) * du; ++k)
+    if (!std::isfinite(buf[k]))
+      throw Error("{}: row {} holds {} at column {}; expected finite data", who, first + static_cast<int64_t>(k / du),
+                  buf[k], k % du);
+}
+
+}  // namespace
+
 Pca fit_pca(const DataSource& src, int64_t components, int64_t batch) {
   const int64_t d = src.dim;
   if (components < 1 || components > d)
@@ -20,27 +33,29 @@ Pca fit_pca(const DataSource& src, int64_t components, int64_t batch) {
   batch = std::clamp<int64_t>(batch, 1, src.count);
   const auto du = static_cast<size_t>(d);
   std::vector<float> buf;
-  std::vector<double> xd(static_cast<size_t>(batch) * du), sum(du), cov(du * du);
+  // Two passes: the mean first, then the centred rows' products. One pass
+  // (E[x x'] - m m') cancels away the variance of data far from zero: 40%
+  // off in an eigenvalue for columns near 1e6 with a spread of 0.6.
+  std::vector<double> sum(du);
   for_each_batch(src, batch, 0, buf, [&](int64_t first, int64_t rows) {
-    const size_t n = static_cast<size_t>(rows) * du;
-    for (size_t k = 0; k < n; ++k) {
-      if (!std::isfinite(buf[k]))  // LAPACK would fail later, naming nothing
-        throw Error("pca: row {} holds {} at column {}; expected finite data", first + static_cast<int64_t>(k / du),
-                    buf[k], k % du);
-      xd[k] = buf[k];
-      sum[k % du] += buf[k];
-    }
+    check_finite_rows("pca", buf, first, rows, d);
+    for (size_t k = 0; k < static_cast<size_t>(rows) * du; ++k) sum[k % du] += buf[k];
+  });
+  const auto n = static_cast<double>(src.count);
+  std::vector<double> mean(du), xd(static_cast<size_t>(batch) * du), cov(du * du);
+  for (size_t i = 0; i < du; ++i) mean[i] = sum[i] / n;
+  for_each_batch(src, batch, 0, buf, [&](int64_t, int64_t rows) {
+    for (size_t k = 0; k < static_cast<size_t>(rows) * du; ++k) xd[k] = double{buf[k]} - mean[k % du];
     // cov (lower triangle, row-major) += x' x over the batch's real rows
     cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, static_cast<int>(d), static_cast<int>(rows), 1.0, xd.data(),
                 static_cast<int>(d), 1.0, cov.data(), static_cast<int>(d));
   });
-  const auto n = static_cast<double>(src.count);
   Pca p;
   p.dim = d;
   p.mean.resize(du);
-  for (size_t i = 0; i < du; ++i) p.mean[i] = static_cast<float>(sum[i] / n);
+  for (size_t i = 0; i < du; ++i) p.mean[i] = static_cast<float>(mean[i]);
   for (size_t i = 0; i < du; ++i)
-    for (size_t j = 0; j <= i; ++j) cov[i * du + j] = cov[i * du + j] / n - (sum[i] / n) * (sum[j] / n);
+    for (size_t j = 0; j <= i; ++j) cov[i * du + j] /= n;
   for (size_t i = 0; i < du; ++i) p.total_variance += cov[i * du + i];
   // Row-major lower = column-major upper: LAPACK reads the same triangle.
   const int nd = static_cast<int>(d);
@@ -93,10 +108,12 @@ void Pca::decode(std::span<const float> codes, std::span<float> out) const {
 
 double pca_error(const Pca& p, const DataSource& src, int64_t batch) {
   if (src.dim != p.dim) throw Error("pca: rows of {} units; it was fitted to rows of {}", src.dim, p.dim);
-  batch = std::clamp<int64_t>(batch, 1, std::max<int64_t>(src.count, 1));
+  if (src.count < 1) throw Error("pca: no rows to measure the error on");
+  batch = std::clamp<int64_t>(batch, 1, src.count);
   std::vector<float> buf, codes(static_cast<size_t>(batch * p.k())), out(static_cast<size_t>(batch * p.dim));
   double total = 0;
-  for_each_batch(src, batch, 0, buf, [&](int64_t, int64_t rows) {
+  for_each_batch(src, batch, 0, buf, [&](int64_t first, int64_t rows) {
+    check_finite_rows("pca error", buf, first, rows, p.dim);
     p.encode(buf, codes);
     p.decode(codes, out);
     for (size_t k = 0; k < static_cast<size_t>(rows * p.dim); ++k) {
@@ -104,7 +121,7 @@ double pca_error(const Pca& p, const DataSource& src, int64_t batch) {
       total += e * e;
     }
   });
-  return total / static_cast<double>(std::max<int64_t>(src.count, 1));
+  return total / static_cast<double>(src.count);
 }
 
 }  // namespace ebm

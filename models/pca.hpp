@@ -1,9 +1,10 @@
 #pragma once
 // Principal component analysis, the linear baseline of the deep autoencoder
 // experiments (Hinton & Salakhutdinov 2006): the k leading eigenvectors of
-// the rows' covariance, computed in double precision (the covariance
-// accumulated batch by batch with BLAS, its eigenvectors by LAPACK's
-// dsyevd, which OpenBLAS ships).
+// the rows' covariance, computed in double precision (the mean in a first
+// pass over the rows, the centred rows' covariance accumulated batch by batch
+// with BLAS in a second, so data far from zero keeps its variance; the
+// eigenvectors by LAPACK's dsyevd, which OpenBLAS ships).
 //
 //   code = (x - mean) U'      reconstruction = mean + code U
 //
@@ -33,11 +34,14 @@ struct Pca {
 };
 
 // The covariance of every row of `src` as seen in epoch 0 (1/n, not
-// 1/(n-1)), read `batch` rows at a time; 1 <= components <= src.dim.
+// 1/(n-1)), read `batch` rows at a time, twice; 1 <= components <= src.dim.
+// An empty source, or a NaN or infinity (named by row and column), is an
+// ebm::Error.
 Pca fit_pca(const DataSource& src, int64_t components, int64_t batch = 1000);
 
 // Mean squared reconstruction error per row of `src` (epoch 0): |x^ - x|^2
-// summed over the units.
+// summed over the units. An empty source or a non-finite value is an
+// ebm::Error.
 double pca_error(const Pca& p, const DataSource& src, int64_t batch = 1000);
 
 }  // namespace ebm

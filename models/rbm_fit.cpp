@@ -111,7 +111,14 @@ double RbmFitter::mean_free_energy(const DataSource& src, uint64_t epoch, std::s
 double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
   const int64_t b = t_.v0.shape().rows, nv = t_.v0.shape().cols;
   double acc = 0;
+  bool binary = true;  // a flip of a probability p to 1 - p measures nothing: no figure for grey rows
   for_each_batch(src, b, epoch, batch_, [&](int64_t first, int64_t rows) {
+    const auto real = std::span<const float>(batch_).first(static_cast<size_t>(rows * nv));
+    binary = binary && std::ranges::all_of(real, [](float x) { return x == 0.0f || x == 1.0f; });
+    if (!binary) {  // the step counter moves as the two runs would have moved it: later draws stay the same
+      ex_.set_step(ex_.step() + 2);
+      return;
+    }
     ex_.run({f_eval_}, {{v_eval_, batch_}});
     std::vector<float> f(ex_.value(f_eval_).begin(), ex_.value(f_eval_).end());
     for (int64_t i = 0; i < b; ++i) {  // flip one random bit per row
@@ -126,7 +133,7 @@ double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
       acc += static_cast<double>(nv) * -(std::max(-d, 0.0) + std::log1p(std::exp(-std::abs(d))));
     }
   });
-  return acc / static_cast<double>(src.count);
+  return binary ? acc / static_cast<double>(src.count) : std::numeric_limits<double>::quiet_NaN();
 }
 
 std::vector<NamedTensor> RbmFitter::state() const {

@@ -10,7 +10,10 @@
 //   fe_gap       mean F(validation subset) - mean F(training subset): grows
 //                when the model starts to overfit (the guide, section 6)
 //   pseudo_ll    V log sigmoid(F(v~) - F(v)), v~ = v with one random bit
-//                flipped, averaged over the training subset (binary visibles)
+//                flipped, averaged over the training subset (binary visibles
+//                and rows of 0s and 1s; NaN for other rows, such as the
+//                probabilities of the layer below or grey pixels, where a
+//                flip of p to 1 - p would measure nothing)
 //   diverging    from the second epoch on, recon_error above 1.5 times
 //                recon_baseline, the error of predicting every unit by its
 //                mean (the sum of the units' variances over the training

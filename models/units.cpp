@@ -1,5 +1,6 @@
 #include "models/units.hpp"
 
+#include <cmath>
 #include <limits>
 
 #include "graph/functions.hpp"
@@ -23,6 +24,12 @@ int64_t first_out_of_range(Unit u, std::span<const float> x) {
   const float hi = counts_words(u) ? std::numeric_limits<float>::infinity() : 1.0f;
   for (size_t k = 0; k < x.size(); ++k)
     if (x[k] < 0.0f || x[k] > hi) return static_cast<int64_t>(k);
+  return -1;
+}
+
+int64_t first_non_finite(std::span<const float> x) {
+  for (size_t k = 0; k < x.size(); ++k)
+    if (!std::isfinite(x[k])) return static_cast<int64_t>(k);
   return -1;
 }
 

@@ -68,17 +68,23 @@ Tensor visible_energy(Unit u, Tensor v, Tensor c);
 // The index of the first of `x`'s values that units of type `u` cannot
 // take as data, or -1: outside [0, 1] for binary and softmax units (a
 // probability or a state), below 0 for count and poisson units; gaussian
-// and rectified units take any value here. NaN passes: the fitters name it
-// as such.
+// and rectified units take any value here. NaN passes (first_non_finite
+// finds it).
 int64_t first_out_of_range(Unit u, std::span<const float> x);
 // What units of type `u` take as data, for messages ("values in [0, 1]").
 std::string_view data_range(Unit u);
-// Throws "<who>: <set> row R holds X at column C; expected <data_range> for
-// <flag> <unit>" when x (rows of dim values; row_of(i) is the i-th row's
-// number in its source) holds a value units of type u cannot take.
+// The index of x's first NaN or infinity, or -1.
+int64_t first_non_finite(std::span<const float> x);
+// Throws "<who>: <set> row R holds X at column C; expected finite data"
+// when x (rows of dim values; row_of(i) is the i-th row's number in its
+// source) holds a NaN or an infinity, and "...; expected <data_range> for
+// <flag> <unit>" when it holds a value units of type u cannot take.
 template <class RowOf>
 void check_data_rows(Unit u, std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
                      std::string_view flag, RowOf row_of) {
+  if (const int64_t k = first_non_finite(x); k >= 0)
+    throw Error("{}: {} row {} holds {} at column {}; expected finite data", who, set, row_of(k / dim),
+                x[static_cast<size_t>(k)], k % dim);
   if (const int64_t k = first_out_of_range(u, x); k >= 0)
     throw Error("{}: {} row {} holds {} at column {}; expected {} for {} {}", who, set, row_of(k / dim),
                 x[static_cast<size_t>(k)], k % dim, data_range(u), flag, to_string(u));

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <numeric>
+#include <random>
 #include <tuple>
 
 #include <unistd.h>
@@ -282,6 +284,42 @@ TEST_CASE("pca: on the rows it was fitted to, its error is the covariance's trac
   CHECK_THROWS_WITH_AS(pca_error(p, matrix_source(other, 7)), doctest::Contains("fitted to rows of 20"), Error);
 }
 
+TEST_CASE("pca: data far from zero keep their variance, and bad rows are named") {
+  // Columns near 2^22 (floats 0.5 apart) moved by whole steps of -1, 0, +1:
+  // every value exact, so the covariance below, by plain loops around the
+  // mean, is the true one. E[x x'] - m m' in one pass loses about 1e-2 here.
+  const size_t n = 4000, d = 5;
+  std::mt19937 rng(11);
+  std::vector<float> m(n * d);
+  for (size_t r = 0; r < n; ++r)
+    for (size_t i = 0; i < d; ++i)
+      m[r * d + i] = 4194304.0f + static_cast<float>(static_cast<int>(rng() % 3) - 1) + (i > 0 ? m[r * d] - 4194304.0f : 0.0f);
+  std::vector<double> mean(d), cov(d * d);
+  for (size_t r = 0; r < n; ++r)
+    for (size_t i = 0; i < d; ++i) mean[i] += m[r * d + i] / static_cast<double>(n);
+  for (size_t r = 0; r < n; ++r)
+    for (size_t i = 0; i < d; ++i)
+      for (size_t j = 0; j < d; ++j)
+        cov[i * d + j] += (m[r * d + i] - mean[i]) * (m[r * d + j] - mean[j]) / static_cast<double>(n);
+  const DataSource src = matrix_source(m, static_cast<int64_t>(d));
+  const Pca p = fit_pca(src, 1, 300);
+  double trace = 0;
+  for (size_t i = 0; i < d; ++i) trace += cov[i * d + i];
+  CHECK(p.total_variance == doctest::Approx(trace).epsilon(1e-9));
+  // The leading eigenvalue by its Rayleigh quotient on the returned vector.
+  double rq = 0;
+  for (size_t i = 0; i < d; ++i)
+    for (size_t j = 0; j < d; ++j) rq += p.components[i] * cov[i * d + j] * p.components[j];
+  CHECK(p.variances[0] == doctest::Approx(rq).epsilon(1e-6));
+  for (size_t i = 0; i < d; ++i) CHECK(p.mean[i] == static_cast<float>(mean[i]));
+
+  m[7 * d + 3] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH_AS(fit_pca(matrix_source(m, static_cast<int64_t>(d)), 1), doctest::Contains("row 7 holds nan at column 3"), Error);
+  CHECK_THROWS_WITH_AS(pca_error(p, matrix_source(m, static_cast<int64_t>(d))), doctest::Contains("row 7 holds nan at column 3"), Error);
+  const std::vector<float> none;
+  CHECK_THROWS_WITH_AS(pca_error(p, matrix_source(none, static_cast<int64_t>(d))), doctest::Contains("no rows"), Error);
+}
+
 TEST_CASE("autoencoder/fit: a resumed run takes this run's momentum and weight decay, not the checkpoint's") {
   const io::ImageSet train = tiny_digits(60, 1);
   const DataSource tr = image_source(train, io::Pixels::scaled, 1);
@@ -306,6 +344,44 @@ TEST_CASE("autoencoder/fit: a resumed run takes this run's momentum and weight d
       fit.fit(tr, tr);
     }
     std::filesystem::remove_all(dir);
+  }
+}
+
+TEST_CASE("autoencoder/fit: a resume into other units or layers is refused by name, and a NaN row named whatever the optimizer") {
+  const io::ImageSet train = tiny_digits(60, 2);
+  const DataSource tr = image_source(train, io::Pixels::scaled, 1);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ae_units_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  auto fit_with = [&](AutoencoderConfig c, int epochs, bool resume) {
+    Graph g;
+    Autoencoder a = Autoencoder::make(g, "ae", c);
+    Executor ex(g, {.threads = 1, .seed = 3});
+    AutoencoderFitter fit(a, ex, {.epochs = epochs, .eval_batch = 20, .checkpoint = dir, .resume = resume});
+    fit.fit(tr, tr);
+  };
+  const AutoencoderConfig base{.layers = {16, 6, 3}, .data_unit = Unit::gaussian, .batch = 20};
+  fit_with(base, 1, false);
+  AutoencoderConfig other = base;
+  other.data_unit = Unit::binary;
+  CHECK_THROWS_WITH_AS(fit_with(other, 2, true), doctest::Contains("the checkpoint has data units (AutoencoderConfig::data_unit) gaussian; this run has binary"), Error);
+  other = base;
+  other.linear_code = false;
+  CHECK_THROWS_WITH_AS(fit_with(other, 2, true), doctest::Contains("the checkpoint has linear code (AutoencoderConfig::linear_code) true; this run has false"), Error);
+  other = base;
+  other.layers = {16, 7, 3};
+  CHECK_THROWS_WITH_AS(fit_with(other, 2, true), doctest::Contains("the checkpoint has layers (AutoencoderConfig::layers) [16,6,3]; this run has [16,7,3]"), Error);
+  CHECK_NOTHROW(fit_with(base, 2, true));
+  std::filesystem::remove_all(dir);
+
+  std::vector<float> rows(40 * 16, 0.5f);
+  rows[37 * 16 + 4] = std::numeric_limits<float>::quiet_NaN();
+  for (AeOptimizer opt : {AeOptimizer::sgd, AeOptimizer::cg}) {
+    Graph g;
+    Autoencoder a = Autoencoder::make(g, "ae", {.layers = {16, 4}, .data_unit = Unit::gaussian, .batch = 20, .optimizer = opt});
+    Executor ex(g, {.threads = 1, .seed = 3});
+    AutoencoderFitter fit(a, ex, {.epochs = 1, .eval_batch = 20, .checkpoint = {}, .validate = false});
+    CHECK_THROWS_WITH_AS(fit.fit(matrix_source(rows, 16), matrix_source(rows, 16)),
+                         doctest::Contains("fine-tuning 'ae': training row 37 holds nan at column 4; expected finite data"), Error);
   }
 }
 

@@ -309,8 +309,10 @@ TEST_CASE("misuse: the RBM fitter names a source without rows to give, and NaN i
   CHECK(has(error_of([&] { fit.fit(no_rows, rows); }), "fit 'r': batches of 2 from a training source of 0 rows"));
   const DataSource one_row{1, 4, rows.fill};
   CHECK(has(error_of([&] { fit.fit(one_row, rows); }), "batches of 2 from a training source of 1 row; expected"));
+  const std::vector<float> clean = data;
   data[5] = NAN;
-  CHECK(has(error_of([&] { fit.fit(rows, rows); }), "training row 1 holds nan at column 1; expected finite data"));
+  CHECK(has(error_of([&] { fit.fit(rows, matrix_source(clean, 4)); }),
+            "fit 'r': training row 1 holds nan at column 1; expected finite data"));
 }
 
 TEST_CASE("misuse: the RBM fitter refuses data its visible units cannot take, naming the row and the column") {

@@ -68,7 +68,6 @@ TEST_CASE("leftovers: NaN in validation rows is named by row and column in the R
   RbmFitter fit(t, ex, {.epochs = 2, .monitor_images = 8});
   const std::string e = error_of([&] { fit.fit(matrix_source(train, 4), matrix_source(valid, 4)); });
   CHECK(has(e, "fit 'r': validation row 2 holds nan at column 3; expected finite data"));
-  CHECK(has(e, "the validation rows' mean free energy is not finite"));
 }
 
 TEST_CASE("leftovers: NaN in validation rows is named by row and column in the autoencoder fitter") {
@@ -86,8 +85,7 @@ TEST_CASE("leftovers: NaN in validation rows is named by row and column in the a
   c.epochs = 2;
   AutoencoderFitter fit(a, ex, c);
   CHECK(has(error_of([&] { fit.fit(matrix_source(train, 4), matrix_source(valid, 4)); }),
-            "fine-tuning 'ae': validation row 1 holds nan at column 2; expected finite data (the validation baseline "
-            "error is not finite)"));
+            "fine-tuning 'ae': validation row 1 holds nan at column 2; expected finite data"));
 }
 
 TEST_CASE("leftovers: NaN in validation rows is named by row and column in backprop fine-tuning") {

@@ -237,4 +237,14 @@ TEST_CASE("rbm/fit: the free energies and pseudo-likelihood it reports equal an 
   // the public entry points agree with the epoch's figures
   CHECK(r.fit.mean_free_energy(head(train, 37), epoch) == doctest::Approx(fe_train).epsilon(1e-5));
   CHECK(r.fit.pseudo_likelihood(head(train, 37), epoch) == doctest::Approx(pl).epsilon(1e-4));
+  // Grey rows (a flip of p to 1 - p measures nothing): no figure, and the
+  // step counter moved as on binary rows (two runs a batch of 10), so the
+  // draws of the training after it are those of a run that measured it.
+  const DataSource grey = image_source(train_set, io::Pixels::scaled, 1);
+  for (const DataSource* src : {&train, &grey}) {
+    const uint64_t before = r.ex.step();
+    const double p = r.fit.pseudo_likelihood(head(*src, 37), epoch);
+    CHECK(std::isnan(p) == (src == &grey));
+    CHECK(r.ex.step() - before == 8);
+  }
 }
