@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <map>
-#include <numeric>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -122,8 +122,9 @@ std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
                   file.string(), out.size() + 1, pos, next);
     NewsStory s;
     const auto [p, ec] = std::from_chars(id.data(), id.data() + id.size(), s.newid);
-    if (id.empty() || ec != std::errc{} || p != id.data() + id.size())
-      throw Error("{}: story {} (at byte {}) has NEWID \"{}\"; expected a number", file.string(), out.size() + 1, pos, id);
+    if (id.empty() || ec != std::errc{} || p != id.data() + id.size() || s.newid < 0)
+      throw Error("{}: story {} (at byte {}) has NEWID \"{}\"; expected a number of 0 or more", file.string(),
+                  out.size() + 1, pos, id);
     s.topics_yes = attribute(tag, "TOPICS") == "YES";
     s.split = attribute(tag, "LEWISSPLIT");
     const std::string_view body = all.substr(tag_end + 1, end - tag_end - 1);
@@ -131,7 +132,8 @@ std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
     std::string_view topics = element(body, "TOPICS", where);
     for (size_t t = 0; (t = topics.find("<D>", t)) != std::string_view::npos;) {
       const size_t u = topics.find("</D>", t);
-      if (u == std::string_view::npos) break;
+      if (u == std::string_view::npos)
+        throw Error("{}: <D> without </D> in <TOPICS>; expected each element closed (a damaged file?)", where);
       s.topics.emplace_back(topics.substr(t + 3, u - t - 3));
       t = u;
     }
@@ -149,30 +151,68 @@ std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file) {
   return out;
 }
 
+namespace {
+
+// Row d's entries [a, b), after checking that d is a row and that its
+// start offsets lie in order inside word and count.
+std::pair<size_t, size_t> row_entries(const DocumentSet& s, int64_t d, const char* what) {
+  if (d < 0 || d >= s.size()) throw Error("DocumentSet::{}: row {}; expected a row in [0, {})", what, d, s.size());
+  const auto i = static_cast<size_t>(d);
+  const int64_t a = s.start[i], b = s.start[i + 1];
+  if (s.word.size() != s.count.size() || a < 0 || a > b || static_cast<size_t>(b) > s.word.size())
+    throw Error("DocumentSet::{}: row {} spans entries [{}, {}) of {} words and {} counts; expected start offsets "
+                "in order within them",
+                what, d, a, b, s.word.size(), s.count.size());
+  return {static_cast<size_t>(a), static_cast<size_t>(b)};
+}
+
+// Entry k of row d: a word of the vocabulary and a finite count of 0 or more.
+void check_entry(const DocumentSet& s, int64_t d, size_t k, const char* what) {
+  const int32_t w = s.word[k];
+  const float n = s.count[k];
+  if (w < 0 || w >= s.vocabulary || !std::isfinite(n) || n < 0)
+    throw Error("DocumentSet::{}: row {} holds word {} with count {}; expected words in [0, {}) (the vocabulary) and "
+                "finite counts of 0 or more",
+                what, d, w, n, s.vocabulary);
+}
+
+}  // namespace
+
 double DocumentSet::length(int64_t row) const {
-  const auto a = static_cast<size_t>(start[static_cast<size_t>(row)]), b = static_cast<size_t>(start[static_cast<size_t>(row) + 1]);
-  return std::accumulate(count.begin() + static_cast<std::ptrdiff_t>(a), count.begin() + static_cast<std::ptrdiff_t>(b), 0.0);
+  const auto [a, b] = row_entries(*this, row, "length");
+  double n = 0;
+  for (size_t k = a; k < b; ++k) {
+    check_entry(*this, row, k, "length");
+    n += count[k];
+  }
+  return n;
 }
 
 void DocumentSet::fill(std::span<const int64_t> rows, std::span<float> out) const {
-  if (out.size() != rows.size() * static_cast<size_t>(vocabulary))
+  if (vocabulary < 0 || out.size() != rows.size() * static_cast<size_t>(vocabulary))
     throw Error("DocumentSet::fill: {} floats; expected {} rows of {} words", out.size(), rows.size(), vocabulary);
   std::fill(out.begin(), out.end(), 0.0f);
+  // Each entry is checked as it is written: a few compares beside the
+  // scattered store, where the rows x vocabulary zeros above dominate.
   for (size_t r = 0; r < rows.size(); ++r) {
-    const int64_t d = rows[r];
-    if (d < 0 || d >= size()) throw Error("DocumentSet::fill: row {}; expected a row in [0, {})", d, size());
-    for (auto k = start[static_cast<size_t>(d)]; k < start[static_cast<size_t>(d) + 1]; ++k)
-      out[r * static_cast<size_t>(vocabulary) + static_cast<size_t>(word[static_cast<size_t>(k)])] =
-          count[static_cast<size_t>(k)];
+    const auto [a, b] = row_entries(*this, rows[r], "fill");
+    for (size_t k = a; k < b; ++k) {
+      check_entry(*this, rows[r], k, "fill");
+      out[r * static_cast<size_t>(vocabulary) + static_cast<size_t>(word[k])] = count[k];
+    }
   }
 }
 
 DocumentSet DocumentSet::subset(std::span<const int64_t> rows) const {
+  if (size() < 0 || topics.size() != static_cast<size_t>(size()) || newid.size() != static_cast<size_t>(size()))
+    throw Error("DocumentSet::subset: {} start offsets, {} topic lists and {} NEWIDs; expected one more offset than "
+                "rows, and a topic list and a NEWID per row",
+                start.size(), topics.size(), newid.size());
   DocumentSet s;
   s.vocabulary = vocabulary;
   for (int64_t d : rows) {
-    if (d < 0 || d >= size()) throw Error("DocumentSet::subset: row {}; expected a row in [0, {})", d, size());
-    const auto a = static_cast<size_t>(start[static_cast<size_t>(d)]), b = static_cast<size_t>(start[static_cast<size_t>(d) + 1]);
+    const auto [a, b] = row_entries(*this, d, "subset");
+    for (size_t k = a; k < b; ++k) check_entry(*this, d, k, "subset");
     s.word.insert(s.word.end(), word.begin() + static_cast<std::ptrdiff_t>(a), word.begin() + static_cast<std::ptrdiff_t>(b));
     s.count.insert(s.count.end(), count.begin() + static_cast<std::ptrdiff_t>(a), count.begin() + static_cast<std::ptrdiff_t>(b));
     s.start.push_back(static_cast<int64_t>(s.word.size()));
@@ -192,15 +232,19 @@ ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersCon
   };
   std::vector<Kept> kept;
   std::unordered_map<int64_t, int> file_of;  // every story's NEWID, and the file it was in
-  int checked = 0;
+  std::vector<std::string> files;
   for (int f = 0; f <= 21; ++f) {
-    const auto path = folder / fmt::format("reut2-{:03d}.sgm", f);
-    if (!std::filesystem::exists(path))
+    files.push_back(fmt::format("reut2-{:03d}.sgm", f));
+    if (!std::filesystem::exists(folder / files.back()))
       throw Error("{}: missing; expected the 22 files reut2-000.sgm ... reut2-021.sgm of Reuters-21578 in {}",
-                  path.string(), folder.string());
-    const std::string name = path.filename().string();
-    const std::string_view names[] = {name};
-    checked += check_sha256sums(folder, names);  // when SHA256SUMS lists it, as ../shared/data's folders do
+                  (folder / files.back()).string(), folder.string());
+  }
+  // One call with the 22 names: a list naming only some checks those, and
+  // every listed digest is checked before any file is parsed.
+  const std::vector<std::string_view> names(files.begin(), files.end());
+  const int checked = check_sha256sums(folder, names);
+  for (int f = 0; f <= 21; ++f) {
+    const auto path = folder / files[static_cast<size_t>(f)];
     for (NewsStory& s : read_reuters_sgml(path)) {
       if (const auto [at, fresh] = file_of.emplace(s.newid, f); !fresh)
         throw Error("{}: story NEWID {} is in reut2-{:03d}.sgm too; expected each story once (a file copied over "
@@ -221,12 +265,9 @@ ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersCon
   ReutersCorpus c;
   c.checked_files = checked;
   std::unordered_map<std::string, int64_t> freq;
-  std::set<std::string> topic_names;
-  for (const Kept& k : kept) {
+  for (const Kept& k : kept)
     if (k.train)
       for (const auto& w : k.words) ++freq[w];
-    topic_names.insert(k.topics.begin(), k.topics.end());
-  }
   std::vector<std::pair<std::string, int64_t>> ranked(freq.begin(), freq.end());
   std::ranges::sort(ranked, [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
   if (static_cast<int64_t>(ranked.size()) < config.vocabulary)
@@ -237,18 +278,24 @@ ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersCon
     c.words.push_back(ranked[static_cast<size_t>(i)].first);
     index[c.words.back()] = static_cast<int32_t>(i);
   }
+  // Each story's counts first: the topics are those of the stories kept.
+  std::vector<std::map<int32_t, float>> counts(kept.size());
+  std::set<std::string> topic_names;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    for (const auto& w : kept[i].words)
+      if (auto it = index.find(w); it != index.end()) counts[i][it->second] += 1.0f;
+    if (counts[i].empty())
+      ++c.dropped_empty;
+    else
+      topic_names.insert(kept[i].topics.begin(), kept[i].topics.end());
+  }
   c.topics.assign(topic_names.begin(), topic_names.end());
   c.train.vocabulary = c.test.vocabulary = config.vocabulary;
-  for (const Kept& k : kept) {
-    std::map<int32_t, float> counts;
-    for (const auto& w : k.words)
-      if (auto it = index.find(w); it != index.end()) counts[it->second] += 1.0f;
-    if (counts.empty()) {
-      ++c.dropped_empty;
-      continue;
-    }
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (counts[i].empty()) continue;
+    const Kept& k = kept[i];
     DocumentSet& d = k.train ? c.train : c.test;
-    for (auto [w, n] : counts) {
+    for (auto [w, n] : counts[i]) {
       d.word.push_back(w);
       d.count.push_back(n);
     }

@@ -36,14 +36,21 @@ struct NewsStory {
   std::string text;           // title and body
 };
 
-// The stories of one SGML file; a file that is not Reuters SGML, or is
-// cut short inside a story, is an ebm::Error naming it and the story.
+// The stories of one SGML file; a file that is not Reuters SGML, is cut
+// short inside a story, leaves an element open (a <D> of <TOPICS> too) or
+// has a NEWID that is not a number of 0 or more, is an ebm::Error naming
+// it and the story.
 std::vector<NewsStory> read_reuters_sgml(const std::filesystem::path& file);
 
 // The words of a text, as described above.
 std::vector<std::string> words_of(std::string_view text);
 
-// Documents as sparse rows of word counts, with their topics.
+// Documents as sparse rows of word counts, with their topics. A set built
+// by hand is checked row by row as length, fill and subset read it: a row
+// outside the set, start offsets out of order or past `word` (or `count`,
+// of another size), a word outside [0, vocabulary) and a count that is
+// negative or not finite are ebm::Errors naming the row (and subset wants
+// a topic list and a NEWID per row).
 struct DocumentSet {
   int64_t vocabulary = 0;
   std::vector<int64_t> start{0};            // row i's entries are [start[i], start[i + 1])
@@ -71,7 +78,7 @@ struct ReutersConfig {
 
 struct ReutersCorpus {
   std::vector<std::string> words;   // the vocabulary, most frequent first
-  std::vector<std::string> topics;  // every topic of the kept stories, sorted
+  std::vector<std::string> topics;  // every topic of the stories in train and test (not the dropped), sorted
   DocumentSet train, test;          // ModApte
   int64_t dropped_empty = 0;        // ModApte stories with no vocabulary word
   int checked_files = 0;            // files whose SHA-256 matched the folder's SHA256SUMS
@@ -79,8 +86,9 @@ struct ReutersCorpus {
 
 // Reads reut2-000.sgm ... reut2-021.sgm from `folder` (each must be there).
 // When the folder holds a SHA256SUMS list (../shared/data's does), each
-// file it lists is checked against its digest first: a damaged copy is an
-// ebm::Error naming the file, before any of it is parsed.
+// of the 22 it lists is checked against its digest (those it does not
+// list are not; a list naming none of them is refused), all before any
+// file is parsed: a damaged copy is an ebm::Error naming the file.
 ReutersCorpus load_reuters(const std::filesystem::path& folder, const ReutersConfig& config = {});
 
 }  // namespace ebm::io

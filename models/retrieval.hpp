@@ -2,11 +2,21 @@
 // Ranked document retrieval, as the document experiments of Hinton &
 // Salakhutdinov (2006) and Salakhutdinov & Hinton (2009) score it: each
 // query document ranks the database documents by the cosine similarity of
-// their codes (ties by database order), and a retrieved document is
-// relevant when it shares a topic with the query. At each cutoff K the
-// precision is the relevant share of the first K, the recall the share of
-// the query's relevant documents found among them, both averaged over the
-// queries that have a relevant document in the database.
+// their codes, computed in float (documents at the same float similarity,
+// such as equal codes, keep database order; codes pointing the same way at
+// different lengths may differ in the last bits and rank either way), and
+// a retrieved document is relevant when it shares a topic with the query.
+// At each cutoff K the precision is the relevant share of the first K, the
+// recall the share of the query's relevant documents found among them,
+// both averaged over the queries that have a relevant document in the
+// database.
+//
+// Topic indices are any numbers of 0 or more (their sets are compared, not
+// sized by the largest). An empty database, cutoffs that are not
+// increasing within [1, the database] and mismatched sizes are
+// ebm::Errors. The cosine similarities are computed for blocks of queries
+// of at most 256 MB at a time, so a query set too large for its whole
+// matrix is ranked in pieces, to the same result.
 //
 // Semantic hashing ranks by the Hamming distance of binary codes instead
 // (ties by database order): the same scores with `hamming_curve`.
@@ -37,6 +47,11 @@ std::vector<int64_t> retrieval_cutoffs(int64_t database);
 RetrievalCurve cosine_curve(std::span<const float> queries, const Topics& query_topics,
                             std::span<const float> database, const Topics& database_topics, int64_t dim,
                             std::span<const int64_t> cutoffs);
+// The same, its similarities computed `block` queries at a time (the one
+// above takes blocks of at most 256 MiB); any block gives the same curve.
+RetrievalCurve cosine_curve_in_blocks(std::span<const float> queries, const Topics& query_topics,
+                                      std::span<const float> database, const Topics& database_topics, int64_t dim,
+                                      std::span<const int64_t> cutoffs, int64_t block);
 
 // Binary codes of up to 64 bits, one word per document.
 RetrievalCurve hamming_curve(std::span<const uint64_t> queries, const Topics& query_topics,

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include "io/reuters.hpp"
+#include "io/sha256.hpp"
 #include "models/retrieval.hpp"
 #include "tests/io_test_util.hpp"
 
@@ -83,6 +84,9 @@ TEST_CASE("docs/sgml: stories' attributes, topics and text are read, a broken fi
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "cut.sgm"); }), "has no </REUTERS>"));
   write_bytes(dir / "id.sgm", "<REUTERS TOPICS=\"YES\" NEWID=\"12x\"></REUTERS>");
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "id.sgm"); }), "has NEWID \"12x\"; expected a number"));
+  write_bytes(dir / "minus.sgm", "<REUTERS TOPICS=\"YES\" NEWID=\"-3\"></REUTERS>");
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "minus.sgm"); }),
+            "has NEWID \"-3\"; expected a number of 0 or more"));
   write_bytes(dir / "none.sgm", "<html>not reuters</html>");
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "none.sgm"); }), "no <REUTERS> story"));
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "absent.sgm"); }), "absent.sgm"));
@@ -97,6 +101,11 @@ TEST_CASE("docs/sgml: stories' attributes, topics and text are read, a broken fi
   write_bytes(dir / "open_body.sgm", open_body);
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "open_body.sgm"); }),
             "open_body.sgm: story 1 (NEWID 1, at byte 0): <BODY> without </BODY>"));
+  std::string open_d = whole;  // a topic cut short was dropped, the story read without it
+  open_d.erase(open_d.find("</D>"), std::string_view("</D>").size());
+  write_bytes(dir / "open_d.sgm", open_d);
+  CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "open_d.sgm"); }),
+            "open_d.sgm: story 1 (NEWID 1, at byte 0): <D> without </D> in <TOPICS>"));
   std::filesystem::resize_file(dir / "none.sgm", uint64_t{65} << 20);  // sparse: nothing written
   CHECK(has(error_of([&] { io::read_reuters_sgml(dir / "none.sgm"); }),
             "none.sgm: 68157440 bytes; expected a Reuters-21578 SGML file, at most 64 MB"));
@@ -108,12 +117,12 @@ TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent tra
   const io::ReutersCorpus c = io::load_reuters(dir.path, {.vocabulary = 3, .expected_stories = 0});
   // training words: wheat x3, grain x1, corn x1, prices x1, rose x1 per file
   CHECK(c.words == std::vector<std::string>{"wheat", "corn", "grain"});
-  CHECK(c.topics == std::vector<std::string>{"corn", "crude", "grain"});
+  CHECK(c.topics == std::vector<std::string>{"corn", "grain"});  // crude's ModApte stories (zinc) are dropped
   CHECK(c.train.size() == 22);
   CHECK(c.test.size() == 22);
   CHECK(c.dropped_empty == 22);  // the zinc stories
   CHECK(c.train.newid[3] == 30);
-  CHECK(c.test.topics[0] == std::vector<int32_t>{0, 2});
+  CHECK(c.test.topics[0] == std::vector<int32_t>{0, 1});
   CHECK(c.train.length(0) == 5.0);
   CHECK(c.test.length(0) == 2.0);  // corn (title), corn (body)
   std::vector<float> dense(2 * 3);
@@ -150,6 +159,72 @@ TEST_CASE("docs/corpus: the ModApte stories as counts over the most frequent tra
   TempDir short_dir("reuters_short");
   write_corpus(short_dir, 21);
   CHECK(has(error_of([&] { io::load_reuters(short_dir.path); }), "reut2-021.sgm: missing"));
+}
+
+TEST_CASE("docs/corpus: a SHA256SUMS listing some of the files checks those, every digest before any parsing") {
+  TempDir dir("reuters_sums");
+  write_corpus(dir);
+  std::string sums;
+  for (int f : {3, 17})
+    sums += fmt::format("{}  reut2-{:03d}.sgm\n", io::file_sha256(dir / fmt::format("reut2-{:03d}.sgm", f)), f);
+  write_bytes(dir / "SHA256SUMS", sums);
+  CHECK(io::load_reuters(dir.path, {.vocabulary = 3, .expected_stories = 0}).checked_files == 2);
+  // a wrong digest of the last file is named even though the first cannot be parsed
+  write_bytes(dir / "SHA256SUMS", sums + std::string(64, '0') + "  reut2-021.sgm\n");
+  write_bytes(dir / "reut2-000.sgm", "not reuters");
+  CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 3, .expected_stories = 0}); }),
+            "reut2-021.sgm: SHA-256 "));
+  write_bytes(dir / "SHA256SUMS", std::string(64, '0') + "  other.sgm\n");  // a list for other files
+  CHECK(has(error_of([&] { io::load_reuters(dir.path, {.vocabulary = 3, .expected_stories = 0}); }),
+            "lists none of reut2-000.sgm, reut2-001.sgm"));
+}
+
+TEST_CASE("docs/corpus: a hand-built DocumentSet is checked where it is read, not written past its rows") {
+  io::DocumentSet d;
+  d.vocabulary = 4;
+  d.word = {1, 3, 0};  // row 0: words 1 and 3; row 1: word 0
+  d.count = {2, 7, 1};
+  d.start = {0, 2, 3};
+  d.topics = {{0}, {1}};
+  d.newid = {10, 11};
+  std::vector<float> two(2 * 4);
+  d.fill(std::vector<int64_t>{0, 1}, two);
+  CHECK(two == std::vector<float>{0, 2, 0, 7, 1, 0, 0, 0});
+  CHECK(d.length(1) == 1.0);
+  auto fill_error = [&](const io::DocumentSet& s) {
+    return error_of([&] { s.fill(std::vector<int64_t>{0, 1}, two); });
+  };
+  io::DocumentSet bad = d;
+  bad.word[1] = 4;  // would have written into row 1's first count
+  CHECK(has(fill_error(bad), "row 0 holds word 4 with count 7; expected words in [0, 4)"));
+  bad.word[1] = -1;
+  CHECK(has(fill_error(bad), "row 0 holds word -1"));
+  bad = d;
+  bad.count[2] = -3;
+  CHECK(has(fill_error(bad), "row 1 holds word 0 with count -3; expected words in [0, 4) (the vocabulary) and finite "
+                             "counts of 0 or more"));
+  bad.count[2] = std::nanf("");
+  CHECK(has(fill_error(bad), "with count nan"));
+  bad = d;
+  bad.start = {0, 2, 5};  // past the entries
+  CHECK(has(fill_error(bad), "row 1 spans entries [2, 5) of 3 words and 3 counts"));
+  CHECK(has(error_of([&] { (void)bad.length(1); }), "DocumentSet::length: row 1 spans entries [2, 5)"));
+  bad = d;
+  bad.count[0] = -2;  // the row's length would have been 5
+  CHECK(has(error_of([&] { (void)bad.length(0); }), "DocumentSet::length: row 0 holds word 1 with count -2"));
+  CHECK(has(error_of([&] { (void)bad.subset(std::vector<int64_t>{0}); }), "DocumentSet::subset: row 0 holds word 1"));
+  bad = d;
+  bad.start = {0, 2, 1};
+  CHECK(has(error_of([&] { (void)bad.subset(std::vector<int64_t>{1}); }),
+            "DocumentSet::subset: row 1 spans entries [2, 1)"));
+  CHECK(has(error_of([&] { (void)d.length(2); }), "DocumentSet::length: row 2; expected a row in [0, 2)"));
+  CHECK(has(error_of([&] { (void)d.length(-1); }), "row -1"));
+  bad = d;
+  bad.topics.clear();
+  bad.newid.clear();
+  CHECK(has(error_of([&] { (void)bad.subset(std::vector<int64_t>{0}); }),
+            "DocumentSet::subset: 3 start offsets, 0 topic lists and 0 NEWIDs; expected one more offset than rows"));
+  CHECK(d.subset(std::vector<int64_t>{1}).newid == std::vector<int64_t>{11});
 }
 
 TEST_CASE("docs/corpus: the real Reuters-21578 has the ModApte split's 7,775 + 3,019 stories with a topic") {
@@ -192,6 +267,69 @@ TEST_CASE("docs/retrieval: precision and recall at each cutoff equal the counts 
   CHECK(retrieval_cutoffs(7) == std::vector<int64_t>{1, 3, 7});
   CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 2, std::vector<int64_t>{2, 2}); }), "increasing cutoffs"));
   CHECK(has(error_of([&] { cosine_curve(q, qt, db, dbt, 3, cut); }), "code values"));
+  CHECK(has(error_of([&] { cosine_curve(q, qt, {}, {}, 2, retrieval_cutoffs(0)); }),
+            "retrieval: an empty database (0 documents); expected at least one document"));
+  CHECK(has(error_of([&] { hamming_curve(hq, Topics{{1}}, {}, {}, retrieval_cutoffs(0)); }), "an empty database"));
+}
+
+TEST_CASE("docs/retrieval: topic indices up to 2^31 - 1 cost their number, not their size, and query blocks agree") {
+  std::mt19937 rng(7);
+  const int64_t nq = 300, nd = 300, dim = 5;
+  std::normal_distribution<float> z(0.0f, 1.0f);
+  std::vector<float> protos(6 * dim);
+  for (auto& v : protos) v = z(rng);
+  // Codes drawn from six directions and zero (ties) or at random, topics among five.
+  auto codes = [&](int64_t rows) {
+    std::vector<float> x(static_cast<size_t>(rows * dim));
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto p = rng() % 9;
+      for (int64_t j = 0; j < dim; ++j)
+        x[size_t(r * dim + j)] = p < 6 ? protos[size_t(int64_t(p) * dim + j)] : p == 6 ? 0.0f : z(rng);
+    }
+    return x;
+  };
+  auto topics = [&](int64_t rows) {
+    Topics t(static_cast<size_t>(rows));
+    for (auto& s : t) {
+      for (int k = 0; k < 3; ++k)
+        if (rng() % 2) s.push_back(static_cast<int32_t>(rng() % 5));
+      std::ranges::sort(s);
+      s.erase(std::unique(s.begin(), s.end()), s.end());
+    }
+    return t;
+  };
+  const std::vector<float> xq = codes(nq), xd = codes(nd);
+  const Topics tq = topics(nq), td = topics(nd);
+  const std::vector<int64_t> cuts = retrieval_cutoffs(nd);
+  const RetrievalCurve base = cosine_curve(xq, tq, xd, td, dim, cuts);
+  CHECK(base.queries > 150);
+  // The same topics renamed k -> 500,000,000 k + 7 (masks sized by the largest index wanted 75 GB each here).
+  auto far = [](Topics t) {
+    for (auto& s : t)
+      for (auto& k : s) k = 500'000'000 * k + 7;
+    return t;
+  };
+  const RetrievalCurve renamed = cosine_curve(xq, far(tq), xd, far(td), dim, cuts);
+  CHECK(renamed.precision == base.precision);
+  CHECK(renamed.recall == base.recall);
+  CHECK(renamed.queries == base.queries);
+  std::vector<uint64_t> hq(nq), hd(nd);
+  for (auto& c : hq) c = rng() & 0x3f;
+  for (auto& c : hd) c = rng() & 0x3f;
+  CHECK(hamming_curve(hq, far(tq), hd, far(td), cuts).precision == hamming_curve(hq, tq, hd, td, cuts).precision);
+  const HammingIndex index(hd, 6);
+  const auto balls = hamming_ball_scores(index, hq, tq, td, 2);
+  const auto far_balls = hamming_ball_scores(index, hq, far(tq), far(td), 2);
+  for (size_t r = 0; r < balls.size(); ++r) CHECK(far_balls[r].recall == balls[r].recall);
+  // Similarities a block of queries at a time (as for query sets whose whole matrix would not fit): the same curve.
+  for (int64_t block : {int64_t{1}, int64_t{7}, nq - 1, nq, 5 * nq}) {
+    CAPTURE(block);
+    const RetrievalCurve b = cosine_curve_in_blocks(xq, tq, xd, td, dim, cuts, block);
+    CHECK(b.precision == base.precision);
+    CHECK(b.recall == base.recall);
+    CHECK(b.skipped == base.skipped);
+  }
+  CHECK(has(error_of([&] { cosine_curve_in_blocks(xq, tq, xd, td, dim, cuts, 0); }), "blocks of 0 queries"));
 }
 
 TEST_CASE("docs/hashing: a Hamming shortlist re-ranked by cosine, by hand and against the plain rankings") {
