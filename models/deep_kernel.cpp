@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "models/checkpoint_meta.hpp"
 #include "models/dbn.hpp"
 #include "models/gp.hpp"
+#include "models/units.hpp"
 
 namespace ebm {
 
@@ -240,6 +242,17 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
   if (static_cast<int64_t>(valid_x.size()) != static_cast<int64_t>(valid_y.size()) * in)
     throw Error("fine-tuning '{}': {} validation values for {} targets; expected {} per target", k_.name,
                 valid_x.size(), valid_y.size(), in);
+  // A NaN would surface as an op's ("feature element 21 is nan"), or a
+  // divergence's, naming neither the set nor the point.
+  auto check_finite_rows = [&](std::span<const float> v, int64_t width, std::string_view what) {
+    if (const int64_t k = first_non_finite(v); k >= 0)
+      throw Error("fine-tuning '{}': {} row {} holds {} at column {}; expected finite data", k_.name, what, k / width,
+                  v[static_cast<size_t>(k)], k % width);
+  };
+  check_finite_rows(x, in, "training input");
+  check_finite_rows(y, 1, "training target");
+  check_finite_rows(valid_x, in, "validation input");
+  check_finite_rows(valid_y, 1, "validation target");
   const bool validating = !valid_y.empty();
   data_ = fingerprint({x, y, valid_x, valid_y});
   if (cfg_.resume && !started_ && checkpoint_exists(cfg_.checkpoint)) load();

@@ -5,10 +5,30 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
+#include "io/memory.hpp"
 #include "ops/error.hpp"
 
 namespace ebm {
 namespace {
+
+// A GP holds n x n matrices of doubles (distances, K, its factor, the
+// gradient's matrix, the best theta's copies): refused by name where they
+// cannot fit, rather than by std::bad_alloc or the system's killer.
+void check_points_fit(const char* who, int64_t n) {
+  const double bytes = 6.0 * 8.0 * static_cast<double>(n) * static_cast<double>(n);
+  const auto have = static_cast<double>(available_memory_bytes());
+  if (have >= 0 && bytes > 0.9 * have)
+    throw Error("{}: {} points need about {:.1f} GiB (six {} x {} matrices of doubles); {:.1f} GiB of memory is "
+                "available; expected fewer points",
+                who, n, bytes / double(1 << 30), n, n, have / double(1 << 30));
+}
+
+void check_fit_config(const char* who, const GpFitConfig& c) {
+  if (c.steps < 0 || !(c.lr > 0) || !std::isfinite(c.lr))
+    throw Error("{}: {} steps at rate {}; expected steps >= 0 and a positive, finite rate", who, c.steps, c.lr);
+}
 
 double mean_of(std::span<const float> v) {
   double s = 0.0;
@@ -39,6 +59,8 @@ gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<c
   if (n < 1 || static_cast<int64_t>(sq_dists.size()) != n * n)
     throw Error("gp initial_hyper: {} squared distances for {} points; expected n x n, n at least 1", sq_dists.size(),
                 n);
+  if (!centred_targets.empty() && static_cast<int64_t>(centred_targets.size()) != n)
+    throw Error("gp initial_hyper: {} targets for {} points; expected one a point, or none", centred_targets.size(), n);
   for (size_t i = 0; i < centred_targets.size(); ++i)
     if (!std::isfinite(centred_targets[i]))
       throw Error("gp initial_hyper: target element {} is {}; expected finite values", i, centred_targets[i]);
@@ -68,8 +90,7 @@ gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<c
 
 GpRegression::GpRegression(std::span<const float> features, int64_t n, int64_t d, std::span<const float> targets,
                            const GpFitConfig& config, const gp::Hyper* start) {
-  if (config.steps < 0 || !(config.lr > 0))
-    throw Error("gp regression: {} steps at rate {}; expected steps >= 0 and a positive rate", config.steps, config.lr);
+  check_fit_config("gp regression", config);
   const std::vector<float> centred = prepare(features, n, d, targets);
   condition(centred, start != nullptr ? *start : initial_hyper(dists_, n, centred), &config);
 }
@@ -87,6 +108,7 @@ std::vector<float> GpRegression::prepare(std::span<const float> features, int64_
   for (size_t i = 0; i < targets.size(); ++i)  // before centring, which would spread one bad value over all
     if (!std::isfinite(targets[i]))
       throw Error("gp regression: target element {} is {}; expected finite values", i, targets[i]);
+  check_points_fit("gp regression", n);
   features_.assign(features.begin(), features.end());
   d_ = d;
   dists_ = gp::squared_distances(features, n, d, "gp regression");
@@ -97,7 +119,8 @@ std::vector<float> GpRegression::prepare(std::span<const float> features, int64_
 }
 
 // Adam on theta (Kingma & Ba), the gradient per target; keeps the best
-// theta seen, so a step that overshoots costs nothing.
+// theta seen. A step to a theta the kernel cannot take (an overshoot to a
+// kernel that is not finite) ends the fit at the best so far, and says so.
 void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const GpFitConfig* config) {
   const int64_t n = static_cast<int64_t>(y.size());
   post_ = gp::condition(dists_, n, y, theta, "gp regression");
@@ -108,7 +131,13 @@ void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const Gp
   for (int step = 1; step <= config->steps; ++step) {
     const std::vector<double> q = gp::gradient_matrix(post_);
     adam.step(t, gp::hyper_gradient(post_, q, dists_), static_cast<double>(n), config->lr, step);
-    post_ = gp::condition(dists_, n, y, {t[0], t[1], t[2]}, "gp regression");
+    try {
+      post_ = gp::condition(dists_, n, y, {t[0], t[1], t[2]}, "gp regression");
+    } catch (const Error& e) {
+      stopped_ = fmt::format("Adam step {} of {} (rate {}) reached a theta the fit could not use, so it kept the best "
+                             "before it: {}", step, config->steps, config->lr, e.what());
+      break;
+    }
     if (post_.nll < best.nll) best = post_;
   }
   post_ = std::move(best);
@@ -125,9 +154,7 @@ std::vector<double> GpRegression::predict(std::span<const float> features, int64
 
 GpClassifier::GpClassifier(std::span<const float> features, int64_t n, int64_t d, std::span<const float> labels,
                            const GpFitConfig& config, const gp::Hyper* start) {
-  if (config.steps < 0 || !(config.lr > 0))
-    throw Error("gp classification: {} steps at rate {}; expected steps >= 0 and a positive rate", config.steps,
-                config.lr);
+  check_fit_config("gp classification", config);
   prepare(features, n, d);
   gp::Hyper h;
   if (start != nullptr) {
@@ -148,6 +175,7 @@ void GpClassifier::prepare(std::span<const float> features, int64_t n, int64_t d
   if (n < 1 || d < 1 || static_cast<int64_t>(features.size()) != n * d)
     throw Error("gp classification: {} feature values for {} points of {}; expected n x d, both at least 1",
                 features.size(), n, d);
+  check_points_fit("gp classification", n);
   features_.assign(features.begin(), features.end());
   d_ = d;
   dists_ = gp::squared_distances(features, n, d, "gp classification");
@@ -171,7 +199,9 @@ void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, con
               step);
     try {
       post_ = gp::laplace(dists_, n, labels, t[0], t[1], "gp classification", &post_);
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      stopped_ = fmt::format("Adam step {} of {} (rate {}) reached a theta the fit could not use, so it kept the best "
+                             "before it: {}", step, config->steps, config->lr, e.what());
       break;
     }
     if (post_.nll < best.nll) best = post_;

@@ -10,6 +10,7 @@
 // predictions add it back.
 
 #include <span>
+#include <string>
 #include <vector>
 
 #include "ops/gp.hpp"
@@ -30,7 +31,8 @@ class GpRegression {
  public:
   // Learns theta on `features` (n x d, row-major) and `targets` (n), from
   // `start` if given, else initial_hyper(); an ebm::Error names a shape
-  // mismatch, a NaN, or a kernel matrix that is not positive definite.
+  // mismatch, a NaN, a rate that is not positive and finite, more points
+  // than memory holds, or a kernel matrix that is not positive definite.
   GpRegression(std::span<const float> features, int64_t n, int64_t d, std::span<const float> targets,
                const GpFitConfig& config = {}, const gp::Hyper* start = nullptr);
   // Conditions on the targets with a given theta (no learning).
@@ -41,6 +43,9 @@ class GpRegression {
   const gp::Hyper& hyper() const { return post_.hyper; }
   double nll_per_target() const { return post_.nll / static_cast<double>(post_.n); }
   double target_mean() const { return mean_; }
+  // Why the fit stopped before config.steps (a step to a theta whose kernel
+  // is not finite; theta is the best before it), or empty: every step ran.
+  const std::string& stopped_early() const { return stopped_; }
 
  private:
   // Checks the shapes, keeps the features and their distances; returns the
@@ -53,6 +58,7 @@ class GpRegression {
   double mean_ = 0.0;
   std::vector<double> dists_;
   gp::Posterior post_;
+  std::string stopped_;
 };
 
 // Gaussian-process classification on fixed features: labels -1 and +1,
@@ -77,6 +83,9 @@ class GpClassifier {
   // theta; log_noise is -infinity (the likelihood has no noise).
   gp::Hyper hyper() const;
   double nll_per_point() const { return post_.nll / static_cast<double>(post_.n); }
+  // Why the fit stopped before config.steps (Newton's method failing at a
+  // kernel grown too large; theta is the best before it), or empty.
+  const std::string& stopped_early() const { return stopped_; }
 
  private:
   void prepare(std::span<const float> features, int64_t n, int64_t d);
@@ -86,6 +95,7 @@ class GpClassifier {
   int64_t d_ = 0;
   std::vector<double> dists_;
   gp::Laplace post_;
+  std::string stopped_;
 };
 
 // The percentage of labels (-1 or +1) whose probability of +1 falls on the

@@ -18,7 +18,8 @@
 // |loss| + dim; else the code stays: a row so near its optimum has
 // converged); the columns' steps try the fractions 1, 1/2, 1/4, 1/8, 1/32
 // and 1/128 in one pass over the rows and keep the one with the least loss
-// (none, if none lowers it). So the loss never rises. A new row's code is
+// (none, if none lowers it). So the loss never rises, beyond its float
+// rounding (a sweep can end about 1e-8 of the loss higher). A new row's code is
 // its own Newton fit with V and b fixed.
 //
 // The model is invariant to u -> u A, V -> A^-1 V; the fit starts from PCA

@@ -104,6 +104,7 @@ struct Laplace {
   std::vector<double> chol;    // the Cholesky factor of B at f^ (LAPACK's lower triangle, column-major)
   double nll = 0.0;            // over all n labels, in nats
   int newton_steps = 0;
+  double last_step = 0.0;  // the last Newton step in f: max |step| / (1 + max |f^|)
 };
 
 // The mode and its approximation, given the squared distances D (n x n).
@@ -111,7 +112,9 @@ struct Laplace {
 // approximation's a (a nearby theta's on the same points: fewer steps to
 // the same mode, which is unique). An ebm::Error, naming `who`, when a
 // label is not -1 or +1, theta is not finite or gives no finite positive
-// kernel, or Newton's method does not converge in 200 steps.
+// kernel, or Newton's method does not reach the mode in 200 steps (its
+// decrement, Psi's distance below the maximum, under 1e-11 of 1 + |Psi|,
+// or 1e-6 once rounding stops Psi rising).
 Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const float> labels, double log_length,
                 double log_signal, const char* who = "gp classification", const Laplace* warm = nullptr);
 // Q with d nll = 1/2 tr(Q dK), the mode's move with K included (as in R&W

@@ -82,12 +82,16 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
 
   // Newton's method on Psi(f) = log p(y | f) - 1/2 f' K^-1 f, carried in a
   // (f = K a), each step's a halved back towards the last (at most 10
-  // times) while Psi falls by more than its rounding. Rounding sets the
-  // floors: f = K a carries about n eps sf^2 max|a| of error, and so does
-  // the gap between a and the likelihood's gradient (W <= 1/4), while Psi's
-  // rounding is eps times |log p| + 1/2 |a'f|.
+  // times) while Psi falls by more than its rounding (eps times |log p| +
+  // 1/2 |a'f|). It stops on the Newton decrement: half of g' (K^-1 + W)^-1 g,
+  // g = grad log p - a the gradient of Psi, is how far Psi is below its
+  // maximum (to second order), so how far the nll is from the mode's. Under
+  // 1e-11 of 1 + |Psi| it is there; once rounding stops Psi rising, 1e-6
+  // will do, and more is refused. (A gap |a - grad| judged against a floor
+  // that grew with sf^2 let the steps stop far from the mode, the nll 0.3
+  // off at sf e^12; K grad - f, the gap seen through K, is large where K is
+  // nearly singular however flat Psi is there.)
   const int bn = static_cast<int>(n), one = 1;
-  const double eps = std::numeric_limits<double>::epsilon();
   std::vector<double> a(at(n), 0.0), f(at(n), 0.0), grad(at(n)), w(at(n)), sw(at(n)), chol;
   double psi = derivatives(labels, f, grad, w);
   if (warm != nullptr && warm->n == n) {  // kept only if it starts higher than f = 0
@@ -99,11 +103,8 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
       psi = wpsi;
     }
   }
+  bool stalled = false;
   for (int step = 1;; ++step) {
-    if (step > 200)
-      throw Error("{}: Newton's method found no mode in 200 steps (length scale {:.3g}, signal sd {:.3g}); expected "
-                  "a kernel of moderate scale (a smaller signal sd, or features of a smaller range)",
-                  who, std::exp(log_length), std::sqrt(sf2));
     for (int64_t i = 0; i < n; ++i) sw[at(i)] = std::sqrt(w[at(i)]);
     factor_b(p, sw, chol, who);
     std::vector<double> b(at(n));
@@ -112,8 +113,21 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
     for (int64_t i = 0; i < n; ++i) z[at(i)] *= sw[at(i)];
     int info = 0;
     dpotrs_("L", &bn, &one, chol.data(), &bn, z.data(), &bn, &info, 1);
-    std::vector<double> a_new(at(n));
-    for (int64_t i = 0; i < n; ++i) a_new[at(i)] = b[at(i)] - sw[at(i)] * z[at(i)];
+    std::vector<double> a_new(at(n)), da(at(n));
+    for (int64_t i = 0; i < n; ++i) a_new[at(i)] = b[at(i)] - sw[at(i)] * z[at(i)], da[at(i)] = a_new[at(i)] - a[at(i)];
+    // The Newton step in f, K (a_new - a) = (K^-1 + W)^-1 (grad - a), measures how far f is from the mode
+    // (not Psi's rise, which is flat where the likelihood saturates while log det B still moves with f).
+    const std::vector<double> step_f = times_k(p, da);
+    double moved = 0.0, largest = 0.0;
+    for (int64_t i = 0; i < n; ++i)
+      moved = std::max(moved, std::abs(step_f[at(i)])), largest = std::max(largest, std::abs(f[at(i)]));
+    p.last_step = moved / (1.0 + largest);
+    if (p.last_step <= 1e-10 || (stalled && p.last_step <= 1e-4)) break;
+    if (stalled || step > 200)
+      throw Error("{}: Newton's method stopped with f^ {:.2g} (relative) from the mode after {} steps (length scale "
+                  "{:.3g}, signal sd {:.3g}); expected a kernel of moderate scale (a smaller signal sd, or features "
+                  "of a smaller range)",
+                  who, p.last_step, step - 1, std::exp(log_length), std::sqrt(sf2));
     double psi_new = 0.0, scale = 0.0;
     for (int halvings = 0;; ++halvings) {
       f = times_k(p, a_new);
@@ -129,19 +143,10 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
       if (psi_new >= psi - 1e-12 * scale || halvings == 10) break;
       for (int64_t i = 0; i < n; ++i) a_new[at(i)] = 0.5 * (a[at(i)] + a_new[at(i)]);
     }
-    // At the mode a = K^-1 f equals the likelihood's gradient.
-    double gap = 0.0, largest = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      gap = std::max(gap, std::abs(a_new[at(i)] - grad[at(i)]));
-      largest = std::max(largest, std::abs(a_new[at(i)]));
-    }
-    const double floor = 1e-10 + 64.0 * static_cast<double>(n) * eps * sf2 * largest;
     a = std::move(a_new);
-    const double rise = psi_new - psi;
+    stalled = psi_new - psi <= 1e-13 * scale;  // Psi no longer rises: rounding rules from here
     psi = psi_new;
     p.newton_steps = step;
-    // At the mode to rounding, or near it where rounding stops Psi rising.
-    if (gap <= floor || (gap <= 1e3 * floor && rise <= 1e-13 * scale)) break;
   }
   for (int64_t i = 0; i < n; ++i) sw[at(i)] = std::sqrt(w[at(i)]);
   factor_b(p, sw, p.chol, who);  // B at the mode

@@ -60,7 +60,7 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")
       ->delimiter(',')->check(samples::kNonNegative);
-  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
+  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd (pcd not on word counts)")->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr,
                  "pretraining learning rate of the RBMs below the code's (but the first on data that are not binary)")
       ->capture_default_str()->check(samples::kPositive);
@@ -120,6 +120,10 @@ inline void add_logistic_pca_option(CLI::App& app, AeOptions& o, int paper) {
 // Checks after a preset has filled the options (`input` units per row,
 // binary, gaussian or count).
 inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t input, Unit data) {
+  if (o.hidden.empty()) throw Error("--hidden: no layers; expected at least the code size");
+  if (o.hidden.back() > input)  // before logistic PCA's limit, whose way out would only meet this
+    throw Error("--hidden: a code of {} units; expected at most {} (PCA's components, like the code, are fewer than "
+                "the inputs)", o.hidden.back(), input);
   if (data == Unit::binary && o.logistic_pca_sweeps > 0 && !o.hidden.empty() && o.hidden.back() > kMaxComponents)
     throw Error("--hidden: a code of {} units, and logistic PCA fits at most {} components; expected a smaller code, "
                 "or --logistic-pca-sweeps 0", o.hidden.back(), kMaxComponents);
@@ -134,10 +138,6 @@ inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t
   if (app.count("--pretrain-lr") > 0 && layers < (data == Unit::binary ? 2 : 3))
     throw Error("--pretrain-lr: no RBM here takes it (the code's takes --code-lr{}); expected more --hidden layers",
                 data == Unit::binary ? "" : ", the first --data-lr");
-  if (o.hidden.empty()) throw Error("--hidden: no layers; expected at least the code size");
-  if (o.hidden.back() > input)
-    throw Error("--hidden: a code of {} units; expected at most {} (PCA's components, like the code, are fewer than "
-                "the inputs)", o.hidden.back(), input);
   if (o.pretrain_epochs.size() == 1) o.pretrain_epochs.assign(o.hidden.size(), o.pretrain_epochs[0]);
   if (o.pretrain_epochs.size() != o.hidden.size())
     throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", o.pretrain_epochs.size(),

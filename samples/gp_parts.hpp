@@ -108,6 +108,7 @@ inline GpResult gp_on(const GpTask& task, std::span<const float> train, std::spa
   if (task.classify) {
     const GpClassifier gp = theta != nullptr ? GpClassifier(train, n, d, targets, *theta)
                                              : GpClassifier(train, n, d, targets, {.steps = gp_steps});
+    if (!gp.stopped_early().empty()) fmt::print(stderr, "warning: GP classification: {}\n", gp.stopped_early());
     r = {gp.hyper(), gp.probability(test, m)};
     const ClassScores s = class_scores(r.predicted, truth);
     r.score = s.error_pct;
@@ -115,6 +116,7 @@ inline GpResult gp_on(const GpTask& task, std::span<const float> train, std::spa
   } else {
     const GpRegression gp = theta != nullptr ? GpRegression(train, n, d, targets, *theta)
                                              : GpRegression(train, n, d, targets, {.steps = gp_steps});
+    if (!gp.stopped_early().empty()) fmt::print(stderr, "warning: GP regression: {}\n", gp.stopped_early());
     r = {gp.hyper(), gp.predict(test, m)};
     r.score = rmse(r.predicted, truth);
   }

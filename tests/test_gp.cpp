@@ -407,3 +407,27 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   CHECK(notes[0] == "resumed with evaluation interval (steps) 5 (the checkpoint's 10)");
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("deep kernel/fit: a NaN in the inputs or targets is named by set, row and column before any step") {
+  std::vector<float> x, y;
+  one_input_data(60, 1, x, y);
+  std::vector<float> vx(x.begin(), x.begin() + 8 * 10), vy(y.begin(), y.begin() + 10);
+  auto fit_with = [&](const std::vector<float>& tx, const std::vector<float>& ty, const std::vector<float>& px,
+                      const std::vector<float>& py) {
+    Graph g;
+    DeepKernel k = DeepKernel::make(g, "dk", {.layers = {8, 12, 4}, .points = 60, .init_std = 0.5f});
+    Executor ex(g, {.threads = 1, .seed = 1});
+    DeepKernelFitter fit(k, ex, {.steps = 2, .eval_every = 1, .eval_batch = 64, .checkpoint = {}});
+    fit.fit(tx, ty, px, py);
+    return ex.step();
+  };
+  std::vector<float> bad = x;
+  bad[7 * 8 + 2] = NAN;
+  CHECK(message_of([&] { fit_with(bad, y, vx, vy); }) ==
+        "fine-tuning 'dk': training input row 7 holds nan at column 2; expected finite data");
+  std::vector<float> bad_y = vy;
+  bad_y[3] = INFINITY;
+  CHECK(message_of([&] { fit_with(x, y, vx, bad_y); }) ==
+        "fine-tuning 'dk': validation target row 3 holds inf at column 0; expected finite data");
+  CHECK(fit_with(x, y, vx, vy) > 0);
+}

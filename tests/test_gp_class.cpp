@@ -83,6 +83,31 @@ TEST_CASE("gp classification: Newton's mode is stationary, and the approximation
   }
 }
 
+TEST_CASE("gp classification: at a large signal sd Newton's method still ends at the mode, as a plain loop's does") {
+  // Two separable blobs: the likelihood saturates, Psi goes flat while f^
+  // still grows and log det B still moves with it. A rule that stopped on a
+  // gap that grew with sf^2 ended 0.3 nats off at sf e^12 and 0.4 at e^14.
+  std::mt19937 gen(5);
+  std::normal_distribution<double> e(0, 1);
+  std::vector<float> x, y;
+  for (int i = 0; i < 40; ++i) {
+    const float label = i % 2 ? 1.0f : -1.0f;
+    x.push_back(static_cast<float>(1.5 * label + 0.5 * e(gen)));
+    x.push_back(static_cast<float>(0.5 * e(gen)));
+    y.push_back(label);
+  }
+  const std::vector<double> d = gp::squared_distances(x, 40, 2);
+  const Mat f{40, 2, std::vector<double>(x.begin(), x.end())}, labels{40, 1, std::vector<double>(y.begin(), y.end())};
+  for (double log_signal : {8.0, 12.0, 14.0}) {
+    CAPTURE(log_signal);
+    const gp::Laplace p = gp::laplace(d, 40, y, 0.0, log_signal);
+    const Mat theta{1, 2, {0.0, log_signal}};
+    // (the plain loop's own rounding at sf e^14 is about 1e-5 of the figure)
+    CHECK(p.nll / 40 == doctest::Approx(op_ref::gp_class_nll_ref(f, labels, theta)).epsilon(2e-5));
+    CHECK(p.last_step <= 1e-4);
+  }
+}
+
 TEST_CASE("gp classification: Newton's method converges at extreme kernels, on one point, and ignores a warm start that is worse than 0") {
   std::vector<float> x, y;
   circle_data(40, 0.1, 1, x, y);
@@ -189,6 +214,25 @@ TEST_CASE("gp classification: it learns a circle's inside from noisy labels, and
   const std::vector<double> p = gp.probability(far, 2);
   CHECK(p[0] == doctest::Approx(0.5).epsilon(1e-9));
   CHECK(p[1] > 0.9);  // the circle's centre
+}
+
+TEST_CASE("gp fits: a rate that is not finite is refused, and a fit cut short by its theta says so") {
+  std::vector<float> x, y;
+  circle_data(40, 0.0, 1, x, y);
+  CHECK(message_of([&] { GpClassifier(x, 40, 2, y, GpFitConfig{.steps = 3, .lr = INFINITY}); }) ==
+        "gp classification: 3 steps at rate inf; expected steps >= 0 and a positive, finite rate");
+  CHECK(message_of([&] { GpRegression(x, 40, 2, y, GpFitConfig{.steps = 3, .lr = NAN}); }) ==
+        "gp regression: 3 steps at rate nan; expected steps >= 0 and a positive, finite rate");
+  // A rate so large that the first step leaves every kernel behind: theta stays the start's, and the fit says why.
+  const GpClassifier cut(x, 40, 2, y, GpFitConfig{.steps = 5, .lr = 1e300});
+  CHECK(cut.stopped_early().starts_with("Adam step 1 of 5 (rate 1e+300) reached a theta the fit could not use"));
+  CHECK(cut.nll_per_point() == doctest::Approx(GpClassifier(x, 40, 2, y, GpFitConfig{.steps = 0}).nll_per_point()));
+  const GpRegression rcut(x, 40, 2, y, GpFitConfig{.steps = 5, .lr = 1e300});
+  CHECK(rcut.stopped_early().starts_with("Adam step 1 of 5 (rate 1e+300)"));
+  CHECK(GpClassifier(x, 40, 2, y, GpFitConfig{.steps = 5}).stopped_early().empty());
+  const std::vector<double> d = gp::squared_distances(x, 40, 2);
+  CHECK(message_of([&] { initial_hyper(d, 40, std::span(y).first(3)); }) ==
+        "gp initial_hyper: 3 targets for 40 points; expected one a point, or none");
 }
 
 TEST_CASE("gp classification: bad labels, features and scores are named") {
