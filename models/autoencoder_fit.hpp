@@ -12,6 +12,13 @@
 // search sees one objective. The step length carries from batch to batch
 // and is checkpointed.
 //
+// The checkpoint (models/checkpoint.hpp: one .npy a tensor) names the net's
+// parameters p0, p1, ... in the order of Autoencoder::params(), four a
+// layer: We, be, Wd, bd (layer 0's encoder weights are p0, its decoder's
+// p2); p<i>.best the best epoch's copy, opt<i> and hyper<i> the optimizer's
+// state. Its manifest holds the layers, data units and code type, which a
+// resume must match.
+//
 // Errors are squared reconstruction errors per row, |x^ - x|^2 summed over
 // the units (the measure of Hinton & Salakhutdinov 2006). The baseline is
 // the validation error of reconstructing every row by the training rows'

@@ -1,5 +1,7 @@
 #include "models/cdbn.hpp"
 
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "autodiff/grad.hpp"
@@ -20,12 +22,18 @@ Cdbn Cdbn::make(Graph& g, std::string name, const CdbnConfig& cfg) {
   for (size_t l = 0; l < cfg.layers.size(); ++l) {
     const CdbnLayer& c = cfg.layers[l];
     in.size = c.size;
-    if (c.size < 1 || c.size > in.height || c.size > in.width || c.pool < 1 || c.filters < 1 ||
-        in.out_height() % c.pool != 0 || in.out_width() % c.pool != 0)
-      throw Error("cdbn '{}': layer {} has {} filters of {} x {} pooled {} x {} over an input of {} x {}; expected "
-                  "filters no larger than the input and pooling blocks that divide the hidden planes ({} x {})",
-                  name, l + 1, c.filters, c.size, c.size, c.pool, c.pool, in.height, in.width,
-                  in.height - c.size + 1, in.width - c.size + 1);
+    const auto refuse = [&](std::string_view expected) {
+      return Error("cdbn '{}': layer {} has {} filters of {} x {} pooled {} x {} over an input of {} x {}; expected {}",
+                   name, l + 1, c.filters, c.size, c.size, c.pool, c.pool, in.height, in.width, expected);
+    };
+    if (c.filters < 1) throw refuse("at least one filter");
+    if (c.size < 1 || c.size > in.height || c.size > in.width)
+      throw refuse("filters of 1 x 1 up to the input's size");
+    if (c.pool < 1 || c.pool > kMaxCrbmPool)
+      throw refuse(fmt::format("pooling blocks of 1 x 1 (no pooling) to {} x {}", kMaxCrbmPool, kMaxCrbmPool));
+    if (in.out_height() % c.pool != 0 || in.out_width() % c.pool != 0)
+      throw refuse(fmt::format("pooling blocks that divide the hidden planes ({} x {})", in.out_height(),
+                               in.out_width()));
     d.crbms.push_back(Crbm::make(g, fmt::format("{}.crbm{}", name, l),
                                  {.visible = in,
                                   .filters = c.filters,

@@ -39,9 +39,9 @@ struct Cdbn {
   std::string name;
   std::vector<Crbm> crbms;  // crbms[l] is named "<name>.crbm<l>"
 
-  // Checks that each layer fits the one below (a filter no larger than its
-  // input, pooling blocks dividing the hidden planes) and names the first
-  // that does not.
+  // Checks that each layer fits the one below (at least one filter, a
+  // filter no larger than its input, pooling blocks of 1 to kMaxCrbmPool
+  // dividing the hidden planes) and names the first that does not, and how.
   static Cdbn make(Graph& g, std::string name, const CdbnConfig& config);
 
   int depth() const { return static_cast<int>(crbms.size()); }

@@ -25,13 +25,20 @@ Tensor expansion(Graph& g, int64_t groups, int64_t size, const std::string& name
 
 Crbm Crbm::make(Graph& g, std::string name, const CrbmConfig& cfg) {
   const ConvGeometry& v = cfg.visible;
-  if (v.channels < 1 || v.size < 1 || v.height < v.size || v.width < v.size || cfg.filters < 1 || cfg.pool < 1 ||
-      v.out_height() % cfg.pool != 0 || v.out_width() % cfg.pool != 0)
-    throw Error("crbm '{}': {} channels of {} x {}, {} filters of {} x {}, pooling {} x {}; expected at least one "
-                "channel and one filter, filters of 1 x 1 up to the images' size, and hidden planes ({} x {}) whose "
-                "sides the pooling size divides",
-                name, v.channels, v.height, v.width, cfg.filters, v.size, v.size, cfg.pool, cfg.pool, v.out_height(),
-                v.out_width());
+  if (v.channels < 1 || cfg.filters < 1)
+    throw Error("crbm '{}': {} channels and {} filters; expected at least one channel and one filter", name,
+                v.channels, cfg.filters);
+  if (v.size < 1 || v.height < v.size || v.width < v.size)
+    throw Error("crbm '{}': filters of {} x {} over images of {} x {}; expected filters of 1 x 1 up to the images' "
+                "size",
+                name, v.size, v.size, v.height, v.width);
+  if (cfg.pool < 1 || cfg.pool > kMaxCrbmPool)
+    throw Error("crbm '{}': pooling {} x {}; expected blocks of 1 x 1 (no pooling) to {} x {}", name, cfg.pool,
+                cfg.pool, kMaxCrbmPool, kMaxCrbmPool);
+  if (v.out_height() % cfg.pool != 0 || v.out_width() % cfg.pool != 0)
+    throw Error("crbm '{}': pooling {} x {} over hidden planes of {} x {} ({} x {} images, {} x {} filters); expected "
+                "a pooling size that divides both sides",
+                name, cfg.pool, cfg.pool, v.out_height(), v.out_width(), v.height, v.width, v.size, v.size);
   if (cfg.visible_unit != Unit::binary && cfg.visible_unit != Unit::gaussian)
     throw Error("crbm '{}': visible units '{}'; expected binary or gaussian", name, to_string(cfg.visible_unit));
   Crbm m;
@@ -57,6 +64,13 @@ void Crbm::init_visible_bias(std::span<const float> data_mean) {
       throw Error("crbm '{}': init_visible_bias got mean {} for channel {} row {} column {}; expected finite means",
                   name, data_mean[i], static_cast<int64_t>(i) / plane, static_cast<int64_t>(i) % plane / v.width,
                   static_cast<int64_t>(i) % v.width);
+  if (config.visible_unit == Unit::binary)  // unscaled bytes (0-255), say, would be clipped to a bias of 6.9
+    for (size_t i = 0; i < data_mean.size(); ++i)
+      if (!(data_mean[i] >= 0.0f && data_mean[i] <= 1.0f))
+        throw Error("crbm '{}': init_visible_bias got mean {} for channel {} row {} column {}; expected means in "
+                    "[0, 1] for binary visible units (data scaled to [0, 1])",
+                    name, data_mean[i], static_cast<int64_t>(i) / plane, static_cast<int64_t>(i) % plane / v.width,
+                    static_cast<int64_t>(i) % v.width);
   auto cv = w.graph->value(c);
   for (int64_t ch = 0; ch < v.channels; ++ch) {
     double m = 0;
@@ -65,7 +79,7 @@ void Crbm::init_visible_bias(std::span<const float> data_mean) {
     if (config.visible_unit == Unit::gaussian) {
       cv[static_cast<size_t>(ch)] = static_cast<float>(m);
     } else {
-      const double p = std::clamp(m, 1e-3, 1.0 - 1e-3);
+      const double p = std::clamp(m, 1e-3, 1.0 - 1e-3);  // a channel all 0s or all 1s: a large but finite bias
       cv[static_cast<size_t>(ch)] = static_cast<float>(std::log(p / (1.0 - p)));
     }
   }

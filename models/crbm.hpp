@@ -12,10 +12,15 @@
 //   v | h: Bernoulli(sigmoid(sum_k W_k (*) h_k + c)) or N(that input, 1)  (conv2d_transpose)
 //
 // The pooling unit of block a is on when any of its units is: with
-// probability 1 - exp(-log(1 + sum exp(I))) (which rounds to 0 below
-// about 6e-8). Being an EnergyModel, it
+// probability 1 - exp(-log(1 + sum exp(I))), taken in single precision as
+// 1 - exp(-s): good to about 3e-8 absolutely, not relatively (some 3% off
+// at 1e-6), and 0 below about 6e-8. Being an EnergyModel, it
 // trains by the library's contrastive_divergence (CD-k or PCD-k, the
 // gradient autodiff of the free-energy difference).
+//
+// An input that is NaN (or makes a hidden input NaN or +inf) makes its
+// blocks' free-energy terms, probabilities and draws NaN: sample_h draws NaN
+// at every unit of such a block rather than a state.
 
 #include <span>
 #include <string>
@@ -28,10 +33,12 @@
 
 namespace ebm {
 
+inline constexpr int64_t kMaxCrbmPool = 16;  // the pooling ops' largest block side (ops/pool.cpp)
+
 struct CrbmConfig {
   ConvGeometry visible{.channels = 1, .height = 28, .width = 28, .size = 9};  // the images and the filters' side
   int64_t filters = 24;
-  int64_t pool = 2;                 // blocks of pool x pool hidden units; 1: no pooling
+  int64_t pool = 2;                 // blocks of pool x pool hidden units, 1 (no pooling) to kMaxCrbmPool
   Unit visible_unit = Unit::binary;  // binary or gaussian (unit variance)
   float init_std = 0.01f;
   uint64_t seed = 1;
@@ -58,7 +65,8 @@ class Crbm final : public EnergyModel {
   std::vector<Tensor> params() const override { return {w, b, c}; }
   // Each channel's bias from the data's mean per visible unit (C H W of
   // them): the log-odds of the channel's mean (clipped to [1e-3, 1 - 1e-3])
-  // for binary units, the mean itself for gaussian ones.
+  // for binary units, whose means must lie in [0, 1] (an ebm::Error names
+  // the first that does not), the mean itself for gaussian ones.
   void init_visible_bias(std::span<const float> data_mean);
 
   std::string name;

@@ -41,6 +41,15 @@ void Rbm::init_visible_bias(std::span<const float> data_mean) {
     if (!std::isfinite(data_mean[i]))
       throw Error("rbm '{}': init_visible_bias got mean {} for visible unit {}; expected finite means", name,
                   data_mean[i], i);
+  // A binary unit's mean outside [0, 1] (bytes not scaled, say), or a
+  // word's below 0, would be clipped to a bias that says nothing of the data.
+  const bool binary = config.visible_unit == Unit::binary;
+  if (binary || counts_words(config.visible_unit) || config.visible_unit == Unit::softmax)
+    for (size_t i = 0; i < data_mean.size(); ++i)
+      if (data_mean[i] < 0.0f || (binary && data_mean[i] > 1.0f))
+        throw Error("rbm '{}': init_visible_bias got mean {} for visible unit {}; expected {} for {} visible units{}",
+                    name, data_mean[i], i, binary ? "means in [0, 1]" : "means of 0 or more",
+                    to_string(config.visible_unit), binary ? " (data scaled to [0, 1])" : "");
   auto cv = graph->value(c);
   if (config.visible_unit == Unit::gaussian || config.visible_unit == Unit::rectified) {
     std::copy(data_mean.begin(), data_mean.end(), cv.begin());  // the mean of unit-variance units

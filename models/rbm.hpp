@@ -51,7 +51,9 @@ struct Rbm {
   // to [1e-3, 1 - 1e-3]), the guide's start for binary visible units; for
   // softmax, count and poisson units c_i = log of unit i's share of the
   // means' sum (at least 1e-6; a word's share of all words); for gaussian
-  // and rectified units c_i = the mean itself.
+  // and rectified units c_i = the mean itself. A mean a unit cannot have
+  // (outside [0, 1] for binary units, below 0 for the others but gaussian
+  // and rectified) is an ebm::Error.
   void init_visible_bias(std::span<const float> data_mean);
 
   Tensor hidden_input(Tensor v) const;   // v W + b  (v W + D b for count units)

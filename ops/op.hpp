@@ -502,7 +502,8 @@ struct MaxPoolGrad {  // (x, gy [B, G (H/P) (W/P)]) -> [B, G H W]: each unit's p
 // or none, with the probabilities above; block a of row r draws one
 // uniform u with counter r * (groups * blocks) + a and takes the first
 // state (off, then the units in row-major order) whose cumulative
-// probability exceeds u.
+// probability exceeds u. A block whose inputs hold NaN or +inf draws NaN
+// at every unit.
 struct MaxPoolSample {
   static constexpr OpTraits traits{"maxpool_sample", 1, OpKind::general, false, true};
   PoolGeometry g;
@@ -511,7 +512,8 @@ struct MaxPoolSample {
 };
 
 // (x, p [B, G (H/P) (W/P)]) -> x's shape: a draw of the units given their
-// pooling units (0 off, anything else on): a block whose pooling unit is off has no unit on,
+// pooling units (0 off, NaN: NaN at every unit, anything else on; an on
+// block without a finite sum of exp(x) is NaN too): a block whose pooling unit is off has no unit on,
 // one that is on has exactly one, unit i with exp(x_i) / sum_{j in a} exp(x_j).
 // Block a of row r draws one uniform u with counter r * (groups * blocks) + a
 // and takes the first unit whose cumulative probability exceeds u.

@@ -3,10 +3,18 @@
 // pooling unit with it. The ops' values per block come from its units'
 // inputs with the block's largest input (at least 0, the off state's)
 // taken out, so no exponent overflows.
+//
+// A NaN or +inf input makes its block's sum NaN (through its own
+// exponential: the block's maximum drops a NaN), so the block's values are
+// NaN. The samplers keep it so: such a block draws NaN at every unit, not
+// a state (the graph's numerics check and the fitters' divergence checks
+// then see it); maxpool_sample writes its units' 0 as target - target
+// (target = u sum: NaN with the sum), one subtraction a block, no branch.
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -23,7 +31,8 @@ using kernel_threads::workspace;
 
 namespace {
 
-constexpr int64_t kMaxPool = 16;  // blocks of at most 16 x 16 units (on the stack: nothing allocated)
+// blocks of at most 16 x 16 units (on the stack: nothing allocated); models/crbm.hpp's kMaxCrbmPool too
+constexpr int64_t kMaxPool = 16;
 
 Shape check_pool(Shape x, const PoolGeometry& g) {
   if (g.groups < 1 || g.pool < 1 || g.pool > kMaxPool || g.height < 1 || g.width < 1 || g.height % g.pool != 0 ||
@@ -406,8 +415,9 @@ void MaxPoolSample::forward(const Kernel& k) const {
         }
         const B on = xsimd::min(below, B(4.0f)) - B(1.0f);  // -1: off; 0 .. 3: the unit, row-major
         const B left = xsimd::to_float(xsimd::bitwise_cast<xsimd::batch<int32_t>>(lane & U(1u)));  // 0 or 1
-        xsimd::select(on == left, B(1.0f), B(0.0f)).store_unaligned(h.y0 + p.at);
-        xsimd::select(on == left + B(2.0f), B(1.0f), B(0.0f)).store_unaligned(h.y1 + p.at);
+        const B off = target - target;  // 0, or NaN with the sum (whose target compared as "off")
+        xsimd::select(on == left, B(1.0f), off).store_unaligned(h.y0 + p.at);
+        xsimd::select(on == left + B(2.0f), B(1.0f), off).store_unaligned(h.y1 + p.at);
       }))
     return;
   for_each_plane(k, g, k.in[0], [&](int64_t r, int64_t q, const Plane& p, auto pw) {
@@ -432,8 +442,9 @@ void MaxPoolSample::forward(const Kernel& k) const {
         }
       // below = 0: off; u + 1: unit u; all units + 1 (rounding: a draw above the total): the last unit
       const int64_t on = std::min<int64_t>(below, pw * pw) - 1;
+      const float off = target - target;  // 0, or NaN with the sum (whose target compared as "off")
       for (int64_t i = 0; i < pw; ++i)
-        for (int64_t j = 0; j < pw; ++j) y[tl + i * w + j] = static_cast<float>(i * pw + j == on);
+        for (int64_t j = 0; j < pw; ++j) y[tl + i * w + j] = i * pw + j == on ? 1.0f : off;
     });
   });
 }
@@ -458,10 +469,16 @@ void MaxPoolSampleGiven::forward(const Kernel& k) const {
         k.out[at[static_cast<size_t>(u)]] = 0.0f;
         mx = std::max(mx, k.in[0][at[static_cast<size_t>(u)]]);
       }
-      if (k.in[1][r * per_row + a] == 0.0f) continue;
+      const float pooling_unit = k.in[1][r * per_row + a];
+      if (pooling_unit == 0.0f) continue;
       float acc = 0.0f;
       for (int64_t u = 0; u < units; ++u)
         w[static_cast<size_t>(u)] = acc += std::exp(k.in[0][at[static_cast<size_t>(u)]] - mx);
+      // NaN: a NaN input, a +inf one (inf - inf) or every one -inf (0 / 0), or a NaN pooling unit
+      if (std::isnan(acc) || std::isnan(pooling_unit)) {
+        for (int64_t u = 0; u < units; ++u) k.out[at[static_cast<size_t>(u)]] = std::numeric_limits<float>::quiet_NaN();
+        continue;
+      }
       // the first unit whose cumulative sum exceeds the draw's share of the total (rounding: else the last)
       const float target = uniform01(k.rng, static_cast<uint32_t>(r * per_row + a)) * acc;
       int64_t chosen = 0;

@@ -24,7 +24,8 @@
 // (test error against the number of labels), fill_in.png (test digits'
 // bottom rows filled in by Gibbs sampling, by the first layer and by the
 // stack), samples.png (the stack's samples as a DBN), a summary table and
-// key=value lines.
+// key=value lines. What an earlier run left there of the phases this run
+// skips is removed (remove_skipped), so that no later --resume takes it up.
 
 #include <algorithm>
 #include <cmath>
@@ -53,6 +54,85 @@ namespace {
 
 using namespace ebm;
 using namespace ebm::samples;
+
+// The feature sets' names ("pixels", "layer1", "layers1-<depth>" from two layers on).
+std::vector<std::string> feature_names(int depth) {
+  std::vector<std::string> names{"pixels", "layer1"};
+  if (depth > 1) names.push_back(fmt::format("layers1-{}", depth));
+  return names;
+}
+
+// Whether `name` is "<prefix><digits>"; the digits in *n.
+bool numbered(std::string_view name, std::string_view prefix, int64_t* n) {
+  if (!name.starts_with(prefix) || name.size() == prefix.size() || name.size() - prefix.size() > 9) return false;
+  *n = 0;
+  for (const char c : name.substr(prefix.size())) {
+    if (c < '0' || c > '9') return false;
+    *n = *n * 10 + (c - '0');
+  }
+  return true;
+}
+
+// The names in folder `dir` without their last extension ("layer0" for
+// layer0, layer0.old and layer0.tmp; "pretrain_layer1" for its .csv), each
+// once; none when there is no such folder.
+std::vector<std::string> entry_stems(const std::filesystem::path& dir) {
+  std::vector<std::string> stems;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    stems.push_back(it->path().stem().string());
+  std::sort(stems.begin(), stems.end());
+  stems.erase(std::unique(stems.begin(), stems.end()), stems.end());
+  return stems;
+}
+
+// An earlier run's checkpoints and files of the phases this run skips
+// would outlive it: a later --resume would take them up (a fine-tuning
+// checkpoint of other layers fails on its shapes; one of the same shapes,
+// or a classifier's, would resume on features that are gone). So they are
+// removed when they no longer match: with `layers_afresh` (the layers are
+// trained anew: a fresh run, or a resume that trained a layer again) those
+// built on the layers (upper layers' pretraining, classifiers on features,
+// fine-tuning); in a fresh run also the rest (classifiers on pixels, the
+// baseline); and in any run the pictures and tables it does not make.
+// Only names this program writes are removed, and a checkpoint folder only
+// when it holds nothing a save does not write (remove_checkpoint).
+void remove_skipped(const Options& o, int depth, bool layers_afresh) {
+  namespace fs = std::filesystem;
+  const fs::path out = o.output;
+  if (o.fill_in_images == 0) remove_output_file(out / "fill_in.png");
+  if (o.sample_sweeps == 0) remove_output_file(out / "samples.png");
+  if (std::all_of(o.svm_labelled.begin(), o.svm_labelled.end(), [](int64_t n) { return n == 0; }))
+    remove_output_file(out / "svm.csv");
+  if (depth < 2) remove_output_file(out / "features.png");
+  const bool fresh = !o.resume;
+  if (layers_afresh && o.finetune_epochs == 0) {
+    remove_checkpoint(out / "finetune");
+    remove_output_file(out / "finetune.csv");
+  }
+  if (fresh && (o.finetune_epochs == 0 || !o.baseline)) {
+    remove_checkpoint(out / "baseline");
+    remove_output_file(out / "baseline.csv");
+  }
+  if (!layers_afresh) return;
+  int64_t n = 0;
+  for (const std::string& name : entry_stems(out / "pretrain"))  // layers above this run's
+    if (numbered(name, "layer", &n) && n >= depth) remove_checkpoint(out / "pretrain" / name);
+  for (const std::string& name : entry_stems(out))
+    if (numbered(name, "pretrain_layer", &n) && n > depth) remove_output_file(out / (name + ".csv"));
+  const std::vector<std::string> features = feature_names(depth);
+  for (const std::string& name : entry_stems(out / "classify")) {  // classifiers this run does not train
+    const size_t cut = name.rfind('_');
+    int64_t labels = 0, layers = 0;
+    if (cut == std::string::npos || !numbered(std::string_view(name).substr(cut), "_", &labels)) continue;
+    const std::string what = name.substr(0, cut);
+    if (what != "pixels" && what != "layer1" && !numbered(what, "layers1-", &layers)) continue;
+    const bool used = std::find(features.begin(), features.end(), what) != features.end() &&
+                      std::find(o.labelled.begin(), o.labelled.end(), labels) != o.labelled.end();
+    if (!used && (fresh || what != "pixels")) remove_checkpoint(out / "classify" / name);
+  }
+}
 
 // Greedy pretraining: layer l learns from the pooled probabilities of the
 // layers below (its visible biases start from their means); a layer that
@@ -293,7 +373,9 @@ int run(const Options& o) {
   fmt::print("cdbn_mnist: a convolutional DBN of {}; preset {}, {} training / {} validation / {} test images\n",
              o.layer_string(), o.preset, d.train.count, d.valid.count, d.test.count);
   samples::say_if_nothing_to_resume("cdbn_mnist", o.resume, o.output);
+  if (!o.resume) remove_skipped(o, cdbn.depth(), true);  // before anything is trained
   const bool retrained = pretrain(cdbn, ex, d, o, sum);
+  if (o.resume) remove_skipped(o, cdbn.depth(), retrained);  // once its checkpoints were taken (not refused)
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   write_filters(cdbn, o);
   fill_in(cdbn, ex, d.train, d.test,
@@ -313,11 +395,11 @@ int run(const Options& o) {
   const auto pixels = [](const io::ImageSet& set) { return image_source(set, io::Pixels::scaled, 0); };
   const auto columns = [&](const std::vector<float>& m, int64_t n) { return matrix_source(m, n, width, 0); };
   const int64_t first = cdbn.pooled_size(0);
-  std::vector<FeatureSet> sets{{"pixels", pixels(d.train), pixels(d.valid), pixels(d.test)},
-                               {"layer1", columns(ftrain, first), columns(fvalid, first), columns(ftest, first)}};
+  const std::vector<std::string> names = feature_names(cdbn.depth());
+  std::vector<FeatureSet> sets{{names[0], pixels(d.train), pixels(d.valid), pixels(d.test)},
+                               {names[1], columns(ftrain, first), columns(fvalid, first), columns(ftest, first)}};
   if (cdbn.depth() > 1)
-    sets.push_back({fmt::format("layers1-{}", cdbn.depth()), columns(ftrain, width), columns(fvalid, width),
-                    columns(ftest, width)});
+    sets.push_back({names[2], columns(ftrain, width), columns(fvalid, width), columns(ftest, width)});
   Csv csv(o.output + "/classify.csv", "features,labelled,best_epoch,valid_error_pct,test_error_pct,seconds", false);
   std::vector<io::Series> series;
   for (const FeatureSet& f : sets) {
@@ -333,7 +415,6 @@ int run(const Options& o) {
   std::vector<int64_t> svm_counts;
   for (int64_t n : o.svm_labelled)
     if (n > 0) svm_counts.push_back(n);
-  std::filesystem::remove(o.output + "/svm.csv");  // none from an earlier run when this one trains no SVM
   if (!svm_counts.empty()) {
     Csv svm_csv(o.output + "/svm.csv",
                 "features,labelled,c,gamma_multiple,gamma,valid_error_pct,test_error_pct,support_vectors,iterations,"

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <span>
 #include <string>
@@ -196,8 +197,13 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--fill-in-sweeps", o.fill_in_sweeps,
                  "Gibbs sweeps per filled-in batch; the estimate averages the last half (the quick preset's 50)")
       ->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--sample-sweeps", o.sample_sweeps, "Gibbs steps of samples.png's ten top-level chains (0: none)")
-      ->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--sample-sweeps", o.sample_sweeps,
+                 "Gibbs steps of samples.png's ten top-level chains, a snapshot every tenth of them (0: none)")
+      ->capture_default_str()
+      ->check(samples::number_check([](double v) { return v >= 0 && v == 10 * std::floor(v / 10); },
+                                    "0 (none) or a positive multiple of 10 (samples.png shows a snapshot every tenth "
+                                    "of the steps)",
+                                    "MULTIPLE_OF_10"));
   app.add_option("--train-images", o.train_images, "pretrain, classify and fine-tune on the first N training images only (0: all)")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--finetune-epochs", o.finetune_epochs,
@@ -218,6 +224,47 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
   app.add_option("--profile", o.profile, "write a Chrome trace of pretraining to FILE and a timeline beside it");
   add_profile_events(app, o.profile_events);
+}
+
+// Removes `path` (a file, or an empty folder); an ebm::Error says why it
+// could not be.
+inline void remove_earlier_output(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::remove(path, ec) && ec)
+    throw Error("'{}', an earlier run's, cannot be removed ({}); expected to remove it, so that no later run takes it "
+                "for this one's",
+                path.string(), ec.message());
+}
+
+// Removes the regular file `path`, if there is one (anything else of that
+// name stays).
+inline void remove_output_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::symlink_status(path, ec).type() == std::filesystem::file_type::regular)
+    remove_earlier_output(path);
+}
+
+// Removes the checkpoint saved at `dir` and its ".tmp" and ".old" siblings
+// (models/checkpoint.hpp): each such folder whose entries are all files a
+// save writes (manifest.json, *.npy, *.tmp). A folder holding anything
+// else is the user's and stays (a save there refuses it, naming it).
+inline void remove_checkpoint(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  for (const fs::path& p : {dir, fs::path(dir.string() + ".tmp"), fs::path(dir.string() + ".old")}) {
+    std::error_code ec;
+    if (fs::symlink_status(p, ec).type() != fs::file_type::directory) continue;
+    std::vector<fs::path> files;
+    bool ours = true;
+    for (auto it = fs::directory_iterator(p, ec); !ec && ours && it != fs::directory_iterator(); it.increment(ec)) {
+      const fs::path name = it->path().filename();
+      ours = it->symlink_status(ec).type() == fs::file_type::regular &&
+             (name == "manifest.json" || name.extension() == ".npy" || name.extension() == ".tmp");
+      files.push_back(it->path());
+    }
+    if (!ours || ec) continue;
+    for (const fs::path& f : files) remove_earlier_output(f);
+    remove_earlier_output(p);
+  }
 }
 
 // Layer 1's filters as r x r tiles, and layer 2's drawn through them: each

@@ -138,11 +138,13 @@ inline void fill_in(const Cdbn& cdbn, Executor& ex, const io::ImageSet& train, c
 
 // Samples of the stack as a DBN (make_cdbn_sampler): ten chains of the top
 // CRBM started from a test digit of each class passed up; every tenth of
-// `steps` steps, 50 steps of each layer below, top down, and the
-// pixels' E[v | h_0] (samples.png: the starting digits, then a row per snapshot). The step counter restored
-// after.
+// `steps` steps (a multiple of 10; 0: none), 50 steps of each layer below,
+// top down, and the pixels' E[v | h_0] (samples.png: the starting digits,
+// then ten rows of snapshots). The step counter restored after.
 inline void write_samples(const Cdbn& cdbn, Executor& ex, const io::ImageSet& test, int steps, const std::string& path,
                           Summary& sum) {
+  if (steps < 0 || steps % 10 != 0)
+    throw Error("samples: {} steps; expected 0 (none) or a positive multiple of 10 (a snapshot every tenth)", steps);
   if (steps == 0) return;
   Progress bar("samples", steps, true);
   const int64_t dim = test.dim();
@@ -154,7 +156,7 @@ inline void write_samples(const Cdbn& cdbn, Executor& ex, const io::ImageSet& te
   const uint64_t step = ex.step();
   const Feed start[] = {{s.x, x}};
   ex.run(std::span(&s.start, 1), start);
-  const int every = std::max(1, steps / 10);
+  const int every = steps / 10;
   for (int k = 1; k <= steps; ++k) {
     const bool shot = k % every == 0;
     if (shot && s.down.empty())  // one layer: the top chain draws the pixels

@@ -9,12 +9,21 @@
 # Filling in the digits' bottom rows prints its errors: the blank rows'
 # equals the sum worked out from the IDX file here, the training mean beats
 # it and so does layer 1's chain; and a run resumed with every phase done
-# fills in with the same draws, to the last digit.
+# fills in with the same draws, to the last digit. A fresh run into the
+# same folder removes the checkpoints and pictures of the phases it skips
+# (a later --resume took up the fine-tuning's, and failed on its shapes),
+# and nothing of the user's. --sample-sweeps must be a multiple of 10
+# (samples.png's ten snapshots); that is checked first, without MNIST.
 # Usage: test_cdbn_mnist.sh CDBN_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
 bin=$1
 data=$2
+if "$bin" --sample-sweeps 15 --data "$out/none" --output "$out/refused" > "$out/log" 2>&1; then
+  fail "--sample-sweeps 15 was taken"
+fi
+grep -q -- "--sample-sweeps: expected 0 (none) or a positive multiple of 10 .*got 15" "$out/log" ||
+  fail "--sample-sweeps 15: refused without naming the rule"
 skip_unless "$data/train-images-idx3-ubyte" "MNIST is not in $data (scripts/fetch_mnist.sh fetches it)"
 run() {
   "$bin" --data "$data" --output "$out" --train-images 2000 --filters 8,8 --lr 0.003 --labelled 1000 --classifier-epochs 5 \
@@ -85,5 +94,30 @@ run --epochs 3 --resume --svm-kept-distances 0
 grep "^fill_in_" "$out/log" | cmp -s - "$out/fill_in_before" || fail "filling in differs in the resumed run"
 cut -d, -f1-10 "$out/svm.csv" | cmp -s - "$out/svm_kept.csv" ||
   fail "svm.csv: the SVMs without kept distances differ: $(cut -d, -f1-10 "$out/svm.csv" | diff "$out/svm_kept.csv" - | head -5)"
+# A fresh run of one layer that skips filling in, samples, SVMs and fine-tuning: what the earlier runs left of those
+# phases, of layer 2 and of the classifiers it does not train goes; a file and a folder of the user's stay.
+echo mine > "$out/notes.txt"
+mkdir "$out/classify/mine" "$out/classify/layers1-2_1000.old"
+echo mine > "$out/classify/mine/notes.txt"
+echo mine > "$out/classify/layers1-2_1000.old/notes.txt"  # beside a checkpoint's name: not a save's, so it stays
+fresh() {
+  "$bin" --data "$data" --output "$out" --train-images 2000 --filters 4 --filter-size 9 --pool 2 --epochs 1 \
+    --labelled 100 --classifier-epochs 1 --svm-labelled 0 --fill-in-images 0 --sample-sweeps 0 "$@" > "$out/log" 2>&1 ||
+    fail "the run of one layer failed"
+}
+fresh --finetune-epochs 0
+for f in fill_in.png samples.png svm.csv finetune.csv finetune features.png pretrain_layer2.csv pretrain/layer1 \
+  classify/pixels_1000 classify/layer1_1000 classify/layers1-2_1000; do
+  [ ! -e "$out/$f" ] || fail "$f: left from the earlier runs by a fresh run that skips it"
+done
+for f in notes.txt classify/mine/notes.txt classify/layers1-2_1000.old/notes.txt pretrain_layer1.csv filters.png classify/pixels_100/manifest.json \
+  classify/layer1_100/manifest.json; do
+  [ -s "$out/$f" ] || fail "$f: missing after the fresh run"
+done
+# resumed with fine-tuning: it starts afresh (the two-layer checkpoint of the first runs is gone)
+fresh --finetune-epochs 1 --resume
+tr '\r' '\n' < "$out/log" > "$out/lines"
+if grep -q "^finetune .*resumed from the checkpoint" "$out/lines"; then fail "the fine-tuning resumed from an earlier run"; fi
+[ "$(tail -n +2 "$out/finetune.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 " ] || fail "finetune.csv: not epoch 1"
 echo "pixels $pixels%, layer 1 $layer1%, both layers $both%, fine-tuned $tuned% (1,000 labels, 2,000 images);" \
   "SVMs on 500 labels: pixels $svm_pixels%, both layers $svm_both%; resumed"

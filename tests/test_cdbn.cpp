@@ -407,3 +407,25 @@ TEST_CASE("cdbn: the filter gradient has the same bits on 1 and 2 threads (block
   REQUIRE(result[0].size() == 24 * geo.filter());
   CHECK(result[0] == result[1]);
 }
+
+// Each condition a layer can fail is named: a pool above the kernels' 16
+// was taken, and failed at the first run naming an internal node.
+TEST_CASE("cdbn: make names the condition a layer fails, a pool above 16 included") {
+  const auto make = [](CdbnLayer top) {  // layer 2's input: 35 x 35
+    Graph g;
+    return Cdbn::make(g, "d", {.channels = 1, .height = 72, .width = 72, .layers = {{2, 3, 2}, top}}).depth();
+  };
+  CHECK(make({2, 4, 16}) == 2);  // hidden planes of 32 x 32
+  CHECK_THROWS_WITH_AS(make({2, 2, 17}),  // hidden planes of 34 x 34
+                       "cdbn 'd': layer 2 has 2 filters of 2 x 2 pooled 17 x 17 over an input of 35 x 35; expected "
+                       "pooling blocks of 1 x 1 (no pooling) to 16 x 16",
+                       Error);
+  CHECK_THROWS_WITH_AS(make({2, 2, 0}), doctest::Contains("expected pooling blocks of 1 x 1 (no pooling) to 16 x 16"),
+                       Error);
+  CHECK_THROWS_WITH_AS(make({0, 3, 1}), doctest::Contains("0 filters of 3 x 3 pooled 1 x 1 over an input of 35 x 35; "
+                                                          "expected at least one filter"),
+                       Error);
+  CHECK_THROWS_WITH_AS(make({2, 36, 1}), doctest::Contains("expected filters of 1 x 1 up to the input's size"), Error);
+  CHECK_THROWS_WITH_AS(make({2, 4, 3}),
+                       doctest::Contains("expected pooling blocks that divide the hidden planes (32 x 32)"), Error);
+}

@@ -16,6 +16,7 @@
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
 #include "models/cdbn.hpp"
+#include "samples/cdbn_sampling.hpp"
 
 using namespace ebm;
 
@@ -248,4 +249,20 @@ TEST_CASE("cdbn: a one-layer sampler is its CRBM's chain, and a three-layer one 
     for (float p : ex.value(t.state[l])) CHECK((p == 0.0f || p == 1.0f));
   CHECK(std::vector<float>(ex.value(t.state[1]).begin(), ex.value(t.state[1]).end()) != before);
   for (float m : ex.value(t.mean_v)) CHECK((m > 0.0f && m < 1.0f));
+}
+
+// samples.png shows ten snapshots, one every tenth of the steps: 15 steps
+// drew fifteen (a snapshot every step) before.
+TEST_CASE("cdbn: cdbn_mnist's samples refuse a step count that is not a multiple of 10") {
+  TinyStack t;
+  Executor ex(t.g, {.threads = 1, .seed = 1});
+  samples::Summary sum;
+  const io::ImageSet none;
+  for (const int steps : {15, 5, -10})
+    CHECK_THROWS_WITH_AS(samples::write_samples(t.d, ex, none, steps, "unwritten.png", sum),
+                         doctest::Contains(
+                             fmt::format("samples: {} steps; expected 0 (none) or a positive multiple of 10", steps)
+                                 .c_str()),
+                         Error);
+  CHECK_NOTHROW(samples::write_samples(t.d, ex, none, 0, "unwritten.png", sum));  // none: nothing drawn
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -501,3 +502,132 @@ TEST_CASE("crbm: the pooling ops on 2 x 2 blocks of small planes, groups side by
   CHECK(check_pooling_ops({.groups = 33, .height = 4, .width = 4, .pool = 2}, 3, 10, false) > 100);  // of 396 blocks
 }
 
+
+// A NaN or +inf input makes its block's sum NaN, and the draw there is NaN
+// at every unit (before, a NaN target compared as "off": the block was
+// drawn off, and an all-NaN image drew every block off). The other blocks
+// draw as they would without it, and an input of -inf is a unit that is
+// never on, not a NaN. Run on the vector path (2 x 2 blocks of 6 x 12
+// planes) and the block-by-block one (3 x 3 blocks; 2 x 2 on a 2 x 2 plane).
+TEST_CASE("crbm: maxpool_sample draws NaN over a block with a NaN or +inf input, on either kernel path") {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const PoolGeometry& p : {PoolGeometry{.groups = 3, .height = 6, .width = 12, .pool = 2},
+                                PoolGeometry{.groups = 2, .height = 6, .width = 9, .pool = 3},
+                                PoolGeometry{.groups = 3, .height = 2, .width = 2, .pool = 2}}) {
+    CAPTURE(p.pool);
+    CAPTURE(p.width);
+    const int64_t rows = 3, cols = p.groups * p.plane(), side = p.width / p.pool;
+    Graph g;
+    const Tensor x = g.param("x", {rows, cols});
+    fill_normal(g.value(x), 1.5f, 3, 1);
+    const Tensor y = maxpool_sample(x, p);
+    const std::vector<float> clean = draw_once(g, y, 4).first;
+    // row 0: a NaN in group 0's first block and a +inf in the last group's
+    // last block, a -inf in group 0's last block; row 2 all NaN
+    const auto at = [&](int64_t q, int64_t block, int64_t unit) {
+      const int64_t top = block / side * p.pool + unit / p.pool, left = block % side * p.pool + unit % p.pool;
+      return static_cast<size_t>(q * p.plane() + top * p.width + left);
+    };
+    const int64_t last = p.blocks() - 1;
+    g.value(x)[at(0, 0, p.pool * p.pool - 1)] = NAN;
+    g.value(x)[at(p.groups - 1, last, 0)] = inf;
+    g.value(x)[at(0, last, 1)] = -inf;
+    std::fill_n(g.value(x).begin() + 2 * cols, cols, NAN);
+    const std::vector<float> got = draw_once(g, y, 4).first;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t q = 0; q < p.groups; ++q)
+        for (int64_t a = 0; a < p.blocks(); ++a) {
+          const bool bad = r == 2 || (r == 0 && ((q == 0 && a == 0) || (q == p.groups - 1 && a == last)));
+          for (int64_t u = 0; u < p.pool * p.pool; ++u) {
+            const size_t i = static_cast<size_t>(r * cols) + at(q, a, u);
+            if (bad)
+              CHECK(std::isnan(got[i]));
+            else if (r == 0 && q == 0 && a == last)  // the -inf block: a state, the -inf unit off
+              CHECK((got[i] == 0.0f || (got[i] == 1.0f && u != 1)));
+            else
+              CHECK(got[i] == clean[i]);
+          }
+        }
+  }
+}
+
+// A NaN pooling unit, or an on block without a finite sum of exponentials
+// (a NaN or +inf input, or every input -inf), draws NaN at every unit
+// (before, a NaN pooling unit was on, and such a block turned its last unit
+// on); an off pooling unit leaves its block off whatever its inputs.
+TEST_CASE("crbm: maxpool_sample_given draws NaN for a NaN pooling unit or a block without a finite sum") {
+  const float inf = std::numeric_limits<float>::infinity();
+  const PoolGeometry p{.groups = 1, .height = 2, .width = 12, .pool = 2};  // six blocks side by side
+  Graph g;
+  const Tensor x = g.param("x", {1, 24}), on = g.param("on", {1, 6});
+  fill_normal(g.value(x), 1.0f, 5, 1);
+  const auto unit = [](int64_t block, int64_t u) { return static_cast<size_t>((u / 2) * 12 + block * 2 + u % 2); };
+  std::vector<float> pooling{NAN, 1.0f, 1.0f, 0.0f, 1.0f, 1.0f};
+  std::copy(pooling.begin(), pooling.end(), g.value(on).begin());
+  for (int64_t u = 0; u < 4; ++u) g.value(x)[unit(1, u)] = -inf;  // block 1: every input -inf
+  g.value(x)[unit(2, 3)] = inf;                                    // block 2: one +inf
+  g.value(x)[unit(3, 0)] = NAN;                                    // block 3: NaN, but its pooling unit off
+  g.value(x)[unit(5, 0)] = -inf;                                   // block 5: one -inf, never drawn
+  const std::vector<float> got = draw_once(g, maxpool_sample_given(x, on, p), 6).first;
+  for (int64_t b = 0; b < 6; ++b) {
+    CAPTURE(b);
+    int nan = 0, ones = 0;
+    for (int64_t u = 0; u < 4; ++u) {
+      nan += std::isnan(got[unit(b, u)]);
+      ones += got[unit(b, u)] == 1.0f;
+    }
+    CHECK(nan == (b < 3 ? 4 : 0));
+    CHECK(ones == (b <= 3 ? 0 : 1));
+  }
+  CHECK(got[unit(5, 0)] == 0.0f);
+}
+
+// make() names the condition that failed: a pool above the kernels' 16 was
+// taken and failed at the first run, naming an internal node ('add#8'), and
+// a pool of 0 was said not to divide the hidden planes.
+TEST_CASE("crbm: make names the condition a configuration fails, a pool above 16 included") {
+  const auto make = [](int64_t side, int64_t size, int64_t filters, int64_t pool) {
+    Graph g;
+    Crbm::make(g, "m", {.visible = {.channels = 1, .height = side, .width = side, .size = size}, .filters = filters,
+                        .pool = pool});
+  };
+  CHECK_NOTHROW(make(34, 3, 2, 16));  // hidden planes of 32 x 32
+  CHECK_THROWS_WITH_AS(make(36, 3, 2, 17),
+                       "crbm 'm': pooling 17 x 17; expected blocks of 1 x 1 (no pooling) to 16 x 16", Error);
+  CHECK_THROWS_WITH_AS(make(6, 3, 2, 0), "crbm 'm': pooling 0 x 0; expected blocks of 1 x 1 (no pooling) to 16 x 16",
+                       Error);
+  CHECK_THROWS_WITH_AS(make(7, 3, 2, 2),
+                       "crbm 'm': pooling 2 x 2 over hidden planes of 5 x 5 (7 x 7 images, 3 x 3 filters); expected a "
+                       "pooling size that divides both sides",
+                       Error);
+  CHECK_THROWS_WITH_AS(make(6, 7, 2, 1), "crbm 'm': filters of 7 x 7 over images of 6 x 6; expected filters of 1 x 1 "
+                       "up to the images' size", Error);
+  CHECK_THROWS_WITH_AS(make(6, 3, 0, 1),
+                       "crbm 'm': 1 channels and 0 filters; expected at least one channel and one filter", Error);
+}
+
+// Binary units' means are probabilities: means of unscaled bytes (0-255)
+// were clipped to a bias of log(0.999 / 0.001) = 6.9 without a word.
+TEST_CASE("crbm: init_visible_bias refuses a binary unit's mean outside [0, 1], and takes 0 and 1") {
+  Graph g;
+  Crbm m =
+      Crbm::make(g, "m", {.visible = {.channels = 2, .height = 3, .width = 4, .size = 2}, .filters = 2, .pool = 1});
+  std::vector<float> mean(24, 0.0f);
+  std::fill(mean.begin() + 12, mean.end(), 1.0f);
+  m.init_visible_bias(mean);
+  CHECK(g.value(m.c)[0] == doctest::Approx(std::log(0.001 / 0.999)));
+  CHECK(g.value(m.c)[1] == doctest::Approx(std::log(0.999 / 0.001)));
+  mean[12 + 4 + 2] = 255.0f;  // channel 1, row 1, column 2
+  CHECK_THROWS_WITH_AS(m.init_visible_bias(mean),
+                       "crbm 'm': init_visible_bias got mean 255 for channel 1 row 1 column 2; expected means in "
+                       "[0, 1] for binary visible units (data scaled to [0, 1])",
+                       Error);
+  mean[12 + 4 + 2] = -0.5f;
+  CHECK_THROWS_WITH_AS(m.init_visible_bias(mean), doctest::Contains("got mean -0.5 for channel 1 row 1 column 2"),
+                       Error);
+  Graph gg;  // gaussian units take any finite mean
+  Crbm r = Crbm::make(gg, "r", {.visible = {.channels = 1, .height = 3, .width = 4, .size = 2}, .filters = 2, .pool = 1,
+                                .visible_unit = Unit::gaussian});
+  r.init_visible_bias(std::vector<float>(12, 255.0f));
+  CHECK(gg.value(r.c)[0] == 255.0f);
+}

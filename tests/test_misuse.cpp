@@ -360,4 +360,13 @@ TEST_CASE("misuse: init_visible_bias starts each unit type where its own data's 
       CHECK(c[i] == doctest::Approx(want).epsilon(1e-5));
     }
   }
+  // Means a unit cannot have were clipped to a bias that said nothing of the data (bytes not scaled: 6.9).
+  Graph g;
+  Rbm binary = Rbm::make(g, "b", {.visible = 4, .hidden = 3});
+  CHECK(has(error_of([&] { binary.init_visible_bias(std::vector<float>{0.5f, 255.0f, 0.5f, 0.5f}); }),
+            "rbm 'b': init_visible_bias got mean 255 for visible unit 1; expected means in [0, 1] for binary visible "
+            "units (data scaled to [0, 1])"));
+  Rbm words = Rbm::make(g, "w", {.visible = 4, .hidden = 3, .visible_unit = Unit::count});
+  CHECK(has(error_of([&] { words.init_visible_bias(std::vector<float>{0.5f, 1.0f, -2.0f, 3.0f}); }),
+            "got mean -2 for visible unit 2; expected means of 0 or more for count visible units"));
 }
