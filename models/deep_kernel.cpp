@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -244,15 +245,12 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
                 valid_x.size(), valid_y.size(), in);
   // A NaN would surface as an op's ("feature element 21 is nan"), or a
   // divergence's, naming neither the set nor the point.
-  auto check_finite_rows = [&](std::span<const float> v, int64_t width, std::string_view what) {
-    if (const int64_t k = first_non_finite(v); k >= 0)
-      throw Error("fine-tuning '{}': {} row {} holds {} at column {}; expected finite data", k_.name, what, k / width,
-                  v[static_cast<size_t>(k)], k % width);
-  };
-  check_finite_rows(x, in, "training input");
-  check_finite_rows(y, 1, "training target");
-  check_finite_rows(valid_x, in, "validation input");
-  check_finite_rows(valid_y, 1, "validation target");
+  const std::string who = fmt::format("fine-tuning '{}'", k_.name);
+  const auto same = [](int64_t i) { return i; };
+  check_finite_rows(x, in, who, "training input", same);
+  check_finite_rows(y, 1, who, "training target", same);
+  check_finite_rows(valid_x, in, who, "validation input", same);
+  check_finite_rows(valid_y, 1, who, "validation target", same);
   const bool validating = !valid_y.empty();
   data_ = fingerprint({x, y, valid_x, valid_y});
   if (cfg_.resume && !started_ && checkpoint_exists(cfg_.checkpoint)) load();

@@ -7,22 +7,10 @@
 #include <cstddef>
 
 #include "ops/error.hpp"
+#include "models/units.hpp"
 #include "ops/lapack.hpp"
 
 namespace ebm {
-
-namespace {
-
-// LAPACK would fail on a NaN later, naming nothing; an error sum would be NaN.
-void check_finite_rows(const char* who, std::span<const float> buf, int64_t first, int64_t rows, int64_t dim) {
-  const auto du = static_cast<size_t>(dim);
-  for (size_t k = 0; k < static_cast<size_t>(rows) * du; ++k)
-    if (!std::isfinite(buf[k]))
-      throw Error("{}: row {} holds {} at column {}; expected finite data", who, first + static_cast<int64_t>(k / du),
-                  buf[k], k % du);
-}
-
-}  // namespace
 
 Pca fit_pca(const DataSource& src, int64_t components, int64_t batch) {
   const int64_t d = src.dim;
@@ -38,7 +26,9 @@ Pca fit_pca(const DataSource& src, int64_t components, int64_t batch) {
   // off in an eigenvalue for columns near 1e6 with a spread of 0.6.
   std::vector<double> sum(du);
   for_each_batch(src, batch, 0, buf, [&](int64_t first, int64_t rows) {
-    check_finite_rows("pca", buf, first, rows, d);
+    // (LAPACK would fail on a NaN later, naming nothing)
+    check_finite_rows(std::span<const float>(buf).first(static_cast<size_t>(rows) * du), d, "pca", "",
+                      [first](int64_t i) { return first + i; });
     for (size_t k = 0; k < static_cast<size_t>(rows) * du; ++k) sum[k % du] += buf[k];
   });
   const auto n = static_cast<double>(src.count);
@@ -113,7 +103,8 @@ double pca_error(const Pca& p, const DataSource& src, int64_t batch) {
   std::vector<float> buf, codes(static_cast<size_t>(batch * p.k())), out(static_cast<size_t>(batch * p.dim));
   double total = 0;
   for_each_batch(src, batch, 0, buf, [&](int64_t first, int64_t rows) {
-    check_finite_rows("pca error", buf, first, rows, p.dim);
+    check_finite_rows(std::span<const float>(buf).first(static_cast<size_t>(rows * p.dim)), p.dim, "pca error", "",
+                      [first](int64_t i) { return first + i; });
     p.encode(buf, codes);
     p.decode(codes, out);
     for (size_t k = 0; k < static_cast<size_t>(rows * p.dim); ++k) {

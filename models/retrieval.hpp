@@ -16,7 +16,9 @@
 // increasing within [1, the database] and mismatched sizes are
 // ebm::Errors. The cosine similarities are computed for blocks of queries
 // of at most 256 MB at a time, so a query set too large for its whole
-// matrix is ranked in pieces, to the same result.
+// matrix is ranked in pieces: the same result but where BLAS rounds a
+// product's last bit otherwise for another block size and two documents
+// were that close (a near tie, ranked either way).
 //
 // Semantic hashing ranks by the Hamming distance of binary codes instead
 // (ties by database order): the same scores with `hamming_curve`.
@@ -48,7 +50,8 @@ RetrievalCurve cosine_curve(std::span<const float> queries, const Topics& query_
                             std::span<const float> database, const Topics& database_topics, int64_t dim,
                             std::span<const int64_t> cutoffs);
 // The same, its similarities computed `block` queries at a time (the one
-// above takes blocks of at most 256 MiB); any block gives the same curve.
+// above takes blocks of at most 256 MiB); another block gives the same
+// curve up to near ties (see above).
 RetrievalCurve cosine_curve_in_blocks(std::span<const float> queries, const Topics& query_topics,
                                       std::span<const float> database, const Topics& database_topics, int64_t dim,
                                       std::span<const int64_t> cutoffs, int64_t block);

@@ -76,15 +76,21 @@ std::string_view data_range(Unit u);
 // The index of x's first NaN or infinity, or -1.
 int64_t first_non_finite(std::span<const float> x);
 // Throws "<who>: <set> row R holds X at column C; expected finite data"
-// when x (rows of dim values; row_of(i) is the i-th row's number in its
-// source) holds a NaN or an infinity, and "...; expected <data_range> for
-// <flag> <unit>" when it holds a value units of type u cannot take.
+// ("<who>: row R ..." with no set) when x (rows of dim values; row_of(i) is
+// the i-th row's number in its source) holds a NaN or an infinity.
+template <class RowOf>
+void check_finite_rows(std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
+                       RowOf row_of) {
+  if (const int64_t k = first_non_finite(x); k >= 0)
+    throw Error("{}: {}{}row {} holds {} at column {}; expected finite data", who, set, set.empty() ? "" : " ",
+                row_of(k / dim), x[static_cast<size_t>(k)], k % dim);
+}
+// check_finite_rows, then "...; expected <data_range> for <flag> <unit>"
+// when x holds a value units of type u cannot take.
 template <class RowOf>
 void check_data_rows(Unit u, std::span<const float> x, int64_t dim, std::string_view who, std::string_view set,
                      std::string_view flag, RowOf row_of) {
-  if (const int64_t k = first_non_finite(x); k >= 0)
-    throw Error("{}: {} row {} holds {} at column {}; expected finite data", who, set, row_of(k / dim),
-                x[static_cast<size_t>(k)], k % dim);
+  check_finite_rows(x, dim, who, set, row_of);
   if (const int64_t k = first_out_of_range(u, x); k >= 0)
     throw Error("{}: {} row {} holds {} at column {}; expected {} for {} {}", who, set, row_of(k / dim),
                 x[static_cast<size_t>(k)], k % dim, data_range(u), flag, to_string(u));

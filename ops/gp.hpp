@@ -113,8 +113,8 @@ struct Laplace {
 // the same mode, which is unique). An ebm::Error, naming `who`, when a
 // label is not -1 or +1, theta is not finite or gives no finite positive
 // kernel, or Newton's method does not reach the mode in 200 steps (its
-// decrement, Psi's distance below the maximum, under 1e-11 of 1 + |Psi|,
-// or 1e-6 once rounding stops Psi rising).
+// step in f under 1e-10 of 1 + max|f|, or under 1e-4 after a step where
+// Psi did not rise; three such steps in a row with a larger one refused).
 Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const float> labels, double log_length,
                 double log_signal, const char* who = "gp classification", const Laplace* warm = nullptr);
 // Q with d nll = 1/2 tr(Q dK), the mode's move with K included (as in R&W

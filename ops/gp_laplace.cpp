@@ -83,14 +83,16 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
   // Newton's method on Psi(f) = log p(y | f) - 1/2 f' K^-1 f, carried in a
   // (f = K a), each step's a halved back towards the last (at most 10
   // times) while Psi falls by more than its rounding (eps times |log p| +
-  // 1/2 |a'f|). It stops on the Newton decrement: half of g' (K^-1 + W)^-1 g,
-  // g = grad log p - a the gradient of Psi, is how far Psi is below its
-  // maximum (to second order), so how far the nll is from the mode's. Under
-  // 1e-11 of 1 + |Psi| it is there; once rounding stops Psi rising, 1e-6
-  // will do, and more is refused. (A gap |a - grad| judged against a floor
-  // that grew with sf^2 let the steps stop far from the mode, the nll 0.3
-  // off at sf e^12; K grad - f, the gap seen through K, is large where K is
-  // nearly singular however flat Psi is there.)
+  // 1/2 |a'f|). It stops on the Newton step in f, K (a_new - a) =
+  // (K^-1 + W)^-1 (grad log p - a): at 1e-10 of 1 + max|f| f is at the
+  // mode; after a step where Psi did not rise (beyond 1e-13 of its scale),
+  // rounding rules, and 1e-4 will do; three such steps in a row with more
+  // are refused. (A gap
+  // |a - grad| judged against a floor that grew with sf^2 let the steps stop
+  // far from the mode, the nll 0.3 off at sf e^12. K grad - f, the gap seen
+  // through K, is large where K is nearly singular however close the mode;
+  // Newton's decrement, how far Psi is below its maximum, vanishes where the
+  // likelihood saturates while f, and log det B with it, still move.)
   const int bn = static_cast<int>(n), one = 1;
   std::vector<double> a(at(n), 0.0), f(at(n), 0.0), grad(at(n)), w(at(n)), sw(at(n)), chol;
   double psi = derivatives(labels, f, grad, w);
@@ -103,7 +105,7 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
       psi = wpsi;
     }
   }
-  bool stalled = false;
+  int flat_steps = 0;  // in a row, where Psi did not rise
   for (int step = 1;; ++step) {
     for (int64_t i = 0; i < n; ++i) sw[at(i)] = std::sqrt(w[at(i)]);
     factor_b(p, sw, chol, who);
@@ -115,15 +117,13 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
     dpotrs_("L", &bn, &one, chol.data(), &bn, z.data(), &bn, &info, 1);
     std::vector<double> a_new(at(n)), da(at(n));
     for (int64_t i = 0; i < n; ++i) a_new[at(i)] = b[at(i)] - sw[at(i)] * z[at(i)], da[at(i)] = a_new[at(i)] - a[at(i)];
-    // The Newton step in f, K (a_new - a) = (K^-1 + W)^-1 (grad - a), measures how far f is from the mode
-    // (not Psi's rise, which is flat where the likelihood saturates while log det B still moves with f).
     const std::vector<double> step_f = times_k(p, da);
     double moved = 0.0, largest = 0.0;
     for (int64_t i = 0; i < n; ++i)
       moved = std::max(moved, std::abs(step_f[at(i)])), largest = std::max(largest, std::abs(f[at(i)]));
     p.last_step = moved / (1.0 + largest);
-    if (p.last_step <= 1e-10 || (stalled && p.last_step <= 1e-4)) break;
-    if (stalled || step > 200)
+    if (p.last_step <= 1e-10 || (flat_steps > 0 && p.last_step <= 1e-4)) break;
+    if (flat_steps >= 3 || step > 200)
       throw Error("{}: Newton's method stopped with f^ {:.2g} (relative) from the mode after {} steps (length scale "
                   "{:.3g}, signal sd {:.3g}); expected a kernel of moderate scale (a smaller signal sd, or features "
                   "of a smaller range)",
@@ -144,7 +144,7 @@ Laplace laplace(std::span<const double> sq_dists, int64_t n, std::span<const flo
       for (int64_t i = 0; i < n; ++i) a_new[at(i)] = 0.5 * (a[at(i)] + a_new[at(i)]);
     }
     a = std::move(a_new);
-    stalled = psi_new - psi <= 1e-13 * scale;  // Psi no longer rises: rounding rules from here
+    flat_steps = psi_new - psi <= 1e-13 * scale ? flat_steps + 1 : 0;
     psi = psi_new;
     p.newton_steps = step;
   }

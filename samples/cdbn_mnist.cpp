@@ -87,50 +87,44 @@ std::vector<std::string> entry_stems(const std::filesystem::path& dir) {
   return stems;
 }
 
-// An earlier run's checkpoints and files of the phases this run skips
-// would outlive it: a later --resume would take them up (a fine-tuning
-// checkpoint of other layers fails on its shapes; one of the same shapes,
-// or a classifier's, would resume on features that are gone). So they are
-// removed when they no longer match: with `layers_afresh` (the layers are
-// trained anew: a fresh run, or a resume that trained a layer again) those
-// built on the layers (upper layers' pretraining, classifiers on features,
-// fine-tuning); in a fresh run also the rest (classifiers on pixels, the
-// baseline); and in any run the pictures and tables it does not make.
-// Only names this program writes are removed, and a checkpoint folder only
-// when it holds nothing a save does not write (remove_checkpoint).
+// An earlier run's checkpoints and files would outlive this run: a later
+// --resume would take them up (a fine-tuning checkpoint of other layers
+// fails on its shapes; one of the same shapes, or a classifier's, would
+// resume on features that are gone, and the resume checks compare only
+// the data flags). So a fresh run removes every checkpoint before it
+// trains (a run killed before its first save leaves none of the earlier
+// run's behind); a resume that trained a layer again (`layers_afresh`)
+// those built on the layers (upper layers' pretraining, classifiers on
+// features, fine-tuning); and any run the tables and pictures of phases it
+// skips. Only names this program writes are removed, and a checkpoint
+// folder only when it holds nothing a save does not write
+// (remove_checkpoint).
 void remove_skipped(const Options& o, int depth, bool layers_afresh) {
   namespace fs = std::filesystem;
   const fs::path out = o.output;
+  const bool fresh = !o.resume;
   if (o.fill_in_images == 0) remove_output_file(out / "fill_in.png");
   if (o.sample_sweeps == 0) remove_output_file(out / "samples.png");
   if (std::all_of(o.svm_labelled.begin(), o.svm_labelled.end(), [](int64_t n) { return n == 0; }))
     remove_output_file(out / "svm.csv");
   if (depth < 2) remove_output_file(out / "features.png");
-  const bool fresh = !o.resume;
-  if (layers_afresh && o.finetune_epochs == 0) {
-    remove_checkpoint(out / "finetune");
-    remove_output_file(out / "finetune.csv");
-  }
-  if (fresh && (o.finetune_epochs == 0 || !o.baseline)) {
-    remove_checkpoint(out / "baseline");
-    remove_output_file(out / "baseline.csv");
-  }
+  if (o.finetune_epochs == 0) remove_output_file(out / "finetune.csv");
+  if (fresh && (o.finetune_epochs == 0 || !o.baseline)) remove_output_file(out / "baseline.csv");
+  if (fresh || layers_afresh) remove_checkpoint(out / "finetune");
+  if (fresh) remove_checkpoint(out / "baseline");
   if (!layers_afresh) return;
   int64_t n = 0;
-  for (const std::string& name : entry_stems(out / "pretrain"))  // layers above this run's
-    if (numbered(name, "layer", &n) && n >= depth) remove_checkpoint(out / "pretrain" / name);
+  for (const std::string& name : entry_stems(out / "pretrain"))  // a fresh run's every layer, else those above
+    if (numbered(name, "layer", &n) && (fresh || n >= depth)) remove_checkpoint(out / "pretrain" / name);
   for (const std::string& name : entry_stems(out))
     if (numbered(name, "pretrain_layer", &n) && n > depth) remove_output_file(out / (name + ".csv"));
-  const std::vector<std::string> features = feature_names(depth);
-  for (const std::string& name : entry_stems(out / "classify")) {  // classifiers this run does not train
+  for (const std::string& name : entry_stems(out / "classify")) {  // a fresh run's every classifier, else those on features
     const size_t cut = name.rfind('_');
     int64_t labels = 0, layers = 0;
     if (cut == std::string::npos || !numbered(std::string_view(name).substr(cut), "_", &labels)) continue;
     const std::string what = name.substr(0, cut);
     if (what != "pixels" && what != "layer1" && !numbered(what, "layers1-", &layers)) continue;
-    const bool used = std::find(features.begin(), features.end(), what) != features.end() &&
-                      std::find(o.labelled.begin(), o.labelled.end(), labels) != o.labelled.end();
-    if (!used && (fresh || what != "pixels")) remove_checkpoint(out / "classify" / name);
+    if (fresh || what != "pixels") remove_checkpoint(out / "classify" / name);
   }
 }
 
