@@ -143,11 +143,13 @@ void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const Gp
   post_ = std::move(best);
 }
 
-std::vector<double> GpRegression::predict(std::span<const float> features, int64_t m) const {
+std::vector<double> GpRegression::predict(std::span<const float> features, int64_t m,
+                                          std::vector<double>* variance) const {
   if (static_cast<int64_t>(features.size()) != m * d_)
     throw Error("gp regression: {} feature values for {} points; expected {} per point, as in training",
                 features.size(), m, d_);
-  std::vector<double> mean = gp::predict(post_, gp::cross_squared_distances(features, m, features_, post_.n, d_), m);
+  std::vector<double> mean =
+      gp::predict(post_, gp::cross_squared_distances(features, m, features_, post_.n, d_), m, variance);
   for (double& x : mean) x += mean_;
   return mean;
 }

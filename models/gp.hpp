@@ -38,8 +38,11 @@ class GpRegression {
   // Conditions on the targets with a given theta (no learning).
   GpRegression(std::span<const float> features, int64_t n, int64_t d, std::span<const float> targets, gp::Hyper theta);
 
-  // Predictive means at m points (m x d).
-  std::vector<double> predict(std::span<const float> features, int64_t m) const;
+  // Predictive means at m points (m x d); with `variance`, also each
+  // point's predictive variance of the noise-free function (add
+  // exp(2 log_noise) for a new target's).
+  std::vector<double> predict(std::span<const float> features, int64_t m,
+                              std::vector<double>* variance = nullptr) const;
   const gp::Hyper& hyper() const { return post_.hyper; }
   double nll_per_target() const { return post_.nll / static_cast<double>(post_.n); }
   double target_mean() const { return mean_; }

@@ -431,3 +431,21 @@ TEST_CASE("deep kernel/fit: a NaN in the inputs or targets is named by set, row 
         "fine-tuning 'dk': validation target row 3 holds inf at column 0; expected finite data");
   CHECK(fit_with(x, y, vx, vy) > 0);
 }
+
+TEST_CASE("gp regression: the predictive variance is small at the training points and the prior's far away") {
+  std::vector<float> x, y;
+  for (int i = 0; i < 10; ++i) {
+    x.push_back(0.1f * static_cast<float>(i));
+    y.push_back(std::sin(3.0f * x.back()) + 2.0f);
+  }
+  const GpRegression gp(x, 10, 1, y, gp::Hyper{.log_length = std::log(0.3), .log_signal = 0.0, .log_noise = std::log(0.01)});
+  std::vector<double> var;
+  const std::vector<float> at{0.3f, 100.0f};
+  const std::vector<double> mean = gp.predict(at, 2, &var);
+  REQUIRE(var.size() == 2);
+  CHECK(var[0] < 1e-3);                                   // pinned by a target with noise sd 0.01
+  CHECK(var[0] > 0.0);
+  CHECK(var[1] == doctest::Approx(1.0).epsilon(1e-9));    // sf^2: no training point near
+  CHECK(mean[1] == doctest::Approx(gp.target_mean()).epsilon(1e-9));  // the prior's mean
+  CHECK(mean[0] == doctest::Approx(std::sin(0.9) + 2.0).epsilon(1e-3));
+}
