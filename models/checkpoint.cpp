@@ -362,14 +362,16 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
   return meta;
 }
 
-void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch) {
+void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch, std::string_view unit) {
   for (const NamedTensor& t : tensors) {
     const std::span<const float> v = t.tensor.graph->value(t.tensor);
     const auto bad = std::count_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
-    if (bad > 0)
-      throw Error("{}: training diverged in epoch {}: '{}' holds {} NaN or Inf values of {}; expected finite values "
-                  "(a smaller learning rate usually cures it)",
-                  who, epoch, t.name, bad, v.size());
+    if (bad == 0) continue;
+    const std::string& label = t.tensor.graph->label(t.tensor.id);
+    throw Error("{}: training diverged in {} {}: '{}'{} holds {} NaN or Inf values of {}; expected finite values "
+                "(a smaller learning rate usually cures it)",
+                who, unit, epoch, t.name, label == t.name ? std::string() : fmt::format(" ('{}')", label), bad,
+                v.size());
   }
 }
 

@@ -60,8 +60,11 @@ void check_checkpoint_path(const std::filesystem::path& dir);
 
 // Throws, naming the first tensor of `tensors` that holds NaN or Inf and how
 // many of its values do, when training diverged: `who` (e.g. "fit 'rbm'")
-// after `epoch`. The fitters call it at the end of each epoch, before its
-// checkpoint, so the last checkpoint saved stays the last finite one.
-void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch);
+// after `epoch` (`unit` says what counts: "epoch", or "step" for a fitter
+// that counts steps); a tensor whose checkpoint name is not its graph name
+// is named both ways. The fitters call it at the end of each epoch, before
+// its checkpoint, so the last checkpoint saved stays the last finite one.
+void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch,
+                  std::string_view unit = "epoch");
 
 }  // namespace ebm

@@ -282,7 +282,7 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
     }
     steps_done_ += steps;
     if (steps_done_ % cfg_.eval_every != 0 && steps_done_ != cfg_.steps) continue;
-    check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_);
+    check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_, "step");
     DeepKernelEval e{.step = steps_done_, .nll = nll, .hyper = k_.hyper()};
     if (validating) {
       double score = 0;

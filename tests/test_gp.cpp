@@ -430,6 +430,17 @@ TEST_CASE("deep kernel/fit: a NaN in the inputs or targets is named by set, row 
   CHECK(message_of([&] { fit_with(x, y, vx, bad_y); }) ==
         "fine-tuning 'dk': validation target row 3 holds inf at column 0; expected finite data");
   CHECK(fit_with(x, y, vx, vy) > 0);
+  // A hyper-parameter rate so large that theta overflows: the divergence is counted in steps and named by the
+  // graph's names too (it read "diverged in epoch 2: 'p0' holds").
+  Graph g;
+  DeepKernel k = DeepKernel::make(g, "dk", {.layers = {8, 12, 4}, .points = 60, .hyper_adam = {.lr = 100.0f},
+                                            .init_std = 0.5f});
+  Executor ex(g, {.threads = 1, .seed = 1});
+  DeepKernelFitter fit(k, ex, {.steps = 10, .eval_every = 2, .eval_batch = 64, .checkpoint = {}});
+  const std::string e = message_of([&] { fit.fit(x, y, {}, {}); });
+  INFO(e);
+  CHECK(e.find("fine-tuning 'dk': training diverged in step ") != std::string::npos);
+  CHECK(e.find("' ('dk.") != std::string::npos);
 }
 
 TEST_CASE("gp regression: the predictive variance is small at the training points and the prior's far away") {

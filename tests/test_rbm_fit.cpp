@@ -130,7 +130,7 @@ TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error, its l
     train.fill(idx, out, epoch);
   };
   CHECK_THROWS_WITH_AS(r.fit.fit(poisoned, valid),
-                       doctest::Contains("fit 'rbm': training diverged in epoch 2: 'W' holds"), Error);
+                       doctest::Contains("fit 'rbm': training diverged in epoch 2: 'W' ('rbm.W') holds"), Error);
   CHECK(r.fit.epochs_done() == 1);
   CHECK(checkpoint_meta(d, "rbm").find("\"epoch\":1") != std::string::npos);
   const io::NpyArray w = io::read_npy(d / "W.npy");  // the saved weights are epoch 1's, finite
