@@ -17,7 +17,9 @@ namespace ebm::samples {
 
 // Column `y` against column `x` (an empty series when either is missing),
 // each y divided by the same row's `per` when given; a row whose divisor is
-// zero or no number is left out, and the label says so.
+// zero (or a rounding's worth of its y, under 1e-12 of it: a layer whose
+// units are constant, its baseline 3e-15, drew a ratio of 1e11 that flattened
+// every other curve) or no number is left out, and the label says so.
 inline io::Series csv_series(const CsvColumns& c, const std::string& x, const std::string& y, std::string label,
                              const std::string& per = {}) {
   io::Series s{.label = std::move(label)};
@@ -29,8 +31,9 @@ inline io::Series csv_series(const CsvColumns& c, const std::string& x, const st
   if (ps != c.end())
     for (size_t i = 0; i < s.y.size(); ++i) {
       const double d = i < ps->second.size() ? ps->second[i] : std::nan("");
-      if (d == 0.0 || !std::isfinite(d)) ++undivided;
-      s.y[i] = d == 0.0 || !std::isfinite(d) ? std::nan("") : s.y[i] / d;
+      const bool none = !std::isfinite(d) || std::abs(d) <= 1e-12 * std::abs(s.y[i]) || d == 0.0;
+      undivided += none;
+      s.y[i] = none ? std::nan("") : s.y[i] / d;
     }
   if (undivided > 0)
     s.label += undivided == s.y.size() ? fmt::format(" (not drawn: {} 0 or missing)", per)

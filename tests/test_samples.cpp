@@ -116,10 +116,11 @@ TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number a
   CHECK(s.label == "layer 1 (1 of 3 not drawn: recon_baseline 0 or missing)");  // the short row
   {  // a baseline of 0 draws nothing, and the legend says why
     const fs::path z = dir.path / "zero.csv";
-    std::ofstream(z) << "epoch,recon_error,recon_baseline\n1,0.5,0\n2,0.4,0\n";
+    std::ofstream(z) << "epoch,recon_error,recon_baseline\n1,0.5,0\n2,0.4,3e-15\n";  // (a constant layer's rounding)
     const io::Series zs = samples::csv_series(samples::read_csv_columns(z), "epoch", "recon_error", "layer 4",
                                               "recon_baseline");
     CHECK(std::isnan(zs.y[0]));
+    CHECK(std::isnan(zs.y[1]));
     CHECK(zs.label == "layer 4 (not drawn: recon_baseline 0 or missing)");
   }
   CHECK(samples::csv_series(c, "epoch", "no_such_column", "none").x.empty());
