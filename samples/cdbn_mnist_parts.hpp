@@ -7,6 +7,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -264,6 +265,72 @@ inline void remove_checkpoint(const std::filesystem::path& dir) {
     if (!ours || ec) continue;
     for (const fs::path& f : files) remove_earlier_output(f);
     remove_earlier_output(p);
+  }
+}
+
+// Whether `name` is "<prefix><digits>"; the digits in *n.
+inline bool numbered(std::string_view name, std::string_view prefix, int64_t* n) {
+  if (!name.starts_with(prefix) || name.size() == prefix.size() || name.size() - prefix.size() > 9) return false;
+  *n = 0;
+  for (const char c : name.substr(prefix.size())) {
+    if (c < '0' || c > '9') return false;
+    *n = *n * 10 + (c - '0');
+  }
+  return true;
+}
+
+// The names in folder `dir` without their last extension ("layer0" for
+// layer0, layer0.old and layer0.tmp; "pretrain_layer1" for its .csv), each
+// once; none when there is no such folder.
+inline std::vector<std::string> entry_stems(const std::filesystem::path& dir) {
+  std::vector<std::string> stems;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    stems.push_back(it->path().stem().string());
+  std::sort(stems.begin(), stems.end());
+  stems.erase(std::unique(stems.begin(), stems.end()), stems.end());
+  return stems;
+}
+
+// An earlier run's checkpoints and files would outlive this run: a later
+// --resume would take them up (a fine-tuning checkpoint of other layers
+// fails on its shapes; one of the same shapes, or a classifier's, would
+// resume on features that are gone, and the resume checks compare only
+// the data flags). So a fresh run removes every checkpoint before it
+// trains (a run killed before its first save leaves none of the earlier
+// run's behind); a resume that trained a layer again (`layers_afresh`)
+// those built on the layers (upper layers' pretraining, classifiers on
+// features, fine-tuning); and any run the tables and pictures of phases it
+// skips. Only names this program writes are removed, and a checkpoint
+// folder only when it holds nothing a save does not write
+// (remove_checkpoint).
+inline void remove_skipped(const Options& o, int depth, bool layers_afresh) {
+  namespace fs = std::filesystem;
+  const fs::path out = o.output;
+  const bool fresh = !o.resume;
+  if (o.fill_in_images == 0) remove_output_file(out / "fill_in.png");
+  if (o.sample_sweeps == 0) remove_output_file(out / "samples.png");
+  if (std::all_of(o.svm_labelled.begin(), o.svm_labelled.end(), [](int64_t n) { return n == 0; }))
+    remove_output_file(out / "svm.csv");
+  if (depth < 2) remove_output_file(out / "features.png");
+  if (o.finetune_epochs == 0) remove_output_file(out / "finetune.csv");
+  if (fresh && (o.finetune_epochs == 0 || !o.baseline)) remove_output_file(out / "baseline.csv");
+  if (fresh || layers_afresh) remove_checkpoint(out / "finetune");
+  if (fresh) remove_checkpoint(out / "baseline");
+  if (!layers_afresh) return;
+  int64_t n = 0;
+  for (const std::string& name : entry_stems(out / "pretrain"))  // a fresh run's every layer, else those above
+    if (numbered(name, "layer", &n) && (fresh || n >= depth)) remove_checkpoint(out / "pretrain" / name);
+  for (const std::string& name : entry_stems(out))
+    if (numbered(name, "pretrain_layer", &n) && n > depth) remove_output_file(out / (name + ".csv"));
+  for (const std::string& name : entry_stems(out / "classify")) {  // a fresh run's every classifier, else those on features
+    const size_t cut = name.rfind('_');
+    int64_t labels = 0, layers = 0;
+    if (cut == std::string::npos || !numbered(std::string_view(name).substr(cut), "_", &labels)) continue;
+    const std::string what = name.substr(0, cut);
+    if (what != "pixels" && what != "layer1" && !numbered(what, "layers1-", &layers)) continue;
+    if (fresh || what != "pixels") remove_checkpoint(out / "classify" / name);
   }
 }
 
