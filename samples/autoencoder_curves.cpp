@@ -23,16 +23,16 @@ using namespace ebm;
 using namespace ebm::samples;
 
 constexpr int kPaperSweeps = 200;  // logistic PCA's in the paper preset
+constexpr AePreset kQuick{.pretrain_epochs = 2, .finetune_epochs = 10, .finetune_lr_decay = 1.0f};
+// The paper's 50 passes per layer and 200 epochs of fine-tuning.
+constexpr AePreset kPaper{.pretrain_epochs = 50, .finetune_epochs = 200, .finetune_lr_decay = 0.99f};
 
 void apply_preset(const CLI::App& app, AeOptions& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {2};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 10;
-  } else if (o.preset == "paper") {  // the paper's 50 passes per layer and 200 epochs of fine-tuning
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {50};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 200;
-    if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.99f;
+    apply_ae_preset(app, o, kQuick);
+  } else if (o.preset == "paper") {
+    apply_ae_preset(app, o, kPaper);
     if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = kPaperSweeps;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   Sizes n;
   add_autoencoder_options(app, o, "", "sgd 0.01, adam 0.001");
   add_logistic_pca_option(app, o, kPaperSweeps);
+  show_ae_presets(app, kQuick, kPaper);
   app.add_option("--train", n.train, "training images (the paper: 20,000)")->capture_default_str()
       ->check(samples::kPositive);
   app.add_option("--valid", n.valid, "validation images, which choose the epoch")->capture_default_str()

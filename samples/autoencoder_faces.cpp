@@ -28,20 +28,22 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
+constexpr AePreset kQuick{.pretrain_epochs = 2, .finetune_epochs = 5, .finetune_lr_decay = 1.0f};
+constexpr AePreset kPaper{.pretrain_epochs = 10, .finetune_epochs = 25, .finetune_lr_decay = 0.95f};
+constexpr int64_t kQuickPerImage = 50, kPaperPerImage = 414;
+constexpr float kPaperWeightDecay = 0.003f;
+
 void apply_preset(const CLI::App& app, AeOptions& o, int64_t& per_image) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
-    if (unset("--per-image")) per_image = 50;
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {2};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 5;
+    if (unset("--per-image")) per_image = kQuickPerImage;
+    apply_ae_preset(app, o, kQuick);
   } else if (o.preset == "paper") {
-    if (unset("--per-image")) per_image = 414;
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {10};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 25;
-    if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.95f;
+    if (unset("--per-image")) per_image = kPaperPerImage;
+    apply_ae_preset(app, o, kPaper);
     // Without it the net fits the 25 training people far better than the
     // others (README, Results): 152.43 on the test people against 146.99.
-    if (unset("--finetune-weight-decay")) o.finetune_weight_decay = 0.003f;
+    if (unset("--finetune-weight-decay")) o.finetune_weight_decay = kPaperWeightDecay;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -97,6 +99,9 @@ int main(int argc, char** argv) {
   add_autoencoder_options(app, o, "Olivetti IDX files (default: ../shared/data/olivetti)", "sgd 0.001, adam 0.0001");
   app.add_option("--per-image", per_image, "patches cut from each face (the paper: 414, 165,600 in all)")
       ->check(samples::kPatchesPerFace);
+  show_ae_presets(app, kQuick, kPaper);
+  show_preset_default(app, "--per-image", std::to_string(kQuickPerImage), std::to_string(kPaperPerImage));
+  show_preset_default(app, "--finetune-weight-decay", "0", fmt::format("{}", kPaperWeightDecay));
   return run_main(app, argc, argv, "autoencoder_faces", [&] {
     apply_preset(app, o, per_image);
     return run(o, per_image);

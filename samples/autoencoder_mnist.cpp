@@ -27,17 +27,16 @@ using namespace ebm;
 using namespace ebm::samples;
 
 constexpr int kPaperSweeps = 100;  // logistic PCA's in the paper preset
+constexpr AePreset kQuick{.pretrain_epochs = 2, .finetune_epochs = 5, .finetune_lr_decay = 1.0f};
+constexpr AePreset kPaper{.pretrain_epochs = 20, .finetune_epochs = 200, .finetune_lr_decay = 0.99f};
 
 // A preset fills every option the command line did not set.
 void apply_preset(const CLI::App& app, AeOptions& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {2};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 5;
+    apply_ae_preset(app, o, kQuick);
   } else if (o.preset == "paper") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {20};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 200;
-    if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.99f;
+    apply_ae_preset(app, o, kPaper);
     if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = kPaperSweeps;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
@@ -76,6 +75,7 @@ int main(int argc, char** argv) {
   int64_t validation = 10000;
   add_autoencoder_options(app, o, "MNIST IDX files (default: data/mnist)", "sgd 0.01, adam 0.001");
   add_logistic_pca_option(app, o, kPaperSweeps);
+  show_ae_presets(app, kQuick, kPaper);
   app.add_option("--validation", validation, "last N training images held out to choose the epoch")
       ->capture_default_str()->check(samples::kPositive);
   return run_main(app, argc, argv, "autoencoder_mnist", [&] {

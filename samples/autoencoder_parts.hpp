@@ -87,7 +87,7 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_option("--finetune-momentum", o.finetune_momentum, "sgd's momentum")->capture_default_str()
       ->check(samples::kFraction);
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")
-      ->capture_default_str()->check(samples::kDecay);
+      ->check(samples::kDecay);
   app.add_option("--finetune-weight-decay", o.finetune_weight_decay, "fine-tuning L2 penalty on every weight and bias")
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--batch", o.batch, "mini-batch size (pretraining, and sgd or adam's fine-tuning)")
@@ -105,6 +105,28 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
   app.add_option("--profile", o.profile,
                  "write a Chrome trace of the whole run to FILE, and a timeline of the last steps beside it");
   add_profile_events(app, o.profile_events);
+}
+
+// What a preset gives the options every autoencoder sample shares, unless
+// the command line gives them.
+struct AePreset {
+  int pretrain_epochs, finetune_epochs;
+  float finetune_lr_decay;
+};
+
+inline void apply_ae_preset(const CLI::App& app, AeOptions& o, const AePreset& p) {
+  if (app.count("--pretrain-epochs") == 0) o.pretrain_epochs = {p.pretrain_epochs};
+  if (app.count("--finetune-epochs") == 0) o.finetune_epochs = p.finetune_epochs;
+  if (app.count("--finetune-lr-decay") == 0) o.finetune_lr_decay = p.finetune_lr_decay;
+}
+
+inline void show_ae_presets(CLI::App& app, const AePreset& quick, const AePreset& paper) {
+  show_preset_default(app, "--pretrain-epochs", std::to_string(quick.pretrain_epochs),
+                      std::to_string(paper.pretrain_epochs));
+  show_preset_default(app, "--finetune-epochs", std::to_string(quick.finetune_epochs),
+                      std::to_string(paper.finetune_epochs));
+  show_preset_default(app, "--finetune-lr-decay", fmt::format("{}", quick.finetune_lr_decay),
+                      fmt::format("{}", paper.finetune_lr_decay));
 }
 
 // The option of the samples whose data are in [0, 1], which have logistic

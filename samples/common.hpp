@@ -134,6 +134,14 @@ inline std::string given_flags(const CLI::App& app, std::initializer_list<const 
   return out;
 }
 
+// Tells in --help what each preset gives `flag` when the command line leaves
+// it out; a sample passes the same constants its preset applies.
+inline void show_preset_default(CLI::App& app, const std::string& flag, const std::string& quick,
+                                const std::string& paper) {
+  CLI::Option* opt = app.get_option(flag);
+  opt->description(fmt::format("{} (the preset's: quick {}, paper {})", opt->get_description(), quick, paper));
+}
+
 // Where --profile FILE's timeline goes: FILE with the extension .timeline.svg.
 inline std::string profile_timeline(const std::string& file) {
   return std::filesystem::path(file).replace_extension(".timeline.svg").string();

@@ -24,6 +24,16 @@
 
 namespace ebm::samples {
 
+// The presets' values, read where a preset is applied and printed by --help.
+struct PresetValues {
+  int pretrain_epochs, finetune_epochs;
+};
+inline constexpr PresetValues kQuick{3, 10}, kPaper{50, 60};
+inline constexpr PresetValues kPaperUpdown{30, 120};  // the joint model's best measured settings, with these:
+inline constexpr int kPaperAisRuns = 500, kUpdownRefitEpochs = 120, kUpdownTestBinarizations = 20;
+inline constexpr float kUpdownRefitLr = 0.02f;
+inline const std::vector<int> kUpdownTopK{3, 6, 10, 20};
+
 struct Options {
   std::string data, output = "out/dbn_mnist", preset = "quick", finetune = "backprop", profile;
   int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
@@ -73,29 +83,30 @@ struct Options {
             .sgd = {.lr = finetune_lr, .momentum = 0.9f, .weight_decay = finetune_weight_decay}, .seed = seed + 100};
   }
 
-  // A preset fills every option the command line did not set.
+  // A preset fills every option the command line did not set (kQuick, kPaper
+  // and kPaperUpdown above).
   void apply_preset(const CLI::App& app) {
     auto unset = [&](const char* flag) { return app.count(flag) == 0; };
     if (preset == "quick") {
-      if (unset("--pretrain-epochs")) pretrain_epochs = {3};
-      if (unset("--finetune-epochs")) finetune_epochs = 10;
-    } else if (preset == "paper" && finetune == "updown") {  // the joint model's best measured settings
-      if (unset("--pretrain-epochs")) pretrain_epochs = {30};
+      if (unset("--pretrain-epochs")) pretrain_epochs = {kQuick.pretrain_epochs};
+      if (unset("--finetune-epochs")) finetune_epochs = kQuick.finetune_epochs;
+    } else if (preset == "paper" && finetune == "updown") {
+      if (unset("--pretrain-epochs")) pretrain_epochs = {kPaperUpdown.pretrain_epochs};
       if (unset("--pixels")) pixels = "sampled";
       if (unset("--mean-field")) mean_field = false;
-      if (unset("--top-k")) top_k = {3, 6, 10, 20};
-      if (unset("--finetune-epochs")) finetune_epochs = 120;
+      if (unset("--top-k")) top_k = kUpdownTopK;
+      if (unset("--finetune-epochs")) finetune_epochs = kPaperUpdown.finetune_epochs;
       if (unset("--refit")) refit = true;
-      if (unset("--refit-epochs") && refit) refit_epochs = 120;
-      if (unset("--refit-lr") && refit) refit_lr = 0.02f;
-      if (unset("--test-binarizations")) test_binarizations = 20;
+      if (unset("--refit-epochs") && refit) refit_epochs = kUpdownRefitEpochs;
+      if (unset("--refit-lr") && refit) refit_lr = kUpdownRefitLr;
+      if (unset("--test-binarizations")) test_binarizations = kUpdownTestBinarizations;
     } else if (preset == "paper") {
-      if (unset("--pretrain-epochs")) pretrain_epochs = {50};
-      if (unset("--finetune-epochs")) finetune_epochs = 60;
+      if (unset("--pretrain-epochs")) pretrain_epochs = {kPaper.pretrain_epochs};
+      if (unset("--finetune-epochs")) finetune_epochs = kPaper.finetune_epochs;
       if (unset("--baseline")) baseline = finetune == "backprop";
       if (unset("--bound")) bound = true;
       if (unset("--refit")) refit = finetune == "backprop";
-      if (unset("--ais-runs") && bound) ais_runs = 500;
+      if (unset("--ais-runs") && bound) ais_runs = kPaperAisRuns;
     } else {
       throw Error("--preset '{}': expected quick or paper", preset);
     }
@@ -181,12 +192,25 @@ struct Options {
 };
 
 inline void add_options(CLI::App& app, Options& o) {
-  app.add_option("--preset", o.preset, "quick (minutes) or paper (the full reproduction)")->capture_default_str();
+  app.add_option("--preset", o.preset,
+                 fmt::format("quick (minutes: {} pretraining epochs per layer, {} of fine-tuning) or paper (the full "
+                             "reproduction: {} and {}, with --baseline, --bound and {} AIS runs, and --refit; with "
+                             "--finetune updown {} and {}, --pixels sampled, --mean-field 0, --top-k {}, --refit of "
+                             "{} epochs from --refit-lr {}, --test-binarizations {}). Flags given keep their values",
+                             kQuick.pretrain_epochs, kQuick.finetune_epochs, kPaper.pretrain_epochs,
+                             kPaper.finetune_epochs, kPaperAisRuns, kPaperUpdown.pretrain_epochs,
+                             kPaperUpdown.finetune_epochs, fmt::join(kUpdownTopK, ","), kUpdownRefitEpochs,
+                             kUpdownRefitLr, kUpdownTestBinarizations))
+      ->capture_default_str();
   app.add_option("--data", o.data, "folder with the MNIST IDX files (default: data/mnist)");
   app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
   app.add_option("--hidden", o.hidden, "hidden layer sizes, bottom up")->capture_default_str()->delimiter(',')
       ->check(samples::kPositive);
-  app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")->delimiter(',')
+  app.add_option("--pretrain-epochs", o.pretrain_epochs, fmt::format("CD epochs per layer (one value, or one per layer) (the preset's: "
+                                                                 "quick {}, paper {}, paper with --finetune updown {})",
+                                                                 kQuick.pretrain_epochs, kPaper.pretrain_epochs,
+                                                                 kPaperUpdown.pretrain_epochs))
+      ->delimiter(',')
       ->check(samples::kNonNegative);
   app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd; one value, or one per layer")
       ->capture_default_str()->delimiter(',');
@@ -239,7 +263,9 @@ inline void add_options(CLI::App& app, Options& o) {
                  "up-down: the top chain's label units from step to step: sampled (one-hot draws) or probabilities "
                  "(the softmax itself, as in the paper's code); in the top RBM's pretraining too")
       ->capture_default_str();
-  app.add_option("--finetune-epochs", o.finetune_epochs, "fine-tuning epochs")->check(samples::kNonNegative);
+  app.add_option("--finetune-epochs", o.finetune_epochs,
+                 fmt::format("fine-tuning epochs (the preset's: quick {}, paper {}, paper with --finetune updown {})",
+                             kQuick.finetune_epochs, kPaper.finetune_epochs, kPaperUpdown.finetune_epochs))->check(samples::kNonNegative);
   app.add_option("--finetune-lr", o.finetune_lr, "fine-tuning learning rate")->capture_default_str()
       ->check(samples::kPositive);
   app.add_option("--finetune-lr-decay", o.finetune_lr_decay, "fine-tuning lr multiplier per epoch")->capture_default_str()

@@ -67,6 +67,9 @@ struct HashOptions {
   Unit words = Unit::count;  // the first RBM's visible units: count or poisson (--word-units)
 };
 
+constexpr AePreset kQuick{.pretrain_epochs = 10, .finetune_epochs = 10, .finetune_lr_decay = 1.0f};
+constexpr AePreset kPaper{.pretrain_epochs = 50, .finetune_epochs = 100, .finetune_lr_decay = 0.98f};
+
 void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOptions& hash) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "paper" && unset("--map")) hash.map = true;
@@ -98,12 +101,9 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
     throw Error("--method {}: persistent chains are not supported for {} units (the first RBM's); expected cd1 or "
                 "cdK", o.method, to_string(hash.words));
   if (o.preset == "quick") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {10};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 10;
+    apply_ae_preset(app, o, kQuick);
   } else if (o.preset == "paper") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {50};
-    if (unset("--finetune-epochs")) o.finetune_epochs = 100;
-    if (unset("--finetune-lr-decay")) o.finetune_lr_decay = 0.98f;
+    apply_ae_preset(app, o, kPaper);
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -393,6 +393,7 @@ int main(int argc, char** argv) {
   app.add_option("--hash-noise", hash.noise,
                  "semantic hashing: standard deviation of the noise added to the code units' input in fine-tuning")
       ->capture_default_str()->check(samples::kNonNegative);
+  show_ae_presets(app, kQuick, kPaper);
   return run_main(app, argc, argv, "docs_reuters", [&] {
     hash.words = parse_unit(word_units);
     apply_preset(app, o, vocabulary, hash);

@@ -102,14 +102,20 @@ void add_options(CLI::App& app, Options& o) {
   add_profile_events(app, o.profile_events);
 }
 
+// What a preset gives the options the command line leaves out.
+struct Preset {
+  int pretrain_epochs, finetune_steps;
+};
+constexpr Preset kQuick{5, 100}, kPaper{50, 300};
+
 void apply_preset(const CLI::App& app, Options& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {5};
-    if (unset("--finetune-steps")) o.k.finetune_steps = 100;
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {kQuick.pretrain_epochs};
+    if (unset("--finetune-steps")) o.k.finetune_steps = kQuick.finetune_steps;
   } else if (o.preset == "paper") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {50};
-    if (unset("--finetune-steps")) o.k.finetune_steps = 300;
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {kPaper.pretrain_epochs};
+    if (unset("--finetune-steps")) o.k.finetune_steps = kPaper.finetune_steps;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -291,6 +297,10 @@ int main(int argc, char** argv) {
                "Hinton 2007)"};
   Options o;
   add_options(app, o);
+  show_preset_default(app, "--pretrain-epochs", std::to_string(kQuick.pretrain_epochs),
+                      std::to_string(kPaper.pretrain_epochs));
+  show_preset_default(app, "--finetune-steps", std::to_string(kQuick.finetune_steps),
+                      std::to_string(kPaper.finetune_steps));
   return run_main(app, argc, argv, "gp_faces", [&] {
     apply_preset(app, o);
     return run(o);

@@ -102,15 +102,22 @@ void add_options(CLI::App& app, Options& o) {
   add_profile_events(app, o.profile_events);
 }
 
+// What a preset gives the options the command line leaves out.
+struct Preset {
+  int pretrain_epochs, finetune_steps, gp_steps;
+};
+constexpr Preset kQuick{2, 100, 100}, kPaper{30, 400, 200};
+
 void apply_preset(const CLI::App& app, Options& o) {
   auto unset = [&](const char* flag) { return app.count(flag) == 0; };
   if (o.preset == "quick") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {2};
-    if (unset("--finetune-steps")) o.k.finetune_steps = 100;
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {kQuick.pretrain_epochs};
+    if (unset("--finetune-steps")) o.k.finetune_steps = kQuick.finetune_steps;
+    if (unset("--gp-steps")) o.k.gp_steps = kQuick.gp_steps;
   } else if (o.preset == "paper") {
-    if (unset("--pretrain-epochs")) o.pretrain_epochs = {30};
-    if (unset("--finetune-steps")) o.k.finetune_steps = 400;
-    if (unset("--gp-steps")) o.k.gp_steps = 200;
+    if (unset("--pretrain-epochs")) o.pretrain_epochs = {kPaper.pretrain_epochs};
+    if (unset("--finetune-steps")) o.k.finetune_steps = kPaper.finetune_steps;
+    if (unset("--gp-steps")) o.k.gp_steps = kPaper.gp_steps;
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
@@ -312,6 +319,11 @@ int main(int argc, char** argv) {
                "ones (or two digits apart), or GP regression of a digit's value (Salakhutdinov & Hinton 2007)"};
   Options o;
   add_options(app, o);
+  show_preset_default(app, "--pretrain-epochs", std::to_string(kQuick.pretrain_epochs),
+                      std::to_string(kPaper.pretrain_epochs));
+  show_preset_default(app, "--finetune-steps", std::to_string(kQuick.finetune_steps),
+                      std::to_string(kPaper.finetune_steps));
+  show_preset_default(app, "--gp-steps", std::to_string(kQuick.gp_steps), std::to_string(kPaper.gp_steps));
   return run_main(app, argc, argv, "gp_mnist", [&] {
     apply_preset(app, o);
     return run(o);
