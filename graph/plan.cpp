@@ -245,20 +245,35 @@ struct Builder {
           if (p.nodes[static_cast<size_t>(d)].task < 0) add(node(d).name);
       }
     }
+    // A task that reads only unnamed values (a gradient's sum, a backward
+    // product's next op, a slice of a slice) is named by the nearest named
+    // tasks up its inputs' chains, "from net.W2": an unnamed producer
+    // passes on the names it was given. Tasks mostly follow their
+    // producers, so the passes are few; a list only grows, to at most five
+    // (four are shown, then "..."), so they end.
+    std::vector<std::vector<std::string>> resolved = direct;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t ti = 0; ti < p.tasks.size(); ++ti) {
+        if (!direct[ti].empty()) continue;
+        std::vector<std::string> named;
+        for (int32_t j : p.tasks[ti].nodes)
+          for (int32_t d : deps[static_cast<size_t>(j)]) {
+            const int32_t u = p.nodes[static_cast<size_t>(d)].task;
+            if (u < 0 || static_cast<size_t>(u) == ti) continue;
+            for (const std::string& n : resolved[static_cast<size_t>(u)])
+              if (named.size() < 5 && std::find(named.begin(), named.end(), n) == named.end()) named.push_back(n);
+          }
+        if (named.size() != resolved[ti].size()) {
+          resolved[ti] = std::move(named);
+          changed = true;
+        }
+      }
+    }
     for (size_t ti = 0; ti < p.tasks.size(); ++ti) {
       PlanTask& t = p.tasks[ti];
-      std::vector<std::string> named = direct[ti];
-      // A task that reads only unnamed values (a gradient's sum, a
-      // backward product's next op) is named by what the tasks that made
-      // them read or make: "from net.W2".
-      const bool from = named.empty();
-      for (int32_t j : t.nodes)
-        for (int32_t d : deps[static_cast<size_t>(j)]) {
-          const int32_t u = p.nodes[static_cast<size_t>(d)].task;
-          if (!from || u < 0 || static_cast<size_t>(u) == ti) continue;
-          for (const std::string& n : direct[static_cast<size_t>(u)])
-            if (std::find(named.begin(), named.end(), n) == named.end()) named.push_back(n);
-        }
+      const bool from = direct[ti].empty();
+      const std::vector<std::string>& named = resolved[ti];
       if (from && !named.empty()) t.about = "from ";
       for (size_t k = 0; k < named.size() && k < 4; ++k) t.about += (k ? ", " : "") + named[k];
       if (named.size() > 4) t.about += ", ...";

@@ -92,8 +92,20 @@ bool has_manifest(const fs::path& dir) {
   return true;
 }
 
+void check_not_a_file(const fs::path& dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(dir, ec);
+  check_status(dir, ec);
+  if (fs::exists(st) && !fs::is_directory(st))
+    throw Error("checkpoint '{}': a file, not a folder; expected a checkpoint's folder or nothing at that path (move "
+                "the file aside)",
+                dir.string());
+}
+
+// Loading reads only what a save writes, so a folder with a user's notes
+// beside the tensors loads; saving is what refuses it (check_checkpoint_path).
 fs::path readable_dir(const fs::path& dir) {
-  check_checkpoint_path(dir);
+  check_not_a_file(dir);
   if (has_manifest(dir)) return dir;
   const fs::path old = with_suffix(dir, ".old");
   if (has_manifest(old)) return old;
@@ -108,14 +120,16 @@ namespace {
 
 // The first entry of folder `dir` that a save could not have written (a
 // subfolder, or a file other than manifest.json, *.npy and a write's
-// *.tmp), or "" when there is none: a folder saving may replace.
+// *.tmp), described, or "" when there is none: a folder saving may replace.
 std::string foreign_entry(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const fs::path name = entry.path().filename();
-    const bool ours = name == "manifest.json" ||  // (one that is not a file is named when it is read)
-                      (entry.is_regular_file(ec) && (name.extension() == ".npy" || name.extension() == ".tmp"));
-    if (!ours) return name.string();
+    if (name == "manifest.json") continue;  // (one that is not a file is named when it is read)
+    const bool named_ours = name.extension() == ".npy" || name.extension() == ".tmp";
+    if (!named_ours) return fmt::format("'{}', which no save writes", name.string());
+    if (!entry.is_regular_file(ec))
+      return fmt::format("'{}', which is not a regular file (a save writes one there)", name.string());
   }
   check_status(dir, ec);
   return "";
@@ -124,19 +138,14 @@ std::string foreign_entry(const fs::path& dir) {
 }  // namespace
 
 void check_checkpoint_path(const fs::path& dir) {
+  check_not_a_file(dir);
   std::error_code ec;
-  const fs::file_status st = fs::status(dir, ec);
-  check_status(dir, ec);
-  if (fs::exists(st) && !fs::is_directory(st))
-    throw Error("checkpoint '{}': a file, not a folder; expected a checkpoint's folder or nothing at that path (move "
-                "the file aside)",
-                dir.string());
   // Saving replaces the folder and its two siblings whole: one that holds
   // anything else is the user's, and is refused rather than deleted.
   for (const fs::path& p : {dir, with_suffix(dir, ".tmp"), with_suffix(dir, ".old")}) {
     if (!fs::is_directory(p, ec)) continue;
     if (const std::string other = foreign_entry(p); !other.empty())
-      throw Error("checkpoint '{}': '{}' is a folder that holds '{}', which no save writes; expected a checkpoint's "
+      throw Error("checkpoint '{}': '{}' is a folder that holds {}; expected a checkpoint's "
                   "folder or nothing there (saving replaces it whole: choose another path, or move the folder aside)",
                   dir.string(), p.string(), other);
   }

@@ -38,6 +38,17 @@ void Classifier::init_from(const Dbn& dbn) {
   if (dbn.depth() + 1 != static_cast<int>(config.layers.size()))
     throw Error("classifier '{}': the DBN has {} layers of weights; expected {}", name, dbn.depth(),
                 config.layers.size() - 1);
+  // The unrolled net's hidden layers are sigmoid(h W + b): Q(h | v) of binary
+  // hidden units over a hidden input of h W + b, and nothing else.
+  for (const Rbm& r : dbn.rbms)
+    if (r.config.hidden_unit != Unit::binary)
+      throw Error("classifier '{}': init_from: '{}' has {} hidden units; expected binary hidden units in every layer "
+                  "(the net's hidden layers are sigmoid units, whose mean is that of binary units only)",
+                  name, r.name, to_string(r.config.hidden_unit));
+  if (dbn.rbms.front().config.visible_unit == Unit::count)
+    throw Error("classifier '{}': init_from: '{}' has count visible units, whose hidden input scales b by each row's "
+                "words; expected visible units whose hidden input is x W + b, as the net's first layer computes",
+                name, dbn.rbms.front().name);
   copy_recognition_weights(dbn, w, b, fmt::format("classifier '{}'", name));
 }
 

@@ -44,7 +44,9 @@ struct Classifier {
   static Classifier make(Graph& g, std::string name, const ClassifierConfig& config);
 
   // Copies the DBN's recognition weights into the hidden layers; the DBN's
-  // layer sizes must match config.layers.
+  // layer sizes must match config.layers, and its hidden units be binary in
+  // every layer (the net's sigmoid layers are their Q(h | v); a gaussian top
+  // layer, say, is refused by name) and its visible units not count units.
   void init_from(const Dbn& dbn);
   // The forward pass on another input of shape [rows, layers[0]]: the top
   // hidden layer (features) or the logits.

@@ -8,9 +8,14 @@
 //   generation   p(h_l | h_{l+1}) = sigmoid(h_{l+1} W_l' + c_l)
 //
 // Greedy layer-wise training (Hinton, Osindero & Teh 2006) trains rbms[0] on
-// the data, then rbms[l] on Q(h_l | data) with the layers below frozen; each
-// new layer can only raise the variational bound on log p(v) when it starts
-// from the transpose of the layer below (init_from_below).
+// the data, then rbms[l] on Q(h_l | data) with the layers below frozen. A new
+// layer started from the transpose of the layer below (init_from_below)
+// leaves the variational bound on log p(v) where it was (for the second
+// layer, equal to the first RBM's log-likelihood). The theory guarantees
+// that training the new layer can then only raise the bound when that
+// training is maximum likelihood on samples of Q(h_l | data); CD-1 on Q's
+// probabilities is neither, and can lower it (measured exactly on tiny
+// models: changes of the mean bound from -0.13 to +0.04 nats).
 
 #include <filesystem>
 #include <string>

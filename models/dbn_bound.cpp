@@ -47,6 +47,12 @@ std::vector<DbnExact> dbn_exact(const Dbn& dbn, std::span<const float> v) {
                   dbn.name, to_string(r->config.visible_unit), to_string(r->config.hidden_unit), r->name);
   if (v.size() % static_cast<size_t>(nv) != 0)
     throw Error("dbn_exact '{}': {} values; expected whole rows of {} visible units", dbn.name, v.size(), nv);
+  // log p(v) of binary vectors: a grey value, 2 or NaN would give a number that means nothing
+  for (size_t j = 0; j < v.size(); ++j)
+    if (v[j] != 0.0f && v[j] != 1.0f)
+      throw Error("dbn_exact '{}': row {} holds {} at column {}; expected binary data, 0 or 1 (binarize the images: "
+                  "Pixels::threshold or sampled)",
+                  dbn.name, j / static_cast<size_t>(nv), v[j], j % static_cast<size_t>(nv));
   std::vector<float> states;  // every h1 configuration
   for (int64_t s = 0; s < (int64_t{1} << nh); ++s)
     for (int64_t j = 0; j < nh; ++j) states.push_back(static_cast<float>(s >> j & 1));
@@ -81,6 +87,10 @@ std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const Da
       throw Error("dbn bound '{}': {} visible and {} hidden units in '{}'; expected binary units (the bound is "
                   "written for them)",
                   dbn.name, to_string(r.config.visible_unit), to_string(r.config.hidden_unit), r.name);
+  if (data.dim != dbn.rbms.front().config.visible)
+    throw Error("dbn bound '{}': data rows of {} values; expected {}, the DBN's visible units", dbn.name, data.dim,
+                dbn.rbms.front().config.visible);
+  if (batch < 1) throw Error("dbn bound '{}': batch {}; expected at least 1 row", dbn.name, batch);
   Graph& g = *dbn.graph;
   const Tensor x = g.input(fmt::format("{}.bound{}.in", dbn.name, k), {batch, data.dim});
   Tensor h = x, total;

@@ -24,14 +24,17 @@ struct DbnExact {
   double bound = 0;  // B(v) with Q(h1 | v) = sigmoid(v W_0 + b_0)
 };
 
-// Two-layer DBNs of binary units only; v holds whole rows of visible
-// vectors (an ebm::Error says which is wrong otherwise).
+// Two-layer DBNs of binary units only; v holds whole rows of binary visible
+// vectors, every value 0 or 1 (an ebm::Error says which is wrong otherwise:
+// a grey value, 2 or NaN would give a number that means nothing).
 std::vector<DbnExact> dbn_exact(const Dbn& dbn, std::span<const float> v);
 
 // Per row of `data`: a Monte Carlo estimate of B(v) + log Z_k (one chain of
 // samples h ~ Q per row and repeat, averaged over `samples` repeats), with
 // top RBM rbms[k]. Subtract log Z_k (exact or AIS) to get the bound. The
-// data must be binary (0 or 1: an ebm::Error names a row that is not).
+// data must be binary (0 or 1: an ebm::Error names a row that is not), its
+// rows as wide as the DBN's visible layer and batch at least 1 (both checked
+// before anything is built).
 std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const DataSource& data, int64_t batch,
                                    int samples);
 

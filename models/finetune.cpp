@@ -83,6 +83,11 @@ void Finetuner::load() {
       throw Error("resume from '{}': the checkpoint was trained with batches of {}; this run has {}; expected the "
                   "same batch, or a fresh run",
                   where, meta_count(meta, "batch", where), c_.x.shape().rows);
+    // The tensors' shapes would say so too, but by a tensor's name (p2), not as the net's layers.
+    if (meta.contains("layers") && meta["layers"] != nlohmann::json(c_.layers))
+      throw Error("resume from '{}': the checkpoint's net has layers {}; this run's has {}; expected the same layers, "
+                  "or a fresh run",
+                  where, meta["layers"].dump(), nlohmann::json(c_.layers).dump());
     ResumeCheck c(meta, where);
     c.same_run(cfg_.run_settings);
     meta_count(meta, "step", where);

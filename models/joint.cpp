@@ -1,5 +1,9 @@
 #include "models/joint.hpp"
 
+#include <string>
+
+#include <fmt/format.h>
+
 #include "autodiff/grad.hpp"
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
@@ -92,13 +96,37 @@ Tensor predict_loss(Tensor from, Tensor w, Tensor bias, Tensor target) {
 
 }  // namespace
 
+namespace {
+
+// An UpDown make_up_down built: else an ebm::Error naming the call.
+void check_built(const UpDown& ud, std::string_view call) {
+  if (ud.top.graph == nullptr || ud.r.empty() || !ud.step.valid())
+    throw Error("{}: an empty UpDown (default-made, or JointTrainer::updown_model() before up_down()); expected one "
+                "make_up_down built",
+                call);
+}
+
+// An input of `width` columns: else an ebm::Error naming the call.
+void check_width(std::string_view call, Tensor in, int64_t width, std::string_view what) {
+  if (!in.valid() || in.shape().cols != width)
+    throw Error("{}: an input of shape {}; expected {} columns ({})", call,
+                in.valid() ? fmt::format("{}", in.shape()) : std::string("(none: a default-made Tensor)"), width,
+                what);
+}
+
+}  // namespace
+
 Tensor UpDown::classify(Tensor pixels) const {
+  check_built(*this, "UpDown::classify");
+  check_width("UpDown::classify", pixels, r.front().shape().rows, "the pixels the network takes");
   Tensor h = pixels;
   for (size_t l = 0; l < r.size(); ++l) h = affine_sigmoid(h, r[l], rb[l]);
   return top.label_scores(h);
 }
 
 Tensor UpDown::generate(Tensor pen) const {
+  check_built(*this, "UpDown::generate");
+  check_width("UpDown::generate", pen, top.visible, "the penultimate layer's units");
   Tensor h = pen;
   for (size_t l = g.size(); l-- > 0;) h = sigmoid(matmul(h, g[l]) + gb[l]);
   return h;
@@ -129,12 +157,37 @@ Tensor add_loss(Tensor total, Tensor loss) { return total.valid() ? total + loss
 
 }  // namespace
 
+void check_joint_models(const Dbn& lower, const LabelledRbm& top, std::string_view call) {
+  if (lower.graph == nullptr || lower.rbms.empty() || top.graph == nullptr)
+    throw Error("{}: an empty {} (default-made); expected models that Dbn::make and LabelledRbm::make built", call,
+                top.graph == nullptr ? "LabelledRbm" : "Dbn");
+  if (lower.graph != top.graph)
+    throw Error("{}: the DBN '{}' and the top RBM '{}' are in different graphs; expected both in one graph", call,
+                lower.name, top.name);
+  if (top.visible != lower.rbms.back().config.hidden)
+    throw Error("{}: the top RBM '{}' has {} visible units; expected the DBN's top layer, {} units", call, top.name,
+                top.visible, lower.rbms.back().config.hidden);
+  for (const Rbm& r : lower.rbms)  // the wake and sleep passes sample Bernoulli states; the top RBM's p is binary
+    if (r.config.visible_unit != Unit::binary || r.config.hidden_unit != Unit::binary)
+      throw Error("{}: '{}' has {} visible and {} hidden units; expected binary units in every layer of the DBN '{}' "
+                  "(the joint model's passes sample binary states at every layer, the pixels included)",
+                  call, r.name, to_string(r.config.visible_unit), to_string(r.config.hidden_unit), lower.name);
+}
+
 UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options,
                     ChainLabels labels) {
-  if (lower.graph == nullptr || lower.rbms.empty() || top.graph == nullptr)
-    throw Error("make_up_down: an empty {} (default-made); expected models that Dbn::make and LabelledRbm::make built",
-                top.graph == nullptr ? "LabelledRbm" : "Dbn");
+  // Every argument before anything is added to the graph: a refused call
+  // must leave it as it was, so that a corrected call can follow.
+  check_joint_models(lower, top, "make_up_down");
+  if (batch < 1) throw Error("make_up_down: batch {}; expected at least 1 row", batch);
+  if (top_k < 1)
+    throw Error("make_up_down: top_k {}; expected at least 1 (the top RBM's Gibbs steps, CD-k's k)", top_k);
   Graph& g = *lower.graph;
+  for (Tensor p : g.params())
+    if (g.label(p.id) == lower.rbms.front().name + ".R")
+      throw Error("make_up_down: the graph already holds '{}', an up-down network over the DBN '{}'; expected one "
+                  "make_up_down per DBN in a graph (with_top_k makes another chain over the same parameters)",
+                  g.label(p.id), lower.name);
   UpDown ud;
   ud.top = top;
   ud.labels = labels;
@@ -145,6 +198,10 @@ UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int
 }
 
 UpDown with_top_k(const UpDown& from, int top_k, SgdOptions sgd_options) {
+  // (make_up_down's own call comes before its step exists: it has the inputs)
+  if (from.top.graph == nullptr || from.r.empty() || !from.v.valid() || !from.y.valid())
+    throw Error("with_top_k: an empty UpDown (default-made); expected one make_up_down built");
+  if (top_k < 1) throw Error("with_top_k: top_k {}; expected at least 1 (the top RBM's Gibbs steps, CD-k's k)", top_k);
   UpDown ud;  // the parameters, inputs and choices of `from`; a new chain, losses and step
   ud.r = from.r, ud.rb = from.rb, ud.g = from.g, ud.gb = from.gb, ud.top = from.top;
   ud.v = from.v, ud.y = from.y, ud.labels = from.labels;

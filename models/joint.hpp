@@ -6,7 +6,9 @@
 //   E(p, y, h) = -c.p - d.y - b.h - p' W h - y' U h
 //   F(p, y)    = -c.p - d.y - sum_j softplus(b_j + (p W + y U)_j)
 //   p(y = k | p) is proportional to exp(-F(p, e_k)): classification by free energy,
-//   exact, no sampling.
+//   exact for p(y | p) given the top-level features p (no sampling). It is not
+//   p(y | image): p comes from the recognition pass's probabilities, not from
+//   summing over the lower layers' states.
 //
 // Up-down fine-tuning (contrastive wake-sleep) unties the lower layers into
 // recognition weights R_l, r_l and generative weights G_l, g_l, then per
@@ -18,6 +20,7 @@
 // Each phase is a loss (bce_logits / the CD objective) over the same ops,
 // so one grad() and one SGD step apply all the wake-sleep rules at once.
 
+#include <string_view>
 #include <vector>
 
 #include "autodiff/optim.hpp"
@@ -42,7 +45,8 @@ struct LabelledRbm {
                           float init_std, uint64_t seed);
   Tensor hidden_input(Tensor p, Tensor y) const;  // p W + y U + b
   Tensor free_energy(Tensor p, Tensor y) const;   // [B, 1]
-  // -F(p, e_k) for every label k: [B, K] scores whose softmax is p(y | p).
+  // -F(p, e_k) - c.p for every label k: [B, K] scores whose softmax is p(y | p)
+  // (c.p is the same for every k, so softmax and argmax are those of -F(p, e_k)).
   Tensor label_scores(Tensor p) const;
   std::vector<Tensor> params() const { return {w, u, b, c, d}; }
 };
@@ -76,8 +80,20 @@ struct UpDown {
   // down to pixel probabilities by G, each layer's probabilities passed on
   // (as Dbn::down does with the tied weights).
   Tensor generate(Tensor pen) const;
+  // Both refuse an empty UpDown (default-made, or JointTrainer::updown_model()
+  // before up_down()) and an input of another width, naming the call.
 };
 
+// Refused up front, before anything is added to the graph (an ebm::Error
+// naming `call`): an empty model, the two in different graphs, a top RBM
+// whose visible layer is not the DBN's top layer, or units other than binary
+// in the DBN (the up-down passes sample binary states at every layer).
+void check_joint_models(const Dbn& lower, const LabelledRbm& top, std::string_view call);
+
+// Every argument is checked (check_joint_models, batch, top_k) before the
+// untied parameters are added to the graph, so a refused call leaves the
+// graph as it was. One up-down network per DBN in a graph: a second is
+// refused (with_top_k makes another chain over the same parameters).
 UpDown make_up_down(const Dbn& lower, const LabelledRbm& top, int64_t batch, int top_k, SgdOptions sgd_options,
                     ChainLabels labels = ChainLabels::sampled);
 // The same model and parameters (R, G, the top RBM, the inputs, the chain's labels) with a

@@ -21,11 +21,10 @@ namespace ebm {
 namespace {
 
 // The config, refused when a count is negative, a chain has no steps, a
-// rate is not a number, or a model is empty (default-made).
+// rate is not a number, or the models are not a pair the joint model can
+// use (check_joint_models: empty, in two graphs, of other sizes, not binary).
 JointFitConfig checked(const Dbn& lower, const LabelledRbm& top, JointFitConfig cfg) {
-  if (lower.graph == nullptr || lower.rbms.empty() || top.graph == nullptr)
-    throw Error("joint model: an empty {} (default-made); expected models that Dbn::make and LabelledRbm::make built",
-                top.graph == nullptr ? "LabelledRbm" : "Dbn");
+  check_joint_models(lower, top, "joint model");  // empty, apart, the top's size, units other than binary
   if (cfg.top_epochs < 0 || cfg.updown_epochs < 0 || cfg.refit_epochs < 0)
     throw Error("joint model: top_epochs {}, updown_epochs {}, refit_epochs {}; expected each at least 0",
                 cfg.top_epochs, cfg.updown_epochs, cfg.refit_epochs);
@@ -36,9 +35,6 @@ JointFitConfig checked(const Dbn& lower, const LabelledRbm& top, JointFitConfig 
                 cfg.top_k, fmt::join(cfg.updown_top_k, ","));
   check_hyper("joint model", "refit_lr (0: up-down's)", cfg.refit_lr, 0.0f);
   check_hyper("joint model", "updown_lr", cfg.updown_lr, 0.0f);  // before the top RBM trains, not after
-  if (top.visible != lower.rbms.back().config.hidden)
-    throw Error("joint model: the top RBM '{}' has {} visible units; expected the DBN's top layer, {} units", top.name,
-                top.visible, lower.rbms.back().config.hidden);
   if (cfg.refit_error_every < 1)
     throw Error("joint model: refit_error_every {}; expected at least 1 (the error on all images every N epochs)",
                 cfg.refit_error_every);
@@ -235,6 +231,33 @@ int JointTrainer::load(const char* phase) {
   return epoch;
 }
 
+// The sets a phase trains and validates on, refused before its first epoch:
+// images of another size than the DBN takes, a label missing or out of range,
+// an empty validation set (its error would be 0 every epoch).
+void JointTrainer::check_sets(const char* call, const io::ImageSet& train, const io::ImageSet& valid,
+                              const char* valid_use) const {
+  if (valid.count < 1)
+    throw Error("{}: a validation set of {} rows; expected at least one ({})", call, valid.count, valid_use);
+  const int64_t pixels = lower_.rbms.front().config.visible;
+  for (const auto& [set, which] : {std::pair{&train, "training"}, std::pair{&valid, "validation"}}) {
+    if (set->dim() != pixels)
+      throw Error("{}: {} images of {}x{} = {} pixels; expected {} pixels, the visible units of the DBN '{}'", call,
+                  which, set->height, set->width, set->dim(), pixels, lower_.name);
+    if (static_cast<int64_t>(set->labels.size()) != set->count) {
+      if (set == &train && cfg_.balanced_batches)  // (as train_epoch said it, after the models were built)
+        throw Error("{}: balanced batches need a label per image; the set has {} labels for {} images; expected one "
+                    "label per image (the top RBM's label units train on them too)",
+                    call, set->labels.size(), set->count);
+      throw Error("{}: the {} set has {} labels for {} images; expected one label per image", call, which,
+                  set->labels.size(), set->count);
+    }
+    for (size_t i = 0; i < set->labels.size(); ++i)
+      if (set->labels[i] >= top_.labels)
+        throw Error("{}: {} image {} has label {}; expected a label below the top RBM's {} label units", call, which,
+                    i, set->labels[i], top_.labels);
+  }
+}
+
 // One epoch of shuffled batches: step(e, xs, ys) per batch with sampled pixels
 // (drawn for epoch `e`) and one-hot labels. Returns its seconds.
 template <typename Step>
@@ -277,6 +300,10 @@ int JointTrainer::epochs(const char* phase, int total, bool after_up_down, const
 
 void JointTrainer::train_top(const io::ImageSet& train, const io::ImageSet& valid,
                              const std::function<void(const JointEpoch&)>& on_epoch) {
+  if (ud_.step.valid())  // up-down trains the top RBM from R's features; CD here would read W's
+    throw Error("train_top: up_down has already run on this trainer; expected train_top before up_down (the top RBM "
+                "is up-down's now, and train_top reads the DBN's tied weights)");
+  check_sets("train_top", train, valid, "each epoch's validation error is measured on it");
   Graph& g = *lower_.graph;
   const Tensor x = g.input("joint.top_x", {cfg_.batch, train.dim()});
   const Tensor pen = lower_.up(x, lower_.depth());
@@ -284,6 +311,7 @@ void JointTrainer::train_top(const io::ImageSet& train, const io::ImageSet& vali
     ex_.run({pen}, {{x, xs}});
     ex_.run({cd_.step}, {{cd_.p0, ex_.value(pen)}, {cd_.y0, ys}});
   }, on_epoch);
+  top_ran_ = true;
 }
 
 int JointTrainer::top_k_at(int epoch) const {
@@ -303,6 +331,17 @@ void JointTrainer::up_down(const io::ImageSet& train, const io::ImageSet& valid,
   const std::vector<int>& ks = cfg_.updown_top_k;
   if (ks.empty() || *std::min_element(ks.begin(), ks.end()) < 1)
     throw Error("up-down: the top RBM's CD-k schedule needs at least one value, each at least 1");
+  // Its parameters (R, G) are added to the graph once: a second network over
+  // the same DBN would need them again.
+  if (ud_.step.valid())
+    throw Error("up_down has already run on this trainer; expected one call (refit() continues from its model; a "
+                "new up-down needs a new JointTrainer over models in a new Graph)");
+  // The top RBM is trained (or resumed from its checkpoint) by train_top;
+  // without it up-down would start from a random top RBM and say nothing.
+  if (!top_ran_)
+    throw Error("up_down: train_top has not run on this trainer; expected train_top first (it trains the top RBM or "
+                "resumes its checkpoint; with top_epochs = 0 it keeps the top RBM as it is)");
+  check_sets("up_down", train, valid, "its error chooses the up-down epoch kept");
   ud_ = make_up_down(lower_, top_, cfg_.batch, ks.front(), updown_sgd(), cfg_.chain_labels);
   ud_k_ = ks.front();
   std::vector<Tensor> params = top_.params();

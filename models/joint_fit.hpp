@@ -87,6 +87,11 @@ class JointTrainer {
   // lower: the pretrained DBN below the top (its last layer is the penultimate one).
   JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitConfig config);
 
+  // Both refuse, before their first epoch, images of another size than the
+  // DBN takes, a label missing or not below top.labels, and an empty
+  // validation set. up_down runs once per trainer, after train_top (which
+  // trains the top RBM or resumes its checkpoint; top_epochs = 0 keeps it as
+  // it is), and train_top not after it: otherwise an ebm::Error says so.
   void train_top(const io::ImageSet& train, const io::ImageSet& valid, const std::function<void(const JointEpoch&)>& on_epoch);
   void up_down(const io::ImageSet& train, const io::ImageSet& valid, const std::function<void(const JointEpoch&)>& on_epoch);
   // After up_down: refit_epochs more epochs on `all` (see JointFitConfig).
@@ -131,6 +136,7 @@ class JointTrainer {
   const char* chain_labels_name() const {
     return cfg_.chain_labels == ChainLabels::probabilities ? "probabilities" : "sampled";
   }
+  void check_sets(const char* call, const io::ImageSet& train, const io::ImageSet& valid, const char* valid_use) const;
   int top_k_at(int epoch) const;  // up-down's chain length in that epoch (0-based)
   void set_top_k(int k);          // rebuilds ud_'s step for a new chain length
   // The parameters and the phase's velocities (and up-down's best copies, unless with_best is false).
@@ -156,6 +162,7 @@ class JointTrainer {
   BestParams ud_best_;  // up-down's parameters at its best validation error so far
   int ud_k_ = 0;  // the chain length ud_ was built with
   bool trained_ = false;  // a phase trained an epoch in this run: later phases do not resume
+  bool top_ran_ = false;  // train_top has run to its end (trained, resumed, or 0 epochs asked)
   Tensor eval_x_, greedy_scores_, updown_scores_;
   std::vector<std::string> notes_;
 };

@@ -306,9 +306,16 @@ inline void write_curves(const AeOptions& o, const std::string& title, double pc
 // code's --code-lr, the first on data that are not binary --data-lr, the
 // others --pretrain-lr). Returns whether the phases after it resume: a
 // layer that trained any epoch starts them afresh. `stack` names it when a
-// run has two.
+// run has two. A fresh run first removes the checkpoints in --output of the
+// stack, of its fine-tuned net (<stack>_finetune, or finetune) and of the
+// random-start baseline; a layer that trains removes those above it and
+// the fine-tuned net's (Lineage).
 inline bool pretrain_stack(Dbn& dbn, Executor& ex, const AeOptions& o, const AeTask& t, Summary& sum,
                            const std::string& stack = {}) {
+  // The fine-tuned net learns from the stack; the random-start baseline does not.
+  const Lineage lineage{.output = o.output, .built_on = {stack.empty() ? "finetune" : stack + "_finetune"},
+                        .own = {"baseline"}};
+  if (!o.resume) lineage.fresh();  // before anything trains
   bool resume = o.resume;
   for (int l = 0; l < dbn.depth(); ++l) {
     const bool top = l + 1 == dbn.depth() && dbn.rbms.back().config.hidden_unit == Unit::gaussian,
@@ -321,7 +328,8 @@ inline bool pretrain_stack(Dbn& dbn, Executor& ex, const AeOptions& o, const AeT
                          .lr_flag = top ? "--code-lr" : bottom ? "--data-lr" : "--pretrain-lr",
                          .upper_visible_bias = true,
                          .run_settings = t.run_settings,
-                         .stack = stack};
+                         .stack = stack,
+                         .built_on_stack = lineage.built_on};
     if (pretrain_layer(dbn, l, ex, t.train, t.valid, t.data_means, plan, resume, sum)) resume = false;
   }
   return resume;

@@ -85,6 +85,10 @@ bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
                           .monitor_images = 1000, .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l),
                           .resume = resume,
                           .run_settings = o.data_flags()});
+    if (o.resume && fit.epochs_done() < epochs) {  // what is built on it goes before it trains, not after (Lineage)
+      remove_layer_checkpoints(o.output + "/pretrain", l + 1);
+      remove_skipped(o, cdbn.depth(), true);
+    }
     const DataSource train = cdbn_layer_source(cdbn, l, ex, images, o.batch);
     const DataSource valid = cdbn_layer_source(cdbn, l, ex, valid_images, o.batch);
     if (fit.epochs_done() == 0) {

@@ -98,6 +98,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
                        .checkpoint = o.output + "/" + what, .resume = resume,
                        .run_settings = {o.split_flag()}});
   const int resumed = ft.epochs_done();
+  if (resumed < o.finetune_epochs) remove_checkpoint(o.output + "/" + what + "_refit");  // (Lineage)
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   if (resumed > o.finetune_epochs)
     fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
@@ -167,6 +168,9 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
                                    .refit_error_every = o.refit_error_every,
                                    .checkpoint = o.output + "/joint", .resume = resume,
                                    .run_settings = {o.split_flag()}});
+  // A phase of the joint model that trains removes the later phases' checkpoints first (Lineage).
+  if (jt.saved_epoch("top") < o.pretrain_epochs.back())
+    for (const char* later : {"updown", "refit"}) remove_checkpoint(o.output + "/joint/" + later);
   Progress top_bar(fmt::format("pretrain top {}+10-{}", pen, top_size), o.pretrain_epochs.back());
   if (const int done = jt.saved_epoch("top"); done > 0) top_bar.resumed(std::min(done, o.pretrain_epochs.back()));
   Csv top_csv(o.output + "/pretrain_top.csv", "epoch,seconds,valid_error_pct", jt.saved_epoch("top") > 0);
@@ -186,6 +190,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   result("greedy_joint_test_error_pct", fmt::format("{:.2f}", greedy));
   write_label_samples(top, ex, o.output + "/samples_per_digit_greedy.png",
                       [&](Tensor p) { return lower.down(p, lower.depth()); });
+  if (jt.saved_epoch("updown") < o.finetune_epochs) remove_checkpoint(o.output + "/joint/refit");
   Progress bar("up-down", o.finetune_epochs);
   if (const int done = jt.saved_epoch("updown"); done > 0) bar.resumed(std::min(done, o.finetune_epochs));
   Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct,best", jt.saved_epoch("updown") > 0);
@@ -316,6 +321,19 @@ int run(const Options& o) {
   fmt::print("dbn_mnist: {} DBN, preset {}, {} training / {} validation / {} test images\n", o.layer_string(), o.preset,
              d.train.count, d.valid.count, d.test.count);
   samples::say_if_nothing_to_resume("dbn_mnist", o.resume, o.output);
+  const Lineage lineage{.output = o.output,
+                        .built_on = {"finetune", "finetune_refit", "joint/top", "joint/updown", "joint/refit"},
+                        .own = {"baseline", "baseline_refit"}};
+  if (!o.resume) {  // and the tables and pictures of phases this run may not run, which would pass for its own
+    lineage.fresh();
+    for (const char* f : {"finetune.csv", "finetune_refit.csv", "baseline.csv", "baseline_refit.csv", "misclassified.csv",
+                          "misclassified.png", "pretrain_top.csv", "updown.csv", "updown_refit.csv",
+                          "samples_per_digit.png", "samples_per_digit_greedy.png", "features.png", "curves.svg"})
+      remove_output_file(std::filesystem::path(o.output) / f);
+    int64_t n = 0;
+    for (const std::string& name : entry_stems(o.output))
+      if (numbered(name, "pretrain_layer", &n)) remove_output_file(std::filesystem::path(o.output) / (name + ".csv"));
+  }
   // A phase resumes only while everything it builds on was resumed whole: a
   // layer that trains further feeds new features to every phase above it.
   bool resume = o.resume;
@@ -328,7 +346,8 @@ int run(const Options& o) {
                          .run_settings = {{"--pixels", o.pixels},
                                           o.split_flag(),
                                           {"--sample-up", l > 0 && o.sample_up ? "true" : "false"},
-                                          {"--transpose-init", l > 0 && o.transpose_init ? "true" : "false"}}};
+                                          {"--transpose-init", l > 0 && o.transpose_init ? "true" : "false"}},
+                         .built_on_stack = lineage.built_on};
     if (pretrain_layer(dbn, l, ex, image_source(d.train, o.pixel_mode(), o.data_seed),
                        image_source(d.valid, o.pixel_mode(), o.data_seed), pixel_means, plan, resume, sum))
       resume = false;

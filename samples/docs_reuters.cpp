@@ -285,6 +285,9 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   }
 
   samples::say_if_nothing_to_resume("docs_reuters", o.resume, o.output);
+  if (!o.resume)  // the side stacks' checkpoints too, before anything trains (pretrain_stack removes the main one's)
+    for (const std::string side : {"hash", "map"})
+      Lineage{.output = o.output + "/" + side, .built_on = {side + "_finetune"}}.fresh();
   const bool resume = pretrain_stack(dbn, ex, o, t, sum);
   if (hash.ais_stories > 0)
     word_perplexity(dbn.rbms.front(), t, corpus.test, hash.ais_stories, hash.ais_scale, o.threads, sum);

@@ -119,6 +119,10 @@ struct LayerPlan {
   // (RbmFitConfig::run_settings).
   std::map<std::string, std::string> run_settings = {};
   std::string stack = {};  // names the stack in the progress line and the summary when a run has two ("hash")
+  // The checkpoints under `output` that learn from this stack (fine-tuning,
+  // ...): removed with those of the layers above before a layer trains
+  // (Lineage::layer_trains).
+  std::vector<std::string> built_on_stack = {};
 };
 
 // Layer l learns from `images` (and monitors on `valid_images`) passed up
@@ -144,6 +148,7 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
     train.fill(chain_start_rows(train.count, batch, p.data_seed), t.chain.graph->value(t.chain), 0);
   }
   const int resumed = fit.epochs_done();
+  if (resumed < p.epochs) Lineage{.output = p.output, .built_on = p.built_on_stack}.layer_trains(l);
   if (l > 0 && resumed == 0 && p.upper_visible_bias && !p.transpose_init && r.config.visible_unit == Unit::binary) {
     const uint64_t step = ex.step();  // the source runs the executor: the training's draws stay as they were
     r.init_visible_bias(source_means(train, 5000, batch));

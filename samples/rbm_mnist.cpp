@@ -258,6 +258,9 @@ int run(const Options& o) {
   CdTrainer trainer = make_cd_trainer(rbm, cd_config(o));
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
                   .profile_events = static_cast<size_t>(o.profile_events)});
+  // A fresh run removes an earlier run's checkpoint before it trains: killed
+  // before its first save, it must not leave that for a --resume to take.
+  if (!o.resume) samples::remove_checkpoint(o.output + "/checkpoint");
   // The data flags are saved with the checkpoint: a resume on other data is refused.
   RbmFitter fit(trainer, ex,
                 {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,

@@ -4,6 +4,7 @@
 // resume goes through. The RBM fitter's damaged-manifest cases are in
 // test_rbm_fit.cpp.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -176,4 +177,26 @@ TEST_CASE("checkpoint: save_dbn and load_dbn carry a whole stack, and refuse a D
                        doctest::Contains("the checkpoint's layers are [6,5,4]; this DBN's are [6,5,4,3]"), Error);
   Dbn empty;
   CHECK_THROWS_WITH_AS(save_dbn(empty, dir), doctest::Contains("save_dbn: an empty Dbn"), Error);
+}
+
+TEST_CASE("checkpoint: a user's notes beside a saved model do not stop it loading, only a save over it") {
+  const io_test::TempDir scratch("ckpt_notes");
+  const fs::path& d = scratch.path;
+  Graph g;
+  const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
+  save_checkpoint(d / "c", "test", {&w, 1}, R"({"epoch": 2})");
+  std::ofstream(d / "c" / "notes.txt") << "the good run";
+  std::ranges::fill(g.value(w.tensor), 0.0f);
+  load_checkpoint(d / "c", "test", {&w, 1});  // it was refused with a message about saving
+  CHECK(g.value(w.tensor)[5] == 0.5f);
+  CHECK(nlohmann::json::parse(checkpoint_meta(d / "c", "test")).at("epoch") == 2);
+  CHECK_THROWS_WITH_AS(save_checkpoint(d / "c", "test", {&w, 1}, "{}"),
+                       doctest::Contains("holds 'notes.txt', which no save writes"), Error);
+  CHECK(contents(d / "c" / "notes.txt") == "the good run");
+  // an entry named as a save's but not a file is named as such, not as one no save writes
+  fs::remove(d / "c" / "notes.txt");
+  fs::remove(d / "c" / "W.npy");
+  fs::create_directories(d / "c" / "W.npy");
+  CHECK_THROWS_WITH_AS(save_checkpoint(d / "c", "test", {&w, 1}, "{}"),
+                       doctest::Contains("holds 'W.npy', which is not a regular file"), Error);
 }

@@ -332,6 +332,24 @@ TEST_CASE("dbn/finetune: a resume with another batch is refused, one with anothe
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("dbn/finetune: a resume into a net of other layers is refused naming the layers, not a tensor") {
+  const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ft_layers_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  auto make = [&](std::vector<int64_t> layers, bool resume) {
+    Graph g;
+    Classifier c = Classifier::make(g, "net", {.layers = std::move(layers), .classes = 3, .batch = 20});
+    Executor ex(g, {.threads = 1, .seed = 3});
+    Finetuner ft(c, ex, {.epochs = 1, .eval_batch = 60, .checkpoint = dir, .resume = resume});
+    ft.fit(train, valid);
+  };
+  make({16, 12}, false);
+  for (const std::vector<int64_t>& other : {std::vector<int64_t>{16, 8}, std::vector<int64_t>{16, 12, 5}})
+    CHECK_THROWS_WITH_AS(make(other, true), doctest::Contains("the checkpoint's net has layers [16,12]; this run's has"),
+                         Error);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("dbn/finetune: an epoch whose loss runs far above a uniform guess's is flagged as diverging") {
   const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
   auto epochs = [&](float lr) {

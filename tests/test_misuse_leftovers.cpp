@@ -274,7 +274,8 @@ TEST_CASE("leftovers: the autoencoder refuses counts below 0 and binary data out
 TEST_CASE("leftovers: dbn_exact refuses units other than binary and a partial row") {
   Graph g;
   const Dbn d = Dbn::make(g, "d", {.layers = {4, 3, 2}});
-  const std::vector<float> v = unit_rows(2, 4);
+  std::vector<float> v = unit_rows(2, 4);
+  for (float& x : v) x = x > 0.5f ? 1.0f : 0.0f;  // binary rows (others are refused: test_misuse_dbn.cpp)
   CHECK(dbn_exact(d, v).size() == 2);
   CHECK(has(error_of([&] { dbn_exact(d, std::span(v).first(6)); }),
             "dbn_exact 'd': 6 values; expected whole rows of 4 visible units"));  // a row dropped before

@@ -301,3 +301,25 @@ TEST_CASE("plan: an SGD update runs on the tiles of the GEMM that computes its g
   CHECK(wrong == 0);
 }
 
+
+// The profiler's `about`: a task that reads only unnamed values is named by
+// the nearest named tasks up its inputs, however many unnamed tasks lie
+// between (a Gibbs sweep's slices of slices were left blank).
+TEST_CASE("plan: a task reading only unnamed values is named from the nearest named tasks upstream") {
+  Graph g;
+  const Tensor x = g.param("x", {8, 8});
+  const Tensor w = g.input("w", {8, 8});
+  const Tensor a = matmul(x, x);          // reads x
+  const Tensor b = exp(a);                // one unnamed task away: from x
+  const Tensor c = slice_cols(exp(b), 0, 4);  // three away
+  const Tensor d = concat({c, slice_cols(w * 2.0f, 0, 4)});  // from x and w
+  const Tensor targets[] = {d};
+  const Plan plan = compile_plan(g, targets, {.fuse = false});
+  auto about_of = [&](Tensor t) {
+    return plan.tasks[static_cast<size_t>(plan.nodes[static_cast<size_t>(plan.find(t.id))].task)].about;
+  };
+  CHECK(about_of(a) == "x");
+  CHECK(about_of(b) == "from x");
+  CHECK(about_of(c) == "from x");
+  CHECK(about_of(d) == "from x, w");
+}
