@@ -17,6 +17,7 @@
 #include "models/classifier.hpp"
 #include "graph/init.hpp"
 #include "models/dbn.hpp"
+#include "models/dbn_sampling.hpp"
 #include "models/joint.hpp"
 #include "samples/common.hpp"
 #include "samples/csv.hpp"
@@ -368,26 +369,19 @@ inline void write_filters(const Dbn& dbn, const std::string& filters, const std:
 // (the first row shows the digits);
 // every 100 Gibbs steps each chain's state is drawn down to pixels.
 inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test, const std::string& path) {
-  Graph& g = *dbn.graph;
-  const int top = dbn.depth() - 1;
-  const Rbm& r = dbn.rbms[static_cast<size_t>(top)];
-  const Tensor x = g.input("samples.x", {10, 784});
-  const Tensor state = g.param("samples.state", {10, r.config.visible}, 0.0f, false);
+  const DbnChains c = make_dbn_chains(dbn, 10, "samples");
   const std::vector<int64_t> idx = samples::first_of_each_digit(test);
   std::vector<float> xs(10 * 784);
   io::fill_batch(test, idx, xs, {.mode = io::Pixels::scaled});
-  const Tensor start = assign(state, dbn.up(x, top));
-  ex.run({start}, {{x, xs}});
-  const Tensor h = r.sample_h(state), shown = dbn.down(r.p_v(h), top);
-  const Tensor advance = assign(state, r.sample_v(h));
+  ex.run({c.start}, {{c.x, xs}});
   std::vector<float> tiles(xs);  // the first row: the digit each chain starts from
   for (int s = 1; s <= 1000; ++s) {  // the pixels made only when drawn: the chains' draws are the same either way
     if (s % 100 != 0) {
-      ex.run({advance});
+      ex.run({c.step});
       continue;
     }
-    ex.run({shown, advance});
-    tiles.insert(tiles.end(), ex.value(shown).begin(), ex.value(shown).end());
+    ex.run({c.visible, c.step});
+    tiles.insert(tiles.end(), ex.value(c.visible).begin(), ex.value(c.visible).end());
   }
   io::write_png_grid(path, tiles, 110, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
@@ -399,19 +393,13 @@ inline void write_samples(const Dbn& dbn, Executor& ex, const io::ImageSet& test
 inline void write_label_samples(const LabelledRbm& top, Executor& ex, const std::string& path,
                                 const std::function<Tensor(Tensor)>& down) {
   Graph& g = *top.w.graph;
-  const std::string name = fmt::format("label_samples{}.state", g.size());  // each call its own chains
-  const Tensor state = g.param(name, {100, top.visible}, 0.0f, false);
-  std::vector<float> labels(100 * 10, 0.0f);
-  for (int r = 0; r < 100; ++r) labels[static_cast<size_t>(r * 10 + r / 10)] = 1.0f;
-  const Tensor y = g.constant({100, 10}, labels);
-  fill_uniform(g.value(state), 0.0f, 1.0f, 5, 5);
-  const Tensor h = sigmoid_bernoulli(top.hidden_input(state, y));
-  const Tensor mean_p = sigmoid(matmul(h, top.w, {.tb = true}) + top.c);
-  const Tensor advance = assign(state, bernoulli(mean_p));
-  for (int s = 0; s < 1000; ++s) ex.run({advance});
-  const Tensor shown = down(mean_p);
-  ex.run({shown});
-  io::write_png_grid(path, ex.value(shown), 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
+  std::vector<int> labels(100);
+  for (int r = 0; r < 100; ++r) labels[static_cast<size_t>(r)] = r / 10;
+  const LabelledChains c = make_labelled_chains(top, labels, fmt::format("label_samples{}", g.size()), down);  // each call its own chains
+  fill_uniform(g.value(c.state), 0.0f, 1.0f, 5, 5);
+  for (int s = 0; s < 1000; ++s) ex.run({c.step});
+  ex.run({c.visible});
+  io::write_png_grid(path, ex.value(c.visible), 100, 28, 28, {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
 }
 
 // misclassified.png: the first 100 misclassified test digits, row by row;
