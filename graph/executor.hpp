@@ -137,6 +137,9 @@ class Executor {
   void run(std::initializer_list<Tensor> targets, std::span<const Feed> feeds, Alongside alongside = {}) {
     run(std::span<const Tensor>(targets.begin(), targets.size()), feeds, alongside);
   }
+  void run(std::span<const Tensor> targets, std::initializer_list<Feed> feeds, Alongside alongside = {}) {
+    run(targets, std::span<const Feed>(feeds.begin(), feeds.size()), alongside);
+  }
 
   // A target's value from the last run (or a parameter / constant's value).
   // Valid until the next run.

@@ -93,8 +93,12 @@ inline Tensor pool_spread(Tensor y, PoolGeometry g) { return apply(PoolSpread{g}
 inline Tensor slice(Tensor x, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
   return apply(Slice{r0, r1, c0, c1}, {x});
 }
-inline Tensor slice_cols(Tensor x, int64_t c0, int64_t c1) { return slice(x, 0, x.shape().rows, c0, c1); }
-inline Tensor slice_rows(Tensor x, int64_t r0, int64_t r1) { return slice(x, r0, r1, 0, x.shape().cols); }
+inline Tensor slice_cols(Tensor x, int64_t c0, int64_t c1) {
+  return slice(x, 0, checked_node(x, "slice_cols").shape.rows, c0, c1);
+}
+inline Tensor slice_rows(Tensor x, int64_t r0, int64_t r1) {
+  return slice(x, r0, r1, 0, checked_node(x, "slice_rows").shape.cols);
+}
 inline Tensor pad(Tensor x, Shape to, int64_t r0, int64_t c0) { return apply(Pad{r0, c0, to.rows, to.cols}, {x}); }
 Tensor concat(std::span<const Tensor> xs, int axis = 1);
 inline Tensor concat(std::initializer_list<Tensor> xs, int axis = 1) {

@@ -27,8 +27,17 @@ struct Builder {
 
   void collect(std::span<const Tensor> targets, bool fuse) {
     std::vector<bool> keep(static_cast<size_t>(g.size()), false);
-    for (const Tensor& t : targets) {
-      if (t.graph != &g || t.id < 0 || t.id >= g.size()) throw Error("run: a target does not belong to this graph");
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const Tensor& t = targets[i];
+      if (!t.valid())
+        throw Error("run: target {} of {} is empty (a default-made Tensor); expected a node of the executor's graph", i,
+                    targets.size());
+      if (t.graph != &g)
+        throw Error("run: target {} of {} ('{}') belongs to another graph; expected a node of the executor's graph", i,
+                    targets.size(), t.id < t.graph->size() ? t.graph->label(t.id) : std::string("?"));
+      if (t.id >= g.size())
+        throw Error("run: target {} of {} has node id {}; the executor's graph has {} nodes", i, targets.size(), t.id,
+                    g.size());
       keep[static_cast<size_t>(t.id)] = true;
       p.targets.push_back(t.id);
     }

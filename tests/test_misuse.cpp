@@ -53,7 +53,8 @@ TEST_CASE("misuse: an empty Tensor is named as such wherever it is passed") {
   CHECK(has(error_of([&] { (void)empty.shape(); }), "the tensor is empty (a default-made Tensor)"));
   CHECK(has(error_of([&] { sigmoid(empty); }), "sigmoid: the tensor is empty"));
   CHECK(has(error_of([&] { x + empty; }), "the tensor is empty"));  // the second input, checked by the graph
-  CHECK(has(error_of([&] { slice_cols(empty, 0, 1); }), "the tensor is empty"));
+  CHECK(has(error_of([&] { slice_cols(empty, 0, 1); }), "slice_cols: the tensor is empty"));
+  CHECK(has(error_of([&] { slice_rows(empty, 0, 1); }), "slice_rows: the tensor is empty"));
   CHECK(has(error_of([&] { (void)(1.0f / empty); }), "operator/: the tensor is empty"));
   const Tensor none[] = {empty};
   CHECK(has(error_of([&] { group(none); }), "group: the tensor is empty"));
@@ -73,6 +74,15 @@ TEST_CASE("misuse: an empty Tensor is named as such wherever it is passed") {
   Graph other;
   const Tensor foreign[] = {sigmoid(other.input("y", {2, 2}))};
   CHECK(has(error_of([&] { g.dump_dot(foreign); }), "dump_dot: the tensor 'sigmoid#1' belongs to another graph"));
+  // a run names which target is wrong, and how
+  Executor ex(g, {.threads = 1});
+  const Tensor doubled = x * 2.0f;
+  CHECK(has(error_of([&] { ex.run({doubled, empty}, {{x, std::vector<float>(4, 1.0f)}}); }),
+            "run: target 1 of 2 is empty (a default-made Tensor)"));
+  CHECK(has(error_of([&] { ex.run({foreign[0]}); }), "run: target 0 of 1 ('sigmoid#1') belongs to another graph"));
+  const std::vector<Tensor> kept{doubled};  // a container of targets with braced feeds (it did not compile)
+  ex.run(kept, {{x, std::vector<float>(4, 1.5f)}});
+  CHECK(ex.value(doubled)[3] == 3.0f);
   Optimizer unmade;
   CHECK(has(error_of([&] { (void)unmade.lr(); }), "lr() of an empty Optimizer"));
   CHECK(has(error_of([&] { (void)unmade.momentum(); }), "momentum() of an empty Optimizer"));
