@@ -18,6 +18,9 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
                 "of at least 0 and at least one entry a parameter",
                 o.eps, o.rtol, o.atol, o.max_entries);
   Graph& g = graph_of(loss, "check_grad (the loss)");
+  if (wrt.empty())
+    throw Error("check_grad: wrt is empty, so nothing would be checked; expected at least one parameter of the loss's "
+                "graph");
   for (size_t p = 0; p < wrt.size(); ++p) {  // before grad() appends anything
     const std::string what = fmt::format("check_grad (wrt[{}])", p);
     const Node& n = checked_node(wrt[p], what);

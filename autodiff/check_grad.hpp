@@ -31,7 +31,7 @@ struct GradCheck {
   std::string worst;    // the entry with the largest error relative to its allowance (over 1 fails), as above
 };
 
-// wrt must be parameters of the loss's graph (their stored values are
+// wrt must be parameters of the loss's graph, at least one (their stored values are
 // perturbed and restored). eps must be finite and positive, the tolerances
 // finite and at least 0, max_entries at least 1. An ebm::Error otherwise,
 // naming the entry of wrt, before anything is added to the graph.

@@ -57,14 +57,28 @@ struct AisConfig {
   }
 };
 
+// The interval [log_z_low, log_z_high] is log(Z_hat -+ q sd), sd the standard
+// error of the mean of the runs' weights w and q = ais_interval_sd(runs): the
+// Student-t quantile for runs - 1 degrees of freedom at the coverage of +-3
+// sigma of a normal (99.73%), so that few runs get an honest width (q = 235.8
+// for 2 runs, 6.6 for 5, 4.1 for 10, 3.3 for 30, 3.08 for 100, towards 3).
+// It covers the runs' spread only: AIS with too few temperatures is biased
+// (log Z comes out low, as the weights' mean is dominated by rare runs it has
+// not drawn), and no interval from the runs shows that. A lower end of -inf
+// (q sd > Z_hat) says the weights spread too widely for the runs: more runs
+// or temperatures bound it.
 struct AisResult {
   double log_z = 0;        // the estimate of log Z_B
-  double log_z_low = 0;    // log(Z_hat - 3 sd), sd the standard error of the mean of w: -inf when 3 sd > Z_hat
-                           // (too few runs or temperatures for the weights' spread: more of either bounds it)
-  double log_z_high = 0;   // log(Z_hat + 3 sd)
+  double log_z_low = 0;    // log(Z_hat - q sd), or -inf when q sd > Z_hat
+  double log_z_high = 0;   // log(Z_hat + q sd)
   double log_z_base = 0;   // log Z_A
   int temperatures = 0;
 };
+
+// q above: the interval's half-width in standard errors for `runs` runs (at
+// least 2): the two-sided 99.73% quantile of Student's t with runs - 1
+// degrees of freedom (exact to 1e-9 up to 101 runs, an expansion to 1e-5 beyond).
+double ais_interval_sd(int64_t runs);
 
 // Throws, naming the runs and both sizes, when `runs` chains of an RBM of
 // `visible` and `hidden` units would need more memory than is available now

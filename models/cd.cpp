@@ -42,6 +42,18 @@ void check_cd_config(const std::string& who, const CdConfig& cfg) {
     check_hyper(who, "sparsity_target", cfg.sparsity_target, std::numeric_limits<float>::min(), 1.0f);
 }
 
+void check_cd_config(const std::string& who, const CdConfig& cfg, Unit hidden_unit) {
+  check_cd_config(who, cfg);
+  // The penalty takes log q and log(1 - q) of each hidden unit's mean activation q over the batch: a probability
+  // for binary units (sigmoid) and softmax groups (each row's softmax), but any real for gaussian units and any
+  // value >= 0 for rectified ones, where the logs are undefined and the gradient drives q away from the target.
+  if (cfg.sparsity_cost > 0.0f && hidden_unit != Unit::binary && hidden_unit != Unit::softmax)
+    throw Error("{}: sparsity_cost = {} with {} hidden units, whose mean activation is not a probability (the penalty "
+                "takes log q and log(1 - q)); expected binary or softmax hidden units for a sparsity penalty, or "
+                "sparsity_cost = 0",
+                who, cfg.sparsity_cost, to_string(hidden_unit));
+}
+
 void add_cd_updates(CdSteps& t, Tensor w, Tensor b, Tensor c, Tensor hidden_means, Tensor chain_update) {
   const CdConfig& cfg = t.config;
   Tensor loss = t.objective;
@@ -66,11 +78,14 @@ CdTrainer make_cd_trainer(const Rbm& rbm, CdConfig cfg) {
   if (rbm.graph == nullptr)
     throw Error("make_cd_trainer: an empty Rbm (default-made); expected one that Rbm::make built");
   const std::string who = fmt::format("cd trainer for '{}'", rbm.name);
-  check_cd_config(who, cfg);
+  check_cd_config(who, cfg, rbm.config.hidden_unit);
   if (cfg.method == CdMethod::pcd && counts_words(rbm.config.visible_unit))
     throw Error("{}: persistent chains of {} units are not supported (each chain would need its own document "
                 "length); use cd1 or cdK",
                 who, to_string(rbm.config.visible_unit));
+  // Persistent chains keep sampled states (E[v|h] would become the next step's start): PCD ignores
+  // mean_field_last, and the trainer's config says so, so a run's saved settings hold what it did.
+  if (cfg.method == CdMethod::pcd) cfg.mean_field_last = false;
   Graph& g = *rbm.graph;
   CdTrainer t;
   t.config = cfg;

@@ -30,7 +30,10 @@ struct CdConfig {
   float l1 = 0.0f;             // L1 on W
   float sparsity_target = 0.0f;  // 0: unset; any other value must lie in (0, 1), with or without a cost
   float sparsity_cost = 0.0f;  // 0: no sparsity penalty
-  bool mean_field_last = false;  // use E[v|h] at the chain's end
+  // CD only: E[v|h] instead of a sample at the chain's end. PCD ignores it (its
+  // persistent chains keep sampled states), and make_cd_trainer's config holds
+  // false for PCD, whatever was asked.
+  bool mean_field_last = false;
 };
 
 // The graph a CD trainer runs, whatever its model: the data batch, the
@@ -56,6 +59,11 @@ struct CdTrainer : CdSteps {
 
 // Checks a CD configuration's numbers; `who` names the trainer in the error.
 void check_cd_config(const std::string& who, const CdConfig& config);
+// The same, and refuses a sparsity cost for hidden units whose mean
+// activation is not a probability (gaussian, rectified): the penalty's
+// log q and log(1 - q) are undefined there. Binary and softmax hidden units
+// take it (make_cd_trainer checks this way).
+void check_cd_config(const std::string& who, const CdConfig& config, Unit hidden_unit);
 
 // Ends a trainer's graph: the loss t.objective plus the configured L1 on w
 // and sparsity penalty on `hidden_means` (the hidden units' or groups' mean

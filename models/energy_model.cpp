@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <typeindex>
+#include <typeinfo>
 
 #include "autodiff/grad.hpp"
 #include "graph/executor.hpp"
@@ -27,24 +32,74 @@ Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k) {
   return v;
 }
 
+namespace {
+
+// exact_log_z_binary's batch input and free energy, built once per (graph, model object, its type and params(),
+// visible) and reused by later calls, so that a monitor called every epoch adds no nodes (nor compiled plans).
+struct LogZNodes {
+  const Graph* graph = nullptr;
+  const EnergyModel* model = nullptr;
+  std::type_index type = typeid(void);
+  std::vector<NodeId> params;
+  int visible = 0;
+  NodeId v = -1, f = -1;
+  std::string tag;  // the input's name, unique in the process: a graph made later at the same address lacks it
+};
+
+std::mutex log_z_mutex;
+std::deque<LogZNodes> log_z_cache;  // the most recent last; a few dozen at most
+uint64_t log_z_tags = 0;
+
+}  // namespace
+
 double exact_log_z_binary(Executor& ex, const EnergyModel& m, int visible) {
   if (visible < 1 || visible > 24)
     throw Error("exact_log_z_binary: {} visible units; expected 1 to 24 (2^visible vectors are enumerated)", visible);
   const std::vector<Tensor> params = m.params();
   if (params.empty()) throw Error("exact_log_z_binary: the model's params() is empty; expected its parameters");
+  for (size_t i = 0; i < params.size(); ++i)
+    checked_node(params[i], fmt::format("exact_log_z_binary (the model's params()[{}])", i));
   Graph& g = *params.front().graph;
   const int64_t all = int64_t{1} << visible, rows = std::min<int64_t>(all, 4096);
-  const Tensor v = g.input(fmt::format("exact_log_z_binary.v#{}", g.size()), {rows, visible});
-  Tensor f;
-  try {
-    f = m.free_energy(v);
-  } catch (const Error& e) {  // most often a visible count that is not the model's
-    throw Error("exact_log_z_binary: the model's free energy refused a batch of {} visible units ({}); is `visible` "
-                "the model's visible count?",
-                visible, e.what());
+  std::vector<NodeId> ids;
+  for (const Tensor& p : params) ids.push_back(p.id);
+  Tensor v, f;
+  {
+    const std::lock_guard lock(log_z_mutex);
+    for (auto it = log_z_cache.begin(); it != log_z_cache.end(); ++it) {
+      if (it->graph != &g || it->model != &m || it->type != std::type_index(typeid(m)) || it->params != ids ||
+          it->visible != visible)
+        continue;
+      if (it->f < g.size() && it->v < it->f && g.node(it->v).name == it->tag) {
+        v = g.tensor(it->v), f = g.tensor(it->f);
+      } else {
+        log_z_cache.erase(it);  // the graph it was built in is gone
+      }
+      break;
+    }
   }
-  if (f.shape() != Shape{rows, 1})
-    throw Error("exact_log_z_binary: free_energy(v) of {} has shape {}; expected [{}, 1]", v.shape(), f.shape(), rows);
+  if (!f.valid()) {
+    std::string tag;
+    {
+      const std::lock_guard lock(log_z_mutex);
+      tag = fmt::format("exact_log_z_binary.v#{}", log_z_tags++);
+    }
+    v = g.input(tag, {rows, visible});
+    try {
+      f = m.free_energy(v);
+    } catch (const Error& e) {  // most often a visible count that is not the model's
+      throw Error("exact_log_z_binary: the model's free energy refused a batch of {} visible units ({}); is `visible` "
+                  "the model's visible count?",
+                  visible, e.what());
+    }
+    if (f.shape() != Shape{rows, 1})
+      throw Error("exact_log_z_binary: free_energy(v) of {} has shape {}; expected [{}, 1]", v.shape(), f.shape(),
+                  rows);
+    const std::lock_guard lock(log_z_mutex);
+    log_z_cache.push_back({.graph = &g, .model = &m, .type = typeid(m), .params = ids, .visible = visible, .v = v.id,
+                           .f = f.id, .tag = tag});
+    if (log_z_cache.size() > 64) log_z_cache.pop_front();
+  }
   std::vector<float> batch(static_cast<size_t>(rows * visible));
   std::vector<double> neg_f;
   neg_f.reserve(static_cast<size_t>(all));
@@ -69,6 +124,7 @@ double exact_log_z_binary(Executor& ex, const EnergyModel& m, int visible) {
 
 ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data, int k, bool persistent,
                                              SgdOptions sgd_options, Tensor penalty) {
+  checked_node(v_data, "contrastive_divergence (v_data)");  // before anything reads its graph
   Graph& g = *v_data.graph;
   if (penalty.valid() && (penalty.graph != &g || !penalty.shape().is_scalar()))
     throw Error("contrastive_divergence: a penalty of shape {}{}; expected a scalar [1, 1] of the data's graph",

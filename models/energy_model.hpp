@@ -41,8 +41,16 @@ Tensor gibbs_chain(const EnergyModel& m, Tensor v0, int k);
 // (visible at most 24), F from m.free_energy run on `ex` (an executor of
 // m's graph) in batches of at most 4,096 rows, summed in double: the
 // normaliser of a small model with binary visible units, whatever its
-// hidden units or couplings, so that log p(v) = -F(v) - log Z. Adds the
-// batch's input and free energy to the graph (once per call).
+// hidden units or couplings, so that log p(v) = -F(v) - log Z. The first
+// call for a model adds the batch's input and free energy to the graph; later
+// calls for the same model object (the same address, type and params(), in
+// the same graph, with the same `visible`) reuse them and the executor's
+// compiled plan, so a monitor called every epoch adds nothing. They read the
+// parameters' current values, but not a setting the model keeps outside the
+// graph: free_energy(v) is not called again, so a model whose free energy
+// bakes in such a setting (a float temperature turned into a constant) gives
+// the first call's until it is a new object; one that keeps the setting in a
+// graph value (a non-trainable param) is read afresh each call.
 double exact_log_z_binary(Executor& ex, const EnergyModel& m, int visible);
 
 struct ContrastiveDivergence {
@@ -53,7 +61,8 @@ struct ContrastiveDivergence {
   Optimizer opt;
 };
 
-// CD-k from the data batch v_data, or PCD-k (persistent = true) with chains
+// CD-k from the data batch v_data (an ebm::Error naming the call when it is
+// an empty Tensor), or PCD-k (persistent = true) with chains
 // of v_data's shape kept in a parameter; SGD on all of m.params(). A
 // `penalty` (a scalar [1, 1] built from the model's ops, such as a sparsity
 // term on its hidden probabilities of v_data) is added to the objective,

@@ -163,8 +163,10 @@ std::vector<double> free_energy_exact(const Rbm& r, std::span<const float> vis) 
   for (size_t row = 0; row < vis.size() / static_cast<size_t>(nv); ++row) {
     const float* v = vis.data() + row * static_cast<size_t>(nv);
     double e = 0;
+    // visible_energy (models/units.hpp): |v - c|^2 / 2 for gaussian and rectified units, -c.v for the others
+    const bool quadratic = r.config.visible_unit == Unit::gaussian || r.config.visible_unit == Unit::rectified;
     for (int64_t i = 0; i < nv; ++i)
-      e += r.config.visible_unit == Unit::gaussian ? 0.5 * (v[i] - c[i]) * (v[i] - c[i]) : -double(c[i]) * v[i];
+      e += quadratic ? 0.5 * (double(v[i]) - c[i]) * (double(v[i]) - c[i]) : -double(c[i]) * v[i];
     double words = 1;  // count units: the hidden biases count once per word
     if (r.config.visible_unit == Unit::count) words = std::accumulate(v, v + nv, 0.0);
     std::vector<double> x(b.begin(), b.end());

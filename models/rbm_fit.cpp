@@ -212,6 +212,9 @@ void RbmFitter::load() {
     for (const auto& [key, value] : model.items()) expect(meta, key, value);
     for (const auto& [key, value] : want.items()) {
       if (key == "run" || key == "method" || key == "k") continue;
+      // PCD ignores mean_field_last (its chains keep sampled states; make_cd_trainer saves false): a checkpoint
+      // an older build saved with true is the same run.
+      if (key == "mean_field_last" && t_.config.method == CdMethod::pcd) continue;
       // The target is unused without the penalty: a run without it is the same run whatever its target.
       if (key == "sparsity_target" && t_.config.sparsity_cost == 0.0f &&
           (!meta.contains("sparsity_cost") || meta.at("sparsity_cost") == nlohmann::json(0.0)))

@@ -2,7 +2,7 @@
 // Unit types of an RBM layer, as runtime choices. Each supplies, from a
 // unit's total input x (bias plus weighted input from the other layer):
 //
-//   type       mean E[u|x]       sample                        hidden free-energy term f(x)
+//   type       mean E[u|x] (*)   sample                        hidden free-energy term f(x)
 //   binary     sigmoid(x)        Bernoulli(sigmoid(x))         -softplus(x)
 //   gaussian   x                 x + N(0, 1)                   -x^2 / 2
 //   softmax    softmax(x) (row)  one-hot draw (one group/row)  -log sum_k exp(x_k)
@@ -11,9 +11,12 @@
 //   poisson    D softmax(x)      Poisson(D softmax(x)) each    (visible only)
 //
 // f is -log of the integral (or sum) of exp(x u) over the unit's states, so
-// F(v) = E_visible(v) + sum_j f(x_j) and E[h|v] = -df/dx. For rectified units
-// (Nair & Hinton's noisy ReLU) f is chosen so that -df/dx is their mean
-// max(0, x); the sampler is theirs.
+// F(v) = E_visible(v) + sum_j f(x_j) and E[h|v] = -df/dx.
+// (*) For rectified units (Nair & Hinton's noisy ReLU) max(0, x) is not the
+// sampler's mean but Nair & Hinton's approximation of it: the mean of
+// max(0, x + N(0, sigmoid(x))) is larger (about 0.28 at x = 0, where max(0, x) is
+// 0; the gap shrinks as |x| grows). f is chosen so that -df/dx is that
+// approximation, max(0, x); the sampler is theirs.
 // The visible energy term of a layer with bias c:
 //   binary, softmax, count, poisson: -c.v    gaussian, rectified: |v - c|^2 / 2   (unit variance)
 //

@@ -2,7 +2,11 @@
 // applied by a shared applier over the kernel's window of output rows and
 // columns (whole rows, or one GEMM tile in a fused epilogue); the
 // rule is written once as a generic lambda that serves both float and
-// xsimd::batch<float>.
+// xsimd::batch<float>. The appliers run it on registers only, a window's
+// last elements too (through a partial register, simd::load_partial), so
+// an element's bits never depend on the window it falls in: the executor
+// splits a large op's rows over threads by the schedule, fuses chains into
+// row tiles and runs epilogues on GEMM tiles, and all must agree bit for bit.
 
 #include <algorithm>
 #include <array>
@@ -30,13 +34,13 @@ void for_rows(const Kernel& k, Row row) {
   for (int64_t r = k.row_begin; r < k.row_end; ++r) row(r, c0, c1);
 }
 
-// y[i] = f(x[i]) for i < n
-template <typename F>
-void unary_span(const float* x, float* y, int64_t n, F f) {
-  int64_t i = 0;
-  for (; i + W <= n; i += W) f(B::load_unaligned(x + i)).store_unaligned(y + i);
-  for (; i < n; ++i) y[i] = f(x[i]);
-}
+// y[i] = f(x[i]) for i < n, every element through the vector rule (the
+// tail too: simd::unary_span), so a value does not depend on where the
+// span ends (a thread's block of rows, a fused chain's row tile, a GEMM
+// epilogue's tile).
+using simd::load_partial;
+using simd::store_partial;
+using simd::unary_span;
 
 template <typename F>
 void apply_unary(const Kernel& k, F f) {
@@ -49,14 +53,17 @@ void apply_unary(const Kernel& k, F f) {
 }
 
 // One output row of a binary op. A side whose row has one column is
-// broadcast along the row (a column vector or a scalar).
+// broadcast along the row (a column vector or a scalar). The row's last
+// n % W elements take the vector rule too, through a partial register.
 template <bool AVec, bool BVec, typename F>
 void binary_row(const float* a, const float* b, float* y, int64_t n, F f) {
   auto la = [&](int64_t i) { if constexpr (AVec) return B::load_unaligned(a + i); else return B(a[0]); };
   auto lb = [&](int64_t i) { if constexpr (BVec) return B::load_unaligned(b + i); else return B(b[0]); };
+  auto pa = [&](int64_t i, int64_t m) { if constexpr (AVec) return load_partial(a + i, m); else return B(a[0]); };
+  auto pb = [&](int64_t i, int64_t m) { if constexpr (BVec) return load_partial(b + i, m); else return B(b[0]); };
   int64_t i = 0;
   for (; i + W <= n; i += W) f(la(i), lb(i)).store_unaligned(y + i);
-  for (; i < n; ++i) y[i] = f(a[AVec ? i : 0], b[BVec ? i : 0]);
+  if (i < n) store_partial(f(pa(i, n - i), pb(i, n - i)), y + i, n - i);
 }
 
 // Row r of input `slot` from column c0 on (broadcast sides: their one row
@@ -98,7 +105,10 @@ void apply_bernoulli(const Kernel& k, P prob) {
       B u = uniform_batch(k.rng, static_cast<uint32_t>(i));
       xsimd::select(u < prob(B::load_unaligned(x + i)), B(1.0f), B(0.0f)).store_unaligned(y + i);
     }
-    for (; i < last; ++i) y[i] = uniform01(k.rng, static_cast<uint32_t>(i)) < prob(x[i]) ? 1.0f : 0.0f;
+    if (i < last) {  // the tail as one more register: its probabilities by the vector rule too
+      B u = uniform_batch(k.rng, static_cast<uint32_t>(i));
+      store_partial(xsimd::select(u < prob(load_partial(x + i, last - i)), B(1.0f), B(0.0f)), y + i, last - i);
+    }
   };
   if (k.full_rows()) span(k.row_begin * c, k.row_end * c);
   else for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) { span(r * c + c0, r * c + c1); });
@@ -134,9 +144,23 @@ void Softplus::forward(const Kernel& k) const {
 }
 void Softplus::vjp(VjpBuilder& b) const { b.give(0, b.emit(SoftplusGrad{}, {b.x(0), b.gy()})); }
 
-void Exp::forward(const Kernel& k) const {
-  apply_unary(k, [](auto x) { using std::exp; return exp(x); });
-}
+namespace {
+// exp(x) up to where a float overflows (88.7228, as std::exp): xsimd::exp
+// gives inf from about 88.3763 on (its maxlog), so above 88 this takes
+// exp(x - ln2_hi) * 2 exp(ln2_hi - ln 2) instead (x - ln2_hi is exact:
+// ln2_hi is a multiple of 2^-15), within 2 ulps of std::exp; up to 88,
+// xsimd::exp's bits. Every element by this one rule, a span's tail too.
+constexpr auto exp_rule = [](B x) {
+  constexpr float kShiftAbove = 88.0f;
+  constexpr float kLn2Hi = 0.693145751953125f;        // 0x3f317200
+  constexpr float kTwiceCorrection = 1.99999714279f;  // 2 exp(ln2_hi - ln 2)
+  const auto big = x > B(kShiftAbove);
+  const B e = xsimd::exp(xsimd::select(big, x - B(kLn2Hi), x));
+  return xsimd::select(big, e * B(kTwiceCorrection), e);
+};
+}  // namespace
+
+void Exp::forward(const Kernel& k) const { apply_unary(k, exp_rule); }
 void Exp::vjp(VjpBuilder& b) const { b.give(0, vjp::mul(b, b.gy(), b.y())); }
 
 void Log::forward(const Kernel& k) const {

@@ -138,7 +138,8 @@ inline void ball_lookups(const std::vector<uint64_t>& queries, const std::vector
 // the training words (AIS's base model), exact. Printed as perplexities
 // per word over all the stories, exp(-sum log p / sum D), as LDA papers
 // report them (the replicated-softmax paper averages each story's own),
-// the RBM's with the range of AIS's +-3 standard errors.
+// the RBM's with the range of AIS's interval (ais_interval_sd standard
+// errors: a 99.73% Student t interval over its runs).
 inline void word_perplexity(const Rbm& r, const AeTask& t, const io::DocumentSet& test, int64_t stories, double ais_scale,
                             int threads, Summary& sum) {
   std::vector<int64_t> rows(static_cast<size_t>(test.size()));
@@ -177,7 +178,7 @@ inline void word_perplexity(const Rbm& r, const AeTask& t, const io::DocumentSet
   const double ppl = std::exp(-lp / words), uni = std::exp(-unigram / words);
   const std::string low = std::isfinite(lp_high) ? fmt::format("{:.1f}", std::exp(-lp_high / words))
                                                  : std::string("unbounded below: an AIS run's weights too spread");
-  fmt::print("test perplexity per word over {} stories ({} words): count RBM {:.1f} (AIS +-3 standard errors: {} .. {:.1f}), "
+  fmt::print("test perplexity per word over {} stories ({} words): count RBM {:.1f} (AIS's 99.73% interval: {} .. {:.1f}), "
              "unigram model {:.1f}\n",
              rows.size(), words, ppl, low, std::exp(-lp_low / words), uni);
   result("rbm_test_perplexity", fmt::format("{:.1f}", ppl));

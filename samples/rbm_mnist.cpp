@@ -195,11 +195,12 @@ void evaluate(RbmFitter& fit, const Rbm& rbm, const io::ImageSet& train, const i
   const auto f = fit.free_energies(image_source(test, io::Pixels::sampled, o.data_seed + 1000), 0);
   double mean_f = 0;
   for (double x : f) mean_f += x / static_cast<double>(f.size());
-  fmt::print("AIS: log Z = {:.2f} (+{:.2f} / -{:.2f}, 3 sd) over {} runs and {} temperatures\n", z.log_z,
-             z.log_z_high - z.log_z, z.log_z - z.log_z_low, o.ais_runs, z.temperatures);
+  fmt::print("AIS: log Z = {:.2f} (+{:.2f} / -{:.2f}, {:.3g} sd: a 99.73% t interval) over {} runs and {} temperatures\n",
+             z.log_z, z.log_z_high - z.log_z, z.log_z - z.log_z_low, ais_interval_sd(o.ais_runs), o.ais_runs,
+             z.temperatures);
   fmt::print("average test log-likelihood: {:.2f} nats (range {:.2f} .. {:.2f})\n", -mean_f - z.log_z,
              -mean_f - z.log_z_high, -mean_f - z.log_z_low);
-  if (!std::isfinite(z.log_z_low))  // 3 sd of the importance weights exceed their mean
+  if (!std::isfinite(z.log_z_low))  // the interval's sds of the importance weights exceed their mean
     fmt::print("AIS: the {} runs' importance weights spread too widely for a lower end of log Z (so no upper end "
                "of the log-likelihood); more runs narrow it: --resume --ais-runs {}\n",
                o.ais_runs, 4 * o.ais_runs);
