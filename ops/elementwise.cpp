@@ -9,6 +9,7 @@
 // row tiles and runs epilogues on GEMM tiles, and all must agree bit for bit.
 
 #include <algorithm>
+#include <limits>
 #include <array>
 #include <cmath>
 #include <numbers>
@@ -99,16 +100,18 @@ void apply_bernoulli(const Kernel& k, P prob) {
   const int64_t c = k.out_shape.cols;
   const float* x = k.in[0];
   float* y = k.out;
+  // A NaN probability draws NaN, not the 0 that u < NaN would give, so that
+  // the numerics check and the fitters' divergence checks see it (a
+  // probability outside [0, 1] draws as if clipped to it).
+  const B nan(std::numeric_limits<float>::quiet_NaN());
+  auto draw = [&](B u, B p) { return xsimd::select(xsimd::isnan(p), nan, xsimd::select(u < p, B(1.0f), B(0.0f))); };
   auto span = [&](int64_t first, int64_t last) {
     int64_t i = first;
-    for (; i + W <= last; i += W) {
-      B u = uniform_batch(k.rng, static_cast<uint32_t>(i));
-      xsimd::select(u < prob(B::load_unaligned(x + i)), B(1.0f), B(0.0f)).store_unaligned(y + i);
-    }
-    if (i < last) {  // the tail as one more register: its probabilities by the vector rule too
-      B u = uniform_batch(k.rng, static_cast<uint32_t>(i));
-      store_partial(xsimd::select(u < prob(load_partial(x + i, last - i)), B(1.0f), B(0.0f)), y + i, last - i);
-    }
+    for (; i + W <= last; i += W)
+      draw(uniform_batch(k.rng, static_cast<uint32_t>(i)), prob(B::load_unaligned(x + i))).store_unaligned(y + i);
+    if (i < last)  // the tail as one more register: its probabilities by the vector rule too
+      store_partial(draw(uniform_batch(k.rng, static_cast<uint32_t>(i)), prob(load_partial(x + i, last - i))), y + i,
+                    last - i);
   };
   if (k.full_rows()) span(k.row_begin * c, k.row_end * c);
   else for_rows(k, [&](int64_t r, int64_t c0, int64_t c1) { span(r * c + c0, r * c + c1); });

@@ -15,7 +15,8 @@ Shape broadcast_shape(Shape a, Shape b) {
   };
   Shape s{dim(a.rows, b.rows), dim(a.cols, b.cols)};
   if (s.rows < 0 || s.cols < 0)
-    throw ShapeError{"equal shapes, or one side a [1,n] row, [m,1] column or [1,1] scalar"};
+    throw ShapeError{"equal shapes, or one side a [1,n] row, [m,1] column or [1,1] scalar (a column with a row "
+                     "gives their [m,n] outer shape): each size equal, or 1 on one side"};
   return s;
 }
 

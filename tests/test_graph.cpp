@@ -81,6 +81,10 @@ TEST_CASE("graph: a shape mismatch names the op, both nodes and both shapes") {
   Tensor x = g.input("x", {3, 4});
   Tensor b = g.param("bias", {1, 5});
   CHECK_THROWS_WITH_AS(x + b, doctest::Contains("add: cannot take 'x' [3, 4], 'bias' [1, 5]"), Error);
+  // a column with a row gives their outer shape, as the message says
+  const Tensor col = g.param("col", {3, 1}, 2.0f), row = g.param("row", {1, 5}, 0.5f);
+  CHECK((col * row).shape() == Shape{3, 5});
+  CHECK_THROWS_WITH_AS(x * g.param("three", {3, 2}), doctest::Contains("each size equal, or 1 on one side"), Error);
   Tensor w = g.param("w", {5, 2});
   CHECK_THROWS_WITH_AS(matmul(x, w), doctest::Contains("'x' [3, 4], 'w' [5, 2]; expected inner dimensions"), Error);
   CHECK_THROWS_WITH_AS(sum(x, 2), doctest::Contains("axis"), Error);

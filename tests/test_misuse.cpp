@@ -211,6 +211,20 @@ TEST_CASE("misuse: sampling ops refuse data they cannot draw from") {
   CHECK(has(error_of([&] { assign(g.input("state", {1, 4}), p); }), "the target 'state' (its op: input) is not a parameter"));
   CHECK(has(error_of([&] { gaussian(p, NAN); }), "gaussian: stddev = nan"));
   CHECK(has(error_of([&] { gaussian(p, -1.0f); }), "expected a finite value of at least 0"));
+  // A NaN probability (or logit) draws NaN, which the numerics check names, where it drew 0 unseen; a
+  // probability outside [0, 1] draws as if clipped.
+  const Tensor drawn = bernoulli(p), drawn_logit = sigmoid_bernoulli(p);
+  Executor ex(g, {.threads = 1});
+  std::vector<float> odd{NAN, 1.5f, -0.5f, 0.5f};
+  ex.run({drawn, drawn_logit}, {{p, odd}});
+  for (const Tensor t : {drawn, drawn_logit}) {
+    CHECK(std::isnan(ex.value(t)[0]));
+    for (size_t i = 1; i < 4; ++i) CHECK((ex.value(t)[i] == 0.0f || ex.value(t)[i] == 1.0f));
+  }
+  CHECK(ex.value(drawn)[1] == 1.0f);
+  CHECK(ex.value(drawn)[2] == 0.0f);
+  Executor checked(g, {.threads = 1, .check_numerics = true});
+  CHECK(has(error_of([&] { checked.run({drawn}, {{p, odd}}); }), "nan"));
 }
 
 TEST_CASE("misuse: RBM tools refuse non-finite parameters and settings instead of returning numbers") {
