@@ -37,6 +37,15 @@ JointFitConfig tiny_config(int top_epochs = 1, int updown_epochs = 1) {
   return c;
 }
 
+// A 16-6 DBN and a 6+3-7 top RBM on tiny digits, for the order checks.
+struct TinyJoint {
+  const io::ImageSet train = testing::tiny_digits(60, 1), valid = testing::tiny_digits(30, 2);
+  Graph g;
+  Dbn lower = Dbn::make(g, "d", {.layers = {16, 6}});
+  LabelledRbm top = LabelledRbm::make(g, "t", 6, 3, 7, 0.1f, 1);
+  Executor ex{g, {.threads = 2, .seed = 1}};
+};
+
 }  // namespace
 
 TEST_CASE("misuse/dbn: train_top and up_down refuse an empty, unlabelled or misfit set before any epoch") {
@@ -91,11 +100,8 @@ TEST_CASE("misuse/dbn: make_up_down checks every argument before it adds anythin
 }
 
 TEST_CASE("misuse/dbn: up_down refuses a second call, and train_top after it, by name") {
-  const io::ImageSet train = testing::tiny_digits(60, 1), valid = testing::tiny_digits(30, 2);
-  Graph g;
-  Dbn lower = Dbn::make(g, "d", {.layers = {16, 6}});
-  LabelledRbm top = LabelledRbm::make(g, "t", 6, 3, 7, 0.1f, 1);
-  Executor ex(g, {.threads = 2, .seed = 1});
+  TinyJoint t;
+  auto& [train, valid, g, lower, top, ex] = t;
   JointTrainer jt(lower, top, ex, tiny_config());
   jt.train_top(train, valid, {});
   jt.up_down(train, valid, {});
@@ -168,11 +174,8 @@ TEST_CASE("misuse/dbn: the bound and with_top_k name a wrong size or an empty mo
 }
 
 TEST_CASE("misuse/dbn: the up-down model refuses use before up_down, and up_down before train_top") {
-  const io::ImageSet train = testing::tiny_digits(60, 1), valid = testing::tiny_digits(30, 2);
-  Graph g;
-  Dbn lower = Dbn::make(g, "d", {.layers = {16, 6}});
-  LabelledRbm top = LabelledRbm::make(g, "t", 6, 3, 7, 0.1f, 1);
-  Executor ex(g, {.threads = 2, .seed = 1});
+  TinyJoint t;
+  auto& [train, valid, g, lower, top, ex] = t;
   JointTrainer jt(lower, top, ex, tiny_config(0, 1));
   const Tensor pen = g.input("pen", {2, 6});
   CHECK(has(error_of([&] { (void)jt.updown_model().generate(pen); }),

@@ -24,21 +24,10 @@
 #include "models/exact.hpp"
 #include "models/rbm_fit.hpp"
 #include "tests/rbm_fit_runs.hpp"
+#include "misuse_util.hpp"
 
 using namespace ebm;
-
-namespace {
-
-std::string error_of(const auto& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-}  // namespace
+using ebm::misuse_test::error_of;
 
 TEST_CASE("review/exact: free_energy_exact equals Rbm::free_energy for every visible and hidden unit pair") {
   const int64_t nv = 5, nh = 4, rows = 4;
