@@ -21,6 +21,7 @@
 #include "models/logistic_pca.hpp"
 #include "models/pca.hpp"
 #include "samples/common.hpp"
+#include "samples/lineage.hpp"
 #include "samples/curves.hpp"
 #include "samples/pretrain.hpp"
 

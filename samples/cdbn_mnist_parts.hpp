@@ -19,6 +19,7 @@
 #include "models/cdbn.hpp"
 #include "models/svm.hpp"
 #include "samples/common.hpp"
+#include "samples/lineage.hpp"
 
 namespace ebm::samples {
 

@@ -31,6 +31,7 @@
 #include "models/joint_fit.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
+#include "samples/lineage.hpp"
 #include "samples/curves.hpp"
 #include "samples/dbn_mnist_parts.hpp"
 #include "samples/pretrain.hpp"

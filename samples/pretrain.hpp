@@ -15,6 +15,7 @@
 #include "models/dbn.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
+#include "samples/lineage.hpp"
 #include "samples/progress.hpp"
 #include "samples/rbm_metrics.hpp"
 

@@ -27,6 +27,7 @@
 #include "models/ais.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
+#include "samples/lineage.hpp"
 #include "samples/curves.hpp"
 #include "samples/progress.hpp"
 #include "samples/rbm_metrics.hpp"
