@@ -163,4 +163,28 @@ inline std::vector<float> all_rows(const DataSource& s) {
 // The first n rows of a source.
 inline DataSource head(const DataSource& s, int64_t n) { return {std::min(n, s.count), s.dim, s.fill, s.concurrent}; }
 
+// Per-column means of the first n rows of a source as seen in epoch 0, read
+// in padded batches of `batch` rows (a DBN layer's source computes only
+// those).
+inline std::vector<float> source_means(const DataSource& s, int64_t n, int64_t batch) {
+  std::vector<double> acc(static_cast<size_t>(s.dim), 0.0);
+  std::vector<float> buf;
+  const DataSource first = head(s, n);
+  for_each_batch(first, batch, 0, buf, [&](int64_t, int64_t rows) {  // the real rows only
+    for (size_t i = 0; i < static_cast<size_t>(rows * s.dim); ++i) acc[i % acc.size()] += buf[i];
+  });
+  std::vector<float> m;
+  for (double a : acc) m.push_back(static_cast<float>(a / static_cast<double>(std::max<int64_t>(first.count, 1))));
+  return m;
+}
+
+// The training rows persistent chains start at: the first batch of a
+// shuffle of the `rows` rows of their own (not an epoch's), keyed by the
+// run's data seed.
+inline std::vector<int64_t> chain_start_rows(int64_t rows, int64_t batch, uint64_t data_seed) {
+  std::vector<int64_t> order = io::shuffled_indices(rows, data_seed, 999);
+  order.resize(static_cast<size_t>(batch));
+  return order;
+}
+
 }  // namespace ebm

@@ -118,14 +118,6 @@ inline std::vector<int64_t> first_of_each_digit(const io::ImageSet& set) {
   return idx;
 }
 
-// The training rows persistent chains start at: the first batch of a
-// shuffle of its own (not an epoch's), so both samples start them alike.
-inline std::vector<int64_t> chain_start_rows(int64_t images, int64_t batch, uint64_t data_seed) {
-  std::vector<int64_t> order = io::shuffled_indices(images, data_seed, 999);
-  order.resize(static_cast<size_t>(batch));
-  return order;
-}
-
 // Those of `flags` given on the command line, joined by ", " (empty: none).
 inline std::string given_flags(const CLI::App& app, std::initializer_list<const char*> flags) {
   std::string out;

@@ -13,6 +13,7 @@
 
 #include "io/batch.hpp"
 #include "models/dbn.hpp"
+#include "models/dbn_fit.hpp"
 #include "models/rbm_fit.hpp"
 #include "samples/common.hpp"
 #include "samples/lineage.hpp"
@@ -29,19 +30,6 @@ inline void flag_diverging(const Progress& p, const std::string& who, int epoch,
   if (std::exchange(warned, true)) return;
   p.print_above(stdout, fmt::format("{}_diverging_epoch={}", who, epoch));
   p.warn(warning);
-}
-
-// Per-unit means of the first n rows of a source.
-inline std::vector<float> source_means(const DataSource& s, int64_t n, int64_t batch) {
-  std::vector<double> acc(static_cast<size_t>(s.dim), 0.0);
-  std::vector<float> buf;
-  const DataSource first = head(s, n);
-  for_each_batch(first, batch, 0, buf, [&](int64_t, int64_t rows) {  // (padded batches: the real rows only)
-    for (size_t i = 0; i < static_cast<size_t>(rows * s.dim); ++i) acc[i % acc.size()] += buf[i];
-  });
-  std::vector<float> m;
-  for (double a : acc) m.push_back(static_cast<float>(a / static_cast<double>(std::max<int64_t>(first.count, 1))));
-  return m;
 }
 
 // How one layer's fit is shown: its progress bar, summary row, messages,
@@ -104,17 +92,10 @@ struct LayerPlan {
   std::string output;                      // the run's --output folder
   bool built_on = true;                    // later phases learn from this layer (said on a partial resume)
   std::string lr_flag = "--pretrain-lr";   // named in the divergence warning
-  // Layers above the first start with visible biases at the log-odds of
-  // the layer below's mean activations (the first does from the data means
-  // given to pretrain_layer, on binary data), as Hinton's practical guide
-  // advises; off, they start at 0.
+  // DbnLayerConfig's visible_bias_from_below, sample_up and transpose_init
+  // (models/dbn_fit.hpp).
   bool upper_visible_bias = false;
-  // Layers above the first learn from sampled binary states of the layer
-  // below (true) or from its probabilities Q(h|v) (false).
   bool sample_up = false;
-  // A layer above the first starts as the transpose of the layer below
-  // (Dbn::init_from_below; its shape must allow it): the bound is then
-  // where the layer below left it.
   bool transpose_init = false;
   // The program's flags that shape this layer's data, checked on resume
   // (RbmFitConfig::run_settings).
@@ -126,37 +107,27 @@ struct LayerPlan {
   std::vector<std::string> built_on_stack = {};
 };
 
-// Layer l learns from `images` (and monitors on `valid_images`) passed up
-// through the layers below; `data_means`, when given, are the data's unit
-// means that binary or count data units' biases start from (the first
-// layer's).
+// Layer l as DbnLayerFit makes it ready (models/dbn_fit.hpp: it learns from
+// `images` passed up through the layers below, and monitors on
+// `valid_images`; `data_means` start the first layer's biases), shown and
+// checkpointed as fit_layer does, under <output>/pretrain/layer<l>.
 // Returns whether it trained any epoch (a layer resumed with every epoch done
 // did not): the layers above it then learn from new features.
 inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& images, const DataSource& valid_images,
                            std::span<const float> data_means, const LayerPlan& p, bool resume, Summary& sum) {
-  Rbm& r = dbn.rbms[static_cast<size_t>(l)];
-  const bool bias_from_means = r.config.visible_unit == Unit::binary || counts_words(r.config.visible_unit);
-  if (l == 0 && bias_from_means && !data_means.empty()) r.init_visible_bias(data_means);
-  CdTrainer t = make_cd_trainer(r, p.cd);
-  RbmFitter fit(t, ex, {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
-                        .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume,
-                        .run_settings = p.run_settings});
-  const int64_t batch = p.cd.batch;
-  const DataSource train = layer_source(dbn, l, ex, images, batch, p.sample_up, p.data_seed);
-  const DataSource valid = layer_source(dbn, l, ex, valid_images, batch, p.sample_up, p.data_seed);
-  if (l > 0 && p.transpose_init && fit.epochs_done() == 0) dbn.init_from_below(l);
-  if (t.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training rows, as rbm_mnist's do
-    train.fill(chain_start_rows(train.count, batch, p.data_seed), t.chain.graph->value(t.chain), 0);
-  }
-  const int resumed = fit.epochs_done();
-  if (resumed < p.epochs) Lineage{.output = p.output, .built_on = p.built_on_stack}.layer_trains(l);
-  if (l > 0 && resumed == 0 && p.upper_visible_bias && !p.transpose_init && r.config.visible_unit == Unit::binary) {
-    const uint64_t step = ex.step();  // the source runs the executor: the training's draws stay as they were
-    r.init_visible_bias(source_means(train, 5000, batch));
-    ex.set_step(step);
-  }
+  DbnLayerFit layer(dbn, l, ex, images, valid_images, data_means,
+                    {.cd = p.cd,
+                     .fit = {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
+                             .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume,
+                             .run_settings = p.run_settings},
+                     .sample_up = p.sample_up,
+                     .transpose_init = p.transpose_init,
+                     .visible_bias_from_below = p.upper_visible_bias});
+  if (layer.fitter().epochs_done() < p.epochs)
+    Lineage{.output = p.output, .built_on = p.built_on_stack}.layer_trains(l);
+  const Rbm& r = dbn.rbms[static_cast<size_t>(l)];
   const std::string prefix = p.stack.empty() ? "" : p.stack + ": ";
-  return fit_layer(fit, train, valid,
+  return fit_layer(layer.fitter(), layer.train(), layer.valid(),
                    {.bar = fmt::format("{}pretrain layer {} ({}-{})", prefix, l + 1, r.config.visible, r.config.hidden),
                     .row = fmt::format("{}pretrain layer {} {}-{}", prefix, l + 1, r.config.visible, r.config.hidden),
                     .label = fmt::format("{}layer {}", prefix, l + 1),

@@ -274,7 +274,7 @@ int run(const Options& o) {
                fit.epochs_done(), o.epochs);
   samples::say_if_nothing_to_resume("rbm_mnist", o.resume, o.output, "checkpoint");
   if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
-    io::fill_batch(d.train, samples::chain_start_rows(d.train.count, o.batch, o.data_seed), g.value(trainer.chain),
+    io::fill_batch(d.train, chain_start_rows(d.train.count, o.batch, o.data_seed), g.value(trainer.chain),
                    {.mode = io::Pixels::sampled, .seed = o.data_seed});
   }
   fmt::print("rbm_mnist: {}-{} RBM, {}, batch {}, {} epochs, {} training / {} {} images\n", d.train.dim(), o.hidden,
