@@ -67,6 +67,19 @@ void Dbn::init_from_below(int l) {
   std::copy(g.value(lo.c).begin(), g.value(lo.c).end(), g.value(hi.b).begin());
 }
 
+Dbn Dbn::clone(Graph& g) const {
+  if (rbms.empty()) throw Error("dbn '{}': clone of an empty stack; expected one made by Dbn::make", name);
+  DbnConfig c{.layers = {rbms.front().config.visible}, .visible_unit = rbms.front().config.visible_unit,
+              .top_hidden_unit = rbms.back().config.hidden_unit};
+  for (const Rbm& r : rbms) c.layers.push_back(r.config.hidden);
+  Dbn d = make(g, name, c);
+  for (size_t l = 0; l < rbms.size(); ++l)
+    for (auto [from, to] : {std::pair{rbms[l].w, d.rbms[l].w}, std::pair{rbms[l].b, d.rbms[l].b},
+                            std::pair{rbms[l].c, d.rbms[l].c}})
+      std::ranges::copy(graph->value(from), g.value(to).begin());
+  return d;
+}
+
 DataSource layer_source(const Dbn& dbn, int l, Executor& ex, const DataSource& images, int64_t batch, bool sample_up,
                         uint64_t seed) {
   if (l == 0) return images;

@@ -51,6 +51,10 @@ struct Dbn {
   Tensor down(Tensor h, int l) const;
   // rbms[l] := rbms[l-1]' (W, b and c swapped), when the shapes allow.
   void init_from_below(int l);
+  // The same stack (sizes, units, values) in graph `g`: a measurement run
+  // on it adds no node to this stack's graph, whose node ids key the
+  // training's draws.
+  Dbn clone(Graph& g) const;
 };
 
 // The whole stack as one checkpoint (models/checkpoint.hpp: a folder of

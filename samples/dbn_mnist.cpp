@@ -46,8 +46,17 @@ using namespace ebm::samples;
 // The bound on the test log-likelihood with RBM k on top (AIS for its log Z),
 // and from the second layer on how far it moved from `below`, the bound with
 // one layer fewer (which it becomes).
-void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o, Summary& sum,
+void report_bound(const Dbn& dbn, int k, const Executor& ex, const Data& d, const Options& o, Summary& sum,
                   std::optional<double>& below) {
+  // Measured on a copy of the stack in a graph of its own, on an executor
+  // of its own: the training's draws are keyed by the node and the step,
+  // so nodes added to its graph or steps taken on its executor would give
+  // the layers above other draws than a run without --bound.
+  Graph scratch;
+  const Dbn copy = dbn.clone(scratch);
+  ExecutorOptions eo = ex.options();
+  eo.profile = false;
+  Executor own(scratch, eo);
   AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
   ac.scale_temperatures(o.ais_scale);
   warn_if_few_temperatures("dbn_mnist", ac.temperatures());
@@ -56,13 +65,13 @@ void report_bound(Dbn& dbn, int k, Executor& ex, const Data& d, const Options& o
   Progress bar(fmt::format("bound with {} layer(s)", k + 1), temperatures + 1, true);
   const io::ImageSet test = io::slice(d.test, 0, std::min<int64_t>(o.bound_images, d.test.count));
   const DataSource images = image_source(test, io::Pixels::sampled, o.data_seed + 1000);
-  const DataSource train_top = layer_source(dbn, k, ex, image_source(d.train, io::Pixels::sampled, o.data_seed), o.batch);
+  const DataSource train_top = layer_source(copy, k, own, image_source(d.train, io::Pixels::sampled, o.data_seed), o.batch);
   const std::vector<float> base = base_rate_bias(source_means(train_top, 5000, o.batch));
   ac.on_progress = [&](int done, int) { bar.update(done, "AIS for the top RBM's log Z"); };
-  const AisResult z = ais_log_z(dbn.rbms[static_cast<size_t>(k)], base, ac);
+  const AisResult z = ais_log_z(copy.rbms[static_cast<size_t>(k)], base, ac);
   bar.update(temperatures, "Q samples of the test images");
   double b = 0;
-  for (double x : dbn_bound_rows(dbn, k, ex, images, o.batch, o.bound_samples)) b += x / static_cast<double>(test.count);
+  for (double x : dbn_bound_rows(copy, k, own, images, o.batch, o.bound_samples)) b += x / static_cast<double>(test.count);
   b -= z.log_z;
   bar.update(temperatures + 1, fmt::format("{:.2f} nats (log Z {:.2f} +{:.2f}/-{:.2f})", b, z.log_z,
                                           z.log_z_high - z.log_z, z.log_z - z.log_z_low));

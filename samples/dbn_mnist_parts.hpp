@@ -54,7 +54,8 @@ struct Options {
   int refit_error_every = 10;  // up-down's refit: its error on all 60,000 every N epochs and after the last
   int64_t batch = 100, validation = 10000, bound_images = 10000;
   bool bound_images_given = false;  // else the default, cut to the test set's size
-  float pretrain_lr = 0.1f, finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f;
+  std::vector<float> pretrain_lr{0.1f};  // one rate, or one per layer
+  float finetune_lr = 0.1f, finetune_lr_decay = 0.97f, momentum = 0.5f;
   float weight_decay = 2e-4f, ais_scale = 1.0f, updown_lr = 0.01f, refit_lr = 0.0f;
   float top_lr = 0.05f, top_weight_decay = 2e-4f;  // the labelled top RBM's pretraining (up-down)
   float updown_momentum = 0.9f, updown_weight_decay = 0.0f;  // up-down and its refit
@@ -136,6 +137,10 @@ struct Options {
     if (method.size() != depth)
       throw Error("--method: {} values for {} layers{}; give one, or one per layer", method.size(), depth,
                   depth < hidden.size() ? " (the labelled top RBM's CD-k is --top-k)" : "");
+    if (pretrain_lr.size() == 1) pretrain_lr.assign(depth, pretrain_lr[0]);
+    if (pretrain_lr.size() != depth)
+      throw Error("--pretrain-lr: {} values for {} layers{}; give one, or one per layer", pretrain_lr.size(), depth,
+                  depth < hidden.size() ? " (the labelled top RBM's is --top-lr)" : "");
     if (transpose_init && depth < 2)
       throw Error("--transpose-init: the DBN has {} layer; expected at least two, the second to start as the first's "
                   "transpose",
@@ -228,8 +233,10 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_flag("--transpose-init", o.transpose_init,
                "each layer above the first starts as the transpose of the one below (hidden sizes must alternate, "
                "such as 500,784): adding it then leaves the bound where it was");
-  app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate (the DBN's RBMs; see --top-lr)")
+  app.add_option("--pretrain-lr", o.pretrain_lr,
+                 "pretraining learning rate (the DBN's RBMs; see --top-lr); one value, or one per layer")
       ->capture_default_str()
+      ->delimiter(',')
       ->check(samples::kPositive);
   app.add_option("--pixels", o.pixels, "pretraining data: scaled (intensities as probabilities) or sampled (binarized each epoch)")
       ->capture_default_str();
@@ -319,7 +326,7 @@ inline void add_options(CLI::App& app, Options& o) {
 }
 
 inline CdConfig layer_cd(const Options& o, int l) {
-  CdConfig c{.batch = o.batch, .lr = o.pretrain_lr, .momentum = o.momentum, .weight_decay = o.weight_decay,
+  CdConfig c{.batch = o.batch, .lr = o.pretrain_lr[static_cast<size_t>(l)], .momentum = o.momentum, .weight_decay = o.weight_decay,
              .mean_field_last = o.mean_field};
   parse_cd_method(o.method[static_cast<size_t>(l)], c);
   return c;

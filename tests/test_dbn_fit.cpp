@@ -240,3 +240,19 @@ TEST_CASE("dbn/greedy: misuse is a named error") {
   CHECK_THROWS_WITH_AS(DbnLayerFit(s.dbn, 0, s.ex, s.train, s.valid, std::vector<float>(5, 0.5f), plan({1})[0]),
                        doctest::Contains("init_visible_bias got 5 means; expected 16"), Error);
 }
+
+TEST_CASE("dbn: a clone holds the same sizes, units and values in another graph, and adds no node to the first") {
+  Graph g;
+  Dbn d = Dbn::make(g, "dbn", {.layers = {6, 4, 3}, .init_std = 0.5f, .visible_unit = Unit::gaussian});
+  std::ranges::fill(g.value(d.rbms[1].c), 0.25f);
+  const auto nodes = g.size();
+  Graph other;
+  const Dbn c = d.clone(other);
+  CHECK(g.size() == nodes);
+  REQUIRE(c.depth() == 2);
+  CHECK(c.graph == &other);
+  CHECK(c.rbms[0].config.visible_unit == Unit::gaussian);
+  CHECK(c.rbms[1].config.hidden == 3);
+  CHECK(parameters(c) == parameters(d));
+  CHECK_THROWS_WITH_AS(Dbn{}.clone(other), doctest::Contains("clone of an empty stack"), Error);
+}
