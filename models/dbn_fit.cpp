@@ -15,9 +15,10 @@ Rbm& layer_of(Dbn& dbn, int l) {
   return dbn.rbms[static_cast<size_t>(l)];
 }
 
-// The first layer's visible biases from the data's means, before its
-// trainer is made (a resume then loads the checkpoint's over them).
-CdTrainer first_layer_trainer(Dbn& dbn, int l, const DataSource& images, std::span<const float> data_means,
+// Layer l's trainer; the first layer's visible biases are set from the
+// data's means before it is made (a resume then loads the checkpoint's
+// over them).
+CdTrainer layer_trainer(Dbn& dbn, int l, const DataSource& images, std::span<const float> data_means,
                               const CdConfig& cd) {
   Rbm& r = layer_of(dbn, l);
   if (l == 0 && images.dim != r.config.visible)
@@ -32,7 +33,7 @@ CdTrainer first_layer_trainer(Dbn& dbn, int l, const DataSource& images, std::sp
 
 DbnLayerFit::DbnLayerFit(Dbn& dbn, int l, Executor& ex, const DataSource& images, const DataSource& valid_images,
                          std::span<const float> data_means, const DbnLayerConfig& config)
-    : trainer_(first_layer_trainer(dbn, l, images, data_means, config.cd)),
+    : trainer_(layer_trainer(dbn, l, images, data_means, config.cd)),
       fitter_(trainer_, ex, config.fit),
       train_(layer_source(dbn, l, ex, images, config.cd.batch, config.sample_up, config.fit.data_seed)),
       valid_(layer_source(dbn, l, ex, valid_images, config.cd.batch, config.sample_up, config.fit.data_seed)) {
