@@ -161,10 +161,7 @@ inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t
   if (app.count("--pretrain-lr") > 0 && layers < (data == Unit::binary ? 2 : 3))
     throw Error("--pretrain-lr: no RBM here takes it (the code's takes --code-lr{}); expected more --hidden layers",
                 data == Unit::binary ? "" : ", the first --data-lr");
-  if (o.pretrain_epochs.size() == 1) o.pretrain_epochs.assign(o.hidden.size(), o.pretrain_epochs[0]);
-  if (o.pretrain_epochs.size() != o.hidden.size())
-    throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", o.pretrain_epochs.size(),
-                o.hidden.size());
+  one_per_layer(o.pretrain_epochs, o.hidden.size(), "--pretrain-epochs");
   CdConfig method_check;
   parse_cd_method(o.method, method_check);  // here, before any work
   (void)o.ae_optimizer();

@@ -126,6 +126,19 @@ inline std::string given_flags(const CLI::App& app, std::initializer_list<const 
   return out;
 }
 
+// A per-layer flag: one value stands for every one of `layers` layers, or
+// it gives one per layer. `note` follows the count in the error (for a
+// layer the flag does not cover).
+template <typename T>
+void one_per_layer(std::vector<T>& values, size_t layers, std::string_view flag, std::string_view note = "") {
+  if (values.size() == 1) {
+    const T v = values[0];  // assign(n, x) must not be given one of its own elements
+    values.assign(layers, v);
+  }
+  if (values.size() != layers)
+    throw Error("{}: {} values for {} layers{}; give one, or one per layer", flag, values.size(), layers, note);
+}
+
 // Tells in --help what each preset gives `flag` when the command line leaves
 // it out; a sample passes the same constants its preset applies.
 inline void show_preset_default(CLI::App& app, const std::string& flag, const std::string& quick,

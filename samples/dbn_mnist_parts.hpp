@@ -118,10 +118,7 @@ struct Options {
     } else {
       throw Error("--preset '{}': expected quick or paper", preset);
     }
-    if (pretrain_epochs.size() == 1) pretrain_epochs.assign(hidden.size(), pretrain_epochs[0]);
-    if (pretrain_epochs.size() != hidden.size())
-      throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", pretrain_epochs.size(),
-                  hidden.size());
+    samples::one_per_layer(pretrain_epochs, hidden.size(), "--pretrain-epochs");
     bound_images_given = !unset("--bound-images");
     if (finetune != "backprop" && finetune != "updown" && finetune != "none")
       throw Error("--finetune '{}': expected backprop, updown or none", finetune);
@@ -133,14 +130,9 @@ struct Options {
     // The DBN's own RBMs: with up-down the top size is the labelled RBM's,
     // trained by --top-k, never transposed.
     const size_t depth = finetune == "updown" ? hidden.size() - 1 : hidden.size();
-    if (method.size() == 1) method.assign(depth, method[0]);
-    if (method.size() != depth)
-      throw Error("--method: {} values for {} layers{}; give one, or one per layer", method.size(), depth,
-                  depth < hidden.size() ? " (the labelled top RBM's CD-k is --top-k)" : "");
-    if (pretrain_lr.size() == 1) pretrain_lr.assign(depth, pretrain_lr[0]);
-    if (pretrain_lr.size() != depth)
-      throw Error("--pretrain-lr: {} values for {} layers{}; give one, or one per layer", pretrain_lr.size(), depth,
-                  depth < hidden.size() ? " (the labelled top RBM's is --top-lr)" : "");
+    const bool labelled_top = depth < hidden.size();
+    samples::one_per_layer(method, depth, "--method", labelled_top ? " (the labelled top RBM's CD-k is --top-k)" : "");
+    samples::one_per_layer(pretrain_lr, depth, "--pretrain-lr", labelled_top ? " (the labelled top RBM's is --top-lr)" : "");
     if (transpose_init && depth < 2)
       throw Error("--transpose-init: the DBN has {} layer; expected at least two, the second to start as the first's "
                   "transpose",

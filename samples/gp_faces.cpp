@@ -119,10 +119,7 @@ void apply_preset(const CLI::App& app, Options& o) {
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
-  if (o.pretrain_epochs.size() == 1) o.pretrain_epochs.assign(o.hidden.size(), o.pretrain_epochs[0]);
-  if (o.pretrain_epochs.size() != o.hidden.size())
-    throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", o.pretrain_epochs.size(),
-                o.hidden.size());
+  one_per_layer(o.pretrain_epochs, o.hidden.size(), "--pretrain-epochs");
   if (app.count("--pretrain-lr") > 0 && o.hidden.size() < 2)
     throw Error("--pretrain-lr: the only RBM is the first, which takes --data-lr; expected two or more --hidden layers");
   if (o.validation_people > 29)

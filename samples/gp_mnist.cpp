@@ -128,10 +128,7 @@ void apply_preset(const CLI::App& app, Options& o) {
     throw Error("--digits: {} given; expected two different digits, such as 4,9", fmt::join(o.digits, ","));
   if (o.task != "pair" && app.count("--digits") > 0)
     throw Error("--digits: it chooses --task pair's two digits; --task {} takes all ten", o.task);
-  if (o.pretrain_epochs.size() == 1) o.pretrain_epochs.assign(o.hidden.size(), o.pretrain_epochs[0]);
-  if (o.pretrain_epochs.size() != o.hidden.size())
-    throw Error("--pretrain-epochs: {} values for {} layers; give one, or one per layer", o.pretrain_epochs.size(),
-                o.hidden.size());
+  one_per_layer(o.pretrain_epochs, o.hidden.size(), "--pretrain-epochs");
   // The GPs hold several n x n matrices in double (0.8 GB each at 10,000).
   if (o.labelled < 2 || o.labelled > 10000)
     throw Error("--labelled {}: expected 2 to 10,000 digits to fit (a GP's n x n matrices in double)", o.labelled);
