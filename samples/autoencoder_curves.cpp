@@ -27,19 +27,6 @@ constexpr AePreset kQuick{.pretrain_epochs = 2, .finetune_epochs = 10, .finetune
 // The paper's 50 passes per layer and 200 epochs of fine-tuning.
 constexpr AePreset kPaper{.pretrain_epochs = 50, .finetune_epochs = 200, .finetune_lr_decay = 0.99f};
 
-void apply_preset(const CLI::App& app, AeOptions& o) {
-  auto unset = [&](const char* flag) { return app.count(flag) == 0; };
-  if (o.preset == "quick") {
-    apply_ae_preset(app, o, kQuick);
-  } else if (o.preset == "paper") {
-    apply_ae_preset(app, o, kPaper);
-    if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = kPaperSweeps;
-  } else {
-    throw Error("--preset '{}': expected quick or paper", o.preset);
-  }
-  check_autoencoder_options(app, o, 784, Unit::binary);
-}
-
 struct Sizes {
   int64_t train = 20000, valid = 5000, test = 10000;
 };
@@ -88,7 +75,7 @@ int main(int argc, char** argv) {
   app.add_option("--test", n.test, "test images (the paper: 10,000)")->capture_default_str()
       ->check(samples::kPositive);
   return run_main(app, argc, argv, "autoencoder_curves", [&] {
-    apply_preset(app, o);
+    apply_pixel_presets(app, o, kQuick, kPaper, kPaperSweeps);  // a preset fills what the command line left out
     return run(o, n);
   });
 }

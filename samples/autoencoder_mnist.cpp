@@ -30,20 +30,6 @@ constexpr int kPaperSweeps = 100;  // logistic PCA's in the paper preset
 constexpr AePreset kQuick{.pretrain_epochs = 2, .finetune_epochs = 5, .finetune_lr_decay = 1.0f};
 constexpr AePreset kPaper{.pretrain_epochs = 20, .finetune_epochs = 200, .finetune_lr_decay = 0.99f};
 
-// A preset fills every option the command line did not set.
-void apply_preset(const CLI::App& app, AeOptions& o) {
-  auto unset = [&](const char* flag) { return app.count(flag) == 0; };
-  if (o.preset == "quick") {
-    apply_ae_preset(app, o, kQuick);
-  } else if (o.preset == "paper") {
-    apply_ae_preset(app, o, kPaper);
-    if (unset("--logistic-pca-sweeps")) o.logistic_pca_sweeps = kPaperSweeps;
-  } else {
-    throw Error("--preset '{}': expected quick or paper", o.preset);
-  }
-  check_autoencoder_options(app, o, 784, Unit::binary);
-}
-
 int run(const AeOptions& o, int64_t validation) {
   const auto dir = find_data(o.data);
   const io::ImageSet all = io::load_mnist(dir, "train");
@@ -79,7 +65,7 @@ int main(int argc, char** argv) {
   app.add_option("--validation", validation, "last N training images held out to choose the epoch")
       ->capture_default_str()->check(samples::kPositive);
   return run_main(app, argc, argv, "autoencoder_mnist", [&] {
-    apply_preset(app, o);
+    apply_pixel_presets(app, o, kQuick, kPaper, kPaperSweeps);  // a preset fills what the command line left out
     return run(o, validation);
   });
 }

@@ -180,6 +180,22 @@ inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t
     throw Error("{}: they set the fine-tuning, which --finetune-epochs 0 skips; expected one or the other", f);
 }
 
+// The presets of the samples whose rows are 784 pixels in [0, 1]
+// (autoencoder_mnist, autoencoder_curves), then the checks; `paper_sweeps`
+// is logistic PCA's in the paper preset.
+inline void apply_pixel_presets(const CLI::App& app, AeOptions& o, const AePreset& quick, const AePreset& paper,
+                                int paper_sweeps) {
+  if (o.preset == "quick") {
+    apply_ae_preset(app, o, quick);
+  } else if (o.preset == "paper") {
+    apply_ae_preset(app, o, paper);
+    if (app.count("--logistic-pca-sweeps") == 0) o.logistic_pca_sweeps = paper_sweeps;
+  } else {
+    throw Error("--preset '{}': expected quick or paper", o.preset);
+  }
+  check_autoencoder_options(app, o, 784, Unit::binary);
+}
+
 struct AeTask;
 inline void check_batches(const AeOptions& o, const AeTask& t);
 
