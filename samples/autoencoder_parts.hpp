@@ -61,7 +61,7 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")
       ->delimiter(',')->check(samples::kNonNegative);
-  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd (pcd not on word counts)")->capture_default_str();
+  app.add_option("--method", o.method, "pretraining: cd1, cdK (e.g. cd3), pcd or pcdK (pcd not on word counts)")->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr,
                  "pretraining learning rate of the RBMs below the code's (but the first on data that are not binary)")
       ->capture_default_str()->check(samples::kPositive);

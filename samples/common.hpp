@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -98,9 +99,15 @@ inline void check_file_folder(const std::string& flag, const std::string& path) 
 
 // Refuses a batch larger than the training set before anything takes one
 // (a PCD chain's first batch, the epochs' batches).
-inline void check_batch(int64_t batch, int64_t images, const std::string& what = "images") {
+// `held_out`: the held-out rows' flag and count, when a flag keeps some of
+// the training file back (the message then names it too).
+inline void check_batch(int64_t batch, int64_t images, const std::string& what = "images",
+                        const std::pair<std::string, int64_t>& held_out = {}) {
   if (batch > images)
-    throw Error("--batch {}: more than the {} training {}; expected at most {}", batch, images, what, images);
+    throw Error("--batch {}: more than the {} training {}{}; expected at most {}", batch, images, what,
+                held_out.first.empty() ? std::string()
+                                       : fmt::format(" ({} {} holds out the rest)", held_out.first, held_out.second),
+                images);
 }
 
 // The first image of each digit 0..9 in `set`: where the chains of the
@@ -401,6 +408,27 @@ inline void remove_unused_output_dir() {
   created_output_dirs.clear();
 }
 
+// A value CLI11 could not convert to its flag's type (a fraction for a
+// whole number: --batch 1.5) said with what was expected; `what` is
+// CLI11's "Could not convert: --batch = 1.5", returned as it is when it
+// does not name one of the app's flags.
+inline std::string conversion_message(const CLI::App& app, const std::string& what) {
+  constexpr std::string_view kHead = "Could not convert: ";
+  const size_t eq = what.find(" = ");
+  if (!what.starts_with(kHead) || eq == std::string::npos) return what;
+  const std::string name = what.substr(kHead.size(), eq - kHead.size()), value = what.substr(eq + 3);
+  const CLI::Option* o = app.get_option_no_throw(name);
+  if (o == nullptr) return what;
+  const std::string type = o->get_type_name();
+  const bool list = o->get_expected_max() > 1;
+  std::string expected = type.starts_with("UINT") ? "a whole number, 0 or more"
+                         : type.starts_with("INT") ? "a whole number"
+                         : type.starts_with("FLOAT") ? "a number"
+                                                     : type;
+  if (list) expected = fmt::format("{}, or a list of them separated by '{}'", expected, o->get_delimiter());
+  return fmt::format("{} {}: expected {}", name, value, expected);
+}
+
 // Parses the command line, then runs `body`; a bad flag prints CLI11's
 // message, an ebm::Error prints "<program>: <what was wrong>"; exit code 2
 // (1 for any other exception, printed the same way; running out of memory,
@@ -409,6 +437,9 @@ template <typename Body>
 int run_main(CLI::App& app, int argc, char** argv, const char* program, Body body) {
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConversionError& e) {  // CLI11 says only "Could not convert: --batch = 1.5"
+    fmt::print(stderr, "{}\nRun with --help for more information.\n", conversion_message(app, e.what()));
+    return 2;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError too, exit code 0
   }

@@ -313,7 +313,7 @@ void write_curves(const Options& o, int depth) {
 
 int run(const Options& o) {
   const Data d = load_data(o);
-  samples::check_batch(o.batch, d.train.count);  // before PCD chains take a batch of training rows
+  samples::check_batch(o.batch, d.train.count, "images", {"--validation", o.validation});  // before PCD chains take a batch of training rows
   if (o.bound && o.bound_images_given && o.bound_images > d.test.count)
     throw Error("--bound-images {}: more than the {} test images; expected at most {}", o.bound_images, d.test.count,
                 d.test.count);

@@ -216,7 +216,7 @@ inline void add_options(CLI::App& app, Options& o) {
                                                                  kPaperUpdown.pretrain_epochs))
       ->delimiter(',')
       ->check(samples::kNonNegative);
-  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd; one value, or one per layer")
+  app.add_option("--method", o.method, "pretraining: cd1, cdK (e.g. cd3), pcd or pcdK; one value, or one per layer")
       ->capture_default_str()->delimiter(',');
   app.add_option("--sample-up", o.sample_up,
                  "each layer above the first learns from sampled binary states of the one below (true) or from its "

@@ -61,7 +61,7 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()->delimiter(',')->check(kPositive);
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")
       ->delimiter(',')->check(kNonNegative);
-  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
+  app.add_option("--method", o.method, "pretraining: cd1, cdK (e.g. cd3), pcd or pcdK")->capture_default_str();
   app.add_option("--data-lr", o.data_lr, "pretraining learning rate of the first RBM (gaussian visible units)")
       ->capture_default_str()->check(kPositive);
   app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate of the RBMs above it")

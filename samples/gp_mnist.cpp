@@ -73,7 +73,7 @@ void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()->delimiter(',')->check(kPositive);
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")
       ->delimiter(',')->check(kNonNegative);
-  app.add_option("--method", o.method, "pretraining: cd1, cdK or pcd")->capture_default_str();
+  app.add_option("--method", o.method, "pretraining: cd1, cdK (e.g. cd3), pcd or pcdK")->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr, "pretraining learning rate")->capture_default_str()->check(kPositive);
   app.add_option("--momentum", o.momentum, "pretraining momentum")->capture_default_str()->check(kFraction);
   app.add_option("--weight-decay", o.weight_decay, "pretraining L2 penalty on W")->capture_default_str()

@@ -250,7 +250,7 @@ std::vector<EpochStats> train(RbmFitter& fit, const Data& d, const Options& o) {
 
 int run(const Options& o) {
   const Data d = load_data(o);
-  samples::check_batch(o.batch, d.train.count);  // before a batch of that size is allocated
+  samples::check_batch(o.batch, d.train.count, "images", {"--validation", o.validation});  // before a batch of that size is allocated
   if (!o.no_ais) check_ais_fits(d.train.dim(), o.hidden, o.ais_runs);  // said now, not after the training
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);

@@ -5,7 +5,8 @@
 # 1-3 (the first two rows untouched, their seconds too) and the checkpoint equals, file for file, that of a fresh 3-epoch run.
 # A resume that changes a training setting is refused and leaves the
 # checkpoint alone; one with a smaller --lr says so and trains on. A
-# metrics file that cannot be written (/dev/full) stops the run, named.
+# metrics file that cannot be written (/dev/full) stops the run, named;
+# so does a --validation that leaves fewer images than a batch.
 # Usage: test_rbm_mnist.sh RBM_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -95,3 +96,9 @@ if [ -c /dev/full ]; then
   grep -q "metrics.csv': writing a row failed" "$out/log" || fail "the failed write is not named"
   [ -c /dev/full ] || fail "the run replaced /dev/full"
 fi
+# A --validation that leaves fewer training images than a batch is refused, naming both flags.
+if "$bin" --data "$data" --output "$out/held" --validation 59950 --no-ais > "$out/log" 2>&1; then
+  fail "--validation 59950 (50 training images, batches of 100) ended with status 0"
+fi
+grep -q "^rbm_mnist: --batch 100: more than the 50 training images (--validation 59950 holds out the rest); expected at most 50" \
+  "$out/log" || fail "--validation 59950: the refusal does not name --batch and --validation"
