@@ -55,6 +55,17 @@ struct HyperAdam {
 
 }  // namespace
 
+std::string GpFitCourse::still_falling(double tolerance) const {
+  const auto steps = static_cast<int64_t>(nll.size()) - 1;
+  if (steps < 10) return {};
+  const int64_t from = steps - steps / 10;
+  const double fall = nll[static_cast<size_t>(from)] - nll.back();
+  if (!(fall > tolerance)) return {};
+  return fmt::format("its last {} Adam steps of {} still lowered the negative log marginal likelihood by {:.3g} nats a "
+                     "target (from {:.6g} to {:.6g}); more steps would fit theta better",
+                     steps - from, steps, fall, nll[static_cast<size_t>(from)], nll.back());
+}
+
 gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<const float> centred_targets) {
   if (n < 1 || static_cast<int64_t>(sq_dists.size()) != n * n)
     throw Error("gp initial_hyper: {} squared distances for {} points; expected n x n, n at least 1", sq_dists.size(),
@@ -126,6 +137,7 @@ void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const Gp
   post_ = gp::condition(dists_, n, y, theta, "gp regression");
   if (config == nullptr) return;
   gp::Posterior best = post_;
+  course_.nll.assign(1, post_.nll / static_cast<double>(n));
   std::array<double, 3> t{theta.log_length, theta.log_signal, theta.log_noise};
   HyperAdam<3> adam;
   for (int step = 1; step <= config->steps; ++step) {
@@ -138,6 +150,7 @@ void GpRegression::condition(std::span<const float> y, gp::Hyper theta, const Gp
                              "before it: {}", step, config->steps, config->lr, e.what());
       break;
     }
+    course_.nll.push_back(post_.nll / static_cast<double>(n));
     if (post_.nll < best.nll) best = post_;
   }
   post_ = std::move(best);
@@ -194,6 +207,7 @@ void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, con
     throw Error("gp classification: all {} labels are {}; expected both classes, -1 and +1", n, labels[0]);
   if (config == nullptr) return;
   gp::Laplace best = post_;
+  course_.nll.assign(1, post_.nll / static_cast<double>(n));
   std::array<double, 2> t{theta.log_length, theta.log_signal};
   HyperAdam<2> adam;
   for (int step = 1; step <= config->steps; ++step) {
@@ -206,6 +220,7 @@ void GpClassifier::condition(std::span<const float> labels, gp::Hyper theta, con
                              "before it: {}", step, config->steps, config->lr, e.what());
       break;
     }
+    course_.nll.push_back(post_.nll / static_cast<double>(n));
     if (post_.nll < best.nll) best = post_;
   }
   post_ = std::move(best);

@@ -27,6 +27,17 @@ struct GpFitConfig {
 // deviation, sn a tenth of it.
 gp::Hyper initial_hyper(std::span<const double> sq_dists, int64_t n, std::span<const float> centred_targets);
 
+// How a fit of theta went: the negative log marginal likelihood per target
+// (or point) at the start and after each Adam step, in nats. A fit whose
+// last tenth of the steps still lowered it by more than `tolerance` had not
+// settled: still_falling() says so, naming the steps and the fall (more
+// steps, or a larger rate, would fit better), and is empty otherwise (also
+// for a fit of fewer than 10 steps, or none).
+struct GpFitCourse {
+  std::vector<double> nll;  // [0]: the start; [k]: after step k
+  std::string still_falling(double tolerance = 1e-3) const;
+};
+
 class GpRegression {
  public:
   // Learns theta on `features` (n x d, row-major) and `targets` (n), from
@@ -49,6 +60,8 @@ class GpRegression {
   // Why the fit stopped before config.steps (a step to a theta whose kernel
   // is not finite; theta is the best before it), or empty: every step ran.
   const std::string& stopped_early() const { return stopped_; }
+  // The fit's course (empty when theta was given).
+  const GpFitCourse& course() const { return course_; }
 
  private:
   // Checks the shapes, keeps the features and their distances; returns the
@@ -62,6 +75,7 @@ class GpRegression {
   std::vector<double> dists_;
   gp::Posterior post_;
   std::string stopped_;
+  GpFitCourse course_;
 };
 
 // Gaussian-process classification on fixed features: labels -1 and +1,
@@ -89,6 +103,8 @@ class GpClassifier {
   // Why the fit stopped before config.steps (Newton's method failing at a
   // kernel grown too large; theta is the best before it), or empty.
   const std::string& stopped_early() const { return stopped_; }
+  // The fit's course (empty when theta was given).
+  const GpFitCourse& course() const { return course_; }
 
  private:
   void prepare(std::span<const float> features, int64_t n, int64_t d);
@@ -99,6 +115,7 @@ class GpClassifier {
   std::vector<double> dists_;
   gp::Laplace post_;
   std::string stopped_;
+  GpFitCourse course_;
 };
 
 // The percentage of labels (-1 or +1) whose probability of +1 falls on the

@@ -89,6 +89,28 @@ void RbmFitter::monitor(EpochStats& s, const DataSource& train, const DataSource
                                   : std::numeric_limits<double>::quiet_NaN();
 }
 
+namespace {
+
+// EpochStats::diverging (rbm_fit.hpp) for epoch e of a call that began at
+// `first`, `lowest` the lowest error of that call's earlier epochs.
+bool diverging(int e, int first, double recon, double baseline, double lowest) {
+  constexpr double kStillData = 1e-6;  // a baseline below this: inputs that barely vary, no verdict
+  if (!(baseline > kStillData)) return false;
+  const bool above_means = e > 0 && recon > 1.5 * baseline;
+  // ... rising by a tenth of the means' error at least: not a near-perfect rebuild's 0.001 to 0.003
+  const bool off_its_best = e > first && recon > 2.0 * lowest && recon - lowest > 0.1 * baseline;
+  return above_means || off_its_best;
+}
+
+}  // namespace
+
+std::string diverging_reason(const EpochStats& s, std::string_view unit) {
+  if (!s.diverging) return {};
+  if (s.recon_error > 1.5 * s.recon_baseline)
+    return fmt::format("over 1.5 times that of predicting each {} by its mean ({:.4g})", unit, s.recon_baseline);
+  return fmt::format("over twice the lowest of the earlier epochs ({:.4g})", s.lowest_before);
+}
+
 double RbmFitter::recon_baseline(const DataSource& train) {
   // Rows are read in padded batches of the trainer's size, as a DBN layer's
   // source computes them, as seen in epoch 0 (a resumed run gets the same
@@ -275,6 +297,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     ex_.set_step(step);
   }
   const int first_epoch = epochs_done_;  // its batches are checked against the visible units' range
+  double lowest = 0;  // the lowest reconstruction error of this call's epochs so far
   for (int e = epochs_done_; e < cfg_.epochs; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
     t_.set_lr(t_.config.lr * std::pow(cfg_.lr_decay, static_cast<float>(e)));
@@ -312,7 +335,9 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
       name_bad_row(train, t_.config.batch, epoch, fmt::format("fit '{}'", m_.name));
       throw;
     }
-    s.diverging = e > 0 && baseline > 0 && s.recon_error > 1.5 * baseline;
+    if (e > first_epoch) s.lowest_before = lowest;
+    s.diverging = diverging(e, first_epoch, s.recon_error, baseline, lowest);
+    if (e == first_epoch || s.recon_error < lowest) lowest = s.recon_error;
     monitor(s, train, valid, epoch);
     epochs_done_ = e + 1;
     out.push_back(s);

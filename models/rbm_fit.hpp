@@ -17,16 +17,25 @@
 //   diverging    from the second epoch on, recon_error above 1.5 times
 //                recon_baseline, the error of predicting every unit by its
 //                mean (the sum of the units' variances over the training
-//                subset in epoch 0; no verdict when it is 0): the weights
-//                have run away, most often from too large a learning rate.
-//                The first epoch's error averages over the starting model,
-//                which may predict worse than the means (a DBN layer's
-//                visible biases start at 0), so it is not judged.
+//                subset in epoch 0); or recon_error over twice the lowest of the
+//                epochs before it in the same fit() call and above it by a
+//                tenth of recon_baseline at least (a model that
+//                collapses, as PCD at lr 0.1 does when its momentum goes
+//                from 0.5 to 0.9, yet stays near the means' error; after a
+//                resume the epochs before it are not known, so the call's
+//                first epoch is judged by the baseline alone). No verdict
+//                when the baseline is below 1e-6: inputs that barely vary,
+//                such as the features of a layer below that has died. Either way
+//                the weights have run away, most often from too large a
+//                learning rate. The first epoch's error averages over the
+//                starting model, which may predict worse than the means (a
+//                DBN layer's visible biases start at 0), so it is not judged.
 
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "graph/executor.hpp"
@@ -73,8 +82,15 @@ struct EpochStats {
   double fe_train = 0, fe_valid = 0, fe_gap = 0;
   double pseudo_ll = 0;  // NaN where not measured (visible units that are not binary)
   double recon_baseline = 0;
+  double lowest_before = 0;  // the lowest recon_error of the same fit() call's earlier epochs (0: none)
   bool diverging = false;
 };
+
+// Why an epoch was flagged as diverging (the rule above that fired), as a
+// clause after the epoch's error: "over 1.5 times that of predicting each
+// <unit> by its mean (66.16)" or "over twice the lowest of the earlier
+// epochs (24.07)"; empty when it was not flagged.
+std::string diverging_reason(const EpochStats& s, std::string_view unit = "unit");
 
 struct CrbmTrainer;
 

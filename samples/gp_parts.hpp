@@ -109,6 +109,8 @@ inline GpResult gp_on(const GpTask& task, std::span<const float> train, std::spa
     const GpClassifier gp = theta != nullptr ? GpClassifier(train, n, d, targets, *theta)
                                              : GpClassifier(train, n, d, targets, {.steps = gp_steps});
     if (!gp.stopped_early().empty()) fmt::print(stderr, "warning: GP classification: {}\n", gp.stopped_early());
+    if (const std::string s = gp.course().still_falling(); !s.empty())
+      fmt::print(stderr, "note: GP classification: {} (--gp-steps, now {})\n", s, gp_steps);
     r = {gp.hyper(), gp.probability(test, m)};
     const ClassScores s = class_scores(r.predicted, truth);
     r.score = s.error_pct;
@@ -117,6 +119,8 @@ inline GpResult gp_on(const GpTask& task, std::span<const float> train, std::spa
     const GpRegression gp = theta != nullptr ? GpRegression(train, n, d, targets, *theta)
                                              : GpRegression(train, n, d, targets, {.steps = gp_steps});
     if (!gp.stopped_early().empty()) fmt::print(stderr, "warning: GP regression: {}\n", gp.stopped_early());
+    if (const std::string s = gp.course().still_falling(); !s.empty())
+      fmt::print(stderr, "note: GP regression: {} (--gp-steps, now {})\n", s, gp_steps);
     r = {gp.hyper(), gp.predict(test, m)};
     r.score = rmse(r.predicted, truth);
   }

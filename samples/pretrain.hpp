@@ -73,9 +73,8 @@ inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource&
     if (s.diverging)
       flag_diverging(bar, p.key, s.epoch,
                      fmt::format("{}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
-                                 "over 1.5 times that of predicting each unit by its mean ({:.4g}); a smaller "
-                                 "{} (now {:g}) usually cures it",
-                                 p.label, s.recon_error, s.epoch, s.recon_baseline, p.lr_flag, p.lr),
+                                 "{}; a smaller {} (now {:g}) usually cures it",
+                                 p.label, s.recon_error, s.epoch, diverging_reason(s), p.lr_flag, p.lr),
                      warned);
   });
   sum.add(p.row, bar.seconds(),

@@ -77,6 +77,30 @@ TEST_CASE("gp: regression recovers a smooth function and its noise level") {
   CHECK(rmse(start.predict(tx, 200), ttruth) > 2 * err);
 }
 
+TEST_CASE("gp: a fit's course records each step's likelihood, and one cut short is said to be still falling") {
+  std::vector<float> x, y, truth;
+  sine_data(80, 0.5, 1, x, y, truth);
+  const GpRegression settled(x, 80, 1, y);  // the default 300 steps
+  const std::vector<double>& nll = settled.course().nll;
+  REQUIRE(nll.size() == 301);
+  CHECK(*std::min_element(nll.begin(), nll.end()) == doctest::Approx(settled.nll_per_target()).epsilon(1e-12));
+  CHECK(nll.front() > nll.back() + 0.5);
+  INFO("last tenth's fall: ", nll[270] - nll[300]);
+  CHECK(settled.course().still_falling().empty());
+  const GpRegression cut(x, 80, 1, y, {.steps = 20});  // far from settled: its last 2 steps still fall
+  const std::string said = cut.course().still_falling();
+  INFO(said);
+  CHECK(said.find("its last 2 Adam steps of 20 still lowered the negative log marginal likelihood by") == 0);
+  // Given theta, there is no course; nor is there for fewer than 10 steps.
+  CHECK(GpRegression(x, 80, 1, y, settled.hyper()).course().nll.empty());
+  CHECK(GpRegression(x, 80, 1, y, {.steps = 9}).course().still_falling().empty());
+  std::vector<float> labels;
+  for (float v : y) labels.push_back(v > 0 ? 1.0f : -1.0f);
+  const GpClassifier c(x, 80, 1, labels, {.steps = 20});
+  CHECK(c.course().nll.size() == 21);
+  CHECK(c.course().nll.front() > c.course().nll.back());
+}
+
 TEST_CASE("gp: the predictive mean and variance at the data and far from it") {
   const std::vector<float> x{0.0f, 1.0f, 2.0f}, y{1.0f, -2.0f, 0.5f};
   const gp::Hyper h{.log_length = 0.0, .log_signal = std::log(2.0), .log_noise = std::log(1e-3)};

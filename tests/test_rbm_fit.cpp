@@ -167,6 +167,58 @@ TEST_CASE("rbm/fit: an epoch whose reconstruction error runs far above a mean pr
   CHECK_FALSE(w[0].diverging);  // the first epoch is not judged
   CHECK(w[1].recon_error > 1.5 * w[1].recon_baseline);
   CHECK(w[1].diverging);
+  CHECK(diverging_reason(w[1], "pixel") ==
+        fmt::format("over 1.5 times that of predicting each pixel by its mean ({:.4g})", w[1].recon_baseline));
+}
+
+TEST_CASE("rbm/fit: an epoch whose error rises to over twice its best is flagged, though it stays near the means'") {
+  // Three noiseless prototypes (class c lights the pixels p with p % 3 == c),
+  // which the RBM learns to rebuild far better than the means do; then a
+  // rate that grows tenfold an epoch throws it off its best.
+  io::ImageSet protos{300, 6, 6, {}, {}};
+  for (int64_t i = 0; i < 300; ++i)
+    for (int64_t p = 0; p < 36; ++p) protos.pixels.push_back(p % 3 == i % 3 ? 255 : 0);
+  protos.labels.assign(300, 0);
+  const DataSource src = image_source(protos, io::Pixels::scaled, 1);
+  Custom grow({.method = CdMethod::cd, .batch = 10, .lr = 0.1f},
+              {.epochs = 8, .lr_decay = 3.0f, .momentum_switch_epoch = 2, .monitor_images = 40});
+  const std::vector<EpochStats> st = grow.fit.fit(src, src);
+  const double base = st[0].recon_baseline;
+  double lowest = st[0].recon_error;
+  int flagged = 0;
+  for (const EpochStats& s : st) {
+    INFO("epoch ", s.epoch, ": error ", s.recon_error, ", lowest before ", lowest, ", baseline ", base);
+    // the rule as rbm_fit.hpp states it, from the errors the fitter reports
+    const bool want = (s.epoch > 1 && s.recon_error > 1.5 * base) ||
+                      (s.epoch > 1 && s.recon_error > 2 * lowest && s.recon_error - lowest > 0.1 * base);
+    CHECK(s.diverging == want);
+    CHECK(s.lowest_before == (s.epoch > 1 ? lowest : 0.0));
+    CHECK(diverging_reason(s).empty() == !s.diverging);
+    if (s.diverging && flagged == 0) flagged = s.epoch;
+    lowest = std::min(lowest, s.recon_error);
+  }
+  // It learned (its best far under the means'), then the first flagged epoch
+  // rose off that best while still under 1.5 times the means' error.
+  CHECK(lowest < 0.01 * base);
+  REQUIRE(flagged > 0);
+  CHECK(st[size_t(flagged - 1)].recon_error < 1.5 * base);
+  CHECK(diverging_reason(st[size_t(flagged - 1)]) ==
+        fmt::format("over twice the lowest of the earlier epochs ({:.4g})", st[size_t(flagged - 1)].lowest_before));
+
+  // Inputs that barely vary (one pixel of one row in 300 a grey level off):
+  // a baseline under 1e-6 gives no verdict, where the error, however small,
+  // would be far over 1.5 times it.
+  io::ImageSet still{300, 6, 6, std::vector<uint8_t>(300 * 36, 128), std::vector<uint8_t>(300, 0)};
+  still.pixels[0] = 129;
+  const DataSource still_src = image_source(still, io::Pixels::scaled, 1);
+  Custom flat(base_cd(), {.epochs = 3, .momentum_switch_epoch = 2, .monitor_images = 300});
+  for (const EpochStats& s : flat.fit.fit(still_src, still_src)) {
+    INFO("epoch ", s.epoch, ": error ", s.recon_error, ", baseline ", s.recon_baseline);
+    CHECK(s.recon_baseline > 0);
+    CHECK(s.recon_baseline < 1e-6);
+    CHECK(s.recon_error > 1.5 * s.recon_baseline);
+    CHECK_FALSE(s.diverging);
+  }
 }
 
 namespace {
