@@ -4,7 +4,8 @@
 # writes its pictures and metrics, and a resumed run (with every step
 # done, or from step 20 of 40) ends where the fresh one did, leaving the
 # rows of the steps already done untouched; a resume with patches cut
-# otherwise is refused, naming the flag.
+# otherwise is refused, naming the flag; a first layer whose weights go
+# NaN stops the run, naming the flag of its rate.
 # Usage: test_gp_faces.sh GP_FACES DATA_DIR. Exit 77 (skipped) without the faces.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -72,4 +73,13 @@ changed=$(echo "$args" | sed "s/--finetune-lr 0.001/--finetune-lr 0.002/")
 "$bin" $changed --output "$out" --finetune-steps 40 --resume > "$out/log6" 2>&1 || { cat "$out/log6"; fail "the resume at another rate failed"; }
 grep -q "finetune: resumed with lr 0.002 (the checkpoint's 0.001)" "$out/log6" ||
   { cat "$out/log6"; fail "a resume at another --finetune-lr does not say so"; }
+# A first layer whose weights go NaN (--data-lr 1 on the Gaussian pixels)
+# stops the run, naming the flag that set its rate.
+if "$bin" --data "$data" --per-image 10 --test-per-image 2 --labelled 300 --hidden 200,100 --pretrain-epochs 2 \
+  --gp-steps 10 --data-lr 1 --output "$out/nan" > "$out/log7" 2>&1; then
+  cat "$out/log7"
+  fail "--data-lr 1: the run ended with status 0"
+fi
+grep -q "training diverged in epoch 1: .*a smaller --data-lr (now 1) usually cures it" "$out/log7" ||
+  { cat "$out/log7"; fail "--data-lr 1: the error does not name --data-lr"; }
 echo "pixels $pixels, DBN features $dbn, fine-tuned $tuned"
