@@ -174,10 +174,17 @@ void draw_panel(std::string& svg, const Panel& p, double ox, double oy, double e
     xt = nice_ticks(x.lo, x.hi, static_cast<int>(x.hi - x.lo));
   if (p.log_x) std::erase_if(xt, [](double v) { return !(v > 0); });
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1.0;
-  for (double t : xt)
-    svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#444"/><text x="{0:.1f}" y="{3:.1f}" font-size="11" text-anchor="middle">{4}</text>)~" "\n",
-                       px(scaled(t, p.log_x)), fy + h, fy + h + 4, fy + h + 16,
-                       log_x_labels ? fmt::format("{:g}", t) : tick_label(t, xstep));
+  for (double t : xt) {
+    const std::string label = log_x_labels ? fmt::format("{:g}", t) : tick_label(t, xstep);
+    const double at = px(scaled(t, p.log_x));
+    // A label centred on a tick near the panel's right edge would run past
+    // it (and past the picture's, for the last panel): it ends there instead.
+    const double half = 0.3 * 11 * static_cast<double>(label.size()), edge = ox + kPanelW - 2;
+    const bool ends = at + half > edge;
+    svg += fmt::format(R"~(<line x1="{0:.1f}" y1="{1:.1f}" x2="{0:.1f}" y2="{2:.1f}" stroke="#444"/><text x="{3:.1f}" y="{4:.1f}" font-size="11" text-anchor="{5}">{6}</text>)~" "\n",
+                       at, fy + h, fy + h + 4, ends ? std::min(at, edge) : at, fy + h + 16, ends ? "end" : "middle",
+                       label);
+  }
   // Ticks in y's own units: on a log scale, whole decades when the range
   // spans two or more, else round values in between, placed at their logs.
   std::vector<double> yt = nice_ticks(p.log_y ? std::pow(10.0, y.lo) : y.lo, p.log_y ? std::pow(10.0, y.hi) : y.hi, 5);

@@ -94,8 +94,7 @@ namespace {
 // EpochStats::diverging (rbm_fit.hpp) for epoch e of a call that began at
 // `first`, `lowest` the lowest error of that call's earlier epochs.
 bool diverging(int e, int first, double recon, double baseline, double lowest) {
-  constexpr double kStillData = 1e-6;  // a baseline below this: inputs that barely vary, no verdict
-  if (!(baseline > kStillData)) return false;
+  if (!(baseline >= kStillInputs)) return false;  // inputs that barely vary: no verdict
   const bool above_means = e > 0 && recon > 1.5 * baseline;
   // ... rising by a tenth of the means' error at least: not a near-perfect rebuild's 0.001 to 0.003
   const bool off_its_best = e > first && recon > 2.0 * lowest && recon - lowest > 0.1 * baseline;

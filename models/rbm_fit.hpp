@@ -92,6 +92,12 @@ struct EpochStats {
 // epochs (24.07)"; empty when it was not flagged.
 std::string diverging_reason(const EpochStats& s, std::string_view unit = "unit");
 
+// Inputs whose means' error (recon_baseline) is under 1e-6, which get no
+// verdict on divergence: rows all but the same, such as the features of a
+// layer below whose weights ran away.
+constexpr double kStillInputs = 1e-6;
+inline bool inputs_barely_vary(const EpochStats& s) { return s.recon_baseline < kStillInputs; }
+
 struct CrbmTrainer;
 
 class RbmFitter {

@@ -62,7 +62,7 @@ inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource&
   Progress bar(p.bar, std::max(p.epochs, resumed));
   if (resumed > 0) bar.resumed(resumed);
   double recon = 0;
-  bool warned = false;
+  bool warned = false, still_said = false;
   RbmEpochCsv csv(p.csv, resumed > 0);
   if (const std::string note = csv.missing_rows(resumed); !note.empty()) fmt::print(stderr, "{}: note: {}\n", p.label, note);
   csv.keep_rows_through(resumed);
@@ -71,6 +71,10 @@ inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource&
       recon = s.recon_error;
       csv.row(s);
       bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
+      if (inputs_barely_vary(s) && !std::exchange(still_said, true))
+        bar.warn(fmt::format("{}: warning: its input rows barely vary (predicting each unit by its mean errs by "
+                             "{:.3g}): the data, or the layer below, give nearly the same values for every row, as a "
+                             "layer whose weights ran away does", p.label, s.recon_baseline));
       if (s.diverging)
         flag_diverging(bar, p.key, s.epoch,
                        fmt::format("{}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "

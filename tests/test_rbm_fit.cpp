@@ -202,6 +202,7 @@ TEST_CASE("rbm/fit: an epoch whose error rises to over twice its best is flagged
   CHECK(lowest < 0.01 * base);
   REQUIRE(flagged > 0);
   CHECK(st[size_t(flagged - 1)].recon_error < 1.5 * base);
+  CHECK_FALSE(inputs_barely_vary(st[0]));
   CHECK(diverging_reason(st[size_t(flagged - 1)]) ==
         fmt::format("over twice the lowest of the earlier epochs ({:.4g})", st[size_t(flagged - 1)].lowest_before));
 
@@ -216,6 +217,7 @@ TEST_CASE("rbm/fit: an epoch whose error rises to over twice its best is flagged
     INFO("epoch ", s.epoch, ": error ", s.recon_error, ", baseline ", s.recon_baseline);
     CHECK(s.recon_baseline > 0);
     CHECK(s.recon_baseline < 1e-6);
+    CHECK(inputs_barely_vary(s));
     CHECK(s.recon_error > 1.5 * s.recon_baseline);
     CHECK_FALSE(s.diverging);
   }
