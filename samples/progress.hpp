@@ -4,6 +4,7 @@
 // per tenth of a long count that asks for it. And the per-phase summary
 // table the samples print at the end.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -95,9 +96,11 @@ class Summary {
     return s;
   }
   void print() const {
-    fmt::print("\n{:<32} {:>9}  {}\n", "phase", "seconds", "result");
-    for (const auto& r : rows_) fmt::print("{:<32} {:>9.1f}  {}\n", r.phase, r.seconds, r.outcome);
-    fmt::print("{:<32} {:>9.1f}\n\n", "total", total());
+    size_t w = 32;  // as wide as the longest phase, so that the columns line up
+    for (const auto& r : rows_) w = std::max(w, r.phase.size());
+    fmt::print("\n{:<{}} {:>9}  {}\n", "phase", w, "seconds", "result");
+    for (const auto& r : rows_) fmt::print("{:<{}} {:>9.1f}  {}\n", r.phase, w, r.seconds, r.outcome);
+    fmt::print("{:<{}} {:>9.1f}\n\n", "total", w, total());
     for (const std::string& n : notes_) fmt::print("{}\n", n);
     if (!notes_.empty()) fmt::print("\n");
   }
