@@ -371,16 +371,17 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
   return meta;
 }
 
-void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch, std::string_view unit) {
+void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch, std::string_view unit,
+                  std::string_view rate) {
   for (const NamedTensor& t : tensors) {
     const std::span<const float> v = t.tensor.graph->value(t.tensor);
     const auto bad = std::count_if(v.begin(), v.end(), [](float x) { return !std::isfinite(x); });
     if (bad == 0) continue;
     const std::string& label = t.tensor.graph->label(t.tensor.id);
     throw Error("{}: training diverged in {} {}: '{}'{} holds {} NaN or Inf values of {}; expected finite values "
-                "(a smaller learning rate usually cures it)",
+                "(a smaller {} usually cures it)",
                 who, unit, epoch, t.name, label == t.name ? std::string() : fmt::format(" ('{}')", label), bad,
-                v.size());
+                v.size(), rate);
   }
 }
 

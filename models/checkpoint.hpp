@@ -64,7 +64,9 @@ void check_checkpoint_path(const std::filesystem::path& dir);
 // that counts steps); a tensor whose checkpoint name is not its graph name
 // is named both ways. The fitters call it at the end of each epoch, before
 // its checkpoint, so the last checkpoint saved stays the last finite one.
+// `rate` names the rate in the cure the message suggests ("a smaller
+// <rate> usually cures it"): a sample's flag and value, "--data-lr (now 1)".
 void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch,
-                  std::string_view unit = "epoch");
+                  std::string_view unit = "epoch", std::string_view rate = "learning rate");
 
 }  // namespace ebm

@@ -58,6 +58,10 @@ struct RbmFitConfig {
   // e.g. {"--pixels", "sampled"}): saved with each checkpoint, and a resume
   // with another value is refused, naming the key.
   std::map<std::string, std::string> run_settings = {};
+  // The rate as its user sets it, named when the weights go NaN ("a
+  // smaller --data-lr (now 1) usually cures it"); empty: "learning rate".
+  // Not a training setting: not saved, not checked on resume.
+  std::string lr_name = {};
 };
 
 // Resuming: the checkpoint's manifest records the whole training

@@ -84,7 +84,7 @@ bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
     RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .final_momentum = o.final_momentum,
                           .monitor_images = 1000, .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l),
                           .resume = resume,
-                          .run_settings = o.data_flags()});
+                          .run_settings = o.data_flags(), .lr_name = "--pretrain-lr"});
     if (o.resume && fit.epochs_done() < epochs) {  // what is built on it goes before it trains, not after (Lineage)
       remove_layer_checkpoints(o.output + "/pretrain", l + 1);
       remove_skipped(o, cdbn.depth(), true);

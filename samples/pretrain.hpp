@@ -66,30 +66,21 @@ inline bool fit_layer(RbmFitter& fit, const DataSource& train, const DataSource&
   RbmEpochCsv csv(p.csv, resumed > 0);
   if (const std::string note = csv.missing_rows(resumed); !note.empty()) fmt::print(stderr, "{}: note: {}\n", p.label, note);
   csv.keep_rows_through(resumed);
-  try {
-    fit.fit(train, valid, [&](const EpochStats& s) {
-      recon = s.recon_error;
-      csv.row(s);
-      bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
-      if (inputs_barely_vary(s) && !std::exchange(still_said, true))
-        bar.warn(fmt::format("{}: warning: its input rows barely vary (predicting each unit by its mean errs by "
-                             "{:.3g}): the data, or the layer below, give nearly the same values for every row, as a "
-                             "layer whose weights ran away does", p.label, s.recon_baseline));
-      if (s.diverging)
-        flag_diverging(bar, p.key, s.epoch,
-                       fmt::format("{}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
-                                   "{}; a smaller {} (now {:g}) usually cures it",
-                                   p.label, s.recon_error, s.epoch, diverging_reason(s), p.lr_flag, p.lr),
-                       warned);
-    });
-  } catch (const Error& e) {  // weights gone NaN: the library's message cannot know which flag set this layer's rate
-    std::string what = e.what();
-    constexpr std::string_view kGeneric = "a smaller learning rate usually cures it";
-    const size_t at = what.find(kGeneric);
-    if (what.find("training diverged") == std::string::npos || at == std::string::npos) throw;
-    throw Error("{}", what.replace(at, kGeneric.size(), fmt::format("a smaller {} (now {:g}) usually cures it",
-                                                                     p.lr_flag, p.lr)));
-  }
+  fit.fit(train, valid, [&](const EpochStats& s) {
+    recon = s.recon_error;
+    csv.row(s);
+    bar.update(s.epoch, fmt::format("recon {:.3f}  F gap {:.2f}", s.recon_error, s.fe_gap));
+    if (inputs_barely_vary(s) && !std::exchange(still_said, true))
+      bar.warn(fmt::format("{}: warning: its input rows barely vary (predicting each unit by its mean errs by "
+                           "{:.3g}): the data, or the layer below, give nearly the same values for every row, as a "
+                           "layer whose weights ran away does", p.label, s.recon_baseline));
+    if (s.diverging)
+      flag_diverging(bar, p.key, s.epoch,
+                     fmt::format("{}: warning: training is diverging: reconstruction error {:.4g} in epoch {}, "
+                                 "{}; a smaller {} (now {:g}) usually cures it",
+                                 p.label, s.recon_error, s.epoch, diverging_reason(s), p.lr_flag, p.lr),
+                     warned);
+  });
   sum.add(p.row, bar.seconds(),
           p.epochs == 0          ? std::string("not trained (0 epochs)")
           : resumed >= p.epochs ? std::string("resumed from the checkpoint (all epochs done)")
@@ -131,7 +122,7 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
                     {.cd = p.cd,
                      .fit = {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
                              .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume,
-                             .run_settings = p.run_settings},
+                             .run_settings = p.run_settings, .lr_name = p.lr_flag},
                      .sample_up = p.sample_up,
                      .transpose_init = p.transpose_init,
                      .visible_bias_from_below = p.upper_visible_bias});
