@@ -4,9 +4,12 @@
 // compared with grad(). Random ops draw the same bits in every evaluation
 // (the executor's step is held fixed), so a loss of reparameterised draws
 // (a Gaussian's mean + sd * noise) can be checked. A loss through Bernoulli
-// draws cannot: a nudge of eps flips samples, a step the derivative does
-// not see; nor can CD's objective, which by design passes no gradient
-// through its negative samples (test it against the textbook update).
+// draws cannot: a nudge of eps may flip samples, a step the derivative does
+// not see (and when none flips, a pass checks the gradient for those fixed
+// draws, not the expected one); nor can CD's objective, which by design
+// passes no gradient through its negative samples (test it against the
+// textbook update). Each call adds the gradient's nodes to the loss's graph
+// (grad()): check once, not at every step of a long run.
 
 #include <span>
 #include <string>
@@ -37,5 +40,11 @@ struct GradCheck {
 // naming the entry of wrt, before anything is added to the graph.
 GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const Feed> feeds = {},
                      CheckGradOptions o = {});
+// The same with braced lists: check_grad(loss, {rbm.w, rbm.b}, {{x, xs}}).
+inline GradCheck check_grad(Tensor loss, std::initializer_list<Tensor> wrt, std::initializer_list<Feed> feeds = {},
+                            CheckGradOptions o = {}) {
+  return check_grad(loss, std::span<const Tensor>(wrt.begin(), wrt.size()),
+                    std::span<const Feed>(feeds.begin(), feeds.size()), o);
+}
 
 }  // namespace ebm

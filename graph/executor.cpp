@@ -335,7 +335,10 @@ std::span<const float> Executor::value(Tensor t) const {
   const auto is_target = [&](const Compiled& c) {
     return std::find(c.plan.targets.begin(), c.plan.targets.end(), t.id) != c.plan.targets.end();
   };
-  if (!m.last || !is_target(*m.last))
+  if (!m.last)
+    throw Error("value: '{}' has no value yet: this executor has not run; expected a run with it among the targets "
+                "first", m.g.label(t.id));
+  if (!is_target(*m.last))
     throw Error("value: '{}' was not a target of the last run; only targets keep their values", m.g.label(t.id));
   const int32_t j = m.last->plan.find(t.id);
   return {m.last->ptr[static_cast<size_t>(j)], static_cast<size_t>(n.shape.size())};

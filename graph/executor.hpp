@@ -147,6 +147,9 @@ class Executor {
   float scalar(Tensor t) const;
 
   PlanStats stats(std::span<const Tensor> targets);
+  PlanStats stats(std::initializer_list<Tensor> targets) {  // ex.stats({cd.step})
+    return stats(std::span<const Tensor>(targets.begin(), targets.size()));
+  }
   // The step counter keys the random draws; restore it to resume a run.
   uint64_t step() const;
   void set_step(uint64_t step);

@@ -76,6 +76,9 @@ class Graph {
 
   // Graphviz drawing of the whole graph, or of `targets` and their ancestors.
   std::string dump_dot(std::span<const Tensor> targets = {}) const;
+  std::string dump_dot(std::initializer_list<Tensor> targets) const {  // g.dump_dot({cd.step})
+    return dump_dot(std::span<const Tensor>(targets.begin(), targets.size()));
+  }
 
  private:
   Tensor add_source(const Op& op, std::string name, Shape shape, std::vector<float> value, bool trainable);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <string>
+#include <utility>
 
 namespace ebm {
 namespace {
@@ -301,6 +302,7 @@ struct Builder {
   }
 
   void make_edges() {
+    std::vector<int32_t> writer(p.nodes.size(), -1);  // each parameter's one update op in this plan
     for (int32_t j = 0; j < static_cast<int32_t>(p.nodes.size()); ++j) {
       const int32_t tj = p.nodes[static_cast<size_t>(j)].task;
       for (int32_t d : deps[static_cast<size_t>(j)]) edge(p.nodes[static_cast<size_t>(d)].task, tj);
@@ -309,6 +311,15 @@ struct Builder {
         if (kind(v) != OpKind::source || std::holds_alternative<Input>(op(v)))
           throw Error("{} '{}': writes '{}', which is not a parameter", name(op(j)), g.label(p.nodes[static_cast<size_t>(j)].id),
                       g.label(p.nodes[static_cast<size_t>(v)].id));
+        // Every reader runs before the writer, so with two writers each
+        // would compute from the value before the run, and the later would
+        // silently undo the earlier.
+        if (const int32_t w = std::exchange(writer[static_cast<size_t>(v)], j); w >= 0 && w != j)
+          throw Error("compile: parameter '{}' is written by two ops of one run, {} '{}' and {} '{}'; expected one "
+                      "writer per parameter in a run (each would start from the value before the run, and the later "
+                      "would undo the earlier): run them in separate runs, or fold them into one update",
+                      g.label(p.nodes[static_cast<size_t>(v)].id), name(op(w)), g.label(p.nodes[static_cast<size_t>(w)].id),
+                      name(op(j)), g.label(p.nodes[static_cast<size_t>(j)].id));
         for (int32_t r : consumers[static_cast<size_t>(v)]) {  // hazard: readers before the writer
           if (r == j || std::holds_alternative<Group>(op(r))) continue;
           if (kind(r) == OpKind::update && r > j) continue;  // later writers wait for us instead

@@ -244,7 +244,11 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
     if (name.size() > kMostNameBytes)  // name.npy.tmp must fit a file name's 255 bytes
       throw Error("checkpoint '{}': a tensor named '{}...' ({} bytes); expected at most {} bytes", dir.string(),
                   name.substr(0, 40), name.size(), kMostNameBytes);
-    checked_node(tensors[i].tensor, fmt::format("checkpoint '{}' (tensor '{}')", dir.string(), name));
+    const Node& n = checked_node(tensors[i].tensor, fmt::format("checkpoint '{}' (tensor '{}')", dir.string(), name));
+    if (!std::holds_alternative<Param>(n.op) && !std::holds_alternative<Constant>(n.op))
+      throw Error("checkpoint '{}': tensor '{}' is '{}', a {}; expected a parameter or a constant (a stored value: "
+                  "a computed one lives only in an executor's run)",
+                  dir.string(), name, tensors[i].tensor.graph->label(tensors[i].tensor.id), ebm::name(n.op));
     const std::span<const float> v = tensors[i].tensor.graph->value(tensors[i].tensor);
     if (const auto bad = std::ranges::find_if(v, [](float x) { return !std::isfinite(x); }); bad != v.end())
       throw Error("checkpoint '{}': tensor '{}' holds {} at entry {}; expected finite values (loading refuses a "

@@ -133,8 +133,14 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
   if (params.empty())
     throw Error("contrastive_divergence: the model's params() is empty; expected the parameters training updates "
                 "(override params() to return them)");
-  for (size_t i = 0; i < params.size(); ++i)
+  for (size_t i = 0; i < params.size(); ++i) {
     checked_node(params[i], fmt::format("contrastive_divergence (the model's params()[{}])", i));
+    for (size_t j = 0; j < i; ++j)
+      if (params[j].graph == params[i].graph && params[j].id == params[i].id)
+        throw Error("contrastive_divergence: the model's params()[{}] and params()[{}] are both '{}'; expected each "
+                    "parameter once (twice would update it twice a step)",
+                    j, i, g.label(params[i].id));
+  }
   ContrastiveDivergence cd;
   std::vector<Tensor> updates;
   if (persistent) {

@@ -69,6 +69,9 @@ TEST_CASE("autodiff: check_grad passes on a composite loss that reuses values") 
   INFO(r.worst);
   CHECK(r.ok);
   CHECK(!r.largest.empty());
+  const GradCheck braced = check_grad(l2, {x, w, b}, {}, {});  // braced lists, as run() takes them
+  CHECK(braced.ok);
+  CHECK(braced.entries == r.entries);
 }
 
 TEST_CASE("autodiff: check_grad fails a gradient that is wrong, naming the entry of the largest error") {

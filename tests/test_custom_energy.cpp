@@ -282,7 +282,7 @@ TEST_CASE("custom_energy: contrastive_divergence refuses a model's usual mistake
       {Fault::free_energy_summed_whole, "free_energy(v) of the data [8, 3] has shape [1, 1]; expected [8, 1]"},
       {Fault::free_energy_per_unit, "free_energy(v) of the data [8, 3] has shape [8, 4]; expected [8, 1]"},
       {Fault::no_params, "the model's params() is empty"},
-      {Fault::param_twice, "'m.W' is listed twice"},
+      {Fault::param_twice, "contrastive_divergence: the model's params()[0] and params()[4] are both 'm.W'"},
       {Fault::param_unset, "contrastive_divergence (the model's params()[2]): the tensor is empty"},
       {Fault::param_unread, "no gradient reaches the model's params()[4] 'm.unread' from the free energy"},
       {Fault::wrong_sample_shape, "gibbs_step(v) (by default sample_v(sample_h(v))) turns the data's [8, 3] into [8, 1]"},

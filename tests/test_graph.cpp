@@ -130,6 +130,7 @@ TEST_CASE("executor: feeding errors name the input and the shapes") {
   Tensor x = g.input("x", {2, 3});
   Tensor y = sigmoid(x);
   Executor ex(g, {.threads = 2});
+  CHECK_THROWS_WITH_AS(ex.value(y), doctest::Contains("'sigmoid#1' has no value yet: this executor has not run"), Error);
   CHECK_THROWS_WITH_AS(ex.run({y}), doctest::Contains("input 'x' of shape [2, 3] was not fed"), Error);
   std::vector<float> five(5, 0.0f), six(6, 0.5f);
   CHECK_THROWS_WITH_AS(ex.run({y}, {{x, five}}), doctest::Contains("'x' was fed 5 floats; expected 6 for shape [2, 3]"),
@@ -316,8 +317,36 @@ TEST_CASE("executor: buffers are shared by liveness") {
   const Tensor targets[] = {y};
   PlanStats s = ex.stats(targets);
   CHECK(s.tasks == 50);
+  CHECK(ex.stats({y}).tasks == 50);  // a braced list too
   CHECK(s.unshared_bytes == 50 * 100 * 100 * 4);
   CHECK(s.arena_bytes <= 3 * 100 * 100 * 4);
+}
+
+TEST_CASE("executor: two writers of one parameter in a run are refused, naming both, and nothing runs") {
+  Graph g;
+  Tensor x = g.input("x", {4, 3});
+  Tensor w = g.param("w", {3, 2});
+  fill(g, w, 0.7f);
+  Tensor loss = mean(square(matmul(x, w)));
+  auto grads = grad(loss, {w});
+  const Tensor params[] = {w};
+  Optimizer opt = sgd(params, grads, {.lr = 0.5f});
+  const Tensor plus = assign(w, w + 1.0f), times = assign(w, w * 10.0f);
+  auto xs = iota_values({4, 3}, 1.0f);
+  for (bool parallel : {false, true}) {
+    Executor ex(g, {.threads = 2, .parallel = parallel});
+    // each would start from w before the run, the later undoing the earlier
+    CHECK_THROWS_WITH_AS(ex.run({plus, times}),
+                         doctest::Contains("parameter 'w' is written by two ops of one run, assign"), Error);
+    CHECK_THROWS_WITH_AS(ex.run({opt.step, times}, {{x, xs}}), doctest::Contains("expected one writer per parameter"),
+                         Error);
+    const float w1 = g.value(w)[1];
+    CHECK(w1 == iota_values({3, 2}, 0.7f)[1]);  // refused at compiling: nothing ran
+    ex.run({plus});                              // one writer a run is fine
+    ex.run({times});
+    CHECK(g.value(w)[1] == doctest::Approx((w1 + 1.0f) * 10.0f));
+    fill(g, w, 0.7f);
+  }
 }
 
 TEST_CASE("executor: an update runs after every reader of the parameter it writes") {
@@ -403,6 +432,7 @@ TEST_CASE("graph: dump_dot draws nodes and edges") {
   Tensor h = sigmoid(matmul(x, w));
   const Tensor targets[] = {h};
   const std::string dot = g.dump_dot(targets);
+  CHECK(g.dump_dot({h}) == dot);  // a braced list too
   CHECK(dot.find("digraph") == 0);
   CHECK(dot.find("visible") != std::string::npos);
   CHECK(dot.find("n0 -> n2") != std::string::npos);

@@ -285,6 +285,9 @@ TEST_CASE("misuse: a checkpoint refuses at saving what loading would refuse") {
   CHECK(has(error_of([&] { save_checkpoint(dir, "k", bad_name, "{}"); }), "expected the kind, the tensors' names"));
   const std::vector<NamedTensor> long_name{{std::string(300, 'n'), a}};
   CHECK(has(error_of([&] { save_checkpoint(dir, "k", long_name, "{}"); }), "(300 bytes); expected at most 200"));
+  const std::vector<NamedTensor> computed{{"y", square(a)}};  // a value only a run computes
+  CHECK(has(error_of([&] { save_checkpoint(dir, "k", computed, "{}"); }),
+            "tensor 'y' is 'square#1', a square; expected a parameter or a constant"));
   CHECK_FALSE(std::filesystem::exists(dir));
   CHECK_FALSE(std::filesystem::exists(dir.string() + ".tmp"));
   save_checkpoint(dir, "k", with_nan, "{}");  // the same tensor, finite now
@@ -295,7 +298,7 @@ TEST_CASE("misuse: a checkpoint refuses at saving what loading would refuse") {
   g.value(a)[0] = 1.0f;
   const std::vector<NamedTensor> into_op{{"a", a}, {"b", a * 2.0f}};
   CHECK(has(error_of([&] { load_checkpoint(dir, "k", into_op); }), "is a scale, not a parameter or constant"));
-  CHECK(g.value(a)[0] == 1.0f);  // it was overwritten with the saved 0 before the second was refused
+  CHECK(g.value(a)[0] == 1.0f);  // not overwritten with the saved 0 before the second was refused
   std::filesystem::remove_all(dir);
 }
 
