@@ -72,6 +72,8 @@ class AutoencoderFitter {
   std::vector<float> reconstruct(const DataSource& src, std::span<const int64_t> rows);
   int epochs_done() const { return epochs_done_; }
   int best_epoch() const { return best_.at(); }
+  // The best epoch's validation error (the largest double before any epoch).
+  double best_valid_error() const { return best_.error(); }
   // What a resume changed that it may ("resumed with lr 0.02 (the checkpoint's 0.01)").
   const std::vector<std::string>& resume_notes() const { return notes_; }
 

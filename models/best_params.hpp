@@ -34,6 +34,9 @@ struct EpochFitConfig {
   // {"--validation", "10000"}): saved with the checkpoint, and a resume with
   // another value is refused, naming the flag.
   std::map<std::string, std::string> run_settings = {};
+  // The flag that set the fit's rate ("--finetune-lr"): a NaN error's cure
+  // names it and its value. Empty: "learning rate". Not saved.
+  std::string lr_name = {};
 };
 
 // Throws, naming `who`, when evaluation batches of eval_batch rows, each

@@ -220,9 +220,11 @@ void RbmFitter::load() {
         unknown.push_back(key);
       } else if (saved.at(key) != want) {
         const auto [saved_text, want_text] = meta_shown_apart(saved.at(key), want);
-        throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}; expected the same (a resume "
+        const auto flag = cfg_.setting_flags.find(key);
+        throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}{}; expected the same (a resume "
                     "continues the run as it was made; only the number of epochs and the learning rate may change)",
-                    where, key, saved_text, want_text);
+                    where, key, saved_text, want_text,
+                    flag == cfg_.setting_flags.end() ? std::string() : fmt::format(" (set by {})", flag->second));
       }
     };
     const nlohmann::json want = training_settings(t_.config, cfg_, ex_.options().seed);
@@ -250,8 +252,10 @@ void RbmFitter::load() {
     // What a resume needs to continue: the epoch and the executor's step.
     epoch = meta_epoch(meta, "epoch", where);
     step = meta_count(meta, "step", where);
-    if (meta.contains("lr") && meta.at("lr") != nlohmann::json(t_.config.lr))
-      notes.push_back(fmt::format("resumed with lr {} (checkpoint: {})", t_.config.lr, meta_shown(meta.at("lr"))));
+    // (a checkpoint with every epoch done trains none at this rate: nothing to note)
+    if (meta.contains("lr") && meta.at("lr") != nlohmann::json(t_.config.lr) && epoch < cfg_.epochs)
+      notes.push_back(fmt::format("resumed with {} {} (checkpoint: {})", cfg_.lr_name.empty() ? "lr" : cfg_.lr_name,
+                                  t_.config.lr, meta_shown(meta.at("lr"))));
   };
   load_checkpoint(cfg_.checkpoint, m_.kind, state(), check);
   if (!unknown.empty())

@@ -62,6 +62,9 @@ struct RbmFitConfig {
   // smaller --data-lr (now 1) usually cures it"); empty: "learning rate".
   // Not a training setting: not saved, not checked on resume.
   std::string lr_name = {};
+  // The flags that set training settings, by the settings' keys ({"k",
+  // "--method"}): a refused resume names the flag beside the key. Not saved.
+  std::map<std::string, std::string> setting_flags = {};
 };
 
 // Resuming: the checkpoint's manifest records the whole training

@@ -248,7 +248,7 @@ inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const A
                           const std::string& what, Summary& sum) {
   AutoencoderFitter fit(a, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                                 .checkpoint = o.output + "/" + what, .resume = resume,
-                                .run_settings = t.run_settings});
+                                .run_settings = t.run_settings, .lr_name = "--finetune-lr"});
   const int resumed = fit.epochs_done();
   for (const std::string& n : fit.resume_notes()) fmt::print("{}: {}\n", what, n);
   if (resumed > o.finetune_epochs)
@@ -277,6 +277,15 @@ inline FitResult finetune(Autoencoder& a, Executor& ex, const AeTask& t, const A
                                                   lr)),
                      warned);
   });
+  // A net that rebuilds the validation rows no better than one mean row for
+  // all learned nothing of them, whatever its loss did: say so.
+  if (const double mean_row = fit.baseline(t.train, t.valid);
+      fit.best_epoch() > 0 && fit.best_valid_error() >= mean_row)
+    bar.warn(fmt::format("{}: warning: its best validation error ({:.4g}, epoch {}) is no lower than that of "
+                         "rebuilding every row as the training {}' mean ({:.4g}): the code carries nothing of the "
+                         "input. A layer whose input rows barely vary (warned of in pretraining) or too high a rate "
+                         "(--pretrain-lr, --finetune-lr) is the usual cause",
+                         what, fit.best_valid_error(), fit.best_epoch(), t.data_name, mean_row));
   FitResult r{fit.error(t.test), fit.reconstruct(t.test, t.shown)};
   sum.add(what, bar.seconds(),
           fit.best_epoch() > 0
@@ -295,10 +304,14 @@ inline void write_curves(const AeOptions& o, const std::string& title, double pc
   panels.push_back(std::move(pre));
   const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
   io::Panel err{"Backprop fine-tuning", "epoch", "validation squared error per row",
-                {csv_series(ft, "epoch", "valid_error", "pretrained")}, true};
-  if (o.baseline)
-    err.series.push_back(csv_series(read_csv_columns(o.output + "/baseline.csv"), "epoch", "valid_error", "random start"));
+                {ringed(csv_series(ft, "epoch", "valid_error", "pretrained"), ft)}, true};
+  err.rings_label = kKeptLabel;
+  if (o.baseline) {
+    const CsvColumns bl = read_csv_columns(o.output + "/baseline.csv");
+    err.series.push_back(ringed(csv_series(bl, "epoch", "valid_error", "random start"), bl));
+  }
   if (const auto e = ft.find("epoch"); e != ft.end() && !e->second.empty()) {
+
     io::Series pca{fmt::format("PCA, {} components", o.hidden.back()), {e->second.front(), e->second.back()},
                    {pca_valid, pca_valid}};
     pca.dashed = true;

@@ -184,7 +184,7 @@ Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Opt
   const std::string what = fmt::format("{}_{}", f.name, labelled);
   Finetuner ft(c, ex, {.epochs = o.classifier_epochs, .data_seed = o.data_seed, .eval_batch = 1000,
                        .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = resume,
-                       .run_settings = o.data_flags()});
+                       .run_settings = o.data_flags(), .lr_name = "--classifier-lr"});
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   const LabelledRows train{head(f.train, labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
   const LabelledRows valid{f.valid, d.valid.labels}, test{f.test, d.test.labels};
@@ -260,7 +260,7 @@ double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool 
                                            .seed = o.seed});
   Finetuner ft(c.net(), ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .eval_batch = o.batch,
                              .checkpoint = fmt::format("{}/{}", o.output, what), .resume = resume,
-                             .run_settings = o.data_flags()});
+                             .run_settings = o.data_flags(), .lr_name = "--finetune-lr"});
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   const int resumed = ft.epochs_done();
   Progress bar(what, std::max(o.finetune_epochs, resumed));

@@ -435,6 +435,9 @@ inline std::string conversion_message(const CLI::App& app, const std::string& wh
 // a size no vector can hold, is said as such, with code 2).
 template <typename Body>
 int run_main(CLI::App& app, int argc, char** argv, const char* program, Body body) {
+  // Line by line into a file or a pipe too, so that a log of both streams
+  // holds the lines in the order they were printed (warnings go to stderr).
+  std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConversionError& e) {  // CLI11 says only "Could not convert: --batch = 1.5"
@@ -452,20 +455,24 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
     (void)default_gemm_backend();  // a bad EBM_GEMM is refused here, like a bad flag, before any work
     return body();
   } catch (const ebm::Error& e) {
+    std::fflush(stdout);  // what the run printed comes first in a log of both streams; the error ends it
     fmt::print(stderr, "{}: {}\n", program, e.what());
     remove_unused_output_dir();
     return 2;
   } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
     fmt::print(stderr, "{}: out of memory; a size given (--batch, --hidden, a count of images or runs) asks for more "
                "than this machine has\n", program);
     remove_unused_output_dir();
     return 2;
   } catch (const std::length_error& e) {
+    std::fflush(stdout);
     fmt::print(stderr, "{}: a size given (--batch, --hidden, a count of images or runs) asks for more elements than "
                "memory can hold ({})\n", program, e.what());
     remove_unused_output_dir();
     return 2;
   } catch (const std::exception& e) {  // not foreseen (out of memory, a failing disk): said, not aborted on
+    std::fflush(stdout);
     fmt::print(stderr, "{}: {}\n", program, e.what());
     remove_unused_output_dir();
     return 1;

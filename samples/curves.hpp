@@ -41,6 +41,24 @@ inline io::Series csv_series(const CsvColumns& c, const std::string& x, const st
   return s;
 }
 
+// The epoch (or step: column `x`) a run kept, chosen on validation: the
+// last row whose `best` column is 1. NaN when none is.
+inline double kept_at(const CsvColumns& c, const std::string& x = "epoch") {
+  double kept = std::nan("");
+  const auto best = c.find("best"), at = c.find(x);
+  if (best == c.end() || at == c.end()) return kept;
+  for (size_t i = 0; i < best->second.size() && i < at->second.size(); ++i)
+    if (best->second[i] == 1.0) kept = at->second[i];
+  return kept;
+}
+
+// `s` with the point `c` kept (by kept_at) ringed, when one was kept.
+inline io::Series ringed(io::Series s, const CsvColumns& c, const std::string& x = "epoch") {
+  if (const double kept = kept_at(c, x); std::isfinite(kept)) s.rings_x = {kept};
+  return s;
+}
+inline constexpr const char* kKeptLabel = "kept (chosen on validation)";
+
 // rbm_mnist's curves.svg from its metrics.csv: the reconstruction error
 // against the pixel-mean baseline, the free energy of the training and
 // validation subsets (their gap the overfitting signal; valid_label names

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include <CLI/CLI.hpp>
@@ -43,11 +44,17 @@ namespace {
 using namespace ebm;
 using namespace ebm::samples;
 
+// A bound as measured: its value and how far it may be off either way
+// (half its log Z interval's width; inf when the interval is open below).
+struct BoundReading {
+  double nats = 0, err = 0;
+};
+
 // The bound on the test log-likelihood with RBM k on top (AIS for its log Z),
 // and from the second layer on how far it moved from `below`, the bound with
 // one layer fewer (which it becomes).
 void report_bound(const Dbn& dbn, int k, const Executor& ex, const Data& d, const Options& o, Summary& sum,
-                  std::optional<double>& below) {
+                  std::optional<BoundReading>& below) {
   // Measured on a copy of the stack in a graph of its own, on an executor
   // of its own: the training's draws are keyed by the node and the step,
   // so nodes added to its graph or steps taken on its executor would give
@@ -75,12 +82,26 @@ void report_bound(const Dbn& dbn, int k, const Executor& ex, const Data& d, cons
   b -= z.log_z;
   bar.update(temperatures + 1, fmt::format("{:.2f} nats (log Z {:.2f} +{:.2f}/-{:.2f})", b, z.log_z,
                                           z.log_z_high - z.log_z, z.log_z - z.log_z_low));
-  const std::string change =
-      below ? fmt::format(" ({} by {:.2f} on {} layer(s))", b >= *below ? "up" : "down", std::abs(b - *below), k) : "";
-  sum.add(fmt::format("bound, {} layer(s)", k + 1), bar.seconds(), fmt::format("{:.2f} nats{}", b, change));
+  const BoundReading now{b, (z.log_z_high - z.log_z_low) / 2};
+  const bool open_below = !std::isfinite(z.log_z_low);  // the runs' weights spread too widely for a lower end
+  if (open_below)
+    bar.warn(fmt::format("dbn_mnist: warning: the bound with {} layer(s): AIS's {} runs spread too widely for a lower "
+                         "end of the top RBM's log Z, so the bound has no upper end and is not to be trusted (AIS then "
+                         "tends to put log Z too low and the bound too high); more runs narrow it: --ais-runs {}",
+                         k + 1, o.ais_runs, 4 * o.ais_runs));
+  std::string change;
+  if (below) {
+    const double moved = b - below->nats;
+    const bool within = std::abs(moved) <= now.err + below->err;  // (inf when either is open below)
+    change = fmt::format(" ({} by {:.2f} on {} layer(s){})", moved >= 0 ? "up" : "down", std::abs(moved), k,
+                         within ? ", within AIS's error bars" : "");
+  }
+  sum.add(fmt::format("bound, {} layer(s)", k + 1), bar.seconds(),
+          fmt::format("{:.2f} nats{}{}", b, change, open_below ? "; open above: not to be trusted" : ""));
   result(fmt::format("bound_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b));
-  if (below) result(fmt::format("bound_change_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b - *below));
-  below = b;
+  result(fmt::format("bound_layers{}_err_nats", k + 1).c_str(), fmt::format("{:.2f}", now.err));
+  if (below) result(fmt::format("bound_change_layers{}_nats", k + 1).c_str(), fmt::format("{:.2f}", b - below->nats));
+  below = now;
 }
 
 // Warns once per fit (warned) of an epoch whose loss ran away
@@ -106,7 +127,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   Classifier c = make(what);
   Finetuner ft(c, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                        .checkpoint = o.output + "/" + what, .resume = resume,
-                       .run_settings = {o.split_flag()}});
+                       .run_settings = {o.split_flag()}, .lr_name = "--finetune-lr"});
   const int resumed = ft.epochs_done();
   if (resumed < o.finetune_epochs) remove_checkpoint(o.output + "/" + what + "_refit");  // (Lineage)
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
@@ -133,7 +154,7 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
     Finetuner refit(full, ex, {.epochs = ft.best_epoch(), .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                                .checkpoint = o.output + "/" + what + "_refit",
                                .resume = resume && resumed >= o.finetune_epochs,
-                               .keep_best = false, .validate = false});
+                               .keep_best = false, .validate = false, .lr_name = "--finetune-lr"});
     for (const std::string& n : refit.resume_notes()) fmt::print("{}\n", n);
     Progress rbar(what + " refit on 60,000", ft.best_epoch());
     if (refit.epochs_done() > 0) rbar.resumed(std::min(refit.epochs_done(), ft.best_epoch()));
@@ -148,7 +169,8 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
     wrong.clear();
     given.clear();
     err = refit.error(d.test, &wrong, &given);
-    sum.add(what + " refit on 60,000", rbar.seconds(), fmt::format("test error {:.2f}% ({} epochs)", err, ft.best_epoch()));
+    sum.add(what + " refit on 60,000", rbar.seconds(),
+            fmt::format("test error {:.2f}% ({} epoch{})", err, ft.best_epoch(), ft.best_epoch() == 1 ? "" : "s"));
   }
   if (what == "finetune") write_misclassified(d.test, wrong, given, o.output, sum);
   return err;
@@ -228,7 +250,7 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
         fmt::format("error on all 60,000: first measured after epoch {}", std::min(first, updown_refit_epochs(o)));
     const JointRefit r = jt.refit(d.all, [&](const JointEpoch& e) {
       const bool measured = std::isfinite(e.train_error);  // else not measured this epoch (--refit-error-every)
-      if (measured) last_error = fmt::format("error on all {:.2f}% (epoch {})", e.train_error, e.epoch);
+      if (measured) last_error = fmt::format("error on all 60,000: {:.2f}% (epoch {})", e.train_error, e.epoch);
       rbar.update(e.epoch, last_error);
       rcsv.row("{},{:.3f},{}", e.epoch, e.seconds, measured ? fmt::format("{:.3f}", e.train_error) : "");
     });
@@ -237,7 +259,8 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
     given.clear();
     err = jt.error(d.test, true, &wrong, views, &given);
     sum.add("up-down refit on 60,000", rbar.seconds(),
-            fmt::format("test error {:.2f}% ({} epochs; {:.2f}% of the 60,000 wrong{})", err, r.epochs, r.all_error,
+            fmt::format("test error {:.2f}% ({} epoch{}; {:.2f}% of the 60,000 wrong{})", err, r.epochs,
+                        r.epochs == 1 ? "" : "s", r.all_error,
                         how));
   }
   result("updown_test_error_pct", fmt::format("{:.2f}", err));
@@ -247,22 +270,6 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   write_label_samples(top, ex, o.output + "/samples_per_digit.png", [&](Tensor p) { return ud.generate(p); });
 }
 
-// The epoch a fine-tuning run kept: the last that was the best so far.
-double kept_epoch(const CsvColumns& c) {
-  double kept = std::nan("");
-  const auto best = c.find("best"), epoch = c.find("epoch");
-  if (best == c.end() || epoch == c.end()) return kept;
-  for (size_t i = 0; i < best->second.size(); ++i)
-    if (best->second[i] == 1.0) kept = epoch->second[i];
-  return kept;
-}
-
-// `s` with its kept epoch (of `c`, when one was kept) ringed.
-io::Series ringed(io::Series s, const CsvColumns& c) {
-  if (const double kept = kept_epoch(c); std::isfinite(kept)) s.rings_x = {kept};
-  return s;
-}
-constexpr const char* kKeptLabel = "kept (chosen on validation)";
 
 // curves.svg: each layer's pretraining and the fine-tuning this run did,
 // drawn from their CSV files (a resumed phase's earlier epochs included).
@@ -280,17 +287,20 @@ void write_curves(const Options& o, int depth) {
     io::Panel loss{"Training loss", "epoch", "cross-entropy, nats",
                    {ringed(csv_series(ft, "epoch", "train_loss", "pretrained"), ft)}, true};
     err.rings_label = loss.rings_label = kKeptLabel;
+    const CsvColumns bl = o.baseline ? read_csv_columns(o.output + "/baseline.csv") : CsvColumns{};
     if (o.baseline) {
-      const CsvColumns bl = read_csv_columns(o.output + "/baseline.csv");
       err.series.push_back(ringed(csv_series(bl, "epoch", "valid_error_pct", "random start"), bl));
       loss.series.push_back(ringed(csv_series(bl, "epoch", "train_loss", "random start"), bl));
     }
-    if (o.refit && std::isfinite(kept_epoch(ft))) {  // (no epoch kept: no refit ran, its file is an older run's)
-      io::Series refit = csv_series(read_csv_columns(o.output + "/finetune_refit.csv"), "epoch", "train_loss",
-                                    "pretrained, refit on 60,000");
-      refit.dashed = true;
-      loss.series.push_back(std::move(refit));
-    }
+    // Each refit's loss (no epoch kept: no refit ran, and its file is an older run's).
+    for (const auto& [name, kept_from, label] :
+         {std::tuple{"finetune", &ft, "pretrained, refit on 60,000"}, std::tuple{"baseline", &bl, "random start, refit on 60,000"}})
+      if (o.refit && std::isfinite(kept_at(*kept_from))) {
+        io::Series refit = csv_series(read_csv_columns(fmt::format("{}/{}_refit.csv", o.output, name)), "epoch",
+                                      "train_loss", label);
+        refit.dashed = true;
+        loss.series.push_back(std::move(refit));
+      }
     panels.push_back(std::move(err));
     panels.push_back(std::move(loss));
   }
@@ -300,13 +310,11 @@ void write_curves(const Options& o, int depth) {
                     {csv_series(read_csv_columns(o.output + "/pretrain_top.csv"), "epoch", "valid_error_pct", "top RBM"),
                      ringed(csv_series(ud, "epoch", "valid_error_pct", "up-down"), ud)}};
     joint.rings_label = kKeptLabel;
-    if (o.refit) {
-      io::Series refit = csv_series(read_csv_columns(o.output + "/updown_refit.csv"), "epoch", "all_images_error_pct",
-                                    "refit (error on all 60,000)");
-      refit.dashed = true;
-      joint.series.push_back(std::move(refit));
-    }
     panels.push_back(std::move(joint));
+    if (o.refit)  // its error is on the images it trains on: a panel of its own, not beside validation errors
+      panels.push_back(io::Panel{"Up-down refit on all 60,000", "refit epoch", "error % (it trains on them)",
+                                 {csv_series(read_csv_columns(o.output + "/updown_refit.csv"), "epoch",
+                                             "all_images_error_pct", "refit")}});
   }
   io::write_svg_plot(o.output + "/curves.svg", panels, fmt::format("dbn_mnist: {} DBN, preset {}", o.layer_string(), o.preset));
 }
@@ -347,7 +355,7 @@ int run(const Options& o) {
   // A phase resumes only while everything it builds on was resumed whole: a
   // layer that trains further feeds new features to every phase above it.
   bool resume = o.resume;
-  std::optional<double> bound_below;  // the bound with the layers so far, once measured
+  std::optional<BoundReading> bound_below;  // the bound with the layers so far, once measured
   const std::vector<float> pixel_means = io::pixel_means(d.train);
   for (int l = 0; l < dbn.depth(); ++l) {
     const LayerPlan plan{.epochs = o.pretrain_epochs[static_cast<size_t>(l)], .cd = layer_cd(o, l),

@@ -175,6 +175,11 @@ struct Options {
     if (const std::string f = samples::given_flags(app, {"--updown-lr", "--updown-momentum", "--updown-weight-decay"});
         finetune == "updown" && finetune_epochs == 0 && !f.empty())
       throw Error("{}: they set up-down, which --finetune-epochs 0 skips; expected one or the other", f);
+    if (finetune == "backprop" && finetune_epochs == 0)
+      throw Error("--finetune-epochs 0: backprop would train nothing, and the net's softmax layer, untrained, "
+                  "classifies at chance; expected at least 1 epoch, or --finetune none to skip fine-tuning");
+    if (refit && finetune_epochs == 0)
+      throw Error("--refit: it refits up-down, which --finetune-epochs 0 skips; expected one or the other");
     // Up-down's epochs are cut into as many equal phases as --top-k has lengths: more lengths than epochs would skip some.
     if (finetune == "updown" && finetune_epochs > 0 && top_k.size() > static_cast<size_t>(finetune_epochs))
       throw Error("--top-k: {} chain lengths{} for {} up-down epochs (--finetune-epochs); expected at most one length "

@@ -72,8 +72,8 @@ struct GpTask {
     return unit.empty() ? fmt::format("{} RMSE {:.2f}", set, v) : fmt::format("{} RMSE {:.2f} {}", set, v, unit);
   }
   std::string column() const { return classify ? "error_pct" : "rmse"; }  // the CSV columns' suffix
-  std::string axis() const {
-    return classify ? "test error (%)" : unit.empty() ? std::string("RMSE") : fmt::format("RMSE ({})", unit);
+  std::string axis() const {  // the curves' y (their labels say test or validation)
+    return classify ? "error (%)" : unit.empty() ? std::string("RMSE") : fmt::format("RMSE ({})", unit);
   }
 };
 
@@ -253,10 +253,16 @@ inline io::Panel finetune_panel(const GpTask& task, const GpFinetune& o, bool va
   const std::string col = task.column();
   const CsvColumns ft = read_csv_columns(o.output + "/finetune.csv");
   curve.series.push_back(csv_series(ft, "step", "test_" + col, "DBN kernel: test"));
-  if (validate) curve.series.push_back(csv_series(ft, "step", "valid_" + col, "DBN kernel: validation"));
-  if (baseline)
-    curve.series.push_back(
-        csv_series(read_csv_columns(o.output + "/baseline.csv"), "step", "test_" + col, "random start: test"));
+  if (validate) {  // the step the validation chose ringed on both curves
+    curve.series.back() = ringed(std::move(curve.series.back()), ft, "step");
+    curve.series.push_back(ringed(csv_series(ft, "step", "valid_" + col, "DBN kernel: validation"), ft, "step"));
+    curve.rings_label = kKeptLabel;
+  }
+  if (baseline) {
+    const CsvColumns bl = read_csv_columns(o.output + "/baseline.csv");
+    io::Series s = csv_series(bl, "step", "test_" + col, "random start: test");
+    curve.series.push_back(validate ? ringed(std::move(s), bl, "step") : std::move(s));
+  }
   for (const auto& [label, r] : fixed)
     curve.series.push_back({.label = label, .x = {0, static_cast<double>(o.steps)}, .y = {r->score, r->score},
                             .dashed = true});

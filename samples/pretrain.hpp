@@ -122,7 +122,12 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
                     {.cd = p.cd,
                      .fit = {.epochs = p.epochs, .data_seed = p.data_seed, .monitor_images = 1000,
                              .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume,
-                             .run_settings = p.run_settings, .lr_name = p.lr_flag},
+                             .run_settings = p.run_settings, .lr_name = p.lr_flag,
+                             // (the flags every sample that pretrains has)
+                             .setting_flags = {{"seed", "--seed"}, {"data_seed", "--data-seed"},
+                                               {"method", "--method"}, {"k", "--method"}, {"batch", "--batch"},
+                                               {"mean_field_last", "--mean-field"},
+                                               {"weight_decay", "--weight-decay"}}},
                      .sample_up = p.sample_up,
                      .transpose_init = p.transpose_init,
                      .visible_bias_from_below = p.upper_visible_bias});

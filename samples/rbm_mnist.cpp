@@ -271,7 +271,13 @@ int run(const Options& o) {
   RbmFitter fit(trainer, ex,
                 {.epochs = o.epochs, .data_seed = o.data_seed, .lr_decay = o.lr_decay,
                  .final_momentum = o.final_momentum, .checkpoint = o.output + "/checkpoint", .resume = o.resume,
-                 .run_settings = {{"--pixels", o.pixels}, {"--validation", std::to_string(o.validation)}}});
+                 .run_settings = {{"--pixels", o.pixels}, {"--validation", std::to_string(o.validation)}},
+                 .lr_name = "--lr",
+                 .setting_flags = {{"seed", "--seed"}, {"data_seed", "--data-seed"}, {"method", "--method"},
+                                   {"k", "--method"}, {"batch", "--batch"}, {"momentum", "--momentum"},
+                                   {"weight_decay", "--weight-decay"}, {"l1", "--l1"},
+                                   {"sparsity_cost", "--sparsity-cost"}, {"sparsity_target", "--sparsity-target"},
+                                   {"lr_decay", "--lr-decay"}, {"final_momentum", "--final-momentum"}}});
   for (const std::string& note : fit.resume_notes()) fmt::print("rbm_mnist: {}\n", note);
   if (fit.epochs_done() > o.epochs)
     fmt::print("rbm_mnist: the checkpoint holds {} epochs, more than the {} asked; it is evaluated as it is\n",

@@ -1,7 +1,8 @@
 #!/bin/sh
 # autoencoder_faces end to end on a few Olivetti patches with a small net:
 # it prints its results, fine-tuning lowers the unrolled stack's test
-# error, and it writes its pictures and metrics.
+# error, and it writes its pictures and metrics; a net that ends no better
+# than the mean patch (a layer killed by --pretrain-lr 5) is warned of.
 # Usage: test_autoencoder_faces.sh AUTOENCODER_FACES DATA_DIR. Exit 77 (skipped) without the faces.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -19,4 +20,9 @@ awk -v a="$after" -v b="$before" 'BEGIN { exit !(a > 0 && a < b) }' ||
 for f in reconstructions.png curves.svg finetune.csv pretrain_layer1.csv pretrain_layer2.csv; do
   [ -s "$out/$f" ] || fail "no $f"
 done
-echo "pca $pca, unrolled $before, fine-tuned $after"
+! grep -q "the code carries nothing" "$out/log" || fail "a healthy run was warned of as carrying nothing"
+"$bin" --data "$data" --output "$out/dead" --per-image 10 --hidden 100,50,10 --pretrain-epochs 2 --finetune-epochs 3 \
+  --pretrain-lr 5 > "$out/log" 2>&1 || fail "the run at --pretrain-lr 5 failed"
+grep -q "finetune: warning: its best validation error .* is no lower than that of rebuilding every row as the training patches' mean" \
+  "$out/log" || fail "a fine-tuned net no better than the mean patch was not warned of"
+echo "pca $pca, unrolled $before, fine-tuned $after; --pretrain-lr 5 warned of"

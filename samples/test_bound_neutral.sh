@@ -19,6 +19,16 @@ run() {  # run FOLDER FLAGS...
 run measured --bound --ais-runs 2 --ais-scale 0.05 --bound-images 200
 run plain
 [ -n "$(value bound_layers2_nats "$out/measured/log")" ] || fail "--bound printed no bound for two layers"
+# Each bound's error: a number, or inf (log Z's interval open below), which is then warned of.
+for l in 1 2; do
+  err=$(value "bound_layers${l}_err_nats" "$out/measured/log")
+  case "$err" in
+    inf) grep -q "warning: the bound with $l layer(s): AIS's 2 runs spread too widely" "$out/measured/log" ||
+           fail "bound $l open above (error inf) but not warned of" ;;
+    [0-9]*) ;;
+    *) fail "bound_layers${l}_err_nats is '$err'; expected a number or inf" ;;
+  esac
+done
 for f in "$out"/plain/pretrain/layer1/*.npy "$out"/plain/finetune/*.npy; do
   rel=${f#"$out/plain/"}
   cmp -s "$f" "$out/measured/$rel" || fail "$rel differs between runs with --bound and without"

@@ -72,7 +72,7 @@ if "$bin" --data "$data" --output "$out/cd1" --hidden 20 --no-ais --sample-steps
   --momentum 0.6 > "$out/log" 2>&1; then
   fail "a resume with another --momentum ran"
 fi
-grep -q "the checkpoint has momentum = 0.5; this run has 0.6" "$out/log" || fail "the refusal does not name momentum"
+grep -q "the checkpoint has momentum = 0.5; this run has 0.6 (set by --momentum)" "$out/log" || fail "the refusal does not name momentum"
 cmp -s "$out/cd1/checkpoint/W.npy" "$out/W_before.npy" || fail "the refused resume changed the checkpoint"
 if "$bin" --data "$data" --output "$out/cd1" --hidden 20 --no-ais --sample-steps 100 --epochs 4 --resume \
   --pixels threshold > "$out/log" 2>&1; then
@@ -82,7 +82,7 @@ grep -q "the checkpoint has --pixels = sampled; this run has threshold" "$out/lo
   fail "the refusal does not name --pixels"
 # A smaller learning rate is a resume's to choose: said, and trained with.
 run cd1 --epochs 4 --resume --lr 0.05
-grep -q "^rbm_mnist: resumed with lr 0.05 (checkpoint: 0.1)" "$out/lines" || fail "the resume does not say its new lr"
+grep -q "^rbm_mnist: resumed with --lr 0.05 (checkpoint: 0.1)" "$out/lines" || fail "the resume does not say its new lr"
 [ "$(epochs "$out/cd1/metrics.csv")" = "1 2 3 4 " ] || fail "resumed with --lr 0.05: metrics.csv is not epochs 1-4"
 echo "cd1 and pcd: pictures, metrics, checkpoint and result lines written; resumed to 3 epochs equal to a fresh run;" \
   "a changed --momentum or --pixels refused, a smaller --lr taken"

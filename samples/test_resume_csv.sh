@@ -55,6 +55,8 @@ code=0
 [ "$code" = 2 ] || fail "resumed with another --validation: exit code $code; expected 2"
 grep -q "the checkpoint has --validation = 10000; this run has 5000" "$out/log" ||
   fail "resumed with another --validation: not refused naming it"
+# (the header went to stdout before the refusal to stderr: the log keeps their order)
+tail -n 1 "$out/log" | grep -q "the checkpoint has --validation" || fail "the refusal is not the log's last line"
 for f in $files; do cmp -s "$out/$f" "$out/run2/$f" || fail "resumed with another --validation: $f changed"; done
 run --pretrain-epochs 1 --finetune-epochs 1
 check "a fresh run" "1 "
