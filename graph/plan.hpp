@@ -14,7 +14,8 @@
 //     a value it computes (a bias's gradient) when every tile spans all
 //     rows;
 //   - task edges from data dependencies, plus hazard edges that order every
-//     reader of a parameter before the update op that writes it;
+//     reader of a parameter before the update op that writes it (one
+//     writer per parameter: a second is refused, naming both);
 //   - products read only on their own tiles kept out of the arena
 //     (PlanOptions::tile_outputs);
 //   - one arena of buffers, shared by values whose lifetimes cannot overlap
