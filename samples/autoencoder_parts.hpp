@@ -455,6 +455,14 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
     const double e = reconstruction_error(ex, x, net.reconstruct(x), t.test);
     result("unrolled_test_squared_error", fmt::format("{:.2f}", e));
     sum.add("unrolled, before fine-tuning", 0.0, fmt::format("test squared error {:.2f}", e));
+    // A stack that starts 100 times off PCA's was broken in pretraining (autoencoder_faces --pretrain-lr 0.1, a
+    // layer dead, starts 5.5 times off; --data-lr 0.1 on its quick preset, 1e51 times): fine-tuning's own
+    // failures would then point at the wrong rate.
+    if (!(e <= 100 * pca_test))
+      fmt::print(stderr, "{}: warning: the unrolled stack's test error ({:.3g}) is over 100 times PCA's ({:.4g}): its "
+                 "pretraining went wrong (see the warnings above), and fine-tuning starts from there; a smaller "
+                 "pretraining rate (--data-lr, --pretrain-lr, --code-lr) is the cure\n",
+                 t.program, e, pca_test);
   }
   const detail::FitResult tuned = detail::finetune(net, ex, t, o, lr, resume, "finetune", sum);
   result("test_squared_error", fmt::format("{:.2f}", tuned.test_error));

@@ -2,7 +2,8 @@
 # autoencoder_faces end to end on a few Olivetti patches with a small net:
 # it prints its results, fine-tuning lowers the unrolled stack's test
 # error, and it writes its pictures and metrics; a net that ends no better
-# than the mean patch (a layer killed by --pretrain-lr 5) is warned of.
+# than the mean patch (a layer killed by --pretrain-lr 5) is warned of, and
+# so is an unrolled stack broken in pretraining (--data-lr 0.1).
 # Usage: test_autoencoder_faces.sh AUTOENCODER_FACES DATA_DIR. Exit 77 (skipped) without the faces.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -25,4 +26,9 @@ done
   --pretrain-lr 5 > "$out/log" 2>&1 || fail "the run at --pretrain-lr 5 failed"
 grep -q "finetune: warning: its best validation error .* is no lower than that of rebuilding every row as the training patches' mean" \
   "$out/log" || fail "a fine-tuned net no better than the mean patch was not warned of"
-echo "pca $pca, unrolled $before, fine-tuned $after; --pretrain-lr 5 warned of"
+# A first layer that diverged (--data-lr 0.1): the unrolled stack is warned of before fine-tuning fails.
+"$bin" --data "$data" --output "$out/diverged" --per-image 10 --hidden 100,10 --pretrain-epochs 2 --finetune-epochs 3 \
+  --data-lr 0.1 > "$out/log" 2>&1 && fail "the run at --data-lr 0.1 did not fail"
+grep -q "warning: the unrolled stack's test error (.*) is over 100 times PCA's" "$out/log" ||
+  fail "an unrolled stack broken in pretraining was not warned of"
+echo "pca $pca, unrolled $before, fine-tuned $after; --pretrain-lr 5 and --data-lr 0.1 warned of"
