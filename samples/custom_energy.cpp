@@ -22,7 +22,10 @@
 #include "graph/executor.hpp"
 #include "io/batch.hpp"
 #include "io/png.hpp"
+#include "models/energy_fit.hpp"
 #include "samples/common.hpp"
+#include "samples/csv.hpp"
+#include "samples/lineage.hpp"
 #include "samples/custom_energy_model.hpp"
 
 namespace {
@@ -37,7 +40,7 @@ struct Options {
   // sigma up to 11.7 at 0.0002, with momentum 0.9; 0.0003 never came back).
   float lr = 0.0001f;
   uint64_t seed = 1;
-  bool check_numerics = false;
+  bool check_numerics = false, resume = false;
   std::string profile;
   int64_t profile_events = static_cast<int64_t>(ExecutorOptions::kDefaultProfileEvents);
 };
@@ -63,72 +66,86 @@ void write_pictures(Graph& g, const custom::LearnedVarianceRbm& m, Executor& ex,
 }
 
 int run(const Options& o) {
-  const io::ImageSet train = io::load_mnist(samples::find_data(o.data), "train");
+  const auto dir = samples::find_data(o.data);
+  const io::ImageSet train = io::load_mnist(dir, "train"), test = io::load_mnist(dir, "t10k");
   samples::check_batch(o.batch, train.count);
-  samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
+  samples::make_output_dir(o.output);
+  const std::string checkpoint = o.output + "/checkpoint";
+  if (!o.resume) samples::remove_checkpoint(checkpoint);  // a fresh run must not leave an older one to resume
+  samples::say_if_nothing_to_resume("custom_energy", o.resume, o.output, "checkpoint");
   Graph g;
   custom::LearnedVarianceRbm model(g, "grbm", train.dim(), o.hidden, o.seed);
   const Tensor v = g.input("v", {o.batch, train.dim()});
   const ContrastiveDivergence cd = contrastive_divergence(model, v, 1, true, {.lr = o.lr, .momentum = 0.9f});
-  const Tensor free_energy = mean(model.free_energy(v));
   // Each batch row's squared error when rebuilt as E[v | p(h | v)] (no
-  // draws), summed over the pixels.
+  // draws), summed over the pixels: a monitor of our own, which the fitter
+  // averages over each epoch's batches beside the free energy.
   const Tensor recon = mean(sum(square(affine(sigmoid(model.hidden_input(v)), model.w, model.c, true) - v), 1));
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(), .check_numerics = o.check_numerics,
                   .profile_events = static_cast<size_t>(o.profile_events)});
-  io::Batcher batches(train.count, o.batch, o.seed);
-  std::vector<float> x(static_cast<size_t>(o.batch * train.dim()));
-  io::fill_batch(train, batches.batch(0), g.value(cd.chain));  // chains start at data
-  double last_fe = 0, last_recon = 0;
-  // The sigmas' range: at the start, then as learned.
+  // The library's training loop for any EnergyModel: shuffled batches,
+  // monitoring, NaN checks, and a checkpoint after each epoch to resume from.
+  EnergyFitter fit(model, cd, v, ex,
+                   {.name = "grbm", .epochs = o.epochs, .data_seed = o.seed, .checkpoint = checkpoint,
+                    .resume = o.resume, .lr_name = "--lr"},
+                   {recon});
+  for (const std::string& note : fit.resume_notes()) fmt::print("custom_energy: {}\n", note);
+  // The sigmas' range, run beside the training's steps without moving its
+  // step counter (which keys the draws: a resumed run must draw as an
+  // unbroken one).
   auto sigma_range = [&] {
+    const uint64_t step = ex.step();
     ex.run({model.stddev()});
+    ex.set_step(step);
     return std::ranges::minmax(ex.value(model.stddev()));
   };
   auto [lo, hi] = sigma_range();
   // The pixels lie in [0, 1] (their largest standard deviation is about
   // 0.45): a sigma that grows past 1 and its start is noise wider than the
   // data, which comes of steps too large for the smallest variances.
-  const float too_wide = std::max(1.0f, hi);
+  const float too_wide = std::max(1.0f, std::sqrt(1.0f + model.s_min));  // the start's sigma (z = 0), resumed or not
   bool warned = false;
-  for (int e = 0; e < o.epochs; ++e) {
-    batches.start_epoch(static_cast<uint64_t>(e));
-    double fe = 0, re = 0;
-    for (int64_t b = 0; b < batches.batches(); ++b) {
-      io::fill_batch(train, batches.batch(b), x);
-      ex.run({cd.step, free_energy, recon}, {{v, x}});
-      fe += ex.scalar(free_energy) / static_cast<double>(batches.batches());
-      re += ex.scalar(recon) / static_cast<double>(batches.batches());
-    }
+  double last_fe = 0, last_recon = 0, last_gap = 0;
+  samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,free_energy,recon_error,fe_train,fe_test,fe_gap,sigma_min,sigma_max",
+                   fit.epochs_done() > 0);
+  csv.keep_rows_through(fit.epochs_done());
+  // The free-energy gap compares 1,000 training images with 1,000 test
+  // images: a monitor of overfitting, which chooses nothing.
+  const DataSource train_src = image_source(train, io::Pixels::scaled, 0), test_src = image_source(test, io::Pixels::scaled, 0);
+  fit.fit(train_src, test_src, [&](const EnergyEpoch& e) {
     const auto sigma = sigma_range();
     lo = sigma.min;
     hi = sigma.max;
-    fmt::print("epoch {}/{}: training batches' mean free energy {:.2f}, reconstruction error {:.2f}; sigma {:.3g} to "
-               "{:.3g}\n", e + 1, o.epochs, fe, re, lo, hi);
-    std::fflush(stdout);
-    if (!std::isfinite(fe) || !std::isfinite(re))
+    fmt::print("epoch {}/{}: training batches' mean free energy {:.2f}, reconstruction error {:.2f}, free-energy gap "
+               "{:.2f}; sigma {:.3g} to {:.3g}\n",
+               e.epoch, o.epochs, e.free_energy, e.monitors[0], e.fe_gap, lo, hi);
+    csv.row("{},{:.3f},{:.4f},{:.4f},{:.4f},{:.4f},{:.4f},{:.5g},{:.5g}", e.epoch, e.seconds, e.free_energy, e.monitors[0],
+            e.fe_train, e.fe_valid, e.fe_gap, lo, hi);
+    if (!std::isfinite(e.free_energy) || !std::isfinite(e.monitors[0]))
       throw Error("epoch {}: the mean free energy is {} and the reconstruction error {}: training diverged; expected "
                   "finite values (a smaller --lr, now {:g}, usually cures it)",
-                  e + 1, fe, re, o.lr);
+                  e.epoch, e.free_energy, e.monitors[0], o.lr);
     if (hi > too_wide && !warned) {
       fmt::print(stderr, "custom_energy: warning: epoch {}: a learned sigma of {:.3g}, wider than the pixels' range "
                          "[0, 1]; the variances are running away (a smaller --lr, now {:g}, usually cures it)\n",
-                 e + 1, hi, o.lr);
+                 e.epoch, hi, o.lr);
       warned = true;
     }
-    last_fe = fe;
-    last_recon = re;
-  }
+    last_fe = e.free_energy;
+    last_recon = e.monitors[0];
+    last_gap = e.fe_gap;
+  });
   write_pictures(g, model, ex, cd, o);
   if (!o.profile.empty()) samples::write_profile(ex.profile(), o.profile);
-  samples::result("epochs", o.epochs);
-  if (o.epochs > 0) {
+  samples::result("epochs", fit.epochs_done());
+  if (last_fe != 0 || last_recon != 0) {  // (an epoch ran in this call)
     samples::result("mean_free_energy", fmt::format("{:.2f}", last_fe));
     samples::result("reconstruction_error", fmt::format("{:.2f}", last_recon));
-    samples::result("sigma_min", fmt::format("{:.3g}", lo));
-    samples::result("sigma_max", fmt::format("{:.3g}", hi));
+    samples::result("free_energy_gap", fmt::format("{:.2f}", last_gap));
   }
+  samples::result("sigma_min", fmt::format("{:.3g}", lo));
+  samples::result("sigma_max", fmt::format("{:.3g}", hi));
   return 0;
 }
 
@@ -147,6 +164,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "seed")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
+  app.add_flag("--resume", o.resume, "continue from <output>/checkpoint (saved after each epoch) where it stopped");
   app.add_flag("--check-numerics", o.check_numerics, "stop at the first node that produces NaN or Inf");
   app.add_option("--profile", o.profile, "write a Chrome trace of the training steps (and the runs drawing the pictures) to FILE, and a timeline of the last steps beside it (FILE with the extension .timeline.svg)");
   samples::add_profile_events(app, o.profile_events);
