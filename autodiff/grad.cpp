@@ -95,7 +95,7 @@ std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
   for (size_t i = 0; i < n; ++i) on_path[i] = on_path[i] && ancestor[i];
 
   std::vector<NodeId> grads(n, -1);
-  grads[n - 1] = g.constant({1, 1}, 1.0f, "d" + g.label(loss.id)).id;
+  grads[n - 1] = g.constant({1, 1}, 1.0f, "d(" + g.label(loss.id) + ")").id;  // dL/dL = 1, named after L
   Builder b(g, grads, on_path);
   for (size_t i = n; i-- > 0;) {
     const Node& node = g.node(static_cast<NodeId>(i));

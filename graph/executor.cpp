@@ -369,8 +369,8 @@ void Executor::set_step(uint64_t step) { impl_->step = step; }
 const ExecutorOptions& Executor::options() const { return impl_->opt; }
 Profile& Executor::profile() {
   if (!impl_->opt.profile)
-    throw Error("profile(): this executor records no profile; expected one made with ExecutorOptions{{.profile = "
-                "true}}");
+    throw Error("profile(): this executor records no profile; expected one made with ExecutorOptions{.profile = "
+                "true}");
   return impl_->profile;
 }
 

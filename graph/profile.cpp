@@ -107,6 +107,7 @@ std::string json_escape(const std::string& s) {
 }  // namespace
 
 void Profile::write_file(const std::string& path, std::string_view text) {
+  if (path.empty()) throw Error("profile: an empty path; expected a file path");
   std::error_code kind_ec;
   const auto kind = std::filesystem::status(path, kind_ec).type();
   if (kind != std::filesystem::file_type::not_found && kind != std::filesystem::file_type::regular)
@@ -125,8 +126,9 @@ void Profile::write_file(const std::string& path, std::string_view text) {
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
+    const std::string cause = ec.message();  // (before remove() sets ec again)
     std::filesystem::remove(tmp, ec);
-    throw Error("profile: cannot write '{}' ({})", path, ec.message());
+    throw Error("profile: cannot write '{}' ({})", path, cause);
   }
 }
 
@@ -141,7 +143,7 @@ void Profile::write_chrome_trace(const std::string& path) const {
     const Event& e = events_[i];
     const TaskInfo& t = tasks_[static_cast<size_t>(e.task)];
     const std::string args =
-        e.piece ? fmt::format("\"rows\":\"{}-{}\",\"cols\":\"{}-{}\"", e.i0, e.i1, e.j0, e.j1)
+        e.piece ? fmt::format("\"task\":{},\"rows\":\"{}-{}\",\"cols\":\"{}-{}\"", e.task, e.i0, e.i1, e.j0, e.j1)
                 : fmt::format("\"task\":{},\"about\":\"{}\"", e.task, json_escape(t.about));
     // every event follows a record (the thread names: there is at least one thread)
     fmt::format_to(out, ",\n{{\"name\":\"{}\",\"cat\":\"{}\",\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{:.3f},\"dur\":{:.3f},"
@@ -201,7 +203,9 @@ std::string Profile::summary(size_t top_tasks) const {
                      "{} time){}\n",
                      static_cast<double>(waited) * 1e-6, share, threads_, threads_ == 1 ? "thread's" : "threads'",
                      share >= 5.0 ? ": more threads wanted the cores than there were (other processes, or this "
-                                    "one's own), and a thread kept waiting counts as idle above"
+                                    "one's own); the times above are the wall clock's and include such waits (as "
+                                    "work inside a piece of work, as idle between pieces), and the GFLOP/s are "
+                                    "lower for them"
                                   : "");
   }
   // The tasks that ran, the longest first; tasks with the same label and

@@ -385,8 +385,13 @@ TEST_CASE("profile: the SVG timeline draws only runs all of whose events were ke
   idle.profile().write_svg_timeline(path.string());
   CHECK_THROWS_WITH_AS(idle.profile().write_svg_timeline(path.string(), 0),
                        doctest::Contains("runs = 0; expected at least 1"), Error);  // drew one run before
+  // (an empty path wrote '.tmp' and failed its rename, saying "Success")
+  CHECK_THROWS_WITH_AS(idle.profile().write_chrome_trace(""), doctest::Contains("profile: an empty path; expected a file"),
+                       Error);
   Executor unprofiled(g, {.threads = 2});  // an empty profile would read as "0 runs, busy 0%"
-  CHECK_THROWS_WITH_AS(unprofiled.profile(), doctest::Contains("profile(): this executor records no profile"), Error);
+  CHECK_THROWS_WITH_AS(unprofiled.profile(),
+                       doctest::Contains("records no profile; expected one made with ExecutorOptions{.profile = true}"),
+                       Error);
   CHECK(read_text(path).find("no run recorded") != std::string::npos);
   size_t per_run = 0;  // events a run records
   {
