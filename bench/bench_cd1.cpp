@@ -206,6 +206,7 @@ int main(int argc, char** argv) {
   bench::print_value("overhead_dense_without_updates_vs_dataflow_floor", bench::median_ratio(r.extra, r.flow_dense));
   bench::print_value("updates_share_of_dense_epoch", 1.0 - bench::median_ratio(r.extra, r.off));
   bench::print_value("peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0, 1);
+  bench::print_other_load();
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, rep.floors));
   return 0;

@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   bench::print_value("conv_gemm_floor_ms", 1e3 * bench::median(floor_s));
   bench::print_value("epoch_s", 600 * bench::median(step_s));
   bench::print_value("conv_gemm_gflops", flops / bench::median(floor_s) / 1e9, 1);
+  bench::print_other_load();
   bench::print_value("overhead_vs_conv_gemm_floor", bench::median(ratios));
   return 0;
 }

@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
     bench::print_value(figures[i].name + "_gbs", figures[i].gbs(), 2);
     bench::print_value(figures[i].name + "_ratio_to_copy", ratio);
   }
+  bench::print_other_load();
   bench::print_value("min_ratio_to_copy", min_ratio);
   return 0;
 }

@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
   bench::print_value("epoch_without_updates_s", bench::median(r.extra));
   bench::print_value("overhead_without_updates_vs_floor", bench::median_ratio(r.extra, rep.floors));
   bench::print_value("updates_share_of_epoch", 1.0 - bench::median_ratio(r.extra, r.on));
+  bench::print_other_load();
   bench::print_value("target_overhead_vs_floor", 1.15, 2);
   bench::print_value("overhead_vs_floor", bench::median_ratio(r.on, rep.floors));
   return 0;

@@ -237,5 +237,6 @@ int main(int argc, char** argv) {
   for (const auto& [grid, ratios] : grid_ratio)
     bench::print_value(fmt::format("grid_{}_vs_256x256_2t_median", grid), bench::median(ratios));
   if (avx512.empty()) bench::print_comment("the OPENBLAS_CORETYPE=SkylakeX child gave no figures");
+  bench::print_other_load();
   bench::print_value("min_ours_vs_openblas_avx512", avx512.empty() ? 0.0 : min_ratio);
 }

@@ -223,6 +223,7 @@ void print_results(const Samples& s, double flops, const ebm::PlanStats& st, siz
   const double avx512_ms = avx512_gflops > 0 ? flops * 1e-6 / avx512_gflops : direct_ms;
   bench::print_value("gemm_openblas_avx512_ms", avx512_ms);
   bench::print_value("efficiency_vs_default_kernels", direct_ms / step_ms);
+  bench::print_other_load();
   bench::print_value("target_efficiency", kTargetEfficiency, 2);
   bench::print_value("efficiency", std::min(direct_ms, avx512_ms) / step_ms);
 }

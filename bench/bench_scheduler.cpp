@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   bench::print_value("fanout_compile_ms", modes[3].compile_ms, 1);
   for (const Mode& m : modes) bench::print_value(m.key + "_us_per_node", m.us_per_node());
   for (const Mode& m : modes) bench::print_value(m.key + "_iqr_pct", bench::iqr_percent(m.seconds_per_run), 1);
+  bench::print_other_load();
   bench::print_value("target_us_per_node", kTargetUsPerNode, 1);
   bench::print_value("sched_overhead_us_per_node",
                      std::max(modes[0].us_per_node(), modes[3].us_per_node()));

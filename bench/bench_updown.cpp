@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   bench::print_value("step_ms", bench::median(on));
   bench::print_value("step_ms_no_pack_cache", bench::median(off));
   bench::print_count("shared_b", cached.stats(targets).shared_b);
+  bench::print_other_load();
   bench::print_value("pack_cache_speedup", bench::median(off) / bench::median(on));
   return 0;
 }

@@ -11,11 +11,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <initializer_list>
+#include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "graph/executor.hpp"
 
@@ -151,6 +156,49 @@ inline void print_comment(std::string_view text) {
     if (eol == std::string_view::npos) break;
     text.remove_prefix(eol + 1);
   }
+}
+
+// The machine's busy CPU time so far, in seconds, over all its cores
+// (/proc/stat's first line: user, nice, system, irq, softirq and steal
+// ticks, the hypervisor's steal included); -1 where the system does not say.
+inline double machine_busy_seconds() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  int64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return -1;
+  return static_cast<double>(user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// This process's CPU time so far (user and system), in seconds.
+inline double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Read when the bench starts.
+inline const double kMachineBusyAtStart = machine_busy_seconds(), kOwnCpuAtStart = process_cpu_seconds();
+inline const Clock::time_point kBenchStart = Clock::now();
+
+// other_cpu_pct: the CPU time the machine spent on everything but this
+// process (other processes, the kernel's own work, a hypervisor's steal)
+// since the bench started, as a share of the machine's cores over that
+// time. Such work stretches every timing: the ratios measured within a
+// round share the stretch, the absolute seconds do not, and from 5% on a
+// warning says so. Printed before the headline.
+inline void print_other_load() {
+  const double busy = machine_busy_seconds(), cores = static_cast<double>(std::thread::hardware_concurrency());
+  if (busy < 0 || kMachineBusyAtStart < 0 || cores < 1)
+    return print_comment("the system does not say how busy its cores were");
+  const double others = std::max(0.0, (busy - kMachineBusyAtStart) - (process_cpu_seconds() - kOwnCpuAtStart)),
+               share = 100.0 * others / (seconds_since(kBenchStart) * cores);
+  print_value("other_cpu_pct", share, 1);
+  if (share >= 5.0)
+    print_comment(fmt::format("warning: other work took {:.1f} s of the cores' time while this ran ({:.1f}% of {} "
+                              "cores): the seconds above are stretched by it; ratios taken within a round share "
+                              "the stretch, but read them with care",
+                              others, share, cores));
 }
 
 }  // namespace bench
