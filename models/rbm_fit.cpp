@@ -224,7 +224,9 @@ void RbmFitter::load() {
         throw Error("resume from '{}': the checkpoint has {} = {}; this run has {}{}; expected the same (a resume "
                     "continues the run as it was made; only the number of epochs and the learning rate may change)",
                     where, key, saved_text, want_text,
-                    flag == cfg_.setting_flags.end() ? std::string() : fmt::format(" (set by {})", flag->second));
+                    flag == cfg_.setting_flags.end() || flag->second.empty()
+                        ? std::string()
+                        : fmt::format(" (set by {})", flag->second));
       }
     };
     const nlohmann::json want = training_settings(t_.config, cfg_, ex_.options().seed);

@@ -219,6 +219,10 @@ struct AeTask {
   // "50"}): saved with each pretrained layer, and a resume with another
   // value is refused, naming the flag (RbmFitConfig::run_settings).
   std::map<std::string, std::string> run_settings = {};
+  // The flags that set the data's width and unit type, named when a resume
+  // is refused for them (docs_reuters: --vocabulary, --word-units); empty
+  // for data of a fixed width and kind.
+  std::string width_flag = {}, unit_flag = {};
 };
 
 // Refuses a --batch (or, for cg, a --cg-batch) larger than the training set.
@@ -338,7 +342,7 @@ inline void write_curves(const AeOptions& o, const std::string& title, double pc
 // random-start baseline; a layer that trains removes those above it and
 // the fine-tuned net's (Lineage).
 inline bool pretrain_stack(Dbn& dbn, Executor& ex, const AeOptions& o, const AeTask& t, Summary& sum,
-                           const std::string& stack = {}) {
+                           const std::string& stack = {}, const std::string& hidden_flag = "--hidden") {
   // The fine-tuned net learns from the stack; the random-start baseline does not.
   const Lineage lineage{.output = o.output, .built_on = {stack.empty() ? "finetune" : stack + "_finetune"},
                         .own = {"baseline"}};
@@ -355,6 +359,9 @@ inline bool pretrain_stack(Dbn& dbn, Executor& ex, const AeOptions& o, const AeT
                          .lr_flag = top ? "--code-lr" : bottom ? "--data-lr" : "--pretrain-lr",
                          .upper_visible_bias = true,
                          .run_settings = t.run_settings,
+                         .setting_flags = {{"hidden", hidden_flag},
+                                           {"visible", l == 0 ? t.width_flag : hidden_flag},
+                                           {"visible_unit", l == 0 ? t.unit_flag : std::string()}},
                          .stack = stack,
                          .built_on_stack = lineage.built_on};
     if (pretrain_layer(dbn, l, ex, t.train, t.valid, t.data_means, plan, resume, sum)) resume = false;
@@ -412,24 +419,6 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
     sum.add(fmt::format("PCA, {} components", k), more.seconds(), fmt::format("test squared error {:.2f}", e));
     result(fmt::format("pca{}_test_squared_error", k).c_str(), fmt::format("{:.2f}", e));
   }
-  // Logistic PCA (seconds to minutes; refitted on --resume, as PCA is).
-  std::optional<LogisticPca> logistic;  // the one with as many components as the code
-  double logistic_valid = -1;
-  for (int64_t k : o.logistic_pca_sweeps > 0 ? t.logistic_pca : std::vector<int64_t>{}) {
-    const std::string name = fmt::format("logistic PCA, {} components", k);
-    Progress bar(name, o.logistic_pca_sweeps);
-    LogisticPca lp = fit_logistic_pca(t.train, k, {.sweeps = o.logistic_pca_sweeps, .progress = [&](int s, double loss) {
-      bar.update(s, fmt::format("cross-entropy {:.3f}", loss));
-    }});
-    const double e = logistic_pca_error(lp, t.test);
-    sum.add(name, bar.seconds(), fmt::format("test squared error {:.2f}", e));
-    result(fmt::format("logistic_pca{}_test_squared_error", k).c_str(), fmt::format("{:.2f}", e));
-    if (k == o.hidden.back()) {
-      logistic_valid = logistic_pca_error(lp, t.valid);
-      logistic = std::move(lp);
-    }
-  }
-
   bool resume = pretrain_stack(dbn, ex, o, t, sum);
 
   // The pictured rows: as given, then each method's reconstructions.
@@ -439,12 +428,6 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
   t.test.fill(t.shown, originals, 0);
   pca.encode(originals, codes);
   pca.decode(codes, pca_pictures);
-  std::vector<float> logistic_pictures;
-  if (logistic) {
-    logistic_pictures.resize(originals.size());
-    logistic->encode(originals, codes);
-    logistic->decode(codes, logistic_pictures);
-  }
 
   AutoencoderConfig cfg = autoencoder_config(o, t, layers);
   const float lr = cfg.optimizer == AeOptimizer::adam ? cfg.adam.lr : cfg.sgd.lr;
@@ -474,6 +457,33 @@ inline int run_autoencoder(const AeOptions& o, const AeTask& t) {
     const detail::FitResult scratch = detail::finetune(random_start, ex, t, o, lr, o.resume, "baseline", sum);
     result("baseline_test_squared_error", fmt::format("{:.2f}", scratch.test_error));
     tiles.insert(tiles.end(), scratch.pictures.begin(), scratch.pictures.end());
+  }
+  // Logistic PCA (seconds to minutes; refitted on --resume, as PCA is),
+  // after the training, so that a resume the checkpoints refuse is refused
+  // before it (PCA, seconds, comes first: the unrolled stack is measured
+  // against it).
+  std::optional<LogisticPca> logistic;  // the one with as many components as the code
+  double logistic_valid = -1;
+  for (int64_t k : o.logistic_pca_sweeps > 0 ? t.logistic_pca : std::vector<int64_t>{}) {
+    const std::string name = fmt::format("logistic PCA, {} components", k);
+    Progress bar(name, o.logistic_pca_sweeps);
+    LogisticPca lp = fit_logistic_pca(t.train, k, {.sweeps = o.logistic_pca_sweeps, .progress = [&](int s, double loss) {
+      bar.update(s, fmt::format("cross-entropy {:.3f}", loss));
+    }});
+    const double e = logistic_pca_error(lp, t.test);
+    sum.add(name, bar.seconds(), fmt::format("test squared error {:.2f}", e));
+    result(fmt::format("logistic_pca{}_test_squared_error", k).c_str(), fmt::format("{:.2f}", e));
+    if (k == o.hidden.back()) {
+      logistic_valid = logistic_pca_error(lp, t.valid);
+      logistic = std::move(lp);
+    }
+  }
+
+  std::vector<float> logistic_pictures;
+  if (logistic) {
+    logistic_pictures.resize(originals.size());
+    logistic->encode(originals, codes);
+    logistic->decode(codes, logistic_pictures);
   }
   tiles.insert(tiles.end(), pca_pictures.begin(), pca_pictures.end());
   tiles.insert(tiles.end(), logistic_pictures.begin(), logistic_pictures.end());

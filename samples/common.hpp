@@ -263,8 +263,9 @@ void result(const char* key, const T& value) {
 // result line, after the executor's profile when --profile named a file;
 // main's exit code.
 inline int finish(const Summary& sum) {
-  sum.print();
-  result("total_seconds", fmt::format("{:.1f}", sum.total()));
+  const double all = sum.total();  // the wall clock's, since the summary was made
+  sum.print(all);
+  result("total_seconds", fmt::format("{:.1f}", all));
   return 0;
 }
 inline int finish(const Summary& sum, Executor& ex, const std::string& profile) {

@@ -114,8 +114,8 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
 // <output>/<name>: its RBMs pretrained with the retrieval stack's settings
 // (one number of epochs for every layer), then unrolled and fine-tuned.
 Autoencoder train_side_stack(Graph& g, Executor& ex, const AeOptions& o, const AeTask& t, const std::string& name,
-                             std::vector<int64_t> hidden, uint64_t seed_offset, Unit top, float code_noise,
-                             Summary& sum) {
+                             std::vector<int64_t> hidden, const std::string& hidden_flag, uint64_t seed_offset,
+                             Unit top, float code_noise, Summary& sum) {
   AeOptions s = o;
   s.output = o.output + "/" + name;
   s.hidden = std::move(hidden);
@@ -125,7 +125,7 @@ Autoencoder train_side_stack(Graph& g, Executor& ex, const AeOptions& o, const A
   layers.insert(layers.end(), s.hidden.begin(), s.hidden.end());
   Dbn dbn = Dbn::make(g, name + "_dbn", {.layers = layers, .seed = o.seed + seed_offset, .visible_unit = t.data_unit,
                                          .top_hidden_unit = top});
-  const bool resume = pretrain_stack(dbn, ex, s, t, sum, name);
+  const bool resume = pretrain_stack(dbn, ex, s, t, sum, name, hidden_flag);
   AeTask tuned = t;  // the fine-tuning's flags: the data's, and the noise that shapes the code
   if (code_noise > 0.0f) tuned.run_settings["--hash-noise"] = fmt::format("{:g}", code_noise);
   AutoencoderConfig cfg = autoencoder_config(s, t, layers);
@@ -146,7 +146,7 @@ void draw_map(Graph& g, Executor& ex, const AeOptions& o, const AeTask& t, const
               Summary& sum) {
   std::vector<int64_t> hidden = o.hidden;
   hidden.back() = 2;
-  const Autoencoder net = train_side_stack(g, ex, o, t, "map", hidden, 2, Unit::gaussian, 0.0f, sum);
+  const Autoencoder net = train_side_stack(g, ex, o, t, "map", hidden, "", 2, Unit::gaussian, 0.0f, sum);
   const Tensor x = g.input("map.x", {500, t.train.dim});
   const Tensor code = net.encode(x);
   const std::vector<float> codes = rows_through(ex, x, code, t.test);
@@ -212,6 +212,8 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   AeTask t;
   t.program = "docs_reuters";
   t.data_name = "stories";
+  t.width_flag = "--vocabulary";
+  t.unit_flag = "--word-units";
   t.run_settings = {{"--vocabulary", std::to_string(vocabulary)}, {"--validation", std::to_string(validation)},
                     {"--word-units", std::string(to_string(hash.words))}};
   t.train = doc_source(fit_set);
@@ -318,7 +320,8 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   if (hash.bits > 0) {  // semantic hashing: a second stack whose sigmoid code is thresholded to bits
     std::vector<int64_t> hidden = hash.hidden;
     hidden.push_back(hash.bits);
-    const Autoencoder hnet = train_side_stack(g, ex, o, t, "hash", hidden, 1, Unit::binary, hash.noise, sum);
+    const Autoencoder hnet = train_side_stack(g, ex, o, t, "hash", hidden, "--hash-hidden or --hash-bits", 1, Unit::binary,
+                                         hash.noise, sum);
     const Tensor code = hnet.encode(x);
     auto bits = [&](const DataSource& s) {
       const std::vector<float> c = rows_through(ex, x, code, s);

@@ -103,6 +103,10 @@ struct LayerPlan {
   // The program's flags that shape this layer's data, checked on resume
   // (RbmFitConfig::run_settings).
   std::map<std::string, std::string> run_settings = {};
+  // The flags that set this layer's model settings ({"hidden", "--hidden"}),
+  // named beside the setting when a resume is refused (with the samples'
+  // common training flags: RbmFitConfig::setting_flags).
+  std::map<std::string, std::string> setting_flags = {};
   std::string stack = {};  // names the stack in the progress line and the summary when a run has two ("hash")
   // The checkpoints under `output` that learn from this stack (fine-tuning,
   // ...): removed with those of the layers above before a layer trains
@@ -116,6 +120,17 @@ struct LayerPlan {
 // checkpointed as fit_layer does, under <output>/pretrain/layer<l>.
 // Returns whether it trained any epoch (a layer resumed with every epoch done
 // did not): the layers above it then learn from new features.
+// The flags a refused resume of the layer names: those every sample that
+// pretrains has, then the layer's own (LayerPlan::setting_flags).
+inline std::map<std::string, std::string> layer_setting_flags(const LayerPlan& p) {
+  std::map<std::string, std::string> f{{"seed", "--seed"},         {"data_seed", "--data-seed"},
+                                       {"method", "--method"},     {"k", "--method"},
+                                       {"batch", "--batch"},       {"mean_field_last", "--mean-field"},
+                                       {"weight_decay", "--weight-decay"}};
+  for (const auto& [key, flag] : p.setting_flags) f[key] = flag;
+  return f;
+}
+
 inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& images, const DataSource& valid_images,
                            std::span<const float> data_means, const LayerPlan& p, bool resume, Summary& sum) {
   DbnLayerFit layer(dbn, l, ex, images, valid_images, data_means,
@@ -124,10 +139,7 @@ inline bool pretrain_layer(Dbn& dbn, int l, Executor& ex, const DataSource& imag
                              .checkpoint = fmt::format("{}/pretrain/layer{}", p.output, l), .resume = resume,
                              .run_settings = p.run_settings, .lr_name = p.lr_flag,
                              // (the flags every sample that pretrains has)
-                             .setting_flags = {{"seed", "--seed"}, {"data_seed", "--data-seed"},
-                                               {"method", "--method"}, {"k", "--method"}, {"batch", "--batch"},
-                                               {"mean_field_last", "--mean-field"},
-                                               {"weight_decay", "--weight-decay"}}},
+                             .setting_flags = layer_setting_flags(p)},
                      .sample_up = p.sample_up,
                      .transpose_init = p.transpose_init,
                      .visible_bias_from_below = p.upper_visible_bias});

@@ -90,17 +90,24 @@ class Summary {
     rows_.push_back({std::move(phase), seconds, std::move(outcome)});
   }
   void note(std::string text) { notes_.push_back(std::move(text)); }
-  double total() const {
-    double s = 0;
-    for (const auto& r : rows_) s += r.seconds;
-    return s;
-  }
-  void print() const {
+  // The wall time since the summary was made (the run's, from just after
+  // its data were read): the phases' rows and whatever ran between them.
+  double total() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+  // The table, its total `all` (total() when negative).
+  void print(double all = -1) const {
+    if (all < 0) all = total();
     size_t w = 32;  // as wide as the longest phase, so that the columns line up
     for (const auto& r : rows_) w = std::max(w, r.phase.size());
     fmt::print("\n{:<{}} {:>9}  {}\n", "phase", w, "seconds", "result");
-    for (const auto& r : rows_) fmt::print("{:<{}} {:>9.1f}  {}\n", r.phase, w, r.seconds, r.outcome);
-    fmt::print("{:<{}} {:>9.1f}\n\n", "total", w, total());
+    double phases = 0;
+    for (const auto& r : rows_) {
+      fmt::print("{:<{}} {:>9.1f}  {}\n", r.phase, w, r.seconds, r.outcome);
+      phases += r.seconds;
+    }
+    // (evaluations, pictures and set-up outside the timed phases: the total is the wall clock's)
+    if (const double rest = all - phases; rest >= 0.05)
+      fmt::print("{:<{}} {:>9.1f}  {}\n", "between the phases", w, rest, "evaluations, pictures and set-up");
+    fmt::print("{:<{}} {:>9.1f}\n\n", "total", w, all);
     for (const std::string& n : notes_) fmt::print("{}\n", n);
     if (!notes_.empty()) fmt::print("\n");
   }
@@ -113,6 +120,7 @@ class Summary {
   };
   std::vector<Row> rows_;
   std::vector<std::string> notes_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace ebm::samples

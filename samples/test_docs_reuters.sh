@@ -59,7 +59,7 @@ rows=$(cut -d, -f1 "$out/map/map_finetune.csv" | tail -n +2 | tr '\n' ' ')
 # and a run of its own retrieves better than chance too
 code=0
 "$bin" $args --finetune-epochs 4 --resume --word-units poisson --ais-stories 0 > "$out/log" 2>&1 || code=$?
-[ "$code" -eq 2 ] && grep -q -- "visible_unit = count; this run has poisson" "$out/log" ||
+[ "$code" -eq 2 ] && grep -q -- "visible_unit = count; this run has poisson (set by --word-units)" "$out/log" ||
   fail "a resume with --word-units poisson exited with $code; expected 2, naming the checkpoint's count units"
 # (sampled reconstructions, so that the Poisson sampler runs in training too)
 "$bin" --data "$data" --output "$out/poisson" --vocabulary 500 --hidden 100,10 --hash-bits 0 --pretrain-epochs 3 \
