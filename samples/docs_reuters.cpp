@@ -90,10 +90,10 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   if (hash.map && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the 2-D map's stack is trained "
                 "too: give one value for every stack, or --no-map", o.pretrain_epochs.size());
-  if (hash.bits == 0 &&
-      (app.count("--hash-hidden") > 0 || app.count("--hash-noise") > 0 || app.count("--hash-shortlist") > 0))
-    throw Error("--hash-hidden, --hash-noise, --hash-shortlist: they set the semantic hashing stack, which "
-                "--hash-bits 0 leaves out");
+  if (const std::string f = samples::given_flags(app, {"--hash-hidden", "--hash-noise", "--hash-shortlist"});
+      hash.bits == 0 && !f.empty())
+    throw Error("{}: {} the semantic hashing stack, which --hash-bits 0 leaves out", f,
+                f.find(',') == std::string::npos ? "it sets" : "they set");
   if (hash.bits > 0 && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the hashing stack has other "
                 "layers: give one value for every stack, or --hash-bits 0", o.pretrain_epochs.size());
@@ -230,6 +230,14 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
   const std::string title =
       fmt::format("docs_reuters: {} autoencoder on Reuters-21578, preset {}", detail::layer_string(layers), o.preset);
   check_batches(o, t);
+  // Counts beyond the sets are refused, not cut down to them (a shortlist of every story re-ranks them all: tf-idf's
+  // own figures under the hash's name).
+  if (hash.bits > 0 && hash.shortlist > corpus.train.size())
+    throw Error("--hash-shortlist {}: more than the {} training stories the hash retrieves from; expected at most {}",
+                hash.shortlist, corpus.train.size(), corpus.train.size());
+  if (hash.ais_stories > corpus.test.size())
+    throw Error("--ais-stories {}: more than the {} test stories; expected at most {}", hash.ais_stories,
+                corpus.test.size(), corpus.test.size());
   make_output_dir(o.output);
   check_file_folder("--profile", o.profile);
   fmt::print("{}\n{} training / {} validation / {} test stories (ModApte, {} left out with no vocabulary word), {} "

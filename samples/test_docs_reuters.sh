@@ -6,8 +6,9 @@
 # looks them up by address and draws the 2-D map, it writes its metrics
 # and curves, and a resumed run adds the epochs asked for, each once,
 # leaving the earlier rows untouched; with constrained Poisson units in the
-# first RBM it retrieves better than chance as well, and a resume that
-# changes the units is refused.
+# first RBM it retrieves better than chance as well, a resume that
+# changes the units is refused naming --word-units, and a --hash-shortlist
+# or --ais-stories beyond the stories there are is refused.
 # Usage: test_docs_reuters.sh DOCS_REUTERS DATA_DIR. Exit 77 (skipped) without the stories.
 # shellcheck source=samples/test_lib.sh
 . "$(dirname "$0")/test_lib.sh"
@@ -55,6 +56,14 @@ rows=$(cut -d, -f1 "$out/hash/hash_finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "hash/hash_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
 rows=$(cut -d, -f1 "$out/map/map_finetune.csv" | tail -n +2 | tr '\n' ' ')
 [ "$rows" = "1 2 3 4 " ] || fail "map/map_finetune.csv after the resume holds epochs '$rows'; expected 1 2 3 4"
+# counts beyond the sets are refused once the stories are read, not cut down to them
+for flag in "--hash-shortlist 100000" "--ais-stories 100000"; do
+  code=0
+  # shellcheck disable=SC2086
+  "$bin" --data "$data" --output "$out/beyond" $flag > "$out/log" 2>&1 || code=$?
+  [ "$code" -eq 2 ] && grep -q -- "$flag: more than the [0-9]* t[a-z]* stories" "$out/log" ||
+    fail "$flag exited with $code; expected 2, naming the stories there are"
+done
 # the constrained Poisson model in the first RBM: resuming the run above with it is refused, naming the units,
 # and a run of its own retrieves better than chance too
 code=0
