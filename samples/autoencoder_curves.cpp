@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   o.output = "out/autoencoder_curves";
   o.hidden = {400, 200, 100, 50, 25, 6};
   Sizes n;
-  add_autoencoder_options(app, o, "", "sgd 0.01, adam 0.001");
+  add_autoencoder_options(app, o, "", "sgd 0.01, adam 0.001", Unit::binary);
   add_logistic_pca_option(app, o, kPaperSweeps);
   show_ae_presets(app, kQuick, kPaper);
   app.add_option("--train", n.train, "training images (the paper: 20,000)")->capture_default_str()

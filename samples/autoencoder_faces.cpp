@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
   // the mean's), at 0.01 they do not.
   o.pretrain_lr = 0.01f;
   int64_t per_image = 414;
-  add_autoencoder_options(app, o, "Olivetti IDX files (default: ../shared/data/olivetti)", "sgd 0.001, adam 0.0001");
+  add_autoencoder_options(app, o, "Olivetti IDX files (default: ../shared/data/olivetti)", "sgd 0.001, adam 0.0001",
+                          Unit::gaussian);
   app.add_option("--per-image", per_image, "patches cut from each face (the paper: 414, 165,600 in all)")
       ->check(samples::kPatchesPerFace);
   show_ae_presets(app, kQuick, kPaper);

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   o.output = "out/autoencoder_mnist";
   o.hidden = {1000, 500, 250, 30};
   int64_t validation = 10000;
-  add_autoencoder_options(app, o, "MNIST IDX files (default: data/mnist)", "sgd 0.01, adam 0.001");
+  add_autoencoder_options(app, o, "MNIST IDX files (default: data/mnist)", "sgd 0.01, adam 0.001", Unit::binary);
   add_logistic_pca_option(app, o, kPaperSweeps);
   show_ae_presets(app, kQuick, kPaper);
   app.add_option("--validation", validation, "last N training images held out to choose the epoch")

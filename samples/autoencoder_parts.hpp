@@ -51,9 +51,10 @@ struct AeOptions {
 
 // The options every autoencoder sample takes; `what` names its data in the
 // help (empty: the sample makes its data and takes no --data),
-// `lr_defaults` the fine-tuning rates it uses unless given one.
+// `lr_defaults` the fine-tuning rates it uses unless given one, `data` its
+// data's units (the help of --data-lr and --method says what they mean for them).
 inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::string& what,
-                                    const std::string& lr_defaults) {
+                                    const std::string& lr_defaults, Unit data) {
   app.add_option("--preset", o.preset, "quick (minutes) or paper (the full reproduction)")->capture_default_str();
   if (!what.empty()) app.add_option("--data", o.data, "folder with the " + what)->capture_default_str();
   app.add_option("--output", o.output, "folder for checkpoints, pictures and metrics")->capture_default_str();
@@ -61,13 +62,19 @@ inline void add_autoencoder_options(CLI::App& app, AeOptions& o, const std::stri
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
   app.add_option("--pretrain-epochs", o.pretrain_epochs, "CD epochs per layer (one value, or one per layer)")
       ->delimiter(',')->check(samples::kNonNegative);
-  app.add_option("--method", o.method, "pretraining: cd1, cdK (e.g. cd3), pcd or pcdK (pcd not on word counts)")->capture_default_str();
+  const bool words = data == Unit::count || data == Unit::poisson;
+  app.add_option("--method", o.method,
+                 words ? "pretraining: cd1 or cdK (e.g. cd3); pcd is not for word counts"
+                       : "pretraining: cd1, cdK (e.g. cd3), pcd or pcdK")
+      ->capture_default_str();
   app.add_option("--pretrain-lr", o.pretrain_lr,
                  "pretraining learning rate of the RBMs below the code's (but the first on data that are not binary)")
       ->capture_default_str()->check(samples::kPositive);
   app.add_option("--data-lr", o.data_lr,
-                 "pretraining learning rate of the first RBM when the data are not binary (gaussian, count or "
-                 "poisson visible units; default: the sample's)")
+                 data == Unit::binary
+                     ? "not for these data, which are binary: their first RBM takes --pretrain-lr (the rate of a "
+                       "first RBM on gaussian or count data, in autoencoder_faces and docs_reuters)"
+                     : "pretraining learning rate of the first RBM, on these data that are not binary (default: 0.001)")
       ->check(samples::kPositive);
   app.add_option("--code-lr", o.code_lr, "pretraining learning rate of the top RBM, whose hidden units are linear")
       ->capture_default_str()->check(samples::kPositive);

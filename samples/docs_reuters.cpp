@@ -377,7 +377,7 @@ int main(int argc, char** argv) {
   int64_t vocabulary = 2000, validation = 1000;
   HashOptions hash;
   add_autoencoder_options(app, o, "Reuters-21578 SGML files (default: ../shared/data/reuters21578)",
-                          "adam 0.001, sgd 0.0001");
+                          "adam 0.001, sgd 0.0001", Unit::count);
   app.add_option("--vocabulary", vocabulary, "the most frequent training words kept")->capture_default_str()
       ->check(samples::kPositive);
   app.add_option("--validation", validation, "last N training stories held out to choose the epoch")
