@@ -38,7 +38,11 @@ inline void command_line(int argc, char** argv, std::string_view about,
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--help" || a == "-h") {
-      fmt::print("{}\nPrints key=value lines (its headline figure last) and notes on lines starting with '# '.\n", about);
+      const std::string_view self = argv[0];
+      fmt::print("{}\nPrints key=value lines (its headline figure last) and notes on lines starting with '# '; what "
+                 "each key means is written at the top of bench/{}.cpp (other_cpu_pct, which every bench prints, in "
+                 "bench/timing.hpp).\n",
+                 about, self.substr(self.find_last_of('/') + 1));
       std::exit(0);
     }
     bool known = false;
