@@ -38,7 +38,9 @@ EnergyFitter::EnergyFitter(const EnergyModel& m, const ContrastiveDivergence& cd
                   monitors_[i].graph->label(monitors_[i].id), monitors_[i].shape(),
                   monitors_[i].graph != v_.graph ? " in another graph" : "");
   }
-  eval_f_ = m.free_energy(v_);  // [batch, 1]: the monitoring subsets are run through v, batch by batch
+  // F(v) of the batch, [batch, 1]: the step computes it for its objective, and the training batches' mean and the
+  // monitoring subsets (fed to v, batch by batch) read the same node.
+  eval_f_ = cd_.data_free_energy.valid() ? cd_.data_free_energy : m.free_energy(v_);
   base_lr_ = cd_.opt.lr();
   if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
   if (cfg_.resume && !cfg_.checkpoint.empty() && checkpoint_exists(cfg_.checkpoint)) load();

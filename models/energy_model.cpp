@@ -155,6 +155,7 @@ ContrastiveDivergence contrastive_divergence(const EnergyModel& m, Tensor v_data
     throw Error("contrastive_divergence: free_energy(v) of the data {} has shape {}; expected [{}, 1], one free "
                 "energy per row (sum over axis 1)",
                 v_data.shape(), f_data.shape(), v_data.shape().rows);
+  cd.data_free_energy = f_data;
   cd.objective = mean(f_data) - mean(m.free_energy(stop_gradient(cd.negative)));
   if (penalty.valid()) cd.objective = cd.objective + penalty;
   const std::vector<Tensor> grads = grad(cd.objective, params);

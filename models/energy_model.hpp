@@ -57,6 +57,7 @@ struct ContrastiveDivergence {
   Tensor objective;  // mean F(v_data) - mean F(stop_gradient(v_model)) (+ the penalty, when given)
   Tensor negative;   // v_model
   Tensor chain;      // PCD state, or invalid
+  Tensor data_free_energy;  // F(v_data), [B, 1]: the objective's first term before its mean (a monitor reads it free)
   Tensor step;       // parameter update (and chain advance)
   Optimizer opt;
 };
