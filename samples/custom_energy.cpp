@@ -9,9 +9,11 @@
 //               \          /
 //         mean F(v) - mean F(v_model)  --grad--> sgd --> W, b, c, z (s = exp(z) + s_min)
 //
-// Trains on MNIST pixels scaled to [0, 1] as real values and writes
-// filters.png, stddev.png (the learned sigma of each pixel) and samples.png
-// (the means E[v|h] of 100 persistent chains).
+// Trains on MNIST pixels scaled to [0, 1] as real values through the
+// library's EnergyFitter (models/energy_fit.hpp) and writes filters.png,
+// stddev.png (the learned sigma of each pixel), samples.png (the means
+// E[v|h] of 100 persistent chains), metrics.csv and the checkpoint that
+// --resume continues from.
 
 #include <algorithm>
 #include <cmath>
@@ -106,6 +108,7 @@ int run(const Options& o) {
   // data, which comes of steps too large for the smallest variances.
   const float too_wide = std::max(1.0f, std::sqrt(1.0f + model.s_min));  // the start's sigma (z = 0), resumed or not
   bool warned = false;
+  bool trained = false;  // an epoch ran in this call (a resume with every epoch done trains none)
   double last_fe = 0, last_recon = 0, last_gap = 0;
   samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,free_energy,recon_error,fe_train,fe_test,fe_gap,sigma_min,sigma_max",
                    fit.epochs_done() > 0);
@@ -132,6 +135,7 @@ int run(const Options& o) {
                  e.epoch, hi, o.lr);
       warned = true;
     }
+    trained = true;
     last_fe = e.free_energy;
     last_recon = e.monitors[0];
     last_gap = e.fe_gap;
@@ -139,7 +143,7 @@ int run(const Options& o) {
   write_pictures(g, model, ex, cd, o);
   if (!o.profile.empty()) samples::write_profile(ex.profile(), o.profile);
   samples::result("epochs", fit.epochs_done());
-  if (last_fe != 0 || last_recon != 0) {  // (an epoch ran in this call)
+  if (trained) {
     samples::result("mean_free_energy", fmt::format("{:.2f}", last_fe));
     samples::result("reconstruction_error", fmt::format("{:.2f}", last_recon));
     samples::result("free_energy_gap", fmt::format("{:.2f}", last_gap));

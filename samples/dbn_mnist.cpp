@@ -270,7 +270,6 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   write_label_samples(top, ex, o.output + "/samples_per_digit.png", [&](Tensor p) { return ud.generate(p); });
 }
 
-
 // curves.svg: each layer's pretraining and the fine-tuning this run did,
 // drawn from their CSV files (a resumed phase's earlier epochs included).
 void write_curves(const Options& o, int depth) {
