@@ -281,9 +281,7 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     try {
       check_finite(state(), fmt::format("fine-tuning '{}'", a_.name), e + 1, "epoch",
-                   cfg_.lr_name.empty() || a_.config.optimizer == AeOptimizer::cg
-                       ? std::string("learning rate")
-                       : fmt::format("{} (now {:g})", cfg_.lr_name, base_lr()));
+                   rate_named(a_.config.optimizer == AeOptimizer::cg ? "" : cfg_.lr_name, base_lr()));
     } catch (const Error&) {
       name_bad_row(train, b, static_cast<uint64_t>(e), fmt::format("fine-tuning '{}'", a_.name));
       throw;

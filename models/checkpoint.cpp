@@ -375,6 +375,10 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
   return meta;
 }
 
+std::string rate_named(std::string_view lr_name, double lr) {
+  return lr_name.empty() ? std::string("learning rate") : fmt::format("{} (now {:g})", lr_name, lr);
+}
+
 void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch, std::string_view unit,
                   std::string_view rate) {
   for (const NamedTensor& t : tensors) {

@@ -69,4 +69,9 @@ void check_checkpoint_path(const std::filesystem::path& dir);
 void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch,
                   std::string_view unit = "epoch", std::string_view rate = "learning rate");
 
+// check_finite's `rate` for a fitter whose config names the flag that set
+// its rate (lr_name, "--data-lr"): "--data-lr (now 1)"; with none, "learning
+// rate".
+std::string rate_named(std::string_view lr_name, double lr);
+
 }  // namespace ebm

@@ -142,8 +142,7 @@ std::vector<EnergyEpoch> EnergyFitter::fit(const DataSource& train, const DataSo
     check_finite_rows(v_.graph->value(cd_.chain), dim, who, "training",
                       [&](int64_t r) { return batches.batch(0)[static_cast<size_t>(r)]; });
   }
-  const std::string rate = cfg_.lr_name.empty() ? std::string("learning rate")
-                                                : fmt::format("{} (now {:g})", cfg_.lr_name, base_lr_);
+  const std::string rate = rate_named(cfg_.lr_name, base_lr_);
   std::vector<Tensor> targets{cd_.step, mean(eval_f_)};
   targets.insert(targets.end(), monitors_.begin(), monitors_.end());
   std::vector<EnergyEpoch> out;

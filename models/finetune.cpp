@@ -155,8 +155,7 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     try {
       check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1, "epoch",
-                   cfg_.lr_name.empty() ? std::string("learning rate")
-                                        : fmt::format("{} (now {:g})", cfg_.lr_name, c_.lr));
+                   rate_named(cfg_.lr_name, c_.lr));
     } catch (const Error&) {
       name_bad_row(train.rows, b, static_cast<uint64_t>(e), fmt::format("fine-tuning '{}'", c_.name));
       throw;

@@ -336,8 +336,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     try {
       check_finite(state(), fmt::format("fit '{}'", m_.name), e + 1, "epoch",
-                   cfg_.lr_name.empty() ? std::string("learning rate")
-                                        : fmt::format("{} (now {:g})", cfg_.lr_name, t_.config.lr));
+                   rate_named(cfg_.lr_name, t_.config.lr));
     } catch (const Error&) {
       name_bad_row(train, t_.config.batch, epoch, fmt::format("fit '{}'", m_.name));
       throw;
