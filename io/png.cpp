@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,8 +30,37 @@ struct Range {
 struct Layout {
   int64_t columns = 0, rows = 0;
   int64_t cell_h = 0, cell_w = 0;  // a tile's size in pixels after upscaling
+  int64_t strip_h = 0;             // the caption strip under each tile (0: no captions)
+  int64_t glyph_scale = 1;         // each font pixel becomes glyph_scale x glyph_scale
   int64_t width = 0, height = 0;   // the whole grid, borders included
 };
+
+// The caption font: 5 x 7 glyphs, a row per byte, its low five bits left to
+// right (bit 4 the leftmost pixel).
+constexpr int64_t glyph_w = 5, glyph_h = 7;
+struct Glyph {
+  char c;
+  uint8_t rows[glyph_h];
+};
+constexpr Glyph font[] = {
+    {'0', {0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E}}, {'1', {0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E}},
+    {'2', {0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F}}, {'3', {0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E}},
+    {'4', {0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02}}, {'5', {0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E}},
+    {'6', {0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E}}, {'7', {0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08}},
+    {'8', {0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E}}, {'9', {0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C}},
+    {'>', {0x00, 0x04, 0x02, 0x1F, 0x02, 0x04, 0x00}}, {':', {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00}},
+    {'.', {0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x0C}}, {'-', {0x00, 0x00, 0x00, 0x1F, 0x00, 0x00, 0x00}},
+    {'%', {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03}}, {' ', {0, 0, 0, 0, 0, 0, 0}},
+};
+
+const Glyph* glyph_of(char c) {
+  for (const Glyph& g : font)
+    if (g.c == c) return &g;
+  return nullptr;
+}
+
+// A caption's width in font pixels: glyphs one pixel apart.
+int64_t caption_width(const std::string& s) { return s.empty() ? 0 : static_cast<int64_t>(s.size()) * (glyph_w + 1) - 1; }
 
 Range finite_range(std::span<const float> v) {
   Range r{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
@@ -59,6 +89,14 @@ void check_grid_args(const fs::path& path, std::size_t n_values, int64_t n, int6
   uint64_t want = 0;
   if (!checked_mul(static_cast<uint64_t>(n), static_cast<uint64_t>(h * w), want) || n_values != want)
     throw Error("{}: {} tile values given; expected {} tiles x {} x {} values", path.string(), n_values, n, h, w);
+  if (o.captions.empty()) return;
+  if (o.captions.size() != static_cast<std::size_t>(n))
+    throw Error("{}: {} captions for {} tiles; expected one per tile, or none", path.string(), o.captions.size(), n);
+  for (std::size_t t = 0; t < o.captions.size(); ++t)
+    for (char c : o.captions[t])
+      if (!glyph_of(c))
+        throw Error("{}: caption {} (\"{}\") holds '{}'; expected digits, spaces and the marks > : . - %",
+                    path.string(), t, o.captions[t], c);
 }
 
 Layout grid_layout(const fs::path& path, int64_t n, int64_t h, int64_t w, const GridOptions& o) {
@@ -67,8 +105,17 @@ Layout grid_layout(const fs::path& path, int64_t n, int64_t h, int64_t w, const 
   g.rows = (n + g.columns - 1) / g.columns;
   g.cell_h = h * o.upscale;
   g.cell_w = w * o.upscale;
+  if (!o.captions.empty()) {
+    const auto widest = std::ranges::max_element(o.captions, {}, caption_width);
+    const int64_t need = caption_width(*widest);
+    if (need > g.cell_w)
+      throw Error("{}: caption \"{}\" is {} pixels wide; expected it to fit the tiles' {}", path.string(), *widest,
+                  need, g.cell_w);
+    g.glyph_scale = need > 0 ? std::clamp<int64_t>(g.cell_w / need, 1, o.upscale) : 1;
+    g.strip_h = (glyph_h + 2) * g.glyph_scale;
+  }
   g.width = g.columns * (g.cell_w + o.border) + o.border;
-  g.height = g.rows * (g.cell_h + o.border) + o.border;
+  g.height = g.rows * (g.cell_h + g.strip_h + o.border) + o.border;
   if (g.width > max_side || g.height > max_side || g.width * g.height > max_pixels)
     throw Error("{}: a grid of {} x {} pixels; expected at most {} per side and {} in all", path.string(), g.height,
                 g.width, max_side, max_pixels);
@@ -77,12 +124,26 @@ Layout grid_layout(const fs::path& path, int64_t n, int64_t h, int64_t w, const 
 
 void draw_tile(std::vector<uint8_t>& img, const Layout& g, int64_t t, std::span<const float> tile, int64_t tile_w,
                const GridOptions& o, Range r) {
-  const int64_t y0 = o.border + (t / g.columns) * (g.cell_h + o.border);
+  const int64_t y0 = o.border + (t / g.columns) * (g.cell_h + g.strip_h + o.border);
   const int64_t x0 = o.border + (t % g.columns) * (g.cell_w + o.border);
   for (int64_t y = 0; y < g.cell_h; ++y) {
     uint8_t* row = img.data() + (y0 + y) * g.width + x0;
     const float* src = tile.data() + (y / o.upscale) * tile_w;
     for (int64_t x = 0; x < g.cell_w; ++x) row[x] = to_grey(src[x / o.upscale], r);
+  }
+  if (o.captions.empty()) return;
+  // White glyphs on the border grey, centred under the tile, a font pixel's
+  // height of space above and below.
+  const std::string& text = o.captions[static_cast<std::size_t>(t)];
+  const int64_t s = g.glyph_scale;
+  const int64_t top = y0 + g.cell_h + s, left = x0 + (g.cell_w - caption_width(text) * s) / 2;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const Glyph& glyph = *glyph_of(text[i]);
+    for (int64_t gy = 0; gy < glyph_h * s; ++gy)
+      for (int64_t gx = 0; gx < glyph_w * s; ++gx)
+        if (glyph.rows[gy / s] >> (glyph_w - 1 - gx / s) & 1)
+          img[static_cast<std::size_t>((top + gy) * g.width + left + static_cast<int64_t>(i) * (glyph_w + 1) * s + gx)] =
+              255;
   }
 }
 

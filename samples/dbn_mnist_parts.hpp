@@ -426,13 +426,14 @@ inline void write_misclassified(const io::ImageSet& test, const std::vector<int6
   const auto n = std::min<size_t>(wrong.size(), 100);
   std::vector<float> tiles(n * 784);
   io::fill_batch(test, std::span(wrong).first(n), tiles, {.mode = io::Pixels::scaled});
+  std::vector<std::string> captions(n);  // "4>9": a 4 taken for a 9
+  for (size_t i = 0; i < n; ++i)
+    captions[i] = i < given.size() ? fmt::format("{}>{}", test.labels[static_cast<size_t>(wrong[i])], given[i])
+                                   : fmt::format("{}", test.labels[static_cast<size_t>(wrong[i])]);
   io::write_png_grid(output + "/misclassified.png", tiles, static_cast<int64_t>(n), 28, 28,
-                     {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01});
-  std::string shown;  // the first row's classes, to read the picture by
-  for (size_t i = 0; i < std::min<size_t>(n, 10) && i < given.size(); ++i)
-    shown += fmt::format("{}{} as {}", i ? ", " : "", test.labels[static_cast<size_t>(wrong[i])], given[i]);
-  sum.note(fmt::format("misclassified.png: the first {} of {} wrong test digits (misclassified.csv lists each with "
-                       "its class and the one given; first row: {})", n, wrong.size(), shown));
+                     {.columns = 10, .upscale = 2, .contrast = io::GridOptions::Contrast::fixed01, .captions = captions});
+  sum.note(fmt::format("misclassified.png: the first {} of {} wrong test digits, each captioned with its class and the "
+                       "one given (4>9: a 4 taken for a 9); misclassified.csv lists them all", n, wrong.size()));
 }
 
 }  // namespace ebm::samples

@@ -53,6 +53,42 @@ TEST_CASE("io/png: global and fixed01 contrast map values as documented") {
   CHECK(pixels(GridOptions::Contrast::per_tile) == std::vector<int>{0, 255, 255, 0});
 }
 
+TEST_CASE("io/png: captions are drawn in white under their tiles, centred, and bad ones are refused") {
+  TempDir dir("png_captions");
+  const std::vector<float> tiles(2 * 7 * 17, 0.0f);  // two black 7 x 17 tiles
+  const std::vector<std::string> captions = {"1", "4>9"};
+  const fs::path p = dir / "c.png";
+  write_png_grid(p, tiles, 2, 7, 17, {.columns = 2, .contrast = GridOptions::Contrast::fixed01, .captions = captions});
+  int w = 0, h = 0, c = 0;
+  uint8_t* img = stbi_load(p.string().c_str(), &w, &h, &c, 1);
+  REQUIRE(img != nullptr);
+  CHECK(w == 2 * 18 + 1);
+  CHECK(h == 7 + 9 + 2);  // the tiles, a strip of 7 + 2 under them, the borders
+  auto at = [&](int y, int x) { return static_cast<int>(img[y * w + x]); };
+  CHECK(at(1, 1) == 0);  // the tiles are drawn as before
+  // "1" under tile 0 (5 pixels wide, centred in 17: from x = 1 + 6), its
+  // top a pixel below the tile (y = 1 + 7 + 1); '>' the middle of "4>9".
+  const char* one[] = {"..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."};
+  const char* arrow[] = {".....", "..#..", "...#.", "#####", "...#.", "..#..", "....."};
+  for (int y = 0; y < 7; ++y)
+    for (int x = 0; x < 5; ++x) {
+      CHECK(at(9 + y, 7 + x) == (one[y][x] == '#' ? 255 : grid_border_grey));
+      CHECK(at(9 + y, 19 + 6 + x) == (arrow[y][x] == '#' ? 255 : grid_border_grey));
+    }
+  int white = 0;  // nothing else in the strip's margins
+  for (int x = 0; x < w; ++x) white += (at(8, x) == 255) + (at(16, x) == 255);
+  CHECK(white == 0);
+  stbi_image_free(img);
+
+  const std::vector<std::string> wrong_count = {"1"}, odd = {"1", "4 as 9"}, wide = {"1", "4>9>1"};
+  CHECK(has(error_of([&] { write_png_grid(p, tiles, 2, 7, 17, {.captions = wrong_count}); }),
+            "1 captions for 2 tiles; expected one per tile, or none"));
+  CHECK(has(error_of([&] { write_png_grid(p, tiles, 2, 7, 17, {.captions = odd}); }),
+            "caption 1 (\"4 as 9\") holds 'a'; expected digits"));
+  CHECK(has(error_of([&] { write_png_grid(p, tiles, 2, 7, 17, {.captions = wide}); }),
+            "caption \"4>9>1\" is 29 pixels wide; expected it to fit the tiles' 17"));
+}
+
 TEST_CASE("io/png: a size mismatch or an unwritable path is an ebm::Error naming the path") {
   TempDir dir("png_bad");
   const std::vector<float> tiles(11);
