@@ -21,6 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include <csignal>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -66,6 +69,32 @@ inline std::filesystem::path find_data(const std::string& given) {
   return "data/mnist";
 }
 
+// What Ctrl-C (SIGINT) or SIGTERM prints before the run ends by it: made
+// when the --output folder is known (make_output_dir), since a signal
+// handler may only write(2) what is ready.
+inline std::string program_name = "sample";
+inline std::string interrupt_line;
+
+inline void on_interrupt(int sig) {
+  if (!interrupt_line.empty()) (void)!::write(STDERR_FILENO, interrupt_line.data(), interrupt_line.size());
+  std::signal(sig, SIG_DFL);  // then the signal's own end: the exit status a shell expects
+  std::raise(sig);
+}
+
+// Says, on Ctrl-C or SIGTERM, that the checkpoints in `dir` keep the run
+// and how to go on. A signal this process was started ignoring (a job
+// started with & by a script, nohup's SIGHUP) stays ignored.
+inline void note_interrupts(const std::string& dir) {
+  if (!interrupt_line.empty()) return;  // the --output folder's, not a part's below it
+  interrupt_line = fmt::format("\n{}: interrupted; the same command with --resume goes on from the last checkpoint in "
+                               "'{}' (one is written after each epoch or step)\n",
+                               program_name, dir);
+  for (int sig : {SIGINT, SIGTERM}) {
+    struct sigaction old{};
+    if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_IGN) std::signal(sig, on_interrupt);
+  }
+}
+
 // The folders make_output_dir created, outermost first: a run refused
 // before it wrote a file removes them again (run_main), each only if empty.
 inline std::vector<std::filesystem::path> created_output_dirs;
@@ -86,6 +115,7 @@ inline void make_output_dir(const std::string& dir) {
   if (ec || !std::filesystem::is_directory(dir))
     throw Error("--output '{}': cannot create the folder ({})", dir,
                 ec ? ec.message() : "a file of that name is in the way");
+  note_interrupts(dir);
 }
 
 // Checks, before a long run, that `path` (a file to write at the end, such
@@ -439,6 +469,7 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
   // Line by line into a file or a pipe too, so that a log of both streams
   // holds the lines in the order they were printed (warnings go to stderr).
   std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
+  program_name = program;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConversionError& e) {  // CLI11 says only "Could not convert: --batch = 1.5"
