@@ -31,7 +31,7 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   eval_out_ = a_.reconstruct(eval_x_);
   best_ = BestParams(g, a_.params());
   if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
-  if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
+  if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(params_fingerprint(a_.params()));  // else: start fresh
   // This run's momentum (or Adam's beta1) and weight decay, not the
   // checkpoint's; the learning rate is set at each epoch.
   const bool adam = a_.config.optimizer == AeOptimizer::adam;
@@ -98,11 +98,12 @@ void AutoencoderFitter::save() const {
                                {"code_noise", a_.config.code_noise}, {"momentum", a_.config.sgd.momentum},
                                {"weight_decay", weight_decay()},     {"run", cfg_.run_settings},
                                {"batch", a_.config.batch},           {"cg_line_searches", a_.config.cg.line_searches},
-                               {"data_unit", std::string(to_string(a_.config.data_unit))}, {"linear_code", a_.config.linear_code}};
+                               {"data_unit", std::string(to_string(a_.config.data_unit))}, {"linear_code", a_.config.linear_code},
+                               {"model", a_.name}, {"start", start_.start()}};
   save_checkpoint(cfg_.checkpoint, "autoencoder", state(), meta.dump());
 }
 
-void AutoencoderFitter::load() {
+void AutoencoderFitter::load(const std::string& before) {
   // Checked before any tensor is read (an optimizer's state tensors would
   // not fit another's), so a refused checkpoint leaves the net as it was.
   const std::string where = cfg_.checkpoint.string();
@@ -111,6 +112,7 @@ void AutoencoderFitter::load() {
   std::pair<int, double> best;
   uint64_t step = 0;
   double cg_step = 0, cg_slope = 0;
+  std::string saved_start;
   auto check = [&](const std::string& text) {
     const nlohmann::json meta = nlohmann::json::parse(text);
     const uint64_t seed = meta_count(meta, "seed", where), data_seed = meta_count(meta, "data_seed", where);
@@ -143,6 +145,9 @@ void AutoencoderFitter::load() {
     }
     if (a_.config.optimizer == AeOptimizer::sgd) c.noted("momentum", a_.config.sgd.momentum, "momentum");
     c.noted("weight_decay", weight_decay(), "weight decay");  // this run's, as the momentum: said
+    // Last: what makes it another net or another run is the clearer message.
+    c.same_start("start", before, fmt::format("the weights of '{}' before the resume", a_.name), "AutoencoderFitter");
+    saved_start = meta_string(meta, "start");
     notes = c.notes();
   };
   load_checkpoint(cfg_.checkpoint, "autoencoder", state(), check);
@@ -152,6 +157,7 @@ void AutoencoderFitter::load() {
   best_.set_record(best.first, best.second);
   ex_.set_step(step);
   cg_ = {cg_step, cg_slope};
+  start_.resumed(a_.params(), saved_start, before);
 }
 
 double reconstruction_error(Executor& ex, Tensor input, Tensor output, const DataSource& src) {
@@ -246,9 +252,10 @@ std::vector<AutoencoderEpoch> AutoencoderFitter::fit(const DataSource& train, co
                 a_.name, valid.count);
   if (train.count < b)
     throw Error("autoencoder '{}': {} training rows; expected at least a batch ({})", a_.name, train.count, b);
+  const std::string who = fmt::format("fine-tuning '{}'", a_.name);
+  start_.at_fit(a_.params(), epochs_done_, who, "AutoencoderFitter", cfg_.checkpoint);
   io::Batcher batches(train.count, b, cfg_.data_seed);
   std::vector<float> x(static_cast<size_t>(b * train.dim));
-  const std::string who = fmt::format("fine-tuning '{}'", a_.name);
   // A validation error that is not finite, from rows that are not: named before the epochs are spent.
   const auto name_bad_valid = [&](double error, std::string_view what) {
     if (!std::isfinite(error))

@@ -51,6 +51,9 @@ struct AutoencoderEpoch {
   int64_t failures = 0;      // cg: line searches that found no lower point
 };
 
+// A resume loads the checkpoint as the fitter is made: set the net's start
+// (Autoencoder::init_from) before making it; a resume whose net starts
+// elsewhere than the checkpoint's run did is refused (StartRecord).
 class AutoencoderFitter {
  public:
   AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFitConfig config);
@@ -80,7 +83,7 @@ class AutoencoderFitter {
  private:
   std::vector<NamedTensor> state() const;
   void save() const;
-  void load();
+  void load(const std::string& before);
   float base_lr() const;
   float weight_decay() const;
   // cg: the line searches on the batch in x, which is fed to the net; the
@@ -95,6 +98,7 @@ class AutoencoderFitter {
   int epochs_done_ = 0;
   CgState cg_;                 // cg: the step carried between batches
   std::vector<std::string> notes_;
+  StartRecord start_;
 };
 
 // Mean squared error per row between the rows of `src` (as seen in epoch 0)

@@ -21,8 +21,11 @@ namespace {
 
 constexpr int kFormatVersion = 1;
 
+// "<dir><suffix>", a sibling of the folder: "out/layer0/" gives
+// "out/layer0.tmp", not "out/layer0/.tmp" inside a folder not yet made.
 fs::path with_suffix(const fs::path& dir, const char* suffix) {
   fs::path p = dir;
+  while (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
   p += suffix;
   return p;
 }
@@ -100,6 +103,34 @@ void check_not_a_file(const fs::path& dir) {
     throw Error("checkpoint '{}': a file, not a folder; expected a checkpoint's folder or nothing at that path (move "
                 "the file aside)",
                 dir.string());
+}
+
+// A save replaces only a checkpoint of its own kind and model: one of
+// another kind, or whose meta names another "model" (a fitter's own name,
+// saved by the fitters), is refused whole, naming both, as a user's folder
+// is (one folder given to two models would lose the first's). A manifest
+// that cannot be read is a damaged checkpoint of ours, and goes.
+void check_replaces_own(const fs::path& dir, std::string_view kind, const nlohmann::json& meta) {
+  for (const fs::path& p : {dir, with_suffix(dir, ".old")}) {
+    if (!has_manifest(p)) continue;
+    std::ifstream file(p / "manifest.json");
+    nlohmann::json saved;
+    try {
+      saved = json_object(file, p, "manifest.json", "");
+    } catch (const Error&) {
+      continue;
+    }
+    if (const auto k = saved.find("kind"); k != saved.end() && k->is_string() && *k != kind)
+      throw Error("checkpoint '{}': '{}' holds a checkpoint of a '{}'; this save writes a '{}' (saving replaces it "
+                  "whole: give each its own path, or move the folder aside)",
+                  dir.string(), p.string(), text_excerpt(k->get<std::string>()), kind);
+    const auto m = saved.find("meta");
+    if (m == saved.end() || !m->is_object() || !meta.contains("model")) continue;
+    if (const auto model = m->find("model"); model != m->end() && model->is_string() && *model != meta.at("model"))
+      throw Error("checkpoint '{}': '{}' holds the checkpoint of '{}'; this save is of '{}' (one folder for two "
+                  "models? saving replaces it whole: give each its own path, or move the folder aside)",
+                  dir.string(), p.string(), text_excerpt(model->get<std::string>()), meta_shown(meta.at("model")));
+  }
 }
 
 // Loading reads only what a save writes, so a folder with a user's notes
@@ -260,6 +291,7 @@ void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const
   }
   nlohmann::json meta = json_object(meta_json, dir, "its meta_json", "", kMaxJsonDepth - 1);
   check_checkpoint_path(dir);
+  check_replaces_own(dir, kind, meta);
   // A write that fails part way leaves no <dir>.tmp behind; the checkpoint
   // it would have replaced stays readable (in <dir>.old, which loading
   // reads, if the failure came between the two renames).
@@ -373,6 +405,22 @@ std::string load_checkpoint(const fs::path& where, std::string_view kind, std::s
   }
   for (size_t i = 0; i < tensors.size(); ++i) std::ranges::copy(read[i].data, into[i].begin());
   return meta;
+}
+
+void StartRecord::resumed(std::span<const Tensor> params, const std::string& saved, const std::string& before) {
+  start_ = saved.empty() ? before : saved;
+  loaded_ = params_fingerprint(params);
+}
+
+void StartRecord::at_fit(std::span<const Tensor> params, int epochs_done, std::string_view who,
+                         std::string_view fitter, const fs::path& where) {
+  if (!loaded_.empty() && params_fingerprint(params) != loaded_)
+    throw Error("{}: its weights changed after the {} resumed them from '{}' (set by init_from after the {} was "
+                "made?); expected them as the checkpoint left them: set the start before making the {}, which "
+                "resumes as it is made",
+                who, fitter, where.string(), fitter, fitter);
+  loaded_.clear();
+  if (epochs_done == 0) start_ = params_fingerprint(params);
 }
 
 std::string rate_named(std::string_view lr_name, double lr) {

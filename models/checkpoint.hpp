@@ -69,6 +69,30 @@ void check_checkpoint_path(const std::filesystem::path& dir);
 void check_finite(std::span<const NamedTensor> tensors, std::string_view who, int epoch,
                   std::string_view unit = "epoch", std::string_view rate = "learning rate");
 
+// Where a fitter's run started: the fingerprint of the parameters it
+// trains as its first epoch found them (a fine-tuning's weights as
+// init_from set them from a pretrained stack), saved with each checkpoint
+// (meta "start"), so that a resume can tell a start that changed (a stack
+// trained further since, or weights set after the fitter resumed them).
+// The fitter compares this run's parameters before the resume loads with
+// the checkpoint's record (ResumeCheck::same_start), then calls resumed;
+// each fit calls at_fit first.
+class StartRecord {
+ public:
+  // After a resume loaded `params`: `saved` the checkpoint's record ("" for
+  // one an older version wrote), `before` this run's parameters' before it.
+  void resumed(std::span<const Tensor> params, const std::string& saved, const std::string& before);
+  // At a fit's start: parameters changed since the resume loaded them are
+  // refused (`who`: "fine-tuning 'c'", `fitter`: "Finetuner", `where`: the
+  // checkpoint); a run with no epoch done records its start.
+  void at_fit(std::span<const Tensor> params, int epochs_done, std::string_view who, std::string_view fitter,
+              const std::filesystem::path& where);
+  const std::string& start() const { return start_; }
+
+ private:
+  std::string start_, loaded_;
+};
+
 // check_finite's `rate` for a fitter whose config names the flag that set
 // its rate (lr_name, "--data-lr"): "--data-lr (now 1)"; with none, "learning
 // rate".

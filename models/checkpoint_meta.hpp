@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "graph/graph.hpp"
 #include "ops/error.hpp"
 
 namespace ebm {
@@ -79,6 +81,12 @@ inline std::pair<int, double> meta_best(const nlohmann::json& meta, const char* 
   return {best, e};
 }
 
+// meta[key] when it is a string, else "" (a key an older version did not write).
+inline std::string meta_string(const nlohmann::json& meta, const char* key) {
+  const auto at = meta.find(key);
+  return at != meta.end() && at->is_string() ? at->get<std::string>() : std::string();
+}
+
 // A setting's value as a user would write it (a float without double's digits).
 inline std::string meta_shown(const nlohmann::json& v) {
   if (v.is_number_float()) return fmt::format("{}", v.get<float>());
@@ -94,6 +102,34 @@ inline std::pair<std::string, std::string> meta_shown_apart(const nlohmann::json
   if (same_kind) return {meta_shown(saved), meta_shown(now)};
   return {fmt::format("{} (JSON {})", json_excerpt(saved), saved.type_name()),
           fmt::format("{} (JSON {})", json_excerpt(now), now.type_name())};
+}
+
+// FNV-1a over the bytes of the spans added (each followed by its length),
+// shown as 16 hex digits: what a resume compares to know that it goes on
+// from the same data (DeepKernelFitter's points) or the same start (a
+// fine-tuning's weights as init_from set them; the layers below a DBN's
+// layer), without keeping a copy of either.
+class Fingerprint {
+ public:
+  Fingerprint& add(std::span<const float> part) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(part.data());
+    for (size_t i = 0; i < part.size_bytes(); ++i) h_ = (h_ ^ bytes[i]) * kPrime;
+    h_ = (h_ ^ part.size()) * kPrime;
+    return *this;
+  }
+  uint64_t value() const { return h_; }
+  std::string hex() const { return fmt::format("{:016x}", h_); }
+
+ private:
+  static constexpr uint64_t kPrime = 1099511628211ull;
+  uint64_t h_ = 1469598103934665603ull;
+};
+
+// The fingerprint of the stored values of `params` (parameters of one graph).
+inline std::string params_fingerprint(std::span<const Tensor> params) {
+  Fingerprint f;
+  for (const Tensor& p : params) f.add(p.graph->value(p));
+  return f.hex();
 }
 
 // A resume's checks of the settings a fitter saved with its checkpoint:
@@ -131,6 +167,21 @@ class ResumeCheck {
                     where_, flag, saved_text, now_text);
       }
     }
+  }
+  // meta[key] holds the fingerprint of the parameters the checkpoint's run
+  // started from; `now` is this run's, taken before the resume loads:
+  // another start means the model it was set from (init_from's stack, the
+  // layers below) changed since, or it was set after the fitter, whose
+  // constructor resumes, was made. `what` names the parameters, `fitter`
+  // the call that resumes.
+  void same_start(const char* key, const std::string& now, std::string_view what, std::string_view fitter) {
+    if (!meta_.contains(key)) return unknown_.emplace_back("the fingerprint of its start"), void();
+    if (meta_.at(key) != now)
+      throw Error("resume from '{}': {} are not those the checkpoint's run started from (fingerprint {}; this run's "
+                  "{}); expected the same start: the model they were set from has changed since (trained further, "
+                  "or another one), or they were set after the {} was made (it resumes as it is made: set them "
+                  "first); move the checkpoint aside to start afresh",
+                  where_, what, meta_shown(meta_.at(key)), now, fitter);
   }
   // A rate (float) that may change: said when it did.
   void noted(const char* key, float now, std::string_view name) {

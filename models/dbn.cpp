@@ -37,7 +37,8 @@ void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::sp
                               std::string_view who) {
   if (w.size() < dbn.rbms.size() || b.size() < dbn.rbms.size())
     throw Error("{}: the DBN has {} layers of weights; expected at most {}", who, dbn.depth(), std::min(w.size(), b.size()));
-  Graph& g = *dbn.graph;
+  // The values are copied: the DBN may live in another graph than the net.
+  const Graph& from = *dbn.graph;
   for (size_t l = 0; l < dbn.rbms.size(); ++l) {
     const Rbm& r = dbn.rbms[l];
     if (r.w.shape() != w[l].shape())
@@ -46,8 +47,8 @@ void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::sp
     if (r.b.shape() != b[l].shape())
       throw Error("{}: layer {}'s bias is {}, the DBN's {}; expected the same shape", who, l, b[l].shape(),
                   r.b.shape());
-    std::copy(g.value(r.w).begin(), g.value(r.w).end(), g.value(w[l]).begin());
-    std::copy(g.value(r.b).begin(), g.value(r.b).end(), g.value(b[l]).begin());
+    std::ranges::copy(from.value(r.w), w[l].graph->value(w[l]).begin());
+    std::ranges::copy(from.value(r.b), b[l].graph->value(b[l]).begin());
   }
 }
 

@@ -70,7 +70,8 @@ void load_dbn(Dbn& dbn, const std::filesystem::path& dir);
 // Copies each RBM l's recognition weights W and hidden biases b into w[l]
 // and b[l], the first layers of a feed-forward net unrolled from the DBN
 // (a classifier, a deep kernel), which must have at least as many layers
-// of the same shapes; `who` names the net in the errors.
+// of the same shapes; `who` names the net in the errors. The DBN may be in
+// another graph than the net (its values are copied).
 void copy_recognition_weights(const Dbn& dbn, std::span<const Tensor> w, std::span<const Tensor> b,
                               std::string_view who);
 

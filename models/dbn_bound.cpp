@@ -5,6 +5,7 @@
 
 #include "graph/executor.hpp"
 #include "graph/functions.hpp"
+#include "models/data_source.hpp"
 #include "models/exact.hpp"
 
 namespace ebm {
@@ -91,6 +92,8 @@ std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const Da
     throw Error("dbn bound '{}': data rows of {} values; expected {}, the DBN's visible units", dbn.name, data.dim,
                 dbn.rbms.front().config.visible);
   if (batch < 1) throw Error("dbn bound '{}': batch {}; expected at least 1 row", dbn.name, batch);
+  for (int l = 0; l <= k; ++l)  // a NaN weight would give NaN rows, not a bound
+    check_finite_params(dbn.rbms[static_cast<size_t>(l)], fmt::format("dbn bound '{}': RBM", dbn.name));
   Graph& g = *dbn.graph;
   const Tensor x = g.input(fmt::format("{}.bound{}.in", dbn.name, k), {batch, data.dim});
   Tensor h = x, total;
@@ -124,6 +127,34 @@ std::vector<double> dbn_bound_rows(const Dbn& dbn, int k, Executor& ex, const Da
       for (int64_t i = 0; i < batch && first + i < data.count; ++i)
         out[static_cast<size_t>(first + i)] += t[static_cast<size_t>(i)] / samples;
     }
+  return out;
+}
+
+DbnBound dbn_bound(const Dbn& dbn, int k, const DataSource& images, const DataSource& train_images,
+                   const DbnBoundConfig& cfg) {
+  if (k < 0 || k >= dbn.depth()) throw Error("dbn bound '{}': no RBM {} (depth {})", dbn.name, k, dbn.depth());
+  if (cfg.base_rows < 1 || train_images.count < 1)
+    throw Error("dbn bound '{}': base rates from {} of {} training rows; expected at least one", dbn.name,
+                cfg.base_rows, train_images.count);
+  for (int l = 0; l <= k; ++l)  // named here, before a NaN reaches AIS's base rates
+    check_finite_params(dbn.rbms[static_cast<size_t>(l)], fmt::format("dbn bound '{}': RBM", dbn.name));
+  // A copy of the stack in a graph of its own, run on an executor of its
+  // own: the caller's draws are keyed by node and step, so nodes added to
+  // its graph or steps taken on its executor would change its training.
+  Graph scratch;
+  const Dbn copy = dbn.clone(scratch);
+  ExecutorOptions eo = cfg.executor;
+  eo.profile = false;
+  Executor own(scratch, eo);
+  // AIS's base rates: the top RBM's visible means over training rows passed up to it.
+  const DataSource top_rows = layer_source(copy, k, own, train_images, cfg.batch);
+  const std::vector<float> base = base_rate_bias(source_means(top_rows, cfg.base_rows, cfg.batch));
+  const AisResult z = ais_log_z(copy.rbms[static_cast<size_t>(k)], base, cfg.ais);
+  DbnBound out{.log_z = z.log_z, .log_z_low = z.log_z_low, .log_z_high = z.log_z_high,
+               .err = (z.log_z_high - z.log_z_low) / 2};
+  for (double b : dbn_bound_rows(copy, k, own, images, cfg.batch, cfg.samples))
+    out.nats += b / static_cast<double>(images.count);
+  out.nats -= z.log_z;
   return out;
 }
 

@@ -2,8 +2,13 @@
 
 #include <algorithm>
 
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
 #include "graph/executor.hpp"
 #include "graph/functions.hpp"
+#include "models/checkpoint_meta.hpp"
 
 namespace ebm {
 
@@ -29,12 +34,55 @@ CdTrainer layer_trainer(Dbn& dbn, int l, const DataSource& images, std::span<con
   return make_cd_trainer(r, cd);
 }
 
+// Layer l's fitting settings: the caller's, with what shapes the layer's
+// data and that RbmFitter cannot see added to its run settings (saved, and
+// checked on resume): above the first layer, whether it learns from samples
+// or probabilities, and the fingerprint of the frozen layers below, which a
+// resume must find as the checkpoint's run left them.
+RbmFitConfig layer_fit_config(const Dbn& dbn, int l, const DbnLayerConfig& c) {
+  RbmFitConfig f = c.fit;
+  if (l < 1 || l >= dbn.depth()) return f;
+  f.run_settings["sample_up"] = c.sample_up ? "true" : "false";
+  f.setting_flags.emplace("sample_up", "DbnLayerConfig::sample_up");
+  std::vector<Tensor> below;
+  for (int k = 0; k < l; ++k) {
+    const Rbm& r = dbn.rbms[static_cast<size_t>(k)];
+    below.insert(below.end(), {r.w, r.b, r.c});
+  }
+  const std::string now = params_fingerprint(below);
+  f.run_settings["layers_below"] = now;
+  if (!f.resume || f.checkpoint.empty() || !checkpoint_exists(f.checkpoint)) return f;
+  // Said here in words: RbmFitter would name only the key.
+  const nlohmann::json meta = nlohmann::json::parse(checkpoint_meta(f.checkpoint, "rbm"));
+  const std::string model = meta_string(meta, "model");
+  if (!model.empty() && model != dbn.rbms[static_cast<size_t>(l)].name) return f;  // another's: RbmFitter says so
+  const nlohmann::json run = meta.contains("run") && meta.at("run").is_object() ? meta.at("run") : nlohmann::json();
+  if (const std::string saved = meta_string(run, "layers_below"); !saved.empty() && saved != now)
+    throw Error("resume from '{}': the layers below layer {} of '{}' are not those the checkpoint's run trained it on "
+                "(fingerprint {}; this run's {}); expected the same stack below: it has been trained further since, "
+                "or is another (fit_greedy starts a layer afresh when one below it trains); move the checkpoint aside "
+                "to train the layer afresh",
+                f.checkpoint.string(), l, dbn.name, saved, now);
+  return f;
+}
+
+// Whether two checkpoint paths name one folder ("out/l0" and "out/./l0/").
+bool same_folder(const std::filesystem::path& a, const std::filesystem::path& b) {
+  const auto normal = [](const std::filesystem::path& p) {
+    std::error_code ec;
+    std::filesystem::path n = std::filesystem::absolute(p, ec).lexically_normal();
+    while (!n.has_filename() && n.has_relative_path()) n = n.parent_path();
+    return n;
+  };
+  return normal(a) == normal(b);
+}
+
 }  // namespace
 
 DbnLayerFit::DbnLayerFit(Dbn& dbn, int l, Executor& ex, const DataSource& images, const DataSource& valid_images,
                          std::span<const float> data_means, const DbnLayerConfig& config)
     : trainer_(layer_trainer(dbn, l, images, data_means, config.cd)),
-      fitter_(trainer_, ex, config.fit),
+      fitter_(trainer_, ex, layer_fit_config(dbn, l, config)),
       train_(layer_source(dbn, l, ex, images, config.cd.batch, config.sample_up, config.fit.data_seed)),
       valid_(layer_source(dbn, l, ex, valid_images, config.cd.batch, config.sample_up, config.fit.data_seed)) {
   if (fitter_.epochs_done() > 0) return;  // the checkpoint holds the layer's start and its chains
@@ -57,6 +105,13 @@ std::vector<std::vector<EpochStats>> fit_greedy(Dbn& dbn, Executor& ex, const Da
   if (layers.size() != dbn.rbms.size())
     throw Error("greedy fit of dbn '{}': {} layer configurations; expected one per RBM ({})", dbn.name, layers.size(),
                 dbn.rbms.size());
+  for (size_t i = 0; i < layers.size(); ++i)  // one folder for two layers: each save would replace the other's
+    for (size_t j = 0; j < i; ++j)
+      if (!layers[i].fit.checkpoint.empty() && !layers[j].fit.checkpoint.empty() &&
+          same_folder(layers[i].fit.checkpoint, layers[j].fit.checkpoint))
+        throw Error("greedy fit of dbn '{}': layers {} and {} have one checkpoint folder, '{}'; expected a folder per "
+                    "layer (each layer's save would replace the other's)",
+                    dbn.name, j, i, layers[i].fit.checkpoint.string());
   std::vector<std::vector<EpochStats>> out;
   bool below_whole = true;  // every layer so far was resumed with all its epochs done
   for (int l = 0; l < dbn.depth(); ++l) {

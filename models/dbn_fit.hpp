@@ -55,6 +55,10 @@ struct DbnLayerConfig {
 //  - above it, transpose_init or visible_bias_from_below as configured;
 //  - PCD: the chains start at the first batch of a shuffle of the training
 //    rows of their own (chain_start_rows).
+// Above the first layer, sample_up and the fingerprint of the frozen layers
+// below join config.fit.run_settings, so a resume with another sample_up,
+// or on layers below that changed since its checkpoint (trained further,
+// another stack), is refused, naming it.
 // The sources run on `ex`, so `images`, `valid_images`, `dbn` and `ex` must
 // outlive the object.
 class DbnLayerFit {
@@ -85,7 +89,8 @@ class DbnLayerFit {
 // layer resumed with all its epochs done). A layer resumes only while every
 // layer below it was resumed whole: one that trains any epoch feeds new
 // features to those above, whose checkpoints then no longer match them, so
-// they start afresh (and overwrite their checkpoints). on_epoch sees the
+// they start afresh (and overwrite their checkpoints). Two layers given one
+// checkpoint folder are refused before any trains. on_epoch sees the
 // layer's index and each epoch's statistics as the epoch ends.
 std::vector<std::vector<EpochStats>> fit_greedy(Dbn& dbn, Executor& ex, const DataSource& images,
                                                 const DataSource& valid_images, std::span<const float> data_means,

@@ -119,21 +119,6 @@ std::vector<NamedTensor> DeepKernelFitter::state() const {
   return s;
 }
 
-namespace {
-
-// FNV-1a over the bytes of the fitted and validation points and targets:
-// a resumed run must continue on the same data.
-uint64_t fingerprint(std::initializer_list<std::span<const float>> parts) {
-  uint64_t h = 1469598103934665603ull;
-  for (std::span<const float> p : parts) {
-    const auto* bytes = reinterpret_cast<const unsigned char*>(p.data());
-    for (size_t i = 0; i < p.size_bytes(); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
-    h = (h ^ p.size()) * 1099511628211ull;
-  }
-  return h;
-}
-
-}  // namespace
 
 void DeepKernelFitter::save() const {
   const nlohmann::json meta = {{"step", steps_done_},         {"executor_step", ex_.step()},
@@ -144,7 +129,8 @@ void DeepKernelFitter::save() const {
                                {"cg_step", cg_.step},        {"cg_slope", cg_.slope},
                                {"lr", k_.config.adam.lr},   {"hyper_lr", k_.config.hyper_adam.lr},
                                {"run", cfg_.run_settings},  {"eval_every", cfg_.eval_every},
-                               {"task", k_.config.classify ? "classification" : "regression"}};
+                               {"task", k_.config.classify ? "classification" : "regression"},
+                               {"model", k_.name}, {"start", start_}};
   save_checkpoint(cfg_.checkpoint, "deep_kernel", state(), meta.dump());
 }
 
@@ -154,7 +140,7 @@ int DeepKernelFitter::checkpoint_step() const {
                     cfg_.checkpoint.string());
 }
 
-void DeepKernelFitter::load() {
+void DeepKernelFitter::load(const std::string& before) {
   const std::string where = cfg_.checkpoint.string();
   const auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, "deep_kernel"));
   if (const uint64_t seed = meta_count(meta, "seed", where); seed != ex_.options().seed)
@@ -204,6 +190,9 @@ void DeepKernelFitter::load() {
     c.same("eval_every", cfg_.eval_every,
            "evaluation interval, where cg restarts its direction (DeepKernelFitConfig::eval_every, gp_faces' "
            "--eval-every)");
+  // Last: what makes it another net, other data or another run is the clearer message.
+  c.same_start("start", before, fmt::format("the weights of '{}' before the resume", k_.name), "DeepKernelFitter");
+  start_ = meta_string(meta, "start").empty() ? before : meta_string(meta, "start");
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
   cg_ = {cg_step, cg_slope};
   steps_done_ = steps;
@@ -252,8 +241,12 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
   check_finite_rows(valid_x, in, who, "validation input", same);
   check_finite_rows(valid_y, 1, who, "validation target", same);
   const bool validating = !valid_y.empty();
-  data_ = fingerprint({x, y, valid_x, valid_y});
-  if (cfg_.resume && !started_ && checkpoint_exists(cfg_.checkpoint)) load();
+  data_ = Fingerprint().add(x).add(y).add(valid_x).add(valid_y).value();  // a resume must go on with the same data
+  if (!started_) {  // the weights this run starts from, before a resume replaces them
+    const std::string before = params_fingerprint(k_.weights());
+    start_ = before;
+    if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(before);
+  }
   const Feed feeds[] = {{k_.x, x}, {k_.y, y}};
   if (!started_ && steps_done_ == 0) {  // the start is a candidate too
     const Tensor loss[] = {k_.loss};

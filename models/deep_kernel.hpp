@@ -122,7 +122,9 @@ struct DeepKernelEval {
 // start included): the validation set chooses when to stop. With
 // `resume`, fit() starts by loading the checkpoint, when there is one:
 // whatever was set before (such as theta from a GP on the starting
-// features) is then replaced by the saved state.
+// features) is then replaced by the saved state; weights that are not
+// those the checkpoint's run started from (init_from of a stack trained
+// further since, or of another) are refused.
 class DeepKernelFitter {
  public:
   DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitConfig config);
@@ -152,7 +154,7 @@ class DeepKernelFitter {
  private:
   std::vector<NamedTensor> state() const;
   void save() const;
-  void load();
+  void load(const std::string& before);
   // cg: `searches` line searches from the current trained() values on
   // the fed points; the loss before them.
   double cg_steps(std::span<const Feed> feeds, int searches);
@@ -166,6 +168,7 @@ class DeepKernelFitter {
   Tensor eval_x_, eval_out_;
   BestParams best_;  // the weights and hyper-parameters of the best step, and its validation RMSE
   uint64_t data_ = 0;  // the fingerprint of fit()'s points and targets
+  std::string start_;  // that of the weights the run started from (a resume's are checked against it)
   int steps_done_ = 0;
   bool started_ = false;
   std::vector<std::string> notes_;

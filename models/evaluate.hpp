@@ -3,6 +3,7 @@
 // [B, pixels] on the executor, images scaled to [0, 1] (or any rows),
 // padded to whole batches; the class is the argmax of a row.
 
+#include <span>
 #include <vector>
 
 #include "graph/executor.hpp"
@@ -29,5 +30,15 @@ double classification_error(Executor& ex, Tensor input, Tensor scores, const Lab
 // p(y | x) at an input it never saw. Scores are logits (or -F per label).
 double classification_error_over_views(Executor& ex, Tensor input, Tensor scores, const LabelledRows& set, int views,
                                        std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
+
+// What a trained classifier says of rows without labels: per row of `rows`
+// (as its source gives them in epochs 0 .. views - 1), softmax(scores)
+// averaged over the views, rows x K row-major, each row summing to 1. The
+// rows' classes are predicted_classes of it (each row's argmax; the first
+// of a tie). Finetuner::probabilities and JointTrainer::probabilities call
+// it on their nets.
+std::vector<float> class_probabilities(Executor& ex, Tensor input, Tensor scores, const DataSource& rows,
+                                       int views = 1);
+std::vector<int> predicted_classes(std::span<const float> probabilities, int64_t classes);
 
 }  // namespace ebm

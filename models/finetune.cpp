@@ -33,7 +33,7 @@ Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
   eval_logits_ = c_.predict(eval_x_);
   best_ = BestParams(g, c_.params);
   if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
-  if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
+  if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(params_fingerprint(c_.params));  // else: start fresh
 }
 
 double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong, std::vector<int>* given) {
@@ -42,6 +42,10 @@ double Finetuner::error(const io::ImageSet& set, std::vector<int64_t>* wrong, st
 
 double Finetuner::error(const LabelledRows& set, std::vector<int64_t>* wrong, std::vector<int>* given) {
   return classification_error(ex_, eval_x_, eval_logits_, set, wrong, given);
+}
+
+std::vector<float> Finetuner::probabilities(const DataSource& rows) {
+  return class_probabilities(ex_, eval_x_, eval_logits_, rows);
 }
 
 std::vector<NamedTensor> Finetuner::state() const {
@@ -61,11 +65,12 @@ void Finetuner::save() const {
                                {"data_seed", cfg_.data_seed}, {"best_error", best_.error()}, {"best_epoch", best_.at()},
                                {"layers", c_.layers}, {"lr", c_.lr}, {"lr_decay", cfg_.lr_decay},
                                {"momentum", c_.opt.momentum()}, {"weight_decay", c_.opt.weight_decay()},
-                               {"batch", c_.x.shape().rows}, {"run", cfg_.run_settings}};
+                               {"batch", c_.x.shape().rows}, {"run", cfg_.run_settings},
+                               {"model", c_.name},            {"start", start_.start()}};
   save_checkpoint(cfg_.checkpoint, "classifier", state(), meta.dump());
 }
 
-void Finetuner::load() {
+void Finetuner::load(const std::string& before) {
   const std::string where = cfg_.checkpoint.string();
   nlohmann::json meta;
   std::vector<std::string> notes;
@@ -90,6 +95,7 @@ void Finetuner::load() {
                   where, meta["layers"].dump(), nlohmann::json(c_.layers).dump());
     ResumeCheck c(meta, where);
     c.same_run(cfg_.run_settings);
+    c.same_start("start", before, fmt::format("the weights of '{}' before the resume", c_.name), "Finetuner");
     meta_count(meta, "step", where);
     meta_best(meta, "best_epoch", "best_error", meta_epoch(meta, "epoch", where), where);
     c.noted("lr", c_.lr, "lr");
@@ -105,6 +111,7 @@ void Finetuner::load() {
   const auto [best_epoch, best_error] = meta_best(meta, "best_epoch", "best_error", epochs_done_, where);
   best_.set_record(best_epoch, best_error);
   ex_.set_step(meta_count(meta, "step", where));
+  start_.resumed(c_.params, meta_string(meta, "start"), before);
 }
 
 std::vector<FinetuneEpoch> Finetuner::fit(const io::ImageSet& train, const io::ImageSet& valid,
@@ -136,6 +143,11 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
   };
   check_labels(train, "training");
   if (cfg_.validate) check_labels(valid, "validation");
+  if (train.rows.count < b)
+    throw Error("fine-tuning '{}': {} training row{}, fewer than a batch of {} (the net's batch: "
+                "ClassifierConfig::batch); expected at least a batch",
+                c_.name, train.rows.count, train.rows.count == 1 ? "" : "s", b);
+  start_.at_fit(c_.params, epochs_done_, fmt::format("fine-tuning '{}'", c_.name), "Finetuner", cfg_.checkpoint);
   io::Batcher batches(train.rows.count, b, cfg_.data_seed);
   std::vector<float> x(static_cast<size_t>(b * train.rows.dim)), t(static_cast<size_t>(b * c_.classes));
   std::vector<FinetuneEpoch> out;

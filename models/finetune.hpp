@@ -48,6 +48,11 @@ struct SoftmaxNet {
   std::vector<int64_t> layers;    // saved with the checkpoint
 };
 
+// A resume loads the checkpoint as the Finetuner is made: set the net's
+// start (Classifier::init_from) before making it. The checkpoint records
+// the fingerprint of the weights its run started from, and a resume whose
+// net starts elsewhere (a stack trained further or another one, or weights
+// set after the Finetuner was made) is refused, naming both.
 class Finetuner {
  public:
   Finetuner(Classifier& c, Executor& ex, FinetuneConfig config);
@@ -66,6 +71,10 @@ class Finetuner {
   // misclassified images go to `wrong` when given.
   double error(const io::ImageSet& set, std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
   double error(const LabelledRows& set, std::vector<int64_t>* wrong = nullptr, std::vector<int>* given = nullptr);
+  // Each row's class probabilities (softmax of the net's logits), rows x
+  // classes, for rows without labels: predicted_classes (models/evaluate.hpp)
+  // gives their classes.
+  std::vector<float> probabilities(const DataSource& rows);
   int epochs_done() const { return epochs_done_; }
   int best_epoch() const { return best_.at(); }
   // What a resume changed that the run may change (the learning rate and
@@ -75,7 +84,7 @@ class Finetuner {
  private:
   std::vector<NamedTensor> state() const;
   void save() const;
-  void load();
+  void load(const std::string& before);
 
   SoftmaxNet c_;
   Executor& ex_;
@@ -84,6 +93,7 @@ class Finetuner {
   BestParams best_;  // the parameters at the best epoch, and its validation error
   int epochs_done_ = 0;
   std::vector<std::string> notes_;
+  StartRecord start_;
 };
 
 }  // namespace ebm

@@ -73,6 +73,7 @@ LabelledCd make_labelled_cd(const LabelledRbm& top, int64_t batch, int k, SgdOpt
                             ChainLabels labels) {
   if (top.graph == nullptr)
     throw Error("make_labelled_cd: an empty LabelledRbm (default-made); expected one LabelledRbm::make built");
+  if (batch < 1) throw Error("make_labelled_cd of '{}': batch {}; expected at least 1 row", top.name, batch);
   Graph& g = *top.graph;
   LabelledCd cd;
   cd.p0 = g.input(top.name + ".p0", {batch, top.visible});

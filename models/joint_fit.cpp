@@ -57,6 +57,9 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
+  std::vector<Tensor> stack;
+  for (const Rbm& r : lower.rbms) stack.insert(stack.end(), {r.w, r.b, r.c});
+  lower_start_ = params_fingerprint(stack);
   if (!cfg_.checkpoint.empty()) {  // a folder of the phases' checkpoints
     std::error_code ec;  // the phases' parent folder may hold anything else; only a file is in the way
     if (std::filesystem::exists(cfg_.checkpoint, ec) && !std::filesystem::is_directory(cfg_.checkpoint, ec))
@@ -82,6 +85,19 @@ double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vec
   // reading (one run per batch) leaves it, so that training after either is the same.
   ex_.set_step(step + eval_runs(set));
   return e;
+}
+
+std::vector<float> JointTrainer::probabilities(const io::ImageSet& set, bool after_up_down, int binarizations) {
+  if (after_up_down && !updown_scores_.valid())
+    throw Error("joint model: probabilities after up-down were asked before up_down(); expected up_down() first (it "
+                "also resumes a saved up-down)");
+  const Tensor scores = after_up_down ? updown_scores_ : greedy_scores_;
+  if (binarizations == 0) return class_probabilities(ex_, eval_x_, scores, image_source(set, io::Pixels::scaled, 0));
+  const uint64_t step = ex_.step();  // as error(): training after it draws as after the scaled reading
+  std::vector<float> p = class_probabilities(ex_, eval_x_, scores,
+                                             image_source(set, io::Pixels::sampled, ~cfg_.data_seed), binarizations);
+  ex_.set_step(step + eval_runs(set));
+  return p;
 }
 
 std::vector<NamedTensor> JointTrainer::state(const char* phase, bool with_best) const {
@@ -121,7 +137,7 @@ void JointTrainer::save(const char* phase, int epoch) const {
                          {"step", ex_.step()}, {"seed", ex_.options().seed}, {"data_seed", cfg_.data_seed},
                          {"batch", cfg_.batch}, {"top_k", chain_lengths(phase)}, {"lr", phase_lr(phase)},
                          {"chain_labels", chain_labels_name()}, {"balanced_batches", cfg_.balanced_batches},
-                         {"run", cfg_.run_settings}};
+                         {"run", cfg_.run_settings}, {"lower", lower_start_}};
   if (std::string_view(phase) == "updown") {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
@@ -183,7 +199,6 @@ int JointTrainer::load(const char* phase) {
   };
   ResumeCheck run(meta, where);
   run.same_run(cfg_.run_settings);  // the caller's flags first: they name what changed
-  for (const std::string& n : run.notes()) notes_.push_back(fmt::format("joint model, {}: {}", phase, n));
   same("seed", ex_.options().seed, "ExecutorOptions::seed (dbn_mnist: --seed)");
   same("data_seed", cfg_.data_seed, "JointFitConfig::data_seed (dbn_mnist: --data-seed)");
   same("batch", cfg_.batch, "JointFitConfig::batch (dbn_mnist: --batch)");
@@ -217,6 +232,9 @@ int JointTrainer::load(const char* phase) {
   const bool recorded = meta.contains("best_epoch") && meta.contains("best_error");
   const auto [best_epoch, best_error] =
       updown && recorded ? meta_best(meta, "best_epoch", "best_error", epoch, where) : std::pair<int, double>{};
+  // Last: another run's settings are the clearer message.
+  run.same_start("lower", lower_start_, fmt::format("the weights of the lower DBN '{}'", lower_.name), "JointTrainer");
+  for (const std::string& n : run.notes()) notes_.push_back(fmt::format("joint model, {}: {}", phase, n));
   load_checkpoint(dir, "joint", state(phase, !updown || recorded));
   if (std::string n = old_copy_note(dir); !n.empty()) notes_.push_back(fmt::format("joint model, {}: {}", phase, n));
   ex_.set_step(step);
@@ -238,6 +256,9 @@ void JointTrainer::check_sets(const char* call, const io::ImageSet& train, const
                               const char* valid_use) const {
   if (valid.count < 1)
     throw Error("{}: a validation set of {} rows; expected at least one ({})", call, valid.count, valid_use);
+  if (train.count < cfg_.batch)
+    throw Error("{}: {} training images, fewer than a batch of {} (JointFitConfig::batch); expected at least a batch",
+                call, train.count, cfg_.batch);
   const int64_t pixels = lower_.rbms.front().config.visible;
   for (const auto& [set, which] : {std::pair{&train, "training"}, std::pair{&valid, "validation"}}) {
     if (set->dim() != pixels)
@@ -292,7 +313,7 @@ int JointTrainer::epochs(const char* phase, int total, bool after_up_down, const
     const bool best =
         std::string_view(phase) == "updown" && cfg_.updown_keep_best && ud_best_.offer(e + 1, valid_error);
     // The callback first, then the checkpoint, as in RbmFitter::fit (rbm_fit.hpp says why).
-    if (on_epoch) on_epoch({phase, e + 1, s, valid_error, 0.0, best});
+    if (on_epoch) on_epoch({phase, e + 1, s, valid_error, std::nan(""), best});  // (no training error measured)
     if (!cfg_.checkpoint.empty()) save(phase, e + 1);
   }
   return std::max(loaded, total);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -73,7 +74,9 @@ struct JointEpoch {
   int epoch = 0;
   double seconds = 0;
   double valid_error = 0;  // top, updown: % of the validation split misclassified by free energy
-  double train_error = 0;  // refit: % of all the images (which it trains on) misclassified; NaN when not measured
+  // refit: % of all the images (which it trains on) misclassified; NaN when
+  // not measured (every epoch of the top RBM and up-down phases)
+  double train_error = std::numeric_limits<double>::quiet_NaN();
   bool best = false;       // updown: the lowest validation error so far (its parameters kept)
 };
 
@@ -109,6 +112,10 @@ class JointTrainer {
   // sampled binary pixels.
   double error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong = nullptr,
                int binarizations = 0, std::vector<int>* given = nullptr);
+  // Each image's label probabilities, images x labels, by the same model and
+  // reading as error() (for images without labels: predicted_classes in
+  // models/evaluate.hpp gives their classes).
+  std::vector<float> probabilities(const io::ImageSet& set, bool after_up_down, int binarizations = 0);
   // The epochs of `phase` ("top", "updown", "refit") a resume would start
   // from: 0 without its checkpoint, after an earlier phase trained in this
   // run, or when the phase's schedule depends on its length (up-down's CD-k
@@ -165,6 +172,7 @@ class JointTrainer {
   bool top_ran_ = false;  // train_top has run to its end (trained, resumed, or 0 epochs asked)
   Tensor eval_x_, greedy_scores_, updown_scores_;
   std::vector<std::string> notes_;
+  std::string lower_start_;  // the fingerprint of the lower DBN's weights as given: a phase resumes only on the same
 };
 
 }  // namespace ebm

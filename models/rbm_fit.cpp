@@ -202,7 +202,7 @@ int64_t pseudo_likelihood_bit(uint64_t data_seed, uint64_t epoch, int64_t row, i
 void RbmFitter::save(int epoch) const {
   nlohmann::json meta = nlohmann::json::parse(m_.meta);
   meta.update(training_settings(t_.config, cfg_, ex_.options().seed));
-  meta.update({{"epoch", epoch}, {"step", ex_.step()}, {"lr", t_.config.lr}});
+  meta.update({{"epoch", epoch}, {"step", ex_.step()}, {"lr", t_.config.lr}, {"model", m_.name}});
   save_checkpoint(cfg_.checkpoint, m_.kind, state(), meta.dump());
 }
 
@@ -229,6 +229,15 @@ void RbmFitter::load() {
                         : fmt::format(" (set by {})", flag->second));
       }
     };
+    // Another model's checkpoint first (one folder given to two layers of a stack, say): its settings would
+    // differ, or worse, match.
+    if (!meta.contains("model")) {
+      unknown.push_back("model");
+    } else if (meta.at("model") != m_.name) {
+      throw Error("resume from '{}': the checkpoint is of '{}'; this fitter trains '{}'; expected a checkpoint of the "
+                  "same model (one folder given to two models? give each its own)",
+                  where, meta_shown(meta.at("model")), m_.name);
+    }
     const nlohmann::json want = training_settings(t_.config, cfg_, ex_.options().seed);
     // The method first: another method's checkpoint has other tensors (PCD's chains), and that is the clearer message.
     for (const char* key : {"method", "k"}) expect(meta, key, want.at(key));

@@ -55,35 +55,26 @@ struct BoundReading {
 // one layer fewer (which it becomes).
 void report_bound(const Dbn& dbn, int k, const Executor& ex, const Data& d, const Options& o, Summary& sum,
                   std::optional<BoundReading>& below) {
-  // Measured on a copy of the stack in a graph of its own, on an executor
-  // of its own: the training's draws are keyed by the node and the step,
-  // so nodes added to its graph or steps taken on its executor would give
-  // the layers above other draws than a run without --bound.
-  Graph scratch;
-  const Dbn copy = dbn.clone(scratch);
-  ExecutorOptions eo = ex.options();
-  eo.profile = false;
-  Executor own(scratch, eo);
-  AisConfig ac{.runs = o.ais_runs, .seed = o.seed, .threads = o.threads};
-  ac.scale_temperatures(o.ais_scale);
-  warn_if_few_temperatures("dbn_mnist", ac.temperatures());
-  const int temperatures = ac.temperatures();
+  // dbn_bound measures it on a copy of the stack, with an executor of its
+  // own: --bound leaves what the layers above train on as it was.
+  DbnBoundConfig bc{.ais = {.runs = o.ais_runs, .seed = o.seed, .threads = o.threads}, .batch = o.batch,
+                    .samples = o.bound_samples, .executor = ex.options()};
+  bc.ais.scale_temperatures(o.ais_scale);
+  warn_if_few_temperatures("dbn_mnist", bc.ais.temperatures());
+  const int temperatures = bc.ais.temperatures();
   // The bar counts AIS's temperatures, and one more step for the test images' Q samples.
   Progress bar(fmt::format("bound with {} layer(s)", k + 1), temperatures + 1, true);
   const io::ImageSet test = io::slice(d.test, 0, std::min<int64_t>(o.bound_images, d.test.count));
   const DataSource images = image_source(test, io::Pixels::sampled, o.data_seed + 1000);
-  const DataSource train_top = layer_source(copy, k, own, image_source(d.train, io::Pixels::sampled, o.data_seed), o.batch);
-  const std::vector<float> base = base_rate_bias(source_means(train_top, 5000, o.batch));
-  ac.on_progress = [&](int done, int) { bar.update(done, "AIS for the top RBM's log Z"); };
-  const AisResult z = ais_log_z(copy.rbms[static_cast<size_t>(k)], base, ac);
-  bar.update(temperatures, "Q samples of the test images");
-  double b = 0;
-  for (double x : dbn_bound_rows(copy, k, own, images, o.batch, o.bound_samples)) b += x / static_cast<double>(test.count);
-  b -= z.log_z;
+  bc.ais.on_progress = [&](int done, int) {
+    bar.update(done, done < temperatures ? "AIS for the top RBM's log Z" : "Q samples of the test images");
+  };
+  const DbnBound z = dbn_bound(dbn, k, images, image_source(d.train, io::Pixels::sampled, o.data_seed), bc);
+  const double b = z.nats;
   bar.update(temperatures + 1, fmt::format("{:.2f} nats (log Z {:.2f} +{:.2f}/-{:.2f})", b, z.log_z,
                                           z.log_z_high - z.log_z, z.log_z - z.log_z_low));
-  const BoundReading now{b, (z.log_z_high - z.log_z_low) / 2};
-  const bool open_below = !std::isfinite(z.log_z_low);  // the runs' weights spread too widely for a lower end
+  const BoundReading now{b, z.err};
+  const bool open_below = z.open_above();  // the runs' weights spread too widely for a lower end of log Z
   if (open_below)
     bar.warn(fmt::format("dbn_mnist: warning: the bound with {} layer(s): AIS's {} runs spread too widely for a lower "
                          "end of the top RBM's log Z, so the bound has no upper end and is not to be trusted (AIS then "

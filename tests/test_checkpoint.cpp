@@ -200,3 +200,32 @@ TEST_CASE("checkpoint: a user's notes beside a saved model do not stop it loadin
   CHECK_THROWS_WITH_AS(save_checkpoint(d / "c", "test", {&w, 1}, "{}"),
                        doctest::Contains("holds 'W.npy', which is not a regular file"), Error);
 }
+
+TEST_CASE("checkpoint: a path ending in a slash saves beside it, and a save over another kind or model is refused") {
+  const io_test::TempDir scratch("ckpt_slash_kind");
+  const fs::path& d = scratch.path;
+  Graph g;
+  const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)};
+  // "layer0/" of a folder not yet made: its copy in writing is layer0.tmp beside it, not layer0/.tmp inside it
+  const fs::path slash = d / "run" / "layer0/";
+  save_checkpoint(slash, "rbm", {&w, 1}, R"({"model": "d.rbm0"})");
+  CHECK(checkpoint_exists(d / "run" / "layer0"));
+  CHECK(checkpoint_exists(slash));
+  CHECK(!fs::exists(d / "run" / "layer0" / ".tmp"));
+  save_checkpoint(slash, "rbm", {&w, 1}, R"({"model": "d.rbm0", "epoch": 2})");  // its own again: replaced
+  CHECK(nlohmann::json::parse(checkpoint_meta(d / "run" / "layer0", "rbm")).at("epoch") == 2);
+  // another model's, or another kind's, is not this save's to replace
+  const std::string layer0 = (d / "run" / "layer0").string();
+  CHECK_THROWS_WITH_AS(save_checkpoint(d / "run" / "layer0", "rbm", {&w, 1}, R"({"model": "d.rbm1"})"),
+                       doctest::Contains(fmt::format("'{}' holds the checkpoint of 'd.rbm0'; this save is of 'd.rbm1'",
+                                                     layer0).c_str()),
+                       Error);
+  CHECK_THROWS_WITH_AS(save_checkpoint(d / "run" / "layer0", "dbn", {&w, 1}, "{}"),
+                       doctest::Contains(fmt::format("'{}' holds a checkpoint of a 'rbm'; this save writes a 'dbn'",
+                                                     layer0).c_str()),
+                       Error);
+  CHECK(nlohmann::json::parse(checkpoint_meta(d / "run" / "layer0", "rbm")).at("epoch") == 2);  // untouched
+  // a save that names no model replaces a checkpoint of its kind, as before
+  save_checkpoint(d / "run" / "layer0", "rbm", {&w, 1}, R"({"epoch": 3})");
+  CHECK(nlohmann::json::parse(checkpoint_meta(d / "run" / "layer0", "rbm")).at("epoch") == 3);
+}

@@ -17,6 +17,7 @@
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
 #include "models/dbn_bound.hpp"
+#include "models/evaluate.hpp"
 #include "models/exact.hpp"
 #include "models/finetune.hpp"
 #include "models/rbm_fit.hpp"
@@ -215,6 +216,35 @@ TEST_CASE("dbn/bound: the Monte Carlo estimate agrees with the exact bound") {
   for (size_t i = 0; i < 256; i += 17) CHECK(top0[i] == doctest::Approx(-f[i]).epsilon(1e-4));
 }
 
+TEST_CASE("dbn/bound: dbn_bound, with AIS's log Z, agrees with the exact bound and leaves the caller's graph alone") {
+  Graph g;
+  Dbn d = random_dbn(g, {8, 6, 5}, 5);
+  const auto v = all_binary(8);
+  const auto exact = dbn_exact(d, v);
+  double mean_exact = 0;
+  for (const DbnExact& e : exact) mean_exact += e.bound / 256.0;
+  io::ImageSet set{256, 1, 8, {}, {}};
+  for (float x : v) set.pixels.push_back(x > 0 ? 255 : 0);
+  const DataSource src = image_source(set, io::Pixels::threshold, 0);
+  const size_t nodes = g.size();
+  DbnBoundConfig bc{.ais = {.runs = 200, .seed = 3, .threads = 1}, .batch = 64, .samples = 400,
+                    .executor = {.threads = 1, .seed = 6}};
+  bc.ais.scale_temperatures(0.2);
+  const DbnBound b = dbn_bound(d, 1, src, src, bc);
+  CHECK(g.size() == nodes);  // measured on a copy
+  CHECK(b.log_z == doctest::Approx(exact_log_z(d.rbms[1])).epsilon(0.002));
+  CHECK(b.err > 0);
+  CHECK(b.err < 0.1);
+  CHECK_FALSE(b.open_above());
+  CHECK(std::abs(b.nats - mean_exact) <= b.err + 0.02);
+  // a NaN weight is named, not averaged into a NaN bound
+  g.value(d.rbms[0].w)[3] = std::nanf("");
+  CHECK_THROWS_WITH_AS(dbn_bound(d, 1, src, src, bc), doctest::Contains("dbn bound 'dbn': RBM 'dbn.rbm0'"), Error);
+  Executor ex(g, {.threads = 1});
+  CHECK_THROWS_WITH_AS(dbn_bound_rows(d, 1, ex, src, 64, 1), doctest::Contains("dbn bound 'dbn': RBM 'dbn.rbm0'"),
+                       Error);
+}
+
 TEST_CASE("dbn/bound: with three layers the Monte Carlo estimate agrees with the bound enumerated exactly") {
   // Layers {6, 4, 4, 4}: rbms[1] and rbms[2] have the same shapes, so a
   // layer taken for another still runs and only the values tell. Each RBM
@@ -274,6 +304,15 @@ TEST_CASE("dbn: the unrolled classifier's features equal the DBN's recognition p
   CHECK(std::equal(va.begin(), va.end(), vb.begin()));
   Classifier wrong = Classifier::make(g, "wrong", {.layers = {16, 12}, .classes = 3, .batch = 10});
   CHECK_THROWS_WITH_AS(wrong.init_from(d), doctest::Contains("expected 1"), Error);
+  // a DBN in another graph gives the same start (its values are copied)
+  Graph elsewhere;
+  const Dbn copy = d.clone(elsewhere);
+  Classifier c2 = Classifier::make(g, "net2", {.layers = {16, 12, 9}, .classes = 3, .batch = 10});
+  c2.init_from(copy);
+  for (size_t l = 0; l < 2; ++l) {
+    CHECK(std::ranges::equal(g.value(c2.w[l]), g.value(c.w[l])));
+    CHECK(std::ranges::equal(g.value(c2.b[l]), g.value(c.b[l])));
+  }
 }
 
 TEST_CASE("dbn/finetune: learns a tiny task, and a resumed run ends bitwise equal") {
@@ -297,6 +336,26 @@ TEST_CASE("dbn/finetune: learns a tiny task, and a resumed run ends bitwise equa
   const auto resumed = run(6, true);
   CHECK(resumed.first == straight.first);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("dbn/finetune: probabilities of rows without labels sum to 1 a row and their argmax errs where error() does") {
+  const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(70, 2);
+  Graph g;
+  Classifier c = Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = 20, .sgd = {.lr = 0.5f}});
+  Executor ex(g, {.threads = 2, .seed = 3});
+  Finetuner ft(c, ex, {.epochs = 1, .eval_batch = 30, .checkpoint = {}});
+  ft.fit(train, valid);
+  const std::vector<float> p = ft.probabilities(image_source(valid, io::Pixels::scaled, 0));
+  REQUIRE(p.size() == 70 * 3);
+  for (size_t r = 0; r < 70; ++r) CHECK(p[3 * r] + p[3 * r + 1] + p[3 * r + 2] == doctest::Approx(1.0).epsilon(1e-5));
+  const std::vector<int> given = predicted_classes(p, 3);
+  std::vector<int64_t> missed, wrong;
+  for (size_t r = 0; r < given.size(); ++r)
+    if (given[r] != valid.labels[r]) missed.push_back(static_cast<int64_t>(r));
+  const double e = ft.error(valid, &wrong);
+  CHECK(missed == wrong);
+  CHECK(e > 0);  // one epoch leaves some wrong: the comparison means something
+  CHECK_THROWS_WITH_AS(predicted_classes(p, 4), doctest::Contains("210 probabilities in rows of 4 classes"), Error);
 }
 
 TEST_CASE("dbn/finetune: a resume with another batch is refused, one with another rate, momentum or weight decay is "
@@ -329,6 +388,38 @@ TEST_CASE("dbn/finetune: a resume with another batch is refused, one with anothe
         CHECK(ft.resume_notes()[1] == "net: resumed with weight decay 0.001 (the checkpoint's 0)");
       },
       0.5f, 1e-3f);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("dbn/finetune: a resume whose net starts from other weights, or has them set after the Finetuner, is refused") {
+  const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_ft_start_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  // A net started from a DBN of seed `first` before the Finetuner is made
+  // (0: not), then from one of seed `then` after (0: not).
+  auto run = [&](int epochs, bool resume, uint64_t first, uint64_t then) {
+    Graph g;
+    const auto dbn = [&](uint64_t seed) {  // (named by its seed: the name keys the draws too)
+      return Dbn::make(g, fmt::format("d{}", seed), {.layers = {16, 12}, .init_std = 0.3f, .seed = seed});
+    };
+    Classifier c = Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = 20});
+    Executor ex(g, {.threads = 1, .seed = 3});
+    if (first > 0) c.init_from(dbn(first));
+    Finetuner ft(c, ex, {.epochs = epochs, .eval_batch = 60, .checkpoint = dir, .resume = resume});
+    if (then > 0) c.init_from(dbn(then));
+    return ft.fit(train, valid).size();
+  };
+  run(1, false, 1, 0);
+  const char* other_start = "the weights of 'net' before the resume are not those the checkpoint's run started from";
+  CHECK_THROWS_WITH_AS(run(2, true, 2, 0), doctest::Contains(other_start), Error);  // another stack
+  CHECK_THROWS_WITH_AS(run(2, true, 0, 1), doctest::Contains(other_start), Error);  // the start set too late
+  CHECK_THROWS_WITH_AS(run(2, true, 1, 2), doctest::Contains("its weights changed after the Finetuner resumed them"),
+                       Error);
+  CHECK(run(2, true, 1, 0) == 1);  // the same start: resumed, one epoch to go
+  std::filesystem::remove_all(dir);
+  // a net whose start is set after the Finetuner, in a fresh run, records that start
+  run(1, false, 0, 1);
+  CHECK(run(2, true, 1, 0) == 1);
   std::filesystem::remove_all(dir);
 }
 

@@ -256,3 +256,52 @@ TEST_CASE("dbn: a clone holds the same sizes, units and values in another graph,
   CHECK(parameters(c) == parameters(d));
   CHECK_THROWS_WITH_AS(Dbn{}.clone(other), doctest::Contains("clone of an empty stack"), Error);
 }
+
+TEST_CASE("dbn/greedy: a layer's checkpoint is its own: one folder for two layers, other layers below, another sample_up") {
+  const std::filesystem::path dir = fresh_dir("greedy_own");
+  {  // two layers given one folder (written two ways) are refused before any trains
+    Stack s;
+    std::vector<DbnLayerConfig> layers = plan({1, 1, 1}, dir);
+    layers[2].fit.checkpoint = dir / "." / "layer1/";
+    CHECK_THROWS_WITH_AS(fit_greedy(s.dbn, s.ex, s.train, s.valid, s.means, layers),
+                         doctest::Contains("layers 1 and 2 have one checkpoint folder"), Error);
+    CHECK(!std::filesystem::exists(dir / "layer0"));
+  }
+  {  // layer by layer, one epoch each
+    Stack s;
+    const std::vector<DbnLayerConfig> layers = plan({1, 1, 0}, dir);
+    for (int l : {0, 1}) DbnLayerFit(s.dbn, l, s.ex, s.train, s.valid, s.means, layers[static_cast<size_t>(l)]).fit();
+  }
+  {  // layer 0 trained further: layer 1's checkpoint was trained on another layer 0
+    Stack s;
+    const std::vector<DbnLayerConfig> layers = plan({2, 2, 0}, dir, true);
+    DbnLayerFit(s.dbn, 0, s.ex, s.train, s.valid, s.means, layers[0]).fit();
+    CHECK_THROWS_WITH_AS(DbnLayerFit(s.dbn, 1, s.ex, s.train, s.valid, s.means, layers[1]),
+                         doctest::Contains("the layers below layer 1 of 'dbn' are not those the checkpoint's run "
+                                           "trained it on"),
+                         Error);
+  }
+  std::filesystem::remove_all(dir);
+  {
+    Stack s;
+    const std::vector<DbnLayerConfig> layers = plan({1, 1, 0}, dir);
+    for (int l : {0, 1}) DbnLayerFit(s.dbn, l, s.ex, s.train, s.valid, s.means, layers[static_cast<size_t>(l)]).fit();
+  }
+  {  // the same layer 0, resumed whole: layer 1 resumes, but not with another sample_up, nor as layer 2
+    Stack s;
+    std::vector<DbnLayerConfig> layers = plan({1, 2, 1}, dir, true);
+    DbnLayerFit(s.dbn, 0, s.ex, s.train, s.valid, s.means, layers[0]).fit();
+    layers[1].sample_up = true;
+    CHECK_THROWS_WITH_AS(DbnLayerFit(s.dbn, 1, s.ex, s.train, s.valid, s.means, layers[1]),
+                         doctest::Contains("the checkpoint has sample_up = false; this run has true (set by "
+                                           "DbnLayerConfig::sample_up)"),
+                         Error);
+    layers[1].sample_up = false;
+    DbnLayerFit one(s.dbn, 1, s.ex, s.train, s.valid, s.means, layers[1]);
+    CHECK(one.fitter().epochs_done() == 1);
+    layers[2].fit.checkpoint = layers[1].fit.checkpoint;
+    CHECK_THROWS_WITH_AS(DbnLayerFit(s.dbn, 2, s.ex, s.train, s.valid, s.means, layers[2]),
+                         doctest::Contains("the checkpoint is of 'dbn.rbm1'; this fitter trains 'dbn.rbm2'"), Error);
+  }
+  std::filesystem::remove_all(dir);
+}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "graph/executor.hpp"
+#include "models/evaluate.hpp"
 #include "models/joint_fit.hpp"
 #include "tests/tiny_digits.hpp"
 
@@ -426,5 +427,20 @@ TEST_CASE("joint/fit: test images read over binarizations leave the step counter
     CHECK(jt.error(test, after_up_down, &again, 6) == e);  // the views are fixed draws
     CHECK(again == wrong);
     CHECK(wrong.size() == static_cast<size_t>(std::lround(e * 70.0 / 100.0)));
+    // the same reading for images without labels: probabilities whose argmax misses exactly `wrong`, and the same step
+    for (const int views : {0, 6}) {
+      CAPTURE(views);
+      const uint64_t at = ex.step();
+      const std::vector<float> p = jt.probabilities(test, after_up_down, views);
+      CHECK(ex.step() == at + 3);
+      REQUIRE(p.size() == 70 * 3);
+      for (size_t r = 0; r < 70; ++r) CHECK(p[3 * r] + p[3 * r + 1] + p[3 * r + 2] == doctest::Approx(1.0).epsilon(1e-5));
+      const std::vector<int> given = predicted_classes(p, 3);
+      std::vector<int64_t> missed, read_wrong;
+      for (size_t r = 0; r < given.size(); ++r)
+        if (given[r] != test.labels[r]) missed.push_back(static_cast<int64_t>(r));
+      jt.error(test, after_up_down, &read_wrong, views);
+      CHECK(missed == read_wrong);
+    }
   }
 }

@@ -67,6 +67,12 @@ TEST_CASE("misuse/models: fitters and the joint model refuse empty models and se
   JointTrainer fine(lower, top, ex, config([](auto&) {}));
   io::ImageSet few{4, 3, 4, std::vector<uint8_t>(48, 100), {0, 1, 2, 0}};
   CHECK(has(error_of([&] { fine.error(few, true); }), "asked before up_down()"));  // "the tensor is empty" before
+  // named by the call and its setting, not as "input 't.p0': shape [0, 6]" or the Batcher's "batches of 4 from 3"
+  CHECK(has(error_of([&] { make_labelled_cd(top, 0, 1, {}, ChainLabels::sampled); }),
+            "make_labelled_cd of 'top': batch 0; expected at least 1 row"));
+  const io::ImageSet three{3, 3, 4, std::vector<uint8_t>(36, 100), {0, 1, 2}};
+  CHECK(has(error_of([&] { fine.train_top(three, few, {}); }),
+            "train_top: 3 training images, fewer than a batch of 4 (JointFitConfig::batch)"));
 }
 
 TEST_CASE("misuse/models: classification error refuses scores of other rows and labels beyond the classes") {
@@ -158,6 +164,11 @@ TEST_CASE("misuse/models: an empty validation set is refused, and NaN in the dat
   CHECK(has(error_of([&] { fit.fit(train, bad_valid); }),
             "fine-tuning 'c': validation row 2 has label 2; expected a label below the net's 2 classes"));
   CHECK(fit.epochs_done() == 0);
+  const std::vector<float> one_row(3, 0.5f);
+  const std::vector<uint8_t> one_label{0};
+  const LabelledRows too_few{matrix_source(one_row, 3), one_label};
+  CHECK(has(error_of([&] { fit.fit(too_few, train); }),
+            "fine-tuning 'c': 1 training row, fewer than a batch of 2 (the net's batch: ClassifierConfig::batch)"));
   const LabelledRows unlabelled{matrix_source(rows, 3), {}};
   CHECK(has(error_of([&] { fit.fit(train, unlabelled); }), "0 labels for 4 validation rows"));
   rows[7] = NAN;
