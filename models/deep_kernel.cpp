@@ -140,7 +140,7 @@ int DeepKernelFitter::checkpoint_step() const {
                     cfg_.checkpoint.string());
 }
 
-void DeepKernelFitter::load(const std::string& before) {
+void DeepKernelFitter::load(const std::string& before, bool check_only) {
   const std::string where = cfg_.checkpoint.string();
   const auto meta = nlohmann::json::parse(checkpoint_meta(cfg_.checkpoint, "deep_kernel"));
   if (const uint64_t seed = meta_count(meta, "seed", where); seed != ex_.options().seed)
@@ -171,8 +171,8 @@ void DeepKernelFitter::load(const std::string& before) {
   if (const std::string optimizer = meta.contains("optimizer") ? meta_shown(meta.at("optimizer")) : "adam",
                         ours = k_.config.cg ? "cg" : "adam";
       optimizer != ours)
-    throw Error("resume from '{}': the checkpoint's optimizer is {}; this run's is {} (DeepKernelConfig::cg, gp_faces' "
-                "--optimizer); expected the same, or a fresh run",
+    throw Error("resume from '{}': the checkpoint's optimizer is {}; this run's is {} (DeepKernelConfig::cg, the "
+                "samples' --optimizer); expected the same, or a fresh run",
                 where, optimizer, ours);
   // (checkpoints from before classification was built do not say: they are regression's)
   if (const std::string task = meta.contains("task") ? meta_shown(meta.at("task")) : "regression",
@@ -188,10 +188,11 @@ void DeepKernelFitter::load(const std::string& before) {
   // steps do not depend on it, only the steps the validation looks at.
   if (k_.config.cg)
     c.same("eval_every", cfg_.eval_every,
-           "evaluation interval, where cg restarts its direction (DeepKernelFitConfig::eval_every, gp_faces' "
+           "evaluation interval, where cg restarts its direction (DeepKernelFitConfig::eval_every, the samples' "
            "--eval-every)");
   // Last: what makes it another net, other data or another run is the clearer message.
   c.same_start("start", before, fmt::format("the weights of '{}' before the resume", k_.name), "DeepKernelFitter");
+  if (check_only) return;
   start_ = meta_string(meta, "start").empty() ? before : meta_string(meta, "start");
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());
   cg_ = {cg_step, cg_slope};
@@ -222,8 +223,14 @@ double DeepKernelFitter::validate(DeepKernelEval& e, std::span<const float> x, s
   return e.valid_error;
 }
 
-void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
-                           std::span<const float> valid_y, const std::function<void(const DeepKernelEval&)>& on_eval) {
+void DeepKernelFitter::check_resume(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                                    std::span<const float> valid_y) {
+  take_data(x, y, valid_x, valid_y);
+  if (!started_ && cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(params_fingerprint(k_.weights()), true);
+}
+
+void DeepKernelFitter::take_data(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                                 std::span<const float> valid_y) {
   const Shape xs = k_.x.shape();
   const int64_t in = xs.cols;
   if (static_cast<int64_t>(x.size()) != xs.size() || static_cast<int64_t>(y.size()) != xs.rows)
@@ -240,8 +247,13 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
   check_finite_rows(y, 1, who, "training target", same);
   check_finite_rows(valid_x, in, who, "validation input", same);
   check_finite_rows(valid_y, 1, who, "validation target", same);
-  const bool validating = !valid_y.empty();
   data_ = Fingerprint().add(x).add(y).add(valid_x).add(valid_y).value();  // a resume must go on with the same data
+}
+
+void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                           std::span<const float> valid_y, const std::function<void(const DeepKernelEval&)>& on_eval) {
+  take_data(x, y, valid_x, valid_y);
+  const bool validating = !valid_y.empty();
   if (!started_) {  // the weights this run starts from, before a resume replaces them
     const std::string before = params_fingerprint(k_.weights());
     start_ = before;

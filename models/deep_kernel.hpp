@@ -141,6 +141,11 @@ class DeepKernelFitter {
   // The net's features of `rows` (n x layers[0]), n x layers.back().
   std::vector<float> features(std::span<const float> rows);
   int steps_done() const { return steps_done_; }  // (a checkpoint's steps count once fit() loaded it)
+  // What fit() with these points would refuse of the checkpoint it would
+  // resume (other settings, net, points or start), refused now without
+  // loading it: a caller checks before it writes records of its own.
+  void check_resume(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                    std::span<const float> valid_y);
   // The steps of the checkpoint fit() will resume from (0: none, or no
   // `resume`), without loading it: what a caller's own records (a CSV)
   // must be cut back to.
@@ -154,7 +159,12 @@ class DeepKernelFitter {
  private:
   std::vector<NamedTensor> state() const;
   void save() const;
-  void load(const std::string& before);
+  // Checks the checkpoint against this run (`before`: the fingerprint of
+  // the weights as it starts), then loads it unless `check_only`.
+  void load(const std::string& before, bool check_only = false);
+  // Checks fit()'s points (shapes, finite values) and takes their fingerprint.
+  void take_data(std::span<const float> x, std::span<const float> y, std::span<const float> valid_x,
+                 std::span<const float> valid_y);
   // cg: `searches` line searches from the current trained() values on
   // the fed points; the loss before them.
   double cg_steps(std::span<const Feed> feeds, int searches);

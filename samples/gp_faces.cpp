@@ -255,7 +255,7 @@ int run(const Options& o) {
   kernel.init_from(dbn);
   const auto [greedy, tuned] = finetune_kernel(kernel, ex, d, kAngle, finetune_options(o), "finetune", resume, sum);
   result("dbn_test_rmse_degrees", fmt::format("{:.2f}", greedy.score));
-  result("finetuned_test_rmse_degrees", fmt::format("{:.2f}", tuned.score));
+  if (o.k.finetune_steps > 0) result("finetuned_test_rmse_degrees", fmt::format("{:.2f}", tuned.score));
   std::vector<std::pair<std::string, const GpResult*>> methods{
       {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
   GpResult scratch;

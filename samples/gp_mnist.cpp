@@ -166,7 +166,7 @@ std::vector<int64_t> draw(const io::ImageSet& set, int64_t first, int64_t n, int
 }
 
 void write_pictures(const Options& o, const GpTask& task, const GpFinetune& ft, const Labelled& d,
-                    const std::vector<float>& test_rows, const GpResult& tuned,
+                    const std::vector<float>& test_rows, const std::vector<int>& test_digit, const GpResult& tuned,
                     const std::vector<std::pair<std::string, const GpResult*>>& fixed) {
   // A picture this run does not draw must not be left from an earlier one.
   std::filesystem::remove(o.output + "/gp_mnist.svg");
@@ -187,13 +187,18 @@ void write_pictures(const Options& o, const GpTask& task, const GpFinetune& ft, 
   };
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return miss(a) > miss(b); });
   std::vector<float> shown;
+  std::vector<std::string> captions;  // the digit, then p(+1) ("4:.93") or the value predicted ("4>6.3")
   for (int64_t i : order) {
     if (shown.size() >= static_cast<size_t>(50 * d.dim) || (o.classify() && miss(i) < 0.5)) break;
     shown.insert(shown.end(), test_rows.begin() + i * d.dim, test_rows.begin() + (i + 1) * d.dim);
+    const int digit = test_digit[static_cast<size_t>(i)];
+    const double p = tuned.predicted[static_cast<size_t>(i)];
+    captions.push_back(o.classify() ? fmt::format("{}:{}", digit, fmt::format("{:.2f}", p).substr(p < 1 ? 1 : 0))
+                                    : fmt::format("{}>{:.1f}", digit, p));
   }
   if (!shown.empty())
     io::write_png_grid(o.output + "/mistakes.png", shown, static_cast<int64_t>(shown.size()) / d.dim, 28, 28,
-                       {.columns = 10, .upscale = 2});
+                       {.columns = 10, .upscale = 2, .captions = captions});
 }
 
 int run(const Options& o) {
@@ -282,7 +287,7 @@ int run(const Options& o) {
   kernel.init_from(dbn);
   const auto [greedy, tuned] = finetune_kernel(kernel, ex, d, task, ft, "finetune", resume, sum);
   report("dbn", greedy);
-  report("finetuned", tuned);
+  if (o.k.finetune_steps > 0) report("finetuned", tuned);  // (with none, nothing was fine-tuned)
   std::vector<std::pair<std::string, const GpResult*>> methods{
       {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
   GpResult scratch;
@@ -305,7 +310,9 @@ int run(const Options& o) {
     for (const auto& m : methods) row += fmt::format(",{:.4f}", m.second->predicted[i]);
     pred.row("{}", row);
   }
-  draw_curves("gp_mnist", [&] { write_pictures(o, task, ft, d, d.test_x, tuned, {methods[0], methods[1]}); });
+  std::vector<int> digits;  // each test digit's class, for the mistakes' captions
+  for (int64_t i : tested) digits.push_back(test_set.labels[static_cast<size_t>(i)]);
+  draw_curves("gp_mnist", [&] { write_pictures(o, task, ft, d, d.test_x, digits, tuned, {methods[0], methods[1]}); });
   return finish(sum, ex, o.profile);
 }
 

@@ -39,7 +39,9 @@ inline void add_kernel_options(CLI::App& app, GpKernelOptions& k, const std::str
       ->check(kPositive);
   app.add_option("--hyper-lr", k.hyper_lr, "Adam's rate for the GP's hyper-parameters while fine-tuning")
       ->capture_default_str()->check(kPositive);
-  app.add_option("--eval-every", k.eval_every, "fine-tuning steps between test scores recorded (and checkpoints)")
+  app.add_option("--eval-every", k.eval_every,
+                 "fine-tuning steps between test scores recorded (and checkpoints); with --optimizer cg also where its "
+                 "direction restarts, so another value trains another kernel")
       ->capture_default_str()->check(kPositive);
   app.add_flag("--baseline", k.baseline, "also fine-tune the same net from a random start, same budget");
 }
@@ -175,6 +177,11 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
     for (float& v : centred) v = static_cast<float>(v - mean);
   }
   const std::span<const float> cy(centred);
+  // A resume the fitter will refuse is refused before anything is measured
+  // or written (a CSV opened first was emptied by a refused resume).
+  const size_t split = static_cast<size_t>(fitted * d.dim);
+  fit.check_resume(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split),
+                   cy.subspan(static_cast<size_t>(fitted)));
 
   const std::string start_name = what == "finetune" ? "GP on DBN features" : "GP on random features";
   Progress sbar(start_name, 1);
@@ -193,6 +200,10 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
                               : GpRegression(fitted_features, fitted, f, fitted_y, {.steps = o.gp_steps}).hyper());
   sbar.update(1, task.score("test", start.score));
   sum.add(start_name, sbar.seconds(), fmt::format("{} ({})", task.score("test", start.score), result_details(task, start)));
+  if (o.steps == 0) {  // nothing fine-tuned: the kernel as it started, not one whose theta the fitter refitted
+    sum.add(what, 0.0, "not fine-tuned (--finetune-steps 0)");
+    return {start, start};
+  }
 
   auto evaluate = [&](gp::Hyper h) {
     return gp_on(task, fit.features(cx), cy_reported, fit.features(d.test_x), d.test_y, f, 0, &h);
@@ -209,12 +220,14 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
   // fit() reads the checkpoint (and may refuse it) before its first step: the
   // bar counts the saved steps silently, and the resume's notes come first.
   if (done > 0) bar.counted_before(std::min(done, o.steps));
+  if (done > o.steps)
+    bar.print_above(stdout, fmt::format("{}: its checkpoint holds {} steps, more than the {} asked; it is used as it is",
+                                        what, done, o.steps));
   bool noted = false;
   auto say_notes = [&] {
     if (!std::exchange(noted, true))
       for (const std::string& note : fit.resume_notes()) bar.print_above(stdout, fmt::format("{}: {}", what, note));
   };
-  const size_t split = static_cast<size_t>(fitted * d.dim);
   fit.fit(x.first(split), cy.first(static_cast<size_t>(fitted)), x.subspan(split), cy.subspan(static_cast<size_t>(fitted)),
           [&](const DeepKernelEval& e) {
             say_notes();
@@ -224,15 +237,16 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
                                                          std::exp(e.hyper.log_signal))
                                            : fmt::format("{:.5g},{:.5g},{:.5g}", std::exp(e.hyper.log_length),
                                                          std::exp(e.hyper.log_signal), std::exp(e.hyper.log_noise));
-            const std::string valid = task.classify ? fmt::format("{:.5f},{:.4f}", e.valid_log_loss, e.valid_error)
-                                                    : fmt::format("{:.4f}", e.valid_error);
+            // (empty cells when nothing validates: a score of 0 would read as perfect)
+            const std::string valid = !validating   ? std::string(task.classify ? "," : "")
+                                      : task.classify ? fmt::format("{:.5f},{:.4f}", e.valid_log_loss, e.valid_error)
+                                                      : fmt::format("{:.4f}", e.valid_error);
             csv.row("{},{:.3f},{:.5f},{},{},{:.4f},{:d}", e.step, e.seconds, e.nll, kernel, valid, test,
                     static_cast<int>(e.best));
-            // (a regression's line is as it always was, its validation RMSE 0 when there is none)
             const std::string v =
-                !task.classify ? fmt::format(", validation RMSE {:.2f}", e.valid_error)
-                : validating   ? fmt::format(", validation error {:.2f}% (log loss {:.4f})", e.valid_error, e.valid_log_loss)
-                               : std::string();
+                !validating    ? std::string()
+                : task.classify ? fmt::format(", validation error {:.2f}% (log loss {:.4f})", e.valid_error, e.valid_log_loss)
+                                : fmt::format(", validation RMSE {:.2f}", e.valid_error);
             bar.update(e.step, fmt::format("-log p(y) {:.4g} per point{}{}", e.nll, v, e.best ? " *" : ""));
           });
   say_notes();  // (a resume with every step done calls back no step)
@@ -256,16 +270,21 @@ inline io::Panel finetune_panel(const GpTask& task, const GpFinetune& o, bool va
   if (validate) {  // the step the validation chose ringed on both curves
     curve.series.back() = ringed(std::move(curve.series.back()), ft, "step");
     curve.series.push_back(ringed(csv_series(ft, "step", "valid_" + col, "DBN kernel: validation"), ft, "step"));
-    curve.rings_label = kKeptLabel;
+    // A classifier's step is chosen by the validation log loss, which is not drawn: the ring can sit off the
+    // error curve's lowest point.
+    curve.rings_label = task.classify ? "kept (lowest validation log loss)" : kKeptLabel;
   }
   if (baseline) {
     const CsvColumns bl = read_csv_columns(o.output + "/baseline.csv");
     io::Series s = csv_series(bl, "step", "test_" + col, "random start: test");
     curve.series.push_back(validate ? ringed(std::move(s), bl, "step") : std::move(s));
   }
+  // The fixed kernels' test scores across the steps drawn (a resumed checkpoint may hold more than asked).
+  double last = o.steps;
+  for (const io::Series& s : curve.series)
+    for (double x : s.x) last = std::max(last, x);
   for (const auto& [label, r] : fixed)
-    curve.series.push_back({.label = label, .x = {0, static_cast<double>(o.steps)}, .y = {r->score, r->score},
-                            .dashed = true});
+    curve.series.push_back({.label = label + ": test", .x = {0, last}, .y = {r->score, r->score}, .dashed = true});
   return curve;
 }
 

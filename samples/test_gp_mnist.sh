@@ -3,7 +3,8 @@
 # GP classifier tells 4 from 9 far better than chance on the pixels and on
 # the DBN's features, it writes its pictures and metrics, a resumed run
 # (from step 10 of 20) ends where the fresh one did, and a resume with
-# other digits is refused, naming the flag; odd digits are told from even
+# other digits or another task is refused, naming the flag, before the
+# GP on DBN features and leaving finetune.csv as it was; odd digits are told from even
 # ones better than chance; the regression of a digit's value beats
 # predicting the mean.
 # Usage: test_gp_mnist.sh GP_MNIST DATA_DIR. Exit 77 (skipped) without MNIST.
@@ -49,6 +50,19 @@ status=0
 grep -q -- "the checkpoint has --digits = 4,9; this run has 3,5" "$out/log4" ||
   { cat "$out/log4"; fail "the refused resume does not name --digits"; }
 cmp -s "$out2/finetune.csv" "$out/before.csv" || fail "finetune.csv: the refused resume changed it"
+# Resumed with another task, whose CSV has other columns: refused before the GP on DBN features runs,
+# finetune.csv untouched (it was emptied, the old one moved aside, before the checkpoint was read).
+status=0
+# shellcheck disable=SC2086
+"$bin" $base --task magnitude --validation 100 --eval-every 10 --finetune-lr 0.001 --output "$out2" --finetune-steps 20 \
+  --resume > "$out/log7" 2>&1 || status=$?
+[ "$status" = 2 ] || { cat "$out/log7"; fail "resumed with --task changed: exit status $status; expected 2"; }
+# (the first setting that differs is named: --digits, which magnitude leaves empty)
+grep -q -- "the checkpoint has --digits = 4,9; this run has" "$out/log7" ||
+  { cat "$out/log7"; fail "the refused resume does not name what changed"; }
+! grep -q "GP on DBN features" "$out/log7" || { cat "$out/log7"; fail "refused only after the GP on DBN features"; }
+cmp -s "$out2/finetune.csv" "$out/before.csv" || fail "finetune.csv: the resume refused for --task changed it"
+[ ! -e "$out2/finetune.csv.old" ] || fail "finetune.csv.old: the refused resume moved finetune.csv aside"
 # Odd against even, all ten digits (the default task; no fine-tuning): far better than a coin.
 # shellcheck disable=SC2086
 "$bin" $base --output "$out/parity" --finetune-steps 0 > "$out/log6" 2>&1 ||
@@ -59,12 +73,16 @@ for key in pixels_test_error_pct dbn_test_error_pct; do
 done
 [ "$(wc -l < "$out/parity/predictions.csv")" -eq 10001 ] || fail "parity: expected all 10,000 test digits"
 [ ! -e "$out/parity/gp_mnist.svg" ] || fail "parity: a fine-tuning curve without fine-tuning"
+! grep -q "finetuned_test_error_pct=" "$out/log6" || fail "parity: a fine-tuned result without fine-tuning"
 # The value of a digit, regressed on all ten: better than their mean (the test values' sd is 2.9).
 # shellcheck disable=SC2086
-"$bin" $base --output "$out/magnitude" --task magnitude --finetune-steps 10 > "$out/log5" 2>&1 ||
+"$bin" $base --output "$out/magnitude" --task magnitude --finetune-steps 10 --validation 0 > "$out/log5" 2>&1 ||
   { cat "$out/log5"; fail "the regression run failed"; }
 for key in pixels_test_rmse dbn_test_rmse finetuned_test_rmse; do
   v=$(value "$key" "$out/log5")
   awk -v r="$v" 'BEGIN { exit !(r > 0 && r < 2.5) }' || { cat "$out/log5"; fail "$key: $v, no better than the mean"; }
 done
+# Nothing validates: the validation cells are empty, not a perfect 0.
+[ "$(cut -d, -f7 "$out/magnitude/finetune.csv" | sort -u | tr '\n' ' ')" = " valid_rmse " ] ||
+  fail "magnitude without validation: valid_rmse holds '$(cut -d, -f7 "$out/magnitude/finetune.csv" | tr '\n' ' ')'"
 echo "4 against 9: pixels $pixels%, DBN features $dbn%, fine-tuned $tuned%"

@@ -397,7 +397,7 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   // cg restarts its direction at each evaluation: another interval is another run.
   CHECK_THROWS_WITH_AS(run(70, true, true, false, 5),
                        doctest::Contains("evaluation interval, where cg restarts its direction (DeepKernelFitConfig::"
-                                         "eval_every, gp_faces' --eval-every) 10; this run has 5"),
+                                         "eval_every, the samples' --eval-every) 10; this run has 5"),
                        Error);
   // With an ARD kernel: as good, resumed bitwise (its scales included), and
   // a spherical run refuses its checkpoint.
