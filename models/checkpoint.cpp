@@ -371,6 +371,23 @@ std::string checkpoint_meta(const fs::path& where, std::string_view kind) {
   return read_manifest(readable_dir(where), kind)["meta"].dump();
 }
 
+void check_checkpoint_files(const fs::path& where, std::string_view kind) {
+  const fs::path dir = readable_dir(where);
+  const nlohmann::json m = read_manifest(dir, kind);
+  for (const auto& [name, listed] : m.at("tensors").items()) {
+    const io::NpyArray a = io::read_npy(dir / (name + ".npy"));
+    if (listed[0].get<int64_t>() != a.rows || listed[1].get<int64_t>() != a.cols)
+      throw Error("checkpoint '{}': manifest.json lists tensor '{}' as {}, but {}.npy holds [{}, {}]; expected the "
+                  "same shape",
+                  dir.string(), name, listed.dump(), name, a.rows, a.cols);
+    if (const auto bad = std::count_if(a.data.begin(), a.data.end(), [](float x) { return !std::isfinite(x); });
+        bad > 0)
+      throw Error("checkpoint '{}': {}.npy holds {} NaN or Inf values of {}; expected finite values (checkpoints are "
+                  "saved only when finite: the file is damaged)",
+                  dir.string(), name, bad, a.data.size());
+  }
+}
+
 std::string load_checkpoint(const fs::path& where, std::string_view kind, std::span<const NamedTensor> tensors,
                             const std::function<void(const std::string& meta_json)>& check) {
   const fs::path dir = readable_dir(where);

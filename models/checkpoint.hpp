@@ -39,6 +39,13 @@ std::string load_checkpoint(const std::filesystem::path& dir, std::string_view k
                             std::span<const NamedTensor> tensors,
                             const std::function<void(const std::string& meta_json)>& check = {});
 
+// Reads the checkpoint at `dir` (or its ".old" copy) whole, without a
+// model: its manifest (format version, kind) and every tensor it lists,
+// each of its listed shape and finite; an ebm::Error names what is
+// damaged, as load_checkpoint would. A run checks with it, before any
+// work, the checkpoints it will resume only when their phase comes.
+void check_checkpoint_files(const std::filesystem::path& dir, std::string_view kind);
+
 // The meta object alone (format version and kind checked), as JSON text.
 // Every error (a missing or wrongly typed manifest key among them) is an
 // ebm::Error naming the checkpoint's folder and what was expected.

@@ -84,7 +84,13 @@ bool pretrain(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, Summary
     RbmFitter fit(t, ex, {.epochs = epochs, .data_seed = o.data_seed, .final_momentum = o.final_momentum,
                           .monitor_images = 1000, .checkpoint = fmt::format("{}/pretrain/layer{}", o.output, l),
                           .resume = resume,
-                          .run_settings = o.data_flags(), .lr_name = "--pretrain-lr"});
+                          .run_settings = o.data_flags(), .lr_name = "--pretrain-lr",
+                          .setting_flags = {{"filters", "--filters"}, {"filter_size", "--filter-size"},
+                                            {"pool", "--pool"}, {"batch", "--batch"}, {"seed", "--seed"},
+                                            {"data_seed", "--data-seed"}, {"momentum", "--momentum"},
+                                            {"final_momentum", "--final-momentum"},
+                                            {"weight_decay", "--weight-decay"}, {"sparsity_cost", "--sparsity-cost"},
+                                            {"sparsity_target", "--sparsity-target"}}});
     if (o.resume && fit.epochs_done() < epochs) {  // what is built on it goes before it trains, not after (Lineage)
       remove_layer_checkpoints(o.output + "/pretrain", l + 1);
       remove_skipped(o, cdbn.depth(), true);
@@ -174,22 +180,29 @@ struct Outcome {
 Outcome classify(const FeatureSet& f, int64_t labelled, const Data& d, const Options& o, bool resume, Summary& sum,
                  Csv& csv) {
   Graph g;
-  Classifier c = Classifier::make(g, "softmax", {.layers = {f.train.dim},
+  const std::string what = fmt::format("{}_{}", f.name, labelled);
+  Classifier c = Classifier::make(g, "softmax", {.layers = {f.train.dim},  // (the name keys its first weights)
                                                  .classes = 10,
                                                  .batch = o.batch,
                                                  .sgd = {.lr = o.classifier_lr, .momentum = 0.9f,
                                                          .weight_decay = o.classifier_decay},
                                                  .seed = o.seed});
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .check_numerics = o.check_numerics});
-  const std::string what = fmt::format("{}_{}", f.name, labelled);
   Finetuner ft(c, ex, {.epochs = o.classifier_epochs, .data_seed = o.data_seed, .eval_batch = 1000,
                        .checkpoint = fmt::format("{}/classify/{}", o.output, what), .resume = resume,
                        .run_settings = o.data_flags(), .lr_name = "--classifier-lr"});
-  for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
+  // A resume's notes (a changed rate) only when an epoch trains at it; a checkpoint of more epochs than asked is said.
+  if (ft.epochs_done() < o.classifier_epochs)
+    for (const std::string& n : ft.resume_notes())  // (each begins "softmax: ", the net's name)
+      fmt::print("softmax on {} ({} labels): {}\n", f.name, labelled, n.substr(n.starts_with("softmax: ") ? 9 : 0));
+  if (ft.epochs_done() > o.classifier_epochs)
+    fmt::print("softmax on {} ({} labels): its checkpoint holds {} epochs, more than the {} asked; it is used as it "
+               "is\n",
+               f.name, labelled, ft.epochs_done(), o.classifier_epochs);
   const LabelledRows train{head(f.train, labelled), std::span(d.train.labels).first(static_cast<size_t>(labelled))};
   const LabelledRows valid{f.valid, d.valid.labels}, test{f.test, d.test.labels};
-  Progress bar(fmt::format("softmax on {} ({} labels)", f.name, labelled), o.classifier_epochs);
-  if (ft.epochs_done() > 0) bar.resumed(std::min(ft.epochs_done(), o.classifier_epochs));
+  Progress bar(fmt::format("softmax on {} ({} labels)", f.name, labelled), std::max(o.classifier_epochs, ft.epochs_done()));
+  if (ft.epochs_done() > 0) bar.resumed(ft.epochs_done());
   ft.fit(train, valid, [&](const FinetuneEpoch& e) {
     bar.update(e.epoch, fmt::format("loss {:.4f}  valid {:.2f}%{}", e.train_loss, e.valid_error, e.best ? " *" : ""));
   });
@@ -261,8 +274,12 @@ double finetune(Cdbn& cdbn, Executor& ex, const Data& d, const Options& o, bool 
   Finetuner ft(c.net(), ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .eval_batch = o.batch,
                              .checkpoint = fmt::format("{}/{}", o.output, what), .resume = resume,
                              .run_settings = o.data_flags(), .lr_name = "--finetune-lr"});
-  for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
   const int resumed = ft.epochs_done();
+  if (resumed < o.finetune_epochs)  // a changed rate is said only when an epoch trains at it
+    for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);
+  if (resumed > o.finetune_epochs)
+    fmt::print("{}: its checkpoint holds {} epochs, more than the {} asked; it is used as it is\n", what, resumed,
+               o.finetune_epochs);
   Progress bar(what, std::max(o.finetune_epochs, resumed));
   if (resumed > 0) bar.resumed(resumed);
   Csv csv(fmt::format("{}/{}.csv", o.output, what), "epoch,seconds,train_loss,valid_error_pct,best,diverging",
@@ -308,6 +325,16 @@ int run(const Options& o) {
   if (!o.resume) remove_skipped(o, cdbn.depth(), true);  // before anything is trained
   const bool retrained = pretrain(cdbn, ex, d, o, sum);
   if (o.resume) remove_skipped(o, cdbn.depth(), retrained);  // once its checkpoints were taken (not refused)
+  if (o.resume) {  // the checkpoints the later phases will resume, read whole now: a damaged one refused before any work
+    namespace fs = std::filesystem;
+    std::vector<fs::path> kept;
+    for (const std::string& name : feature_names(cdbn.depth()))
+      for (int64_t n : o.labelled) kept.push_back(fs::path(o.output) / "classify" / fmt::format("{}_{}", name, n));
+    if (o.finetune_epochs > 0) kept.push_back(fs::path(o.output) / "finetune");
+    if (o.finetune_epochs > 0 && o.baseline) kept.push_back(fs::path(o.output) / "baseline");
+    for (const fs::path& p : kept)
+      if (checkpoint_exists(p)) check_checkpoint_files(p, "classifier");
+  }
   if (!o.profile.empty()) write_profile(ex.profile(), o.profile);
   write_filters(cdbn, o);
   fill_in(cdbn, ex, d.train, d.test,
@@ -361,7 +388,8 @@ int run(const Options& o) {
       series.push_back(std::move(s));
     }
   }
-  io::Panel panel{"Test error of softmax regression and RBF SVMs", "labelled training images", "test error (%)",
+  io::Panel panel{svm_counts.empty() ? "Test error of softmax regression" : "Test error of softmax regression and RBF SVMs",
+                  "labelled training images", "test error (%)",
                   series};
   panel.log_x = true;
   io::write_svg_plot(o.output + "/error.svg", std::span(&panel, 1), "cdbn_mnist: features against labels");

@@ -76,8 +76,17 @@ struct Options {
                     sizes[l], pools[l], l + 1, plane, plane, hidden, hidden);
       plane = static_cast<size_t>(hidden / pools[l]);
     }
-    if (std::any_of(labelled.begin(), labelled.end(), [&](int64_t l) { return l < batch; }))
-      throw Error("--labelled: every count must be at least --batch ({})", batch);
+    if (const auto few = std::find_if(labelled.begin(), labelled.end(), [&](int64_t l) { return l < batch; });
+        few != labelled.end())
+      throw Error("--labelled {}: fewer than a batch; expected every count at least --batch ({})", *few, batch);
+    // Each count once, in increasing order: a repeat trained twice and printed its result lines twice, and the
+    // error curve is drawn through the counts as given.
+    for (const auto* counts : {&labelled, &svm_labelled})
+      for (size_t i = 1; i < counts->size(); ++i)
+        if ((*counts)[i] <= (*counts)[i - 1])
+          throw Error("{} {}: {} after {}; expected each count once, in increasing order",
+                      counts == &labelled ? "--labelled" : "--svm-labelled", fmt::join(*counts, ","), (*counts)[i],
+                      (*counts)[i - 1]);
     for (int64_t l : svm_labelled) {
       if (l != 0 && (l < 10 || l > kMaxSvmPoints))
         throw Error("--svm-labelled {}: expected 10 to {} images (the kernel matrix is held whole), or 0 for none", l,
@@ -246,10 +255,11 @@ inline void remove_skipped(const Options& o, int depth, bool layers_afresh) {
   const bool fresh = !o.resume;
   if (o.fill_in_images == 0) remove_output_file(out / "fill_in.png");
   if (o.sample_sweeps == 0) remove_output_file(out / "samples.png");
-  if (std::all_of(o.svm_labelled.begin(), o.svm_labelled.end(), [](int64_t n) { return n == 0; }))
+  // (a resume that skips the SVMs or the fine-tuning keeps their tables, as it keeps the fine-tuning's checkpoint)
+  if (fresh && std::all_of(o.svm_labelled.begin(), o.svm_labelled.end(), [](int64_t n) { return n == 0; }))
     remove_output_file(out / "svm.csv");
   if (depth < 2) remove_output_file(out / "features.png");
-  if (o.finetune_epochs == 0) remove_output_file(out / "finetune.csv");
+  if ((fresh || layers_afresh) && o.finetune_epochs == 0) remove_output_file(out / "finetune.csv");
   if (fresh && (o.finetune_epochs == 0 || !o.baseline)) remove_output_file(out / "baseline.csv");
   if (fresh || layers_afresh) remove_checkpoint(out / "finetune");
   if (fresh) remove_checkpoint(out / "baseline");

@@ -251,12 +251,18 @@ auto on_threads(int threads, Body body) {
   return arena.execute(body);
 }
 
-// With --resume and no checkpoint at <output>/<first> (the first one the
-// run would load), says so: the run starts afresh.
+// Says that --resume finds nothing to resume, or that a fresh run replaces
+// an earlier run's checkpoints (found by the first one a run would load,
+// <output>/<first>).
 inline void say_if_nothing_to_resume(std::string_view program, bool resume, const std::string& output,
                                      std::string_view first = "pretrain/layer0") {
-  if (resume && !ebm::checkpoint_exists(fmt::format("{}/{}", output, first)))
-    fmt::print("{}: --resume: no checkpoint in {}/{}; starting afresh\n", program, output, first);
+  const bool saved = ebm::checkpoint_exists(fmt::format("{}/{}", output, first));
+  if (resume && !saved) fmt::print("{}: --resume: no checkpoint in {}/{}; starting afresh\n", program, output, first);
+  // A command retyped without --resume after a stop: said, since the earlier run's checkpoints go.
+  if (!resume && saved)
+    fmt::print("{}: a fresh run (no --resume) in {}, which holds an earlier run's checkpoints: this run replaces "
+               "them (--resume would have continued that run)\n",
+               program, output);
 }
 
 // AIS's error bar shows how its runs' importance weights spread; with few

@@ -94,6 +94,24 @@ run --epochs 3 --resume --svm-kept-distances 0
 grep "^fill_in_" "$out/log" | cmp -s - "$out/fill_in_before" || fail "filling in differs in the resumed run"
 cut -d, -f1-10 "$out/svm.csv" | cmp -s - "$out/svm_kept.csv" ||
   fail "svm.csv: the SVMs without kept distances differ: $(cut -d, -f1-10 "$out/svm.csv" | diff "$out/svm_kept.csv" - | head -5)"
+# A resume that skips the SVMs and the fine-tuning keeps their tables, as it keeps the fine-tuning's checkpoint
+# (finetune.csv went, and a later resume showed the fine-tuned net with no epochs behind it).
+cp "$out/finetune.csv" "$out/finetune_kept.csv"
+cp "$out/svm.csv" "$out/svm_before.csv"
+skip() {
+  "$bin" --data "$data" --output "$out" --train-images 2000 --filters 8,8 --lr 0.003 --labelled 1000 --classifier-epochs 5 \
+    --svm-labelled 0 --finetune-epochs 0 --fill-in-images 100 --occluded-rows 14 --epochs 3 --resume > "$out/log" 2>&1
+}
+skip || fail "the resume without SVMs and fine-tuning failed"
+cmp -s "$out/finetune.csv" "$out/finetune_kept.csv" || fail "finetune.csv: a resume that skips the fine-tuning changed it"
+cmp -s "$out/svm.csv" "$out/svm_before.csv" || fail "svm.csv: a resume that skips the SVMs changed it"
+# A damaged classifier's checkpoint is refused before any work, not when its classifier comes
+cp "$out/classify/layer1_1000/p0.npy" "$out/p0_kept.npy"
+head -c 100 "$out/p0_kept.npy" > "$out/classify/layer1_1000/p0.npy"
+if skip; then fail "a resume over a damaged classifier's checkpoint was taken"; fi
+grep -q "classify/layer1_1000" "$out/log" || fail "the damaged checkpoint is not named"
+! grep -q "^test_error_pct_pixels_1000=" "$out/log" || fail "the damaged checkpoint was refused only after the classifiers ran"
+cp "$out/p0_kept.npy" "$out/classify/layer1_1000/p0.npy"
 # A fresh run of one layer that skips filling in, samples, SVMs and fine-tuning: what the earlier runs left of those
 # phases, of layer 2 and of the classifiers it does not train goes; a file and a folder of the user's stay.
 echo mine > "$out/notes.txt"

@@ -229,3 +229,25 @@ TEST_CASE("checkpoint: a path ending in a slash saves beside it, and a save over
   save_checkpoint(d / "run" / "layer0", "rbm", {&w, 1}, R"({"epoch": 3})");
   CHECK(nlohmann::json::parse(checkpoint_meta(d / "run" / "layer0", "rbm")).at("epoch") == 3);
 }
+
+TEST_CASE("checkpoint: check_checkpoint_files reads a whole checkpoint without a model, naming a damaged tensor") {
+  const io_test::TempDir scratch("ckpt_check_files");
+  const fs::path& d = scratch.path;
+  Graph g;
+  const NamedTensor w{"W", g.param("W", {3, 2}, 0.5f)}, b{"b", g.param("b", {1, 2}, 0.25f)};
+  const NamedTensor both[] = {w, b};
+  save_checkpoint(d / "ok", "classifier", both, "{}");
+  CHECK_NOTHROW(check_checkpoint_files(d / "ok", "classifier"));
+  CHECK_THROWS_WITH_AS(check_checkpoint_files(d / "ok", "rbm"), doctest::Contains("holds a 'classifier'; expected a 'rbm'"),
+                       Error);
+  // b.npy cut short, then W.npy holding a NaN: each named, as a load would name it
+  fs::copy(d / "ok", d / "cut", fs::copy_options::recursive);
+  fs::resize_file(d / "cut" / "b.npy", fs::file_size(d / "cut" / "b.npy") - 4);
+  CHECK_THROWS_WITH_AS(check_checkpoint_files(d / "cut", "classifier"), doctest::Contains("b.npy"), Error);
+  // written past save_checkpoint's own refusal of NaN: the file as a damaged disk would leave it
+  save_checkpoint(d / "nan", "classifier", both, "{}");
+  g.value(w.tensor)[4] = std::nanf("");
+  io::write_npy(d / "nan" / "W.npy", 3, 2, g.value(w.tensor));
+  CHECK_THROWS_WITH_AS(check_checkpoint_files(d / "nan", "classifier"),
+                       doctest::Contains("W.npy holds 1 NaN or Inf values of 6"), Error);
+}
