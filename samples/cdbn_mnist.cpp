@@ -410,6 +410,13 @@ int main(int argc, char** argv) {
                "and the unrolled convnet fine-tuned by backprop"};
   Options o;
   add_options(app, o);
+  // The defaults shown are the paper preset's; the quick one (the default preset) sets others.
+  using ebm::samples::show_preset_default;
+  show_preset_default(app, "--pretrain-epochs", "2", "10");
+  show_preset_default(app, "--classifier-epochs", "20", "100");
+  show_preset_default(app, "--labelled", "1000,50000", "1000,2000,5000,50000");
+  show_preset_default(app, "--svm-labelled", "1000", "1000,2000,5000");
+  show_preset_default(app, "--finetune-epochs", "3", "30");
   return ebm::samples::run_main(app, argc, argv, "cdbn_mnist", [&] {
     o.apply_preset(app);
     o.refuse_ignored_flags(app);

@@ -116,6 +116,10 @@ struct Options {
     if (const std::string f = samples::given_flags(app, {"--fill-in-sweeps", "--occluded-rows"});
         fill_in_images == 0 && !f.empty())
       throw Error("{}: they set the filling in, which --fill-in-images 0 skips; expected one or the other", f);
+    if (const std::string f = samples::given_flags(app, {"--pretrain-lr", "--momentum", "--final-momentum",
+                                                          "--weight-decay", "--sparsity-cost", "--sparsity-target"});
+        std::all_of(epochs.begin(), epochs.end(), [](int e) { return e == 0; }) && !f.empty())
+      throw Error("{}: they set the pretraining, which --pretrain-epochs 0 skips; expected one or the other", f);
     if (const std::string f = samples::given_flags(app, {"--finetune-lr", "--baseline"});
         finetune_epochs == 0 && !f.empty())
       throw Error("{}: they set the convnet's fine-tuning, which --finetune-epochs 0 skips; expected one or the other",
