@@ -182,6 +182,7 @@ int run(const Options& o) {
     throw Error("the Olivetti faces: expected the 40 people of the Olivetti faces (labels 0-39)");
   check_batch(o.batch, train->count(), "patches");
   make_output_dir(o.output);
+  remove_skipped_tables(o.output, o.resume, o.k);
   auto st = std::make_shared<const Standardize>(fit_standardize(*train));
   const DataSource train_src = standardized(train, st), test_src = standardized(test, st);
 

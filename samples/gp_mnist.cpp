@@ -209,6 +209,7 @@ int run(const Options& o) {
   const int64_t pool = all.count - kHeldOut;
   check_batch(o.batch, pool, "images");
   make_output_dir(o.output);
+  remove_skipped_tables(o.output, o.resume, o.k);
   const io::ImageSet train = io::slice(all, 0, pool), held = io::slice(all, pool, kHeldOut);
   const DataSource all_src = image_source(all, io::Pixels::scaled, 0), test_src = image_source(test_set, io::Pixels::scaled, 0);
   const Targets t{o};

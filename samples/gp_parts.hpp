@@ -259,6 +259,16 @@ inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex
   return {start, tuned};
 }
 
+// A fresh run's tables of the phases it skips, left by an earlier run in
+// --output (the fine-tuning's with --finetune-steps 0, the baseline's
+// without --baseline), go, so that no file beside this run's results is
+// another run's; a resume keeps them, as it keeps their checkpoints.
+inline void remove_skipped_tables(const std::string& output, bool resume, const GpKernelOptions& k) {
+  if (resume) return;
+  if (k.finetune_steps == 0) remove_output_file(output + "/finetune.csv");
+  if (!k.baseline) remove_output_file(output + "/baseline.csv");
+}
+
 // The fine-tuning's score by step (test, and validation when there is
 // one), beside the fixed kernels' test scores (dashed).
 inline io::Panel finetune_panel(const GpTask& task, const GpFinetune& o, bool validate, bool baseline,
