@@ -30,7 +30,10 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   eval_x_ = g.input(a_.name + ".eval_x", {cfg_.eval_batch, a_.config.layers.front()});
   eval_out_ = a_.reconstruct(eval_x_);
   best_ = BestParams(g, a_.params());
-  if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
+  // A fresh run will save over the folder: one holding another model's checkpoint is refused now, not at the
+  // first save (a resume's load names it instead).
+  if (!cfg_.checkpoint.empty() && cfg_.resume) check_checkpoint_path(cfg_.checkpoint);
+  if (!cfg_.checkpoint.empty() && !cfg_.resume) check_checkpoint_path(cfg_.checkpoint, "autoencoder", a_.name);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(params_fingerprint(a_.params()));  // else: start fresh
   // This run's momentum (or Adam's beta1) and weight decay, not the
   // checkpoint's; the learning rate is set at each epoch.
@@ -127,6 +130,7 @@ void AutoencoderFitter::load(const std::string& before) {
     if (meta.contains("cg_slope")) cg_slope = meta_number(meta, "cg_slope", where);
     ResumeCheck c(meta, where);
     c.same_run(cfg_.run_settings);  // the caller's flags first: they name what changed
+    c.same("model", a_.name, "model (the net's name)");
     // The net's shape and its units before its tensors' shapes: another net is another run.
     c.same("layers", a_.config.layers, "layers (AutoencoderConfig::layers)");
     c.same("data_unit", std::string(to_string(a_.config.data_unit)), "data units (AutoencoderConfig::data_unit)");

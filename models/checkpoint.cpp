@@ -21,11 +21,18 @@ namespace {
 
 constexpr int kFormatVersion = 1;
 
+// The folder a checkpoint path names, as a name a rename can take:
+// "out/layer0/" and "out/layer0/." are "out/layer0". with_suffix gives
 // "<dir><suffix>", a sibling of the folder: "out/layer0/" gives
 // "out/layer0.tmp", not "out/layer0/.tmp" inside a folder not yet made.
-fs::path with_suffix(const fs::path& dir, const char* suffix) {
-  fs::path p = dir;
+fs::path folder_named(const fs::path& dir) {
+  fs::path p = dir.lexically_normal();  // "out/c/." and "out/./c/" are "out/c/"
   while (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p;
+}
+
+fs::path with_suffix(const fs::path& dir, const char* suffix) {
+  fs::path p = folder_named(dir);
   p += suffix;
   return p;
 }
@@ -121,14 +128,14 @@ void check_replaces_own(const fs::path& dir, std::string_view kind, const nlohma
       continue;
     }
     if (const auto k = saved.find("kind"); k != saved.end() && k->is_string() && *k != kind)
-      throw Error("checkpoint '{}': '{}' holds a checkpoint of a '{}'; this save writes a '{}' (saving replaces it "
+      throw Error("checkpoint '{}': '{}' holds a checkpoint of a '{}'; this one is of a '{}' (a save replaces it "
                   "whole: give each its own path, or move the folder aside)",
                   dir.string(), p.string(), text_excerpt(k->get<std::string>()), kind);
     const auto m = saved.find("meta");
     if (m == saved.end() || !m->is_object() || !meta.contains("model")) continue;
     if (const auto model = m->find("model"); model != m->end() && model->is_string() && *model != meta.at("model"))
-      throw Error("checkpoint '{}': '{}' holds the checkpoint of '{}'; this save is of '{}' (one folder for two "
-                  "models? saving replaces it whole: give each its own path, or move the folder aside)",
+      throw Error("checkpoint '{}': '{}' holds the checkpoint of '{}'; this one is of '{}' (one folder for two "
+                  "models? a save replaces it whole: give each its own path, or move the folder aside)",
                   dir.string(), p.string(), text_excerpt(model->get<std::string>()), meta_shown(meta.at("model")));
   }
 }
@@ -180,6 +187,11 @@ void check_checkpoint_path(const fs::path& dir) {
                   "folder or nothing there (saving replaces it whole: choose another path, or move the folder aside)",
                   dir.string(), p.string(), other);
   }
+}
+
+void check_checkpoint_path(const fs::path& dir, std::string_view kind, const std::string& model) {
+  check_checkpoint_path(dir);
+  check_replaces_own(dir, kind, nlohmann::json{{"model", model}});
 }
 
 std::string old_copy_note(const fs::path& dir) {
@@ -264,8 +276,9 @@ void save_checkpoint_files(const fs::path& dir, const fs::path& tmp, std::string
 
 }  // namespace
 
-void save_checkpoint(const fs::path& dir, std::string_view kind, std::span<const NamedTensor> tensors,
+void save_checkpoint(const fs::path& where, std::string_view kind, std::span<const NamedTensor> tensors,
                      const std::string& meta_json) {
+  const fs::path dir = folder_named(where);
   // Everything that can be refused is, before anything is written.
   for (size_t i = 0; i < tensors.size(); ++i) {
     const std::string& name = tensors[i].name;  // the file name.npy, inside the checkpoint's folder

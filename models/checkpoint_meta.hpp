@@ -174,14 +174,21 @@ class ResumeCheck {
   // layers below) changed since, or it was set after the fitter, whose
   // constructor resumes, was made. `what` names the parameters, `fitter`
   // the call that resumes.
-  void same_start(const char* key, const std::string& now, std::string_view what, std::string_view fitter) {
+  // `fitter`, when given, resumes as it is made: weights set after it are
+  // the other cause the message names.
+  // `cause` says what may have changed.
+  void same_start(const char* key, const std::string& now, std::string_view what, std::string_view fitter = {},
+                  std::string_view cause = "the model they were set from has changed since (trained further, or "
+                                           "another one)") {
     if (!meta_.contains(key)) return unknown_.emplace_back("the fingerprint of its start"), void();
     if (meta_.at(key) != now)
       throw Error("resume from '{}': {} are not those the checkpoint's run started from (fingerprint {}; this run's "
-                  "{}); expected the same start: the model they were set from has changed since (trained further, "
-                  "or another one), or they were set after the {} was made (it resumes as it is made: set them "
-                  "first); move the checkpoint aside to start afresh",
-                  where_, what, meta_shown(meta_.at(key)), now, fitter);
+                  "{}); expected the same start: {}{}; move the checkpoint aside to start afresh",
+                  where_, what, meta_shown(meta_.at(key)), now, cause,
+                  fitter.empty() ? std::string()
+                                 : fmt::format(", or they were set after the {} was made (it resumes as it is made: "
+                                               "set them first)",
+                                               fitter));
   }
   // A rate (float) that may change: said when it did.
   void noted(const char* key, float now, std::string_view name) {

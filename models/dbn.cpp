@@ -20,6 +20,13 @@ Dbn Dbn::make(Graph& g, std::string name, const DbnConfig& cfg) {
   return d;
 }
 
+std::vector<Tensor> Dbn::params(int layers) const {
+  std::vector<Tensor> out;
+  const size_t n = layers < 0 ? rbms.size() : std::min(rbms.size(), static_cast<size_t>(layers));
+  for (size_t l = 0; l < n; ++l) out.insert(out.end(), {rbms[l].w, rbms[l].b, rbms[l].c});
+  return out;
+}
+
 Tensor Dbn::up(Tensor v, int l) const {
   if (l < 0 || l > depth()) throw Error("dbn '{}': no layer {} (depth {})", name, l, depth());
   Tensor h = v;

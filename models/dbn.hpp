@@ -42,6 +42,8 @@ struct Dbn {
   std::vector<Rbm> rbms;
 
   static Dbn make(Graph& g, std::string name, const DbnConfig& config);
+  // Every RBM's W, b and c, bottom up (the first `layers` RBMs'; -1: all).
+  std::vector<Tensor> params(int layers = -1) const;
 
   int depth() const { return static_cast<int>(rbms.size()); }
   // E[h_l | v] through the recognition weights of layers 0 .. l-1.

@@ -44,12 +44,7 @@ RbmFitConfig layer_fit_config(const Dbn& dbn, int l, const DbnLayerConfig& c) {
   if (l < 1 || l >= dbn.depth()) return f;
   f.run_settings["sample_up"] = c.sample_up ? "true" : "false";
   f.setting_flags.emplace("sample_up", "DbnLayerConfig::sample_up");
-  std::vector<Tensor> below;
-  for (int k = 0; k < l; ++k) {
-    const Rbm& r = dbn.rbms[static_cast<size_t>(k)];
-    below.insert(below.end(), {r.w, r.b, r.c});
-  }
-  const std::string now = params_fingerprint(below);
+  const std::string now = params_fingerprint(dbn.params(l));
   f.run_settings["layers_below"] = now;
   if (!f.resume || f.checkpoint.empty() || !checkpoint_exists(f.checkpoint)) return f;
   // Said here in words: RbmFitter would name only the key.

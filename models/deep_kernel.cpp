@@ -102,7 +102,10 @@ DeepKernelFitter::DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitCon
   eval_x_ = k_.graph->input(k_.name + ".eval_x", {cfg_.eval_batch, k_.config.layers.front()});
   eval_out_ = k_.features_of(eval_x_);
   best_ = BestParams(*k_.graph, k_.trained());
-  if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
+  // A fresh run will save over the folder: one holding another model's checkpoint is refused now, not at the
+  // first save (a resume's load names it instead).
+  if (!cfg_.checkpoint.empty() && cfg_.resume) check_checkpoint_path(cfg_.checkpoint);
+  if (!cfg_.checkpoint.empty() && !cfg_.resume) check_checkpoint_path(cfg_.checkpoint, "deep_kernel", k_.name);
 }
 
 std::vector<NamedTensor> DeepKernelFitter::state() const {
@@ -155,6 +158,7 @@ void DeepKernelFitter::load(const std::string& before, bool check_only) {
                cg_slope = meta.contains("cg_slope") ? meta_number(meta, "cg_slope", where) : 0.0;
   ResumeCheck c(meta, where);
   c.same_run(cfg_.run_settings);  // the caller's flags before the points they chose
+  c.same("model", k_.name, "model (the kernel's name)");
   const nlohmann::json none;  // what a missing key compares as: unequal to any value
   const nlohmann::json& layers = meta.contains("layers") ? meta.at("layers") : none;
   const nlohmann::json& points = meta.contains("points") ? meta.at("points") : none;
@@ -191,7 +195,7 @@ void DeepKernelFitter::load(const std::string& before, bool check_only) {
            "evaluation interval, where cg restarts its direction (DeepKernelFitConfig::eval_every, the samples' "
            "--eval-every)");
   // Last: what makes it another net, other data or another run is the clearer message.
-  c.same_start("start", before, fmt::format("the weights of '{}' before the resume", k_.name), "DeepKernelFitter");
+  c.same_start("start", before, fmt::format("the weights of '{}' before the resume", k_.name));
   if (check_only) return;
   start_ = meta_string(meta, "start").empty() ? before : meta_string(meta, "start");
   load_checkpoint(cfg_.checkpoint, "deep_kernel", state());

@@ -35,7 +35,9 @@ double classification_error_over_views(Executor& ex, Tensor input, Tensor scores
 // (as its source gives them in epochs 0 .. views - 1), softmax(scores)
 // averaged over the views, rows x K row-major, each row summing to 1. The
 // rows' classes are predicted_classes of it (each row's argmax; the first
-// of a tie). Finetuner::probabilities and JointTrainer::probabilities call
+// of a tie; the means are rounded to float, so a near tie may fall
+// otherwise than in classification_error, which compares them in double).
+// Finetuner::probabilities and JointTrainer::probabilities call
 // it on their nets.
 std::vector<float> class_probabilities(Executor& ex, Tensor input, Tensor scores, const DataSource& rows,
                                        int views = 1);

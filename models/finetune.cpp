@@ -32,7 +32,10 @@ Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
   eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.x.shape().cols});
   eval_logits_ = c_.predict(eval_x_);
   best_ = BestParams(g, c_.params);
-  if (!cfg_.checkpoint.empty()) check_checkpoint_path(cfg_.checkpoint);
+  // A fresh run will save over the folder: one holding another model's checkpoint is refused now, not at the
+  // first save (a resume's load names it instead).
+  if (!cfg_.checkpoint.empty() && cfg_.resume) check_checkpoint_path(cfg_.checkpoint);
+  if (!cfg_.checkpoint.empty() && !cfg_.resume) check_checkpoint_path(cfg_.checkpoint, "classifier", c_.name);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(params_fingerprint(c_.params));  // else: start fresh
 }
 
@@ -95,6 +98,7 @@ void Finetuner::load(const std::string& before) {
                   where, meta["layers"].dump(), nlohmann::json(c_.layers).dump());
     ResumeCheck c(meta, where);
     c.same_run(cfg_.run_settings);
+    c.same("model", c_.name, "model (the net's name)");
     c.same_start("start", before, fmt::format("the weights of '{}' before the resume", c_.name), "Finetuner");
     meta_count(meta, "step", where);
     meta_best(meta, "best_epoch", "best_error", meta_epoch(meta, "epoch", where), where);

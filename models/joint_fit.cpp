@@ -57,9 +57,6 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
   Graph& g = *lower.graph;
   eval_x_ = g.input("joint.eval_x", {cfg_.eval_batch, lower.rbms.front().config.visible});
   greedy_scores_ = top.label_scores(lower.up(eval_x_, lower.depth()));
-  std::vector<Tensor> stack;
-  for (const Rbm& r : lower.rbms) stack.insert(stack.end(), {r.w, r.b, r.c});
-  lower_start_ = params_fingerprint(stack);
   if (!cfg_.checkpoint.empty()) {  // a folder of the phases' checkpoints
     std::error_code ec;  // the phases' parent folder may hold anything else; only a file is in the way
     if (std::filesystem::exists(cfg_.checkpoint, ec) && !std::filesystem::is_directory(cfg_.checkpoint, ec))
@@ -86,6 +83,9 @@ double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vec
   ex_.set_step(step + eval_runs(set));
   return e;
 }
+
+// The lower DBN's weights as the phases find them (they train copies of their own).
+std::string JointTrainer::lower_fingerprint() const { return params_fingerprint(lower_.params()); }
 
 std::vector<float> JointTrainer::probabilities(const io::ImageSet& set, bool after_up_down, int binarizations) {
   if (after_up_down && !updown_scores_.valid())
@@ -137,7 +137,7 @@ void JointTrainer::save(const char* phase, int epoch) const {
                          {"step", ex_.step()}, {"seed", ex_.options().seed}, {"data_seed", cfg_.data_seed},
                          {"batch", cfg_.batch}, {"top_k", chain_lengths(phase)}, {"lr", phase_lr(phase)},
                          {"chain_labels", chain_labels_name()}, {"balanced_batches", cfg_.balanced_batches},
-                         {"run", cfg_.run_settings}, {"lower", lower_start_}};
+                         {"run", cfg_.run_settings}, {"lower", lower_fingerprint()}};
   if (std::string_view(phase) == "updown") {
     meta["best_epoch"] = ud_best_.at();
     meta["best_error"] = ud_best_.error();
@@ -233,7 +233,8 @@ int JointTrainer::load(const char* phase) {
   const auto [best_epoch, best_error] =
       updown && recorded ? meta_best(meta, "best_epoch", "best_error", epoch, where) : std::pair<int, double>{};
   // Last: another run's settings are the clearer message.
-  run.same_start("lower", lower_start_, fmt::format("the weights of the lower DBN '{}'", lower_.name), "JointTrainer");
+  run.same_start("lower", lower_fingerprint(), fmt::format("the weights of the lower DBN '{}'", lower_.name), {},
+                 "the stack has been trained further since, or is another");
   for (const std::string& n : run.notes()) notes_.push_back(fmt::format("joint model, {}: {}", phase, n));
   load_checkpoint(dir, "joint", state(phase, !updown || recorded));
   if (std::string n = old_copy_note(dir); !n.empty()) notes_.push_back(fmt::format("joint model, {}: {}", phase, n));

@@ -172,7 +172,7 @@ class JointTrainer {
   bool top_ran_ = false;  // train_top has run to its end (trained, resumed, or 0 epochs asked)
   Tensor eval_x_, greedy_scores_, updown_scores_;
   std::vector<std::string> notes_;
-  std::string lower_start_;  // the fingerprint of the lower DBN's weights as given: a phase resumes only on the same
+  std::string lower_fingerprint() const;  // a phase's checkpoint records it, and resumes only on the same
 };
 
 }  // namespace ebm

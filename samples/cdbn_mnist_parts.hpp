@@ -260,7 +260,7 @@ inline void remove_skipped(const Options& o, int depth, bool layers_afresh) {
   if (o.fill_in_images == 0) remove_output_file(out / "fill_in.png");
   if (o.sample_sweeps == 0) remove_output_file(out / "samples.png");
   // (a resume that skips the SVMs or the fine-tuning keeps their tables, as it keeps the fine-tuning's checkpoint)
-  if (fresh && std::all_of(o.svm_labelled.begin(), o.svm_labelled.end(), [](int64_t n) { return n == 0; }))
+  if ((fresh || layers_afresh) && std::all_of(o.svm_labelled.begin(), o.svm_labelled.end(), [](int64_t n) { return n == 0; }))
     remove_output_file(out / "svm.csv");
   if (depth < 2) remove_output_file(out / "features.png");
   if ((fresh || layers_afresh) && o.finetune_epochs == 0) remove_output_file(out / "finetune.csv");

@@ -73,10 +73,12 @@ inline std::filesystem::path find_data(const std::string& given) {
 // when the --output folder is known (make_output_dir), since a signal
 // handler may only write(2) what is ready.
 inline std::string program_name = "sample";
-inline std::string interrupt_line;
+// (a plain buffer, not a std::string: a signal during exit must not read a destroyed object)
+inline char interrupt_line[2048];
+inline size_t interrupt_length = 0;
 
 inline void on_interrupt(int sig) {
-  if (!interrupt_line.empty()) (void)!::write(STDERR_FILENO, interrupt_line.data(), interrupt_line.size());
+  if (interrupt_length > 0) (void)!::write(STDERR_FILENO, interrupt_line, interrupt_length);
   std::signal(sig, SIG_DFL);  // then the signal's own end: the exit status a shell expects
   std::raise(sig);
 }
@@ -85,10 +87,12 @@ inline void on_interrupt(int sig) {
 // and how to go on. A signal this process was started ignoring (a job
 // started with & by a script, nohup's SIGHUP) stays ignored.
 inline void note_interrupts(const std::string& dir) {
-  if (!interrupt_line.empty()) return;  // the --output folder's, not a part's below it
-  interrupt_line = fmt::format("\n{}: interrupted; the same command with --resume goes on from the last checkpoint in "
-                               "'{}' (one is written after each epoch or step)\n",
-                               program_name, dir);
+  if (interrupt_length > 0) return;  // the --output folder's, not a part's below it
+  const auto r = fmt::format_to_n(interrupt_line, sizeof interrupt_line,
+                                  "\n{}: interrupted; the same command with --resume goes on from the last checkpoint "
+                                  "in '{}' (one is written after each epoch or step)\n",
+                                  program_name, dir);
+  interrupt_length = std::min(r.size, sizeof interrupt_line);
   for (int sig : {SIGINT, SIGTERM}) {
     struct sigaction old{};
     if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler != SIG_IGN) std::signal(sig, on_interrupt);
@@ -256,7 +260,13 @@ auto on_threads(int threads, Body body) {
 // <output>/<first>).
 inline void say_if_nothing_to_resume(std::string_view program, bool resume, const std::string& output,
                                      std::string_view first = "pretrain/layer0") {
-  const bool saved = ebm::checkpoint_exists(fmt::format("{}/{}", output, first));
+  bool saved = false;
+  try {
+    saved = ebm::checkpoint_exists(fmt::format("{}/{}", output, first));
+  } catch (const Error&) {  // a damaged one: a resume is refused by it, a fresh run replaces it
+    if (resume) throw;
+    saved = true;
+  }
   if (resume && !saved) fmt::print("{}: --resume: no checkpoint in {}/{}; starting afresh\n", program, output, first);
   // A command retyped without --resume after a stop: said, since the earlier run's checkpoints go.
   if (!resume && saved)

@@ -193,8 +193,9 @@ void write_pictures(const Options& o, const GpTask& task, const GpFinetune& ft, 
     shown.insert(shown.end(), test_rows.begin() + i * d.dim, test_rows.begin() + (i + 1) * d.dim);
     const int digit = test_digit[static_cast<size_t>(i)];
     const double p = tuned.predicted[static_cast<size_t>(i)];
-    captions.push_back(o.classify() ? fmt::format("{}:{}", digit, fmt::format("{:.2f}", p).substr(p < 1 ? 1 : 0))
-                                    : fmt::format("{}>{:.1f}", digit, p));
+    std::string shown = fmt::format("{:.2f}", p);  // ".93" for 0.93, "1.00" for what rounds up to it
+    if (shown.starts_with("0.")) shown.erase(0, 1);
+    captions.push_back(o.classify() ? fmt::format("{}:{}", digit, shown) : fmt::format("{}>{:.1f}", digit, p));
   }
   if (!shown.empty())
     io::write_png_grid(o.output + "/mistakes.png", shown, static_cast<int64_t>(shown.size()) / d.dim, 28, 28,

@@ -217,11 +217,11 @@ TEST_CASE("checkpoint: a path ending in a slash saves beside it, and a save over
   // another model's, or another kind's, is not this save's to replace
   const std::string layer0 = (d / "run" / "layer0").string();
   CHECK_THROWS_WITH_AS(save_checkpoint(d / "run" / "layer0", "rbm", {&w, 1}, R"({"model": "d.rbm1"})"),
-                       doctest::Contains(fmt::format("'{}' holds the checkpoint of 'd.rbm0'; this save is of 'd.rbm1'",
+                       doctest::Contains(fmt::format("'{}' holds the checkpoint of 'd.rbm0'; this one is of 'd.rbm1'",
                                                      layer0).c_str()),
                        Error);
   CHECK_THROWS_WITH_AS(save_checkpoint(d / "run" / "layer0", "dbn", {&w, 1}, "{}"),
-                       doctest::Contains(fmt::format("'{}' holds a checkpoint of a 'rbm'; this save writes a 'dbn'",
+                       doctest::Contains(fmt::format("'{}' holds a checkpoint of a 'rbm'; this one is of a 'dbn'",
                                                      layer0).c_str()),
                        Error);
   CHECK(nlohmann::json::parse(checkpoint_meta(d / "run" / "layer0", "rbm")).at("epoch") == 2);  // untouched

@@ -302,6 +302,10 @@ TEST_CASE("dbn/greedy: a layer's checkpoint is its own: one folder for two layer
     layers[2].fit.checkpoint = layers[1].fit.checkpoint;
     CHECK_THROWS_WITH_AS(DbnLayerFit(s.dbn, 2, s.ex, s.train, s.valid, s.means, layers[2]),
                          doctest::Contains("the checkpoint is of 'dbn.rbm1'; this fitter trains 'dbn.rbm2'"), Error);
+    // a fresh fit there would save over layer 1's at the end of its first epoch: refused as it is made
+    layers[2].fit.resume = false;
+    CHECK_THROWS_WITH_AS(DbnLayerFit(s.dbn, 2, s.ex, s.train, s.valid, s.means, layers[2]),
+                         doctest::Contains("holds the checkpoint of 'dbn.rbm1'; this one is of 'dbn.rbm2'"), Error);
   }
   std::filesystem::remove_all(dir);
 }

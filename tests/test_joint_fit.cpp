@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -443,4 +445,29 @@ TEST_CASE("joint/fit: test images read over binarizations leave the step counter
       CHECK(missed == read_wrong);
     }
   }
+}
+
+TEST_CASE("joint/fit: a phase resumed on a lower DBN other than the one it trained on is refused") {
+  const io::ImageSet all = testing::tiny_digits(240, 1);
+  const io::ImageSet tr = io::slice(all, 0, 180), valid = io::slice(all, 180, 60);
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("ebm_test_joint_lower_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  auto run = [&](uint64_t lower_seed, int top_epochs) {
+    Graph g;
+    Dbn lower = Dbn::make(g, "dbn", {.layers = {16, 12}, .init_std = 0.8f, .seed = lower_seed});
+    LabelledRbm top = LabelledRbm::make(g, "top", 12, 3, 30, 0.1f, 5);
+    Executor ex(g, {.threads = 1, .seed = 3});
+    JointTrainer jt(lower, top, ex, {.top_epochs = top_epochs, .updown_epochs = 1, .top_k = 1, .updown_top_k = {1},
+                                     .batch = 20, .lr = 0.1f, .updown_lr = 0.05f, .eval_batch = 30,
+                                     .checkpoint = dir, .resume = true});
+    int trained = 0;
+    jt.train_top(tr, valid, [&](const JointEpoch&) { ++trained; });
+    return trained;
+  };
+  CHECK(run(4, 1) == 1);
+  CHECK_THROWS_WITH_AS(run(5, 2), doctest::Contains("the weights of the lower DBN 'dbn' are not those the checkpoint's "
+                                                    "run started from"),
+                       Error);
+  CHECK(run(4, 2) == 1);  // the same stack: resumed, one epoch to go
+  std::filesystem::remove_all(dir);
 }
