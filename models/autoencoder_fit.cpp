@@ -30,10 +30,7 @@ AutoencoderFitter::AutoencoderFitter(Autoencoder& a, Executor& ex, AutoencoderFi
   eval_x_ = g.input(a_.name + ".eval_x", {cfg_.eval_batch, a_.config.layers.front()});
   eval_out_ = a_.reconstruct(eval_x_);
   best_ = BestParams(g, a_.params());
-  // A fresh run will save over the folder: one holding another model's checkpoint is refused now, not at the
-  // first save (a resume's load names it instead).
-  if (!cfg_.checkpoint.empty() && cfg_.resume) check_checkpoint_path(cfg_.checkpoint);
-  if (!cfg_.checkpoint.empty() && !cfg_.resume) check_checkpoint_path(cfg_.checkpoint, "autoencoder", a_.name);
+  check_fitter_checkpoint(cfg_.checkpoint, cfg_.resume, "autoencoder", a_.name);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(params_fingerprint(a_.params()));  // else: start fresh
   // This run's momentum (or Adam's beta1) and weight decay, not the
   // checkpoint's; the learning rate is set at each epoch.

@@ -189,9 +189,10 @@ void check_checkpoint_path(const fs::path& dir) {
   }
 }
 
-void check_checkpoint_path(const fs::path& dir, std::string_view kind, const std::string& model) {
+void check_fitter_checkpoint(const fs::path& dir, bool resume, std::string_view kind, const std::string& model) {
+  if (dir.empty()) return;
   check_checkpoint_path(dir);
-  check_replaces_own(dir, kind, nlohmann::json{{"model", model}});
+  if (!resume) check_replaces_own(dir, kind, nlohmann::json{{"model", model}});
 }
 
 std::string old_copy_note(const fs::path& dir) {

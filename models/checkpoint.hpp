@@ -64,9 +64,13 @@ std::string old_copy_note(const std::filesystem::path& dir);
 // checkpoint's folder would go: the fitters check it when they are made,
 // so that a run is refused at its start, not at its first save.
 void check_checkpoint_path(const std::filesystem::path& dir);
-// The same, and a checkpoint there of another kind, or whose meta names
-// another model, refused as a save over it would be (the fitters' check).
-void check_checkpoint_path(const std::filesystem::path& dir, std::string_view kind, const std::string& model);
+// What a fitter checks as it is made, of its checkpoint folder `dir`
+// (empty: none): check_checkpoint_path; and for a fresh run (not
+// `resume`), which will save over it, a checkpoint there of another kind,
+// or whose meta names another model, refused now rather than at the first
+// save (a resume's load names such a checkpoint instead).
+void check_fitter_checkpoint(const std::filesystem::path& dir, bool resume, std::string_view kind,
+                             const std::string& model);
 
 // Throws, naming the first tensor of `tensors` that holds NaN or Inf and how
 // many of its values do, when training diverged: `who` (e.g. "fit 'rbm'")

@@ -102,10 +102,7 @@ DeepKernelFitter::DeepKernelFitter(DeepKernel& k, Executor& ex, DeepKernelFitCon
   eval_x_ = k_.graph->input(k_.name + ".eval_x", {cfg_.eval_batch, k_.config.layers.front()});
   eval_out_ = k_.features_of(eval_x_);
   best_ = BestParams(*k_.graph, k_.trained());
-  // A fresh run will save over the folder: one holding another model's checkpoint is refused now, not at the
-  // first save (a resume's load names it instead).
-  if (!cfg_.checkpoint.empty() && cfg_.resume) check_checkpoint_path(cfg_.checkpoint);
-  if (!cfg_.checkpoint.empty() && !cfg_.resume) check_checkpoint_path(cfg_.checkpoint, "deep_kernel", k_.name);
+  check_fitter_checkpoint(cfg_.checkpoint, cfg_.resume, "deep_kernel", k_.name);
 }
 
 std::vector<NamedTensor> DeepKernelFitter::state() const {

@@ -32,10 +32,7 @@ Finetuner::Finetuner(SoftmaxNet net, Executor& ex, FinetuneConfig cfg)
   eval_x_ = g.input(c_.name + ".eval_x", {cfg_.eval_batch, c_.x.shape().cols});
   eval_logits_ = c_.predict(eval_x_);
   best_ = BestParams(g, c_.params);
-  // A fresh run will save over the folder: one holding another model's checkpoint is refused now, not at the
-  // first save (a resume's load names it instead).
-  if (!cfg_.checkpoint.empty() && cfg_.resume) check_checkpoint_path(cfg_.checkpoint);
-  if (!cfg_.checkpoint.empty() && !cfg_.resume) check_checkpoint_path(cfg_.checkpoint, "classifier", c_.name);
+  check_fitter_checkpoint(cfg_.checkpoint, cfg_.resume, "classifier", c_.name);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load(params_fingerprint(c_.params));  // else: start fresh
 }
 

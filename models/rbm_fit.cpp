@@ -60,10 +60,7 @@ RbmFitter::RbmFitter(CdSteps& trainer, Executor& ex, RbmFitConfig config, Model 
   f_eval_ = m_.free_energy(v_eval_);
   batch_.resize(static_cast<size_t>(t_.v0.shape().size()));
   next_.resize(batch_.size());
-  // A fresh run will save over the folder: one holding another model's checkpoint is refused now, not at the
-  // first save (a resume's load names it instead).
-  if (!cfg_.checkpoint.empty() && cfg_.resume) check_checkpoint_path(cfg_.checkpoint);
-  if (!cfg_.checkpoint.empty() && !cfg_.resume) check_checkpoint_path(cfg_.checkpoint, m_.kind, m_.name);
+  check_fitter_checkpoint(cfg_.checkpoint, cfg_.resume, m_.kind, m_.name);
   if (cfg_.resume && checkpoint_exists(cfg_.checkpoint)) load();  // nothing saved yet: start fresh
 }
 
