@@ -67,37 +67,42 @@ JointTrainer::JointTrainer(Dbn& lower, LabelledRbm& top, Executor& ex, JointFitC
   }
 }
 
-double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong,
-                           int binarizations, std::vector<int>* given) {
+// The images of `set` read by the greedy model or up-down's (`what` names
+// the reading in the error when up-down has not run): scaled to [0, 1], or
+// over `binarizations` sampled views of each, keyed apart from the training
+// draws (which use data_seed itself). `read(scores, source, views)` reads.
+template <typename Read>
+auto JointTrainer::read_images(const io::ImageSet& set, bool after_up_down, int binarizations, const char* what,
+                               Read read) {
   if (after_up_down && !updown_scores_.valid())
-    throw Error("joint model: the error after up-down was asked before up_down(); expected up_down() first (it also "
-                "resumes a saved up-down)");
+    throw Error("joint model: {} after up-down was asked before up_down(); expected up_down() first (it also "
+                "resumes a saved up-down)",
+                what);
   const Tensor scores = after_up_down ? updown_scores_ : greedy_scores_;
-  if (binarizations == 0) return classification_error(ex_, eval_x_, scores, set, wrong, given);
-  // Keyed apart from the training draws, which use data_seed itself.
-  const LabelledRows views{image_source(set, io::Pixels::sampled, ~cfg_.data_seed), set.labels};
+  if (binarizations == 0) return read(scores, image_source(set, io::Pixels::scaled, 0), 1);
   const uint64_t step = ex_.step();
-  const double e = classification_error_over_views(ex_, eval_x_, scores, views, binarizations, wrong, given);
+  auto out = read(scores, image_source(set, io::Pixels::sampled, ~cfg_.data_seed), binarizations);
   // The step counter keys training's random draws: leave it where the scaled
   // reading (one run per batch) leaves it, so that training after either is the same.
   ex_.set_step(step + eval_runs(set));
-  return e;
+  return out;
+}
+
+double JointTrainer::error(const io::ImageSet& set, bool after_up_down, std::vector<int64_t>* wrong,
+                           int binarizations, std::vector<int>* given) {
+  return read_images(set, after_up_down, binarizations, "the error", [&](Tensor scores, DataSource rows, int views) {
+    return classification_error_over_views(ex_, eval_x_, scores, {rows, set.labels}, views, wrong, given);
+  });
 }
 
 // The lower DBN's weights as the phases find them (they train copies of their own).
 std::string JointTrainer::lower_fingerprint() const { return params_fingerprint(lower_.params()); }
 
 std::vector<float> JointTrainer::probabilities(const io::ImageSet& set, bool after_up_down, int binarizations) {
-  if (after_up_down && !updown_scores_.valid())
-    throw Error("joint model: probabilities after up-down were asked before up_down(); expected up_down() first (it "
-                "also resumes a saved up-down)");
-  const Tensor scores = after_up_down ? updown_scores_ : greedy_scores_;
-  if (binarizations == 0) return class_probabilities(ex_, eval_x_, scores, image_source(set, io::Pixels::scaled, 0));
-  const uint64_t step = ex_.step();  // as error(): training after it draws as after the scaled reading
-  std::vector<float> p = class_probabilities(ex_, eval_x_, scores,
-                                             image_source(set, io::Pixels::sampled, ~cfg_.data_seed), binarizations);
-  ex_.set_step(step + eval_runs(set));
-  return p;
+  return read_images(set, after_up_down, binarizations, "the probabilities",
+                     [&](Tensor scores, DataSource rows, int views) {
+                       return class_probabilities(ex_, eval_x_, scores, rows, views);
+                     });
 }
 
 std::vector<NamedTensor> JointTrainer::state(const char* phase, bool with_best) const {

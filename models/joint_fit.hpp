@@ -172,6 +172,8 @@ class JointTrainer {
   bool top_ran_ = false;  // train_top has run to its end (trained, resumed, or 0 epochs asked)
   Tensor eval_x_, greedy_scores_, updown_scores_;
   std::vector<std::string> notes_;
+  template <typename Read>
+  auto read_images(const io::ImageSet& set, bool after_up_down, int binarizations, const char* what, Read read);
   std::string lower_fingerprint() const;  // a phase's checkpoint records it, and resumes only on the same
 };
 
