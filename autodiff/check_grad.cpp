@@ -51,13 +51,16 @@ GradCheck check_grad(Tensor loss, std::span<const Tensor> wrt, std::span<const F
     for (size_t k = 0; k < count; ++k) {
       const size_t i = n <= cap ? k : k * n / cap;
       const float w0 = w[i];
-      w[i] = static_cast<float>(w0 + o.eps);
+      // The float steps actually taken: near 1e5 a float moves by 1/128, not by an eps of 0.01.
+      const float hi = static_cast<float>(w0 + o.eps), lo = static_cast<float>(w0 - o.eps);
+      w[i] = hi;
       const double up = eval();
-      w[i] = static_cast<float>(w0 - o.eps);
+      w[i] = lo;
       const double down = eval();
       w[i] = w0;
       ++r.entries;
-      const double num = (up - down) / (2.0 * o.eps), ad = analytic[p][i];
+      const double step = static_cast<double>(hi) - static_cast<double>(lo);
+      const double num = step > 0 ? (up - down) / step : std::nan(""), ad = analytic[p][i];  // (no step: unmeasured)
       const double err = std::abs(num - ad), allowed = o.atol + o.rtol * std::max(std::abs(num), std::abs(ad));
       auto entry = [&] { return fmt::format("{}[{}]: autodiff {:.6g}, numeric {:.6g}", g.label(wrt[p].id), i, ad, num); };
       // a NaN or an infinity on either side fails too (inf <= atol + rtol inf would hold)

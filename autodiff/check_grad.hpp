@@ -1,7 +1,9 @@
 #pragma once
 // Finite differences against autodiff for any scalar loss:
-//   numeric_i = (L(w + eps e_i) - L(w - eps e_i)) / (2 eps)
-// compared with grad(). Random ops draw the same bits in every evaluation
+//   numeric_i = (L(w + eps e_i) - L(w - eps e_i)) / (w_up - w_down)
+// compared with grad(), w_up and w_down the floats w + eps and w - eps
+// round to (2 eps but for large weights: near 1e5 a float moves by 1/128;
+// an entry so large that neither moves it is NaN, and fails). Random ops draw the same bits in every evaluation
 // (the executor's step is held fixed), so a loss of reparameterised draws
 // (a Gaussian's mean + sd * noise) can be checked. A loss through Bernoulli
 // draws cannot: a nudge of eps may flip samples, a step the derivative does

@@ -93,6 +93,26 @@ std::vector<Tensor> grad(Tensor loss, std::span<const Tensor> wrt) {
     if (ancestor[i])
       for (NodeId in : g.node(static_cast<NodeId>(i)).inputs) ancestor[static_cast<size_t>(in)] = true;
   for (size_t i = 0; i < n; ++i) on_path[i] = on_path[i] && ancestor[i];
+  // A gradient helper between a parameter and the loss (the loss is itself
+  // made of a gradient): its own VJP is not written, and passing it zero
+  // would be a wrong answer given without a word. (Reached: the loss's
+  // gradient gets to it, through differentiable ops only; past a
+  // stop_gradient it does not.)
+  std::vector<bool> reached(n, false);
+  reached[n - 1] = true;
+  for (size_t i = n; i-- > 0;)
+    if (reached[i] && traits(g.node(static_cast<NodeId>(i)).op).differentiable)
+      for (NodeId in : g.node(static_cast<NodeId>(i)).inputs) reached[static_cast<size_t>(in)] = true;
+  for (size_t i = 0; i < n; ++i) {
+    const Node& node = g.node(static_cast<NodeId>(i));
+    if (!reached[i] || !traits(node.op).vjp_missing) continue;
+    for (NodeId in : node.inputs)
+      if (on_path[static_cast<size_t>(in)])
+        throw Error("grad: the loss '{}' depends on '{}' through '{}', {} (a gradient's own node), which has no "
+                    "gradient rule: a gradient of a gradient is not supported; expected a loss whose path from the "
+                    "parameters runs through differentiable ops (stop_gradient() cuts a path on purpose)",
+                    g.label(loss.id), g.label(in), g.label(static_cast<NodeId>(i)), name_with_article(node.op));
+  }
 
   std::vector<NodeId> grads(n, -1);
   grads[n - 1] = g.constant({1, 1}, 1.0f, "d(" + g.label(loss.id) + ")").id;  // dL/dL = 1, named after L

@@ -2,8 +2,10 @@
 // Reverse-mode autodiff by graph extension. grad() walks the nodes from the
 // loss back to the parameters and appends ordinary backward nodes from each
 // op's VJP rule; a value used several times receives the sum of its
-// gradients. Sampling ops and stop_gradient pass no gradient. The backward
-// nodes run on the same Executor and appear in the same profile.
+// gradients. Sampling ops, sign and stop_gradient pass no gradient; a path
+// through a node a gradient made (sigmoid_grad, gp_nll_grad...: a gradient
+// of a gradient) is an ebm::Error, not a silent zero. The backward nodes
+// run on the same Executor and appear in the same profile.
 
 #include <span>
 #include <vector>

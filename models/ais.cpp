@@ -9,6 +9,7 @@
 #include "graph/functions.hpp"
 #include "graph/init.hpp"
 #include "io/memory.hpp"
+#include "ops/scalar_math.hpp"
 
 namespace ebm {
 namespace {
@@ -206,7 +207,7 @@ AisResult anneal(const Rbm& rbm, std::span<const float> base_bias, int64_t words
     r.log_z_base = static_cast<double>(words) * (top + std::log(s));
   } else {
     an.start(base_bias, cfg.seed);
-    for (float ai : base_bias) r.log_z_base += std::max(double(ai), 0.0) + std::log1p(std::exp(-std::abs(double(ai))));
+    for (float ai : base_bias) r.log_z_base += softplus(double(ai));
   }
   r.log_z_base += static_cast<double>(rbm.config.hidden) * std::log(2.0);
   const std::vector<double> bs = betas(cfg);

@@ -141,7 +141,7 @@ void AutoencoderFitter::load(const std::string& before) {
       c.same("cg_line_searches", a_.config.cg.line_searches,
              "line searches per batch (CgOptions::line_searches; the samples' --cg-line-searches)");
     if (a_.config.optimizer != AeOptimizer::cg) {  // cg's line searches choose their own steps
-      c.noted("lr", base_lr(), "lr");
+      c.noted("lr", base_lr(), cfg_.lr_name.empty() ? "lr" : cfg_.lr_name);
       c.noted("lr_decay", cfg_.lr_decay, "lr decay");
     }
     if (a_.config.optimizer == AeOptimizer::sgd) c.noted("momentum", a_.config.sgd.momentum, "momentum");

@@ -35,7 +35,8 @@ struct EpochFitConfig {
   // another value is refused, naming the flag.
   std::map<std::string, std::string> run_settings = {};
   // The flag that set the fit's rate ("--finetune-lr"): a NaN error's cure
-  // names it and its value. Empty: "learning rate". Not saved.
+  // names it and its value, and a resume's note of a changed rate names it.
+  // Empty: "learning rate" ("lr" in the note). Not saved.
   std::string lr_name = {};
 };
 

@@ -193,7 +193,7 @@ class ResumeCheck {
   // A rate (float) that may change: said when it did.
   void noted(const char* key, float now, std::string_view name) {
     if (!meta_.contains(key)) return unknown_.emplace_back(name), void();
-    if (!meta_.at(key).is_number() || static_cast<float>(meta_.at(key).get<double>()) != now)
+    if (static_cast<float>(meta_number(meta_, key, where_)) != now)  // (a rate that is not a number: damaged)
       notes_.push_back(fmt::format("resumed with {} {:g} (the checkpoint's {})", name, now, meta_shown(meta_.at(key))));
   }
   // The notes, the keys not checked last.

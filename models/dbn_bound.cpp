@@ -7,11 +7,10 @@
 #include "graph/functions.hpp"
 #include "models/data_source.hpp"
 #include "models/exact.hpp"
+#include "ops/scalar_math.hpp"
 
 namespace ebm {
 namespace {
-
-double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 
 // log prod_i Bernoulli(x_i; sigmoid(a_i)) = -sum_i (softplus(a_i) - x_i a_i)
 double log_bernoulli(std::span<const double> a, const float* x) {

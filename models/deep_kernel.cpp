@@ -182,7 +182,9 @@ void DeepKernelFitter::load(const std::string& before, bool check_only) {
     throw Error("resume from '{}': the checkpoint's GP does {}; this run's does {} (DeepKernelConfig::classify); "
                 "expected the same, or a fresh run", where, task, ours);
   if ((meta.contains("ard") ? meta.at("ard") : nlohmann::json(false)) != k_.config.ard)
-    throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {}", where,
+    throw Error("resume from '{}': the checkpoint's kernel is {}; this run's is {} (DeepKernelConfig::ard, "
+                "gp_faces' --ard); expected the same, or a fresh run",
+                where,
                 k_.config.ard ? "spherical" : "ARD (a length scale per feature)",
                 k_.config.ard ? "ARD (a length scale per feature)" : "spherical");
   // cg restarts its direction at each evaluation: another interval is another run. Adam's
@@ -283,20 +285,21 @@ void DeepKernelFitter::fit(std::span<const float> x, std::span<const float> y, s
         nll = ex_.scalar(k_.loss);
       }
     } catch (const Error& e) {  // such as features that turned NaN in gp_nll
-      throw Error("fine-tuning '{}', step {}: {} (the last checkpoint is of step {})", k_.name, steps_done_ + 1,
-                  e.what(), steps_done_ - steps_done_ % cfg_.eval_every);
+      throw Error("fine-tuning '{}', step {}: {} (the last checkpoint is of step {}{})", k_.name, steps_done_ + 1,
+                  e.what(), steps_done_ - steps_done_ % cfg_.eval_every, cure());
     }
     steps_done_ += steps;
     if (steps_done_ % cfg_.eval_every != 0 && steps_done_ != cfg_.steps) continue;
-    check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_, "step");
+    check_finite(state(), fmt::format("fine-tuning '{}'", k_.name), steps_done_, "step",
+                 cfg_.rates_name.empty() ? std::string_view("learning rate") : std::string_view(cfg_.rates_name));
     DeepKernelEval e{.step = steps_done_, .nll = nll, .hyper = k_.hyper()};
     if (validating) {
       double score = 0;
       try {
         score = validate(e, x, y, valid_x, valid_y);
       } catch (const Error& err) {  // such as a GP whose Newton's method failed on these features
-        throw Error("fine-tuning '{}', validating step {}: {} (the last checkpoint is of step {})", k_.name,
-                    steps_done_, err.what(), steps_done_ - steps - (steps_done_ - steps) % cfg_.eval_every);
+        throw Error("fine-tuning '{}', validating step {}: {} (the last checkpoint is of step {}{})", k_.name,
+                    steps_done_, err.what(), steps_done_ - steps - (steps_done_ - steps) % cfg_.eval_every, cure());
       }
       e.best = best_.offer(steps_done_, score);
     } else {

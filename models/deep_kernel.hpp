@@ -100,6 +100,11 @@ struct DeepKernelFitConfig {
   // saved with the checkpoint, and a resume with another value is refused,
   // naming the flag, before the points themselves are compared.
   std::map<std::string, std::string> run_settings = {};
+  // What to make smaller when the run fails on numbers that ran away (NaN
+  // weights, a GP that no longer factors): a sample's flags and values,
+  // "--finetune-lr (now 0.001) or --hyper-lr (now 0.01)". Empty: no such
+  // advice ("learning rate" for NaN weights). Not saved.
+  std::string rates_name = {};
 };
 
 struct DeepKernelEval {
@@ -157,6 +162,10 @@ class DeepKernelFitter {
   const std::vector<std::string>& resume_notes() const { return notes_; }
 
  private:
+  // "; a smaller <rates_name> usually cures it", or "" without one.
+  std::string cure() const {
+    return cfg_.rates_name.empty() ? std::string() : "; a smaller " + cfg_.rates_name + " usually cures it";
+  }
   std::vector<NamedTensor> state() const;
   void save() const;
   // Checks the checkpoint against this run (`before`: the fingerprint of

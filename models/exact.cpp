@@ -1,4 +1,5 @@
 #include "models/exact.hpp"
+#include "ops/scalar_math.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +11,6 @@
 
 namespace ebm {
 namespace {
-
-double softplus(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 
 // Running log-sum-exp.
 struct Lse {
@@ -129,9 +128,16 @@ double exact_log_z(const Rbm& r) {
   if (by_hidden)
     return vu == Unit::binary ? enumerate(v, binary_other)
                               : enumerate(v, gaussian_visible_other) + static_cast<double>(nv) * half_log_2pi;
-  if (hu == Unit::binary) return enumerate(v, binary_other);
-  if (hu == Unit::gaussian) return enumerate(v, gaussian_hidden_other);
-  return enumerate(v, softmax_hidden_other);
+  switch (hu) {  // the hidden layer summed out in closed form
+    case Unit::binary: return enumerate(v, binary_other);
+    case Unit::gaussian: return enumerate(v, gaussian_hidden_other);
+    case Unit::softmax: return enumerate(v, softmax_hidden_other);
+    case Unit::rectified:
+    case Unit::count:
+    case Unit::poisson: break;
+  }
+  throw Error("exact_log_z '{}': no exact form for {} visible and {} hidden units", r.name, to_string(vu),
+              to_string(hu));
 }
 
 double exact_log_z(const Rbm& r, int64_t words) {
@@ -164,7 +170,7 @@ std::vector<double> free_energy_exact(const Rbm& r, std::span<const float> vis) 
     const float* v = vis.data() + row * static_cast<size_t>(nv);
     double e = 0;
     // visible_energy (models/units.hpp): |v - c|^2 / 2 for gaussian and rectified units, -c.v for the others
-    const bool quadratic = r.config.visible_unit == Unit::gaussian || r.config.visible_unit == Unit::rectified;
+    const bool quadratic = data_kind(r.config.visible_unit) == DataKind::real;
     for (int64_t i = 0; i < nv; ++i)
       e += quadratic ? 0.5 * (double(v[i]) - c[i]) * (double(v[i]) - c[i]) : -double(c[i]) * v[i];
     double words = 1;  // count units: the hidden biases count once per word

@@ -99,7 +99,7 @@ void Finetuner::load(const std::string& before) {
     c.same_start("start", before, fmt::format("the weights of '{}' before the resume", c_.name), "Finetuner");
     meta_count(meta, "step", where);
     meta_best(meta, "best_epoch", "best_error", meta_epoch(meta, "epoch", where), where);
-    c.noted("lr", c_.lr, "lr");
+    c.noted("lr", c_.lr, cfg_.lr_name.empty() ? "lr" : cfg_.lr_name);
     c.noted("lr_decay", cfg_.lr_decay, "lr_decay");
     c.noted("momentum", c_.opt.momentum(), "momentum");  // this run's, as the rates: said when changed
     c.noted("weight_decay", c_.opt.weight_decay(), "weight decay");

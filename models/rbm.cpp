@@ -26,7 +26,10 @@ Rbm Rbm::make(Graph& g, std::string name, RbmConfig cfg) {
                 name, to_string(cfg.hidden_unit));
   if (cfg.hidden_unit == Unit::softmax && cfg.hidden < 2)
     throw Error("rbm '{}': a softmax hidden layer needs at least 2 units", name);
-  Rbm r{&g, name, cfg, {}, {}, {}};
+  Rbm r;
+  r.graph = &g;
+  r.name = name;
+  r.config = cfg;
   r.w = g.param(name + ".W", {cfg.visible, cfg.hidden});
   r.b = g.param(name + ".b", {1, cfg.hidden});
   r.c = g.param(name + ".c", {1, cfg.visible});
@@ -43,31 +46,39 @@ void Rbm::init_visible_bias(std::span<const float> data_mean) {
                   data_mean[i], i);
   // A binary unit's mean outside [0, 1] (bytes not scaled, say), or a
   // word's below 0, would be clipped to a bias that says nothing of the data.
-  const bool binary = config.visible_unit == Unit::binary;
-  if (binary || counts_words(config.visible_unit) || config.visible_unit == Unit::softmax)
+  const Unit u = config.visible_unit;
+  const bool binary = u == Unit::binary;
+  if (data_kind(u) != DataKind::real)
     for (size_t i = 0; i < data_mean.size(); ++i)
       if (data_mean[i] < 0.0f || (binary && data_mean[i] > 1.0f))
         throw Error("rbm '{}': init_visible_bias got mean {} for visible unit {}; expected {} for {} visible units{}",
-                    name, data_mean[i], i, binary ? "means in [0, 1]" : "means of 0 or more",
-                    to_string(config.visible_unit), binary ? " (data scaled to [0, 1])" : "");
+                    name, data_mean[i], i, binary ? "means in [0, 1]" : "means of 0 or more", to_string(u),
+                    binary ? " (data scaled to [0, 1])" : "");
   auto cv = graph->value(c);
-  if (config.visible_unit == Unit::gaussian || config.visible_unit == Unit::rectified) {
-    std::copy(data_mean.begin(), data_mean.end(), cv.begin());  // the mean of unit-variance units
-    return;
-  }
-  if (counts_words(config.visible_unit) || config.visible_unit == Unit::softmax) {
-    double total = 0;
-    for (float m : data_mean) total += std::max(0.0f, m);
-    if (!(total > 0))
-      throw Error("rbm '{}': init_visible_bias got means that sum to {}; expected a positive sum (words, or a softmax's "
-                  "states)", name, total);
-    for (size_t i = 0; i < cv.size(); ++i)
-      cv[i] = static_cast<float>(std::log(std::max(1e-6, std::max(0.0f, data_mean[i]) / total)));
-    return;
-  }
-  for (size_t i = 0; i < cv.size(); ++i) {
-    const float p = std::clamp(data_mean[i], 1e-3f, 1.0f - 1e-3f);
-    cv[i] = std::log(p / (1.0f - p));
+  switch (u) {
+    case Unit::gaussian:
+    case Unit::rectified:  // the mean of unit-variance units
+      std::copy(data_mean.begin(), data_mean.end(), cv.begin());
+      return;
+    case Unit::softmax:
+    case Unit::count:
+    case Unit::poisson: {  // the log of each unit's share
+      double total = 0;
+      for (float m : data_mean) total += std::max(0.0f, m);
+      if (!(total > 0))
+        throw Error("rbm '{}': init_visible_bias got means that sum to {}; expected a positive sum (words, or a "
+                    "softmax's states)",
+                    name, total);
+      for (size_t i = 0; i < cv.size(); ++i)
+        cv[i] = static_cast<float>(std::log(std::max(1e-6, std::max(0.0f, data_mean[i]) / total)));
+      return;
+    }
+    case Unit::binary:  // the log-odds
+      for (size_t i = 0; i < cv.size(); ++i) {
+        const float p = std::clamp(data_mean[i], 1e-3f, 1.0f - 1e-3f);
+        cv[i] = std::log(p / (1.0f - p));
+      }
+      return;
   }
 }
 
@@ -102,9 +113,16 @@ Tensor Rbm::free_energy(Tensor v, Tensor x) const {
 }
 
 Tensor Rbm::energy(Tensor v, Tensor h) const {
-  Tensor e = visible_energy(config.visible_unit, v, c) - sum(h * hidden_input(v), 1);
-  if (config.hidden_unit == Unit::gaussian || config.hidden_unit == Unit::rectified) e = e + sum(square(h), 1) * 0.5f;
-  return e;
+  const Tensor e = visible_energy(config.visible_unit, v, c) - sum(h * hidden_input(v), 1);
+  switch (config.hidden_unit) {  // E_self(h)
+    case Unit::gaussian:
+    case Unit::rectified: return e + sum(square(h), 1) * 0.5f;
+    case Unit::binary:
+    case Unit::softmax: return e;
+    case Unit::count:
+    case Unit::poisson: break;  // (refused as hidden units by make)
+  }
+  throw Error("rbm '{}': {} hidden units have no energy", name, to_string(config.hidden_unit));
 }
 
 Tensor gibbs_chain_from_hidden(const Rbm& rbm, Tensor h0, int k, bool mean_last, Tensor trials) {

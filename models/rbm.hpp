@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "graph/graph.hpp"
+#include "models/energy_model.hpp"
 #include "models/units.hpp"
 
 namespace ebm {
@@ -38,7 +39,11 @@ struct RbmConfig {
   uint64_t seed = 1;
 };
 
-struct Rbm {
+// An EnergyModel, so what the library gives a user's own model (CD and PCD
+// through contrastive_divergence, EnergyFitter, exact_log_z_binary) takes
+// the shipped RBM too; make_cd_trainer and RbmFitter add what an RBM's
+// known form allows (the textbook update without autodiff, log Z, AIS).
+struct Rbm : EnergyModel {
   Graph* graph = nullptr;
   std::string name;
   RbmConfig config;
@@ -63,13 +68,18 @@ struct Rbm {
   Tensor trials(Tensor v) const;
   Tensor p_h(Tensor v) const;            // E[h | v]
   Tensor p_v(Tensor h, Tensor trials = {}) const;  // E[v | h]
-  Tensor sample_h(Tensor v) const;
-  Tensor sample_v(Tensor h, Tensor trials = {}) const;
-  Tensor free_energy(Tensor v) const;         // [B, 1]
+  Tensor sample_h(Tensor v) const override;
+  // Count and poisson visible units need each row's D (an ebm::Error
+  // without it); the others ignore `trials`.
+  Tensor sample_v(Tensor h) const override { return sample_v(h, Tensor{}); }
+  Tensor sample_v(Tensor h, Tensor trials) const;
+  // v -> h -> v, keeping each row's D for count and poisson units.
+  Tensor gibbs_step(Tensor v) const override { return sample_v(sample_h(v), trials(v)); }
+  Tensor free_energy(Tensor v) const override;  // [B, 1]
   // The same, reusing x = hidden_input(v) already in the graph (one GEMM less).
   Tensor free_energy(Tensor v, Tensor x) const;
   Tensor energy(Tensor v, Tensor h) const;    // [B, 1]
-  std::vector<Tensor> params() const { return {w, b, c}; }
+  std::vector<Tensor> params() const override { return {w, b, c}; }
 };
 
 // Throws, naming `what` (the caller: "exact_log_z"), the RBM, the tensor and

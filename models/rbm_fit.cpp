@@ -12,6 +12,7 @@
 #include "models/checkpoint_meta.hpp"
 #include "models/checkpoint.hpp"
 #include "models/crbm.hpp"
+#include "ops/scalar_math.hpp"
 
 namespace ebm {
 
@@ -103,6 +104,24 @@ bool diverging(int e, int first, double recon, double baseline, double lowest) {
 
 }  // namespace
 
+std::string RbmFitter::cure() const {
+  const CdConfig& c = t_.config;
+  std::string out = rate_named(cfg_.lr_name, c.lr);
+  auto flag = [&](const char* key) {  // the sample's flag when it named one, else the setting
+    const auto it = cfg_.setting_flags.find(key);
+    return it != cfg_.setting_flags.end() ? it->second : std::string(key);
+  };
+  // A penalty whose step outweighs the weights it acts on runs away at any rate worth training with:
+  // decay that takes half of each weight a step, or L1 that moves each by more than its starting size.
+  if (static_cast<double>(c.lr) * c.weight_decay >= 0.5)
+    out += fmt::format(" or {} (now {:g}: with the rate, each step subtracts {:g} times each weight)", flag("weight_decay"),
+                       c.weight_decay, static_cast<double>(c.lr) * c.weight_decay);
+  if (static_cast<double>(c.lr) * c.l1 >= 0.01)
+    out += fmt::format(" or {} (now {:g}: with the rate, each step moves each weight by {:g})", flag("l1"), c.l1,
+                       static_cast<double>(c.lr) * c.l1);
+  return out;
+}
+
 std::string diverging_reason(const EpochStats& s, std::string_view unit) {
   if (!s.diverging) return {};
   if (s.recon_error > 1.5 * s.recon_baseline)
@@ -151,7 +170,7 @@ double RbmFitter::pseudo_likelihood(const DataSource& src, uint64_t epoch) {
     auto ff = ex_.value(f_eval_);
     for (int64_t i = 0; i < rows; ++i) {
       const double d = double(ff[static_cast<size_t>(i)]) - f[static_cast<size_t>(i)];  // log sigmoid(d)
-      acc += static_cast<double>(nv) * -(std::max(-d, 0.0) + std::log1p(std::exp(-std::abs(d))));
+      acc += static_cast<double>(nv) * log_sigmoid(d);
     }
   });
   return binary ? acc / static_cast<double>(src.count) : std::numeric_limits<double>::quiet_NaN();
@@ -264,7 +283,8 @@ void RbmFitter::load() {
     epoch = meta_epoch(meta, "epoch", where);
     step = meta_count(meta, "step", where);
     // (a checkpoint with every epoch done trains none at this rate: nothing to note)
-    if (meta.contains("lr") && meta.at("lr") != nlohmann::json(t_.config.lr) && epoch < cfg_.epochs)
+    if (meta.contains("lr") && meta_number(meta, "lr", where) != static_cast<double>(t_.config.lr) &&
+        epoch < cfg_.epochs)
       notes.push_back(fmt::format("resumed with {} {} (checkpoint: {})", cfg_.lr_name.empty() ? "lr" : cfg_.lr_name,
                                   t_.config.lr, meta_shown(meta.at("lr"))));
   };
@@ -344,8 +364,7 @@ std::vector<EpochStats> RbmFitter::fit(const DataSource& train, const DataSource
     }
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     try {
-      check_finite(state(), fmt::format("fit '{}'", m_.name), e + 1, "epoch",
-                   rate_named(cfg_.lr_name, t_.config.lr));
+      check_finite(state(), fmt::format("fit '{}'", m_.name), e + 1, "epoch", cure());
     } catch (const Error&) {
       name_bad_row(train, t_.config.batch, epoch, fmt::format("fit '{}'", m_.name));
       throw;

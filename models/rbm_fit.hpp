@@ -155,6 +155,9 @@ class RbmFitter {
   void load();
 
  private:
+  // What a NaN in the weights asks to change: the rate (its flag and value),
+  // and a weight decay or L1 cost large enough to run away by itself.
+  std::string cure() const;
   std::vector<NamedTensor> state() const;
   // The free energies' gap and the pseudo-likelihood of `epoch` into s.
   void monitor(EpochStats& s, const DataSource& train, const DataSource& valid, uint64_t epoch);

@@ -1,6 +1,7 @@
 #include "models/units.hpp"
 
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 #include "graph/functions.hpp"
@@ -20,10 +21,17 @@ std::string_view to_string(Unit u) {
 }
 
 int64_t first_out_of_range(Unit u, std::span<const float> x) {
-  if (u == Unit::gaussian || u == Unit::rectified) return -1;
-  const float hi = counts_words(u) ? std::numeric_limits<float>::infinity() : 1.0f;
-  for (size_t k = 0; k < x.size(); ++k)
-    if (x[k] < 0.0f || x[k] > hi) return static_cast<int64_t>(k);
+  switch (data_kind(u)) {
+    case DataKind::real: return -1;
+    case DataKind::count:  // a word count: its samples are whole, so a fraction in the data biases CD
+      for (size_t k = 0; k < x.size(); ++k)
+        if (x[k] < 0.0f || x[k] != std::floor(x[k])) return static_cast<int64_t>(k);
+      return -1;
+    case DataKind::probability:
+      for (size_t k = 0; k < x.size(); ++k)
+        if (x[k] < 0.0f || x[k] > 1.0f) return static_cast<int64_t>(k);
+      return -1;
+  }
   return -1;
 }
 
@@ -34,14 +42,21 @@ int64_t first_non_finite(std::span<const float> x) {
 }
 
 std::string_view data_range(Unit u) {
-  if (u == Unit::gaussian || u == Unit::rectified) return "any value";
-  return counts_words(u) ? "counts of 0 or more" : "values in [0, 1]";
+  switch (data_kind(u)) {
+    case DataKind::real: return "any value";
+    case DataKind::count: return "whole counts of 0 or more";
+    case DataKind::probability: return "values in [0, 1]";
+  }
+  return "?";
 }
 
 Unit parse_unit(std::string_view s) {
-  for (Unit u : {Unit::binary, Unit::gaussian, Unit::softmax, Unit::rectified, Unit::count, Unit::poisson})
-    if (s == to_string(u)) return u;
-  throw Error("unknown unit type '{}'; expected binary, gaussian, softmax, rectified, count or poisson", s);
+  std::string names;
+  for (size_t i = 0; i < std::size(kUnits); ++i) {
+    if (s == to_string(kUnits[i])) return kUnits[i];
+    names += fmt::format("{}{}", i == 0 ? "" : i + 1 == std::size(kUnits) ? " or " : ", ", to_string(kUnits[i]));
+  }
+  throw Error("unknown unit type '{}'; expected {}", s, names);
 }
 
 namespace {

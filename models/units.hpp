@@ -49,7 +49,27 @@
 
 namespace ebm {
 
+// A new type goes into kUnits too, and the compiler (-Wswitch, no default
+// branches) names every place that must say what it does.
 enum class Unit { binary, gaussian, softmax, rectified, count, poisson };
+inline constexpr Unit kUnits[] = {Unit::binary,    Unit::gaussian, Unit::softmax,
+                                  Unit::rectified, Unit::count,    Unit::poisson};
+
+// What a unit type takes as data: a probability or a state in [0, 1]
+// (binary, softmax), any real value (gaussian, rectified), or a whole word
+// count (count, poisson).
+enum class DataKind { probability, real, count };
+constexpr DataKind data_kind(Unit u) {
+  switch (u) {
+    case Unit::binary:
+    case Unit::softmax: return DataKind::probability;
+    case Unit::gaussian:
+    case Unit::rectified: return DataKind::real;
+    case Unit::count:
+    case Unit::poisson: return DataKind::count;
+  }
+  return DataKind::real;  // (not reached: the switch names every type)
+}
 
 std::string_view to_string(Unit u);
 // Parses "binary", "gaussian", "softmax", "rectified", "count" or "poisson"; an ebm::Error lists them otherwise.
@@ -57,7 +77,7 @@ Unit parse_unit(std::string_view s);
 
 // Units over a document's word counts (count and poisson): visible only, and
 // their mean and sampler need each row's number of words.
-constexpr bool counts_words(Unit u) { return u == Unit::count || u == Unit::poisson; }
+constexpr bool counts_words(Unit u) { return data_kind(u) == DataKind::count; }
 
 // `trials` (the row's number of draws or words, [rows, 1]) is for count and
 // poisson units only, which need it; the others ignore it.
@@ -70,7 +90,8 @@ Tensor visible_energy(Unit u, Tensor v, Tensor c);
 
 // The index of the first of `x`'s values that units of type `u` cannot
 // take as data, or -1: outside [0, 1] for binary and softmax units (a
-// probability or a state), below 0 for count and poisson units; gaussian
+// probability or a state), below 0 or not whole for count and poisson
+// units (their samples are whole counts); gaussian
 // and rectified units take any value here. NaN passes (first_non_finite
 // finds it).
 int64_t first_out_of_range(Unit u, std::span<const float> x);

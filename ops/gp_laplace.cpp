@@ -13,6 +13,7 @@
 #include "ops/gp.hpp"
 #include "ops/lapack.hpp"
 #include "ops/op.hpp"
+#include "ops/scalar_math.hpp"
 
 namespace ebm::gp {
 namespace {
@@ -20,7 +21,6 @@ namespace {
 size_t at(int64_t i) { return static_cast<size_t>(i); }
 
 double sigm(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
-double log_sigm(double z) { return -(std::max(-z, 0.0) + std::log1p(std::exp(-std::abs(z)))); }
 
 // The likelihood's derivatives at f: grad = t - pi, w = pi (1 - pi), with
 // t = (y + 1) / 2 and pi = sigmoid(f); returns log p(y | f).
@@ -31,7 +31,7 @@ double derivatives(std::span<const float> y, std::span<const double> f, std::vec
     const double pi = sigm(f[i]);
     grad[i] = (y[i] > 0 ? 1.0 : 0.0) - pi;
     w[i] = pi * (1.0 - pi);
-    logp += log_sigm(y[i] * f[i]);
+    logp += log_sigmoid(y[i] * f[i]);
   }
   return logp;
 }

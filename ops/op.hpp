@@ -8,7 +8,12 @@
 //   vjp()   — the vector-Jacobian rule, emitting ordinary ops through a
 //             VjpBuilder, so the backward pass is a graph like any other.
 // Adding an op: write its struct here, its kernel and VJP in the .cpp of its
-// family, add it to `Op` below, and add one line to tests/test_ops.cpp.
+// family, add it to `Op` below, give users a function that builds it in
+// graph/functions.hpp, and add one case to tests/test_ops.cpp. An
+// element-wise op is run on column tiles of a GEMM's output unless
+// column_local() (op.cpp) names it as one that needs its whole row (as a
+// row's categorical draw does); a two-input one that its kernel can read
+// from a GEMM's tile in place joins reads_tile()'s list there.
 
 #include <array>
 #include <cstdint>
@@ -26,7 +31,7 @@ namespace ebm {
 
 enum class OpKind : uint8_t {
   source,       // input, parameter or constant: no kernel
-  elementwise,  // row-local: output row r needs only input row r (or a broadcast row)
+  elementwise,  // output row r from input row r (or a broadcast row); column by column too unless column_local() says not
   general,      // anything else (GEMM, reductions, row softmax)
   update,       // writes into its first inputs in place (optimizer steps)
 };
@@ -37,6 +42,12 @@ struct OpTraits {
   OpKind kind;
   bool differentiable = true;
   bool random = false;
+  // Differentiable in the maths, but without a VJP rule of its own: the
+  // gradient helpers grad() emits (sigmoid_grad, gp_nll_grad, ...). grad()
+  // refuses a loss whose path from a parameter runs through one (a gradient
+  // of a gradient) rather than pass it zero, as it does through sampling,
+  // sign and stop_gradient, whose zero is the right answer.
+  bool vjp_missing = false;
 };
 
 // Thrown by a shape rule; the graph adds the op, node and shape names.
@@ -75,6 +86,12 @@ struct TileProbe {
   }
 };
 
+// Which GEMM the linear-algebra kernels call on each tile.
+enum class GemmBackend : uint8_t {
+  ebm,    // ebm::gemm (ops/gemm.hpp): our xsimd kernels, the default
+  cblas,  // the system's CBLAS (OpenBLAS): the reference, and a fallback
+};
+
 // What a kernel sees. Buffers are contiguous row-major float32.
 // Element-wise kernels compute output rows [row_begin, row_end) only, and of
 // those the columns [col_begin, col_end) (col_end 0: all); other kernels
@@ -82,12 +99,6 @@ struct TileProbe {
 // `parallel` is set (with a decomposition that does not depend on the thread
 // count, so results are bitwise reproducible). GEMM kernels call `epilogue`
 // on each output tile, when set.
-// Which GEMM the linear-algebra kernels call on each tile.
-enum class GemmBackend : uint8_t {
-  ebm,    // ebm::gemm (ops/gemm.hpp): our xsimd kernels, the default
-  cblas,  // the system's CBLAS (OpenBLAS): the reference, and a fallback
-};
-
 struct Kernel {
   std::array<float*, kMaxArity> in{};
   std::array<Shape, kMaxArity> in_shape{};
@@ -228,19 +239,19 @@ struct BroadcastTo {  // [1,n], [m,1] or [1,1] repeated to `to`
 
 // ---- element-wise gradient helpers (used by VJP rules) ----------------------
 struct SigmoidGrad {  // (y, gy) -> gy y (1 - y)
-  static constexpr OpTraits traits{"sigmoid_grad", 2, OpKind::elementwise, false};
+  static constexpr OpTraits traits{"sigmoid_grad", 2, OpKind::elementwise, false, false, true};
   void forward(const Kernel& k) const;
 };
 struct TanhGrad {  // (y, gy) -> gy (1 - y^2)
-  static constexpr OpTraits traits{"tanh_grad", 2, OpKind::elementwise, false};
+  static constexpr OpTraits traits{"tanh_grad", 2, OpKind::elementwise, false, false, true};
   void forward(const Kernel& k) const;
 };
 struct SoftplusGrad {  // (x, gy) -> gy sigmoid(x)
-  static constexpr OpTraits traits{"softplus_grad", 2, OpKind::elementwise, false};
+  static constexpr OpTraits traits{"softplus_grad", 2, OpKind::elementwise, false, false, true};
   void forward(const Kernel& k) const;
 };
 struct ReluGrad {  // (x, gy) -> gy [x > 0]
-  static constexpr OpTraits traits{"relu_grad", 2, OpKind::elementwise, false};
+  static constexpr OpTraits traits{"relu_grad", 2, OpKind::elementwise, false, false, true};
   void forward(const Kernel& k) const;
 };
 
@@ -487,13 +498,13 @@ struct MaxPoolProbs {  // (x [B, G H W]) -> the same shape: each unit's probabil
   void vjp(VjpBuilder& b) const;
 };
 struct MaxPoolProbsGrad {  // (x, gy) -> dx_i = p_i (gy_i - sum_{j in i's block} p_j gy_j)
-  static constexpr OpTraits traits{"maxpool_probs_grad", 2, OpKind::general, false};
+  static constexpr OpTraits traits{"maxpool_probs_grad", 2, OpKind::general, false, false, true};
   PoolGeometry g;
   Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;
 };
 struct MaxPoolGrad {  // (x, gy [B, G (H/P) (W/P)]) -> [B, G H W]: each unit's probability times its block's gy
-  static constexpr OpTraits traits{"maxpool_grad", 2, OpKind::general, false};
+  static constexpr OpTraits traits{"maxpool_grad", 2, OpKind::general, false, false, true};
   PoolGeometry g;
   Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;
@@ -559,7 +570,7 @@ struct GpNll {
 // with wrt 3 both F's and theta's from one factorization, packed as
 // [n + 1, max(d, 3)]: F's in the first n rows, theta's at the start of the last.
 struct GpNllGrad {
-  static constexpr OpTraits traits{"gp_nll_grad", 4, OpKind::general, false};
+  static constexpr OpTraits traits{"gp_nll_grad", 4, OpKind::general, false, false, true};
   int wrt = 0;
   Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;
@@ -582,7 +593,7 @@ struct GpClassNll {
 // wrt 3 both from one mode, packed as [n + 1, max(d, 2)] (F's in the first
 // n rows, theta's at the start of the last).
 struct GpClassNllGrad {
-  static constexpr OpTraits traits{"gp_class_nll_grad", 4, OpKind::general, false};
+  static constexpr OpTraits traits{"gp_class_nll_grad", 4, OpKind::general, false, false, true};
   int wrt = 0;
   Shape shape(std::span<const Shape> in) const;
   void forward(const Kernel& k) const;

@@ -15,6 +15,7 @@
 #include "ops/op.hpp"
 #include "ops/simd.hpp"
 #include "ops/vjp_util.hpp"
+#include "ops/scalar_math.hpp"
 
 namespace ebm {
 namespace {
@@ -170,7 +171,7 @@ void BceLogits::forward(const Kernel& k) const {
   const Shape s = k.in_shape[0];
   const double acc = lane_sum(s.size(), [&](int64_t i) {
     const double x = k.in[0][i], t = k.in[1][i];
-    return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))) - t * x;
+    return softplus(x) - t * x;
   });
   k.out[0] = static_cast<float>(acc / static_cast<double>(s.rows));
 }

@@ -169,6 +169,7 @@ inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t
     throw Error("--pretrain-lr: no RBM here takes it (the code's takes --code-lr{}); expected more --hidden layers",
                 data == Unit::binary ? "" : ", the first --data-lr");
   one_per_layer(o.pretrain_epochs, o.hidden.size(), "--pretrain-epochs");
+  check_pretraining_given(app, o.pretrain_epochs);
   CdConfig method_check;
   parse_cd_method(o.method, method_check);  // here, before any work
   (void)o.ae_optimizer();

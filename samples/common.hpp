@@ -90,7 +90,8 @@ inline void note_interrupts(const std::string& dir) {
   if (interrupt_length > 0) return;  // the --output folder's, not a part's below it
   const auto r = fmt::format_to_n(interrupt_line, sizeof interrupt_line,
                                   "\n{}: interrupted; the same command with --resume goes on from the last checkpoint "
-                                  "in '{}' (one is written after each epoch or step)\n",
+                                  "in '{}' (one is written after each epoch or step; stopped before the first, "
+                                  "it starts afresh)\n",
                                   program_name, dir);
   interrupt_length = std::min(r.size, sizeof interrupt_line);
   for (int sig : {SIGINT, SIGTERM}) {

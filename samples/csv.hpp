@@ -55,9 +55,11 @@ inline CsvColumns read_csv_columns(const std::filesystem::path& path) {
 }
 
 // A fresh run's file is rewritten from its first row on (until then an
-// earlier run's rows stay, so a run killed before its first epoch ended
-// leaves them beside that run's checkpoint), or, if the run ends without
-// a row, left holding the header only. A resumed run's rows are appended;
+// earlier run's rows stay, beside the pictures drawn from them: a run
+// killed before its first epoch ended leaves them, though the checkpoints
+// they came from are gone), or, if the run ends without a row, left
+// holding the header only. A file that was not there gets its header at
+// once, so no run leaves an empty one. A resumed run's rows are appended;
 // a file of an older version whose columns are a subset of these is
 // rewritten under the new header first (empty cells for the new columns),
 // any other is moved to <path>.old (or .old.1, ...).
@@ -76,12 +78,15 @@ class Csv {
                   path_.string());
     if (!fresh_) adopt_existing();
     errno = 0;
-    std::ofstream probe(path_, std::ios::app);  // created empty if missing, never truncated here
+    std::ofstream probe(path_, std::ios::app);  // created if missing, never truncated here
+    if (probe && !there) probe << header_ << '\n' << std::flush;
     if (!probe)
       throw Error("'{}': cannot open for writing ({}); expected a writable file in the --output folder",
                   path_.string(), io_failure_cause());
   }
   const std::filesystem::path& path() const { return path_; }
+  // Where a resumed run's file of other columns was moved (empty: it was not).
+  const std::filesystem::path& moved_to() const { return moved_to_; }
   Csv(const Csv&) = delete;
   Csv& operator=(const Csv&) = delete;
   // A resumed run's file cut back to the rows whose first column is at
@@ -217,9 +222,10 @@ class Csv {
     fmt::print(stderr, "note: '{}' had other columns; moved to '{}', a new one starts here\n", path_.string(),
                old.string());
     fresh_ = true;
+    moved_to_ = old;
   }
 
-  std::filesystem::path path_;
+  std::filesystem::path path_, moved_to_;
   std::string header_;
   bool fresh_ = true;
   std::ofstream f_;

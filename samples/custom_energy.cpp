@@ -73,9 +73,10 @@ int run(const Options& o) {
   samples::check_batch(o.batch, train.count);
   samples::check_file_folder("--profile", o.profile);
   samples::make_output_dir(o.output);
+  samples::Summary summary;
   const std::string checkpoint = o.output + "/checkpoint";
-  if (!o.resume) samples::remove_checkpoint(checkpoint);  // a fresh run must not leave an older one to resume
   samples::say_if_nothing_to_resume("custom_energy", o.resume, o.output, "checkpoint");
+  if (!o.resume) samples::remove_checkpoint(checkpoint);  // a fresh run must not leave an older one to resume
   Graph g;
   custom::LearnedVarianceRbm model(g, "grbm", train.dim(), o.hidden, o.seed);
   const Tensor v = g.input("v", {o.batch, train.dim()});
@@ -109,7 +110,7 @@ int run(const Options& o) {
   const float too_wide = std::max(1.0f, std::sqrt(1.0f + model.s_min));  // the start's sigma (z = 0), resumed or not
   bool warned = false;
   bool trained = false;  // an epoch ran in this call (a resume with every epoch done trains none)
-  double last_fe = 0, last_recon = 0, last_gap = 0;
+  double last_fe = 0, last_recon = 0, last_gap = 0, train_seconds = 0;
   samples::Csv csv(o.output + "/metrics.csv", "epoch,seconds,free_energy,recon_error,fe_train,fe_test,fe_gap,sigma_min,sigma_max",
                    fit.epochs_done() > 0);
   csv.keep_rows_through(fit.epochs_done());
@@ -136,12 +137,17 @@ int run(const Options& o) {
       warned = true;
     }
     trained = true;
+    train_seconds += e.seconds;
     last_fe = e.free_energy;
     last_recon = e.monitors[0];
     last_gap = e.fe_gap;
   });
+  summary.add("PCD training", train_seconds,
+          trained ? fmt::format("reconstruction error {:.2f}, sigma {:.3g} to {:.3g}", last_recon, lo, hi)
+                  : std::string("nothing left to train"));
+  const double before_pictures = summary.total();
   write_pictures(g, model, ex, cd, o);
-  if (!o.profile.empty()) samples::write_profile(ex.profile(), o.profile);
+  summary.add("pictures", summary.total() - before_pictures, "filters.png, stddev.png, samples.png");
   samples::result("epochs", fit.epochs_done());
   if (trained) {
     samples::result("mean_free_energy", fmt::format("{:.2f}", last_fe));
@@ -150,7 +156,7 @@ int run(const Options& o) {
   }
   samples::result("sigma_min", fmt::format("{:.3g}", lo));
   samples::result("sigma_max", fmt::format("{:.3g}", hi));
-  return 0;
+  return samples::finish(summary, ex, o.profile);
 }
 
 }  // namespace
@@ -165,7 +171,8 @@ int main(int argc, char** argv) {
       ->check(samples::number_check([](double b) { return b >= 100 && b <= 100000; }, "100 to 100000", "[100,100000]"));
   app.add_option("--epochs", o.epochs, "epochs")->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str()->check(samples::kPositive);
-  app.add_option("--seed", o.seed, "seed")->capture_default_str()->check(samples::kNonNegative);
+  app.add_option("--seed", o.seed, "seed of the model's draws and of the data's shuffles (no --data-seed here)")
+      ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--threads", o.threads, "worker threads (0: all cores)")->capture_default_str()
       ->check(samples::kThreads);
   app.add_flag("--resume", o.resume, "continue from <output>/checkpoint (saved after each epoch) where it stopped");

@@ -218,8 +218,17 @@ void run_joint(Dbn& lower, Executor& ex, const Data& d, const Options& o, bool r
   if (const int done = jt.saved_epoch("updown"); done > 0) bar.resumed(std::min(done, o.finetune_epochs));
   Csv csv(o.output + "/updown.csv", "epoch,seconds,valid_error_pct,best", jt.saved_epoch("updown") > 0);
   csv.keep_rows_through(jt.saved_epoch("updown"));
+  bool warned = false;
   jt.up_down(d.train, d.valid, [&](const JointEpoch& e) {
     bar.update(e.epoch, fmt::format("valid {:.2f}%{}", e.valid_error, e.best ? " *" : ""));
+    // Its weights stay finite as it runs away: an error far above the greedy model's is the sign.
+    if (e.valid_error > 2 * greedy + 5)
+      flag_diverging(bar, "updown", e.epoch,
+                     fmt::format("updown: warning: up-down is diverging: validation error {:.2f}% in epoch {}, over "
+                                 "twice the {:.2f}% test error of the greedy model it started from; a smaller "
+                                 "--updown-lr (this run's is {:g}) usually cures it",
+                                 e.valid_error, e.epoch, greedy, o.updown_lr),
+                     warned);
     csv.row("{},{:.3f},{:.3f},{:d}", e.epoch, e.seconds, e.valid_error, static_cast<int>(e.best));
   });
   say_notes();

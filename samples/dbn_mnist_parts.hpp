@@ -21,6 +21,7 @@
 #include "models/joint.hpp"
 #include "samples/common.hpp"
 #include "samples/csv.hpp"
+#include "samples/pretrain.hpp"
 #include "samples/progress.hpp"
 
 namespace ebm::samples {
@@ -119,6 +120,7 @@ struct Options {
       throw Error("--preset '{}': expected quick or paper", preset);
     }
     samples::one_per_layer(pretrain_epochs, hidden.size(), "--pretrain-epochs");
+    samples::check_pretraining_given(app, pretrain_epochs);
     bound_images_given = !unset("--bound-images");
     if (finetune != "backprop" && finetune != "updown" && finetune != "none")
       throw Error("--finetune '{}': expected backprop, updown or none", finetune);

@@ -120,6 +120,7 @@ void apply_preset(const CLI::App& app, Options& o) {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
   one_per_layer(o.pretrain_epochs, o.hidden.size(), "--pretrain-epochs");
+  check_pretraining_given(app, o.pretrain_epochs);
   if (app.count("--pretrain-lr") > 0 && o.hidden.size() < 2)
     throw Error("--pretrain-lr: the only RBM is the first, which takes --data-lr; expected two or more --hidden layers");
   if (o.validation_people > 29)

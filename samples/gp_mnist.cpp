@@ -129,6 +129,7 @@ void apply_preset(const CLI::App& app, Options& o) {
   if (o.task != "pair" && app.count("--digits") > 0)
     throw Error("--digits: it chooses --task pair's two digits; --task {} takes all ten", o.task);
   one_per_layer(o.pretrain_epochs, o.hidden.size(), "--pretrain-epochs");
+  check_pretraining_given(app, o.pretrain_epochs);
   // The GPs hold several n x n matrices in double (0.8 GB each at 10,000).
   if (o.labelled < 2 || o.labelled > 10000)
     throw Error("--labelled {}: expected 2 to 10,000 digits to fit (a GP's n x n matrices in double)", o.labelled);
@@ -234,13 +235,18 @@ int run(const Options& o) {
 
   std::vector<int64_t> layers{d.dim};
   layers.insert(layers.end(), o.hidden.begin(), o.hidden.end());
-  fmt::print("gp_mnist: preset {}, {}; {} labelled digits to fit, {} to validate, {} test digits; DBN {} pretrained "
-             "on {} unlabelled images\n",
+  const bool pretrained = std::any_of(o.pretrain_epochs.begin(), o.pretrain_epochs.end(), [](int e) { return e > 0; });
+  fmt::print("gp_mnist: preset {}, {}; {} labelled digits to fit, {}, {} test digits; DBN {} {}\n",
              o.preset,
              o.task == "parity" ? std::string("odd digits (+1) against even ones (-1)")
              : o.task == "pair" ? fmt::format("{} (+1) against {} (-1)", o.digits[0], o.digits[1])
                                 : std::string("the value of each digit"),
-             o.labelled, validation, tested.size(), detail::layer_string(layers), pool);
+             o.labelled,
+             o.k.finetune_steps > 0 ? fmt::format("{} to validate the fine-tuning", validation)
+                                    : std::string("no fine-tuning to validate"),
+             tested.size(), detail::layer_string(layers),
+             pretrained ? fmt::format("pretrained on {} unlabelled images", pool)
+                        : std::string("not pretrained (--pretrain-epochs 0)"));
   Summary sum;
 
   Progress pbar("GP on pixels", 1);
@@ -290,8 +296,12 @@ int run(const Options& o) {
   const auto [greedy, tuned] = finetune_kernel(kernel, ex, d, task, ft, "finetune", resume, sum);
   report("dbn", greedy);
   if (o.k.finetune_steps > 0) report("finetuned", tuned);  // (with none, nothing was fine-tuned)
-  std::vector<std::pair<std::string, const GpResult*>> methods{
-      {"pixels", &pixels}, {"DBN features", &greedy}, {"fine-tuned", &tuned}};
+  std::vector<std::pair<std::string, const GpResult*>> methods{{"pixels", &pixels}, {"DBN features", &greedy}};
+  std::vector<std::string> columns{"pixels", "dbn"};  // predictions.csv's, in methods' order
+  if (o.k.finetune_steps > 0) {  // with none, the fine-tuned kernel is the DBN's
+    methods.emplace_back("fine-tuned", &tuned);
+    columns.emplace_back("finetuned");
+  }
   GpResult scratch;
   if (o.k.baseline) {
     DeepKernelConfig bc = kc;
@@ -300,13 +310,12 @@ int run(const Options& o) {
     scratch = finetune_kernel(random_start, ex, d, task, ft, "baseline", o.resume, sum).second;
     report("random_start", scratch);
     methods.emplace_back("random start", &scratch);
+    columns.emplace_back("random_start");
   }
 
-  Csv pred(o.output + "/predictions.csv",
-           std::string(o.classify() ? "test_index,digit,label" : "test_index,digit,value") +
-               (o.classify() ? ",p_pixels,p_dbn,p_finetuned" : ",pixels,dbn,finetuned") +
-               (o.k.baseline ? (o.classify() ? ",p_random_start" : ",random_start") : ""),
-           false);
+  std::string header = o.classify() ? "test_index,digit,label" : "test_index,digit,value";
+  for (const std::string& c : columns) header += (o.classify() ? ",p_" : ",") + c;
+  Csv pred(o.output + "/predictions.csv", header, false);
   for (size_t i = 0; i < tested.size(); ++i) {
     std::string row = fmt::format("{},{},{}", tested[i], test_set.labels[static_cast<size_t>(tested[i])], d.test_y[i]);
     for (const auto& m : methods) row += fmt::format(",{:.4f}", m.second->predicted[i]);

@@ -165,8 +165,12 @@ struct GpFinetune {
 inline std::pair<GpResult, GpResult> finetune_kernel(DeepKernel& k, Executor& ex, const Labelled& d,
                                                      const GpTask& task, const GpFinetune& o, const std::string& what,
                                                      bool resume, Summary& sum) {
+  // (cg chooses its own steps: no rate to name)
+  const std::string rates = k.config.cg ? std::string()
+                                        : fmt::format("--finetune-lr (now {:g}) or --hyper-lr (now {:g})",
+                                                      k.config.adam.lr, k.config.hyper_adam.lr);
   DeepKernelFitter fit(k, ex, {.steps = o.steps, .eval_every = o.eval_every, .checkpoint = o.output + "/" + what,
-                               .resume = resume, .run_settings = o.run_settings});
+                               .resume = resume, .run_settings = o.run_settings, .rates_name = rates});
   const int64_t f = k.config.layers.back(), fitted = d.fitted;
   const std::span<const float> x(d.x), y(d.y);
   // A regression's fitted targets centred on their mean, the validation's by the same; labels as they are.

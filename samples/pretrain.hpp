@@ -5,9 +5,11 @@
 // (<output>/pretrain_layer{L+1}.csv), a warning when it diverges, and a row
 // of the summary table.
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -21,6 +23,21 @@
 #include "samples/rbm_metrics.hpp"
 
 namespace ebm::samples {
+
+// Refuses pretraining flags beside --pretrain-epochs 0 for every layer:
+// they would set a pretraining that never runs. (Each sample has its own
+// subset of these flags; the others are skipped.)
+inline void check_pretraining_given(const CLI::App& app, const std::vector<int>& epochs) {
+  if (!std::all_of(epochs.begin(), epochs.end(), [](int e) { return e == 0; })) return;
+  std::string f;
+  for (const char* flag : {"--method", "--pretrain-lr", "--data-lr", "--code-lr", "--momentum", "--final-momentum",
+                           "--weight-decay", "--mean-field", "--sample-up", "--sparsity-cost", "--sparsity-target"})
+    if (const CLI::Option* o = app.get_option_no_throw(flag); o != nullptr && o->count() > 0)
+      f += (f.empty() ? "" : ", ") + std::string(flag);
+  if (!f.empty())
+    throw Error("{}: {} the pretraining, which --pretrain-epochs 0 skips; expected one or the other", f,
+                f.find(',') == std::string::npos ? "it sets" : "they set");
+}
 
 // The first flagged epoch of a fit (warned: one was already): a key line
 // for scripts, `<who>_diverging_epoch=N`, and the warning, both printed

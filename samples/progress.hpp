@@ -18,22 +18,32 @@ namespace ebm::samples {
 class Progress {
  public:
   // tenths_in_logs: a long count (AIS's temperatures) whose every update
-  // would flood a log prints there a line per tenth only.
-  Progress(std::string label, int64_t total, bool tenths_in_logs = false)
+  // would flood a log prints there a line per tenth only. unlike_steps: a
+  // phase of steps that are not alike (a baseline, then another), whose
+  // time so far says nothing of the rest: no ETA.
+  Progress(std::string label, int64_t total, bool tenths_in_logs = false, bool unlike_steps = false)
       : label_(std::move(label)), total_(total), t0_(std::chrono::steady_clock::now()), tty_(isatty(1) != 0),
-        tenths_(tenths_in_logs) {}
+        tenths_(tenths_in_logs), unlike_(unlike_steps) {}
 
   // `note` is appended (e.g. the epoch's error); done counts finished units.
   void update(int64_t done, const std::string& note = {}) {
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - t0_).count();
     // The rate counts only the units done since the clock started (a
-    // resumed run's earlier epochs took no time here).
-    const double eta =
-        done > start_ ? s * static_cast<double>(total_ - done) / static_cast<double>(done - start_) : 0.0;
+    // resumed run's earlier epochs took no time here), and once two are
+    // done, those after the first (whose time holds the phase's setting up).
+    if (done == start_ + 1) first_ = s;
+    const bool past_first = done >= start_ + 2 && first_ >= 0;
+    const double per_unit = past_first      ? (s - first_) / static_cast<double>(done - start_ - 1)
+                            : done > start_ ? s / static_cast<double>(done - start_)
+                                            : 0.0;
+    const double eta = per_unit * static_cast<double>(std::max<int64_t>(total_ - done, 0));
     const int bar = total_ > 0 ? static_cast<int>(20 * done / total_) : 20;
-    line_ =
-        fmt::format("{} {}/{} [{:<20}] {:3}% {:.0f} s, ETA {}:{:02}  {}", label_, done, total_, std::string(static_cast<size_t>(bar), '='),
-                    total_ > 0 ? 100 * done / total_ : 100, s, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60, note);
+    const std::string eta_text =
+        unlike_ ? std::string() : fmt::format(", ETA {}:{:02}", static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    line_ = fmt::format("{} {}/{} [{:<20}] {:3}% {:.0f} s{}  {}", label_, done, total_,
+                        std::string(static_cast<size_t>(bar), '='), total_ > 0 ? 100 * done / total_ : 100, s, eta_text,
+                        note);
     const bool logged = !tenths_ || total_ <= 0 || done >= total_ || done * 10 / total_ != printed_ * 10 / total_;
     if (tty_)
       fmt::print("\r{}\033[K", line_);
@@ -55,6 +65,7 @@ class Progress {
   // may be refused) only once it starts, so no line says "resumed" first.
   void counted_before(int64_t done) {
     start_ = done;
+    first_ = -1;
     t0_ = std::chrono::steady_clock::now();
   }
   // A line of its own on `to` (stdout or stderr), above the live line,
@@ -77,6 +88,8 @@ class Progress {
   bool tty_;
   std::string line_;
   bool tenths_;
+  bool unlike_;
+  double first_ = -1;  // seconds to the first unit done since the clock started (-1: none yet)
   bool done_ = false;
   int64_t printed_ = 0;  // the count last printed
   int64_t start_ = 0;    // the count done before the clock started (resumed)

@@ -31,9 +31,10 @@ class RbmEpochCsv {
   void keep_rows_through(int done) { csv_.keep_rows_through(done); }
   // A resumed run's note when the checkpoint holds epochs the file has no
   // rows for (a run stopped after saving an epoch's checkpoint, before its
-  // row): those rows are gone, and the curves skip them. "" when none are.
+  // row): those rows are gone, and the curves skip them. "" when none are,
+  // or when the file was just moved aside (its rows are there, as said).
   std::string missing_rows(int done) const {
-    if (done < 1) return "";
+    if (done < 1 || !csv_.moved_to().empty()) return "";
     const double last = csv_.last_key();
     if (last >= done) return "";
     const int from = std::isnan(last) ? 1 : static_cast<int>(last) + 1;

@@ -57,6 +57,12 @@ void refuse_ignored_flags(const CLI::App& app, const Options& o) {
                 o.sparsity_cost, o.sparsity_target);
   if (o.no_ais && !samples::given_flags(app, {"--ais-runs", "--ais-scale"}).empty())
     throw Error("--ais-runs, --ais-scale: they set the AIS evaluation that --no-ais skips; expected one or the other");
+  // (A resume checks them against its checkpoint, which trains on from them: there they mean something.)
+  if (const std::string f = samples::given_flags(app, {"--method", "--lr", "--lr-decay", "--momentum", "--final-momentum",
+                                                       "--weight-decay", "--l1", "--sparsity-cost", "--sparsity-target"});
+      o.epochs == 0 && !o.resume && !f.empty())
+    throw Error("{}: {} the training, which --epochs 0 skips; expected one or the other", f,
+                f.find(',') == std::string::npos ? "it sets" : "they set");
 }
 
 void add_options(CLI::App& app, Options& o) {
@@ -264,8 +270,10 @@ int run(const Options& o) {
   CdTrainer trainer = make_cd_trainer(rbm, cd_config(o));
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
                   .profile_events = static_cast<size_t>(o.profile_events)});
-  // A fresh run removes an earlier run's checkpoint before it trains: killed
-  // before its first save, it must not leave that for a --resume to take.
+  // A fresh run removes an earlier run's checkpoint before it trains (and
+  // says so first): killed before its first save, it must not leave that
+  // for a --resume to take.
+  samples::say_if_nothing_to_resume("rbm_mnist", o.resume, o.output, "checkpoint");
   if (!o.resume) samples::remove_checkpoint(o.output + "/checkpoint");
   // The data flags are saved with the checkpoint: a resume on other data is refused.
   RbmFitter fit(trainer, ex,
@@ -282,7 +290,6 @@ int run(const Options& o) {
   if (fit.epochs_done() > o.epochs)
     fmt::print("rbm_mnist: the checkpoint holds {} epochs, more than the {} asked; it is evaluated as it is\n",
                fit.epochs_done(), o.epochs);
-  samples::say_if_nothing_to_resume("rbm_mnist", o.resume, o.output, "checkpoint");
   if (trainer.chain.valid() && fit.epochs_done() == 0) {  // PCD chains start at training images (a resume loads them)
     io::fill_batch(d.train, chain_start_rows(d.train.count, o.batch, o.data_seed), g.value(trainer.chain),
                    {.mode = io::Pixels::sampled, .seed = o.data_seed});

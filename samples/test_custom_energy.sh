@@ -19,7 +19,7 @@ skip_unless "$data/train-images-idx3-ubyte" "MNIST is not in $data (scripts/fetc
 for f in filters.png stddev.png samples.png metrics.csv checkpoint/manifest.json; do
   [ -s "$out/run/$f" ] || fail "no $f"
 done
-for k in epochs mean_free_energy reconstruction_error free_energy_gap sigma_min sigma_max; do
+for k in epochs mean_free_energy reconstruction_error free_energy_gap sigma_min sigma_max total_seconds; do
   [ -n "$(value "$k")" ] || fail "no $k= line"
 done
 grep -q "warning" "$out/log" && fail "a warning at the default rate"

@@ -76,6 +76,8 @@ for key in pixels_test_error_pct dbn_test_error_pct; do
   awk -v e="$v" 'BEGIN { exit !(e > 0 && e < 30) }' || { cat "$out/log6"; fail "odd against even, $key: $v%"; }
 done
 [ "$(wc -l < "$out/parity/predictions.csv")" -eq 10001 ] || fail "parity: expected all 10,000 test digits"
+[ "$(head -1 "$out/parity/predictions.csv")" = "test_index,digit,label,p_pixels,p_dbn" ] ||
+  fail "parity: predictions.csv's columns $(head -1 "$out/parity/predictions.csv"), a fine-tuned one without fine-tuning?"
 [ ! -e "$out/parity/gp_mnist.svg" ] || fail "parity: a fine-tuning curve without fine-tuning"
 ! grep -q "finetuned_test_error_pct=" "$out/log6" || fail "parity: a fine-tuned result without fine-tuning"
 [ ! -e "$out/parity/finetune.csv" ] && [ ! -e "$out/parity/baseline.csv" ] ||
@@ -91,4 +93,12 @@ done
 # Nothing validates: the validation cells are empty, not a perfect 0.
 [ "$(cut -d, -f7 "$out/magnitude/finetune.csv" | sort -u | tr '\n' ' ')" = " valid_rmse " ] ||
   fail "magnitude without validation: valid_rmse holds '$(cut -d, -f7 "$out/magnitude/finetune.csv" | tr '\n' ' ')'"
+# A hyper-parameter rate far too large: the run stops on numbers that ran away, naming the rates to make smaller.
+status=0
+# shellcheck disable=SC2086
+"$bin" $base --task pair --validation 50 --eval-every 1 --finetune-steps 3 --hyper-lr 1e30 --output "$out/runaway" \
+  > "$out/log7" 2>&1 || status=$?
+[ "$status" -ne 0 ] || { cat "$out/log7"; fail "--hyper-lr 1e30: the run ended well"; }
+grep -q "a smaller --finetune-lr (now 0.0001) or --hyper-lr (now 1e+30) usually cures it" "$out/log7" ||
+  { cat "$out/log7"; fail "--hyper-lr 1e30: the error does not name --hyper-lr"; }
 echo "4 against 9: pixels $pixels%, DBN features $dbn%, fine-tuned $tuned%"

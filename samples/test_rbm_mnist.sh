@@ -84,6 +84,10 @@ grep -q "the checkpoint has --pixels = sampled; this run has threshold" "$out/lo
 run cd1 --epochs 4 --resume --lr 0.05
 grep -q "^rbm_mnist: resumed with --lr 0.05 (checkpoint: 0.1)" "$out/lines" || fail "the resume does not say its new lr"
 [ "$(epochs "$out/cd1/metrics.csv")" = "1 2 3 4 " ] || fail "resumed with --lr 0.05: metrics.csv is not epochs 1-4"
+# The same command without --resume: said before the earlier run's checkpoint goes, not after.
+run cd1 --epochs 1
+grep -q "^rbm_mnist: a fresh run (no --resume) in .*/cd1, which holds an earlier run's checkpoints: this run replaces" \
+  "$out/lines" || fail "a fresh run over an earlier run's checkpoint does not say it replaces it"
 echo "cd1 and pcd: pictures, metrics, checkpoint and result lines written; resumed to 3 epochs equal to a fresh run;" \
   "a changed --momentum or --pixels refused, a smaller --lr taken"
 # A metrics file that cannot be written (a disk full: /dev/full) stops the run with a named error, not exit 0.

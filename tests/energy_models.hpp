@@ -1,7 +1,7 @@
 #pragma once
-// Energy models the tests build through the EnergyModel interface alone:
-// an RBM seen only through it, and a semi-restricted RBM (a model the
-// library does not ship) written as the README's guide says.
+// An energy model the tests build through the EnergyModel interface alone:
+// a semi-restricted RBM (a model the library does not ship) written as the
+// README's guide says.
 
 #include <cstdint>
 #include <vector>
@@ -11,16 +11,6 @@
 #include "models/rbm.hpp"
 
 namespace ebm::test_models {
-
-// An RBM seen only through the EnergyModel interface.
-struct RbmAsModel final : EnergyModel {
-  const Rbm& r;
-  explicit RbmAsModel(const Rbm& rbm) : r(rbm) {}
-  Tensor free_energy(Tensor v) const override { return r.free_energy(v); }
-  Tensor sample_h(Tensor v) const override { return r.sample_h(v); }
-  Tensor sample_v(Tensor h) const override { return r.sample_v(h); }
-  std::vector<Tensor> params() const override { return r.params(); }
-};
 
 // A semi-restricted RBM (lateral connections between the visible units,
 // symmetric with a zero diagonal) built as the README's guide says, with

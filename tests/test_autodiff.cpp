@@ -74,6 +74,37 @@ TEST_CASE("autodiff: check_grad passes on a composite loss that reuses values") 
   CHECK(braced.entries == r.entries);
 }
 
+TEST_CASE("autodiff: a gradient of a gradient is refused, naming the node, not passed a silent zero") {
+  Graph g;
+  const Tensor w = g.param("w", {1, 1}, 0.5f);
+  const Tensor first = grad(sum(sigmoid(w)), {w})[0];  // s (1 - s), through a sigmoid_grad node
+  CHECK_THROWS_WITH_AS(grad(sum(first), {w}), doctest::Contains("a sigmoid_grad (a gradient's own node), which has no "
+                                                                "gradient rule: a gradient of a gradient is not supported"),
+                       Error);
+  // Cut on purpose, the same path is a constant: no error, and the gradient of what is left.
+  const std::vector<Tensor> cut = grad(sum(stop_gradient(first) * w), {w});
+  Executor ex(g, {});
+  ex.run({cut[0], first});
+  CHECK(ex.value(cut[0])[0] == ex.value(first)[0]);
+  // Sampling passes zero by design, and stays allowed.
+  CHECK_NOTHROW(grad(sum(bernoulli(sigmoid(w)) * w), {w}));
+}
+
+TEST_CASE("autodiff: check_grad divides by the step a large float weight really takes") {
+  for (const float w0 : {1.0f, 1e3f, 1e5f}) {  // near 1e5, w0 +- 0.01 rounds to w0 +- 1/128
+    CAPTURE(w0);
+    Graph g;
+    const Tensor w = g.param("w", {1, 3}, w0);
+    const GradCheck r = check_grad(sum(w - w0) * 2.0f, {w});  // the gradient is 2 exactly
+    INFO(r.worst);
+    CHECK(r.ok);
+    CHECK(r.max_abs_err < 1e-3);
+  }
+  Graph g;
+  const Tensor w = g.param("w", {1, 1}, 1e9f);  // no float step of 0.01 moves it: unmeasured, so not passed
+  CHECK(!check_grad(sum(w), {w}).ok);
+}
+
 TEST_CASE("autodiff: check_grad fails a gradient that is wrong, naming the entry of the largest error") {
   // sum(stop_gradient(x) x): autodiff says x, the differences 2 x, so the largest error is at the largest |x|.
   Graph g;

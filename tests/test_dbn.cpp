@@ -369,7 +369,7 @@ TEST_CASE("dbn/finetune: a resume with another batch is refused, one with anothe
     Classifier c = Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = batch,
                                                .sgd = {.lr = lr, .momentum = momentum, .weight_decay = weight_decay}});
     Executor ex(g, {.threads = 2, .seed = 3});
-    Finetuner ft(c, ex, {.epochs = 2, .eval_batch = 60, .checkpoint = dir, .resume = resume});
+    Finetuner ft(c, ex, {.epochs = 2, .eval_batch = 60, .checkpoint = dir, .resume = resume, .lr_name = "--finetune-lr"});
     check(ft);
   };
   make(20, 0.5f, false, [&](Finetuner& ft) { ft.fit(train, valid); });
@@ -377,7 +377,7 @@ TEST_CASE("dbn/finetune: a resume with another batch is refused, one with anothe
                        Error);
   make(20, 0.25f, true, [](Finetuner& ft) {
     REQUIRE(ft.resume_notes().size() == 1);
-    CHECK(ft.resume_notes()[0] == "net: resumed with lr 0.25 (the checkpoint's 0.5)");
+    CHECK(ft.resume_notes()[0] == "net: resumed with --finetune-lr 0.25 (the checkpoint's 0.5)");  // the rate's flag
   });
   make(20, 0.5f, true, [](Finetuner& ft) { CHECK(ft.resume_notes().empty()); });
   make(

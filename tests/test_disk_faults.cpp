@@ -350,15 +350,18 @@ TEST_CASE("disk_faults: a tmpfs that fills up and turns read-only keeps the chec
   CHECK(m.load_epoch(dir, 1.0f) == 1);
   // A CSV row on the full disk: the cause named.
   {
-    const fs::path filler = disk.dir / "filler";
-    std::ofstream f(filler, std::ios::binary);
-    const std::string block(4096, 'x');
-    for (int i = 0; i < 16 && f; ++i) f.write(block.data(), static_cast<std::streamsize>(block.size())), f.flush();
-  }
-  {
-    samples::Csv csv(disk.dir / "metrics.csv", "epoch,loss", false);
+    samples::Csv csv(disk.dir / "metrics.csv", "epoch,loss", false);  // its header written while there is room
+    {
+      const fs::path filler = disk.dir / "filler";
+      std::ofstream f(filler, std::ios::binary);
+      const std::string block(4096, 'x');
+      for (int i = 0; i < 16 && f; ++i) f.write(block.data(), static_cast<std::streamsize>(block.size())), f.flush();
+    }
     msg = error_of([&] { csv.row("{},{}", 1, std::string(8192, '1')); });
     CHECK(has(msg, fmt::format("writing a row failed ({})", std::generic_category().message(ENOSPC))));
+    // A new CSV on the full disk: its header cannot be written, said as it is made, not at its first row.
+    CHECK(has(error_of([&] { samples::Csv(disk.dir / "more.csv", "epoch,loss", false); }),
+              fmt::format("cannot open for writing ({})", std::generic_category().message(ENOSPC))));
   }  // closed: a file open for writing would keep the remount below from making the tmpfs read-only
   fs::remove(disk.dir / "filler");
   // Read-only: the save names the cause, the checkpoint still loads.

@@ -16,6 +16,8 @@
 #include "graph/executor.hpp"
 #include "graph/init.hpp"
 #include "models/energy_fit.hpp"
+#include "models/exact.hpp"
+#include "models/rbm.hpp"
 #include "tests/energy_models.hpp"
 #include "tests/misuse_util.hpp"
 
@@ -41,6 +43,19 @@ std::vector<float> paired_rows(int64_t n, uint32_t seed) {
       for (int k = 0; k < 2; ++k) x.push_back(u(gen) < 0.05f ? 1.0f - on : on);
     }
   return x;
+}
+
+// The NLL per row of binary `rows` when their units are taken one by one
+// (each by its own mean): what a model without couplings reaches.
+double independent_nll(const std::vector<float>& rows) {
+  const auto n = static_cast<int64_t>(rows.size()) / kVisible;
+  double nll = 0;
+  for (int64_t i = 0; i < kVisible; ++i) {
+    double p = 0;
+    for (int64_t r = 0; r < n; ++r) p += rows[static_cast<size_t>(r * kVisible + i)] / static_cast<double>(n);
+    nll -= p * std::log(p) + (1 - p) * std::log(1 - p);
+  }
+  return nll;
 }
 
 // A semi-restricted RBM with PCD-1 on it and a fitter, in a graph of its own.
@@ -89,13 +104,7 @@ TEST_CASE(
   std::vector<EnergyEpoch> seen;
   const std::vector<EnergyEpoch> epochs = r.fit->fit(train, valid, [&](const EnergyEpoch& e) { seen.push_back(e); });
   const double after = nll();
-  // Units taken one by one (each by its own mean) give the NLL a model without couplings reaches.
-  double independent = 0;
-  for (int64_t i = 0; i < kVisible; ++i) {
-    double p = 0;
-    for (int64_t r = 0; r < 400; ++r) p += train_rows[static_cast<size_t>(r * kVisible + i)] / 400.0;
-    independent -= p * std::log(p) + (1 - p) * std::log(1 - p);
-  }
+  const double independent = independent_nll(train_rows);
   MESSAGE("NLL before ", before, ", after ", after, "; units one by one ", independent);
   REQUIRE(epochs.size() == 30);
   CHECK(seen.size() == 30);
@@ -160,6 +169,50 @@ TEST_CASE(
   CHECK(faster.fit->resume_notes()[0] == "semi: resumed with --lr 0.1 (the checkpoint's 0.05)");
   std::filesystem::remove_all(straight_dir);
   std::filesystem::remove_all(split_dir);
+}
+
+TEST_CASE(
+    "energy fit: the shipped Rbm is an EnergyModel: EnergyFitter trains it, exact_log_z_binary agrees with its own "
+    "log Z, and its chain keeps count units' word counts") {
+  const std::vector<float> rows = paired_rows(400, 7);
+  const DataSource train = matrix_source(rows, kVisible), none{};
+  Graph g;
+  Rbm rbm = Rbm::make(g, "rbm", {.visible = kVisible, .hidden = kHidden, .init_std = 0.1f, .seed = 2});
+  const Tensor v = g.input("v", {40, kVisible});
+  const ContrastiveDivergence cd = contrastive_divergence(rbm, v, 1, true, {.lr = 0.1f, .momentum = 0.5f});
+  Executor ex(g, {.threads = 2, .seed = 5});
+  EnergyFitter fit(rbm, cd, v, ex, {.name = "rbm", .epochs = 30, .monitor_rows = 0});
+  const double log_z_before = exact_log_z_binary(ex, rbm, kVisible);
+  CHECK(log_z_before == doctest::Approx(exact_log_z(rbm)).epsilon(1e-6));
+  const double before = fit.mean_free_energy(train, 400) + log_z_before;
+  fit.fit(train, none);
+  const double log_z_after = exact_log_z_binary(ex, rbm, kVisible);
+  CHECK(log_z_after == doctest::Approx(exact_log_z(rbm)).epsilon(1e-6));
+  const double after = fit.mean_free_energy(train, 400) + log_z_after;
+  MESSAGE("the RBM's exact NLL before ", before, ", after ", after, "; units one by one ", independent_nll(rows));
+  CHECK(after < before - 0.3);
+  CHECK(after < independent_nll(rows) - 0.1);  // its hidden units learned something of the pairs
+
+  // Count visible units: the interface's Gibbs step passes each row's number of words on, as the RBM's own chain does.
+  Graph gc;
+  const Rbm counts =
+      Rbm::make(gc, "counts", {.visible = 5, .hidden = 3, .visible_unit = Unit::count, .init_std = 0.5f, .seed = 3});
+  const Tensor docs = gc.input("docs", {4, 5});
+  const EnergyModel& as_model = counts;
+  const Tensor chained = gibbs_chain(as_model, docs, 3);
+  Executor exc(gc, {.threads = 1, .seed = 9});
+  const std::vector<float> words{3, 0, 1, 0, 0, 0, 7, 0, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 12};
+  exc.run({chained}, {{docs, words}});
+  const auto out = exc.value(chained);
+  for (size_t r = 0; r < 4; ++r) {
+    float in_row = 0, out_row = 0;
+    for (size_t i = 0; i < 5; ++i) {
+      in_row += words[r * 5 + i];
+      out_row += out[r * 5 + i];
+    }
+    CHECK(out_row == in_row);
+  }
+  CHECK(has(error_of([&] { (void)as_model.sample_v(counts.sample_h(docs)); }), "no number of words given"));
 }
 
 TEST_CASE("energy fit: refuses what does not fit, names a NaN row, and NaN weights name the rate's flag") {

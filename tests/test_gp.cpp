@@ -415,7 +415,10 @@ TEST_CASE("deep kernel/fit: conjugate gradients find the input that matters too,
   const auto [artuned, arevals, arparams] = run(60, true, true, true);
   CHECK(arparams == aparams);
   CHECK(artuned == atuned);
-  CHECK_THROWS_WITH_AS(run(60, true, true, false), doctest::Contains("the checkpoint's kernel is ARD"), Error);
+  CHECK_THROWS_WITH_AS(run(60, true, true, false),
+                       doctest::Contains("the checkpoint's kernel is ARD (a length scale per feature); this run's is "
+                                         "spherical (DeepKernelConfig::ard, gp_faces' --ard)"),
+                       Error);
   // Adam learns the log scales too (with theta, by the hyper-parameters'
   // Adam), and an ARD run refuses a spherical checkpoint.
   std::filesystem::remove_all(dir);

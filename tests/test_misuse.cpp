@@ -363,12 +363,20 @@ TEST_CASE("misuse: the RBM fitter refuses data its visible units cannot take, na
     }
     const std::string e = error_of([&] { fit.fit(matrix_source(data, 4), matrix_source(valid, 4)); });
     CHECK(has(e, fmt::format("fit 'r': training row 6 holds {} at column 2; expected {} for visible_unit {}", bad,
-                             unit == Unit::count ? "counts of 0 or more" : "values in [0, 1]", to_string(unit))));
+                             unit == Unit::count ? "whole counts of 0 or more" : "values in [0, 1]", to_string(unit))));
     data[6 * 4 + 2] = 0.0f;
     valid[3 * 4 + 1] = bad;
     RbmFitter checked(t, ex, {.epochs = 1, .monitor_images = 4});
     CHECK(has(error_of([&] { checked.fit(matrix_source(data, 4), matrix_source(valid, 4)); }),
               fmt::format("fit 'r': validation row 3 holds {} at column 1", bad)));
+    if (unit == Unit::count) {  // a fraction of a word: the chain's samples are whole, so CD would compare unlike rows
+      valid[3 * 4 + 1] = 0.0f;
+      data[5 * 4 + 1] = 2.5f;
+      RbmFitter fractional(t, ex, {.epochs = 1, .monitor_images = 4});
+      CHECK(has(error_of([&] { fractional.fit(matrix_source(data, 4), matrix_source(valid, 4)); }),
+                "fit 'r': training row 5 holds 2.5 at column 1; expected whole counts of 0 or more for visible_unit "
+                "count"));
+    }
   }
 }
 

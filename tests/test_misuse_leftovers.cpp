@@ -254,7 +254,7 @@ TEST_CASE("leftovers: the autoencoder refuses counts below 0 and binary data out
   const std::vector<float> good_counts = counts;
   counts[2 * 4 + 1] = -1.0f;  // a loss without a floor before
   CHECK(has(error_of([&] { AutoencoderFitter(words, ex, c).fit(matrix_source(counts, 4), matrix_source(good_counts, 4)); }),
-            "fine-tuning 'w': training row 2 holds -1 at column 1; expected counts of 0 or more for data_unit count"));
+            "fine-tuning 'w': training row 2 holds -1 at column 1; expected whole counts of 0 or more for data_unit count"));
   std::vector<float> pixels = unit_rows(6, 4);
   Autoencoder binary = Autoencoder::make(g, "b", {.layers = {4, 3, 2}, .batch = 2});
   CHECK(AutoencoderFitter(binary, ex, c).fit(matrix_source(pixels, 4), matrix_source(pixels, 4)).size() == 1);

@@ -5,8 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
+#include <set>
 #include <span>
+#include <string_view>
+#include <utility>
+#include <variant>
 
 #include <doctest/doctest.h>
 
@@ -562,4 +567,49 @@ TEST_CASE("ops: products of several tiles have the VJPs of the double-precision 
         check_close(ex2.value(dg[1]), sb2, "affine_sigmoid dW");
         check_close(ex2.value(dg[2]), reduce(rs, 0, 1.0), "affine_sigmoid db");
       }
+}
+
+namespace {
+template <size_t... I>
+std::vector<std::string_view> variant_names(std::index_sequence<I...>) {
+  return {std::variant_alternative_t<I, OpVariant>::traits.name...};
+}
+}  // namespace
+
+// An op added to the variant without a case here fails this, unless it is
+// listed below with the test that checks it instead.
+TEST_CASE("ops: every op of the variant is checked by a case here, or named with the file that checks it") {
+  std::set<std::string_view> covered;
+  for (const Case& c : cases()) {
+    Graph g;
+    std::vector<Tensor> params;
+    std::vector<std::vector<float>> values;
+    for (const Shape& s : c.shapes) values.push_back(random_values(s, c.lo, c.hi, 5));
+    const Tensor y = build_case(g, c, values, params);
+    if (c.grad || c.central) grad(sum(y), params);  // the gradient helpers its VJP emits are checked with it
+    for (NodeId i = 0; i < g.size(); ++i) covered.insert(traits(g.node(i).op).name);
+  }
+  const std::map<std::string_view, const char*> elsewhere{
+      {"input", "every test that feeds a batch (a source: no kernel)"},
+      {"bernoulli", "test_rbm.cpp (samples against exact distributions)"},
+      {"sigmoid_bernoulli", "test_rbm.cpp"},
+      {"categorical", "test_rbm.cpp (softmax units)"},
+      {"multinomial", "test_rbm.cpp and test_word_models.cpp (count units)"},
+      {"poisson", "test_word_models.cpp (poisson units' samples against their mean)"},
+      {"gaussian", "test_rbm.cpp (gaussian units' samples against their mean)"},
+      {"maxpool_sample", "test_crbm.cpp"},
+      {"maxpool_sample_given", "test_crbm.cpp (against a plain loop over its generator)"},
+      {"sgd_update", "test_autodiff.cpp"},
+      {"adam_update", "test_autodiff.cpp"},
+      {"assign", "test_graph.cpp"},
+      {"group", "every trainer's step (autodiff/optim.cpp joins the updates by it)"},
+  };
+  for (const std::string_view name : variant_names(std::make_index_sequence<std::variant_size_v<OpVariant>>{})) {
+    INFO(name);
+    CHECK((covered.count(name) > 0 || elsewhere.count(name) > 0));
+  }
+  for (const auto& [name, where] : elsewhere) {  // the list names only what the cases leave out
+    INFO(name, " has a case here: drop it from the list");
+    CHECK(covered.count(name) == 0);
+  }
 }

@@ -111,11 +111,14 @@ void check_close(std::span<const float> got, const std::vector<double>& want, co
 
 TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for every unit type") {
   const int64_t batch = 16, nv = 9, nh = 6;
-  const std::pair<Unit, Unit> kinds[] = {
-      {Unit::binary, Unit::binary},   {Unit::binary, Unit::gaussian},    {Unit::binary, Unit::softmax},
-      {Unit::binary, Unit::rectified}, {Unit::gaussian, Unit::binary},   {Unit::softmax, Unit::binary},
-      {Unit::rectified, Unit::binary}, {Unit::count, Unit::binary},      {Unit::count, Unit::gaussian},
-      {Unit::poisson, Unit::binary},  {Unit::poisson, Unit::rectified}};
+  // Every type as the visible layer under binary hidden units, every type a
+  // hidden layer can have under binary visible units (from kUnits: a new type
+  // is covered as it is listed), and word units under two other hidden types.
+  std::vector<std::pair<Unit, Unit>> kinds{{Unit::count, Unit::gaussian}, {Unit::poisson, Unit::rectified}};
+  for (const Unit u : kUnits) {
+    kinds.emplace_back(u, Unit::binary);
+    if (!counts_words(u) && u != Unit::binary) kinds.emplace_back(Unit::binary, u);
+  }
   for (auto [vu, hu] : kinds) {
     CAPTURE(to_string(vu));
     CAPTURE(to_string(hu));
@@ -141,6 +144,42 @@ TEST_CASE("rbm/cd: the autodiff CD-1 gradient equals the textbook update for eve
       for (int64_t n = 0; n < batch; ++n)
         CHECK(std::accumulate(vs.begin() + n * nv, vs.begin() + (n + 1) * nv, 0.0) ==
               std::accumulate(data.begin() + n * nv, data.begin() + (n + 1) * nv, 0.0));
+    }
+  }
+}
+
+TEST_CASE("rbm/units: each type's mean is -df/dx of its free-energy term, and its sampler draws with that mean") {
+  // 20,000 rows of one input row: each column's sample mean against unit_mean within 5 standard errors.
+  const int64_t rows = 20000, k = 4;
+  const std::vector<float> row{-1.0f, 0.2f, 0.7f, 1.5f};
+  std::vector<float> xs, words(static_cast<size_t>(rows), 7.0f);
+  for (int64_t r = 0; r < rows; ++r) xs.insert(xs.end(), row.begin(), row.end());
+  for (const Unit u : kUnits) {
+    CAPTURE(to_string(u));
+    Graph g;
+    const Tensor x = g.input("x", {rows, k}), d = g.input("d", {rows, 1});
+    const Tensor trials = counts_words(u) ? d : Tensor{};
+    const Tensor mu = unit_mean(u, x, trials), draw = unit_sample(u, x, trials);
+    std::vector<Tensor> want{mu, draw};
+    if (!counts_words(u)) want.push_back(grad(sum(hidden_free_energy(u, x)), {x})[0]);  // df/dx
+    Executor ex(g, {.threads = 2, .seed = 11});
+    ex.run(want, {{x, xs}, {d, words}});
+    const auto m = ex.value(mu), s = ex.value(draw);
+    if (!counts_words(u)) {
+      const auto df = ex.value(want[2]);
+      for (int64_t j = 0; j < k; ++j) CHECK(m[j] == doctest::Approx(-df[j]).epsilon(1e-5).scale(1.0));
+    }
+    if (u == Unit::rectified) continue;  // its max(0, x) is Nair & Hinton's approximation of the sampler's mean
+    for (int64_t j = 0; j < k; ++j) {
+      double total = 0, sq = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        const double v = s[static_cast<size_t>(r * k + j)];
+        total += v;
+        sq += v * v;
+      }
+      const double avg = total / rows, se = std::sqrt(std::max(sq / rows - avg * avg, 1e-12) / rows);
+      CAPTURE(j);
+      CHECK(std::abs(avg - m[static_cast<size_t>(j)]) < 5 * se);
     }
   }
 }

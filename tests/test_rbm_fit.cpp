@@ -139,6 +139,22 @@ TEST_CASE("rbm/fit: a run whose weights turn NaN stops with a named error, its l
   fs::remove_all(d);
 }
 
+TEST_CASE("rbm/fit: weights run away by a weight decay too large for the rate name the decay's flag beside the rate's") {
+  const SmallData data;
+  Graph g;
+  Rbm rbm = Rbm::make(g, "rbm", {.visible = 36, .hidden = 8, .init_std = 0.1f});
+  // lr x decay = 10: each step multiplies W by about -9, so it overflows within a few epochs of 10 steps
+  CdTrainer t = make_cd_trainer(rbm, {.batch = 10, .lr = 0.1f, .weight_decay = 100.0f});
+  Executor ex(g, {.threads = 2, .seed = 4});
+  RbmFitter fit(t, ex,
+                {.epochs = 30, .monitor_images = 40, .checkpoint = {}, .lr_name = "--lr",
+                 .setting_flags = {{"weight_decay", "--weight-decay"}}});
+  CHECK_THROWS_WITH_AS(fit.fit(data.train, data.valid),
+                       doctest::Contains("(a smaller --lr (now 0.1) or --weight-decay (now 100: with the rate, each "
+                                         "step subtracts 10 times each weight) usually cures it)"),
+                       Error);
+}
+
 TEST_CASE("rbm/fit: an epoch whose reconstruction error runs far above a mean prediction's is flagged as diverging") {
   const SmallData data;
   const DataSource &train = data.train, &valid = data.valid;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <string>
 #include <vector>
@@ -192,6 +193,19 @@ TEST_CASE("rbm/fit: a resume with a smaller learning rate says so and continues 
   Custom kept(base_cd(), base_fit({}, 4, false));
   kept.fit.fit(train, valid);
   CHECK(kept.params() != resumed.params());
+  // A rate that is not a number is a damaged manifest, named, not a change of rate to note.
+  const fs::path manifest = d / "manifest.json";
+  std::string text;
+  {
+    std::ifstream in(manifest);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const size_t at = text.find("\"lr\":");
+  REQUIRE(at != std::string::npos);
+  const size_t end = text.find_first_of(",}", at);
+  text.replace(at, end - at, "\"lr\":\"x\"");
+  std::ofstream(manifest) << text;
+  CHECK_THROWS_WITH_AS(Custom(slower, base_fit(d, 6, true)), doctest::Contains("meta key 'lr' is \"x\""), Error);
   fs::remove_all(d);
 }
 

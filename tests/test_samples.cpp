@@ -30,6 +30,13 @@ std::string slurp(const fs::path& p) {
 TEST_CASE("samples/Csv: a fresh run rewrites the file from its first row, a resumed one appends") {
   const io_test::TempDir dir("csv");
   const fs::path p = dir.path / "m.csv";
+  try {
+    samples::Csv csv(p, "epoch,loss", false);
+    CHECK(slurp(p) == "epoch,loss\n");  // a new file has its header at once: a run stopped now leaves no empty file
+    throw Error("stopped");
+  } catch (const Error&) {
+  }
+  CHECK(slurp(p) == "epoch,loss\n");
   {
     samples::Csv csv(p, "epoch,loss", false);
     csv.row("{},{}", 1, 0.5);
@@ -100,6 +107,10 @@ TEST_CASE("samples/RbmEpochCsv: one row per epoch, the divergence flag as 0 or 1
         "1,2.000,30,52,-100,-99,1,-80,0\n"
         "2,2.500,90,52,0,0,0,0,1\n"
         "3,1.000,1.23457e-05,0.00098765,-12345.7,0,0,,0\n");
+  // Resumed onto a file of other columns: it is moved aside (and said), so its rows are not called lost.
+  std::ofstream(p, std::ios::trunc) << "epoch,seconds,foo\n1,2,3\n";
+  const samples::RbmEpochCsv moved(p.string(), true);
+  CHECK(moved.missing_rows(1).empty());
 }
 
 TEST_CASE("samples/read_csv_columns: columns by name, a cell that is no number as NaN, curves drawn from them") {
