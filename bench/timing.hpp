@@ -75,9 +75,11 @@ inline void command_line(int argc, char** argv, std::string_view about,
 
 // The value of the integer flag `name` (`--name N` or `--name=N`), or
 // `fallback` when it is absent; a value that is not a whole number in
-// [lo, hi] is refused (exit 2) with a message naming the flag.
+// [lo, hi], or a second one, is refused (exit 2) with a message naming the
+// flag.
 inline long int_flag(int argc, char** argv, std::string_view name, long fallback, long lo, long hi) {
   long value = fallback;
+  bool given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     std::string_view text;
@@ -88,6 +90,11 @@ inline long int_flag(int argc, char** argv, std::string_view name, long fallback
     } else {
       continue;
     }
+    if (given) {  // the last would win
+      fmt::print(stderr, "{}: {} given twice; expected once\n", argv[0], name);
+      std::exit(2);
+    }
+    given = true;
     long v = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
     if (ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {

@@ -410,7 +410,7 @@ int main(int argc, char** argv) {
                "and the unrolled convnet fine-tuned by backprop"};
   Options o;
   add_options(app, o);
-  // The defaults shown are the paper preset's; the quick one (the default preset) sets others.
+  // The flags the presets set show no default after "="; their help gives both presets' values.
   using ebm::samples::show_preset_default;
   show_preset_default(app, "--pretrain-epochs", "2", "10");
   show_preset_default(app, "--classifier-epochs", "20", "100");

@@ -50,6 +50,7 @@ struct Options {
   bool resume = false, check_numerics = false;
 
   void apply_preset(const CLI::App& app) {
+    if (preset != "quick" && preset != "paper") throw Error("--preset '{}': expected quick or paper", preset);
     fill_in_images_given = app.count("--fill-in-images") > 0;
     if (preset != "quick") return;
     auto unset = [&](const char* flag) { return app.count(flag) == 0; };
@@ -161,16 +162,17 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--output", o.output, "folder for pictures, metrics and checkpoints")->capture_default_str();
   app.add_option("--preset", o.preset,
                  "quick (the default: 2 epochs per layer, 20 classifier epochs on 1,000 and 50,000 labels, SVMs on "
-                 "1,000, 3 fine-tuning epochs) or paper (the values shown here)")
-      ->capture_default_str()->check(CLI::IsMember({"quick", "paper"}));
+                 "1,000, 3 fine-tuning epochs) or paper (each flag it sets says both presets' values)")
+      ->capture_default_str();
   app.add_option("--filters", o.filters, "filters per layer")->capture_default_str()->delimiter(',')
       ->check(samples::kPositive);
   app.add_option("--filter-size", o.sizes, "each layer's filter side")->capture_default_str()->delimiter(',')
       ->check(samples::kPositive);
   app.add_option("--pool", o.pools, "each layer's pooling block side (1: no pooling)")->capture_default_str()
-      ->delimiter(',')->check(CLI::Range(1, 16));
+      ->delimiter(',')->check(samples::whole_number_check(1, 16));
+  // A preset's flags show no default after '=': the two presets differ (show_preset_default).
   app.add_option("--pretrain-epochs,--epochs", o.epochs, "pretraining epochs per layer (one value: every layer)")
-      ->capture_default_str()->delimiter(',')->check(samples::kNonNegative);
+      ->delimiter(',')->check(samples::kNonNegative);
   app.add_option("--batch", o.batch, "mini-batch size")->capture_default_str()->check(samples::kPositive);
   app.add_option("--pretrain-lr,--lr", o.lr, "pretraining learning rate")->capture_default_str()
       ->check(samples::kPositive);
@@ -185,8 +187,8 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--sparsity-cost", o.sparsity_cost, "weight of the sparsity term (0: none)")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--labelled", o.labelled, "labelled training images for each classifier run (the first N)")
-      ->capture_default_str()->delimiter(',')->check(samples::kPositive);
-  app.add_option("--classifier-epochs", o.classifier_epochs, "softmax regression's epochs")->capture_default_str()
+      ->delimiter(',')->check(samples::kPositive);
+  app.add_option("--classifier-epochs", o.classifier_epochs, "softmax regression's epochs")
       ->check(samples::kPositive);
   app.add_option("--classifier-lr", o.classifier_lr, "its learning rate (momentum 0.9)")->capture_default_str()
       ->check(samples::kPositive);
@@ -195,23 +197,26 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--svm-labelled", o.svm_labelled,
                  "labelled training images for each Gaussian-kernel SVM (the first N, at most 60,000 and what memory "
                  "holds: 4 N^2 bytes, twice that up to 20,000; 0: no SVM)")
-      ->capture_default_str()->delimiter(',')->check(samples::kNonNegative);
+      ->delimiter(',')->check(samples::kNonNegative.description(fmt::format("0|[10,{}]", kMaxSvmPoints)));
   app.add_option("--svm-kept-distances", o.svm_kept,
                  "up to this many labels, the SVMs keep the training rows' squared distances beside the kernel; "
                  "beyond, they are made again for each width and the validation split's a block at a time")
       ->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--svm-c", o.svm_c, "the SVMs' boxes C to try")->capture_default_str()->delimiter(',');
+  app.add_option("--svm-c", o.svm_c, "the SVMs' boxes C to try")->capture_default_str()->delimiter(',')
+      ->check(samples::shown_range("POSITIVE"));
   app.add_option("--svm-gamma", o.svm_gamma,
                  "the kernel widths gamma to try, as multiples of 1 / the mean squared distance between training rows")
-      ->capture_default_str()->delimiter(',');
+      ->capture_default_str()->delimiter(',')->check(samples::shown_range("POSITIVE"));
   app.add_option("--fill-in-images", o.fill_in_images,
                  "test digits whose bottom rows the stack fills in, by Gibbs sampling with the rest clamped (0: none; "
-                 "the quick preset's 100)")
-      ->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--occluded-rows", o.occluded_rows, "the bottom rows hidden for filling in")->capture_default_str();
+                 "the preset's: quick 100, paper 1000)")
+      ->check(samples::kNonNegative);
+  app.add_option("--occluded-rows", o.occluded_rows, "the bottom rows hidden for filling in")->capture_default_str()
+      ->check(samples::shown_range("[1,27]"));
   app.add_option("--fill-in-sweeps", o.fill_in_sweeps,
-                 "Gibbs sweeps per filled-in batch; the estimate averages the last half (the quick preset's 50)")
-      ->capture_default_str()->check(samples::kNonNegative);
+                 "Gibbs sweeps per filled-in batch; the estimate averages the last half (the preset's: quick 50, "
+                 "paper 200)")
+      ->check(samples::kNonNegative.description("AT_LEAST_2"));
   app.add_option("--sample-sweeps", o.sample_sweeps,
                  "Gibbs steps of samples.png's ten top-level chains, a snapshot every tenth of them (0: none)")
       ->capture_default_str()
@@ -223,12 +228,12 @@ inline void add_options(CLI::App& app, Options& o) {
       ->capture_default_str()->check(samples::kNonNegative);
   app.add_option("--finetune-epochs", o.finetune_epochs,
                  "backprop epochs of the unrolled convnet on the training split (0: none)")
-      ->capture_default_str()->check(samples::kNonNegative);
+      ->check(samples::kNonNegative);
   app.add_option("--finetune-lr", o.finetune_lr, "its learning rate (momentum 0.9)")->capture_default_str()
       ->check(samples::kPositive);
   app.add_flag("--baseline", o.baseline, "also fine-tune the same convnet from a random start, with the same budget");
   app.add_option("--validation", o.validation, "the last N training images choose each classifier's epoch")
-      ->capture_default_str();
+      ->capture_default_str()->check(samples::shown_range("[1,59999]"));
   app.add_option("--seed", o.seed, "seed of the weights and the Gibbs draws")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--data-seed", o.data_seed, "seed of the shuffles and binarisation")->capture_default_str()

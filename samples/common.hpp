@@ -206,6 +206,12 @@ inline void write_profile(const Profile& p, const std::string& file) {
   fmt::print("profile: trace in {} (Perfetto, chrome://tracing), the last steps drawn in {}\n", file, timeline);
 }
 
+// Whether `text` is an integer in digits: an optional sign, then digits.
+inline bool is_integer_text(std::string_view text) {
+  if (text.starts_with('+') || text.starts_with('-')) text.remove_prefix(1);
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 // Checks for numeric flags that name the rule and the value given
 // ("--batch: expected a positive number, got 0"; CLI11's own print the
 // whole range of a double): `ok` says whether a value passes, `expected`
@@ -246,6 +252,26 @@ inline const CLI::Validator kPatchesPerFace = number_check(
     "[1,10000]");
 inline const CLI::Validator kFraction =
     number_check([](double v) { return v >= 0.0 && v < 1.0; }, "a value in [0, 1)", "[0,1)");
+// A whole number from `lo` to `hi`, for an integer flag: CLI::Range said
+// "Value 2.5 not in range 1 to 16" of a fraction inside the range. A whole
+// number in exponent form (1e3) passes here, and its conversion says to
+// write it in digits (conversion_message).
+inline CLI::Validator whole_number_check(int64_t lo, int64_t hi) {
+  const std::string expected = fmt::format("a whole number from {} to {}", lo, hi);
+  return CLI::Validator(
+      [lo, hi, expected](std::string& text) -> std::string {
+        double v = 0.0;
+        const bool ok = CLI::detail::lexical_cast(text, v) && v == std::floor(v) && v >= static_cast<double>(lo) &&
+                        v <= static_cast<double>(hi);
+        return ok ? std::string() : "expected " + expected + ", got " + text;
+      },
+      fmt::format("[{},{}]", lo, hi));
+}
+// A name in --help only, for a range a later check holds the flag to, with
+// a message that says why (--occluded-rows 28: "of MNIST's 28 rows").
+inline CLI::Validator shown_range(std::string name) {
+  return CLI::Validator([](std::string&) { return std::string(); }, std::move(name));
+}
 
 // Runs body() on a task arena of `threads` workers (0: every core), so that
 // a sample's own parallel loops (retrieval scores, SVMs) use --threads too.
@@ -296,6 +322,13 @@ inline void add_profile_events(CLI::App& app, int64_t& events) {
                  "with --profile: the trace keeps the first N events, later ones counted, not kept; their room, 64 bytes "
                  "an event, is taken when the run starts (the default: 16 MiB)")
       ->capture_default_str()
+      ->check(CLI::Validator(  // CLI::Range said "Value 2.5 not in range" of 2.5 and 1e3; it still says so of 0
+          [](std::string& text) {
+            return is_integer_text(text) ? std::string()
+                                         : fmt::format("expected a whole number from 1 to {} written in digits, got {}",
+                                                       int64_t{1} << 27, text);
+          },
+          ""))
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 27));
 }
 
@@ -321,10 +354,11 @@ inline int finish(const Summary& sum, Executor& ex, const std::string& profile) 
 }
 
 // Whether the digits of `r` (an optional sign, then digits) fit a 64-bit
-// integer, signed or not.
-inline bool fits_64_bits(const std::string& r) {
+// integer: an int64_t, or for an unsigned flag a uint64_t (CLI11 clamps what
+// does not, 2^63 to 2^63 - 1).
+inline bool fits_64_bits(const std::string& r, bool is_unsigned) {
   const char* first = r.data() + (r.starts_with('+') ? 1 : 0);
-  if (r.starts_with('-')) {
+  if (!is_unsigned || r.starts_with('-')) {
     int64_t v = 0;
     return std::from_chars(first, r.data() + r.size(), v).ec != std::errc::result_out_of_range;
   }
@@ -340,40 +374,57 @@ inline bool is_switch_word(std::string_view v) {
   return std::find(std::begin(kSwitchWords), std::end(kSwitchWords), lower) != std::end(kSwitchWords);
 }
 
-// What CLI11 lets through, checked once the command line is parsed (an
-// ebm::Error naming the flag): a switch given a value that is not a yes or
-// a no (--resume=2, which CLI11 reads as on); a flag given twice (a list is one value,
-// --hidden 500,500); an empty value, or an empty element of a list
-// (--hidden 5,,5); a number that is not finite, that a float cannot hold
-// (1e40) or that rounds to zero in one (1e-320); an integer beyond 64 bits.
-// A path flag that names an existing folder or device (--profile /tmp,
-// --profile /dev/full) is refused too: the file is written at the end.
-inline void check_command_line(const CLI::App& app, int argc, char** argv) {
-  std::vector<const CLI::Option*> seen;  // by option, so that an alias counts as the same flag
+// What CLI11 would take wrongly or refuse in its own words, checked on the
+// words of the command line before it parses them (an ebm::Error naming the
+// flag): a switch given a value that is not a yes or a no (--resume=2, which
+// CLI11 reads as on), or given as both its spellings (--map --no-map); a
+// BOOLEAN flag given anything else (--mean-field 10x, which CLI11 reads as
+// true); a flag given twice, or with an alias (a list is one value, --hidden
+// 500,500); an empty value (--lr=, which CLI11 would give the next word), or
+// an empty element of a list (--hidden 5,,5).
+inline void check_words(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::pair<const CLI::Option*, std::string>> seen;  // by option, so that an alias counts as the same flag
   for (int i = 1; i < argc; ++i) {
     const std::string_view token = argv[i];
     if (!token.starts_with("--")) continue;
     const size_t eq = token.find('=');
     const std::string name(token.substr(0, eq));
     const CLI::Option* o = app.get_option_no_throw(name);
-    if (o == nullptr) continue;  // not ours
+    if (o == nullptr) continue;  // not ours (run_main names an unknown flag)
+    const auto before = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == o; });
     if (o->get_expected_min() == 0) {  // a switch: CLI11 would read --resume=2 as on and --resume=-1 as off
       if (eq != std::string_view::npos && !is_switch_word(token.substr(eq + 1)))
         throw Error("{}: a switch given the value '{}'; expected it alone (or ={})", name, token.substr(eq + 1),
                     fmt::join(kSwitchWords, ", ="));
+      if (before != seen.end() && before->second != name)  // the last one would win
+        throw Error("{} and {}: expected one or the other", before->second, name);
+      seen.emplace_back(o, name);
       continue;
     }
-    if (std::find(seen.begin(), seen.end(), o) != seen.end())
-      throw Error("{}: given twice (or with an alias); expected once (a list is one value, such as --hidden 500,500)",
-                  name);
-    seen.push_back(o);
-    if (eq == std::string_view::npos && i + 1 >= argc) continue;  // CLI11 has said so
+    const bool list = o->get_expected_max() > 1;
+    if (before != seen.end())
+      throw Error("{}: given twice (or with an alias){}; expected once{}", name,
+                  before->second == name ? std::string() : fmt::format(": {} is the same flag", before->second),
+                  list ? " (a list is one value, such as --hidden 500,500)" : "");
+    seen.emplace_back(o, name);
+    if (eq == std::string_view::npos && i + 1 >= argc) continue;  // CLI11 says so
     const std::string_view value = eq != std::string_view::npos ? token.substr(eq + 1) : std::string_view(argv[++i]);
     if (value.empty()) throw Error("{}: an empty value; expected one (leave the flag out for its default)", name);
+    if (o->get_type_name().starts_with("BOOLEAN") && !is_switch_word(value))
+      throw Error("{} {}: expected one of {}", name, value, fmt::join(kSwitchWords, ", "));
     const char d = o->get_delimiter();
     if (d != '\0' && (value.front() == d || value.back() == d || value.find(std::string{d, d}) != std::string_view::npos))
       throw Error("{} {}: an empty element in the list; expected values separated by single '{}'", name, value, d);
   }
+}
+
+// What CLI11 lets through, checked once the command line is parsed (an
+// ebm::Error naming the flag): a number that is not finite, that a float
+// cannot hold (1e40) or that rounds to zero in one (1e-320); an integer
+// beyond 64 bits. A path flag that names an existing folder or device
+// (--profile /tmp, --profile /dev/full) is refused too: the file is
+// written at the end.
+inline void check_command_line(const CLI::App& app) {
   if (const CLI::Option* e = app.get_option_no_throw("--profile-events"); e != nullptr && e->count() > 0 &&
                                                                           app.count("--profile") == 0)
     throw Error("--profile-events: it sets the room of --profile's trace, which is not asked for");
@@ -391,8 +442,20 @@ inline void check_command_line(const CLI::App& app, int argc, char** argv) {
         throw Error("{}: expected a number a float can hold (at most 3.4e38), got {}", name, r);
       if (v != 0.0 && std::fabs(v) < std::numeric_limits<float>::min())
         throw Error("{}: {} is zero or denormal in single precision; expected 0 or at least 1.2e-38", name, r);
-      if (r.find_first_of(".eEnNiI") == std::string::npos && !fits_64_bits(r))
-        throw Error("{}: expected an integer of at most 64 bits, got {}", name, r);
+      // only an integer flag's (a float's 1e20 may be written in digits too)
+      const bool is_unsigned = type.starts_with("UINT");
+      // CLI11 reads an integer's leading 0 as octal and 0x as hex: --batch 0100 would be 64.
+      if (const std::string_view digits = std::string_view(r).substr(r.starts_with('+') || r.starts_with('-') ? 1 : 0);
+          (is_unsigned || type.starts_with("INT")) && digits.size() > 1 && digits.front() == '0')
+        throw Error("{}: {} starts with 0, which would read as octal or hex (0100 as 64); expected a whole number in "
+                    "decimal digits",
+                    name, r);
+      if ((is_unsigned || type.starts_with("INT")) && is_integer_text(r) && !fits_64_bits(r, is_unsigned))
+        throw Error("{}: expected an integer of at most 64 bits ({} to {}), got {}", name,
+                    is_unsigned ? "0" : std::to_string(std::numeric_limits<int64_t>::min()),
+                    is_unsigned ? std::to_string(std::numeric_limits<uint64_t>::max())
+                                : std::to_string(std::numeric_limits<int64_t>::max()),
+                    r);
     }
   }
   auto given = [&](const char* flag) {  // the value given, or the default the run will use
@@ -473,8 +536,76 @@ inline std::string conversion_message(const CLI::App& app, const std::string& wh
                          : type.starts_with("INT") ? "a whole number"
                          : type.starts_with("FLOAT") ? "a number"
                                                      : type;
+  if (type.starts_with("INT") || type.starts_with("UINT")) {
+    // the first element that says more: a whole number not in digits (1e3,
+    // 2.0), or one beyond an int (a 64-bit flag takes any, clamped, and
+    // check_command_line refuses it)
+    const char d = list ? o->get_delimiter() : '\0';
+    for (size_t at = 0; at <= value.size();) {
+      const size_t end = d == '\0' ? std::string::npos : value.find(d, at);
+      const std::string e = value.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      char* stop = nullptr;
+      const double v = std::strtod(e.c_str(), &stop);
+      if (is_integer_text(e) && std::fabs(v) > std::numeric_limits<int>::max()) {
+        expected += type.starts_with("UINT") ? fmt::format(", of at most {}", std::numeric_limits<unsigned>::max())
+                    : e.starts_with('-')     ? fmt::format(" of at least {}", std::numeric_limits<int>::min())
+                                             : fmt::format(" of at most {}", std::numeric_limits<int>::max());
+        break;
+      }
+      if (!is_integer_text(e) && !e.empty() && *stop == '\0' && v == std::floor(v) && std::fabs(v) < 0x1p63) {
+        expected += fmt::format("{} written in digits ({:.0f}, not {})", type.starts_with("UINT") ? "," : "", v, e);
+        break;
+      }
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+  }
   if (list) expected = fmt::format("{}, or a list of them separated by '{}'", expected, o->get_delimiter());
   return fmt::format("{} {}: expected {}", name, value, expected);
+}
+
+// The spelling edits (insert, delete, replace a letter) that turn a into b.
+inline size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The flags on the command line that are not the app's, each said with the
+// closest of its flags (at most two edits away): "unknown flag --hiden; did
+// you mean --hidden?". `all_close`: every one had a close flag.
+inline std::vector<std::string> unknown_flags(const CLI::App& app, int argc, char** argv, bool& all_close) {
+  std::vector<std::string> out;
+  all_close = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view token = argv[i];
+    if (!token.starts_with("--") || token.size() == 2) continue;
+    const std::string name(token.substr(0, token.find('=')));
+    if (app.get_option_no_throw(name) != nullptr ||
+        std::any_of(out.begin(), out.end(), [&](const std::string& u) { return u.starts_with("unknown flag " + name + ";"); }))
+      continue;
+    std::string closest;
+    size_t best = 3;
+    for (const CLI::Option* o : app.get_options())
+      for (const std::string& l : o->get_lnames())
+        if (const size_t d = edit_distance(name.substr(2), l); d < best) {
+          best = d;
+          closest = "--" + l;
+        }
+    all_close = all_close && !closest.empty();
+    out.push_back(fmt::format("unknown flag {}; {}", name,
+                              closest.empty() ? std::string("see --help") : fmt::format("did you mean {}?", closest)));
+  }
+  return out;
 }
 
 // Parses the command line, then runs `body`; a bad flag prints CLI11's
@@ -487,10 +618,24 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
   // holds the lines in the order they were printed (warnings go to stderr).
   std::setvbuf(stdout, nullptr, _IOLBF, 1 << 16);
   program_name = program;
+  const bool help = std::any_of(argv + 1, argv + argc, [](std::string_view a) { return a == "--help" || a == "-h"; });
+  try {
+    if (!help) check_words(app, argc, argv);  // else --help, as CLI11 gives it
+  } catch (const ebm::Error& e) {
+    fmt::print(stderr, "{}: {}\n", program, e.what());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConversionError& e) {  // CLI11 says only "Could not convert: --batch = 1.5"
     fmt::print(stderr, "{}\nRun with --help for more information.\n", conversion_message(app, e.what()));
+    return 2;
+  } catch (const CLI::ExtrasError& e) {  // CLI11 says "The following arguments were not expected: 10 --hiden"
+    bool all_close = false;
+    const std::vector<std::string> unknown = unknown_flags(app, argc, argv, all_close);
+    if (unknown.empty()) return app.exit(e) == 0 ? 0 : 2;  // no flag among them: a stray word
+    for (const std::string& u : unknown) fmt::print(stderr, "{}: {}\n", program, u);
+    if (!all_close) fmt::print(stderr, "{}\n", e.what());  // with no flag near, every word not taken
     return 2;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError too, exit code 0
@@ -500,7 +645,7 @@ int run_main(CLI::App& app, int argc, char** argv, const char* program, Body bod
     fmt::print("{}: {} took this CPU for a {}; its {} kernels run instead (OPENBLAS_CORETYPE, if set, decides)\n",
                program, ebm::blas::version(), k.chosen, k.in_use);
   try {
-    check_command_line(app, argc, argv);
+    check_command_line(app);
     (void)default_gemm_backend();  // a bad EBM_GEMM is refused here, like a bad flag, before any work
     return body();
   } catch (const ebm::Error& e) {

@@ -187,9 +187,13 @@ struct Options {
       throw Error("--top-k: {} chain lengths{} for {} up-down epochs (--finetune-epochs); expected at most one length "
                   "per epoch, since each runs an equal share of the epochs",
                   top_k.size(), unset("--top-k") ? fmt::format(" (the {} preset's)", preset) : "", finetune_epochs);
-    for (const std::string& m : method) {  // here, before any work, rather than at the layer
+    for (size_t l = 0; l < method.size(); ++l) {  // here, before any work, rather than at the layer
       CdConfig method_check;
-      parse_cd_method(m, method_check);
+      try {
+        parse_cd_method(method[l], method_check);
+      } catch (const Error& e) {
+        throw Error("--method{}: {}", method.size() > 1 ? fmt::format(", layer {}", l + 1) : "", e.what());
+      }
     }
     (void)pixel_mode();
     (void)chain_labels();
@@ -277,7 +281,8 @@ inline void add_options(CLI::App& app, Options& o) {
                  "(the softmax itself, as in the paper's code); in the top RBM's pretraining too")
       ->capture_default_str();
   app.add_option("--finetune-epochs", o.finetune_epochs,
-                 fmt::format("fine-tuning epochs (the preset's: quick {}, paper {}, paper with --finetune updown {})",
+                 fmt::format("fine-tuning epochs, at least 1 unless --finetune none (the preset's: quick {}, paper {}, "
+                             "paper with --finetune updown {})",
                              kQuick.finetune_epochs, kPaper.finetune_epochs, kPaperUpdown.finetune_epochs))->check(samples::kNonNegative);
   app.add_option("--finetune-lr", o.finetune_lr,
                  fmt::format("fine-tuning learning rate, the baseline's too (the paper preset's: {})", kPaperFinetuneLr))

@@ -261,7 +261,7 @@ int run(const AeOptions& o, int64_t vocabulary, int64_t validation, const HashOp
 
   std::vector<float> tfidf_test, tfidf_database;  // kept for re-ranking the hash's shortlists
   {  // tf-idf on the whole vocabulary, and LSA with as many dimensions as the code
-    Progress bar("tf-idf and LSA baselines", 2);
+    Progress bar("tf-idf and LSA baselines", 2, false, true);  // unlike steps: no ETA
     std::vector<double> df(static_cast<size_t>(vocabulary), 0.0);
     for (size_t k = 0; k < corpus.train.word.size(); ++k) df[static_cast<size_t>(corpus.train.word[k])] += 1.0;
     std::vector<float> idf;
@@ -383,7 +383,7 @@ int main(int argc, char** argv) {
   app.add_option("--validation", validation, "last N training stories held out to choose the epoch")
       ->capture_default_str()->check(samples::kPositive);
   app.add_option("--hash-bits", hash.bits, "semantic hashing: bits of the binary code (0: no hashing stack)")
-      ->capture_default_str()->check(CLI::Range(0, 64));
+      ->capture_default_str()->check(samples::whole_number_check(0, 64));
   app.add_option("--hash-hidden", hash.hidden, "semantic hashing: the hidden layers below the code")
       ->capture_default_str()->delimiter(',')->check(samples::kPositive);
   app.add_option("--hash-shortlist", hash.shortlist,

@@ -72,7 +72,9 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--mean-field", o.mean_field, "CD's last visible step uses E[v|h] (true) or a sample (false)")
       ->capture_default_str();
   app.add_option("--batch", o.batch, "pretraining mini-batch size")->capture_default_str()->check(kPositive);
-  app.add_option("--labelled", o.labelled, "training patches that keep their angle (the paper: 100, 500 or 1000)")
+  app.add_option("--labelled", o.labelled,
+                 "training patches that keep their angle (the paper: 100, 500 or 1000): 2 to the training people's "
+                 "patches (--per-image each)")
       ->capture_default_str()->check(kPositive);
   app.add_option("--validation-people", o.validation_people,
                  "the labelled patches of the last N training people (of 0-29) are not fitted while fine-tuning: "

@@ -83,7 +83,7 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--batch", o.batch, "pretraining mini-batch size")->capture_default_str()->check(kPositive);
   app.add_option("--labelled", o.labelled,
                  "labelled digits the GP conditions on and fine-tuning fits, drawn from the first 50,000 training "
-                 "images (of the task's digits)")
+                 "images (of the task's digits): 2 to 10,000")
       ->capture_default_str()->check(kPositive);
   app.add_option("--validation", o.validation,
                  "labelled digits drawn from the last 10,000 training images (not, as in dbn_mnist, the size of "

@@ -82,7 +82,8 @@ void add_options(CLI::App& app, Options& o) {
   app.add_option("--weight-decay", o.weight_decay, "L2 penalty on W")->capture_default_str()
       ->check(samples::kNonNegative);
   app.add_option("--l1", o.l1, "L1 penalty on W")->capture_default_str()->check(samples::kNonNegative);
-  app.add_option("--sparsity-target", o.sparsity_target, "target mean hidden activation")->capture_default_str()
+  app.add_option("--sparsity-target", o.sparsity_target,
+                 "target mean hidden activation, in (0, 1), with --sparsity-cost above 0")->capture_default_str()
       ->check(samples::kFraction);
   app.add_option("--sparsity-cost", o.sparsity_cost, "weight of the sparsity penalty (0: off)")->capture_default_str()
       ->check(samples::kNonNegative);
@@ -117,7 +118,11 @@ void add_options(CLI::App& app, Options& o) {
 CdConfig cd_config(const Options& o) {
   CdConfig c{.batch = o.batch, .lr = o.lr, .momentum = o.momentum, .weight_decay = o.weight_decay, .l1 = o.l1,
              .sparsity_target = o.sparsity_target, .sparsity_cost = o.sparsity_cost};
-  parse_cd_method(o.method, c);
+  try {
+    parse_cd_method(o.method, c);
+  } catch (const Error& e) {
+    throw Error("--method: {}", e.what());
+  }
   return c;
 }
 
@@ -265,7 +270,13 @@ int run(const Options& o) {
   samples::make_output_dir(o.output);
   samples::check_file_folder("--profile", o.profile);
   Graph g;
-  Rbm rbm = Rbm::make(g, "rbm", {.visible = d.train.dim(), .hidden = o.hidden, .seed = o.seed});
+  Rbm rbm = [&] {
+    try {  // (a size memory cannot hold: said with the flag that asked for it)
+      return Rbm::make(g, "rbm", {.visible = d.train.dim(), .hidden = o.hidden, .seed = o.seed});
+    } catch (const Error& e) {
+      throw Error("--hidden {}: {}", o.hidden, e.what());
+    }
+  }();
   rbm.init_visible_bias(io::pixel_means(d.train));
   CdTrainer trainer = make_cd_trainer(rbm, cd_config(o));
   Executor ex(g, {.threads = o.threads, .seed = o.seed, .profile = !o.profile.empty(),
