@@ -149,11 +149,15 @@ inline void add_logistic_pca_option(CLI::App& app, AeOptions& o, int paper) {
 
 // Checks after a preset has filled the options (`input` units per row,
 // binary, gaussian or count).
-inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t input, Unit data) {
+// `input_flag`: the flag that sets the inputs' number, if one does ("--vocabulary").
+inline void check_autoencoder_options(const CLI::App& app, AeOptions& o, int64_t input, Unit data,
+                                      std::string_view input_flag = "") {
   if (o.hidden.empty()) throw Error("--hidden: no layers; expected at least the code size");
   if (o.hidden.back() > input)  // before logistic PCA's limit, whose way out would only meet this
     throw Error("--hidden: a code of {} units; expected at most {} (PCA's components, like the code, are fewer than "
-                "the inputs)", o.hidden.back(), input);
+                "the inputs{})",
+                o.hidden.back(), input,
+                input_flag.empty() ? std::string() : fmt::format(", the {} {} words", input_flag, input));
   if (data == Unit::binary && o.logistic_pca_sweeps > 0 && !o.hidden.empty() && o.hidden.back() > kMaxComponents)
     throw Error("--hidden: a code of {} units, and logistic PCA fits at most {} components; expected a smaller code, "
                 "or --logistic-pca-sweeps 0", o.hidden.back(), kMaxComponents);

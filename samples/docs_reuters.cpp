@@ -97,9 +97,12 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   if (hash.bits > 0 && o.pretrain_epochs.size() > 1)
     throw Error("--pretrain-epochs: {} values, one per layer of the retrieval stack; the hashing stack has other "
                 "layers: give one value for every stack, or --hash-bits 0", o.pretrain_epochs.size());
-  if (o.method.starts_with("pcd"))
+  if (o.method.starts_with("pcd")) {
+    CdConfig parsed;
+    parse_cd_method(o.method, parsed);  // a malformed one ("pcd0") is said as such first
     throw Error("--method {}: persistent chains are not supported for {} units (the first RBM's); expected cd1 or "
                 "cdK", o.method, to_string(hash.words));
+  }
   if (o.preset == "quick") {
     apply_ae_preset(app, o, kQuick);
   } else if (o.preset == "paper") {
@@ -107,7 +110,7 @@ void apply_preset(const CLI::App& app, AeOptions& o, int64_t vocabulary, HashOpt
   } else {
     throw Error("--preset '{}': expected quick or paper", o.preset);
   }
-  check_autoencoder_options(app, o, vocabulary, hash.words);
+  check_autoencoder_options(app, o, vocabulary, hash.words, "--vocabulary");
 }
 
 // A stack beside the retrieval one (the hashing stack, the map's), under

@@ -39,6 +39,10 @@ check '^--pool: expected a whole number from 1 to 16, got 2.5$' cdbn_mnist --poo
 check '^--hash-bits: expected a whole number from 0 to 64, got 2.5$' docs_reuters --hash-bits 2.5
 check '^--profile-events: expected a whole number from 1 to 134217728 written in digits, got 1e3$' \
   rbm_mnist --profile /nonexistent/t.json --profile-events 1e3
+# a malformed method is said as such, before what its kind would do
+check "^docs_reuters: method 'pcd0': expected cd1" docs_reuters --method pcd0
+check "^docs_reuters: --hidden: a code of 10 units; expected at most 5 .*the inputs, the --vocabulary 5 words" \
+  docs_reuters --vocabulary 5 --hidden 20,10
 # a method list: the layer named
 check "^dbn_mnist: --method, layer 2: method 'bogus': expected cd1" dbn_mnist --hidden 10,10 --method cd1,bogus
 # an unknown flag, with the closest one
