@@ -38,6 +38,10 @@ struct EpochFitConfig {
   // names it and its value, and a resume's note of a changed rate names it.
   // Empty: "learning rate" ("lr" in the note). Not saved.
   std::string lr_name = {};
+  // The flag that set the weight decay ("--finetune-weight-decay"): a NaN
+  // error names it too when, with the rate, the decay runs away by itself.
+  // Not saved.
+  std::string weight_decay_name = {};
 };
 
 // Throws, naming `who`, when evaluation batches of eval_batch rows, each

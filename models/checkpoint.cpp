@@ -454,6 +454,12 @@ void StartRecord::at_fit(std::span<const Tensor> params, int epochs_done, std::s
   if (epochs_done == 0) start_ = params_fingerprint(params);
 }
 
+std::string decay_named(std::string_view name, double lr, double wd) {
+  if (!(lr * wd >= 0.5)) return {};
+  return fmt::format(" or {} (now {:g}: with the rate, each step subtracts {:g} times each weight)",
+                     name.empty() ? std::string_view("the weight decay") : name, wd, lr * wd);
+}
+
 std::string rate_named(std::string_view lr_name, double lr) {
   return lr_name.empty() ? std::string("learning rate") : fmt::format("{} (now {:g})", lr_name, lr);
 }

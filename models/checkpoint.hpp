@@ -111,5 +111,9 @@ class StartRecord {
 // its rate (lr_name, "--data-lr"): "--data-lr (now 1)"; with none, "learning
 // rate".
 std::string rate_named(std::string_view lr_name, double lr);
+// " or <name> (now wd: ...)" when a weight decay of wd at rate lr takes half
+// of each weight a step or more, so that it runs away by itself; "" below.
+// name empty: "the weight decay".
+std::string decay_named(std::string_view name, double lr, double wd);
 
 }  // namespace ebm

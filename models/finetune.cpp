@@ -168,7 +168,8 @@ std::vector<FinetuneEpoch> Finetuner::fit(const LabelledRows& train, const Label
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     try {
       check_finite(state(), fmt::format("fine-tuning '{}'", c_.name), e + 1, "epoch",
-                   rate_named(cfg_.lr_name, c_.lr));
+                   rate_named(cfg_.lr_name, c_.lr) +
+                       decay_named(cfg_.weight_decay_name, c_.lr, c_.opt.weight_decay()));
     } catch (const Error&) {
       name_bad_row(train.rows, b, static_cast<uint64_t>(e), fmt::format("fine-tuning '{}'", c_.name));
       throw;

@@ -118,7 +118,8 @@ double finetune(const std::function<Classifier(const std::string&)>& make, Execu
   Classifier c = make(what);
   Finetuner ft(c, ex, {.epochs = o.finetune_epochs, .data_seed = o.data_seed, .lr_decay = o.finetune_lr_decay,
                        .checkpoint = o.output + "/" + what, .resume = resume,
-                       .run_settings = {o.split_flag()}, .lr_name = "--finetune-lr"});
+                       .run_settings = {o.split_flag()}, .lr_name = "--finetune-lr",
+                       .weight_decay_name = "--finetune-weight-decay"});
   const int resumed = ft.epochs_done();
   if (resumed < o.finetune_epochs) remove_checkpoint(o.output + "/" + what + "_refit");  // (Lineage)
   for (const std::string& n : ft.resume_notes()) fmt::print("{}\n", n);

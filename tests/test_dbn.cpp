@@ -358,6 +358,21 @@ TEST_CASE("dbn/finetune: probabilities of rows without labels sum to 1 a row and
   CHECK_THROWS_WITH_AS(predicted_classes(p, 4), doctest::Contains("210 probabilities in rows of 4 classes"), Error);
 }
 
+TEST_CASE("dbn/finetune: weights run away by a weight decay too large for the rate name its flag beside the rate's") {
+  const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
+  Graph g;
+  // lr x decay = 10: each step multiplies the weights by about -9
+  Classifier c = Classifier::make(g, "net", {.layers = {16, 12}, .classes = 3, .batch = 20,
+                                             .sgd = {.lr = 0.1f, .momentum = 0.0f, .weight_decay = 100.0f}});
+  Executor ex(g, {.threads = 2, .seed = 3});
+  Finetuner ft(c, ex, {.epochs = 5, .eval_batch = 60, .checkpoint = {}, .lr_name = "--finetune-lr",
+                       .weight_decay_name = "--finetune-weight-decay"});
+  CHECK_THROWS_WITH_AS(ft.fit(train, valid),
+                       doctest::Contains("(a smaller --finetune-lr (now 0.1) or --finetune-weight-decay (now 100: "
+                                         "with the rate, each step subtracts 10 times each weight) usually cures it)"),
+                       Error);
+}
+
 TEST_CASE("dbn/finetune: a resume with another batch is refused, one with another rate, momentum or weight decay is "
           "noted") {
   const io::ImageSet train = tiny_digits(300, 1), valid = tiny_digits(60, 2);
