@@ -455,7 +455,7 @@ void StartRecord::at_fit(std::span<const Tensor> params, int epochs_done, std::s
 }
 
 std::string decay_named(std::string_view name, double lr, double wd) {
-  if (!(lr * wd >= 0.5)) return {};
+  if (!(lr * wd >= 0.5) || wd < lr) return {};  // (a rate far too large, and a usual decay: the rate's fault)
   return fmt::format(" or {} (now {:g}: with the rate, each step subtracts {:g} times each weight)",
                      name.empty() ? std::string_view("the weight decay") : name, wd, lr * wd);
 }

@@ -112,7 +112,8 @@ class StartRecord {
 // rate".
 std::string rate_named(std::string_view lr_name, double lr);
 // " or <name> (now wd: ...)" when a weight decay of wd at rate lr takes half
-// of each weight a step or more, so that it runs away by itself; "" below.
+// of each weight a step or more, so that it runs away by itself, and is
+// the larger of the two (else the rate is the one to blame); "" otherwise.
 // name empty: "the weight decay".
 std::string decay_named(std::string_view name, double lr, double wd);
 

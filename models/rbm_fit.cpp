@@ -114,7 +114,7 @@ std::string RbmFitter::cure() const {
   // A penalty whose step outweighs the weights it acts on runs away at any rate worth training with:
   // decay that takes half of each weight a step, or L1 that moves each by more than its starting size.
   out += decay_named(flag("weight_decay"), c.lr, c.weight_decay);
-  if (static_cast<double>(c.lr) * c.l1 >= 0.01)
+  if (static_cast<double>(c.lr) * c.l1 >= 0.01 && c.l1 >= c.lr)
     out += fmt::format(" or {} (now {:g}: with the rate, each step moves each weight by {:g})", flag("l1"), c.l1,
                        static_cast<double>(c.lr) * c.l1);
   return out;

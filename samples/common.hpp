@@ -410,6 +410,26 @@ inline void check_words(const CLI::App& app, int argc, char** argv) {
     if (eq == std::string_view::npos && i + 1 >= argc) continue;  // CLI11 says so
     const std::string_view value = eq != std::string_view::npos ? token.substr(eq + 1) : std::string_view(argv[++i]);
     if (value.empty()) throw Error("{}: an empty value; expected one (leave the flag out for its default)", name);
+    // CLI11 would take the next flag as the value: --output --resume wrote to a folder named --resume.
+    if (eq == std::string_view::npos && value.starts_with("--"))
+      throw Error("{}: no value before the next flag, {}; expected a value (one that starts with -- is written "
+                  "{}=VALUE)",
+                  name, value, name);
+    // CLI11 reads an integer's leading 0 as octal and 0x as hex: --batch 0100 would be 64, 08 an error.
+    if (const std::string type = o->get_type_name(); type.starts_with("INT") || type.starts_with("UINT")) {
+      const char d = o->get_delimiter();
+      for (size_t at = 0; at <= value.size();) {
+        const size_t stop = d == '\0' ? value.size() : std::min(value.find(d, at), value.size());
+        std::string_view digits = value.substr(at, stop - at);
+        if (digits.starts_with('+') || digits.starts_with('-')) digits.remove_prefix(1);
+        if (digits.size() > 1 && digits[0] == '0' && (std::isdigit(static_cast<unsigned char>(digits[1])) != 0 ||
+                                                      digits[1] == 'x' || digits[1] == 'X'))
+          throw Error("{}: {} starts with 0, which would read as octal or hex (0100 as 64); expected a whole number "
+                      "in decimal digits",
+                      name, value.substr(at, stop - at));
+        at = stop + 1;
+      }
+    }
     if (o->get_type_name().starts_with("BOOLEAN") && !is_switch_word(value))
       throw Error("{} {}: expected one of {}", name, value, fmt::join(kSwitchWords, ", "));
     const char d = o->get_delimiter();
@@ -444,12 +464,6 @@ inline void check_command_line(const CLI::App& app) {
         throw Error("{}: {} is zero or denormal in single precision; expected 0 or at least 1.2e-38", name, r);
       // only an integer flag's (a float's 1e20 may be written in digits too)
       const bool is_unsigned = type.starts_with("UINT");
-      // CLI11 reads an integer's leading 0 as octal and 0x as hex: --batch 0100 would be 64.
-      if (const std::string_view digits = std::string_view(r).substr(r.starts_with('+') || r.starts_with('-') ? 1 : 0);
-          (is_unsigned || type.starts_with("INT")) && digits.size() > 1 && digits.front() == '0')
-        throw Error("{}: {} starts with 0, which would read as octal or hex (0100 as 64); expected a whole number in "
-                    "decimal digits",
-                    name, r);
       if ((is_unsigned || type.starts_with("INT")) && is_integer_text(r) && !fits_64_bits(r, is_unsigned))
         throw Error("{}: expected an integer of at most 64 bits ({} to {}), got {}", name,
                     is_unsigned ? "0" : std::to_string(std::numeric_limits<int64_t>::min()),

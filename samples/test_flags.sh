@@ -34,6 +34,10 @@ check 'train-images-idx3-ubyte: file not found' rbm_mnist --lr 99999999999999999
 check '^--epochs 1e3: expected a whole number written in digits \(1000, not 1e3\)$' rbm_mnist --epochs 1e3
 check '^rbm_mnist: --batch: 0100 starts with 0, which would read as octal or hex \(0100 as 64\)' rbm_mnist --batch 0100
 check '^rbm_mnist: --hidden: 0x10 starts with 0' rbm_mnist --hidden 0x10
+check '^rbm_mnist: --batch: 08 starts with 0' rbm_mnist --batch 08
+check '^dbn_mnist: --hidden: 08 starts with 0' dbn_mnist --hidden 10,08
+# a flag with no value before the next flag, which CLI11 took as the value
+check '^rbm_mnist: --method: no value before the next flag, --resume; expected a value' rbm_mnist --method --resume
 check '^--ais-runs 3000000000: expected a whole number of at most 2147483647$' rbm_mnist --ais-runs 3000000000
 check '^--pool: expected a whole number from 1 to 16, got 2.5$' cdbn_mnist --pool 2.5
 check '^--hash-bits: expected a whole number from 0 to 64, got 2.5$' docs_reuters --hash-bits 2.5

@@ -153,6 +153,16 @@ TEST_CASE("rbm/fit: weights run away by a weight decay too large for the rate na
                        doctest::Contains("(a smaller --lr (now 0.1) or --weight-decay (now 100: with the rate, each "
                                          "step subtracts 10 times each weight) usually cures it)"),
                        Error);
+  // A rate far too large with the usual decay: the rate alone is named.
+  Graph g2;
+  Rbm fast = Rbm::make(g2, "rbm", {.visible = 36, .hidden = 8, .init_std = 0.1f});
+  CdTrainer t2 = make_cd_trainer(fast, {.batch = 10, .lr = 1e20f, .weight_decay = 2e-4f});
+  Executor ex2(g2, {.threads = 2, .seed = 4});
+  RbmFitter fit2(t2, ex2,
+                 {.epochs = 30, .monitor_images = 40, .checkpoint = {}, .lr_name = "--lr",
+                  .setting_flags = {{"weight_decay", "--weight-decay"}}});
+  CHECK_THROWS_WITH_AS(fit2.fit(data.train, data.valid), doctest::Contains("(a smaller --lr (now 1e+20) usually cures it)"),
+                       Error);
 }
 
 TEST_CASE("rbm/fit: an epoch whose reconstruction error runs far above a mean prediction's is flagged as diverging") {
